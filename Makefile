@@ -1,0 +1,93 @@
+# nslua - development build.
+#   make | make check | make sanitize | make bench | make install | make demo
+LUA        ?= lua5.4
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+BUSTED     ?= busted
+
+# `make` installs what is missing (scripts/deps.sh) before it reads the flags
+# below; NODEPS=1 skips that for packagers.
+ifeq ($(NODEPS),)
+ifneq ($(shell $(PKG_CONFIG) --exists lua5.4 libmnl libseccomp libcap 2>/dev/null && echo ok),ok)
+$(info make: build dependencies missing, running scripts/deps.sh)
+DEPS_RC := $(shell scripts/deps.sh >&2; echo $$?)
+ifneq ($(DEPS_RC),0)
+$(error scripts/deps.sh failed (exit $(DEPS_RC)))
+endif
+endif
+endif
+
+# Lua headers only: a C module must not link liblua (the interpreter has it).
+LUA_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags lua5.4)
+DEP_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libmnl libseccomp libcap)
+DEP_LIBS   ?= $(shell $(PKG_CONFIG) --libs libmnl libseccomp libcap)
+
+CFLAGS  ?= -O2 -g
+WERROR  ?= -Werror
+WARN    := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wundef -Wwrite-strings \
+           -Wno-unused-parameter
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
+              $(WARN) $(LUA_CFLAGS) $(DEP_CFLAGS) $(CFLAGS)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib/lua/5.4
+LUADIR ?= $(PREFIX)/share/lua/5.4
+BINDIR ?= $(PREFIX)/bin
+
+SRCS   := $(wildcard csrc/*.c)
+OBJS   := $(SRCS:csrc/%.c=build/obj/%.o)
+# the path mirrors require "nslua.core"
+TARGET := build/nslua/core.so
+
+.PHONY: all check sanitize install clean demo bench lint
+
+all: $(TARGET)
+
+build/obj/%.o: csrc/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(TARGET): $(OBJS)
+	@mkdir -p $(@D)
+	$(CC) -shared $(LDFLAGS) -o $@ $(OBJS) $(DEP_LIBS)
+
+check: all
+	$(BUSTED) --lua=$(LUA) $(BUSTED_ARGS)
+
+# ASan/UBSan: lua5.4 itself is not instrumented, so the runtime is preloaded
+# into busted only; sandboxed payloads get a clean environment (no LD_PRELOAD).
+sanitize:
+	$(MAKE) clean
+	$(MAKE) NODEPS=1 CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined" \
+	        LDFLAGS="-fsanitize=address,undefined"
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	        $(BUSTED) --lua=$(LUA) $(BUSTED_ARGS)
+	$(MAKE) clean
+	$(MAKE) NODEPS=1
+
+install: all
+	install -D -m 0755 $(TARGET) $(DESTDIR)$(LIBDIR)/nslua/core.so
+	install -d $(DESTDIR)$(LUADIR)/nslua/recipes
+	install -m 0644 lua/nslua/*.lua $(DESTDIR)$(LUADIR)/nslua/
+	install -m 0644 lua/nslua/recipes/*.lua $(DESTDIR)$(LUADIR)/nslua/recipes/
+	install -D -m 0755 scripts/nslua $(DESTDIR)$(BINDIR)/nslua
+
+demo: all
+	scripts/nslua run --hostname demo -- /bin/sh -c \
+	  'echo "hostname: $$(hostname)"; echo "uid: $$(id -u)"; echo "processes:"; ps -o pid,user,args 2>/dev/null || ls /proc | grep -E "^[0-9]+$$"; echo "links:"; ls /sys/class/net 2>/dev/null || cat /proc/net/dev; echo "mounts:"; cat /proc/self/mounts'
+
+bench: all
+	scripts/deps.sh --bench
+	$(MAKE) -C scripts/bench
+	$(LUA) scripts/bench/run.lua $(BENCH_ARGS)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability csrc/
+
+clean:
+	rm -rf build
+	$(MAKE) -C scripts/bench clean 2>/dev/null || true
+
+-include $(OBJS:.o=.d)

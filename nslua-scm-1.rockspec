@@ -1,0 +1,35 @@
+rockspec_format = "3.0"
+package = "nslua"
+version = "scm-1"
+source = { url = "git+https://example.invalid/nslua.git" }
+description = {
+  summary = "Linux namespaces, mounts, veth, capabilities and seccomp for Lua 5.4",
+  detailed = "A Lua-scriptable Linux isolation toolkit: nslua.core binds the kernel's isolation primitives; nslua composes them into containers.",
+  license = "MIT",
+}
+supported_platforms = { "linux" }
+dependencies = { "lua >= 5.4, < 5.5" }
+external_dependencies = {
+  LIBMNL = { header = "libmnl/libmnl.h", library = "mnl" },
+  LIBSECCOMP = { header = "seccomp.h", library = "seccomp" },
+  LIBCAP = { header = "sys/capability.h", library = "cap" },
+}
+build = {
+  type = "make",
+  build_variables = {
+    CFLAGS = "$(CFLAGS)",
+    NODEPS = "1",
+    LUA_CFLAGS = "-I$(LUA_INCDIR)",
+    DEP_CFLAGS = "-I$(LIBMNL_INCDIR) -I$(LIBSECCOMP_INCDIR) -I$(LIBCAP_INCDIR)",
+    DEP_LIBS = "-L$(LIBMNL_LIBDIR) -L$(LIBSECCOMP_LIBDIR) -L$(LIBCAP_LIBDIR) -lmnl -lseccomp -lcap",
+    WERROR = "",
+  },
+  install_variables = {
+    NODEPS = "1",
+    LIBDIR = "$(LIBDIR)",
+    LUADIR = "$(LUADIR)",
+    BINDIR = "$(BINDIR)",
+  },
+}
+test_dependencies = { "busted" }
+test = { type = "busted" }

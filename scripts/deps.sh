@@ -1,0 +1,35 @@
+#!/bin/sh
+# deps.sh - install, only when missing, the Debian packages nslua needs.
+#   scripts/deps.sh          build, run and test dependencies (DESIGN.md)
+#   scripts/deps.sh --bench  also the bench peers and profilers
+# Idempotent: a second run installs nothing and does not touch apt's lists.
+set -eu
+
+pkgs="lua5.4 liblua5.4-dev pkg-config libcap-dev libmnl-dev libseccomp-dev
+lua-argparse lua-cjson lua-busted luarocks busybox-static python3 g++ uidmap
+iproute2 util-linux"
+bench="bubblewrap crun hyperfine strace linux-perf valgrind"
+
+for a in "$@"; do
+  case "$a" in
+    --bench) pkgs="$pkgs $bench" ;;
+    *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+  esac
+done
+
+missing=""
+for p in $pkgs; do
+  st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$st" = "installed" ] || missing="$missing $p"
+done
+[ -n "$missing" ] || exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "deps.sh: missing packages:$missing (run as root to install)" >&2
+  exit 1
+fi
+echo "deps.sh: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
