@@ -56,8 +56,28 @@ static int ns_clone (lua_State *L) {
   return 1;
 }
 
+/* ns.unshare{net = true, uts = true} -> true | nil, msg, errno */
+static int ns_unshare (lua_State *L) {
+  int flags = (int)nslua_checkflags(L, 1, ns_flags);
+  if (unshare(flags) != 0)
+    return nslua_fail(L, errno, "unshare", NULL);
+  return nslua_ok(L);
+}
+
+/* ns.sethostname(name) -> true | nil, msg, errno */
+static int ns_sethostname (lua_State *L) {
+  size_t len;
+  const char *name = luaL_checklstring(L, 1, &len);
+  luaL_argcheck(L, len > 0 && len <= 64, 1, "hostname must be 1..64 bytes");
+  if (sethostname(name, len) != 0)
+    return nslua_fail(L, errno, "sethostname", name);
+  return nslua_ok(L);
+}
+
 static const luaL_Reg ns_funcs[] = {
   {"clone", ns_clone},
+  {"sethostname", ns_sethostname},
+  {"unshare", ns_unshare},
   {NULL, NULL}
 };
 
