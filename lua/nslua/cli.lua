@@ -1,0 +1,482 @@
+--- nslua.cli: main(argv) of the `nslua` command (testable: returns the exit code).
+--   nslua FILE.lua [ARGS...]      run a recipe file
+--   nslua NAME [ARGS...]          run a built-in recipe (lua/nslua/recipes/NAME.lua)
+--   nslua run [OPTIONS] -- CMD    run CMD in the default sandbox
+--   nslua exec | explain | ps | gc | doctor | help
+-- Exit codes (podman's): the command's own; 128+N for signal N; 125 when
+-- nslua failed (bad recipe, bad option, set-up error); 126 cannot execute;
+-- 127 not found.
+local M = {}
+
+M.EXIT_FAIL = 125
+M.SUBCOMMANDS = { run = true, exec = true, explain = true, ps = true, gc = true,
+                  doctor = true, help = true }
+
+local function eprintf(fmt, ...)
+  io.stderr:write("nslua: ", fmt:format(...), "\n")
+end
+
+-- A usage error: raised inside main, turned into exit 125.
+local UsageError = {}
+local function usage_error(msg)
+  error(setmetatable({ msg = msg }, UsageError), 0)
+end
+
+local function split_pair(s, sep)
+  local a, b = s:match("^(.-)" .. sep .. "(.*)$")
+  if a then return a, b end
+  return s, nil
+end
+
+local function parse_int(opt, v, min)
+  local n = math.tointeger(tonumber(v))
+  if not n or (min and n < min) then usage_error(("%s: '%s' is not a valid number"):format(opt, v)) end
+  return n
+end
+
+local function parse_num(opt, v)
+  local n = tonumber(v)
+  if not n or n <= 0 then usage_error(("%s: '%s' is not a positive number"):format(opt, v)) end
+  return n
+end
+
+--- The argparse parser of `nslua run` (and explain, which takes the same options).
+function M.run_parser(name)
+  local argparse = require "argparse"
+  local p = argparse(name or "nslua run", "Run a command in the default sandbox.")
+  p:argument("command", "The command and its arguments (after --)."):args("*")
+  p:option("--name", "A name for the container (shown by nslua ps).")
+  p:option("--rootfs", "Use DIR (read-only) as the root file system.")
+  p:option("--bind", "Bind SRC on DST (read-write); SRC[:DST] or SRC DST."):args("1-2"):count("*")
+  p:option("--ro-bind", "Bind SRC on DST read-only; SRC[:DST] or SRC DST."):args("1-2"):count("*")
+  p:option("--bind-try", "Like --bind, skipped when SRC is missing."):args("1-2"):count("*")
+  p:option("--ro-bind-try", "Like --ro-bind, skipped when SRC is missing."):args("1-2"):count("*")
+  p:option("--dev-bind", "Bind SRC on DST allowing device nodes."):args("1-2"):count("*")
+  p:option("--bind-idmap", "Bind SRC on DST idmapped to the caller."):args("1-2"):count("*")
+  p:option("--tmpfs", "A tmpfs on DST[:SIZE]."):count("*")
+  p:option("--symlink", "Make DST a symlink to SRC (SRC DST)."):args(2):count("*")
+  p:option("--file", "A file DST with CONTENT (DST CONTENT)."):args(2):count("*")
+  p:option("--dir", "Make directory DST."):count("*")
+  p:option("--hostname", "The sandbox's hostname.")
+  p:option("--cwd --chdir", "Working directory of the command.")
+  p:option("--env", "Set K=V in the command's environment."):count("*")
+  p:option("--setenv", "Set VAR to VALUE (bwrap dialect)."):args(2):count("*")
+  p:option("--unsetenv", "Remove VAR from the environment."):count("*")
+  p:flag("--clearenv", "Start from an empty environment (the default; accepted for bwrap).")
+  p:option("--keep-env", "Copy NAME from nslua's environment."):count("*")
+  p:option("--net", "none | host | veth | bridge:NAME"):default(nil)
+  p:option("--user", "host: no user namespace (root only)")
+  p:option("--uid", "The uid inside (default 65534).")
+  p:option("--gid", "The gid inside (default 65534).")
+  p:flag("--map-all", "Map inside ids 0-65535 (for chown, tar, apt).")
+  p:flag("--tty", "Give the command an interactive pty.")
+  p:option("--memory", "Memory limit (SIZE, e.g. 256M).")
+  p:option("--swap", "Swap limit (SIZE).")
+  p:option("--pids", "Maximum number of tasks.")
+  p:option("--time", "CPU time limit in seconds (whole container).")
+  p:option("--extra-time", "Grace CPU seconds before the kill.")
+  p:option("--wall", "Wall-clock limit in seconds.")
+  p:option("--cpus", "CPU bandwidth (e.g. 0.5).")
+  p:option("--cpuset", "Pin to CPUs (e.g. 0-1).")
+  p:option("--output", "Output limit (SIZE).")
+  p:option("--nofile", "RLIMIT_NOFILE.")
+  p:option("--rlimit", "NAME=VALUE (nofile nproc fsize stack core as memlock)."):count("*")
+  p:option("--caps", "Capabilities to keep: a comma list, or all.")
+  p:option("--seccomp", "default | strict | none | FILE.lua")
+  p:option("--stdin", "Read stdin from FILE (null for /dev/null).")
+  p:option("--stdout", "Write stdout to FILE.")
+  p:option("--stderr", "Write stderr to FILE.")
+  p:option("--report", "Write the report as JSON to FILE.")
+  p:option("--report-fd", "Write the report as JSON to fd N.")
+  p:option("--json-status-fd", "Alias of --report-fd (bwrap)."):hidden(true)
+  for _, f in ipairs { "--unshare-all", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+                       "--unshare-uts", "--unshare-user", "--unshare-cgroup", "--die-with-parent",
+                       "--new-session" } do
+    p:flag(f, "Accepted for bwrap; nslua always does this."):hidden(true)
+  end
+  p:flag("--share-net", "Share the host network (bwrap).")
+  p:option("--proc", "Mount proc on DST (bwrap)."):count("*")
+  p:option("--dev", "Mount a minimal /dev on DST (bwrap)."):count("*")
+  p:option("--mqueue", "Mount mqueue on DST (bwrap)."):count("*")
+  p:error_handler(function(_, msg) usage_error(msg) end)
+  return p
+end
+
+local function bind_args(v)
+  if #v == 2 then return v[1], v[2] end
+  local src, dst = split_pair(v[1], ":")
+  return src, dst or src
+end
+
+--- Turn parsed `run` options into overrides of the default spec.
+function M.options_to_spec(o)
+  local s = {}
+  local mounts = {}
+  local function m(t) mounts[#mounts + 1] = t end
+  for _, kind in ipairs { { "bind", "bind" }, { "ro_bind", "bind", true }, { "bind_try", "bind", false, true },
+                          { "ro_bind_try", "bind", true, true }, { "dev_bind", "dev-bind" },
+                          { "bind_idmap", "bind-idmap" } } do
+    for _, v in ipairs(o[kind[1]] or {}) do
+      local src, dst = bind_args(v)
+      m { type = kind[2], source = src, target = dst, ro = kind[3] or nil, try = kind[4] or nil }
+    end
+  end
+  for _, v in ipairs(o.tmpfs or {}) do
+    local dst, size = split_pair(v, ":")
+    m { type = "tmpfs", target = dst, size = size }
+  end
+  for _, v in ipairs(o.symlink or {}) do m { type = "symlink", source = v[1], target = v[2] } end
+  for _, v in ipairs(o.file or {}) do m { type = "file", target = v[1], content = v[2] } end
+  for _, v in ipairs(o.dir or {}) do m { type = "dir", target = v } end
+  for _, v in ipairs(o.proc or {}) do m { type = "proc", target = v } end
+  for _, v in ipairs(o.dev or {}) do m { type = "dev", target = v } end
+  for _, v in ipairs(o.mqueue or {}) do m { type = "mqueue", target = v } end
+  if #mounts > 0 then s.mounts = mounts end
+  s.name = o.name
+  s.rootfs = o.rootfs
+  s.hostname = o.hostname
+  s.cwd = o.cwd
+  if o.net then
+    if o.net == "none" or o.net == "host" then
+      s.net = o.net
+    elseif o.net == "veth" then
+      s.net = { veth = {} }
+    elseif o.net:match("^bridge:") then
+      s.net = { bridge = o.net:sub(8) }
+    else
+      usage_error(("--net: '%s' is not none, host, veth or bridge:NAME"):format(o.net))
+    end
+  end
+  if o.share_net then s.net = "host" end
+  if o.user then
+    if o.user ~= "host" then usage_error("--user: only 'host' is accepted") end
+    s.user = "host"
+  end
+  if o.uid or o.gid or o.map_all then
+    if s.user == "host" then usage_error("--uid, --gid and --map-all need a user namespace (not --user host)") end
+    s.user = { uid = o.uid and parse_int("--uid", o.uid, 0), gid = o.gid and parse_int("--gid", o.gid, 0),
+               map = o.map_all and "all" or nil }
+  end
+  if o.tty then s.tty = true end
+  local env, unset = {}, {}
+  for _, kv in ipairs(o.env or {}) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    if not k then usage_error(("--env: '%s' is not K=V"):format(kv)) end
+    env[k] = v
+  end
+  for _, kv in ipairs(o.setenv or {}) do env[kv[1]] = kv[2] end
+  for _, k in ipairs(o.unsetenv or {}) do env[k] = nil; unset[k] = true end
+  if next(env) then s.env = env end
+  if #(o.keep_env or {}) > 0 then s.keep_env = o.keep_env end
+  local l = {}
+  l.memory, l.swap, l.output = o.memory, o.swap, o.output
+  if o.pids then l.pids = parse_int("--pids", o.pids, 1) end
+  if o.time then l.time = parse_num("--time", o.time) end
+  if o.extra_time then l.extra_time = parse_num("--extra-time", o.extra_time) end
+  if o.wall then l.wall = parse_num("--wall", o.wall) end
+  if o.cpus then l.cpus = parse_num("--cpus", o.cpus) end
+  l.cpuset = o.cpuset
+  local r = {}
+  if o.nofile then r.nofile = parse_int("--nofile", o.nofile, 0) end
+  for _, kv in ipairs(o.rlimit or {}) do
+    local k, v = kv:match("^([%w_]+)=(.+)$")
+    if not k then usage_error(("--rlimit: '%s' is not NAME=VALUE"):format(kv)) end
+    r[k] = math.tointeger(tonumber(v)) or v
+  end
+  if next(r) then l.rlimits = r end
+  if next(l) then s.limits = l end
+  if o.caps then
+    local caps = {}
+    for c in o.caps:gmatch("[^,%s]+") do caps[#caps + 1] = c:lower() end
+    if #caps == 1 and caps[1] == "all" then caps = "all" end
+    s.caps = caps
+  end
+  s.seccomp = o.seccomp
+  if o.stdin or o.stdout or o.stderr then
+    s.stdio = { stdin = o.stdin, stdout = o.stdout, stderr = o.stderr }
+  end
+  if #(o.command or {}) > 0 then s.argv = o.command end
+  return s, unset
+end
+
+--- Merge CLI overrides into a spec (overrides replace; mounts append).
+local function apply(base, over, unset)
+  local policy = require "nslua.policy"
+  local spec = policy.override(base, over)
+  if unset and spec.env then
+    for k in pairs(unset) do spec.env[k] = nil end
+  end
+  return spec
+end
+
+local function load_builtin(name)
+  local path = package.searchpath("nslua.recipes." .. name, package.path)
+  if not path then return nil end
+  return path
+end
+
+--- Load a recipe as text only (never bytecode).  Returns the value it returned.
+function M.load_recipe(path, args)
+  local chunk, err = loadfile(path, "t")
+  if not chunk then return nil, err end
+  local a = { [0] = path, table.unpack(args, 1, args.n or #args) }
+  _G.arg = a
+  local ok, v = pcall(chunk, table.unpack(args, 1, args.n or #args))
+  if not ok then return nil, tostring(v) end
+  return true, v
+end
+
+local function write_report(opts, rep)
+  local report = require "nslua.report"
+  if opts.report then
+    local f, err = io.open(opts.report, "w")
+    if not f then
+      eprintf("--report: %s", err)
+      return false
+    end
+    f:write(report.json(rep), "\n")
+    f:close()
+  end
+  local fdn = opts.report_fd or opts.json_status_fd
+  if fdn then
+    local core = require "nslua.core"
+    local ok, err = core.proc.write(parse_int("--report-fd", fdn, 0), report.json(rep) .. "\n")
+    if not ok then
+      eprintf("--report-fd: %s", err)
+      return false
+    end
+  end
+  return true
+end
+
+-- Run a spec; print set-up errors; return the exit code.
+local function run_spec(spec, opts)
+  local container = require "nslua.container"
+  local report = require "nslua.report"
+  local ok, c = pcall(container.new, spec)
+  if not ok then
+    eprintf("%s", tostring(c))
+    return M.EXIT_FAIL
+  end
+  local rep, err = c:run()
+  if not rep then
+    eprintf("%s", err)
+    return M.EXIT_FAIL
+  end
+  if rep.status == "error" and rep.error then
+    if rep.exit_code == 127 or rep.exit_code == 126 then
+      eprintf("%s: %s", spec.argv[1], report.strerror(rep.error.errno))
+    else
+      eprintf("set-up failed at %s: %s", rep.error.step or "?", rep.error.message or "?")
+    end
+  end
+  if opts and not write_report(opts, rep) then return M.EXIT_FAIL end
+  return report.exit_code(rep)
+end
+M.run_spec = run_spec
+
+local function default_spec()
+  local ok, spec = M.load_recipe(load_builtin("sandbox"), { n = 0 })
+  assert(ok, spec)
+  return spec
+end
+
+local function cmd_run(args, explain)
+  local p = M.run_parser(explain and "nslua explain" or "nslua run")
+  local o = p:parse(args)
+  local over, unset = M.options_to_spec(o)
+  if not over.argv then usage_error("missing command (nslua run [OPTIONS] -- CMD [ARGS...])") end
+  local spec = apply(default_spec(), over, unset)
+  if explain then
+    local container = require "nslua.container"
+    local ok, c = pcall(container.new, spec)
+    if not ok then
+      eprintf("%s", tostring(c))
+      return M.EXIT_FAIL
+    end
+    for _, line in ipairs(c:explain()) do print(line) end
+    return 0
+  end
+  return run_spec(spec, o)
+end
+
+-- A recipe's value: a spec table (run it), a function (called with the
+-- arguments; its result is handled the same way), an integer (exit code),
+-- or nothing (the recipe drove the API itself: exit 0).
+local function run_recipe(path, args, explain)
+  local ok, v = M.load_recipe(path, args)
+  if not ok then
+    eprintf("%s", v)
+    return M.EXIT_FAIL
+  end
+  if type(v) == "function" then
+    local ok2, r = pcall(v, table.unpack(args, 1, args.n or #args))
+    if not ok2 then
+      eprintf("%s: %s", path, tostring(r))
+      return M.EXIT_FAIL
+    end
+    v = r
+  elseif explain then
+    if type(v) ~= "table" then
+      eprintf("explain: %s drives the API itself; there is no plan to print", path)
+      return M.EXIT_FAIL
+    end
+  end
+  if type(v) == "table" then
+    local spec = v
+    local cmd = { table.unpack(args, 1, args.n or #args) }
+    if cmd[1] == "--" then table.remove(cmd, 1) end
+    if #cmd > 0 and not spec.argv then
+      spec = apply(spec, { argv = cmd })
+    end
+    if explain then
+      local container = require "nslua.container"
+      local okc, c = pcall(container.new, spec)
+      if not okc then
+        eprintf("%s", tostring(c))
+        return M.EXIT_FAIL
+      end
+      for _, line in ipairs(c:explain()) do print(line) end
+      return 0
+    end
+    return run_spec(spec)
+  end
+  if explain then
+    eprintf("explain: %s drives the API itself; there is no plan to print", path)
+    return M.EXIT_FAIL
+  end
+  if math.type(v) == "integer" then return v end
+  if v == nil or v == true then return 0 end
+  if v == false then return 1 end
+  eprintf("%s: a recipe returns a spec table, a function, an exit code or nothing (got %s)",
+    path, type(v))
+  return M.EXIT_FAIL
+end
+
+local function cmd_ps()
+  local state = require "nslua.state"
+  local root, err = state.root()
+  if not root then
+    eprintf("%s", err)
+    return M.EXIT_FAIL
+  end
+  print(("%-8s  %-16s  %7s  %-7s  %s"):format("ID", "NAME", "PID", "STATE", "COMMAND"))
+  for _, rec in ipairs(state.list(root)) do
+    local i = rec.info
+    print(("%-8s  %-16s  %7s  %-7s  %s"):format(rec.id, i.name or "", tostring(i.init_pid or "-"),
+      rec.alive and "running" or "stale", i.argv or ""))
+  end
+  return 0
+end
+
+local function cmd_gc()
+  local container = require "nslua.container"
+  local removed = container.sweep()
+  for _, id in ipairs(removed) do print("removed " .. id) end
+  local ok, cg = pcall(require, "nslua.cgroup")
+  if ok and cg.sweep then
+    local state = require "nslua.state"
+    local root = state.root()
+    local live = {}
+    for _, rec in ipairs(root and state.list(root) or {}) do
+      if rec.alive then live[rec.id] = true end
+    end
+    for _, id in ipairs(cg.sweep(function(id) return not live[id] end) or {}) do
+      print("removed cgroup nslua-" .. id)
+    end
+  end
+  local okn, net = pcall(require, "nslua.net")
+  if okn and net.gc then
+    for _, name in ipairs(net.gc() or {}) do print("removed link " .. name) end
+  end
+  return 0
+end
+
+local HELP = [[
+Usage: nslua FILE.lua [ARGS...]       run a recipe file
+       nslua NAME [ARGS...]           run a built-in recipe (sandbox, judge, netpair, ...)
+       nslua run [OPTIONS] -- CMD     run CMD in the default sandbox
+       nslua explain [OPTIONS] -- CMD | FILE.lua   print the plan without running it
+       nslua exec TARGET -- CMD       run CMD inside a running container
+       nslua ps                       list containers
+       nslua gc                       remove what dead nslua processes left behind
+       nslua doctor                   check this host
+       nslua help | --help | --version
+
+`nslua run --help` lists the sandbox options.
+Exit codes: the command's own; 128+N for signal N; 125 nslua failed;
+126 cannot execute; 127 not found.]]
+
+local function dispatch(argv)
+  local first = argv[1]
+  if first == nil or first == "help" or first == "--help" or first == "-h" then
+    if argv[2] and M.SUBCOMMANDS[argv[2]] and argv[2] ~= "help" then
+      return dispatch { argv[2], "--help" }
+    end
+    print(HELP)
+    return first == nil and M.EXIT_FAIL or 0
+  end
+  if first == "--version" then
+    print("nslua " .. require("nslua.core")._VERSION)
+    return 0
+  end
+  local rest = { n = #argv - 1, table.unpack(argv, 2) }
+  if first:find("/", 1, true) or first:match("%.lua$") then
+    return run_recipe(first, rest)
+  end
+  if first == "run" then return cmd_run(rest) end
+  if first == "explain" then
+    local target = rest[1]
+    if target and (target:find("/", 1, true) or target:match("%.lua$")) then
+      return run_recipe(target, { n = rest.n - 1, table.unpack(rest, 2) }, true)
+    end
+    if target and not target:match("^%-") and load_builtin(target) then
+      return run_recipe(load_builtin(target), { n = rest.n - 1, table.unpack(rest, 2) }, true)
+    end
+    return cmd_run(rest, true)
+  end
+  if first == "ps" then return cmd_ps() end
+  if first == "gc" then return cmd_gc() end
+  if first == "exec" then
+    local ok, ex = pcall(require, "nslua.exec")
+    if not ok then
+      eprintf("exec: not available in this build")
+      return M.EXIT_FAIL
+    end
+    return ex.main(rest)
+  end
+  if first == "doctor" then
+    local ok, doc = pcall(require, "nslua.doctor")
+    if not ok then
+      eprintf("doctor: not available in this build")
+      return M.EXIT_FAIL
+    end
+    return doc.main(rest)
+  end
+  if first:match("^%-") then usage_error(("unknown option '%s' (see nslua --help)"):format(first)) end
+  local path = load_builtin(first)
+  if not path then
+    usage_error(("'%s' is neither a subcommand, a recipe file nor a built-in recipe"):format(first))
+  end
+  return run_recipe(path, rest)
+end
+
+--- main(argv) -> exit code.  Never raises.
+function M.main(argv)
+  local ok, code = xpcall(dispatch, function(e)
+    if getmetatable(e) == UsageError then return e end
+    return debug.traceback(tostring(e), 2)
+  end, argv or {})
+  if ok then
+    io.stdout:flush()
+    return code
+  end
+  if getmetatable(code) == UsageError then
+    eprintf("%s", code.msg)
+  else
+    eprintf("internal error: %s", tostring(code))
+  end
+  return M.EXIT_FAIL
+end
+
+return M

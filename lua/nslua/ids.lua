@@ -1,0 +1,129 @@
+--- nslua.ids: host id slots for privileged sandboxes and the id maps.
+-- Privileged: each sandbox takes a free slot of 65536 host ids (slot n =
+-- base + n * 65536), held by an flock on /run/nslua/ids/<n>.lock whose fd
+-- the init inherits, so a slot is reused only after the init is gone.
+-- Rootless: the caller's uid and gid map straight to the payload's ids.
+local core = require "nslua.core"
+local proc = core.proc
+
+local M = {}
+
+M.WIDTH = 65536
+M.BASE = 1 << 30
+M.SLOTS = 1024
+M.CONF = "/etc/nslua.conf"
+M.LOCKDIR = "/run/nslua/ids"
+
+local function read(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- /etc/nslua.conf: `id_base = N` and `id_slots = N` lines, `#` comments.
+function M.config(path)
+  local cfg = { base = M.BASE, slots = M.SLOTS }
+  local text = read(path or M.CONF)
+  if not text then return cfg end
+  local n = 0
+  for line in text:gmatch("[^\n]*") do
+    n = n + 1
+    line = line:gsub("#.*", "")
+    local k, v = line:match("^%s*([%w_]+)%s*=%s*(%S+)%s*$")
+    if k == "id_base" or k == "id_slots" then
+      local num = math.tointeger(tonumber(v))
+      if not num or num < 1 then
+        error(("%s:%d: %s must be a positive integer"):format(path or M.CONF, n, k), 0)
+      end
+      cfg[k == "id_base" and "base" or "slots"] = num
+    elseif line:match("%S") then
+      error(("%s:%d: unknown setting"):format(path or M.CONF, n), 0)
+    end
+  end
+  if cfg.base + cfg.slots * M.WIDTH > 0xfffffffe then
+    error(("%s: id_base + id_slots * 65536 exceeds the 32-bit id space"):format(path or M.CONF), 0)
+  end
+  return cfg
+end
+
+--- Ranges of /etc/subuid or /etc/subgid: list of {name, start, count}.
+function M.subids(path)
+  local list = {}
+  local text = read(path)
+  if not text then return list end
+  for line in text:gmatch("[^\n]+") do
+    local name, start, count = line:match("^%s*([^:#%s]+):(%d+):(%d+)")
+    if name then
+      list[#list + 1] = { name = name, start = tonumber(start), count = tonumber(count) }
+    end
+  end
+  return list
+end
+
+--- Refuse a slot base that overlaps a range delegated in /etc/subuid or /etc/subgid.
+function M.check_overlap(cfg, files)
+  local lo, hi = cfg.base, cfg.base + cfg.slots * M.WIDTH
+  for _, file in ipairs(files or { "/etc/subuid", "/etc/subgid" }) do
+    for _, r in ipairs(M.subids(file)) do
+      if r.start < hi and r.start + r.count > lo then
+        return nil, ("id slots %d..%d overlap %s's range %d:%d in %s (set id_base in %s)")
+          :format(lo, hi - 1, r.name, r.start, r.count, file, M.CONF)
+      end
+    end
+  end
+  return true
+end
+
+local cached_cfg
+
+--- Take a free slot: returns slot number, first host id, lock fd box.
+function M.acquire()
+  if not cached_cfg then
+    local cfg = M.config()
+    assert(M.check_overlap(cfg))
+    cached_cfg = cfg
+  end
+  local cfg = cached_cfg
+  local ok, err, code = core.mount.mkdir(M.LOCKDIR, 448, true)
+  if not ok then return nil, err, code end
+  for n = 0, cfg.slots - 1 do
+    local path = ("%s/%d.lock"):format(M.LOCKDIR, n)
+    local fd, oerr, ocode = proc.open(path, { wronly = true, creat = true }, 384)
+    if not fd then return nil, oerr, ocode end
+    if proc.flock(fd, "ex", true) then
+      return n, cfg.base + n * M.WIDTH, fd
+    end
+    fd:close()
+  end
+  return nil, ("no free id slot among %d (see %s)"):format(cfg.slots, M.CONF), core.errno.EUSERS
+end
+
+--- The uid and gid map lines for a plan's identity.
+-- ident = {mode = "slot"|"rootless", host_uid, host_gid (first id of the slot
+-- or the caller's ids), uid, gid (inside payload ids), map = "used"|"all"}
+function M.maps(ident)
+  if ident.mode == "rootless" then
+    return { { ident.uid, ident.host_uid, 1 } }, { { ident.gid, ident.host_gid, 1 } }
+  end
+  if ident.map == "all" then
+    return { { 0, ident.host_uid, M.WIDTH } }, { { 0, ident.host_gid, M.WIDTH } }
+  end
+  local function used(id, base)
+    local t = { { 0, base, 1 } }
+    if id ~= 0 then t[2] = { id, base + id, 1 } end
+    return t
+  end
+  return used(ident.uid, ident.host_uid), used(ident.gid, ident.host_gid)
+end
+
+--- Is inside id 'id' mapped by these map lines?
+function M.mapped(lines, id)
+  for _, l in ipairs(lines) do
+    if id >= l[1] and id < l[1] + l[3] then return true end
+  end
+  return false
+end
+
+return M

@@ -1,0 +1,166 @@
+--- nslua.state: ids, /run/nslua/<id>, owners and the sweep of dead owners.
+-- Host-visible objects are cgroups nslua-<id>, links nsl<id><suffix> and
+-- the state directory <statedir>/<id>; each records its owner's pid and
+-- start time, so a start (and `nslua gc`) can remove what dead owners left.
+local core = require "nslua.core"
+local mount, proc = core.mount, core.proc
+
+local M = {}
+
+M.ROOT = "/run/nslua"
+M.ID_PATTERN = "^[a-z0-9]+$"
+M.ID_LEN = 8
+
+local function read(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+M.read = read
+
+--- Start time (clock ticks since boot) of a process, field 22 of /proc/<pid>/stat.
+function M.starttime(pid)
+  local st = read("/proc/" .. pid .. "/stat")
+  if not st then return nil end
+  -- the comm field may hold spaces and parentheses: skip to the last ')'
+  local rest = st:match(".*%)%s+(.*)")
+  local i = 0
+  for field in rest:gmatch("%S+") do
+    i = i + 1
+    if i == 20 then return tonumber(field) end  -- field 22 overall
+  end
+end
+
+local self_owner
+--- "pid starttime" of this process (cached).
+function M.owner()
+  if not self_owner then
+    local pid = proc.getpid()
+    self_owner = { pid = pid, start = M.starttime(pid) }
+  end
+  return self_owner
+end
+
+--- Is the process that recorded (pid, start) still alive?
+function M.alive(pid, start)
+  if not pid then return false end
+  local s = M.starttime(pid)
+  return s ~= nil and s == start
+end
+
+local alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+--- A fresh 8-character id of [a-z0-9].
+function M.new_id()
+  local f = io.open("/dev/urandom", "rb")
+  local bytes = f and f:read(M.ID_LEN)
+  if f then f:close() end
+  local t = {}
+  for i = 1, M.ID_LEN do
+    local b = bytes and bytes:byte(i) or math.random(0, 255)
+    local k = b % #alphabet + 1
+    t[i] = alphabet:sub(k, k)
+  end
+  return table.concat(t)
+end
+
+--- The state directory: /run/nslua as root; rootless, $XDG_RUNTIME_DIR/nslua
+-- when that directory is the caller's with mode 0700, else /tmp/nslua-<uid>
+-- (which must be a directory of the caller's with mode 0700, checked with
+-- lstat).  Returns path | nil, msg.
+function M.root()
+  local uid = proc.getuid()
+  if uid == 0 then
+    local ok, err = mount.mkdir(M.ROOT, 493, true)
+    if not ok then return nil, err end
+    return M.ROOT
+  end
+  local xdg = os.getenv("XDG_RUNTIME_DIR")
+  if xdg and xdg:sub(1, 1) == "/" then
+    local st = mount.lstat(xdg)
+    if st and st.type == "dir" and st.uid == uid and st.mode & 511 == 448 then
+      local dir = xdg .. "/nslua"
+      if mount.mkdir(dir, 448, false) or (mount.lstat(dir) or {}).type == "dir" then
+        return dir
+      end
+    end
+  end
+  local dir = ("/tmp/nslua-%d"):format(uid)
+  mount.mkdir(dir, 448, false)
+  local st, err = mount.lstat(dir)
+  if not st then return nil, err end
+  if st.type ~= "dir" or st.uid ~= uid or st.mode & 511 ~= 448 then
+    return nil, ("state directory '%s' must be a directory owned by uid %d with mode 0700")
+      :format(dir, uid)
+  end
+  return dir
+end
+
+local function encode(info)
+  local keys = {}
+  for k in pairs(info) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local out = {}
+  for _, k in ipairs(keys) do
+    local v = info[k]
+    if type(v) == "table" then v = table.concat(v, "\t") end
+    out[#out + 1] = k .. "=" .. tostring(v):gsub("\n", " ")
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+local function decode(text)
+  local info = {}
+  for k, v in (text or ""):gmatch("([%w_]+)=([^\n]*)") do
+    info[k] = math.tointeger(tonumber(v)) or v
+  end
+  return info
+end
+
+--- Create <root>/<id>/ with the owner record.  Returns the directory.
+function M.create(root, id, info)
+  local dir = root .. "/" .. id
+  local ok, err, code = mount.mkdir(dir, 448, false)
+  if not ok then return nil, err, code end
+  local o = M.owner()
+  info.owner_pid, info.owner_start = o.pid, o.start
+  ok, err, code = mount.write_file(dir .. "/info", encode(info), 384)
+  if not ok then
+    mount.rmdir(dir)
+    return nil, err, code
+  end
+  return dir
+end
+
+--- Add or change fields of a state record.
+function M.update(dir, info)
+  local cur = decode(read(dir .. "/info"))
+  for k, v in pairs(info) do cur[k] = v end
+  return mount.write_file(dir .. "/info", encode(cur), 384)
+end
+
+function M.remove(dir)
+  mount.unlink(dir .. "/info")
+  return mount.rmdir(dir)
+end
+
+--- Every state record: list of {id, dir, info, alive}.
+function M.list(root)
+  local out = {}
+  local names = mount.readdir(root) or {}
+  table.sort(names)
+  for _, id in ipairs(names) do
+    if #id == M.ID_LEN and id:match(M.ID_PATTERN) then
+      local dir = root .. "/" .. id
+      local info = decode(read(dir .. "/info"))
+      out[#out + 1] = { id = id, dir = dir, info = info,
+                        alive = M.alive(info.owner_pid, info.owner_start) }
+    end
+  end
+  return out
+end
+
+M.encode, M.decode = encode, decode
+
+return M
