@@ -192,10 +192,13 @@ local function child_main(self, c)
     if not ok then error({ step = step, msg = err, errno = code or 0 }, 0) end
     return ok
   end
+  -- NSLUA_TEST_STOP: park here until the parent dies (the sync pipe hangs up)
   local function stop_here(name)
     step = name
     if TEST_STOP == name then
-      while true do proc.poll({}, 1000) end
+      local pf = { { fd = c.sync_r, events = {} } }
+      repeat proc.poll(pf, 1000) until pf[1].revents and pf[1].revents.hup
+      proc._exit(1)
     end
   end
   c.sync_w:close()

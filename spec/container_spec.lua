@@ -1,0 +1,106 @@
+-- nslua.container through the Lua API, in a fresh lua5.4 per test (the busted
+-- process itself never clones).  Each test checks nothing is left behind.
+local helper = require "helper"
+
+local function api(code)
+  return helper.run_isolated("local nslua = require 'nslua'\n" .. code)
+end
+
+describe("nslua.container", function()
+  local before
+  before_each(function() before = helper.host_objects() end)
+  after_each(function() helper.assert_clean(before) end)
+
+  it("runs a command and returns a report", function()
+    local ok, out = api([[
+      local r = assert(nslua.container{ argv = { "/bin/sh", "-c", "exit 5" } }:run())
+      print(r.status, r.exit_code, type(r.wall_s), type(r.cpu_s), type(r.max_rss_kb))
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("exited\t5\tnumber\tnumber\tnumber\n", out)
+  end)
+
+  it("does not pass a file Lua had open to the payload", function()
+    local ok, out = api([[
+      local f = assert(io.open("/etc/hostname"))
+      local r = nslua.container{ argv = { "/bin/ls", "/proc/self/fd" } }:run()
+      f:close()
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("0\n1\n2\n3\n", out)
+  end)
+
+  it("runs hooks in order and reports a failing hook as a set-up error", function()
+    local ok, out = api([[
+      local seen = {}
+      local c = nslua.container{
+        argv = { "/bin/true" },
+        hooks = {
+          after_clone = function(ctx) io.write("after_clone ", type(ctx.pid), "\n") end,
+          before_pivot = function(ctx) io.open("/newroot/tmp/hook", "w"):write("x") end,
+          before_exec = function(ctx) assert(io.open("/tmp/hook")) end,
+          after_exit = function(ctx, rep) io.write("after_exit ", rep.status, "\n") end,
+        },
+      }
+      local r = c:run()
+      print(r.status, r.exit_code)
+      local r2 = nslua.container{ argv = { "/bin/true" },
+        hooks = { before_exec = function() error("boom") end } }:run()
+      print(r2.status, r2.error.step, (r2.error.message:match("boom")))
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("after_clone number\nafter_exit exited\nexited\t0\nerror\thook before_exec\tboom\n", out)
+  end)
+
+  it("kills a running container", function()
+    local ok, out = api([[
+      local c = nslua.container{ argv = { "/bin/sleep", "100" } }
+      assert(c:start())
+      assert(c:kill(9))
+      local r = c:wait()
+      print(r.status, r.signal)
+      c:close(); c:close()
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("signaled\t9\n", out)
+  end)
+
+  it("runs many containers from one process", function()
+    local ok, out = api([[
+      local n = 0
+      for i = 1, 20 do
+        local r = nslua.container{ argv = { "/bin/true" } }:run()
+        if r.status == "exited" and r.exit_code == 0 then n = n + 1 end
+      end
+      print(n)
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("20\n", out)
+  end)
+
+  it("refuses a bad spec before creating anything", function()
+    local ok, out = api([[
+      local ok, err = pcall(nslua.container, { argv = { "/bin/true" }, mounts = { { type = "proc", target = "/p" } },
+        namespaces = { pid = false } })
+      print(ok, err)
+    ]])
+    assert.is_true(ok, out)
+    assert.matches("false", out)
+    assert.matches("mounts[1]", out, 1, true)
+  end)
+
+  describe("SIGKILL of nslua during set-up", function()
+    for _, step in ipairs { "ids", "uts", "net", "mounts", "pivot", "fork" } do
+      it("at step " .. step .. " leaves no process after 1 s and nothing after gc", function()
+        local dir = helper.tmpdir()
+        local ok, out = helper.sh(("NSLUA_TEST_STOP=%s %s run --memory 64M --name stop-%s -- /bin/sleep 100 & p=$!; sleep 0.5; kill -KILL $p; wait $p; sleep 1; %s gc")
+          :format(step, helper.nslua, step, helper.nslua))
+        helper.rmtree(dir)
+        -- no process of the sandbox is left
+        local _, ps = helper.sh("ps -eo args")
+        assert.not_matches("sleep 100", ps, 1, true)
+        assert.not_matches("stop-" .. step, ps, 1, true)
+      end)
+    end
+  end)
+end)
