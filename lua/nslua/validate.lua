@@ -1,0 +1,968 @@
+--- nslua.validate: strict checking and normalisation of container specs.
+--
+-- A spec is a plain table (DESIGN.md "The spec and composition").
+-- `check` finds every problem at once and returns them sorted by path;
+-- `validate` raises them as one message, one problem per line.  Both return
+-- a NEW table with defaults filled in, sizes in bytes, modes as integers and
+-- capabilities in their canonical "cap_x" form; the input is never changed.
+-- Validating a normalised spec again gives the same spec.
+local M = {}
+
+local KIB <const> = 1024
+local MAXINT <const> = math.maxinteger
+
+--- Default size of every tmpfs (DESIGN "Mounts"): 64 MiB.
+M.DEFAULT_TMPFS_SIZE = 64 * KIB * KIB
+
+--- Namespace names, sorted.
+M.NAMESPACES = { "cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts" }
+
+--- Linux capability names by number (index = number + 1), without "cap_".
+M.CAPS = {
+  "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill",
+  "setgid", "setuid", "setpcap", "linux_immutable", "net_bind_service",
+  "net_broadcast", "net_admin", "net_raw", "ipc_lock", "ipc_owner",
+  "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
+  "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time",
+  "sys_tty_config", "mknod", "lease", "audit_write", "audit_control",
+  "setfcap", "mac_override", "mac_admin", "syslog", "wake_alarm",
+  "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
+}
+
+--- Mount types, in DESIGN order.
+M.MOUNT_TYPES = {
+  "bind", "bind-idmap", "dev-bind", "tmpfs", "proc", "dev", "mqueue",
+  "sysfs", "overlay", "dir", "symlink", "file",
+}
+
+local function set(list)
+  local s = {}
+  for _, v in ipairs(list) do s[v] = true end
+  return s
+end
+
+local CAP_NUM = {}
+for i, name in ipairs(M.CAPS) do CAP_NUM[name] = i - 1 end
+local NS_SET = set(M.NAMESPACES)
+local MOUNT_TYPE_SET = set(M.MOUNT_TYPES)
+local MOUNT_TYPE_LIST = table.concat(M.MOUNT_TYPES, ", ")
+
+local FIELDS = set {
+  "name", "hostname", "cwd", "argv", "namespaces", "user", "rootfs", "mounts",
+  "net", "limits", "caps", "seccomp", "env", "keep_env", "stdio", "tty",
+  "hooks",
+}
+local USER_FIELDS = set { "uid", "gid", "map" }
+local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
+local STDIO_FIELDS = set { "stdin", "stdout", "stderr", "fds" }
+local NET_FIELDS = set { "veth", "bridge", "addr", "gateway" }
+local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route" }
+
+-- Every field a mount may carry, and which of them each type accepts.
+-- Overlay: `lower` is the list of lower directories (uppermost first),
+-- `upper` and `work` the host directories of a persistent upper layer; both
+-- absent means a tmpfs-backed upper of `size` bytes (64 MiB by default).
+local MOUNT_FIELDS = set {
+  "type", "source", "target", "ro", "try", "recursive", "size", "mode",
+  "content", "lower", "upper", "work",
+}
+local BIND = set { "type", "source", "target", "ro", "try", "recursive" }
+local PSEUDO = set { "type", "target", "ro" }
+local MOUNT_ALLOWED = {
+  bind = BIND, ["bind-idmap"] = BIND, ["dev-bind"] = BIND,
+  tmpfs = set { "type", "target", "ro", "size", "mode" },
+  proc = PSEUDO, dev = PSEUDO, mqueue = PSEUDO, sysfs = PSEUDO,
+  overlay = set { "type", "target", "ro", "lower", "upper", "work", "size" },
+  dir = set { "type", "target", "mode" },
+  symlink = set { "type", "source", "target" },
+  file = set { "type", "target", "content", "mode", "ro" },
+}
+-- Cross-field rules: these mount types need a namespace of their own.
+local MOUNT_NEEDS_NS = { proc = "pid", mqueue = "ipc", sysfs = "net" }
+
+local LIMIT_FIELDS = set {
+  "memory", "swap", "pids", "cpus", "time", "wall", "extra_time", "output",
+  "cpuset", "rlimits",
+}
+local RLIMIT_KIND = {
+  nofile = "count", nproc = "count", fsize = "size", stack = "size",
+  core = "size", as = "size", memlock = "size",
+}
+
+-- A path element for key k under base: base.k for identifiers, base[...]
+-- otherwise, so every error names exactly where it is.
+local function keypath(base, k)
+  local part
+  if type(k) == "string" and k:match("^[%a_][%w_]*$") then
+    return base == "" and k or base .. "." .. k
+  elseif math.type(k) == "integer" then
+    part = ("[%d]"):format(k)
+  elseif type(k) == "string" then
+    part = ("[%q]"):format(k)
+  else
+    part = ("[%s]"):format(type(k))
+  end
+  return base .. part
+end
+M.keypath = keypath
+
+-- How a bad value reads in a message: strings quoted, numbers as written.
+local function show(v)
+  if type(v) == "string" then return ("'%s'"):format(v) end
+  if type(v) == "number" or type(v) == "boolean" then return tostring(v) end
+  return ("(%s)"):format(type(v))
+end
+
+-- An integer from an integer or an integral float, else nil.
+local function as_int(v)
+  if math.type(v) == "integer" then return v end
+  if math.type(v) == "float" then return math.tointeger(v) end
+  return nil
+end
+
+-- True when t is a table whose keys are exactly 1..#t.
+local function is_list(t)
+  if type(t) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  for i = 1, n do
+    if t[i] == nil then return false end
+  end
+  return true
+end
+M.is_list = is_list
+
+local function copy(v, seen)
+  if type(v) ~= "table" then return v end
+  seen = seen or {}
+  if seen[v] then return seen[v] end
+  local t = {}
+  seen[v] = t
+  for k, x in pairs(v) do t[copy(k, seen)] = copy(x, seen) end
+  return t
+end
+M.copy = copy
+
+local SIZE_UNITS = {}
+for i, letter in ipairs { "k", "m", "g", "t" } do
+  local mult = KIB ^ i // 1 | 0
+  SIZE_UNITS[letter], SIZE_UNITS[letter .. "b"] = mult, mult
+  SIZE_UNITS[letter .. "ib"] = mult
+end
+SIZE_UNITS[""], SIZE_UNITS.b = 1, 1
+
+-- Bytes for v, or nil when v is not a size.
+local function parse_size(v)
+  if type(v) == "number" then
+    local n = as_int(v)
+    if n and n >= 0 then return n end
+    return nil
+  end
+  if type(v) ~= "string" then return nil end
+  local num, unit = v:match("^%s*(%d*%.?%d*)%s*(%a*)%s*$")
+  if not num or not num:find("%d") then return nil end
+  local mult = SIZE_UNITS[unit:lower()]
+  if not mult then return nil end
+  local n = tonumber(num)
+  if math.type(n) == "integer" then
+    if n > MAXINT // mult then return nil end
+    return n * mult
+  end
+  local bytes = math.floor(n * mult)
+  if bytes >= 2.0 ^ 63 then return nil end
+  return math.tointeger(bytes)
+end
+
+--- Parse a size: an integer number of bytes or a string such as "64M",
+-- "1G", "512k", "100", "1.5G", "64MiB" (K/M/G/T, optional "B"/"iB", any case,
+-- binary multiples; fractions round down to a whole byte).
+-- @param v the size
+-- @tparam[opt] string path where v came from, for the message
+-- @treturn integer bytes
+-- @raise "path: invalid size 'lots'"
+function M.size(v, path)
+  local n = parse_size(v)
+  if n then return n end
+  local msg = "invalid size " .. show(v)
+  error(path and (path .. ": " .. msg) or msg, 2)
+end
+
+--- Parse a cpu list such as "0-1,3".
+-- @treturn[1] table sorted list of cpu numbers, no duplicates
+-- @return[2] nil when s is not a cpu list
+function M.cpuset(s)
+  if type(s) ~= "string" or s == "" then return nil end
+  local seen, list = {}, {}
+  for item in (s .. ","):gmatch("(.-),") do
+    local a, b = item:match("^%s*(%d+)%s*%-%s*(%d+)%s*$")
+    if not a then a = item:match("^%s*(%d+)%s*$"); b = a end
+    if not a or #a > 5 or #b > 5 then return nil end
+    a, b = tonumber(a), tonumber(b)
+    if a > b then return nil end
+    for c = a, b do
+      if not seen[c] then seen[c] = true; list[#list + 1] = c end
+    end
+  end
+  table.sort(list)
+  return list
+end
+
+--- Canonical capability name ("NET_ADMIN", "cap_net_admin" -> "cap_net_admin"),
+-- "all" for "all", nil for an unknown name.
+function M.cap_name(s)
+  if type(s) ~= "string" then return nil end
+  local name = s:lower()
+  if name == "all" then return "all" end
+  name = name:gsub("^cap_", "")
+  if CAP_NUM[name] then return "cap_" .. name end
+  return nil
+end
+
+local function is_ipv4(s)
+  local o = { s:match("^(%d%d?%d?)%.(%d%d?%d?)%.(%d%d?%d?)%.(%d%d?%d?)$") }
+  if #o ~= 4 then return false end
+  for _, x in ipairs(o) do
+    if tonumber(x) > 255 then return false end
+  end
+  return true
+end
+
+-- Number of 16-bit groups in a ':'-separated part, nil when malformed.
+local function v6_groups(part, v4_tail)
+  if part == "" then return 0 end
+  local items = {}
+  for g in (part .. ":"):gmatch("(.-):") do items[#items + 1] = g end
+  local n = 0
+  for i, g in ipairs(items) do
+    if i == #items and v4_tail and g:find(".", 1, true) then
+      if not is_ipv4(g) then return nil end
+      n = n + 2
+    elseif g:match("^%x%x?%x?%x?$") then
+      n = n + 1
+    else
+      return nil
+    end
+  end
+  return n
+end
+
+local function is_ipv6(s)
+  if s:find("[^%x:%.]") then return false end
+  local _, dc = s:gsub("::", "")
+  if dc > 1 then return false end
+  if dc == 0 then return v6_groups(s, true) == 8 end
+  local left, right = s:match("^(.-)::(.*)$")
+  local nl, nr = v6_groups(left, false), v6_groups(right, true)
+  return nl ~= nil and nr ~= nil and nl + nr <= 7
+end
+
+--- Light syntax check of an IP address: 4 (IPv4), 6 (IPv6) or nil.
+function M.ip(s)
+  if type(s) ~= "string" then return nil end
+  if is_ipv4(s) then return 4 end
+  if is_ipv6(s) then return 6 end
+  return nil
+end
+
+--- Light syntax check of a CIDR "a.b.c.d/n" (n <= 32) or "v6/n" (n <= 128):
+-- 4, 6 or nil.
+function M.cidr(s)
+  if type(s) ~= "string" then return nil end
+  local addr, len = s:match("^(.+)/(%d%d?%d?)$")
+  if not addr then return nil end
+  local fam = M.ip(addr)
+  if fam == 4 and tonumber(len) <= 32 then return 4 end
+  if fam == 6 and tonumber(len) <= 128 then return 6 end
+  return nil
+end
+
+-- A network interface name as the kernel takes it (dev_valid_name).
+local function is_ifname(s)
+  return type(s) == "string" and #s >= 1 and #s <= 15 and s ~= "." and
+    s ~= ".." and not s:find("[/:%s%z]")
+end
+
+local function is_abs(p)
+  return type(p) == "string" and p:sub(1, 1) == "/" and not p:find("%z")
+end
+
+local function has_dotdot(p)
+  return ("/" .. p .. "/"):find("/%.%./") ~= nil
+end
+
+local function env_name_ok(k)
+  return type(k) == "string" and k ~= "" and not k:find("[=%z]")
+end
+
+-- The checker: each check_* reads one part of the spec, reports problems
+-- through add(path, message) and returns the normalised value.
+local Checker = {}
+Checker.__index = Checker
+
+function Checker:add(path, msg)
+  self.errors[#self.errors + 1] = { path = path, msg = msg }
+end
+
+function Checker:unknown(t, allowed, path, what)
+  for k in pairs(t) do
+    if not allowed[k] then self:add(keypath(path, k), what or "unknown field") end
+  end
+end
+
+function Checker:string(v, path, what)
+  if type(v) ~= "string" or v == "" or v:find("%z") then
+    self:add(path, "must be " .. (what or "a non-empty string"))
+    return nil
+  end
+  return v
+end
+
+function Checker:abspath(v, path)
+  if not is_abs(v) then
+    self:add(path, "must be an absolute path")
+    return nil
+  end
+  return v
+end
+
+function Checker:boolean(v, path, default)
+  if v == nil then return default end
+  if type(v) ~= "boolean" then
+    self:add(path, "must be a boolean")
+    return default
+  end
+  return v
+end
+
+-- A size in bytes; min is the smallest accepted value (0 or 1).
+function Checker:size(v, path, min)
+  local n = parse_size(v)
+  if not n then
+    self:add(path, "invalid size " .. show(v))
+    return nil
+  end
+  if n < min then
+    self:add(path, "must be a positive size")
+    return nil
+  end
+  return n
+end
+
+-- A file mode 0..07777: a number or an octal string such as "0755".
+function Checker:mode(v, path)
+  local n = as_int(v)
+  if type(v) == "string" and v:match("^0?[0-7]+$") and #v <= 5 then
+    n = tonumber(v, 8)
+  end
+  if not n or n < 0 or n > 4095 then
+    self:add(path, "must be a mode 0..07777 (a number or an octal string)")
+    return nil
+  end
+  return n
+end
+
+function Checker:name(spec)
+  if spec.name == nil then return nil end
+  local v = spec.name
+  if type(v) ~= "string" or v == "" or #v > 255 or v:find("%c") then
+    self:add("name", "must be a string of 1..255 printable characters")
+    return nil
+  end
+  return v
+end
+
+function Checker:argv(spec, need)
+  local v = spec.argv
+  if v == nil then
+    if need then self:add("argv", "must be a non-empty list of strings") end
+    return nil
+  end
+  if not is_list(v) or #v == 0 then
+    self:add("argv", "must be a non-empty list of strings")
+    return nil
+  end
+  local out = {}
+  for i, a in ipairs(v) do
+    if type(a) ~= "string" then
+      self:add(keypath("argv", i), "must be a string")
+    elseif a:find("%z") then
+      self:add(keypath("argv", i), "must not contain a NUL byte")
+    else
+      out[i] = a
+    end
+  end
+  return out
+end
+
+function Checker:namespaces(spec)
+  local v, ns = spec.namespaces, {}
+  if v == nil then return ns end
+  if type(v) ~= "table" then
+    self:add("namespaces", "must be a table of booleans")
+    return ns
+  end
+  for k, on in pairs(v) do
+    local p = keypath("namespaces", k)
+    if not NS_SET[k] then
+      self:add(p, "unknown namespace")
+    elseif type(on) ~= "boolean" then
+      self:add(p, "must be a boolean")
+    else
+      ns[k] = on
+    end
+  end
+  return ns
+end
+
+function Checker:user(v)
+  if v == "host" then return "host" end
+  local out = { uid = 65534, gid = 65534, map = "used" }
+  if type(v) ~= "table" then
+    self:add("user", "must be \"host\" or a table { uid, gid, map }")
+    return out
+  end
+  self:unknown(v, USER_FIELDS, "user")
+  for _, k in ipairs { "uid", "gid" } do
+    if v[k] ~= nil then
+      local n = as_int(v[k])
+      if not n or n < 0 or n > 65535 then
+        self:add("user." .. k, "must be an integer 0..65535")
+      else
+        out[k] = n
+      end
+    end
+  end
+  if v.map ~= nil then
+    if v.map ~= "used" and v.map ~= "all" then
+      self:add("user.map", "must be \"used\" or \"all\"")
+    else
+      out.map = v.map
+    end
+  end
+  return out
+end
+
+function Checker:mount(m, p)
+  if type(m) ~= "table" then
+    self:add(p, "must be a table")
+    return nil
+  end
+  self:unknown(m, MOUNT_FIELDS, p)
+  local ty = m.type
+  if not MOUNT_TYPE_SET[ty] then
+    self:add(p .. ".type", "must be one of " .. MOUNT_TYPE_LIST)
+    return nil
+  end
+  local allowed = MOUNT_ALLOWED[ty]
+  for k in pairs(m) do
+    if MOUNT_FIELDS[k] and not allowed[k] then
+      self:add(keypath(p, k), ("not valid for type '%s'"):format(ty))
+    end
+  end
+  local out = { type = ty }
+  if m.target == nil then
+    self:add(p .. ".target", "is required")
+  elseif not is_abs(m.target) then
+    self:add(p .. ".target", "must be an absolute path")
+  elseif has_dotdot(m.target) then
+    self:add(p .. ".target", "must not contain '..'")
+  else
+    out.target = m.target
+  end
+  if allowed.ro then
+    out.ro = self:boolean(m.ro, p .. ".ro", ty == "sysfs")
+  end
+  if allowed.try then
+    out.try = self:boolean(m.try, p .. ".try", false)
+    out.recursive = self:boolean(m.recursive, p .. ".recursive", true)
+  end
+  if ty == "bind" or ty == "bind-idmap" or ty == "dev-bind" then
+    if m.source == nil then
+      self:add(p .. ".source", "is required")
+    else
+      out.source = self:abspath(m.source, p .. ".source")
+    end
+  elseif ty == "symlink" then
+    if m.source == nil then
+      self:add(p .. ".source", "is required (the link text)")
+    else
+      out.source = self:string(m.source, p .. ".source")
+    end
+  elseif ty == "file" then
+    if m.content == nil then
+      self:add(p .. ".content", "is required")
+    elseif type(m.content) ~= "string" then
+      self:add(p .. ".content", "must be a string")
+    else
+      out.content = m.content
+    end
+  elseif ty == "overlay" then
+    self:overlay(m, p, out)
+  end
+  if allowed.mode then
+    local default = ty == "file" and 420 or 493 -- 0644, 0755
+    out.mode = m.mode == nil and default or self:mode(m.mode, p .. ".mode")
+  end
+  if ty == "tmpfs" or (ty == "overlay" and m.upper == nil) then
+    out.size = m.size == nil and M.DEFAULT_TMPFS_SIZE or
+      self:size(m.size, p .. ".size", 1)
+  end
+  return out
+end
+
+function Checker:overlay(m, p, out)
+  if not is_list(m.lower) or #m.lower == 0 then
+    self:add(p .. ".lower", "must be a non-empty list of absolute paths")
+  else
+    out.lower = {}
+    for i, dir in ipairs(m.lower) do
+      out.lower[i] = self:abspath(dir, ("%s.lower[%d]"):format(p, i))
+    end
+  end
+  if m.upper ~= nil then
+    out.upper = self:abspath(m.upper, p .. ".upper")
+    if m.work == nil then
+      self:add(p .. ".work", "is required with upper")
+    else
+      out.work = self:abspath(m.work, p .. ".work")
+    end
+    if m.size ~= nil then
+      self:add(p .. ".size", "only applies to a tmpfs-backed upper (no upper)")
+    end
+  elseif m.work ~= nil then
+    self:add(p .. ".upper", "is required with work")
+  end
+end
+
+function Checker:mounts(spec)
+  local v = spec.mounts
+  if v == nil then return {} end
+  if not is_list(v) then
+    self:add("mounts", "must be a list of mount tables")
+    return {}
+  end
+  local out = {}
+  for i, m in ipairs(v) do
+    out[i] = self:mount(m, keypath("mounts", i)) or false
+  end
+  return out
+end
+
+function Checker:veth(v)
+  if type(v) ~= "table" then
+    self:add("net.veth", "must be a table")
+    return {}
+  end
+  self:unknown(v, VETH_FIELDS, "net.veth")
+  local out = {}
+  for _, k in ipairs { "host", "guest" } do
+    if v[k] ~= nil then
+      if is_ifname(v[k]) then
+        out[k] = v[k]
+      else
+        self:add("net.veth." .. k, "must be an interface name of 1..15 bytes")
+      end
+    end
+  end
+  out.guest = out.guest or "eth0"
+  for _, k in ipairs { "host_addr", "guest_addr" } do
+    if v[k] ~= nil then
+      if M.cidr(v[k]) then
+        out[k] = v[k]
+      else
+        self:add("net.veth." .. k, "must be a CIDR address (a.b.c.d/n or v6/n)")
+      end
+    end
+  end
+  out.route = self:boolean(v.route, "net.veth.route", true)
+  return out
+end
+
+function Checker:net(v)
+  if v == "none" or v == "host" then return v end
+  if type(v) ~= "table" or (v.veth == nil and v.bridge == nil) then
+    self:add("net", "must be \"none\", \"host\", { veth = {...} } or " ..
+      "{ bridge = NAME, addr = CIDR, gateway = IP }")
+    return "none"
+  end
+  self:unknown(v, NET_FIELDS, "net")
+  if v.veth ~= nil then
+    for _, k in ipairs { "bridge", "addr", "gateway" } do
+      if v[k] ~= nil then self:add("net." .. k, "not valid with veth") end
+    end
+    return { veth = self:veth(v.veth) }
+  end
+  local out = {}
+  if is_ifname(v.bridge) then
+    out.bridge = v.bridge
+  else
+    self:add("net.bridge", "must be an interface name of 1..15 bytes")
+  end
+  if v.addr ~= nil then
+    if M.cidr(v.addr) then
+      out.addr = v.addr
+    else
+      self:add("net.addr", "must be a CIDR address (a.b.c.d/n or v6/n)")
+    end
+  end
+  if v.gateway ~= nil then
+    if M.ip(v.gateway) then
+      out.gateway = v.gateway
+    else
+      self:add("net.gateway", "must be an IP address")
+    end
+  end
+  return out
+end
+
+function Checker:number(v, path, positive)
+  if type(v) ~= "number" or v ~= v or v == math.huge or
+      v < 0 or (positive and v == 0) then
+    self:add(path, positive and "must be a positive number" or
+      "must be a non-negative number")
+    return nil
+  end
+  return v
+end
+
+function Checker:rlimits(v)
+  local out = { core = 0 }
+  if v == nil then return out end
+  if type(v) ~= "table" then
+    self:add("limits.rlimits", "must be a table")
+    return out
+  end
+  self:unknown(v, RLIMIT_KIND, "limits.rlimits")
+  for k, kind in pairs(RLIMIT_KIND) do
+    local x, p = v[k], "limits.rlimits." .. k
+    if x == "unlimited" then
+      out[k] = x
+    elseif x ~= nil and kind == "size" then
+      out[k] = self:size(x, p, 0)
+    elseif x ~= nil then
+      local n = as_int(x)
+      if not n or n < 0 then
+        self:add(p, "must be a non-negative integer or \"unlimited\"")
+      else
+        out[k] = n
+      end
+    end
+  end
+  return out
+end
+
+function Checker:limits(spec)
+  local v = spec.limits
+  if v == nil then return { rlimits = { core = 0 } } end
+  if type(v) ~= "table" then
+    self:add("limits", "must be a table")
+    return { rlimits = { core = 0 } }
+  end
+  self:unknown(v, LIMIT_FIELDS, "limits")
+  local out = {}
+  for _, k in ipairs { "memory", "output" } do
+    if v[k] ~= nil then out[k] = self:size(v[k], "limits." .. k, 1) end
+  end
+  if v.swap ~= nil then out.swap = self:size(v.swap, "limits.swap", 0) end
+  if v.pids ~= nil then
+    local n = as_int(v.pids)
+    if not n or n < 1 then
+      self:add("limits.pids", "must be a positive integer")
+    else
+      out.pids = n
+    end
+  end
+  for _, k in ipairs { "cpus", "time", "wall" } do
+    if v[k] ~= nil then out[k] = self:number(v[k], "limits." .. k, true) end
+  end
+  if v.extra_time ~= nil then
+    out.extra_time = self:number(v.extra_time, "limits.extra_time", false)
+  end
+  if v.cpuset ~= nil then
+    if M.cpuset(v.cpuset) then
+      out.cpuset = v.cpuset
+    else
+      self:add("limits.cpuset", "must be a cpu list such as \"0-1,3\"")
+    end
+  end
+  out.rlimits = self:rlimits(v.rlimits)
+  return out
+end
+
+function Checker:caps(spec)
+  local v = spec.caps
+  if v == nil then return {} end
+  if not is_list(v) then
+    self:add("caps", "must be a list of capability names")
+    return {}
+  end
+  local have = {}
+  for i, c in ipairs(v) do
+    local p = keypath("caps", i)
+    local name = M.cap_name(c)
+    if type(c) ~= "string" then
+      self:add(p, "must be a string")
+    elseif not name then
+      self:add(p, ("unknown capability '%s'"):format(c))
+    elseif name == "all" then
+      for _, n in ipairs(M.CAPS) do have[n] = true end
+    else
+      have[name:sub(5)] = true
+    end
+  end
+  local out = {}
+  for _, n in ipairs(M.CAPS) do
+    if have[n] then out[#out + 1] = "cap_" .. n end
+  end
+  return out
+end
+
+function Checker:seccomp(spec)
+  local v = spec.seccomp
+  if v == nil then return "default" end
+  if v == "default" or v == "strict" or v == "none" then return v end
+  if type(v) == "string" and v:match("%.lua$") and not v:find("%z") then
+    return v
+  end
+  if type(v) ~= "table" then
+    self:add("seccomp", "must be \"default\", \"strict\", \"none\", " ..
+      "a .lua file or a profile table")
+    return "default"
+  end
+  -- The profile's own schema belongs to nslua.seccomp; only its frame here.
+  if type(v.default_action) ~= "string" then
+    self:add("seccomp.default_action", "must be a string")
+  end
+  if not is_list(v.syscalls) then
+    self:add("seccomp.syscalls", "must be a list of rule tables")
+  else
+    for i, rule in ipairs(v.syscalls) do
+      if type(rule) ~= "table" then
+        self:add(("seccomp.syscalls[%d]"):format(i), "must be a table")
+      end
+    end
+  end
+  return copy(v)
+end
+
+function Checker:env(spec)
+  local v, out = spec.env, {}
+  if v == nil then return out end
+  if type(v) ~= "table" then
+    self:add("env", "must be a table of NAME = value strings")
+    return out
+  end
+  for k, x in pairs(v) do
+    local p = keypath("env", k)
+    if not env_name_ok(k) then
+      self:add(p, "name must be a non-empty string without '='")
+    elseif type(x) ~= "string" or x:find("%z") then
+      self:add(p, "must be a string")
+    else
+      out[k] = x
+    end
+  end
+  return out
+end
+
+function Checker:keep_env(spec)
+  local v, out = spec.keep_env, {}
+  if v == nil then return out end
+  if not is_list(v) then
+    self:add("keep_env", "must be a list of variable names")
+    return out
+  end
+  for i, k in ipairs(v) do
+    if env_name_ok(k) then
+      out[#out + 1] = k
+    else
+      self:add(keypath("keep_env", i),
+        "must be a non-empty string without '='")
+    end
+  end
+  return out
+end
+
+function Checker:stdio(spec)
+  local v = spec.stdio
+  local out = { stdin = "inherit", stdout = "inherit", stderr = "inherit", fds = {} }
+  if v == nil then return out end
+  if type(v) ~= "table" then
+    self:add("stdio", "must be a table")
+    return out
+  end
+  self:unknown(v, STDIO_FIELDS, "stdio")
+  for _, k in ipairs { "stdin", "stdout", "stderr" } do
+    local x = v[k]
+    if x ~= nil then
+      local fd = as_int(x)
+      if type(x) == "string" and x ~= "" and not x:find("%z") then
+        out[k] = x
+      elseif fd and fd >= 0 then
+        out[k] = fd
+      else
+        self:add("stdio." .. k,
+          "must be \"inherit\", \"null\", a path or a file descriptor")
+      end
+    end
+  end
+  if v.fds ~= nil then
+    if not is_list(v.fds) then
+      self:add("stdio.fds", "must be a list of file descriptors >= 3")
+    else
+      local seen = {}
+      for i, x in ipairs(v.fds) do
+        local fd, p = as_int(x), ("stdio.fds[%d]"):format(i)
+        if not fd or fd < 3 then
+          self:add(p, "must be a file descriptor >= 3")
+        elseif seen[fd] then
+          self:add(p, ("duplicate file descriptor %d"):format(fd))
+        else
+          seen[fd] = true
+          out.fds[#out.fds + 1] = fd
+        end
+      end
+    end
+  end
+  return out
+end
+
+function Checker:hooks(spec)
+  local v, out = spec.hooks, {}
+  if v == nil then return out end
+  if type(v) ~= "table" then
+    self:add("hooks", "must be a table of functions")
+    return out
+  end
+  self:unknown(v, HOOKS, "hooks", "unknown hook")
+  for k in pairs(HOOKS) do
+    if v[k] ~= nil then
+      if type(v[k]) ~= "function" then
+        self:add("hooks." .. k, "must be a function")
+      else
+        out[k] = v[k]
+      end
+    end
+  end
+  return out
+end
+
+local DEFAULT_NS = {
+  cgroup = true, ipc = true, mnt = true, net = true, pid = true, time = false,
+  user = true, uts = true,
+}
+
+-- Defaults and cross-field rules that tie namespaces to user, net, mounts,
+-- hostname and tty.  namespaces.user = false without `user` means
+-- user = "host"; namespaces.net = false without `net` means net = "host".
+function Checker:cross(spec, out)
+  local ns = out.namespaces -- so far only the valid entries the spec gave
+  if spec.user == nil then
+    out.user = ns.user == false and "host" or self:user({})
+  elseif out.user == "host" then
+    if ns.user then self:add("namespaces.user", "conflicts with user = \"host\"") end
+  elseif ns.user == false then
+    self:add("namespaces.user", "false requires user = \"host\"")
+  end
+  if spec.net == nil then
+    out.net = ns.net == false and "host" or "none"
+  elseif out.net == "host" then
+    if ns.net then self:add("namespaces.net", "conflicts with net = \"host\"") end
+  elseif ns.net == false then
+    self:add("namespaces.net", "false requires net = \"host\"")
+  end
+  for k, default in pairs(DEFAULT_NS) do
+    if ns[k] == nil then ns[k] = default end
+  end
+  ns.user = out.user ~= "host"
+  ns.net = out.net ~= "host"
+  for i, m in ipairs(out.mounts) do
+    local need = m and MOUNT_NEEDS_NS[m.type]
+    if need and not ns[need] then
+      self:add(keypath("mounts", i), ("%s requires a %s namespace (namespaces.%s)")
+        :format(m.type, need, need))
+    end
+  end
+  if not ns.mnt then
+    if #out.mounts > 0 then
+      self:add("mounts", "requires a mount namespace (namespaces.mnt)")
+    end
+    if out.rootfs then
+      self:add("rootfs", "requires a mount namespace (namespaces.mnt)")
+    end
+  end
+  if out.hostname and not ns.uts then
+    self:add("hostname", "requires a uts namespace (namespaces.uts)")
+  elseif spec.hostname == nil and ns.uts then
+    out.hostname = "sandbox"
+  end
+  if out.tty and out.stdio.stdin ~= "inherit" then
+    self:add("stdio.stdin", "must be \"inherit\" with tty = true")
+  end
+end
+
+-- Sort key: the path with numbers zero-padded, so mounts[2] < mounts[10].
+local function sort_key(e)
+  local pad = function(d) return ("%012d"):format(tonumber(d)) end
+  return (e.path:gsub("%d+", pad)) .. "\0" .. e.msg
+end
+
+--- Check a spec without raising.
+-- @tparam table spec
+-- @tparam[opt] table opts `need_argv = true` requires argv
+-- @treturn[1] table the normalised spec (a new table)
+-- @return[2] nil
+-- @treturn[2] table every problem as "path: message", sorted by path
+function M.check(spec, opts)
+  if type(spec) ~= "table" then return nil, { "spec: must be a table" } end
+  opts = opts or {}
+  local c = setmetatable({ errors = {} }, Checker)
+  c:unknown(spec, FIELDS, "")
+  local out = {}
+  out.name = c:name(spec)
+  if spec.hostname ~= nil then
+    local h = spec.hostname
+    if type(h) ~= "string" or #h < 1 or #h > 64 or not h:match("^[%w][%w._-]*$") then
+      c:add("hostname", "must be 1..64 characters of [A-Za-z0-9._-], " ..
+        "starting with a letter or digit")
+    else
+      out.hostname = h
+    end
+  end
+  out.cwd = spec.cwd == nil and "/" or c:abspath(spec.cwd, "cwd")
+  out.argv = c:argv(spec, opts.need_argv)
+  out.namespaces = c:namespaces(spec)
+  if spec.user ~= nil then out.user = c:user(spec.user) end
+  if spec.rootfs ~= nil then out.rootfs = c:abspath(spec.rootfs, "rootfs") end
+  out.mounts = c:mounts(spec)
+  if spec.net ~= nil then out.net = c:net(spec.net) end
+  out.limits = c:limits(spec)
+  out.caps = c:caps(spec)
+  out.seccomp = c:seccomp(spec)
+  out.env = c:env(spec)
+  out.keep_env = c:keep_env(spec)
+  out.stdio = c:stdio(spec)
+  out.tty = c:boolean(spec.tty, "tty", false)
+  out.hooks = c:hooks(spec)
+  c:cross(spec, out)
+  if #c.errors == 0 then return out end
+  local errs = c.errors
+  for _, e in ipairs(errs) do e.key = sort_key(e) end
+  table.sort(errs, function(a, b) return a.key < b.key end)
+  local lines = {}
+  for i, e in ipairs(errs) do lines[i] = e.path .. ": " .. e.msg end
+  return nil, lines
+end
+
+--- Validate a spec, raising on any problem.
+-- @tparam table spec
+-- @tparam[opt] table opts `need_argv = true` requires argv
+-- @treturn table the normalised spec (a new table)
+-- @raise every problem, one "path: message" per line, sorted by path
+function M.validate(spec, opts)
+  local out, errs = M.check(spec, opts)
+  if not out then error(table.concat(errs, "\n"), 2) end
+  return out
+end
+
+return M
