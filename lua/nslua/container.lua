@@ -58,7 +58,8 @@ end
 
 --- Create a container from a spec (validated now; a bad spec raises).
 function M.new(spec)
-  local s = validate.validate(spec, { need_argv = true })
+  local s, errs = validate.check(spec, { need_argv = true })
+  if not s then error(table.concat(errs, "\n"), 2) end
   return setmetatable({ spec = s, _cleanup = {} }, Container)
 end
 
@@ -153,7 +154,9 @@ end
 -- of the cpu-time limit, RLIMIT_FSIZE for the output limit.
 local function rlimits(spec)
   local r = {}
-  for k, v in pairs(spec.limits.rlimits or {}) do r[k] = v end
+  for k, v in pairs(spec.limits.rlimits or {}) do
+    r[k] = v == "unlimited" and math.huge or v
+  end
   if r.core == nil then r.core = 0 end
   local l = spec.limits
   if l.time and r.cpu == nil then
