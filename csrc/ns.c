@@ -144,9 +144,11 @@ static int field_fd (lua_State *L, int arg, const char *key) {
   }
   box = (int *)luaL_testudata(L, -1, NSLUA_FD);
   if (box == NULL)
-    luaL_argerror(L, arg, lua_pushfstring(L, "option '%s' must be an fd box or integer", key));
+    luaL_argerror(L, arg,
+                  lua_pushfstring(L, "option '%s' must be an fd box or integer", key));
   if (*box < 0)
-    luaL_argerror(L, arg, lua_pushfstring(L, "option '%s': attempt to use a closed fd", key));
+    luaL_argerror(L, arg,
+                  lua_pushfstring(L, "option '%s': attempt to use a closed fd", key));
   return *box;
 }
 
@@ -279,8 +281,8 @@ static int ns_set_time_offsets (lua_State *L) {
     for (i = 0; clock_names[i] != NULL && strcmp(clock_names[i], name) != 0; i++)
       ;
     if (clock_names[i] == NULL)
-      luaL_argerror(L, 1, lua_pushfstring(L, "unknown clock '%s' (valid: boottime monotonic)",
-                                          name));
+      luaL_argerror(L, 1, lua_pushfstring(L, "unknown clock '%s' "
+                                          "(valid: boottime monotonic)", name));
     if (lua_type(L, -1) != LUA_TNUMBER)
       luaL_argerror(L, 1, lua_pushfstring(L, "offset '%s' must be a number", name));
     if (lua_isinteger(L, -1)) {
@@ -346,7 +348,7 @@ static int ns_unshare (lua_State *L) {
   return nslua_ok(L);
 }
 
-/* ns.setns(nsfd [, "net"]) | ns.setns(pidfd, {net = true, ...}) -> true | nil, msg, errno */
+/* ns.setns(nsfd [, "net"]) | ns.setns(pidfd, {net = true}) -> true | nil, msg, errno */
 static int ns_setns (lua_State *L) {
   int fd = nslua_checkfd(L, 1);
   if (lua_istable(L, 2)) {
