@@ -2,17 +2,29 @@
 -- shell commands, make temp dirs, and check the host holds no leftovers.
 local M = {}
 
-M.LUA = "lua5.4"
 M.root = assert(io.popen("pwd")):read("l")
 M.lpath = M.root .. "/lua/?.lua;" .. M.root .. "/lua/?/init.lua;" .. M.root .. "/spec/?.lua"
 M.cpath = M.root .. "/build/?.so"
-M.nslua = M.root .. "/scripts/nslua"
+M.nslua = M.san_env .. M.root .. "/scripts/nslua"
 M.ROOTLESS_UID = 4242
 
 local function q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 M.quote = q
+
+-- Under `make sanitize` the ASan/UBSan runtimes are preloaded into busted.
+-- Shell commands run without them (uninstrumented tools need no runtime,
+-- and leak checks of tools like cp are not ours); lua5.4 and the nslua
+-- command get them back explicitly, since they load the instrumented core.
+local preload = os.getenv("LD_PRELOAD")
+M.san_env = ""
+if preload and preload:match("asan") then
+  M.san_env = ("env LD_PRELOAD=%s ASAN_OPTIONS=%s UBSAN_OPTIONS=%s "):format(q(preload),
+    q(os.getenv("ASAN_OPTIONS") or ""), q(os.getenv("UBSAN_OPTIONS") or ""))
+end
+M.sanitized = M.san_env ~= ""
+M.LUA = M.san_env .. "lua5.4"
 
 function M.is_root()
   local f = io.popen("id -u")
@@ -23,7 +35,7 @@ end
 
 -- Run a shell command; returns ok, combined output, exit code.
 function M.sh(cmd)
-  local f = assert(io.popen("exec 2>&1; " .. cmd, "r"))
+  local f = assert(io.popen("exec 2>&1; unset LD_PRELOAD; " .. cmd, "r"))
   local out = f:read("a")
   local ok, how, code = f:close()
   if how == "signal" then code = 128 + code end
@@ -84,7 +96,8 @@ function M.run_rootless(code)
   f:write(code)
   f:close()
   os.execute("chmod 0644 " .. q(file))
-  local ok, out, rc = M.sh(("cd /tmp && env -i PATH=/usr/bin:/bin %s %s %s"):format(M.SETPRIV, M.LUA, q(file)))
+  local ok, out, rc = M.sh(("cd /tmp && env -i PATH=/usr/bin:/bin %s %s %s"):format(M.SETPRIV,
+    M.LUA, q(file)))
   os.remove(file)
   return ok, out, rc
 end
