@@ -5,7 +5,6 @@ local M = {}
 M.root = assert(io.popen("pwd")):read("l")
 M.lpath = M.root .. "/lua/?.lua;" .. M.root .. "/lua/?/init.lua;" .. M.root .. "/spec/?.lua"
 M.cpath = M.root .. "/build/?.so"
-M.nslua = M.san_env .. M.root .. "/scripts/nslua"
 M.ROOTLESS_UID = 4242
 
 local function q(s)
@@ -25,6 +24,7 @@ if preload and preload:match("asan") then
 end
 M.sanitized = M.san_env ~= ""
 M.LUA = M.san_env .. "lua5.4"
+M.nslua = M.san_env .. M.root .. "/scripts/nslua"
 
 function M.is_root()
   local f = io.popen("id -u")
