@@ -305,10 +305,9 @@ static void check_arches (lua_State *L, sc_profile *p) {
   for (i = 1; i <= n; i++) {
     const char *name;
     uint32_t tok;
-    lua_rawgeti(L, -1, i);
-    name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    if (name == NULL)
+    if (lua_rawgeti(L, -1, i) != LUA_TSTRING)
       bad_profile(L, "arches", "must hold strings");
+    name = lua_tostring(L, -1);
     if (strcmp(name, "native") == 0)
       tok = seccomp_arch_native();
     else if ((tok = seccomp_arch_resolve_name(name)) == 0)

@@ -59,7 +59,8 @@ local rootless_copy
 function M.rootless_tree()
   if rootless_copy then return rootless_copy end
   local dir = tmpname("-d /tmp/nslua-spec.XXXXXX")
-  assert(M.sh(("chmod 0755 %s && cp -a %s/build %s/lua %s/scripts %s/ && chmod -R a+rX %s")
+  -- unset LD_PRELOAD: under `make sanitize` LSan fails cp -a (exit 1, no message)
+  assert(M.sh(("unset LD_PRELOAD; chmod 0755 %s && cp -a %s/build %s/lua %s/scripts %s/ && chmod -R a+rX %s")
     :format(q(dir), q(M.root), q(M.root), q(M.root), q(dir), q(dir))))
   rootless_copy = dir
   return dir
@@ -84,7 +85,13 @@ function M.run_rootless(code)
   f:write(code)
   f:close()
   os.execute("chmod 0644 " .. q(file))
-  local ok, out, rc = M.sh(("cd /tmp && env -i PATH=/usr/bin:/bin %s %s %s"):format(M.SETPRIV, M.LUA, q(file)))
+  -- under `make sanitize` the instrumented core.so needs the runtime preloaded
+  local keep = {}
+  for _, k in ipairs { "LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS" } do
+    if os.getenv(k) then keep[#keep + 1] = k .. "=" .. q(os.getenv(k)) end
+  end
+  local ok, out, rc = M.sh(("cd /tmp && env -i PATH=/usr/bin:/bin %s %s %s %s")
+    :format(table.concat(keep, " "), M.SETPRIV, M.LUA, q(file)))
   os.remove(file)
   return ok, out, rc
 end
