@@ -27,8 +27,9 @@
 -- default one only documents (and counts for unknown_above).  One entry may
 -- compare each argument once.
 --
--- Compiling costs a few milliseconds (the default profile: about 2 ms of
--- os.clock on this machine), so M.compile caches the program per process:
+-- Compiling costs milliseconds (os.clock on the development machine: the
+-- default profile, 553 instructions, about 6 ms; strict, 349, about 2 ms;
+-- a cached call a few microseconds), so M.compile caches per process:
 -- by name for the built-in profiles and files, by identity for tables.
 -- The parent compiles before clone; the child's exec tail only loads.
 local core = require "nslua.core"
