@@ -71,7 +71,8 @@ local rootless_copy
 function M.rootless_tree()
   if rootless_copy then return rootless_copy end
   local dir = tmpname("-d /tmp/nslua-spec.XXXXXX")
-  assert(M.sh(("chmod 0755 %s && cp -a %s/build %s/lua %s/scripts %s/ && chmod -R a+rX %s")
+  -- unset LD_PRELOAD: under `make sanitize` LSan fails cp -a (exit 1, no message)
+  assert(M.sh(("unset LD_PRELOAD; chmod 0755 %s && cp -a %s/build %s/lua %s/scripts %s/ && chmod -R a+rX %s")
     :format(q(dir), q(M.root), q(M.root), q(M.root), q(dir), q(dir))))
   rootless_copy = dir
   return dir

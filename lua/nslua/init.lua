@@ -21,10 +21,15 @@ function M.flagset(list)
   return set
 end
 
+--- Create a container from a spec (see nslua.container).
+function M.container(spec)
+  return require("nslua.container").new(spec)
+end
+
 -- Lua modules are loaded on first use: a CLI run pays only for what it uses.
 local lazy = {
-  validate = "nslua.validate", policy = "nslua.policy", cgroup = "nslua.cgroup",
-  net = "nslua.net", report = "nslua.report", state = "nslua.state",
+  validate = "nslua.validate", policy = "nslua.policy", report = "nslua.report",
+  state = "nslua.state", container_mod = "nslua.container",
 }
 setmetatable(M, {
   __index = function(t, k)

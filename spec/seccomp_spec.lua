@@ -1,0 +1,372 @@
+-- spec/seccomp_spec.lua - nslua.seccomp: validation, compilation and its
+-- cache, FILE.lua profiles, and what the built-in profiles let real
+-- payloads (python3, C, C++, lua5.4, busybox sh, util-linux) do.  Payloads
+-- run from a filtered lua5.4 child through os.execute, with a clean
+-- environment (no sanitizer preload).
+local helper = require "helper"
+local core = require "nslua.core"
+local S = require "nslua.seccomp"
+local E = core.errno
+
+local PYTHON <const> = "/usr/bin/python3"
+local ENV <const> = "env -i PATH=/usr/bin:/bin "
+
+teardown(function()
+  helper.cleanup_rootless_tree()
+end)
+
+-- Run 'cmd' (a shell command) under profile 'name' in a fresh lua5.4;
+-- returns its output.
+local function under(name, cmd)
+  local ok, out = helper.run_isolated(([[
+    local core = require "nslua.core"
+    local S = require "nslua.seccomp"
+    assert(core.seccomp.load(assert(S.compile(%q)), { no_new_privs = true }))
+    io.stdout:flush()
+    os.execute(%q)
+    io.stdout:flush()
+    core.proc._exit(0)
+  ]]):format(name, cmd))
+  assert(ok, out)
+  return out
+end
+
+local function lines(s)
+  local t = {}
+  for l in s:gmatch("[^\n]+") do t[#t + 1] = l end
+  return t
+end
+
+-- Payload programs, built once in a temp dir.
+local payload_dir
+local function payloads()
+  if payload_dir then return payload_dir end
+  local dir = helper.tmpdir("0755")
+  local function write(name, text)
+    local f = assert(io.open(dir .. "/" .. name, "w"))
+    f:write(text)
+    f:close()
+  end
+  write("t.c", [[
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+static void *run (void *arg) { *(int *)arg = 42; return NULL; }
+int main (void) {
+  char line[256] = "";
+  pthread_t t;
+  int v = 0;
+  size_t n = 64u << 20;
+  char *p = malloc(n);
+  if (p == NULL) return 2;
+  memset(p, 1, n);
+  if (fgets(line, sizeof line, stdin) == NULL) return 3;
+  line[strcspn(line, "\n")] = '\0';
+  if (pthread_create(&t, NULL, run, &v) != 0 || pthread_join(t, NULL) != 0) return 4;
+  printf("c %s %d %d\n", line, v, p[n - 1]);
+  free(p);
+  return 0;
+}
+]])
+  write("t.cc", [[
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+int main () {
+  std::string line;
+  std::vector<char> big(64u << 20, 1);
+  int v = 0;
+  if (!std::getline(std::cin, line)) return 3;
+  std::thread t([&v] { v = 42; });
+  t.join();
+  std::cout << "cxx " << line << " " << v << " " << int(big.back()) << std::endl;
+  return 0;
+}
+]])
+  write("t.py", [[
+import sys, threading
+line = sys.stdin.readline().strip()
+big = bytearray(64 << 20)
+big[-1] = 1
+r = []
+t = threading.Thread(target=lambda: r.append(42)); t.start(); t.join()
+print("py", line, r[0], big[-1])
+]])
+  write("t.lua", [[
+local line = io.read("l")
+local big = string.rep("x", 64 << 20)
+print("lua", line, #big)
+]])
+  local q = helper.quote(dir)
+  -- no sanitizer runtime in the compilers (make sanitize preloads it into busted)
+  local ok, out = helper.sh(("unset LD_PRELOAD; cd %s && cc -O2 -pthread t.c -o c_dyn && "
+    .. "cc -O2 -static -pthread t.c -o c_static && g++ -O2 -pthread t.cc -o cxx"):format(q))
+  if not ok then
+    helper.rmtree(dir)
+    return nil, out
+  end
+  payload_dir = dir
+  return dir
+end
+
+teardown(function()
+  if payload_dir then helper.rmtree(payload_dir) end
+end)
+
+-- Probes of the default profile's rules, one line each: name, result, errno.
+local PROBE = [[
+import ctypes, os, pty, socket, threading
+libc = ctypes.CDLL(None, use_errno=True)
+def sysc(name, *a):
+    ctypes.set_errno(0)
+    r = libc.syscall(*a)
+    print(name, r if r < 0 else "ok", ctypes.get_errno() if r < 0 else 0)
+U = ctypes.c_ulong
+sysc("clone3", 435, None, ctypes.c_size_t(0))
+sysc("nr470", 470)
+sysc("nr463", 463)
+t = threading.Thread(target=lambda: print("thread ok")); t.start(); t.join()
+m, s = pty.openpty()
+sysc("tiocsti", 16, s, U(0x5412), ctypes.c_char_p(b"x"))
+sysc("tiocsti_hi", 16, s, U(0x100005412), ctypes.c_char_p(b"x"))
+sysc("tioclinux", 16, s, U(0x541c), ctypes.c_char_p(b"\x02"))
+print("isatty", os.isatty(s))
+for name, fam, typ, proto in (("vsock", 40, 1, 0), ("netlink_route", 16, 3, 0),
+                              ("netlink_audit", 16, 3, 9), ("unix", 1, 1, 0), ("inet", 2, 1, 0)):
+    try:
+        socket.socket(fam, typ, proto).close(); print("socket", name, "ok")
+    except OSError as e:
+        print("socket", name, e.errno)
+sysc("vsock_hi", 41, U(40 | (1 << 32)), 1, 0)
+sysc("personality_0x40000", 135, U(0x40000))
+sysc("personality_query", 135, U(0xffffffff))
+sysc("unshare_user", 272, U(0x10000000))
+sysc("unshare_files", 272, U(0x400))
+sysc("clone_newpid", 56, U(0x20000000 | 17), None, None, None, None)
+sysc("setns", 308, -1, 0)
+sysc("mount", 165, b"none", b"/tmp", b"tmpfs", 0, None)
+sysc("io_uring_setup", 425, 1, None)
+sysc("bpf", 321, 0, None, 0)
+sysc("keyctl", 250, 0, 0)
+sysc("ptrace_traceme", 101, 0, 0, 0, 0)
+]]
+
+describe("nslua.seccomp", function()
+  describe("validate", function()
+    it("accepts the built-in profiles", function()
+      assert.is_true(S.validate(S.profiles.default))
+      assert.is_true(S.validate(S.profiles.strict))
+      assert.is_nil(S.profiles.none)
+    end)
+
+    it("names the path of what is wrong", function()
+      local cases = {
+        { 42, "seccomp: a profile must be a table, not number" },
+        { { defualt = "allow" }, "seccomp: unknown field 'defualt' (valid: arches badarch "
+          .. "comment default errno syscalls unknown_above)" },
+        { { default = "deny" }, "seccomp.default: unknown action 'deny' (valid: allow enosys "
+          .. "errno kill kill_process kill_thread log trace trap)" },
+        { { syscalls = { { name = "read" }, { name = "read", action = { errno = 1, trace = 2 } } } },
+          "seccomp.syscalls[2].action: a table action is {errno = N} or {trace = N}" },
+        { { syscalls = { { name = "read" }, { name = "read" }, { name = "nosuch" } } },
+          "seccomp.syscalls[3]: unknown syscall 'nosuch'" },
+        { { syscalls = { { names = { "read", 3 } } } }, "seccomp.syscalls[1].names[2]: must be a string" },
+        { { syscalls = { { name = "read", nr = 0 } } },
+          "seccomp.syscalls[1]: give exactly one of 'names', 'name' or 'nr'" },
+        { { syscalls = { { nr = 0x40000000 } } }, "seccomp.syscalls[1].nr: must be an integer in 0..0x3fffffff" },
+        { { syscalls = { { name = "read", errno = 5000 } } },
+          "seccomp.syscalls[1].errno: must be an integer in 0..4095" },
+        { { syscalls = { { name = "read", args = { { index = 0, op = "eq", value = 1 },
+          { index = 0, op = "ne", value = 2 } } } } },
+          "seccomp.syscalls[1].args[2].index: argument 0 is already compared in this entry "
+          .. "(libseccomp allows one comparison per argument; use two entries)" },
+        { { syscalls = { { name = "read", args = { { index = 1, op = "like", value = 1 } } } } },
+          "seccomp.syscalls[1].args[1].op: unknown op 'like' (valid: eq ne lt le gt ge masked_eq)" },
+        { { syscalls = { { name = "read", args = { { index = 1, op = "eq", value = 1, mask = 3 } } } } },
+          "seccomp.syscalls[1].args[1].mask: only for op 'masked_eq'" },
+        { { arches = { "native", "vax" } }, "seccomp.arches[2]: unknown architecture 'vax'" },
+      }
+      for _, c in ipairs(cases) do
+        local ok, err = S.validate(c[1])
+        assert.is_nil(ok)
+        assert.equal(c[2], err)
+      end
+      assert.is_true(S.validate { syscalls = { { name = "chown32", action = "allow" } } })
+    end)
+  end)
+
+  describe("compile", function()
+    it("gives nil for none and a cached program for the others", function()
+      assert.equal(0, select("#", S.compile("none")) - 1)
+      assert.is_nil(S.compile("none"))
+      local t0 = os.clock()
+      local a = assert(S.compile("default"))
+      local first = os.clock() - t0
+      t0 = os.clock()
+      local b = S.compile("default")
+      local again = os.clock() - t0
+      assert.equal(a, b)
+      assert.is_true(first < 0.5, "compiling default took " .. first .. " s")
+      assert.is_true(again < first, ("cached %g s, first %g s"):format(again, first))
+      assert.equal(0, #assert(S.compile("strict")) % 8)
+    end)
+
+    it("caches tables by identity until flush", function()
+      local t = { default = "allow", syscalls = { { name = "mkdir", action = "errno" } } }
+      local a = assert(S.compile(t))
+      t.syscalls[1].errno = E.EXDEV
+      assert.equal(a, S.compile(t))          -- the same table: the cached program
+      S.flush()
+      assert.not_equal(a, S.compile(t))
+    end)
+
+    it("loads FILE.lua profiles as text", function()
+      local dir = helper.tmpdir()
+      local path = dir .. "/p.lua"
+      local f = assert(io.open(path, "w"))
+      f:write('return { default = "allow", syscalls = { { name = "mkdir", action = "errno" } } }\n')
+      f:close()
+      local want = assert(core.seccomp.compile { default = "allow",
+        syscalls = { { name = "mkdir", action = "errno" } } })
+      assert.equal(want, S.compile(path))
+      f = assert(io.open(dir .. "/bin.lua", "wb"))
+      f:write(string.dump(function() return {} end))
+      f:close()
+      f = assert(io.open(dir .. "/num.lua", "w"))
+      f:write("return 42\n")
+      f:close()
+      local ok1, e1 = pcall(S.compile, dir .. "/bin.lua")
+      local ok2, e2 = pcall(S.compile, dir .. "/num.lua")
+      local ok3, e3 = pcall(S.compile, dir .. "/missing.lua")
+      helper.rmtree(dir)
+      assert.is_false(ok1)
+      assert.matches("attempt to load a binary chunk", e1)
+      assert.is_false(ok2)
+      assert.matches("num.lua: must return a table, not number", e2, 1, true)
+      assert.is_false(ok3)
+      assert.matches("missing.lua", e3, 1, true)
+    end)
+
+    it("raises on unknown names and invalid profiles", function()
+      assert.has_error(function() S.compile("defualt") end,
+        "seccomp: unknown profile 'defualt' (valid: default strict none or FILE.lua)")
+      assert.has_error(function() S.compile(42) end,
+        "seccomp: a profile is a name, a file or a table, not number")
+      assert.has_error(function() S.compile { syscalls = { { name = "nosuch" } } } end,
+        "seccomp.syscalls[1]: unknown syscall 'nosuch'")
+    end)
+
+    it("returns the failure triple from libseccomp with context", function()
+      local s = {}
+      for i = 1, 5000 do
+        s[i] = { name = "ioctl", action = "allow", args = { { index = 1, op = "eq", value = i } } }
+      end
+      local bpf, msg, code = S.compile { syscalls = s }
+      assert.is_nil(bpf)
+      assert.equal("seccomp 'table': seccomp_export_bpf: Argument list too long", msg)
+      assert.equal(E.E2BIG, code)
+    end)
+  end)
+
+  describe("the default profile", function()
+    it("refuses namespaces, the tty ioctls, vsock, non-route netlink and odd personalities",
+      function()
+        if not helper.exists(PYTHON) then return pending("needs " .. PYTHON) end
+        local dir = helper.tmpdir("0755")
+        local f = assert(io.open(dir .. "/probe.py", "w"))
+        f:write(PROBE)
+        f:close()
+        local out = under("default", ENV .. PYTHON .. " " .. dir .. "/probe.py")
+        helper.rmtree(dir)
+        local EPERM, ENOSYS = E.EPERM, E.ENOSYS
+        assert.same({
+          "clone3 -1 " .. ENOSYS,
+          "nr470 -1 " .. ENOSYS,
+          "nr463 -1 " .. ENOSYS,
+          "thread ok",
+          "tiocsti -1 " .. EPERM,
+          "tiocsti_hi -1 " .. EPERM,
+          "tioclinux -1 " .. EPERM,
+          "isatty True",
+          "socket vsock " .. EPERM,
+          "socket netlink_route ok",
+          "socket netlink_audit " .. EPERM,
+          "socket unix ok",
+          "socket inet ok",
+          "vsock_hi -1 " .. EPERM,
+          "personality_0x40000 -1 " .. EPERM,
+          "personality_query ok 0",
+          "unshare_user -1 " .. EPERM,
+          "unshare_files ok 0",
+          "clone_newpid -1 " .. EPERM,
+          "setns -1 " .. EPERM,
+          "mount -1 " .. EPERM,
+          "io_uring_setup -1 " .. EPERM,
+          "bpf -1 " .. EPERM,
+          "keyctl -1 " .. EPERM,
+          "ptrace_traceme ok 0",
+        }, lines(out))
+      end)
+
+    it("makes unshare(1) fail with EPERM", function()
+      if not helper.exists("/usr/bin/unshare") then return pending("needs unshare(1)") end
+      local out = under("default", ENV .. "unshare -U true; echo rc=$?")
+      assert.equal("unshare: unshare failed: Operation not permitted\nrc=1\n", out)
+    end)
+
+    it("runs threaded C programs (pthread_create falls back to clone)", function()
+      local dir, err = payloads()
+      if not dir then return pending("cannot build payloads: " .. err) end
+      local out = under("default", ENV .. ("echo hi | %s/c_dyn"):format(dir))
+      assert.equal("c hi 42 1\n", out)
+    end)
+  end)
+
+  describe("the strict profile", function()
+    it("runs C (dynamic, static), C++, python3, lua5.4 and busybox sh", function()
+      local dir, err = payloads()
+      if not dir then return pending("cannot build payloads: " .. err) end
+      for _, p in ipairs { PYTHON, "/usr/bin/lua5.4", "/usr/bin/busybox" } do
+        if not helper.exists(p) then return pending("needs " .. p) end
+      end
+      local cmd = ENV .. "sh -c " .. helper.quote(([[
+        cd %s
+        echo hi | ./c_dyn; echo "rc=$?"
+        echo hi | ./c_static; echo "rc=$?"
+        echo hi | ./cxx; echo "rc=$?"
+        echo hi | python3 t.py; echo "rc=$?"
+        echo hi | lua5.4 t.lua; echo "rc=$?"
+        echo hi | busybox sh -c 'read x; y=$(echo sub); echo "bb $x $y"'; echo "rc=$?"
+      ]]):format(helper.quote(dir)))
+      assert.same({ "c hi 42 1", "rc=0", "c hi 42 1", "rc=0", "cxx hi 42 1", "rc=0",
+        "py hi 42 1", "rc=0", "lua\thi\t67108864", "rc=0", "bb hi sub", "rc=0" },
+        lines(under("strict", cmd)))
+    end)
+
+    it("refuses sockets, ptrace and namespaces", function()
+      if not helper.exists(PYTHON) then return pending("needs " .. PYTHON) end
+      local out = under("strict", ENV .. PYTHON .. " -c " .. helper.quote([[
+import ctypes, socket
+libc = ctypes.CDLL(None, use_errno=True)
+for fam in (socket.AF_UNIX, socket.AF_INET):
+    try:
+        socket.socket(fam); print("socket ok")
+    except OSError as e:
+        print("socket", e.errno)
+try:
+    socket.socketpair(); print("socketpair ok")
+except OSError as e:
+    print("socketpair", e.errno)
+for name, nr, arg in (("ptrace", 101, 0), ("unshare", 272, 0x400), ("clone3", 435, None)):
+    r = libc.syscall(nr, arg, 0, 0, 0)
+    print(name, r, ctypes.get_errno())
+]]))
+      local EPERM = E.EPERM
+      assert.same({ "socket " .. EPERM, "socket " .. EPERM, "socketpair " .. EPERM,
+        "ptrace -1 " .. EPERM, "unshare -1 " .. EPERM, "clone3 -1 " .. E.ENOSYS },
+        lines(out))
+    end)
+  end)
+end)
