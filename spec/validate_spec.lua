@@ -181,7 +181,7 @@ describe("nslua.validate", function()
         net = { veth = { host_addr = "10.231.0.1/30", guest_addr = "10.231.0.2/30" } },
         limits = { memory = "64M", time = 2, rlimits = { nofile = 64, fsize = "1M" } },
         caps = { "NET_RAW", "chown" },
-        seccomp = { default_action = "errno", syscalls = { { names = { "read" } } } },
+        seccomp = { default = "errno", syscalls = { { names = { "read" }, action = "allow" } } },
         env = { LANG = "C" }, keep_env = { "TERM" },
         stdio = { stdout = "/tmp/out", fds = { 3 } },
         hooks = { before_exec = function() end },
@@ -775,13 +775,15 @@ describe("nslua.validate", function()
       assert.equal("default", ok {}.seccomp)
     end)
 
-    it("checks a profile table shallowly", function()
-      local p = { default_action = "errno", syscalls = {}, arch = "native" }
+    it("checks a profile table with nslua.seccomp's schema", function()
+      local p = { default = "errno", syscalls = {}, arches = { "native" } }
       assert.same(p, ok { seccomp = p }.seccomp)
-      assert.same({ "seccomp.default_action: must be a string",
-        "seccomp.syscalls: must be a list of rule tables" }, errs { seccomp = {} })
-      assert.same({ "seccomp.syscalls[2]: must be a table" },
-        errs { seccomp = { default_action = "allow", syscalls = { {}, "read" } } })
+      local e = errs { seccomp = { default = "bogus" } }
+      assert.equal(1, #e)
+      assert.matches("^seccomp%.default: ", e[1])
+      e = errs { seccomp = { default = "allow", syscalls = { { names = { "read" }, action = "allow" }, "read" } } }
+      assert.equal(1, #e)
+      assert.matches("^seccomp%.syscalls%[2%]", e[1])
     end)
 
     it("rejects other values", function()

@@ -729,18 +729,11 @@ function Checker:seccomp(spec)
       "a .lua file or a profile table")
     return "default"
   end
-  -- The profile's own schema belongs to nslua.seccomp; only its frame here.
-  if type(v.default_action) ~= "string" then
-    self:add("seccomp.default_action", "must be a string")
-  end
-  if not is_list(v.syscalls) then
-    self:add("seccomp.syscalls", "must be a list of rule tables")
-  else
-    for i, rule in ipairs(v.syscalls) do
-      if type(rule) ~= "table" then
-        self:add(("seccomp.syscalls[%d]"):format(i), "must be a table")
-      end
-    end
+  -- The profile's schema belongs to nslua.seccomp: one checker, one place.
+  local ok, err = require("nslua.seccomp").validate(v)
+  if not ok then
+    local path, msg = err:match("^(%S+): (.*)$")
+    self:add(path or "seccomp", msg or err)
   end
   return copy(v)
 end
