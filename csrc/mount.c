@@ -108,10 +108,26 @@ static const mode_t mnt_node_types[] = {
   S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK
 };
 
-/* A permission mode at 'arg' (default 'def' when def >= 0): 0..07777. */
+/*
+** A permission mode at 'arg' (default 'def' when def >= 0): 0..07777, an
+** integer or a string of octal digits ("0755").  Lua has no octal
+** literals, and luaL_checkinteger would read the string "755" as decimal.
+*/
 static mode_t check_mode (lua_State *L, int arg, lua_Integer def) {
-  lua_Integer mode = def >= 0 ? luaL_optinteger(L, arg, def)
-                              : luaL_checkinteger(L, arg);
+  lua_Integer mode = 0;
+  if (lua_type(L, arg) == LUA_TSTRING) {
+    const char *s = lua_tostring(L, arg);
+    luaL_argcheck(L, *s != '\0', arg, "mode must be an integer or an octal string");
+    for (; *s != '\0' && mode <= 07777; s++) {
+      luaL_argcheck(L, *s >= '0' && *s <= '7', arg,
+                    "mode must be an integer or an octal string");
+      mode = mode * 8 + (*s - '0');
+    }
+  } else if (def >= 0) {
+    mode = luaL_optinteger(L, arg, def);
+  } else {
+    mode = luaL_checkinteger(L, arg);
+  }
   luaL_argcheck(L, mode >= 0 && mode <= 07777, arg, "mode out of range (0..07777)");
   return (mode_t)mode;
 }
@@ -216,8 +232,8 @@ static int mnt_chdir (lua_State *L) {
 }
 
 /* mkdir that accepts an existing directory (stat follows symlinks, as
-** mkdir -p does); 0 or an errno. */
-static int ensure_dir (const char *path, mode_t mode) {
+** mkdir -p does); 0 or an errno, 'notdir' for an existing non-directory. */
+static int ensure_dir (const char *path, mode_t mode, int notdir) {
   struct stat st;
   int err;
   if (mkdir(path, mode) == 0)
@@ -227,14 +243,15 @@ static int ensure_dir (const char *path, mode_t mode) {
     return err;
   if (stat(path, &st) != 0)
     return errno;
-  return S_ISDIR(st.st_mode) ? 0 : EEXIST;
+  return S_ISDIR(st.st_mode) ? 0 : notdir;
 }
 
 /*
 ** mount.mkdir(path [, mode = 0755 [, parents = false]]) -> true | nil, msg, errno
 ** The mode is subject to the umask, as in mkdir(2).  With parents, every
 ** missing component is made with 'mode' and an existing directory is
-** success (mkdir -p); the message names the component that failed.
+** success (mkdir -p); the message names the component that failed, and a
+** non-directory in the way is ENOTDIR (EEXIST when it is the last one).
 */
 static int mnt_mkdir (lua_State *L) {
   size_t len;
@@ -255,12 +272,12 @@ static int mnt_mkdir (lua_State *L) {
     if (*p != '/' || p[-1] == '/')
       continue;
     *p = '\0';
-    err = ensure_dir(buf, mode);
+    err = ensure_dir(buf, mode, ENOTDIR);
     if (err != 0)
       return nslua_fail(L, err, "mkdir", buf);
     *p = '/';
   }
-  err = ensure_dir(buf, mode);
+  err = ensure_dir(buf, mode, EEXIST);
   if (err != 0)
     return nslua_fail(L, err, "mkdir", buf);
   return nslua_ok(L);
@@ -449,7 +466,8 @@ static int mnt_mount_setattr (lua_State *L) {
   userns = nslua_optfd(L, 4, -1);
   if (opt_bool(L, 5))
     at |= AT_RECURSIVE;
-  luaL_argcheck(L, (attr.attr_set & MOUNT_ATTR__ATIME) != MOUNT_ATTR__ATIME, 2,
+  luaL_argcheck(L, !((attr.attr_set & MOUNT_ATTR_NOATIME) &&
+                   (attr.attr_set & MOUNT_ATTR_STRICTATIME)), 2,
                 "'noatime' and 'strictatime' exclude each other");
   luaL_argcheck(L, userns >= 0 || !(attr.attr_set & MOUNT_ATTR_IDMAP), 2,
                 "'idmap' needs a userns fd (argument #4)");
