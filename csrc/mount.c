@@ -397,6 +397,10 @@ static int mnt_write_file (lua_State *L) {
       err = errno;
       break;
     }
+    if (n == 0) {  /* no progress: never spin */
+      err = EIO;
+      break;
+    }
     done += (size_t)n;
   }
   if (close(fd) != 0 && err == 0) {

@@ -59,7 +59,8 @@ local rootless_copy
 function M.rootless_tree()
   if rootless_copy then return rootless_copy end
   local dir = tmpname("-d /tmp/nslua-spec.XXXXXX")
-  assert(M.sh(("chmod 0755 %s && cp -a %s/build %s/lua %s/scripts %s/ && chmod -R a+rX %s")
+  -- without the sanitizer runtime: under LSan, cp exits 1 with no message
+  assert(M.sh(("unset LD_PRELOAD; chmod 0755 %s && cp -a %s/build %s/lua %s/scripts %s/ && chmod -R a+rX %s")
     :format(q(dir), q(M.root), q(M.root), q(M.root), q(dir), q(dir))))
   rootless_copy = dir
   return dir
@@ -84,7 +85,14 @@ function M.run_rootless(code)
   f:write(code)
   f:close()
   os.execute("chmod 0644 " .. q(file))
-  local ok, out, rc = M.sh(("cd /tmp && env -i PATH=/usr/bin:/bin %s %s %s"):format(M.SETPRIV, M.LUA, q(file)))
+  -- `make sanitize`: an instrumented core.so loads only after the preloaded runtime
+  local keep = {}
+  for _, name in ipairs{"LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS"} do
+    local v = os.getenv(name)
+    if v then keep[#keep + 1] = name .. "=" .. q(v) end
+  end
+  local ok, out, rc = M.sh(("cd /tmp && env -i PATH=/usr/bin:/bin %s %s %s %s")
+    :format(table.concat(keep, " "), M.SETPRIV, M.LUA, q(file)))
   os.remove(file)
   return ok, out, rc
 end
