@@ -75,6 +75,14 @@ function M.rootless_tree()
   assert(M.sh(("unset LD_PRELOAD; chmod 0755 %s && cp -a %s/build %s/lua %s/scripts %s/ && chmod -R a+rX %s")
     :format(q(dir), q(M.root), q(M.root), q(M.root), q(dir), q(dir))))
   rootless_copy = dir
+  -- removed when the suite ends
+  local ok, busted = pcall(require, "busted")
+  if ok and busted.subscribe then
+    busted.subscribe({ "suite", "end" }, function()
+      M.cleanup_rootless_tree()
+      return nil, true
+    end)
+  end
   return dir
 end
 

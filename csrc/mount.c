@@ -1,0 +1,514 @@
+/* mount.c - mounts: mount, umount, pivot_root, chroot, files, the new mount API. */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "nslua.h"
+
+/*
+** <sys/mount.h> of glibc 2.36 declares the new mount API (open_tree,
+** move_mount, mount_setattr, struct mount_attr); <linux/mount.h> would
+** redefine the same macros, so it is not included.  The calls go through
+** syscall(): glibc < 2.36 has no wrappers, and defines what it lacks below.
+*/
+#ifndef MOUNT_ATTR_SIZE_VER0
+struct mount_attr {
+  unsigned long long attr_set;
+  unsigned long long attr_clr;
+  unsigned long long propagation;
+  unsigned long long userns_fd;
+};
+#define MOUNT_ATTR_RDONLY      0x00000001
+#define MOUNT_ATTR_NOSUID      0x00000002
+#define MOUNT_ATTR_NODEV       0x00000004
+#define MOUNT_ATTR_NOEXEC      0x00000008
+#define MOUNT_ATTR__ATIME      0x00000070
+#define MOUNT_ATTR_NOATIME     0x00000010
+#define MOUNT_ATTR_STRICTATIME 0x00000020
+#define MOUNT_ATTR_NODIRATIME  0x00000080
+#define OPEN_TREE_CLONE        1
+#define OPEN_TREE_CLOEXEC      O_CLOEXEC
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+#ifndef MOUNT_ATTR_NOSYMFOLLOW
+#define MOUNT_ATTR_NOSYMFOLLOW 0x00200000
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+static const nslua_flag mnt_flags[] = {
+  {"rdonly",      MS_RDONLY},
+  {"nosuid",      MS_NOSUID},
+  {"nodev",       MS_NODEV},
+  {"noexec",      MS_NOEXEC},
+  {"synchronous", MS_SYNCHRONOUS},
+  {"remount",     MS_REMOUNT},
+  {"mandlock",    MS_MANDLOCK},
+  {"dirsync",     MS_DIRSYNC},
+  {"noatime",     MS_NOATIME},
+  {"nodiratime",  MS_NODIRATIME},
+  {"bind",        MS_BIND},
+  {"move",        MS_MOVE},
+  {"rec",         MS_REC},
+  {"silent",      MS_SILENT},
+  {"unbindable",  MS_UNBINDABLE},
+  {"private",     MS_PRIVATE},
+  {"slave",       MS_SLAVE},
+  {"shared",      MS_SHARED},
+  {"relatime",    MS_RELATIME},
+  {"strictatime", MS_STRICTATIME},
+  {"lazytime",    MS_LAZYTIME},
+  {"nosymfollow", MS_NOSYMFOLLOW},
+  {NULL, 0}
+};
+
+static const nslua_flag mnt_umount_flags[] = {
+  {"force",    MNT_FORCE},
+  {"detach",   MNT_DETACH},
+  {"expire",   MNT_EXPIRE},
+  {"nofollow", UMOUNT_NOFOLLOW},
+  {NULL, 0}
+};
+
+static const nslua_flag mnt_tree_flags[] = {
+  {"clone",    OPEN_TREE_CLONE},
+  {"rec",      AT_RECURSIVE},
+  {"nofollow", AT_SYMLINK_NOFOLLOW},
+  {NULL, 0}
+};
+
+static const nslua_flag mnt_attr_flags[] = {
+  {"rdonly",      MOUNT_ATTR_RDONLY},
+  {"nosuid",      MOUNT_ATTR_NOSUID},
+  {"nodev",       MOUNT_ATTR_NODEV},
+  {"noexec",      MOUNT_ATTR_NOEXEC},
+  {"nosymfollow", MOUNT_ATTR_NOSYMFOLLOW},
+  {"noatime",     MOUNT_ATTR_NOATIME},
+  {"strictatime", MOUNT_ATTR_STRICTATIME},
+  {"nodiratime",  MOUNT_ATTR_NODIRATIME},
+  {"idmap",       MOUNT_ATTR_IDMAP},
+  {NULL, 0}
+};
+
+static const char *const mnt_node_names[] = {
+  "file", "char", "block", "fifo", "socket", NULL
+};
+static const mode_t mnt_node_types[] = {
+  S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK
+};
+
+/*
+** A permission mode at 'arg' (default 'def' when def >= 0): 0..07777, an
+** integer or a string of octal digits ("0755").  Lua has no octal
+** literals, and luaL_checkinteger would read the string "755" as decimal.
+*/
+static mode_t check_mode (lua_State *L, int arg, lua_Integer def) {
+  lua_Integer mode = 0;
+  if (lua_type(L, arg) == LUA_TSTRING) {
+    const char *s = lua_tostring(L, arg);
+    luaL_argcheck(L, *s != '\0', arg, "mode must be an integer or an octal string");
+    for (; *s != '\0' && mode <= 07777; s++) {
+      luaL_argcheck(L, *s >= '0' && *s <= '7', arg,
+                    "mode must be an integer or an octal string");
+      mode = mode * 8 + (*s - '0');
+    }
+  } else if (def >= 0) {
+    mode = luaL_optinteger(L, arg, def);
+  } else {
+    mode = luaL_checkinteger(L, arg);
+  }
+  luaL_argcheck(L, mode >= 0 && mode <= 07777, arg, "mode out of range (0..07777)");
+  return (mode_t)mode;
+}
+
+/* A uid or gid at 'arg'; nil keeps the current one (-1 to chown). */
+static unsigned int check_id (lua_State *L, int arg) {
+  lua_Integer id;
+  if (lua_isnoneornil(L, arg))
+    return (unsigned int)-1;
+  id = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, id >= 0 && id < 0xffffffffLL, arg, "id out of range (0..4294967294)");
+  return (unsigned int)id;
+}
+
+/* An optional boolean at 'arg' (none or nil is false). */
+static int opt_bool (lua_State *L, int arg) {
+  if (lua_isnoneornil(L, arg))
+    return 0;
+  luaL_checktype(L, arg, LUA_TBOOLEAN);
+  return lua_toboolean(L, arg);
+}
+
+/*
+** mount.mount(source, target [, fstype [, flags [, data]]]) -> true | nil, msg, errno
+** source, fstype and data may be nil (a remount or a propagation change).
+*/
+static int mnt_mount (lua_State *L) {
+  const char *source = luaL_optstring(L, 1, NULL);
+  const char *target = luaL_checkstring(L, 2);
+  const char *fstype = luaL_optstring(L, 3, NULL);
+  unsigned long flags = nslua_optflags(L, 4, mnt_flags);
+  const char *data = luaL_optstring(L, 5, NULL);
+  int err;
+  if (mount(source, target, fstype, flags, data) == 0)
+    return nslua_ok(L);
+  err = errno;
+  /* As in bwrap: ENOSPC from mount is the per-namespace mount limit
+  ** (fs.mount-max, "too many mounts"), not a full disk. */
+  if (err == ENOSPC) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "mount '%s': %s (too many mounts: see fs.mount-max)",
+                    target, strerror(err));
+    lua_pushinteger(L, err);
+    return 3;
+  }
+  return nslua_fail(L, err, "mount", target);
+}
+
+/* mount.umount(target [, flags]) -> true | nil, msg, errno */
+static int mnt_umount (lua_State *L) {
+  const char *target = luaL_checkstring(L, 1);
+  int flags = (int)nslua_optflags(L, 2, mnt_umount_flags);
+  if (umount2(target, flags) != 0)
+    return nslua_fail(L, errno, "umount", target);
+  return nslua_ok(L);
+}
+
+/* mount.pivot_root(new_root, put_old) -> true | nil, msg, errno
+** No glibc wrapper exists: raw syscall. */
+static int mnt_pivot_root (lua_State *L) {
+  const char *new_root = luaL_checkstring(L, 1);
+  const char *put_old = luaL_checkstring(L, 2);
+  if (syscall(SYS_pivot_root, new_root, put_old) != 0)
+    return nslua_fail(L, errno, "pivot_root", new_root);
+  return nslua_ok(L);
+}
+
+/*
+** mount.pivot(newroot) -> true | nil, msg, errno
+** crun's do_pivot: pivot_root(".", ".") stacks the old root on top of the
+** new one at "/", so no put_old directory is needed inside the new root;
+** the detached unmount of "." then drops the old root (pivot_root(2),
+** "pivot_root(".", ".")" note).  The message names the failing step.
+*/
+static int mnt_pivot (lua_State *L) {
+  const char *newroot = luaL_checkstring(L, 1);
+  if (chdir(newroot) != 0)
+    return nslua_fail(L, errno, "chdir", newroot);
+  if (syscall(SYS_pivot_root, ".", ".") != 0)
+    return nslua_fail(L, errno, "pivot_root", ".");
+  if (umount2(".", MNT_DETACH) != 0)
+    return nslua_fail(L, errno, "umount", ".");
+  if (chdir("/") != 0)
+    return nslua_fail(L, errno, "chdir", "/");
+  return nslua_ok(L);
+}
+
+/* mount.chroot(path) -> true | nil, msg, errno */
+static int mnt_chroot (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  if (chroot(path) != 0)
+    return nslua_fail(L, errno, "chroot", path);
+  return nslua_ok(L);
+}
+
+/* mount.chdir(path) -> true | nil, msg, errno */
+static int mnt_chdir (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  if (chdir(path) != 0)
+    return nslua_fail(L, errno, "chdir", path);
+  return nslua_ok(L);
+}
+
+/* mkdir that accepts an existing directory (stat follows symlinks, as
+** mkdir -p does); 0 or an errno, 'notdir' for an existing non-directory. */
+static int ensure_dir (const char *path, mode_t mode, int notdir) {
+  struct stat st;
+  int err;
+  if (mkdir(path, mode) == 0)
+    return 0;
+  err = errno;
+  if (err != EEXIST)
+    return err;
+  if (stat(path, &st) != 0)
+    return errno;
+  return S_ISDIR(st.st_mode) ? 0 : notdir;
+}
+
+/*
+** mount.mkdir(path [, mode = 0755 [, parents = false]]) -> true | nil, msg, errno
+** The mode is subject to the umask, as in mkdir(2).  With parents, every
+** missing component is made with 'mode' and an existing directory is
+** success (mkdir -p); the message names the component that failed, and a
+** non-directory in the way is ENOTDIR (EEXIST when it is the last one).
+*/
+static int mnt_mkdir (lua_State *L) {
+  size_t len;
+  const char *path = luaL_checklstring(L, 1, &len);
+  mode_t mode = check_mode(L, 2, 0755);
+  int parents = opt_bool(L, 3);
+  char *buf, *p;
+  int err;
+  if (!parents) {
+    if (mkdir(path, mode) != 0)
+      return nslua_fail(L, errno, "mkdir", path);
+    return nslua_ok(L);
+  }
+  luaL_argcheck(L, len > 0, 1, "empty path");
+  buf = (char *)lua_newuserdatauv(L, len + 1, 0);  /* GC-owned scratch */
+  memcpy(buf, path, len + 1);
+  for (p = buf + 1; *p != '\0'; p++) {
+    if (*p != '/' || p[-1] == '/')
+      continue;
+    *p = '\0';
+    err = ensure_dir(buf, mode, ENOTDIR);
+    if (err != 0)
+      return nslua_fail(L, err, "mkdir", buf);
+    *p = '/';
+  }
+  err = ensure_dir(buf, mode, EEXIST);
+  if (err != 0)
+    return nslua_fail(L, err, "mkdir", buf);
+  return nslua_ok(L);
+}
+
+/*
+** mount.mkfile(path [, mode = 0644]) -> true | nil, msg, errno
+** An empty file to bind-mount a file onto.  An existing non-directory is
+** success (as bwrap's ensure_file); an existing directory is EISDIR.
+*/
+static int mnt_mkfile (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  mode_t mode = check_mode(L, 2, 0644);
+  struct stat st;
+  int fd, err;
+  fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd >= 0) {
+    close(fd);
+    return nslua_ok(L);
+  }
+  err = errno;
+  if (err != EEXIST)
+    return nslua_fail(L, err, "open", path);
+  if (stat(path, &st) != 0)
+    return nslua_fail(L, errno, "stat", path);
+  if (S_ISDIR(st.st_mode))
+    return nslua_fail(L, EISDIR, "open", path);
+  return nslua_ok(L);
+}
+
+/* mount.symlink(target, linkpath) -> true | nil, msg, errno */
+static int mnt_symlink (lua_State *L) {
+  const char *target = luaL_checkstring(L, 1);
+  const char *linkpath = luaL_checkstring(L, 2);
+  if (symlink(target, linkpath) != 0)
+    return nslua_fail(L, errno, "symlink", linkpath);
+  return nslua_ok(L);
+}
+
+/* mount.chmod(path, mode) -> true | nil, msg, errno */
+static int mnt_chmod (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  mode_t mode = check_mode(L, 2, -1);
+  if (chmod(path, mode) != 0)
+    return nslua_fail(L, errno, "chmod", path);
+  return nslua_ok(L);
+}
+
+/* mount.chown(path, uid, gid [, nofollow]) -> true | nil, msg, errno
+** A nil uid or gid keeps it; nofollow = true changes a symlink itself. */
+static int mnt_chown (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  uid_t uid = (uid_t)check_id(L, 2);
+  gid_t gid = (gid_t)check_id(L, 3);
+  int nofollow = opt_bool(L, 4);
+  int rc = nofollow ? lchown(path, uid, gid) : chown(path, uid, gid);
+  if (rc != 0)
+    return nslua_fail(L, errno, nofollow ? "lchown" : "chown", path);
+  return nslua_ok(L);
+}
+
+/*
+** mount.mknod(path, "file"|"char"|"block"|"fifo"|"socket", mode [, major, minor])
+**   -> true | nil, msg, errno
+** The kernel's dev_t holds a 12-bit major and a 20-bit minor.
+*/
+static int mnt_mknod (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int type = luaL_checkoption(L, 2, NULL, mnt_node_names);
+  mode_t mode = check_mode(L, 3, -1);
+  lua_Integer major = luaL_optinteger(L, 4, 0);
+  lua_Integer minor = luaL_optinteger(L, 5, 0);
+  luaL_argcheck(L, major >= 0 && major <= 0xfff, 4, "major out of range (0..4095)");
+  luaL_argcheck(L, minor >= 0 && minor <= 0xfffff, 5, "minor out of range (0..1048575)");
+  if (mknod(path, mnt_node_types[type] | mode,
+            makedev((unsigned int)major, (unsigned int)minor)) != 0)
+    return nslua_fail(L, errno, "mknod", path);
+  return nslua_ok(L);
+}
+
+/* mount.unlink(path) -> true | nil, msg, errno */
+static int mnt_unlink (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  if (unlink(path) != 0)
+    return nslua_fail(L, errno, "unlink", path);
+  return nslua_ok(L);
+}
+
+/* mount.rmdir(path) -> true | nil, msg, errno */
+static int mnt_rmdir (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  if (rmdir(path) != 0)
+    return nslua_fail(L, errno, "rmdir", path);
+  return nslua_ok(L);
+}
+
+/*
+** mount.write_file(path, content [, mode = 0644]) -> true | nil, msg, errno
+** O_NOFOLLOW: a symlink planted at 'path' is refused (ELOOP), never
+** followed out of the tree being built.  The mode applies on creation.
+*/
+static int mnt_write_file (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  size_t len, done = 0;
+  const char *content = luaL_checklstring(L, 2, &len);
+  mode_t mode = check_mode(L, 3, 0644);
+  int fd, err = 0;
+  const char *step = "write";
+  fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0)
+    return nslua_fail(L, errno, "open", path);
+  while (done < len) {
+    ssize_t n = write(fd, content + done, len - done);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      err = errno;
+      break;
+    }
+    if (n == 0) {  /* no progress: never spin */
+      err = EIO;
+      break;
+    }
+    done += (size_t)n;
+  }
+  if (close(fd) != 0 && err == 0) {
+    err = errno;
+    step = "close";
+  }
+  if (err != 0)
+    return nslua_fail(L, err, step, path);
+  return nslua_ok(L);
+}
+
+/*
+** mount.open_tree(path [, {clone, rec, nofollow}]) -> fd box | nil, msg, errno
+** Always OPEN_TREE_CLOEXEC.  With clone, a detached copy of the mount (rec:
+** of the whole subtree) that the caller's current credentials opened: it
+** can be attached later by move_mount, after the credentials that could
+** not reach the path (a 0700 parent) are gone (kernel 5.2).
+*/
+static int mnt_open_tree (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  unsigned int flags = (unsigned int)nslua_optflags(L, 2, mnt_tree_flags);
+  int *box = nslua_newfd(L);
+  long fd = syscall(SYS_open_tree, AT_FDCWD, path, flags | OPEN_TREE_CLOEXEC);
+  if (fd < 0)
+    return nslua_fail(L, errno, "open_tree", path);
+  *box = (int)fd;
+  return 1;
+}
+
+/* mount.move_mount(fd, target) -> true | nil, msg, errno
+** Attaches the tree of an open_tree (or fsmount) fd at 'target'. */
+static int mnt_move_mount (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  const char *target = luaL_checkstring(L, 2);
+  if (syscall(SYS_move_mount, fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return nslua_fail(L, errno, "move_mount", target);
+  return nslua_ok(L);
+}
+
+/*
+** mount.mount_setattr(fd | path, set [, clear [, userns_fd [, rec]]])
+**   -> true | nil, msg, errno
+** Unlike MS_REMOUNT, only the named attributes change, so locked flags of
+** the source need not be repeated (kernel 5.12).  The atime mode is one
+** field: naming noatime or strictatime in either set replaces it (the
+** kernel wants MOUNT_ATTR__ATIME in attr_clr then).  A userns fd makes an
+** idmapped mount; the kernel accepts that only on a detached tree.
+*/
+static int mnt_mount_setattr (lua_State *L) {
+  const char *path = "";
+  int dfd = AT_FDCWD;
+  unsigned int at = 0;
+  struct mount_attr attr;
+  char subject[32];
+  int userns;
+
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    path = lua_tostring(L, 1);
+  } else {
+    dfd = nslua_checkfd(L, 1);
+    at |= AT_EMPTY_PATH;
+    snprintf(subject, sizeof subject, "fd %d", dfd);
+  }
+  memset(&attr, 0, sizeof attr);
+  attr.attr_set = nslua_optflags(L, 2, mnt_attr_flags);
+  attr.attr_clr = nslua_optflags(L, 3, mnt_attr_flags);
+  userns = nslua_optfd(L, 4, -1);
+  if (opt_bool(L, 5))
+    at |= AT_RECURSIVE;
+  luaL_argcheck(L, !((attr.attr_set & MOUNT_ATTR_NOATIME) &&
+                   (attr.attr_set & MOUNT_ATTR_STRICTATIME)), 2,
+                "'noatime' and 'strictatime' exclude each other");
+  luaL_argcheck(L, userns >= 0 || !(attr.attr_set & MOUNT_ATTR_IDMAP), 2,
+                "'idmap' needs a userns fd (argument #4)");
+  if ((attr.attr_set | attr.attr_clr) & MOUNT_ATTR__ATIME)
+    attr.attr_clr |= MOUNT_ATTR__ATIME;
+  if (userns >= 0) {
+    attr.attr_set |= MOUNT_ATTR_IDMAP;
+    attr.userns_fd = (unsigned int)userns;
+  }
+  if (syscall(SYS_mount_setattr, dfd, path, at, &attr, sizeof attr) != 0)
+    return nslua_fail(L, errno, "mount_setattr", dfd == AT_FDCWD ? path : subject);
+  return nslua_ok(L);
+}
+
+static const luaL_Reg mnt_funcs[] = {
+  {"chdir", mnt_chdir},
+  {"chmod", mnt_chmod},
+  {"chown", mnt_chown},
+  {"chroot", mnt_chroot},
+  {"mkdir", mnt_mkdir},
+  {"mkfile", mnt_mkfile},
+  {"mknod", mnt_mknod},
+  {"mount", mnt_mount},
+  {"mount_setattr", mnt_mount_setattr},
+  {"move_mount", mnt_move_mount},
+  {"open_tree", mnt_open_tree},
+  {"pivot", mnt_pivot},
+  {"pivot_root", mnt_pivot_root},
+  {"rmdir", mnt_rmdir},
+  {"symlink", mnt_symlink},
+  {"umount", mnt_umount},
+  {"unlink", mnt_unlink},
+  {"write_file", mnt_write_file},
+  {NULL, NULL}
+};
+
+int nslua_open_mount (lua_State *L) {
+  luaL_newlib(L, mnt_funcs);
+  return 1;
+}
