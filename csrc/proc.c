@@ -362,6 +362,32 @@ static const nslua_flag poll_revents[] = {
   {NULL, 0}
 };
 
+/* The events set at the top of the stack, for entry 'i' of argument 1. */
+static short check_events (lua_State *L, int i) {
+  int bits = 0;
+  if (lua_isnil(L, -1))
+    return 0;
+  if (!lua_istable(L, -1))
+    luaL_argerror(L, 1, lua_pushfstring(L, "entry %d: events must be a set table", i));
+  lua_pushnil(L);
+  while (lua_next(L, -2) != 0) {
+    const nslua_flag *f = poll_flags;
+    const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    while (name != NULL && f->name != NULL && strcmp(f->name, name) != 0)
+      f++;
+    if (name == NULL || f->name == NULL)
+      luaL_argerror(L, 1, lua_pushfstring(L, "entry %d: unknown event '%s' (valid: in out "
+                                          "pri rdhup)", i, luaL_tolstring(L, -2, NULL)));
+    if (!lua_isboolean(L, -1))
+      luaL_argerror(L, 1, lua_pushfstring(L, "entry %d: event '%s' must be a boolean",
+                                          i, name));
+    if (lua_toboolean(L, -1))
+      bits |= (int)f->bits;
+    lua_pop(L, 1);
+  }
+  return (short)bits;
+}
+
 static long long now_ms (void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -397,7 +423,7 @@ static int proc_poll (lua_State *L) {
     pfds[i].fd = field_fd(L, 1, what);
     lua_pop(L, 1);
     lua_getfield(L, -1, "events");
-    pfds[i].events = (short)nslua_optflags(L, -1, poll_flags);
+    pfds[i].events = check_events(L, (int)i + 1);
     pfds[i].revents = 0;
     lua_pop(L, 2);
   }
@@ -1251,6 +1277,10 @@ static void exec_run (exec_plan *p) {
     char line[64];
     uid_t uid = geteuid();
     gid_t gid = getegid();
+    /* An euid change made us non-dumpable, and the /proc/self files of a
+    ** non-dumpable task belong to root: the maps could not be opened. */
+    if (prctl(PR_SET_DUMPABLE, 1UL, 0, 0, 0) != 0)
+      exec_fail(p, "userns", errno, "dumpable");
     if (unshare(CLONE_NEWUSER) != 0)
       exec_fail(p, "userns", errno, "unshare");
     snprintf(line, sizeof line, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
