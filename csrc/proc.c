@@ -1608,9 +1608,23 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
 /*
 ** proc.exec(argv, env, opts) -> never returns
 ** The command's last steps, in order; a failure writes
-** "exec <step> <errno>[ <detail>]\n" to opts.status_fd and _exit(1)s.
-** Every argument is read and checked first, so misuse raises before the
-** first step and nothing after it can raise.  See the spec for opts.
+** "exec <step> <errno>[ <detail>]\n" to opts.status_fd in one write(2) and
+** _exit(1)s (without a status_fd it only _exit(1)s).  Every argument is
+** read and checked first, so misuse raises before the first step and
+** nothing after it can raise.
+**   argv   {prog, ...}; no '/' in prog: PATH from env (default
+**          /usr/local/bin:/usr/bin:/bin), EACCES remembered, no ENOEXEC shell
+**   env    {"K=V", ...} and/or {K = "V"}: exactly the environment
+**   opts   status_fd (>= 3, close-on-exec), cgroup_procs {fd...}, keep_fds
+**          {fd...} (kept, made inheritable), tty, uid, gid, groups {gid...},
+**          keep_caps, nested_userns, cwd ("/"), rlimits {name = n |
+**          {soft, hard}}, caps {"net_raw", ...}, no_new_privs (true),
+**          seccomp (raw struct sock_filter array)
+** Steps and details: cgroup, signals, fds, setsid, tty,
+** ids (keepcaps|setgroups|setresgid|setresuid),
+** userns (dumpable|unshare|uid_map|setgroups|gid_map), cwd, rlimit (<name>),
+** caps (cap_get_proc|cap_set_proc|cap_drop_bound|cap_reset_ambient|
+** cap_set_ambient), no_new_privs, seccomp, execve.
 */
 static int proc_exec (lua_State *L) {
   exec_plan *p;
