@@ -480,6 +480,10 @@ describe("nslua.core.proc", function()
 
     it("opens files and takes locks", function()
       local dir = helper.tmpdir()
+      finally(function()
+        helper.rmtree(dir)
+        assert.is_false(helper.exists(dir))
+      end)
       local path = dir .. "/lock"
       local ok, msg, e = proc.open(path, { rdonly = true })
       assert.same({nil, "open '" .. path .. "': No such file or directory", errno.ENOENT},
@@ -509,7 +513,6 @@ describe("nslua.core.proc", function()
         "bad argument #2 to 'open' (at most one of rdonly, wronly, rdwr)")
       assert.has_error(function() proc.flock(0, "exx") end,
         "bad argument #2 to 'flock' (invalid option 'exx')")
-      helper.rmtree(dir)
     end)
 
     it("opens a pty pair with a window size", function()
@@ -574,6 +577,10 @@ describe("nslua.core.proc", function()
 
     it("searches the default PATH and remembers EACCES", function()
       local dir = helper.tmpdir("0755")
+      finally(function()
+        helper.rmtree(dir)
+        assert.is_false(helper.exists(dir))
+      end)
       os.execute("mkdir " .. dir .. "/a " .. dir .. "/b")
       tmpfile(dir .. "/a", "prog", "#!/bin/sh\necho a\n", "0644")
       local status, out, how, code = run_exec({ "prog" }, { PATH = dir .. "/a:" .. dir .. "/b" }, {})
@@ -584,11 +591,14 @@ describe("nslua.core.proc", function()
       assert.same({"", "b\n"}, {status, out})
       status, out = run_exec({ "true" }, {}, {})  -- no PATH: /usr/local/bin:/usr/bin:/bin
       assert.same({"", ""}, {status, out})
-      helper.rmtree(dir)
     end)
 
     it("reports execve failures: missing, not executable, no #!", function()
       local dir = helper.tmpdir("0755")
+      finally(function()
+        helper.rmtree(dir)
+        assert.is_false(helper.exists(dir))
+      end)
       assert.equal("exec execve 2\n", (run_exec({ "nslua-no-such-program" }, { PATH = PATH }, {})))
       assert.equal("exec execve 2\n", (run_exec({ dir .. "/missing" }, {}, {})))
       local plain = tmpfile(dir, "plain", "#!/bin/sh\necho ran\n", "0644")
@@ -597,7 +607,6 @@ describe("nslua.core.proc", function()
       local status, out, how, code = run_exec({ script }, { PATH = PATH }, {})
       assert.equal("exec execve 8\n", status)  -- ENOEXEC: never handed to a shell
       assert.same({"", "exited", 1}, {out, how, code})
-      helper.rmtree(dir)
     end)
 
     it("exits 1 without a status fd", function()
