@@ -240,7 +240,7 @@ static int field_fd (lua_State *L, int arg, const char *what) {
   }
   box = (int *)luaL_testudata(L, -1, NSLUA_FD);
   if (box == NULL)
-    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be an fd box or integer", what));
+    return luaL_argerror(L, arg, lua_pushfstring(L, "%s must be an fd box or integer", what));
   if (*box < 0)
     luaL_argerror(L, arg, lua_pushfstring(L, "%s: attempt to use a closed fd", what));
   return *box;
