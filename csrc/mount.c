@@ -1,7 +1,9 @@
 /* mount.c - mounts: mount, umount, pivot_root, chroot, files, the new mount API. */
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -486,11 +488,119 @@ static int mnt_mount_setattr (lua_State *L) {
   return nslua_ok(L);
 }
 
+
+static const char *file_type (mode_t m) {
+  switch (m & S_IFMT) {
+    case S_IFDIR: return "dir";
+    case S_IFREG: return "file";
+    case S_IFLNK: return "link";
+    case S_IFCHR: return "char";
+    case S_IFBLK: return "block";
+    case S_IFIFO: return "fifo";
+    case S_IFSOCK: return "socket";
+    default: return "unknown";
+  }
+}
+
+static int push_stat (lua_State *L, const struct stat *st) {
+  lua_createtable(L, 0, 7);
+  lua_pushstring(L, file_type(st->st_mode));
+  lua_setfield(L, -2, "type");
+  lua_pushinteger(L, st->st_mode & 07777);
+  lua_setfield(L, -2, "mode");
+  lua_pushinteger(L, st->st_uid);
+  lua_setfield(L, -2, "uid");
+  lua_pushinteger(L, st->st_gid);
+  lua_setfield(L, -2, "gid");
+  lua_pushinteger(L, (lua_Integer)st->st_size);
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, (lua_Integer)st->st_ino);
+  lua_setfield(L, -2, "ino");
+  lua_pushinteger(L, (lua_Integer)st->st_dev);
+  lua_setfield(L, -2, "dev");
+  return 1;
+}
+
+/* mount.stat(path) -> {type, mode, uid, gid, size, ino, dev} | nil, msg, errno */
+static int mnt_stat (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return nslua_fail(L, errno, "stat", path);
+  return push_stat(L, &st);
+}
+
+/* mount.lstat(path) -> like stat, without following a final symlink */
+static int mnt_lstat (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return nslua_fail(L, errno, "lstat", path);
+  return push_stat(L, &st);
+}
+
+/* mount.readlink(path) -> target | nil, msg, errno */
+static int mnt_readlink (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char buf[PATH_MAX];
+  ssize_t n = readlink(path, buf, sizeof buf);
+  if (n < 0)
+    return nslua_fail(L, errno, "readlink", path);
+  if ((size_t)n == sizeof buf)
+    return nslua_fail(L, ENAMETOOLONG, "readlink", path);
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
+}
+
+/*
+** mount.readdir(path) -> {name, ...} without "." and ".." | nil, msg, errno
+** getdents64 on an fd box and a GC-owned buffer: a raising push can then
+** leak nothing (STYLE.md, the longjmp rule).
+*/
+static int mnt_readdir (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  size_t bufsize = 32768;
+  int *box = nslua_newfd(L);
+  char *buf = (char *)lua_newuserdatauv(L, bufsize, 0);
+  int n = 0;
+  lua_newtable(L);
+  *box = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (*box < 0)
+    return nslua_fail(L, errno, "open", path);
+  for (;;) {
+    long got = syscall(SYS_getdents64, *box, buf, bufsize);
+    long off = 0;
+    if (got < 0) {
+      int err = errno;
+      close(*box);
+      *box = -1;
+      return nslua_fail(L, err, "getdents64", path);
+    }
+    if (got == 0)
+      break;
+    while (off < got) {
+      /* struct linux_dirent64: ino, off, reclen, type, name */
+      unsigned short reclen;
+      const char *name = buf + off + 19;
+      memcpy(&reclen, buf + off + 16, sizeof reclen);
+      if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+        lua_pushstring(L, name);
+        lua_rawseti(L, -2, ++n);
+      }
+      off += reclen;
+    }
+  }
+  close(*box);
+  *box = -1;
+  return 1;
+}
+
 static const luaL_Reg mnt_funcs[] = {
   {"chdir", mnt_chdir},
   {"chmod", mnt_chmod},
   {"chown", mnt_chown},
   {"chroot", mnt_chroot},
+  {"lstat", mnt_lstat},
   {"mkdir", mnt_mkdir},
   {"mkfile", mnt_mkfile},
   {"mknod", mnt_mknod},
@@ -500,7 +610,10 @@ static const luaL_Reg mnt_funcs[] = {
   {"open_tree", mnt_open_tree},
   {"pivot", mnt_pivot},
   {"pivot_root", mnt_pivot_root},
+  {"readdir", mnt_readdir},
+  {"readlink", mnt_readlink},
   {"rmdir", mnt_rmdir},
+  {"stat", mnt_stat},
   {"symlink", mnt_symlink},
   {"umount", mnt_umount},
   {"unlink", mnt_unlink},

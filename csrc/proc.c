@@ -1807,6 +1807,15 @@ static int proc_init (lua_State *L) {
   return 0;
 }
 
+
+/* proc.now() -> seconds (float) of CLOCK_MONOTONIC: for wall-time limits. */
+static int proc_now (lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
 static const luaL_Reg proc_funcs[] = {
   {"_exit", proc__exit},
   {"close", proc_close},
@@ -1824,6 +1833,7 @@ static const luaL_Reg proc_funcs[] = {
   {"getuid", proc_getuid},
   {"init", proc_init},
   {"kill", proc_kill},
+  {"now", proc_now},
   {"open", proc_open},
   {"openpty", proc_openpty},
   {"pidfd_open", proc_pidfd_open},
