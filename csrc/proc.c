@@ -463,14 +463,26 @@ static int proc_poll (lua_State *L) {
 static const char *const mask_names[] = {"block", "unblock", "setmask", NULL};
 static const int mask_hows[] = {SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK};
 
-/* proc.sigprocmask("block"|"unblock"|"setmask", {"TERM", "INT", ...}) -> true | nil, msg, errno */
+/*
+** proc.sigprocmask("block"|"unblock"|"setmask", {"TERM", "INT", ...})
+**   -> the previous mask as a list of signal numbers | nil, msg, errno
+** The previous mask can be passed back with "setmask" to restore it.
+*/
 static int proc_sigprocmask (lua_State *L) {
   int how = luaL_checkoption(L, 1, NULL, mask_names);
-  sigset_t set;
+  sigset_t set, old;
+  int sig, n = 0;
   check_sigset(L, 2, &set);
-  if (sigprocmask(mask_hows[how], &set, NULL) != 0)
+  if (sigprocmask(mask_hows[how], &set, &old) != 0)
     return nslua_fail(L, errno, "sigprocmask", NULL);
-  return nslua_ok(L);
+  lua_newtable(L);
+  for (sig = 1; sig <= SIGRTMAX; sig++) {
+    if (sigismember(&old, sig) == 1) {
+      lua_pushinteger(L, sig);
+      lua_rawseti(L, -2, ++n);
+    }
+  }
+  return 1;
 }
 
 static const nslua_flag sfd_flags[] = {

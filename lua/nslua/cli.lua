@@ -98,7 +98,6 @@ function M.run_parser(name)
   p:option("--proc", "Mount proc on DST (bwrap)."):count("*")
   p:option("--dev", "Mount a minimal /dev on DST (bwrap)."):count("*")
   p:option("--mqueue", "Mount mqueue on DST (bwrap)."):count("*")
-  p:error_handler(function(_, msg) usage_error(msg) end)
   return p
 end
 
@@ -148,9 +147,12 @@ function M.options_to_spec(o)
     end
   end
   if o.share_net then s.net = "host" end
+  if s.net == "host" then s.namespaces = { net = false } end
   if o.user then
     if o.user ~= "host" then usage_error("--user: only 'host' is accepted") end
     s.user = "host"
+    s.namespaces = s.namespaces or {}
+    s.namespaces.user = false
   end
   if o.uid or o.gid or o.map_all then
     if s.user == "host" then usage_error("--uid, --gid and --map-all need a user namespace (not --user host)") end
@@ -283,7 +285,8 @@ end
 
 local function cmd_run(args, explain)
   local p = M.run_parser(explain and "nslua explain" or "nslua run")
-  local o = p:parse(args)
+  local okp, o = p:pparse(args)
+  if not okp then usage_error(o) end
   local over, unset = M.options_to_spec(o)
   if not over.argv then usage_error("missing command (nslua run [OPTIONS] -- CMD [ARGS...])") end
   local spec = apply(default_spec(), over, unset)

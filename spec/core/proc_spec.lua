@@ -204,7 +204,10 @@ describe("nslua.core.proc", function()
     it("reads blocked signals from a signalfd", function()
       local ok, out = helper.run_isolated([[
         local proc = require("nslua.core").proc
-        assert(proc.sigprocmask("block", {"USR1", "SIGUSR2"}))
+        local old = assert(proc.sigprocmask("block", {"USR1", "SIGUSR2"}))
+        assert(#old == 0)
+        local prev = assert(proc.sigprocmask("block", {}))
+        assert(#prev == 2 and prev[1] == 10 and prev[2] == 12, "previous mask returned")
         local sfd = assert(proc.signalfd({"USR1", "USR2"}, {nonblock = true}))
         local r, msg, e = proc.sigread(sfd)
         print(r, msg, e)
