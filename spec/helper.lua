@@ -68,8 +68,10 @@ end
 -- A private copy of build/, lua/ and scripts/ in a 0755 temp dir, for
 -- rootless runs (the checkout may live under a 0700 directory).
 local rootless_copy
+local rootless_state_existed
 function M.rootless_tree()
   if rootless_copy then return rootless_copy end
+  rootless_state_existed = M.exists(("/tmp/nslua-%d"):format(M.ROOTLESS_UID))
   local dir = tmpname("-d /tmp/nslua-spec.XXXXXX")
   -- unset LD_PRELOAD: under `make sanitize` LSan fails cp -a (exit 1, no message)
   assert(M.sh(("unset LD_PRELOAD; chmod 0755 %s && cp -a %s/build %s/lua %s/scripts %s/ && chmod -R a+rX %s")
@@ -90,6 +92,10 @@ function M.cleanup_rootless_tree()
   if rootless_copy then
     os.execute("rm -rf " .. q(rootless_copy))
     rootless_copy = nil
+    -- the rootless state directory nslua made for the test user
+    if not rootless_state_existed then
+      os.execute(("rmdir /tmp/nslua-%d 2>/dev/null"):format(M.ROOTLESS_UID))
+    end
   end
 end
 
