@@ -253,16 +253,19 @@ static int kill_pass (const char *procs, int *found) {
 
 /*
 ** cgroup.kill_procs(dir [, wait_s = 0]) -> n | nil, msg, errno
-** SIGKILLs every process listed in dir/cgroup.procs (never the caller), and
-** repeats until the file lists none or wait_s has passed (then EBUSY): a
-** member may fork between the read and the kill.  n is the number of kills
-** sent.  Exited members leave cgroup.procs at exit, before they are reaped.
+** SIGKILLs every process listed in dir/cgroup.procs (never the caller).
+** With wait_s > 0 it repeats until the file lists none, or fails with EBUSY
+** after wait_s: a member may fork between the read and the kill.  With 0,
+** one pass (frozen members die only when thawed).  n is the number of
+** members the first pass found.  Members leave cgroup.procs when they exit,
+** before they are reaped.
 */
 static int cg_kill_procs (lua_State *L) {
   const char *dir = checkpath(L, 1);
-  double deadline = now() + optwait(L, 2);
+  double wait = optwait(L, 2);
+  double deadline = now() + wait;
   char procs[4096];
-  lua_Integer total = 0;
+  lua_Integer first = -1;
   if ((size_t)snprintf(procs, sizeof procs, "%s/cgroup.procs", dir) >= sizeof procs)
     return nslua_fail(L, ENAMETOOLONG, "kill_procs", dir);
   for (;;) {
@@ -270,14 +273,15 @@ static int cg_kill_procs (lua_State *L) {
     int err = kill_pass(procs, &found);
     if (err != 0)
       return nslua_fail(L, err, "kill_procs", dir);
-    total += found;
-    if (found == 0)
+    if (first < 0)
+      first = found;
+    if (found == 0 || wait <= 0)
       break;
     if (now() >= deadline)
       return nslua_fail(L, EBUSY, "kill_procs", dir);
     pause_poll();
   }
-  lua_pushinteger(L, total);
+  lua_pushinteger(L, first);
   return 1;
 }
 

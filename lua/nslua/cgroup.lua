@@ -345,6 +345,11 @@ local function enable_v2(h, controllers)
   if #missing == 0 then return true end
   table.sort(missing)
   local ok, err, code = ccg.write(h.dir .. "/cgroup.subtree_control", table.concat(missing, " "))
+  if not ok and code == core.errno.EBUSY then
+    err = err .. " (cgroup v2 enables controllers only for groups without"
+      .. " processes: nslua's own group must be a root or already enable "
+      .. table.concat(sorted_keys(controllers), " ") .. ")"
+  end
   if not ok then return fail(err, code) end
   for c in pairs(controllers) do h.subtree_control[c] = true end
   return true
@@ -494,7 +499,9 @@ function Cgroup:stats()
   if mem and mem.version == 1 then
     local peak = number(mem.dir .. "/memory.max_usage_in_bytes")
     s.memory_peak_kb = peak and peak // 1024
-    s.memory_failcnt = number(mem.dir .. "/memory.failcnt")
+    -- a charge fails on memsw or on memory, never both: the sum is the hits
+    local fc = number(mem.dir .. "/memory.failcnt")
+    s.memory_failcnt = fc and fc + (number(mem.dir .. "/memory.memsw.failcnt") or 0)
     s.oom_kill = field(ccg.read(mem.dir .. "/memory.oom_control"), "oom_kill")
   elseif mem then
     local peak = number(mem.dir .. "/memory.peak")
@@ -538,9 +545,13 @@ local function kill_dirs(dirs, v2dir, freezer)
     if not ok and not first_err then first_err, first_code = "cgroup " .. err, code end
     return ok
   end
-  if v2dir and ccg.read(v2dir .. "/cgroup.kill") then
-    note(ccg.write(v2dir .. "/cgroup.kill", "1"))
-  elseif freezer then
+  -- cgroup.kill (Linux 5.14) is write-only: try it, fall back on ENOENT
+  local ok, err, code = false, nil, nil
+  if v2dir then
+    ok, err, code = ccg.write(v2dir .. "/cgroup.kill", "1")
+    if not ok and code ~= core.errno.ENOENT then note(ok, err, code) end
+  end
+  if not ok and freezer then
     -- frozen members cannot fork; SIGKILL takes them when thawed
     if note(ccg.write(freezer .. "/freezer.state", "FROZEN")) then
       note(ccg.wait(freezer .. "/freezer.state", "FROZEN", KILL_WAIT))
@@ -619,9 +630,12 @@ end
 function Cgroup:remove()
   local first_err, first_code
   local left = {}
+  local wait = REMOVE_WAIT
   for i = #self.created, 1, -1 do
     local dir = self.created[i]
-    local ok, err, code = ccg.rmdir(dir, REMOVE_WAIT)
+    local ok, err, code = ccg.rmdir(dir, wait)
+    -- one group still busy after the wait: the others hold the same members
+    if code == core.errno.EBUSY then wait = 0.01 end
     if not ok and code ~= core.errno.ENOENT then
       if not first_err then first_err, first_code = err, code end
       table.insert(left, 1, dir)
