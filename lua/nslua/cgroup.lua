@@ -275,7 +275,7 @@ function M.new(id, limits, opts)
   end
 
   -- Which hierarchy serves each wanted controller.
-  for c, how in pairs(want) do
+  for c in pairs(want) do
     local h = layout.controllers[c]
     if not h then
       return nil, ("cgroup: controller '%s' is not available"):format(c), core.errno.ENODEV
