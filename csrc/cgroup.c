@@ -1,0 +1,340 @@
+/* cgroup.c - cgroup files: open, read, write, mkdir, rmdir, list, kill members, wait. */
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nslua.h"
+
+/* cgroup files are small; larger ones (cgroup.procs) are read in a loop. */
+#define CG_READ_MAX 16384
+#define CG_POLL_NS (2 * 1000 * 1000)
+
+static const char *checkpath (lua_State *L, int arg) {
+  size_t len;
+  const char *path = luaL_checklstring(L, arg, &len);
+  luaL_argcheck(L, len > 0 && strlen(path) == len, arg,
+                "path must be a non-empty string without NUL bytes");
+  return path;
+}
+
+/* An optional wait in seconds (0..60) as a deadline on CLOCK_MONOTONIC. */
+static double optwait (lua_State *L, int arg) {
+  lua_Number s = luaL_optnumber(L, arg, 0);
+  luaL_argcheck(L, s >= 0 && s <= 60, arg, "wait must be 0..60 seconds");
+  return (double)s;
+}
+
+static double now (void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void pause_poll (void) {
+  struct timespec ts = {0, CG_POLL_NS};
+  (void)nanosleep(&ts, NULL);
+}
+
+/* Read the whole file into buf (NUL-terminated); -1 with errno on failure,
+** EFBIG when it does not fit. */
+static ssize_t read_small (const char *path, char *buf, size_t size) {
+  size_t len = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  for (;;) {
+    ssize_t n = read(fd, buf + len, size - 1 - len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      errno = err;
+      return -1;
+    }
+    if (n == 0)
+      break;
+    len += (size_t)n;
+    if (len == size - 1) {
+      close(fd);
+      errno = EFBIG;
+      return -1;
+    }
+  }
+  close(fd);
+  buf[len] = '\0';
+  return (ssize_t)len;
+}
+
+static const char *const open_modes[] = {"r", "w", "dir", NULL};
+static const int open_flags[] = {
+  O_RDONLY, O_WRONLY,
+  /* clone3's CLONE_INTO_CGROUP takes a directory fd (Linux 5.7) */
+  O_RDONLY | O_DIRECTORY,
+};
+
+/* cgroup.open(path, "r"|"w"|"dir") -> fd | nil, msg, errno */
+static int cg_open (lua_State *L) {
+  const char *path = checkpath(L, 1);
+  int mode = luaL_checkoption(L, 2, NULL, open_modes);
+  int *box = nslua_newfd(L);
+  int fd = open(path, open_flags[mode] | O_CLOEXEC);
+  if (fd < 0)
+    return nslua_fail(L, errno, "open", path);
+  *box = fd;
+  return 1;
+}
+
+/* cgroup.read(path) -> string | nil, msg, errno   (at most 16 KiB) */
+static int cg_read (lua_State *L) {
+  const char *path = checkpath(L, 1);
+  char buf[CG_READ_MAX];
+  ssize_t n = read_small(path, buf, sizeof buf);
+  if (n < 0)
+    return nslua_fail(L, errno, "read", path);
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
+}
+
+/*
+** cgroup.write(path | fd, data) -> true | nil, msg, errno
+** One write(2): a cgroup file takes each value in a single write, and its
+** errno is the answer (EBUSY, EINVAL, ...).  An fd (box or integer) is
+** written as is, which is what the exec tail does with cgroup.procs.
+*/
+static int cg_write (lua_State *L) {
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  const char *path = NULL;
+  char fdname[32];
+  ssize_t n;
+  int fd, err;
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    path = checkpath(L, 1);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+      return nslua_fail(L, errno, "write", path);
+  } else {
+    fd = nslua_checkfd(L, 1);
+  }
+  do
+    n = write(fd, data, len);
+  while (n < 0 && errno == EINTR);
+  err = n < 0 ? errno : EIO;
+  if (path != NULL)
+    close(fd);
+  if (n == (ssize_t)len)
+    return nslua_ok(L);
+  if (path == NULL) {
+    snprintf(fdname, sizeof fdname, "fd %d", fd);
+    path = fdname;
+  }
+  return nslua_fail(L, err, "write", path);
+}
+
+/* cgroup.mkdir(path [, mode = 0755]) -> true | nil, msg, errno */
+static int cg_mkdir (lua_State *L) {
+  const char *path = checkpath(L, 1);
+  lua_Integer mode = luaL_optinteger(L, 2, 0755);
+  luaL_argcheck(L, mode >= 0 && mode <= 07777, 2, "mode out of range");
+  if (mkdir(path, (mode_t)mode) != 0)
+    return nslua_fail(L, errno, "mkdir", path);
+  return nslua_ok(L);
+}
+
+/*
+** cgroup.rmdir(path [, wait_s = 0]) -> true | nil, msg, errno
+** Retries EBUSY every 2 ms for up to wait_s: a group stays busy for a moment
+** after its last member exits.
+*/
+static int cg_rmdir (lua_State *L) {
+  const char *path = checkpath(L, 1);
+  double deadline = now() + optwait(L, 2);
+  while (rmdir(path) != 0) {
+    int err = errno;
+    if (err != EBUSY || now() >= deadline)
+      return nslua_fail(L, err, "rmdir", path);
+    pause_poll();
+  }
+  return nslua_ok(L);
+}
+
+/*
+** cgroup.subdirs(path) -> { name, ... } | nil, msg, errno
+** The subdirectories of a cgroup directory (child groups), unsorted.  The
+** directory fd lives in a box, so a memory error while pushing names
+** cannot leak it.
+*/
+static int cg_subdirs (lua_State *L) {
+  const char *path = checkpath(L, 1);
+  char buf[8192];
+  int n = 0;
+  int *box = nslua_newfd(L);
+  *box = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (*box < 0)
+    return nslua_fail(L, errno, "subdirs", path);
+  lua_newtable(L);
+  for (;;) {
+    ssize_t len = getdents64(*box, buf, sizeof buf);
+    ssize_t off = 0;
+    if (len < 0) {
+      int err = errno;
+      close(*box);
+      *box = -1;
+      return nslua_fail(L, err, "subdirs", path);
+    }
+    if (len == 0)
+      break;
+    while (off < len) {
+      struct dirent64 *d = (struct dirent64 *)(buf + off);
+      off += d->d_reclen;
+      if (d->d_type != DT_DIR || strcmp(d->d_name, ".") == 0 ||
+          strcmp(d->d_name, "..") == 0)
+        continue;
+      lua_pushstring(L, d->d_name);
+      lua_rawseti(L, -2, ++n);
+    }
+  }
+  close(*box);
+  *box = -1;
+  return 1;
+}
+
+/*
+** One pass over dir/cgroup.procs: SIGKILL every pid listed except our own.
+** *found counts the pids seen; returns 0, or an errno.
+*/
+static int kill_pass (const char *procs, int *found) {
+  char buf[4096];
+  long pid = 0;
+  int in_num = 0, err = 0;
+  pid_t self = getpid();
+  int fd = open(procs, O_RDONLY | O_CLOEXEC);
+  *found = 0;
+  if (fd < 0)
+    return errno;
+  for (;;) {
+    ssize_t i, n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      err = errno;
+      break;
+    }
+    /* a final pass with n == 0 flushes a number at the end of the file */
+    for (i = 0; i <= n; i++) {
+      char c = i < n ? buf[i] : '\n';
+      if (c >= '0' && c <= '9') {
+        if (pid < 0x7fffffffL)
+          pid = pid * 10 + (c - '0');
+        in_num = 1;
+        continue;
+      }
+      if (in_num && pid > 0 && pid != self) {
+        (*found)++;
+        if (kill((pid_t)pid, SIGKILL) != 0 && errno != ESRCH && err == 0)
+          err = errno;
+      }
+      pid = 0;
+      in_num = 0;
+    }
+    if (n == 0)
+      break;
+  }
+  close(fd);
+  return err;
+}
+
+/*
+** cgroup.kill_procs(dir [, wait_s = 0]) -> n | nil, msg, errno
+** SIGKILLs every process listed in dir/cgroup.procs (never the caller).
+** With wait_s > 0 it repeats until the file lists none, or fails with EBUSY
+** after wait_s: a member may fork between the read and the kill.  With 0,
+** one pass (frozen members die only when thawed).  n is the number of
+** members the first pass found.  Members leave cgroup.procs when they exit,
+** before they are reaped.
+*/
+static int cg_kill_procs (lua_State *L) {
+  const char *dir = checkpath(L, 1);
+  double wait = optwait(L, 2);
+  double deadline = now() + wait;
+  char procs[4096];
+  lua_Integer first = -1;
+  if ((size_t)snprintf(procs, sizeof procs, "%s/cgroup.procs", dir) >= sizeof procs)
+    return nslua_fail(L, ENAMETOOLONG, "kill_procs", dir);
+  for (;;) {
+    int found;
+    int err = kill_pass(procs, &found);
+    if (err != 0)
+      return nslua_fail(L, err, "kill_procs", dir);
+    if (first < 0)
+      first = found;
+    if (found == 0 || wait <= 0)
+      break;
+    if (now() >= deadline)
+      return nslua_fail(L, EBUSY, "kill_procs", dir);
+    pause_poll();
+  }
+  lua_pushinteger(L, first);
+  return 1;
+}
+
+/* Does text hold 'line' as a whole line? */
+static int has_line (const char *text, const char *line, size_t len) {
+  const char *p = text;
+  while ((p = strstr(p, line)) != NULL) {
+    if ((p == text || p[-1] == '\n') && (p[len] == '\n' || p[len] == '\0'))
+      return 1;
+    p += len;
+  }
+  return 0;
+}
+
+/*
+** cgroup.wait(path, line [, wait_s = 1]) -> true | nil, msg, errno
+** Polls a small file every 2 ms until one of its lines equals 'line'
+** ("frozen 1" in cgroup.events, "FROZEN" in freezer.state); ETIMEDOUT after
+** wait_s.
+*/
+static int cg_wait (lua_State *L) {
+  const char *path = checkpath(L, 1);
+  size_t len;
+  const char *line = luaL_checklstring(L, 2, &len);
+  double deadline;
+  char buf[CG_READ_MAX];
+  luaL_argcheck(L, len > 0 && strlen(line) == len && strchr(line, '\n') == NULL,
+                2, "line must be a non-empty single line");
+  deadline = now() + (lua_isnoneornil(L, 3) ? 1.0 : optwait(L, 3));
+  for (;;) {
+    if (read_small(path, buf, sizeof buf) < 0)
+      return nslua_fail(L, errno, "wait", path);
+    if (has_line(buf, line, len))
+      return nslua_ok(L);
+    if (now() >= deadline)
+      return nslua_fail(L, ETIMEDOUT, "wait", path);
+    pause_poll();
+  }
+}
+
+static const luaL_Reg cg_funcs[] = {
+  {"kill_procs", cg_kill_procs},
+  {"mkdir", cg_mkdir},
+  {"open", cg_open},
+  {"read", cg_read},
+  {"rmdir", cg_rmdir},
+  {"subdirs", cg_subdirs},
+  {"wait", cg_wait},
+  {"write", cg_write},
+  {NULL, NULL}
+};
+
+int nslua_open_cgroup (lua_State *L) {
+  luaL_newlib(L, cg_funcs);
+  return 1;
+}

@@ -1,0 +1,699 @@
+--- nslua.cgroup: find the cgroup hierarchies, make nslua-<id> groups with
+-- limits, read their counters, kill their members, remove them, sweep the
+-- leftovers of dead owners.  cgroup v1, cgroup v2 and the hybrid of both.
+local core = require "nslua.core"
+local ccg = core.cgroup
+
+local M = {}
+
+local KNOWN <const> = {
+  blkio = true, cpu = true, cpuacct = true, cpuset = true, devices = true,
+  freezer = true, hugetlb = true, memory = true, misc = true, net_cls = true,
+  net_prio = true, perf_event = true, pids = true, rdma = true, io = true,
+}
+local CFS_PERIOD <const> = 100000
+local REMOVE_WAIT <const> = 1.0
+local KILL_WAIT <const> = 1.0
+local NAME_PATTERN <const> = "^nslua%-[a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9]$"
+
+local function read_file(path)
+  local f, err, code = io.open(path, "r")
+  if not f then return nil, err, code end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- mountinfo escapes space, tab, newline and backslash as \ooo.
+local function unescape(s)
+  return (s:gsub("\\(%d%d%d)", function(o) return string.char(tonumber(o, 8)) end))
+end
+
+local function join(dir, path)
+  if path == "/" or path == "" then return dir end
+  if dir:sub(-1) == "/" then dir = dir:sub(1, -2) end
+  return dir .. path
+end
+
+-- A cgroup path as seen through a mount whose root is 'root'; nil when the
+-- group is outside what the mount shows.
+local function under_root(path, root)
+  if root == "/" then return path end
+  if path == root then return "/" end
+  if path:sub(1, #root + 1) == root .. "/" then return path:sub(#root + 1) end
+  return nil
+end
+
+local function words(s)
+  local t = {}
+  for w in (s or ""):gmatch("%S+") do t[w] = true end
+  return t
+end
+
+local function sorted_keys(set)
+  local t = {}
+  for k in pairs(set) do t[#t + 1] = k end
+  table.sort(t)
+  return t
+end
+
+--- Find where each controller lives.
+-- @tparam[opt] string mountinfo text of /proc/self/mountinfo (read when nil)
+-- @tparam[opt] string cgroup text of /proc/self/cgroup (read when nil)
+-- @treturn table layout: `controllers[name] = hierarchy`, `hierarchies` (list),
+--   `v2` (the cgroup2 hierarchy or nil).  A hierarchy is `{version = 1|2,
+--   mount, path, dir, controllers = set}`; path is the caller's own group,
+--   dir = mount .. path.  The v2 entry also has `subtree_control` (set) and
+--   `readable` (whether its cgroup.controllers could be read).
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function M.detect(mountinfo, cgroup)
+  local err, code
+  if mountinfo == nil then
+    mountinfo, err, code = read_file("/proc/self/mountinfo")
+    if not mountinfo then return nil, "cgroup detect: " .. err, code end
+  end
+  if cgroup == nil then
+    cgroup, err, code = read_file("/proc/self/cgroup")
+    if not cgroup then return nil, "cgroup detect: " .. err, code end
+  end
+  if type(mountinfo) ~= "string" or type(cgroup) ~= "string" then
+    error("detect: mountinfo and cgroup must be strings", 2)
+  end
+
+  -- cgroup mounts: v1 by their controller set, v2 by type.
+  local v1_mounts, v2_mounts = {}, {}
+  for line in mountinfo:gmatch("[^\n]+") do
+    local pre, post = line:match("^(.-) %- (.*)$")
+    if pre then
+      local f = {}
+      for w in pre:gmatch("%S+") do f[#f + 1] = w end
+      local fstype, _, super = post:match("^(%S+) (%S+) (%S+)")
+      local root, mnt = f[4] and unescape(f[4]), f[5] and unescape(f[5])
+      if fstype == "cgroup2" and root then
+        v2_mounts[#v2_mounts + 1] = { root = root, mount = mnt }
+      elseif fstype == "cgroup" and root then
+        local set = {}
+        for opt in super:gmatch("[^,]+") do
+          if KNOWN[opt] then set[opt] = true end
+        end
+        local key = table.concat(sorted_keys(set), ",")
+        if key ~= "" then
+          v1_mounts[key] = v1_mounts[key] or {}
+          table.insert(v1_mounts[key], { root = root, mount = mnt })
+        end
+      end
+    end
+  end
+
+  local layout = { controllers = {}, hierarchies = {} }
+  local function pick(mounts, path)
+    for _, m in ipairs(mounts or {}) do
+      local rel = under_root(path, m.root)
+      if rel then return m.mount, rel end
+    end
+  end
+
+  for line in cgroup:gmatch("[^\n]+") do
+    local hid, list, path = line:match("^(%d+):([^:]*):(.*)$")
+    if hid == "0" and list == "" then
+      local mount, rel = pick(v2_mounts, path)
+      if mount then
+        local h = { version = 2, mount = mount, path = rel, dir = join(mount, rel) }
+        local avail = ccg.read(h.dir .. "/cgroup.controllers")
+        h.readable = avail ~= nil
+        h.controllers = words(avail)
+        h.subtree_control = words(ccg.read(h.dir .. "/cgroup.subtree_control"))
+        layout.v2 = h
+        layout.hierarchies[#layout.hierarchies + 1] = h
+      end
+    elseif hid then
+      local set = {}
+      for c in list:gmatch("[^,]+") do
+        if KNOWN[c] then set[c] = true end
+      end
+      local key = table.concat(sorted_keys(set), ",")
+      local mount, rel = pick(v1_mounts[key], path)
+      if key ~= "" and mount then
+        local h = { version = 1, mount = mount, path = rel, dir = join(mount, rel),
+                    controllers = set }
+        layout.hierarchies[#layout.hierarchies + 1] = h
+        for c in pairs(set) do layout.controllers[c] = h end
+      end
+    end
+  end
+  -- A controller bound to a v1 hierarchy is never offered by cgroup2.
+  if layout.v2 then
+    for c in pairs(layout.v2.controllers) do
+      if not layout.controllers[c] then layout.controllers[c] = layout.v2 end
+    end
+  end
+  return layout
+end
+
+local function can_write(path)
+  local fd = ccg.open(path, "w")
+  if not fd then return false end
+  fd:close()
+  return true
+end
+
+--- Is the caller's cgroup v2 group delegated to it (rootless limits)?
+-- @tparam table layout from detect()
+-- @tparam[opt] {string,...} needed controllers (default memory, pids, cpu)
+-- @treturn boolean
+-- @treturn string reason when false
+function M.v2_delegated(layout, needed)
+  if type(layout) ~= "table" then error("v2_delegated: layout must be a table", 2) end
+  needed = needed or { "memory", "pids", "cpu" }
+  local v2 = layout.v2
+  if not v2 then
+    return false, "no cgroup2 hierarchy is mounted"
+  end
+  for _, f in ipairs { "cgroup.procs", "cgroup.subtree_control" } do
+    if not can_write(v2.dir .. "/" .. f) then
+      return false, ("cgroup v2 group '%s' is not delegated to uid %s (%s is not writable)")
+        :format(v2.dir, M._uid(), f)
+    end
+  end
+  for _, c in ipairs(needed) do
+    if not (v2.controllers[c] or v2.subtree_control[c]) then
+      return false, ("controller '%s' is not available in the delegated cgroup '%s'")
+        :format(c, v2.dir)
+    end
+  end
+  return true
+end
+
+function M._uid()
+  local s = read_file("/proc/self/status") or ""
+  return s:match("\nUid:%s+(%d+)") or "?"
+end
+
+local Cgroup = {}
+Cgroup.__index = Cgroup
+
+local function check_id(id)
+  if type(id) ~= "string" or not id:match("^[a-z0-9]+$") or #id ~= 8 then
+    error(("cgroup: bad id %q (8 characters of [a-z0-9])"):format(tostring(id)), 3)
+  end
+end
+
+local LIMIT_FIELDS <const> = { memory = true, swap = true, pids = true, cpus = true, cpuset = true }
+
+local function check_limits(limits)
+  if type(limits) ~= "table" then error("cgroup.new: limits must be a table", 3) end
+  for k, v in pairs(limits) do
+    if not LIMIT_FIELDS[k] then
+      error(("cgroup.new: unknown limit '%s'"):format(tostring(k)), 3)
+    end
+    if k == "cpuset" then
+      if type(v) ~= "string" or not v:match("^[%d,%-]+$") then
+        error("cgroup.new: limits.cpuset must be a cpu list like \"0-1\"", 3)
+      end
+    elseif k == "cpus" then
+      if type(v) ~= "number" or v < 0.01 then
+        error("cgroup.new: limits.cpus must be a number >= 0.01", 3)
+      end
+    elseif math.type(v) ~= "integer" or v < (k == "swap" and 0 or 1) then
+      error(("cgroup.new: limits.%s must be a positive integer"):format(k), 3)
+    end
+  end
+end
+
+-- The failure triple with "cgroup " before the core message.
+local function fail(msg, code)
+  return nil, "cgroup " .. msg, code
+end
+
+--- Create nslua-<id> under the caller's own group in each hierarchy used.
+-- Groups: memory, pids and cpuacct (accounting) and freezer whenever their
+-- v1 hierarchy is writable, cpu for `cpus`, cpuset for `cpuset`; on cgroup2
+-- one group with the controllers the limits need (and a controller-less
+-- group on a hybrid host, for cgroup.kill, freeze and CLONE_INTO_CGROUP).
+-- `memory` bounds memory plus swap unless `swap` adds to it.
+-- @tparam string id 8 characters of [a-z0-9]
+-- @tparam table limits `{memory = bytes, swap = bytes, pids = n, cpus = float,
+--   cpuset = "0-1"}` (all optional)
+-- @tparam[opt] table opts `{rootless = bool, layout = detect(), unified = bool
+--   (default true: use cgroup2 too on a hybrid host), freezer = bool (default true)}`
+-- @treturn[1] table cg
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function M.new(id, limits, opts)
+  check_id(id)
+  limits = limits or {}
+  check_limits(limits)
+  opts = opts or {}
+  local layout = opts.layout
+  if not layout then
+    local err, code
+    layout, err, code = M.detect()
+    if not layout then return nil, err, code end
+  end
+  local name = "nslua-" .. id
+  local cg = setmetatable({ id = id, name = name, groups = {}, by = {},
+                            created = {}, limits = limits }, Cgroup)
+
+  -- Controllers each limit needs; accounting ones are best effort.
+  local want = {}
+  if limits.memory or limits.swap then want.memory = "required" end
+  if limits.pids then want.pids = "required" end
+  if limits.cpus then want.cpu = "required" end
+  if limits.cpuset then want.cpuset = "required" end
+
+  local v2 = layout.v2
+  if opts.rootless then
+    -- v1 hierarchies are never delegated: rootless uses cgroup2 only
+    local ok, why = M.v2_delegated(layout, sorted_keys(want))
+    if not ok then
+      return nil, "cgroup: rootless cgroups need a delegated cgroup v2 subtree: " .. why,
+        core.errno.EPERM
+    end
+  end
+
+  -- Which hierarchy serves each wanted controller.
+  for c in pairs(want) do
+    local h = layout.controllers[c]
+    if not h then
+      return nil, ("cgroup: controller '%s' is not available"):format(c), core.errno.ENODEV
+    end
+    if h.version == 2 and v2.readable and not v2.controllers[c] then
+      return nil, ("cgroup: controller '%s' is not available"):format(c), core.errno.ENODEV
+    end
+  end
+  if limits.swap and layout.controllers.memory.version == 1 then
+    local h = layout.controllers.memory
+    if not ccg.read(h.dir .. "/memory.memsw.limit_in_bytes") then
+      return nil, "cgroup: a swap limit needs memory.memsw (boot with swapaccount=1)",
+        core.errno.ENOTSUP
+    end
+  end
+  if not opts.rootless then
+    for _, c in ipairs { "memory", "pids", "cpuacct" } do
+      local h = layout.controllers[c]
+      if h and h.version == 1 and not want[c] then want[c] = "optional" end
+    end
+    local fz = layout.controllers.freezer
+    if fz and fz.version == 1 and opts.freezer ~= false then want.freezer = "optional" end
+  end
+  -- v2 accounting controllers only when already enabled: enabling one in a
+  -- group that has members fails (no internal processes).
+  if v2 then
+    for _, c in ipairs { "memory", "pids" } do
+      if layout.controllers[c] == v2 and v2.subtree_control[c] and not want[c] then
+        want[c] = "optional"
+      end
+    end
+  end
+
+  -- One group per hierarchy, in a fixed order.
+  local plan, seen = {}, {}
+  for _, c in ipairs(sorted_keys(want)) do
+    local h = layout.controllers[c]
+    if not seen[h] then
+      seen[h] = { h = h, controllers = {}, required = false }
+      plan[#plan + 1] = seen[h]
+    end
+    seen[h].controllers[c] = true
+    if want[c] == "required" then seen[h].required = true end
+  end
+  if v2 and not seen[v2] and (opts.unified ~= false or opts.rootless) then
+    seen[v2] = { h = v2, controllers = {}, required = opts.rootless or false }
+    plan[#plan + 1] = seen[v2]
+  end
+
+  for _, p in ipairs(plan) do
+    local ok, err, code = cg:_make(p)
+    if not ok and (p.required or code ~= core.errno.EACCES and code ~= core.errno.EPERM
+                   and code ~= core.errno.EROFS) then
+      cg:remove()
+      return nil, err, code
+    end
+  end
+  return cg
+end
+
+-- Enable the controllers in the parent's subtree_control (v2).
+local function enable_v2(h, controllers)
+  local missing = {}
+  for c in pairs(controllers) do
+    if not h.subtree_control[c] then missing[#missing + 1] = "+" .. c end
+  end
+  if #missing == 0 then return true end
+  table.sort(missing)
+  local ok, err, code = ccg.write(h.dir .. "/cgroup.subtree_control", table.concat(missing, " "))
+  if not ok and code == core.errno.EBUSY then
+    err = err .. " (cgroup v2 enables controllers only for groups without"
+      .. " processes: nslua's own group must be a root or already enable "
+      .. table.concat(sorted_keys(controllers), " ") .. ")"
+  end
+  if not ok then return fail(err, code) end
+  for c in pairs(controllers) do h.subtree_control[c] = true end
+  return true
+end
+
+function Cgroup:_write(g, file, value)
+  local ok, err, code = ccg.write(g.dir .. "/" .. file, tostring(value))
+  if not ok then return fail(err, code) end
+  return true
+end
+
+-- Make one group and write its limits; on failure the caller removes.
+function Cgroup:_make(p)
+  local h, lim = p.h, self.limits
+  if h.version == 2 then
+    local ok, err, code = enable_v2(h, p.controllers)
+    if not ok then return nil, err, code end
+  end
+  local g = { version = h.version, dir = join(h.dir, "/" .. self.name),
+              controllers = p.controllers, hierarchy = h }
+  local ok, err, code = ccg.mkdir(g.dir, 0755)
+  if not ok then return fail(err, code) end
+  self.created[#self.created + 1] = g.dir
+  self.groups[#self.groups + 1] = g
+  if h.version == 2 then self.v2 = g end
+  for c in pairs(p.controllers) do self.by[c] = g end
+
+  local function w(file, value)
+    local okw, e, n = self:_write(g, file, value)
+    if not okw then error({ e, n }, 0) end
+  end
+  local okall, e = pcall(function()
+    local c = p.controllers
+    if h.version == 1 then
+      if c.cpuset then
+        -- a v1 cpuset child starts empty: copy the parent's before use
+        for _, f in ipairs { "cpuset.cpus", "cpuset.mems" } do
+          local v = ccg.read(h.dir .. "/" .. f)
+          w(f, (v or ""):match("^%s*(.-)%s*$"))
+        end
+        if lim.cpuset then w("cpuset.cpus", lim.cpuset) end
+      end
+      if c.memory and lim.memory then
+        w("memory.limit_in_bytes", lim.memory)
+        if ccg.read(g.dir .. "/memory.memsw.limit_in_bytes") then
+          w("memory.memsw.limit_in_bytes", lim.memory + (lim.swap or 0))
+        end
+      end
+      if c.pids and lim.pids then w("pids.max", lim.pids) end
+      if c.cpu and lim.cpus then
+        w("cpu.cfs_period_us", CFS_PERIOD)
+        w("cpu.cfs_quota_us", math.max(1000, math.floor(lim.cpus * CFS_PERIOD + 0.5)))
+      end
+    else
+      if c.memory and lim.memory then
+        w("memory.max", lim.memory)
+        if ccg.read(g.dir .. "/memory.swap.max") then
+          w("memory.swap.max", lim.swap or 0)
+        end
+      end
+      if c.pids and lim.pids then w("pids.max", lim.pids) end
+      if c.cpu and lim.cpus then
+        w("cpu.max", ("%d %d"):format(math.max(1000, math.floor(lim.cpus * CFS_PERIOD + 0.5)),
+          CFS_PERIOD))
+      end
+      if c.cpuset and lim.cpuset then w("cpuset.cpus", lim.cpuset) end
+    end
+  end)
+  if not okall then
+    if type(e) == "table" then return nil, e[1], e[2] end
+    error(e, 0)
+  end
+  return true
+end
+
+--- The directories of the groups, one per hierarchy used.
+-- @treturn {string,...}
+function Cgroup:dirs()
+  local t = {}
+  for i, g in ipairs(self.groups) do t[i] = g.dir end
+  return t
+end
+
+--- Open each group's cgroup.procs for writing, for the exec tail.
+-- @treturn[1] {nslua.fd,...}
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function Cgroup:procs_fds()
+  local fds = {}
+  for _, g in ipairs(self.groups) do
+    local fd, err, code = ccg.open(g.dir .. "/cgroup.procs", "w")
+    if not fd then
+      for _, f in ipairs(fds) do f:close() end
+      return fail(err, code)
+    end
+    fds[#fds + 1] = fd
+  end
+  return fds
+end
+
+--- The cgroup v2 directory as an fd for clone3's CLONE_INTO_CGROUP.
+-- @treturn[1] nslua.fd|nil nil when there is no v2 group
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function Cgroup:dir_fd()
+  if not self.v2 then return nil end
+  local fd, err, code = ccg.open(self.v2.dir, "dir")
+  if not fd then return fail(err, code) end
+  return fd
+end
+
+local function field(text, key)
+  if not text then return nil end
+  local v = ("\n" .. text):match("\n" .. key .. " (%d+)")
+  return v and tonumber(v)
+end
+
+local function number(path)
+  local s = ccg.read(path)
+  return s and tonumber(s:match("^%s*(%d+)"))
+end
+
+--- CPU time used by the members, in seconds: v1 cpuacct.usage, else v2
+-- cpu.stat usage_usec.
+-- @treturn number|nil seconds (nil without an accounting group)
+function Cgroup:cpu_usage()
+  local g = self.by.cpuacct
+  if g and g.version == 1 then
+    local ns = number(g.dir .. "/cpuacct.usage")
+    return ns and ns / 1e9
+  end
+  if self.v2 then
+    local us = field(ccg.read(self.v2.dir .. "/cpu.stat"), "usage_usec")
+    return us and us / 1e6
+  end
+  return nil
+end
+
+--- Counters for the report.
+-- @treturn table `{cpu_s, memory_peak_kb, memory_failcnt, oom_kill,
+--   pids_max_events}`; a field is nil when this host cannot tell.
+function Cgroup:stats()
+  local s = { cpu_s = self:cpu_usage() }
+  local mem = self.by.memory
+  if mem and mem.version == 1 then
+    local peak = number(mem.dir .. "/memory.max_usage_in_bytes")
+    s.memory_peak_kb = peak and peak // 1024
+    -- a charge fails on memsw or on memory, never both: the sum is the hits
+    local fc = number(mem.dir .. "/memory.failcnt")
+    s.memory_failcnt = fc and fc + (number(mem.dir .. "/memory.memsw.failcnt") or 0)
+    s.oom_kill = field(ccg.read(mem.dir .. "/memory.oom_control"), "oom_kill")
+  elseif mem then
+    local peak = number(mem.dir .. "/memory.peak")
+    s.memory_peak_kb = peak and peak // 1024
+    local ev = ccg.read(mem.dir .. "/memory.events")
+    s.memory_failcnt = field(ev, "max")
+    s.oom_kill = field(ev, "oom_kill")
+  end
+  local pids = self.by.pids
+  if pids then
+    s.pids_max_events = field(ccg.read(pids.dir .. "/pids.events"), "max")
+  end
+  return s
+end
+
+local function read_pids(dir, into, seen)
+  local text = read_file(dir .. "/cgroup.procs")
+  for p in (text or ""):gmatch("%d+") do
+    local pid = tonumber(p)
+    if not seen[pid] then
+      seen[pid] = true
+      into[#into + 1] = pid
+    end
+  end
+end
+
+--- Pids of the members of any of the groups, sorted.
+-- @treturn {integer,...}
+function Cgroup:procs()
+  local t, seen = {}, {}
+  for _, g in ipairs(self.groups) do read_pids(g.dir, t, seen) end
+  table.sort(t)
+  return t
+end
+
+-- Kill every member of the group directories 'dirs' (v2 cgroup.kill, else the
+-- v1 freezer, else kill loops), then wait until each lists none.
+local function kill_dirs(dirs, v2dir, freezer)
+  local first_err, first_code
+  local function note(ok, err, code)
+    if not ok and not first_err then first_err, first_code = "cgroup " .. err, code end
+    return ok
+  end
+  -- cgroup.kill (Linux 5.14) is write-only: try it, fall back on ENOENT
+  local ok, err, code = false, nil, nil
+  if v2dir then
+    ok, err, code = ccg.write(v2dir .. "/cgroup.kill", "1")
+    if not ok and code ~= core.errno.ENOENT then note(ok, err, code) end
+  end
+  if not ok and freezer then
+    -- frozen members cannot fork; SIGKILL takes them when thawed
+    if note(ccg.write(freezer .. "/freezer.state", "FROZEN")) then
+      note(ccg.wait(freezer .. "/freezer.state", "FROZEN", KILL_WAIT))
+      note(ccg.kill_procs(freezer, 0))
+      note(ccg.write(freezer .. "/freezer.state", "THAWED"))
+    end
+  end
+  for _, dir in ipairs(dirs) do
+    note(ccg.kill_procs(dir, KILL_WAIT))
+  end
+  if first_err then return nil, first_err, first_code end
+  return true
+end
+
+--- Kill every member (SIGKILL) and wait until the groups are empty.
+-- @treturn[1] true
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function Cgroup:kill()
+  local dirs, freezer = {}, nil
+  for _, g in ipairs(self.groups) do
+    if ccg.read(g.dir .. "/cgroup.procs") then dirs[#dirs + 1] = g.dir end
+  end
+  local fz = self.by.freezer
+  if fz and ccg.read(fz.dir .. "/freezer.state") then freezer = fz.dir end
+  local v2dir = self.v2 and ccg.read(self.v2.dir .. "/cgroup.procs") and self.v2.dir
+  return kill_dirs(dirs, v2dir, freezer)
+end
+
+--- Freeze the members (v2 cgroup.freeze, else the v1 freezer).
+-- @treturn[1] true
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function Cgroup:freeze()
+  return self:_freeze(true)
+end
+
+--- Thaw the members.
+-- @treturn[1] true
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function Cgroup:thaw()
+  return self:_freeze(false)
+end
+
+function Cgroup:_freeze(on)
+  local ok, err, code
+  if self.v2 and ccg.read(self.v2.dir .. "/cgroup.freeze") then
+    ok, err, code = ccg.write(self.v2.dir .. "/cgroup.freeze", on and "1" or "0")
+    if ok then
+      ok, err, code = ccg.wait(self.v2.dir .. "/cgroup.events", on and "frozen 1" or "frozen 0",
+        KILL_WAIT)
+    end
+  elseif self.by.freezer then
+    local dir = self.by.freezer.dir
+    local state = on and "FROZEN" or "THAWED"
+    ok, err, code = ccg.write(dir .. "/freezer.state", state)
+    if ok then ok, err, code = ccg.wait(dir .. "/freezer.state", state, KILL_WAIT) end
+  else
+    return nil, "cgroup freeze: no freezer (neither cgroup.freeze nor a v1 freezer)",
+      core.errno.ENOTSUP
+  end
+  if not ok then return fail(err, code) end
+  return true
+end
+
+--- Remove every directory this group made, retrying EBUSY for about 1 s.
+-- Call after the members are gone (the init reaped).  Idempotent.
+-- @treturn[1] true
+-- @return[2] nil
+-- @treturn[2] string message (the first failure; the rest are still tried)
+-- @treturn[2] integer errno
+function Cgroup:remove()
+  local first_err, first_code
+  local left = {}
+  local wait = REMOVE_WAIT
+  for i = #self.created, 1, -1 do
+    local dir = self.created[i]
+    local ok, err, code = ccg.rmdir(dir, wait)
+    -- one group still busy after the wait: the others hold the same members
+    if code == core.errno.EBUSY then wait = 0.01 end
+    if not ok and code ~= core.errno.ENOENT then
+      if not first_err then first_err, first_code = err, code end
+      table.insert(left, 1, dir)
+    end
+  end
+  self.created = left
+  if first_err then return fail(first_err, first_code) end
+  return true
+end
+
+--- Remove the nslua-<id> groups of dead owners, in every hierarchy.
+-- Members are killed first.  Directories with any other name are never
+-- touched.
+-- @tparam function is_dead called once per id; true when its owner is gone
+-- @tparam[opt] table layout from detect()
+-- @treturn {string,...} the directories removed, sorted
+-- @treturn {string,...} error messages for groups that could not be removed
+function M.sweep(is_dead, layout)
+  if type(is_dead) ~= "function" then error("sweep: is_dead must be a function", 2) end
+  layout = layout or M.detect()
+  local removed, errors = {}, {}
+  if not layout then return removed, errors end
+  local verdict = {}
+  local by_id = {}
+  for _, h in ipairs(layout.hierarchies) do
+    for _, name in ipairs(ccg.subdirs(h.dir) or {}) do
+      if name:match(NAME_PATTERN) then
+        local id = name:sub(7)
+        if verdict[id] == nil then verdict[id] = is_dead(id) and true or false end
+        if verdict[id] then
+          by_id[id] = by_id[id] or {}
+          table.insert(by_id[id], { h = h, dir = h.dir .. (h.dir:sub(-1) == "/" and "" or "/") .. name })
+        end
+      end
+    end
+  end
+  for _, id in ipairs(sorted_keys(by_id)) do
+    local dirs, v2dir, freezer = {}, nil, nil
+    for _, e in ipairs(by_id[id]) do
+      dirs[#dirs + 1] = e.dir
+      if e.h.version == 2 then v2dir = e.dir end
+      if e.h.controllers.freezer and e.h.version == 1 then freezer = e.dir end
+    end
+    local ok, err = kill_dirs(dirs, v2dir, freezer)
+    if not ok then errors[#errors + 1] = err end
+    for _, dir in ipairs(dirs) do
+      local okr, errr = ccg.rmdir(dir, REMOVE_WAIT)
+      if okr then
+        removed[#removed + 1] = dir
+      else
+        errors[#errors + 1] = "cgroup " .. errr
+      end
+    end
+  end
+  table.sort(removed)
+  return removed, errors
+end
+
+M.NAME_PATTERN = NAME_PATTERN
+
+return M
