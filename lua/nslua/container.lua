@@ -320,7 +320,9 @@ function Container:_start()
   -- cgroups, limits, and the cgroup.procs fds the command joins through
   local exec_cg = {}
   if needs_cgroup(spec.limits) then
-    local cg, cerr, ccode = cgroup.new(self.id, spec.limits, { rootless = not privileged })
+    local l = spec.limits
+    local cg, cerr, ccode = cgroup.new(self.id, { memory = l.memory, swap = l.swap, pids = l.pids,
+      cpus = l.cpus, cpuset = l.cpuset }, { rootless = not privileged })
     if not cg then return nil, cerr, ccode end
     self.cg = cg
     self:_defer(function() cg:remove() end)
