@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -76,18 +78,36 @@ static const char *opt_str (lua_State *L, int t, const char *k) {
   return v;
 }
 
+/* in the spawned child: "inherit" keeps 'fd', a path is created (0600), else /dev/null */
+static void child_stdio (int fd, const char *how, int devnull) {
+  int f;
+  if (how && strcmp(how, "inherit") == 0)
+    return;
+  if (!how) {
+    dup2(devnull, fd);
+    return;
+  }
+  if ((f = open(how, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+    _exit(126);
+  dup2(f, fd);
+}
+
 /*
-** bench.spawn(argv [, {uid, gid, cwd, env = {"K=V", ...}, stdout = "inherit",
-**   stderr = "inherit"}]) -> seconds, "exited"|"signaled", code, maxrss_kb
-**   | nil, msg, errno
+** bench.spawn(argv [, {uid, gid, cwd, env = {"K=V", ...}, stdout = how,
+**   stderr = how, tmpfs_over = PATH, timeout = SECONDS}])
+**   -> seconds, "exited"|"signaled", code, maxrss_kb | nil, msg, errno
 ** fork, (ids, cwd,) execve, wait4, timed with CLOCK_MONOTONIC.  stdin is
-** /dev/null; stdout and stderr are /dev/null unless "inherit".  An exec
-** failure is exit 127.
+** /dev/null; stdout and stderr are /dev/null, "inherit", or a file path
+** (opened before the ids change).  tmpfs_over: first enter a private mount
+** namespace with an empty tmpfs over PATH (how crun 1.8 is made to accept a
+** cgroup2 mount with controllers).  timeout: an alarm(2) that survives the
+** exec, so a hung command dies of SIGALRM.  A set-up failure is exit 126,
+** an exec failure 127.
 */
 static int b_spawn (lua_State *L) {
-  const char *argv[MAXARGS], *envbuf[MAXARGS], *cwd, *out, *err;
+  const char *argv[MAXARGS], *envbuf[MAXARGS], *cwd, *out, *err, *over;
   const char **envp = (const char **)environ;
-  lua_Integer uid, gid;
+  lua_Integer uid, gid, timeout;
   struct rusage ru;
   int devnull, status;
   double t0, t1;
@@ -105,6 +125,8 @@ static int b_spawn (lua_State *L) {
   cwd = opt_str(L, 2, "cwd");
   out = opt_str(L, 2, "stdout");
   err = opt_str(L, 2, "stderr");
+  over = opt_str(L, 2, "tmpfs_over");
+  timeout = opt_int(L, 2, "timeout", 0);
   lua_getfield(L, 2, "env");  /* keep at index 3 */
   if (!lua_isnil(L, 3)) {
     luaL_argcheck(L, lua_istable(L, 3), 2, "env must be a list of strings");
@@ -124,16 +146,20 @@ static int b_spawn (lua_State *L) {
   }
   if (pid == 0) {
     dup2(devnull, 0);
-    if (!out || strcmp(out, "inherit") != 0)
-      dup2(devnull, 1);
-    if (!err || strcmp(err, "inherit") != 0)
-      dup2(devnull, 2);
+    child_stdio(1, out, devnull);
+    child_stdio(2, err, devnull);
+    if (over && (unshare(CLONE_NEWNS) != 0 ||
+                 mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+                 mount("none", over, "tmpfs", 0, "size=4k") != 0))
+      _exit(126);
     if (gid >= 0 && (setgroups(0, NULL) != 0 || setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) != 0))
       _exit(126);
     if (uid >= 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0)
       _exit(126);
     if (cwd && chdir(cwd) != 0)
       _exit(126);
+    if (timeout > 0)
+      alarm((unsigned)timeout);
     execve(argv[0], (char *const *)argv, (char *const *)envp);
     _exit(127);
   }
