@@ -12,7 +12,7 @@ usage: run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...] [--api-pairs N]
   --warmup N      unmeasured runs of each side first (default 3)
   --scenarios L   comma list of S1..S5 (default all)
   --api-pairs N   pairs of in-process loops (default 20; 0 = --no-api)
-  --loop N        sandboxes per in-process loop (default 20)
+  --loop N        sandboxes per in-process loop (default 10)
   --markdown      print the tables as Markdown
   --json FILE     where the JSON goes (default build/bench/latest.json)
 ]]
@@ -64,7 +64,7 @@ local TIMEOUT <const> = 60  -- seconds: a hung command dies of SIGALRM
 -- ---------------------------------------------------------------- options
 
 local function parse_args(args)
-  local o = { pairs = 20, warmup = 3, api_pairs = 20, loop = 20, scenarios = SCENARIOS,
+  local o = { pairs = 20, warmup = 3, api_pairs = 20, loop = 10, scenarios = SCENARIOS,
               json = OUT .. "/latest.json" }
   local i = 1
   local function num(name)
