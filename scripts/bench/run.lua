@@ -2,9 +2,10 @@
 --   lua5.4 scripts/bench/run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...]
 --     [--api-pairs N] [--loop N] [--no-api] [--markdown] [--json FILE]
 -- Needs `make -C scripts/bench` (build/bench/: limit, bench.so, best.lua,
--- api.lua) and root.  Per command: A B A B pairs against the limit as a
--- command; in one process: loops against the limit's loop with nslua's
--- process structure.  Prints a table, writes JSON (build/bench/latest.json).
+-- api.lua) and root.  Per command: pairs against the limit as a command
+-- (A B, B A, ...: the per-pair ratio B/A); in one process: loops against
+-- the limit's loop with nslua's process structure.  Prints a table, writes
+-- JSON (build/bench/latest.json).
 local USAGE = [[
 usage: run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...] [--api-pairs N]
                [--loop N] [--no-api] [--markdown] [--json FILE]
@@ -331,9 +332,12 @@ local function measure_cli(opts, base, tool)
   end
   local ratios, times, rss, bases = {}, {}, {}, {}
   for i = 1, opts.pairs do
-    local ta, err = run_cmd(base)
+    -- A B, then B A: whichever runs second in a pair gets no systematic edge
+    local ta, err, tb, rb
+    if i % 2 == 0 then tb, rb = run_cmd(tool) end
+    ta, err = run_cmd(base)
     if not ta then return nil, ("limit failed at pair %d: %s"):format(i, err) end
-    local tb, rb = run_cmd(tool)
+    if i % 2 == 1 then tb, rb = run_cmd(tool) end
     if not tb then return nil, ("failed at pair %d: %s"):format(i, rb) end
     ratios[i], times[i], rss[i], bases[i] = tb / ta, tb * 1000, rb, ta * 1000
   end
@@ -364,11 +368,12 @@ local function measure_api(ctx, opts, base, tool)
   local ratios, rates, bases = {}, {}, {}
   -- the first pair is the warm-up
   for i = 0, opts.api_pairs do
-    local ra, err = run_loop(ctx, base, opts.loop)
+    local ra, err, rb, errb
+    if i % 2 == 0 then rb, errb = run_loop(ctx, tool, opts.loop) end
+    ra, err = run_loop(ctx, base, opts.loop)
     if not ra then return nil, "limit loop: " .. err end
-    local rb
-    rb, err = run_loop(ctx, tool, opts.loop)
-    if not rb then return nil, ("failed at pair %d: %s"):format(i, err) end
+    if i % 2 == 1 then rb, errb = run_loop(ctx, tool, opts.loop) end
+    if not rb then return nil, ("failed at pair %d: %s"):format(i, errb) end
     if i > 0 then ratios[i], rates[i], bases[i] = rb / ra, rb, ra end
   end
   return { ratio = summary(ratios), rps = summary(rates), base_rps = bases }
