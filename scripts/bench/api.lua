@@ -1,0 +1,40 @@
+-- api.lua - nslua's Lua API in one long-lived process: N sandboxes in a loop.
+--   lua5.4 api.lua TOP SCENARIO N [ROOT]
+-- TOP is the tree holding lua/ and build/ (a 0755 copy for rootless S3);
+-- bench.so (the clock) is looked up next to this script.
+-- Prints "S2 api N runs T s R runs/s"; a failed run exits 1 with the
+-- reason on stderr (the runner reports the cell as missing).
+local top, scenario, n, root = arg[1], arg[2], math.tointeger(tonumber(arg[3] or "")), arg[4]
+if not (top and scenario and n) then
+  io.stderr:write("usage: api.lua TOP S1..S5 N [ROOT]\n")
+  os.exit(2)
+end
+package.path = top .. "/lua/?.lua;" .. top .. "/lua/?/init.lua;" .. package.path
+local dir = arg[0]:match("^(.*)/[^/]*$") or "."
+package.cpath = top .. "/build/?.so;" .. dir .. "/?.so;" .. package.cpath
+local bench = require "bench"  -- the clock; bench.so sits next to this script
+
+local nslua = require "nslua"
+
+local argv = { "/bin/true" }
+local specs = {
+  S1 = { argv = argv, user = "host", net = "host" },
+  S2 = { argv = argv, user = "host" },
+  S3 = { argv = argv },
+  S4 = { argv = argv, user = "host", rootfs = root },
+  S5 = { argv = argv, limits = { memory = "256M", pids = 64, time = 10 } },
+}
+local spec = assert(specs[scenario], "unknown scenario")
+
+local t0 = bench.now()
+for run = 1, n do
+  local c = nslua.container(spec)
+  local report, err = c:run()
+  if not report or report.status ~= "exited" or report.exit_code ~= 0 then
+    io.stderr:write(("api: run %d: %s\n"):format(run,
+      report and ("status %s %s"):format(report.status, report.exit_code) or tostring(err)))
+    os.exit(1)
+  end
+end
+local dt = bench.now() - t0
+print(("%s api %d runs %.6f s %.1f runs/s"):format(scenario, n, dt, n / dt))

@@ -1,0 +1,225 @@
+/* benchmod.c - require "bench": a clock, a timed spawn, and the limit's own code. */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "scenarios.h"
+
+extern char **environ;
+
+#define MAXARGS 256
+
+static int fail (lua_State *L, int err, const char *op, const char *subject) {
+  luaL_pushfail(L);
+  lua_pushfstring(L, "%s '%s': %s", op, subject, strerror(err));
+  lua_pushinteger(L, err);
+  return 3;
+}
+
+static double now (void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void push_status (lua_State *L, int status) {
+  if (WIFSIGNALED(status)) {
+    lua_pushliteral(L, "signaled");
+    lua_pushinteger(L, WTERMSIG(status));
+  } else {
+    lua_pushliteral(L, "exited");
+    lua_pushinteger(L, WEXITSTATUS(status));
+  }
+}
+
+/* bench.now() -> seconds of CLOCK_MONOTONIC */
+static int b_now (lua_State *L) {
+  lua_pushnumber(L, now());
+  return 1;
+}
+
+/* fill 'out' (NULL-terminated) from the list at 'idx'; raises on misuse */
+static void check_list (lua_State *L, int idx, const char **out, const char *what) {
+  lua_Integer i, n = luaL_len(L, idx);
+  luaL_argcheck(L, n < MAXARGS, idx, what);
+  for (i = 1; i <= n; i++) {
+    lua_geti(L, idx, i);
+    luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, idx, what);
+    out[i - 1] = lua_tostring(L, -1);
+    lua_pop(L, 1);  /* still referenced by the table */
+  }
+  out[n] = NULL;
+}
+
+static lua_Integer opt_int (lua_State *L, int t, const char *k, lua_Integer def) {
+  lua_Integer v;
+  lua_getfield(L, t, k);
+  v = luaL_optinteger(L, -1, def);
+  lua_pop(L, 1);
+  return v;
+}
+
+static const char *opt_str (lua_State *L, int t, const char *k) {
+  const char *v;
+  lua_getfield(L, t, k);
+  v = luaL_optstring(L, -1, NULL);
+  lua_pop(L, 1);  /* the string stays referenced by the table */
+  return v;
+}
+
+/* in the spawned child: "inherit" keeps 'fd', a path is created (0600), else /dev/null */
+static void child_stdio (int fd, const char *how, int devnull) {
+  int f;
+  if (how && strcmp(how, "inherit") == 0)
+    return;
+  if (!how) {
+    dup2(devnull, fd);
+    return;
+  }
+  if ((f = open(how, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+    _exit(126);
+  dup2(f, fd);
+}
+
+/*
+** bench.spawn(argv [, {uid, gid, cwd, env = {"K=V", ...}, stdout = how,
+**   stderr = how, tmpfs_over = PATH, timeout = SECONDS}])
+**   -> seconds, "exited"|"signaled", code, maxrss_kb | nil, msg, errno
+** fork, (ids, cwd,) execve, wait4, timed with CLOCK_MONOTONIC.  stdin is
+** /dev/null; stdout and stderr are /dev/null, "inherit", or a file path
+** (opened before the ids change).  tmpfs_over: first enter a private mount
+** namespace with an empty tmpfs over PATH (how crun 1.8 is made to accept a
+** cgroup2 mount with controllers).  timeout: an alarm(2) that survives the
+** exec, so a hung command dies of SIGALRM.  A set-up failure is exit 126,
+** an exec failure 127.
+*/
+static int b_spawn (lua_State *L) {
+  const char *argv[MAXARGS], *envbuf[MAXARGS], *cwd, *out, *err, *over;
+  const char **envp = (const char **)environ;
+  lua_Integer uid, gid, timeout;
+  struct rusage ru;
+  int devnull, status;
+  double t0, t1;
+  pid_t pid;
+
+  luaL_checktype(L, 1, LUA_TTABLE);
+  check_list(L, 1, argv, "argv must be a list of strings");
+  luaL_argcheck(L, argv[0] != NULL, 1, "argv is empty");
+  if (lua_isnoneornil(L, 2))
+    lua_newtable(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  uid = opt_int(L, 2, "uid", -1);
+  gid = opt_int(L, 2, "gid", uid);
+  cwd = opt_str(L, 2, "cwd");
+  out = opt_str(L, 2, "stdout");
+  err = opt_str(L, 2, "stderr");
+  over = opt_str(L, 2, "tmpfs_over");
+  timeout = opt_int(L, 2, "timeout", 0);
+  lua_getfield(L, 2, "env");  /* keep at index 3 */
+  if (!lua_isnil(L, 3)) {
+    luaL_argcheck(L, lua_istable(L, 3), 2, "env must be a list of strings");
+    check_list(L, 3, envbuf, "env must be a list of strings");
+    envp = envbuf;
+  }
+
+  devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0)
+    return fail(L, errno, "open", "/dev/null");
+  t0 = now();
+  pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(devnull);
+    return fail(L, e, "fork", argv[0]);
+  }
+  if (pid == 0) {
+    dup2(devnull, 0);
+    child_stdio(1, out, devnull);
+    child_stdio(2, err, devnull);
+    if (over && (unshare(CLONE_NEWNS) != 0 ||
+                 mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+                 mount("none", over, "tmpfs", 0, "size=4k") != 0))
+      _exit(126);
+    if (gid >= 0 && (setgroups(0, NULL) != 0 || setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) != 0))
+      _exit(126);
+    if (uid >= 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0)
+      _exit(126);
+    if (cwd && chdir(cwd) != 0)
+      _exit(126);
+    if (timeout > 0)
+      alarm((unsigned)timeout);
+    execve(argv[0], (char *const *)argv, (char *const *)envp);
+    _exit(127);
+  }
+  close(devnull);
+  while (wait4(pid, &status, 0, &ru) < 0) {
+    if (errno != EINTR)
+      return fail(L, errno, "wait4", argv[0]);
+  }
+  t1 = now();
+  lua_pushnumber(L, t1 - t0);
+  push_status(L, status);
+  lua_pushinteger(L, ru.ru_maxrss);
+  return 4;
+}
+
+/*
+** bench.run(scenario [, {structure = bool, root = PATH, path = CMD}])
+**   -> "exited"|"signaled", code, maxrss_kb | nil, msg, errno
+** One sandbox with the limit's own code (scenarios.c).
+*/
+static int b_run (lua_State *L) {
+  static const char *const names[] = {"S1", "S2", "S3", "S4", "S5", NULL};
+  struct bench_opts o;
+  struct bench_result r;
+  o.scenario = luaL_checkoption(L, 1, NULL, names) + 1;
+  o.structure = 0;
+  o.root = o.path = NULL;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_getfield(L, 2, "structure");
+    o.structure = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    o.root = opt_str(L, 2, "root");
+    o.path = opt_str(L, 2, "path");
+  }
+  luaL_argcheck(L, o.root || (o.scenario != 4 && o.scenario != 5), 2,
+                "S4 and S5 need a root");
+  if (bench_run(&o, &r) != 0) {
+    int e = errno;
+    luaL_pushfail(L);
+    lua_pushstring(L, bench_errmsg());
+    lua_pushinteger(L, e);
+    return 3;
+  }
+  push_status(L, r.status);
+  lua_pushinteger(L, r.ru.ru_maxrss);
+  return 3;
+}
+
+static const luaL_Reg funcs[] = {
+  {"now", b_now},
+  {"run", b_run},
+  {"spawn", b_spawn},
+  {NULL, NULL}
+};
+
+__attribute__((visibility("default"))) int luaopen_bench (lua_State *L);
+
+/* require "bench" */
+int luaopen_bench (lua_State *L) {
+  luaL_newlib(L, funcs);
+  return 1;
+}

@@ -1,0 +1,638 @@
+-- run.lua - nslua's bench: every tool side by side with the kernel's limit.
+--   lua5.4 scripts/bench/run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...]
+--     [--api-pairs N] [--loop N] [--no-api] [--markdown] [--json FILE]
+-- Needs `make -C scripts/bench` (build/bench/: limit, bench.so, best.lua,
+-- api.lua) and root.  Per command: pairs against the limit as a command
+-- (A B, B A, ...: the per-pair ratio B/A); in one process: loops against
+-- the limit's loop with nslua's process structure.  Prints a table, writes
+-- JSON (build/bench/latest.json).
+local USAGE = [[
+usage: run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...] [--api-pairs N]
+               [--loop N] [--no-api] [--markdown] [--json FILE]
+  --pairs N       A B pairs per command cell (default 20)
+  --warmup N      unmeasured runs of each side first (default 3)
+  --scenarios L   comma list of S1..S5 (default all)
+  --api-pairs N   pairs of in-process loops (default 20; 0 = --no-api)
+  --loop N        sandboxes per in-process loop (default 10)
+  --markdown      print the tables as Markdown
+  --json FILE     where the JSON goes (default build/bench/latest.json)
+]]
+
+local function dirname(p) return p:match("^(.*)/[^/]*$") or "." end
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function sh(cmd)
+  local f = assert(io.popen(cmd .. " 2>&1", "r"))
+  local out = f:read("a")
+  local ok = f:close()
+  return ok == true, out
+end
+
+local function readfile(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function writefile(path, s)
+  local f = assert(io.open(path, "w"))
+  f:write(s)
+  f:close()
+end
+
+local function which(name)
+  local ok, out = sh("command -v " .. q(name))
+  local p = ok and out:match("^(/%S+)")
+  return p
+end
+
+local TOP = select(2, sh("cd " .. q(dirname(arg[0]) .. "/../..") .. " && pwd")):match("^(.-)%s*$")
+local OUT = TOP .. "/build/bench"
+package.cpath = OUT .. "/?.so;" .. package.cpath
+local bench_ok, bench = pcall(require, "bench")
+if not bench_ok then
+  io.stderr:write("run.lua: ", tostring(bench), "\n(run `make -C scripts/bench` first)\n")
+  os.exit(1)
+end
+
+local SCENARIOS = { "S1", "S2", "S3", "S4", "S5" }
+local ROOTLESS_ID <const> = 4242
+local TIMEOUT <const> = 60  -- seconds: a hung command dies of SIGALRM
+
+-- ---------------------------------------------------------------- options
+
+local function parse_args(args)
+  local o = { pairs = 20, warmup = 3, api_pairs = 20, loop = 10, scenarios = SCENARIOS,
+              json = OUT .. "/latest.json" }
+  local i = 1
+  local function num(name)
+    i = i + 1
+    local v = math.tointeger(tonumber(args[i] or ""))
+    if not v or v < 0 then error(("%s needs a number"):format(name), 0) end
+    return v
+  end
+  while args[i] do
+    local a = args[i]
+    if a == "--pairs" then o.pairs = num(a)
+    elseif a == "--warmup" then o.warmup = num(a)
+    elseif a == "--api-pairs" then o.api_pairs = num(a)
+    elseif a == "--loop" then o.loop = num(a)
+    elseif a == "--no-api" then o.api_pairs = 0
+    elseif a == "--markdown" then o.markdown = true
+    elseif a == "--json" then i = i + 1; o.json = args[i]
+    elseif a == "--scenarios" then
+      i = i + 1
+      o.scenarios = {}
+      for s in (args[i] or ""):gmatch("[^,%s]+") do
+        local n = s:upper()
+        if not n:match("^S[1-5]$") then error("unknown scenario " .. s, 0) end
+        o.scenarios[#o.scenarios + 1] = n
+      end
+    elseif a == "-h" or a == "--help" then io.write(USAGE); os.exit(0)
+    else error("unknown option " .. a, 0) end
+    i = i + 1
+  end
+  if o.pairs < 1 then error("--pairs must be at least 1", 0) end
+  if o.loop < 1 then error("--loop must be at least 1", 0) end
+  if #o.scenarios == 0 then error("no scenario", 0) end
+  return o
+end
+
+-- ---------------------------------------------------------------- stats
+
+local function median(t)
+  local s = {}
+  for i, v in ipairs(t) do s[i] = v end
+  table.sort(s)
+  local n = #s
+  if n == 0 then return nil end
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+local function summary(t)
+  local lo, hi = math.huge, -math.huge
+  for _, v in ipairs(t) do lo = math.min(lo, v); hi = math.max(hi, v) end
+  return { median = median(t), min = lo, max = hi, n = #t }
+end
+
+-- ---------------------------------------------------------------- machine
+
+local function machine()
+  local cpu = (readfile("/proc/cpuinfo") or ""):match("model name%s*:%s*([^\n]+)") or "?"
+  local _, nproc = sh("nproc")
+  return {
+    kernel = ((readfile("/proc/sys/kernel/osrelease") or "?"):gsub("%s+$", "")),
+    cpu = cpu,
+    nproc = tonumber(nproc:match("%d+")),
+    date = os.date("!%Y-%m-%dT%H:%M:%SZ"),
+    lua = _VERSION,
+    cgroup = readfile("/sys/fs/cgroup/cgroup.controllers") and "v2" or "v1/hybrid",
+  }
+end
+
+-- ---------------------------------------------------------------- set-up
+
+-- Everything a run needs lives in one 0755 temp dir (readable by the
+-- rootless uid): copies of the bench tools, a busybox root, a 0755 copy of
+-- nslua's tree for rootless runs, the rootless XDG_RUNTIME_DIR, crun's bundle.
+local function setup(opts, ctx)
+  local ok, out = sh("mktemp -d /tmp/nslua-bench.XXXXXX")
+  assert(ok, "mktemp: " .. out)
+  local T = out:match("^(%S+)")
+  ctx.tmp = T
+  local busybox = "/bin/busybox"
+  local steps = {
+    ("chmod 0755 %s"):format(q(T)),
+    ("cp %s/limit %s/bench.so %s/best.lua %s/api.lua %s/"):format(q(OUT), q(OUT), q(OUT), q(OUT), q(T)),
+    ("mkdir -p %s/root/bin %s/root/proc %s/root/dev %s/bundle"):format(q(T), q(T), q(T), q(T)),
+    ("mkdir %s/tree && cp -a %s/build %s/lua %s/scripts %s/tree/"):format(q(T), q(TOP), q(TOP), q(TOP), q(T)),
+    ("chmod -R a+rX %s"):format(q(T)),
+    ("mkdir -m 0700 %s/xdg && chown %d:%d %s/xdg"):format(q(T), ROOTLESS_ID, ROOTLESS_ID, q(T)),
+  }
+  for _, cmd in ipairs(steps) do
+    ok, out = sh(cmd)
+    assert(ok, cmd .. ": " .. out)
+  end
+  if readfile(busybox) then
+    ok, out = sh(("cp %s %s/root/bin/busybox && ln -s busybox %s/root/bin/true && chmod -R a+rX %s/root")
+      :format(busybox, q(T), q(T), q(T)))
+    assert(ok, out)
+  else
+    ctx.no_root = busybox .. " missing (busybox-static)"
+  end
+  ctx.root = T .. "/root"
+  ctx.lua = which("lua5.4") or "/usr/bin/lua5.4"
+  ctx.id = ("%08x"):format(math.random(0, 0x7fffffff))
+  -- crun: a bundle whose root is the busybox root, with the S5 limits
+  ctx.crun_id = "nslua-bench-" .. ctx.id
+  local cjson_ok, cjson = pcall(require, "cjson")
+  local config = {
+    ociVersion = "1.0.0",
+    process = {
+      terminal = false, user = { uid = 0, gid = 0 }, args = { "/bin/true" },
+      env = { "PATH=/bin" }, cwd = "/", noNewPrivileges = true,
+      rlimits = { { type = "RLIMIT_CPU", soft = 10, hard = 11 } },
+    },
+    root = { path = ctx.root, readonly = true },
+    hostname = "bench",
+    mounts = {
+      { destination = "/proc", type = "proc", source = "proc" },
+      { destination = "/dev", type = "tmpfs", source = "tmpfs",
+        options = { "nosuid", "mode=755", "size=65536k" } },
+    },
+    linux = {
+      namespaces = { { type = "pid" }, { type = "network" }, { type = "ipc" },
+                     { type = "uts" }, { type = "mount" }, { type = "user" } },
+      uidMappings = { { containerID = 0, hostID = 1100000000, size = 1 } },
+      gidMappings = { { containerID = 0, hostID = 1100000000, size = 1 } },
+      cgroupsPath = "/" .. ctx.crun_id,
+      resources = { memory = { limit = 268435456 }, pids = { limit = 64 } },
+    },
+  }
+  if cjson_ok then
+    writefile(T .. "/bundle/config.json", cjson.encode(config))
+  else
+    ctx.no_crun = "lua-cjson missing (the crun bundle's config.json)"
+  end
+  ctx.env3 = { "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "XDG_RUNTIME_DIR=" .. T .. "/xdg" }
+end
+
+local function teardown(ctx)
+  if ctx.tmp then
+    os.execute("rm -rf " .. q(ctx.tmp))
+  end
+end
+
+-- ---------------------------------------------------------------- tools
+
+-- the cells of one scenario: the baseline (the limit as a command) and the
+-- tools paired against it.  A tool that cannot run here has 'missing'.
+local function cli_tools(ctx, s)
+  local T, root, lua = ctx.tmp, ctx.root, ctx.lua
+  local rootless = s == "S3"
+  local opts = rootless and { uid = ROOTLESS_ID, gid = ROOTLESS_ID, cwd = "/tmp", env = ctx.env3 } or {}
+  local needs_root = (s == "S4" or s == "S5") and ctx.no_root
+  local function r(t) if s == "S4" or s == "S5" then t[#t + 1] = "-r"; t[#t + 1] = root end return t end
+
+  local base = { name = "limit", argv = r{ T .. "/limit", "-s", s }, opts = opts, missing = needs_root }
+  local tools = {}
+  local function add(name, argv, missing, o)
+    tools[#tools + 1] = { name = name, argv = argv, opts = o or opts, missing = missing or needs_root }
+  end
+  add("limit -p", r{ T .. "/limit", "-s", s, "-p" })
+  add("lua best", r{ lua, T .. "/best.lua", s, "-p" })
+
+  local nsl = (rootless and (T .. "/tree") or TOP) .. "/scripts/nslua"
+  local nargs = ({
+    S1 = { "--user", "host", "--net", "host" },
+    S2 = { "--user", "host" },
+    S3 = {},
+    S4 = { "--user", "host", "--rootfs", root },
+    S5 = { "--memory", "256M", "--pids", "64", "--time", "10" },
+  })[s]
+  local argv = { lua, nsl, "run" }
+  for _, a in ipairs(nargs) do argv[#argv + 1] = a end
+  argv[#argv + 1] = "--"
+  argv[#argv + 1] = "/bin/true"
+  add("nslua run", argv)
+
+  local bwrap, unshare, crun = which("bwrap"), which("unshare"), which("crun")
+  local nolimits = s == "S5" and "no cgroup limits (n/a)" or nil
+  local b = { bwrap or "bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts" }
+  if s ~= "S1" then b[#b + 1] = "--unshare-net" end
+  if s == "S3" then b[#b + 1] = "--unshare-user" end
+  for _, a in ipairs(s == "S4" and { "--bind", root, "/" } or { "--dev-bind", "/", "/" }) do b[#b + 1] = a end
+  for _, a in ipairs{ "--proc", "/proc", "--hostname", "x", "/bin/true" } do b[#b + 1] = a end
+  add("bwrap", b, nolimits or (not bwrap and "bwrap not found (scripts/deps.sh --bench)"))
+
+  local u = { unshare or "unshare" }
+  if s == "S3" then u[#u + 1] = "--user"; u[#u + 1] = "--map-root-user" end
+  for _, a in ipairs{ "--pid", "--fork", "--mount-proc", "--uts", "--ipc" } do u[#u + 1] = a end
+  if s ~= "S1" then u[#u + 1] = "--net" end
+  if s == "S4" then u[#u + 1] = "--root=" .. root end
+  u[#u + 1] = "/bin/true"
+  add("unshare", u, nolimits or (not unshare and "unshare not found (util-linux)"))
+
+  if s == "S5" then
+    local copts = {}
+    -- crun 1.8 refuses a cgroup2 mount with controllers next to v1: hide it
+    local mi = readfile("/proc/self/mountinfo") or ""
+    if mi:match(" /sys/fs/cgroup/unified [^\n]* %- cgroup2 ") then
+      copts.tmpfs_over = "/sys/fs/cgroup/unified"
+    end
+    add("crun", { crun or "crun", "--root", T .. "/bundle/state", "run", "--bundle",
+                  T .. "/bundle", ctx.crun_id },
+        (not crun and "crun not found (scripts/deps.sh --bench)") or ctx.no_crun, copts)
+  end
+  return base, tools
+end
+
+local function api_tools(ctx, s)
+  local T, root, lua = ctx.tmp, ctx.root, ctx.lua
+  local rootless = s == "S3"
+  local opts = rootless and { uid = ROOTLESS_ID, gid = ROOTLESS_ID, cwd = "/tmp", env = ctx.env3 } or {}
+  local needs_root = (s == "S4" or s == "S5") and ctx.no_root
+  local function r(t) if s == "S4" or s == "S5" then t[#t + 1] = "-r"; t[#t + 1] = root end return t end
+  local base = { name = "limit loop -p", argv = r{ T .. "/limit", "-s", s, "-p", "-n", "N" },
+                 opts = opts, missing = needs_root }
+  local tools = {
+    { name = "limit loop", argv = r{ T .. "/limit", "-s", s, "-n", "N" }, opts = opts, missing = needs_root },
+    { name = "lua best loop -p", argv = r{ lua, T .. "/best.lua", s, "-p", "-n", "N" }, opts = opts,
+      missing = needs_root },
+    { name = "nslua API", argv = { lua, T .. "/api.lua", rootless and (T .. "/tree") or TOP, s, "N",
+                                   root }, opts = opts, missing = needs_root },
+  }
+  return base, tools
+end
+
+-- ---------------------------------------------------------------- running
+
+local function with(o, extra)
+  local t = {}
+  for k, v in pairs(o) do t[k] = v end
+  for k, v in pairs(extra) do t[k] = v end
+  return t
+end
+
+local function first_line(path)
+  local s = readfile(path) or ""
+  return s:match("[^\n]+")
+end
+
+-- run once, capturing stderr: nil when it worked, else the reason
+local function probe(ctx, tool, argv)
+  local err = ctx.tmp .. "/probe.err"
+  local dt, how, code = bench.spawn(argv or tool.argv, with(tool.opts, { stderr = err, timeout = TIMEOUT }))
+  if not dt then return how end
+  if how == "exited" and code == 0 then return nil end
+  local line = first_line(err)
+  os.remove(err)
+  return ("%s %d%s"):format(how == "exited" and "exit" or "signal", code,
+                           line and (": " .. line) or "")
+end
+
+local function run_cmd(tool)
+  local dt, how, code, rss = bench.spawn(tool.argv, with(tool.opts, { timeout = TIMEOUT }))
+  if not dt then return nil, how end
+  if how ~= "exited" or code ~= 0 then return nil, ("%s %d"):format(how, code) end
+  return dt, rss
+end
+
+-- A B A B: the per-pair ratio B/A, B's time and peak RSS
+local function measure_cli(opts, base, tool)
+  for _ = 1, opts.warmup do
+    local ok, err = run_cmd(base)
+    if not ok then return nil, "limit: " .. err end
+    ok, err = run_cmd(tool)
+    if not ok then return nil, err end
+  end
+  local ratios, times, rss, bases = {}, {}, {}, {}
+  for i = 1, opts.pairs do
+    -- A B, then B A: whichever runs second in a pair gets no systematic edge
+    local ta, err, tb, rb
+    if i % 2 == 0 then tb, rb = run_cmd(tool) end
+    ta, err = run_cmd(base)
+    if not ta then return nil, ("limit failed at pair %d: %s"):format(i, err) end
+    if i % 2 == 1 then tb, rb = run_cmd(tool) end
+    if not tb then return nil, ("failed at pair %d: %s"):format(i, rb) end
+    ratios[i], times[i], rss[i], bases[i] = tb / ta, tb * 1000, rb, ta * 1000
+  end
+  return { ratio = summary(ratios), ms = summary(times), rss_kb = median(rss), base_ms = bases }
+end
+
+local function loop_argv(tool, n)
+  local argv = {}
+  for i, a in ipairs(tool.argv) do argv[i] = a == "N" and tostring(n) or a end
+  return argv
+end
+
+-- a loop's runs/s from its stdout ("... R runs/s")
+local function run_loop(ctx, tool, n)
+  local argv = loop_argv(tool, n)
+  local out = ctx.tmp .. "/loop.out"
+  local dt, how, code = bench.spawn(argv, with(tool.opts, { stdout = out, timeout = 10 * TIMEOUT }))
+  if not dt then return nil, how end
+  local rps = tonumber((readfile(out) or ""):match("([%d.]+) runs/s"))
+  os.remove(out)
+  if how ~= "exited" or code ~= 0 or not rps then
+    return nil, ("%s %d"):format(how, code)
+  end
+  return rps
+end
+
+local function measure_api(ctx, opts, base, tool)
+  local ratios, rates, bases = {}, {}, {}
+  -- the first pair is the warm-up
+  for i = 0, opts.api_pairs do
+    local ra, err, rb, errb
+    if i % 2 == 0 then rb, errb = run_loop(ctx, tool, opts.loop) end
+    ra, err = run_loop(ctx, base, opts.loop)
+    if not ra then return nil, "limit loop: " .. err end
+    if i % 2 == 1 then rb, errb = run_loop(ctx, tool, opts.loop) end
+    if not rb then return nil, ("failed at pair %d: %s"):format(i, errb) end
+    if i > 0 then ratios[i], rates[i], bases[i] = rb / ra, rb, ra end
+  end
+  return { ratio = summary(ratios), rps = summary(rates), base_rps = bases }
+end
+
+local function progress(fmt, ...)
+  io.stderr:write(fmt:format(...))
+  io.stderr:flush()
+end
+
+local function run_scenario(ctx, opts, s, results)
+  local base, tools = cli_tools(ctx, s)
+  local base_missing = base.missing or probe(ctx, base)
+  local limit_row = { scenario = s, tool = "limit", argv = base.argv, baseline = true }
+  results.cli[#results.cli + 1] = limit_row
+  local all_base = {}
+  if base_missing then
+    limit_row.missing = base_missing
+  end
+  for _, tool in ipairs(tools) do
+    local row = { scenario = s, tool = tool.name, argv = tool.argv }
+    results.cli[#results.cli + 1] = row
+    row.missing = tool.missing or (base_missing and "the limit failed") or probe(ctx, tool)
+    if not row.missing then
+      progress("%s %-10s ", s, tool.name)
+      local m, err = measure_cli(opts, base, tool)
+      if m then
+        row.ratio, row.ms, row.rss_kb = m.ratio, m.ms, m.rss_kb
+        for _, v in ipairs(m.base_ms) do all_base[#all_base + 1] = v end
+        progress("%.2fx\n", m.ratio.median)
+      else
+        row.missing = err
+        progress("%s\n", err)
+      end
+    end
+  end
+  if #all_base > 0 then limit_row.ms = summary(all_base) end
+
+  if opts.api_pairs == 0 then return end
+  local abase, atools = api_tools(ctx, s)
+  local abase_missing = abase.missing or probe(ctx, abase, loop_argv(abase, 1))
+  local arow = { scenario = s, tool = abase.name, argv = loop_argv(abase, opts.loop), baseline = true,
+                 missing = abase_missing }
+  results.api[#results.api + 1] = arow
+  local all_rps = {}
+  for _, tool in ipairs(atools) do
+    local row = { scenario = s, tool = tool.name, argv = loop_argv(tool, opts.loop) }
+    results.api[#results.api + 1] = row
+    row.missing = tool.missing or (abase_missing and "the limit failed")
+      or probe(ctx, tool, loop_argv(tool, 1))
+    if not row.missing then
+      progress("%s %-16s ", s, tool.name)
+      local m, err = measure_api(ctx, opts, abase, tool)
+      if m then
+        row.ratio, row.rps = m.ratio, m.rps
+        for _, v in ipairs(m.base_rps) do all_rps[#all_rps + 1] = v end
+        progress("%.2fx\n", m.ratio.median)
+      else
+        row.missing = err
+        progress("%s\n", err)
+      end
+    end
+  end
+  if #all_rps > 0 then arow.rps = summary(all_rps) end
+end
+
+-- ---------------------------------------------------------------- output
+
+local function fmt_ratio(r) return r and ("%.2f"):format(r.median) or "" end
+local function fmt_range(r) return r and ("%.2f-%.2f"):format(r.min, r.max) or "" end
+
+local function tables(results)
+  local cli = { head = { "scenario", "tool", "ratio", "min-max", "median ms", "peak RSS KiB" }, rows = {} }
+  for _, r in ipairs(results.cli) do
+    local row
+    if r.missing then
+      row = { r.scenario, r.tool, "missing: " .. r.missing, "", "", "" }
+    elseif r.baseline then
+      row = { r.scenario, r.tool, "1.00", "", r.ms and ("%.2f"):format(r.ms.median) or "", "" }
+    else
+      row = { r.scenario, r.tool, fmt_ratio(r.ratio), fmt_range(r.ratio),
+              ("%.2f"):format(r.ms.median), r.rss_kb and ("%d"):format(r.rss_kb // 1) or "" }
+    end
+    cli.rows[#cli.rows + 1] = row
+  end
+  local api = { head = { "scenario", "in one process", "ratio", "min-max", "runs/s" }, rows = {} }
+  for _, r in ipairs(results.api) do
+    local row
+    if r.missing then
+      row = { r.scenario, r.tool, "missing: " .. r.missing, "", "" }
+    elseif r.baseline then
+      row = { r.scenario, r.tool, "1.00", "", r.rps and ("%.0f"):format(r.rps.median) or "" }
+    else
+      row = { r.scenario, r.tool, fmt_ratio(r.ratio), fmt_range(r.ratio), ("%.0f"):format(r.rps.median) }
+    end
+    api.rows[#api.rows + 1] = row
+  end
+  return cli, api
+end
+
+local function print_text(t)
+  local w = {}
+  for i, h in ipairs(t.head) do w[i] = #h end
+  for _, row in ipairs(t.rows) do
+    for i, c in ipairs(row) do
+      -- a long 'missing' reason does not widen its column
+      if not c:match("^missing: ") then w[i] = math.max(w[i], #c) end
+    end
+  end
+  local function line(row)
+    local parts = {}
+    for i, c in ipairs(row) do
+      parts[i] = c .. (" "):rep(math.max(0, w[i] - #c))
+    end
+    print((table.concat(parts, "  "):gsub("%s+$", "")))
+  end
+  line(t.head)
+  for _, row in ipairs(t.rows) do line(row) end
+end
+
+local function print_markdown(t)
+  local function esc(c) return (c:gsub("|", "\\|")) end
+  local head, sep = {}, {}
+  for i, h in ipairs(t.head) do head[i] = esc(h); sep[i] = i <= 2 and "---" or "---:" end
+  print("| " .. table.concat(head, " | ") .. " |")
+  print("|" .. table.concat(sep, "|") .. "|")
+  for _, row in ipairs(t.rows) do
+    local r = {}
+    for i, c in ipairs(row) do r[i] = esc(c) end
+    print("| " .. table.concat(r, " | ") .. " |")
+  end
+end
+
+local function report(results, opts)
+  local m = results.machine
+  local cli, api = tables(results)
+  local title = ("nslua bench, %s: Linux %s, %s x %d, %s; %d pairs after %d warm-up runs")
+    :format(m.date, m.kernel, m.cpu, m.nproc or 0, m.lua, opts.pairs, opts.warmup)
+  local p = opts.markdown and print_markdown or print_text
+  print(opts.markdown and ("_" .. title .. "_") or title)
+  print("")
+  print("Per command: time relative to the limit as a command (median and range of the per-pair ratio),")
+  print("median wall time, median peak RSS (wait4 ru_maxrss).")
+  print("")
+  p(cli)
+  if #api.rows > 0 then
+    print("")
+    print(("In one process: runs/s of %d-sandbox loops relative to the limit's loop with nslua's process"):format(opts.loop))
+    print(("structure (median and range over %d pairs; higher is better)."):format(opts.api_pairs))
+    print("")
+    p(api)
+  end
+  if #results.leftovers > 0 then
+    print("")
+    print("WARNING: this run left on the host:\n  " .. table.concat(results.leftovers, "\n  "))
+  end
+  if #results.appeared > 0 then
+    io.stderr:write("run.lua: note: host objects appeared during the run (a concurrent run may own them):\n  ",
+      table.concat(results.appeared, "\n  "), "\n")
+  end
+end
+
+-- a minimal JSON encoder, for machines without lua-cjson
+local function to_json(v)
+  local t = type(v)
+  if t == "table" then
+    if #v > 0 or next(v) == nil then
+      local parts = {}
+      for i, x in ipairs(v) do parts[i] = to_json(x) end
+      return "[" .. table.concat(parts, ",") .. "]"
+    end
+    local keys, parts = {}, {}
+    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+    table.sort(keys)
+    for _, k in ipairs(keys) do parts[#parts + 1] = ("%q:%s"):format(k, to_json(v[k])) end
+    return "{" .. table.concat(parts, ",") .. "}"
+  elseif t == "string" then
+    return '"' .. v:gsub('[%c"\\]', function(c)
+      return ({ ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t" })[c]
+        or ("\\u%04x"):format(c:byte())
+    end) .. '"'
+  elseif t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then return "null" end
+    return math.type(v) == "integer" and tostring(v) or ("%.6g"):format(v)
+  elseif t == "boolean" then
+    return tostring(v)
+  end
+  return "null"
+end
+
+-- ---------------------------------------------------------------- main
+
+-- what this run left behind: its temp dir, its cgroups (nslua-bench-*)
+local function leftovers(ctx)
+  local found = {}
+  if ctx.tmp and sh("test -e " .. q(ctx.tmp)) then found[#found + 1] = "dir: " .. ctx.tmp end
+  local ok, out = sh("find /sys/fs/cgroup -maxdepth 8 -type d -name 'nslua-bench-*'")
+  if ok then
+    for l in out:gmatch("[^\n]+") do found[#found + 1] = "cgroup: " .. l end
+  end
+  return found
+end
+
+-- host objects (the spec helper's check) that appeared during the run: a
+-- concurrent test run or sandbox may own them, so this is only a note
+local function appeared(ctx, before)
+  local found = {}
+  if before and ctx.helper then
+    local seen = {}
+    for _, v in ipairs(before) do seen[v] = true end
+    for _, v in ipairs(ctx.helper.host_objects()) do
+      if not seen[v] then found[#found + 1] = v end
+    end
+  end
+  return found
+end
+
+local function main(args)
+  local ok, opts = pcall(parse_args, args)
+  if not ok then
+    io.stderr:write("run.lua: ", opts, "\n", USAGE)
+    return 2
+  end
+  local f = io.open("/proc/self/status")
+  local uid = f and f:read("a"):match("\nUid:%s*(%d+)")
+  if f then f:close() end
+  if uid ~= "0" then
+    io.stderr:write("run.lua: the bench needs root (namespaces, cgroups, setuid to the rootless user)\n")
+    return 1
+  end
+  math.randomseed(os.time(), tonumber(tostring({}):match("0x(%x+)"), 16) or 0)
+  local ctx = {}
+  local hok, helper = pcall(dofile, TOP .. "/spec/helper.lua")
+  ctx.helper = hok and helper or nil
+  local before = ctx.helper and ctx.helper.host_objects()
+  local results = { machine = machine(), cli = {}, api = {},
+                    params = { pairs = opts.pairs, warmup = opts.warmup, api_pairs = opts.api_pairs,
+                               loop = opts.loop, scenarios = opts.scenarios } }
+  local t0 = bench.now()
+  local rok, err = xpcall(function()
+    setup(opts, ctx)
+    for _, s in ipairs(opts.scenarios) do run_scenario(ctx, opts, s, results) end
+  end, debug.traceback)
+  teardown(ctx)
+  results.seconds = bench.now() - t0
+  results.leftovers = leftovers(ctx)
+  results.appeared = appeared(ctx, before)
+  if not rok then
+    io.stderr:write("run.lua: ", tostring(err), "\n")
+    for _, l in ipairs(results.leftovers) do io.stderr:write("left behind: ", l, "\n") end
+    return 1
+  end
+  report(results, opts)
+  if opts.json and opts.json ~= "" then
+    os.execute("mkdir -p " .. q(dirname(opts.json)))
+    writefile(opts.json, to_json(results) .. "\n")
+    io.stderr:write(("run.lua: %.0f s; JSON in %s\n"):format(results.seconds, opts.json))
+  end
+  return 0
+end
+
+os.exit(main(arg), true)

@@ -1,0 +1,166 @@
+-- spec/bench_spec.lua - the bench tools build, run, and leave nothing behind.
+-- Benchmarks are not timed tests: nothing here asserts a speed.
+local helper = require "helper"
+
+local OUT = helper.root .. "/build/bench"
+
+-- The bench tools are not instrumented: under `make sanitize` the preloaded
+-- ASan runtime would report the compiler's own leaks and the peers'.
+local function sh(cmd)
+  return helper.sh("env -u LD_PRELOAD -u ASAN_OPTIONS " .. cmd)
+end
+
+local function build()
+  return sh("make -s -C " .. helper.quote(helper.root .. "/scripts/bench"))
+end
+
+local function rate(out)
+  return tonumber(out:match("([%d.]+) runs/s"))
+end
+
+-- only this run's objects: other test runs may create nslua cgroups meanwhile
+local function bench_objects()
+  local t = {}
+  for _, v in ipairs(helper.host_objects()) do
+    if v:match("nslua%-bench") then t[#t + 1] = v end
+  end
+  local f = io.popen("ls -d /tmp/nslua-bench.* 2>/dev/null")
+  for l in f:lines() do t[#t + 1] = "dir: " .. l end
+  f:close()
+  return t
+end
+
+describe("scripts/bench", function()
+  local built, build_out
+
+  setup(function()
+    built, build_out = build()
+  end)
+
+  it("builds the limit, the bench module and the scripts", function()
+    assert.is_true(built, build_out)
+    for _, f in ipairs{ "limit", "bench.so", "best.lua", "api.lua" } do
+      assert.is_true(helper.exists(OUT .. "/" .. f), f)
+    end
+  end)
+
+  describe("the limit #priv", function()
+    for _, s in ipairs{ "S1", "S2" } do
+      for _, mode in ipairs{ "", " -p" } do
+        it(("loops %s%s and reports a positive rate"):format(s, mode), function()
+          if not helper.is_root() then return pending("needs root") end
+          assert.is_true(built, build_out)
+          local before = bench_objects()
+          local ok, out = sh(("%s/limit -s %s%s -n 5"):format(OUT, s, mode))
+          assert.is_true(ok, out)
+          assert.matches(("^%s %s 5 runs"):format(s, mode == "" and "direct" or "structure"), out)
+          assert.is_true(rate(out) > 0, out)
+          assert.same(before, bench_objects())
+        end)
+      end
+    end
+
+    it("runs a sandbox once as a command, with the command's status", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out, rc = sh(OUT .. "/limit -s S2")
+      assert.is_true(ok, out)
+      assert.equal(0, rc)
+      ok, out, rc = sh(OUT .. "/limit -s S2 -p -c /bin/false")
+      assert.is_false(ok)
+      assert.equal(1, rc, out)
+    end)
+
+    it("reports a set-up failure as exit 125 with the step", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out, rc = sh(OUT .. "/limit -s S1 -c /nonexistent")
+      assert.is_false(ok)
+      assert.equal(125, rc)
+      assert.matches("execve '/nonexistent': No such file or directory", out, 1, true)
+    end)
+
+    it("runs S5 in its own memory and pids cgroups and removes them", function()
+      if not helper.is_root() then return pending("needs root") end
+      local dir = helper.tmpdir("0755")
+      assert(helper.sh(("mkdir -p %s/bin %s/proc && cp /bin/busybox %s/bin/ && ln -s busybox %s/bin/sh"
+        .. " && ln -s busybox %s/bin/cat"):format(dir, dir, dir, dir, dir)))
+      local f = assert(io.open(dir .. "/check", "w"))
+      f:write("#!/bin/sh\ncat /proc/self/cgroup /proc/self/uid_map\n")
+      f:close()
+      os.execute("chmod 0755 " .. dir .. "/check")
+      local before = bench_objects()
+      local ok, out = sh(("%s/limit -s S5 -p -r %s -c /check"):format(OUT, dir))
+      helper.rmtree(dir)
+      assert.is_true(ok, out)
+      assert.matches(":memory:[^\n]*/nslua%-bench%-%d+%-1\n", out)
+      assert.matches(":pids:[^\n]*/nslua%-bench%-%d+%-1\n", out)
+      assert.matches("0%s+1100000000%s+1", out)
+      assert.same(before, bench_objects())
+    end)
+  end)
+
+  describe("the bench module", function()
+    it("times a command and returns its status and peak RSS", function()
+      assert.is_true(built, build_out)
+      local ok, out = helper.run_isolated(([[
+        package.cpath = %q .. "/?.so;" .. package.cpath
+        local bench = require "bench"
+        local dt, how, code, rss = bench.spawn({ "/bin/sh", "-c", "exit 3" })
+        print(dt > 0, how, code, rss > 0)
+        local _, how2, code2 = bench.spawn({ "/nonexistent" })
+        print(how2, code2)
+        print(pcall(bench.spawn, {}))
+      ]]):format(OUT))
+      assert.is_true(ok, out)
+      assert.matches("true\texited\t3\ttrue\nexited\t127\nfalse\t[^\n]*argv is empty", out)
+    end)
+
+    it("runs the limit's own code from Lua #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = sh(("%s %s/best.lua S2 -p -n 3"):format(helper.LUA, OUT))
+      assert.is_true(ok, out)
+      assert.is_true(rate(out) > 0, out)
+      ok, out = sh(("%s %s/best.lua S1"):format(helper.LUA, OUT))
+      assert.is_true(ok, out)
+    end)
+  end)
+
+  describe("run.lua #priv", function()
+    it("measures S1 side by side, reports missing cells, writes JSON, leaves nothing", function()
+      if not helper.is_root() then return pending("needs root") end
+      assert.is_true(built, build_out)
+      local json = os.tmpname()
+      local before = bench_objects()
+      local ok, out = sh(("%s %s/scripts/bench/run.lua --pairs 2 --warmup 1 --scenarios S1"
+        .. " --api-pairs 1 --loop 3 --json %s 2>/dev/null"):format(helper.LUA, helper.root, json))
+      local data = helper.read(json)
+      os.remove(json)
+      assert.is_true(ok, out)
+      assert.matches("S1%s+limit%s+1%.00", out)
+      assert.matches("S1%s+bwrap%s+[%d.]+%s+[%d.]+%-[%d.]+%s+[%d.]+%s+%d+", out)
+      -- each nslua cell is measured or names why it is missing
+      for _, tool in ipairs{ "nslua run", "nslua API" } do
+        local line = out:match("S1%s+" .. tool .. "[^\n]*")
+        assert.is_truthy(line, out)
+        assert.is_truthy(line:match("missing: %S") or line:match("%d%.%d%d"), line)
+      end
+      assert.not_matches("WARNING", out)
+      assert.matches('"machine":{', data, 1, true)
+      assert.matches('"kernel":"', data, 1, true)
+      assert.same(before, bench_objects())
+    end)
+
+    it("prints Markdown and rejects bad options", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = sh(("%s %s/scripts/bench/run.lua --pairs 1 --warmup 0 --scenarios S2"
+        .. " --no-api --markdown --json '' 2>/dev/null"):format(helper.LUA, helper.root))
+      assert.is_true(ok, out)
+      assert.matches("| scenario | tool | ratio | min-max | median ms | peak RSS KiB |", out, 1, true)
+      assert.matches("\n| S2 | limit | 1.00 |", out, 1, true)
+      local rc
+      ok, out, rc = sh(("%s %s/scripts/bench/run.lua --scenarios S9"):format(helper.LUA, helper.root))
+      assert.is_false(ok)
+      assert.equal(2, rc)
+      assert.matches("unknown scenario S9", out, 1, true)
+    end)
+  end)
+end)
