@@ -212,15 +212,17 @@ static void nlsock_release (nlsock *s) {
 ** target, socket(), setns back.  Everything in C, so no Lua code ever runs
 ** in the borrowed netns.  Returns 0 or an errno; '*step' names the step.
 */
-static int nlsock_open_in (nlsock *s, const netns_ref *ns, const char **step) {
-  char path[64];
+static int nlsock_open_in (nlsock *s, const netns_ref *ns, const char **step,
+                           char *path, size_t pathsz) {
   int self, target = ns->fd, err = 0;
   *step = "open";
-  self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  snprintf(path, pathsz, "/proc/self/ns/net");
+  self = open(path, O_RDONLY | O_CLOEXEC);
   if (self < 0)
     return errno;
+  snprintf(path, pathsz, "netns");
   if (ns->pid > 0) {
-    snprintf(path, sizeof path, "/proc/%d/ns/net", ns->pid);
+    snprintf(path, pathsz, "/proc/%d/ns/net", ns->pid);
     target = open(path, O_RDONLY | O_CLOEXEC);
     if (target < 0) {
       err = errno;
@@ -254,13 +256,14 @@ static int netlink_socket (lua_State *L) {
   netns_ref ns;
   int given = opt_netns(L, 1, &ns), err;
   const char *step = "netlink socket";
+  char path[64];
   nlsock *s = nlsock_new(L);
   if (given)
-    err = nlsock_open_in(s, &ns, &step);
+    err = nlsock_open_in(s, &ns, &step, path, sizeof path);
   else
     err = nlsock_open(s);
   if (err != 0)
-    return nslua_fail(L, err, step, given ? "netns" : NULL);
+    return nslua_fail(L, err, step, given ? path : NULL);
   return 1;
 }
 
