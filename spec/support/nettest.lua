@@ -154,6 +154,8 @@ import socket, sys
 port = int(sys.argv[1])
 socks = []
 for fam, addr in ((socket.AF_INET, sys.argv[2]), (socket.AF_INET6, sys.argv[3])):
+    if addr == "-":
+        continue
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, port))
@@ -173,6 +175,8 @@ local CLIENT = [[
 import socket, sys, time
 port = int(sys.argv[1])
 for fam, addr in ((socket.AF_INET, sys.argv[2]), (socket.AF_INET6, sys.argv[3])):
+    if addr == "-":
+        continue
     deadline = time.time() + 10
     while True:
         s = socket.socket(fam, socket.SOCK_STREAM)
@@ -196,10 +200,11 @@ local function py(script, port, a4, a6)
   local f = assert(io.open(file, "w"))
   f:write(script)
   f:close()
-  return ("timeout 25 python3 %s %d %s %s"):format(file, port, a4, a6)
+  return ("timeout 25 python3 %s %d %s %s"):format(file, port, a4, a6 or "-")
 end
 
--- Serve one v4 and one v6 TCP connection (blocks); returns output, rc.
+-- Serve one v4 and one v6 TCP connection (blocks; a6 nil: v4 only);
+-- returns output, rc.
 function M.tcp_serve(port, a4, a6)
   return M.sh(py(SERVER, port, a4, a6))
 end
