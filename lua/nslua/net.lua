@@ -1,0 +1,550 @@
+--- nslua.net: network plans.
+-- A plan is built (and validated) before anything is created; then
+-- host_setup runs in the caller's netns (the "host"), guest_setup inside the
+-- child's netns, and host_cleanup removes exactly what host_setup made.
+--
+--   net = nil | "none"   own netns, lo up
+--   net = "host"         share the caller's netns
+--   net = { veth = { host = NAME, guest = "eth0", host_addr = CIDR,
+--                    guest_addr = CIDR, host_addr6 = CIDR, guest_addr6 = CIDR,
+--                    route = "default" | false } }
+--   net = { bridge = NAME, addr = CIDR, gateway = IP, host = NAME, guest = "eth0" }
+--
+-- Host links are named nsl<id><suffix> and carry the alias "nslua"; a
+-- bridge nslua creates carries it too, and the last container using it
+-- removes it.  nslua never enables forwarding.
+local core = require "nslua.core"
+
+local nl = core.netlink
+local errno = core.errno
+
+local M = {}
+
+--- Alias that marks links nslua owns (IFLA_IFALIAS).
+M.OWNER = "nslua"
+--- Directory of the bridge lock files.
+M.LOCK_DIR = "/run/nslua"
+
+local POOL4 <const> = { 10, 231 }           -- 10.231.0.0/16
+local BLOCKS4 <const> = 16384               -- /30 blocks in the pool
+local PROBES <const> = 64
+local RT_TABLE_LOCAL <const> = 255
+
+local ROOTLESS <const> =
+  "veth and bridge networking need CAP_NET_ADMIN in the host network namespace (rootless)"
+
+-- A bad spec: raised as a table deep inside the planner, re-raised by
+-- M.plan as error("net: ...", 2) so the message blames plan's caller.
+local BadSpec = {}
+local function bad(fmt, ...)
+  error(setmetatable({ msg = "net: " .. fmt:format(...) }, BadSpec), 0)
+end
+
+-- Addresses ----------------------------------------------------------------
+
+-- "a.b.c.d" -> { a, b, c, d } | nil
+local function parse4(s)
+  local a, b, c, d = s:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if not a then return nil end
+  local t = { tonumber(a), tonumber(b), tonumber(c), tonumber(d) }
+  for _, v in ipairs(t) do
+    if v > 255 then return nil end
+  end
+  return t
+end
+
+-- "fd00::1" -> 16 bytes | nil  (no embedded IPv4 form)
+local function parse6(s)
+  if not s:match("^[%x:]+$") or s:find(":::", 1, true) then return nil end
+  local head, tail = s:match("^(.-)::(.*)$")
+  local function groups(part)
+    local g = {}
+    if part == "" then return g end
+    for x in (part .. ":"):gmatch("([^:]*):") do
+      if not x:match("^%x%x?%x?%x?$") then return nil end
+      g[#g + 1] = tonumber(x, 16)
+    end
+    return g
+  end
+  local words
+  if head then
+    local h, t = groups(head), groups(tail)
+    if not h or not t or #h + #t > 7 then return nil end
+    words = h
+    for _ = 1, 8 - #h - #t do words[#words + 1] = 0 end
+    for _, w in ipairs(t) do words[#words + 1] = w end
+  else
+    words = groups(s)
+    if not words or #words ~= 8 then return nil end
+  end
+  local bytes = {}
+  for _, w in ipairs(words) do
+    bytes[#bytes + 1] = w >> 8
+    bytes[#bytes + 1] = w & 0xff
+  end
+  return bytes
+end
+
+-- "10.0.0.1/24" -> { family, bytes, prefix, addr, cidr } | nil
+local function parse_cidr(s, need_prefix)
+  if type(s) ~= "string" then return nil end
+  local host, prefix = s:match("^([^/]+)/(%d+)$")
+  if not host then
+    if need_prefix or s:find("/", 1, true) then return nil end
+    host = s
+  end
+  local family, bytes = "inet", parse4(host)
+  if not bytes then family, bytes = "inet6", parse6(host) end
+  if not bytes then return nil end
+  local max = family == "inet" and 32 or 128
+  prefix = tonumber(prefix)
+  if prefix and prefix > max then return nil end
+  return { family = family, bytes = bytes, prefix = prefix or max, addr = host, cidr = s }
+end
+
+-- Do two prefixes share any address?
+local function overlaps(a, alen, b, blen)
+  local n = math.min(alen, blen)
+  for i = 1, #a do
+    local bits = n - (i - 1) * 8
+    if bits <= 0 then return true end
+    local mask = bits >= 8 and 0xff or (0xff << (8 - bits)) & 0xff
+    if (a[i] & mask) ~= (b[i] & mask) then return false end
+  end
+  return true
+end
+
+-- 32-bit FNV-1a of a string with a salt.
+local function hash(s, salt)
+  local h = 2166136261
+  for i = 1, #s do
+    h = ((h ~ s:byte(i)) * 16777619) & 0xffffffff
+  end
+  h = ((h ~ (salt or 0)) * 16777619) & 0xffffffff
+  return h
+end
+
+local function block4(n)
+  local base = n * 4
+  local c, d = base >> 8, base & 0xff
+  local pre = ("%d.%d.%d."):format(POOL4[1], POOL4[2], c)
+  return pre .. (d + 1) .. "/30", pre .. (d + 2) .. "/30"
+end
+
+-- fdXX:XXXX:XXXX::/48 from the id; ::1 and ::2 of its first /64.
+local function block6(id, salt)
+  local a, b = hash(id, 1000 + salt), hash(id, 2000 + salt)
+  local pre = ("fd%02x:%04x:%04x::"):format(a & 0xff, (a >> 8) & 0xffff, b & 0xffff)
+  return pre .. "1/64", pre .. "2/64"
+end
+
+-- Host routes ---------------------------------------------------------------
+
+-- Routes that claim address space in the host netns: everything with a
+-- destination prefix except multicast/broadcast bookkeeping and link-local.
+local function host_routes()
+  local routes, err = nl.routes()
+  if not routes then bad("reading host routes: %s", err) end
+  local out = {}
+  for _, r in ipairs(routes) do
+    if r.dst ~= "default" and r.type ~= "multicast" and r.type ~= "broadcast"
+        and not r.dst:match("^fe80:") and not r.dst:match("^ff") then
+      local p = parse_cidr(r.dst, true)
+      if p then
+        p.dev, p.table = r.dev, r.table
+        out[#out + 1] = p
+      end
+    end
+  end
+  return out
+end
+
+-- The first host route overlapping 'c', or nil.  'except_dev' is ignored
+-- (a bridge's own subnet is where a bridge plan's address belongs).
+local function conflict(c, routes, except_dev)
+  for _, r in ipairs(routes) do
+    if r.family == c.family and (except_dev == nil or r.dev ~= except_dev)
+        and overlaps(c.bytes, c.prefix, r.bytes, r.prefix) then
+      return r
+    end
+  end
+end
+
+local function describe_route(r)
+  return r.cidr .. (r.dev and (" dev " .. r.dev) or "")
+    .. (r.table == RT_TABLE_LOCAL and " (local)" or "")
+end
+
+-- Validation ----------------------------------------------------------------
+
+local function check_ifname(name, field)
+  if type(name) ~= "string" or #name < 1 or #name > 15 or name == "." or name == ".."
+      or name:find("[/:%s%z]") then
+    bad("%s must be an interface name of 1..15 bytes without '/', ':' or blanks (got %s)",
+      field, tostring(name))
+  end
+  return name
+end
+
+local function check_cidr(s, field, family)
+  local c = parse_cidr(s, true)
+  if not c then
+    bad("%s must be an address with a /prefix (got %s)", field, tostring(s))
+  end
+  if family and c.family ~= family then
+    bad("%s must be an %s address (got %s)", field,
+      family == "inet" and "IPv4" or "IPv6", s)
+  end
+  return c
+end
+
+local function check_fields(t, path, allowed)
+  for k in pairs(t) do
+    if not allowed[k] then
+      bad("unknown field '%s.%s'", path, tostring(k))
+    end
+  end
+end
+
+local function same_subnet(a, b)
+  return a.family == b.family and a.prefix == b.prefix
+    and overlaps(a.bytes, a.prefix, b.bytes, b.prefix)
+end
+
+local function refuse(field, c, r, default)
+  bad("%s %s%s overlaps the host route %s; choose another prefix",
+    field, c.cidr, default and " (default)" or "", describe_route(r))
+end
+
+-- Pick default veth addresses: a /30 of 10.231.0.0/16 and a ::/64 of an
+-- fdXX::/48, both from the id, probing onward past host routes.
+local function default_pairs(id, routes)
+  local start = hash(id, 0) % BLOCKS4
+  local h4, g4, first4, hit4
+  for i = 0, PROBES - 1 do
+    h4, g4 = block4((start + i) % BLOCKS4)
+    local c = parse_cidr(h4, true)
+    c.prefix = 30
+    hit4 = conflict(c, routes)
+    if not hit4 then break end
+    first4 = first4 or { c = c, r = hit4 }
+  end
+  if hit4 then refuse("veth.host_addr", first4.c, first4.r, true) end
+  local h6, g6, first6, hit6
+  for salt = 0, PROBES - 1 do
+    h6, g6 = block6(id, salt)
+    local c = parse_cidr(h6, true)
+    hit6 = conflict(c, routes)
+    if not hit6 then break end
+    first6 = first6 or { c = c, r = hit6 }
+  end
+  if hit6 then refuse("veth.host_addr6", first6.c, first6.r, true) end
+  return h4, g4, h6, g6
+end
+
+local VETH_FIELDS <const> = {
+  host = true, guest = true, host_addr = true, guest_addr = true,
+  host_addr6 = true, guest_addr6 = true, route = true,
+}
+local BRIDGE_FIELDS <const> = {
+  bridge = true, addr = true, gateway = true, host = true, guest = true,
+}
+
+local function plan_veth(v, id, plan)
+  if type(v) ~= "table" then bad("field 'net.veth' must be a table") end
+  check_fields(v, "net.veth", VETH_FIELDS)
+  plan.mode = "veth"
+  plan.host_if = check_ifname(v.host or ("nsl" .. id .. "h"), "veth.host")
+  plan.guest_if = check_ifname(v.guest or "eth0", "veth.guest")
+  if v.route ~= nil and v.route ~= "default" and v.route ~= false then
+    bad("veth.route must be \"default\" or false")
+  end
+  plan.route = v.route == nil and "default" or v.route
+  for _, pair in ipairs { { "host_addr", "guest_addr" }, { "host_addr6", "guest_addr6" } } do
+    if (v[pair[1]] == nil) ~= (v[pair[2]] == nil) then
+      bad("veth.%s and veth.%s go together", pair[1], pair[2])
+    end
+  end
+  local given = {}
+  if v.host_addr then
+    local h = check_cidr(v.host_addr, "veth.host_addr")
+    local g = check_cidr(v.guest_addr, "veth.guest_addr", h.family)
+    if not same_subnet(h, g) then
+      bad("veth.guest_addr %s is not in the subnet of veth.host_addr %s", g.cidr, h.cidr)
+    end
+    given[#given + 1] = { "veth.host_addr", h, g }
+  end
+  if v.host_addr6 then
+    local h = check_cidr(v.host_addr6, "veth.host_addr6", "inet6")
+    local g = check_cidr(v.guest_addr6, "veth.guest_addr6", "inet6")
+    if not same_subnet(h, g) then
+      bad("veth.guest_addr6 %s is not in the subnet of veth.host_addr6 %s", g.cidr, h.cidr)
+    end
+    given[#given + 1] = { "veth.host_addr6", h, g }
+  end
+  local routes = host_routes()
+  if #given == 0 then
+    local h4, g4, h6, g6 = default_pairs(id, routes)
+    plan.host_addrs, plan.guest_addrs = { h4, h6 }, { g4, g6 }
+  else
+    plan.host_addrs, plan.guest_addrs = {}, {}
+    for _, p in ipairs(given) do
+      local r = conflict(p[2], routes)
+      if r then refuse(p[1], p[2], r) end
+      plan.host_addrs[#plan.host_addrs + 1] = p[2].cidr
+      plan.guest_addrs[#plan.guest_addrs + 1] = p[3].cidr
+    end
+  end
+  plan.routes = {}
+  if plan.route == "default" then
+    for _, h in ipairs(plan.host_addrs) do
+      local c = parse_cidr(h, true)
+      plan.routes[#plan.routes + 1] = { dst = "default", gateway = c.addr, dev = plan.guest_if,
+                                        family = c.family }
+    end
+  end
+end
+
+local function plan_bridge(b, id, plan)
+  check_fields(b, "net", BRIDGE_FIELDS)
+  plan.mode = "bridge"
+  plan.bridge = check_ifname(b.bridge, "net.bridge")
+  plan.host_if = check_ifname(b.host or ("nsl" .. id .. "b"), "net.host")
+  plan.guest_if = check_ifname(b.guest or "eth0", "net.guest")
+  plan.host_addrs, plan.guest_addrs, plan.routes = {}, {}, {}
+  local addr
+  if b.addr ~= nil then
+    addr = check_cidr(b.addr, "net.addr")
+    plan.guest_addrs[1] = addr.cidr
+  end
+  if b.gateway ~= nil then
+    local gw = parse_cidr(b.gateway, false)
+    if not gw or b.gateway:find("/", 1, true) then
+      bad("net.gateway must be an address without /prefix (got %s)", tostring(b.gateway))
+    end
+    if addr and gw.family ~= addr.family then
+      bad("net.gateway and net.addr must be of one family")
+    end
+    plan.routes[1] = { dst = "default", gateway = gw.addr, dev = plan.guest_if, family = gw.family }
+  end
+  if addr then
+    local r = conflict(addr, host_routes(), plan.bridge)
+    if r then refuse("net.addr", addr, r) end
+  end
+end
+
+local function build(spec_net, id, opts)
+  if type(id) ~= "string" or not id:match("^[a-z0-9]+$") or #id ~= 8 then
+    bad("id must be 8 characters of [a-z0-9] (got %s)", tostring(id))
+  end
+  local plan = { id = id, created = {} }
+  if spec_net == nil or spec_net == "none" then
+    plan.mode = "none"
+    return plan
+  elseif spec_net == "host" then
+    plan.mode, plan.share = "host", true
+    return plan
+  elseif type(spec_net) ~= "table" then
+    bad("field 'net' must be \"none\", \"host\" or a table (got %s)", tostring(spec_net))
+  end
+  if spec_net.veth ~= nil and spec_net.bridge ~= nil then
+    bad("field 'net' takes veth or bridge, not both")
+  end
+  if spec_net.veth == nil and spec_net.bridge == nil then
+    check_fields(spec_net, "net", {})
+    bad("field 'net' table needs 'veth' or 'bridge'")
+  end
+  if opts.rootless then bad("%s", ROOTLESS) end
+  if spec_net.veth ~= nil then
+    check_fields(spec_net, "net", { veth = true })
+    plan_veth(spec_net.veth, id, plan)
+  else
+    plan_bridge(spec_net, id, plan)
+  end
+  return plan
+end
+
+--- Build a network plan.  Raises "net: ..." on a bad spec (exit 125).
+-- @param spec_net nil | "none" | "host" | { veth = {...} } | { bridge = NAME, ... }
+-- @string id the container id: 8 characters of [a-z0-9]
+-- @tparam[opt] table opts { rootless = bool }
+-- @treturn table plan
+function M.plan(spec_net, id, opts)
+  local ok, plan = pcall(build, spec_net, id, opts or {})
+  if not ok then
+    if getmetatable(plan) == BadSpec then error(plan.msg, 2) end
+    error(plan, 0)
+  end
+  return plan
+end
+
+-- Set-up --------------------------------------------------------------------
+
+local function lock_bridge(name)
+  return nl.lockfile(("%s/bridge-%s.lock"):format(M.LOCK_DIR, name))
+end
+
+-- Run steps in order; the first failure returns nil, "net: step: msg", errno.
+local function fail(msg, code)
+  return nil, "net: " .. tostring(msg), code
+end
+
+--- In the host netns: make the host end of the plan (veth with its peer
+-- born in the child's netns, addresses, bridge attachment).  Everything
+-- made is recorded in plan.created for host_cleanup.
+-- @tparam table plan from M.plan
+-- @int child_pid a process in the target netns
+-- @treturn[1] boolean true
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function M.host_setup(plan, child_pid)
+  if plan.mode ~= "veth" and plan.mode ~= "bridge" then return true end
+  local sock <close>, err, code = nl.socket()
+  if not sock then return fail(err, code) end
+  local ok
+  ok, err, code = nl.veth(plan.host_if, plan.guest_if, { pid = child_pid }, sock)
+  if not ok then return fail(err, code) end
+  plan.created[#plan.created + 1] = { kind = "veth", name = plan.host_if }
+  ok, err, code = nl.link_set(plan.host_if, { alias = M.OWNER }, sock)
+  if not ok then return fail(err, code) end
+  for _, a in ipairs(plan.host_addrs) do
+    ok, err, code = nl.addr_add(plan.host_if, a, sock)
+    if not ok then return fail(err, code) end
+  end
+  if plan.mode == "bridge" then
+    local lock <close>, lerr, lcode = lock_bridge(plan.bridge)
+    if not lock then return fail(lerr, lcode) end
+    if not nl.link(plan.bridge, sock) then
+      ok, err, code = nl.bridge(plan.bridge, sock)
+      if not ok then return fail(err, code) end
+      plan.created[#plan.created + 1] = { kind = "bridge", name = plan.bridge }
+      ok, err, code = nl.link_set(plan.bridge, { alias = M.OWNER, up = true }, sock)
+      if not ok then return fail(err, code) end
+    end
+    ok, err, code = nl.link_set(plan.host_if, { master = plan.bridge }, sock)
+    if not ok then return fail(err, code) end
+  end
+  ok, err, code = nl.link_set(plan.host_if, { up = true }, sock)
+  if not ok then return fail(err, code) end
+  return true
+end
+
+--- Inside the child's netns: lo up; the guest end's addresses, link and
+-- routes.
+-- @treturn[1] boolean true
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function M.guest_setup(plan)
+  if plan.mode == "host" then return true end
+  local sock <close>, err, code = nl.socket()
+  if not sock then return fail(err, code) end
+  local ok
+  ok, err, code = nl.link_set("lo", { up = true }, sock)
+  if not ok then return fail(err, code) end
+  if plan.mode ~= "veth" and plan.mode ~= "bridge" then return true end
+  for _, a in ipairs(plan.guest_addrs) do
+    ok, err, code = nl.addr_add(plan.guest_if, a, sock)
+    if not ok then return fail(err, code) end
+  end
+  ok, err, code = nl.link_set(plan.guest_if, { up = true }, sock)
+  if not ok then return fail(err, code) end
+  for _, r in ipairs(plan.routes) do
+    ok, err, code = nl.route_add({ dst = r.dst, gateway = r.gateway, dev = r.dev,
+                                   family = r.family }, sock)
+    if not ok then return fail(err, code) end
+  end
+  return true
+end
+
+-- Delete a bridge nslua owns once nothing is attached to it.  The caller
+-- holds the bridge lock.
+local function release_bridge(name, sock)
+  local br = nl.link(name, sock)
+  if not br or br.alias ~= M.OWNER then return false end
+  local links = nl.links(sock) or {}
+  for _, l in ipairs(links) do
+    if l.master == br.index then return false end
+  end
+  local ok, _, code = nl.link_del(name, sock)
+  return ok or code == errno.ENODEV
+end
+
+--- Remove what host_setup made: the host links, and the bridge when this
+-- was the last nslua link attached to an nslua-made bridge.  A link that
+-- is already gone (its peer's netns died) is fine.
+-- @treturn boolean true
+function M.host_cleanup(plan)
+  if plan.mode ~= "veth" and plan.mode ~= "bridge" then return true end
+  local sock <close> = nl.socket()
+  if not sock then return true end
+  for i = #plan.created, 1, -1 do
+    local c = plan.created[i]
+    if c.kind == "veth" then nl.link_del(c.name, sock) end
+  end
+  if plan.mode == "bridge" then
+    local lock <close> = lock_bridge(plan.bridge)
+    release_bridge(plan.bridge, sock)
+  end
+  plan.created = {}
+  return true
+end
+
+--- Remove stale nslua links of the host netns: nslua-owned bridges with no
+-- port, and nsl<id>* links marked nslua whose id 'alive(id)' denies (when
+-- given).  A veth whose peer netns died is gone already: the kernel
+-- deletes both ends.
+-- @tparam[opt] function alive(id) -> boolean
+-- @treturn table names of the removed links
+function M.gc(alive)
+  local removed = {}
+  local sock <close> = nl.socket()
+  if not sock then return removed end
+  local links = nl.links(sock) or {}
+  if alive then
+    for _, l in ipairs(links) do
+      local id = l.name:match("^nsl([a-z0-9]" .. ("[a-z0-9]"):rep(7) .. ")")
+      if id and l.alias == M.OWNER and l.kind ~= "bridge" and not alive(id) then
+        if nl.link_del(l.name, sock) then removed[#removed + 1] = l.name end
+      end
+    end
+  end
+  for _, l in ipairs(links) do
+    if l.kind == "bridge" and l.alias == M.OWNER then
+      local lock <close> = lock_bridge(l.name)
+      if release_bridge(l.name, sock) then removed[#removed + 1] = l.name end
+    end
+  end
+  return removed
+end
+
+--- Human-readable lines: every link, address and route of the plan.
+-- @treturn table list of strings
+function M.explain(plan)
+  local lines = {}
+  local function add(fmt, ...) lines[#lines + 1] = fmt:format(...) end
+  if plan.mode == "host" then
+    add("net: shares the host network namespace")
+    return lines
+  end
+  add("net: own network namespace; lo up")
+  if plan.mode == "veth" then
+    add("host: veth %s <-> guest %s (peer created in the container's netns)",
+      plan.host_if, plan.guest_if)
+  elseif plan.mode == "bridge" then
+    add("host: bridge %s (created with alias %q if missing, removed by the last user)",
+      plan.bridge, M.OWNER)
+    add("host: veth %s attached to %s <-> guest %s", plan.host_if, plan.bridge, plan.guest_if)
+  end
+  for _, a in ipairs(plan.host_addrs or {}) do add("host: %s address %s", plan.host_if, a) end
+  if plan.host_if then add("host: %s up", plan.host_if) end
+  for _, a in ipairs(plan.guest_addrs or {}) do add("guest: %s address %s", plan.guest_if, a) end
+  if plan.guest_if then add("guest: %s up", plan.guest_if) end
+  for _, r in ipairs(plan.routes or {}) do
+    add("guest: route %s via %s dev %s", r.dst, r.gateway, r.dev)
+  end
+  return lines
+end
+
+return M

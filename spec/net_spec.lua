@@ -1,0 +1,333 @@
+-- spec/net_spec.lua - nslua.net plans.  Validation runs in the busted
+-- process (it reads nothing from the kernel); everything that reads routes
+-- or makes links runs in a helper.run_isolated child with its own "host"
+-- network namespace (nettest.isolate).
+local helper = require "helper"
+local net = require "nslua.net"
+
+local PRELUDE = [[
+local T = require "support.nettest"
+local core = T.isolate()
+local nl, proc, errno = core.netlink, core.proc, core.errno
+local net = require "nslua.net"
+local eq, raises, fails = T.eq, T.raises, T.fails
+net.LOCK_DIR = T.tmpdir() .. "/locks"
+local function newid()
+  local s = ""
+  for _ = 1, 8 do
+    local n = math.random(0, 35)
+    s = s .. (n < 10 and tostring(n) or string.char(87 + n))
+  end
+  return s
+end
+local function names()
+  local t = {}
+  for _, l in ipairs(assert(nl.links())) do t[#t + 1] = l.name end
+  table.sort(t)
+  return table.concat(t, " ")
+end
+local function noprefix(cidr) return (cidr:match("^[^/]+")) end
+]]
+
+local function run(code)
+  local ok, out = helper.run_isolated(PRELUDE .. code .. "\nT.cleanup()\n")
+  assert(ok, out)
+  return out
+end
+
+local function net_objects()
+  local t = {}
+  for _, v in ipairs(helper.host_objects()) do
+    if v:match("^netns: ") or v:match("^link: ") then t[#t + 1] = v end
+  end
+  return t
+end
+
+describe("nslua.net", function()
+  describe("plan validation", function()
+    it("plans none, host and the default", function()
+      local p = net.plan(nil, "abcd1234")
+      assert.equal("none", p.mode)
+      assert.is_nil(p.share)
+      assert.same({}, p.created)
+      assert.equal("none", net.plan("none", "abcd1234").mode)
+      local h = net.plan("host", "abcd1234")
+      assert.is_true(h.share)
+      assert.same({ "net: shares the host network namespace" }, net.explain(h))
+      assert.same({ "net: own network namespace; lo up" }, net.explain(p))
+      -- host/none need no privilege in the host netns
+      assert.equal("none", net.plan(nil, "abcd1234", { rootless = true }).mode)
+    end)
+
+    it("raises on a bad spec, naming the field", function()
+      local function bad(msg, spec, id, opts)
+        assert.has_error(function() net.plan(spec, id or "abcd1234", opts) end, msg)
+      end
+      bad("net: id must be 8 characters of [a-z0-9] (got ABCD1234)", nil, "ABCD1234")
+      bad("net: id must be 8 characters of [a-z0-9] (got abc)", nil, "abc")
+      bad("net: field 'net' must be \"none\", \"host\" or a table (got bogus)", "bogus")
+      bad("net: field 'net' table needs 'veth' or 'bridge'", {})
+      bad("net: unknown field 'net.vet'", { vet = {} })
+      bad("net: field 'net' takes veth or bridge, not both", { veth = {}, bridge = "br0" })
+      bad("net: unknown field 'net.addr'", { veth = {}, addr = "10.0.0.1/24" })
+      bad("net: unknown field 'net.veth.hostaddr'", { veth = { hostaddr = "10.0.0.1/24" } })
+      bad("net: field 'net.veth' must be a table", { veth = true })
+      bad("net: veth.host must be an interface name of 1..15 bytes without '/', ':' or blanks"
+        .. " (got nslabcd1234host0)", { veth = { host = "nslabcd1234host0" } })
+      bad("net: veth.guest must be an interface name of 1..15 bytes without '/', ':' or blanks"
+        .. " (got eth 0)", { veth = { guest = "eth 0" } })
+      bad("net: veth.route must be \"default\" or false", { veth = { route = "yes" } })
+      bad("net: veth.host_addr and veth.guest_addr go together",
+        { veth = { host_addr = "10.231.0.1/30" } })
+      bad("net: veth.host_addr must be an address with a /prefix (got 10.231.0.1)",
+        { veth = { host_addr = "10.231.0.1", guest_addr = "10.231.0.2/30" } })
+      bad("net: veth.host_addr must be an address with a /prefix (got 10.231.0.300/30)",
+        { veth = { host_addr = "10.231.0.300/30", guest_addr = "10.231.0.2/30" } })
+      bad("net: veth.host_addr must be an address with a /prefix (got 10.231.0.1/33)",
+        { veth = { host_addr = "10.231.0.1/33", guest_addr = "10.231.0.2/30" } })
+      bad("net: veth.guest_addr must be an IPv4 address (got fd00::2/64)",
+        { veth = { host_addr = "10.231.0.1/30", guest_addr = "fd00::2/64" } })
+      bad("net: veth.guest_addr 10.231.1.2/30 is not in the subnet of veth.host_addr 10.231.0.1/30",
+        { veth = { host_addr = "10.231.0.1/30", guest_addr = "10.231.1.2/30" } })
+      bad("net: veth.host_addr6 must be an IPv6 address (got 10.0.0.1/24)",
+        { veth = { host_addr6 = "10.0.0.1/24", guest_addr6 = "10.0.0.2/24" } })
+      bad("net: net.bridge must be an interface name of 1..15 bytes without '/', ':' or blanks"
+        .. " (got a/b)", { bridge = "a/b" })
+      bad("net: net.addr must be an address with a /prefix (got 10.0.0.2)",
+        { bridge = "br0", addr = "10.0.0.2" })
+      bad("net: net.gateway must be an address without /prefix (got 10.0.0.1/24)",
+        { bridge = "br0", addr = "10.0.0.2/24", gateway = "10.0.0.1/24" })
+      bad("net: net.gateway and net.addr must be of one family",
+        { bridge = "br0", addr = "10.0.0.2/24", gateway = "fd00::1" })
+      bad("net: unknown field 'net.gw'", { bridge = "br0", gw = "10.0.0.1" })
+      bad("net: veth and bridge networking need CAP_NET_ADMIN in the host network namespace"
+        .. " (rootless)", { veth = {} }, nil, { rootless = true })
+      bad("net: veth and bridge networking need CAP_NET_ADMIN in the host network namespace"
+        .. " (rootless)", { bridge = "br0" }, nil, { rootless = true })
+    end)
+  end)
+
+  describe("#priv in a private host netns", function()
+    local before
+    before_each(function()
+      if helper.is_root() then before = net_objects() end
+    end)
+    after_each(function()
+      if before then assert.same(before, net_objects()) end
+      before = nil
+    end)
+    local function needs_root()
+      if not helper.is_root() then
+        pending("needs root")
+        return true
+      end
+    end
+
+    it("allocates a /30 of 10.231.0.0/16 and an fdXX::/64 pair from the id", function()
+      if needs_root() then return end
+      run([[
+        local id = newid()
+        local p = net.plan({ veth = {} }, id)
+        eq("veth", p.mode) eq("nsl" .. id .. "h", p.host_if) eq("eth0", p.guest_if)
+        eq(2, #p.host_addrs) eq(2, #p.guest_addrs)
+        local a, b, c, d = p.host_addrs[1]:match("^10%.231%.(%d+)%.(%d+)/30$")
+        assert(a, p.host_addrs[1])
+        eq(1, tonumber(b) % 4, "host is the first address of its /30")
+        eq(("10.231.%s.%d/30"):format(a, tonumber(b) + 1), p.guest_addrs[1])
+        local pre = p.host_addrs[2]:match("^(fd%x%x:%x+:%x+::)1/64$")
+        assert(pre, p.host_addrs[2])
+        eq(pre .. "2/64", p.guest_addrs[2])
+        eq("default", p.routes[1].dst) eq(noprefix(p.host_addrs[1]), p.routes[1].gateway)
+        eq(noprefix(p.host_addrs[2]), p.routes[2].gateway) eq("inet6", p.routes[2].family)
+        -- the same id plans the same; another id (almost surely) elsewhere
+        eq(p.host_addrs[1], net.plan({ veth = {} }, id).host_addrs[1])
+        local q = net.plan({ veth = { host = "nslx", guest = "wan0", route = false } }, newid())
+        eq("nslx", q.host_if) eq("wan0", q.guest_if) eq(0, #q.routes) eq(false, q.route)
+        local lines = table.concat(net.explain(p), "\n")
+        assert(lines:find("guest: route default via " .. noprefix(p.host_addrs[1]) .. " dev eth0",
+          1, true), lines)
+        assert(lines:find("host: " .. p.host_if .. " address " .. p.host_addrs[2], 1, true), lines)
+        local e = net.plan({ veth = { host_addr = "10.231.3.1/24", guest_addr = "10.231.3.9/24" } }, id)
+        eq("10.231.3.1/24", e.host_addrs[1]) eq(1, #e.host_addrs)
+      ]])
+    end)
+
+    it("refuses addresses that overlap a host route; defaults probe past a taken /30", function()
+      if needs_root() then return end
+      run([[
+        local id = newid()
+        local free = net.plan({ veth = {} }, id)
+        assert(nl.veth("nsloverlap0", "nsloverlap1"))
+        assert(nl.link_set("nsloverlap0", { up = true }))
+        -- a route to exactly the default /30: the plan moves on
+        local block = free.host_addrs[1]:gsub("%.%d+/30$", function() return "." end)
+        local base = tonumber(free.host_addrs[1]:match("%.(%d+)/30$")) - 1
+        assert(nl.route_add{ dst = block .. base .. "/30", dev = "nsloverlap0" })
+        local moved = net.plan({ veth = {} }, id)
+        assert(moved.host_addrs[1] ~= free.host_addrs[1], "probed past the taken block")
+        assert(moved.host_addrs[1]:match("^10%.231%."))
+        -- the whole pool routed: refused
+        assert(nl.addr_add("nsloverlap0", "10.231.0.1/16"))
+        local ok, err = pcall(net.plan, { veth = {} }, id)
+        eq(false, ok)
+        assert(err:match("^net: veth%.host_addr 10%.231%.%d+%.%d+/30 %(default%) overlaps the host "
+          .. "route 10%.231%.0%.0/16 dev nsloverlap0; choose another prefix$"), err)
+        ok, err = pcall(net.plan, { veth = { host_addr = "10.231.9.1/30", guest_addr = "10.231.9.2/30" } }, id)
+        eq("net: veth.host_addr 10.231.9.1/30 overlaps the host route 10.231.0.0/16 dev nsloverlap0;"
+          .. " choose another prefix", err)
+        -- elsewhere is fine, and so is a bridge address on the bridge's own subnet
+        net.plan({ veth = { host_addr = "10.232.9.1/30", guest_addr = "10.232.9.2/30" } }, id)
+        assert(nl.bridge("nslbrov"))
+        assert(nl.link_set("nslbrov", { up = true }))
+        assert(nl.addr_add("nslbrov", "10.240.0.1/24"))
+        net.plan({ bridge = "nslbrov", addr = "10.240.0.7/24" }, id)
+        ok, err = pcall(net.plan, { bridge = "nslbrx", addr = "10.240.0.7/24" }, id)
+        eq("net: net.addr 10.240.0.7/24 overlaps the host route 10.240.0.0/24 dev nslbrov;"
+          .. " choose another prefix", err)
+        -- IPv6 too
+        assert(nl.addr_add("nsloverlap0", "fd31:1::1/48"))
+        net.plan({ veth = { host_addr6 = "fd31:2::1/64", guest_addr6 = "fd31:2::2/64" } }, id)
+        ok, err = pcall(net.plan, { veth = { host_addr6 = "fd31:1:0:5::1/64", guest_addr6 = "fd31:1:0:5::2/64" } }, id)
+        eq("net: veth.host_addr6 fd31:1:0:5::1/64 overlaps the host route fd31:1::/48 dev nsloverlap0;"
+          .. " choose another prefix", err)
+      ]])
+    end)
+
+    it("sets up lo in the child of a 'none' plan", function()
+      if needs_root() then return end
+      run([[
+        local p = net.plan(nil, newid())
+        eq(true, net.host_setup(p, 1))
+        local go = T.fifo("go")
+        local child = T.spawn(function()
+          T.wait(go)
+          eq(false, nl.link("lo").up)
+          eq(true, net.guest_setup(p))
+          eq(true, nl.link("lo").up)
+          eq("lo", names())
+        end)
+        T.signal(go)
+        T.reap(child)
+        eq(true, net.host_cleanup(p))
+      ]])
+    end)
+
+    it("runs a veth plan end to end with TCP over v4 and v6, and cleans up", function()
+      if needs_root() then return end
+      local out = run([[
+        local id = newid()
+        local p = net.plan({ veth = {} }, id)
+        local go = T.fifo("go")
+        local child = T.spawn(function()
+          T.wait(go)
+          eq(true, net.guest_setup(p))
+          eq(true, nl.link("lo").up) eq(true, nl.link("eth0").up)
+          local out, rc = T.tcp_serve(7788, noprefix(p.guest_addrs[1]), noprefix(p.guest_addrs[2]))
+          eq(0, rc, "server: " .. out)
+        end)
+        local inode = T.netns_inode(child)
+        eq(true, net.host_setup(p, child))
+        eq("lo " .. p.host_if, names())
+        local h = assert(nl.link(p.host_if))
+        eq(true, h.up) eq("nslua", h.alias) eq("veth", h.kind)
+        eq(1, #p.created) eq(p.host_if, p.created[1].name)
+        local mine = {}
+        for _, a in ipairs(assert(nl.addrs(p.host_if))) do mine[a.cidr] = true end
+        local h4, h6 = p.host_addrs[1], p.host_addrs[2]
+        assert(mine[h4] and mine[h6], "host addresses")
+        T.signal(go)
+        local reply, rc = T.tcp_connect(7788, noprefix(p.guest_addrs[1]), noprefix(p.guest_addrs[2]))
+        io.write((reply:gsub("%d+%.%d+%.%d+%.%d+", "V4"):gsub("fd[%x:]+", "V6")))
+        eq(0, rc, "client")
+        T.reap(child)
+        eq(true, net.host_cleanup(p))
+        eq(0, #p.created)
+        eq("lo", names())
+        eq(false, T.netns_alive(inode), "child netns gone")
+        local _, _, e = proc.waitpid(-1, { nohang = true })
+        eq(errno.ECHILD, e, "no child left")
+        -- cleanup is idempotent
+        eq(true, net.host_cleanup(p))
+      ]])
+      assert.equal("echo:hi V4\necho:hi V6\n", out)
+    end)
+
+    it("shares one bridge between two children; the last cleanup removes it", function()
+      if needs_root() then return end
+      local out = run([[
+        local br = "nslbr" .. newid():sub(1, 5)
+        local p1 = net.plan({ bridge = br, addr = "10.231.250.2/24", gateway = "10.231.250.1" }, newid())
+        local p2 = net.plan({ bridge = br, addr = "10.231.250.3/24" }, newid())
+        local go1, go2, done2 = T.fifo("go1"), T.fifo("go2"), T.fifo("done2")
+        local c1 = T.spawn(function()
+          T.wait(go1)
+          eq(true, net.guest_setup(p1))
+          eq("default via 10.231.250.1 dev eth0", (T.sh("ip route show default"):match("^%S+ %S+ %S+ %S+ %S+")))
+          local out, rc = T.tcp_serve(7799, "10.231.250.2")
+          eq(0, rc, "server: " .. out)
+        end)
+        local c2 = T.spawn(function()
+          T.wait(go2)
+          eq(true, net.guest_setup(p2))
+          local out, rc = T.tcp_connect(7799, "10.231.250.2")
+          io.write("c2: ", out)
+          eq(0, rc, "client")
+          T.wait(done2)
+        end)
+        eq(true, net.host_setup(p1, c1))
+        local b = assert(nl.link(br))
+        eq("bridge", b.kind) eq("nslua", b.alias) eq(true, b.up)
+        eq(true, net.host_setup(p2, c2))
+        eq(b.index, nl.link(p1.host_if).master) eq(b.index, nl.link(p2.host_if).master)
+        local lines = table.concat(net.explain(p1), "\n")
+        assert(lines:find("host: veth " .. p1.host_if .. " attached to " .. br, 1, true), lines)
+        T.signal(go1)
+        T.signal(go2)
+        T.reap(c1)
+        eq(true, net.host_cleanup(p1))
+        assert(nl.link(br), "the bridge stays while c2 uses it")
+        T.signal(done2)
+        T.reap(c2)
+        eq(true, net.host_cleanup(p2))
+        eq(nil, nl.link(br), "the last cleanup removed the bridge")
+        eq("lo", names())
+        -- an operator's bridge (no nslua alias) is never removed
+        assert(nl.bridge(br))
+        local p3 = net.plan({ bridge = br }, newid())
+        local c3 = T.spawn(function() T.wait(go1) end)
+        eq(true, net.host_setup(p3, c3))
+        T.signal(go1)
+        T.reap(c3)
+        eq(true, net.host_cleanup(p3))
+        eq(br, (nl.link(br) or {}).name)
+        assert(nl.link_del(br))
+      ]])
+      assert.equal("c2: echo:hi 10.231.250.2\n", out)
+    end)
+
+    it("gc removes ownerless nslua bridges and links of dead ids only", function()
+      if needs_root() then return end
+      run([[
+        local dead, live = newid(), newid()
+        assert(nl.bridge("nslbrgc0"))
+        assert(nl.link_set("nslbrgc0", { alias = "nslua" }))
+        assert(nl.bridge("nslbrgc1"))
+        assert(nl.link_set("nslbrgc1", { alias = "nslua" }))
+        assert(nl.bridge("nslbrop"))
+        assert(nl.veth("nsl" .. dead .. "h", "peerdead"))
+        assert(nl.link_set("nsl" .. dead .. "h", { alias = "nslua" }))
+        assert(nl.veth("nsl" .. live .. "h", "peerlive"))
+        assert(nl.link_set("nsl" .. live .. "h", { alias = "nslua", master = "nslbrgc1" }))
+        assert(nl.veth("nsl" .. dead .. "x", "peerown"))
+        local removed = net.gc(function(id) return id == live end)
+        table.sort(removed)
+        eq("nsl" .. dead .. "h nslbrgc0", table.concat(removed, " "))
+        local want = { "lo", "nsl" .. dead .. "x", "nsl" .. live .. "h", "nslbrgc1", "nslbrop",
+                       "peerlive", "peerown" }
+        table.sort(want)
+        eq(table.concat(want, " "), names())
+        eq(0, #net.gc())
+      ]])
+    end)
+  end)
+end)
