@@ -618,7 +618,7 @@ describe("nslua.validate", function()
     end)
 
     it("takes a veth plan with defaults", function()
-      assert.same({ veth = { guest = "eth0", route = true } }, ok { net = { veth = {} } }.net)
+      assert.same({ veth = { guest = "eth0", route = "default" } }, ok { net = { veth = {} } }.net)
       assert.same({ veth = { host = "nslab12345678h", guest = "e0", route = false,
         host_addr = "10.231.0.1/30", guest_addr = "fd12:3456::2/64" } },
         ok { net = { veth = { host = "nslab12345678h", guest = "e0", route = false,
@@ -632,7 +632,7 @@ describe("nslua.validate", function()
         "net.veth.host: must be an interface name of 1..15 bytes",
         "net.veth.host_addr: must be a CIDR address (a.b.c.d/n or v6/n)",
         "net.veth.mtu: unknown field",
-        "net.veth.route: must be a boolean",
+        'net.veth.route: must be "default" or false',
       }, errs { net = { veth = { host = ("x"):rep(16), guest = "a/b", mtu = 1500,
         host_addr = "10.0.0.1", guest_addr = "10.0.0.1/33", route = "yes" } } })
       for _, bad in ipairs { "", ".", "..", "a b", "a:b", 5 } do

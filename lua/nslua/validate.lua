@@ -574,7 +574,15 @@ function Checker:veth(v)
       end
     end
   end
-  out.route = self:boolean(v.route, "net.veth.route", true)
+  -- route: "default" (a default route via the host end; true means the
+  -- same) or false (no route)
+  if v.route == nil or v.route == true or v.route == "default" then
+    out.route = "default"
+  elseif v.route == false then
+    out.route = false
+  else
+    self:add("net.veth.route", 'must be "default" or false')
+  end
   return out
 end
 
