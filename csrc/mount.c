@@ -595,6 +595,19 @@ static int mnt_readdir (lua_State *L) {
   return 1;
 }
 
+/*
+** mount.rename(old, new) -> true | nil, msg, errno
+** RENAME_NOREPLACE: an existing 'new' is EEXIST, never replaced (a plain
+** rename would replace an empty directory).
+*/
+static int mnt_rename (lua_State *L) {
+  const char *from = luaL_checkstring(L, 1);
+  const char *to = luaL_checkstring(L, 2);
+  if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) != 0)
+    return nslua_fail(L, errno, "rename", to);
+  return nslua_ok(L);
+}
+
 static const luaL_Reg mnt_funcs[] = {
   {"chdir", mnt_chdir},
   {"chmod", mnt_chmod},
@@ -612,6 +625,7 @@ static const luaL_Reg mnt_funcs[] = {
   {"pivot_root", mnt_pivot_root},
   {"readdir", mnt_readdir},
   {"readlink", mnt_readlink},
+  {"rename", mnt_rename},
   {"rmdir", mnt_rmdir},
   {"stat", mnt_stat},
   {"symlink", mnt_symlink},

@@ -49,7 +49,7 @@ describe("nslua.container", function()
       print(r2.status, r2.error.step, (r2.error.message:match("boom")))
     ]])
     assert.is_true(ok, out)
-    assert.equal("after_clone number\nafter_exit exited\nexited\t0\nerror\thook before_exec\tboom\n", out)
+    assert.equal("after_clone number\nafter_exit exited\nexited\t0\nerror\thook:before_exec\tboom\n", out)
   end)
 
   it("kills a running container", function()

@@ -190,7 +190,6 @@ function M.options_to_spec(o)
   if o.caps then
     local caps = {}
     for c in o.caps:gmatch("[^,%s]+") do caps[#caps + 1] = c:lower() end
-    if #caps == 1 and caps[1] == "all" then caps = "all" end
     s.caps = caps
   end
   s.seccomp = o.seccomp

@@ -236,24 +236,52 @@ local function child_main(self, c)
     check(rootfs.run(c.steps, c))
   end
   local ctx = { id = self.id, spec = spec }
-  if spec.hooks and spec.hooks.before_pivot then
-    step = "hook before_pivot"
-    spec.hooks.before_pivot(ctx)
+  local function hook(name)
+    local h = spec.hooks and spec.hooks[name]
+    if h then
+      step = "hook:" .. name
+      local ok, herr = pcall(h, ctx)
+      if not ok then error({ step = step, msg = tostring(herr), errno = 0 }, 0) end
+    end
   end
+  hook("before_pivot")
   stop_here("pivot")
   if c.steps then check(rootfs.finish()) end
-  if spec.hooks and spec.hooks.before_exec then
-    step = "hook before_exec"
-    spec.hooks.before_exec(ctx)
-  end
+  hook("before_exec")
   stop_here("fork")
-  local cmd = check(ns.clone())
+  -- A payload that keeps capabilities runs in a nested user namespace that
+  -- does not own the mount namespace, so it cannot undo masks or read-only
+  -- mounts.  We (still privileged in the container's namespace) write its
+  -- maps: the same ids as the container's, mapped to themselves.
+  local na, nb
+  if c.nested_maps then
+    na, nb = proc.socketpair()
+    check(na, nb)
+  end
+  local cmd = check(ns.clone(c.nested_maps and { user = true } or nil))
   if cmd == 0 then
+    if na then
+      -- the credential switch made us non-dumpable, which leaves our /proc
+      -- files owned by host root: the init could not write our maps
+      na:close()
+      proc.prctl("dumpable", true)
+      proc.write(nb, "r")
+      if proc.read(nb, 1) ~= "x" then proc._exit(1) end
+    end
     for target, fd in pairs(c.stdio) do
       proc.dup2(fd, target)
     end
     proc.exec(spec.argv, c.env, c.exec_opts)
     proc._exit(127)
+  end
+  if na then
+    step = "nested-userns"
+    nb:close()
+    if proc.read(na, 1) ~= "r" then check(nil, "the command ended before its maps were written", 0) end
+    check(ns.write_id_map(cmd, "uid", c.nested_maps[1]))
+    check(ns.write_id_map(cmd, "gid", c.nested_maps[2]))
+    check(proc.write(na, "x"))
+    na:close()
   end
   proc.write(c.status_w, ("pid %d\n"):format(cmd))
   proc.init(cmd, c.status_w, { keep_fds = c.keep_fds })
@@ -408,12 +436,20 @@ function Container:_start()
     rlimits = rlimits(spec),
     caps = caps,
     keep_caps = #caps > 0 or nil,
-    nested_userns = (#caps > 0 and c.ident ~= nil) or nil,
     tty = spec.tty or nil,
   }
   if c.ident then
     c.exec_opts.uid, c.exec_opts.gid = c.ident.uid, c.ident.gid
     if c.ident.mode == "slot" then c.exec_opts.groups = {} end
+    if #caps > 0 then
+      local umap, gmap = ids.maps(c.ident)
+      local function self_map(lines)
+        local t = {}
+        for i, l in ipairs(lines) do t[i] = { l[1], l[1], l[3] } end
+        return t
+      end
+      c.nested_maps = { self_map(umap), self_map(gmap) }
+    end
   end
   if spec.seccomp ~= "none" then
     c.exec_opts.seccomp = seccomp.compile(spec.seccomp)
@@ -441,7 +477,7 @@ function Container:_start()
     local ok2, why = pcall(child_main, self, c)
     local e = type(why) == "table" and why or { step = "setup", msg = tostring(why), errno = 0 }
     if ok2 then e = { step = "init", msg = "returned", errno = 0 } end
-    proc.write(status_w, ("setup %s %d %s\n"):format(e.step:gsub(" ", "_"), e.errno or 0,
+    proc.write(status_w, ("setup %s %d %s\n"):format(e.step, e.errno or 0,
       tostring(e.msg):gsub("\n", " ")))
     proc._exit(1)
   end
@@ -498,7 +534,9 @@ end
 --- Send a signal to the init (which forwards it to the command).
 function Container:kill(sig)
   if not self._pid or self._reaped then return nil, "kill: the container is not running", errno.ESRCH end
-  return proc.kill(self._pid, sig or 15)
+  sig = sig or 15
+  if sig == 9 or sig == "KILL" or sig == "SIGKILL" then self._killed = 9 end
+  return proc.kill(self._pid, sig)
 end
 
 local FORWARD = { "INT", "TERM", "HUP" }
@@ -521,7 +559,7 @@ local function parse_status(text)
       r.exec = { step = step, errno = tonumber(e) }
     elseif kind == "setup" then
       local step, e, msg = rest:match("^(%S+) (%d+) ?(.*)$")
-      r.setup = { step = step and step:gsub("_", " "), errno = tonumber(e), msg = msg }
+      r.setup = { step = step, errno = tonumber(e), msg = msg }
     end
   end
   return r
@@ -580,9 +618,10 @@ function Container:wait()
   proc.sigprocmask("setmask", old)
   local wall_s = proc.now() - self.t0
   local st = parse_status(table.concat(buf))
+  if os.getenv("NSLUA_DEBUG_STATUS") then io.stderr:write(table.concat(buf)) end
   local stats = self.cg and self.cg:stats() or nil
   local rep = report_mod.build {
-    status = st, reason = reason, wall_s = wall_s, cg = stats, init = { how = how, code = code, ru = ru },
+    status = st, reason = reason, wall_s = wall_s, cg = stats, init = { how = how, code = code, ru = ru }, killed = self._killed,
     limits = l,
   }
   self._report = rep

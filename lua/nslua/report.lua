@@ -28,16 +28,11 @@ function M.build(a)
   local st, cg = a.status, a.cg
   local r = { wall_s = a.wall_s }
   local ex = st.exit
-  if ex then
-    r.max_rss_kb = ex.maxrss
-    r.cpu_s = (ex.cutime or 0) + (ex.cstime or 0)
-    if ex.how == "signaled" then
-      r.status, r.signal = "signaled", ex.code
-    else
-      r.status, r.exit_code = "exited", ex.code
-    end
-  elseif st.exec then
+  if st.exec then
+    -- the exec tail failed: the command never ran (the init's record of
+    -- its child's _exit(1) is not the command's status)
     local e = st.exec
+    ex = nil
     r.status = "error"
     r.error = { step = e.step, errno = e.errno, message = ("exec %s: %s"):format(e.step, strerror(e.errno)) }
     if e.step == "execve" then
@@ -51,6 +46,17 @@ function M.build(a)
     local e = st.setup
     r.status = "error"
     r.error = { step = e.step, errno = e.errno, message = e.msg }
+  elseif ex then
+    r.max_rss_kb = ex.maxrss
+    r.cpu_s = (ex.cutime or 0) + (ex.cstime or 0)
+    if ex.how == "signaled" then
+      r.status, r.signal = "signaled", ex.code
+    else
+      r.status, r.exit_code = "exited", ex.code
+    end
+  elseif a.killed then
+    -- nslua itself sent SIGKILL to the init: the init wrote no record
+    r.status, r.signal = "signaled", a.killed
   else
     r.status = "error"
     r.error = { step = "init", message = ("the init ended (%s %s) without a status")

@@ -119,15 +119,19 @@ local function decode(text)
 end
 
 --- Create <root>/<id>/ with the owner record.  Returns the directory.
+-- The record is built in .<id>.<pid> and renamed into place, so a sweep
+-- by another process never sees a record without its owner.
 function M.create(root, id, info)
-  local dir = root .. "/" .. id
-  local ok, err, code = mount.mkdir(dir, 448, false)
-  if not ok then return nil, err, code end
   local o = M.owner()
+  local dir, tmp = root .. "/" .. id, ("%s/.%s.%d"):format(root, id, o.pid)
+  local ok, err, code = mount.mkdir(tmp, 448, false)
+  if not ok then return nil, err, code end
   info.owner_pid, info.owner_start = o.pid, o.start
-  ok, err, code = mount.write_file(dir .. "/info", encode(info), 384)
+  ok, err, code = mount.write_file(tmp .. "/info", encode(info), 384)
+  if ok then ok, err, code = mount.rename(tmp, dir) end
   if not ok then
-    mount.rmdir(dir)
+    mount.unlink(tmp .. "/info")
+    mount.rmdir(tmp)
     return nil, err, code
   end
   return dir
@@ -151,6 +155,13 @@ function M.list(root)
   local names = mount.readdir(root) or {}
   table.sort(names)
   for _, id in ipairs(names) do
+    -- a record under construction whose owner died: .<id>.<pid>
+    local tid, tpid = id:match("^%.([a-z0-9]+)%.(%d+)$")
+    if tid and not M.starttime(tonumber(tpid)) then
+      local tmp = root .. "/" .. id
+      mount.unlink(tmp .. "/info")
+      mount.rmdir(tmp)
+    end
     if #id == M.ID_LEN and id:match(M.ID_PATTERN) then
       local dir = root .. "/" .. id
       local info = decode(read(dir .. "/info"))

@@ -206,7 +206,7 @@ describe("nslua run", function()
 
   it("lets tar restore ownership with --map-all #priv", function()
     if not helper.is_root() then return pending("needs root") end
-    local ok, out = sh("--map-all --uid 0 --gid 0",
+    local ok, out = sh("--map-all --uid 0 --gid 0 --caps chown,fowner,dac_override",
       "cd /tmp && mkdir d && echo x > d/f && chown 1234:4321 d/f && tar cf t.tar d && rm -rf d && tar xpf t.tar && stat -c '%u:%g' d/f")
     assert.is_true(ok, out)
     assert.equal("1234:4321\n", out)
