@@ -515,8 +515,7 @@ function Container:_start()
     self:_defer(function() net.host_cleanup(c.netplan) end)
     if not ok2 then return nil, nerr, ncode end
   end
-  state.update(self.state_dir, { init_pid = pid, init_start = state.starttime(pid) or 0,
-                                 cgroup = self.cg and self.id or "", slot = self.slot or "" })
+  state.update(self.state_dir, M.state_record(self, c, pid))
   if spec.hooks and spec.hooks.after_clone then
     local ok2, herr = pcall(spec.hooks.after_clone, { id = self.id, pid = pid, spec = spec })
     if not ok2 then return nil, "hook after_clone: " .. tostring(herr), 0 end
@@ -524,6 +523,28 @@ function Container:_start()
   local w, werr, wcode = proc.write(sync_w, "x")
   if not w then return nil, "release: " .. werr, wcode end
   return true
+end
+
+-- What `nslua exec` and `nslua ps` need to know about a running container
+-- (see README "State"): lists are tab-separated, env is K=V entries.
+function M.state_record(self, c, pid)
+  local spec = self.spec
+  local nsl, env, rl = {}, {}, {}
+  for k, v in pairs(spec.namespaces) do if v then nsl[#nsl + 1] = k end end
+  table.sort(nsl)
+  for k, v in pairs(c.env) do env[#env + 1] = k .. "=" .. v end
+  table.sort(env)
+  for k, v in pairs(c.exec_opts.rlimits) do rl[#rl + 1] = k .. "=" .. tostring(v) end
+  table.sort(rl)
+  return {
+    init_pid = pid, init_start = state.starttime(pid) or 0,
+    cgroup = self.cg and self.id or "", cgroup_dirs = self.cg and self.cg:dirs() or {},
+    slot = self.slot or "", namespaces = nsl,
+    uid = c.ident and c.ident.uid or "", gid = c.ident and c.ident.gid or "",
+    user_mode = c.ident and c.ident.mode or "host",
+    caps = spec.caps or {}, seccomp = type(spec.seccomp) == "string" and spec.seccomp or "custom",
+    rlimits = rl, env = env, cwd = spec.cwd, tty = spec.tty and 1 or 0,
+  }
 end
 
 --- The pid of the init as the host sees it (nil before start).
@@ -599,6 +620,13 @@ function Container:wait()
         local data = proc.read(self._status_r, 4096)
         if not data or data == "" then break end
         buf[#buf + 1] = data
+        if not self.cmd_pid then
+          local cp = data:match("^pid (%d+)\n") or table.concat(buf):match("^pid (%d+)\n")
+          if cp then
+            self.cmd_pid = tonumber(cp)
+            state.update(self.state_dir, { cmd_nspid = self.cmd_pid })
+          end
+        end
       end
     end
     if not reason then
