@@ -1014,33 +1014,117 @@ static int proc_flock (lua_State *L) {
 /* ptys                                                                 */
 /* ------------------------------------------------------------------ */
 
-/* proc.openpty() -> master box, slave box, slave path | nil, msg, errno
-** Both ends O_NOCTTY | O_CLOEXEC. */
+/*
+** proc.openpty([ptmx]) -> master box, slave box, "/dev/pts/N" | nil, msg, errno
+** 'ptmx' (default "/dev/ptmx") may be the ptmx of another devpts instance,
+** e.g. a sandbox's /newroot/dev/pts/ptmx: the slave is opened from the
+** master with TIOCGPTPEER (Linux 4.13), not by a path lookup, so it belongs
+** to the same instance.  Both ends O_NOCTTY | O_CLOEXEC.
+*/
 static int proc_openpty (lua_State *L) {
+  const char *ptmx = luaL_optstring(L, 1, "/dev/ptmx");
   int *mbox = nslua_newfd(L), *sbox = nslua_newfd(L);
-  char path[64];
-  const char *what = "posix_openpt";
-  int err = 0;
-  *mbox = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  const char *what = "open";
+  int err = 0, unlock = 0;
+  unsigned int n = 0;
+  *mbox = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (*mbox < 0) {
     *mbox = -1;
-    return nslua_fail(L, errno, what, NULL);
+    return nslua_fail(L, errno, what, ptmx);
   }
-  if (grantpt(*mbox) != 0)
-    what = "grantpt", err = errno;
-  else if (unlockpt(*mbox) != 0)
-    what = "unlockpt", err = errno;
-  else if ((err = ptsname_r(*mbox, path, sizeof path)) != 0)
-    what = "ptsname_r";
-  else if ((*sbox = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
-    what = "open", err = errno, *sbox = -1;
+  if (ioctl(*mbox, TIOCSPTLCK, &unlock) != 0)
+    what = "ioctl 'TIOCSPTLCK'", err = errno;
+  else if (ioctl(*mbox, TIOCGPTN, &n) != 0)
+    what = "ioctl 'TIOCGPTN'", err = errno;
+  else if ((*sbox = ioctl(*mbox, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+    what = "ioctl 'TIOCGPTPEER'", err = errno, *sbox = -1;
   if (err != 0) {
     close(*mbox);
     *mbox = -1;
-    return nslua_fail(L, err, what, strcmp(what, "open") == 0 ? path : NULL);
+    return nslua_fail(L, err, what, NULL);
   }
-  lua_pushstring(L, path);
+  lua_pushfstring(L, "/dev/pts/%d", (int)n);
   return 3;
+}
+
+/*
+** proc.tcgetattr(fd) -> termios state (an opaque string) | nil, msg, errno
+** proc.tcsetattr(fd, state [, "raw"]) -> true | nil, msg, errno
+** With "raw", the state is passed through cfmakeraw first: the proxy of
+** an interactive pty puts the caller's terminal in raw mode and restores
+** the saved state afterwards.
+*/
+static int proc_tcgetattr (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  struct termios t;
+  if (tcgetattr(fd, &t) != 0)
+    return nslua_fail(L, errno, "tcgetattr", NULL);
+  lua_pushlstring(L, (const char *)&t, sizeof t);
+  return 1;
+}
+
+static int proc_tcsetattr (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  size_t len;
+  const char *state = luaL_checklstring(L, 2, &len);
+  int raw = lua_toboolean(L, 3);
+  struct termios t;
+  luaL_argcheck(L, len == sizeof t, 2, "not a termios state from tcgetattr");
+  memcpy(&t, state, sizeof t);
+  if (raw)
+    cfmakeraw(&t);
+  if (tcsetattr(fd, TCSADRAIN, &t) != 0)
+    return nslua_fail(L, errno, "tcsetattr", NULL);
+  return nslua_ok(L);
+}
+
+/* proc.sendfd(sock, fd) -> true | nil, msg, errno  (SCM_RIGHTS, one byte) */
+static int proc_sendfd (lua_State *L) {
+  int sock = nslua_checkfd(L, 1), fd = nslua_checkfd(L, 2);
+  char byte = 'F';
+  struct iovec iov = { &byte, 1 };
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+  struct msghdr msg;
+  struct cmsghdr *c;
+  memset(&msg, 0, sizeof msg);
+  memset(&u, 0, sizeof u);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  if (TEMP_FAILURE_RETRY(sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0)
+    return nslua_fail(L, errno, "sendmsg", NULL);
+  return nslua_ok(L);
+}
+
+/* proc.recvfd(sock) -> fd box | nil, msg, errno (EPIPE at end of stream) */
+static int proc_recvfd (lua_State *L) {
+  int sock = nslua_checkfd(L, 1);
+  int *box = nslua_newfd(L);
+  char byte;
+  struct iovec iov = { &byte, 1 };
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+  struct msghdr msg;
+  struct cmsghdr *c;
+  ssize_t n;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  n = TEMP_FAILURE_RETRY(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC));
+  if (n < 0)
+    return nslua_fail(L, errno, "recvmsg", NULL);
+  c = CMSG_FIRSTHDR(&msg);
+  if (n == 0 || c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+    return nslua_fail(L, EPIPE, "recvmsg", NULL);
+  memcpy(box, CMSG_DATA(c), sizeof(int));
+  return 1;
 }
 
 /* proc.set_winsize(fd, rows, cols) -> true | nil, msg, errno */
@@ -1854,7 +1938,9 @@ static const luaL_Reg proc_funcs[] = {
   {"poll", proc_poll},
   {"prctl", proc_prctl},
   {"read", proc_read},
+  {"recvfd", proc_recvfd},
   {"reset_signals", proc_reset_signals},
+  {"sendfd", proc_sendfd},
   {"set_winsize", proc_set_winsize},
   {"setgroups", proc_setgroups},
   {"setresgid", proc_setresgid},
@@ -1867,6 +1953,8 @@ static const luaL_Reg proc_funcs[] = {
   {"sigprocmask", proc_sigprocmask},
   {"sigread", proc_sigread},
   {"socketpair", proc_socketpair},
+  {"tcgetattr", proc_tcgetattr},
+  {"tcsetattr", proc_tcsetattr},
   {"waitpid", proc_waitpid},
   {"write", proc_write},
   {NULL, NULL}

@@ -235,6 +235,15 @@ local function child_main(self, c)
     check(rootfs.enter(c))
     check(rootfs.run(c.steps, c))
   end
+  if c.tty_sock then
+    step = "tty"
+    local m, sl = proc.openpty(c.steps and (rootfs.NEW .. "/dev/pts/ptmx") or "/dev/ptmx")
+    check(m, sl)
+    check(proc.sendfd(c.tty_sock, m))
+    m:close()
+    c.tty_sock:close()
+    c.stdio = { [0] = sl, [1] = sl, [2] = sl }
+  end
   local ctx = { id = self.id, spec = spec }
   local function hook(name)
     local h = spec.hooks and spec.hooks[name]
@@ -455,6 +464,11 @@ function Container:_start()
     c.exec_opts.seccomp = seccomp.compile(spec.seccomp)
   end
 
+  if spec.tty then
+    local a, b = proc.socketpair()
+    c.tty_sock, self._tty_sock = b, a
+    self:_defer(function() if not a:closed() then a:close() end end)
+  end
   -- pipes: sync (parent releases the child) and status (init -> parent)
   local sync_r, sync_w = proc.pipe()
   local status_r, status_w = proc.pipe()
@@ -492,6 +506,7 @@ function Container:_start()
   end)
   sync_r:close()
   status_w:close()
+  if c.tty_sock then c.tty_sock:close() end
   for _, fd in pairs(stdio) do
     if type(fd) ~= "number" then fd:close() end
   end
@@ -561,6 +576,65 @@ function Container:kill(sig)
 end
 
 local FORWARD = { "INT", "TERM", "HUP" }
+local FORWARD_TTY = { "INT", "TERM", "HUP", "WINCH" }
+
+-- The interactive pty (spec.tty): the child opens it in the sandbox's own
+-- devpts instance (so `tty` inside names a /dev/pts device that exists
+-- there) and sends us the master over a socket; we put our terminal in raw
+-- mode and copy bytes both ways until the command's side is gone.
+local Tty = {}
+Tty.__index = Tty
+
+function Container:_tty_start()
+  local master = proc.recvfd(self._tty_sock)
+  self._tty_sock:close()
+  if not master then return nil end
+  local t = setmetatable({ master = master, open_in = true, open_out = true }, Tty)
+  t.saved = proc.tcgetattr(0)
+  if t.saved then proc.tcsetattr(0, t.saved, "raw") end
+  t:resize()
+  return t
+end
+
+function Tty:resize()
+  local rows, cols = proc.get_winsize(0)
+  if rows then proc.set_winsize(self.master, rows, cols) end
+end
+
+function Tty:pump(fds)
+  local rv = fds[3].revents
+  if self.open_out and rv and (rv["in"] or rv.hup or rv.err) then
+    local data = proc.read(self.master, 65536)
+    if data and data ~= "" then
+      proc.write(1, data)
+    else
+      -- EIO: every slave fd is closed
+      self.open_out = false
+      fds[3].events = {}
+    end
+  end
+  rv = fds[4].revents
+  if self.open_in and rv and (rv["in"] or rv.hup) then
+    local data = proc.read(0, 65536)
+    if data and data ~= "" then
+      proc.write(self.master, data)
+    else
+      self.open_in = false
+      fds[4].events = {}
+    end
+  end
+end
+
+function Tty:finish()
+  local fds = { { fd = self.master, events = { ["in"] = true } } }
+  while self.open_out and proc.poll(fds, 0) == 1 do
+    local data = proc.read(self.master, 65536)
+    if not data or data == "" then break end
+    proc.write(1, data)
+  end
+  if self.saved then proc.tcsetattr(0, self.saved) end
+  self.master:close()
+end
 
 -- Read the status records the child, the exec tail and the init wrote.
 local function parse_status(text)
@@ -592,14 +666,20 @@ function Container:wait()
   if self._report then return self._report end
   local spec = self.spec
   local l = spec.limits
-  local old = proc.sigprocmask("block", FORWARD)
-  local sfd = proc.signalfd(FORWARD)
+  local sigs = spec.tty and FORWARD_TTY or FORWARD
+  local old = proc.sigprocmask("block", sigs)
+  local sfd = proc.signalfd(sigs)
+  local tty = spec.tty and self:_tty_start()
   local buf = {}
   local reason
   local wall_deadline = l.wall and self.t0 + l.wall
   local cpu_limit = l.time and (l.time + (l.extra_time or 0))
   local fds = { { fd = self._status_r, events = { ["in"] = true } },
                 { fd = sfd, events = { ["in"] = true } } }
+  if tty then
+    fds[3] = { fd = tty.master, events = { ["in"] = true } }
+    fds[4] = { fd = 0, events = { ["in"] = true } }
+  end
   while true do
     local timeout = -1
     local now = proc.now()
@@ -613,15 +693,20 @@ function Container:wait()
       local rv = fds[2].revents
       if rv and rv["in"] then
         local signo = proc.sigread(sfd)
-        if signo then proc.kill(self._pid, signo) end
+        if signo == 28 and tty then
+          tty:resize()
+        elseif signo then
+          proc.kill(self._pid, signo)
+        end
       end
+      if tty then tty:pump(fds) end
       rv = fds[1].revents
       if rv and (rv["in"] or rv.hup) then
         local data = proc.read(self._status_r, 4096)
         if not data or data == "" then break end
         buf[#buf + 1] = data
         if not self.cmd_pid then
-          local cp = data:match("^pid (%d+)\n") or table.concat(buf):match("^pid (%d+)\n")
+          local cp = table.concat(buf):match("^pid (%d+)\n")
           if cp then
             self.cmd_pid = tonumber(cp)
             state.update(self.state_dir, { cmd_nspid = self.cmd_pid })
@@ -639,6 +724,7 @@ function Container:wait()
       if reason then self:_terminate() end
     end
   end
+  if tty then tty:finish() end
   local _, how, code, ru = proc.waitpid(self._pid)
   self._reaped = true
   running[self] = nil
