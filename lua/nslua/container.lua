@@ -382,7 +382,23 @@ function Container:_start()
           if not tree then return nil, ("mounts[%d]: %s"):format(i, terr), tcode end
           local set = m.ro and { rdonly = true, nosuid = true, nodev = m.type ~= "dev-bind" }
             or { nosuid = true, nodev = m.type ~= "dev-bind" }
-          local ok2, serr, scode = mount.mount_setattr(tree, set, nil, nil, m.recursive ~= false)
+          local userns
+          if m.type == "bind-idmap" then
+            if not c.ident then
+              return nil, ("mounts[%d]: bind-idmap needs a user namespace (not user = \"host\")"):format(i),
+                errno.EINVAL
+            end
+            if not c.idmap_userns then
+              local fd, uerr, ucode = M.idmap_userns(c.ident.host_uid + c.ident.uid,
+                c.ident.host_gid + c.ident.gid)
+              if not fd then return nil, ("mounts[%d]: %s"):format(i, uerr), ucode end
+              c.idmap_userns = fd
+              self:_defer(function() fd:close() end)
+            end
+            userns = c.idmap_userns
+            set.idmap = true
+          end
+          local ok2, serr, scode = mount.mount_setattr(tree, set, nil, userns, m.recursive ~= false)
           if not ok2 then return nil, ("mounts[%d]: %s"):format(i, serr), scode end
           c.trees[i] = tree
           self:_defer(function() tree:close() end)
@@ -425,7 +441,8 @@ function Container:_start()
   end
   if spec.namespaces.mnt then
     local ctx = { trees = c.trees, rootfs_tree = c.rootfs_tree,
-                  tty_gid_mapped = c.ident and c.ident.map == "all" or spec.user == "host" }
+                  tty_gid_mapped = c.ident and c.ident.map == "all" or spec.user == "host",
+                  owner = c.ident and { uid = c.ident.uid, gid = c.ident.gid } }
     c.steps = rootfs.plan(spec, ctx)
     c.strict_targets = ctx.strict_targets
   end
@@ -560,6 +577,36 @@ function M.state_record(self, c, pid)
     caps = spec.caps or {}, seccomp = type(spec.seccomp) == "string" and spec.seccomp or "custom",
     rlimits = rl, env = env, cwd = spec.cwd, tty = spec.tty and 1 or 0,
   }
+end
+
+--- A user namespace mapping inside 0 to the payload's host ids, for
+-- bind-idmap: through it, files the caller (host root) owns show as the
+-- payload's, and what the payload writes lands on disk as the caller's.
+-- Made by a short-lived child whose maps we write, then kept as an fd.
+function M.idmap_userns(host_uid, host_gid)
+  local r, w = proc.pipe()
+  io.stdout:flush()
+  local pid, err, code = ns.clone { user = true }
+  if not pid then
+    r:close()
+    w:close()
+    return nil, err, code
+  end
+  if pid == 0 then
+    w:close()
+    proc.read(r, 1)
+    proc._exit(0)
+  end
+  r:close()
+  local ok
+  ok, err, code = ns.write_id_map(pid, "uid", { { 0, host_uid, 1 } })
+  if ok then ok, err, code = ns.write_id_map(pid, "gid", { { 0, host_gid, 1 } }) end
+  local fd
+  if ok then fd, err, code = ns.open(pid, "user") end
+  w:close()
+  proc.waitpid(pid)
+  if not fd then return nil, "idmap user namespace: " .. err, code end
+  return fd
 end
 
 --- The pid of the init as the host sees it (nil before start).

@@ -103,11 +103,12 @@ local function dev_mount(steps, target, ctx)
   end
 end
 
-local function tmpfs_mount(steps, target, size, mode, extra)
+local function tmpfs_mount(steps, target, size, mode, owner)
+  local data = ("mode=%04o,size=%d"):format(mode or 493, size or M.TMPFS_SIZE)
+  if owner then data = data .. (",uid=%d,gid=%d"):format(owner.uid, owner.gid) end
   add(steps, { op = "mkdir", path = NEW .. target, what = target })
   add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = NEW .. target,
-               flags = extra or { nosuid = true, nodev = true },
-               data = ("mode=%04o,size=%d"):format(mode or 493, size or M.TMPFS_SIZE), what = target })
+               flags = { nosuid = true, nodev = true }, data = data, what = target })
 end
 
 local kinds = {}
@@ -118,7 +119,8 @@ kinds["dev-bind"] = function(steps, m, ctx)
   m.dev = true
   bind(steps, m, ctx)
 end
-kinds.tmpfs = function(steps, m) tmpfs_mount(steps, m.target, m.size, m.mode or 493) end
+-- a tmpfs of the spec belongs to the payload (like bubblewrap's --tmpfs)
+kinds.tmpfs = function(steps, m, ctx) tmpfs_mount(steps, m.target, m.size, m.mode or 493, ctx.owner) end
 kinds.proc = function(steps, m) proc_mount(steps, m.target) end
 kinds.dev = function(steps, m, ctx) dev_mount(steps, m.target, ctx) end
 kinds.mqueue = function(steps, m)
@@ -166,6 +168,10 @@ kinds.overlay = function(steps, m, ctx)
     add(steps, { op = "mkdir", path = base .. "/upper", what = m.target })
     add(steps, { op = "mkdir", path = base .. "/work", what = m.target })
     upper, work = base .. "/upper", base .. "/work"
+    -- the merged root takes the upper directory's attributes: give it the
+    -- top lower directory's mode (its owner may be unmapped here)
+    local st = mount.stat((m.lower or { m.source })[1])
+    if st then add(steps, { op = "chmod", path = upper, mode = st.mode, what = m.target }) end
   end
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
   add(steps, { op = "mount", src = "overlay", fstype = "overlay", path = NEW .. m.target,
@@ -208,8 +214,10 @@ function M.plan(spec, ctx)
   if ns.ipc then kinds.mqueue(steps, { target = "/dev/mqueue" }) end
   tmpfs_mount(steps, "/tmp", M.TMPFS_SIZE, 1023)
   for i, m in ipairs(spec.mounts or {}) do
-    m = setmetatable({ tree = ctx.trees and ctx.trees[i] }, { __index = m })
-    kinds[m.type](steps, m, ctx)
+    if not m.skip then
+      m = setmetatable({ tree = ctx.trees and ctx.trees[i] }, { __index = m })
+      kinds[m.type](steps, m, ctx)
+    end
   end
   if ns.pid then
     for _, p in ipairs(M.MASKED) do
@@ -292,6 +300,9 @@ function ops.symlink(s)
   local ok, err, code = mount.symlink(s.target, s.path)
   if not ok and code == EEXIST then return true end
   return ok, err, code
+end
+function ops.chmod(s)
+  return mount.chmod(s.path, s.mode)
 end
 function ops.write(s)
   return mount.write_file(s.path, s.content, s.mode)
