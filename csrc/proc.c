@@ -296,6 +296,33 @@ static int proc_waitpid (lua_State *L) {
   return 4;
 }
 
+/*
+** proc.execv(argv) -> only returns on failure: nil, msg, errno
+** A plain execv of argv[1] (an absolute path) with the caller's environment,
+** credentials and capabilities: for the setuid helpers newuidmap and
+** newgidmap (DESIGN: the one program nslua runs), never a shell.  The
+** container's command goes through proc.exec instead.
+*/
+static int proc_execv (lua_State *L) {
+  lua_Integer i, n;
+  char **argv;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  n = (lua_Integer)lua_rawlen(L, 1);
+  luaL_argcheck(L, n >= 1 && n < 4096, 1, "argv must hold 1..4095 strings");
+  argv = (char **)lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *argv, 0);
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, 1, i + 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_argerror(L, 1, "argv must hold strings");
+    argv[i] = (char *)lua_tostring(L, -1);
+    lua_pop(L, 1);  /* argument 1 keeps the string alive */
+  }
+  argv[n] = NULL;
+  luaL_argcheck(L, argv[0][0] == '/', 1, "argv[1] must be an absolute path");
+  execv(argv[0], argv);
+  return nslua_fail(L, errno, "execv", argv[0]);
+}
+
 /* proc._exit([code]) -> never returns: no atexit handlers, no stdio flush. */
 static int proc__exit (lua_State *L) {
   lua_Integer code = luaL_optinteger(L, 1, 0);
@@ -1918,6 +1945,7 @@ static const luaL_Reg proc_funcs[] = {
   {"close_range", proc_close_range},
   {"dup2", proc_dup2},
   {"exec", proc_exec},
+  {"execv", proc_execv},
   {"flock", proc_flock},
   {"get_winsize", proc_get_winsize},
   {"getegid", proc_getegid},

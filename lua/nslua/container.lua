@@ -337,6 +337,11 @@ function Container:_start()
 
   -- identity
   c.ident = identity(spec)
+  if c.ident and c.ident.mode == "rootless" and c.ident.map == "all" then
+    local sub, serr = ids.rootless_ranges(c.ident.host_uid, c.ident.host_gid)
+    if not sub then return nil, serr, errno.EPERM end
+    c.ident.sub = sub
+  end
   if c.ident and c.ident.mode == "slot" then
     local slot, base, lockfd = ids.acquire()
     if not slot then return nil, base, lockfd end
@@ -531,7 +536,12 @@ function Container:_start()
   for _, tree in pairs(c.trees) do tree:close() end
   if c.rootfs_tree then c.rootfs_tree:close() end
 
-  if c.ident then
+  if c.ident and c.ident.sub then
+    local umap, gmap = ids.maps(c.ident)
+    local ok2, merr, mcode = ids.newidmap("newuidmap", pid, umap)
+    if ok2 then ok2, merr, mcode = ids.newidmap("newgidmap", pid, gmap) end
+    if not ok2 then return nil, "id maps: " .. merr, mcode end
+  elseif c.ident then
     local umap, gmap = ids.maps(c.ident)
     local ok2, merr, mcode = ns.write_id_map(pid, "uid", umap)
     if ok2 and c.ident.mode == "rootless" then

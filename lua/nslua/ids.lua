@@ -76,6 +76,66 @@ function M.check_overlap(cfg, files)
   return true
 end
 
+--- The caller's subordinate range in 'file' (matched by user name or uid):
+-- start, count | nil.
+function M.subrange(file, uid, name)
+  for _, r in ipairs(M.subids(file)) do
+    if r.name == name or r.name == tostring(uid) then return r.start, r.count end
+  end
+end
+
+--- The name of a uid from /etc/passwd (nil when there is none).
+function M.username(uid)
+  local text = read("/etc/passwd") or ""
+  for line in text:gmatch("[^\n]+") do
+    local name, id = line:match("^([^:]*):[^:]*:(%d+):")
+    if tonumber(id) == uid then return name end
+  end
+end
+
+--- Rootless multi-id maps (user.map = "all"): inside 0 is the caller, 1..65535
+-- come from the caller's ranges in /etc/subuid and /etc/subgid.  Returns
+-- the sub-ranges {uid = start, gid = start} | nil, msg.
+function M.rootless_ranges(uid, gid)
+  local name = M.username(uid)
+  local us, uc = M.subrange("/etc/subuid", uid, name)
+  local gs, gc = M.subrange("/etc/subgid", uid, name)
+  if not us or uc < M.WIDTH - 1 or not gs or gc < M.WIDTH - 1 then
+    return nil, ("a rootless map of all ids needs ranges of 65535 ids for %s in /etc/subuid and /etc/subgid")
+      :format(name or ("uid " .. uid))
+  end
+  for _, tool in ipairs { "newuidmap", "newgidmap" } do
+    if not io.open("/usr/bin/" .. tool) then
+      return nil, ("a rootless map of all ids needs /usr/bin/%s (package uidmap)"):format(tool)
+    end
+  end
+  return { uid = us, gid = gs }
+end
+
+--- Write a map through the setuid helper newuidmap or newgidmap (fixed argv,
+-- no shell).  Returns true | nil, msg, errno.
+function M.newidmap(tool, pid, lines)
+  local ns = core.ns
+  local argv = { "/usr/bin/" .. tool, tostring(pid) }
+  for _, l in ipairs(lines) do
+    argv[#argv + 1] = tostring(l[1])
+    argv[#argv + 1] = tostring(l[2])
+    argv[#argv + 1] = tostring(l[3])
+  end
+  io.stdout:flush()
+  io.stderr:flush()
+  local child, err, code = ns.clone()
+  if not child then return nil, err, code end
+  if child == 0 then
+    proc.execv(argv)
+    proc._exit(127)
+  end
+  local _, how, status = proc.waitpid(child)
+  if how == "exited" and status == 0 then return true end
+  return nil, ("%s %s: %s %d"):format(tool, table.concat(argv, " ", 3),
+    how == "exited" and "exit code" or "signal", status), core.errno.EPERM
+end
+
 local cached_cfg
 
 --- Take a free slot: returns slot number, first host id, lock fd box.
@@ -105,6 +165,10 @@ end
 -- or the caller's ids), uid, gid (inside payload ids), map = "used"|"all"}
 function M.maps(ident)
   if ident.mode == "rootless" then
+    if ident.sub then
+      return { { 0, ident.host_uid, 1 }, { 1, ident.sub.uid, M.WIDTH - 1 } },
+        { { 0, ident.host_gid, 1 }, { 1, ident.sub.gid, M.WIDTH - 1 } }
+    end
     return { { ident.uid, ident.host_uid, 1 } }, { { ident.gid, ident.host_gid, 1 } }
   end
   if ident.map == "all" then
