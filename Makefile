@@ -74,9 +74,16 @@ install: all
 	install -m 0644 lua/nslua/recipes/*.lua $(DESTDIR)$(LUADIR)/nslua/recipes/
 	install -D -m 0755 scripts/nslua $(DESTDIR)$(BINDIR)/nslua
 
+# Runs a command in the default sandbox (PID, mount, UTS, IPC, network,
+# cgroup and user namespaces) and prints what it sees.
 demo: all
-	scripts/nslua run --hostname demo -- /bin/sh -c \
-	  'echo "hostname: $$(hostname)"; echo "uid: $$(id -u)"; echo "processes:"; ps -o pid,user,args 2>/dev/null || ls /proc | grep -E "^[0-9]+$$"; echo "links:"; ls /sys/class/net 2>/dev/null || cat /proc/net/dev; echo "mounts:"; cat /proc/self/mounts'
+	scripts/nslua run --hostname demo -- /bin/sh -c '\
+	  echo "hostname:  $$(hostname)"; \
+	  echo "ids:       $$(id)"; \
+	  echo "processes: $$(cd /proc && echo [0-9]*) (1 is the init, 2 this shell)"; \
+	  echo "links:     $$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " ")"; \
+	  echo "root:      $$(ls / | tr "\n" " ")"; \
+	  echo "mounts:"; cat /proc/self/mounts'
 
 bench: all
 	scripts/deps.sh --bench
