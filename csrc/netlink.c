@@ -591,11 +591,14 @@ static int dump_links (lua_State *L, nlsock *s, talk *t) {
   char buf[MNL_SOCKET_BUFFER_SIZE];
   struct nlmsghdr *nlh = put_link_hdr(buf, RTM_GETLINK, NLM_F_DUMP, 0);
   dump d;
+  int err;
   lua_newtable(L);
   d.L = L;
   d.tbl = lua_gettop(L);
   t->user = &d;
-  return nl_talk(s, nlh, links_cb, t);
+  err = nl_talk(s, nlh, links_cb, t);
+  t->user = NULL;  /* 'd' dies here; t->ext lives on for the message */
+  return err;
 }
 
 /* Find one link by name; with 'push' its table goes on the stack (else nothing). */
@@ -612,6 +615,7 @@ static int get_link (lua_State *L, nlsock *s, const char *name, int push, int *i
   d.index = 0;
   t->user = &d;
   err = nl_talk(s, nlh, push ? links_cb : index_cb, t);
+  t->user = NULL;
   if (push) {
     lua_rawgeti(L, d.tbl, 1);
     lua_remove(L, d.tbl);
@@ -840,7 +844,8 @@ static int netlink_link_set (lua_State *L) {
   if (!lua_isnil(L, -1)) {
     int isnum;
     mtu = lua_tointegerx(L, -1, &isnum);
-    luaL_argcheck(L, isnum && mtu > 0 && mtu <= 0xffffff, 2, "option 'mtu' must be a positive integer");
+    luaL_argcheck(L, isnum && mtu > 0 && mtu <= 0xffffff, 2,
+                  "option 'mtu' must be a positive integer");
     has_mtu = 1;
   }
   lua_getfield(L, 2, "name");
@@ -861,7 +866,8 @@ static int netlink_link_set (lua_State *L) {
   if (!lua_isnil(L, -1)) {
     has_master = 1;
     if (lua_isboolean(L, -1)) {
-      luaL_argcheck(L, !lua_toboolean(L, -1), 2, "option 'master' must be a name, an index or false");
+      luaL_argcheck(L, !lua_toboolean(L, -1), 2,
+                    "option 'master' must be a name, an index or false");
     } else if (lua_type(L, -1) == LUA_TNUMBER) {
       int isnum;
       master = lua_tointegerx(L, -1, &isnum);
@@ -1007,7 +1013,11 @@ static int addrs_cb (const struct nlmsghdr *nlh, void *data) {
   return MNL_CB_OK;
 }
 
-/* addrs([ifname] [, sock]): the socket may come first when ifname is left out. */
+/*
+** netlink.addrs([ifname] [, sock]) -> list of {ifname, index, family = "inet"|"inet6",
+**   addr, prefix, cidr, flags} | nil, msg, errno
+** The socket may come first when ifname is left out.
+*/
 static int netlink_addrs (lua_State *L) {
   lua_settop(L, 2);
   const char *name = NULL;
@@ -1378,7 +1388,8 @@ static int netlink_lockfile (lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   const char *slash = strrchr(path, '/');
   int *box, err;
-  luaL_argcheck(L, slash != NULL && slash[1] != '\0', 1, "lock path must name a file in a directory");
+  luaL_argcheck(L, slash != NULL && slash[1] != '\0', 1,
+                "lock path must name a file in a directory");
   if (slash != path) {
     const char *dir = lua_pushlstring(L, path, (size_t)(slash - path));
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)

@@ -5,6 +5,7 @@ local helper = require "helper"
 
 local PRELUDE = [[
 local T = require "support.nettest"
+T.use_tmpdir(TMPDIR)
 local core = T.isolate()
 local nl, ns, proc, errno = core.netlink, core.ns, core.proc, core.errno
 local eq, raises, fails = T.eq, T.raises, T.fails
@@ -20,8 +21,12 @@ local function net_objects()
   return t
 end
 
+-- The temp dir (fifos, scripts) belongs to the busted side, so it goes
+-- even when the child fails half-way.
 local function run(code)
-  local ok, out = helper.run_isolated(PRELUDE .. code .. "\nT.cleanup()\n")
+  local dir = helper.tmpdir()
+  local ok, out = helper.run_isolated(("local TMPDIR = %q\n"):format(dir) .. PRELUDE .. code)
+  helper.rmtree(dir)
   assert(ok, out)
   return out
 end
