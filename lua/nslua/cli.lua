@@ -389,7 +389,15 @@ local function cmd_gc()
   end
   local okn, net = pcall(require, "nslua.net")
   if okn and net.gc then
-    for _, name in ipairs(net.gc() or {}) do print("removed link " .. name) end
+    local state = require "nslua.state"
+    local root = state.root()
+    local live = {}
+    for _, rec in ipairs(root and state.list(root) or {}) do
+      if rec.alive then live[rec.id] = true end
+    end
+    for _, name in ipairs(net.gc(function(id) return live[id] end) or {}) do
+      print("removed link " .. name)
+    end
   end
   return 0
 end
