@@ -586,6 +586,7 @@ function M.state_record(self, c, pid)
     user_mode = c.ident and c.ident.mode or "host",
     caps = spec.caps or {}, seccomp = type(spec.seccomp) == "string" and spec.seccomp or "custom",
     rlimits = rl, env = env, cwd = spec.cwd, tty = spec.tty and 1 or 0,
+    net = type(spec.net) == "table" and (spec.net.bridge and "bridge" or "veth") or spec.net,
   }
 end
 
@@ -852,8 +853,10 @@ function M.sweep(root)
       end
       removed[#removed + 1] = rec.id
       if info.cgroup and info.cgroup ~= "" then
-        local ok, cg = pcall(require, "nslua.cgroup")
-        if ok then cg.sweep(function(id) return id == rec.id end) end
+        cgroup.sweep(function(id) return id == rec.id end)
+      end
+      if info.net == "veth" or info.net == "bridge" then
+        net.gc(function(id) return id ~= rec.id end)
       end
       state.remove(rec.dir)
     end
