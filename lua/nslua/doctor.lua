@@ -466,7 +466,9 @@ function M.check_mount_probes(r, is_root)
       ("overlay %s works (host lower dir, tmpfs upper)"):format(where))
   end
   if is_root then
-    if r.idmap_host then
+    if r.idmap_host == false then
+      rows[2] = check("mount.idmap", "info", "the idmapped bind was not probed")
+    elseif r.idmap_host then
       rows[2] = check("mount.idmap", "warn",
         ("idmapped bind of / (%s) failed: %s"):format(r.host_fs or "?", r.idmap_host),
         "bind-idmap needs Linux 5.12+ and a file system that supports idmapped mounts")
@@ -569,10 +571,11 @@ end
 -- Returns the string, or nil, message when the clone or 'before' failed.
 local function in_child(flags, fn, before)
   local rd, wr = proc.pipe()
+  if not rd then return nil, wr end
   local grd, gwr = proc.pipe()
-  if not rd or not grd then
-    if rd then rd:close(); wr:close() end
-    return nil, "pipe failed"
+  if not grd then
+    rd:close(); wr:close()
+    return nil, gwr
   end
   io.stdout:flush()
   io.stderr:flush()
@@ -611,6 +614,10 @@ local function is_root()
   return proc.geteuid() == 0
 end
 
+--- The ns.<type> rows: for each namespace type a forked child unshares it
+-- (non-root: together with a user namespace, as rootless nslua does).
+-- @tparam boolean root whether the caller is root
+-- @treturn table list of rows
 function M.probe_namespaces(root)
   local rows = {}
   for _, t in ipairs(M.NAMESPACES) do
@@ -630,7 +637,50 @@ function M.probe_namespaces(root)
   return rows
 end
 
--- The overlay and idmapped-mount probe.  A child in a new user and mount
+--- The mount probe child's report ("overlay=ok\nidmap_tmpfs=<message>", or
+-- one message for both when its set-up failed) into r: a key holds the
+-- failure message, nil when the step worked.
+function M.parse_probe(out, r)
+  r = r or {}
+  if not out:match("^overlay=") then
+    r.overlay, r.idmap_tmpfs = out, out
+    return r
+  end
+  for k, v in out:gmatch("([%w_]+)=([^\n]*)") do
+    if k == "overlay" or k == "idmap_tmpfs" then
+      r[k] = v ~= "ok" and v or nil
+    end
+  end
+  return r
+end
+
+-- A user namespace nested in the caller's, mapping its 0 to the caller's 0,
+-- as an fd box: a grandchild makes it and waits until the fd is open.
+local function nested_userns()
+  local rd, wr = proc.pipe()
+  if not rd then return nil, wr end
+  local pid, err = ns.clone { user = true }
+  if not pid then
+    rd:close(); wr:close()
+    return nil, err
+  end
+  if pid == 0 then
+    wr:close()
+    proc.read(rd, 1)
+    proc._exit(0)
+  end
+  rd:close()
+  local ok, e = ns.write_id_map(pid, "uid", { { 0, 0, 1 } })
+  if ok then ok, e = ns.write_id_map(pid, "gid", { { 0, 0, 1 } }) end
+  local fd
+  if ok then fd, e = ns.open(pid, "user") end
+  wr:close()
+  proc.waitpid(pid)
+  return fd, e
+end
+
+--- The overlay and idmapped-mount probe (see check_mount_probes for the
+-- result table).  A child in a new user and mount
 -- namespace (maps written by this process, as nslua does) mounts a private
 -- tmpfs on its own /tmp, so every directory it makes lives only in that
 -- namespace and vanishes with it: nothing is created on the host.
@@ -657,6 +707,9 @@ function M.probe_mounts(root)
         step(proc.setgroups({}))
         step(proc.setresgid(0, 0, 0))
         step(proc.setresuid(0, 0, 0))
+        -- the id change cleared dumpable: /proc/<pid> of our own children
+        -- would belong to the host's root, and their maps be unwritable
+        step(proc.prctl("dumpable", true))
       end
       step(mount.mount("none", "/", nil, { rec = true, private = true }))
       step(mount.mount("tmpfs", "/tmp", "tmpfs", { nosuid = true, nodev = true }, "size=1m,mode=0755"))
@@ -680,11 +733,13 @@ function M.probe_mounts(root)
       step(mount.write_file("/tmp/t/f", "x"))
       local tree, terr = mount.open_tree("/tmp/t", { clone = true })
       step(tree, terr)
-      local fd, ferr = ns.open(0, "user")
-      step(fd, ferr)
-      local sok, serr = mount.mount_setattr(tree, nil, nil, fd)
+      -- the idmapping must not be the tmpfs's own user namespace (EINVAL:
+      -- "filesystem wide idmapping"), so a nested one held by a grandchild
+      local fd, ferr = nested_userns()
+      if not fd then tree:close() error(ferr, 0) end
+      local sok, aerr = mount.mount_setattr(tree, nil, nil, fd)
       fd:close()
-      if not sok then tree:close() error(serr, 0) end
+      if not sok then tree:close() error(aerr, 0) end
       local mok, merr = mount.move_mount(tree, "/tmp/x")
       tree:close()
       step(mok, merr)
@@ -710,25 +765,19 @@ function M.probe_mounts(root)
     if userns then userns:close() end
     return r
   end
-  if out:match("^setup failed") or out:match("^error: ") or out == "released without go" then
-    r.overlay, r.idmap_tmpfs = out, out
-  else
-    for k, v in out:gmatch("(%w+)=([^\n]*)") do
-      if v ~= "ok" then r[k] = v end
-    end
-  end
+  M.parse_probe(out, r)
   if root and userns then
     -- An idmapped detached clone of the root file system, as bind-idmap
     -- makes: in a plain child, so the detached mount dies with its fd.
     r.host_fs = M.fstype("/")
-    local hout = in_child({}, function()
+    local hout, herr = in_child({}, function()
       local tree, terr = mount.open_tree("/", { clone = true })
       if not tree then return terr end
       local ok, serr = mount.mount_setattr(tree, nil, nil, userns)
       tree:close()
       return ok and "ok" or serr
     end)
-    r.idmap_host = (hout ~= "ok") and (hout or "probe failed") or nil
+    if hout == "ok" then r.idmap_host = nil else r.idmap_host = hout or tostring(herr) end
     userns:close()
   end
   return r
@@ -767,7 +816,8 @@ local function find_in_path(name)
   end
 end
 
---- Run every check on this host; returns the list of rows.
+--- Run every check on this host.
+-- @treturn table list of rows {check, verdict, detail, hint [, data]}
 function M.run_checks()
   local root = is_root()
   local rows = {}
