@@ -442,8 +442,13 @@ describe("nslua.doctor", function()
       local release = helper.read("/proc/sys/kernel/osrelease")
       if not doctor.release_ge(release, "6.3") then return pending("kernel older than 6.3") end
       assert.equal("ok", checks["mount.overlay_userns"].verdict, checks["mount.overlay_userns"].detail)
+      local idmap = checks["mount.idmap"]
       if helper.is_root() then
-        assert.equal("ok", checks["mount.idmap"].verdict, checks["mount.idmap"].detail)
+        assert.equal("ok", idmap.verdict, idmap.detail)
+        assert.matches("idmapped tmpfs in a user namespace: works", idmap.detail, 1, true)
+      else
+        assert.equal("info", idmap.verdict)
+        assert.matches("^idmapped tmpfs in a user namespace works", idmap.detail)
       end
     end)
 
@@ -484,7 +489,11 @@ describe("nslua.doctor", function()
         assert.equal("usermod --add-subuids 100000-165535 " .. tostring(helper.ROOTLESS_UID),
           c.subuid.hint)
       end
-      assert.equal("info", c["mount.idmap"].verdict)
+      if doctor.release_ge(helper.read("/proc/sys/kernel/osrelease"), "6.3") then
+        assert.equal("info", c["mount.idmap"].verdict)
+        assert.matches("^idmapped tmpfs in a user namespace works", c["mount.idmap"].detail)
+        assert.equal("ok", c["mount.overlay_userns"].verdict, c["mount.overlay_userns"].detail)
+      end
     end)
   end)
 end)

@@ -310,10 +310,12 @@ end
 --- Rootless delegation (root needs none).
 function M.check_delegation(layout, is_root, delegated, why)
   if is_root then
-    return check("cgroup.delegation", "ok", "running as root: nslua creates nslua-<id> groups itself")
+    return check("cgroup.delegation", "ok",
+      "running as root: nslua creates nslua-<id> groups itself")
   end
   if delegated then
-    return check("cgroup.delegation", "ok", ("cgroup v2 group %s is delegated"):format(layout.v2.dir))
+    return check("cgroup.delegation", "ok",
+      ("cgroup v2 group %s is delegated"):format(layout.v2.dir))
   end
   return check("cgroup.delegation", "warn",
     ("rootless: %s; --memory, --pids, --time and --cpus exit 125"):format(why or "no delegation"),
@@ -454,12 +456,14 @@ function M.check_mount_probes(r, is_root)
   local where = is_root and "in a user namespace" or "in a rootless user namespace"
   if r.clone then
     local hint = "see the ns.user and userns checks"
-    rows[1] = check("mount.overlay_userns", "warn", "no user namespace to probe in: " .. r.clone, hint)
+    rows[1] = check("mount.overlay_userns", "warn",
+      "no user namespace to probe in: " .. r.clone, hint)
     rows[2] = check("mount.idmap", "warn", "no user namespace to probe in: " .. r.clone, hint)
     return rows
   end
   if r.overlay then
-    rows[1] = check("mount.overlay_userns", "warn", ("overlay %s failed: %s"):format(where, r.overlay),
+    rows[1] = check("mount.overlay_userns", "warn",
+      ("overlay %s failed: %s"):format(where, r.overlay),
       "overlay mounts need Linux 5.11+ and the overlay module (modprobe overlay)")
   else
     rows[1] = check("mount.overlay_userns", "ok",
@@ -533,7 +537,8 @@ function M.format_json(checks)
       if type(v) ~= "table" or #v > 0 then list[i][k] = v end
     end
   end
-  return cjson.encode { checks = list, summary = M.summary(checks), exit_code = M.exit_code(checks) }
+  return cjson.encode { checks = list, summary = M.summary(checks),
+                        exit_code = M.exit_code(checks) }
 end
 
 --- Parse doctor's arguments: {json = bool, help = bool} | nil, message.
@@ -712,7 +717,8 @@ function M.probe_mounts(root)
         step(proc.prctl("dumpable", true))
       end
       step(mount.mount("none", "/", nil, { rec = true, private = true }))
-      step(mount.mount("tmpfs", "/tmp", "tmpfs", { nosuid = true, nodev = true }, "size=1m,mode=0755"))
+      step(mount.mount("tmpfs", "/tmp", "tmpfs", { nosuid = true, nodev = true },
+        "size=1m,mode=0755"))
       for _, d in ipairs { "/tmp/u", "/tmp/w", "/tmp/m", "/tmp/t", "/tmp/x" } do
         step(mount.mkdir(d, 493))
       end
