@@ -23,6 +23,8 @@ if preload and preload:match("asan") then
     q(os.getenv("ASAN_OPTIONS") or ""), q(os.getenv("UBSAN_OPTIONS") or ""))
 end
 M.sanitized = M.san_env ~= ""
+-- the sanitizer runtimes a test must keep first when it sets LD_PRELOAD itself
+M.san_preload = M.sanitized and preload or nil
 M.LUA = M.san_env .. "lua5.4"
 M.nslua = M.san_env .. M.root .. "/scripts/nslua"
 
@@ -60,7 +62,9 @@ function M.run_isolated(code, prefix)
   f:write(code)
   f:close()
   os.execute("chmod 0644 " .. q(file))
-  local ok, out, rc = M.sh((prefix and (prefix .. " ") or "") .. M.LUA .. " " .. q(file))
+  -- the sanitizer environment goes first, so a prefix may set its own LD_PRELOAD
+  -- (keeping helper.san_preload in front)
+  local ok, out, rc = M.sh(M.san_env .. (prefix and (prefix .. " ") or "") .. "lua5.4 " .. q(file))
   os.remove(file)
   return ok, out, rc
 end
@@ -100,6 +104,12 @@ function M.cleanup_rootless_tree()
 end
 
 M.SETPRIV = ("setpriv --reuid=%d --regid=%d --clear-groups"):format(M.ROOTLESS_UID, M.ROOTLESS_UID)
+
+--- The nslua command of the rootless copy, run as the test user (with the
+-- sanitizer runtimes under `make sanitize`).
+function M.rootless_nslua()
+  return ("%s %s%s/scripts/nslua"):format(M.SETPRIV, M.san_env, M.rootless_tree())
+end
 
 -- Run Lua code as the unprivileged test user from the rootless copy.
 function M.run_rootless(code)

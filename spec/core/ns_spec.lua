@@ -305,7 +305,7 @@ __attribute__((constructor)) static void start (void) {
         T(sh("ls /proc/" .. io.open("/proc/self/stat"):read("n") .. "/task | wc -l"))
         T(pcall(ns.clone, {}))
         T(pcall(ns.clone3, {}))
-      ]], ("env LD_PRELOAD=\"${LD_PRELOAD:+$LD_PRELOAD }%s\""):format(so))
+      ]], ("env LD_PRELOAD=%s"):format(helper.quote((helper.san_preload and helper.san_preload .. " " or "") .. so)))
       helper.rmtree(dir)
       assert(ok, out)
       assert.same({ "2",
