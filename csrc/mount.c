@@ -518,10 +518,12 @@ static int push_stat (lua_State *L, const struct stat *st) {
   lua_setfield(L, -2, "ino");
   lua_pushinteger(L, (lua_Integer)st->st_dev);
   lua_setfield(L, -2, "dev");
+  lua_pushinteger(L, (lua_Integer)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec);
+  lua_setfield(L, -2, "mtime_ns");
   return 1;
 }
 
-/* mount.stat(path) -> {type, mode, uid, gid, size, ino, dev} | nil, msg, errno */
+/* mount.stat(path) -> {type, mode, uid, gid, size, ino, dev, mtime_ns} | nil, msg, errno */
 static int mnt_stat (lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   struct stat st;

@@ -165,7 +165,7 @@ function M.host_objects()
   add("link", "ls /sys/class/net")
   add("cgroup", "find /sys/fs/cgroup -maxdepth 7 -type d -name 'nslua-*'")
   add("mount", "awk '$5 ~ /^\\/(tmp|run|var\\/tmp)\\// && $5 != \"/run/netns\" {print $5}' /proc/self/mountinfo")
-  add("state", "ls /run/nslua 2>/dev/null | grep -v -e '^ids$' -e '\\.lock$'")
+  add("state", "ls /run/nslua 2>/dev/null | grep -v -e '^ids$' -e '^cache$' -e '\\.lock$'")
   table.sort(t)
   return t
 end

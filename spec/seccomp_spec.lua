@@ -370,3 +370,30 @@ for name, nr, arg in (("ptrace", 101, 0), ("unshare", 272, 0x400), ("clone3", 43
     end)
   end)
 end)
+
+describe("nslua.seccomp on-disk cache #priv", function()
+  it("serves the same program as a fresh compile and ignores a damaged file", function()
+    local ok, out = helper.run_isolated([[
+      local sc = require "nslua.seccomp"
+      local core = require "nslua.core"
+      sc.CACHE = false
+      local fresh = assert(sc.compile("strict"))
+      sc.flush()
+      sc.CACHE = true
+      local first = assert(sc.compile("strict"))     -- compiles and writes the cache
+      sc.flush()
+      local cached = assert(sc.compile("strict"))    -- read back from the file
+      print(first == fresh, cached == fresh)
+      -- a damaged file (not a whole number of instructions) is not used
+      local root = require("nslua.state").root()
+      local names = core.mount.readdir(root .. "/cache")
+      local path
+      for _, n in ipairs(names) do if n:match("^seccomp%-strict%-") then path = root .. "/cache/" .. n end end
+      local f = assert(io.open(path, "wb")); f:write("abc"); f:close()
+      sc.flush()
+      print(sc.compile("strict") == fresh)
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("true\ttrue\ntrue\n", out)
+  end)
+end)

@@ -526,6 +526,7 @@ end
 -- Compilation
 ----------------------------------------------------------------------------
 
+local cache_path, read_cache, write_cache
 local by_name = {}
 local by_table = setmetatable({}, { __mode = "k" })
 
@@ -553,6 +554,48 @@ local function compile_table(profile, label)
   return bpf
 end
 
+-- An on-disk cache of the built-in profiles' programs, so a CLI run does not
+-- pay for libseccomp (several ms) every time.  It lives in nslua's state
+-- directory (root: /run/nslua/cache, 0700 for rootless callers), keyed by
+-- the profile name, nslua's and libseccomp's versions and this file's size
+-- and mtime: editing the profiles or upgrading either library misses.
+M.CACHE = true
+local source_key
+cache_path = function(name)
+  if not M.CACHE then return nil end
+  local mount = core.mount
+  if not source_key then
+    local src = debug.getinfo(1, "S").source
+    local st = src:sub(1, 1) == "@" and mount.stat(src:sub(2))
+    if not st then return nil end
+    source_key = ("%s-%s-%d-%d"):format(core._VERSION, sc.version(), st.size, st.mtime_ns)
+  end
+  local ok, state = pcall(require, "nslua.state")
+  local root = ok and state.root()
+  if not root then return nil end
+  return ("%s/cache/seccomp-%s-%s.bpf"):format(root, name, source_key)
+end
+
+read_cache = function(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local bpf = f:read("a")
+  f:close()
+  if bpf and #bpf > 0 and #bpf % 8 == 0 then return bpf end
+end
+
+-- Written to a temporary name and renamed, so a reader never sees half a program.
+write_cache = function(path, bpf)
+  local mount = core.mount
+  local dir = path:match("^(.*)/[^/]+$")
+  mount.mkdir(dir, 448, true)
+  local tmp = ("%s.%d"):format(path, core.proc.getpid())
+  if mount.write_file(tmp, bpf, 384) then
+    -- os.rename replaces a damaged file; mount.rename would refuse it
+    if not os.rename(tmp, path) then mount.unlink(tmp) end
+  end
+end
+
 --- Compile a profile to the BPF program that seccomp.load and proc.exec take.
 -- @param p "default" | "strict" | "none" | "FILE.lua" (a path: contains a
 --   "/" or ends in ".lua") | a profile table
@@ -576,6 +619,14 @@ function M.compile(p)
   end
   local bpf = by_name[p]
   if bpf then return bpf end
+  local cache = M.profiles[p] and cache_path(p)
+  if cache then
+    bpf = read_cache(cache)
+    if bpf then
+      by_name[p] = bpf
+      return bpf
+    end
+  end
   local profile
   if M.profiles[p] then
     profile = M.profiles[p]
@@ -588,6 +639,7 @@ function M.compile(p)
   bpf, err, code = compile_table(profile, p)
   if not bpf then return nil, err, code end
   by_name[p] = bpf
+  if cache then write_cache(cache, bpf) end
   return bpf
 end
 
