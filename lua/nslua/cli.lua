@@ -276,6 +276,18 @@ local function run_spec(spec, opts)
 end
 M.run_spec = run_spec
 
+-- Print the plan of a spec without running it.
+local function explain_spec(spec)
+  local container = require "nslua.container"
+  local ok, c = pcall(container.new, spec)
+  if not ok then
+    eprintf("%s", tostring(c))
+    return M.EXIT_FAIL
+  end
+  for _, line in ipairs(c:explain()) do print(line) end
+  return 0
+end
+
 local function default_spec()
   local ok, spec = M.load_recipe(load_builtin("sandbox"), { n = 0 })
   assert(ok, spec)
@@ -289,16 +301,7 @@ local function cmd_run(args, explain)
   local over, unset = M.options_to_spec(o)
   if not over.argv then usage_error("missing command (nslua run [OPTIONS] -- CMD [ARGS...])") end
   local spec = apply(default_spec(), over, unset)
-  if explain then
-    local container = require "nslua.container"
-    local ok, c = pcall(container.new, spec)
-    if not ok then
-      eprintf("%s", tostring(c))
-      return M.EXIT_FAIL
-    end
-    for _, line in ipairs(c:explain()) do print(line) end
-    return 0
-  end
+  if explain then return explain_spec(spec) end
   return run_spec(spec, o)
 end
 
@@ -331,16 +334,7 @@ local function run_recipe(path, args, explain)
     if #cmd > 0 and not spec.argv then
       spec = apply(spec, { argv = cmd })
     end
-    if explain then
-      local container = require "nslua.container"
-      local okc, c = pcall(container.new, spec)
-      if not okc then
-        eprintf("%s", tostring(c))
-        return M.EXIT_FAIL
-      end
-      for _, line in ipairs(c:explain()) do print(line) end
-      return 0
-    end
+    if explain then return explain_spec(spec) end
     return run_spec(spec)
   end
   if explain then
