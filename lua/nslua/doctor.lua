@@ -86,13 +86,7 @@ M.SYSCALLS = {
 }
 M.SYSCALLS_UNTIL = "6.17"
 
-local function read_file(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = require("nslua.state").read
 
 local function trim(s)
   return s and (s:gsub("^%s+", ""):gsub("%s+$", ""))

@@ -14,13 +14,7 @@ M.SLOTS = 1024
 M.CONF = "/etc/nslua.conf"
 M.LOCKDIR = "/run/nslua/ids"
 
-local function read(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("nslua.state").read
 
 --- /etc/nslua.conf: `id_base = N` and `id_slots = N` lines, `#` comments.
 function M.config(path)
