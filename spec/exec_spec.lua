@@ -82,8 +82,11 @@ local function start(opts, rootless, extra)
               rootless = rootless }
   local ready = wait_until(function() return (helper.read(out) or ""):match("READY\n") end, 15)
   assert(ready, "the container did not start: " .. tostring(helper.read(out)))
-  local rec = record(h)
-  if rec then started[rec.id] = true end
+  -- the owner rewrites the record (cmd_nspid) while it starts: read it again
+  local rec = wait_until(function() return record(h) end, 5)
+  assert(rec, "no state record for " .. name)
+  started[rec.id] = true
+  h.rec = rec
   return h
 end
 
@@ -146,7 +149,7 @@ describe("nslua exec", function()
   it("joins the container's cgroups with --memory and --pids #priv", function()
     if not helper.is_root() then return pending("needs root") end
     local h = start("--memory 64M --pids 16")
-    local rec = record(h)
+    local rec = h.rec
     local ok, out = exec(h, "/bin/sh -c " .. q(SHOW))
     -- seen from the host: the exec'd process is counted in the pids cgroup
     local ok2, cur = exec(h, "/bin/sh -c 'cat /proc/self/cgroup | grep pids'")
@@ -174,7 +177,7 @@ describe("nslua exec", function()
 
   it("works rootless and shows the same uid, CapBnd, hostname and cgroups", function()
     local h = start("--hostname rlbox", true, "readlink /proc/self/ns/user /proc/self/ns/mnt")
-    local rec = record(h)
+    local rec = h.rec
     local ok, out, code = exec(h, "/bin/sh -c " .. q(SHOW .. "; readlink /proc/self/ns/user /proc/self/ns/mnt"))
     local want = payload_output(h)
     stop(h)
@@ -202,7 +205,7 @@ describe("nslua exec", function()
     local _, o3, c3 = exec(h, "/nonexistent/cmd")
     local _, o4, c4 = exec(h, "no-such-command-here")
     local _, o5, c5 = exec(h, "/etc/passwd")
-    local rec = record(h)
+    local rec = h.rec
     local _, o6, c6 = helper.sh(("cd /tmp; %s exec %s -- /bin/true"):format(nslua_cmd(h.rootless), rec.id))
     stop(h)
     assert.equal(3, c1, o1)
@@ -241,7 +244,7 @@ describe("nslua exec", function()
   it("exits 125 for a container that is no longer running #priv", function()
     if not helper.is_root() then return pending("needs root") end
     local h = start("")
-    local rec = record(h)
+    local rec = h.rec
     -- SIGKILL: nslua cannot clean up; the init dies with it (pdeathsig)
     os.execute("kill -KILL " .. h.pid)
     wait_until(function() return not state.alive(rec.info.init_pid, rec.info.init_start) end, 5)

@@ -76,6 +76,32 @@ function M.parse_record(info)
   return r
 end
 
+-- state.update rewrites a record in place (truncate, write): a reader may
+-- catch it empty or half-written.  Every complete record has owner_pid.
+local function read_info(dir)
+  local info
+  for _ = 1, 50 do
+    info = state.decode(read(dir .. "/info"))
+    if info.owner_pid then return info end
+    proc.poll({}, 10)
+  end
+  return info
+end
+
+local function list_records(root)
+  local recs
+  for _ = 1, 50 do
+    recs = state.list(root)
+    local complete = true
+    for _, rec in ipairs(recs) do
+      if not rec.info.owner_pid then complete = false end
+    end
+    if complete then return recs end
+    proc.poll({}, 10)
+  end
+  return recs
+end
+
 local function not_running(name)
   return nil, ("exec: container '%s' is not running"):format(name), errno.ESRCH
 end
@@ -97,7 +123,7 @@ function M.find(target, root)
     if not root then return nil, "exec: " .. err, code end
   end
   local found = {}
-  for _, rec in ipairs(state.list(root)) do
+  for _, rec in ipairs(list_records(root)) do
     if rec.id == target or tostring(rec.info.name or "") == target then
       found[#found + 1] = rec
     end
@@ -173,7 +199,7 @@ local function wait_ready(rec, nested)
   while true do
     if not state.alive(info.init_pid, info.init_start) then return nil end
     -- the record gains cmd_nspid once the owner has read it
-    local fresh = state.decode(read(rec.dir .. "/info"))
+    local fresh = read_info(rec.dir)
     local cmd = M.command_pid(info.init_pid, math.tointeger(fresh.cmd_nspid))
     if cmd then
       local ready = true
@@ -226,6 +252,13 @@ end
 local function prepare(rec, argv, opts)
   local name = rec.name or rec.id
   local info = rec.info
+  -- a record gains init_pid right after the owner's clone
+  local deadline = proc.now() + M.READY_TIMEOUT
+  while not info.init_pid and rec.alive and proc.now() < deadline do
+    proc.poll({}, 10)
+    info = read_info(rec.dir)
+    rec.info, rec.alive = info, state.alive(info.owner_pid, info.owner_start)
+  end
   if not info.init_pid or not rec.alive or not state.alive(info.init_pid, info.init_start) then
     return not_running(name)
   end
@@ -506,9 +539,8 @@ function M.exec(target, argv, opts)
   end
   if type(target) == "table" then
     if type(target.dir) ~= "string" then error("exec: a target record needs its state dir", 2) end
-    local text = read(target.dir .. "/info")
-    if not text then return not_running(target.name or target.id or target.dir) end
-    local info = state.decode(text)
+    if not read(target.dir .. "/info") then return not_running(target.name or target.id or target.dir) end
+    local info = read_info(target.dir)
     rec = { id = target.id, dir = target.dir, info = info, name = target.name,
             alive = state.alive(info.owner_pid, info.owner_start) }
   else
