@@ -218,12 +218,14 @@ describe("nslua exec", function()
     assert.equal(0, c6, o6)   -- by id as well as by name
   end)
 
-  it("forwards SIGTERM to the exec'd command: exit 143", function()
-    local h = start("", not helper.is_root())
-    local _, out, code = helper.sh(("cd /tmp; %s exec %s -- /bin/sleep 100 & p=$!; sleep 0.7; kill -TERM $p; wait $p")
-      :format(nslua_cmd(h.rootless), h.name))
-    stop(h)
-    assert.equal(143, code, out)
+  it("forwards SIGTERM to the exec'd command: exit 143, as root and rootless", function()
+    for _, rootless in ipairs(helper.is_root() and { false, true } or { true }) do
+      local h = start("", rootless)
+      local _, out, code = helper.sh(("cd /tmp; %s exec %s -- /bin/sleep 100 & p=$!; sleep 0.7; kill -TERM $p; wait $p")
+        :format(nslua_cmd(h.rootless), h.name))
+      stop(h)
+      assert.equal(143, code, out)
+    end
   end)
 
   it("exits 125 for an unknown target and bad usage", function()

@@ -468,7 +468,7 @@ local function run(p)
       if rv and rv["in"] then
         local signo = proc.sigread(sfd)
         if signo then
-          if cmd then proc.kill(cmd, signo) else pending[#pending + 1] = signo end
+          if cmd then proc.pidfd_send_signal(cmd, signo) else pending[#pending + 1] = signo end
         end
       end
       rv = fds[1].revents
@@ -476,17 +476,18 @@ local function run(p)
         local data = proc.read(status_r, 4096)
         if not data or data == "" then break end
         buf[#buf + 1] = data
-        if not cmd then
-          cmd = math.tointeger(tonumber(table.concat(buf):match("pid (%d+)\n")))
-          if cmd then
-            for _, s in ipairs(pending) do proc.kill(cmd, s) end
-            pending = {}
-          end
+        local cpid = not cmd and ("\n" .. table.concat(buf)):match("\npid (%d+)\n")
+        if cpid then
+          -- a pidfd: the helper reaps the command, its pid may be reused
+          cmd = proc.pidfd_open(math.tointeger(tonumber(cpid)))
+          for _, s in ipairs(cmd and pending or {}) do proc.pidfd_send_signal(cmd, s) end
+          pending = {}
         end
       end
     end
   end
   local _, how, hcode = proc.waitpid(pid)
+  if cmd then cmd:close() end
   sfd:close()
   status_r:close()
   proc.sigprocmask("setmask", old)
