@@ -633,6 +633,13 @@ function Container:kill(sig)
   return proc.kill(self._pid, sig)
 end
 
+--- Run argv inside the running container and wait for it (nslua.exec):
+-- result {status, exit_code, signal, wall_s, error} | nil, msg, errno.
+function Container:exec(argv, opts)
+  if not self._pid or self._reaped then return nil, "exec: the container is not running", errno.ESRCH end
+  return require("nslua.exec").exec({ id = self.id, dir = self.state_dir, name = self.spec.name }, argv, opts)
+end
+
 local FORWARD = { "INT", "TERM", "HUP" }
 local FORWARD_TTY = { "INT", "TERM", "HUP", "WINCH" }
 

@@ -1,0 +1,612 @@
+--- nslua.exec: run a command inside a running container.
+--   nslua exec [--env K=V] [--cwd DIR] TARGET -- CMD [ARGS...]
+--   Container:exec(argv [, opts])
+-- DESIGN.md "State, names and cleanup" and the exec tail: the container's
+-- state record says what its command got; a helper process joins the
+-- namespaces that differ with one setns(pidfd, set) (privileged through the
+-- init, rootless through the command: the init is non-dumpable), forks so
+-- the pid namespace applies, and the child re-applies cgroup membership,
+-- ids, rlimits, capabilities, no_new_privs and seccomp through proc.exec.
+-- The caller's own namespaces never change.
+local core = require "nslua.core"
+local state = require "nslua.state"
+local report = require "nslua.report"
+
+local ns, proc, mount = core.ns, core.proc, core.mount
+local errno = core.errno
+
+local M = {}
+
+M.EXIT_FAIL = 125
+-- How long exec waits for a container that is still setting up.
+M.READY_TIMEOUT = 5.0
+
+local NS_TYPES <const> = { "cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts" }
+local FORWARD <const> = { "INT", "TERM", "HUP" }
+
+local function read(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- A tab-separated list of a state record ("" or nil: empty).
+local function tabs(v)
+  local t = {}
+  if v == nil then return t end
+  for item in tostring(v):gmatch("[^\t]+") do t[#t + 1] = item end
+  return t
+end
+M.tabs = tabs
+
+-- An rlimit value as the record stores it: an integer, or infinity written
+-- by tostring(math.huge) ("inf") or as a number too large for a double.
+local function rlimit_value(s)
+  if s == "inf" or s == "+inf" or s == "unlimited" or s == "math.huge" then return math.huge end
+  local n = tonumber(s)
+  if n == nil then return nil end
+  if n == math.huge then return math.huge end
+  return math.tointeger(n)
+end
+
+--- The exec plan's parts from a state record's info (pure; for tests too).
+-- @treturn table {env = {"K=V"...}, rlimits = {name = n}, caps = {...},
+--   namespaces = set, uid, gid, cwd, seccomp, user_mode, cgroup_dirs}
+-- @return[2] nil
+-- @treturn[2] string message
+function M.parse_record(info)
+  local r = { env = {}, rlimits = {}, caps = tabs(info.caps), cgroup_dirs = tabs(info.cgroup_dirs),
+              namespaces = {}, user_mode = info.user_mode or "host",
+              cwd = info.cwd ~= nil and info.cwd ~= "" and tostring(info.cwd) or "/",
+              seccomp = info.seccomp ~= nil and tostring(info.seccomp) or "none" }
+  for _, kv in ipairs(tabs(info.env)) do
+    if kv:find("=", 2, true) then r.env[#r.env + 1] = kv end
+  end
+  for _, kv in ipairs(tabs(info.rlimits)) do
+    local k, v = kv:match("^([%w_]+)=(.*)$")
+    local n = k and rlimit_value(v)
+    if not n then return nil, ("bad rlimit '%s' in the state record"):format(kv) end
+    r.rlimits[k] = n
+  end
+  for _, n in ipairs(tabs(info.namespaces)) do r.namespaces[n] = true end
+  r.uid = math.tointeger(info.uid)
+  r.gid = math.tointeger(info.gid)
+  return r
+end
+
+-- state.update rewrites a record in place (truncate, write): a reader may
+-- catch it empty or half-written.  Every complete record has owner_pid.
+local function read_info(dir)
+  local info
+  for _ = 1, 50 do
+    info = state.decode(read(dir .. "/info"))
+    if info.owner_pid then return info end
+    proc.poll({}, 10)
+  end
+  return info
+end
+
+local function list_records(root)
+  local recs
+  for _ = 1, 50 do
+    recs = state.list(root)
+    local complete = true
+    for _, rec in ipairs(recs) do
+      if not rec.info.owner_pid then complete = false end
+    end
+    if complete then return recs end
+    proc.poll({}, 10)
+  end
+  return recs
+end
+
+local function not_running(name)
+  return nil, ("exec: container '%s' is not running"):format(name), errno.ESRCH
+end
+
+--- Find a container's state record by id or name.
+-- @tparam string target id or name
+-- @tparam[opt] string root state directory (state.root())
+-- @treturn[1] table {id, dir, info, alive}
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function M.find(target, root)
+  if type(target) ~= "string" or target == "" then
+    error("exec: the target must be a container id or name", 2)
+  end
+  local err, code
+  if not root then
+    root, err, code = state.root()
+    if not root then return nil, "exec: " .. err, code end
+  end
+  local found = {}
+  for _, rec in ipairs(list_records(root)) do
+    if rec.id == target or tostring(rec.info.name or "") == target then
+      found[#found + 1] = rec
+    end
+  end
+  if #found == 0 then
+    return nil, ("exec: no container '%s'"):format(target), errno.ENOENT
+  end
+  -- a name may be reused: prefer the live ones; refuse to guess among several
+  local live = {}
+  for _, rec in ipairs(found) do
+    if rec.id == target then return rec end
+    if rec.alive and state.alive(rec.info.init_pid, rec.info.init_start) then live[#live + 1] = rec end
+  end
+  if #live > 1 then
+    local ids = {}
+    for i, rec in ipairs(live) do ids[i] = rec.id end
+    return nil, ("exec: the name '%s' is ambiguous (ids %s)"):format(target, table.concat(ids, " ")),
+      errno.EINVAL
+  end
+  return live[1] or found[1]
+end
+
+-- The fields of /proc/<pid>/stat after the comm (which may hold spaces and
+-- parentheses): [1] state, [2] ppid, ...
+local function stat_fields(pid)
+  local st = read("/proc/" .. pid .. "/stat")
+  local rest = st and st:match(".*%)%s+(.*)")
+  if not rest then return nil end
+  local t = {}
+  for f in rest:gmatch("%S+") do t[#t + 1] = f end
+  return t
+end
+
+-- The pid of a process in the innermost pid namespace it belongs to.
+local function inner_pid(pid)
+  local s = read("/proc/" .. pid .. "/status") or ""
+  local line = s:match("\nNSpid:([^\n]*)")
+  local last
+  for n in (line or ""):gmatch("%d+") do last = tonumber(n) end
+  return last
+end
+
+--- The container's command as the host sees it: the child of the init
+-- whose pid inside is cmd_nspid (when recorded), else the one that was
+-- forked first (the lowest pid inside).  nil when there is none yet.
+function M.command_pid(init_pid, cmd_nspid)
+  local best, best_inner
+  for _, name in ipairs(mount.readdir("/proc") or {}) do
+    local pid = math.tointeger(tonumber(name))
+    if pid then
+      local f = stat_fields(pid)
+      if f and tonumber(f[2]) == init_pid and f[1] ~= "Z" then
+        local inner = inner_pid(pid)
+        if inner and cmd_nspid and inner == cmd_nspid then return pid end
+        if inner and (not best_inner or inner < best_inner) then best, best_inner = pid, inner end
+      end
+    end
+  end
+  if cmd_nspid then return nil end
+  return best
+end
+
+local function sleep(s)
+  proc.poll({}, math.floor(s * 1000))
+end
+
+-- Wait until the container's set-up is over: the init has forked the
+-- command (its namespaces are final from then on) and, when the command
+-- runs in a nested user namespace, that namespace has its maps.
+local function wait_ready(rec, nested)
+  local info = rec.info
+  local deadline = proc.now() + M.READY_TIMEOUT
+  while true do
+    if not state.alive(info.init_pid, info.init_start) then return nil end
+    -- the record gains cmd_nspid once the owner has read it
+    local fresh = read_info(rec.dir)
+    local cmd = M.command_pid(info.init_pid, math.tointeger(fresh.cmd_nspid))
+    if cmd then
+      local ready = true
+      if nested then
+        ready = (read("/proc/" .. cmd .. "/uid_map") or "") ~= ""
+          and (ns.id(cmd, "user") ~= ns.id(info.init_pid, "user"))
+      end
+      if ready then return cmd end
+    end
+    if proc.now() > deadline then return nil end
+    sleep(0.01)
+  end
+end
+
+-- The cgroup.procs fds the command joins: the limit cgroups of the record,
+-- and (privileged) the command's own group in every other hierarchy, so
+-- the exec'd process sits where the container's command does.
+local function cgroup_fds(r, cmd, privileged)
+  local ccg = core.cgroup
+  local fds, mounts = {}, {}
+  for _, dir in ipairs(r.cgroup_dirs) do
+    local fd, err, code = ccg.open(dir .. "/cgroup.procs", "w")
+    if not fd then
+      for _, f in ipairs(fds) do f:close() end
+      return nil, "cgroup: " .. err, code
+    end
+    fds[#fds + 1] = fd
+  end
+  if privileged and cmd then
+    local ok, cgroup = pcall(require, "nslua.cgroup")
+    local text = read("/proc/" .. cmd .. "/cgroup")
+    local layout = ok and text and cgroup.detect(nil, text)
+    for _, h in ipairs(layout and layout.hierarchies or {}) do
+      local covered = false
+      for _, dir in ipairs(r.cgroup_dirs) do
+        if dir:sub(1, #h.mount + 1) == h.mount .. "/" then covered = true end
+      end
+      if not covered and not mounts[h.mount] then
+        mounts[h.mount] = true
+        local fd = ccg.open(h.dir .. "/cgroup.procs", "w")
+        if fd then fds[#fds + 1] = fd end
+      end
+    end
+  end
+  return fds
+end
+
+-- Everything the helper and the command need, prepared in the caller (whose
+-- mount namespace still shows the host's cgroup files and the profile).
+local function prepare(rec, argv, opts)
+  local name = rec.name or rec.id
+  local info = rec.info
+  -- a record gains init_pid right after the owner's clone
+  local deadline = proc.now() + M.READY_TIMEOUT
+  while not info.init_pid and rec.alive and proc.now() < deadline do
+    proc.poll({}, 10)
+    info = read_info(rec.dir)
+    rec.info, rec.alive = info, state.alive(info.owner_pid, info.owner_start)
+  end
+  if not info.init_pid or not rec.alive or not state.alive(info.init_pid, info.init_start) then
+    return not_running(name)
+  end
+  local r, perr = M.parse_record(info)
+  if not r then return nil, "exec: " .. perr, errno.EINVAL end
+  local privileged = proc.getuid() == 0
+  local kept = #r.caps > 0 and r.user_mode ~= "host"
+  if kept and not privileged then
+    return nil, ("exec: container '%s' keeps capabilities in a nested user namespace, "
+      .. "which a rootless exec cannot join (its parent, the container's, is only "
+      .. "reachable through the non-dumpable init)"):format(name), errno.EPERM
+  end
+  if r.seccomp == "custom" then
+    return nil, ("exec: container '%s' runs a seccomp profile table, which cannot be "
+      .. "compiled again from its state record"):format(name), errno.EINVAL
+  end
+  local cmd = wait_ready(rec, kept)
+  if not cmd then
+    if not state.alive(info.init_pid, info.init_start) then return not_running(name) end
+    return nil, ("exec: container '%s' has no running command"):format(name), errno.ESRCH
+  end
+
+  -- the process whose namespaces we join
+  local target = privileged and info.init_pid or cmd
+  local p = { kept = kept }
+  local set = {}
+  for _, t in ipairs(NS_TYPES) do
+    local mine = ns.id(0, t)
+    local theirs, err, code = ns.id(target, t)
+    if mine and not theirs then return nil, "exec: " .. err, code end
+    -- a nested user namespace is joined after the container's own
+    if theirs and mine ~= theirs then set[t] = true end
+  end
+  p.set = next(set) and set or nil
+  local pidfd, err, code = proc.pidfd_open(target)
+  if not pidfd then return nil, "exec: " .. err, code end
+  p.pidfd = pidfd
+  if kept then
+    -- the payload runs in a nested user namespace (DESIGN "Mounts"): join
+    -- that one after the container's, so the kept capabilities belong to a
+    -- namespace that owns no mount namespace, as the payload's do
+    p.nested, err, code = ns.open(cmd, "user")
+    if not p.nested then
+      pidfd:close()
+      return nil, "exec: " .. err, code
+    end
+  end
+
+  -- the command's environment, then the caller's additions
+  local env, pos = {}, {}
+  for _, kv in ipairs(r.env) do
+    local k = kv:match("^([^=]+)=")
+    pos[k] = #env + 1
+    env[#env + 1] = kv
+  end
+  for k, v in pairs(opts.env or {}) do
+    local kv = k .. "=" .. tostring(v)
+    if pos[k] then env[pos[k]] = kv else env[#env + 1] = kv end
+  end
+
+  local xo = {
+    cwd = opts.cwd or r.cwd,
+    rlimits = r.rlimits,
+    caps = r.caps,
+    keep_caps = #r.caps > 0 or nil,
+  }
+  if r.user_mode ~= "host" then
+    xo.uid, xo.gid = r.uid, r.gid
+    if r.user_mode == "slot" then xo.groups = {} end
+  end
+  if r.seccomp ~= "none" then
+    local seccomp = require "nslua.seccomp"
+    local ok, bpf, serr, scode = pcall(seccomp.compile, r.seccomp)
+    if not ok or not bpf then
+      pidfd:close()
+      if p.nested then p.nested:close() end
+      return nil, ("exec: seccomp '%s': %s"):format(r.seccomp, tostring(ok and serr or bpf)),
+        ok and scode or errno.EINVAL
+    end
+    xo.seccomp = bpf
+  end
+  local cfds, cerr, ccode = cgroup_fds(r, cmd, privileged)
+  if not cfds then
+    pidfd:close()
+    if p.nested then p.nested:close() end
+    return nil, "exec: " .. cerr, ccode
+  end
+  xo.cgroup_procs = cfds
+  p.argv, p.env, p.opts = argv, env, xo
+  return p
+end
+
+local function close_plan(p)
+  p.pidfd:close()
+  if p.nested then p.nested:close() end
+  for _, fd in ipairs(p.opts.cgroup_procs) do fd:close() end
+end
+
+-- The helper process: joins, forks the command, waits for it, reports.
+-- Never returns.  Status lines: "setup <step> <errno> <message>",
+-- "pid <pid>", and from the command's exec tail "exec <step> <errno>";
+-- last "done exited|signaled <code>".
+local function helper_main(p, status_w)
+  local function fail(step, msg, code)
+    proc.write(status_w, ("setup %s %d %s\n"):format(step, code or 0, (tostring(msg):gsub("\n", " "))))
+    proc._exit(1)
+  end
+  proc.prctl("pdeathsig", 9)
+  if p.set then
+    local ok, err, code = ns.setns(p.pidfd, p.set)
+    if not ok then fail("setns", err, code) end
+  end
+  if p.nested then
+    local ok, err, code = ns.setns(p.nested, "user")
+    if not ok then fail("setns", err, code) end
+  end
+  local pid, err, code = ns.clone()
+  if not pid then fail("fork", err, code) end
+  if pid == 0 then
+    p.opts.status_fd = status_w
+    local ok, why = pcall(proc.exec, p.argv, p.env, p.opts)
+    fail("exec", ok and "returned" or why, 0)
+  end
+  proc.write(status_w, ("pid %d\n"):format(pid))
+  -- keep nothing of the caller's but the status pipe while the command runs
+  local sfd = status_w:fileno()
+  if sfd > 3 then proc.close_range(3, sfd - 1) end
+  proc.close_range(sfd + 1)
+  local _, how, ecode = proc.waitpid(pid)
+  proc.write(status_w, ("done %s %d\n"):format(tostring(how), ecode or 0))
+  proc._exit(0)
+end
+
+local EXEC_127 <const> = { [errno.ENOENT] = true, [errno.ENOTDIR] = true, [errno.ELOOP] = true,
+                           [errno.ENAMETOOLONG] = true }
+local EXEC_126 <const> = { [errno.EACCES] = true, [errno.ENOEXEC] = true, [errno.EPERM] = true,
+                           [errno.EISDIR] = true }
+
+-- The result of a run from the status lines (see helper_main).
+local function result_of(text, helper_how, helper_code)
+  local r = {}
+  local setup, exec, done
+  for line in text:gmatch("[^\n]+") do
+    local kind, rest = line:match("^(%S+)%s*(.*)$")
+    if kind == "setup" and not setup then
+      local step, e, msg = rest:match("^(%S+) (%d+) ?(.*)$")
+      setup = { step = step, errno = tonumber(e), message = msg }
+    elseif kind == "exec" and not exec then
+      local step, e = rest:match("^(%S+) (%d+)")
+      exec = { step = step, errno = tonumber(e) }
+    elseif kind == "done" then
+      local how, code = rest:match("^(%S+) (%-?%d+)")
+      done = { how = how, code = tonumber(code) }
+    end
+  end
+  if setup then
+    r.status, r.error = "error", setup
+  elseif exec then
+    r.status = "error"
+    r.error = { step = exec.step, errno = exec.errno,
+                message = ("exec %s: %s"):format(exec.step, report.strerror(exec.errno)) }
+    if exec.step == "execve" then
+      if EXEC_127[exec.errno] then r.exit_code = 127 elseif EXEC_126[exec.errno] then r.exit_code = 126 end
+    end
+  elseif done and done.how == "signaled" then
+    r.status, r.signal = "signaled", done.code
+  elseif done then
+    r.status, r.exit_code = "exited", done.code
+  else
+    r.status = "error"
+    r.error = { step = "helper", message = ("the exec helper ended (%s %s) without a status")
+      :format(tostring(helper_how), tostring(helper_code)) }
+  end
+  return r
+end
+
+-- Run the plan: fork the helper, forward signals to the command, collect.
+local function run(p)
+  local t0 = proc.now()
+  local status_r, status_w = proc.pipe()
+  local old = proc.sigprocmask("block", FORWARD)
+  local sfd = proc.signalfd(FORWARD)
+  io.stdout:flush()
+  io.stderr:flush()
+  local pid, err, code = ns.clone()
+  if pid == 0 then
+    status_r:close()
+    local ok, why = pcall(helper_main, p, status_w)
+    proc.write(status_w, ("setup helper 0 %s\n"):format(ok and "returned" or tostring(why)))
+    proc._exit(1)
+  end
+  status_w:close()
+  close_plan(p)
+  if not pid then
+    sfd:close()
+    status_r:close()
+    proc.sigprocmask("setmask", old)
+    return nil, "exec: " .. err, code
+  end
+  local buf, cmd, pending = {}, nil, {}
+  local fds = { { fd = status_r, events = { ["in"] = true } },
+                { fd = sfd, events = { ["in"] = true } } }
+  while true do
+    local n = proc.poll(fds, -1)
+    if n and n > 0 then
+      local rv = fds[2].revents
+      if rv and rv["in"] then
+        local signo = proc.sigread(sfd)
+        if signo then
+          if cmd then proc.pidfd_send_signal(cmd, signo) else pending[#pending + 1] = signo end
+        end
+      end
+      rv = fds[1].revents
+      if rv and (rv["in"] or rv.hup) then
+        local data = proc.read(status_r, 4096)
+        if not data or data == "" then break end
+        buf[#buf + 1] = data
+        local cpid = not cmd and ("\n" .. table.concat(buf)):match("\npid (%d+)\n")
+        if cpid then
+          -- a pidfd: the helper reaps the command, its pid may be reused
+          cmd = proc.pidfd_open(math.tointeger(tonumber(cpid)))
+          for _, s in ipairs(cmd and pending or {}) do proc.pidfd_send_signal(cmd, s) end
+          pending = {}
+        end
+      end
+    end
+  end
+  local _, how, hcode = proc.waitpid(pid)
+  if cmd then cmd:close() end
+  sfd:close()
+  status_r:close()
+  proc.sigprocmask("setmask", old)
+  local r = result_of(table.concat(buf), how, hcode)
+  r.wall_s = proc.now() - t0
+  return r
+end
+
+local function check_argv(argv, level)
+  if type(argv) ~= "table" or #argv == 0 then
+    error("exec: argv must be a non-empty list of strings", level + 1)
+  end
+  for i, a in ipairs(argv) do
+    if type(a) ~= "string" then
+      error(("exec: argv[%d] must be a string"):format(i), level + 1)
+    end
+  end
+end
+
+local function check_opts(opts, level)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error("exec: opts must be a table", level + 1) end
+  for k in pairs(opts) do
+    if k ~= "env" and k ~= "cwd" then
+      error(("exec: unknown option '%s' (valid: cwd env)"):format(tostring(k)), level + 1)
+    end
+  end
+  if opts.env ~= nil and type(opts.env) ~= "table" then error("exec: opts.env must be a table", level + 1) end
+  if opts.cwd ~= nil and type(opts.cwd) ~= "string" then error("exec: opts.cwd must be a string", level + 1) end
+  return opts
+end
+
+--- Run argv inside a running container and wait for it.
+-- @param target the container's id or name, or a record {id, dir [, name]}
+--   (its state directory: what Container:exec passes)
+-- @tparam {string,...} argv
+-- @tparam[opt] table opts env = {K = V} (added to the container's), cwd
+-- @treturn[1] table result {status = "exited"|"signaled"|"error", exit_code,
+--   signal, wall_s, error = {step, errno, message}}; report.exit_code(result)
+--   is the CLI's exit code (127/126 for a command not found / not executable)
+-- @return[2] nil
+-- @treturn[2] string message ("exec: no container 'x'", "... is not running")
+-- @treturn[2] integer errno
+function M.exec(target, argv, opts)
+  check_argv(argv, 2)
+  opts = check_opts(opts, 2)
+  local rec, err, code
+  if type(target) ~= "table" and (type(target) ~= "string" or target == "") then
+    error("exec: the target must be a container id or name", 2)
+  end
+  if type(target) == "table" then
+    if type(target.dir) ~= "string" then error("exec: a target record needs its state dir", 2) end
+    if not read(target.dir .. "/info") then return not_running(target.name or target.id or target.dir) end
+    local info = read_info(target.dir)
+    rec = { id = target.id, dir = target.dir, info = info, name = target.name,
+            alive = state.alive(info.owner_pid, info.owner_start) }
+  else
+    rec, err, code = M.find(target)
+    if not rec then return nil, err, code end
+    rec.name = target
+  end
+  local p
+  p, err, code = prepare(rec, argv, opts)
+  if not p then return nil, err, code end
+  return run(p)
+end
+
+--- The argparse parser of `nslua exec`.
+function M.parser()
+  local argparse = require "argparse"
+  local p = argparse("nslua exec", "Run a command inside a running container.")
+  p:argument("target", "The container's id or name (nslua ps).")
+  p:argument("command", "The command and its arguments (after --)."):args("*")
+  p:option("--env", "Set K=V in the command's environment (added to the container's)."):count("*")
+  p:option("--cwd", "Working directory (default: the container's).")
+  return p
+end
+
+local function eprintf(fmt, ...)
+  io.stderr:write("nslua: ", fmt:format(...), "\n")
+end
+
+--- main(args) of `nslua exec` -> exit code.
+function M.main(args)
+  local okp, o = M.parser():pparse(args or {})
+  if not okp then
+    eprintf("exec: %s", o)
+    return M.EXIT_FAIL
+  end
+  if #(o.command or {}) == 0 then
+    eprintf("exec: missing command (nslua exec TARGET -- CMD [ARGS...])")
+    return M.EXIT_FAIL
+  end
+  local env = {}
+  for _, kv in ipairs(o.env or {}) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    if not k then
+      eprintf("exec: --env: '%s' is not K=V", kv)
+      return M.EXIT_FAIL
+    end
+    env[k] = v
+  end
+  if o.cwd and o.cwd:sub(1, 1) ~= "/" then
+    eprintf("exec: --cwd: '%s' is not an absolute path", o.cwd)
+    return M.EXIT_FAIL
+  end
+  local r, err = M.exec(o.target, o.command, { env = next(env) and env or nil, cwd = o.cwd })
+  if not r then
+    eprintf("%s", err)
+    return M.EXIT_FAIL
+  end
+  if r.status == "error" then
+    if r.exit_code == 127 or r.exit_code == 126 then
+      eprintf("exec: %s: %s", o.command[1], report.strerror(r.error.errno))
+    else
+      eprintf("exec: set-up failed at %s: %s", tostring(r.error.step), tostring(r.error.message))
+    end
+  end
+  return report.exit_code(r)
+end
+
+return M

@@ -1,0 +1,361 @@
+-- `nslua exec TARGET -- CMD` and Container:exec: the exec'd command sees what
+-- the container's own command sees (uid, CapBnd, hostname, cgroups,
+-- namespaces), as root and rootless.  Containers run in the background
+-- through the CLI (or the API in a fresh lua5.4); every test kills what it
+-- started, by pid, and checks the host holds nothing new afterwards.
+local helper = require "helper"
+local state = require "nslua.state"
+
+local N = helper.nslua
+local q = helper.quote
+
+-- What both the payload and the exec'd command print.
+local SHOW = "id -u; grep CapBnd /proc/self/status; hostname; cat /proc/self/cgroup"
+
+local function unique(prefix)
+  return ("%s%d%d"):format(prefix, os.time() % 100000, math.random(1 << 20))
+end
+
+local function wait_until(f, timeout)
+  local t = 0
+  while t < (timeout or 10) do
+    local v = f()
+    if v then return v end
+    helper.sleep(0.05)
+    t = t + 0.05
+  end
+  return nil
+end
+
+-- The ids of the containers this spec started.  The host check looks only
+-- at objects named after them: other suites may run containers meanwhile.
+local started = {}
+
+local function assert_clean(before)
+  local after = helper.host_objects()
+  for _, dir in ipairs { "/run/nslua", ("/tmp/nslua-%d"):format(helper.ROOTLESS_UID) } do
+    for _, rec in ipairs(state.list(dir)) do after[#after + 1] = "state: " .. rec.id end
+  end
+  local seen = {}
+  for _, v in ipairs(before) do seen[v] = true end
+  local extra = {}
+  for _, v in ipairs(after) do
+    for id in pairs(started) do
+      if not seen[v] and v:find(id, 1, true) then extra[#extra + 1] = v end
+    end
+  end
+  started = {}
+  assert(#extra == 0, "left behind on the host:\n  " .. table.concat(extra, "\n  "))
+end
+
+local function rootless_state()
+  return ("/tmp/nslua-%d"):format(helper.ROOTLESS_UID)
+end
+
+-- The nslua command, as root or as the rootless test user.
+local function nslua_cmd(rootless)
+  if not rootless then return N end
+  local dir = helper.rootless_tree()
+  return ("%s %s%s/scripts/nslua"):format(helper.SETPRIV, helper.san_env, dir)
+end
+
+-- The container's state record (nil when gone).
+local function record(h)
+  local root = h.rootless and rootless_state() or "/run/nslua"
+  for _, rec in ipairs(state.list(root)) do
+    if tostring(rec.info.name) == h.name then return rec end
+  end
+end
+
+-- Start `nslua run` in the background: the payload prints SHOW (and
+-- 'extra'), then READY, then sleeps.  Returns a handle {pid, name, out, dir,
+-- rootless}; the caller stops it with stop().
+local function start(opts, rootless, extra)
+  local dir = helper.tmpdir("0755")
+  local name = unique("ex")
+  local out = dir .. "/payload"
+  local script = SHOW .. (extra and ("; " .. extra) or "") .. "; echo READY; exec sleep 60"
+  local ok, pid = helper.sh(("cd /tmp; %s run --name %s %s -- /bin/sh -c %s > %s 2>&1 & echo $!")
+    :format(nslua_cmd(rootless), name, opts or "", q(script), q(out)))
+  assert(ok, pid)
+  local h = { pid = math.tointeger(tonumber(pid:match("%d+"))), name = name, out = out, dir = dir,
+              rootless = rootless }
+  local ready = wait_until(function() return (helper.read(out) or ""):match("READY\n") end, 15)
+  assert(ready, "the container did not start: " .. tostring(helper.read(out)))
+  -- the owner rewrites the record (cmd_nspid) while it starts: read it again
+  local rec = wait_until(function() return record(h) end, 5)
+  assert(rec, "no state record for " .. name)
+  started[rec.id] = true
+  h.rec = rec
+  return h
+end
+
+-- Stop a background container: SIGTERM to nslua (forwarded to the command),
+-- wait until nslua is gone, remove the temp dir.
+local function stop(h)
+  os.execute("kill -TERM " .. h.pid .. " 2>/dev/null")
+  local gone = wait_until(function() return not helper.pid_alive(h.pid) end, 10)
+  if not gone then os.execute("kill -KILL " .. h.pid .. " 2>/dev/null") end
+  wait_until(function() return not helper.pid_alive(h.pid) end, 5)
+  helper.rmtree(h.dir)
+  assert(gone, "nslua run " .. h.pid .. " did not end on SIGTERM")
+  assert.is_nil(record(h), "the state record was left behind")
+end
+
+local function payload_output(h)
+  return (helper.read(h.out) or ""):gsub("READY\n$", "")
+end
+
+local function exec(h, cmd, opts)
+  return helper.sh(("cd /tmp; %s exec %s %s -- %s"):format(nslua_cmd(h.rootless), opts or "", h.name, cmd))
+end
+
+describe("nslua exec", function()
+  local before
+  before_each(function() before = helper.host_objects() end)
+  after_each(function() assert_clean(before) end)
+
+  it("shows the same uid, CapBnd, hostname and cgroups as the container's command #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local h = start("--hostname exbox")
+    local ok, out, code = exec(h, "/bin/sh -c " .. q(SHOW))
+    local want = payload_output(h)
+    stop(h)
+    assert.is_true(ok, out)
+    assert.equal(0, code)
+    assert.matches("^65534\nCapBnd:%s+0+\nexbox\n", out)
+    assert.equal(want, out)
+  end)
+
+  it("joins the container's namespaces, root and environment #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local h = start("--env FOO=bar --cwd /tmp", false,
+      "for n in cgroup ipc mnt net pid user uts; do readlink /proc/self/ns/$n; done; pwd; echo $FOO; ulimit -c")
+    local ok, out = exec(h, "/bin/sh -c " .. q(SHOW .. "; for n in cgroup ipc mnt net pid user uts; do "
+      .. "readlink /proc/self/ns/$n; done; pwd; echo $FOO; ulimit -c"))
+    local ok2, procs = exec(h, "/bin/sh -c 'ls /proc | grep -E \"^[0-9]+$\" | sort -n | head -1; ls /tmp'")
+    local want = payload_output(h)
+    stop(h)
+    assert.is_true(ok, out)
+    assert.equal(want, out)
+    assert.matches("\n/tmp\nbar\n0\n$", out)
+    -- pid 1 is the container's init: the exec'd command is in its pid namespace
+    assert.is_true(ok2, procs)
+    assert.matches("^1\n", procs)
+    -- and in its mount namespace: the host's /tmp (with our temp dir) is not there
+    assert.not_matches(h.dir:match("[^/]+$"), procs, 1, true)
+  end)
+
+  it("joins the container's cgroups with --memory and --pids #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local h = start("--memory 64M --pids 16")
+    local rec = h.rec
+    local ok, out = exec(h, "/bin/sh -c " .. q(SHOW))
+    -- seen from the host: the exec'd process is counted in the pids cgroup
+    local ok2, cur = exec(h, "/bin/sh -c 'cat /proc/self/cgroup | grep pids'")
+    local want = payload_output(h)
+    stop(h)
+    assert.is_true(ok, out)
+    assert.equal(want, out)
+    assert.matches("memory:/nslua%-" .. rec.id .. "\n", out)
+    assert.matches("pids:/nslua%-" .. rec.id .. "\n", out)
+    assert.is_true(ok2, cur)
+  end)
+
+  it("keeps the payload's capabilities and its nested user namespace #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local extra = "grep -E 'Cap(Eff|Amb)' /proc/self/status; readlink /proc/self/ns/user /proc/self/ns/mnt; cat /proc/self/uid_map"
+    local h = start("--caps net_bind_service", false, extra)
+    local ok, out = exec(h, "/bin/sh -c " .. q(SHOW .. "; " .. extra))
+    local want = payload_output(h)
+    stop(h)
+    assert.is_true(ok, out)
+    assert.matches("CapBnd:%s+0+400\n", out)
+    assert.matches("CapEff:%s+0+400\n", out)
+    assert.equal(want, out)
+  end)
+
+  it("works rootless and shows the same uid, CapBnd, hostname and cgroups", function()
+    local h = start("--hostname rlbox", true, "readlink /proc/self/ns/user /proc/self/ns/mnt")
+    local rec = h.rec
+    local ok, out, code = exec(h, "/bin/sh -c " .. q(SHOW .. "; readlink /proc/self/ns/user /proc/self/ns/mnt"))
+    local want = payload_output(h)
+    stop(h)
+    assert.is_truthy(rec, "no rootless state record in " .. rootless_state())
+    assert.equal("rootless", rec.info.user_mode)
+    assert.is_true(ok, out)
+    assert.equal(0, code)
+    assert.matches("^65534\nCapBnd:%s+0+\nrlbox\n", out)
+    assert.equal(want, out)
+  end)
+
+  it("refuses a rootless container that keeps capabilities, with exit 125", function()
+    local h = start("--caps net_bind_service", true)
+    local ok, out, code = exec(h, "/bin/true")
+    stop(h)
+    assert.is_false(ok)
+    assert.equal(125, code, out)
+    assert.matches("keeps capabilities in a nested user namespace", out, 1, true)
+  end)
+
+  it("passes exit codes: the command's own, 128+N, 127, 126", function()
+    local h = start("", not helper.is_root())
+    local _, o1, c1 = exec(h, "/bin/sh -c 'exit 3'")
+    local _, o2, c2 = exec(h, "/bin/sh -c 'kill -KILL $$'")
+    local _, o3, c3 = exec(h, "/nonexistent/cmd")
+    local _, o4, c4 = exec(h, "no-such-command-here")
+    local _, o5, c5 = exec(h, "/etc/passwd")
+    local rec = h.rec
+    local _, o6, c6 = helper.sh(("cd /tmp; %s exec %s -- /bin/true"):format(nslua_cmd(h.rootless), rec.id))
+    stop(h)
+    assert.equal(3, c1, o1)
+    assert.equal(137, c2, o2)
+    assert.equal(127, c3, o3)
+    assert.matches("exec: /nonexistent/cmd: No such file or directory", o3, 1, true)
+    assert.equal(127, c4, o4)
+    assert.equal(126, c5, o5)
+    assert.matches("Permission denied", o5, 1, true)
+    assert.equal(0, c6, o6)   -- by id as well as by name
+  end)
+
+  it("forwards SIGTERM to the exec'd command: exit 143, as root and rootless", function()
+    for _, rootless in ipairs(helper.is_root() and { false, true } or { true }) do
+      local h = start("", rootless)
+      local _, out, code = helper.sh(("cd /tmp; %s exec %s -- /bin/sleep 100 & p=$!; sleep 0.7; kill -TERM $p; wait $p")
+        :format(nslua_cmd(h.rootless), h.name))
+      stop(h)
+      assert.equal(143, code, out)
+    end
+  end)
+
+  it("exits 125 for an unknown target and bad usage", function()
+    local ok, out, code = helper.sh(N .. " exec no-such-container-" .. unique("x") .. " -- /bin/true")
+    assert.is_false(ok)
+    assert.equal(125, code)
+    assert.matches("nslua: exec: no container 'no%-such%-container%-", out)
+    ok, out, code = helper.sh(N .. " exec somename")
+    assert.equal(125, code)
+    assert.matches("missing command", out, 1, true)
+    ok, out, code = helper.sh(N .. " exec")
+    assert.equal(125, code, out)
+    ok, out, code = helper.sh(N .. " exec --env NOEQUALS x -- /bin/true")
+    assert.equal(125, code)
+    assert.matches("is not K=V", out, 1, true)
+  end)
+
+  it("exits 125 for a container that is no longer running #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local h = start("")
+    local rec = h.rec
+    -- SIGKILL: nslua cannot clean up; the init dies with it (pdeathsig)
+    os.execute("kill -KILL " .. h.pid)
+    wait_until(function() return not state.alive(rec.info.init_pid, rec.info.init_start) end, 5)
+    local ok, out, code = exec(h, "/bin/true")
+    helper.sh(N .. " gc")
+    helper.rmtree(h.dir)
+    assert.is_false(ok)
+    assert.equal(125, code, out)
+    -- a concurrent start may have swept the stale record already
+    assert.is_truthy(out:find("is not running", 1, true) or out:find("no container", 1, true), out)
+    assert.is_nil(record(h))
+  end)
+end)
+
+describe("Container:exec", function()
+  local before
+  before_each(function() before = helper.host_objects() end)
+  after_each(function() assert_clean(before) end)
+
+  local function api(code)
+    local run = helper.is_root() and helper.run_isolated or helper.run_rootless
+    local ok, out, rc = run("local nslua = require 'nslua'\n" .. code)
+    -- the scripts print "id <id>" first: the container's id for the host check
+    local id = out:match("^id (%w+)\n")
+    if id then started[id] = true end
+    return ok, out:gsub("^id %w+\n", ""), rc
+  end
+
+  it("runs a command in the container and leaves the caller's namespaces alone", function()
+    local ok, out = api([[
+      local ns = require("nslua.core").ns
+      local c = nslua.container{ hostname = "apibox", argv = { "/bin/sleep", "60" } }
+      assert(c:start())
+      print("id " .. c.id)
+      local mine = {}
+      for _, t in ipairs { "mnt", "pid", "user", "uts", "net" } do mine[t] = ns.id(0, t) end
+      local r = assert(c:exec({ "/bin/sh", "-c", "hostname; id -u; exit 3" }))
+      print(r.status, r.exit_code, type(r.wall_s))
+      local r2 = assert(c:exec({ "no-such-command" }, { env = { A = "1" } }))
+      print(r2.status, r2.exit_code, r2.error.step)
+      local r3 = assert(c:exec({ "/bin/sh", "-c", "echo $A $HOME; pwd" }, { env = { A = "b" }, cwd = "/tmp" }))
+      print(r3.status, r3.exit_code)
+      for _, t in ipairs { "mnt", "pid", "user", "uts", "net" } do
+        assert(ns.id(0, t) == mine[t], "the caller moved to another " .. t .. " namespace")
+      end
+      print(pcall(c.exec, c, "not a list"))
+      assert(c:kill(9))
+      local rep = c:wait()
+      print(rep.status, rep.signal)
+      print(c:exec({ "/bin/true" }))
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("apibox\n65534\nexited\t3\tnumber\nerror\t127\texecve\nb /\n/tmp\nexited\t0\n"
+      .. "false\texec: argv must be a non-empty list of strings\n"
+      .. "signaled\t9\nnil\texec: the container is not running\t3\n", out:gsub("%S*%.lua:%d+: ", ""))
+  end)
+
+  it("joins the limit cgroups of a container started from the API #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local ok, out = api([[
+      local c = nslua.container{ argv = { "/bin/sh", "-c", "cat /proc/self/cgroup > /tmp/cg; exec sleep 60" },
+                                 limits = { pids = 8 } }
+      assert(c:start())
+      print("id " .. c.id)
+      local r
+      for _ = 1, 200 do
+        r = assert(c:exec({ "/bin/sh", "-c", "test -s /tmp/cg && cat /proc/self/cgroup | cmp -s - /tmp/cg && grep -c nslua- /tmp/cg" }))
+        if r.exit_code == 0 then break end
+        os.execute("sleep 0.02")
+      end
+      print(r.status, r.exit_code)
+      c:kill(9)
+      c:wait()
+    ]])
+    assert.is_true(ok, out)
+    assert.matches("^%d+\nexited\t0\n$", out)
+  end)
+end)
+
+describe("nslua.exec.parse_record", function()
+  local ex = require "nslua.exec"
+
+  it("reads the lists of a state record and normalises infinite rlimits", function()
+    local info = state.decode(state.encode {
+      env = { "HOME=/", "PATH=/bin", "X=a=b" }, rlimits = { "core=0", "nofile=inf", "fsize=1e+309", "stack=8388608" },
+      caps = { "net_raw", "chown" }, namespaces = { "mnt", "pid" }, uid = 1000, gid = 1001,
+      cwd = "/srv", seccomp = "default", user_mode = "slot", cgroup_dirs = {},
+    })
+    local r = assert(ex.parse_record(info))
+    assert.same({ "HOME=/", "PATH=/bin", "X=a=b" }, r.env)
+    assert.same({ core = 0, nofile = math.huge, fsize = math.huge, stack = 8388608 }, r.rlimits)
+    assert.equal(math.type(r.rlimits.stack), "integer")
+    assert.same({ "net_raw", "chown" }, r.caps)
+    assert.same({ mnt = true, pid = true }, r.namespaces)
+    assert.same({}, r.cgroup_dirs)
+    assert.equal(1000, r.uid)
+    assert.equal(1001, r.gid)
+    assert.equal("/srv", r.cwd)
+    assert.equal("slot", r.user_mode)
+    local bad, err = ex.parse_record { rlimits = "core=lots" }
+    assert.is_nil(bad)
+    assert.equal("bad rlimit 'core=lots' in the state record", err)
+  end)
+
+  it("raises on misuse of exec", function()
+    assert.has_error(function() ex.exec("x", {}) end, "exec: argv must be a non-empty list of strings")
+    assert.has_error(function() ex.exec("x", { "/bin/true" }, { nope = 1 }) end,
+      "exec: unknown option 'nope' (valid: cwd env)")
+    assert.has_error(function() ex.exec(42, { "/bin/true" }) end,
+      "exec: the target must be a container id or name")
+  end)
+end)
