@@ -137,14 +137,22 @@ function M.create(root, id, info)
   return dir
 end
 
---- Add or change fields of a state record.
+--- Add or change fields of a state record (written aside and renamed, so a
+-- reader never sees a half-written record).
 function M.update(dir, info)
   local cur = decode(read(dir .. "/info"))
   for k, v in pairs(info) do cur[k] = v end
-  return mount.write_file(dir .. "/info", encode(cur), 384)
+  local tmp = dir .. "/info.new"
+  local ok, err, code = mount.write_file(tmp, encode(cur), 384)
+  if ok and not os.rename(tmp, dir .. "/info") then
+    mount.unlink(tmp)
+    return nil, "rename '" .. dir .. "/info'", 0
+  end
+  return ok, err, code
 end
 
 function M.remove(dir)
+  mount.unlink(dir .. "/info.new")
   mount.unlink(dir .. "/info")
   return mount.rmdir(dir)
 end
