@@ -483,7 +483,12 @@ function Container:_start()
     end
   end
   if spec.seccomp ~= "none" then
-    c.exec_opts.seccomp = seccomp.compile(spec.seccomp)
+    -- a profile that does not compile must fail the start (never run
+    -- unfiltered) and unwind what was already made
+    local okc, bpf, berr, bcode = pcall(seccomp.compile, spec.seccomp)
+    if not okc then return nil, tostring(bpf), errno.EINVAL end
+    if not bpf then return nil, berr, bcode end
+    c.exec_opts.seccomp = bpf
   end
 
   if spec.tty then

@@ -1,0 +1,533 @@
+--- nslua judge: one contest-judge run, like isolate's `--run`.
+--
+--   nslua judge [OPTIONS] -- PROGRAM [ARGS...]
+--
+-- The default sandbox (recipes/sandbox.lua), tightened for untrusted
+-- submissions: the `strict` seccomp profile, no network, a clean
+-- environment, a private writable tmpfs /box (the working directory) with a
+-- size quota, stdin/stdout/stderr from and to files opened with the
+-- caller's permissions, cpu time over the whole container (with an optional
+-- grace `--extra-time`), wall time, memory, pids, output and open-file
+-- limits, optional CPU pinning.  The run ends in a verdict:
+--
+--   OK  exited 0                  RE  non-zero exit; also the pids limit
+--   SG  killed by a signal        TLE cpu or wall time limit
+--   MLE memory limit (OOM kill)   OLE output limit (SIGXFSZ)
+--   XX  nslua could not run it (set-up error, program not found, ...)
+--
+-- `--meta FILE` writes isolate's meta-file keys (see doc/judge.md); the exit
+-- code is 0 for OK, 1 for any other verdict, 125 for XX (and usage errors).
+--
+-- As a library (`require "nslua.recipes.judge"`) it runs many submissions
+-- in one Lua process:
+--
+--   local judge = require "nslua.recipes.judge"
+--   local verdict, meta, report = judge.run { argv = { "/path/prog" },
+--     stdin = "in.txt", stdout = "out.txt", time = 1, memory = "64M" }
+--
+-- The CLI loads this file with loadfile and its arguments as `...`; require
+-- passes the module name and the file path.  Which one happened decides
+-- whether the chunk returns the module or the command.
+local M = {}
+
+local EXIT_OK, EXIT_VERDICT, EXIT_FAIL <const> = 0, 1, 125
+
+--- Defaults (documented in doc/judge.md).
+M.DEFAULTS = {
+  pids = 64,             -- isolate's default is 1 process; 64 lets threads and small pools run
+  open_files = 64,       -- isolate's RLIMIT_NOFILE
+  box_size = "64M",      -- the /box tmpfs quota
+  seccomp = "strict",
+  cwd = "/box",
+  wall_factor = 3,       -- without --wall: wall = 3 * (time + extra-time) + 1
+  wall_extra = 1,
+}
+
+M.BOX = "/box"
+
+-- Paths the default sandbox already shows read-only (a PROGRAM there needs no bind).
+local VISIBLE = { "/usr/", "/etc/", "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/" }
+
+--- Verdict -> exit code of `nslua judge`.
+function M.exit_code(verdict)
+  if verdict == "OK" then return EXIT_OK end
+  if verdict == "XX" then return EXIT_FAIL end
+  return EXIT_VERDICT
+end
+
+-- A usage problem in opts: raised as a plain message (no position).
+local function bad(msg)
+  error({ judge_usage = msg }, 0)
+end
+
+local function num(opts, k, name, min_exclusive, integer)
+  local v = opts[k]
+  if v == nil then return nil end
+  local n = tonumber(v)
+  if integer then n = n and math.tointeger(n) end
+  if not n or n ~= n or n == math.huge or (min_exclusive and n <= min_exclusive)
+     or (not min_exclusive and n < 0) then
+    bad(("%s: '%s' is not a valid %s"):format(name(k), tostring(v),
+      integer and "count" or "number of seconds"))
+  end
+  return n
+end
+
+local function size(opts, k, name, allow_unlimited)
+  local v = opts[k]
+  if v == nil then return nil end
+  if allow_unlimited and v == "unlimited" then return v end
+  local validate = require "nslua.validate"
+  local ok, n = pcall(validate.size, v, name(k))
+  if not ok then bad(n) end
+  if n == 0 then bad(("%s: must be a positive size"):format(name(k))) end
+  return n
+end
+
+local function list(v)
+  if v == nil then return {} end
+  if type(v) == "string" then return { v } end
+  return v
+end
+
+local function split_colon(s)
+  local a, b = s:match("^([^:]*):(.*)$")
+  if a then return a, b end
+  return s, nil
+end
+
+local function is_abs(p) return p:sub(1, 1) == "/" end
+
+-- The caller's working directory (no shell: /proc/self/cwd).
+local function host_cwd()
+  local mount = require("nslua.core").mount
+  return mount.readlink("/proc/self/cwd") or "/"
+end
+
+local function host_abs(p)
+  if is_abs(p) then return p end
+  local cwd = host_cwd()
+  return (cwd == "/" and "" or cwd) .. "/" .. p:gsub("^%./", "")
+end
+
+local function basename(p) return p:match("([^/]+)/*$") or p end
+
+--- Check and normalize run options (the API's table; the CLI builds the
+-- same).  Raises {judge_usage = message} on a bad value.
+-- 'name' turns a key into what the user typed ("--extra-time" or
+-- "opts.extra_time").
+local function normalize(opts, name)
+  local o = {}
+  if type(opts.argv) ~= "table" or type(opts.argv[1]) ~= "string" or opts.argv[1] == "" then
+    bad("missing program (nslua judge [OPTIONS] -- PROGRAM [ARGS...])")
+  end
+  o.argv = {}
+  for i, a in ipairs(opts.argv) do
+    if type(a) ~= "string" then bad(("%s[%d]: must be a string"):format(name("argv"), i)) end
+    o.argv[i] = a
+  end
+  o.time = num(opts, "time", name, 0)
+  o.extra_time = num(opts, "extra_time", name)
+  o.wall = num(opts, "wall", name, 0)
+  if o.extra_time and not o.time then bad(("%s needs %s"):format(name("extra_time"), name("time"))) end
+  o.memory = size(opts, "memory", name)
+  o.output = size(opts, "output", name)
+  o.stack = size(opts, "stack", name, true)
+  o.box_size = size(opts, "box_size", name) or M.DEFAULTS.box_size
+  o.pids = num(opts, "pids", name, 0, true) or M.DEFAULTS.pids
+  o.open_files = num(opts, "open_files", name, 0, true) or M.DEFAULTS.open_files
+  if opts.cpuset ~= nil then
+    local validate = require "nslua.validate"
+    if type(opts.cpuset) ~= "string" or not validate.cpuset(opts.cpuset) then
+      bad(("%s: '%s' is not a cpu list such as 0 or 0-1,3"):format(name("cpuset"), tostring(opts.cpuset)))
+    end
+    o.cpuset = opts.cpuset
+  end
+  o.seccomp = opts.seccomp or M.DEFAULTS.seccomp
+  if type(o.seccomp) == "string" or type(o.seccomp) == "table" then
+    -- compile now: a broken profile is the operator's mistake, not an XX
+    local seccomp = require "nslua.seccomp"
+    local ok, bpf, err = pcall(seccomp.compile, o.seccomp)
+    if not ok or (o.seccomp ~= "none" and not bpf) then
+      bad(("%s: %s"):format(name("seccomp"), tostring(ok and err or bpf)))
+    end
+  else
+    bad(("%s: must be default, strict, none, FILE.lua or a profile table"):format(name("seccomp")))
+  end
+  for _, k in ipairs { "stdin", "stdout", "stderr", "meta" } do
+    local v = opts[k]
+    if v ~= nil and (type(v) ~= "string" or v == "") then
+      bad(("%s: must be a file name"):format(name(k)))
+    end
+    o[k] = v
+  end
+  o.stderr_to_stdout = opts.stderr_to_stdout and true or nil
+  if o.stderr_to_stdout and o.stderr then
+    bad(("%s and %s exclude each other"):format(name("stderr"), name("stderr_to_stdout")))
+  end
+  o.cwd = opts.cwd or M.DEFAULTS.cwd
+  if type(o.cwd) ~= "string" or not is_abs(o.cwd) then bad(("%s: must be an absolute path"):format(name("cwd"))) end
+  o.env = {}
+  if type(opts.env) == "table" then
+    for k, v in pairs(opts.env) do
+      if math.type(k) == "integer" then
+        local kk, vv = tostring(v):match("^([^=]+)=(.*)$")
+        if not kk then bad(("%s: '%s' is not K=V"):format(name("env"), tostring(v))) end
+        o.env[kk] = vv
+      else
+        o.env[k] = tostring(v)
+      end
+    end
+  elseif opts.env ~= nil then
+    bad(("%s: must be a table"):format(name("env")))
+  end
+  o.dirs = {}
+  for _, d in ipairs(list(opts.dirs)) do
+    local host, inside
+    if type(d) == "table" then host, inside = d[1], d[2] else host, inside = split_colon(d) end
+    if type(host) ~= "string" or host == "" then bad(("%s: '%s' is not HOST[:INSIDE]"):format(name("dirs"), tostring(d))) end
+    host = host_abs(host)
+    inside = inside and inside ~= "" and inside or host
+    if not is_abs(inside) then bad(("%s: '%s': INSIDE must be an absolute path"):format(name("dirs"), inside)) end
+    local mount = require("nslua.core").mount
+    if not mount.stat(host) then bad(("%s: '%s': no such file or directory"):format(name("dirs"), host)) end
+    o.dirs[#o.dirs + 1] = { host = host, inside = inside }
+  end
+  o.copy = {}
+  for _, f in ipairs(list(opts.copy)) do
+    local host, inside
+    if type(f) == "table" then host, inside = f[1], f[2] else host, inside = split_colon(f) end
+    if type(host) ~= "string" or host == "" then bad(("%s: '%s' is not FILE[:NAME]"):format(name("copy"), tostring(f))) end
+    inside = inside and inside ~= "" and inside or basename(host)
+    if not is_abs(inside) then inside = M.BOX .. "/" .. inside end
+    o.copy[#o.copy + 1] = { host = host, inside = inside }
+  end
+  o.name = opts.name
+  return o
+end
+
+-- The mounts: /box, --dir binds, --copy files, and PROGRAM's own bind.
+local function mounts(o)
+  local core = require "nslua.core"
+  local m = { { type = "tmpfs", target = M.BOX, size = o.box_size, mode = 511 } }
+  local shown = {}
+  for _, d in ipairs(o.dirs) do
+    m[#m + 1] = { type = "bind", source = d.host, target = d.inside, ro = true }
+    shown[#shown + 1] = d.inside
+  end
+  for _, f in ipairs(o.copy) do
+    local st = core.mount.stat(f.host)
+    if not st or st.type ~= "file" then
+      bad(("copy '%s': not a regular file"):format(f.host))
+    end
+    local fh, err = io.open(f.host, "rb")
+    if not fh then bad(("copy: %s"):format(err)) end
+    local content = fh:read("a")
+    fh:close()
+    m[#m + 1] = { type = "file", target = f.inside, content = content,
+                  mode = (st.mode & 73) ~= 0 and 493 or 420, ro = true }
+    shown[#shown + 1] = f.inside
+  end
+  -- PROGRAM given as a host path: bind it read-only at the same path,
+  -- unless it is one of the copies or already visible inside.
+  local prog = o.argv[1]
+  if prog:find("/", 1, true) then
+    local inside = is_abs(prog) and prog or (o.cwd .. "/" .. prog:gsub("^%./", ""))
+    local visible = false
+    for _, p in ipairs(shown) do
+      if inside == p or inside:sub(1, #p + 1) == p .. "/" then visible = true end
+    end
+    for _, p in ipairs(VISIBLE) do
+      if prog:sub(1, #p) == p then visible = true end
+    end
+    if not visible then
+      local host = host_abs(prog)
+      if core.mount.stat(host) then
+        m[#m + 1] = { type = "bind", source = host, target = host, ro = true }
+        o.argv[1] = host
+      end
+    end
+  end
+  return m
+end
+
+--- The container spec of a judge run (normalized options in).
+function M.spec(o)
+  local policy = require "nslua.policy"
+  local base = require "nslua.recipes.sandbox"
+  local env = { HOME = M.BOX, LIBC_FATAL_STDERR_ = "1" }
+  for k, v in pairs(o.env) do env[k] = v end
+  local wall = o.wall
+  if not wall and o.time then
+    wall = M.DEFAULTS.wall_factor * (o.time + (o.extra_time or 0)) + M.DEFAULTS.wall_extra
+  end
+  local rl = { nofile = o.open_files, core = 0 }
+  if o.stack then rl.stack = o.stack end
+  return policy.override(base, {
+    name = o.name,
+    hostname = "judge",
+    net = "none",
+    mounts = mounts(o),
+    cwd = o.cwd,
+    env = env,
+    seccomp = o.seccomp,
+    limits = { time = o.time, extra_time = o.extra_time, wall = wall, memory = o.memory,
+               pids = o.pids, output = o.output, cpuset = o.cpuset, rlimits = rl },
+    stdio = { stdin = o.stdin or "null", stdout = o.stdout, stderr = o.stderr },
+    argv = o.argv,
+  })
+end
+
+-- Milliseconds, truncated like isolate's "%d.%03d".
+local function ms(s) return math.floor((s or 0) * 1000 + 1e-9) end
+local function secs(s)
+  local n = ms(s)
+  return ("%d.%03d"):format(n // 1000, n % 1000)
+end
+
+--- The order meta keys are written in.
+M.META_KEYS = { "time", "time-wall", "max-rss", "cg-mem", "cg-oom-killed", "exitcode", "exitsig",
+                "killed", "status", "message", "verdict" }
+
+--- Verdict and isolate meta keys for a report.
+-- @tparam table|nil rep the report (nil when the run could not start)
+-- @tparam table o normalized options (time and wall limits)
+-- @tparam[opt] string err why there is no report
+-- @treturn string verdict: OK RE SG TLE MLE OLE XX
+-- @treturn table meta: key -> value (numbers for counts and seconds)
+function M.verdict(rep, o, err)
+  local meta = {}
+  local function set(verdict, status, message)
+    meta.verdict, meta.status, meta.message = verdict, status, message
+    return verdict, meta
+  end
+  if not rep then return set("XX", "XX", err or "the run did not start") end
+  meta.time = ms(rep.cpu_s) / 1000
+  meta["time-wall"] = ms(rep.wall_s) / 1000
+  meta["max-rss"] = rep.max_rss_kb
+  meta["cg-mem"] = rep.memory_peak_kb
+  local s = rep.status
+  if s == "error" then
+    local e = rep.error or {}
+    return set("XX", "XX", e.message or "set-up error")
+  elseif s == "cpu-limit" then
+    meta.killed = 1
+    return set("TLE", "TO", "Time limit exceeded")
+  elseif s == "wall-limit" then
+    meta.killed = 1
+    return set("TLE", "TO", "Time limit exceeded (wall clock)")
+  elseif s == "memory-limit" then
+    meta["cg-oom-killed"] = 1
+    meta.exitsig = rep.signal or 9
+    return set("MLE", "SG", "Memory limit exceeded")
+  elseif s == "output-limit" then
+    meta.exitsig = rep.signal or 25
+    return set("OLE", "SG", "Output limit exceeded")
+  end
+  -- isolate: a run that ended by itself over the limit (the grace of
+  -- --extra-time) is still a time-out, reported without its exit status
+  if o.time and (rep.cpu_s or 0) > o.time then
+    return set("TLE", "TO", "Time limit exceeded")
+  end
+  if o.wall and (rep.wall_s or 0) > o.wall then
+    return set("TLE", "TO", "Time limit exceeded (wall clock)")
+  end
+  if s == "pids-limit" then
+    if rep.exit_code then meta.exitcode = rep.exit_code
+    elseif rep.signal then meta.exitsig = rep.signal end
+    return set("RE", "RE", "pids limit")
+  elseif s == "signaled" then
+    meta.exitsig = rep.signal
+    return set("SG", "SG", ("Caught fatal signal %d"):format(rep.signal))
+  elseif s == "exited" then
+    meta.exitcode = rep.exit_code
+    if rep.exit_code ~= 0 then
+      return set("RE", "RE", ("Exited with error status %d"):format(rep.exit_code))
+    end
+    meta.verdict = "OK"
+    return "OK", meta
+  end
+  return set("XX", "XX", ("unknown report status '%s'"):format(tostring(s)))
+end
+
+--- The text of a meta-file: `key:value` lines in META_KEYS order.
+function M.format_meta(meta)
+  local out = {}
+  for _, k in ipairs(M.META_KEYS) do
+    local v = meta[k]
+    if v ~= nil then
+      if k == "time" or k == "time-wall" then v = secs(v) end
+      if type(v) == "string" then v = v:gsub("\n", " ") end
+      out[#out + 1] = ("%s:%s\n"):format(k, tostring(v))
+    end
+  end
+  return table.concat(out)
+end
+
+local function write_meta(path, meta)
+  local text = M.format_meta(meta)
+  if path == "-" then
+    io.stdout:write(text)
+    io.stdout:flush()
+    return true
+  end
+  local f, err = io.open(path, "w")
+  if not f then return nil, err end
+  f:write(text)
+  return f:close()
+end
+
+--- The one-line summary (isolate prints the same on stderr).
+function M.summary(verdict, meta)
+  local t = ("(%s sec real, %s sec wall)"):format(secs(meta.time), secs(meta["time-wall"]))
+  if verdict == "OK" then return "OK " .. t end
+  if verdict == "XX" and not meta.time then return "XX " .. (meta.message or "") end
+  return ("%s %s %s"):format(verdict, meta.message or "", t)
+end
+
+-- Run normalized options: verdict, meta, report.
+local function run_normalized(o, explain)
+  local container = require "nslua.container"
+  local core = require "nslua.core"
+  local spec = M.spec(o)
+  -- --stderr-to-stdout: one open file description for both streams
+  local out_fd
+  if o.stderr_to_stdout then
+    if o.stdout then
+      local fd, err = core.proc.open(o.stdout, { wronly = true, creat = true, trunc = true }, 420)
+      if not fd then
+        local v, meta = M.verdict(nil, o, "stdout: " .. err)
+        return v, meta
+      end
+      out_fd = fd
+      spec.stdio.stdout, spec.stdio.stderr = fd:fileno(), fd:fileno()
+    else
+      spec.stdio.stderr = 1
+    end
+  end
+  local ok, c = pcall(container.new, spec)
+  if not ok then
+    if out_fd then out_fd:close() end
+    local v, meta = M.verdict(nil, o, tostring(c))
+    return v, meta
+  end
+  if explain then
+    if out_fd then out_fd:close() end
+    return c:explain()
+  end
+  local rep, err = c:run()
+  if out_fd then out_fd:close() end
+  local v, meta = M.verdict(rep, o, err)
+  if o.meta then
+    local okw, werr = write_meta(o.meta, meta)
+    if not okw then
+      meta.status, meta.message, meta.verdict = "XX", "meta: " .. tostring(werr), "XX"
+      return "XX", meta, rep
+    end
+  end
+  return v, meta, rep
+end
+
+local function api_name(k) return "opts." .. k end
+
+--- Run one submission.
+-- @tparam table opts `argv` (list, required) and any of: `time`,
+--   `extra_time`, `wall` (seconds), `memory`, `output`, `stack`,
+--   `box_size` (SIZE), `pids`, `open_files` (counts), `cpuset`,
+--   `seccomp`, `stdin`, `stdout`, `stderr` (paths), `stderr_to_stdout`,
+--   `meta` (path), `dirs` (list of "HOST[:INSIDE]"), `copy` (list of
+--   "FILE[:NAME]"), `env` (table), `cwd`, `name`
+-- @treturn string verdict: OK RE SG TLE MLE OLE XX
+-- @treturn table meta (isolate's keys, see format_meta)
+-- @treturn table|nil report (nil when the run did not start)
+-- @raise on a bad option: "opts.memory: invalid size 'lots'"
+function M.run(opts)
+  if type(opts) ~= "table" then error("judge.run: opts must be a table", 2) end
+  local ok, o = pcall(normalize, opts, api_name)
+  if not ok then
+    error(type(o) == "table" and o.judge_usage or o, 2)
+  end
+  local ok2, v, meta, rep = pcall(run_normalized, o)
+  if not ok2 then
+    if type(v) == "table" and v.judge_usage then error(v.judge_usage, 2) end
+    error(v, 0)
+  end
+  return v, meta, rep
+end
+
+--- The argparse parser of `nslua judge`.
+function M.parser()
+  local argparse = require "argparse"
+  local p = argparse("nslua judge", "Run a program like a contest judge (isolate's --run) and give a verdict.")
+  p:argument("command", "PROGRAM and its arguments (after --)."):args("*")
+  p:option("--time", "CPU time limit in seconds, over the whole container.")
+  p:option("--extra-time", "Grace CPU seconds before the kill (the verdict is still TLE).")
+  p:option("--wall --wall-time", "Wall-clock limit in seconds (default 3*(time+extra)+1 with --time).")
+  p:option("--memory", "Memory limit (SIZE, e.g. 64M), as a cgroup.")
+  p:option("--pids --processes", ("Maximum number of tasks (default %d)."):format(M.DEFAULTS.pids))
+  p:option("--output", "Largest file the program may write (SIZE; RLIMIT_FSIZE).")
+  p:option("--open-files", ("RLIMIT_NOFILE (default %d)."):format(M.DEFAULTS.open_files))
+  p:option("--stack", "RLIMIT_STACK (SIZE or unlimited).")
+  p:option("--box-size", ("Size of the writable /box tmpfs (default %s)."):format(M.DEFAULTS.box_size))
+  p:option("--stdin", "Read stdin from FILE (default /dev/null).")
+  p:option("--stdout", "Write stdout to FILE.")
+  p:option("--stderr", "Write stderr to FILE.")
+  p:flag("--stderr-to-stdout", "Send stderr where stdout goes.")
+  p:option("--meta", "Write isolate's meta-file to FILE (- for stdout).")
+  p:option("--dir", "Bind HOST read-only inside (HOST[:INSIDE])."):count("*")
+  p:option("--copy", "Copy host FILE into /box (FILE[:NAME], read-only)."):count("*")
+  p:option("--env", "Set K=V in the environment."):count("*")
+  p:option("--cpuset", "Pin to CPUs (e.g. 0) for repeatable timing.")
+  p:option("--seccomp", "strict (default) | default | none | FILE.lua")
+  p:option("--cwd --chdir", "Working directory inside (default /box).")
+  p:option("--name", "A name for the container (shown by nslua ps).")
+  p:flag("--silent", "Do not print the verdict line on stderr.")
+  p:flag("--explain", "Print the plan and exit.")
+  return p
+end
+
+local CLI_NAMES = { argv = "PROGRAM", extra_time = "--extra-time", box_size = "--box-size",
+                    open_files = "--open-files", stderr_to_stdout = "--stderr-to-stdout",
+                    dirs = "--dir", copy = "--copy", cwd = "--cwd" }
+local function cli_name(k) return CLI_NAMES[k] or ("--" .. k) end
+
+--- `nslua judge ARGS...` -> exit code.
+function M.main(args)
+  local function fail(msg)
+    io.stderr:write("nslua judge: ", msg, "\n")
+    return EXIT_FAIL
+  end
+  local okp, a = M.parser():pparse(args)
+  if not okp then return fail(a) end
+  local opts = {
+    argv = a.command, time = a.time, extra_time = a.extra_time, wall = a.wall,
+    memory = a.memory, pids = a.pids, output = a.output, open_files = a.open_files,
+    stack = a.stack, box_size = a.box_size, stdin = a.stdin, stdout = a.stdout,
+    stderr = a.stderr, stderr_to_stdout = a.stderr_to_stdout, meta = a.meta,
+    dirs = a.dir, copy = a.copy, env = a.env, cpuset = a.cpuset, seccomp = a.seccomp,
+    cwd = a.cwd, name = a.name,
+  }
+  local ok, o = pcall(normalize, opts, cli_name)
+  if not ok then return fail(type(o) == "table" and o.judge_usage or tostring(o)) end
+  local ok2, v, meta = pcall(run_normalized, o, a.explain)
+  if not ok2 then
+    return fail(type(v) == "table" and v.judge_usage or tostring(v))
+  end
+  if a.explain then
+    for _, line in ipairs(v) do print(line) end
+    return EXIT_OK
+  end
+  if not a.silent then
+    io.stderr:write(M.summary(v, meta), "\n")
+  end
+  return M.exit_code(v)
+end
+
+-- require passes (module name, file path); the CLI passes its arguments.
+local first, second = ...
+if first == "nslua.recipes.judge" and type(second) == "string" and second:match("judge%.lua$") then
+  return M
+end
+return function(...)
+  return M.main(table.pack(...))
+end

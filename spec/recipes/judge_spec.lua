@@ -1,0 +1,465 @@
+-- nslua judge: verdicts, isolate's meta-file, limits, the library API.
+-- Payloads are small C programs compiled at test time into a 0755 temp dir
+-- (the judge binds each one read-only at its host path).
+local helper = require "helper"
+
+local q = helper.quote
+
+local SOURCES = {
+  echo = [[
+#include <stdio.h>
+int main(void) { int c; while ((c = getchar()) != EOF) putchar(c); return 0; }
+]],
+  exit3 = [[
+int main(void) { return 3; }
+]],
+  segv = [[
+#include <signal.h>
+int main(void) { raise(SIGSEGV); return 0; }
+]],
+  abort = [[
+#include <stdlib.h>
+int main(void) { abort(); }
+]],
+  nullw = [[
+int main(void) { *(volatile int *)0 = 1; return 0; }
+]],
+  busy = [[
+int main(void) { volatile unsigned long n = 0; for (;;) n++; }
+]],
+  sleeper = [[
+#include <unistd.h>
+int main(void) { sleep(100); return 0; }
+]],
+  threads = [[
+#include <pthread.h>
+static void *spin(void *a) { volatile unsigned long n = 0; (void)a; for (;;) n++; return 0; }
+int main(void) { pthread_t t; pthread_create(&t, 0, spin, 0); spin(0); return 0; }
+]],
+  hog = [[
+#include <stdlib.h>
+#include <string.h>
+int main(void) {
+  size_t n = 400u << 20;
+  volatile char *p = malloc(n);
+  if (!p) return 2;
+  for (size_t i = 0; i < n; i += 4096) p[i] = 1;
+  return 0;
+}
+]],
+  flood = [[
+#include <string.h>
+#include <unistd.h>
+int main(void) { char b[4096]; memset(b, 'y', sizeof b); for (;;) if (write(1, b, sizeof b) < 0) return 4; }
+]],
+  boxfile = [[
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+  char b[4096]; memset(b, 'z', sizeof b);
+  FILE *f = fopen("big.txt", "w");
+  if (!f) return 5;
+  for (int i = 0; i < 1024; i++) fwrite(b, 1, sizeof b, f);
+  fclose(f);
+  return 0;
+}
+]],
+  -- every process forks until fork fails, then waits; the first one
+  -- reports how many direct children it got and exits 1
+  forkbomb = [[
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+  int ok = 0, fail = 0;
+  for (int i = 0; i < 200; i++) {
+    pid_t p = fork();
+    if (p == 0) { for (;;) if (fork() < 0) pause(); }
+    if (p > 0) ok++; else fail++;
+  }
+  printf("%d %d\n", ok, fail);
+  fflush(stdout);
+  return fail ? 1 : 0;
+}
+]],
+  -- about 1.3 s of cpu, then a normal exit
+  cpu13 = [[
+#include <time.h>
+int main(void) { volatile unsigned long n = 0; while (clock() < CLOCKS_PER_SEC * 13 / 10) n++; return 0; }
+]],
+  static = [[
+#include <stdio.h>
+int main(void) { char s[64]; if (!fgets(s, sizeof s, stdin)) return 6; printf("static %s", s); return 0; }
+]],
+}
+
+local dir, bin = nil, {}
+local compiled_ok, compile_err = true, nil
+
+local function meta_of(path)
+  local t, order = {}, {}
+  for line in (helper.read(path) or ""):gmatch("[^\n]+") do
+    local k, v = line:match("^([%w%-]+):(.*)$")
+    assert(k, "bad meta line: " .. line)
+    assert(t[k] == nil, "duplicate meta key " .. k)
+    t[k] = v
+    order[#order + 1] = k
+  end
+  return t, order
+end
+
+-- Exactly these keys (isolate's set plus nslua's verdict), and the values given.
+local function assert_meta(m, keys, values)
+  local want = {}
+  for _, k in ipairs(keys) do want[k] = true end
+  for k in pairs(m) do assert(want[k], ("unexpected meta key '%s'"):format(k)) end
+  for k in pairs(want) do assert(m[k] ~= nil, ("missing meta key '%s'"):format(k)) end
+  for k, v in pairs(values or {}) do assert.equal(v, m[k], "meta " .. k) end
+  assert.matches("^%d+%.%d%d%d$", m.time)
+  if m["time-wall"] then assert.matches("^%d+%.%d%d%d$", m["time-wall"]) end
+end
+
+-- Run `nslua judge`; returns rc, combined output, meta table.
+local function judge(opts, prog, args)
+  local meta = dir .. "/meta.txt"
+  os.remove(meta)
+  local cmd = ("%s judge --meta %s %s -- %s %s"):format(helper.nslua, q(meta), opts or "",
+    q(prog), args or "")
+  local _, out, rc = helper.sh(cmd)
+  return rc, out, meta_of(meta)
+end
+
+-- helper.assert_clean, tolerant of other people's concurrent runs: what is
+-- new must be gone within 2 s, unless it is a live container of another
+-- owner (a state record whose owner process is alive, or its cgroups), or a
+-- cgroup the container layer does not name (nslua-<8 chars> only).
+local function assert_clean_mine(before)
+  local seen = {}
+  for _, v in ipairs(before) do seen[v] = true end
+  local function live_other(id)
+    local info = helper.read("/run/nslua/" .. id .. "/info")
+    if not info then return false end
+    local pid, start = info:match("owner_pid=(%d+)"), info:match("owner_start=(%d+)")
+    local st = pid and helper.read("/proc/" .. pid .. "/stat")
+    local cur = st and st:match(".*%)%s+(.*)")
+    local i, s = 0, nil
+    for f in (cur or ""):gmatch("%S+") do
+      i = i + 1
+      if i == 20 then s = f break end
+    end
+    return s ~= nil and s == start
+  end
+  local extra
+  for _ = 1, 20 do
+    extra = {}
+    for _, v in ipairs(helper.host_objects()) do
+      if not seen[v] then
+        local id = v:match("^state: (%w+)$") or v:match("^cgroup: .*/nslua%-(%w+)$")
+        local foreign = v:match("^cgroup: ") and not (id and #id == 8)
+        if not foreign and not (id and live_other(id)) then extra[#extra + 1] = v end
+      end
+    end
+    if #extra == 0 then return end
+    helper.sleep(0.1)
+  end
+  error("left behind on the host:\n  " .. table.concat(extra, "\n  "))
+end
+
+-- A wall-time bound for a run's time-wall (from the container's start):
+-- 'base' seconds on a quiet host; other people's test runs share these
+-- cpus, so a busy host (load above 1.5) or a sanitizer build gets twice that.
+local function wall_bound(base)
+  local load = tonumber((helper.read("/proc/loadavg") or "0"):match("^(%S+)")) or 0
+  return (load > 1.5 or helper.sanitized) and base * 2 or base
+end
+
+local COMMON = { "time", "time-wall", "max-rss", "cg-mem", "verdict" }
+local function keys(...)
+  local t = { table.unpack(COMMON) }
+  for _, k in ipairs { ... } do t[#t + 1] = k end
+  return t
+end
+local function without(list, k)
+  local t = {}
+  for _, x in ipairs(list) do if x ~= k then t[#t + 1] = x end end
+  return t
+end
+
+describe("nslua judge #priv", function()
+  local before
+
+  setup(function()
+    if not helper.is_root() then return end
+    dir = helper.tmpdir("0755")
+    for name, src in pairs(SOURCES) do
+      local c = dir .. "/" .. name .. ".c"
+      local f = assert(io.open(c, "w"))
+      f:write(src)
+      f:close()
+      local extra = name == "threads" and " -pthread" or name == "static" and " -static" or ""
+      local ok, out = helper.sh(("cc -O1 -o %s %s%s"):format(q(dir .. "/" .. name), q(c), extra))
+      if not ok then compiled_ok, compile_err = false, name .. ": " .. out end
+      bin[name] = dir .. "/" .. name
+    end
+    local f = assert(io.open(dir .. "/in.txt", "w"))
+    f:write("hello judge\n")
+    f:close()
+    os.execute("chmod -R a+rX " .. q(dir))
+  end)
+
+  teardown(function()
+    if dir then
+      helper.rmtree(dir)
+      assert.is_false(helper.exists(dir), "temp dir left behind")
+    end
+  end)
+
+  before_each(function()
+    if not helper.is_root() then return pending("needs root (cgroups)") end
+    assert(compiled_ok, compile_err)
+    before = helper.host_objects()
+  end)
+  after_each(function()
+    if before then assert_clean_mine(before) end
+    before = nil
+  end)
+
+  it("OK: echoes stdin to stdout through files", function()
+    local out_file = dir .. "/echo.out"
+    local rc, out, m = judge(("--stdin %s --stdout %s --time 2"):format(q(dir .. "/in.txt"), q(out_file)),
+      bin.echo)
+    assert.equal(0, rc, out)
+    assert.equal("hello judge\n", helper.read(out_file))
+    assert_meta(m, keys("exitcode"), { exitcode = "0", verdict = "OK" })
+    assert.matches("^OK %(%d+%.%d+ sec real, %d+%.%d+ sec wall%)", out)
+  end)
+
+  it("RE: a non-zero exit", function()
+    local rc, out, m = judge("", bin.exit3)
+    assert.equal(1, rc, out)
+    assert_meta(m, keys("exitcode", "status", "message"),
+      { exitcode = "3", status = "RE", message = "Exited with error status 3", verdict = "RE" })
+  end)
+
+  for _, case in ipairs { { "segv", 11, "raise(SIGSEGV)" }, { "abort", 6, "abort()" },
+                          { "nullw", 11, "a NULL write" } } do
+    it("SG: " .. case[3], function()
+      local rc, out, m = judge("", bin[case[1]])
+      assert.equal(1, rc, out)
+      assert_meta(m, keys("exitsig", "status", "message"),
+        { exitsig = tostring(case[2]), status = "SG", verdict = "SG",
+          message = ("Caught fatal signal %d"):format(case[2]) })
+    end)
+  end
+
+  it("TLE: a busy loop under --time 1 ends within 1.5 s", function()
+    local rc, out, m = judge("--time 1", bin.busy)
+    assert.equal(1, rc, out)
+    assert.is_true(tonumber(m["time-wall"]) < wall_bound(1.5), m["time-wall"])
+    assert_meta(m, without(keys("killed", "status", "message"), "max-rss"),
+      { killed = "1", status = "TO", message = "Time limit exceeded", verdict = "TLE" })
+    assert.is_true(tonumber(m.time) >= 1.0 and tonumber(m.time) < 1.2, m.time)
+  end)
+
+  it("TLE: sleep under --wall 1 (wall clock)", function()
+    local rc, out, m = judge("--wall 1", bin.sleeper)
+    assert.equal(1, rc, out)
+    assert.is_true(tonumber(m["time-wall"]) < wall_bound(1.5), m["time-wall"])
+    assert.is_true(tonumber(m["time-wall"]) >= 1.0, m["time-wall"])
+    assert_meta(m, without(keys("killed", "status", "message"), "max-rss"),
+      { killed = "1", status = "TO", message = "Time limit exceeded (wall clock)", verdict = "TLE" })
+    assert.is_true(tonumber(m.time) < 0.1, m.time)
+  end)
+
+  it("TLE: two busy threads are counted container-wide", function()
+    local rc, out, m = judge("--time 1", bin.threads)
+    assert.equal(1, rc, out)
+    assert.equal("TLE", m.verdict)
+    assert.equal("Time limit exceeded", m.message)
+    -- killed by the container-wide poll at 1 s of cpu over both threads,
+    -- not by the per-process RLIMIT_CPU backstop at 2 s
+    assert.is_true(tonumber(m.time) >= 1.0 and tonumber(m.time) < 1.2, m.time)
+    assert.equal("1", m.killed)
+    -- on two idle cpus that takes about half a second of wall time
+    assert.is_true(tonumber(m["time-wall"]) < wall_bound(1.3), m["time-wall"])
+  end)
+
+  it("MLE: 400 MB under --memory 64M", function()
+    local rc, out, m = judge("--memory 64M", bin.hog)
+    assert.equal(1, rc, out)
+    assert_meta(m, keys("cg-oom-killed", "exitsig", "status", "message"),
+      { ["cg-oom-killed"] = "1", exitsig = "9", status = "SG", message = "Memory limit exceeded",
+        verdict = "MLE" })
+    assert.is_true(tonumber(m["cg-mem"]) <= 65536, m["cg-mem"])
+  end)
+
+  it("OLE: a stdout flood to a file under --output 1M", function()
+    local out_file = dir .. "/flood.out"
+    local rc, out, m = judge(("--output 1M --stdout %s"):format(q(out_file)), bin.flood)
+    assert.equal(1, rc, out)
+    assert_meta(m, keys("exitsig", "status", "message"),
+      { exitsig = "25", status = "SG", message = "Output limit exceeded", verdict = "OLE" })
+    local f = io.open(out_file)
+    assert.equal(1024 * 1024, f:seek("end"))
+    f:close()
+  end)
+
+  it("OLE: writing a file in /box under --output 1M", function()
+    local rc, out, m = judge("--output 1M", bin.boxfile)
+    assert.equal(1, rc, out)
+    assert.equal("OLE", m.verdict)
+    assert.equal("25", m.exitsig)
+    -- within the limit it is fine: 4 MiB in the 64M box
+    rc, out, m = judge("--output 8M", bin.boxfile)
+    assert.equal(0, rc, out)
+    assert.equal("OK", m.verdict)
+  end)
+
+  it("a fork bomb under --pids 32: RE 'pids limit', never more than 32 tasks", function()
+    local out_file = dir .. "/bomb.out"
+    local rc, out, m = judge(("--pids 32 --wall 5 --stdout %s"):format(q(out_file)), bin.forkbomb)
+    assert.equal(1, rc, out)
+    assert_meta(m, keys("exitcode", "status", "message"),
+      { exitcode = "1", status = "RE", message = "pids limit", verdict = "RE" })
+    local ok_forks, failed = (helper.read(out_file) or ""):match("^(%d+) (%d+)")
+    assert.is_truthy(ok_forks, helper.read(out_file))
+    assert.is_true(tonumber(ok_forks) + 1 <= 32, ok_forks)
+    assert.is_true(tonumber(failed) > 0)
+  end)
+
+  it("python3 under the strict profile (threads, stdin)", function()
+    local out_file = dir .. "/py.out"
+    local rc, out, m = judge(("--time 5 --memory 256M --stdin %s --stdout %s"):format(
+      q(dir .. "/in.txt"), q(out_file)), "python3",
+      "-c " .. q("import sys, threading; t = threading.Thread(target=lambda: None); t.start(); t.join(); "
+        .. "print(sys.stdin.read().upper(), end='')"))
+    assert.equal(0, rc, out)
+    assert.equal("OK", m.verdict)
+    assert.equal("HELLO JUDGE\n", helper.read(out_file))
+  end)
+
+  it("a static C program under the strict profile", function()
+    local out_file = dir .. "/static.out"
+    local rc, out, m = judge(("--stdin %s --stdout %s"):format(q(dir .. "/in.txt"), q(out_file)),
+      bin.static)
+    assert.equal(0, rc, out)
+    assert.equal("OK", m.verdict)
+    assert.equal("static hello judge\n", helper.read(out_file))
+  end)
+
+  it("the strict profile refuses sockets", function()
+    local out_file = dir .. "/sock.out"
+    local rc, out, m = judge(("--stdout %s --stderr-to-stdout"):format(q(out_file)), "python3",
+      "-c " .. q("import socket; socket.socket(socket.AF_UNIX)"))
+    assert.equal(1, rc, out)
+    assert.equal("RE", m.verdict)
+    assert.matches("PermissionError", helper.read(out_file))
+  end)
+
+  it("--extra-time lets a run finish but the verdict is still TLE", function()
+    local rc, out, m = judge("--time 1 --extra-time 1", bin.cpu13)
+    assert.equal(1, rc, out)
+    -- not killed: it ran past 1 s to its own end, about 1.3 s of cpu
+    assert_meta(m, keys("status", "message"),
+      { status = "TO", message = "Time limit exceeded", verdict = "TLE" })
+    assert.is_true(tonumber(m.time) > 1.2 and tonumber(m.time) < 2, m.time)
+    assert.is_true(tonumber(m["time-wall"]) < wall_bound(2.5), m["time-wall"])
+    -- without the grace it is killed at 1 s
+    rc, out, m = judge("--time 1", bin.cpu13)
+    assert.equal(1, rc, out)
+    assert.equal("1", m.killed)
+    assert.is_true(tonumber(m.time) < 1.2, m.time)
+    -- within the limit it is OK
+    rc, out, m = judge("--time 2", bin.cpu13)
+    assert.equal(0, rc, out)
+    assert.equal("OK", m.verdict)
+  end)
+
+  it("--cpuset pins the program", function()
+    local out_file = dir .. "/cpus.out"
+    local rc, out = judge(("--cpuset 0 --stdout %s"):format(q(out_file)), "/bin/grep",
+      "Cpus_allowed_list /proc/self/status")
+    assert.equal(0, rc, out)
+    assert.matches("Cpus_allowed_list:%s+0\n", helper.read(out_file))
+  end)
+
+  it("the box: a private writable /box as cwd, a clean environment, no network", function()
+    local out_file = dir .. "/box.out"
+    local rc, out = judge(("--box-size 1M --stdout %s --stderr-to-stdout --copy %s --dir %s:/data"):format(
+      q(out_file), q(dir .. "/in.txt"), q(dir)), "/bin/sh", "-c " ..
+      q("pwd; env | sort; cat in.txt; ls /data/echo.c; echo x > f && cat f; "
+        .. "head -c 2000000 /dev/zero > big || echo quota; cat /proc/net/dev | grep -c :; "
+        .. "echo > /data/new || echo ro"))
+    assert.equal(0, rc, out)
+    local text = helper.read(out_file)
+    assert.matches("^/box\n", text)
+    assert.matches("\nHOME=/box\n", text, 1, true)
+    assert.not_matches("SUDO_", text)
+    assert.matches("hello judge\n", text, 1, true)
+    assert.matches("/data/echo.c\n", text, 1, true)
+    assert.matches("\nx\n", text, 1, true)
+    assert.matches("quota\n", text, 1, true)
+    assert.matches("\n1\n", text, 1, true)           -- lo only
+    assert.matches("ro\n$", text)
+  end)
+
+  it("XX: a missing program exits 125", function()
+    local rc, out, m = judge("", dir .. "/no-such-program")
+    assert.equal(125, rc, out)
+    assert.equal("XX", m.status)
+    assert.equal("XX", m.verdict)
+    assert.matches("No such file or directory", m.message)
+  end)
+
+  describe("bad options exit 125 naming the option", function()
+    for _, case in ipairs {
+      { "--memory lots", "--memory: invalid size 'lots'" },
+      { "--time=-1", "--time: '-1' is not a valid number of seconds" },
+      { "--pids 0", "--pids: '0' is not a valid count" },
+      { "--cpuset x", "--cpuset: 'x' is not a cpu list" },
+      { "--seccomp nope", "--seccomp: " },
+      { "--extra-time 1", "--extra-time needs --time" },
+      { "--bogus", "unknown option '--bogus'" },
+      { "--dir /no/such/dir", "--dir: '/no/such/dir': no such file or directory" },
+    } do
+      it(case[1], function()
+        local ok, out, rc = helper.sh(("%s judge %s -- /bin/true"):format(helper.nslua, case[1]))
+        assert.is_false(ok)
+        assert.equal(125, rc, out)
+        assert.matches(case[2], out, 1, true)
+      end)
+    end
+    it("no program", function()
+      local _, out, rc = helper.sh(helper.nslua .. " judge --time 1")
+      assert.equal(125, rc, out)
+      assert.matches("missing program", out, 1, true)
+    end)
+  end)
+
+  it("the API: one Lua process runs 20 submissions", function()
+    local ok, out = helper.run_isolated(([[
+      local judge = require "nslua.recipes.judge"
+      local dir = %q
+      local cases = {
+        { "echo", "OK" }, { "exit3", "RE" }, { "segv", "SG" }, { "nullw", "SG" },
+        { "hog", "MLE" }, { "flood", "OLE" }, { "abort", "SG" }, { "static", "OK" },
+      }
+      local got = {}
+      for i = 1, 20 do
+        local c = cases[(i - 1) %% #cases + 1]
+        local v, meta, rep = judge.run {
+          argv = { dir .. "/" .. c[1] }, stdin = dir .. "/in.txt", stdout = dir .. "/api.out",
+          memory = "64M", output = "1M", time = 2,
+        }
+        assert(v == c[2], ("run %%d %%s: %%s (%%s)"):format(i, c[1], v, tostring(meta.message)))
+        assert(type(meta.time) == "number" and rep and rep.status)
+        got[#got + 1] = v
+      end
+      -- a bad option raises, naming it
+      local okr, err = pcall(judge.run, { argv = { "/bin/true" }, memory = "lots" })
+      assert(not okr and err == "opts.memory: invalid size 'lots'", err)
+      io.write(table.concat(got, " "))
+    ]]):format(dir))
+    assert.is_true(ok, out)
+    assert.equal("OK RE SG SG MLE OLE SG OK OK RE SG SG MLE OLE SG OK OK RE SG SG", out)
+  end)
+end)
