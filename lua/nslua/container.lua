@@ -450,6 +450,7 @@ function Container:_start()
                   owner = c.ident and { uid = c.ident.uid, gid = c.ident.gid } }
     c.steps = rootfs.plan(spec, ctx)
     c.strict_targets = ctx.strict_targets
+    c.file_bytes = ctx.file_bytes
   end
 
   -- what the command inherits

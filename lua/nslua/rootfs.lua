@@ -144,6 +144,8 @@ end
 -- read-only (unless ro == false) on the target.
 kinds.file = function(steps, m, ctx)
   ctx.nfiles = (ctx.nfiles or 0) + 1
+  -- whole pages per file, plus the inode
+  ctx.file_bytes = (ctx.file_bytes or 0) + ((#m.content + 8191) // 4096) * 4096
   local tmp = "/.files/" .. ctx.nfiles
   add(steps, { op = "mkdir", path = "/.files", what = m.target })
   add(steps, { op = "write", path = tmp, content = m.content, mode = m.mode or 420, what = m.target })
@@ -329,7 +331,9 @@ end
 function M.enter(ctx)
   local ok, err, code = mount.mount(nil, "/", nil, { rec = true, private = true })
   if not ok then return nil, err, code end
-  ok, err, code = mount.mount("tmpfs", "/tmp", "tmpfs", NOSUIDDEV, "mode=0700,size=1048576")
+  -- the scaffolding holds the contents of "file" mounts: size it for them
+  ok, err, code = mount.mount("tmpfs", "/tmp", "tmpfs", NOSUIDDEV,
+    ("mode=0700,size=%d"):format((1 << 20) + (ctx.file_bytes or 0)))
   if not ok then return nil, err, code end
   for _, d in ipairs { "/tmp/.oldroot", "/tmp/newroot" } do
     ok, err, code = mount.mkdir(d, 448)
