@@ -30,6 +30,27 @@ describe("nslua.container", function()
     assert.equal("0\n1\n2\n3\n", out)
   end)
 
+  it("passes the fds listed in stdio.fds and redirects stdio to files", function()
+    local dir = helper.tmpdir()
+    local ok, out = api(([[
+      local proc = nslua.proc
+      local r, w = proc.pipe()
+      proc.dup2(w:fileno(), 7)
+      local f = io.open(%q, "w"); f:write("from-stdin\n"); f:close()
+      local rep = nslua.container{ argv = { "/bin/sh", "-c", "echo via-fd7 >&7; cat; echo err >&2" },
+        stdio = { fds = { 7 }, stdin = %q, stdout = %q, stderr = %q } }:run()
+      proc.close(7)
+      w:close()
+      print(rep.status, (proc.read(r, 100):gsub("\n", "")))
+    ]]):format(dir .. "/in", dir .. "/in", dir .. "/out", dir .. "/err"))
+    local o, e = helper.read(dir .. "/out"), helper.read(dir .. "/err")
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.equal("exited\tvia-fd7\n", out)
+    assert.equal("from-stdin\n", o)
+    assert.equal("err\n", e)
+  end)
+
   it("runs hooks in order and reports a failing hook as a set-up error", function()
     local ok, out = api([[
       local seen = {}

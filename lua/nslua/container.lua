@@ -469,6 +469,8 @@ function Container:_start()
     caps = caps,
     keep_caps = #caps > 0 or nil,
     tty = spec.tty or nil,
+    -- stdio.fds: descriptors the caller passes on (like bwrap's --fd options)
+    keep_fds = spec.stdio and spec.stdio.fds and #spec.stdio.fds > 0 and spec.stdio.fds or nil,
   }
   if c.ident then
     c.exec_opts.uid, c.exec_opts.gid = c.ident.uid, c.ident.gid
@@ -803,7 +805,6 @@ function Container:wait()
   proc.sigprocmask("setmask", old)
   local wall_s = proc.now() - self.t0
   local st = parse_status(table.concat(buf))
-  if os.getenv("NSLUA_DEBUG_STATUS") then io.stderr:write(table.concat(buf)) end
   local stats = self.cg and self.cg:stats() or nil
   local rep = report_mod.build {
     status = st, reason = reason, wall_s = wall_s, cg = stats, init = { how = how, code = code, ru = ru }, killed = self._killed,
