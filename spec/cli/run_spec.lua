@@ -211,6 +211,26 @@ describe("nslua run", function()
     assert.equal("1234:4321\n", out)
   end)
 
+  it("ps lists a running container; after nslua is SIGKILLed, gc removes its state and cgroups", function()
+    local dir = helper.tmpdir()
+    local ok, out = helper.sh(([[
+      %s run --name ps-test --memory 32M -- /bin/sleep 30 & p=$!
+      for i in $(seq 50); do %s ps | grep -q ps-test && break; sleep 0.1; done
+      %s ps
+      kill -KILL $p; wait $p 2>/dev/null; sleep 0.3
+      %s ps
+      %s gc
+      %s ps]]):format(N, N, N, N, N, N))
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    local running = out:match("(%w+)%s+ps%-test%s+%d+%s+running")
+    assert.is_truthy(running, out)
+    assert.matches(running .. "%s+ps%-test%s+%d+%s+stale", out)
+    assert.matches("removed " .. running, out, 1, true)
+    local last = out:match(".*ID[^\n]*\n(.*)$")
+    assert.not_matches("ps-test", last, 1, true)
+  end)
+
   it("explain prints the plan without running anything", function()
     local ok, out = helper.sh(N .. " explain --hostname h --memory 64M -- /bin/true")
     assert.is_true(ok, out)
