@@ -23,6 +23,9 @@ if preload and preload:match("asan") then
     q(os.getenv("ASAN_OPTIONS") or ""), q(os.getenv("UBSAN_OPTIONS") or ""))
 end
 M.sanitized = M.san_env ~= ""
+-- the same, exported for a whole shell line
+M.san_export = M.sanitized and ("export LD_PRELOAD=%s ASAN_OPTIONS=%s UBSAN_OPTIONS=%s; "):format(q(preload),
+  q(os.getenv("ASAN_OPTIONS") or ""), q(os.getenv("UBSAN_OPTIONS") or "")) or ""
 -- the sanitizer runtimes a test must keep first when it sets LD_PRELOAD itself
 M.san_preload = M.sanitized and preload or nil
 M.LUA = M.san_env .. "lua5.4"
@@ -64,7 +67,7 @@ function M.run_isolated(code, prefix)
   os.execute("chmod 0644 " .. q(file))
   -- the sanitizer environment goes first, so a prefix may set its own LD_PRELOAD
   -- (keeping helper.san_preload in front)
-  local ok, out, rc = M.sh(M.san_env .. (prefix and (prefix .. " ") or "") .. "lua5.4 " .. q(file))
+  local ok, out, rc = M.sh(M.san_export .. (prefix and (prefix .. " ") or "") .. "lua5.4 " .. q(file))
   os.remove(file)
   return ok, out, rc
 end

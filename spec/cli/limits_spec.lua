@@ -111,6 +111,8 @@ describe("limits", function()
   end)
 
   it("reports max_rss_kb under 4096 for /bin/true from the CLI", function()
+    -- ASan's shadow memory alone is larger than that
+    if helper.sanitized then return pending("not meaningful under sanitizers") end
     local rep, out = run("", "/bin/true")
     assert.equal("exited", rep.status, out)
     assert.is_true(rep.max_rss_kb < 4096, tostring(rep.max_rss_kb))
