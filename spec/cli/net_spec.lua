@@ -194,6 +194,19 @@ echo "bridge rc=$?"
     assert.equal("lo ", links_left(out))
   end)
 
+  it("make bench's S2V cell: a veth-connected run against a loopback-only one #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local made = helper.sh("make -s -C " .. q(helper.root .. "/scripts/bench"))
+    if not made then return pending("scripts/bench does not build here") end
+    -- the runner unshares its own network namespace for this scenario
+    local ok, out = helper.sh(("%s %s/scripts/bench/run.lua --pairs 1 --warmup 0 --scenarios S2v"
+      .. " --no-api --json ''"):format(helper.LUA, helper.root))
+    assert.is_true(ok, out)
+    assert.matches("\nS2V%s+nslua run %(lo%)%s+1%.00%s+[%d.]+\n", out)
+    assert.matches("\nS2V%s+nslua run %-%-net veth%s+[%d.]+%s+[%d.]+%-[%d.]+%s+[%d.]+%s+%d+\n", out)
+    assert.not_matches("missing", out, 1, true)
+  end)
+
   it("after SIGKILL of nslua mid-set-up and mid-run, nslua gc leaves no link #priv", function()
     if not helper.is_root() then return pending("needs root") end
     local br = "nslbr" .. suffix()
