@@ -211,4 +211,32 @@ function M.sleep(s)
   os.execute("sleep " .. s)
 end
 
+-- assert_clean for specs that share /run/nslua and the cgroup trees with
+-- concurrent runs (other sessions' containers): objects named by the id of
+-- a state record whose owner is alive belong to a running nslua, never to
+-- a test that has finished, and are ignored.  A few looks, a moment apart,
+-- let a concurrent run that was just starting or ending settle; a real
+-- leftover stays in every look.
+function M.assert_clean_shared(before)
+  local state = require "nslua.state"
+  local seen = {}
+  for _, v in ipairs(before) do seen[v] = true end
+  local extra
+  for _ = 1, 5 do
+    local objs = M.host_objects()
+    local live = {}
+    for _, rec in ipairs(state.list(state.ROOT)) do
+      if rec.alive then live[rec.id] = true end
+    end
+    extra = {}
+    for _, v in ipairs(objs) do
+      local id = v:match("^state: ([a-z0-9]+)$") or v:match("^cgroup: .*/nslua%-([a-z0-9]+)$")
+      if not seen[v] and not (id and live[id]) then extra[#extra + 1] = v end
+    end
+    if #extra == 0 then return end
+    M.sleep(0.2)
+  end
+  assert(#extra == 0, "left behind on the host:\n  " .. table.concat(extra, "\n  "))
+end
+
 return M

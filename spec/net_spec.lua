@@ -109,6 +109,12 @@ describe("nslua.net", function()
         .. " (rootless)", { veth = {} }, nil, { rootless = true })
       bad("net: veth and bridge networking need CAP_NET_ADMIN in the host network namespace"
         .. " (rootless)", { bridge = "br0" }, nil, { rootless = true })
+      bad("net: net.addr takes at most one address per family",
+        { bridge = "br0", addr = { "10.0.0.2/24", "10.0.1.2/24" } })
+      bad("net: net.gateway takes at most one address per family",
+        { bridge = "br0", gateway = { "10.0.0.1", "10.0.0.9" } })
+      bad("net: net.gateway and net.addr must be of one family",
+        { bridge = "br0", addr = { "10.0.0.2/24" }, gateway = { "10.0.0.1", "fd00::1" } })
     end)
   end)
 
@@ -308,6 +314,48 @@ describe("nslua.net", function()
         assert(nl.link_del(br))
       ]])
       assert.equal("c2: echo:hi 10.231.250.2\n", out)
+    end)
+
+    it("a bridge plan takes an address per family; the gateways go on a bridge nslua owns", function()
+      if needs_root() then return end
+      run([[
+        local br = "nslbg" .. newid():sub(1, 6)
+        local p = net.plan({ bridge = br, addr = { "10.231.251.2/24", "fd31:9::2/64" },
+                             gateway = { "10.231.251.1", "fd31:9::1" } }, newid())
+        eq("10.231.251.2/24 fd31:9::2/64", table.concat(p.guest_addrs, " "))
+        eq("10.231.251.1/24 fd31:9::1/64", table.concat(p.bridge_addrs, " "))
+        eq(2, #p.routes) eq("fd31:9::1", p.routes[2].gateway) eq("inet6", p.routes[2].family)
+        local lines = table.concat(net.explain(p), "\n")
+        assert(lines:find("host: " .. br .. " address fd31:9::1/64 (when nslua owns the bridge)", 1, true), lines)
+        local go, go2 = T.fifo("go"), T.fifo("go2")
+        local function global_addrs()
+          local t = {}
+          for _, a in ipairs(assert(nl.addrs(br))) do
+            if not a.cidr:match("^fe80:") then t[#t + 1] = a.cidr end
+          end
+          table.sort(t)
+          return table.concat(t, " ")
+        end
+        local c = T.spawn(function() T.wait(go) end)
+        assert(net.host_setup(p, c))
+        eq("10.231.251.1/24 fd31:9::1/64", global_addrs(), "gateway addresses on the bridge")
+        net.host_cleanup(p)
+        eq(nil, nl.link(br), "the last cleanup removed the bridge")
+        T.signal(go)
+        T.reap(c)
+        -- an operator's bridge keeps its own addresses: none are added
+        assert(nl.bridge(br))
+        local p2 = net.plan({ bridge = br, addr = "10.231.251.3/24", gateway = "10.231.251.1" }, newid())
+        local c2 = T.spawn(function() T.wait(go2) end)
+        assert(net.host_setup(p2, c2))
+        eq("", global_addrs(), "addresses on the operator's bridge")
+        net.host_cleanup(p2)
+        assert(nl.link(br), "an operator's bridge stays")
+        T.signal(go2)
+        T.reap(c2)
+        assert(nl.link_del(br))
+        eq("lo", names())
+      ]])
     end)
 
     it("gc removes ownerless nslua bridges and links of dead ids only", function()

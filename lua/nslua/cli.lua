@@ -64,7 +64,7 @@ function M.run_parser(name)
   p:option("--unsetenv", "Remove VAR from the environment."):count("*")
   p:flag("--clearenv", "Start from an empty environment (the default; accepted for bwrap).")
   p:option("--keep-env", "Copy NAME from nslua's environment."):count("*")
-  p:option("--net", "none | host | veth | bridge:NAME"):default(nil)
+  p:option("--net", "none | host | veth | bridge:NAME[:CIDR[,CIDR6]]"):default(nil)
   p:option("--user", "host: no user namespace (root only)")
   p:option("--uid", "The uid inside (default 65534).")
   p:option("--gid", "The gid inside (default 65534).")
@@ -141,9 +141,16 @@ function M.options_to_spec(o)
     elseif o.net == "veth" then
       s.net = { veth = {} }
     elseif o.net:match("^bridge:") then
-      s.net = { bridge = o.net:sub(8) }
+      -- bridge:NAME or bridge:NAME:CIDR[,CIDR] (names hold no ':')
+      local name, addrs = split_pair(o.net:sub(8), ":")
+      s.net = { bridge = name }
+      if addrs then
+        local list = {}
+        for a in addrs:gmatch("[^,]+") do list[#list + 1] = a end
+        s.net.addr = #list == 1 and list[1] or list
+      end
     else
-      usage_error(("--net: '%s' is not none, host, veth or bridge:NAME"):format(o.net))
+      usage_error(("--net: '%s' is not none, host, veth or bridge:NAME[:CIDR[,CIDR6]]"):format(o.net))
     end
   end
   if o.share_net then s.net = "host" end

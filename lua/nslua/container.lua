@@ -356,7 +356,10 @@ function Container:_start()
 
   -- network plan (host side objects are made after clone)
   if type(spec.net) == "table" then
-    c.netplan = net.plan(spec.net, self.id, { rootless = not privileged })
+    -- a refused plan (overlap, rootless) is a set-up failure: unwind
+    local okp, plan = pcall(net.plan, spec.net, self.id, { rootless = not privileged })
+    if not okp then return nil, (tostring(plan):gsub("^[^\n]-:%d+: ", "", 1)), errno.EINVAL end
+    c.netplan = plan
   end
 
   -- cgroups, limits, and the cgroup.procs fds the command joins through

@@ -8,7 +8,10 @@
 --   net = { veth = { host = NAME, guest = "eth0", host_addr = CIDR,
 --                    guest_addr = CIDR, host_addr6 = CIDR, guest_addr6 = CIDR,
 --                    route = "default" | false } }
---   net = { bridge = NAME, addr = CIDR, gateway = IP, host = NAME, guest = "eth0" }
+--   net = { bridge = NAME, addr = CIDR | { CIDR, CIDR6 }, gateway = IP | { IP, IP6 },
+--           host = NAME, guest = "eth0" }
+--   (a gateway is also the address of a bridge nslua owns, with the prefix
+--   of the container's address of that family)
 --
 -- Host links are named nsl<id><suffix> and carry the alias "nslua"; a
 -- bridge nslua creates carries it too, and the last container using it
@@ -305,31 +308,55 @@ local function plan_veth(v, id, plan)
   end
 end
 
+-- A field that takes one value or a list of them (at most one per family).
+local function one_or_list(v)
+  if type(v) == "table" then return v end
+  return { v }
+end
+
 local function plan_bridge(b, id, plan)
   check_fields(b, "net", BRIDGE_FIELDS)
   plan.mode = "bridge"
   plan.bridge = check_ifname(b.bridge, "net.bridge")
   plan.host_if = check_ifname(b.host or ("nsl" .. id .. "b"), "net.host")
   plan.guest_if = check_ifname(b.guest or "eth0", "net.guest")
-  plan.host_addrs, plan.guest_addrs, plan.routes = {}, {}, {}
-  local addr
+  plan.host_addrs, plan.guest_addrs, plan.routes, plan.bridge_addrs = {}, {}, {}, {}
+  local addrs = {}
   if b.addr ~= nil then
-    addr = check_cidr(b.addr, "net.addr")
-    plan.guest_addrs[1] = addr.cidr
+    for _, a in ipairs(one_or_list(b.addr)) do
+      local c = check_cidr(a, "net.addr")
+      if addrs[c.family] then bad("net.addr takes at most one address per family") end
+      addrs[c.family] = c
+      plan.guest_addrs[#plan.guest_addrs + 1] = c.cidr
+    end
   end
   if b.gateway ~= nil then
-    local gw = parse_cidr(b.gateway, false)
-    if not gw or b.gateway:find("/", 1, true) then
-      bad("net.gateway must be an address without /prefix (got %s)", tostring(b.gateway))
+    local seen = {}
+    for _, g in ipairs(one_or_list(b.gateway)) do
+      local gw = parse_cidr(g, false)
+      if not gw or g:find("/", 1, true) then
+        bad("net.gateway must be an address without /prefix (got %s)", tostring(g))
+      end
+      if seen[gw.family] then bad("net.gateway takes at most one address per family") end
+      seen[gw.family] = true
+      local a = addrs[gw.family]
+      if next(addrs) and not a then
+        bad("net.gateway and net.addr must be of one family")
+      end
+      plan.routes[#plan.routes + 1] = { dst = "default", gateway = gw.addr, dev = plan.guest_if,
+                                        family = gw.family }
+      -- the gateway is the bridge's own address: nslua puts it on a bridge
+      -- it owns, with the prefix of the container's address
+      if a then
+        plan.bridge_addrs[#plan.bridge_addrs + 1] = ("%s/%d"):format(gw.addr, a.prefix)
+      end
     end
-    if addr and gw.family ~= addr.family then
-      bad("net.gateway and net.addr must be of one family")
-    end
-    plan.routes[1] = { dst = "default", gateway = gw.addr, dev = plan.guest_if, family = gw.family }
   end
-  if addr then
-    local r = conflict(addr, host_routes(), plan.bridge)
-    if r then refuse("net.addr", addr, r) end
+  local routes
+  for _, a in pairs(addrs) do
+    routes = routes or host_routes()
+    local r = conflict(a, routes, plan.bridge)
+    if r then refuse("net.addr", a, r) end
   end
 end
 
@@ -421,6 +448,14 @@ function M.host_setup(plan, child_pid)
       plan.created[#plan.created + 1] = { kind = "bridge", name = plan.bridge }
       ok, err, code = nl.link_set(plan.bridge, { alias = M.OWNER, up = true }, sock)
       if not ok then return fail(err, code) end
+    end
+    -- the gateway address goes on a bridge nslua owns (never an operator's)
+    local br = nl.link(plan.bridge, sock)
+    if br and br.alias == M.OWNER then
+      for _, a in ipairs(plan.bridge_addrs or {}) do
+        ok, err, code = nl.addr_add(plan.bridge, a, sock)
+        if not ok and code ~= errno.EEXIST then return fail(err, code) end
+      end
     end
     ok, err, code = nl.link_set(plan.host_if, { master = plan.bridge }, sock)
     if not ok then return fail(err, code) end
@@ -535,6 +570,9 @@ function M.explain(plan)
   elseif plan.mode == "bridge" then
     add("host: bridge %s (created with alias %q if missing, removed by the last user)",
       plan.bridge, M.OWNER)
+    for _, a in ipairs(plan.bridge_addrs or {}) do
+      add("host: %s address %s (when nslua owns the bridge)", plan.bridge, a)
+    end
     add("host: veth %s attached to %s <-> guest %s", plan.host_if, plan.bridge, plan.guest_if)
   end
   for _, a in ipairs(plan.host_addrs or {}) do add("host: %s address %s", plan.host_if, a) end

@@ -606,20 +606,21 @@ function Checker:net(v)
   else
     self:add("net.bridge", "must be an interface name of 1..15 bytes")
   end
-  if v.addr ~= nil then
-    if M.cidr(v.addr) then
-      out.addr = v.addr
-    else
-      self:add("net.addr", "must be a CIDR address (a.b.c.d/n or v6/n)")
+  -- addr and gateway: one value, or a list of them (one per family)
+  local function one_or_list(k, check, what)
+    local x = v[k]
+    if x == nil then return end
+    local list = type(x) == "table" and is_list(x) and #x > 0 and #x <= 2 and x or { x }
+    for _, e in ipairs(list) do
+      if not check(e) then
+        self:add("net." .. k, what)
+        return
+      end
     end
+    out[k] = x
   end
-  if v.gateway ~= nil then
-    if M.ip(v.gateway) then
-      out.gateway = v.gateway
-    else
-      self:add("net.gateway", "must be an IP address")
-    end
-  end
+  one_or_list("addr", M.cidr, "must be a CIDR address (a.b.c.d/n or v6/n)")
+  one_or_list("gateway", M.ip, "must be an IP address")
   return out
 end
 

@@ -11,7 +11,7 @@ usage: run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...] [--api-pairs N]
                [--loop N] [--no-api] [--markdown] [--json FILE]
   --pairs N       A B pairs per command cell (default 20)
   --warmup N      unmeasured runs of each side first (default 3)
-  --scenarios L   comma list of S1..S5 (default all)
+  --scenarios L   comma list of S1..S5, S2v (default all)
   --api-pairs N   pairs of in-process loops (default 20; 0 = --no-api)
   --loop N        sandboxes per in-process loop (default 10)
   --markdown      print the tables as Markdown
@@ -58,7 +58,10 @@ if not bench_ok then
   os.exit(1)
 end
 
-local SCENARIOS = { "S1", "S2", "S3", "S4", "S5" }
+-- S2v (last: it moves the runner into a private network namespace) is
+-- the cost of a veth: `nslua run --user host --net veth` against S2's
+-- loopback-only `nslua run --user host`, both in that namespace.
+local SCENARIOS = { "S1", "S2", "S3", "S4", "S5", "S2V" }
 local ROOTLESS_ID <const> = 4242
 local TIMEOUT <const> = 60  -- seconds: a hung command dies of SIGALRM
 
@@ -88,7 +91,7 @@ local function parse_args(args)
       o.scenarios = {}
       for s in (args[i] or ""):gmatch("[^,%s]+") do
         local n = s:upper()
-        if not n:match("^S[1-5]$") then error("unknown scenario " .. s, 0) end
+        if not n:match("^S[1-5]$") and n ~= "S2V" then error("unknown scenario " .. s, 0) end
         o.scenarios[#o.scenarios + 1] = n
       end
     elseif a == "-h" or a == "--help" then io.write(USAGE); os.exit(0)
@@ -98,6 +101,14 @@ local function parse_args(args)
   if o.pairs < 1 then error("--pairs must be at least 1", 0) end
   if o.loop < 1 then error("--loop must be at least 1", 0) end
   if #o.scenarios == 0 then error("no scenario", 0) end
+  -- S2V last: the scenarios after it would run in its network namespace
+  for k, n in ipairs(o.scenarios) do
+    if n == "S2V" and k < #o.scenarios then
+      table.remove(o.scenarios, k)
+      o.scenarios[#o.scenarios + 1] = "S2V"
+      break
+    end
+  end
   return o
 end
 
@@ -211,7 +222,39 @@ end
 
 -- the cells of one scenario: the baseline (the limit as a command) and the
 -- tools paired against it.  A tool that cannot run here has 'missing'.
+-- S2v: in a private network namespace of the runner's own (made once, on
+-- first use; nothing touches the machine's interfaces), nslua with a veth
+-- against nslua with lo only.  nslua.core comes from build/.
+local function veth_tools(ctx)
+  local nsl = { ctx.lua, TOP .. "/scripts/nslua", "run", "--user", "host" }
+  local function cmd(extra)
+    local t = { table.unpack(nsl) }
+    for _, a in ipairs(extra) do t[#t + 1] = a end
+    t[#t + 1] = "--"
+    t[#t + 1] = "/bin/true"
+    return t
+  end
+  if ctx.veth_missing == nil then
+    local cpath = package.cpath
+    package.cpath = TOP .. "/build/?.so;" .. cpath
+    local ok, core = pcall(require, "nslua.core")
+    package.cpath = cpath
+    if not ok then
+      ctx.veth_missing = "nslua.core not built (make)"
+    else
+      local uok, uerr = core.ns.unshare { net = true }
+      if uok then uok, uerr = core.netlink.link_set("lo", { up = true }) end
+      ctx.veth_missing = not uok and ("private netns: " .. tostring(uerr)) or false
+    end
+  end
+  local missing = ctx.veth_missing or nil
+  local base = { name = "nslua run (lo)", argv = cmd {}, opts = {}, missing = missing }
+  return base, { { name = "nslua run --net veth", argv = cmd { "--net", "veth" }, opts = {},
+                   missing = missing } }
+end
+
 local function cli_tools(ctx, s)
+  if s == "S2V" then return veth_tools(ctx) end
   local T, root, lua = ctx.tmp, ctx.root, ctx.lua
   local rootless = s == "S3"
   local opts = rootless and { uid = ROOTLESS_ID, gid = ROOTLESS_ID, cwd = "/tmp", env = ctx.env3 } or {}
@@ -387,7 +430,7 @@ end
 local function run_scenario(ctx, opts, s, results)
   local base, tools = cli_tools(ctx, s)
   local base_missing = base.missing or probe(ctx, base)
-  local limit_row = { scenario = s, tool = "limit", argv = base.argv, baseline = true }
+  local limit_row = { scenario = s, tool = base.name, argv = base.argv, baseline = true }
   results.cli[#results.cli + 1] = limit_row
   local all_base = {}
   if base_missing then
@@ -412,7 +455,7 @@ local function run_scenario(ctx, opts, s, results)
   end
   if #all_base > 0 then limit_row.ms = summary(all_base) end
 
-  if opts.api_pairs == 0 then return end
+  if opts.api_pairs == 0 or s == "S2V" then return end
   local abase, atools = api_tools(ctx, s)
   local abase_missing = abase.missing or probe(ctx, abase, loop_argv(abase, 1))
   local arow = { scenario = s, tool = abase.name, argv = loop_argv(abase, opts.loop), baseline = true,
@@ -517,6 +560,12 @@ local function report(results, opts)
   print("")
   print("Per command: time relative to the limit as a command (median and range of the per-pair ratio),")
   print("median wall time, median peak RSS (wait4 ru_maxrss).")
+  for _, s in ipairs(opts.scenarios) do
+    if s == "S2V" then
+      print("S2V: relative to `nslua run --user host` (lo only) instead: the extra cost of a veth,")
+      print("both in a private network namespace of the runner's own.")
+    end
+  end
   print("")
   p(cli)
   if #api.rows > 0 then
