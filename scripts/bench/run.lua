@@ -159,7 +159,7 @@ local function setup(opts, ctx)
   local steps = {
     ("chmod 0755 %s"):format(q(T)),
     ("cp %s/limit %s/bench.so %s/best.lua %s/api.lua %s/"):format(q(OUT), q(OUT), q(OUT), q(OUT), q(T)),
-    ("mkdir -p %s/root/bin %s/root/proc %s/root/dev %s/bundle"):format(q(T), q(T), q(T), q(T)),
+    ("mkdir -p %s/root/bin %s/root/proc %s/root/dev %s/root/tmp %s/bundle"):format(q(T), q(T), q(T), q(T), q(T)),
     ("mkdir %s/tree && cp -a %s/build %s/lua %s/scripts %s/tree/"):format(q(T), q(TOP), q(TOP), q(TOP), q(T)),
     ("chmod -R a+rX %s"):format(q(T)),
     ("mkdir -m 0700 %s/xdg && chown %d:%d %s/xdg"):format(q(T), ROOTLESS_ID, ROOTLESS_ID, q(T)),
