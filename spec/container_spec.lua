@@ -73,6 +73,25 @@ describe("nslua.container", function()
     assert.equal("after_clone number\nafter_exit exited\nexited\t0\nerror\thook:before_exec\tboom\n", out)
   end)
 
+  it("a child whose parent dies before releasing it exits", function()
+    local dir = helper.tmpdir()
+    local ok, out, code = api(([[
+      nslua.container{ argv = { "/bin/sleep", "100" },
+        hooks = { after_clone = function(ctx)
+          local f = io.open(%q, "w"); f:write(ctx.pid); f:close()
+          nslua.proc.kill(nslua.proc.getpid(), 9)
+        end } }:run()
+    ]]):format(dir .. "/pid"))
+    local pid = tonumber(helper.read(dir .. "/pid"))
+    helper.rmtree(dir)
+    assert.is_false(ok)
+    assert.equal(137, code, out)
+    assert.is_number(pid)
+    helper.sleep(0.5)
+    assert.is_false(helper.pid_alive(pid), "the unreleased child is still alive")
+    helper.sh(helper.nslua .. " gc")
+  end)
+
   it("kills a running container", function()
     local ok, out = api([[
       local c = nslua.container{ argv = { "/bin/sleep", "100" } }
