@@ -374,31 +374,19 @@ end
 
 local function cmd_gc()
   local container = require "nslua.container"
-  local removed = container.sweep()
-  for _, id in ipairs(removed) do print("removed " .. id) end
-  local ok, cg = pcall(require, "nslua.cgroup")
-  if ok and cg.sweep then
-    local state = require "nslua.state"
-    local root = state.root()
-    local live = {}
-    for _, rec in ipairs(root and state.list(root) or {}) do
-      if rec.alive then live[rec.id] = true end
-    end
-    for _, id in ipairs(cg.sweep(function(id) return not live[id] end) or {}) do
-      print("removed cgroup nslua-" .. id)
-    end
+  local state = require "nslua.state"
+  for _, id in ipairs(container.sweep()) do print("removed " .. id) end
+  -- what remains without a live owner: cgroups and links of ids with no record
+  local root = state.root()
+  local live = {}
+  for _, rec in ipairs(root and state.list(root) or {}) do
+    if rec.alive then live[rec.id] = true end
   end
-  local okn, net = pcall(require, "nslua.net")
-  if okn and net.gc then
-    local state = require "nslua.state"
-    local root = state.root()
-    local live = {}
-    for _, rec in ipairs(root and state.list(root) or {}) do
-      if rec.alive then live[rec.id] = true end
-    end
-    for _, name in ipairs(net.gc(function(id) return live[id] end) or {}) do
-      print("removed link " .. name)
-    end
+  for _, dir in ipairs(require("nslua.cgroup").sweep(function(id) return not live[id] end) or {}) do
+    print("removed cgroup " .. dir)
+  end
+  for _, name in ipairs(require("nslua.net").gc(function(id) return live[id] end) or {}) do
+    print("removed link " .. name)
   end
   return 0
 end
