@@ -99,10 +99,9 @@ describe("nslua run --net", function()
     local br, p = "nslbr" .. suffix(), port()
     local s4, s6, c4, c6 = "10.231.250.2", "fd31:7:7::2", "10.231.250.3", "fd31:7:7::3"
     local script = ([[
-N=%s
-$N run --net bridge:%s:%s/24,%s/64 --ro-bind %s:/t -- python3 /t/bridge_peer.py serve %d %s %s /t/quit &
+%s run --net bridge:%s:%s/24,%s/64 --ro-bind %s:/t -- python3 /t/bridge_peer.py serve %d %s %s /t/quit &
 srv=$!
-$N run --net bridge:%s:%s/24,%s/64 --ro-bind %s:/t -- python3 /t/bridge_peer.py dial %d %s %s
+%s run --net bridge:%s:%s/24,%s/64 --ro-bind %s:/t -- python3 /t/bridge_peer.py dial %d %s %s
 echo "client rc=$?"
 ip -o link show %s >/dev/null 2>&1 && echo "bridge while the server runs: present"
 ip -o link show master %s | grep -c nsl | sed 's/^/ports: /'
@@ -110,7 +109,7 @@ touch %s/quit
 wait $srv
 echo "server rc=$?"
 ip -o link show %s >/dev/null 2>&1 || echo "bridge after the last container: gone"
-]]):format(helper.nslua, br, s4, s6, q(dir), p, s4, s6, br, c4, c6, q(dir), p, s4, s6, br, br,
+]]):format(helper.nslua, br, s4, s6, q(dir), p, s4, s6, helper.nslua, br, c4, c6, q(dir), p, s4, s6, br, br,
       q(dir), br)
     local ok, out = private(script)
     helper.rmtree(dir)
@@ -180,11 +179,11 @@ ip link del %s
     local tree = helper.rootless_tree()
     local ok, out = private(([[
 cd /tmp
-env -i PATH=/usr/bin:/bin %s %s/scripts/nslua run --net veth -- /bin/true
+env -i PATH=/usr/bin:/bin %s %s%s/scripts/nslua run --net veth -- /bin/true
 echo "veth rc=$?"
-env -i PATH=/usr/bin:/bin %s %s/scripts/nslua run --net bridge:nslbr%s -- /bin/true
+env -i PATH=/usr/bin:/bin %s %s%s/scripts/nslua run --net bridge:nslbr%s -- /bin/true
 echo "bridge rc=$?"
-]]):format(helper.SETPRIV, tree, helper.SETPRIV, tree, suffix()))
+]]):format(helper.SETPRIV, helper.san_env, tree, helper.SETPRIV, helper.san_env, tree, suffix()))
     assert.is_true(ok, out)
     assert.matches("veth rc=125", out, 1, true)
     assert.matches("bridge rc=125", out, 1, true)
@@ -196,6 +195,7 @@ echo "bridge rc=$?"
 
   it("make bench's S2V cell: a veth-connected run against a loopback-only one #priv", function()
     if not helper.is_root() then return pending("needs root") end
+    if helper.sanitized then return pending("the bench runner loads nslua.core without the sanitizer runtime") end
     local made = helper.sh("make -s -C " .. q(helper.root .. "/scripts/bench"))
     if not made then return pending("scripts/bench does not build here") end
     -- the runner unshares its own network namespace for this scenario
@@ -211,7 +211,6 @@ echo "bridge rc=$?"
     if not helper.is_root() then return pending("needs root") end
     local br = "nslbr" .. suffix()
     local ok, out = private(([[
-N=%s
 wait_link() {
   i=0
   while [ $i -lt 200 ]; do
@@ -220,17 +219,17 @@ wait_link() {
   done
   return 1
 }
-NSLUA_TEST_STOP=mounts $N run --net veth -- /bin/true &
+NSLUA_TEST_STOP=mounts %s run --net veth -- /bin/true &
 pid=$!
 wait_link 'nsl[a-z0-9]*h' && echo "veth made"
 kill -9 $pid; wait $pid
-$N run --net bridge:%s -- sleep 30 &
+%s run --net bridge:%s -- sleep 30 &
 pid=$!
 wait_link 'nsl[a-z0-9]*b.*master %s' && echo "bridge port made"
 kill -9 $pid; wait $pid
 ip -o link show %s >/dev/null 2>&1 && echo "bridge left before gc"
-$N gc
-]]):format(helper.nslua, br, br, br))
+%s gc
+]]):format(helper.nslua, helper.nslua, br, br, br, helper.nslua))
     drop_lock(br)
     assert.is_true(ok, out)
     assert.matches("veth made", out, 1, true)

@@ -15,13 +15,16 @@ describe("nslua tutorial-veth", function()
     if not helper.is_root() then return pending("needs root") end
     if not helper.sh("command -v python3") then return pending("needs python3") end
     local port = math.random(20000, 40000)
-    local ok, out, code = helper.sh("unshare -n sh -c " .. q(("ip link set lo up\n%s tutorial-veth %d\nrc=$?\n%s\nexit $rc")
-      :format(helper.nslua, port, LIST_LINKS)))
+    local script = ("ip link set lo up\n%s tutorial-veth %d\nrc=$?\n%s\nexit $rc")
+      :format(helper.nslua, port, LIST_LINKS)
+    local ok, out, code = helper.sh("unshare -n sh -c " .. q(script))
     assert.is_true(ok, out)
     assert.equal(0, code)
-    local host_if, p4, p6 = out:match("parent: (nslv%x+) up with (10%.231%.%d+%.%d+)/30 and (fd[%x:]+::1)/64; its peer veth1 is in the child's namespace")
+    local host_if, p4, p6 = out:match("parent: (nslv%x+) up with (10%.231%.%d+%.%d+)/30 and "
+      .. "(fd[%x:]+::1)/64; its peer veth1 is in the child's namespace")
     assert.is_truthy(host_if, out)
-    local c4, c6 = out:match("child:  veth1 up with (10%.231%.%d+%.%d+)/30 and (fd[%x:]+::2)/64 %(my namespace has: lo veth1%)")
+    local c4, c6 = out:match("child:  veth1 up with (10%.231%.%d+%.%d+)/30 and (fd[%x:]+::2)/64 "
+      .. "%(my namespace has: lo veth1%)")
     assert.is_truthy(c4, out)
     assert.equal(p6:sub(1, -2), c6:sub(1, -2))
     assert.equal(tonumber(p4:match("%d+$")) + 1, tonumber(c4:match("%d+$")))
