@@ -185,12 +185,17 @@ describe("nslua run", function()
 
   it("runs 16 containers at once with distinct host uids #priv", function()
     if not helper.is_root() then return pending("needs root") end
-    local dir = helper.tmpdir()
+    -- every container prints its map, then waits for /go/flag: all 16 are
+    -- alive at the same time however slowly they start
+    local dir, go = helper.tmpdir(), helper.tmpdir("0755")
     local cmd = {}
     for i = 1, 16 do
-      cmd[#cmd + 1] = ("%s run -- /bin/sh -c 'cat /proc/self/uid_map; sleep 0.5' > %s/%d 2>&1 &"):format(N, dir, i)
+      cmd[#cmd + 1] = ("%s run --ro-bind %s:/go -- /bin/sh -c 'cat /proc/self/uid_map; " ..
+        "i=0; while [ ! -e /go/flag ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done' > %s/%d 2>&1 &")
+        :format(N, go, dir, i)
     end
-    cmd[#cmd + 1] = "wait"
+    cmd[#cmd + 1] = ("i=0; while [ $(cat %s/* 2>/dev/null | grep -c ' 0 ') -lt 16 ] && [ $i -lt 600 ]; " ..
+      "do sleep 0.05; i=$((i+1)); done; touch %s/flag; wait"):format(dir, go)
     helper.sh(table.concat(cmd, "\n"))
     local seen = {}
     for i = 1, 16 do
@@ -201,6 +206,7 @@ describe("nslua run", function()
       seen[host] = true
     end
     helper.rmtree(dir)
+    helper.rmtree(go)
   end)
 
   it("lets tar restore ownership with --map-all #priv", function()
