@@ -186,7 +186,7 @@ describe("many API runs from one process", function()
   before_each(function() before = helper.host_objects() end)
   after_each(function() helper.assert_clean(before) end)
 
-  it("a Lua process with a 100 MiB heap: 20 runs of 30 MiB exit 0, 20 runs of 400 MB end memory-limit", function()
+  it("a Lua process with a 100 MiB heap: 50 runs of 30 MiB exit 0, 50 runs of 400 MB end memory-limit", function()
     local ok, out = helper.run_isolated([[
       local nslua = require "nslua"
       local heap = {}
@@ -199,14 +199,14 @@ describe("many API runs from one process", function()
         local k = mb .. " " .. r.status .. " " .. tostring(r.exit_code)
         counts[k] = (counts[k] or 0) + 1
       end
-      for _ = 1, 20 do run(30) end
-      for _ = 1, 20 do run(400) end
+      for _ = 1, 50 do run(30) end
+      for _ = 1, 50 do run(400) end
       local keys = {}
       for k, v in pairs(counts) do keys[#keys + 1] = k .. "=" .. v end
       table.sort(keys)
       print(table.concat(keys, ","), #heap)
     ]])
     assert.is_true(ok, out)
-    assert.equal("30 exited 0=20,400 memory-limit nil=20\t100\n", out)
+    assert.equal("30 exited 0=50,400 memory-limit nil=50\t100\n", out)
   end)
 end)
