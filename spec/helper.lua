@@ -101,7 +101,7 @@ function M.cleanup_rootless_tree()
     rootless_copy = nil
     -- the rootless state directory nslua made for the test user
     if not rootless_state_existed then
-      os.execute(("rmdir /tmp/nslua-%d 2>/dev/null"):format(M.ROOTLESS_UID))
+      os.execute(("rm -rf /tmp/nslua-%d"):format(M.ROOTLESS_UID))
     end
   end
 end

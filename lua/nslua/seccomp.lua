@@ -593,6 +593,12 @@ write_cache = function(path, bpf)
   if mount.write_file(tmp, bpf, 384) then
     -- os.rename replaces a damaged file; mount.rename would refuse it
     if not os.rename(tmp, path) then mount.unlink(tmp) end
+    -- programs of the same profile under an older key are stale
+    local base = path:match("[^/]+$")
+    local prefix = base:match("^(seccomp%-[%w_]+%-)")
+    for _, n in ipairs(mount.readdir(dir) or {}) do
+      if prefix and n ~= base and n:sub(1, #prefix) == prefix then mount.unlink(dir .. "/" .. n) end
+    end
   end
 end
 

@@ -93,7 +93,6 @@ end)
 
 teardown(function()
   helper.cleanup_rootless_tree()
-  if san_tree then helper.rmtree(san_tree) end
 end)
 
 -- Prepended to run_isolated code: core, and T(...) printing a tuple as a|b|c.
@@ -124,37 +123,10 @@ local function isolated(code, ...)
   return out
 end
 
--- Under `make sanitize` the ASan/UBSan runtime is in LD_PRELOAD: helper's
--- rootless copy (cp under LeakSanitizer) fails and its `env -i` would drop
--- the runtime the instrumented core.so needs, so keep a copy of our own.
-local san_tree
+-- Run PRE .. code as the unprivileged test user (helper.run_rootless also
+-- works under `make sanitize`).
 local function rootless(code)
-  local preload = os.getenv("LD_PRELOAD")
-  if not preload or preload == "" then
-    local ok, out = helper.run_rootless(PRE .. code)
-    assert(ok, out)
-    return out
-  end
-  local q = helper.quote
-  if not san_tree then
-    san_tree = helper.tmpdir("0755")
-    assert(helper.sh(("env -u LD_PRELOAD cp -a %s/build %s/lua %s/ && chmod -R a+rX %s")
-      :format(q(helper.root), q(helper.root), q(san_tree), q(san_tree))))
-  end
-  local file = san_tree .. "/run.lua"
-  local f = assert(io.open(file, "w"))
-  local lpath = san_tree .. "/lua/?.lua;" .. san_tree .. "/lua/?/init.lua"
-  f:write("package.path = ", ("%q"):format(lpath), " .. ';' .. package.path\n")
-  f:write("package.cpath = ", ("%q"):format(san_tree .. "/build/?.so"),
-    " .. ';' .. package.cpath\n")
-  f:write(PRE, code)
-  f:close()
-  os.execute("chmod 0644 " .. q(file))
-  local ok, out = helper.sh(("cd /tmp && env -i PATH=/usr/bin:/bin %s "
-    .. "env LD_PRELOAD=%s ASAN_OPTIONS=%s UBSAN_OPTIONS=%s %s %s")
-    :format(helper.SETPRIV, q(preload), q(os.getenv("ASAN_OPTIONS") or ""),
-            q(os.getenv("UBSAN_OPTIONS") or ""), helper.LUA, q(file)))
-  os.remove(file)
+  local ok, out = helper.run_rootless(PRE .. code)
   assert(ok, out)
   return out
 end
