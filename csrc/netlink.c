@@ -741,48 +741,45 @@ static int netlink_veth (lua_State *L) {
   return nslua_ok(L);
 }
 
-/* netlink.bridge(name [, sock]) -> true | nil, msg, errno */
-static int netlink_bridge (lua_State *L) {
-  lua_settop(L, 2);
-  const char *name = check_ifname(L, 1);
+/*
+** One RTM_NEWLINK or RTM_DELLINK request naming the link at argument 1, with
+** an optional IFLA_INFO_KIND; the socket box (or none) is at argument 2.
+*/
+static int link_request (lua_State *L, uint16_t type, uint16_t flags,
+                         const char *kind, const char *what) {
+  const char *name;
   char buf[MNL_SOCKET_BUFFER_SIZE];
   struct nlmsghdr *nlh;
-  struct nlattr *linkinfo;
   int tmp, err;
-  nlsock *s = get_sock(L, 2, &tmp, &err);
+  nlsock *s;
   talk t;
+  lua_settop(L, 2);
+  name = check_ifname(L, 1);
+  s = get_sock(L, 2, &tmp, &err);
   if (s == NULL)
     return nslua_fail(L, err, "netlink socket", NULL);
-  nlh = put_link_hdr(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
+  nlh = put_link_hdr(buf, type, flags, 0);
   mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-  linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-  mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
-  mnl_attr_nest_end(nlh, linkinfo);
+  if (kind != NULL) {
+    struct nlattr *linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+    mnl_attr_nest_end(nlh, linkinfo);
+  }
   err = nl_talk(s, nlh, NULL, &t);
   done_sock(s, tmp);
   if (err != 0)
-    return fail_ext(L, err, "bridge", name, &t);
+    return fail_ext(L, err, what, name, &t);
   return nslua_ok(L);
+}
+
+/* netlink.bridge(name [, sock]) -> true | nil, msg, errno */
+static int netlink_bridge (lua_State *L) {
+  return link_request(L, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, "bridge", "bridge");
 }
 
 /* netlink.link_del(name [, sock]) -> true | nil, msg, errno (ENODEV) */
 static int netlink_link_del (lua_State *L) {
-  lua_settop(L, 2);
-  const char *name = check_ifname(L, 1);
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  struct nlmsghdr *nlh;
-  int tmp, err;
-  nlsock *s = get_sock(L, 2, &tmp, &err);
-  talk t;
-  if (s == NULL)
-    return nslua_fail(L, err, "netlink socket", NULL);
-  nlh = put_link_hdr(buf, RTM_DELLINK, 0, 0);
-  mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-  err = nl_talk(s, nlh, NULL, &t);
-  done_sock(s, tmp);
-  if (err != 0)
-    return fail_ext(L, err, "link_del", name, &t);
-  return nslua_ok(L);
+  return link_request(L, RTM_DELLINK, 0, NULL, "link_del");
 }
 
 static int parse_mac (const char *s, unsigned char mac[6]) {
