@@ -144,11 +144,11 @@ static int field_fd (lua_State *L, int arg, const char *key) {
   }
   box = (int *)luaL_testudata(L, -1, NSLUA_FD);
   if (box == NULL)
-    luaL_argerror(L, arg,
-                  lua_pushfstring(L, "option '%s' must be an fd box or integer", key));
+    return luaL_argerror(L, arg,
+                         lua_pushfstring(L, "option '%s' must be an fd box or integer", key));
   if (*box < 0)
-    luaL_argerror(L, arg,
-                  lua_pushfstring(L, "option '%s': attempt to use a closed fd", key));
+    return luaL_argerror(L, arg,
+                         lua_pushfstring(L, "option '%s': attempt to use a closed fd", key));
   return *box;
 }
 
