@@ -137,7 +137,10 @@ end
 -- fdXX:XXXX:XXXX::/48 from the id; ::1 and ::2 of its first /64.
 local function block6(id, salt)
   local a, b = hash(id, 1000 + salt), hash(id, 2000 + salt)
-  local pre = ("fd%02x:%04x:%04x::"):format(a & 0xff, (a >> 8) & 0xffff, b & 0xffff)
+  -- written the way the kernel prints addresses (RFC 5952: no leading
+  -- zeros, no zero group), so plans compare equal to what netlink lists
+  local g1, g2 = (a >> 8) & 0xffff, b & 0xffff
+  local pre = ("fd%02x:%x:%x::"):format(a & 0xff, g1 == 0 and 1 or g1, g2 == 0 and 1 or g2)
   return pre .. "1/64", pre .. "2/64"
 end
 

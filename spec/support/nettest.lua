@@ -91,8 +91,12 @@ end
 function M.spawn(fn)
   io.stdout:flush()
   io.stderr:flush()
+  local parent = proc.getpid()
   local pid = assert(ns.clone{ net = true })
   if pid == 0 then
+    -- die with the test process: a failed test must not leave us blocked on a fifo
+    proc.prctl("pdeathsig", 9)
+    if proc.getppid() ~= parent then proc._exit(1) end
     local ok, err = pcall(fn)
     if not ok then io.stderr:write("child: ", tostring(err), "\n") end
     io.stdout:flush()
