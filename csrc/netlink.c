@@ -794,6 +794,35 @@ static int parse_mac (const char *s, unsigned char mac[6]) {
   return 1;
 }
 
+/*
+** The table at 'arg' may hold only the names in 'keys' (sorted, NULL-ended):
+** anything else raises "unknown <noun> 'x' (valid: a b c)".
+*/
+static void check_keys (lua_State *L, int arg, const char *const *keys, const char *noun) {
+  luaL_checktype(L, arg, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, arg) != 0) {
+    const char *const *k;
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    for (k = keys; key != NULL && *k != NULL && strcmp(*k, key) != 0; k++)
+      ;
+    if (key == NULL || *k == NULL) {
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      lua_pushfstring(L, "unknown %s '%s' (valid:", noun, key ? key : luaL_typename(L, -2));
+      luaL_addvalue(&b);
+      for (k = keys; *k != NULL; k++) {
+        luaL_addchar(&b, ' ');
+        luaL_addstring(&b, *k);
+      }
+      luaL_addchar(&b, ')');
+      luaL_pushresult(&b);
+      luaL_argerror(L, arg, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+}
+
 static const char *const link_set_keys[] = {
   "alias", "mac", "master", "mtu", "name", "netns", "up", NULL
 };
@@ -819,18 +848,7 @@ static int netlink_link_set (lua_State *L) {
   nlsock *s;
   talk t;
 
-  luaL_checktype(L, 2, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, 2) != 0) {
-    const char *const *k;
-    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-    for (k = link_set_keys; key != NULL && *k != NULL && strcmp(*k, key) != 0; k++)
-      ;
-    if (key == NULL || *k == NULL)
-      luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s' (valid: alias mac "
-                    "master mtu name netns up)", key ? key : luaL_typename(L, -2)));
-    lua_pop(L, 1);
-  }
+  check_keys(L, 2, link_set_keys, "option");
   lua_getfield(L, 2, "up");
   if (!lua_isnil(L, -1)) {
     luaL_argcheck(L, lua_isboolean(L, -1), 2, "option 'up' must be a boolean");
@@ -1245,18 +1263,7 @@ static int route_change (lua_State *L, int type, const char *what) {
   nlsock *s;
   talk t;
 
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, 1) != 0) {
-    const char *const *k;
-    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-    for (k = route_keys; key != NULL && *k != NULL && strcmp(*k, key) != 0; k++)
-      ;
-    if (key == NULL || *k == NULL)
-      luaL_argerror(L, 1, lua_pushfstring(L, "unknown field '%s' (valid: dev dst "
-                    "family gateway metric onlink table)", key ? key : luaL_typename(L, -2)));
-    lua_pop(L, 1);
-  }
+  check_keys(L, 1, route_keys, "field");
   lua_getfield(L, 1, "family");
   if (!lua_isnil(L, -1))
     family = family_values[luaL_checkoption(L, -1, NULL, family_names)];
