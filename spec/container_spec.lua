@@ -133,12 +133,12 @@ describe("nslua.container", function()
     for _, step in ipairs { "ids", "uts", "net", "mounts", "pivot", "fork" } do
       it("at step " .. step .. " leaves no process after 1 s and nothing after gc", function()
         local dir = helper.tmpdir()
-        local ok, out = helper.sh(("NSLUA_TEST_STOP=%s %s run --memory 64M --name stop-%s -- /bin/sleep 100 & p=$!; sleep 0.5; kill -KILL $p; wait $p; sleep 1; %s gc")
+        local ok, out = helper.sh(("NSLUA_TEST_STOP=%s %s run --memory 64M --name stop-%s -- /bin/sleep 1007 & p=$!; sleep 0.5; kill -KILL $p; wait $p; sleep 1; %s gc")
           :format(step, helper.nslua, step, helper.nslua))
         helper.rmtree(dir)
         -- no process of the sandbox is left
         local _, ps = helper.sh("ps -eo args")
-        assert.not_matches("sleep 100", ps, 1, true)
+        assert.not_matches("/bin/sleep 1007", ps, 1, true)
         assert.not_matches("stop-" .. step, ps, 1, true)
       end)
     end
