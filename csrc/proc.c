@@ -17,6 +17,7 @@
 #include <sys/capability.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -1769,6 +1770,78 @@ static int proc_exec (lua_State *L) {
   return 0;
 }
 
+/* The child of proc.spawn: stdio in place, then the exec tail. */
+typedef struct spawn_arg {
+  exec_plan *p;
+  int stdio[3];                 /* -1: keep what is there */
+} spawn_arg;
+
+static int spawn_child (void *arg) {
+  spawn_arg *a = (spawn_arg *)arg;
+  int t;
+  for (t = 0; t < 3; t++)
+    if (a->stdio[t] >= 0 && a->stdio[t] != t && dup2(a->stdio[t], t) < 0)
+      exec_fail(a->p, "stdio", errno, NULL);
+  exec_run(a->p);
+}
+
+#define SPAWN_STACK (256 * 1024)
+
+/*
+** proc.spawn(argv, env [, opts [, stdio]]) -> pid | nil, msg, errno
+** proc.exec in a new child, started with CLONE_VM|CLONE_VFORK (as
+** posix_spawn does): the caller's address space is neither copied nor
+** write-protected, so neither side pays copy-on-write faults for it, and
+** the call returns once the child has called execve or failed.  stdio
+** {[0] = fd, [1] = fd, [2] = fd} is dup2'd onto 0-2 first.  The arguments
+** are those of proc.exec, read and checked here; a failed step is reported
+** on opts.status_fd as by proc.exec.
+*/
+static int proc_spawn (lua_State *L) {
+  exec_plan *p;
+  spawn_arg a;
+  char *stack;
+  pid_t pid;
+  int t, err;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (lua_isnoneornil(L, 3)) {
+    lua_settop(L, 2);
+    lua_newtable(L);
+  } else
+    luaL_checktype(L, 3, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 4))
+    luaL_checktype(L, 4, LUA_TTABLE);
+  lua_settop(L, 4);
+  luaL_checkstack(L, 32, "spawn");
+  for (t = 0; t < 3; t++) {
+    a.stdio[t] = -1;
+    if (lua_istable(L, 4)) {
+      lua_geti(L, 4, t);
+      if (!lua_isnil(L, -1))
+        a.stdio[t] = nslua_checkfd(L, lua_gettop(L));  /* a box stays alive in the caller's table */
+      lua_pop(L, 1);
+    }
+  }
+  lua_settop(L, 3);
+  p = (exec_plan *)lua_newuserdatauv(L, sizeof *p, 0);
+  memset(p, 0, sizeof *p);
+  exec_read_argv(L, p);
+  exec_read_env(L, p);
+  exec_read_opts(L, p);
+  a.p = p;
+  stack = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED)
+    return nslua_fail(L, errno, "spawn", "stack");
+  pid = clone(spawn_child, stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+  err = errno;
+  munmap(stack, SPAWN_STACK);
+  if (pid < 0)
+    return nslua_fail(L, err, "spawn", p->argv[0]);
+  lua_pushinteger(L, pid);
+  return 1;
+}
+
 /* ------------------------------------------------------------------ */
 /* proc.init: the container's PID 1, one C function                     */
 /* ------------------------------------------------------------------ */
@@ -1945,6 +2018,7 @@ static const luaL_Reg proc_funcs[] = {
   {"close_range", proc_close_range},
   {"dup2", proc_dup2},
   {"exec", proc_exec},
+  {"spawn", proc_spawn},
   {"execv", proc_execv},
   {"flock", proc_flock},
   {"get_winsize", proc_get_winsize},

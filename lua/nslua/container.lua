@@ -267,7 +267,14 @@ local function child_main(self, c)
     na, nb = proc.socketpair()
     check(na, nb)
   end
-  local cmd = check(ns.clone(c.nested_maps and { user = true } or nil))
+  local cmd
+  if not na then
+    -- posix_spawn-like: no copy of this (Lua-sized) address space, and no
+    -- copy-on-write faults for the init while the command starts
+    cmd = check(proc.spawn(spec.argv, c.env, c.exec_opts, c.stdio))
+  else
+    cmd = check(ns.clone({ user = true }))
+  end
   if cmd == 0 then
     if na then
       -- the credential switch made us non-dumpable, which leaves our /proc
@@ -568,13 +575,14 @@ function Container:_start()
     self:_defer(function() net.host_cleanup(c.netplan) end)
     if not ok2 then return nil, nerr, ncode end
   end
-  state.update(self.state_dir, M.state_record(self, c, pid))
   if spec.hooks and spec.hooks.after_clone then
     local ok2, herr = pcall(spec.hooks.after_clone, { id = self.id, pid = pid, spec = spec })
     if not ok2 then return nil, "hook after_clone: " .. tostring(herr), 0 end
   end
   local w, werr, wcode = proc.write(sync_w, "x")
   if not w then return nil, "release: " .. werr, wcode end
+  -- the record for `nslua exec` and `ps` is written while the child sets up
+  state.update(self.state_dir, M.state_record(self, c, pid))
   return true
 end
 

@@ -801,6 +801,72 @@ describe("nslua.core.proc", function()
     end)
   end)
 
+  describe("spawn", function()
+    local function reap3(pid)
+      local p, how, code = proc.waitpid(pid)
+      return { p, how, code }
+    end
+    local function drain(fd)
+      local t = {}
+      while true do
+        local d = proc.read(fd, 4096)
+        if not d or d == "" then break end
+        t[#t + 1] = d
+      end
+      return table.concat(t)
+    end
+
+    it("runs the exec tail in a vfork-style child, with stdio dup2'd onto 0-2", function()
+      local out_r, out_w = assert(proc.pipe())
+      local st_r, st_w = assert(proc.pipe())
+      local pid = assert(proc.spawn({ "/bin/sh", "-c", "echo out:$A; echo err >&2; ls /proc/self/fd" },
+        { A = "1" }, { status_fd = st_w }, { [1] = out_w, [2] = out_w }))
+      -- it returns once the child has called execve: the status pipe (close-on-exec)
+      -- then has no writer but ours
+      out_w:close()
+      st_w:close()
+      assert.equal("", drain(st_r))
+      local out = drain(out_r)
+      assert.same({ pid, "exited", 0 }, reap3(pid))
+      assert.matches("^out:1\nerr\n", out)
+      -- only 0-2 and the listing's own directory fd
+      local fds = {}
+      for n in out:gmatch("\n(%d+)") do fds[#fds + 1] = tonumber(n) end
+      assert.same({ 0, 1, 2, 3 }, fds)
+      out_r:close()
+      st_r:close()
+    end)
+
+    it("reports a failed step on the status fd, and the caller goes on", function()
+      local st_r, st_w = assert(proc.pipe())
+      local pid = assert(proc.spawn({ "/nonexistent/prog" }, {}, { status_fd = st_w }))
+      st_w:close()
+      assert.equal("exec execve 2\n", drain(st_r))
+      assert.same({ pid, "exited", 1 }, reap3(pid))
+      st_r:close()
+    end)
+
+    it("does not touch the caller's state (signal mask, cwd)", function()
+      local old = assert(proc.sigprocmask("block", { "USR1" }))
+      local pid = assert(proc.spawn({ "/bin/true" }, {}, { cwd = "/proc" }))
+      assert.same({ pid, "exited", 0 }, reap3(pid))
+      -- the child emptied its own mask, not ours
+      local now = assert(proc.sigprocmask("setmask", old))
+      assert.same({ 10 }, now)
+      local f = assert(io.open("/proc/self/cwd/.", "r"))  -- cwd is still a directory we can open
+      f:close()
+      assert.is_nil(io.open("/proc/self/cwd/self", "r"))  -- and not /proc
+    end)
+
+    it("raises on misuse like exec", function()
+      assert.has_error(function() proc.spawn({}, {}) end,
+        "bad argument #1 to 'spawn' (argv must not be empty)")
+      assert.has_error(function() proc.spawn({ "ls" }, {}, { bogus = 1 }) end,
+        "bad argument #3 to 'spawn' (unknown option 'bogus')")
+      assert.has_error(function() proc.spawn({ "ls" }, {}, {}, { [1] = "x" }) end)
+    end)
+  end)
+
   describe("init", function()
     -- The harness: a pid namespace whose init runs proc.init over a command
     -- that proc.exec started.  'body' runs in the parent with init, r
