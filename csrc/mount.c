@@ -49,7 +49,7 @@ struct mount_attr {
 #define AT_RECURSIVE 0x8000
 #endif
 
-static const nslua_flag mnt_flags[] = {
+const nslua_flag nslua_mnt_flags[] = {
   {"rdonly",      MS_RDONLY},
   {"nosuid",      MS_NOSUID},
   {"nodev",       MS_NODEV},
@@ -90,7 +90,7 @@ static const nslua_flag mnt_tree_flags[] = {
   {NULL, 0}
 };
 
-static const nslua_flag mnt_attr_flags[] = {
+const nslua_flag nslua_mnt_attr_flags[] = {
   {"rdonly",      MOUNT_ATTR_RDONLY},
   {"nosuid",      MOUNT_ATTR_NOSUID},
   {"nodev",       MOUNT_ATTR_NODEV},
@@ -160,7 +160,7 @@ static int mnt_mount (lua_State *L) {
   const char *source = luaL_optstring(L, 1, NULL);
   const char *target = luaL_checkstring(L, 2);
   const char *fstype = luaL_optstring(L, 3, NULL);
-  unsigned long flags = nslua_optflags(L, 4, mnt_flags);
+  unsigned long flags = nslua_optflags(L, 4, nslua_mnt_flags);
   const char *data = luaL_optstring(L, 5, NULL);
   int err;
   if (mount(source, target, fstype, flags, data) == 0)
@@ -255,12 +255,29 @@ static int ensure_dir (const char *path, mode_t mode, int notdir) {
 ** success (mkdir -p); the message names the component that failed, and a
 ** non-directory in the way is ENOTDIR (EEXIST when it is the last one).
 */
+int nslua_mkdir_p (char *path, unsigned int mode, const char **subject) {
+  char *p;
+  int err;
+  *subject = path;
+  for (p = path + 1; *p != '\0'; p++) {
+    if (*p != '/' || p[-1] == '/')
+      continue;
+    *p = '\0';
+    err = ensure_dir(path, (mode_t)mode, ENOTDIR);
+    if (err != 0)
+      return err;  /* path now ends at the component that failed */
+    *p = '/';
+  }
+  return ensure_dir(path, (mode_t)mode, EEXIST);
+}
+
 static int mnt_mkdir (lua_State *L) {
   size_t len;
   const char *path = luaL_checklstring(L, 1, &len);
   mode_t mode = check_mode(L, 2, 0755);
   int parents = opt_bool(L, 3);
-  char *buf, *p;
+  const char *subject;
+  char *buf;
   int err;
   if (!parents) {
     if (mkdir(path, mode) != 0)
@@ -270,18 +287,9 @@ static int mnt_mkdir (lua_State *L) {
   luaL_argcheck(L, len > 0, 1, "empty path");
   buf = (char *)lua_newuserdatauv(L, len + 1, 0);  /* GC-owned scratch */
   memcpy(buf, path, len + 1);
-  for (p = buf + 1; *p != '\0'; p++) {
-    if (*p != '/' || p[-1] == '/')
-      continue;
-    *p = '\0';
-    err = ensure_dir(buf, mode, ENOTDIR);
-    if (err != 0)
-      return nslua_fail(L, err, "mkdir", buf);
-    *p = '/';
-  }
-  err = ensure_dir(buf, mode, EEXIST);
+  err = nslua_mkdir_p(buf, mode, &subject);
   if (err != 0)
-    return nslua_fail(L, err, "mkdir", buf);
+    return nslua_fail(L, err, "mkdir", subject);
   return nslua_ok(L);
 }
 
@@ -290,23 +298,32 @@ static int mnt_mkdir (lua_State *L) {
 ** An empty file to bind-mount a file onto.  An existing non-directory is
 ** success (as bwrap's ensure_file); an existing directory is EISDIR.
 */
-static int mnt_mkfile (lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  mode_t mode = check_mode(L, 2, 0644);
+int nslua_mkfile (const char *path, unsigned int mode, const char **what) {
   struct stat st;
   int fd, err;
-  fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  *what = "open";
+  fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
   if (fd >= 0) {
     close(fd);
-    return nslua_ok(L);
+    return 0;
   }
   err = errno;
   if (err != EEXIST)
-    return nslua_fail(L, err, "open", path);
-  if (stat(path, &st) != 0)
-    return nslua_fail(L, errno, "stat", path);
-  if (S_ISDIR(st.st_mode))
-    return nslua_fail(L, EISDIR, "open", path);
+    return err;
+  if (stat(path, &st) != 0) {
+    *what = "stat";
+    return errno;
+  }
+  return S_ISDIR(st.st_mode) ? EISDIR : 0;
+}
+
+static int mnt_mkfile (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  mode_t mode = check_mode(L, 2, 0644);
+  const char *what;
+  int err = nslua_mkfile(path, mode, &what);
+  if (err != 0)
+    return nslua_fail(L, err, what, path);
   return nslua_ok(L);
 }
 
@@ -381,16 +398,15 @@ static int mnt_rmdir (lua_State *L) {
 ** O_NOFOLLOW: a symlink planted at 'path' is refused (ELOOP), never
 ** followed out of the tree being built.  The mode applies on creation.
 */
-static int mnt_write_file (lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  size_t len, done = 0;
-  const char *content = luaL_checklstring(L, 2, &len);
-  mode_t mode = check_mode(L, 3, 0644);
+int nslua_write_file (const char *path, const char *content, size_t len,
+                      unsigned int mode, const char **what) {
+  size_t done = 0;
   int fd, err = 0;
-  const char *step = "write";
-  fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode);
+  *what = "open";
+  fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
   if (fd < 0)
-    return nslua_fail(L, errno, "open", path);
+    return errno;
+  *what = "write";
   while (done < len) {
     ssize_t n = write(fd, content + done, len - done);
     if (n < 0) {
@@ -407,10 +423,20 @@ static int mnt_write_file (lua_State *L) {
   }
   if (close(fd) != 0 && err == 0) {
     err = errno;
-    step = "close";
+    *what = "close";
   }
+  return err;
+}
+
+static int mnt_write_file (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  size_t len;
+  const char *content = luaL_checklstring(L, 2, &len);
+  mode_t mode = check_mode(L, 3, 0644);
+  const char *what;
+  int err = nslua_write_file(path, content, len, mode, &what);
   if (err != 0)
-    return nslua_fail(L, err, step, path);
+    return nslua_fail(L, err, what, path);
   return nslua_ok(L);
 }
 
@@ -442,6 +468,22 @@ static int mnt_move_mount (lua_State *L) {
   return nslua_ok(L);
 }
 
+int nslua_setattr (int dfd, const char *path, unsigned long long set,
+                   unsigned long long clr, int userns, int rec) {
+  struct mount_attr attr;
+  unsigned int at = (dfd == AT_FDCWD ? 0 : AT_EMPTY_PATH) | (rec ? AT_RECURSIVE : 0);
+  memset(&attr, 0, sizeof attr);
+  attr.attr_set = set;
+  attr.attr_clr = clr;
+  if ((set | clr) & MOUNT_ATTR__ATIME)
+    attr.attr_clr |= MOUNT_ATTR__ATIME;
+  if (userns >= 0) {
+    attr.attr_set |= MOUNT_ATTR_IDMAP;
+    attr.userns_fd = (unsigned int)userns;
+  }
+  return (int)syscall(SYS_mount_setattr, dfd, dfd == AT_FDCWD ? path : "", at, &attr, sizeof attr);
+}
+
 /*
 ** mount.mount_setattr(fd | path, set [, clear [, userns_fd [, rec]]])
 **   -> true | nil, msg, errno
@@ -454,7 +496,6 @@ static int mnt_move_mount (lua_State *L) {
 static int mnt_mount_setattr (lua_State *L) {
   const char *path = "";
   int dfd = AT_FDCWD;
-  unsigned int at = 0;
   struct mount_attr attr;
   char subject[32];
   int userns;
@@ -463,27 +504,18 @@ static int mnt_mount_setattr (lua_State *L) {
     path = lua_tostring(L, 1);
   } else {
     dfd = nslua_checkfd(L, 1);
-    at |= AT_EMPTY_PATH;
     snprintf(subject, sizeof subject, "fd %d", dfd);
   }
   memset(&attr, 0, sizeof attr);
-  attr.attr_set = nslua_optflags(L, 2, mnt_attr_flags);
-  attr.attr_clr = nslua_optflags(L, 3, mnt_attr_flags);
+  attr.attr_set = nslua_optflags(L, 2, nslua_mnt_attr_flags);
+  attr.attr_clr = nslua_optflags(L, 3, nslua_mnt_attr_flags);
   userns = nslua_optfd(L, 4, -1);
-  if (opt_bool(L, 5))
-    at |= AT_RECURSIVE;
   luaL_argcheck(L, !((attr.attr_set & MOUNT_ATTR_NOATIME) &&
                    (attr.attr_set & MOUNT_ATTR_STRICTATIME)), 2,
                 "'noatime' and 'strictatime' exclude each other");
   luaL_argcheck(L, userns >= 0 || !(attr.attr_set & MOUNT_ATTR_IDMAP), 2,
                 "'idmap' needs a userns fd (argument #4)");
-  if ((attr.attr_set | attr.attr_clr) & MOUNT_ATTR__ATIME)
-    attr.attr_clr |= MOUNT_ATTR__ATIME;
-  if (userns >= 0) {
-    attr.attr_set |= MOUNT_ATTR_IDMAP;
-    attr.userns_fd = (unsigned int)userns;
-  }
-  if (syscall(SYS_mount_setattr, dfd, path, at, &attr, sizeof attr) != 0)
+  if (nslua_setattr(dfd, path, attr.attr_set, attr.attr_clr, userns, opt_bool(L, 5)) != 0)
     return nslua_fail(L, errno, "mount_setattr", dfd == AT_FDCWD ? path : subject);
   return nslua_ok(L);
 }

@@ -19,6 +19,7 @@ static const struct {
   {"ns", nslua_open_ns},
   {"proc", nslua_open_proc},
   {"seccomp", nslua_open_seccomp},
+  {"setup", nslua_open_setup},
 };
 
 static const struct {

@@ -35,6 +35,32 @@ int nslua_optfd (lua_State *L, int arg, int def);
 /* Registers the "nslua.fd" metatable. */
 void nslua_open_fd (lua_State *L);
 
+/* mount.c: named flags of mount(2) and of mount_setattr(2) attributes. */
+extern const nslua_flag nslua_mnt_flags[];
+extern const nslua_flag nslua_mnt_attr_flags[];
+/* mount.c: the file steps of a root's construction.  Each returns 0 or an
+** errno and names in *what the call ("mkdir", "open", "write", ...) and in
+** *subject the path that failed (mkdir -p: the component). */
+int nslua_mkdir_p (char *path, unsigned int mode, const char **subject);
+int nslua_mkfile (const char *path, unsigned int mode, const char **what);
+int nslua_write_file (const char *path, const char *content, size_t len,
+                      unsigned int mode, const char **what);
+/* mount.c: mount_setattr of 'path' (dfd AT_FDCWD) or of fd 'dfd' (path ""). */
+int nslua_setattr (int dfd, const char *path, unsigned long long set,
+                   unsigned long long clr, int userns, int rec);
+
+/* proc.c: the exec tail (proc.exec's plan, read from the argv, env and opts
+** tables at stack indices 1, 2 and 3; the userdata and what it points into
+** are left on the stack above them). */
+typedef struct exec_plan exec_plan;
+exec_plan *nslua_exec_plan (lua_State *L);
+/* proc.spawn's child: stdio[t] >= 0 is dup2'd onto t; pid or -1 (errno). */
+int nslua_spawn (exec_plan *p, const int stdio[3]);
+/* proc.init's loop: keep[0] and keep[1] are scratch for the status fd and
+** the signalfd, keep[2..nkeep-1] the fds it keeps. */
+void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep)
+  __attribute__((noreturn));
+
 /* Subsystems: each csrc/<sub>.c pushes core.<sub>.  Weak, so nslua.c
 ** registers only the subsystems that are compiled in. */
 int nslua_open_caps (lua_State *L) __attribute__((weak));
@@ -44,6 +70,7 @@ int nslua_open_netlink (lua_State *L) __attribute__((weak));
 int nslua_open_ns (lua_State *L) __attribute__((weak));
 int nslua_open_proc (lua_State *L) __attribute__((weak));
 int nslua_open_seccomp (lua_State *L) __attribute__((weak));
+int nslua_open_setup (lua_State *L) __attribute__((weak));
 
 #pragma GCC visibility pop
 

@@ -1729,6 +1729,15 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   lua_pop(L, 1);
 }
 
+exec_plan *nslua_exec_plan (lua_State *L) {
+  exec_plan *p = (exec_plan *)lua_newuserdatauv(L, sizeof *p, 0);
+  memset(p, 0, sizeof *p);
+  exec_read_argv(L, p);
+  exec_read_env(L, p);
+  exec_read_opts(L, p);
+  return p;
+}
+
 /*
 ** proc.exec(argv, env, opts) -> never returns
 ** The command's last steps, in order; a failure writes
@@ -1751,7 +1760,6 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
 ** cap_set_ambient), no_new_privs, seccomp, execve.
 */
 static int proc_exec (lua_State *L) {
-  exec_plan *p;
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   if (lua_isnoneornil(L, 3)) {
@@ -1761,19 +1769,14 @@ static int proc_exec (lua_State *L) {
     luaL_checktype(L, 3, LUA_TTABLE);
   lua_settop(L, 3);
   luaL_checkstack(L, 32, "exec");
-  p = (exec_plan *)lua_newuserdatauv(L, sizeof *p, 0);
-  memset(p, 0, sizeof *p);
-  exec_read_argv(L, p);
-  exec_read_env(L, p);
-  exec_read_opts(L, p);
-  exec_run(p);
+  exec_run(nslua_exec_plan(L));
   return 0;
 }
 
-/* The child of proc.spawn: stdio in place, then the exec tail. */
+/* The child of nslua_spawn: stdio in place, then the exec tail. */
 typedef struct spawn_arg {
   exec_plan *p;
-  int stdio[3];                 /* -1: keep what is there */
+  const int *stdio;             /* stdio[t] < 0: keep what is there */
 } spawn_arg;
 
 static int spawn_child (void *arg) {
@@ -1787,6 +1790,37 @@ static int spawn_child (void *arg) {
 
 #define SPAWN_STACK (256 * 1024)
 
+/* CLONE_VM|CLONE_VFORK, as posix_spawn: returns once the child has called
+** execve or failed.  The child writes only its own stack, the plan's
+** scratch and, through libcap, the (suspended) caller's heap. */
+int nslua_spawn (exec_plan *p, const int stdio[3]) {
+  spawn_arg a;
+  char *stack;
+  int pid, err;
+  a.p = p;
+  a.stdio = stdio;
+#if defined(__SANITIZE_ADDRESS__)
+  /* ASan cannot follow a child that runs on a stack of its own in the
+  ** caller's address space: `make sanitize` builds fork instead. */
+  (void)stack;
+  (void)err;
+  pid = fork();
+  if (pid == 0)
+    spawn_child(&a);
+  return pid;
+#else
+  stack = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED)
+    return -1;
+  pid = clone(spawn_child, stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+  err = errno;
+  munmap(stack, SPAWN_STACK);
+  errno = err;
+  return pid;
+#endif
+}
+
 /*
 ** proc.spawn(argv, env [, opts [, stdio]]) -> pid | nil, msg, errno
 ** proc.exec in a new child, started with CLONE_VM|CLONE_VFORK (as
@@ -1798,46 +1832,30 @@ static int spawn_child (void *arg) {
 ** on opts.status_fd as by proc.exec.
 */
 static int proc_spawn (lua_State *L) {
-  exec_plan *p;
-  spawn_arg a;
-  char *stack;
-  pid_t pid;
-  int t, err;
+  int stdio[3], t, pid;
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 4))
+    luaL_checktype(L, 4, LUA_TTABLE);
+  for (t = 0; t < 3; t++) {
+    stdio[t] = -1;
+    if (lua_istable(L, 4)) {
+      lua_geti(L, 4, t);
+      if (!lua_isnil(L, -1))  /* a box stays alive in the caller's table */
+        stdio[t] = nslua_checkfd(L, lua_gettop(L));
+      lua_pop(L, 1);
+    }
+  }
   if (lua_isnoneornil(L, 3)) {
     lua_settop(L, 2);
     lua_newtable(L);
   } else
     luaL_checktype(L, 3, LUA_TTABLE);
-  if (!lua_isnoneornil(L, 4))
-    luaL_checktype(L, 4, LUA_TTABLE);
-  lua_settop(L, 4);
-  luaL_checkstack(L, 32, "spawn");
-  for (t = 0; t < 3; t++) {
-    a.stdio[t] = -1;
-    if (lua_istable(L, 4)) {
-      lua_geti(L, 4, t);
-      if (!lua_isnil(L, -1))
-        a.stdio[t] = nslua_checkfd(L, lua_gettop(L));  /* a box stays alive in the caller's table */
-      lua_pop(L, 1);
-    }
-  }
   lua_settop(L, 3);
-  p = (exec_plan *)lua_newuserdatauv(L, sizeof *p, 0);
-  memset(p, 0, sizeof *p);
-  exec_read_argv(L, p);
-  exec_read_env(L, p);
-  exec_read_opts(L, p);
-  a.p = p;
-  stack = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED)
-    return nslua_fail(L, errno, "spawn", "stack");
-  pid = clone(spawn_child, stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
-  err = errno;
-  munmap(stack, SPAWN_STACK);
+  luaL_checkstack(L, 32, "spawn");
+  pid = nslua_spawn(nslua_exec_plan(L), stdio);
   if (pid < 0)
-    return nslua_fail(L, err, "spawn", p->argv[0]);
+    return nslua_fail(L, errno, "clone", NULL);
   lua_pushinteger(L, pid);
   return 1;
 }
@@ -1881,9 +1899,7 @@ static int init_reap (pid_t cmd, int *done, int *status, struct rusage *ru, int 
   }
 }
 
-static void init_run (pid_t cmd, int status_fd, int *keep, size_t nkeep)
-  __attribute__((noreturn));
-static void init_run (pid_t cmd, int status_fd, int *keep, size_t nkeep) {
+void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep) {
   struct signalfd_siginfo si[16];
   struct rusage ru, cru;
   sigset_t all;
@@ -1999,7 +2015,7 @@ static int proc_init (lua_State *L) {
     for (i = 0; i < n; i++)
       keep[i + 2] = fds[i];
   }
-  init_run(cmd, status_fd, keep, n + 2);
+  nslua_init_run(cmd, status_fd, keep, n + 2);
   return 0;
 }
 

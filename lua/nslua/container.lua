@@ -27,6 +27,7 @@ local running = {}
 -- A test-only stop: NSLUA_TEST_STOP=<step> makes the child wait forever
 -- (until killed) when it reaches that step; used to kill nslua mid-set-up.
 local TEST_STOP = os.getenv("NSLUA_TEST_STOP")
+local TEST_STOPS = { ids = true, uts = true, net = true, mounts = true, pivot = true, fork = true }
 
 local function lazy(name)
   return setmetatable({}, { __index = function(t, k)
@@ -519,6 +520,25 @@ function Container:_start()
   self:_defer(function() sync_w:close() end)
   self:_defer(function() if not status_r:closed() then status_r:close() end end)
 
+  -- The common case runs the child in C (core.setup): the child then
+  -- writes almost none of the pages it shares copy-on-write with us.
+  -- Child hooks, a tty, a veth plan or kept capabilities need the Lua child.
+  local hooks = spec.hooks or {}
+  if not (spec.tty or c.netplan or c.nested_maps or hooks.before_pivot or hooks.before_exec) then
+    local okp, plan = pcall(core.setup.plan, {
+      sync_fd = sync_r, sync_close = sync_w, status_fd = status_w,
+      ids = c.ident and c.ident.mode == "slot" or nil,
+      hostname = spec.namespaces.uts and spec.hostname or nil,
+      lo = spec.namespaces.net or nil,
+      steps = c.steps, strict = c.strict_targets or nil,
+      scaffold_size = c.steps and ((1 << 20) + (c.file_bytes or 0)) or nil,
+      argv = spec.argv, env = c.env, exec = c.exec_opts, stdio = c.stdio, keep_fds = c.keep_fds,
+      stop = TEST_STOPS[TEST_STOP] and TEST_STOP or nil,
+    })
+    if not okp then return nil, tostring(plan), errno.EINVAL end
+    c.setup = plan
+  end
+
   io.stdout:flush()
   io.stderr:flush()
   local pid, cerr, ccode = ns.clone(ns_flags)
@@ -528,6 +548,7 @@ function Container:_start()
     return nil, cerr, ccode
   end
   if pid == 0 then
+    if c.setup then core.setup.run(c.setup) end   -- never returns
     local ok2, why = pcall(child_main, self, c)
     local e = type(why) == "table" and why or { step = "setup", msg = tostring(why), errno = 0 }
     if ok2 then e = { step = "init", msg = "returned", errno = 0 } end
