@@ -1,6 +1,7 @@
 # nslua - development build.
 #   make | make check | make sanitize | make bench | make install | make demo
 LUA        ?= lua5.4
+LUAC       ?= luac5.4
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
 BUSTED     ?= busted
@@ -40,9 +41,27 @@ OBJS   := $(SRCS:csrc/%.c=build/obj/%.o)
 # the path mirrors require "nslua.core"
 TARGET := build/nslua/core.so
 
+# Precompiled Lua (debug info kept) for the launcher: loading bytecode skips
+# the parse, ~10x faster than source; scripts/nslua uses a .luac only when
+# it is at least as new as its source.  argparse is the CLI's biggest module.
+LUA_SRCS := $(wildcard lua/nslua/*.lua)
+LUAC_OUT := $(LUA_SRCS:lua/%.lua=build/lua/%.luac)
+ARGPARSE := $(shell $(LUA) -e 'io.write(package.searchpath("argparse", package.path) or "")' 2>/dev/null)
+ifneq ($(ARGPARSE),)
+LUAC_OUT += build/lua/argparse.luac
+endif
+
 .PHONY: all check sanitize install clean demo bench lint
 
-all: $(TARGET)
+all: $(TARGET) $(LUAC_OUT)
+
+build/lua/%.luac: lua/%.lua
+	@mkdir -p $(@D)
+	$(LUAC) -o $@ $<
+
+build/lua/argparse.luac: $(ARGPARSE)
+	@mkdir -p $(@D)
+	$(LUAC) -o $@ $<
 
 build/obj/%.o: csrc/%.c
 	@mkdir -p $(@D)

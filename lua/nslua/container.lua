@@ -539,8 +539,28 @@ function Container:_start()
     c.setup = plan
   end
 
+  -- everything the parent writes between clone and release is made first:
+  -- after clone each page the Lua VM writes is copied for the child
+  local umap, gmap
+  if c.ident then umap, gmap = ids.maps(c.ident) end
+  self._fast = c.setup ~= nil
+
   io.stdout:flush()
   io.stderr:flush()
+  -- no collection while the child shares our pages: marking would write
+  -- (and so copy) every page of the heap; the collector resumes below
+  local gc_running = collectgarbage("isrunning")
+  collectgarbage("stop")
+  local ok, err2, code2 = self:_clone_and_release(c, ns_flags, umap, gmap, stdio, exec_cg)
+  if gc_running then collectgarbage("restart") end
+  return ok, err2, code2
+end
+
+-- The second half of _start: clone, the child's entry, id maps, host-side
+-- network links, the after_clone hook, the release, the state record.
+function Container:_clone_and_release(c, ns_flags, umap, gmap, stdio, exec_cg)
+  local spec = self.spec
+  local sync_r, sync_w, status_w = c.sync_r, c.sync_w, c.status_w
   local pid, cerr, ccode = ns.clone(ns_flags)
   if not pid then
     sync_r:close()
@@ -576,12 +596,10 @@ function Container:_start()
   if c.rootfs_tree then c.rootfs_tree:close() end
 
   if c.ident and c.ident.sub then
-    local umap, gmap = ids.maps(c.ident)
     local ok2, merr, mcode = ids.newidmap("newuidmap", pid, umap)
     if ok2 then ok2, merr, mcode = ids.newidmap("newgidmap", pid, gmap) end
     if not ok2 then return nil, "id maps: " .. merr, mcode end
   elseif c.ident then
-    local umap, gmap = ids.maps(c.ident)
     local ok2, merr, mcode = ns.write_id_map(pid, "uid", umap)
     if ok2 and c.ident.mode == "rootless" then
       -- CVE-2014-8989: an unprivileged gid map needs setgroups denied first
@@ -814,7 +832,9 @@ function Container:wait()
           local cp = table.concat(buf):match("^pid (%d+)\n")
           if cp then
             self.cmd_pid = tonumber(cp)
-            state.update(self.state_dir, { cmd_nspid = self.cmd_pid })
+            -- the C child forks nothing before the command: it is the
+            -- init's first child, which is what `nslua exec` looks for
+            if not self._fast then state.update(self.state_dir, { cmd_nspid = self.cmd_pid }) end
           end
         end
       end
