@@ -517,6 +517,31 @@ function Cgroup:stats()
   return s
 end
 
+--- Make an emptied group ready for its next member (a warm pool's reuse):
+-- the v1 memory peak is reset and the page cache the last run left is
+-- reclaimed (v1 memory.force_empty, v2 memory.reclaim).  Only on a group
+-- with no member: the caller checks procs() first.
+-- @treturn[1] table `{peak_reset = bool}`: whether memory_peak_kb now
+--   covers only what comes next (v2's memory.peak cannot be reset here)
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function Cgroup:reuse()
+  local mem = self.by.memory
+  if not mem then return { peak_reset = true } end
+  if mem.version == 1 then
+    local ok, err, code = self:_write(mem, "memory.force_empty", 0)
+    if not ok then return nil, err, code end
+    ok, err, code = self:_write(mem, "memory.max_usage_in_bytes", 0)
+    if not ok then return nil, err, code end
+    return { peak_reset = true }
+  end
+  -- best effort: ENOENT before kernel 5.19, EAGAIN when less than asked
+  -- could be reclaimed (the usual case)
+  ccg.write(mem.dir .. "/memory.reclaim", tostring(1 << 40))
+  return { peak_reset = false }
+end
+
 local function read_pids(dir, into, seen)
   local text = read_file(dir .. "/cgroup.procs")
   for p in (text or ""):gmatch("%d+") do

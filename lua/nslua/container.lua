@@ -58,10 +58,12 @@ local function command_env(spec)
 end
 
 --- Create a container from a spec (validated now; a bad spec raises).
-function M.new(spec)
+-- opts.pool: a warm pool (nslua.pool) whose user namespace slot, network
+-- namespace and cgroups the container uses instead of making its own.
+function M.new(spec, opts)
   local s, errs = validate.check(spec, { need_argv = true })
   if not s then error(table.concat(errs, "\n"), 2) end
-  return setmetatable({ spec = s, _cleanup = {} }, Container)
+  return setmetatable({ spec = s, _cleanup = {}, pool = opts and opts.pool }, Container)
 end
 
 -- The identity part of the plan: who the sandbox runs as and how ids map.
@@ -228,7 +230,7 @@ local function child_main(self, c)
   stop_here("net")
   if c.netplan then
     check(net.guest_setup(c.netplan))
-  elseif nsf.net then
+  elseif nsf.net and not self.pool then
     check(core.netlink.link_set("lo", { up = true }))
   end
   stop_here("mounts")
@@ -328,20 +330,27 @@ function Container:_start()
   local privileged = uid == 0
   self.t0 = proc.now()
 
-  -- state: sweep dead owners, then our own record
-  local root, err, code = state.root()
-  if not root then return nil, err, code end
-  self.state_root = root
-  M.sweep(root)
-  local dir
-  for _ = 1, 4 do
-    self.id = state.new_id()
-    dir, err, code = state.create(root, self.id, { name = spec.name or "", argv = spec.argv[1] })
-    if dir or code ~= errno.EEXIST then break end
+  local pool = self.pool
+  if pool then
+    -- a pool's run makes no host object of its own: the pool's record
+    -- (its id, cgroups and owner) covers them
+    self.id = pool.id
+  else
+    -- state: sweep dead owners, then our own record
+    local root, err, code = state.root()
+    if not root then return nil, err, code end
+    self.state_root = root
+    M.sweep(root)
+    local dir
+    for _ = 1, 4 do
+      self.id = state.new_id()
+      dir, err, code = state.create(root, self.id, { name = spec.name or "", argv = spec.argv[1] })
+      if dir or code ~= errno.EEXIST then break end
+    end
+    if not dir then return nil, err, code end
+    self.state_dir = dir
+    self:_defer(function() state.remove(dir) end)
   end
-  if not dir then return nil, err, code end
-  self.state_dir = dir
-  self:_defer(function() state.remove(dir) end)
 
   -- identity
   c.ident = identity(spec)
@@ -350,7 +359,11 @@ function Container:_start()
     if not sub then return nil, serr, errno.EPERM end
     c.ident.sub = sub
   end
-  if c.ident and c.ident.mode == "slot" then
+  if c.ident and pool then
+    c.ident.host_uid, c.ident.host_gid = pool.host_id, pool.host_id
+    c.keep_fds[#c.keep_fds + 1] = pool.lockfd
+    self.slot = pool.slot
+  elseif c.ident and c.ident.mode == "slot" then
     local slot, base, lockfd = ids.acquire()
     if not slot then return nil, base, lockfd end
     c.ident.host_uid, c.ident.host_gid, c.lockfd = base, base, lockfd
@@ -361,6 +374,7 @@ function Container:_start()
   local ns_flags = {}
   for k, v in pairs(spec.namespaces) do ns_flags[k] = v or nil end
   ns_flags.time = nil
+  if pool then ns_flags.net = nil end   -- the pool's prepared one, joined around clone
 
   -- network plan (host side objects are made after clone)
   if type(spec.net) == "table" then
@@ -372,14 +386,23 @@ function Container:_start()
 
   -- cgroups, limits, and the cgroup.procs fds the command joins through
   local exec_cg = {}
-  if needs_cgroup(spec.limits) then
+  if pool and pool.cg then
+    -- the pool's groups, kept between runs: counters are read as deltas
+    local ok, perr, pcode = pool:_before_run()
+    if not ok then return nil, perr, pcode end
+    self.cg, self._cg_base = pool.cg, ok
+  elseif needs_cgroup(spec.limits) and not pool then
     local l = spec.limits
     local cg, cerr, ccode = cgroup.new(self.id, { memory = l.memory, swap = l.swap, pids = l.pids,
       cpus = l.cpus, cpuset = l.cpuset }, { rootless = not privileged })
     if not cg then return nil, cerr, ccode end
     self.cg = cg
     self:_defer(function() cg:remove() end)
-    exec_cg = cg:procs_fds()
+  end
+  if self.cg then
+    local fds, ferr, fcode = self.cg:procs_fds()
+    if not fds then return nil, ferr, fcode end
+    exec_cg = fds
   end
 
   -- mounts: privileged bind sources and the rootfs as detached trees
@@ -529,7 +552,7 @@ function Container:_start()
       sync_fd = sync_r, sync_close = sync_w, status_fd = status_w,
       ids = c.ident and c.ident.mode == "slot" or nil,
       hostname = spec.namespaces.uts and spec.hostname or nil,
-      lo = spec.namespaces.net or nil,
+      lo = (spec.namespaces.net and not self.pool) or nil,
       steps = c.steps, strict = c.strict_targets or nil,
       scaffold_size = c.steps and ((1 << 20) + (c.file_bytes or 0)) or nil,
       argv = spec.argv, env = c.env, exec = c.exec_opts, stdio = c.stdio, keep_fds = c.keep_fds,
@@ -561,7 +584,21 @@ end
 function Container:_clone_and_release(c, ns_flags, umap, gmap, stdio, exec_cg)
   local spec = self.spec
   local sync_r, sync_w, status_w = c.sync_r, c.sync_w, c.status_w
+  local pool = self.pool
+  if pool then
+    -- the child is born in the pool's network namespace; we go back at once
+    local ok, nerr, ncode = ns.setns(pool.netns, "net")
+    if not ok then
+      sync_r:close()
+      status_w:close()
+      return nil, "pool network namespace: " .. nerr, ncode
+    end
+  end
   local pid, cerr, ccode = ns.clone(ns_flags)
+  if pool and pid ~= 0 then
+    -- cannot fail (we left it a moment ago); if it did we must not go on here
+    assert(ns.setns(pool.host_netns, "net"))
+  end
   if not pid then
     sync_r:close()
     status_w:close()
@@ -621,7 +658,7 @@ function Container:_clone_and_release(c, ns_flags, umap, gmap, stdio, exec_cg)
   local w, werr, wcode = proc.write(sync_w, "x")
   if not w then return nil, "release: " .. werr, wcode end
   -- the record for `nslua exec` and `ps` is written while the child sets up
-  state.update(self.state_dir, M.state_record(self, c, pid))
+  if self.state_dir then state.update(self.state_dir, M.state_record(self, c, pid)) end
   return true
 end
 
@@ -834,7 +871,9 @@ function Container:wait()
             self.cmd_pid = tonumber(cp)
             -- the C child forks nothing before the command: it is the
             -- init's first child, which is what `nslua exec` looks for
-            if not self._fast then state.update(self.state_dir, { cmd_nspid = self.cmd_pid }) end
+            if not self._fast and self.state_dir then
+              state.update(self.state_dir, { cmd_nspid = self.cmd_pid })
+            end
           end
         end
       end
@@ -843,7 +882,7 @@ function Container:wait()
       now = proc.now()
       if wall_deadline and now >= wall_deadline then
         reason = "wall-limit"
-      elseif cpu_limit and self.cg and self.cg:cpu_usage() > cpu_limit then
+      elseif cpu_limit and self.cg and (self.cg:cpu_usage() or 0) - (self._cg_base and self._cg_base.cpu_s or 0) > cpu_limit then
         reason = "cpu-limit"
       end
       if reason then self:_terminate() end
@@ -858,6 +897,7 @@ function Container:wait()
   local wall_s = proc.now() - self.t0
   local st = parse_status(table.concat(buf))
   local stats = self.cg and self.cg:stats() or nil
+  if stats and self.pool then stats = self.pool:_after_run(self._cg_base, stats) end
   local rep = report_mod.build {
     status = st, reason = reason, wall_s = wall_s, cg = stats, init = { how = how, code = code, ru = ru }, killed = self._killed,
     limits = l,

@@ -26,6 +26,13 @@ function M.container(spec)
   return require("nslua.container").new(spec)
 end
 
+--- A warm pool of sandboxes of one policy (see nslua.pool).
+-- @return[1] Pool
+-- @return[2] nil, message, errno
+function M.pool(spec)
+  return require("nslua.pool").new(spec)
+end
+
 -- Lua modules are loaded on first use: a CLI run pays only for what it uses.
 local lazy = {
   validate = "nslua.validate", policy = "nslua.policy", report = "nslua.report",

@@ -329,6 +329,12 @@ local function api_tools(ctx, s)
     { name = "nslua API", argv = { lua, T .. "/api.lua", rootless and (T .. "/tree") or TOP, s, "N",
                                    root }, opts = opts, missing = needs_root },
   }
+  -- the warm pool (nslua.pool): S5's sandbox with its cgroups and network
+  -- namespace kept between runs (a pool needs root and a user namespace)
+  if s == "S5" then
+    tools[#tools + 1] = { name = "nslua pool", argv = { lua, T .. "/api.lua", TOP, s, "N", root, "pool" },
+                          opts = opts, missing = needs_root }
+  end
   return base, tools
 end
 

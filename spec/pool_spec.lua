@@ -1,0 +1,209 @@
+-- spec/pool_spec.lua - nslua.pool: a network namespace and cgroups kept
+-- between runs, everything else fresh.  Each test runs hostile payloads and
+-- proves nothing crosses from one run to the next: files, processes,
+-- network state (links, addresses, routes, listening sockets, a checksum of
+-- every /proc/sys/net value), cgroup limits and counters.  The host holds
+-- nothing new once the pool is closed.
+local helper = require "helper"
+local nslua = require "nslua"
+local core = require "nslua.core"
+local netlink, ns = core.netlink, core.ns
+
+local function need_root()
+  if helper.is_root() then return true end
+  pending("needs root (a pool is privileged)")
+  return false
+end
+
+describe("nslua.pool #priv", function()
+  local before, dir, pool
+  before_each(function()
+    before = helper.host_objects()
+    dir = helper.tmpdir("0755")
+  end)
+  after_each(function()
+    if pool then pool:close() end
+    pool = nil
+    helper.rmtree(dir)
+    assert.is_false(helper.exists(dir))
+    helper.assert_clean(before)
+  end)
+
+  -- run a shell script in the pool; returns report, stdout
+  local function sh(script, extra)
+    local out = dir .. "/out"
+    local run = { argv = { "/bin/sh", "-c", "exec 2>&1\n" .. script }, stdio = { stdout = out } }
+    for k, v in pairs(extra or {}) do run[k] = v end
+    local rep, err = pool:run(run)
+    assert.is_table(rep, err)
+    return rep, helper.read(out) or ""
+  end
+
+  it("refuses what would make runs share or hold privilege", function()
+    if not need_root() then return end
+    local cases = {
+      { { net = "host" }, "net must be \"none\"" },
+      { { user = "host" }, "user = \"host\" is refused" },
+      { { caps = { "net_admin" } }, "caps are refused" },
+      { { tty = true }, "tty is refused" },
+      { { mounts = { { type = "sysfs", target = "/sys" } } }, "sysfs needs the run's own network namespace" },
+    }
+    for _, c in ipairs(cases) do
+      local p, err, code = nslua.pool(c[1])
+      assert.is_nil(p)
+      assert.matches(c[2], err, 1, true)
+      assert.equal(core.errno.EINVAL, code)
+    end
+    assert.has_error(function() nslua.pool { hostnmae = "x" } end, "hostnmae: unknown field")
+    pool = assert(nslua.pool { limits = { memory = "64M" } })
+    assert.has_error(function() pool:run { argv = { "/bin/true" }, limits = { memory = "1G" } } end,
+      "pool:run: limits.memory: is the pool's cgroup limit")
+    assert.has_error(function() pool:run { argv = { "/bin/true" }, mounts = {} } end,
+      "pool:run: mounts: is the pool's (set it in nslua.pool{...})")
+  end)
+
+  it("gives every run fresh files, processes and namespaces", function()
+    if not need_root() then return end
+    pool = assert(nslua.pool {})
+    local marker = "sleep 7301"
+    local rep, out = sh("echo one > /tmp/f; echo one > /dev/shm/g; mkdir -p /box 2>/dev/null; "
+      .. "setsid /bin/sh -c 'exec " .. marker .. "' < /dev/null > /dev/null 2>&1 & "
+      .. "readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/user /proc/self/ns/net")
+    assert.equal("exited", rep.status, out)
+    local ns1 = out
+    -- the orphan died with the pid namespace, on the host too
+    local _, ps = helper.sh("ps -eo args")
+    assert.not_matches(marker, ps, 1, true)
+    rep, out = sh("echo files $(ls -A /tmp /dev/shm | grep -v ':$' | grep -c .); "
+      .. "echo procs $(ls /proc | grep -c '^[0-9]'); "
+      .. "readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/user /proc/self/ns/net")
+    assert.equal("exited", rep.status, out)
+    -- empty /tmp and /dev/shm; only the init, the shell, $(...), ls and grep
+    assert.matches("^files 0\n", out)
+    assert.is_true(tonumber(out:match("\nprocs (%d+)\n")) <= 5, out)
+    local a, b = {}, {}
+    for l in ns1:gmatch("[^\n]+") do a[#a + 1] = l end
+    for l in out:gmatch("[a-z]+:%[%d+%]") do b[#b + 1] = l end
+    assert.equal(4, #a, ns1)
+    assert.equal(4, #b, out)
+    -- pid, mount and user namespaces are new; the network namespace is the pool's
+    for i = 1, 3 do assert.are_not.equal(a[i], b[i]) end
+    assert.equal(a[4], b[4])
+    assert.equal(("net:[%d]"):format(ns.id(pool.netns, "net")), b[4])
+  end)
+
+  it("keeps the network namespace untouched by a hostile run", function()
+    if not need_root() then return end
+    pool = assert(nslua.pool {})
+    local sock = assert(netlink.socket(pool.netns))
+    local function snapshot()
+      local t = {}
+      for _, l in ipairs(assert(netlink.links(sock))) do
+        t[#t + 1] = ("link %s %s mtu %d"):format(l.name, l.up and "up" or "down", l.mtu)
+      end
+      for _, a in ipairs(assert(netlink.addrs(nil, sock))) do
+        t[#t + 1] = ("addr %s %s/%d"):format(a.ifname, a.addr, a.prefix)
+      end
+      for _, fam in ipairs { "inet", "inet6" } do
+        for _, r in ipairs(assert(netlink.routes(fam, sock))) do
+          t[#t + 1] = ("route %s/%s %s %s"):format(r.dst, r.prefix, r.dev or "", r.table or "")
+        end
+      end
+      table.sort(t)
+      return table.concat(t, "\n")
+    end
+    -- every /proc/sys/net value, read from inside the pool's namespace
+    local function sysctls()
+      assert(ns.setns(pool.netns, "net"))
+      local ok, out = helper.sh("find /proc/sys/net -type f -perm -0400 2>/dev/null | sort "
+        .. "| xargs -d '\\n' cat 2>/dev/null | md5sum")
+      assert(ns.setns(pool.host_netns, "net"))
+      assert.is_true(ok, out)
+      return out
+    end
+    local net0, sys0 = snapshot(), sysctls()
+    assert.matches("link lo up", net0)
+    local hostile = table.concat({
+      "ip link add evil0 type dummy", "ip link set lo down", "ip link set lo mtu 1280",
+      "ip addr add 10.66.0.1/24 dev lo", "ip route add 10.67.0.0/16 dev lo",
+      "echo 1 > /proc/sys/net/ipv4/ip_forward", "echo 0 > /proc/sys/net/ipv4/tcp_syncookies",
+      -- a listener left behind by an orphan
+      "setsid python3 -c 'import socket,time; s=socket.socket(); s.bind((\"127.0.0.1\", 7302)); "
+        .. "s.listen(); time.sleep(60)' < /dev/null > /dev/null 2>&1 &",
+      "sleep 0.3", "grep -c ':1C86 ' /proc/net/tcp",
+    }, "\n")
+    local rep, out = sh(hostile)
+    assert.equal("exited", rep.status, out)
+    assert.matches("Operation not permitted", out)
+    assert.matches("\n1\n$", "\n" .. out)     -- the listener ran during the run
+    assert.equal(net0, snapshot())
+    assert.equal(sys0, sysctls())
+    -- the next run finds no listener and lo as it was
+    rep, out = sh("grep -c ':1C86 ' /proc/net/tcp; ip -o link show lo")
+    assert.matches("^0\n", out)
+    assert.matches("UP", out)
+    sock:close()
+  end)
+
+  it("keeps cgroup limits and gives each run its own counters", function()
+    if not need_root() then return end
+    if not helper.exists("/sys/fs/cgroup/memory/cgroup.procs") and
+       not helper.exists("/sys/fs/cgroup/cgroup.controllers") then
+      return pending("no memory controller")
+    end
+    pool = assert(nslua.pool { limits = { memory = "64M", pids = 16 } })
+    local dirs = pool.cg:dirs()
+    local function limits()
+      local t = {}
+      for _, d in ipairs(dirs) do
+        for _, f in ipairs { "memory.limit_in_bytes", "memory.max", "pids.max" } do
+          local v = helper.read(d .. "/" .. f)
+          if v then t[#t + 1] = f .. "=" .. v end
+        end
+      end
+      table.sort(t)
+      return table.concat(t, " ")
+    end
+    local lim0 = limits()
+    assert.matches("pids.max=16", lim0, 1, true)
+    -- an OOM kill, then a clean run: memory-limit does not stick
+    local rep, out = sh("exec python3 -c 'x = bytearray(400 << 20)'")
+    assert.equal("memory-limit", rep.status, out)
+    rep = sh("exit 0")
+    assert.equal("exited", rep.status)
+    if rep.memory_peak_kb then assert.is_true(rep.memory_peak_kb < 32 * 1024, tostring(rep.memory_peak_kb)) end
+    -- a fork bomb, then a clean run: pids-limit does not stick
+    rep, out = sh("exec 2>/dev/null; bomb() { bomb | bomb & }; bomb; sleep 1; exit 3")
+    assert.is_true(rep.status == "pids-limit" or rep.status == "exited", rep.status)
+    rep = sh("exit 0")
+    assert.equal("exited", rep.status)
+    -- cpu: a busy second, then a run that uses almost none
+    rep = sh("end=$(($(date +%s) + 1)); while [ $(date +%s) -lt $end ]; do :; done")
+    assert.is_true(rep.cpu_s >= 0.3, tostring(rep.cpu_s))
+    rep = sh("exit 0")
+    assert.is_true(rep.cpu_s < 0.2, tostring(rep.cpu_s))
+    -- the time limit counts this run's cpu only
+    rep = sh("while :; do :; done", { limits = { time = 0.5 } })
+    assert.equal("cpu-limit", rep.status)
+    assert.is_true(rep.cpu_s >= 0.5 and rep.cpu_s < 1.0, tostring(rep.cpu_s))
+    assert.equal(lim0, limits())
+    -- nothing is left in the kept groups between runs
+    assert.same({}, pool.cg:procs())
+  end)
+
+  it("closes completely: cgroups, state record, namespaces", function()
+    if not need_root() then return end
+    local p = assert(nslua.pool { limits = { pids = 8 } })
+    local cgdirs, state_dir = p.cg:dirs(), p.state_dir
+    local netns_id = ns.id(p.netns, "net")
+    assert.equal("exited", assert(p:run { argv = { "/bin/true" } }).status)
+    for _, d in ipairs(cgdirs) do assert.is_true(helper.exists(d), d) end
+    assert.is_true(helper.exists(state_dir))
+    assert.is_true(p:close())
+    assert.is_true(p:close())   -- idempotent
+    for _, d in ipairs(cgdirs) do assert.is_false(helper.exists(d), d) end
+    assert.is_false(helper.exists(state_dir))
+    assert.is_number(netns_id)
+    assert.has_error(function() p:run { argv = { "/bin/true" } } end, "pool:run: the pool is closed")
+  end)
+end)
