@@ -86,6 +86,28 @@ int main(void) {
 #include <time.h>
 int main(void) { volatile unsigned long n = 0; while (clock() < CLOCKS_PER_SEC * 13 / 10) n++; return 0; }
 ]],
+  -- what it does depends on its input: for a pool's runs with one program
+  byinput = [[
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+  char s[64];
+  if (!fgets(s, sizeof s, stdin)) return 6;
+  if (strcmp(s, "hog\n") == 0) {
+    for (int i = 0; i < 400; i++) { char *p = malloc(1 << 20); if (!p) return 7; memset(p, 1, 1 << 20); }
+    return 0;
+  }
+  if (strcmp(s, "spin\n") == 0) { volatile unsigned long n = 0; for (;;) n++; }
+  if (strcmp(s, "fork\n") == 0) {
+    for (int i = 0; i < 200; i++) { pid_t p = fork(); if (p == 0) { pause(); _exit(0); } if (p < 0) return 1; }
+    return 0;
+  }
+  fputs(s, stdout);
+  return 0;
+}
+]],
   static = [[
 #include <stdio.h>
 int main(void) { char s[64]; if (!fgets(s, sizeof s, stdin)) return 6; printf("static %s", s); return 0; }
@@ -433,6 +455,36 @@ describe("nslua judge #priv", function()
       assert.equal(125, rc, out)
       assert.matches("missing program", out, 1, true)
     end)
+  end)
+
+  it("a judge pool: one submission's tests, and nothing of one test reaches the next", function()
+    local ok, out = helper.run_isolated(([[
+      local judge = require "nslua.recipes.judge"
+      local dir = %q
+      local jp = assert(judge.pool { argv = { dir .. "/byinput" }, memory = "64M", pids = 16, output = "1M" })
+      local function input(s)
+        local f = assert(io.open(dir .. "/pool.in", "w"))
+        f:write(s, "\n")
+        f:close()
+        return dir .. "/pool.in"
+      end
+      local got = {}
+      for _, t in ipairs { "one", "hog", "two", "spin", "three", "fork", "four" } do
+        local v, meta, rep = jp:run { stdin = input(t), stdout = dir .. "/pool.out",
+                                      time = t == "spin" and 0.5 or 2 }
+        local o = io.open(dir .. "/pool.out"):read("a")
+        got[#got + 1] = v .. (v == "OK" and (":" .. o:gsub("\n", "")) or "")
+        if t == "spin" then assert(meta.time >= 0.5 and meta.time < 1, meta.time) end
+        if t == "four" then assert(meta.time < 0.2, "cpu of an earlier test counted: " .. meta.time) end
+      end
+      -- per-run options only
+      local okr, err = pcall(jp.run, jp, { memory = "1G" })
+      assert(not okr and err:match("opts.memory: is the pool's"), err)
+      jp:close()
+      io.write(table.concat(got, " "))
+    ]]):format(dir))
+    assert.is_true(ok, out)
+    assert.equal("OK:one MLE OK:two TLE OK:three RE OK:four", out)
   end)
 
   it("the API: one Lua process runs 20 submissions", function()

@@ -386,7 +386,7 @@ function M.summary(verdict, meta)
 end
 
 -- Run normalized options: verdict, meta, report.
-local function run_normalized(o, explain)
+local function run_normalized(o, explain, runner)
   local container = require "nslua.container"
   local core = require "nslua.core"
   local spec = M.spec(o)
@@ -405,17 +405,28 @@ local function run_normalized(o, explain)
       spec.stdio.stderr = 1
     end
   end
-  local ok, c = pcall(container.new, spec)
-  if not ok then
-    if out_fd then out_fd:close() end
-    local v, meta = M.verdict(nil, o, tostring(c))
-    return v, meta
+  local rep, err
+  if runner then
+    local okr, r1, r2 = pcall(runner, spec)
+    if not okr then
+      if out_fd then out_fd:close() end
+      local v, meta = M.verdict(nil, o, tostring(r1))
+      return v, meta
+    end
+    rep, err = r1, r2
+  else
+    local ok, c = pcall(container.new, spec)
+    if not ok then
+      if out_fd then out_fd:close() end
+      local v, meta = M.verdict(nil, o, tostring(c))
+      return v, meta
+    end
+    if explain then
+      if out_fd then out_fd:close() end
+      return c:explain()
+    end
+    rep, err = c:run()
   end
-  if explain then
-    if out_fd then out_fd:close() end
-    return c:explain()
-  end
-  local rep, err = c:run()
   if out_fd then out_fd:close() end
   local v, meta = M.verdict(rep, o, err)
   if o.meta then
@@ -454,6 +465,71 @@ function M.run(opts)
   end
   return v, meta, rep
 end
+
+-- Options of one run of a judge pool; the rest are the pool's.
+local RUN_OPTS = { stdin = true, stdout = true, stderr = true, stderr_to_stdout = true, meta = true,
+                   time = true, extra_time = true, wall = true }
+
+local JudgePool = {}
+JudgePool.__index = JudgePool
+
+--- A warm pool (nslua.pool) for many runs of one submission, such as its
+-- test cases: the options of judge.run but the per-run ones (stdin, stdout,
+-- stderr, stderr_to_stdout, meta, time, extra_time, wall) are fixed once;
+-- the cgroups (memory, pids) and the network namespace are made once.
+--   local jp = assert(judge.pool { argv = { "/path/prog" }, memory = "64M" })
+--   for i, t in ipairs(tests) do
+--     local verdict, meta = jp:run { stdin = t.input, stdout = t.output, time = 1 }
+--   end
+--   jp:close()
+-- @treturn[1] table the pool
+-- @return[2] nil, message, errno (a pool needs root)
+-- @raise on a bad option, like judge.run
+function M.pool(opts)
+  if type(opts) ~= "table" then error("judge.pool: opts must be a table", 2) end
+  for k in pairs(opts) do
+    if RUN_OPTS[k] then error(("judge.pool: opts.%s: is set per run (jp:run{%s = ...})"):format(k, k), 2) end
+  end
+  local ok, o = pcall(normalize, opts, api_name)
+  if not ok then error(type(o) == "table" and o.judge_usage or o, 2) end
+  local spec = M.spec(o)
+  spec.stdio = nil
+  for _, k in ipairs { "time", "extra_time", "wall", "output" } do spec.limits[k] = nil end
+  local p, err, code = require("nslua.pool").new(spec)
+  if not p then return nil, err, code end
+  return setmetatable({ opts = opts, pool = p }, JudgePool)
+end
+
+--- One run in the pool: verdict, meta, report (as judge.run).
+function JudgePool:run(run)
+  if type(run) ~= "table" then error("judge pool:run: expects a table", 2) end
+  local opts = {}
+  for k, v in pairs(self.opts) do opts[k] = v end
+  for k, v in pairs(run) do
+    if not RUN_OPTS[k] then error(("judge pool:run: opts.%s: is the pool's"):format(k), 2) end
+    opts[k] = v
+  end
+  local ok, o = pcall(normalize, opts, api_name)
+  if not ok then error(type(o) == "table" and o.judge_usage or o, 2) end
+  local pool = self.pool
+  local ok2, v, meta, rep = pcall(run_normalized, o, false, function(spec)
+    local l = spec.limits
+    return pool:run { argv = spec.argv, stdio = spec.stdio,
+      limits = { time = l.time, extra_time = l.extra_time, wall = l.wall, output = l.output,
+                 rlimits = l.rlimits } }
+  end)
+  if not ok2 then
+    if type(v) == "table" and v.judge_usage then error(v.judge_usage, 2) end
+    error(v, 0)
+  end
+  return v, meta, rep
+end
+
+--- Release the pool (idempotent).
+function JudgePool:close()
+  return self.pool:close()
+end
+JudgePool.__close = JudgePool.close
 
 --- The argparse parser of `nslua judge`.
 function M.parser()
