@@ -16,7 +16,7 @@
 
 #include "nslua.h"
 
-static const nslua_flag ns_flags[] = {
+const nslua_flag nslua_ns_flags[] = {
   {"cgroup", CLONE_NEWCGROUP},
   {"ipc",    CLONE_NEWIPC},
   {"mnt",    CLONE_NEWNS},
@@ -86,7 +86,7 @@ static const char *flag_names (lua_State *L, unsigned long bits) {
   luaL_Buffer b;
   const nslua_flag *f;
   luaL_buffinit(L, &b);
-  for (f = ns_flags; f->name != NULL; f++) {
+  for (f = nslua_ns_flags; f->name != NULL; f++) {
     if (bits & f->bits) {
       if (luaL_bufflen(&b) > 0)
         luaL_addchar(&b, ' ');
@@ -102,7 +102,7 @@ static const char *flag_names (lua_State *L, unsigned long bits) {
 ** would leave the child with locks held by threads that no longer exist.
 ** /proc/self/task has st_nlink == 2 + number of threads: one stat.
 */
-static void check_single_thread (lua_State *L, const char *what) {
+void nslua_check_single_thread (lua_State *L, const char *what) {
   struct stat st;
   if (stat("/proc/self/task", &st) == 0 && st.st_nlink > 3)
     luaL_error(L, "%s: the process has %d threads; nslua needs a "
@@ -118,11 +118,11 @@ static void check_single_thread (lua_State *L, const char *what) {
 ** calling.  'time' is refused: CLONE_NEWTIME is only valid for unshare.
 */
 static int ns_clone (lua_State *L) {
-  unsigned long flags = nslua_optflags(L, 1, ns_flags);
+  unsigned long flags = nslua_optflags(L, 1, nslua_ns_flags);
   long pid;
   luaL_argcheck(L, !(flags & CLONE_NEWTIME), 1,
                 "'time' is not a clone flag: unshare{time = true}, offsets, then clone");
-  check_single_thread(L, "clone");
+  nslua_check_single_thread(L, "clone");
   pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid < 0)
     return nslua_fail(L, errno, "clone", NULL);
@@ -181,14 +181,14 @@ static int clone3_opts (lua_State *L, int arg) {
 ** error can never leak the pidfd; the child gets no pidfd.
 */
 static int ns_clone3 (lua_State *L) {
-  unsigned long flags = nslua_optflags(L, 1, ns_flags);
+  unsigned long flags = nslua_optflags(L, 1, nslua_ns_flags);
   int cgroup = clone3_opts(L, 2);
   struct clone_args args;
   int *box;
   long pid;
   luaL_argcheck(L, !(flags & CLONE_NEWTIME), 1,
                 "'time' is not a clone flag: unshare{time = true}, offsets, then clone");
-  check_single_thread(L, "clone3");
+  nslua_check_single_thread(L, "clone3");
   box = nslua_newfd(L);
   memset(&args, 0, sizeof args);
   args.flags = flags | CLONE_PIDFD;
@@ -342,7 +342,7 @@ static int ns_setgroups (lua_State *L) {
 }
 /* ns.unshare{net = true, uts = true} -> true | nil, msg, errno */
 static int ns_unshare (lua_State *L) {
-  int flags = (int)nslua_checkflags(L, 1, ns_flags);
+  int flags = (int)nslua_checkflags(L, 1, nslua_ns_flags);
   if (unshare(flags) != 0)
     return nslua_fail(L, errno, "unshare", NULL);
   return nslua_ok(L);
@@ -353,7 +353,7 @@ static int ns_setns (lua_State *L) {
   int fd = nslua_checkfd(L, 1);
   if (lua_istable(L, 2)) {
     /* A pidfd and a CLONE_NEW* set joins several namespaces atomically (5.8). */
-    unsigned long flags = nslua_checkflags(L, 2, ns_flags);
+    unsigned long flags = nslua_checkflags(L, 2, nslua_ns_flags);
     luaL_argcheck(L, flags != 0, 2, "empty namespace set");
     if (setns(fd, (int)flags) != 0) {
       int err = errno;

@@ -35,6 +35,11 @@ int nslua_optfd (lua_State *L, int arg, int def);
 /* Registers the "nslua.fd" metatable. */
 void nslua_open_fd (lua_State *L);
 
+/* ns.c: namespace names as CLONE_NEW* bits; raises when the process has
+** more than one thread (fork semantics would lose them). */
+extern const nslua_flag nslua_ns_flags[];
+void nslua_check_single_thread (lua_State *L, const char *what);
+
 /* mount.c: named flags of mount(2) and of mount_setattr(2) attributes. */
 extern const nslua_flag nslua_mnt_flags[];
 extern const nslua_flag nslua_mnt_attr_flags[];

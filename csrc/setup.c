@@ -8,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <grp.h>
@@ -448,9 +451,9 @@ static void finish (const plan *p) {
     fail(p, "pivot", errno, NULL, "chdir", "/", NULL);
 }
 
-/* setup.run(plan) -> never returns: the child's whole set-up, then the init. */
-static int setup_run (lua_State *L) {
-  plan *p = (plan *)luaL_checkudata(L, 1, NSLUA_SETUP);
+/* The child's whole set-up, then the init: never returns. */
+static void run_plan (plan *p) __attribute__((noreturn));
+static void run_plan (plan *p) {
   struct pollfd pf;
   char b = 0, line[32];
   size_t i;
@@ -511,9 +514,64 @@ static int setup_run (lua_State *L) {
   nslua_init_run(cmd, p->status_fd, p->keep, p->nkeep);
 }
 
+/* setup.run(plan) -> never returns: run_plan in a child made by ns.clone. */
+static int setup_run (lua_State *L) {
+  run_plan((plan *)luaL_checkudata(L, 1, NSLUA_SETUP));
+  return 0;
+}
+
+/* The child of setup.clone: its own buffer for paths, on its own stack. */
+static int clone_child (void *arg) {
+  plan *p = (plan *)arg;
+  char scratch[PATH_MAX];
+  p->scratch = scratch;
+  run_plan(p);
+}
+
+#define CHILD_STACK (256 * 1024)
+
+/*
+** setup.clone(plan, flags) -> pid | nil, msg, errno
+** Clone a child with the namespaces in 'flags' (ns.clone's names; fork
+** semantics otherwise) that runs the plan: it never returns into Lua and
+** runs on a stack of its own that this process never touched, so the
+** pages it writes are new ones rather than copy-on-write copies of ours
+** (each copy costs a TLB shootdown: ~1.5 ms of a child's start here).
+*/
+static int setup_clone (lua_State *L) {
+  plan *p = (plan *)luaL_checkudata(L, 1, NSLUA_SETUP);
+  unsigned long flags = nslua_checkflags(L, 2, nslua_ns_flags);
+  char *stack;
+  int pid, err;
+  luaL_argcheck(L, !(flags & CLONE_NEWTIME), 2, "'time' is not a clone flag");
+  nslua_check_single_thread(L, "setup.clone");
+#if defined(__SANITIZE_ADDRESS__)
+  /* ASan cannot follow a child onto a stack of its own: fork semantics */
+  (void)stack;
+  (void)err;
+  pid = (int)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid == 0)
+    clone_child(p);
+#else
+  stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED)
+    return nslua_fail(L, errno, "mmap", "stack");
+  pid = clone(clone_child, stack + CHILD_STACK, (int)flags | SIGCHLD, p);
+  err = errno;
+  munmap(stack, CHILD_STACK);   /* ours only: the child has its own copy */
+  errno = err;
+#endif
+  if (pid < 0)
+    return nslua_fail(L, errno, "clone", NULL);
+  lua_pushinteger(L, pid);
+  return 1;
+}
+
 static const luaL_Reg setup_funcs[] = {
   {"plan", setup_plan},
   {"run", setup_run},
+  {"clone", setup_clone},
   {NULL, NULL}
 };
 

@@ -617,7 +617,12 @@ function Container:_clone_and_release(c, ns_flags, umap, gmap, stdio, exec_cg)
       return nil, "pool network namespace: " .. nerr, ncode
     end
   end
-  local pid, cerr, ccode = ns.clone(ns_flags)
+  local pid, cerr, ccode
+  if c.setup then
+    pid, cerr, ccode = core.setup.clone(c.setup, ns_flags)   -- the child never returns here
+  else
+    pid, cerr, ccode = ns.clone(ns_flags)
+  end
   if pool and pid ~= 0 then
     -- cannot fail (we left it a moment ago); if it did we must not go on here
     assert(ns.setns(pool.host_netns, "net"))
@@ -628,7 +633,6 @@ function Container:_clone_and_release(c, ns_flags, umap, gmap, stdio, exec_cg)
     return nil, cerr, ccode
   end
   if pid == 0 then
-    if c.setup then core.setup.run(c.setup) end   -- never returns
     local ok2, why = pcall(child_main, self, c)
     local e = type(why) == "table" and why or { step = "setup", msg = tostring(why), errno = 0 }
     if ok2 then e = { step = "init", msg = "returned", errno = 0 } end

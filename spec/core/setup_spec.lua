@@ -94,8 +94,14 @@ describe("nslua.core.setup", function()
         env = { PATH = "/bin" }, exec = { status_fd = st_w }, stdio = { [1] = out_w },
       }
       io.stdout:flush()
-      local pid = assert(ns.clone { pid = true, mnt = true, uts = true, net = true, ipc = true })
-      if pid == 0 then setup.run(plan) end
+      local flags = { pid = true, mnt = true, uts = true, net = true, ipc = true }
+      local pid
+      if VIA_CLONE then
+        pid = assert(setup.clone(plan, flags))     -- the child never comes back to Lua
+      else
+        pid = assert(ns.clone(flags))
+        if pid == 0 then setup.run(plan) end
+      end
       sync_r:close(); st_w:close(); out_w:close()
       assert(proc.write(sync_w, "x"))
       local function drain(fd)
@@ -108,8 +114,9 @@ describe("nslua.core.setup", function()
       local _, how, code = proc.waitpid(pid)
       io.write(out, "--\n", status, "--\n", how, " ", code, "\n")
     ]]
-    local function run(extra_step, strict)
-      return helper.run_isolated((CHILD:gsub("STEP", extra_step or "nil"):gsub("STRICT", tostring(strict or false))))
+    local function run(extra_step, strict, via_clone)
+      return helper.run_isolated("VIA_CLONE = " .. tostring(via_clone or false) .. "\n"
+        .. (CHILD:gsub("STEP", extra_step or "nil"):gsub("STRICT", tostring(strict or false))))
     end
 
     it("sets up hostname, lo, the mount plan and the pivot, then runs the command under its init", function()
@@ -125,6 +132,18 @@ describe("nslua.core.setup", function()
       assert.is_true(tonumber(cmd:match("(%d+)\n$")) <= 5, cmd)
       assert.matches("^pid %d+\nexit exited 0 ", status)
       assert.equal("exited 0\n", init)
+    end)
+
+    it("setup.clone runs the same plan in a child that never returns to Lua", function()
+      if not helper.is_root() then return pending("needs root") end
+      if not helper.exists("/proc/timer_list") then return pending("no /proc/timer_list to mask") end
+      local ok, out = run(nil, false, true)
+      assert.is_true(ok, out)
+      assert.matches("^planned\nfrom the plan\n1\n0\n1\n%d+\n%-%-\npid %d+\nexit exited 0 .*%-%-\nexited 0\n$", out)
+      ok, out = run([[{ op = "mkdir", path = NEW .. "/usr/nope/x", what = "/usr/nope/x" }]], true, true)
+      assert.is_true(ok, out)
+      assert.matches("setup mounts 30 /usr/nope/x: missing mount point", out, 1, true)
+      assert.has_error(function() setup.clone(setup.plan { sync_fd = 0, status_fd = 1, argv = { "x" } }, { time = true }) end)
     end)
 
     it("reports a failed step with the child's record, before the command runs", function()
