@@ -80,11 +80,10 @@ sanitize:
 	$(MAKE) clean
 	$(MAKE) NODEPS=1 CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined" \
 	        LDFLAGS="-fsanitize=address,undefined"
-	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	rc=0; LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	        $(BUSTED) --lua=$(LUA) $(BUSTED_ARGS)
-	$(MAKE) clean
-	$(MAKE) NODEPS=1
+	        $(BUSTED) --lua=$(LUA) $(BUSTED_ARGS) || rc=$$?; \
+	$(MAKE) clean && $(MAKE) NODEPS=1 && exit $$rc
 
 install: all
 	install -D -m 0755 $(TARGET) $(DESTDIR)$(LIBDIR)/nslua/core.so
