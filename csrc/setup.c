@@ -2,8 +2,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +16,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sched.h>
-#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <grp.h>
 
 #include "nslua.h"
 
@@ -569,9 +569,9 @@ static int setup_clone (lua_State *L) {
 }
 
 static const luaL_Reg setup_funcs[] = {
+  {"clone", setup_clone},
   {"plan", setup_plan},
   {"run", setup_run},
-  {"clone", setup_clone},
   {NULL, NULL}
 };
 

@@ -45,4 +45,20 @@ describe("the nslua launcher", function()
     assert(helper.sh(("touch -d '1 hour ago' %s && touch %s"):format(q(dir .. compiled), q(dir .. module))))
     assert.equal("/edited" .. PATH .. "\n", path())
   end)
+
+  it("keeps the seccomp cache working when the modules come from bytecode, from any cwd", function()
+    if not helper.is_root() then return pending("the root state directory") end
+    if not helper.exists(helper.root .. "/build/lua/nslua/seccomp.luac") then return pending("no build/lua (make)") end
+    local cache = "/run/nslua/cache"
+    local function cached()
+      local ok, out = helper.sh("ls " .. cache .. " 2>/dev/null | grep -c '^seccomp-default-'")
+      return tonumber(out) or 0
+    end
+    -- the cache is regenerated on demand: start from none
+    helper.sh("rm -f " .. cache .. "/seccomp-default-*")
+    assert.equal(0, cached())
+    local ok, out = helper.sh(("cd / && %s%s/scripts/nslua run -- /bin/true"):format(helper.san_env, q(dir)))
+    assert.is_true(ok, out)
+    assert.equal(1, cached())
+  end)
 end)

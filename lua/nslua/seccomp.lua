@@ -33,6 +33,9 @@
 -- by name for the built-in profiles and files, by identity for tables.
 -- The parent compiles before clone; the child's exec tail only loads.
 local core = require "nslua.core"
+-- require passes the file it found: the source, even when the launcher
+-- loaded make's bytecode of it (whose chunk name is relative to the build)
+local MODULE_FILE = select(2, ...)
 
 local sc = core.seccomp
 local M = {}
@@ -565,8 +568,8 @@ cache_path = function(name)
   if not M.CACHE then return nil end
   local mount = core.mount
   if not source_key then
-    local src = debug.getinfo(1, "S").source
-    local st = src:sub(1, 1) == "@" and mount.stat(src:sub(2))
+    local src = type(MODULE_FILE) == "string" and MODULE_FILE or debug.getinfo(1, "S").source:match("^@(.*)")
+    local st = src and mount.stat(src)
     if not st then return nil end
     source_key = ("%s-%s-%d-%d"):format(core._VERSION, sc.version(), st.size, st.mtime_ns)
   end
