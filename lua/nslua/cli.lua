@@ -266,6 +266,9 @@ local function run_spec(spec, opts)
     eprintf("%s", tostring(c))
     return M.EXIT_FAIL
   end
+  -- the command exits after this run: the collection run() would do once
+  -- the init is gone (the garbage of loading every module) is of no use
+  c._last_run = true
   local rep, err = c:run()
   if not rep then
     eprintf("%s", err)
@@ -309,7 +312,11 @@ local function cmd_run(args, explain)
   if not over.argv then usage_error("missing command (nslua run [OPTIONS] -- CMD [ARGS...])") end
   local spec = apply(default_spec(), over, unset)
   if explain then return explain_spec(spec) end
-  return run_spec(spec, o)
+  local code = run_spec(spec, o)
+  -- one container, waited for: nothing is left for finalizers to clean up,
+  -- so the launcher may exit without freeing the whole heap first
+  M.nothing_to_finalize = true
+  return code
 end
 
 -- A recipe's value: a spec table (run it), a function (called with the

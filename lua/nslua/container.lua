@@ -919,7 +919,7 @@ function Container:wait()
   if tty then tty:finish() end
   local _, how, code, ru = proc.waitpid(self._pid)
   self._reaped = true
-  self:_resume_gc()
+  if not self._last_run then self:_resume_gc() end
   running[self] = nil
   sfd:close()
   proc.sigprocmask("setmask", old)
