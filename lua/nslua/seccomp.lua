@@ -131,8 +131,16 @@ local function clone_rules()
   }
 end
 
---- The built-in profiles.
-M.profiles = {}
+--- The built-in profiles, built on first use: a CLI run whose program
+-- comes from the on-disk cache never needs their tables.
+local builders = {}
+M.profiles = setmetatable({}, { __index = function(t, name)
+  local build = builders[name]
+  if not build then return nil end
+  local profile = build()
+  rawset(t, name, profile)
+  return profile
+end })
 
 --[[
 The default profile: an allow-list modelled on Docker's default
@@ -280,7 +288,7 @@ local function default_profile()
   return { default = "errno", errno = EPERM, unknown_above = "enosys", syscalls = s }
 end
 
-M.profiles.default = default_profile()
+builders.default = default_profile
 
 --[[
 strict: for judges.  Enough for C and C++ programs (dynamic and static),
@@ -349,7 +357,7 @@ local function strict_profile()
   return { default = "errno", errno = EPERM, unknown_above = "enosys", syscalls = s }
 end
 
-M.profiles.strict = strict_profile()
+builders.strict = strict_profile
 
 -- "none" is the absence of a filter.
 M.profiles.none = nil
@@ -628,7 +636,7 @@ function M.compile(p)
   end
   local bpf = by_name[p]
   if bpf then return bpf end
-  local cache = M.profiles[p] and cache_path(p)
+  local cache = builders[p] and cache_path(p)
   if cache then
     bpf = read_cache(cache)
     if bpf then
@@ -637,7 +645,7 @@ function M.compile(p)
     end
   end
   local profile
-  if M.profiles[p] then
+  if builders[p] then
     profile = M.profiles[p]
   elseif p:find("/", 1, true) or p:match("%.lua$") then
     profile = M.load_file(p)
