@@ -1729,6 +1729,20 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   lua_pop(L, 1);
 }
 
+/* argv, env [, opts] at 1..3 (opts defaults to {}), read into a plan. */
+static exec_plan *exec_args (lua_State *L, const char *what) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (lua_isnoneornil(L, 3)) {
+    lua_settop(L, 2);
+    lua_newtable(L);
+  } else
+    luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
+  luaL_checkstack(L, 32, what);
+  return nslua_exec_plan(L);
+}
+
 exec_plan *nslua_exec_plan (lua_State *L) {
   exec_plan *p = (exec_plan *)lua_newuserdatauv(L, sizeof *p, 0);
   memset(p, 0, sizeof *p);
@@ -1760,16 +1774,7 @@ exec_plan *nslua_exec_plan (lua_State *L) {
 ** cap_set_ambient), no_new_privs, seccomp, execve.
 */
 static int proc_exec (lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  if (lua_isnoneornil(L, 3)) {
-    lua_settop(L, 2);
-    lua_newtable(L);
-  } else
-    luaL_checktype(L, 3, LUA_TTABLE);
-  lua_settop(L, 3);
-  luaL_checkstack(L, 32, "exec");
-  exec_run(nslua_exec_plan(L));
+  exec_run(exec_args(L, "exec"));
   return 0;
 }
 
@@ -1833,8 +1838,6 @@ int nslua_spawn (exec_plan *p, const int stdio[3]) {
 */
 static int proc_spawn (lua_State *L) {
   int stdio[3], t, pid;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TTABLE);
   if (!lua_isnoneornil(L, 4))
     luaL_checktype(L, 4, LUA_TTABLE);
   for (t = 0; t < 3; t++) {
@@ -1846,14 +1849,7 @@ static int proc_spawn (lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  if (lua_isnoneornil(L, 3)) {
-    lua_settop(L, 2);
-    lua_newtable(L);
-  } else
-    luaL_checktype(L, 3, LUA_TTABLE);
-  lua_settop(L, 3);
-  luaL_checkstack(L, 32, "spawn");
-  pid = nslua_spawn(nslua_exec_plan(L), stdio);
+  pid = nslua_spawn(exec_args(L, "spawn"), stdio);
   if (pid < 0)
     return nslua_fail(L, errno, "clone", NULL);
   lua_pushinteger(L, pid);

@@ -452,17 +452,26 @@ local function api_name(k) return "opts." .. k end
 -- @treturn table meta (isolate's keys, see format_meta)
 -- @treturn table|nil report (nil when the run did not start)
 -- @raise on a bad option: "opts.memory: invalid size 'lots'"
-function M.run(opts)
-  if type(opts) ~= "table" then error("judge.run: opts must be a table", 2) end
+-- API options normalized; a usage problem is raised at the caller's caller.
+local function api_normalize(opts)
   local ok, o = pcall(normalize, opts, api_name)
+  if not ok then error(type(o) == "table" and o.judge_usage or o, 3) end
+  return o
+end
+
+-- run_normalized for the API: a usage problem raised at the caller's caller.
+local function api_run(o, runner)
+  local ok, v, meta, rep = pcall(run_normalized, o, false, runner)
   if not ok then
-    error(type(o) == "table" and o.judge_usage or o, 2)
-  end
-  local ok2, v, meta, rep = pcall(run_normalized, o)
-  if not ok2 then
-    if type(v) == "table" and v.judge_usage then error(v.judge_usage, 2) end
+    if type(v) == "table" and v.judge_usage then error(v.judge_usage, 3) end
     error(v, 0)
   end
+  return v, meta, rep
+end
+
+function M.run(opts)
+  if type(opts) ~= "table" then error("judge.run: opts must be a table", 2) end
+  local v, meta, rep = api_run(api_normalize(opts))   -- not a tail call: error levels
   return v, meta, rep
 end
 
@@ -490,9 +499,7 @@ function M.pool(opts)
   for k in pairs(opts) do
     if RUN_OPTS[k] then error(("judge.pool: opts.%s: is set per run (jp:run{%s = ...})"):format(k, k), 2) end
   end
-  local ok, o = pcall(normalize, opts, api_name)
-  if not ok then error(type(o) == "table" and o.judge_usage or o, 2) end
-  local spec = M.spec(o)
+  local spec = M.spec(api_normalize(opts))
   spec.stdio = nil
   for _, k in ipairs { "time", "extra_time", "wall", "output" } do spec.limits[k] = nil end
   local p, err, code = require("nslua.pool").new(spec)
@@ -509,19 +516,13 @@ function JudgePool:run(run)
     if not RUN_OPTS[k] then error(("judge pool:run: opts.%s: is the pool's"):format(k), 2) end
     opts[k] = v
   end
-  local ok, o = pcall(normalize, opts, api_name)
-  if not ok then error(type(o) == "table" and o.judge_usage or o, 2) end
   local pool = self.pool
-  local ok2, v, meta, rep = pcall(run_normalized, o, false, function(spec)
+  local v, meta, rep = api_run(api_normalize(opts), function(spec)
     local l = spec.limits
     return pool:run { argv = spec.argv, stdio = spec.stdio,
       limits = { time = l.time, extra_time = l.extra_time, wall = l.wall, output = l.output,
                  rlimits = l.rlimits } }
   end)
-  if not ok2 then
-    if type(v) == "table" and v.judge_usage then error(v.judge_usage, 2) end
-    error(v, 0)
-  end
   return v, meta, rep
 end
 
