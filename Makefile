@@ -44,11 +44,14 @@ TARGET := build/nslua/core.so
 # Precompiled Lua (debug info kept) for the launcher: loading bytecode skips
 # the parse, ~10x faster than source; scripts/nslua uses a .luac only when
 # it is at least as new as its source.  argparse is the CLI's biggest module.
+# Without luac5.4 (part of Debian's lua5.4) the launcher just parses sources.
 LUA_SRCS := $(wildcard lua/nslua/*.lua)
+ifneq ($(shell command -v $(LUAC) 2>/dev/null),)
 LUAC_OUT := $(LUA_SRCS:lua/%.lua=build/lua/%.luac)
 ARGPARSE := $(shell $(LUA) -e 'io.write(package.searchpath("argparse", package.path) or "")' 2>/dev/null)
 ifneq ($(ARGPARSE),)
 LUAC_OUT += build/lua/argparse.luac
+endif
 endif
 
 .PHONY: all check sanitize install clean demo bench lint
