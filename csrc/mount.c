@@ -593,9 +593,9 @@ static int mnt_readlink (lua_State *L) {
 */
 static int mnt_readdir (lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  size_t bufsize = 32768;
+  char buf[4096];               /* a dirent is at most 19 + 256 bytes */
+  size_t bufsize = sizeof buf;
   int *box = nslua_newfd(L);
-  char *buf = (char *)lua_newuserdatauv(L, bufsize, 0);
   int n = 0;
   lua_newtable(L);
   *box = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
