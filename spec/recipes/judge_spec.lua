@@ -487,6 +487,34 @@ describe("nslua judge #priv", function()
     assert.equal("OK:one MLE OK:two TLE OK:three RE OK:four", out)
   end)
 
+  it("--tests DIR: every NAME.in through one pool, NAME.out and NAME.meta beside it", function()
+    local tests = dir .. "/tests"
+    assert(helper.sh("mkdir -p " .. q(tests)))
+    for name, input in pairs { a = "one", b = "hog", c = "two", d = "spin" } do
+      local f = assert(io.open(tests .. "/" .. name .. ".in", "w"))
+      f:write(input, "\n")
+      f:close()
+    end
+    local cmd = ("%s judge --tests %s --memory 64M --time 0.5 -- %s"):format(helper.nslua, q(tests), q(bin.byinput))
+    local _, out, rc = helper.sh(cmd)
+    assert.equal(1, rc, out)   -- not every test is OK
+    assert.matches("a: OK", out, 1, true)
+    assert.matches("b: MLE", out, 1, true)
+    assert.matches("c: OK", out, 1, true)
+    assert.matches("d: TLE", out, 1, true)
+    assert.equal("one\n", helper.read(tests .. "/a.out"))
+    assert.equal("two\n", helper.read(tests .. "/c.out"))
+    assert.equal("MLE", meta_of(tests .. "/b.meta").verdict)
+    assert.equal("OK", meta_of(tests .. "/c.meta").verdict)
+    -- usage: --tests takes the files itself
+    _, out, rc = helper.sh(("%s judge --tests %s --stdin x -- %s"):format(helper.nslua, q(tests), q(bin.byinput)))
+    assert.equal(125, rc, out)
+    assert.matches("--tests excludes --stdin", out, 1, true)
+    _, out, rc = helper.sh(("%s judge --tests %s -- %s"):format(helper.nslua, q(dir .. "/nothere"), q(bin.byinput)))
+    assert.equal(125, rc, out)
+    helper.rmtree(tests)
+  end)
+
   it("the API: one Lua process runs 20 submissions", function()
     local ok, out = helper.run_isolated(([[
       local judge = require "nslua.recipes.judge"

@@ -558,9 +558,46 @@ function M.parser()
   p:option("--seccomp", "strict (default) | default | none | FILE.lua")
   p:option("--cwd --chdir", "Working directory inside (default /box).")
   p:option("--name", "A name for the container (shown by nslua ps).")
+  p:option("--tests", "Run PROGRAM on every DIR/NAME.in through one warm pool, writing DIR/NAME.out "
+    .. "and DIR/NAME.meta (root; excludes --stdin, --stdout, --meta).")
   p:flag("--silent", "Do not print the verdict line on stderr.")
   p:flag("--explain", "Print the plan and exit.")
   return p
+end
+
+--- `nslua judge --tests DIR`: PROGRAM on every DIR/NAME.in (sorted), each
+-- run in one warm pool (judge.pool), its stdout in DIR/NAME.out and its
+-- meta-file in DIR/NAME.meta; a verdict line per test on stderr.  Exit 0
+-- when every test is OK, 1 when one is not, 125 when a run could not be
+-- made (XX) or the pool cannot be (it needs root).
+function M.run_tests(opts, dir, silent, fail)
+  local mount = require("nslua.core").mount
+  local names, err = mount.readdir(dir)
+  if not names then return fail("--tests: " .. err) end
+  local tests = {}
+  for _, n in ipairs(names) do
+    local name = n:match("^(.+)%.in$")
+    if name then tests[#tests + 1] = name end
+  end
+  table.sort(tests)
+  if #tests == 0 then return fail(("--tests: no NAME.in in '%s'"):format(dir)) end
+  local base = {}
+  for k, v in pairs(opts) do if not RUN_OPTS[k] then base[k] = v end end
+  local okp, jp, perr = pcall(M.pool, base)
+  if not okp then return fail(tostring(jp)) end
+  if not jp then return fail("--tests: " .. tostring(perr)) end
+  local code = EXIT_OK
+  for _, name in ipairs(tests) do
+    local file = dir .. "/" .. name
+    local v, meta = jp:run { stdin = file .. ".in", stdout = file .. ".out", meta = file .. ".meta",
+      time = opts.time, extra_time = opts.extra_time, wall = opts.wall,
+      stderr = opts.stderr, stderr_to_stdout = opts.stderr_to_stdout }
+    if not silent then io.stderr:write(name, ": ", M.summary(v, meta), "\n") end
+    local c = M.exit_code(v)
+    if c > code then code = c end
+  end
+  jp:close()
+  return code
 end
 
 local CLI_NAMES = { argv = "PROGRAM", extra_time = "--extra-time", box_size = "--box-size",
@@ -586,6 +623,12 @@ function M.main(args)
   }
   local ok, o = pcall(normalize, opts, cli_name)
   if not ok then return fail(type(o) == "table" and o.judge_usage or tostring(o)) end
+  if a.tests then
+    if a.stdin or a.stdout or a.meta or a.explain then
+      return fail("--tests excludes --stdin, --stdout, --meta and --explain")
+    end
+    return M.run_tests(opts, a.tests, a.silent, fail)
+  end
   local ok2, v, meta = pcall(run_normalized, o, a.explain)
   if not ok2 then
     return fail(type(v) == "table" and v.judge_usage or tostring(v))
