@@ -97,6 +97,11 @@ describe("nslua.pool #priv", function()
     end
     assert.equal(a[4], b[4])
     assert.equal(("net:[%d]"):format(ns.id(pool.netns, "net")), b[4])
+    -- the network namespace belongs to the pool's own user namespace, which
+    -- no run is in (a run's capabilities are over its own user namespace)
+    local owner = ("user:[%d]"):format(ns.id(pool.userns, "user"))
+    assert.are_not.equal(owner, a[3])
+    assert.are_not.equal(owner, b[3])
   end)
 
   it("keeps the network namespace untouched by a hostile run", function()
