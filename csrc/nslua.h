@@ -6,6 +6,17 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+/* AddressSanitizer (gcc defines __SANITIZE_ADDRESS__, clang has the
+** feature test): it cannot follow a child onto a stack of its own, so the
+** sanitizer build clones with fork semantics instead. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NSLUA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NSLUA_ASAN 1
+#endif
+#endif
+
 /* Every cross-file symbol is hidden: core.so exports luaopen_nslua_core only. */
 #pragma GCC visibility push(hidden)
 

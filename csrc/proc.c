@@ -1353,11 +1353,13 @@ static void exec_run (exec_plan *p) {
     close(p->cgroup_fds[i]);
   }
 
-  /* (2) a clean signal state: the mask and SIG_IGN survive execve */
+  /* (2) a clean signal state: the mask and SIG_IGN survive execve.  The
+  ** dispositions first: a spawn child shares the caller's memory and comes
+  ** with every signal blocked, so no handler of the caller's may run in it. */
+  reset_dispositions();
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
     exec_fail(p, "signals", errno, NULL);
-  reset_dispositions();
 
   /* (3) fds: 0-2, the kept ones (made inheritable), and the status fd,
   ** which execve closes, so its end of file tells the parent exec worked */
@@ -1734,11 +1736,13 @@ static exec_plan *exec_args (lua_State *L, const char *what) {
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   if (lua_isnoneornil(L, 3)) {
-    lua_settop(L, 2);
+    if (lua_gettop(L) < 3)
+      lua_settop(L, 3);
     lua_newtable(L);
+    lua_replace(L, 3);
   } else
     luaL_checktype(L, 3, LUA_TTABLE);
-  lua_settop(L, 3);
+  /* arguments above 3 stay on the stack: what they hold stays alive */
   luaL_checkstack(L, 32, what);
   return nslua_exec_plan(L);
 }
@@ -1800,15 +1804,17 @@ static int spawn_child (void *arg) {
 ** scratch and, through libcap, the (suspended) caller's heap. */
 int nslua_spawn (exec_plan *p, const int stdio[3]) {
   spawn_arg a;
+  sigset_t all, old;
   char *stack;
   int pid, err;
   a.p = p;
   a.stdio = stdio;
-#if defined(__SANITIZE_ADDRESS__)
-  /* ASan cannot follow a child that runs on a stack of its own in the
-  ** caller's address space: `make sanitize` builds fork instead. */
+#if defined(NSLUA_ASAN)
+  /* `make sanitize`: fork semantics (see nslua.h) */
   (void)stack;
   (void)err;
+  (void)all;
+  (void)old;
   pid = fork();
   if (pid == 0)
     spawn_child(&a);
@@ -1818,8 +1824,14 @@ int nslua_spawn (exec_plan *p, const int stdio[3]) {
                MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED)
     return -1;
+  /* As posix_spawn: the child starts with every signal blocked, so none of
+  ** our handlers runs on memory it shares with us before exec_run resets
+  ** the dispositions. */
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &old);
   pid = clone(spawn_child, stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
   err = errno;
+  sigprocmask(SIG_SETMASK, &old, NULL);
   munmap(stack, SPAWN_STACK);
   errno = err;
   return pid;
@@ -1838,6 +1850,8 @@ int nslua_spawn (exec_plan *p, const int stdio[3]) {
 */
 static int proc_spawn (lua_State *L) {
   int stdio[3], t, pid;
+  /* CLONE_VFORK stops only this thread; others would share the child's heap */
+  nslua_check_single_thread(L, "spawn");
   if (!lua_isnoneornil(L, 4))
     luaL_checktype(L, 4, LUA_TTABLE);
   for (t = 0; t < 3; t++) {

@@ -309,17 +309,20 @@ static void stop_here (const plan *p, int at) {
   }
 }
 
-static int lo_up (void) {
+static int lo_up (const char **what) {
   struct ifreq ifr;
   int err = 0, s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  *what = "socket";
   if (s < 0)
     return errno;
   memset(&ifr, 0, sizeof ifr);
   memcpy(ifr.ifr_name, "lo", 3);
+  *what = "ioctl SIOCGIFFLAGS";
   if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
     err = errno;
   else if (!(ifr.ifr_flags & IFF_UP)) {
     ifr.ifr_flags |= IFF_UP;
+    *what = "ioctl SIOCSIFFLAGS";
     if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0)
       err = errno;
   }
@@ -454,6 +457,7 @@ static void finish (const plan *p) {
 /* The child's whole set-up, then the init: never returns. */
 static void run_plan (plan *p) __attribute__((noreturn));
 static void run_plan (plan *p) {
+  const char *call;
   struct pollfd pf;
   char b = 0, line[32];
   size_t i;
@@ -489,8 +493,8 @@ static void run_plan (plan *p) {
   if (p->hostname != NULL && sethostname(p->hostname, strlen(p->hostname)) != 0)
     fail(p, "uts", errno, NULL, "sethostname", p->hostname, NULL);
   stop_here(p, STOP_NET);
-  if (p->lo && (err = lo_up()) != 0)
-    fail(p, "net", err, NULL, "ioctl SIOCSIFFLAGS", "lo", NULL);
+  if (p->lo && (err = lo_up(&call)) != 0)
+    fail(p, "net", err, NULL, call, "lo", NULL);
   stop_here(p, STOP_MOUNTS);
   if (p->has_mounts) {
     enter(p);
@@ -545,8 +549,8 @@ static int setup_clone (lua_State *L) {
   int pid, err;
   luaL_argcheck(L, !(flags & CLONE_NEWTIME), 2, "'time' is not a clone flag");
   nslua_check_single_thread(L, "setup.clone");
-#if defined(__SANITIZE_ADDRESS__)
-  /* ASan cannot follow a child onto a stack of its own: fork semantics */
+#if defined(NSLUA_ASAN)
+  /* `make sanitize`: fork semantics (see nslua.h) */
   (void)stack;
   (void)err;
   pid = (int)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);

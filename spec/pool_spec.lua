@@ -47,6 +47,7 @@ describe("nslua.pool #priv", function()
       { { caps = { "net_admin" } }, "caps are refused" },
       { { tty = true }, "tty is refused" },
       { { mounts = { { type = "sysfs", target = "/sys" } } }, "sysfs needs the run's own network namespace" },
+      { { namespaces = { pid = false } }, "needs a pid namespace" },
     }
     for _, c in ipairs(cases) do
       local p, err, code = nslua.pool(c[1])
@@ -55,7 +56,13 @@ describe("nslua.pool #priv", function()
       assert.equal(core.errno.EINVAL, code)
     end
     assert.has_error(function() nslua.pool { hostnmae = "x" } end, "hostnmae: unknown field")
-    pool = assert(nslua.pool { limits = { memory = "64M" } })
+    local spec = { limits = { memory = "64M" } }
+    pool = assert(nslua.pool(spec))
+    -- the pool keeps its own copy: a later change to the caller's table is not taken
+    spec.caps = { "sys_admin" }
+    local rep, out = sh("grep CapEff /proc/self/status")
+    assert.equal("exited", rep.status)
+    assert.equal("CapEff:\t0000000000000000\n", out)
     assert.has_error(function() pool:run { argv = { "/bin/true" }, limits = { memory = "1G" } } end,
       "pool:run: limits.memory: is the pool's cgroup limit")
     assert.has_error(function() pool:run { argv = { "/bin/true" }, mounts = {} } end,

@@ -617,16 +617,19 @@ function Container:_clone_and_release(c, ns_flags, umap, gmap, stdio, exec_cg)
       return nil, "pool network namespace: " .. nerr, ncode
     end
   end
-  local pid, cerr, ccode
+  local okc, pid, cerr, ccode
   if c.setup then
-    pid, cerr, ccode = core.setup.clone(c.setup, ns_flags)   -- the child never returns here
+    okc, pid, cerr, ccode = pcall(core.setup.clone, c.setup, ns_flags)  -- the child never returns here
   else
-    pid, cerr, ccode = ns.clone(ns_flags)
+    okc, pid, cerr, ccode = pcall(ns.clone, ns_flags)
   end
   if pool and pid ~= 0 then
-    -- cannot fail (we left it a moment ago); if it did we must not go on here
-    assert(ns.setns(pool.host_netns, "net"))
+    -- back to our own network namespace whatever clone did; this cannot fail
+    -- (we left it a moment ago), and if it did we must not go on in the pool's
+    local back, berr = ns.setns(pool.host_netns, "net")
+    if not back then error("pool: cannot return to the host network namespace: " .. berr, 0) end
   end
+  if not okc then error(pid, 0) end
   if not pid then
     sync_r:close()
     status_w:close()
@@ -959,7 +962,11 @@ function Container:run()
   local pid, err, code = self:start()
   self._hold_gc = nil
   if not pid then return nil, err, code end
-  return self:wait()
+  -- whatever wait raises, the collector _start held must not stay stopped
+  local ok, rep, werr, wcode = pcall(self.wait, self)
+  if not self._last_run or not ok then self:_resume_gc() end
+  if not ok then error(rep, 0) end
+  return rep, werr, wcode
 end
 
 --- Release everything; kills a container that is still running.  Idempotent.

@@ -6,7 +6,7 @@
 --     that maps no id at all, so no payload ever holds a capability over it
 --     (runs join it through setns around clone instead of making and tearing
 --     down a network namespace each time);
---   * the cgroups of the spec's limits (memory, pids, cpus), reused: their
+--   * cgroups (with the spec's memory, pids, cpus limits), reused: their
 --     counters are read as deltas, the v1 memory peak is reset, the page
 --     cache a run left is reclaimed, and `cgroup.procs` must be empty before
 --     the next run starts;
@@ -40,11 +40,6 @@ local function copy(t)
   local o = {}
   for k, v in pairs(t) do o[k] = copy(v) end
   return o
-end
-
-local function needs_cgroup(l)
-  for k in pairs(CG_LIMITS) do if l[k] then return true end end
-  return false
 end
 
 -- The pool's network namespace: a child cloned into a new user and network
@@ -111,6 +106,8 @@ function M.new(spec)
     why = "pool: caps are refused: no payload may hold capabilities"
   elseif s.tty then
     why = "pool: tty is refused"
+  elseif not s.namespaces.pid then
+    why = "pool: needs a pid namespace (a run's processes must end with it)"
   else
     for i, m in ipairs(s.mounts or {}) do
       if m.type == "sysfs" then
@@ -120,7 +117,8 @@ function M.new(spec)
   end
   if why then return nil, why, errno.EINVAL end
 
-  local self = setmetatable({ spec = spec, base = s }, Pool)
+  -- a copy: the caller's table may change, the checks above may not be skipped
+  local self = setmetatable({ spec = copy(spec), base = s }, Pool)
   local ok, err, code = self:_open()
   if not ok then
     self:close()
@@ -146,14 +144,14 @@ function Pool:_open()
   if not slot then return nil, base, lockfd end
   self.slot, self.host_id, self.lockfd = slot, base, lockfd
 
+  -- always a group, limits or not: the runs' cpu time (time limits, the
+  -- report) is counted container-wide, and cgroup.procs proves each run over
   local l = self.base.limits
-  if needs_cgroup(l) then
-    local cg, cerr, ccode = require("nslua.cgroup").new(self.id,
-      { memory = l.memory, swap = l.swap, pids = l.pids, cpus = l.cpus, cpuset = l.cpuset })
-    if not cg then return nil, cerr, ccode end
-    self.cg = cg
-    state.update(dir, { cgroup = self.id, cgroup_dirs = cg:dirs() })
-  end
+  local cg, cerr, ccode = require("nslua.cgroup").new(self.id,
+    { memory = l.memory, swap = l.swap, pids = l.pids, cpus = l.cpus, cpuset = l.cpuset })
+  if not cg then return nil, cerr, ccode end
+  self.cg = cg
+  state.update(dir, { cgroup = self.id, cgroup_dirs = cg:dirs() })
 
   local hostns, herr, hcode = ns.open(proc.getpid(), "net")
   if not hostns then return nil, herr, hcode end
