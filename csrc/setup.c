@@ -80,7 +80,7 @@ typedef struct plan {
   int stdio[3];
   int *keep;                    /* 2 scratch slots + keep_fds */
   size_t nkeep;
-  char *scratch;                /* mkdir -p buffer, PATH_MAX */
+  char *scratch;                /* mkdir -p buffer, PATH_MAX, on the child's stack */
 } plan;
 
 /* ------------------------------------------------------------------ */
@@ -213,8 +213,6 @@ static int setup_plan (lua_State *L) {
     p->scaffold_size = (unsigned long long)luaL_checkinteger(L, -1);
   lua_pop(L, 1);
 
-  p->scratch = (char *)lua_newuserdatauv(L, PATH_MAX, 0);
-  lua_rawseti(L, anchors, ++nanchor);
   if (field(L, t, "steps") == LUA_TTABLE) {
     int steps = lua_gettop(L);
     p->has_mounts = 1;
@@ -518,18 +516,18 @@ static void run_plan (plan *p) {
   nslua_init_run(cmd, p->status_fd, p->keep, p->nkeep);
 }
 
-/* setup.run(plan) -> never returns: run_plan in a child made by ns.clone. */
-static int setup_run (lua_State *L) {
-  run_plan((plan *)luaL_checkudata(L, 1, NSLUA_SETUP));
-  return 0;
-}
-
-/* The child of setup.clone: its own buffer for paths, on its own stack. */
-static int clone_child (void *arg) {
+/* The child: its buffer for paths on its own stack, then the plan. */
+static int plan_child (void *arg) {
   plan *p = (plan *)arg;
   char scratch[PATH_MAX];
   p->scratch = scratch;
   run_plan(p);
+}
+
+/* setup.run(plan) -> never returns: the plan in a child made by ns.clone. */
+static int setup_run (lua_State *L) {
+  plan_child(luaL_checkudata(L, 1, NSLUA_SETUP));
+  return 0;
 }
 
 #define CHILD_STACK (256 * 1024)
@@ -555,13 +553,13 @@ static int setup_clone (lua_State *L) {
   (void)err;
   pid = (int)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid == 0)
-    clone_child(p);
+    plan_child(p);
 #else
   stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED)
     return nslua_fail(L, errno, "mmap", "stack");
-  pid = clone(clone_child, stack + CHILD_STACK, (int)flags | SIGCHLD, p);
+  pid = clone(plan_child, stack + CHILD_STACK, (int)flags | SIGCHLD, p);
   err = errno;
   munmap(stack, CHILD_STACK);   /* ours only: the child has its own copy */
   errno = err;

@@ -119,19 +119,18 @@ end
 -- for anything else (help, errors, a value that starts with "-", a command
 -- before `--`), which argparse then parses and explains.  Loading and
 -- building argparse costs ~1.8 ms and ~250 KiB of every CLI run.
-local run_index
+local run_index, run_lists
 function M.parse_run_fast(args)
   if not run_index then
-    run_index = {}
+    run_index, run_lists = {}, {}
     for _, o in ipairs(M.RUN_OPTIONS) do
-      local key = o[1]:match("^%-%-(%S+)"):gsub("%-", "_")
+      local key = o[1]:match("^%-%-(%S+)"):gsub("%-", "_")   -- argparse's result key
       for name in o[1]:gmatch("%S+") do run_index[name] = { key = key, n = o.n or 1, many = o.many } end
+      if o.many then run_lists[#run_lists + 1] = key end
     end
   end
   local r = { command = {} }
-  for _, o in ipairs(M.RUN_OPTIONS) do
-    if o.many then r[o[1]:match("^%-%-(%S+)"):gsub("%-", "_")] = {} end
-  end
+  for _, key in ipairs(run_lists) do r[key] = {} end
   local i, n = 1, args.n or #args
   while i <= n do
     local a = args[i]

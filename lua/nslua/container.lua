@@ -629,7 +629,11 @@ function Container:_clone_and_release(c, ns_flags, umap, gmap, stdio, exec_cg)
     local back, berr = ns.setns(pool.host_netns, "net")
     if not back then error("pool: cannot return to the host network namespace: " .. berr, 0) end
   end
-  if not okc then error(pid, 0) end
+  if not okc then
+    sync_r:close()
+    status_w:close()
+    error(pid, 0)
+  end
   if not pid then
     sync_r:close()
     status_w:close()

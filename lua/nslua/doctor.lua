@@ -653,37 +653,15 @@ function M.parse_probe(out, r)
   return r
 end
 
--- A user namespace nested in the caller's, mapping its 0 to the caller's 0,
--- as an fd box: a grandchild makes it and waits until the fd is open.
-local function nested_userns()
-  local rd, wr = proc.pipe()
-  if not rd then return nil, wr end
-  local pid, err = ns.clone { user = true }
-  if not pid then
-    rd:close(); wr:close()
-    return nil, err
-  end
-  if pid == 0 then
-    wr:close()
-    proc.read(rd, 1)
-    proc._exit(0)
-  end
-  rd:close()
-  local ok, e = ns.write_id_map(pid, "uid", { { 0, 0, 1 } })
-  if ok then ok, e = ns.write_id_map(pid, "gid", { { 0, 0, 1 } }) end
-  local fd
-  if ok then fd, e = ns.open(pid, "user") end
-  wr:close()
-  proc.waitpid(pid)
-  return fd, e
-end
-
 --- The overlay and idmapped-mount probe (see check_mount_probes for the
 -- result table).  A child in a new user and mount
 -- namespace (maps written by this process, as nslua does) mounts a private
 -- tmpfs on its own /tmp, so every directory it makes lives only in that
 -- namespace and vanishes with it: nothing is created on the host.
 function M.probe_mounts(root)
+  -- loaded now: the probe's child mounts a tmpfs over /tmp, where a copy
+  -- of nslua may live
+  local idmap_userns = require("nslua.container").idmap_userns
   local r = { idmap_host = false }
   local base = 1 << 30
   if root then
@@ -735,7 +713,7 @@ function M.probe_mounts(root)
       step(tree, terr)
       -- the idmapping must not be the tmpfs's own user namespace (EINVAL:
       -- "filesystem wide idmapping"), so a nested one held by a grandchild
-      local fd, ferr = nested_userns()
+      local fd, ferr = idmap_userns(0, 0)
       if not fd then tree:close() error(ferr, 0) end
       local sok, aerr = mount.mount_setattr(tree, nil, nil, fd)
       fd:close()

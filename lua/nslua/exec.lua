@@ -24,13 +24,7 @@ M.READY_TIMEOUT = 5.0
 local NS_TYPES <const> = { "cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts" }
 local FORWARD <const> = { "INT", "TERM", "HUP" }
 
-local function read(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = state.read
 
 -- A tab-separated list of a state record ("" or nil: empty).
 local function tabs(v)
