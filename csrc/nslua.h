@@ -46,6 +46,13 @@ int nslua_optfd (lua_State *L, int arg, int def);
 /* Registers the "nslua.fd" metatable. */
 void nslua_open_fd (lua_State *L);
 
+/* util.c: plain fd helpers (no Lua state; a child may call them before
+** exec).  Each returns 0 or an errno; *what names the failing call. */
+int nslua_openpty (const char *ptmx, int *master, int *slave, unsigned int *n,
+                   const char **what);
+int nslua_sendfd (int sock, int fd);
+int nslua_write_text (const char *path, const char *text);
+
 /* ns.c: namespace names as CLONE_NEW* bits; raises when the process has
 ** more than one thread (fork semantics would lose them). */
 extern const nslua_flag nslua_ns_flags[];
@@ -70,6 +77,8 @@ int nslua_setattr (int dfd, const char *path, unsigned long long set,
 ** are left on the stack above them). */
 typedef struct exec_plan exec_plan;
 exec_plan *nslua_exec_plan (lua_State *L);
+/* The fd of a user namespace the command joins before its ids (-1: none). */
+void nslua_exec_set_userns (exec_plan *p, int fd);
 /* proc.spawn's child: stdio[t] >= 0 is dup2'd onto t; pid or -1 (errno). */
 int nslua_spawn (exec_plan *p, const int stdio[3]);
 /* proc.init's loop: keep[0] and keep[1] are scratch for the status fd and

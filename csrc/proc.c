@@ -128,16 +128,6 @@ static int write_all (int fd, const char *buf, size_t len) {
   return 0;
 }
 
-/* One line into a /proc file (id maps, setgroups); 0 or errno. */
-static int write_file (const char *path, const char *line) {
-  int err, fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return errno;
-  err = write_all(fd, line, strlen(line));
-  close(fd);
-  return err;
-}
-
 /* ------------------------------------------------------------------ */
 /* signal names                                                         */
 /* ------------------------------------------------------------------ */
@@ -1205,7 +1195,7 @@ typedef struct exec_plan {
   const int *keep_fds;
   size_t nkeep_fds;
   int *keep;                    /* scratch: status fd + keep_fds */
-  int tty, keep_caps, nested_userns, no_new_privs;
+  int tty, keep_caps, userns_fd, no_new_privs;
   int has_uid, has_gid, has_groups;
   uid_t uid;
   gid_t gid;
@@ -1383,7 +1373,13 @@ static void exec_run (exec_plan *p) {
   if (p->tty && ioctl(0, TIOCSCTTY, 0) != 0)
     exec_fail(p, "tty", errno, NULL);
 
-  /* (5) ids.  keepcaps across setresuid: without it a switch away from uid 0
+  /* (5) The nested user namespace of kept capabilities (the executor made
+  ** it, with the payload's ids mapped to themselves): they then belong to a
+  ** namespace that owns no mount namespace, so masks and read-only mounts
+  ** stay.  Joined while we still hold every capability, before the ids. */
+  if (p->userns_fd >= 0 && setns(p->userns_fd, CLONE_NEWUSER) != 0)
+    exec_fail(p, "userns", errno, "setns");
+  /* ids.  keepcaps across setresuid: without it a switch away from uid 0
   ** empties the permitted set and step 6 could no longer shrink the bounding
   ** set.  execve clears keepcaps again. */
   if ((p->keep_caps || p->has_uid) && prctl(PR_SET_KEEPCAPS, 1UL, 0, 0, 0) != 0)
@@ -1394,30 +1390,6 @@ static void exec_run (exec_plan *p) {
     exec_fail(p, "ids", errno, "setresgid");
   if (p->has_uid && setresuid(p->uid, p->uid, p->uid) != 0)
     exec_fail(p, "ids", errno, "setresuid");
-
-  /* The nested user namespace: kept capabilities then belong to a namespace
-  ** that owns no mount namespace, so masks and read-only mounts stay.  A
-  ** one-line self map needs no privilege in the parent namespace;
-  ** setgroups must be denied before gid_map (CVE-2014-8989). */
-  if (p->nested_userns) {
-    char line[64];
-    uid_t uid = geteuid();
-    gid_t gid = getegid();
-    /* An euid change made us non-dumpable, and the /proc/self files of a
-    ** non-dumpable task belong to root: the maps could not be opened. */
-    if (prctl(PR_SET_DUMPABLE, 1UL, 0, 0, 0) != 0)
-      exec_fail(p, "userns", errno, "dumpable");
-    if (unshare(CLONE_NEWUSER) != 0)
-      exec_fail(p, "userns", errno, "unshare");
-    snprintf(line, sizeof line, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
-    if ((err = write_file("/proc/self/uid_map", line)) != 0)
-      exec_fail(p, "userns", err, "uid_map");
-    if ((err = write_file("/proc/self/setgroups", "deny")) != 0)
-      exec_fail(p, "userns", err, "setgroups");
-    snprintf(line, sizeof line, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
-    if ((err = write_file("/proc/self/gid_map", line)) != 0)
-      exec_fail(p, "userns", err, "gid_map");
-  }
 
   /* (6) cwd, rlimits, capabilities, no_new_privs */
   if (chdir(p->cwd != NULL ? p->cwd : "/") != 0)
@@ -1578,7 +1550,7 @@ static void exec_read_env (lua_State *L, exec_plan *p) {
 
 static const char *const exec_opt_names[] = {
   "caps", "cgroup_procs", "cwd", "gid", "groups", "keep_caps", "keep_fds",
-  "nested_userns", "no_new_privs", "rlimits", "seccomp", "status_fd", "tty", "uid",
+  "no_new_privs", "rlimits", "seccomp", "status_fd", "tty", "uid", "userns",
   NULL
 };
 
@@ -1694,7 +1666,10 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   p->keep = (int *)lua_newuserdatauv(L, (p->nkeep_fds + 1) * sizeof *p->keep, 0);
   p->tty = opt_bool(L, "tty", 0);
   p->keep_caps = opt_bool(L, "keep_caps", 0);
-  p->nested_userns = opt_bool(L, "nested_userns", 0);
+  p->userns_fd = -1;
+  if (rawfield(L, 3, "userns") != LUA_TNIL)
+    p->userns_fd = field_fd(L, 3, "field 'userns'");
+  lua_pop(L, 1);
   p->no_new_privs = opt_bool(L, "no_new_privs", 1);
   if ((p->has_uid = opt_id(L, "uid", &id)))
     p->uid = id;
@@ -1747,6 +1722,11 @@ static exec_plan *exec_args (lua_State *L, const char *what) {
   return nslua_exec_plan(L);
 }
 
+/* The executor's nested user namespace, made in the child after the plan was read. */
+void nslua_exec_set_userns (exec_plan *p, int fd) {
+  p->userns_fd = fd;
+}
+
 exec_plan *nslua_exec_plan (lua_State *L) {
   exec_plan *p = (exec_plan *)lua_newuserdatauv(L, sizeof *p, 0);
   memset(p, 0, sizeof *p);
@@ -1768,12 +1748,13 @@ exec_plan *nslua_exec_plan (lua_State *L) {
 **   env    {"K=V", ...} and/or {K = "V"}: exactly the environment
 **   opts   status_fd (>= 3, close-on-exec), cgroup_procs {fd...}, keep_fds
 **          {fd...} (kept, made inheritable), tty, uid, gid, groups {gid...},
-**          keep_caps, nested_userns, cwd ("/"), rlimits {name = n |
+**          keep_caps, userns (a user namespace fd to join before the ids),
+**          cwd ("/"), rlimits {name = n |
 **          {soft, hard}}, caps {"net_raw", ...}, no_new_privs (true),
 **          seccomp (raw struct sock_filter array)
 ** Steps and details: cgroup, signals, fds, setsid, tty,
 ** ids (keepcaps|setgroups|setresgid|setresuid),
-** userns (dumpable|unshare|uid_map|setgroups|gid_map), cwd, rlimit (<name>),
+** userns (setns), cwd, rlimit (<name>),
 ** caps (cap_get_proc|cap_set_proc|cap_drop_bound|cap_reset_ambient|
 ** cap_set_ambient), no_new_privs, seccomp, execve.
 */

@@ -17,20 +17,24 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nslua.h"
 
 /*
-** Why C: after clone the child shares every page of the Lua process
-** copy-on-write, and each page the Lua VM writes costs a copy and a TLB
-** shootdown.  setup.plan() reads the whole plan in the parent, before
-** clone; setup.run() in the child then runs only this file's code:
-** DESIGN's child steps 1-5 (sync, credentials, pdeathsig, session,
-** hostname, lo, the mount plan, pivot, the command, the init) for every
-** spec without child hooks, a tty, a veth plan or kept capabilities.
-** Failures are "setup <step> <errno> <message>\n" on the status fd, the
-** records of the Lua child (container.lua).
+** The executor: the only code that runs in a sandbox's child, for every
+** spec (DESIGN "The plan and the executor").  setup.plan(plan, rt) reads
+** launch.plan's table and the runtime handles (fds, the BPF program, the
+** hook functions) in the parent, before clone, and checks everything;
+** setup.clone() then runs this file's sequence in the child: sync,
+** credentials, pdeathsig, session, hostname, network guest steps, the
+** mount steps in order, the pty, before_pivot, pivot, before_exec, the
+** nested user namespace, the command, the init.  Why C: after clone the
+** child shares every page of the Lua process copy-on-write, and each page
+** the Lua VM writes costs a copy and a TLB shootdown; Lua runs in the child
+** only for a hook the plan names.  Failures are status records
+** (csrc/status.h; parsed by lua/nslua/status.lua).
 */
 
 #define NSLUA_SETUP "nslua.setup"
@@ -62,23 +66,45 @@ typedef struct step {
   unsigned int mode;
 } step;
 
-/* Test-only stops, as NSLUA_TEST_STOP in container.lua. */
+/* Test-only stops (NSLUA_TEST_STOP): the child parks at the named step. */
 static const char *const stop_names[] = {
   "none", "ids", "uts", "net", "mounts", "pivot", "fork", NULL
 };
 enum { STOP_NONE, STOP_IDS, STOP_UTS, STOP_NET, STOP_MOUNTS, STOP_PIVOT, STOP_FORK };
 
+/* The child stages that call a Lua hook (launch.CHILD_HOOKS). */
+static const char *const hook_names[] = { "before_pivot", "before_exec", NULL };
+enum { HOOK_PIVOT, HOOK_EXEC, NHOOKS };
+
+typedef struct net_addr {
+  const char *dev, *cidr;
+} net_addr;
+
+typedef struct net_route {
+  const char *dst, *gateway, *dev;
+  int family;
+} net_route;
+
 typedef struct plan {
-  int sync_fd, sync_close, status_fd;
-  int ids, lo, strict, stop;
+  lua_State *L;                 /* the caller's, for hooks (set by clone/run) */
+  int sync_fd, sync_close, status_fd, tty_sock;
+  int ids, lo, strict, stop, tty;
+  int hooks[NHOOKS];
   const char *hostname;
   step *steps;
   size_t nsteps;
   int has_mounts;
   unsigned long long scaffold_size;
+  net_addr *addrs;
+  size_t naddrs;
+  const char **up;
+  size_t nup;
+  net_route *routes;
+  size_t nroutes;
+  const char *nested_uid_map, *nested_gid_map;   /* "in out n\n..." */
   exec_plan *exec;
   int stdio[3];
-  int *keep;                    /* 2 scratch slots + keep_fds */
+  int *keep;                    /* 2 scratch slots + the fds the init keeps */
   size_t nkeep;
   char *scratch;                /* mkdir -p buffer, PATH_MAX, on the child's stack */
 } plan;
@@ -87,14 +113,18 @@ typedef struct plan {
 /* reading the plan (parent, before clone)                            */
 /* ------------------------------------------------------------------ */
 
-static int field (lua_State *L, int t, const char *name) {
-  return lua_getfield(L, t, name);
+/* Everything the plan points into stays anchored in this table (the
+** plan userdata's user value), so nothing read here can be collected. */
+#define ANCHORS 6
+
+static void anchor (lua_State *L) {
+  lua_rawseti(L, ANCHORS, (lua_Integer)lua_rawlen(L, ANCHORS) + 1);
 }
 
-/* An optional string field, anchored in the table it came from. */
+/* An optional string field of the table at t (anchored through the table). */
 static const char *opt_str (lua_State *L, int t, const char *name, const char *where) {
   const char *s = NULL;
-  int ty = field(L, t, name);
+  int ty = lua_getfield(L, t, name);
   if (ty == LUA_TSTRING)
     s = lua_tostring(L, -1);
   else if (ty != LUA_TNIL)
@@ -105,7 +135,7 @@ static const char *opt_str (lua_State *L, int t, const char *name, const char *w
 
 static int opt_flag (lua_State *L, int t, const char *name) {
   int v;
-  field(L, t, name);
+  lua_getfield(L, t, name);
   v = lua_toboolean(L, -1);
   lua_pop(L, 1);
   return v;
@@ -113,7 +143,7 @@ static int opt_flag (lua_State *L, int t, const char *name) {
 
 static int opt_fd (lua_State *L, int t, const char *name, int def) {
   int fd = def;
-  if (field(L, t, name) != LUA_TNIL)
+  if (lua_getfield(L, t, name) != LUA_TNIL)
     fd = nslua_checkfd(L, lua_gettop(L));
   lua_pop(L, 1);
   return fd;
@@ -121,7 +151,7 @@ static int opt_fd (lua_State *L, int t, const char *name, int def) {
 
 static unsigned int opt_mode (lua_State *L, int t, const char *name, unsigned int def) {
   lua_Integer m = def;
-  if (field(L, t, name) != LUA_TNIL) {
+  if (lua_getfield(L, t, name) != LUA_TNIL) {
     m = luaL_checkinteger(L, -1);
     luaL_argcheck(L, m >= 0 && m <= 07777, 1, "a mode must be 0..07777");
   }
@@ -129,10 +159,27 @@ static unsigned int opt_mode (lua_State *L, int t, const char *name, unsigned in
   return (unsigned int)m;
 }
 
-static void read_step (lua_State *L, int t, step *s, size_t i) {
-  char where[32];
-  snprintf(where, sizeof where, "steps[%d]", (int)i + 1);
-  field(L, t, "op");
+/* t[name] as a table pushed on the stack, or nil; raises for another type. */
+static int opt_table (lua_State *L, int t, const char *name, const char *where) {
+  int ty = lua_getfield(L, t, name);
+  if (ty != LUA_TTABLE && ty != LUA_TNIL)
+    luaL_error(L, "setup.plan: %s.%s must be a table", where, name);
+  return ty == LUA_TTABLE;
+}
+
+/* A zeroed array of n elements of 'size' bytes, anchored. */
+static void *new_array (lua_State *L, size_t n, size_t size) {
+  void *a = lua_newuserdatauv(L, (n ? n : 1) * size, 0);
+  memset(a, 0, (n ? n : 1) * size);
+  anchor(L);
+  return a;
+}
+
+static void read_step (lua_State *L, int t, int trees, step *s, size_t i) {
+  char where[48];
+  const char *tree;
+  snprintf(where, sizeof where, "mounts.steps[%d]", (int)i + 1);
+  lua_getfield(L, t, "op");
   s->op = luaL_checkoption(L, -1, NULL, op_names);
   lua_pop(L, 1);
   s->src = opt_str(L, t, "src", where);
@@ -143,16 +190,23 @@ static void read_step (lua_State *L, int t, step *s, size_t i) {
   s->what = opt_str(L, t, "what", where);
   if (s->path == NULL)
     luaL_error(L, "setup.plan: %s.path is missing", where);
-  if (field(L, t, "flags") != LUA_TNIL)
+  if (lua_getfield(L, t, "flags") != LUA_TNIL)
     s->flags = nslua_checkflags(L, lua_gettop(L), nslua_mnt_flags);
   lua_pop(L, 1);
-  if (field(L, t, "set") != LUA_TNIL)
+  if (lua_getfield(L, t, "set") != LUA_TNIL)
     s->set = nslua_checkflags(L, lua_gettop(L), nslua_mnt_attr_flags);
   lua_pop(L, 1);
   s->rec = opt_flag(L, t, "rec");
-  s->fd = opt_fd(L, t, "tree", -1);
+  s->fd = -1;
+  /* a detached tree is named by its key; the fd comes from rt.trees */
+  if ((tree = opt_str(L, t, "tree", where)) != NULL) {
+    if (trees == 0 || lua_getfield(L, trees, tree) == LUA_TNIL)
+      luaL_error(L, "setup.plan: %s: no tree '%s' in rt.trees", where, tree);
+    s->fd = nslua_checkfd(L, lua_gettop(L));
+    lua_pop(L, 1);
+  }
   s->mode = opt_mode(L, t, "mode", s->op == OP_WRITE ? 0644 : 0755);
-  if (field(L, t, "content") == LUA_TSTRING)
+  if (lua_getfield(L, t, "content") == LUA_TSTRING)
     s->content = lua_tolstring(L, -1, &s->len);
   lua_pop(L, 1);
   if ((s->op == OP_SYMLINK && s->target == NULL) || (s->op == OP_MOVE && s->fd < 0) ||
@@ -160,77 +214,231 @@ static void read_step (lua_State *L, int t, step *s, size_t i) {
     luaL_error(L, "setup.plan: %s (%s) lacks its argument", where, op_names[s->op]);
 }
 
+/* plan.mounts = {steps = {...}, scaffold_size = N, strict = bool} */
+static void read_mounts (lua_State *L, plan *p, int t, int rt) {
+  int steps, trees = 0;
+  size_t i, n;
+  if (!opt_table(L, t, "mounts", "plan")) {
+    lua_pop(L, 1);
+    return;
+  }
+  p->has_mounts = 1;
+  p->strict = opt_flag(L, -1, "strict");
+  if (lua_getfield(L, -1, "scaffold_size") != LUA_TNIL)
+    p->scaffold_size = (unsigned long long)luaL_checkinteger(L, -1);
+  lua_pop(L, 1);
+  if (!opt_table(L, -1, "steps", "plan.mounts"))
+    luaL_error(L, "setup.plan: plan.mounts.steps is missing");
+  steps = lua_gettop(L);
+  if (opt_table(L, rt, "trees", "rt"))
+    trees = lua_gettop(L);
+  n = (size_t)lua_rawlen(L, steps);
+  p->steps = (step *)new_array(L, n, sizeof *p->steps);
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, steps, (lua_Integer)i + 1);
+    luaL_checktype(L, -1, LUA_TTABLE);
+    read_step(L, lua_gettop(L), trees, &p->steps[i], i);
+    lua_pop(L, 1);
+  }
+  p->nsteps = n;
+  lua_settop(L, steps - 2);
+}
+
+/* plan.net = {lo = bool, addrs = {{dev, cidr}}, up = {dev...}, routes = {{dst, gateway, dev, family}}} */
+static void read_net (lua_State *L, plan *p, int t) {
+  int net;
+  size_t i;
+  if (!opt_table(L, t, "net", "plan")) {
+    lua_pop(L, 1);
+    return;
+  }
+  net = lua_gettop(L);
+  p->lo = opt_flag(L, net, "lo");
+  if (opt_table(L, net, "addrs", "plan.net")) {
+    p->naddrs = (size_t)lua_rawlen(L, -1);
+    p->addrs = (net_addr *)new_array(L, p->naddrs, sizeof *p->addrs);
+    for (i = 0; i < p->naddrs; i++) {
+      lua_rawgeti(L, -1, (lua_Integer)i + 1);
+      luaL_checktype(L, -1, LUA_TTABLE);
+      p->addrs[i].dev = opt_str(L, -1, "dev", "plan.net.addrs[]");
+      p->addrs[i].cidr = opt_str(L, -1, "cidr", "plan.net.addrs[]");
+      if (p->addrs[i].dev == NULL || p->addrs[i].cidr == NULL)
+        luaL_error(L, "setup.plan: plan.net.addrs[%d] needs dev and cidr", (int)i + 1);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (opt_table(L, net, "up", "plan.net")) {
+    p->nup = (size_t)lua_rawlen(L, -1);
+    p->up = (const char **)new_array(L, p->nup, sizeof *p->up);
+    for (i = 0; i < p->nup; i++) {
+      lua_rawgeti(L, -1, (lua_Integer)i + 1);
+      p->up[i] = luaL_checkstring(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (opt_table(L, net, "routes", "plan.net")) {
+    p->nroutes = (size_t)lua_rawlen(L, -1);
+    p->routes = (net_route *)new_array(L, p->nroutes, sizeof *p->routes);
+    for (i = 0; i < p->nroutes; i++) {
+      const char *fam;
+      net_route *r = &p->routes[i];
+      lua_rawgeti(L, -1, (lua_Integer)i + 1);
+      luaL_checktype(L, -1, LUA_TTABLE);
+      r->dst = opt_str(L, -1, "dst", "plan.net.routes[]");
+      r->gateway = opt_str(L, -1, "gateway", "plan.net.routes[]");
+      r->dev = opt_str(L, -1, "dev", "plan.net.routes[]");
+      fam = opt_str(L, -1, "family", "plan.net.routes[]");
+      r->family = fam == NULL ? 0 : strcmp(fam, "inet6") == 0 ? AF_INET6 : AF_INET;
+      lua_pop(L, 1);
+    }
+  }
+  lua_settop(L, net - 1);
+}
+
+/* A map {{in, out, count}, ...} as the text of a uid_map write, anchored. */
+static const char *map_text (lua_State *L, int t, const char *name) {
+  luaL_Buffer b;
+  const char *s;
+  size_t i, n;
+  int m;
+  if (!opt_table(L, t, name, "plan.nested_userns"))
+    luaL_error(L, "setup.plan: plan.nested_userns.%s is missing", name);
+  m = lua_gettop(L);
+  n = (size_t)lua_rawlen(L, m);
+  luaL_argcheck(L, n > 0 && n <= 340, 1, "a nested map has 1..340 lines");
+  luaL_buffinit(L, &b);
+  for (i = 1; i <= n; i++) {
+    lua_Integer v[3];
+    int k;
+    lua_rawgeti(L, m, (lua_Integer)i);
+    luaL_checktype(L, -1, LUA_TTABLE);
+    for (k = 0; k < 3; k++) {
+      lua_rawgeti(L, -1, k + 1);
+      v[k] = luaL_checkinteger(L, -1);
+      luaL_argcheck(L, v[k] >= 0 && v[k] <= 0xffffffffLL, 1, "a map value is a 32-bit id");
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_pushfstring(L, "%I %I %I\n", v[0], v[1], v[2]);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  s = lua_tostring(L, -1);
+  anchor(L);                    /* pops the text; the anchors keep it (and s) alive */
+  lua_pop(L, 1);
+  return s;
+}
+
+/* The exec tail's options: plan.exec's (checked again by the tail) plus
+** the runtime's status fd, cgroup.procs fds and BPF program. */
+static const char *const exec_copy[] = {
+  "cwd", "rlimits", "caps", "keep_caps", "tty", "keep_fds", "uid", "gid", "groups", NULL
+};
+
+static void push_exec_opts (lua_State *L, int exec, int rt) {
+  int i;
+  lua_newtable(L);
+  for (i = 0; exec_copy[i] != NULL; i++) {
+    lua_getfield(L, exec, exec_copy[i]);
+    lua_setfield(L, -2, exec_copy[i]);
+  }
+  lua_getfield(L, rt, "status_w");
+  lua_setfield(L, -2, "status_fd");
+  lua_getfield(L, rt, "cgroup_procs");
+  lua_setfield(L, -2, "cgroup_procs");
+  lua_getfield(L, rt, "seccomp");
+  lua_setfield(L, -2, "seccomp");
+}
+
 /*
-** setup.plan(t) -> plan (userdata).  t: sync_fd, sync_close, status_fd,
-** ids (switch to 0/0 with no groups: the slot mode), hostname, lo,
-** steps (rootfs.plan's list) with scaffold_size and strict, argv, env,
-** exec (proc.exec's opts), stdio {[0]=, [1]=, [2]=}, keep_fds {...},
-** stop (a test-only step name).  Everything is read and checked here; t
-** keeps what the plan points into alive.
+** setup.plan(plan, rt) -> plan (userdata)
+** plan: launch.plan's table (identity.switch, hostname, net, mounts, tty,
+**   hooks, nested_userns, exec {argv, env, cwd, rlimits, caps, ...}).
+** rt: the runtime handles: sync_r, sync_w, status_w, tty_sock, stdio
+**   {[0]=, [1]=, [2]=}, trees {key = fd}, cgroup_procs {fd...}, seccomp
+**   (BPF), keep {fd...} (the init keeps them), hooks {name = function},
+**   hook_ctx (the hooks' argument), stop (a test-only step name).
+** Everything is read and checked here; misuse raises.
 */
 static int setup_plan (lua_State *L) {
   plan *p;
-  size_t i, n = 0;
-  int top, k, t = 4, anchors = 6, nanchor = 0;
+  size_t i, n;
+  int k, top, t = 4, rt = 5;
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 1);
-  lua_getfield(L, 1, "argv");
-  if (lua_getfield(L, 1, "env") == LUA_TNIL) {
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  if (lua_getfield(L, 1, "exec") != LUA_TTABLE)
+    luaL_error(L, "setup.plan: plan.exec is missing");
+  lua_getfield(L, 3, "argv");
+  if (lua_getfield(L, 3, "env") == LUA_TNIL) {
     lua_pop(L, 1);
     lua_newtable(L);
   }
-  if (lua_getfield(L, 1, "exec") == LUA_TNIL) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-  }
-  lua_rotate(L, 1, -1);         /* argv, env, exec opts at 1..3 (the exec tail's), t at 4 */
-  luaL_argcheck(L, lua_istable(L, 1), 1, "field 'argv' must be a table");
-  luaL_argcheck(L, lua_istable(L, 2), 1, "field 'env' must be a table");
-  luaL_argcheck(L, lua_istable(L, 3), 1, "field 'exec' must be a table");
-  p = (plan *)lua_newuserdatauv(L, sizeof *p, 1);                  /* 5 */
+  push_exec_opts(L, 3, 2);
+  lua_remove(L, 3);
+  lua_rotate(L, 1, 3);          /* argv, env, opts at 1..3 (the exec tail's), plan 4, rt 5 */
+  luaL_argcheck(L, lua_istable(L, 1), 1, "field 'exec.argv' must be a table");
+  luaL_argcheck(L, lua_istable(L, 2), 1, "field 'exec.env' must be a table");
+  p = (plan *)lua_newuserdatauv(L, sizeof *p, 1);                  /* 6 */
   memset(p, 0, sizeof *p);
   luaL_setmetatable(L, NSLUA_SETUP);
-  lua_newtable(L);                                                  /* 6: what p points into */
-  lua_pushvalue(L, anchors);
-  lua_setiuservalue(L, 5, 1);
-  for (k = 1; k <= 4; k++) {
+  lua_newtable(L);                                                  /* 7: anchors */
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, 6, 1);
+  lua_rotate(L, 6, 1);          /* anchors at 6 (ANCHORS), the userdata at 7 */
+  for (k = 1; k <= 5; k++) {
     lua_pushvalue(L, k);
-    lua_rawseti(L, anchors, ++nanchor);
+    anchor(L);
   }
 
-  p->sync_fd = opt_fd(L, t, "sync_fd", -1);
-  p->sync_close = opt_fd(L, t, "sync_close", -1);
-  p->status_fd = opt_fd(L, t, "status_fd", -1);
-  luaL_argcheck(L, p->sync_fd >= 0 && p->status_fd >= 0, 1, "sync_fd and status_fd are required");
-  p->ids = opt_flag(L, t, "ids");
-  p->lo = opt_flag(L, t, "lo");
-  p->strict = opt_flag(L, t, "strict");
-  p->hostname = opt_str(L, t, "hostname", "plan");
-  field(L, t, "stop");
+  p->sync_fd = opt_fd(L, rt, "sync_r", -1);
+  p->sync_close = opt_fd(L, rt, "sync_w", -1);
+  p->status_fd = opt_fd(L, rt, "status_w", -1);
+  p->tty_sock = opt_fd(L, rt, "tty_sock", -1);
+  luaL_argcheck(L, p->sync_fd >= 0 && p->status_fd >= 0, 2, "sync_r and status_w are required");
+  lua_getfield(L, rt, "stop");
   p->stop = luaL_checkoption(L, -1, "none", stop_names);
   lua_pop(L, 1);
-  if (field(L, t, "scaffold_size") != LUA_TNIL)
-    p->scaffold_size = (unsigned long long)luaL_checkinteger(L, -1);
+  if (opt_table(L, t, "identity", "plan"))
+    p->ids = opt_flag(L, -1, "switch");
   lua_pop(L, 1);
+  p->hostname = opt_str(L, t, "hostname", "plan");
+  p->tty = opt_flag(L, t, "tty");
+  luaL_argcheck(L, !p->tty || p->tty_sock >= 0, 2, "a tty plan needs rt.tty_sock");
+  read_net(L, p, t);
+  read_mounts(L, p, t, rt);
 
-  if (field(L, t, "steps") == LUA_TTABLE) {
-    int steps = lua_gettop(L);
-    p->has_mounts = 1;
-    n = (size_t)lua_rawlen(L, steps);
-    p->steps = (step *)lua_newuserdatauv(L, (n ? n : 1) * sizeof *p->steps, 0);
-    lua_rawseti(L, anchors, ++nanchor);
-    memset(p->steps, 0, (n ? n : 1) * sizeof *p->steps);
-    for (i = 0; i < n; i++) {
-      lua_rawgeti(L, steps, (lua_Integer)i + 1);
-      luaL_checktype(L, -1, LUA_TTABLE);
-      read_step(L, lua_gettop(L), &p->steps[i], i);
-      lua_pop(L, 1);
+  /* hooks: names in the plan, functions in rt.hooks (kept in the anchors) */
+  if (opt_table(L, t, "hooks", "plan")) {
+    n = (size_t)lua_rawlen(L, -1);
+    if (!opt_table(L, rt, "hooks", "rt"))
+      luaL_error(L, "setup.plan: the plan names hooks but rt.hooks is missing");
+    for (i = 1; i <= n; i++) {
+      int h;
+      lua_rawgeti(L, -2, (lua_Integer)i);
+      h = luaL_checkoption(L, -1, NULL, hook_names);
+      if (lua_getfield(L, -2, hook_names[h]) != LUA_TFUNCTION)
+        luaL_error(L, "setup.plan: rt.hooks.%s must be a function", hook_names[h]);
+      lua_pop(L, 2);
+      p->hooks[h] = 1;
     }
-    p->nsteps = n;
+    lua_setfield(L, ANCHORS, "hooks");
+    lua_getfield(L, rt, "hook_ctx");
+    lua_setfield(L, ANCHORS, "ctx");
   }
   lua_pop(L, 1);
 
-  field(L, t, "stdio");
+  if (opt_table(L, t, "nested_userns", "plan")) {
+    int nt = lua_gettop(L);
+    p->nested_uid_map = map_text(L, nt, "uid_map");
+    p->nested_gid_map = map_text(L, nt, "gid_map");
+    lua_settop(L, nt);
+  }
+  lua_pop(L, 1);
+
+  opt_table(L, rt, "stdio", "rt");
   for (i = 0; i < 3; i++) {
     p->stdio[i] = -1;
     if (lua_istable(L, -1)) {
@@ -241,10 +449,9 @@ static int setup_plan (lua_State *L) {
     }
   }
   lua_pop(L, 1);
-  field(L, t, "keep_fds");
+  opt_table(L, rt, "keep", "rt");
   n = lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 0;
-  p->keep = (int *)lua_newuserdatauv(L, (n + 2) * sizeof *p->keep, 0);
-  lua_rawseti(L, anchors, ++nanchor);
+  p->keep = (int *)new_array(L, n + 2, sizeof *p->keep);
   for (i = 0; i < n; i++) {
     lua_rawgeti(L, -1, (lua_Integer)i + 1);
     p->keep[i + 2] = nslua_checkfd(L, lua_gettop(L));
@@ -255,13 +462,13 @@ static int setup_plan (lua_State *L) {
 
   /* the exec tail's plan: it reads 1..3 and leaves what it points into above */
   luaL_checkstack(L, 32, "setup.plan");
-  p->exec = nslua_exec_plan(L);
   top = lua_gettop(L);
-  for (k = anchors + 1; k <= top; k++) {
+  p->exec = nslua_exec_plan(L);
+  for (k = top + 1; k <= lua_gettop(L); k++) {
     lua_pushvalue(L, k);
-    lua_rawseti(L, anchors, ++nanchor);
+    anchor(L);
   }
-  lua_pushvalue(L, 5);
+  lua_pushvalue(L, 7);
   return 1;
 }
 
@@ -305,27 +512,6 @@ static void stop_here (const plan *p, int at) {
     if (poll(&pf, 1, 1000) > 0 && (pf.revents & (POLLHUP | POLLERR)))
       _exit(1);
   }
-}
-
-static int lo_up (const char **what) {
-  struct ifreq ifr;
-  int err = 0, s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  *what = "socket";
-  if (s < 0)
-    return errno;
-  memset(&ifr, 0, sizeof ifr);
-  memcpy(ifr.ifr_name, "lo", 3);
-  *what = "ioctl SIOCGIFFLAGS";
-  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
-    err = errno;
-  else if (!(ifr.ifr_flags & IFF_UP)) {
-    ifr.ifr_flags |= IFF_UP;
-    *what = "ioctl SIOCSIFFLAGS";
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0)
-      err = errno;
-  }
-  close(s);
-  return err;
 }
 
 static const char *dir_of (const plan *p, const char *path) {
@@ -452,14 +638,144 @@ static void finish (const plan *p) {
     fail(p, "pivot", errno, NULL, "chdir", "/", NULL);
 }
 
+/* "setup <step> <errno> <message>\n" with a message of its own, then _exit(1). */
+static void fail_msg (const plan *p, const char *stepname, int err, const char *msg)
+  __attribute__((noreturn));
+static void fail_msg (const plan *p, const char *stepname, int err, const char *msg) {
+  char buf[1024];
+  int n = snprintf(buf, sizeof buf, "setup %s %d %s\n", stepname, err, msg);
+  if (n > 0 && (size_t)n >= sizeof buf) {
+    buf[sizeof buf - 2] = '\n';
+    n = (int)sizeof buf - 1;
+  }
+  if (n > 0 && write(p->status_fd, buf, (size_t)n) < 0)
+    n = 0;
+  _exit(1);
+}
+
+/* The Lua hook of a stage, called with the hook context; an error is the
+** set-up failure "hook:<name>".  The plan userdata is argument 1 of the
+** (never returning) setup.clone or setup.run call, so its anchors are. */
+static void run_hook (const plan *p, int h) {
+  lua_State *L = p->L;
+  char stage[32];
+  if (!p->hooks[h])
+    return;
+  snprintf(stage, sizeof stage, "hook:%s", hook_names[h]);
+  lua_getiuservalue(L, 1, 1);
+  lua_getfield(L, -1, "hooks");
+  lua_getfield(L, -1, hook_names[h]);
+  lua_getfield(L, -3, "ctx");
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    fail_msg(p, stage, 0, msg != NULL ? msg : "(an error object that is not a string)");
+  }
+  lua_pop(L, 2);
+}
+
+/* The network guest steps (rtnetlink): lo, addresses, links up, routes.
+** Returns 0, or an errno with *call and *subject (and *prefix) set. */
+static int net_steps (const plan *p, const char **call, const char **subject,
+                      const char **prefix) {
+  size_t i;
+  int err;
+  *prefix = NULL;
+  *subject = "lo";
+  if (p->lo && (err = nslua_nl_link_up("lo", call)) != 0)
+    return err;
+  for (i = 0; i < p->naddrs; i++) {
+    *subject = p->addrs[i].dev;
+    *prefix = p->addrs[i].cidr;
+    if ((err = nslua_nl_addr_add(p->addrs[i].dev, p->addrs[i].cidr, call)) != 0)
+      return err;
+  }
+  *prefix = NULL;
+  for (i = 0; i < p->nup; i++) {
+    *subject = p->up[i];
+    if ((err = nslua_nl_link_up(p->up[i], call)) != 0)
+      return err;
+  }
+  for (i = 0; i < p->nroutes; i++) {
+    const net_route *r = &p->routes[i];
+    *subject = r->dev;
+    *prefix = r->dst != NULL ? r->dst : "default";
+    if ((err = nslua_nl_route_add(r->dst, r->gateway, r->dev, r->family, call)) != 0)
+      return err;
+  }
+  return 0;
+}
+
+/* The interactive pty: opened in the sandbox's own devpts instance (so
+** `tty` inside names a /dev/pts device that exists there); the master goes
+** to nslua over rt.tty_sock, the slave becomes the command's stdio. */
+static void open_tty (plan *p) {
+  const char *ptmx = p->has_mounts ? NEW_ROOT "/dev/pts/ptmx" : "/dev/ptmx", *what = NULL;
+  int master, slave, err;
+  if ((err = nslua_openpty(ptmx, &master, &slave, NULL, &what)) != 0)
+    fail(p, "tty", err, NULL, what, ptmx, NULL);
+  if ((err = nslua_sendfd(p->tty_sock, master)) != 0)
+    fail(p, "tty", err, NULL, "sendmsg", NULL, NULL);
+  close(master);
+  close(p->tty_sock);
+  p->stdio[0] = p->stdio[1] = p->stdio[2] = slave;
+}
+
+/*
+** The nested user namespace of a payload that keeps capabilities: it owns
+** no mount or UTS namespace, so even CAP_SYS_ADMIN there cannot undo masks
+** or read-only mounts.  A short-lived helper is cloned into it and made
+** dumpable (its /proc files then belong to us, so we can write its maps:
+** the payload's ids mapped to themselves); we keep the namespace as an fd
+** for the command's setns and end the helper.  No process that runs nslua
+** code other than that helper (which holds nothing and runs nothing) is
+** ever dumpable.
+*/
+static int nested_userns (const plan *p) {
+  char path[64];
+  int sync[2], err, fd = -1;
+  pid_t h;
+  char b = 0;
+  if (pipe2(sync, O_CLOEXEC) != 0)
+    fail(p, "userns", errno, NULL, "pipe2", NULL, NULL);
+  h = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (h < 0)
+    fail(p, "userns", errno, NULL, "clone", NULL, NULL);
+  if (h == 0) {
+    close(sync[1]);
+    if (prctl(PR_SET_DUMPABLE, 1UL, 0, 0, 0) == 0)
+      b = 'r';
+    if (read(sync[0], &b, 1) < 0)
+      _exit(1);
+    _exit(0);
+  }
+  close(sync[0]);
+  snprintf(path, sizeof path, "/proc/%d/uid_map", (int)h);
+  err = nslua_write_text(path, p->nested_uid_map);
+  if (err == 0) {
+    snprintf(path, sizeof path, "/proc/%d/gid_map", (int)h);
+    err = nslua_write_text(path, p->nested_gid_map);
+  }
+  if (err == 0) {
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)h);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+      err = errno;
+  }
+  close(sync[1]);
+  kill(h, SIGKILL);
+  while (waitpid(h, NULL, 0) < 0 && errno == EINTR)
+    ;
+  if (err != 0)
+    fail(p, "userns", err, NULL, "write", path, NULL);
+  return fd;
+}
+
 /* The child's whole set-up, then the init: never returns. */
 static void run_plan (plan *p) __attribute__((noreturn));
 static void run_plan (plan *p) {
-  const char *call;
   struct pollfd pf;
   char b = 0, line[32];
   size_t i;
-  int cmd, n, err;
+  int cmd, n, userns = -1;
 
   if (p->sync_close >= 0)
     close(p->sync_close);
@@ -491,24 +807,38 @@ static void run_plan (plan *p) {
   if (p->hostname != NULL && sethostname(p->hostname, strlen(p->hostname)) != 0)
     fail(p, "uts", errno, NULL, "sethostname", p->hostname, NULL);
   stop_here(p, STOP_NET);
-  if (p->lo && (err = lo_up(&call)) != 0)
-    fail(p, "net", err, NULL, call, "lo", NULL);
+  {
+    const char *call = NULL, *subject = NULL, *prefix = NULL;
+    int err = net_steps(p, &call, &subject, &prefix);
+    if (err != 0)
+      fail(p, "net", err, prefix, call, subject, NULL);
+  }
   stop_here(p, STOP_MOUNTS);
   if (p->has_mounts) {
     enter(p);
     for (i = 0; i < p->nsteps; i++)
       run_step(p, &p->steps[i]);
   }
+  if (p->tty)
+    open_tty(p);
+  run_hook(p, HOOK_PIVOT);
   stop_here(p, STOP_PIVOT);
   if (p->has_mounts)
     finish(p);
+  run_hook(p, HOOK_EXEC);
   stop_here(p, STOP_FORK);
+  if (p->nested_uid_map != NULL) {
+    userns = nested_userns(p);
+    nslua_exec_set_userns(p->exec, userns);
+  }
   /* 5. the command, then the init */
   cmd = nslua_spawn(p->exec, p->stdio);
   if (cmd < 0)
     fail(p, "fork", errno, NULL, "clone", NULL, NULL);
+  if (userns >= 0)
+    close(userns);
   for (i = 0; i < 3; i++)
-    if (p->stdio[i] > 2)
+    if (p->stdio[i] > 2 && (i == 0 || p->stdio[i] != p->stdio[i - 1]))
       close(p->stdio[i]);
   n = snprintf(line, sizeof line, "pid %d\n", cmd);
   if (n > 0 && write(p->status_fd, line, (size_t)n) < 0)
@@ -526,11 +856,16 @@ static int plan_child (void *arg) {
 
 /* setup.run(plan) -> never returns: the plan in a child made by ns.clone. */
 static int setup_run (lua_State *L) {
-  plan_child(luaL_checkudata(L, 1, NSLUA_SETUP));
+  plan *p = (plan *)luaL_checkudata(L, 1, NSLUA_SETUP);
+  lua_settop(L, 1);
+  p->L = L;
+  plan_child(p);
   return 0;
 }
 
-#define CHILD_STACK (256 * 1024)
+/* Only the pages a child touches are ever allocated (MAP_NORESERVE); a
+** Lua hook in the child needs more than the C steps. */
+#define CHILD_STACK (1024 * 1024)
 
 /*
 ** setup.clone(plan, flags) -> pid | nil, msg, errno
@@ -546,6 +881,8 @@ static int setup_clone (lua_State *L) {
   char *stack;
   int pid, err;
   luaL_argcheck(L, !(flags & CLONE_NEWTIME), 2, "'time' is not a clone flag");
+  lua_settop(L, 2);
+  p->L = L;
   nslua_check_single_thread(L, "setup.clone");
 #if defined(NSLUA_ASAN)
   /* `make sanitize`: fork semantics (see nslua.h) */
@@ -570,8 +907,37 @@ static int setup_clone (lua_State *L) {
   return 1;
 }
 
+/*
+** setup.net(net) -> true | nil, msg, errno
+** The executor's network guest steps (plan.net: lo, addrs, up, routes) in
+** the calling process's network namespace: the same code the child runs,
+** for a caller that prepares a namespace itself (and for tests).
+*/
+static int setup_net (lua_State *L) {
+  plan *p;
+  const char *call = NULL, *subject = NULL, *prefix = NULL;
+  int err;
+  char what[256];
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_newtable(L);                                       /* 2: {net = arg} */
+  lua_pushvalue(L, 1);
+  lua_setfield(L, 2, "net");
+  p = (plan *)lua_newuserdatauv(L, sizeof *p, 0);        /* 3 */
+  memset(p, 0, sizeof *p);
+  lua_newtable(L);                                       /* 4 */
+  lua_newtable(L);                                       /* 5 */
+  lua_newtable(L);                                       /* 6: anchors */
+  read_net(L, p, 2);
+  if ((err = net_steps(p, &call, &subject, &prefix)) == 0)
+    return nslua_ok(L);
+  snprintf(what, sizeof what, "%s%s%s", prefix ? prefix : "", prefix ? ": " : "", call);
+  return nslua_fail(L, err, what, subject);
+}
+
 static const luaL_Reg setup_funcs[] = {
   {"clone", setup_clone},
+  {"net", setup_net},
   {"plan", setup_plan},
   {"run", setup_run},
   {NULL, NULL}

@@ -1,7 +1,10 @@
-/* util.c - the failure triple, flag sets and the nslua.fd box. */
+/* util.c - the failure triple, flag sets, the nslua.fd box, plain fd helpers. */
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "nslua.h"
@@ -187,4 +190,79 @@ void nslua_open_fd (lua_State *L) {
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* plain fd helpers: no Lua state, usable in a child before exec        */
+/* ------------------------------------------------------------------ */
+
+/*
+** A pty pair from 'ptmx', which may be the ptmx of another devpts
+** instance (a sandbox's /newroot/dev/pts/ptmx): the slave is opened from
+** the master with TIOCGPTPEER (Linux 4.13), not by a path lookup, so it
+** belongs to the same instance.  Both ends O_NOCTTY | O_CLOEXEC.  Returns
+** 0, or an errno with *what naming the call.
+*/
+int nslua_openpty (const char *ptmx, int *master, int *slave, unsigned int *n,
+                   const char **what) {
+  int err = 0, unlock = 0, m;
+  unsigned int num = 0;
+  *what = "open";
+  if ((m = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+    return errno;
+  if (ioctl(m, TIOCSPTLCK, &unlock) != 0)
+    *what = "ioctl 'TIOCSPTLCK'", err = errno;
+  else if (n != NULL && ioctl(m, TIOCGPTN, &num) != 0)
+    *what = "ioctl 'TIOCGPTN'", err = errno;
+  else if ((*slave = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+    *what = "ioctl 'TIOCGPTPEER'", err = errno;
+  if (err != 0) {
+    close(m);
+    return err;
+  }
+  *master = m;
+  if (n != NULL)
+    *n = num;
+  return 0;
+}
+
+/* Send 'fd' over the unix socket 'sock' (SCM_RIGHTS, one byte): 0 or an errno. */
+int nslua_sendfd (int sock, int fd) {
+  char byte = 'F';
+  struct iovec iov = { &byte, 1 };
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+  struct msghdr msg;
+  struct cmsghdr *c;
+  memset(&msg, 0, sizeof msg);
+  memset(&u, 0, sizeof u);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  if (TEMP_FAILURE_RETRY(sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0)
+    return errno;
+  return 0;
+}
+
+/* Write 'text' to an existing file in one write(2) (proc files such as
+** uid_map take a map in a single write): 0 or an errno. */
+int nslua_write_text (const char *path, const char *text) {
+  size_t len = strlen(text);
+  ssize_t w;
+  int err = 0, fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno;
+  w = write(fd, text, len);
+  if (w < 0)
+    err = errno;
+  else if ((size_t)w != len)
+    err = EIO;
+  if (close(fd) != 0 && err == 0)
+    err = errno;
+  return err;
 }

@@ -353,7 +353,7 @@ local function run_spec(spec, opts)
 end
 M.run_spec = run_spec
 
--- Print the plan of a spec without running it.
+-- Print the plan of a spec without running it (M.explain_json: as JSON).
 local function explain_spec(spec)
   local container = require "nslua.container"
   local ok, c = pcall(container.new, spec)
@@ -361,7 +361,17 @@ local function explain_spec(spec)
     eprintf("%s", tostring(c))
     return M.EXIT_FAIL
   end
-  for _, line in ipairs(c:explain()) do print(line) end
+  local plan, err = c:plan()
+  if not plan then
+    eprintf("explain: %s", err)
+    return M.EXIT_FAIL
+  end
+  local launch = require "nslua.launch"
+  if M.explain_json then
+    print(launch.json(plan))
+  else
+    for _, line in ipairs(launch.explain(plan)) do print(line) end
+  end
   return 0
 end
 
@@ -502,6 +512,10 @@ local function dispatch(argv)
   end
   if first == "run" then return cmd_run(rest) end
   if first == "explain" then
+    if rest[1] == "--json" then
+      M.explain_json = true
+      rest = { n = rest.n - 1, table.unpack(rest, 2) }
+    end
     local target = rest[1]
     if target and (target:find("/", 1, true) or target:match("%.lua$")) then
       return run_recipe(target, { n = rest.n - 1, table.unpack(rest, 2) }, true)

@@ -18,6 +18,7 @@
 local core = require "nslua.core"
 local validate = require "nslua.validate"
 local container = require "nslua.container"
+local resources = require "nslua.resources"
 local state = require "nslua.state"
 local ids = require "nslua.ids"
 
@@ -130,15 +131,16 @@ end
 function Pool:_open()
   local root, err, code = state.root()
   if not root then return nil, err, code end
-  container.sweep(root)
-  local dir
+  resources.sweep(root)
+  -- the record names the pool's cgroups before they exist (DESIGN "State")
+  local dir, lock
   for _ = 1, 4 do
     self.id = state.new_id()
-    dir, err, code = state.create(root, self.id, { name = "pool", argv = "pool" })
+    dir, lock, code = state.create(root, self.id, { name = "pool", argv = "pool", cgroup = self.id })
     if dir or code ~= errno.EEXIST then break end
   end
-  if not dir then return nil, err, code end
-  self.state_dir = dir
+  if not dir then return nil, lock, code end
+  self.state_dir, self.state_lock = dir, lock
 
   local slot, base, lockfd = ids.acquire()
   if not slot then return nil, base, lockfd end
@@ -250,6 +252,7 @@ function Pool:close()
   if self.state_dir then
     state.remove(self.state_dir)
     self.state_dir = nil
+    self.state_lock:close()
   end
   return true
 end

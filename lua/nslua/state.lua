@@ -118,23 +118,51 @@ local function decode(text)
   return info
 end
 
---- Create <root>/<id>/ with the owner record.  Returns the directory.
+--- Create <root>/<id>/ with the owner record and take its lock.
 -- The record is built in .<id>.<pid> and renamed into place, so a sweep
--- by another process never sees a record without its owner.
+-- by another process never sees a record without its owner; its `lock`
+-- file is flocked before the rename, so from the moment the record exists
+-- until the owner (and every process that inherited the fd: the init) is
+-- gone, a sweep that tries the lock without blocking leaves it alone.
+-- Returns the directory and the lock fd box.
 function M.create(root, id, info)
   local o = M.owner()
   local dir, tmp = root .. "/" .. id, ("%s/.%s.%d"):format(root, id, o.pid)
   local ok, err, code = mount.mkdir(tmp, 448, false)
   if not ok then return nil, err, code end
   info.owner_pid, info.owner_start = o.pid, o.start
-  ok, err, code = mount.write_file(tmp .. "/info", encode(info), 384)
-  if ok then ok, err, code = mount.rename(tmp, dir) end
+  local lock
+  lock, err, code = proc.open(tmp .. "/lock", { rdonly = true, creat = true }, 384)
+  if lock then
+    ok, err, code = proc.flock(lock, "ex", true)
+    if ok then ok, err, code = mount.write_file(tmp .. "/info", encode(info), 384) end
+    if ok then ok, err, code = mount.rename(tmp, dir) end
+  else
+    ok = false
+  end
   if not ok then
+    if lock then lock:close() end
     mount.unlink(tmp .. "/info")
+    mount.unlink(tmp .. "/lock")
     mount.rmdir(tmp)
     return nil, err, code
   end
-  return dir
+  return dir, lock
+end
+
+--- Try the lock of a record without blocking: the lock fd box when its
+-- owner is gone (the caller holds it while it removes what the record
+-- names), nil while any holder lives.  A record without a lock file (an
+-- older nslua's) falls back to the owner's pid and start time.
+function M.try_lock(dir, info)
+  local fd = proc.open(dir .. "/lock", { rdonly = true })
+  if not fd then
+    if M.alive(info.owner_pid, info.owner_start) then return nil end
+    return true
+  end
+  if proc.flock(fd, "ex", true) then return fd end
+  fd:close()
+  return nil
 end
 
 --- Add or change fields of a state record (written aside and renamed, so a
@@ -154,6 +182,7 @@ end
 function M.remove(dir)
   mount.unlink(dir .. "/info.new")
   mount.unlink(dir .. "/info")
+  mount.unlink(dir .. "/lock")
   return mount.rmdir(dir)
 end
 
@@ -168,13 +197,15 @@ function M.list(root)
     if tid and not M.starttime(tonumber(tpid)) then
       local tmp = root .. "/" .. id
       mount.unlink(tmp .. "/info")
+      mount.unlink(tmp .. "/lock")
       mount.rmdir(tmp)
     end
     if #id == M.ID_LEN and id:match(M.ID_PATTERN) then
       local dir = root .. "/" .. id
       local info = decode(read(dir .. "/info"))
-      out[#out + 1] = { id = id, dir = dir, info = info,
-                        alive = M.alive(info.owner_pid, info.owner_start) }
+      local lock = M.try_lock(dir, info)
+      if type(lock) == "userdata" then lock:close() end
+      out[#out + 1] = { id = id, dir = dir, info = info, alive = lock == nil }
     end
   end
   return out

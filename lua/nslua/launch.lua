@@ -1,0 +1,567 @@
+--- nslua.launch: the only plan builder.  launch.plan(spec, res) turns a
+-- validated spec and its resources into the plan that core.setup.run
+-- executes in the child (DESIGN "The plan and the executor"): plain data,
+-- no side effects, no file descriptors (runtime handles are named by key:
+-- a detached tree is `tree = "mounts[3]"`, the executor gets the fd from
+-- the runtime table).  `nslua explain` prints exactly this table.
+--
+-- res (resources.lua; explain uses resources.dry) supplies what the plan
+-- depends on but a pure function cannot find out itself:
+--   id, privileged, pool (joins a prepared network namespace),
+--   host_uid, host_gid (first host id of the slot, or the caller's ids),
+--   sub (rootless multi-id ranges), trees (set of keys opened as trees),
+--   sources[i] ("dir" | "file" | nil when missing), layout (/bin ... of
+--   the host), net (net.plan's table), getenv (keep_env and TERM values).
+local M = {}
+
+local OLD, NEW = "/.oldroot", "/newroot"
+M.OLD, M.NEW = OLD, NEW
+
+M.PATH = "/usr/local/bin:/usr/bin:/bin"
+M.TMPFS_SIZE = 64 * 1024 * 1024
+M.WIDTH = 65536
+
+-- Docker's masked and read-only paths (moby/oci/defaults.go): a missing
+-- target is skipped.
+M.MASKED = {
+  "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+  "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+  "/sys/firmware", "/sys/devices/virtual/powercap",
+}
+M.READONLY = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" }
+
+M.DEVICES = { "null", "zero", "full", "random", "urandom", "tty" }
+
+-- The stages at which the executor calls a Lua hook in the child.
+M.CHILD_HOOKS = { "before_pivot", "before_exec" }
+
+local BIND_KINDS = { bind = true, ["dev-bind"] = true, ["bind-idmap"] = true }
+M.BIND_KINDS = BIND_KINDS
+
+local NOSUIDDEV = { nosuid = true, nodev = true }
+local RO = { rdonly = true, nosuid = true, nodev = true }
+
+local function dirname(p)
+  return p:match("^(.*)/[^/]*$") or "/"
+end
+
+local function add(steps, s) steps[#steps + 1] = s end
+
+-- ------------------------------------------------------------ mount steps
+
+-- Bind 'm.source' (a host path) on 'm.target'.  'key' names the detached
+-- tree the parent opened for it (privileged), else it goes by path.
+local function bind(steps, m, kind, key)
+  local isdir = kind ~= "file"
+  add(steps, { op = isdir and "mkdir" or "mkfile", path = NEW .. m.target, what = m.target })
+  if key then
+    add(steps, { op = "move", tree = key, path = NEW .. m.target, what = m.target })
+    return
+  end
+  local attrs = m.ro and { rdonly = true, nosuid = true, nodev = not m.dev }
+    or { nosuid = true, nodev = not m.dev }
+  add(steps, { op = "mount", src = OLD .. m.source, path = NEW .. m.target,
+               flags = { bind = true, rec = m.recursive ~= false }, what = m.target })
+  add(steps, { op = "attr", path = NEW .. m.target, set = attrs,
+               rec = m.recursive ~= false, what = m.target })
+end
+
+local function proc_mount(steps, target)
+  add(steps, { op = "mkdir", path = NEW .. target, what = target })
+  add(steps, { op = "mount", src = "proc", fstype = "proc", path = NEW .. target,
+               flags = { nosuid = true, nodev = true, noexec = true }, what = target })
+end
+
+-- A minimal /dev: binds of the host's device nodes on a tmpfs, devpts,
+-- /dev/shm, the fd links.  Device binds are the one place without nodev.
+local function dev_mount(steps, target, tty_gid)
+  local d = NEW .. target
+  add(steps, { op = "mkdir", path = d, what = target })
+  add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = d,
+               flags = { nosuid = true, noexec = true }, data = "mode=0755,size=65536",
+               what = target })
+  for _, name in ipairs(M.DEVICES) do
+    add(steps, { op = "mkfile", path = d .. "/" .. name, what = target .. "/" .. name })
+    add(steps, { op = "mount", src = OLD .. "/dev/" .. name, path = d .. "/" .. name,
+                 flags = { bind = true }, what = target .. "/" .. name })
+  end
+  add(steps, { op = "mkdir", path = d .. "/pts", what = target .. "/pts" })
+  local ptsopts = "newinstance,ptmxmode=0666,mode=620"
+  if tty_gid then ptsopts = ptsopts .. ",gid=5" end
+  add(steps, { op = "mount", src = "devpts", fstype = "devpts", path = d .. "/pts",
+               flags = { nosuid = true, noexec = true }, data = ptsopts, what = target .. "/pts" })
+  add(steps, { op = "symlink", target = "pts/ptmx", path = d .. "/ptmx", what = target .. "/ptmx" })
+  add(steps, { op = "mkdir", path = d .. "/shm", what = target .. "/shm" })
+  add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = d .. "/shm",
+               flags = { nosuid = true, nodev = true },
+               data = ("mode=1777,size=%d"):format(M.TMPFS_SIZE), what = target .. "/shm" })
+  add(steps, { op = "symlink", target = "/proc/self/fd", path = d .. "/fd", what = target .. "/fd" })
+  for i, n in ipairs { "stdin", "stdout", "stderr" } do
+    add(steps, { op = "symlink", target = "/proc/self/fd/" .. (i - 1), path = d .. "/" .. n,
+                 what = target .. "/" .. n })
+  end
+end
+
+local function tmpfs_mount(steps, target, size, mode, owner)
+  local data = ("mode=%04o,size=%d"):format(mode or 493, size or M.TMPFS_SIZE)
+  if owner then data = data .. (",uid=%d,gid=%d"):format(owner.uid, owner.gid) end
+  add(steps, { op = "mkdir", path = NEW .. target, what = target })
+  add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = NEW .. target,
+               flags = { nosuid = true, nodev = true }, data = data, what = target })
+end
+
+-- One builder per mount type of the spec; ctx carries the plan-wide
+-- counters (file and overlay scratch directories) and the inputs.
+local kinds = {}
+
+local function bind_kind(steps, m, ctx)
+  bind(steps, m, ctx.res.sources[m.index], ctx.res.trees[m.key] and m.key or nil)
+end
+kinds.bind = bind_kind
+kinds["bind-idmap"] = bind_kind
+kinds["dev-bind"] = function(steps, m, ctx)
+  m.dev = true
+  bind_kind(steps, m, ctx)
+end
+-- a tmpfs of the spec belongs to the payload (like bubblewrap's --tmpfs)
+kinds.tmpfs = function(steps, m, ctx) tmpfs_mount(steps, m.target, m.size, m.mode or 493, ctx.owner) end
+kinds.proc = function(steps, m) proc_mount(steps, m.target) end
+kinds.dev = function(steps, m, ctx) dev_mount(steps, m.target, ctx.tty_gid) end
+kinds.mqueue = function(steps, m)
+  add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
+  add(steps, { op = "mount", src = "mqueue", fstype = "mqueue", path = NEW .. m.target,
+               flags = { nosuid = true, nodev = true, noexec = true }, what = m.target })
+end
+kinds.sysfs = function(steps, m)
+  add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
+  add(steps, { op = "mount", src = "sysfs", fstype = "sysfs", path = NEW .. m.target,
+               flags = { nosuid = true, nodev = true, noexec = true, rdonly = true }, what = m.target })
+end
+kinds.dir = function(steps, m)
+  add(steps, { op = "mkdir", path = NEW .. m.target, mode = m.mode or 493, what = m.target })
+end
+kinds.symlink = function(steps, m)
+  add(steps, { op = "mkdir", path = NEW .. dirname(m.target), what = dirname(m.target) })
+  add(steps, { op = "symlink", target = m.source, path = NEW .. m.target, what = m.target })
+end
+-- A file with given content: written in the scaffolding tmpfs, then bound
+-- read-only (unless ro == false) on the target.
+kinds.file = function(steps, m, ctx)
+  ctx.nfiles = ctx.nfiles + 1
+  -- whole pages per file, plus the inode
+  ctx.file_bytes = ctx.file_bytes + ((#m.content + 8191) // 4096) * 4096
+  local tmp = "/.files/" .. ctx.nfiles
+  add(steps, { op = "mkdir", path = "/.files", what = m.target })
+  add(steps, { op = "write", path = tmp, content = m.content, mode = m.mode or 420, what = m.target })
+  add(steps, { op = "mkfile", path = NEW .. m.target, what = m.target })
+  add(steps, { op = "mount", src = tmp, path = NEW .. m.target, flags = { bind = true }, what = m.target })
+  add(steps, { op = "attr", path = NEW .. m.target,
+               set = m.ro == false and NOSUIDDEV or RO, what = m.target })
+end
+-- overlay: lower = list of host paths; upper and work on a private tmpfs
+-- (writable, discarded at the end) unless given.
+kinds.overlay = function(steps, m, ctx)
+  ctx.noverlays = ctx.noverlays + 1
+  local base = "/.overlay/" .. ctx.noverlays
+  local lower = {}
+  for i, l in ipairs(m.lower or { m.source }) do lower[i] = OLD .. l end
+  local upper, work = m.upper and OLD .. m.upper, m.work and OLD .. m.work
+  if not upper then
+    add(steps, { op = "mkdir", path = base, what = m.target })
+    add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = base,
+                 flags = NOSUIDDEV, data = ("mode=0755,size=%d"):format(m.size or M.TMPFS_SIZE),
+                 what = m.target })
+    add(steps, { op = "mkdir", path = base .. "/upper", what = m.target })
+    add(steps, { op = "mkdir", path = base .. "/work", what = m.target })
+    upper, work = base .. "/upper", base .. "/work"
+    -- the merged root takes the upper directory's attributes: give it the
+    -- top lower directory's mode (its owner may be unmapped here)
+    local mode = ctx.res.lower_modes and ctx.res.lower_modes[m.index]
+    if mode then add(steps, { op = "chmod", path = upper, mode = mode, what = m.target }) end
+  end
+  add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
+  add(steps, { op = "mount", src = "overlay", fstype = "overlay", path = NEW .. m.target,
+               flags = { nosuid = true, nodev = true, rdonly = m.ro or nil },
+               data = ("lowerdir=%s,upperdir=%s,workdir=%s,userxattr")
+                 :format(table.concat(lower, ":"), upper, work), what = m.target })
+end
+
+--- The key of mount i's detached tree (privileged binds), or of the rootfs.
+function M.tree_key(i)
+  return i and ("mounts[%d]"):format(i) or "rootfs"
+end
+
+-- The ordered mount steps: the base (rootfs or the default root, /proc,
+-- /dev, /tmp), then the spec's mounts in the order given (a later step on
+-- the same path shadows an earlier one), then the masks.
+local function mount_plan(spec, res, ident)
+  local steps = {}
+  local ns = spec.namespaces
+  local ctx = {
+    res = res, nfiles = 0, file_bytes = 0, noverlays = 0,
+    tty_gid = (ident and ident.map == "all") or spec.user == "host",
+    owner = ident and { uid = ident.uid, gid = ident.gid },
+  }
+  local strict = false
+  if spec.rootfs then
+    if res.trees.rootfs then
+      add(steps, { op = "move", tree = "rootfs", path = NEW, what = "/" })
+    else
+      add(steps, { op = "mount", src = OLD .. spec.rootfs, path = NEW, flags = { bind = true, rec = true },
+                   what = "/" })
+      add(steps, { op = "attr", path = NEW, set = spec.rootfs_rw and NOSUIDDEV or RO, rec = true,
+                   what = "/" })
+    end
+    strict = true
+  else
+    add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = NEW, flags = NOSUIDDEV,
+                 data = ("mode=0755,size=%d"):format(M.TMPFS_SIZE), what = "/" })
+    for _, p in ipairs { "/usr", "/etc" } do
+      bind(steps, { source = p, target = p, ro = true }, "dir", nil)
+    end
+    for _, d in ipairs(res.layout) do
+      if d.link then
+        add(steps, { op = "symlink", target = d.link, path = NEW .. "/" .. d.name, what = "/" .. d.name })
+      else
+        bind(steps, { source = "/" .. d.name, target = "/" .. d.name, ro = true }, "dir", nil)
+      end
+    end
+  end
+  if ns.pid then proc_mount(steps, "/proc") end
+  dev_mount(steps, "/dev", ctx.tty_gid)
+  if ns.ipc then kinds.mqueue(steps, { target = "/dev/mqueue" }) end
+  tmpfs_mount(steps, "/tmp", M.TMPFS_SIZE, 1023)
+  for i, m in ipairs(spec.mounts or {}) do
+    local skip = BIND_KINDS[m.type] and m.try and not res.sources[i]
+    if not skip then
+      kinds[m.type](steps, setmetatable({ index = i, key = M.tree_key(i) }, { __index = m }), ctx)
+    end
+  end
+  if ns.pid then
+    for _, p in ipairs(M.MASKED) do
+      if p:sub(1, 6) == "/proc/" then add(steps, { op = "mask", path = NEW .. p, what = p }) end
+    end
+    for _, p in ipairs(M.READONLY) do
+      add(steps, { op = "ro", path = NEW .. p, what = p })
+    end
+  end
+  if not spec.rootfs then
+    add(steps, { op = "attr", path = NEW, set = RO, what = "/" })
+  end
+  -- the scaffolding tmpfs holds the contents of "file" mounts: size it for them
+  return { steps = steps, strict = strict or nil, scaffold_size = (1 << 20) + ctx.file_bytes }
+end
+
+-- ------------------------------------------------------------- identity
+
+-- Who the sandbox runs as and how ids map (DESIGN "Identity").
+local function identity(spec, res)
+  if spec.user == "host" then return { mode = "host" } end
+  local u = spec.user
+  local ident = { uid = u.uid, gid = u.gid, map = u.map }
+  local hu, hg = res.host_uid, res.host_gid
+  if res.privileged then
+    ident.mode, ident.setgroups, ident.switch = "slot", "allow", true
+    if u.map == "all" then
+      ident.uid_map, ident.gid_map = { { 0, hu, M.WIDTH } }, { { 0, hg, M.WIDTH } }
+    else
+      local function used(id, base)
+        local t = { { 0, base, 1 } }
+        if id ~= 0 then t[2] = { id, base + id, 1 } end
+        return t
+      end
+      ident.uid_map, ident.gid_map = used(u.uid, hu), used(u.gid, hg)
+    end
+  else
+    ident.mode = "rootless"
+    if res.sub then
+      -- newuidmap/newgidmap write maps the caller could not (setgroups stays allow)
+      ident.helper, ident.setgroups = true, "allow"
+      ident.uid_map = { { 0, hu, 1 }, { 1, res.sub.uid, M.WIDTH - 1 } }
+      ident.gid_map = { { 0, hg, 1 }, { 1, res.sub.gid, M.WIDTH - 1 } }
+    else
+      -- CVE-2014-8989: an unprivileged gid map needs setgroups denied first
+      ident.setgroups = "deny"
+      ident.uid_map, ident.gid_map = { { u.uid, hu, 1 } }, { { u.gid, hg, 1 } }
+    end
+  end
+  return ident
+end
+
+-- Inside ids mapped to themselves: the nested user namespace of a payload
+-- that keeps capabilities.
+local function self_map(lines)
+  local t = {}
+  for i, l in ipairs(lines) do t[i] = { l[1], l[1], l[3] } end
+  return t
+end
+
+-- ------------------------------------------------------------ the command
+
+--- The environment of the command: PATH, HOME, TERM with a tty, keep_env
+-- names (their values as res.getenv saw them), then spec.env.
+local function command_env(spec, res)
+  local env = { PATH = M.PATH, HOME = "/" }
+  if spec.tty then env.TERM = res.getenv.TERM or "xterm" end
+  for _, name in ipairs(spec.keep_env or {}) do env[name] = res.getenv[name] end
+  for k, v in pairs(spec.env or {}) do env[k] = v end
+  return env
+end
+
+-- rlimits for the exec tail: core = 0 by default, RLIMIT_CPU as a backstop
+-- of the cpu-time limit, RLIMIT_FSIZE for the output limit.
+local function rlimits(spec)
+  local r = {}
+  for k, v in pairs(spec.limits.rlimits or {}) do
+    r[k] = v == "unlimited" and math.huge or v
+  end
+  if r.core == nil then r.core = 0 end
+  local l = spec.limits
+  if l.time and r.cpu == nil then
+    r.cpu = math.ceil(l.time + (l.extra_time or 0)) + 1
+  end
+  if l.output and r.fsize == nil then r.fsize = l.output end
+  return r
+end
+
+-- What the command's stdio is: "inherit", "null", a path (opened by the
+-- parent with the caller's permissions, like isolate) or a caller's fd.
+local function stdio_plan(spec)
+  local out = {}
+  local st = spec.stdio or {}
+  for _, name in ipairs { "stdin", "stdout", "stderr" } do
+    local v = st[name]
+    if v == nil or v == "inherit" then
+      out[name] = "inherit"
+    elseif v == "null" or math.type(v) == "integer" then
+      out[name] = v
+    else
+      out[name] = { path = v }
+    end
+  end
+  return out
+end
+
+-- The network steps inside the child's namespace.
+local function net_plan(spec, res)
+  local n = res.net
+  if spec.net == "host" or not spec.namespaces.net then return nil end
+  local g = { lo = not res.pool or nil }
+  if n and (n.mode == "veth" or n.mode == "bridge") then
+    g.addrs, g.up, g.routes = {}, { n.guest_if }, {}
+    for _, a in ipairs(n.guest_addrs) do g.addrs[#g.addrs + 1] = { dev = n.guest_if, cidr = a } end
+    for _, r in ipairs(n.routes) do
+      g.routes[#g.routes + 1] = { dst = r.dst, gateway = r.gateway, dev = r.dev, family = r.family }
+    end
+  end
+  if not g.lo and not g.addrs then return nil end
+  return g
+end
+
+--- Build the plan.
+-- @tparam table spec a validated spec (validate.check)
+-- @tparam table res resources (resources.fresh, a pool lease or resources.dry)
+-- @treturn table the plan (plain data)
+function M.plan(spec, res)
+  local plan = { id = res.id }
+  local nsl = {}
+  for k, v in pairs(spec.namespaces) do
+    if v and k ~= "time" and not (k == "net" and res.pool) then nsl[#nsl + 1] = k end
+  end
+  table.sort(nsl)
+  plan.namespaces = nsl
+  if res.pool then plan.join = { "net" } end
+  local ident = identity(spec, res)
+  plan.identity = ident
+  if spec.namespaces.uts then plan.hostname = spec.hostname end
+  plan.net = net_plan(spec, res)
+  if spec.namespaces.mnt then plan.mounts = mount_plan(spec, res, ident.mode ~= "host" and ident) end
+  plan.tty = spec.tty or nil
+  local caps = spec.caps or {}
+  if #caps > 0 and ident.mode ~= "host" then
+    plan.nested_userns = { uid_map = self_map(ident.uid_map), gid_map = self_map(ident.gid_map) }
+  end
+  local hooks = {}
+  for _, name in ipairs(M.CHILD_HOOKS) do
+    if spec.hooks and spec.hooks[name] then hooks[#hooks + 1] = name end
+  end
+  if #hooks > 0 then plan.hooks = hooks end
+  plan.stdio = stdio_plan(spec)
+  local exec = {
+    argv = spec.argv, env = command_env(spec, res), cwd = spec.cwd, rlimits = rlimits(spec),
+    caps = caps, keep_caps = #caps > 0 or nil, tty = spec.tty or nil,
+    -- stdio.fds: descriptors the caller passes on (like bwrap's --fd options)
+    keep_fds = spec.stdio and spec.stdio.fds and #spec.stdio.fds > 0 and spec.stdio.fds or nil,
+    seccomp = type(spec.seccomp) == "table" and "custom" or spec.seccomp,
+  }
+  if ident.mode ~= "host" then
+    exec.uid, exec.gid = ident.uid, ident.gid
+    if ident.mode == "slot" then exec.groups = {} end
+  end
+  plan.exec = exec
+  local l = spec.limits
+  plan.wait = { wall = l.wall, cpu = l.time and (l.time + (l.extra_time or 0)) }
+  return plan
+end
+
+-- ------------------------------------------------------------- explain
+
+-- Plain data as JSON with sorted keys (stable output, comparable as
+-- strings): math.huge is "unlimited"; a table with only 1..n keys is an
+-- array (an empty table is {}).
+local function json(v, out)
+  local t = type(v)
+  if t == "table" then
+    local n = #v
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    if n > 0 and #keys == n then
+      out[#out + 1] = "["
+      for i = 1, n do
+        if i > 1 then out[#out + 1] = "," end
+        json(v[i], out)
+      end
+      out[#out + 1] = "]"
+      return
+    end
+    for i, k in ipairs(keys) do keys[i] = tostring(k) end
+    table.sort(keys)
+    out[#out + 1] = "{"
+    for i, k in ipairs(keys) do
+      if i > 1 then out[#out + 1] = "," end
+      json(k, out)
+      out[#out + 1] = ":"
+      local val = v[k]
+      if val == nil then val = v[math.tointeger(tonumber(k))] end
+      json(val, out)
+    end
+    out[#out + 1] = "}"
+  elseif t == "string" then
+    out[#out + 1] = '"' .. v:gsub('[%c"\\]', function(c)
+      local esc = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t" }
+      return esc[c] or ("\\u%04x"):format(c:byte())
+    end) .. '"'
+  elseif t == "number" then
+    if v == math.huge then
+      out[#out + 1] = '"unlimited"'
+    elseif math.type(v) == "integer" then
+      out[#out + 1] = ("%d"):format(v)
+    else
+      out[#out + 1] = ("%.17g"):format(v)
+    end
+  elseif t == "boolean" then
+    out[#out + 1] = tostring(v)
+  else
+    error(("launch.json: a plan holds no %s"):format(t), 2)
+  end
+end
+
+--- The plan as JSON (sorted keys): what `nslua explain --json` prints.
+function M.json(plan)
+  local out = {}
+  json(plan, out)
+  return table.concat(out)
+end
+
+local function flags(set)
+  local fl = {}
+  for k, v in pairs(set or {}) do if v then fl[#fl + 1] = k end end
+  table.sort(fl)
+  return fl
+end
+
+local function map_text(lines)
+  local t = {}
+  for i, l in ipairs(lines) do t[i] = ("%d %d %d"):format(l[1], l[2], l[3]) end
+  return table.concat(t, ", ")
+end
+
+-- One line per mount step (mkdir and mkfile steps are implied).
+local function explain_step(s)
+  local function p(x) return (x:gsub("^" .. NEW, ""):gsub("^" .. OLD, "host:")) end
+  if s.op == "mount" then
+    local fl = flags(s.flags)
+    return ("mount %s on %s%s%s"):format(s.fstype or p(s.src), p(s.path) == "" and "/" or p(s.path),
+      #fl > 0 and (" [" .. table.concat(fl, ",") .. "]") or "", s.data and (" " .. s.data) or "")
+  elseif s.op == "attr" then
+    return ("set %s on %s%s"):format(table.concat(flags(s.set), ","), s.what, s.rec and " (recursive)" or "")
+  elseif s.op == "move" then
+    return ("attach the detached tree %s on %s"):format(s.tree, s.what)
+  elseif s.op == "symlink" then
+    return ("symlink %s -> %s"):format(s.what, s.target)
+  elseif s.op == "write" then
+    return ("file %s (%d bytes)"):format(s.what, #s.content)
+  elseif s.op == "mask" then
+    return ("mask %s"):format(s.what)
+  elseif s.op == "ro" then
+    return ("read-only %s"):format(s.what)
+  elseif s.op == "chmod" then
+    return ("chmod %04o %s"):format(s.mode, s.what)
+  end
+end
+
+--- The plan as lines of text: what `nslua explain` prints.
+function M.explain(plan)
+  local out = {}
+  local function p(fmt, ...) out[#out + 1] = fmt:format(...) end
+  p("namespaces: %s%s", table.concat(plan.namespaces, " "),
+    plan.join and (" (joins the pool's " .. table.concat(plan.join, " ") .. ")") or "")
+  local ident = plan.identity
+  if ident.mode == "host" then
+    p("identity: host (no user namespace; runs with the caller's ids)")
+  else
+    p("identity: %s user namespace; inside uid %d gid %d; uid map %s; gid map %s; setgroups %s%s",
+      ident.mode == "slot" and "privileged (a free 65536-wide slot of host ids)" or "rootless",
+      ident.uid, ident.gid, map_text(ident.uid_map), map_text(ident.gid_map), ident.setgroups,
+      ident.helper and " (through newuidmap/newgidmap)" or "")
+  end
+  if plan.hostname then p("hostname: %s", plan.hostname) end
+  local n = plan.net
+  if not n then
+    p("network: %s", plan.join and "the pool's namespace (lo up)" or "host")
+  else
+    if n.lo then p("network: lo up") end
+    for _, a in ipairs(n.addrs or {}) do p("network: address %s on %s", a.cidr, a.dev) end
+    for _, d in ipairs(n.up or {}) do p("network: %s up", d) end
+    for _, r in ipairs(n.routes or {}) do
+      p("network: route %s%s%s", r.dst or "default", r.gateway and (" via " .. r.gateway) or "",
+        r.dev and (" dev " .. r.dev) or "")
+    end
+  end
+  for _, s in ipairs(plan.mounts and plan.mounts.steps or {}) do
+    local line = explain_step(s)
+    if line then p("mount: %s", line) end
+  end
+  if plan.tty then p("tty: a pty of the sandbox's devpts, proxied by nslua") end
+  for _, h in ipairs(plan.hooks or {}) do p("hook: %s (Lua, in the child)", h) end
+  if plan.nested_userns then
+    p("nested user namespace: uid map %s; gid map %s", map_text(plan.nested_userns.uid_map),
+      map_text(plan.nested_userns.gid_map))
+  end
+  local e = plan.exec
+  for _, k in ipairs { "wall", "cpu" } do
+    if plan.wait[k] then p("limit: %s = %s s", k, tostring(plan.wait[k])) end
+  end
+  local rl = {}
+  for k in pairs(e.rlimits) do rl[#rl + 1] = k end
+  table.sort(rl)
+  for _, k in ipairs(rl) do
+    local v = e.rlimits[k]
+    p("rlimit: %s = %s", k, v == math.huge and "unlimited" or tostring(v))
+  end
+  p("capabilities: %s", #e.caps > 0 and table.concat(e.caps, " ") or "none")
+  p("seccomp: %s", tostring(e.seccomp))
+  for _, name in ipairs { "stdin", "stdout", "stderr" } do
+    local v = plan.stdio[name]
+    if v ~= "inherit" then p("%s: %s", name, type(v) == "table" and v.path or tostring(v)) end
+  end
+  local keys = {}
+  for k in pairs(e.env) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do p("env: %s=%s", k, e.env[k]) end
+  p("cwd: %s", e.cwd)
+  p("exec: %s", table.concat(e.argv, " "))
+  return out
+end
+
+return M

@@ -1,0 +1,478 @@
+--- nslua.resources: what a sandbox needs besides its plan, behind one
+-- interface (DESIGN "Layers").  Two providers hand the lifecycle the same
+-- fields and methods:
+--   fresh(spec)        a state record (written and locked before any object
+--                      it names exists), an id slot, cgroups, host links
+--   lease(pool, spec)  the same objects, kept by a warm pool, checked and reset
+-- and dry(spec) gives explain the same inputs without making anything.
+--
+-- Fields launch.plan reads: id, privileged, pool, host_uid, host_gid, sub,
+-- trees (set of keys), sources, lower_modes, layout, net, getenv.
+-- Runtime handles the executor gets (res.rt): trees {key = fd}, cgroup_procs
+-- {fd...}, seccomp (BPF), stdio {[0..2] = fd}, keep {fd...} (held by the
+-- init: the record lock, the slot lock).
+-- Methods: res:around_clone(f, ...), res:attach(pid, plan), res:cpu_usage(),
+-- res:stats(), res:kill(), res:record(info), res:release().
+local core = require "nslua.core"
+local state = require "nslua.state"
+local ids = require "nslua.ids"
+
+local ns, mount, proc = core.ns, core.mount, core.proc
+local errno = core.errno
+
+local M = {}
+
+local function lazy(name)
+  return setmetatable({}, { __index = function(t, k)
+    local mod = require(name)
+    setmetatable(t, { __index = mod })
+    return mod[k]
+  end })
+end
+local cgroup = lazy "nslua.cgroup"
+local net = lazy "nslua.net"
+local seccomp = lazy "nslua.seccomp"
+local launch = lazy "nslua.launch"
+
+-- Limits that need a cgroup (time: the cgroup counts the cpu time).
+local CG_LIMITS <const> = { "memory", "swap", "pids", "cpus", "cpuset", "time" }
+M.CG_LIMITS = CG_LIMITS
+
+--- Does the spec need cgroups?
+function M.needs_cgroup(limits)
+  for _, k in ipairs(CG_LIMITS) do
+    if limits[k] then return true end
+  end
+  return false
+end
+
+local host_layout
+--- How the host lays out /bin /sbin /lib /lib64 ...: symlinks into usr or dirs (cached).
+function M.host_layout()
+  if host_layout then return host_layout end
+  local t = {}
+  for _, d in ipairs { "bin", "sbin", "lib", "lib32", "lib64", "libx32" } do
+    local st = mount.lstat("/" .. d)
+    if st and st.type == "link" then
+      t[#t + 1] = { name = d, link = mount.readlink("/" .. d) }
+    elseif st and st.type == "dir" then
+      t[#t + 1] = { name = d, dir = true }
+    end
+  end
+  host_layout = t
+  return t
+end
+
+local Res = {}
+Res.__index = Res
+
+-- The cleanup stack: run in reverse order by release().
+function Res:defer(f)
+  self._cleanup[#self._cleanup + 1] = f
+end
+
+--- Release every object and fd, newest first.  Idempotent.
+function Res:release()
+  local c = self._cleanup
+  for i = #c, 1, -1 do
+    local f = c[i]
+    c[i] = nil
+    pcall(f)
+  end
+  return true
+end
+
+-- The fd that must be closed once the child holds its copy (the parent
+-- has no use for it after clone).
+function Res:after_clone()
+  for _, fd in pairs(self.rt.trees) do fd:close() end
+  for _, fd in ipairs(self.rt.cgroup_procs) do fd:close() end
+  for _, fd in pairs(self.rt.stdio) do
+    if type(fd) ~= "number" and not fd:closed() then fd:close() end
+  end
+end
+
+function Res:around_clone(f, ...)
+  return f(...)
+end
+
+function Res:cpu_usage()
+  local cg = self.cg
+  return cg and (cg:cpu_usage() or 0) - (self._cg_base and self._cg_base.cpu_s or 0)
+end
+
+function Res:stats()
+  return self.cg and self.cg:stats() or nil
+end
+
+-- End every member: cgroup.kill on v2, the freezer on v1 (used without a
+-- pid namespace, where killing the init does not take the members along).
+function Res:kill()
+  if self.cg then self.cg:kill() end
+end
+
+function Res:record() return true end
+
+-- ------------------------------------------------------------ common part
+
+-- What both providers (and dry) find out the same way: who calls, the
+-- host's layout, the bind sources, the environment keep_env names.
+local function probe(spec, res)
+  local uid = proc.getuid()
+  res.privileged = uid == 0
+  res.layout = spec.namespaces.mnt and not spec.rootfs and M.host_layout() or {}
+  res.sources, res.lower_modes, res.trees = {}, {}, {}
+  for i, m in ipairs(spec.mounts or {}) do
+    if launch.BIND_KINDS[m.type] then
+      local st = mount.stat(m.source)
+      if st then
+        res.sources[i] = st.type == "dir" and "dir" or "file"
+      elseif not m.try then
+        return nil, ("mounts[%d].source '%s': no such file or directory"):format(i, m.source),
+          errno.ENOENT
+      end
+      if m.type == "bind-idmap" and not res.privileged then
+        return nil, ("mounts[%d]: bind-idmap needs a privileged caller (rootless binds already write as the caller)")
+          :format(i), errno.EPERM
+      end
+      if m.type == "bind-idmap" and spec.user == "host" then
+        return nil, ("mounts[%d]: bind-idmap needs a user namespace (not user = \"host\")"):format(i),
+          errno.EINVAL
+      end
+    elseif m.type == "overlay" and not m.upper then
+      local st = mount.stat((m.lower or { m.source })[1])
+      res.lower_modes[i] = st and st.mode or nil
+    end
+  end
+  res.getenv = {}
+  if spec.tty then res.getenv.TERM = os.getenv("TERM") end
+  for _, name in ipairs(spec.keep_env or {}) do res.getenv[name] = os.getenv(name) end
+  if spec.user ~= "host" and not res.privileged then
+    res.host_uid, res.host_gid = uid, proc.getgid()
+    if spec.user.map == "all" then
+      local sub, serr = ids.rootless_ranges(res.host_uid, res.host_gid)
+      if not sub then return nil, serr, errno.EPERM end
+      res.sub = sub
+    end
+  end
+  return true
+end
+
+--- A user namespace mapping inside 0 to the payload's host ids, for
+-- bind-idmap: through it, files the caller (host root) owns show as the
+-- payload's, and what the payload writes lands on disk as the caller's.
+-- Made by a short-lived child whose maps we write, then kept as an fd.
+function M.idmap_userns(host_uid, host_gid)
+  local r, w = proc.pipe()
+  io.stdout:flush()
+  local pid, err, code = ns.clone { user = true }
+  if not pid then
+    r:close()
+    w:close()
+    return nil, err, code
+  end
+  if pid == 0 then
+    w:close()
+    proc.read(r, 1)
+    proc._exit(0)
+  end
+  r:close()
+  local ok
+  ok, err, code = ns.write_id_map(pid, "uid", { { 0, host_uid, 1 } })
+  if ok then ok, err, code = ns.write_id_map(pid, "gid", { { 0, host_gid, 1 } }) end
+  local fd
+  if ok then fd, err, code = ns.open(pid, "user") end
+  w:close()
+  proc.waitpid(pid)
+  if not fd then return nil, "idmap user namespace: " .. err, code end
+  return fd
+end
+
+-- Privileged: each bind source and the rootfs as a detached tree, with
+-- ro/nosuid/nodev (and idmaps) set on the tree before the child exists.
+local function open_trees(spec, res)
+  if not (res.privileged and spec.namespaces.mnt and spec.user ~= "host") then return true end
+  local idmap_fd
+  for i, m in ipairs(spec.mounts or {}) do
+    if launch.BIND_KINDS[m.type] and res.sources[i] then
+      local tree, terr, tcode = mount.open_tree(m.source, { clone = true, rec = m.recursive ~= false })
+      if not tree then return nil, ("mounts[%d]: %s"):format(i, terr), tcode end
+      res:defer(function() if not tree:closed() then tree:close() end end)
+      local set = { rdonly = m.ro or nil, nosuid = true, nodev = m.type ~= "dev-bind" }
+      local userns
+      if m.type == "bind-idmap" then
+        if not idmap_fd then
+          local fd, uerr, ucode = M.idmap_userns(res.host_uid + spec.user.uid, res.host_gid + spec.user.gid)
+          if not fd then return nil, ("mounts[%d]: %s"):format(i, uerr), ucode end
+          idmap_fd = fd
+          res:defer(function() fd:close() end)
+        end
+        userns = idmap_fd
+        set.idmap = true
+      end
+      local ok, serr, scode = mount.mount_setattr(tree, set, nil, userns, m.recursive ~= false)
+      if not ok then return nil, ("mounts[%d]: %s"):format(i, serr), scode end
+      local key = launch.tree_key(i)
+      res.trees[key], res.rt.trees[key] = true, tree
+    end
+  end
+  if spec.rootfs then
+    local tree, terr, tcode = mount.open_tree(spec.rootfs, { clone = true, rec = true })
+    if not tree then return nil, "rootfs: " .. terr, tcode end
+    res:defer(function() if not tree:closed() then tree:close() end end)
+    local ok, serr, scode = mount.mount_setattr(tree,
+      { rdonly = not spec.rootfs_rw or nil, nosuid = true, nodev = true }, nil, nil, true)
+    if not ok then return nil, "rootfs: " .. serr, scode end
+    res.trees.rootfs, res.rt.trees.rootfs = true, tree
+  end
+  return true
+end
+
+-- The stdio fds the command gets: nslua opens paths with the caller's
+-- permissions (like isolate), the command dup2s them onto 0-2.
+local function open_stdio(spec, res)
+  local st = spec.stdio or {}
+  for i, name in ipairs { "stdin", "stdout", "stderr" } do
+    local v = st[name]
+    if v == "null" or (type(v) == "string" and v ~= "inherit") then
+      local path = v == "null" and "/dev/null" or v
+      local flags = i == 1 and { rdonly = true } or { wronly = true, creat = true, trunc = true }
+      local fd, err, code = proc.open(path, flags, 420)
+      if not fd then return nil, ("stdio.%s: %s"):format(name, err), code end
+      res:defer(function() if not fd:closed() then fd:close() end end)
+      res.rt.stdio[i - 1] = fd
+    elseif math.type(v) == "integer" then
+      res.rt.stdio[i - 1] = v
+    end
+  end
+  return true
+end
+
+-- A profile that does not compile must fail the start (never run unfiltered).
+local function compile_seccomp(spec, res)
+  if spec.seccomp == "none" then return true end
+  local okc, bpf, berr, bcode = pcall(seccomp.compile, spec.seccomp)
+  if not okc then return nil, tostring(bpf), errno.EINVAL end
+  if not bpf then return nil, berr, bcode end
+  res.rt.seccomp = bpf
+  return true
+end
+
+local function new_res(spec)
+  return setmetatable({ spec = spec, _cleanup = {},
+    rt = { trees = {}, cgroup_procs = {}, stdio = {}, keep = {} } }, Res)
+end
+
+-- The steps both providers share once the id and the host ids are known.
+local function finish(spec, res)
+  local ok, err, code = open_trees(spec, res)
+  if ok then ok, err, code = open_stdio(spec, res) end
+  if ok then ok, err, code = compile_seccomp(spec, res) end
+  if ok and res.cg then
+    local fds, ferr, fcode = res.cg:procs_fds()
+    if not fds then return nil, ferr, fcode end
+    res.rt.cgroup_procs = fds
+    for _, fd in ipairs(fds) do res:defer(function() if not fd:closed() then fd:close() end end) end
+  end
+  return ok, err, code
+end
+
+-- ------------------------------------------------------------ fresh
+
+--- Remove what owners that are gone left: state records, cgroups, links.
+-- A record is acted on only once its lock is ours (its owner and the init
+-- that inherited the lock are gone), and only the objects it names.
+-- @treturn table ids removed
+function M.sweep(root)
+  root = root or state.root()
+  if not root then return {} end
+  local removed = {}
+  for _, rec in ipairs(state.list(root)) do
+    if not rec.alive then
+      local lock = state.try_lock(rec.dir, rec.info)
+      if lock then
+        local info = rec.info
+        if info.init_pid and state.alive(info.init_pid, info.init_start) then
+          proc.kill(info.init_pid, 9)
+        end
+        if info.cgroup and info.cgroup ~= "" then
+          cgroup.sweep(function(id) return id == rec.id end)
+        end
+        if info.net == "veth" or info.net == "bridge" then
+          net.gc(function(id) return id ~= rec.id end)
+        end
+        state.remove(rec.dir)
+        removed[#removed + 1] = rec.id
+        if type(lock) == "userdata" then lock:close() end
+      end
+    end
+  end
+  return removed
+end
+
+local Fresh = setmetatable({}, { __index = Res })
+Fresh.__index = Fresh
+
+function Fresh:record(info)
+  if self.state_dir then return state.update(self.state_dir, info) end
+  return true
+end
+
+--- After clone: the host ends of the network plan (the child's netns exists).
+function Fresh:attach(pid)
+  if self.net and (self.net.mode == "veth" or self.net.mode == "bridge") then
+    local plan = self.net
+    self:defer(function() net.host_cleanup(plan) end)
+    local ok, err, code = net.host_setup(plan, pid)
+    if not ok then return nil, err, code end
+  end
+  return true
+end
+
+--- Fresh resources: sweep, then the record (locked) naming every object,
+-- then the objects.
+-- @return[1] resources
+-- @return[2] nil, message, errno (everything made is released)
+function M.fresh(spec)
+  local res = setmetatable(new_res(spec), Fresh)
+  local ok, err, code = probe(spec, res)
+  if not ok then return nil, err, code end
+  local root
+  root, err, code = state.root()
+  if not root then return nil, err, code end
+  M.sweep(root)
+  local needs_cg = M.needs_cgroup(spec.limits)
+  for _ = 1, 4 do
+    res.id = state.new_id()
+    if type(spec.net) == "table" then
+      -- a refused plan (overlap, rootless) is a set-up failure
+      local okp, plan = pcall(net.plan, spec.net, res.id, { rootless = not res.privileged })
+      if not okp then return nil, (tostring(plan):gsub("^[^\n]-:%d+: ", "", 1)), errno.EINVAL end
+      res.net = plan
+    end
+    local dir, lock
+    dir, lock, code = state.create(root, res.id, {
+      name = spec.name or "", argv = spec.argv[1],
+      cgroup = needs_cg and res.id or "",
+      net = res.net and res.net.mode or (type(spec.net) == "string" and spec.net or "none"),
+      links = res.net and res.net.host_if or "",
+    })
+    if dir then
+      res.state_dir = dir
+      res:defer(function() state.remove(dir) lock:close() end)
+      res.rt.keep[#res.rt.keep + 1] = lock
+      break
+    end
+    err = lock
+    if code ~= errno.EEXIST then return nil, err, code end
+  end
+  if not res.state_dir then return nil, err, code end
+
+  if spec.user ~= "host" and res.privileged then
+    local slot, base, lockfd = ids.acquire()
+    if not slot then
+      res:release()
+      return nil, base, lockfd
+    end
+    res.slot, res.host_uid, res.host_gid = slot, base, base
+    res.rt.keep[#res.rt.keep + 1] = lockfd
+    res:defer(function() lockfd:close() end)
+  end
+  if needs_cg then
+    local l = spec.limits
+    local cg, cerr, ccode = cgroup.new(res.id, { memory = l.memory, swap = l.swap, pids = l.pids,
+      cpus = l.cpus, cpuset = l.cpuset }, { rootless = not res.privileged })
+    if not cg then
+      res:release()
+      return nil, cerr, ccode
+    end
+    res.cg = cg
+    res:defer(function() cg:remove() end)
+  end
+  ok, err, code = finish(spec, res)
+  if not ok then
+    res:release()
+    return nil, err, code
+  end
+  return res
+end
+
+-- ------------------------------------------------------------ pool lease
+
+local Lease = setmetatable({}, { __index = Res })
+Lease.__index = Lease
+
+-- The child is born in the pool's network namespace: we go there for the
+-- clone and back at once, whatever the clone does.
+function Lease:around_clone(f, ...)
+  local pool = self.pool_obj
+  local ok, nerr, ncode = ns.setns(pool.netns, "net")
+  if not ok then return nil, "pool network namespace: " .. nerr, ncode end
+  local r = table.pack(pcall(f, ...))
+  -- this cannot fail (we left it a moment ago), and if it did we must not
+  -- go on in the pool's namespace
+  local back, berr = ns.setns(pool.host_netns, "net")
+  if not back then error("pool: cannot return to the host network namespace: " .. berr, 0) end
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
+end
+
+function Lease:attach() return true end
+
+function Lease:stats()
+  local s = self.cg:stats()
+  return s and self.pool_obj:_after_run(self._cg_base, s)
+end
+
+--- A pool lease: the pool's id slot, network namespace and cgroups (checked
+-- empty and reset), fresh trees, stdio and seccomp for this run.
+function M.lease(pool, spec)
+  local res = setmetatable(new_res(spec), Lease)
+  local ok, err, code = probe(spec, res)
+  if not ok then return nil, err, code end
+  res.pool_obj, res.pool = pool, true
+  res.id, res.slot = pool.id, pool.slot
+  res.host_uid, res.host_gid = pool.host_id, pool.host_id
+  res.rt.keep[#res.rt.keep + 1] = pool.lockfd
+  local base, berr, bcode = pool:_before_run()
+  if not base then return nil, berr, bcode end
+  res.cg, res._cg_base = pool.cg, base
+  ok, err, code = finish(spec, res)
+  if not ok then
+    res:release()
+    return nil, err, code
+  end
+  return res
+end
+
+-- ------------------------------------------------------------ dry
+
+--- The inputs of a plan without making anything, for `nslua explain`:
+-- the id (opts.id or xxxxxxxx), the slot base (opts.host_uid or the first
+-- slot's), every privileged bind as a tree.
+function M.dry(spec, opts)
+  opts = opts or {}
+  local res = new_res(spec)
+  local ok, err, code = probe(spec, res)
+  if not ok then return nil, err, code end
+  res.id = opts.id or "xxxxxxxx"
+  res.pool = opts.pool or nil
+  if spec.user ~= "host" and res.privileged then
+    local base = opts.host_uid or ids.config().base
+    res.host_uid, res.host_gid = base, opts.host_gid or base
+  end
+  if type(spec.net) == "table" then
+    local okp, plan = pcall(net.plan, spec.net, res.id, { rootless = not res.privileged })
+    if not okp then return nil, (tostring(plan):gsub("^[^\n]-:%d+: ", "", 1)), errno.EINVAL end
+    res.net = plan
+  end
+  if res.privileged and spec.namespaces.mnt and spec.user ~= "host" then
+    for i, m in ipairs(spec.mounts or {}) do
+      if launch.BIND_KINDS[m.type] and res.sources[i] then res.trees[launch.tree_key(i)] = true end
+    end
+    if spec.rootfs then res.trees.rootfs = true end
+  end
+  return res
+end
+
+return M

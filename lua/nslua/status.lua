@@ -1,0 +1,71 @@
+--- nslua.status: the one parser of the status pipe (csrc/status.h writes it).
+-- Records, one per line, as the child, the exec tail and the init write them:
+--   setup <step> <errno> <message>   the executor failed at <step>
+--   pid <n>                          the command's pid (in the sandbox's pid namespace)
+--   exec <step> <errno>[ <detail>]   the exec tail failed (the command never ran)
+--   init <step> <errno>              the init could not supervise the command
+--   exit <exited|signaled> <code> <utime> <stime> <maxrss_kb> <cutime> <cstime> <xfsz>
+--        [<nvcsw> <nivcsw>]          the command ended: its wait status and rusage
+-- A line of another shape is kept as `unknown` (never silently dropped).
+local M = {}
+
+local function num(s) return s and tonumber(s) end
+
+local parsers = {}
+
+function parsers.pid(rest, r)
+  r.cmd_pid = math.tointeger(tonumber(rest))
+end
+
+function parsers.exit(rest, r)
+  local w = {}
+  for f in rest:gmatch("%S+") do w[#w + 1] = f end
+  if #w < 8 then return false end
+  r.exit = {
+    how = w[1], code = math.tointeger(tonumber(w[2])), utime = num(w[3]), stime = num(w[4]),
+    maxrss = math.tointeger(tonumber(w[5])), cutime = num(w[6]), cstime = num(w[7]),
+    xfsz = w[8] == "1", nvcsw = math.tointeger(num(w[9])), nivcsw = math.tointeger(num(w[10])),
+  }
+end
+
+function parsers.exec(rest, r)
+  local step, e, detail = rest:match("^(%S+) (%d+) ?(.*)$")
+  if not step then return false end
+  r.exec = { step = step, errno = tonumber(e), detail = detail ~= "" and detail or nil }
+end
+
+function parsers.setup(rest, r)
+  local step, e, msg = rest:match("^(%S+) (%d+) ?(.*)$")
+  if not step then return false end
+  r.setup = { step = step, errno = tonumber(e), msg = msg }
+end
+
+function parsers.init(rest, r)
+  local step, e = rest:match("^(%S+) (%d+)")
+  if not step then return false end
+  r.init = { step = step, errno = tonumber(e) }
+end
+
+--- Parse everything read from the status pipe.
+-- @string text the concatenated records
+-- @treturn table {cmd_pid, exit = {...}, exec = {...}, setup = {...}, init = {...}, unknown = {...}}
+function M.parse(text)
+  local r = {}
+  for line in text:gmatch("[^\n]+") do
+    local kind, rest = line:match("^(%S+)%s*(.*)$")
+    local f = parsers[kind]
+    if not f or f(rest, r) == false then
+      r.unknown = r.unknown or {}
+      r.unknown[#r.unknown + 1] = line
+    end
+  end
+  return r
+end
+
+--- The command's pid once its record has arrived in 'text' (nil before).
+function M.cmd_pid(text)
+  local p = text:match("^pid (%d+)\n")
+  return p and math.tointeger(tonumber(p))
+end
+
+return M
