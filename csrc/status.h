@@ -47,12 +47,13 @@
 **       fds, dumpable) or lost its children (wait, read); it kills the
 **       command and _exit(1)s.
 **
-**   exit <how> <code> <utime> <stime> <maxrss> <cutime> <cstime> <xfsz>
+**   exit <how> <code> <utime> <stime> <maxrss> <cutime> <cstime> <xfsz> <nvcsw> <nivcsw>
 **       The command ended; the init then _exit(0)s.  <how> is "exited"
 **       (<code> is the exit status) or "signaled" (<code> is the signal).
 **       From the command's wait4 rusage (the command and the descendants
 **       it waited for): <utime> <stime> in seconds with six decimals
-**       ("0.012000"), <maxrss> in KiB.  From the init's RUSAGE_CHILDREN
+**       ("0.012000"), <maxrss> in KiB, <nvcsw> <nivcsw> its voluntary and
+**       involuntary context switches.  From the init's RUSAGE_CHILDREN
 **       (every process of the sandbox that was reaped): <cutime> <cstime>.
 **       <xfsz> is 1 when some process of the sandbox died of SIGXFSZ (an
 **       output limit), else 0.  Fields may be added at the end only.
@@ -121,14 +122,14 @@ static inline int nslua_status_init (int fd, const char *step, int err) {
                             snprintf(buf, sizeof buf, "init %s %d\n", step, err));
 }
 
-/* "exit <how> <code> <utime> <stime> <maxrss> <cutime> <cstime> <xfsz>\n"
+/* "exit <how> <code> <utime> <stime> <maxrss> <cutime> <cstime> <xfsz> <nvcsw> <nivcsw>\n"
 ** 'wstatus' is the command's wait status and 'ru' its rusage; 'cru' is the
 ** init's RUSAGE_CHILDREN. */
 static inline int nslua_status_exit (int fd, int wstatus, const struct rusage *ru,
                                      const struct rusage *cru, int xfsz) {
   char buf[256];
   int n = snprintf(buf, sizeof buf,
-                   "exit %s %d %ld.%06ld %ld.%06ld %ld %ld.%06ld %ld.%06ld %d\n",
+                   "exit %s %d %ld.%06ld %ld.%06ld %ld %ld.%06ld %ld.%06ld %d %ld %ld\n",
                    WIFSIGNALED(wstatus) ? "signaled" : "exited",
                    WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus),
                    (long)ru->ru_utime.tv_sec, (long)ru->ru_utime.tv_usec,
@@ -136,7 +137,7 @@ static inline int nslua_status_exit (int fd, int wstatus, const struct rusage *r
                    (long)ru->ru_maxrss,
                    (long)cru->ru_utime.tv_sec, (long)cru->ru_utime.tv_usec,
                    (long)cru->ru_stime.tv_sec, (long)cru->ru_stime.tv_usec,
-                   xfsz ? 1 : 0);
+                   xfsz ? 1 : 0, (long)ru->ru_nvcsw, (long)ru->ru_nivcsw);
   return nslua_status_write(fd, buf, sizeof buf, n);
 }
 
