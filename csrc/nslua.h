@@ -5,6 +5,8 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <sys/resource.h>
+#include <sys/types.h>
 
 /* AddressSanitizer (gcc defines __SANITIZE_ADDRESS__, clang has the
 ** feature test): it cannot follow a child onto a stack of its own, so the
@@ -72,16 +74,54 @@ int nslua_write_file (const char *path, const char *content, size_t len,
 int nslua_setattr (int dfd, const char *path, unsigned long long set,
                    unsigned long long clr, int userns, int rec);
 
-/* proc.c: the exec tail (proc.exec's plan, read from the argv, env and opts
-** tables at stack indices 1, 2 and 3; the userdata and what it points into
-** are left on the stack above them). */
+/* core.proc is spread over proc.c (which registers the others), fds.c,
+** exec.c, spawn.c and init.c; each part's Lua functions: */
+extern const luaL_Reg nslua_proc_exec_funcs[];
+extern const luaL_Reg nslua_proc_fds_funcs[];
+extern const luaL_Reg nslua_proc_init_funcs[];
+extern const luaL_Reg nslua_proc_spawn_funcs[];
+
+/* proc.c: every signal disposition back to SIG_DFL (no lua_State). */
+void nslua_reset_dispositions (void);
+/* proc.c: a list of gids in the table at 'idx' into GC-owned memory (left
+** on the stack); *n gets the count; errors name argument 'arg' and 'what'. */
+gid_t *nslua_check_gids (lua_State *L, int idx, int arg, size_t *n, const char *what);
+/* proc.c: rlimit names ("nofile", ...; NULL-ended) and their RLIMIT_*. */
+extern const char *const nslua_rlimit_names[];
+extern const int nslua_rlimit_res[];
+/* proc.c: a limit at 'idx' (non-negative integer or math.huge) into *v; 0 if not. */
+int nslua_to_rlim (lua_State *L, int idx, rlim_t *v);
+
+/* fds.c: close every fd >= 3 not in keep[0..n) (sorted in place); 0 or -1
+** (errno).  No lua_State: safe in the fixed sequences. */
+int nslua_close_fds_except (int *keep, int n);
+/* fds.c: an fd box or integer at the top of the stack (a table field);
+** errors name argument 'arg' and 'what'. */
+int nslua_field_fd (lua_State *L, int arg, const char *what);
+
+/* exec.c: the exec tail.  nslua_exec_plan reads proc.exec's argv, env and
+** opts tables at stack indices 1, 2 and 3; the userdata and what it points
+** into are left on the stack above them.  nslua_exec_args checks 1..3
+** first (opts may be none or nil) and names 'what' in a stack overflow. */
 typedef struct exec_plan exec_plan;
 exec_plan *nslua_exec_plan (lua_State *L);
 /* The fd of a user namespace the command joins before its ids (-1: none). */
 void nslua_exec_set_userns (exec_plan *p, int fd);
-/* proc.spawn's child: stdio[t] >= 0 is dup2'd onto t; pid or -1 (errno). */
+exec_plan *nslua_exec_args (lua_State *L, const char *what);
+/* exec.c: the fixed sequence (no Lua API call); never returns. */
+void nslua_exec_run (exec_plan *p) __attribute__((noreturn));
+/* exec.c: the "exec <step> <errno>[ <detail>]" status record, then _exit(1). */
+void nslua_exec_fail (const exec_plan *p, const char *step, int err, const char *detail)
+  __attribute__((noreturn));
+/* exec.c: option tables.  Unknown names in the table at 'arg' raise; a list
+** of fds in field 'name' into GC-owned memory left on the stack (NULL and
+** nothing pushed when the field is nil). */
+void nslua_check_opt_names (lua_State *L, int arg, const char *const *names);
+const int *nslua_opt_fds (lua_State *L, int arg, const char *name, size_t *n);
+
+/* spawn.c: proc.spawn's child: stdio[t] >= 0 is dup2'd onto t; pid or -1 (errno). */
 int nslua_spawn (exec_plan *p, const int stdio[3]);
-/* proc.init's loop: keep[0] and keep[1] are scratch for the status fd and
+/* init.c: proc.init's loop: keep[0] and keep[1] are scratch for the status fd and
 ** the signalfd, keep[2..nkeep-1] the fds it keeps. */
 void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep)
   __attribute__((noreturn));

@@ -952,7 +952,7 @@ describe("nslua.core.proc", function()
     end
 
     local EXIT = "^exit (%a+) (%d+) (%d+%.%d%d%d%d%d%d) (%d+%.%d%d%d%d%d%d) (%d+) "
-      .. "(%d+%.%d%d%d%d%d%d) (%d+%.%d%d%d%d%d%d) ([01])\n$"
+      .. "(%d+%.%d%d%d%d%d%d) (%d+%.%d%d%d%d%d%d) ([01]) (%d+) (%d+)\n$"
 
     it("keeps only its fds and forwards SIGTERM #priv", function()
       if not helper.is_root() then return pending("needs root") end
@@ -1029,8 +1029,10 @@ describe("nslua.core.proc", function()
       ]])
       assert.is_true(ok, out)
       local line = ("\n" .. out):match("\nstatus ([^\n]*\n)")
-      local how, code, ut, st, rss, cut, cst, xfsz = assert(line, out):match(EXIT)
+      local how, code, ut, st, rss, cut, cst, xfsz, nvcsw = assert(line, out):match(EXIT)
       assert.same({"exited", "3", "0"}, {how, code, xfsz}, line)
+      -- the shell waited for its sleep: at least one voluntary context switch
+      assert.is_true(tonumber(nvcsw) >= 1, line)
       -- the busy orphan, killed and reaped by the init, is in the children's time
       assert.is_true(tonumber(cut) + tonumber(cst) - tonumber(ut) - tonumber(st) >= 0.1, line)
       assert.is_true(tonumber(rss) > 0, line)

@@ -1,0 +1,626 @@
+/* exec.c - core.proc's exec tail: proc.exec, its plan, and the fixed sequence. */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "nslua.h"
+#include "status.h"
+
+/* ------------------------------------------------------------------ */
+/* proc.exec: the command's last steps, one C function                  */
+/* ------------------------------------------------------------------ */
+
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+typedef struct exec_rlimit {
+  int res;
+  const char *name;
+  struct rlimit rl;
+} exec_rlimit;
+
+/* Everything exec needs, read from Lua before the first step.  All memory
+** is GC-owned and anchored on the stack of the (never returning) call. */
+typedef struct exec_plan {
+  char *const *argv;
+  char *const *envp;
+  const char *path;             /* PATH for the search */
+  int status_fd;                /* -1: none */
+  const int *cgroup_fds;
+  size_t ncgroup;
+  const int *keep_fds;
+  size_t nkeep_fds;
+  int *keep;                    /* scratch: status fd + keep_fds */
+  int tty, keep_caps, userns_fd, no_new_privs;
+  int has_uid, has_gid, has_groups;
+  uid_t uid;
+  gid_t gid;
+  const gid_t *groups;
+  size_t ngroups;
+  const char *cwd;
+  const exec_rlimit *rlimits;
+  size_t nrlimits;
+  const cap_value_t *caps;
+  size_t ncaps;
+  int has_seccomp;
+  struct sock_fprog prog;
+} exec_plan;
+
+/* The "exec" status record (status.h), then _exit(1). */
+void nslua_exec_fail (const exec_plan *p, const char *step, int err, const char *detail) {
+  if (p->status_fd >= 0)
+    (void)nslua_status_exec(p->status_fd, step, err, detail);  /* else nowhere to report */
+  _exit(1);
+}
+
+/* Write all of buf, retrying on EINTR and short writes; 0 or errno. */
+static int write_all (int fd, const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    buf += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static int cap_kept (const exec_plan *p, cap_value_t v) {
+  size_t i;
+  for (i = 0; i < p->ncaps; i++)
+    if (p->caps[i] == v)
+      return 1;
+  return 0;
+}
+
+/*
+** Leave exactly the kept capabilities in the bounding, permitted, effective,
+** inheritable and ambient sets.  After an id switch the kernel has emptied
+** the effective set but keepcaps kept the permitted one: raise it again
+** first, because PR_CAPBSET_DROP needs CAP_SETPCAP.  Ambient capabilities
+** must be in both permitted and inheritable, so they come last.
+*/
+static int exec_caps (const exec_plan *p, const char **what) {
+  cap_value_t v, max = cap_max_bits();
+  size_t i;
+  int err;
+  cap_t c;
+  *what = "cap_get_proc";
+  if ((c = cap_get_proc()) == NULL)
+    return errno;
+  *what = "cap_set_proc";
+  if (cap_fill(c, CAP_EFFECTIVE, CAP_PERMITTED) != 0 || cap_set_proc(c) != 0)
+    goto fail;
+  *what = "cap_drop_bound";
+  for (v = 0; v < max; v++)
+    if (!cap_kept(p, v) && cap_get_bound(v) == 1 && cap_drop_bound(v) != 0)
+      goto fail;
+  *what = "cap_set_proc";
+  if (cap_clear(c) != 0)
+    goto fail;
+  if (p->ncaps > 0
+      && (cap_set_flag(c, CAP_PERMITTED, (int)p->ncaps, p->caps, CAP_SET) != 0
+          || cap_set_flag(c, CAP_EFFECTIVE, (int)p->ncaps, p->caps, CAP_SET) != 0
+          || cap_set_flag(c, CAP_INHERITABLE, (int)p->ncaps, p->caps, CAP_SET) != 0))
+    goto fail;
+  if (cap_set_proc(c) != 0)
+    goto fail;
+  *what = "cap_reset_ambient";
+  if (cap_reset_ambient() != 0)
+    goto fail;
+  *what = "cap_set_ambient";
+  for (i = 0; i < p->ncaps; i++)
+    if (cap_set_ambient(p->caps[i], CAP_SET) != 0)
+      goto fail;
+  cap_free(c);
+  return 0;
+fail:
+  err = errno;
+  cap_free(c);
+  return err;
+}
+
+/*
+** execve, searching PATH when argv[0] has no '/': like execvpe, an EACCES
+** from one directory is remembered while the search goes on (bash does the
+** same), but there is no ENOEXEC fallback to /bin/sh: a file the kernel
+** cannot execute is an error, never a shell script.  Returns errno.
+*/
+static int exec_search (const exec_plan *p) {
+  const char *file = p->argv[0], *s, *end;
+  size_t flen = strlen(file);
+  int eacces = 0;
+  char buf[PATH_MAX];
+  if (strchr(file, '/') != NULL) {
+    execve(file, p->argv, p->envp);
+    return errno;
+  }
+  for (s = p->path;; s = end + 1) {
+    size_t dlen;
+    end = strchrnul(s, ':');
+    dlen = (size_t)(end - s);
+    if (dlen + 1 + flen + 1 <= sizeof buf) {
+      if (dlen == 0) {  /* an empty entry is the working directory */
+        memcpy(buf, file, flen + 1);
+      } else {
+        memcpy(buf, s, dlen);
+        buf[dlen] = '/';
+        memcpy(buf + dlen + 1, file, flen + 1);
+      }
+      execve(buf, p->argv, p->envp);
+      switch (errno) {
+        case EACCES:
+          eacces = 1;
+          break;
+        case ENOENT: case ENOTDIR: case ESTALE: case ENODEV: case ETIMEDOUT:
+        case ENAMETOOLONG: case ELOOP:
+          break;
+        default:
+          return errno;
+      }
+    }
+    if (*end == '\0')
+      break;
+  }
+  return eacces ? EACCES : ENOENT;
+}
+
+/* The fixed sequence.  No Lua API call from here on. */
+void nslua_exec_run (exec_plan *p) {
+  const char *what = NULL;
+  sigset_t none;
+  size_t i, nkeep = 0;
+  int err;
+
+  /* (1) join the limit cgroups: "0" means the writer */
+  for (i = 0; i < p->ncgroup; i++) {
+    if ((err = write_all(p->cgroup_fds[i], "0", 1)) != 0)
+      nslua_exec_fail(p, "cgroup", err, NULL);
+    close(p->cgroup_fds[i]);
+  }
+
+  /* (2) a clean signal state: the mask and SIG_IGN survive execve.  The
+  ** dispositions first: a spawn child shares the caller's memory and comes
+  ** with every signal blocked, so no handler of the caller's may run in it. */
+  nslua_reset_dispositions();
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
+    nslua_exec_fail(p, "signals", errno, NULL);
+
+  /* (3) fds: 0-2, the kept ones (made inheritable), and the status fd,
+  ** which execve closes, so its end of file tells the parent exec worked */
+  if (p->status_fd >= 0) {
+    if (fcntl(p->status_fd, F_SETFD, FD_CLOEXEC) != 0)
+      nslua_exec_fail(p, "fds", errno, NULL);
+    p->keep[nkeep++] = p->status_fd;
+  }
+  for (i = 0; i < p->nkeep_fds; i++) {
+    int fl = fcntl(p->keep_fds[i], F_GETFD);
+    if (fl < 0 || fcntl(p->keep_fds[i], F_SETFD, fl & ~FD_CLOEXEC) != 0)
+      nslua_exec_fail(p, "fds", errno, NULL);
+    p->keep[nkeep++] = p->keep_fds[i];
+  }
+  if (nslua_close_fds_except(p->keep, (int)nkeep) != 0)
+    nslua_exec_fail(p, "fds", errno, NULL);
+
+  /* (4) a new session: no controlling terminal unless the pty on fd 0 */
+  if (setsid() < 0)
+    nslua_exec_fail(p, "setsid", errno, NULL);
+  if (p->tty && ioctl(0, TIOCSCTTY, 0) != 0)
+    nslua_exec_fail(p, "tty", errno, NULL);
+
+  /* (5) The nested user namespace of kept capabilities (the executor made
+  ** it, with the payload's ids mapped to themselves): they then belong to a
+  ** namespace that owns no mount namespace, so masks and read-only mounts
+  ** stay.  Joined while we still hold every capability, before the ids. */
+  if (p->userns_fd >= 0 && setns(p->userns_fd, CLONE_NEWUSER) != 0)
+    nslua_exec_fail(p, "userns", errno, "setns");
+  /* ids.  keepcaps across setresuid: without it a switch away from uid 0
+  ** empties the permitted set and step 6 could no longer shrink the bounding
+  ** set.  execve clears keepcaps again. */
+  if ((p->keep_caps || p->has_uid) && prctl(PR_SET_KEEPCAPS, 1UL, 0, 0, 0) != 0)
+    nslua_exec_fail(p, "ids", errno, "keepcaps");
+  if (p->has_groups && setgroups(p->ngroups, p->ngroups ? p->groups : NULL) != 0)
+    nslua_exec_fail(p, "ids", errno, "setgroups");
+  if (p->has_gid && setresgid(p->gid, p->gid, p->gid) != 0)
+    nslua_exec_fail(p, "ids", errno, "setresgid");
+  if (p->has_uid && setresuid(p->uid, p->uid, p->uid) != 0)
+    nslua_exec_fail(p, "ids", errno, "setresuid");
+
+  /* (6) cwd, rlimits, capabilities, no_new_privs */
+  if (chdir(p->cwd != NULL ? p->cwd : "/") != 0)
+    nslua_exec_fail(p, "cwd", errno, NULL);
+  for (i = 0; i < p->nrlimits; i++)
+    if (setrlimit(p->rlimits[i].res, &p->rlimits[i].rl) != 0)
+      nslua_exec_fail(p, "rlimit", errno, p->rlimits[i].name);
+  if ((err = exec_caps(p, &what)) != 0)
+    nslua_exec_fail(p, "caps", err, what);
+  if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0, 0, 0) != 0)
+    nslua_exec_fail(p, "no_new_privs", errno, NULL);
+
+  /* (7) seccomp last: the filter may forbid what the steps above use */
+  if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
+    nslua_exec_fail(p, "seccomp", errno, NULL);
+
+  /* (8) */
+  nslua_exec_fail(p, "execve", exec_search(p), NULL);
+}
+
+/* opts[name] with no metamethods: the value stays anchored in opts. */
+static int rawfield (lua_State *L, int idx, const char *name) {
+  lua_pushstring(L, name);
+  return lua_rawget(L, idx);
+}
+
+/* A string with no NUL byte at the top; raises with 'what' otherwise. */
+static const char *top_cstring (lua_State *L, int arg, const char *what) {
+  size_t len;
+  const char *s;
+  if (lua_type(L, -1) != LUA_TSTRING)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a string", what));
+  s = lua_tolstring(L, -1, &len);
+  if (strlen(s) != len)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s contains a NUL byte", what));
+  return s;
+}
+
+static int opt_bool (lua_State *L, const char *name, int def) {
+  int t = rawfield(L, 3, name), v = def;
+  if (t == LUA_TBOOLEAN)
+    v = lua_toboolean(L, -1);
+  else if (t != LUA_TNIL)
+    luaL_argerror(L, 3, lua_pushfstring(L, "field '%s' must be a boolean", name));
+  lua_pop(L, 1);
+  return v;
+}
+
+static int opt_id (lua_State *L, const char *name, unsigned int *id) {
+  int t = rawfield(L, 3, name);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0
+      || lua_tointeger(L, -1) >= 0xffffffffLL)
+    luaL_argerror(L, 3, lua_pushfstring(L, "field '%s' must be an id (0..2^32-2)", name));
+  *id = (unsigned int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* A list of fds in the table at 'arg', field 'name', into GC-owned memory
+** left on the stack; NULL (nothing pushed) when the field is nil. */
+const int *nslua_opt_fds (lua_State *L, int arg, const char *name, size_t *n) {
+  size_t i;
+  int *fds;
+  char what[48];
+  int t = rawfield(L, arg, name);
+  *n = 0;
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (t != LUA_TTABLE)
+    luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a list of fds", name));
+  *n = (size_t)lua_rawlen(L, -1);
+  fds = (int *)lua_newuserdatauv(L, (*n ? *n : 1) * sizeof *fds, 0);
+  lua_insert(L, -2);
+  for (i = 0; i < *n; i++) {
+    snprintf(what, sizeof what, "%s[%d]", name, (int)i + 1);
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    fds[i] = nslua_field_fd(L, arg, what);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);  /* the list; the userdata stays */
+  return fds;
+}
+
+static void exec_read_argv (lua_State *L, exec_plan *p) {
+  size_t i, n = (size_t)lua_rawlen(L, 1);
+  char **argv;
+  luaL_argcheck(L, n >= 1, 1, "argv must not be empty");
+  argv = (char **)lua_newuserdatauv(L, (n + 1) * sizeof *argv, 0);
+  for (i = 0; i < n; i++) {
+    char what[32];
+    snprintf(what, sizeof what, "argv[%d]", (int)i + 1);
+    lua_rawgeti(L, 1, (lua_Integer)i + 1);
+    argv[i] = (char *)top_cstring(L, 1, what);
+    lua_pop(L, 1);  /* argv (argument 1) keeps it alive */
+  }
+  argv[n] = NULL;
+  luaL_argcheck(L, argv[0][0] != '\0', 1, "argv[1] must not be empty");
+  p->argv = argv;
+}
+
+/* env: a list {"K=V", ...}, a map {K = "V"}, or both.  The "K=V" strings
+** are anchored in a new table left on the stack. */
+static void exec_read_env (lua_State *L, exec_plan *p) {
+  size_t i, n = (size_t)lua_rawlen(L, 2), count = 0;
+  int anchor;
+  char **envp;
+  lua_newtable(L);
+  anchor = lua_gettop(L);
+  for (i = 1; i <= n; i++) {
+    const char *s;
+    char what[32];
+    snprintf(what, sizeof what, "env[%d]", (int)i);
+    lua_rawgeti(L, 2, (lua_Integer)i);
+    s = top_cstring(L, 2, what);
+    if (s[0] == '=' || strchr(s, '=') == NULL)
+      luaL_argerror(L, 2, lua_pushfstring(L, "%s must look like 'NAME=value'", what));
+    lua_rawseti(L, anchor, (lua_Integer)++count);
+  }
+  lua_pushnil(L);
+  while (lua_next(L, 2) != 0) {
+    const char *k, *v;
+    if (lua_type(L, -2) == LUA_TNUMBER && lua_isinteger(L, -2)
+        && lua_tointeger(L, -2) >= 1 && (size_t)lua_tointeger(L, -2) <= n) {
+      lua_pop(L, 1);
+      continue;
+    }
+    if (lua_type(L, -2) != LUA_TSTRING)
+      luaL_argerror(L, 2, "env keys must be names or list indices");
+    k = lua_tostring(L, -2);
+    if (k[0] == '\0' || strchr(k, '=') != NULL || strlen(k) != lua_rawlen(L, -2))
+      luaL_argerror(L, 2, lua_pushfstring(L, "invalid variable name '%s'", k));
+    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+      luaL_argerror(L, 2, lua_pushfstring(L, "env value of '%s' must be a string", k));
+    v = lua_tostring(L, -1);
+    if (strlen(v) != lua_rawlen(L, -1))
+      luaL_argerror(L, 2, lua_pushfstring(L, "env value of '%s' contains a NUL byte", k));
+    lua_pushfstring(L, "%s=%s", k, v);
+    lua_rawseti(L, anchor, (lua_Integer)++count);
+    lua_pop(L, 1);
+  }
+  envp = (char **)lua_newuserdatauv(L, (count + 1) * sizeof *envp, 0);
+  p->path = DEFAULT_PATH;
+  for (i = 0; i < count; i++) {
+    lua_rawgeti(L, anchor, (lua_Integer)i + 1);
+    envp[i] = (char *)lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (strncmp(envp[i], "PATH=", 5) == 0)
+      p->path = envp[i] + 5;
+  }
+  envp[count] = NULL;
+  p->envp = envp;
+}
+
+static const char *const exec_opt_names[] = {
+  "caps", "cgroup_procs", "cwd", "gid", "groups", "keep_caps", "keep_fds",
+  "no_new_privs", "rlimits", "seccomp", "status_fd", "tty", "uid", "userns",
+  NULL
+};
+
+/* The table at 'arg' may hold only the option names in 'names' (NULL-ended). */
+void nslua_check_opt_names (lua_State *L, int arg, const char *const *names) {
+  lua_pushnil(L);
+  while (lua_next(L, arg) != 0) {
+    const char *const *n = names;
+    if (lua_type(L, -2) != LUA_TSTRING)
+      luaL_argerror(L, arg, "option names must be strings");
+    while (*n != NULL && strcmp(*n, lua_tostring(L, -2)) != 0)
+      n++;
+    if (*n == NULL)
+      luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'", lua_tostring(L, -2)));
+    lua_pop(L, 1);
+  }
+}
+
+static void exec_read_rlimits (lua_State *L, exec_plan *p) {
+  size_t n = 0;
+  exec_rlimit *rl;
+  int t = rawfield(L, 3, "rlimits");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (t != LUA_TTABLE)
+    luaL_argerror(L, 3, "field 'rlimits' must be a table");
+  lua_pushnil(L);
+  while (lua_next(L, -2) != 0) {
+    n++;
+    lua_pop(L, 1);
+  }
+  rl = (exec_rlimit *)lua_newuserdatauv(L, (n ? n : 1) * sizeof *rl, 0);
+  lua_insert(L, -2);
+  n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, -2) != 0) {
+    const char *name;
+    size_t k;
+    if (lua_type(L, -2) != LUA_TSTRING)
+      luaL_argerror(L, 3, "rlimit names must be strings");
+    name = lua_tostring(L, -2);
+    for (k = 0; nslua_rlimit_names[k] != NULL; k++)
+      if (strcmp(nslua_rlimit_names[k], name) == 0)
+        break;
+    if (nslua_rlimit_names[k] == NULL)
+      luaL_argerror(L, 3, lua_pushfstring(L, "unknown rlimit '%s'", name));
+    rl[n].res = nslua_rlimit_res[k];
+    rl[n].name = nslua_rlimit_names[k];
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      int ok;
+      lua_rawgeti(L, -1, 1);
+      lua_rawgeti(L, -2, 2);
+      ok = nslua_to_rlim(L, -2, &rl[n].rl.rlim_cur)
+           && nslua_to_rlim(L, -1, &rl[n].rl.rlim_max);
+      lua_pop(L, 2);
+      if (!ok)
+        luaL_argerror(L, 3, lua_pushfstring(L, "rlimit '%s' must be {soft, hard}", name));
+    } else if (nslua_to_rlim(L, -1, &rl[n].rl.rlim_cur)) {
+      rl[n].rl.rlim_max = rl[n].rl.rlim_cur;
+    } else
+      luaL_argerror(L, 3, lua_pushfstring(L, "rlimit '%s' must be a non-negative "
+                                          "integer, math.huge or {soft, hard}", name));
+    n++;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);  /* the rlimits table; the userdata stays */
+  p->rlimits = rl;
+  p->nrlimits = n;
+}
+
+static void exec_read_caps (lua_State *L, exec_plan *p) {
+  size_t i, n;
+  cap_value_t *caps, max = cap_max_bits();
+  int t = rawfield(L, 3, "caps");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (t != LUA_TTABLE)
+    luaL_argerror(L, 3, "field 'caps' must be a list of capability names");
+  n = (size_t)lua_rawlen(L, -1);
+  caps = (cap_value_t *)lua_newuserdatauv(L, (n ? n : 1) * sizeof *caps, 0);
+  lua_insert(L, -2);
+  for (i = 0; i < n; i++) {
+    const char *name, *full;
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    name = top_cstring(L, 3, "a capability name");
+    full = strncasecmp(name, "cap_", 4) == 0 ? name : lua_pushfstring(L, "cap_%s", name);
+    if (cap_from_name(full, &caps[i]) != 0)
+      luaL_argerror(L, 3, lua_pushfstring(L, "unknown capability '%s'", name));
+    if (caps[i] >= max)
+      luaL_argerror(L, 3, lua_pushfstring(L, "capability '%s' is not supported by "
+                                          "this kernel", name));
+    lua_settop(L, -2 - (full != name));
+  }
+  lua_pop(L, 1);
+  p->caps = caps;
+  p->ncaps = n;
+}
+
+static void exec_read_opts (lua_State *L, exec_plan *p) {
+  unsigned int id;
+  int t;
+  nslua_check_opt_names(L, 3, exec_opt_names);
+  p->status_fd = -1;
+  if (rawfield(L, 3, "status_fd") != LUA_TNIL) {
+    p->status_fd = nslua_field_fd(L, 3, "field 'status_fd'");
+    if (p->status_fd < 3)
+      luaL_argerror(L, 3, "field 'status_fd' must be >= 3");
+  }
+  lua_pop(L, 1);
+  p->cgroup_fds = nslua_opt_fds(L, 3, "cgroup_procs", &p->ncgroup);
+  p->keep_fds = nslua_opt_fds(L, 3, "keep_fds", &p->nkeep_fds);
+  p->keep = (int *)lua_newuserdatauv(L, (p->nkeep_fds + 1) * sizeof *p->keep, 0);
+  p->tty = opt_bool(L, "tty", 0);
+  p->keep_caps = opt_bool(L, "keep_caps", 0);
+  p->userns_fd = -1;
+  if (rawfield(L, 3, "userns") != LUA_TNIL)
+    p->userns_fd = nslua_field_fd(L, 3, "field 'userns'");
+  lua_pop(L, 1);
+  p->no_new_privs = opt_bool(L, "no_new_privs", 1);
+  if ((p->has_uid = opt_id(L, "uid", &id)))
+    p->uid = id;
+  if ((p->has_gid = opt_id(L, "gid", &id)))
+    p->gid = id;
+  t = rawfield(L, 3, "groups");
+  if (t == LUA_TTABLE) {
+    p->has_groups = 1;
+    p->groups = nslua_check_gids(L, -1, 3, &p->ngroups, "field 'groups'");
+    lua_insert(L, -2);
+  } else if (t != LUA_TNIL)
+    luaL_argerror(L, 3, "field 'groups' must be a list of gids");
+  lua_pop(L, 1);
+  if (rawfield(L, 3, "cwd") != LUA_TNIL)
+    p->cwd = top_cstring(L, 3, "field 'cwd'");
+  lua_pop(L, 1);  /* opts keeps it alive */
+  exec_read_rlimits(L, p);
+  exec_read_caps(L, p);
+  t = rawfield(L, 3, "seccomp");
+  if (t != LUA_TNIL) {
+    size_t len;
+    const char *prog;
+    if (t != LUA_TSTRING)
+      luaL_argerror(L, 3, "field 'seccomp' must be a string (a BPF program)");
+    prog = lua_tolstring(L, -1, &len);
+    if (len == 0 || len % sizeof(struct sock_filter) != 0)
+      luaL_argerror(L, 3, "seccomp program length must be a positive multiple of 8");
+    if (len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+      luaL_argerror(L, 3, "seccomp program is longer than 4096 instructions");
+    p->has_seccomp = 1;
+    p->prog.len = (unsigned short)(len / sizeof(struct sock_filter));
+    p->prog.filter = (struct sock_filter *)(void *)prog;
+  }
+  lua_pop(L, 1);
+}
+
+/* argv, env [, opts] at 1..3 (opts defaults to {}), read into a plan. */
+exec_plan *nslua_exec_args (lua_State *L, const char *what) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (lua_isnoneornil(L, 3)) {
+    if (lua_gettop(L) < 3)
+      lua_settop(L, 3);
+    lua_newtable(L);
+    lua_replace(L, 3);
+  } else
+    luaL_checktype(L, 3, LUA_TTABLE);
+  /* arguments above 3 stay on the stack: what they hold stays alive */
+  luaL_checkstack(L, 32, what);
+  return nslua_exec_plan(L);
+}
+
+/* The executor's nested user namespace, made in the child after the plan was read. */
+void nslua_exec_set_userns (exec_plan *p, int fd) {
+  p->userns_fd = fd;
+}
+
+exec_plan *nslua_exec_plan (lua_State *L) {
+  exec_plan *p = (exec_plan *)lua_newuserdatauv(L, sizeof *p, 0);
+  memset(p, 0, sizeof *p);
+  exec_read_argv(L, p);
+  exec_read_env(L, p);
+  exec_read_opts(L, p);
+  return p;
+}
+
+/*
+** proc.exec(argv, env, opts) -> never returns
+** The command's last steps, in order; a failure writes
+** "exec <step> <errno>[ <detail>]\n" to opts.status_fd in one write(2) and
+** _exit(1)s (without a status_fd it only _exit(1)s).  Every argument is
+** read and checked first, so misuse raises before the first step and
+** nothing after it can raise.
+**   argv   {prog, ...}; no '/' in prog: PATH from env (default
+**          /usr/local/bin:/usr/bin:/bin), EACCES remembered, no ENOEXEC shell
+**   env    {"K=V", ...} and/or {K = "V"}: exactly the environment
+**   opts   status_fd (>= 3, close-on-exec), cgroup_procs {fd...}, keep_fds
+**          {fd...} (kept, made inheritable), tty, uid, gid, groups {gid...},
+**          keep_caps, userns (a user namespace fd to join before the ids),
+**          cwd ("/"), rlimits {name = n |
+**          {soft, hard}}, caps {"net_raw", ...}, no_new_privs (true),
+**          seccomp (raw struct sock_filter array)
+** Steps and details: cgroup, signals, fds, setsid, tty,
+** ids (keepcaps|setgroups|setresgid|setresuid),
+** userns (setns), cwd, rlimit (<name>),
+** caps (cap_get_proc|cap_set_proc|cap_drop_bound|cap_reset_ambient|
+** cap_set_ambient), no_new_privs, seccomp, execve.
+*/
+static int proc_exec (lua_State *L) {
+  nslua_exec_run(nslua_exec_args(L, "exec"));
+  return 0;
+}
+/* Registered into core.proc by proc.c. */
+const luaL_Reg nslua_proc_exec_funcs[] = {
+  {"exec", proc_exec},
+  {NULL, NULL}
+};

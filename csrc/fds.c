@@ -1,0 +1,440 @@
+/* fds.c - core.proc's fds: pipes, read/write, dup2, close_range, open, flock, ptys. */
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "nslua.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* ------------------------------------------------------------------ */
+/* helpers without a lua_State: safe in the fixed sequences            */
+/* ------------------------------------------------------------------ */
+
+static int sys_close_range (unsigned int lo, unsigned int hi, unsigned int flags) {
+#ifdef SYS_close_range
+  return (int)syscall(SYS_close_range, lo, hi, flags);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/* Fallback for kernels before 5.9 (5.11 for CLOSE_RANGE_CLOEXEC): walk
+** /proc/self/fd.  Only ever used in a single-threaded child. */
+static int close_range_slow (unsigned int lo, unsigned int hi, unsigned int flags) {
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *de;
+  if (d == NULL)
+    return -1;
+  while ((de = readdir(d)) != NULL) {
+    char *end;
+    unsigned long fd = strtoul(de->d_name, &end, 10);
+    if (de->d_name[0] == '.' || *end != '\0' || (int)fd == dirfd(d))
+      continue;
+    if (fd < lo || fd > hi)
+      continue;
+    if (flags & CLOSE_RANGE_CLOEXEC)
+      (void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+    else
+      (void)close((int)fd);
+  }
+  closedir(d);
+  return 0;
+}
+
+static int close_range_any (unsigned int lo, unsigned int hi, unsigned int flags) {
+  if (sys_close_range(lo, hi, flags) == 0)
+    return 0;
+  if (errno != ENOSYS && errno != EINVAL)
+    return -1;
+  return close_range_slow(lo, hi, flags);
+}
+
+/* Close every fd >= 3 that is not in keep[0..n) (sorted here, in place). */
+int nslua_close_fds_except (int *keep, int n) {
+  unsigned int lo = 3;
+  int i, j;
+  for (i = 1; i < n; i++)
+    for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+      int t = keep[j];
+      keep[j] = keep[j - 1];
+      keep[j - 1] = t;
+    }
+  for (i = 0; i < n; i++) {
+    if (keep[i] < 0 || (unsigned int)keep[i] < lo)
+      continue;
+    if ((unsigned int)keep[i] > lo && close_range_any(lo, (unsigned int)keep[i] - 1, 0) != 0)
+      return -1;
+    lo = (unsigned int)keep[i] + 1;
+  }
+  return close_range_any(lo, ~0U, 0);
+}
+
+/* An fd box or integer stored in a table field (the value at the top). */
+int nslua_field_fd (lua_State *L, int arg, const char *what) {
+  int *box;
+  if (lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -1)) {
+    lua_Integer fd = lua_tointeger(L, -1);
+    if (fd < 0 || fd > INT_MAX)
+      luaL_argerror(L, arg, lua_pushfstring(L, "%s: fd out of range", what));
+    return (int)fd;
+  }
+  box = (int *)luaL_testudata(L, -1, NSLUA_FD);
+  if (box == NULL)
+    return luaL_argerror(L, arg, lua_pushfstring(L, "%s must be an fd box or integer", what));
+  if (*box < 0)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s: attempt to use a closed fd", what));
+  return *box;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* fds                                                                  */
+/* ------------------------------------------------------------------ */
+
+static const nslua_flag pipe_flags[] = {
+  {"nonblock", O_NONBLOCK},
+  {NULL, 0}
+};
+
+/* proc.pipe([{nonblock = true}]) -> read box, write box | nil, msg, errno   (O_CLOEXEC) */
+static int proc_pipe (lua_State *L) {
+  int flags = (int)nslua_optflags(L, 1, pipe_flags);
+  int *rbox = nslua_newfd(L), *wbox = nslua_newfd(L);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC | flags) != 0)
+    return nslua_fail(L, errno, "pipe2", NULL);
+  *rbox = fds[0];
+  *wbox = fds[1];
+  return 2;
+}
+
+/* proc.socketpair([{nonblock = true}]) -> box, box | nil, msg, errno
+** (AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC) */
+static int proc_socketpair (lua_State *L) {
+  int flags = nslua_optflags(L, 1, pipe_flags) ? SOCK_NONBLOCK : 0;
+  int *abox = nslua_newfd(L), *bbox = nslua_newfd(L);
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0, fds) != 0)
+    return nslua_fail(L, errno, "socketpair", NULL);
+  *abox = fds[0];
+  *bbox = fds[1];
+  return 2;
+}
+
+/* proc.read(fd, n) -> string ("" at end of file) | nil, msg, errno (EAGAIN too)
+** At most n bytes, one read(2); retried on EINTR. */
+static int proc_read (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  lua_Integer want = luaL_checkinteger(L, 2);
+  luaL_Buffer b;
+  char *p;
+  ssize_t n;
+  luaL_argcheck(L, want > 0 && want <= (1 << 26), 2, "size must be 1..64 MiB");
+  p = luaL_buffinitsize(L, &b, (size_t)want);
+  do
+    n = read(fd, p, (size_t)want);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return nslua_fail(L, errno, "read", NULL);
+  luaL_pushresultsize(&b, (size_t)n);
+  return 1;
+}
+
+/* proc.write(fd, s) -> bytes written | nil, msg, errno
+** Loops over short writes and EINTR.  A failure after some bytes went out
+** returns that count (less than #s); a failure before returns the triple. */
+static int proc_write (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  size_t len, done = 0;
+  const char *s = luaL_checklstring(L, 2, &len);
+  while (done < len) {
+    ssize_t n = write(fd, s + done, len - done);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (done == 0)
+        return nslua_fail(L, errno, "write", NULL);
+      break;
+    }
+    done += (size_t)n;
+  }
+  lua_pushinteger(L, (lua_Integer)done);
+  return 1;
+}
+
+/* proc.dup2(oldfd, newfd) -> newfd | nil, msg, errno
+** The new fd is inheritable (no FD_CLOEXEC): that is what dup2 is for.
+** oldfd == newfd clears FD_CLOEXEC on it for the same reason. */
+static int proc_dup2 (lua_State *L) {
+  int oldfd = nslua_checkfd(L, 1);
+  lua_Integer newfd = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, newfd >= 0 && newfd <= INT_MAX, 2, "fd out of range");
+  if (oldfd == (int)newfd) {
+    int fl = fcntl(oldfd, F_GETFD);
+    if (fl < 0 || fcntl(oldfd, F_SETFD, fl & ~FD_CLOEXEC) != 0)
+      return nslua_fail(L, errno, "fcntl", NULL);
+  } else if (dup2(oldfd, (int)newfd) < 0)
+    return nslua_fail(L, errno, "dup2", NULL);
+  lua_pushinteger(L, newfd);
+  return 1;
+}
+
+/* proc.close(fd) -> true | nil, msg, errno   (an integer: boxes close with :close()) */
+static int proc_close (lua_State *L) {
+  lua_Integer fd = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, fd >= 0 && fd <= INT_MAX, 1, "fd out of range");
+  if (close((int)fd) != 0)
+    return nslua_fail(L, errno, "close", NULL);
+  return nslua_ok(L);
+}
+
+static const nslua_flag close_range_flags[] = {
+  {"cloexec", CLOSE_RANGE_CLOEXEC},
+  {NULL, 0}
+};
+
+/* proc.close_range(first [, last [, {cloexec = true}]]) -> true | nil, msg, errno
+** last defaults to the largest fd.  Boxes whose fd it closes are not told. */
+static int proc_close_range (lua_State *L) {
+  lua_Integer first = luaL_checkinteger(L, 1);
+  lua_Integer last = luaL_optinteger(L, 2, 0xffffffffLL);
+  unsigned int flags = (unsigned int)nslua_optflags(L, 3, close_range_flags);
+  luaL_argcheck(L, first >= 0 && first <= 0xffffffffLL, 1, "fd out of range");
+  luaL_argcheck(L, last >= first && last <= 0xffffffffLL, 2, "fd out of range");
+  if (close_range_any((unsigned int)first, (unsigned int)last, flags) != 0)
+    return nslua_fail(L, errno, "close_range", NULL);
+  return nslua_ok(L);
+}
+
+static const nslua_flag open_flags[] = {
+  {"append", O_APPEND},
+  {"creat", O_CREAT},
+  {"directory", O_DIRECTORY},
+  {"excl", O_EXCL},
+  {"nofollow", O_NOFOLLOW},
+  {"nonblock", O_NONBLOCK},
+  {"path", O_PATH},
+  {"rdonly", O_RDONLY},
+  {"rdwr", O_RDWR},
+  {"trunc", O_TRUNC},
+  {"wronly", O_WRONLY},
+  {NULL, 0}
+};
+
+/* proc.open(path, {rdonly|wronly|rdwr, creat, ...} [, mode]) -> fd box | nil, msg, errno
+** Always O_CLOEXEC; mode defaults to 0666 (less the umask). */
+static int proc_open (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int flags = (int)nslua_checkflags(L, 2, open_flags);
+  lua_Integer mode = luaL_optinteger(L, 3, 0666);
+  int *box;
+  luaL_argcheck(L, (flags & O_ACCMODE) != O_ACCMODE, 2,
+                "at most one of rdonly, wronly, rdwr");
+  luaL_argcheck(L, mode >= 0 && mode <= 07777, 3, "mode out of range");
+  box = nslua_newfd(L);
+  *box = open(path, flags | O_CLOEXEC, (mode_t)mode);
+  if (*box < 0) {
+    int err = errno;
+    *box = -1;
+    return nslua_fail(L, err, "open", path);
+  }
+  return 1;
+}
+
+static const char *const flock_names[] = {"ex", "sh", "un", NULL};
+static const int flock_ops[] = {LOCK_EX, LOCK_SH, LOCK_UN};
+
+/* proc.flock(fd, "ex"|"sh"|"un" [, nonblock]) -> true | nil, msg, errno (EWOULDBLOCK)
+** A blocking lock is retried on EINTR. */
+static int proc_flock (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  int op = flock_ops[luaL_checkoption(L, 2, NULL, flock_names)];
+  int r;
+  if (lua_toboolean(L, 3))
+    op |= LOCK_NB;
+  do
+    r = flock(fd, op);
+  while (r != 0 && errno == EINTR);
+  if (r != 0)
+    return nslua_fail(L, errno, "flock", NULL);
+  return nslua_ok(L);
+}
+
+/* ------------------------------------------------------------------ */
+/* ptys                                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+** proc.openpty([ptmx]) -> master box, slave box, "/dev/pts/N" | nil, msg, errno
+** 'ptmx' (default "/dev/ptmx") may be the ptmx of another devpts instance,
+** e.g. a sandbox's /newroot/dev/pts/ptmx: the slave is opened from the
+** master with TIOCGPTPEER (Linux 4.13), not by a path lookup, so it belongs
+** to the same instance.  Both ends O_NOCTTY | O_CLOEXEC.
+*/
+static int proc_openpty (lua_State *L) {
+  const char *ptmx = luaL_optstring(L, 1, "/dev/ptmx");
+  int *mbox = nslua_newfd(L), *sbox = nslua_newfd(L);
+  const char *what = "open";
+  int err = 0, unlock = 0;
+  unsigned int n = 0;
+  *mbox = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (*mbox < 0) {
+    *mbox = -1;
+    return nslua_fail(L, errno, what, ptmx);
+  }
+  if (ioctl(*mbox, TIOCSPTLCK, &unlock) != 0)
+    what = "ioctl 'TIOCSPTLCK'", err = errno;
+  else if (ioctl(*mbox, TIOCGPTN, &n) != 0)
+    what = "ioctl 'TIOCGPTN'", err = errno;
+  else if ((*sbox = ioctl(*mbox, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+    what = "ioctl 'TIOCGPTPEER'", err = errno, *sbox = -1;
+  if (err != 0) {
+    close(*mbox);
+    *mbox = -1;
+    return nslua_fail(L, err, what, NULL);
+  }
+  lua_pushfstring(L, "/dev/pts/%d", (int)n);
+  return 3;
+}
+
+/*
+** proc.tcgetattr(fd) -> termios state (an opaque string) | nil, msg, errno
+** proc.tcsetattr(fd, state [, "raw"]) -> true | nil, msg, errno
+** With "raw", the state is passed through cfmakeraw first: the proxy of
+** an interactive pty puts the caller's terminal in raw mode and restores
+** the saved state afterwards.
+*/
+static int proc_tcgetattr (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  struct termios t;
+  if (tcgetattr(fd, &t) != 0)
+    return nslua_fail(L, errno, "tcgetattr", NULL);
+  lua_pushlstring(L, (const char *)&t, sizeof t);
+  return 1;
+}
+
+static int proc_tcsetattr (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  size_t len;
+  const char *state = luaL_checklstring(L, 2, &len);
+  int raw = lua_toboolean(L, 3);
+  struct termios t;
+  luaL_argcheck(L, len == sizeof t, 2, "not a termios state from tcgetattr");
+  memcpy(&t, state, sizeof t);
+  if (raw)
+    cfmakeraw(&t);
+  if (tcsetattr(fd, TCSADRAIN, &t) != 0)
+    return nslua_fail(L, errno, "tcsetattr", NULL);
+  return nslua_ok(L);
+}
+
+/* proc.sendfd(sock, fd) -> true | nil, msg, errno  (SCM_RIGHTS, one byte) */
+static int proc_sendfd (lua_State *L) {
+  int sock = nslua_checkfd(L, 1), fd = nslua_checkfd(L, 2);
+  char byte = 'F';
+  struct iovec iov = { &byte, 1 };
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+  struct msghdr msg;
+  struct cmsghdr *c;
+  memset(&msg, 0, sizeof msg);
+  memset(&u, 0, sizeof u);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  if (TEMP_FAILURE_RETRY(sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0)
+    return nslua_fail(L, errno, "sendmsg", NULL);
+  return nslua_ok(L);
+}
+
+/* proc.recvfd(sock) -> fd box | nil, msg, errno (EPIPE at end of stream) */
+static int proc_recvfd (lua_State *L) {
+  int sock = nslua_checkfd(L, 1);
+  int *box = nslua_newfd(L);
+  char byte;
+  struct iovec iov = { &byte, 1 };
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+  struct msghdr msg;
+  struct cmsghdr *c;
+  ssize_t n;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  n = TEMP_FAILURE_RETRY(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC));
+  if (n < 0)
+    return nslua_fail(L, errno, "recvmsg", NULL);
+  c = CMSG_FIRSTHDR(&msg);
+  if (n == 0 || c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+    return nslua_fail(L, EPIPE, "recvmsg", NULL);
+  memcpy(box, CMSG_DATA(c), sizeof(int));
+  return 1;
+}
+
+/* proc.set_winsize(fd, rows, cols) -> true | nil, msg, errno */
+static int proc_set_winsize (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  lua_Integer rows = luaL_checkinteger(L, 2), cols = luaL_checkinteger(L, 3);
+  struct winsize ws;
+  luaL_argcheck(L, rows >= 0 && rows <= 0xffff, 2, "rows out of range");
+  luaL_argcheck(L, cols >= 0 && cols <= 0xffff, 3, "cols out of range");
+  memset(&ws, 0, sizeof ws);
+  ws.ws_row = (unsigned short)rows;
+  ws.ws_col = (unsigned short)cols;
+  if (ioctl(fd, TIOCSWINSZ, &ws) != 0)
+    return nslua_fail(L, errno, "ioctl", "TIOCSWINSZ");
+  return nslua_ok(L);
+}
+
+/* proc.get_winsize(fd) -> rows, cols | nil, msg, errno */
+static int proc_get_winsize (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  struct winsize ws;
+  if (ioctl(fd, TIOCGWINSZ, &ws) != 0)
+    return nslua_fail(L, errno, "ioctl", "TIOCGWINSZ");
+  lua_pushinteger(L, ws.ws_row);
+  lua_pushinteger(L, ws.ws_col);
+  return 2;
+}
+
+
+/* Registered into core.proc by proc.c. */
+const luaL_Reg nslua_proc_fds_funcs[] = {
+  {"close", proc_close},
+  {"close_range", proc_close_range},
+  {"dup2", proc_dup2},
+  {"flock", proc_flock},
+  {"get_winsize", proc_get_winsize},
+  {"open", proc_open},
+  {"openpty", proc_openpty},
+  {"pipe", proc_pipe},
+  {"read", proc_read},
+  {"recvfd", proc_recvfd},
+  {"sendfd", proc_sendfd},
+  {"set_winsize", proc_set_winsize},
+  {"socketpair", proc_socketpair},
+  {"tcgetattr", proc_tcgetattr},
+  {"tcsetattr", proc_tcsetattr},
+  {"write", proc_write},
+  {NULL, NULL}
+};

@@ -1,0 +1,144 @@
+/* status.h - the status-pipe protocol: the only writer of its records. */
+/* SPDX-License-Identifier: MIT */
+#ifndef NSLUA_STATUS_H
+#define NSLUA_STATUS_H
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/*
+** The status pipe carries what the child side of a run tells the parent:
+** the set-up child (setup.c), the exec tail (exec.c) and the init
+** (init.c) write to the same pipe, and lua/nslua/status.lua is its one
+** parser.  Records are text lines, one record per write(2), fields
+** separated by one space, ended by "\n".  Numbers are decimal; <errno> is
+** the positive errno value; a <step> or <how> is one word without spaces.
+** A record longer than its buffer is cut short and still ends in "\n".
+**
+**   pid <n>
+**       The command has been spawned as pid <n> (the pid in the init's pid
+**       namespace).  Written by the set-up child before it becomes the init.
+**
+**   setup <step> <errno> <message>
+**       A set-up step failed; the writer then _exit(1)s.  <message> is
+**       the rest of the line, for people, and may hold spaces:
+**         [<what>: ]<call>[ '<subject>']: <strerror(errno)>[<note>]
+**       e.g. "setup mounts 2 /proc: mount '/newroot/proc': No such file
+**       or directory".  <note>, when given, starts with its own separator.
+**
+**   exec <step> <errno>[ <detail>]
+**       A step of the exec tail failed; the writer then _exit(1)s.  Steps:
+**       stdio, cgroup, signals, fds, setsid, tty, ids, userns, cwd, rlimit,
+**       caps, no_new_privs, seccomp, execve.  <detail> is one word naming
+**       the call or the rlimit (ids: keepcaps|setgroups|setresgid|
+**       setresuid; userns: dumpable|unshare|uid_map|setgroups|gid_map;
+**       rlimit: its name; caps: cap_get_proc|cap_set_proc|cap_drop_bound|
+**       cap_reset_ambient|cap_set_ambient).  A successful execve writes
+**       nothing: the pipe end is close-on-exec, and its end of file says so.
+**
+**   init <step> <errno>
+**       The init could not set itself up (signals, subreaper, signalfd,
+**       fds, dumpable) or lost its children (wait, read); it kills the
+**       command and _exit(1)s.
+**
+**   exit <how> <code> <utime> <stime> <maxrss> <cutime> <cstime> <xfsz> <nvcsw> <nivcsw>
+**       The command ended; the init then _exit(0)s.  <how> is "exited"
+**       (<code> is the exit status) or "signaled" (<code> is the signal).
+**       From the command's wait4 rusage (the command and the descendants
+**       it waited for): <utime> <stime> in seconds with six decimals
+**       ("0.012000"), <maxrss> in KiB, <nvcsw> <nivcsw> its voluntary and
+**       involuntary context switches.  From the init's RUSAGE_CHILDREN
+**       (every process of the sandbox that was reaped): <cutime> <cstime>.
+**       <xfsz> is 1 when some process of the sandbox died of SIGXFSZ (an
+**       output limit), else 0.  Fields may be added at the end only.
+**
+** The writers are async-signal-safe in the sense the child paths need: no
+** allocation and no locks, a stack buffer and one write(2) (retried on
+** EINTR only).  Each returns 0 or the errno of the write; a caller that is
+** about to _exit may ignore it, as there is nobody left to tell.
+*/
+
+/* One record: 'n' is what snprintf returned for 'buf' of 'size' bytes. */
+static inline int nslua_status_write (int fd, char *buf, size_t size, int n) {
+  if (n < 0)
+    return EINVAL;
+  if ((size_t)n >= size) {
+    buf[size - 2] = '\n';
+    n = (int)size - 1;
+  }
+  while (write(fd, buf, (size_t)n) < 0)
+    if (errno != EINTR)
+      return errno;
+  return 0;
+}
+
+/* "pid <n>\n" */
+static inline int nslua_status_pid (int fd, pid_t pid) {
+  char buf[32];
+  return nslua_status_write(fd, buf, sizeof buf,
+                            snprintf(buf, sizeof buf, "pid %d\n", (int)pid));
+}
+
+/* "setup <step> <errno> [<what>: ]<call>[ '<subject>']: <strerror><note>\n"
+** 'what', 'subject' and 'note' may be NULL. */
+static inline int nslua_status_setup (int fd, const char *step, int err, const char *what,
+                                      const char *call, const char *subject,
+                                      const char *note) {
+  char buf[PATH_MAX + 512];
+  int n;
+  if (subject != NULL)
+    n = snprintf(buf, sizeof buf, "setup %s %d %s%s%s '%s': %s%s\n", step, err,
+                 what ? what : "", what ? ": " : "", call, subject, strerror(err),
+                 note ? note : "");
+  else
+    n = snprintf(buf, sizeof buf, "setup %s %d %s%s%s: %s%s\n", step, err,
+                 what ? what : "", what ? ": " : "", call, strerror(err),
+                 note ? note : "");
+  return nslua_status_write(fd, buf, sizeof buf, n);
+}
+
+/* "exec <step> <errno>[ <detail>]\n"   ('detail' may be NULL) */
+static inline int nslua_status_exec (int fd, const char *step, int err,
+                                     const char *detail) {
+  char buf[128];
+  int n;
+  if (detail != NULL)
+    n = snprintf(buf, sizeof buf, "exec %s %d %s\n", step, err, detail);
+  else
+    n = snprintf(buf, sizeof buf, "exec %s %d\n", step, err);
+  return nslua_status_write(fd, buf, sizeof buf, n);
+}
+
+/* "init <step> <errno>\n" */
+static inline int nslua_status_init (int fd, const char *step, int err) {
+  char buf[64];
+  return nslua_status_write(fd, buf, sizeof buf,
+                            snprintf(buf, sizeof buf, "init %s %d\n", step, err));
+}
+
+/* "exit <how> <code> <utime> <stime> <maxrss> <cutime> <cstime> <xfsz> <nvcsw> <nivcsw>\n"
+** 'wstatus' is the command's wait status and 'ru' its rusage; 'cru' is the
+** init's RUSAGE_CHILDREN. */
+static inline int nslua_status_exit (int fd, int wstatus, const struct rusage *ru,
+                                     const struct rusage *cru, int xfsz) {
+  char buf[256];
+  int n = snprintf(buf, sizeof buf,
+                   "exit %s %d %ld.%06ld %ld.%06ld %ld %ld.%06ld %ld.%06ld %d %ld %ld\n",
+                   WIFSIGNALED(wstatus) ? "signaled" : "exited",
+                   WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus),
+                   (long)ru->ru_utime.tv_sec, (long)ru->ru_utime.tv_usec,
+                   (long)ru->ru_stime.tv_sec, (long)ru->ru_stime.tv_usec,
+                   (long)ru->ru_maxrss,
+                   (long)cru->ru_utime.tv_sec, (long)cru->ru_utime.tv_usec,
+                   (long)cru->ru_stime.tv_sec, (long)cru->ru_stime.tv_usec,
+                   xfsz ? 1 : 0, (long)ru->ru_nvcsw, (long)ru->ru_nivcsw);
+  return nslua_status_write(fd, buf, sizeof buf, n);
+}
+
+#endif
