@@ -204,6 +204,16 @@ void nslua_exec_run (exec_plan *p) {
   if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
     nslua_exec_fail(p, "signals", errno, NULL);
 
+  /* The supplementary groups, then the nested user namespace of kept
+  ** capabilities (the executor made it, with the payload's ids mapped to
+  ** themselves and setgroups denied): they then belong to a namespace that
+  ** owns no mount namespace, so masks and read-only mounts stay.  Joined
+  ** while we still hold every capability and its fd. */
+  if (p->has_groups && setgroups(p->ngroups, p->ngroups ? p->groups : NULL) != 0)
+    nslua_exec_fail(p, "ids", errno, "setgroups");
+  if (p->userns_fd >= 0 && setns(p->userns_fd, CLONE_NEWUSER) != 0)
+    nslua_exec_fail(p, "userns", errno, "setns");
+
   /* (3) fds: 0-2, the kept ones (made inheritable), and the status fd,
   ** which execve closes, so its end of file tells the parent exec worked */
   if (p->status_fd >= 0) {
@@ -226,19 +236,11 @@ void nslua_exec_run (exec_plan *p) {
   if (p->tty && ioctl(0, TIOCSCTTY, 0) != 0)
     nslua_exec_fail(p, "tty", errno, NULL);
 
-  /* (5) The nested user namespace of kept capabilities (the executor made
-  ** it, with the payload's ids mapped to themselves): they then belong to a
-  ** namespace that owns no mount namespace, so masks and read-only mounts
-  ** stay.  Joined while we still hold every capability, before the ids. */
-  if (p->userns_fd >= 0 && setns(p->userns_fd, CLONE_NEWUSER) != 0)
-    nslua_exec_fail(p, "userns", errno, "setns");
-  /* ids.  keepcaps across setresuid: without it a switch away from uid 0
+  /* (5) ids.  keepcaps across setresuid: without it a switch away from uid 0
   ** empties the permitted set and step 6 could no longer shrink the bounding
   ** set.  execve clears keepcaps again. */
   if ((p->keep_caps || p->has_uid) && prctl(PR_SET_KEEPCAPS, 1UL, 0, 0, 0) != 0)
     nslua_exec_fail(p, "ids", errno, "keepcaps");
-  if (p->has_groups && setgroups(p->ngroups, p->ngroups ? p->groups : NULL) != 0)
-    nslua_exec_fail(p, "ids", errno, "setgroups");
   if (p->has_gid && setresgid(p->gid, p->gid, p->gid) != 0)
     nslua_exec_fail(p, "ids", errno, "setresgid");
   if (p->has_uid && setresuid(p->uid, p->uid, p->uid) != 0)

@@ -286,26 +286,13 @@ static int proc_flock (lua_State *L) {
 ** to the same instance.  Both ends O_NOCTTY | O_CLOEXEC.
 */
 static int proc_openpty (lua_State *L) {
-  const char *ptmx = luaL_optstring(L, 1, "/dev/ptmx");
+  const char *ptmx = luaL_optstring(L, 1, "/dev/ptmx"), *what = NULL;
   int *mbox = nslua_newfd(L), *sbox = nslua_newfd(L);
-  const char *what = "open";
-  int err = 0, unlock = 0;
   unsigned int n = 0;
-  *mbox = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (*mbox < 0) {
-    *mbox = -1;
-    return nslua_fail(L, errno, what, ptmx);
-  }
-  if (ioctl(*mbox, TIOCSPTLCK, &unlock) != 0)
-    what = "ioctl 'TIOCSPTLCK'", err = errno;
-  else if (ioctl(*mbox, TIOCGPTN, &n) != 0)
-    what = "ioctl 'TIOCGPTN'", err = errno;
-  else if ((*sbox = ioctl(*mbox, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
-    what = "ioctl 'TIOCGPTPEER'", err = errno, *sbox = -1;
+  int err = nslua_openpty(ptmx, mbox, sbox, &n, &what);
   if (err != 0) {
-    close(*mbox);
-    *mbox = -1;
-    return nslua_fail(L, err, what, NULL);
+    *mbox = *sbox = -1;
+    return nslua_fail(L, err, what, strcmp(what, "open") == 0 ? ptmx : NULL);
   }
   lua_pushfstring(L, "/dev/pts/%d", (int)n);
   return 3;
@@ -345,24 +332,9 @@ static int proc_tcsetattr (lua_State *L) {
 /* proc.sendfd(sock, fd) -> true | nil, msg, errno  (SCM_RIGHTS, one byte) */
 static int proc_sendfd (lua_State *L) {
   int sock = nslua_checkfd(L, 1), fd = nslua_checkfd(L, 2);
-  char byte = 'F';
-  struct iovec iov = { &byte, 1 };
-  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
-  struct msghdr msg;
-  struct cmsghdr *c;
-  memset(&msg, 0, sizeof msg);
-  memset(&u, 0, sizeof u);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = u.buf;
-  msg.msg_controllen = sizeof u.buf;
-  c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  if (TEMP_FAILURE_RETRY(sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0)
-    return nslua_fail(L, errno, "sendmsg", NULL);
+  int err = nslua_sendfd(sock, fd);
+  if (err != 0)
+    return nslua_fail(L, err, "sendmsg", NULL);
   return nslua_ok(L);
 }
 

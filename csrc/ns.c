@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nslua.h"
@@ -454,6 +457,76 @@ static int ns_write_id_map (lua_State *L) {
   if (err != 0)
     return nslua_fail(L, err, "write_id_map", path);
   return nslua_ok(L);
+}
+
+/*
+** A new user namespace, child of ours, with the given maps (the text of
+** uid_map and gid_map writes), kept as an fd: a short-lived helper is
+** cloned into it and made dumpable, so its /proc files belong to us and we
+** can write its maps (a non-dumpable task's belong to root; setgroups is
+** denied); we open its
+** namespace and end it.  The helper holds nothing and runs nothing else,
+** and it is the only process nslua makes dumpable.  No Lua state: the
+** executor calls it in the child.  Returns the fd, or -errno with *what
+** naming the call.
+*/
+int nslua_userns_mapped (const char *uid_map, const char *gid_map, const char **what) {
+  char path[64];
+  int sync[2], err = 0, fd = -1;
+  pid_t h;
+  char b = 0;
+  *what = "socketpair";
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0)
+    return -errno;
+  *what = "clone";
+  h = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (h < 0) {
+    err = errno;
+    close(sync[0]);
+    close(sync[1]);
+    return -err;
+  }
+  if (h == 0) {
+    /* 'r' once dumpable, then wait for the end of file */
+    b = 'r';
+    if (prctl(PR_SET_DUMPABLE, 1UL, 0, 0, 0) != 0 || write(sync[1], &b, 1) != 1)
+      _exit(1);
+    while (read(sync[1], &b, 1) > 0)
+      ;
+    _exit(0);
+  }
+  *what = "read";
+  if (read(sync[0], &b, 1) != 1 || b != 'r')
+    err = errno != 0 ? errno : ECHILD;
+  if (err == 0) {
+    *what = "write uid_map";
+    snprintf(path, sizeof path, "/proc/%d/uid_map", (int)h);
+    err = nslua_write_text(path, uid_map);
+  }
+  /* nobody in it may drop supplementary groups (CVE-2014-8989's concern:
+  ** a group that denies access); the payload never needs setgroups */
+  if (err == 0) {
+    *what = "write setgroups";
+    snprintf(path, sizeof path, "/proc/%d/setgroups", (int)h);
+    err = nslua_write_text(path, "deny");
+  }
+  if (err == 0) {
+    *what = "write gid_map";
+    snprintf(path, sizeof path, "/proc/%d/gid_map", (int)h);
+    err = nslua_write_text(path, gid_map);
+  }
+  if (err == 0) {
+    *what = "open ns/user";
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)h);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+      err = errno;
+  }
+  close(sync[0]);
+  close(sync[1]);
+  kill(h, SIGKILL);
+  while (waitpid(h, NULL, 0) < 0 && errno == EINTR)
+    ;
+  return err != 0 ? -err : fd;
 }
 
 static const luaL_Reg ns_funcs[] = {

@@ -59,6 +59,9 @@ int nslua_write_text (const char *path, const char *text);
 ** more than one thread (fork semantics would lose them). */
 extern const nslua_flag nslua_ns_flags[];
 void nslua_check_single_thread (lua_State *L, const char *what);
+/* ns.c: a child user namespace with the given map texts, as an fd; or
+** -errno with *what naming the call.  No Lua state (the executor's). */
+int nslua_userns_mapped (const char *uid_map, const char *gid_map, const char **what);
 
 /* mount.c: named flags of mount(2) and of mount_setattr(2) attributes. */
 extern const nslua_flag nslua_mnt_flags[];
@@ -125,6 +128,13 @@ int nslua_spawn (exec_plan *p, const int stdio[3]);
 ** the signalfd, keep[2..nkeep-1] the fds it keeps. */
 void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep)
   __attribute__((noreturn));
+
+/* netlink: rtnetlink requests without a Lua state (the executor's guest
+** steps): 0 or an errno, *what naming the call. */
+int nslua_nl_link_up (const char *ifname, const char **what);
+int nslua_nl_addr_add (const char *ifname, const char *cidr, const char **what);
+int nslua_nl_route_add (const char *dst, const char *gateway, const char *dev, int family,
+                        const char **what);
 
 /* Subsystems: each csrc/<sub>.c pushes core.<sub>.  Weak, so nslua.c
 ** registers only the subsystems that are compiled in. */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "nslua.h"
+#include "status.h"
 
 /*
 ** The executor: the only code that runs in a sandbox's child, for every
@@ -476,27 +477,13 @@ static int setup_plan (lua_State *L) {
 /* running it (the child)                                             */
 /* ------------------------------------------------------------------ */
 
-/* "setup <step> <errno> <what>: <call> '<subject>': <strerror><note>\n", then _exit(1) */
+/* A "setup" status record (status.h), then _exit(1). */
 static void fail (const plan *p, const char *stepname, int err, const char *prefix,
                   const char *call, const char *subject, const char *note)
   __attribute__((noreturn));
 static void fail (const plan *p, const char *stepname, int err, const char *prefix,
                   const char *call, const char *subject, const char *note) {
-  char buf[PATH_MAX + 512];
-  int n;
-  if (subject != NULL)
-    n = snprintf(buf, sizeof buf, "setup %s %d %s%s%s '%s': %s%s\n", stepname, err,
-                 prefix ? prefix : "", prefix ? ": " : "", call, subject, strerror(err),
-                 note ? note : "");
-  else
-    n = snprintf(buf, sizeof buf, "setup %s %d %s%s%s: %s%s\n", stepname, err,
-                 prefix ? prefix : "", prefix ? ": " : "", call, strerror(err), note ? note : "");
-  if (n > 0 && (size_t)n >= sizeof buf) {
-    buf[sizeof buf - 2] = '\n';
-    n = (int)sizeof buf - 1;
-  }
-  if (n > 0 && write(p->status_fd, buf, (size_t)n) < 0)
-    n = 0;
+  nslua_status_setup(p->status_fd, stepname, err, prefix, call, subject, note);
   _exit(1);
 }
 
@@ -638,18 +625,11 @@ static void finish (const plan *p) {
     fail(p, "pivot", errno, NULL, "chdir", "/", NULL);
 }
 
-/* "setup <step> <errno> <message>\n" with a message of its own, then _exit(1). */
+/* A "setup" record with a message of its own (a hook's error), then _exit(1). */
 static void fail_msg (const plan *p, const char *stepname, int err, const char *msg)
   __attribute__((noreturn));
 static void fail_msg (const plan *p, const char *stepname, int err, const char *msg) {
-  char buf[1024];
-  int n = snprintf(buf, sizeof buf, "setup %s %d %s\n", stepname, err, msg);
-  if (n > 0 && (size_t)n >= sizeof buf) {
-    buf[sizeof buf - 2] = '\n';
-    n = (int)sizeof buf - 1;
-  }
-  if (n > 0 && write(p->status_fd, buf, (size_t)n) < 0)
-    n = 0;
+  nslua_status_setup_msg(p->status_fd, stepname, err, msg);
   _exit(1);
 }
 
@@ -720,62 +700,13 @@ static void open_tty (plan *p) {
   p->stdio[0] = p->stdio[1] = p->stdio[2] = slave;
 }
 
-/*
-** The nested user namespace of a payload that keeps capabilities: it owns
-** no mount or UTS namespace, so even CAP_SYS_ADMIN there cannot undo masks
-** or read-only mounts.  A short-lived helper is cloned into it and made
-** dumpable (its /proc files then belong to us, so we can write its maps:
-** the payload's ids mapped to themselves); we keep the namespace as an fd
-** for the command's setns and end the helper.  No process that runs nslua
-** code other than that helper (which holds nothing and runs nothing) is
-** ever dumpable.
-*/
-static int nested_userns (const plan *p) {
-  char path[64];
-  int sync[2], err, fd = -1;
-  pid_t h;
-  char b = 0;
-  if (pipe2(sync, O_CLOEXEC) != 0)
-    fail(p, "userns", errno, NULL, "pipe2", NULL, NULL);
-  h = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
-  if (h < 0)
-    fail(p, "userns", errno, NULL, "clone", NULL, NULL);
-  if (h == 0) {
-    close(sync[1]);
-    if (prctl(PR_SET_DUMPABLE, 1UL, 0, 0, 0) == 0)
-      b = 'r';
-    if (read(sync[0], &b, 1) < 0)
-      _exit(1);
-    _exit(0);
-  }
-  close(sync[0]);
-  snprintf(path, sizeof path, "/proc/%d/uid_map", (int)h);
-  err = nslua_write_text(path, p->nested_uid_map);
-  if (err == 0) {
-    snprintf(path, sizeof path, "/proc/%d/gid_map", (int)h);
-    err = nslua_write_text(path, p->nested_gid_map);
-  }
-  if (err == 0) {
-    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)h);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-      err = errno;
-  }
-  close(sync[1]);
-  kill(h, SIGKILL);
-  while (waitpid(h, NULL, 0) < 0 && errno == EINTR)
-    ;
-  if (err != 0)
-    fail(p, "userns", err, NULL, "write", path, NULL);
-  return fd;
-}
-
 /* The child's whole set-up, then the init: never returns. */
 static void run_plan (plan *p) __attribute__((noreturn));
 static void run_plan (plan *p) {
   struct pollfd pf;
-  char b = 0, line[32];
+  char b = 0;
   size_t i;
-  int cmd, n, userns = -1;
+  int cmd, userns = -1;
 
   if (p->sync_close >= 0)
     close(p->sync_close);
@@ -827,8 +758,13 @@ static void run_plan (plan *p) {
     finish(p);
   run_hook(p, HOOK_EXEC);
   stop_here(p, STOP_FORK);
+  /* The nested user namespace of a payload that keeps capabilities: it
+  ** owns no mount or UTS namespace, so even CAP_SYS_ADMIN there cannot
+  ** undo masks or read-only mounts.  The command joins it before its ids. */
   if (p->nested_uid_map != NULL) {
-    userns = nested_userns(p);
+    const char *call = NULL;
+    if ((userns = nslua_userns_mapped(p->nested_uid_map, p->nested_gid_map, &call)) < 0)
+      fail(p, "userns", -userns, NULL, call, NULL, NULL);
     nslua_exec_set_userns(p->exec, userns);
   }
   /* 5. the command, then the init */
@@ -840,9 +776,7 @@ static void run_plan (plan *p) {
   for (i = 0; i < 3; i++)
     if (p->stdio[i] > 2 && (i == 0 || p->stdio[i] != p->stdio[i - 1]))
       close(p->stdio[i]);
-  n = snprintf(line, sizeof line, "pid %d\n", cmd);
-  if (n > 0 && write(p->status_fd, line, (size_t)n) < 0)
-    n = 0;
+  nslua_status_pid(p->status_fd, cmd);
   nslua_init_run(cmd, p->status_fd, p->keep, p->nkeep);
 }
 

@@ -31,13 +31,15 @@
 **         [<what>: ]<call>[ '<subject>']: <strerror(errno)>[<note>]
 **       e.g. "setup mounts 2 /proc: mount '/newroot/proc': No such file
 **       or directory".  <note>, when given, starts with its own separator.
+**       A Lua hook that raised is "setup hook:<stage> 0 <its message>"
+**       (newlines in the message become spaces).
 **
 **   exec <step> <errno>[ <detail>]
 **       A step of the exec tail failed; the writer then _exit(1)s.  Steps:
 **       stdio, cgroup, signals, fds, setsid, tty, ids, userns, cwd, rlimit,
 **       caps, no_new_privs, seccomp, execve.  <detail> is one word naming
 **       the call or the rlimit (ids: keepcaps|setgroups|setresgid|
-**       setresuid; userns: dumpable|unshare|uid_map|setgroups|gid_map;
+**       setresuid; userns: setns;
 **       rlimit: its name; caps: cap_get_proc|cap_set_proc|cap_drop_bound|
 **       cap_reset_ambient|cap_set_ambient).  A successful execve writes
 **       nothing: the pipe end is close-on-exec, and its end of file says so.
@@ -100,6 +102,17 @@ static inline int nslua_status_setup (int fd, const char *step, int err, const c
     n = snprintf(buf, sizeof buf, "setup %s %d %s%s%s: %s%s\n", step, err,
                  what ? what : "", what ? ": " : "", call, strerror(err),
                  note ? note : "");
+  return nslua_status_write(fd, buf, sizeof buf, n);
+}
+
+/* "setup <step> <errno> <msg>\n": a message of its own (a hook's error),
+** newlines turned into spaces so the record stays one line. */
+static inline int nslua_status_setup_msg (int fd, const char *step, int err, const char *msg) {
+  char buf[1024];
+  int i, n = snprintf(buf, sizeof buf, "setup %s %d %s\n", step, err, msg);
+  for (i = 0; i < n - 1 && (size_t)i < sizeof buf - 2; i++)
+    if (buf[i] == '\n')
+      buf[i] = ' ';
   return nslua_status_write(fd, buf, sizeof buf, n);
 }
 

@@ -15,15 +15,15 @@ describe("the nslua launcher", function()
     assert.is_false(helper.exists(dir))
   end)
 
-  -- the command's PATH comes from nslua.container (M.PATH)
+  -- the command's PATH comes from nslua.launch (M.PATH)
   local function path()
     local ok, out = helper.sh(("%s%s/scripts/nslua run -- /bin/sh -c 'echo $PATH'"):format(
       helper.san_env, q(dir)))
     assert.is_true(ok, out)
     return out
   end
-  local module = "/lua/nslua/container.lua"
-  local compiled = "/build/lua/nslua/container.luac"
+  local module = "/lua/nslua/launch.lua"
+  local compiled = "/build/lua/nslua/launch.luac"
   local PATH = "/usr/local/bin:/usr/bin:/bin"
 
   it("uses a .luac as new as its source, and the source once it is newer", function()
@@ -34,7 +34,7 @@ describe("the nslua launcher", function()
     local other = src:gsub(PATH, "/fromluac" .. PATH, 1)
     assert.are_not.equal(src, other)
     local f = assert(io.open(dir .. compiled, "wb"))
-    f:write(string.dump(assert(load(other, "=container")), false))
+    f:write(string.dump(assert(load(other, "=launch")), false))
     f:close()
     assert(helper.sh(("touch -d '1 hour ago' %s && touch %s"):format(q(dir .. module), q(dir .. compiled))))
     assert.equal("/fromluac" .. PATH .. "\n", path())

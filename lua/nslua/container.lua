@@ -86,13 +86,14 @@ function Container:start()
   local spec = self.spec
   self.t0 = proc.now()
   local res, err, code = self._acquire(spec)
+  local ok = res
   if res then
     self.res, self.id = res, res.id
     self:_defer(function() res:release() end)
     self.plan = launch.plan(spec, res)
-    res, err, code = self:_launch()
+    ok, err, code = self:_launch()
   end
-  if not res then
+  if not ok then
     self:_unwind()
     return nil, ("start '%s': %s"):format(spec.name or self.id or "?", err), code
   end

@@ -366,6 +366,12 @@ local function helper_main(p, status_w)
     if not ok then fail("setns", err, code) end
   end
   if p.nested then
+    -- the nested namespace denies setgroups: the groups go first
+    if p.opts.groups then
+      local ok, err, code = proc.setgroups(p.opts.groups)
+      if not ok then fail("ids", err, code) end
+      p.opts.groups = nil
+    end
     local ok, err, code = ns.setns(p.nested, "user")
     if not ok then fail("setns", err, code) end
   end

@@ -736,8 +736,24 @@ describe("nslua.core.proc", function()
       if not helper.is_root() then return pending("needs root") end
       local sh = "cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; "
         .. "grep -E '^Cap(Eff|Bnd|Amb)' /proc/self/status; readlink /proc/self/ns/user"
+      -- a user namespace mapping 4242 and 4243 to themselves, as the executor makes
+      local r, w = assert(proc.pipe())
+      local child = assert(ns.clone { user = true })
+      if child == 0 then
+        w:close()
+        proc.read(r, 1)
+        proc._exit(0)
+      end
+      r:close()
+      assert(ns.write_id_map(child, "uid", { { 4242, 4242, 1 } }))
+      assert(ns.setgroups(child, "deny"))
+      assert(ns.write_id_map(child, "gid", { { 4243, 4243, 1 } }))
+      local userns = assert(ns.open(child, "user"))
+      w:close()
+      proc.waitpid(child)
       local status, out = run_exec({ "/bin/sh", "-c", sh }, {},
-        { uid = 4242, gid = 4243, groups = {}, caps = { "sys_admin" }, nested_userns = true })
+        { uid = 4242, gid = 4243, groups = {}, caps = { "sys_admin" }, userns = userns })
+      userns:close()
       assert.equal("", status)
       local lines = {}
       for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l:gsub("%s+", " "):gsub("^ ", "") end

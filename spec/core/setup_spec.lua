@@ -10,51 +10,86 @@ describe("nslua.core.setup", function()
     local function base()
       local r, w = assert(proc.pipe())
       local sr, sw = assert(proc.pipe())
-      return { sync_fd = r, sync_close = w, status_fd = sw, argv = { "/bin/true" }, env = {} },
-        { r, w, sr, sw }
+      return { exec = { argv = { "/bin/true" }, env = {} } },
+        { sync_r = r, sync_w = w, status_w = sw }, { r, w, sr, sw }
     end
     local function closeall(fds) for _, f in ipairs(fds) do f:close() end end
 
     it("reads a whole plan before any clone", function()
-      local t, fds = base()
-      t.hostname, t.lo, t.ids = "h", true, true
-      t.steps = {
+      local t, rt, fds = base()
+      t.hostname, t.identity = "h", { switch = true }
+      t.net = { lo = true, addrs = { { dev = "eth0", cidr = "192.0.2.2/24" } }, up = { "eth0" },
+                routes = { { gateway = "192.0.2.1", dev = "eth0", family = "inet" } } }
+      t.mounts = { scaffold_size = 1 << 20, steps = {
         { op = "mount", src = "tmpfs", fstype = "tmpfs", path = "/newroot", flags = { nosuid = true } },
         { op = "mkdir", path = "/newroot/x", mode = 448 },
         { op = "write", path = "/x", content = "abc" },
         { op = "symlink", target = "a", path = "/newroot/l" },
         { op = "attr", path = "/newroot", set = { rdonly = true }, rec = true },
-      }
-      t.exec = { rlimits = { core = 0 }, caps = {} }
-      local p = setup.plan(t)
+        { op = "move", tree = "mounts[1]", path = "/newroot/t" },
+      } }
+      rt.trees = { ["mounts[1]"] = fds[1] }
+      t.nested_userns = { uid_map = { { 0, 0, 1 }, { 65534, 65534, 1 } }, gid_map = { { 0, 0, 1 } } }
+      t.hooks = { "before_exec" }
+      rt.hooks = { before_exec = function() end }
+      t.exec.rlimits, t.exec.caps = { core = 0 }, {}
+      local p = setup.plan(t, rt)
       assert.equal("userdata", type(p))
       assert.matches("^nslua.setup plan", tostring(p))
       closeall(fds)
     end)
 
-    it("raises on misuse: unknown op, flag or stop, a missing argument, bad exec options", function()
-      local t, fds = base()
-      t.steps = { { op = "mount", path = "/x", flags = { bnd = true } } }
-      assert.has_error(function() setup.plan(t) end)
-      t.steps = { { op = "mnt", path = "/x" } }
-      assert.has_error(function() setup.plan(t) end)
-      t.steps = { { op = "symlink", path = "/x" } }
-      assert.has_error(function() setup.plan(t) end, "setup.plan: steps[1] (symlink) lacks its argument")
-      t.steps = { { op = "mkdir" } }
-      assert.has_error(function() setup.plan(t) end, "setup.plan: steps[1].path is missing")
-      t.steps = nil
-      t.stop = "nowhere"
-      assert.has_error(function() setup.plan(t) end)
-      t.stop = nil
-      t.exec = { bogus = true }
-      assert.has_error(function() setup.plan(t) end, "bad argument #3 to 'plan' (unknown option 'bogus')")
-      t.exec = nil
-      t.argv = {}
-      assert.has_error(function() setup.plan(t) end, "bad argument #1 to 'plan' (argv must not be empty)")
-      t.argv = { "/bin/true" }
-      t.status_fd = nil
-      assert.has_error(function() setup.plan(t) end)
+    it("raises on misuse: unknown op, flag, tree or stop, a missing argument, bad exec options", function()
+      local t, rt, fds = base()
+      local function steps(list) t.mounts = { steps = list } end
+      steps { { op = "mount", path = "/x", flags = { bnd = true } } }
+      assert.has_error(function() setup.plan(t, rt) end)
+      steps { { op = "mnt", path = "/x" } }
+      assert.has_error(function() setup.plan(t, rt) end)
+      steps { { op = "symlink", path = "/x" } }
+      assert.has_error(function() setup.plan(t, rt) end, "setup.plan: mounts.steps[1] (symlink) lacks its argument")
+      steps { { op = "mkdir" } }
+      assert.has_error(function() setup.plan(t, rt) end, "setup.plan: mounts.steps[1].path is missing")
+      steps { { op = "move", path = "/x", tree = "rootfs" } }
+      assert.has_error(function() setup.plan(t, rt) end, "setup.plan: mounts.steps[1]: no tree 'rootfs' in rt.trees")
+      t.mounts = nil
+      t.hooks = { "before_exec" }
+      assert.has_error(function() setup.plan(t, rt) end,
+        "setup.plan: the plan names hooks but rt.hooks is missing")
+      t.hooks = nil
+      rt.stop = "nowhere"
+      assert.has_error(function() setup.plan(t, rt) end)
+      rt.stop = nil
+      t.exec.keep_caps, t.exec.uid = true, -1
+      assert.has_error(function() setup.plan(t, rt) end)
+      t.exec.keep_caps, t.exec.uid = nil, nil
+      t.exec.argv = {}
+      assert.has_error(function() setup.plan(t, rt) end, "bad argument #1 to 'plan' (argv must not be empty)")
+      t.exec.argv = { "/bin/true" }
+      t.tty = true
+      assert.has_error(function() setup.plan(t, rt) end,
+        "bad argument #2 to 'plan' (a tty plan needs rt.tty_sock)")
+      t.tty = nil
+      rt.status_w = nil
+      assert.has_error(function() setup.plan(t, rt) end)
       closeall(fds)
+    end)
+  end)
+
+  describe("net #priv", function()
+    it("runs the guest steps in the caller's network namespace, and names a failed one", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = helper.run_isolated([[
+        local core = require "nslua.core"
+        assert(core.ns.unshare { net = true })
+        print(core.setup.net { lo = true })
+        print(core.setup.net { addrs = { { dev = "nosuch0", cidr = "192.0.2.2/24" } } })
+        local f = io.popen("ip -o link show lo")
+        print((f:read("a"):match("LOWER_UP")))
+        f:close()
+      ]])
+      assert.is_true(ok, out)
+      assert.matches("^true\nnil\t192%.0%.2%.2/24: .- 'nosuch0': No such device\t19\nLOWER_UP\n$", out)
     end)
   end)
 
@@ -86,13 +121,13 @@ describe("nslua.core.setup", function()
         { op = "mount", src = "/f", path = NEW .. "/etc/motd", flags = { bind = true } },
         STEP
       }
-      local plan = setup.plan {
-        sync_fd = sync_r, sync_close = sync_w, status_fd = st_w, hostname = "planned", lo = true,
-        steps = steps, scaffold_size = 1 << 20, strict = STRICT,
-        argv = { "/bin/sh", "-c", "hostname; cat /etc/motd; ip -o link show lo | grep -c LOWER_UP; "
+      local plan = setup.plan({
+        hostname = "planned", net = { lo = true },
+        mounts = { steps = steps, scaffold_size = 1 << 20, strict = STRICT },
+        exec = { argv = { "/bin/sh", "-c", "hostname; cat /etc/motd; ip -o link show lo | grep -c LOWER_UP; "
           .. "grep -c . /proc/timer_list; (echo x > /proc/sys/kernel/domainname) 2>&1 | grep -c Read-only; ls /proc | grep -c '^[0-9]'" },
-        env = { PATH = "/bin" }, exec = { status_fd = st_w }, stdio = { [1] = out_w },
-      }
+          env = { PATH = "/bin" } },
+      }, { sync_r = sync_r, sync_w = sync_w, status_w = st_w, stdio = { [1] = out_w } })
       io.stdout:flush()
       local flags = { pid = true, mnt = true, uts = true, net = true, ipc = true }
       local pid
@@ -143,7 +178,9 @@ describe("nslua.core.setup", function()
       ok, out = run([[{ op = "mkdir", path = NEW .. "/usr/nope/x", what = "/usr/nope/x" }]], true, true)
       assert.is_true(ok, out)
       assert.matches("setup mounts 30 /usr/nope/x: missing mount point", out, 1, true)
-      assert.has_error(function() setup.clone(setup.plan { sync_fd = 0, status_fd = 1, argv = { "x" } }, { time = true }) end)
+      assert.has_error(function()
+        setup.clone(setup.plan({ exec = { argv = { "x" } } }, { sync_r = 0, status_w = 1 }), { time = true })
+      end)
     end)
 
     it("reports a failed step with the child's record, before the command runs", function()
