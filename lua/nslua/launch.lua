@@ -375,6 +375,13 @@ function M.plan(spec, res)
   plan.identity = ident
   if spec.namespaces.uts then plan.hostname = spec.hostname end
   plan.net = net_plan(spec, res)
+  -- what the parent makes on the host side (resources wanted; see net.plan)
+  if res.net and (res.net.mode == "veth" or res.net.mode == "bridge") then
+    local h = {}
+    for k, v in pairs(res.net) do if k ~= "created" then h[k] = v end end
+    plan.host_net = h
+  end
+  if res.cgroup_limits then plan.cgroup = res.cgroup_limits end
   if spec.namespaces.mnt then plan.mounts = mount_plan(spec, res, ident.mode ~= "host" and ident) end
   plan.tty = spec.tty or nil
   local caps = spec.caps or {}
@@ -521,10 +528,15 @@ function M.explain(plan)
     p("network: %s", plan.join and "the pool's namespace (lo up)" or "host")
   else
     if n.lo then p("network: lo up") end
-    for _, a in ipairs(n.addrs or {}) do p("network: address %s on %s", a.cidr, a.dev) end
-    for _, d in ipairs(n.up or {}) do p("network: %s up", d) end
+    if plan.host_net then
+      for _, line in ipairs(require("nslua.net").explain(plan.host_net)) do
+        if line:match("^host: ") then p("network: %s", line) end
+      end
+    end
+    for _, a in ipairs(n.addrs or {}) do p("network: guest: %s address %s", a.dev, a.cidr) end
+    for _, d in ipairs(n.up or {}) do p("network: guest: %s up", d) end
     for _, r in ipairs(n.routes or {}) do
-      p("network: route %s%s%s", r.dst or "default", r.gateway and (" via " .. r.gateway) or "",
+      p("network: guest: route %s%s%s", r.dst or "default", r.gateway and (" via " .. r.gateway) or "",
         r.dev and (" dev " .. r.dev) or "")
     end
   end
@@ -539,6 +551,9 @@ function M.explain(plan)
       map_text(plan.nested_userns.gid_map))
   end
   local e = plan.exec
+  for _, k in ipairs { "memory", "swap", "pids", "cpus", "cpuset" } do
+    if plan.cgroup and plan.cgroup[k] then p("limit: %s = %s (cgroup)", k, tostring(plan.cgroup[k])) end
+  end
   for _, k in ipairs { "wall", "cpu" } do
     if plan.wait[k] then p("limit: %s = %s s", k, tostring(plan.wait[k])) end
   end

@@ -48,12 +48,18 @@ function M.build(a)
     r.error = { step = e.step, errno = e.errno, message = e.msg }
   elseif ex then
     r.max_rss_kb = ex.maxrss
+    r.csw_voluntary, r.csw_forced = ex.nvcsw, ex.nivcsw
     r.cpu_s = (ex.cutime or 0) + (ex.cstime or 0)
     if ex.how == "signaled" then
       r.status, r.signal = "signaled", ex.code
     else
       r.status, r.exit_code = "exited", ex.code
     end
+  elseif st.init then
+    -- the init could not supervise the command (it killed it)
+    r.status = "error"
+    r.error = { step = "init", errno = st.init.errno,
+                message = ("init %s: %s"):format(st.init.step, strerror(st.init.errno)) }
   elseif a.killed then
     -- nslua itself sent SIGKILL to the init: the init wrote no record
     r.status, r.signal = "signaled", a.killed

@@ -144,6 +144,10 @@ local function probe(spec, res)
       res.lower_modes[i] = st and st.mode or nil
     end
   end
+  if M.needs_cgroup(spec.limits) then
+    local l = spec.limits
+    res.cgroup_limits = { memory = l.memory, swap = l.swap, pids = l.pids, cpus = l.cpus, cpuset = l.cpuset }
+  end
   res.getenv = {}
   if spec.tty then res.getenv.TERM = os.getenv("TERM") end
   for _, name in ipairs(spec.keep_env or {}) do res.getenv[name] = os.getenv(name) end
@@ -341,7 +345,7 @@ function M.fresh(spec)
   root, err, code = state.root()
   if not root then return nil, err, code end
   M.sweep(root)
-  local needs_cg = M.needs_cgroup(spec.limits)
+  local needs_cg = res.cgroup_limits ~= nil
   for _ = 1, 4 do
     res.id = state.new_id()
     if type(spec.net) == "table" then
@@ -379,9 +383,7 @@ function M.fresh(spec)
     res:defer(function() lockfd:close() end)
   end
   if needs_cg then
-    local l = spec.limits
-    local cg, cerr, ccode = cgroup.new(res.id, { memory = l.memory, swap = l.swap, pids = l.pids,
-      cpus = l.cpus, cpuset = l.cpuset }, { rootless = not res.privileged })
+    local cg, cerr, ccode = cgroup.new(res.id, res.cgroup_limits, { rootless = not res.privileged })
     if not cg then
       res:release()
       return nil, cerr, ccode

@@ -14,7 +14,9 @@ local function num(s) return s and tonumber(s) end
 local parsers = {}
 
 function parsers.pid(rest, r)
-  r.cmd_pid = math.tointeger(tonumber(rest))
+  local n = math.tointeger(tonumber(rest))
+  if not n then return false end
+  r.cmd_pid = n
 end
 
 function parsers.exit(rest, r)

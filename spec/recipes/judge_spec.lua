@@ -194,15 +194,19 @@ local function wall_bound(base)
   return (load > 1.5 or helper.sanitized) and base * 2 or base
 end
 
-local COMMON = { "time", "time-wall", "max-rss", "cg-mem", "verdict" }
+local COMMON = { "time", "time-wall", "max-rss", "csw-voluntary", "csw-forced", "cg-mem", "verdict" }
 local function keys(...)
   local t = { table.unpack(COMMON) }
   for _, k in ipairs { ... } do t[#t + 1] = k end
   return t
 end
+-- the rusage keys (max-rss, csw-*) are absent when nslua killed the container
+local RUSAGE = { ["max-rss"] = true, ["csw-voluntary"] = true, ["csw-forced"] = true }
 local function without(list, k)
   local t = {}
-  for _, x in ipairs(list) do if x ~= k then t[#t + 1] = x end end
+  for _, x in ipairs(list) do
+    if x ~= k and not (k == "max-rss" and RUSAGE[x]) then t[#t + 1] = x end
+  end
   return t
 end
 

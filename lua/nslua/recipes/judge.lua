@@ -286,7 +286,8 @@ local function secs(s)
 end
 
 --- The order meta keys are written in.
-M.META_KEYS = { "time", "time-wall", "max-rss", "cg-mem", "cg-oom-killed", "exitcode", "exitsig",
+M.META_KEYS = { "time", "time-wall", "max-rss", "csw-voluntary", "csw-forced", "cg-mem", "cg-oom-killed",
+                "exitcode", "exitsig",
                 "killed", "status", "message", "verdict" }
 
 --- Verdict and isolate meta keys for a report.
@@ -305,6 +306,7 @@ function M.verdict(rep, o, err)
   meta.time = ms(rep.cpu_s) / 1000
   meta["time-wall"] = ms(rep.wall_s) / 1000
   meta["max-rss"] = rep.max_rss_kb
+  meta["csw-voluntary"], meta["csw-forced"] = rep.csw_voluntary, rep.csw_forced
   meta["cg-mem"] = rep.memory_peak_kb
   local s = rep.status
   if s == "error" then

@@ -1,0 +1,189 @@
+-- spec/launch_spec.lua - launch.plan is pure: a spec and resources in, plain
+-- data out.  No kernel object is made here: resources are tables.
+local launch = require "nslua.launch"
+local validate = require "nslua.validate"
+
+local function spec_of(t)
+  t.argv = t.argv or { "/bin/true" }
+  local s, errs = validate.check(t, { need_argv = true })
+  assert(s, errs and table.concat(errs, "\n"))
+  return s
+end
+
+-- Resources as a provider would hand them over (see resources.lua).
+local function res_of(t)
+  local r = { id = "abcd1234", privileged = true, host_uid = 1 << 30, host_gid = 1 << 30,
+              trees = {}, sources = {}, lower_modes = {}, getenv = {},
+              layout = { { name = "bin", link = "usr/bin" }, { name = "lib64", dir = true } } }
+  for k, v in pairs(t or {}) do r[k] = v end
+  return r
+end
+
+-- The steps of a plan touching 'path' (inside path), as "op" strings.
+local function ops_on(plan, path)
+  local out = {}
+  for _, s in ipairs(plan.mounts.steps) do
+    if s.path == launch.NEW .. path and s.op ~= "mkdir" and s.op ~= "mkfile" then
+      out[#out + 1] = s.op .. (s.fstype and (":" .. s.fstype) or "") .. (s.tree and (":" .. s.tree) or "")
+    end
+  end
+  return out
+end
+
+local function index_of(plan, pred)
+  for i, s in ipairs(plan.mounts.steps) do
+    if pred(s) then return i end
+  end
+end
+
+describe("nslua.launch", function()
+  describe("mount steps", function()
+    it("keep the spec's order: a later step on the same path shadows an earlier one", function()
+      local spec = spec_of { mounts = {
+        { type = "tmpfs", target = "/x" },
+        { type = "bind", source = "/etc", target = "/x" },
+        { type = "bind", source = "/usr", target = "/y", ro = true },
+        { type = "tmpfs", target = "/y" },
+      } }
+      local plan = launch.plan(spec, res_of { sources = { [2] = "dir", [3] = "dir" },
+        trees = { ["mounts[2]"] = true } })
+      assert.same({ "mount:tmpfs", "move:mounts[2]" }, ops_on(plan, "/x"))
+      -- rootless (no tree): a bind by path, then its attributes, then the tmpfs
+      assert.same({ "mount", "attr", "mount:tmpfs" }, ops_on(plan, "/y"))
+    end)
+
+    it("put the masks after every mount of the spec, and the read-only root last", function()
+      local spec = spec_of { mounts = { { type = "dev-bind", source = "/", target = "/" },
+        { type = "bind", source = "/proc", target = "/proc" } } }
+      local plan = launch.plan(spec, res_of { sources = { "dir", "dir" } })
+      local last_bind = index_of(plan, function(s) return s.what == "/proc" and s.op == "attr" end)
+      local first_mask = index_of(plan, function(s) return s.op == "mask" end)
+      assert.is_truthy(last_bind)
+      assert.is_truthy(first_mask)
+      assert.is_true(first_mask > last_bind)
+      local steps = plan.mounts.steps
+      assert.same({ op = "attr", path = launch.NEW, set = { rdonly = true, nosuid = true, nodev = true }, what = "/" },
+        steps[#steps])
+    end)
+
+    it("skips a missing try bind and sizes the scaffolding for file contents", function()
+      local spec = spec_of { mounts = {
+        { type = "bind", source = "/nonexistent", target = "/n", try = true },
+        { type = "file", target = "/etc/motd", content = ("x"):rep(10000) },
+      } }
+      local plan = launch.plan(spec, res_of {})
+      assert.same({}, ops_on(plan, "/n"))
+      assert.equal((1 << 20) + 16384, plan.mounts.scaffold_size)
+    end)
+
+    it("a rootfs is moved in as a tree (privileged) or bound by path, and marks the plan strict", function()
+      local spec = spec_of { rootfs = "/srv/root" }
+      local plan = launch.plan(spec, res_of { trees = { rootfs = true } })
+      assert.same({ op = "move", tree = "rootfs", path = launch.NEW, what = "/" }, plan.mounts.steps[1])
+      assert.is_true(plan.mounts.strict)
+      plan = launch.plan(spec, res_of { privileged = false, host_uid = 1000, host_gid = 1000 })
+      assert.equal("/.oldroot/srv/root", plan.mounts.steps[1].src)
+    end)
+
+    it("has no mount steps without a mount namespace", function()
+      local plan = launch.plan(spec_of { namespaces = { mnt = false, pid = false } }, res_of {})
+      assert.is_nil(plan.mounts)
+    end)
+  end)
+
+  describe("identity", function()
+    it("maps 0 and the payload's ids into the slot, or all 65536 ids", function()
+      local plan = launch.plan(spec_of {}, res_of {})
+      local base = 1 << 30
+      assert.same({ { 0, base, 1 }, { 65534, base + 65534, 1 } }, plan.identity.uid_map)
+      assert.is_true(plan.identity.switch)
+      assert.equal("allow", plan.identity.setgroups)
+      assert.same({}, plan.exec.groups)
+      plan = launch.plan(spec_of { user = { map = "all" } }, res_of {})
+      assert.same({ { 0, base, 65536 } }, plan.identity.gid_map)
+    end)
+
+    it("rootless: the caller's ids straight to the payload's, setgroups denied", function()
+      local plan = launch.plan(spec_of { user = { uid = 0, gid = 0 } },
+        res_of { privileged = false, host_uid = 4242, host_gid = 4243 })
+      assert.same({ { 0, 4242, 1 } }, plan.identity.uid_map)
+      assert.same({ { 0, 4243, 1 } }, plan.identity.gid_map)
+      assert.equal("deny", plan.identity.setgroups)
+      assert.is_nil(plan.identity.switch)
+      assert.is_nil(plan.exec.groups)
+      plan = launch.plan(spec_of { user = { map = "all" } },
+        res_of { privileged = false, host_uid = 4242, host_gid = 4243, sub = { uid = 100000, gid = 200000 } })
+      assert.is_true(plan.identity.helper)
+      assert.same({ { 0, 4243, 1 }, { 1, 200000, 65535 } }, plan.identity.gid_map)
+    end)
+
+    it("kept capabilities get a nested user namespace of the same ids mapped to themselves", function()
+      local plan = launch.plan(spec_of { caps = { "chown" } }, res_of {})
+      assert.same({ uid_map = { { 0, 0, 1 }, { 65534, 65534, 1 } }, gid_map = { { 0, 0, 1 }, { 65534, 65534, 1 } } },
+        plan.nested_userns)
+      assert.is_true(plan.exec.keep_caps)
+      assert.is_nil(launch.plan(spec_of {}, res_of {}).nested_userns)
+    end)
+  end)
+
+  describe("the rest of the plan", function()
+    it("names child hooks, and only those, for the executor", function()
+      local f = function() end
+      local plan = launch.plan(spec_of { hooks = { before_exec = f, after_exit = f, before_pivot = f } }, res_of {})
+      assert.same({ "before_pivot", "before_exec" }, plan.hooks)
+      assert.is_nil(launch.plan(spec_of { hooks = { after_exit = f } }, res_of {}).hooks)
+    end)
+
+    it("turns a veth plan into guest steps, and a pool lease joins the pool's namespace", function()
+      local net = { mode = "veth", host_if = "nslabcd1234h", guest_if = "eth0", created = {},
+        host_addrs = { "192.0.2.1/30" }, guest_addrs = { "192.0.2.2/30" },
+        routes = { { dst = "default", gateway = "192.0.2.1", dev = "eth0", family = "inet" } } }
+      local plan = launch.plan(spec_of { net = { veth = {} } }, res_of { net = net })
+      assert.same({ lo = true, addrs = { { dev = "eth0", cidr = "192.0.2.2/30" } }, up = { "eth0" },
+        routes = { { dst = "default", gateway = "192.0.2.1", dev = "eth0", family = "inet" } } }, plan.net)
+      assert.is_nil(plan.host_net.created)
+      plan = launch.plan(spec_of {}, res_of { pool = true })
+      assert.same({ "net" }, plan.join)
+      assert.is_nil(plan.net)
+      for _, n in ipairs(plan.namespaces) do assert.are_not.equal("net", n) end
+    end)
+
+    it("builds the command's environment, rlimits and limits", function()
+      local plan = launch.plan(spec_of { env = { A = "1" }, keep_env = { "K" }, tty = true,
+        limits = { time = 1.5, extra_time = 0.5, wall = 3, output = "1M", memory = "64M",
+                   rlimits = { nofile = 64, stack = "unlimited" } } },
+        res_of { getenv = { K = "kept", TERM = "vt100" } })
+      assert.same({ PATH = launch.PATH, HOME = "/", TERM = "vt100", K = "kept", A = "1" }, plan.exec.env)
+      assert.same({ core = 0, cpu = 3, fsize = 1 << 20, nofile = 64, stack = math.huge }, plan.exec.rlimits)
+      assert.same({ wall = 3, cpu = 2.0 }, plan.wait)
+      assert.is_true(plan.tty)
+    end)
+
+    it("is pure: the same inputs give the same plan, and the spec is not changed", function()
+      local spec = spec_of { mounts = { { type = "bind", source = "/etc", target = "/e" } } }
+      local before = launch.json(spec.mounts)
+      local res = res_of { sources = { "dir" } }
+      assert.equal(launch.json(launch.plan(spec, res)), launch.json(launch.plan(spec, res)))
+      assert.equal(before, launch.json(spec.mounts))
+    end)
+  end)
+
+  describe("json and explain", function()
+    it("prints sorted keys, arrays, escapes and unlimited", function()
+      assert.equal('{"a":[1,2.5,"x\\"y\\n"],"b":{},"c":"unlimited","d":true}',
+        launch.json { d = true, c = math.huge, a = { 1, 2.5, 'x"y\n' }, b = {} })
+      assert.has_error(function() launch.json { f = print } end, "launch.json: a plan holds no function")
+    end)
+
+    it("explains every part of a plan in lines", function()
+      local lines = table.concat(launch.explain(launch.plan(spec_of { caps = { "chown" }, hostname = "h",
+        hooks = { before_exec = function() end } }, res_of {})), "\n")
+      for _, want in ipairs { "namespaces: cgroup ipc mnt net pid user uts", "hostname: h", "network: lo up",
+                              "mount: mount tmpfs on / ", "mount: mask /proc/kcore", "hook: before_exec",
+                              "nested user namespace: uid map 0 0 1, 65534 65534 1", "capabilities: cap_chown",
+                              "exec: /bin/true" } do
+        assert.matches(want, lines, 1, true)
+      end
+    end)
+  end)
+end)

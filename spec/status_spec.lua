@@ -1,0 +1,42 @@
+-- spec/status_spec.lua - the one parser of the status pipe (csrc/status.h
+-- writes it); the records below are the writers' formats.
+local status = require "nslua.status"
+
+describe("nslua.status", function()
+  it("parses pid, exit with rusage and context switches", function()
+    local r = status.parse("pid 2\nexit exited 3 0.010000 0.002000 1234 0.020000 0.004000 0 17 4\n")
+    assert.equal(2, r.cmd_pid)
+    assert.same({ how = "exited", code = 3, utime = 0.01, stime = 0.002, maxrss = 1234,
+                  cutime = 0.02, cstime = 0.004, xfsz = false, nvcsw = 17, nivcsw = 4 }, r.exit)
+  end)
+
+  it("reads an exit record without the context switches (an older init)", function()
+    local r = status.parse("exit signaled 9 0.0 0.0 10 0.0 0.0 1\n")
+    assert.equal("signaled", r.exit.how)
+    assert.is_true(r.exit.xfsz)
+    assert.is_nil(r.exit.nvcsw)
+  end)
+
+  it("parses the failures of the executor, the exec tail and the init", function()
+    local r = status.parse("setup mounts 2 /usr: mount '/newroot/usr': No such file or directory\n"
+      .. "exec execve 13\nexec rlimit 1 nofile\ninit wait 10\n")
+    assert.same({ step = "mounts", errno = 2, msg = "/usr: mount '/newroot/usr': No such file or directory" },
+      r.setup)
+    assert.same({ step = "rlimit", errno = 1, detail = "nofile" }, r.exec)
+    assert.same({ step = "wait", errno = 10 }, r.init)
+    r = status.parse("setup hook:before_exec 0 boom\n")
+    assert.same({ step = "hook:before_exec", errno = 0, msg = "boom" }, r.setup)
+  end)
+
+  it("keeps lines of another shape as unknown instead of dropping them", function()
+    local r = status.parse("pid x\nwhat is this\nexit exited\n")
+    assert.same({ "pid x", "what is this", "exit exited" }, r.unknown)
+    assert.is_nil(r.cmd_pid)
+    assert.is_nil(r.exit)
+  end)
+
+  it("finds the command's pid once its record is complete", function()
+    assert.is_nil(status.cmd_pid("pid 1"))
+    assert.equal(12, status.cmd_pid("pid 12\nexit"))
+  end)
+end)
