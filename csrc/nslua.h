@@ -129,12 +129,86 @@ int nslua_spawn (exec_plan *p, const int stdio[3]);
 void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep)
   __attribute__((noreturn));
 
-/* netlink: rtnetlink requests without a Lua state (the executor's guest
-** steps): 0 or an errno, *what naming the call. */
+/* netlink.c (link_up) and nlroute.c: plain C, no Lua state, so a freshly
+** cloned child may call them before exec.  Each opens its own
+** NETLINK_ROUTE socket (close-on-exec) in the caller's netns, looks the
+** link up by name (route_add: the dev, when given), sends one request with
+** NLM_F_ACK and closes the socket, as netlink.link_set(ifname, {up =
+** true}), netlink.addr_add and netlink.route_add do.  They return 0 or an errno and set *what to
+** what failed: "netlink socket", "RTM_GETLINK" (the name lookup: ENODEV,
+** or EINVAL for a NULL, empty or too long name), "RTM_NEWLINK",
+** "RTM_NEWADDR", "RTM_NEWROUTE", or, with EINVAL, the malformed argument:
+** "cidr", "dst", "gateway", "family", "dev" (a route needs a gateway or a
+** dev). */
 int nslua_nl_link_up (const char *ifname, const char **what);
+/* cidr: "10.0.0.2/24" or "fd00::2/64"; IPv6 addresses get IFA_F_NODAD. */
 int nslua_nl_addr_add (const char *ifname, const char *cidr, const char **what);
-int nslua_nl_route_add (const char *dst, const char *gateway, const char *dev, int family,
-                        const char **what);
+/* dst: NULL or "default" (the default route) or a CIDR; gateway: an
+** address or NULL; dev: a link name or NULL; family: AF_INET, AF_INET6
+** or 0 (from dst or gateway, else AF_INET).  Table main, no metric. */
+int nslua_nl_route_add (const char *dst, const char *gateway, const char *dev,
+                        int family, const char **what);
+
+/* netlink.c and nlroute.c: core.netlink is one table; nlroute.c adds the
+** dumps and the address and route changes through
+** nslua_netlink_route_funcs, over netlink.c's request machinery below. */
+extern const luaL_Reg nslua_netlink_route_funcs[];
+
+#define NSLUA_NLSOCK "nslua.nlsock"
+struct mnl_socket;
+struct nlmsghdr;
+
+/*
+** A socket box.  Every binding takes one as its optional last argument so
+** a batch shares one socket (and one netns: a netlink socket acts in the
+** netns it was created in, whatever the caller joins later).  'dirty' is
+** set while a request is in flight: a Lua error raised from a dump
+** callback (out of memory) may leave replies queued, and the next request
+** drains them instead of tripping over a foreign sequence number.
+*/
+typedef struct nlsock {
+  struct mnl_socket *nl;
+  unsigned int portid;
+  unsigned int seq;
+  int dirty;
+} nlsock;
+
+/* One request in flight: the kernel's extended-ACK text and the caller's data. */
+typedef struct nltalk {
+  char ext[256];
+  void *user;
+} nltalk;
+
+/* Dump callbacks append to the list at 'tbl'. */
+typedef struct nldump {
+  lua_State *L;
+  int tbl;
+  int filter;           /* ifindex or family filter, 0 = all */
+  int names;            /* index of an index -> name table, 0 = none */
+  int index;            /* result of a by-name lookup */
+} nldump;
+
+/* Open and bind 's' in the caller's netns, or close it (NULL-safe). */
+int nslua_nl_open (nlsock *s);
+void nslua_nl_close (nlsock *s);
+/* One request with NLM_F_ACK, each reply through 'cb' (may be NULL) with
+** 't' as its data; 0 or an errno, t->ext the kernel's extended-ACK text. */
+int nslua_nl_talk (nlsock *s, struct nlmsghdr *nlh,
+                   int (*cb) (const struct nlmsghdr *nlh, void *data), nltalk *t);
+/* A link's index by name in the socket's netns (ENODEV: none). */
+int nslua_nl_ifindex (nlsock *s, const char *name, int *index, nltalk *t);
+/* An RTM_*LINK header with its ifinfomsg in 'buf' (MNL_SOCKET_BUFFER_SIZE). */
+struct nlmsghdr *nslua_nl_linkhdr (char *buf, int type, unsigned int flags, int index);
+/* The socket box at 'arg', or (*tmp set) a new one on the stack that the
+** caller closes with nslua_nl_close; NULL and *err when that fails. */
+nlsock *nslua_nl_sock (lua_State *L, int arg, int *tmp, int *err);
+/* nil, "what 'subject': strerror (extended ACK)", err */
+int nslua_nl_fail (lua_State *L, int err, const char *what, const char *subject,
+                   const nltalk *t);
+/* An interface name 'name' of 'len' bytes, as the kernel accepts it; raises. */
+const char *nslua_nl_checkifname (lua_State *L, int arg, const char *name, size_t len);
+/* The table at 'arg' holds only 'keys' (sorted, NULL-ended); raises. */
+void nslua_nl_checkkeys (lua_State *L, int arg, const char *const *keys, const char *noun);
 
 /* Subsystems: each csrc/<sub>.c pushes core.<sub>.  Weak, so nslua.c
 ** registers only the subsystems that are compiled in. */
