@@ -85,7 +85,8 @@ function Container:start()
   if self._pid then error("start: the container was already started", 2) end
   local spec = self.spec
   self.t0 = proc.now()
-  local res, err, code = self._acquire(spec)
+  local res, err, code, id = self._acquire(spec)
+  self.id = id
   local ok = res
   if res then
     self.res, self.id = res, res.id

@@ -342,11 +342,10 @@ local function stdio_plan(spec)
   return out
 end
 
--- The network steps inside the child's namespace.
-local function net_plan(spec, res)
-  local n = res.net
-  if spec.net == "host" or not spec.namespaces.net then return nil end
-  local g = { lo = not res.pool or nil }
+--- The executor's network guest steps for a net plan (net.plan's table):
+-- lo up (unless lo is false), then the guest end's addresses, link and routes.
+function M.guest_steps(n, lo)
+  local g = { lo = lo ~= false or nil }
   if n and (n.mode == "veth" or n.mode == "bridge") then
     g.addrs, g.up, g.routes = {}, { n.guest_if }, {}
     for _, a in ipairs(n.guest_addrs) do g.addrs[#g.addrs + 1] = { dev = n.guest_if, cidr = a } end
@@ -356,6 +355,12 @@ local function net_plan(spec, res)
   end
   if not g.lo and not g.addrs then return nil end
   return g
+end
+
+-- The network steps inside the child's namespace (a pool's is prepared).
+local function net_plan(spec, res)
+  if spec.net == "host" or not spec.namespaces.net then return nil end
+  return M.guest_steps(res.net, not res.pool)
 end
 
 --- Build the plan.

@@ -469,30 +469,15 @@ function M.host_setup(plan, child_pid)
 end
 
 --- Inside the child's netns: lo up; the guest end's addresses, link and
--- routes.
+-- routes: the executor's own steps (launch.guest_steps, core.setup.net).
 -- @treturn[1] boolean true
 -- @return[2] nil
 -- @treturn[2] string message
 -- @treturn[2] integer errno
 function M.guest_setup(plan)
   if plan.mode == "host" then return true end
-  local sock <close>, err, code = nl.socket()
-  if not sock then return fail(err, code) end
-  local ok
-  ok, err, code = nl.link_set("lo", { up = true }, sock)
+  local ok, err, code = require("nslua.core").setup.net(require("nslua.launch").guest_steps(plan))
   if not ok then return fail(err, code) end
-  if plan.mode ~= "veth" and plan.mode ~= "bridge" then return true end
-  for _, a in ipairs(plan.guest_addrs) do
-    ok, err, code = nl.addr_add(plan.guest_if, a, sock)
-    if not ok then return fail(err, code) end
-  end
-  ok, err, code = nl.link_set(plan.guest_if, { up = true }, sock)
-  if not ok then return fail(err, code) end
-  for _, r in ipairs(plan.routes) do
-    ok, err, code = nl.route_add({ dst = r.dst, gateway = r.gateway, dev = r.dev,
-                                   family = r.family }, sock)
-    if not ok then return fail(err, code) end
-  end
   return true
 end
 

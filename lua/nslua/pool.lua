@@ -59,7 +59,7 @@ local function prepared_netns()
   if pid == 0 then
     r:close()
     w2:close()
-    local ok, lerr = core.netlink.link_set("lo", { up = true })
+    local ok, lerr = core.setup.net { lo = true }   -- the executor's own step
     proc.write(w, ok and "ok" or ("lo: " .. tostring(lerr)))
     w:close()
     proc.read(r2, 1)   -- until the parent has opened our namespaces

@@ -336,7 +336,8 @@ end
 --- Fresh resources: sweep, then the record (locked) naming every object,
 -- then the objects.
 -- @return[1] resources
--- @return[2] nil, message, errno (everything made is released)
+-- @return[2] nil, message, errno, the id when one was chosen (everything
+-- made is released)
 function M.fresh(spec)
   local res = setmetatable(new_res(spec), Fresh)
   local ok, err, code = probe(spec, res)
@@ -351,7 +352,7 @@ function M.fresh(spec)
     if type(spec.net) == "table" then
       -- a refused plan (overlap, rootless) is a set-up failure
       local okp, plan = pcall(net.plan, spec.net, res.id, { rootless = not res.privileged })
-      if not okp then return nil, (tostring(plan):gsub("^[^\n]-:%d+: ", "", 1)), errno.EINVAL end
+      if not okp then return nil, (tostring(plan):gsub("^[^\n]-:%d+: ", "", 1)), errno.EINVAL, res.id end
       res.net = plan
     end
     local dir, lock
@@ -368,15 +369,15 @@ function M.fresh(spec)
       break
     end
     err = lock
-    if code ~= errno.EEXIST then return nil, err, code end
+    if code ~= errno.EEXIST then return nil, err, code, res.id end
   end
-  if not res.state_dir then return nil, err, code end
+  if not res.state_dir then return nil, err, code, res.id end
 
   if spec.user ~= "host" and res.privileged then
     local slot, base, lockfd = ids.acquire()
     if not slot then
       res:release()
-      return nil, base, lockfd
+      return nil, base, lockfd, res.id
     end
     res.slot, res.host_uid, res.host_gid = slot, base, base
     res.rt.keep[#res.rt.keep + 1] = lockfd
@@ -386,7 +387,7 @@ function M.fresh(spec)
     local cg, cerr, ccode = cgroup.new(res.id, res.cgroup_limits, { rootless = not res.privileged })
     if not cg then
       res:release()
-      return nil, cerr, ccode
+      return nil, cerr, ccode, res.id
     end
     res.cg = cg
     res:defer(function() cg:remove() end)
@@ -394,7 +395,7 @@ function M.fresh(spec)
   ok, err, code = finish(spec, res)
   if not ok then
     res:release()
-    return nil, err, code
+    return nil, err, code, res.id
   end
   return res
 end
