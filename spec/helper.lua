@@ -298,13 +298,27 @@ local function own_mounts(t, ids)
   return found
 end
 
+-- How many mounts sit exactly on each of 'points'.
+local function mount_counts(points)
+  local n = {}
+  for _, p in ipairs(points or {}) do n[p] = 0 end
+  if not next(n) then return n end
+  for line in (M.read("/proc/self/mountinfo") or ""):gmatch("[^\n]+") do
+    local mp = line:match("^%S+ %S+ %S+ %S+ (%S+)")
+    mp = mp and mp:gsub("\\(%d%d%d)", function(o) return string.char(tonumber(o, 8)) end)
+    if mp and n[mp] then n[mp] = n[mp] + 1 end
+  end
+  return n
+end
+
 local function exists_link(name)
   return M.exists("/sys/class/net/" .. name .. "/ifindex")
 end
 
 --- Start tracking: what the caller makes from now on is checked by
--- helper.assert_released(t).  opts: paths (mount points of the test's own,
--- e.g. a doctor probe's /tmp/m), links and netns (names the test makes in
+-- helper.assert_released(t).  opts: paths (dirs of the test's own: no mount
+-- may stay at or under them), points (mount points the test's code uses,
+-- e.g. a doctor probe's /tmp: no mount may be added exactly there), links and netns (names the test makes in
 -- the host netns), roots (extra state roots, e.g. an XDG_RUNTIME_DIR), ids
 -- (ids the test names itself; t.ids may grow), gone (paths that must not
 -- exist at the end; t.gone may grow).
@@ -316,11 +330,31 @@ function M.track(opts)
   if f then f:close() end
   t.mounts_before = {}
   for _, mp in ipairs(own_mounts(t)) do t.mounts_before[mp] = true end
+  t.points = opts.points
+  t.points_before = mount_counts(t.points)
   t.links_before = {}
   for _, name in ipairs(t.links or {}) do t.links_before[name] = exists_link(name) end
   t.netns_before = {}
   for _, name in ipairs(t.netns or {}) do t.netns_before[name] = M.exists("/run/netns/" .. name) end
   return t
+end
+
+--- Add link names the test is about to make (in a netns of its own, where
+-- a slip would put them on the host) to tracker t.  'code' may be the Lua
+-- or shell text the test runs: every quoted nsl* word in it counts.
+function M.track_links(t, names, code)
+  local list = {}
+  for _, n in ipairs(names or {}) do list[#list + 1] = n end
+  for n in (code or ""):gmatch("[\"'](nsl[%w_.-]*)[\"']") do
+    if #n <= 15 then list[#list + 1] = n end
+  end
+  t.links = t.links or {}
+  for _, n in ipairs(list) do
+    if t.links_before[n] == nil then
+      t.links_before[n] = exists_link(n)
+      t.links[#t.links + 1] = n
+    end
+  end
 end
 
 --- What of t's objects still exists: a sorted list of "kind: name".
@@ -360,6 +394,9 @@ function M.leftovers(t)
   end
   for _, mp in ipairs(own_mounts(t, ids)) do
     if not t.mounts_before[mp] then out[#out + 1] = "mount: " .. mp end
+  end
+  for p, n in pairs(mount_counts(t.points)) do
+    if n > t.points_before[p] then out[#out + 1] = "mount: " .. p end
   end
   table.sort(out)
   return out
