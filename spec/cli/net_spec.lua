@@ -20,7 +20,15 @@ end
 -- Run 'script' (sh) in a fresh network namespace with lo up; the links
 -- left in it are listed at the end.  Returns ok, output, code of the script
 -- (the listing does not change the code).
+local tracker
+
 local function private(script)
+  -- the nsl* names it uses must never show up in the real host netns
+  local names = {}
+  for n in script:gmatch("%f[%w](nsl%w*)") do
+    if #n <= 15 then names[#names + 1] = n end
+  end
+  if tracker then helper.track_links(tracker, names) end
   local ok, out, code = helper.sh("unshare -n sh -c " .. q("ip link set lo up\n" .. script ..
     "\nrc=$?\n" .. LIST_LINKS .. "\nexit $rc"))
   return ok, out, code
@@ -47,9 +55,8 @@ local function scripts_dir()
 end
 
 describe("nslua run --net", function()
-  local before
-  before_each(function() before = helper.host_objects() end)
-  after_each(function() helper.assert_clean_shared(before) end)
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
 
   it("veth: eth0 has addresses and default routes via the host end; TCP both ways over v4 and v6 #priv", function()
     if not helper.is_root() then return pending("needs root") end

@@ -16,9 +16,9 @@ local function name()
 end
 
 describe("nslua netpair", function()
-  local before
-  before_each(function() before = helper.host_objects() end)
-  after_each(function() helper.assert_clean_shared(before) end)
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
 
   it("connects container to container and the host to each, then removes the bridge #priv", function()
     if not helper.is_root() then return pending("needs root") end

@@ -6,9 +6,9 @@ local function run(name)
 end
 
 describe("tutorial recipes", function()
-  local before
-  before_each(function() before = helper.host_objects() end)
-  after_each(function() helper.assert_clean(before) end)
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
 
   it("tutorial-pid: PID 1 and parent 0 inside, the real parent outside #priv", function()
     local ok, out = run("tutorial-pid")
