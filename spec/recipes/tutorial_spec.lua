@@ -29,7 +29,15 @@ describe("tutorial recipes", function()
   end)
 
   it("tutorial-mount: /proc and a tmpfs only in the child's namespace", function()
-    local ok, out = run("tutorial-mount")
+    -- its own objects: the dir /tmp/nslua-tutorial-<pid> (named by the
+    -- recipe's pid, printed first here) and the child's /proc mount, which
+    -- must stay in the child's namespace
+    tracker = helper.track { points = { "/proc" } }
+    local ok, out = helper.sh("sh -c " .. helper.quote("echo pid $$; exec " .. helper.nslua .. " tutorial-mount"))
+    local pid = out:match("^pid (%d+)\n")
+    assert.is_truthy(pid, out)
+    local dir = "/tmp/nslua-tutorial-" .. pid
+    tracker.paths, tracker.gone = { dir }, { dir }
     assert.is_true(ok, out)
     assert.matches("child mounted: tmpfs proc", out, 1, true)
     assert.matches("parent sees the tmpfs: false", out, 1, true)
