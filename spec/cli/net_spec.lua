@@ -186,11 +186,12 @@ ip link del %s
     local tree = helper.rootless_tree()
     local ok, out = private(([[
 cd /tmp
-env -i PATH=/usr/bin:/bin %s %s%s/scripts/nslua run --net veth -- /bin/true
+%s %s %s%s/scripts/nslua run --net veth -- /bin/true
 echo "veth rc=$?"
-env -i PATH=/usr/bin:/bin %s %s%s/scripts/nslua run --net bridge:nslbr%s -- /bin/true
+%s %s %s%s/scripts/nslua run --net bridge:nslbr%s -- /bin/true
 echo "bridge rc=$?"
-]]):format(helper.SETPRIV, helper.san_env, tree, helper.SETPRIV, helper.san_env, tree, suffix()))
+]]):format(helper.ENV_I, helper.SETPRIV, helper.san_env, tree, helper.ENV_I, helper.SETPRIV, helper.san_env,
+      tree, suffix()))
     assert.is_true(ok, out)
     assert.matches("veth rc=125", out, 1, true)
     assert.matches("bridge rc=125", out, 1, true)
