@@ -446,7 +446,9 @@ function M.host_objects()
   return t
 end
 function M.assert_clean(before)
-  return M.assert_released(assert(legacy[before], "assert_clean: not a helper.host_objects() result"))
+  local t = legacy[before]
+  assert(t, "assert_clean: not a helper.host_objects() result")
+  return M.assert_released(t)
 end
 M.assert_clean_shared = M.assert_clean
 
