@@ -30,7 +30,8 @@
 #   spec/support/noise.sh 600 & make check; kill $!
 #
 # or `spec/support/noise.sh [SECONDS] [PERIOD]`: PERIOD is the pause between
-# rounds in seconds (default 0.2).
+# rounds in seconds (default 0.2).  NOISE_BUSY=N adds N busy loops (cpu
+# load, as other people's test runs make; default 0: the machine is shared).
 set -u
 
 LIMIT=${1:-600}
@@ -49,6 +50,7 @@ MNTS=()                     # mount points made
 NETNS=()                    # named netns made (besides HOMENS)
 VETHS=()                    # veth names made inside HOMENS
 PIDS=()                     # sleeps started
+BUSYPIDS=()                 # NOISE_BUSY loops
 STATES=()                   # dirs made under /run/nslua
 N=0
 
@@ -83,8 +85,10 @@ rand4() {
 cleanup() {
   trap - EXIT TERM INT
   local p m n d
+  # timeout(1) passes a TERM on to its loop
+  for p in "${BUSYPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}" "${BUSYPIDS[@]}"; do wait "$p" 2>/dev/null; done
   for m in "${MNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; rmdir "$m" 2>/dev/null; done
   for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
   ip netns del "$HOMENS" 2>/dev/null   # takes the veth pairs in it along
@@ -97,6 +101,14 @@ trap 'exit 143' TERM
 trap 'exit 130' INT
 
 ip netns add "$HOMENS" 2>/dev/null || HOMENS=""
+
+BUSY=${NOISE_BUSY:-0}
+case "$BUSY" in ''|*[!0-9]*) BUSY=0 ;; esac
+for ((i = 0; i < BUSY; i++)); do
+  # bounded like the script: it ends by itself at the limit
+  timeout "$LIMIT" sh -c 'while :; do :; done' &
+  BUSYPIDS+=("$!")
+done
 
 # Drop the oldest entries of an array (by name) beyond $2, running $3 on each.
 trim() {
