@@ -46,6 +46,8 @@ local function record(h)
   end
 end
 
+local stop_quietly
+
 -- Start `nslua run` in the background: the payload prints SHOW (and
 -- 'extra'), then READY, then sleeps.  Returns a handle {pid, name, out, dir,
 -- rootless}; the caller stops it with stop().
@@ -60,22 +62,32 @@ local function start(opts, rootless, extra)
   local h = { pid = math.tointeger(tonumber(pid:match("%d+"))), name = name, out = out, dir = dir,
               rootless = rootless }
   local ready = wait_until(function() return (helper.read(out) or ""):match("READY\n") end, 15)
-  assert(ready, "the container did not start: " .. tostring(helper.read(out)))
   -- the owner rewrites the record (cmd_nspid) while it starts: read it again
-  local rec = wait_until(function() return record(h) end, 5)
-  assert(rec, "no state record for " .. name)
+  local rec = ready and wait_until(function() return record(h) end, 5)
+  if not rec then
+    local text = helper.read(out)
+    stop_quietly(h)
+    assert(ready, "the container did not start: " .. tostring(text))
+    error("no state record for " .. name)
+  end
   h.rec = rec
   return h
 end
 
 -- Stop a background container: SIGTERM to nslua (forwarded to the command),
--- wait until nslua is gone, remove the temp dir.
-local function stop(h)
+-- wait until nslua is gone, remove the temp dir.  Returns whether it ended
+-- on SIGTERM.
+function stop_quietly(h)
   os.execute("kill -TERM " .. h.pid .. " 2>/dev/null")
   local gone = wait_until(function() return not helper.pid_alive(h.pid) end, 10)
   if not gone then os.execute("kill -KILL " .. h.pid .. " 2>/dev/null") end
   wait_until(function() return not helper.pid_alive(h.pid) end, 5)
   helper.rmtree(h.dir)
+  return gone
+end
+
+local function stop(h)
+  local gone = stop_quietly(h)
   assert(gone, "nslua run " .. h.pid .. " did not end on SIGTERM")
   assert.is_nil(record(h), "the state record was left behind")
 end

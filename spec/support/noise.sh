@@ -43,8 +43,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 ME=$$
-TMPD=$(mktemp -d /tmp/nslua-noise.XXXXXX) || exit 1
-HOMENS="nsnoise${ME}"       # the netns that holds the veth pairs
+TMPD=""                     # our mktemp dir for the mounts (made below)
+HOMENS=""                   # the netns that holds the veth pairs (made below)
 CGS=()                      # cgroup dirs made (removed in order)
 MNTS=()                     # mount points made
 NETNS=()                    # named netns made (besides HOMENS)
@@ -91,15 +91,23 @@ cleanup() {
   for p in "${PIDS[@]}" "${BUSYPIDS[@]}"; do wait "$p" 2>/dev/null; done
   for m in "${MNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; rmdir "$m" 2>/dev/null; done
   for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
-  ip netns del "$HOMENS" 2>/dev/null   # takes the veth pairs in it along
+  [ -n "$HOMENS" ] && ip netns del "$HOMENS" 2>/dev/null   # takes the veth pairs in it along
   for d in "${CGS[@]}"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
   for d in "${STATES[@]}"; do rm -f "$d/info"; rmdir "$d" 2>/dev/null; done
-  rmdir "$TMPD" 2>/dev/null || echo "noise.sh: $TMPD not empty, left in place" >&2
+  if [ -n "$TMPD" ]; then
+    rmdir "$TMPD" 2>/dev/null || echo "noise.sh: $TMPD not empty, left in place" >&2
+  fi
 }
+# A signal only asks the loop to stop: it lands between two commands, and
+# an object made by the command before it must still be recorded (then
+# removed) by the command after it.
+STOP=""
 trap cleanup EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
+trap 'STOP=143' TERM
+trap 'STOP=130' INT
 
+TMPD=$(mktemp -d /tmp/nslua-noise.XXXXXX) || exit 1
+HOMENS="nsnoise${ME}"
 ip netns add "$HOMENS" 2>/dev/null || HOMENS=""
 
 BUSY=${NOISE_BUSY:-0}
@@ -126,7 +134,7 @@ rm_veth() { [ -n "$HOMENS" ] && ip -n "$HOMENS" link del "$1" 2>/dev/null; retur
 rm_pid() { kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 0; }
 rm_state() { rm -f "$1/info"; rmdir "$1" 2>/dev/null; return 0; }
 
-while [ "$SECONDS" -lt "$LIMIT" ]; do
+while [ -z "$STOP" ] && [ "$SECONDS" -lt "$LIMIT" ]; do
   N=$((N + 1))
   # cgroups: one per parent per round, a few rounds old at most
   for parent in "${CG_PARENTS[@]}"; do
@@ -173,6 +181,6 @@ while [ "$SECONDS" -lt "$LIMIT" ]; do
     trim STATES 3 rm_state
   fi
 
-  sleep "$PERIOD"
+  [ -n "$STOP" ] || sleep "$PERIOD"
 done
-exit 0
+exit "${STOP:-0}"
