@@ -156,7 +156,8 @@ describe("nslua exec", function()
 
   it("keeps the payload's capabilities and its nested user namespace #priv", function()
     if not helper.is_root() then return pending("needs root") end
-    local extra = "grep -E 'Cap(Eff|Amb)' /proc/self/status; readlink /proc/self/ns/user /proc/self/ns/mnt; cat /proc/self/uid_map"
+    local extra = "grep -E 'Cap(Eff|Amb)' /proc/self/status; readlink /proc/self/ns/user /proc/self/ns/mnt; "
+      .. "cat /proc/self/uid_map"
     local h = start("--caps net_bind_service", false, extra)
     local ok, out = exec(h, "/bin/sh -c " .. q(SHOW .. "; " .. extra))
     local want = payload_output(h)
@@ -229,11 +230,14 @@ describe("nslua exec", function()
     assert.equal(125, code)
     assert.matches("nslua: exec: no container 'no%-such%-container%-", out)
     ok, out, code = helper.sh(N .. " exec somename")
+    assert.is_false(ok)
     assert.equal(125, code)
     assert.matches("missing command", out, 1, true)
     ok, out, code = helper.sh(N .. " exec")
+    assert.is_false(ok)
     assert.equal(125, code, out)
     ok, out, code = helper.sh(N .. " exec --env NOEQUALS x -- /bin/true")
+    assert.is_false(ok)
     assert.equal(125, code)
     assert.matches("is not K=V", out, 1, true)
   end)
@@ -308,7 +312,8 @@ describe("Container:exec", function()
       print("id " .. c.id)
       local r
       for _ = 1, 200 do
-        r = assert(c:exec({ "/bin/sh", "-c", "test -s /tmp/cg && cat /proc/self/cgroup | cmp -s - /tmp/cg && grep -c nslua- /tmp/cg" }))
+        r = assert(c:exec({ "/bin/sh", "-c",
+          "test -s /tmp/cg && cat /proc/self/cgroup | cmp -s - /tmp/cg && grep -c nslua- /tmp/cg" }))
         if r.exit_code == 0 then break end
         os.execute("sleep 0.02")
       end

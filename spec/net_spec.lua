@@ -34,6 +34,10 @@ end
 local function noprefix(cidr) return (cidr:match("^[^/]+")) end
 ]]
 
+-- The running test's tracker: the ids its plans use and the links its
+-- code names must not appear in the host netns (they belong in the child's).
+local tracker
+
 -- The temp dir (fifos, scripts) belongs to the busted side, so it goes
 -- even when the child fails half-way.
 local function run(code)
@@ -44,10 +48,6 @@ local function run(code)
   assert(ok, out)
   return out
 end
-
--- The running test's tracker: the ids its plans use and the links its
--- code names must not appear in the host netns (they belong in the child's).
-local tracker
 
 describe("nslua.net", function()
   describe("plan validation", function()

@@ -93,7 +93,8 @@ describe("nslua.core.netlink #priv", function()
           function() nl.route_add{ dst = "10.1.0.0/16", gateway = "fd00::1" } end)
         raises("bad argument #1 to 'route_add' (a route needs field 'gateway' or field 'dev')",
           function() nl.route_add{ dst = "default" } end)
-        raises("bad argument #1 to 'route_add' (unknown field 'via' (valid: dev dst family gateway metric onlink table))",
+        raises("bad argument #1 to 'route_add' (unknown field 'via' "
+          .. "(valid: dev dst family gateway metric onlink table))",
           function() nl.route_add{ dst = "default", via = "10.0.0.1" } end)
         raises("bad argument #1 to 'routes' (invalid option 'ipx')",
           function() nl.routes("ipx") end)
