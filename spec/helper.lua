@@ -1,5 +1,9 @@
 -- spec/helper.lua - shared test support: run code in a fresh lua5.4, run
--- shell commands, make temp dirs, and check the host holds no leftovers.
+-- shell commands, make temp dirs, and check that what a test made is gone
+-- (helper.track / helper.assert_released: the test's own ids, dirs and
+-- names only, never a listing that other runs on the machine change).
+-- To see the suite hold on a busy host:
+--   spec/support/noise.sh 600 & make check; kill $!
 local M = {}
 
 -- (each popen is closed: an unclosed one is a zombie child of busted until
