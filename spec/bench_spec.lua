@@ -6,8 +6,8 @@ local OUT = helper.root .. "/build/bench"
 
 -- The bench tools are not instrumented: under `make sanitize` the preloaded
 -- ASan runtime would report the compiler's own leaks and the peers'.
-local function sh(cmd)
-  return helper.sh("env -u LD_PRELOAD -u ASAN_OPTIONS " .. cmd)
+local function sh(cmd, prefix)
+  return helper.sh((prefix or "") .. "env -u LD_PRELOAD -u ASAN_OPTIONS " .. cmd)
 end
 
 local function build()
@@ -18,16 +18,26 @@ local function rate(out)
   return tonumber(out:match("([%d.]+) runs/s"))
 end
 
--- only this run's objects: other test runs may create nslua cgroups meanwhile
-local function bench_objects()
-  local t = {}
-  for _, v in ipairs(helper.host_objects()) do
-    if v:match("nslua%-bench") then t[#t + 1] = v end
-  end
-  local f = io.popen("ls -d /tmp/nslua-bench.* 2>/dev/null")
-  for l in f:lines() do t[#t + 1] = "dir: " .. l end
-  f:close()
-  return t
+local function has(cmd)
+  return (helper.sh("command -v " .. cmd))
+end
+
+-- Run 'cmd' with the bench's objects counted as this test's own: its
+-- cgroups (nslua-bench-<pid>-<n>, made under the caller's cgroup) inside a
+-- cgroup jail of ours, nslua ids through the helper's tracker.  Returns ok,
+-- output, code, and the list of what it left.
+local function jailed(cmd)
+  local tracker = helper.track()
+  local jail = helper.cgroup_jail { "memory", "pids" }
+  local ok, out, code = sh(cmd, jail.enter)
+  local left = jail.leftovers()
+  for _, v in ipairs(helper.leftovers(tracker)) do left[#left + 1] = v end
+  jail.remove()
+  return ok, out, code, left
+end
+
+local function none(left)
+  assert(#left == 0, "left behind on the host:\n  " .. table.concat(left, "\n  "))
 end
 
 describe("scripts/bench", function()
@@ -50,12 +60,11 @@ describe("scripts/bench", function()
         it(("loops %s%s and reports a positive rate"):format(s, mode), function()
           if not helper.is_root() then return pending("needs root") end
           assert.is_true(built, build_out)
-          local before = bench_objects()
-          local ok, out = sh(("%s/limit -s %s%s -n 5"):format(OUT, s, mode))
+          local ok, out, _, left = jailed(("%s/limit -s %s%s -n 5"):format(OUT, s, mode))
           assert.is_true(ok, out)
           assert.matches(("^%s %s 5 runs"):format(s, mode == "" and "direct" or "structure"), out)
           assert.is_true(rate(out) > 0, out)
-          assert.same(before, bench_objects())
+          none(left)
         end)
       end
     end
@@ -80,6 +89,7 @@ describe("scripts/bench", function()
 
     it("runs S5 in its own memory and pids cgroups and removes them", function()
       if not helper.is_root() then return pending("needs root") end
+      if not helper.exists("/bin/busybox") then return pending("/bin/busybox missing (busybox-static)") end
       local dir = helper.tmpdir("0755")
       assert(helper.sh(("mkdir -p %s/bin %s/proc && cp /bin/busybox %s/bin/ && ln -s busybox %s/bin/sh"
         .. " && ln -s busybox %s/bin/cat"):format(dir, dir, dir, dir, dir)))
@@ -87,14 +97,13 @@ describe("scripts/bench", function()
       f:write("#!/bin/sh\ncat /proc/self/cgroup /proc/self/uid_map\n")
       f:close()
       os.execute("chmod 0755 " .. dir .. "/check")
-      local before = bench_objects()
-      local ok, out = sh(("%s/limit -s S5 -p -r %s -c /check"):format(OUT, dir))
+      local ok, out, _, left = jailed(("%s/limit -s S5 -p -r %s -c /check"):format(OUT, dir))
       helper.rmtree(dir)
       assert.is_true(ok, out)
       assert.matches(":memory:[^\n]*/nslua%-bench%-%d+%-1\n", out)
       assert.matches(":pids:[^\n]*/nslua%-bench%-%d+%-1\n", out)
       assert.matches("0%s+1100000000%s+1", out)
-      assert.same(before, bench_objects())
+      none(left)
     end)
   end)
 
@@ -125,30 +134,75 @@ describe("scripts/bench", function()
   end)
 
   describe("run.lua #priv", function()
-    it("measures S1 side by side, reports missing cells, writes JSON, leaves nothing", function()
+    -- One S1 run serves the tests below.  It runs in a private mount
+    -- namespace with its own tmpfs on /tmp, so the temp dirs and mounts it
+    -- could leave there are its own to list (nobody else's show up), and
+    -- in a cgroup jail for its nslua-bench-* groups.
+    local S1
+    local function run_s1()
+      if S1 then return S1 end
+      local json = ("%s/build/bench-spec-%d.json"):format(helper.root, math.random(1 << 30))
+      -- the mounts under /tmp that the namespace copied from the host's
+      -- (other runs' too) are there before the run: only new ones count
+      local script = ("mount -t tmpfs -o mode=1777,size=512m nslua-spec-tmp /tmp || exit 99\n"
+        .. "mounts() { awk '$5 ~ \"^/tmp/\" {print $5}' /proc/self/mountinfo | sort; }\n"
+        .. "m0=$(mounts)\n"
+        .. "%s %s/scripts/bench/run.lua --pairs 2 --warmup 1 --scenarios S1"
+        .. " --api-pairs 1 --loop 3 --json %s 2>/dev/null\nrc=$?\n"
+        .. "echo \"LEFT: $(ls -d /tmp/nslua-bench.* 2>/dev/null) $(mounts | grep -vxF \"$m0\" | tr '\\n' ' ')\"\n"
+        .. "exit $rc")
+        :format(helper.LUA, helper.root, helper.quote(json))
+      local ok, out, _, left = jailed("unshare -m --propagation private sh -c " .. helper.quote(script))
+      local data = helper.read(json)
+      os.remove(json)
+      local tmp_left = out:match("\nLEFT: ([^\n]*)\n?$") or "(no listing)"
+      out = out:gsub("\nLEFT: [^\n]*\n?$", "\n")
+      if tmp_left:match("%S") then left[#left + 1] = "in /tmp: " .. tmp_left end
+      S1 = { ok = ok, out = out, data = data, left = left }
+      return S1
+    end
+
+    local function preconditions()
       if not helper.is_root() then return pending("needs root") end
       -- the peers (bwrap, unshare, crun) are not ours to run under LeakSanitizer
       if helper.sanitized then return pending("the bench runner is checked by make check, not under sanitizers") end
+      return true
+    end
+
+    it("measures S1 side by side, reports missing cells, writes JSON, leaves nothing", function()
+      if not preconditions() then return end
       assert.is_true(built, build_out)
-      local json = os.tmpname()
-      local before = bench_objects()
-      local ok, out = sh(("%s %s/scripts/bench/run.lua --pairs 2 --warmup 1 --scenarios S1"
-        .. " --api-pairs 1 --loop 3 --json %s 2>/dev/null"):format(helper.LUA, helper.root, json))
-      local data = helper.read(json)
-      os.remove(json)
-      assert.is_true(ok, out)
+      local r = run_s1()
+      local out = r.out
+      assert.is_true(r.ok, out)
       assert.matches("S1%s+limit%s+1%.00", out)
-      assert.matches("S1%s+bwrap%s+[%d.]+%s+[%d.]+%-[%d.]+%s+[%d.]+%s+%d+", out)
       -- each nslua cell is measured or names why it is missing
       for _, tool in ipairs{ "nslua run", "nslua API" } do
         local line = out:match("S1%s+" .. tool .. "[^\n]*")
         assert.is_truthy(line, out)
         assert.is_truthy(line:match("missing: %S") or line:match("%d%.%d%d"), line)
       end
+      -- an optional peer that is not installed is a missing cell with the reason
+      if not has("bwrap") then
+        assert.matches("S1%s+bwrap%s+missing: bwrap not found", out)
+      end
       assert.not_matches("WARNING", out)
-      assert.matches('"machine":{', data, 1, true)
-      assert.matches('"kernel":"', data, 1, true)
-      assert.same(before, bench_objects())
+      assert.is_truthy(r.data, "no JSON written")
+      assert.matches('"machine":{', r.data, 1, true)
+      assert.matches('"kernel":"', r.data, 1, true)
+      none(r.left)
+    end)
+
+    it("measures bwrap side by side with the limit", function()
+      if not preconditions() then return end
+      -- an optional package (DESIGN: bench only, scripts/deps.sh --bench)
+      if not has("bwrap") then
+        return pending("bwrap is not installed (bubblewrap; scripts/deps.sh --bench)")
+      end
+      assert.is_true(built, build_out)
+      local r = run_s1()
+      assert.is_true(r.ok, r.out)
+      assert.matches("S1%s+bwrap%s+[%d.]+%s+[%d.]+%-[%d.]+%s+[%d.]+%s+%d+", r.out)
     end)
 
     it("prints Markdown and rejects bad options", function()

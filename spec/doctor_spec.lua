@@ -1,6 +1,6 @@
 -- spec/doctor_spec.lua - nslua.doctor: the verdict functions on canned
 -- inputs, then `nslua doctor` and `nslua doctor --json` on this host.
-local helper = require "spec.helper"
+local helper = require "helper"
 local doctor = require "nslua.doctor"
 local cgroup = require "nslua.cgroup"
 local ids = require "nslua.ids"
@@ -23,27 +23,15 @@ local function layout_of(mi, cg)
   return assert(cgroup.detect(mi, cg))
 end
 
--- helper.assert_clean for a command that makes no named objects, robust
--- against suites running at the same time: their short-lived nslua-<id>
--- groups and state come and go, while a leftover stays.  Fails with the
--- objects present in every look over 5 s that were not there before.
-local function assert_clean_settled(before)
-  local was = {}
-  for _, v in ipairs(before) do was[v] = true end
-  local stay
-  for _ = 1, 10 do
-    local now = {}
-    for _, v in ipairs(helper.host_objects()) do
-      if not was[v] and (stay == nil or stay[v]) then now[v] = true end
-    end
-    stay = now
-    if next(stay) == nil then return end
-    helper.sleep(0.5)
-  end
-  local list = {}
-  for v in pairs(stay) do list[#list + 1] = v end
-  table.sort(list)
-  error("left behind on the host:\n  " .. table.concat(list, "\n  "), 2)
+-- The doctor makes no named host object; its probe child mounts a tmpfs on
+-- its own /tmp and under it (lua/nslua/doctor.lua).  The leftover check
+-- looks at those mount points (a probe that slipped into the host's mount
+-- namespace would leave them) and at any nslua id it made; mounts, groups
+-- and state of other runs on the machine are never looked at.
+local PROBE_POINTS = { "/tmp", "/tmp/u", "/tmp/w", "/tmp/m", "/tmp/t", "/tmp/x" }
+
+local function track_doctor()
+  return helper.track { points = PROBE_POINTS }
 end
 
 local function by_name(checks)
@@ -123,7 +111,8 @@ describe("nslua.doctor", function()
       local r = doctor.check_cgroup_layout(hybrid)
       assert.equal("info", r.verdict)
       assert.equal("hybrid", r.data.layout)
-      assert.matches("^hybrid: v1 controllers cpu,cpuacct,memory,pids; cgroup2 at /nonexistent/unified with no controllers$", r.detail)
+      assert.matches("^hybrid: v1 controllers cpu,cpuacct,memory,pids; cgroup2 at /nonexistent/unified "
+        .. "with no controllers$", r.detail)
       local v2 = layout_of(MI_V2_LINE, "0::/\n")
       assert.equal("v2", doctor.cgroup_kind(v2))
       assert.equal("ok", doctor.check_cgroup_layout(v2).verdict)
@@ -184,7 +173,8 @@ describe("nslua.doctor", function()
       assert.equal("ok", doctor.check_subids("/etc/subgid", list, "bob", 1001, false).verdict)
       local none = doctor.check_subids("/etc/subuid", list, "carol", 1002, false)
       assert.equal("warn", none.verdict)
-      assert.equal("/etc/subuid has no range for carol: rootless multi-id maps (--map-all) are unavailable", none.detail)
+      assert.equal("/etc/subuid has no range for carol: rootless multi-id maps (--map-all) are unavailable",
+        none.detail)
       assert.equal("usermod --add-subuids 100000-165535 carol", none.hint)
       local empty = doctor.check_subids("/etc/subuid", {}, "root", 0, true)
       assert.equal("info", empty.verdict)
@@ -321,12 +311,11 @@ describe("nslua.doctor", function()
     -- The leftover check brackets the doctor runs alone and is asserted by
     -- its own test.
     setup(function()
-      local before = helper.host_objects()
-      local ok
-      ok, json_out, json_rc = helper.sh(helper.nslua .. " doctor --json")
-      ok, text_out, text_rc = helper.sh(helper.nslua .. " doctor")
-      local _ = ok
-      local okc, err = pcall(assert_clean_settled, before)
+      local tracker = track_doctor()
+      local _
+      _, json_out, json_rc = helper.sh(helper.nslua .. " doctor --json")
+      _, text_out, text_rc = helper.sh(helper.nslua .. " doctor")
+      local okc, err = pcall(helper.assert_released, tracker)
       clean_err = not okc and tostring(err) or nil
       local okj, r = pcall(cjson.decode, json_out)
       if okj then
@@ -465,12 +454,11 @@ describe("nslua.doctor", function()
     it("runs rootless: no delegation on v1, subuid empty as warn #priv", function()
       if not helper.is_root() then return pending("needs root to switch to the test user") end
       local dir = helper.rootless_tree()
-      local before = helper.host_objects()
+      local tracker = track_doctor()
       -- helper.san_env after setpriv: env -i would drop the sanitizer runtime
-      local ok, out, rc = helper.sh(("cd /tmp && env -i PATH=/usr/bin:/bin %s %s%s/scripts/nslua doctor --json")
-        :format(helper.SETPRIV, helper.san_env, dir))
-      local _ = ok
-      assert_clean_settled(before)
+      local _, out, rc = helper.sh(("cd /tmp && %s %s %s%s/scripts/nslua doctor --json")
+        :format(helper.ENV_I, helper.SETPRIV, helper.san_env, dir))
+      helper.assert_released(tracker)
       local okj, r = pcall(cjson.decode, out)
       assert.is_true(okj, out)
       local c = by_name(r.checks)

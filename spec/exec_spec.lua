@@ -27,27 +27,6 @@ local function wait_until(f, timeout)
   return nil
 end
 
--- The ids of the containers this spec started.  The host check looks only
--- at objects named after them: other suites may run containers meanwhile.
-local started = {}
-
-local function assert_clean(before)
-  local after = helper.host_objects()
-  for _, dir in ipairs { "/run/nslua", ("/tmp/nslua-%d"):format(helper.ROOTLESS_UID) } do
-    for _, rec in ipairs(state.list(dir)) do after[#after + 1] = "state: " .. rec.id end
-  end
-  local seen = {}
-  for _, v in ipairs(before) do seen[v] = true end
-  local extra = {}
-  for _, v in ipairs(after) do
-    for id in pairs(started) do
-      if not seen[v] and v:find(id, 1, true) then extra[#extra + 1] = v end
-    end
-  end
-  started = {}
-  assert(#extra == 0, "left behind on the host:\n  " .. table.concat(extra, "\n  "))
-end
-
 local function rootless_state()
   return ("/tmp/nslua-%d"):format(helper.ROOTLESS_UID)
 end
@@ -67,6 +46,8 @@ local function record(h)
   end
 end
 
+local stop_quietly
+
 -- Start `nslua run` in the background: the payload prints SHOW (and
 -- 'extra'), then READY, then sleeps.  Returns a handle {pid, name, out, dir,
 -- rootless}; the caller stops it with stop().
@@ -81,23 +62,32 @@ local function start(opts, rootless, extra)
   local h = { pid = math.tointeger(tonumber(pid:match("%d+"))), name = name, out = out, dir = dir,
               rootless = rootless }
   local ready = wait_until(function() return (helper.read(out) or ""):match("READY\n") end, 15)
-  assert(ready, "the container did not start: " .. tostring(helper.read(out)))
   -- the owner rewrites the record (cmd_nspid) while it starts: read it again
-  local rec = wait_until(function() return record(h) end, 5)
-  assert(rec, "no state record for " .. name)
-  started[rec.id] = true
+  local rec = ready and wait_until(function() return record(h) end, 5)
+  if not rec then
+    local text = helper.read(out)
+    stop_quietly(h)
+    assert(ready, "the container did not start: " .. tostring(text))
+    error("no state record for " .. name)
+  end
   h.rec = rec
   return h
 end
 
 -- Stop a background container: SIGTERM to nslua (forwarded to the command),
--- wait until nslua is gone, remove the temp dir.
-local function stop(h)
+-- wait until nslua is gone, remove the temp dir.  Returns whether it ended
+-- on SIGTERM.
+function stop_quietly(h)
   os.execute("kill -TERM " .. h.pid .. " 2>/dev/null")
   local gone = wait_until(function() return not helper.pid_alive(h.pid) end, 10)
   if not gone then os.execute("kill -KILL " .. h.pid .. " 2>/dev/null") end
   wait_until(function() return not helper.pid_alive(h.pid) end, 5)
   helper.rmtree(h.dir)
+  return gone
+end
+
+local function stop(h)
+  local gone = stop_quietly(h)
   assert(gone, "nslua run " .. h.pid .. " did not end on SIGTERM")
   assert.is_nil(record(h), "the state record was left behind")
 end
@@ -110,10 +100,12 @@ local function exec(h, cmd, opts)
   return helper.sh(("cd /tmp; %s exec %s %s -- %s"):format(nslua_cmd(h.rootless), opts or "", h.name, cmd))
 end
 
+-- The host check (helper.track) looks only at what this test made: the
+-- nslua ids its runs logged; other suites may run containers meanwhile.
 describe("nslua exec", function()
-  local before
-  before_each(function() before = helper.host_objects() end)
-  after_each(function() assert_clean(before) end)
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
 
   it("shows the same uid, CapBnd, hostname and cgroups as the container's command #priv", function()
     if not helper.is_root() then return pending("needs root") end
@@ -164,7 +156,8 @@ describe("nslua exec", function()
 
   it("keeps the payload's capabilities and its nested user namespace #priv", function()
     if not helper.is_root() then return pending("needs root") end
-    local extra = "grep -E 'Cap(Eff|Amb)' /proc/self/status; readlink /proc/self/ns/user /proc/self/ns/mnt; cat /proc/self/uid_map"
+    local extra = "grep -E 'Cap(Eff|Amb)' /proc/self/status; readlink /proc/self/ns/user /proc/self/ns/mnt; "
+      .. "cat /proc/self/uid_map"
     local h = start("--caps net_bind_service", false, extra)
     local ok, out = exec(h, "/bin/sh -c " .. q(SHOW .. "; " .. extra))
     local want = payload_output(h)
@@ -221,8 +214,11 @@ describe("nslua exec", function()
   it("forwards SIGTERM to the exec'd command: exit 143, as root and rootless", function()
     for _, rootless in ipairs(helper.is_root() and { false, true } or { true }) do
       local h = start("", rootless)
-      local _, out, code = helper.sh(("cd /tmp; %s exec %s -- /bin/sleep 100 & p=$!; sleep 0.7; kill -TERM $p; wait $p")
-        :format(nslua_cmd(h.rootless), h.name))
+      -- SIGTERM once the exec'd command runs (it says so), however slow the host
+      local up = h.dir .. "/exec-up"
+      local _, out, code = helper.sh(("cd /tmp; %s exec %s -- /bin/sh -c 'echo up; exec /bin/sleep 100' > %s & p=$!; "
+        .. "i=0; until grep -q up %s || [ $i -ge 300 ]; do sleep 0.05; i=$((i+1)); done; kill -TERM $p; wait $p")
+        :format(nslua_cmd(h.rootless), h.name, q(up), q(up)))
       stop(h)
       assert.equal(143, code, out)
     end
@@ -234,11 +230,14 @@ describe("nslua exec", function()
     assert.equal(125, code)
     assert.matches("nslua: exec: no container 'no%-such%-container%-", out)
     ok, out, code = helper.sh(N .. " exec somename")
+    assert.is_false(ok)
     assert.equal(125, code)
     assert.matches("missing command", out, 1, true)
     ok, out, code = helper.sh(N .. " exec")
+    assert.is_false(ok)
     assert.equal(125, code, out)
     ok, out, code = helper.sh(N .. " exec --env NOEQUALS x -- /bin/true")
+    assert.is_false(ok)
     assert.equal(125, code)
     assert.matches("is not K=V", out, 1, true)
   end)
@@ -249,7 +248,7 @@ describe("nslua exec", function()
     local rec = h.rec
     -- SIGKILL: nslua cannot clean up; the init dies with it (pdeathsig)
     os.execute("kill -KILL " .. h.pid)
-    wait_until(function() return not state.alive(rec.info.init_pid, rec.info.init_start) end, 5)
+    wait_until(function() return not state.alive(rec.info.init_pid, rec.info.init_start) end, 15)
     local ok, out, code = exec(h, "/bin/true")
     helper.sh(N .. " gc")
     helper.rmtree(h.dir)
@@ -262,16 +261,16 @@ describe("nslua exec", function()
 end)
 
 describe("Container:exec", function()
-  local before
-  before_each(function() before = helper.host_objects() end)
-  after_each(function() assert_clean(before) end)
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
 
   local function api(code)
     local run = helper.is_root() and helper.run_isolated or helper.run_rootless
     local ok, out, rc = run("local nslua = require 'nslua'\n" .. code)
-    -- the scripts print "id <id>" first: the container's id for the host check
+    -- the scripts print "id <id>" first; the id log has it too
     local id = out:match("^id (%w+)\n")
-    if id then started[id] = true end
+    if id then tracker.ids[#tracker.ids + 1] = id end
     return ok, out:gsub("^id %w+\n", ""), rc
   end
 
@@ -313,7 +312,8 @@ describe("Container:exec", function()
       print("id " .. c.id)
       local r
       for _ = 1, 200 do
-        r = assert(c:exec({ "/bin/sh", "-c", "test -s /tmp/cg && cat /proc/self/cgroup | cmp -s - /tmp/cg && grep -c nslua- /tmp/cg" }))
+        r = assert(c:exec({ "/bin/sh", "-c",
+          "test -s /tmp/cg && cat /proc/self/cgroup | cmp -s - /tmp/cg && grep -c nslua- /tmp/cg" }))
         if r.exit_code == 0 then break end
         os.execute("sleep 0.02")
       end

@@ -19,6 +19,10 @@ local function newid()
     local n = math.random(0, 35)
     s = s .. (n < 10 and tostring(n) or string.char(87 + n))
   end
+  -- logged for the busted side's check of the host links nsl<id>*
+  local log = os.getenv("NSLUA_SPEC_IDLOG")
+  local f = log and io.open(log, "a")
+  if f then f:write(s, "\n") f:close() end
   return s
 end
 local function names()
@@ -30,22 +34,19 @@ end
 local function noprefix(cidr) return (cidr:match("^[^/]+")) end
 ]]
 
+-- The running test's tracker: the ids its plans use and the links its
+-- code names must not appear in the host netns (they belong in the child's).
+local tracker
+
 -- The temp dir (fifos, scripts) belongs to the busted side, so it goes
 -- even when the child fails half-way.
 local function run(code)
+  if tracker then helper.track_links(tracker, nil, code) end
   local dir = helper.tmpdir()
   local ok, out = helper.run_isolated(("local TMPDIR = %q\n"):format(dir) .. PRELUDE .. code)
   helper.rmtree(dir)
   assert(ok, out)
   return out
-end
-
-local function net_objects()
-  local t = {}
-  for _, v in ipairs(helper.host_objects()) do
-    if v:match("^netns: ") or v:match("^link: ") then t[#t + 1] = v end
-  end
-  return t
 end
 
 describe("nslua.net", function()
@@ -119,13 +120,12 @@ describe("nslua.net", function()
   end)
 
   describe("#priv in a private host netns", function()
-    local before
     before_each(function()
-      if helper.is_root() then before = net_objects() end
+      if helper.is_root() then tracker = helper.track() end
     end)
     after_each(function()
-      if before then assert.same(before, net_objects()) end
-      before = nil
+      if tracker then helper.assert_released(tracker) end
+      tracker = nil
     end)
     local function needs_root()
       if not helper.is_root() then

@@ -30,14 +30,20 @@ local function loaded()
   return avg and avg > 1.0
 end
 
+-- How late past its limit a run may end: on a loaded host the kill and the
+-- reap wait for a cpu too, but a run still ends seconds, not minutes, late.
+local function slack(quiet)
+  return loaded() and 4 or quiet
+end
+
 local function has_v1(controller)
   return helper.exists("/sys/fs/cgroup/" .. controller .. "/cgroup.procs")
 end
 
 describe("limits", function()
-  local before
-  before_each(function() before = helper.host_objects() end)
-  after_each(function() helper.assert_clean(before) end)
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
 
   it("a fork bomb under --pids 32 never has more than 32 tasks", function()
     local rep, out = sh("--pids 32 --wall 10",
@@ -60,15 +66,18 @@ describe("limits", function()
     assert.equal("cpu-limit", rep.status, out)
     assert.equal(137, code)
     assert.is_true(rep.cpu_s >= 1.0 and rep.cpu_s < 1.1, tostring(rep.cpu_s))
-    if not loaded() then assert.is_true(rep.wall_s < 1.5, tostring(rep.wall_s)) end
+    assert.is_true(rep.wall_s < 1 + slack(0.5), tostring(rep.wall_s))
   end)
 
   it("two busy processes under --time 1 are caught container-wide", function()
     local rep, out = sh("--time 1", "(while :; do :; done) & while :; do :; done")
     assert.equal("cpu-limit", rep.status, out)
+    -- the sum over both processes: one counted alone would let the pair use ~2 s
     assert.is_true(rep.cpu_s >= 1.0 and rep.cpu_s < 1.1, tostring(rep.cpu_s))
-    -- two processes on two cores reach 1 cpu-second in about half a second
-    if not loaded() then assert.is_true(rep.wall_s < 1.0, tostring(rep.wall_s)) end
+    -- two processes on two free cores reach 1 cpu-second in about half a
+    -- second; other runs on this machine take cores at any moment (the load
+    -- average lags), so the wall bound only says it ended promptly
+    assert.is_true(rep.wall_s < 1 + slack(0.5), tostring(rep.wall_s))
   end)
 
   it("--extra-time gives grace cpu seconds before the kill", function()
@@ -81,7 +90,7 @@ describe("limits", function()
     local rep, out, code = run("--wall 1", "/bin/sleep 100")
     assert.equal("wall-limit", rep.status, out)
     assert.equal(137, code)
-    assert.is_true(rep.wall_s >= 1 and rep.wall_s < 1.5, tostring(rep.wall_s))
+    assert.is_true(rep.wall_s >= 1 and rep.wall_s < 1 + slack(0.5), tostring(rep.wall_s))
   end)
 
   it("yes > file under --output 1M ends as output-limit with the file at the cap", function()
@@ -120,9 +129,9 @@ describe("limits", function()
 end)
 
 describe("confinement", function()
-  local before
-  before_each(function() before = helper.host_objects() end)
-  after_each(function() helper.assert_clean(before) end)
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
 
   it("has no capabilities, no_new_privs and a seccomp filter inside", function()
     local rep, out = sh("", "grep -E '^(CapEff|CapPrm|CapBnd|CapInh|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status")
@@ -182,9 +191,9 @@ t.start(); t.join()
 end)
 
 describe("many API runs from one process", function()
-  local before
-  before_each(function() before = helper.host_objects() end)
-  after_each(function() helper.assert_clean(before) end)
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
 
   it("a Lua process with a 100 MiB heap: 50 runs of 30 MiB exit 0, 50 runs of 400 MB end memory-limit", function()
     local ok, out = helper.run_isolated([[

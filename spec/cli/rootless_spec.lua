@@ -4,13 +4,13 @@ local helper = require "helper"
 local q = helper.quote
 
 describe("rootless nslua run", function()
-  local before
-  before_each(function() before = helper.host_objects() end)
-  after_each(function() helper.assert_clean(before) end)
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
 
   it("maps the caller to the payload's ids and keeps its state in /tmp/nslua-<uid>", function()
-    local ok, out = helper.sh(("cd /tmp && env -i PATH=/usr/bin:/bin %s run -- /bin/sh -c 'id -u; id -g; cat /proc/self/uid_map'")
-      :format(helper.rootless_nslua()))
+    local ok, out = helper.sh(("cd /tmp && %s %s run -- /bin/sh -c 'id -u; id -g; cat /proc/self/uid_map'")
+      :format(helper.ENV_I, helper.rootless_nslua()))
     assert.is_true(ok, out)
     assert.matches("^65534\n65534\n%s+65534%s+4242%s+1\n$", out)
   end)
@@ -18,9 +18,10 @@ describe("rootless nslua run", function()
   it("refuses a state directory that is not the caller's with mode 0700", function()
     local xdg = helper.tmpdir("0755")
     os.execute("chown 4242:4242 " .. q(xdg))
+    tracker.roots = { xdg .. "/nslua" }
     -- a 0755 XDG_RUNTIME_DIR is not used: the fallback /tmp/nslua-4242 is
-    local ok, out = helper.sh(("cd /tmp && env -i PATH=/usr/bin:/bin XDG_RUNTIME_DIR=%s %s run -- /bin/true")
-      :format(xdg, helper.rootless_nslua()))
+    local ok, out = helper.sh(("cd /tmp && %s XDG_RUNTIME_DIR=%s %s run -- /bin/true")
+      :format(helper.ENV_I, xdg, helper.rootless_nslua()))
     assert.is_true(ok, out)
     assert.is_false(helper.exists(xdg .. "/nslua"))
     helper.rmtree(xdg)

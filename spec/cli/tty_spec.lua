@@ -6,15 +6,16 @@ local function under_script(inner)
 end
 
 describe("nslua run --tty", function()
-  local before
+  local tracker
   before_each(function()
-    before = helper.host_objects()
+    tracker = helper.track()
     if not helper.sh("command -v script") then pending("script(1) is missing (bsdutils)") end
   end)
-  after_each(function() helper.assert_clean(before) end)
+  after_each(function() helper.assert_released(tracker) end)
 
   it("gives the command a pty of the sandbox's own devpts", function()
-    local ok, out = under_script(helper.nslua .. " run --tty -- /bin/sh -c 'tty; ls /dev/pts; test -t 0 && echo interactive'")
+    local ok, out = under_script(helper.nslua
+      .. " run --tty -- /bin/sh -c 'tty; ls /dev/pts; test -t 0 && echo interactive'")
     assert.is_true(ok, out)
     local dev = out:match("(/dev/pts/%d+)")
     assert.is_truthy(dev, out)
@@ -22,11 +23,19 @@ describe("nslua run --tty", function()
   end)
 
   it("copies the window size and forwards a resize as SIGWINCH", function()
+    -- the resize comes once the command has set its trap (it says so in a
+    -- shared dir), and the command waits for the trap: no fixed delay holds
+    -- on a loaded host
+    local dir = helper.tmpdir("0777")
+    local d = helper.quote(dir)
     local inner = "stty rows 30 cols 100; " ..
-      "(trap '' TTOU; sleep 1; stty rows 40 cols 120 < /dev/tty) & " ..
-      helper.nslua .. " run --tty -- /bin/sh -c " ..
-      helper.quote("stty size; trap 'echo winch; stty size' WINCH; sleep 3; sleep 0.5") .. "; wait"
+      "(trap '' TTOU; i=0; until [ -e " .. d .. "/ready ] || [ $i -ge 300 ]; do sleep 0.05; i=$((i+1)); done; " ..
+      "stty rows 40 cols 120 < /dev/tty) & " ..
+      helper.nslua .. " run --tty --bind " .. d .. ":/m -- /bin/sh -c " ..
+      helper.quote("stty size; trap 'echo winch; stty size; touch /m/done' WINCH; touch /m/ready; " ..
+        "i=0; while [ ! -e /m/done ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done") .. "; wait"
     local ok, out = under_script(inner)
+    helper.rmtree(dir)
     assert.is_true(ok, out)
     assert.matches("30 100", out, 1, true)
     assert.matches("winch", out, 1, true)

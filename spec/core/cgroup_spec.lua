@@ -47,38 +47,31 @@ local function member(dir, fifo)
   return pid
 end
 
--- helper.assert_clean, for this suite's objects only (nslua-core-*): other
--- suites may run at the same time.
-local function assert_clean(before)
-  local seen, extra = {}, {}
-  for _, v in ipairs(before) do seen[v] = true end
-  for _, v in ipairs(helper.host_objects()) do
-    if not seen[v] and v:find("nslua-core-", 1, true) then extra[#extra + 1] = v end
-  end
-  assert(#extra == 0, "left behind on the host:\n  " .. table.concat(extra, "\n  "))
-end
-
 describe("nslua.core.cgroup", function()
-  local base, dir, tmp, fifo, before
+  local base, dir, tmp, fifo, tracker
   local O_CLOEXEC, O_DIRECTORY, O_WRONLY = 0x80000, 0x10000, 1
 
   before_each(function()
     base = v2_root()
-    before = helper.host_objects()
     -- not nslua-<8 chars>: sweeps of concurrent runs never match it
     dir = base and (base .. "/nslua-core-" .. rand(8))
+    -- the leftover check looks at this test's own group (and temp dir) only
+    tracker = helper.track { gone = { dir } }
     tmp = helper.tmpdir()
     fifo = tmp .. "/fifo"
     assert(helper.sh("mkfifo " .. helper.quote(fifo)))
   end)
 
   after_each(function()
-    if dir and helper.exists(dir .. "/cgroup.procs") then
+    -- a group the test left is a failure, even though it is removed here
+    local left = dir and helper.exists(dir .. "/cgroup.procs")
+    if left then
       cgroup.kill_procs(dir, 1)
       cgroup.rmdir(dir, 1)
     end
     helper.rmtree(tmp)
-    assert_clean(before)
+    assert(not left, "left behind on the host: " .. tostring(dir))
+    helper.assert_released(tracker)
   end)
 
   local function need_v2()
@@ -202,6 +195,7 @@ describe("nslua.core.cgroup", function()
       fd:close()
       ok, msg, code = cgroup.write(dir .. "/nothing", "1")
       assert.is_nil(ok)
+      assert.equal(("write '%s/nothing': No such file or directory"):format(dir), msg)
       assert.equal(E.ENOENT, code)
       assert(cgroup.rmdir(dir))
     end)
@@ -324,6 +318,7 @@ describe("nslua.core.cgroup", function()
       assert.equal(E.ETIMEDOUT, code)
       ok, msg, code = cgroup.wait(tmp .. "/none", "x")
       assert.is_nil(ok)
+      assert.matches("^wait '" .. tmp:gsub("%p", "%%%0") .. "/none': No such file or directory$", msg)
       assert.equal(E.ENOENT, code)
       -- a line must match whole
       assert.is_nil(cgroup.wait(tmp .. "/state", "THAW", 0))

@@ -71,33 +71,26 @@ local function child(code, vars, prefix)
   return out
 end
 
--- The "mount" part of helper.host_objects(), read here without a
--- subprocess: this spec makes nothing else, and other suites running at
--- the same time create cgroups and links that are not ours.
-local function host_mounts()
-  local t = {}
-  for line in helper.read("/proc/self/mountinfo"):gmatch("[^\n]+") do
-    local mp = line:match("^%S+ %S+ %S+ %S+ (%S+)")
-    if mp:match("^/tmp/") or mp:match("^/run/") or mp:match("^/var/tmp/") then
-      if mp ~= "/run/netns" then t[#t + 1] = "mount: " .. mp end
-    end
-  end
-  table.sort(t)
-  return t
-end
-
 describe("nslua.core.mount", function()
-  local before, dirs
+  local tracker, dirs
 
+  -- The leftover check looks at mounts at or under the test's own temp dirs
+  -- (helper.tmpdir): other runs on the machine mount and unmount elsewhere.
   before_each(function()
-    before = host_mounts()
+    tracker = helper.track()
     dirs = {}
   end)
 
   after_each(function()
+    local left = helper.leftovers(tracker)
+    for _, v in ipairs(left) do
+      -- a mount that reached the host is ours: take it away before the dirs
+      local mp = v:match("^mount: (.*)$")
+      if mp then os.execute("umount -l " .. helper.quote(mp) .. " 2>/dev/null") end
+    end
     for _, d in ipairs(dirs) do helper.rmtree(d) end
     for _, d in ipairs(dirs) do assert.is_false(helper.exists(d), d) end
-    assert.same(before, host_mounts())
+    assert(#left == 0, "left behind on the host:\n  " .. table.concat(left, "\n  "))
   end)
 
   local function tmp(mode)

@@ -11,19 +11,14 @@ local nl, ns, proc, errno = core.netlink, core.ns, core.proc, core.errno
 local eq, raises, fails = T.eq, T.raises, T.fails
 ]]
 
--- Only what network specs could leave behind: other suites running at the
--- same time make cgroups and mounts of their own.
-local function net_objects()
-  local t = {}
-  for _, v in ipairs(helper.host_objects()) do
-    if v:match("^netns: ") or v:match("^link: ") then t[#t + 1] = v end
-  end
-  return t
-end
+-- The running test's tracker: the links its code names must not appear in
+-- the host netns (they belong in the child's own).
+local tracker
 
 -- The temp dir (fifos, scripts) belongs to the busted side, so it goes
 -- even when the child fails half-way.
 local function run(code)
+  if tracker then helper.track_links(tracker, nil, code) end
   local dir = helper.tmpdir()
   local ok, out = helper.run_isolated(("local TMPDIR = %q\n"):format(dir) .. PRELUDE .. code)
   helper.rmtree(dir)
@@ -32,14 +27,13 @@ local function run(code)
 end
 
 describe("nslua.core.netlink #priv", function()
-  local before
   before_each(function()
     if not helper.is_root() then return end
-    before = net_objects()
+    tracker = helper.track()
   end)
   after_each(function()
-    if before then assert.same(before, net_objects()) end
-    before = nil
+    if tracker then helper.assert_released(tracker) end
+    tracker = nil
   end)
 
   local function needs_root()
@@ -99,7 +93,8 @@ describe("nslua.core.netlink #priv", function()
           function() nl.route_add{ dst = "10.1.0.0/16", gateway = "fd00::1" } end)
         raises("bad argument #1 to 'route_add' (a route needs field 'gateway' or field 'dev')",
           function() nl.route_add{ dst = "default" } end)
-        raises("bad argument #1 to 'route_add' (unknown field 'via' (valid: dev dst family gateway metric onlink table))",
+        raises("bad argument #1 to 'route_add' (unknown field 'via' "
+          .. "(valid: dev dst family gateway metric onlink table))",
           function() nl.route_add{ dst = "default", via = "10.0.0.1" } end)
         raises("bad argument #1 to 'routes' (invalid option 'ipx')",
           function() nl.routes("ipx") end)

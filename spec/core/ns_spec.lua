@@ -372,9 +372,9 @@ __attribute__((constructor)) static void start (void) {
       if not helper.exists(root .. "/cgroup.procs") then
         return pending("no cgroup2 hierarchy at " .. root)
       end
-      local before = helper.host_objects()
       local name = rand_name("nslua-ns-spec-")
       local dir = root .. "/" .. name
+      local tracker = helper.track { gone = { dir } }
       assert(helper.sh("mkdir " .. helper.quote(dir)))
       finally(function() os.execute("rmdir " .. helper.quote(dir) .. " 2>/dev/null") end)
       -- fd 3 is the cgroup directory, opened by the shell (Lua cannot open one).
@@ -405,7 +405,7 @@ __attribute__((constructor)) static void start (void) {
       assert.equal("", helper.read(dir .. "/cgroup.procs"))
       assert(helper.sh("rmdir " .. helper.quote(dir)))
       assert.is_false(helper.exists(dir))
-      helper.assert_clean(before)
+      helper.assert_released(tracker)
     end)
   end)
 

@@ -26,7 +26,12 @@ end
 
 local BPF_RET_K <const> = 0x06
 local BPF_JEQ_K <const> = 0x15
-local x86_64 = io.popen("uname -m"):read("l") == "x86_64"
+local x86_64
+do
+  local f = assert(io.popen("uname -m"))
+  x86_64 = f:read("l") == "x86_64"
+  f:close()
+end
 
 local PRE = [[
 local core = require "nslua.core"

@@ -6,7 +6,15 @@ local q = helper.quote
 
 local LIST_LINKS = [[echo "LINKS: $(ip -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | tr '\n' ' ')"]]
 
+local tracker
+
+-- the nsl* names a script uses must never show up in the real host netns
 local function private(script)
+  local names = {}
+  for n in script:gmatch("%f[%w](nsl%w*)") do
+    if #n <= 15 then names[#names + 1] = n end
+  end
+  if tracker then helper.track_links(tracker, names) end
   return helper.sh("unshare -n sh -c " .. q("ip link set lo up\n" .. script ..
     "\nrc=$?\n" .. LIST_LINKS .. "\nexit $rc"))
 end
@@ -16,9 +24,8 @@ local function name()
 end
 
 describe("nslua netpair", function()
-  local before
-  before_each(function() before = helper.host_objects() end)
-  after_each(function() helper.assert_clean_shared(before) end)
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
 
   it("connects container to container and the host to each, then removes the bridge #priv", function()
     if not helper.is_root() then return pending("needs root") end

@@ -6,15 +6,16 @@ local function run(name)
 end
 
 describe("tutorial recipes", function()
-  local before
-  before_each(function() before = helper.host_objects() end)
-  after_each(function() helper.assert_clean(before) end)
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
 
   it("tutorial-pid: PID 1 and parent 0 inside, the real parent outside #priv", function()
     local ok, out = run("tutorial-pid")
     assert.is_true(ok, out)
     assert.matches("with CLONE_NEWPID:    child pid 1, parent pid 0", out, 1, true)
-    local c, d, me, host = out:match("without CLONE_NEWPID: child pid (%d+), parent pid (%d+) %(this process is (%d+), the child (%d+)%)")
+    local c, d, me, host = out:match("without CLONE_NEWPID: child pid (%d+), parent pid (%d+) "
+      .. "%(this process is (%d+), the child (%d+)%)")
     assert.equal(c, host)
     assert.equal(d, me)
   end)
@@ -29,7 +30,15 @@ describe("tutorial recipes", function()
   end)
 
   it("tutorial-mount: /proc and a tmpfs only in the child's namespace", function()
-    local ok, out = run("tutorial-mount")
+    -- its own objects: the dir /tmp/nslua-tutorial-<pid> (named by the
+    -- recipe's pid, printed first here) and the child's /proc mount, which
+    -- must stay in the child's namespace
+    tracker = helper.track { points = { "/proc" } }
+    local ok, out = helper.sh("sh -c " .. helper.quote("echo pid $$; exec " .. helper.nslua .. " tutorial-mount"))
+    local pid = out:match("^pid (%d+)\n")
+    assert.is_truthy(pid, out)
+    local dir = "/tmp/nslua-tutorial-" .. pid
+    tracker.paths, tracker.gone = { dir }, { dir }
     assert.is_true(ok, out)
     assert.matches("child mounted: tmpfs proc", out, 1, true)
     assert.matches("parent sees the tmpfs: false", out, 1, true)

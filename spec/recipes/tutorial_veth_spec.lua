@@ -7,9 +7,9 @@ local q = helper.quote
 local LIST_LINKS = [[echo "LINKS: $(ip -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | tr '\n' ' ')"]]
 
 describe("nslua tutorial-veth", function()
-  local before
-  before_each(function() before = helper.host_objects() end)
-  after_each(function() helper.assert_clean_shared(before) end)
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
 
   it("gives each end an address and exchanges TCP over v4 and v6; the pair goes with the child #priv", function()
     if not helper.is_root() then return pending("needs root") end
