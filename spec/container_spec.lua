@@ -87,7 +87,10 @@ describe("nslua.container", function()
     assert.is_false(ok)
     assert.equal(137, code, out)
     assert.is_number(pid)
-    helper.sleep(0.5)
+    for _ = 1, 100 do
+      if not helper.pid_alive(pid) then break end
+      helper.sleep(0.05)
+    end
     assert.is_false(helper.pid_alive(pid), "the unreleased child is still alive")
     helper.sh(helper.nslua .. " gc")
   end)
@@ -132,14 +135,19 @@ describe("nslua.container", function()
   describe("SIGKILL of nslua during set-up", function()
     for _, step in ipairs { "ids", "uts", "net", "mounts", "pivot", "fork" } do
       it("at step " .. step .. " leaves no process after 1 s and nothing after gc", function()
-        local dir = helper.tmpdir()
-        local ok, out = helper.sh(("NSLUA_TEST_STOP=%s %s run --memory 64M --name stop-%s -- /bin/sleep 1007 & p=$!; sleep 0.5; kill -KILL $p; wait $p; sleep 1; %s gc")
-          :format(step, helper.nslua, step, helper.nslua))
-        helper.rmtree(dir)
+        -- markers of this test only: other runs of this spec may be parked too
+        local tag = ("%d%04d"):format(os.time() % 100000, math.random(0, 9999))
+        local payload, name = "/bin/sleep 1007." .. tag, "stop-" .. step .. "-" .. tag
+        -- kill once the child exists (it parks at the step until we die)
+        local ok, out = helper.sh(("NSLUA_TEST_STOP=%s %s run --memory 64M --name %s -- %s & p=$!; "
+          .. "i=0; until [ -n \"$(cat /proc/$p/task/$p/children 2>/dev/null)\" ] || [ $i -ge 100 ]; do "
+          .. "sleep 0.05; i=$((i+1)); done; sleep 0.3; kill -KILL $p; wait $p; sleep 1; %s gc")
+          :format(step, helper.nslua, name, payload, helper.nslua))
+        assert.is_true(ok or out ~= nil)
         -- no process of the sandbox is left
         local _, ps = helper.sh("ps -eo args")
-        assert.not_matches("/bin/sleep 1007", ps, 1, true)
-        assert.not_matches("stop-" .. step, ps, 1, true)
+        assert.not_matches(payload, ps, 1, true)
+        assert.not_matches(name, ps, 1, true)
       end)
     end
   end)
