@@ -1,7 +1,7 @@
 -- spec/doctor_spec.lua - nslua.doctor: the verdict functions on canned
 -- inputs, then `nslua doctor` and `nslua doctor --json` on this host.
 local helper = require "spec.helper"
-local doctor = require "nslua.doctor"
+local doctor = require "nslua.cli.doctor"
 local cgroup = require "nslua.cgroup"
 local ids = require "nslua.ids"
 local core = require "nslua.core"

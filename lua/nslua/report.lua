@@ -7,6 +7,13 @@ local SIGKILL, SIGXFSZ = 9, 25
 local ENOENT, EACCES, ENOEXEC, EPERM, EISDIR, ENOTDIR, ELOOP, ENAMETOOLONG =
   2, 13, 8, 1, 21, 20, 40, 36
 
+--- CLI exit codes (podman's; DESIGN "Reports and exit codes"): the
+-- command's own code, EXIT_SIGNAL + N when signal N ended it, and these.
+M.EXIT_FAIL = 125          -- nslua failed: bad recipe, bad option, set-up error
+M.EXIT_CANNOT_EXEC = 126   -- the command is not executable
+M.EXIT_NOT_FOUND = 127     -- the command was not found
+M.EXIT_SIGNAL = 128
+
 M.STATUSES = { "exited", "signaled", "cpu-limit", "wall-limit", "memory-limit",
                "pids-limit", "output-limit", "error" }
 

@@ -1,4 +1,4 @@
---- nslua.doctor: `nslua doctor [--json]`, host checks with a verdict and a
+--- nslua.cli.doctor: `nslua doctor [--json]`, host checks with a verdict and a
 -- fix hint each.  It reads /proc and /sys and probes the kernel through
 -- nslua.core in forked children; it never runs a shell command.
 --

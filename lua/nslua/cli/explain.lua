@@ -1,0 +1,80 @@
+--- nslua.cli.explain: print the plan of a sandbox without running it.
+--   nslua explain [--json] [OPTIONS] -- CMD [ARGS...]   (run's options)
+--   nslua explain [--json] FILE.lua | NAME [ARGS...]    (a recipe's spec)
+-- The text is the container's own account of its plan (Container:explain);
+-- --json prints the plan as JSON through nslua.launch when this build has it.
+local main = require "nslua.cli.main"
+
+local M = {}
+
+local eprintf = main.eprintf
+
+-- The one place the plan is printed: text from the container, or JSON from
+-- nslua.launch (the plan builder) when this build has one.
+local function print_plan(c, json)
+  if json then
+    local ok, launch = pcall(require, "nslua.launch")
+    if not ok or type(launch.json) ~= "function" then
+      eprintf("explain --json: this build has no plan builder (nslua.launch)")
+      return main.EXIT_FAIL
+    end
+    io.stdout:write(launch.json(c.spec), "\n")
+    return 0
+  end
+  for _, line in ipairs(c:explain()) do print(line) end
+  return 0
+end
+
+--- Print the plan of a spec without running it.
+-- @tparam table spec
+-- @tparam[opt] boolean json print JSON rather than text
+-- @treturn integer exit code (0, or 125 for a bad spec)
+function M.explain_spec(spec, json)
+  local container = require "nslua.container"
+  local ok, c = pcall(container.new, spec)
+  if not ok then
+    eprintf("%s", tostring(c))
+    return main.EXIT_FAIL
+  end
+  return print_plan(c, json)
+end
+
+-- The recipe file or built-in recipe an argument names, or nil (then the
+-- arguments are run's options).
+local function recipe_path(a)
+  if a == nil then return nil end
+  if main.is_recipe_path(a) then return a end
+  if not a:match("^%-") then return main.builtin(a) end
+  return nil
+end
+
+--- main(args) of `nslua explain` -> exit code.
+function M.main(args)
+  local n, i, json = args.n or #args, 1, false
+  while i <= n and args[i] == "--json" do json, i = true, i + 1 end
+  local path = recipe_path(args[i])
+  if path then
+    local kind, v = main.recipe(path, { n = n - i, table.unpack(args, i + 1, n) }, true)
+    if not kind then
+      eprintf("explain: %s", v)
+      return main.EXIT_FAIL
+    end
+    return M.explain_spec(v, json)
+  end
+  -- run's options: --json may stand among them, before the `--`
+  local rest, in_cmd = { n = 0 }, false
+  for k = i, n do
+    local a = args[k]
+    if a == "--" then in_cmd = true end
+    if a == "--json" and not in_cmd then
+      json = true
+    else
+      rest.n = rest.n + 1
+      rest[rest.n] = a
+    end
+  end
+  local spec = require("nslua.cli.run").spec_of(rest, "nslua explain")
+  return M.explain_spec(spec, json)
+end
+
+return M
