@@ -384,11 +384,6 @@ local function helper_main(p, status_w)
   proc._exit(0)
 end
 
-local EXEC_127 <const> = { [errno.ENOENT] = true, [errno.ENOTDIR] = true, [errno.ELOOP] = true,
-                           [errno.ENAMETOOLONG] = true }
-local EXEC_126 <const> = { [errno.EACCES] = true, [errno.ENOEXEC] = true, [errno.EPERM] = true,
-                           [errno.EISDIR] = true }
-
 -- The result of a run from the status lines (see helper_main).
 local function result_of(text, helper_how, helper_code)
   local r = {}
@@ -412,9 +407,7 @@ local function result_of(text, helper_how, helper_code)
     r.status = "error"
     r.error = { step = exec.step, errno = exec.errno,
                 message = ("exec %s: %s"):format(exec.step, report.strerror(exec.errno)) }
-    if exec.step == "execve" then
-      if EXEC_127[exec.errno] then r.exit_code = 127 elseif EXEC_126[exec.errno] then r.exit_code = 126 end
-    end
+    if exec.step == "execve" then r.exit_code = report.exec_exit_code(exec.errno) end
   elseif done and done.how == "signaled" then
     r.status, r.signal = "signaled", done.code
   elseif done then

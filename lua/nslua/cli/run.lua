@@ -5,6 +5,7 @@
 -- and a fast path for the common forms.  `nslua explain` takes the same
 -- options (nslua.cli.explain).
 local main = require "nslua.cli.main"
+local limits = require "nslua.limits"
 
 local M = {}
 
@@ -22,19 +23,22 @@ local function parse_int(opt, v, min)
   return n
 end
 
-local function parse_num(opt, v)
-  local n = tonumber(v)
-  if not n or n <= 0 then usage_error(("%s: '%s' is not a positive number"):format(opt, v)) end
+-- A limit's value from its option (nslua.limits); a bad one is a usage error.
+local function parse_limit(what, v, opt)
+  local n, err = limits.parse(what, v, opt, true)
+  if n == nil then usage_error(err) end
   return n
 end
 
 -- The options of `nslua run` (and explain): one table for both parsers.
 -- n: how many values (1 by default, "1-2", 2, or 0 for a flag); many: may
--- be repeated (a list); hidden: accepted, not in --help.
+-- be repeated (a list); hidden: accepted, not in --help.  LIMITS stands
+-- for one option per limit of nslua.limits (--memory ... --output).
+local LIMITS = {}
 local BWRAP_NOOPS = { "--unshare-all", "--unshare-pid", "--unshare-net", "--unshare-ipc",
                       "--unshare-uts", "--unshare-user", "--unshare-cgroup", "--die-with-parent",
                       "--new-session" }
-M.OPTIONS = {
+local OPTIONS = {
   { "--name", "A name for the container (shown by nslua ps)." },
   { "--rootfs", "Use DIR (read-only) as the root file system." },
   { "--bind", "Bind SRC on DST (read-write); SRC[:DST] or SRC DST.", n = "1-2", many = true },
@@ -60,17 +64,9 @@ M.OPTIONS = {
   { "--gid", "The gid inside (default 65534)." },
   { "--map-all", "Map inside ids 0-65535 (for chown, tar, apt).", n = 0 },
   { "--tty", "Give the command an interactive pty.", n = 0 },
-  { "--memory", "Memory limit (SIZE, e.g. 256M)." },
-  { "--swap", "Swap limit (SIZE)." },
-  { "--pids", "Maximum number of tasks." },
-  { "--time", "CPU time limit in seconds (whole container)." },
-  { "--extra-time", "Grace CPU seconds before the kill." },
-  { "--wall", "Wall-clock limit in seconds." },
-  { "--cpus", "CPU bandwidth (e.g. 0.5)." },
-  { "--cpuset", "Pin to CPUs (e.g. 0-1)." },
-  { "--output", "Output limit (SIZE)." },
+  LIMITS,
   { "--nofile", "RLIMIT_NOFILE." },
-  { "--rlimit", "NAME=VALUE (nofile nproc fsize stack core as memlock).", many = true },
+  { "--rlimit", ("NAME=VALUE (%s)."):format(table.concat(limits.RLIMIT_KEYS, " ")), many = true },
   { "--caps", "Capabilities to keep: a comma list, or all." },
   { "--seccomp", "default | strict | none | FILE.lua" },
   { "--stdin", "Read stdin from FILE (null for /dev/null)." },
@@ -84,6 +80,16 @@ M.OPTIONS = {
   { "--dev", "Mount a minimal /dev on DST (bwrap).", many = true },
   { "--mqueue", "Mount mqueue on DST (bwrap).", many = true },
 }
+M.OPTIONS = {}
+for _, o in ipairs(OPTIONS) do
+  if o == LIMITS then
+    for _, k in ipairs(limits.KEYS) do
+      M.OPTIONS[#M.OPTIONS + 1] = { limits.option(k), limits.LIMITS[k].help }
+    end
+  else
+    M.OPTIONS[#M.OPTIONS + 1] = o
+  end
+end
 for _, f in ipairs(BWRAP_NOOPS) do
   M.OPTIONS[#M.OPTIONS + 1] = { f, "Accepted for bwrap; nslua always does this.", n = 0, hidden = true }
 end
@@ -247,19 +253,18 @@ function M.options_to_spec(o)
   if next(env) then s.env = env end
   if #(o.keep_env or {}) > 0 then s.keep_env = o.keep_env end
   local l = {}
-  l.memory, l.swap, l.output = o.memory, o.swap, o.output
-  if o.pids then l.pids = parse_int("--pids", o.pids, 1) end
-  if o.time then l.time = parse_num("--time", o.time) end
-  if o.extra_time then l.extra_time = parse_num("--extra-time", o.extra_time) end
-  if o.wall then l.wall = parse_num("--wall", o.wall) end
-  if o.cpus then l.cpus = parse_num("--cpus", o.cpus) end
-  l.cpuset = o.cpuset
+  for _, k in ipairs(limits.KEYS) do
+    if o[k] then l[k] = parse_limit(k, o[k], limits.option(k)) end
+  end
   local r = {}
-  if o.nofile then r.nofile = parse_int("--nofile", o.nofile, 0) end
+  if o.nofile then r.nofile = parse_limit("rlimits.nofile", o.nofile, "--nofile") end
   for _, kv in ipairs(o.rlimit or {}) do
     local k, v = kv:match("^([%w_]+)=(.+)$")
     if not k then usage_error(("--rlimit: '%s' is not NAME=VALUE"):format(kv)) end
-    r[k] = math.tointeger(tonumber(v)) or v
+    if not limits.RLIMITS[k] then
+      usage_error(("--rlimit: unknown limit '%s' (valid: %s)"):format(k, table.concat(limits.RLIMIT_KEYS, " ")))
+    end
+    r[k] = parse_limit("rlimits." .. k, v, "--rlimit " .. k)
   end
   if next(r) then l.rlimits = r end
   if next(l) then s.limits = l end
