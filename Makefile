@@ -1,10 +1,11 @@
 # nslua - development build.
-#   make | make check | make sanitize | make bench | make install | make demo
+#   make | make check | make lint | make sanitize | make bench | make install | make demo
 LUA        ?= lua5.4
 LUAC       ?= luac5.4
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
 BUSTED     ?= busted
+LUACHECK   ?= luacheck
 
 # `make` installs what is missing (scripts/deps.sh) before it reads the flags
 # below; NODEPS=1 skips that for packagers.
@@ -112,8 +113,13 @@ bench: all
 	$(MAKE) -C scripts/bench
 	$(LUA) scripts/bench/run.lua $(BENCH_ARGS)
 
+# cppcheck over the C, luacheck (.luacheckrc) over the Lua; both run, and
+# either one's warnings fail the target.
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability csrc/
+	rc=0; \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability csrc/ || rc=1; \
+	$(LUACHECK) --no-color --formatter plain --codes . || rc=1; \
+	exit $$rc
 
 clean:
 	rm -rf build
