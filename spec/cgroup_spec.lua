@@ -263,7 +263,8 @@ describe("nslua.cgroup", function()
 
     it("parses a pure v2 layout", function()
       local l = assert(cgroup.detect(
-        "29 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n",
+        "29 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - "
+          .. "cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n",
         "0::/user.slice/user-1000.slice/session-2.scope\n"))
       assert.equal(2, l.v2.version)
       assert.equal("/sys/fs/cgroup", l.v2.mount)
@@ -437,7 +438,7 @@ describe("nslua.cgroup", function()
       if not need_root() then return end
       local cg = assert(new({ memory = 64 << 20 }))
       local pid = spawn(cg, function()
-        local t = {}
+        local t = {} -- luacheck: ignore 241 (never read: holding the memory is the point)
         for i = 1, 200 do t[i] = ("x"):rep(1 << 20) end
         return 0
       end)
@@ -665,7 +666,7 @@ describe("nslua.cgroup", function()
         assert.equal("0", trim(helper.read(d .. "/memory.swap.max")))
       end
       local pid = spawn(cg, function()
-        local t = {}
+        local t = {} -- luacheck: ignore 241 (never read: holding the memory is the point)
         for i = 1, 200 do t[i] = ("x"):rep(1 << 20) end
       end)
       kids[#kids + 1] = pid

@@ -123,7 +123,8 @@ describe("nslua.doctor", function()
       local r = doctor.check_cgroup_layout(hybrid)
       assert.equal("info", r.verdict)
       assert.equal("hybrid", r.data.layout)
-      assert.matches("^hybrid: v1 controllers cpu,cpuacct,memory,pids; cgroup2 at /nonexistent/unified with no controllers$", r.detail)
+      assert.matches("^hybrid: v1 controllers cpu,cpuacct,memory,pids; "
+        .. "cgroup2 at /nonexistent/unified with no controllers$", r.detail)
       local v2 = layout_of(MI_V2_LINE, "0::/\n")
       assert.equal("v2", doctor.cgroup_kind(v2))
       assert.equal("ok", doctor.check_cgroup_layout(v2).verdict)
@@ -184,7 +185,8 @@ describe("nslua.doctor", function()
       assert.equal("ok", doctor.check_subids("/etc/subgid", list, "bob", 1001, false).verdict)
       local none = doctor.check_subids("/etc/subuid", list, "carol", 1002, false)
       assert.equal("warn", none.verdict)
-      assert.equal("/etc/subuid has no range for carol: rootless multi-id maps (--map-all) are unavailable", none.detail)
+      assert.equal("/etc/subuid has no range for carol: rootless multi-id maps (--map-all) are unavailable",
+        none.detail)
       assert.equal("usermod --add-subuids 100000-165535 carol", none.hint)
       local empty = doctor.check_subids("/etc/subuid", {}, "root", 0, true)
       assert.equal("info", empty.verdict)
@@ -322,10 +324,9 @@ describe("nslua.doctor", function()
     -- its own test.
     setup(function()
       local before = helper.host_objects()
-      local ok
-      ok, json_out, json_rc = helper.sh(helper.nslua .. " doctor --json")
-      ok, text_out, text_rc = helper.sh(helper.nslua .. " doctor")
-      local _ = ok
+      local _
+      _, json_out, json_rc = helper.sh(helper.nslua .. " doctor --json")
+      _, text_out, text_rc = helper.sh(helper.nslua .. " doctor")
       local okc, err = pcall(assert_clean_settled, before)
       clean_err = not okc and tostring(err) or nil
       local okj, r = pcall(cjson.decode, json_out)

@@ -164,7 +164,8 @@ describe("nslua exec", function()
 
   it("keeps the payload's capabilities and its nested user namespace #priv", function()
     if not helper.is_root() then return pending("needs root") end
-    local extra = "grep -E 'Cap(Eff|Amb)' /proc/self/status; readlink /proc/self/ns/user /proc/self/ns/mnt; cat /proc/self/uid_map"
+    local extra = "grep -E 'Cap(Eff|Amb)' /proc/self/status; readlink /proc/self/ns/user /proc/self/ns/mnt; "
+      .. "cat /proc/self/uid_map"
     local h = start("--caps net_bind_service", false, extra)
     local ok, out = exec(h, "/bin/sh -c " .. q(SHOW .. "; " .. extra))
     local want = payload_output(h)
@@ -233,12 +234,13 @@ describe("nslua exec", function()
     assert.is_false(ok)
     assert.equal(125, code)
     assert.matches("nslua: exec: no container 'no%-such%-container%-", out)
-    ok, out, code = helper.sh(N .. " exec somename")
+    local _
+    _, out, code = helper.sh(N .. " exec somename")
     assert.equal(125, code)
     assert.matches("missing command", out, 1, true)
-    ok, out, code = helper.sh(N .. " exec")
+    _, out, code = helper.sh(N .. " exec")
     assert.equal(125, code, out)
-    ok, out, code = helper.sh(N .. " exec --env NOEQUALS x -- /bin/true")
+    _, out, code = helper.sh(N .. " exec --env NOEQUALS x -- /bin/true")
     assert.equal(125, code)
     assert.matches("is not K=V", out, 1, true)
   end)

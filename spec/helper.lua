@@ -119,7 +119,8 @@ function M.run_rootless(code)
   local dir = M.rootless_tree()
   local file = dir .. "/run-" .. tostring(math.random(1 << 30)) .. ".lua"
   local f = assert(io.open(file, "w"))
-  f:write("package.path = ", ("%q"):format(dir .. "/lua/?.lua;" .. dir .. "/lua/?/init.lua"), " .. ';' .. package.path\n")
+  f:write("package.path = ", ("%q"):format(dir .. "/lua/?.lua;" .. dir .. "/lua/?/init.lua"),
+    " .. ';' .. package.path\n")
   f:write("package.cpath = ", ("%q"):format(dir .. "/build/?.so"), " .. ';' .. package.cpath\n")
   f:write(code)
   f:close()

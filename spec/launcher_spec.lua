@@ -54,14 +54,14 @@ describe("the nslua launcher", function()
       return out
     end
     -- bytecode that says something else, newer than its source
-    local function plant(module, compiled, from, to)
-      local src = helper.read(dir .. module)
+    local function plant(source, luac, from, to)
+      local src = helper.read(dir .. source)
       local other = src:gsub(from, to, 1)
       assert.are_not.equal(src, other)
-      local f = assert(io.open(dir .. compiled, "wb"))
-      f:write(string.dump(assert(load(other, "=" .. module)), false))
+      local f = assert(io.open(dir .. luac, "wb"))
+      f:write(string.dump(assert(load(other, "=" .. source)), false))
       f:close()
-      assert(helper.sh(("touch -d '1 hour ago' %s && touch %s"):format(q(dir .. module), q(dir .. compiled))))
+      assert(helper.sh(("touch -d '1 hour ago' %s && touch %s"):format(q(dir .. source), q(dir .. luac))))
     end
     assert.matches("^nslua %d", version())
     plant("/lua/nslua/cli/main.lua", "/build/lua/nslua/cli/main.luac", 'print%("nslua "', 'print("fromluac "')
@@ -77,7 +77,7 @@ describe("the nslua launcher", function()
     if not helper.exists(helper.root .. "/build/lua/nslua/seccomp.luac") then return pending("no build/lua (make)") end
     local cache = "/run/nslua/cache"
     local function cached()
-      local ok, out = helper.sh("ls " .. cache .. " 2>/dev/null | grep -c '^seccomp-default-'")
+      local _, out = helper.sh("ls " .. cache .. " 2>/dev/null | grep -c '^seccomp-default-'")
       return tonumber(out) or 0
     end
     -- the cache is regenerated on demand: start from none

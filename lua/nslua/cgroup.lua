@@ -597,7 +597,7 @@ local function kill_dirs(dirs, v2dir, freezer)
     return ok
   end
   -- cgroup.kill (Linux 5.14) is write-only: try it, fall back on ENOENT
-  local ok, err, code = false, nil, nil
+  local ok, err, code = false
   if v2dir then
     ok, err, code = ccg.write(v2dir .. "/cgroup.kill", "1")
     if not ok and code ~= core.errno.ENOENT then note(ok, err, code) end

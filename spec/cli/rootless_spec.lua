@@ -9,8 +9,9 @@ describe("rootless nslua run", function()
   after_each(function() helper.assert_clean(before) end)
 
   it("maps the caller to the payload's ids and keeps its state in /tmp/nslua-<uid>", function()
-    local ok, out = helper.sh(("cd /tmp && env -i PATH=/usr/bin:/bin %s run -- /bin/sh -c 'id -u; id -g; cat /proc/self/uid_map'")
-      :format(helper.rootless_nslua()))
+    local ok, out = helper.sh(
+      ("cd /tmp && env -i PATH=/usr/bin:/bin %s run -- /bin/sh -c 'id -u; id -g; cat /proc/self/uid_map'")
+        :format(helper.rootless_nslua()))
     assert.is_true(ok, out)
     assert.matches("^65534\n65534\n%s+65534%s+4242%s+1\n$", out)
   end)

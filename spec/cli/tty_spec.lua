@@ -14,7 +14,8 @@ describe("nslua run --tty", function()
   after_each(function() helper.assert_clean(before) end)
 
   it("gives the command a pty of the sandbox's own devpts", function()
-    local ok, out = under_script(helper.nslua .. " run --tty -- /bin/sh -c 'tty; ls /dev/pts; test -t 0 && echo interactive'")
+    local ok, out = under_script(helper.nslua
+      .. " run --tty -- /bin/sh -c 'tty; ls /dev/pts; test -t 0 && echo interactive'")
     assert.is_true(ok, out)
     local dev = out:match("(/dev/pts/%d+)")
     assert.is_truthy(dev, out)

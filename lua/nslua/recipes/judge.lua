@@ -168,7 +168,9 @@ local function normalize(opts, name)
   for _, d in ipairs(list(opts.dirs)) do
     local host, inside
     if type(d) == "table" then host, inside = d[1], d[2] else host, inside = split_colon(d) end
-    if type(host) ~= "string" or host == "" then bad(("%s: '%s' is not HOST[:INSIDE]"):format(name("dirs"), tostring(d))) end
+    if type(host) ~= "string" or host == "" then
+      bad(("%s: '%s' is not HOST[:INSIDE]"):format(name("dirs"), tostring(d)))
+    end
     host = host_abs(host)
     inside = inside and inside ~= "" and inside or host
     if not is_abs(inside) then bad(("%s: '%s': INSIDE must be an absolute path"):format(name("dirs"), inside)) end
@@ -180,7 +182,9 @@ local function normalize(opts, name)
   for _, f in ipairs(list(opts.copy)) do
     local host, inside
     if type(f) == "table" then host, inside = f[1], f[2] else host, inside = split_colon(f) end
-    if type(host) ~= "string" or host == "" then bad(("%s: '%s' is not FILE[:NAME]"):format(name("copy"), tostring(f))) end
+    if type(host) ~= "string" or host == "" then
+      bad(("%s: '%s' is not FILE[:NAME]"):format(name("copy"), tostring(f)))
+    end
     inside = inside and inside ~= "" and inside or basename(host)
     if not is_abs(inside) then inside = M.BOX .. "/" .. inside end
     o.copy[#o.copy + 1] = { host = host, inside = inside }
