@@ -48,9 +48,20 @@ local function recipe_path(a)
   return nil
 end
 
+-- explain's help: run's options, and --json.
+local function help()
+  local p = require("nslua.cli.run").parser("nslua explain")
+  p:description("Print the plan of a sandbox without running it: of CMD in the default sandbox "
+    .. "with run's options, or of a recipe (nslua explain [--json] FILE.lua | NAME [ARGS...]).")
+  p:flag("--json", "Print the plan as JSON.")
+  print(p:get_help())
+  return 0
+end
+
 --- main(args) of `nslua explain` -> exit code.
 function M.main(args)
   local n, i, json = args.n or #args, 1, false
+  if args[1] == "--help" or args[1] == "-h" then return help() end
   while i <= n and args[i] == "--json" do json, i = true, i + 1 end
   local path = recipe_path(args[i])
   if path then
