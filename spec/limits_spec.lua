@@ -19,6 +19,7 @@ describe("nslua.limits", function()
     for _, k in ipairs(limits.RLIMIT_KEYS) do rl[k] = true end
     for k in pairs(limits.RLIMITS) do assert.is_true(rl[k], k) end
     assert.same({ "memory", "swap", "pids", "cpus", "cpuset" }, limits.CGROUP_KEYS)
+    assert.same({ "time", "extra_time", "wall", "output" }, limits.RUN_KEYS)
   end)
 
   it("says which limits need a cgroup, and which of them cgroup.new takes", function()

@@ -65,6 +65,13 @@ for _, k in ipairs(M.KEYS) do
   end
 end
 
+--- The limits no cgroup controller enforces, in KEYS order: a pool (whose
+-- cgroups are made once) takes these per run.
+M.RUN_KEYS = {}
+for _, k in ipairs(M.KEYS) do
+  if not M.LIMITS[k].controller then M.RUN_KEYS[#M.RUN_KEYS + 1] = k end
+end
+
 --- Does a limits table need a cgroup?
 -- @tparam table l limits (as in a spec)
 -- @treturn boolean

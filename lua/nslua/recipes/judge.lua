@@ -489,7 +489,7 @@ function M.pool(opts)
   end
   local spec = M.spec(api_normalize(opts))
   spec.stdio = nil
-  for _, k in ipairs { "time", "extra_time", "wall", "output" } do spec.limits[k] = nil end
+  for _, k in ipairs(limits.RUN_KEYS) do spec.limits[k] = nil end   -- set per run
   local p, err, code = require("nslua.pool").new(spec)
   if not p then return nil, err, code end
   return setmetatable({ opts = opts, pool = p }, JudgePool)
@@ -506,10 +506,9 @@ function JudgePool:run(run)
   end
   local pool = self.pool
   local v, meta, rep = api_run(api_normalize(opts), function(spec)
-    local l = spec.limits
-    return pool:run { argv = spec.argv, stdio = spec.stdio,
-      limits = { time = l.time, extra_time = l.extra_time, wall = l.wall, output = l.output,
-                 rlimits = l.rlimits } }
+    local l = { rlimits = spec.limits.rlimits }
+    for _, k in ipairs(limits.RUN_KEYS) do l[k] = spec.limits[k] end
+    return pool:run { argv = spec.argv, stdio = spec.stdio, limits = l }
   end)
   return v, meta, rep
 end
