@@ -1,10 +1,11 @@
 # nslua - development build.
-#   make | make check | make sanitize | make bench | make install | make demo
+#   make | make check | make lint | make sanitize | make bench | make install | make demo
 LUA        ?= lua5.4
 LUAC       ?= luac5.4
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
 BUSTED     ?= busted
+LUACHECK   ?= luacheck
 
 # `make` installs what is missing (scripts/deps.sh) before it reads the flags
 # below; NODEPS=1 skips that for packagers.
@@ -45,7 +46,7 @@ TARGET := build/nslua/core.so
 # the parse, ~10x faster than source; scripts/nslua uses a .luac only when
 # it is at least as new as its source.  argparse is the CLI's biggest module.
 # Without luac5.4 (part of Debian's lua5.4) the launcher just parses sources.
-LUA_SRCS := $(wildcard lua/nslua/*.lua)
+LUA_SRCS := $(wildcard lua/nslua/*.lua lua/nslua/cli/*.lua)
 ifneq ($(shell command -v $(LUAC) 2>/dev/null),)
 LUAC_OUT := $(LUA_SRCS:lua/%.lua=build/lua/%.luac)
 ARGPARSE := $(shell $(LUA) -e 'io.write(package.searchpath("argparse", package.path) or "")' 2>/dev/null)
@@ -90,8 +91,9 @@ sanitize:
 
 install: all
 	install -D -m 0755 $(TARGET) $(DESTDIR)$(LIBDIR)/nslua/core.so
-	install -d $(DESTDIR)$(LUADIR)/nslua/recipes
+	install -d $(DESTDIR)$(LUADIR)/nslua/recipes $(DESTDIR)$(LUADIR)/nslua/cli
 	install -m 0644 lua/nslua/*.lua $(DESTDIR)$(LUADIR)/nslua/
+	install -m 0644 lua/nslua/cli/*.lua $(DESTDIR)$(LUADIR)/nslua/cli/
 	install -m 0644 lua/nslua/recipes/*.lua $(DESTDIR)$(LUADIR)/nslua/recipes/
 	install -D -m 0755 scripts/nslua $(DESTDIR)$(BINDIR)/nslua
 
@@ -111,8 +113,13 @@ bench: all
 	$(MAKE) -C scripts/bench
 	$(LUA) scripts/bench/run.lua $(BENCH_ARGS)
 
+# cppcheck over the C, luacheck (.luacheckrc) over the Lua; both run, and
+# either one's warnings fail the target.
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability csrc/
+	rc=0; \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability csrc/ || rc=1; \
+	$(LUACHECK) --no-color --formatter plain --codes . || rc=1; \
+	exit $$rc
 
 clean:
 	rm -rf build

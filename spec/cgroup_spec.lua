@@ -302,24 +302,31 @@ describe("nslua.cgroup", function()
       assert.has_error(function() cgroup.new("abcdefgh", { memroy = 1 }) end,
         "cgroup.new: unknown limit 'memroy'")
       assert.has_error(function() cgroup.new("abcdefgh", { pids = 1.5 }) end,
-        "cgroup.new: limits.pids must be a positive integer")
+        "cgroup.new: limits.pids: must be a positive integer")
       assert.has_error(function() cgroup.new("abcdefgh", { cpus = 0 }) end,
-        "cgroup.new: limits.cpus must be a number >= 0.01")
+        "cgroup.new: limits.cpus: must be a positive number")
+      assert.has_error(function() cgroup.new("abcdefgh", { cpus = 0.001 }) end,
+        "cgroup.new: limits.cpus: must be at least 0.01")
       assert.has_error(function() cgroup.new("abcdefgh", { cpuset = "all" }) end,
-        'cgroup.new: limits.cpuset must be a cpu list like "0-1"')
+        'cgroup.new: limits.cpuset: must be a cpu list such as "0-1,3"')
+      assert.has_error(function() cgroup.new("abcdefgh", { memory = "64M" }) end,
+        "cgroup.new: limits.memory: must be an integer number of bytes")
+      assert.has_error(function() cgroup.new("abcdefgh", { pids = 1 << 40 }) end,
+        "cgroup.new: limits.pids: must be at most 4194304")
     end)
 
-    it("fails on a rejected write and removes what it made #priv", function()
+    it("fails on a rejected write (a cpu this machine lacks) and removes what it made #priv", function()
       if not need_root() then return end
       local l = assert(cgroup.detect())
       if not l.controllers.cpuset then return pending("no cpuset controller") end
       local id = rand(8)
-      local cg, msg, code = cgroup.new(id, { memory = 64 << 20, cpuset = "1-0" }, { layout = l })
+      local cg, msg, code = cgroup.new(id, { memory = 64 << 20, cpuset = "99999" }, { layout = l })
       assert.is_nil(cg)
       local h = l.controllers.cpuset
       local dir = h.dir .. (h.dir:sub(-1) == "/" and "" or "/") .. "nslua-" .. id
-      assert.equal(("cgroup write '%s/cpuset.cpus': Invalid argument"):format(dir), msg)
-      assert.equal(E.EINVAL, code)
+      -- a cpu number past the kernel's nr_cpu_ids
+      assert.equal(("cgroup write '%s/cpuset.cpus': Numerical result out of range"):format(dir), msg)
+      assert.equal(E.ERANGE, code)
       local _, out = helper.sh("find /sys/fs/cgroup -maxdepth 7 -type d -name nslua-" .. id)
       assert.equal("", out)
     end)
@@ -441,7 +448,7 @@ describe("nslua.cgroup", function()
       if not need_root() then return end
       local cg = assert(new({ memory = 64 << 20 }))
       local pid = spawn(cg, function()
-        local t = {}
+        local t = {} -- luacheck: ignore 241 (never read: holding the memory is the point)
         for i = 1, 200 do t[i] = ("x"):rep(1 << 20) end
         return #t == 200 and 0 or 1
       end)
@@ -667,7 +674,7 @@ describe("nslua.cgroup", function()
         assert.equal("0", trim(helper.read(d .. "/memory.swap.max")))
       end
       local pid = spawn(cg, function()
-        local t = {}
+        local t = {} -- luacheck: ignore 241 (never read: holding the memory is the point)
         for i = 1, 200 do t[i] = ("x"):rep(1 << 20) end
         return #t == 200 and 0 or 1
       end)

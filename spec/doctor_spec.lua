@@ -1,7 +1,7 @@
 -- spec/doctor_spec.lua - nslua.doctor: the verdict functions on canned
 -- inputs, then `nslua doctor` and `nslua doctor --json` on this host.
 local helper = require "helper"
-local doctor = require "nslua.doctor"
+local doctor = require "nslua.cli.doctor"
 local cgroup = require "nslua.cgroup"
 local ids = require "nslua.ids"
 local core = require "nslua.core"
@@ -111,8 +111,8 @@ describe("nslua.doctor", function()
       local r = doctor.check_cgroup_layout(hybrid)
       assert.equal("info", r.verdict)
       assert.equal("hybrid", r.data.layout)
-      assert.matches("^hybrid: v1 controllers cpu,cpuacct,memory,pids; cgroup2 at /nonexistent/unified "
-        .. "with no controllers$", r.detail)
+      assert.matches("^hybrid: v1 controllers cpu,cpuacct,memory,pids; "
+        .. "cgroup2 at /nonexistent/unified with no controllers$", r.detail)
       local v2 = layout_of(MI_V2_LINE, "0::/\n")
       assert.equal("v2", doctor.cgroup_kind(v2))
       assert.equal("ok", doctor.check_cgroup_layout(v2).verdict)

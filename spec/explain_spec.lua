@@ -82,7 +82,8 @@ describe("explain", function()
 
   local RUN_CASES = {
     { "--hostname", "h", "--memory", "64M", "--pids", "32" },
-    { "--bind", "SRC", "/mnt", "--ro-bind", "SRC/f", "/etc/motd", "--tmpfs", "/mnt/t", "--bind-try", "/nonexistent", "/n" },
+    { "--bind", "SRC", "/mnt", "--ro-bind", "SRC/f", "/etc/motd", "--tmpfs", "/mnt/t",
+      "--bind-try", "/nonexistent", "/n" },
     { "--caps", "chown,net_bind_service", "--uid", "0" },
     { "--map-all", "--cwd", "/tmp", "--env", "A=1", "--rlimit", "nofile=64", "--time", "2", "--wall", "5" },
     { "--user", "host", "--net", "host" },

@@ -48,6 +48,32 @@ describe("the nslua launcher", function()
     assert.equal("/edited" .. PATH .. "\n", path())
   end)
 
+  it("uses the .luac of a module in a subdirectory (nslua.cli.main) and of a package's init.lua", function()
+    if not helper.exists(helper.root .. "/build/lua/nslua/cli/main.luac") then return pending("no build/lua (make)") end
+    local function version()
+      local ok, out = helper.sh(("%s%s/scripts/nslua --version"):format(helper.san_env, q(dir)))
+      assert.is_true(ok, out)
+      return out
+    end
+    -- bytecode that says something else, newer than its source
+    local function plant(source, luac, from, to)
+      local src = helper.read(dir .. source)
+      local other = src:gsub(from, to, 1)
+      assert.are_not.equal(src, other)
+      local f = assert(io.open(dir .. luac, "wb"))
+      f:write(string.dump(assert(load(other, "=" .. source)), false))
+      f:close()
+      assert(helper.sh(("touch -d '1 hour ago' %s && touch %s"):format(q(dir .. source), q(dir .. luac))))
+    end
+    assert.matches("^nslua %d", version())
+    plant("/lua/nslua/cli/main.lua", "/build/lua/nslua/cli/main.luac", 'print%("nslua "', 'print("fromluac "')
+    assert.matches("^fromluac %d", version())
+    -- require "nslua.cli" finds lua/nslua/cli/init.lua: its bytecode is cli/init.luac
+    plant("/lua/nslua/cli/init.lua", "/build/lua/nslua/cli/init.luac", 'return require "nslua.cli.main"',
+      'io.write("init.luac ") return require "nslua.cli.main"')
+    assert.matches("^init.luac fromluac %d", version())
+  end)
+
   it("keeps the seccomp cache working when the modules come from bytecode, from any cwd", function()
     if not helper.is_root() then return pending("the root state directory") end
     if not helper.exists(helper.root .. "/build/lua/nslua/seccomp.luac") then return pending("no build/lua (make)") end

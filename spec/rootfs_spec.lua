@@ -45,6 +45,7 @@ describe("mount kinds", function()
       print(nslua.container{ argv = { "/bin/true" },
         mounts = { { type = "bind", source = "/nonexistent-x", target = "/x" } } }:run())
     ]])
+    assert.is_true(ok, out)
     assert.matches("nil\tstart '.-': mounts%[1%]%.source '/nonexistent%-x'", out)
   end)
 

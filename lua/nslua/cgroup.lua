@@ -2,6 +2,7 @@
 -- limits, read their counters, kill their members, remove them, sweep the
 -- leftovers of dead owners.  cgroup v1, cgroup v2 and the hybrid of both.
 local core = require "nslua.core"
+local nslimits = require "nslua.limits"
 local ccg = core.cgroup
 
 local M = {}
@@ -226,24 +227,23 @@ local function check_id(id)
   end
 end
 
-local LIMIT_FIELDS <const> = { memory = true, swap = true, pids = true, cpus = true, cpuset = true }
+-- The limits a cgroup enforces (nslua.limits: those with a controller).
+local LIMIT_FIELDS <const> = {}
+for _, k in ipairs(nslimits.CGROUP_KEYS) do LIMIT_FIELDS[k] = nslimits.LIMITS[k] end
 
 local function check_limits(limits)
   if type(limits) ~= "table" then error("cgroup.new: limits must be a table", 3) end
   for k, v in pairs(limits) do
-    if not LIMIT_FIELDS[k] then
+    local d = LIMIT_FIELDS[k]
+    if not d then
       error(("cgroup.new: unknown limit '%s'"):format(tostring(k)), 3)
     end
-    if k == "cpuset" then
-      if type(v) ~= "string" or not v:match("^[%d,%-]+$") then
-        error("cgroup.new: limits.cpuset must be a cpu list like \"0-1\"", 3)
-      end
-    elseif k == "cpus" then
-      if type(v) ~= "number" or v < 0.01 then
-        error("cgroup.new: limits.cpus must be a number >= 0.01", 3)
-      end
-    elseif math.type(v) ~= "integer" or v < (k == "swap" and 0 or 1) then
-      error(("cgroup.new: limits.%s must be a positive integer"):format(k), 3)
+    local ok, msg = nslimits.parse(k, v, "limits." .. k)
+    if ok == nil then error("cgroup.new: " .. msg, 3) end
+    -- written as they are: sizes in bytes (as validate.lua gives them), counts
+    if (d.kind == "size" or d.kind == "count") and math.type(v) ~= "integer" then
+      error(("cgroup.new: limits.%s: must be an integer%s"):format(k,
+        d.kind == "size" and " number of bytes" or ""), 3)
     end
   end
 end
@@ -285,10 +285,9 @@ function M.new(id, limits, opts)
 
   -- Controllers each limit needs; accounting ones are best effort.
   local want = {}
-  if limits.memory or limits.swap then want.memory = "required" end
-  if limits.pids then want.pids = "required" end
-  if limits.cpus then want.cpu = "required" end
-  if limits.cpuset then want.cpuset = "required" end
+  for k, d in pairs(LIMIT_FIELDS) do
+    if limits[k] then want[d.controller] = "required" end
+  end
 
   local v2 = layout.v2
   if opts.rootless then
@@ -598,7 +597,7 @@ local function kill_dirs(dirs, v2dir, freezer)
     return ok
   end
   -- cgroup.kill (Linux 5.14) is write-only: try it, fall back on ENOENT
-  local ok, err, code = false, nil, nil
+  local ok, err, code = false
   if v2dir then
     ok, err, code = ccg.write(v2dir .. "/cgroup.kill", "1")
     if not ok and code ~= core.errno.ENOENT then note(ok, err, code) end

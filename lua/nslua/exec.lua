@@ -1,6 +1,5 @@
---- nslua.exec: run a command inside a running container.
---   nslua exec [--env K=V] [--cwd DIR] TARGET -- CMD [ARGS...]
---   Container:exec(argv [, opts])
+--- nslua.exec: run a command inside a running container: the library
+-- behind Container:exec(argv [, opts]) and `nslua exec` (nslua.cli.exec).
 -- DESIGN.md "State, names and cleanup" and the exec tail: the container's
 -- state record says what its command got; a helper process joins the
 -- namespaces that differ with one setns(pidfd, set) (privileged through the
@@ -17,7 +16,6 @@ local errno = core.errno
 
 local M = {}
 
-M.EXIT_FAIL = 125
 -- How long exec waits for a container that is still setting up.
 M.READY_TIMEOUT = 5.0
 
@@ -392,11 +390,6 @@ local function helper_main(p, status_w)
   proc._exit(0)
 end
 
-local EXEC_127 <const> = { [errno.ENOENT] = true, [errno.ENOTDIR] = true, [errno.ELOOP] = true,
-                           [errno.ENAMETOOLONG] = true }
-local EXEC_126 <const> = { [errno.EACCES] = true, [errno.ENOEXEC] = true, [errno.EPERM] = true,
-                           [errno.EISDIR] = true }
-
 -- The result of a run from the status lines (see helper_main).
 local function result_of(text, helper_how, helper_code)
   local r = {}
@@ -420,9 +413,7 @@ local function result_of(text, helper_how, helper_code)
     r.status = "error"
     r.error = { step = exec.step, errno = exec.errno,
                 message = ("exec %s: %s"):format(exec.step, report.strerror(exec.errno)) }
-    if exec.step == "execve" then
-      if EXEC_127[exec.errno] then r.exit_code = 127 elseif EXEC_126[exec.errno] then r.exit_code = 126 end
-    end
+    if exec.step == "execve" then r.exit_code = report.exec_exit_code(exec.errno) end
   elseif done and done.how == "signaled" then
     r.status, r.signal = "signaled", done.code
   elseif done then
@@ -553,60 +544,6 @@ function M.exec(target, argv, opts)
   p, err, code = prepare(rec, argv, opts)
   if not p then return nil, err, code end
   return run(p)
-end
-
---- The argparse parser of `nslua exec`.
-function M.parser()
-  local argparse = require "argparse"
-  local p = argparse("nslua exec", "Run a command inside a running container.")
-  p:argument("target", "The container's id or name (nslua ps).")
-  p:argument("command", "The command and its arguments (after --)."):args("*")
-  p:option("--env", "Set K=V in the command's environment (added to the container's)."):count("*")
-  p:option("--cwd", "Working directory (default: the container's).")
-  return p
-end
-
-local function eprintf(fmt, ...)
-  io.stderr:write("nslua: ", fmt:format(...), "\n")
-end
-
---- main(args) of `nslua exec` -> exit code.
-function M.main(args)
-  local okp, o = M.parser():pparse(args or {})
-  if not okp then
-    eprintf("exec: %s", o)
-    return M.EXIT_FAIL
-  end
-  if #(o.command or {}) == 0 then
-    eprintf("exec: missing command (nslua exec TARGET -- CMD [ARGS...])")
-    return M.EXIT_FAIL
-  end
-  local env = {}
-  for _, kv in ipairs(o.env or {}) do
-    local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then
-      eprintf("exec: --env: '%s' is not K=V", kv)
-      return M.EXIT_FAIL
-    end
-    env[k] = v
-  end
-  if o.cwd and o.cwd:sub(1, 1) ~= "/" then
-    eprintf("exec: --cwd: '%s' is not an absolute path", o.cwd)
-    return M.EXIT_FAIL
-  end
-  local r, err = M.exec(o.target, o.command, { env = next(env) and env or nil, cwd = o.cwd })
-  if not r then
-    eprintf("%s", err)
-    return M.EXIT_FAIL
-  end
-  if r.status == "error" then
-    if r.exit_code == 127 or r.exit_code == 126 then
-      eprintf("exec: %s: %s", o.command[1], report.strerror(r.error.errno))
-    else
-      eprintf("exec: set-up failed at %s: %s", tostring(r.error.step), tostring(r.error.message))
-    end
-  end
-  return report.exit_code(r)
 end
 
 return M

@@ -89,8 +89,10 @@ end
 
 --- Rootless multi-id maps (user.map = "all"): inside 0 is the caller, 1..65535
 -- come from the caller's ranges in /etc/subuid and /etc/subgid.  Returns
--- the sub-ranges {uid = start, gid = start} | nil, msg.
-function M.rootless_ranges(uid, gid)
+-- the sub-ranges {uid = start, gid = start} | nil, msg.  Both files are
+-- searched for the caller's user (name or uid), as newgidmap does: the gid
+-- is not a key of /etc/subgid.
+function M.rootless_ranges(uid, _gid)
   local name = M.username(uid)
   local us, uc = M.subrange("/etc/subuid", uid, name)
   local gs, gc = M.subrange("/etc/subgid", uid, name)

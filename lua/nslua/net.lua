@@ -507,7 +507,7 @@ function M.host_cleanup(plan)
     if c.kind == "veth" then nl.link_del(c.name, sock) end
   end
   if plan.mode == "bridge" then
-    local lock <close> = lock_bridge(plan.bridge)
+    local lock <close> = lock_bridge(plan.bridge) -- luacheck: ignore 211 (held to the block's end)
     release_bridge(plan.bridge, sock)
   end
   plan.created = {}
@@ -535,7 +535,7 @@ function M.gc(alive)
   end
   for _, l in ipairs(links) do
     if l.kind == "bridge" and l.alias == M.OWNER then
-      local lock <close> = lock_bridge(l.name)
+      local lock <close> = lock_bridge(l.name) -- luacheck: ignore 211 (held to the block's end)
       if release_bridge(l.name, sock) then removed[#removed + 1] = l.name end
     end
   end

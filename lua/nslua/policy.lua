@@ -17,26 +17,25 @@
 -- the result to `nslua.validate`. Values compose compares but cannot parse
 -- are kept, so validation still reports them.
 local validate = require "nslua.validate"
+local limits = require "nslua.limits"
 
 local M = {}
 
 local copy = validate.copy
 
--- Keys of limits compared as sizes, as plain numbers, and of rlimits.
-local SIZE_LIMITS = { memory = true, swap = true, output = true }
-local NUMBER_LIMITS = {
-  pids = true, cpus = true, time = true, wall = true, extra_time = true,
-}
-local COUNT_RLIMITS = { nofile = true, nproc = true }
+-- What limit key k (of limits, or of limits.rlimits) is (nslua.limits):
+-- its kind says how two values compare.
+local function describe(k, rlimit)
+  if rlimit then return limits.RLIMITS[k] end
+  return limits.LIMITS[k]
+end
 
 -- The value that limit key k stands for (math.huge for "unlimited"), nil
 -- when it cannot be read.
 local function limit_value(k, v, rlimit)
   if rlimit and v == "unlimited" then return math.huge end
-  if (rlimit and not COUNT_RLIMITS[k]) or SIZE_LIMITS[k] then
-    local ok, n = pcall(validate.size, v)
-    return ok and n or nil
-  end
+  local d = describe(k, rlimit)
+  if d and d.kind == "size" then return limits.size_bytes(v) end
   if type(v) == "number" and v == v then return v end
   return nil
 end
@@ -64,7 +63,7 @@ local function format_cpus(list)
 end
 
 local function intersect_cpusets(a, b)
-  local la, lb = validate.cpuset(a), validate.cpuset(b)
+  local la, lb = limits.cpulist(a), limits.cpulist(b)
   if not lb then return b end
   if not la then return a end
   local inb, out = {}, {}
@@ -86,7 +85,7 @@ local function min_table(a, b, rlimit)
       out[k] = min_table(out[k], v, true)
     elseif k == "cpuset" and not rlimit then
       out[k] = intersect_cpusets(out[k], v)
-    elseif rlimit or SIZE_LIMITS[k] or NUMBER_LIMITS[k] then
+    elseif describe(k, rlimit) then
       out[k] = min_limit(k, out[k], v, rlimit)
     else
       out[k] = copy(v) -- unknown key: later replaces, validation reports it

@@ -34,7 +34,8 @@ Pool.__index = Pool
 local RUN_FIELDS = { argv = true, stdio = true, env = true, keep_env = true, cwd = true,
                      name = true, limits = true, hooks = true }
 -- Limits that live in the pool's cgroups: fixed for the pool's life.
-local CG_LIMITS = { memory = true, swap = true, pids = true, cpus = true, cpuset = true }
+local CG_LIMITS = {}
+for _, k in ipairs(require("nslua.limits").CGROUP_KEYS) do CG_LIMITS[k] = true end
 
 local function copy(t)
   if type(t) ~= "table" then return t end
@@ -148,9 +149,8 @@ function Pool:_open()
 
   -- always a group, limits or not: the runs' cpu time (time limits, the
   -- report) is counted container-wide, and cgroup.procs proves each run over
-  local l = self.base.limits
   local cg, cerr, ccode = require("nslua.cgroup").new(self.id,
-    { memory = l.memory, swap = l.swap, pids = l.pids, cpus = l.cpus, cpuset = l.cpuset })
+    require("nslua.limits").cgroup_limits(self.base.limits))
   if not cg then return nil, cerr, ccode end
   self.cg = cg
   state.update(dir, { cgroup = self.id, cgroup_dirs = cg:dirs() })

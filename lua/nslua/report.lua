@@ -1,23 +1,54 @@
 --- nslua.report: the report of a run and the CLI's exit code for it.
 -- Fields (README "Reports"): status, exit_code, signal, cpu_s, wall_s,
 -- max_rss_kb, memory_peak_kb, error = {step, message, errno}.
+local core = require "nslua.core"
+local errno, signum = core.errno, core.proc.signum
+
 local M = {}
 
-local SIGKILL, SIGXFSZ = 9, 25
-local ENOENT, EACCES, ENOEXEC, EPERM, EISDIR, ENOTDIR, ELOOP, ENAMETOOLONG =
-  2, 13, 8, 1, 21, 20, 40, 36
+--- The signals a report names: SIGKILL ends a run at a limit, SIGXFSZ is
+-- the output limit (numbers from core.proc.signum, this architecture's).
+M.SIGKILL = signum("KILL")
+M.SIGXFSZ = signum("XFSZ")
+local SIGKILL, SIGXFSZ = M.SIGKILL, M.SIGXFSZ
+
+--- CLI exit codes (podman's; DESIGN "Reports and exit codes"): the
+-- command's own code, EXIT_SIGNAL + N when signal N ended it, and these.
+M.EXIT_FAIL = 125          -- nslua failed: bad recipe, bad option, set-up error
+M.EXIT_CANNOT_EXEC = 126   -- the command is not executable
+M.EXIT_NOT_FOUND = 127     -- the command was not found
+M.EXIT_SIGNAL = 128
+
+-- execve's errno -> the exit code of a command that could not start.
+local EXEC_EXIT <const> = {
+  [errno.ENOENT] = M.EXIT_NOT_FOUND, [errno.ENOTDIR] = M.EXIT_NOT_FOUND,
+  [errno.ELOOP] = M.EXIT_NOT_FOUND, [errno.ENAMETOOLONG] = M.EXIT_NOT_FOUND,
+  [errno.EACCES] = M.EXIT_CANNOT_EXEC, [errno.ENOEXEC] = M.EXIT_CANNOT_EXEC,
+  [errno.EPERM] = M.EXIT_CANNOT_EXEC, [errno.EISDIR] = M.EXIT_CANNOT_EXEC,
+}
+
+--- The exit code of a command whose execve failed with errno e: 127 (not
+-- found), 126 (cannot execute), or nil (another set-up error: 125).
+function M.exec_exit_code(e)
+  return EXEC_EXIT[e]
+end
 
 M.STATUSES = { "exited", "signaled", "cpu-limit", "wall-limit", "memory-limit",
                "pids-limit", "output-limit", "error" }
 
+-- The messages of the errnos an exec or a set-up step commonly reports.
+local STRERROR <const> = {
+  [errno.EPERM] = "Operation not permitted", [errno.ENOENT] = "No such file or directory",
+  [errno.ENOEXEC] = "Exec format error", [errno.EACCES] = "Permission denied",
+  [errno.E2BIG] = "Argument list too long", [errno.ENOMEM] = "Cannot allocate memory",
+  [errno.ENOTDIR] = "Not a directory", [errno.EISDIR] = "Is a directory",
+  [errno.EINVAL] = "Invalid argument", [errno.ENAMETOOLONG] = "File name too long",
+  [errno.ELOOP] = "Too many levels of symbolic links",
+}
+
+--- The message of errno e ("errno N" for one not in the table).
 local function strerror(e)
-  local names = {
-    [1] = "Operation not permitted", [2] = "No such file or directory",
-    [8] = "Exec format error", [13] = "Permission denied", [7] = "Argument list too long",
-    [12] = "Cannot allocate memory", [20] = "Not a directory", [21] = "Is a directory",
-    [22] = "Invalid argument", [36] = "File name too long", [40] = "Too many levels of symbolic links",
-  }
-  return names[e] or ("errno " .. tostring(e))
+  return STRERROR[e] or ("errno " .. tostring(e))
 end
 M.strerror = strerror
 
@@ -35,13 +66,7 @@ function M.build(a)
     ex = nil
     r.status = "error"
     r.error = { step = e.step, errno = e.errno, message = ("exec %s: %s"):format(e.step, strerror(e.errno)) }
-    if e.step == "execve" then
-      if e.errno == ENOENT or e.errno == ENOTDIR or e.errno == ELOOP or e.errno == ENAMETOOLONG then
-        r.exit_code = 127
-      elseif e.errno == EACCES or e.errno == ENOEXEC or e.errno == EPERM or e.errno == EISDIR then
-        r.exit_code = 126
-      end
-    end
+    if e.step == "execve" then r.exit_code = M.exec_exit_code(e.errno) end
   elseif st.setup then
     local e = st.setup
     r.status = "error"
@@ -85,20 +110,24 @@ function M.build(a)
   return r
 end
 
---- The CLI exit code (podman's convention).
+--- The CLI exit code of a report (podman's convention): the command's
+-- own code; EXIT_SIGNAL + N when signal N (a limit's SIGKILL) ended it;
+-- 127 or 126 when the command could not start; else EXIT_FAIL.
+-- @tparam table r a report (or nslua.exec's result)
+-- @treturn integer
 function M.exit_code(r)
   local s = r.status
   if s == "exited" then return r.exit_code end
   if s == "signaled" or s == "cpu-limit" or s == "wall-limit" or s == "memory-limit"
     or s == "output-limit" then
-    return 128 + (r.signal or SIGKILL)
+    return M.EXIT_SIGNAL + (r.signal or SIGKILL)
   end
   if s == "pids-limit" then
     if r.exit_code then return r.exit_code end
-    if r.signal then return 128 + r.signal end
-    return 125
+    if r.signal then return M.EXIT_SIGNAL + r.signal end
+    return M.EXIT_FAIL
   end
-  return r.exit_code or 125
+  return r.exit_code or M.EXIT_FAIL
 end
 
 --- JSON text of a report (lua-cjson).

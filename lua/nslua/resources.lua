@@ -16,6 +16,7 @@
 local core = require "nslua.core"
 local state = require "nslua.state"
 local ids = require "nslua.ids"
+local limits = require "nslua.limits"
 
 local ns, mount, proc = core.ns, core.mount, core.proc
 local errno = core.errno
@@ -33,18 +34,6 @@ local cgroup = lazy "nslua.cgroup"
 local net = lazy "nslua.net"
 local seccomp = lazy "nslua.seccomp"
 local launch = lazy "nslua.launch"
-
--- Limits that need a cgroup (time: the cgroup counts the cpu time).
-local CG_LIMITS <const> = { "memory", "swap", "pids", "cpus", "cpuset", "time" }
-M.CG_LIMITS = CG_LIMITS
-
---- Does the spec need cgroups?
-function M.needs_cgroup(limits)
-  for _, k in ipairs(CG_LIMITS) do
-    if limits[k] then return true end
-  end
-  return false
-end
 
 local host_layout
 --- How the host lays out /bin /sbin /lib /lib64 ...: symlinks into usr or dirs (cached).
@@ -144,10 +133,7 @@ local function probe(spec, res)
       res.lower_modes[i] = st and st.mode or nil
     end
   end
-  if M.needs_cgroup(spec.limits) then
-    local l = spec.limits
-    res.cgroup_limits = { memory = l.memory, swap = l.swap, pids = l.pids, cpus = l.cpus, cpuset = l.cpuset }
-  end
+  if limits.needs_cgroup(spec.limits) then res.cgroup_limits = limits.cgroup_limits(spec.limits) end
   res.getenv = {}
   if spec.tty then res.getenv.TERM = os.getenv("TERM") end
   for _, name in ipairs(spec.keep_env or {}) do res.getenv[name] = os.getenv(name) end

@@ -6,10 +6,11 @@
 -- a NEW table with defaults filled in, sizes in bytes, modes as integers and
 -- capabilities in their canonical "cap_x" form; the input is never changed.
 -- Validating a normalised spec again gives the same spec.
+local limits = require "nslua.limits"
+
 local M = {}
 
 local KIB <const> = 1024
-local MAXINT <const> = math.maxinteger
 
 --- Default size of every tmpfs (DESIGN "Mounts"): 64 MiB.
 M.DEFAULT_TMPFS_SIZE = 64 * KIB * KIB
@@ -80,14 +81,9 @@ local MOUNT_ALLOWED = {
 -- Cross-field rules: these mount types need a namespace of their own.
 local MOUNT_NEEDS_NS = { proc = "pid", mqueue = "ipc", sysfs = "net" }
 
-local LIMIT_FIELDS = set {
-  "memory", "swap", "pids", "cpus", "time", "wall", "extra_time", "output",
-  "cpuset", "rlimits",
-}
-local RLIMIT_KIND = {
-  nofile = "count", nproc = "count", fsize = "size", stack = "size",
-  core = "size", as = "size", memlock = "size",
-}
+-- The limits and their kinds live in nslua.limits.
+local LIMIT_FIELDS = set(limits.KEYS)
+LIMIT_FIELDS.rlimits = true
 
 -- A path element for key k under base: base.k for identifiers, base[...]
 -- otherwise, so every error names exactly where it is.
@@ -143,36 +139,6 @@ local function copy(v, seen)
 end
 M.copy = copy
 
-local SIZE_UNITS = {}
-for i, letter in ipairs { "k", "m", "g", "t" } do
-  local mult = KIB ^ i // 1 | 0
-  SIZE_UNITS[letter], SIZE_UNITS[letter .. "b"] = mult, mult
-  SIZE_UNITS[letter .. "ib"] = mult
-end
-SIZE_UNITS[""], SIZE_UNITS.b = 1, 1
-
--- Bytes for v, or nil when v is not a size.
-local function parse_size(v)
-  if type(v) == "number" then
-    local n = as_int(v)
-    if n and n >= 0 then return n end
-    return nil
-  end
-  if type(v) ~= "string" then return nil end
-  local num, unit = v:match("^%s*(%d*%.?%d*)%s*(%a*)%s*$")
-  if not num or not num:find("%d") then return nil end
-  local mult = SIZE_UNITS[unit:lower()]
-  if not mult then return nil end
-  local n = tonumber(num)
-  if math.type(n) == "integer" then
-    if n > MAXINT // mult then return nil end
-    return n * mult
-  end
-  local bytes = math.floor(n * mult)
-  if bytes >= 2.0 ^ 63 then return nil end
-  return math.tointeger(bytes)
-end
-
 --- Parse a size: an integer number of bytes or a string such as "64M",
 -- "1G", "512k", "100", "1.5G", "64MiB" (K/M/G/T, optional "B"/"iB", any case,
 -- binary multiples; fractions round down to a whole byte).
@@ -181,31 +147,16 @@ end
 -- @treturn integer bytes
 -- @raise "path: invalid size 'lots'"
 function M.size(v, path)
-  local n = parse_size(v)
+  local n = limits.size_bytes(v)
   if n then return n end
   local msg = "invalid size " .. show(v)
   error(path and (path .. ": " .. msg) or msg, 2)
 end
 
---- Parse a cpu list such as "0-1,3".
+--- Parse a cpu list such as "0-1,3" (nslua.limits.cpulist).
 -- @treturn[1] table sorted list of cpu numbers, no duplicates
 -- @return[2] nil when s is not a cpu list
-function M.cpuset(s)
-  if type(s) ~= "string" or s == "" then return nil end
-  local seen, list = {}, {}
-  for item in (s .. ","):gmatch("(.-),") do
-    local a, b = item:match("^%s*(%d+)%s*%-%s*(%d+)%s*$")
-    if not a then a = item:match("^%s*(%d+)%s*$"); b = a end
-    if not a or #a > 5 or #b > 5 then return nil end
-    a, b = tonumber(a), tonumber(b)
-    if a > b then return nil end
-    for c = a, b do
-      if not seen[c] then seen[c] = true; list[#list + 1] = c end
-    end
-  end
-  table.sort(list)
-  return list
-end
+M.cpuset = limits.cpulist
 
 --- Canonical capability name ("NET_ADMIN", "cap_net_admin" -> "cap_net_admin"),
 -- "all" for "all", nil for an unknown name.
@@ -336,16 +287,15 @@ end
 
 -- A size in bytes; min is the smallest accepted value (0 or 1).
 function Checker:size(v, path, min)
-  local n = parse_size(v)
-  if not n then
-    self:add(path, "invalid size " .. show(v))
-    return nil
-  end
-  if n < min then
-    self:add(path, "must be a positive size")
-    return nil
-  end
-  return n
+  return self:limit({ kind = "size", min = min }, v, path)
+end
+
+-- A limit's value (nslua.limits.parse): the normalised value, or nil
+-- with the problem added.
+function Checker:limit(what, v, path)
+  local out, msg = limits.parse(what, v)
+  if out == nil then self:add(path, msg) end
+  return out
 end
 
 -- A file mode 0..07777: a number or an octal string such as "0755".
@@ -624,16 +574,6 @@ function Checker:net(v)
   return out
 end
 
-function Checker:number(v, path, positive)
-  if type(v) ~= "number" or v ~= v or v == math.huge or
-      v < 0 or (positive and v == 0) then
-    self:add(path, positive and "must be a positive number" or
-      "must be a non-negative number")
-    return nil
-  end
-  return v
-end
-
 function Checker:rlimits(v)
   local out = { core = 0 }
   if v == nil then return out end
@@ -641,21 +581,9 @@ function Checker:rlimits(v)
     self:add("limits.rlimits", "must be a table")
     return out
   end
-  self:unknown(v, RLIMIT_KIND, "limits.rlimits")
-  for k, kind in pairs(RLIMIT_KIND) do
-    local x, p = v[k], "limits.rlimits." .. k
-    if x == "unlimited" then
-      out[k] = x
-    elseif x ~= nil and kind == "size" then
-      out[k] = self:size(x, p, 0)
-    elseif x ~= nil then
-      local n = as_int(x)
-      if not n or n < 0 then
-        self:add(p, "must be a non-negative integer or \"unlimited\"")
-      else
-        out[k] = n
-      end
-    end
+  self:unknown(v, limits.RLIMITS, "limits.rlimits")
+  for _, k in ipairs(limits.RLIMIT_KEYS) do
+    if v[k] ~= nil then out[k] = self:limit("rlimits." .. k, v[k], "limits.rlimits." .. k) end
   end
   return out
 end
@@ -669,30 +597,8 @@ function Checker:limits(spec)
   end
   self:unknown(v, LIMIT_FIELDS, "limits")
   local out = {}
-  for _, k in ipairs { "memory", "output" } do
-    if v[k] ~= nil then out[k] = self:size(v[k], "limits." .. k, 1) end
-  end
-  if v.swap ~= nil then out.swap = self:size(v.swap, "limits.swap", 0) end
-  if v.pids ~= nil then
-    local n = as_int(v.pids)
-    if not n or n < 1 then
-      self:add("limits.pids", "must be a positive integer")
-    else
-      out.pids = n
-    end
-  end
-  for _, k in ipairs { "cpus", "time", "wall" } do
-    if v[k] ~= nil then out[k] = self:number(v[k], "limits." .. k, true) end
-  end
-  if v.extra_time ~= nil then
-    out.extra_time = self:number(v.extra_time, "limits.extra_time", false)
-  end
-  if v.cpuset ~= nil then
-    if M.cpuset(v.cpuset) then
-      out.cpuset = v.cpuset
-    else
-      self:add("limits.cpuset", "must be a cpu list such as \"0-1,3\"")
-    end
+  for _, k in ipairs(limits.KEYS) do
+    if v[k] ~= nil then out[k] = self:limit(k, v[k], "limits." .. k) end
   end
   out.rlimits = self:rlimits(v.rlimits)
   return out

@@ -150,7 +150,7 @@ end
 -- Everything a run needs lives in one 0755 temp dir (readable by the
 -- rootless uid): copies of the bench tools, a busybox root, a 0755 copy of
 -- nslua's tree for rootless runs, the rootless XDG_RUNTIME_DIR, crun's bundle.
-local function setup(opts, ctx)
+local function setup(_opts, ctx)
   local ok, out = sh("mktemp -d /tmp/nslua-bench.XXXXXX")
   assert(ok, "mktemp: " .. out)
   local T = out:match("^(%S+)")
@@ -576,7 +576,8 @@ local function report(results, opts)
   p(cli)
   if #api.rows > 0 then
     print("")
-    print(("In one process: runs/s of %d-sandbox loops relative to the limit's loop with nslua's process"):format(opts.loop))
+    print(("In one process: runs/s of %d-sandbox loops relative to the limit's loop with nslua's process")
+      :format(opts.loop))
     print(("structure (median and range over %d pairs; higher is better)."):format(opts.api_pairs))
     print("")
     p(api)

@@ -1,10 +1,10 @@
 -- spec/cli/args_spec.lua - `nslua run`'s fast argument parser gives exactly
 -- what argparse gives for the forms it takes, and hands everything else
 -- (help, errors, unusual forms) to argparse.
-local cli = require "nslua.cli"
+local run = require "nslua.cli.run"
 
 local function argparse_result(args)
-  local ok, r = cli.run_parser():pparse(args)
+  local ok, r = run.parser():pparse(args)
   assert(ok, r)
   return r
 end
@@ -37,7 +37,7 @@ describe("nslua run arguments", function()
   }
   for i, args in ipairs(same) do
     it(("takes form %d exactly as argparse does: %s"):format(i, table.concat(args, " ")), function()
-      local fast = cli.parse_run_fast(args)
+      local fast = run.parse_fast(args)
       assert.is_table(fast)
       assert.same(argparse_result(args), fast)
     end)
@@ -55,7 +55,7 @@ describe("nslua run arguments", function()
       { "/bin/true" },                                   -- the command without --
       { "--net", "host", "/bin/echo", "--tty" },         -- options after the command
     } do
-      assert.is_nil(cli.parse_run_fast(args), table.concat(args, " "))
+      assert.is_nil(run.parse_fast(args), table.concat(args, " "))
     end
   end)
 end)

@@ -172,8 +172,7 @@ ip link del %s
     assert.is_true(ok, out)
     assert.equal(0, code)
     assert.matches("nslua: start '[a-z0-9]+': net: veth.host_addr 10%.231%.%d+%.%d+/30 %(default%) "
-      .. "overlaps the host route "
-      .. "10%.231%.0%.0/16 dev " .. dummy, out)
+      .. "overlaps the host route 10%.231%.0%.0/16 dev " .. dummy, out)
     assert.matches("veth rc=125", out, 1, true)
     assert.matches("': net: net.addr 10.231.77.2/24 overlaps the host route 10.231.0.0/16 dev "
       .. dummy .. "; choose another prefix\n", out, 1, true)

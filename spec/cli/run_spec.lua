@@ -92,7 +92,14 @@ describe("nslua run", function()
     assert.matches("bogus", out, 1, true)
     _, out, code = helper.sh(N .. " run --memory lots -- /bin/true")
     assert.equal(125, code, out)
-    assert.matches("limits.memory", out, 1, true)
+    assert.matches("--memory: invalid size 'lots'", out, 1, true)
+    _, out, code = helper.sh(N .. " run --wall 1e300 -- /bin/true")
+    assert.equal(125, code, out)
+    assert.matches("--wall: must be at most 2147483 seconds", out, 1, true)
+    -- a spec field from a recipe is named by its path
+    _, out, code = helper.sh(N .. " run --tmpfs /t:lots -- /bin/true")
+    assert.equal(125, code, out)
+    assert.matches("mounts[", out, 1, true)
   end)
 
   it("does not let the payload read the init's fds", function()
@@ -107,7 +114,8 @@ describe("nslua run", function()
     local ok, out = sh(("--bind %s:/data"):format(dir), "echo hi > /data/f && cat /data/f")
     assert.is_true(ok, out)
     assert.equal("hi\n", helper.read(dir .. "/f"))
-    ok, out = sh(("--ro-bind %s /data"):format(dir), "echo x > /data/g 2>&1; echo rc=$?")
+    local _
+    _, out = sh(("--ro-bind %s /data"):format(dir), "echo x > /data/g 2>&1; echo rc=$?")
     assert.matches("Read%-only", out)
     assert.is_false(helper.exists(dir .. "/g"))
     helper.rmtree(dir)
@@ -156,8 +164,8 @@ describe("nslua run", function()
 
   it("forwards SIGTERM to the command: signaled 15, exit 143", function()
     local dir = helper.tmpdir()
-    local ok, out, code = helper.sh(("%s run --report %s/r.json -- /bin/sleep 100 & p=$!; sleep 0.5; kill -TERM $p; wait $p")
-      :format(N, dir))
+    local ok, out, code = helper.sh(
+      ("%s run --report %s/r.json -- /bin/sleep 100 & p=$!; sleep 0.5; kill -TERM $p; wait $p"):format(N, dir))
     local rep = helper.read(dir .. "/r.json") or ""
     helper.rmtree(dir)
     assert.is_false(ok)
@@ -212,7 +220,8 @@ describe("nslua run", function()
   it("lets tar restore ownership with --map-all #priv", function()
     if not helper.is_root() then return pending("needs root") end
     local ok, out = sh("--map-all --uid 0 --gid 0 --caps chown,fowner,dac_override",
-      "cd /tmp && mkdir d && echo x > d/f && chown 1234:4321 d/f && tar cf t.tar d && rm -rf d && tar xpf t.tar && stat -c '%u:%g' d/f")
+      "cd /tmp && mkdir d && echo x > d/f && chown 1234:4321 d/f && tar cf t.tar d && rm -rf d && "
+        .. "tar xpf t.tar && stat -c '%u:%g' d/f")
     assert.is_true(ok, out)
     assert.equal("1234:4321\n", out)
   end)

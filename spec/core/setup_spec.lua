@@ -185,9 +185,11 @@ describe("nslua.core.setup", function()
 
     it("reports a failed step with the child's record, before the command runs", function()
       if not helper.is_root() then return pending("needs root") end
-      local ok, out = run([[{ op = "mount", src = "/.oldroot/nonexistent", path = NEW .. "/usr", flags = { bind = true }, what = "/usr" }]])
+      local ok, out = run([[{ op = "mount", src = "/.oldroot/nonexistent", path = NEW .. "/usr",
+        flags = { bind = true }, what = "/usr" }]])
       assert.is_true(ok, out)
-      assert.matches("\n?%-%-\nsetup mounts 2 /usr: mount '/newroot/usr': No such file or directory\n%-%-\nexited 1\n$", out)
+      assert.matches("\n?%-%-\nsetup mounts 2 /usr: mount '/newroot/usr': No such file or directory\n"
+        .. "%-%-\nexited 1\n$", out)
     end)
 
     it("names a missing mount point on a read-only root", function()

@@ -406,9 +406,13 @@ describe("nslua judge #priv", function()
   describe("bad options exit 125 naming the option", function()
     for _, case in ipairs {
       { "--memory lots", "--memory: invalid size 'lots'" },
-      { "--time=-1", "--time: '-1' is not a valid number of seconds" },
-      { "--pids 0", "--pids: '0' is not a valid count" },
-      { "--cpuset x", "--cpuset: 'x' is not a cpu list" },
+      { "--time=-1", "--time: must be a positive number" },
+      { "--time 1e300", "--time: must be at most 2147483 seconds" },
+      { "--pids 0", "--pids: must be a positive integer" },
+      { "--pids 1e300", "--pids: must be at most 4194304" },
+      { "--open-files 0", "--open-files: must be a positive integer" },
+      { "--memory 1e300", "--memory: invalid size '1e300'" },
+      { "--cpuset x", '--cpuset: must be a cpu list such as "0-1,3"' },
       { "--seccomp nope", "--seccomp: " },
       { "--extra-time 1", "--extra-time needs --time" },
       { "--bogus", "unknown option '--bogus'" },

@@ -14,8 +14,8 @@ describe("tutorial recipes", function()
     local ok, out = run("tutorial-pid")
     assert.is_true(ok, out)
     assert.matches("with CLONE_NEWPID:    child pid 1, parent pid 0", out, 1, true)
-    local c, d, me, host = out:match("without CLONE_NEWPID: child pid (%d+), parent pid (%d+) "
-      .. "%(this process is (%d+), the child (%d+)%)")
+    local c, d, me, host = out:match(
+      "without CLONE_NEWPID: child pid (%d+), parent pid (%d+) %(this process is (%d+), the child (%d+)%)")
     assert.equal(c, host)
     assert.equal(d, me)
   end)

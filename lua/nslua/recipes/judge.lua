@@ -28,9 +28,12 @@
 -- The CLI loads this file with loadfile and its arguments as `...`; require
 -- passes the module name and the file path.  Which one happened decides
 -- whether the chunk returns the module or the command.
+local limits = require "nslua.limits"
+local report = require "nslua.report"
+
 local M = {}
 
-local EXIT_OK, EXIT_VERDICT, EXIT_FAIL <const> = 0, 1, 125
+local EXIT_OK, EXIT_VERDICT, EXIT_FAIL <const> = 0, 1, report.EXIT_FAIL
 
 --- Defaults (documented in doc/judge.md).
 M.DEFAULTS = {
@@ -60,27 +63,13 @@ local function bad(msg)
   error({ judge_usage = msg }, 0)
 end
 
-local function num(opts, k, name, min_exclusive, integer)
+-- opts[k] checked as a limit (nslua.limits: a key, or a description of
+-- a value that is no spec limit); numbers may be given as text.
+local function limit(opts, k, name, what)
   local v = opts[k]
   if v == nil then return nil end
-  local n = tonumber(v)
-  if integer then n = n and math.tointeger(n) end
-  if not n or n ~= n or n == math.huge or (min_exclusive and n <= min_exclusive)
-     or (not min_exclusive and n < 0) then
-    bad(("%s: '%s' is not a valid %s"):format(name(k), tostring(v),
-      integer and "count" or "number of seconds"))
-  end
-  return n
-end
-
-local function size(opts, k, name, allow_unlimited)
-  local v = opts[k]
-  if v == nil then return nil end
-  if allow_unlimited and v == "unlimited" then return v end
-  local validate = require "nslua.validate"
-  local ok, n = pcall(validate.size, v, name(k))
-  if not ok then bad(n) end
-  if n == 0 then bad(("%s: must be a positive size"):format(name(k))) end
+  local n, err = limits.parse(what or k, v, name(k), true)
+  if n == nil then bad(err) end
   return n
 end
 
@@ -126,23 +115,17 @@ local function normalize(opts, name)
     if type(a) ~= "string" then bad(("%s[%d]: must be a string"):format(name("argv"), i)) end
     o.argv[i] = a
   end
-  o.time = num(opts, "time", name, 0)
-  o.extra_time = num(opts, "extra_time", name)
-  o.wall = num(opts, "wall", name, 0)
+  o.time = limit(opts, "time", name)
+  o.extra_time = limit(opts, "extra_time", name)
+  o.wall = limit(opts, "wall", name)
   if o.extra_time and not o.time then bad(("%s needs %s"):format(name("extra_time"), name("time"))) end
-  o.memory = size(opts, "memory", name)
-  o.output = size(opts, "output", name)
-  o.stack = size(opts, "stack", name, true)
-  o.box_size = size(opts, "box_size", name) or M.DEFAULTS.box_size
-  o.pids = num(opts, "pids", name, 0, true) or M.DEFAULTS.pids
-  o.open_files = num(opts, "open_files", name, 0, true) or M.DEFAULTS.open_files
-  if opts.cpuset ~= nil then
-    local validate = require "nslua.validate"
-    if type(opts.cpuset) ~= "string" or not validate.cpuset(opts.cpuset) then
-      bad(("%s: '%s' is not a cpu list such as 0 or 0-1,3"):format(name("cpuset"), tostring(opts.cpuset)))
-    end
-    o.cpuset = opts.cpuset
-  end
+  o.memory = limit(opts, "memory", name)
+  o.output = limit(opts, "output", name)
+  o.stack = limit(opts, "stack", name, { kind = "size", min = 1, unlimited = true })
+  o.box_size = limit(opts, "box_size", name, { kind = "size", min = 1 }) or M.DEFAULTS.box_size
+  o.pids = limit(opts, "pids", name) or M.DEFAULTS.pids
+  o.open_files = limit(opts, "open_files", name, { kind = "count", min = 1 }) or M.DEFAULTS.open_files
+  o.cpuset = limit(opts, "cpuset", name)
   o.seccomp = opts.seccomp or M.DEFAULTS.seccomp
   if type(o.seccomp) == "string" or type(o.seccomp) == "table" then
     -- compile now: a broken profile is the operator's mistake, not an XX
@@ -185,7 +168,9 @@ local function normalize(opts, name)
   for _, d in ipairs(list(opts.dirs)) do
     local host, inside
     if type(d) == "table" then host, inside = d[1], d[2] else host, inside = split_colon(d) end
-    if type(host) ~= "string" or host == "" then bad(("%s: '%s' is not HOST[:INSIDE]"):format(name("dirs"), tostring(d))) end
+    if type(host) ~= "string" or host == "" then
+      bad(("%s: '%s' is not HOST[:INSIDE]"):format(name("dirs"), tostring(d)))
+    end
     host = host_abs(host)
     inside = inside and inside ~= "" and inside or host
     if not is_abs(inside) then bad(("%s: '%s': INSIDE must be an absolute path"):format(name("dirs"), inside)) end
@@ -197,7 +182,9 @@ local function normalize(opts, name)
   for _, f in ipairs(list(opts.copy)) do
     local host, inside
     if type(f) == "table" then host, inside = f[1], f[2] else host, inside = split_colon(f) end
-    if type(host) ~= "string" or host == "" then bad(("%s: '%s' is not FILE[:NAME]"):format(name("copy"), tostring(f))) end
+    if type(host) ~= "string" or host == "" then
+      bad(("%s: '%s' is not FILE[:NAME]"):format(name("copy"), tostring(f)))
+    end
     inside = inside and inside ~= "" and inside or basename(host)
     if not is_abs(inside) then inside = M.BOX .. "/" .. inside end
     o.copy[#o.copy + 1] = { host = host, inside = inside }
@@ -259,7 +246,8 @@ function M.spec(o)
   for k, v in pairs(o.env) do env[k] = v end
   local wall = o.wall
   if not wall and o.time then
-    wall = M.DEFAULTS.wall_factor * (o.time + (o.extra_time or 0)) + M.DEFAULTS.wall_extra
+    wall = math.min(limits.MAX_SECONDS,
+      M.DEFAULTS.wall_factor * (o.time + (o.extra_time or 0)) + M.DEFAULTS.wall_extra)
   end
   local rl = { nofile = o.open_files, core = 0 }
   if o.stack then rl.stack = o.stack end
@@ -320,10 +308,10 @@ function M.verdict(rep, o, err)
     return set("TLE", "TO", "Time limit exceeded (wall clock)")
   elseif s == "memory-limit" then
     meta["cg-oom-killed"] = 1
-    meta.exitsig = rep.signal or 9
+    meta.exitsig = rep.signal or report.SIGKILL
     return set("MLE", "SG", "Memory limit exceeded")
   elseif s == "output-limit" then
-    meta.exitsig = rep.signal or 25
+    meta.exitsig = rep.signal or report.SIGXFSZ
     return set("OLE", "SG", "Output limit exceeded")
   end
   -- isolate: a run that ended by itself over the limit (the grace of
@@ -503,7 +491,7 @@ function M.pool(opts)
   end
   local spec = M.spec(api_normalize(opts))
   spec.stdio = nil
-  for _, k in ipairs { "time", "extra_time", "wall", "output" } do spec.limits[k] = nil end
+  for _, k in ipairs(limits.RUN_KEYS) do spec.limits[k] = nil end   -- set per run
   local p, err, code = require("nslua.pool").new(spec)
   if not p then return nil, err, code end
   return setmetatable({ opts = opts, pool = p }, JudgePool)
@@ -520,10 +508,9 @@ function JudgePool:run(run)
   end
   local pool = self.pool
   local v, meta, rep = api_run(api_normalize(opts), function(spec)
-    local l = spec.limits
-    return pool:run { argv = spec.argv, stdio = spec.stdio,
-      limits = { time = l.time, extra_time = l.extra_time, wall = l.wall, output = l.output,
-                 rlimits = l.rlimits } }
+    local l = { rlimits = spec.limits.rlimits }
+    for _, k in ipairs(limits.RUN_KEYS) do l[k] = spec.limits[k] end
+    return pool:run { argv = spec.argv, stdio = spec.stdio, limits = l }
   end)
   return v, meta, rep
 end

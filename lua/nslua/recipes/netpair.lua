@@ -106,7 +106,7 @@ PEER = PEER:gsub("DEADLINE", tostring(DEADLINE))
 local function usage(msg)
   io.stderr:write("nslua netpair: ", msg, "\n",
     "usage: nslua netpair [--bridge NAME] [--port N] [--subnet A.B.C.0/N] [--subnet6 PREFIX::/N]\n")
-  return 125
+  return report.EXIT_FAIL
 end
 
 -- "10.1.2.0/24" -> base "10.1.2.", prefix 24 (the host part is the last octet)

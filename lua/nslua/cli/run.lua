@@ -1,26 +1,15 @@
---- nslua.cli: main(argv) of the `nslua` command (testable: returns the exit code).
---   nslua FILE.lua [ARGS...]      run a recipe file
---   nslua NAME [ARGS...]          run a built-in recipe (lua/nslua/recipes/NAME.lua)
---   nslua run [OPTIONS] -- CMD    run CMD in the default sandbox
---   nslua exec | explain | ps | gc | doctor | help
--- Exit codes (podman's): the command's own; 128+N for signal N; 125 when
--- nslua failed (bad recipe, bad option, set-up error); 126 cannot execute;
--- 127 not found.
+--- nslua.cli.run: `nslua run [OPTIONS] [--] CMD [ARGS...]`: CMD in the
+-- default sandbox (recipes/sandbox.lua), with nslua's own options and
+-- bubblewrap's spellings applied in argument order on top of it.
+-- One option table feeds both parsers: argparse (help, errors, every form)
+-- and a fast path for the common forms.  `nslua explain` takes the same
+-- options (nslua.cli.explain).
+local main = require "nslua.cli.main"
+local limits = require "nslua.limits"
+
 local M = {}
 
-M.EXIT_FAIL = 125
-M.SUBCOMMANDS = { run = true, exec = true, explain = true, ps = true, gc = true,
-                  doctor = true, help = true }
-
-local function eprintf(fmt, ...)
-  io.stderr:write("nslua: ", fmt:format(...), "\n")
-end
-
--- A usage error: raised inside main, turned into exit 125.
-local UsageError = {}
-local function usage_error(msg)
-  error(setmetatable({ msg = msg }, UsageError), 0)
-end
+local eprintf, usage_error = main.eprintf, main.usage_error
 
 local function split_pair(s, sep)
   local a, b = s:match("^(.-)" .. sep .. "(.*)$")
@@ -34,19 +23,22 @@ local function parse_int(opt, v, min)
   return n
 end
 
-local function parse_num(opt, v)
-  local n = tonumber(v)
-  if not n or n <= 0 then usage_error(("%s: '%s' is not a positive number"):format(opt, v)) end
+-- A limit's value from its option (nslua.limits); a bad one is a usage error.
+local function parse_limit(what, v, opt)
+  local n, err = limits.parse(what, v, opt, true)
+  if n == nil then usage_error(err) end
   return n
 end
 
 -- The options of `nslua run` (and explain): one table for both parsers.
 -- n: how many values (1 by default, "1-2", 2, or 0 for a flag); many: may
--- be repeated (a list); hidden: accepted, not in --help.
+-- be repeated (a list); hidden: accepted, not in --help.  LIMITS stands
+-- for one option per limit of nslua.limits (--memory ... --output).
+local LIMITS = {}
 local BWRAP_NOOPS = { "--unshare-all", "--unshare-pid", "--unshare-net", "--unshare-ipc",
                       "--unshare-uts", "--unshare-user", "--unshare-cgroup", "--die-with-parent",
                       "--new-session" }
-M.RUN_OPTIONS = {
+local OPTIONS = {
   { "--name", "A name for the container (shown by nslua ps)." },
   { "--rootfs", "Use DIR (read-only) as the root file system." },
   { "--bind", "Bind SRC on DST (read-write); SRC[:DST] or SRC DST.", n = "1-2", many = true },
@@ -72,17 +64,9 @@ M.RUN_OPTIONS = {
   { "--gid", "The gid inside (default 65534)." },
   { "--map-all", "Map inside ids 0-65535 (for chown, tar, apt).", n = 0 },
   { "--tty", "Give the command an interactive pty.", n = 0 },
-  { "--memory", "Memory limit (SIZE, e.g. 256M)." },
-  { "--swap", "Swap limit (SIZE)." },
-  { "--pids", "Maximum number of tasks." },
-  { "--time", "CPU time limit in seconds (whole container)." },
-  { "--extra-time", "Grace CPU seconds before the kill." },
-  { "--wall", "Wall-clock limit in seconds." },
-  { "--cpus", "CPU bandwidth (e.g. 0.5)." },
-  { "--cpuset", "Pin to CPUs (e.g. 0-1)." },
-  { "--output", "Output limit (SIZE)." },
+  LIMITS,
   { "--nofile", "RLIMIT_NOFILE." },
-  { "--rlimit", "NAME=VALUE (nofile nproc fsize stack core as memlock).", many = true },
+  { "--rlimit", ("NAME=VALUE (%s)."):format(table.concat(limits.RLIMIT_KEYS, " ")), many = true },
   { "--caps", "Capabilities to keep: a comma list, or all." },
   { "--seccomp", "default | strict | none | FILE.lua" },
   { "--stdin", "Read stdin from FILE (null for /dev/null)." },
@@ -96,16 +80,26 @@ M.RUN_OPTIONS = {
   { "--dev", "Mount a minimal /dev on DST (bwrap).", many = true },
   { "--mqueue", "Mount mqueue on DST (bwrap).", many = true },
 }
+M.OPTIONS = {}
+for _, o in ipairs(OPTIONS) do
+  if o == LIMITS then
+    for _, k in ipairs(limits.KEYS) do
+      M.OPTIONS[#M.OPTIONS + 1] = { limits.option(k), limits.LIMITS[k].help }
+    end
+  else
+    M.OPTIONS[#M.OPTIONS + 1] = o
+  end
+end
 for _, f in ipairs(BWRAP_NOOPS) do
-  M.RUN_OPTIONS[#M.RUN_OPTIONS + 1] = { f, "Accepted for bwrap; nslua always does this.", n = 0, hidden = true }
+  M.OPTIONS[#M.OPTIONS + 1] = { f, "Accepted for bwrap; nslua always does this.", n = 0, hidden = true }
 end
 
 --- The argparse parser of `nslua run` (and explain, which takes the same options).
-function M.run_parser(name)
+function M.parser(name)
   local argparse = require "argparse"
   local p = argparse(name or "nslua run", "Run a command in the default sandbox.")
   p:argument("command", "The command and its arguments (after --)."):args("*")
-  for _, o in ipairs(M.RUN_OPTIONS) do
+  for _, o in ipairs(M.OPTIONS) do
     local opt = o.n == 0 and p:flag(o[1], o[2]) or p:option(o[1], o[2])
     if o.n and o.n ~= 0 then opt:args(o.n) end
     if o.many then opt:count("*") end
@@ -120,10 +114,10 @@ end
 -- before `--`), which argparse then parses and explains.  Loading and
 -- building argparse costs ~1.8 ms and ~250 KiB of every CLI run.
 local run_index, run_lists
-function M.parse_run_fast(args)
+function M.parse_fast(args)
   if not run_index then
     run_index, run_lists = {}, {}
-    for _, o in ipairs(M.RUN_OPTIONS) do
+    for _, o in ipairs(M.OPTIONS) do
       local key = o[1]:match("^%-%-(%S+)"):gsub("%-", "_")   -- argparse's result key
       for name in o[1]:gmatch("%S+") do run_index[name] = { key = key, n = o.n or 1, many = o.many } end
       if o.many then run_lists[#run_lists + 1] = key end
@@ -168,13 +162,27 @@ function M.parse_run_fast(args)
   end
   return nil   -- no `--`: let argparse decide what the words are
 end
+
+--- Parse `run`'s arguments (the fast path, else argparse): the options
+-- table; a usage error raises (exit 125).
+function M.parse(args, name)
+  local o = M.parse_fast(args)
+  if not o then
+    local okp
+    okp, o = M.parser(name):pparse(args)
+    if not okp then usage_error(o) end
+  end
+  return o
+end
+
 local function bind_args(v)
   if #v == 2 then return v[1], v[2] end
   local src, dst = split_pair(v[1], ":")
   return src, dst or src
 end
 
---- Turn parsed `run` options into overrides of the default spec.
+--- Turn parsed `run` options into overrides of the default spec, and the
+-- set of environment variables to remove.
 function M.options_to_spec(o)
   local s = {}
   local mounts = {}
@@ -245,19 +253,18 @@ function M.options_to_spec(o)
   if next(env) then s.env = env end
   if #(o.keep_env or {}) > 0 then s.keep_env = o.keep_env end
   local l = {}
-  l.memory, l.swap, l.output = o.memory, o.swap, o.output
-  if o.pids then l.pids = parse_int("--pids", o.pids, 1) end
-  if o.time then l.time = parse_num("--time", o.time) end
-  if o.extra_time then l.extra_time = parse_num("--extra-time", o.extra_time) end
-  if o.wall then l.wall = parse_num("--wall", o.wall) end
-  if o.cpus then l.cpus = parse_num("--cpus", o.cpus) end
-  l.cpuset = o.cpuset
+  for _, k in ipairs(limits.KEYS) do
+    if o[k] then l[k] = parse_limit(k, o[k], limits.option(k)) end
+  end
   local r = {}
-  if o.nofile then r.nofile = parse_int("--nofile", o.nofile, 0) end
+  if o.nofile then r.nofile = parse_limit("rlimits.nofile", o.nofile, "--nofile") end
   for _, kv in ipairs(o.rlimit or {}) do
     local k, v = kv:match("^([%w_]+)=(.+)$")
     if not k then usage_error(("--rlimit: '%s' is not NAME=VALUE"):format(kv)) end
-    r[k] = math.tointeger(tonumber(v)) or v
+    if not limits.RLIMITS[k] then
+      usage_error(("--rlimit: unknown limit '%s' (valid: %s)"):format(k, table.concat(limits.RLIMIT_KEYS, " ")))
+    end
+    r[k] = parse_limit("rlimits." .. k, v, "--rlimit " .. k)
   end
   if next(r) then l.rlimits = r end
   if next(l) then s.limits = l end
@@ -274,31 +281,23 @@ function M.options_to_spec(o)
   return s, unset
 end
 
---- Merge CLI overrides into a spec (overrides replace; mounts append).
-local function apply(base, over, unset)
-  local policy = require "nslua.policy"
-  local spec = policy.override(base, over)
-  if unset and spec.env then
-    for k in pairs(unset) do spec.env[k] = nil end
-  end
+--- The default spec of `run`: the built-in sandbox recipe.
+function M.default_spec()
+  local ok, spec = main.load_recipe(main.builtin("sandbox"), { n = 0 })
+  assert(ok, spec)
   return spec
 end
 
-local function load_builtin(name)
-  local path = package.searchpath("nslua.recipes." .. name, package.path)
-  if not path then return nil end
-  return path
-end
-
---- Load a recipe as text only (never bytecode).  Returns the value it returned.
-function M.load_recipe(path, args)
-  local chunk, err = loadfile(path, "t")
-  if not chunk then return nil, err end
-  local a = { [0] = path, table.unpack(args, 1, args.n or #args) }
-  _G.arg = a
-  local ok, v = pcall(chunk, table.unpack(args, 1, args.n or #args))
-  if not ok then return nil, tostring(v) end
-  return true, v
+--- The spec `run` (or explain) makes of its arguments, and the options.
+-- @tparam table args the arguments after the subcommand
+-- @tparam[opt] string name the program name for argparse's messages
+-- @treturn table the spec (not validated yet)
+-- @treturn table the parsed options
+function M.spec_of(args, name)
+  local o = M.parse(args, name)
+  local over, unset = M.options_to_spec(o)
+  if not over.argv then usage_error("missing command (nslua run [OPTIONS] -- CMD [ARGS...])") end
+  return main.apply(M.default_spec(), over, unset), o
 end
 
 local function write_report(opts, rep)
@@ -324,14 +323,17 @@ local function write_report(opts, rep)
   return true
 end
 
--- Run a spec; print set-up errors; return the exit code.
-local function run_spec(spec, opts)
+--- Run a spec in a container; print set-up errors; the exit code.
+-- @tparam table spec
+-- @tparam[opt] table opts parsed `run` options (report, report_fd)
+-- @treturn integer exit code (the command's, 128+N, 125, 126, 127)
+function M.run_spec(spec, opts)
   local container = require "nslua.container"
   local report = require "nslua.report"
   local ok, c = pcall(container.new, spec)
   if not ok then
     eprintf("%s", tostring(c))
-    return M.EXIT_FAIL
+    return report.EXIT_FAIL
   end
   -- the command exits after this run: the collection run() would do once
   -- the init is gone (the garbage of loading every module) is of no use
@@ -339,234 +341,27 @@ local function run_spec(spec, opts)
   local rep, err = c:run()
   if not rep then
     eprintf("%s", err)
-    return M.EXIT_FAIL
+    return report.EXIT_FAIL
   end
   if rep.status == "error" and rep.error then
-    if rep.exit_code == 127 or rep.exit_code == 126 then
+    if rep.exit_code == report.EXIT_NOT_FOUND or rep.exit_code == report.EXIT_CANNOT_EXEC then
       eprintf("%s: %s", spec.argv[1], report.strerror(rep.error.errno))
     else
       eprintf("set-up failed at %s: %s", rep.error.step or "?", rep.error.message or "?")
     end
   end
-  if opts and not write_report(opts, rep) then return M.EXIT_FAIL end
+  if opts and not write_report(opts, rep) then return report.EXIT_FAIL end
   return report.exit_code(rep)
 end
-M.run_spec = run_spec
 
--- Print the plan of a spec without running it (M.explain_json: as JSON).
-local function explain_spec(spec)
-  local container = require "nslua.container"
-  local ok, c = pcall(container.new, spec)
-  if not ok then
-    eprintf("%s", tostring(c))
-    return M.EXIT_FAIL
-  end
-  local plan, err = c:plan()
-  if not plan then
-    eprintf("explain: %s", err)
-    return M.EXIT_FAIL
-  end
-  local launch = require "nslua.launch"
-  if M.explain_json then
-    print(launch.json(plan))
-  else
-    for _, line in ipairs(launch.explain(plan)) do print(line) end
-  end
-  return 0
-end
-
-local function default_spec()
-  local ok, spec = M.load_recipe(load_builtin("sandbox"), { n = 0 })
-  assert(ok, spec)
-  return spec
-end
-
-local function cmd_run(args, explain)
-  local o = M.parse_run_fast(args)
-  if not o then
-    local okp
-    okp, o = M.run_parser(explain and "nslua explain" or "nslua run"):pparse(args)
-    if not okp then usage_error(o) end
-  end
-  local over, unset = M.options_to_spec(o)
-  if not over.argv then usage_error("missing command (nslua run [OPTIONS] -- CMD [ARGS...])") end
-  local spec = apply(default_spec(), over, unset)
-  if explain then return explain_spec(spec) end
-  local code = run_spec(spec, o)
+--- main(args) of `nslua run` -> exit code.
+function M.main(args)
+  local spec, o = M.spec_of(args, "nslua run")
+  local code = M.run_spec(spec, o)
   -- one container, waited for: nothing is left for finalizers to clean up,
   -- so the launcher may exit without freeing the whole heap first
-  M.nothing_to_finalize = true
+  main.nothing_to_finalize = true
   return code
-end
-
--- A recipe's value: a spec table (run it), a function (called with the
--- arguments; its result is handled the same way), an integer (exit code),
--- or nothing (the recipe drove the API itself: exit 0).
-local function run_recipe(path, args, explain)
-  local ok, v = M.load_recipe(path, args)
-  if not ok then
-    eprintf("%s", v)
-    return M.EXIT_FAIL
-  end
-  if type(v) == "function" then
-    local ok2, r = pcall(v, table.unpack(args, 1, args.n or #args))
-    if not ok2 then
-      eprintf("%s: %s", path, tostring(r))
-      return M.EXIT_FAIL
-    end
-    v = r
-  elseif explain then
-    if type(v) ~= "table" then
-      eprintf("explain: %s drives the API itself; there is no plan to print", path)
-      return M.EXIT_FAIL
-    end
-  end
-  if type(v) == "table" then
-    local spec = v
-    local cmd = { table.unpack(args, 1, args.n or #args) }
-    if cmd[1] == "--" then table.remove(cmd, 1) end
-    if #cmd > 0 and not spec.argv then
-      spec = apply(spec, { argv = cmd })
-    end
-    if explain then return explain_spec(spec) end
-    return run_spec(spec)
-  end
-  if explain then
-    eprintf("explain: %s drives the API itself; there is no plan to print", path)
-    return M.EXIT_FAIL
-  end
-  if math.type(v) == "integer" then return v end
-  if v == nil or v == true then return 0 end
-  if v == false then return 1 end
-  eprintf("%s: a recipe returns a spec table, a function, an exit code or nothing (got %s)",
-    path, type(v))
-  return M.EXIT_FAIL
-end
-
-local function cmd_ps()
-  local state = require "nslua.state"
-  local root, err = state.root()
-  if not root then
-    eprintf("%s", err)
-    return M.EXIT_FAIL
-  end
-  print(("%-8s  %-16s  %7s  %-7s  %s"):format("ID", "NAME", "PID", "STATE", "COMMAND"))
-  for _, rec in ipairs(state.list(root)) do
-    local i = rec.info
-    print(("%-8s  %-16s  %7s  %-7s  %s"):format(rec.id, i.name or "", tostring(i.init_pid or "-"),
-      rec.alive and "running" or "stale", i.argv or ""))
-  end
-  return 0
-end
-
-local function cmd_gc()
-  local container = require "nslua.container"
-  local state = require "nslua.state"
-  for _, id in ipairs(container.sweep()) do print("removed " .. id) end
-  -- what remains without a live owner: cgroups and links of ids with no record
-  local root = state.root()
-  local live = {}
-  for _, rec in ipairs(root and state.list(root) or {}) do
-    if rec.alive then live[rec.id] = true end
-  end
-  for _, dir in ipairs(require("nslua.cgroup").sweep(function(id) return not live[id] end) or {}) do
-    print("removed cgroup " .. dir)
-  end
-  for _, name in ipairs(require("nslua.net").gc(function(id) return live[id] end) or {}) do
-    print("removed link " .. name)
-  end
-  return 0
-end
-
-local HELP = [[
-Usage: nslua FILE.lua [ARGS...]       run a recipe file
-       nslua NAME [ARGS...]           run a built-in recipe (sandbox, judge, netpair, ...)
-       nslua run [OPTIONS] -- CMD     run CMD in the default sandbox
-       nslua explain [OPTIONS] -- CMD | FILE.lua   print the plan without running it
-       nslua exec TARGET -- CMD       run CMD inside a running container
-       nslua ps                       list containers
-       nslua gc                       remove what dead nslua processes left behind
-       nslua doctor                   check this host
-       nslua help | --help | --version
-
-`nslua run --help` lists the sandbox options.
-Exit codes: the command's own; 128+N for signal N; 125 nslua failed;
-126 cannot execute; 127 not found.]]
-
-local function dispatch(argv)
-  local first = argv[1]
-  if first == nil or first == "help" or first == "--help" or first == "-h" then
-    if argv[2] and M.SUBCOMMANDS[argv[2]] and argv[2] ~= "help" then
-      return dispatch { argv[2], "--help" }
-    end
-    print(HELP)
-    return first == nil and M.EXIT_FAIL or 0
-  end
-  if first == "--version" then
-    print("nslua " .. require("nslua.core")._VERSION)
-    return 0
-  end
-  local rest = { n = #argv - 1, table.unpack(argv, 2) }
-  if first:find("/", 1, true) or first:match("%.lua$") then
-    return run_recipe(first, rest)
-  end
-  if first == "run" then return cmd_run(rest) end
-  if first == "explain" then
-    if rest[1] == "--json" then
-      M.explain_json = true
-      rest = { n = rest.n - 1, table.unpack(rest, 2) }
-    end
-    local target = rest[1]
-    if target and (target:find("/", 1, true) or target:match("%.lua$")) then
-      return run_recipe(target, { n = rest.n - 1, table.unpack(rest, 2) }, true)
-    end
-    if target and not target:match("^%-") and load_builtin(target) then
-      return run_recipe(load_builtin(target), { n = rest.n - 1, table.unpack(rest, 2) }, true)
-    end
-    return cmd_run(rest, true)
-  end
-  if first == "ps" then return cmd_ps() end
-  if first == "gc" then return cmd_gc() end
-  if first == "exec" then
-    local ok, ex = pcall(require, "nslua.exec")
-    if not ok then
-      eprintf("exec: not available in this build")
-      return M.EXIT_FAIL
-    end
-    return ex.main(rest)
-  end
-  if first == "doctor" then
-    local ok, doc = pcall(require, "nslua.doctor")
-    if not ok then
-      eprintf("doctor: not available in this build")
-      return M.EXIT_FAIL
-    end
-    return doc.main(rest)
-  end
-  if first:match("^%-") then usage_error(("unknown option '%s' (see nslua --help)"):format(first)) end
-  local path = load_builtin(first)
-  if not path then
-    usage_error(("'%s' is neither a subcommand, a recipe file nor a built-in recipe"):format(first))
-  end
-  return run_recipe(path, rest)
-end
-
---- main(argv) -> exit code.  Never raises.
-function M.main(argv)
-  local ok, code = xpcall(dispatch, function(e)
-    if getmetatable(e) == UsageError then return e end
-    return debug.traceback(tostring(e), 2)
-  end, argv or {})
-  if ok then
-    io.stdout:flush()
-    return code
-  end
-  if getmetatable(code) == UsageError then
-    eprintf("%s", code.msg)
-  else
-    eprintf("internal error: %s", tostring(code))
-  end
-  return M.EXIT_FAIL
 end
 
 return M

@@ -1,4 +1,4 @@
---- nslua.doctor: `nslua doctor [--json]`, host checks with a verdict and a
+--- nslua.cli.doctor: `nslua doctor [--json]`, host checks with a verdict and a
 -- fix hint each.  It reads /proc and /sys and probes the kernel through
 -- nslua.core in forked children; it never runs a shell command.
 --
@@ -17,7 +17,7 @@ local M = {}
 
 M.EXIT_OK = 0
 M.EXIT_FAILED = 1
-M.EXIT_USAGE = 125
+M.EXIT_USAGE = require("nslua.report").EXIT_FAIL
 
 M.VERDICTS = { "ok", "info", "warn", "fail" }
 
@@ -274,6 +274,18 @@ function M.check_cgroup_layout(layout)
     { layout = kind })
 end
 
+-- The options of the limits that need a cgroup (nslua.limits), or only of
+-- those a controller of the set 'controllers' enforces.
+local function cgroup_options(controllers)
+  local limits = require "nslua.limits"
+  local t = {}
+  for _, k in ipairs(limits.KEYS) do
+    local d = limits.LIMITS[k]
+    if d.cgroup and (not controllers or controllers[d.controller]) then t[#t + 1] = limits.option(k) end
+  end
+  return t
+end
+
 --- Where each controller nslua uses lives.  memory, pids and cpu carry the
 -- limits; on v1, cpu time comes from cpuacct and the kill without a pid
 -- namespace from freezer (cgroup2 has cpu.stat and cgroup.kill built in).
@@ -293,9 +305,13 @@ function M.check_cgroup_controllers(layout)
   end
   local detail = table.concat(parts, "; ")
   if #missing > 0 then
+    local set = {}
+    for _, c in ipairs(missing) do set[c] = true end
+    local opts = cgroup_options(set)
     return check("cgroup.controllers", "warn",
       ("missing %s%s"):format(table.concat(missing, ","), detail ~= "" and ("; " .. detail) or ""),
-      "limits that need them (--memory, --pids, --time, --cpus) exit 125; enable the "
+      ("limits that need them%s exit 125; enable the "):format(
+        #opts > 0 and (" (" .. table.concat(opts, ", ") .. ")") or "")
         .. "controllers (cgroup_enable= on the kernel command line, or cgroup v2)")
   end
   return check("cgroup.controllers", "ok", detail)
@@ -312,7 +328,7 @@ function M.check_delegation(layout, is_root, delegated, why)
       ("cgroup v2 group %s is delegated"):format(layout.v2.dir))
   end
   return check("cgroup.delegation", "warn",
-    ("rootless: %s; --memory, --pids, --time and --cpus exit 125"):format(why or "no delegation"),
+    ("rootless: %s; %s exit 125"):format(why or "no delegation", table.concat(cgroup_options(), ", ")),
     "run nslua under systemd-run --user --scope -p Delegate=yes on a cgroup v2 host")
 end
 

@@ -1,0 +1,189 @@
+--- nslua.cli.main: main(argv) of the `nslua` command (testable: returns the exit code).
+--   nslua FILE.lua [ARGS...]      run a recipe file (an ARG with '/' or ending in .lua)
+--   nslua SUBCOMMAND [ARGS...]    run | exec | explain | ps | gc | doctor | help
+--   nslua NAME [ARGS...]          run a built-in recipe (lua/nslua/recipes/NAME.lua)
+-- Each subcommand is a module nslua.cli.<name> with main(args); this one
+-- dispatches, and holds what several of them share: messages, usage
+-- errors, and loading and running recipes.
+-- Exit codes (DESIGN "Reports and exit codes", nslua.report): the command's
+-- own; 128+N for signal N; 125 when nslua failed (bad recipe, bad option,
+-- set-up error); 126 cannot execute; 127 not found.
+local report = require "nslua.report"
+
+local M = {}
+
+M.EXIT_FAIL = report.EXIT_FAIL
+
+--- The subcommands: each but help (answered here) is the module
+-- nslua.cli.<name> with main(args).  No recipe may share one of these names.
+M.SUBCOMMANDS = { run = true, exec = true, explain = true, ps = true, gc = true,
+                  doctor = true, help = true }
+
+--- Write "nslua: <message>" to stderr.
+function M.eprintf(fmt, ...)
+  io.stderr:write("nslua: ", fmt:format(...), "\n")
+end
+local eprintf = M.eprintf
+
+-- A usage error: raised inside main, turned into exit 125.
+local UsageError = {}
+
+--- Raise a usage error (a bad option or argument): main prints the
+-- message and returns 125.  Never returns.
+function M.usage_error(msg)
+  error(setmetatable({ msg = msg }, UsageError), 0)
+end
+local usage_error = M.usage_error
+
+--- Is this argument a recipe file rather than a name (it holds a '/' or
+-- ends in .lua)?
+function M.is_recipe_path(a)
+  return a:find("/", 1, true) ~= nil or a:match("%.lua$") ~= nil
+end
+
+--- The path of built-in recipe 'name', or nil.
+function M.builtin(name)
+  return package.searchpath("nslua.recipes." .. name, package.path)
+end
+
+--- Load a recipe as text only (never bytecode) and run its chunk with
+-- args (also in the global `arg`, as a script gets them).
+-- @treturn[1] true
+-- @return[1] the value the recipe returned
+-- @return[2] nil
+-- @treturn[2] string message (file:line for a syntax error)
+function M.load_recipe(path, args)
+  local chunk, err = loadfile(path, "t")
+  if not chunk then return nil, err end
+  local a = { [0] = path, table.unpack(args, 1, args.n or #args) }
+  _G.arg = a
+  local ok, v = pcall(chunk, table.unpack(args, 1, args.n or #args))
+  if not ok then return nil, tostring(v) end
+  return true, v
+end
+
+--- Merge CLI overrides into a spec (overrides replace; mounts append);
+-- 'unset' names environment variables to remove.
+function M.apply(base, over, unset)
+  local policy = require "nslua.policy"
+  local spec = policy.override(base, over)
+  if unset and spec.env then
+    for k in pairs(unset) do spec.env[k] = nil end
+  end
+  return spec
+end
+
+--- What a recipe gives: a spec table (with the CLI's remaining arguments
+-- as its argv when it has none), or, when the recipe drove the API itself,
+-- an exit code.  A recipe's value: a spec table, a function (called with
+-- the arguments; its result is taken the same way), an integer (exit
+-- code), or nothing (exit 0).
+-- @tparam string path the recipe file
+-- @tparam table args its arguments (args.n may count them)
+-- @tparam[opt] boolean need_spec true when only a spec will do (explain)
+-- @treturn[1] string "spec"
+-- @treturn[1] table the spec
+-- @treturn[2] string "code"
+-- @treturn[2] integer the exit code
+-- @return[3] nil
+-- @treturn[3] string message
+function M.recipe(path, args, need_spec)
+  local ok, v = M.load_recipe(path, args)
+  if not ok then return nil, v end
+  if type(v) == "function" then
+    local ok2, r = pcall(v, table.unpack(args, 1, args.n or #args))
+    if not ok2 then return nil, ("%s: %s"):format(path, tostring(r)) end
+    v = r
+  end
+  if type(v) == "table" then
+    local spec = v
+    local cmd = { table.unpack(args, 1, args.n or #args) }
+    if cmd[1] == "--" then table.remove(cmd, 1) end
+    if #cmd > 0 and not spec.argv then
+      spec = M.apply(spec, { argv = cmd })
+    end
+    return "spec", spec
+  end
+  if need_spec then
+    return nil, ("%s drives the API itself; there is no plan to print"):format(path)
+  end
+  if math.type(v) == "integer" then return "code", v end
+  if v == nil or v == true then return "code", 0 end
+  if v == false then return "code", 1 end
+  return nil, ("%s: a recipe returns a spec table, a function, an exit code or nothing (got %s)")
+    :format(path, type(v))
+end
+
+-- Run a recipe: its spec in a container, or the exit code it chose.
+local function run_recipe(path, args)
+  local kind, v = M.recipe(path, args)
+  if not kind then
+    eprintf("%s", v)
+    return M.EXIT_FAIL
+  end
+  if kind == "code" then return v end
+  return require("nslua.cli.run").run_spec(v)
+end
+
+local HELP = [[
+Usage: nslua FILE.lua [ARGS...]       run a recipe file
+       nslua NAME [ARGS...]           run a built-in recipe (sandbox, judge, netpair, ...)
+       nslua run [OPTIONS] -- CMD     run CMD in the default sandbox
+       nslua explain [--json] [OPTIONS] -- CMD | FILE.lua | NAME
+                                      print the plan without running it
+       nslua exec TARGET -- CMD       run CMD inside a running container
+       nslua ps [--json]              list containers
+       nslua gc                       remove what dead nslua processes left behind
+       nslua doctor [--json]          check this host
+       nslua help | --help | --version
+
+`nslua run --help` lists the sandbox options.
+Exit codes: the command's own; 128+N for signal N; 125 nslua failed;
+126 cannot execute; 127 not found.]]
+
+local function dispatch(argv)
+  local first = argv[1]
+  if first == nil or first == "help" or first == "--help" or first == "-h" then
+    if argv[2] and M.SUBCOMMANDS[argv[2]] and argv[2] ~= "help" then
+      return dispatch { argv[2], "--help" }
+    end
+    print(HELP)
+    return first == nil and M.EXIT_FAIL or 0
+  end
+  if first == "--version" then
+    print("nslua " .. require("nslua.core")._VERSION)
+    return 0
+  end
+  local rest = { n = (argv.n or #argv) - 1, table.unpack(argv, 2, argv.n or #argv) }
+  if M.is_recipe_path(first) then return run_recipe(first, rest) end
+  if M.SUBCOMMANDS[first] then
+    return require("nslua.cli." .. first).main(rest)
+  end
+  if first:match("^%-") then usage_error(("unknown option '%s' (see nslua --help)"):format(first)) end
+  local path = M.builtin(first)
+  if not path then
+    usage_error(("'%s' is neither a subcommand, a recipe file nor a built-in recipe"):format(first))
+  end
+  return run_recipe(path, rest)
+end
+
+--- main(argv) -> exit code.  Never raises: a usage error or an internal
+-- error is a message and exit 125.
+function M.main(argv)
+  local ok, code = xpcall(dispatch, function(e)
+    if getmetatable(e) == UsageError then return e end
+    return debug.traceback(tostring(e), 2)
+  end, argv or {})
+  if ok then
+    io.stdout:flush()
+    return code
+  end
+  if getmetatable(code) == UsageError then
+    eprintf("%s", code.msg)
+  else
+    eprintf("internal error: %s", tostring(code))
+  end
+  return M.EXIT_FAIL
+end
+
+return M

@@ -1,0 +1,96 @@
+--- nslua.cli.ps: `nslua ps [--json]`, the containers the state records name
+-- (DESIGN "State, names and cleanup"), whatever started them.
+local main = require "nslua.cli.main"
+
+local M = {}
+
+local USAGE = [[
+Usage: nslua ps [--json]
+
+List the containers of this state directory: id, name, init pid, state
+(running, or stale: its owner is gone and nslua gc removes it), command.
+  --json   print the records as a JSON array]]
+
+-- A tab-separated list of a state record as a Lua list ("" or nil: empty).
+local function list_of(v)
+  local t = {}
+  for item in tostring(v or ""):gmatch("[^\t]+") do t[#t + 1] = item end
+  return t
+end
+
+-- An integer field of a record (decode makes numbers of digits), else nil.
+local function int(v)
+  return math.type(v) == "integer" and v or nil
+end
+
+-- A text field of a record, nil when empty or missing.
+local function str(v)
+  if v == nil or v == "" then return nil end
+  return tostring(v)
+end
+
+--- The rows ps prints, one per state record (what --json encodes).
+-- Lists that are empty are left out (lua-cjson writes an empty table as {}).
+-- @tparam table records from nslua.state.list
+-- @treturn table list of {id, name, state, alive, owner_pid, init_pid,
+--   command, cgroup, cgroup_dirs, namespaces, net, user_mode, uid, gid}
+function M.rows(records)
+  local rows = {}
+  for _, rec in ipairs(records) do
+    local i = rec.info
+    local row = {
+      id = rec.id, name = str(i.name),
+      state = rec.alive and "running" or "stale", alive = rec.alive and true or false,
+      owner_pid = int(i.owner_pid), init_pid = int(i.init_pid),
+      command = str(i.argv), cgroup = str(i.cgroup), net = str(i.net), user_mode = str(i.user_mode),
+      uid = int(i.uid), gid = int(i.gid),
+    }
+    for _, k in ipairs { "cgroup_dirs", "namespaces" } do
+      local l = list_of(i[k])
+      if #l > 0 then row[k] = l end
+    end
+    rows[#rows + 1] = row
+  end
+  return rows
+end
+
+--- JSON text of rows: an array (also when empty).
+function M.json(rows)
+  if #rows == 0 then return "[]" end
+  return require("cjson").encode(rows)
+end
+
+--- main(args) of `nslua ps` -> exit code.
+function M.main(args)
+  local json = false
+  for k = 1, args.n or #args do
+    local a = args[k]
+    if a == "--json" then
+      json = true
+    elseif a == "--help" or a == "-h" then
+      print(USAGE)
+      return 0
+    else
+      main.usage_error(("ps: unknown argument '%s' (usage: nslua ps [--json])"):format(a))
+    end
+  end
+  local state = require "nslua.state"
+  local root, err = state.root()
+  if not root then
+    main.eprintf("%s", err)
+    return main.EXIT_FAIL
+  end
+  local rows = M.rows(state.list(root))
+  if json then
+    io.stdout:write(M.json(rows), "\n")
+    return 0
+  end
+  print(("%-8s  %-16s  %7s  %-7s  %s"):format("ID", "NAME", "PID", "STATE", "COMMAND"))
+  for _, r in ipairs(rows) do
+    print(("%-8s  %-16s  %7s  %-7s  %s"):format(r.id, r.name or "", tostring(r.init_pid or "-"),
+      r.state, r.command or ""))
+  end
+  return 0
+end
+
+return M

@@ -1,0 +1,62 @@
+-- spec/report_spec.lua - nslua.report: the CLI's exit codes, defined once.
+local report = require "nslua.report"
+local core = require "nslua.core"
+
+local E = core.errno
+
+describe("nslua.report", function()
+  it("names the exit codes and signals it uses", function()
+    assert.equal(125, report.EXIT_FAIL)
+    assert.equal(126, report.EXIT_CANNOT_EXEC)
+    assert.equal(127, report.EXIT_NOT_FOUND)
+    assert.equal(128, report.EXIT_SIGNAL)
+    assert.equal(core.proc.signum("KILL"), report.SIGKILL)
+    assert.equal(core.proc.signum("XFSZ"), report.SIGXFSZ)
+  end)
+
+  it("maps a failed execve to 127 or 126", function()
+    for _, e in ipairs { E.ENOENT, E.ENOTDIR, E.ELOOP, E.ENAMETOOLONG } do
+      assert.equal(127, report.exec_exit_code(e), e)
+    end
+    for _, e in ipairs { E.EACCES, E.ENOEXEC, E.EPERM, E.EISDIR } do
+      assert.equal(126, report.exec_exit_code(e), e)
+    end
+    assert.is_nil(report.exec_exit_code(E.ENOMEM))
+  end)
+
+  it("gives the CLI exit code of every status", function()
+    assert.equal(0, report.exit_code { status = "exited", exit_code = 0 })
+    assert.equal(3, report.exit_code { status = "exited", exit_code = 3 })
+    assert.equal(128 + 15, report.exit_code { status = "signaled", signal = 15 })
+    for _, s in ipairs { "cpu-limit", "wall-limit", "memory-limit" } do
+      assert.equal(128 + report.SIGKILL, report.exit_code { status = s, signal = report.SIGKILL }, s)
+      assert.equal(128 + report.SIGKILL, report.exit_code { status = s }, s)
+    end
+    assert.equal(128 + report.SIGXFSZ, report.exit_code { status = "output-limit", signal = report.SIGXFSZ })
+    assert.equal(1, report.exit_code { status = "pids-limit", exit_code = 1 })
+    assert.equal(128 + 9, report.exit_code { status = "pids-limit", signal = 9 })
+    assert.equal(125, report.exit_code { status = "pids-limit" })
+    assert.equal(125, report.exit_code { status = "error", error = { step = "mount" } })
+    assert.equal(127, report.exit_code { status = "error", exit_code = 127 })
+  end)
+
+  it("builds the report of a command that could not be executed", function()
+    local r = report.build { status = { exec = { step = "execve", errno = E.ENOENT } }, wall_s = 0.1 }
+    assert.equal("error", r.status)
+    assert.equal(127, r.exit_code)
+    assert.equal("exec execve: No such file or directory", r.error.message)
+    r = report.build { status = { exec = { step = "execve", errno = E.EACCES } }, wall_s = 0.1 }
+    assert.equal(126, report.exit_code(r))
+    r = report.build { status = { exec = { step = "setrlimit", errno = E.EPERM } }, wall_s = 0.1 }
+    assert.equal(125, report.exit_code(r))
+  end)
+
+  it("says which limit ended a run", function()
+    local exit = { how = "signaled", code = report.SIGKILL }
+    assert.equal("wall-limit", report.build { status = { exit = exit }, reason = "wall-limit" }.status)
+    assert.equal("memory-limit", report.build { status = { exit = exit }, cg = { oom_kill = 1 } }.status)
+    local r = report.build { status = { exit = { how = "signaled", code = report.SIGXFSZ } } }
+    assert.equal("output-limit", r.status)
+    assert.equal(128 + report.SIGXFSZ, report.exit_code(r))
+  end)
+end)
