@@ -19,7 +19,7 @@ local function print_plan(c, json)
   end
   local launch = require "nslua.launch"
   if json then
-    io.stdout:write(launch.json(plan), "\n")
+    print(launch.json(plan))
   else
     for _, line in ipairs(launch.explain(plan)) do print(line) end
   end
