@@ -520,8 +520,13 @@ end
 function M.hold_id(id)
   local state = require "nslua.state"
   local root = assert(state.root())
-  local dir = assert(state.create(root, id, { name = "spec-hold", argv = "spec" }))
-  return function() state.remove(dir) end
+  -- the record is alive while its lock is held: keep the fd until release
+  local dir, lock = state.create(root, id, { name = "spec-hold", argv = "spec" })
+  assert(dir, lock)
+  return function()
+    state.remove(dir)
+    lock:close()
+  end
 end
 
 -- Pids of live processes whose parent is 'ppid' (direct children).

@@ -702,9 +702,12 @@ end
 -- touched.
 -- @tparam function is_dead called once per id; true when its owner is gone
 -- @tparam[opt] table layout from detect()
+-- @tparam[opt] table opts {empty_only = true}: kill nothing, remove only
+--   groups that are already empty (for ids no record names: the record of
+--   a live container may sit in another mount namespace's /run)
 -- @treturn {string,...} the directories removed, sorted
 -- @treturn {string,...} error messages for groups that could not be removed
-function M.sweep(is_dead, layout)
+function M.sweep(is_dead, layout, opts)
   if type(is_dead) ~= "function" then error("sweep: is_dead must be a function", 2) end
   layout = layout or M.detect()
   local removed, errors = {}, {}
@@ -730,13 +733,16 @@ function M.sweep(is_dead, layout)
       if e.h.version == 2 then v2dir = e.dir end
       if e.h.controllers.freezer and e.h.version == 1 then freezer = e.dir end
     end
-    local ok, err = kill_dirs(dirs, v2dir, freezer)
-    if not ok then errors[#errors + 1] = err end
+    local empty_only = opts and opts.empty_only
+    if not empty_only then
+      local ok, err = kill_dirs(dirs, v2dir, freezer)
+      if not ok then errors[#errors + 1] = err end
+    end
     for _, dir in ipairs(dirs) do
-      local okr, errr = ccg.rmdir(dir, REMOVE_WAIT)
+      local okr, errr = ccg.rmdir(dir, not empty_only and REMOVE_WAIT or nil)
       if okr then
         removed[#removed + 1] = dir
-      else
+      elseif not empty_only then
         errors[#errors + 1] = "cgroup " .. errr
       end
     end

@@ -1,6 +1,7 @@
 --- nslua.cli.gc: `nslua gc`, remove what dead nslua processes left behind:
--- state records whose owner is gone (and their cgroups and links), then
--- empty nslua-<id> cgroups and nsl<id> links no live record names.
+-- state records whose owner is gone (and their cgroups and links, members
+-- killed first), then nslua-<id> cgroups no record names that are already
+-- empty (never their members) and nsl<id> links no live record names.
 local main = require "nslua.cli.main"
 
 local M = {}
@@ -23,7 +24,10 @@ function M.main(args)
   for _, rec in ipairs(root and state.list(root) or {}) do
     if rec.alive then live[rec.id] = true end
   end
-  for _, dir in ipairs(require("nslua.cgroup").sweep(function(id) return not live[id] end) or {}) do
+  -- no record names them: never kill, only remove groups already empty
+  -- (a live container's record may be in another mount namespace's /run)
+  for _, dir in ipairs(require("nslua.cgroup").sweep(function(id) return not live[id] end, nil,
+                                                     { empty_only = true }) or {}) do
     print("removed cgroup " .. dir)
   end
   for _, name in ipairs(require("nslua.net").gc(function(id) return live[id] end) or {}) do
