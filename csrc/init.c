@@ -166,7 +166,34 @@ static int proc_init (lua_State *L) {
 }
 
 /* Registered into core.proc by proc.c. */
+/*
+** proc.status(fd, "pid", n) -> true | nil, msg, errno
+** proc.status(fd, "setup", step, errno, message) -> true | nil, msg, errno
+** A status record (status.h) from Lua code that stands where the executor
+** would (the exec helper): the same writers, so the pipe has one format.
+*/
+static const char *const status_kinds[] = { "pid", "setup", NULL };
+
+static int proc_status (lua_State *L) {
+  int fd = nslua_checkfd(L, 1), err;
+  if (luaL_checkoption(L, 2, NULL, status_kinds) == 0) {
+    lua_Integer pid = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 3, "not a pid");
+    err = nslua_status_pid(fd, (pid_t)pid);
+  } else {
+    const char *step = luaL_checkstring(L, 3);
+    lua_Integer e = luaL_checkinteger(L, 4);
+    luaL_argcheck(L, e >= 0 && e <= INT_MAX, 4, "not an errno");
+    luaL_argcheck(L, strpbrk(step, " \n") == NULL && *step != '\0', 3, "a step is one word");
+    err = nslua_status_setup_msg(fd, step, (int)e, luaL_checkstring(L, 5));
+  }
+  if (err != 0)
+    return nslua_fail(L, err, "write", "status");
+  return nslua_ok(L);
+}
+
 const luaL_Reg nslua_proc_init_funcs[] = {
   {"init", proc_init},
+  {"status", proc_status},
   {NULL, NULL}
 };

@@ -10,6 +10,7 @@
 local core = require "nslua.core"
 local state = require "nslua.state"
 local report = require "nslua.report"
+local status = require "nslua.status"
 
 local ns, proc, mount = core.ns, core.proc, core.mount
 local errno = core.errno
@@ -349,13 +350,13 @@ local function close_plan(p)
   for _, fd in ipairs(p.opts.cgroup_procs) do fd:close() end
 end
 
--- The helper process: joins, forks the command, waits for it, reports.
--- Never returns.  Status lines: "setup <step> <errno> <message>",
--- "pid <pid>", and from the command's exec tail "exec <step> <errno>";
--- last "done exited|signaled <code>".
+-- The helper process: joins, forks the command, then supervises it as
+-- proc.init does for a container.  Never returns.  Its status records are
+-- the executor's (csrc/status.h, parsed by nslua.status): "setup", "pid",
+-- the command's exec tail's "exec", and the init's "exit".
 local function helper_main(p, status_w)
   local function fail(step, msg, code)
-    proc.write(status_w, ("setup %s %d %s\n"):format(step, code or 0, (tostring(msg):gsub("\n", " "))))
+    proc.status(status_w, "setup", step, code or 0, tostring(msg))
     proc._exit(1)
   end
   proc.prctl("pdeathsig", 9)
@@ -380,44 +381,29 @@ local function helper_main(p, status_w)
     local ok, why = pcall(proc.exec, p.argv, p.env, p.opts)
     fail("exec", ok and "returned" or why, 0)
   end
-  proc.write(status_w, ("pid %d\n"):format(pid))
-  -- keep nothing of the caller's but the status pipe while the command runs
-  local sfd = status_w:fileno()
-  if sfd > 3 then proc.close_range(3, sfd - 1) end
-  proc.close_range(sfd + 1)
-  local _, how, ecode = proc.waitpid(pid)
-  proc.write(status_w, ("done %s %d\n"):format(tostring(how), ecode or 0))
-  proc._exit(0)
+  proc.status(status_w, "pid", pid)
+  -- keep only the status pipe, reap the command (and what it leaves),
+  -- forward signals, and write the "exit" record
+  proc.init(pid, status_w)
 end
 
--- The result of a run from the status lines (see helper_main).
+-- The result of a run from the status records (see helper_main).
 local function result_of(text, helper_how, helper_code)
+  local st = status.parse(text)
   local r = {}
-  local setup, exec, done
-  for line in text:gmatch("[^\n]+") do
-    local kind, rest = line:match("^(%S+)%s*(.*)$")
-    if kind == "setup" and not setup then
-      local step, e, msg = rest:match("^(%S+) (%d+) ?(.*)$")
-      setup = { step = step, errno = tonumber(e), message = msg }
-    elseif kind == "exec" and not exec then
-      local step, e = rest:match("^(%S+) (%d+)")
-      exec = { step = step, errno = tonumber(e) }
-    elseif kind == "done" then
-      local how, code = rest:match("^(%S+) (%-?%d+)")
-      done = { how = how, code = tonumber(code) }
-    end
-  end
-  if setup then
-    r.status, r.error = "error", setup
-  elseif exec then
+  local ex = st.exit
+  if st.setup then
     r.status = "error"
-    r.error = { step = exec.step, errno = exec.errno,
-                message = ("exec %s: %s"):format(exec.step, report.strerror(exec.errno)) }
-    if exec.step == "execve" then r.exit_code = report.exec_exit_code(exec.errno) end
-  elseif done and done.how == "signaled" then
-    r.status, r.signal = "signaled", done.code
-  elseif done then
-    r.status, r.exit_code = "exited", done.code
+    r.error = { step = st.setup.step, errno = st.setup.errno, message = st.setup.msg }
+  elseif st.exec then
+    local e = st.exec
+    r.status = "error"
+    r.error = { step = e.step, errno = e.errno, message = ("exec %s: %s"):format(e.step, report.strerror(e.errno)) }
+    if e.step == "execve" then r.exit_code = report.exec_exit_code(e.errno) end
+  elseif ex and ex.how == "signaled" then
+    r.status, r.signal = "signaled", ex.code
+  elseif ex then
+    r.status, r.exit_code = "exited", ex.code
   else
     r.status = "error"
     r.error = { step = "helper", message = ("the exec helper ended (%s %s) without a status")
@@ -438,7 +424,7 @@ local function run(p)
   if pid == 0 then
     status_r:close()
     local ok, why = pcall(helper_main, p, status_w)
-    proc.write(status_w, ("setup helper 0 %s\n"):format(ok and "returned" or tostring(why)))
+    proc.status(status_w, "setup", "helper", 0, ok and "returned" or tostring(why))
     proc._exit(1)
   end
   status_w:close()
@@ -467,10 +453,10 @@ local function run(p)
         local data = proc.read(status_r, 4096)
         if not data or data == "" then break end
         buf[#buf + 1] = data
-        local cpid = not cmd and ("\n" .. table.concat(buf)):match("\npid (%d+)\n")
+        local cpid = not cmd and status.parse(table.concat(buf)).cmd_pid
         if cpid then
           -- a pidfd: the helper reaps the command, its pid may be reused
-          cmd = proc.pidfd_open(math.tointeger(tonumber(cpid)))
+          cmd = proc.pidfd_open(cpid)
           for _, s in ipairs(cmd and pending or {}) do proc.pidfd_send_signal(cmd, s) end
           pending = {}
         end

@@ -904,6 +904,36 @@ describe("nslua.core.proc", function()
     end)
   end)
 
+  describe("status", function()
+    it("writes the executor's pid and setup records, which nslua.status reads", function()
+      local r, w = assert(proc.pipe())
+      assert.is_true(proc.status(w, "pid", 42))
+      assert.is_true(proc.status(w, "setup", "hook:x", 2, "a\nb"))
+      w:close()
+      local text = proc.read(r, 4096)
+      r:close()
+      assert.equal("pid 42\nsetup hook:x 2 a b\n", text)
+      local st = require("nslua.status").parse(text)
+      assert.equal(42, st.cmd_pid)
+      assert.same({ step = "hook:x", errno = 2, msg = "a b" }, st.setup)
+    end)
+
+    it("raises on misuse and fails on an fd it cannot write", function()
+      assert.has_error(function() proc.status(1, "exit", 1) end,
+        "bad argument #2 to 'status' (invalid option 'exit')")
+      assert.has_error(function() proc.status(1, "setup", "two words", 0, "m") end,
+        "bad argument #3 to 'status' (a step is one word)")
+      -- the read end of a pipe cannot be written
+      local r, w = assert(proc.pipe())
+      local ok, msg, code = proc.status(r, "pid", 1)
+      r:close()
+      w:close()
+      assert.is_nil(ok)
+      assert.matches("^write 'status': ", msg)
+      assert.equal(core.errno.EBADF, code)
+    end)
+  end)
+
   describe("init", function()
     -- The harness: a pid namespace whose init runs proc.init over a command
     -- that proc.exec started.  'body' runs in the parent with init, r
