@@ -126,7 +126,6 @@ describe("nslua.cli", function()
 
   describe("explain --json", function()
     it("prints the plan as JSON, with the options anywhere before --", function()
-      local cjson = require "cjson"
       local ok, out = helper.sh(N .. " explain --hostname h --json -- /bin/true --json")
       assert.is_true(ok, out)
       local plan = cjson.decode(out)
