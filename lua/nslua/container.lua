@@ -68,12 +68,7 @@ function Container:_defer(f)
 end
 
 function Container:_unwind()
-  local c = self._cleanup
-  for i = #c, 1, -1 do
-    local f = c[i]
-    c[i] = nil
-    pcall(f)
-  end
+  resources.unwind(self._cleanup)
 end
 
 --- Start the container.

@@ -1,4 +1,5 @@
---- nslua.ids: host id slots for privileged sandboxes and the id maps.
+--- nslua.ids: host id slots for privileged sandboxes, /etc/subuid ranges,
+-- newuidmap/newgidmap.  The maps themselves are the plan's (launch.lua).
 -- Privileged: each sandbox takes a free slot of 65536 host ids (slot n =
 -- base + n * 65536), held by an flock on /run/nslua/ids/<n>.lock whose fd
 -- the init inherits, so a slot is reused only after the init is gone.
@@ -154,36 +155,6 @@ function M.acquire()
     fd:close()
   end
   return nil, ("no free id slot among %d (see %s)"):format(cfg.slots, M.CONF), core.errno.EUSERS
-end
-
---- The uid and gid map lines for a plan's identity.
--- ident = {mode = "slot"|"rootless", host_uid, host_gid (first id of the slot
--- or the caller's ids), uid, gid (inside payload ids), map = "used"|"all"}
-function M.maps(ident)
-  if ident.mode == "rootless" then
-    if ident.sub then
-      return { { 0, ident.host_uid, 1 }, { 1, ident.sub.uid, M.WIDTH - 1 } },
-        { { 0, ident.host_gid, 1 }, { 1, ident.sub.gid, M.WIDTH - 1 } }
-    end
-    return { { ident.uid, ident.host_uid, 1 } }, { { ident.gid, ident.host_gid, 1 } }
-  end
-  if ident.map == "all" then
-    return { { 0, ident.host_uid, M.WIDTH } }, { { 0, ident.host_gid, M.WIDTH } }
-  end
-  local function used(id, base)
-    local t = { { 0, base, 1 } }
-    if id ~= 0 then t[2] = { id, base + id, 1 } end
-    return t
-  end
-  return used(ident.uid, ident.host_uid), used(ident.gid, ident.host_gid)
-end
-
---- Is inside id 'id' mapped by these map lines?
-function M.mapped(lines, id)
-  for _, l in ipairs(lines) do
-    if id >= l[1] and id < l[1] + l[3] then return true end
-  end
-  return false
 end
 
 return M

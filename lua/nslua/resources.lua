@@ -60,15 +60,20 @@ function Res:defer(f)
   self._cleanup[#self._cleanup + 1] = f
 end
 
---- Release every object and fd, newest first.  Idempotent.
-function Res:release()
-  local c = self._cleanup
+--- Run a cleanup stack (a list of functions) newest first, emptying it;
+-- an error in one does not stop the others.  Idempotent.
+function M.unwind(c)
   for i = #c, 1, -1 do
     local f = c[i]
     c[i] = nil
     pcall(f)
   end
   return true
+end
+
+--- Release every object and fd, newest first.  Idempotent.
+function Res:release()
+  return M.unwind(self._cleanup)
 end
 
 -- The fd that must be closed once the child holds its copy (the parent
