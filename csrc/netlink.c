@@ -685,12 +685,16 @@ int nslua_nl_link_up (const char *ifname, const char **what) {
   *what = "netlink socket";
   if ((err = nslua_nl_open(&s)) != 0)
     return err;
+  /* one request: RTM_NEWLINK with index 0 finds the link by IFLA_IFNAME
+  ** (rtnl_setlink), so the executor's lo needs no RTM_GETLINK first */
   *what = "RTM_GETLINK";
-  err = nslua_nl_ifindex(&s, ifname, &lc.index, &t);
-  if (err == 0) {
-    *what = "RTM_NEWLINK";
-    err = nslua_nl_talk(&s, put_link_change(buf, &lc), NULL, &t);
+  if (ifname == NULL || ifname[0] == '\0' || strlen(ifname) >= IFNAMSIZ) {
+    nslua_nl_close(&s);
+    return EINVAL;
   }
+  lc.name = ifname;
+  *what = "RTM_NEWLINK";
+  err = nslua_nl_talk(&s, put_link_change(buf, &lc), NULL, &t);
   nslua_nl_close(&s);
   return err;
 }

@@ -132,11 +132,13 @@ void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep)
 /* netlink.c (link_up) and nlroute.c: plain C, no Lua state, so a freshly
 ** cloned child may call them before exec.  Each opens its own
 ** NETLINK_ROUTE socket (close-on-exec) in the caller's netns, looks the
-** link up by name (route_add: the dev, when given), sends one request with
-** NLM_F_ACK and closes the socket, as netlink.link_set(ifname, {up =
-** true}), netlink.addr_add and netlink.route_add do.  They return 0 or an errno and set *what to
-** what failed: "netlink socket", "RTM_GETLINK" (the name lookup: ENODEV,
-** or EINVAL for a NULL, empty or too long name), "RTM_NEWLINK",
+** link up by name (addr_add; route_add: the dev, when given; link_up
+** names it in its one RTM_NEWLINK), sends one request with NLM_F_ACK and
+** closes the socket, as netlink.link_set(ifname, {up = true}),
+** netlink.addr_add and netlink.route_add do.  They return 0 or an errno
+** and set *what to what failed: "netlink socket", "RTM_GETLINK" (the name
+** lookup: ENODEV, or EINVAL for a NULL, empty or too long name),
+** "RTM_NEWLINK" (link_up: ENODEV for a missing link),
 ** "RTM_NEWADDR", "RTM_NEWROUTE", or, with EINVAL, the malformed argument:
 ** "cidr", "dst", "gateway", "family", "dev" (a route needs a gateway or a
 ** dev). */

@@ -368,12 +368,9 @@ function Container:wait()
         local data = proc.read(self._status_r, 4096)
         if not data or data == "" then break end
         buf[#buf + 1] = data
-        if not self.cmd_pid then
-          self.cmd_pid = status.cmd_pid(table.concat(buf))
-          -- the executor forks nothing before the command: it is the
-          -- init's first child, which is what `nslua exec` looks for
-          if self.cmd_pid then res:record({ cmd_nspid = self.cmd_pid }) end
-        end
+        -- the executor forks nothing before the command: it is the init's
+        -- first child, which is what `nslua exec` looks for (no record update)
+        if not self.cmd_pid then self.cmd_pid = status.cmd_pid(table.concat(buf)) end
       end
     end
     if self._gc_resume and proc.now() - self.t0 > M.GC_HOLD then self:_resume_gc() end
