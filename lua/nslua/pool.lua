@@ -130,6 +130,7 @@ function M.new(spec)
 end
 
 function Pool:_open()
+  if resources.forbid then return nil, resources.forbid, errno.EPERM end
   local root, err, code = state.root()
   if not root then return nil, err, code end
   resources.sweep(root)

@@ -23,6 +23,10 @@ local errno = core.errno
 
 local M = {}
 
+-- Set (to a reason) while nothing may be made: `nslua explain` calls a
+-- recipe's function under it, so a recipe that drives the API runs nothing.
+M.forbid = nil
+
 local function lazy(name)
   return setmetatable({}, { __index = function(t, k)
     local mod = require(name)
@@ -330,6 +334,7 @@ end
 -- @return[2] nil, message, errno, the id when one was chosen (everything
 -- made is released)
 function M.fresh(spec)
+  if M.forbid then return nil, M.forbid, errno.EPERM end
   local res = setmetatable(new_res(spec), Fresh)
   local ok, err, code = probe(spec, res)
   if not ok then return nil, err, code end
@@ -421,6 +426,7 @@ end
 --- A pool lease: the pool's id slot, network namespace and cgroups (checked
 -- empty and reset), fresh trees, stdio and seccomp for this run.
 function M.lease(pool, spec)
+  if M.forbid then return nil, M.forbid, errno.EPERM end
   local res = setmetatable(new_res(spec), Lease)
   local ok, err, code = probe(spec, res)
   if not ok then return nil, err, code end

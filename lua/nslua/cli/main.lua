@@ -91,7 +91,12 @@ function M.recipe(path, args, need_spec)
   local ok, v = M.load_recipe(path, args)
   if not ok then return nil, v end
   if type(v) == "function" then
+    -- explain runs nothing: a function that starts a container or a pool
+    -- fails instead, and then there is no plan to print
+    local resources = require "nslua.resources"
+    resources.forbid = need_spec and "explain runs nothing (the recipe drives the API itself)" or nil
     local ok2, r = pcall(v, table.unpack(args, 1, args.n or #args))
+    resources.forbid = nil
     if not ok2 then return nil, ("%s: %s"):format(path, tostring(r)) end
     v = r
   end
