@@ -151,7 +151,7 @@ end
 -- rootless uid): copies of the bench tools, a busybox root, a 0755 copy of
 -- nslua's tree for rootless runs, the rootless XDG_RUNTIME_DIR, crun's bundle.
 local function setup(_opts, ctx)
-  local ok, out = sh("mktemp -d /tmp/nslua-bench.XXXXXX")
+  local ok, out = sh("mktemp -d \"${TMPDIR:-/tmp}/nslua-bench.XXXXXX\"")
   assert(ok, "mktemp: " .. out)
   local T = out:match("^(%S+)")
   ctx.tmp = T
