@@ -98,7 +98,8 @@ describe("a rootfs with symlinks to host paths #priv", function()
   local function make_root(case, form)
     ncase = ncase + 1
     local root = ("%s/r%d"):format(cases_dir, ncase)
-    local cmd = { ("cp -a %s %s"):format(q(base), q(root)) }
+    -- hard links: the cases change directories only, never a file of the base
+    local cmd = { ("cp -al %s %s"):format(q(base), q(root)) }
     for _, l in ipairs { case.link, table.unpack(case.also or {}) } do
       local target
       if form.rel then
