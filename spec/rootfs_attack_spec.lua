@@ -20,6 +20,9 @@ local CASES = {
   { name = "/tmp", link = "tmp", probe = "touch /tmp/p", names = "/tmp" },
   { name = "/dev", link = "dev", probe = "echo x > /dev/null && test -c /dev/pts/ptmx", names = "/dev" },
   { name = "/proc (and its masks)", link = "proc", probe = "test -r /proc/self/status", names = "/proc" },
+  -- the pty of --tty is opened in the sandbox's devpts, looked up in the root
+  { name = "/dev with --tty", link = "dev", args = "--tty", tty = true,
+    probe = "test -t 0 && test -c /dev/pts/0", names = "/dev" },
   { name = "/dev/pts", link = "dev/pts", probe = "test -c /dev/pts/ptmx", names = "/dev/pts" },
   { name = "/dev/shm", link = "dev/shm", probe = "touch /dev/shm/p", names = "/dev/shm" },
   { name = "/etc of a --file /etc/x", link = "etc", args = "--file /etc/x hello",
@@ -126,8 +129,14 @@ describe("a rootfs with symlinks to host paths #priv", function()
     local root = make_root(case, form)
     local before = listing(canary)
     local args = (case.args or ""):gsub("SRC", src):gsub("ROOT", root)
-    local ok, out, code = helper.sh(("cd /tmp && %s run --rootfs %s %s -- /bin/sh -c %s")
-      :format(nslua, q(root), args, q(case.probe .. " && echo probe-ok")))
+    local cmd = ("%s run --rootfs %s %s -- /bin/sh -c %s")
+      :format(nslua, q(root), args, q(case.probe .. " && echo probe-ok"))
+    if case.tty then
+      if not helper.sh("command -v script") then return pending("script(1) is missing (bsdutils)") end
+      -- script(1) gives nslua a terminal; its own status is the command's
+      cmd = ("script -qec %s /dev/null < /dev/null"):format(q(cmd))
+    end
+    local ok, out, code = helper.sh("cd /tmp && " .. cmd)
     local where = ("%s (%s): rc %s: %s"):format(case.name, form.name, tostring(code), out)
     assert.equal(before, listing(canary), "the host canary changed: " .. where)
     assert.equal(0, host_mounts_under(canary), "a mount on the host canary: " .. where)
