@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <linux/openat2.h>       /* struct open_how, RESOLVE_* (kernel 5.6 headers) */
 
 #include "nslua.h"
 
@@ -47,6 +48,9 @@ struct mount_attr {
 #endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
 #endif
 
 const nslua_flag nslua_mnt_flags[] = {
@@ -482,6 +486,24 @@ int nslua_setattr (int dfd, const char *path, unsigned long long set,
     attr.userns_fd = (unsigned int)userns;
   }
   return (int)syscall(SYS_mount_setattr, dfd, dfd == AT_FDCWD ? path : "", at, &attr, sizeof attr);
+}
+
+/*
+** Kernel 5.6; RESOLVE_IN_ROOT makes a lookup treat 'dfd' as "/" (so a
+** rootfs's own absolute links work as inside the sandbox) and fails a
+** magic /proc link.  EAGAIN means a rename or mount elsewhere on the
+** system raced a ".." step (openat2(2)): the lookup is retried.
+*/
+int nslua_open_in_root (int dfd, const char *path, int flags) {
+  struct open_how how;
+  int fd, tries = 0;
+  memset(&how, 0, sizeof how);
+  how.flags = (unsigned long long)(unsigned int)(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  do
+    fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof how);
+  while (fd < 0 && errno == EAGAIN && ++tries < 64);
+  return fd;
 }
 
 /*

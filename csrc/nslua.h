@@ -76,6 +76,10 @@ int nslua_write_file (const char *path, const char *content, size_t len,
 /* mount.c: mount_setattr of 'path' (dfd AT_FDCWD) or of fd 'dfd' (path ""). */
 int nslua_setattr (int dfd, const char *path, unsigned long long set,
                    unsigned long long clr, int userns, int rec);
+/* mount.c: openat2(dfd, path, flags | O_CLOEXEC) with RESOLVE_IN_ROOT |
+** RESOLVE_NO_MAGICLINKS: 'dfd' is the root of the lookup, so ".." and
+** absolute symlinks never leave it.  An fd, or -1 with errno set. */
+int nslua_open_in_root (int dfd, const char *path, int flags);
 
 /* core.proc is spread over proc.c (which registers the others), fds.c,
 ** exec.c, spawn.c and init.c; each part's Lua functions: */
