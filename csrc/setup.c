@@ -713,6 +713,14 @@ static void run_plan (plan *p) {
   /* 1. wait for the release; end of file means the parent died */
   if (read(p->sync_fd, &b, 1) != 1 || b != 'x')
     _exit(1);
+  /* Non-dumpable from here until the command's execve (DESIGN "Trust
+  ** rules"; runc CVE-2016-9962): the flag belongs to the mm, which the
+  ** command shares (CLONE_VM) until its execve and the init keeps, so the
+  ** payload can never ptrace or open /proc/PID/mem of this copy of the
+  ** caller's memory.  Not before the release: a rootless parent writes
+  ** our id maps, and a non-dumpable task's /proc files belong to root. */
+  if (prctl(PR_SET_DUMPABLE, 0UL, 0, 0, 0) != 0)
+    fail(p, "ids", errno, NULL, "prctl", "dumpable", NULL);
   stop_here(p, STOP_IDS);
   /* 2. credentials at once: no process of a sandbox keeps host uid 0 */
   if (p->ids) {

@@ -359,6 +359,13 @@ local function helper_main(p, status_w)
     proc.status(status_w, "setup", step, code or 0, tostring(msg))
     proc._exit(1)
   end
+  -- non-dumpable before it joins anything, and so is the command it forks
+  -- until its execve: the payload can never ptrace or read this copy of
+  -- the caller's memory (DESIGN "Trust rules"; runc CVE-2016-9962)
+  do
+    local ok, err, code = proc.prctl("dumpable", false)
+    if not ok then fail("dumpable", err, code) end
+  end
   proc.prctl("pdeathsig", 9)
   if p.set then
     local ok, err, code = ns.setns(p.pidfd, p.set)

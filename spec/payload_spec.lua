@@ -1,0 +1,201 @@
+-- What a payload cannot reach of nslua or of its caller (DESIGN "Trust
+-- rules", "The spawn sequence"): each test performs the attack, rootless
+-- and (as root) privileged.  Containers run through the CLI or the API in
+-- processes of the test's own; every test ends what it started by pid and
+-- checks that its own objects are gone (helper.track).
+local helper = require "helper"
+
+local q = helper.quote
+local PY = "/usr/bin/python3"
+
+local function unique(prefix)
+  return ("%s%d%d"):format(prefix, os.time() % 100000, math.random(1 << 20))
+end
+
+local function wait_until(f, timeout)
+  local t = 0
+  while t < (timeout or 10) do
+    local v = f()
+    if v then return v end
+    helper.sleep(0.05)
+    t = t + 0.05
+  end
+  return nil
+end
+
+-- The nslua command as root (false) or as the rootless test user (true).
+local function nslua_cmd(rootless)
+  return rootless and helper.rootless_nslua() or helper.nslua
+end
+
+-- The modes this host can test: rootless always, privileged as root.
+local function modes()
+  return helper.is_root() and { false, true } or { true }
+end
+
+local function mode_name(rootless)
+  return rootless and "rootless" or "privileged"
+end
+
+-- A file of the test's own, readable by the rootless test user.
+local function write_file(dir, name, text, mode)
+  local path = dir .. "/" .. name
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  os.execute(("chmod %s %s"):format(mode or "0644", q(path)))
+  return path
+end
+
+-- Start `nslua run OPTS -- ARGV` in the background with its output in
+-- dir/out; wait for READY there.  Returns {pid, name, out}.
+local function start(rootless, dir, opts, argv)
+  local name = unique("pl")
+  local out = dir .. "/out-" .. name
+  local ok, pid = helper.sh(("cd /tmp; %s run --name %s %s -- %s > %s 2>&1 & echo $!")
+    :format(nslua_cmd(rootless), name, opts, argv, q(out)))
+  assert(ok, pid)
+  local h = { pid = math.tointeger(tonumber(pid:match("%d+"))), name = name, out = out }
+  if not wait_until(function() return (helper.read(out) or ""):match("READY\n") end, 20) then
+    os.execute("kill -KILL " .. h.pid .. " 2>/dev/null")
+    error("the container did not start: " .. tostring(helper.read(out)))
+  end
+  return h
+end
+
+-- SIGTERM to the background nslua (forwarded to the payload); wait until it is gone.
+local function stop(h)
+  os.execute("kill -TERM " .. h.pid .. " 2>/dev/null")
+  if not wait_until(function() return not helper.pid_alive(h.pid) end, 10) then
+    os.execute("kill -KILL " .. h.pid .. " 2>/dev/null")
+    wait_until(function() return not helper.pid_alive(h.pid) end, 5)
+  end
+  return helper.read(h.out) or ""
+end
+
+-- The attacker (runc CVE-2016-9962): it watches every new pid of its pid
+-- namespace, and pid 1, and keeps trying to open /proc/PID/mem and to
+-- PTRACE_SEIZE it until the process runs the exec'd command (argv[1], a
+-- path) or is gone.  A success on a process that runs anything else (nslua's
+-- Lua code: the child, the init, the exec helper's command before execve)
+-- prints HIT; a success on the exec'd command itself prints SEEN (the
+-- attacker was quick enough and had the rights, so the test can fail here).
+local ATTACKER = [=[
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+SEIZE, INTERRUPT, DETACH, WALL = 0x4206, 0x4207, 17, 0x40000000
+me, OK = os.getpid(), sys.argv[1]
+def exe(pid):
+    try:
+        return os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return None
+def say(what, kind, pid, e):
+    sys.stdout.write("%s %s %d %s\n" % (what, kind, pid, e))
+    sys.stdout.flush()
+def release(pid):
+    libc.ptrace(INTERRUPT, pid, None, None)
+    while True:
+        try:
+            _, st = os.waitpid(pid, WALL)
+        except ChildProcessError:
+            return
+        if os.WIFSTOPPED(st):
+            libc.ptrace(DETACH, pid, None, None)
+            return
+        if os.WIFEXITED(st) or os.WIFSIGNALED(st):
+            return
+seen = set()
+def attack(pid):
+    before = exe(pid)
+    try:
+        fd = os.open("/proc/%d/mem" % pid, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        fd = None
+    if fd is not None:
+        after = exe(pid)
+        os.close(fd)
+        bad = [e for e in (before, after) if e is not None and e != OK]
+        if bad:
+            say("HIT", "mem", pid, bad[0])
+        elif OK in (before, after) and pid not in seen:
+            seen.add(pid)
+            say("SEEN", "mem", pid, OK)
+    if libc.ptrace(SEIZE, pid, None, None) == 0:
+        e = exe(pid)
+        if e is not None and e != OK:
+            say("HIT", "ptrace", pid, e)
+        release(pid)
+    return pid == 1 or (before != OK and os.path.exists("/proc/%d" % pid))
+live, nxt = {1}, me + 1
+sys.stdout.write("READY\n")
+sys.stdout.flush()
+while True:
+    for pid in range(nxt, nxt + 4):
+        if os.path.exists("/proc/%d" % pid):
+            live.add(pid)
+            nxt = pid + 1
+    for pid in list(live):
+        if not attack(pid):
+            live.discard(pid)
+]=]
+
+-- Lua code in a fresh lua5.4: as root (false) or as the rootless test user.
+local function api(rootless, code)
+  code = "local nslua = require 'nslua'\n" .. code
+  if rootless then return helper.run_rootless(code) end
+  return helper.run_isolated(code)
+end
+
+describe("a payload", function()
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
+
+  it("finds the executor's child non-dumpable from its release to the command", function()
+    for _, rootless in ipairs(modes()) do
+      -- the child's hooks run in the child: an error is a set-up failure
+      local ok, out = api(rootless, [[
+        local proc = nslua.proc
+        local function check(stage)
+          return function()
+            if proc.prctl("get_dumpable") then error(stage .. ": dumpable", 0) end
+          end
+        end
+        local rep = assert(nslua.container{ argv = { "/bin/true" },
+          hooks = { before_pivot = check("before_pivot"), before_exec = check("before_exec") } }:run())
+        print(rep.status, rep.error and rep.error.message)
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("exited\tnil\n", out, mode_name(rootless))
+    end
+  end)
+
+  it("never ptraces nor opens /proc/PID/mem of nslua's processes while nslua exec runs 50 times",
+    function()
+    if not helper.exists(PY) then return pending("needs " .. PY) end
+    local dir = helper.tmpdir("0755")
+    local script = write_file(dir, "attack.py", ATTACKER)
+    local results = {}
+    for _, rootless in ipairs(modes()) do
+      -- the exec'd command lives a moment, so the attacker sees it (SEEN)
+      local h = start(rootless, dir, ("--ro-bind %s /attack.py"):format(q(script)),
+        PY .. " /attack.py /usr/bin/sleep")
+      local _, out = helper.sh(("cd /tmp; for i in $(seq 50); do %s exec %s -- /usr/bin/sleep 0.02 "
+        .. "|| echo EXEC-FAILED $?; done"):format(nslua_cmd(rootless), h.name))
+      local attack = stop(h)
+      results[#results + 1] = { mode = mode_name(rootless), exec = out, attack = attack }
+    end
+    helper.rmtree(dir)
+    for _, r in ipairs(results) do
+      assert.not_matches("EXEC%-FAILED", r.exec, nil, r.mode .. ": " .. r.exec)
+      if not r.attack:find("SEEN", 1, true) then
+        return pending(r.mode .. ": the attacker never caught an exec'd command (too slow here)")
+      end
+      assert.is_nil(r.attack:find("HIT", 1, true), r.mode .. ":\n" .. r.attack)
+    end
+  end)
+end)
