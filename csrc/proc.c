@@ -43,6 +43,21 @@ void nslua_reset_dispositions (void) {
       (void)sigaction(sig, &sa, NULL);
 }
 
+/* KEYCTL_JOIN_SESSION_KEYRING with no name: a new anonymous session
+** keyring, owned by our ids, replaces the one inherited from the caller.
+** The keyring is not namespaced: without this a payload (rootless: with
+** the caller's uid) possesses the caller's session keyring and reads every
+** key in it.  Returns 0 or errno; ENOSYS (no CONFIG_KEYS) and EPERM (a
+** seccomp filter we run under refuses keyctl, and every process below us
+** inherits that filter) leave no keyring within the payload's reach, so
+** they are 0 too. */
+int nslua_new_session_keyring (void) {
+  if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL, 0, 0, 0) >= 0 ||
+      errno == ENOSYS || errno == EPERM)
+    return 0;
+  return errno;
+}
+
 /* ------------------------------------------------------------------ */
 /* signal names                                                         */
 /* ------------------------------------------------------------------ */
@@ -654,6 +669,20 @@ static int proc_prctl (lua_State *L) {
 /* ids, sessions                                                        */
 /* ------------------------------------------------------------------ */
 
+/*
+** proc.new_session_keyring() -> true | nil, msg, errno
+** Leave the session keyring inherited from the caller for a new anonymous
+** one (what the executor's child does; a kernel without keys, or a seccomp
+** filter that refuses keyctl, counts as done: nothing below us can reach a
+** keyring then).
+*/
+static int proc_new_session_keyring (lua_State *L) {
+  int err = nslua_new_session_keyring();
+  if (err != 0)
+    return nslua_fail(L, err, "keyctl", "join_session_keyring");
+  return nslua_ok(L);
+}
+
 /* An id at 'arg': 0..2^32-2, or -1 for "unchanged". */
 static unsigned int check_id (lua_State *L, int arg) {
   lua_Integer id = luaL_checkinteger(L, arg);
@@ -773,6 +802,7 @@ static const luaL_Reg proc_funcs[] = {
   {"getrlimit", proc_getrlimit},
   {"getuid", proc_getuid},
   {"kill", proc_kill},
+  {"new_session_keyring", proc_new_session_keyring},
   {"now", proc_now},
   {"pidfd_open", proc_pidfd_open},
   {"pidfd_send_signal", proc_pidfd_send_signal},

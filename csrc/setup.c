@@ -706,7 +706,7 @@ static void run_plan (plan *p) {
   struct pollfd pf;
   char b = 0;
   size_t i;
-  int cmd, userns = -1;
+  int cmd, err, userns = -1;
 
   if (p->sync_close >= 0)
     close(p->sync_close);
@@ -739,6 +739,10 @@ static void run_plan (plan *p) {
   pf.revents = 0;
   if (poll(&pf, 1, 0) > 0 && (pf.revents & POLLHUP))
     _exit(1);
+  /* a keyring of our own, charged to the sandbox's ids (after the switch):
+  ** the caller's session keyring and its keys stay out of reach */
+  if ((err = nslua_new_session_keyring()) != 0)
+    fail(p, "ids", err, NULL, "keyctl", "join_session_keyring", NULL);
   /* 4. */
   if (setsid() < 0)
     fail(p, "ids", errno, NULL, "setsid", NULL, NULL);
@@ -748,8 +752,7 @@ static void run_plan (plan *p) {
   stop_here(p, STOP_NET);
   {
     const char *call = NULL, *subject = NULL, *prefix = NULL;
-    int err = net_steps(p, &call, &subject, &prefix);
-    if (err != 0)
+    if ((err = net_steps(p, &call, &subject, &prefix)) != 0)
       fail(p, "net", err, prefix, call, subject, NULL);
   }
   stop_here(p, STOP_MOUNTS);

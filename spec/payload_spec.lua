@@ -199,3 +199,76 @@ describe("a payload", function()
     end
   end)
 end)
+
+-- The caller side of the keyring test: a session keyring of its own (so
+-- nothing is added to the host's) holding a key, then argv with {key} and
+-- {ses} replaced by the key's and the keyring's serials.
+local KEY_CALLER = [=[
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+sc = libc.syscall
+sc.restype = ctypes.c_long
+L = ctypes.c_long
+ses = sc(250, 1, None)
+if ses < 0:
+    sys.exit("keyctl join: errno %d" % ctypes.get_errno())
+key = sc(248, b"user", b"nslua-spec-key", b"s3cret-payload", L(14), L(-3))
+buf = ctypes.create_string_buffer(64)
+if key < 0 or sc(250, 11, L(key), buf, L(64)) != 14:
+    sys.exit("the caller cannot add and read its own key: errno %d" % ctypes.get_errno())
+argv = [a.replace("{key}", str(key)).replace("{ses}", str(ses)) for a in sys.argv[1:]]
+os.execv(argv[0], argv)
+]=]
+
+-- The payload: look for the key in its session keyring, read it by its
+-- serial, and compare its session keyring with the caller's.
+local KEY_PAYLOAD = [=[
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+sc = libc.syscall
+sc.restype = ctypes.c_long
+L = ctypes.c_long
+key, ses = int(sys.argv[1]), int(sys.argv[2])
+buf = ctypes.create_string_buffer(256)
+found = sc(250, 10, L(-3), b"user", b"nslua-spec-key", L(0))
+print("search", "found" if found >= 0 else "errno %d" % ctypes.get_errno())
+n = sc(250, 11, L(key), buf, L(256))
+print("read", buf.raw[:n].decode() if n >= 0 else "errno %d" % ctypes.get_errno())
+mine = sc(250, 0, L(-3), L(0))
+print("session", "the caller's" if mine == ses else "another" if mine > 0 else "errno %d" % ctypes.get_errno())
+]=]
+
+describe("a payload", function()
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
+
+  it("never sees the caller's session keyring, with --seccomp none, from run and exec", function()
+    if not helper.exists(PY) then return pending("needs " .. PY) end
+    local dir = helper.tmpdir("0755")
+    local results = {}
+    local payload = ("%s -c %s {key} {ses}"):format(PY, q(KEY_PAYLOAD))
+    for _, rootless in ipairs(modes()) do
+      -- the nslua command without setpriv: the caller runs as the test user
+      local cmd = rootless and (helper.san_env .. helper.rootless_tree() .. "/scripts/nslua") or helper.nslua
+      local prefix = rootless and (helper.SETPRIV .. " ") or ""
+      local function as_caller(line)
+        return helper.sh(("cd /tmp; %s%s -c %s /bin/sh -c %s"):format(prefix, PY, q(KEY_CALLER), q(line)))
+      end
+      local ok, out = as_caller(("%s run --seccomp none -- %s"):format(cmd, payload))
+      results[#results + 1] = { mode = mode_name(rootless) .. " run", ok = ok, out = out }
+      local h = start(rootless, dir, "--seccomp none", "/bin/sh -c 'echo READY; exec sleep 60'")
+      ok, out = as_caller(("%s exec %s -- %s"):format(cmd, h.name, payload))
+      stop(h)
+      results[#results + 1] = { mode = mode_name(rootless) .. " exec", ok = ok, out = out }
+    end
+    helper.rmtree(dir)
+    for _, r in ipairs(results) do
+      if r.out:match("^the caller cannot") or r.out:match("^keyctl join") then
+        return pending(r.mode .. ": " .. r.out)
+      end
+      assert.is_true(r.ok, r.mode .. ": " .. r.out)
+      assert.equal("search errno 126\nread errno 13\nsession another\n", r.out, r.mode)
+    end
+  end)
+end)

@@ -365,6 +365,9 @@ local function helper_main(p, status_w)
   do
     local ok, err, code = proc.prctl("dumpable", false)
     if not ok then fail("dumpable", err, code) end
+    -- and a session keyring of its own, as the executor's child
+    ok, err, code = proc.new_session_keyring()
+    if not ok then fail("keyring", err, code) end
   end
   proc.prctl("pdeathsig", 9)
   if p.set then

@@ -293,6 +293,29 @@ describe("nslua.core.proc", function()
     end)
   end)
 
+  describe("new_session_keyring", function()
+    it("leaves the inherited session keyring for a new one", function()
+      if not helper.exists("/usr/bin/python3") then return pending("needs /usr/bin/python3") end
+      local ok, out = helper.run_isolated([[
+        local proc = require("nslua.core").proc
+        -- keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) in a child
+        local function session()
+          local f = io.popen("/usr/bin/python3 -c 'import ctypes; l = ctypes.CDLL(None); "
+            .. "l.syscall.restype = ctypes.c_long; print(l.syscall(250, 0, ctypes.c_long(-3), 0))'")
+          local id = f:read("l")
+          f:close()
+          return id
+        end
+        local before = session()
+        print(proc.new_session_keyring())
+        local after = session()
+        print(before ~= after, after == session(), tonumber(after) > 0)
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("true\ntrue\ttrue\ttrue\n", out)
+    end)
+  end)
+
   describe("prctl", function()
     it("sets and gets in a child", function()
       local ok, out = helper.run_isolated([[
