@@ -394,6 +394,7 @@ static int setup_plan (lua_State *L) {
     anchor(L);
   }
 
+  (void)nslua_argv_area();     /* read here, in the parent: the child only writes */
   p->sync_fd = opt_fd(L, rt, "sync_r", -1);
   p->sync_close = opt_fd(L, rt, "sync_w", -1);
   p->status_fd = opt_fd(L, rt, "status_w", -1);
@@ -708,6 +709,8 @@ static void run_plan (plan *p) {
   size_t i;
   int cmd, err, userns = -1;
 
+  /* /proc/1/cmdline and comm inside: never the caller's command line */
+  nslua_set_title("nslua-init");
   if (p->sync_close >= 0)
     close(p->sync_close);
   /* 1. wait for the release; end of file means the parent died */

@@ -107,7 +107,16 @@ def release(pid):
         if os.WIFEXITED(st) or os.WIFSIGNALED(st):
             return
 seen = set()
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 def attack(pid):
+    argv = cmdline(pid)
+    if b"scripts/nslua" in argv:
+        say("ARGV", "cmdline", pid, argv.replace(b"\0", b" ").decode())
     before = exe(pid)
     try:
         fd = os.open("/proc/%d/mem" % pid, os.O_RDONLY)
@@ -196,6 +205,7 @@ describe("a payload", function()
         return pending(r.mode .. ": the attacker never caught an exec'd command (too slow here)")
       end
       assert.is_nil(r.attack:find("HIT", 1, true), r.mode .. ":\n" .. r.attack)
+      assert.is_nil(r.attack:find("ARGV", 1, true), r.mode .. ":\n" .. r.attack)
     end
   end)
 end)
@@ -269,6 +279,26 @@ describe("a payload", function()
       end
       assert.is_true(r.ok, r.mode .. ": " .. r.out)
       assert.equal("search errno 126\nread errno 13\nsession another\n", r.out, r.mode)
+    end
+  end)
+end)
+
+describe("a payload", function()
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
+
+  it("reads nslua-init in /proc/1/cmdline and comm, never the caller's command line", function()
+    for _, rootless in ipairs(modes()) do
+      local ok, out = helper.sh(("cd /tmp; %s run -- /bin/sh -c 'cat /proc/1/cmdline; echo; cat /proc/1/comm'")
+        :format(nslua_cmd(rootless)))
+      local mode = mode_name(rootless)
+      assert.is_true(ok, mode .. ": " .. out:gsub("%z", " "))
+      local cmdline, comm = out:match("^(.-)\n(.-)\n$")
+      assert.equal("nslua-init", (cmdline or ""):gsub("%z", ""), mode .. ": " .. out:gsub("%z", " "))
+      assert.equal("nslua-init\0", cmdline, mode)
+      assert.equal("nslua-init", comm, mode)
+      assert.is_nil(out:find(helper.root, 1, true), mode)
     end
   end)
 end)

@@ -362,6 +362,9 @@ local function helper_main(p, status_w)
   -- non-dumpable before it joins anything, and so is the command it forks
   -- until its execve: the payload can never ptrace or read this copy of
   -- the caller's memory (DESIGN "Trust rules"; runc CVE-2016-9962)
+  -- what the payload reads in /proc/PID/cmdline of the command until its
+  -- execve: never the caller's command line (as the executor's nslua-init)
+  proc.set_title("nslua-exec")
   do
     local ok, err, code = proc.prctl("dumpable", false)
     if not ok then fail("dumpable", err, code) end

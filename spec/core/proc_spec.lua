@@ -293,6 +293,28 @@ describe("nslua.core.proc", function()
     end)
   end)
 
+  describe("set_title", function()
+    it("makes comm and /proc/self/cmdline read the title, nothing of argv", function()
+      local ok, out = helper.run_isolated([[
+        local proc = require("nslua.core").proc
+        local function show()
+          local f = io.open("/proc/self/cmdline", "rb")
+          local c = f:read("a")
+          f:close()
+          print((c:gsub("%z", "|")), proc.prctl("get_name"))
+        end
+        assert(proc.set_title("a-title-longer-than-comm"))
+        show()
+        assert(proc.set_title("short"))
+        show()
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("a-title-longer-than-comm|\ta-title-longer-\nshort|\tshort\n", out)
+      assert.has_error(function() proc.set_title("") end,
+        "bad argument #1 to 'set_title' (title must be 1 byte or more without NUL)")
+    end)
+  end)
+
   describe("new_session_keyring", function()
     it("leaves the inherited session keyring for a new one", function()
       if not helper.exists("/usr/bin/python3") then return pending("needs /usr/bin/python3") end
