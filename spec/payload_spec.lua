@@ -302,3 +302,28 @@ describe("a payload", function()
     end
   end)
 end)
+
+describe("a payload", function()
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
+
+  it("cannot rewrite its --stdin FILE through /proc/self/fd/0, and still reads it", function()
+    local dir = helper.tmpdir("0755")
+    local results = {}
+    local script = "echo rewritten > /proc/self/fd/0; echo appended >> /proc/self/fd/0; "
+      .. "exec 3<>/proc/self/fd/0 && echo over >&3; cat; wc -c < /proc/self/fd/0"
+    for _, rootless in ipairs(modes()) do
+      -- writable by everyone: only nslua stands between the payload and the file
+      local file = write_file(dir, "input", "original\n", "0666")
+      local ok, out = helper.sh(("cd /tmp; %s run --stdin %s -- /bin/sh -c %s 2>/dev/null")
+        :format(nslua_cmd(rootless), q(file), q(script)))
+      results[#results + 1] = { mode = mode_name(rootless), ok = ok, out = out, file = helper.read(file) }
+    end
+    helper.rmtree(dir)
+    for _, r in ipairs(results) do
+      assert.equal("original\n", r.file, r.mode)
+      assert.equal("original\n9\n", r.out, r.mode)
+    end
+  end)
+end)
