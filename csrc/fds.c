@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nslua.h"
@@ -158,15 +160,41 @@ static int proc_read (lua_State *L) {
   return 1;
 }
 
+/* write(2) that never raises SIGPIPE: a pipe or socket without a reader
+** is EPIPE and nothing else, so a child that died before nslua released
+** it is a report, never the caller's death (DESIGN "The spawn sequence").
+** SIGPIPE is blocked around the call, and the one the write raised is
+** taken back, unless one was already pending (a blocked one of the
+** caller's own).  No lua_State. */
+static ssize_t write_nosigpipe (int fd, const void *buf, size_t len) {
+  static const struct timespec now = {0, 0};
+  sigset_t pipe_set, old, pending;
+  ssize_t n;
+  int err, was_pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+  sigprocmask(SIG_BLOCK, &pipe_set, &old);
+  n = write(fd, buf, len);
+  err = errno;
+  if (n < 0 && err == EPIPE && !was_pending)
+    while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR)
+      ;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  errno = err;
+  return n;
+}
+
 /* proc.write(fd, s) -> bytes written | nil, msg, errno
 ** Loops over short writes and EINTR.  A failure after some bytes went out
-** returns that count (less than #s); a failure before returns the triple. */
+** returns that count (less than #s); a failure before returns the triple.
+** A pipe or socket without a reader is EPIPE, never SIGPIPE. */
 static int proc_write (lua_State *L) {
   int fd = nslua_checkfd(L, 1);
   size_t len, done = 0;
   const char *s = luaL_checklstring(L, 2, &len);
   while (done < len) {
-    ssize_t n = write(fd, s + done, len - done);
+    ssize_t n = write_nosigpipe(fd, s + done, len - done);
     if (n < 0) {
       if (errno == EINTR)
         continue;

@@ -327,3 +327,56 @@ describe("a payload", function()
     end
   end)
 end)
+
+-- A spec whose after_clone hook kills the child before nslua releases it
+-- and waits until it is gone (a zombie: its end of the sync pipe is closed).
+local KILL_CHILD = [[
+local core = require "nslua.core"
+local function kill_child(ctx)
+  core.proc.kill(ctx.pid, 9)
+  for _ = 1, 1000 do
+    local f = io.open("/proc/" .. ctx.pid .. "/stat")
+    local st = f and f:read("a") or ""
+    if f then f:close() end
+    if st:match("^%d+ %b() Z") then return end
+    core.proc.poll({}, 10)
+  end
+  error("the child did not die")
+end
+]]
+
+describe("nslua", function()
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
+
+  it("reports a child that died before its release: nil, msg from start, exit 125, never SIGPIPE",
+    function()
+    local dir = helper.tmpdir("0755")
+    local recipe = write_file(dir, "die.lua", KILL_CHILD
+      .. "return { argv = { '/bin/true' }, hooks = { after_clone = kill_child } }\n")
+    local results = {}
+    for _, rootless in ipairs(modes()) do
+      local mode = mode_name(rootless)
+      local ok, out, code = api(rootless, KILL_CHILD .. [[
+        local c = nslua.container{ argv = { "/bin/true" }, hooks = { after_clone = kill_child } }
+        local pid, err, code = c:start()
+        print(pid, code == nslua.errno.EPIPE, err)
+        c:close()
+      ]])
+      results[#results + 1] = { mode = mode .. " API", ok = ok, out = out, code = code }
+      ok, out, code = helper.sh(("cd /tmp; %s %s"):format(nslua_cmd(rootless), q(recipe)))
+      results[#results + 1] = { mode = mode .. " CLI", ok = ok, out = out, code = code }
+    end
+    helper.rmtree(dir)
+    for _, r in ipairs(results) do
+      if r.mode:match("API$") then
+        assert.equal(0, r.code, r.mode .. ": " .. r.out)
+        assert.matches("^nil\ttrue\tstart '%w+': the child died before its release", r.out, nil, r.mode)
+      else
+        assert.equal(125, r.code, r.mode .. ": " .. r.out)
+        assert.matches("nslua: start '%w+': the child died before its release", r.out, nil, r.mode)
+      end
+    end
+  end)
+end)

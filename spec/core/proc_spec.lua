@@ -491,6 +491,22 @@ describe("nslua.core.proc", function()
       w:close()
     end)
 
+    it("write: a pipe without a reader is EPIPE, never SIGPIPE", function()
+      local ok, out, code = helper.run_isolated([[
+        local proc = require("nslua.core").proc
+        local r, w = assert(proc.pipe())
+        r:close()
+        print(proc.write(w, "x"))
+        -- and none is left pending for later
+        proc.sigprocmask("block", { "PIPE" })
+        local sfd = proc.signalfd({ "PIPE" })
+        print(proc.poll({ { fd = sfd, events = { ["in"] = true } } }, 0))
+      ]])
+      assert.is_true(ok, out)
+      assert.equal(0, code)
+      assert.equal("nil\twrite: Broken pipe\t32\n0\n", out)
+    end)
+
     it("pipes, reads and writes", function()
       local r, w = assert(proc.pipe({ nonblock = true }))
       local ok, msg, e = proc.read(r, 10)
