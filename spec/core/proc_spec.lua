@@ -322,7 +322,7 @@ describe("nslua.core.proc", function()
         local proc = require("nslua.core").proc
         -- keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) in a child
         local function session()
-          local f = io.popen("/usr/bin/python3 -c 'import ctypes; l = ctypes.CDLL(None); "
+          local f = io.popen("env -u LD_PRELOAD /usr/bin/python3 -c 'import ctypes; l = ctypes.CDLL(None); "
             .. "l.syscall.restype = ctypes.c_long; print(l.syscall(250, 0, ctypes.c_long(-3), 0))'")
           local id = f:read("l")
           f:close()
