@@ -4,13 +4,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nslua.h"
@@ -154,15 +160,41 @@ static int proc_read (lua_State *L) {
   return 1;
 }
 
+/* write(2) that never raises SIGPIPE: a pipe or socket without a reader
+** is EPIPE and nothing else, so a child that died before nslua released
+** it is a report, never the caller's death (DESIGN "The spawn sequence").
+** SIGPIPE is blocked around the call, and the one the write raised is
+** taken back, unless one was already pending (a blocked one of the
+** caller's own).  No lua_State. */
+static ssize_t write_nosigpipe (int fd, const void *buf, size_t len) {
+  static const struct timespec now = {0, 0};
+  sigset_t pipe_set, old, pending;
+  ssize_t n;
+  int err, was_pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+  sigprocmask(SIG_BLOCK, &pipe_set, &old);
+  n = write(fd, buf, len);
+  err = errno;
+  if (n < 0 && err == EPIPE && !was_pending)
+    while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR)
+      ;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  errno = err;
+  return n;
+}
+
 /* proc.write(fd, s) -> bytes written | nil, msg, errno
 ** Loops over short writes and EINTR.  A failure after some bytes went out
-** returns that count (less than #s); a failure before returns the triple. */
+** returns that count (less than #s); a failure before returns the triple.
+** A pipe or socket without a reader is EPIPE, never SIGPIPE. */
 static int proc_write (lua_State *L) {
   int fd = nslua_checkfd(L, 1);
   size_t len, done = 0;
   const char *s = luaL_checklstring(L, 2, &len);
   while (done < len) {
-    ssize_t n = write(fd, s + done, len - done);
+    ssize_t n = write_nosigpipe(fd, s + done, len - done);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -252,6 +284,96 @@ static int proc_open (lua_State *L) {
     *box = -1;
     return nslua_fail(L, err, "open", path);
   }
+  return 1;
+}
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+
+/* Copy src from its offset to its end into dst; 0 or errno, *what the call. */
+static int copy_to_end (int src, int dst, const char **what) {
+  char buf[16384];
+  ssize_t n;
+  *what = "sendfile";
+  for (;;) {
+    n = sendfile(dst, src, NULL, 1 << 30);
+    if (n == 0)
+      return 0;
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      break;
+  }
+  if (errno != EINVAL && errno != ENOSYS)
+    return errno;
+  /* a file sendfile cannot read from: read and write */
+  for (;;) {
+    ssize_t done = 0;
+    *what = "read";
+    n = read(src, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? errno : 0;
+    *what = "write";
+    while (done < n) {
+      ssize_t w = write(dst, buf + done, (size_t)(n - done));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0)
+        return errno;
+      done += w;
+    }
+  }
+}
+
+/*
+** proc.sealed_copy(fd [, name]) -> fd box | nil, msg, errno
+** What fd holds from its offset to its end, copied into a memfd (named
+** name, default "nslua-copy") that is sealed against every change
+** (F_SEAL_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_SEAL; not executable
+** where the kernel has MFD_NOEXEC_SEAL), returned read-only at offset 0.
+** Reopening it through /proc/self/fd for writing gets nothing: the seals
+** belong to the file, not to the fd.  Only a regular file or a block
+** device has an end to copy to: anything else fails with ESPIPE.  The copy
+** lives in memory (shmem), charged to the caller's memory cgroup.
+*/
+static int proc_sealed_copy (lua_State *L) {
+  int src = nslua_checkfd(L, 1);
+  const char *name = luaL_optstring(L, 2, "nslua-copy"), *what = "fstat";
+  int *box = nslua_newfd(L);
+  struct stat st;
+  char path[64];
+  int mfd, ro, err = 0;
+  if (fstat(src, &st) != 0)
+    return nslua_fail(L, errno, what, NULL);
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+    return nslua_fail(L, ESPIPE, "sealed_copy", "not a regular file or block device");
+  mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+  if (mfd < 0 && errno == EINVAL)     /* before Linux 6.3 */
+    mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (mfd < 0)
+    return nslua_fail(L, errno, "memfd_create", name);
+  *box = mfd;
+  if ((err = copy_to_end(src, mfd, &what)) == 0 &&
+      fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+    err = errno;
+    what = "fcntl";
+  }
+  if (err != 0) {
+    close(mfd);
+    *box = -1;
+    return nslua_fail(L, err, what, name);
+  }
+  /* read-only: writes fail with EBADF, as on any read-only stdin; without
+  ** /proc the sealed read-write fd is kept (its writes fail with EPERM) */
+  snprintf(path, sizeof path, "/proc/self/fd/%d", mfd);
+  if ((ro = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+    close(mfd);
+    *box = ro;
+  } else
+    (void)lseek(mfd, 0, SEEK_SET);
   return 1;
 }
 
@@ -402,6 +524,7 @@ const luaL_Reg nslua_proc_fds_funcs[] = {
   {"pipe", proc_pipe},
   {"read", proc_read},
   {"recvfd", proc_recvfd},
+  {"sealed_copy", proc_sealed_copy},
   {"sendfd", proc_sendfd},
   {"set_winsize", proc_set_winsize},
   {"socketpair", proc_socketpair},

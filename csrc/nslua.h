@@ -90,6 +90,12 @@ extern const luaL_Reg nslua_proc_spawn_funcs[];
 
 /* proc.c: every signal disposition back to SIG_DFL (no lua_State). */
 void nslua_reset_dispositions (void);
+/* proc.c: join a new anonymous session keyring; 0 or errno (no lua_State). */
+int nslua_new_session_keyring (void);
+/* proc.c: find the argv area in /proc/self/stat (once; 0 or errno), and
+** make comm and /proc/self/cmdline read 'title' (no lua_State). */
+int nslua_argv_area (void);
+void nslua_set_title (const char *title);
 /* proc.c: a list of gids in the table at 'idx' into GC-owned memory (left
 ** on the stack); *n gets the count; errors name argument 'arg' and 'what'. */
 gid_t *nslua_check_gids (lua_State *L, int idx, int arg, size_t *n, const char *what);

@@ -1,11 +1,13 @@
 /* proc.c - core.proc: wait, signals, pidfds, poll, rlimits, prctl, ids, the table. */
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,88 @@ void nslua_reset_dispositions (void) {
   for (sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP)
       (void)sigaction(sig, &sa, NULL);
+}
+
+/* KEYCTL_JOIN_SESSION_KEYRING with no name: a new anonymous session
+** keyring, owned by our ids, replaces the one inherited from the caller.
+** The keyring is not namespaced: without this a payload (rootless: with
+** the caller's uid) possesses the caller's session keyring and reads every
+** key in it.  Returns 0 or errno; ENOSYS (no CONFIG_KEYS) and EPERM (a
+** seccomp filter we run under refuses keyctl, and every process below us
+** inherits that filter) leave no keyring within the payload's reach, so
+** they are 0 too. */
+int nslua_new_session_keyring (void) {
+  if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL, 0, 0, 0) >= 0 ||
+      errno == ENOSYS || errno == EPERM)
+    return 0;
+  return errno;
+}
+
+/* The argv area, [arg_start, arg_end) of /proc/self/stat (fields 48 and
+** 49, Linux 3.5+): what /proc/PID/cmdline shows.  Read once and kept, so a
+** parent reads it before it clones and the child only writes. */
+static char *argv_area;
+static size_t argv_len;
+static int argv_read;
+
+int nslua_argv_area (void) {
+  char buf[2048], *s;
+  unsigned long long start = 0, end = 0;
+  ssize_t n;
+  int fd, field;
+  if (argv_read)
+    return argv_area != NULL ? 0 : ENOENT;
+  if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) < 0)
+    return errno;
+  do
+    n = read(fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n <= 0)
+    return n < 0 ? errno : EIO;
+  buf[n] = '\0';
+  argv_read = 1;
+  /* the comm, field 2, may hold spaces and parentheses: fields start after the last ')' */
+  if ((s = strrchr(buf, ')')) == NULL)
+    return EINVAL;
+  for (s++, field = 3; *s != '\0'; field++) {
+    while (*s == ' ')
+      s++;
+    if (field == 48)
+      start = strtoull(s, NULL, 10);
+    else if (field == 49) {
+      end = strtoull(s, NULL, 10);
+      break;
+    }
+    while (*s != ' ' && *s != '\0')
+      s++;
+  }
+  if (start == 0 || end <= start)
+    return ENOENT;
+  argv_area = (char *)(uintptr_t)start;
+  argv_len = (size_t)(end - start);
+  return 0;
+}
+
+/* comm and /proc/self/cmdline become 'title' (cut to the argv area and to
+** 15 bytes for comm).  The area is overwritten (a copy-on-write page of
+** our own after clone): title, NUL, zeros, and a last byte that is not
+** NUL, which tells the kernel the title was rewritten (setproctitle's
+** convention), so cmdline reads exactly "title\0" and nothing of the
+** caller's command line or environment.  No lua_State. */
+void nslua_set_title (const char *title) {
+  size_t n = strlen(title);
+  char comm[16];
+  snprintf(comm, sizeof comm, "%s", title);
+  (void)prctl(PR_SET_NAME, (unsigned long)comm, 0, 0, 0);
+  if (nslua_argv_area() != 0 || argv_len < 2)
+    return;
+  if (n > argv_len - 1)
+    n = argv_len - 1;
+  memcpy(argv_area, title, n);
+  memset(argv_area + n, 0, argv_len - n);
+  if (argv_len > n + 1)
+    argv_area[argv_len - 1] = ' ';
 }
 
 /* ------------------------------------------------------------------ */
@@ -654,6 +738,38 @@ static int proc_prctl (lua_State *L) {
 /* ids, sessions                                                        */
 /* ------------------------------------------------------------------ */
 
+/*
+** proc.set_title(title) -> true | nil, msg, errno
+** comm (PR_SET_NAME, the first 15 bytes) and /proc/self/cmdline become
+** title: the argv area is overwritten (as the executor's child does with
+** "nslua-init"), so it shows nothing of the command line; a longer title
+** is cut to the area's size.  Fails when /proc/self/stat has no argv area.
+*/
+static int proc_set_title (lua_State *L) {
+  size_t len;
+  const char *title = luaL_checklstring(L, 1, &len);
+  int err;
+  luaL_argcheck(L, len >= 1 && strlen(title) == len, 1, "title must be 1 byte or more without NUL");
+  if ((err = nslua_argv_area()) != 0)
+    return nslua_fail(L, err, "read", "/proc/self/stat");
+  nslua_set_title(title);
+  return nslua_ok(L);
+}
+
+/*
+** proc.new_session_keyring() -> true | nil, msg, errno
+** Leave the session keyring inherited from the caller for a new anonymous
+** one (what the executor's child does; a kernel without keys, or a seccomp
+** filter that refuses keyctl, counts as done: nothing below us can reach a
+** keyring then).
+*/
+static int proc_new_session_keyring (lua_State *L) {
+  int err = nslua_new_session_keyring();
+  if (err != 0)
+    return nslua_fail(L, err, "keyctl", "join_session_keyring");
+  return nslua_ok(L);
+}
+
 /* An id at 'arg': 0..2^32-2, or -1 for "unchanged". */
 static unsigned int check_id (lua_State *L, int arg) {
   lua_Integer id = luaL_checkinteger(L, arg);
@@ -773,6 +889,7 @@ static const luaL_Reg proc_funcs[] = {
   {"getrlimit", proc_getrlimit},
   {"getuid", proc_getuid},
   {"kill", proc_kill},
+  {"new_session_keyring", proc_new_session_keyring},
   {"now", proc_now},
   {"pidfd_open", proc_pidfd_open},
   {"pidfd_send_signal", proc_pidfd_send_signal},
@@ -783,6 +900,7 @@ static const luaL_Reg proc_funcs[] = {
   {"setresgid", proc_setresgid},
   {"setresuid", proc_setresuid},
   {"setrlimit", proc_setrlimit},
+  {"set_title", proc_set_title},
   {"setsid", proc_setsid},
   {"signalfd", proc_signalfd},
   {"signame", proc_signame},

@@ -404,6 +404,7 @@ static int setup_plan (lua_State *L) {
     anchor(L);
   }
 
+  (void)nslua_argv_area();     /* read here, in the parent: the child only writes */
   p->sync_fd = opt_fd(L, rt, "sync_r", -1);
   p->sync_close = opt_fd(L, rt, "sync_w", -1);
   p->status_fd = opt_fd(L, rt, "status_w", -1);
@@ -1081,13 +1082,23 @@ static void run_plan (plan *p) {
   struct pollfd pf;
   char b = 0;
   size_t i;
-  int cmd, userns = -1;
+  int cmd, err, userns = -1;
 
+  /* /proc/1/cmdline and comm inside: never the caller's command line */
+  nslua_set_title("nslua-init");
   if (p->sync_close >= 0)
     close(p->sync_close);
   /* 1. wait for the release; end of file means the parent died */
   if (read(p->sync_fd, &b, 1) != 1 || b != 'x')
     _exit(1);
+  /* Non-dumpable from here until the command's execve (DESIGN "Trust
+  ** rules"; runc CVE-2016-9962): the flag belongs to the mm, which the
+  ** command shares (CLONE_VM) until its execve and the init keeps, so the
+  ** payload can never ptrace or open /proc/PID/mem of this copy of the
+  ** caller's memory.  Not before the release: a rootless parent writes
+  ** our id maps, and a non-dumpable task's /proc files belong to root. */
+  if (prctl(PR_SET_DUMPABLE, 0UL, 0, 0, 0) != 0)
+    fail(p, "ids", errno, NULL, "prctl", "dumpable", NULL);
   stop_here(p, STOP_IDS);
   /* 2. credentials at once: no process of a sandbox keeps host uid 0 */
   if (p->ids) {
@@ -1106,6 +1117,10 @@ static void run_plan (plan *p) {
   pf.revents = 0;
   if (poll(&pf, 1, 0) > 0 && (pf.revents & POLLHUP))
     _exit(1);
+  /* a keyring of our own, charged to the sandbox's ids (after the switch):
+  ** the caller's session keyring and its keys stay out of reach */
+  if ((err = nslua_new_session_keyring()) != 0)
+    fail(p, "ids", err, NULL, "keyctl", "join_session_keyring", NULL);
   /* 4. */
   if (setsid() < 0)
     fail(p, "ids", errno, NULL, "setsid", NULL, NULL);
@@ -1115,8 +1130,7 @@ static void run_plan (plan *p) {
   stop_here(p, STOP_NET);
   {
     const char *call = NULL, *subject = NULL, *prefix = NULL;
-    int err = net_steps(p, &call, &subject, &prefix);
-    if (err != 0)
+    if ((err = net_steps(p, &call, &subject, &prefix)) != 0)
       fail(p, "net", err, prefix, call, subject, NULL);
   }
   stop_here(p, STOP_MOUNTS);

@@ -210,7 +210,15 @@ function Container:_clone_and_release(splan, flags, rt)
     local ok2, herr = pcall(spec.hooks.after_clone, { id = self.id, pid = pid, spec = spec })
     if not ok2 then return nil, "hook after_clone: " .. tostring(herr), 0 end
   end
+  -- a child that died before its release (killed, out of memory) is EPIPE
+  -- here, never a SIGPIPE for us: a start failure naming how it ended
   local w, werr, wcode = proc.write(self._sync_w, "x")
+  if not w and wcode == errno.EPIPE then
+    local _, how, hcode = proc.waitpid(pid)
+    self._reaped = true
+    return nil, ("the child died before its release (%s %s)"):format(tostring(how), tostring(hcode)),
+      wcode
+  end
   if not w then return nil, "release: " .. werr, wcode end
   -- the record for `nslua exec` and `ps` is written while the child sets up
   res:record(M.state_record(self, pid))

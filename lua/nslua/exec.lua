@@ -359,6 +359,19 @@ local function helper_main(p, status_w)
     proc.status(status_w, "setup", step, code or 0, tostring(msg))
     proc._exit(1)
   end
+  -- What the payload reads in /proc/PID/cmdline of the command until its
+  -- execve: never the caller's command line (as the executor's nslua-init).
+  proc.set_title("nslua-exec")
+  do
+    -- non-dumpable before it joins anything, and so is the command it forks
+    -- until its execve: the payload can never ptrace or read this copy of
+    -- the caller's memory (DESIGN "Trust rules"; runc CVE-2016-9962)
+    local ok, err, code = proc.prctl("dumpable", false)
+    if not ok then fail("dumpable", err, code) end
+    -- a session keyring of its own, as the executor's child
+    ok, err, code = proc.new_session_keyring()
+    if not ok then fail("keyring", err, code) end
+  end
   proc.prctl("pdeathsig", 9)
   if p.set then
     local ok, err, code = ns.setns(p.pidfd, p.set)

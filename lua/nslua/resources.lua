@@ -228,7 +228,12 @@ local function open_trees(spec, res)
 end
 
 -- The stdio fds the command gets: nslua opens paths with the caller's
--- permissions (like isolate), the command dup2s them onto 0-2.
+-- permissions (like isolate), the command dup2s them onto 0-2.  A stdin
+-- file with content (a regular file, a block device) is handed over as a
+-- sealed read-only copy (proc.sealed_copy): the payload could otherwise
+-- reopen /proc/self/fd/0 for writing with its own ids (rootless: the
+-- caller's) and rewrite the file (DESIGN "Trust rules").  A FIFO, socket
+-- or character device holds nothing to rewrite and is passed as opened.
 local function open_stdio(spec, res)
   local st = spec.stdio or {}
   for i, name in ipairs { "stdin", "stdout", "stderr" } do
@@ -238,6 +243,16 @@ local function open_stdio(spec, res)
       local flags = i == 1 and { rdonly = true } or { wronly = true, creat = true, trunc = true }
       local fd, err, code = proc.open(path, flags, 420)
       if not fd then return nil, ("stdio.%s: %s"):format(name, err), code end
+      if i == 1 then
+        local copy, cerr, ccode = proc.sealed_copy(fd, "nslua-stdin")
+        if copy then
+          fd:close()
+          fd = copy
+        elseif ccode ~= errno.ESPIPE then
+          fd:close()
+          return nil, ("stdio.stdin: %s"):format(cerr), ccode
+        end
+      end
       res:defer(function() if not fd:closed() then fd:close() end end)
       res.rt.stdio[i - 1] = fd
     elseif math.type(v) == "integer" then

@@ -293,6 +293,51 @@ describe("nslua.core.proc", function()
     end)
   end)
 
+  describe("set_title", function()
+    it("makes comm and /proc/self/cmdline read the title, nothing of argv", function()
+      local ok, out = helper.run_isolated([[
+        local proc = require("nslua.core").proc
+        local function show()
+          local f = io.open("/proc/self/cmdline", "rb")
+          local c = f:read("a")
+          f:close()
+          print((c:gsub("%z", "|")), proc.prctl("get_name"))
+        end
+        assert(proc.set_title("a-title-longer-than-comm"))
+        show()
+        assert(proc.set_title("short"))
+        show()
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("a-title-longer-than-comm|\ta-title-longer-\nshort|\tshort\n", out)
+      assert.has_error(function() proc.set_title("") end,
+        "bad argument #1 to 'set_title' (title must be 1 byte or more without NUL)")
+    end)
+  end)
+
+  describe("new_session_keyring", function()
+    it("leaves the inherited session keyring for a new one", function()
+      if not helper.exists("/usr/bin/python3") then return pending("needs /usr/bin/python3") end
+      local ok, out = helper.run_isolated([[
+        local proc = require("nslua.core").proc
+        -- keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) in a child
+        local function session()
+          local f = io.popen("env -u LD_PRELOAD /usr/bin/python3 -c 'import ctypes; l = ctypes.CDLL(None); "
+            .. "l.syscall.restype = ctypes.c_long; print(l.syscall(250, 0, ctypes.c_long(-3), 0))'")
+          local id = f:read("l")
+          f:close()
+          return id
+        end
+        local before = session()
+        print(proc.new_session_keyring())
+        local after = session()
+        print(before ~= after, after == session(), tonumber(after) > 0)
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("true\ntrue\ttrue\ttrue\n", out)
+    end)
+  end)
+
   describe("prctl", function()
     it("sets and gets in a child", function()
       local ok, out = helper.run_isolated([[
@@ -408,6 +453,60 @@ describe("nslua.core.proc", function()
   end)
 
   describe("fds", function()
+    it("sealed_copy: a read-only copy that no fd, reopened or not, can change", function()
+      local dir = helper.tmpdir()
+      local f = assert(io.open(dir .. "/in", "w"))
+      f:write("head\ncontent\n")
+      f:close()
+      local src = assert(proc.open(dir .. "/in", { rdonly = true }))
+      assert.equal("head\n", proc.read(src, 5))
+      local copy = assert(proc.sealed_copy(src, "spec-copy"))
+      src:close()
+      -- from the source's offset to its end, read at offset 0
+      assert.equal("content\n", proc.read(copy, 100))
+      local link = helper.read("/proc/self/fdinfo/" .. copy:fileno())
+      assert.matches("flags:%s*0?2%d*0\n", link)
+      local _, msg, e = proc.write(copy, "x")
+      assert.equal(errno.EBADF, e, msg)
+      -- reopened for writing: the seals belong to the file
+      local path = "/proc/self/fd/" .. copy:fileno()
+      local rw, oerr = proc.open(path, { wronly = true, append = true })
+      assert.truthy(rw, oerr)
+      _, msg, e = proc.write(rw, "x")
+      assert.equal(errno.EPERM, e, msg)
+      rw:close()
+      _, msg, e = proc.open(path, { wronly = true, trunc = true })
+      assert.equal(errno.EPERM, e, msg)
+      assert.equal("content\n", helper.read(path))
+      assert.equal("head\ncontent\n", helper.read(dir .. "/in"))
+      copy:close()
+      helper.rmtree(dir)
+      -- a pipe has no end to copy to
+      local r, w = assert(proc.pipe())
+      local none
+      none, msg, e = proc.sealed_copy(r)
+      assert.is_nil(none)
+      assert.equal(errno.ESPIPE, e, msg)
+      r:close()
+      w:close()
+    end)
+
+    it("write: a pipe without a reader is EPIPE, never SIGPIPE", function()
+      local ok, out, code = helper.run_isolated([[
+        local proc = require("nslua.core").proc
+        local r, w = assert(proc.pipe())
+        r:close()
+        print(proc.write(w, "x"))
+        -- and none is left pending for later
+        proc.sigprocmask("block", { "PIPE" })
+        local sfd = proc.signalfd({ "PIPE" })
+        print(proc.poll({ { fd = sfd, events = { ["in"] = true } } }, 0))
+      ]])
+      assert.is_true(ok, out)
+      assert.equal(0, code)
+      assert.equal("nil\twrite: Broken pipe\t32\n0\n", out)
+    end)
+
     it("pipes, reads and writes", function()
       local r, w = assert(proc.pipe({ nonblock = true }))
       local ok, msg, e = proc.read(r, 10)
