@@ -1,0 +1,502 @@
+/* steps.c - the executor's mount steps: paths resolved in the new root, mounts by fd. */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "nslua.h"
+#include "status.h"
+#include "setup.h"
+
+/* A "setup" status record (status.h), then _exit(1). */
+static void fail (int status_fd, const char *stepname, int err, const char *prefix,
+                  const char *call, const char *subject, const char *note)
+  __attribute__((noreturn));
+static void fail (int status_fd, const char *stepname, int err, const char *prefix,
+                  const char *call, const char *subject, const char *note) {
+  nslua_status_setup(status_fd, stepname, err, prefix, call, subject, note);
+  _exit(1);
+}
+
+/*
+** The mount steps' paths.  A step's path under /newroot is looked up in
+** an O_PATH fd of the new root with openat2(RESOLVE_IN_ROOT |
+** RESOLVE_NO_MAGICLINKS) (nslua_open_in_root): a symlink it meets, in a
+** rootfs or under a bind target, is followed as the sandbox would follow
+** it, inside the new root, and ".." stops there; /.oldroot (the host) is
+** out of its reach.  Anything else (/newroot itself, /.files, /.overlay/N)
+** is the scaffolding tmpfs, nslua's own, looked up the same way from its
+** root (the cwd).  Missing directories are made one component at a time
+** with mkdirat in the fd of the resolved parent, files with openat
+** (O_CREAT | O_EXCL | O_NOFOLLOW), symlinks with symlinkat.
+**
+** Mounts go onto the resolved fd: detached trees (privileged binds, the
+** rootfs) by move_mount(MOVE_MOUNT_T_EMPTY_PATH); mount_setattr on the fd
+** (AT_EMPTY_PATH); a read-only path by open_tree of the fd, mount_setattr
+** of the clone and move_mount back onto the fd; new file systems and
+** binds by mount(2) onto "/proc/self/fd/N" of the host's /proc (at
+** /.oldroot/proc).  That last one is what runc does since CVE-2021-30465
+** (libcontainer/utils WithProcfd: securejoin, an O_PATH fd, then mount(2)
+** on /proc/self/fd/N) and crun's do_mount (safe_openat with openat2
+** RESOLVE_IN_ROOT, then mount(2) on get_proc_self_fd_path): the kernel
+** jumps to exactly the fd's dentry, nothing is walked again.  It costs one
+** syscall where fsopen + fsconfig per option + fsmount + move_mount cost
+** five or more (every sandbox runs ~35 steps), and the plan keeps
+** mount(2)'s flags and data strings, which `nslua explain` prints.
+*/
+
+/* What a mount target is known to be, so that a mount need not fstat it. */
+enum { T_UNKNOWN, T_FILE, T_NEWDIR };
+
+typedef struct mounts {
+  int status_fd, strict;        /* where failures go; a rootfs root */
+  char *scratch;                /* PATH_MAX, on the child's stack */
+  int root;                     /* O_PATH fd of /newroot's top mount; -1: open on use */
+  dev_t root_dev;
+  ino_t root_ino;
+  const char *cpath;            /* the last mkdir or mkfile step's path, */
+  int cfd, ckind;               /* its fd and T_*, for the mount step on it */
+  const char *dpath;            /* a directory (dpath[0..dlen)) files and links */
+  size_t dlen;                  /* were made in, and its fd: /dev's nodes and */
+  int dfd;                      /* links share one lookup */
+  char fdpath[sizeof PROC_FD + 24 + NAME_MAX];
+} mounts;
+
+/* A mount step's failure: its record names the spec's path ('what'); on
+** a read-only rootfs a missing mount point says why it cannot be made. */
+static void fail_at (const mounts *m, const step *s, int err, const char *call,
+                     const char *subject, const char *note) __attribute__((noreturn));
+static void fail_at (const mounts *m, const step *s, int err, const char *call,
+                     const char *subject, const char *note) {
+  const char *what = s->what ? s->what : s->path;
+  if (err == EROFS && m->strict && strncmp(subject, NEW_ROOT "/", sizeof NEW_ROOT) == 0 &&
+      (s->op == OP_MKDIR || s->op == OP_MKFILE)) {
+    char pre[PATH_MAX + 80];
+    snprintf(pre, sizeof pre, "%s: missing mount point (the root file system is read-only)", what);
+    fail(m->status_fd, "mounts", err, pre, call, subject, note);
+  }
+  fail(m->status_fd, "mounts", err, what, call, subject,
+       note ? note : err == ENOSPC && strcmp(call, "mount") == 0
+                   ? " (too many mounts: see fs.mount-max)" : NULL);
+}
+
+static int root_fd (mounts *m, const step *s) {
+  struct stat st;
+  if (m->root >= 0)
+    return m->root;
+  if ((m->root = open(NEW_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || fstat(m->root, &st) != 0)
+    fail_at(m, s, errno, "open", NEW_ROOT, NULL);
+  m->root_dev = st.st_dev;
+  m->root_ino = st.st_ino;
+  return m->root;
+}
+
+/* Where 'path' is looked up: *dfd and the path relative to it, or NULL
+** when 'path' is the new root itself (*dfd is then its fd). */
+static const char *where (mounts *m, const step *s, const char *path, int *dfd) {
+  const size_t n = sizeof NEW_ROOT - 1;
+  if (strncmp(path, NEW_ROOT, n) == 0 && (path[n] == '/' || path[n] == '\0')) {
+    const char *rel = path + n;
+    while (*rel == '/')
+      rel++;
+    *dfd = root_fd(m, s);
+    return *rel != '\0' ? rel : NULL;
+  }
+  *dfd = AT_FDCWD;
+  while (*path == '/')
+    path++;
+  return *path != '\0' ? path : ".";
+}
+
+/* The fd of 'path' (the new root's own, or one to close with put), or
+** -1 with errno. */
+static int open_path (mounts *m, const step *s, const char *path, int flags) {
+  int dfd;
+  const char *rel = where(m, s, path, &dfd);
+  return rel == NULL ? dfd : nslua_open_in_root(dfd, rel, flags);
+}
+
+/* Close an fd unless it is the new root's or the cached directory's. */
+static void put (const mounts *m, int fd) {
+  if (fd >= 0 && fd != m->root && fd != m->dfd)
+    close(fd);
+}
+
+static const char *fd_path (mounts *m, int fd) {
+  snprintf(m->fdpath, sizeof m->fdpath, PROC_FD "%d", fd);
+  return m->fdpath;
+}
+
+/* Forget the last mkdir's or mkfile's fd (a step other than its mount). */
+static void drop (mounts *m) {
+  int fd = m->cfd;
+  m->cpath = NULL;
+  m->cfd = -1;
+  put(m, fd);
+}
+
+static void forget_dir (mounts *m) {
+  int fd = m->dfd;
+  m->dpath = NULL;
+  m->dfd = -1;
+  put(m, fd);
+}
+
+/* The directory path[0..len) from the cache, or the new root's when it
+** is /newroot; -1 if neither. */
+static int cached_dir (mounts *m, const step *s, const char *path, size_t len) {
+  if (len == sizeof NEW_ROOT - 1 && memcmp(path, NEW_ROOT, len) == 0)
+    return root_fd(m, s);
+  if (m->dpath != NULL && m->dlen == len && memcmp(m->dpath, path, len) == 0)
+    return m->dfd;
+  return -1;
+}
+
+/* After a mount on 'fd' (a target of 'kind'): a mount on a directory may
+** hide what the cached directory fd names, so it goes; a mount on the new
+** root (by its path, or through a link that leads there) makes the next
+** lookup reopen it, so it starts in the new top mount, as the pivot will. */
+static void mounted (mounts *m, int fd, int kind) {
+  struct stat st;
+  int isdir = kind != T_FILE, on_root = fd == m->root;
+  if (!on_root && kind == T_UNKNOWN && fstat(fd, &st) == 0) {
+    isdir = S_ISDIR(st.st_mode);
+    on_root = m->root >= 0 && st.st_dev == m->root_dev && st.st_ino == m->root_ino;
+  }
+  put(m, fd);
+  if (isdir)
+    forget_dir(m);
+  if (on_root && m->root >= 0) {
+    close(m->root);
+    m->root = -1;
+  }
+}
+
+/* The target of a mount step: the fd the mkdir or mkfile step before it
+** made, or 'path' resolved now; fails the step naming 'call'. */
+static int target (mounts *m, const step *s, const char *call, int *kind) {
+  int fd;
+  if (m->cpath != NULL && strcmp(m->cpath, s->path) == 0) {
+    fd = m->cfd;
+    *kind = m->ckind;
+    m->cpath = NULL;
+    m->cfd = -1;
+    return fd;
+  }
+  drop(m);
+  *kind = T_UNKNOWN;
+  if ((fd = open_path(m, s, s->path, O_PATH)) < 0)
+    fail_at(m, s, errno, call, s->path, NULL);
+  return fd;
+}
+
+/* A directory made by mkdirat in 'parent' (made = 1), or an existing
+** entry (made = 0: EEXIST) looked up from the root, following a link
+** inside it; the fd, or a failure naming buf (the path up to it). */
+static int made_dir (mounts *m, const step *s, char *buf, int dfd, const char *rel,
+                     int parent, const char *name, int made) {
+  int fd = made ? nslua_open_in_root(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW)
+                : nslua_open_in_root(dfd, rel, O_PATH | O_DIRECTORY);
+  if (fd < 0)
+    fail_at(m, s, errno, "mkdir", buf,
+            made || errno != ENOENT ? NULL : " (a symlink that leads nowhere in the new root)");
+  return fd;
+}
+
+/*
+** mkdir -p of path[0..len) inside its root: its fd; *fresh tells whether
+** the last component was made here.  With the parent at hand (the new
+** root, or the cached directory) it is one mkdirat and one lookup;
+** otherwise an existing directory is one lookup, and for a missing one
+** the deepest existing ancestor is found from the end, then each missing
+** component is made with mkdirat in its parent's fd.  A fresh directory
+** is opened with O_NOFOLLOW (a link raced into its place fails); an
+** existing entry is looked up from the root, so a link there is followed
+** inside the root.
+*/
+static int make_dirs (mounts *m, const step *s, const char *path, size_t len,
+                      unsigned int mode, int *fresh) {
+  char *buf = m->scratch;
+  const char *rel;
+  size_t off, a, b, n = len;
+  int dfd, fd, parent, owned = 0, err, made = 0;
+  if (n >= PATH_MAX)
+    fail_at(m, s, ENAMETOOLONG, "mkdir", s->path, NULL);
+  memcpy(buf, path, n);
+  buf[n] = '\0';
+  while (n > 1 && buf[n - 1] == '/')
+    buf[--n] = '\0';
+  *fresh = 0;
+  if ((rel = where(m, s, buf, &dfd)) == NULL)
+    return dfd;
+  if (rel < buf || rel > buf + n) {         /* the scaffolding's root */
+    if ((fd = nslua_open_in_root(dfd, rel, O_PATH | O_DIRECTORY)) < 0)
+      fail_at(m, s, errno, "mkdir", "/", NULL);
+    return fd;
+  }
+  off = (size_t)(rel - buf);
+  for (a = n; a > off && buf[a - 1] != '/'; a--)
+    ;
+  for (b = a; b > off && buf[b - 1] == '/'; b--)
+    ;
+  parent = b > off ? cached_dir(m, s, buf, b) : dfd;
+  if (parent < 0) {
+    if ((fd = nslua_open_in_root(dfd, rel, O_PATH | O_DIRECTORY)) >= 0)
+      return fd;
+    if (errno != ENOENT)
+      fail_at(m, s, errno, "mkdir", buf, NULL);
+    /* back to the deepest ancestor that exists: the part from 'a' is missing */
+    parent = dfd;
+    for (b = n;;) {
+      char c;
+      for (a = b; a > off && buf[a - 1] != '/'; a--)
+        ;
+      for (b = a; b > off && buf[b - 1] == '/'; b--)
+        ;
+      if (b == off)
+        break;
+      c = buf[b];
+      buf[b] = '\0';
+      fd = nslua_open_in_root(dfd, rel, O_PATH | O_DIRECTORY);
+      err = errno;
+      if (fd >= 0) {
+        buf[b] = c;
+        parent = fd;
+        owned = 1;
+        break;
+      }
+      if (err != ENOENT)
+        fail_at(m, s, err, "mkdir", buf, NULL);
+      buf[b] = c;
+    }
+  }
+  /* then forward, one component at a time */
+  while (a < n) {
+    char c;
+    for (b = a; b < n && buf[b] != '/'; b++)
+      ;
+    c = buf[b];
+    buf[b] = '\0';
+    made = mkdirat(parent, buf + a, (mode_t)mode) == 0;
+    if (!made && errno != EEXIST)
+      fail_at(m, s, errno, "mkdir", buf, NULL);
+    fd = made_dir(m, s, buf, dfd, rel, parent, buf + a, made);
+    if (owned)
+      close(parent);
+    parent = fd;
+    owned = 1;
+    buf[b] = c;
+    for (a = b; a < n && buf[a] == '/'; a++)
+      ;
+  }
+  *fresh = made;
+  return parent;
+}
+
+/* An empty file at 'path' to mount on (an existing non-directory will
+** do, as bwrap's ensure_file): its fd, made with O_CREAT | O_EXCL |
+** O_NOFOLLOW in its directory (which the cache keeps for the next one);
+** an existing entry is looked up from the root. */
+static int make_file (mounts *m, const step *s, const char *path) {
+  struct stat st;
+  const char *base = strrchr(path, '/');
+  size_t dlen = base != NULL ? (size_t)(base - path) : 0;
+  int fd, parent, fresh;
+  if (base == NULL || base[1] == '\0')
+    fail_at(m, s, EINVAL, "open", path, NULL);
+  if ((parent = cached_dir(m, s, path, dlen)) < 0) {
+    parent = make_dirs(m, s, path, dlen, 0755, &fresh);
+    if (parent != m->root) {
+      forget_dir(m);
+      m->dpath = path;
+      m->dlen = dlen;
+      m->dfd = parent;
+    }
+  }
+  fd = openat(parent, base + 1, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd >= 0 || errno != EEXIST) {
+    if (fd < 0)
+      fail_at(m, s, errno, "open", path, NULL);
+    return fd;
+  }
+  if ((fd = open_path(m, s, path, O_PATH)) < 0 || fstat(fd, &st) != 0)
+    fail_at(m, s, errno, "open", path, NULL);
+  if (S_ISDIR(st.st_mode))
+    fail_at(m, s, EISDIR, "open", path, NULL);
+  return fd;
+}
+
+/* The fd of the directory 'path' names the last component of (the
+** cache keeps it for the next one): *base. */
+static int open_parent (mounts *m, const step *s, const char *path, const char **base,
+                        const char *call) {
+  char *buf = m->scratch;
+  const char *slash = strrchr(path, '/');
+  size_t n = slash != NULL ? (size_t)(slash - path) : 0;
+  int fd;
+  if (slash == NULL || slash[1] == '\0' || n >= PATH_MAX)
+    fail_at(m, s, EINVAL, call, path, NULL);
+  *base = slash + 1;
+  if ((fd = cached_dir(m, s, path, n)) >= 0)
+    return fd;
+  memcpy(buf, path, n);
+  buf[n] = '\0';
+  if ((fd = open_path(m, s, n > 0 ? buf : "/", O_PATH | O_DIRECTORY)) < 0)
+    fail_at(m, s, errno, call, path, NULL);
+  if (fd != m->root) {
+    forget_dir(m);
+    m->dpath = path;
+    m->dlen = n;
+    m->dfd = fd;
+  }
+  return fd;
+}
+
+static void run_step (mounts *m, const step *s) {
+  const char *base = NULL, *call = NULL;
+  struct stat st;
+  int fd, tree, err, kind;
+  if (s->op != OP_MOUNT && s->op != OP_MOVE)
+    drop(m);
+  switch (s->op) {
+    case OP_MOUNT:
+      fd = target(m, s, "mount", &kind);
+      if (mount(s->src, fd_path(m, fd), s->fstype, s->flags, s->data) != 0)
+        fail_at(m, s, errno, "mount", s->path, NULL);
+      mounted(m, fd, kind);
+      return;
+    case OP_ATTR:
+      if ((fd = open_path(m, s, s->path, O_PATH)) < 0 ||
+          nslua_setattr(fd, "", s->set, 0, -1, s->rec) != 0)
+        fail_at(m, s, errno, "mount_setattr", s->path, NULL);
+      put(m, fd);
+      return;
+    case OP_MOVE:
+      fd = target(m, s, "move_mount", &kind);
+      if (syscall(SYS_move_mount, s->fd, "", fd, "",
+                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        fail_at(m, s, errno, "move_mount", s->path, NULL);
+      mounted(m, fd, kind);
+      return;
+    case OP_MKDIR:
+      m->cfd = make_dirs(m, s, s->path, strlen(s->path), s->mode, &kind);
+      m->ckind = kind ? T_NEWDIR : T_UNKNOWN;
+      m->cpath = s->path;
+      return;
+    case OP_MKFILE:
+      m->cfd = make_file(m, s, s->path);
+      m->ckind = T_FILE;
+      m->cpath = s->path;
+      return;
+    case OP_SYMLINK:
+      fd = open_parent(m, s, s->path, &base, "symlink");
+      if (symlinkat(s->target, fd, base) != 0 && errno != EEXIST)
+        fail_at(m, s, errno, "symlink", s->path, NULL);
+      return;
+    case OP_CHMOD:
+      if ((fd = open_path(m, s, s->path, O_PATH)) < 0 || chmod(fd_path(m, fd), s->mode) != 0)
+        fail_at(m, s, errno, "chmod", s->path, NULL);
+      put(m, fd);
+      return;
+    case OP_WRITE:  /* O_NOFOLLOW: a link at the file itself is refused */
+      fd = open_parent(m, s, s->path, &base, "open");
+      if (strlen(base) > NAME_MAX)
+        fail_at(m, s, ENAMETOOLONG, "open", s->path, NULL);
+      snprintf(m->fdpath, sizeof m->fdpath, PROC_FD "%d/%s", fd, base);
+      if ((err = nslua_write_file(m->fdpath, s->content, s->len, s->mode, &call)) != 0)
+        fail_at(m, s, err, call, s->path, NULL);
+      return;
+    case OP_MASK:  /* a directory gets an empty read-only tmpfs, anything else /dev/null */
+    case OP_RO:
+      if ((fd = open_path(m, s, s->path, O_PATH)) < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+          return;                           /* a missing target is skipped */
+        fail_at(m, s, errno, s->op == OP_RO ? "open_tree" : "mount", s->path, NULL);
+      }
+      if (s->op == OP_MASK) {
+        if (fstat(fd, &st) != 0)
+          fail_at(m, s, errno, "mount", s->path, NULL);
+        if (S_ISDIR(st.st_mode) ? mount("tmpfs", fd_path(m, fd), "tmpfs",
+                                        MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                        "size=4096,mode=0555") != 0
+                                : mount(OLD_ROOT "/dev/null", fd_path(m, fd), NULL, MS_BIND, NULL) != 0)
+          fail_at(m, s, errno, "mount", s->path, NULL);
+        mounted(m, fd, S_ISDIR(st.st_mode) ? T_UNKNOWN : T_FILE);
+        return;
+      }
+      /* a read-only recursive bind of itself: the clone is made read-only
+      ** before it is attached */
+      tree = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                          AT_RECURSIVE | AT_EMPTY_PATH);
+      if (tree < 0)
+        fail_at(m, s, errno, "open_tree", s->path, NULL);
+      if (nslua_setattr(tree, "", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                        0, -1, 1) != 0)
+        fail_at(m, s, errno, "mount_setattr", s->path, NULL);
+      if (syscall(SYS_move_mount, tree, "", fd, "",
+                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        fail_at(m, s, errno, "move_mount", s->path, NULL);
+      close(tree);
+      mounted(m, fd, T_UNKNOWN);
+      return;
+    default:
+      return;
+  }
+}
+
+/* The mount steps in order, then their fds are closed. */
+void nslua_steps_run (const step *steps, size_t n, int strict, char *scratch, int status_fd) {
+  mounts m;
+  size_t i;
+  memset(&m, 0, sizeof m);
+  m.status_fd = status_fd;
+  m.strict = strict;
+  m.scratch = scratch;
+  m.root = m.cfd = m.dfd = -1;
+  for (i = 0; i < n; i++)
+    run_step(&m, &steps[i]);
+  drop(&m);
+  forget_dir(&m);
+  if (m.root >= 0)
+    close(m.root);
+}
+
+/* The scaffolding: private propagation, a tmpfs root with the host's root
+** at /.oldroot and the new root at /newroot (rootfs.enter). */
+void nslua_steps_enter (int status_fd, unsigned long long scaffold_size) {
+  char data[64];
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    fail(status_fd, "mounts", errno, NULL, "mount", "/", NULL);
+  snprintf(data, sizeof data, "mode=0700,size=%llu", scaffold_size);
+  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, data) != 0)
+    fail(status_fd, "mounts", errno, NULL, "mount", "/tmp", NULL);
+  if (mkdir("/tmp" OLD_ROOT, 0700) != 0)
+    fail(status_fd, "mounts", errno, NULL, "mkdir", "/tmp" OLD_ROOT, NULL);
+  if (mkdir("/tmp" NEW_ROOT, 0700) != 0)
+    fail(status_fd, "mounts", errno, NULL, "mkdir", "/tmp" NEW_ROOT, NULL);
+  if (syscall(SYS_pivot_root, "/tmp", "/tmp" OLD_ROOT) != 0)
+    fail(status_fd, "mounts", errno, NULL, "pivot_root", "/tmp", NULL);
+  if (chdir("/") != 0)
+    fail(status_fd, "mounts", errno, NULL, "chdir", "/", NULL);
+}
+
+/* Drop the host's root and make /newroot the root (rootfs.finish). */
+void nslua_steps_finish (int status_fd) {
+  if (umount2(OLD_ROOT, MNT_DETACH) != 0)
+    fail(status_fd, "pivot", errno, NULL, "umount", OLD_ROOT, NULL);
+  if (chdir(NEW_ROOT) != 0)
+    fail(status_fd, "pivot", errno, NULL, "chdir", NEW_ROOT, NULL);
+  if (syscall(SYS_pivot_root, ".", ".") != 0)
+    fail(status_fd, "pivot", errno, NULL, "pivot_root", ".", NULL);
+  if (umount2(".", MNT_DETACH) != 0)
+    fail(status_fd, "pivot", errno, NULL, "umount", ".", NULL);
+  if (chdir("/") != 0)
+    fail(status_fd, "pivot", errno, NULL, "chdir", "/", NULL);
+}
+
