@@ -137,3 +137,54 @@ describe("nslua run mount order against the kernel", function()
     end
   end)
 end)
+
+-- DESIGN "Mounts": Docker's /sys masks, and /sys read-only, wherever a
+-- bind (of /sys or a parent of it) or a sysfs puts it.
+describe("nslua run and /sys", function()
+  local before
+  before_each(function() before = helper.host_objects() end)
+  after_each(function() helper.assert_clean(before) end)
+
+  local function firmware()
+    local f = io.popen("ls -A /sys/firmware 2>/dev/null")
+    local out = f:read("a")
+    f:close()
+    return out
+  end
+
+  -- the per-mount options of the top mount on 'path' (the last line for it)
+  local TOP = [[awk -v p=%s '$5 == p { o = $6 } END { print o }' /proc/self/mountinfo | cut -d, -f1]]
+
+  it("masks /sys/firmware and makes /sys read-only after --dev-bind / /", function()
+    if firmware() == "" then return pending("this host's /sys/firmware is empty: nothing to mask") end
+    local ok, out = helper.sh(("%s run --dev-bind / / -- sh -c %s"):format(N,
+      q("ls -A /sys/firmware; echo end; " .. TOP:format("/sys"))))
+    assert.is_true(ok, out)
+    assert.equal("end\nro\n", out)
+  end)
+
+  it("gives a payload with the host's root uid a /sys it cannot write (--user host) #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local ok, out = helper.sh(("%s run --user host --dev-bind / / -- sh -c %s"):format(N,
+      q("test -w /sys/kernel && echo writable || echo refused")))
+    assert.is_true(ok, out)
+    assert.equal("refused\n", out)
+  end)
+
+  it("masks and makes read-only a bind of /sys elsewhere, and / under another name", function()
+    if firmware() == "" then return pending("this host's /sys/firmware is empty: nothing to mask") end
+    local ok, out = helper.sh(("%s run --bind /sys /hostsys --bind /proc/self/root/ /r -- sh -c %s"):format(N,
+      q("ls -A /hostsys/firmware /r/sys/firmware; echo end; " .. TOP:format("/hostsys") .. "; "
+        .. TOP:format("/r/sys"))))
+    assert.is_true(ok, out)
+    assert.equal("/hostsys/firmware:\n\n/r/sys/firmware:\nend\nro\nro\n", out)
+  end)
+
+  it("honours an explicit bind of a masked path", function()
+    local fw = firmware()
+    if fw == "" then return pending("this host's /sys/firmware is empty") end
+    local ok, out = helper.sh(("%s run --ro-bind /sys/firmware /fw -- ls -A /fw"):format(N))
+    assert.is_true(ok, out)
+    assert.equal(fw, out)
+  end)
+end)
