@@ -68,6 +68,7 @@ local OPTIONS = {
   { "--clearenv", "Start from an empty environment (the default; accepted for bwrap).", n = 0 },
   { "--keep-env", "Copy NAME from nslua's environment.", many = true },
   { "--net", "none | host | veth | bridge:NAME[:CIDR[,CIDR6]]" },
+  { "--veth-no-host", "Refused (exit 125): nslua cannot keep a veth sandbox from the host.", n = 0 },
   { "--user", "host: no user namespace (root only)" },
   { "--uid", "The uid inside (default 65534)." },
   { "--gid", "The gid inside (default 65534)." },
@@ -285,6 +286,11 @@ function M.options_to_spec(o)
     else
       usage_error(("--net: '%s' is not none, host, veth or bridge:NAME[:CIDR[,CIDR6]]"):format(o.net))
     end
+  end
+  if o.veth_no_host then
+    -- validate.lua refuses it, saying why (README "Networking")
+    if type(s.net) ~= "table" or not s.net.veth then usage_error("--veth-no-host needs --net veth") end
+    s.net.veth.isolate_host = true
   end
   if o.share_net then s.net = "host" end
   if s.net == "host" then s.namespaces = { net = false } end
