@@ -180,6 +180,15 @@ describe("nslua run and /sys", function()
     assert.equal("/hostsys/firmware:\n\n/r/sys/firmware:\nend\nro\nro\n", out)
   end)
 
+  it("masks /sys and makes it read-only for a rootless caller too #priv", function()
+    if not helper.is_root() then return pending("needs root to make the test user's run") end
+    if firmware() == "" then return pending("this host's /sys/firmware is empty: nothing to mask") end
+    local ok, out = helper.sh(("cd /tmp && %s %s run --bind /sys /hostsys -- sh -c %s"):format(helper.ENV_I,
+      helper.rootless_nslua(), q("ls -A /hostsys/firmware; echo end; " .. TOP:format("/hostsys"))))
+    assert.is_true(ok, out)
+    assert.equal("end\nro\n", out)
+  end)
+
   it("honours an explicit bind of a masked path", function()
     local fw = firmware()
     if fw == "" then return pending("this host's /sys/firmware is empty") end
