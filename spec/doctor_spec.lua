@@ -269,6 +269,23 @@ describe("nslua.doctor", function()
       assert.is_nil(doctor.fstype("/x", mi))
     end)
 
+    it("says which limits nslua run leaves unbounded, and what the judge bounds", function()
+      local judge_defaults = { memory = "256M", output = "64M", pids = 64 }
+      local r = doctor.check_run_limits({ rlimits = { core = 0 } }, judge_defaults)
+      assert.equal("limits.run", r.check)
+      assert.equal("info", r.verdict)
+      assert.same({ "memory", "swap", "pids", "cpus", "time", "wall", "output", "nofile" }, r.data.unbounded)
+      assert.matches("nslua run leaves memory, swap, processes, cpu bandwidth, cpu time, wall time, output "
+        .. "and open files (the caller's RLIMIT_NOFILE stays) unbounded by default", r.detail, 1, true)
+      assert.matches("nslua judge bounds memory (256M), output (64M) and processes (64)", r.detail, 1, true)
+      assert.matches("--memory", r.hint)
+      r = doctor.check_run_limits({ memory = 1, swap = 0, pids = 1, cpus = 1, time = 1, wall = 1, output = 1,
+        rlimits = { nofile = 64 } }, judge_defaults)
+      assert.equal("ok", r.verdict)
+      r = doctor.check_run_limits({ pids = 10 }, judge_defaults)
+      assert.same({ "memory", "swap", "cpus", "time", "wall", "output", "nofile" }, r.data.unbounded)
+    end)
+
     it("exits 1 on any fail, 0 on warnings", function()
       assert.equal(0, doctor.exit_code { { verdict = "ok" }, { verdict = "warn" }, { verdict = "info" } })
       assert.equal(1, doctor.exit_code { { verdict = "ok" }, { verdict = "fail" } })
@@ -366,6 +383,19 @@ describe("nslua.doctor", function()
       local s = report.summary
       assert.matches(("\n%d ok, %d info, %d warn, %d fail\n$"):format(s.ok, s.info, s.warn, s.fail),
         text_out)
+    end)
+
+    it("says nslua run's defaults leave memory, processes and output unbounded", function()
+      local c = checks["limits.run"]
+      assert.is_table(c, json_out)
+      assert.equal("info", c.verdict)
+      for _, k in ipairs { "memory", "pids", "output", "time", "wall" } do
+        assert.is_true(("," .. table.concat(c.unbounded, ",") .. ","):find("," .. k .. ",", 1, true) ~= nil, k)
+      end
+      local judge = require "nslua.recipes.judge"
+      assert.matches(("memory (%s), output (%s) and processes (%d)"):format(judge.DEFAULTS.memory,
+        judge.DEFAULTS.output, judge.DEFAULTS.pids), c.detail, 1, true)
+      assert.matches("\nlimits%.run%s+info%s", text_out)
     end)
 
     it("reports hybrid cgroups", function()

@@ -66,6 +66,73 @@ describe("nslua.launch", function()
         steps[#steps])
     end)
 
+    -- The mask and read-only steps of a plan, as "op path" strings in order.
+    local function protected(plan)
+      local out = {}
+      for _, st in ipairs(plan.mounts.steps) do
+        if st.op == "mask" or st.op == "ro" then out[#out + 1] = st.op .. " " .. st.what end
+      end
+      return out
+    end
+    local function has(list, want)
+      for _, v in ipairs(list) do if v == want then return true end end
+      return false
+    end
+
+    it("mask /sys and make it read-only under a bind of / (or of any parent of /sys)", function()
+      local spec = spec_of { mounts = { { type = "dev-bind", source = "/", target = "/" } } }
+      local p = protected(launch.plan(spec, res_of { sources = { "dir" } }))
+      for _, want in ipairs { "mask /sys/firmware", "mask /sys/devices/virtual/powercap", "ro /sys",
+                              "mask /proc/kcore", "mask /proc/interrupts", "ro /proc/sys" } do
+        assert.is_true(has(p, want), want .. " in " .. table.concat(p, ", "))
+      end
+      -- the read-only /sys comes after its masks (its recursive bind keeps them)
+      local mask_at, ro_at
+      for i, v in ipairs(p) do
+        if v == "mask /sys/firmware" then mask_at = i elseif v == "ro /sys" then ro_at = i end
+      end
+      assert.is_true(mask_at < ro_at)
+    end)
+
+    it("mask /sys wherever a bind of /sys, a sysfs or a spelling of / puts it", function()
+      local spec = spec_of { mounts = {
+        { type = "bind", source = "/sys/", target = "/hostsys" },
+        { type = "bind", source = "/sys/devices", target = "/devs", ro = true },
+        { type = "bind", source = "//.", target = "/r" },
+        { type = "bind", source = "/proc/self/root", target = "/r2" },
+        { type = "sysfs", target = "/sys" },
+      } }
+      local p = protected(launch.plan(spec, res_of { sources = { "dir", "dir", "dir", "dir" },
+        source_is = { [4] = "/" }, sys_masks = { "/sys/devices/system/cpu/cpu0/thermal_throttle" } }))
+      for _, want in ipairs { "mask /hostsys/firmware", "mask /hostsys/devices/virtual/powercap",
+                              "mask /hostsys/devices/system/cpu/cpu0/thermal_throttle", "ro /hostsys",
+                              "mask /devs/virtual/powercap", "ro /devs",
+                              "mask /r/sys/firmware", "ro /r/sys", "mask /r/proc/kcore", "ro /r/proc/sys",
+                              "mask /r2/sys/firmware", "ro /r2/sys",
+                              "mask /sys/firmware", "mask /sys/devices/system/cpu/cpu0/thermal_throttle" } do
+        assert.is_true(has(p, want), want .. " in " .. table.concat(p, ", "))
+      end
+      -- a fresh sysfs is mounted read-only already
+      assert.is_false(has(p, "ro /sys"))
+    end)
+
+    it("leave /sys alone where nothing shows it, or a later mount covers it", function()
+      local p = protected(launch.plan(spec_of {}, res_of {}))
+      for _, v in ipairs(p) do assert.matches("^%a+ /proc/", v) end
+      local spec = spec_of { mounts = { { type = "bind", source = "/", target = "/" },
+        { type = "tmpfs", target = "/sys" }, { type = "bind", source = "/usr", target = "/sys/x" } } }
+      p = protected(launch.plan(spec, res_of { sources = { "dir", nil, "dir" } }))
+      assert.is_true(has(p, "mask /proc/kcore"))
+      for _, v in ipairs(p) do assert.not_matches("^%a+ /sys", v) end
+    end)
+
+    it("honour a bind that names a masked path itself", function()
+      local spec = spec_of { mounts = { { type = "bind", source = "/sys/firmware", target = "/fw" } } }
+      local p = protected(launch.plan(spec, res_of { sources = { "dir" } }))
+      assert.is_false(has(p, "mask /fw"))
+      assert.is_true(has(p, "ro /fw"))   -- still sysfs: read-only
+    end)
+
     it("skips a missing try bind and sizes the scaffolding for file contents", function()
       local spec = spec_of { mounts = {
         { type = "bind", source = "/nonexistent", target = "/n", try = true },

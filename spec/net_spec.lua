@@ -83,6 +83,7 @@ describe("nslua.net", function()
       bad("net: veth.guest must be an interface name of 1..15 bytes without '/', ':' or blanks"
         .. " (got eth 0)", { veth = { guest = "eth 0" } })
       bad("net: veth.route must be \"default\" or false", { veth = { route = "yes" } })
+      bad("net: veth.isolate_host: " .. require("nslua.validate").ISOLATE_HOST, { veth = { isolate_host = true } })
       bad("net: veth.host_addr and veth.guest_addr go together",
         { veth = { host_addr = "10.231.0.1/30" } })
       bad("net: veth.host_addr must be an address with a /prefix (got 10.231.0.1)",

@@ -89,6 +89,16 @@ describe("mount kinds", function()
     assert.equal("lo\nro\n", out)
   end)
 
+  it("sysfs: Docker's masks (/sys/firmware)", function()
+    local f = io.popen("ls -A /sys/firmware 2>/dev/null")
+    local fw = f:read("a")
+    f:close()
+    if fw == "" then return pending("this host's /sys/firmware is empty: nothing to mask") end
+    local ok, out = with_mounts([[{ { type = "sysfs", target = "/sys" } }]], "ls -A /sys/firmware; echo end")
+    assert.is_true(ok, out)
+    assert.equal("end\n", out)
+  end)
+
   it("overlay: writes go to a private upper layer", function()
     os.execute(("echo lower > %s/l"):format(dir))
     local ok, out = with_mounts(([[{ { type = "overlay", lower = { %q }, target = "/ov" } }]]):format(dir),

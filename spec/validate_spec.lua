@@ -644,6 +644,17 @@ describe("nslua.validate", function()
         errs { net = { veth = {}, bridge = "br0" } })
     end)
 
+    it("refuses net.veth.isolate_host, saying why (README \"Networking\")", function()
+      assert.same({ "net.veth.isolate_host: " .. v.ISOLATE_HOST },
+        errs { net = { veth = { isolate_host = true } } })
+      assert.matches("^not supported: routes in the sandbox's network namespace cannot keep an "
+        .. "unprivileged payload from the host", v.ISOLATE_HOST)
+      assert.same({ "net.veth.isolate_host: must be a boolean" },
+        errs { net = { veth = { isolate_host = "yes" } } })
+      assert.same({ veth = { guest = "eth0", route = "default" } },
+        ok { net = { veth = { isolate_host = false } } }.net)
+    end)
+
     it("takes a bridge plan", function()
       assert.same({ bridge = "br0" }, ok { net = { bridge = "br0" } }.net)
       assert.same({ bridge = ("b"):rep(15), addr = "fd00::5/64", gateway = "fd00::1" },

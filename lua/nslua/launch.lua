@@ -10,7 +10,9 @@
 --   id, privileged, pool (joins a prepared network namespace),
 --   host_uid, host_gid (first host id of the slot, or the caller's ids),
 --   sub (rootless multi-id ranges), trees (set of keys opened as trees),
---   sources[i] ("dir" | "file" | nil when missing), layout (/bin ... of
+--   sources[i] ("dir" | "file" | nil when missing), source_is[i] and
+--   source_is.rootfs ("/", "/proc" or "/sys": a source that is one of
+--   them), sys_masks (extra /sys masks), layout (/bin ... of
 --   the host), net (net.plan's table), getenv (keep_env and TERM values).
 local M = {}
 
@@ -21,14 +23,16 @@ M.PATH = "/usr/local/bin:/usr/bin:/bin"
 M.TMPFS_SIZE = 64 * 1024 * 1024
 M.WIDTH = 65536
 
--- Docker's masked and read-only paths (moby/oci/defaults.go): a missing
--- target is skipped.
+-- Docker's masked and read-only paths (moby/oci/defaults.go; its daemon
+-- adds each CPU's thermal_throttle, which resources list as res.sys_masks):
+-- applied wherever a proc or sysfs appears (see exposures below); a
+-- missing target is skipped.
 M.MASKED = {
-  "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+  "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
   "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
   "/sys/firmware", "/sys/devices/virtual/powercap",
 }
-M.READONLY = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" }
+M.READONLY = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/sys" }
 
 M.DEVICES = { "null", "zero", "full", "random", "urandom", "tty" }
 
@@ -186,6 +190,106 @@ kinds.overlay = function(steps, m, ctx)
                  :format(table.concat(lower, ":"), upper, work), what = m.target })
 end
 
+-- ------------------------------------------------------- /proc and /sys
+
+--- A path with its "//", "/./" and "x/.." spelled out, and no trailing "/".
+function M.normpath(p)
+  local parts = {}
+  for c in p:gmatch("[^/]+") do
+    if c == ".." then parts[#parts] = nil
+    elseif c ~= "." then parts[#parts + 1] = c end
+  end
+  return "/" .. table.concat(parts, "/")
+end
+local normpath = M.normpath
+
+-- The rest of 'p' below 'dir' ("" for dir itself, "/a/b" below it), or nil.
+local function below(p, dir)
+  if p == dir then return "" end
+  if dir == "/" then return p end
+  if p:sub(1, #dir + 1) == dir .. "/" then return p:sub(#dir + 1) end
+  return nil
+end
+
+local function join(t, rest)
+  if t == "/" then return rest == "" and "/" or rest end
+  return t .. rest
+end
+
+-- Mount types that put something on their target (dir and symlink steps
+-- only make one if it is missing).
+local COVERS = { bind = true, ["dev-bind"] = true, ["bind-idmap"] = true, tmpfs = true, proc = true,
+                 dev = true, mqueue = true, sysfs = true, overlay = true, file = true }
+
+--- Where host file systems show inside, in mount order: a list of
+-- { host = PATH, at = INSIDE PATH } for the rootfs, the base /proc and each
+-- mount of the spec (a fresh proc counts as the host's /proc, a fresh sysfs
+-- as /sys; a bind as its source, or as "/", "/proc" or "/sys" when the
+-- resources found it is that directory under another name), and
+-- 'covers': the inside paths a later step puts something on, each with
+-- the index of the first layer it comes after.
+local function layers(spec, res)
+  local out, covers = {}, {}
+  local function layer(host, at, fresh) out[#out + 1] = { host = host, at = normpath(at), fresh = fresh } end
+  local function cover(at) covers[#covers + 1] = { at = normpath(at), after = #out } end
+  local is = res.source_is or {}
+  if spec.rootfs then layer(is.rootfs or normpath(spec.rootfs), "/") end
+  if spec.namespaces.pid then cover("/proc"); layer("/proc", "/proc") end
+  cover("/dev"); cover("/tmp")
+  for i, m in ipairs(spec.mounts or {}) do
+    local skip = BIND_KINDS[m.type] and m.try and not res.sources[i]
+    if not skip and COVERS[m.type] then
+      cover(m.target)
+      if BIND_KINDS[m.type] then
+        layer(is[i] or normpath(m.source), m.target)
+      elseif m.type == "proc" then
+        layer("/proc", m.target)
+      elseif m.type == "sysfs" then
+        layer("/sys", m.target, true)   -- mounted read-only already
+      end
+    end
+  end
+  return out, covers
+end
+
+-- The masks and read-only paths (DESIGN "Mounts": Docker's lists, and /sys
+-- read-only) wherever a proc or a sysfs shows, after every mount of the
+-- spec: a path P of the lists shows at AT..rest for each layer whose host
+-- path is a parent of P (a mask) or a parent of P or P itself (read-only;
+-- a layer inside a read-only path is read-only at AT).  A layer that names
+-- a masked path (or one inside it) itself, e.g. `--ro-bind /sys/firmware
+-- /fw`, is the caller's explicit choice and is not masked.  A step is left
+-- out when a later mount covers its path.
+local function protect(steps, spec, res)
+  local ls, covers = layers(spec, res)
+  local masked = {}
+  for _, p in ipairs(M.MASKED) do masked[#masked + 1] = p end
+  for _, p in ipairs(res.sys_masks or {}) do masked[#masked + 1] = p end
+  local done = {}
+  local function emit(op, at, li)
+    if done[op .. at] then return end
+    for _, c in ipairs(covers) do
+      if c.after >= li and below(at, c.at) then return end
+    end
+    done[op .. at] = true
+    add(steps, { op = op, path = NEW .. (at == "/" and "" or at), what = at })
+  end
+  local ro = {}
+  for li, l in ipairs(ls) do
+    for _, p in ipairs(masked) do
+      local rest = below(p, l.host)
+      if rest and rest ~= "" then emit("mask", join(l.at, rest), li) end
+    end
+    for _, p in ipairs(M.READONLY) do
+      local rest = below(p, l.host)
+      if l.fresh and p == "/sys" then rest = nil end
+      if rest then ro[#ro + 1] = { join(l.at, rest), li }
+      elseif below(l.host, p) and not l.fresh then ro[#ro + 1] = { l.at, li } end
+    end
+  end
+  for _, r in ipairs(ro) do emit("ro", r[1], r[2]) end
+end
+
 --- The key of mount i's detached tree (privileged binds), or of the rootfs.
 function M.tree_key(i)
   return i and ("mounts[%d]"):format(i) or "rootfs"
@@ -237,14 +341,7 @@ local function mount_plan(spec, res, ident)
       kinds[m.type](steps, setmetatable({ index = i, key = M.tree_key(i) }, { __index = m }), ctx)
     end
   end
-  if ns.pid then
-    for _, p in ipairs(M.MASKED) do
-      if p:sub(1, 6) == "/proc/" then add(steps, { op = "mask", path = NEW .. p, what = p }) end
-    end
-    for _, p in ipairs(M.READONLY) do
-      add(steps, { op = "ro", path = NEW .. p, what = p })
-    end
-  end
+  protect(steps, spec, res)
   if not spec.rootfs then
     add(steps, { op = "attr", path = NEW, set = RO, what = "/" })
   end

@@ -7,7 +7,10 @@
 --   net = "host"         share the caller's netns
 --   net = { veth = { host = NAME, guest = "eth0", host_addr = CIDR,
 --                    guest_addr = CIDR, host_addr6 = CIDR, guest_addr6 = CIDR,
---                    route = "default" | false } }
+--                    route = "default" | false, isolate_host = false } }
+--   (a veth sandbox reaches the host's own addresses and its broadcast and
+--   multicast listeners; isolate_host = true is refused, see
+--   validate.ISOLATE_HOST)
 --   net = { bridge = NAME, addr = CIDR | { CIDR, CIDR6 }, gateway = IP | { IP, IP6 },
 --           host = NAME, guest = "eth0" }
 --   (a gateway is also the address of a bridge nslua owns, with the prefix
@@ -250,7 +253,7 @@ end
 
 local VETH_FIELDS <const> = {
   host = true, guest = true, host_addr = true, guest_addr = true,
-  host_addr6 = true, guest_addr6 = true, route = true,
+  host_addr6 = true, guest_addr6 = true, route = true, isolate_host = true,
 }
 local BRIDGE_FIELDS <const> = {
   bridge = true, addr = true, gateway = true, host = true, guest = true,
@@ -266,6 +269,9 @@ local function plan_veth(v, id, plan)
     bad("veth.route must be \"default\" or false")
   end
   plan.route = v.route == nil and "default" or v.route
+  if v.isolate_host ~= nil and v.isolate_host ~= false then
+    bad("veth.isolate_host: %s", require("nslua.validate").ISOLATE_HOST)
+  end
   for _, pair in ipairs { { "host_addr", "guest_addr" }, { "host_addr6", "guest_addr6" } } do
     if (v[pair[1]] == nil) ~= (v[pair[2]] == nil) then
       bad("veth.%s and veth.%s go together", pair[1], pair[2])

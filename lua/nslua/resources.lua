@@ -7,7 +7,8 @@
 -- and dry(spec) gives explain the same inputs without making anything.
 --
 -- Fields launch.plan reads: id, privileged, pool, host_uid, host_gid, sub,
--- trees (set of keys), sources, lower_modes, layout, net, getenv.
+-- trees (set of keys), sources, source_is (a bind source that is the host's
+-- /, /proc or /sys), sys_masks, lower_modes, layout, net, getenv.
 -- Runtime handles the executor gets (res.rt): trees {key = fd}, cgroup_procs
 -- {fd...}, seccomp (BPF), stdio {[0..2] = fd}, keep {fd...} (held by the
 -- init: the record lock, the slot lock).
@@ -53,6 +54,41 @@ function M.host_layout()
     end
   end
   host_layout = t
+  return t
+end
+
+local host_roots
+-- The host's /, /proc and /sys by device and inode (cached): a bind source
+-- that is one of them under another name (/proc/self/root, a symlink) shows
+-- it all the same, and gets its masks (launch.lua "/proc and /sys").
+local function root_of(st)
+  if not host_roots then
+    host_roots = {}
+    for _, p in ipairs { "/", "/proc", "/sys" } do
+      local r = mount.stat(p)
+      if r then host_roots[#host_roots + 1] = { path = p, dev = r.dev, ino = r.ino } end
+    end
+  end
+  for _, r in ipairs(host_roots) do
+    if st.dev == r.dev and st.ino == r.ino then return r.path end
+  end
+  return nil
+end
+
+local sys_masks
+--- The per-CPU paths Docker's daemon masks besides its list (cached):
+-- /sys/devices/system/cpu/cpuN/thermal_throttle where the host has them.
+function M.sys_masks()
+  if sys_masks then return sys_masks end
+  local t = {}
+  local dir = "/sys/devices/system/cpu"
+  local names = mount.readdir(dir) or {}
+  table.sort(names)
+  for _, n in ipairs(names) do
+    local p = ("%s/%s/thermal_throttle"):format(dir, n)
+    if n:match("^cpu%d+$") and mount.lstat(p) then t[#t + 1] = p end
+  end
+  sys_masks = t
   return t
 end
 
@@ -119,12 +155,21 @@ local function probe(spec, res)
   local uid = proc.getuid()
   res.privileged = uid == 0
   res.layout = spec.namespaces.mnt and not spec.rootfs and M.host_layout() or {}
-  res.sources, res.lower_modes, res.trees = {}, {}, {}
+  res.sources, res.lower_modes, res.trees, res.source_is = {}, {}, {}, {}
+  local shows_sys = false
+  if spec.namespaces.mnt and spec.rootfs then
+    local st = mount.stat(spec.rootfs)
+    res.source_is.rootfs = st and root_of(st)
+    shows_sys = true
+  end
   for i, m in ipairs(spec.mounts or {}) do
+    if m.type == "sysfs" then shows_sys = true end
     if launch.BIND_KINDS[m.type] then
       local st = mount.stat(m.source)
       if st then
         res.sources[i] = st.type == "dir" and "dir" or "file"
+        res.source_is[i] = root_of(st)
+        shows_sys = true
       elseif not m.try then
         return nil, ("mounts[%d].source '%s': no such file or directory"):format(i, m.source),
           errno.ENOENT
@@ -142,6 +187,7 @@ local function probe(spec, res)
       res.lower_modes[i] = st and st.mode or nil
     end
   end
+  if shows_sys and spec.namespaces.mnt then res.sys_masks = M.sys_masks() end
   if limits.needs_cgroup(spec.limits) then res.cgroup_limits = limits.cgroup_limits(spec.limits) end
   res.getenv = {}
   if spec.tty then res.getenv.TERM = os.getenv("TERM") end

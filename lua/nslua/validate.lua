@@ -57,7 +57,15 @@ local USER_FIELDS = set { "uid", "gid", "map" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
 local STDIO_FIELDS = set { "stdin", "stdout", "stderr", "fds" }
 local NET_FIELDS = set { "veth", "bridge", "addr", "gateway" }
-local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route" }
+local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route", "isolate_host" }
+
+--- Why net.veth.isolate_host is refused (README "Networking"): the
+-- sandbox's own routes cannot keep it from the host, and nslua writes no
+-- packet filter.  net.lua raises the same words.
+M.ISOLATE_HOST = "not supported: routes in the sandbox's network namespace cannot keep "
+  .. "an unprivileged payload from the host (SO_BINDTODEVICE bypasses a prohibit route, and "
+  .. "broadcast and multicast reach the host's UDP sockets); use net = \"none\", or filter "
+  .. "the host end (nsl<id>h) with the host's own firewall"
 
 -- Every field a mount may carry, and which of them each type accepts.
 -- Overlay: `lower` is the list of lower directories (uppermost first),
@@ -522,6 +530,14 @@ function Checker:veth(v)
       else
         self:add("net.veth." .. k, "must be a CIDR address (a.b.c.d/n or v6/n)")
       end
+    end
+  end
+  -- isolate_host: refused when true (M.ISOLATE_HOST says why)
+  if v.isolate_host ~= nil then
+    if type(v.isolate_host) ~= "boolean" then
+      self:add("net.veth.isolate_host", "must be a boolean")
+    elseif v.isolate_host then
+      self:add("net.veth.isolate_host", M.ISOLATE_HOST)
     end
   end
   -- route: "default" (a default route via the host end; true means the

@@ -13,6 +13,7 @@ describe("nslua run arguments", function()
   local same = {
     { "--", "/bin/true" },
     { "--user", "host", "--net", "host", "--", "/bin/true" },
+    { "--net", "veth", "--veth-no-host", "--", "/bin/true" },
     { "--name=x", "--hostname", "h", "--", "/bin/sh", "-c", "echo -n hi" },
     { "--bind", "/a", "/b", "--bind", "/c", "--ro-bind", "/d:/e", "--", "/bin/true" },
     { "--ro-bind-try", "/x", "--bind-try", "/y", "/z", "--dev-bind", "/dev/null", "/dev/null", "--", "true" },

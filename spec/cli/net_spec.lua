@@ -134,6 +134,86 @@ ip -o link show %s >/dev/null 2>&1 || echo "bridge after the last container: gon
     assert.equal("lo ", links_left(out))
   end)
 
+  -- README "Networking": what a veth sandbox reaches on the host, and why
+  -- nslua refuses to promise otherwise (--veth-no-host).
+  it("veth: an unprivileged payload reaches the host's own addresses and its UDP sockets #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    if not has_python() then return pending("needs python3 and ip") end
+    local dir = scripts_dir()
+    local p = port()
+    local cmd = ("%s run --net veth --ro-bind %s:/t -- python3 /t/guest_reach.py %d 192.0.2.77")
+      :format(helper.nslua, dir, p)
+    local ok, out = private(([[
+ip addr add 192.0.2.77/32 dev lo || exit 99
+python3 %s/host_reach.py %s %d
+]]):format(q(dir), q(cmd), p))
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    for _, what in ipairs { "tcp-gateway4", "tcp-gateway6", "tcp-other" } do
+      assert.matches("try " .. what .. " ok host heard " .. what, out, 1, true)
+      assert.matches("HEARD tcp " .. what .. "\n", out, 1, true)
+    end
+    for _, what in ipairs { "udp-multicast", "udp-broadcast" } do
+      assert.matches("HEARD udp " .. what .. "\n", out, 1, true)
+    end
+    assert.matches("guest done", out, 1, true)
+    assert.matches("RC 0", out, 1, true)
+    assert.equal("lo ", links_left(out))
+  end)
+
+  it("a prohibit route to the host does not stop an unprivileged process (why --veth-no-host is refused) #priv",
+    function()
+    if not helper.is_root() then return pending("needs root") end
+    if not has_python() or not helper.exists("/usr/bin/python3") then return pending("needs /usr/bin/python3") end
+    local dir = scripts_dir()
+    local p, sfx = port(), suffix()
+    local h, g = "nslph" .. sfx, "nslpg" .. sfx
+    -- the guest: its own netns, a default route via the host end and
+    -- "prohibit" for the host end's address, then the unprivileged process
+    local guest = ([[
+echo $$ > %s/pid
+while [ ! -e %s/go ]; do sleep 0.05; done
+ip link set lo up && ip addr add 10.231.254.2/30 dev %s && ip link set %s up &&
+ip route add default via 10.231.254.1 && ip route add prohibit 10.231.254.1/32 || exit 98
+exec setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 %s/bypass_guest.py 10.231.254.1 %d %s
+]]):format(dir, dir, g, g, dir, p, g)
+    local f = assert(io.open(dir .. "/guest.sh", "w"))
+    f:write(guest)
+    f:close()
+    local ok, out = private(([[
+( while [ ! -s %s/pid ]; do sleep 0.05; done
+  ip link add %s type veth peer name %s netns "$(cat %s/pid)" && ip addr add 10.231.254.1/30 dev %s &&
+  ip link set %s up && touch %s/go ) &
+python3 %s/host_reach.py "unshare -n sh %s/guest.sh" %d
+wait
+]]):format(q(dir), h, g, q(dir), h, h, q(dir), q(dir), q(dir), p))
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.matches("try tcp-plain ERR [Errno 13] Permission denied", out, 1, true)
+    assert.matches("try tcp-bindtodevice ok host heard tcp-bindtodevice", out, 1, true)
+    assert.matches("HEARD tcp tcp-bindtodevice\n", out, 1, true)
+    assert.matches("RC 0", out, 1, true)
+    assert.equal("lo ", links_left(out))
+  end)
+
+  it("--veth-no-host and net.veth.isolate_host exit 125 saying why; nothing is made #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local ok, out = private(([[
+%s run --net veth --veth-no-host -- /bin/true
+echo "cli rc=$?"
+%s run --veth-no-host -- /bin/true
+echo "alone rc=$?"
+]]):format(helper.nslua, helper.nslua))
+    assert.is_true(ok, out)
+    assert.matches("nslua: net.veth.isolate_host: not supported: routes in the sandbox's network namespace "
+      .. "cannot keep an unprivileged payload from the host (SO_BINDTODEVICE bypasses a prohibit route, "
+      .. "and broadcast and multicast reach the host's UDP sockets)", out, 1, true)
+    assert.matches("cli rc=125", out, 1, true)
+    assert.matches("nslua: --veth-no-host needs --net veth\n", out, 1, true)
+    assert.matches("alone rc=125", out, 1, true)
+    assert.equal("lo ", links_left(out))
+  end)
+
   it("explain --net veth shows every link, address and route", function()
     if not helper.is_root() then return pending("needs root (a veth plan needs CAP_NET_ADMIN)") end
     local ok, out = private(helper.nslua .. " explain --net veth -- /bin/true")

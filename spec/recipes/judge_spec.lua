@@ -307,6 +307,46 @@ describe("nslua judge #priv", function()
     assert.equal("OK", m.verdict)
   end)
 
+  -- DESIGN "Trust rules": judge defaults bound output, processes and memory.
+  it("bounds memory, output and processes with no limit option given", function()
+    local judge_mod = require "nslua.recipes.judge"
+    assert.same({ "256M", "64M", 64 }, { judge_mod.DEFAULTS.memory, judge_mod.DEFAULTS.output,
+      judge_mod.DEFAULTS.pids })
+    -- 400 MB under the default 256M
+    local rc, out, m = judge("", bin.hog)
+    assert.equal(1, rc, out)
+    assert.equal("MLE", m.verdict, out)
+    assert.is_true(tonumber(m["cg-mem"]) <= 256 * 1024, m["cg-mem"])
+    -- a flood stops at the default 64M
+    local out_file = dir .. "/default-flood.out"
+    rc, out, m = judge(("--stdout %s"):format(q(out_file)), bin.flood)
+    local f = io.open(out_file)
+    local size = f and f:seek("end")
+    if f then f:close() end
+    os.remove(out_file)
+    assert.equal(1, rc, out)
+    assert.equal("OLE", m.verdict, out)
+    assert.equal(64 * 1024 * 1024, size)
+    -- a fork bomb meets the default 64 tasks
+    out_file = dir .. "/default-bomb.out"
+    rc, out, m = judge(("--wall 5 --stdout %s"):format(q(out_file)), bin.forkbomb)
+    local ok_forks = (helper.read(out_file) or ""):match("^(%d+) ")
+    os.remove(out_file)
+    assert.equal(1, rc, out)
+    assert.equal("pids limit", m.message, out)
+    assert.is_true(tonumber(ok_forks) + 1 <= 64, ok_forks)
+  end)
+
+  it("lets an explicit option replace each default", function()
+    local rc, out, m = judge("--memory 512M", bin.hog)
+    assert.equal(0, rc, out)
+    assert.equal("OK", m.verdict)
+    local _, text = helper.sh(("%s judge --explain --memory 1G --output 1K --pids 7 -- /bin/true"):format(helper.nslua))
+    assert.matches("limit: memory = 1073741824 (cgroup)", text, 1, true)
+    assert.matches("limit: pids = 7 (cgroup)", text, 1, true)
+    assert.matches("rlimit: fsize = 1024", text, 1, true)
+  end)
+
   it("a fork bomb under --pids 32: RE 'pids limit', never more than 32 tasks", function()
     local out_file = dir .. "/bomb.out"
     local rc, out, m = judge(("--pids 32 --wall 5 --stdout %s"):format(q(out_file)), bin.forkbomb)
@@ -516,5 +556,15 @@ describe("nslua judge #priv", function()
     ]]):format(dir))
     assert.is_true(ok, out)
     assert.equal("OK RE SG SG MLE OLE SG OK OK RE SG SG MLE OLE SG OK OK RE SG SG", out)
+  end)
+end)
+
+describe("nslua judge defaults", function()
+  it("bound memory, output and processes in the plan", function()
+    local ok, text = helper.sh(helper.nslua .. " judge --explain -- /bin/true")
+    assert.is_true(ok, text)
+    assert.matches("limit: memory = 268435456 (cgroup)", text, 1, true)
+    assert.matches("limit: pids = 64 (cgroup)", text, 1, true)
+    assert.matches("rlimit: fsize = 67108864", text, 1, true)
   end)
 end)

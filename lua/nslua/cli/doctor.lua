@@ -226,6 +226,45 @@ function M.check_tiocsti(text)
     { value = tonumber(v) })
 end
 
+-- The limits `nslua run` may leave unset, in nslua.limits order, as the
+-- check names them (cpuset and extra_time bound nothing by themselves).
+local RUN_LIMITS = { memory = "memory", swap = "swap", pids = "processes", cpus = "cpu bandwidth",
+                     time = "cpu time", wall = "wall time", output = "output" }
+
+--- What `nslua run` leaves unbounded (DESIGN "Trust rules"): each limit of
+-- the default sandbox's spec that is unset, and what `nslua judge` bounds
+-- by default instead.
+-- @tparam table run_limits the default sandbox's `limits` (recipes/sandbox.lua)
+-- @tparam table judge_defaults the judge recipe's DEFAULTS (memory, output, pids)
+function M.check_run_limits(run_limits, judge_defaults)
+  local limits = require "nslua.limits"
+  local names, keys = {}, {}
+  for _, k in ipairs(limits.KEYS) do
+    if RUN_LIMITS[k] and run_limits[k] == nil then
+      names[#names + 1] = RUN_LIMITS[k]
+      keys[#keys + 1] = k
+    end
+  end
+  local rl = run_limits.rlimits or {}
+  if rl.nofile == nil then
+    names[#names + 1] = "open files (the caller's RLIMIT_NOFILE stays)"
+    keys[#keys + 1] = "nofile"
+  end
+  local jd = judge_defaults
+  local judge = ("nslua judge bounds memory (%s), output (%s) and processes (%s) by default")
+    :format(tostring(jd.memory), tostring(jd.output), tostring(jd.pids))
+  if #keys == 0 then
+    return check("limits.run", "ok", "nslua run bounds every limit by default; " .. judge, nil,
+      { unbounded = keys })
+  end
+  return check("limits.run", "info",
+    ("nslua run leaves %s unbounded by default (each tmpfs is 64 MiB); %s")
+      :format(#names > 1 and table.concat(names, ", ", 1, #names - 1) .. " and " .. names[#names]
+        or names[1], judge),
+    "for untrusted code give nslua run --memory, --pids, --time or --wall, and --output "
+      .. "(or use nslua judge)", { unbounded = keys })
+end
+
 --- "v1" | "v2" | "hybrid" | "none" for a layout from nslua.cgroup.detect().
 function M.cgroup_kind(layout)
   local v1, v2 = false, layout.v2 ~= nil
@@ -857,6 +896,8 @@ function M.run_checks()
   end
 
   add(M.check_tiocsti(read_file("/proc/sys/dev/tty/legacy_tiocsti")))
+  add(M.check_run_limits(require("nslua.recipes.sandbox").limits or {},
+    require("nslua.recipes.judge").DEFAULTS))
 
   local version = seccomp.version()
   add(M.check_libseccomp(version))

@@ -32,8 +32,11 @@ end
 
 -- The options of `nslua run` (and explain): one table for both parsers.
 -- n: how many values (1 by default, "1-2", 2, or 0 for a flag); many: may
--- be repeated (a list); hidden: accepted, not in --help.  LIMITS stands
--- for one option per limit of nslua.limits (--memory ... --output).
+-- be repeated (a list); hidden: accepted, not in --help; mount: a mount
+-- option (the fields of its spec mount), whose occurrences both parsers
+-- also list in argument order as `mount_order` (DESIGN "Mounts": steps run
+-- in the order given, never regrouped by type).  LIMITS stands for one
+-- option per limit of nslua.limits (--memory ... --output).
 local LIMITS = {}
 local BWRAP_NOOPS = { "--unshare-all", "--unshare-pid", "--unshare-net", "--unshare-ipc",
                       "--unshare-uts", "--unshare-user", "--unshare-cgroup", "--die-with-parent",
@@ -41,16 +44,22 @@ local BWRAP_NOOPS = { "--unshare-all", "--unshare-pid", "--unshare-net", "--unsh
 local OPTIONS = {
   { "--name", "A name for the container (shown by nslua ps)." },
   { "--rootfs", "Use DIR (read-only) as the root file system." },
-  { "--bind", "Bind SRC on DST (read-write); SRC[:DST] or SRC DST.", n = "1-2", many = true },
-  { "--ro-bind", "Bind SRC on DST read-only; SRC[:DST] or SRC DST.", n = "1-2", many = true },
-  { "--bind-try", "Like --bind, skipped when SRC is missing.", n = "1-2", many = true },
-  { "--ro-bind-try", "Like --ro-bind, skipped when SRC is missing.", n = "1-2", many = true },
-  { "--dev-bind", "Bind SRC on DST allowing device nodes.", n = "1-2", many = true },
-  { "--bind-idmap", "Bind SRC on DST idmapped to the caller.", n = "1-2", many = true },
-  { "--tmpfs", "A tmpfs on DST[:SIZE].", many = true },
-  { "--symlink", "Make DST a symlink to SRC (SRC DST).", n = 2, many = true },
-  { "--file", "A file DST with CONTENT (DST CONTENT).", n = 2, many = true },
-  { "--dir", "Make directory DST.", many = true },
+  { "--bind", "Bind SRC on DST (read-write); SRC[:DST] or SRC DST.", n = "1-2", many = true,
+    mount = { type = "bind" } },
+  { "--ro-bind", "Bind SRC on DST read-only; SRC[:DST] or SRC DST.", n = "1-2", many = true,
+    mount = { type = "bind", ro = true } },
+  { "--bind-try", "Like --bind, skipped when SRC is missing.", n = "1-2", many = true,
+    mount = { type = "bind", try = true } },
+  { "--ro-bind-try", "Like --ro-bind, skipped when SRC is missing.", n = "1-2", many = true,
+    mount = { type = "bind", ro = true, try = true } },
+  { "--dev-bind", "Bind SRC on DST allowing device nodes.", n = "1-2", many = true,
+    mount = { type = "dev-bind" } },
+  { "--bind-idmap", "Bind SRC on DST idmapped to the caller.", n = "1-2", many = true,
+    mount = { type = "bind-idmap" } },
+  { "--tmpfs", "A tmpfs on DST[:SIZE].", many = true, mount = { type = "tmpfs" } },
+  { "--symlink", "Make DST a symlink to SRC (SRC DST).", n = 2, many = true, mount = { type = "symlink" } },
+  { "--file", "A file DST with CONTENT (DST CONTENT).", n = 2, many = true, mount = { type = "file" } },
+  { "--dir", "Make directory DST.", many = true, mount = { type = "dir" } },
   { "--hostname", "The sandbox's hostname." },
   { "--cwd --chdir", "Working directory of the command." },
   { "--env", "Set K=V in the command's environment.", many = true },
@@ -59,6 +68,7 @@ local OPTIONS = {
   { "--clearenv", "Start from an empty environment (the default; accepted for bwrap).", n = 0 },
   { "--keep-env", "Copy NAME from nslua's environment.", many = true },
   { "--net", "none | host | veth | bridge:NAME[:CIDR[,CIDR6]]" },
+  { "--veth-no-host", "Refused (exit 125): nslua cannot keep a veth sandbox from the host.", n = 0 },
   { "--user", "host: no user namespace (root only)" },
   { "--uid", "The uid inside (default 65534)." },
   { "--gid", "The gid inside (default 65534)." },
@@ -76,9 +86,9 @@ local OPTIONS = {
   { "--report-fd", "Write the report as JSON to fd N." },
   { "--json-status-fd", "Alias of --report-fd (bwrap).", hidden = true },
   { "--share-net", "Share the host network (bwrap).", n = 0 },
-  { "--proc", "Mount proc on DST (bwrap).", many = true },
-  { "--dev", "Mount a minimal /dev on DST (bwrap).", many = true },
-  { "--mqueue", "Mount mqueue on DST (bwrap).", many = true },
+  { "--proc", "Mount proc on DST (bwrap).", many = true, mount = { type = "proc" } },
+  { "--dev", "Mount a minimal /dev on DST (bwrap).", many = true, mount = { type = "dev" } },
+  { "--mqueue", "Mount mqueue on DST (bwrap).", many = true, mount = { type = "mqueue" } },
 }
 M.OPTIONS = {}
 for _, o in ipairs(OPTIONS) do
@@ -94,6 +104,22 @@ for _, f in ipairs(BWRAP_NOOPS) do
   M.OPTIONS[#M.OPTIONS + 1] = { f, "Accepted for bwrap; nslua always does this.", n = 0, hidden = true }
 end
 
+-- The result key of an option ("--ro-bind" -> "ro_bind"), as argparse makes it.
+local function result_key(o)
+  return (o[1]:match("^%-%-(%S+)"):gsub("%-", "_"))
+end
+
+-- Record one occurrence of a mount option: its value in its own list, its
+-- key in mount_order (the order of the command line).
+local function add_mount(result, key, value)
+  local list = result[key] or {}
+  result[key] = list
+  list[#list + 1] = value
+  local order = result.mount_order or {}
+  result.mount_order = order
+  order[#order + 1] = key
+end
+
 --- The argparse parser of `nslua run` (and explain, which takes the same options).
 function M.parser(name)
   local argparse = require "argparse"
@@ -104,6 +130,7 @@ function M.parser(name)
     if o.n and o.n ~= 0 then opt:args(o.n) end
     if o.many then opt:count("*") end
     if o.hidden then opt:hidden(true) end
+    if o.mount then opt:action(add_mount) end
   end
   return p
 end
@@ -118,8 +145,10 @@ function M.parse_fast(args)
   if not run_index then
     run_index, run_lists = {}, {}
     for _, o in ipairs(M.OPTIONS) do
-      local key = o[1]:match("^%-%-(%S+)"):gsub("%-", "_")   -- argparse's result key
-      for name in o[1]:gmatch("%S+") do run_index[name] = { key = key, n = o.n or 1, many = o.many } end
+      local key = result_key(o)
+      for name in o[1]:gmatch("%S+") do
+        run_index[name] = { key = key, n = o.n or 1, many = o.many, mount = o.mount }
+      end
       if o.many then run_lists[#run_lists + 1] = key end
     end
   end
@@ -152,7 +181,9 @@ function M.parse_fast(args)
         if #vals < min then return nil end
       end
       for _, v in ipairs(vals) do if v:sub(1, 1) == "-" then return nil end end
-      if o.many then
+      if o.mount then
+        add_mount(r, o.key, o.n == 1 and vals[1] or vals)
+      elseif o.many then
         local list = r[o.key]
         list[#list + 1] = o.n == 1 and vals[1] or vals
       else
@@ -181,30 +212,58 @@ local function bind_args(v)
   return src, dst or src
 end
 
+-- The spec mount of one occurrence of a mount option (M.OPTIONS' mount field).
+local function mount_of(kind, v)
+  local m = {}
+  for k, x in pairs(kind) do m[k] = x end
+  local t = kind.type
+  if t == "bind" or t == "dev-bind" or t == "bind-idmap" then
+    m.source, m.target = bind_args(v)
+  elseif t == "tmpfs" then
+    m.target, m.size = split_pair(v, ":")
+  elseif t == "symlink" then
+    m.source, m.target = v[1], v[2]
+  elseif t == "file" then
+    m.target, m.content = v[1], v[2]
+  else
+    m.target = v
+  end
+  return m
+end
+
+local mount_kinds
+--- The spec's mounts of parsed `run` options, in the order of the command
+-- line (o.mount_order, which both parsers record).  Options made without
+-- a parser have no order: their kinds are taken in M.OPTIONS' order.
+function M.mounts_of(o)
+  if not mount_kinds then
+    mount_kinds = {}
+    for _, opt in ipairs(M.OPTIONS) do
+      if opt.mount then mount_kinds[#mount_kinds + 1] = { key = result_key(opt), kind = opt.mount } end
+    end
+  end
+  local order = o.mount_order
+  if not order then
+    order = {}
+    for _, mk in ipairs(mount_kinds) do
+      for _ = 1, #(o[mk.key] or {}) do order[#order + 1] = mk.key end
+    end
+  end
+  local kind_of = {}
+  for _, mk in ipairs(mount_kinds) do kind_of[mk.key] = mk.kind end
+  local mounts, seen = {}, {}
+  for _, key in ipairs(order) do
+    seen[key] = (seen[key] or 0) + 1
+    mounts[#mounts + 1] = mount_of(kind_of[key], o[key][seen[key]])
+  end
+  return mounts
+end
+
 --- Turn parsed `run` options into overrides of the default spec, and the
 -- set of environment variables to remove.
 function M.options_to_spec(o)
   local s = {}
-  local mounts = {}
-  local function m(t) mounts[#mounts + 1] = t end
-  for _, kind in ipairs { { "bind", "bind" }, { "ro_bind", "bind", true }, { "bind_try", "bind", false, true },
-                          { "ro_bind_try", "bind", true, true }, { "dev_bind", "dev-bind" },
-                          { "bind_idmap", "bind-idmap" } } do
-    for _, v in ipairs(o[kind[1]] or {}) do
-      local src, dst = bind_args(v)
-      m { type = kind[2], source = src, target = dst, ro = kind[3] or nil, try = kind[4] or nil }
-    end
-  end
-  for _, v in ipairs(o.tmpfs or {}) do
-    local dst, size = split_pair(v, ":")
-    m { type = "tmpfs", target = dst, size = size }
-  end
-  for _, v in ipairs(o.symlink or {}) do m { type = "symlink", source = v[1], target = v[2] } end
-  for _, v in ipairs(o.file or {}) do m { type = "file", target = v[1], content = v[2] } end
-  for _, v in ipairs(o.dir or {}) do m { type = "dir", target = v } end
-  for _, v in ipairs(o.proc or {}) do m { type = "proc", target = v } end
-  for _, v in ipairs(o.dev or {}) do m { type = "dev", target = v } end
-  for _, v in ipairs(o.mqueue or {}) do m { type = "mqueue", target = v } end
+  local mounts = M.mounts_of(o)
   if #mounts > 0 then s.mounts = mounts end
   s.name = o.name
   s.rootfs = o.rootfs
@@ -227,6 +286,11 @@ function M.options_to_spec(o)
     else
       usage_error(("--net: '%s' is not none, host, veth or bridge:NAME[:CIDR[,CIDR6]]"):format(o.net))
     end
+  end
+  if o.veth_no_host then
+    -- validate.lua refuses it, saying why (README "Networking")
+    if type(s.net) ~= "table" or not s.net.veth then usage_error("--veth-no-host needs --net veth") end
+    s.net.veth.isolate_host = true
   end
   if o.share_net then s.net = "host" end
   if s.net == "host" then s.namespaces = { net = false } end

@@ -35,8 +35,12 @@ local M = {}
 
 local EXIT_OK, EXIT_VERDICT, EXIT_FAIL <const> = 0, 1, report.EXIT_FAIL
 
---- Defaults (documented in doc/judge.md).
+--- Defaults (README "The judge recipe"): a submission is
+-- bounded in memory, output and processes even when the caller names no
+-- limit (DESIGN "Trust rules"); an explicit option replaces each.
 M.DEFAULTS = {
+  memory = "256M",       -- a common contest memory limit (Codeforces, many CMS tasks)
+  output = "64M",        -- RLIMIT_FSIZE: stdout/stderr files and files in /box
   pids = 64,             -- isolate's default is 1 process; 64 lets threads and small pools run
   open_files = 64,       -- isolate's RLIMIT_NOFILE
   box_size = "64M",      -- the /box tmpfs quota
@@ -119,8 +123,8 @@ local function normalize(opts, name)
   o.extra_time = limit(opts, "extra_time", name)
   o.wall = limit(opts, "wall", name)
   if o.extra_time and not o.time then bad(("%s needs %s"):format(name("extra_time"), name("time"))) end
-  o.memory = limit(opts, "memory", name)
-  o.output = limit(opts, "output", name)
+  o.memory = limit(opts, "memory", name) or limits.parse("memory", M.DEFAULTS.memory)
+  o.output = limit(opts, "output", name) or limits.parse("output", M.DEFAULTS.output)
   o.stack = limit(opts, "stack", name, { kind = "size", min = 1, unlimited = true })
   o.box_size = limit(opts, "box_size", name, { kind = "size", min = 1 }) or M.DEFAULTS.box_size
   o.pids = limit(opts, "pids", name) or M.DEFAULTS.pids
@@ -529,9 +533,10 @@ function M.parser()
   p:option("--time", "CPU time limit in seconds, over the whole container.")
   p:option("--extra-time", "Grace CPU seconds before the kill (the verdict is still TLE).")
   p:option("--wall --wall-time", "Wall-clock limit in seconds (default 3*(time+extra)+1 with --time).")
-  p:option("--memory", "Memory limit (SIZE, e.g. 64M), as a cgroup.")
+  p:option("--memory", ("Memory limit (SIZE), as a cgroup (default %s)."):format(M.DEFAULTS.memory))
   p:option("--pids --processes", ("Maximum number of tasks (default %d)."):format(M.DEFAULTS.pids))
-  p:option("--output", "Largest file the program may write (SIZE; RLIMIT_FSIZE).")
+  p:option("--output", ("Largest file the program may write (SIZE; RLIMIT_FSIZE; default %s).")
+    :format(M.DEFAULTS.output))
   p:option("--open-files", ("RLIMIT_NOFILE (default %d)."):format(M.DEFAULTS.open_files))
   p:option("--stack", "RLIMIT_STACK (SIZE or unlimited).")
   p:option("--box-size", ("Size of the writable /box tmpfs (default %s)."):format(M.DEFAULTS.box_size))
