@@ -428,7 +428,7 @@ describe("nslua.core.netlink #priv", function()
         local go, ready = T.fifo("go"), T.tmpdir() .. "/ready"
         local child = T.spawn(function()
           assert(core.setup.net { lo = true })
-          assert(os.execute(("exec python3 -c '%s' %s %s"):format([=[
+          assert(os.execute(("unset LD_PRELOAD; exec python3 -c '%s' %s %s"):format([=[
 import socket, sys
 u = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); u.bind(b"\0nslua-spec-sock")
 p = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); p.bind(b"\0nslua-spec-listen"); p.listen()

@@ -199,7 +199,7 @@ describe("nslua.core.setup", function()
           return s:match("\nUid:%s+([^\n]*)"):gsub("%s+", " "), s:match("\nCapEff:%s+(%x+)")
         end
         local function owner(pid)
-          local f = assert(io.popen(("/usr/bin/python3 -c 'import fcntl, os, struct; "
+          local f = assert(io.popen(("unset LD_PRELOAD; /usr/bin/python3 -c 'import fcntl, os, struct; "
             .. "fd = os.open(\"/proc/%d/ns/user\", os.O_RDONLY); "
             .. "print(struct.unpack(\"I\", fcntl.ioctl(fd, 0xb704, bytes(4)))[0])'"):format(pid)))
           local o = f:read("a")
