@@ -96,34 +96,39 @@ static int read_gate (void *ud) {
 typedef struct kind {
   const char *name;             /* for the message of a failed dump */
   int family, protocol;         /* protocol: IPPROTO_* (inet), 0 otherwise */
-  int optional;                 /* ENOENT (no diag handler in this kernel) is skipped */
+  int optional;                 /* ENOENT (no diag handler) is skipped: ASK or ONCE */
 } kind;
 
 /*
-** Raw sockets need CAP_NET_RAW over the namespace (none of a pool's runs
-** has it) and raw_diag is often not built: optional.  SCTP's diag handler
-** exists only while the sctp module is loaded; unloaded, there is no SCTP
-** socket either.  MPTCP is seen through its subflows (TCP sockets).
+** Without a diag handler the kernel answers ENOENT.  For a transport that
+** is not registered (SCTP while the sctp module is not loaded, UDP-Lite
+** where it is gone) that is cheap and there is no such socket either; a
+** run may load sctp, so these are asked every time (ASK).  For raw,
+** netlink and packet, whose protocols are always there, each request for
+** a missing handler makes the kernel run modprobe (sock_load_diag_module),
+** so they are asked once per process (ONCE).  Raw and packet sockets need
+** CAP_NET_RAW over the namespace (no run of a pool has it); raw_diag is
+** often not built.  MPTCP is seen through its subflows (TCP sockets).
 */
+enum { REQUIRED, ASK, ONCE };
 static const kind kinds[] = {
-  {"unix", AF_UNIX, 0, 0},
-  {"tcp", AF_INET, IPPROTO_TCP, 0},
-  {"tcp6", AF_INET6, IPPROTO_TCP, 0},
-  {"udp", AF_INET, IPPROTO_UDP, 0},
-  {"udp6", AF_INET6, IPPROTO_UDP, 0},
-  {"udplite", AF_INET, IPPROTO_UDPLITE, 1},
-  {"udplite6", AF_INET6, IPPROTO_UDPLITE, 1},
-  {"raw", AF_INET, IPPROTO_RAW, 1},
-  {"raw6", AF_INET6, IPPROTO_RAW, 1},
-  {"sctp", AF_INET, IPPROTO_SCTP, 1},
-  {"sctp6", AF_INET6, IPPROTO_SCTP, 1},
-  {"netlink", AF_NETLINK, 0, 1},
-  {"packet", AF_PACKET, 0, 1},
+  {"unix", AF_UNIX, 0, REQUIRED},
+  {"tcp", AF_INET, IPPROTO_TCP, REQUIRED},
+  {"tcp6", AF_INET6, IPPROTO_TCP, REQUIRED},
+  {"udp", AF_INET, IPPROTO_UDP, REQUIRED},
+  {"udp6", AF_INET6, IPPROTO_UDP, REQUIRED},
+  {"udplite", AF_INET, IPPROTO_UDPLITE, ASK},
+  {"udplite6", AF_INET6, IPPROTO_UDPLITE, ASK},
+  {"raw", AF_INET, IPPROTO_RAW, ONCE},
+  {"raw6", AF_INET6, IPPROTO_RAW, ONCE},
+  {"sctp", AF_INET, IPPROTO_SCTP, ASK},
+  {"sctp6", AF_INET6, IPPROTO_SCTP, ASK},
+  {"netlink", AF_NETLINK, 0, ONCE},
+  {"packet", AF_PACKET, 0, ONCE},
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
-/* Once the kernel said a kind has no diag handler, it is not asked again:
-** each such request makes the kernel run modprobe (sock_load_diag_module). */
+/* The ONCE kinds the kernel has no handler for. */
 static unsigned int absent;
 
 /* include/net/tcp_states.h; unix and udp sockets use the same numbers. */
@@ -344,8 +349,9 @@ static int netlink_sockets (lua_State *L) {
     t.user = &d;
     err = nslua_nl_talk(s, put_request(buf, k), callbacks[callback_of(k)], &t);
     t.user = NULL;
-    if (err == ENOENT && k->optional) {
-      absent |= 1U << i;
+    if (err == ENOENT && k->optional != REQUIRED) {
+      if (k->optional == ONCE)
+        absent |= 1U << i;
       err = 0;
     }
     if (err != 0)
