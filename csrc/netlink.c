@@ -92,8 +92,13 @@ static nlsock *check_nlsock (lua_State *L, int arg) {
 ** before 4.12 lack EXT_ACK and still work.
 */
 int nslua_nl_open (nlsock *s) {
+  return nslua_nl_open_proto(s, NETLINK_ROUTE);
+}
+
+/* The same for another netlink protocol (NETLINK_SOCK_DIAG: sockdiag.c). */
+int nslua_nl_open_proto (nlsock *s, int proto) {
   int one = 1, fd;
-  s->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+  s->nl = mnl_socket_open2(proto, SOCK_CLOEXEC);
   if (s->nl == NULL)
     return errno;
   if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -127,11 +132,12 @@ void nslua_nl_close (nlsock *s) {
 
 /*
 ** Open a socket inside another netns: remember our own netns, setns to the
-** target, socket(), setns back.  Everything in C, so no Lua code ever runs
-** in the borrowed netns.  Returns 0 or an errno; '*step' names the step.
+** target, inside(ud) when given (0: no socket is needed), socket(), setns back.  Everything in C, so
+** no Lua code ever runs in the borrowed netns.  Returns 0 or an errno;
+** '*step' names the step.
 */
-static int nlsock_open_in (nlsock *s, const netns_ref *ns, const char **step,
-                           char *path, size_t pathsz) {
+static int nlsock_open_in (nlsock *s, int proto, const netns_ref *ns, const char **step,
+                           char *path, size_t pathsz, nslua_nl_inside inside, void *ud) {
   int self, target = ns->fd, err = 0;
   *step = "open";
   snprintf(path, pathsz, "/proc/self/ns/net");
@@ -153,7 +159,8 @@ static int nlsock_open_in (nlsock *s, const netns_ref *ns, const char **step,
     err = errno;
   } else {
     *step = "netlink socket";
-    err = nslua_nl_open(s);
+    if (inside == NULL || inside(ud))
+      err = nslua_nl_open_proto(s, proto);
     /* Going back cannot be skipped: failing it leaves the caller in the
     ** wrong netns, which is worse than any socket error. */
     if (setns(self, CLONE_NEWNET) != 0) {
@@ -168,21 +175,37 @@ static int nlsock_open_in (nlsock *s, const netns_ref *ns, const char **step,
   return err;
 }
 
-/* netlink.socket([netns]) -> socket box | nil, msg, errno
-** netns: fd box, integer fd or {pid = n}; the socket then acts in that netns. */
-static int netlink_socket (lua_State *L) {
+/*
+** A new socket box of netlink protocol 'proto' pushed on the stack, opened
+** in the netns named at 'arg' (fd box, integer fd or {pid = n}; nil: ours);
+** inside(ud), when given, runs in that netns first: when it returns 0 no
+** socket is made and the box stays closed.  Returns the box, or NULL with
+** the failure triple pushed instead.
+*/
+nlsock *nslua_nl_open_at (lua_State *L, int arg, int proto, nslua_nl_inside inside, void *ud) {
   netns_ref ns;
-  int given = opt_netns(L, 1, &ns), err;
+  int given = opt_netns(L, arg, &ns), err = 0;
   const char *step = "netlink socket";
   char path[64];
   nlsock *s = nlsock_new(L);
-  if (given)
-    err = nlsock_open_in(s, &ns, &step, path, sizeof path);
-  else
-    err = nslua_nl_open(s);
-  if (err != 0)
-    return nslua_fail(L, err, step, given ? path : NULL);
-  return 1;
+  if (given) {
+    err = nlsock_open_in(s, proto, &ns, &step, path, sizeof path, inside, ud);
+  } else if (inside == NULL || inside(ud)) {
+    err = nslua_nl_open_proto(s, proto);
+  }
+  if (err != 0) {
+    lua_pop(L, 1);
+    nslua_fail(L, err, step, given ? path : NULL);
+    return NULL;
+  }
+  return s;
+}
+
+/* netlink.socket([netns]) -> socket box | nil, msg, errno
+** netns: fd box, integer fd or {pid = n}; the socket then acts in that netns. */
+static int netlink_socket (lua_State *L) {
+  lua_settop(L, 1);
+  return nslua_nl_open_at(L, 1, NETLINK_ROUTE, NULL, NULL) != NULL ? 1 : 3;
 }
 
 /* sock:close() -> true */
@@ -766,5 +789,6 @@ int nslua_open_netlink (lua_State *L) {
   lua_pop(L, 1);
   luaL_newlib(L, netlink_funcs);
   luaL_setfuncs(L, nslua_netlink_route_funcs, 0);
+  luaL_setfuncs(L, nslua_netlink_diag_funcs, 0);
   return 1;
 }

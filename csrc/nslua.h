@@ -165,6 +165,8 @@ int nslua_nl_route_add (const char *dst, const char *gateway, const char *dev,
 ** dumps and the address and route changes through
 ** nslua_netlink_route_funcs, over netlink.c's request machinery below. */
 extern const luaL_Reg nslua_netlink_route_funcs[];
+/* sockdiag.c: netlink.sockets, over NETLINK_SOCK_DIAG. */
+extern const luaL_Reg nslua_netlink_diag_funcs[];
 
 #define NSLUA_NLSOCK "nslua.nlsock"
 struct mnl_socket;
@@ -200,8 +202,10 @@ typedef struct nldump {
   int index;            /* result of a by-name lookup */
 } nldump;
 
-/* Open and bind 's' in the caller's netns, or close it (NULL-safe). */
+/* Open and bind 's' (NETLINK_ROUTE, or 'proto') in the caller's netns, or
+** close it (NULL-safe). */
 int nslua_nl_open (nlsock *s);
+int nslua_nl_open_proto (nlsock *s, int proto);
 void nslua_nl_close (nlsock *s);
 /* One request with NLM_F_ACK, each reply through 'cb' (may be NULL) with
 ** 't' as its data; 0 or an errno, t->ext the kernel's extended-ACK text. */
@@ -214,6 +218,13 @@ struct nlmsghdr *nslua_nl_linkhdr (char *buf, int type, unsigned int flags, int 
 /* The socket box at 'arg', or (*tmp set) a new one on the stack that the
 ** caller closes with nslua_nl_close; NULL and *err when that fails. */
 nlsock *nslua_nl_sock (lua_State *L, int arg, int *tmp, int *err);
+/* A new box of 'proto' pushed, opened in the netns named at 'arg' (fd box,
+** integer fd, {pid = n}, or nil: ours); inside(ud), when not NULL, runs in
+** that netns first (plain C: it must not raise) and returns 0 when no
+** socket is needed (the box stays closed).  NULL with the failure triple
+** pushed. */
+typedef int (*nslua_nl_inside) (void *ud);
+nlsock *nslua_nl_open_at (lua_State *L, int arg, int proto, nslua_nl_inside inside, void *ud);
 /* nil, "what 'subject': strerror (extended ACK)", err */
 int nslua_nl_fail (lua_State *L, int err, const char *what, const char *subject,
                    const nltalk *t);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -68,6 +69,7 @@ typedef struct plan {
   lua_State *L;                 /* the caller's, for hooks (set by clone/run) */
   int sync_fd, sync_close, status_fd, tty_sock;
   int ids, lo, strict, stop, tty;
+  long long owner;              /* euid for the clone of a user namespace, -1: ours */
   int hooks[NHOOKS];
   const char *hostname;
   step *steps;
@@ -381,8 +383,16 @@ static int setup_plan (lua_State *L) {
   lua_getfield(L, rt, "stop");
   p->stop = luaL_checkoption(L, -1, "none", stop_names);
   lua_pop(L, 1);
-  if (opt_table(L, t, "identity", "plan"))
+  p->owner = -1;
+  if (opt_table(L, t, "identity", "plan")) {
     p->ids = opt_flag(L, -1, "switch");
+    if (lua_getfield(L, -1, "owner") != LUA_TNIL) {
+      p->owner = luaL_checkinteger(L, -1);
+      luaL_argcheck(L, p->owner >= 0 && p->owner < 0xffffffffLL, 1,
+                    "plan.identity.owner must be a uid");
+    }
+    lua_pop(L, 1);
+  }
   lua_pop(L, 1);
   p->hostname = opt_str(L, t, "hostname", "plan");
   p->tty = opt_flag(L, t, "tty");
@@ -684,36 +694,126 @@ static int setup_run (lua_State *L) {
 #define CHILD_STACK (1024 * 1024)
 
 /*
+** Who owns the sandbox's user namespace, and why it is not us.  The owner
+** of a user namespace is the euid of the process that creates it, and the
+** kernel charges per-user quotas at each level of the user namespace tree
+** to the owner of the namespace below: inotify instances and watches,
+** fanotify groups and marks, every kind of namespace (inc_ucount in
+** kernel/ucount.c), and the RLIMIT_MSGQUEUE, RLIMIT_SIGPENDING and
+** RLIMIT_MEMLOCK counts (inc_rlimit_ucounts).  A namespace created by root
+** charges all of its payload's use to host root, so one sandbox could fill
+** root's 128 inotify instances or 800 KiB of message queues.  Created with
+** the slot's euid (plan.identity.owner), the charges go to the slot's own
+** uid, which no one else uses.  The parent stays root for everything else:
+** the clone is the only call made with that euid (signals blocked), and
+** what the change costs is given back after it: the euid, the effective
+** capabilities (the change clears them; kept for the clone, so capable()
+** checks of the host's userns policy, such as Debian's
+** kernel.unprivileged_userns_clone, still see root), the dumpable flag and
+** the parent-death signal (commit_creds resets both).  The child's
+** securebits and capabilities are the new namespace's (set_cred_user_ns).
+*/
+typedef struct as_owner {
+  struct __user_cap_header_struct hdr;
+  struct __user_cap_data_struct caps[2];
+  uid_t ruid, euid, suid;
+  int dumpable, pdeath;
+  pid_t ppid;
+  sigset_t mask;
+} as_owner;
+
+static void owner_leave (as_owner *o) {
+  int err = errno;
+  /* cannot fail: the old euid is our real uid (root), or CAP_SETUID is permitted */
+  (void)syscall(SYS_setresuid, -1, o->euid, -1);
+  (void)syscall(SYS_capset, &o->hdr, o->caps);
+  if (o->dumpable == 0 || o->dumpable == 1)
+    (void)prctl(PR_SET_DUMPABLE, (unsigned long)o->dumpable, 0, 0, 0);
+  if (o->pdeath > 0) {
+    (void)prctl(PR_SET_PDEATHSIG, (unsigned long)o->pdeath, 0, 0, 0);
+    if (getppid() != o->ppid)   /* the parent died while the signal was unset */
+      (void)kill(getpid(), o->pdeath);
+  }
+  sigprocmask(SIG_SETMASK, &o->mask, NULL);
+  errno = err;
+}
+
+/* Take 'owner' as our euid, keeping our effective capabilities; 0 or -1 (errno). */
+static int owner_enter (as_owner *o, uid_t owner) {
+  sigset_t all;
+  int err;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &o->mask);
+  memset(&o->hdr, 0, sizeof o->hdr);
+  o->hdr.version = _LINUX_CAPABILITY_VERSION_3;
+  o->pdeath = 0;
+  o->dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  o->ppid = getppid();
+  if (getresuid(&o->ruid, &o->euid, &o->suid) != 0 ||
+      syscall(SYS_capget, &o->hdr, o->caps) != 0 ||
+      prctl(PR_GET_PDEATHSIG, &o->pdeath, 0, 0, 0) != 0 ||
+      syscall(SYS_setresuid, -1, owner, -1) != 0) {
+    err = errno;
+    sigprocmask(SIG_SETMASK, &o->mask, NULL);
+    errno = err;
+    return -1;
+  }
+  if (syscall(SYS_capset, &o->hdr, o->caps) != 0) {
+    err = errno;
+    owner_leave(o);
+    errno = err;
+    return -1;
+  }
+  return 0;
+}
+
+/*
 ** setup.clone(plan, flags) -> pid | nil, msg, errno
 ** Clone a child with the namespaces in 'flags' (ns.clone's names; fork
 ** semantics otherwise) that runs the plan: it never returns into Lua and
 ** runs on a stack of its own that this process never touched, so the
 ** pages it writes are new ones rather than copy-on-write copies of ours
 ** (each copy costs a TLB shootdown: ~1.5 ms of a child's start here).
+** With a user namespace and plan.identity.owner, the clone is made with
+** that euid (as_owner above).
 */
 static int setup_clone (lua_State *L) {
   plan *p = (plan *)luaL_checkudata(L, 1, NSLUA_SETUP);
   unsigned long flags = nslua_checkflags(L, 2, nslua_ns_flags);
   char *stack;
-  int pid, err;
+  int pid, err, owned;
+  as_owner o;
   luaL_argcheck(L, !(flags & CLONE_NEWTIME), 2, "'time' is not a clone flag");
   lua_settop(L, 2);
   p->L = L;
   nslua_check_single_thread(L, "setup.clone");
+  owned = p->owner >= 0 && (flags & CLONE_NEWUSER);
 #if defined(NSLUA_ASAN)
   /* `make sanitize`: fork semantics (see nslua.h) */
   (void)stack;
-  (void)err;
+  if (owned && owner_enter(&o, (uid_t)p->owner) != 0)
+    return nslua_fail(L, errno, "setresuid", "owner");
   pid = (int)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid == 0)
     plan_child(p);
+  err = errno;
+  if (owned)
+    owner_leave(&o);
+  errno = err;
 #else
   stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED)
     return nslua_fail(L, errno, "mmap", "stack");
+  if (owned && owner_enter(&o, (uid_t)p->owner) != 0) {
+    err = errno;
+    munmap(stack, CHILD_STACK);
+    return nslua_fail(L, err, "setresuid", "owner");
+  }
   pid = clone(plan_child, stack + CHILD_STACK, (int)flags | SIGCHLD, p);
   err = errno;
+  if (owned)
+    owner_leave(&o);
   munmap(stack, CHILD_STACK);   /* ours only: the child has its own copy */
   errno = err;
 #endif

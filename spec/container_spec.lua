@@ -132,6 +132,69 @@ describe("nslua.container", function()
     assert.matches("mounts[1]", out, 1, true)
   end)
 
+  -- DESIGN "Trust rules": a sandbox cannot exhaust the host's per-user
+  -- kernel quotas.  The kernel charges inotify instances (and watches, and
+  -- namespaces) at every level of the user namespace tree, to the owner of
+  -- each namespace in its parent; POSIX message queue bytes the same way,
+  -- against RLIMIT_MSGQUEUE.  The payload takes all it can get; host root
+  -- must still get its own while the sandbox holds them.
+  it("leaves host root its inotify instances and mqueue bytes #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local ok, out = api([=[
+      local proc = nslua.proc
+      local payload = [[
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+n = 0
+while libc.inotify_init1(os.O_CLOEXEC) >= 0: n += 1
+e1 = ctypes.get_errno()
+class Attr(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long),
+                ("msgsize", ctypes.c_long), ("curmsgs", ctypes.c_long), ("pad", ctypes.c_long * 4)]
+a = Attr(0, 10, 8192, 0)
+q = 0
+while libc.mq_open(b"/nslua-spec-%d" % q, os.O_CREAT | os.O_RDWR, 0o600, ctypes.byref(a)) >= 0: q += 1
+e2 = ctypes.get_errno()
+print("sandbox", n > 0, e1, q > 0, e2, flush=True)
+sys.stdin.read()
+]]
+      -- the host side, as root, while the sandbox holds its share: one
+      -- inotify instance, one queue of the same size (in an IPC namespace
+      -- of its own, so nothing is left on the host)
+      local host = [[
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+ok = libc.inotify_init1(os.O_CLOEXEC) >= 0
+print("inotify", "ok" if ok else os.strerror(ctypes.get_errno()))
+class Attr(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long),
+                ("msgsize", ctypes.c_long), ("curmsgs", ctypes.c_long), ("pad", ctypes.c_long * 4)]
+a = Attr(0, 10, 8192, 0)
+ok = libc.mq_open(b"/nslua-spec-host", os.O_CREAT | os.O_RDWR, 0o600, ctypes.byref(a)) >= 0
+print("mqueue", "ok" if ok else os.strerror(ctypes.get_errno()))
+]]
+      local out_r, out_w = proc.pipe()
+      local in_r, in_w = proc.pipe()
+      local c = nslua.container{ argv = { "/usr/bin/python3", "-c", payload },
+        stdio = { stdin = in_r:fileno(), stdout = out_w:fileno() } }
+      assert(c:start())
+      in_r:close()
+      out_w:close()
+      io.write(proc.read(out_r, 200))
+      -- (no sanitizer runtime in python under `make sanitize`)
+      local f = assert(io.popen("unset LD_PRELOAD; unshare --ipc /usr/bin/python3 -c '" .. host .. "' 2>&1"))
+      io.write(f:read("a"))
+      f:close()
+      in_w:close()
+      local r = c:wait()
+      print(r.status, r.exit_code)
+      c:close()
+    ]=])
+    assert.is_true(ok, out)
+    -- the sandbox hit its limits (EMFILE both), and root still got its own
+    assert.equal("sandbox True 24 True 24\ninotify ok\nmqueue ok\nexited\t0\n", out)
+  end)
+
   describe("SIGKILL of nslua during set-up", function()
     for _, step in ipairs { "ids", "uts", "net", "mounts", "pivot", "fork" } do
       it("at step " .. step .. " leaves no process after 1 s and nothing after gc", function()

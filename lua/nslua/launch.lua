@@ -358,7 +358,10 @@ local function identity(spec, res)
   local ident = { uid = u.uid, gid = u.gid, map = u.map }
   local hu, hg = res.host_uid, res.host_gid
   if res.privileged then
-    ident.mode, ident.setgroups, ident.switch = "slot", "allow", true
+    -- the slot's host uid creates (owns) the user namespace: the kernel
+    -- charges the sandbox's per-user quotas (inotify, mqueue bytes,
+    -- namespaces...) to the owner, which must not be host root
+    ident.mode, ident.setgroups, ident.switch, ident.owner = "slot", "allow", true, hu
     if u.map == "all" then
       ident.uid_map, ident.gid_map = { { 0, hu, M.WIDTH } }, { { 0, hg, M.WIDTH } }
     else
@@ -619,10 +622,11 @@ function M.explain(plan)
   if ident.mode == "host" then
     p("identity: host (no user namespace; runs with the caller's ids)")
   else
-    p("identity: %s user namespace; inside uid %d gid %d; uid map %s; gid map %s; setgroups %s%s",
+    p("identity: %s user namespace; inside uid %d gid %d; uid map %s; gid map %s; setgroups %s%s%s",
       ident.mode == "slot" and "privileged (a free 65536-wide slot of host ids)" or "rootless",
       ident.uid, ident.gid, map_text(ident.uid_map), map_text(ident.gid_map), ident.setgroups,
-      ident.helper and " (through newuidmap/newgidmap)" or "")
+      ident.helper and " (through newuidmap/newgidmap)" or "",
+      ident.owner and ("; owned by host uid %d (its per-user quotas)"):format(ident.owner) or "")
   end
   if plan.hostname then p("hostname: %s", plan.hostname) end
   local n = plan.net

@@ -13,6 +13,13 @@
 --   * one id slot (the payload's host ids), held by the pool.
 -- What every run gets fresh: its pid, mount, UTS, IPC and cgroup namespaces,
 -- its user namespace, the root tmpfs and every mount on it.
+-- A kept object goes to the next run only once checked (DESIGN "Trust
+-- rules"): the cgroups empty, and no socket in the network namespace.
+-- Sockets are what can outlive every process of a run there (one whose fd
+-- is in flight in an SCM_RIGHTS message, with its abstract unix name; a
+-- TCP port in TIME_WAIT); when netlink.sockets finds any, the namespace is
+-- replaced by a new one before the run.  IPC objects, processes and files
+-- die with the run's own namespaces.
 -- Privileged only (root); the pool's spec has `net = "none"`, no kept
 -- capabilities and a user namespace.
 local core = require "nslua.core"
@@ -22,7 +29,7 @@ local resources = require "nslua.resources"
 local state = require "nslua.state"
 local ids = require "nslua.ids"
 
-local ns, proc = core.ns, core.proc
+local ns, proc, netlink = core.ns, core.proc, core.netlink
 local errno = core.errno
 
 local M = {}
@@ -162,7 +169,25 @@ function Pool:_open()
   local netns, userns, nerr = prepared_netns()
   if not netns then return nil, userns, nerr end
   self.netns, self.userns = netns, userns
-  self.runs = 0
+  self.runs, self.netns_renewed, self._netns_fresh = 0, 0, true
+  return true
+end
+
+-- Before a run: the network namespace must hold no socket of an earlier
+-- run (in any state, in flight or TIME_WAIT included), else a new one
+-- replaces it.  A failed check counts as dirty.
+function Pool:_check_netns()
+  if self._netns_fresh then return true end
+  local socks = netlink.sockets(self.netns)
+  if socks and #socks == 0 then return true end
+  local netns, userns, code = prepared_netns()
+  if not netns then
+    return nil, "pool: a new network namespace (the last run left sockets): " .. userns, code
+  end
+  self.netns:close()
+  self.userns:close()
+  self.netns, self.userns, self._netns_fresh = netns, userns, true
+  self.netns_renewed = self.netns_renewed + 1
   return true
 end
 
@@ -205,9 +230,12 @@ function Pool:run(run)
   return rep, err, code
 end
 
--- Before a run: the groups must be empty (nothing of an earlier run left),
--- their peak reset and cache reclaimed; returns the counters to subtract.
+-- Before a run: the network namespace checked (Pool:_check_netns), the
+-- groups empty (nothing of an earlier run left), their peak reset and cache
+-- reclaimed; returns the counters to subtract.
 function Pool:_before_run()
+  local ok, nerr, ncode = self:_check_netns()
+  if not ok then return nil, nerr, ncode end
   local cg = self.cg
   local left = cg:procs()
   if #left > 0 then

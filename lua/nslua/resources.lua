@@ -468,6 +468,7 @@ function Lease:around_clone(f, ...)
   local pool = self.pool_obj
   local ok, nerr, ncode = ns.setns(pool.netns, "net")
   if not ok then return nil, "pool network namespace: " .. nerr, ncode end
+  pool._netns_fresh = false   -- checked before the next run (Pool:_check_netns)
   local r = table.pack(pcall(f, ...))
   -- this cannot fail (we left it a moment ago), and if it did we must not
   -- go on in the pool's namespace

@@ -397,6 +397,79 @@ describe("nslua.core.netlink #priv", function()
     end)
   end)
 
+  describe("sockets", function()
+    it("raises on a bad netns argument", function()
+      if needs_root() then return end
+      run([[
+        raises("bad argument #1 to 'sockets' (netns table needs a positive integer 'pid')",
+          function() nl.sockets({ pid = 0 }) end)
+      ]])
+    end)
+
+    it("fails with the triple for a netns it cannot enter", function()
+      if needs_root() then return end
+      run([[
+        local child = T.spawn(function() end)
+        T.reap(child)
+        fails("^open '/proc/" .. child .. "/ns/net': No such file or directory", errno.ENOENT,
+          nl.sockets({ pid = child }))
+        local f <close> = assert(proc.open("/dev/null", { rdonly = true }))
+        fails("^setns 'netns': Invalid argument", errno.EINVAL, nl.sockets(f))
+      ]])
+    end)
+
+    it("lists every socket of a netns, TIME_WAIT and abstract names included", function()
+      if needs_root() then return end
+      local out = run([[
+        assert(core.setup.net { lo = true })
+        eq(0, #assert(nl.sockets()), "sockets of a fresh netns")
+        -- a process of a second netns holds sockets of every kind while we look
+        -- from here by pid and by fd; one connection is already in TIME_WAIT
+        local go, ready = T.fifo("go"), T.tmpdir() .. "/ready"
+        local child = T.spawn(function()
+          assert(core.setup.net { lo = true })
+          assert(os.execute(("unset LD_PRELOAD; exec python3 -c '%s' %s %s"):format([=[
+import socket, sys
+u = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); u.bind(b"\0nslua-spec-sock")
+p = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); p.bind(b"\0nslua-spec-listen"); p.listen()
+l = socket.socket(); l.bind(("127.0.0.1", 7311)); l.listen()
+c = socket.socket(); c.connect(("127.0.0.1", 7311)); s, _ = l.accept(); s.close(); c.close()
+b = socket.socket(); b.bind(("127.0.0.1", 7312))
+d = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); d.bind(("::1", 7313))
+open(sys.argv[1], "w").close()
+open(sys.argv[2]).read()
+]=], ready, go)))
+        end)
+        while not io.open(ready) do os.execute("sleep 0.05") end
+        local keep, fd = T.netns_fd(child)
+        local by_fd = assert(nl.sockets(fd))
+        keep:close()
+        local by_pid = assert(nl.sockets({ pid = child }))
+        eq(#by_fd, #by_pid, "the same netns by fd and by pid")
+        local seen = {}
+        for _, e in ipairs(by_pid) do
+          seen[#seen + 1] = ("%s %s %s %s"):format(e.kind, e.state or "-", e.name or e.port or "-",
+            e.type or e.protocol or "-")
+          assert(math.type(e.inode) == "integer")
+        end
+        table.sort(seen)
+        io.write(table.concat(seen, "\n"), "\n")
+        T.signal(go)
+        T.reap(child)
+        -- ours is still empty: the listing is of the netns named
+        eq(0, #assert(nl.sockets()), "sockets of our netns")
+      ]])
+      assert.equal(table.concat({
+        "tcp close 7312 tcp",           -- bound, neither listening nor connected
+        "tcp listen 7311 tcp",
+        "tcp time_wait 7311 tcp",       -- the server end, closed first
+        "udp6 close 7313 udp",
+        "unix close @nslua-spec-sock dgram",
+        "unix listen @nslua-spec-listen stream",
+      }, "\n") .. "\n", out)
+    end)
+  end)
+
   describe("traffic", function()
     it("carries TCP over v4 and v6 across a veth pair between two netns", function()
       if needs_root() then return end

@@ -185,6 +185,56 @@ describe("nslua.core.setup", function()
       end)
     end)
 
+    -- The owner of a user namespace is the euid that creates it, and the
+    -- kernel charges per-user quotas to it (see setup.c, as_owner).
+    it("clones a user namespace owned by plan.identity.owner, and gives our credentials back", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = helper.run_isolated([=[
+        local core = require "nslua.core"
+        local proc, setup = core.proc, core.setup
+        local function status(pid)
+          local f = assert(io.open("/proc/" .. pid .. "/status"))
+          local s = f:read("a")
+          f:close()
+          return s:match("\nUid:%s+([^\n]*)"):gsub("%s+", " "), s:match("\nCapEff:%s+(%x+)")
+        end
+        local function owner(pid)
+          local f = assert(io.popen(("unset LD_PRELOAD; /usr/bin/python3 -c 'import fcntl, os, struct; "
+            .. "fd = os.open(\"/proc/%d/ns/user\", os.O_RDONLY); "
+            .. "print(struct.unpack(\"I\", fcntl.ioctl(fd, 0xb704, bytes(4)))[0])'"):format(pid)))
+          local o = f:read("a")
+          f:close()
+          return o
+        end
+        assert(proc.prctl("pdeathsig", 10))
+        local uid0, cap0 = status("self")
+        local dump0 = proc.prctl("get_dumpable")
+        for _, flags in ipairs { { user = true, pid = true }, { pid = true } } do
+          local sync_r, sync_w = assert(proc.pipe())
+          local st_r, st_w = assert(proc.pipe())
+          local plan = setup.plan({ identity = { owner = 1000000007 }, exec = { argv = { "/bin/true" } } },
+            { sync_r = sync_r, sync_w = sync_w, status_w = st_w })
+          local pid = assert(setup.clone(plan, flags))
+          sync_r:close()
+          st_w:close()
+          -- the child's euid; ours unchanged: ids, capabilities, dumpable, pdeathsig
+          io.write(flags.user and "user: " or "no user: ", (status(pid)), "\n")
+          if flags.user then io.write("owner ", owner(pid)) end
+          local uid, cap = status("self")
+          assert(uid == uid0 and cap == cap0, uid .. " " .. cap)
+          assert(proc.prctl("get_dumpable") == dump0)
+          assert(proc.prctl("get_pdeathsig") == 10)
+          proc.kill(pid, 9)
+          proc.waitpid(pid)
+          sync_w:close()
+          st_r:close()
+        end
+        assert(proc.prctl("pdeathsig", 0))
+      ]=])
+      assert.is_true(ok, out)
+      assert.equal("user: 0 1000000007 0 1000000007\nowner 1000000007\nno user: 0 0 0 0\n", out)
+    end)
+
     it("reports a failed step with the child's record, before the command runs", function()
       if not helper.is_root() then return pending("needs root") end
       local ok, out = run([[{ op = "mount", src = "/.oldroot/nonexistent", path = NEW .. "/usr",
