@@ -163,6 +163,39 @@ describe("nslua.net", function()
       ]])
     end)
 
+    it("two reserving plans whose ids start at one /30 never share it; the lock frees it #priv", function()
+      if needs_root() then return end
+      run([[
+        -- ids whose default probe starts at the same /30 (a birthday search)
+        local seen, a, b = {}, nil, nil
+        while not a do
+          local id = newid()
+          local p = net.plan({ veth = {} }, id)
+          local block = p.host_addrs[1]
+          if seen[block] and seen[block] ~= id then a, b = seen[block], id end
+          seen[block] = id
+        end
+        local pa, la = net.plan({ veth = {} }, a, { reserve = true })
+        local pb, lb = net.plan({ veth = {} }, b, { reserve = true })
+        eq(1, #la) eq(1, #lb)
+        -- no link exists yet: only the lock tells b that a took the block
+        assert(pa.host_addrs[1] ~= pb.host_addrs[1], "both plans took " .. pa.host_addrs[1])
+        eq(pa.host_addrs[1], net.plan({ veth = {} }, a).host_addrs[1])
+        -- without reserve (explain) nothing is locked
+        local _, none = net.plan({ veth = {} }, b)
+        eq(0, #none)
+        la[1]:close()
+        local pc, lc = net.plan({ veth = {} }, b, { reserve = true })
+        eq(pa.host_addrs[1], pc.host_addrs[1])
+        lb[1]:close()
+        lc[1]:close()
+        -- given addresses take no lock
+        local _, lg = net.plan({ veth = { host_addr = "10.232.9.1/30", guest_addr = "10.232.9.2/30" } },
+          a, { reserve = true })
+        eq(0, #lg)
+      ]])
+    end)
+
     it("refuses addresses that overlap a host route; defaults probe past a taken /30", function()
       if needs_root() then return end
       run([[

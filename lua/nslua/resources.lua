@@ -340,11 +340,13 @@ function M.fresh(spec)
   local needs_cg = res.cgroup_limits ~= nil
   for _ = 1, 4 do
     res.id = state.new_id()
+    local net_locks = {}
     if type(spec.net) == "table" then
       -- a refused plan (overlap, rootless) is a set-up failure
-      local okp, plan = pcall(net.plan, spec.net, res.id, { rootless = not res.privileged })
+      local okp, plan, locks = pcall(net.plan, spec.net, res.id,
+        { rootless = not res.privileged, reserve = true })
       if not okp then return nil, (tostring(plan):gsub("^[^\n]-:%d+: ", "", 1)), errno.EINVAL, res.id end
-      res.net = plan
+      res.net, net_locks = plan, locks
     end
     local dir, lock
     dir, lock, code = state.create(root, res.id, {
@@ -357,8 +359,14 @@ function M.fresh(spec)
       res.state_dir = dir
       res:defer(function() state.remove(dir) lock:close() end)
       res.rt.keep[#res.rt.keep + 1] = lock
+      -- the default /30's lock: held (and by the init) until the links are gone
+      for _, l in ipairs(net_locks) do
+        res.rt.keep[#res.rt.keep + 1] = l
+        res:defer(function() l:close() end)
+      end
       break
     end
+    for _, l in ipairs(net_locks) do l:close() end
     err = lock
     if code ~= errno.EEXIST then return nil, err, code, res.id end
   end

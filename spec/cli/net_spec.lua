@@ -134,6 +134,54 @@ ip -o link show %s >/dev/null 2>&1 || echo "bridge after the last container: gon
     assert.equal("lo ", links_left(out))
   end)
 
+  it("40 concurrent --net veth runs all start, each on its own /30 (twice) #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    if not helper.sh("command -v ip") then return pending("needs ip") end
+    -- every run writes its guest address into a shared dir, then waits until
+    -- all 40 have: the 40 are alive at once, so two on one /30 would show.
+    -- The link and route dumps of 40 concurrent set-ups are interrupted
+    -- (NLM_F_DUMP_INTR) often; each round must still start all 40.
+    local N, ROUNDS = 40, 2
+    local dir = helper.tmpdir("0777")
+    local script = ([[
+N=%d; NSL=%s; D=%s
+r=1
+while [ $r -le %d ]; do
+  rm -rf $D/r; mkdir -m 0777 $D/r
+  i=0
+  while [ $i -lt $N ]; do
+    ( $NSL run --net veth --bind $D/r:/r -- sh -c \
+        "ip -4 -o addr show eth0 | awk '{print \$4}' > /r/a.$i; while [ ! -e /r/go ]; do sleep 0.05; done" \
+        > $D/r/out.$i 2>&1; echo $? > $D/r/rc.$i ) &
+    i=$((i+1))
+  done
+  k=0
+  while [ $k -lt 600 ] && [ $(ls $D/r | grep -c '^a\.') -lt $N ] && [ $(ls $D/r | grep -c '^rc\.') -eq 0 ]; do
+    sleep 0.05; k=$((k+1))
+  done
+  echo "ROUND $r: $(cat $D/r/a.* 2>/dev/null | sort | uniq -d | tr '\n' ' ')DUPLICATES"
+  echo "ROUND $r: $(cat $D/r/a.* 2>/dev/null | grep -c .) ADDRESSES"
+  touch $D/r/go
+  wait
+  for f in $D/r/rc.*; do
+    [ "$(cat $f)" = 0 ] || { echo "FAILED $f: $(cat $f)"; cat $D/r/out.${f##*.}; }
+  done
+  r=$((r+1))
+done
+]]):format(N, helper.nslua, q(dir), ROUNDS)
+    local t0 = os.time()
+    local ok, out = private(script)
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.not_matches("FAILED", out, 1, true)
+    for r = 1, ROUNDS do
+      assert.matches(("ROUND %d: DUPLICATES"):format(r), out, 1, true)
+      assert.matches(("ROUND %d: %d ADDRESSES"):format(r, N), out, 1, true)
+    end
+    assert.equal("lo ", links_left(out))
+    assert.is_true(os.time() - t0 < 60, "took over a minute")
+  end)
+
   it("explain --net veth shows every link, address and route", function()
     if not helper.is_root() then return pending("needs root (a veth plan needs CAP_NET_ADMIN)") end
     local ok, out = private(helper.nslua .. " explain --net veth -- /bin/true")
