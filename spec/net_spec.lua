@@ -391,30 +391,34 @@ describe("nslua.net", function()
       ]])
     end)
 
-    it("gc removes ownerless nslua bridges and links of dead ids only", function()
+    it("release_id removes a dead id's links and its bridge once portless, nothing else", function()
       if needs_root() then return end
       run([[
-        local dead, live = newid(), newid()
-        assert(nl.bridge("nslbrgc0"))
-        assert(nl.link_set("nslbrgc0", { alias = "nslua" }))
-        assert(nl.bridge("nslbrgc1"))
-        assert(nl.link_set("nslbrgc1", { alias = "nslua" }))
+        local dead, other = newid(), newid()
+        raises("release_id: bad id \"x\"", function() net.release_id("x") end)
+        for _, br in ipairs { "nslbrgc0", "nslbrgc1" } do
+          assert(nl.bridge(br))
+          assert(nl.link_set(br, { alias = "nslua" }))
+        end
         assert(nl.bridge("nslbrop"))
         assert(nl.veth("nsl" .. dead .. "h", "peerdead"))
-        assert(nl.link_set("nsl" .. dead .. "h", { alias = "nslua" }))
-        assert(nl.veth("nsl" .. live .. "h", "peerlive"))
-        assert(nl.link_set("nsl" .. live .. "h", { alias = "nslua", master = "nslbrgc1" }))
+        assert(nl.link_set("nsl" .. dead .. "h", { alias = "nslua", master = "nslbrgc0" }))
+        assert(nl.veth("nsl" .. other .. "h", "peerother"))
+        assert(nl.link_set("nsl" .. other .. "h", { alias = "nslua" }))
         assert(nl.veth("nsl" .. dead .. "x", "peerown"))
-        local removed = net.gc(function(id) return id == live end)
+        local removed = net.release_id(dead, "nslbrgc0")
         table.sort(removed)
         local gone = { "nsl" .. dead .. "h", "nslbrgc0" }
         table.sort(gone)
         eq(table.concat(gone, " "), table.concat(removed, " "))
-        local want = { "lo", "nsl" .. dead .. "x", "nsl" .. live .. "h", "nslbrgc1", "nslbrop",
-                       "peerlive", "peerown" }
+        -- a portless nslua bridge no record names, an operator's bridge, a
+        -- link without the alias and another id's link all stay
+        local want = { "lo", "nsl" .. dead .. "x", "nsl" .. other .. "h", "nslbrgc1", "nslbrop",
+                       "peerother", "peerown" }
         table.sort(want)
         eq(table.concat(want, " "), names())
-        eq(0, #net.gc())
+        eq("nsl" .. other .. "h", table.concat(net.release_id(other, "nslbrop"), " "))
+        eq(0, #net.release_id(dead, "nslbrgc0"))
       ]])
     end)
   end)

@@ -554,30 +554,32 @@ function M.host_cleanup(plan)
   return true
 end
 
---- Remove stale nslua links of the host netns: nslua-owned bridges with no
--- port, and nsl<id>* links marked nslua whose id 'alive(id)' denies (when
--- given).  A veth whose peer netns died is gone already: the kernel
--- deletes both ends.
--- @tparam[opt] function alive(id) -> boolean
+--- Remove what a dead run's state record names in this netns: its host
+-- links nsl<id>* marked nslua (a veth whose peer netns died is gone
+-- already: the kernel deletes both ends), and the bridge it used when nslua
+-- owns it and no port is left (under the bridge lock).  Nothing else: a
+-- link or bridge no record names may be a starting run's, or belong to a
+-- run whose record is in another mount namespace's /run.
+-- @string id the dead run's id
+-- @tparam[opt] string bridge the bridge its record names
 -- @treturn table names of the removed links
-function M.gc(alive)
+function M.release_id(id, bridge)
+  if type(id) ~= "string" or not id:match("^[a-z0-9]+$") or #id ~= 8 then
+    error(("release_id: bad id %q"):format(tostring(id)), 2)
+  end
   local removed = {}
   local sock <close> = nl.socket()
   if not sock then return removed end
-  local links = nl.links(sock) or {}
-  if alive then
-    for _, l in ipairs(links) do
-      local id = l.name:match("^nsl([a-z0-9]" .. ("[a-z0-9]"):rep(7) .. ")")
-      if id and l.alias == M.OWNER and l.kind ~= "bridge" and not alive(id) then
-        if nl.link_del(l.name, sock) then removed[#removed + 1] = l.name end
-      end
+  local prefix = "nsl" .. id
+  for _, l in ipairs(nl.links(sock) or {}) do
+    if l.name:sub(1, #prefix) == prefix and l.alias == M.OWNER and l.kind ~= "bridge" then
+      if nl.link_del(l.name, sock) then removed[#removed + 1] = l.name end
     end
   end
-  for _, l in ipairs(links) do
-    if l.kind == "bridge" and l.alias == M.OWNER then
-      local lock <close> = lock_bridge(l.name) -- luacheck: ignore 211 (held to the block's end)
-      if release_bridge(l.name, sock) then removed[#removed + 1] = l.name end
-    end
+  if type(bridge) == "string" and #bridge >= 1 and #bridge <= 15 and not bridge:find("[/:%s%z]")
+      and bridge ~= "." and bridge ~= ".." then
+    local lock <close> = lock_bridge(bridge)
+    if lock and release_bridge(bridge, sock) then removed[#removed + 1] = bridge end
   end
   return removed
 end
