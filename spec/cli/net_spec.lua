@@ -148,13 +148,13 @@ ip -o link show %s >/dev/null 2>&1 || echo "bridge after the last container: gon
     local N, ROUNDS = 40, 2
     local dir = helper.tmpdir("0777")
     local script = ([[
-N=%d; NSL=%s; D=%s
+N=%d; D=%s
 r=1
 while [ $r -le %d ]; do
   rm -rf $D/r; mkdir -m 0777 $D/r
   i=0
   while [ $i -lt $N ]; do
-    ( $NSL run --net veth --bind $D/r:/r -- sh -c \
+    ( %s run --net veth --bind $D/r:/r -- sh -c \
         "ip -4 -o addr show eth0 | awk '{print \$4}' > /r/a.$i; while [ ! -e /r/go ]; do sleep 0.05; done" \
         > $D/r/out.$i 2>&1; echo $? > $D/r/rc.$i ) &
     i=$((i+1))
@@ -172,7 +172,7 @@ while [ $r -le %d ]; do
   done
   r=$((r+1))
 done
-]]):format(N, helper.nslua, q(dir), ROUNDS)
+]]):format(N, q(dir), ROUNDS, helper.nslua)
     local t0 = os.time()
     local ok, out = private(script)
     helper.rmtree(dir)
