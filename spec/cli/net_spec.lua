@@ -174,7 +174,8 @@ while [ $r -le %d ]; do
 done
 ]]):format(N, q(dir), ROUNDS, helper.nslua)
     local t0 = os.time()
-    local ok, out = private(script)
+    -- its own /run/nslua: the /30 locks (veth4/) go with the namespace
+    local ok, out = private(script, true)
     helper.rmtree(dir)
     assert.is_true(ok, out)
     assert.not_matches("FAILED", out, 1, true)
