@@ -31,6 +31,7 @@ M.LOCK_DIR = "/run/nslua"
 local POOL4 <const> = { 10, 231 }           -- 10.231.0.0/16
 local BLOCKS4 <const> = 16384               -- /30 blocks in the pool
 local PROBES <const> = 64
+local LOCK_FILES <const> = 1024             -- veth4/<n % 1024>.lock
 local RT_TABLE_LOCAL <const> = 255
 
 local ROOTLESS <const> =
@@ -226,12 +227,14 @@ end
 -- nil while another run holds it.  A run holds the lock of its block from
 -- its plan until its host link is gone (the init inherits it), so two
 -- concurrent plans never pick one block: the host route that tells a
--- later plan the block is taken appears only at host_setup.
+-- later plan the block is taken appears only at host_setup.  Blocks share
+-- LOCK_FILES files (n modulo LOCK_FILES): a block whose file another run
+-- holds is probed past like a taken one.
 local function lock_block(n)
   local dir = M.LOCK_DIR .. "/veth4"
   local ok, err, code = mount.mkdir(dir, 493, true)
   if not ok and code ~= errno.EEXIST then error("net: " .. err, 0) end
-  local path = ("%s/%d.lock"):format(dir, n)
+  local path = ("%s/%d.lock"):format(dir, n % LOCK_FILES)
   local fd
   fd, err = proc.open(path, { wronly = true, creat = true }, 384)
   if not fd then error("net: " .. err, 0) end
