@@ -233,7 +233,7 @@ describe("nslua run", function()
     local ok, out = helper.sh("unshare -m sh -c " .. helper.quote(([[
       mount -t tmpfs -o mode=0755 nslua-spec /run/nslua || exit 1
       %s run --name ps-test --memory 32M -- /bin/sleep 30 & p=$!
-      for i in $(seq 50); do %s ps | grep -q ps-test && break; sleep 0.1; done
+      for i in $(seq 50); do %s ps | grep -q 'ps-test  *[0-9]' && break; sleep 0.1; done
       %s ps
       kill -KILL $p; wait $p 2>/dev/null; sleep 0.3
       %s ps
