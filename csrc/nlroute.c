@@ -28,6 +28,36 @@ static const char *check_ifname (lua_State *L, int arg) {
   return nslua_nl_checkifname(L, arg, name, len);
 }
 
+/* -------------------------------------------------------------- dumps */
+
+/* How often a dump the kernel marked interrupted is read again. */
+#define DUMP_TRIES 8
+
+/*
+** Run the dump request 'nlh' into the list at d->tbl.  A dump whose
+** messages carry NLM_F_DUMP_INTR (the links, addresses or routes changed
+** while the kernel walked them, so the list may miss or repeat entries;
+** libmnl reports it as EINTR) is read again from the start into an empty
+** list, up to DUMP_TRIES times: concurrent veth set-ups in one netns
+** interrupt dumps often, and iproute2 only warns about it.  nslua_nl_talk
+** drains what is left of an interrupted dump before it sends again.
+*/
+static int dump (nlsock *s, struct nlmsghdr *nlh, mnl_cb_t cb, nltalk *t, nldump *d) {
+  int err = 0, i;
+  t->user = d;
+  for (i = 0; i < DUMP_TRIES; i++) {
+    if (i > 0) {
+      lua_newtable(d->L);
+      lua_replace(d->L, d->tbl);
+    }
+    err = nslua_nl_talk(s, nlh, cb, t);
+    if (err != EINTR)
+      break;
+  }
+  t->user = NULL;  /* 'd' dies with the caller; t->ext lives on for the message */
+  return err;
+}
+
 /* -------------------------------------------------------------- links */
 
 static const nslua_flag iff_names[] = {
@@ -154,14 +184,10 @@ static int dump_links (lua_State *L, nlsock *s, nltalk *t) {
   char buf[MNL_SOCKET_BUFFER_SIZE];
   struct nlmsghdr *nlh = nslua_nl_linkhdr(buf, RTM_GETLINK, NLM_F_DUMP, 0);
   nldump d;
-  int err;
   lua_newtable(L);
   d.L = L;
   d.tbl = lua_gettop(L);
-  t->user = &d;
-  err = nslua_nl_talk(s, nlh, links_cb, t);
-  t->user = NULL;  /* 'd' dies here; t->ext lives on for the message */
-  return err;
+  return dump(s, nlh, links_cb, t, &d);
 }
 
 /* Find one link by name and push its table (nil when there is none). */
@@ -427,13 +453,12 @@ static int netlink_addrs (lua_State *L) {
     d.L = L;
     d.tbl = lua_gettop(L);
     d.filter = index;
-    t.user = &d;
     nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = RTM_GETADDR;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     ifa = (struct ifaddrmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
     ifa->ifa_family = AF_UNSPEC;
-    err = nslua_nl_talk(s, nlh, addrs_cb, &t);
+    err = dump(s, nlh, addrs_cb, &t, &d);
   }
   if (tmp)
     nslua_nl_close(s);
@@ -604,13 +629,12 @@ static int netlink_routes (lua_State *L) {
     d.L = L;
     d.tbl = lua_gettop(L);
     d.filter = family;
-    t.user = &d;
     nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = RTM_GETROUTE;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     rtm = (struct rtmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof *rtm);
     rtm->rtm_family = (unsigned char)family;
-    err = nslua_nl_talk(s, nlh, routes_cb, &t);
+    err = dump(s, nlh, routes_cb, &t, &d);
   }
   if (tmp)
     nslua_nl_close(s);

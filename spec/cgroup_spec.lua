@@ -150,8 +150,8 @@ describe("nslua.cgroup", function()
   end
 
   -- A group for the test, with a live state record of this process for its
-  -- id (as a container has), so that a concurrent `nslua gc` of another
-  -- run, which removes the groups no live record names, leaves it alone.
+  -- id (as a container has): no sweep of another run takes it for a dead
+  -- run's (an older nslua's gc removed groups no live record names).
   local function new(limits, opts)
     local id = rand(8)
     if helper.is_root() then holds[#holds + 1] = helper.hold_id(id) end
@@ -725,48 +725,100 @@ describe("nslua.cgroup", function()
     end)
   end)
 
-  describe("sweep #priv", function()
+  describe("remove_dirs #priv", function()
     fixture()
 
-    it("rejects a missing predicate", function()
-      assert.has_error(function() cgroup.sweep() end, "sweep: is_dead must be a function")
+    it("rejects a bad id or dirs", function()
+      assert.has_error(function() cgroup.remove_dirs("x", {}) end,
+        'cgroup: bad id "x" (8 characters of [a-z0-9])')
+      assert.has_error(function() cgroup.remove_dirs(rand(8), "x") end, "remove_dirs: dirs must be a table")
     end)
 
-    it("removes the groups of dead owners only, killing members", function()
+    -- The layout 'l' as seen by a process whose own groups are the jail's.
+    local function jailed_layout(l, jail)
+      local copy, map = { controllers = {}, hierarchies = {} }, {}
+      for i, h in ipairs(l.hierarchies) do
+        local c = {}
+        for k, v in pairs(h) do c[k] = v end
+        for _, d in ipairs(jail.dirs) do
+          if d:sub(1, #h.dir + 1) == h.dir .. "/" then c.dir = d end
+        end
+        map[h], copy.hierarchies[i] = c, c
+      end
+      for k, h in pairs(l.controllers) do copy.controllers[k] = map[h] end
+      copy.v2 = l.v2 and map[l.v2]
+      return copy
+    end
+
+    it("kills the members of the groups a record names and removes them, wherever they are", function()
       if not need_root() then return end
       local l = assert(cgroup.detect())
-      local dead = assert(new({ pids = 8 }, { layout = l }))
+      local jail = helper.cgroup_jail { "memory", "pids" }
+      local dead = assert(new({ pids = 8, memory = 64 * 1024 * 1024 }, { layout = jailed_layout(l, jail) }))
       local alive = assert(new({ pids = 8 }, { layout = l }))
       local pid = spawn(dead, nil, fifo)
       kids[#kids + 1] = pid
-      -- names sweep must never touch
+      local named = dead:dirs()
+      local in_jail = 0
+      for _, d in ipairs(named) do
+        for _, j in ipairs(jail.dirs) do
+          if d:sub(1, #j + 1) == j .. "/" then in_jail = in_jail + 1 end
+        end
+      end
+      assert.equal(2, in_jail, table.concat(named, " "))
+      -- names it must never touch, listed with the real ones
       local base = (l.v2 or l.controllers.pids).dir
-      local others = { base .. "/nslua-" .. rand(9), base .. "/nslua-" .. rand(4) .. "ABCD",
-                       base .. "/xnslua-" .. rand(8) }
+      local others = { base .. "/nslua-" .. rand(8), base .. "/xnslua-" .. dead.id }
       for _, d in ipairs(others) do
         tracker.gone[#tracker.gone + 1] = d
         assert(ccg.mkdir(d))
       end
-      local calls = {}
-      local removed, errors = cgroup.sweep(function(id)
-        calls[id] = (calls[id] or 0) + 1
-        return id == dead.id
-      end, l)
+      local list = { tmp .. "/nslua-" .. dead.id, base .. "/../nslua-" .. dead.id,
+                     base .. "/nslua-" .. dead.id .. "/../nslua-" .. dead.id }
+      for _, d in ipairs(others) do list[#list + 1] = d end
+      for _, d in ipairs(named) do list[#list + 1] = d end
+      assert(ccg.mkdir(tmp .. "/nslua-" .. dead.id))
+      -- our own layout, not the jail's: the named dirs are what counts
+      local removed, left, errors = cgroup.remove_dirs(dead.id, list, l)
       for _, d in ipairs(others) do
         assert.is_true(exists(d), d)
         assert(ccg.rmdir(d))
       end
+      assert.is_true(helper.exists(tmp .. "/nslua-" .. dead.id), "a directory off the hierarchies")
       assert.same({}, errors)
-      local want = dead:dirs()
-      table.sort(want)
-      assert.same(want, removed)
-      assert.equal(1, calls[dead.id])
-      assert.equal(1, calls[alive.id])
+      assert.same({}, left)
+      table.sort(removed)
+      table.sort(named)
+      assert.same(named, removed)
       assert.same({ "signaled", 9 }, { reap(pid) })
-      for _, d in ipairs(want) do assert.is_false(exists(d)) end
+      for _, d in ipairs(named) do assert.is_false(exists(d)) end
       for _, d in ipairs(alive:dirs()) do assert.is_true(exists(d)) end
+      -- again: nothing left to do
+      assert.same({ {}, {}, {} }, { cgroup.remove_dirs(dead.id, named, l) })
+      -- without dirs: ours, under our own group
+      local own = alive:dirs()
+      table.sort(own)
+      removed = cgroup.remove_dirs(alive.id, nil, l)
+      table.sort(removed)
+      assert.same(own, removed)
       assert.is_true(alive:remove())
       assert.is_true(dead:remove())  -- already gone: still true
+      jail.remove()
+      assert.same({}, jail.leftovers())
+    end)
+
+    it("names, before making them, exactly the groups new makes", function()
+      if not need_root() then return end
+      local l = assert(cgroup.detect())
+      for _, limits in ipairs { {}, { pids = 8 }, { memory = 64 * 1024 * 1024, pids = 8 }, { cpus = 0.5 } } do
+        local id = rand(8)
+        local dirs = assert(cgroup.plan_dirs(id, limits, { layout = l }))
+        if helper.is_root() then holds[#holds + 1] = helper.hold_id(id) end
+        local cg = assert(cgroup.new(id, limits, { layout = l }))
+        made[#made + 1] = cg
+        assert.same(dirs, cg:dirs())
+        assert.is_true(cg:remove())
+      end
     end)
   end)
 end)

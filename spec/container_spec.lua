@@ -201,12 +201,19 @@ print("mqueue", "ok" if ok else os.strerror(ctypes.get_errno()))
         -- markers of this test only: other runs of this spec may be parked too
         local tag = ("%d%04d"):format(os.time() % 100000, math.random(0, 9999))
         local payload, name = "/bin/sleep 1007." .. tag, "stop-" .. step .. "-" .. tag
-        -- kill once the child exists (it parks at the step until we die)
-        local ok, out = helper.sh(("NSLUA_TEST_STOP=%s %s run --memory 64M --name %s -- %s & p=$!; "
+        -- kill once the child exists (it parks at the step until we die);
+        -- a private /run/nslua: only this test sweeps the record (another
+        -- nslua's sweep elsewhere on the machine may not know where this
+        -- run's memory cgroup is)
+        local script = ("mount -t tmpfs -o mode=0755 nslua-spec /run/nslua || exit 1; "
+          .. "NSLUA_TEST_STOP=%s %s run --memory 64M --name %s -- %s & p=$!; "
           .. "i=0; until [ -n \"$(cat /proc/$p/task/$p/children 2>/dev/null)\" ] || [ $i -ge 100 ]; do "
-          .. "sleep 0.05; i=$((i+1)); done; sleep 0.3; kill -KILL $p; wait $p; sleep 1; %s gc")
-          :format(step, helper.nslua, name, payload, helper.nslua))
+          .. "sleep 0.05; i=$((i+1)); done; sleep 0.3; kill -KILL $p; wait $p; sleep 1; %s gc; "
+          .. "echo \"RECORDS: $(ls -A /run/nslua | grep -E '^[a-z0-9]{8}$|^\\.[a-z0-9]{8}\\.[0-9]+$' | tr '\\n' ' ')\"")
+          :format(step, helper.nslua, name, payload, helper.nslua)
+        local ok, out = helper.sh("unshare -m sh -c " .. helper.quote(script))
         assert.is_true(ok or out ~= nil)
+        assert.equal("RECORDS: ", out:match("RECORDS: [^\n]*"), out)
         -- no process of the sandbox is left
         local _, ps = helper.sh("ps -eo args")
         assert.not_matches(payload, ps, 1, true)

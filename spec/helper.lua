@@ -464,7 +464,8 @@ end
 M.assert_clean_shared = M.assert_clean
 
 --- A cgroup of the test's own, "nsluaspec-<pid>-<n>" under this process's
--- cgroup in the hierarchies of 'controllers' (default memory and pids),
+-- cgroup in the hierarchies of 'controllers' (default memory and pids; "unified"
+-- is the cgroup2 hierarchy),
 -- for commands that make cgroups with names no id log knows (the bench's
 -- nslua-bench-<pid>-<n>): they make them under their caller's cgroup, so
 -- what is left inside the jail is theirs, whatever other runs do meanwhile.
@@ -478,7 +479,8 @@ function M.cgroup_jail(controllers)
   local name = ("nsluaspec-%d-%d"):format(require("nslua.core").proc.getpid(), own.jails)
   local j, seen, enter = { dirs = {} }, {}, {}
   for _, c in ipairs(controllers or { "memory", "pids" }) do
-    local h = l.controllers[c]
+    -- "unified": the cgroup2 hierarchy (controller-less on a hybrid host)
+    local h = c == "unified" and l.v2 or l.controllers[c]
     if h and not seen[h] then
       seen[h] = true
       local d = h.dir .. (h.dir:sub(-1) == "/" and "" or "/") .. name
@@ -514,8 +516,8 @@ function M.cgroup_jail(controllers)
 end
 
 --- Give a bare cgroup id (cgroup.new without a container) a live state
--- record of this process, as a container has: a concurrent `nslua gc`
--- kills and removes the nslua-<id> groups that no live record names.
+-- record of this process, as a container has (an older nslua's concurrent
+-- `nslua gc` removed nslua-<id> groups that no live record named).
 -- Returns a function that removes the record.  Root only (/run/nslua).
 function M.hold_id(id)
   local state = require "nslua.state"

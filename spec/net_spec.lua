@@ -164,6 +164,39 @@ describe("nslua.net", function()
       ]])
     end)
 
+    it("two reserving plans whose ids start at one /30 never share it; the lock frees it #priv", function()
+      if needs_root() then return end
+      run([[
+        -- ids whose default probe starts at the same /30 (a birthday search)
+        local seen, a, b = {}, nil, nil
+        while not a do
+          local id = newid()
+          local p = net.plan({ veth = {} }, id)
+          local block = p.host_addrs[1]
+          if seen[block] and seen[block] ~= id then a, b = seen[block], id end
+          seen[block] = id
+        end
+        local pa, la = net.plan({ veth = {} }, a, { reserve = true })
+        local pb, lb = net.plan({ veth = {} }, b, { reserve = true })
+        eq(1, #la) eq(1, #lb)
+        -- no link exists yet: only the lock tells b that a took the block
+        assert(pa.host_addrs[1] ~= pb.host_addrs[1], "both plans took " .. pa.host_addrs[1])
+        eq(pa.host_addrs[1], net.plan({ veth = {} }, a).host_addrs[1])
+        -- without reserve (explain) nothing is locked
+        local _, none = net.plan({ veth = {} }, b)
+        eq(0, #none)
+        la[1]:close()
+        local pc, lc = net.plan({ veth = {} }, b, { reserve = true })
+        eq(pa.host_addrs[1], pc.host_addrs[1])
+        lb[1]:close()
+        lc[1]:close()
+        -- given addresses take no lock
+        local _, lg = net.plan({ veth = { host_addr = "10.232.9.1/30", guest_addr = "10.232.9.2/30" } },
+          a, { reserve = true })
+        eq(0, #lg)
+      ]])
+    end)
+
     it("refuses addresses that overlap a host route; defaults probe past a taken /30", function()
       if needs_root() then return end
       run([[
@@ -359,30 +392,34 @@ describe("nslua.net", function()
       ]])
     end)
 
-    it("gc removes ownerless nslua bridges and links of dead ids only", function()
+    it("release_id removes a dead id's links and its bridge once portless, nothing else", function()
       if needs_root() then return end
       run([[
-        local dead, live = newid(), newid()
-        assert(nl.bridge("nslbrgc0"))
-        assert(nl.link_set("nslbrgc0", { alias = "nslua" }))
-        assert(nl.bridge("nslbrgc1"))
-        assert(nl.link_set("nslbrgc1", { alias = "nslua" }))
+        local dead, other = newid(), newid()
+        raises("release_id: bad id \"x\"", function() net.release_id("x") end)
+        for _, br in ipairs { "nslbrgc0", "nslbrgc1" } do
+          assert(nl.bridge(br))
+          assert(nl.link_set(br, { alias = "nslua" }))
+        end
         assert(nl.bridge("nslbrop"))
         assert(nl.veth("nsl" .. dead .. "h", "peerdead"))
-        assert(nl.link_set("nsl" .. dead .. "h", { alias = "nslua" }))
-        assert(nl.veth("nsl" .. live .. "h", "peerlive"))
-        assert(nl.link_set("nsl" .. live .. "h", { alias = "nslua", master = "nslbrgc1" }))
+        assert(nl.link_set("nsl" .. dead .. "h", { alias = "nslua", master = "nslbrgc0" }))
+        assert(nl.veth("nsl" .. other .. "h", "peerother"))
+        assert(nl.link_set("nsl" .. other .. "h", { alias = "nslua" }))
         assert(nl.veth("nsl" .. dead .. "x", "peerown"))
-        local removed = net.gc(function(id) return id == live end)
+        local removed = net.release_id(dead, "nslbrgc0")
         table.sort(removed)
         local gone = { "nsl" .. dead .. "h", "nslbrgc0" }
         table.sort(gone)
         eq(table.concat(gone, " "), table.concat(removed, " "))
-        local want = { "lo", "nsl" .. dead .. "x", "nsl" .. live .. "h", "nslbrgc1", "nslbrop",
-                       "peerlive", "peerown" }
+        -- a portless nslua bridge no record names, an operator's bridge, a
+        -- link without the alias and another id's link all stay
+        local want = { "lo", "nsl" .. dead .. "x", "nsl" .. other .. "h", "nslbrgc1", "nslbrop",
+                       "peerother", "peerown" }
         table.sort(want)
         eq(table.concat(want, " "), names())
-        eq(0, #net.gc())
+        eq("nsl" .. other .. "h", table.concat(net.release_id(other, "nslbrop"), " "))
+        eq(0, #net.release_id(dead, "nslbrgc0"))
       ]])
     end)
   end)

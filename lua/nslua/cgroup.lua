@@ -1,6 +1,7 @@
 --- nslua.cgroup: find the cgroup hierarchies, make nslua-<id> groups with
--- limits, read their counters, kill their members, remove them, sweep the
--- leftovers of dead owners.  cgroup v1, cgroup v2 and the hybrid of both.
+-- limits, read their counters, kill their members, remove them, and remove
+-- those a dead owner's state record names.  cgroup v1, cgroup v2 and the
+-- hybrid of both.
 local core = require "nslua.core"
 local nslimits = require "nslua.limits"
 local ccg = core.cgroup
@@ -253,36 +254,11 @@ local function fail(msg, code)
   return nil, "cgroup " .. msg, code
 end
 
---- Create nslua-<id> under the caller's own group in each hierarchy used.
--- Groups: memory, pids and cpuacct (accounting) and freezer whenever their
--- v1 hierarchy is writable, cpu for `cpus`, cpuset for `cpuset`; on cgroup2
--- one group with the controllers the limits need (and a controller-less
--- group on a hybrid host, for cgroup.kill, freeze and CLONE_INTO_CGROUP).
--- `memory` bounds memory plus swap unless `swap` adds to it.
--- @tparam string id 8 characters of [a-z0-9]
--- @tparam table limits `{memory = bytes, swap = bytes, pids = n, cpus = float,
---   cpuset = "0-1"}` (all optional)
--- @tparam[opt] table opts `{rootless = bool, layout = detect(), unified = bool
---   (default true: use cgroup2 too on a hybrid host), freezer = bool (default true)}`
--- @treturn[1] table cg
--- @return[2] nil
--- @treturn[2] string message
--- @treturn[2] integer errno
-function M.new(id, limits, opts)
-  check_id(id)
-  limits = limits or {}
-  check_limits(limits)
-  opts = opts or {}
-  local layout = opts.layout
-  if not layout then
-    local err, code
-    layout, err, code = M.detect()
-    if not layout then return nil, err, code end
-  end
-  local name = "nslua-" .. id
-  local cg = setmetatable({ id = id, name = name, groups = {}, by = {},
-                            created = {}, limits = limits }, Cgroup)
-
+-- Which group each hierarchy gets: a list of {h, controllers (set),
+-- required} in a fixed order, or nil, msg, errno when a limit cannot be
+-- served.  Pure given the layout: cgroup.new makes exactly these groups, and
+-- plan_dirs names them before they exist.
+local function group_plan(layout, limits, opts)
   -- Controllers each limit needs; accounting ones are best effort.
   local want = {}
   for k, d in pairs(LIMIT_FIELDS) do
@@ -349,16 +325,75 @@ function M.new(id, limits, opts)
     seen[v2] = { h = v2, controllers = {}, required = opts.rootless or false }
     plan[#plan + 1] = seen[v2]
   end
+  return plan
+end
 
+local function layout_of(opts)
+  if opts.layout then return opts.layout end
+  return M.detect()
+end
+
+--- Create nslua-<id> under the caller's own group in each hierarchy used.
+-- Groups: memory, pids and cpuacct (accounting) and freezer whenever their
+-- v1 hierarchy is writable, cpu for `cpus`, cpuset for `cpuset`; on cgroup2
+-- one group with the controllers the limits need (and a controller-less
+-- group on a hybrid host, for cgroup.kill, freeze and CLONE_INTO_CGROUP).
+-- `memory` bounds memory plus swap unless `swap` adds to it.
+-- @tparam string id 8 characters of [a-z0-9]
+-- @tparam table limits `{memory = bytes, swap = bytes, pids = n, cpus = float,
+--   cpuset = "0-1"}` (all optional)
+-- @tparam[opt] table opts `{rootless = bool, layout = detect(), unified = bool
+--   (default true: use cgroup2 too on a hybrid host), freezer = bool (default true)}`
+-- @treturn[1] table cg
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function M.new(id, limits, opts)
+  check_id(id)
+  limits = limits or {}
+  check_limits(limits)
+  opts = opts or {}
+  local layout, err, code = layout_of(opts)
+  if not layout then return nil, err, code end
+  local name = "nslua-" .. id
+  local cg = setmetatable({ id = id, name = name, groups = {}, by = {},
+                            created = {}, limits = limits }, Cgroup)
+  local plan
+  plan, err, code = group_plan(layout, limits, opts)
+  if not plan then return nil, err, code end
   for _, p in ipairs(plan) do
-    local ok, err, code = cg:_make(p)
-    if not ok and (p.required or code ~= core.errno.EACCES and code ~= core.errno.EPERM
-                   and code ~= core.errno.EROFS) then
+    local ok, merr, mcode = cg:_make(p)
+    if not ok and (p.required or mcode ~= core.errno.EACCES and mcode ~= core.errno.EPERM
+                   and mcode ~= core.errno.EROFS) then
       cg:remove()
-      return nil, err, code
+      return nil, merr, mcode
     end
   end
   return cg
+end
+
+--- The directories cgroup.new(id, limits, opts) would make, without making
+-- anything: what a state record names before the groups exist (DESIGN
+-- "State"), so a sweep finds them whichever cgroup its own process is in.
+-- Pass the same opts.layout to cgroup.new.
+-- @treturn[1] {string,...} dirs
+-- @treturn[1] table the layout used
+-- @return[2] nil
+-- @treturn[2] string message
+-- @treturn[2] integer errno
+function M.plan_dirs(id, limits, opts)
+  check_id(id)
+  limits = limits or {}
+  check_limits(limits)
+  opts = opts or {}
+  local layout, err, code = layout_of(opts)
+  if not layout then return nil, err, code end
+  local plan
+  plan, err, code = group_plan(layout, limits, opts)
+  if not plan then return nil, err, code end
+  local dirs = {}
+  for i, p in ipairs(plan) do dirs[i] = join(p.h.dir, "/nslua-" .. id) end
+  return dirs, layout
 end
 
 -- Enable the controllers in the parent's subtree_control (v2).
@@ -697,58 +732,57 @@ function Cgroup:remove()
   return true
 end
 
---- Remove the nslua-<id> groups of dead owners, in every hierarchy.
--- Members are killed first.  Directories with any other name are never
--- touched.
--- @tparam function is_dead called once per id; true when its owner is gone
+--- Kill the members of a dead owner's groups and remove them, by the
+-- directories its state record names (cgroup_dirs): its own cgroup, and so
+-- the parent of its groups, may differ from ours.  Only a directory named
+-- nslua-<id> on a cgroup hierarchy of 'layout' is touched; a missing one is
+-- fine.
+-- @tparam string id 8 characters of [a-z0-9]
+-- @tparam[opt] {string,...} dirs nil: nslua-<id> under our own group in
+--   every hierarchy (a record that names no cgroup_dirs)
 -- @tparam[opt] table layout from detect()
--- @tparam[opt] table opts {empty_only = true}: kill nothing, remove only
---   groups that are already empty (for ids no record names: the record of
---   a live container may sit in another mount namespace's /run)
--- @treturn {string,...} the directories removed, sorted
--- @treturn {string,...} error messages for groups that could not be removed
-function M.sweep(is_dead, layout, opts)
-  if type(is_dead) ~= "function" then error("sweep: is_dead must be a function", 2) end
+-- @treturn {string,...} the directories removed
+-- @treturn {string,...} the directories still there
+-- @treturn {string,...} error messages
+function M.remove_dirs(id, dirs, layout)
+  check_id(id)
+  if dirs ~= nil and type(dirs) ~= "table" then error("remove_dirs: dirs must be a table", 2) end
   layout = layout or M.detect()
-  local removed, errors = {}, {}
-  if not layout then return removed, errors end
-  local verdict = {}
-  local by_id = {}
-  for _, h in ipairs(layout.hierarchies) do
-    for _, name in ipairs(ccg.subdirs(h.dir) or {}) do
-      if name:match(NAME_PATTERN) then
-        local id = name:sub(7)
-        if verdict[id] == nil then verdict[id] = is_dead(id) and true or false end
-        if verdict[id] then
-          by_id[id] = by_id[id] or {}
-          table.insert(by_id[id], { h = h, dir = h.dir .. (h.dir:sub(-1) == "/" and "" or "/") .. name })
-        end
+  local removed, left, errors = {}, {}, {}
+  if not layout then return removed, left, errors end
+  local tail = "/nslua-" .. id
+  if not dirs then
+    dirs = {}
+    for i, h in ipairs(layout.hierarchies) do dirs[i] = join(h.dir, tail) end
+  end
+  local present, v2dir, freezer = {}, nil, nil
+  for _, dir in ipairs(dirs) do
+    local h
+    if type(dir) == "string" and dir:sub(-#tail) == tail and not (dir .. "/"):find("/%.%.?/") then
+      for _, x in ipairs(layout.hierarchies) do
+        local m = x.mount:sub(-1) == "/" and x.mount or x.mount .. "/"
+        if dir:sub(1, #m) == m then h = x break end
       end
     end
-  end
-  for _, id in ipairs(sorted_keys(by_id)) do
-    local dirs, v2dir, freezer = {}, nil, nil
-    for _, e in ipairs(by_id[id]) do
-      dirs[#dirs + 1] = e.dir
-      if e.h.version == 2 then v2dir = e.dir end
-      if e.h.controllers.freezer and e.h.version == 1 then freezer = e.dir end
-    end
-    local empty_only = opts and opts.empty_only
-    if not empty_only then
-      local ok, err = kill_dirs(dirs, v2dir, freezer)
-      if not ok then errors[#errors + 1] = err end
-    end
-    for _, dir in ipairs(dirs) do
-      local okr, errr = ccg.rmdir(dir, not empty_only and REMOVE_WAIT or nil)
-      if okr then
-        removed[#removed + 1] = dir
-      elseif not empty_only then
-        errors[#errors + 1] = "cgroup " .. errr
-      end
+    if h and ccg.read(dir .. "/cgroup.procs") then
+      present[#present + 1] = dir
+      if h.version == 2 then v2dir = dir end
+      if h.version == 1 and h.controllers.freezer then freezer = dir end
     end
   end
-  table.sort(removed)
-  return removed, errors
+  if #present == 0 then return removed, left, errors end
+  local ok, err = kill_dirs(present, v2dir, freezer)
+  if not ok then errors[#errors + 1] = err end
+  for _, dir in ipairs(present) do
+    local okr, errr, code = ccg.rmdir(dir, REMOVE_WAIT)
+    if okr or code == core.errno.ENOENT then
+      removed[#removed + 1] = dir
+    else
+      left[#left + 1] = dir
+      errors[#errors + 1] = "cgroup " .. errr
+    end
+  end
+  return removed, left, errors
 end
 
 M.NAME_PATTERN = NAME_PATTERN

@@ -21,7 +21,7 @@
 -- removes it.  nslua never enables forwarding.
 local core = require "nslua.core"
 
-local nl = core.netlink
+local nl, mount, proc = core.netlink, core.mount, core.proc
 local errno = core.errno
 
 local M = {}
@@ -34,6 +34,7 @@ M.LOCK_DIR = "/run/nslua"
 local POOL4 <const> = { 10, 231 }           -- 10.231.0.0/16
 local BLOCKS4 <const> = 16384               -- /30 blocks in the pool
 local PROBES <const> = 64
+local LOCK_FILES <const> = 1024             -- veth4/<n % 1024>.lock
 local RT_TABLE_LOCAL <const> = 255
 
 local ROOTLESS <const> =
@@ -225,18 +226,52 @@ local function refuse(field, c, r, default)
     field, c.cidr, default and " (default)" or "", describe_route(r))
 end
 
+-- The lock of default /30 block n, taken without blocking: an fd box, or
+-- nil while another run holds it.  A run holds the lock of its block from
+-- its plan until its host link is gone (the init inherits it), so two
+-- concurrent plans never pick one block: the host route that tells a
+-- later plan the block is taken appears only at host_setup.  Blocks share
+-- LOCK_FILES files (n modulo LOCK_FILES): a block whose file another run
+-- holds is probed past like a taken one.
+local function lock_block(n)
+  local dir = M.LOCK_DIR .. "/veth4"
+  local ok, err, code = mount.mkdir(dir, 493, true)
+  if not ok and code ~= errno.EEXIST then error("net: " .. err, 0) end
+  local path = ("%s/%d.lock"):format(dir, n % LOCK_FILES)
+  local fd
+  fd, err = proc.open(path, { wronly = true, creat = true }, 384)
+  if not fd then error("net: " .. err, 0) end
+  if proc.flock(fd, "ex", true) then return fd end
+  fd:close()
+end
+
 -- Pick default veth addresses: a /30 of 10.231.0.0/16 and a ::/64 of an
--- fdXX::/48, both from the id, probing onward past host routes.
-local function default_pairs(id, routes)
+-- fdXX::/48, both from the id, probing onward past host routes.  With
+-- 'locks' (a list), a /30 is taken only with its lock (lock_block), which
+-- is appended to the list; blocks other runs hold are probed past too.
+local function default_pairs(id, routes, locks)
   local start = hash(id, 0) % BLOCKS4
-  local h4, g4, first4, hit4
+  local h4, g4, first4, hit4, held
   for i = 0, PROBES - 1 do
-    h4, g4 = block4((start + i) % BLOCKS4)
+    local n = (start + i) % BLOCKS4
+    h4, g4 = block4(n)
     local c = parse_cidr(h4, true)
     c.prefix = 30
     hit4 = conflict(c, routes)
+    if not hit4 and locks then
+      local lock = lock_block(n)
+      if lock then
+        locks[#locks + 1] = lock
+      else
+        hit4, held = true, (held or 0) + 1
+      end
+    end
     if not hit4 then break end
-    first4 = first4 or { c = c, r = hit4 }
+    if hit4 ~= true then first4 = first4 or { c = c, r = hit4 } end
+  end
+  if hit4 and not first4 then
+    bad("veth.host_addr: the %d default /30 blocks probed from %s are all in use by other runs",
+      PROBES, h4)
   end
   if hit4 then refuse("veth.host_addr", first4.c, first4.r, true) end
   local h6, g6, first6, hit6
@@ -259,7 +294,7 @@ local BRIDGE_FIELDS <const> = {
   bridge = true, addr = true, gateway = true, host = true, guest = true,
 }
 
-local function plan_veth(v, id, plan)
+local function plan_veth(v, id, plan, locks)
   if type(v) ~= "table" then bad("field 'net.veth' must be a table") end
   check_fields(v, "net.veth", VETH_FIELDS)
   plan.mode = "veth"
@@ -296,7 +331,7 @@ local function plan_veth(v, id, plan)
   end
   local routes = host_routes()
   if #given == 0 then
-    local h4, g4, h6, g6 = default_pairs(id, routes)
+    local h4, g4, h6, g6 = default_pairs(id, routes, locks)
     plan.host_addrs, plan.guest_addrs = { h4, h6 }, { g4, g6 }
   else
     plan.host_addrs, plan.guest_addrs = {}, {}
@@ -369,7 +404,7 @@ local function plan_bridge(b, id, plan)
   end
 end
 
-local function build(spec_net, id, opts)
+local function build(spec_net, id, opts, locks)
   if type(id) ~= "string" or not id:match("^[a-z0-9]+$") or #id ~= 8 then
     bad("id must be 8 characters of [a-z0-9] (got %s)", tostring(id))
   end
@@ -393,7 +428,7 @@ local function build(spec_net, id, opts)
   if opts.rootless then bad("%s", ROOTLESS) end
   if spec_net.veth ~= nil then
     check_fields(spec_net, "net", { veth = true })
-    plan_veth(spec_net.veth, id, plan)
+    plan_veth(spec_net.veth, id, plan, opts.reserve and locks or nil)
   else
     plan_bridge(spec_net, id, plan)
   end
@@ -403,15 +438,21 @@ end
 --- Build a network plan.  Raises "net: ..." on a bad spec (exit 125).
 -- @param spec_net nil | "none" | "host" | { veth = {...} } | { bridge = NAME, ... }
 -- @string id the container id: 8 characters of [a-z0-9]
--- @tparam[opt] table opts { rootless = bool }
+-- @tparam[opt] table opts { rootless = bool, reserve = bool }: with
+--   reserve, a default veth /30 is taken with its lock under
+--   LOCK_DIR/veth4 (for a run that will make the links, not for explain)
 -- @treturn table plan
+-- @treturn table the locks taken (fd boxes): hold them until the host
+--   links are gone (a run's init inherits them), then close them
 function M.plan(spec_net, id, opts)
-  local ok, plan = pcall(build, spec_net, id, opts or {})
+  local locks = {}
+  local ok, plan = pcall(build, spec_net, id, opts or {}, locks)
   if not ok then
+    for _, l in ipairs(locks) do l:close() end
     if getmetatable(plan) == BadSpec then error(plan.msg, 2) end
     error(plan, 0)
   end
-  return plan
+  return plan, locks
 end
 
 -- Set-up --------------------------------------------------------------------
@@ -492,7 +533,9 @@ end
 local function release_bridge(name, sock)
   local br = nl.link(name, sock)
   if not br or br.alias ~= M.OWNER then return false end
-  local links = nl.links(sock) or {}
+  -- a failed dump must not make a bridge with ports look unused
+  local links = nl.links(sock)
+  if not links then return false end
   for _, l in ipairs(links) do
     if l.master == br.index then return false end
   end
@@ -520,30 +563,32 @@ function M.host_cleanup(plan)
   return true
 end
 
---- Remove stale nslua links of the host netns: nslua-owned bridges with no
--- port, and nsl<id>* links marked nslua whose id 'alive(id)' denies (when
--- given).  A veth whose peer netns died is gone already: the kernel
--- deletes both ends.
--- @tparam[opt] function alive(id) -> boolean
+--- Remove what a dead run's state record names in this netns: its host
+-- links nsl<id>* marked nslua (a veth whose peer netns died is gone
+-- already: the kernel deletes both ends), and the bridge it used when nslua
+-- owns it and no port is left (under the bridge lock).  Nothing else: a
+-- link or bridge no record names may be a starting run's, or belong to a
+-- run whose record is in another mount namespace's /run.
+-- @string id the dead run's id
+-- @tparam[opt] string bridge the bridge its record names
 -- @treturn table names of the removed links
-function M.gc(alive)
+function M.release_id(id, bridge)
+  if type(id) ~= "string" or not id:match("^[a-z0-9]+$") or #id ~= 8 then
+    error(("release_id: bad id %q"):format(tostring(id)), 2)
+  end
   local removed = {}
   local sock <close> = nl.socket()
   if not sock then return removed end
-  local links = nl.links(sock) or {}
-  if alive then
-    for _, l in ipairs(links) do
-      local id = l.name:match("^nsl([a-z0-9]" .. ("[a-z0-9]"):rep(7) .. ")")
-      if id and l.alias == M.OWNER and l.kind ~= "bridge" and not alive(id) then
-        if nl.link_del(l.name, sock) then removed[#removed + 1] = l.name end
-      end
+  local prefix = "nsl" .. id
+  for _, l in ipairs(nl.links(sock) or {}) do
+    if l.name:sub(1, #prefix) == prefix and l.alias == M.OWNER and l.kind ~= "bridge" then
+      if nl.link_del(l.name, sock) then removed[#removed + 1] = l.name end
     end
   end
-  for _, l in ipairs(links) do
-    if l.kind == "bridge" and l.alias == M.OWNER then
-      local lock <close> = lock_bridge(l.name) -- luacheck: ignore 211 (held to the block's end)
-      if release_bridge(l.name, sock) then removed[#removed + 1] = l.name end
-    end
+  if type(bridge) == "string" and #bridge >= 1 and #bridge <= 15 and not bridge:find("[/:%s%z]")
+      and bridge ~= "." and bridge ~= ".." then
+    local lock <close> = lock_bridge(bridge)
+    if lock and release_bridge(bridge, sock) then removed[#removed + 1] = bridge end
   end
   return removed
 end

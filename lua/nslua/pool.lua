@@ -142,10 +142,15 @@ function Pool:_open()
   if not root then return nil, err, code end
   resources.sweep(root)
   -- the record names the pool's cgroups before they exist (DESIGN "State")
-  local dir, lock
+  local cgroup = require "nslua.cgroup"
+  local limits = require("nslua.limits").cgroup_limits(self.base.limits)
+  local dir, lock, dirs, layout
   for _ = 1, 4 do
     self.id = state.new_id()
-    dir, lock, code = state.create(root, self.id, { name = "pool", argv = "pool", cgroup = self.id })
+    dirs, layout, code = cgroup.plan_dirs(self.id, limits)
+    if not dirs then return nil, layout, code end
+    dir, lock, code = state.create(root, self.id, { name = "pool", argv = "pool", cgroup = self.id,
+                                                    cgroup_dirs = dirs })
     if dir or code ~= errno.EEXIST then break end
   end
   if not dir then return nil, lock, code end
@@ -157,8 +162,7 @@ function Pool:_open()
 
   -- always a group, limits or not: the runs' cpu time (time limits, the
   -- report) is counted container-wide, and cgroup.procs proves each run over
-  local cg, cerr, ccode = require("nslua.cgroup").new(self.id,
-    require("nslua.limits").cgroup_limits(self.base.limits))
+  local cg, cerr, ccode = cgroup.new(self.id, limits, { layout = layout })
   if not cg then return nil, cerr, ccode end
   self.cg = cg
   state.update(dir, { cgroup = self.id, cgroup_dirs = cg:dirs() })
@@ -267,9 +271,12 @@ end
 --- Release the pool: its cgroups, namespaces, id slot and state record.
 -- Idempotent.
 function Pool:close()
+  local cg_left = false
   if self.cg then
     self.cg:kill()
     self.cg:remove()
+    -- a group that could not be removed keeps the record for a later sweep
+    cg_left = #self.cg.created > 0
     self.cg = nil
   end
   for _, k in ipairs { "netns", "userns", "host_netns", "lockfd" } do
@@ -279,7 +286,7 @@ function Pool:close()
     end
   end
   if self.state_dir then
-    state.remove(self.state_dir)
+    if not cg_left then state.remove(self.state_dir) end
     self.state_dir = nil
     self.state_lock:close()
   end

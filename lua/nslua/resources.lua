@@ -339,35 +339,67 @@ end
 
 -- ------------------------------------------------------------ fresh
 
+-- A record's list field (state.encode joins a table with tabs).
+local function list_field(v)
+  local t = {}
+  for x in tostring(v or ""):gmatch("[^\t]+") do t[#t + 1] = x end
+  return t
+end
+
 --- Remove what owners that are gone left: state records, cgroups, links.
 -- A record is acted on only once its lock is ours (its owner and the init
--- that inherited the lock are gone), and only the objects it names.
+-- that inherited the lock are gone), and only on the objects it names: the
+-- cgroup directories it lists wherever they are (the dead owner's cgroup
+-- may not be ours), its nsl<id> links and its bridge.  A record whose
+-- cgroups cannot all be removed stays, so a later sweep tries again: no
+-- cgroup ever exists that no record names.
+-- With opts.wait (seconds; `nslua gc`), a record whose owner is dead but
+-- whose lock is still held, by a child that is dying with its owner
+-- (PR_SET_PDEATHSIG), gets up to that long for its lock to come free.
+-- @tparam[opt] string root the state directory
+-- @tparam[opt] table opts { wait = seconds }
 -- @treturn table ids removed
-function M.sweep(root)
+-- @treturn table messages about records kept
+function M.sweep(root, opts)
   root = root or state.root()
-  if not root then return {} end
-  local removed = {}
+  if not root then return {}, {} end
+  local wait = opts and opts.wait or 0
+  local deadline = proc.now() + wait
+  local removed, kept = {}, {}
   for _, rec in ipairs(state.list(root)) do
+    local lock
     if not rec.alive then
-      local lock = state.try_lock(rec.dir, rec.info)
-      if lock then
-        local info = rec.info
-        if info.init_pid and state.alive(info.init_pid, info.init_start) then
-          proc.kill(info.init_pid, 9)
-        end
-        if info.cgroup and info.cgroup ~= "" then
-          cgroup.sweep(function(id) return id == rec.id end)
-        end
-        if info.net == "veth" or info.net == "bridge" then
-          net.gc(function(id) return id ~= rec.id end)
-        end
+      lock = state.try_lock(rec.dir, rec.info)
+    elseif wait > 0 and not state.alive(rec.info.owner_pid, rec.info.owner_start) then
+      repeat
+        proc.poll({}, 20)
+        lock = state.try_lock(rec.dir, rec.info)
+      until lock or proc.now() >= deadline
+    end
+    if lock then
+      -- what the record names now (it may have changed since the listing)
+      local info = state.decode(state.read(rec.dir .. "/info"))
+      if info.init_pid and state.alive(info.init_pid, info.init_start) then
+        proc.kill(info.init_pid, 9)
+      end
+      local left, errors = {}, {}
+      if info.cgroup and info.cgroup ~= "" then
+        local dirs = list_field(info.cgroup_dirs)
+        _, left, errors = cgroup.remove_dirs(rec.id, #dirs > 0 and dirs or nil)
+      end
+      if info.net == "veth" or info.net == "bridge" then
+        net.release_id(rec.id, info.bridge)
+      end
+      if #left == 0 then
         state.remove(rec.dir)
         removed[#removed + 1] = rec.id
-        if type(lock) == "userdata" then lock:close() end
+      else
+        kept[#kept + 1] = ("%s: %s"):format(rec.id, table.concat(errors, "; "))
       end
+      if type(lock) == "userdata" then lock:close() end
     end
   end
-  return removed
+  return removed, kept
 end
 
 local Fresh = setmetatable({}, { __index = Res })
@@ -404,27 +436,52 @@ function M.fresh(spec)
   if not root then return nil, err, code end
   M.sweep(root)
   local needs_cg = res.cgroup_limits ~= nil
+  local cg_opts = { rootless = not res.privileged }
   for _ = 1, 4 do
     res.id = state.new_id()
+    local net_locks = {}
     if type(spec.net) == "table" then
       -- a refused plan (overlap, rootless) is a set-up failure
-      local okp, plan = pcall(net.plan, spec.net, res.id, { rootless = not res.privileged })
+      local okp, plan, locks = pcall(net.plan, spec.net, res.id,
+        { rootless = not res.privileged, reserve = true })
       if not okp then return nil, (tostring(plan):gsub("^[^\n]-:%d+: ", "", 1)), errno.EINVAL, res.id end
-      res.net = plan
+      res.net, net_locks = plan, locks
+    end
+    -- the groups cgroup.new will make (same layout), named in the record
+    -- before they exist: a sweep finds them whatever its own cgroup is
+    local cg_dirs = {}
+    if needs_cg then
+      local dirs, layout, lcode = cgroup.plan_dirs(res.id, res.cgroup_limits, cg_opts)
+      if not dirs then
+        for _, l in ipairs(net_locks) do l:close() end
+        return nil, layout, lcode, res.id
+      end
+      cg_dirs, cg_opts.layout = dirs, layout
     end
     local dir, lock
     dir, lock, code = state.create(root, res.id, {
       name = spec.name or "", argv = spec.argv[1],
-      cgroup = needs_cg and res.id or "",
+      cgroup = needs_cg and res.id or "", cgroup_dirs = cg_dirs,
       net = res.net and res.net.mode or (type(spec.net) == "string" and spec.net or "none"),
-      links = res.net and res.net.host_if or "",
+      links = res.net and res.net.host_if or "", bridge = res.net and res.net.bridge or nil,
     })
     if dir then
       res.state_dir = dir
-      res:defer(function() state.remove(dir) lock:close() end)
+      -- last: a group that could not be removed keeps its record, so a
+      -- later sweep (once the lock is free) removes it
+      res:defer(function()
+        if not (res.cg and #res.cg.created > 0) then state.remove(dir) end
+        lock:close()
+      end)
       res.rt.keep[#res.rt.keep + 1] = lock
+      -- the default /30's lock: held (and by the init) until the links are gone
+      for _, l in ipairs(net_locks) do
+        res.rt.keep[#res.rt.keep + 1] = l
+        res:defer(function() l:close() end)
+      end
       break
     end
+    for _, l in ipairs(net_locks) do l:close() end
     err = lock
     if code ~= errno.EEXIST then return nil, err, code, res.id end
   end
@@ -441,7 +498,7 @@ function M.fresh(spec)
     res:defer(function() lockfd:close() end)
   end
   if needs_cg then
-    local cg, cerr, ccode = cgroup.new(res.id, res.cgroup_limits, { rootless = not res.privileged })
+    local cg, cerr, ccode = cgroup.new(res.id, res.cgroup_limits, cg_opts)
     if not cg then
       res:release()
       return nil, cerr, ccode, res.id

@@ -43,11 +43,20 @@ function M.owner()
   return self_owner
 end
 
---- Is the process that recorded (pid, start) still alive?
+--- Is the process that recorded (pid, start) still alive?  A zombie is
+-- not (it has closed its fds, the record lock among them; a shell that
+-- killed it may not have reaped it yet).
 function M.alive(pid, start)
   if not pid then return false end
-  local s = M.starttime(pid)
-  return s ~= nil and s == start
+  local st = read("/proc/" .. pid .. "/stat")
+  local rest = st and st:match(".*%)%s+(.*)")
+  if not rest or rest:match("^[ZX]") then return false end
+  local i = 0
+  for field in rest:gmatch("%S+") do
+    i = i + 1
+    if i == 20 then return tonumber(field) == start end  -- field 22 overall
+  end
+  return false
 end
 
 local alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"

@@ -341,6 +341,41 @@ describe("nslua.core.netlink #priv", function()
     end)
   end)
 
+  describe("dumps", function()
+    it("are read again when the kernel marks them interrupted (NLM_F_DUMP_INTR)", function()
+      if needs_root() then return end
+      if not helper.sh("command -v ip") then return pending("needs ip") end
+      run([[
+        -- enough links and routes that a dump takes several datagrams ...
+        for i = 1, 40 do
+          local a, b = ("nsldi%da"):format(i), ("nsldi%db"):format(i)
+          assert(nl.veth(a, b))
+          assert(nl.link_set(a, { up = true }))
+          assert(nl.addr_add(a, ("10.231.%d.1/24"):format(i)))
+        end
+        -- ... while a shell changes links, addresses and routes under it
+        local stop = T.tmpdir() .. "/stop"
+        os.execute(("sh -c 'while [ ! -e %s ]; do ip link add nsldix type veth peer name nsldiy; "
+          .. "ip link set nsldix up; ip addr add 10.232.0.1/24 dev nsldix; ip link del nsldix; done' "
+          .. ">/dev/null 2>&1 &"):format(stop))
+        local failed, n = {}, 0
+        for _ = 1, 150 do
+          for _, f in ipairs { "links", "addrs", "routes" } do
+            local list, err = nl[f]()
+            n = n + 1
+            if not list then failed[#failed + 1] = f .. ": " .. err end
+          end
+        end
+        assert(io.open(stop, "w")):close()
+        -- the shell notices 'stop' within one iteration; its links go with the netns
+        T.sh("sleep 0.3")
+        eq(0, #failed, ("failed dumps of %d: %s"):format(n, table.concat(failed, "; ")))
+        local links = assert(nl.links())
+        eq(true, #links >= 81, "links listed")
+      ]])
+    end)
+  end)
+
   describe("socket boxes", function()
     it("share one socket across a batch; close and __close", function()
       if needs_root() then return end

@@ -1,7 +1,9 @@
 --- nslua.cli.gc: `nslua gc`, remove what dead nslua processes left behind:
--- state records whose owner is gone (and their cgroups and links, members
--- killed first), then nslua-<id> cgroups no record names that are already
--- empty (never their members) and nsl<id> links no live record names.
+-- the state records whose lock it can take (their owner and init are gone)
+-- and what each names: its cgroups (members killed first), links and bridge.
+-- Nothing that no such record names is touched: a cgroup or link without a
+-- record here may be a starting run's, or a run's whose record is in another
+-- mount namespace's /run (DESIGN "State").
 local main = require "nslua.cli.main"
 
 local M = {}
@@ -15,25 +17,11 @@ function M.main(args)
   elseif a ~= nil then
     main.usage_error(("gc: unknown argument '%s' (usage: nslua gc)"):format(a))
   end
-  local container = require "nslua.container"
-  local state = require "nslua.state"
-  for _, id in ipairs(container.sweep()) do print("removed " .. id) end
-  -- what remains without a live owner: cgroups and links of ids with no record
-  local root = state.root()
-  local live = {}
-  for _, rec in ipairs(root and state.list(root) or {}) do
-    if rec.alive then live[rec.id] = true end
-  end
-  -- no record names them: never kill, only remove groups already empty
-  -- (a live container's record may be in another mount namespace's /run)
-  for _, dir in ipairs(require("nslua.cgroup").sweep(function(id) return not live[id] end, nil,
-                                                     { empty_only = true }) or {}) do
-    print("removed cgroup " .. dir)
-  end
-  for _, name in ipairs(require("nslua.net").gc(function(id) return live[id] end) or {}) do
-    print("removed link " .. name)
-  end
-  return 0
+  -- a run killed a moment ago: its child dies with it, then frees the lock
+  local removed, kept = require("nslua.container").sweep(nil, { wait = 2 })
+  for _, id in ipairs(removed) do print("removed " .. id) end
+  for _, msg in ipairs(kept) do io.stderr:write("nslua gc: kept ", msg, "\n") end
+  return #kept == 0 and 0 or 125
 end
 
 return M
