@@ -216,6 +216,8 @@ echo "alone rc=$?"
     assert.matches("nslua: --veth-no-host needs --net veth\n", out, 1, true)
     assert.matches("alone rc=125", out, 1, true)
     assert.equal("lo ", links_left(out))
+  end)
+
   it("40 concurrent --net veth runs all start, each on its own /30 (twice) #priv", function()
     if not helper.is_root() then return pending("needs root") end
     if not helper.sh("command -v ip") then return pending("needs ip") end
