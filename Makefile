@@ -10,7 +10,7 @@ LUACHECK   ?= luacheck
 # `make` installs what is missing (scripts/deps.sh) before it reads the flags
 # below; NODEPS=1 skips that for packagers.
 ifeq ($(NODEPS),)
-ifneq ($(shell $(PKG_CONFIG) --exists lua5.4 libmnl libseccomp libcap 2>/dev/null && echo ok),ok)
+ifneq ($(shell $(PKG_CONFIG) --exists lua5.4 libmnl libseccomp libcap libnftables 2>/dev/null && echo ok),ok)
 $(info make: build dependencies missing, running scripts/deps.sh)
 DEPS_RC := $(shell scripts/deps.sh >&2; echo $$?)
 ifneq ($(DEPS_RC),0)
@@ -21,8 +21,8 @@ endif
 
 # Lua headers only: a C module must not link liblua (the interpreter has it).
 LUA_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags lua5.4)
-DEP_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libmnl libseccomp libcap)
-DEP_LIBS   ?= $(shell $(PKG_CONFIG) --libs libmnl libseccomp libcap)
+DEP_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libmnl libseccomp libcap libnftables)
+DEP_LIBS   ?= $(shell $(PKG_CONFIG) --libs libmnl libseccomp libcap libnftables)
 
 CFLAGS  ?= -O2 -g
 WERROR  ?= -Werror

@@ -13,6 +13,7 @@ external_dependencies = {
   LIBMNL = { header = "libmnl/libmnl.h", library = "mnl" },
   LIBSECCOMP = { header = "seccomp.h", library = "seccomp" },
   LIBCAP = { header = "sys/capability.h", library = "cap" },
+  LIBNFTABLES = { header = "nftables/libnftables.h", library = "nftables" },
 }
 build = {
   type = "make",
@@ -20,8 +21,8 @@ build = {
     CFLAGS = "$(CFLAGS)",
     NODEPS = "1",
     LUA_CFLAGS = "-I$(LUA_INCDIR)",
-    DEP_CFLAGS = "-I$(LIBMNL_INCDIR) -I$(LIBSECCOMP_INCDIR) -I$(LIBCAP_INCDIR)",
-    DEP_LIBS = "-L$(LIBMNL_LIBDIR) -L$(LIBSECCOMP_LIBDIR) -L$(LIBCAP_LIBDIR) -lmnl -lseccomp -lcap",
+    DEP_CFLAGS = "-I$(LIBMNL_INCDIR) -I$(LIBSECCOMP_INCDIR) -I$(LIBCAP_INCDIR) -I$(LIBNFTABLES_INCDIR)",
+    DEP_LIBS = "-L$(LIBMNL_LIBDIR) -L$(LIBSECCOMP_LIBDIR) -L$(LIBCAP_LIBDIR) -L$(LIBNFTABLES_LIBDIR) -lmnl -lseccomp -lcap -lnftables",
     WERROR = "",
   },
   install_variables = {

@@ -16,6 +16,7 @@ static const struct {
   {"cgroup", nslua_open_cgroup},
   {"mount", nslua_open_mount},
   {"netlink", nslua_open_netlink},
+  {"nft", nslua_open_nft},
   {"ns", nslua_open_ns},
   {"proc", nslua_open_proc},
   {"seccomp", nslua_open_seccomp},

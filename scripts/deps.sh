@@ -8,10 +8,12 @@ set -eu
 # DESIGN.md's list, plus two the tests need to observe from outside:
 # iproute2 (`ip` lists links inside the tests' private network namespaces)
 # and util-linux (setpriv for the rootless cases, unshare for private
-# namespaces); neither is used by nslua itself.  cppcheck and lua-check
-# (luacheck) are `make lint`'s.
+# namespaces); neither is used by nslua itself.  nftables (the nft tool)
+# lets the tests list the tables of their private namespaces; nslua itself
+# uses libnftables (libnftables-dev, libnftables1 at run time).  cppcheck
+# and lua-check (luacheck) are `make lint`'s.
 pkgs="lua5.4 liblua5.4-dev pkg-config libcap-dev libmnl-dev libseccomp-dev
-lua-argparse lua-cjson lua-busted luarocks busybox-static python3 g++ uidmap
+libnftables-dev nftables lua-argparse lua-cjson lua-busted luarocks busybox-static python3 g++ uidmap
 iproute2 util-linux cppcheck lua-check"
 bench="bubblewrap crun hyperfine strace linux-perf valgrind"
 
