@@ -9,7 +9,7 @@ local PRELUDE = [[
 local T = require "support.nettest"
 T.use_tmpdir(TMPDIR)
 local core = T.isolate()
-local nl, proc, errno = core.netlink, core.proc, core.errno
+local nl, proc, errno, nft = core.netlink, core.proc, core.errno, core.nft
 local net = require "nslua.net"
 local eq, raises, fails = T.eq, T.raises, T.fails
 net.LOCK_DIR = T.tmpdir() .. "/locks"
@@ -83,7 +83,9 @@ describe("nslua.net", function()
       bad("net: veth.guest must be an interface name of 1..15 bytes without '/', ':' or blanks"
         .. " (got eth 0)", { veth = { guest = "eth 0" } })
       bad("net: veth.route must be \"default\" or false", { veth = { route = "yes" } })
-      bad("net: veth.isolate_host: " .. require("nslua.validate").ISOLATE_HOST, { veth = { isolate_host = true } })
+      bad("net: veth.isolate_host must be a boolean", { veth = { isolate_host = "yes" } })
+      bad('net: veth.host must be [A-Za-z0-9._-] with isolate_host (got h"x)',
+        { veth = { host = 'h"x', isolate_host = true } })
       bad("net: veth.host_addr and veth.guest_addr go together",
         { veth = { host_addr = "10.231.0.1/30" } })
       bad("net: veth.host_addr must be an address with a /prefix (got 10.231.0.1)",
@@ -255,6 +257,54 @@ describe("nslua.net", function()
         T.reap(child)
         eq(true, net.host_cleanup(p))
       ]])
+    end)
+
+    it("isolate_host: the table inet nslua-<id> comes before the link and goes with it; release_id too",
+      function()
+      if needs_root() then return end
+      if not helper.sh("command -v nft") then return pending("needs nft") end
+      local out = run([[
+        local function tables()
+          local f = assert(io.popen("nft list tables"))
+          local t = f:read("a"):gsub("\n", " ")
+          f:close()
+          return t
+        end
+        local id = newid()
+        local p = net.plan({ veth = { isolate_host = true } }, id)
+        eq("nslua-" .. id, p.nft)
+        local lines = table.concat(net.explain(p), "\n")
+        assert(lines:find(("host: nftables table inet nslua-%s: its input hook drops what arrives on "
+          .. "nsl%sh except ICMPv6 neighbour discovery"):format(id, id), 1, true), lines)
+        eq(nil, net.plan({ veth = {} }, id).nft)
+        local go = T.fifo("go")
+        local child = T.spawn(function() T.wait(go) end)
+        eq(true, net.host_setup(p, child))
+        eq("nft", p.created[1].kind) eq("veth", p.created[2].kind)
+        eq("table inet nslua-" .. id .. " ", tables())
+        T.signal(go)
+        T.reap(child)
+        eq(true, net.host_cleanup(p))
+        eq("", tables())
+        eq(true, net.host_cleanup(p))
+        -- a dead run's record: release_id drops the table it names
+        local q = net.plan({ veth = { isolate_host = true } }, id)
+        local go2 = T.fifo("go2")
+        child = T.spawn(function() T.wait(go2) end)
+        eq(true, net.host_setup(q, child))
+        T.signal(go2)
+        T.reap(child)
+        local _, terr = net.release_id(id, nil, "nslua-" .. id)
+        eq(nil, terr)
+        eq("", tables())
+        -- a table already gone is fine; a name that is not this id's is never used
+        eq(nil, select(2, net.release_id(id, nil, "nslua-" .. id)))
+        assert(nft.run("add table inet nslua-zzzzzzzz"))
+        net.release_id(id, nil, "nslua-zzzzzzzz")
+        eq("table inet nslua-zzzzzzzz ", tables())
+        io.write("done")
+      ]])
+      assert.equal("done", out)
     end)
 
     it("runs a veth plan end to end with TCP over v4 and v6, and cleans up", function()

@@ -644,11 +644,9 @@ describe("nslua.validate", function()
         errs { net = { veth = {}, bridge = "br0" } })
     end)
 
-    it("refuses net.veth.isolate_host, saying why (README \"Networking\")", function()
-      assert.same({ "net.veth.isolate_host: " .. v.ISOLATE_HOST },
-        errs { net = { veth = { isolate_host = true } } })
-      assert.matches("^not supported: routes in the sandbox's network namespace cannot keep an "
-        .. "unprivileged payload from the host", v.ISOLATE_HOST)
+    it("takes net.veth.isolate_host, a boolean", function()
+      assert.same({ veth = { guest = "eth0", route = "default", isolate_host = true } },
+        ok { net = { veth = { isolate_host = true } } }.net)
       assert.same({ "net.veth.isolate_host: must be a boolean" },
         errs { net = { veth = { isolate_host = "yes" } } })
       assert.same({ veth = { guest = "eth0", route = "default" } },

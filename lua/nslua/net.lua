@@ -9,8 +9,9 @@
 --                    guest_addr = CIDR, host_addr6 = CIDR, guest_addr6 = CIDR,
 --                    route = "default" | false, isolate_host = false } }
 --   (a veth sandbox reaches the host's own addresses and its broadcast and
---   multicast listeners; isolate_host = true is refused, see
---   validate.ISOLATE_HOST)
+--   multicast listeners, unless isolate_host = true: then host_setup first
+--   makes the nftables table inet nslua-<id> whose input hook drops what
+--   arrives on the host end, ICMPv6 neighbour discovery excepted)
 --   net = { bridge = NAME, addr = CIDR | { CIDR, CIDR6 }, gateway = IP | { IP, IP6 },
 --           host = NAME, guest = "eth0" }
 --   (a gateway is also the address of a bridge nslua owns, with the prefix
@@ -18,10 +19,11 @@
 --
 -- Host links are named nsl<id><suffix> and carry the alias "nslua"; a
 -- bridge nslua creates carries it too, and the last container using it
--- removes it.  nslua never enables forwarding.
+-- removes it.  nslua never enables forwarding, and changes no nftables
+-- table but its own nslua-<id>.
 local core = require "nslua.core"
 
-local nl, mount, proc = core.netlink, core.mount, core.proc
+local nl, mount, proc, nft = core.netlink, core.mount, core.proc, core.nft
 local errno = core.errno
 
 local M = {}
@@ -304,8 +306,15 @@ local function plan_veth(v, id, plan, locks)
     bad("veth.route must be \"default\" or false")
   end
   plan.route = v.route == nil and "default" or v.route
-  if v.isolate_host ~= nil and v.isolate_host ~= false then
-    bad("veth.isolate_host: %s", require("nslua.validate").ISOLATE_HOST)
+  if v.isolate_host ~= nil and type(v.isolate_host) ~= "boolean" then
+    bad("veth.isolate_host must be a boolean")
+  end
+  if v.isolate_host then
+    -- the name goes into an nft command between double quotes
+    if not plan.host_if:match("^[%w%.%-_]+$") then
+      bad("veth.host must be [A-Za-z0-9._-] with isolate_host (got %s)", plan.host_if)
+    end
+    plan.nft = M.table_name(id)
   end
   for _, pair in ipairs { { "host_addr", "guest_addr" }, { "host_addr6", "guest_addr6" } } do
     if (v[pair[1]] == nil) ~= (v[pair[2]] == nil) then
@@ -455,6 +464,45 @@ function M.plan(spec_net, id, opts)
   return plan, locks
 end
 
+-- The host's filter (isolate_host) --------------------------------------------
+
+--- The nftables table (family inet) of container 'id'.
+function M.table_name(id)
+  return "nslua-" .. id
+end
+
+-- A record's table name, checked before it goes into a command.
+local function is_table_name(name)
+  return type(name) == "string" and name:match("^nslua%-[a-z0-9]+$") ~= nil and #name <= 32
+end
+
+--- The nft batch that keeps the sandbox behind 'host_if' from the host
+-- itself: the input hook (locally delivered packets only: forwarded ones
+-- never pass it) drops whatever arrives on the host end.  Neighbour
+-- solicitations and advertisements pass, so v6 next-hop resolution over
+-- the link works (ARP is not in the inet family's hooks).  A name matches
+-- before its link exists, so the table can come first.
+function M.isolate_rules(table_name, host_if)
+  return table.concat({
+    ("add table inet %s"):format(table_name),
+    ("add chain inet %s input { type filter hook input priority filter; policy accept; }")
+      :format(table_name),
+    ("add rule inet %s input iifname \"%s\" icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept")
+      :format(table_name, host_if),
+    ("add rule inet %s input iifname \"%s\" drop"):format(table_name, host_if),
+  }, "\n") .. "\n"
+end
+
+--- Delete an nslua table in the caller's netns; one already gone is fine.
+-- @treturn[1] boolean true
+-- @return[2] nil, message, errno
+function M.drop_table(name)
+  if not is_table_name(name) then error(("drop_table: bad name %q"):format(tostring(name)), 2) end
+  local ok, err, code = nft.run(("delete table inet %s\n"):format(name))
+  if ok or code == errno.ENOENT then return true end
+  return nil, err, code
+end
+
 -- Set-up --------------------------------------------------------------------
 
 local function lock_bridge(name)
@@ -477,6 +525,15 @@ end
 -- @treturn[2] integer errno
 function M.host_setup(plan, child_pid)
   if plan.mode ~= "veth" and plan.mode ~= "bridge" then return true end
+  if plan.nft then
+    -- before the link: the payload never sees the host end unfiltered
+    local nok, nerr, ncode = nft.run(M.isolate_rules(plan.nft, plan.host_if))
+    if not nok then
+      return nil, ("net.veth.isolate_host: table inet %s: %s (does the kernel have nf_tables?)")
+        :format(plan.nft, nerr), ncode
+    end
+    plan.created[#plan.created + 1] = { kind = "nft", name = plan.nft }
+  end
   local sock <close>, err, code = nl.socket()
   if not sock then return fail(err, code) end
   local ok
@@ -550,10 +607,19 @@ end
 function M.host_cleanup(plan)
   if plan.mode ~= "veth" and plan.mode ~= "bridge" then return true end
   local sock <close> = nl.socket()
-  if not sock then return true end
   for i = #plan.created, 1, -1 do
     local c = plan.created[i]
-    if c.kind == "veth" then nl.link_del(c.name, sock) end
+    if c.kind == "veth" and sock then
+      nl.link_del(c.name, sock)
+    elseif c.kind == "nft" then
+      -- a table left behind keeps the record (resources.fresh): gc retries
+      local ok, err = M.drop_table(c.name)
+      if not ok then plan.nft_kept = err end
+    end
+  end
+  if not sock then
+    plan.created = {}
+    return true
   end
   if plan.mode == "bridge" then
     local lock <close> = lock_bridge(plan.bridge) -- luacheck: ignore 211 (held to the block's end)
@@ -569,14 +635,24 @@ end
 -- owns it and no port is left (under the bridge lock).  Nothing else: a
 -- link or bridge no record names may be a starting run's, or belong to a
 -- run whose record is in another mount namespace's /run.
+-- Its nftables table (isolate_host) goes too, when the record names one.
 -- @string id the dead run's id
 -- @tparam[opt] string bridge the bridge its record names
+-- @tparam[opt] string table_name the nftables table its record names
 -- @treturn table names of the removed links
-function M.release_id(id, bridge)
+-- @treturn[opt] string why the table could not be removed (then the
+--   record must stay: no nslua table exists that no record names)
+function M.release_id(id, bridge, table_name)
   if type(id) ~= "string" or not id:match("^[a-z0-9]+$") or #id ~= 8 then
     error(("release_id: bad id %q"):format(tostring(id)), 2)
   end
-  local removed = {}
+  local removed, table_err = {}, nil
+  if table_name ~= nil then
+    if is_table_name(table_name) and table_name == M.table_name(id) then
+      local ok, err = M.drop_table(table_name)
+      if not ok then table_err = ("table inet %s: %s"):format(table_name, err) end
+    end
+  end
   local sock <close> = nl.socket()
   if not sock then return removed end
   local prefix = "nsl" .. id
@@ -590,7 +666,7 @@ function M.release_id(id, bridge)
     local lock <close> = lock_bridge(bridge)
     if lock and release_bridge(bridge, sock) then removed[#removed + 1] = bridge end
   end
-  return removed
+  return removed, table_err
 end
 
 --- Human-readable lines: every link, address and route of the plan.
@@ -613,6 +689,10 @@ function M.explain(plan)
       add("host: %s address %s (when nslua owns the bridge)", plan.bridge, a)
     end
     add("host: veth %s attached to %s <-> guest %s", plan.host_if, plan.bridge, plan.guest_if)
+  end
+  if plan.nft then
+    add("host: nftables table inet %s: its input hook drops what arrives on %s except ICMPv6 "
+      .. "neighbour discovery", plan.nft, plan.host_if)
   end
   for _, a in ipairs(plan.host_addrs or {}) do add("host: %s address %s", plan.host_if, a) end
   if plan.host_if then add("host: %s up", plan.host_if) end

@@ -3,6 +3,7 @@
 -- fields and methods:
 --   fresh(spec)        a state record (written and locked before any object
 --                      it names exists), an id slot, cgroups, host links
+--                      (and with isolate_host the nftables table nslua-<id>)
 --   lease(pool, spec)  the same objects, kept by a warm pool, checked and reset
 -- and dry(spec) gives explain the same inputs without making anything.
 --
@@ -346,13 +347,15 @@ local function list_field(v)
   return t
 end
 
---- Remove what owners that are gone left: state records, cgroups, links.
+--- Remove what owners that are gone left: state records, cgroups, links,
+-- nftables tables.
 -- A record is acted on only once its lock is ours (its owner and the init
 -- that inherited the lock are gone), and only on the objects it names: the
 -- cgroup directories it lists wherever they are (the dead owner's cgroup
--- may not be ours), its nsl<id> links and its bridge.  A record whose
--- cgroups cannot all be removed stays, so a later sweep tries again: no
--- cgroup ever exists that no record names.
+-- may not be ours), its nsl<id> links, its bridge and its nftables table
+-- (isolate_host).  A record whose cgroups or table cannot all be removed
+-- stays, so a later sweep tries again: no cgroup or table ever exists that
+-- no record names.
 -- With opts.wait (seconds; `nslua gc`), a record whose owner is dead but
 -- whose lock is still held, by a child that is dying with its owner
 -- (PR_SET_PDEATHSIG), gets up to that long for its lock to come free.
@@ -388,7 +391,8 @@ function M.sweep(root, opts)
         _, left, errors = cgroup.remove_dirs(rec.id, #dirs > 0 and dirs or nil)
       end
       if info.net == "veth" or info.net == "bridge" then
-        net.release_id(rec.id, info.bridge)
+        local _, terr = net.release_id(rec.id, info.bridge, info.nft)
+        if terr then left[#left + 1], errors[#errors + 1] = info.nft, terr end
       end
       if #left == 0 then
         state.remove(rec.dir)
@@ -464,13 +468,16 @@ function M.fresh(spec)
       cgroup = needs_cg and res.id or "", cgroup_dirs = cg_dirs,
       net = res.net and res.net.mode or (type(spec.net) == "string" and spec.net or "none"),
       links = res.net and res.net.host_if or "", bridge = res.net and res.net.bridge or nil,
+      nft = res.net and res.net.nft or nil,
     })
     if dir then
       res.state_dir = dir
-      -- last: a group that could not be removed keeps its record, so a
-      -- later sweep (once the lock is free) removes it
+      -- last: a group or table that could not be removed keeps its
+      -- record, so a later sweep (once the lock is free) removes it
       res:defer(function()
-        if not (res.cg and #res.cg.created > 0) then state.remove(dir) end
+        if not (res.cg and #res.cg.created > 0) and not (res.net and res.net.nft_kept) then
+          state.remove(dir)
+        end
         lock:close()
       end)
       res.rt.keep[#res.rt.keep + 1] = lock

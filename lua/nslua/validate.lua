@@ -59,14 +59,6 @@ local STDIO_FIELDS = set { "stdin", "stdout", "stderr", "fds" }
 local NET_FIELDS = set { "veth", "bridge", "addr", "gateway" }
 local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route", "isolate_host" }
 
---- Why net.veth.isolate_host is refused (README "Networking"): the
--- sandbox's own routes cannot keep it from the host, and nslua writes no
--- packet filter.  net.lua raises the same words.
-M.ISOLATE_HOST = "not supported: routes in the sandbox's network namespace cannot keep "
-  .. "an unprivileged payload from the host (SO_BINDTODEVICE bypasses a prohibit route, and "
-  .. "broadcast and multicast reach the host's UDP sockets); use net = \"none\", or filter "
-  .. "the host end (nsl<id>h) with the host's own firewall"
-
 -- Every field a mount may carry, and which of them each type accepts.
 -- Overlay: `lower` is the list of lower directories (uppermost first),
 -- `upper` and `work` the host directories of a persistent upper layer; both
@@ -532,12 +524,13 @@ function Checker:veth(v)
       end
     end
   end
-  -- isolate_host: refused when true (M.ISOLATE_HOST says why)
+  -- isolate_host: the host's input hook drops what arrives on the host end
+  -- (net.lua, README "Networking")
   if v.isolate_host ~= nil then
     if type(v.isolate_host) ~= "boolean" then
       self:add("net.veth.isolate_host", "must be a boolean")
     elseif v.isolate_host then
-      self:add("net.veth.isolate_host", M.ISOLATE_HOST)
+      out.isolate_host = true
     end
   end
   -- route: "default" (a default route via the host end; true means the

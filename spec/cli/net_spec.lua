@@ -138,8 +138,8 @@ ip -o link show %s >/dev/null 2>&1 || echo "bridge after the last container: gon
     assert.equal("lo ", links_left(out))
   end)
 
-  -- README "Networking": what a veth sandbox reaches on the host, and why
-  -- nslua refuses to promise otherwise (--veth-no-host).
+  -- README "Networking": what a veth sandbox reaches on the host unless
+  -- --veth-no-host drops it in the host's input hook.
   it("veth: an unprivileged payload reaches the host's own addresses and its UDP sockets #priv", function()
     if not helper.is_root() then return pending("needs root") end
     if not has_python() then return pending("needs python3 and ip") end
@@ -153,11 +153,11 @@ python3 %s/host_reach.py %s %d
 ]]):format(q(dir), q(cmd), p))
     helper.rmtree(dir)
     assert.is_true(ok, out)
-    for _, what in ipairs { "tcp-gateway4", "tcp-gateway6", "tcp-other" } do
+    for _, what in ipairs { "tcp-gateway4", "tcp-gateway6", "tcp-other", "tcp-bindtodevice4" } do
       assert.matches("try " .. what .. " ok host heard " .. what, out, 1, true)
       assert.matches("HEARD tcp " .. what .. "\n", out, 1, true)
     end
-    for _, what in ipairs { "udp-multicast", "udp-broadcast" } do
+    for _, what in ipairs { "udp-gateway4", "udp-multicast", "udp-broadcast" } do
       assert.matches("HEARD udp " .. what .. "\n", out, 1, true)
     end
     assert.matches("guest done", out, 1, true)
@@ -165,7 +165,7 @@ python3 %s/host_reach.py %s %d
     assert.equal("lo ", links_left(out))
   end)
 
-  it("a prohibit route to the host does not stop an unprivileged process (why --veth-no-host is refused) #priv",
+  it("a prohibit route to the host does not stop an unprivileged process (why --veth-no-host filters on the host) #priv",
     function()
     if not helper.is_root() then return pending("needs root") end
     if not has_python() or not helper.exists("/usr/bin/python3") then return pending("needs /usr/bin/python3") end
@@ -200,21 +200,89 @@ wait
     assert.equal("lo ", links_left(out))
   end)
 
-  it("--veth-no-host and net.veth.isolate_host exit 125 saying why; nothing is made #priv", function()
+  it("--veth-no-host: the payload reaches nothing of the host, not even with SO_BINDTODEVICE #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    if not has_python() then return pending("needs python3 and ip") end
+    local dir = scripts_dir()
+    local p = port()
+    local cmd = ("%s run --net veth --veth-no-host --ro-bind %s:/t -- python3 /t/guest_reach.py %d 192.0.2.77 2")
+      :format(helper.nslua, dir, p)
+    local ok, out = private(([[
+ip addr add 192.0.2.77/32 dev lo || exit 99
+python3 %s/host_reach.py %s %d
+]]):format(q(dir), q(cmd), p))
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    for _, what in ipairs { "tcp-gateway4", "tcp-gateway6", "tcp-other", "tcp-bindtodevice4" } do
+      assert.matches("try " .. what .. " ERR timed out", out, 1, true)
+    end
+    -- the datagrams leave the sandbox; the host's wildcard socket hears none
+    for _, what in ipairs { "udp-gateway4", "udp-multicast", "udp-broadcast" } do
+      assert.matches("try " .. what .. " ok", out, 1, true)
+    end
+    assert.not_matches("HEARD", out, 1, true)
+    assert.matches("guest done", out, 1, true)
+    assert.matches("RC 0", out, 1, true)
+    assert.equal("lo ", links_left(out))
+  end)
+
+  it("--veth-no-host: table inet nslua-<id> lives as long as the run; gc removes a killed run's #priv",
+    function()
+    if not helper.is_root() then return pending("needs root") end
+    if not helper.sh("command -v nft && command -v ip") then return pending("needs nft and ip") end
+    local dir = helper.tmpdir("0777")
+    local ok, out = private(([[
+D=%s
+wait_file() {
+  i=0
+  while [ $i -lt 200 ]; do [ -e "$1" ] && return 0; sleep 0.05; i=$((i+1)); done
+  return 1
+}
+%s run --net veth --veth-no-host --bind $D:/r -- sh -c 'touch /r/up; while [ ! -e /r/go ]; do sleep 0.05; done' &
+pid=$!
+wait_file $D/up && echo "run up"
+echo "DURING: $(nft list tables | tr '\n' ' ')"
+nft list ruleset | grep -E 'hook input|iifname' | sed 's/^ *\t*/RULE: /'
+touch $D/go; wait $pid; echo "run rc=$?"
+echo "AFTER: $(nft list tables | tr '\n' ' ')"
+rm -f $D/up $D/go
+%s run --net veth --veth-no-host --bind $D:/r -- sleep 30 &
+pid=$!
+i=0; while [ $i -lt 200 ] && ! nft list tables | grep -q nslua-; do sleep 0.05; i=$((i+1)); done
+sleep 0.3
+kill -9 $pid; wait $pid
+echo "KILLED: $(nft list tables | tr '\n' ' ')"
+%s gc
+echo "GC: $(nft list tables | tr '\n' ' ')"
+]]):format(q(dir), helper.nslua, helper.nslua, helper.nslua), true)
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.matches("run up", out, 1, true)
+    local id = out:match("DURING: table inet nslua%-([a-z0-9]+) \n")
+    assert.is_truthy(id, out)
+    assert.matches("RULE: type filter hook input priority filter; policy accept;", out, 1, true)
+    assert.matches(('RULE: iifname "nsl%sh" icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept')
+      :format(id), out, 1, true)
+    assert.matches(('RULE: iifname "nsl%sh" drop'):format(id), out, 1, true)
+    assert.matches("run rc=0", out, 1, true)
+    assert.matches("AFTER: \n", out, 1, true)
+    assert.matches("KILLED: table inet nslua%-[a-z0-9]+ \n", out)
+    assert.matches("GC: \n", out, 1, true)
+    assert.equal("lo ", links_left(out))
+  end)
+
+  it("--veth-no-host needs --net veth; a bridge has no isolate_host (exit 125) #priv", function()
     if not helper.is_root() then return pending("needs root") end
     local ok, out = private(([[
-%s run --net veth --veth-no-host -- /bin/true
-echo "cli rc=$?"
 %s run --veth-no-host -- /bin/true
 echo "alone rc=$?"
-]]):format(helper.nslua, helper.nslua))
+%s run --net bridge:nslbr%s --veth-no-host -- /bin/true
+echo "bridge rc=$?"
+]]):format(helper.nslua, helper.nslua, suffix()))
     assert.is_true(ok, out)
-    assert.matches("nslua: net.veth.isolate_host: not supported: routes in the sandbox's network namespace "
-      .. "cannot keep an unprivileged payload from the host (SO_BINDTODEVICE bypasses a prohibit route, "
-      .. "and broadcast and multicast reach the host's UDP sockets)", out, 1, true)
-    assert.matches("cli rc=125", out, 1, true)
     assert.matches("nslua: --veth-no-host needs --net veth\n", out, 1, true)
     assert.matches("alone rc=125", out, 1, true)
+    assert.matches("bridge rc=125", out, 1, true)
     assert.equal("lo ", links_left(out))
   end)
 
@@ -287,6 +355,17 @@ done
     assert.matches("network: guest: eth0 address 10%.231%.%d+%.%d+/30\n", out)
     assert.matches("network: guest: eth0 address fd[%x:]+/64\n", out)
     -- explain creates nothing
+    assert.equal("lo ", links_left(out))
+  end)
+
+  it("explain --net veth --veth-no-host shows the host's table", function()
+    if not helper.is_root() then return pending("needs root (a veth plan needs CAP_NET_ADMIN)") end
+    local ok, out = private(helper.nslua .. " explain --net veth --veth-no-host -- /bin/true\nnft list tables")
+    assert.is_true(ok, out)
+    assert.matches("network: host: nftables table inet nslua-xxxxxxxx: its input hook drops what arrives on "
+      .. "nslxxxxxxxxh except ICMPv6 neighbour discovery\n", out, 1, true)
+    -- explain creates nothing
+    assert.not_matches("table inet", out:gsub("network: host: nftables table inet", ""), 1, true)
     assert.equal("lo ", links_left(out))
   end)
 

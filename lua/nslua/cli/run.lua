@@ -68,7 +68,8 @@ local OPTIONS = {
   { "--clearenv", "Start from an empty environment (the default; accepted for bwrap).", n = 0 },
   { "--keep-env", "Copy NAME from nslua's environment.", many = true },
   { "--net", "none | host | veth | bridge:NAME[:CIDR[,CIDR6]]" },
-  { "--veth-no-host", "Refused (exit 125): nslua cannot keep a veth sandbox from the host.", n = 0 },
+  { "--veth-no-host", "With --net veth: drop, in the host's input hook, what the sandbox sends the host.",
+    n = 0 },
   { "--user", "host: no user namespace (root only)" },
   { "--uid", "The uid inside (default 65534)." },
   { "--gid", "The gid inside (default 65534)." },
@@ -288,7 +289,7 @@ function M.options_to_spec(o)
     end
   end
   if o.veth_no_host then
-    -- validate.lua refuses it, saying why (README "Networking")
+    -- the table inet nslua-<id> on the host (net.lua, README "Networking")
     if type(s.net) ~= "table" or not s.net.veth then usage_error("--veth-no-host needs --net veth") end
     s.net.veth.isolate_host = true
   end

@@ -1,8 +1,11 @@
 # Inside an `nslua run --net veth` container, as an unprivileged payload:
 # try to reach the host (spec/cli/net_spec.lua, README "Networking").  TCP
 # to each gateway (the host end's addresses) and to another host address
-# given as argv[2]; UDP to the host's all-hosts multicast group and to the
-# limited broadcast address.  One line per attempt: "try WHAT ok|ERR".
+# given as argv[2], and once more to the v4 gateway on a socket bound to
+# eth0 (SO_BINDTODEVICE); UDP to the v4 gateway, to the host's all-hosts
+# multicast group and to the limited broadcast address.  argv[3], when
+# given, is the TCP timeout in seconds (5).  One line per attempt:
+# "try WHAT ok|ERR".
 import json, socket, subprocess, sys
 
 
@@ -13,6 +16,7 @@ def say(*words):
 
 
 port, other = int(sys.argv[1]), sys.argv[2]
+timeout = float(sys.argv[3]) if len(sys.argv) > 3 else 5
 
 
 def ipj(*args):
@@ -24,9 +28,13 @@ gws = [r["gateway"] for fam in ("-4", "-6") for r in ipj(fam, "route", "show", "
        if r.get("dev") == "eth0" and "gateway" in r]
 
 
-def tcp(what, addr):
+def tcp(what, addr, dev=None):
     try:
-        c = socket.create_connection((addr, port), timeout=5)
+        c = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
+        c.settimeout(timeout)
+        if dev:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
+        c.connect((addr, port))
         c.sendall(what.encode())
         c.shutdown(socket.SHUT_WR)
         say("try", what, "ok", c.recv(100).decode())
@@ -49,6 +57,10 @@ def udp(what, addr, setup):
 for gw in gws:
     tcp("tcp-gateway%d" % (4 if ":" not in gw else 6), gw)
 tcp("tcp-other", other)
+for gw in gws:
+    if ":" not in gw:
+        tcp("tcp-bindtodevice4", gw, "eth0")
+        udp("udp-gateway4", gw, lambda s: None)
 udp("udp-multicast", "224.0.0.1",
     lambda s: s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(mine)))
 
