@@ -165,7 +165,7 @@ python3 %s/host_reach.py %s %d
     assert.equal("lo ", links_left(out))
   end)
 
-  it("a prohibit route to the host does not stop an unprivileged process (why --veth-no-host filters on the host) #priv",
+  it("a prohibit route to the host does not stop an unprivileged process (why --veth-no-host filters the host) #priv",
     function()
     if not helper.is_root() then return pending("needs root") end
     if not has_python() or not helper.exists("/usr/bin/python3") then return pending("needs /usr/bin/python3") end
