@@ -97,25 +97,43 @@ function Container:start()
   return self._pid
 end
 
+-- Close fd boxes on the cleanup stack unless already closed (the child's
+-- ends are closed right after the clone).
+function Container:_defer_close(...)
+  local fds = { ... }
+  self:_defer(function()
+    for _, fd in ipairs(fds) do
+      if not fd:closed() then fd:close() end
+    end
+  end)
+end
+
 -- The runtime handles the executor gets beside the plan (setup.plan's rt).
+-- @return[1] table rt
+-- @return[2] nil, message, errno (a pipe: e.g. a full fd table)
 function Container:_runtime()
   local spec, res = self.spec, self.res
   local rt = { trees = res.rt.trees, cgroup_procs = res.rt.cgroup_procs, seccomp = res.rt.seccomp,
                stdio = res.rt.stdio, keep = {}, stop = TEST_STOPS[TEST_STOP] and TEST_STOP or nil }
   for i, fd in ipairs(res.rt.keep) do rt.keep[i] = fd end
-  rt.sync_r, rt.sync_w = proc.pipe()
-  local status_r
-  status_r, rt.status_w = proc.pipe()
-  self._sync_w, self._status_r = rt.sync_w, status_r
-  self:_defer(function() rt.sync_w:close() end)
-  self:_defer(function() if not status_r:closed() then status_r:close() end end)
+  local sync_r, sync_w, code = proc.pipe()
+  if not sync_r then return nil, sync_w, code end
+  self:_defer_close(sync_r, sync_w)
+  local status_r, status_w
+  status_r, status_w, code = proc.pipe()
+  if not status_r then return nil, status_w, code end
+  self:_defer_close(status_r, status_w)
+  rt.sync_r, rt.sync_w, rt.status_w = sync_r, sync_w, status_w
+  self._sync_w, self._status_r = sync_w, status_r
   -- the init keeps the sync pipe's read end: a parked child (a test stop)
   -- sees it hang up when nslua dies
   rt.keep[#rt.keep + 1] = rt.sync_r
   if spec.tty then
-    local a, b = proc.socketpair()
+    local a, b
+    a, b, code = proc.socketpair()
+    if not a then return nil, b, code end
+    self:_defer_close(a, b)
     rt.tty_sock, self._tty_sock = b, a
-    self:_defer(function() if not a:closed() then a:close() end end)
   end
   if self.plan.hooks then
     rt.hooks, rt.hook_ctx = spec.hooks, { id = self.id, spec = spec }
@@ -125,7 +143,8 @@ end
 
 -- Everything from the runtime handles to the release of the child.
 function Container:_launch()
-  local rt = self:_runtime()
+  local rt, rerr, rcode = self:_runtime()
+  if not rt then return nil, rerr, rcode end
   local okp, splan = pcall(core.setup.plan, self.plan, rt)
   if not okp then
     rt.sync_r:close()
@@ -399,7 +418,9 @@ function Container:wait()
   if spec.hooks and spec.hooks.after_exit then
     local ok, herr = pcall(spec.hooks.after_exit, { id = self.id, pid = self._pid, spec = spec }, rep)
     if not ok then
-      rep.status, rep.error = "error", { step = "hook after_exit", message = tostring(herr) }
+      local okt, text = pcall(tostring, herr)
+      rep.status, rep.error = "error", { step = "hook after_exit",
+                                         message = okt and text or type(herr) .. " error value" }
     end
   end
   self:_unwind()
