@@ -244,9 +244,10 @@ describe("nslua.seccomp", function()
       assert.is_false(ok1)
       assert.matches("attempt to load a binary chunk", e1)
       assert.is_false(ok2)
-      assert.matches("num.lua: must return a table, not number", e2, 1, true)
+      -- the messages name the file, never a position in nslua's sources
+      assert.equal(("seccomp profile %s/num.lua: must return a table, not number"):format(dir), e2)
       assert.is_false(ok3)
-      assert.matches("missing.lua", e3, 1, true)
+      assert.equal(("seccomp profile: cannot open %s/missing.lua: No such file or directory"):format(dir), e3)
     end)
 
     it("raises on unknown names and invalid profiles", function()
