@@ -58,13 +58,35 @@ typedef struct exec_plan {
   size_t ncaps;
   int has_seccomp;
   struct sock_fprog prog;
+  exec_late *late;              /* NULL: none (see nslua_spawn) */
 } exec_plan;
 
-/* The "exec" status record (status.h), then _exit(1). */
+static void copy_word (char *dst, size_t size, const char *src) {
+  size_t i;
+  for (i = 0; src != NULL && src[i] != '\0' && i + 1 < size; i++)
+    dst[i] = src[i];
+  dst[i] = '\0';
+}
+
+/* The "exec" status record (status.h), then _exit(1).  The failure goes
+** to p->late first, without a syscall: the seccomp filter (installed
+** before execve) may forbid the write, and then the init reports it. */
 void nslua_exec_fail (const exec_plan *p, const char *step, int err, const char *detail) {
-  if (p->status_fd >= 0)
-    (void)nslua_status_exec(p->status_fd, step, err, detail);  /* else nowhere to report */
+  exec_late *late = p->late;
+  if (late != NULL) {
+    late->err = err;
+    copy_word(late->step, sizeof late->step, step);
+    copy_word(late->detail, sizeof late->detail, detail);
+    late->pending = 1;
+  }
+  if (p->status_fd >= 0 && nslua_status_exec(p->status_fd, step, err, detail) == 0
+      && late != NULL)
+    late->pending = 0;
   _exit(1);
+}
+
+void nslua_exec_set_late (exec_plan *p, exec_late *late) {
+  p->late = late;
 }
 
 /* Write all of buf, retrying on EINTR and short writes; 0 or errno. */

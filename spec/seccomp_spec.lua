@@ -372,6 +372,25 @@ for name, nr, arg in (("ptrace", 101, 0), ("unshare", 272, 0x400), ("clone3", 43
   end)
 end)
 
+describe("a profile that forbids write(2)", function()
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
+
+  -- the exec tail installs the filter before execve: a failed execve
+  -- cannot write its record, so the init reports it (found by make fuzz)
+  it("still reports a command it forbids to start: 126, not the tail's exit 1", function()
+    local dir = helper.tmpdir("0755")
+    local f = assert(io.open(dir .. "/p.lua", "w"))
+    f:write('return { default = "errno", syscalls = { { names = { "exit_group" }, action = "allow" } } }\n')
+    f:close()
+    local _, out, code = helper.sh(("%s run --seccomp %s/p.lua -- /bin/true"):format(helper.nslua, dir))
+    helper.rmtree(dir)
+    assert.equal(126, code, out)
+    assert.matches("/bin/true: Operation not permitted", out, 1, true)
+  end)
+end)
+
 describe("nslua.seccomp on-disk cache #priv", function()
   it("serves the same program as a fresh compile and ignores a damaged file", function()
     local ok, out = helper.run_isolated([[
