@@ -19,6 +19,14 @@ local errno = core.errno
 
 local M = {}
 
+-- The text of an error a hook raised, whatever it raised (a table, a
+-- value whose __tostring itself raises).
+local function error_text(e)
+  local ok, s = pcall(tostring, e)
+  if ok and type(s) == "string" then return s end
+  return ("(an error value of type %s)"):format(type(e))
+end
+
 local Container = {}
 Container.__index = Container
 
@@ -227,7 +235,7 @@ function Container:_clone_and_release(splan, flags, rt)
   if not ok then return nil, err, code end
   if spec.hooks and spec.hooks.after_clone then
     local ok2, herr = pcall(spec.hooks.after_clone, { id = self.id, pid = pid, spec = spec })
-    if not ok2 then return nil, "hook after_clone: " .. tostring(herr), 0 end
+    if not ok2 then return nil, "hook after_clone: " .. error_text(herr), 0 end
   end
   local w, werr, wcode = proc.write(self._sync_w, "x")
   if not w then return nil, "release: " .. werr, wcode end
@@ -418,9 +426,7 @@ function Container:wait()
   if spec.hooks and spec.hooks.after_exit then
     local ok, herr = pcall(spec.hooks.after_exit, { id = self.id, pid = self._pid, spec = spec }, rep)
     if not ok then
-      local okt, text = pcall(tostring, herr)
-      rep.status, rep.error = "error", { step = "hook after_exit",
-                                         message = okt and text or type(herr) .. " error value" }
+      rep.status, rep.error = "error", { step = "hook after_exit", message = error_text(herr) }
     end
   end
   self:_unwind()

@@ -133,6 +133,18 @@ describe("bad input", function()
     end
   end)
 
+  it("a hook that raises anything is 125 with a message (found by make fuzz)", function()
+    for _, hook in ipairs { "after_clone", "after_exit" } do
+      for _, body in ipairs { 'error("boom")', "error({})",
+                              'error(setmetatable({}, { __tostring = function() error("x") end }))' } do
+        local r = recipe(dir, "raise.lua", ("return { argv = { '/bin/true' }, hooks = { %s = function() %s end } }")
+          :format(hook, body))
+        local _, out, code = helper.sh(N .. " " .. q(r))
+        assert_bad(code, out, hook)
+      end
+    end
+  end)
+
   it("an after_exit hook that errors exits 125 even when the command exited 0", function()
     local r = recipe(dir, "hook.lua", [[
       return { argv = { "/bin/true" }, hooks = { after_exit = function() error("hook boom") end } }]])
