@@ -267,6 +267,20 @@ describe("nslua.validate", function()
       })
     end)
 
+    it("keeps one problem per line whatever the keys and values hold (found by make fuzz)", function()
+      local spec = { argv = { "x" }, env = { ["K\nX"] = 1 }, limits = { memory = "6\n4M" },
+                     caps = { "a\nb" }, ["x\ny"] = 1 }
+      assert.same({
+        '["x\\ny"]: unknown field',
+        'caps[1]: unknown capability \'a\\nb\'',
+        'env["K\\nX"]: must be a string',
+        "limits.memory: invalid size '6\\n4M'",
+      }, errs(spec))
+      local msg = raises(function() v.validate(spec) end)
+      local _, lines = msg:gsub("\n", "")
+      assert.equal(3, lines, msg)
+    end)
+
     it("names unknown top-level keys of any kind", function()
       assert.same({ "[\"a b\"]: unknown field", "[1]: unknown field" },
         errs { [1] = "x", ["a b"] = 2 })
