@@ -351,6 +351,10 @@ describe("nslua.validate", function()
         errs { argv = { "a", 1, true } })
       assert.same({ "argv[1]: must not contain a NUL byte" }, errs { argv = { "a\0b" } })
     end)
+
+    it("rejects an empty command, which the executor refuses (found by make fuzz)", function()
+      assert.same({ "argv[1]: must not be empty (the command)" }, errs { argv = { "", "x" } })
+    end)
   end)
 
   describe("namespaces", function()

@@ -354,6 +354,8 @@ function Checker:argv(spec, need)
       self:add(keypath("argv", i), "must be a string")
     elseif a:find("%z") then
       self:add(keypath("argv", i), "must not contain a NUL byte")
+    elseif i == 1 and a == "" then
+      self:add("argv[1]", "must not be empty (the command)")
     else
       out[i] = a
     end
