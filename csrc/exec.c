@@ -61,6 +61,7 @@ typedef struct exec_plan {
   exec_late *late;              /* NULL: none (see nslua_spawn) */
 } exec_plan;
 
+static void copy_word (char *dst, size_t size, const char *src) NSLUA_UNDER_FILTER;
 static void copy_word (char *dst, size_t size, const char *src) {
   size_t i;
   for (i = 0; src != NULL && src[i] != '\0' && i + 1 < size; i++)
@@ -165,6 +166,7 @@ fail:
 ** same), but there is no ENOEXEC fallback to /bin/sh: a file the kernel
 ** cannot execute is an error, never a shell script.  Returns errno.
 */
+static int exec_search (const exec_plan *p) NSLUA_UNDER_FILTER;
 static int exec_search (const exec_plan *p) {
   const char *file = p->argv[0], *s, *end;
   size_t flen = strlen(file);
@@ -202,6 +204,15 @@ static int exec_search (const exec_plan *p) {
       break;
   }
   return eacces ? EACCES : ENOENT;
+}
+
+/* (7) seccomp last: the filter may forbid what the steps before use;
+** (8) execve.  Everything from the filter on is NSLUA_UNDER_FILTER. */
+static void exec_filtered (exec_plan *p) NSLUA_UNDER_FILTER __attribute__((noreturn));
+static void exec_filtered (exec_plan *p) {
+  if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
+    nslua_exec_fail(p, "seccomp", errno, NULL);
+  nslua_exec_fail(p, "execve", exec_search(p), NULL);
 }
 
 /* The fixed sequence.  No Lua API call from here on. */
@@ -279,12 +290,7 @@ void nslua_exec_run (exec_plan *p) {
   if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0, 0, 0) != 0)
     nslua_exec_fail(p, "no_new_privs", errno, NULL);
 
-  /* (7) seccomp last: the filter may forbid what the steps above use */
-  if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
-    nslua_exec_fail(p, "seccomp", errno, NULL);
-
-  /* (8) */
-  nslua_exec_fail(p, "execve", exec_search(p), NULL);
+  exec_filtered(p);
 }
 
 /* opts[name] with no metamethods: the value stays anchored in opts. */

@@ -19,6 +19,17 @@
 #endif
 #endif
 
+/* Code that runs under the command's seccomp filter (the last steps of the
+** exec tail).  The sanitizer build's tail is a forked child with the ASan
+** runtime, whose noreturn bookkeeping (sigaltstack) and reports (mmap) a
+** filter may forbid: a failed execve then hung in ASan's CHECK instead of
+** exiting.  Such code is left uninstrumented. */
+#if defined(NSLUA_ASAN)
+#define NSLUA_UNDER_FILTER __attribute__((no_sanitize("address")))
+#else
+#define NSLUA_UNDER_FILTER
+#endif
+
 /* Every cross-file symbol is hidden: core.so exports luaopen_nslua_core only. */
 #pragma GCC visibility push(hidden)
 
@@ -118,7 +129,7 @@ exec_plan *nslua_exec_args (lua_State *L, const char *what);
 void nslua_exec_run (exec_plan *p) __attribute__((noreturn));
 /* exec.c: the "exec <step> <errno>[ <detail>]" status record, then _exit(1). */
 void nslua_exec_fail (const exec_plan *p, const char *step, int err, const char *detail)
-  __attribute__((noreturn));
+  NSLUA_UNDER_FILTER __attribute__((noreturn));
 /* A failure of the exec tail kept where the init can read it after the
 ** command has ended: a seccomp filter may forbid the tail's write(2) of
 ** the record (it is installed before execve), and then the init writes it.

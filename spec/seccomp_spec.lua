@@ -379,15 +379,22 @@ describe("a profile that forbids write(2)", function()
 
   -- the exec tail installs the filter before execve: a failed execve
   -- cannot write its record, so the init reports it (found by make fuzz)
+  -- (under make sanitize the tail is a forked child with the ASan runtime,
+  -- which must not run under the filter: it hung or exited 1 there)
   it("still reports a command it forbids to start: 126, not the tail's exit 1", function()
     local dir = helper.tmpdir("0755")
-    local f = assert(io.open(dir .. "/p.lua", "w"))
-    f:write('return { default = "errno", syscalls = { { names = { "exit_group" }, action = "allow" } } }\n')
-    f:close()
-    local _, out, code = helper.sh(("%s run --seccomp %s/p.lua -- /bin/true"):format(helper.nslua, dir))
+    -- the second forbids exit_group too: the tail cannot even exit
+    for _, allowed in ipairs { '"exit_group"', '"read", "write"' } do
+      local f = assert(io.open(dir .. "/p.lua", "w"))
+      f:write(('return { default = "errno", syscalls = { { names = { %s }, action = "allow" } } }\n')
+        :format(allowed))
+      f:close()
+      local _, out, code = helper.sh(("timeout -s KILL 60 %s run --seccomp %s/p.lua -- /bin/true")
+        :format(helper.nslua, dir))
+      assert.equal(126, code, allowed .. ": " .. out)
+      assert.matches("/bin/true: Operation not permitted", out, 1, true)
+    end
     helper.rmtree(dir)
-    assert.equal(126, code, out)
-    assert.matches("/bin/true: Operation not permitted", out, 1, true)
   end)
 end)
 
