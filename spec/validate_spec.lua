@@ -852,6 +852,9 @@ describe("nslua.validate", function()
         errs { stdio = { fds = { 2, 4, 4, "5" } } })
       assert.same({ "stdio.fds: must be a list of file descriptors >= 3" },
         errs { stdio = { fds = 3 } })
+      -- no file descriptor is beyond an int (found by make fuzz: the core raised)
+      assert.same({ "stdio.fds[1]: must be a file descriptor >= 3", "stdio.stdin: " .. msg },
+        errs { stdio = { stdin = 2 ^ 40, fds = { 2 ^ 31 } } })
       assert.same({ "stdio.stdni: unknown field" }, errs { stdio = { stdni = "null" } })
       assert.same({ "stdio: must be a table" }, errs { stdio = "null" })
     end)

@@ -12,6 +12,9 @@ local M = {}
 
 local KIB <const> = 1024
 
+-- The largest file descriptor (an int).
+local MAX_FD <const> = 0x7fffffff
+
 --- Default size of every tmpfs (DESIGN "Mounts"): 64 MiB.
 M.DEFAULT_TMPFS_SIZE = 64 * KIB * KIB
 
@@ -725,7 +728,7 @@ function Checker:stdio(spec)
       local fd = as_int(x)
       if type(x) == "string" and x ~= "" and not x:find("%z") then
         out[k] = x
-      elseif fd and fd >= 0 then
+      elseif fd and fd >= 0 and fd <= MAX_FD then
         out[k] = fd
       else
         self:add("stdio." .. k,
@@ -740,7 +743,7 @@ function Checker:stdio(spec)
       local seen = {}
       for i, x in ipairs(v.fds) do
         local fd, p = as_int(x), ("stdio.fds[%d]"):format(i)
-        if not fd or fd < 3 then
+        if not fd or fd < 3 or fd > MAX_FD then
           self:add(p, "must be a file descriptor >= 3")
         elseif seen[fd] then
           self:add(p, ("duplicate file descriptor %d"):format(fd))

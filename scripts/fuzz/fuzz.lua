@@ -388,6 +388,8 @@ while true do
       if #left > 0 then io.stdout:write("  left behind:\n    ", table.concat(left, "\n    "), "\n") end
       io.stdout:write("  output:\n", (out:gsub("^", "    "):gsub("\n(.)", "\n    %1")), "\n")
       io.stdout:write(("  again: make fuzz FUZZ_SEED=%d FUZZ_CASE=%d\n"):format(SEED, k))
+      -- what a killed nslua left (its owner is dead): gc removes it
+      if not FAKE then os.execute(("unset LD_PRELOAD; %s gc >/dev/null 2>&1"):format(q(NSLUA))) end
       status = 1
       break
     end
