@@ -71,10 +71,15 @@ describe("bad input", function()
     assert.matches("limits.rlimits.nofile:", out, 1, true)
   end)
 
+  -- LeakSanitizer cannot scan a process whose fd table is full (it reads
+  -- /proc): under make sanitize these runs check no leaks
+  local N_FDS = helper.sanitized and (helper.san_env .. "ASAN_OPTIONS=detect_leaks=0 " .. helper.root
+    .. "/scripts/nslua") or N
+
   it("a full fd table exits 0 or 125 with a message, never an internal error", function()
     -- from one free descriptor up: every place nslua opens one fails in turn
     for n = 4, 16 do
-      local _, out, code = helper.sh(("ulimit -n %d; %s run -- /bin/true"):format(n, N))
+      local _, out, code = helper.sh(("ulimit -n %d; %s run -- /bin/true"):format(n, N_FDS))
       assert.not_matches("stack traceback", out, 1, true)
       assert.not_matches("internal error", out, 1, true)
       assert.is_true(code == 0 or code == 125, ("ulimit -n %d: exit %s: %s"):format(n, code, out))
@@ -85,7 +90,7 @@ describe("bad input", function()
   it("a caller holding many fds gets 125 and a message, never a traceback", function()
     for free = 1, 8 do
       local _, out, code = helper.sh("bash -c " .. q(("ulimit -n 64; for ((i = 3; i < %d; i++)); do "
-        .. "eval \"exec $i</dev/null\"; done; %s run -- /bin/true"):format(64 - free, N)))
+        .. "eval \"exec $i</dev/null\"; done; %s run -- /bin/true"):format(64 - free, N_FDS)))
       assert.not_matches("stack traceback", out, 1, true)
       assert.not_matches("internal error", out, 1, true)
       assert.is_true(code == 0 or code == 125, ("%d free: exit %s: %s"):format(free, code, out))
