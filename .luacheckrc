@@ -10,7 +10,7 @@ max_line_length = 120
 max_string_line_length = false
 self = false
 include_files = {
-  "lua/**/*.lua", "spec/**/*.lua", "scripts/nslua", "scripts/bench/*.lua",
+  "lua/**/*.lua", "spec/**/*.lua", "scripts/nslua", "scripts/bench/*.lua", "scripts/fuzz/*.lua",
   ".luacheckrc", ".busted",
 }
 files["spec/**/*.lua"] = { std = "+busted" }

@@ -1,5 +1,5 @@
 # nslua - development build.
-#   make | make check | make lint | make sanitize | make bench | make install | make demo
+#   make | make check | make lint | make sanitize | make fuzz | make bench | make install | make demo
 LUA        ?= lua5.4
 LUAC       ?= luac5.4
 PKG_CONFIG ?= pkg-config
@@ -55,7 +55,7 @@ LUAC_OUT += build/lua/argparse.luac
 endif
 endif
 
-.PHONY: all check sanitize install clean demo bench lint
+.PHONY: all check sanitize fuzz install clean demo bench lint
 
 all: $(TARGET) $(LUAC_OUT)
 
@@ -87,6 +87,20 @@ sanitize:
 	rc=0; LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	        $(BUSTED) --lua=$(LUA) $(BUSTED_ARGS) || rc=$$?; \
+	$(MAKE) clean && $(MAKE) NODEPS=1 && exit $$rc
+
+# Fuzz the front ends (scripts/fuzz/fuzz.lua) for FUZZ_SECONDS under
+# ASan/UBSan, built and preloaded as `make sanitize` does; FUZZ_SEED and
+# FUZZ_CASE replay a case it printed.  The normal build is restored after.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) clean
+	$(MAKE) NODEPS=1 CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined" \
+	        LDFLAGS="-fsanitize=address,undefined"
+	rc=0; LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	FUZZ_SECONDS="$(FUZZ_SECONDS)" FUZZ_SEED="$(FUZZ_SEED)" FUZZ_CASE="$(FUZZ_CASE)" \
+	        $(LUA) scripts/fuzz/fuzz.lua || rc=$$?; \
 	$(MAKE) clean && $(MAKE) NODEPS=1 && exit $$rc
 
 install: all

@@ -58,13 +58,36 @@ typedef struct exec_plan {
   size_t ncaps;
   int has_seccomp;
   struct sock_fprog prog;
+  exec_late *late;              /* NULL: none (see nslua_spawn) */
 } exec_plan;
 
-/* The "exec" status record (status.h), then _exit(1). */
+static void copy_word (char *dst, size_t size, const char *src) NSLUA_UNDER_FILTER;
+static void copy_word (char *dst, size_t size, const char *src) {
+  size_t i;
+  for (i = 0; src != NULL && src[i] != '\0' && i + 1 < size; i++)
+    dst[i] = src[i];
+  dst[i] = '\0';
+}
+
+/* The "exec" status record (status.h), then _exit(1).  The failure goes
+** to p->late first, without a syscall: the seccomp filter (installed
+** before execve) may forbid the write, and then the init reports it. */
 void nslua_exec_fail (const exec_plan *p, const char *step, int err, const char *detail) {
-  if (p->status_fd >= 0)
-    (void)nslua_status_exec(p->status_fd, step, err, detail);  /* else nowhere to report */
+  exec_late *late = p->late;
+  if (late != NULL) {
+    late->err = err;
+    copy_word(late->step, sizeof late->step, step);
+    copy_word(late->detail, sizeof late->detail, detail);
+    late->pending = 1;
+  }
+  if (p->status_fd >= 0 && nslua_status_exec(p->status_fd, step, err, detail) == 0
+      && late != NULL)
+    late->pending = 0;
   _exit(1);
+}
+
+void nslua_exec_set_late (exec_plan *p, exec_late *late) {
+  p->late = late;
 }
 
 /* Write all of buf, retrying on EINTR and short writes; 0 or errno. */
@@ -143,6 +166,7 @@ fail:
 ** same), but there is no ENOEXEC fallback to /bin/sh: a file the kernel
 ** cannot execute is an error, never a shell script.  Returns errno.
 */
+static int exec_search (const exec_plan *p) NSLUA_UNDER_FILTER;
 static int exec_search (const exec_plan *p) {
   const char *file = p->argv[0], *s, *end;
   size_t flen = strlen(file);
@@ -180,6 +204,15 @@ static int exec_search (const exec_plan *p) {
       break;
   }
   return eacces ? EACCES : ENOENT;
+}
+
+/* (7) seccomp last: the filter may forbid what the steps before use;
+** (8) execve.  Everything from the filter on is NSLUA_UNDER_FILTER. */
+static void exec_filtered (exec_plan *p) NSLUA_UNDER_FILTER __attribute__((noreturn));
+static void exec_filtered (exec_plan *p) {
+  if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
+    nslua_exec_fail(p, "seccomp", errno, NULL);
+  nslua_exec_fail(p, "execve", exec_search(p), NULL);
 }
 
 /* The fixed sequence.  No Lua API call from here on. */
@@ -257,12 +290,7 @@ void nslua_exec_run (exec_plan *p) {
   if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0, 0, 0) != 0)
     nslua_exec_fail(p, "no_new_privs", errno, NULL);
 
-  /* (7) seccomp last: the filter may forbid what the steps above use */
-  if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
-    nslua_exec_fail(p, "seccomp", errno, NULL);
-
-  /* (8) */
-  nslua_exec_fail(p, "execve", exec_search(p), NULL);
+  exec_filtered(p);
 }
 
 /* opts[name] with no metamethods: the value stays anchored in opts. */

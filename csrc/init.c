@@ -52,7 +52,7 @@ static int init_reap (pid_t cmd, int *done, int *status, struct rusage *ru, int 
   }
 }
 
-void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep) {
+void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec_late *late) {
   struct signalfd_siginfo si[16];
   struct rusage ru, cru;
   sigset_t all;
@@ -124,6 +124,11 @@ void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep) {
     (void)init_reap(cmd, &done, &status, &ru, &xfsz);
   if (getrusage(RUSAGE_CHILDREN, &cru) != 0)
     memset(&cru, 0, sizeof cru);
+  /* the command's exec tail failed and could not say so (its filter
+  ** forbade the write): its record comes from here */
+  if (late != NULL && late->pending)
+    (void)nslua_status_exec(status_fd, late->step, late->err,
+                            late->detail[0] != '\0' ? late->detail : NULL);
   /* the parent may be gone: then there is nobody to tell */
   (void)nslua_status_exit(status_fd, status, &ru, &cru, xfsz);
   _exit(0);
@@ -161,7 +166,7 @@ static int proc_init (lua_State *L) {
     for (i = 0; i < n; i++)
       keep[i + 2] = fds[i];
   }
-  nslua_init_run((int)cmd, status_fd, keep, n + 2);
+  nslua_init_run((int)cmd, status_fd, keep, n + 2, NULL);
   return 0;
 }
 

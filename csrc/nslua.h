@@ -19,6 +19,17 @@
 #endif
 #endif
 
+/* Code that runs under the command's seccomp filter (the last steps of the
+** exec tail).  The sanitizer build's tail is a forked child with the ASan
+** runtime, whose noreturn bookkeeping (sigaltstack) and reports (mmap) a
+** filter may forbid: a failed execve then hung in ASan's CHECK instead of
+** exiting.  Such code is left uninstrumented. */
+#if defined(NSLUA_ASAN)
+#define NSLUA_UNDER_FILTER __attribute__((no_sanitize("address")))
+#else
+#define NSLUA_UNDER_FILTER
+#endif
+
 /* Every cross-file symbol is hidden: core.so exports luaopen_nslua_core only. */
 #pragma GCC visibility push(hidden)
 
@@ -120,23 +131,40 @@ typedef struct exec_plan exec_plan;
 exec_plan *nslua_exec_plan (lua_State *L);
 /* The fd of a user namespace the command joins before its ids (-1: none). */
 void nslua_exec_set_userns (exec_plan *p, int fd);
+typedef struct exec_late exec_late;
+/* Where the exec tail also keeps its failure (NULL: nowhere). */
+void nslua_exec_set_late (exec_plan *p, exec_late *late);
 exec_plan *nslua_exec_args (lua_State *L, const char *what);
 /* exec.c: the fixed sequence (no Lua API call); never returns. */
 void nslua_exec_run (exec_plan *p) __attribute__((noreturn));
 /* exec.c: the "exec <step> <errno>[ <detail>]" status record, then _exit(1). */
 void nslua_exec_fail (const exec_plan *p, const char *step, int err, const char *detail)
-  __attribute__((noreturn));
+  NSLUA_UNDER_FILTER __attribute__((noreturn));
+/* A failure of the exec tail kept where the init can read it after the
+** command has ended: a seccomp filter may forbid the tail's write(2) of
+** the record (it is installed before execve), and then the init writes it.
+** nslua_spawn maps it shared with the command; 'pending' is set before the
+** tail's own write and cleared once that write succeeded. */
+struct exec_late {
+  volatile int pending;
+  int err;
+  char step[16];
+  char detail[32];
+};
 /* exec.c: option tables.  Unknown names in the table at 'arg' raise; a list
 ** of fds in field 'name' into GC-owned memory left on the stack (NULL and
 ** nothing pushed when the field is nil). */
 void nslua_check_opt_names (lua_State *L, int arg, const char *const *names);
 const int *nslua_opt_fds (lua_State *L, int arg, const char *name, size_t *n);
 
-/* spawn.c: proc.spawn's child: stdio[t] >= 0 is dup2'd onto t; pid or -1 (errno). */
-int nslua_spawn (exec_plan *p, const int stdio[3]);
+/* spawn.c: proc.spawn's child: stdio[t] >= 0 is dup2'd onto t; pid or -1 (errno).
+** With 'late' (may be NULL) the command gets an exec_late shared with the
+** caller (*late: NULL when it could not be mapped); the caller unmaps it. */
+int nslua_spawn (exec_plan *p, const int stdio[3], exec_late **late);
 /* init.c: proc.init's loop: keep[0] and keep[1] are scratch for the status fd and
-** the signalfd, keep[2..nkeep-1] the fds it keeps. */
-void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep)
+** the signalfd, keep[2..nkeep-1] the fds it keeps; 'late' (may be NULL): an
+** exec failure of the command it reports when the command could not. */
+void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec_late *late)
   __attribute__((noreturn));
 
 /* netlink.c (link_up) and nlroute.c: plain C, no Lua state, so a freshly

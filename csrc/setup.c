@@ -587,6 +587,7 @@ static void run_plan (plan *p) {
   char b = 0;
   size_t i;
   int cmd, err, userns = -1;
+  exec_late *late = NULL;
 
   /* /proc/1/cmdline and comm inside: never the caller's command line */
   nslua_set_title("nslua-init");
@@ -660,7 +661,7 @@ static void run_plan (plan *p) {
     nslua_exec_set_userns(p->exec, userns);
   }
   /* 5. the command, then the init */
-  cmd = nslua_spawn(p->exec, p->stdio);
+  cmd = nslua_spawn(p->exec, p->stdio, &late);
   if (cmd < 0)
     fail(p, "fork", errno, NULL, "clone", NULL, NULL);
   if (userns >= 0)
@@ -669,7 +670,7 @@ static void run_plan (plan *p) {
     if (p->stdio[i] > 2 && (i == 0 || p->stdio[i] != p->stdio[i - 1]))
       close(p->stdio[i]);
   nslua_status_pid(p->status_fd, cmd);
-  nslua_init_run(cmd, p->status_fd, p->keep, p->nkeep);
+  nslua_init_run(cmd, p->status_fd, p->keep, p->nkeep, late);
 }
 
 /* The child: its buffer for paths on its own stack, then the plan. */

@@ -28,13 +28,20 @@ static int spawn_child (void *arg) {
 /* CLONE_VM|CLONE_VFORK, as posix_spawn: returns once the child has called
 ** execve or failed.  The child writes only its own stack, the plan's
 ** scratch and, through libcap, the (suspended) caller's heap. */
-int nslua_spawn (exec_plan *p, const int stdio[3]) {
+int nslua_spawn (exec_plan *p, const int stdio[3], exec_late **late) {
   spawn_arg a;
   sigset_t all, old;
   char *stack;
   int pid, err;
   a.p = p;
   a.stdio = stdio;
+  nslua_exec_set_late(p, NULL);
+  if (late != NULL) {
+    /* shared even with fork semantics (the sanitizer build) */
+    void *m = mmap(NULL, sizeof **late, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    *late = m == MAP_FAILED ? NULL : (exec_late *)m;
+    nslua_exec_set_late(p, *late);
+  }
 #if defined(NSLUA_ASAN)
   /* `make sanitize`: fork semantics (see nslua.h) */
   (void)stack;
@@ -89,7 +96,7 @@ static int proc_spawn (lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  pid = nslua_spawn(nslua_exec_args(L, "spawn"), stdio);
+  pid = nslua_spawn(nslua_exec_args(L, "spawn"), stdio, NULL);
   if (pid < 0)
     return nslua_fail(L, errno, "clone", NULL);
   lua_pushinteger(L, pid);

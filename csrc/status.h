@@ -43,6 +43,9 @@
 **       rlimit: its name; caps: cap_get_proc|cap_set_proc|cap_drop_bound|
 **       cap_reset_ambient|cap_set_ambient).  A successful execve writes
 **       nothing: the pipe end is close-on-exec, and its end of file says so.
+**       When the command's seccomp filter forbids this write, the init
+**       writes the record (before "exit") from the failure the exec tail
+**       left in memory it shares with the init (exec_late, nslua.h).
 **
 **   init <step> <errno>
 **       The init could not set itself up (signals, subreaper, signalfd,

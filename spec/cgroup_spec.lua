@@ -285,6 +285,34 @@ describe("nslua.cgroup", function()
       for _, h in pairs(l.controllers) do assert.equal(l.v2, h) end
     end)
 
+    -- luacheck: push no max line length
+    it("leaves out a hierarchy a later mount covers (a tmpfs over it or over its parent)", function()
+      local cg = "8:pids:/\n4:memory:/\n0::/\n"
+      local base = [[
+24 1 0:21 / /sys/fs/cgroup rw - tmpfs tmpfs rw
+29 24 0:26 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:12 - cgroup cgroup rw,memory
+30 24 0:27 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime shared:13 - cgroup cgroup rw,pids
+31 24 0:28 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+]]
+      local l = assert(cgroup.detect(base, cg))
+      assert.equal("/sys/fs/cgroup/pids", l.controllers.pids.dir)
+      -- mount -t tmpfs x /sys/fs/cgroup/pids: the pids hierarchy is gone
+      l = assert(cgroup.detect(base .. "90 30 0:99 / /sys/fs/cgroup/pids rw - tmpfs x rw\n", cg))
+      assert.is_nil(l.controllers.pids)
+      assert.equal("/sys/fs/cgroup/memory", l.controllers.memory.dir)
+      assert.equal("/sys/fs/cgroup/unified", l.v2.mount)
+      -- a tmpfs over /sys/fs/cgroup hides every hierarchy under it
+      l = assert(cgroup.detect(base .. "91 24 0:98 / /sys/fs/cgroup rw - tmpfs x rw\n", cg))
+      assert.is_nil(l.controllers.pids)
+      assert.is_nil(l.controllers.memory)
+      assert.is_nil(l.v2)
+      -- a mount elsewhere, or a cgroup remounted on top, changes nothing
+      l = assert(cgroup.detect(base .. "92 1 0:97 / /mnt rw - tmpfs x rw\n"
+        .. "93 30 0:27 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n", cg))
+      assert.equal("/sys/fs/cgroup/pids", l.controllers.pids.dir)
+    end)
+    -- luacheck: pop
+
     it("rejects non-string texts", function()
       assert.has_error(function() cgroup.detect(1, "") end,
         "detect: mountinfo and cgroup must be strings")
@@ -337,7 +365,7 @@ describe("nslua.cgroup", function()
       if v2l.controllers.memory then return pending("cgroup2 here has memory") end
       local cg, msg, code = new({ memory = 64 << 20 }, { layout = v2l })
       assert.is_nil(cg)
-      assert.equal("cgroup: controller 'memory' is not available", msg)
+      assert.equal("cgroup: controller 'memory' is not available (limits.memory needs it)", msg)
       assert.equal(E.ENODEV, code)
     end)
 

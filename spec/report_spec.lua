@@ -51,6 +51,27 @@ describe("nslua.report", function()
     assert.equal(125, report.exit_code(r))
   end)
 
+  it("gives 125 for an error after the command ended (an after_exit hook)", function()
+    local r = { status = "error", exit_code = 0, error = { step = "hook after_exit", message = "x" } }
+    assert.equal(125, report.exit_code(r))
+    r.exit_code = 127
+    assert.equal(125, report.exit_code(r))
+    assert.equal(127, report.exit_code { status = "error", exit_code = 127, error = { step = "execve" } })
+  end)
+
+  it("reports an init killed from outside as signaled, naming the init", function()
+    local r = report.build { status = {}, init = { how = "signaled", code = report.SIGKILL }, wall_s = 1 }
+    assert.equal("signaled", r.status)
+    assert.equal(report.SIGKILL, r.signal)
+    assert.equal("init", r.error.step)
+    assert.equal("the init was killed by signal 9 (SIGKILL)", r.error.message)
+    assert.equal(128 + report.SIGKILL, report.exit_code(r))
+    -- an init that exited without a status is still an error
+    r = report.build { status = {}, init = { how = "exited", code = 1 }, wall_s = 1 }
+    assert.equal("error", r.status)
+    assert.equal(125, report.exit_code(r))
+  end)
+
   it("says which limit ended a run", function()
     local exit = { how = "signaled", code = report.SIGKILL }
     assert.equal("wall-limit", report.build { status = { exit = exit }, reason = "wall-limit" }.status)

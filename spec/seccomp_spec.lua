@@ -244,9 +244,10 @@ describe("nslua.seccomp", function()
       assert.is_false(ok1)
       assert.matches("attempt to load a binary chunk", e1)
       assert.is_false(ok2)
-      assert.matches("num.lua: must return a table, not number", e2, 1, true)
+      -- the messages name the file, never a position in nslua's sources
+      assert.equal(("seccomp profile %s/num.lua: must return a table, not number"):format(dir), e2)
       assert.is_false(ok3)
-      assert.matches("missing.lua", e3, 1, true)
+      assert.equal(("seccomp profile: cannot open %s/missing.lua: No such file or directory"):format(dir), e3)
     end)
 
     it("raises on unknown names and invalid profiles", function()
@@ -368,6 +369,32 @@ for name, nr, arg in (("ptrace", 101, 0), ("unshare", 272, 0x400), ("clone3", 43
         "ptrace -1 " .. EPERM, "unshare -1 " .. EPERM, "clone3 -1 " .. E.ENOSYS },
         lines(out))
     end)
+  end)
+end)
+
+describe("a profile that forbids write(2)", function()
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
+
+  -- the exec tail installs the filter before execve: a failed execve
+  -- cannot write its record, so the init reports it (found by make fuzz)
+  -- (under make sanitize the tail is a forked child with the ASan runtime,
+  -- which must not run under the filter: it hung or exited 1 there)
+  it("still reports a command it forbids to start: 126, not the tail's exit 1", function()
+    local dir = helper.tmpdir("0755")
+    -- the second forbids exit_group too: the tail cannot even exit
+    for _, allowed in ipairs { '"exit_group"', '"read", "write"' } do
+      local f = assert(io.open(dir .. "/p.lua", "w"))
+      f:write(('return { default = "errno", syscalls = { { names = { %s }, action = "allow" } } }\n')
+        :format(allowed))
+      f:close()
+      local _, out, code = helper.sh(("timeout -s KILL 60 %s run --seccomp %s/p.lua -- /bin/true")
+        :format(helper.nslua, dir))
+      assert.equal(126, code, allowed .. ": " .. out)
+      assert.matches("/bin/true: Operation not permitted", out, 1, true)
+    end
+    helper.rmtree(dir)
   end)
 end)
 

@@ -267,6 +267,20 @@ describe("nslua.validate", function()
       })
     end)
 
+    it("keeps one problem per line whatever the keys and values hold (found by make fuzz)", function()
+      local spec = { argv = { "x" }, env = { ["K\nX"] = 1 }, limits = { memory = "6\n4M" },
+                     caps = { "a\nb" }, ["x\ny"] = 1 }
+      assert.same({
+        '["x\\ny"]: unknown field',
+        'caps[1]: unknown capability \'a\\nb\'',
+        'env["K\\nX"]: must be a string',
+        "limits.memory: invalid size '6\\n4M'",
+      }, errs(spec))
+      local msg = raises(function() v.validate(spec) end)
+      local _, lines = msg:gsub("\n", "")
+      assert.equal(3, lines, msg)
+    end)
+
     it("names unknown top-level keys of any kind", function()
       assert.same({ "[\"a b\"]: unknown field", "[1]: unknown field" },
         errs { [1] = "x", ["a b"] = 2 })
@@ -336,6 +350,10 @@ describe("nslua.validate", function()
       assert.same({ "argv[2]: must be a string", "argv[3]: must be a string" },
         errs { argv = { "a", 1, true } })
       assert.same({ "argv[1]: must not contain a NUL byte" }, errs { argv = { "a\0b" } })
+    end)
+
+    it("rejects an empty command, which the executor refuses (found by make fuzz)", function()
+      assert.same({ "argv[1]: must not be empty (the command)" }, errs { argv = { "", "x" } })
     end)
   end)
 
@@ -843,6 +861,9 @@ describe("nslua.validate", function()
         errs { stdio = { fds = { 2, 4, 4, "5" } } })
       assert.same({ "stdio.fds: must be a list of file descriptors >= 3" },
         errs { stdio = { fds = 3 } })
+      -- no file descriptor is beyond an int (found by make fuzz: the core raised)
+      assert.same({ "stdio.fds[1]: must be a file descriptor >= 3", "stdio.stdin: " .. msg },
+        errs { stdio = { stdin = 2 ^ 40, fds = { 2 ^ 31 } } })
       assert.same({ "stdio.stdni: unknown field" }, errs { stdio = { stdni = "null" } })
       assert.same({ "stdio: must be a table" }, errs { stdio = "null" })
     end)

@@ -110,15 +110,45 @@ end
 
 function M._parse(mountinfo, cgroup)
 
-  -- cgroup mounts: v1 by their controller set, v2 by type.
-  local v1_mounts, v2_mounts = {}, {}
+  -- Every mount, then which of them are hidden: a mount with a child on
+  -- the same mount point is covered by that child (e.g. a tmpfs mounted
+  -- over /sys/fs/cgroup/pids), and a covered mount hides every mount on it
+  -- but the one covering it.  A hidden cgroup mount is no hierarchy: its
+  -- controller is unavailable.
+  local entries, by_id, covered = {}, {}, {}
   for line in mountinfo:gmatch("[^\n]+") do
     local pre, post = line:match("^(.-) %- (.*)$")
     if pre then
       local f = {}
       for w in pre:gmatch("%S+") do f[#f + 1] = w end
-      local fstype, _, super = post:match("^(%S+) (%S+) (%S+)")
-      local root, mnt = f[4] and unescape(f[4]), f[5] and unescape(f[5])
+      local e = { id = f[1], parent = f[2], f = f, post = post, mnt = f[5] and unescape(f[5]) }
+      entries[#entries + 1] = e
+      if e.id then by_id[e.id] = e end
+    end
+  end
+  for _, e in ipairs(entries) do
+    local p = by_id[e.parent]
+    if p and p ~= e and p.mnt == e.mnt then covered[p] = e end
+  end
+  local function hidden(e)
+    if covered[e] then return true end
+    local seen = { [e] = true }
+    local p = by_id[e.parent]
+    while p and not seen[p] do
+      if covered[p] and covered[p] ~= e then return true end
+      seen[p] = true
+      e, p = p, by_id[p.parent]
+    end
+    return false
+  end
+
+  -- cgroup mounts: v1 by their controller set, v2 by type.
+  local v1_mounts, v2_mounts = {}, {}
+  for _, e in ipairs(entries) do
+    if not hidden(e) then
+      local f = e.f
+      local fstype, _, super = e.post:match("^(%S+) (%S+) (%S+)")
+      local root, mnt = f[4] and unescape(f[4]), e.mnt
       if fstype == "cgroup2" and root then
         v2_mounts[#v2_mounts + 1] = { root = root, mount = mnt }
       elseif fstype == "cgroup" and root then
@@ -260,9 +290,17 @@ end
 -- plan_dirs names them before they exist.
 local function group_plan(layout, limits, opts)
   -- Controllers each limit needs; accounting ones are best effort.
-  local want = {}
-  for k, d in pairs(LIMIT_FIELDS) do
-    if limits[k] then want[d.controller] = "required" end
+  local want, wanted_by = {}, {}
+  for _, k in ipairs(nslimits.CGROUP_KEYS) do
+    local d = LIMIT_FIELDS[k]
+    if limits[k] then
+      want[d.controller] = "required"
+      wanted_by[d.controller] = wanted_by[d.controller] or k
+    end
+  end
+  local function unavailable(c)
+    return nil, ("cgroup: controller '%s' is not available (limits.%s needs it)"):format(c, wanted_by[c]),
+      core.errno.ENODEV
   end
 
   local v2 = layout.v2
@@ -278,12 +316,8 @@ local function group_plan(layout, limits, opts)
   -- Which hierarchy serves each wanted controller.
   for c in pairs(want) do
     local h = layout.controllers[c]
-    if not h then
-      return nil, ("cgroup: controller '%s' is not available"):format(c), core.errno.ENODEV
-    end
-    if h.version == 2 and v2.readable and not v2.controllers[c] then
-      return nil, ("cgroup: controller '%s' is not available"):format(c), core.errno.ENODEV
-    end
+    if not h then return unavailable(c) end
+    if h.version == 2 and v2.readable and not v2.controllers[c] then return unavailable(c) end
   end
   if limits.swap and layout.controllers.memory.version == 1 then
     local h = layout.controllers.memory

@@ -19,6 +19,14 @@ local errno = core.errno
 
 local M = {}
 
+-- The text of an error a hook raised, whatever it raised (a table, a
+-- value whose __tostring itself raises).
+local function error_text(e)
+  local ok, s = pcall(tostring, e)
+  if ok and type(s) == "string" then return s end
+  return ("(an error value of type %s)"):format(type(e))
+end
+
 local Container = {}
 Container.__index = Container
 
@@ -97,25 +105,43 @@ function Container:start()
   return self._pid
 end
 
+-- Close fd boxes on the cleanup stack unless already closed (the child's
+-- ends are closed right after the clone).
+function Container:_defer_close(...)
+  local fds = { ... }
+  self:_defer(function()
+    for _, fd in ipairs(fds) do
+      if not fd:closed() then fd:close() end
+    end
+  end)
+end
+
 -- The runtime handles the executor gets beside the plan (setup.plan's rt).
+-- @return[1] table rt
+-- @return[2] nil, message, errno (a pipe: e.g. a full fd table)
 function Container:_runtime()
   local spec, res = self.spec, self.res
   local rt = { trees = res.rt.trees, cgroup_procs = res.rt.cgroup_procs, seccomp = res.rt.seccomp,
                stdio = res.rt.stdio, keep = {}, stop = TEST_STOPS[TEST_STOP] and TEST_STOP or nil }
   for i, fd in ipairs(res.rt.keep) do rt.keep[i] = fd end
-  rt.sync_r, rt.sync_w = proc.pipe()
-  local status_r
-  status_r, rt.status_w = proc.pipe()
-  self._sync_w, self._status_r = rt.sync_w, status_r
-  self:_defer(function() rt.sync_w:close() end)
-  self:_defer(function() if not status_r:closed() then status_r:close() end end)
+  local sync_r, sync_w, code = proc.pipe()
+  if not sync_r then return nil, sync_w, code end
+  self:_defer_close(sync_r, sync_w)
+  local status_r, status_w
+  status_r, status_w, code = proc.pipe()
+  if not status_r then return nil, status_w, code end
+  self:_defer_close(status_r, status_w)
+  rt.sync_r, rt.sync_w, rt.status_w = sync_r, sync_w, status_w
+  self._sync_w, self._status_r = sync_w, status_r
   -- the init keeps the sync pipe's read end: a parked child (a test stop)
   -- sees it hang up when nslua dies
   rt.keep[#rt.keep + 1] = rt.sync_r
   if spec.tty then
-    local a, b = proc.socketpair()
+    local a, b
+    a, b, code = proc.socketpair()
+    if not a then return nil, b, code end
+    self:_defer_close(a, b)
     rt.tty_sock, self._tty_sock = b, a
-    self:_defer(function() if not a:closed() then a:close() end end)
   end
   if self.plan.hooks then
     rt.hooks, rt.hook_ctx = spec.hooks, { id = self.id, spec = spec }
@@ -125,7 +151,8 @@ end
 
 -- Everything from the runtime handles to the release of the child.
 function Container:_launch()
-  local rt = self:_runtime()
+  local rt, rerr, rcode = self:_runtime()
+  if not rt then return nil, rerr, rcode end
   local okp, splan = pcall(core.setup.plan, self.plan, rt)
   if not okp then
     rt.sync_r:close()
@@ -208,7 +235,7 @@ function Container:_clone_and_release(splan, flags, rt)
   if not ok then return nil, err, code end
   if spec.hooks and spec.hooks.after_clone then
     local ok2, herr = pcall(spec.hooks.after_clone, { id = self.id, pid = pid, spec = spec })
-    if not ok2 then return nil, "hook after_clone: " .. tostring(herr), 0 end
+    if not ok2 then return nil, "hook after_clone: " .. error_text(herr), 0 end
   end
   -- a child that died before its release (killed, out of memory) is EPIPE
   -- here, never a SIGPIPE for us: a start failure naming how it ended
@@ -407,7 +434,7 @@ function Container:wait()
   if spec.hooks and spec.hooks.after_exit then
     local ok, herr = pcall(spec.hooks.after_exit, { id = self.id, pid = self._pid, spec = spec }, rep)
     if not ok then
-      rep.status, rep.error = "error", { step = "hook after_exit", message = tostring(herr) }
+      rep.status, rep.error = "error", { step = "hook after_exit", message = error_text(herr) }
     end
   end
   self:_unwind()

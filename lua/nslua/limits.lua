@@ -96,12 +96,22 @@ function M.option(key)
   return "--" .. key:gsub("_", "-")
 end
 
--- How a bad value reads in a message: strings quoted, numbers as written.
+-- Control characters as Lua escapes ("\n", "\1"): a message is one line
+-- per problem, whatever a value holds.
+local ESCAPES <const> = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+local function escape(s)
+  return (s:gsub("%c", function(c) return ESCAPES[c] or ("\\%d"):format(c:byte()) end))
+end
+M.escape = escape
+
+--- How a bad value reads in a message: strings quoted (control
+-- characters escaped), numbers as written, other values by type.
 local function show(v)
-  if type(v) == "string" then return ("'%s'"):format(v) end
+  if type(v) == "string" then return ("'%s'"):format(escape(v)) end
   if type(v) == "number" or type(v) == "boolean" then return tostring(v) end
   return ("(%s)"):format(type(v))
 end
+M.show = show
 
 local SIZE_UNITS = {}
 for i, letter in ipairs { "k", "m", "g", "t" } do

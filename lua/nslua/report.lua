@@ -88,6 +88,14 @@ function M.build(a)
   elseif a.killed then
     -- nslua itself sent SIGKILL to the init: the init wrote no record
     r.status, r.signal = "signaled", a.killed
+  elseif a.init and a.init.how == "signaled" then
+    -- killed from outside (kill -9 of the init): the pid namespace took
+    -- the command with it, as `podman kill` does (128+N); the error says
+    -- the signal went to the init, not to the command
+    local sig = a.init.code
+    r.status, r.signal = "signaled", sig
+    r.error = { step = "init", message = ("the init was killed by signal %d (SIG%s)")
+      :format(sig, core.proc.signame(sig) or "?") }
   else
     r.status = "error"
     r.error = { step = "init", message = ("the init ended (%s %s) without a status")
@@ -112,7 +120,10 @@ end
 
 --- The CLI exit code of a report (podman's convention): the command's
 -- own code; EXIT_SIGNAL + N when signal N (a limit's SIGKILL) ended it;
--- 127 or 126 when the command could not start; else EXIT_FAIL.
+-- 127 or 126 when the command could not start; else EXIT_FAIL.  An error
+-- after the command ended (an after_exit hook) is EXIT_FAIL whatever the
+-- command's own code was: only a failed execve gives an error report its
+-- exit_code.
 -- @tparam table r a report (or nslua.exec's result)
 -- @treturn integer
 function M.exit_code(r)
@@ -127,6 +138,7 @@ function M.exit_code(r)
     if r.signal then return M.EXIT_SIGNAL + r.signal end
     return M.EXIT_FAIL
   end
+  if r.error and r.error.step ~= "execve" then return M.EXIT_FAIL end
   return r.exit_code or M.EXIT_FAIL
 end
 

@@ -648,7 +648,11 @@ function M.compile(p)
   if builders[p] then
     profile = M.profiles[p]
   elseif p:find("/", 1, true) or p:match("%.lua$") then
-    profile = M.load_file(p)
+    -- load_file's message names the file; a position in this module
+    -- (its level 2) would tell the operator nothing
+    local ok, v = pcall(M.load_file, p)
+    if not ok then error(v, 0) end
+    profile = v
   else
     error(("seccomp: unknown profile '%s' (valid: default strict none or FILE.lua)"):format(p), 2)
   end

@@ -12,6 +12,9 @@ local M = {}
 
 local KIB <const> = 1024
 
+-- The largest file descriptor (an int).
+local MAX_FD <const> = 0x7fffffff
+
 --- Default size of every tmpfs (DESIGN "Mounts"): 64 MiB.
 M.DEFAULT_TMPFS_SIZE = 64 * KIB * KIB
 
@@ -78,12 +81,31 @@ local MOUNT_ALLOWED = {
   symlink = set { "type", "source", "target" },
   file = set { "type", "target", "content", "mode", "ro" },
 }
+--- The field names of each table of a spec, sorted (for tools that
+-- generate or document specs, e.g. scripts/fuzz): spec (the top level),
+-- user, mount (every mount field) and mount_types[type] (those a type
+-- takes), net, veth, stdio, hooks, limits, rlimits, namespaces.
+local function sorted(s)
+  local t = {}
+  for k in pairs(s) do t[#t + 1] = k end
+  table.sort(t)
+  return t
+end
+M.FIELDS = {
+  spec = sorted(FIELDS), user = sorted(USER_FIELDS), mount = sorted(MOUNT_FIELDS),
+  net = sorted(NET_FIELDS), veth = sorted(VETH_FIELDS), stdio = sorted(STDIO_FIELDS),
+  hooks = sorted(HOOKS), namespaces = M.NAMESPACES, mount_types = {},
+}
+for ty, allowed in pairs(MOUNT_ALLOWED) do M.FIELDS.mount_types[ty] = sorted(allowed) end
+
 -- Cross-field rules: these mount types need a namespace of their own.
 local MOUNT_NEEDS_NS = { proc = "pid", mqueue = "ipc", sysfs = "net" }
 
 -- The limits and their kinds live in nslua.limits.
 local LIMIT_FIELDS = set(limits.KEYS)
 LIMIT_FIELDS.rlimits = true
+M.FIELDS.limits = sorted(LIMIT_FIELDS)
+M.FIELDS.rlimits = limits.RLIMIT_KEYS
 
 -- A path element for key k under base: base.k for identifiers, base[...]
 -- otherwise, so every error names exactly where it is.
@@ -94,7 +116,8 @@ local function keypath(base, k)
   elseif math.type(k) == "integer" then
     part = ("[%d]"):format(k)
   elseif type(k) == "string" then
-    part = ("[%q]"):format(k)
+    -- %q writes a newline as "\" and a newline: one problem, one line
+    part = ("[%q]"):format(k):gsub("\\\n", "\\n")
   else
     part = ("[%s]"):format(type(k))
   end
@@ -102,12 +125,9 @@ local function keypath(base, k)
 end
 M.keypath = keypath
 
--- How a bad value reads in a message: strings quoted, numbers as written.
-local function show(v)
-  if type(v) == "string" then return ("'%s'"):format(v) end
-  if type(v) == "number" or type(v) == "boolean" then return tostring(v) end
-  return ("(%s)"):format(type(v))
-end
+-- How a bad value reads in a message (nslua.limits.show): strings
+-- quoted with control characters escaped, numbers as written.
+local show = limits.show
 
 -- An integer from an integer or an integral float, else nil.
 local function as_int(v)
@@ -337,6 +357,8 @@ function Checker:argv(spec, need)
       self:add(keypath("argv", i), "must be a string")
     elseif a:find("%z") then
       self:add(keypath("argv", i), "must not contain a NUL byte")
+    elseif i == 1 and a == "" then
+      self:add("argv[1]", "must not be empty (the command)")
     else
       out[i] = a
     end
@@ -627,7 +649,7 @@ function Checker:caps(spec)
     if type(c) ~= "string" then
       self:add(p, "must be a string")
     elseif not name then
-      self:add(p, ("unknown capability '%s'"):format(c))
+      self:add(p, ("unknown capability %s"):format(show(c)))
     elseif name == "all" then
       for _, n in ipairs(M.CAPS) do have[n] = true end
     else
@@ -715,7 +737,7 @@ function Checker:stdio(spec)
       local fd = as_int(x)
       if type(x) == "string" and x ~= "" and not x:find("%z") then
         out[k] = x
-      elseif fd and fd >= 0 then
+      elseif fd and fd >= 0 and fd <= MAX_FD then
         out[k] = fd
       else
         self:add("stdio." .. k,
@@ -730,7 +752,7 @@ function Checker:stdio(spec)
       local seen = {}
       for i, x in ipairs(v.fds) do
         local fd, p = as_int(x), ("stdio.fds[%d]"):format(i)
-        if not fd or fd < 3 then
+        if not fd or fd < 3 or fd > MAX_FD then
           self:add(p, "must be a file descriptor >= 3")
         elseif seen[fd] then
           self:add(p, ("duplicate file descriptor %d"):format(fd))

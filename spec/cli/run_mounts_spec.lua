@@ -35,7 +35,7 @@ describe("nslua run mount options", function()
                    "--mqueue", "/q", "--bind-idmap", "/h", "/i", "--tmpfs", "/t", "--", "true" }
     assert.same({
       { type = "dev-bind", source = "/", target = "/" },
-      { type = "tmpfs", target = "/t", size = "1M" },
+      { type = "tmpfs", target = "/t", size = 1048576 },
       { type = "bind", ro = true, source = "/dev/null", target = "/etc/shadow" },
       { type = "bind", try = true, source = "/a", target = "/b" },
       { type = "dir", target = "/d" },

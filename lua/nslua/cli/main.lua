@@ -46,6 +46,29 @@ function M.builtin(name)
   return package.searchpath("nslua.recipes." .. name, package.path)
 end
 
+--- The text of an error value, whatever it is: a recipe may raise a
+-- table, or a value whose __tostring itself raises.
+function M.error_text(e)
+  local ok, s = pcall(tostring, e)
+  if ok and type(s) == "string" then return s end
+  return ("(an error value of type %s)"):format(type(e))
+end
+local error_text = M.error_text
+
+-- A recipe's error as "path: message": Lua puts "path:line:" before a
+-- string raised at a level; anything else gets the file name here.
+local function recipe_error(path, e)
+  local s = error_text(e)
+  if s:sub(1, #path + 1) == path .. ":" then return s end
+  return ("%s: %s"):format(path, s)
+end
+
+--- Is v an exit code a recipe may end with (an integer 0-255)?
+function M.valid_exit_code(v)
+  local n = math.tointeger(v)
+  return n ~= nil and n >= 0 and n <= 255
+end
+
 --- Load a recipe as text only (never bytecode) and run its chunk with
 -- args (also in the global `arg`, as a script gets them).
 -- @treturn[1] true
@@ -58,7 +81,7 @@ function M.load_recipe(path, args)
   local a = { [0] = path, table.unpack(args, 1, args.n or #args) }
   _G.arg = a
   local ok, v = pcall(chunk, table.unpack(args, 1, args.n or #args))
-  if not ok then return nil, tostring(v) end
+  if not ok then return nil, recipe_error(path, v) end
   return true, v
 end
 
@@ -97,7 +120,7 @@ function M.recipe(path, args, need_spec)
     resources.forbid = need_spec and "explain runs nothing (the recipe drives the API itself)" or nil
     local ok2, r = pcall(v, table.unpack(args, 1, args.n or #args))
     resources.forbid = nil
-    if not ok2 then return nil, ("%s: %s"):format(path, tostring(r)) end
+    if not ok2 then return nil, recipe_error(path, r) end
     v = r
   end
   if type(v) == "table" then
@@ -112,7 +135,14 @@ function M.recipe(path, args, need_spec)
   if need_spec then
     return nil, ("%s drives the API itself; there is no plan to print"):format(path)
   end
-  if math.type(v) == "integer" then return "code", v end
+  if type(v) == "number" then
+    -- DESIGN "Reports and exit codes": passed through when 0-255, else an
+    -- error (the shell would see 1000 as 232)
+    if not M.valid_exit_code(v) then
+      return nil, ("%s: exit code %s is not in 0-255"):format(path, error_text(v))
+    end
+    return "code", math.tointeger(v)
+  end
   if v == nil or v == true then return "code", 0 end
   if v == false then return "code", 1 end
   return nil, ("%s: a recipe returns a spec table, a function, an exit code or nothing (got %s)")
@@ -172,13 +202,50 @@ local function dispatch(argv)
   return run_recipe(path, rest)
 end
 
+-- os.exit for recipes and hooks: an exit code outside 0-255 is an error
+-- (raised where the recipe called it), never a code the shell truncates.
+local function checked_exit(real_exit)
+  return function(code, close)
+    if code ~= nil and type(code) ~= "boolean" and not M.valid_exit_code(code) then
+      error(("os.exit(%s): an exit code must be 0-255"):format(error_text(code)), 2)
+    end
+    return real_exit(code, close)
+  end
+end
+
+-- errno values of a full fd table (the same on every Linux architecture):
+-- EMFILE (the process's RLIMIT_NOFILE) and ENFILE (the system's).
+local EMFILE <const>, ENFILE <const> = 24, 23
+
+--- When the fd table is full, the message that says so; else nil.  Any
+-- step that opens a file then fails (a require, a pipe), so main names the
+-- cause instead of the step.
+function M.fd_table_full()
+  local f, _, code = io.open("/dev/null", "r")
+  if f then
+    f:close()
+    return nil
+  end
+  if code ~= EMFILE and code ~= ENFILE then return nil end
+  local okc, core = pcall(require, "nslua.core")
+  local soft = okc and core.proc.getrlimit and core.proc.getrlimit("nofile")
+  return ("too many open files (the fd table is full%s)")
+    :format(soft and (", ulimit -n is " .. tostring(soft)) or "")
+end
+
 --- main(argv) -> exit code.  Never raises: a usage error or an internal
 -- error is a message and exit 125.
 function M.main(argv)
+  -- recipes and hooks run with the checked os.exit while main runs
+  local real_exit = os.exit
+  os.exit = checked_exit(real_exit) -- luacheck: ignore 122
   local ok, code = xpcall(dispatch, function(e)
     if getmetatable(e) == UsageError then return e end
-    return debug.traceback(tostring(e), 2)
+    local full = M.fd_table_full()
+    if full then return setmetatable({ msg = full }, UsageError) end
+    return debug.traceback(error_text(e), 2)
   end, argv or {})
+  os.exit = real_exit -- luacheck: ignore 122
   if ok then
     io.stdout:flush()
     return code
@@ -186,7 +253,7 @@ function M.main(argv)
   if getmetatable(code) == UsageError then
     eprintf("%s", code.msg)
   else
-    eprintf("internal error: %s", tostring(code))
+    eprintf("internal error: %s", error_text(code))
   end
   return M.EXIT_FAIL
 end

@@ -222,6 +222,7 @@ local function mount_of(kind, v)
     m.source, m.target = bind_args(v)
   elseif t == "tmpfs" then
     m.target, m.size = split_pair(v, ":")
+    if m.size then m.size = parse_limit({ kind = "size", min = 1 }, m.size, "--tmpfs " .. m.target) end
   elseif t == "symlink" then
     m.source, m.target = v[1], v[2]
   elseif t == "file" then
@@ -365,21 +366,65 @@ function M.spec_of(args, name)
   return main.apply(M.default_spec(), over, unset), o
 end
 
-local function write_report(opts, rep)
-  local report = require "nslua.report"
+local ENOENT <const> = require("nslua.core").errno.ENOENT
+local O_ACCMODE <const>, O_WRONLY <const>, O_RDWR <const> = 3, 1, 2
+
+--- The fd of --report-fd (or bwrap's --json-status-fd), checked before
+-- anything starts: open, and open for writing (its fdinfo flags), so a
+-- bad one is exit 125 before a container exists, not after the run.
+-- @tparam table o parsed `run` options
+-- @treturn integer|nil the fd (nil without the option)
+-- @raise a usage error naming the option
+function M.report_fd(o)
+  local opt = o.report_fd and "--report-fd" or o.json_status_fd and "--json-status-fd"
+  if not opt then return nil end
+  local v = o.report_fd or o.json_status_fd
+  local n = math.tointeger(tonumber(v))
+  if not n or n < 0 or n > 0x7fffffff then
+    usage_error(("%s: '%s' is not a file descriptor"):format(opt, v))
+  end
+  local f, err, code = io.open("/proc/self/fdinfo/" .. n, "r")
+  if not f then
+    if code == ENOENT then usage_error(("%s: fd %d is not open"):format(opt, n)) end
+    usage_error(("%s: fd %d: %s"):format(opt, n, err))
+  end
+  local flags = tonumber((f:read("a") or ""):match("flags:%s*(%d+)") or "", 8)
+  f:close()
+  local mode = flags and flags & O_ACCMODE
+  if mode ~= O_WRONLY and mode ~= O_RDWR then
+    usage_error(("%s: fd %d is not open for writing"):format(opt, n))
+  end
+  return n
+end
+
+-- Where the report goes, opened before the run: a --report file nslua
+-- cannot create is exit 125 before anything starts.
+-- @return[1] table {file = handle|nil, fd = integer|nil}
+-- @return[2] nil, message
+local function open_report(opts)
+  local out = { fd = M.report_fd(opts) }
   if opts.report then
     local f, err = io.open(opts.report, "w")
-    if not f then
+    if not f then return nil, "--report: " .. err end
+    out.file = f
+  end
+  return out
+end
+
+local function write_report(out, rep)
+  local report = require "nslua.report"
+  local text = report.json(rep) .. "\n"
+  if out.file then
+    local ok, err = out.file:write(text)
+    if ok then ok, err = out.file:close() else out.file:close() end
+    if not ok then
       eprintf("--report: %s", err)
       return false
     end
-    f:write(report.json(rep), "\n")
-    f:close()
   end
-  local fdn = opts.report_fd or opts.json_status_fd
-  if fdn then
+  if out.fd then
     local core = require "nslua.core"
-    local ok, err = core.proc.write(parse_int("--report-fd", fdn, 0), report.json(rep) .. "\n")
+    local ok, err = core.proc.write(out.fd, text)
     if not ok then
       eprintf("--report-fd: %s", err)
       return false
@@ -397,31 +442,46 @@ function M.run_spec(spec, opts)
   local report = require "nslua.report"
   local ok, c = pcall(container.new, spec)
   if not ok then
-    eprintf("%s", tostring(c))
+    eprintf("%s", main.error_text(c))
     return report.EXIT_FAIL
+  end
+  local out, oerr
+  if opts then
+    out, oerr = open_report(opts)
+    if not out then
+      eprintf("%s", oerr)
+      return report.EXIT_FAIL
+    end
   end
   -- the command exits after this run: the collection run() would do once
   -- the init is gone (the garbage of loading every module) is of no use
   c._last_run = true
   local rep, err = c:run()
   if not rep then
+    if out and out.file then out.file:close() end
     eprintf("%s", err)
     return report.EXIT_FAIL
   end
-  if rep.status == "error" and rep.error then
+  local e = rep.error
+  if e and rep.status == "error" then
     if rep.exit_code == report.EXIT_NOT_FOUND or rep.exit_code == report.EXIT_CANNOT_EXEC then
-      eprintf("%s: %s", spec.argv[1], report.strerror(rep.error.errno))
+      eprintf("%s: %s", spec.argv[1], report.strerror(e.errno))
+    elseif e.step == "hook after_exit" then
+      eprintf("%s: %s", e.step, e.message or "?")
     else
-      eprintf("set-up failed at %s: %s", rep.error.step or "?", rep.error.message or "?")
+      eprintf("set-up failed at %s: %s", e.step or "?", e.message or "?")
     end
+  elseif e then
+    eprintf("%s", e.message or e.step or "?")
   end
-  if opts and not write_report(opts, rep) then return report.EXIT_FAIL end
+  if out and not write_report(out, rep) then return report.EXIT_FAIL end
   return report.exit_code(rep)
 end
 
 --- main(args) of `nslua run` -> exit code.
 function M.main(args)
   local spec, o = M.spec_of(args, "nslua run")
+  M.report_fd(o)
   local code = M.run_spec(spec, o)
   -- one container, waited for: nothing is left for finalizers to clean up,
   -- so the launcher may exit without freeing the whole heap first
