@@ -362,9 +362,16 @@ local function group_plan(layout, limits, opts)
   return plan
 end
 
-local function layout_of(opts)
-  if opts.layout then return opts.layout end
-  return M.detect()
+-- The group plan and the layout it is for (new and plan_dirs share it;
+-- they check their arguments first): plan, layout | nil, msg, errno.
+local function planned(limits, opts)
+  local layout, err, code = opts.layout, nil, nil
+  if not layout then layout, err, code = M.detect() end
+  if not layout then return nil, err, code end
+  local plan
+  plan, err, code = group_plan(layout, limits, opts)
+  if not plan then return nil, err, code end
+  return plan, layout
 end
 
 --- Create nslua-<id> under the caller's own group in each hierarchy used.
@@ -384,17 +391,12 @@ end
 -- @treturn[2] integer errno
 function M.new(id, limits, opts)
   check_id(id)
-  limits = limits or {}
+  limits, opts = limits or {}, opts or {}
   check_limits(limits)
-  opts = opts or {}
-  local layout, err, code = layout_of(opts)
-  if not layout then return nil, err, code end
-  local name = "nslua-" .. id
-  local cg = setmetatable({ id = id, name = name, groups = {}, by = {},
-                            created = {}, limits = limits }, Cgroup)
-  local plan
-  plan, err, code = group_plan(layout, limits, opts)
+  local plan, err, code = planned(limits, opts)
   if not plan then return nil, err, code end
+  local cg = setmetatable({ id = id, name = "nslua-" .. id, groups = {}, by = {},
+                            created = {}, limits = limits }, Cgroup)
   for _, p in ipairs(plan) do
     local ok, merr, mcode = cg:_make(p)
     if not ok and (p.required or mcode ~= core.errno.EACCES and mcode ~= core.errno.EPERM
@@ -419,12 +421,8 @@ function M.plan_dirs(id, limits, opts)
   check_id(id)
   limits = limits or {}
   check_limits(limits)
-  opts = opts or {}
-  local layout, err, code = layout_of(opts)
-  if not layout then return nil, err, code end
-  local plan
-  plan, err, code = group_plan(layout, limits, opts)
-  if not plan then return nil, err, code end
+  local plan, layout, code = planned(limits, opts or {})
+  if not plan then return nil, layout, code end
   local dirs = {}
   for i, p in ipairs(plan) do dirs[i] = join(p.h.dir, "/nslua-" .. id) end
   return dirs, layout
