@@ -221,29 +221,7 @@ end
 -- The wrapper of nslua.state.new_id, with 'l' the log's path: a preload
 -- that finds the module through the other searchers (the launcher's .luac
 -- one included) and logs each id it hands out.
-local HOOK = [[
-if l and not package.preload["nslua.state"] then
-  package.preload["nslua.state"] = function(name)
-    for i = 2, #package.searchers do
-      local f, x = package.searchers[i](name)
-      if type(f) == "function" then
-        local m = f(name, x)
-        if type(m) == "table" and type(m.new_id) == "function" then
-          local new_id = m.new_id
-          m.new_id = function(...)
-            local id = new_id(...)
-            local h = io.open(l, "a")
-            if h then h:write(id, "\n") h:close() end
-            return id
-          end
-        end
-        return m
-      end
-    end
-    error("module '" .. name .. "' not found", 2)
-  end
-end
-]]
+local HOOK = dofile(M.root .. "/spec/support/idlog.lua")
 M.IDLOG = S.idlog
 M.LUA_INIT = ("local l = os.getenv('NSLUA_SPEC_IDLOG') " .. HOOK):gsub("\n%s*", " ")
 -- for a shell line: export both; for `env -i`: the assignments to keep

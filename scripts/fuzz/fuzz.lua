@@ -97,29 +97,8 @@ gen.setup(SCRATCH)
 
 -- Every nslua.state.new_id of a case's lua5.4 appends the id to the log
 -- (as spec/helper.lua does for the tests).
-local HOOK = ([[
-local l = os.getenv('NSLUA_FUZZ_IDLOG')
-if l and not package.preload['nslua.state'] then
-  package.preload['nslua.state'] = function(name)
-    for i = 2, #package.searchers do
-      local f, x = package.searchers[i](name)
-      if type(f) == 'function' then
-        local m = f(name, x)
-        if type(m) == 'table' and type(m.new_id) == 'function' then
-          local new_id = m.new_id
-          m.new_id = function(...)
-            local id = new_id(...)
-            local h = io.open(l, 'a')
-            if h then h:write(id, '\n') h:close() end
-            return id
-          end
-        end
-        return m
-      end
-    end
-    error("module '" .. name .. "' not found", 2)
-  end
-end]]):gsub("\n%s*", " ")
+local HOOK = ("local l = os.getenv('NSLUA_FUZZ_IDLOG') " .. dofile(top .. "/spec/support/idlog.lua"))
+  :gsub("\n%s*", " ")
 local CASE_ENV = ("%sLUA_INIT_5_4=%s NSLUA_FUZZ_IDLOG=%s "):format(SAN_ENV, q(HOOK), q(IDLOG))
 
 -- Orphans of a case come to us.
