@@ -276,13 +276,17 @@ local function cleanup()
   os.execute("rm -rf --one-file-system " .. q(ROOT))
 end
 
+local MAX_COMMAND <const> = 100000
+
 -- Generate case k of the sequence (the next one from the generator):
 -- unsafe cases are dropped, deterministically.
 local function next_case(k)
   local tag = ("nslua-fuzz-%d-%d"):format(SEED, k)
   while true do
     local case = math.random() < 0.6 and gen.cli_case(tag) or gen.spec_case(tag)
-    local why = gen.unsafe(case)
+    -- the shell gets the command as one argument: at most MAX_ARG_STRLEN
+    -- (128 KiB), or it never runs
+    local why = gen.unsafe(case) or (#command_of(case) > MAX_COMMAND and "too long")
     if not why then return case end
   end
 end
@@ -301,6 +305,7 @@ local function run_case(case, counts)
   -- hold a pipe open
   local cmd = ("unset LD_PRELOAD; cd %s && exec timeout -s KILL %d env %s%s </dev/null >%s 2>&1"):format(
     q(SCRATCH), TIMEOUT, CASE_ENV, command_of(case), q(OUT_FILE))
+  os.remove(OUT_FILE)
   local t0 = proc.now()
   local _, how, code = os.execute(cmd)
   local elapsed = proc.now() - t0
