@@ -22,7 +22,8 @@ endif
 # Lua headers only: a C module must not link liblua (the interpreter has it).
 LUA_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags lua5.4)
 DEP_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libmnl libseccomp libcap libnftables)
-DEP_LIBS   ?= $(shell $(PKG_CONFIG) --libs libmnl libseccomp libcap libnftables)
+# libnftables: headers only; csrc/nft.c dlopens it on first use
+DEP_LIBS   ?= $(shell $(PKG_CONFIG) --libs libmnl libseccomp libcap)
 
 CFLAGS  ?= -O2 -g
 WERROR  ?= -Werror

@@ -22,7 +22,7 @@ build = {
     NODEPS = "1",
     LUA_CFLAGS = "-I$(LUA_INCDIR)",
     DEP_CFLAGS = "-I$(LIBMNL_INCDIR) -I$(LIBSECCOMP_INCDIR) -I$(LIBCAP_INCDIR) -I$(LIBNFTABLES_INCDIR)",
-    DEP_LIBS = "-L$(LIBMNL_LIBDIR) -L$(LIBSECCOMP_LIBDIR) -L$(LIBCAP_LIBDIR) -L$(LIBNFTABLES_LIBDIR) -lmnl -lseccomp -lcap -lnftables",
+    DEP_LIBS = "-L$(LIBMNL_LIBDIR) -L$(LIBSECCOMP_LIBDIR) -L$(LIBCAP_LIBDIR) -lmnl -lseccomp -lcap",
     WERROR = "",
   },
   install_variables = {
