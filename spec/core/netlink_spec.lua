@@ -354,10 +354,14 @@ describe("nslua.core.netlink #priv", function()
           assert(nl.addr_add(a, ("10.231.%d.1/24"):format(i)))
         end
         -- ... while a shell changes links, addresses and routes under it
-        local stop = T.tmpdir() .. "/stop"
-        os.execute(("sh -c 'while [ ! -e %s ]; do ip link add nsldix type veth peer name nsldiy; "
+        -- the shell also ends when our temp dir is gone (a test that failed
+        -- before writing 'stop') and after a bounded number of rounds
+        local dir = T.tmpdir()
+        local stop = dir .. "/stop"
+        os.execute(("sh -c 'i=0; while [ -d %s ] && [ ! -e %s ] && [ $i -lt 20000 ]; do i=$((i+1)); "
+          .. "ip link add nsldix type veth peer name nsldiy; "
           .. "ip link set nsldix up; ip addr add 10.232.0.1/24 dev nsldix; ip link del nsldix; done' "
-          .. ">/dev/null 2>&1 &"):format(stop))
+          .. ">/dev/null 2>&1 &"):format(dir, stop))
         local failed, n = {}, 0
         for _ = 1, 150 do
           for _, f in ipairs { "links", "addrs", "routes" } do
