@@ -12,20 +12,9 @@ local q = helper.quote
 -- What both the payload and the exec'd command print.
 local SHOW = "id -u; grep CapBnd /proc/self/status; hostname; cat /proc/self/cgroup"
 
-local function unique(prefix)
-  return ("%s%d%d"):format(prefix, os.time() % 100000, math.random(1 << 20))
-end
+local unique = helper.unique
 
-local function wait_until(f, timeout)
-  local t = 0
-  while t < (timeout or 10) do
-    local v = f()
-    if v then return v end
-    helper.sleep(0.05)
-    t = t + 0.05
-  end
-  return nil
-end
+local wait_until = helper.wait_until
 
 local function rootless_state()
   return ("/tmp/nslua-%d"):format(helper.ROOTLESS_UID)

@@ -535,4 +535,22 @@ function M.sleep(s)
   os.execute("sleep " .. s)
 end
 
+-- A name no other run of the suite uses at the same time.
+function M.unique(prefix)
+  return ("%s%d%d"):format(prefix, os.time() % 100000, math.random(1 << 20))
+end
+
+-- f() polled every 50 ms until it returns a true value (returned), or nil
+-- after 'timeout' seconds (default 10).
+function M.wait_until(f, timeout)
+  local t = 0
+  while t < (timeout or 10) do
+    local v = f()
+    if v then return v end
+    M.sleep(0.05)
+    t = t + 0.05
+  end
+  return nil
+end
+
 return M

@@ -8,20 +8,9 @@ local helper = require "helper"
 local q = helper.quote
 local PY = "/usr/bin/python3"
 
-local function unique(prefix)
-  return ("%s%d%d"):format(prefix, os.time() % 100000, math.random(1 << 20))
-end
+local unique = helper.unique
 
-local function wait_until(f, timeout)
-  local t = 0
-  while t < (timeout or 10) do
-    local v = f()
-    if v then return v end
-    helper.sleep(0.05)
-    t = t + 0.05
-  end
-  return nil
-end
+local wait_until = helper.wait_until
 
 -- The nslua command as root (false) or as the rootless test user (true).
 local function nslua_cmd(rootless)
