@@ -157,6 +157,7 @@ function Container:_launch()
   if not okp then
     rt.sync_r:close()
     rt.status_w:close()
+    if rt.tty_sock then rt.tty_sock:close() end
     return nil, tostring(splan), errno.EINVAL
   end
   -- everything the parent writes between clone and release is made first:
@@ -215,8 +216,10 @@ end
 function Container:_clone_and_release(splan, flags, rt)
   local spec, res = self.spec, self.res
   local okc, pid, cerr, ccode = pcall(res.around_clone, res, core.setup.clone, splan, flags)
+  -- the child's ends: it has its copies (or there is no child)
   rt.sync_r:close()
   rt.status_w:close()
+  if rt.tty_sock then rt.tty_sock:close() end
   if not okc then error(pid, 0) end
   if not pid then return nil, cerr, ccode end
   self._pid = pid
@@ -228,7 +231,6 @@ function Container:_clone_and_release(splan, flags, rt)
       self._reaped = true
     end
   end)
-  if rt.tty_sock then rt.tty_sock:close() end
   res:after_clone()
   local ok, err, code = write_maps(self.plan.identity, pid)
   if ok then ok, err, code = res:attach(pid, self.plan) end
