@@ -50,7 +50,8 @@ M.OPTIONS = {
   { "--userns", { "FD" }, "Use this user namespace (cannot combine with --unshare-user)" },
   { "--userns2", { "FD" }, "After setup switch to this user namespace, only useful with --userns" },
   { "--disable-userns", {}, "Disable further use of user namespaces inside the sandbox" },
-  { "--assert-userns-disabled", {}, "Fail unless further use of user namespaces inside the sandbox is disabled" },
+  { "--assert-userns-disabled", {},
+    "Fail unless further use of user namespaces inside the sandbox is disabled" },
   { "--pidns", { "FD" }, "Use this pid namespace (as parent namespace if using --unshare-pid)" },
   { "--uid", { "UID" }, "Custom uid in the sandbox (requires --unshare-user or --userns)" },
   { "--gid", { "GID" }, "Custom gid in the sandbox (requires --unshare-user or --userns)" },
@@ -154,17 +155,14 @@ end
 
 -- The caller's environment as a table and its names in order.
 local function environ()
-  local env, order = {}, {}
+  local env = {}
   local f = io.open("/proc/self/environ", "rb")
   if f then
     local data = f:read("a") or ""
     f:close()
     for kv in data:gmatch("([^%z]*)%z") do
       local k, v = kv:match("^([^=]+)=(.*)$")
-      if k and env[k] == nil then
-        env[k] = v
-        order[#order + 1] = k
-      end
+      if k and env[k] == nil then env[k] = v end
     end
   end
   return env
@@ -665,7 +663,8 @@ function M.run(spec, st, eprint)
   if st.info_fd or st.json_status_fd or st.userns_block_fd then
     hooks.after_clone = function(ctx)
       if st.info_fd then
-        write_fd(st.info_fd, ('{\n    "child-pid": %d%s\n}\n'):format(ctx.pid, ns_fields(spec, ctx.pid, false)))
+        write_fd(st.info_fd,
+          ('{\n    "child-pid": %d%s\n}\n'):format(ctx.pid, ns_fields(spec, ctx.pid, false)))
         core.proc.close(st.info_fd)
       end
       if st.json_status_fd then
