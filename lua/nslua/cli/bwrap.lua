@@ -102,6 +102,8 @@ M.OPTIONS = {
   { "--size", { "BYTES" }, "Set size of next argument (only for --tmpfs)" },
   { "--chmod", { "OCTAL", "PATH" }, "Change permissions of PATH (must already exist)" },
 }
+local OVERLAY_SRC_ALONE = "--overlay-src must be followed by another --overlay-src or one of "
+  .. "--overlay, --tmp-overlay, or --ro-overlay"
 local OPT = {}
 for _, o in ipairs(M.OPTIONS) do OPT[o[1]] = o end
 
@@ -434,7 +436,7 @@ local function parse_into(st, args, i, n, in_file)
         if st.next_size then die("--size must be followed by --tmpfs") end
       end
       if a ~= "--overlay-src" and #st.overlay_src > 0 then
-        die("--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay")
+        die("%s", OVERLAY_SRC_ALONE)
       end
       i = i + want + 1
     elseif a:sub(1, 1) == "-" then
@@ -459,7 +461,7 @@ function M.parse(args, opts)
   local first = parse_into(st, args, 1, n, false)
   if st.help or st.version then return st end
   if #st.overlay_src > 0 then
-    die("--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay")
+    die("%s", OVERLAY_SRC_ALONE)
   end
   st.command = {}
   for k = first, n do st.command[#st.command + 1] = args[k] end
@@ -668,7 +670,8 @@ function M.run(spec, st, eprint)
         core.proc.close(st.info_fd)
       end
       if st.json_status_fd then
-        write_fd(st.json_status_fd, ('{ "child-pid": %d%s }\n'):format(ctx.pid, ns_fields(spec, ctx.pid, true)))
+        write_fd(st.json_status_fd,
+          ('{ "child-pid": %d%s }\n'):format(ctx.pid, ns_fields(spec, ctx.pid, true)))
       end
       if st.userns_block_fd then
         core.proc.read(st.userns_block_fd, 1)
