@@ -73,7 +73,8 @@ M.OPTIONS = {
   { "--remount-ro", { "DEST" }, "Remount DEST as read-only; does not recursively remount" },
   { "--overlay-src", { "SRC" }, "Read files from SRC in the following overlay" },
   { "--overlay", { "RWSRC", "WORKDIR", "DEST" },
-    "Mount overlayfs on DEST, with RWSRC as the host path for writes and WORKDIR an empty directory on the same file system as RWSRC" },
+    "Mount overlayfs on DEST, with RWSRC as the host path for writes and WORKDIR an empty directory "
+      .. "on the same file system as RWSRC" },
   { "--tmp-overlay", { "DEST" }, "Mount overlayfs on DEST, with writes going to an invisible tmpfs" },
   { "--ro-overlay", { "DEST" }, "Mount overlayfs read-only on DEST" },
   { "--exec-label", { "LABEL" }, "Exec label for the sandbox (SELinux; an error without it)" },
