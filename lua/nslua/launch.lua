@@ -342,7 +342,17 @@ local function mount_plan(spec, res, ident)
     end
   end
   protect(steps, spec, res)
-  if not spec.rootfs then
+  -- the default root ends read-only; a mount of the spec on "/" (a bind,
+  -- a tmpfs, an overlay) keeps its own: a rw `--bind / /` stays rw
+  local own_root = false
+  for i, m in ipairs(spec.mounts or {}) do
+    local skip = BIND_KINDS[m.type] and m.try and not res.sources[i]
+    if not skip and (BIND_KINDS[m.type] or m.type == "tmpfs" or m.type == "overlay")
+      and normpath(m.target) == "/" then
+      own_root = true
+    end
+  end
+  if not spec.rootfs and not own_root then
     add(steps, { op = "attr", path = NEW, set = RO, what = "/" })
   end
   -- the scaffolding tmpfs holds the contents of "file" mounts: size it for them

@@ -35,7 +35,7 @@ describe("nslua run mount options", function()
                    "--mqueue", "/q", "--bind-idmap", "/h", "/i", "--tmpfs", "/t", "--", "true" }
     assert.same({
       { type = "dev-bind", source = "/", target = "/" },
-      { type = "tmpfs", target = "/t", size = 1048576 },
+      { type = "tmpfs", target = "/t", size = 1048576, mode = 493 },
       { type = "bind", ro = true, source = "/dev/null", target = "/etc/shadow" },
       { type = "bind", try = true, source = "/a", target = "/b" },
       { type = "dir", target = "/d" },
@@ -47,7 +47,7 @@ describe("nslua run mount options", function()
       { type = "dev", target = "/dv" },
       { type = "mqueue", target = "/q" },
       { type = "bind-idmap", source = "/h", target = "/i" },
-      { type = "tmpfs", target = "/t" },
+      { type = "tmpfs", target = "/t", mode = 493 },
     }, mounts_of(args))
   end)
 

@@ -174,6 +174,7 @@ end
 local all_caps
 
 -- The parse state: what the options said, in order where order matters.
+-- (`nslua run` makes one too, and feeds its bwrap spellings to M.option.)
 local function new_state(opts)
   return {
     cwd = opts.cwd, env = opts.env or environ(), uid = opts.uid, gid = opts.gid,
@@ -181,6 +182,7 @@ local function new_state(opts)
     caps = opts.uid == 0 and all_caps() or {}, nargs = 0, warn = opts.warn,
   }
 end
+M.new_state = new_state
 
 local function warn_last(st, name)
   st.warn(("Only the last %s option will take effect"):format(name))
@@ -202,6 +204,7 @@ local function take_perms(st, default)
   st.next_perms = nil
   return m
 end
+M.op, M.take_perms, M.dest_path, M.host_path = op, take_perms, dest_path, host_path
 
 local function bind_op(kind, ro, try)
   return function(st, a)
@@ -390,6 +393,46 @@ handlers["--cap-drop"] = function(st, a)
   if a[1]:lower() == "all" then st.caps = {} return end
   st.caps[cap_name(a[1])] = nil
 end
+M.all_caps = all_caps
+M.handlers = handlers
+
+-- bubblewrap's checks after each option: a --perms or --size the option
+-- did not take, an --overlay-src not followed by an overlay.
+local function check_pending(st, a)
+  if not MODIFIER[a] then
+    if st.next_perms then die("--perms must be followed by an option that creates a file") end
+    if st.next_size then die("--size must be followed by --tmpfs") end
+  end
+  if a ~= "--overlay-src" and #st.overlay_src > 0 then
+    die("%s", OVERLAY_SRC_ALONE)
+  end
+end
+M.check_pending = check_pending
+
+--- Apply one occurrence of option 'a' (its values in 'vals') to the parse
+-- state st, as bubblewrap's parser does, with its checks after it.
+-- 'handler' (st, vals) replaces the option's own conversion (`nslua run`'s
+-- spellings of the same operation).  Raises a M.Die.
+function M.option(st, a, vals, handler)
+  (handler or handlers[a])(st, vals)
+  check_pending(st, a)
+end
+
+--- The NUL-separated arguments that fd 'v' (an --args value) holds, read
+-- to its end; the fd is closed.  Raises a M.Die.
+function M.args_of_fd(v)
+  local fd = fd_arg(v)
+  local data = read_all(fd, "Can't read --args data")
+  core.proc.close(fd)
+  local sub = {}
+  local pos = 1
+  while pos <= #data do
+    local z = data:find("\0", pos, true)
+    sub[#sub + 1] = data:sub(pos, (z or #data + 1) - 1)
+    pos = (z or #data) + 1
+  end
+  return sub
+end
 
 -- Parse args[i..n] into st; returns the index of the command's first word
 -- (n + 1 when none).
@@ -405,16 +448,7 @@ local function parse_into(st, args, i, n, in_file)
     elseif a == "--args" then
       if in_file then die("--args not supported in arguments file") end
       if i + 1 > n then die("--args takes an argument") end
-      local fd = fd_arg(args[i + 1])
-      local data = read_all(fd, "Can't read --args data")
-      core.proc.close(fd)
-      local sub = {}
-      local pos = 1
-      while pos <= #data do
-        local z = data:find("\0", pos, true)
-        sub[#sub + 1] = data:sub(pos, (z or #data + 1) - 1)
-        pos = (z or #data) + 1
-      end
+      local sub = M.args_of_fd(args[i + 1])
       st.nargs = st.nargs + #sub
       if st.nargs > M.MAX_ARGS then die("Exceeded maximum number of arguments %d", M.MAX_ARGS) end
       -- (as in bubblewrap, words after a non-option in the file are ignored)
@@ -429,16 +463,7 @@ local function parse_into(st, args, i, n, in_file)
         if want == 1 then die("%s takes an argument", a) end
         die("%s takes %s arguments", a, want == 2 and "two" or "three")
       end
-      local vals = { table.unpack(args, i + 1, i + want) }
-      handlers[a](st, vals)
-      -- a modifier the next action did not take
-      if not MODIFIER[a] then
-        if st.next_perms then die("--perms must be followed by an option that creates a file") end
-        if st.next_size then die("--size must be followed by --tmpfs") end
-      end
-      if a ~= "--overlay-src" and #st.overlay_src > 0 then
-        die("%s", OVERLAY_SRC_ALONE)
-      end
+      M.option(st, a, { table.unpack(args, i + 1, i + want) })
       i = i + want + 1
     elseif a:sub(1, 1) == "-" then
       die("Unknown option %s", a)
@@ -505,6 +530,57 @@ local function default_tmpfs_size()
   return kb and (tonumber(kb) * 1024) // 2 or nil
 end
 
+--- The spec mount of one operation of a parse state (st.ops[i]); the
+-- data of --file, --bind-data and --ro-bind-data is read from its fd now.
+-- @tparam table o the operation
+-- @tparam table ctx pidns (true: --proc mounts a procfs; else it binds the
+--   host's /proc, as bubblewrap does sharing the pid namespace),
+--   tmpfs_size (nil, or a function giving the size of a tmpfs without
+--   --size), used (the set of fds read, added to)
+-- @treturn table the spec mount
+function M.mount_of(o, ctx)
+  local m = {}
+  for k, v in pairs(o) do m[k] = v end
+  if m.type == "file" and m.fd then
+    m.content = read_all(m.fd, "Can't read data")
+    ctx.used[m.fd] = true
+    m.fd = nil
+  elseif m.type == "proc" and not ctx.pidns then
+    -- bubblewrap binds the host's /proc when it shares the pid namespace
+    m.type, m.source = "bind", "/proc"
+  elseif m.type == "tmpfs" and not m.size and ctx.tmpfs_size then
+    ctx.tmpfs_default = ctx.tmpfs_default or ctx.tmpfs_size()
+    m.size = ctx.tmpfs_default
+  end
+  return m
+end
+
+--- The fields of a parse state about the command's process, set in spec:
+-- argv0, init (--as-pid-1), die_with_parent, userns, pidns_fd, sync,
+-- lock_files and seccomp_bpf (the programs read from their fds now; each
+-- fd read is added to the set 'used').  Raises a M.Die.
+function M.process_fields(st, spec, used)
+  if st.as_pid_1 and #st.lock_files > 0 then die("Specifying --as-pid-1 and --lock-file is not permitted") end
+  spec.argv0 = st.argv0
+  if st.as_pid_1 then spec.init = false end
+  spec.die_with_parent = st.die_with_parent or nil
+  if st.userns_fd or st.userns2_fd or st.disable_userns or st.assert_userns_disabled then
+    spec.userns = { fd = st.userns_fd, after = st.userns2_fd, disable = st.disable_userns,
+                    assert_disabled = st.assert_userns_disabled }
+  end
+  spec.pidns_fd = st.pidns_fd
+  if st.block_fd or st.sync_fd then spec.sync = { block_fd = st.block_fd, sync_fd = st.sync_fd } end
+  if #st.lock_files > 0 then spec.lock_files = st.lock_files end
+  if #st.seccomp > 0 then
+    local progs = {}
+    for i, fd in ipairs(st.seccomp) do
+      progs[i] = read_all(fd, "Can't read seccomp data")
+      used[fd] = true
+    end
+    spec.seccomp_bpf = progs
+  end
+end
+
 --- The spec of a parse state (bubblewrap's checks first).
 -- @treturn table spec (not validated yet)
 -- @treturn table what the runner needs (fds, info and status fds)
@@ -531,7 +607,6 @@ function M.spec_of(st)
   end
   if st.hostname and not st.unshare_uts then die("Specifying --hostname requires --unshare-uts") end
   if st.as_pid_1 and not st.unshare_pid then die("Specifying --as-pid-1 requires --unshare-pid") end
-  if st.as_pid_1 and #st.lock_files > 0 then die("Specifying --as-pid-1 and --lock-file is not permitted") end
 
   local cgroup = st.unshare_cgroup or (st.unshare_cgroup_try and core.mount.stat("/proc/self/ns/cgroup") ~= nil)
   local spec = {
@@ -543,26 +618,17 @@ function M.spec_of(st)
     hostname = st.hostname,
     seccomp = "none",
     argv = st.command,
-    argv0 = st.argv0,
     env = st.env,
     set_pwd = true,
     session = st.new_session and "new" or "keep",
-    init = not st.as_pid_1 or nil,
-    die_with_parent = st.die_with_parent or nil,
   }
-  if st.as_pid_1 then spec.init = false end
   if userns or st.userns_fd then
     spec.user = { uid = suid, gid = sgid, map = "caller" }
   else
     spec.user = "host"
   end
-  if st.userns_fd or st.userns2_fd or st.disable_userns or st.assert_userns_disabled then
-    spec.userns = { fd = st.userns_fd, after = st.userns2_fd, disable = st.disable_userns,
-                    assert_disabled = st.assert_userns_disabled }
-  end
-  spec.pidns_fd = st.pidns_fd
-  if st.block_fd or st.sync_fd then spec.sync = { block_fd = st.block_fd, sync_fd = st.sync_fd } end
-  if #st.lock_files > 0 then spec.lock_files = st.lock_files end
+  local fds_used = {}
+  M.process_fields(st, spec, fds_used)
   -- the working directory: --chdir, else the caller's if it exists
   -- inside, else $HOME (of the sandbox's environment), else /
   if st.chdir then
@@ -580,34 +646,10 @@ function M.spec_of(st)
   table.sort(caps)
   spec.caps = every and { "all" } or caps
   -- the operations, in order; fd contents read now
-  local fds_used = {}
+  local ctx = { pidns = st.unshare_pid or st.pidns_fd, tmpfs_size = default_tmpfs_size, used = fds_used }
   local mounts = {}
-  local tmpfs_size
-  for _, o in ipairs(st.ops) do
-    local m = {}
-    for k, v in pairs(o) do m[k] = v end
-    if m.type == "file" then
-      m.content = read_all(m.fd, "Can't read data")
-      fds_used[m.fd] = true
-      m.fd = nil
-    elseif m.type == "proc" and not st.unshare_pid and not st.pidns_fd then
-      -- bubblewrap binds the host's /proc when it shares the pid namespace
-      m.type, m.source = "bind", "/proc"
-    elseif m.type == "tmpfs" and not m.size then
-      tmpfs_size = tmpfs_size or default_tmpfs_size()
-      m.size = tmpfs_size
-    end
-    mounts[#mounts + 1] = m
-  end
+  for _, o in ipairs(st.ops) do mounts[#mounts + 1] = M.mount_of(o, ctx) end
   if #mounts > 0 then spec.mounts = mounts end
-  if #st.seccomp > 0 then
-    local progs = {}
-    for i, fd in ipairs(st.seccomp) do
-      progs[i] = read_all(fd, "Can't read seccomp data")
-      fds_used[fd] = true
-    end
-    spec.seccomp_bpf = progs
-  end
   -- bubblewrap passes every fd it did not use itself to the command
   for _, fd in ipairs { st.info_fd, st.json_status_fd, st.userns_block_fd, st.block_fd, st.sync_fd } do
     fds_used[fd] = true
@@ -659,28 +701,41 @@ local function setup_message(e, spec)
   return msg
 end
 
+--- Install in spec the writers of --info-fd and --json-status-fd's first
+-- document (and the wait of --userns-block-fd) that parse state st asks
+-- for: an after_clone hook (added to spec.hooks), bubblewrap's JSON.
+function M.status_writers(spec, st)
+  if not (st.info_fd or st.json_status_fd or st.userns_block_fd) then return end
+  spec.hooks = spec.hooks or {}
+  spec.hooks.after_clone = function(ctx)
+    if st.info_fd then
+      write_fd(st.info_fd,
+        ('{\n    "child-pid": %d%s\n}\n'):format(ctx.pid, ns_fields(spec, ctx.pid, false)))
+      core.proc.close(st.info_fd)
+    end
+    if st.json_status_fd then
+      write_fd(st.json_status_fd,
+        ('{ "child-pid": %d%s }\n'):format(ctx.pid, ns_fields(spec, ctx.pid, true)))
+    end
+    if st.userns_block_fd then
+      core.proc.read(st.userns_block_fd, 1)
+      core.proc.close(st.userns_block_fd)
+    end
+  end
+end
+
+--- Write --json-status-fd's last document (the command ran and ended with
+-- exit code 'code'), when parse state st asks for it.
+function M.write_exit_status(st, code)
+  if st.json_status_fd then
+    write_fd(st.json_status_fd, ('{ "exit-code": %d }\n'):format(code))
+  end
+end
+
 --- Run the spec the way bubblewrap would; the exit code.
 function M.run(spec, st, eprint)
   local container = require "nslua.container"
-  local hooks = {}
-  if st.info_fd or st.json_status_fd or st.userns_block_fd then
-    hooks.after_clone = function(ctx)
-      if st.info_fd then
-        write_fd(st.info_fd,
-          ('{\n    "child-pid": %d%s\n}\n'):format(ctx.pid, ns_fields(spec, ctx.pid, false)))
-        core.proc.close(st.info_fd)
-      end
-      if st.json_status_fd then
-        write_fd(st.json_status_fd,
-          ('{ "child-pid": %d%s }\n'):format(ctx.pid, ns_fields(spec, ctx.pid, true)))
-      end
-      if st.userns_block_fd then
-        core.proc.read(st.userns_block_fd, 1)
-        core.proc.close(st.userns_block_fd)
-      end
-    end
-    spec.hooks = hooks
-  end
+  M.status_writers(spec, st)
   local ok, c = pcall(container.new, spec)
   if not ok then
     local text = require("nslua.cli.main").error_text(c)
@@ -699,9 +754,7 @@ function M.run(spec, st, eprint)
     return M.EXIT_FAIL
   end
   local code = require("nslua.report").exit_code(rep)
-  if st.json_status_fd then
-    write_fd(st.json_status_fd, ('{ "exit-code": %d }\n'):format(code))
-  end
+  M.write_exit_status(st, code)
   return code
 end
 

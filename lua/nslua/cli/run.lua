@@ -4,8 +4,10 @@
 -- One option table feeds both parsers: argparse (help, errors, every form)
 -- and a fast path for the common forms.  `nslua explain` takes the same
 -- options (nslua.cli.explain).
+local core = require "nslua.core"
 local main = require "nslua.cli.main"
 local limits = require "nslua.limits"
+local bwrap = require "nslua.cli.bwrap"
 
 local M = {}
 
@@ -31,35 +33,35 @@ local function parse_limit(what, v, opt)
 end
 
 -- The options of `nslua run` (and explain): one table for both parsers.
--- n: how many values (1 by default, "1-2", 2, or 0 for a flag); many: may
--- be repeated (a list); hidden: accepted, not in --help; mount: a mount
--- option (the fields of its spec mount), whose occurrences both parsers
--- also list in argument order as `mount_order` (DESIGN "Mounts": steps run
--- in the order given, never regrouped by type).  LIMITS stands for one
--- option per limit of nslua.limits (--memory ... --output).
-local LIMITS = {}
-local BWRAP_NOOPS = { "--unshare-all", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-                      "--unshare-uts", "--unshare-user", "--unshare-cgroup", "--die-with-parent",
-                      "--new-session" }
+-- n: how many values (1 by default, "1-2", 2, 3, or 0 for a flag); many:
+-- may be repeated (a list); hidden: accepted, not in --help; order: the
+-- list in which both parsers also record the option's occurrences, in
+-- argument order ("mount_order" for the mount options and their
+-- modifiers, DESIGN "Mounts": steps run in the order given, never
+-- regrouped by type; "cap_order" for --cap-add and --cap-drop).  Every
+-- mount option and every bubblewrap spelling is applied through
+-- nslua.cli.bwrap's conversion (M.bwrap_state), so that `run` and `nslua
+-- bwrap` give an option one meaning; run's own forms (SRC:DST, DST:SIZE,
+-- --file DST CONTENT, --bind-idmap) are converted here.  LIMITS stands for
+-- one option per limit of nslua.limits (--memory ... --output); BWRAP for
+-- bubblewrap's spellings that only run's bwrap dialect has (their help and
+-- argument counts are nslua.cli.bwrap's).
+local LIMITS, BWRAP = {}, {}
+local M_ORDER, C_ORDER = "mount_order", "cap_order"
 local OPTIONS = {
   { "--name", "A name for the container (shown by nslua ps)." },
   { "--rootfs", "Use DIR (read-only) as the root file system." },
-  { "--bind", "Bind SRC on DST (read-write); SRC[:DST] or SRC DST.", n = "1-2", many = true,
-    mount = { type = "bind" } },
-  { "--ro-bind", "Bind SRC on DST read-only; SRC[:DST] or SRC DST.", n = "1-2", many = true,
-    mount = { type = "bind", ro = true } },
-  { "--bind-try", "Like --bind, skipped when SRC is missing.", n = "1-2", many = true,
-    mount = { type = "bind", try = true } },
-  { "--ro-bind-try", "Like --ro-bind, skipped when SRC is missing.", n = "1-2", many = true,
-    mount = { type = "bind", ro = true, try = true } },
-  { "--dev-bind", "Bind SRC on DST allowing device nodes.", n = "1-2", many = true,
-    mount = { type = "dev-bind" } },
-  { "--bind-idmap", "Bind SRC on DST idmapped to the caller.", n = "1-2", many = true,
-    mount = { type = "bind-idmap" } },
-  { "--tmpfs", "A tmpfs on DST[:SIZE].", many = true, mount = { type = "tmpfs" } },
-  { "--symlink", "Make DST a symlink to SRC (SRC DST).", n = 2, many = true, mount = { type = "symlink" } },
-  { "--file", "A file DST with CONTENT (DST CONTENT).", n = 2, many = true, mount = { type = "file" } },
-  { "--dir", "Make directory DST.", many = true, mount = { type = "dir" } },
+  { "--bind", "Bind SRC on DST (read-write); SRC[:DST] or SRC DST.", n = "1-2", many = true, order = M_ORDER },
+  { "--ro-bind", "Bind SRC on DST read-only; SRC[:DST] or SRC DST.", n = "1-2", many = true, order = M_ORDER },
+  { "--bind-try", "Like --bind, skipped when SRC is missing.", n = "1-2", many = true, order = M_ORDER },
+  { "--ro-bind-try", "Like --ro-bind, skipped when SRC is missing.", n = "1-2", many = true, order = M_ORDER },
+  { "--dev-bind", "Bind SRC on DST allowing device nodes.", n = "1-2", many = true, order = M_ORDER },
+  { "--dev-bind-try", "Like --dev-bind, skipped when SRC is missing.", n = "1-2", many = true, order = M_ORDER },
+  { "--bind-idmap", "Bind SRC on DST idmapped to the caller.", n = "1-2", many = true, order = M_ORDER },
+  { "--tmpfs", "A tmpfs on DST[:SIZE].", many = true, order = M_ORDER },
+  { "--symlink", "Make DST a symlink to SRC (SRC DST).", n = 2, many = true, order = M_ORDER },
+  { "--file", "A file DST with CONTENT (DST CONTENT).", n = 2, many = true, order = M_ORDER },
+  { "--dir", "Make directory DST.", many = true, order = M_ORDER },
   { "--hostname", "The sandbox's hostname." },
   { "--cwd --chdir", "Working directory of the command." },
   { "--env", "Set K=V in the command's environment.", many = true },
@@ -85,17 +87,45 @@ local OPTIONS = {
   { "--stderr", "Write stderr to FILE." },
   { "--report", "Write the report as JSON to FILE." },
   { "--report-fd", "Write the report as JSON to fd N." },
-  { "--json-status-fd", "Alias of --report-fd (bwrap).", hidden = true },
   { "--share-net", "Share the host network (bwrap).", n = 0 },
-  { "--proc", "Mount proc on DST (bwrap).", many = true, mount = { type = "proc" } },
-  { "--dev", "Mount a minimal /dev on DST (bwrap).", many = true, mount = { type = "dev" } },
-  { "--mqueue", "Mount mqueue on DST (bwrap).", many = true, mount = { type = "mqueue" } },
+  { "--proc", "Mount proc on DST (bwrap).", many = true, order = M_ORDER },
+  { "--dev", "Mount a minimal /dev on DST (bwrap).", many = true, order = M_ORDER },
+  { "--mqueue", "Mount mqueue on DST (bwrap).", many = true, order = M_ORDER },
+  BWRAP,
 }
+-- bubblewrap's spellings with bubblewrap's meaning (docs/bwrap.md), in
+-- its order; order: as above; every other one may be repeated (each
+-- occurrence goes to nslua.cli.bwrap, which refuses or warns as bwrap does).
+local BWRAP_OPTIONS = {
+  ["--args"] = {}, ["--argv0"] = {}, ["--disable-userns"] = {}, ["--assert-userns-disabled"] = {},
+  ["--lock-file"] = {}, ["--sync-fd"] = {}, ["--ro-bind-fd"] = { order = M_ORDER },
+  ["--bind-fd"] = { order = M_ORDER }, ["--remount-ro"] = { order = M_ORDER },
+  ["--overlay-src"] = { order = M_ORDER }, ["--overlay"] = { order = M_ORDER },
+  ["--tmp-overlay"] = { order = M_ORDER }, ["--ro-overlay"] = { order = M_ORDER },
+  ["--bind-data"] = { order = M_ORDER }, ["--ro-bind-data"] = { order = M_ORDER },
+  ["--add-seccomp-fd"] = {}, ["--block-fd"] = {}, ["--info-fd"] = {}, ["--json-status-fd"] = {},
+  ["--die-with-parent"] = {}, ["--as-pid-1"] = {}, ["--cap-add"] = { order = C_ORDER },
+  ["--cap-drop"] = { order = C_ORDER }, ["--perms"] = { order = M_ORDER }, ["--size"] = { order = M_ORDER },
+  ["--chmod"] = { order = M_ORDER },
+}
+-- accepted, and what they ask nslua always does
+local BWRAP_NOOPS = { "--unshare-all", "--unshare-user", "--unshare-user-try", "--unshare-ipc", "--unshare-pid",
+                      "--unshare-net", "--unshare-uts", "--unshare-cgroup", "--unshare-cgroup-try",
+                      "--new-session" }
 M.OPTIONS = {}
 for _, o in ipairs(OPTIONS) do
   if o == LIMITS then
     for _, k in ipairs(limits.KEYS) do
       M.OPTIONS[#M.OPTIONS + 1] = { limits.option(k), limits.LIMITS[k].help }
+    end
+  elseif o == BWRAP then
+    for _, b in ipairs(bwrap.OPTIONS) do
+      local t = BWRAP_OPTIONS[b[1]]
+      if t then
+        local args = #b[2] > 0 and (" (" .. table.concat(b[2], " ") .. ")") or ""
+        M.OPTIONS[#M.OPTIONS + 1] = { b[1], b[3] .. args .. " (bwrap).", n = #b[2], many = #b[2] > 0 or nil,
+                                      order = t.order }
+      end
     end
   else
     M.OPTIONS[#M.OPTIONS + 1] = o
@@ -110,15 +140,15 @@ local function result_key(o)
   return (o[1]:match("^%-%-(%S+)"):gsub("%-", "_"))
 end
 
--- Record one occurrence of a mount option: its value in its own list, its
--- key in mount_order (the order of the command line).
-local function add_mount(result, key, value)
+-- Record one occurrence of an ordered option: its value in its own list,
+-- its key in the list 'order' (the order of the command line).
+local function add_ordered(result, key, value, order)
   local list = result[key] or {}
   result[key] = list
   list[#list + 1] = value
-  local order = result.mount_order or {}
-  result.mount_order = order
-  order[#order + 1] = key
+  local keys = result[order] or {}
+  result[order] = keys
+  keys[#keys + 1] = key
 end
 
 --- The argparse parser of `nslua run` (and explain, which takes the same options).
@@ -131,7 +161,10 @@ function M.parser(name)
     if o.n and o.n ~= 0 then opt:args(o.n) end
     if o.many then opt:count("*") end
     if o.hidden then opt:hidden(true) end
-    if o.mount then opt:action(add_mount) end
+    if o.order then
+      local order = o.order
+      opt:action(function(r, key, v) add_ordered(r, key, v, order) end)
+    end
   end
   return p
 end
@@ -148,7 +181,7 @@ function M.parse_fast(args)
     for _, o in ipairs(M.OPTIONS) do
       local key = result_key(o)
       for name in o[1]:gmatch("%S+") do
-        run_index[name] = { key = key, n = o.n or 1, many = o.many, mount = o.mount }
+        run_index[name] = { key = key, n = o.n or 1, many = o.many, order = o.order }
       end
       if o.many then run_lists[#run_lists + 1] = key end
     end
@@ -182,8 +215,8 @@ function M.parse_fast(args)
         if #vals < min then return nil end
       end
       for _, v in ipairs(vals) do if v:sub(1, 1) == "-" then return nil end end
-      if o.mount then
-        add_mount(r, o.key, o.n == 1 and vals[1] or vals)
+      if o.order then
+        add_ordered(r, o.key, o.n == 1 and vals[1] or vals, o.order)
       elseif o.many then
         local list = r[o.key]
         list[#list + 1] = o.n == 1 and vals[1] or vals
@@ -195,15 +228,103 @@ function M.parse_fast(args)
   return nil   -- no `--`: let argparse decide what the words are
 end
 
+-- Run a function of nslua.cli.bwrap for option 'name': bubblewrap's
+-- failure (a bwrap.Die) becomes a usage error naming the option (its own
+-- words when they name one).
+local function as_run(name, f, ...)
+  local ok, e = pcall(f, ...)
+  if ok then return e end
+  if getmetatable(e) ~= bwrap.Die then error(e, 0) end
+  local msg = e.msg
+  if not msg:match("%-%-%a") then msg = ("%s: %s"):format(name, msg) end
+  usage_error(msg)
+end
+
+-- The option name a word of the command line is ("--perms=0700" ->
+-- "--perms"), or nil.
+local function option_name(a)
+  if a:sub(1, 2) ~= "--" or a == "--" then return nil end
+  return a:match("^(%-%-[^=]+)=") or a
+end
+
+-- bubblewrap's --args FD, spliced in place: the NUL-separated words fd FD
+-- holds replace `--args FD` (before `--`; not nested).  A copy of args
+-- when there is one, else args itself.
+local function splice_args(args)
+  local n = args.n or #args
+  local i, out = 1, nil
+  while i <= n do
+    local a = args[i]
+    if a == "--" then break end
+    local v, skip
+    if a == "--args" then
+      if i == n then usage_error("--args: takes an argument (FD)") end
+      v, skip = args[i + 1], 2
+    elseif a:sub(1, 7) == "--args=" then
+      v, skip = a:sub(8), 1
+    end
+    if v then
+      local words = as_run("--args", bwrap.args_of_fd, v)
+      for _, w in ipairs(words) do
+        if option_name(w) == "--args" then usage_error("--args: not supported in arguments file") end
+      end
+      out = { n = 0 }
+      for k = 1, i - 1 do out[k] = args[k] end
+      for k, w in ipairs(words) do out[i - 1 + k] = w end
+      local at = i - 1 + #words
+      for k = i + skip, n do out[at + k - i - skip + 1] = args[k] end
+      out.n = n - skip + #words
+      args, n = out, out.n
+      i = i + #words
+    else
+      i = i + 1
+    end
+  end
+  return args
+end
+
+-- Options that modify the next option: bubblewrap refuses them unless the
+-- very next option takes them (nslua.cli.bwrap checks that for the mount
+-- options; here: the next option must be one).
+local MODIFIERS = { ["--perms"] = true, ["--size"] = true, ["--overlay-src"] = true }
+local ordered
+local function check_modifiers(args)
+  if not ordered then
+    ordered = {}
+    for _, o in ipairs(M.OPTIONS) do
+      if o.order == M_ORDER then ordered[o[1]] = true end
+    end
+  end
+  local n = args.n or #args
+  for i = 1, n do
+    local a = args[i]
+    if a == "--" then return end
+    local name = option_name(a)
+    if MODIFIERS[name] then
+      local nxt = args[i + (name == a and 2 or 1)]
+      local nname = nxt and option_name(nxt)
+      if not ordered[nname] then
+        local st = { overlay_src = {} }
+        if name == "--perms" then st.next_perms = 0 elseif name == "--size" then st.next_size = 1
+        else st.overlay_src[1] = "" end
+        as_run(name, bwrap.check_pending, st, nname or "--")
+      end
+    end
+  end
+end
+
 --- Parse `run`'s arguments (the fast path, else argparse): the options
--- table; a usage error raises (exit 125).
+-- table; a usage error raises (exit 125).  bubblewrap's `--args FD` is
+-- spliced in first (both parsers see its words).
 function M.parse(args, name)
+  args = splice_args(args)
   local o = M.parse_fast(args)
   if not o then
     local okp
     okp, o = M.parser(name):pparse(args)
     if not okp then usage_error(o) end
   end
+  check_modifiers(args)
   return o
 end
 
@@ -213,59 +334,130 @@ local function bind_args(v)
   return src, dst or src
 end
 
--- The spec mount of one occurrence of a mount option (M.OPTIONS' mount field).
-local function mount_of(kind, v)
-  local m = {}
-  for k, x in pairs(kind) do m[k] = x end
-  local t = kind.type
-  if t == "bind" or t == "dev-bind" or t == "bind-idmap" then
-    m.source, m.target = bind_args(v)
-  elseif t == "tmpfs" then
-    m.target, m.size = split_pair(v, ":")
-    if m.size then m.size = parse_limit({ kind = "size", min = 1 }, m.size, "--tmpfs " .. m.target) end
-  elseif t == "symlink" then
-    m.source, m.target = v[1], v[2]
-  elseif t == "file" then
-    m.target, m.content = v[1], v[2]
-  else
-    m.target = v
+local BINDS = { ["--bind"] = true, ["--ro-bind"] = true, ["--bind-try"] = true, ["--ro-bind-try"] = true,
+                ["--dev-bind"] = true, ["--dev-bind-try"] = true }
+
+-- One occurrence of a mount option, applied to the bwrap parse state st:
+-- run's own forms converted here, bubblewrap's by nslua.cli.bwrap.
+local function mount_option(st, name, v)
+  if BINDS[name] then
+    return as_run(name, bwrap.option, st, name, { bind_args(v) })
+  elseif name == "--bind-idmap" then
+    return as_run(name, bwrap.option, st, name, { bind_args(v) }, function(s, a)
+      bwrap.handlers["--bind"](s, a)
+      s.ops[#s.ops].type = "bind-idmap"
+    end)
+  elseif name == "--tmpfs" then
+    -- DST[:SIZE]
+    local dst, size = split_pair(v, ":")
+    if size then
+      size = parse_limit({ kind = "size", min = 1 }, size, "--tmpfs " .. dst)
+      if st.next_size then usage_error(("--tmpfs %s: --size and :SIZE both give its size"):format(dst)) end
+    end
+    return as_run(name, bwrap.option, st, name, { dst }, function(s, a)
+      bwrap.handlers["--tmpfs"](s, a)
+      if size then s.ops[#s.ops].size = size end
+    end)
+  elseif name == "--file" then
+    -- run's own: DST CONTENT (bubblewrap's is FD DEST)
+    return as_run(name, bwrap.option, st, name, v, function(s, a)
+      bwrap.op(s, { type = "file", target = bwrap.dest_path(a[1]), content = a[2],
+                    mode = bwrap.take_perms(s, nil) })
+    end)
   end
-  return m
+  as_run(name, bwrap.option, st, name, type(v) == "table" and v or { v })
 end
 
-local mount_kinds
---- The spec's mounts of parsed `run` options, in the order of the command
--- line (o.mount_order, which both parsers record).  Options made without
--- a parser have no order: their kinds are taken in M.OPTIONS' order.
-function M.mounts_of(o)
-  if not mount_kinds then
-    mount_kinds = {}
+local order_keys
+-- The keys of an order list: o[order] as both parsers record it; options
+-- made without a parser have none, and their occurrences are taken in
+-- M.OPTIONS' order.
+local function order_of(o, order)
+  if o[order] then return o[order] end
+  if not order_keys then
+    order_keys = {}
     for _, opt in ipairs(M.OPTIONS) do
-      if opt.mount then mount_kinds[#mount_kinds + 1] = { key = result_key(opt), kind = opt.mount } end
+      if opt.order then
+        order_keys[opt.order] = order_keys[opt.order] or {}
+        table.insert(order_keys[opt.order], result_key(opt))
+      end
     end
   end
-  local order = o.mount_order
-  if not order then
-    order = {}
-    for _, mk in ipairs(mount_kinds) do
-      for _ = 1, #(o[mk.key] or {}) do order[#order + 1] = mk.key end
-    end
+  local keys = {}
+  for _, key in ipairs(order_keys[order]) do
+    for _ = 1, #(o[key] or {}) do keys[#keys + 1] = key end
   end
-  local kind_of = {}
-  for _, mk in ipairs(mount_kinds) do kind_of[mk.key] = mk.kind end
-  local mounts, seen = {}, {}
-  for _, key in ipairs(order) do
+  return keys
+end
+
+-- The option name of a result key ("ro_bind" -> "--ro-bind").
+local function option_of(key)
+  return "--" .. key:gsub("_", "-")
+end
+
+-- bubblewrap's options that are not mount options, each occurrence
+-- applied in turn (their relative order does not matter).
+local BWRAP_OTHER = { "lock_file", "sync_fd", "block_fd", "argv0", "add_seccomp_fd", "info_fd",
+                      "json_status_fd", "as_pid_1", "die_with_parent", "disable_userns",
+                      "assert_userns_disabled" }
+
+--- The bwrap parse state (nslua.cli.bwrap) of parsed `run` options: the
+-- mount options in argument order (st.ops, the mounts), --cap-add and
+-- --cap-drop in theirs on top of --caps (st.caps; nil without either),
+-- and bubblewrap's other options.
+-- @raise a usage error naming the option (exit 125)
+function M.bwrap_state(o)
+  local st = bwrap.new_state { cwd = core.mount.readlink("/proc/self/cwd") or "/", env = {},
+                               warn = function(msg) eprintf("%s", msg) end }
+  local seen = {}
+  st.op_names = {}   -- the option of each operation, for messages
+  for _, key in ipairs(order_of(o, M_ORDER)) do
     seen[key] = (seen[key] or 0) + 1
-    mounts[#mounts + 1] = mount_of(kind_of[key], o[key][seen[key]])
+    mount_option(st, option_of(key), o[key][seen[key]])
+    for k = #st.op_names + 1, #st.ops do st.op_names[k] = option_of(key) end
   end
-  return mounts
+  -- a modifier at the end (when the parsers' check did not run)
+  as_run("--perms", bwrap.check_pending, st, "--")
+  local caps = order_of(o, C_ORDER)
+  if #caps > 0 then
+    st.caps = {}
+    for c in (o.caps or ""):gmatch("[^,%s]+") do
+      c = c:lower():gsub("^cap_", "")
+      if c == "all" then st.caps = bwrap.all_caps() else st.caps[c] = true end
+    end
+    seen = {}
+    for _, key in ipairs(caps) do
+      seen[key] = (seen[key] or 0) + 1
+      as_run(option_of(key), bwrap.option, st, option_of(key), { o[key][seen[key]] })
+    end
+  else
+    st.caps = nil
+  end
+  for _, key in ipairs(BWRAP_OTHER) do
+    local v = o[key]
+    if v == true then
+      as_run(option_of(key), bwrap.option, st, option_of(key), {})
+    elseif type(v) == "table" then
+      for _, x in ipairs(v) do as_run(option_of(key), bwrap.option, st, option_of(key), { x }) end
+    end
+  end
+  return st
+end
+
+--- The spec's mounts of parsed `run` options, in the order of the command
+-- line (o.mount_order, which both parsers record).
+function M.mounts_of(o)
+  local st = M.bwrap_state(o)
+  local mounts, ctx = {}, { pidns = true, used = {} }
+  for i, op in ipairs(st.ops) do mounts[i] = as_run(st.op_names[i], bwrap.mount_of, op, ctx) end
+  return mounts, st
 end
 
 --- Turn parsed `run` options into overrides of the default spec, and the
 -- set of environment variables to remove.
 function M.options_to_spec(o)
   local s = {}
-  local mounts = M.mounts_of(o)
+  local mounts, st = M.mounts_of(o)
   if #mounts > 0 then s.mounts = mounts end
   s.name = o.name
   s.rootfs = o.rootfs
@@ -334,17 +526,29 @@ function M.options_to_spec(o)
   end
   if next(r) then l.rlimits = r end
   if next(l) then s.limits = l end
-  if o.caps then
+  if st.caps then
+    -- --cap-add and --cap-drop on top of --caps (or of none)
+    local caps = {}
+    for c in pairs(st.caps) do caps[#caps + 1] = c end
+    table.sort(caps)
+    s.caps = caps
+  elseif o.caps then
     local caps = {}
     for c in o.caps:gmatch("[^,%s]+") do caps[#caps + 1] = c:lower() end
     s.caps = caps
   end
   s.seccomp = o.seccomp
+  -- bubblewrap's: argv0, init, die_with_parent, userns, sync, lock_files,
+  -- seccomp_bpf (on top of the profile)
+  as_run("--add-seccomp-fd", bwrap.process_fields, st, s, {})
+  if st.disable_userns and s.user == "host" then
+    usage_error("--disable-userns needs a user namespace (not --user host)")
+  end
   if o.stdin or o.stdout or o.stderr then
     s.stdio = { stdin = o.stdin, stdout = o.stdout, stderr = o.stderr }
   end
   if #(o.command or {}) > 0 then s.argv = o.command end
-  return s, unset
+  return s, unset, st
 end
 
 --- The default spec of `run`: the built-in sandbox recipe.
@@ -359,26 +563,27 @@ end
 -- @tparam[opt] string name the program name for argparse's messages
 -- @treturn table the spec (not validated yet)
 -- @treturn table the parsed options
+-- @treturn table the bwrap parse state of the options (M.bwrap_state)
 function M.spec_of(args, name)
   local o = M.parse(args, name)
-  local over, unset = M.options_to_spec(o)
+  local over, unset, st = M.options_to_spec(o)
   if not over.argv then usage_error("missing command (nslua run [OPTIONS] -- CMD [ARGS...])") end
-  return main.apply(M.default_spec(), over, unset), o
+  return main.apply(M.default_spec(), over, unset), o, st
 end
 
 local ENOENT <const> = require("nslua.core").errno.ENOENT
 local O_ACCMODE <const>, O_WRONLY <const>, O_RDWR <const> = 3, 1, 2
 
---- The fd of --report-fd (or bwrap's --json-status-fd), checked before
--- anything starts: open, and open for writing (its fdinfo flags), so a
--- bad one is exit 125 before a container exists, not after the run.
--- @tparam table o parsed `run` options
--- @treturn integer|nil the fd (nil without the option)
+--- An fd the run writes to (--report-fd, bwrap's --info-fd and
+-- --json-status-fd), checked before anything starts: open, and open for
+-- writing (its fdinfo flags), so a bad one is exit 125 before a container
+-- exists, not after the run.
+-- @tparam string opt the option
+-- @param v its value (nil: no check)
+-- @treturn integer|nil the fd
 -- @raise a usage error naming the option
-function M.report_fd(o)
-  local opt = o.report_fd and "--report-fd" or o.json_status_fd and "--json-status-fd"
-  if not opt then return nil end
-  local v = o.report_fd or o.json_status_fd
+function M.write_fd(opt, v)
+  if v == nil then return nil end
   local n = math.tointeger(tonumber(v))
   if not n or n < 0 or n > 0x7fffffff then
     usage_error(("%s: '%s' is not a file descriptor"):format(opt, v))
@@ -395,6 +600,13 @@ function M.report_fd(o)
     usage_error(("%s: fd %d is not open for writing"):format(opt, n))
   end
   return n
+end
+
+--- The fd of --report-fd, checked before anything starts (M.write_fd).
+-- @tparam table o parsed `run` options
+-- @treturn integer|nil the fd (nil without the option)
+function M.report_fd(o)
+  return M.write_fd("--report-fd", o.report_fd)
 end
 
 -- Where the report goes, opened before the run: a --report file nslua
@@ -436,8 +648,9 @@ end
 --- Run a spec in a container; print set-up errors; the exit code.
 -- @tparam table spec
 -- @tparam[opt] table opts parsed `run` options (report, report_fd)
+-- @tparam[opt] table st their bwrap parse state (--info-fd, --json-status-fd)
 -- @treturn integer exit code (the command's, 128+N, 125, 126, 127)
-function M.run_spec(spec, opts)
+function M.run_spec(spec, opts, st)
   local container = require "nslua.container"
   local report = require "nslua.report"
   local ok, c = pcall(container.new, spec)
@@ -475,14 +688,20 @@ function M.run_spec(spec, opts)
     eprintf("%s", e.message or e.step or "?")
   end
   if out and not write_report(out, rep) then return report.EXIT_FAIL end
-  return report.exit_code(rep)
+  local code = report.exit_code(rep)
+  -- bubblewrap's last document: only when the command ran
+  if st and rep.status ~= "error" then bwrap.write_exit_status(st, code) end
+  return code
 end
 
 --- main(args) of `nslua run` -> exit code.
 function M.main(args)
-  local spec, o = M.spec_of(args, "nslua run")
+  local spec, o, st = M.spec_of(args, "nslua run")
   M.report_fd(o)
-  local code = M.run_spec(spec, o)
+  M.write_fd("--info-fd", st.info_fd)
+  M.write_fd("--json-status-fd", st.json_status_fd)
+  bwrap.status_writers(spec, st)
+  local code = M.run_spec(spec, o, st)
   -- one container, waited for: nothing is left for finalizers to clean up,
   -- so the launcher may exit without freeing the whole heap first
   main.nothing_to_finalize = true
