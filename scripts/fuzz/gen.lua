@@ -155,7 +155,14 @@ local function option_values(name, n)
     elseif name == "--seccomp" then return pick(seccomp_values())
     elseif name == "--stdin" then return pick(in_paths())
     elseif name == "--stdout" or name == "--stderr" or name == "--report" then return pick(out_paths())
-    elseif name == "--report-fd" or name == "--json-status-fd" then return pick(FDS)
+    elseif name == "--report-fd" or name:match("^%-%-.*fd$") or name == "--args" or name:match("%-data$") then
+      return pick(FDS)
+    elseif name == "--perms" or name == "--chmod" then return pick { "0700", "0755", "1777", "9", "x", "07777" }
+    elseif name == "--size" then return number_text("size")
+    elseif name == "--cap-add" or name == "--cap-drop" then return pick { "ALL", "CAP_CHOWN", "net_raw", "bogus" }
+    elseif name == "--remount-ro" or name == "--tmp-overlay" or name == "--ro-overlay" or name == "--lock-file" then
+      return pick(targets())
+    elseif name == "--overlay-src" then return pick(ro_sources())
     end
     return pick(ODD)
   end
@@ -165,6 +172,7 @@ local function option_values(name, n)
     if name == "--setenv" then return { (pick(ENV):match("^[^=]*")), pick(ODD) } end
     return { one(), pick(ODD) }
   end
+  if n == 3 then return { pick(ODD), pick(ODD), pick(targets()) } end
   if n == "1-2" then
     local src = one()
     local r = random(3)

@@ -35,6 +35,19 @@ describe("nslua run arguments", function()
     { "--rootfs", "/srv/root", "--", "/bin/true", "--", "-x" },
     { "--name=", "--", "" },
     { "--name", "a", "--name", "b", "--tty", "--tty", "--", "true" },   -- the last one counts
+    -- bubblewrap's spellings: ordered ones in mount_order (or cap_order), the others as lists
+    { "--perms", "0700", "--dir", "/x", "--size", "4096", "--tmpfs", "/t", "--remount-ro", "/t", "--chmod", "0750",
+      "/x", "--dev-bind-try", "/a", "/b", "--dev-bind-try", "/c", "--bind-data", "3", "/d", "--ro-bind-data", "4",
+      "/e", "--bind-fd", "5", "/f", "--ro-bind-fd", "5", "/g", "--", "true" },
+    { "--overlay-src", "/usr", "--overlay-src", "/etc", "--ro-overlay", "/o", "--overlay-src", "/usr",
+      "--tmp-overlay", "/p", "--overlay-src=/usr", "--overlay", "/u", "/w", "/q", "--", "true" },
+    { "--caps", "chown", "--cap-add", "CAP_NET_RAW", "--cap-drop", "chown", "--cap-add=ALL", "--", "true" },
+    { "--lock-file", "/l", "--lock-file", "/m", "--sync-fd", "3", "--block-fd=4", "--argv0", "x",
+      "--as-pid-1", "--die-with-parent", "--add-seccomp-fd", "5", "--add-seccomp-fd", "6", "--info-fd", "7",
+      "--json-status-fd", "8", "--disable-userns", "--assert-userns-disabled", "--new-session",
+      "--unshare-user-try", "--unshare-cgroup-try", "--", "true" },
+    { "--bind", "/a", "/b", "--cap-add", "kill", "--perms", "0600", "--file", "/f", "x", "--cap-drop", "kill",
+      "--symlink", "../x", "/y", "--", "true" },
   }
   for i, args in ipairs(same) do
     it(("takes form %d exactly as argparse does: %s"):format(i, table.concat(args, " ")), function()

@@ -252,7 +252,7 @@ end
 -- when there is one, else args itself.
 local function splice_args(args)
   local n = args.n or #args
-  local i, out = 1, nil
+  local i = 1
   while i <= n do
     local a = args[i]
     if a == "--" then break end
@@ -268,7 +268,7 @@ local function splice_args(args)
       for _, w in ipairs(words) do
         if option_name(w) == "--args" then usage_error("--args: not supported in arguments file") end
       end
-      out = { n = 0 }
+      local out = { n = 0 }
       for k = 1, i - 1 do out[k] = args[k] end
       for k, w in ipairs(words) do out[i - 1 + k] = w end
       local at = i - 1 + #words
@@ -635,7 +635,6 @@ local function write_report(out, rep)
     end
   end
   if out.fd then
-    local core = require "nslua.core"
     local ok, err = core.proc.write(out.fd, text)
     if not ok then
       eprintf("--report-fd: %s", err)
