@@ -537,6 +537,14 @@ function M.unsafe(case)
       end
     end
     args.n = #args
+    -- options that read (and --args closes) one of the fuzzer's own fds
+    -- when parsed here
+    for _, a in ipairs(args) do
+      local name = a:match("^(%-%-[^=]+)") or ""
+      if name == "--args" or name:match("%-data$") or name == "--add-seccomp-fd" then
+        return "reads an fd of the fuzzer (" .. name .. ")"
+      end
+    end
     local okp, o = pcall(runcli.parse, args)
     if not okp then return nil end            -- a usage error: nslua stops there
     if not scratch_path(o.report) then return "a report outside the scratch dir" end

@@ -104,10 +104,17 @@ local BWRAP_OPTIONS = {
   ["--tmp-overlay"] = { order = M_ORDER }, ["--ro-overlay"] = { order = M_ORDER },
   ["--bind-data"] = { order = M_ORDER }, ["--ro-bind-data"] = { order = M_ORDER },
   ["--add-seccomp-fd"] = {}, ["--block-fd"] = {}, ["--info-fd"] = {}, ["--json-status-fd"] = {},
-  ["--die-with-parent"] = {}, ["--as-pid-1"] = {}, ["--cap-add"] = { order = C_ORDER },
-  ["--cap-drop"] = { order = C_ORDER }, ["--perms"] = { order = M_ORDER }, ["--size"] = { order = M_ORDER },
+  ["--die-with-parent"] = { help = "Kill the sandbox with SIGKILL when the process that started nslua dies" },
+  ["--as-pid-1"] = {},
+  ["--cap-add"] = { order = C_ORDER, help = "Add capability CAP, on top of --caps (ALL: every one)" },
+  ["--cap-drop"] = { order = C_ORDER, help = "Drop capability CAP (ALL: every one)" },
+  ["--perms"] = { order = M_ORDER, help = "Set the mode of the next option's dir, tmpfs or file (--dir, --tmpfs, "
+                  .. "--file, --bind-data, --ro-bind-data)" },
+  ["--size"] = { order = M_ORDER },
   ["--chmod"] = { order = M_ORDER },
 }
+BWRAP_OPTIONS["--add-seccomp-fd"].help = "Load a classic-BPF seccomp program from FD after the --seccomp profile "
+  .. "(repeatable)"
 -- accepted, and what they ask nslua always does
 local BWRAP_NOOPS = { "--unshare-all", "--unshare-user", "--unshare-user-try", "--unshare-ipc", "--unshare-pid",
                       "--unshare-net", "--unshare-uts", "--unshare-cgroup", "--unshare-cgroup-try",
@@ -122,9 +129,10 @@ for _, o in ipairs(OPTIONS) do
     for _, b in ipairs(bwrap.OPTIONS) do
       local t = BWRAP_OPTIONS[b[1]]
       if t then
-        local args = #b[2] > 0 and (" (" .. table.concat(b[2], " ") .. ")") or ""
-        M.OPTIONS[#M.OPTIONS + 1] = { b[1], b[3] .. args .. " (bwrap).", n = #b[2], many = #b[2] > 0 or nil,
-                                      order = t.order }
+        local names = {}
+        for i, a in ipairs(b[2]) do names[i] = "<" .. a .. ">" end
+        M.OPTIONS[#M.OPTIONS + 1] = { b[1], (t.help or b[3]) .. " (bwrap).", n = #b[2], many = #b[2] > 0 or nil,
+                                      order = t.order, argname = #names > 0 and names or nil }
       end
     end
   else
@@ -161,6 +169,7 @@ function M.parser(name)
     if o.n and o.n ~= 0 then opt:args(o.n) end
     if o.many then opt:count("*") end
     if o.hidden then opt:hidden(true) end
+    if o.argname then opt:argname(#o.argname == 1 and o.argname[1] or o.argname) end
     if o.order then
       local order = o.order
       opt:action(function(r, key, v) add_ordered(r, key, v, order) end)
