@@ -168,7 +168,7 @@ local function option_values(name, n)
   end
   if n == 2 then
     if name == "--symlink" then return { chance(0.5) and pick(targets()) or pick(ODD), pick(targets()) } end
-    if name == "--file" then return { pick(targets()), pick(CONTENT):gsub("%z", "") } end
+    if name == "--file" then return { pick(targets()), (pick(CONTENT):gsub("%z", "")) } end
     if name == "--setenv" then return { (pick(ENV):match("^[^=]*")), pick(ODD) } end
     return { one(), pick(ODD) }
   end
@@ -540,7 +540,7 @@ function M.unsafe(case)
     -- options that read (and --args closes) one of the fuzzer's own fds
     -- when parsed here
     for _, a in ipairs(args) do
-      local name = a:match("^(%-%-[^=]+)") or ""
+      local name = tostring(a):match("^(%-%-[^=]+)") or ""
       if name == "--args" or name:match("%-data$") or name == "--add-seccomp-fd" then
         return "reads an fd of the fuzzer (" .. name .. ")"
       end
