@@ -53,7 +53,7 @@ describe("nslua.launch", function()
     end)
 
     it("put the masks after every mount of the spec, and the read-only root last", function()
-      local spec = spec_of { mounts = { { type = "dev-bind", source = "/", target = "/" },
+      local spec = spec_of { mounts = { { type = "dev-bind", source = "/usr", target = "/u" },
         { type = "bind", source = "/proc", target = "/proc" } } }
       local plan = launch.plan(spec, res_of { sources = { "dir", "dir" } })
       local last_bind = index_of(plan, function(s) return s.what == "/proc" and s.op == "attr" end)
@@ -62,6 +62,24 @@ describe("nslua.launch", function()
       assert.is_truthy(first_mask)
       assert.is_true(first_mask > last_bind)
       local steps = plan.mounts.steps
+      assert.same({ op = "attr", path = launch.NEW, set = { rdonly = true, nosuid = true, nodev = true }, what = "/" },
+        steps[#steps])
+    end)
+
+    it("leave a mount of the spec on / its own attributes (a rw bind of / stays rw)", function()
+      for _, m in ipairs {
+        { type = "dev-bind", source = "/", target = "/" }, { type = "bind", source = "/", target = "/" },
+        { type = "tmpfs", target = "/" }, { type = "overlay", lower = { "/usr" }, target = "/" },
+      } do
+        local spec = spec_of { mounts = { m, { type = "bind", source = "/proc", target = "/proc" } } }
+        local plan = launch.plan(spec, res_of { sources = { "dir", "dir" } })
+        local steps = plan.mounts.steps
+        assert.is_truthy(index_of(plan, function(s) return s.op == "mask" end), m.type)
+        assert.is_false(steps[#steps].op == "attr" and steps[#steps].what == "/", m.type)
+      end
+      -- a --bind-try of a missing source puts nothing there: the root ends read-only
+      local spec = spec_of { mounts = { { type = "bind", source = "/nonexistent", target = "/", try = true } } }
+      local steps = launch.plan(spec, res_of { sources = { false } }).mounts.steps
       assert.same({ op = "attr", path = launch.NEW, set = { rdonly = true, nosuid = true, nodev = true }, what = "/" },
         steps[#steps])
     end)
