@@ -261,7 +261,7 @@ describe("nslua run's bwrap spellings against the kernel", function()
     { "--chmod OCTAL PATH", needs = "type chmod", opts = "--dir /tmp/c --chmod 0711 /tmp/c",
       cmd = "stat -c %a /tmp/c", want = "711\n", bw = true },
     { "--bind-fd and --ro-bind-fd bind the fd's directory", needs = "mount source_fd",
-      opts = "--bind-fd 3 /tmp/fd --ro-bind-fd 3 /tmp/rofd", redirect = "3<D/d",
+      opts = "--bind-fd 3 /tmp/fd --ro-bind-fd 4 /tmp/rofd", redirect = "3<D/d 4<D/d",
       cmd = "cat /tmp/fd/secret; touch /tmp/rofd/x 2>/dev/null || echo ro", want = "secret\nro\n", bw = true },
     { "--argv0 sets argv[0]", needs = "field argv0", opts = "--argv0 myname",
       cmd = "exec /bin/cat /proc/self/cmdline", want = "myname\0/proc/self/cmdline\0" },
