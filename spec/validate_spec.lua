@@ -466,7 +466,8 @@ describe("nslua.validate", function()
           work = "/w" },
         { type = "dir", target = "/d", mode = 493 },
         { type = "symlink", source = "usr/lib", target = "/lib" },
-        { type = "file", target = "/etc/hostname", content = "", mode = 420, ro = false },
+        { type = "file", target = "/etc/hostname", content = "", mode = 420, ro = false,
+          inplace = false },
       }, out.mounts)
       assert.equal(64 * MiB, v.DEFAULT_TMPFS_SIZE)
     end)
@@ -505,7 +506,7 @@ describe("nslua.validate", function()
         errs { mounts = { a = { type = "dir", target = "/d" } } })
       assert.same({ "mounts[1]: must be a table" }, errs { mounts = { "/usr" } })
       local types = "bind, bind-idmap, dev-bind, tmpfs, proc, dev, mqueue, sysfs, " ..
-        "overlay, dir, symlink, file"
+        "overlay, dir, symlink, file, remount-ro, chmod"
       assert.same({ "mounts[1].type: must be one of " .. types },
         errs(m1 { type = "nfs", target = "/n" }))
       assert.same({ "mounts[1].type: must be one of " .. types }, errs(m1 { target = "/n" }))
