@@ -136,7 +136,7 @@ local kinds = {}
 
 local function bind_kind(steps, m, ctx)
   bind(steps, m, ctx.res.sources[m.index], ctx.res.trees[m.key] and m.key or nil,
-    m.source_fd and ctx.res.fd_paths[m.index])
+    m.source_fd and (ctx.res.fd_paths or {})[m.index])
 end
 kinds.bind = bind_kind
 kinds["bind-idmap"] = bind_kind
@@ -281,7 +281,7 @@ local function layers(spec, res)
     if not skip and COVERS[m.type] then
       cover(m.target)
       if BIND_KINDS[m.type] then
-        layer(is[i] or normpath(m.source or res.fd_paths[i]), m.target)
+        layer(is[i] or normpath(m.source or (res.fd_paths or {})[i]), m.target)
       elseif m.type == "proc" then
         layer("/proc", m.target)
       elseif m.type == "sysfs" then
