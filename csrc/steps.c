@@ -384,7 +384,7 @@ static int same_source (mounts *m, const step *s) {
 
 /* A bind mount or a new file system onto the target of s. */
 static void mount_step (mounts *m, const step *s) {
-  char src[sizeof PROC_FD + 24];
+  char src[sizeof PROC_FD + 24] = "";
   int fd, kind, sfd = -1;
   if (s->src_fd >= 0) {
     sfd = same_source(m, s);

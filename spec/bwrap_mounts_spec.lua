@@ -165,7 +165,8 @@ describe("bwrap's mount side", function()
       local mounts = "{ " .. ROOT .. [[, { type = "file", target = "/tmp/a/f", content = "one\n", mode = "0666",
         inplace = true }, { type = "file", target = "/tmp/b/g", content = "two\n", mode = "0600", ro = true },
         { type = "file", target = "/tmp/c/h", content = "three\n", mode = "0640" } }]]
-      local script = "cat /tmp/a/f /tmp/b/g /tmp/c/h; stat -c '%a %n' /tmp/a /tmp/a/f /tmp/b /tmp/b/g /tmp/c /tmp/c/h; " ..
+      local script = "cat /tmp/a/f /tmp/b/g /tmp/c/h; " ..
+        "stat -c '%a %n' /tmp/a /tmp/a/f /tmp/b /tmp/b/g /tmp/c /tmp/c/h; " ..
         "(echo x > /tmp/b/g) 2>/dev/null || echo g-ro; echo y >> /tmp/c/h && echo h-rw; " ..
         "grep -c ' /tmp/a/f ' /proc/self/mountinfo || true"
       local ok, out = nsl(mounts, script, "{ user = { uid = 0, gid = 0 } }")
@@ -224,7 +225,8 @@ describe("bwrap's mount side", function()
         "touch /nslua-spec-x 2>&1 | grep -c 'Read-only'")
       assert.is_true(ok, out)
       assert.equal("1\n", out)
-      ok, out = nsl("{ " .. ROOT .. [[, { type = "dir", target = "/tmp/d" }, { type = "remount-ro", target = "/tmp/d" } }]],
+      ok, out = nsl("{ " .. ROOT .. [[, { type = "dir", target = "/tmp/d" },
+        { type = "remount-ro", target = "/tmp/d" } }]],
         "true")
       assert.is_true(ok, out)
       assert.matches("REPORT error nil mounts: /tmp/d: mount_setattr '/newroot/tmp/d': Invalid argument " ..
@@ -243,7 +245,8 @@ describe("bwrap's mount side", function()
   describe("symlink", function()
     it("takes relative text, is idempotent for the same text, says what is there otherwise", function()
       local ok, out = nsl("{ " .. ROOT .. [[, { type = "dir", target = "/tmp/t" },
-        { type = "symlink", source = "t", target = "/tmp/l" }, { type = "symlink", source = "t", target = "/tmp/l" } }]],
+        { type = "symlink", source = "t", target = "/tmp/l" },
+        { type = "symlink", source = "t", target = "/tmp/l" } }]],
         "readlink /tmp/l; cd /tmp/l && pwd -P")
       assert.is_true(ok, out)
       assert.equal("t\n/tmp/t\n", out)

@@ -912,7 +912,8 @@ describe("nslua.validate: base none and bwrap's mount fields", function()
   end)
 
   it("remount-ro takes a target; chmod a target and a mode", function()
-    local s = ok { mounts = { { type = "remount-ro", target = "/" }, { type = "chmod", target = "/x", mode = "0700" } } }
+    local s = ok { mounts = { { type = "remount-ro", target = "/" },
+      { type = "chmod", target = "/x", mode = "0700" } } }
     assert.same({ { type = "remount-ro", target = "/" }, { type = "chmod", target = "/x", mode = 448 } }, s.mounts)
     assert.same({ "mounts[1].mode: is required" }, errs { mounts = { { type = "chmod", target = "/x" } } })
     assert.same({ "mounts[1].ro: not valid for type 'remount-ro'" },
