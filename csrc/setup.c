@@ -157,6 +157,17 @@ static void *new_array (lua_State *L, size_t n, size_t size) {
   return a;
 }
 
+/* An optional id field (0..2^32-2), or -1. */
+static long long opt_id (lua_State *L, int t, const char *name) {
+  lua_Integer id = -1;
+  if (lua_getfield(L, t, name) != LUA_TNIL) {
+    id = luaL_checkinteger(L, -1);
+    luaL_argcheck(L, id >= 0 && id < 0xffffffffLL, 1, "an owner id must be 0..2^32-2");
+  }
+  lua_pop(L, 1);
+  return id;
+}
+
 /* An overlay step's layers: lower = {path...} (anchored), upper, work. */
 static void read_layers (lua_State *L, int t, step *s, const char *where) {
   size_t i;
@@ -217,6 +228,8 @@ static void read_step (lua_State *L, int t, int trees, step *s, size_t i) {
     s->src_fd = nslua_checkfd(L, lua_gettop(L));
   lua_pop(L, 1);
   s->mountpoint = opt_flag(L, t, "mountpoint");
+  s->uid = opt_id(L, t, "uid");
+  s->gid = opt_id(L, t, "gid");
   if (s->op == OP_OVERLAY)
     read_layers(L, t, s, where);
   if ((s->op == OP_SYMLINK && s->target == NULL) || (s->op == OP_MOVE && s->fd < 0) ||

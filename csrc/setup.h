@@ -49,6 +49,7 @@ typedef struct step {
   int mountpoint;               /* attr: the target must be a mount point */
   unsigned int mode;
   unsigned int parents;         /* mkdir, mkfile: the mode of missing parent directories */
+  long long uid, gid;           /* mkdir, write: the owner of what the step makes, or -1 */
 } step;
 
 

@@ -288,6 +288,9 @@ static int make_dirs (mounts *m, const step *s, const char *path, size_t len,
     if (!made && errno != EEXIST)
       fail_at(m, s, errno, "mkdir", buf, NULL);
     fd = made_dir(m, s, buf, dfd, rel, parent, buf + a, made);
+    if (made && s->uid >= 0 &&
+        fchownat(fd, "", (uid_t)s->uid, (gid_t)s->gid, AT_EMPTY_PATH) != 0)
+      fail_at(m, s, errno, "chown", buf, NULL);
     if (owned)
       close(parent);
     parent = fd;
@@ -452,6 +455,40 @@ static void symlink_step (mounts *m, const step *s) {
   fail_at(m, s, EEXIST, "symlink", s->path, note);
 }
 
+/* A file with s->content at s->path (bwrap's creat): made with s->mode
+** (and given to s->uid, s->gid) when it is new, truncated when it is
+** there; O_NOFOLLOW, in its parent's resolved fd: a link at the file
+** itself is refused. */
+static void write_step (mounts *m, const step *s) {
+  const char *base = NULL;
+  size_t done = 0;
+  int made = 1, parent = open_parent(m, s, s->path, &base, "open");
+  int fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)s->mode);
+  if (fd < 0 && errno == EEXIST) {
+    made = 0;
+    fd = openat(parent, base, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+  }
+  if (fd < 0)
+    fail_at(m, s, errno, "open", s->path, NULL);
+  if (made && s->uid >= 0 && fchown(fd, (uid_t)s->uid, (gid_t)s->gid) != 0) {
+    int err = errno;
+    close(fd);
+    fail_at(m, s, err, "chown", s->path, NULL);
+  }
+  while (done < s->len) {
+    ssize_t n = write(fd, s->content + done, s->len - done);
+    if (n <= 0 && !(n < 0 && errno == EINTR)) {
+      int err = n < 0 ? errno : EIO;
+      close(fd);
+      fail_at(m, s, err, "write", s->path, NULL);
+    }
+    if (n > 0)
+      done += (size_t)n;
+  }
+  if (close(fd) != 0)
+    fail_at(m, s, errno, "close", s->path, NULL);
+}
+
 /* The mount_setattr attributes of mount(2) flags. */
 static unsigned int attrs_of (unsigned long flags) {
   return (flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) | (flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
@@ -514,9 +551,8 @@ static void overlay_step (mounts *m, const step *s) {
 }
 
 static void run_step (mounts *m, const step *s) {
-  const char *base = NULL, *call = NULL;
   struct stat st;
-  int fd, tree, err, kind;
+  int fd, tree, kind;
   if (s->op != OP_MOUNT && s->op != OP_MOVE && s->op != OP_OVERLAY)
     drop(m);
   switch (s->op) {
@@ -554,13 +590,8 @@ static void run_step (mounts *m, const step *s) {
         fail_at(m, s, errno, "chmod", s->path, NULL);
       put(m, fd);
       return;
-    case OP_WRITE:  /* O_NOFOLLOW: a link at the file itself is refused */
-      fd = open_parent(m, s, s->path, &base, "open");
-      if (strlen(base) > NAME_MAX)
-        fail_at(m, s, ENAMETOOLONG, "open", s->path, NULL);
-      snprintf(m->fdpath, sizeof m->fdpath, PROC_FD "%d/%s", fd, base);
-      if ((err = nslua_write_file(m->fdpath, s->content, s->len, s->mode, &call)) != 0)
-        fail_at(m, s, err, call, s->path, NULL);
+    case OP_WRITE:
+      write_step(m, s);
       return;
     case OP_MASK:  /* a directory gets an empty read-only tmpfs, anything else /dev/null */
     case OP_RO:

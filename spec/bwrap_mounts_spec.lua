@@ -182,6 +182,29 @@ describe("bwrap's mount side", function()
       assert.equal(bout, out)
     end)
 
+    it("dirs, files and tmpfs parents of the spec belong to the payload (as bwrap's user)", function()
+      -- the payload (uid 65534) reaches and reads what restrictive modes
+      -- would hide from it were set-up's root the owner
+      local ok, out = nsl("{ " .. ROOT .. [[, { type = "dir", target = "/tmp/p/d", mode = "0700" },
+        { type = "tmpfs", target = "/tmp/q/t", mode = "0700" },
+        { type = "file", target = "/tmp/r/f", content = "bound\n", mode = "0600", ro = true },
+        { type = "file", target = "/tmp/s/g", content = "made\n", mode = "0600", inplace = true } }]],
+        "stat -c '%a %u %n' /tmp/p /tmp/p/d /tmp/q /tmp/q/t /tmp/r/f /tmp/s /tmp/s/g; cat /tmp/r/f /tmp/s/g")
+      assert.is_true(ok, out)
+      assert.equal("700 65534 /tmp/p\n700 65534 /tmp/p/d\n700 65534 /tmp/q\n700 65534 /tmp/q/t\n" ..
+        "600 65534 /tmp/r/f\n700 65534 /tmp/s\n600 65534 /tmp/s/g\nbound\nmade\n", out)
+    end)
+
+    it("an inplace file that exists is truncated and rewritten, its owner and mode kept #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      os.execute(("printf 'old old old\\n' > %s/e && chmod 0666 %s/e"):format(dir, dir))
+      local ok, out = nsl(("{ { type = 'bind', source = '/', target = '/' }, { type = 'file', target = %q, " ..
+        "content = 'new\\n', mode = '0600', inplace = true } }"):format(dir .. "/e"), "true")
+      assert.is_true(ok, out)
+      local _, st = helper.sh(("stat -c '%%a %%u' %s/e; cat %s/e"):format(dir, dir))
+      assert.equal("666 0\nnew\n", st)
+    end)
+
     it("a bind makes its mount point a 0755 directory or a 0444 file #priv", function()
       if not helper.is_root() then return pending("needs root") end
       -- the points are made on the host's file system (the bind of / is

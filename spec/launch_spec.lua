@@ -322,16 +322,23 @@ describe("nslua.launch: base none and bwrap's mount kinds", function()
     }, res_of {})
     local s = plan.mounts.steps
     local function find(op, what) return s[index_of(plan, function(x) return x.op == op and x.what == what end)] end
-    assert.same({ op = "mkdir", path = launch.NEW .. "/a/b", mode = 488, parents = 488, what = "/a/b" },
-      find("mkdir", "/a/b"))
+    -- what they make belongs to the payload
+    assert.same({ op = "mkdir", path = launch.NEW .. "/a/b", mode = 488, parents = 488, uid = 65534, gid = 65534,
+      what = "/a/b" }, find("mkdir", "/a/b"))
     assert.is_nil(find("mkdir", "/t/u").parents)
+    assert.equal(65534, find("mkdir", "/t/u").uid)
     assert.equal("mode=1777,size=1048576,uid=65534,gid=65534", find("mount", "/t/u").data)
     assert.equal(448, find("mkfile", "/f/g").parents)
     assert.equal(384, find("write", "/f/g").mode)
     -- inplace: the parent made (0755 from 0666), then the file written there
     local mk, wr = find("mkdir", "/i/j"), find("write", "/i/j")
-    assert.same({ op = "mkdir", path = launch.NEW .. "/i", what = "/i/j" }, mk)
-    assert.same({ op = "write", path = launch.NEW .. "/i/j", content = "y", mode = 438, what = "/i/j" }, wr)
+    assert.same({ op = "mkdir", path = launch.NEW .. "/i", uid = 65534, gid = 65534, what = "/i/j" }, mk)
+    assert.same({ op = "write", path = launch.NEW .. "/i/j", content = "y", mode = 438, uid = 65534, gid = 65534,
+      what = "/i/j" }, wr)
+    -- user = "host": nothing to give them to
+    local host = launch.plan(none({ { type = "dir", target = "/h" } }, { user = "host", namespaces = {
+      mnt = true, user = false, pid = true, net = false, ipc = false, uts = false, cgroup = false } }), res_of {})
+    assert.is_nil(host.mounts.steps[index_of(host, function(x) return x.what == "/h" end)].uid)
     assert.is_nil(index_of(plan, function(x) return x.op == "mount" and x.what == "/i/j" end))
     -- the scaffolding holds the non-inplace file only (two pages for its byte)
     assert.equal((1 << 20) + 8192, plan.mounts.scaffold_size)

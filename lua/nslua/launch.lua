@@ -122,10 +122,13 @@ local function dev_mount(steps, target, tty_gid)
   end
 end
 
-local function tmpfs_mount(steps, target, size, mode, owner, parents)
+-- 'mk' (a spec's tmpfs): the mkdir step's parents mode and owner
+local function tmpfs_mount(steps, target, size, mode, owner, mk)
   local data = ("mode=%04o,size=%d"):format(mode or 493, size or M.TMPFS_SIZE)
   if owner then data = data .. (",uid=%d,gid=%d"):format(owner.uid, owner.gid) end
-  add(steps, { op = "mkdir", path = NEW .. target, parents = parents, what = target })
+  mk = mk or {}
+  add(steps, { op = "mkdir", path = NEW .. target, parents = mk.parents, uid = mk.uid, gid = mk.gid,
+               what = target })
   add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = NEW .. target,
                flags = { nosuid = true, nodev = true }, data = data, what = target })
 end
@@ -144,9 +147,14 @@ kinds["dev-bind"] = function(steps, m, ctx)
   m.dev = true
   bind_kind(steps, m, ctx)
 end
--- a tmpfs of the spec belongs to the payload (like bubblewrap's --tmpfs)
+-- A tmpfs, dir or file of the spec belongs to the payload, and so do the
+-- directories made for it (bubblewrap makes everything as the sandbox's user).
+local function owned(step, ctx)
+  if ctx.owner then step.uid, step.gid = ctx.owner.uid, ctx.owner.gid end
+  return step
+end
 kinds.tmpfs = function(steps, m, ctx)
-  tmpfs_mount(steps, m.target, m.size, m.mode or 493, ctx.owner, parent_mode(m.mode))
+  tmpfs_mount(steps, m.target, m.size, m.mode or 493, ctx.owner, owned({ parents = parent_mode(m.mode) }, ctx))
 end
 kinds.proc = function(steps, m) proc_mount(steps, m.target) end
 kinds.dev = function(steps, m, ctx) dev_mount(steps, m.target, ctx.tty_gid) end
@@ -161,9 +169,9 @@ kinds.sysfs = function(steps, m)
                flags = { nosuid = true, nodev = true, noexec = true, rdonly = true }, what = m.target })
 end
 -- the mode applies when the directory is made; an existing one keeps its own
-kinds.dir = function(steps, m)
-  add(steps, { op = "mkdir", path = NEW .. m.target, mode = m.mode or 493, parents = parent_mode(m.mode),
-               what = m.target })
+kinds.dir = function(steps, m, ctx)
+  add(steps, owned({ op = "mkdir", path = NEW .. m.target, mode = m.mode or 493, parents = parent_mode(m.mode),
+               what = m.target }, ctx))
 end
 -- the mount at target (not the ones below it) becomes read-only
 kinds["remount-ro"] = function(steps, m)
@@ -184,9 +192,10 @@ kinds.file = function(steps, m, ctx)
   local pm = parent_mode(m.mode)
   if m.inplace then
     local dir = dirname(m.target)
-    add(steps, { op = "mkdir", path = NEW .. (dir == "/" and "" or dir), mode = pm, parents = pm, what = m.target })
-    add(steps, { op = "write", path = NEW .. m.target, content = m.content, mode = m.mode or 420,
-                 what = m.target })
+    add(steps, owned({ op = "mkdir", path = NEW .. (dir == "/" and "" or dir), mode = pm, parents = pm,
+                       what = m.target }, ctx))
+    add(steps, owned({ op = "write", path = NEW .. m.target, content = m.content, mode = m.mode or 420,
+                       what = m.target }, ctx))
     return
   end
   ctx.nfiles = ctx.nfiles + 1
@@ -194,8 +203,8 @@ kinds.file = function(steps, m, ctx)
   ctx.file_bytes = ctx.file_bytes + ((#m.content + 8191) // 4096) * 4096
   local tmp = "/.files/" .. ctx.nfiles
   add(steps, { op = "mkdir", path = "/.files", what = m.target })
-  add(steps, { op = "write", path = tmp, content = m.content, mode = m.mode or 420, what = m.target })
-  add(steps, { op = "mkfile", path = NEW .. m.target, parents = pm, what = m.target })
+  add(steps, owned({ op = "write", path = tmp, content = m.content, mode = m.mode or 420, what = m.target }, ctx))
+  add(steps, owned({ op = "mkfile", path = NEW .. m.target, parents = pm, what = m.target }, ctx))
   add(steps, { op = "mount", src = tmp, path = NEW .. m.target, flags = { bind = true }, what = m.target })
   add(steps, { op = "attr", path = NEW .. m.target,
                set = m.ro == false and NOSUIDDEV or RO, what = m.target })
