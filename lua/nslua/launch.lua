@@ -287,7 +287,7 @@ local function layers(spec, res)
   end
   for i, m in ipairs(spec.mounts or {}) do
     local skip = BIND_KINDS[m.type] and m.try and not res.sources[i]
-    if not skip and COVERS[m.type] then
+    if not skip and COVERS[m.type] and not m.inplace then
       cover(m.target)
       if BIND_KINDS[m.type] then
         layer(is[i] or normpath(m.source or (res.fd_paths or {})[i]), m.target)
