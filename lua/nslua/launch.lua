@@ -660,7 +660,8 @@ local function explain_step(s)
     return ("mount %s on %s%s%s"):format(s.fstype or p(s.src), p(s.path) == "" and "/" or p(s.path),
       #fl > 0 and (" [" .. table.concat(fl, ",") .. "]") or "", s.data and (" " .. s.data) or "")
   elseif s.op == "attr" then
-    return ("set %s on %s%s"):format(table.concat(flags(s.set), ","), s.what, s.rec and " (recursive)" or "")
+    return ("set %s on %s%s"):format(table.concat(flags(s.set), ","), s.what,
+      s.rec and " (recursive)" or s.mountpoint and " (the mount there, not those below it)" or "")
   elseif s.op == "move" then
     return ("attach the detached tree %s on %s"):format(s.tree, s.what)
   elseif s.op == "overlay" then
