@@ -48,7 +48,9 @@ static void fail (int status_fd, const char *stepname, int err, const char *pref
 ** jumps to exactly the fd's dentry, nothing is walked again.  It costs one
 ** syscall where fsopen + fsconfig per option + fsmount + move_mount cost
 ** five or more (every sandbox runs ~35 steps), and the plan keeps
-** mount(2)'s flags and data strings, which `nslua explain` prints.
+** mount(2)'s flags and data strings, which `nslua explain` prints.  An
+** overlay is the exception: its layers go by fsconfig, one string each,
+** because a path in a mount(2) data string cannot hold ':' or ','.
 */
 
 /* What a mount target is known to be, so that a mount need not fstat it. */
@@ -212,7 +214,8 @@ static int made_dir (mounts *m, const step *s, char *buf, int dfd, const char *r
 /*
 ** mkdir -p of path[0..len) inside its root: its fd; *fresh tells whether
 ** the last component was made here (with 'mode'; missing parents get
-** 'pmode'; set-up runs with umask 0, so both are exact).  With the parent at hand (the new
+** 'pmode'; set-up runs with umask 0, so both are exact; each one made is
+** given to s->uid, s->gid when set).  With the parent at hand (the new
 ** root, or the cached directory) it is one mkdirat and one lookup;
 ** otherwise an existing directory is one lookup, and for a missing one
 ** the deepest existing ancestor is found from the end, then each missing
@@ -380,7 +383,7 @@ static int same_source (mounts *m, const step *s) {
   }
   if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
     close(fd);
-    fail_at(m, s, EXDEV, "open", s->src, " (not the file the source fd refers to: it was moved)");
+    fail_at(m, s, EXDEV, "open", s->src, " (not the file the source fd refers to: moved or replaced)");
   }
   return fd;
 }
@@ -456,20 +459,31 @@ static void symlink_step (mounts *m, const step *s) {
 }
 
 /* A file with s->content at s->path (bwrap's creat): made with s->mode
-** (and given to s->uid, s->gid) when it is new, truncated when it is
-** there; O_NOFOLLOW, in its parent's resolved fd: a link at the file
-** itself is refused. */
+** (and given to s->uid, s->gid) when it is new, truncated when it is a
+** regular file there (O_NONBLOCK: a FIFO there fails, it never blocks);
+** O_NOFOLLOW, in its parent's resolved fd: a link at the file itself is
+** refused. */
 static void write_step (mounts *m, const step *s) {
   const char *base = NULL;
+  struct stat st;
   size_t done = 0;
   int made = 1, parent = open_parent(m, s, s->path, &base, "open");
   int fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)s->mode);
   if (fd < 0 && errno == EEXIST) {
     made = 0;
-    fd = openat(parent, base, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+    fd = openat(parent, base, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   }
   if (fd < 0)
     fail_at(m, s, errno, "open", s->path, NULL);
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    fail_at(m, s, err, "stat", s->path, NULL);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    fail_at(m, s, EEXIST, "open", s->path, " (not a regular file)");
+  }
   if (made && s->uid >= 0 && fchown(fd, (uid_t)s->uid, (gid_t)s->gid) != 0) {
     int err = errno;
     close(fd);

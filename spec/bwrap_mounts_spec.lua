@@ -205,6 +205,17 @@ describe("bwrap's mount side", function()
       assert.equal("666 0\nnew\n", st)
     end)
 
+    it("an inplace file refuses a link or a FIFO at its target, never blocking", function()
+      local ok, out = nsl("{ " .. ROOT .. [[, { type = "symlink", source = "/etc/hostname", target = "/tmp/l" },
+        { type = "file", target = "/tmp/l", content = "x", inplace = true } }]], "true")
+      assert.is_true(ok, out)
+      assert.matches("mounts: /tmp/l: open '/newroot/tmp/l': Too many levels of symbolic links", out, 1, true)
+      ok, out = nsl("{ " .. ROOT .. [[, { type = "dev-bind", source = "/dev/null", target = "/tmp/n" },
+        { type = "file", target = "/tmp/n", content = "x", inplace = true } }]], "true")
+      assert.is_true(ok, out)
+      assert.matches("mounts: /tmp/n: open '/newroot/tmp/n': File exists (not a regular file)", out, 1, true)
+    end)
+
     it("a bind makes its mount point a 0755 directory or a 0444 file #priv", function()
       if not helper.is_root() then return pending("needs root") end
       -- the points are made on the host's file system (the bind of / is
