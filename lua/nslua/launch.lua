@@ -673,7 +673,8 @@ local function explain_step(s)
   elseif s.op == "symlink" then
     return ("symlink %s -> %s"):format(s.what, s.target)
   elseif s.op == "write" then
-    return ("file %s (%d bytes)"):format(s.what, #s.content)
+    return ("file %s (%d bytes%s)"):format(s.what, #s.content,
+      s.path:sub(1, #NEW + 1) == NEW .. "/" and ", in place" or "")
   elseif s.op == "mask" then
     return ("mask %s"):format(s.what)
   elseif s.op == "ro" then
