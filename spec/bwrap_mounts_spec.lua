@@ -308,6 +308,22 @@ describe("bwrap's mount side", function()
            %s]]):format(dir .. "/src", extra_prelude or ""))
     end
 
+    it("a closed fd is a start error naming it (skipped with try)", function()
+      local ok, out = helper.run_isolated([[
+        local nslua = require "nslua"
+        local spec = { base = "none", namespaces = { mnt = true, user = true, pid = true }, argv = { "/bin/true" },
+          mounts = { { type = "bind", source = "/", target = "/" },
+            { type = "bind", source_fd = 999, target = "/nslua-spec-x" } } }
+        print(nslua.container(spec):run())
+        spec.mounts[2].try = true
+        local r = assert(nslua.container(spec):run())
+        print(r.status, r.exit_code)
+      ]])
+      assert.is_true(ok, out)
+      assert.matches("^nil\tstart '.-': mounts%[2%]%.source_fd 999: stat 'fd 999': Bad file descriptor\t9\n" ..
+        "exited\t0\n$", out)
+    end)
+
     it("binds what the caller's fd refers to", function()
       local ok, out = fd_run()
       assert.is_true(ok, out)
