@@ -413,6 +413,15 @@ describe("bwrap's mount side", function()
       local bok, bout = bwrap("--bind / / --dev-bind /dev/null /etc/shadow", script)
       assert.is_true(bok, bout)
       assert.equal(bout, out)
+      -- a plain (nodev) bind of /dev/null: no read at all, in both
+      script = "cat /etc/shadow >/tmp/out 2>&1 && echo read || echo unreadable"
+      ok, out = nsl([[{ { type = "bind", source = "/", target = "/" }, { type = "tmpfs", target = "/tmp" },
+        { type = "bind", source = "/dev/null", target = "/etc/shadow", ro = true } }]], script)
+      assert.is_true(ok, out)
+      assert.equal("unreadable\n", out)
+      bok, bout = bwrap("--bind / / --tmpfs /tmp --ro-bind /dev/null /etc/shadow", script)
+      assert.is_true(bok, bout)
+      assert.equal(bout, out)
     end)
 
     it("a tmpfs over a bind hides it; a bind over a tmpfs shows the source #priv", function()
