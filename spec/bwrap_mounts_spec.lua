@@ -160,6 +160,17 @@ describe("bwrap's mount side", function()
       assert.equal(bout, out)
     end)
 
+    it("set-up's umask 0 is its own: the command gets the caller's", function()
+      local ok, out = helper.run_isolated(([[
+        local nslua = require "nslua"
+        assert(nslua.container { base = "none", namespaces = { mnt = true, user = true, pid = true },
+          argv = { "/bin/sh", "-c", "umask; stat -c %%a /tmp/d" },
+          mounts = { %s, { type = "dir", target = "/tmp/d", mode = "0777" } } }:run())
+      ]]):format(ROOT), "umask 0027;")
+      assert.is_true(ok, out)
+      assert.equal("0027\n777\n", out)
+    end)
+
     it("file: inplace 0666 stays 0666; bound data keeps its mode and ro #priv", function()
       if not helper.is_root() then return pending("needs root") end
       local mounts = "{ " .. ROOT .. [[, { type = "file", target = "/tmp/a/f", content = "one\n", mode = "0666",
