@@ -36,8 +36,8 @@
 **
 **   exec <step> <errno>[ <detail>]
 **       A step of the exec tail failed; the writer then _exit(1)s.  Steps:
-**       stdio, cgroup, signals, fds, setsid, tty, ids, userns, cwd, rlimit,
-**       caps, no_new_privs, seccomp, execve.  <detail> is one word naming
+**       stdio, cgroup, signals, fds, setsid, tty, ids, userns, pdeathsig,
+**       cwd, rlimit, caps, no_new_privs, seccomp, execve.  <detail> is one word naming
 **       the call or the rlimit (ids: keepcaps|setgroups|setresgid|
 **       setresuid; userns: setns;
 **       rlimit: its name; caps: cap_get_proc|cap_set_proc|cap_drop_bound|
