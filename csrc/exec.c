@@ -487,8 +487,6 @@ static const char *const exec_opt_names[] = {
   "session", "set_pwd", "status_fd", "tty", "uid", "userns", NULL
 };
 
-static const char *const session_names[] = { "new", "keep", NULL };
-
 /* The table at 'arg' may hold only the option names in 'names' (NULL-ended). */
 void nslua_check_opt_names (lua_State *L, int arg, const char *const *names) {
   lua_pushnil(L);
@@ -689,9 +687,13 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   lua_pop(L, 1);
   exec_read_cwd(L, p);
   exec_read_argv0(L, p);
-  lua_pushstring(L, "session");
-  lua_rawget(L, 3);
-  p->new_session = luaL_checkoption(L, -1, "new", session_names) == 0;
+  p->new_session = 1;
+  if ((t = rawfield(L, 3, "session")) != LUA_TNIL) {
+    const char *s = t == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    if (strcmp(s, "keep") != 0 && strcmp(s, "new") != 0)
+      luaL_argerror(L, 3, "field 'session' must be 'new' or 'keep'");
+    p->new_session = strcmp(s, "new") == 0;
+  }
   lua_pop(L, 1);
   if (p->tty && !p->new_session)
     luaL_argerror(L, 3, "field 'tty' needs session 'new'");

@@ -371,8 +371,9 @@ static void read_locks (lua_State *L, plan *p, int t) {
     p->nlocks = (size_t)lua_rawlen(L, -1);
     p->locks = (const char **)new_array(L, p->nlocks, sizeof *p->locks);
     for (i = 0; i < p->nlocks; i++) {
-      lua_rawgeti(L, -1, (lua_Integer)i + 1);
-      p->locks[i] = luaL_checkstring(L, -1);
+      if (lua_rawgeti(L, -1, (lua_Integer)i + 1) != LUA_TSTRING)
+        luaL_error(L, "setup.plan: plan.lock_files[%d] must be a path", (int)i + 1);
+      p->locks[i] = lua_tostring(L, -1);
       lua_pop(L, 1);              /* the plan's list keeps it */
     }
   }
