@@ -213,15 +213,18 @@ time.sleep(2)
           local c = nslua.container { argv = { "/bin/sh", "-c", "ls -l /proc/self/fd | grep -c lock1; sleep 30" },
             init = %s, lock_files = { "/lk/lock1" },
             mounts = { { type = "bind", source = %q, target = "/lk" } } }
+          -- the probe with exactly this env (no sanitizer runtime of ours)
+          local function probe()
+            io.stdout:flush()
+            proc.waitpid(assert(proc.spawn({ "python3", %q, %q }, { PATH = "/usr/bin:/bin" })))
+          end
           assert(c:start())
           proc.poll({}, 300)
-          io.stdout:flush()
-          os.execute(%q)
+          probe()
           c:kill(9)
           c:wait()
-          os.execute(%q)
-        ]]):format(tostring(init), dir, "python3 " .. dir .. "/probe.py " .. dir .. "/lock1",
-          "python3 " .. dir .. "/probe.py " .. dir .. "/lock1"))
+          probe()
+        ]]):format(tostring(init), dir, dir .. "/probe.py", dir .. "/lock1"))
         assert.is_true(ok, out)
         -- the command holds the fd only without an init
         assert.equal(("%d\nlocked\nfree\n"):format(init and 0 or 1), out)
@@ -235,7 +238,7 @@ time.sleep(2)
         local r = run { argv = { "/bin/true" }, lock_files = { "/lk/lock2" },
           mounts = { { type = "bind", source = %q, target = "/lk" } } }
         print(r.status, r.error and r.error.step, r.error and r.error.errno)
-      ]]):format(dir), ("python3 %s/hold.py %s >/dev/null 2>&1 & sleep 0.5;"):format(dir, q(f)))
+      ]]):format(dir), ("env -u LD_PRELOAD python3 %s/hold.py %s >/dev/null 2>&1 & sleep 0.5;"):format(dir, q(f)))
       assert.is_true(ok, out)
       assert.equal("error\tlock\t11\n", out)
     end)
@@ -268,7 +271,7 @@ alive() {
   done
   return 1
 }
-sh -c 'lua5.4 %s; :' >/dev/null 2>&1 & s=$!
+sh -c %s >/dev/null 2>&1 & s=$!
 i=0; until alive >/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done
 l=$(cat /proc/$s/task/$s/children)
 alive >/dev/null && echo STARTED
@@ -279,7 +282,7 @@ if alive >/dev/null; then echo ALIVE; kill -KILL $l; sleep 0.5; else echo GONE; 
 python3 %s/probe.py %s
 %s gc >/dev/null 2>&1
 echo "RECORDS: $(ls -A /run/nslua | grep -E '^[a-z0-9]{8}$|^\.[a-z0-9]{8}\.[0-9]+$' | tr '\n' ' ')"
-]]):format(tag, q(runfile), dir, q(lockf), dir, q(lockf), helper.nslua)
+]]):format(tag, q(helper.LUA .. " " .. q(runfile) .. "; :"), dir, q(lockf), dir, q(lockf), helper.nslua)
       local _, out = helper.sh("unshare -m sh -c " .. q(script))
       -- nothing of it is left, whatever happened
       local _, ps = helper.sh("ps -eo args")
