@@ -194,6 +194,49 @@ time.sleep(2)
       end
     end)
 
+    it("keep: a terminal's ^C reaches the command once, with or without an init #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      -- a pty whose foreground group is nslua's (python's pty.fork): ^C goes
+      -- to the group, nslua and its init must not forward it a second time
+      local runner = dir .. "/intr.lua"
+      local f = assert(io.open(runner, "w"))
+      f:write(("package.path = %q .. ';' .. package.path\npackage.cpath = %q .. ';' .. package.cpath\n")
+        :format(helper.lpath, helper.cpath), PRELUDE, [[
+        local r = run { argv = { "/bin/sh", "-c", "n=0; trap 'n=$((n+1))' INT; i=0; "
+          .. "while [ $i -lt 15 ]; do sleep 0.1; i=$((i+1)); done; echo n=$n" },
+          session = "keep", init = arg[1] == "init", namespaces = { pid = arg[2] == "pid" } }
+        print(r.status, r.exit_code)
+      ]])
+      f:close()
+      local py = dir .. "/intr.py"
+      f = assert(io.open(py, "w"))
+      f:write([==[
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv("/bin/sh", ["sh", "-c", sys.argv[1] + " " + sys.argv[2] + " " + sys.argv[3]])
+time.sleep(0.6)
+os.write(fd, b"\x03")
+out = b""
+while True:
+    try:
+        d = os.read(fd, 1024)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
+]==])
+      f:close()
+      for _, v in ipairs { { "init", "pid" }, { "noinit", "pid" }, { "init", "nopid" }, { "noinit", "nopid" } } do
+        local ok, out = helper.sh(("python3 %s %s %s %s"):format(q(py), q(helper.LUA .. " " .. q(runner)), v[1], v[2]))
+        assert.is_true(ok, out)
+        assert.equal("^Cn=1\nexited\t0\n", out, v[1] .. " " .. v[2])
+      end
+    end)
+
     it("keep is refused with a tty", function()
       local ok, out = lua([[
         local okc, err = pcall(nslua.container, { argv = { "/bin/true" }, tty = true, session = "keep" })
