@@ -229,6 +229,50 @@ describe("nslua.launch", function()
       assert.is_true(plan.tty)
     end)
 
+    it("carries the process fields: exec tail, init, lock files, sync fds", function()
+      local plan = launch.plan(spec_of {}, res_of {})
+      for _, k in ipairs { "init", "die_with_parent", "lock_files", "sync" } do assert.is_nil(plan[k], k) end
+      for _, k in ipairs { "argv0", "set_pwd", "session", "die_with_parent", "host_caps" } do
+        assert.is_nil(plan.exec[k], k)
+      end
+      plan = launch.plan(spec_of { cwd = { "/x", "/" }, set_pwd = true, argv0 = "a0", session = "keep",
+        init = false, lock_files = { "/l" }, sync = { block_fd = 4 } }, res_of {})
+      assert.same({ "/x", "/" }, plan.exec.cwd)
+      assert.same({ true, "a0", "keep" }, { plan.exec.set_pwd, plan.exec.argv0, plan.exec.session })
+      assert.is_false(plan.init)
+      -- without an init the command's parent is nslua: it dies with nslua
+      assert.is_true(plan.exec.die_with_parent)
+      assert.is_nil(plan.die_with_parent)
+      assert.same({ "/l" }, plan.lock_files)
+      assert.same({ block_fd = 4 }, plan.sync)
+      plan = launch.plan(spec_of { die_with_parent = true, session = "new", init = true }, res_of {})
+      assert.is_true(plan.die_with_parent)
+      assert.is_true(plan.exec.die_with_parent)
+      assert.is_nil(plan.exec.session)
+      assert.is_nil(plan.init)
+      local text = table.concat(launch.explain(launch.plan(spec_of { cwd = { "/x", "/" }, set_pwd = true,
+        argv0 = "a0", session = "keep", init = false, die_with_parent = true, lock_files = { "/l" },
+        sync = { block_fd = 4, userns_block_fd = 5, sync_fd = 6 } }, res_of {})), "\n")
+      for _, want in ipairs { "cwd: /x | / (the first it can enter) (PWD set to it)",
+          "session: the caller's session and process group (no setsid)",
+          "die with parent: nslua and the command get PR_SET_PDEATHSIG SIGKILL",
+          "lock: /l (read lock, held for the sandbox's life)",
+          "sync: waits for fd 5 once its user namespace exists (the caller writes the id maps)",
+          "sync: waits for fd 4 before the command", "sync: fd 6 stays open until the sandbox ends",
+          "init: none (the child execs the command itself)", 'exec: /bin/true (argv[0] = "a0")' } do
+        assert.matches(want, text, 1, true)
+      end
+    end)
+
+    it("leaves host root's capability sets alone for caps = all, not for a list", function()
+      local all = launch.plan(spec_of { user = "host", caps = { "all" } }, res_of {})
+      assert.is_true(all.exec.host_caps)
+      assert.matches("capabilities: all (the caller's sets as they are)",
+        table.concat(launch.explain(all), "\n"), 1, true)
+      assert.is_nil(launch.plan(spec_of { user = "host", caps = { "kill" } }, res_of {}).exec.host_caps)
+      assert.is_nil(launch.plan(spec_of { caps = { "all" } }, res_of {}).exec.host_caps)
+    end)
+
     it("is pure: the same inputs give the same plan, and the spec is not changed", function()
       local spec = spec_of { mounts = { { type = "bind", source = "/etc", target = "/e" } } }
       local before = launch.json(spec.mounts)

@@ -15,6 +15,8 @@
 --   source_is.rootfs ("/", "/proc" or "/sys": a source that is one of
 --   them), sys_masks (extra /sys masks), layout (/bin ... of
 --   the host), net (net.plan's table), getenv (keep_env and TERM values).
+local ALL_CAPS = require("nslua.validate").CAPS
+
 local M = {}
 
 local OLD, NEW = "/.oldroot", "/newroot"
@@ -574,12 +576,23 @@ function M.plan(spec, res)
     -- stdio.fds: descriptors the caller passes on (like bwrap's --fd options)
     keep_fds = spec.stdio and spec.stdio.fds and #spec.stdio.fds > 0 and spec.stdio.fds or nil,
     seccomp = type(spec.seccomp) == "table" and "custom" or spec.seccomp,
+    argv0 = spec.argv0, set_pwd = spec.set_pwd or nil,
+    session = spec.session == "keep" and "keep" or nil,
+    -- the command's parent-death signal: asked for, or without an init
+    -- (its parent is then nslua itself: a sandbox never outlives nslua)
+    die_with_parent = (spec.die_with_parent or spec.init == false) or nil,
+    -- host root with every capability: its sets as they are (bwrap's way)
+    host_caps = ident.mode == "host" and #caps == #ALL_CAPS or nil,
   }
   if ident.mode ~= "host" then
     exec.uid, exec.gid = ident.uid, ident.gid
     if ident.mode == "slot" then exec.groups = {} end
   end
   plan.exec = exec
+  if spec.init == false then plan.init = false end
+  plan.die_with_parent = spec.die_with_parent or nil
+  if spec.lock_files and #spec.lock_files > 0 then plan.lock_files = spec.lock_files end
+  if spec.sync and next(spec.sync) then plan.sync = spec.sync end
   local l = spec.limits
   plan.wait = { wall = l.wall, cpu = l.time and (l.time + (l.extra_time or 0)) }
   return plan
@@ -748,7 +761,8 @@ function M.explain(plan)
     local v = e.rlimits[k]
     p("rlimit: %s = %s", k, v == math.huge and "unlimited" or tostring(v))
   end
-  p("capabilities: %s", #e.caps > 0 and table.concat(e.caps, " ") or "none")
+  p("capabilities: %s", e.host_caps and "all (the caller's sets as they are)"
+    or #e.caps > 0 and table.concat(e.caps, " ") or "none")
   p("seccomp: %s", tostring(e.seccomp))
   for _, name in ipairs { "stdin", "stdout", "stderr" } do
     local v = plan.stdio[name]
@@ -758,8 +772,18 @@ function M.explain(plan)
   for k in pairs(e.env) do keys[#keys + 1] = k end
   table.sort(keys)
   for _, k in ipairs(keys) do p("env: %s=%s", k, e.env[k]) end
-  p("cwd: %s", e.cwd)
-  p("exec: %s", table.concat(e.argv, " "))
+  p("cwd: %s%s", type(e.cwd) == "table" and table.concat(e.cwd, " | ") .. " (the first it can enter)"
+    or e.cwd, e.set_pwd and " (PWD set to it)" or "")
+  if e.session == "keep" then p("session: the caller's session and process group (no setsid)") end
+  if plan.die_with_parent then p("die with parent: nslua and the command get PR_SET_PDEATHSIG SIGKILL") end
+  for _, f in ipairs(plan.lock_files or {}) do p("lock: %s (read lock, held for the sandbox's life)", f) end
+  local sy = plan.sync or {}
+  if sy.userns_block_fd then p("sync: waits for fd %d once its user namespace exists "
+    .. "(the caller writes the id maps)", sy.userns_block_fd) end
+  if sy.block_fd then p("sync: waits for fd %d before the command", sy.block_fd) end
+  if sy.sync_fd then p("sync: fd %d stays open until the sandbox ends", sy.sync_fd) end
+  if plan.init == false then p("init: none (the child execs the command itself)") end
+  p("exec: %s%s", table.concat(e.argv, " "), e.argv0 and (" (argv[0] = %q)"):format(e.argv0) or "")
   return out
 end
 

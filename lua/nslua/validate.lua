@@ -54,11 +54,13 @@ local MOUNT_TYPE_LIST = table.concat(M.MOUNT_TYPES, ", ")
 local FIELDS = set {
   "name", "hostname", "cwd", "argv", "namespaces", "user", "rootfs", "mounts",
   "net", "limits", "caps", "seccomp", "env", "keep_env", "stdio", "tty",
-  "hooks", "base",
+  "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
+  "lock_files", "sync",
 }
 local USER_FIELDS = set { "uid", "gid", "map" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
 local STDIO_FIELDS = set { "stdin", "stdout", "stderr", "fds" }
+local SYNC_FIELDS = set { "block_fd", "userns_block_fd", "sync_fd" }
 local NET_FIELDS = set { "veth", "bridge", "addr", "gateway" }
 local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route", "isolate_host" }
 
@@ -100,6 +102,7 @@ end
 M.FIELDS = {
   spec = sorted(FIELDS), user = sorted(USER_FIELDS), mount = sorted(MOUNT_FIELDS),
   net = sorted(NET_FIELDS), veth = sorted(VETH_FIELDS), stdio = sorted(STDIO_FIELDS),
+  sync = sorted(SYNC_FIELDS),
   hooks = sorted(HOOKS), namespaces = M.NAMESPACES, mount_types = {},
 }
 for ty, allowed in pairs(MOUNT_ALLOWED) do M.FIELDS.mount_types[ty] = sorted(allowed) end
@@ -790,6 +793,73 @@ function Checker:stdio(spec)
   return out
 end
 
+-- cwd: a directory, or a list of them (the command starts in the first
+-- one it can enter, like bubblewrap's caller's cwd, else $HOME, else /).
+function Checker:cwd(spec)
+  local v = spec.cwd
+  if v == nil then return "/" end
+  if type(v) ~= "table" then return self:abspath(v, "cwd") end
+  if not is_list(v) or #v == 0 or #v > 64 then
+    self:add("cwd", "must be an absolute path or a list of 1..64 of them")
+    return nil
+  end
+  local out = {}
+  for i, p in ipairs(v) do out[i] = self:abspath(p, keypath("cwd", i)) end
+  return out
+end
+
+-- The process side of a sandbox (README "The spec"): argv0, session, init,
+-- die_with_parent, lock_files, sync.  Absent fields stay absent.
+function Checker:process(spec, out)
+  if spec.set_pwd ~= nil then out.set_pwd = self:boolean(spec.set_pwd, "set_pwd", false) end
+  if spec.argv0 ~= nil then
+    if type(spec.argv0) ~= "string" or spec.argv0:find("%z") then
+      self:add("argv0", "must be a string without NUL bytes")
+    else
+      out.argv0 = spec.argv0
+    end
+  end
+  if spec.session ~= nil then
+    if spec.session ~= "new" and spec.session ~= "keep" then
+      self:add("session", 'must be "new" or "keep"')
+    else
+      out.session = spec.session
+    end
+  end
+  if spec.init ~= nil then out.init = self:boolean(spec.init, "init", true) end
+  if spec.die_with_parent ~= nil then
+    out.die_with_parent = self:boolean(spec.die_with_parent, "die_with_parent", false)
+  end
+  if spec.lock_files ~= nil then
+    local v = spec.lock_files
+    if not is_list(v) then
+      self:add("lock_files", "must be a list of absolute paths")
+    else
+      out.lock_files = {}
+      for i, p in ipairs(v) do out.lock_files[i] = self:abspath(p, keypath("lock_files", i)) end
+    end
+  end
+  if spec.sync ~= nil then
+    local v = spec.sync
+    if type(v) ~= "table" then
+      self:add("sync", "must be a table { block_fd, userns_block_fd, sync_fd }")
+      return
+    end
+    self:unknown(v, SYNC_FIELDS, "sync")
+    out.sync = {}
+    for k in pairs(SYNC_FIELDS) do
+      if v[k] ~= nil then
+        local fd = as_int(v[k])
+        if not fd or fd < 0 or fd > MAX_FD then
+          self:add("sync." .. k, "must be a file descriptor >= 0")
+        else
+          out.sync[k] = fd
+        end
+      end
+    end
+  end
+end
+
 function Checker:hooks(spec)
   local v, out = spec.hooks, {}
   if v == nil then return out end
@@ -868,6 +938,12 @@ function Checker:cross(spec, out)
   if out.tty and out.stdio.stdin ~= "inherit" then
     self:add("stdio.stdin", "must be \"inherit\" with tty = true")
   end
+  if out.tty and out.session == "keep" then
+    self:add("session", 'must be "new" with tty = true (the pty becomes the controlling terminal)')
+  end
+  if out.sync and out.sync.userns_block_fd and not ns.user then
+    self:add("sync.userns_block_fd", "requires a user namespace (user ~= \"host\")")
+  end
 end
 
 -- Sort key: the path with numbers zero-padded, so mounts[2] < mounts[10].
@@ -898,7 +974,7 @@ function M.check(spec, opts)
       out.hostname = h
     end
   end
-  out.cwd = spec.cwd == nil and "/" or c:abspath(spec.cwd, "cwd")
+  out.cwd = c:cwd(spec)
   out.argv = c:argv(spec, opts.need_argv)
   out.namespaces = c:namespaces(spec)
   if spec.user ~= nil then out.user = c:user(spec.user) end
@@ -919,6 +995,7 @@ function M.check(spec, opts)
   out.stdio = c:stdio(spec)
   out.tty = c:boolean(spec.tty, "tty", false)
   out.hooks = c:hooks(spec)
+  c:process(spec, out)
   c:cross(spec, out)
   if #c.errors == 0 then return out end
   local errs = c.errors
