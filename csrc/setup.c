@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <poll.h>
@@ -43,7 +44,8 @@
 #define NSLUA_SETUP "nslua.setup"
 
 static const char *const op_names[] = {
-  "mount", "attr", "move", "mkdir", "mkfile", "symlink", "chmod", "write", "mask", "ro", NULL
+  "mount", "attr", "move", "mkdir", "mkfile", "symlink", "chmod", "write", "mask", "ro",
+  "overlay", NULL
 };
 
 /* Test-only stops (NSLUA_TEST_STOP): the child parks at the named step. */
@@ -69,6 +71,10 @@ typedef struct plan {
   lua_State *L;                 /* the caller's, for hooks (set by clone/run) */
   int sync_fd, sync_close, status_fd, tty_sock;
   int ids, lo, strict, stop, tty;
+  int init, new_session;        /* plan.init ~= false, plan.exec.session ~= "keep" */
+  int block_fd, userns_block_fd, caller_sync;   /* plan.sync: the caller's, -1: none */
+  const char **locks;           /* plan.lock_files: inside paths */
+  size_t nlocks;
   long long owner;              /* euid for the clone of a user namespace, -1: ours */
   int hooks[NHOOKS];
   const char *hostname;
@@ -156,6 +162,37 @@ static void *new_array (lua_State *L, size_t n, size_t size) {
   return a;
 }
 
+/* An optional id field (0..2^32-2), or -1. */
+static long long opt_id (lua_State *L, int t, const char *name) {
+  lua_Integer id = -1;
+  if (lua_getfield(L, t, name) != LUA_TNIL) {
+    id = luaL_checkinteger(L, -1);
+    luaL_argcheck(L, id >= 0 && id < 0xffffffffLL, 1, "an owner id must be 0..2^32-2");
+  }
+  lua_pop(L, 1);
+  return id;
+}
+
+/* An overlay step's layers: lower = {path...} (anchored), upper, work. */
+static void read_layers (lua_State *L, int t, step *s, const char *where) {
+  size_t i;
+  s->upper = opt_str(L, t, "upper", where);
+  s->work = opt_str(L, t, "work", where);
+  if (!opt_table(L, t, "lower", where)) {
+    lua_pop(L, 1);
+    return;
+  }
+  s->nlower = (size_t)lua_rawlen(L, -1);
+  luaL_argcheck(L, s->nlower <= 500, 1, "an overlay has at most 500 lower layers");
+  s->lower = (const char **)new_array(L, s->nlower, sizeof *s->lower);
+  for (i = 0; i < s->nlower; i++) {
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    s->lower[i] = luaL_checkstring(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
 static void read_step (lua_State *L, int t, int trees, step *s, size_t i) {
   char where[48];
   const char *tree;
@@ -187,11 +224,22 @@ static void read_step (lua_State *L, int t, int trees, step *s, size_t i) {
     lua_pop(L, 1);
   }
   s->mode = opt_mode(L, t, "mode", s->op == OP_WRITE ? 0644 : 0755);
+  s->parents = opt_mode(L, t, "parents", 0755);
   if (lua_getfield(L, t, "content") == LUA_TSTRING)
     s->content = lua_tolstring(L, -1, &s->len);
   lua_pop(L, 1);
+  s->src_fd = -1;
+  if (lua_getfield(L, t, "src_fd") != LUA_TNIL)
+    s->src_fd = nslua_checkfd(L, lua_gettop(L));
+  lua_pop(L, 1);
+  s->mountpoint = opt_flag(L, t, "mountpoint");
+  s->uid = opt_id(L, t, "uid");
+  s->gid = opt_id(L, t, "gid");
+  if (s->op == OP_OVERLAY)
+    read_layers(L, t, s, where);
   if ((s->op == OP_SYMLINK && s->target == NULL) || (s->op == OP_MOVE && s->fd < 0) ||
-      (s->op == OP_WRITE && s->content == NULL))
+      (s->op == OP_WRITE && s->content == NULL) || (s->op == OP_MOUNT && s->src_fd >= 0 && s->src == NULL) ||
+      (s->op == OP_OVERLAY && (s->nlower == 0 || (s->upper == NULL) != (s->work == NULL))))
     luaL_error(L, "setup.plan: %s (%s) lacks its argument", where, op_names[s->op]);
 }
 
@@ -315,7 +363,8 @@ static const char *map_text (lua_State *L, int t, const char *name) {
 /* The exec tail's options: plan.exec's (checked again by the tail) plus
 ** the runtime's status fd, cgroup.procs fds and BPF program. */
 static const char *const exec_copy[] = {
-  "cwd", "rlimits", "caps", "keep_caps", "tty", "keep_fds", "uid", "gid", "groups", NULL
+  "cwd", "rlimits", "caps", "keep_caps", "tty", "keep_fds", "uid", "gid", "groups",
+  "argv0", "set_pwd", "session", "die_with_parent", "host_caps", NULL
 };
 
 static void push_exec_opts (lua_State *L, int exec, int rt) {
@@ -331,6 +380,47 @@ static void push_exec_opts (lua_State *L, int exec, int rt) {
   lua_setfield(L, -2, "cgroup_procs");
   lua_getfield(L, rt, "seccomp");
   lua_setfield(L, -2, "seccomp");
+}
+
+/* plan.sync = {block_fd = N, userns_block_fd = N, sync_fd = N}: fds of the caller */
+static void read_sync (lua_State *L, plan *p, int t) {
+  static const char *const names[] = { "block_fd", "userns_block_fd", "sync_fd", NULL };
+  int *fds[3];
+  int i;
+  fds[0] = &p->block_fd;
+  fds[1] = &p->userns_block_fd;
+  fds[2] = &p->caller_sync;
+  for (i = 0; i < 3; i++)
+    *fds[i] = -1;
+  if (opt_table(L, t, "sync", "plan")) {
+    nslua_check_opt_names(L, lua_gettop(L), names);
+    for (i = 0; i < 3; i++) {
+      lua_Integer fd;
+      if (lua_getfield(L, -1, names[i]) != LUA_TNIL) {
+        fd = luaL_checkinteger(L, -1);
+        luaL_argcheck(L, fd >= 0 && fd <= INT_MAX, 1, "plan.sync: an fd must be >= 0");
+        *fds[i] = (int)fd;
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+/* plan.lock_files = {PATH, ...} */
+static void read_locks (lua_State *L, plan *p, int t) {
+  size_t i;
+  if (opt_table(L, t, "lock_files", "plan")) {
+    p->nlocks = (size_t)lua_rawlen(L, -1);
+    p->locks = (const char **)new_array(L, p->nlocks, sizeof *p->locks);
+    for (i = 0; i < p->nlocks; i++) {
+      if (lua_rawgeti(L, -1, (lua_Integer)i + 1) != LUA_TSTRING)
+        luaL_error(L, "setup.plan: plan.lock_files[%d] must be a path", (int)i + 1);
+      p->locks[i] = lua_tostring(L, -1);
+      lua_pop(L, 1);              /* the plan's list keeps it */
+    }
+  }
+  lua_pop(L, 1);
 }
 
 /*
@@ -396,6 +486,17 @@ static int setup_plan (lua_State *L) {
   lua_pop(L, 1);
   p->hostname = opt_str(L, t, "hostname", "plan");
   p->tty = opt_flag(L, t, "tty");
+  lua_getfield(L, t, "init");
+  p->init = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  {
+    /* plan.exec.session: the child and the exec tail alike */
+    const char *session = opt_str(L, 3, "session", "plan.exec");
+    p->new_session = session == NULL || strcmp(session, "keep") != 0;
+  }
+  luaL_argcheck(L, !p->tty || p->new_session, 1, "a tty plan needs session 'new'");
+  read_sync(L, p, t);
+  read_locks(L, p, t);
   luaL_argcheck(L, !p->tty || p->tty_sock >= 0, 2, "a tty plan needs rt.tty_sock");
   read_net(L, p, t);
   read_mounts(L, p, t, rt);
@@ -441,7 +542,8 @@ static int setup_plan (lua_State *L) {
   lua_pop(L, 1);
   opt_table(L, rt, "keep", "rt");
   n = lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 0;
-  p->keep = (int *)new_array(L, n + 2, sizeof *p->keep);
+  /* room for the lock files' fds and the sync fd, added in the child */
+  p->keep = (int *)new_array(L, n + 2 + p->nlocks + 1, sizeof *p->keep);
   for (i = 0; i < n; i++) {
     lua_rawgeti(L, -1, (lua_Integer)i + 1);
     p->keep[i + 2] = nslua_checkfd(L, lua_gettop(L));
@@ -454,6 +556,8 @@ static int setup_plan (lua_State *L) {
   luaL_checkstack(L, 32, "setup.plan");
   top = lua_gettop(L);
   p->exec = nslua_exec_plan(L);
+  /* without an init the command holds the lock files and the sync fd */
+  nslua_exec_reserve(L, p->exec, p->init ? 0 : p->nlocks + 1);
   for (k = top + 1; k <= lua_gettop(L); k++) {
     lua_pushvalue(L, k);
     anchor(L);
@@ -580,6 +684,62 @@ static void open_tty (plan *p) {
   p->stdio[0] = p->stdio[1] = p->stdio[2] = slave;
 }
 
+/* Wait until the caller writes a byte to its fd or closes it (plan.sync:
+** block_fd, userns_block_fd); nslua's death (the sync pipe hangs up)
+** ends the wait and the child. */
+static void block_on (const plan *p, int fd, const char *what) {
+  struct pollfd pf[2];
+  char b;
+  for (;;) {
+    pf[0].fd = fd;
+    pf[0].events = POLLIN;
+    pf[1].fd = p->sync_fd;
+    pf[1].events = 0;
+    pf[0].revents = pf[1].revents = 0;
+    if (poll(pf, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      fail(p, "sync", errno, NULL, "poll", what, NULL);
+    }
+    if (pf[1].revents & (POLLHUP | POLLERR))
+      _exit(1);
+    if (pf[0].revents & POLLNVAL)
+      fail(p, "sync", EBADF, NULL, "read", what, NULL);
+    if (pf[0].revents == 0)
+      continue;
+    if (read(fd, &b, 1) >= 0)    /* a byte, or end of file */
+      return;
+    if (errno != EINTR && errno != EAGAIN)
+      fail(p, "sync", errno, NULL, "read", what, NULL);
+  }
+}
+
+/* plan.lock_files: each opened inside the sandbox and read-locked without
+** waiting (fcntl F_SETLK: a lock someone holds for writing fails the
+** step); the fd, and with it the lock, is the init's (or, without one,
+** the command's) for the sandbox's life.  POSIX locks belong to the
+** process's fd table: the command's copy closing them leaves ours. */
+static void take_locks (plan *p) {
+  size_t i;
+  for (i = 0; i < p->nlocks; i++) {
+    struct flock l;
+    int err, fd = open(p->locks[i], O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      fail(p, "lock", errno, NULL, "open", p->locks[i], NULL);
+    memset(&l, 0, sizeof l);
+    l.l_type = F_RDLCK;
+    l.l_whence = SEEK_SET;
+    if (fcntl(fd, F_SETLK, &l) != 0) {
+      err = errno;
+      close(fd);
+      fail(p, "lock", err, NULL, "fcntl", p->locks[i], NULL);
+    }
+    p->keep[p->nkeep++] = fd;
+    if (!p->init)
+      nslua_exec_keep(p->exec, fd);
+  }
+}
+
 /* The child's whole set-up, then the init: never returns. */
 static void run_plan (plan *p) __attribute__((noreturn));
 static void run_plan (plan *p) {
@@ -596,6 +756,10 @@ static void run_plan (plan *p) {
   /* 1. wait for the release; end of file means the parent died */
   if (read(p->sync_fd, &b, 1) != 1 || b != 'x')
     _exit(1);
+  /* plan.sync.userns_block_fd: our user namespace exists; the caller may
+  ** write its id maps now (before we are non-dumpable: see below) */
+  if (p->userns_block_fd >= 0)
+    block_on(p, p->userns_block_fd, "userns_block_fd");
   /* Non-dumpable from here until the command's execve (DESIGN "Trust
   ** rules"; runc CVE-2016-9962): the flag belongs to the mm, which the
   ** command shares (CLONE_VM) until its execve and the init keeps, so the
@@ -626,8 +790,8 @@ static void run_plan (plan *p) {
   ** the caller's session keyring and its keys stay out of reach */
   if ((err = nslua_new_session_keyring()) != 0)
     fail(p, "ids", err, NULL, "keyctl", "join_session_keyring", NULL);
-  /* 4. */
-  if (setsid() < 0)
+  /* 4. (session "keep": the caller's session and process group) */
+  if (p->new_session && setsid() < 0)
     fail(p, "ids", errno, NULL, "setsid", NULL, NULL);
   stop_here(p, STOP_UTS);
   if (p->hostname != NULL && sethostname(p->hostname, strlen(p->hostname)) != 0)
@@ -649,6 +813,7 @@ static void run_plan (plan *p) {
   stop_here(p, STOP_PIVOT);
   if (p->has_mounts)
     nslua_steps_finish(p->status_fd);
+  take_locks(p);
   run_hook(p, HOOK_EXEC);
   stop_here(p, STOP_FORK);
   /* The nested user namespace of a payload that keeps capabilities: it
@@ -660,6 +825,19 @@ static void run_plan (plan *p) {
       fail(p, "userns", -userns, NULL, call, NULL, NULL);
     nslua_exec_set_userns(p->exec, userns);
   }
+  if (p->block_fd >= 0)
+    block_on(p, p->block_fd, "block_fd");
+  /* plan.sync.sync_fd: its end of file tells the caller the sandbox ended */
+  if (p->caller_sync >= 0 && p->init)
+    p->keep[p->nkeep++] = p->caller_sync;
+  /* plan.init = false: no init, this process becomes the command (in a pid
+  ** namespace its pid 1); the parent waits for it itself */
+  if (!p->init) {
+    if (p->caller_sync >= 0)
+      nslua_exec_keep(p->exec, p->caller_sync);
+    nslua_status_pid(p->status_fd, (pid_t)syscall(SYS_getpid));
+    nslua_exec_child(p->exec, p->stdio);
+  }
   /* 5. the command, then the init */
   cmd = nslua_spawn(p->exec, p->stdio, &late);
   if (cmd < 0)
@@ -670,7 +848,7 @@ static void run_plan (plan *p) {
     if (p->stdio[i] > 2 && (i == 0 || p->stdio[i] != p->stdio[i - 1]))
       close(p->stdio[i]);
   nslua_status_pid(p->status_fd, cmd);
-  nslua_init_run(cmd, p->status_fd, p->keep, p->nkeep, late);
+  nslua_init_run(cmd, p->status_fd, p->keep, p->nkeep, late, !p->new_session);
 }
 
 /* The child: its buffer for paths on its own stack, then the plan. */

@@ -36,7 +36,7 @@ M.CAPS = {
 --- Mount types, in DESIGN order.
 M.MOUNT_TYPES = {
   "bind", "bind-idmap", "dev-bind", "tmpfs", "proc", "dev", "mqueue",
-  "sysfs", "overlay", "dir", "symlink", "file",
+  "sysfs", "overlay", "dir", "symlink", "file", "remount-ro", "chmod",
 }
 
 local function set(list)
@@ -54,23 +54,29 @@ local MOUNT_TYPE_LIST = table.concat(M.MOUNT_TYPES, ", ")
 local FIELDS = set {
   "name", "hostname", "cwd", "argv", "namespaces", "user", "rootfs", "mounts",
   "net", "limits", "caps", "seccomp", "env", "keep_env", "stdio", "tty",
-  "hooks",
+  "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
+  "lock_files", "sync",
 }
 local USER_FIELDS = set { "uid", "gid", "map" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
 local STDIO_FIELDS = set { "stdin", "stdout", "stderr", "fds" }
+local SYNC_FIELDS = set { "block_fd", "userns_block_fd", "sync_fd" }
 local NET_FIELDS = set { "veth", "bridge", "addr", "gateway" }
 local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route", "isolate_host" }
 
 -- Every field a mount may carry, and which of them each type accepts.
 -- Overlay: `lower` is the list of lower directories (uppermost first),
 -- `upper` and `work` the host directories of a persistent upper layer; both
--- absent means a tmpfs-backed upper of `size` bytes (64 MiB by default).
+-- absent means a tmpfs-backed upper of `size` bytes (64 MiB by default),
+-- or with `ro = true` no upper at all (the lower layers, read-only).
+-- A bind names its source by path (`source`) or by a caller's file
+-- descriptor (`source_fd`); a `file` with `inplace` is created in the
+-- file system at its target instead of bound there.
 local MOUNT_FIELDS = set {
-  "type", "source", "target", "ro", "try", "recursive", "size", "mode",
-  "content", "lower", "upper", "work",
+  "type", "source", "source_fd", "target", "ro", "try", "recursive", "size", "mode",
+  "content", "lower", "upper", "work", "inplace",
 }
-local BIND = set { "type", "source", "target", "ro", "try", "recursive" }
+local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive" }
 local PSEUDO = set { "type", "target", "ro" }
 local MOUNT_ALLOWED = {
   bind = BIND, ["bind-idmap"] = BIND, ["dev-bind"] = BIND,
@@ -79,7 +85,9 @@ local MOUNT_ALLOWED = {
   overlay = set { "type", "target", "ro", "lower", "upper", "work", "size" },
   dir = set { "type", "target", "mode" },
   symlink = set { "type", "source", "target" },
-  file = set { "type", "target", "content", "mode", "ro" },
+  file = set { "type", "target", "content", "mode", "ro", "inplace" },
+  ["remount-ro"] = set { "type", "target" },
+  chmod = set { "type", "target", "mode" },
 }
 --- The field names of each table of a spec, sorted (for tools that
 -- generate or document specs, e.g. scripts/fuzz): spec (the top level),
@@ -94,6 +102,7 @@ end
 M.FIELDS = {
   spec = sorted(FIELDS), user = sorted(USER_FIELDS), mount = sorted(MOUNT_FIELDS),
   net = sorted(NET_FIELDS), veth = sorted(VETH_FIELDS), stdio = sorted(STDIO_FIELDS),
+  sync = sorted(SYNC_FIELDS),
   hooks = sorted(HOOKS), namespaces = M.NAMESPACES, mount_types = {},
 }
 for ty, allowed in pairs(MOUNT_ALLOWED) do M.FIELDS.mount_types[ty] = sorted(allowed) end
@@ -449,7 +458,16 @@ function Checker:mount(m, p)
     out.recursive = self:boolean(m.recursive, p .. ".recursive", true)
   end
   if ty == "bind" or ty == "bind-idmap" or ty == "dev-bind" then
-    if m.source == nil then
+    if m.source_fd ~= nil then
+      local fd = as_int(m.source_fd)
+      if m.source ~= nil then
+        self:add(p .. ".source_fd", "conflicts with source (one of them names the source)")
+      elseif not fd or fd < 0 or fd > MAX_FD then
+        self:add(p .. ".source_fd", "must be a file descriptor")
+      else
+        out.source_fd = fd
+      end
+    elseif m.source == nil then
       self:add(p .. ".source", "is required")
     else
       out.source = self:abspath(m.source, p .. ".source")
@@ -468,14 +486,20 @@ function Checker:mount(m, p)
     else
       out.content = m.content
     end
+    out.inplace = self:boolean(m.inplace, p .. ".inplace", false)
+    if out.inplace and m.ro ~= nil then
+      self:add(p .. ".ro", "not valid with inplace (the file is created, not bound)")
+    end
   elseif ty == "overlay" then
     self:overlay(m, p, out)
   end
-  if allowed.mode then
+  if ty == "chmod" and m.mode == nil then
+    self:add(p .. ".mode", "is required")
+  elseif allowed.mode then
     local default = ty == "file" and 420 or 493 -- 0644, 0755
     out.mode = m.mode == nil and default or self:mode(m.mode, p .. ".mode")
   end
-  if ty == "tmpfs" or (ty == "overlay" and m.upper == nil) then
+  if ty == "tmpfs" or (ty == "overlay" and m.upper == nil and not m.ro) then
     out.size = m.size == nil and M.DEFAULT_TMPFS_SIZE or
       self:size(m.size, p .. ".size", 1)
   end
@@ -503,6 +527,8 @@ function Checker:overlay(m, p, out)
     end
   elseif m.work ~= nil then
     self:add(p .. ".upper", "is required with work")
+  elseif m.ro == true and m.size ~= nil then
+    self:add(p .. ".size", "only applies to a tmpfs-backed upper (ro = true has none)")
   end
 end
 
@@ -605,8 +631,9 @@ function Checker:net(v)
   return out
 end
 
-function Checker:rlimits(v)
-  local out = { core = 0 }
+-- base = "none" (bubblewrap's base) has no core = 0 default.
+function Checker:rlimits(v, base)
+  local out = { core = base ~= "none" and 0 or nil }
   if v == nil then return out end
   if type(v) ~= "table" then
     self:add("limits.rlimits", "must be a table")
@@ -619,19 +646,19 @@ function Checker:rlimits(v)
   return out
 end
 
-function Checker:limits(spec)
+function Checker:limits(spec, base)
   local v = spec.limits
-  if v == nil then return { rlimits = { core = 0 } } end
+  if v == nil then return { rlimits = self:rlimits(nil, base) } end
   if type(v) ~= "table" then
     self:add("limits", "must be a table")
-    return { rlimits = { core = 0 } }
+    return { rlimits = self:rlimits(nil, base) }
   end
   self:unknown(v, LIMIT_FIELDS, "limits")
   local out = {}
   for _, k in ipairs(limits.KEYS) do
     if v[k] ~= nil then out[k] = self:limit(k, v[k], "limits." .. k) end
   end
-  out.rlimits = self:rlimits(v.rlimits)
+  out.rlimits = self:rlimits(v.rlimits, base)
   return out
 end
 
@@ -766,6 +793,73 @@ function Checker:stdio(spec)
   return out
 end
 
+-- cwd: a directory, or a list of them (the command starts in the first
+-- one it can enter, like bubblewrap's caller's cwd, else $HOME, else /).
+function Checker:cwd(spec)
+  local v = spec.cwd
+  if v == nil then return "/" end
+  if type(v) ~= "table" then return self:abspath(v, "cwd") end
+  if not is_list(v) or #v == 0 or #v > 64 then
+    self:add("cwd", "must be an absolute path or a list of 1..64 of them")
+    return nil
+  end
+  local out = {}
+  for i, p in ipairs(v) do out[i] = self:abspath(p, keypath("cwd", i)) end
+  return out
+end
+
+-- The process side of a sandbox (README "The spec"): argv0, session, init,
+-- die_with_parent, lock_files, sync.  Absent fields stay absent.
+function Checker:process(spec, out)
+  if spec.set_pwd ~= nil then out.set_pwd = self:boolean(spec.set_pwd, "set_pwd", false) end
+  if spec.argv0 ~= nil then
+    if type(spec.argv0) ~= "string" or spec.argv0:find("%z") then
+      self:add("argv0", "must be a string without NUL bytes")
+    else
+      out.argv0 = spec.argv0
+    end
+  end
+  if spec.session ~= nil then
+    if spec.session ~= "new" and spec.session ~= "keep" then
+      self:add("session", 'must be "new" or "keep"')
+    else
+      out.session = spec.session
+    end
+  end
+  if spec.init ~= nil then out.init = self:boolean(spec.init, "init", true) end
+  if spec.die_with_parent ~= nil then
+    out.die_with_parent = self:boolean(spec.die_with_parent, "die_with_parent", false)
+  end
+  if spec.lock_files ~= nil then
+    local v = spec.lock_files
+    if not is_list(v) then
+      self:add("lock_files", "must be a list of absolute paths")
+    else
+      out.lock_files = {}
+      for i, p in ipairs(v) do out.lock_files[i] = self:abspath(p, keypath("lock_files", i)) end
+    end
+  end
+  if spec.sync ~= nil then
+    local v = spec.sync
+    if type(v) ~= "table" then
+      self:add("sync", "must be a table { block_fd, userns_block_fd, sync_fd }")
+      return
+    end
+    self:unknown(v, SYNC_FIELDS, "sync")
+    out.sync = {}
+    for k in pairs(SYNC_FIELDS) do
+      if v[k] ~= nil then
+        local fd = as_int(v[k])
+        if not fd or fd < 0 or fd > MAX_FD then
+          self:add("sync." .. k, "must be a file descriptor >= 0")
+        else
+          out.sync[k] = fd
+        end
+      end
+    end
+  end
+end
+
 function Checker:hooks(spec)
   local v, out = spec.hooks, {}
   if v == nil then return out end
@@ -822,7 +916,13 @@ function Checker:cross(spec, out)
         :format(m.type, need, need))
     end
   end
+  if out.base == "none" and out.rootfs then
+    self:add("base", "\"none\" conflicts with rootfs (a rootfs is the base)")
+  end
   if not ns.mnt then
+    if out.base == "none" then
+      self:add("base", "\"none\" requires a mount namespace (namespaces.mnt)")
+    end
     if #out.mounts > 0 then
       self:add("mounts", "requires a mount namespace (namespaces.mnt)")
     end
@@ -837,6 +937,12 @@ function Checker:cross(spec, out)
   end
   if out.tty and out.stdio.stdin ~= "inherit" then
     self:add("stdio.stdin", "must be \"inherit\" with tty = true")
+  end
+  if out.tty and out.session == "keep" then
+    self:add("session", 'must be "new" with tty = true (the pty becomes the controlling terminal)')
+  end
+  if out.sync and out.sync.userns_block_fd and not ns.user then
+    self:add("sync.userns_block_fd", "requires a user namespace (user ~= \"host\")")
   end
 end
 
@@ -868,14 +974,20 @@ function M.check(spec, opts)
       out.hostname = h
     end
   end
-  out.cwd = spec.cwd == nil and "/" or c:abspath(spec.cwd, "cwd")
+  out.cwd = c:cwd(spec)
   out.argv = c:argv(spec, opts.need_argv)
   out.namespaces = c:namespaces(spec)
   if spec.user ~= nil then out.user = c:user(spec.user) end
   if spec.rootfs ~= nil then out.rootfs = c:abspath(spec.rootfs, "rootfs") end
   out.mounts = c:mounts(spec)
+  -- base: "default" (nslua's root; left absent) or "none" (an empty root)
+  if spec.base == "none" then
+    out.base = "none"
+  elseif spec.base ~= nil and spec.base ~= "default" then
+    c:add("base", 'must be "default" or "none"')
+  end
   if spec.net ~= nil then out.net = c:net(spec.net) end
-  out.limits = c:limits(spec)
+  out.limits = c:limits(spec, out.base)
   out.caps = c:caps(spec)
   out.seccomp = c:seccomp(spec)
   out.env = c:env(spec)
@@ -883,6 +995,7 @@ function M.check(spec, opts)
   out.stdio = c:stdio(spec)
   out.tty = c:boolean(spec.tty, "tty", false)
   out.hooks = c:hooks(spec)
+  c:process(spec, out)
   c:cross(spec, out)
   if #c.errors == 0 then return out end
   local errs = c.errors
