@@ -219,8 +219,8 @@ describe("nslua run's bwrap spellings against the kernel", function()
   end
 
   local cases = {
-    { "--perms OCTAL --dir gives the dir that mode", opts = "--perms 0700 --dir /tmp/x",
-      cmd = "stat -c %a /tmp/x", want = "700\n", bw = true },
+    { "--perms OCTAL --dir gives the dir that mode (and the payload owns it)", opts = "--perms 0700 --dir /tmp/x",
+      cmd = "stat -c %a /tmp/x; touch /tmp/x/f && echo mine", want = "700\nmine\n", bw = true },
     { "--perms and --size modify the next --tmpfs", opts = "--perms 0750 --size 40960 --tmpfs /tmp/t --tmpfs /tmp/u",
       cmd = "stat -c %a /tmp/t /tmp/u; stat -f -c %b /tmp/t", want = "750\n755\n10\n", bw = true },
     { "--dev-bind-try skips a missing source and binds a device node",
@@ -229,7 +229,6 @@ describe("nslua run's bwrap spellings against the kernel", function()
       bw = true },
     { "--bind-data and --ro-bind-data make files of an fd's data (mode 0600)",
       opts = "--bind-data 3 /tmp/h --ro-bind-data 4 /tmp/g", redirect = "3<D/hello 4<D/hello",
-      run_opts = "--uid 0 --gid 0",
       cmd = "cat /tmp/h; echo; stat -c %a /tmp/h /tmp/g; (echo x >> /tmp/g) 2>/dev/null || echo g-ro",
       want = "hello\n600\n600\ng-ro\n", bw = true },
     { "--perms before --bind-data", opts = "--perms 0640 --bind-data 3 /tmp/h", redirect = "3<D/hello",
@@ -264,7 +263,8 @@ describe("nslua run's bwrap spellings against the kernel", function()
       opts = "--bind-fd 3 /tmp/fd --ro-bind-fd 4 /tmp/rofd", redirect = "3<D/d 4<D/d",
       cmd = "cat /tmp/fd/secret; touch /tmp/rofd/x 2>/dev/null || echo ro", want = "secret\nro\n", bw = true },
     { "--argv0 sets argv[0]", needs = "field argv0", opts = "--argv0 myname",
-      cmd = "exec /bin/cat /proc/self/cmdline", want = "myname\0/proc/self/cmdline\0" },
+      cmd = "echo $0; tr '\\0' ' ' < /proc/$$/cmdline; echo", want = "myname\nmyname -c echo $0; tr '\\0' ' ' "
+        .. "< /proc/$$/cmdline; echo \n" },
     { "--as-pid-1 makes the command pid 1", needs = "field init", opts = "--as-pid-1",
       cmd = "echo $$", want = "1\n", bw = true },
     { "--lock-file holds a read lock while the sandbox runs", needs = "field lock_files",
