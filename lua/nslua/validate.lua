@@ -403,11 +403,13 @@ function Checker:user(v)
     return out
   end
   self:unknown(v, USER_FIELDS, "user")
+  -- map = "caller" maps one id each, any id (bubblewrap's --uid/--gid)
+  local max = v.map == "caller" and 0xfffffffe or 65535
   for _, k in ipairs { "uid", "gid" } do
     if v[k] ~= nil then
       local n = as_int(v[k])
-      if not n or n < 0 or n > 65535 then
-        self:add("user." .. k, "must be an integer 0..65535")
+      if not n or n < 0 or n > max then
+        self:add("user." .. k, ("must be an integer 0..%d"):format(max))
       else
         out[k] = n
       end
