@@ -65,6 +65,8 @@ typedef struct exec_plan {
   size_t ncaps;
   int has_seccomp;
   struct sock_fprog prog;
+  const struct sock_fprog *bpf;  /* opts.seccomp_bpf: loaded after prog, in order */
+  size_t nbpf;
   exec_late *late;              /* NULL: none (see nslua_spawn) */
 } exec_plan;
 
@@ -224,12 +226,42 @@ static int exec_search (const exec_plan *p) {
   return eacces ? EACCES : ENOENT;
 }
 
+/* "seccomp_bpf[i]" (1-based) in buf, without stdio: it runs under a filter. */
+static const char *bpf_name (char *buf, size_t size, size_t i) NSLUA_UNDER_FILTER;
+static const char *bpf_name (char *buf, size_t size, size_t i) {
+  static const char prefix[] = "seccomp_bpf[";
+  char digits[24];
+  size_t n = 0, k = 0;
+  i++;
+  do {
+    digits[n++] = (char)('0' + i % 10);
+    i /= 10;
+  } while (i > 0 && n < sizeof digits);
+  if (sizeof prefix + n + 1 > size)
+    return "seccomp_bpf";
+  for (; prefix[k] != '\0'; k++)
+    buf[k] = prefix[k];
+  while (n > 0)
+    buf[k++] = digits[--n];
+  buf[k++] = ']';
+  buf[k] = '\0';
+  return buf;
+}
+
 /* (7) seccomp last: the filter may forbid what the steps before use;
 ** (8) execve.  Everything from the filter on is NSLUA_UNDER_FILTER. */
 static void exec_filtered (exec_plan *p) NSLUA_UNDER_FILTER __attribute__((noreturn));
 static void exec_filtered (exec_plan *p) {
+  size_t i;
+  char name[48];
   if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
     nslua_exec_fail(p, "seccomp", errno, NULL);
+  /* the caller's raw programs (bwrap's --seccomp, --add-seccomp-fd), in
+  ** order, on top of the profile: the kernel runs every filter and the
+  ** strictest verdict wins, so none can loosen another */
+  for (i = 0; i < p->nbpf; i++)
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->bpf[i], 0, 0) != 0)
+      nslua_exec_fail(p, "seccomp", errno, bpf_name(name, sizeof name, i));
   nslua_exec_fail(p, "execve", exec_search(p), NULL);
 }
 
@@ -483,7 +515,7 @@ static void exec_read_env (lua_State *L, exec_plan *p) {
 
 static const char *const exec_opt_names[] = {
   "argv0", "caps", "cgroup_procs", "cwd", "die_with_parent", "gid", "groups",
-  "host_caps", "keep_caps", "keep_fds", "no_new_privs", "rlimits", "seccomp",
+  "host_caps", "keep_caps", "keep_fds", "no_new_privs", "rlimits", "seccomp", "seccomp_bpf",
   "session", "set_pwd", "status_fd", "tty", "uid", "userns", NULL
 };
 
@@ -652,6 +684,49 @@ static void exec_read_argv0 (lua_State *L, exec_plan *p) {
   p->argv = argv;
 }
 
+/* A raw BPF program at the top (a struct sock_filter array); raises
+** with 'what' when its length is not 1..BPF_MAXINSNS instructions. */
+static void exec_read_prog (lua_State *L, const char *what, struct sock_fprog *prog) {
+  size_t len;
+  const char *s;
+  if (lua_type(L, -1) != LUA_TSTRING)
+    luaL_argerror(L, 3, lua_pushfstring(L, "%s must be a string (a BPF program)", what));
+  s = lua_tolstring(L, -1, &len);
+  if (len == 0 || len % sizeof(struct sock_filter) != 0)
+    luaL_argerror(L, 3, lua_pushfstring(L, "%s length must be a positive multiple of 8", what));
+  if (len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+    luaL_argerror(L, 3, lua_pushfstring(L, "%s is longer than 4096 instructions", what));
+  prog->len = (unsigned short)(len / sizeof(struct sock_filter));
+  prog->filter = (struct sock_filter *)(void *)s;   /* the kernel copies it */
+}
+
+/* opts.seccomp_bpf {prog, ...}: GC-owned fprogs left on the stack (the
+** strings stay anchored in opts). */
+static void exec_read_bpf (lua_State *L, exec_plan *p) {
+  struct sock_fprog *progs;
+  size_t i, n;
+  int t = rawfield(L, 3, "seccomp_bpf");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (t != LUA_TTABLE)
+    luaL_argerror(L, 3, "field 'seccomp_bpf' must be a list of BPF programs");
+  n = (size_t)lua_rawlen(L, -1);
+  progs = (struct sock_fprog *)lua_newuserdatauv(L, (n ? n : 1) * sizeof *progs, 0);
+  lua_insert(L, -2);
+  for (i = 0; i < n; i++) {
+    char what[40];
+    snprintf(what, sizeof what, "seccomp_bpf[%d]", (int)i + 1);
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    exec_read_prog(L, what, &progs[i]);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);  /* the list; the userdata stays */
+  p->bpf = progs;
+  p->nbpf = n;
+}
+
 static void exec_read_opts (lua_State *L, exec_plan *p) {
   unsigned int id;
   int t;
@@ -717,6 +792,7 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
     p->prog.filter = (struct sock_filter *)(void *)prog;
   }
   lua_pop(L, 1);
+  exec_read_bpf(L, p);
 }
 
 /* argv, env [, opts] at 1..3 (opts defaults to {}), read into a plan. */
@@ -785,12 +861,15 @@ exec_plan *nslua_exec_plan (lua_State *L) {
 **          (PR_SET_PDEATHSIG SIGKILL after the ids), rlimits {name = n |
 **          {soft, hard}}, caps {"net_raw", ...} (those not permitted are
 **          left out), host_caps (leave the capability sets as they are),
-**          no_new_privs (true), seccomp (raw struct sock_filter array)
+**          no_new_privs (true), seccomp (raw struct sock_filter array),
+**          seccomp_bpf {prog, ...} (more raw programs, loaded after seccomp
+**          in order)
 ** Steps and details: cgroup, signals, fds, setsid, tty,
 ** ids (keepcaps|setgroups|setresgid|setresuid),
 ** userns (setns), pdeathsig, cwd, rlimit (<name>),
 ** caps (cap_get_proc|cap_set_proc|cap_drop_bound|cap_reset_ambient|
-** cap_set_ambient), no_new_privs, seccomp, execve.
+** cap_set_ambient), no_new_privs, seccomp (seccomp_bpf[<i>] for a raw
+** program), execve.
 */
 static int proc_exec (lua_State *L) {
   nslua_exec_run(nslua_exec_args(L, "exec"));

@@ -94,6 +94,9 @@ typedef struct plan {
   int *keep;                    /* 2 scratch slots + the fds the init keeps */
   size_t nkeep;
   char *scratch;                /* mkdir -p buffer, PATH_MAX, on the child's stack */
+  /* plan.userns and plan.pidns_fd (the caller's fds; -1: none) */
+  int userns_fd, userns_after, pidns_fd, userns_disable, userns_assert;
+  long long exec_uid, exec_gid; /* the command's ids (-1: unchanged), for the probe */
 } plan;
 
 /* ------------------------------------------------------------------ */
@@ -162,12 +165,12 @@ static void *new_array (lua_State *L, size_t n, size_t size) {
   return a;
 }
 
-/* An optional id field (0..2^32-2), or -1. */
+/* An optional id field (0..2^32-2) of a step or plan.exec, or -1. */
 static long long opt_id (lua_State *L, int t, const char *name) {
   lua_Integer id = -1;
   if (lua_getfield(L, t, name) != LUA_TNIL) {
     id = luaL_checkinteger(L, -1);
-    luaL_argcheck(L, id >= 0 && id < 0xffffffffLL, 1, "an owner id must be 0..2^32-2");
+    luaL_argcheck(L, id >= 0 && id < 0xffffffffLL, 1, "ids must be 0..2^32-2");
   }
   lua_pop(L, 1);
   return id;
@@ -380,6 +383,61 @@ static void push_exec_opts (lua_State *L, int exec, int rt) {
   lua_setfield(L, -2, "cgroup_procs");
   lua_getfield(L, rt, "seccomp");
   lua_setfield(L, -2, "seccomp");
+  lua_getfield(L, rt, "seccomp_bpf");
+  lua_setfield(L, -2, "seccomp_bpf");
+}
+
+/* An optional fd number field of the table at t: -1 when nil. */
+static int opt_fdnum (lua_State *L, int t, const char *name, const char *where) {
+  lua_Integer fd = -1;
+  int ty = lua_getfield(L, t, name);
+  if (ty != LUA_TNIL) {
+    if (!lua_isinteger(L, -1) || (fd = lua_tointeger(L, -1)) < 0 || fd > INT_MAX)
+      luaL_error(L, "setup.plan: %s.%s must be a file descriptor number", where, name);
+  }
+  lua_pop(L, 1);
+  return (int)fd;
+}
+
+/* plan.userns {fd, after, disable, assert_disabled}, plan.pidns_fd, and
+** the command's ids (plan.exec.uid/gid) that the user namespace probe takes;
+** the raw programs of rt.seccomp_bpf must be the ones plan.exec.seccomp_bpf
+** counts (instructions each), so explain shows what runs. */
+static void read_namespaces (lua_State *L, plan *p, int t, int rt) {
+  size_t i, n;
+  p->userns_fd = p->userns_after = -1;
+  if (opt_table(L, t, "userns", "plan")) {
+    p->userns_fd = opt_fdnum(L, -1, "fd", "plan.userns");
+    p->userns_after = opt_fdnum(L, -1, "after", "plan.userns");
+    p->userns_disable = opt_flag(L, -1, "disable");
+    p->userns_assert = opt_flag(L, -1, "assert_disabled");
+  }
+  lua_pop(L, 1);
+  p->pidns_fd = opt_fdnum(L, t, "pidns_fd", "plan");
+  p->exec_uid = p->exec_gid = -1;
+  if (opt_table(L, t, "exec", "plan")) {
+    p->exec_uid = opt_id(L, lua_gettop(L), "uid");
+    p->exec_gid = opt_id(L, lua_gettop(L), "gid");
+    opt_table(L, -1, "seccomp_bpf", "plan.exec");
+    opt_table(L, rt, "seccomp_bpf", "rt");
+    n = lua_istable(L, -2) ? (size_t)lua_rawlen(L, -2) : 0;
+    if (n != (lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 0))
+      luaL_error(L, "setup.plan: plan.exec.seccomp_bpf and rt.seccomp_bpf differ");
+    for (i = 1; i <= n; i++) {
+      size_t len = 0;
+      lua_Integer insns;
+      lua_rawgeti(L, -2, (lua_Integer)i);
+      insns = luaL_checkinteger(L, -1);
+      if (lua_rawgeti(L, -2, (lua_Integer)i) == LUA_TSTRING)
+        (void)lua_tolstring(L, -1, &len);
+      if (insns < 1 || (size_t)insns * 8 != len)
+        luaL_error(L, "setup.plan: rt.seccomp_bpf[%d] is not the %d instructions of "
+                   "plan.exec.seccomp_bpf[%d]", (int)i, (int)insns, (int)i);
+      lua_pop(L, 2);
+    }
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
 }
 
 /* plan.sync = {block_fd = N, userns_block_fd = N, sync_fd = N}: fds of the caller */
@@ -500,6 +558,7 @@ static int setup_plan (lua_State *L) {
   luaL_argcheck(L, !p->tty || p->tty_sock >= 0, 2, "a tty plan needs rt.tty_sock");
   read_net(L, p, t);
   read_mounts(L, p, t, rt);
+  read_namespaces(L, p, t, rt);
 
   /* hooks: names in the plan, functions in rt.hooks (kept in the anchors) */
   if (opt_table(L, t, "hooks", "plan")) {
@@ -740,6 +799,62 @@ static void take_locks (plan *p) {
   }
 }
 
+/*
+** userns.disable, bwrap's way: the limit of user namespaces in the
+** sandbox's own user namespace becomes 1, and the nested one the command
+** runs in (made next) takes it.  The kernel charges a new user namespace
+** to every ancestor's count (inc_ucount walks up from the creator's
+** namespace), so nothing inside the nested one can make another, and
+** raising max_user_namespaces in there changes only the nested one's
+** limit, never ours.  The sysctl belongs to the writer's user namespace
+** whatever proc it goes through (set_lookup in kernel/ucount.c): here the
+** host's proc, before the pivot.
+*/
+static void limit_userns (const plan *p) {
+  const char *path = p->has_mounts ? OLD_ROOT "/proc/sys/user/max_user_namespaces"
+                                   : "/proc/sys/user/max_user_namespaces";
+  int err;
+  if (!p->userns_disable)
+    return;
+  if ((err = nslua_write_text(path, "1")) != 0)
+    fail(p, "userns", err, NULL, "write", "/proc/sys/user/max_user_namespaces", NULL);
+}
+
+#define PROBE_FAILED 255
+
+/*
+** userns.assert_disabled (and the check after userns.disable): a
+** throwaway child takes the command's user namespace ('userns', or ours
+** when -1) and ids and tries unshare(CLONE_NEWUSER); only it changes.
+** ENOSPC (a max_user_namespaces limit), EPERM (policy) and EUSERS (the
+** nesting depth) are refusals; success fails set-up with bwrap's words.
+*/
+static void probe_userns (const plan *p, int userns) {
+  int st = 0, code;
+  pid_t c = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+  if (c < 0)
+    fail(p, "userns", errno, NULL, "clone", "probe", NULL);
+  if (c == 0) {
+    if ((userns >= 0 && setns(userns, CLONE_NEWUSER) != 0) ||
+        (p->exec_gid >= 0 && setresgid((gid_t)p->exec_gid, (gid_t)p->exec_gid,
+                                       (gid_t)p->exec_gid) != 0) ||
+        (p->exec_uid >= 0 && setresuid((uid_t)p->exec_uid, (uid_t)p->exec_uid,
+                                       (uid_t)p->exec_uid) != 0))
+      _exit(PROBE_FAILED);
+    if (unshare(CLONE_NEWUSER) == 0)
+      _exit(0);
+    _exit(errno > 0 && errno < PROBE_FAILED ? errno : PROBE_FAILED);
+  }
+  while (waitpid(c, &st, 0) < 0)
+    if (errno != EINTR)
+      fail(p, "userns", errno, NULL, "waitpid", "probe", NULL);
+  code = WIFEXITED(st) ? WEXITSTATUS(st) : PROBE_FAILED;
+  if (code == 0)
+    fail_msg(p, "userns", 0, "creation of new user namespaces was not disabled as requested");
+  if (code != ENOSPC && code != EPERM && code != EUSERS)
+    fail(p, "userns", code == PROBE_FAILED ? ECHILD : code, NULL, "unshare", "probe", NULL);
+}
+
 /* The child's whole set-up, then the init: never returns. */
 static void run_plan (plan *p) __attribute__((noreturn));
 static void run_plan (plan *p) {
@@ -811,6 +926,7 @@ static void run_plan (plan *p) {
     open_tty(p);
   run_hook(p, HOOK_PIVOT);
   stop_here(p, STOP_PIVOT);
+  limit_userns(p);
   if (p->has_mounts)
     nslua_steps_finish(p->status_fd);
   take_locks(p);
@@ -825,6 +941,11 @@ static void run_plan (plan *p) {
       fail(p, "userns", -userns, NULL, call, NULL, NULL);
     nslua_exec_set_userns(p->exec, userns);
   }
+  /* userns.after (bwrap --userns2): the command ends in the caller's namespace */
+  if (p->userns_after >= 0)
+    nslua_exec_set_userns(p->exec, p->userns_after);
+  if (p->userns_disable || p->userns_assert)
+    probe_userns(p, p->userns_after >= 0 ? p->userns_after : userns);
   if (p->block_fd >= 0)
     block_on(p, p->block_fd, "block_fd");
   /* plan.sync.sync_fd: its end of file tells the caller the sandbox ended */
@@ -946,6 +1067,112 @@ static int owner_enter (as_owner *o, uid_t owner) {
   return 0;
 }
 
+/* What the joining helpers tell their parent (a shared page). */
+typedef struct joined {
+  int pid, err, h2, inner;      /* inner: pid is the joined pid namespace's number */
+  const char *what;             /* a literal: the same in every copy */
+} joined;
+
+/* linux/nsfs.h of Linux 6.10: a pid of the namespace of the fd, translated
+** into the caller's (the thread-group leader's) */
+#ifndef NS_GET_TGID_FROM_PIDNS
+#define NS_GET_TGID_FROM_PIDNS _IOR(0xb7, 0x7, int)
+#endif
+
+/*
+** The clone of a plan with plan.pidns_fd or plan.userns.fd (bwrap --pidns,
+** --userns): a namespace joined with setns(2) is for good, and the
+** caller must stay where it is, so a forked helper joins them (the pid
+** namespace first, while we still hold every capability in ours; setns
+** of CLONE_NEWPID places the children, not the caller) and makes the
+** clone with CLONE_PARENT: the child is ours, as in the plain clone (its
+** pid, its wait status, its parent-death signal), born in the pid
+** namespace joined and owned by the user namespace joined.  A new pid
+** namespace (pid in 'flags') must be a child of the creator's active one
+** (copy_pid_ns: EINVAL otherwise), so a second helper, itself ours through
+** CLONE_PARENT, is born in the joined one and makes the clone; the pid it
+** gets is that namespace's number, translated with NS_GET_TGID_FROM_PIDNS
+** (Linux 6.10).  The helpers report over a shared page and exit.  Fork
+** semantics throughout: the helper was forked anyway.
+*/
+static int clone_joined (lua_State *L, plan *p, unsigned long flags) {
+  joined *j;
+  int st = 0, pid, err;
+  pid_t h;
+  j = mmap(NULL, sizeof *j, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (j == MAP_FAILED)
+    return nslua_fail(L, errno, "mmap", "joined");
+  j->pid = -1;
+  j->err = ECHILD;
+  j->h2 = j->inner = 0;
+  j->what = "clone";
+  h = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+  if (h < 0) {
+    err = errno;
+    munmap(j, sizeof *j);
+    return nslua_fail(L, err, "clone", "helper");
+  }
+  if (h == 0) {
+    as_owner o;
+    j->what = "setns pid";
+    if (p->pidns_fd >= 0 && setns(p->pidns_fd, CLONE_NEWPID) != 0) {
+      j->err = errno;
+      _exit(1);
+    }
+    if (p->pidns_fd >= 0 && (flags & CLONE_NEWPID)) {
+      pid_t h2;
+      j->what = "clone helper";
+      h2 = (pid_t)syscall(SYS_clone, CLONE_PARENT, NULL, NULL, NULL, NULL);
+      if (h2 < 0) {
+        j->err = errno;
+        _exit(1);
+      }
+      if (h2 > 0) {             /* the rest is the second helper's to report */
+        j->h2 = h2;
+        _exit(0);
+      }
+      j->inner = 1;
+    }
+    /* EINVAL: not a descendant of our user namespace (bwrap's hint) */
+    j->what = "setns user";
+    if (p->userns_fd >= 0 && setns(p->userns_fd, CLONE_NEWUSER) != 0) {
+      j->err = errno;
+      _exit(1);
+    }
+    j->what = "setresuid owner";
+    if (p->owner >= 0 && (flags & CLONE_NEWUSER) && owner_enter(&o, (uid_t)p->owner) != 0) {
+      j->err = errno;
+      _exit(1);
+    }
+    j->what = "clone";
+    pid = (int)syscall(SYS_clone, (flags & ~0xffUL) | CLONE_PARENT, NULL, NULL, NULL, NULL);
+    if (pid == 0)
+      plan_child(p);
+    j->err = pid < 0 ? errno : 0;
+    j->pid = pid;
+    _exit(0);
+  }
+  while (waitpid(h, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (j->h2 > 0)
+    while (waitpid(j->h2, &st, 0) < 0 && errno == EINTR)
+      ;
+  pid = j->pid;
+  err = j->err;
+  lua_pushstring(L, j->what);
+  if (pid > 0 && j->inner) {
+    /* the child waits for its release: unreleased, it ends by itself */
+    lua_pushliteral(L, "ioctl NS_GET_TGID_FROM_PIDNS");
+    pid = ioctl(p->pidns_fd, NS_GET_TGID_FROM_PIDNS, (unsigned long)pid);
+    err = errno;
+  }
+  munmap(j, sizeof *j);
+  if (pid <= 0)
+    return nslua_fail(L, pid < 0 ? err : ESRCH, lua_tostring(L, -1), NULL);
+  lua_pushinteger(L, pid);
+  return 1;
+}
+
 /*
 ** setup.clone(plan, flags) -> pid | nil, msg, errno
 ** Clone a child with the namespaces in 'flags' (ns.clone's names; fork
@@ -966,6 +1193,8 @@ static int setup_clone (lua_State *L) {
   lua_settop(L, 2);
   p->L = L;
   nslua_check_single_thread(L, "setup.clone");
+  if (p->pidns_fd >= 0 || p->userns_fd >= 0)
+    return clone_joined(L, p, flags);
   owned = p->owner >= 0 && (flags & CLONE_NEWUSER);
 #if defined(NSLUA_ASAN)
   /* `make sanitize`: fork semantics (see nslua.h) */

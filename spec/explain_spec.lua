@@ -158,6 +158,23 @@ return { argv = { "/bin/true" }, %s }
       check(helper.run_isolated(case({ recipe }, true)))
     end)
   end
+  it("matches the executor's plan for bwrap's namespace fds and raw filters #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local recipe = dir .. "/bwrap-ns.lua"
+    local f = assert(io.open(recipe, "w"))
+    -- the pid namespace fd is opened once: explain loads the recipe again
+    f:write([[
+      local core = require "nslua.core"
+      NSLUA_SPEC_PIDNS = NSLUA_SPEC_PIDNS or assert(core.ns.open(0, "pid"))
+      local allow = string.pack("<I2BBI4", 0x06, 0, 0, 0x7fff0000)
+      return { argv = { "/bin/true" }, seccomp = "none", seccomp_bpf = { allow, allow .. allow },
+               pidns_fd = NSLUA_SPEC_PIDNS:fileno(), userns = { disable = true, assert_disabled = true } }
+    ]])
+    f:close()
+    local ok, out = helper.run_isolated(case({ recipe }, true))
+    check(ok, out)
+    assert.matches("rc=0", out)
+  end)
 
   -- Built-in recipes that are a spec: their plan; those that drive the API
   -- (a pool, several containers): every plan they hand the executor.

@@ -318,6 +318,63 @@ describe("nslua.launch", function()
       end
     end)
   end)
+
+  describe("bwrap's namespace fds and raw filters", function()
+    it("userns.fd: no user namespace of its own, no maps, ids only when given", function()
+      local plan = launch.plan(spec_of { userns = { fd = 7 } }, res_of {})
+      assert.same({ "cgroup", "ipc", "mnt", "net", "pid", "uts" }, plan.namespaces)
+      assert.same({ mode = "join" }, plan.identity)
+      assert.same({ fd = 7 }, plan.userns)
+      assert.is_nil(plan.exec.uid)
+      assert.is_nil(plan.exec.groups)
+      -- a tmpfs has no owner to give
+      local tmp
+      for _, st in ipairs(plan.mounts.steps) do
+        if st.path == launch.NEW .. "/tmp" and st.op == "mount" then tmp = st end
+      end
+      assert.not_matches("uid=", tmp.data)
+      plan = launch.plan(spec_of { userns = { fd = 7 }, user = { uid = 0, gid = 5 }, caps = { "chown" } },
+        res_of {})
+      assert.same({ mode = "join", uid = 0, gid = 5 }, plan.identity)
+      assert.equal(0, plan.exec.uid)
+      assert.equal(5, plan.exec.gid)
+      -- kept capabilities stay in the joined namespace (as bwrap's)
+      assert.is_nil(plan.nested_userns)
+      assert.matches("identity: joins the caller's user namespace (fd 7; no id maps written); inside uid 0 gid 5",
+        table.concat(launch.explain(plan), "\n"), 1, true)
+    end)
+
+    it("userns.disable makes the nested user namespace, userns.after replaces it", function()
+      local plan = launch.plan(spec_of { userns = { disable = true, assert_disabled = true } }, res_of {})
+      assert.same({ disable = true, assert_disabled = true }, plan.userns)
+      assert.same({ uid_map = { { 0, 0, 1 }, { 65534, 65534, 1 } },
+                    gid_map = { { 0, 0, 1 }, { 65534, 65534, 1 } } }, plan.nested_userns)
+      assert.truthy(launch.json(plan):find('"userns":{"assert_disabled":true,"disable":true}', 1, true))
+      local text = table.concat(launch.explain(plan), "\n")
+      assert.matches("user namespaces: disabled inside", text, 1, true)
+      assert.matches("user namespaces: set-up fails unless creating one is refused", text, 1, true)
+      plan = launch.plan(spec_of { userns = { after = 9 }, caps = { "chown" } }, res_of {})
+      assert.is_nil(plan.nested_userns)
+      assert.same({ after = 9 }, plan.userns)
+      assert.is_nil(launch.plan(spec_of { userns = {} }, res_of {}).userns)
+    end)
+
+    it("pidns_fd and seccomp_bpf: fd numbers and instruction counts, no programs", function()
+      local plan = launch.plan(spec_of { pidns_fd = 5, seccomp = "none",
+        seccomp_bpf = { ("\0"):rep(16), ("\0"):rep(8) } }, res_of {})
+      assert.equal(5, plan.pidns_fd)
+      assert.same({ 2, 1 }, plan.exec.seccomp_bpf)
+      assert.equal("none", plan.exec.seccomp)
+      local text = table.concat(launch.explain(plan), "\n")
+      assert.matches("pid namespace: the clone is born in the caller's (fd 5), its new one a child of it",
+        text, 1, true)
+      assert.matches("seccomp: none\nseccomp: then BPF program 1 (2 instructions)\n" ..
+        "seccomp: then BPF program 2 (1 instruction)", text, 1, true)
+      plan = launch.plan(spec_of {}, res_of {})
+      assert.is_nil(plan.pidns_fd)
+      assert.is_nil(plan.exec.seccomp_bpf)
+    end)
+  end)
 end)
 
 -- The mount side of `nslua bwrap` (base = "none" and the types and fields

@@ -140,6 +140,7 @@ function Container:_runtime()
     end
   end
   for i, fd in ipairs(res.rt.keep) do rt.keep[i] = fd end
+  rt.seccomp_bpf = res.rt.seccomp_bpf   -- spec.seccomp_bpf's raw programs
   local sync_r, sync_w, code = proc.pipe()
   if not sync_r then return nil, sync_w, code end
   self:_defer_close(sync_r, sync_w)
@@ -213,7 +214,8 @@ end
 
 -- The parent's side of the identity: the child's id maps.
 local function write_maps(ident, pid)
-  if ident.mode == "host" then return true end
+  -- "join": a user namespace the caller made, maps and all
+  if ident.mode == "host" or ident.mode == "join" then return true end
   local ok, err, code
   if ident.helper then
     ok, err, code = ids.newidmap("newuidmap", pid, ident.uid_map)
