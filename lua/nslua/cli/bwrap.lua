@@ -183,7 +183,7 @@ local function new_state(opts)
 end
 
 local function warn_last(st, name)
-  st.warn(("Only the last %s option will take effect"):format(name))
+  st.warn(("Only the last %s option will take effect"):format(name), st.level_prefix)
 end
 
 -- Options that modify the next operation rather than being one.
@@ -651,8 +651,10 @@ end
 -- The message of a set-up failure in bubblewrap's words where it has them.
 local function setup_message(e, spec)
   local msg = e.message or e.step or "?"
-  local i, src = msg:match("^mounts%[(%d+)%]%.source '(.-)': no such file or directory")
-  if i then return ("Can't find source path %s: No such file or directory"):format(src) end
+  local src = msg:match("mounts%[%d+%]%.source '(.-)': no such file or directory")
+  if src then return ("Can't find source path %s: No such file or directory"):format(src) end
+  local at, text = msg:match("^(.-): symlink '.-': File exists %(existing destination is (.*)%)$")
+  if at then return ("Can't make symlink at %s: existing destination is %s"):format(at, text) end
   if e.step == "execve" or (e.step and e.step:match("^exec")) then
     return ("execvp %s: %s"):format(spec.argv[1], require("nslua.report").strerror(e.errno))
   end
@@ -722,7 +724,10 @@ function M.main(args, prog)
     local cwd = core.mount.readlink("/proc/self/cwd") or "/"
     local st = M.parse(args, {
       cwd = cwd, uid = core.proc.getuid(), gid = core.proc.getgid(),
-      warn = function(msg) say(4, msg) end,
+      warn = function(msg, prefixed)
+        level_prefix = prefixed
+        say(4, msg)
+      end,
     })
     level_prefix = st.level_prefix
     if st.help then
