@@ -137,7 +137,7 @@ local function read_all(fd, what)
   local parts = {}
   while true do
     local chunk, err = core.proc.read(fd, 65536)
-    if not chunk then die("%s: %s", what, err) end
+    if not chunk then die("%s: %s", what, (tostring(err):gsub("^read[^:]*: ", ""))) end
     if chunk == "" then break end
     parts[#parts + 1] = chunk
   end
@@ -536,7 +536,7 @@ function M.spec_of(st)
   local cgroup = st.unshare_cgroup or (st.unshare_cgroup_try and core.mount.stat("/proc/self/ns/cgroup") ~= nil)
   local spec = {
     base = "none",
-    namespaces = { mnt = true, user = userns or false, pid = st.unshare_pid or false,
+    namespaces = { mnt = true, user = userns or st.userns_fd ~= nil, pid = st.unshare_pid or false,
                    net = st.unshare_net or false, ipc = st.unshare_ipc or false,
                    uts = st.unshare_uts or false, cgroup = cgroup or false, time = false },
     net = st.unshare_net and "none" or "host",
@@ -551,7 +551,10 @@ function M.spec_of(st)
     die_with_parent = st.die_with_parent or nil,
   }
   if st.as_pid_1 then spec.init = false end
-  if userns or st.userns_fd then
+  if st.userns_fd then
+    -- the caller's user namespace: its maps as they are, ids only if given
+    spec.user = { uid = st.sandbox_uid, gid = st.sandbox_gid }
+  elseif userns then
     spec.user = { uid = suid, gid = sgid, map = "caller" }
   else
     spec.user = "host"
@@ -603,8 +606,10 @@ function M.spec_of(st)
   if #st.seccomp > 0 then
     local progs = {}
     for i, fd in ipairs(st.seccomp) do
+      -- read and closed in turn: the same fd twice reads a closed fd
       progs[i] = read_all(fd, "Can't read seccomp data")
-      fds_used[fd] = true
+      core.proc.close(fd)
+      if #progs[i] % 8 ~= 0 then die("Invalid seccomp data, must be multiple of 8") end
     end
     spec.seccomp_bpf = progs
   end
