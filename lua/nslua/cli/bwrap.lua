@@ -666,27 +666,46 @@ local function setup_message(e, spec)
   return msg
 end
 
+-- The host pid of the sandbox's command: the init's first child (none yet: nil).
+local function command_pid(init_pid)
+  local f = io.open(("/proc/%d/task/%d/children"):format(init_pid, init_pid))
+  if not f then return nil end
+  local pid = math.tointeger(tonumber((f:read("a") or ""):match("%d+") or ""))
+  f:close()
+  return pid
+end
+
 --- Run the spec the way bubblewrap would; the exit code.
+-- --info-fd and --json-status-fd name the command's pid as "child-pid" (the
+-- sandbox's pid 1 under bubblewrap): nslua's init stays non-dumpable
+-- (DESIGN "Trust rules"), so its /proc files are not the caller's to open,
+-- while the command's are.  The namespace inodes are read before the
+-- child runs; with --userns-block-fd (the caller writes id maps before the
+-- sandbox goes on) the document is written then, naming the init.
 function M.run(spec, st, eprint)
   local container = require "nslua.container"
-  local hooks = {}
-  if st.info_fd or st.json_status_fd or st.userns_block_fd then
-    hooks.after_clone = function(ctx)
-      if st.info_fd then
-        write_fd(st.info_fd,
-          ('{\n    "child-pid": %d%s\n}\n'):format(ctx.pid, ns_fields(spec, ctx.pid, false)))
-        core.proc.close(st.info_fd)
-      end
-      if st.json_status_fd then
-        write_fd(st.json_status_fd,
-          ('{ "child-pid": %d%s }\n'):format(ctx.pid, ns_fields(spec, ctx.pid, true)))
-      end
+  local reporting = st.info_fd or st.json_status_fd
+  local ns_info, ns_json, written
+  local function report_pid(pid)
+    if written then return end
+    written = true
+    if st.info_fd then
+      write_fd(st.info_fd, ('{\n    "child-pid": %d%s\n}\n'):format(pid, ns_info))
+      core.proc.close(st.info_fd)
+    end
+    if st.json_status_fd then
+      write_fd(st.json_status_fd, ('{ "child-pid": %d%s }\n'):format(pid, ns_json))
+    end
+  end
+  if reporting or st.userns_block_fd then
+    spec.hooks = { after_clone = function(ctx)
+      ns_info, ns_json = ns_fields(spec, ctx.pid, false), ns_fields(spec, ctx.pid, true)
       if st.userns_block_fd then
+        report_pid(ctx.pid)
         core.proc.read(st.userns_block_fd, 1)
         core.proc.close(st.userns_block_fd)
       end
-    end
-    spec.hooks = hooks
+    end }
   end
   local ok, c = pcall(container.new, spec)
   if not ok then
@@ -695,6 +714,11 @@ function M.run(spec, st, eprint)
     return M.EXIT_FAIL
   end
   c._last_run = true
+  if reporting then
+    c.on_command = function(self)
+      report_pid(spec.init == false and self:pid() or command_pid(self:pid()) or self:pid())
+    end
+  end
   local rep, err = c:run()
   if not rep then
     eprint(setup_message({ message = err }, spec))
@@ -705,6 +729,7 @@ function M.run(spec, st, eprint)
     eprint(setup_message(e or {}, spec))
     return M.EXIT_FAIL
   end
+  if reporting and not written and ns_info then report_pid(c:pid()) end
   local code = require("nslua.report").exit_code(rep)
   if st.json_status_fd then
     write_fd(st.json_status_fd, ('{ "exit-code": %d }\n'):format(code))
