@@ -72,7 +72,8 @@ extern const nslua_flag nslua_ns_flags[];
 void nslua_check_single_thread (lua_State *L, const char *what);
 /* ns.c: a child user namespace with the given map texts, as an fd; or
 ** -errno with *what naming the call.  No Lua state (the executor's). */
-int nslua_userns_mapped (const char *uid_map, const char *gid_map, const char **what);
+int nslua_userns_mapped (const char *proc, const char *uid_map, const char *gid_map,
+                         const char **what);
 
 /* mount.c: named flags of mount(2) and of mount_setattr(2) attributes. */
 extern const nslua_flag nslua_mnt_flags[];

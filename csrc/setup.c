@@ -927,20 +927,23 @@ static void run_plan (plan *p) {
   run_hook(p, HOOK_PIVOT);
   stop_here(p, STOP_PIVOT);
   limit_userns(p);
+  /* The nested user namespace of a payload that keeps capabilities: it
+  ** owns no mount or UTS namespace, so even CAP_SYS_ADMIN there cannot
+  ** undo masks or read-only mounts.  The command joins it before its ids.
+  ** Made before the pivot, through the host's proc: the new root may have
+  ** no proc, or one of another pid namespace (a bind of the host's /). */
+  if (p->nested_uid_map != NULL) {
+    const char *call = NULL;
+    if ((userns = nslua_userns_mapped(p->has_mounts ? OLD_ROOT "/proc" : "/proc",
+                                      p->nested_uid_map, p->nested_gid_map, &call)) < 0)
+      fail(p, "userns", -userns, NULL, call, NULL, NULL);
+    nslua_exec_set_userns(p->exec, userns);
+  }
   if (p->has_mounts)
     nslua_steps_finish(p->status_fd);
   take_locks(p);
   run_hook(p, HOOK_EXEC);
   stop_here(p, STOP_FORK);
-  /* The nested user namespace of a payload that keeps capabilities: it
-  ** owns no mount or UTS namespace, so even CAP_SYS_ADMIN there cannot
-  ** undo masks or read-only mounts.  The command joins it before its ids. */
-  if (p->nested_uid_map != NULL) {
-    const char *call = NULL;
-    if ((userns = nslua_userns_mapped(p->nested_uid_map, p->nested_gid_map, &call)) < 0)
-      fail(p, "userns", -userns, NULL, call, NULL, NULL);
-    nslua_exec_set_userns(p->exec, userns);
-  }
   /* userns.after (bwrap --userns2): the command ends in the caller's namespace */
   if (p->userns_after >= 0)
     nslua_exec_set_userns(p->exec, p->userns_after);

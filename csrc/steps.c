@@ -527,6 +527,21 @@ static void overlay_fail (mounts *m, const step *s, int fs, int err, const char 
   fail_at(m, s, err, call, subject, n > 2 ? note : NULL);
 }
 
+/* 'in' with each backslash doubled into out[size]: overlayfs unescapes
+** the upperdir and workdir strings (not "lowerdir+" ones).  0 or ENAMETOOLONG. */
+static int ovl_escape (const char *in, char *out, size_t size) {
+  size_t j = 0;
+  for (; *in != '\0'; in++) {
+    if (j + 3 > size)
+      return ENAMETOOLONG;
+    if (*in == '\\')
+      out[j++] = '\\';
+    out[j++] = *in;
+  }
+  out[j] = '\0';
+  return 0;
+}
+
 /* An overlay by the new mount API: each layer is one fsconfig string
 ** ("lowerdir+", kernel 6.8), so a path may hold ':', ',', '\\' or spaces,
 ** which a mount(2) data string would split or unescape.  No upper layer:
@@ -539,12 +554,18 @@ static void overlay_step (mounts *m, const step *s) {
   for (i = 0; i < s->nlower; i++)
     if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", s->lower[i], 0) != 0)
       overlay_fail(m, s, fs, errno, "fsconfig lowerdir+", s->lower[i]);
-  if (s->upper != NULL &&
-      syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", s->upper, 0) != 0)
-    overlay_fail(m, s, fs, errno, "fsconfig upperdir", s->upper);
-  if (s->work != NULL &&
-      syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", s->work, 0) != 0)
-    overlay_fail(m, s, fs, errno, "fsconfig workdir", s->work);
+  if (s->upper != NULL) {
+    char esc[2 * PATH_MAX];
+    int err = ovl_escape(s->upper, esc, sizeof esc);
+    if (err != 0 || syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", esc, 0) != 0)
+      overlay_fail(m, s, fs, err != 0 ? err : errno, "fsconfig upperdir", s->upper);
+  }
+  if (s->work != NULL) {
+    char esc[2 * PATH_MAX];
+    int err = ovl_escape(s->work, esc, sizeof esc);
+    if (err != 0 || syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", esc, 0) != 0)
+      overlay_fail(m, s, fs, err != 0 ? err : errno, "fsconfig workdir", s->work);
+  }
   /* user.overlay.* xattrs: set-up runs in a user namespace */
   if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) != 0)
     overlay_fail(m, s, fs, errno, "fsconfig userxattr", s->path);

@@ -437,7 +437,16 @@ function Container:wait()
           buf[#buf + 1] = data
           -- the executor forks nothing before the command: it is the init's
           -- first child, which is what `nslua exec` looks for (no record update)
-          if not self.cmd_pid then self.cmd_pid = status.cmd_pid(table.concat(buf)) end
+          if not self.cmd_pid then
+            self.cmd_pid = status.cmd_pid(table.concat(buf))
+            -- on_command(self): once, when the command runs (a front end's
+            -- report of it, e.g. bwrap's --info-fd)
+            local f = self.cmd_pid and self.on_command
+            if f then
+              self.on_command = nil
+              f(self)
+            end
+          end
         elseif pidfd then
           fds[1] = { fd = pidfd, events = { ["in"] = true } }
         else

@@ -118,6 +118,8 @@ local function dev_mount(steps, target, tty_gid)
                flags = { nosuid = true, nodev = true },
                data = ("mode=1777,size=%d"):format(M.TMPFS_SIZE), what = target .. "/shm" })
   add(steps, { op = "symlink", target = "/proc/self/fd", path = d .. "/fd", what = target .. "/fd" })
+  -- bubblewrap's /dev has it too (masked wherever a proc shows)
+  add(steps, { op = "symlink", target = "/proc/kcore", path = d .. "/core", what = target .. "/core" })
   for i, n in ipairs { "stdin", "stdout", "stderr" } do
     add(steps, { op = "symlink", target = "/proc/self/fd/" .. (i - 1), path = d .. "/" .. n,
                  what = target .. "/" .. n })

@@ -137,7 +137,7 @@ local function read_all(fd, what)
   local parts = {}
   while true do
     local chunk, err = core.proc.read(fd, 65536)
-    if not chunk then die("%s: %s", what, err) end
+    if not chunk then die("%s: %s", what, (tostring(err):gsub("^read[^:]*: ", ""))) end
     if chunk == "" then break end
     parts[#parts + 1] = chunk
   end
@@ -185,7 +185,7 @@ end
 M.new_state = new_state
 
 local function warn_last(st, name)
-  st.warn(("Only the last %s option will take effect"):format(name))
+  st.warn(("Only the last %s option will take effect"):format(name), st.level_prefix)
 end
 
 -- Options that modify the next operation rather than being one.
@@ -557,9 +557,9 @@ end
 
 --- The fields of a parse state about the command's process, set in spec:
 -- argv0, init (--as-pid-1), die_with_parent, userns, pidns_fd, sync,
--- lock_files and seccomp_bpf (the programs read from their fds now; each
--- fd read is added to the set 'used').  Raises a M.Die.
-function M.process_fields(st, spec, used)
+-- lock_files and seccomp_bpf (the programs read from their fds now, each
+-- fd closed once read).  Raises a M.Die.
+function M.process_fields(st, spec)
   if st.as_pid_1 and #st.lock_files > 0 then die("Specifying --as-pid-1 and --lock-file is not permitted") end
   spec.argv0 = st.argv0
   if st.as_pid_1 then spec.init = false end
@@ -574,8 +574,10 @@ function M.process_fields(st, spec, used)
   if #st.seccomp > 0 then
     local progs = {}
     for i, fd in ipairs(st.seccomp) do
+      -- read and closed in turn: the same fd twice reads a closed fd
       progs[i] = read_all(fd, "Can't read seccomp data")
-      used[fd] = true
+      core.proc.close(fd)
+      if #progs[i] % 8 ~= 0 then die("Invalid seccomp data, must be multiple of 8") end
     end
     spec.seccomp_bpf = progs
   end
@@ -611,7 +613,7 @@ function M.spec_of(st)
   local cgroup = st.unshare_cgroup or (st.unshare_cgroup_try and core.mount.stat("/proc/self/ns/cgroup") ~= nil)
   local spec = {
     base = "none",
-    namespaces = { mnt = true, user = userns or false, pid = st.unshare_pid or false,
+    namespaces = { mnt = true, user = userns or st.userns_fd ~= nil, pid = st.unshare_pid or false,
                    net = st.unshare_net or false, ipc = st.unshare_ipc or false,
                    uts = st.unshare_uts or false, cgroup = cgroup or false, time = false },
     net = st.unshare_net and "none" or "host",
@@ -622,13 +624,15 @@ function M.spec_of(st)
     set_pwd = true,
     session = st.new_session and "new" or "keep",
   }
-  if userns or st.userns_fd then
+  if st.userns_fd then
+    -- the caller's user namespace: its maps as they are, ids only if given
+    spec.user = { uid = st.sandbox_uid, gid = st.sandbox_gid }
+  elseif userns then
     spec.user = { uid = suid, gid = sgid, map = "caller" }
   else
     spec.user = "host"
   end
   local fds_used = {}
-  M.process_fields(st, spec, fds_used)
   -- the working directory: --chdir, else the caller's if it exists
   -- inside, else $HOME (of the sandbox's environment), else /
   if st.chdir then
@@ -650,6 +654,8 @@ function M.spec_of(st)
   local mounts = {}
   for _, o in ipairs(st.ops) do mounts[#mounts + 1] = M.mount_of(o, ctx) end
   if #mounts > 0 then spec.mounts = mounts end
+  -- then the process fields (the seccomp programs read after the data)
+  M.process_fields(st, spec)
   -- bubblewrap passes every fd it did not use itself to the command
   for _, fd in ipairs { st.info_fd, st.json_status_fd, st.userns_block_fd, st.block_fd, st.sync_fd } do
     fds_used[fd] = true
@@ -693,49 +699,82 @@ end
 -- The message of a set-up failure in bubblewrap's words where it has them.
 local function setup_message(e, spec)
   local msg = e.message or e.step or "?"
-  local i, src = msg:match("^mounts%[(%d+)%]%.source '(.-)': no such file or directory")
-  if i then return ("Can't find source path %s: No such file or directory"):format(src) end
+  local src = msg:match("mounts%[%d+%]%.source '(.-)': no such file or directory")
+  if src then return ("Can't find source path %s: No such file or directory"):format(src) end
+  local at, text = msg:match("^(.-): symlink '.-': File exists %(existing destination is (.*)%)$")
+  if at then return ("Can't make symlink at %s: existing destination is %s"):format(at, text) end
   if e.step == "execve" or (e.step and e.step:match("^exec")) then
     return ("execvp %s: %s"):format(spec.argv[1], require("nslua.report").strerror(e.errno))
   end
   return msg
 end
 
---- Install in spec the writers of --info-fd and --json-status-fd's first
--- document (and the wait of --userns-block-fd) that parse state st asks
--- for: an after_clone hook (added to spec.hooks), bubblewrap's JSON.
+-- The host pid of the sandbox's command: the init's first child (none yet: nil).
+local function command_pid(init_pid)
+  local f = io.open(("/proc/%d/task/%d/children"):format(init_pid, init_pid))
+  if not f then return nil end
+  local pid = math.tointeger(tonumber((f:read("a") or ""):match("%d+") or ""))
+  f:close()
+  return pid
+end
+
+--- The writers of --info-fd and --json-status-fd (and the wait of
+-- --userns-block-fd) that parse state st asks for, bubblewrap's JSON.
+-- "child-pid" is the command's pid (the sandbox's pid 1 under bubblewrap):
+-- nslua's init stays non-dumpable (DESIGN "Trust rules"), so its /proc
+-- files are not the caller's to open, while the command's are.  The
+-- namespace inodes are read before the child runs; with --userns-block-fd
+-- (the caller writes id maps before the sandbox goes on) the document is
+-- written then, naming the init.  Installs an after_clone hook in spec;
+-- the caller then calls w.attach(c) on the container made of it, and
+-- w.ran(c, code) once the command ran (the last document).
+-- @treturn table w
 function M.status_writers(spec, st)
-  if not (st.info_fd or st.json_status_fd or st.userns_block_fd) then return end
-  spec.hooks = spec.hooks or {}
-  spec.hooks.after_clone = function(ctx)
+  local reporting = st.info_fd or st.json_status_fd
+  local ns_info, ns_json, written
+  local function report_pid(pid)
+    if written then return end
+    written = true
     if st.info_fd then
-      write_fd(st.info_fd,
-        ('{\n    "child-pid": %d%s\n}\n'):format(ctx.pid, ns_fields(spec, ctx.pid, false)))
+      write_fd(st.info_fd, ('{\n    "child-pid": %d%s\n}\n'):format(pid, ns_info))
       core.proc.close(st.info_fd)
     end
     if st.json_status_fd then
-      write_fd(st.json_status_fd,
-        ('{ "child-pid": %d%s }\n'):format(ctx.pid, ns_fields(spec, ctx.pid, true)))
-    end
-    if st.userns_block_fd then
-      core.proc.read(st.userns_block_fd, 1)
-      core.proc.close(st.userns_block_fd)
+      write_fd(st.json_status_fd, ('{ "child-pid": %d%s }\n'):format(pid, ns_json))
     end
   end
-end
-
---- Write --json-status-fd's last document (the command ran and ended with
--- exit code 'code'), when parse state st asks for it.
-function M.write_exit_status(st, code)
-  if st.json_status_fd then
-    write_fd(st.json_status_fd, ('{ "exit-code": %d }\n'):format(code))
+  if reporting or st.userns_block_fd then
+    spec.hooks = spec.hooks or {}
+    spec.hooks.after_clone = function(ctx)
+      ns_info, ns_json = ns_fields(spec, ctx.pid, false), ns_fields(spec, ctx.pid, true)
+      if st.userns_block_fd then
+        report_pid(ctx.pid)
+        core.proc.read(st.userns_block_fd, 1)
+        core.proc.close(st.userns_block_fd)
+      end
+    end
   end
+  local w = {}
+  function w.attach(c)
+    if reporting then
+      c.on_command = function(self)
+        report_pid(spec.init == false and self:pid() or command_pid(self:pid()) or self:pid())
+      end
+    end
+  end
+  function w.ran(c, code)
+    if reporting and not written and ns_info then report_pid(c:pid()) end
+    if st.json_status_fd then
+      write_fd(st.json_status_fd, ('{ "exit-code": %d }\n'):format(code))
+    end
+  end
+  return w
 end
 
 --- Run the spec the way bubblewrap would; the exit code.
 function M.run(spec, st, eprint)
   local container = require "nslua.container"
-  M.status_writers(spec, st)
+  local w = M.status_writers(spec, st)
   local ok, c = pcall(container.new, spec)
   if not ok then
     local text = require("nslua.cli.main").error_text(c)
@@ -743,6 +782,7 @@ function M.run(spec, st, eprint)
     return M.EXIT_FAIL
   end
   c._last_run = true
+  w.attach(c)
   local rep, err = c:run()
   if not rep then
     eprint(setup_message({ message = err }, spec))
@@ -754,7 +794,7 @@ function M.run(spec, st, eprint)
     return M.EXIT_FAIL
   end
   local code = require("nslua.report").exit_code(rep)
-  M.write_exit_status(st, code)
+  w.ran(c, code)
   return code
 end
 
@@ -775,7 +815,10 @@ function M.main(args, prog)
     local cwd = core.mount.readlink("/proc/self/cwd") or "/"
     local st = M.parse(args, {
       cwd = cwd, uid = core.proc.getuid(), gid = core.proc.getgid(),
-      warn = function(msg) say(4, msg) end,
+      warn = function(msg, prefixed)
+        level_prefix = prefixed
+        say(4, msg)
+      end,
     })
     level_prefix = st.level_prefix
     if st.help then

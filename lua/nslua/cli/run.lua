@@ -549,7 +549,7 @@ function M.options_to_spec(o)
   s.seccomp = o.seccomp
   -- bubblewrap's: argv0, init, die_with_parent, userns, sync, lock_files,
   -- seccomp_bpf (on top of the profile)
-  as_run("--add-seccomp-fd", bwrap.process_fields, st, s, {})
+  as_run("--add-seccomp-fd", bwrap.process_fields, st, s)
   if st.disable_userns and s.user == "host" then
     usage_error("--disable-userns needs a user namespace (not --user host)")
   end
@@ -656,9 +656,10 @@ end
 --- Run a spec in a container; print set-up errors; the exit code.
 -- @tparam table spec
 -- @tparam[opt] table opts parsed `run` options (report, report_fd)
--- @tparam[opt] table st their bwrap parse state (--info-fd, --json-status-fd)
+-- @tparam[opt] table w the writers of bwrap's --info-fd and --json-status-fd
+--   (nslua.cli.bwrap.status_writers)
 -- @treturn integer exit code (the command's, 128+N, 125, 126, 127)
-function M.run_spec(spec, opts, st)
+function M.run_spec(spec, opts, w)
   local container = require "nslua.container"
   local report = require "nslua.report"
   local ok, c = pcall(container.new, spec)
@@ -677,6 +678,7 @@ function M.run_spec(spec, opts, st)
   -- the command exits after this run: the collection run() would do once
   -- the init is gone (the garbage of loading every module) is of no use
   c._last_run = true
+  if w then w.attach(c) end
   local rep, err = c:run()
   if not rep then
     if out and out.file then out.file:close() end
@@ -698,7 +700,7 @@ function M.run_spec(spec, opts, st)
   if out and not write_report(out, rep) then return report.EXIT_FAIL end
   local code = report.exit_code(rep)
   -- bubblewrap's last document: only when the command ran
-  if st and rep.status ~= "error" then bwrap.write_exit_status(st, code) end
+  if w and rep.status ~= "error" then w.ran(c, code) end
   return code
 end
 
@@ -708,8 +710,8 @@ function M.main(args)
   M.report_fd(o)
   M.write_fd("--info-fd", st.info_fd)
   M.write_fd("--json-status-fd", st.json_status_fd)
-  bwrap.status_writers(spec, st)
-  local code = M.run_spec(spec, o, st)
+  local w = (st.info_fd or st.json_status_fd) and bwrap.status_writers(spec, st)
+  local code = M.run_spec(spec, o, w)
   -- one container, waited for: nothing is left for finalizers to clean up,
   -- so the launcher may exit without freeing the whole heap first
   main.nothing_to_finalize = true
