@@ -111,6 +111,8 @@ install: all
 	install -m 0644 lua/nslua/cli/*.lua $(DESTDIR)$(LUADIR)/nslua/cli/
 	install -m 0644 lua/nslua/recipes/*.lua $(DESTDIR)$(LUADIR)/nslua/recipes/
 	install -D -m 0755 scripts/nslua $(DESTDIR)$(BINDIR)/nslua
+	# BWRAP_LINK=1: `bwrap` runs nslua's bubblewrap front end (docs/bwrap.md)
+	if [ "$(BWRAP_LINK)" = 1 ]; then ln -sf nslua $(DESTDIR)$(BINDIR)/bwrap; fi
 
 # Runs a command in the default sandbox (PID, mount, UTS, IPC, network,
 # cgroup and user namespaces) and prints what it sees.

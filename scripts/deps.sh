@@ -11,11 +11,13 @@ set -eu
 # namespaces); neither is used by nslua itself.  nftables (the nft tool)
 # lets the tests list the tables of their private namespaces; nslua itself
 # uses libnftables (libnftables-dev, libnftables1 at run time).  cppcheck
-# and lua-check (luacheck) are `make lint`'s.
+# and lua-check (luacheck) are `make lint`'s.  bubblewrap is the reference
+# the `nslua bwrap` tests compare against (spec/cli/bwrap_spec.lua runs each
+# command line under both); nslua never runs it.
 pkgs="lua5.4 liblua5.4-dev pkg-config libcap-dev libmnl-dev libseccomp-dev
 libnftables-dev nftables lua-argparse lua-cjson lua-busted luarocks busybox-static python3 g++ uidmap
-iproute2 util-linux cppcheck lua-check"
-bench="bubblewrap crun hyperfine strace linux-perf valgrind"
+iproute2 util-linux cppcheck lua-check bubblewrap"
+bench="crun hyperfine strace linux-perf valgrind"
 
 for a in "$@"; do
   case "$a" in

@@ -357,7 +357,12 @@ local function identity(spec, res)
   local u = spec.user
   local ident = { uid = u.uid, gid = u.gid, map = u.map }
   local hu, hg = res.host_uid, res.host_gid
-  if res.privileged then
+  if u.map == "caller" then
+    -- bubblewrap's map: the inside ids are the caller's own host ids (root's
+    -- too), the only ids mapped; setgroups denied, as bubblewrap does
+    ident.mode, ident.setgroups = "caller", "deny"
+    ident.uid_map, ident.gid_map = { { u.uid, hu, 1 } }, { { u.gid, hg, 1 } }
+  elseif res.privileged then
     -- the slot's host uid creates (owns) the user namespace: the kernel
     -- charges the sandbox's per-user quotas (inotify, mqueue bytes,
     -- namespaces...) to the owner, which must not be host root
@@ -623,7 +628,8 @@ function M.explain(plan)
     p("identity: host (no user namespace; runs with the caller's ids)")
   else
     p("identity: %s user namespace; inside uid %d gid %d; uid map %s; gid map %s; setgroups %s%s%s",
-      ident.mode == "slot" and "privileged (a free 65536-wide slot of host ids)" or "rootless",
+      ident.mode == "slot" and "privileged (a free 65536-wide slot of host ids)"
+        or ident.mode == "caller" and "the caller's ids" or "rootless",
       ident.uid, ident.gid, map_text(ident.uid_map), map_text(ident.gid_map), ident.setgroups,
       ident.helper and " (through newuidmap/newgidmap)" or "",
       ident.owner and ("; owned by host uid %d (its per-user quotas)"):format(ident.owner) or "")

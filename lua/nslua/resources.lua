@@ -193,7 +193,8 @@ local function probe(spec, res)
   res.getenv = {}
   if spec.tty then res.getenv.TERM = os.getenv("TERM") end
   for _, name in ipairs(spec.keep_env or {}) do res.getenv[name] = os.getenv(name) end
-  if spec.user ~= "host" and not res.privileged then
+  -- rootless, or map = "caller" (bubblewrap's: inside ids are the caller's own)
+  if spec.user ~= "host" and (not res.privileged or spec.user.map == "caller") then
     res.host_uid, res.host_gid = uid, proc.getgid()
     if spec.user.map == "all" then
       local sub, serr = ids.rootless_ranges(res.host_uid, res.host_gid)
@@ -494,7 +495,7 @@ function M.fresh(spec)
   end
   if not res.state_dir then return nil, err, code, res.id end
 
-  if spec.user ~= "host" and res.privileged then
+  if spec.user ~= "host" and res.privileged and spec.user.map ~= "caller" then
     local slot, base, lockfd = ids.acquire()
     if not slot then
       res:release()
@@ -583,7 +584,7 @@ function M.dry(spec, opts)
   if not ok then return nil, err, code end
   res.id = opts.id or "xxxxxxxx"
   res.pool = opts.pool or nil
-  if spec.user ~= "host" and res.privileged then
+  if spec.user ~= "host" and res.privileged and spec.user.map ~= "caller" then
     local base = opts.host_uid or ids.config().base
     res.host_uid, res.host_gid = base, opts.host_gid or base
   end

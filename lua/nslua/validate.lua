@@ -405,8 +405,8 @@ function Checker:user(v)
     end
   end
   if v.map ~= nil then
-    if v.map ~= "used" and v.map ~= "all" then
-      self:add("user.map", "must be \"used\" or \"all\"")
+    if v.map ~= "used" and v.map ~= "all" and v.map ~= "caller" then
+      self:add("user.map", "must be \"used\", \"all\" or \"caller\"")
     else
       out.map = v.map
     end

@@ -291,6 +291,10 @@ local function cli_tools(ctx, s)
   for _, a in ipairs(s == "S4" and { "--bind", root, "/" } or { "--dev-bind", "/", "/" }) do b[#b + 1] = a end
   for _, a in ipairs{ "--proc", "/proc", "--hostname", "x", "/bin/true" } do b[#b + 1] = a end
   add("bwrap", b, nolimits or (not bwrap and "bwrap not found (scripts/deps.sh --bench)"))
+  -- the same command line through nslua's bubblewrap front end (docs/bwrap.md)
+  local nb = { lua, nsl, "bwrap" }
+  for i = 2, #b do nb[#nb + 1] = b[i] end
+  add("nslua bwrap", nb, nolimits)
 
   local u = { unshare or "unshare" }
   if s == "S3" then u[#u + 1] = "--user"; u[#u + 1] = "--map-root-user" end
