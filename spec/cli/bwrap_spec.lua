@@ -214,7 +214,8 @@ local OPTIONS = {
       "-Z 2>&1 | head -1") .. "; echo rc=$?" },
   { name = "--file-label", sh = bw("--ro-bind / / --file-label system_u:object_r:svirt_sandbox_file_t:s0 " ..
       "--tmpfs /mnt", "echo ran") .. "; echo rc=$?" },
-  { name = "--proc", sh = bw("--ro-bind / / --unshare-pid --proc /proc", "echo $$; ls -d /proc/1 /proc/self/ns; " .. FSPROBE) },
+  { name = "--proc", sh = bw("--ro-bind / / --unshare-pid --proc /proc",
+      "echo $$; ls -d /proc/1 /proc/self/ns; " .. FSPROBE) },
   { name = "--dev", sh = bw("--ro-bind / / --dev /dev",
       "ls -A /dev | sort | tr '\\n' ' '; echo; stat -c '%n %F %a' /dev/null /dev/zero /dev/full /dev/random " ..
         "/dev/urandom /dev/tty /dev/shm /dev/pts /dev/ptmx; " ..
