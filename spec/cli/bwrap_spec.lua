@@ -357,11 +357,12 @@ local REAL = {
         "--ro-bind-data", "4", "/.flatpak-info", "--symlink", "../../../.flatpak-info", "/run/user/0/flatpak-info",
         "--file", "5", "/etc/passwd", "--file", "6", "/etc/group",
         "--setenv", "FLATPAK_ID", "org.example.App", "--setenv", "PATH", "/app/bin:/usr/bin",
-        "--chdir", "/app", "" }, "\0"),
-      [4] = "[Application]\nname=org.example.App\n", [5] = UID_FILE, [6] = "nslua:x:0:\n" },
-    modes = { "root" },
-    sh = "$BW --args 3 -- /bin/sh -c " .. q("cat /.flatpak-info /etc/passwd; readlink /run/user/0/flatpak-info; " ..
-        D.PROBE) },
+        "--seccomp", "7", "--chdir", "/app", "" }, "\0"),
+      [4] = "[Application]\nname=org.example.App\n", [5] = UID_FILE, [6] = "nslua:x:0:\n", [7] = ALLOW_ALL },
+    x86 = true,
+    sh = "$BW --args 3 --info-fd 8 -- /bin/sh -c " ..
+      q("cat /.flatpak-info /etc/passwd; readlink /run/user/0/flatpak-info; " .. D.PROBE) ..
+      " 8>{D}/info; echo rc=$?; echo @@json; cat {D}/info" },
   -- flatpak run --devel --command=sh: shared /dev, network and a writable home
   { name = "flatpak run --devel", setup = "mkdir -p home/.var/app/org.example.App",
     sh = bw("--unshare-ipc --unshare-pid --die-with-parent --share-net --dir /tmp --dir /var/tmp --dir /run/host " ..
