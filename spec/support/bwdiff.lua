@@ -217,4 +217,30 @@ function M.both(c, mode, D, O)
   return b, n
 end
 
+--- What differs between two observations, for a failure message: per
+-- key, the lines only one side has (lists) or both values.
+function M.diff(b, n)
+  local keys, out = {}, {}
+  for k in pairs(b) do keys[#keys + 1] = k end
+  for k in pairs(n) do if b[k] == nil then keys[#keys + 1] = k end end
+  table.sort(keys, function(x, y) return tostring(x) < tostring(y) end)
+  for _, k in ipairs(keys) do
+    local x, y = b[k], n[k]
+    if type(x) == "table" and type(y) == "table" then
+      local in_x, in_y = {}, {}
+      for _, v in ipairs(x) do in_x[v] = (in_x[v] or 0) + 1 end
+      for _, v in ipairs(y) do in_y[v] = (in_y[v] or 0) + 1 end
+      for _, v in ipairs(x) do
+        if (in_y[v] or 0) < in_x[v] then out[#out + 1] = ("%s: bwrap only: %s"):format(k, v); in_y[v] = in_x[v] end
+      end
+      for _, v in ipairs(y) do
+        if (in_x[v] or 0) < in_y[v] then out[#out + 1] = ("%s: nslua only: %s"):format(k, v); in_x[v] = in_y[v] end
+      end
+    elseif x ~= y then
+      out[#out + 1] = ("%s: bwrap %q, nslua %q"):format(k, tostring(x), tostring(y))
+    end
+  end
+  return table.concat(out, "\n")
+end
+
 return M
