@@ -444,20 +444,38 @@ static int mnt_write_file (lua_State *L) {
   return nslua_ok(L);
 }
 
+/* "fd N", the subject of a failure on a file descriptor. */
+static const char *fd_subject (char *buf, size_t size, int fd) {
+  snprintf(buf, size, "fd %d", fd);
+  return buf;
+}
+
 /*
-** mount.open_tree(path [, {clone, rec, nofollow}]) -> fd box | nil, msg, errno
+** mount.open_tree(path | fd [, {clone, rec, nofollow}]) -> fd box | nil, msg, errno
 ** Always OPEN_TREE_CLOEXEC.  With clone, a detached copy of the mount (rec:
 ** of the whole subtree) that the caller's current credentials opened: it
 ** can be attached later by move_mount, after the credentials that could
-** not reach the path (a 0700 parent) are gone (kernel 5.2).
+** not reach the path (a 0700 parent) are gone (kernel 5.2).  An fd (an
+** integer or a box) names what it refers to (AT_EMPTY_PATH): nothing is
+** looked up by name.
 */
 static int mnt_open_tree (lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = "";
+  char subject[32];
+  int dfd = AT_FDCWD;
   unsigned int flags = (unsigned int)nslua_optflags(L, 2, mnt_tree_flags);
-  int *box = nslua_newfd(L);
-  long fd = syscall(SYS_open_tree, AT_FDCWD, path, flags | OPEN_TREE_CLOEXEC);
+  int *box;
+  long fd;
+  if (lua_type(L, 1) == LUA_TSTRING)
+    path = lua_tostring(L, 1);
+  else
+    dfd = nslua_checkfd(L, 1);
+  box = nslua_newfd(L);
+  fd = syscall(SYS_open_tree, dfd, path,
+               flags | OPEN_TREE_CLOEXEC | (dfd == AT_FDCWD ? 0 : AT_EMPTY_PATH));
   if (fd < 0)
-    return nslua_fail(L, errno, "open_tree", path);
+    return nslua_fail(L, errno, "open_tree",
+                      dfd == AT_FDCWD ? path : fd_subject(subject, sizeof subject, dfd));
   *box = (int)fd;
   return 1;
 }
@@ -577,12 +595,19 @@ static int push_stat (lua_State *L, const struct stat *st) {
   return 1;
 }
 
-/* mount.stat(path) -> {type, mode, uid, gid, size, ino, dev, mtime_ns} | nil, msg, errno */
+/* mount.stat(path | fd) -> {type, mode, uid, gid, size, ino, dev, mtime_ns} | nil, msg, errno
+** An fd (an integer or a box) is fstat'ed. */
 static int mnt_stat (lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
   struct stat st;
-  if (stat(path, &st) != 0)
-    return nslua_fail(L, errno, "stat", path);
+  char subject[32];
+  if (lua_type(L, 1) != LUA_TSTRING) {
+    int fd = nslua_checkfd(L, 1);
+    if (fstat(fd, &st) != 0)
+      return nslua_fail(L, errno, "stat", fd_subject(subject, sizeof subject, fd));
+    return push_stat(L, &st);
+  }
+  if (stat(lua_tostring(L, 1), &st) != 0)
+    return nslua_fail(L, errno, "stat", lua_tostring(L, 1));
   return push_stat(L, &st);
 }
 

@@ -43,7 +43,8 @@
 #define NSLUA_SETUP "nslua.setup"
 
 static const char *const op_names[] = {
-  "mount", "attr", "move", "mkdir", "mkfile", "symlink", "chmod", "write", "mask", "ro", NULL
+  "mount", "attr", "move", "mkdir", "mkfile", "symlink", "chmod", "write", "mask", "ro",
+  "overlay", NULL
 };
 
 /* Test-only stops (NSLUA_TEST_STOP): the child parks at the named step. */
@@ -156,6 +157,37 @@ static void *new_array (lua_State *L, size_t n, size_t size) {
   return a;
 }
 
+/* An optional id field (0..2^32-2), or -1. */
+static long long opt_id (lua_State *L, int t, const char *name) {
+  lua_Integer id = -1;
+  if (lua_getfield(L, t, name) != LUA_TNIL) {
+    id = luaL_checkinteger(L, -1);
+    luaL_argcheck(L, id >= 0 && id < 0xffffffffLL, 1, "an owner id must be 0..2^32-2");
+  }
+  lua_pop(L, 1);
+  return id;
+}
+
+/* An overlay step's layers: lower = {path...} (anchored), upper, work. */
+static void read_layers (lua_State *L, int t, step *s, const char *where) {
+  size_t i;
+  s->upper = opt_str(L, t, "upper", where);
+  s->work = opt_str(L, t, "work", where);
+  if (!opt_table(L, t, "lower", where)) {
+    lua_pop(L, 1);
+    return;
+  }
+  s->nlower = (size_t)lua_rawlen(L, -1);
+  luaL_argcheck(L, s->nlower <= 500, 1, "an overlay has at most 500 lower layers");
+  s->lower = (const char **)new_array(L, s->nlower, sizeof *s->lower);
+  for (i = 0; i < s->nlower; i++) {
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    s->lower[i] = luaL_checkstring(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
 static void read_step (lua_State *L, int t, int trees, step *s, size_t i) {
   char where[48];
   const char *tree;
@@ -187,11 +219,22 @@ static void read_step (lua_State *L, int t, int trees, step *s, size_t i) {
     lua_pop(L, 1);
   }
   s->mode = opt_mode(L, t, "mode", s->op == OP_WRITE ? 0644 : 0755);
+  s->parents = opt_mode(L, t, "parents", 0755);
   if (lua_getfield(L, t, "content") == LUA_TSTRING)
     s->content = lua_tolstring(L, -1, &s->len);
   lua_pop(L, 1);
+  s->src_fd = -1;
+  if (lua_getfield(L, t, "src_fd") != LUA_TNIL)
+    s->src_fd = nslua_checkfd(L, lua_gettop(L));
+  lua_pop(L, 1);
+  s->mountpoint = opt_flag(L, t, "mountpoint");
+  s->uid = opt_id(L, t, "uid");
+  s->gid = opt_id(L, t, "gid");
+  if (s->op == OP_OVERLAY)
+    read_layers(L, t, s, where);
   if ((s->op == OP_SYMLINK && s->target == NULL) || (s->op == OP_MOVE && s->fd < 0) ||
-      (s->op == OP_WRITE && s->content == NULL))
+      (s->op == OP_WRITE && s->content == NULL) || (s->op == OP_MOUNT && s->src_fd >= 0 && s->src == NULL) ||
+      (s->op == OP_OVERLAY && (s->nlower == 0 || (s->upper == NULL) != (s->work == NULL))))
     luaL_error(L, "setup.plan: %s (%s) lacks its argument", where, op_names[s->op]);
 }
 

@@ -34,16 +34,22 @@
 #endif
 
 enum { OP_MOUNT, OP_ATTR, OP_MOVE, OP_MKDIR, OP_MKFILE, OP_SYMLINK, OP_CHMOD,
-       OP_WRITE, OP_MASK, OP_RO };
+       OP_WRITE, OP_MASK, OP_RO, OP_OVERLAY };
 
 typedef struct step {
   int op;
   const char *src, *path, *fstype, *data, *target, *what, *content;
-  size_t len;
+  const char *upper, *work;     /* overlay: the upper layer, or NULL */
+  const char **lower;           /* overlay: the lower layers, uppermost first */
+  size_t len, nlower;
   unsigned long flags;          /* mount(2) flags */
   unsigned long long set;       /* mount_setattr attributes */
   int rec, fd;
+  int src_fd;                   /* mount: the source must be the file this caller's fd is, or -1 */
+  int mountpoint;               /* attr: the target must be a mount point */
   unsigned int mode;
+  unsigned int parents;         /* mkdir, mkfile: the mode of missing parent directories */
+  long long uid, gid;           /* mkdir, write: the owner of what the step makes, or -1 */
 } step;
 
 

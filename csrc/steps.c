@@ -48,7 +48,9 @@ static void fail (int status_fd, const char *stepname, int err, const char *pref
 ** jumps to exactly the fd's dentry, nothing is walked again.  It costs one
 ** syscall where fsopen + fsconfig per option + fsmount + move_mount cost
 ** five or more (every sandbox runs ~35 steps), and the plan keeps
-** mount(2)'s flags and data strings, which `nslua explain` prints.
+** mount(2)'s flags and data strings, which `nslua explain` prints.  An
+** overlay is the exception: its layers go by fsconfig, one string each,
+** because a path in a mount(2) data string cannot hold ':' or ','.
 */
 
 /* What a mount target is known to be, so that a mount need not fstat it. */
@@ -211,7 +213,9 @@ static int made_dir (mounts *m, const step *s, char *buf, int dfd, const char *r
 
 /*
 ** mkdir -p of path[0..len) inside its root: its fd; *fresh tells whether
-** the last component was made here.  With the parent at hand (the new
+** the last component was made here (with 'mode'; missing parents get
+** 'pmode'; set-up runs with umask 0, so both are exact; each one made is
+** given to s->uid, s->gid when set).  With the parent at hand (the new
 ** root, or the cached directory) it is one mkdirat and one lookup;
 ** otherwise an existing directory is one lookup, and for a missing one
 ** the deepest existing ancestor is found from the end, then each missing
@@ -221,7 +225,7 @@ static int made_dir (mounts *m, const step *s, char *buf, int dfd, const char *r
 ** inside the root.
 */
 static int make_dirs (mounts *m, const step *s, const char *path, size_t len,
-                      unsigned int mode, int *fresh) {
+                      unsigned int mode, unsigned int pmode, int *fresh) {
   char *buf = m->scratch;
   const char *rel;
   size_t off, a, b, n = len;
@@ -283,10 +287,13 @@ static int make_dirs (mounts *m, const step *s, const char *path, size_t len,
       ;
     c = buf[b];
     buf[b] = '\0';
-    made = mkdirat(parent, buf + a, (mode_t)mode) == 0;
+    made = mkdirat(parent, buf + a, (mode_t)(b < n ? pmode : mode)) == 0;
     if (!made && errno != EEXIST)
       fail_at(m, s, errno, "mkdir", buf, NULL);
     fd = made_dir(m, s, buf, dfd, rel, parent, buf + a, made);
+    if (made && s->uid >= 0 &&
+        fchownat(fd, "", (uid_t)s->uid, (gid_t)s->gid, AT_EMPTY_PATH) != 0)
+      fail_at(m, s, errno, "chown", buf, NULL);
     if (owned)
       close(parent);
     parent = fd;
@@ -300,9 +307,10 @@ static int make_dirs (mounts *m, const step *s, const char *path, size_t len,
 }
 
 /* An empty file at 'path' to mount on (an existing non-directory will
-** do, as bwrap's ensure_file): its fd, made with O_CREAT | O_EXCL |
-** O_NOFOLLOW in its directory (which the cache keeps for the next one);
-** an existing entry is looked up from the root. */
+** do, as bwrap's ensure_file): its fd, made 0444 with O_CREAT | O_EXCL |
+** O_NOFOLLOW in its directory (which the cache keeps for the next one;
+** missing parents get s->parents); an existing entry is looked up from
+** the root. */
 static int make_file (mounts *m, const step *s, const char *path) {
   struct stat st;
   const char *base = strrchr(path, '/');
@@ -311,7 +319,7 @@ static int make_file (mounts *m, const step *s, const char *path) {
   if (base == NULL || base[1] == '\0')
     fail_at(m, s, EINVAL, "open", path, NULL);
   if ((parent = cached_dir(m, s, path, dlen)) < 0) {
-    parent = make_dirs(m, s, path, dlen, 0755, &fresh);
+    parent = make_dirs(m, s, path, dlen, s->parents, s->parents, &fresh);
     if (parent != m->root) {
       forget_dir(m);
       m->dpath = path;
@@ -319,7 +327,7 @@ static int make_file (mounts *m, const step *s, const char *path) {
       m->dfd = parent;
     }
   }
-  fd = openat(parent, base + 1, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  fd = openat(parent, base + 1, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
   if (fd >= 0 || errno != EEXIST) {
     if (fd < 0)
       fail_at(m, s, errno, "open", path, NULL);
@@ -358,24 +366,218 @@ static int open_parent (mounts *m, const step *s, const char *path, const char *
   return fd;
 }
 
-static void run_step (mounts *m, const step *s) {
-  const char *base = NULL, *call = NULL;
+/* The source of a bind step named by a caller's fd (s->src_fd): s->src,
+** the path the parent read from that fd, opened here (the fd's own mount
+** belongs to the caller's mount namespace, where mount(2) cannot take it
+** from) and checked to be the same file; its O_PATH fd, which the mount
+** then goes by, so nothing is looked up by name after the check. */
+static int same_source (mounts *m, const step *s) {
+  struct stat a, b;
+  int fd = open(s->src, O_PATH | O_CLOEXEC);
+  if (fd < 0)
+    fail_at(m, s, errno, "open", s->src, NULL);
+  if (fstat(fd, &a) != 0 || fstat(s->src_fd, &b) != 0) {
+    int err = errno;
+    close(fd);
+    fail_at(m, s, err, "stat", s->src, NULL);
+  }
+  if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+    close(fd);
+    fail_at(m, s, EXDEV, "open", s->src, " (not the file the source fd refers to: moved or replaced)");
+  }
+  return fd;
+}
+
+/* A bind mount or a new file system onto the target of s. */
+static void mount_step (mounts *m, const step *s) {
+  char src[sizeof PROC_FD + 24] = "";
+  int fd, kind, sfd = -1;
+  if (s->src_fd >= 0) {
+    sfd = same_source(m, s);
+    snprintf(src, sizeof src, PROC_FD "%d", sfd);
+  }
+  fd = target(m, s, "mount", &kind);
+  if (mount(sfd >= 0 ? src : s->src, fd_path(m, fd), s->fstype, s->flags, s->data) != 0) {
+    int err = errno;
+    if (sfd >= 0)
+      close(sfd);
+    fail_at(m, s, err, "mount", s->path, NULL);
+  }
+  if (sfd >= 0)
+    close(sfd);
+  mounted(m, fd, kind);
+}
+
+/* mount_setattr on the target of s; with s->mountpoint the target must be
+** a mount's root (remount-ro names a mount, not the one a path is in). */
+static void attr_step (mounts *m, const step *s) {
+  struct statx stx;
+  int fd = open_path(m, s, s->path, O_PATH);
+  if (fd < 0)
+    fail_at(m, s, errno, "mount_setattr", s->path, NULL);
+  if (s->mountpoint) {
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) != 0) {
+      int err = errno;
+      put(m, fd);
+      fail_at(m, s, err, "statx", s->path, NULL);
+    }
+    if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
+        !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
+      put(m, fd);
+      fail_at(m, s, EINVAL, "mount_setattr", s->path, " (not a mount point)");
+    }
+  }
+  if (nslua_setattr(fd, "", s->set, 0, -1, s->rec) != 0) {
+    int err = errno;
+    put(m, fd);
+    fail_at(m, s, err, "mount_setattr", s->path, NULL);
+  }
+  put(m, fd);
+}
+
+/* A symlink; an existing one with the same text will do (bwrap's
+** --symlink), anything else at the path fails, saying what is there. */
+static void symlink_step (mounts *m, const step *s) {
+  char note[PATH_MAX + 48];
+  const char *base = NULL;
+  int fd = open_parent(m, s, s->path, &base, "symlink");
+  ssize_t n;
+  if (symlinkat(s->target, fd, base) == 0)
+    return;
+  if (errno != EEXIST)
+    fail_at(m, s, errno, "symlink", s->path, NULL);
+  n = readlinkat(fd, base, m->scratch, PATH_MAX);
+  if (n < 0 && errno == EINVAL)
+    fail_at(m, s, EEXIST, "symlink", s->path, " (the destination exists and is not a symlink)");
+  if (n < 0 || n >= PATH_MAX)
+    fail_at(m, s, n < 0 ? errno : ENAMETOOLONG, "readlink", s->path, NULL);
+  if ((size_t)n == strlen(s->target) && memcmp(m->scratch, s->target, (size_t)n) == 0)
+    return;
+  m->scratch[n] = '\0';
+  snprintf(note, sizeof note, " (existing destination is %s)", m->scratch);
+  fail_at(m, s, EEXIST, "symlink", s->path, note);
+}
+
+/* A file with s->content at s->path (bwrap's creat): made with s->mode
+** (and given to s->uid, s->gid) when it is new, truncated when it is a
+** regular file there (O_NONBLOCK: a FIFO there fails, it never blocks);
+** O_NOFOLLOW, in its parent's resolved fd: a link at the file itself is
+** refused. */
+static void write_step (mounts *m, const step *s) {
+  const char *base = NULL;
   struct stat st;
-  int fd, tree, err, kind;
-  if (s->op != OP_MOUNT && s->op != OP_MOVE)
+  size_t done = 0;
+  int made = 1, parent = open_parent(m, s, s->path, &base, "open");
+  int fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)s->mode);
+  if (fd < 0 && errno == EEXIST) {
+    made = 0;
+    fd = openat(parent, base, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  }
+  if (fd < 0)
+    fail_at(m, s, errno, "open", s->path, NULL);
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    fail_at(m, s, err, "stat", s->path, NULL);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    fail_at(m, s, EEXIST, "open", s->path, " (not a regular file)");
+  }
+  if (made && s->uid >= 0 && fchown(fd, (uid_t)s->uid, (gid_t)s->gid) != 0) {
+    int err = errno;
+    close(fd);
+    fail_at(m, s, err, "chown", s->path, NULL);
+  }
+  while (done < s->len) {
+    ssize_t n = write(fd, s->content + done, s->len - done);
+    if (n <= 0 && !(n < 0 && errno == EINTR)) {
+      int err = n < 0 ? errno : EIO;
+      close(fd);
+      fail_at(m, s, err, "write", s->path, NULL);
+    }
+    if (n > 0)
+      done += (size_t)n;
+  }
+  if (close(fd) != 0)
+    fail_at(m, s, errno, "close", s->path, NULL);
+}
+
+/* The mount_setattr attributes of mount(2) flags. */
+static unsigned int attrs_of (unsigned long flags) {
+  return (flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) | (flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+         (flags & MS_NODEV ? MOUNT_ATTR_NODEV : 0) | (flags & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
+}
+
+/* An overlay failure: the kernel's own words from the context's log
+** (fsopen(2)), when it left some, as the note. */
+static void overlay_fail (mounts *m, const step *s, int fs, int err, const char *call,
+                          const char *subject) __attribute__((noreturn));
+static void overlay_fail (mounts *m, const step *s, int fs, int err, const char *call,
+                          const char *subject) {
+  char log[256], note[sizeof log + 4];
+  ssize_t n = fs >= 0 ? read(fs, log, sizeof log - 1) : -1;
+  if (fs >= 0)
+    close(fs);
+  if (n > 2) {
+    log[n] = '\0';
+    log[strcspn(log, "\n")] = '\0';
+    snprintf(note, sizeof note, " (%s)", log);
+  }
+  fail_at(m, s, err, call, subject, n > 2 ? note : NULL);
+}
+
+/* An overlay by the new mount API: each layer is one fsconfig string
+** ("lowerdir+", kernel 6.8), so a path may hold ':', ',', '\\' or spaces,
+** which a mount(2) data string would split or unescape.  No upper layer:
+** the lower layers only (read-only; the kernel wants two at least). */
+static void overlay_step (mounts *m, const step *s) {
+  size_t i;
+  int fs, mnt, fd, kind;
+  if ((fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC)) < 0)
+    fail_at(m, s, errno, "fsopen", "overlay", NULL);
+  for (i = 0; i < s->nlower; i++)
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", s->lower[i], 0) != 0)
+      overlay_fail(m, s, fs, errno, "fsconfig lowerdir+", s->lower[i]);
+  if (s->upper != NULL &&
+      syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", s->upper, 0) != 0)
+    overlay_fail(m, s, fs, errno, "fsconfig upperdir", s->upper);
+  if (s->work != NULL &&
+      syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", s->work, 0) != 0)
+    overlay_fail(m, s, fs, errno, "fsconfig workdir", s->work);
+  /* user.overlay.* xattrs: set-up runs in a user namespace */
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) != 0)
+    overlay_fail(m, s, fs, errno, "fsconfig userxattr", s->path);
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0)
+    overlay_fail(m, s, fs, errno, "fsconfig create", s->path);
+  mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs_of(s->flags));
+  if (mnt < 0)
+    overlay_fail(m, s, fs, errno, "fsmount", s->path);
+  close(fs);
+  fd = target(m, s, "move_mount", &kind);
+  if (syscall(SYS_move_mount, mnt, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+    int err = errno;
+    close(mnt);
+    fail_at(m, s, err, "move_mount", s->path, NULL);
+  }
+  close(mnt);
+  mounted(m, fd, kind);
+}
+
+static void run_step (mounts *m, const step *s) {
+  struct stat st;
+  int fd, tree, kind;
+  if (s->op != OP_MOUNT && s->op != OP_MOVE && s->op != OP_OVERLAY)
     drop(m);
   switch (s->op) {
     case OP_MOUNT:
-      fd = target(m, s, "mount", &kind);
-      if (mount(s->src, fd_path(m, fd), s->fstype, s->flags, s->data) != 0)
-        fail_at(m, s, errno, "mount", s->path, NULL);
-      mounted(m, fd, kind);
+      mount_step(m, s);
+      return;
+    case OP_OVERLAY:
+      overlay_step(m, s);
       return;
     case OP_ATTR:
-      if ((fd = open_path(m, s, s->path, O_PATH)) < 0 ||
-          nslua_setattr(fd, "", s->set, 0, -1, s->rec) != 0)
-        fail_at(m, s, errno, "mount_setattr", s->path, NULL);
-      put(m, fd);
+      attr_step(m, s);
       return;
     case OP_MOVE:
       fd = target(m, s, "move_mount", &kind);
@@ -385,7 +587,7 @@ static void run_step (mounts *m, const step *s) {
       mounted(m, fd, kind);
       return;
     case OP_MKDIR:
-      m->cfd = make_dirs(m, s, s->path, strlen(s->path), s->mode, &kind);
+      m->cfd = make_dirs(m, s, s->path, strlen(s->path), s->mode, s->parents, &kind);
       m->ckind = kind ? T_NEWDIR : T_UNKNOWN;
       m->cpath = s->path;
       return;
@@ -395,22 +597,15 @@ static void run_step (mounts *m, const step *s) {
       m->cpath = s->path;
       return;
     case OP_SYMLINK:
-      fd = open_parent(m, s, s->path, &base, "symlink");
-      if (symlinkat(s->target, fd, base) != 0 && errno != EEXIST)
-        fail_at(m, s, errno, "symlink", s->path, NULL);
+      symlink_step(m, s);
       return;
     case OP_CHMOD:
       if ((fd = open_path(m, s, s->path, O_PATH)) < 0 || chmod(fd_path(m, fd), s->mode) != 0)
         fail_at(m, s, errno, "chmod", s->path, NULL);
       put(m, fd);
       return;
-    case OP_WRITE:  /* O_NOFOLLOW: a link at the file itself is refused */
-      fd = open_parent(m, s, s->path, &base, "open");
-      if (strlen(base) > NAME_MAX)
-        fail_at(m, s, ENAMETOOLONG, "open", s->path, NULL);
-      snprintf(m->fdpath, sizeof m->fdpath, PROC_FD "%d/%s", fd, base);
-      if ((err = nslua_write_file(m->fdpath, s->content, s->len, s->mode, &call)) != 0)
-        fail_at(m, s, err, call, s->path, NULL);
+    case OP_WRITE:
+      write_step(m, s);
       return;
     case OP_MASK:  /* a directory gets an empty read-only tmpfs, anything else /dev/null */
     case OP_RO:
@@ -450,10 +645,13 @@ static void run_step (mounts *m, const step *s) {
   }
 }
 
-/* The mount steps in order, then their fds are closed. */
+/* The mount steps in order, then their fds are closed.  umask 0 while they
+** run: the modes a plan names (a dir's, a file's) are exact, as in bwrap;
+** the command gets the caller's umask back. */
 void nslua_steps_run (const step *steps, size_t n, int strict, char *scratch, int status_fd) {
   mounts m;
   size_t i;
+  mode_t mask = umask(0);
   memset(&m, 0, sizeof m);
   m.status_fd = status_fd;
   m.strict = strict;
@@ -465,6 +663,7 @@ void nslua_steps_run (const step *steps, size_t n, int strict, char *scratch, in
   forget_dir(&m);
   if (m.root >= 0)
     close(m.root);
+  umask(mask);
 }
 
 /* The scaffolding: private propagation, a tmpfs root with the host's root

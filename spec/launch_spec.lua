@@ -257,3 +257,143 @@ describe("nslua.launch", function()
     end)
   end)
 end)
+
+-- The mount side of `nslua bwrap` (base = "none" and the types and fields
+-- it needs): the plan's shape, no kernel.
+describe("nslua.launch: base none and bwrap's mount kinds", function()
+  local NS = { mnt = true, user = true, pid = true, net = false, ipc = false, uts = false, cgroup = false }
+  local function none(mounts, extra)
+    local t = { base = "none", namespaces = NS, net = "host", mounts = mounts }
+    for k, v in pairs(extra or {}) do t[k] = v end
+    return spec_of(t)
+  end
+  local function step_list(plan)
+    local out = {}
+    for _, s in ipairs(plan.mounts.steps) do
+      out[#out + 1] = s.op .. " " .. (s.what or s.path)
+    end
+    return out
+  end
+
+  it("base none: an empty tmpfs root, the spec's mounts, masks, no read-only root", function()
+    local spec = none { { type = "bind", source = "/", target = "/" }, { type = "tmpfs", target = "/tmp" } }
+    local plan = launch.plan(spec, res_of { sources = { "dir" }, source_is = { "/" },
+      trees = { ["mounts[1]"] = true } })
+    local steps = plan.mounts.steps
+    assert.same({ op = "mount", src = "tmpfs", fstype = "tmpfs", path = launch.NEW,
+      flags = { nosuid = true, nodev = true }, data = "mode=0755,size=67108864,uid=65534,gid=65534",
+      what = "/" }, steps[1])
+    local list = step_list(plan)
+    assert.same({ "mount /", "mkdir /", "move /", "mkdir /tmp", "mount /tmp" }, { table.unpack(list, 1, 5) })
+    for i = 6, #steps do assert.is_truthy(steps[i].op == "mask" or steps[i].op == "ro", list[i]) end
+    assert.is_nil(index_of(plan, function(s) return s.what == "/usr" or s.what == "/dev" end))
+    assert.is_nil(index_of(plan, function(s) return s.op == "attr" and s.path == launch.NEW end))
+    -- the host's /proc and /sys under the bind of / are masked all the same
+    assert.is_truthy(index_of(plan, function(s) return s.op == "mask" and s.what == "/proc/kcore" end))
+    assert.is_truthy(index_of(plan, function(s) return s.op == "ro" and s.what == "/sys" end))
+    assert.is_nil(plan.mounts.strict)
+  end)
+
+  it("base none: the env is the spec's, no core rlimit", function()
+    local plan = launch.plan(none({}, { env = { A = "1" }, keep_env = { "K" } }), res_of { getenv = { K = "k" } })
+    assert.same({ A = "1", K = "k" }, plan.exec.env)
+    assert.same({}, plan.exec.rlimits)
+    local dflt = launch.plan(spec_of {}, res_of {})
+    assert.equal(0, dflt.exec.rlimits.core)
+    assert.equal(launch.PATH, dflt.exec.env.PATH)
+  end)
+
+  it("parent_mode: bubblewrap's least-astonishment parents", function()
+    local cases = { [1023] = 493, [420] = 493, [488] = 488, [456] = 488, [416] = 488, [448] = 448,
+                    [384] = 448, [453] = 453, [388] = 453, [0] = 448 }
+    for mode, want in pairs(cases) do
+      assert.equal(want, launch.parent_mode(mode) or 493, ("%04o"):format(mode))
+    end
+    assert.is_nil(launch.parent_mode(493))
+    assert.is_nil(launch.parent_mode(nil))
+  end)
+
+  it("dir, tmpfs and file carry their parents' mode; binds make 0755/0444 points", function()
+    local plan = launch.plan(none {
+      { type = "dir", target = "/a/b", mode = "0750" },
+      { type = "tmpfs", target = "/t/u", mode = "01777", size = 1048576 },
+      { type = "file", target = "/f/g", content = "x", mode = "0600" },
+      { type = "file", target = "/i/j", content = "y", mode = "0666", inplace = true },
+    }, res_of {})
+    local s = plan.mounts.steps
+    local function find(op, what) return s[index_of(plan, function(x) return x.op == op and x.what == what end)] end
+    -- what they make belongs to the payload
+    assert.same({ op = "mkdir", path = launch.NEW .. "/a/b", mode = 488, parents = 488, uid = 65534, gid = 65534,
+      what = "/a/b" }, find("mkdir", "/a/b"))
+    assert.is_nil(find("mkdir", "/t/u").parents)
+    assert.equal(65534, find("mkdir", "/t/u").uid)
+    assert.equal("mode=1777,size=1048576,uid=65534,gid=65534", find("mount", "/t/u").data)
+    assert.equal(448, find("mkfile", "/f/g").parents)
+    assert.equal(384, find("write", "/f/g").mode)
+    -- inplace: the parent made (0755 from 0666), then the file written there
+    local mk, wr = find("mkdir", "/i/j"), find("write", "/i/j")
+    assert.same({ op = "mkdir", path = launch.NEW .. "/i", uid = 65534, gid = 65534, what = "/i/j" }, mk)
+    assert.same({ op = "write", path = launch.NEW .. "/i/j", content = "y", mode = 438, uid = 65534, gid = 65534,
+      what = "/i/j" }, wr)
+    -- user = "host": nothing to give them to
+    local host = launch.plan(none({ { type = "dir", target = "/h" } }, { user = "host", namespaces = {
+      mnt = true, user = false, pid = true, net = false, ipc = false, uts = false, cgroup = false } }), res_of {})
+    assert.is_nil(host.mounts.steps[index_of(host, function(x) return x.what == "/h" end)].uid)
+    assert.is_nil(index_of(plan, function(x) return x.op == "mount" and x.what == "/i/j" end))
+    local text = table.concat(launch.explain(plan), "\n")
+    assert.matches("mount: file /i/j (1 bytes, in place)", text, 1, true)
+    assert.matches("mount: file /f/g (1 bytes)\n", text, 1, true)
+    -- the scaffolding holds the non-inplace file only (two pages for its byte)
+    assert.equal((1 << 20) + 8192, plan.mounts.scaffold_size)
+  end)
+
+  it("remount-ro and chmod", function()
+    local plan = launch.plan(none {
+      { type = "tmpfs", target = "/x" },
+      { type = "remount-ro", target = "/x" },
+      { type = "chmod", target = "/x", mode = "0700" },
+    }, res_of {})
+    local n = #plan.mounts.steps
+    assert.same({ op = "attr", path = launch.NEW .. "/x", set = { rdonly = true }, mountpoint = true, what = "/x" },
+      plan.mounts.steps[n - 1])
+    assert.same({ op = "chmod", path = launch.NEW .. "/x", mode = 448, what = "/x" }, plan.mounts.steps[n])
+    local text = table.concat(launch.explain(plan), "\n")
+    assert.matches("mount: set rdonly on /x (the mount there, not those below it)\nmount: chmod 0700 /x", text, 1, true)
+  end)
+
+  it("source_fd: a tree when privileged, else the fd's path checked against the fd", function()
+    local spec = none { { type = "bind", source_fd = 7, target = "/d", ro = true } }
+    local priv = launch.plan(spec, res_of { sources = { "dir" }, fd_paths = { "/srv/d" },
+      trees = { ["mounts[1]"] = true } })
+    assert.same({ "move:mounts[1]" }, ops_on(priv, "/d"))
+    local rl = launch.plan(spec, res_of { privileged = false, host_uid = 1000, host_gid = 1000,
+      sources = { "dir" }, fd_paths = { "/srv/d" } })
+    local m = rl.mounts.steps[index_of(rl, function(x) return x.op == "mount" and x.what == "/d" end)]
+    assert.same({ op = "mount", src = launch.OLD .. "/srv/d", src_fd = 7, path = launch.NEW .. "/d",
+      flags = { bind = true, rec = true }, what = "/d" }, m)
+    -- a source_fd of /sys gets the masks of /sys where it lands
+    local sys = launch.plan(none { { type = "bind", source_fd = 7, target = "/s" } },
+      res_of { sources = { "dir" }, fd_paths = { "/sys" }, source_is = { "/sys" } })
+    assert.is_truthy(index_of(sys, function(x) return x.op == "ro" and x.what == "/s" end))
+  end)
+
+  it("overlay: one list of layers; ro without upper has no tmpfs upper", function()
+    local plan = launch.plan(none {
+      { type = "overlay", target = "/o", lower = { "/a:b", "/c,d" }, ro = true },
+      { type = "overlay", target = "/p", lower = { "/l" }, upper = "/u", work = "/w" },
+      { type = "overlay", target = "/q", lower = { "/l" } },
+    }, res_of {})
+    local function ov(what)
+      return plan.mounts.steps[index_of(plan, function(x) return x.op == "overlay" and x.what == what end)]
+    end
+    assert.same({ op = "overlay", lower = { launch.OLD .. "/a:b", launch.OLD .. "/c,d" },
+      path = launch.NEW .. "/o", flags = { nosuid = true, nodev = true, rdonly = true }, what = "/o" }, ov("/o"))
+    assert.equal(launch.OLD .. "/u", ov("/p").upper)
+    assert.equal(launch.OLD .. "/w", ov("/p").work)
+    assert.equal("/.overlay/3/upper", ov("/q").upper)
+    assert.is_nil(index_of(plan, function(x) return x.path == "/.overlay/1" end))
+    local text = table.concat(launch.explain(plan), "\n")
+    assert.matches("overlay on /o [nodev,nosuid,rdonly] lower host:/a:b : host:/c,d (read-only, no upper)",
+      text, 1, true)
+  end)
+end)

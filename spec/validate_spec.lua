@@ -466,7 +466,8 @@ describe("nslua.validate", function()
           work = "/w" },
         { type = "dir", target = "/d", mode = 493 },
         { type = "symlink", source = "usr/lib", target = "/lib" },
-        { type = "file", target = "/etc/hostname", content = "", mode = 420, ro = false },
+        { type = "file", target = "/etc/hostname", content = "", mode = 420, ro = false,
+          inplace = false },
       }, out.mounts)
       assert.equal(64 * MiB, v.DEFAULT_TMPFS_SIZE)
     end)
@@ -505,7 +506,7 @@ describe("nslua.validate", function()
         errs { mounts = { a = { type = "dir", target = "/d" } } })
       assert.same({ "mounts[1]: must be a table" }, errs { mounts = { "/usr" } })
       local types = "bind, bind-idmap, dev-bind, tmpfs, proc, dev, mqueue, sysfs, " ..
-        "overlay, dir, symlink, file"
+        "overlay, dir, symlink, file, remount-ro, chmod"
       assert.same({ "mounts[1].type: must be one of " .. types },
         errs(m1 { type = "nfs", target = "/n" }))
       assert.same({ "mounts[1].type: must be one of " .. types }, errs(m1 { target = "/n" }))
@@ -891,5 +892,63 @@ describe("nslua.validate", function()
         errs { hooks = { after_exit = "print", before_run = print } })
       assert.same({ "hooks: must be a table of functions" }, errs { hooks = print })
     end)
+  end)
+end)
+
+describe("nslua.validate: base none and bwrap's mount fields", function()
+  it("base: default (absent) or none; none needs a mount namespace and no rootfs", function()
+    assert.is_nil(ok({}).base)
+    assert.is_nil(ok({ base = "default" }).base)
+    local s = ok { base = "none" }
+    assert.equal("none", s.base)
+    assert.same({}, s.limits.rlimits)                 -- no core = 0
+    assert.same({ core = 0 }, ok({}).limits.rlimits)
+    assert.same({ nofile = 64 }, ok({ base = "none", limits = { rlimits = { nofile = 64 } } }).limits.rlimits)
+    assert.same({ 'base: must be "default" or "none"' }, errs { base = "empty" })
+    assert.same({ 'base: "none" conflicts with rootfs (a rootfs is the base)' },
+      errs { base = "none", rootfs = "/srv/root" })
+    assert.same({ 'base: "none" requires a mount namespace (namespaces.mnt)' },
+      errs { base = "none", namespaces = { mnt = false } })
+  end)
+
+  it("remount-ro takes a target; chmod a target and a mode", function()
+    local s = ok { mounts = { { type = "remount-ro", target = "/" },
+      { type = "chmod", target = "/x", mode = "0700" } } }
+    assert.same({ { type = "remount-ro", target = "/" }, { type = "chmod", target = "/x", mode = 448 } }, s.mounts)
+    assert.same({ "mounts[1].mode: is required" }, errs { mounts = { { type = "chmod", target = "/x" } } })
+    assert.same({ "mounts[1].ro: not valid for type 'remount-ro'" },
+      errs { mounts = { { type = "remount-ro", target = "/x", ro = true } } })
+  end)
+
+  it("binds take source_fd instead of source", function()
+    local s = ok { mounts = { { type = "bind", source_fd = 7, target = "/d", ro = true } } }
+    assert.same({ type = "bind", source_fd = 7, target = "/d", ro = true, try = false, recursive = true },
+      s.mounts[1])
+    assert.same({ "mounts[1].source_fd: conflicts with source (one of them names the source)" },
+      errs { mounts = { { type = "bind", source = "/x", source_fd = 7, target = "/d" } } })
+    for _, bad in ipairs { -1, "7", 1.5 } do
+      assert.same({ "mounts[1].source_fd: must be a file descriptor" },
+        errs { mounts = { { type = "dev-bind", source_fd = bad, target = "/d" } } }, tostring(bad))
+    end
+    assert.same({ "mounts[1].source_fd: not valid for type 'tmpfs'" },
+      errs { mounts = { { type = "tmpfs", source_fd = 3, target = "/d" } } })
+  end)
+
+  it("file takes inplace (not with ro); symlink text may be relative", function()
+    local s = ok { mounts = { { type = "file", target = "/f", content = "x", mode = "0666", inplace = true },
+      { type = "symlink", source = "../a", target = "/l" } } }
+    assert.same({ type = "file", target = "/f", content = "x", mode = 438, ro = false, inplace = true }, s.mounts[1])
+    assert.equal("../a", s.mounts[2].source)
+    assert.same({ "mounts[1].ro: not valid with inplace (the file is created, not bound)" },
+      errs { mounts = { { type = "file", target = "/f", content = "x", inplace = true, ro = true } } })
+    assert.same({ "mounts[1].inplace: must be a boolean" },
+      errs { mounts = { { type = "file", target = "/f", content = "x", inplace = 1 } } })
+  end)
+
+  it("overlay: ro without upper has no tmpfs size", function()
+    local s = ok { mounts = { { type = "overlay", target = "/o", lower = { "/a", "/b" }, ro = true } } }
+    assert.is_nil(s.mounts[1].size)
+    assert.same({ "mounts[1].size: only applies to a tmpfs-backed upper (ro = true has none)" },
+      errs { mounts = { { type = "overlay", target = "/o", lower = { "/a", "/b" }, ro = true, size = "1M" } } })
   end)
 end)

@@ -10,7 +10,8 @@
 --   id, privileged, pool (joins a prepared network namespace),
 --   host_uid, host_gid (first host id of the slot, or the caller's ids),
 --   sub (rootless multi-id ranges), trees (set of keys opened as trees),
---   sources[i] ("dir" | "file" | nil when missing), source_is[i] and
+--   sources[i] ("dir" | "file" | nil when missing), fd_paths[i] (the host
+--   path a bind's source_fd refers to), source_is[i] and
 --   source_is.rootfs ("/", "/proc" or "/sys": a source that is one of
 --   them), sys_masks (extra /sys masks), layout (/bin ... of
 --   the host), net (net.plan's table), getenv (keep_env and TERM values).
@@ -51,11 +52,26 @@ end
 
 local function add(steps, s) steps[#steps + 1] = s end
 
+--- The mode of the missing parent directories of a target whose own mode
+-- is 'mode' (bubblewrap's least astonishment): 0700, plus r-x for the
+-- group and for others when the mode grants them anything.  nil (the
+-- executor's 0755) when that is 0755.
+function M.parent_mode(mode)
+  if mode == nil then return nil end
+  local pm = 448 | ((mode & 56) ~= 0 and 40 or 0) | ((mode & 7) ~= 0 and 5 or 0)
+  return pm ~= 493 and pm or nil
+end
+local parent_mode = M.parent_mode
+
 -- ------------------------------------------------------------ mount steps
 
 -- Bind 'm.source' (a host path) on 'm.target'.  'key' names the detached
--- tree the parent opened for it (privileged), else it goes by path.
-local function bind(steps, m, kind, key)
+-- tree the parent opened for it (privileged), else it goes by path; a
+-- source named by a caller's fd (m.source_fd) goes by 'fd_path', the path
+-- the parent read from it, and the executor checks that it is still the
+-- fd's file and mounts that.  A mount point the bind makes is a directory
+-- 0755 or an empty file 0444 (the executor's defaults).
+local function bind(steps, m, kind, key, fd_path)
   local isdir = kind ~= "file"
   add(steps, { op = isdir and "mkdir" or "mkfile", path = NEW .. m.target, what = m.target })
   if key then
@@ -64,8 +80,8 @@ local function bind(steps, m, kind, key)
   end
   local attrs = m.ro and { rdonly = true, nosuid = true, nodev = not m.dev }
     or { nosuid = true, nodev = not m.dev }
-  add(steps, { op = "mount", src = OLD .. m.source, path = NEW .. m.target,
-               flags = { bind = true, rec = m.recursive ~= false }, what = m.target })
+  add(steps, { op = "mount", src = OLD .. (m.source or fd_path), src_fd = m.source_fd,
+               path = NEW .. m.target, flags = { bind = true, rec = m.recursive ~= false }, what = m.target })
   add(steps, { op = "attr", path = NEW .. m.target, set = attrs,
                rec = m.recursive ~= false, what = m.target })
 end
@@ -106,10 +122,13 @@ local function dev_mount(steps, target, tty_gid)
   end
 end
 
-local function tmpfs_mount(steps, target, size, mode, owner)
+-- 'mk' (a spec's tmpfs): the mkdir step's parents mode and owner
+local function tmpfs_mount(steps, target, size, mode, owner, mk)
   local data = ("mode=%04o,size=%d"):format(mode or 493, size or M.TMPFS_SIZE)
   if owner then data = data .. (",uid=%d,gid=%d"):format(owner.uid, owner.gid) end
-  add(steps, { op = "mkdir", path = NEW .. target, what = target })
+  mk = mk or {}
+  add(steps, { op = "mkdir", path = NEW .. target, parents = mk.parents, uid = mk.uid, gid = mk.gid,
+               what = target })
   add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = NEW .. target,
                flags = { nosuid = true, nodev = true }, data = data, what = target })
 end
@@ -119,7 +138,8 @@ end
 local kinds = {}
 
 local function bind_kind(steps, m, ctx)
-  bind(steps, m, ctx.res.sources[m.index], ctx.res.trees[m.key] and m.key or nil)
+  bind(steps, m, ctx.res.sources[m.index], ctx.res.trees[m.key] and m.key or nil,
+    m.source_fd and (ctx.res.fd_paths or {})[m.index])
 end
 kinds.bind = bind_kind
 kinds["bind-idmap"] = bind_kind
@@ -127,8 +147,15 @@ kinds["dev-bind"] = function(steps, m, ctx)
   m.dev = true
   bind_kind(steps, m, ctx)
 end
--- a tmpfs of the spec belongs to the payload (like bubblewrap's --tmpfs)
-kinds.tmpfs = function(steps, m, ctx) tmpfs_mount(steps, m.target, m.size, m.mode or 493, ctx.owner) end
+-- A tmpfs, dir or file of the spec belongs to the payload, and so do the
+-- directories made for it (bubblewrap makes everything as the sandbox's user).
+local function owned(step, ctx)
+  if ctx.owner then step.uid, step.gid = ctx.owner.uid, ctx.owner.gid end
+  return step
+end
+kinds.tmpfs = function(steps, m, ctx)
+  tmpfs_mount(steps, m.target, m.size, m.mode or 493, ctx.owner, owned({ parents = parent_mode(m.mode) }, ctx))
+end
 kinds.proc = function(steps, m) proc_mount(steps, m.target) end
 kinds.dev = function(steps, m, ctx) dev_mount(steps, m.target, ctx.tty_gid) end
 kinds.mqueue = function(steps, m)
@@ -141,36 +168,58 @@ kinds.sysfs = function(steps, m)
   add(steps, { op = "mount", src = "sysfs", fstype = "sysfs", path = NEW .. m.target,
                flags = { nosuid = true, nodev = true, noexec = true, rdonly = true }, what = m.target })
 end
-kinds.dir = function(steps, m)
-  add(steps, { op = "mkdir", path = NEW .. m.target, mode = m.mode or 493, what = m.target })
+-- the mode applies when the directory is made; an existing one keeps its own
+kinds.dir = function(steps, m, ctx)
+  add(steps, owned({ op = "mkdir", path = NEW .. m.target, mode = m.mode or 493, parents = parent_mode(m.mode),
+               what = m.target }, ctx))
+end
+-- the mount at target (not the ones below it) becomes read-only
+kinds["remount-ro"] = function(steps, m)
+  add(steps, { op = "attr", path = NEW .. m.target, set = { rdonly = true }, mountpoint = true,
+               what = m.target })
+end
+kinds.chmod = function(steps, m)
+  add(steps, { op = "chmod", path = NEW .. m.target, mode = m.mode, what = m.target })
 end
 kinds.symlink = function(steps, m)
   add(steps, { op = "mkdir", path = NEW .. dirname(m.target), what = dirname(m.target) })
   add(steps, { op = "symlink", target = m.source, path = NEW .. m.target, what = m.target })
 end
 -- A file with given content: written in the scaffolding tmpfs, then bound
--- read-only (unless ro == false) on the target.
+-- read-only (unless ro == false) on the target; inplace, created (or
+-- truncated) at the target in whatever file system is there.
 kinds.file = function(steps, m, ctx)
+  local pm = parent_mode(m.mode)
+  if m.inplace then
+    local dir = dirname(m.target)
+    add(steps, owned({ op = "mkdir", path = NEW .. (dir == "/" and "" or dir), mode = pm, parents = pm,
+                       what = m.target }, ctx))
+    add(steps, owned({ op = "write", path = NEW .. m.target, content = m.content, mode = m.mode or 420,
+                       what = m.target }, ctx))
+    return
+  end
   ctx.nfiles = ctx.nfiles + 1
   -- whole pages per file, plus the inode
   ctx.file_bytes = ctx.file_bytes + ((#m.content + 8191) // 4096) * 4096
   local tmp = "/.files/" .. ctx.nfiles
   add(steps, { op = "mkdir", path = "/.files", what = m.target })
-  add(steps, { op = "write", path = tmp, content = m.content, mode = m.mode or 420, what = m.target })
-  add(steps, { op = "mkfile", path = NEW .. m.target, what = m.target })
+  add(steps, owned({ op = "write", path = tmp, content = m.content, mode = m.mode or 420, what = m.target }, ctx))
+  add(steps, owned({ op = "mkfile", path = NEW .. m.target, parents = pm, what = m.target }, ctx))
   add(steps, { op = "mount", src = tmp, path = NEW .. m.target, flags = { bind = true }, what = m.target })
   add(steps, { op = "attr", path = NEW .. m.target,
                set = m.ro == false and NOSUIDDEV or RO, what = m.target })
 end
 -- overlay: lower = list of host paths; upper and work on a private tmpfs
--- (writable, discarded at the end) unless given.
+-- (writable, discarded at the end) unless given; with ro and no upper,
+-- the lower layers alone.  Each layer is its own fsconfig string in the
+-- executor, so no character of a path is special.
 kinds.overlay = function(steps, m, ctx)
   ctx.noverlays = ctx.noverlays + 1
   local base = "/.overlay/" .. ctx.noverlays
   local lower = {}
   for i, l in ipairs(m.lower or { m.source }) do lower[i] = OLD .. l end
   local upper, work = m.upper and OLD .. m.upper, m.work and OLD .. m.work
-  if not upper then
+  if not upper and not m.ro then
     add(steps, { op = "mkdir", path = base, what = m.target })
     add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = base,
                  flags = NOSUIDDEV, data = ("mode=0755,size=%d"):format(m.size or M.TMPFS_SIZE),
@@ -184,10 +233,8 @@ kinds.overlay = function(steps, m, ctx)
     if mode then add(steps, { op = "chmod", path = upper, mode = mode, what = m.target }) end
   end
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
-  add(steps, { op = "mount", src = "overlay", fstype = "overlay", path = NEW .. m.target,
-               flags = { nosuid = true, nodev = true, rdonly = m.ro or nil },
-               data = ("lowerdir=%s,upperdir=%s,workdir=%s,userxattr")
-                 :format(table.concat(lower, ":"), upper, work), what = m.target })
+  add(steps, { op = "overlay", lower = lower, upper = upper, work = work, path = NEW .. m.target,
+               flags = { nosuid = true, nodev = true, rdonly = m.ro or nil }, what = m.target })
 end
 
 -- ------------------------------------------------------- /proc and /sys
@@ -234,14 +281,16 @@ local function layers(spec, res)
   local function cover(at) covers[#covers + 1] = { at = normpath(at), after = #out } end
   local is = res.source_is or {}
   if spec.rootfs then layer(is.rootfs or normpath(spec.rootfs), "/") end
-  if spec.namespaces.pid then cover("/proc"); layer("/proc", "/proc") end
-  cover("/dev"); cover("/tmp")
+  if spec.base ~= "none" then
+    if spec.namespaces.pid then cover("/proc"); layer("/proc", "/proc") end
+    cover("/dev"); cover("/tmp")
+  end
   for i, m in ipairs(spec.mounts or {}) do
     local skip = BIND_KINDS[m.type] and m.try and not res.sources[i]
-    if not skip and COVERS[m.type] then
+    if not skip and COVERS[m.type] and not m.inplace then
       cover(m.target)
       if BIND_KINDS[m.type] then
-        layer(is[i] or normpath(m.source), m.target)
+        layer(is[i] or normpath(m.source or (res.fd_paths or {})[i]), m.target)
       elseif m.type == "proc" then
         layer("/proc", m.target)
       elseif m.type == "sysfs" then
@@ -296,8 +345,10 @@ function M.tree_key(i)
 end
 
 -- The ordered mount steps: the base (rootfs or the default root, /proc,
--- /dev, /tmp), then the spec's mounts in the order given (a later step on
--- the same path shadows an earlier one), then the masks.
+-- /dev, /tmp; with base = "none" an empty tmpfs root and nothing else),
+-- then the spec's mounts in the order given (a later step on the same path
+-- shadows an earlier one), then the masks, then the read-only root
+-- (the default base only).
 local function mount_plan(spec, res, ident)
   local steps = {}
   local ns = spec.namespaces
@@ -317,6 +368,12 @@ local function mount_plan(spec, res, ident)
                    what = "/" })
     end
     strict = true
+  elseif spec.base == "none" then
+    -- bubblewrap's root: empty, 0755, writable, the payload's (like a tmpfs of the spec)
+    local data = ("mode=0755,size=%d"):format(M.TMPFS_SIZE)
+    if ctx.owner then data = data .. (",uid=%d,gid=%d"):format(ctx.owner.uid, ctx.owner.gid) end
+    add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = NEW, flags = NOSUIDDEV,
+                 data = data, what = "/" })
   else
     add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = NEW, flags = NOSUIDDEV,
                  data = ("mode=0755,size=%d"):format(M.TMPFS_SIZE), what = "/" })
@@ -331,10 +388,12 @@ local function mount_plan(spec, res, ident)
       end
     end
   end
-  if ns.pid then proc_mount(steps, "/proc") end
-  dev_mount(steps, "/dev", ctx.tty_gid)
-  if ns.ipc then kinds.mqueue(steps, { target = "/dev/mqueue" }) end
-  tmpfs_mount(steps, "/tmp", M.TMPFS_SIZE, 1023)
+  if spec.base ~= "none" then
+    if ns.pid then proc_mount(steps, "/proc") end
+    dev_mount(steps, "/dev", ctx.tty_gid)
+    if ns.ipc then kinds.mqueue(steps, { target = "/dev/mqueue" }) end
+    tmpfs_mount(steps, "/tmp", M.TMPFS_SIZE, 1023)
+  end
   for i, m in ipairs(spec.mounts or {}) do
     local skip = BIND_KINDS[m.type] and m.try and not res.sources[i]
     if not skip then
@@ -342,7 +401,7 @@ local function mount_plan(spec, res, ident)
     end
   end
   protect(steps, spec, res)
-  if not spec.rootfs then
+  if not spec.rootfs and spec.base ~= "none" then
     add(steps, { op = "attr", path = NEW, set = RO, what = "/" })
   end
   -- the scaffolding tmpfs holds the contents of "file" mounts: size it for them
@@ -403,24 +462,29 @@ end
 
 -- ------------------------------------------------------------ the command
 
---- The environment of the command: PATH, HOME, TERM with a tty, keep_env
--- names (their values as res.getenv saw them), then spec.env.
+--- The environment of the command: PATH, HOME, TERM with a tty (not with
+-- base = "none": bubblewrap adds nothing), keep_env names (their values as
+-- res.getenv saw them), then spec.env.
 local function command_env(spec, res)
-  local env = { PATH = M.PATH, HOME = "/" }
-  if spec.tty then env.TERM = res.getenv.TERM or "xterm" end
+  local env = {}
+  if spec.base ~= "none" then
+    env.PATH, env.HOME = M.PATH, "/"
+    if spec.tty then env.TERM = res.getenv.TERM or "xterm" end
+  end
   for _, name in ipairs(spec.keep_env or {}) do env[name] = res.getenv[name] end
   for k, v in pairs(spec.env or {}) do env[k] = v end
   return env
 end
 
--- rlimits for the exec tail: core = 0 by default, RLIMIT_CPU as a backstop
--- of the cpu-time limit, RLIMIT_FSIZE for the output limit.
+-- rlimits for the exec tail: core = 0 by default (not with base = "none"),
+-- RLIMIT_CPU as a backstop of the cpu-time limit, RLIMIT_FSIZE for the
+-- output limit.
 local function rlimits(spec)
   local r = {}
   for k, v in pairs(spec.limits.rlimits or {}) do
     r[k] = v == "unlimited" and math.huge or v
   end
-  if r.core == nil then r.core = 0 end
+  if r.core == nil and spec.base ~= "none" then r.core = 0 end
   local l = spec.limits
   if l.time and r.cpu == nil then
     r.cpu = math.ceil(l.time + (l.extra_time or 0)) + 1
@@ -601,13 +665,21 @@ local function explain_step(s)
     return ("mount %s on %s%s%s"):format(s.fstype or p(s.src), p(s.path) == "" and "/" or p(s.path),
       #fl > 0 and (" [" .. table.concat(fl, ",") .. "]") or "", s.data and (" " .. s.data) or "")
   elseif s.op == "attr" then
-    return ("set %s on %s%s"):format(table.concat(flags(s.set), ","), s.what, s.rec and " (recursive)" or "")
+    return ("set %s on %s%s"):format(table.concat(flags(s.set), ","), s.what,
+      s.rec and " (recursive)" or s.mountpoint and " (the mount there, not those below it)" or "")
   elseif s.op == "move" then
     return ("attach the detached tree %s on %s"):format(s.tree, s.what)
+  elseif s.op == "overlay" then
+    local lower = {}
+    for i, l in ipairs(s.lower) do lower[i] = p(l) end
+    local fl = flags(s.flags)
+    return ("overlay on %s [%s] lower %s%s"):format(s.what, table.concat(fl, ","), table.concat(lower, " : "),
+      s.upper and (" upper " .. p(s.upper) .. " work " .. p(s.work)) or " (read-only, no upper)")
   elseif s.op == "symlink" then
     return ("symlink %s -> %s"):format(s.what, s.target)
   elseif s.op == "write" then
-    return ("file %s (%d bytes)"):format(s.what, #s.content)
+    return ("file %s (%d bytes%s)"):format(s.what, #s.content,
+      s.path:sub(1, #NEW + 1) == NEW .. "/" and ", in place" or "")
   elseif s.op == "mask" then
     return ("mask %s"):format(s.what)
   elseif s.op == "ro" then

@@ -8,8 +8,9 @@
 -- and dry(spec) gives explain the same inputs without making anything.
 --
 -- Fields launch.plan reads: id, privileged, pool, host_uid, host_gid, sub,
--- trees (set of keys), sources, source_is (a bind source that is the host's
--- /, /proc or /sys), sys_masks, lower_modes, layout, net, getenv.
+-- trees (set of keys), sources, fd_paths (the path a bind's source_fd
+-- refers to), source_is (a bind source that is the host's /, /proc or
+-- /sys), sys_masks, lower_modes, layout, net, getenv.
 -- Runtime handles the executor gets (res.rt): trees {key = fd}, cgroup_procs
 -- {fd...}, seccomp (BPF), stdio {[0..2] = fd}, keep {fd...} (held by the
 -- init: the record lock, the slot lock).
@@ -156,7 +157,7 @@ local function probe(spec, res)
   local uid = proc.getuid()
   res.privileged = uid == 0
   res.layout = spec.namespaces.mnt and not spec.rootfs and M.host_layout() or {}
-  res.sources, res.lower_modes, res.trees, res.source_is = {}, {}, {}, {}
+  res.sources, res.lower_modes, res.trees, res.source_is, res.fd_paths = {}, {}, {}, {}, {}
   local shows_sys = false
   if spec.namespaces.mnt and spec.rootfs then
     local st = mount.stat(spec.rootfs)
@@ -166,11 +167,21 @@ local function probe(spec, res)
   for i, m in ipairs(spec.mounts or {}) do
     if m.type == "sysfs" then shows_sys = true end
     if launch.BIND_KINDS[m.type] then
-      local st = mount.stat(m.source)
+      -- a source_fd is the caller's: what it refers to, and the path it
+      -- has now (the rootless executor checks it is still that file)
+      local st, serr, scode = mount.stat(m.source_fd or m.source)
+      local path = m.source
+      if st and m.source_fd then
+        path, serr, scode = mount.readlink(("/proc/self/fd/%d"):format(m.source_fd))
+        if not path then st = nil end
+      end
       if st then
         res.sources[i] = st.type == "dir" and "dir" or "file"
         res.source_is[i] = root_of(st)
+        res.fd_paths[i] = m.source_fd and path or nil
         shows_sys = true
+      elseif m.source_fd and not m.try then
+        return nil, ("mounts[%d].source_fd %d: %s"):format(i, m.source_fd, serr), scode
       elseif not m.try then
         return nil, ("mounts[%d].source '%s': no such file or directory"):format(i, m.source),
           errno.ENOENT
@@ -242,7 +253,8 @@ local function open_trees(spec, res)
   local idmap_fd
   for i, m in ipairs(spec.mounts or {}) do
     if launch.BIND_KINDS[m.type] and res.sources[i] then
-      local tree, terr, tcode = mount.open_tree(m.source, { clone = true, rec = m.recursive ~= false })
+      local tree, terr, tcode = mount.open_tree(m.source_fd or m.source,
+        { clone = true, rec = m.recursive ~= false })
       if not tree then return nil, ("mounts[%d]: %s"):format(i, terr), tcode end
       res:defer(function() if not tree:closed() then tree:close() end end)
       local set = { rdonly = m.ro or nil, nosuid = true, nodev = m.type ~= "dev-bind" }

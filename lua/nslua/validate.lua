@@ -36,7 +36,7 @@ M.CAPS = {
 --- Mount types, in DESIGN order.
 M.MOUNT_TYPES = {
   "bind", "bind-idmap", "dev-bind", "tmpfs", "proc", "dev", "mqueue",
-  "sysfs", "overlay", "dir", "symlink", "file",
+  "sysfs", "overlay", "dir", "symlink", "file", "remount-ro", "chmod",
 }
 
 local function set(list)
@@ -54,7 +54,7 @@ local MOUNT_TYPE_LIST = table.concat(M.MOUNT_TYPES, ", ")
 local FIELDS = set {
   "name", "hostname", "cwd", "argv", "namespaces", "user", "rootfs", "mounts",
   "net", "limits", "caps", "seccomp", "env", "keep_env", "stdio", "tty",
-  "hooks",
+  "hooks", "base",
 }
 local USER_FIELDS = set { "uid", "gid", "map" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -65,12 +65,16 @@ local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route", "
 -- Every field a mount may carry, and which of them each type accepts.
 -- Overlay: `lower` is the list of lower directories (uppermost first),
 -- `upper` and `work` the host directories of a persistent upper layer; both
--- absent means a tmpfs-backed upper of `size` bytes (64 MiB by default).
+-- absent means a tmpfs-backed upper of `size` bytes (64 MiB by default),
+-- or with `ro = true` no upper at all (the lower layers, read-only).
+-- A bind names its source by path (`source`) or by a caller's file
+-- descriptor (`source_fd`); a `file` with `inplace` is created in the
+-- file system at its target instead of bound there.
 local MOUNT_FIELDS = set {
-  "type", "source", "target", "ro", "try", "recursive", "size", "mode",
-  "content", "lower", "upper", "work",
+  "type", "source", "source_fd", "target", "ro", "try", "recursive", "size", "mode",
+  "content", "lower", "upper", "work", "inplace",
 }
-local BIND = set { "type", "source", "target", "ro", "try", "recursive" }
+local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive" }
 local PSEUDO = set { "type", "target", "ro" }
 local MOUNT_ALLOWED = {
   bind = BIND, ["bind-idmap"] = BIND, ["dev-bind"] = BIND,
@@ -79,7 +83,9 @@ local MOUNT_ALLOWED = {
   overlay = set { "type", "target", "ro", "lower", "upper", "work", "size" },
   dir = set { "type", "target", "mode" },
   symlink = set { "type", "source", "target" },
-  file = set { "type", "target", "content", "mode", "ro" },
+  file = set { "type", "target", "content", "mode", "ro", "inplace" },
+  ["remount-ro"] = set { "type", "target" },
+  chmod = set { "type", "target", "mode" },
 }
 --- The field names of each table of a spec, sorted (for tools that
 -- generate or document specs, e.g. scripts/fuzz): spec (the top level),
@@ -449,7 +455,16 @@ function Checker:mount(m, p)
     out.recursive = self:boolean(m.recursive, p .. ".recursive", true)
   end
   if ty == "bind" or ty == "bind-idmap" or ty == "dev-bind" then
-    if m.source == nil then
+    if m.source_fd ~= nil then
+      local fd = as_int(m.source_fd)
+      if m.source ~= nil then
+        self:add(p .. ".source_fd", "conflicts with source (one of them names the source)")
+      elseif not fd or fd < 0 or fd > MAX_FD then
+        self:add(p .. ".source_fd", "must be a file descriptor")
+      else
+        out.source_fd = fd
+      end
+    elseif m.source == nil then
       self:add(p .. ".source", "is required")
     else
       out.source = self:abspath(m.source, p .. ".source")
@@ -468,14 +483,20 @@ function Checker:mount(m, p)
     else
       out.content = m.content
     end
+    out.inplace = self:boolean(m.inplace, p .. ".inplace", false)
+    if out.inplace and m.ro ~= nil then
+      self:add(p .. ".ro", "not valid with inplace (the file is created, not bound)")
+    end
   elseif ty == "overlay" then
     self:overlay(m, p, out)
   end
-  if allowed.mode then
+  if ty == "chmod" and m.mode == nil then
+    self:add(p .. ".mode", "is required")
+  elseif allowed.mode then
     local default = ty == "file" and 420 or 493 -- 0644, 0755
     out.mode = m.mode == nil and default or self:mode(m.mode, p .. ".mode")
   end
-  if ty == "tmpfs" or (ty == "overlay" and m.upper == nil) then
+  if ty == "tmpfs" or (ty == "overlay" and m.upper == nil and not m.ro) then
     out.size = m.size == nil and M.DEFAULT_TMPFS_SIZE or
       self:size(m.size, p .. ".size", 1)
   end
@@ -503,6 +524,8 @@ function Checker:overlay(m, p, out)
     end
   elseif m.work ~= nil then
     self:add(p .. ".upper", "is required with work")
+  elseif m.ro == true and m.size ~= nil then
+    self:add(p .. ".size", "only applies to a tmpfs-backed upper (ro = true has none)")
   end
 end
 
@@ -605,8 +628,9 @@ function Checker:net(v)
   return out
 end
 
-function Checker:rlimits(v)
-  local out = { core = 0 }
+-- base = "none" (bubblewrap's base) has no core = 0 default.
+function Checker:rlimits(v, base)
+  local out = { core = base ~= "none" and 0 or nil }
   if v == nil then return out end
   if type(v) ~= "table" then
     self:add("limits.rlimits", "must be a table")
@@ -619,19 +643,19 @@ function Checker:rlimits(v)
   return out
 end
 
-function Checker:limits(spec)
+function Checker:limits(spec, base)
   local v = spec.limits
-  if v == nil then return { rlimits = { core = 0 } } end
+  if v == nil then return { rlimits = self:rlimits(nil, base) } end
   if type(v) ~= "table" then
     self:add("limits", "must be a table")
-    return { rlimits = { core = 0 } }
+    return { rlimits = self:rlimits(nil, base) }
   end
   self:unknown(v, LIMIT_FIELDS, "limits")
   local out = {}
   for _, k in ipairs(limits.KEYS) do
     if v[k] ~= nil then out[k] = self:limit(k, v[k], "limits." .. k) end
   end
-  out.rlimits = self:rlimits(v.rlimits)
+  out.rlimits = self:rlimits(v.rlimits, base)
   return out
 end
 
@@ -822,7 +846,13 @@ function Checker:cross(spec, out)
         :format(m.type, need, need))
     end
   end
+  if out.base == "none" and out.rootfs then
+    self:add("base", "\"none\" conflicts with rootfs (a rootfs is the base)")
+  end
   if not ns.mnt then
+    if out.base == "none" then
+      self:add("base", "\"none\" requires a mount namespace (namespaces.mnt)")
+    end
     if #out.mounts > 0 then
       self:add("mounts", "requires a mount namespace (namespaces.mnt)")
     end
@@ -874,8 +904,14 @@ function M.check(spec, opts)
   if spec.user ~= nil then out.user = c:user(spec.user) end
   if spec.rootfs ~= nil then out.rootfs = c:abspath(spec.rootfs, "rootfs") end
   out.mounts = c:mounts(spec)
+  -- base: "default" (nslua's root; left absent) or "none" (an empty root)
+  if spec.base == "none" then
+    out.base = "none"
+  elseif spec.base ~= nil and spec.base ~= "default" then
+    c:add("base", 'must be "default" or "none"')
+  end
   if spec.net ~= nil then out.net = c:net(spec.net) end
-  out.limits = c:limits(spec)
+  out.limits = c:limits(spec, out.base)
   out.caps = c:caps(spec)
   out.seccomp = c:seccomp(spec)
   out.env = c:env(spec)

@@ -27,6 +27,11 @@ describe("nslua.core.setup", function()
         { op = "symlink", target = "a", path = "/newroot/l" },
         { op = "attr", path = "/newroot", set = { rdonly = true }, rec = true },
         { op = "move", tree = "mounts[1]", path = "/newroot/t" },
+        { op = "mkdir", path = "/newroot/o", mode = 448, parents = 488, uid = 65534, gid = 65534 },
+        { op = "overlay", path = "/newroot/o", lower = { "/.oldroot/a:b", "/.oldroot/c" },
+          flags = { rdonly = true } },
+        { op = "attr", path = "/newroot/o", set = { rdonly = true }, mountpoint = true },
+        { op = "mount", src = "/.oldroot/d", src_fd = 0, path = "/newroot/d", flags = { bind = true } },
       } }
       rt.trees = { ["mounts[1]"] = fds[1] }
       t.nested_userns = { uid_map = { { 0, 0, 1 }, { 65534, 65534, 1 } }, gid_map = { { 0, 0, 1 } } }
@@ -52,6 +57,17 @@ describe("nslua.core.setup", function()
       assert.has_error(function() setup.plan(t, rt) end, "setup.plan: mounts.steps[1].path is missing")
       steps { { op = "move", path = "/x", tree = "rootfs" } }
       assert.has_error(function() setup.plan(t, rt) end, "setup.plan: mounts.steps[1]: no tree 'rootfs' in rt.trees")
+      steps { { op = "overlay", path = "/x" } }
+      assert.has_error(function() setup.plan(t, rt) end, "setup.plan: mounts.steps[1] (overlay) lacks its argument")
+      steps { { op = "overlay", path = "/x", lower = { "/a" }, upper = "/u" } }
+      assert.has_error(function() setup.plan(t, rt) end, "setup.plan: mounts.steps[1] (overlay) lacks its argument")
+      steps { { op = "mount", path = "/x", src_fd = 3 } }
+      assert.has_error(function() setup.plan(t, rt) end, "setup.plan: mounts.steps[1] (mount) lacks its argument")
+      steps { { op = "mkdir", path = "/x", uid = -1 } }
+      assert.has_error(function() setup.plan(t, rt) end,
+        "bad argument #1 to 'plan' (an owner id must be 0..2^32-2)")
+      steps { { op = "mkdir", path = "/x", parents = 4096 } }
+      assert.has_error(function() setup.plan(t, rt) end, "bad argument #1 to 'plan' (a mode must be 0..07777)")
       t.mounts = nil
       t.hooks = { "before_exec" }
       assert.has_error(function() setup.plan(t, rt) end,
