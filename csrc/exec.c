@@ -36,28 +36,37 @@ typedef struct exec_rlimit {
 /* Everything exec needs, read from Lua before the first step.  All memory
 ** is GC-owned and anchored on the stack of the (never returning) call. */
 typedef struct exec_plan {
-  char *const *argv;
-  char *const *envp;
+  const char *file;             /* what execve runs: argv[1] of the caller's list */
+  char *const *argv;            /* argv[0] may be opts.argv0 instead */
+  char **envp;
+  size_t nenv;                  /* entries of envp before its NULL */
+  int pwd_slot;                 /* envp index of PWD=<the chosen cwd>, -1: none */
   const char *path;             /* PATH for the search */
   int status_fd;                /* -1: none */
   const int *cgroup_fds;
   size_t ncgroup;
   const int *keep_fds;
   size_t nkeep_fds;
-  int *keep;                    /* scratch: status fd + keep_fds */
-  int tty, keep_caps, userns_fd, no_new_privs;
+  int *keep;                    /* scratch: status fd + keep_fds + more */
+  int *more;                    /* the executor's own fds the command keeps */
+  size_t nmore, more_cap;
+  int tty, keep_caps, host_caps, userns_fd, no_new_privs, new_session, pdeathsig;
   int has_uid, has_gid, has_groups;
   uid_t uid;
   gid_t gid;
   const gid_t *groups;
   size_t ngroups;
-  const char *cwd;
+  const char *const *cwds;      /* tried in order; "/" when none */
+  char *const *pwds;            /* "PWD=<cwds[i]>" (set_pwd) */
+  size_t ncwd;
   const exec_rlimit *rlimits;
   size_t nrlimits;
   const cap_value_t *caps;
   size_t ncaps;
   int has_seccomp;
   struct sock_fprog prog;
+  const struct sock_fprog *bpf;  /* opts.seccomp_bpf: loaded after prog, in order */
+  size_t nbpf;
   exec_late *late;              /* NULL: none (see nslua_spawn) */
 } exec_plan;
 
@@ -113,21 +122,32 @@ static int cap_kept (const exec_plan *p, cap_value_t v) {
   return 0;
 }
 
+/* Is v in the permitted set of c? */
+static int cap_permitted (cap_t c, cap_value_t v) {
+  cap_flag_value_t f = CAP_CLEAR;
+  return cap_get_flag(c, v, CAP_PERMITTED, &f) == 0 && f == CAP_SET;
+}
+
 /*
 ** Leave exactly the kept capabilities in the bounding, permitted, effective,
 ** inheritable and ambient sets.  After an id switch the kernel has emptied
 ** the effective set but keepcaps kept the permitted one: raise it again
 ** first, because PR_CAPBSET_DROP needs CAP_SETPCAP.  Ambient capabilities
-** must be in both permitted and inheritable, so they come last.
+** must be in both permitted and inheritable, so they come last.  A kept
+** capability we are not permitted (host root without one, as in a
+** container) cannot be had: it is left out rather than failing the set.
 */
 static int exec_caps (const exec_plan *p, const char **what) {
-  cap_value_t v, max = cap_max_bits();
-  size_t i;
+  cap_value_t v, max = cap_max_bits(), kept[64];
+  size_t i, n = 0;
   int err;
   cap_t c;
   *what = "cap_get_proc";
   if ((c = cap_get_proc()) == NULL)
     return errno;
+  for (i = 0; i < p->ncaps && n < sizeof kept / sizeof kept[0]; i++)
+    if (cap_permitted(c, p->caps[i]))
+      kept[n++] = p->caps[i];
   *what = "cap_set_proc";
   if (cap_fill(c, CAP_EFFECTIVE, CAP_PERMITTED) != 0 || cap_set_proc(c) != 0)
     goto fail;
@@ -138,10 +158,10 @@ static int exec_caps (const exec_plan *p, const char **what) {
   *what = "cap_set_proc";
   if (cap_clear(c) != 0)
     goto fail;
-  if (p->ncaps > 0
-      && (cap_set_flag(c, CAP_PERMITTED, (int)p->ncaps, p->caps, CAP_SET) != 0
-          || cap_set_flag(c, CAP_EFFECTIVE, (int)p->ncaps, p->caps, CAP_SET) != 0
-          || cap_set_flag(c, CAP_INHERITABLE, (int)p->ncaps, p->caps, CAP_SET) != 0))
+  if (n > 0
+      && (cap_set_flag(c, CAP_PERMITTED, (int)n, kept, CAP_SET) != 0
+          || cap_set_flag(c, CAP_EFFECTIVE, (int)n, kept, CAP_SET) != 0
+          || cap_set_flag(c, CAP_INHERITABLE, (int)n, kept, CAP_SET) != 0))
     goto fail;
   if (cap_set_proc(c) != 0)
     goto fail;
@@ -149,8 +169,8 @@ static int exec_caps (const exec_plan *p, const char **what) {
   if (cap_reset_ambient() != 0)
     goto fail;
   *what = "cap_set_ambient";
-  for (i = 0; i < p->ncaps; i++)
-    if (cap_set_ambient(p->caps[i], CAP_SET) != 0)
+  for (i = 0; i < n; i++)
+    if (cap_set_ambient(kept[i], CAP_SET) != 0)
       goto fail;
   cap_free(c);
   return 0;
@@ -168,7 +188,7 @@ fail:
 */
 static int exec_search (const exec_plan *p) NSLUA_UNDER_FILTER;
 static int exec_search (const exec_plan *p) {
-  const char *file = p->argv[0], *s, *end;
+  const char *file = p->file, *s, *end;
   size_t flen = strlen(file);
   int eacces = 0;
   char buf[PATH_MAX];
@@ -206,12 +226,42 @@ static int exec_search (const exec_plan *p) {
   return eacces ? EACCES : ENOENT;
 }
 
+/* "seccomp_bpf[i]" (1-based) in buf, without stdio: it runs under a filter. */
+static const char *bpf_name (char *buf, size_t size, size_t i) NSLUA_UNDER_FILTER;
+static const char *bpf_name (char *buf, size_t size, size_t i) {
+  static const char prefix[] = "seccomp_bpf[";
+  char digits[24];
+  size_t n = 0, k = 0;
+  i++;
+  do {
+    digits[n++] = (char)('0' + i % 10);
+    i /= 10;
+  } while (i > 0 && n < sizeof digits);
+  if (sizeof prefix + n + 1 > size)
+    return "seccomp_bpf";
+  for (; prefix[k] != '\0'; k++)
+    buf[k] = prefix[k];
+  while (n > 0)
+    buf[k++] = digits[--n];
+  buf[k++] = ']';
+  buf[k] = '\0';
+  return buf;
+}
+
 /* (7) seccomp last: the filter may forbid what the steps before use;
 ** (8) execve.  Everything from the filter on is NSLUA_UNDER_FILTER. */
 static void exec_filtered (exec_plan *p) NSLUA_UNDER_FILTER __attribute__((noreturn));
 static void exec_filtered (exec_plan *p) {
+  size_t i;
+  char name[48];
   if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
     nslua_exec_fail(p, "seccomp", errno, NULL);
+  /* the caller's raw programs (bwrap's --seccomp, --add-seccomp-fd), in
+  ** order, on top of the profile: the kernel runs every filter and the
+  ** strictest verdict wins, so none can loosen another */
+  for (i = 0; i < p->nbpf; i++)
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->bpf[i], 0, 0) != 0)
+      nslua_exec_fail(p, "seccomp", errno, bpf_name(name, sizeof name, i));
   nslua_exec_fail(p, "execve", exec_search(p), NULL);
 }
 
@@ -220,6 +270,7 @@ void nslua_exec_run (exec_plan *p) {
   const char *what = NULL;
   sigset_t none;
   size_t i, nkeep = 0;
+  pid_t ppid = getppid();
   int err;
 
   /* (1) join the limit cgroups: "0" means the writer */
@@ -260,11 +311,20 @@ void nslua_exec_run (exec_plan *p) {
       nslua_exec_fail(p, "fds", errno, NULL);
     p->keep[nkeep++] = p->keep_fds[i];
   }
+  for (i = 0; i < p->nmore; i++) {
+    int fl = fcntl(p->more[i], F_GETFD);
+    if (fl < 0 || fcntl(p->more[i], F_SETFD, fl & ~FD_CLOEXEC) != 0)
+      nslua_exec_fail(p, "fds", errno, NULL);
+    p->keep[nkeep++] = p->more[i];
+  }
   if (nslua_close_fds_except(p->keep, (int)nkeep) != 0)
     nslua_exec_fail(p, "fds", errno, NULL);
 
-  /* (4) a new session: no controlling terminal unless the pty on fd 0 */
-  if (setsid() < 0)
+  /* (4) a new session: no controlling terminal unless the pty on fd 0
+  ** (session "keep": the caller's session and process group, as bwrap
+  ** without --new-session); the executor's child without an init leads
+  ** its session already */
+  if (p->new_session && getsid(0) != getpid() && setsid() < 0)
     nslua_exec_fail(p, "setsid", errno, NULL);
   if (p->tty && ioctl(0, TIOCSCTTY, 0) != 0)
     nslua_exec_fail(p, "tty", errno, NULL);
@@ -279,13 +339,32 @@ void nslua_exec_run (exec_plan *p) {
   if (p->has_uid && setresuid(p->uid, p->uid, p->uid) != 0)
     nslua_exec_fail(p, "ids", errno, "setresuid");
 
-  /* (6) cwd, rlimits, capabilities, no_new_privs */
-  if (chdir(p->cwd != NULL ? p->cwd : "/") != 0)
-    nslua_exec_fail(p, "cwd", errno, NULL);
+  /* The parent-death signal after the last credential change, which
+  ** clears it; a parent that died before it was set is seen as a new
+  ** parent (not from inside a pid namespace whose parent is outside). */
+  if (p->pdeathsig) {
+    if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL, 0, 0, 0) != 0)
+      nslua_exec_fail(p, "pdeathsig", errno, NULL);
+    if (getppid() != ppid)
+      nslua_exec_fail(p, "pdeathsig", ESRCH, NULL);
+  }
+
+  /* (6) cwd: the first directory of the list we can enter; rlimits,
+  ** capabilities (host_caps: the caller's sets as they are), no_new_privs */
+  err = ENOENT;
+  for (i = 0; i < p->ncwd; i++) {
+    if (chdir(p->cwds[i]) == 0)
+      break;
+    err = errno;
+  }
+  if (i == p->ncwd)
+    nslua_exec_fail(p, "cwd", err, NULL);
+  if (p->pwd_slot >= 0)
+    p->envp[p->pwd_slot] = p->pwds[i];
   for (i = 0; i < p->nrlimits; i++)
     if (setrlimit(p->rlimits[i].res, &p->rlimits[i].rl) != 0)
       nslua_exec_fail(p, "rlimit", errno, p->rlimits[i].name);
-  if ((err = exec_caps(p, &what)) != 0)
+  if (!p->host_caps && (err = exec_caps(p, &what)) != 0)
     nslua_exec_fail(p, "caps", err, what);
   if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0, 0, 0) != 0)
     nslua_exec_fail(p, "no_new_privs", errno, NULL);
@@ -377,6 +456,7 @@ static void exec_read_argv (lua_State *L, exec_plan *p) {
   argv[n] = NULL;
   luaL_argcheck(L, argv[0][0] != '\0', 1, "argv[1] must not be empty");
   p->argv = argv;
+  p->file = argv[0];
 }
 
 /* env: a list {"K=V", ...}, a map {K = "V"}, or both.  The "K=V" strings
@@ -430,12 +510,13 @@ static void exec_read_env (lua_State *L, exec_plan *p) {
   }
   envp[count] = NULL;
   p->envp = envp;
+  p->nenv = count;
 }
 
 static const char *const exec_opt_names[] = {
-  "caps", "cgroup_procs", "cwd", "gid", "groups", "keep_caps", "keep_fds",
-  "no_new_privs", "rlimits", "seccomp", "status_fd", "tty", "uid", "userns",
-  NULL
+  "argv0", "caps", "cgroup_procs", "cwd", "die_with_parent", "gid", "groups",
+  "host_caps", "keep_caps", "keep_fds", "no_new_privs", "rlimits", "seccomp", "seccomp_bpf",
+  "session", "set_pwd", "status_fd", "tty", "uid", "userns", NULL
 };
 
 /* The table at 'arg' may hold only the option names in 'names' (NULL-ended). */
@@ -537,6 +618,115 @@ static void exec_read_caps (lua_State *L, exec_plan *p) {
   p->ncaps = n;
 }
 
+/* cwd: a directory, or a list of them (the first one chdir enters); with
+** set_pwd, envp gets a slot for PWD=<that one> (an env PWD is dropped). */
+static void exec_read_cwd (lua_State *L, exec_plan *p) {
+  const char **cwds;
+  char **pwds, **envp;
+  size_t i, j, n = 1;
+  int t = rawfield(L, 3, "cwd"), set_pwd = opt_bool(L, "set_pwd", 0);
+  if (t == LUA_TTABLE) {
+    n = (size_t)lua_rawlen(L, -1);
+    luaL_argcheck(L, n >= 1 && n <= 64, 3, "field 'cwd' must list 1..64 directories");
+  } else if (t != LUA_TNIL && t != LUA_TSTRING)
+    luaL_argerror(L, 3, "field 'cwd' must be a string or a list of strings");
+  cwds = (const char **)lua_newuserdatauv(L, n * sizeof *cwds, 0);
+  pwds = (char **)lua_newuserdatauv(L, n * sizeof *pwds, 0);
+  lua_newtable(L);              /* the PWD strings */
+  for (i = 0; i < n; i++) {
+    if (t == LUA_TTABLE)
+      lua_rawgeti(L, -4, (lua_Integer)i + 1);
+    else
+      lua_pushvalue(L, -4);
+    if (t == LUA_TNIL)
+      cwds[i] = "/";
+    else
+      cwds[i] = top_cstring(L, 3, "field 'cwd'");
+    lua_rawseti(L, -2, (lua_Integer)(2 * i + 1));     /* keeps cwds[i] alive */
+    pwds[i] = (char *)lua_pushfstring(L, "PWD=%s", cwds[i]);
+    lua_rawseti(L, -2, (lua_Integer)(2 * i + 2));
+  }
+  lua_rotate(L, -4, -1);        /* the cwd field on top */
+  lua_pop(L, 1);                /* cwds, pwds and the strings stay */
+  p->cwds = cwds;
+  p->pwds = pwds;
+  p->ncwd = n;
+  p->pwd_slot = -1;
+  if (!set_pwd)
+    return;
+  envp = (char **)lua_newuserdatauv(L, (p->nenv + 2) * sizeof *envp, 0);
+  for (i = j = 0; i < p->nenv; i++)
+    if (strncmp(p->envp[i], "PWD=", 4) != 0)
+      envp[j++] = p->envp[i];
+  p->pwd_slot = (int)j;
+  envp[j++] = pwds[0];
+  envp[j] = NULL;
+  p->envp = envp;
+  p->nenv = j;
+}
+
+/* argv0: what the command sees as argv[0]; argv[1] of the list stays the file run */
+static void exec_read_argv0 (lua_State *L, exec_plan *p) {
+  char **argv;
+  size_t i, n = 0;
+  if (rawfield(L, 3, "argv0") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  (void)top_cstring(L, 3, "field 'argv0'");
+  while (p->argv[n] != NULL)
+    n++;
+  argv = (char **)lua_newuserdatauv(L, (n + 1) * sizeof *argv, 0);
+  for (i = 0; i <= n; i++)
+    argv[i] = p->argv[i];
+  argv[0] = (char *)lua_tostring(L, -2);
+  lua_remove(L, -2);            /* the copy stays; opts keeps the string */
+  p->argv = argv;
+}
+
+/* A raw BPF program at the top (a struct sock_filter array); raises
+** with 'what' when its length is not 1..BPF_MAXINSNS instructions. */
+static void exec_read_prog (lua_State *L, const char *what, struct sock_fprog *prog) {
+  size_t len;
+  const char *s;
+  if (lua_type(L, -1) != LUA_TSTRING)
+    luaL_argerror(L, 3, lua_pushfstring(L, "%s must be a string (a BPF program)", what));
+  s = lua_tolstring(L, -1, &len);
+  if (len == 0 || len % sizeof(struct sock_filter) != 0)
+    luaL_argerror(L, 3, lua_pushfstring(L, "%s length must be a positive multiple of 8", what));
+  if (len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+    luaL_argerror(L, 3, lua_pushfstring(L, "%s is longer than 4096 instructions", what));
+  prog->len = (unsigned short)(len / sizeof(struct sock_filter));
+  prog->filter = (struct sock_filter *)(void *)s;   /* the kernel copies it */
+}
+
+/* opts.seccomp_bpf {prog, ...}: GC-owned fprogs left on the stack (the
+** strings stay anchored in opts). */
+static void exec_read_bpf (lua_State *L, exec_plan *p) {
+  struct sock_fprog *progs;
+  size_t i, n;
+  int t = rawfield(L, 3, "seccomp_bpf");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (t != LUA_TTABLE)
+    luaL_argerror(L, 3, "field 'seccomp_bpf' must be a list of BPF programs");
+  n = (size_t)lua_rawlen(L, -1);
+  progs = (struct sock_fprog *)lua_newuserdatauv(L, (n ? n : 1) * sizeof *progs, 0);
+  lua_insert(L, -2);
+  for (i = 0; i < n; i++) {
+    char what[40];
+    snprintf(what, sizeof what, "seccomp_bpf[%d]", (int)i + 1);
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    exec_read_prog(L, what, &progs[i]);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);  /* the list; the userdata stays */
+  p->bpf = progs;
+  p->nbpf = n;
+}
+
 static void exec_read_opts (lua_State *L, exec_plan *p) {
   unsigned int id;
   int t;
@@ -550,7 +740,7 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   lua_pop(L, 1);
   p->cgroup_fds = nslua_opt_fds(L, 3, "cgroup_procs", &p->ncgroup);
   p->keep_fds = nslua_opt_fds(L, 3, "keep_fds", &p->nkeep_fds);
-  p->keep = (int *)lua_newuserdatauv(L, (p->nkeep_fds + 1) * sizeof *p->keep, 0);
+  nslua_exec_reserve(L, p, 0);
   p->tty = opt_bool(L, "tty", 0);
   p->keep_caps = opt_bool(L, "keep_caps", 0);
   p->userns_fd = -1;
@@ -570,9 +760,20 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   } else if (t != LUA_TNIL)
     luaL_argerror(L, 3, "field 'groups' must be a list of gids");
   lua_pop(L, 1);
-  if (rawfield(L, 3, "cwd") != LUA_TNIL)
-    p->cwd = top_cstring(L, 3, "field 'cwd'");
-  lua_pop(L, 1);  /* opts keeps it alive */
+  exec_read_cwd(L, p);
+  exec_read_argv0(L, p);
+  p->new_session = 1;
+  if ((t = rawfield(L, 3, "session")) != LUA_TNIL) {
+    const char *s = t == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    if (strcmp(s, "keep") != 0 && strcmp(s, "new") != 0)
+      luaL_argerror(L, 3, "field 'session' must be 'new' or 'keep'");
+    p->new_session = strcmp(s, "new") == 0;
+  }
+  lua_pop(L, 1);
+  if (p->tty && !p->new_session)
+    luaL_argerror(L, 3, "field 'tty' needs session 'new'");
+  p->pdeathsig = opt_bool(L, "die_with_parent", 0);
+  p->host_caps = opt_bool(L, "host_caps", 0);
   exec_read_rlimits(L, p);
   exec_read_caps(L, p);
   t = rawfield(L, 3, "seccomp");
@@ -591,6 +792,7 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
     p->prog.filter = (struct sock_filter *)(void *)prog;
   }
   lua_pop(L, 1);
+  exec_read_bpf(L, p);
 }
 
 /* argv, env [, opts] at 1..3 (opts defaults to {}), read into a plan. */
@@ -607,6 +809,22 @@ exec_plan *nslua_exec_args (lua_State *L, const char *what) {
   /* arguments above 3 stay on the stack: what they hold stays alive */
   luaL_checkstack(L, 32, what);
   return nslua_exec_plan(L);
+}
+
+/* Room for n fds of the executor's own that the command keeps (lock
+** files, a sync fd: nslua_exec_keep in the child); the scratch arrays are
+** left on the stack. */
+void nslua_exec_reserve (lua_State *L, exec_plan *p, size_t n) {
+  p->keep = (int *)lua_newuserdatauv(L, (p->nkeep_fds + 1 + n) * sizeof *p->keep, 0);
+  p->more = (int *)lua_newuserdatauv(L, (n ? n : 1) * sizeof *p->more, 0);
+  p->nmore = 0;
+  p->more_cap = n;
+}
+
+/* One of them (no room left: ignored; the reservation counted them all). */
+void nslua_exec_keep (exec_plan *p, int fd) {
+  if (p->nmore < p->more_cap)
+    p->more[p->nmore++] = fd;
 }
 
 /* The executor's nested user namespace, made in the child after the plan was read. */
@@ -636,14 +854,22 @@ exec_plan *nslua_exec_plan (lua_State *L) {
 **   opts   status_fd (>= 3, close-on-exec), cgroup_procs {fd...}, keep_fds
 **          {fd...} (kept, made inheritable), tty, uid, gid, groups {gid...},
 **          keep_caps, userns (a user namespace fd to join before the ids),
-**          cwd ("/"), rlimits {name = n |
-**          {soft, hard}}, caps {"net_raw", ...}, no_new_privs (true),
-**          seccomp (raw struct sock_filter array)
+**          cwd ("/", or a list: the first directory chdir enters),
+**          set_pwd (PWD=<that directory> in env), argv0 (argv[0] for
+**          execve; argv[1] stays the file run), session ("new": setsid;
+**          "keep": the caller's session and process group), die_with_parent
+**          (PR_SET_PDEATHSIG SIGKILL after the ids), rlimits {name = n |
+**          {soft, hard}}, caps {"net_raw", ...} (those not permitted are
+**          left out), host_caps (leave the capability sets as they are),
+**          no_new_privs (true), seccomp (raw struct sock_filter array),
+**          seccomp_bpf {prog, ...} (more raw programs, loaded after seccomp
+**          in order)
 ** Steps and details: cgroup, signals, fds, setsid, tty,
 ** ids (keepcaps|setgroups|setresgid|setresuid),
-** userns (setns), cwd, rlimit (<name>),
+** userns (setns), pdeathsig, cwd, rlimit (<name>),
 ** caps (cap_get_proc|cap_set_proc|cap_drop_bound|cap_reset_ambient|
-** cap_set_ambient), no_new_privs, seccomp, execve.
+** cap_set_ambient), no_new_privs, seccomp (seccomp_bpf[<i>] for a raw
+** program), execve.
 */
 static int proc_exec (lua_State *L) {
   nslua_exec_run(nslua_exec_args(L, "exec"));

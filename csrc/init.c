@@ -52,7 +52,8 @@ static int init_reap (pid_t cmd, int *done, int *status, struct rusage *ru, int 
   }
 }
 
-void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec_late *late) {
+void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec_late *late,
+                     int same_session) {
   struct signalfd_siginfo si[16];
   struct rusage ru, cru;
   sigset_t all;
@@ -98,7 +99,9 @@ void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec
     }
     for (n = 0; n < (int)(r / (ssize_t)sizeof si[0]); n++) {
       int sig = (int)si[n].ssi_signo;
-      if (sig != SIGCHLD)
+      /* the kernel's signal to our process group (a terminal's) reached
+      ** the command too when it shares the group */
+      if (sig != SIGCHLD && !(same_session && si[n].ssi_code == SI_KERNEL))
         (void)kill(cmd, sig);
     }
   }
@@ -166,7 +169,7 @@ static int proc_init (lua_State *L) {
     for (i = 0; i < n; i++)
       keep[i + 2] = fds[i];
   }
-  nslua_init_run((int)cmd, status_fd, keep, n + 2, NULL);
+  nslua_init_run((int)cmd, status_fd, keep, n + 2, NULL, 0);
   return 0;
 }
 

@@ -466,15 +466,18 @@ static int ns_write_id_map (lua_State *L) {
 ** can write its maps (a non-dumpable task's belong to root; setgroups is
 ** denied); we open its
 ** namespace and end it.  The helper holds nothing and runs nothing else,
-** and it is the only process nslua makes dumpable.  No Lua state: the
-** executor calls it in the child.  Returns the fd, or -errno with *what
-** naming the call.
+** and it is the only process nslua makes dumpable.  'proc' is where a
+** proc file system is ("/proc", or the host's under the old root during
+** set-up): the helper tells its pid as that proc counts it.  No Lua
+** state: the executor calls it in the child.  Returns the fd, or -errno
+** with *what naming the call.
 */
-int nslua_userns_mapped (const char *uid_map, const char *gid_map, const char **what) {
-  char path[64];
+int nslua_userns_mapped (const char *proc, const char *uid_map, const char *gid_map,
+                         const char **what) {
+  char path[96], self[24], msg[24];
   int sync[2], err = 0, fd = -1;
+  ssize_t n;
   pid_t h;
-  char b = 0;
   *what = "socketpair";
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0)
     return -errno;
@@ -487,37 +490,44 @@ int nslua_userns_mapped (const char *uid_map, const char *gid_map, const char **
     return -err;
   }
   if (h == 0) {
-    /* 'r' once dumpable, then wait for the end of file */
-    b = 'r';
-    if (prctl(PR_SET_DUMPABLE, 1UL, 0, 0, 0) != 0 || write(sync[1], &b, 1) != 1)
+    /* once dumpable: its pid as 'proc' names it (a proc of another pid
+    ** namespace, e.g. the host's seen from a new one, counts differently
+    ** from clone's return), then wait for the end of file */
+    char b;
+    snprintf(path, sizeof path, "%s/self", proc);
+    n = readlink(path, msg, sizeof msg - 1);
+    if (n <= 0 || prctl(PR_SET_DUMPABLE, 1UL, 0, 0, 0) != 0 || write(sync[1], msg, (size_t)n) != n)
       _exit(1);
     while (read(sync[1], &b, 1) > 0)
       ;
     _exit(0);
   }
   *what = "read";
-  if (read(sync[0], &b, 1) != 1 || b != 'r')
-    err = errno != 0 ? errno : ECHILD;
+  n = read(sync[0], self, sizeof self - 1);
+  if (n <= 0 || (size_t)n >= sizeof self)
+    err = n < 0 ? errno : ECHILD;
+  else
+    self[n] = 0;
   if (err == 0) {
     *what = "write uid_map";
-    snprintf(path, sizeof path, "/proc/%d/uid_map", (int)h);
+    snprintf(path, sizeof path, "%s/%s/uid_map", proc, self);
     err = nslua_write_text(path, uid_map);
   }
   /* nobody in it may drop supplementary groups (CVE-2014-8989's concern:
   ** a group that denies access); the payload never needs setgroups */
   if (err == 0) {
     *what = "write setgroups";
-    snprintf(path, sizeof path, "/proc/%d/setgroups", (int)h);
+    snprintf(path, sizeof path, "%s/%s/setgroups", proc, self);
     err = nslua_write_text(path, "deny");
   }
   if (err == 0) {
     *what = "write gid_map";
-    snprintf(path, sizeof path, "/proc/%d/gid_map", (int)h);
+    snprintf(path, sizeof path, "%s/%s/gid_map", proc, self);
     err = nslua_write_text(path, gid_map);
   }
   if (err == 0) {
     *what = "open ns/user";
-    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)h);
+    snprintf(path, sizeof path, "%s/%s/ns/user", proc, self);
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
       err = errno;
   }

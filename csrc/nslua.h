@@ -72,7 +72,8 @@ extern const nslua_flag nslua_ns_flags[];
 void nslua_check_single_thread (lua_State *L, const char *what);
 /* ns.c: a child user namespace with the given map texts, as an fd; or
 ** -errno with *what naming the call.  No Lua state (the executor's). */
-int nslua_userns_mapped (const char *uid_map, const char *gid_map, const char **what);
+int nslua_userns_mapped (const char *proc, const char *uid_map, const char *gid_map,
+                         const char **what);
 
 /* mount.c: named flags of mount(2) and of mount_setattr(2) attributes. */
 extern const nslua_flag nslua_mnt_flags[];
@@ -131,6 +132,10 @@ typedef struct exec_plan exec_plan;
 exec_plan *nslua_exec_plan (lua_State *L);
 /* The fd of a user namespace the command joins before its ids (-1: none). */
 void nslua_exec_set_userns (exec_plan *p, int fd);
+/* Room for n more fds the command keeps (scratch left on the stack), and
+** one of them, added in the child (the executor's lock files, sync fd). */
+void nslua_exec_reserve (lua_State *L, exec_plan *p, size_t n);
+void nslua_exec_keep (exec_plan *p, int fd);
 typedef struct exec_late exec_late;
 /* Where the exec tail also keeps its failure (NULL: nowhere). */
 void nslua_exec_set_late (exec_plan *p, exec_late *late);
@@ -161,11 +166,16 @@ const int *nslua_opt_fds (lua_State *L, int arg, const char *name, size_t *n);
 ** With 'late' (may be NULL) the command gets an exec_late shared with the
 ** caller (*late: NULL when it could not be mapped); the caller unmaps it. */
 int nslua_spawn (exec_plan *p, const int stdio[3], exec_late **late);
+/* spawn.c: the same child in the calling process (the executor without an
+** init): stdio in place, then the exec tail; never returns. */
+void nslua_exec_child (exec_plan *p, const int stdio[3]) __attribute__((noreturn));
 /* init.c: proc.init's loop: keep[0] and keep[1] are scratch for the status fd and
 ** the signalfd, keep[2..nkeep-1] the fds it keeps; 'late' (may be NULL): an
-** exec failure of the command it reports when the command could not. */
-void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec_late *late)
-  __attribute__((noreturn));
+** exec failure of the command it reports when the command could not.
+** 'same_session': the command shares our process group, so a signal the
+** kernel sent the group (a terminal's ^C) is not forwarded a second time. */
+void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec_late *late,
+                     int same_session) __attribute__((noreturn));
 
 /* netlink.c (link_up) and nlroute.c: plain C, no Lua state, so a freshly
 ** cloned child may call them before exec.  Each opens its own

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <poll.h>
@@ -70,6 +71,10 @@ typedef struct plan {
   lua_State *L;                 /* the caller's, for hooks (set by clone/run) */
   int sync_fd, sync_close, status_fd, tty_sock;
   int ids, lo, strict, stop, tty;
+  int init, new_session;        /* plan.init ~= false, plan.exec.session ~= "keep" */
+  int block_fd, userns_block_fd, caller_sync;   /* plan.sync: the caller's, -1: none */
+  const char **locks;           /* plan.lock_files: inside paths */
+  size_t nlocks;
   long long owner;              /* euid for the clone of a user namespace, -1: ours */
   int hooks[NHOOKS];
   const char *hostname;
@@ -89,6 +94,9 @@ typedef struct plan {
   int *keep;                    /* 2 scratch slots + the fds the init keeps */
   size_t nkeep;
   char *scratch;                /* mkdir -p buffer, PATH_MAX, on the child's stack */
+  /* plan.userns and plan.pidns_fd (the caller's fds; -1: none) */
+  int userns_fd, userns_after, pidns_fd, userns_disable, userns_assert;
+  long long exec_uid, exec_gid; /* the command's ids (-1: unchanged), for the probe */
 } plan;
 
 /* ------------------------------------------------------------------ */
@@ -157,12 +165,12 @@ static void *new_array (lua_State *L, size_t n, size_t size) {
   return a;
 }
 
-/* An optional id field (0..2^32-2), or -1. */
+/* An optional id field (0..2^32-2) of a step or plan.exec, or -1. */
 static long long opt_id (lua_State *L, int t, const char *name) {
   lua_Integer id = -1;
   if (lua_getfield(L, t, name) != LUA_TNIL) {
     id = luaL_checkinteger(L, -1);
-    luaL_argcheck(L, id >= 0 && id < 0xffffffffLL, 1, "an owner id must be 0..2^32-2");
+    luaL_argcheck(L, id >= 0 && id < 0xffffffffLL, 1, "ids must be 0..2^32-2");
   }
   lua_pop(L, 1);
   return id;
@@ -358,7 +366,8 @@ static const char *map_text (lua_State *L, int t, const char *name) {
 /* The exec tail's options: plan.exec's (checked again by the tail) plus
 ** the runtime's status fd, cgroup.procs fds and BPF program. */
 static const char *const exec_copy[] = {
-  "cwd", "rlimits", "caps", "keep_caps", "tty", "keep_fds", "uid", "gid", "groups", NULL
+  "cwd", "rlimits", "caps", "keep_caps", "tty", "keep_fds", "uid", "gid", "groups",
+  "argv0", "set_pwd", "session", "die_with_parent", "host_caps", NULL
 };
 
 static void push_exec_opts (lua_State *L, int exec, int rt) {
@@ -374,6 +383,102 @@ static void push_exec_opts (lua_State *L, int exec, int rt) {
   lua_setfield(L, -2, "cgroup_procs");
   lua_getfield(L, rt, "seccomp");
   lua_setfield(L, -2, "seccomp");
+  lua_getfield(L, rt, "seccomp_bpf");
+  lua_setfield(L, -2, "seccomp_bpf");
+}
+
+/* An optional fd number field of the table at t: -1 when nil. */
+static int opt_fdnum (lua_State *L, int t, const char *name, const char *where) {
+  lua_Integer fd = -1;
+  int ty = lua_getfield(L, t, name);
+  if (ty != LUA_TNIL) {
+    if (!lua_isinteger(L, -1) || (fd = lua_tointeger(L, -1)) < 0 || fd > INT_MAX)
+      luaL_error(L, "setup.plan: %s.%s must be a file descriptor number", where, name);
+  }
+  lua_pop(L, 1);
+  return (int)fd;
+}
+
+/* plan.userns {fd, after, disable, assert_disabled}, plan.pidns_fd, and
+** the command's ids (plan.exec.uid/gid) that the user namespace probe takes;
+** the raw programs of rt.seccomp_bpf must be the ones plan.exec.seccomp_bpf
+** counts (instructions each), so explain shows what runs. */
+static void read_namespaces (lua_State *L, plan *p, int t, int rt) {
+  size_t i, n;
+  p->userns_fd = p->userns_after = -1;
+  if (opt_table(L, t, "userns", "plan")) {
+    p->userns_fd = opt_fdnum(L, -1, "fd", "plan.userns");
+    p->userns_after = opt_fdnum(L, -1, "after", "plan.userns");
+    p->userns_disable = opt_flag(L, -1, "disable");
+    p->userns_assert = opt_flag(L, -1, "assert_disabled");
+  }
+  lua_pop(L, 1);
+  p->pidns_fd = opt_fdnum(L, t, "pidns_fd", "plan");
+  p->exec_uid = p->exec_gid = -1;
+  if (opt_table(L, t, "exec", "plan")) {
+    p->exec_uid = opt_id(L, lua_gettop(L), "uid");
+    p->exec_gid = opt_id(L, lua_gettop(L), "gid");
+    opt_table(L, -1, "seccomp_bpf", "plan.exec");
+    opt_table(L, rt, "seccomp_bpf", "rt");
+    n = lua_istable(L, -2) ? (size_t)lua_rawlen(L, -2) : 0;
+    if (n != (lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 0))
+      luaL_error(L, "setup.plan: plan.exec.seccomp_bpf and rt.seccomp_bpf differ");
+    for (i = 1; i <= n; i++) {
+      size_t len = 0;
+      lua_Integer insns;
+      lua_rawgeti(L, -2, (lua_Integer)i);
+      insns = luaL_checkinteger(L, -1);
+      if (lua_rawgeti(L, -2, (lua_Integer)i) == LUA_TSTRING)
+        (void)lua_tolstring(L, -1, &len);
+      if (insns < 1 || (size_t)insns * 8 != len)
+        luaL_error(L, "setup.plan: rt.seccomp_bpf[%d] is not the %d instructions of "
+                   "plan.exec.seccomp_bpf[%d]", (int)i, (int)insns, (int)i);
+      lua_pop(L, 2);
+    }
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+}
+
+/* plan.sync = {block_fd = N, userns_block_fd = N, sync_fd = N}: fds of the caller */
+static void read_sync (lua_State *L, plan *p, int t) {
+  static const char *const names[] = { "block_fd", "userns_block_fd", "sync_fd", NULL };
+  int *fds[3];
+  int i;
+  fds[0] = &p->block_fd;
+  fds[1] = &p->userns_block_fd;
+  fds[2] = &p->caller_sync;
+  for (i = 0; i < 3; i++)
+    *fds[i] = -1;
+  if (opt_table(L, t, "sync", "plan")) {
+    nslua_check_opt_names(L, lua_gettop(L), names);
+    for (i = 0; i < 3; i++) {
+      lua_Integer fd;
+      if (lua_getfield(L, -1, names[i]) != LUA_TNIL) {
+        fd = luaL_checkinteger(L, -1);
+        luaL_argcheck(L, fd >= 0 && fd <= INT_MAX, 1, "plan.sync: an fd must be >= 0");
+        *fds[i] = (int)fd;
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+/* plan.lock_files = {PATH, ...} */
+static void read_locks (lua_State *L, plan *p, int t) {
+  size_t i;
+  if (opt_table(L, t, "lock_files", "plan")) {
+    p->nlocks = (size_t)lua_rawlen(L, -1);
+    p->locks = (const char **)new_array(L, p->nlocks, sizeof *p->locks);
+    for (i = 0; i < p->nlocks; i++) {
+      if (lua_rawgeti(L, -1, (lua_Integer)i + 1) != LUA_TSTRING)
+        luaL_error(L, "setup.plan: plan.lock_files[%d] must be a path", (int)i + 1);
+      p->locks[i] = lua_tostring(L, -1);
+      lua_pop(L, 1);              /* the plan's list keeps it */
+    }
+  }
+  lua_pop(L, 1);
 }
 
 /*
@@ -439,9 +544,21 @@ static int setup_plan (lua_State *L) {
   lua_pop(L, 1);
   p->hostname = opt_str(L, t, "hostname", "plan");
   p->tty = opt_flag(L, t, "tty");
+  lua_getfield(L, t, "init");
+  p->init = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  {
+    /* plan.exec.session: the child and the exec tail alike */
+    const char *session = opt_str(L, 3, "session", "plan.exec");
+    p->new_session = session == NULL || strcmp(session, "keep") != 0;
+  }
+  luaL_argcheck(L, !p->tty || p->new_session, 1, "a tty plan needs session 'new'");
+  read_sync(L, p, t);
+  read_locks(L, p, t);
   luaL_argcheck(L, !p->tty || p->tty_sock >= 0, 2, "a tty plan needs rt.tty_sock");
   read_net(L, p, t);
   read_mounts(L, p, t, rt);
+  read_namespaces(L, p, t, rt);
 
   /* hooks: names in the plan, functions in rt.hooks (kept in the anchors) */
   if (opt_table(L, t, "hooks", "plan")) {
@@ -484,7 +601,8 @@ static int setup_plan (lua_State *L) {
   lua_pop(L, 1);
   opt_table(L, rt, "keep", "rt");
   n = lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 0;
-  p->keep = (int *)new_array(L, n + 2, sizeof *p->keep);
+  /* room for the lock files' fds and the sync fd, added in the child */
+  p->keep = (int *)new_array(L, n + 2 + p->nlocks + 1, sizeof *p->keep);
   for (i = 0; i < n; i++) {
     lua_rawgeti(L, -1, (lua_Integer)i + 1);
     p->keep[i + 2] = nslua_checkfd(L, lua_gettop(L));
@@ -497,6 +615,8 @@ static int setup_plan (lua_State *L) {
   luaL_checkstack(L, 32, "setup.plan");
   top = lua_gettop(L);
   p->exec = nslua_exec_plan(L);
+  /* without an init the command holds the lock files and the sync fd */
+  nslua_exec_reserve(L, p->exec, p->init ? 0 : p->nlocks + 1);
   for (k = top + 1; k <= lua_gettop(L); k++) {
     lua_pushvalue(L, k);
     anchor(L);
@@ -623,6 +743,118 @@ static void open_tty (plan *p) {
   p->stdio[0] = p->stdio[1] = p->stdio[2] = slave;
 }
 
+/* Wait until the caller writes a byte to its fd or closes it (plan.sync:
+** block_fd, userns_block_fd); nslua's death (the sync pipe hangs up)
+** ends the wait and the child. */
+static void block_on (const plan *p, int fd, const char *what) {
+  struct pollfd pf[2];
+  char b;
+  for (;;) {
+    pf[0].fd = fd;
+    pf[0].events = POLLIN;
+    pf[1].fd = p->sync_fd;
+    pf[1].events = 0;
+    pf[0].revents = pf[1].revents = 0;
+    if (poll(pf, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      fail(p, "sync", errno, NULL, "poll", what, NULL);
+    }
+    if (pf[1].revents & (POLLHUP | POLLERR))
+      _exit(1);
+    if (pf[0].revents & POLLNVAL)
+      fail(p, "sync", EBADF, NULL, "read", what, NULL);
+    if (pf[0].revents == 0)
+      continue;
+    if (read(fd, &b, 1) >= 0)    /* a byte, or end of file */
+      return;
+    if (errno != EINTR && errno != EAGAIN)
+      fail(p, "sync", errno, NULL, "read", what, NULL);
+  }
+}
+
+/* plan.lock_files: each opened inside the sandbox and read-locked without
+** waiting (fcntl F_SETLK: a lock someone holds for writing fails the
+** step); the fd, and with it the lock, is the init's (or, without one,
+** the command's) for the sandbox's life.  POSIX locks belong to the
+** process's fd table: the command's copy closing them leaves ours. */
+static void take_locks (plan *p) {
+  size_t i;
+  for (i = 0; i < p->nlocks; i++) {
+    struct flock l;
+    int err, fd = open(p->locks[i], O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      fail(p, "lock", errno, NULL, "open", p->locks[i], NULL);
+    memset(&l, 0, sizeof l);
+    l.l_type = F_RDLCK;
+    l.l_whence = SEEK_SET;
+    if (fcntl(fd, F_SETLK, &l) != 0) {
+      err = errno;
+      close(fd);
+      fail(p, "lock", err, NULL, "fcntl", p->locks[i], NULL);
+    }
+    p->keep[p->nkeep++] = fd;
+    if (!p->init)
+      nslua_exec_keep(p->exec, fd);
+  }
+}
+
+/*
+** userns.disable, bwrap's way: the limit of user namespaces in the
+** sandbox's own user namespace becomes 1, and the nested one the command
+** runs in (made next) takes it.  The kernel charges a new user namespace
+** to every ancestor's count (inc_ucount walks up from the creator's
+** namespace), so nothing inside the nested one can make another, and
+** raising max_user_namespaces in there changes only the nested one's
+** limit, never ours.  The sysctl belongs to the writer's user namespace
+** whatever proc it goes through (set_lookup in kernel/ucount.c): here the
+** host's proc, before the pivot.
+*/
+static void limit_userns (const plan *p) {
+  const char *path = p->has_mounts ? OLD_ROOT "/proc/sys/user/max_user_namespaces"
+                                   : "/proc/sys/user/max_user_namespaces";
+  int err;
+  if (!p->userns_disable)
+    return;
+  if ((err = nslua_write_text(path, "1")) != 0)
+    fail(p, "userns", err, NULL, "write", "/proc/sys/user/max_user_namespaces", NULL);
+}
+
+#define PROBE_FAILED 255
+
+/*
+** userns.assert_disabled (and the check after userns.disable): a
+** throwaway child takes the command's user namespace ('userns', or ours
+** when -1) and ids and tries unshare(CLONE_NEWUSER); only it changes.
+** ENOSPC (a max_user_namespaces limit), EPERM (policy) and EUSERS (the
+** nesting depth) are refusals; success fails set-up with bwrap's words.
+*/
+static void probe_userns (const plan *p, int userns) {
+  int st = 0, code;
+  pid_t c = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+  if (c < 0)
+    fail(p, "userns", errno, NULL, "clone", "probe", NULL);
+  if (c == 0) {
+    if ((userns >= 0 && setns(userns, CLONE_NEWUSER) != 0) ||
+        (p->exec_gid >= 0 && setresgid((gid_t)p->exec_gid, (gid_t)p->exec_gid,
+                                       (gid_t)p->exec_gid) != 0) ||
+        (p->exec_uid >= 0 && setresuid((uid_t)p->exec_uid, (uid_t)p->exec_uid,
+                                       (uid_t)p->exec_uid) != 0))
+      _exit(PROBE_FAILED);
+    if (unshare(CLONE_NEWUSER) == 0)
+      _exit(0);
+    _exit(errno > 0 && errno < PROBE_FAILED ? errno : PROBE_FAILED);
+  }
+  while (waitpid(c, &st, 0) < 0)
+    if (errno != EINTR)
+      fail(p, "userns", errno, NULL, "waitpid", "probe", NULL);
+  code = WIFEXITED(st) ? WEXITSTATUS(st) : PROBE_FAILED;
+  if (code == 0)
+    fail_msg(p, "userns", 0, "creation of new user namespaces was not disabled as requested");
+  if (code != ENOSPC && code != EPERM && code != EUSERS)
+    fail(p, "userns", code == PROBE_FAILED ? ECHILD : code, NULL, "unshare", "probe", NULL);
+}
+
 /* The child's whole set-up, then the init: never returns. */
 static void run_plan (plan *p) __attribute__((noreturn));
 static void run_plan (plan *p) {
@@ -639,6 +871,10 @@ static void run_plan (plan *p) {
   /* 1. wait for the release; end of file means the parent died */
   if (read(p->sync_fd, &b, 1) != 1 || b != 'x')
     _exit(1);
+  /* plan.sync.userns_block_fd: our user namespace exists; the caller may
+  ** write its id maps now (before we are non-dumpable: see below) */
+  if (p->userns_block_fd >= 0)
+    block_on(p, p->userns_block_fd, "userns_block_fd");
   /* Non-dumpable from here until the command's execve (DESIGN "Trust
   ** rules"; runc CVE-2016-9962): the flag belongs to the mm, which the
   ** command shares (CLONE_VM) until its execve and the init keeps, so the
@@ -669,8 +905,8 @@ static void run_plan (plan *p) {
   ** the caller's session keyring and its keys stay out of reach */
   if ((err = nslua_new_session_keyring()) != 0)
     fail(p, "ids", err, NULL, "keyctl", "join_session_keyring", NULL);
-  /* 4. */
-  if (setsid() < 0)
+  /* 4. (session "keep": the caller's session and process group) */
+  if (p->new_session && setsid() < 0)
     fail(p, "ids", errno, NULL, "setsid", NULL, NULL);
   stop_here(p, STOP_UTS);
   if (p->hostname != NULL && sethostname(p->hostname, strlen(p->hostname)) != 0)
@@ -690,18 +926,41 @@ static void run_plan (plan *p) {
     open_tty(p);
   run_hook(p, HOOK_PIVOT);
   stop_here(p, STOP_PIVOT);
-  if (p->has_mounts)
-    nslua_steps_finish(p->status_fd);
-  run_hook(p, HOOK_EXEC);
-  stop_here(p, STOP_FORK);
+  limit_userns(p);
   /* The nested user namespace of a payload that keeps capabilities: it
   ** owns no mount or UTS namespace, so even CAP_SYS_ADMIN there cannot
-  ** undo masks or read-only mounts.  The command joins it before its ids. */
+  ** undo masks or read-only mounts.  The command joins it before its ids.
+  ** Made before the pivot, through the host's proc: the new root may have
+  ** no proc, or one of another pid namespace (a bind of the host's /). */
   if (p->nested_uid_map != NULL) {
     const char *call = NULL;
-    if ((userns = nslua_userns_mapped(p->nested_uid_map, p->nested_gid_map, &call)) < 0)
+    if ((userns = nslua_userns_mapped(p->has_mounts ? OLD_ROOT "/proc" : "/proc",
+                                      p->nested_uid_map, p->nested_gid_map, &call)) < 0)
       fail(p, "userns", -userns, NULL, call, NULL, NULL);
     nslua_exec_set_userns(p->exec, userns);
+  }
+  if (p->has_mounts)
+    nslua_steps_finish(p->status_fd);
+  take_locks(p);
+  run_hook(p, HOOK_EXEC);
+  stop_here(p, STOP_FORK);
+  /* userns.after (bwrap --userns2): the command ends in the caller's namespace */
+  if (p->userns_after >= 0)
+    nslua_exec_set_userns(p->exec, p->userns_after);
+  if (p->userns_disable || p->userns_assert)
+    probe_userns(p, p->userns_after >= 0 ? p->userns_after : userns);
+  if (p->block_fd >= 0)
+    block_on(p, p->block_fd, "block_fd");
+  /* plan.sync.sync_fd: its end of file tells the caller the sandbox ended */
+  if (p->caller_sync >= 0 && p->init)
+    p->keep[p->nkeep++] = p->caller_sync;
+  /* plan.init = false: no init, this process becomes the command (in a pid
+  ** namespace its pid 1); the parent waits for it itself */
+  if (!p->init) {
+    if (p->caller_sync >= 0)
+      nslua_exec_keep(p->exec, p->caller_sync);
+    nslua_status_pid(p->status_fd, (pid_t)syscall(SYS_getpid));
+    nslua_exec_child(p->exec, p->stdio);
   }
   /* 5. the command, then the init */
   cmd = nslua_spawn(p->exec, p->stdio, &late);
@@ -713,7 +972,7 @@ static void run_plan (plan *p) {
     if (p->stdio[i] > 2 && (i == 0 || p->stdio[i] != p->stdio[i - 1]))
       close(p->stdio[i]);
   nslua_status_pid(p->status_fd, cmd);
-  nslua_init_run(cmd, p->status_fd, p->keep, p->nkeep, late);
+  nslua_init_run(cmd, p->status_fd, p->keep, p->nkeep, late, !p->new_session);
 }
 
 /* The child: its buffer for paths on its own stack, then the plan. */
@@ -811,6 +1070,112 @@ static int owner_enter (as_owner *o, uid_t owner) {
   return 0;
 }
 
+/* What the joining helpers tell their parent (a shared page). */
+typedef struct joined {
+  int pid, err, h2, inner;      /* inner: pid is the joined pid namespace's number */
+  const char *what;             /* a literal: the same in every copy */
+} joined;
+
+/* linux/nsfs.h of Linux 6.10: a pid of the namespace of the fd, translated
+** into the caller's (the thread-group leader's) */
+#ifndef NS_GET_TGID_FROM_PIDNS
+#define NS_GET_TGID_FROM_PIDNS _IOR(0xb7, 0x7, int)
+#endif
+
+/*
+** The clone of a plan with plan.pidns_fd or plan.userns.fd (bwrap --pidns,
+** --userns): a namespace joined with setns(2) is for good, and the
+** caller must stay where it is, so a forked helper joins them (the pid
+** namespace first, while we still hold every capability in ours; setns
+** of CLONE_NEWPID places the children, not the caller) and makes the
+** clone with CLONE_PARENT: the child is ours, as in the plain clone (its
+** pid, its wait status, its parent-death signal), born in the pid
+** namespace joined and owned by the user namespace joined.  A new pid
+** namespace (pid in 'flags') must be a child of the creator's active one
+** (copy_pid_ns: EINVAL otherwise), so a second helper, itself ours through
+** CLONE_PARENT, is born in the joined one and makes the clone; the pid it
+** gets is that namespace's number, translated with NS_GET_TGID_FROM_PIDNS
+** (Linux 6.10).  The helpers report over a shared page and exit.  Fork
+** semantics throughout: the helper was forked anyway.
+*/
+static int clone_joined (lua_State *L, plan *p, unsigned long flags) {
+  joined *j;
+  int st = 0, pid, err;
+  pid_t h;
+  j = mmap(NULL, sizeof *j, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (j == MAP_FAILED)
+    return nslua_fail(L, errno, "mmap", "joined");
+  j->pid = -1;
+  j->err = ECHILD;
+  j->h2 = j->inner = 0;
+  j->what = "clone";
+  h = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+  if (h < 0) {
+    err = errno;
+    munmap(j, sizeof *j);
+    return nslua_fail(L, err, "clone", "helper");
+  }
+  if (h == 0) {
+    as_owner o;
+    j->what = "setns pid";
+    if (p->pidns_fd >= 0 && setns(p->pidns_fd, CLONE_NEWPID) != 0) {
+      j->err = errno;
+      _exit(1);
+    }
+    if (p->pidns_fd >= 0 && (flags & CLONE_NEWPID)) {
+      pid_t h2;
+      j->what = "clone helper";
+      h2 = (pid_t)syscall(SYS_clone, CLONE_PARENT, NULL, NULL, NULL, NULL);
+      if (h2 < 0) {
+        j->err = errno;
+        _exit(1);
+      }
+      if (h2 > 0) {             /* the rest is the second helper's to report */
+        j->h2 = h2;
+        _exit(0);
+      }
+      j->inner = 1;
+    }
+    /* EINVAL: not a descendant of our user namespace (bwrap's hint) */
+    j->what = "setns user";
+    if (p->userns_fd >= 0 && setns(p->userns_fd, CLONE_NEWUSER) != 0) {
+      j->err = errno;
+      _exit(1);
+    }
+    j->what = "setresuid owner";
+    if (p->owner >= 0 && (flags & CLONE_NEWUSER) && owner_enter(&o, (uid_t)p->owner) != 0) {
+      j->err = errno;
+      _exit(1);
+    }
+    j->what = "clone";
+    pid = (int)syscall(SYS_clone, (flags & ~0xffUL) | CLONE_PARENT, NULL, NULL, NULL, NULL);
+    if (pid == 0)
+      plan_child(p);
+    j->err = pid < 0 ? errno : 0;
+    j->pid = pid;
+    _exit(0);
+  }
+  while (waitpid(h, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (j->h2 > 0)
+    while (waitpid(j->h2, &st, 0) < 0 && errno == EINTR)
+      ;
+  pid = j->pid;
+  err = j->err;
+  lua_pushstring(L, j->what);
+  if (pid > 0 && j->inner) {
+    /* the child waits for its release: unreleased, it ends by itself */
+    lua_pushliteral(L, "ioctl NS_GET_TGID_FROM_PIDNS");
+    pid = ioctl(p->pidns_fd, NS_GET_TGID_FROM_PIDNS, (unsigned long)pid);
+    err = errno;
+  }
+  munmap(j, sizeof *j);
+  if (pid <= 0)
+    return nslua_fail(L, pid < 0 ? err : ESRCH, lua_tostring(L, -1), NULL);
+  lua_pushinteger(L, pid);
+  return 1;
+}
+
 /*
 ** setup.clone(plan, flags) -> pid | nil, msg, errno
 ** Clone a child with the namespaces in 'flags' (ns.clone's names; fork
@@ -831,6 +1196,8 @@ static int setup_clone (lua_State *L) {
   lua_settop(L, 2);
   p->L = L;
   nslua_check_single_thread(L, "setup.clone");
+  if (p->pidns_fd >= 0 || p->userns_fd >= 0)
+    return clone_joined(L, p, flags);
   owned = p->owner >= 0 && (flags & CLONE_NEWUSER);
 #if defined(NSLUA_ASAN)
   /* `make sanitize`: fork semantics (see nslua.h) */

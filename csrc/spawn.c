@@ -14,13 +14,17 @@ typedef struct spawn_arg {
   const int *stdio;             /* stdio[t] < 0: keep what is there */
 } spawn_arg;
 
-static int spawn_child (void *arg) {
-  spawn_arg *a = (spawn_arg *)arg;
+void nslua_exec_child (exec_plan *p, const int stdio[3]) {
   int t;
   for (t = 0; t < 3; t++)
-    if (a->stdio[t] >= 0 && a->stdio[t] != t && dup2(a->stdio[t], t) < 0)
-      nslua_exec_fail(a->p, "stdio", errno, NULL);
-  nslua_exec_run(a->p);
+    if (stdio[t] >= 0 && stdio[t] != t && dup2(stdio[t], t) < 0)
+      nslua_exec_fail(p, "stdio", errno, NULL);
+  nslua_exec_run(p);
+}
+
+static int spawn_child (void *arg) {
+  spawn_arg *a = (spawn_arg *)arg;
+  nslua_exec_child(a->p, a->stdio);
 }
 
 #define SPAWN_STACK (256 * 1024)

@@ -23,7 +23,11 @@
 **
 **   pid <n>
 **       The command has been spawned as pid <n> (the pid in the init's pid
-**       namespace).  Written by the set-up child before it becomes the init.
+**       namespace).  Written by the set-up child before it becomes the init;
+**       without an init (plan.init = false), before it becomes the command
+**       itself: its own pid (1 in a pid namespace of its own).  The status
+**       pipe then ends at the command's execve, and no "exit" record comes:
+**       the parent has the command's wait status from waitpid.
 **
 **   setup <step> <errno> <message>
 **       A set-up step failed; the writer then _exit(1)s.  <message> is
@@ -36,8 +40,8 @@
 **
 **   exec <step> <errno>[ <detail>]
 **       A step of the exec tail failed; the writer then _exit(1)s.  Steps:
-**       stdio, cgroup, signals, fds, setsid, tty, ids, userns, cwd, rlimit,
-**       caps, no_new_privs, seccomp, execve.  <detail> is one word naming
+**       stdio, cgroup, signals, fds, setsid, tty, ids, userns, pdeathsig,
+**       cwd, rlimit, caps, no_new_privs, seccomp, execve.  <detail> is one word naming
 **       the call or the rlimit (ids: keepcaps|setgroups|setresgid|
 **       setresuid; userns: setns;
 **       rlimit: its name; caps: cap_get_proc|cap_set_proc|cap_drop_bound|

@@ -134,6 +134,48 @@ describe("explain", function()
     check(helper.run_isolated(case({ recipe }, true)))
   end)
 
+  -- The process fields (bwrap's front end): a cwd list, argv0, session,
+  -- no init, lock files, sync fds (a fixed fd, the same in both runs, at
+  -- end of file), and host root keeping every capability.
+  for i, fields in ipairs {
+    [[cwd = { "/nonexistent", "/tmp" }, set_pwd = true, argv0 = "a0", session = "keep", init = false,
+      die_with_parent = true, lock_files = { "/etc/hostname" }, sync = { block_fd = 50, sync_fd = 2 }]],
+    [[user = "host", caps = { "all" }, net = "host", lock_files = { "/etc/hostname" }, sync = { sync_fd = 2 }]],
+  } do
+    it(("matches the executor's plan for the process fields #%d #priv"):format(i), function()
+      if not helper.is_root() then return pending("needs root") end
+      local recipe = ("%s/process%d.lua"):format(dir, i)
+      local f = assert(io.open(recipe, "w"))
+      f:write(([[
+local proc = require("nslua.core").proc
+local r, w = assert(proc.pipe())
+assert(proc.dup2(r, 50))
+r:close()
+w:close()
+return { argv = { "/bin/true" }, %s }
+]]):format(fields))
+      f:close()
+      check(helper.run_isolated(case({ recipe }, true)))
+    end)
+  end
+  it("matches the executor's plan for bwrap's namespace fds and raw filters #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local recipe = dir .. "/bwrap-ns.lua"
+    local f = assert(io.open(recipe, "w"))
+    -- the pid namespace fd is opened once: explain loads the recipe again
+    f:write([[
+      local core = require "nslua.core"
+      NSLUA_SPEC_PIDNS = NSLUA_SPEC_PIDNS or assert(core.ns.open(0, "pid"))
+      local allow = string.pack("<I2BBI4", 0x06, 0, 0, 0x7fff0000)
+      return { argv = { "/bin/true" }, seccomp = "none", seccomp_bpf = { allow, allow .. allow },
+               pidns_fd = NSLUA_SPEC_PIDNS:fileno(), userns = { disable = true, assert_disabled = true } }
+    ]])
+    f:close()
+    local ok, out = helper.run_isolated(case({ recipe }, true))
+    check(ok, out)
+    assert.matches("rc=0", out)
+  end)
+
   -- Built-in recipes that are a spec: their plan; those that drive the API
   -- (a pool, several containers): every plan they hand the executor.
   for _, r in ipairs {

@@ -229,6 +229,50 @@ describe("nslua.launch", function()
       assert.is_true(plan.tty)
     end)
 
+    it("carries the process fields: exec tail, init, lock files, sync fds", function()
+      local plan = launch.plan(spec_of {}, res_of {})
+      for _, k in ipairs { "init", "die_with_parent", "lock_files", "sync" } do assert.is_nil(plan[k], k) end
+      for _, k in ipairs { "argv0", "set_pwd", "session", "die_with_parent", "host_caps" } do
+        assert.is_nil(plan.exec[k], k)
+      end
+      plan = launch.plan(spec_of { cwd = { "/x", "/" }, set_pwd = true, argv0 = "a0", session = "keep",
+        init = false, lock_files = { "/l" }, sync = { block_fd = 4 } }, res_of {})
+      assert.same({ "/x", "/" }, plan.exec.cwd)
+      assert.same({ true, "a0", "keep" }, { plan.exec.set_pwd, plan.exec.argv0, plan.exec.session })
+      assert.is_false(plan.init)
+      -- without an init the command's parent is nslua: it dies with nslua
+      assert.is_true(plan.exec.die_with_parent)
+      assert.is_nil(plan.die_with_parent)
+      assert.same({ "/l" }, plan.lock_files)
+      assert.same({ block_fd = 4 }, plan.sync)
+      plan = launch.plan(spec_of { die_with_parent = true, session = "new", init = true }, res_of {})
+      assert.is_true(plan.die_with_parent)
+      assert.is_true(plan.exec.die_with_parent)
+      assert.is_nil(plan.exec.session)
+      assert.is_nil(plan.init)
+      local text = table.concat(launch.explain(launch.plan(spec_of { cwd = { "/x", "/" }, set_pwd = true,
+        argv0 = "a0", session = "keep", init = false, die_with_parent = true, lock_files = { "/l" },
+        sync = { block_fd = 4, userns_block_fd = 5, sync_fd = 6 } }, res_of {})), "\n")
+      for _, want in ipairs { "cwd: /x | / (the first it can enter) (PWD set to it)",
+          "session: the caller's session and process group (no setsid)",
+          "die with parent: nslua and the command get PR_SET_PDEATHSIG SIGKILL",
+          "lock: /l (read lock, held for the sandbox's life)",
+          "sync: waits for fd 5 once its user namespace exists (the caller writes the id maps)",
+          "sync: waits for fd 4 before the command", "sync: fd 6 stays open until the sandbox ends",
+          "init: none (the child execs the command itself)", 'exec: /bin/true (argv[0] = "a0")' } do
+        assert.matches(want, text, 1, true)
+      end
+    end)
+
+    it("leaves host root's capability sets alone for caps = all, not for a list", function()
+      local all = launch.plan(spec_of { user = "host", caps = { "all" } }, res_of {})
+      assert.is_true(all.exec.host_caps)
+      assert.matches("capabilities: all (the caller's sets as they are)",
+        table.concat(launch.explain(all), "\n"), 1, true)
+      assert.is_nil(launch.plan(spec_of { user = "host", caps = { "kill" } }, res_of {}).exec.host_caps)
+      assert.is_nil(launch.plan(spec_of { caps = { "all" } }, res_of {}).exec.host_caps)
+    end)
+
     it("is pure: the same inputs give the same plan, and the spec is not changed", function()
       local spec = spec_of { mounts = { { type = "bind", source = "/etc", target = "/e" } } }
       local before = launch.json(spec.mounts)
@@ -254,6 +298,63 @@ describe("nslua.launch", function()
                               "exec: /bin/true" } do
         assert.matches(want, lines, 1, true)
       end
+    end)
+  end)
+
+  describe("bwrap's namespace fds and raw filters", function()
+    it("userns.fd: no user namespace of its own, no maps, ids only when given", function()
+      local plan = launch.plan(spec_of { userns = { fd = 7 } }, res_of {})
+      assert.same({ "cgroup", "ipc", "mnt", "net", "pid", "uts" }, plan.namespaces)
+      assert.same({ mode = "join" }, plan.identity)
+      assert.same({ fd = 7 }, plan.userns)
+      assert.is_nil(plan.exec.uid)
+      assert.is_nil(plan.exec.groups)
+      -- a tmpfs has no owner to give
+      local tmp
+      for _, st in ipairs(plan.mounts.steps) do
+        if st.path == launch.NEW .. "/tmp" and st.op == "mount" then tmp = st end
+      end
+      assert.not_matches("uid=", tmp.data)
+      plan = launch.plan(spec_of { userns = { fd = 7 }, user = { uid = 0, gid = 5 }, caps = { "chown" } },
+        res_of {})
+      assert.same({ mode = "join", uid = 0, gid = 5 }, plan.identity)
+      assert.equal(0, plan.exec.uid)
+      assert.equal(5, plan.exec.gid)
+      -- kept capabilities stay in the joined namespace (as bwrap's)
+      assert.is_nil(plan.nested_userns)
+      assert.matches("identity: joins the caller's user namespace (fd 7; no id maps written); inside uid 0 gid 5",
+        table.concat(launch.explain(plan), "\n"), 1, true)
+    end)
+
+    it("userns.disable makes the nested user namespace, userns.after replaces it", function()
+      local plan = launch.plan(spec_of { userns = { disable = true, assert_disabled = true } }, res_of {})
+      assert.same({ disable = true, assert_disabled = true }, plan.userns)
+      assert.same({ uid_map = { { 0, 0, 1 }, { 65534, 65534, 1 } },
+                    gid_map = { { 0, 0, 1 }, { 65534, 65534, 1 } } }, plan.nested_userns)
+      assert.truthy(launch.json(plan):find('"userns":{"assert_disabled":true,"disable":true}', 1, true))
+      local text = table.concat(launch.explain(plan), "\n")
+      assert.matches("user namespaces: disabled inside", text, 1, true)
+      assert.matches("user namespaces: set-up fails unless creating one is refused", text, 1, true)
+      plan = launch.plan(spec_of { userns = { after = 9 }, caps = { "chown" } }, res_of {})
+      assert.is_nil(plan.nested_userns)
+      assert.same({ after = 9 }, plan.userns)
+      assert.is_nil(launch.plan(spec_of { userns = {} }, res_of {}).userns)
+    end)
+
+    it("pidns_fd and seccomp_bpf: fd numbers and instruction counts, no programs", function()
+      local plan = launch.plan(spec_of { pidns_fd = 5, seccomp = "none",
+        seccomp_bpf = { ("\0"):rep(16), ("\0"):rep(8) } }, res_of {})
+      assert.equal(5, plan.pidns_fd)
+      assert.same({ 2, 1 }, plan.exec.seccomp_bpf)
+      assert.equal("none", plan.exec.seccomp)
+      local text = table.concat(launch.explain(plan), "\n")
+      assert.matches("pid namespace: the clone is born in the caller's (fd 5), its new one a child of it",
+        text, 1, true)
+      assert.matches("seccomp: none\nseccomp: then BPF program 1 (2 instructions)\n" ..
+        "seccomp: then BPF program 2 (1 instruction)", text, 1, true)
+      plan = launch.plan(spec_of {}, res_of {})
+      assert.is_nil(plan.pidns_fd)
+      assert.is_nil(plan.exec.seccomp_bpf)
     end)
   end)
 end)

@@ -333,6 +333,45 @@ describe("nslua.validate", function()
         assert.same({ "cwd: must be an absolute path" }, errs { cwd = bad })
       end
     end)
+
+    it("may be a list: the first directory the command can enter", function()
+      assert.same({ "/a", "/" }, ok { cwd = { "/a", "/" } }.cwd)
+      assert.same({ "cwd[2]: must be an absolute path" }, errs { cwd = { "/a", "b" } })
+      assert.same({ "cwd: must be an absolute path or a list of 1..64 of them" }, errs { cwd = {} })
+      assert.same({ "cwd: must be an absolute path or a list of 1..64 of them" }, errs { cwd = { x = "/" } })
+    end)
+  end)
+
+  describe("the process fields", function()
+    it("are absent unless given, and checked when given", function()
+      local s = ok {}
+      for _, k in ipairs { "set_pwd", "argv0", "session", "init", "die_with_parent", "lock_files", "sync" } do
+        assert.is_nil(s[k], k)
+      end
+      s = ok { set_pwd = true, argv0 = "", session = "keep", init = false, die_with_parent = true,
+               lock_files = { "/run/l" }, sync = { block_fd = 0, userns_block_fd = 5, sync_fd = 7 } }
+      assert.same({ true, "", "keep", false, true }, { s.set_pwd, s.argv0, s.session, s.init, s.die_with_parent })
+      assert.same({ "/run/l" }, s.lock_files)
+      assert.same({ block_fd = 0, userns_block_fd = 5, sync_fd = 7 }, s.sync)
+    end)
+
+    it("name each bad one", function()
+      assert.same({ "argv0: must be a string without NUL bytes", "die_with_parent: must be a boolean",
+                    "init: must be a boolean", "lock_files[1]: must be an absolute path",
+                    'session: must be "new" or "keep"', "set_pwd: must be a boolean",
+                    "sync.block_fd: must be a file descriptor >= 0", "sync.bogus: unknown field" },
+        errs { argv0 = 1, die_with_parent = "yes", init = 0, lock_files = { "rel" }, session = "old",
+               set_pwd = 1, sync = { block_fd = -1, bogus = 1 } })
+      assert.same({ "sync: must be a table { block_fd, userns_block_fd, sync_fd }" }, errs { sync = 3 })
+      assert.same({ "lock_files: must be a list of absolute paths" }, errs { lock_files = "/x" })
+    end)
+
+    it("tie session to tty and userns_block_fd to a user namespace", function()
+      assert.same({ 'session: must be "new" with tty = true (the pty becomes the controlling terminal)' },
+        errs { tty = true, session = "keep" })
+      assert.same({ 'sync.userns_block_fd: requires a user namespace (user ~= "host")' },
+        errs { user = "host", sync = { userns_block_fd = 3 } })
+    end)
   end)
 
   describe("argv", function()
@@ -390,7 +429,7 @@ describe("nslua.validate", function()
         assert.same({ "user.gid: must be an integer 0..65535",
           "user.uid: must be an integer 0..65535" }, errs { user = { uid = bad, gid = bad } })
       end
-      assert.same({ "user.map: must be \"used\" or \"all\"" }, errs { user = { map = "some" } })
+      assert.same({ "user.map: must be \"used\", \"all\" or \"caller\"" }, errs { user = { map = "some" } })
       assert.same({ "user.name: unknown field" }, errs { user = { name = "x" } })
       assert.same({ "user: must be \"host\" or a table { uid, gid, map }" }, errs { user = "root" })
       assert.same({ "user: must be \"host\" or a table { uid, gid, map }" }, errs { user = 0 })

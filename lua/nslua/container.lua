@@ -88,6 +88,12 @@ function Container:start()
   if self._pid then error("start: the container was already started", 2) end
   local spec = self.spec
   self.t0 = proc.now()
+  -- die_with_parent: when whoever started us dies, we die, and the child
+  -- with us (its own PR_SET_PDEATHSIG); the command gets one in the exec tail
+  if spec.die_with_parent then
+    local ok, perr, pcode = proc.prctl("pdeathsig", 9)
+    if not ok then return nil, ("start '%s': %s"):format(spec.name or "?", perr), pcode end
+  end
   local res, err, code, id = self._acquire(spec)
   self.id = id
   local ok = res
@@ -123,7 +129,18 @@ function Container:_runtime()
   local spec, res = self.spec, self.res
   local rt = { trees = res.rt.trees, cgroup_procs = res.rt.cgroup_procs, seccomp = res.rt.seccomp,
                stdio = res.rt.stdio, keep = {}, stop = TEST_STOPS[TEST_STOP] and TEST_STOP or nil }
+  -- spec.sync names the caller's fds: each must be open (the child waits on them)
+  for _, k in ipairs { "block_fd", "userns_block_fd", "sync_fd" } do
+    local fd = spec.sync and spec.sync[k]
+    if fd then
+      local pf = { { fd = fd, events = {} } }
+      if proc.poll(pf, 0) == 1 and pf[1].revents.nval then
+        return nil, ("sync.%s: fd %d is not open"):format(k, fd), errno.EBADF
+      end
+    end
+  end
   for i, fd in ipairs(res.rt.keep) do rt.keep[i] = fd end
+  rt.seccomp_bpf = res.rt.seccomp_bpf   -- spec.seccomp_bpf's raw programs
   local sync_r, sync_w, code = proc.pipe()
   if not sync_r then return nil, sync_w, code end
   self:_defer_close(sync_r, sync_w)
@@ -197,7 +214,8 @@ end
 
 -- The parent's side of the identity: the child's id maps.
 local function write_maps(ident, pid)
-  if ident.mode == "host" then return true end
+  -- "join": a user namespace the caller made, maps and all
+  if ident.mode == "host" or ident.mode == "join" then return true end
   local ok, err, code
   if ident.helper then
     ok, err, code = ids.newidmap("newuidmap", pid, ident.uid_map)
@@ -232,7 +250,11 @@ function Container:_clone_and_release(splan, flags, rt)
     end
   end)
   res:after_clone()
-  local ok, err, code = write_maps(self.plan.identity, pid)
+  -- sync.userns_block_fd: the caller writes the id maps while the child waits
+  local ok, err, code = true, nil, nil
+  if not (self.plan.sync and self.plan.sync.userns_block_fd) then
+    ok, err, code = write_maps(self.plan.identity, pid)
+  end
   if ok then ok, err, code = res:attach(pid, self.plan) end
   if not ok then return nil, err, code end
   if spec.hooks and spec.hooks.after_clone then
@@ -273,7 +295,8 @@ function M.state_record(self, pid)
     slot = res.slot or "", namespaces = nsl,
     uid = ident.uid or "", gid = ident.gid or "", user_mode = ident.mode,
     caps = spec.caps or {}, seccomp = plan.exec.seccomp,
-    rlimits = rl, env = env, cwd = spec.cwd, tty = spec.tty and 1 or 0,
+    rlimits = rl, env = env, cwd = type(spec.cwd) == "table" and spec.cwd[1] or spec.cwd,
+    tty = spec.tty and 1 or 0,
     net = type(spec.net) == "table" and (spec.net.bridge and "bridge" or "veth") or spec.net,
   }
 end
@@ -378,6 +401,12 @@ function Container:wait()
   local cpu_limit = res.cg and limits.cpu
   local fds = { { fd = self._status_r, events = { ["in"] = true } },
                 { fd = sfd, events = { ["in"] = true } } }
+  -- plan.init == false: the status pipe ends at the command's execve (its
+  -- end is close-on-exec); from then on its pidfd tells when it ended
+  local pidfd = self.plan.init == false and proc.pidfd_open(self._pid) or nil
+  -- session "keep": a signal the kernel sent our process group (a
+  -- terminal's ^C, sender pid 0) reached the command too
+  local same_session = self.plan.exec.session == "keep"
   if tty then
     fds[3] = { fd = tty.master, events = { ["in"] = true } }
     fds[4] = { fd = 0, events = { ["in"] = true } }
@@ -392,22 +421,28 @@ function Container:wait()
     if n and n > 0 then
       local rv = fds[2].revents
       if rv and rv["in"] then
-        local signo = proc.sigread(sfd)
+        local signo, sender = proc.sigread(sfd)
         if signo == 28 and tty then
           tty:resize()
-        elseif signo then
+        elseif signo and not (same_session and sender == 0) then
           proc.kill(self._pid, signo)
         end
       end
       if tty then tty:pump(fds) end
       rv = fds[1].revents
       if rv and (rv["in"] or rv.hup) then
+        if fds[1].fd == pidfd then break end   -- the command (no init) ended
         local data = proc.read(self._status_r, 4096)
-        if not data or data == "" then break end
-        buf[#buf + 1] = data
-        -- the executor forks nothing before the command: it is the init's
-        -- first child, which is what `nslua exec` looks for (no record update)
-        if not self.cmd_pid then self.cmd_pid = status.cmd_pid(table.concat(buf)) end
+        if data and data ~= "" then
+          buf[#buf + 1] = data
+          -- the executor forks nothing before the command: it is the init's
+          -- first child, which is what `nslua exec` looks for (no record update)
+          if not self.cmd_pid then self.cmd_pid = status.cmd_pid(table.concat(buf)) end
+        elseif pidfd then
+          fds[1] = { fd = pidfd, events = { ["in"] = true } }
+        else
+          break
+        end
       end
     end
     if self._gc_resume and proc.now() - self.t0 > M.GC_HOLD then self:_resume_gc() end
@@ -423,12 +458,19 @@ function Container:wait()
   if tty then tty:finish() end
   local _, how, code, ru = proc.waitpid(self._pid)
   self._reaped = true
+  if pidfd then pidfd:close() end
+  local st = status.parse(table.concat(buf))
+  if self.plan.init == false and not st.exit and not st.exec and not st.setup and how then
+    -- no init wrote the exit record: the child was the command
+    st.exit = { how = how, code = code, utime = ru.utime, stime = ru.stime, maxrss = ru.maxrss_kb,
+                cutime = ru.utime, cstime = ru.stime, xfsz = how == "signaled" and code == report_mod.SIGXFSZ }
+  end
   if not self._last_run then self:_resume_gc() end
   running[self] = nil
   sfd:close()
   proc.sigprocmask("setmask", old)
   local rep = report_mod.build {
-    status = status.parse(table.concat(buf)), reason = reason, wall_s = proc.now() - self.t0,
+    status = st, reason = reason, wall_s = proc.now() - self.t0,
     cg = res:stats(), init = { how = how, code = code, ru = ru }, killed = self._killed,
     limits = spec.limits,
   }

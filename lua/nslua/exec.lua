@@ -258,7 +258,8 @@ local function prepare(rec, argv, opts)
   local r, perr = M.parse_record(info)
   if not r then return nil, "exec: " .. perr, errno.EINVAL end
   local privileged = proc.getuid() == 0
-  local kept = #r.caps > 0 and r.user_mode ~= "host"
+  -- (a "join" container keeps them in the joined namespace: no nested one)
+  local kept = #r.caps > 0 and r.user_mode ~= "host" and r.user_mode ~= "join"
   if kept and not privileged then
     return nil, ("exec: container '%s' keeps capabilities in a nested user namespace, "
       .. "which a rootless exec cannot join (its parent, the container's, is only "

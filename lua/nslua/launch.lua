@@ -15,6 +15,8 @@
 --   source_is.rootfs ("/", "/proc" or "/sys": a source that is one of
 --   them), sys_masks (extra /sys masks), layout (/bin ... of
 --   the host), net (net.plan's table), getenv (keep_env and TERM values).
+local ALL_CAPS = require("nslua.validate").CAPS
+
 local M = {}
 
 local OLD, NEW = "/.oldroot", "/newroot"
@@ -414,6 +416,9 @@ end
 local function identity(spec, res)
   if spec.user == "host" then return { mode = "host" } end
   local u = spec.user
+  -- userns.fd: the caller's user namespace, joined by the clone: its maps
+  -- are what they are (nothing to write); ids switch only when given
+  if spec.userns and spec.userns.fd then return { mode = "join", uid = u.uid, gid = u.gid } end
   local ident = { uid = u.uid, gid = u.gid, map = u.map }
   local hu, hg = res.host_uid, res.host_gid
   if u.map == "caller" then
@@ -532,6 +537,25 @@ local function net_plan(spec, res)
   return M.guest_steps(res.net, not res.pool)
 end
 
+-- The user namespace steps of spec.userns (fds are the caller's numbers):
+-- fd (joined by the clone), after (joined before the command), disable,
+-- assert_disabled; nil when there are none.
+local function userns_plan(un)
+  local u = { fd = un.fd, after = un.after, disable = un.disable or nil,
+              assert_disabled = un.assert_disabled or nil }
+  if next(u) == nil then return nil end
+  return u
+end
+
+-- spec.seccomp_bpf as instruction counts (the programs themselves are
+-- runtime data, rt.seccomp_bpf, as the compiled profile is rt.seccomp).
+local function bpf_sizes(list)
+  if not list or #list == 0 then return nil end
+  local t = {}
+  for i, prog in ipairs(list) do t[i] = #prog // 8 end
+  return t
+end
+
 --- Build the plan.
 -- @tparam table spec a validated spec (validate.check)
 -- @tparam table res resources (resources.fresh, a pool lease or resources.dry)
@@ -539,8 +563,11 @@ end
 function M.plan(spec, res)
   local plan = { id = res.id }
   local nsl = {}
+  local joins_user = spec.userns and spec.userns.fd ~= nil
   for k, v in pairs(spec.namespaces) do
-    if v and k ~= "time" and not (k == "net" and res.pool) then nsl[#nsl + 1] = k end
+    if v and k ~= "time" and not (k == "net" and res.pool) and not (k == "user" and joins_user) then
+      nsl[#nsl + 1] = k
+    end
   end
   table.sort(nsl)
   plan.namespaces = nsl
@@ -556,12 +583,20 @@ function M.plan(spec, res)
     plan.host_net = h
   end
   if res.cgroup_limits then plan.cgroup = res.cgroup_limits end
-  if spec.namespaces.mnt then plan.mounts = mount_plan(spec, res, ident.mode ~= "host" and ident) end
+  if spec.namespaces.mnt then
+    plan.mounts = mount_plan(spec, res, ident.mode ~= "host" and ident.uid ~= nil and ident or nil)
+  end
   plan.tty = spec.tty or nil
   local caps = spec.caps or {}
-  if #caps > 0 and ident.mode ~= "host" then
+  local un = spec.userns or {}
+  -- kept capabilities, and userns.disable (the command's namespace must
+  -- not be the one whose max_user_namespaces is 1), need the nested one;
+  -- userns.after names the namespace the command ends in instead
+  if (#caps > 0 or un.disable) and ident.uid_map and not un.after then
     plan.nested_userns = { uid_map = self_map(ident.uid_map), gid_map = self_map(ident.gid_map) }
   end
+  plan.userns = userns_plan(un)
+  plan.pidns_fd = spec.pidns_fd
   local hooks = {}
   for _, name in ipairs(M.CHILD_HOOKS) do
     if spec.hooks and spec.hooks[name] then hooks[#hooks + 1] = name end
@@ -574,12 +609,24 @@ function M.plan(spec, res)
     -- stdio.fds: descriptors the caller passes on (like bwrap's --fd options)
     keep_fds = spec.stdio and spec.stdio.fds and #spec.stdio.fds > 0 and spec.stdio.fds or nil,
     seccomp = type(spec.seccomp) == "table" and "custom" or spec.seccomp,
+    argv0 = spec.argv0, set_pwd = spec.set_pwd or nil,
+    session = spec.session == "keep" and "keep" or nil,
+    -- the command's parent-death signal: asked for, or without an init
+    -- (its parent is then nslua itself: a sandbox never outlives nslua)
+    die_with_parent = (spec.die_with_parent or spec.init == false) or nil,
+    -- host root with every capability: its sets as they are (bwrap's way)
+    host_caps = ident.mode == "host" and #caps == #ALL_CAPS or nil,
+    seccomp_bpf = bpf_sizes(spec.seccomp_bpf),
   }
   if ident.mode ~= "host" then
     exec.uid, exec.gid = ident.uid, ident.gid
     if ident.mode == "slot" then exec.groups = {} end
   end
   plan.exec = exec
+  if spec.init == false then plan.init = false end
+  plan.die_with_parent = spec.die_with_parent or nil
+  if spec.lock_files and #spec.lock_files > 0 then plan.lock_files = spec.lock_files end
+  if spec.sync and next(spec.sync) then plan.sync = spec.sync end
   local l = spec.limits
   plan.wait = { wall = l.wall, cpu = l.time and (l.time + (l.extra_time or 0)) }
   return plan
@@ -698,6 +745,9 @@ function M.explain(plan)
   local ident = plan.identity
   if ident.mode == "host" then
     p("identity: host (no user namespace; runs with the caller's ids)")
+  elseif ident.mode == "join" then
+    p("identity: joins the caller's user namespace (fd %d; no id maps written)%s", plan.userns.fd,
+      ident.uid and ("; inside uid %s gid %s"):format(tostring(ident.uid), tostring(ident.gid)) or "")
   else
     p("identity: %s user namespace; inside uid %d gid %d; uid map %s; gid map %s; setgroups %s%s%s",
       ident.mode == "slot" and "privileged (a free 65536-wide slot of host ids)"
@@ -706,6 +756,16 @@ function M.explain(plan)
       ident.helper and " (through newuidmap/newgidmap)" or "",
       ident.owner and ("; owned by host uid %d (its per-user quotas)"):format(ident.owner) or "")
   end
+  if plan.pidns_fd then
+    p("pid namespace: the clone is born in the caller's (fd %d)%s", plan.pidns_fd,
+      table.concat(plan.namespaces, " "):match("pid") and ", its new one a child of it" or "")
+  end
+  local un = plan.userns or {}
+  if un.disable then
+    p("user namespaces: disabled inside (max_user_namespaces = 1, then the nested one)")
+  end
+  if un.after then p("user namespace: joins the caller's (fd %d) after set-up, before exec", un.after) end
+  if un.assert_disabled then p("user namespaces: set-up fails unless creating one is refused") end
   if plan.hostname then p("hostname: %s", plan.hostname) end
   local n = plan.net
   if not n then
@@ -748,8 +808,12 @@ function M.explain(plan)
     local v = e.rlimits[k]
     p("rlimit: %s = %s", k, v == math.huge and "unlimited" or tostring(v))
   end
-  p("capabilities: %s", #e.caps > 0 and table.concat(e.caps, " ") or "none")
+  p("capabilities: %s", e.host_caps and "all (the caller's sets as they are)"
+    or #e.caps > 0 and table.concat(e.caps, " ") or "none")
   p("seccomp: %s", tostring(e.seccomp))
+  for i, insns in ipairs(e.seccomp_bpf or {}) do
+    p("seccomp: then BPF program %d (%d instruction%s)", i, insns, insns == 1 and "" or "s")
+  end
   for _, name in ipairs { "stdin", "stdout", "stderr" } do
     local v = plan.stdio[name]
     if v ~= "inherit" then p("%s: %s", name, type(v) == "table" and v.path or tostring(v)) end
@@ -758,8 +822,18 @@ function M.explain(plan)
   for k in pairs(e.env) do keys[#keys + 1] = k end
   table.sort(keys)
   for _, k in ipairs(keys) do p("env: %s=%s", k, e.env[k]) end
-  p("cwd: %s", e.cwd)
-  p("exec: %s", table.concat(e.argv, " "))
+  p("cwd: %s%s", type(e.cwd) == "table" and table.concat(e.cwd, " | ") .. " (the first it can enter)"
+    or e.cwd, e.set_pwd and " (PWD set to it)" or "")
+  if e.session == "keep" then p("session: the caller's session and process group (no setsid)") end
+  if plan.die_with_parent then p("die with parent: nslua and the command get PR_SET_PDEATHSIG SIGKILL") end
+  for _, f in ipairs(plan.lock_files or {}) do p("lock: %s (read lock, held for the sandbox's life)", f) end
+  local sy = plan.sync or {}
+  if sy.userns_block_fd then p("sync: waits for fd %d once its user namespace exists "
+    .. "(the caller writes the id maps)", sy.userns_block_fd) end
+  if sy.block_fd then p("sync: waits for fd %d before the command", sy.block_fd) end
+  if sy.sync_fd then p("sync: fd %d stays open until the sandbox ends", sy.sync_fd) end
+  if plan.init == false then p("init: none (the child execs the command itself)") end
+  p("exec: %s%s", table.concat(e.argv, " "), e.argv0 and (" (argv[0] = %q)"):format(e.argv0) or "")
   return out
 end
 

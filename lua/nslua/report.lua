@@ -66,6 +66,8 @@ function M.build(a)
     ex = nil
     r.status = "error"
     r.error = { step = e.step, errno = e.errno, message = ("exec %s: %s"):format(e.step, strerror(e.errno)) }
+    -- which call of the step (e.g. seccomp_bpf[2], the raw program the kernel refused)
+    r.error.detail = e.detail
     if e.step == "execve" then r.exit_code = M.exec_exit_code(e.errno) end
   elseif st.setup then
     local e = st.setup

@@ -97,6 +97,12 @@ end
 local Res = {}
 Res.__index = Res
 
+-- userns.fd: the sandbox joins the caller's user namespace, whose ids are
+-- not nslua's to choose: no slot of host ids.
+local function joins_userns(spec)
+  return spec.userns ~= nil and spec.userns.fd ~= nil
+end
+
 -- The cleanup stack: run in reverse order by release().
 function Res:defer(f)
   self._cleanup[#self._cleanup + 1] = f
@@ -324,6 +330,8 @@ end
 
 -- A profile that does not compile must fail the start (never run unfiltered).
 local function compile_seccomp(spec, res)
+  -- raw programs (spec.seccomp_bpf) are loaded after the profile, as given
+  if spec.seccomp_bpf and #spec.seccomp_bpf > 0 then res.rt.seccomp_bpf = spec.seccomp_bpf end
   if spec.seccomp == "none" then return true end
   local okc, bpf, berr, bcode = pcall(seccomp.compile, spec.seccomp)
   if not okc then return nil, tostring(bpf), errno.EINVAL end
@@ -507,7 +515,7 @@ function M.fresh(spec)
   end
   if not res.state_dir then return nil, err, code, res.id end
 
-  if spec.user ~= "host" and res.privileged and spec.user.map ~= "caller" then
+  if spec.user ~= "host" and res.privileged and spec.user.map ~= "caller" and not joins_userns(spec) then
     local slot, base, lockfd = ids.acquire()
     if not slot then
       res:release()
@@ -596,7 +604,7 @@ function M.dry(spec, opts)
   if not ok then return nil, err, code end
   res.id = opts.id or "xxxxxxxx"
   res.pool = opts.pool or nil
-  if spec.user ~= "host" and res.privileged and spec.user.map ~= "caller" then
+  if spec.user ~= "host" and res.privileged and spec.user.map ~= "caller" and not joins_userns(spec) then
     local base = opts.host_uid or ids.config().base
     res.host_uid, res.host_gid = base, opts.host_gid or base
   end

@@ -54,13 +54,16 @@ local MOUNT_TYPE_LIST = table.concat(M.MOUNT_TYPES, ", ")
 local FIELDS = set {
   "name", "hostname", "cwd", "argv", "namespaces", "user", "rootfs", "mounts",
   "net", "limits", "caps", "seccomp", "env", "keep_env", "stdio", "tty",
-  "hooks", "base",
+  "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
+  "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf",
 }
 local USER_FIELDS = set { "uid", "gid", "map" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
 local STDIO_FIELDS = set { "stdin", "stdout", "stderr", "fds" }
+local SYNC_FIELDS = set { "block_fd", "userns_block_fd", "sync_fd" }
 local NET_FIELDS = set { "veth", "bridge", "addr", "gateway" }
 local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route", "isolate_host" }
+local USERNS_FIELDS = set { "fd", "after", "disable", "assert_disabled" }
 
 -- Every field a mount may carry, and which of them each type accepts.
 -- Overlay: `lower` is the list of lower directories (uppermost first),
@@ -100,7 +103,9 @@ end
 M.FIELDS = {
   spec = sorted(FIELDS), user = sorted(USER_FIELDS), mount = sorted(MOUNT_FIELDS),
   net = sorted(NET_FIELDS), veth = sorted(VETH_FIELDS), stdio = sorted(STDIO_FIELDS),
+  sync = sorted(SYNC_FIELDS),
   hooks = sorted(HOOKS), namespaces = M.NAMESPACES, mount_types = {},
+  userns = sorted(USERNS_FIELDS),
 }
 for ty, allowed in pairs(MOUNT_ALLOWED) do M.FIELDS.mount_types[ty] = sorted(allowed) end
 
@@ -400,11 +405,13 @@ function Checker:user(v)
     return out
   end
   self:unknown(v, USER_FIELDS, "user")
+  -- map = "caller" maps one id each, any id (bubblewrap's --uid/--gid)
+  local max = v.map == "caller" and 0xfffffffe or 65535
   for _, k in ipairs { "uid", "gid" } do
     if v[k] ~= nil then
       local n = as_int(v[k])
-      if not n or n < 0 or n > 65535 then
-        self:add("user." .. k, "must be an integer 0..65535")
+      if not n or n < 0 or n > max then
+        self:add("user." .. k, ("must be an integer 0..%d"):format(max))
       else
         out[k] = n
       end
@@ -790,6 +797,73 @@ function Checker:stdio(spec)
   return out
 end
 
+-- cwd: a directory, or a list of them (the command starts in the first
+-- one it can enter, like bubblewrap's caller's cwd, else $HOME, else /).
+function Checker:cwd(spec)
+  local v = spec.cwd
+  if v == nil then return "/" end
+  if type(v) ~= "table" then return self:abspath(v, "cwd") end
+  if not is_list(v) or #v == 0 or #v > 64 then
+    self:add("cwd", "must be an absolute path or a list of 1..64 of them")
+    return nil
+  end
+  local out = {}
+  for i, p in ipairs(v) do out[i] = self:abspath(p, keypath("cwd", i)) end
+  return out
+end
+
+-- The process side of a sandbox (README "The spec"): argv0, session, init,
+-- die_with_parent, lock_files, sync.  Absent fields stay absent.
+function Checker:process(spec, out)
+  if spec.set_pwd ~= nil then out.set_pwd = self:boolean(spec.set_pwd, "set_pwd", false) end
+  if spec.argv0 ~= nil then
+    if type(spec.argv0) ~= "string" or spec.argv0:find("%z") then
+      self:add("argv0", "must be a string without NUL bytes")
+    else
+      out.argv0 = spec.argv0
+    end
+  end
+  if spec.session ~= nil then
+    if spec.session ~= "new" and spec.session ~= "keep" then
+      self:add("session", 'must be "new" or "keep"')
+    else
+      out.session = spec.session
+    end
+  end
+  if spec.init ~= nil then out.init = self:boolean(spec.init, "init", true) end
+  if spec.die_with_parent ~= nil then
+    out.die_with_parent = self:boolean(spec.die_with_parent, "die_with_parent", false)
+  end
+  if spec.lock_files ~= nil then
+    local v = spec.lock_files
+    if not is_list(v) then
+      self:add("lock_files", "must be a list of absolute paths")
+    else
+      out.lock_files = {}
+      for i, p in ipairs(v) do out.lock_files[i] = self:abspath(p, keypath("lock_files", i)) end
+    end
+  end
+  if spec.sync ~= nil then
+    local v = spec.sync
+    if type(v) ~= "table" then
+      self:add("sync", "must be a table { block_fd, userns_block_fd, sync_fd }")
+      return
+    end
+    self:unknown(v, SYNC_FIELDS, "sync")
+    out.sync = {}
+    for k in pairs(SYNC_FIELDS) do
+      if v[k] ~= nil then
+        local fd = as_int(v[k])
+        if not fd or fd < 0 or fd > MAX_FD then
+          self:add("sync." .. k, "must be a file descriptor >= 0")
+        else
+          out.sync[k] = fd
+        end
+      end
+    end
+  end
+end
+
 function Checker:hooks(spec)
   local v, out = spec.hooks, {}
   if v == nil then return out end
@@ -808,6 +882,96 @@ function Checker:hooks(spec)
     end
   end
   return out
+end
+
+-- A caller's file descriptor (an integer 0..MAX_FD), or nil with the
+-- problem added.
+function Checker:fd(v, path)
+  local fd = as_int(v)
+  if not fd or fd < 0 or fd > MAX_FD then
+    self:add(path, "must be a file descriptor (an integer >= 0)")
+    return nil
+  end
+  return fd
+end
+
+-- userns = { fd = N, after = N, disable = bool, assert_disabled = bool }:
+-- join the user namespace of fd N instead of making one; setns into the
+-- one of fd 'after' once set-up is done; make user namespaces impossible
+-- to create inside; fail set-up unless creating one is refused.
+function Checker:userns(spec)
+  local v = spec.userns
+  if v == nil then return nil end
+  if type(v) ~= "table" then
+    self:add("userns", "must be a table { fd, after, disable, assert_disabled }")
+    return nil
+  end
+  self:unknown(v, USERNS_FIELDS, "userns")
+  local out = {}
+  for _, k in ipairs { "fd", "after" } do
+    if v[k] ~= nil then out[k] = self:fd(v[k], "userns." .. k) end
+  end
+  for _, k in ipairs { "disable", "assert_disabled" } do
+    if self:boolean(v[k], "userns." .. k, false) then out[k] = true end
+  end
+  return out
+end
+
+-- seccomp_bpf = { STRING, ... }: raw classic BPF programs (struct
+-- sock_filter arrays, 8 bytes an instruction, at most BPF_MAXINSNS).
+M.BPF_MAXINSNS = 4096
+
+function Checker:seccomp_bpf(spec)
+  local v = spec.seccomp_bpf
+  if v == nil then return nil end
+  if not is_list(v) then
+    self:add("seccomp_bpf", "must be a list of BPF programs (strings)")
+    return nil
+  end
+  local out = {}
+  for i, prog in ipairs(v) do
+    local p = keypath("seccomp_bpf", i)
+    if type(prog) ~= "string" then
+      self:add(p, "must be a string (a BPF program)")
+    elseif #prog == 0 or #prog % 8 ~= 0 or #prog > M.BPF_MAXINSNS * 8 then
+      self:add(p, ("must be a classic BPF program: a positive multiple of 8 bytes, " ..
+        "at most %d instructions (it has %d bytes)"):format(M.BPF_MAXINSNS, #prog))
+    else
+      out[#out + 1] = prog
+    end
+  end
+  return out
+end
+
+-- The cross-field rules of userns (after the namespaces are final).
+-- With userns.fd the sandbox's ids are the joined namespace's: user.uid
+-- and user.gid stay unset (no switch) unless the spec gives them.
+function Checker:cross_userns(spec, out)
+  local ns, u = out.namespaces, out.userns
+  if not u then return end
+  if u.fd then
+    if out.user == "host" then
+      self:add("userns.fd", "requires a user namespace (not user = \"host\")")
+    else
+      local su = type(spec.user) == "table" and spec.user or {}
+      if su.uid == nil then out.user.uid = nil end
+      if su.gid == nil then out.user.gid = nil end
+      for i, m in ipairs(out.mounts) do
+        if m and m.type == "bind-idmap" then
+          self:add(keypath("mounts", i), "bind-idmap needs a user namespace nslua makes (not userns.fd)")
+        end
+      end
+    end
+  end
+  if u.disable then
+    if out.user == "host" then
+      self:add("userns.disable", "requires a user namespace (not user = \"host\")")
+    elseif u.fd then
+      self:add("userns.disable", "requires a new user namespace (conflicts with userns.fd)")
+    end
+    if u.after then self:add("userns.disable", "conflicts with userns.after") end
+    if not ns.mnt then self:add("userns.disable", "requires a mount namespace (namespaces.mnt)") end
+  end
 end
 
 local DEFAULT_NS = {
@@ -841,6 +1005,8 @@ function Checker:cross(spec, out)
   ns.net = out.net ~= "host"
   for i, m in ipairs(out.mounts) do
     local need = m and MOUNT_NEEDS_NS[m.type]
+    -- a proc of the pid namespace pidns_fd joins needs no new one
+    if need == "pid" and out.pidns_fd then need = nil end
     if need and not ns[need] then
       self:add(keypath("mounts", i), ("%s requires a %s namespace (namespaces.%s)")
         :format(m.type, need, need))
@@ -867,6 +1033,12 @@ function Checker:cross(spec, out)
   end
   if out.tty and out.stdio.stdin ~= "inherit" then
     self:add("stdio.stdin", "must be \"inherit\" with tty = true")
+  end
+  if out.tty and out.session == "keep" then
+    self:add("session", 'must be "new" with tty = true (the pty becomes the controlling terminal)')
+  end
+  if out.sync and out.sync.userns_block_fd and not ns.user then
+    self:add("sync.userns_block_fd", "requires a user namespace (user ~= \"host\")")
   end
 end
 
@@ -898,7 +1070,7 @@ function M.check(spec, opts)
       out.hostname = h
     end
   end
-  out.cwd = spec.cwd == nil and "/" or c:abspath(spec.cwd, "cwd")
+  out.cwd = c:cwd(spec)
   out.argv = c:argv(spec, opts.need_argv)
   out.namespaces = c:namespaces(spec)
   if spec.user ~= nil then out.user = c:user(spec.user) end
@@ -919,7 +1091,12 @@ function M.check(spec, opts)
   out.stdio = c:stdio(spec)
   out.tty = c:boolean(spec.tty, "tty", false)
   out.hooks = c:hooks(spec)
+  c:process(spec, out)
+  out.userns = c:userns(spec)
+  if spec.pidns_fd ~= nil then out.pidns_fd = c:fd(spec.pidns_fd, "pidns_fd") end
+  out.seccomp_bpf = c:seccomp_bpf(spec)
   c:cross(spec, out)
+  c:cross_userns(spec, out)
   if #c.errors == 0 then return out end
   local errs = c.errors
   for _, e in ipairs(errs) do e.key = sort_key(e) end

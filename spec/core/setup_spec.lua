@@ -65,7 +65,7 @@ describe("nslua.core.setup", function()
       assert.has_error(function() setup.plan(t, rt) end, "setup.plan: mounts.steps[1] (mount) lacks its argument")
       steps { { op = "mkdir", path = "/x", uid = -1 } }
       assert.has_error(function() setup.plan(t, rt) end,
-        "bad argument #1 to 'plan' (an owner id must be 0..2^32-2)")
+        "bad argument #1 to 'plan' (ids must be 0..2^32-2)")
       steps { { op = "mkdir", path = "/x", parents = 4096 } }
       assert.has_error(function() setup.plan(t, rt) end, "bad argument #1 to 'plan' (a mode must be 0..07777)")
       t.mounts = nil

@@ -536,9 +536,9 @@ function M.spec_of(st)
   local cgroup = st.unshare_cgroup or (st.unshare_cgroup_try and core.mount.stat("/proc/self/ns/cgroup") ~= nil)
   local spec = {
     base = "none",
-    namespaces = { mnt = true, user = userns or nil, pid = st.unshare_pid or nil,
-                   net = st.unshare_net or nil, ipc = st.unshare_ipc or nil,
-                   uts = st.unshare_uts or nil, cgroup = cgroup or nil },
+    namespaces = { mnt = true, user = userns or false, pid = st.unshare_pid or false,
+                   net = st.unshare_net or false, ipc = st.unshare_ipc or false,
+                   uts = st.unshare_uts or false, cgroup = cgroup or false, time = false },
     net = st.unshare_net and "none" or "host",
     hostname = st.hostname,
     seccomp = "none",
