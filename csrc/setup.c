@@ -1086,8 +1086,11 @@ typedef struct joined {
 ** The clone of a plan with plan.pidns_fd or plan.userns.fd (bwrap --pidns,
 ** --userns): a namespace joined with setns(2) is for good, and the
 ** caller must stay where it is, so a forked helper joins them (the pid
-** namespace first, while we still hold every capability in ours; setns
-** of CLONE_NEWPID places the children, not the caller) and makes the
+** namespace first if it can, while it holds our capabilities, else after
+** the user namespace, as bwrap does: joining a pid namespace needs
+** CAP_SYS_ADMIN in the caller's user namespace too, which a rootless
+** caller has only in the joined one; setns of CLONE_NEWPID places the
+** children, not the caller) and makes the
 ** clone with CLONE_PARENT: the child is ours, as in the plain clone (its
 ** pid, its wait status, its parent-death signal), born in the pid
 ** namespace joined and owned by the user namespace joined.  A new pid
@@ -1117,8 +1120,17 @@ static int clone_joined (lua_State *L, plan *p, unsigned long flags) {
   }
   if (h == 0) {
     as_owner o;
+    /* the pid namespace while we hold our capabilities (host root), else
+    ** once in the joined user namespace (a rootless caller) */
+    int pid_joined = p->pidns_fd >= 0 && setns(p->pidns_fd, CLONE_NEWPID) == 0;
+    /* EINVAL: not a descendant of our user namespace (bwrap's hint) */
+    j->what = "setns user";
+    if (p->userns_fd >= 0 && setns(p->userns_fd, CLONE_NEWUSER) != 0) {
+      j->err = errno;
+      _exit(1);
+    }
     j->what = "setns pid";
-    if (p->pidns_fd >= 0 && setns(p->pidns_fd, CLONE_NEWPID) != 0) {
+    if (p->pidns_fd >= 0 && !pid_joined && setns(p->pidns_fd, CLONE_NEWPID) != 0) {
       j->err = errno;
       _exit(1);
     }
@@ -1135,12 +1147,6 @@ static int clone_joined (lua_State *L, plan *p, unsigned long flags) {
         _exit(0);
       }
       j->inner = 1;
-    }
-    /* EINVAL: not a descendant of our user namespace (bwrap's hint) */
-    j->what = "setns user";
-    if (p->userns_fd >= 0 && setns(p->userns_fd, CLONE_NEWUSER) != 0) {
-      j->err = errno;
-      _exit(1);
     }
     j->what = "setresuid owner";
     if (p->owner >= 0 && (flags & CLONE_NEWUSER) && owner_enter(&o, (uid_t)p->owner) != 0) {

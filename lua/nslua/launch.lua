@@ -96,7 +96,9 @@ end
 
 -- A minimal /dev: binds of the host's device nodes on a tmpfs, devpts,
 -- /dev/shm, the fd links.  Device binds are the one place without nodev.
-local function dev_mount(steps, target, tty_gid)
+-- 'shm_dir': /dev/shm is a plain directory (bubblewrap's --dev, for base
+-- "none": the command line mounts something there if it wants one).
+local function dev_mount(steps, target, tty_gid, shm_dir)
   local d = NEW .. target
   add(steps, { op = "mkdir", path = d, what = target })
   add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = d,
@@ -114,9 +116,11 @@ local function dev_mount(steps, target, tty_gid)
                flags = { nosuid = true, noexec = true }, data = ptsopts, what = target .. "/pts" })
   add(steps, { op = "symlink", target = "pts/ptmx", path = d .. "/ptmx", what = target .. "/ptmx" })
   add(steps, { op = "mkdir", path = d .. "/shm", what = target .. "/shm" })
-  add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = d .. "/shm",
-               flags = { nosuid = true, nodev = true },
-               data = ("mode=1777,size=%d"):format(M.TMPFS_SIZE), what = target .. "/shm" })
+  if not shm_dir then
+    add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = d .. "/shm",
+                 flags = { nosuid = true, nodev = true },
+                 data = ("mode=1777,size=%d"):format(M.TMPFS_SIZE), what = target .. "/shm" })
+  end
   add(steps, { op = "symlink", target = "/proc/self/fd", path = d .. "/fd", what = target .. "/fd" })
   -- bubblewrap's /dev has it too (masked wherever a proc shows)
   add(steps, { op = "symlink", target = "/proc/kcore", path = d .. "/core", what = target .. "/core" })
@@ -161,7 +165,7 @@ kinds.tmpfs = function(steps, m, ctx)
   tmpfs_mount(steps, m.target, m.size, m.mode or 493, ctx.owner, owned({ parents = parent_mode(m.mode) }, ctx))
 end
 kinds.proc = function(steps, m) proc_mount(steps, m.target) end
-kinds.dev = function(steps, m, ctx) dev_mount(steps, m.target, ctx.tty_gid) end
+kinds.dev = function(steps, m, ctx) dev_mount(steps, m.target, ctx.tty_gid, ctx.base_none) end
 kinds.mqueue = function(steps, m)
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
   add(steps, { op = "mount", src = "mqueue", fstype = "mqueue", path = NEW .. m.target,
@@ -357,7 +361,7 @@ local function mount_plan(spec, res, ident)
   local steps = {}
   local ns = spec.namespaces
   local ctx = {
-    res = res, nfiles = 0, file_bytes = 0, noverlays = 0,
+    res = res, nfiles = 0, file_bytes = 0, noverlays = 0, base_none = spec.base == "none",
     tty_gid = (ident and ident.map == "all") or spec.user == "host",
     owner = ident and { uid = ident.uid, gid = ident.gid },
   }

@@ -1028,7 +1028,8 @@ function Checker:cross(spec, out)
   end
   if out.hostname and not ns.uts then
     self:add("hostname", "requires a uts namespace (namespaces.uts)")
-  elseif spec.hostname == nil and ns.uts then
+  elseif spec.hostname == nil and ns.uts and out.base ~= "none" then
+    -- base "none" (bubblewrap's) keeps the caller's hostname in the new namespace
     out.hostname = "sandbox"
   end
   if out.tty and out.stdio.stdin ~= "inherit" then

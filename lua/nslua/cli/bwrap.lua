@@ -171,7 +171,7 @@ local function environ()
   return env
 end
 
-local all_caps
+local all_caps, caller_caps
 
 -- The parse state: what the options said, in order where order matters.
 -- (`nslua run` makes one too, and feeds its bwrap spellings to M.option.)
@@ -179,7 +179,7 @@ local function new_state(opts)
   return {
     cwd = opts.cwd, env = opts.env or environ(), uid = opts.uid, gid = opts.gid,
     ops = {}, lock_files = {}, seccomp = {}, overlay_src = {}, consumed = {},
-    caps = opts.uid == 0 and all_caps() or {}, nargs = 0, warn = opts.warn,
+    caps = opts.uid == 0 and (opts.caps or caller_caps()) or {}, nargs = 0, warn = opts.warn,
   }
 end
 M.new_state = new_state
@@ -380,16 +380,32 @@ function all_caps()
   for _, c in ipairs(require("nslua.validate").CAPS) do set[c] = true end
   return set
 end
+-- The capabilities this process has in effect (root's start set, as
+-- bubblewrap takes it with capget).
+function caller_caps()
+  local f = io.open("/proc/self/status")
+  local hex = f and (f:read("a") or ""):match("CapEff:%s*(%x+)")
+  if f then f:close() end
+  local bits = hex and math.tointeger(tonumber(hex, 16))
+  if not bits then return all_caps() end
+  local set = {}
+  for i, c in ipairs(require("nslua.validate").CAPS) do
+    if bits & (1 << (i - 1)) ~= 0 then set[c] = true end
+  end
+  return set
+end
 local function cap_name(s)
   local n = s:lower():gsub("^cap_", "")
   if all_caps()[n] then return n end
   die("unknown cap: %s", s)
 end
 handlers["--cap-add"] = function(st, a)
+  st.caps_used = true
   if a[1]:lower() == "all" then st.caps = all_caps() return end
   st.caps[cap_name(a[1])] = true
 end
 handlers["--cap-drop"] = function(st, a)
+  st.caps_used = true
   if a[1]:lower() == "all" then st.caps = {} return end
   st.caps[cap_name(a[1])] = nil
 end
@@ -569,7 +585,11 @@ function M.process_fields(st, spec)
                     assert_disabled = st.assert_userns_disabled }
   end
   spec.pidns_fd = st.pidns_fd
-  if st.block_fd or st.sync_fd then spec.sync = { block_fd = st.block_fd, sync_fd = st.sync_fd } end
+  -- --userns-block-fd: the child waits on it once its user namespace
+  -- exists and nslua writes no id maps (the caller does, as with bubblewrap)
+  if st.block_fd or st.sync_fd or st.userns_block_fd then
+    spec.sync = { block_fd = st.block_fd, sync_fd = st.sync_fd, userns_block_fd = st.userns_block_fd }
+  end
   if #st.lock_files > 0 then spec.lock_files = st.lock_files end
   if #st.seccomp > 0 then
     local progs = {}
@@ -643,12 +663,14 @@ function M.spec_of(st)
     c[#c + 1] = "/"
     spec.cwd = c
   end
+  -- root without --cap-add/--cap-drop keeps what it has ("all": the host's
+  -- sets as they are, or every capability of a new user namespace)
   local caps, every = {}, true
   for c in pairs(all_caps()) do
     if st.caps[c] then caps[#caps + 1] = c else every = false end
   end
   table.sort(caps)
-  spec.caps = every and { "all" } or caps
+  spec.caps = (every or (st.uid == 0 and not st.caps_used)) and { "all" } or caps
   -- the operations, in order; fd contents read now
   local ctx = { pidns = st.unshare_pid or st.pidns_fd, tmpfs_size = default_tmpfs_size, used = fds_used }
   local mounts = {}
@@ -657,8 +679,8 @@ function M.spec_of(st)
   -- then the process fields (the seccomp programs read after the data)
   M.process_fields(st, spec)
   -- bubblewrap passes every fd it did not use itself to the command
-  for _, fd in ipairs { st.info_fd, st.json_status_fd, st.userns_block_fd, st.block_fd, st.sync_fd } do
-    fds_used[fd] = true
+  for _, k in ipairs { "info_fd", "json_status_fd", "userns_block_fd", "block_fd", "sync_fd" } do
+    if st[k] then fds_used[st[k]] = true end
   end
   local keep = {}
   for _, fd in ipairs(M.open_fds()) do
@@ -703,10 +725,15 @@ local function setup_message(e, spec)
   if src then return ("Can't find source path %s: No such file or directory"):format(src) end
   local at, text = msg:match("^(.-): symlink '.-': File exists %(existing destination is (.*)%)$")
   if at then return ("Can't make symlink at %s: existing destination is %s"):format(at, text) end
+  local path, err = msg:match("^.-: open '/newroot(.-)': (.*)$")
+  if path then return ("Can't create file at %s: %s"):format(path, err) end
+  path, err = msg:match("^.-: mkdir '/newroot(.-)': (.*)$")
+  if path then return ("Can't mkdir %s: %s"):format(path, err) end
   if e.step == "execve" or (e.step and e.step:match("^exec")) then
     return ("execvp %s: %s"):format(spec.argv[1], require("nslua.report").strerror(e.errno))
   end
-  return msg
+  -- set-up's own paths are inside the new root
+  return (msg:gsub("'/newroot/", "'/"))
 end
 
 -- The host pid of the sandbox's command: the init's first child (none yet: nil).
@@ -718,8 +745,8 @@ local function command_pid(init_pid)
   return pid
 end
 
---- The writers of --info-fd and --json-status-fd (and the wait of
--- --userns-block-fd) that parse state st asks for, bubblewrap's JSON.
+--- The writers of --info-fd and --json-status-fd that parse state st asks
+-- for, bubblewrap's JSON.
 -- "child-pid" is the command's pid (the sandbox's pid 1 under bubblewrap):
 -- nslua's init stays non-dumpable (DESIGN "Trust rules"), so its /proc
 -- files are not the caller's to open, while the command's are.  The
@@ -743,15 +770,12 @@ function M.status_writers(spec, st)
       write_fd(st.json_status_fd, ('{ "child-pid": %d%s }\n'):format(pid, ns_json))
     end
   end
-  if reporting or st.userns_block_fd then
+  if reporting then
     spec.hooks = spec.hooks or {}
     spec.hooks.after_clone = function(ctx)
       ns_info, ns_json = ns_fields(spec, ctx.pid, false), ns_fields(spec, ctx.pid, true)
-      if st.userns_block_fd then
-        report_pid(ctx.pid)
-        core.proc.read(st.userns_block_fd, 1)
-        core.proc.close(st.userns_block_fd)
-      end
+      -- the caller needs the pid now to write the maps the child waits for
+      if st.userns_block_fd then report_pid(ctx.pid) end
     end
   end
   local w = {}
