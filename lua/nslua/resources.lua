@@ -511,9 +511,17 @@ function M.fresh(spec)
     end
     for _, l in ipairs(net_locks) do l:close() end
     err = lock
+    -- a read-only state directory (nslua inside a sandbox whose / is a
+    -- read-only bind, as `bwrap --ro-bind / / nslua ...`): a run that
+    -- makes no host object (no cgroup, no links) needs no record to be
+    -- cleaned up after, and goes on without one (nslua ps does not list it)
+    if code == errno.EROFS and not needs_cg and not res.net then
+      res.stateless = true
+      break
+    end
     if code ~= errno.EEXIST then return nil, err, code, res.id end
   end
-  if not res.state_dir then return nil, err, code, res.id end
+  if not res.state_dir and not res.stateless then return nil, err, code, res.id end
 
   if spec.user ~= "host" and res.privileged and spec.user.map ~= "caller" and not joins_userns(spec) then
     local slot, base, lockfd = ids.acquire()

@@ -812,6 +812,9 @@ function M.run(spec, st, eprint)
     eprint(setup_message({ message = err }, spec))
     return M.EXIT_FAIL
   end
+  -- a command that never ran (an exec failure): bubblewrap's document was
+  -- out before its exec all the same
+  if reporting and not written and ns_info then report_pid(c:pid()) end
   local e = rep.error
   if rep.status == "error" then
     eprint(setup_message(e or {}, spec))
