@@ -753,8 +753,9 @@ end
 -- namespace inodes are read before the child runs; with --userns-block-fd
 -- (the caller writes id maps before the sandbox goes on) the document is
 -- written then, naming the init.  Installs an after_clone hook in spec;
--- the caller then calls w.attach(c) on the container made of it, and
--- w.ran(c, code) once the command ran (the last document).
+-- the caller then calls w.attach(c) on the container made of it,
+-- w.report(c) once the run ended, and w.ran(c, code) when the command ran
+-- (the last document).
 -- @treturn table w
 function M.status_writers(spec, st)
   local reporting = st.info_fd or st.json_status_fd
@@ -786,8 +787,13 @@ function M.status_writers(spec, st)
       end
     end
   end
-  function w.ran(c, code)
+  -- the first document, when the command's start did not write it (the
+  -- run ended: a command that never ran, or too short to be seen)
+  function w.report(c)
     if reporting and not written and ns_info then report_pid(c:pid()) end
+  end
+  function w.ran(c, code)
+    w.report(c)
     if st.json_status_fd then
       write_fd(st.json_status_fd, ('{ "exit-code": %d }\n'):format(code))
     end
@@ -814,7 +820,7 @@ function M.run(spec, st, eprint)
   end
   -- a command that never ran (an exec failure): bubblewrap's document was
   -- out before its exec all the same
-  if reporting and not written and ns_info then report_pid(c:pid()) end
+  w.report(c)
   local e = rep.error
   if rep.status == "error" then
     eprint(setup_message(e or {}, spec))

@@ -685,6 +685,8 @@ function M.run_spec(spec, opts, w)
     eprintf("%s", err)
     return report.EXIT_FAIL
   end
+  -- bubblewrap's first document: out even when the command never ran
+  if w then w.report(c) end
   local e = rep.error
   if e and rep.status == "error" then
     if rep.exit_code == report.EXIT_NOT_FOUND or rep.exit_code == report.EXIT_CANNOT_EXEC then
