@@ -298,7 +298,7 @@ local OPTIONS = {
       end
       local bs = sets(b.obs.out)
       local ns, nbnd = sets(n.obs.out)
-      assert.equal(8, #bs, b.obs.out)
+      assert.equal(9, #bs, b.obs.out)   -- 4 sets twice and NoNewPrivs
       assert.same(bs, ns)
       local prm = {}
       for v in n.obs.out:gmatch("CapPrm:%s*(%x+)") do prm[#prm + 1] = v end
