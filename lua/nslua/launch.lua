@@ -599,8 +599,14 @@ function M.plan(spec, res)
     plan.host_net = h
   end
   if res.cgroup_limits then plan.cgroup = res.cgroup_limits end
+  -- sync.userns_block_fd with map = "caller" (bubblewrap's): the caller
+  -- writes maps of its own while the child waits, so the inside ids are
+  -- whatever they make of ours: nothing is owned by, or switched to, a
+  -- planned id
+  local caller_maps = spec.sync and spec.sync.userns_block_fd ~= nil and ident.mode == "caller"
   if spec.namespaces.mnt then
-    plan.mounts = mount_plan(spec, res, ident.mode ~= "host" and ident.uid ~= nil and ident or nil)
+    plan.mounts = mount_plan(spec, res, ident.mode ~= "host" and ident.uid ~= nil and not caller_maps
+      and ident or nil)
   end
   plan.tty = spec.tty or nil
   local caps = spec.caps or {}
@@ -634,7 +640,7 @@ function M.plan(spec, res)
     host_caps = ident.mode == "host" and #caps == #ALL_CAPS or nil,
     seccomp_bpf = bpf_sizes(spec.seccomp_bpf),
   }
-  if ident.mode ~= "host" then
+  if ident.mode ~= "host" and not caller_maps then
     exec.uid, exec.gid = ident.uid, ident.gid
     if ident.mode == "slot" then exec.groups = {} end
   end

@@ -188,6 +188,11 @@ describe("nslua bwrap specs", function()
     assert.are.equal("keep", spec_of({ "true" }).session)
     assert.are.equal("new", spec_of({ "--new-session", "true" }).session)
     assert.is_false(spec_of({ "--unshare-pid", "--as-pid-1", "true" }).init)
+    -- an init only where bubblewrap forks its reaper
+    assert.is_false(spec_of({ "true" }).init)
+    assert.is_true(spec_of({ "--unshare-pid", "true" }).init)
+    assert.is_true(spec_of({ "--lock-file", "/l", "true" }).init)
+    assert.is_true(spec_of({ "--sync-fd", "1", "true" }).init)
   end)
 
   it("prints bubblewrap's usage with every option", function()

@@ -643,7 +643,12 @@ function M.spec_of(st)
     env = st.env,
     set_pwd = true,
     session = st.new_session and "new" or "keep",
+    die_with_parent = st.die_with_parent or nil,
   }
+  -- bubblewrap's process tree: an init (its pid-1 reaper) with a pid
+  -- namespace, lock files or a sync fd to hold, and not --as-pid-1; else
+  -- the command is nslua's own child
+  spec.init = not st.as_pid_1 and (st.unshare_pid or #st.lock_files > 0 or st.sync_fd ~= nil)
   if st.userns_fd then
     -- the caller's user namespace: its maps as they are, ids only if given
     spec.user = { uid = st.sandbox_uid, gid = st.sandbox_gid }
