@@ -304,28 +304,13 @@ sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
               mounts = { { type = "bind", source = %q, target = "/lk" } }, %s }
       ]]):format(tag, tag, dir, fields))
       f:close()
-      local script = ([[
-mount -t tmpfs -o mode=0755 nslua-spec /run/nslua || exit 1
-M=%s
-alive() {
-  for p in /proc/[0-9]*; do
-    a=$({ tr '\0' '\n' < $p/cmdline; } 2>/dev/null | head -n1)
-    [ "$a" = "$M" ] && { echo ${p#/proc/}; return 0; }
-  done
-  return 1
-}
-sh -c %s >/dev/null 2>&1 & s=$!
-i=0; until alive >/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done
-l=$(cat /proc/$s/task/$s/children)
-alive >/dev/null && echo STARTED
+      local script = helper.dwp_head(tag, q(helper.LUA .. " " .. q(runfile) .. "; :")) .. ([[
 python3 %s/probe.py %s
 kill -KILL $s; wait $s 2>/dev/null
 i=0; while alive >/dev/null && [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done
 if alive >/dev/null; then echo ALIVE; kill -KILL $l; sleep 0.5; else echo GONE; fi
 python3 %s/probe.py %s
-%s gc >/dev/null 2>&1
-echo "RECORDS: $(ls -A /run/nslua | grep -E '^[a-z0-9]{8}$|^\.[a-z0-9]{8}\.[0-9]+$' | tr '\n' ' ')"
-]]):format(tag, q(helper.LUA .. " " .. q(runfile) .. "; :"), dir, q(lockf), dir, q(lockf), helper.nslua)
+]]):format(dir, q(lockf), dir, q(lockf)) .. helper.dwp_tail()
       local _, out = helper.sh("unshare -m sh -c " .. q(script))
       -- nothing of it is left, whatever happened
       local _, ps = helper.sh("ps -eo args")

@@ -535,6 +535,36 @@ function M.sleep(s)
   os.execute("sleep " .. s)
 end
 
+-- The --die-with-parent scenarios (run in a private mount namespace): a
+-- private /run/nslua; alive() prints the pid of the process whose argv[0]
+-- is 'mark'; the caller `sh -c CMD` ('cmd' quoted) runs in the background
+-- as $s, its child (nslua) is $l; STARTED once 'mark' runs.
+function M.dwp_head(mark, cmd)
+  return ([[
+mount -t tmpfs -o mode=0755 nslua-spec /run/nslua || exit 1
+M=%s
+alive() {
+  for p in /proc/[0-9]*; do
+    a=$({ tr '\0' '\n' < $p/cmdline; } 2>/dev/null | head -n1)
+    [ "$a" = "$M" ] && { echo ${p#/proc/}; return 0; }
+  done
+  return 1
+}
+sh -c %s >/dev/null 2>&1 & s=$!
+i=0; until alive >/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done
+l=$(cat /proc/$s/task/$s/children)
+alive >/dev/null && echo STARTED
+]]):format(mark, cmd)
+end
+
+-- Their end: `nslua gc` there, then the records left ("RECORDS: ...").
+function M.dwp_tail(nslua)
+  return ([[
+%s gc >/dev/null 2>&1
+echo "RECORDS: $(ls -A /run/nslua | grep -E '^[a-z0-9]{8}$|^\.[a-z0-9]{8}\.[0-9]+$' | tr '\n' ' ')"
+]]):format(nslua or M.nslua)
+end
+
 -- A name no other run of the suite uses at the same time.
 function M.unique(prefix)
   return ("%s%d%d"):format(prefix, os.time() % 100000, math.random(1 << 20))

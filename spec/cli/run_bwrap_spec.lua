@@ -407,28 +407,14 @@ describe("nslua run's bwrap spellings against the kernel", function()
   -- leaves (its record) goes with `nslua gc` there.
   local function scenario(opt)
     local tag = helper.unique("nsluadwp")
-    local script = ([[
-mount -t tmpfs -o mode=0755 nslua-spec /run/nslua || exit 1
-M=%s
-alive() {
-  for p in /proc/[0-9]*; do
-    a=$({ tr '\0' '\n' < $p/cmdline; } 2>/dev/null | head -n1)
-    [ "$a" = "$M" ] && { echo ${p#/proc/}; return 0; }
-  done
-  return 1
-}
-sh -c %s >/dev/null 2>&1 & s=$!
-i=0; until alive >/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done
-l=$(cat /proc/$s/task/$s/children)
-alive >/dev/null && echo STARTED
+    local script = helper.dwp_head(tag, q(("%s run %s --argv0 %s -- /bin/sleep 600; :"):format(N, opt, tag)))
+      .. [[
 kill -KILL $s; wait $s 2>/dev/null
 i=0; while alive >/dev/null && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done
 if alive >/dev/null; then echo ALIVE; kill -KILL $(alive); else echo GONE; fi
 i=0; while [ -n "$l" ] && [ -d /proc/$l ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
 [ -n "$l" ] && [ -d /proc/$l ] && echo NSLUA-ALIVE
-%s gc >/dev/null 2>&1
-echo "RECORDS: $(ls -A /run/nslua | grep -E '^[a-z0-9]{8}$|^\.[a-z0-9]{8}\.[0-9]+$' | tr '\n' ' ')"
-]]):format(tag, q(("%s run %s --argv0 %s -- /bin/sleep 600; :"):format(N, opt, tag)), N)
+]] .. helper.dwp_tail(N)
     local _, out = helper.sh("unshare -m sh -c " .. q(script))
     local _, ps = helper.sh("ps -eo args")
     assert.not_matches(tag, ps, 1, true)
