@@ -96,6 +96,15 @@ describe("nslua bwrap grammar", function()
     assert.are.equal("", spec.mounts[1].content)
   end)
 
+  it("never passes a --bind-fd's fd to the command (bubblewrap closes it once bound)", function()
+    local fd = assert(core.proc.open("/tmp", { path = true, directory = true }))
+    local n = fd:fileno()
+    local spec = spec_of { "--ro-bind-fd", tostring(n), "/mnt", "true" }
+    assert.are.equal(n, spec.mounts[1].source_fd)
+    for _, k in ipairs(spec.stdio and spec.stdio.fds or {}) do assert.are_not.equal(n, k) end
+    fd:close()
+  end)
+
   it("keeps --overlay-src next to its overlay, uppermost first", function()
     local spec = spec_of { "--overlay-src", "a", "--overlay-src", "/b", "--tmp-overlay", "/x", "true" }
     assert.same({ "/b", "/work/a" }, spec.mounts[1].lower)

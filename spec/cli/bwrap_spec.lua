@@ -547,6 +547,17 @@ local function check(c, mode)
 end
 
 describe("nslua bwrap against bubblewrap", function()
+  -- Under `make sanitize` nslua needs the ASan runtime preloaded, and with
+  -- bubblewrap's semantics its environment (LD_PRELOAD too) reaches every
+  -- payload, whose leak reports would change what is compared.  The C
+  -- paths these lines take run under the sanitizers in bwrap_mounts_spec,
+  -- bwrap_process_spec, bwrap_ns_spec and cli/run_bwrap_spec.
+  if helper.sanitized then
+    it("compares with bubblewrap (not under make sanitize)", function()
+      pending("the payload would inherit the sanitizer preload (bubblewrap passes the environment on)")
+    end)
+    return
+  end
   local tracker
   before_each(function() tracker = helper.track() end)
   after_each(function() helper.assert_released(tracker) end)

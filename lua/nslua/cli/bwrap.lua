@@ -687,9 +687,16 @@ function M.spec_of(st)
   for _, k in ipairs { "info_fd", "json_status_fd", "userns_block_fd", "block_fd", "sync_fd" } do
     if st[k] then fds_used[st[k]] = true end
   end
+  -- a --bind-fd's fd stays open here (the executor binds through it) but
+  -- never reaches the command: bubblewrap closes it once bound, and through
+  -- it a payload would reach the whole file system it belongs to
+  local bound = {}
+  for _, m in ipairs(mounts) do
+    if m.source_fd then bound[m.source_fd] = true end
+  end
   local keep = {}
   for _, fd in ipairs(M.open_fds()) do
-    if fd > 2 and not fds_used[fd] then keep[#keep + 1] = fd end
+    if fd > 2 and not fds_used[fd] and not bound[fd] then keep[#keep + 1] = fd end
   end
   if #keep > 0 then spec.stdio = { fds = keep } end
   for fd in pairs(fds_used) do
