@@ -404,6 +404,30 @@ describe("userns", function()
   end)
 end)
 
+describe("userns.fd: the joined namespace's binds stay locked", function()
+  -- host root opening bind trees would leave them unlocked, and a payload
+  -- with capabilities in the joined namespace (which owns the mounts)
+  -- could then unmount what covers a host path or make a read-only bind
+  -- writable; bound by path in the child, the kernel locks them (as
+  -- bubblewrap's are)
+  it("a payload with every capability cannot unmount or remount them #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local dir = helper.tmpdir("0755")
+    local ok, out = helper.sh(("unshare -m --propagation private sh -c %s"):format(q(([[
+      mount -t tmpfs t %s && mkdir %s/hidden %s/ro && echo secret > %s/hidden/s &&
+      mount -t tmpfs t2 %s/hidden && mount --bind %s/ro %s/ro && mount -o remount,bind,ro %s/ro || exit 9
+      unshare -U --map-root-user sleep 30 & P=$!
+      i=0; while [ "$(readlink /proc/$P/ns/user)" = "$(readlink /proc/self/ns/user)" ] && [ $i -lt 100 ]; do
+        sleep 0.02; i=$((i+1)); done
+      %s bwrap --userns 5 --ro-bind / / --dev /dev --bind %s /mnt --proc /proc --unshare-pid --cap-add ALL sh -c         'umount /mnt/hidden 2>/dev/null && cat /mnt/hidden/s; mount -o remount,bind,rw /mnt/ro 2>/dev/null &&
+         echo writable; echo done' 5</proc/$P/ns/user
+      kill -9 $P]]):format(dir, dir, dir, dir, dir, dir, dir, dir, helper.nslua, dir))))
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.equal("done\n", out)
+  end)
+end)
+
 describe("pidns_fd", function()
   it("the sandbox is born in the caller's pid namespace (its proc shows it) #priv", function()
     if not helper.is_root() then return pending("needs root") end

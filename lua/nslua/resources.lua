@@ -255,7 +255,12 @@ end
 -- Privileged: each bind source and the rootfs as a detached tree, with
 -- ro/nosuid/nodev (and idmaps) set on the tree before the child exists.
 local function open_trees(spec, res)
-  if not (res.privileged and spec.namespaces.mnt and spec.user ~= "host") then return true end
+  -- a joined user namespace (userns.fd) binds by path in the child: trees
+  -- host root opened would carry no lock, and its payload may hold
+  -- capabilities in the namespace that owns the mounts
+  if not (res.privileged and spec.namespaces.mnt and spec.user ~= "host") or joins_userns(spec) then
+    return true
+  end
   local idmap_fd
   for i, m in ipairs(spec.mounts or {}) do
     if launch.BIND_KINDS[m.type] and res.sources[i] then
@@ -621,7 +626,7 @@ function M.dry(spec, opts)
     if not okp then return nil, (tostring(plan):gsub("^[^\n]-:%d+: ", "", 1)), errno.EINVAL end
     res.net = plan
   end
-  if res.privileged and spec.namespaces.mnt and spec.user ~= "host" then
+  if res.privileged and spec.namespaces.mnt and spec.user ~= "host" and not joins_userns(spec) then
     for i, m in ipairs(spec.mounts or {}) do
       if launch.BIND_KINDS[m.type] and res.sources[i] then res.trees[launch.tree_key(i)] = true end
     end
