@@ -494,6 +494,11 @@ int nslua_userns_mapped (const char *proc, const char *uid_map, const char *gid_
     ** namespace, e.g. the host's seen from a new one, counts differently
     ** from clone's return), then wait for the end of file */
     char b;
+    /* made dumpable below: it keeps no fd but its end of the socket, and
+    ** no directory of the set-up as its cwd */
+    if ((sync[1] > 3 && syscall(SYS_close_range, 3U, (unsigned)sync[1] - 1, 0U) != 0) ||
+        syscall(SYS_close_range, (unsigned)sync[1] + 1, ~0U, 0U) != 0 || chdir("/") != 0)
+      _exit(1);
     snprintf(path, sizeof path, "%s/self", proc);
     n = readlink(path, msg, sizeof msg - 1);
     if (n <= 0 || prctl(PR_SET_DUMPABLE, 1UL, 0, 0, 0) != 0 || write(sync[1], msg, (size_t)n) != n)

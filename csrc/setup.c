@@ -1120,6 +1120,15 @@ static int clone_joined (lua_State *L, plan *p, unsigned long flags) {
   }
   if (h == 0) {
     as_owner o;
+    /* Non-dumpable before joining anything (DESIGN "Trust rules"): the
+    ** child inherits it.  Not when the parent writes a new user
+    ** namespace's maps as a caller without root (they would be root's). */
+    if ((p->userns_fd >= 0 || !(flags & CLONE_NEWUSER) || geteuid() == 0) &&
+        prctl(PR_SET_DUMPABLE, 0UL, 0, 0, 0) != 0) {
+      j->err = errno;
+      j->what = "prctl dumpable";
+      _exit(1);
+    }
     /* the pid namespace while we hold our capabilities (host root), else
     ** once in the joined user namespace (a rootless caller) */
     int pid_joined = p->pidns_fd >= 0 && setns(p->pidns_fd, CLONE_NEWPID) == 0;

@@ -471,7 +471,10 @@ static void write_step (mounts *m, const step *s) {
   int fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)s->mode);
   if (fd < 0 && errno == EEXIST) {
     made = 0;
-    fd = openat(parent, base, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    /* O_CREAT: fs.protected_regular then refuses a file another user
+    ** planted in a sticky world-writable directory, as for creat(2) */
+    fd = openat(parent, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                (mode_t)s->mode);
   }
   if (fd < 0)
     fail_at(m, s, errno, "open", s->path, NULL);

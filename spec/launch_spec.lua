@@ -473,11 +473,12 @@ describe("nslua.launch: base none and bwrap's mount kinds", function()
       { type = "chmod", target = "/x", mode = "0700" },
     }, res_of {})
     local n = #plan.mounts.steps
-    assert.same({ op = "attr", path = launch.NEW .. "/x", set = { rdonly = true }, mountpoint = true, what = "/x" },
-      plan.mounts.steps[n - 1])
+    assert.same({ op = "attr", path = launch.NEW .. "/x", set = { rdonly = true, nosuid = true, nodev = true },
+                  mountpoint = true, what = "/x" }, plan.mounts.steps[n - 1])
     assert.same({ op = "chmod", path = launch.NEW .. "/x", mode = 448, what = "/x" }, plan.mounts.steps[n])
     local text = table.concat(launch.explain(plan), "\n")
-    assert.matches("mount: set rdonly on /x (the mount there, not those below it)\nmount: chmod 0700 /x", text, 1, true)
+    assert.matches("mount: set nodev,nosuid,rdonly on /x (the mount there, not those below it)\nmount: chmod 0700 /x",
+      text, 1, true)
   end)
 
   it("source_fd: a tree when privileged, else the fd's path checked against the fd", function()

@@ -183,7 +183,8 @@ kinds.dir = function(steps, m, ctx)
 end
 -- the mount at target (not the ones below it) becomes read-only
 kinds["remount-ro"] = function(steps, m)
-  add(steps, { op = "attr", path = NEW .. m.target, set = { rdonly = true }, mountpoint = true,
+  -- bubblewrap's remount adds nosuid and nodev to read-only
+  add(steps, { op = "attr", path = NEW .. m.target, set = RO, mountpoint = true,
                what = m.target })
 end
 kinds.chmod = function(steps, m)

@@ -165,6 +165,13 @@ local OPTIONS = {
       'echo "0 $(id -u) 1" > /proc/$c/uid_map; echo deny > /proc/$c/setgroups; echo "0 $(id -g) 1" > /proc/$c/gid_map',
       "printf x >&5",
       "wait $p; echo rc=$?" }, "\n") },
+  { name = "--info-fd before --block-fd is released", sh = table.concat({
+      "mkfifo {D}/fifo; exec 5<>{D}/fifo",
+      "$BW --ro-bind / / --unshare-pid --info-fd 6 --block-fd 5 /bin/echo ran 6>{D}/info & p=$!",
+      waitfor("grep -q child-pid {D}/info"),
+      "grep -q child-pid {D}/info && echo info-first || echo no-info",
+      "printf x >&5",
+      "wait $p; echo rc=$?" }, "\n") },
   { name = "--userns-block-fd without --info-fd", rc = 1, sh = "$BW --unshare-user --userns-block-fd 5 " ..
       "--ro-bind / / true 5</dev/null" },
   { name = "--bind", setup = "mkdir src && echo hi > src/f", sh = bw("--ro-bind / / --bind {D}/src /mnt",

@@ -787,8 +787,9 @@ function M.status_writers(spec, st)
     spec.hooks = spec.hooks or {}
     spec.hooks.after_clone = function(ctx)
       ns_info, ns_json = ns_fields(spec, ctx.pid, false), ns_fields(spec, ctx.pid, true)
-      -- the caller needs the pid now to write the maps the child waits for
-      if st.userns_block_fd then report_pid(ctx.pid) end
+      -- the caller needs the pid now: to write the maps the child waits
+      -- for, or to release a --block-fd the command waits behind
+      if st.userns_block_fd or st.block_fd then report_pid(ctx.pid) end
     end
   end
   local w = {}
