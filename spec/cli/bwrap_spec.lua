@@ -584,3 +584,17 @@ describe("nslua bwrap against bubblewrap", function()
     end
   end
 end)
+
+describe("nslua bwrap's own messages", function()
+  -- bubblewrap closes the --info-fd once written; nslua leaves stdin,
+  -- stdout and stderr open, or its own failure would have no message
+  -- (found by make fuzz: `--info-fd 2`, then a set-up error, exit 1 silent)
+  it("still says why it failed after writing --info-fd to stderr", function()
+    local ok, out, code = helper.sh(("cd / && %s bwrap --ro-bind / / --info-fd 2 /nonexistent-nslua-cmd")
+      :format(helper.nslua))
+    assert.is_false(ok)
+    assert.equal(1, code)
+    assert.matches('"child%-pid": %d+', out)
+    assert.matches("bwrap: execvp /nonexistent%-nslua%-cmd: No such file or directory", out)
+  end)
+end)

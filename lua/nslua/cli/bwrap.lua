@@ -777,7 +777,9 @@ function M.status_writers(spec, st)
     written = true
     if st.info_fd then
       write_fd(st.info_fd, ('{\n    "child-pid": %d%s\n}\n'):format(pid, ns_info))
-      core.proc.close(st.info_fd)
+      -- (bubblewrap closes it; stdin, stdout or stderr stays: nslua's
+      -- messages still need stderr)
+      if st.info_fd > 2 then core.proc.close(st.info_fd) end
     end
     if st.json_status_fd then
       write_fd(st.json_status_fd, ('{ "child-pid": %d%s }\n'):format(pid, ns_json))
