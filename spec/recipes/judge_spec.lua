@@ -407,6 +407,49 @@ describe("nslua judge #priv", function()
     assert.equal("OK", m.verdict)
   end)
 
+  it("--extra-time: the kill comes at time + extra-time cpu seconds, verdict TLE", function()
+    local rc, out, m = judge("--time 0.5 --extra-time 0.5", bin.busy)
+    assert.equal(1, rc, out)
+    assert_meta(m, without(keys("killed", "status", "message"), "max-rss"),
+      { killed = "1", status = "TO", message = "Time limit exceeded", verdict = "TLE" })
+    -- not at 0.5 s (time alone), not later than the poll after 1 s
+    assert.is_true(tonumber(m.time) >= 1.0 and tonumber(m.time) < 1.2, m.time)
+  end)
+
+  it("--dir HOST:INSIDE:rw binds read-write; :ro and no flag read-only", function()
+    local shared = helper.tmpdir("0777")
+    local rc, out = judge(("--dir %s:/out:rw"):format(q(shared)), "/bin/sh", "-c " .. q("echo rw > /out/f"))
+    assert.equal(0, rc, out)
+    assert.equal("rw\n", helper.read(shared .. "/f"))
+    for _, flag in ipairs { ":ro", "" } do
+      rc, out = judge(("--dir %s:/out%s"):format(q(shared), flag), "/bin/sh", "-c " .. q("echo ro > /out/g"))
+      assert.equal(1, rc, out)
+      assert.matches("Read-only file system", out, 1, true)
+      assert.is_false(helper.exists(shared .. "/g"), "written through --dir HOST:/out" .. flag)
+    end
+    helper.rmtree(shared)
+  end)
+
+  it("--isolate-exit-codes: 0 OK, 1 the program failed, 2 XX and bad usage", function()
+    local function rc_of(opts, prog)
+      local _, out, rc = helper.sh(("%s judge --silent %s -- %s"):format(helper.nslua, opts, prog))
+      return rc, out
+    end
+    local iso = "--isolate-exit-codes"
+    for _, case in ipairs {
+      { iso, "/bin/true", 0 }, { iso, q(bin.exit3), 1 }, { iso, q(bin.segv), 1 },
+      { iso .. " --time 0.3", q(bin.busy), 1 },
+      { iso, q(dir .. "/no-such-program"), 2 },
+      { iso .. " --memory lots", "/bin/true", 2 }, { iso .. " --bogus", "/bin/true", 2 },
+      { iso .. " --dir /tmp:/tmp:rx", "/bin/true", 2 },
+      -- without it, nslua's own codes
+      { "", q(dir .. "/no-such-program"), 125 }, { "--memory lots", "/bin/true", 125 },
+    } do
+      local rc, out = rc_of(case[1], case[2])
+      assert.equal(case[3], rc, case[1] .. " " .. case[2] .. ": " .. out)
+    end
+  end)
+
   it("--cpuset pins the program", function()
     local out_file = dir .. "/cpus.out"
     local rc, out = judge(("--cpuset 0 --stdout %s"):format(q(out_file)), "/bin/grep",
@@ -457,6 +500,12 @@ describe("nslua judge #priv", function()
       { "--extra-time 1", "--extra-time needs --time" },
       { "--bogus", "unknown option '--bogus'" },
       { "--dir /no/such/dir", "--dir: '/no/such/dir': no such file or directory" },
+      { "--dir /tmp:/tmp:rx", "--dir: '/tmp:/tmp:rx': 'rx' is not ro or rw" },
+      { "--dir /tmp:tmp:rw", "--dir: '/tmp:tmp:rw': INSIDE must be an absolute path" },
+      { "--dir /tmp::rw", "--dir: '/tmp::rw': not HOST[:INSIDE[:ro|rw]]" },
+      { "--dir /tmp:/x:", "--dir: '/tmp:/x:': not HOST[:INSIDE[:ro|rw]]" },
+      { "--dir :/x", "--dir: ':/x': not HOST[:INSIDE[:ro|rw]]" },
+      { "--dir /tmp:/x:rw:ro", "--dir: '/tmp:/x:rw:ro': not HOST[:INSIDE[:ro|rw]]" },
     } do
       it(case[1], function()
         local ok, out, rc = helper.sh(("%s judge %s -- /bin/true"):format(helper.nslua, case[1]))

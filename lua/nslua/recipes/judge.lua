@@ -16,7 +16,8 @@
 --   XX  nslua could not run it (set-up error, program not found, ...)
 --
 -- `--meta FILE` writes isolate's meta-file keys (see doc/judge.md); the exit
--- code is 0 for OK, 1 for any other verdict, 125 for XX (and usage errors).
+-- code is 0 for OK, 1 for any other verdict, 125 for XX (and usage errors),
+-- or 2 for those with `--isolate-exit-codes` (isolate's codes).
 --
 -- As a library (`require "nslua.recipes.judge"`) it runs many submissions
 -- in one Lua process:
@@ -55,10 +56,15 @@ M.BOX = "/box"
 -- Paths the default sandbox already shows read-only (a PROGRAM there needs no bind).
 local VISIBLE = { "/usr/", "/etc/", "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/" }
 
---- Verdict -> exit code of `nslua judge`.
-function M.exit_code(verdict)
+-- isolate's exit codes (`--isolate-exit-codes`): 2 for an internal error
+-- (XX) or bad usage, where nslua's own is 125.
+M.ISOLATE_EXIT_FAIL = 2
+
+--- Verdict -> exit code of `nslua judge` (isolate's when 'isolate' is true:
+-- 0 OK, 1 the program failed, 2 XX).
+function M.exit_code(verdict, isolate)
   if verdict == "OK" then return EXIT_OK end
-  if verdict == "XX" then return EXIT_FAIL end
+  if verdict == "XX" then return isolate and M.ISOLATE_EXIT_FAIL or EXIT_FAIL end
   return EXIT_VERDICT
 end
 
@@ -101,6 +107,36 @@ local function host_abs(p)
   if is_abs(p) then return p end
   local cwd = host_cwd()
   return (cwd == "/" and "" or cwd) .. "/" .. p:gsub("^%./", "")
+end
+
+--- One --dir value: HOST, HOST:INSIDE, HOST:INSIDE:ro or HOST:INSIDE:rw
+-- (or the table { HOST, INSIDE, "ro"|"rw" }); anything else is refused, so
+-- a typo never becomes a read-only bind at a path such as "/tmp:rx".
+-- Returns host, inside (nil: the same path), mode ("ro" or "rw").
+local function parse_dir(d, name)
+  local parts
+  if type(d) == "table" then
+    parts = { d[1], d[2], d[3] }
+    if d[4] ~= nil then parts = {} end
+  elseif type(d) == "string" then
+    parts = {}
+    for p in (d .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = p end
+  end
+  local function refuse(why)
+    local shown = type(d) == "table" and table.concat(d, ":") or tostring(d)
+    bad(("%s: '%s': %s"):format(name("dirs"), shown, why))
+  end
+  local host, inside, mode = parts and parts[1], parts and parts[2], parts and parts[3]
+  if not parts or #parts == 0 or #parts > 3 or type(host) ~= "string" or host == ""
+      or (inside ~= nil and (type(inside) ~= "string" or inside == ""))
+      or (mode ~= nil and (type(mode) ~= "string" or mode == "")) then
+    refuse("not HOST[:INSIDE[:ro|rw]]")
+  end
+  if inside and not is_abs(inside) then refuse("INSIDE must be an absolute path") end
+  if mode ~= nil and mode ~= "ro" and mode ~= "rw" then
+    refuse(("'%s' is not ro or rw (HOST[:INSIDE[:ro|rw]])"):format(mode))
+  end
+  return host, inside, mode or "ro"
 end
 
 local function basename(p) return p:match("([^/]+)/*$") or p end
@@ -170,17 +206,12 @@ local function normalize(opts, name)
   end
   o.dirs = {}
   for _, d in ipairs(list(opts.dirs)) do
-    local host, inside
-    if type(d) == "table" then host, inside = d[1], d[2] else host, inside = split_colon(d) end
-    if type(host) ~= "string" or host == "" then
-      bad(("%s: '%s' is not HOST[:INSIDE]"):format(name("dirs"), tostring(d)))
-    end
+    local host, inside, mode = parse_dir(d, name)
     host = host_abs(host)
-    inside = inside and inside ~= "" and inside or host
-    if not is_abs(inside) then bad(("%s: '%s': INSIDE must be an absolute path"):format(name("dirs"), inside)) end
+    inside = inside or host
     local mount = require("nslua.core").mount
     if not mount.stat(host) then bad(("%s: '%s': no such file or directory"):format(name("dirs"), host)) end
-    o.dirs[#o.dirs + 1] = { host = host, inside = inside }
+    o.dirs[#o.dirs + 1] = { host = host, inside = inside, rw = mode == "rw" }
   end
   o.copy = {}
   for _, f in ipairs(list(opts.copy)) do
@@ -203,7 +234,7 @@ local function mounts(o)
   local m = { { type = "tmpfs", target = M.BOX, size = o.box_size, mode = 511 } }
   local shown = {}
   for _, d in ipairs(o.dirs) do
-    m[#m + 1] = { type = "bind", source = d.host, target = d.inside, ro = true }
+    m[#m + 1] = { type = "bind", source = d.host, target = d.inside, ro = not d.rw }
     shown[#shown + 1] = d.inside
   end
   for _, f in ipairs(o.copy) do
@@ -440,7 +471,7 @@ local function api_name(k) return "opts." .. k end
 --   `extra_time`, `wall` (seconds), `memory`, `output`, `stack`,
 --   `box_size` (SIZE), `pids`, `open_files` (counts), `cpuset`,
 --   `seccomp`, `stdin`, `stdout`, `stderr` (paths), `stderr_to_stdout`,
---   `meta` (path), `dirs` (list of "HOST[:INSIDE]"), `copy` (list of
+--   `meta` (path), `dirs` (list of "HOST[:INSIDE[:ro|rw]]"), `copy` (list of
 --   "FILE[:NAME]"), `env` (table), `cwd`, `name`
 -- @treturn string verdict: OK RE SG TLE MLE OLE XX
 -- @treturn table meta (isolate's keys, see format_meta)
@@ -545,7 +576,7 @@ function M.parser()
   p:option("--stderr", "Write stderr to FILE.")
   p:flag("--stderr-to-stdout", "Send stderr where stdout goes.")
   p:option("--meta", "Write isolate's meta-file to FILE (- for stdout).")
-  p:option("--dir", "Bind HOST read-only inside (HOST[:INSIDE])."):count("*")
+  p:option("--dir", "Bind HOST inside (HOST[:INSIDE[:ro|rw]]; read-only unless :rw)."):count("*")
   p:option("--copy", "Copy host FILE into /box (FILE[:NAME], read-only)."):count("*")
   p:option("--env", "Set K=V in the environment."):count("*")
   p:option("--cpuset", "Pin to CPUs (e.g. 0) for repeatable timing.")
@@ -554,6 +585,7 @@ function M.parser()
   p:option("--name", "A name for the container (shown by nslua ps).")
   p:option("--tests", "Run PROGRAM on every DIR/NAME.in through one warm pool, writing DIR/NAME.out "
     .. "and DIR/NAME.meta (root; excludes --stdin, --stdout, --meta).")
+  p:flag("--isolate-exit-codes", "Exit like isolate: 0 OK, 1 the program failed, 2 XX or bad usage.")
   p:flag("--silent", "Do not print the verdict line on stderr.")
   p:flag("--explain", "Print the plan and exit.")
   return p
@@ -564,7 +596,7 @@ end
 -- meta-file in DIR/NAME.meta; a verdict line per test on stderr.  Exit 0
 -- when every test is OK, 1 when one is not, 125 when a run could not be
 -- made (XX) or the pool cannot be (it needs root).
-function M.run_tests(opts, dir, silent, fail)
+function M.run_tests(opts, dir, silent, fail, isolate)
   local mount = require("nslua.core").mount
   local names, err = mount.readdir(dir)
   if not names then return fail("--tests: " .. err) end
@@ -587,7 +619,7 @@ function M.run_tests(opts, dir, silent, fail)
       time = opts.time, extra_time = opts.extra_time, wall = opts.wall,
       stderr = opts.stderr, stderr_to_stdout = opts.stderr_to_stdout }
     if not silent then io.stderr:write(name, ": ", M.summary(v, meta), "\n") end
-    local c = M.exit_code(v)
+    local c = M.exit_code(v, isolate)
     if c > code then code = c end
   end
   jp:close()
@@ -601,9 +633,15 @@ local function cli_name(k) return CLI_NAMES[k] or ("--" .. k) end
 
 --- `nslua judge ARGS...` -> exit code.
 function M.main(args)
+  -- looked for before parsing: a usage error exits 2 with it too
+  local isolate = false
+  for i = 1, args.n or #args do
+    if args[i] == "--" then break end
+    if args[i] == "--isolate-exit-codes" then isolate = true end
+  end
   local function fail(msg)
     io.stderr:write("nslua judge: ", msg, "\n")
-    return EXIT_FAIL
+    return isolate and M.ISOLATE_EXIT_FAIL or EXIT_FAIL
   end
   local okp, a = M.parser():pparse(args)
   if not okp then return fail(a) end
@@ -621,7 +659,7 @@ function M.main(args)
     if a.stdin or a.stdout or a.meta or a.explain then
       return fail("--tests excludes --stdin, --stdout, --meta and --explain")
     end
-    return M.run_tests(opts, a.tests, a.silent, fail)
+    return M.run_tests(opts, a.tests, a.silent, fail, isolate)
   end
   local ok2, v, meta = pcall(run_normalized, o, a.explain)
   if not ok2 then
@@ -634,7 +672,7 @@ function M.main(args)
   if not a.silent then
     io.stderr:write(M.summary(v, meta), "\n")
   end
-  return M.exit_code(v)
+  return M.exit_code(v, isolate)
 end
 
 -- require passes (module name, file path); the CLI passes its arguments.
