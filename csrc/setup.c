@@ -176,23 +176,34 @@ static long long opt_id (lua_State *L, int t, const char *name) {
   return id;
 }
 
+/* The strings of the list at the top (at most 'max'; each one kept alive
+** by that list) as an anchored array of *n; a non-string raises, naming
+** what[i]. */
+static const char **string_list (lua_State *L, size_t *n, size_t max, const char *what) {
+  const char **a;
+  size_t i;
+  *n = (size_t)lua_rawlen(L, -1);
+  if (*n > max)
+    luaL_error(L, "setup.plan: %s has more than %d entries", what, (int)max);
+  a = (const char **)new_array(L, *n, sizeof *a);
+  for (i = 0; i < *n; i++) {
+    if (lua_rawgeti(L, -1, (lua_Integer)i + 1) != LUA_TSTRING)
+      luaL_error(L, "setup.plan: %s[%d] must be a string", what, (int)i + 1);
+    a[i] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  return a;
+}
+
 /* An overlay step's layers: lower = {path...} (anchored), upper, work. */
 static void read_layers (lua_State *L, int t, step *s, const char *where) {
-  size_t i;
   s->upper = opt_str(L, t, "upper", where);
   s->work = opt_str(L, t, "work", where);
   if (!opt_table(L, t, "lower", where)) {
     lua_pop(L, 1);
     return;
   }
-  s->nlower = (size_t)lua_rawlen(L, -1);
-  luaL_argcheck(L, s->nlower <= 500, 1, "an overlay has at most 500 lower layers");
-  s->lower = (const char **)new_array(L, s->nlower, sizeof *s->lower);
-  for (i = 0; i < s->nlower; i++) {
-    lua_rawgeti(L, -1, (lua_Integer)i + 1);
-    s->lower[i] = luaL_checkstring(L, -1);
-    lua_pop(L, 1);
-  }
+  s->lower = string_list(L, &s->nlower, 500, "an overlay's lower");
   lua_pop(L, 1);
 }
 
@@ -300,15 +311,8 @@ static void read_net (lua_State *L, plan *p, int t) {
     }
   }
   lua_pop(L, 1);
-  if (opt_table(L, net, "up", "plan.net")) {
-    p->nup = (size_t)lua_rawlen(L, -1);
-    p->up = (const char **)new_array(L, p->nup, sizeof *p->up);
-    for (i = 0; i < p->nup; i++) {
-      lua_rawgeti(L, -1, (lua_Integer)i + 1);
-      p->up[i] = luaL_checkstring(L, -1);
-      lua_pop(L, 1);
-    }
-  }
+  if (opt_table(L, net, "up", "plan.net"))
+    p->up = string_list(L, &p->nup, 4096, "plan.net.up");
   lua_pop(L, 1);
   if (opt_table(L, net, "routes", "plan.net")) {
     p->nroutes = (size_t)lua_rawlen(L, -1);
@@ -467,17 +471,8 @@ static void read_sync (lua_State *L, plan *p, int t) {
 
 /* plan.lock_files = {PATH, ...} */
 static void read_locks (lua_State *L, plan *p, int t) {
-  size_t i;
-  if (opt_table(L, t, "lock_files", "plan")) {
-    p->nlocks = (size_t)lua_rawlen(L, -1);
-    p->locks = (const char **)new_array(L, p->nlocks, sizeof *p->locks);
-    for (i = 0; i < p->nlocks; i++) {
-      if (lua_rawgeti(L, -1, (lua_Integer)i + 1) != LUA_TSTRING)
-        luaL_error(L, "setup.plan: plan.lock_files[%d] must be a path", (int)i + 1);
-      p->locks[i] = lua_tostring(L, -1);
-      lua_pop(L, 1);              /* the plan's list keeps it */
-    }
-  }
+  if (opt_table(L, t, "lock_files", "plan"))
+    p->locks = string_list(L, &p->nlocks, 4096, "plan.lock_files");
   lua_pop(L, 1);
 }
 
