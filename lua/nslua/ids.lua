@@ -17,7 +17,8 @@ M.LOCKDIR = "/run/nslua/ids"
 
 local read = require("nslua.state").read
 
---- /etc/nslua.conf: `id_base = N` and `id_slots = N` lines, `#` comments.
+--- /etc/nslua.conf: `id_base = N` and `id_slots = N` lines, `#` comments;
+-- `isolate_NAME = VALUE` lines go to cfg.isolate[NAME] as text.
 function M.config(path)
   local cfg = { base = M.BASE, slots = M.SLOTS }
   local text = read(path or M.CONF)
@@ -27,7 +28,11 @@ function M.config(path)
     n = n + 1
     line = line:gsub("#.*", "")
     local k, v = line:match("^%s*([%w_]+)%s*=%s*(%S+)%s*$")
-    if k == "id_base" or k == "id_slots" then
+    if k and k:match("^isolate_") then
+      -- nslua isolate's settings (cli/isolate.lua checks them)
+      cfg.isolate = cfg.isolate or {}
+      cfg.isolate[k:sub(9)] = v
+    elseif k == "id_base" or k == "id_slots" then
       local num = math.tointeger(tonumber(v))
       if not num or num < 1 then
         error(("%s:%d: %s must be a positive integer"):format(path or M.CONF, n, k), 0)

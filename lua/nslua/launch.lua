@@ -80,8 +80,8 @@ local function bind(steps, m, kind, key, fd_path)
     add(steps, { op = "move", tree = key, path = NEW .. m.target, what = m.target })
     return
   end
-  local attrs = m.ro and { rdonly = true, nosuid = true, nodev = not m.dev }
-    or { nosuid = true, nodev = not m.dev }
+  local attrs = m.ro and { rdonly = true, nosuid = true, nodev = not m.dev, noexec = m.noexec }
+    or { nosuid = true, nodev = not m.dev, noexec = m.noexec }
   add(steps, { op = "mount", src = OLD .. (m.source or fd_path), src_fd = m.source_fd,
                path = NEW .. m.target, flags = { bind = true, rec = m.recursive ~= false }, what = m.target })
   add(steps, { op = "attr", path = NEW .. m.target, set = attrs,

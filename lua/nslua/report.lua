@@ -1,6 +1,6 @@
 --- nslua.report: the report of a run and the CLI's exit code for it.
 -- Fields (README "Reports"): status, exit_code, signal, cpu_s, wall_s,
--- max_rss_kb, memory_peak_kb, error = {step, message, errno}.
+-- max_rss_kb, memory_peak_kb, oom_kills, error = {step, message, errno}.
 local core = require "nslua.core"
 local errno, signum = core.errno, core.proc.signum
 
@@ -106,6 +106,8 @@ function M.build(a)
   if cg then
     r.cpu_s = cg.cpu_s or r.cpu_s
     r.memory_peak_kb = cg.memory_peak_kb
+    -- OOM kills the memory cgroup counted, whoever they hit (isolate's cg-oom-killed)
+    r.oom_kills = cg.oom_kill
   end
   -- which limit ended the run
   if a.reason then

@@ -268,7 +268,7 @@ local function open_trees(spec, res)
         { clone = true, rec = m.recursive ~= false })
       if not tree then return nil, ("mounts[%d]: %s"):format(i, terr), tcode end
       res:defer(function() if not tree:closed() then tree:close() end end)
-      local set = { rdonly = m.ro or nil, nosuid = true, nodev = m.type ~= "dev-bind" }
+      local set = { rdonly = m.ro or nil, nosuid = true, nodev = m.type ~= "dev-bind", noexec = m.noexec }
       local userns
       if m.type == "bind-idmap" then
         if not idmap_fd then

@@ -359,6 +359,35 @@ end
 
 builders.strict = strict_profile
 
+--- isolate's deny list (isolate 2.6, man isolate "System call
+-- restrictions") as a profile: everything is allowed but what 'flags'
+-- (a sum of isolate's syscall_flags bits) names.  1: keyctl -> ENOSYS;
+-- 2: socket(AF_VSOCK) -> EAFNOSUPPORT; 4: fcntl file locks, leases and
+-- F_NOTIFY -> EPERM, flock -> ENOSYS (locks on an inode shared with
+-- another sandbox are a side channel); 8: io_uring_setup -> ENOSYS; 16:
+-- only native syscalls (32-bit x86 ones kill the process).
+function M.isolate_profile(flags)
+  local s = {}
+  if flags & 1 ~= 0 then s[#s + 1] = { name = "keyctl", action = "enosys" } end
+  if flags & 2 ~= 0 then
+    s[#s + 1] = { name = "socket", action = { errno = core.errno.EAFNOSUPPORT },
+                  args = { { index = 0, op = "eq", value = 40 } }, comment = "AF_VSOCK" }
+  end
+  if flags & 4 ~= 0 then
+    -- F_SETLK F_SETLKW F_OFD_SETLK F_OFD_SETLKW F_SETLEASE F_NOTIFY
+    for _, cmd in ipairs { 6, 7, 37, 38, 1024, 1026 } do
+      s[#s + 1] = { name = "fcntl", action = "errno", errno = EPERM,
+                    args = { { index = 1, op = "eq", value = cmd } } }
+    end
+    s[#s + 1] = { name = "flock", action = "enosys" }
+  end
+  if flags & 8 ~= 0 then s[#s + 1] = { name = "io_uring_setup", action = "enosys" } end
+  return { default = "allow", badarch = "kill_process",
+           arches = flags & 16 ~= 0 and { "native" } or { "native", "x86" }, syscalls = s }
+end
+
+builders.isolate = function() return M.isolate_profile(31) end
+
 -- "none" is the absence of a filter.
 M.profiles.none = nil
 
@@ -654,7 +683,7 @@ function M.compile(p)
     if not ok then error(v, 0) end
     profile = v
   else
-    error(("seccomp: unknown profile '%s' (valid: default strict none or FILE.lua)"):format(p), 2)
+    error(("seccomp: unknown profile '%s' (valid: default strict isolate none or FILE.lua)"):format(p), 2)
   end
   local err, code
   bpf, err, code = compile_table(profile, p)

@@ -75,9 +75,9 @@ local USERNS_FIELDS = set { "fd", "after", "disable", "assert_disabled" }
 -- file system at its target instead of bound there.
 local MOUNT_FIELDS = set {
   "type", "source", "source_fd", "target", "ro", "try", "recursive", "size", "mode",
-  "content", "lower", "upper", "work", "inplace",
+  "content", "lower", "upper", "work", "inplace", "noexec",
 }
-local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive" }
+local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive", "noexec" }
 local PSEUDO = set { "type", "target", "ro" }
 local MOUNT_ALLOWED = {
   bind = BIND, ["bind-idmap"] = BIND, ["dev-bind"] = BIND,
@@ -460,6 +460,7 @@ function Checker:mount(m, p)
   if allowed.try then
     out.try = self:boolean(m.try, p .. ".try", false)
     out.recursive = self:boolean(m.recursive, p .. ".recursive", true)
+    out.noexec = self:boolean(m.noexec, p .. ".noexec", false) or nil
   end
   if ty == "bind" or ty == "bind-idmap" or ty == "dev-bind" then
     if m.source_fd ~= nil then
@@ -697,12 +698,12 @@ end
 function Checker:seccomp(spec)
   local v = spec.seccomp
   if v == nil then return "default" end
-  if v == "default" or v == "strict" or v == "none" then return v end
+  if v == "default" or v == "strict" or v == "isolate" or v == "none" then return v end
   if type(v) == "string" and v:match("%.lua$") and not v:find("%z") then
     return v
   end
   if type(v) ~= "table" then
-    self:add("seccomp", "must be \"default\", \"strict\", \"none\", " ..
+    self:add("seccomp", "must be \"default\", \"strict\", \"isolate\", \"none\", " ..
       "a .lua file or a profile table")
     return "default"
   end

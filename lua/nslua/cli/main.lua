@@ -17,7 +17,7 @@ M.EXIT_FAIL = report.EXIT_FAIL
 --- The subcommands: each but help (answered here) is the module
 -- nslua.cli.<name> with main(args).  No recipe may share one of these names.
 M.SUBCOMMANDS = { run = true, exec = true, explain = true, ps = true, gc = true,
-                  doctor = true, help = true, bwrap = true }
+                  doctor = true, help = true, bwrap = true, isolate = true }
 
 --- Write "nslua: <message>" to stderr.
 function M.eprintf(fmt, ...)
@@ -167,6 +167,8 @@ Usage: nslua FILE.lua [ARGS...]       run a recipe file
        nslua explain [--json] [OPTIONS] -- CMD | FILE.lua | NAME
                                       print the plan without running it
        nslua bwrap [OPTIONS] CMD      bubblewrap's command line (also as `bwrap`)
+       nslua isolate OPTIONS --init | --run -- CMD | --cleanup
+                                      isolate's command line (also as `isolate`)
        nslua exec TARGET -- CMD       run CMD inside a running container
        nslua ps [--json]              list containers
        nslua gc                       remove what dead nslua processes left behind
@@ -237,10 +239,11 @@ end
 --- main(argv) -> exit code.  Never raises: a usage error or an internal
 -- error is a message and exit 125.
 function M.main(argv)
-  -- the launcher invoked as `bwrap` (a link): bubblewrap's command line
+  -- the launcher invoked as `bwrap` or `isolate` (a link): that tool's command line
   local prog = argv and argv[0]
-  if prog and prog:match("[^/]*$") == "bwrap" then
-    local code = require("nslua.cli.bwrap").main(argv, prog)
+  local base = prog and prog:match("[^/]*$")
+  if base == "bwrap" or base == "isolate" then
+    local code = require("nslua.cli." .. base).main(argv, prog)
     M.nothing_to_finalize = true
     return code
   end
