@@ -108,8 +108,8 @@ describe("nslua isolate under a CMS-like and a Judge0-like client", function()
             if not root then return end
             -- a box a failed run left (never the default root: the env names ours)
             if helper.exists(("%s/%d"):format(root, box)) then
-              os.execute(("env NSLUA_ISOLATE_ROOT=%s %s/scripts/nslua isolate %s-b %d --cleanup >/dev/null 2>&1"):format(
-                helper.quote(root), helper.quote(helper.root), cg and "--cg " or "", box))
+              local cmd = "env NSLUA_ISOLATE_ROOT=%s %s/scripts/nslua isolate %s-b %d --cleanup >/dev/null 2>&1"
+              os.execute(cmd:format(helper.quote(root), helper.quote(helper.root), cg and "--cg " or "", box))
             end
             helper.rmtree(root)
           end)

@@ -640,7 +640,8 @@ M.REFERENCE = {
       -- the OOM killer takes ./a.out, bash reports it
       cg = { exitcode = "137", message = "Exited with error status 137", ["cg-oom-killed"] = "1", stdout = "^$",
         stderr = "^run%.sh: line 1: +%d+ Killed +%./a%.out\n$", ["cg-mem"] = { 60000, 70000 } } },
-    fsize = { rc = 1, status = "RE", exitcode = "153", exitsig = A, killed = A, message = "Exited with error status 153",
+    fsize = { rc = 1, status = "RE", exitcode = "153", exitsig = A, killed = A,
+      message = "Exited with error status 153",
       stdout_len = 1048576, stderr = "^run%.sh: line 1: +%d+ File size limit exceeded ?%./a%.out\n$" },
     fork_fail = { rc = 1, status = "RE", exitcode = "20", killed = A, message = "Exited with error status 20",
       stdout = "^fork failed: Resource temporarily unavailable\n$", stderr = "^$" },
@@ -727,7 +728,9 @@ function M.check_case(S, name, ctx)
       if got ~= nil then fail("meta %s:%s, want none", k, got) end
     elseif type(want) == "table" then
       local n = tonumber(got)
-      if not n or n < want[1] or n > want[2] then fail("meta %s:%s, want %g..%g", k, tostring(got), want[1], want[2]) end
+      if not n or n < want[1] or n > want[2] then
+        fail("meta %s:%s, want %g..%g", k, tostring(got), want[1], want[2])
+      end
     elseif type(want) == "string" and want:sub(1, 1) == "^" then
       if not (got and got:match(want)) then fail("meta %s:%s, want %s", k, tostring(got), want) end
     elseif want ~= nil and got ~= want then
