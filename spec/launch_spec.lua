@@ -176,6 +176,19 @@ describe("nslua.launch", function()
     end)
   end)
 
+  describe("proc", function()
+    it("mounts proc with hidepid=N when the spec gives it", function()
+      local plan = launch.plan(spec_of { mounts = { { type = "proc", target = "/p", hidepid = "invisible" } } },
+        res_of {})
+      local i = index_of(plan, function(s) return s.op == "mount" and s.what == "/p" end)
+      assert.equal("hidepid=2", plan.mounts.steps[i].data)
+      assert.matches("mount proc on /p %[nodev,noexec,nosuid%] hidepid=2", table.concat(launch.explain(plan), "\n"))
+      -- the base /proc has none
+      i = index_of(plan, function(s) return s.op == "mount" and s.what == "/proc" end)
+      assert.is_nil(plan.mounts.steps[i].data)
+    end)
+  end)
+
   describe("identity", function()
     it("maps 0 and the payload's ids into the slot, or all 65536 ids", function()
       local plan = launch.plan(spec_of {}, res_of {})

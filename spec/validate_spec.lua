@@ -511,6 +511,24 @@ describe("nslua.validate", function()
       assert.equal(64 * MiB, v.DEFAULT_TMPFS_SIZE)
     end)
 
+    it("takes proc's hidepid as 0-2 or the kernel's names", function()
+      local function hp(x) return ok(m1 { type = "proc", target = "/proc", hidepid = x }).mounts[1].hidepid end
+      assert.equal(0, hp(0))
+      assert.equal(2, hp(2.0))
+      assert.equal(0, hp("off"))
+      assert.equal(1, hp("noaccess"))
+      assert.equal(2, hp("invisible"))
+      assert.is_nil(hp(nil))
+      for _, bad in ipairs { 3, -1, "2", "ptraceable", 1.5, true } do
+        assert.same({ 'mounts[1].hidepid: must be 0, 1, 2, "off", "noaccess" or "invisible"' },
+          errs(m1 { type = "proc", target = "/proc", hidepid = bad }), tostring(bad))
+      end
+      assert.same({ "mounts[1].hidepid: not valid for type 'tmpfs'" },
+        errs(m1 { type = "tmpfs", target = "/t", hidepid = 2 }))
+      local out = ok(m1 { type = "proc", target = "/proc", hidepid = "invisible" })
+      assert.same(out, ok(out))
+    end)
+
     it("takes tmpfs size and mode in any accepted form", function()
       local function tm(size, mode)
         return ok(m1 { type = "tmpfs", target = "/t", size = size, mode = mode }).mounts[1]

@@ -88,10 +88,12 @@ local function bind(steps, m, kind, key, fd_path)
                rec = m.recursive ~= false, what = m.target })
 end
 
-local function proc_mount(steps, target)
+-- A fresh proc; 'hidepid' (0-2, proc(5)) hides other users' processes.
+local function proc_mount(steps, target, hidepid)
   add(steps, { op = "mkdir", path = NEW .. target, what = target })
   add(steps, { op = "mount", src = "proc", fstype = "proc", path = NEW .. target,
-               flags = { nosuid = true, nodev = true, noexec = true }, what = target })
+               flags = { nosuid = true, nodev = true, noexec = true },
+               data = hidepid and ("hidepid=%d"):format(hidepid) or nil, what = target })
 end
 
 -- A minimal /dev: binds of the host's device nodes on a tmpfs, devpts,
@@ -164,7 +166,7 @@ end
 kinds.tmpfs = function(steps, m, ctx)
   tmpfs_mount(steps, m.target, m.size, m.mode or 493, ctx.owner, owned({ parents = parent_mode(m.mode) }, ctx))
 end
-kinds.proc = function(steps, m) proc_mount(steps, m.target) end
+kinds.proc = function(steps, m) proc_mount(steps, m.target, m.hidepid) end
 kinds.dev = function(steps, m, ctx) dev_mount(steps, m.target, ctx.tty_gid, ctx.base_none) end
 kinds.mqueue = function(steps, m)
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })

@@ -75,14 +75,15 @@ local USERNS_FIELDS = set { "fd", "after", "disable", "assert_disabled" }
 -- file system at its target instead of bound there.
 local MOUNT_FIELDS = set {
   "type", "source", "source_fd", "target", "ro", "try", "recursive", "size", "mode",
-  "content", "lower", "upper", "work", "inplace",
+  "content", "lower", "upper", "work", "inplace", "hidepid",
 }
 local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive" }
 local PSEUDO = set { "type", "target", "ro" }
 local MOUNT_ALLOWED = {
   bind = BIND, ["bind-idmap"] = BIND, ["dev-bind"] = BIND,
   tmpfs = set { "type", "target", "ro", "size", "mode" },
-  proc = PSEUDO, dev = PSEUDO, mqueue = PSEUDO, sysfs = PSEUDO,
+  proc = set { "type", "target", "ro", "hidepid" },
+  dev = PSEUDO, mqueue = PSEUDO, sysfs = PSEUDO,
   overlay = set { "type", "target", "ro", "lower", "upper", "work", "size" },
   dir = set { "type", "target", "mode" },
   symlink = set { "type", "source", "target" },
@@ -108,6 +109,10 @@ M.FIELDS = {
   userns = sorted(USERNS_FIELDS),
 }
 for ty, allowed in pairs(MOUNT_ALLOWED) do M.FIELDS.mount_types[ty] = sorted(allowed) end
+
+-- proc's hidepid= (proc(5)): who sees other users' /proc/<pid>; the names
+-- are the kernel's own spellings of 0, 1 and 2.
+local HIDEPID = { [0] = 0, [1] = 1, [2] = 2, off = 0, noaccess = 1, invisible = 2 }
 
 -- Cross-field rules: these mount types need a namespace of their own.
 local MOUNT_NEEDS_NS = { proc = "pid", mqueue = "ipc", sysfs = "net" }
@@ -496,6 +501,13 @@ function Checker:mount(m, p)
     end
   elseif ty == "overlay" then
     self:overlay(m, p, out)
+  elseif ty == "proc" and m.hidepid ~= nil then
+    local n = HIDEPID[m.hidepid]
+    if n == nil then
+      self:add(p .. ".hidepid", 'must be 0, 1, 2, "off", "noaccess" or "invisible"')
+    else
+      out.hidepid = n
+    end
   end
   if ty == "chmod" and m.mode == nil then
     self:add(p .. ".mode", "is required")
