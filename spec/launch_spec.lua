@@ -203,6 +203,20 @@ describe("nslua.launch", function()
       assert.same({ { 0, base, 65536 } }, plan.identity.gid_map)
     end)
 
+    it("maps the payload's ids to user.host_uid/host_gid, inside 0 to the slot", function()
+      local base = 1 << 30
+      local plan = launch.plan(spec_of { user = { uid = 60007, gid = 60008, host_uid = 70007, host_gid = 70008 } },
+        res_of {})
+      assert.same({ { 0, base, 1 }, { 60007, 70007, 1 } }, plan.identity.uid_map)
+      assert.same({ { 0, base, 1 }, { 60008, 70008, 1 } }, plan.identity.gid_map)
+      assert.equal(base, plan.identity.owner)
+      assert.is_true(plan.identity.switch)
+      assert.equal(60007, plan.exec.uid)
+      local text = table.concat(launch.explain(plan), "\n")
+      assert.matches("uid map 0 1073741824 1, 60007 70007 1; gid map 0 1073741824 1, 60008 70008 1", text, 1, true)
+      assert.matches("the payload's uid 60007 gid 60008 are host uid 70007 gid 70008", text, 1, true)
+    end)
+
     it("rootless: the caller's ids straight to the payload's, setgroups denied", function()
       local plan = launch.plan(spec_of { user = { uid = 0, gid = 0 } },
         res_of { privileged = false, host_uid = 4242, host_gid = 4243 })

@@ -435,6 +435,28 @@ describe("nslua.validate", function()
       assert.same({ "user: must be \"host\" or a table { uid, gid, map }" }, errs { user = 0 })
     end)
 
+    it("takes host_uid and host_gid together, never 0, with non-zero inside ids", function()
+      assert.same({ uid = 60007, gid = 60008, map = "used", host_uid = 70007, host_gid = 70008 },
+        ok { user = { uid = 60007, gid = 60008, host_uid = 70007, host_gid = 70008.0 } }.user)
+      local u = ok { user = { host_uid = 4294967294, host_gid = 1 } }.user
+      assert.same({ 65534, 65534, 4294967294, 1 }, { u.uid, u.gid, u.host_uid, u.host_gid })
+      assert.same(u, ok { user = u }.user)
+      assert.same({ "user.host_uid: must not be 0 (host root)" }, errs { user = { host_uid = 0, host_gid = 5 } })
+      assert.same({ "user.host_gid: must be an integer 1..4294967294",
+        "user.host_uid: must be an integer 1..4294967294" },
+        errs { user = { host_uid = 4294967295, host_gid = "5" } })
+      assert.same({ "user.host_gid: is required with user.host_uid" }, errs { user = { host_uid = 5 } })
+      assert.same({ "user.host_uid: is required with user.host_gid" }, errs { user = { host_gid = 5 } })
+      assert.same({ "user.host_gid: requires a non-zero user.gid (inside gid 0 is the slot's)" },
+        errs { user = { gid = 0, host_uid = 5, host_gid = 5 } })
+      for _, map in ipairs { "all", "caller" } do
+        assert.same({ ("user.host_uid: conflicts with map = %q"):format(map) },
+          errs { user = { map = map, host_uid = 5, host_gid = 5 } })
+      end
+      assert.same({ "user.host_uid: conflicts with userns.fd (a joined namespace's maps are its own)" },
+        errs { user = { host_uid = 5, host_gid = 5 }, userns = { fd = 5 } })
+    end)
+
     it("\"host\" means no user namespace", function()
       local out = ok { user = "host" }
       assert.equal("host", out.user)

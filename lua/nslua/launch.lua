@@ -453,12 +453,15 @@ local function identity(spec, res)
     if u.map == "all" then
       ident.uid_map, ident.gid_map = { { 0, hu, M.WIDTH } }, { { 0, hg, M.WIDTH } }
     else
-      local function used(id, base)
+      -- user.host_uid/host_gid: the payload's ids map to those host ids
+      -- (validated: inside ids not 0; resources: outside slots and subuid)
+      local function used(id, base, host)
         local t = { { 0, base, 1 } }
-        if id ~= 0 then t[2] = { id, base + id, 1 } end
+        if id ~= 0 then t[2] = { id, host or base + id, 1 } end
         return t
       end
-      ident.uid_map, ident.gid_map = used(u.uid, hu), used(u.gid, hg)
+      ident.uid_map, ident.gid_map = used(u.uid, hu, u.host_uid), used(u.gid, hg, u.host_gid)
+      ident.host_uid, ident.host_gid = u.host_uid, u.host_gid
     end
   else
     ident.mode = "rootless"
@@ -780,6 +783,10 @@ function M.explain(plan)
       ident.uid, ident.gid, map_text(ident.uid_map), map_text(ident.gid_map), ident.setgroups,
       ident.helper and " (through newuidmap/newgidmap)" or "",
       ident.owner and ("; owned by host uid %d (its per-user quotas)"):format(ident.owner) or "")
+    if ident.host_uid then
+      p("identity: the payload's uid %d gid %d are host uid %d gid %d (user.host_uid, user.host_gid);"
+        .. " inside 0 stays the slot's", ident.uid, ident.gid, ident.host_uid, ident.host_gid)
+    end
   end
   if plan.pidns_fd then
     p("pid namespace: the clone is born in the caller's (fd %d)%s", plan.pidns_fd,

@@ -162,6 +162,11 @@ function Res:record() return true end
 local function probe(spec, res)
   local uid = proc.getuid()
   res.privileged = uid == 0
+  -- user.host_uid/host_gid: privileged, outside the slots and /etc/subuid;
+  -- rootless, the caller's own
+  local hok, herr = ids.check_host_ids(spec.user,
+    not res.privileged and { uid = uid, gid = proc.getgid() } or nil)
+  if not hok then return nil, herr, errno.EINVAL end
   res.layout = spec.namespaces.mnt and not spec.rootfs and M.host_layout() or {}
   res.sources, res.lower_modes, res.trees, res.source_is, res.fd_paths = {}, {}, {}, {}, {}
   local shows_sys = false
@@ -272,7 +277,8 @@ local function open_trees(spec, res)
       local userns
       if m.type == "bind-idmap" then
         if not idmap_fd then
-          local fd, uerr, ucode = M.idmap_userns(res.host_uid + spec.user.uid, res.host_gid + spec.user.gid)
+          local fd, uerr, ucode = M.idmap_userns(spec.user.host_uid or res.host_uid + spec.user.uid,
+            spec.user.host_gid or res.host_gid + spec.user.gid)
           if not fd then return nil, ("mounts[%d]: %s"):format(i, uerr), ucode end
           idmap_fd = fd
           res:defer(function() fd:close() end)

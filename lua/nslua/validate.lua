@@ -57,7 +57,7 @@ local FIELDS = set {
   "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf",
 }
-local USER_FIELDS = set { "uid", "gid", "map" }
+local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
 local STDIO_FIELDS = set { "stdin", "stdout", "stderr", "fds" }
 local SYNC_FIELDS = set { "block_fd", "userns_block_fd", "sync_fd" }
@@ -429,7 +429,43 @@ function Checker:user(v)
       out.map = v.map
     end
   end
+  self:host_ids(v, out)
   return out
+end
+
+-- user.host_uid / user.host_gid: the host ids the payload's ids map to
+-- instead of the slot's (privileged; rootless they must be the caller's,
+-- which resources check, like the slot ranges and /etc/subuid).  Both or
+-- neither; never host root; only with map = "used", whose inside 0 stays
+-- the slot's first id, so the payload's own ids must not be 0.
+function Checker:host_ids(v, out)
+  if v.host_uid == nil and v.host_gid == nil then return end
+  local ok = true
+  for _, k in ipairs { "uid", "gid" } do
+    local hk, p = "host_" .. k, "user.host_" .. k
+    local n = as_int(v[hk])
+    if v[hk] == nil then
+      local other = k == "uid" and "host_gid" or "host_uid"
+      self:add(p, ("is required with user.%s"):format(other))
+      ok = false
+    elseif n == 0 then
+      self:add(p, "must not be 0 (host root)")
+      ok = false
+    elseif not n or n < 1 or n > 0xfffffffe then
+      self:add(p, "must be an integer 1..4294967294")
+      ok = false
+    elseif out[k] == 0 then
+      self:add(p, ("requires a non-zero user.%s (inside %s 0 is the slot's)"):format(k, k))
+      ok = false
+    else
+      out[hk] = n
+    end
+  end
+  if out.map ~= "used" then
+    self:add("user.host_uid", ("conflicts with map = %q"):format(out.map))
+    ok = false
+  end
+  if not ok then out.host_uid, out.host_gid = nil, nil end
 end
 
 function Checker:mount(m, p)
@@ -966,6 +1002,9 @@ function Checker:cross_userns(spec, out)
       self:add("userns.fd", "requires a user namespace (not user = \"host\")")
     else
       local su = type(spec.user) == "table" and spec.user or {}
+      if out.user.host_uid then
+        self:add("user.host_uid", "conflicts with userns.fd (a joined namespace's maps are its own)")
+      end
       if su.uid == nil then out.user.uid = nil end
       if su.gid == nil then out.user.gid = nil end
       for i, m in ipairs(out.mounts) do
