@@ -311,6 +311,88 @@ print("mqueue", "ok" if ok else os.strerror(ctypes.get_errno()))
     end)
   end)
 
+  describe("limits.cpu_scope = \"command\"", function()
+    -- nslua-<id> directories of container c anywhere on a cgroup hierarchy
+    local CG_DIRS = [[
+      local function cg_dirs(c)
+        local f = io.popen("find /sys/fs/cgroup -maxdepth 8 -type d -name 'nslua-" .. c.id .. "'")
+        local n = select(2, f:read("a"):gsub("\n", ""))
+        f:close()
+        return n
+      end
+    ]]
+
+    it("ends a busy loop at its own cpu time, with no cgroup #priv", function()
+      if not helper.is_root() then return pending("needs root (cgroups to compare with)") end
+      local ok, out = api(CG_DIRS .. [[
+        for _, scope in ipairs { "command", "container" } do
+          local c = nslua.container{ argv = { "/bin/sh", "-c", "while :; do :; done" },
+            limits = { time = 0.5, cpu_scope = scope } }
+          assert(c:start())
+          local n = cg_dirs(c)
+          local f = assert(io.open("/run/nslua/" .. c.id .. "/info"))
+          local recorded = f:read("a"):match("\ncgroup=([^\n]*)")
+          f:close()
+          local r = c:wait()
+          c:close()
+          print(scope, n > 0, recorded ~= "", r.status, r.signal, r.cpu_s >= 0.5 and r.cpu_s < 0.6 or r.cpu_s)
+        end
+      ]])
+      assert.is_true(ok, out)
+      -- the container scope (the control) makes its groups; the command scope none
+      assert.equal("command\tfalse\tfalse\tcpu-limit\t9\ttrue\ncontainer\ttrue\ttrue\tcpu-limit\t9\ttrue\n", out)
+    end)
+
+    it("counts a child's cpu time once the command has reaped it", function()
+      -- the child burns 0.8 s while the command sleeps, then stays a
+      -- zombie until 1.5 s: the container's time would end the run at
+      -- 0.5 s, the command's only once it has waited for the child
+      local ok, out = api([=[
+        local script = [[
+import os, time
+pid = os.fork()
+if pid == 0:
+    while time.process_time() < 0.8: pass
+    os._exit(0)
+time.sleep(1.5)
+os.waitpid(pid, 0)
+time.sleep(5)
+]]
+        local r = nslua.container{ argv = { "/usr/bin/python3", "-c", script },
+          limits = { time = 0.5, cpu_scope = "command" } }:run()
+        print(r.status, r.cpu_s >= 0.8 and r.cpu_s < 1.2 or r.cpu_s, r.wall_s >= 1.5 and r.wall_s < 4 or r.wall_s)
+      ]=])
+      assert.is_true(ok, out)
+      assert.equal("cpu-limit\ttrue\ttrue\n", out)
+    end)
+
+    it("finds the command without a pid namespace and without an init", function()
+      local ok, out = api([[
+        for _, extra in ipairs { { namespaces = { pid = false } }, { init = false },
+                                 { init = false, namespaces = { pid = false } } } do
+          local spec = { argv = { "/bin/sh", "-c", "while :; do :; done" },
+            limits = { time = 0.3, extra_time = 0.1, wall = 5, cpu_scope = "command" } }
+          spec.namespaces, spec.init = extra.namespaces, extra.init
+          local r = assert(nslua.container(spec):run())
+          print(r.status, r.cpu_s >= 0.4 and r.cpu_s < 0.5 or r.cpu_s)
+        end
+      ]])
+      assert.is_true(ok, out)
+      assert.equal(("cpu-limit\ttrue\n"):rep(3), out)
+    end)
+
+    it("works rootless", function()
+      local ok, out = helper.run_rootless([[
+        local nslua = require "nslua"
+        local r = assert(nslua.container{ argv = { "/bin/sh", "-c", "while :; do :; done" },
+          limits = { time = 0.3, wall = 5, cpu_scope = "command" } }:run())
+        print(r.status, r.cpu_s >= 0.3 and r.cpu_s < 0.4 or r.cpu_s)
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("cpu-limit\ttrue\n", out)
+    end)
+  end)
+
   describe("SIGKILL of nslua during set-up", function()
     for _, step in ipairs { "ids", "uts", "net", "mounts", "pivot", "fork" } do
       it("at step " .. step .. " leaves no process after 1 s and nothing after gc", function()

@@ -272,6 +272,15 @@ describe("nslua.launch", function()
       assert.same({ core = 0, cpu = 3, fsize = 1 << 20, nofile = 64, stack = math.huge }, plan.exec.rlimits)
       assert.same({ wall = 3, cpu = 2.0 }, plan.wait)
       assert.is_true(plan.tty)
+      assert.matches("limit: cpu = 2.0 s (every process of the container; its cgroup)",
+        table.concat(launch.explain(plan), "\n"), 1, true)
+      plan = launch.plan(spec_of { limits = { time = 1, cpu_scope = "command" } }, res_of {})
+      assert.same({ cpu = 1, cpu_scope = "command" }, plan.wait)
+      assert.same(2, plan.exec.rlimits.cpu)   -- the RLIMIT_CPU backstop stays
+      assert.matches("limit: cpu = 1 s (the command and the children it waited for; /proc/<pid>/stat)",
+        table.concat(launch.explain(plan), "\n"), 1, true)
+      -- without a time limit the scope measures nothing
+      assert.same({}, launch.plan(spec_of { limits = { cpu_scope = "command" } }, res_of {}).wait)
     end)
 
     it("carries the process fields: exec tail, init, lock files, sync fds", function()

@@ -825,6 +825,20 @@ describe("nslua.validate", function()
         errs { limits = { extra_time = -0.5 } })
     end)
 
+    it("takes cpu_scope \"container\" or \"command\", absent by default", function()
+      assert.equal("command", ok { limits = { time = 1, cpu_scope = "command" } }.limits.cpu_scope)
+      assert.equal("container", ok { limits = { cpu_scope = "container" } }.limits.cpu_scope)
+      assert.is_nil(ok { limits = { time = 1 } }.limits.cpu_scope)
+      for _, bad in ipairs { "cmd", 1, true } do
+        assert.same({ 'limits.cpu_scope: must be "container" or "command"' },
+          errs { limits = { cpu_scope = bad } })
+      end
+      assert.is_true(#v.FIELDS.limits > 0)
+      local found = false
+      for _, k in ipairs(v.FIELDS.limits) do found = found or k == "cpu_scope" end
+      assert.is_true(found)
+    end)
+
     it("rejects bad cpusets", function()
       for _, bad in ipairs { "", "1-0", "a", 3, "0-1," } do
         assert.same({ "limits.cpuset: must be a cpu list such as \"0-1,3\"" },

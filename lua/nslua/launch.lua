@@ -656,7 +656,10 @@ function M.plan(spec, res)
   if spec.lock_files and #spec.lock_files > 0 then plan.lock_files = spec.lock_files end
   if spec.sync and next(spec.sync) then plan.sync = spec.sync end
   local l = spec.limits
-  plan.wait = { wall = l.wall, cpu = l.time and (l.time + (l.extra_time or 0)) }
+  plan.wait = { wall = l.wall, cpu = l.time and (l.time + (l.extra_time or 0)),
+                -- "command": the cpu time of the command (and the children
+                -- it reaped), polled in /proc/<pid>/stat, no cgroup's
+                cpu_scope = l.time and l.cpu_scope == "command" and "command" or nil }
   return plan
 end
 
@@ -831,7 +834,11 @@ function M.explain(plan)
     if plan.cgroup and plan.cgroup[k] then p("limit: %s = %s (cgroup)", k, tostring(plan.cgroup[k])) end
   end
   for _, k in ipairs { "wall", "cpu" } do
-    if plan.wait[k] then p("limit: %s = %s s", k, tostring(plan.wait[k])) end
+    if plan.wait[k] then
+      p("limit: %s = %s s%s", k, tostring(plan.wait[k]), k == "cpu" and (plan.wait.cpu_scope == "command"
+        and " (the command and the children it waited for; /proc/<pid>/stat)"
+        or " (every process of the container; its cgroup)") or "")
+    end
   end
   local rl = {}
   for k in pairs(e.rlimits) do rl[#rl + 1] = k end

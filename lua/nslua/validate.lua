@@ -120,6 +120,7 @@ local MOUNT_NEEDS_NS = { proc = "pid", mqueue = "ipc", sysfs = "net" }
 -- The limits and their kinds live in nslua.limits.
 local LIMIT_FIELDS = set(limits.KEYS)
 LIMIT_FIELDS.rlimits = true
+LIMIT_FIELDS.cpu_scope = true
 M.FIELDS.limits = sorted(LIMIT_FIELDS)
 M.FIELDS.rlimits = limits.RLIMIT_KEYS
 
@@ -711,6 +712,15 @@ function Checker:limits(spec, base)
     if v[k] ~= nil then out[k] = self:limit(k, v[k], "limits." .. k) end
   end
   out.rlimits = self:rlimits(v.rlimits, base)
+  -- what time and extra_time measure (nslua.limits.CPU_SCOPES); absent
+  -- means "container"
+  if v.cpu_scope ~= nil then
+    if v.cpu_scope == "container" or v.cpu_scope == "command" then
+      out.cpu_scope = v.cpu_scope
+    else
+      self:add("limits.cpu_scope", 'must be "container" or "command"')
+    end
+  end
   return out
 end
 
