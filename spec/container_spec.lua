@@ -247,6 +247,22 @@ print("mqueue", "ok" if ok else os.strerror(ctypes.get_errno()))
       assert.is_true(tonumber(slot) >= require("nslua.ids").config().base)
     end)
 
+    it("bind-idmap maps the caller's files to the payload's host ids #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local dir = helper.tmpdir("0755")
+      local ok, out = api(([[
+        local r = nslua.container{ argv = { "/bin/sh", "-c", "stat -c %%u /w; echo x > /w/f && echo ok" },
+          user = { uid = 60007, gid = 60007, host_uid = 60007, host_gid = 60007 },
+          mounts = { { type = "bind-idmap", source = %q, target = "/w" } } }:run()
+        print(r.status, r.exit_code)
+      ]]):format(dir))
+      local _, owner = helper.sh("stat -c %u:%g " .. helper.quote(dir .. "/f"))
+      helper.rmtree(dir)
+      assert.is_true(ok, out)
+      assert.equal("60007\nok\nexited\t0\n", out)
+      assert.equal("0:0\n", owner)
+    end)
+
     it("are refused with a message naming the field, before anything is made #priv", function()
       if not helper.is_root() then return pending("needs root") end
       local sub = os.tmpname()
