@@ -507,11 +507,13 @@ end
 -- End every process of the container: the init (its pid namespace takes
 -- every member with it), plus the cgroup when there is no pid namespace.
 -- The cpu limit of cpu_scope "command" ends the command itself: its init
--- then writes its exit record with the command's rusage (the report's
--- cpu_s) and takes the rest with it, or is killed a second later.
+-- (in no limit cgroup) then writes its exit record with the command's
+-- rusage (the report's cpu_s) and takes the rest with it, or is killed a
+-- second later.
 function Container:_terminate(reason)
   if reason == "cpu-limit" and self._cmd then
     proc.pidfd_send_signal(self._cmd.pidfd, 9)
+    if not self.spec.namespaces.pid then self.res:kill() end
     self._kill_init_at = proc.now() + 1
     return
   end
