@@ -193,8 +193,8 @@ local LAYER = {
 -- `limits.rlimits`) take the minimum per key, sizes compared in bytes and
 -- "unlimited" the largest, keeping the winning value as written;
 -- `limits.cpuset` intersects; `limits.cpu_scope`: "container" wins over
--- "command" (the whole container's time is the tighter measure); `mounts` append; `env` merges, later wins;
--- `keep_env` unions; `hooks` run in layer order, earliest first, stopping
+-- "command" (the whole container's time is the tighter measure); `mounts`
+-- append; `env` merges, later wins; `keep_env` unions; `hooks` run in layer order, earliest first, stopping
 -- at the first that raises or returns nil, msg; any other field: the later
 -- layer replaces it. A field a layer leaves nil is inherited.
 -- @tparam table ... specs, earliest first
