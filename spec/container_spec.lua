@@ -195,6 +195,220 @@ print("mqueue", "ok" if ok else os.strerror(ctypes.get_errno()))
     assert.equal("sandbox True 24 True 24\ninotify ok\nmqueue ok\nexited\t0\n", out)
   end)
 
+  describe("user.host_uid and user.host_gid", function()
+    it("map the payload's ids to those host ids; inside 0 and the owner stay the slot's #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local dir = helper.tmpdir("0777")
+      local py = dir .. ".owner.py"
+      local f = assert(io.open(py, "w"))
+      -- NS_GET_OWNER_UID (_IO(0xb7, 4)): the uid that created the user namespace
+      f:write("import fcntl, os, struct, sys\n",
+        "fd = os.open('/proc/%s/ns/user' % sys.argv[1], os.O_RDONLY)\n",
+        "print('owner', struct.unpack('I', fcntl.ioctl(fd, 0xb704, bytes(4)))[0])\n")
+      f:close()
+      local ok, out = api(([=[
+        local proc = nslua.proc
+        local in_r, in_w = proc.pipe()
+        local out_r, out_w = proc.pipe()
+        local c = nslua.container{
+          argv = { "/bin/sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; "
+            .. "echo x > /w/f && echo written; cat" },
+          user = { uid = 60007, gid = 60007, host_uid = 60007, host_gid = 60007 },
+          mounts = { { type = "bind", source = %q, target = "/w" } },
+          stdio = { stdin = in_r:fileno(), stdout = out_w:fileno() } }
+        assert(c:start())
+        in_r:close()
+        out_w:close()
+        local buf = ""
+        repeat
+          local d = proc.read(out_r, 4096)
+          buf = buf .. (d or "")
+        until not d or d == "" or buf:find("written\n") or buf:find("\n$") and #buf > 200
+        io.write((buf:gsub("[ \t]+", " "):gsub("\n ", "\n"):gsub("^ ", "")))
+        local p = assert(io.popen("unset LD_PRELOAD; python3 %s " .. c:pid() .. " 2>&1"))
+        io.write(p:read("a"))
+        p:close()
+        in_w:close()
+        local r = c:wait()
+        print(r.status, r.exit_code)
+        c:close()
+      ]=]):format(dir, py))
+      local st = helper.sh("stat -c %u:%g " .. helper.quote(dir .. "/f"))
+      local owner = select(2, helper.sh("stat -c %u:%g " .. helper.quote(dir .. "/f")))
+      os.remove(py)
+      helper.rmtree(dir)
+      assert.is_true(ok, out)
+      assert.is_true(st)
+      assert.equal("60007:60007\n", owner)
+      local slot = out:match("\n0 (%d+) 1\n")
+      assert.is_truthy(slot, out)
+      assert.equal(("60007\n60007\n0 %s 1\n60007 60007 1\n0 %s 1\n60007 60007 1\nwritten\nowner %s\nexited\t0\n")
+        :format(slot, slot, slot), out)
+      assert.is_true(tonumber(slot) >= require("nslua.ids").config().base)
+    end)
+
+    it("bind-idmap maps the caller's files to the payload's host ids #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local dir = helper.tmpdir("0755")
+      local ok, out = api(([[
+        local r = nslua.container{ argv = { "/bin/sh", "-c", "stat -c %%u /w; echo x > /w/f && echo ok" },
+          user = { uid = 60007, gid = 60007, host_uid = 60007, host_gid = 60007 },
+          mounts = { { type = "bind-idmap", source = %q, target = "/w" } } }:run()
+        print(r.status, r.exit_code)
+      ]]):format(dir))
+      local _, owner = helper.sh("stat -c %u:%g " .. helper.quote(dir .. "/f"))
+      helper.rmtree(dir)
+      assert.is_true(ok, out)
+      assert.equal("60007\nok\nexited\t0\n", out)
+      assert.equal("0:0\n", owner)
+    end)
+
+    it("are refused with a message naming the field, before anything is made #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local sub = os.tmpname()
+      local f = assert(io.open(sub, "w"))
+      f:write("someone:300000:65536\n")
+      f:close()
+      local ok, out = api(([[
+        local ids = require "nslua.ids"
+        ids.SUBUID = %q
+        local base = ids.config().base
+        for _, u in ipairs {
+          { uid = 1000, gid = 1000, host_uid = 0, host_gid = 5000 },
+          { uid = 1000, gid = 1000, host_uid = base + 70000, host_gid = 5000 },
+          { uid = 1000, gid = 1000, host_uid = 5000, host_gid = base },
+          { uid = 1000, gid = 1000, host_uid = 300123, host_gid = 5000 },
+          { uid = 1000, gid = 1000, host_uid = 5000 },
+          { uid = 0, gid = 1000, host_uid = 5000, host_gid = 5000 },
+          { map = "all", host_uid = 5000, host_gid = 5000 },
+        } do
+          local okc, c = pcall(nslua.container, { argv = { "/bin/true" }, user = u })
+          if not okc then
+            print("invalid " .. tostring(c):gsub("^[^\n]-:%%d+: ", ""))
+          else
+            local pid, err = c:start()
+            print(pid and "started" or ("refused " .. err:gsub(tostring(base), "BASE")))
+            if pid then c:wait() end
+            c:close()
+          end
+        end
+      ]]):format(sub))
+      os.remove(sub)
+      assert.is_true(ok, out)
+      local lines = {}
+      for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+      assert.equal("invalid user.host_uid: must not be 0 (host root)", lines[1])
+      assert.matches("^refused start '%?': user.host_uid: %d+ is inside nslua's id slots BASE%.%.%d+", lines[2])
+      assert.matches("^refused start '%?': user.host_gid: BASE is inside nslua's id slots", lines[3])
+      assert.equal(("refused start '?': user.host_uid: 300123 is inside someone's range 300000:65536 in %s")
+        :format(sub), lines[4])
+      assert.equal("invalid user.host_gid: is required with user.host_uid", lines[5])
+      assert.equal("invalid user.host_uid: requires a non-zero user.uid (inside uid 0 is the slot's)", lines[6])
+      assert.equal('invalid user.host_uid: conflicts with map = "all"', lines[7])
+      assert.equal(7, #lines, out)
+    end)
+
+    it("rootless: only the caller's own ids", function()
+      local ok, out = helper.run_rootless([[
+        local nslua = require "nslua"
+        local uid, gid = nslua.proc.getuid(), nslua.proc.getgid()
+        local r = assert(nslua.container{ argv = { "/bin/sh", "-c", "id -u; cat /proc/self/uid_map" },
+          user = { uid = 7, gid = 7, host_uid = uid, host_gid = gid } }:run())
+        print(r.status, r.exit_code)
+        local c = nslua.container{ argv = { "/bin/true" }, user = { uid = 7, gid = 7, host_uid = 60007, host_gid = gid } }
+        print((select(2, c:start())))
+        c:close()
+      ]])
+      assert.is_true(ok, out)
+      out = out:gsub("[ \t]+", " "):gsub("\n ", "\n"):gsub("^ ", "")
+      assert.matches("^7\n7 " .. helper.ROOTLESS_UID .. " 1\nexited 0\n", out)
+      assert.matches("\nstart '%?': user.host_uid: rootless, the payload's uid maps to the caller's own %(4242%), "
+        .. "not 60007\n$", out)
+    end)
+  end)
+
+  describe("limits.cpu_scope = \"command\"", function()
+    -- nslua-<id> directories of container c anywhere on a cgroup hierarchy
+    local CG_DIRS = [[
+      local function cg_dirs(c)
+        local f = io.popen("find /sys/fs/cgroup -maxdepth 8 -type d -name 'nslua-" .. c.id .. "'")
+        local n = select(2, f:read("a"):gsub("\n", ""))
+        f:close()
+        return n
+      end
+    ]]
+
+    it("ends a busy loop at its own cpu time, with no cgroup #priv", function()
+      if not helper.is_root() then return pending("needs root (cgroups to compare with)") end
+      local ok, out = api(CG_DIRS .. [[
+        for _, scope in ipairs { "command", "container" } do
+          local c = nslua.container{ argv = { "/bin/sh", "-c", "while :; do :; done" },
+            limits = { time = 0.5, cpu_scope = scope } }
+          assert(c:start())
+          local n = cg_dirs(c)
+          local f = assert(io.open("/run/nslua/" .. c.id .. "/info"))
+          local recorded = f:read("a"):match("\ncgroup=([^\n]*)")
+          f:close()
+          local r = c:wait()
+          c:close()
+          print(scope, n > 0, recorded ~= "", r.status, r.signal, r.cpu_s >= 0.5 and r.cpu_s < 0.6 or r.cpu_s)
+        end
+      ]])
+      assert.is_true(ok, out)
+      -- the container scope (the control) makes its groups; the command scope none
+      assert.equal("command\tfalse\tfalse\tcpu-limit\t9\ttrue\ncontainer\ttrue\ttrue\tcpu-limit\t9\ttrue\n", out)
+    end)
+
+    it("counts a child's cpu time once the command has reaped it", function()
+      -- the child burns 0.8 s while the command sleeps, then stays a
+      -- zombie until 1.5 s: the container's time would end the run at
+      -- 0.5 s, the command's only once it has waited for the child
+      local ok, out = api([=[
+        local script = [[
+import os, time
+pid = os.fork()
+if pid == 0:
+    while time.process_time() < 0.8: pass
+    os._exit(0)
+time.sleep(1.5)
+os.waitpid(pid, 0)
+time.sleep(5)
+]]
+        local r = nslua.container{ argv = { "/usr/bin/python3", "-c", script },
+          limits = { time = 0.5, cpu_scope = "command" } }:run()
+        print(r.status, r.cpu_s >= 0.8 and r.cpu_s < 1.2 or r.cpu_s, r.wall_s >= 1.5 and r.wall_s < 4 or r.wall_s)
+      ]=])
+      assert.is_true(ok, out)
+      assert.equal("cpu-limit\ttrue\ttrue\n", out)
+    end)
+
+    it("finds the command without a pid namespace and without an init", function()
+      local ok, out = api([[
+        for _, extra in ipairs { { namespaces = { pid = false } }, { init = false },
+                                 { init = false, namespaces = { pid = false } } } do
+          local spec = { argv = { "/bin/sh", "-c", "while :; do :; done" },
+            limits = { time = 0.3, extra_time = 0.1, wall = 5, cpu_scope = "command" } }
+          spec.namespaces, spec.init = extra.namespaces, extra.init
+          local r = assert(nslua.container(spec):run())
+          print(r.status, r.cpu_s >= 0.4 and r.cpu_s < 0.5 or r.cpu_s)
+        end
+      ]])
+      assert.is_true(ok, out)
+      assert.equal(("cpu-limit\ttrue\n"):rep(3), out)
+    end)
+
+    it("works rootless", function()
+      local ok, out = helper.run_rootless([[
+        local nslua = require "nslua"
+        local r = assert(nslua.container{ argv = { "/bin/sh", "-c", "while :; do :; done" },
+          limits = { time = 0.3, wall = 5, cpu_scope = "command" } }:run())
+        print(r.status, r.cpu_s >= 0.3 and r.cpu_s < 0.4 or r.cpu_s)
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("cpu-limit\ttrue\n", out)
+    end)
+  end)
+
   describe("SIGKILL of nslua during set-up", function()
     for _, step in ipairs { "ids", "uts", "net", "mounts", "pivot", "fork" } do
       it("at step " .. step .. " leaves no process after 1 s and nothing after gc", function()

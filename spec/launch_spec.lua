@@ -176,6 +176,19 @@ describe("nslua.launch", function()
     end)
   end)
 
+  describe("proc", function()
+    it("mounts proc with hidepid=N when the spec gives it", function()
+      local plan = launch.plan(spec_of { mounts = { { type = "proc", target = "/p", hidepid = "invisible" } } },
+        res_of {})
+      local i = index_of(plan, function(s) return s.op == "mount" and s.what == "/p" end)
+      assert.equal("hidepid=2", plan.mounts.steps[i].data)
+      assert.matches("mount proc on /p %[nodev,noexec,nosuid%] hidepid=2", table.concat(launch.explain(plan), "\n"))
+      -- the base /proc has none
+      i = index_of(plan, function(s) return s.op == "mount" and s.what == "/proc" end)
+      assert.is_nil(plan.mounts.steps[i].data)
+    end)
+  end)
+
   describe("identity", function()
     it("maps 0 and the payload's ids into the slot, or all 65536 ids", function()
       local plan = launch.plan(spec_of {}, res_of {})
@@ -188,6 +201,20 @@ describe("nslua.launch", function()
       assert.same({}, plan.exec.groups)
       plan = launch.plan(spec_of { user = { map = "all" } }, res_of {})
       assert.same({ { 0, base, 65536 } }, plan.identity.gid_map)
+    end)
+
+    it("maps the payload's ids to user.host_uid/host_gid, inside 0 to the slot", function()
+      local base = 1 << 30
+      local plan = launch.plan(spec_of { user = { uid = 60007, gid = 60008, host_uid = 70007, host_gid = 70008 } },
+        res_of {})
+      assert.same({ { 0, base, 1 }, { 60007, 70007, 1 } }, plan.identity.uid_map)
+      assert.same({ { 0, base, 1 }, { 60008, 70008, 1 } }, plan.identity.gid_map)
+      assert.equal(base, plan.identity.owner)
+      assert.is_true(plan.identity.switch)
+      assert.equal(60007, plan.exec.uid)
+      local text = table.concat(launch.explain(plan), "\n")
+      assert.matches("uid map 0 1073741824 1, 60007 70007 1; gid map 0 1073741824 1, 60008 70008 1", text, 1, true)
+      assert.matches("the payload's uid 60007 gid 60008 are host uid 70007 gid 70008", text, 1, true)
     end)
 
     it("rootless: the caller's ids straight to the payload's, setgroups denied", function()
@@ -245,6 +272,15 @@ describe("nslua.launch", function()
       assert.same({ core = 0, cpu = 3, fsize = 1 << 20, nofile = 64, stack = math.huge }, plan.exec.rlimits)
       assert.same({ wall = 3, cpu = 2.0 }, plan.wait)
       assert.is_true(plan.tty)
+      assert.matches("limit: cpu = 2.0 s (every process of the container; its cgroup)",
+        table.concat(launch.explain(plan), "\n"), 1, true)
+      plan = launch.plan(spec_of { limits = { time = 1, cpu_scope = "command" } }, res_of {})
+      assert.same({ cpu = 1, cpu_scope = "command" }, plan.wait)
+      assert.same(2, plan.exec.rlimits.cpu)   -- the RLIMIT_CPU backstop stays
+      assert.matches("limit: cpu = 1 s (the command and the children it waited for; /proc/<pid>/stat)",
+        table.concat(launch.explain(plan), "\n"), 1, true)
+      -- without a time limit the scope measures nothing
+      assert.same({}, launch.plan(spec_of { limits = { cpu_scope = "command" } }, res_of {}).wait)
     end)
 
     it("carries the process fields: exec tail, init, lock files, sync fds", function()

@@ -28,6 +28,11 @@ describe("nslua.limits", function()
     for _, k in ipairs { "memory", "swap", "pids", "cpus", "cpuset", "time" } do
       assert.is_true(limits.needs_cgroup { [k] = 1 }, k)
     end
+    -- cpu_scope "command": time is the command's own, polled without a cgroup
+    assert.is_false(limits.needs_cgroup { time = 1, extra_time = 1, cpu_scope = "command", rlimits = { nofile = 1 } })
+    assert.is_true(limits.needs_cgroup { time = 1, cpu_scope = "container" })
+    assert.is_true(limits.needs_cgroup { time = 1, memory = 1, cpu_scope = "command" })
+    assert.same({ "container", "command" }, limits.CPU_SCOPES)
     assert.same({ memory = 1, pids = 2, cpuset = "0" },
       limits.cgroup_limits { memory = 1, pids = 2, cpuset = "0", time = 3, wall = 4 })
   end)

@@ -79,6 +79,17 @@ describe("nslua.policy", function()
             { limits = { pids = 16, cpus = 0.5, time = 2, wall = 10, extra_time = 0 } }).limits)
       end)
 
+      it("cpu_scope: \"container\" wins over \"command\"", function()
+        assert.equal("container", compose({ limits = { cpu_scope = "command" } },
+          { limits = { cpu_scope = "container" } }).limits.cpu_scope)
+        assert.equal("container", compose({ limits = { cpu_scope = "container" } },
+          { limits = { cpu_scope = "command" } }).limits.cpu_scope)
+        assert.equal("command", compose({ limits = { cpu_scope = "command" } },
+          { limits = { cpu_scope = "command", time = 1 } }).limits.cpu_scope)
+        assert.equal("command",
+          compose({ limits = { time = 2 } }, { limits = { cpu_scope = "command" } }).limits.cpu_scope)
+      end)
+
       it("compare sizes in bytes, keeping the winning value as written", function()
         assert.equal("64M", compose({ limits = { memory = "64M" } },
           { limits = { memory = 100000000 } }).limits.memory)

@@ -79,5 +79,15 @@ describe("nslua.report", function()
     local r = report.build { status = { exit = { how = "signaled", code = report.SIGXFSZ } } }
     assert.equal("output-limit", r.status)
     assert.equal(128 + report.SIGXFSZ, report.exit_code(r))
+    -- cpu_scope "command": the command's rusage, not the cgroup's; the
+    -- last polled value when the init wrote no exit record
+    local ex = { how = "signaled", code = report.SIGKILL, cutime = 0.5, cstime = 0.01 }
+    r = report.build { status = { exit = ex }, reason = "cpu-limit", cg = { cpu_s = 0.9, memory_peak_kb = 7 },
+      limits = { cpu_scope = "command" } }
+    assert.same({ "cpu-limit", 0.51, 7 }, { r.status, r.cpu_s, r.memory_peak_kb })
+    assert.equal(0.9, report.build { status = { exit = ex }, cg = { cpu_s = 0.9 }, limits = {} }.cpu_s)
+    r = report.build { status = {}, reason = "cpu-limit", killed = 9, cmd_cpu_s = 0.52,
+      limits = { cpu_scope = "command" } }
+    assert.same({ "cpu-limit", 0.52 }, { r.status, r.cpu_s })
   end)
 end)

@@ -82,6 +82,26 @@ describe("mount kinds", function()
     assert.equal("ok\n", out)
   end)
 
+  it("proc with hidepid: a payload does not see the init, but sees itself", function()
+    -- the payload's uid is 65534, the init's is 0 inside: with hidepid=2
+    -- (by number or name) /proc/1 is gone, /proc/self is there; without it
+    -- /proc/1 shows (its files are unreadable: the init is not dumpable)
+    local script = "test -d /p2/1 && echo init; test -d /p2/$$ && echo self; ls /p2 | grep -qx 1 || echo unlisted"
+    for _, hp in ipairs { "2", '"invisible"' } do
+      local ok, out = with_mounts(([[{ { type = "proc", target = "/p2", hidepid = %s } }]]):format(hp), script)
+      assert.is_true(ok, out)
+      assert.equal("self\nunlisted\n", out, hp)
+    end
+    local ok, out = with_mounts([[{ { type = "proc", target = "/p2", hidepid = 0 } }]], script)
+    assert.is_true(ok, out)
+    assert.equal("init\nself\n", out)
+    ok, out = with_mounts([[{ { type = "proc", target = "/p2", hidepid = 1 } }]],
+      "grep -q hidepid=noaccess /proc/self/mountinfo && test -d /p2/1 && "
+      .. "(cat /p2/1/cmdline 2>/dev/null || echo hidden)")
+    assert.is_true(ok, out)
+    assert.equal("hidden\n", out)
+  end)
+
   it("sysfs, read-only", function()
     local ok, out = with_mounts([[{ { type = "sysfs", target = "/sys" } }]],
       "ls /sys/class/net; grep ' /sys sysfs ro' /proc/self/mounts >/dev/null && echo ro")

@@ -435,6 +435,28 @@ describe("nslua.validate", function()
       assert.same({ "user: must be \"host\" or a table { uid, gid, map }" }, errs { user = 0 })
     end)
 
+    it("takes host_uid and host_gid together, never 0, with non-zero inside ids", function()
+      assert.same({ uid = 60007, gid = 60008, map = "used", host_uid = 70007, host_gid = 70008 },
+        ok { user = { uid = 60007, gid = 60008, host_uid = 70007, host_gid = 70008.0 } }.user)
+      local u = ok { user = { host_uid = 4294967294, host_gid = 1 } }.user
+      assert.same({ 65534, 65534, 4294967294, 1 }, { u.uid, u.gid, u.host_uid, u.host_gid })
+      assert.same(u, ok { user = u }.user)
+      assert.same({ "user.host_uid: must not be 0 (host root)" }, errs { user = { host_uid = 0, host_gid = 5 } })
+      assert.same({ "user.host_gid: must be an integer 1..4294967294",
+        "user.host_uid: must be an integer 1..4294967294" },
+        errs { user = { host_uid = 4294967295, host_gid = "5" } })
+      assert.same({ "user.host_gid: is required with user.host_uid" }, errs { user = { host_uid = 5 } })
+      assert.same({ "user.host_uid: is required with user.host_gid" }, errs { user = { host_gid = 5 } })
+      assert.same({ "user.host_gid: requires a non-zero user.gid (inside gid 0 is the slot's)" },
+        errs { user = { gid = 0, host_uid = 5, host_gid = 5 } })
+      for _, map in ipairs { "all", "caller" } do
+        assert.same({ ("user.host_uid: conflicts with map = %q"):format(map) },
+          errs { user = { map = map, host_uid = 5, host_gid = 5 } })
+      end
+      assert.same({ "user.host_uid: conflicts with userns.fd (a joined namespace's maps are its own)" },
+        errs { user = { host_uid = 5, host_gid = 5 }, userns = { fd = 5 } })
+    end)
+
     it("\"host\" means no user namespace", function()
       local out = ok { user = "host" }
       assert.equal("host", out.user)
@@ -509,6 +531,24 @@ describe("nslua.validate", function()
           inplace = false },
       }, out.mounts)
       assert.equal(64 * MiB, v.DEFAULT_TMPFS_SIZE)
+    end)
+
+    it("takes proc's hidepid as 0-2 or the kernel's names", function()
+      local function hp(x) return ok(m1 { type = "proc", target = "/proc", hidepid = x }).mounts[1].hidepid end
+      assert.equal(0, hp(0))
+      assert.equal(2, hp(2.0))
+      assert.equal(0, hp("off"))
+      assert.equal(1, hp("noaccess"))
+      assert.equal(2, hp("invisible"))
+      assert.is_nil(hp(nil))
+      for _, bad in ipairs { 3, -1, "2", "ptraceable", 1.5, true } do
+        assert.same({ 'mounts[1].hidepid: must be 0, 1, 2, "off", "noaccess" or "invisible"' },
+          errs(m1 { type = "proc", target = "/proc", hidepid = bad }), tostring(bad))
+      end
+      assert.same({ "mounts[1].hidepid: not valid for type 'tmpfs'" },
+        errs(m1 { type = "tmpfs", target = "/t", hidepid = 2 }))
+      local out = ok(m1 { type = "proc", target = "/proc", hidepid = "invisible" })
+      assert.same(out, ok(out))
     end)
 
     it("takes tmpfs size and mode in any accepted form", function()
@@ -783,6 +823,20 @@ describe("nslua.validate", function()
       end
       assert.same({ "limits.extra_time: must be a non-negative number" },
         errs { limits = { extra_time = -0.5 } })
+    end)
+
+    it("takes cpu_scope \"container\" or \"command\", absent by default", function()
+      assert.equal("command", ok { limits = { time = 1, cpu_scope = "command" } }.limits.cpu_scope)
+      assert.equal("container", ok { limits = { cpu_scope = "container" } }.limits.cpu_scope)
+      assert.is_nil(ok { limits = { time = 1 } }.limits.cpu_scope)
+      for _, bad in ipairs { "cmd", 1, true } do
+        assert.same({ 'limits.cpu_scope: must be "container" or "command"' },
+          errs { limits = { cpu_scope = bad } })
+      end
+      assert.is_true(#v.FIELDS.limits > 0)
+      local found = false
+      for _, k in ipairs(v.FIELDS.limits) do found = found or k == "cpu_scope" end
+      assert.is_true(found)
     end)
 
     it("rejects bad cpusets", function()

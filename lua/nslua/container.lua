@@ -398,7 +398,10 @@ function Container:wait()
   local buf = {}
   local reason
   local wall_deadline = limits.wall and self.t0 + limits.wall
-  local cpu_limit = res.cg and limits.cpu
+  -- cpu_scope "command": the command's own time (polled in /proc/<pid>/stat
+  -- once the status pipe names it), no cgroup needed
+  local by_command = limits.cpu_scope == "command"
+  local cpu_limit = (res.cg or by_command) and limits.cpu
   local fds = { { fd = self._status_r, events = { ["in"] = true } },
                 { fd = sfd, events = { ["in"] = true } } }
   -- plan.init == false: the status pipe ends at the command's execve (its
@@ -439,6 +442,10 @@ function Container:wait()
           -- first child, which is what `nslua exec` looks for (no record update)
           if not self.cmd_pid then
             self.cmd_pid = status.cmd_pid(table.concat(buf))
+            if self.cmd_pid and by_command and cpu_limit then
+              self._cmd = self:_command_process()
+              if self._cmd then self:_defer_close(self._cmd.pidfd) end
+            end
             -- on_command(self): once, when the command runs (a front end's
             -- report of it, e.g. bwrap's --info-fd)
             local f = self.cmd_pid and self.on_command
@@ -458,10 +465,13 @@ function Container:wait()
     if not reason then
       if wall_deadline and proc.now() >= wall_deadline then
         reason = "wall-limit"
-      elseif cpu_limit and res:cpu_usage() > cpu_limit then
+      elseif cpu_limit and res:cpu_usage(self._cmd) > cpu_limit then
         reason = "cpu-limit"
       end
-      if reason then self:_terminate() end
+      if reason then self:_terminate(reason) end
+    elseif self._kill_init_at and proc.now() >= self._kill_init_at then
+      self._kill_init_at = nil
+      proc.kill(self._pid, 9)
     end
   end
   if tty then tty:finish() end
@@ -481,7 +491,7 @@ function Container:wait()
   local rep = report_mod.build {
     status = st, reason = reason, wall_s = proc.now() - self.t0,
     cg = res:stats(), init = { how = how, code = code, ru = ru }, killed = self._killed,
-    limits = spec.limits,
+    limits = spec.limits, cmd_cpu_s = res.cmd_cpu_s,
   }
   self._report = rep
   if spec.hooks and spec.hooks.after_exit then
@@ -496,9 +506,63 @@ end
 
 -- End every process of the container: the init (its pid namespace takes
 -- every member with it), plus the cgroup when there is no pid namespace.
-function Container:_terminate()
+-- The cpu limit of cpu_scope "command" ends the command itself: its init
+-- (in no limit cgroup) then writes its exit record with the command's
+-- rusage (the report's cpu_s) and takes the rest with it, or is killed a
+-- second later.
+function Container:_terminate(reason)
+  if reason == "cpu-limit" and self._cmd then
+    proc.pidfd_send_signal(self._cmd.pidfd, 9)
+    if not self.spec.namespaces.pid then self.res:kill() end
+    self._kill_init_at = proc.now() + 1
+    return
+  end
   proc.kill(self._pid, 9)
   if not self.spec.namespaces.pid then self.res:kill() end
+end
+
+-- The pid in a process's own (innermost) pid namespace: NSpid's last field.
+local function inner_pid(pid)
+  local f = io.open(("/proc/%d/status"):format(pid))
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  local last
+  for n in (s:match("\nNSpid:([^\n]*)") or ""):gmatch("%d+") do last = math.tointeger(tonumber(n)) end
+  return last
+end
+
+--- The command as our pid namespace sees it, for cpu_scope "command":
+-- {pid, start (its start time), pidfd} | nil once it has ended.  The pid
+-- record (self.cmd_pid) is the pid in the init's pid namespace (2 in a
+-- pid namespace of the sandbox's, another one under pidns_fd): the host
+-- pid is the init's child that has that pid there (the init has no other
+-- child yet: the executor forks nothing before the command).  Without an
+-- init it is the child itself.
+function Container:_command_process()
+  local cands = {}
+  if self.plan.init == false then
+    cands[1] = self._pid
+  else
+    local f = io.open(("/proc/%d/task/%d/children"):format(self._pid, self._pid))
+    if not f then return nil end
+    for n in f:read("a"):gmatch("%d+") do cands[#cands + 1] = math.tointeger(tonumber(n)) end
+    f:close()
+  end
+  for _, pid in ipairs(cands) do
+    local pidfd = proc.pidfd_open(pid)
+    if pidfd then
+      local _, start = resources.proc_cpu(pid)
+      local match = start and (self.plan.init == false or inner_pid(pid) == self.cmd_pid)
+      -- still running: what /proc showed was the pidfd's process, not a
+      -- later one with its pid
+      if match and proc.poll({ { fd = pidfd, events = { ["in"] = true } } }, 0) == 0 then
+        return { pid = pid, start = start, pidfd = pidfd }
+      end
+      pidfd:close()
+    end
+  end
+  return nil
 end
 
 --- Start, wait, close: the report.

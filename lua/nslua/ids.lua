@@ -76,6 +76,50 @@ function M.check_overlap(cfg, files)
   return true
 end
 
+M.SUBUID, M.SUBGID = "/etc/subuid", "/etc/subgid"
+
+--- May a privileged payload's ids map to host id 'id' (user.host_uid or
+-- user.host_gid, named by 'field')?  Not host root, not an id of nslua's
+-- slots (cfg: M.config()'s), not an id delegated in 'file' (M.SUBUID or
+-- M.SUBGID): those belong to other sandboxes and other users' namespaces.
+-- @treturn[1] true
+-- @return[2] nil, message naming the field
+function M.check_host_id(field, id, file, cfg)
+  if id == 0 then return nil, field .. ": must not be 0 (host root)" end
+  local lo, hi = cfg.base, cfg.base + cfg.slots * M.WIDTH
+  if id >= lo and id < hi then
+    return nil, ("%s: %d is inside nslua's id slots %d..%d (id_base and id_slots in %s)")
+      :format(field, id, lo, hi - 1, M.CONF)
+  end
+  for _, r in ipairs(M.subids(file)) do
+    if id >= r.start and id < r.start + r.count then
+      return nil, ("%s: %d is inside %s's range %d:%d in %s"):format(field, id, r.name, r.start, r.count, file)
+    end
+  end
+  return true
+end
+
+--- user.host_uid / user.host_gid of a validated user table: rootless
+-- (caller = {uid, gid}) they must be the caller's own ids; privileged,
+-- each passes check_host_id.  true | nil, message.
+function M.check_host_ids(user, caller)
+  if type(user) ~= "table" or user.host_uid == nil then return true end
+  if caller then
+    for _, k in ipairs { "uid", "gid" } do
+      if user["host_" .. k] ~= caller[k] then
+        return nil, ("user.host_%s: rootless, the payload's %s maps to the caller's own (%d), not %d")
+          :format(k, k, caller[k], user["host_" .. k])
+      end
+    end
+    return true
+  end
+  local okc, cfg = pcall(M.config)
+  if not okc then return nil, tostring(cfg) end
+  local ok, err = M.check_host_id("user.host_uid", user.host_uid, M.SUBUID, cfg)
+  if ok then ok, err = M.check_host_id("user.host_gid", user.host_gid, M.SUBGID, cfg) end
+  return ok, err
+end
+
 --- The caller's subordinate range in 'file' (matched by user name or uid):
 -- start, count | nil.
 function M.subrange(file, uid, name)

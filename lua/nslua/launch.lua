@@ -88,10 +88,12 @@ local function bind(steps, m, kind, key, fd_path)
                rec = m.recursive ~= false, what = m.target })
 end
 
-local function proc_mount(steps, target)
+-- A fresh proc; 'hidepid' (0-2, proc(5)) hides other users' processes.
+local function proc_mount(steps, target, hidepid)
   add(steps, { op = "mkdir", path = NEW .. target, what = target })
   add(steps, { op = "mount", src = "proc", fstype = "proc", path = NEW .. target,
-               flags = { nosuid = true, nodev = true, noexec = true }, what = target })
+               flags = { nosuid = true, nodev = true, noexec = true },
+               data = hidepid and ("hidepid=%d"):format(hidepid) or nil, what = target })
 end
 
 -- A minimal /dev: binds of the host's device nodes on a tmpfs, devpts,
@@ -164,7 +166,7 @@ end
 kinds.tmpfs = function(steps, m, ctx)
   tmpfs_mount(steps, m.target, m.size, m.mode or 493, ctx.owner, owned({ parents = parent_mode(m.mode) }, ctx))
 end
-kinds.proc = function(steps, m) proc_mount(steps, m.target) end
+kinds.proc = function(steps, m) proc_mount(steps, m.target, m.hidepid) end
 kinds.dev = function(steps, m, ctx) dev_mount(steps, m.target, ctx.tty_gid, ctx.base_none) end
 kinds.mqueue = function(steps, m)
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
@@ -451,12 +453,15 @@ local function identity(spec, res)
     if u.map == "all" then
       ident.uid_map, ident.gid_map = { { 0, hu, M.WIDTH } }, { { 0, hg, M.WIDTH } }
     else
-      local function used(id, base)
+      -- user.host_uid/host_gid: the payload's ids map to those host ids
+      -- (validated: inside ids not 0; resources: outside slots and subuid)
+      local function used(id, base, host)
         local t = { { 0, base, 1 } }
-        if id ~= 0 then t[2] = { id, base + id, 1 } end
+        if id ~= 0 then t[2] = { id, host or base + id, 1 } end
         return t
       end
-      ident.uid_map, ident.gid_map = used(u.uid, hu), used(u.gid, hg)
+      ident.uid_map, ident.gid_map = used(u.uid, hu, u.host_uid), used(u.gid, hg, u.host_gid)
+      ident.host_uid, ident.host_gid = u.host_uid, u.host_gid
     end
   else
     ident.mode = "rootless"
@@ -651,7 +656,10 @@ function M.plan(spec, res)
   if spec.lock_files and #spec.lock_files > 0 then plan.lock_files = spec.lock_files end
   if spec.sync and next(spec.sync) then plan.sync = spec.sync end
   local l = spec.limits
-  plan.wait = { wall = l.wall, cpu = l.time and (l.time + (l.extra_time or 0)) }
+  plan.wait = { wall = l.wall, cpu = l.time and (l.time + (l.extra_time or 0)),
+                -- "command": the cpu time of the command (and the children
+                -- it reaped), polled in /proc/<pid>/stat, no cgroup's
+                cpu_scope = l.time and l.cpu_scope == "command" and "command" or nil }
   return plan
 end
 
@@ -778,6 +786,10 @@ function M.explain(plan)
       ident.uid, ident.gid, map_text(ident.uid_map), map_text(ident.gid_map), ident.setgroups,
       ident.helper and " (through newuidmap/newgidmap)" or "",
       ident.owner and ("; owned by host uid %d (its per-user quotas)"):format(ident.owner) or "")
+    if ident.host_uid then
+      p("identity: the payload's uid %d gid %d are host uid %d gid %d (user.host_uid, user.host_gid);"
+        .. " inside 0 stays the slot's", ident.uid, ident.gid, ident.host_uid, ident.host_gid)
+    end
   end
   if plan.pidns_fd then
     p("pid namespace: the clone is born in the caller's (fd %d)%s", plan.pidns_fd,
@@ -822,7 +834,11 @@ function M.explain(plan)
     if plan.cgroup and plan.cgroup[k] then p("limit: %s = %s (cgroup)", k, tostring(plan.cgroup[k])) end
   end
   for _, k in ipairs { "wall", "cpu" } do
-    if plan.wait[k] then p("limit: %s = %s s", k, tostring(plan.wait[k])) end
+    if plan.wait[k] then
+      p("limit: %s = %s s%s", k, tostring(plan.wait[k]), k == "cpu" and (plan.wait.cpu_scope == "command"
+        and " (the command and the children it waited for; /proc/<pid>/stat)"
+        or " (every process of the container; its cgroup)") or "")
+    end
   end
   local rl = {}
   for k in pairs(e.rlimits) do rl[#rl + 1] = k end

@@ -72,12 +72,22 @@ for _, k in ipairs(M.KEYS) do
   if not M.LIMITS[k].controller then M.RUN_KEYS[#M.RUN_KEYS + 1] = k end
 end
 
---- Does a limits table need a cgroup?
+--- What `time` and `extra_time` measure (`limits.cpu_scope`, not a limit
+-- itself): "container" (the default), the cpu time of every process of
+-- the container (its cgroup's); "command", the command's own plus that of
+-- the children it has waited for (isolate's time without --cg: polled in
+-- /proc/<pid>/stat, no cgroup needed).
+M.CPU_SCOPES = { "container", "command" }
+
+--- Does a limits table need a cgroup?  (`time` does not with
+-- cpu_scope = "command".)
 -- @tparam table l limits (as in a spec)
 -- @treturn boolean
 function M.needs_cgroup(l)
   for _, k in ipairs(M.KEYS) do
-    if l[k] ~= nil and M.LIMITS[k].cgroup then return true end
+    if l[k] ~= nil and M.LIMITS[k].cgroup and not (k == "time" and l.cpu_scope == "command") then
+      return true
+    end
   end
   return false
 end

@@ -85,6 +85,9 @@ local function min_table(a, b, rlimit)
       out[k] = min_table(out[k], v, true)
     elseif k == "cpuset" and not rlimit then
       out[k] = intersect_cpusets(out[k], v)
+    elseif k == "cpu_scope" and not rlimit then
+      -- the whole container's cpu time is the tighter measure
+      out[k] = (out[k] == "container" or v == "container") and "container" or copy(v)
     elseif describe(k, rlimit) then
       out[k] = min_limit(k, out[k], v, rlimit)
     else
@@ -189,8 +192,9 @@ local LAYER = {
 -- (nil = unconstrained, "all" = every capability); `limits` (and
 -- `limits.rlimits`) take the minimum per key, sizes compared in bytes and
 -- "unlimited" the largest, keeping the winning value as written;
--- `limits.cpuset` intersects; `mounts` append; `env` merges, later wins;
--- `keep_env` unions; `hooks` run in layer order, earliest first, stopping
+-- `limits.cpuset` intersects; `limits.cpu_scope`: "container" wins over
+-- "command" (the whole container's time is the tighter measure); `mounts`
+-- append; `env` merges, later wins; `keep_env` unions; `hooks` run in layer order, earliest first, stopping
 -- at the first that raises or returns nil, msg; any other field: the later
 -- layer replaces it. A field a layer leaves nil is inherited.
 -- @tparam table ... specs, earliest first

@@ -54,7 +54,8 @@ M.strerror = strerror
 
 --- Build a report from what the parent gathered.
 -- a = {status = parsed status records, reason = "wall-limit"|"cpu-limit"|nil,
---      wall_s, cg = cgroup stats or nil, init = {how, code, ru}, limits}
+--      wall_s, cg = cgroup stats or nil, init = {how, code, ru}, limits,
+--      cmd_cpu_s = the command's cpu time last polled (cpu_scope "command")}
 function M.build(a)
   local st, cg = a.status, a.cg
   local r = { wall_s = a.wall_s }
@@ -103,12 +104,17 @@ function M.build(a)
     r.error = { step = "init", message = ("the init ended (%s %s) without a status")
       :format(tostring(a.init and a.init.how), tostring(a.init and a.init.code)) }
   end
+  -- limits.cpu_scope "command": the command's rusage (with the children
+  -- it and the init reaped), never the cgroup's; the last value polled
+  -- when there is no exit record (the init was killed)
+  local by_command = a.limits and a.limits.cpu_scope == "command"
   if cg then
-    r.cpu_s = cg.cpu_s or r.cpu_s
+    if not by_command then r.cpu_s = cg.cpu_s or r.cpu_s end
     r.memory_peak_kb = cg.memory_peak_kb
     -- OOM kills the memory cgroup counted, whoever they hit (isolate's cg-oom-killed)
     r.oom_kills = cg.oom_kill
   end
+  if by_command and r.cpu_s == nil and a.cmd_cpu_s then r.cpu_s = a.cmd_cpu_s end
   -- which limit ended the run
   if a.reason then
     r.status, r.signal, r.exit_code, r.error = a.reason, SIGKILL, nil, nil

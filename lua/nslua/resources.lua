@@ -14,7 +14,7 @@
 -- Runtime handles the executor gets (res.rt): trees {key = fd}, cgroup_procs
 -- {fd...}, seccomp (BPF), stdio {[0..2] = fd}, keep {fd...} (held by the
 -- init: the record lock, the slot lock).
--- Methods: res:around_clone(f, ...), res:attach(pid, plan), res:cpu_usage(),
+-- Methods: res:around_clone(f, ...), res:attach(pid, plan), res:cpu_usage([cmd]),
 -- res:stats(), res:kill(), res:record(info), res:release().
 local core = require "nslua.core"
 local state = require "nslua.state"
@@ -138,7 +138,48 @@ function Res:around_clone(f, ...)
   return f(...)
 end
 
-function Res:cpu_usage()
+--- The clock ticks of /proc/<pid>/stat's times: USER_HZ, which the kernel
+-- ABI fixes at 100 on every architecture Linux still has (alpha's 1024
+-- aside): jiffies_to_clock_t, whatever CONFIG_HZ is.
+M.USER_HZ = 100
+
+--- The cpu time of a process and of the children it has waited for, in
+-- seconds (utime + stime + cutime + cstime of /proc/<pid>/stat), and its
+-- start time (field 22): nil when there is no such process, or when
+-- 'start' is given and the pid is now another process's.
+-- @tparam integer pid a pid of our pid namespace
+-- @tparam[opt] integer start the start time the process must have
+function M.proc_cpu(pid, start)
+  local f = io.open(("/proc/%d/stat"):format(pid))
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  -- after the comm, which may hold spaces and parentheses: field 3 on
+  local rest = text and text:match(".*%)%s+(.*)")
+  if not rest then return nil end
+  local t, n = {}, 2
+  for x in rest:gmatch("%S+") do
+    n = n + 1
+    t[n] = x
+    if n == 22 then break end
+  end
+  local st = math.tointeger(tonumber(t[22]))
+  if not st or (start and st ~= start) then return nil end
+  local ticks = 0
+  for i = 14, 17 do ticks = ticks + (tonumber(t[i]) or 0) end
+  return ticks / M.USER_HZ, st
+end
+
+--- The cpu time the run's `time` limit counts, in seconds: the cgroup's
+-- (cpu_scope "container"), or with cpu_scope "command" that of the
+-- command 'cmd' ({pid = host pid, start = its start time}; 0 before it is
+-- known, its last value once it is gone: self.cmd_cpu_s).
+function Res:cpu_usage(cmd)
+  if self.spec.limits.cpu_scope == "command" then
+    local v = cmd and M.proc_cpu(cmd.pid, cmd.start)
+    if v then self.cmd_cpu_s = v end
+    return self.cmd_cpu_s or 0
+  end
   local cg = self.cg
   return cg and (cg:cpu_usage() or 0) - (self._cg_base and self._cg_base.cpu_s or 0)
 end
@@ -162,6 +203,11 @@ function Res:record() return true end
 local function probe(spec, res)
   local uid = proc.getuid()
   res.privileged = uid == 0
+  -- user.host_uid/host_gid: privileged, outside the slots and /etc/subuid;
+  -- rootless, the caller's own
+  local hok, herr = ids.check_host_ids(spec.user,
+    not res.privileged and { uid = uid, gid = proc.getgid() } or nil)
+  if not hok then return nil, herr, errno.EINVAL end
   res.layout = spec.namespaces.mnt and not spec.rootfs and M.host_layout() or {}
   res.sources, res.lower_modes, res.trees, res.source_is, res.fd_paths = {}, {}, {}, {}, {}
   local shows_sys = false
@@ -272,7 +318,8 @@ local function open_trees(spec, res)
       local userns
       if m.type == "bind-idmap" then
         if not idmap_fd then
-          local fd, uerr, ucode = M.idmap_userns(res.host_uid + spec.user.uid, res.host_gid + spec.user.gid)
+          local fd, uerr, ucode = M.idmap_userns(spec.user.host_uid or res.host_uid + spec.user.uid,
+            spec.user.host_gid or res.host_gid + spec.user.gid)
           if not fd then return nil, ("mounts[%d]: %s"):format(i, uerr), ucode end
           idmap_fd = fd
           res:defer(function() fd:close() end)

@@ -57,7 +57,7 @@ local FIELDS = set {
   "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf",
 }
-local USER_FIELDS = set { "uid", "gid", "map" }
+local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
 local STDIO_FIELDS = set { "stdin", "stdout", "stderr", "fds" }
 local SYNC_FIELDS = set { "block_fd", "userns_block_fd", "sync_fd" }
@@ -75,14 +75,15 @@ local USERNS_FIELDS = set { "fd", "after", "disable", "assert_disabled" }
 -- file system at its target instead of bound there.
 local MOUNT_FIELDS = set {
   "type", "source", "source_fd", "target", "ro", "try", "recursive", "size", "mode",
-  "content", "lower", "upper", "work", "inplace", "noexec",
+  "content", "lower", "upper", "work", "inplace", "noexec", "hidepid",
 }
 local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive", "noexec" }
 local PSEUDO = set { "type", "target", "ro" }
 local MOUNT_ALLOWED = {
   bind = BIND, ["bind-idmap"] = BIND, ["dev-bind"] = BIND,
   tmpfs = set { "type", "target", "ro", "size", "mode" },
-  proc = PSEUDO, dev = PSEUDO, mqueue = PSEUDO, sysfs = PSEUDO,
+  proc = set { "type", "target", "ro", "hidepid" },
+  dev = PSEUDO, mqueue = PSEUDO, sysfs = PSEUDO,
   overlay = set { "type", "target", "ro", "lower", "upper", "work", "size" },
   dir = set { "type", "target", "mode" },
   symlink = set { "type", "source", "target" },
@@ -109,12 +110,17 @@ M.FIELDS = {
 }
 for ty, allowed in pairs(MOUNT_ALLOWED) do M.FIELDS.mount_types[ty] = sorted(allowed) end
 
+-- proc's hidepid= (proc(5)): who sees other users' /proc/<pid>; the names
+-- are the kernel's own spellings of 0, 1 and 2.
+local HIDEPID = { [0] = 0, [1] = 1, [2] = 2, off = 0, noaccess = 1, invisible = 2 }
+
 -- Cross-field rules: these mount types need a namespace of their own.
 local MOUNT_NEEDS_NS = { proc = "pid", mqueue = "ipc", sysfs = "net" }
 
 -- The limits and their kinds live in nslua.limits.
 local LIMIT_FIELDS = set(limits.KEYS)
 LIMIT_FIELDS.rlimits = true
+LIMIT_FIELDS.cpu_scope = true
 M.FIELDS.limits = sorted(LIMIT_FIELDS)
 M.FIELDS.rlimits = limits.RLIMIT_KEYS
 
@@ -424,7 +430,43 @@ function Checker:user(v)
       out.map = v.map
     end
   end
+  self:host_ids(v, out)
   return out
+end
+
+-- user.host_uid / user.host_gid: the host ids the payload's ids map to
+-- instead of the slot's (privileged; rootless they must be the caller's,
+-- which resources check, like the slot ranges and /etc/subuid).  Both or
+-- neither; never host root; only with map = "used", whose inside 0 stays
+-- the slot's first id, so the payload's own ids must not be 0.
+function Checker:host_ids(v, out)
+  if v.host_uid == nil and v.host_gid == nil then return end
+  local ok = true
+  for _, k in ipairs { "uid", "gid" } do
+    local hk, p = "host_" .. k, "user.host_" .. k
+    local n = as_int(v[hk])
+    if v[hk] == nil then
+      local other = k == "uid" and "host_gid" or "host_uid"
+      self:add(p, ("is required with user.%s"):format(other))
+      ok = false
+    elseif n == 0 then
+      self:add(p, "must not be 0 (host root)")
+      ok = false
+    elseif not n or n < 1 or n > 0xfffffffe then
+      self:add(p, "must be an integer 1..4294967294")
+      ok = false
+    elseif out[k] == 0 then
+      self:add(p, ("requires a non-zero user.%s (inside %s 0 is the slot's)"):format(k, k))
+      ok = false
+    else
+      out[hk] = n
+    end
+  end
+  if out.map ~= "used" then
+    self:add("user.host_uid", ("conflicts with map = %q"):format(out.map))
+    ok = false
+  end
+  if not ok then out.host_uid, out.host_gid = nil, nil end
 end
 
 function Checker:mount(m, p)
@@ -497,6 +539,13 @@ function Checker:mount(m, p)
     end
   elseif ty == "overlay" then
     self:overlay(m, p, out)
+  elseif ty == "proc" and m.hidepid ~= nil then
+    local n = HIDEPID[m.hidepid]
+    if n == nil then
+      self:add(p .. ".hidepid", 'must be 0, 1, 2, "off", "noaccess" or "invisible"')
+    else
+      out.hidepid = n
+    end
   end
   if ty == "chmod" and m.mode == nil then
     self:add(p .. ".mode", "is required")
@@ -664,6 +713,15 @@ function Checker:limits(spec, base)
     if v[k] ~= nil then out[k] = self:limit(k, v[k], "limits." .. k) end
   end
   out.rlimits = self:rlimits(v.rlimits, base)
+  -- what time and extra_time measure (nslua.limits.CPU_SCOPES); absent
+  -- means "container"
+  if v.cpu_scope ~= nil then
+    if v.cpu_scope == "container" or v.cpu_scope == "command" then
+      out.cpu_scope = v.cpu_scope
+    else
+      self:add("limits.cpu_scope", 'must be "container" or "command"')
+    end
+  end
   return out
 end
 
@@ -955,6 +1013,9 @@ function Checker:cross_userns(spec, out)
       self:add("userns.fd", "requires a user namespace (not user = \"host\")")
     else
       local su = type(spec.user) == "table" and spec.user or {}
+      if out.user.host_uid then
+        self:add("user.host_uid", "conflicts with userns.fd (a joined namespace's maps are its own)")
+      end
       if su.uid == nil then out.user.uid = nil end
       if su.gid == nil then out.user.gid = nil end
       for i, m in ipairs(out.mounts) do

@@ -286,6 +286,7 @@ local function mount_src()
       elseif f == "size" then v = limit_src("size")
       elseif f == "mode" then v = pick { "493", '"0755"', '"0999"', "-1", "4096", '"x"', "0.5", '"07777"' }
       elseif f == "content" then v = str_src(CONTENT)
+      elseif f == "hidepid" then v = pick { "0", "1", "2", '"invisible"', '"noaccess"', '"off"', "3", '"2"' }
       elseif f == "lower" then
         v = chance(0.8) and list_src { str_src(ro_sources()), str_src(ro_sources()) } or junk_src()
       elseif f == "upper" or f == "work" then
@@ -330,6 +331,9 @@ function FIELD.user()
   if chance(0.6) then parts[#parts + 1] = "uid = " .. pick { "0", "1000", "65534", "65535", "65536", "-1", "0.5" } end
   if chance(0.6) then parts[#parts + 1] = "gid = " .. pick { "0", "1000", "65534", "65536", '"x"' } end
   if chance(0.4) then parts[#parts + 1] = "map = " .. pick { '"used"', '"all"', '"bogus"', "1" } end
+  -- (never an id outside nslua's slots that the fuzzer's runs would use)
+  if chance(0.2) then parts[#parts + 1] = "host_uid = " .. pick { "0", "-1", "1073741824", '"x"', "4294967295" } end
+  if chance(0.2) then parts[#parts + 1] = "host_gid = " .. pick { "0", "1073741824", "0.5" } end
   return "{ " .. table.concat(parts, ", ") .. " }"
 end
 function FIELD.rootfs()
@@ -363,6 +367,7 @@ function FIELD.limits()
     if chance(0.1) then r[#r + 1] = "bogus = 1" end
     parts[#parts + 1] = "rlimits = { " .. table.concat(r, ", ") .. " }"
   end
+  if chance(0.2) then parts[#parts + 1] = "cpu_scope = " .. pick { '"command"', '"container"', '"cmd"' } end
   if chance(0.05) then parts[#parts + 1] = "bogus = 1" end
   return "{ " .. table.concat(parts, ", ") .. " }"
 end
