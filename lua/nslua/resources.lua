@@ -143,8 +143,8 @@ end
 -- aside): jiffies_to_clock_t, whatever CONFIG_HZ is.
 M.USER_HZ = 100
 
---- The cpu time of a process and of the children it has waited for, in
--- seconds (utime + stime + cutime + cstime of /proc/<pid>/stat), and its
+--- The cpu time of a process itself, in seconds (utime + stime of
+-- /proc/<pid>/stat: isolate's poll, which children never enter), and its
 -- start time (field 22): nil when there is no such process, or when
 -- 'start' is given and the pid is now another process's.
 -- @tparam integer pid a pid of our pid namespace
@@ -166,7 +166,7 @@ function M.proc_cpu(pid, start)
   local st = math.tointeger(tonumber(t[22]))
   if not st or (start and st ~= start) then return nil end
   local ticks = 0
-  for i = 14, 17 do ticks = ticks + (tonumber(t[i]) or 0) end
+  for i = 14, 15 do ticks = ticks + (tonumber(t[i]) or 0) end
   return ticks / M.USER_HZ, st
 end
 
