@@ -442,6 +442,41 @@ describe("nslua.core.proc", function()
         .. "nil\tsetgroups: Operation not permitted\t1\n", out)
     end)
 
+    it("setfsuid, setfsgid: files made with the fs ids, EPERM when refused #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local dir = helper.tmpdir("0777")
+      local ok, out = helper.run_isolated(([[
+        local proc = require("nslua.core").proc
+        print(proc.setfsgid(4243), proc.setfsuid(4242))
+        assert(io.open(%q, "w")):close()
+        -- the fs ids only: the real and effective ones stay
+        print(proc.getuid(), proc.geteuid(), proc.getgid())
+        print(proc.setfsuid(0), proc.setfsgid(0))
+        assert(io.open(%q, "w")):close()
+        -- an unprivileged process may switch only to one of its own ids
+        assert(proc.setresgid(4243, 4243, 4243))
+        assert(proc.setresuid(4242, 4242, 4242))
+        print(proc.setfsuid(4242), proc.setfsgid(4243))
+        print(proc.setfsuid(0))
+        print(proc.setfsgid(0))
+        print(proc.setfsuid(4242), proc.setfsgid(4243))
+      ]]):format(dir .. "/as-fs", dir .. "/as-root"))
+      local _, owners = helper.sh("stat -c '%n %u:%g' " .. helper.quote(dir) .. "/as-*")
+      helper.rmtree(dir)
+      assert.is_true(ok, out)
+      assert.equal("0\t0\n0\t0\t0\n4242\t4243\n4242\t4243\n"
+        .. "nil\tsetfsuid: Operation not permitted\t1\n"
+        .. "nil\tsetfsgid: Operation not permitted\t1\n4242\t4243\n", out)
+      assert.equal(("%s/as-fs 4242:4243\n%s/as-root 0:0\n"):format(dir, dir), owners)
+    end)
+
+    it("setfsuid, setfsgid: misuse raises", function()
+      assert.has_error(function() proc.setfsuid(-1) end,
+        "bad argument #1 to 'setfsuid' (id out of range (0..4294967294))")
+      assert.has_error(function() proc.setfsgid("x") end,
+        "bad argument #1 to 'setfsgid' (number expected, got string)")
+    end)
+
     it("raises on misuse", function()
       assert.has_error(function() proc.setresuid(-2, 0, 0) end,
         "bad argument #1 to 'setresuid' (id out of range)")
