@@ -1045,6 +1045,61 @@ describe("nslua.core.proc", function()
       st_r:close()
     end)
 
+    it("opens stdio_inside itself, then stderr_to_stdout; a failed open is the stdio step", function()
+      local dir = helper.tmpdir()
+      local f = assert(io.open(dir .. "/in", "w"))
+      f:write("from-in\n")
+      f:close()
+      local st_r, st_w = assert(proc.pipe())
+      local pid = assert(proc.spawn({ "/bin/sh", "-c", "cat; echo err >&2; ls /proc/self/fd" }, {},
+        { status_fd = st_w, stdio_inside = { stdin = dir .. "/in", stdout = dir .. "/out" },
+          stderr_to_stdout = true }))
+      st_w:close()
+      assert.equal("", drain(st_r))
+      st_r:close()
+      assert.same({ pid, "exited", 0 }, reap3(pid))
+      -- no fd of the opens is left over: 0-2 and the listing's own
+      assert.equal("from-in\nerr\n0\n1\n2\n3\n", helper.read(dir .. "/out"))
+      st_r, st_w = assert(proc.pipe())
+      pid = assert(proc.spawn({ "/bin/true" }, {},
+        { status_fd = st_w, stdio_inside = { stderr = dir .. "/no/such dir/err" } }))
+      st_w:close()
+      assert.equal(("exec stdio %d %s/no/such dir/err\n"):format(errno.ENOENT, dir), drain(st_r))
+      st_r:close()
+      assert.same({ pid, "exited", 1 }, reap3(pid))
+      helper.rmtree(dir)
+    end)
+
+    it("exec_error = stderr: a failed execve says so on fd 2 and exits 127, no record", function()
+      local st_r, st_w = assert(proc.pipe())
+      local err_r, err_w = assert(proc.pipe())
+      local pid = assert(proc.spawn({ "/nonexistent/prog" }, {},
+        { status_fd = st_w, exec_error = "stderr" }, { [2] = err_w }))
+      st_w:close()
+      err_w:close()
+      assert.equal("", drain(st_r))
+      assert.equal('execve("/nonexistent/prog"): No such file or directory\n', drain(err_r))
+      assert.same({ pid, "exited", 127 }, reap3(pid))
+      st_r:close()
+      err_r:close()
+    end)
+
+    it("stdio_inside, stderr_to_stdout, exec_error: misuse raises", function()
+      assert.has_error(function() proc.spawn({ "ls" }, {}, { stdio_inside = { stdout = "rel" } }) end,
+        "bad argument #3 to 'spawn' (field 'stdio_inside.stdout' must be an absolute path)")
+      assert.has_error(function() proc.spawn({ "ls" }, {}, { stdio_inside = { out = "/x" } }) end,
+        "bad argument #3 to 'spawn' (field 'stdio_inside' may hold only stdin, stdout, stderr)")
+      assert.has_error(function() proc.spawn({ "ls" }, {}, { stdio_inside = "/x" }) end,
+        "bad argument #3 to 'spawn' (field 'stdio_inside' must be a table)")
+      assert.has_error(function() proc.spawn({ "ls" }, {}, { stdio_inside = { stdin = 3 } }) end,
+        "bad argument #3 to 'spawn' (field 'stdio_inside.stdin' must be a string)")
+      assert.has_error(function()
+        proc.spawn({ "ls" }, {}, { stdio_inside = { stderr = "/e" }, stderr_to_stdout = true })
+      end, "bad argument #3 to 'spawn' (field 'stderr_to_stdout' and 'stdio_inside.stderr' exclude each other)")
+      assert.has_error(function() proc.spawn({ "ls" }, {}, { exec_error = "stdout" }) end,
+        "bad argument #3 to 'spawn' (field 'exec_error' must be 'stderr')")
+    end)
+
     it("does not touch the caller's state (signal mask, cwd)", function()
       local old = assert(proc.sigprocmask("block", { "USR1" }))
       local pid = assert(proc.spawn({ "/bin/true" }, {}, { cwd = "/proc" }))
