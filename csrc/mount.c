@@ -763,7 +763,7 @@ static int tree_entry (tree_walk *w, int dfd, const char *name, int depth) {
             TREE_STATX, &stx) != 0)
     return errno == ENOENT ? 0 : tree_error(w, "statx", errno);
   if (!S_ISDIR(stx.stx_mode)) {
-    if (!S_ISLNK(stx.stx_mode) && !tree_same_mount(w, &stx))
+    if (!tree_same_mount(w, &stx))
       return tree_error(w, w->remove ? "tree_remove" : "tree_chown", EXDEV);
     if (w->remove || !(S_ISREG(stx.stx_mode) || w->keep_special)) {
       if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
