@@ -157,6 +157,38 @@ describe("nslua.container", function()
     assert.equal("keep\n", rootfile)
   end)
 
+  it("opens stdio inside rootless as the payload (the caller's uid on the host)", function()
+    if (os.getenv("LD_PRELOAD") or ""):match("libasan") then
+      return pending("rootless runs use env -i: the sanitizer build needs LD_PRELOAD")
+    end
+    if not helper.is_root() then return pending("needs root to make the test user's files") end
+    local dir = helper.tmpdir("0777")
+    assert(helper.sh(("cd %s && echo keep > rootfile && chmod 0644 rootfile"):format(helper.quote(dir))))
+    local ok, out = helper.run_rootless(([[
+      local nslua = require "nslua"
+      local m = { { type = "bind", source = %q, target = "/box" } }
+      local r = assert(nslua.container{ argv = { "/bin/sh", "-c", "echo out; echo err >&2; nocommand" },
+        mounts = m, exec_error = "stderr",
+        stdio = { stdout = { inside = "/box/out" }, stderr = "stdout" } }:run())
+      print(r.status, r.exit_code)
+      r = assert(nslua.container{ argv = { "/nonexistent" }, mounts = m, exec_error = "stderr",
+        stdio = { stdout = { inside = "/box/out2" }, stderr = "stdout" } }:run())
+      print(r.status, r.exit_code)
+      r = assert(nslua.container{ argv = { "/bin/true" }, mounts = m,
+        stdio = { stdout = { inside = "/box/rootfile" } } }:run())
+      print(r.status, r.error.step, r.error.message)
+    ]]):format(dir))
+    local _, owner = helper.sh("stat -c %u " .. helper.quote(dir .. "/out"))
+    local o, o2, rootfile = helper.read(dir .. "/out"), helper.read(dir .. "/out2"), helper.read(dir .. "/rootfile")
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.equal("exited\t127\nexited\t127\nerror\tstdio\texec stdio: /box/rootfile: Permission denied\n", out)
+    assert.matches("^out\nerr\n.*nocommand.*not found\n$", o)
+    assert.equal('execve("/nonexistent"): No such file or directory\n', o2)
+    assert.equal(tostring(helper.ROOTLESS_UID), owner:match("%d+"))
+    assert.equal("keep\n", rootfile)
+  end)
+
   it("exec_error = stderr: the message on the command's stderr, exit 127 #priv", function()
     if not helper.is_root() then return pending("needs root") end
     local dir = helper.tmpdir("0777")
