@@ -1084,6 +1084,29 @@ describe("nslua.core.proc", function()
       err_r:close()
     end)
 
+    it("exec_error = stderr under a filter: an errno outside the table is 'Unknown error N'", function()
+      local _, arch = helper.sh("uname -m")
+      if not arch:match("^x86_64") then return pending("the filter below is x86_64's") end
+      -- execve (59) fails with errno 99, everything else is allowed
+      local bpf = table.concat {
+        string.pack("<I2BBI4", 0x20, 0, 0, 0),                -- ld [nr]
+        string.pack("<I2BBI4", 0x15, 0, 1, 59),               -- jeq #execve
+        string.pack("<I2BBI4", 0x06, 0, 0, 0x00050000 | 99),  -- ret ERRNO(99)
+        string.pack("<I2BBI4", 0x06, 0, 0, 0x7fff0000),       -- ret ALLOW
+      }
+      local st_r, st_w = assert(proc.pipe())
+      local err_r, err_w = assert(proc.pipe())
+      local pid = assert(proc.spawn({ "/bin/true" }, {},
+        { status_fd = st_w, exec_error = "stderr", seccomp = bpf }, { [2] = err_w }))
+      st_w:close()
+      err_w:close()
+      assert.equal("", drain(st_r))
+      assert.equal('execve("/bin/true"): Unknown error 99\n', drain(err_r))
+      assert.same({ pid, "exited", 127 }, reap3(pid))
+      st_r:close()
+      err_r:close()
+    end)
+
     it("stdio_inside, stderr_to_stdout, exec_error: misuse raises", function()
       assert.has_error(function() proc.spawn({ "ls" }, {}, { stdio_inside = { stdout = "rel" } }) end,
         "bad argument #3 to 'spawn' (field 'stdio_inside.stdout' must be an absolute path)")
