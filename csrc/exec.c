@@ -67,6 +67,9 @@ typedef struct exec_plan {
   struct sock_fprog prog;
   const struct sock_fprog *bpf;  /* opts.seccomp_bpf: loaded after prog, in order */
   size_t nbpf;
+  const char *stdio_inside[3];  /* opened by the command itself (NULL: none) */
+  int stderr_to_stdout;         /* fd 2 = a dup of fd 1, after the opens */
+  int exec_error_stderr;        /* exec_error "stderr": a failed execve says so on fd 2 */
   exec_late *late;              /* NULL: none (see nslua_spawn) */
 } exec_plan;
 
@@ -248,11 +251,67 @@ static const char *bpf_name (char *buf, size_t size, size_t i) {
   return buf;
 }
 
+/* A fixed errno table for exec_error "stderr": no strerror, no stdio
+** under the filter (and in the CLONE_VM child: no locale, no malloc). */
+static const struct {
+  int err;
+  const char *text;
+} exec_errtexts[] = {
+  {EPERM, "Operation not permitted"}, {ENOENT, "No such file or directory"},
+  {EIO, "Input/output error"}, {E2BIG, "Argument list too long"},
+  {ENOEXEC, "Exec format error"}, {ENOMEM, "Cannot allocate memory"},
+  {EACCES, "Permission denied"}, {EFAULT, "Bad address"},
+  {ENOTDIR, "Not a directory"}, {EISDIR, "Is a directory"},
+  {EINVAL, "Invalid argument"}, {ENFILE, "Too many open files in system"},
+  {EMFILE, "Too many open files"}, {ETXTBSY, "Text file busy"},
+  {ENAMETOOLONG, "File name too long"}, {ELOOP, "Too many levels of symbolic links"},
+  {ELIBBAD, "Accessing a corrupted shared library"}, {EAGAIN, "Resource temporarily unavailable"},
+  {ENOSYS, "Function not implemented"}, {ESTALE, "Stale file handle"},
+  {0, NULL}
+};
+
+/* Append s to buf[*n] (size bytes, always room for the final "\n"). */
+static void err_add (char *buf, size_t size, size_t *n, const char *s) NSLUA_UNDER_FILTER;
+static void err_add (char *buf, size_t size, size_t *n, const char *s) {
+  for (; *s != '\0' && *n + 1 < size; s++)
+    buf[(*n)++] = *s;
+}
+
+/* exec_error "stderr": 'execve("FILE"): TEXT\n' in one write to fd 2 (as
+** a shell or isolate says it), then _exit(127); no exec record. */
+static void exec_error_exit (const exec_plan *p, int err) NSLUA_UNDER_FILTER __attribute__((noreturn));
+static void exec_error_exit (const exec_plan *p, int err) {
+  char buf[PATH_MAX + 96], digits[16];
+  size_t i, n = 0, k = 0;
+  unsigned int u = err < 0 ? 0u : (unsigned int)err;
+  err_add(buf, sizeof buf - 48, &n, "execve(\"");
+  err_add(buf, sizeof buf - 48, &n, p->file);
+  err_add(buf, sizeof buf, &n, "\"): ");
+  for (i = 0; exec_errtexts[i].text != NULL && exec_errtexts[i].err != err; i++)
+    ;
+  if (exec_errtexts[i].text != NULL) {
+    err_add(buf, sizeof buf, &n, exec_errtexts[i].text);
+  } else {
+    err_add(buf, sizeof buf, &n, "Unknown error ");
+    do {
+      digits[k++] = (char)('0' + u % 10);
+      u /= 10;
+    } while (u > 0 && k < sizeof digits);
+    while (k > 0 && n + 1 < sizeof buf)
+      buf[n++] = digits[--k];
+  }
+  buf[n++] = '\n';
+  while (write(2, buf, n) < 0 && errno == EINTR)
+    ;
+  _exit(127);
+}
+
 /* (7) seccomp last: the filter may forbid what the steps before use;
 ** (8) execve.  Everything from the filter on is NSLUA_UNDER_FILTER. */
 static void exec_filtered (exec_plan *p) NSLUA_UNDER_FILTER __attribute__((noreturn));
 static void exec_filtered (exec_plan *p) {
   size_t i;
+  int err;
   char name[48];
   if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
     nslua_exec_fail(p, "seccomp", errno, NULL);
@@ -262,7 +321,39 @@ static void exec_filtered (exec_plan *p) {
   for (i = 0; i < p->nbpf; i++)
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->bpf[i], 0, 0) != 0)
       nslua_exec_fail(p, "seccomp", errno, bpf_name(name, sizeof name, i));
-  nslua_exec_fail(p, "execve", exec_search(p), NULL);
+  err = exec_search(p);
+  if (p->exec_error_stderr)
+    exec_error_exit(p, err);
+  nslua_exec_fail(p, "execve", err, NULL);
+}
+
+/*
+** The files of stdio_inside, opened as the command's ids after the switch
+** (stdin O_RDONLY; stdout, stderr O_WRONLY|O_CREAT|O_TRUNC 0666, the umask
+** applies), each dup2'd onto its fd; then fd 2 = fd 1 for stderr_to_stdout.
+** An open that lands on its own fd (0-2 were closed) only loses
+** close-on-exec.
+*/
+static void exec_stdio (const exec_plan *p) {
+  int t, fd;
+  for (t = 0; t < 3; t++) {
+    if (p->stdio_inside[t] == NULL)
+      continue;
+    fd = open(p->stdio_inside[t], t == 0 ? O_RDONLY | O_CLOEXEC
+              : O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0)
+      nslua_exec_fail(p, "stdio", errno, p->stdio_inside[t]);
+    if (fd == t) {
+      if (fcntl(fd, F_SETFD, 0) != 0)
+        nslua_exec_fail(p, "stdio", errno, p->stdio_inside[t]);
+    } else {
+      if (dup2(fd, t) < 0)
+        nslua_exec_fail(p, "stdio", errno, p->stdio_inside[t]);
+      close(fd);
+    }
+  }
+  if (p->stderr_to_stdout && dup2(1, 2) < 0)
+    nslua_exec_fail(p, "stdio", errno, "stderr");
 }
 
 /* The fixed sequence.  No Lua API call from here on. */
@@ -348,6 +439,10 @@ void nslua_exec_run (exec_plan *p) {
     if (getppid() != ppid)
       nslua_exec_fail(p, "pdeathsig", ESRCH, NULL);
   }
+
+  /* stdio opened inside (the payload's ids and permissions), then
+  ** stderr = stdout */
+  exec_stdio(p);
 
   /* (6) cwd: the first directory of the list we can enter; rlimits,
   ** capabilities (host_caps: the caller's sets as they are), no_new_privs */
@@ -514,9 +609,10 @@ static void exec_read_env (lua_State *L, exec_plan *p) {
 }
 
 static const char *const exec_opt_names[] = {
-  "argv0", "caps", "cgroup_procs", "cwd", "die_with_parent", "gid", "groups",
+  "argv0", "caps", "cgroup_procs", "cwd", "die_with_parent", "exec_error", "gid", "groups",
   "host_caps", "keep_caps", "keep_fds", "no_new_privs", "rlimits", "seccomp", "seccomp_bpf",
-  "session", "set_pwd", "status_fd", "tty", "uid", "userns", NULL
+  "session", "set_pwd", "status_fd", "stderr_to_stdout", "stdio_inside", "tty", "uid",
+  "userns", NULL
 };
 
 /* The table at 'arg' may hold only the option names in 'names' (NULL-ended). */
@@ -727,6 +823,44 @@ static void exec_read_bpf (lua_State *L, exec_plan *p) {
   p->nbpf = n;
 }
 
+/* stdio_inside {stdin = PATH, stdout = PATH, stderr = PATH} (absolute
+** paths; the strings stay anchored in opts), stderr_to_stdout, exec_error. */
+static void exec_read_stdio (lua_State *L, exec_plan *p) {
+  static const char *const names[] = { "stdin", "stdout", "stderr" };
+  int t, ty = rawfield(L, 3, "stdio_inside");
+  if (ty == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+      if (lua_type(L, -2) != LUA_TSTRING
+          || (strcmp(lua_tostring(L, -2), "stdin") != 0 && strcmp(lua_tostring(L, -2), "stdout") != 0
+              && strcmp(lua_tostring(L, -2), "stderr") != 0))
+        luaL_argerror(L, 3, "field 'stdio_inside' may hold only stdin, stdout, stderr");
+      lua_pop(L, 1);
+    }
+    for (t = 0; t < 3; t++) {
+      char what[40];
+      if (lua_getfield(L, -1, names[t]) != LUA_TNIL) {
+        snprintf(what, sizeof what, "field 'stdio_inside.%s'", names[t]);
+        p->stdio_inside[t] = top_cstring(L, 3, what);
+        if (p->stdio_inside[t][0] != '/')
+          luaL_argerror(L, 3, lua_pushfstring(L, "%s must be an absolute path", what));
+      }
+      lua_pop(L, 1);              /* the table keeps it */
+    }
+  } else if (ty != LUA_TNIL)
+    luaL_argerror(L, 3, "field 'stdio_inside' must be a table");
+  lua_pop(L, 1);
+  p->stderr_to_stdout = opt_bool(L, "stderr_to_stdout", 0);
+  if (p->stderr_to_stdout && p->stdio_inside[2] != NULL)
+    luaL_argerror(L, 3, "field 'stderr_to_stdout' and 'stdio_inside.stderr' exclude each other");
+  if ((ty = rawfield(L, 3, "exec_error")) != LUA_TNIL) {
+    if (ty != LUA_TSTRING || strcmp(lua_tostring(L, -1), "stderr") != 0)
+      luaL_argerror(L, 3, "field 'exec_error' must be 'stderr'");
+    p->exec_error_stderr = 1;
+  }
+  lua_pop(L, 1);
+}
+
 static void exec_read_opts (lua_State *L, exec_plan *p) {
   unsigned int id;
   int t;
@@ -762,6 +896,7 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   lua_pop(L, 1);
   exec_read_cwd(L, p);
   exec_read_argv0(L, p);
+  exec_read_stdio(L, p);
   p->new_session = 1;
   if ((t = rawfield(L, 3, "session")) != LUA_TNIL) {
     const char *s = t == LUA_TSTRING ? lua_tostring(L, -1) : "";
@@ -863,10 +998,14 @@ exec_plan *nslua_exec_plan (lua_State *L) {
 **          left out), host_caps (leave the capability sets as they are),
 **          no_new_privs (true), seccomp (raw struct sock_filter array),
 **          seccomp_bpf {prog, ...} (more raw programs, loaded after seccomp
-**          in order)
+**          in order), stdio_inside {stdin, stdout, stderr = PATH} (opened
+**          by the command after the ids, dup2'd onto 0-2), stderr_to_stdout
+**          (fd 2 = fd 1 after that), exec_error ("stderr": a failed execve
+**          writes 'execve("FILE"): TEXT' to fd 2 and _exit(127)s, no record)
 ** Steps and details: cgroup, signals, fds, setsid, tty,
 ** ids (keepcaps|setgroups|setresgid|setresuid),
-** userns (setns), pdeathsig, cwd, rlimit (<name>),
+** userns (setns), pdeathsig, stdio (the path; "stderr": the dup), cwd,
+** rlimit (<name>),
 ** caps (cap_get_proc|cap_set_proc|cap_drop_bound|cap_reset_ambient|
 ** cap_set_ambient), no_new_privs, seccomp (seccomp_bpf[<i>] for a raw
 ** program), execve.

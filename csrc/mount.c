@@ -689,6 +689,218 @@ static int mnt_rename (lua_State *L) {
   return nslua_ok(L);
 }
 
+/* ------------------------------------------------------------------ */
+/* tree_chown, tree_remove: a directory tree walked by fds              */
+/* ------------------------------------------------------------------ */
+
+#define TREE_MAX_DEPTH 256
+
+/*
+** One walk.  Nothing is looked up through a symlink: the top is opened
+** O_DIRECTORY|O_NOFOLLOW, every entry is statx'd AT_SYMLINK_NOFOLLOW and
+** a subdirectory opened O_DIRECTORY|O_NOFOLLOW relative to its parent's
+** fd.  A directory on another mount (another st_dev or another mount id:
+** a bind mount of the same file system too) is EXDEV and nothing is done
+** below it; a non-directory that is a mount root (a file bind mount) is
+** EXDEV as well.  'path' is for messages only (truncated when too long).
+*/
+typedef struct tree_walk {
+  int remove;                   /* 1: tree_remove; 0: tree_chown */
+  int keep_special;
+  uid_t uid;
+  gid_t gid;
+  dev_t dev;
+  unsigned long long mnt_id;
+  int err;
+  const char *op;               /* the failing call */
+  size_t len;                   /* of path */
+  char path[PATH_MAX + 1];
+} tree_walk;
+
+/* Append "/name" to w->path; returns the old length (to restore). */
+static size_t tree_push (tree_walk *w, const char *name) {
+  size_t old = w->len, n = strlen(name);
+  if (w->len + 1 + n < sizeof w->path) {
+    w->path[w->len] = '/';
+    memcpy(w->path + w->len + 1, name, n + 1);
+    w->len += 1 + n;
+  }
+  return old;
+}
+
+static void tree_pop (tree_walk *w, size_t old) {
+  w->len = old;
+  w->path[old] = '\0';
+}
+
+static int tree_error (tree_walk *w, const char *op, int err) {
+  w->op = op;
+  w->err = err;
+  return -1;
+}
+
+/* Is the statx result on the walk's mount? */
+static int tree_same_mount (const tree_walk *w, const struct statx *stx) {
+  if (makedev(stx->stx_dev_major, stx->stx_dev_minor) != w->dev)
+    return 0;
+  if ((stx->stx_mask & STATX_MNT_ID) && stx->stx_mnt_id != w->mnt_id)
+    return 0;
+  if ((stx->stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+      && (stx->stx_attributes & STATX_ATTR_MOUNT_ROOT))
+    return 0;
+  return 1;
+}
+
+#define TREE_STATX (STATX_TYPE | STATX_MNT_ID)
+
+static int tree_dir (tree_walk *w, int fd, int depth);
+
+/* One entry of the directory 'dfd'. */
+static int tree_entry (tree_walk *w, int dfd, const char *name, int depth) {
+  struct statx stx;
+  int fd, rc;
+  if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC,
+            TREE_STATX, &stx) != 0)
+    return errno == ENOENT ? 0 : tree_error(w, "statx", errno);
+  if (!S_ISDIR(stx.stx_mode)) {
+    if (!tree_same_mount(w, &stx))
+      return tree_error(w, w->remove ? "tree_remove" : "tree_chown", EXDEV);
+    if (w->remove || !(S_ISREG(stx.stx_mode) || w->keep_special)) {
+      if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
+        return tree_error(w, "unlinkat", errno);
+    } else if (fchownat(dfd, name, w->uid, w->gid, AT_SYMLINK_NOFOLLOW) != 0)
+      return tree_error(w, "fchownat", errno);
+    return 0;
+  }
+  if (depth + 1 > TREE_MAX_DEPTH)
+    return tree_error(w, w->remove ? "tree_remove" : "tree_chown", ELOOP);
+  fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : tree_error(w, "openat", errno);
+  /* the mount of what was opened, not of what was statx'd by name */
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, TREE_STATX, &stx) != 0) {
+    rc = tree_error(w, "statx", errno);
+    close(fd);
+    return rc;
+  }
+  if (!tree_same_mount(w, &stx)) {
+    close(fd);
+    return tree_error(w, w->remove ? "tree_remove" : "tree_chown", EXDEV);
+  }
+  if (!w->remove && fchown(fd, w->uid, w->gid) != 0) {
+    rc = tree_error(w, "fchown", errno);
+    close(fd);
+    return rc;
+  }
+  if (tree_dir(w, fd, depth + 1) != 0)   /* closes fd */
+    return -1;
+  if (w->remove && unlinkat(dfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+    return tree_error(w, "unlinkat", errno);
+  return 0;
+}
+
+/* Every entry of the directory open at fd (which it closes). */
+static int tree_dir (tree_walk *w, int fd, int depth) {
+  struct dirent *de;
+  DIR *d = fdopendir(fd);
+  int rc = 0;
+  if (d == NULL) {
+    rc = tree_error(w, "fdopendir", errno);
+    close(fd);
+    return rc;
+  }
+  for (;;) {
+    size_t old;
+    errno = 0;
+    if ((de = readdir(d)) == NULL) {
+      if (errno != 0)
+        rc = tree_error(w, "readdir", errno);
+      break;
+    }
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    old = tree_push(w, de->d_name);
+    rc = tree_entry(w, dirfd(d), de->d_name, depth);
+    if (rc != 0)
+      break;            /* w->path names the failing entry */
+    tree_pop(w, old);
+  }
+  closedir(d);
+  return rc;
+}
+
+/* tree_chown and tree_remove: the top, then the walk. */
+static int tree_run (lua_State *L, tree_walk *w, const char *path) {
+  struct statx stx;
+  size_t n = strlen(path);
+  int fd;
+  memcpy(w->path, path, n < sizeof w->path ? n + 1 : sizeof w->path);
+  w->path[sizeof w->path - 1] = '\0';
+  w->len = strlen(w->path);
+  while (w->len > 1 && w->path[w->len - 1] == '/')  /* messages: no "//" */
+    w->path[--w->len] = '\0';
+  fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT && w->remove)
+      return nslua_ok(L);
+    return nslua_fail(L, errno, "open", path);
+  }
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, TREE_STATX, &stx) != 0) {
+    int err = errno;
+    close(fd);
+    return nslua_fail(L, err, "statx", path);
+  }
+  w->dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+  w->mnt_id = (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
+  if (!w->remove && fchown(fd, w->uid, w->gid) != 0) {
+    int err = errno;
+    close(fd);
+    return nslua_fail(L, err, "fchown", path);
+  }
+  if (tree_dir(w, fd, 0) != 0)          /* closes fd */
+    return nslua_fail(L, w->err, w->op, w->path);
+  if (w->remove && rmdir(path) != 0 && errno != ENOENT)
+    return nslua_fail(L, errno, "rmdir", path);
+  return nslua_ok(L);
+}
+
+/*
+** mount.tree_chown(path, uid, gid [, keep_special]) -> true | nil, msg, errno
+** Chown the directory 'path', and every directory and regular file below
+** it, never following a symlink and never leaving its mount (EXDEV),
+** at most 256 levels deep (ELOOP).  Other entries (symlinks, fifos,
+** sockets, devices) are unlinked, or with keep_special chowned themselves
+** (isolate's --special-files).  The message names the failing entry.
+*/
+static int mnt_tree_chown (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  tree_walk *w;
+  lua_Integer uid = luaL_checkinteger(L, 2), gid = luaL_checkinteger(L, 3);
+  int keep_special = opt_bool(L, 4);
+  luaL_argcheck(L, uid >= 0 && uid < 0xffffffffLL, 2, "id out of range (0..4294967294)");
+  luaL_argcheck(L, gid >= 0 && gid < 0xffffffffLL, 3, "id out of range (0..4294967294)");
+  w = (tree_walk *)lua_newuserdatauv(L, sizeof *w, 0);
+  memset(w, 0, sizeof *w);
+  w->uid = (uid_t)uid;
+  w->gid = (gid_t)gid;
+  w->keep_special = keep_special;
+  return tree_run(L, w, path);
+}
+
+/*
+** mount.tree_remove(path) -> true | nil, msg, errno
+** Remove the directory 'path' and everything below it, under the rules
+** of tree_chown (no symlink followed, EXDEV at another mount, ELOOP below
+** 256 levels); a missing path is success.
+*/
+static int mnt_tree_remove (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  tree_walk *w = (tree_walk *)lua_newuserdatauv(L, sizeof *w, 0);
+  memset(w, 0, sizeof *w);
+  w->remove = 1;
+  return tree_run(L, w, path);
+}
+
 static const luaL_Reg mnt_funcs[] = {
   {"chdir", mnt_chdir},
   {"chmod", mnt_chmod},
@@ -710,6 +922,8 @@ static const luaL_Reg mnt_funcs[] = {
   {"rmdir", mnt_rmdir},
   {"stat", mnt_stat},
   {"symlink", mnt_symlink},
+  {"tree_chown", mnt_tree_chown},
+  {"tree_remove", mnt_tree_remove},
   {"umount", mnt_umount},
   {"unlink", mnt_unlink},
   {"write_file", mnt_write_file},

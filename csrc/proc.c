@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -793,6 +794,37 @@ static int proc_setresgid (lua_State *L) {
   return nslua_ok(L);
 }
 
+/* An fs id at 'arg': 0..2^32-2 (-1 would only ask for the current one). */
+static unsigned int check_fsid (lua_State *L, int arg) {
+  lua_Integer id = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, id >= 0 && id < 0xffffffffLL, arg, "id out of range (0..4294967294)");
+  return (unsigned int)id;
+}
+
+/*
+** proc.setfsuid(id) -> previous fsuid | nil, msg, EPERM
+** setfsuid(2) reports no error: the switch is checked by asking again
+** (setfsuid(-1) changes nothing and returns the current one).
+*/
+static int proc_setfsuid (lua_State *L) {
+  uid_t id = (uid_t)check_fsid(L, 1);
+  int prev = setfsuid(id);
+  if ((uid_t)setfsuid((uid_t)-1) != id)
+    return nslua_fail(L, EPERM, "setfsuid", NULL);
+  lua_pushinteger(L, (lua_Integer)(unsigned int)prev);
+  return 1;
+}
+
+/* proc.setfsgid(id) -> previous fsgid | nil, msg, EPERM   (as setfsuid) */
+static int proc_setfsgid (lua_State *L) {
+  gid_t id = (gid_t)check_fsid(L, 1);
+  int prev = setfsgid(id);
+  if ((gid_t)setfsgid((gid_t)-1) != id)
+    return nslua_fail(L, EPERM, "setfsgid", NULL);
+  lua_pushinteger(L, (lua_Integer)(unsigned int)prev);
+  return 1;
+}
+
 /* A list of gids at 'arg' into GC-owned memory; *n gets the count. */
 gid_t *nslua_check_gids (lua_State *L, int idx, int arg, size_t *n, const char *what) {
   size_t i;
@@ -896,6 +928,8 @@ static const luaL_Reg proc_funcs[] = {
   {"poll", proc_poll},
   {"prctl", proc_prctl},
   {"reset_signals", proc_reset_signals},
+  {"setfsgid", proc_setfsgid},
+  {"setfsuid", proc_setfsuid},
   {"setgroups", proc_setgroups},
   {"setresgid", proc_setresgid},
   {"setresuid", proc_setresuid},

@@ -371,7 +371,8 @@ static const char *map_text (lua_State *L, int t, const char *name) {
 ** the runtime's status fd, cgroup.procs fds and BPF program. */
 static const char *const exec_copy[] = {
   "cwd", "rlimits", "caps", "keep_caps", "tty", "keep_fds", "uid", "gid", "groups",
-  "argv0", "set_pwd", "session", "die_with_parent", "host_caps", NULL
+  "argv0", "set_pwd", "session", "die_with_parent", "host_caps", "stdio_inside",
+  "stderr_to_stdout", "exec_error", NULL
 };
 
 static void push_exec_opts (lua_State *L, int exec, int rt) {

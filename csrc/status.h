@@ -41,9 +41,10 @@
 **   exec <step> <errno>[ <detail>]
 **       A step of the exec tail failed; the writer then _exit(1)s.  Steps:
 **       stdio, cgroup, signals, fds, setsid, tty, ids, userns, pdeathsig,
-**       cwd, rlimit, caps, no_new_privs, seccomp, execve.  <detail> is one word naming
+**       cwd, rlimit, caps, no_new_privs, seccomp, execve.  <detail> names
 **       the call or the rlimit (ids: keepcaps|setgroups|setresgid|
-**       setresuid; userns: setns;
+**       setresuid; userns: setns; stdio: the path opened inside, the rest
+**       of the line, or "stderr" for the dup of stdout;
 **       rlimit: its name; caps: cap_get_proc|cap_set_proc|cap_drop_bound|
 **       cap_reset_ambient|cap_set_ambient).  A successful execve writes
 **       nothing: the pipe end is close-on-exec, and its end of file says so.
@@ -123,15 +124,19 @@ static inline int nslua_status_setup_msg (int fd, const char *step, int err, con
   return nslua_status_write(fd, buf, sizeof buf, n);
 }
 
-/* "exec <step> <errno>[ <detail>]\n"   ('detail' may be NULL) */
+/* "exec <step> <errno>[ <detail>]\n"   ('detail' may be NULL; a newline
+** in it, as in a path, becomes a space: the record stays one line) */
 static inline int nslua_status_exec (int fd, const char *step, int err,
                                      const char *detail) {
-  char buf[128];
-  int n;
+  char buf[PATH_MAX + 64];        /* the detail of "stdio" is a path */
+  int i, n;
   if (detail != NULL)
     n = snprintf(buf, sizeof buf, "exec %s %d %s\n", step, err, detail);
   else
     n = snprintf(buf, sizeof buf, "exec %s %d\n", step, err);
+  for (i = 0; i < n - 1 && (size_t)i < sizeof buf - 2; i++)
+    if (buf[i] == '\n')
+      buf[i] = ' ';
   return nslua_status_write(fd, buf, sizeof buf, n);
 }
 

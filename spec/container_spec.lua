@@ -121,6 +121,105 @@ describe("nslua.container", function()
     assert.equal("20\n", out)
   end)
 
+  -- stdio = { inside = PATH }: the command opens the file itself, after
+  -- its id switch, so the payload's permissions decide and a file it makes
+  -- is the payload's; stderr = "stdout" is a dup of fd 1.
+  it("opens stdio inside as the payload's ids, merges stderr into stdout #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local dir = helper.tmpdir("0777")
+    assert(helper.sh(("cd %s && echo from-stdin > in && echo keep > rootfile && chmod 0644 in rootfile")
+      :format(helper.quote(dir))))
+    local ok, out = api(([[
+      local m = { { type = "bind", source = %q, target = "/box" } }
+      local r = assert(nslua.container{ argv = { "/bin/sh", "-c",
+          "cat; echo err >&2; stat -c %%u:%%g /box/out; readlink /proc/self/fd/0 /proc/self/fd/2" },
+        mounts = m, stdio = { stdin = { inside = "/box/in" }, stdout = { inside = "/box/out" },
+                              stderr = "stdout" } }:run())
+      print(r.status, r.exit_code)
+      -- a root-owned file the payload may not write: the stdio step fails
+      r = assert(nslua.container{ argv = { "/bin/true" }, mounts = m,
+        stdio = { stdout = { inside = "/box/rootfile" } } }:run())
+      print(r.status, r.error.step, r.error.errno == nslua.errno.EACCES, r.error.detail, r.error.message)
+      r = assert(nslua.container{ argv = { "/bin/true" }, mounts = m, init = false,
+        stdio = { stdin = { inside = "/box/missing" } } }:run())
+      print(r.status, r.error.step, r.error.errno == nslua.errno.ENOENT, r.error.detail)
+    ]]):format(dir))
+    local _, owner = helper.sh("stat -c %u " .. helper.quote(dir .. "/out"))
+    local o, rootfile = helper.read(dir .. "/out"), helper.read(dir .. "/rootfile")
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.equal("exited\t0\n"
+      .. "error\tstdio\ttrue\t/box/rootfile\texec stdio: /box/rootfile: Permission denied\n"
+      .. "error\tstdio\ttrue\t/box/missing\n", out)
+    assert.equal("from-stdin\nerr\n65534:65534\n/box/in\n/box/out\n", o)
+    -- on the host: the payload's slot id, neither root nor the caller
+    assert.not_equal("0", owner:match("%d+"))
+    assert.equal("keep\n", rootfile)
+  end)
+
+  it("opens stdio inside rootless as the payload (the caller's uid on the host)", function()
+    if (os.getenv("LD_PRELOAD") or ""):match("libasan") then
+      return pending("rootless runs use env -i: the sanitizer build needs LD_PRELOAD")
+    end
+    if not helper.is_root() then return pending("needs root to make the test user's files") end
+    local dir = helper.tmpdir("0777")
+    assert(helper.sh(("cd %s && echo keep > rootfile && chmod 0644 rootfile"):format(helper.quote(dir))))
+    local ok, out = helper.run_rootless(([[
+      local nslua = require "nslua"
+      local m = { { type = "bind", source = %q, target = "/box" } }
+      local r = assert(nslua.container{ argv = { "/bin/sh", "-c", "echo out; echo err >&2; nocommand" },
+        mounts = m, exec_error = "stderr",
+        stdio = { stdout = { inside = "/box/out" }, stderr = "stdout" } }:run())
+      print(r.status, r.exit_code)
+      r = assert(nslua.container{ argv = { "/nonexistent" }, mounts = m, exec_error = "stderr",
+        stdio = { stdout = { inside = "/box/out2" }, stderr = "stdout" } }:run())
+      print(r.status, r.exit_code)
+      r = assert(nslua.container{ argv = { "/bin/true" }, mounts = m,
+        stdio = { stdout = { inside = "/box/rootfile" } } }:run())
+      print(r.status, r.error.step, r.error.message)
+    ]]):format(dir))
+    local _, owner = helper.sh("stat -c %u " .. helper.quote(dir .. "/out"))
+    local o, o2, rootfile = helper.read(dir .. "/out"), helper.read(dir .. "/out2"), helper.read(dir .. "/rootfile")
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.equal("exited\t127\nexited\t127\nerror\tstdio\texec stdio: /box/rootfile: Permission denied\n", out)
+    assert.matches("^out\nerr\n.*nocommand.*not found\n$", o)
+    assert.equal('execve("/nonexistent"): No such file or directory\n', o2)
+    assert.equal(tostring(helper.ROOTLESS_UID), owner:match("%d+"))
+    assert.equal("keep\n", rootfile)
+  end)
+
+  it("exec_error = stderr: the message on the command's stderr, exit 127 #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local dir = helper.tmpdir("0777")
+    local ok, out = api(([[
+      local m = { { type = "bind", source = %q, target = "/box" } }
+      for i, c in ipairs {
+        { argv = { "/nonexistent/prog" } },
+        { argv = { "no-such-command-x" }, init = false },
+        { argv = { "/box" } },
+      } do
+        c.mounts, c.exec_error = m, "stderr"
+        c.stdio = { stderr = { inside = "/box/err" .. i } }
+        local r = assert(nslua.container(c):run())
+        print(r.status, r.exit_code, r.error)
+      end
+      -- without it: the exec step's error, nothing on stderr
+      local r = assert(nslua.container{ argv = { "/nonexistent/prog" }, mounts = m,
+        stdio = { stderr = { inside = "/box/err4" } } }:run())
+      print(r.status, r.error.step, r.exit_code)
+    ]]):format(dir))
+    local e1, e2, e3, e4 = helper.read(dir .. "/err1"), helper.read(dir .. "/err2"),
+      helper.read(dir .. "/err3"), helper.read(dir .. "/err4")
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.equal("exited\t127\tnil\nexited\t127\tnil\nexited\t127\tnil\nerror\texecve\t127\n", out)
+    assert.equal('execve("/nonexistent/prog"): No such file or directory\n', e1)
+    assert.equal('execve("no-such-command-x"): No such file or directory\n', e2)
+    assert.equal('execve("/box"): Permission denied\n', e3)
+    assert.equal("", e4)
+  end)
+
   it("refuses a bad spec before creating anything", function()
     local ok, out = api([[
       local ok, err = pcall(nslua.container, { argv = { "/bin/true" }, mounts = { { type = "proc", target = "/p" } },

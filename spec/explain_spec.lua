@@ -141,6 +141,8 @@ describe("explain", function()
     [[cwd = { "/nonexistent", "/tmp" }, set_pwd = true, argv0 = "a0", session = "keep", init = false,
       die_with_parent = true, lock_files = { "/etc/hostname" }, sync = { block_fd = 50, sync_fd = 2 }]],
     [[user = "host", caps = { "all" }, net = "host", lock_files = { "/etc/hostname" }, sync = { sync_fd = 2 }]],
+    [[stdio = { stdin = { inside = "/etc/hostname" }, stdout = { inside = "/dev/null" }, stderr = "stdout" },
+      exec_error = "stderr"]],
   } do
     it(("matches the executor's plan for the process fields #%d #priv"):format(i), function()
       if not helper.is_root() then return pending("needs root") end

@@ -318,6 +318,30 @@ describe("nslua.launch", function()
       end
     end)
 
+    it("stdio inside, stderr = stdout and exec_error go to the exec tail", function()
+      local plan = launch.plan(spec_of { stdio = { stdin = { inside = "/b/in" }, stdout = { inside = "/b/out" },
+        stderr = "stdout" }, exec_error = "stderr" }, res_of {})
+      assert.same({ stdin = { inside = "/b/in" }, stdout = { inside = "/b/out" }, stderr = "stdout" }, plan.stdio)
+      assert.same({ stdin = "/b/in", stdout = "/b/out" }, plan.exec.stdio_inside)
+      assert.is_true(plan.exec.stderr_to_stdout)
+      assert.equal("stderr", plan.exec.exec_error)
+      local text = table.concat(launch.explain(plan), "\n")
+      for _, want in ipairs { "stdin: /b/in (opened inside by the command, as its ids, before its cwd)",
+          "stdout: /b/out (opened inside by the command, as its ids, before its cwd)",
+          "stderr: stdout (a dup of the command's fd 1)",
+          [[exec error: a failed execve writes 'execve("/bin/true"): <error>' to the command's stderr, exit 127]] } do
+        assert.matches(want, text, 1, true)
+      end
+      plan = launch.plan(spec_of { stdio = { stdout = "/host/out", stderr = { inside = "/e" } } }, res_of {})
+      assert.same({ stderr = "/e" }, plan.exec.stdio_inside)
+      assert.same({ path = "/host/out" }, plan.stdio.stdout)
+      assert.is_nil(plan.exec.stderr_to_stdout)
+      assert.is_nil(plan.exec.exec_error)
+      plan = launch.plan(spec_of {}, res_of {})
+      assert.is_nil(plan.exec.stdio_inside)
+      assert.not_matches("exec error", table.concat(launch.explain(plan), "\n"), 1, true)
+    end)
+
     it("leaves host root's capability sets alone for caps = all, not for a list", function()
       local all = launch.plan(spec_of { user = "host", caps = { "all" } }, res_of {})
       assert.is_true(all.exec.host_caps)

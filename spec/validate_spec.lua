@@ -947,7 +947,7 @@ describe("nslua.validate", function()
     end)
 
     it("reject bad values", function()
-      local msg = "must be \"inherit\", \"null\", a path or a file descriptor"
+      local msg = "must be \"inherit\", \"null\", a path, { inside = PATH } or a file descriptor"
       assert.same({ "stdio.stderr: " .. msg, "stdio.stdin: " .. msg, "stdio.stdout: " .. msg },
         errs { stdio = { stdin = -1, stdout = "", stderr = true } })
       assert.same({ "stdio.fds[1]: must be a file descriptor >= 3",
@@ -960,6 +960,33 @@ describe("nslua.validate", function()
         errs { stdio = { stdin = 2 ^ 40, fds = { 2 ^ 31 } } })
       assert.same({ "stdio.stdni: unknown field" }, errs { stdio = { stdni = "null" } })
       assert.same({ "stdio: must be a table" }, errs { stdio = "null" })
+    end)
+
+    it("take { inside = PATH } and stderr = \"stdout\"", function()
+      assert.same({ stdin = { inside = "/box/in" }, stdout = { inside = "/box/out" }, stderr = "stdout",
+                    fds = {} },
+        ok { stdio = { stdin = { inside = "/box/in" }, stdout = { inside = "/box/out" },
+                       stderr = "stdout" } }.stdio)
+      assert.same({ inside = "/e" }, ok { stdio = { stderr = { inside = "/e" } } }.stdio.stderr)
+      -- stdout = "stdout" stays a path (the parent opens it)
+      assert.equal("stdout", ok { stdio = { stdout = "stdout" } }.stdio.stdout)
+      local abs = "must be an absolute path (starting with \"/\", no NUL or newline)"
+      assert.same({ "stdio.stderr.inside: " .. abs, "stdio.stdin.inside: " .. abs,
+                    "stdio.stdout.inside: " .. abs },
+        errs { stdio = { stdin = { inside = "box/in" }, stdout = { inside = "/a\nb" },
+                         stderr = { inside = 5 } } })
+      assert.same({ "stdio.stdin.inside: is required (an absolute path inside the sandbox)",
+                    "stdio.stdin.path: unknown field" },
+        errs { stdio = { stdin = { path = "/x" } } })
+      assert.same({ "stdio.stdin: must be \"inherit\" with tty = true" },
+        errs { tty = true, stdio = { stdin = { inside = "/in" } } })
+    end)
+
+    it("exec_error is \"stderr\" or absent", function()
+      assert.equal("stderr", ok { exec_error = "stderr" }.exec_error)
+      assert.is_nil(ok {}.exec_error)
+      assert.same({ 'exec_error: must be "stderr" (or absent)' }, errs { exec_error = "stdout" })
+      assert.same({ 'exec_error: must be "stderr" (or absent)' }, errs { exec_error = true })
     end)
 
     it("tty is a boolean and wants stdin inherited", function()

@@ -521,9 +521,13 @@ local function rlimits(spec)
 end
 
 -- What the command's stdio is: "inherit", "null", a path (opened by the
--- parent with the caller's permissions, like isolate) or a caller's fd.
+-- parent with the caller's permissions), a caller's fd, { inside = PATH }
+-- (opened by the command itself, inside, as its own ids, like isolate) or,
+-- for stderr, "stdout" (a dup of the command's fd 1).  The second result
+-- is what the exec tail does itself: stdio_inside {name = PATH} and
+-- stderr_to_stdout (nil when there is nothing).
 local function stdio_plan(spec)
-  local out = {}
+  local out, inside, to_stdout = {}, {}, nil
   local st = spec.stdio or {}
   for _, name in ipairs { "stdin", "stdout", "stderr" } do
     local v = st[name]
@@ -531,11 +535,17 @@ local function stdio_plan(spec)
       out[name] = "inherit"
     elseif v == "null" or math.type(v) == "integer" then
       out[name] = v
+    elseif type(v) == "table" then
+      out[name] = { inside = v.inside }
+      inside[name] = v.inside
+    elseif name == "stderr" and v == "stdout" then
+      out[name] = "stdout"
+      to_stdout = true
     else
       out[name] = { path = v }
     end
   end
-  return out
+  return out, next(inside) and inside or nil, to_stdout
 end
 
 --- The executor's network guest steps for a net plan (net.plan's table):
@@ -630,7 +640,8 @@ function M.plan(spec, res)
     if spec.hooks and spec.hooks[name] then hooks[#hooks + 1] = name end
   end
   if #hooks > 0 then plan.hooks = hooks end
-  plan.stdio = stdio_plan(spec)
+  local stdio_inside, stderr_to_stdout
+  plan.stdio, stdio_inside, stderr_to_stdout = stdio_plan(spec)
   local exec = {
     argv = spec.argv, env = command_env(spec, res), cwd = spec.cwd, rlimits = rlimits(spec),
     caps = caps, keep_caps = #caps > 0 or nil, tty = spec.tty or nil,
@@ -645,6 +656,8 @@ function M.plan(spec, res)
     -- host root with every capability: its sets as they are (bwrap's way)
     host_caps = ident.mode == "host" and #caps == #ALL_CAPS or nil,
     seccomp_bpf = bpf_sizes(spec.seccomp_bpf),
+    stdio_inside = stdio_inside, stderr_to_stdout = stderr_to_stdout,
+    exec_error = spec.exec_error,
   }
   if ident.mode ~= "host" and not caller_maps then
     exec.uid, exec.gid = ident.uid, ident.gid
@@ -855,7 +868,13 @@ function M.explain(plan)
   end
   for _, name in ipairs { "stdin", "stdout", "stderr" } do
     local v = plan.stdio[name]
-    if v ~= "inherit" then p("%s: %s", name, type(v) == "table" and v.path or tostring(v)) end
+    if type(v) == "table" and v.inside then
+      p("%s: %s (opened inside by the command, as its ids, before its cwd)", name, v.inside)
+    elseif v == "stdout" and name == "stderr" then
+      p("stderr: stdout (a dup of the command's fd 1)")
+    elseif v ~= "inherit" then
+      p("%s: %s", name, type(v) == "table" and v.path or tostring(v))
+    end
   end
   local keys = {}
   for k in pairs(e.env) do keys[#keys + 1] = k end
@@ -872,6 +891,10 @@ function M.explain(plan)
   if sy.block_fd then p("sync: waits for fd %d before the command", sy.block_fd) end
   if sy.sync_fd then p("sync: fd %d stays open until the sandbox ends", sy.sync_fd) end
   if plan.init == false then p("init: none (the child execs the command itself)") end
+  if e.exec_error == "stderr" then
+    p("exec error: a failed execve writes 'execve(\"%s\"): <error>' to the command's stderr, exit 127",
+      e.argv[1])
+  end
   p("exec: %s%s", table.concat(e.argv, " "), e.argv0 and (" (argv[0] = %q)"):format(e.argv0) or "")
   return out
 end

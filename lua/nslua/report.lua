@@ -67,6 +67,10 @@ function M.build(a)
     ex = nil
     r.status = "error"
     r.error = { step = e.step, errno = e.errno, message = ("exec %s: %s"):format(e.step, strerror(e.errno)) }
+    -- stdio opened inside: the message names the path
+    if e.step == "stdio" and e.detail then
+      r.error.message = ("exec stdio: %s: %s"):format(e.detail, strerror(e.errno))
+    end
     -- which call of the step (e.g. seccomp_bpf[2], the raw program the kernel refused)
     r.error.detail = e.detail
     if e.step == "execve" then r.exit_code = M.exec_exit_code(e.errno) end

@@ -356,7 +356,9 @@ local function open_stdio(spec, res)
   local st = spec.stdio or {}
   for i, name in ipairs { "stdin", "stdout", "stderr" } do
     local v = st[name]
-    if v == "null" or (type(v) == "string" and v ~= "inherit") then
+    -- { inside = PATH } and stderr = "stdout" are the exec tail's own
+    if v == "null" or (type(v) == "string" and v ~= "inherit"
+                       and not (name == "stderr" and v == "stdout")) then
       local path = v == "null" and "/dev/null" or v
       local flags = i == 1 and { rdonly = true } or { wronly = true, creat = true, trunc = true }
       local fd, err, code = proc.open(path, flags, 420)

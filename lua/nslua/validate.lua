@@ -55,11 +55,12 @@ local FIELDS = set {
   "name", "hostname", "cwd", "argv", "namespaces", "user", "rootfs", "mounts",
   "net", "limits", "caps", "seccomp", "env", "keep_env", "stdio", "tty",
   "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
-  "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf",
+  "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
 local STDIO_FIELDS = set { "stdin", "stdout", "stderr", "fds" }
+local STDIO_INSIDE_FIELDS = set { "inside" }
 local SYNC_FIELDS = set { "block_fd", "userns_block_fd", "sync_fd" }
 local NET_FIELDS = set { "veth", "bridge", "addr", "gateway" }
 local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route", "isolate_host" }
@@ -825,13 +826,24 @@ function Checker:stdio(spec)
     local x = v[k]
     if x ~= nil then
       local fd = as_int(x)
-      if type(x) == "string" and x ~= "" and not x:find("%z") then
+      if type(x) == "table" then
+        -- { inside = PATH }: the command opens it, inside, as its own ids
+        self:unknown(x, STDIO_INSIDE_FIELDS, "stdio." .. k)
+        local p = "stdio." .. k .. ".inside"
+        if x.inside == nil then
+          self:add(p, "is required (an absolute path inside the sandbox)")
+        elseif not is_abs(x.inside) or x.inside:find("\n") then
+          self:add(p, "must be an absolute path (starting with \"/\", no NUL or newline)")
+        else
+          out[k] = { inside = x.inside }
+        end
+      elseif type(x) == "string" and x ~= "" and not x:find("%z") then
         out[k] = x
       elseif fd and fd >= 0 and fd <= MAX_FD then
         out[k] = fd
       else
-        self:add("stdio." .. k,
-          "must be \"inherit\", \"null\", a path or a file descriptor")
+        self:add("stdio." .. k, "must be \"inherit\", \"null\", a path, "
+          .. "{ inside = PATH } or a file descriptor")
       end
     end
   end
@@ -1158,6 +1170,15 @@ function M.check(spec, opts)
   out.userns = c:userns(spec)
   if spec.pidns_fd ~= nil then out.pidns_fd = c:fd(spec.pidns_fd, "pidns_fd") end
   out.seccomp_bpf = c:seccomp_bpf(spec)
+  -- exec_error = "stderr": a failed execve is a message on the command's
+  -- stderr and exit 127 (a shell's way, isolate's), not an exec error
+  if spec.exec_error ~= nil then
+    if spec.exec_error == "stderr" then
+      out.exec_error = "stderr"
+    else
+      c:add("exec_error", 'must be "stderr" (or absent)')
+    end
+  end
   c:cross(spec, out)
   c:cross_userns(spec, out)
   if #c.errors == 0 then return out end

@@ -599,4 +599,191 @@ describe("nslua.core.mount", function()
       assert.is_nil(select(2, helper.sh("ls -A " .. helper.quote(d))):match("%S"))
     end)
   end)
+
+  describe("tree_chown and tree_remove", function()
+    local q = helper.quote
+
+    -- "name type uid:gid" of every entry under dir, sorted (find -printf).
+    local function listing(dir)
+      local _, out = helper.sh(("cd %s && find . -mindepth 1 -printf '%%P %%y %%U:%%G\\n' | sort")
+        :format(q(dir)))
+      return out
+    end
+
+    local function owner(path)
+      local _, out = helper.sh("stat -c %u:%g " .. q(path))
+      return (out:gsub("\n$", ""))
+    end
+
+    -- The busted process's fds open on something under dir (the walk's
+    -- directories): none once a call returned.
+    local function fds_under(dir)
+      local _, out = helper.sh("ls -l /proc/" .. tostring(mypid()) .. "/fd")
+      local n = 0
+      for line in out:gmatch("[^\n]+") do
+        if line:find(" -> " .. dir, 1, true) then n = n + 1 end
+      end
+      return n
+    end
+
+    -- d/box: dirs, files, a fifo, a socket, a char device, a symlink to a
+    -- root-owned file outside (d/secret) and one to the directory d.
+    local function tree(d)
+      assert(helper.sh(table.concat({
+        "set -e; cd " .. q(d),
+        "mkdir -p box/a/b/c box/empty",
+        "echo s > secret; chown 0:0 secret; chmod 0600 secret",
+        "echo x > box/f; echo y > box/a/b/c/g",
+        "mkfifo box/a/fifo; mknod box/a/null c 1 3",
+        "python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"box/a/b/sock\")'",
+        "ln -s ../secret box/link; ln -s .. box/a/up",
+      }, "\n")))
+    end
+
+    it("misuse raises", function()
+      assert.has_error(function() mount.tree_chown("/x", -1, 0) end,
+        "bad argument #2 to 'tree_chown' (id out of range (0..4294967294))")
+      assert.has_error(function() mount.tree_chown("/x", 0) end,
+        "bad argument #3 to 'tree_chown' (number expected, got no value)")
+      assert.has_error(function() mount.tree_chown("/x", 0, 0, 1) end,
+        "bad argument #4 to 'tree_chown' (boolean expected, got number)")
+      assert.has_error(function() mount.tree_remove() end,
+        "bad argument #1 to 'tree_remove' (string expected, got no value)")
+    end)
+
+    it("chown every dir and file, unlink the rest, follow no symlink", function()
+      if needs_root() then return end
+      local d = tmp()
+      tree(d)
+      assert.same({ true }, { mount.tree_chown(d .. "/box", 4242, 4243) })
+      assert.equal(0, fds_under(d))
+      assert.equal("a d 4242:4243\na/b d 4242:4243\na/b/c d 4242:4243\n"
+        .. "a/b/c/g f 4242:4243\nempty d 4242:4243\nf f 4242:4243\n", listing(d .. "/box"))
+      assert.equal("4242:4243", owner(d .. "/box"))
+      assert.equal("0:0", owner(d .. "/secret"))
+      assert.equal("0:0", owner(d))
+    end)
+
+    it("keep_special chowns the other entries themselves", function()
+      if needs_root() then return end
+      local d = tmp()
+      tree(d)
+      assert.same({ true }, { mount.tree_chown(d .. "/box", 4242, 4243, true) })
+      assert.equal("a d 4242:4243\na/b d 4242:4243\na/b/c d 4242:4243\n"
+        .. "a/b/c/g f 4242:4243\na/b/sock s 4242:4243\na/fifo p 4242:4243\n"
+        .. "a/null c 4242:4243\na/up l 4242:4243\nempty d 4242:4243\n"
+        .. "f f 4242:4243\nlink l 4242:4243\n", listing(d .. "/box"))
+      assert.equal("0:0", owner(d .. "/secret"))
+      assert.equal("0:0", owner(d))
+    end)
+
+    it("a symlink at the top is refused (O_NOFOLLOW|O_DIRECTORY: ENOTDIR)", function()
+      if needs_root() then return end
+      local d = tmp()
+      tree(d)
+      assert(helper.sh("ln -s box " .. q(d .. "/top")))
+      assert.same({ nil, ("open '%s/top': Not a directory"):format(d), E.ENOTDIR },
+        { mount.tree_chown(d .. "/top", 4242, 4243) })
+      assert.same({ nil, ("open '%s/top': Not a directory"):format(d), E.ENOTDIR },
+        { mount.tree_remove(d .. "/top") })
+      assert.truthy(helper.exists(d .. "/top"))
+      assert.equal(0, fds_under(d))
+      assert.equal("0:0", owner(d .. "/box"))
+      assert.equal("0:0", owner(d .. "/box/f"))
+      assert.truthy(helper.exists(d .. "/box/a/b/c/g"))
+    end)
+
+    it("missing paths and files", function()
+      if needs_root() then return end
+      local d = tmp()
+      assert.same({ true }, { mount.tree_remove(d .. "/nothing") })
+      assert.same({ nil, ("open '%s/nothing': No such file or directory"):format(d), E.ENOENT },
+        { mount.tree_chown(d .. "/nothing", 1, 1) })
+      assert(helper.sh("touch " .. q(d .. "/file")))
+      assert.same({ nil, ("open '%s/file': Not a directory"):format(d), E.ENOTDIR },
+        { mount.tree_remove(d .. "/file") })
+      assert.truthy(helper.exists(d .. "/file"))
+    end)
+
+    it("tree_remove removes everything, the top too, no symlink target", function()
+      if needs_root() then return end
+      local d = tmp()
+      tree(d)
+      assert.same({ true }, { mount.tree_remove(d .. "/box/") })
+      assert.equal(0, fds_under(d))
+      assert.is_false(helper.exists(d .. "/box"))
+      assert.equal("s\n", helper.read(d .. "/secret"))
+      assert.equal("secret f 0:0\n", listing(d))
+    end)
+
+    it("depth: 256 levels below the top, ELOOP beyond", function()
+      if needs_root() then return end
+      local d = tmp()
+      local deep = d .. "/ok" .. ("/x"):rep(256)
+      local over = d .. "/over" .. ("/x"):rep(257)
+      assert(helper.sh(("mkdir -p %s %s && touch %s/f %s/f"):format(q(deep), q(over), q(deep), q(over))))
+      assert.same({ true }, { mount.tree_chown(d .. "/ok", 7, 8) })
+      assert.equal("7:8", owner(deep .. "/f"))
+      local ok, msg, code = mount.tree_chown(d .. "/over", 7, 8)
+      assert.same({ nil, E.ELOOP }, { ok, code })
+      assert.equal(("tree_chown '%s': Too many levels of symbolic links"):format(over), msg)
+      assert.equal("0:0", owner(over .. "/f"))
+      ok, msg, code = mount.tree_remove(d .. "/over")
+      assert.same({ nil, E.ELOOP }, { ok, code })
+      assert.equal(("tree_remove '%s': Too many levels of symbolic links"):format(over), msg)
+      assert.truthy(helper.exists(over .. "/f"))
+      assert.same({ true }, { mount.tree_remove(d .. "/ok") })
+      assert.is_false(helper.exists(d .. "/ok"))
+      assert.equal(0, fds_under(d))
+    end)
+
+    it("never crosses a mount: tmpfs, a bind of the same fs, a file bind (EXDEV)", function()
+      if needs_root() then return end
+      local d = tmp()
+      local out = child([[
+        local d = V1
+        local function fds()
+          local n = 0
+          local f = assert(io.popen("ls /proc/" .. core.proc.getpid() .. "/fd"))
+          for _ in f:lines() do n = n + 1 end
+          f:close()
+          return n
+        end
+        local before = fds()
+        sh("mkdir -p " .. d .. "/box/m " .. d .. "/other && echo o > " .. d .. "/other/o"
+          .. " && echo s > " .. d .. "/secret && echo f > " .. d .. "/box/f")
+        -- a tmpfs (another st_dev)
+        assert(mount.mount("tmpfs", d .. "/box/m", "tmpfs", nil, "size=1m"))
+        sh("echo t > " .. d .. "/box/m/t")
+        T(mount.tree_chown(d .. "/box", 4242, 4242))
+        T(mount.tree_remove(d .. "/box"))
+        print(sh("stat -c '%u %n' " .. d .. "/box/m/t"))
+        assert(mount.umount(d .. "/box/m"))
+        -- a bind mount of the same file system (same st_dev, another mount)
+        assert(mount.mount(d .. "/other", d .. "/box/m", nil, {bind = true}))
+        T(mount.tree_chown(d .. "/box", 4242, 4242))
+        T(mount.tree_remove(d .. "/box"))
+        print(sh("stat -c '%u %n' " .. d .. "/other/o"))
+        assert(mount.umount(d .. "/box/m"))
+        -- a file bind mount
+        assert(mount.mkfile(d .. "/box/m/s", "0644"))
+        assert(mount.mount(d .. "/secret", d .. "/box/m/s", nil, {bind = true}))
+        T(mount.tree_chown(d .. "/box", 4242, 4242))
+        T(mount.tree_remove(d .. "/box"))
+        print(sh("stat -c '%u %n' " .. d .. "/secret"))
+        assert(mount.umount(d .. "/box/m/s"))
+        T(fds() == before)
+        T(mount.tree_remove(d .. "/box"))
+      ]], {d})
+      local x = "Invalid cross-device link|" .. E.EXDEV
+      assert.equal(
+        ("nil|tree_chown '%s/box/m': %s\nnil|tree_remove '%s/box/m': %s\n0 %s/box/m/t\n"):format(d, x, d, x, d)
+        .. ("nil|tree_chown '%s/box/m': %s\nnil|tree_remove '%s/box/m': %s\n0 %s/other/o\n"):format(d, x, d, x, d)
+        .. ("nil|tree_chown '%s/box/m/s': %s\nnil|tree_remove '%s/box/m/s': %s\n0 %s/secret\n")
+          :format(d, x, d, x, d)
+        .. "true\ntrue\n", out)
+      assert.is_false(helper.exists(d .. "/box"))
+      assert.equal("o\n", helper.read(d .. "/other/o"))
+    end)
+  end)
 end)

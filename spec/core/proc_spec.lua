@@ -442,6 +442,41 @@ describe("nslua.core.proc", function()
         .. "nil\tsetgroups: Operation not permitted\t1\n", out)
     end)
 
+    it("setfsuid, setfsgid: files made with the fs ids, EPERM when refused #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local dir = helper.tmpdir("0777")
+      local ok, out = helper.run_isolated(([[
+        local proc = require("nslua.core").proc
+        print(proc.setfsgid(4243), proc.setfsuid(4242))
+        assert(io.open(%q, "w")):close()
+        -- the fs ids only: the real and effective ones stay
+        print(proc.getuid(), proc.geteuid(), proc.getgid())
+        print(proc.setfsuid(0), proc.setfsgid(0))
+        assert(io.open(%q, "w")):close()
+        -- an unprivileged process may switch only to one of its own ids
+        assert(proc.setresgid(4243, 4243, 4243))
+        assert(proc.setresuid(4242, 4242, 4242))
+        print(proc.setfsuid(4242), proc.setfsgid(4243))
+        print(proc.setfsuid(0))
+        print(proc.setfsgid(0))
+        print(proc.setfsuid(4242), proc.setfsgid(4243))
+      ]]):format(dir .. "/as-fs", dir .. "/as-root"))
+      local _, owners = helper.sh("stat -c '%n %u:%g' " .. helper.quote(dir) .. "/as-*")
+      helper.rmtree(dir)
+      assert.is_true(ok, out)
+      assert.equal("0\t0\n0\t0\t0\n4242\t4243\n4242\t4243\n"
+        .. "nil\tsetfsuid: Operation not permitted\t1\n"
+        .. "nil\tsetfsgid: Operation not permitted\t1\n4242\t4243\n", out)
+      assert.equal(("%s/as-fs 4242:4243\n%s/as-root 0:0\n"):format(dir, dir), owners)
+    end)
+
+    it("setfsuid, setfsgid: misuse raises", function()
+      assert.has_error(function() proc.setfsuid(-1) end,
+        "bad argument #1 to 'setfsuid' (id out of range (0..4294967294))")
+      assert.has_error(function() proc.setfsgid("x") end,
+        "bad argument #1 to 'setfsgid' (number expected, got string)")
+    end)
+
     it("raises on misuse", function()
       assert.has_error(function() proc.setresuid(-2, 0, 0) end,
         "bad argument #1 to 'setresuid' (id out of range)")
@@ -1008,6 +1043,84 @@ describe("nslua.core.proc", function()
       assert.equal("exec execve 2\n", drain(st_r))
       assert.same({ pid, "exited", 1 }, reap3(pid))
       st_r:close()
+    end)
+
+    it("opens stdio_inside itself, then stderr_to_stdout; a failed open is the stdio step", function()
+      local dir = helper.tmpdir()
+      local f = assert(io.open(dir .. "/in", "w"))
+      f:write("from-in\n")
+      f:close()
+      local st_r, st_w = assert(proc.pipe())
+      local pid = assert(proc.spawn({ "/bin/sh", "-c", "cat; echo err >&2; ls /proc/self/fd" }, {},
+        { status_fd = st_w, stdio_inside = { stdin = dir .. "/in", stdout = dir .. "/out" },
+          stderr_to_stdout = true }))
+      st_w:close()
+      assert.equal("", drain(st_r))
+      st_r:close()
+      assert.same({ pid, "exited", 0 }, reap3(pid))
+      -- no fd of the opens is left over: 0-2 and the listing's own
+      assert.equal("from-in\nerr\n0\n1\n2\n3\n", helper.read(dir .. "/out"))
+      st_r, st_w = assert(proc.pipe())
+      pid = assert(proc.spawn({ "/bin/true" }, {},
+        { status_fd = st_w, stdio_inside = { stderr = dir .. "/no/such dir/err" } }))
+      st_w:close()
+      assert.equal(("exec stdio %d %s/no/such dir/err\n"):format(errno.ENOENT, dir), drain(st_r))
+      st_r:close()
+      assert.same({ pid, "exited", 1 }, reap3(pid))
+      helper.rmtree(dir)
+    end)
+
+    it("exec_error = stderr: a failed execve says so on fd 2 and exits 127, no record", function()
+      local st_r, st_w = assert(proc.pipe())
+      local err_r, err_w = assert(proc.pipe())
+      local pid = assert(proc.spawn({ "/nonexistent/prog" }, {},
+        { status_fd = st_w, exec_error = "stderr" }, { [2] = err_w }))
+      st_w:close()
+      err_w:close()
+      assert.equal("", drain(st_r))
+      assert.equal('execve("/nonexistent/prog"): No such file or directory\n', drain(err_r))
+      assert.same({ pid, "exited", 127 }, reap3(pid))
+      st_r:close()
+      err_r:close()
+    end)
+
+    it("exec_error = stderr under a filter: an errno outside the table is 'Unknown error N'", function()
+      local _, arch = helper.sh("uname -m")
+      if not arch:match("^x86_64") then return pending("the filter below is x86_64's") end
+      -- execve (59) fails with errno 99, everything else is allowed
+      local bpf = table.concat {
+        string.pack("<I2BBI4", 0x20, 0, 0, 0),                -- ld [nr]
+        string.pack("<I2BBI4", 0x15, 0, 1, 59),               -- jeq #execve
+        string.pack("<I2BBI4", 0x06, 0, 0, 0x00050000 | 99),  -- ret ERRNO(99)
+        string.pack("<I2BBI4", 0x06, 0, 0, 0x7fff0000),       -- ret ALLOW
+      }
+      local st_r, st_w = assert(proc.pipe())
+      local err_r, err_w = assert(proc.pipe())
+      local pid = assert(proc.spawn({ "/bin/true" }, {},
+        { status_fd = st_w, exec_error = "stderr", seccomp = bpf }, { [2] = err_w }))
+      st_w:close()
+      err_w:close()
+      assert.equal("", drain(st_r))
+      assert.equal('execve("/bin/true"): Unknown error 99\n', drain(err_r))
+      assert.same({ pid, "exited", 127 }, reap3(pid))
+      st_r:close()
+      err_r:close()
+    end)
+
+    it("stdio_inside, stderr_to_stdout, exec_error: misuse raises", function()
+      assert.has_error(function() proc.spawn({ "ls" }, {}, { stdio_inside = { stdout = "rel" } }) end,
+        "bad argument #3 to 'spawn' (field 'stdio_inside.stdout' must be an absolute path)")
+      assert.has_error(function() proc.spawn({ "ls" }, {}, { stdio_inside = { out = "/x" } }) end,
+        "bad argument #3 to 'spawn' (field 'stdio_inside' may hold only stdin, stdout, stderr)")
+      assert.has_error(function() proc.spawn({ "ls" }, {}, { stdio_inside = "/x" }) end,
+        "bad argument #3 to 'spawn' (field 'stdio_inside' must be a table)")
+      assert.has_error(function() proc.spawn({ "ls" }, {}, { stdio_inside = { stdin = 3 } }) end,
+        "bad argument #3 to 'spawn' (field 'stdio_inside.stdin' must be a string)")
+      assert.has_error(function()
+        proc.spawn({ "ls" }, {}, { stdio_inside = { stderr = "/e" }, stderr_to_stdout = true })
+      end, "bad argument #3 to 'spawn' (field 'stderr_to_stdout' and 'stdio_inside.stderr' exclude each other)")
+      assert.has_error(function() proc.spawn({ "ls" }, {}, { exec_error = "stdout" }) end,
+        "bad argument #3 to 'spawn' (field 'exec_error' must be 'stderr')")
     end)
 
     it("does not touch the caller's state (signal mask, cwd)", function()

@@ -84,7 +84,7 @@ local OPTIONS = {
   { "--seccomp", "default | strict | none | FILE.lua" },
   { "--stdin", "Read stdin from FILE (null for /dev/null)." },
   { "--stdout", "Write stdout to FILE." },
-  { "--stderr", "Write stderr to FILE." },
+  { "--stderr", "Write stderr to FILE (stdout: a dup of the command's stdout)." },
   { "--report", "Write the report as JSON to FILE." },
   { "--report-fd", "Write the report as JSON to fd N." },
   { "--share-net", "Share the host network (bwrap).", n = 0 },
