@@ -277,15 +277,17 @@ static void err_add (char *buf, size_t size, size_t *n, const char *s) {
     buf[(*n)++] = *s;
 }
 
-/* exec_error "stderr": 'execve("FILE"): TEXT\n' in one write to fd 2 (as
-** a shell or isolate says it), then _exit(127); no exec record. */
+/* exec_error "stderr": 'execve("NAME"): TEXT\n' in one write to fd 2 (as
+** a shell or isolate says it), then _exit(127); no exec record.  NAME is
+** argv[0], the program as the caller named it (a front end may run
+** "./prog" for "prog", as isolate's execve does). */
 static void exec_error_exit (const exec_plan *p, int err) NSLUA_UNDER_FILTER __attribute__((noreturn));
 static void exec_error_exit (const exec_plan *p, int err) {
   char buf[PATH_MAX + 96], digits[16];
   size_t i, n = 0, k = 0;
   unsigned int u = err < 0 ? 0u : (unsigned int)err;
   err_add(buf, sizeof buf - 48, &n, "execve(\"");
-  err_add(buf, sizeof buf - 48, &n, p->file);
+  err_add(buf, sizeof buf - 48, &n, p->argv[0] != NULL ? p->argv[0] : p->file);
   err_add(buf, sizeof buf, &n, "\"): ");
   for (i = 0; exec_errtexts[i].text != NULL && exec_errtexts[i].err != err; i++)
     ;

@@ -487,9 +487,12 @@ local function as_caller(cred, fn, ...)
 end
 
 -- A directory a privileged front end keeps boxes or locks in: made 0755
--- when missing; it and every ancestor must be a real directory that only
--- root can change (or sticky, like /tmp): a symlink or a directory another
--- user can write would let that user point box operations elsewhere.
+-- when missing.  It must be a real directory of root's that only root can
+-- write, and every ancestor a directory (or a symlink) of root's that
+-- others cannot write unless it is sticky (/tmp); a group may (Debian's
+-- /var/local is root:staff 2775: its group is the administrators').  A
+-- symlink or a directory another user can change would let that user
+-- point box operations elsewhere.
 local function trusted_dir(path, privileged)
   local ok, err = mount.mkdir(path, 493, true)
   if not ok then die("Cannot create %s: %s", path, err) end
@@ -498,12 +501,11 @@ local function trusted_dir(path, privileged)
   for comp in path:gmatch("[^/]+") do
     prefix = prefix .. "/" .. comp
     local st = mount.lstat(prefix)
-    if not st or st.type ~= "dir" then
-      if not (st and st.type == "link" and prefix ~= path and mount.stat(prefix).uid == 0
-              and st.uid == 0) then
-        die("%s: must be a directory, not a symlink (isolate_root and its ancestors)", prefix)
-      end
-    elseif st.uid ~= 0 or (st.mode & 18 ~= 0 and st.mode & 512 == 0) then
+    local last = prefix == path
+    if not st or st.uid ~= 0 or (st.type ~= "dir" and (last or st.type ~= "link")) then
+      die("%s: must be a directory of root's, not a symlink (isolate_root and its ancestors)", prefix)
+    end
+    if st.type == "dir" and ((st.mode & 2 ~= 0 and st.mode & 512 == 0) or (last and st.mode & 18 ~= 0)) then
       die("%s: must be owned by root and writable only by root", prefix)
     end
   end
@@ -559,7 +561,7 @@ function Box:lock(is_init, is_cleanup)
   self.lock_fd = fd
   local ok, lerr, lcode = proc.flock(fd, "ex", not self.o.wait)
   if not ok then
-    if lcode == core.errno.EWOULDBLOCK then die("This box is currently in use by another process") end
+    if lcode == core.errno.EAGAIN then die("This box is currently in use by another process") end
     die("Cannot lock %s: %s", self.lock_path, lerr)
   end
   local text = proc.read(fd, 4096) or ""
@@ -665,10 +667,14 @@ function Box:mounts()
         local src = r.out
         if src:sub(1, 2) == "./" then src = self.dir .. "/" .. src:sub(3) end
         if f.tmp then
-          local ok, err = mount.mkdir(src, 448)
-          if not ok then die("Cannot create %s: %s", src, err) end
           local st = mount.lstat(src)
+          if not st then
+            local ok, err = mount.mkdir(src, 448)
+            if not ok then die("Cannot create %s: %s", src, err) end
+            st = mount.lstat(src)
+          end
           if not st or st.type ~= "dir" then die("Cannot chown %s: not a directory", src) end
+          local ok, err = true, nil
           if cred.privileged then
             ok, err = mount.chown(src, self.uid, self.gid, true)
             if not ok then die("Cannot chown %s: %s", src, err) end
@@ -806,7 +812,7 @@ function M.verdict(rep, o)
     local e = rep.error or {}
     local msg = e.message or "set-up error"
     if e.step == "stdio" and e.detail then
-      msg = ('open("%s"): %s'):format(e.detail, (msg:gsub("^.-: ", "")))
+      msg = ('open("%s"): %s'):format(e.detail, msg:match(".*: (.-)$") or msg)
     end
     put("status", "XX")
     put("message", msg)
