@@ -67,16 +67,16 @@ describe("nslua isolate", function()
     assert.equal(("%s/%d\n"):format(boxes, ID), out)
     assert.equal("0:0:700", stat(("%s/%d/box"):format(boxes, ID)))
     assert.is_true(helper.exists(("%s/%d/tmp"):format(boxes, ID)))
-    local rc
-    ok, out, rc = iso(("-b %d --cleanup"):format(ID))
+    local rc, _
+    ok, out = iso(("-b %d --cleanup"):format(ID))
     assert.is_true(ok, out)
-    ok, out, rc = iso(("-b %d --cleanup"):format(ID))
+    _, out, rc = iso(("-b %d --cleanup"):format(ID))
     assert.equal(0, rc, out)
     -- never initialized: nothing to do, still 0
-    ok, out, rc = iso(("-b %d --cleanup"):format(ID + 100))
+    _, out, rc = iso(("-b %d --cleanup"):format(ID + 100))
     assert.equal(0, rc, out)
     -- --run of a box that is gone
-    ok, out, rc = iso(("-b %d --run -- /bin/true"):format(ID))
+    _, out, rc = iso(("-b %d --run -- /bin/true"):format(ID))
     assert.equal(2, rc)
     assert.matches("Box not found, did you run `isolate %-%-init'%?", out)
     assert(iso(("-b %d --init"):format(ID)))
@@ -142,7 +142,7 @@ describe("nslua isolate", function()
   pit("stdio files are the box's: relative to /box, opened as the box uid", function()
     local box = ("%s/%d/box"):format(boxes, ID)
     helper.sh(("printf 'in\\n' > %s/in.txt"):format(q(box)))
-    local rc, out, m = run("-p -i in.txt -o out.txt -r err.txt", "/bin/sh -c " .. q("cat; echo E >&2"))
+    local rc, out = run("-p -i in.txt -o out.txt -r err.txt", "/bin/sh -c " .. q("cat; echo E >&2"))
     assert.equal(0, rc, out)
     assert.equal("in\n", helper.read(box .. "/out.txt"))
     assert.equal("E\n", helper.read(box .. "/err.txt"))
@@ -150,8 +150,9 @@ describe("nslua isolate", function()
     assert.equal(0, rc, out)
     assert.equal("O\nE\n", helper.read(box .. "/out.txt"))
     -- a missing input is the sandbox's error, as isolate words it
+    local m
     rc, out, m = run("-i nope", "/bin/true")
-    assert.equal(2, rc)
+    assert.equal(2, rc, out)
     assert.equal("XX", m.status)
     assert.equal('open("/box/nope"): No such file or directory', m.message)
     -- the box uid cannot write where it has no permission, whoever calls
@@ -196,6 +197,7 @@ describe("nslua isolate", function()
     local tm = tonumber(m.time)
     assert.is_true(tm >= 0.3 and tm < 0.6, m.time)
     rc, out, m = run("-t 0.2 -x 0.6", spin)
+    assert.equal(1, rc, out)
     assert.equal("TO", m.status)
     tm = tonumber(m.time)
     assert.is_true(tm >= 0.6 and tm < 0.9, m.time)
@@ -207,10 +209,12 @@ describe("nslua isolate", function()
     -- no wall limit by default: a short sleep just finishes
     rc, out, m = run("-t 0.2", "/bin/sleep 0.5")
     assert.equal(0, rc, out)
+    assert.equal("0", m.exitcode)
   end)
 
   pit("-p1 (the default) forbids fork, -p N allows it", function()
-    local fork = "/usr/bin/python3 -c " .. q("import os,sys\ntry:\n os.fork()\nexcept OSError as e:\n sys.exit(e.errno)")
+    local fork = "/usr/bin/python3 -c "
+      .. q("import os,sys\ntry:\n os.fork()\nexcept OSError as e:\n sys.exit(e.errno)")
     local rc, out, m = run("", fork)
     assert.equal(1, rc, out)
     assert.equal("11", m.exitcode) -- EAGAIN
@@ -270,8 +274,8 @@ describe("nslua isolate", function()
   end)
 
   pit("a second run of a busy box is refused, --wait waits", function()
-    local ok, out = helper.sh(("cd /tmp && (NSLUA_ISOLATE_ROOT=%s %s isolate -b %d --run -- /bin/sleep 1.5 >/dev/null 2>&1 &) ; "
-      .. "sleep 0.5; NSLUA_ISOLATE_ROOT=%s %s isolate -b %d --run -- /bin/true; echo rc=$?; "
+    local ok, out = helper.sh(("cd /tmp && (NSLUA_ISOLATE_ROOT=%s %s isolate -b %d --run -- /bin/sleep 1.5 "
+      .. ">/dev/null 2>&1 &) ; sleep 0.5; NSLUA_ISOLATE_ROOT=%s %s isolate -b %d --run -- /bin/true; echo rc=$?; "
       .. "NSLUA_ISOLATE_ROOT=%s %s isolate -b %d --wait --run -- /bin/true; echo rc=$?")
       :format(q(boxes), helper.nslua, ID, q(boxes), helper.nslua, ID, q(boxes), helper.nslua, ID))
     assert.is_true(ok, out)
@@ -280,7 +284,8 @@ describe("nslua isolate", function()
 
   pit("chowning the box never follows a link the program planted", function()
     local before = stat("/etc/shadow")
-    local rc, out = run("-p", "/bin/sh -c " .. q("ln -s /etc/shadow /box/l; mkdir /box/d; ln -s /etc /box/d/e; mkfifo /box/p"))
+    local rc, out = run("-p", "/bin/sh -c "
+      .. q("ln -s /etc/shadow /box/l; mkdir /box/d; ln -s /etc /box/d/e; mkfifo /box/p"))
     assert.equal(0, rc, out)
     assert.equal(before, stat("/etc/shadow"))
     local box = ("%s/%d/box"):format(boxes, ID)

@@ -674,12 +674,11 @@ function Box:mounts()
             st = mount.lstat(src)
           end
           if not st or st.type ~= "dir" then die("Cannot chown %s: not a directory", src) end
-          local ok, err = true, nil
           if cred.privileged then
-            ok, err = mount.chown(src, self.uid, self.gid, true)
+            local ok, err = mount.chown(src, self.uid, self.gid, true)
             if not ok then die("Cannot chown %s: %s", src, err) end
           end
-          ok, err = mount.chmod(src, 448)
+          local ok, err = mount.chmod(src, 448)
           if not ok then die("Cannot chmod %s: %s", src, err) end
         end
         -- opened as the caller: a rule cannot show what the caller cannot reach
