@@ -465,6 +465,15 @@ local function credentials(o)
     c.environ = parse_environ(readfile("/proc/self/environ"))
   end
   c.by_root = c.uid == 0
+  if c.setuid then
+    -- box/ is the caller's and chowned as root: a hard link the caller put
+    -- there to a file of someone else's would change hands too (isolate
+    -- needs the same setting; the kernel refuses such links with it)
+    local v = readfile("/proc/sys/fs/protected_hardlinks")
+    if not v or not v:match("^1") then
+      die("fs.protected_hardlinks must be 1 for nslua-isolate (sysctl fs.protected_hardlinks=1)")
+    end
+  end
   if o.as_uid or o.as_gid then
     if not c.by_root then die("You must be root to use --as-uid or --as-gid") end
     if not (o.as_uid and o.as_gid) then die("--as-uid and --as-gid must be used either both or none") end
