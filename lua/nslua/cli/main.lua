@@ -17,7 +17,7 @@ M.EXIT_FAIL = report.EXIT_FAIL
 --- The subcommands: each but help (answered here) is the module
 -- nslua.cli.<name> with main(args).  No recipe may share one of these names.
 M.SUBCOMMANDS = { run = true, exec = true, explain = true, ps = true, gc = true,
-                  doctor = true, help = true, bwrap = true }
+                  doctor = true, help = true, bwrap = true, isolate = true }
 
 --- Write "nslua: <message>" to stderr.
 function M.eprintf(fmt, ...)
@@ -167,6 +167,7 @@ Usage: nslua FILE.lua [ARGS...]       run a recipe file
        nslua explain [--json] [OPTIONS] -- CMD | FILE.lua | NAME
                                       print the plan without running it
        nslua bwrap [OPTIONS] CMD      bubblewrap's command line (also as `bwrap`)
+       nslua isolate [OPTIONS]        isolate's command line (also as `isolate`)
        nslua exec TARGET -- CMD       run CMD inside a running container
        nslua ps [--json]              list containers
        nslua gc                       remove what dead nslua processes left behind
@@ -176,6 +177,17 @@ Usage: nslua FILE.lua [ARGS...]       run a recipe file
 `nslua run --help` lists the sandbox options.
 Exit codes: the command's own; 128+N for signal N; 125 nslua failed;
 126 cannot execute; 127 not found.]]
+
+--- isolate's front end, nslua.cli.isolate, when it is installed; else
+-- the message and isolate's exit code for an internal error (2).  Only a
+-- missing module is caught: an error inside it is an internal error.
+function M.isolate(argv, prog)
+  if not package.searchpath("nslua.cli.isolate", package.path) then
+    eprintf("isolate front end not available")
+    return 2
+  end
+  return require("nslua.cli.isolate").main(argv, prog)
+end
 
 local function dispatch(argv)
   local first = argv[1]
@@ -192,6 +204,7 @@ local function dispatch(argv)
   end
   local rest = { n = (argv.n or #argv) - 1, table.unpack(argv, 2, argv.n or #argv) }
   if M.is_recipe_path(first) then return run_recipe(first, rest) end
+  if first == "isolate" then return M.isolate(rest) end
   if M.SUBCOMMANDS[first] then
     return require("nslua.cli." .. first).main(rest)
   end
@@ -243,6 +256,11 @@ function M.main(argv)
     local code = require("nslua.cli.bwrap").main(argv, prog)
     M.nothing_to_finalize = true
     return code
+  end
+  -- ... as `isolate` (a link to nslua; nslua-isolate runs `nslua isolate`):
+  -- isolate's command line and exit codes
+  if prog and prog:match("[^/]*$") == "isolate" then
+    return M.isolate(argv, prog)
   end
   -- recipes and hooks run with the checked os.exit while main runs
   local real_exit = os.exit
