@@ -1,0 +1,456 @@
+-- spec/cli/isolate_launcher_spec.lua - build/nslua-isolate, the setuid
+-- launcher of `nslua isolate` (csrc/isolate-launcher.c), attacked by an
+-- unprivileged caller; `make install ISOLATE_SETUID=1 ISOLATE_LINK=1`; and
+-- main's dispatch of `isolate` while nslua.cli.isolate is missing.
+--
+-- A test copy of the launcher is built by the Makefile's own rule with
+-- ISOLATE_SCRIPT pointing at a stand-in Lua script that writes down what
+-- it sees (ids, arg, environment, package paths, the env memfd) as a Lua
+-- table; it is installed root:GROUP 4750 in a 0755 temp dir and run as
+-- uid 4242 through a small python3 runner that execs it with exactly the
+-- argv (argv[0] included), environment, cwd, rlimits and closed fds a
+-- test asks for.
+local helper = require "helper"
+local cjson = require "cjson"
+
+local q = helper.quote
+local UID = helper.ROOTLESS_UID
+-- the launcher's group: a number no group file names (setpriv --groups
+-- takes numbers), so nothing in /etc changes
+local GID = 4243
+local PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+local STANDIN = [=[
+local REPORT = %q
+local out = {}
+local function put(k, v) out[#out + 1] = ("%%s = %%q,"):format(k, v) end
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+local function cmd(c)
+  local f = io.popen(c)
+  local s = f:read("a")
+  f:close()
+  return (s:gsub("\n$", ""))
+end
+local status = read("/proc/self/status")
+for _, k in ipairs { "Uid", "Gid", "Groups", "Umask" } do
+  put(k, status:match("\n" .. k .. ":%%s*([^\n]-)%%s*\n") or "")
+end
+local args = {}
+for i = -10, #arg do
+  if arg[i] ~= nil then args[#args + 1] = ("[%%d] = %%q,"):format(i, arg[i]) end
+end
+out[#out + 1] = "arg = {" .. table.concat(args, " ") .. "},"
+put("environ", read("/proc/self/environ"))
+put("path", package.path)
+put("cpath", package.cpath)
+put("probe_lua", tostring((pcall(require, "nslua_standin_probe"))))
+put("probe_c", tostring((pcall(require, "nslua_standin_cprobe"))))
+local fd = tonumber(os.getenv("NSLUA_ISOLATE_ENV_FD") or "")
+local pid = read("/proc/self/stat"):match("^%%d+")
+put("fd0", cmd("readlink /proc/" .. pid .. "/fd/0"))
+put("fd1", cmd("readlink /proc/" .. pid .. "/fd/1"))
+put("fd2", cmd("readlink /proc/" .. pid .. "/fd/2"))
+if fd then
+  put("envfd", fd)
+  put("memfd_link", cmd("readlink /proc/" .. pid .. "/fd/" .. fd))
+  put("memfd", read("/proc/self/fd/" .. fd))
+  put("seals", cmd(("python3 -c 'import fcntl; print(fcntl.fcntl(%%d, fcntl.F_GET_SEALS))'"):format(fd)))
+  local f = io.open("/proc/self/fd/" .. fd, "a")
+  if f then
+    f:write("x")
+    local _, err = f:flush()
+    f:close()
+    put("write", tostring(err))
+  end
+end
+local f = assert(io.open(REPORT, "w"))
+f:write("return {\n", table.concat(out, "\n"), "\n}\n")
+f:close()
+]=]
+
+-- execs spec.path with spec.argv and exactly spec.env (a list of pairs)
+local RUNNER = [[
+import json, os, resource, sys
+spec = json.load(open(sys.argv[1]))
+os.chdir(spec.get("cwd") or "/")
+os.umask(0o077)
+for name, v in (spec.get("rlimits") or {}).items():
+    resource.setrlimit(getattr(resource, name), (v, v))
+env = dict(spec.get("env") or [])
+for fd in spec.get("close") or []:
+    os.close(fd)
+try:
+    os.execve(spec["path"], spec["argv"], env)
+except OSError as e:
+    print("EXEC-ERRNO %d" % e.errno)
+    sys.exit(99)
+]]
+
+-- attacker code: each, if it ever runs, makes its marker file
+local EVIL_LUA = [[io.open(%q, "w"):close()]]
+local EVIL_C = [[
+#include <fcntl.h>
+#include <unistd.h>
+__attribute__((constructor)) static void evil(void) {
+  int fd = open("%s", O_WRONLY | O_CREAT, 0666);
+  if (fd >= 0) close(fd);
+}
+int luaopen_nslua_standin_cprobe(void *L);
+int luaopen_nslua_standin_cprobe(void *L) { (void)L; evil(); return 0; }
+]]
+
+local function write(path, text, mode)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  assert(helper.sh(("chmod %s %s"):format(mode or "0644", q(path))))
+end
+
+-- the Makefile's launcher rule, with the test's paths; never the caller's
+-- make flags (a `make check CFLAGS=-fsanitize=...` would make a setuid
+-- binary load ASan) and without the sanitizer preload
+local function make_cmd(args)
+  return ("cd %s && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s NODEPS=1 CFLAGS='-O2 -g' LDFLAGS= %s")
+    :format(q(helper.root), args)
+end
+
+describe("nslua-isolate (the setuid launcher)", function()
+  local dir, skip, launcher, plain, report, markers, evil, tracker
+
+  lazy_setup(function()
+    if not helper.is_root() then skip = "needs root (chown, setuid)" return end
+    if not helper.sh("test -x /usr/bin/python3 && command -v setpriv && command -v cc") then
+      skip = "needs /usr/bin/python3, setpriv and cc"
+      return
+    end
+    dir = helper.tmpdir("0755")
+    local _, opts = helper.sh("findmnt -n -o OPTIONS -T " .. q(dir))
+    if opts:match("nosuid") then skip = dir .. " is on a nosuid mount" return end
+    launcher = dir .. "/bin/nslua-isolate"
+    plain = dir .. "/bin/nslua-isolate-plain"
+    report = dir .. "/out/report.lua"
+    markers = dir .. "/markers"
+    evil = dir .. "/evil"
+    assert(helper.sh(("mkdir -m 0755 %s/bin %s/out %s && mkdir -m 0777 %s"):format(
+      q(dir), q(dir), q(evil), q(markers))))
+    write(dir .. "/standin.lua", STANDIN:format(report))
+    write(dir .. "/run.py", RUNNER)
+    write(evil .. "/init.lua", EVIL_LUA:format(markers .. "/lua-init"))
+    write(evil .. "/nslua_standin_probe.lua", EVIL_LUA:format(markers .. "/lua-path"))
+    write(evil .. "/x.lua", EVIL_LUA:format(markers .. "/script"))
+    write(evil .. "/preload.c", EVIL_C:format(markers .. "/preload"))
+    assert(helper.sh(("cc -shared -fPIC -o %s/preload.so %s/preload.c && "
+      .. "cp %s/preload.so %s/nslua_standin_cprobe.so && chmod 0755 %s/*.so"):format(
+      q(evil), q(evil), q(evil), q(evil), q(evil))))
+    local ok, out = helper.sh(make_cmd(("ISOLATE_OUT=%s ISOLATE_SCRIPT=%s %s"):format(
+      q(launcher), q(dir .. "/standin.lua"), q(launcher))))
+    assert(ok, out)
+    assert(helper.sh(("cp %s %s && chmod 0755 %s && chown root:%d %s && chmod 4750 %s"):format(
+      q(launcher), q(plain), q(plain), GID, q(launcher), q(launcher))))
+  end)
+
+  lazy_teardown(function()
+    if dir then helper.rmtree(dir) end
+  end)
+
+  before_each(function()
+    if skip then return end
+    tracker = helper.track()
+    os.remove(report)
+  end)
+
+  after_each(function()
+    if skip then return end
+    -- no attacker code ran anywhere
+    local _, left = helper.sh("ls -A " .. q(markers))
+    assert.equal("", left)
+    helper.assert_released(tracker)
+  end)
+
+  -- Exec the launcher as uid 4242 (in the launcher's group unless
+  -- opts.groups says otherwise).  Returns the stand-in's report (or nil),
+  -- the output, the exit code.
+  local function run(opts)
+    local spec = {
+      path = opts.path or launcher,
+      argv = opts.argv or { "nslua-isolate" },
+      env = opts.env or { { "HOME", "/home/caller" } },
+      cwd = opts.cwd,
+      rlimits = opts.rlimits,
+      close = opts.close,
+    }
+    local file = dir .. "/spec.json"
+    write(file, cjson.encode(spec))
+    local _, out, code = helper.sh(("setpriv --reuid=%d --regid=%d %s /usr/bin/python3 %s %s"):format(
+      UID, UID, opts.groups or ("--groups=" .. GID), q(dir .. "/run.py"), q(file)))
+    os.remove(file)
+    local text = helper.read(report)
+    local r = text and assert(load(text, "=report", "t", {}))()
+    return r, out, code
+  end
+
+  local function env_text(env)
+    local t = {}
+    for _, kv in ipairs(env) do t[#t + 1] = kv[1] .. "=" .. kv[2] .. "\0" end
+    return table.concat(t)
+  end
+
+  -- every entry of a package path is absolute
+  local function absolute(p)
+    for e in p:gmatch("[^;]+") do
+      if e:sub(1, 1) ~= "/" then return false, e end
+    end
+    return true
+  end
+
+  it("runs the fixed command line as root, the environment replaced", function()
+    if skip then return pending(skip) end
+    local attack = {
+      { "LUA_INIT", "@" .. evil .. "/init.lua" },
+      { "LUA_INIT_5_4", "@" .. evil .. "/init.lua" },
+      { "LUA_PATH", evil .. "/?.lua;;" },
+      { "LUA_PATH_5_4", evil .. "/?.lua;;" },
+      { "LUA_CPATH", evil .. "/?.so;;" },
+      { "LUA_CPATH_5_4", evil .. "/?.so;;" },
+      { "LD_PRELOAD", evil .. "/preload.so" },
+      { "LD_LIBRARY_PATH", evil },
+      { "NSLUA_ISOLATE_CALLER", "0:0" },
+      { "NSLUA_ISOLATE_ENV_FD", "0" },
+      { "PATH", evil .. ":/usr/bin:/bin" },
+      { "SPACES", "a b\tc" },
+      { "EMPTY", "" },
+    }
+    -- from the attacker's directory: "./?.lua" would find its modules
+    local r, out, code = run { argv = { "nslua-isolate", "--box-id=3", "--init" }, env = attack, cwd = evil }
+    assert.equal(0, code, out)
+    assert.is_table(r, out)
+    assert.equal("0\t0\t0\t0", r.Uid)
+    assert.equal("0\t0\t0\t0", r.Gid)
+    -- supplementary groups kept (the front end opens files with them)
+    assert.equal(tostring(GID), r.Groups)
+    assert.equal("0022", r.Umask)
+    -- exactly the fixed words, then the caller's arguments
+    local fd = math.tointeger(r.envfd)
+    assert.is_true(fd and fd > 2, tostring(r.envfd))
+    local set = r.arg[-1]
+    assert.equal("isolate", r.arg[-4])
+    assert.equal("-E", r.arg[-3])
+    assert.equal("-e", r.arg[-2])
+    assert.equal(('package.path="%s" package.cpath="%s"'):format(r.path, r.cpath), set)
+    assert.equal(dir .. "/standin.lua", r.arg[0])
+    assert.same({ "isolate", "--box-id=3", "--init" }, { r.arg[1], r.arg[2], r.arg[3] })
+    assert.is_nil(r.arg[4])
+    assert.is_nil(r.arg[-5])
+    -- the whole environment
+    assert.equal(("PATH=%s\0NSLUA_ISOLATE_CALLER=%d:%d\0NSLUA_ISOLATE_ENV_FD=%d\0"):format(
+      PATH, UID, UID, fd), r.environ)
+    -- package paths: install paths, never relative ("./?.lua", the cwd)
+    assert.is_true(absolute(r.path))
+    assert.is_true(absolute(r.cpath))
+    assert.matches("^/usr/local/share/lua/5.4/%?%.lua;", r.path)
+    assert.matches("^/usr/local/lib/lua/5.4/%?%.so", r.cpath)
+    assert.equal("false", r.probe_lua)
+    assert.equal("false", r.probe_c)
+    -- the caller's environment, sealed, in an fd that stays open: intact
+    -- but for what glibc removes from a setuid program's (its
+    -- UNSECURE_ENVVARS: LD_PRELOAD, LD_LIBRARY_PATH, ...), as for isolate
+    local kept = {}
+    for _, kv in ipairs(attack) do
+      if not kv[1]:match("^LD_") then kept[#kept + 1] = kv end
+    end
+    assert.equal(#attack - 2, #kept)
+    assert.equal(env_text(kept), r.memfd)
+    assert.matches("^/memfd:nslua%-isolate%-env", r.memfd_link)
+    -- F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
+    assert.equal("15", r.seals)
+    assert.matches("Operation not permitted", r.write)
+  end)
+
+  it("ignores argv[0] and never lets lua read an argument as an option", function()
+    if skip then return pending(skip) end
+    -- (python refuses an empty argv[0]; since Linux 5.18 so does the kernel)
+    local argv0s = { "lua5.4", "-e", "-", evil .. "/x.lua", "nslua", "isolate" }
+    local argss = {
+      { "-e", ("io.open(%q, 'w'):close()"):format(markers .. "/dash-e") },
+      { "--", evil .. "/x.lua" },
+      { evil .. "/x.lua", "--run" },
+      { "-l", "nslua_standin_probe" },
+      { "-i" }, { "-" }, { "-E" }, { "-v" }, {},
+    }
+    for i, argv0 in ipairs(argv0s) do
+      local args = argss[(i - 1) % #argss + 1]
+      -- and each argument list once more behind the first argv[0]
+      for _, a in ipairs(i == 1 and argss or { args }) do
+        local argv = { argv0, table.unpack(a) }
+        local r, out, code = run { argv = argv, cwd = evil,
+          env = { { "LUA_PATH", evil .. "/?.lua" } } }
+        assert.equal(0, code, out)
+        assert.is_table(r, out)
+        assert.equal("isolate", r.arg[-4])
+        assert.equal(dir .. "/standin.lua", r.arg[0])
+        assert.equal("isolate", r.arg[1])
+        for k = 1, #a do assert.equal(a[k], r.arg[k + 1]) end
+        assert.is_nil(r.arg[#a + 2])
+        assert.equal("false", r.probe_lua)
+      end
+    end
+  end)
+
+  -- (glibc already fills them in a setuid program, with /dev/full for 0
+  -- and /dev/null for 1 and 2, both opened the wrong way round; the
+  -- launcher's own /dev/null covers a libc that does not)
+  local DEVS = { ["/dev/null"] = true, ["/dev/full"] = true }
+  it("fills fds 0-2 the caller closed, so the memfd is never one of them", function()
+    if skip then return pending(skip) end
+    local env = { { "A", "1" } }
+    local r, out, code = run { close = { 0, 1, 2 }, env = env }
+    assert.equal(0, code, out)
+    assert.is_table(r, out)
+    assert.is_true(DEVS[r.fd0], r.fd0)
+    assert.is_true(DEVS[r.fd1], r.fd1)
+    assert.is_true(DEVS[r.fd2], r.fd2)
+    assert.equal(3, math.tointeger(r.envfd))
+    assert.equal("A=1\0", r.memfd)
+    -- only fd 1 closed
+    r, out, code = run { close = { 1 }, env = {} }
+    assert.equal(0, code, out)
+    assert.is_table(r, out)
+    assert.is_true(DEVS[r.fd1], r.fd1)
+    assert.is_nil(DEVS[r.fd2])
+    assert.equal(3, math.tointeger(r.envfd))
+    assert.equal("", r.memfd)
+  end)
+
+  it("refuses a caller outside its group (EACCES) and runs without setuid (exit 2)", function()
+    if skip then return pending(skip) end
+    local r, out, code = run { groups = "--clear-groups" }
+    assert.equal(99, code, out)
+    assert.matches("EXEC-ERRNO 13", out, 1, true)
+    assert.is_nil(r)
+    r, out, code = run { path = plain }
+    assert.equal(2, code, out)
+    assert.equal("nslua-isolate: not installed setuid root\n", out)
+    assert.is_nil(r)
+  end)
+
+  it("turns rlimits and oversized argument lists into messages, exit 2", function()
+    if skip then return pending(skip) end
+    -- RLIMIT_FSIZE 0: the memfd write is EFBIG, not a SIGXFSZ core
+    local r, out, code = run { rlimits = { RLIMIT_FSIZE = 0 }, env = { { "A", "1" } } }
+    assert.equal(2, code, out)
+    assert.matches("^nslua%-isolate: write %(the environment%): File too large\n$", out)
+    assert.is_nil(r)
+    -- RLIMIT_NOFILE 3: no fd for the memfd (nor for ld.so, which fails
+    -- first with 127): an exit, never a signal
+    r, out, code = run { rlimits = { RLIMIT_NOFILE = 3 } }
+    assert.is_true(code == 2 or code == 127, out)
+    assert.matches("Error 24\n$", out)
+    assert.is_nil(r)
+    -- more than 65536 arguments; more than 1 MiB of them
+    local argv = { "x" }
+    for i = 1, 65537 do argv[i + 1] = "a" end
+    r, out, code = run { argv = argv }
+    assert.equal(2, code, out)
+    assert.equal("nslua-isolate: too many arguments\n", out)
+    assert.is_nil(r)
+    argv = { "x" }
+    for i = 1, 10 do argv[i + 1] = ("b"):rep(110000) end
+    r, out, code = run { argv = argv }
+    assert.equal(2, code, out)
+    assert.equal("nslua-isolate: the arguments are too long\n", out)
+    assert.is_nil(r)
+    -- just under both bounds: runs
+    argv = { "x" }
+    for i = 1, 9 do argv[i + 1] = ("c"):rep(110000) end
+    r, out, code = run { argv = argv }
+    assert.equal(0, code, out)
+    assert.is_table(r, out)
+    assert.equal(("c"):rep(110000), r.arg[10])
+  end)
+end)
+
+describe("make install ISOLATE_SETUID=1 ISOLATE_LINK=1", function()
+  it("installs nslua-isolate root:GROUP 4750 and the isolate link", function()
+    if not helper.is_root() then return pending("needs root (install -o root)") end
+    local _, grp = helper.sh("getent group users")
+    if not grp:match("^users:") then return pending("no group 'users'") end
+    local dir = helper.tmpdir("0755")
+    local dest, out = dir .. "/dest", dir .. "/nslua-isolate"
+    local prefix = "/opt/nslua-spec"
+    local bin = dest .. prefix .. "/bin"
+    local function install(vars)
+      return helper.sh(make_cmd(("install DESTDIR=%s PREFIX=%s ISOLATE_OUT=%s %s"):format(
+        q(dest), prefix, q(out), vars)))
+    end
+    local function stat(path)
+      local _, s = helper.sh("stat -c '%a %U %G %F' " .. q(path))
+      return (s:gsub("\n$", ""))
+    end
+    local function link(path)
+      local _, s = helper.sh("readlink " .. q(path))
+      return (s:gsub("\n$", ""))
+    end
+    -- a group that does not exist: refused before anything is installed
+    local ok, text = install("ISOLATE_SETUID=1 ISOLATE_GROUP=nslua-spec-no-such-group")
+    assert.is_false(ok, text)
+    assert.matches("ISOLATE_GROUP 'nslua-spec-no-such-group' does not exist", text, 1, true)
+    assert.is_false(helper.exists(dest))
+
+    ok, text = install("ISOLATE_SETUID=1 ISOLATE_LINK=1 ISOLATE_GROUP=users")
+    assert.is_true(ok, text)
+    assert.equal("4750 root users regular file", stat(bin .. "/nslua-isolate"))
+    assert.equal("symbolic link", stat(bin .. "/isolate"):match("symbolic link"))
+    assert.equal("nslua-isolate", link(bin .. "/isolate"))
+    assert.equal("755 root root regular file", stat(bin .. "/nslua"))
+    assert.equal("755 root root regular file", stat(dest .. prefix .. "/lib/lua/5.4/nslua/core.so"))
+    assert.equal("644 root root regular file", stat(dest .. prefix .. "/share/lua/5.4/nslua/cli/main.lua"))
+    -- built for PREFIX (never DESTDIR): the script and module paths it execs
+    local _, strings = helper.sh("grep -c -a -F " .. q(prefix .. "/bin/nslua") .. " " .. q(bin .. "/nslua-isolate"))
+    assert.equal("1\n", strings)
+    _, strings = helper.sh("grep -c -a -F " .. q(prefix .. "/share/lua/5.4/?.lua;") .. " " .. q(bin .. "/nslua-isolate"))
+    assert.equal("1\n", strings)
+    assert.is_false(helper.exists(dest .. "/" .. dir))
+
+    -- without ISOLATE_SETUID: the link is to nslua (root callers), no launcher
+    helper.rmtree(dest)
+    ok, text = install("ISOLATE_LINK=1")
+    assert.is_true(ok, text)
+    assert.equal("nslua", link(bin .. "/isolate"))
+    assert.is_false(helper.exists(bin .. "/nslua-isolate"))
+    -- neither: no link
+    helper.rmtree(dest)
+    ok, text = install("")
+    assert.is_true(ok, text)
+    assert.is_false(helper.exists(bin .. "/isolate"))
+    assert.is_true(helper.exists(bin .. "/nslua"))
+    helper.rmtree(dir)
+    assert.is_false(helper.exists(dir))
+  end)
+end)
+
+describe("nslua isolate before nslua.cli.isolate exists", function()
+  it("says the front end is not available, exit 2", function()
+    local ok, out = helper.run_isolated([[
+      local main = require "nslua.cli.main"
+      -- nslua.cli.isolate cannot be found (whether it exists or not)
+      package.path = ""
+      local stderr = io.stderr
+      local lines = {}
+      io.stderr = { write = function(_, ...) for _, s in ipairs { ... } do lines[#lines + 1] = s end end }
+      local a = main.main { [0] = "/usr/bin/nslua", "isolate", "--init" }
+      local b = main.main { [0] = "/usr/local/bin/isolate", "--init" }
+      local c = main.main { [0] = "nslua", "help", "isolate" }
+      io.stderr = stderr
+      print(a, b, c)
+      io.write(table.concat(lines))
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("2\t2\t2\n" .. ("nslua: isolate front end not available\n"):rep(3), out)
+  end)
+end)
