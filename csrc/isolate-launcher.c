@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -133,6 +134,20 @@ static int env_memfd (void) {
   return fd;
 }
 
+/* A blocked signal and an ignored SIGCHLD survive execve.  The front end
+** waits for its children and forwards signals: with SIGCHLD ignored the
+** kernel reaps them and their status is lost (wait(2), NOTES).  Other
+** ignored signals stay the caller's choice (nohup's SIGHUP). */
+static void reset_signals (void) {
+  struct sigaction dfl;
+  sigset_t none;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  if (sigemptyset(&dfl.sa_mask) < 0 || sigemptyset(&none) < 0) die("sigemptyset");
+  if (sigaction(SIGCHLD, &dfl, NULL) < 0) die("sigaction");
+  if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) die("sigprocmask");
+}
+
 int main (int argc, char **argv) {
   static const char set_paths[] =
       "package.path=\"" ISOLATE_LUA_PATH "\" package.cpath=\"" ISOLATE_LUA_CPATH "\"";
@@ -144,7 +159,13 @@ int main (int argc, char **argv) {
   gid_t gid;
   int fd, n, i;
 
-  if (geteuid() != 0) fail("not installed setuid root");
+  if (geteuid() != 0) {
+    /* the kernel ignores the setuid bit under no_new_privs (and on a
+    ** nosuid mount, which looks the same as no setuid bit from here) */
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+      fail("no_new_privs is set, so setuid root is ignored");
+    fail("not installed setuid root");
+  }
   if (!plain(ISOLATE_LUA, 1) || !plain(ISOLATE_SCRIPT, 1) ||
       !plain(ISOLATE_LUA_PATH, 0) || !plain(ISOLATE_LUA_CPATH, 0))
     fail("built with a bad ISOLATE_LUA, ISOLATE_SCRIPT or ISOLATE_LUA_(C)PATH");
@@ -168,6 +189,7 @@ int main (int argc, char **argv) {
   if (setresgid(0, 0, 0) < 0) die("setresgid");
   if (setresuid(0, 0, 0) < 0) die("setresuid");
   umask(022);
+  reset_signals();
 
   if (snprintf(caller, sizeof caller, "NSLUA_ISOLATE_CALLER=%lu:%lu",
                (unsigned long)uid, (unsigned long)gid) >= (int)sizeof caller)

@@ -38,7 +38,7 @@ local function cmd(c)
   return (s:gsub("\n$", ""))
 end
 local status = read("/proc/self/status")
-for _, k in ipairs { "Uid", "Gid", "Groups", "Umask" } do
+for _, k in ipairs { "Uid", "Gid", "Groups", "Umask", "SigBlk", "SigIgn" } do
   put(k, status:match("\n" .. k .. ":%%s*([^\n]-)%%s*\n") or "")
 end
 local args = {}
@@ -76,8 +76,12 @@ f:close()
 
 -- execs spec.path with spec.argv and exactly spec.env (a list of pairs)
 local RUNNER = [[
-import json, os, resource, sys
+import json, os, resource, signal, sys
 spec = json.load(open(sys.argv[1]))
+if spec.get("signals"):
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM, signal.SIGINT, signal.SIGCHLD])
 os.chdir(spec.get("cwd") or "/")
 os.umask(0o077)
 for name, v in (spec.get("rlimits") or {}).items():
@@ -184,6 +188,7 @@ describe("nslua-isolate (the setuid launcher)", function()
       cwd = opts.cwd,
       rlimits = opts.rlimits,
       close = opts.close,
+      signals = opts.signals,
     }
     local file = dir .. "/spec.json"
     write(file, cjson.encode(spec))
@@ -327,6 +332,18 @@ describe("nslua-isolate (the setuid launcher)", function()
     assert.equal("", r.memfd)
   end)
 
+  it("unblocks every signal and gives SIGCHLD its default; other ignored ones stay", function()
+    if skip then return pending(skip) end
+    local r, out, code = run { signals = true }
+    assert.equal(0, code, out)
+    assert.is_table(r, out)
+    assert.equal(("0"):rep(16), r.SigBlk)
+    -- SIGHUP (1) still ignored, SIGCHLD (17) not
+    local ign = tonumber(r.SigIgn, 16)
+    assert.equal(1 << 0, ign & (1 << 0), r.SigIgn)
+    assert.equal(0, ign & (1 << 16), r.SigIgn)
+  end)
+
   it("refuses a caller outside its group (EACCES) and runs without setuid (exit 2)", function()
     if skip then return pending(skip) end
     local r, out, code = run { groups = "--clear-groups" }
@@ -336,6 +353,11 @@ describe("nslua-isolate (the setuid launcher)", function()
     r, out, code = run { path = plain }
     assert.equal(2, code, out)
     assert.equal("nslua-isolate: not installed setuid root\n", out)
+    assert.is_nil(r)
+    -- no_new_privs: the kernel ignores the setuid bit, and the message says so
+    r, out, code = run { groups = "--groups=" .. GID .. " --no-new-privs" }
+    assert.equal(2, code, out)
+    assert.equal("nslua-isolate: no_new_privs is set, so setuid root is ignored\n", out)
     assert.is_nil(r)
   end)
 
