@@ -77,11 +77,11 @@ endif
 endif
 
 .PHONY: all check sanitize fuzz install clean demo bench lint FORCE
-FORCE:
 
 all: $(TARGET) $(LUAC_OUT) $(ISOLATE_OUT)
 
 # the -D values, rewritten only when they change
+FORCE:
 $(ISOLATE_OUT).defs: FORCE
 	@mkdir -p $(@D)
 	@printf '%s\n' "$(subst ",\",$(subst $$,\$$,$(ISOLATE_DEFS)))" | cmp -s - $@ || \
