@@ -56,7 +56,7 @@
 #define MAX_ARGS 65536
 #define MAX_ARG_BYTES (1024 * 1024)
 
-/* the fixed words before the caller's arguments, and the NULL after them */
+/* the fixed words before the caller's arguments */
 #define FIXED_ARGS 6
 
 extern char **environ;
@@ -157,7 +157,7 @@ int main (int argc, char **argv) {
   size_t bytes = 0;
   uid_t uid;
   gid_t gid;
-  int fd, n, i;
+  int fd, n, i, n_caller, n_envfd;
 
   if (geteuid() != 0) {
     /* the kernel ignores the setuid bit under no_new_privs (and on a
@@ -191,11 +191,12 @@ int main (int argc, char **argv) {
   umask(022);
   reset_signals();
 
-  if (snprintf(caller, sizeof caller, "NSLUA_ISOLATE_CALLER=%lu:%lu",
-               (unsigned long)uid, (unsigned long)gid) >= (int)sizeof caller)
-    fail("caller ids too long");
-  if (snprintf(envfd, sizeof envfd, "NSLUA_ISOLATE_ENV_FD=%d", fd) >= (int)sizeof envfd)
-    fail("fd number too long");
+  n_caller = snprintf(caller, sizeof caller, "NSLUA_ISOLATE_CALLER=%lu:%lu",
+                      (unsigned long)uid, (unsigned long)gid);
+  n_envfd = snprintf(envfd, sizeof envfd, "NSLUA_ISOLATE_ENV_FD=%d", fd);
+  if (n_caller < 0 || n_caller >= (int)sizeof caller || n_envfd < 0 ||
+      n_envfd >= (int)sizeof envfd)
+    fail("snprintf: the environment does not fit");
   env[0] = (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin";
   env[1] = caller;
   env[2] = envfd;
