@@ -403,6 +403,7 @@ describe("make install ISOLATE_SETUID=1 ISOLATE_LINK=1", function()
     local _, grp = helper.sh("getent group users")
     if not grp:match("^users:") then return pending("no group 'users'") end
     local dir = helper.tmpdir("0755")
+    finally(function() helper.rmtree(dir) end)
     local dest, out = dir .. "/dest", dir .. "/nslua-isolate"
     local prefix = "/opt/nslua-spec"
     local bin = dest .. prefix .. "/bin"
