@@ -38,10 +38,30 @@ LIBDIR ?= $(PREFIX)/lib/lua/5.4
 LUADIR ?= $(PREFIX)/share/lua/5.4
 BINDIR ?= $(PREFIX)/bin
 
-SRCS   := $(wildcard csrc/*.c)
+# csrc/isolate-launcher.c is a program of its own (build/nslua-isolate)
+SRCS   := $(filter-out csrc/isolate-launcher.c,$(wildcard csrc/*.c))
 OBJS   := $(SRCS:csrc/%.c=build/obj/%.o)
 # the path mirrors require "nslua.core"
 TARGET := build/nslua/core.so
+
+# The setuid launcher of `nslua isolate` (docs/isolate.md "Callers without root"): what it
+# execs is fixed when it is built, from the paths `make install` uses.  Its
+# package.path and package.cpath are $(LUADIR) and $(LIBDIR) then the
+# interpreter's own defaults without the relative entries ("./?.lua": the
+# caller's working directory).  A change of any of these rebuilds it.
+ISOLATE_LUA       ?= /usr/bin/lua5.4
+ISOLATE_SCRIPT    ?= $(BINDIR)/nslua
+# (a lua -e line: no comma or hash, which make would take)
+ISOLATE_PATHS = $(or $(shell $(ISOLATE_LUA) -E -e 'local s = [[$(2)]] local seen = {} \
+                  for p in s:gmatch("[^;]+") do seen[p] = true end \
+                  for p in package.$(1):gmatch("[^;]+") do if p:find("^/") and not seen[p] then \
+                  seen[p] = true s = s .. ";" .. p end end io.write(s)' 2>/dev/null),$(2))
+ISOLATE_LUA_PATH  ?= $(call ISOLATE_PATHS,path,$(LUADIR)/?.lua;$(LUADIR)/?/init.lua)
+ISOLATE_LUA_CPATH ?= $(call ISOLATE_PATHS,cpath,$(LIBDIR)/?.so)
+ISOLATE_GROUP     ?= isolate
+ISOLATE_OUT       ?= build/nslua-isolate
+ISOLATE_DEFS = -DISOLATE_LUA='"$(ISOLATE_LUA)"' -DISOLATE_SCRIPT='"$(ISOLATE_SCRIPT)"' \
+               -DISOLATE_LUA_PATH='"$(ISOLATE_LUA_PATH)"' -DISOLATE_LUA_CPATH='"$(ISOLATE_LUA_CPATH)"'
 
 # Precompiled Lua (debug info kept) for the launcher: loading bytecode skips
 # the parse, ~10x faster than source; scripts/nslua uses a .luac only when
@@ -56,9 +76,20 @@ LUAC_OUT += build/lua/argparse.luac
 endif
 endif
 
-.PHONY: all check sanitize fuzz install clean demo bench lint
+.PHONY: all check sanitize fuzz install clean demo bench lint FORCE
 
-all: $(TARGET) $(LUAC_OUT)
+all: $(TARGET) $(LUAC_OUT) $(ISOLATE_OUT)
+
+# the -D values, rewritten only when they change
+FORCE:
+$(ISOLATE_OUT).defs: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' "$(subst ",\",$(subst $$,\$$,$(ISOLATE_DEFS)))" | cmp -s - $@ || \
+	  printf '%s\n' "$(subst ",\",$(subst $$,\$$,$(ISOLATE_DEFS)))" >$@
+
+$(ISOLATE_OUT): csrc/isolate-launcher.c $(ISOLATE_OUT).defs
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(ISOLATE_DEFS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 build/lua/%.luac: lua/%.lua
 	@mkdir -p $(@D)
@@ -105,6 +136,11 @@ fuzz:
 	$(MAKE) clean && $(MAKE) NODEPS=1 && exit $$rc
 
 install: all
+	@if [ "$(ISOLATE_SETUID)" = 1 ] && ! getent group '$(ISOLATE_GROUP)' >/dev/null; then \
+	  echo "make install: ISOLATE_GROUP '$(ISOLATE_GROUP)' does not exist" \
+	       "(groupadd --system $(ISOLATE_GROUP), or ISOLATE_GROUP=NAME)" >&2; \
+	  exit 1; \
+	fi
 	install -D -m 0755 $(TARGET) $(DESTDIR)$(LIBDIR)/nslua/core.so
 	install -d $(DESTDIR)$(LUADIR)/nslua/recipes $(DESTDIR)$(LUADIR)/nslua/cli
 	install -m 0644 lua/nslua/*.lua $(DESTDIR)$(LUADIR)/nslua/
@@ -113,6 +149,15 @@ install: all
 	install -D -m 0755 scripts/nslua $(DESTDIR)$(BINDIR)/nslua
 	# BWRAP_LINK=1: `bwrap` runs nslua's bubblewrap front end (docs/bwrap.md)
 	if [ "$(BWRAP_LINK)" = 1 ]; then ln -sf nslua $(DESTDIR)$(BINDIR)/bwrap; fi
+	# ISOLATE_SETUID=1: nslua-isolate, setuid root, for the members of
+	# ISOLATE_GROUP (docs/isolate.md "Callers without root"); ISOLATE_LINK=1: `isolate` runs
+	# nslua's isolate front end (a link to nslua-isolate with ISOLATE_SETUID=1)
+	if [ "$(ISOLATE_SETUID)" = 1 ]; then \
+	  install -D -o root -g '$(ISOLATE_GROUP)' -m 4750 $(ISOLATE_OUT) $(DESTDIR)$(BINDIR)/nslua-isolate; \
+	fi
+	if [ "$(ISOLATE_LINK)" = 1 ]; then \
+	  ln -sfn $(if $(filter 1,$(ISOLATE_SETUID)),nslua-isolate,nslua) $(DESTDIR)$(BINDIR)/isolate; \
+	fi
 
 # Runs a command in the default sandbox (PID, mount, UTS, IPC, network,
 # cgroup and user namespaces) and prints what it sees.
@@ -130,11 +175,15 @@ bench: all
 	$(MAKE) -C scripts/bench
 	$(LUA) scripts/bench/run.lua $(BENCH_ARGS)
 
-# cppcheck over the C, luacheck (.luacheckrc) over the Lua; both run, and
+# cppcheck over the C (the launcher with -D values of its own: cppcheck skips
+# code that needs an undefined macro, and splits a -D value at ';'), luacheck (.luacheckrc) over the Lua; both run, and
 # either one's warnings fail the target.
 lint:
 	rc=0; \
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability csrc/ || rc=1; \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -i csrc/isolate-launcher.c csrc/ || rc=1; \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -DISOLATE_LUA='"/lua"' \
+	  -DISOLATE_SCRIPT='"/nslua"' -DISOLATE_LUA_PATH='"/?.lua"' -DISOLATE_LUA_CPATH='"/?.so"' \
+	  csrc/isolate-launcher.c || rc=1; \
 	$(LUACHECK) --no-color --formatter plain --codes . || rc=1; \
 	exit $$rc
 

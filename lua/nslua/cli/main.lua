@@ -239,7 +239,8 @@ end
 --- main(argv) -> exit code.  Never raises: a usage error or an internal
 -- error is a message and exit 125.
 function M.main(argv)
-  -- the launcher invoked as `bwrap` or `isolate` (a link): that tool's command line
+  -- the launcher invoked as `bwrap` or `isolate` (a link; nslua-isolate
+  -- runs `nslua isolate`): that tool's command line and exit codes
   local prog = argv and argv[0]
   local base = prog and prog:match("[^/]*$")
   if base == "bwrap" or base == "isolate" then
