@@ -1,6 +1,8 @@
 # nslua - development build.
 #   make | make check | make lint | make sanitize | make fuzz | make bench | make install | make demo
 LUA        ?= lua5.4
+# the interpreter installed scripts name on their #! line
+LUA_INTERP ?= /usr/bin/lua5.4
 LUAC       ?= luac5.4
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
@@ -49,7 +51,7 @@ TARGET := build/nslua/core.so
 # package.path and package.cpath are $(LUADIR) and $(LIBDIR) then the
 # interpreter's own defaults without the relative entries ("./?.lua": the
 # caller's working directory).  A change of any of these rebuilds it.
-ISOLATE_LUA       ?= /usr/bin/lua5.4
+ISOLATE_LUA       ?= $(LUA_INTERP)
 ISOLATE_SCRIPT    ?= $(BINDIR)/nslua
 # (a lua -e line: no comma or hash, which make would take)
 ISOLATE_PATHS = $(or $(shell $(ISOLATE_LUA) -E -e 'local s = [[$(2)]] local seen = {} \
@@ -146,7 +148,9 @@ install: all
 	install -m 0644 lua/nslua/*.lua $(DESTDIR)$(LUADIR)/nslua/
 	install -m 0644 lua/nslua/cli/*.lua $(DESTDIR)$(LUADIR)/nslua/cli/
 	install -m 0644 lua/nslua/recipes/*.lua $(DESTDIR)$(LUADIR)/nslua/recipes/
-	install -D -m 0755 scripts/nslua $(DESTDIR)$(BINDIR)/nslua
+	# the interpreter named directly: an `env` line costs a PATH search per run
+	install -d $(DESTDIR)$(BINDIR)
+	sed '1s|^#!.*|#!$(LUA_INTERP)|' scripts/nslua > $(DESTDIR)$(BINDIR)/nslua && chmod 0755 $(DESTDIR)$(BINDIR)/nslua
 	# BWRAP_LINK=1: `bwrap` runs nslua's bubblewrap front end (docs/bwrap.md)
 	if [ "$(BWRAP_LINK)" = 1 ]; then ln -sf nslua $(DESTDIR)$(BINDIR)/bwrap; fi
 	# ISOLATE_SETUID=1: nslua-isolate, setuid root, for the members of
