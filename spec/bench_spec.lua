@@ -123,6 +123,19 @@ describe("scripts/bench", function()
       assert.matches("true\texited\t3\ttrue\nexited\t127\nfalse\t[^\n]*argv is empty", out)
     end)
 
+    it("pauses without spawning anything", function()
+      assert.is_true(built, build_out)
+      local ok, out = helper.run_isolated(([[
+        package.cpath = %q .. "/?.so;" .. package.cpath
+        local bench = require "bench"
+        local t0 = bench.now()
+        print(bench.sleep(0.02), bench.now() - t0 >= 0.02)
+        print(pcall(bench.sleep, -1))
+      ]]):format(OUT))
+      assert.is_true(ok, out)
+      assert.matches("true\ttrue\nfalse\t[^\n]*seconds must be 0%.%.3600", out)
+    end)
+
     it("runs the limit's own code from Lua #priv", function()
       if not helper.is_root() then return pending("needs root") end
       local ok, out = sh(("%s %s/best.lua S2 -p -n 3"):format(helper.LUA, OUT))
@@ -207,16 +220,98 @@ describe("scripts/bench", function()
     it("prints Markdown and rejects bad options", function()
       if not helper.is_root() then return pending("needs root") end
       if helper.sanitized then return pending("the bench runner is checked by make check, not under sanitizers") end
-      local ok, out = sh(("%s %s/scripts/bench/run.lua --pairs 1 --warmup 0 --scenarios S2"
-        .. " --no-api --markdown --json '' 2>/dev/null"):format(helper.LUA, helper.root))
+      local ok, out = sh(("%s %s/scripts/bench/run.lua --pairs 1 --warmup 0 --scenarios S2,iso"
+        .. " --iso-pause 0 --no-api --markdown --json '' 2>/dev/null"):format(helper.LUA, helper.root),
+        "env -u ISOLATE ")
       assert.is_true(ok, out)
       assert.matches("| scenario | tool | ratio | min-max | median ms | peak RSS KiB |", out, 1, true)
       assert.matches("\n| S2 | limit | 1.00 |", out, 1, true)
+      assert.matches("| scenario | isolate's cycle | init ms | run ms | cleanup ms | cycle ms |", out, 1, true)
+      -- without ISOLATE, real isolate is one missing row that says how to add it
+      assert.matches("\n| ISO | isolate | missing: set ISOLATE=/path/to/isolate (not packaged by Debian) |"
+        .. "  |  |  |\n", out, 1, true)
+      assert.not_matches("ISO | isolate --cg", out, 1, true)
       local rc
       ok, out, rc = sh(("%s %s/scripts/bench/run.lua --scenarios S9"):format(helper.LUA, helper.root))
       assert.is_false(ok)
       assert.equal(2, rc)
       assert.matches("unknown scenario S9", out, 1, true)
+      ok, out, rc = sh(("%s %s/scripts/bench/run.lua --scenarios ISO --iso-pause soon"):format(helper.LUA, helper.root))
+      assert.is_false(ok)
+      assert.equal(2, rc)
+      assert.matches("--iso-pause needs a number", out, 1, true)
+    end)
+
+    -- A stand-in for real isolate (ISOLATE): boxes under nslua's box root
+    -- (NSLUA_ISOLATE_ROOT, which the bench sets), and a --cg mode whose
+    -- --cleanup forgets its box, for the leftovers check.
+    local FAKE_ISOLATE = [=[#!/bin/sh
+cg= box= mode=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --cg) cg=-cg ;;
+    -b) box=$2; shift ;;
+    --init) mode=init ;;
+    --run) mode=run ;;
+    --cleanup) mode=cleanup ;;
+    --) shift; break ;;
+  esac
+  shift
+done
+d=$NSLUA_ISOLATE_ROOT/fake$cg-$box
+case $mode in
+  init) mkdir -p "$d/box" && echo "$d" ;;
+  run) [ -d "$d/box" ] && exec "$@" ;;
+  cleanup) [ -n "$cg" ] || rm -rf "$d" ;;
+esac
+]=]
+
+    it("times isolate's cycle step by step for each tool, real isolate from ISOLATE", function()
+      if not preconditions() then return end
+      assert.is_true(built, build_out)
+      local tmp = helper.tmpdir("0755")
+      local fake = tmp .. "/isolate"
+      local f = assert(io.open(fake, "w"))
+      f:write(FAKE_ISOLATE)
+      f:close()
+      os.execute("chmod 0755 " .. helper.quote(fake))
+      local json = ("%s/build/bench-spec-%d.json"):format(helper.root, math.random(1 << 30))
+      local scratch = tmp .. "/tmp"
+      assert(helper.sh("mkdir -m 0755 " .. helper.quote(scratch)))
+      local script = ("export TMPDIR=%s ISOLATE=%s\n"
+        .. "%s %s/scripts/bench/run.lua --pairs 2 --warmup 1 --scenarios ISO --iso-pause 0 --iso-box 7"
+        .. " --no-api --markdown --json %s 2>/dev/null\nrc=$?\n"
+        .. "echo \"LEFT: $(ls -A \"$TMPDIR\")\"\n"
+        .. "exit $rc")
+        :format(helper.quote(scratch), helper.quote(fake), helper.LUA, helper.root, helper.quote(json))
+      local ok, out, _, left = jailed("sh -c " .. helper.quote(script))
+      local data = helper.read(json)
+      os.remove(json)
+      helper.rmtree(tmp)
+      assert.is_true(ok, out)
+      local cell = "%d+%.%d%d %(%d+%.%d%d%-%d+%.%d%d%)"
+      local four = " | " .. cell .. " | " .. cell .. " | " .. cell .. " | " .. cell .. " |"
+      assert.matches("on box 7,", out, 1, true)
+      assert.matches("\n| ISO | isolate" .. four .. "\n", out)
+      -- a --cleanup that leaves the box: the row says so and so does the warning
+      assert.matches("\n| ISO | isolate %-%-cg | missing: %-%-cleanup left /[^|]*/isolate/fake%-cg%-7 |", out)
+      assert.matches("WARNING: this run left on the host:\n  box after its %-%-cleanup: /[^\n]*/fake%-cg%-7", out)
+      -- nslua's rows are measured or name why not; the judge has its run only
+      for _, tool in ipairs{ "nslua isolate", "nslua isolate %-%-cg" } do
+        local line = out:match("\n(| ISO | " .. tool .. " | [^\n]*)")
+        assert.is_truthy(line, out)
+        assert.is_truthy(line:match("missing: %S") or line:match("^[^\n]*" .. four .. "$"), line)
+      end
+      local judge = out:match("\n(| ISO | nslua judge | [^\n]*)")
+      assert.is_truthy(judge, out)
+      assert.is_truthy(judge:match("missing: %S") or judge:match(" |  | " .. cell .. " |  | " .. cell .. " |$"), judge)
+      assert.is_truthy(data, "no JSON written")
+      assert.matches('"iso":[{', data, 1, true)
+      assert.matches('"iso_pause_ms":0', data, 1, true)
+      assert.matches('"iso_box":7', data, 1, true)
+      -- the bench's temp dir (and every box root in it) is gone
+      assert.matches("\nLEFT: \n?$", out)
+      none(left)
     end)
   end)
 end)

@@ -1,21 +1,27 @@
 -- run.lua - nslua's bench: every tool side by side with the kernel's limit.
 --   lua5.4 scripts/bench/run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...]
---     [--api-pairs N] [--loop N] [--no-api] [--markdown] [--json FILE]
+--     [--api-pairs N] [--loop N] [--no-api] [--iso-pause MS] [--iso-box ID]
+--     [--markdown] [--json FILE]
 -- Needs `make -C scripts/bench` (build/bench/: limit, bench.so, best.lua,
 -- api.lua) and root.  Per command: pairs against the limit as a command
 -- (A B, B A, ...: the per-pair ratio B/A); in one process: loops against
--- the limit's loop with nslua's process structure.  Prints a table, writes
--- JSON (build/bench/latest.json).
+-- the limit's loop with nslua's process structure; ISO: isolate's
+-- --init/--run/--cleanup cycle, step by step, per tool (real isolate when
+-- ISOLATE names it).  Prints a table, writes JSON (build/bench/latest.json).
 local USAGE = [[
 usage: run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...] [--api-pairs N]
-               [--loop N] [--no-api] [--markdown] [--json FILE]
-  --pairs N       A B pairs per command cell (default 20)
-  --warmup N      unmeasured runs of each side first (default 3)
-  --scenarios L   comma list of S1..S5, S2v (default all)
+               [--loop N] [--no-api] [--iso-pause MS] [--iso-box ID]
+               [--markdown] [--json FILE]
+  --pairs N       A B pairs per command cell, cycles per ISO tool (default 20)
+  --warmup N      unmeasured runs (ISO: cycles) of each side first (default 3)
+  --scenarios L   comma list of S1..S5, ISO, S2v (default all)
   --api-pairs N   pairs of in-process loops (default 20; 0 = --no-api)
   --loop N        sandboxes per in-process loop (default 10)
+  --iso-pause MS  ISO: pause before each cycle, as a judge between tests (default 100)
+  --iso-box ID    ISO: the box id (default a random one of 0-999)
   --markdown      print the tables as Markdown
   --json FILE     where the JSON goes (default build/bench/latest.json)
+Environment: ISOLATE=/path/to/isolate adds real isolate to ISO.
 ]]
 
 local function dirname(p) return p:match("^(.*)/[^/]*$") or "." end
@@ -60,8 +66,9 @@ end
 
 -- S2v (last: it moves the runner into a private network namespace) is
 -- the cost of a veth: `nslua run --user host --net veth` against S2's
--- loopback-only `nslua run --user host`, both in that namespace.
-local SCENARIOS = { "S1", "S2", "S3", "S4", "S5", "S2V" }
+-- loopback-only `nslua run --user host`, both in that namespace.  ISO is
+-- isolate's cycle (issue 14): no limit to compare with, times per step.
+local SCENARIOS = { "S1", "S2", "S3", "S4", "S5", "ISO", "S2V" }
 local ROOTLESS_ID <const> = 4242
 local TIMEOUT <const> = 60  -- seconds: a hung command dies of SIGALRM
 
@@ -69,7 +76,7 @@ local TIMEOUT <const> = 60  -- seconds: a hung command dies of SIGALRM
 
 local function parse_args(args)
   local o = { pairs = 20, warmup = 3, api_pairs = 20, loop = 10, scenarios = SCENARIOS,
-              json = OUT .. "/latest.json" }
+              iso_pause = 100, json = OUT .. "/latest.json" }
   local i = 1
   local function num(name)
     i = i + 1
@@ -84,6 +91,8 @@ local function parse_args(args)
     elseif a == "--api-pairs" then o.api_pairs = num(a)
     elseif a == "--loop" then o.loop = num(a)
     elseif a == "--no-api" then o.api_pairs = 0
+    elseif a == "--iso-pause" then o.iso_pause = num(a)
+    elseif a == "--iso-box" then o.iso_box = num(a)
     elseif a == "--markdown" then o.markdown = true
     elseif a == "--json" then i = i + 1; o.json = args[i]
     elseif a == "--scenarios" then
@@ -91,7 +100,7 @@ local function parse_args(args)
       o.scenarios = {}
       for s in (args[i] or ""):gmatch("[^,%s]+") do
         local n = s:upper()
-        if not n:match("^S[1-5]$") and n ~= "S2V" then error("unknown scenario " .. s, 0) end
+        if not n:match("^S[1-5]$") and n ~= "S2V" and n ~= "ISO" then error("unknown scenario " .. s, 0) end
         o.scenarios[#o.scenarios + 1] = n
       end
     elseif a == "-h" or a == "--help" then io.write(USAGE); os.exit(0)
@@ -149,8 +158,9 @@ end
 
 -- Everything a run needs lives in one 0755 temp dir (readable by the
 -- rootless uid): copies of the bench tools, a busybox root, a 0755 copy of
--- nslua's tree for rootless runs, the rootless XDG_RUNTIME_DIR, crun's bundle.
-local function setup(_opts, ctx)
+-- nslua's tree for rootless runs, the rootless XDG_RUNTIME_DIR, crun's
+-- bundle, `nslua isolate`'s box root (isolate/, made by its --init).
+local function setup(opts, ctx)
   local ok, out = sh("mktemp -d \"${TMPDIR:-/tmp}/nslua-bench.XXXXXX\"")
   assert(ok, "mktemp: " .. out)
   local T = out:match("^(%S+)")
@@ -178,6 +188,8 @@ local function setup(_opts, ctx)
   ctx.root = T .. "/root"
   ctx.lua = which("lua5.4") or "/usr/bin/lua5.4"
   ctx.id = ("%08x"):format(math.random(0, 0x7fffffff))
+  ctx.iso_root = T .. "/isolate"
+  ctx.iso_box = opts.iso_box or math.random(0, 999)
   -- crun: a bundle whose root is the busybox root, with the S5 limits
   ctx.crun_id = "nslua-bench-" .. ctx.id
   local cjson_ok, cjson = pcall(require, "cjson")
@@ -318,6 +330,49 @@ local function cli_tools(ctx, s)
   return base, tools
 end
 
+-- ISO: isolate's cycle on one box, --init, --run -- /bin/true, --cleanup,
+-- a step a command as judges run it.  `nslua judge` has one step, the run
+-- (the baseline before `nslua isolate`).  Every tool gets one environment:
+-- nslua's box root is the temp dir's (NSLUA_ISOLATE_ROOT, which the front
+-- end honours); real isolate keeps the root of the config it was built with.
+local ISOLATE_HINT <const> = "set ISOLATE=/path/to/isolate (not packaged by Debian)"
+local ISO_MEM_KB <const> = 262144  -- --cg-mem: a memory cgroup really used
+
+local function iso_tools(ctx)
+  local opts = { env = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                         "NSLUA_ISOLATE_ROOT=" .. ctx.iso_root } }
+  local box = tostring(ctx.iso_box)
+  local function cycle(name, prefix, cg, missing)
+    local function step(kind, ...)
+      local argv = { table.unpack(prefix) }
+      for _, a in ipairs(cg and { "--cg", "-b", box } or { "-b", box }) do argv[#argv + 1] = a end
+      for _, a in ipairs{ ... } do argv[#argv + 1] = a end
+      return { step = kind, argv = argv }
+    end
+    local run = cg and step("run", ("--cg-mem=%d"):format(ISO_MEM_KB), "--run", "--", "/bin/true")
+      or step("run", "--run", "--", "/bin/true")
+    return { name = name, opts = opts, missing = missing,
+             steps = { step("init", "--init"), run, step("cleanup", "--cleanup") } }
+  end
+  local tools = {}
+  local env = os.getenv("ISOLATE")
+  local isolate = env and env ~= "" and (env:find("/", 1, true) and env or which(env))
+  local missing = (not env or env == "") and ISOLATE_HINT
+    or (not (isolate and sh("test -f " .. q(isolate) .. " -a -x " .. q(isolate)))
+        and ("ISOLATE=%s is not an executable file"):format(env))
+    or nil
+  tools[#tools + 1] = cycle("isolate", { isolate or env or "isolate" }, false, missing)
+  if env and env ~= "" then
+    tools[#tools + 1] = cycle("isolate --cg", { isolate or env }, true, missing)
+  end
+  local nsl = { ctx.lua, TOP .. "/scripts/nslua" }
+  tools[#tools + 1] = cycle("nslua isolate", { nsl[1], nsl[2], "isolate" }, false)
+  tools[#tools + 1] = cycle("nslua isolate --cg", { nsl[1], nsl[2], "isolate" }, true)
+  tools[#tools + 1] = { name = "nslua judge", opts = opts,
+                        steps = { { step = "run", argv = { nsl[1], nsl[2], "judge", "--", "/bin/true" } } } }
+  return tools
+end
+
 local function api_tools(ctx, s)
   local T, root, lua = ctx.tmp, ctx.root, ctx.lua
   local rootless = s == "S3"
@@ -437,7 +492,114 @@ local function progress(fmt, ...)
   io.stderr:flush()
 end
 
+-- ISO: one cycle, every step timed -> {step = ms}, the cycle's ms (the sum)
+local function run_cycle(tool)
+  local t, total = {}, 0
+  for _, st in ipairs(tool.steps) do
+    local dt, err = run_cmd({ argv = st.argv, opts = tool.opts })
+    if not dt then return nil, ("%s: %s"):format(st.step, err) end
+    t[st.step] = dt * 1000
+    total = total + dt * 1000
+  end
+  return t, total
+end
+
+-- a failed cycle may have left the box initialised: its cleanup, unchecked
+local function iso_cleanup(tool)
+  local last = tool.steps[#tool.steps]
+  if last.step == "cleanup" then bench.spawn(last.argv, with(tool.opts, { timeout = TIMEOUT })) end
+end
+
+-- true when a box directory is still there after its --cleanup (recorded
+-- once, for the leftovers check)
+local function box_left(ctx, dir)
+  if not (dir and sh("test -e " .. q(dir))) then return false end
+  if not ctx.left_boxes[dir] then
+    ctx.left_boxes[dir] = true
+    ctx.left_boxes[#ctx.left_boxes + 1] = dir
+  end
+  return true
+end
+
+-- The first cycle, each step with its stderr: nil when it worked, else the
+-- reason.  --init prints the box's directory, which --cleanup must remove.
+local function probe_cycle(ctx, tool)
+  local out = ctx.tmp .. "/probe.out"
+  for _, st in ipairs(tool.steps) do
+    local why = probe(ctx, { opts = with(tool.opts, { stdout = st.step == "init" and out or nil }) }, st.argv)
+    if why then
+      iso_cleanup(tool)
+      return ("%s: %s"):format(st.step, why)
+    end
+    if st.step == "init" then
+      tool.box_dir = (readfile(out) or ""):match("^(/[^\n]*)")
+      os.remove(out)
+    end
+  end
+  if box_left(ctx, tool.box_dir) then return "--cleanup left " .. tool.box_dir end
+  return nil
+end
+
+-- N cycles of every tool, the tools in turn (A B, then B A: each takes each
+-- place as often), a pause before each cycle: judges pause between tests,
+-- and what a back-to-back loop keeps warm (a cgroup joined a moment ago, the
+-- page cache of the box, a CPU's caches) is then paid as a judge pays it.
+local function measure_iso(opts, tools)
+  local live = {}
+  for _, tool in ipairs(tools) do
+    if not tool.missing then
+      live[#live + 1] = tool
+      tool.ms = { cycle = {} }
+      for _, st in ipairs(tool.steps) do tool.ms[st.step] = {} end
+    end
+  end
+  for i = 1 - opts.warmup, opts.pairs do
+    local order = {}
+    for k = 1, #live do order[k] = live[i % 2 == 1 and k or #live + 1 - k] end
+    for _, tool in ipairs(order) do
+      if not tool.missing then
+        bench.sleep(opts.iso_pause / 1000)
+        local t, total = run_cycle(tool)
+        if not t then
+          tool.missing = i > 0 and ("failed at cycle %d: %s"):format(i, total)
+            or ("failed in the warm-up: %s"):format(total)
+          iso_cleanup(tool)
+        elseif i > 0 then
+          for k, v in pairs(t) do tool.ms[k][i] = v end
+          tool.ms.cycle[i] = total
+        end
+      end
+    end
+  end
+end
+
+local function run_iso(ctx, opts, results)
+  local tools = iso_tools(ctx)
+  for _, tool in ipairs(tools) do
+    tool.missing = tool.missing or probe_cycle(ctx, tool)
+  end
+  progress("ISO %d tools x %d cycles ...\n", #tools, opts.warmup + opts.pairs)
+  measure_iso(opts, tools)
+  for _, tool in ipairs(tools) do
+    local argv = {}
+    for _, st in ipairs(tool.steps) do argv[st.step] = st.argv end
+    local row = { scenario = "ISO", tool = tool.name, argv = argv, box = tool.box_dir, missing = tool.missing }
+    if box_left(ctx, tool.box_dir) and not row.missing then
+      row.missing = "--cleanup left " .. tool.box_dir
+    end
+    if not row.missing then
+      row.ms = {}
+      for k, v in pairs(tool.ms) do row.ms[k] = summary(v) end
+      progress("ISO %-18s cycle %.2f ms\n", tool.name, row.ms.cycle.median)
+    else
+      progress("ISO %-18s %s\n", tool.name, row.missing)
+    end
+    results.iso[#results.iso + 1] = row
+  end
+end
+
 local function run_scenario(ctx, opts, s, results)
+  if s == "ISO" then return run_iso(ctx, opts, results) end
   local base, tools = cli_tools(ctx, s)
   local base_missing = base.missing or probe(ctx, base)
   local limit_row = { scenario = s, tool = base.name, argv = base.argv, baseline = true }
@@ -497,6 +659,7 @@ end
 
 local function fmt_ratio(r) return r and ("%.2f"):format(r.median) or "" end
 local function fmt_range(r) return r and ("%.2f-%.2f"):format(r.min, r.max) or "" end
+local function fmt_ms(r) return r and ("%.2f (%.2f-%.2f)"):format(r.median, r.min, r.max) or "" end
 
 local function tables(results)
   local cli = { head = { "scenario", "tool", "ratio", "min-max", "median ms", "peak RSS KiB" }, rows = {} }
@@ -524,7 +687,18 @@ local function tables(results)
     end
     api.rows[#api.rows + 1] = row
   end
-  return cli, api
+  local iso = { head = { "scenario", "isolate's cycle", "init ms", "run ms", "cleanup ms", "cycle ms" },
+                rows = {} }
+  for _, r in ipairs(results.iso or {}) do
+    local row
+    if r.missing then
+      row = { r.scenario, r.tool, "missing: " .. r.missing, "", "", "" }
+    else
+      row = { r.scenario, r.tool, fmt_ms(r.ms.init), fmt_ms(r.ms.run), fmt_ms(r.ms.cleanup), fmt_ms(r.ms.cycle) }
+    end
+    iso.rows[#iso.rows + 1] = row
+  end
+  return cli, api, iso
 end
 
 local function print_text(t)
@@ -562,22 +736,36 @@ end
 
 local function report(results, opts)
   local m = results.machine
-  local cli, api = tables(results)
+  local cli, api, iso = tables(results)
   local title = ("nslua bench, %s: Linux %s, %s x %d, %s; %d pairs after %d warm-up runs")
     :format(m.date, m.kernel, m.cpu, m.nproc or 0, m.lua, opts.pairs, opts.warmup)
   local p = opts.markdown and print_markdown or print_text
   print(opts.markdown and ("_" .. title .. "_") or title)
-  print("")
-  print("Per command: time relative to the limit as a command (median and range of the per-pair ratio),")
-  print("median wall time, median peak RSS (wait4 ru_maxrss).")
-  for _, s in ipairs(opts.scenarios) do
-    if s == "S2V" then
-      print("S2V: relative to `nslua run --user host` (lo only) instead: the extra cost of a veth,")
-      print("both in a private network namespace of the runner's own.")
+  if #cli.rows > 0 then
+    print("")
+    print("Per command: time relative to the limit as a command (median and range of the per-pair ratio),")
+    print("median wall time, median peak RSS (wait4 ru_maxrss).")
+    for _, s in ipairs(opts.scenarios) do
+      if s == "S2V" then
+        print("S2V: relative to `nslua run --user host` (lo only) instead: the extra cost of a veth,")
+        print("both in a private network namespace of the runner's own.")
+      end
     end
+    print("")
+    p(cli)
   end
-  print("")
-  p(cli)
+  if #iso.rows > 0 then
+    print("")
+    print(("ISO: isolate's cycle on box %d, `--init`, `--run -- /bin/true`, `--cleanup`, each step a command;")
+      :format(results.params.iso_box))
+    print(("%d cycles per tool after %d warm-up cycles, the tools in turn, %d ms pause before each cycle.")
+      :format(opts.pairs, opts.warmup, opts.iso_pause))
+    print("Wall time in ms, median (min-max); the cycle is the sum of its steps. `--cg` runs with")
+    print(("`--cg-mem=%d`. `nslua judge -- /bin/true` has one step, its run (the baseline before isolate).")
+      :format(ISO_MEM_KB))
+    print("")
+    p(iso)
+  end
   if #api.rows > 0 then
     print("")
     print(("In one process: runs/s of %d-sandbox loops relative to the limit's loop with nslua's process")
@@ -626,10 +814,12 @@ end
 
 -- ---------------------------------------------------------------- main
 
--- what this run left behind: its temp dir, its cgroups (nslua-bench-*)
+-- what this run left behind: its temp dir, its cgroups (nslua-bench-*),
+-- ISO's box directories still there after the last --cleanup
 local function leftovers(ctx)
   local found = {}
   if ctx.tmp and sh("test -e " .. q(ctx.tmp)) then found[#found + 1] = "dir: " .. ctx.tmp end
+  for _, d in ipairs(ctx.left_boxes or {}) do found[#found + 1] = "box after its --cleanup: " .. d end
   local ok, out = sh("find /sys/fs/cgroup -maxdepth 8 -type d -name 'nslua-bench-*'")
   if ok then
     for l in out:gmatch("[^\n]+") do found[#found + 1] = "cgroup: " .. l end
@@ -665,16 +855,17 @@ local function main(args)
     return 1
   end
   math.randomseed(os.time(), tonumber(tostring({}):match("0x(%x+)"), 16) or 0)
-  local ctx = {}
+  local ctx = { left_boxes = {} }
   local hok, helper = pcall(dofile, TOP .. "/spec/helper.lua")
   ctx.helper = hok and helper or nil
   local before = ctx.helper and ctx.helper.host_objects()
-  local results = { machine = machine(), cli = {}, api = {},
+  local results = { machine = machine(), cli = {}, api = {}, iso = {},
                     params = { pairs = opts.pairs, warmup = opts.warmup, api_pairs = opts.api_pairs,
-                               loop = opts.loop, scenarios = opts.scenarios } }
+                               loop = opts.loop, scenarios = opts.scenarios, iso_pause_ms = opts.iso_pause } }
   local t0 = bench.now()
   local rok, err = xpcall(function()
     setup(opts, ctx)
+    results.params.iso_box = ctx.iso_box
     for _, s in ipairs(opts.scenarios) do run_scenario(ctx, opts, s, results) end
   end, debug.traceback)
   teardown(ctx)
