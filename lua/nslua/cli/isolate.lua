@@ -721,6 +721,8 @@ function Box:spec()
   local o, cred = self.o, self.cred
   self.fds = {}
   local spec = {
+    -- `nslua ps` and `nslua exec isolate-ID` find a running box by it
+    name = ("isolate-%d"):format(self.id),
     base = "none",
     namespaces = { mnt = true, pid = true, ipc = true, net = not o.share_net, user = true,
                    uts = false, cgroup = false, time = false },
