@@ -368,10 +368,44 @@ static int caps_keep (lua_State *L) {
   return nslua_ok(L);
 }
 
+/*
+** caps.effective(on) -> true | nil, msg, errno
+** on = false: the effective set empty, permitted and inheritable kept, so
+** what the process does next is checked against its ids alone (a root
+** process opening a path for another user, with that user's fs ids, must
+** not pass a check through CAP_DAC_* or CAP_SYS_PTRACE: /proc/PID/cwd);
+** on = true: effective = permitted again.
+*/
+static int caps_effective (lua_State *L) {
+  int on, n = max_bits(), err = 0;
+  cap_value_t v;
+  cap_flag_value_t val;
+  cap_t c;
+  luaL_checktype(L, 1, LUA_TBOOLEAN);
+  on = lua_toboolean(L, 1);
+  c = cap_get_proc();
+  if (c == NULL)
+    return nslua_fail(L, errno, "cap_get_proc", NULL);
+  if (cap_clear_flag(c, CAP_EFFECTIVE) != 0)
+    err = errno;
+  for (v = 0; err == 0 && on && v < n; v++) {
+    if (cap_get_flag(c, v, CAP_PERMITTED, &val) != 0
+        || (val == CAP_SET && cap_set_flag(c, CAP_EFFECTIVE, 1, &v, CAP_SET) != 0))
+      err = errno;
+  }
+  if (err == 0 && cap_set_proc(c) != 0)
+    err = errno;
+  cap_free(c);
+  if (err != 0)
+    return nslua_fail(L, err, "cap_set_proc", NULL);
+  return nslua_ok(L);
+}
+
 static const luaL_Reg caps_funcs[] = {
   {"ambient", caps_ambient},
   {"ambient_reset", caps_ambient_reset},
   {"drop_bound", caps_drop_bound},
+  {"effective", caps_effective},
   {"get", caps_get},
   {"keep", caps_keep},
   {"names", caps_names},

@@ -587,6 +587,31 @@ describe("nslua-isolate in front of nslua isolate", function()
     assert.is_true(ok, out)
   end)
 
+  it("never reaches through another user's /proc/PID/cwd (no capability while opening)", function()
+    if skip then return pending(skip) end
+    -- uid 4250's process sits in a directory behind its own 0700 one
+    local home = dir .. "/alice"
+    assert(helper.sh(("mkdir -p %s/sub && echo alice-secret > %s/sub/f && chown -R 4250:4250 %s && "
+      .. "chmod 700 %s && chmod 755 %s/sub"):format(q(home), q(home), q(home), q(home), q(home))))
+    local f = assert(io.popen(("cd %s/sub && exec setpriv --reuid=4250 --regid=4250 --clear-groups "
+      .. "sh -c 'echo $$; exec sleep 30' "):format(q(home))))
+    local pid = math.tointeger(tonumber(f:read("l")))
+    local ok, out = iso(("-b %d --init"):format(ID))
+    assert.is_true(ok, out)
+    local _, out2, code = iso(("-b %d --dir=/x=/proc/%d/cwd --run -- /bin/cat /x/f"):format(ID, pid))
+    local _, out3, code3 = iso(("-b %d -M /proc/%d/cwd/m --run -- /bin/true"):format(ID, pid))
+    helper.sh("kill " .. pid)
+    f:close()
+    assert.equal(2, code, out2)
+    assert.not_matches("alice%-secret", out2)
+    assert.matches("Cannot mount", out2)
+    assert.equal(2, code3, out3)
+    assert.matches("Failed to open metafile", out3)
+    assert.is_false(helper.exists(home .. "/sub/m"))
+    ok, out = iso(("-b %d --cleanup"):format(ID))
+    assert.is_true(ok, out)
+  end)
+
   it("refuses another user's box", function()
     if skip then return pending(skip) end
     local ok, out = iso(("-b %d --init"):format(ID + 1))

@@ -302,6 +302,38 @@ describe("nslua isolate", function()
     assert.equal(before, stat("/etc/shadow"))
   end)
 
+  pit("closes the box to host users while the box uid owns it", function()
+    -- the program leaves a setuid binary of the box uid in a world-open
+    -- /box: nobody on the host may reach it during the run, and the chown
+    -- back takes its setuid bit
+    local dir = ("%s/%d"):format(boxes, ID)
+    local ok, out = helper.sh(("cd /tmp && (NSLUA_ISOLATE_ROOT=%s %s isolate -b %d -p --run -- /bin/sh -c %s "
+      .. ">/dev/null 2>&1 &); sleep 0.7; stat -c %%a %s; %s test -x %s/box/t && echo REACHED; sleep 1.5; "
+      .. "stat -c %%a:%%u %s %s/box/t")
+      :format(q(boxes), helper.nslua, ID, q("cp /bin/true /box/t; chmod 4755 /box/t; chmod 755 /box; sleep 1.2"),
+        q(dir), helper.SETPRIV, q(dir), q(dir), q(dir)))
+    assert.is_true(ok, out)
+    assert.equal("700\n755:0\n755:0\n", out)
+    -- the locks are root's alone
+    assert.equal("700", stat(boxes .. "/.locks", "%a"))
+    assert.equal("600", stat(("%s/.locks/%d"):format(boxes, ID), "%a"))
+    assert.equal("0:700", stat(dir .. "/tmp", "%u:%a"))
+  end)
+
+  pit("--inherit-fds passes the caller's fds, never the front end's own", function()
+    local _, out2 = helper.sh(("cd /tmp && exec 7</dev/null && ls /proc/$$/fd | tr '\\n' ' ' && echo && "
+      .. "NSLUA_ISOLATE_ROOT=%s %s isolate -b %d --inherit-fds -s -M %s -d /data=/usr -o fds --run -- /bin/ls /proc/self/fd "
+      .. "&& cat %s/%d/box/fds")
+      :format(q(boxes), helper.nslua, ID, q(top .. "/meta3"), q(boxes), ID))
+    local caller_line, rest = out2:match("^([^\n]*)\n(.*)$")
+    local want, got = { ["3"] = true }, {}
+    for fd in caller_line:gmatch("%d+") do want[fd] = true end
+    for fd in rest:gmatch("%d+") do got[fd] = true end
+    -- the caller's (7 among them) and ls's own directory fd; no meta, lock or source fd
+    assert.is_true(got["7"], out2)
+    assert.same(want, got)
+  end)
+
   pit("refuses a box root that is a symlink or that others can write", function()
     local link = top .. "/link"
     helper.sh(("ln -s %s %s"):format(q(boxes), q(link)))

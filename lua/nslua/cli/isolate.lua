@@ -146,12 +146,15 @@ local FS_TYPES = { proc = true, sysfs = true, tmpfs = true, devpts = true }
 
 -- The inside path of a rule: leading slashes gone, no "..", not empty.
 local function sanitize_in(path)
-  path = path:gsub("^/+", "")
-  if path == "" then return nil end
+  local parts = {}
   for c in path:gmatch("[^/]+") do
-    if c == ".." then return nil end
+    -- ".." would leave the box; "." would name the rule's parent (isolate
+    -- takes "."; nslua refuses it: "--dir=.:tmp" would be box/tmp itself)
+    if c == ".." or c == "." then return nil end
+    parts[#parts + 1] = c
   end
-  return path
+  if #parts == 0 then return nil end
+  return table.concat(parts, "/")
 end
 
 --- Add (or replace, keeping its place) a directory rule; nil or an error text.
@@ -465,6 +468,12 @@ local function credentials(o)
     c.environ = parse_environ(readfile("/proc/self/environ"))
   end
   c.by_root = c.uid == 0
+  if o.inherit_fds then
+    c.fds = {}
+    for _, fd in ipairs(require("nslua.cli.bwrap").open_fds()) do
+      if fd > 2 then c.fds[#c.fds + 1] = fd end
+    end
+  end
   if c.setuid then
     -- box/ is the caller's and chowned as root: a hard link the caller put
     -- there to a file of someone else's would change hands too (isolate
@@ -482,15 +491,22 @@ local function credentials(o)
   return c
 end
 
--- fn() with the caller's fs ids (privileged on behalf of another user:
--- what the caller names is opened with the caller's permissions).
+-- fn() with the caller's rights alone (privileged on behalf of another
+-- user: what the caller names is opened as the caller would open it):
+-- the caller's fs ids and no effective capability, so neither
+-- CAP_DAC_OVERRIDE nor CAP_SYS_PTRACE (a /proc/PID/cwd of someone else's)
+-- lets a path through.  Any step that does not take fails closed.
 local function as_caller(cred, fn, ...)
   if not (cred.privileged and cred.uid ~= 0) then return fn(...) end
+  local caps = core.caps
+  -- the fs ids first (setfsuid needs CAP_SETUID), then no capability
   local og = proc.setfsgid(cred.gid)
-  local ou = proc.setfsuid(cred.uid)
-  local r = table.pack(pcall(fn, ...))
-  proc.setfsuid(ou or 0)
-  proc.setfsgid(og or 0)
+  local ou = og and proc.setfsuid(cred.uid)
+  local dropped = ou and caps.effective(false)
+  local r = dropped and table.pack(pcall(fn, ...))
+  local back = caps.effective(true) and (not ou or proc.setfsuid(0)) and (not og or proc.setfsgid(0))
+  if not back then die("Cannot switch back to root's ids") end
+  if not r then die("Cannot switch to the caller's fs ids and drop capabilities") end
   if not r[1] then error(r[2], 0) end
   return table.unpack(r, 2, r.n)
 end
@@ -502,10 +518,19 @@ end
 -- /var/local is root:staff 2775: its group is the administrators').  A
 -- symlink or a directory another user can change would let that user
 -- point box operations elsewhere.
-local function trusted_dir(path, privileged)
-  local ok, err = mount.mkdir(path, 493, true)
+-- 'private': the directory itself 0700 (the locks: a user who could open
+-- a lock file could hold a box's lock).
+local function trusted_dir(path, privileged, private)
+  local ok, err = mount.mkdir(path, private and 448 or 493, true)
   if not ok then die("Cannot create %s: %s", path, err) end
   if not privileged then return end
+  if private then
+    local st = mount.lstat(path)
+    if st and st.type == "dir" and st.uid == 0 and st.mode & 511 ~= 448 then
+      ok, err = mount.chmod(path, 448)
+      if not ok then die("Cannot chmod %s: %s", path, err) end
+    end
+  end
   local prefix = ""
   for comp in path:gmatch("[^/]+") do
     prefix = prefix .. "/" .. comp
@@ -549,7 +574,7 @@ local function decode_lock(text)
 end
 
 function Box:write_lock(rec)
-  local fd, err = proc.open(self.lock_path, { wronly = true, trunc = true, nofollow = true }, 420)
+  local fd, err = proc.open(self.lock_path, { wronly = true, trunc = true, nofollow = true }, 384)
   if not fd then die("Cannot write lock file: %s", err) end
   local text = rec and ("owner=%d cg=%d init=%d\n"):format(rec.owner, rec.cg, rec.init) or ""
   local ok, werr = true, nil
@@ -560,9 +585,9 @@ end
 
 --- Lock the box (isolate's lock_box): false when there is no box.
 function Box:lock(is_init, is_cleanup)
-  trusted_dir(self.cfg.lock_root, self.cred.privileged)
+  trusted_dir(self.cfg.lock_root, self.cred.privileged, true)
   local flags = { rdwr = true, nofollow = true, creat = is_init or nil }
-  local fd, err, code = proc.open(self.lock_path, flags, 420)
+  local fd, err, code = proc.open(self.lock_path, flags, 384)
   if not fd then
     if code == core.errno.ENOENT then return false end
     die("Cannot open %s: %s", self.lock_path, err)
@@ -626,7 +651,7 @@ function Box:init()
     ok, err = mount.chown(box, self.cred.uid, self.cred.gid, true)
     check(ok, err, "Cannot chown box: %s", err)
   end
-  ok, err = mount.mkdir(self.dir .. "/tmp", 493)
+  ok, err = mount.mkdir(self.dir .. "/tmp", 448)
   check(ok, err, "Cannot create %s/tmp: %s", self.dir, err)
   if self.o.quota then die("Cannot set disk quota: quotas are not supported by nslua isolate") end
   self:write_lock({ owner = self.cred.uid, cg = self.o.cg and 1 or 0, init = 1 })
@@ -652,6 +677,35 @@ end
 
 -- ------------------------------------------------------------------- run
 
+-- ROOT/ID/tmp: root's, 0700 (the tmp rules' directories live in it).
+function Box:tmp_base()
+  local base = self.dir .. "/tmp"
+  local st = mount.lstat(base)
+  if not st then
+    local ok, err = mount.mkdir(base, 448)
+    if not ok then die("Cannot create %s: %s", base, err) end
+    st = mount.lstat(base)
+  end
+  if not st or st.type ~= "dir" or (self.cred.privileged and st.uid ~= 0) then
+    die("%s: must be a directory of root's", base)
+  end
+  if st.mode & 511 ~= 448 then
+    local ok, err = mount.chmod(base, 448)
+    if not ok then die("Cannot chmod %s: %s", base, err) end
+  end
+end
+
+-- ROOT/ID closed (0700) while the box uid owns box/, open (0755) again
+-- after: no host user can reach what the program leaves there while it is
+-- the box uid's (a setuid binary of the box uid run on the host, a file
+-- swapped under a later run).  Privileged runs only.
+function Box:close_dir(closed)
+  if not self.cred.privileged then return end
+  local ok, err = mount.chmod(self.dir, closed and 448 or 493)
+  if not ok then die("Cannot chmod %s: %s", self.dir, err) end
+  self.closed = closed or nil
+end
+
 -- The mounts of the directory rules, in order; tmp rules' directories made.
 function Box:mounts()
   local o, cred = self.o, self.cred
@@ -675,24 +729,31 @@ function Box:mounts()
       else
         local src = r.out
         if src:sub(1, 2) == "./" then src = self.dir .. "/" .. src:sub(3) end
+        local fd, err
         if f.tmp then
+          -- root's own: ROOT/ID/tmp is root's and 0700, so nobody else can
+          -- put anything in the way; the directory is opened without
+          -- following a link and changed through that fd
+          self:tmp_base()
           local st = mount.lstat(src)
           if not st then
-            local ok, err = mount.mkdir(src, 448)
-            if not ok then die("Cannot create %s: %s", src, err) end
-            st = mount.lstat(src)
+            local ok, merr = mount.mkdir(src, 448)
+            if not ok then die("Cannot create %s: %s", src, merr) end
           end
-          if not st or st.type ~= "dir" then die("Cannot chown %s: not a directory", src) end
-          if cred.privileged then
-            local ok, err = mount.chown(src, self.uid, self.gid, true)
-            if not ok then die("Cannot chown %s: %s", src, err) end
+          fd, err = proc.open(src, { path = true, nofollow = true, directory = true })
+          if not fd then die("Cannot open %s: %s", src, err) end
+          local at = ("/proc/self/fd/%d"):format(fd:fileno())
+          local ok, cerr = true, nil
+          if cred.privileged then ok, cerr = mount.chown(at, self.uid, self.gid) end
+          if ok then ok, cerr = mount.chmod(at, 448) end
+          if not ok then
+            fd:close()
+            die("Cannot chown %s: %s", src, cerr)
           end
-          local ok, err = mount.chmod(src, 448)
-          if not ok then die("Cannot chmod %s: %s", src, err) end
+        else
+          -- opened as the caller: a rule cannot show what the caller cannot reach
+          fd, err = as_caller(cred, proc.open, src, { path = true })
         end
-        -- opened as the caller: a rule cannot show what the caller cannot reach
-        local fd, err = as_caller(cred, proc.open, src, f.tmp and { path = true, nofollow = true, directory = true }
-          or { path = true })
         if not fd then
           if f.maybe then
             self:msg("Not binding %s on %s (does not exist)\n", src, r.inside)
@@ -751,15 +812,9 @@ function Box:spec()
   if o.stdout then spec.stdio.stdout = { inside = inside(o.stdout) } end
   if o.stderr then spec.stdio.stderr = { inside = inside(o.stderr) } end
   if o.stderr_to_stdout then spec.stdio.stderr = "stdout" end
-  if o.inherit_fds then
-    local fds = {}
-    for _, fd in ipairs(require("nslua.cli.bwrap").open_fds()) do
-      if fd > 2 and fd ~= self.lock_fd:fileno() and not (self.meta_fd and fd == self.meta_fd) then
-        fds[#fds + 1] = fd
-      end
-    end
-    spec.stdio.fds = fds
-  end
+  -- the caller's fds as they were before the front end opened any of its
+  -- own (the lock, the meta file, the rules' sources: never the program's)
+  if o.inherit_fds then spec.stdio.fds = cred.fds end
   -- limits: isolate's units are KiB and seconds
   local rl = { memlock = 0, core = o.core * 1024, stack = o.stack and o.stack > 0 and o.stack * 1024 or "unlimited" }
   if o.mem and o.mem > 0 then rl.as = o.mem * 1024 end
@@ -861,9 +916,11 @@ function Box:run()
   end
   local cred = self.cred
   local box = self.dir .. "/box"
+  -- the sources first, as the caller, while the caller can reach box/
+  local spec = self:spec()
+  self:close_dir(true)
   self:chown_tree(box, cred.privileged and self.uid or cred.uid, cred.privileged and self.gid or cred.gid)
   self.chown_back = true
-  local spec = self:spec()
   local container = require "nslua.container"
   local okc, c = pcall(container.new, spec)
   if not okc then
@@ -881,6 +938,7 @@ function Box:restore()
     self.chown_back = false
     self:chown_tree(self.dir .. "/box", self.cred.uid, self.cred.gid)
   end
+  if self.closed then self:close_dir(false) end
 end
 
 -- ------------------------------------------------------------------ main
