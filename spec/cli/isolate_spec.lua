@@ -322,7 +322,8 @@ describe("nslua isolate", function()
 
   pit("--inherit-fds passes the caller's fds, never the front end's own", function()
     local _, out2 = helper.sh(("cd /tmp && exec 7</dev/null && ls /proc/$$/fd | tr '\\n' ' ' && echo && "
-      .. "NSLUA_ISOLATE_ROOT=%s %s isolate -b %d --inherit-fds -s -M %s -d /data=/usr -o fds --run -- /bin/ls /proc/self/fd "
+      .. "NSLUA_ISOLATE_ROOT=%s %s isolate -b %d --inherit-fds -s -M %s -d /data=/usr -o fds "
+      .. "--run -- /bin/ls /proc/self/fd "
       .. "&& cat %s/%d/box/fds")
       :format(q(boxes), helper.nslua, ID, q(top .. "/meta3"), q(boxes), ID))
     local caller_line, rest = out2:match("^([^\n]*)\n(.*)$")
