@@ -78,6 +78,8 @@ for g in range(1, 1001):
     if r == "=" or not r:
         break
 ]],
+  -- guesses 1 forever without reading: SIGPIPE once the interactor gives up
+  ["spam.sh"] = "#!/bin/sh\nwhile :; do echo 1; done\n",
   -- an interactor that never answers, and one that answers and then hangs
   -- (MARK is replaced by a name unique to this run: the leftover check)
   ["hang-early.sh"] = "#!/bin/sh\nexec python3 -c 'import time; time.sleep(1000)' MARK\n",
@@ -245,6 +247,14 @@ describe("nslua judge --tests #priv", function()
     assert.equal("interactor: too many guesses", r.b.message)
     -- linear also takes 7 guesses for 7: the interactor's output matches the answer
     assert.equal("OK", r.a.verdict, out)
+    -- a program that keeps writing after the interactor's WA dies of SIGPIPE: WA
+    rc, out, doc = judge_tests(t, "--time 2 --interactor " .. q(dir .. "/interact.py"), "spam.sh")
+    assert.equal(1, rc, out)
+    r = by_name(doc)
+    assert.equal("WA", r.a.verdict, out)
+    assert.equal("SG", r.a.run_verdict, out)
+    assert.equal(13, r.a.exitsig, out)
+    assert.equal("interactor: too many guesses", r.a.message)
     rc, out, doc = judge_tests(t, "--time 2 --interactor " .. q(dir .. "/interact.py")
       .. " --checker " .. q(dir .. "/check.py"), "bisect.py")
     assert.equal(0, rc, out)

@@ -474,7 +474,8 @@ local function api_name(k) return "opts." .. k end
 -- @tparam table opts `argv` (list, required) and any of: `time`,
 --   `extra_time`, `wall` (seconds), `memory`, `output`, `stack`,
 --   `box_size` (SIZE), `pids`, `open_files` (counts), `cpuset`,
---   `seccomp`, `stdin`, `stdout`, `stderr` (paths), `stderr_to_stdout`,
+--   `seccomp`, `stdin`, `stdout`, `stderr` (paths, or the caller's file
+--   descriptors as integers, e.g. pipes), `stderr_to_stdout`,
 --   `meta` (path), `dirs` (list of "HOST[:INSIDE[:ro|rw]]"), `copy` (list of
 --   "FILE[:NAME]"), `env` (table), `cwd`, `name`
 -- @treturn string verdict: OK RE SG TLE MLE OLE XX
@@ -716,6 +717,7 @@ end
 -- verdict and meta, and the interactor's verdict and message.
 local function interact(jp, t, file, run)
   local core = require "nslua.core"
+  local SIGPIPE = core.proc.signum("PIPE")
   local container = require "nslua.container"
   local H = M.HELPER_FILES
   -- the interactor writes NAME.out: made here, as the caller, and bound
@@ -754,14 +756,19 @@ local function interact(jp, t, file, run)
   local okr, v, meta = pcall(jp.run, jp, run)
   to_prog_r:close()
   to_int_w:close()
-  -- a program that did not end well: its verdict stands, the interactor goes
-  if not okr or v ~= "OK" then c:kill(9) end
+  -- a program that did not end well: its verdict stands, the interactor
+  -- goes; but a SIGPIPE means the interactor closed its end first: it is
+  -- ending, and its verdict explains the program's
+  local sigpipe = okr and v == "SG" and meta.exitsig == SIGPIPE
+  if not okr or (v ~= "OK" and not sigpipe) then c:kill(9) end
   local irep, ierr = c:wait()
   c:close()
   if not okr then error(v, 0) end
   local iv, imeta = M.verdict(irep, o, ierr)
   local verdict, why = helper_verdict("interactor", iv, imeta)
-  return v, meta, verdict, why or first_line(file .. ".interactor")
+  -- the program's SIGPIPE after the interactor's WA: WA
+  local wins = verdict ~= "OK" and (v == "OK" or (sigpipe and verdict == "WA"))
+  return v, meta, verdict, why or first_line(file .. ".interactor"), wins
 end
 
 local function count_line(counts, n, max_time, max_mem)
@@ -840,16 +847,16 @@ function M.run_tests(opts, dir, silent, fail, isolate, t)
       wall = ht.interactor and prog_wall or opts.wall,
       stderr = opts.stderr or (not opts.stderr_to_stdout and file .. ".err" or nil),
       stderr_to_stdout = opts.stderr_to_stdout }
-    local v, meta, hv, hmsg
+    local v, meta, hv, hmsg, hwins
     if ht.interactor then
       ht.helper_wall = prog_wall + helper_wall
-      v, meta, hv, hmsg = interact(jp, ht, file, run)
+      v, meta, hv, hmsg, hwins = interact(jp, ht, file, run)
     else
       run.stdin, run.stdout = file .. ".in", file .. ".out"
       v, meta = jp:run(run)
     end
     local verdict, message, checker_msg = v, meta.message, nil
-    if v == "OK" and hv and hv ~= "OK" then
+    if hwins then
       verdict, message = hv, hv == "XX" and hmsg or ("interactor: " .. (hmsg or "wrong answer"))
     end
     local answer = file .. ".ans"
