@@ -32,7 +32,8 @@ sys.exit(1)
   ["check-exit3.sh"] = "#!/bin/sh\necho internal error >&2\nexit 3\n",
   -- guess the number in 1..1000: the interactor reads N from the input,
   -- answers < > =, writes the number of guesses to the output, exits 1
-  -- after 20 guesses or at EOF
+  -- at EOF or at a wrong 20th guess (which gets no answer: the program
+  -- then sees EOF, never a broken pipe)
   ["interact.py"] = [[
 #!/usr/bin/python3
 import sys
@@ -49,6 +50,8 @@ for k in range(1, 21):
         out.write("%d\n" % k)
         print("ok guessed in", k, file=sys.stderr)
         sys.exit(0)
+    if k == 20:
+        break
     print("<" if n < g else ">", flush=True)
 print("too many guesses", file=sys.stderr)
 sys.exit(1)
@@ -78,6 +81,7 @@ for g in range(1, 1001):
     if r == "=" or not r:
         break
 ]],
+  ["exit3.sh"] = "#!/bin/sh\nexit 3\n",
   -- guesses 1 forever without reading: SIGPIPE once the interactor gives up
   ["spam.sh"] = "#!/bin/sh\nwhile :; do echo 1; done\n",
   -- an interactor that never answers, and one that answers and then hangs
@@ -255,6 +259,12 @@ describe("nslua judge --tests #priv", function()
     assert.equal("SG", r.a.run_verdict, out)
     assert.equal(13, r.a.exitsig, out)
     assert.equal("interactor: too many guesses", r.a.message)
+    -- a program that fails first keeps its verdict, whatever the interactor says
+    rc, out, doc = judge_tests(t, "--time 2 --interactor " .. q(dir .. "/interact.py"), "exit3.sh")
+    assert.equal(1, rc, out)
+    r = by_name(doc)
+    assert.equal("RE", r.a.verdict, out)
+    assert.equal(3, r.a.exitcode, out)
     rc, out, doc = judge_tests(t, "--time 2 --interactor " .. q(dir .. "/interact.py")
       .. " --checker " .. q(dir .. "/check.py"), "bisect.py")
     assert.equal(0, rc, out)
@@ -295,5 +305,23 @@ describe("nslua judge --tests #priv", function()
       assert.equal(125, rc, out)
       assert.matches(case[2], out, 1, true)
     end
+  end)
+end)
+
+describe("nslua judge --tests, rootless", function()
+  teardown(function()
+    helper.cleanup_rootless_tree()
+  end)
+
+  it("keeps the pool's error: --tests needs root, with or without a checker", function()
+    if not helper.is_root() then return pending("needs root (setpriv to the test user)") end
+    local d = helper.tmpdir("0755")
+    assert(helper.sh(("echo 1 > %s/a.in && chmod 0644 %s/a.in"):format(q(d), q(d))))
+    local _, out, rc = helper.sh(("%s judge --tests %s --checker /bin/true -- /bin/cat")
+      :format(helper.rootless_nslua(), q(d)))
+    assert.equal(125, rc, out)
+    assert.matches("--tests: pool: needs root", out, 1, true)
+    assert.is_nil(helper.read(d .. "/a.out"))
+    helper.rmtree(d)
   end)
 end)

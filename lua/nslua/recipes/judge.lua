@@ -756,9 +756,10 @@ local function interact(jp, t, file, run)
   local okr, v, meta = pcall(jp.run, jp, run)
   to_prog_r:close()
   to_int_w:close()
-  -- a program that did not end well: its verdict stands, the interactor
-  -- goes; but a SIGPIPE means the interactor closed its end first: it is
-  -- ending, and its verdict explains the program's
+  -- A program that failed keeps its verdict and the interactor goes, but
+  -- for SIGPIPE: the interactor had closed its end first, it is ending,
+  -- and its WA or XX explains the program's end.  (Which one ended first
+  -- is not known otherwise: both end at once when one does.)
   local sigpipe = okr and v == "SG" and meta.exitsig == SIGPIPE
   if not okr or (v ~= "OK" and not sigpipe) then c:kill(9) end
   local irep, ierr = c:wait()
@@ -766,8 +767,7 @@ local function interact(jp, t, file, run)
   if not okr then error(v, 0) end
   local iv, imeta = M.verdict(irep, o, ierr)
   local verdict, why = helper_verdict("interactor", iv, imeta)
-  -- the program's SIGPIPE after the interactor's WA: WA
-  local wins = verdict ~= "OK" and (v == "OK" or (sigpipe and verdict == "WA"))
+  local wins = verdict ~= "OK" and (v == "OK" or sigpipe)
   return v, meta, verdict, why or first_line(file .. ".interactor"), wins
 end
 
