@@ -229,9 +229,16 @@ describe("nslua judge --tests #priv", function()
     assert.equal("token 1: expected '10', found '21'", r.b.message)
     assert.equal("OK", r.c.verdict)
     -- --stderr-to-stdout: the notes go to NAME.out, no NAME.err
+    assert(helper.sh("rm -f " .. q(t) .. "/*.err"))
     rc, out = judge_tests(t, "--stderr-to-stdout", "sum.py")
     assert.equal(1, rc, out)
     assert.equal("note 2 2\n4\n", helper.read(t .. "/c.out"))
+    assert.is_nil(helper.read(t .. "/c.err"))
+    -- an explicit --stderr FILE: every test writes it, the last one's stays
+    rc, out = judge_tests(t, "--stderr " .. q(t .. "/all.stderr"), "sum.py")
+    assert.equal(1, rc, out)
+    assert.equal("note 2 2\n", helper.read(t .. "/all.stderr"))
+    assert.is_nil(helper.read(t .. "/a.err"))
     helper.rmtree(t)
   end)
 
@@ -308,7 +315,7 @@ describe("nslua judge --tests #priv", function()
   end)
 end)
 
-describe("nslua judge --tests, rootless", function()
+describe("nslua judge --tests, rootless #priv", function()
   teardown(function()
     helper.cleanup_rootless_tree()
   end)
@@ -323,5 +330,37 @@ describe("nslua judge --tests, rootless", function()
     assert.matches("--tests: pool: needs root", out, 1, true)
     assert.is_nil(helper.read(d .. "/a.out"))
     helper.rmtree(d)
+  end)
+end)
+
+describe("judge.compare_tokens", function()
+  local judge = require "nslua.recipes.judge"
+  local d
+
+  setup(function() d = helper.tmpdir() end)
+  teardown(function() helper.rmtree(d) end)
+
+  local function cmp(out, ans)
+    local o, a = d .. "/o", d .. "/a"
+    for path, text in pairs { [o] = out, [a] = ans } do
+      local f = assert(io.open(path, "w"))
+      f:write(text)
+      f:close()
+    end
+    return judge.compare_tokens(o, a)
+  end
+
+  it("ignores whitespace, not tokens", function()
+    assert.is_true(cmp("1 2\n3\n", "1\t2 3"))
+    assert.is_true(cmp("", "\n \n"))
+    assert.same({ false, "token 2: expected '2', found '20'" }, { cmp("1 20", "1 2") })
+    assert.same({ false, "token 3: expected end of file, found 'x'" }, { cmp("1 2 x", "1 2") })
+    assert.same({ false, "token 1: expected 'a', found end of file" }, { cmp("", "a") })
+  end)
+
+  it("a file that cannot be read: nil and a message", function()
+    local ok, err = judge.compare_tokens(d .. "/missing", d .. "/a")
+    assert.is_nil(ok)
+    assert.matches("missing", err, 1, true)
   end)
 end)

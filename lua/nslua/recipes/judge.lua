@@ -630,8 +630,13 @@ local function first_line(path)
 end
 
 --- The built-in comparison (no --checker): the output's and the answer's
--- whitespace-separated tokens must be equal.  Returns true, or false and
--- a message, or nil and an error (a file could not be read).
+-- whitespace-separated tokens must be equal (cheap: no number tolerance).
+-- @tparam string output path
+-- @tparam string answer path
+-- @treturn[1] boolean true when equal, false when not
+-- @treturn[1] string|nil the first difference: "token 2: expected '10', found '21'"
+-- @return[2] nil
+-- @treturn[2] string message (a file could not be read)
 function M.compare_tokens(output, answer)
   local fo, err = io.open(output, "rb")
   if not fo then return nil, err end
