@@ -588,8 +588,8 @@ function M.parser()
   p:option("--seccomp", "strict (default) | default | none | FILE.lua")
   p:option("--cwd --chdir", "Working directory inside (default /box).")
   p:option("--name", "A name for the container (shown by nslua ps).")
-  p:option("--tests", "Run PROGRAM on every DIR/NAME.in through one warm pool, writing DIR/NAME.out "
-    .. "and DIR/NAME.meta (root; excludes --stdin, --stdout, --meta).")
+  p:option("--tests", "Run PROGRAM on every DIR/NAME.in through one warm pool, writing DIR/NAME.out, "
+    .. "NAME.err and NAME.meta, checking NAME.ans (root; excludes --stdin, --stdout, --meta).")
   p:option("--checker", "With --tests: check each OK test that has DIR/NAME.ans with PROG INPUT OUTPUT ANSWER "
     .. "in its own sandbox (exit 0 OK, 1 or 2 WA, else XX).")
   p:option("--checker-time", ("With --tests: cpu seconds of a checker or interactor run (default %d).")
