@@ -14,6 +14,7 @@
 --   SG  killed by a signal        TLE cpu or wall time limit
 --   MLE memory limit (OOM kill)   OLE output limit (SIGXFSZ)
 --   XX  nslua could not run it (set-up error, program not found, ...)
+--   WA  `--tests` only: the checker, interactor or answer said so
 --
 -- `--meta FILE` writes isolate's meta-file keys (see doc/judge.md); the exit
 -- code is 0 for OK, 1 for any other verdict, 125 for XX (and usage errors),
@@ -179,7 +180,10 @@ local function normalize(opts, name)
   end
   for _, k in ipairs { "stdin", "stdout", "stderr", "meta" } do
     local v = opts[k]
-    if v ~= nil and (type(v) ~= "string" or v == "") then
+    -- stdin, stdout, stderr may also be a file descriptor of the caller's
+    -- (a pipe: --tests --interactor)
+    local fd = k ~= "meta" and math.type(v) == "integer" and v >= 0
+    if v ~= nil and not fd and (type(v) ~= "string" or v == "") then
       bad(("%s: must be a file name"):format(name(k)))
     end
     o[k] = v
@@ -470,7 +474,8 @@ local function api_name(k) return "opts." .. k end
 -- @tparam table opts `argv` (list, required) and any of: `time`,
 --   `extra_time`, `wall` (seconds), `memory`, `output`, `stack`,
 --   `box_size` (SIZE), `pids`, `open_files` (counts), `cpuset`,
---   `seccomp`, `stdin`, `stdout`, `stderr` (paths), `stderr_to_stdout`,
+--   `seccomp`, `stdin`, `stdout`, `stderr` (paths, or the caller's file
+--   descriptors as integers, e.g. pipes), `stderr_to_stdout`,
 --   `meta` (path), `dirs` (list of "HOST[:INSIDE[:ro|rw]]"), `copy` (list of
 --   "FILE[:NAME]"), `env` (table), `cwd`, `name`
 -- @treturn string verdict: OK RE SG TLE MLE OLE XX
@@ -583,21 +588,230 @@ function M.parser()
   p:option("--seccomp", "strict (default) | default | none | FILE.lua")
   p:option("--cwd --chdir", "Working directory inside (default /box).")
   p:option("--name", "A name for the container (shown by nslua ps).")
-  p:option("--tests", "Run PROGRAM on every DIR/NAME.in through one warm pool, writing DIR/NAME.out "
-    .. "and DIR/NAME.meta (root; excludes --stdin, --stdout, --meta).")
+  p:option("--tests", "Run PROGRAM on every DIR/NAME.in through one warm pool, writing DIR/NAME.out, "
+    .. "NAME.err and NAME.meta, checking NAME.ans (root; excludes --stdin, --stdout, --meta).")
+  p:option("--checker", "With --tests: check each OK test that has DIR/NAME.ans with PROG INPUT OUTPUT ANSWER "
+    .. "in its own sandbox (exit 0 OK, 1 or 2 WA, else XX).")
+  p:option("--checker-time", ("With --tests: cpu seconds of a checker or interactor run (default %d).")
+    :format(M.TESTS_DEFAULTS.checker_time))
+  p:option("--interactor", "With --tests: run PROG INPUT OUTPUT beside PROGRAM, joined by pipes, "
+    .. "in its own sandbox; it writes DIR/NAME.out.")
+  p:option("--json", "With --tests: write the results as JSON to FILE (- for stdout).")
   p:flag("--isolate-exit-codes", "Exit like isolate: 0 OK, 1 the program failed, 2 XX or bad usage.")
   p:flag("--silent", "Do not print the verdict line on stderr.")
   p:flag("--explain", "Print the plan and exit.")
   return p
 end
 
+--- Options of `--tests`: the checker's and the interactor's cpu limit.
+M.TESTS_DEFAULTS = {
+  checker_time = 10,     -- --checker-time: cpu seconds of a checker or an interactor run
+  helper_seccomp = "default",   -- checkers and interactors: the problem setter's code
+}
+
+-- The order of verdicts in the summary line and the JSON totals.
+M.VERDICTS = { "OK", "WA", "RE", "SG", "TLE", "MLE", "OLE", "XX" }
+
+-- Inside a checker's or an interactor's sandbox: where the test's files are.
+M.HELPER_FILES = { input = M.BOX .. "/input", output = M.BOX .. "/output", answer = M.BOX .. "/answer" }
+
+local function exists(path)
+  local st = require("nslua.core").mount.stat(path)
+  return st ~= nil and st.type == "file"
+end
+
+local function first_line(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local line = f:read("l")
+  f:close()
+  if line then line = line:gsub("%s+$", "") end
+  return line ~= "" and line or nil
+end
+
+--- The built-in comparison (no --checker): the output's and the answer's
+-- whitespace-separated tokens must be equal (cheap: no number tolerance).
+-- @tparam string output path
+-- @tparam string answer path
+-- @treturn[1] boolean true when equal, false when not
+-- @treturn[1] string|nil the first difference: "token 2: expected '10', found '21'"
+-- @return[2] nil
+-- @treturn[2] string message (a file could not be read)
+function M.compare_tokens(output, answer)
+  local fo, err = io.open(output, "rb")
+  if not fo then return nil, err end
+  local fa, err2 = io.open(answer, "rb")
+  if not fa then fo:close() return nil, err2 end
+  local o, a = fo:read("a"), fa:read("a")
+  fo:close()
+  fa:close()
+  local next_o, next_a = o:gmatch("%S+"), a:gmatch("%S+")
+  local n = 0
+  while true do
+    local x, y = next_o(), next_a()
+    n = n + 1
+    if x == nil and y == nil then return true end
+    if x ~= y then
+      local function show(t) return t and ("'%s'"):format(#t > 32 and t:sub(1, 32) .. "..." or t) or "end of file" end
+      return false, ("token %d: expected %s, found %s"):format(n, show(y), show(x))
+    end
+  end
+end
+
+-- A helper run's (checker or interactor) verdict: 0 OK, 1 WA (testlib's
+-- _wa), 2 WA (testlib's _pe), anything else the helper's own failure, XX.
+local function helper_verdict(what, v, meta)
+  if v == "OK" then return "OK" end
+  if v == "RE" and (meta.exitcode == 1 or meta.exitcode == 2) then return "WA" end
+  local why
+  if meta.exitcode and meta.exitcode ~= 0 and meta.message ~= "pids limit" then
+    why = ("exit %d"):format(meta.exitcode)
+  elseif meta.exitsig and v == "SG" then
+    why = ("signal %d"):format(meta.exitsig)
+  else
+    why = meta.message or v
+  end
+  return "XX", ("%s failed: %s"):format(what, why)
+end
+
+-- The normalized options of a checker or an interactor: its own sandbox,
+-- the judge's defaults but the `default` seccomp profile, and a cpu limit.
+local function helper_opts(prog, args, t)
+  local argv = { prog }
+  for _, x in ipairs(args) do argv[#argv + 1] = x end
+  return normalize({ argv = argv, time = t.checker_time, wall = t.helper_wall,
+                     seccomp = M.TESTS_DEFAULTS.helper_seccomp }, api_name)
+end
+
+-- Read-only idmapped binds of a test's files in a helper's /box: the
+-- helper reads them as their owner whatever their mode (files the caller,
+-- root, owns).
+local function file_mounts(files)
+  local m = {}
+  for _, f in ipairs(files) do
+    m[#m + 1] = { type = "bind-idmap", source = f[1], target = f[2], ro = f[3] ~= "rw" }
+  end
+  return m
+end
+
+-- Run normalized options o in a fresh container with extra mounts.
+local function run_fresh(o, extra)
+  local container = require "nslua.container"
+  return run_normalized(o, false, function(spec)
+    for _, m in ipairs(extra) do spec.mounts[#spec.mounts + 1] = m end
+    local c = container.new(spec)
+    local rep, err = c:run()
+    c:close()
+    return rep, err
+  end)
+end
+
+-- The checker on one test: verdict (OK WA XX) and message.
+local function check(t, file, output)
+  local H = M.HELPER_FILES
+  local o = helper_opts(t.checker, { H.input, H.output, H.answer }, t)
+  o.stdout, o.stderr_to_stdout = file .. ".check", true
+  local v, meta = run_fresh(o, file_mounts { { file .. ".in", H.input }, { output, H.output },
+                                             { t.answer, H.answer } })
+  local verdict, why = helper_verdict("checker", v, meta)
+  return verdict, why or first_line(file .. ".check")
+end
+
+-- One test with an interactor: the interactor (a fresh container) and
+-- the program (the pool) joined by two pipes.  Returns the program's
+-- verdict and meta, and the interactor's verdict and message.
+local function interact(jp, t, file, run)
+  local core = require "nslua.core"
+  local SIGPIPE = core.proc.signum("PIPE")
+  local container = require "nslua.container"
+  local H = M.HELPER_FILES
+  -- the interactor writes NAME.out: made here, as the caller, and bound
+  -- read-write (idmapped) at /box/output
+  local out = io.open(file .. ".out", "w")
+  if not out then return "XX", { verdict = "XX", status = "XX", message = "cannot create " .. file .. ".out" } end
+  out:close()
+  local o = helper_opts(t.interactor, { H.input, H.output }, t)
+  local spec = M.spec(o)
+  for _, m in ipairs(file_mounts { { file .. ".in", H.input }, { file .. ".out", H.output, "rw" } }) do
+    spec.mounts[#spec.mounts + 1] = m
+  end
+  local to_prog_r, to_prog_w = core.proc.pipe()
+  local to_int_r, to_int_w = core.proc.pipe()
+  if not to_prog_r or not to_int_r then
+    for _, fd in ipairs { to_prog_r, to_prog_w, to_int_r, to_int_w } do
+      if type(fd) == "userdata" then fd:close() end
+    end
+    return "XX", { verdict = "XX", status = "XX", message = "pipe: " .. tostring(to_prog_w or to_int_w) }
+  end
+  spec.stdio = { stdin = to_int_r:fileno(), stdout = to_prog_w:fileno(), stderr = file .. ".interactor" }
+  local okc, c = pcall(container.new, spec)
+  local started, serr
+  if okc then started, serr = c:start() end
+  -- the child holds its ends now: ours go, so each side sees EOF when the other ends
+  to_int_r:close()
+  to_prog_w:close()
+  if not started then
+    to_prog_r:close()
+    to_int_w:close()
+    if okc then c:close() end
+    local why = "interactor failed: " .. tostring(okc and serr or c)
+    return "XX", { verdict = "XX", status = "XX", message = why }, "XX", why
+  end
+  run.stdin, run.stdout = to_prog_r:fileno(), to_int_w:fileno()
+  local okr, v, meta = pcall(jp.run, jp, run)
+  to_prog_r:close()
+  to_int_w:close()
+  -- A program that failed keeps its verdict and the interactor goes, but
+  -- for SIGPIPE: the interactor had closed its end first, it is ending,
+  -- and its WA or XX explains the program's end.  (Which one ended first
+  -- is not known otherwise: both end at once when one does.)
+  local sigpipe = okr and v == "SG" and meta.exitsig == SIGPIPE
+  if not okr or (v ~= "OK" and not sigpipe) then c:kill(9) end
+  local irep, ierr = c:wait()
+  c:close()
+  if not okr then error(v, 0) end
+  local iv, imeta = M.verdict(irep, o, ierr)
+  local verdict, why = helper_verdict("interactor", iv, imeta)
+  local wins = verdict ~= "OK" and (v == "OK" or sigpipe)
+  return v, meta, verdict, why or first_line(file .. ".interactor"), wins
+end
+
+local function count_line(counts, n, max_time, max_mem)
+  local parts = { ("tests: %d"):format(n) }
+  for _, v in ipairs(M.VERDICTS) do
+    if counts[v] then parts[#parts + 1] = ("%s %d"):format(v, counts[v]) end
+  end
+  return ("%s (max time %s s, max memory %d KiB)"):format(table.concat(parts, ", "), secs(max_time), max_mem)
+end
+
+local function write_json(path, doc)
+  local text = require("cjson").encode(doc) .. "\n"
+  if path == "-" then
+    io.stdout:write(text)
+    io.stdout:flush()
+    return true
+  end
+  local f, err = io.open(path, "w")
+  if not f then return nil, err end
+  f:write(text)
+  return f:close()
+end
+
 --- `nslua judge --tests DIR`: PROGRAM on every DIR/NAME.in (sorted), each
--- run in one warm pool (judge.pool), its stdout in DIR/NAME.out and its
--- meta-file in DIR/NAME.meta; a verdict line per test on stderr.  Exit 0
+-- run in one warm pool (judge.pool), its stdout in DIR/NAME.out, its
+-- stderr in DIR/NAME.err and its meta-file in DIR/NAME.meta; then, when
+-- DIR/NAME.ans exists and the run is OK, the checker (t.checker, in its
+-- own sandbox) or the built-in token comparison.  With t.interactor each
+-- test runs the interactor beside the program.  A verdict line per test
+-- and a summary line on stderr; t.json gets the JSON document.  Exit 0
 -- when every test is OK, 1 when one is not, 125 when a run could not be
 -- made (XX) or the pool cannot be (it needs root).
-function M.run_tests(opts, dir, silent, fail, isolate)
+-- t: checker, interactor (host paths), checker_time (seconds), json (path or "-").
+function M.run_tests(opts, dir, silent, fail, isolate, t)
+  t = t or {}
   local mount = require("nslua.core").mount
+  dir = host_abs(dir):gsub("/+$", "")
+  if dir == "" then dir = "/" end
   local names, err = mount.readdir(dir)
   if not names then return fail("--tests: " .. err) end
   local tests = {}
@@ -607,22 +821,87 @@ function M.run_tests(opts, dir, silent, fail, isolate)
   end
   table.sort(tests)
   if #tests == 0 then return fail(("--tests: no NAME.in in '%s'"):format(dir)) end
+  local ht = { checker_time = t.checker_time or M.TESTS_DEFAULTS.checker_time }
+  for _, k in ipairs { "checker", "interactor" } do
+    if t[k] then
+      local p = host_abs(t[k])
+      if not exists(p) then return fail(("--%s: '%s': no such file"):format(k, t[k])) end
+      ht[k] = p
+    end
+  end
+  -- every process has a wall limit when two wait on each other: the
+  -- program's own (default 3*(time+extra)+1, or 2*checker-time+1 without
+  -- --time), and the interactor's, that plus its own 2*checker-time+1
+  local helper_wall = 2 * ht.checker_time + 1
+  local function seconds(k) return opts[k] and limits.parse(k, opts[k], nil, true) end
+  local prog_wall = seconds("wall")
+  if not prog_wall and opts.time then
+    prog_wall = M.DEFAULTS.wall_factor * (seconds("time") + (seconds("extra_time") or 0)) + M.DEFAULTS.wall_extra
+  end
+  if ht.interactor and not prog_wall then prog_wall = helper_wall end
   local base = {}
   for k, v in pairs(opts) do if not RUN_OPTS[k] then base[k] = v end end
   local okp, jp, perr = pcall(M.pool, base)
   if not okp then return fail(tostring(jp)) end
   if not jp then return fail("--tests: " .. tostring(perr)) end
   local code = EXIT_OK
+  local results, counts, max_time, max_mem = {}, {}, 0, 0
   for _, name in ipairs(tests) do
     local file = dir .. "/" .. name
-    local v, meta = jp:run { stdin = file .. ".in", stdout = file .. ".out", meta = file .. ".meta",
-      time = opts.time, extra_time = opts.extra_time, wall = opts.wall,
-      stderr = opts.stderr, stderr_to_stdout = opts.stderr_to_stdout }
-    if not silent then io.stderr:write(name, ": ", M.summary(v, meta), "\n") end
-    local c = M.exit_code(v, isolate)
+    local run = { meta = file .. ".meta", time = opts.time, extra_time = opts.extra_time,
+      wall = ht.interactor and prog_wall or opts.wall,
+      stderr = opts.stderr or (not opts.stderr_to_stdout and file .. ".err" or nil),
+      stderr_to_stdout = opts.stderr_to_stdout }
+    local v, meta, hv, hmsg, hwins
+    if ht.interactor then
+      ht.helper_wall = prog_wall + helper_wall
+      v, meta, hv, hmsg, hwins = interact(jp, ht, file, run)
+    else
+      run.stdin, run.stdout = file .. ".in", file .. ".out"
+      v, meta = jp:run(run)
+    end
+    local verdict, message, checker_msg = v, meta.message, nil
+    if hwins then
+      verdict, message = hv, hv == "XX" and hmsg or ("interactor: " .. (hmsg or "wrong answer"))
+    end
+    local answer = file .. ".ans"
+    if verdict == "OK" and exists(answer) then
+      if ht.checker then
+        ht.helper_wall = helper_wall
+        ht.answer = answer
+        local cv, cmsg = check(ht, file, file .. ".out")
+        verdict, checker_msg = cv, cmsg
+        if cv ~= "OK" then message = cv == "XX" and cmsg or ("checker: " .. (cmsg or "wrong answer")) end
+      else
+        local same, why = M.compare_tokens(file .. ".out", answer)
+        if same == nil then verdict, message = "XX", "compare: " .. tostring(why)
+        elseif not same then verdict, message = "WA", why end
+      end
+    end
+    if not silent then
+      local shown = setmetatable({ message = message }, { __index = meta })
+      io.stderr:write(name, ": ", M.summary(verdict, shown), "\n")
+    end
+    counts[verdict] = (counts[verdict] or 0) + 1
+    max_time = math.max(max_time, meta.time or 0)
+    max_mem = math.max(max_mem, meta["cg-mem"] or 0)
+    results[#results + 1] = { name = name, verdict = verdict, time = meta.time, wall = meta["time-wall"],
+      memory = meta["cg-mem"], exitcode = meta.exitcode, exitsig = meta.exitsig, message = message,
+      run_verdict = v, checker_message = checker_msg, interactor_message = hmsg }
+    local c = M.exit_code(verdict, isolate)
     if c > code then code = c end
   end
   jp:close()
+  if not silent then io.stderr:write(count_line(counts, #tests, max_time, max_mem), "\n") end
+  if t.json then
+    local totals = { tests = #tests, max_time = max_time, max_memory = max_mem }
+    for _, v in ipairs(M.VERDICTS) do totals[v] = counts[v] or 0 end
+    local okw, werr = write_json(t.json, { tests = results, totals = totals })
+    if not okw then
+      io.stderr:write("nslua judge: --json: ", tostring(werr), "\n")
+      code = math.max(code, isolate and M.ISOLATE_EXIT_FAIL or EXIT_FAIL)
+    end
+  end
   return code
 end
 
@@ -659,7 +938,20 @@ function M.main(args)
     if a.stdin or a.stdout or a.meta or a.explain then
       return fail("--tests excludes --stdin, --stdout, --meta and --explain")
     end
-    return M.run_tests(opts, a.tests, a.silent, fail, isolate)
+    if a.interactor and a.stderr_to_stdout then
+      return fail("--interactor excludes --stderr-to-stdout (stdout is the interactor's pipe)")
+    end
+    local ct
+    if a.checker_time then
+      local err
+      ct, err = limits.parse("time", a.checker_time, "--checker-time", true)
+      if not ct then return fail(err) end
+    end
+    return M.run_tests(opts, a.tests, a.silent, fail, isolate,
+      { checker = a.checker, interactor = a.interactor, checker_time = ct, json = a.json })
+  end
+  for _, k in ipairs { "checker", "checker_time", "interactor", "json" } do
+    if a[k] then return fail(("--%s needs --tests"):format(k:gsub("_", "-"))) end
   end
   local ok2, v, meta = pcall(run_normalized, o, a.explain)
   if not ok2 then
