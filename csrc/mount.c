@@ -704,20 +704,21 @@ static int mnt_rename (lua_State *L) {
 ** done below it; a non-directory that is a mount root (a file bind mount)
 ** is EXDEV as well.
 **
-** At most two fds are open besides the top's: the current directory's
-** and, while it is listed, its stream.  A directory is listed whole
-** first (non-directories handled there and then, the names of the
-** subdirectories kept in 'names'), then its subdirectories are entered
-** one by one, by name, from its fd, whose fd is then closed.  Climbing
-** back opens ".." of the finished directory and checks that it is the
-** directory left: same st_dev, mount id, inode number and birth time as
-** saved in 'frames' when it was entered (an inode number alone could be
-** a deleted directory's, reused), else ESTALE (EXDEV for another mount):
-** a directory renamed or replaced while the walk was below it never
-** leads the walk to a ".." outside the tree.  The top itself is never
-** reopened: its fd stays open, and ".." of a first-level directory must
-** be the top's identity.  'path' is for messages only (truncated when
-** too long).
+** At most four fds are open, whatever the depth: the top's, the current
+** directory's, while that is listed its stream and one entry's.  Memory
+** grows instead (malloc, freed before anything is pushed): a directory
+** is listed whole first (non-directories handled there and then, the
+** names of its subdirectories kept in 'names'), then its subdirectories
+** are entered one by one, by name, from its fd, which is then closed.
+** Climbing back opens ".." of the finished directory and checks that it
+** is the directory the walk came down from: the same st_dev, mount id,
+** inode number and birth time (where the file system keeps one) as saved
+** in 'frames' on the way down; an inode number alone could be a deleted
+** directory's, reused.  Else ESTALE (EXDEV for another mount): a
+** directory moved or replaced while the walk was below it never leads
+** the walk up into a directory outside the tree.  The top's fd stays
+** open and is never reopened; ".." of a first-level directory must be
+** the top.  'path' is for messages only (truncated when too long).
 */
 typedef struct tree_frame {
   unsigned long long ino;
