@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -115,8 +116,9 @@ static void write_all (int fd, const char *p, size_t n) {
 
 /* The caller's environ in a sealed memfd (not close-on-exec): the front
 ** end reads it for -E VAR and -e, and nothing can change it after the
-** seal.  SIGXFSZ is ignored while writing, so a caller's RLIMIT_FSIZE
-** is a message (EFBIG), not a core dump of a setuid process. */
+** seal.  RLIMIT_FSIZE is lifted already (reset_limits); SIGXFSZ is
+** ignored while writing all the same, so a limit would be a message
+** (EFBIG), never a signal to a setuid process. */
 static int env_memfd (void) {
   struct sigaction ign, old;
   char **e;
@@ -132,6 +134,46 @@ static int env_memfd (void) {
     die("fcntl F_ADD_SEALS");
   if (lseek(fd, 0, SEEK_SET) < 0) die("lseek");
   return fd;
+}
+
+/* Resource limits survive execve, so the caller's would bind the root
+** front end: `ulimit -f 0` would kill it with SIGXFSZ halfway through
+** writing its lock file or nslua's state record, `ulimit -t 1` with
+** SIGXCPU mid-run, `ulimit -n 4` would leave it no fds.  File size and
+** CPU time become unlimited (the sandbox gets the limits the front end
+** sets for it), a core of this root process none, and the soft fd limit
+** at least MIN_NOFILE (the hard one raised to that if lower).  Raising a
+** hard limit needs CAP_SYS_RESOURCE, which a bounding set may lack: then
+** a hard limit in the way is refused here, before anything is written,
+** rather than met halfway. */
+#define MIN_NOFILE 1024
+
+static void set_limit (int resource, rlim_t soft, rlim_t hard, const char *name) {
+  struct rlimit rl;
+  char msg[160];
+  rl.rlim_cur = soft;
+  rl.rlim_max = hard;
+  if (setrlimit(resource, &rl) == 0) return;
+  if (errno != EPERM) {
+    int err = errno;
+    snprintf(msg, sizeof msg, "setrlimit %s", name);
+    errno = err;
+    die(msg);
+  }
+  snprintf(msg, sizeof msg, "setrlimit %s: the caller's hard limit is in the way"
+           " and raising it needs CAP_SYS_RESOURCE", name);
+  fail(msg);
+}
+
+static void reset_limits (void) {
+  struct rlimit rl;
+  set_limit(RLIMIT_FSIZE, RLIM_INFINITY, RLIM_INFINITY, "RLIMIT_FSIZE");
+  set_limit(RLIMIT_CPU, RLIM_INFINITY, RLIM_INFINITY, "RLIMIT_CPU");
+  set_limit(RLIMIT_CORE, 0, 0, "RLIMIT_CORE");
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) die("getrlimit RLIMIT_NOFILE");
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= MIN_NOFILE) return;
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < MIN_NOFILE) rl.rlim_max = MIN_NOFILE;
+  set_limit(RLIMIT_NOFILE, MIN_NOFILE, rl.rlim_max, "RLIMIT_NOFILE");
 }
 
 /* A blocked signal and an ignored SIGCHLD survive execve.  The front end
@@ -180,14 +222,15 @@ int main (int argc, char **argv) {
 
   uid = getuid();
   gid = getgid();
-  fill_stdio();
-  fd = env_memfd();
 
   /* The group first: after setresuid the process could no longer change
   ** it.  Supplementary groups are kept: the front end opens --dir sources
   ** and the meta file with the caller's fs ids. */
   if (setresgid(0, 0, 0) < 0) die("setresgid");
   if (setresuid(0, 0, 0) < 0) die("setresuid");
+  reset_limits();
+  fill_stdio();
+  fd = env_memfd();
   umask(022);
   reset_signals();
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -693,42 +694,78 @@ static int mnt_rename (lua_State *L) {
 /* tree_chown, tree_remove: a directory tree walked by fds              */
 /* ------------------------------------------------------------------ */
 
-#define TREE_MAX_DEPTH 256
-
 /*
-** One walk.  Nothing is looked up through a symlink: the top is opened
-** O_DIRECTORY|O_NOFOLLOW, every entry is statx'd AT_SYMLINK_NOFOLLOW and
-** a subdirectory opened O_DIRECTORY|O_NOFOLLOW relative to its parent's
-** fd.  A directory on another mount (another st_dev or another mount id:
-** a bind mount of the same file system too) is EXDEV and nothing is done
-** below it; a non-directory that is a mount root (a file bind mount) is
-** EXDEV as well.  'path' is for messages only (truncated when too long).
+** One walk, iterative, of any depth.  Nothing is looked up through a
+** symlink: the top is opened O_DIRECTORY|O_NOFOLLOW, every entry opened
+** O_PATH|O_NOFOLLOW (or O_DIRECTORY|O_NOFOLLOW) relative to its parent's
+** fd and statx'd through that fd, so the checks and the chown act on one
+** object.  A directory on another mount (another st_dev or another mount
+** id: a bind mount of the same file system too) is EXDEV and nothing is
+** done below it; a non-directory that is a mount root (a file bind mount)
+** is EXDEV as well.
+**
+** At most four fds are open, whatever the depth: the top's, the current
+** directory's, while that is listed its stream and one entry's.  Memory
+** grows instead (malloc, freed before anything is pushed): a directory
+** is listed whole first (non-directories handled there and then, the
+** names of its subdirectories kept in 'names'), then its subdirectories
+** are entered one by one, by name, from its fd, which is then closed.
+** Climbing back opens ".." of the finished directory and checks that it
+** is the directory the walk came down from: the same st_dev, mount id,
+** inode number and birth time (where the file system keeps one) as saved
+** in 'frames' on the way down; an inode number alone could be a deleted
+** directory's, reused.  Else ESTALE (EXDEV for another mount): a
+** directory moved or replaced while the walk was below it never leads
+** the walk up into a directory outside the tree.  The top's fd stays
+** open and is never reopened; ".." of a first-level directory must be
+** the top.  'path' is for messages only (truncated when too long).
 */
+typedef struct tree_frame {
+  unsigned long long ino;
+  long long btime_sec;
+  unsigned int btime_nsec;
+  int has_btime;
+  size_t name;                  /* offset in names: this dir's name */
+  size_t next, end;             /* its subdirectories still to walk */
+  size_t plen;                  /* length of path before its name */
+} tree_frame;
+
 typedef struct tree_walk {
   int remove;                   /* 1: tree_remove; 0: tree_chown */
   int keep_special;
+  int has_from;                 /* chown only what from_uid owns */
+  uid_t from_uid;
   uid_t uid;
   gid_t gid;
   dev_t dev;
   unsigned long long mnt_id;
   int err;
   const char *op;               /* the failing call */
+  tree_frame *frames;           /* malloc'd, freed by tree_run */
+  size_t nframes, capframes;
+  char *names;                  /* malloc'd: NUL-terminated names, a stack */
+  size_t nnames, capnames;
   size_t len;                   /* of path */
+  size_t over;                  /* names not appended to path (too long) */
   char path[PATH_MAX + 1];
 } tree_walk;
 
-/* Append "/name" to w->path; returns the old length (to restore). */
-static size_t tree_push (tree_walk *w, const char *name) {
-  size_t old = w->len, n = strlen(name);
-  if (w->len + 1 + n < sizeof w->path) {
+/* Append "/name" to w->path, or count it when it does not fit. */
+static void tree_push (tree_walk *w, const char *name) {
+  size_t n = strlen(name);
+  if (w->over == 0 && w->len + 1 + n < sizeof w->path) {
     w->path[w->len] = '/';
     memcpy(w->path + w->len + 1, name, n + 1);
     w->len += 1 + n;
-  }
-  return old;
+  } else
+    w->over++;
 }
 
 static void tree_pop (tree_walk *w, size_t old) {
+  if (w->over > 0) {
+    w->over--;
+    return;
+  }
   w->len = old;
   w->path[old] = '\0';
 }
@@ -737,6 +774,10 @@ static int tree_error (tree_walk *w, const char *op, int err) {
   w->op = op;
   w->err = err;
   return -1;
+}
+
+static const char *tree_op (const tree_walk *w) {
+  return w->remove ? "tree_remove" : "tree_chown";
 }
 
 /* Is the statx result on the walk's mount? */
@@ -751,62 +792,113 @@ static int tree_same_mount (const tree_walk *w, const struct statx *stx) {
   return 1;
 }
 
-#define TREE_STATX (STATX_TYPE | STATX_MNT_ID)
+/* Is the entry to be chowned (from_uid)? */
+static int tree_owned (const tree_walk *w, const struct statx *stx) {
+  return !w->has_from || ((stx->stx_mask & STATX_UID) && stx->stx_uid == w->from_uid);
+}
 
-static int tree_dir (tree_walk *w, int fd, int depth);
+#define TREE_STATX (STATX_TYPE | STATX_MNT_ID | STATX_UID | STATX_INO | STATX_BTIME)
 
-/* One entry of the directory 'dfd'. */
-static int tree_entry (tree_walk *w, int dfd, const char *name, int depth) {
-  struct statx stx;
-  int fd, rc;
-  if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC,
-            TREE_STATX, &stx) != 0)
-    return errno == ENOENT ? 0 : tree_error(w, "statx", errno);
-  if (!S_ISDIR(stx.stx_mode)) {
-    if (!tree_same_mount(w, &stx))
-      return tree_error(w, w->remove ? "tree_remove" : "tree_chown", EXDEV);
-    if (w->remove || !(S_ISREG(stx.stx_mode) || w->keep_special)) {
-      if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
-        return tree_error(w, "unlinkat", errno);
-    } else if (fchownat(dfd, name, w->uid, w->gid, AT_SYMLINK_NOFOLLOW) != 0)
-      return tree_error(w, "fchownat", errno);
-    return 0;
+static int tree_fstatx (int fd, struct statx *stx) {
+  return statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, TREE_STATX, stx);
+}
+
+/* Grow an array to hold at least 'need' elements of 'size' bytes. */
+static int tree_grow (void **p, size_t *cap, size_t need, size_t size) {
+  size_t n = *cap ? *cap : 64;
+  void *q;
+  while (n < need) {
+    if (n > ((size_t)-1 / 2) / size)
+      return -1;
+    n *= 2;
   }
-  if (depth + 1 > TREE_MAX_DEPTH)
-    return tree_error(w, w->remove ? "tree_remove" : "tree_chown", ELOOP);
-  fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (n == *cap)
+    return 0;
+  q = realloc(*p, n * size);
+  if (q == NULL)
+    return -1;
+  *p = q;
+  *cap = n;
+  return 0;
+}
+
+/* Push a frame for the directory open at fd (statx'd in stx). */
+static int tree_enter (tree_walk *w, const struct statx *stx, size_t name) {
+  tree_frame *f;
+  if (tree_grow((void **)&w->frames, &w->capframes, w->nframes + 1, sizeof *f) != 0)
+    return tree_error(w, "malloc", ENOMEM);
+  f = &w->frames[w->nframes++];
+  memset(f, 0, sizeof *f);
+  f->ino = stx->stx_ino;
+  f->has_btime = (stx->stx_mask & STATX_BTIME) != 0;
+  if (f->has_btime) {
+    f->btime_sec = stx->stx_btime.tv_sec;
+    f->btime_nsec = stx->stx_btime.tv_nsec;
+  }
+  f->name = name;
+  f->plen = w->len;
+  f->next = f->end = w->nnames;
+  return 0;
+}
+
+/* Is the statx result the directory of frame f? */
+static int tree_is_frame (const tree_frame *f, const struct statx *stx) {
+  if (!(stx->stx_mask & STATX_INO) || stx->stx_ino != f->ino)
+    return 0;
+  if (f->has_btime != ((stx->stx_mask & STATX_BTIME) != 0))
+    return 0;
+  return !f->has_btime || (stx->stx_btime.tv_sec == f->btime_sec
+                           && stx->stx_btime.tv_nsec == f->btime_nsec);
+}
+
+/*
+** One entry of the directory dfd, while it is listed: a subdirectory's
+** name is kept for later, anything else is handled now.
+*/
+static int tree_leaf (tree_walk *w, int dfd, const char *name) {
+  struct statx stx;
+  int fd, rc = 0;
+  fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return errno == ENOENT ? 0 : tree_error(w, "openat", errno);
-  /* the mount of what was opened, not of what was statx'd by name */
-  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, TREE_STATX, &stx) != 0) {
+  if (tree_fstatx(fd, &stx) != 0) {
     rc = tree_error(w, "statx", errno);
     close(fd);
     return rc;
   }
-  if (!tree_same_mount(w, &stx)) {
+  if (S_ISDIR(stx.stx_mode)) {
+    size_t n = strlen(name) + 1;
     close(fd);
-    return tree_error(w, w->remove ? "tree_remove" : "tree_chown", EXDEV);
+    if (tree_grow((void **)&w->names, &w->capnames, w->nnames + n, 1) != 0)
+      return tree_error(w, "malloc", ENOMEM);
+    memcpy(w->names + w->nnames, name, n);
+    w->nnames += n;
+    return 0;
   }
-  if (!w->remove && fchown(fd, w->uid, w->gid) != 0) {
-    rc = tree_error(w, "fchown", errno);
-    close(fd);
-    return rc;
-  }
-  if (tree_dir(w, fd, depth + 1) != 0)   /* closes fd */
-    return -1;
-  if (w->remove && unlinkat(dfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-    return tree_error(w, "unlinkat", errno);
-  return 0;
+  if (!tree_same_mount(w, &stx))
+    rc = tree_error(w, tree_op(w), EXDEV);
+  else if (w->remove || !(S_ISREG(stx.stx_mode) || w->keep_special)) {
+    /* by name: a link in a verified directory, whatever it became */
+    if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
+      rc = tree_error(w, "unlinkat", errno);
+  } else if (tree_owned(w, &stx)
+             && fchownat(fd, "", w->uid, w->gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+    rc = tree_error(w, "fchownat", errno);
+  close(fd);
+  return rc;
 }
 
-/* Every entry of the directory open at fd (which it closes). */
-static int tree_dir (tree_walk *w, int fd, int depth) {
+/* List the directory open at fd (the top frame's): see tree_walk. */
+static int tree_list (tree_walk *w, int fd) {
   struct dirent *de;
-  DIR *d = fdopendir(fd);
-  int rc = 0;
+  DIR *d;
+  int rc = 0, sfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (sfd < 0)
+    return tree_error(w, "openat", errno);
+  d = fdopendir(sfd);
   if (d == NULL) {
     rc = tree_error(w, "fdopendir", errno);
-    close(fd);
+    close(sfd);
     return rc;
   }
   for (;;) {
@@ -819,13 +911,112 @@ static int tree_dir (tree_walk *w, int fd, int depth) {
     }
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
       continue;
-    old = tree_push(w, de->d_name);
-    rc = tree_entry(w, dirfd(d), de->d_name, depth);
+    old = w->len;
+    tree_push(w, de->d_name);
+    rc = tree_leaf(w, fd, de->d_name);
     if (rc != 0)
       break;            /* w->path names the failing entry */
     tree_pop(w, old);
   }
   closedir(d);
+  w->frames[w->nframes - 1].end = w->nnames;
+  return rc;
+}
+/*
+** Enter the next subdirectory of the current one (open at *fd, closed
+** unless it is the top), by name: 0 done (or nothing left to enter by
+** that name), -1 failed.
+*/
+static int tree_down (tree_walk *w, int top, int *fd) {
+  struct statx stx;
+  tree_frame *f = &w->frames[w->nframes - 1];
+  size_t name = f->next;
+  const char *s = w->names + name;
+  size_t plen = w->len;
+  int cfd, rc;
+  f->next += strlen(s) + 1;
+  tree_push(w, s);
+  cfd = openat(*fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (cfd < 0) {
+    if (errno != ENOENT)
+      return tree_error(w, "openat", errno);
+    tree_pop(w, plen);
+    return 0;
+  }
+  /* the mount of what was opened, not of what was listed by name */
+  if (tree_fstatx(cfd, &stx) != 0)
+    rc = tree_error(w, "statx", errno);
+  else if (!tree_same_mount(w, &stx))
+    rc = tree_error(w, tree_op(w), EXDEV);
+  else if (!w->remove && tree_owned(w, &stx) && fchown(cfd, w->uid, w->gid) != 0)
+    rc = tree_error(w, "fchown", errno);
+  else
+    rc = tree_enter(w, &stx, name);
+  if (rc != 0) {
+    close(cfd);
+    return rc;
+  }
+  w->frames[w->nframes - 1].plen = plen;
+  if (*fd != top)
+    close(*fd);
+  *fd = cfd;
+  return tree_list(w, cfd);
+}
+
+/*
+** The current directory (open at *fd, not the top) is done: climb to its
+** parent through "..", which must be the directory it was entered from,
+** and (tree_remove) remove it there.
+*/
+static int tree_up (tree_walk *w, int top, int *fd) {
+  struct statx stx;
+  tree_frame *f = &w->frames[w->nframes - 1];
+  int rc = 0, pfd = openat(*fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (pfd < 0)
+    return tree_error(w, "openat", errno);
+  if (tree_fstatx(pfd, &stx) != 0)
+    rc = tree_error(w, "statx", errno);
+  else if (!tree_same_mount(w, &stx))
+    rc = tree_error(w, tree_op(w), EXDEV);
+  else if (!tree_is_frame(f - 1, &stx))
+    rc = tree_error(w, tree_op(w), ESTALE);   /* moved: its ".." is elsewhere */
+  if (rc != 0) {
+    close(pfd);
+    return rc;
+  }
+  close(*fd);
+  if (w->nframes == 2) {        /* the parent is the top: its own fd */
+    close(pfd);
+    pfd = top;
+  }
+  *fd = pfd;
+  /* a name in a verified directory: whatever it is now, ENOTEMPTY unless empty */
+  if (w->remove && unlinkat(pfd, w->names + f->name, AT_REMOVEDIR) != 0
+      && errno != ENOENT)
+    return tree_error(w, "unlinkat", errno);
+  tree_pop(w, f->plen);
+  w->nnames = f[-1].end;
+  w->nframes--;
+  return 0;
+}
+
+/* The walk below the top (open at top, statx'd in stx; left open). */
+static int tree_walk_all (tree_walk *w, int top, const struct statx *stx) {
+  int fd = top, rc;
+  if (tree_enter(w, stx, 0) != 0)
+    return -1;
+  rc = tree_list(w, top);
+  while (rc == 0) {
+    tree_frame *f = &w->frames[w->nframes - 1];
+    if (f->next < f->end)
+      rc = tree_down(w, top, &fd);
+    else if (w->nframes > 1)
+      rc = tree_up(w, top, &fd);
+    else
+      break;
+  }
+  if (fd != top)
+    close(fd);
   return rc;
 }
 
@@ -833,7 +1024,7 @@ static int tree_dir (tree_walk *w, int fd, int depth) {
 static int tree_run (lua_State *L, tree_walk *w, const char *path) {
   struct statx stx;
   size_t n = strlen(path);
-  int fd;
+  int fd, rc, err;
   memcpy(w->path, path, n < sizeof w->path ? n + 1 : sizeof w->path);
   w->path[sizeof w->path - 1] = '\0';
   w->len = strlen(w->path);
@@ -845,19 +1036,25 @@ static int tree_run (lua_State *L, tree_walk *w, const char *path) {
       return nslua_ok(L);
     return nslua_fail(L, errno, "open", path);
   }
-  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, TREE_STATX, &stx) != 0) {
-    int err = errno;
+  if (tree_fstatx(fd, &stx) != 0) {
+    err = errno;
     close(fd);
     return nslua_fail(L, err, "statx", path);
   }
   w->dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
   w->mnt_id = (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
-  if (!w->remove && fchown(fd, w->uid, w->gid) != 0) {
-    int err = errno;
+  if (!w->remove && tree_owned(w, &stx) && fchown(fd, w->uid, w->gid) != 0) {
+    err = errno;
     close(fd);
     return nslua_fail(L, err, "fchown", path);
   }
-  if (tree_dir(w, fd, 0) != 0)          /* closes fd */
+  rc = tree_walk_all(w, fd, &stx);
+  close(fd);
+  free(w->frames);
+  free(w->names);
+  w->frames = NULL;
+  w->names = NULL;
+  if (rc != 0)
     return nslua_fail(L, w->err, w->op, w->path);
   if (w->remove && rmdir(path) != 0 && errno != ENOENT)
     return nslua_fail(L, errno, "rmdir", path);
@@ -865,33 +1062,45 @@ static int tree_run (lua_State *L, tree_walk *w, const char *path) {
 }
 
 /*
-** mount.tree_chown(path, uid, gid [, keep_special]) -> true | nil, msg, errno
+** mount.tree_chown(path, uid, gid [, keep_special [, from_uid]])
+**   -> true | nil, msg, errno
 ** Chown the directory 'path', and every directory and regular file below
-** it, never following a symlink and never leaving its mount (EXDEV),
-** at most 256 levels deep (ELOOP).  Other entries (symlinks, fifos,
-** sockets, devices) are unlinked, or with keep_special chowned themselves
-** (isolate's --special-files).  The message names the failing entry.
+** it, at any depth, never following a symlink and never leaving its mount
+** (EXDEV); ESTALE when a directory was moved while the walk was below it.
+** Other entries (symlinks, fifos, sockets, devices) are unlinked, or with
+** keep_special chowned themselves (isolate's --special-files).  With
+** from_uid only entries that uid owns are chowned (the top too), the rest
+** left as they are (directories among them still walked): a file another
+** user owns, hard-linked into the tree, keeps its owner.  The unlinking
+** is the same either way (it changes no linked file).  The message names
+** the failing entry.
 */
 static int mnt_tree_chown (lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   tree_walk *w;
   lua_Integer uid = luaL_checkinteger(L, 2), gid = luaL_checkinteger(L, 3);
   int keep_special = opt_bool(L, 4);
+  int has_from = !lua_isnoneornil(L, 5);
+  lua_Integer from = luaL_optinteger(L, 5, 0);
   luaL_argcheck(L, uid >= 0 && uid < 0xffffffffLL, 2, "id out of range (0..4294967294)");
   luaL_argcheck(L, gid >= 0 && gid < 0xffffffffLL, 3, "id out of range (0..4294967294)");
+  luaL_argcheck(L, from >= 0 && from < 0xffffffffLL, 5, "id out of range (0..4294967294)");
   w = (tree_walk *)lua_newuserdatauv(L, sizeof *w, 0);
   memset(w, 0, sizeof *w);
   w->uid = (uid_t)uid;
   w->gid = (gid_t)gid;
   w->keep_special = keep_special;
+  w->has_from = has_from;
+  w->from_uid = (uid_t)from;
   return tree_run(L, w, path);
 }
 
 /*
 ** mount.tree_remove(path) -> true | nil, msg, errno
-** Remove the directory 'path' and everything below it, under the rules
-** of tree_chown (no symlink followed, EXDEV at another mount, ELOOP below
-** 256 levels); a missing path is success.
+** Remove the directory 'path' and everything below it, at any depth,
+** under the rules of tree_chown (no symlink followed, EXDEV at another
+** mount, ESTALE for a directory moved during the walk); a missing path
+** is success.
 */
 static int mnt_tree_remove (lua_State *L) {
   const char *path = luaL_checkstring(L, 1);

@@ -46,6 +46,13 @@ for i = -10, #arg do
   if arg[i] ~= nil then args[#args + 1] = ("[%%d] = %%q,"):format(i, arg[i]) end
 end
 out[#out + 1] = "arg = {" .. table.concat(args, " ") .. "},"
+-- "soft hard" of the limits the front end inherits
+local limits = read("/proc/self/limits")
+for k, row in pairs { FSIZE = "Max file size", CPU = "Max cpu time",
+                      NOFILE = "Max open files", CORE = "Max core file size" } do
+  local soft, hard = limits:match("\n" .. row .. "%%s+(%%S+)%%s+(%%S+)")
+  put("limit_" .. k, soft .. " " .. hard)
+end
 put("environ", read("/proc/self/environ"))
 put("path", package.path)
 put("cpath", package.cpath)
@@ -82,10 +89,15 @@ if spec.get("signals"):
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM, signal.SIGINT, signal.SIGCHLD])
+if spec.get("xfsz_dfl"):
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # python ignores it
 os.chdir(spec.get("cwd") or "/")
 os.umask(0o077)
 for name, v in (spec.get("rlimits") or {}).items():
     resource.setrlimit(getattr(resource, name), (v, v))
+for name, v in (spec.get("soft_rlimits") or {}).items():
+    r = getattr(resource, name)
+    resource.setrlimit(r, (v, resource.getrlimit(r)[1]))
 env = dict(spec.get("env") or [])
 for fd in spec.get("close") or []:
     os.close(fd)
@@ -187,6 +199,8 @@ describe("nslua-isolate (the setuid launcher)", function()
       env = opts.env or { { "HOME", "/home/caller" } },
       cwd = opts.cwd,
       rlimits = opts.rlimits,
+      soft_rlimits = opts.soft_rlimits,
+      xfsz_dfl = opts.xfsz_dfl,
       close = opts.close,
       signals = opts.signals,
     }
@@ -361,16 +375,55 @@ describe("nslua-isolate (the setuid launcher)", function()
     assert.is_nil(r)
   end)
 
+  it("lifts the caller's rlimits off the root front end", function()
+    if skip then return pending(skip) end
+    local function hard(name)
+      local _, out = helper.sh("python3 -c " .. q("import resource; l = resource.getrlimit(resource."
+        .. name .. ")[1]; print('unlimited' if l == resource.RLIM_INFINITY else l)"))
+      return (out:gsub("\n$", ""))
+    end
+    -- `ulimit -S -f 0 -t 1 -n 4 -c unlimited`: the memfd and the
+    -- stand-in's report are written (no SIGXFSZ), fds to spare, no core
+    local env = { { "A", "1" } }
+    local r, out, code = run {
+      soft_rlimits = { RLIMIT_FSIZE = 0, RLIMIT_CPU = 1, RLIMIT_NOFILE = 4, RLIMIT_CORE = -1 },
+      env = env, xfsz_dfl = true }
+    assert.equal(0, code, out)
+    assert.is_table(r, out)
+    assert.equal(env_text(env), r.memfd)
+    assert.equal("unlimited unlimited", r.limit_FSIZE)
+    assert.equal("unlimited unlimited", r.limit_CPU)
+    assert.equal("0 0", r.limit_CORE)
+    assert.equal("1024 " .. hard("RLIMIT_NOFILE"), r.limit_NOFILE)
+    -- SIGXFSZ (25), default for the caller, is not left ignored
+    assert.equal(0, tonumber(r.SigIgn, 16) & (1 << 24))
+    -- a higher soft fd limit is kept
+    r, out, code = run { soft_rlimits = { RLIMIT_NOFILE = 2048 } }
+    assert.equal(0, code, out)
+    assert.equal("2048 " .. hard("RLIMIT_NOFILE"), r.limit_NOFILE)
+    -- hard limits too (`ulimit -f 0 -n 4`): lifted with CAP_SYS_RESOURCE;
+    -- without it in the bounding set (some containers), refused up front
+    local capbnd = helper.read("/proc/self/status"):match("\nCapBnd:%s*(%x+)")
+    os.remove(report)
+    r, out, code = run { rlimits = { RLIMIT_FSIZE = 0, RLIMIT_NOFILE = 4 }, env = env }
+    if tonumber(capbnd, 16) & (1 << 24) ~= 0 then
+      assert.equal(0, code, out)
+      assert.equal(env_text(env), r.memfd)
+      assert.equal("unlimited unlimited", r.limit_FSIZE)
+      assert.equal("1024 1024", r.limit_NOFILE)
+    else
+      assert.equal(2, code, out)
+      assert.equal("nslua-isolate: setrlimit RLIMIT_FSIZE: the caller's hard limit is in the way"
+        .. " and raising it needs CAP_SYS_RESOURCE\n", out)
+      assert.is_nil(r)
+    end
+  end)
+
   it("turns rlimits and oversized argument lists into messages, exit 2", function()
     if skip then return pending(skip) end
-    -- RLIMIT_FSIZE 0: the memfd write is EFBIG, not a SIGXFSZ core
-    local r, out, code = run { rlimits = { RLIMIT_FSIZE = 0 }, env = { { "A", "1" } } }
-    assert.equal(2, code, out)
-    assert.matches("^nslua%-isolate: write %(the environment%): File too large\n$", out)
-    assert.is_nil(r)
-    -- RLIMIT_NOFILE 3: no fd for the memfd (nor for ld.so, which fails
-    -- first with 127): an exit, never a signal
-    r, out, code = run { rlimits = { RLIMIT_NOFILE = 3 } }
+    -- RLIMIT_NOFILE 3: no fd for ld.so, which fails with 127 before the
+    -- launcher runs: an exit, never a signal
+    local r, out, code = run { rlimits = { RLIMIT_NOFILE = 3 } }
     assert.is_true(code == 2 or code == 127, out)
     assert.matches("Error 24\n$", out)
     assert.is_nil(r)
