@@ -335,6 +335,29 @@ describe("nslua isolate", function()
     assert.same(want, got)
   end)
 
+  pit("a file of someone else's linked into box/ keeps its owner", function()
+    local box = ("%s/%d/box"):format(boxes, ID)
+    local other = top .. "/other"
+    assert(helper.sh(("echo x > %s && chown 4250:4250 %s && chmod 0666 %s && ln %s %s/h")
+      :format(q(other), q(other), q(other), q(other), q(box))))
+    local rc, out = run("", "/bin/true")
+    assert.equal(0, rc, out)
+    assert.equal("4250:4250", stat(other, "%u:%g"))
+  end)
+
+  pit("a program's deep directory tree never makes its box unusable", function()
+    local rc, out = run("-p", "/bin/sh -c " .. q("for d in /box /tmp; do cd $d; i=0; "
+      .. "while [ $i -lt 300 ]; do mkdir d && cd d || exit 1; i=$((i+1)); done; done"))
+    assert.equal(0, rc, out)
+    rc, out = run("", "/bin/true")
+    assert.equal(0, rc, out)
+    local ok
+    ok, out = iso(("-b %d --cleanup"):format(ID))
+    assert.is_true(ok, out)
+    ok, out = iso(("-b %d --init"):format(ID))
+    assert.is_true(ok, out)
+  end)
+
   pit("refuses a box root that is a symlink or that others can write", function()
     local link = top .. "/link"
     helper.sh(("ln -s %s %s"):format(q(boxes), q(link)))

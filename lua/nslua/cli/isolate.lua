@@ -668,10 +668,12 @@ function Box:cleanup()
   self:write_lock(nil)
 end
 
--- chown box/ (and the tmp rules' directories) to 'uid', removing special
--- files unless --special-files.
-function Box:chown_tree(path, uid, gid)
-  local ok, err = mount.tree_chown(path, uid, gid, self.o.special_files or false)
+-- chown box/ to 'uid', removing special files unless --special-files;
+-- only what 'from' owns changes hands (privileged: a file of someone
+-- else's the caller hard-linked into box/ keeps its owner both ways).
+function Box:chown_tree(path, uid, gid, from)
+  local ok, err = mount.tree_chown(path, uid, gid, self.o.special_files or false,
+    self.cred.privileged and from or nil)
   if not ok then die("Cannot chown %s: %s", path, err) end
 end
 
@@ -919,7 +921,7 @@ function Box:run()
   -- the sources first, as the caller, while the caller can reach box/
   local spec = self:spec()
   self:close_dir(true)
-  self:chown_tree(box, cred.privileged and self.uid or cred.uid, cred.privileged and self.gid or cred.gid)
+  self:chown_tree(box, cred.privileged and self.uid or cred.uid, cred.privileged and self.gid or cred.gid, cred.uid)
   self.chown_back = true
   local container = require "nslua.container"
   local okc, c = pcall(container.new, spec)
@@ -936,7 +938,7 @@ end
 function Box:restore()
   if self.chown_back then
     self.chown_back = false
-    self:chown_tree(self.dir .. "/box", self.cred.uid, self.cred.gid)
+    self:chown_tree(self.dir .. "/box", self.cred.uid, self.cred.gid, self.uid)
   end
   if self.closed then self:close_dir(false) end
 end
