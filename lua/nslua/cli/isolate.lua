@@ -408,13 +408,7 @@ end
 
 -- ---------------------------------------------------------------- helpers
 
-local function readfile(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local readfile = require("nslua.state").read
 
 -- The caller's environment: NUL-separated "NAME=value" entries.
 local function parse_environ(text)

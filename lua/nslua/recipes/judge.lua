@@ -393,8 +393,8 @@ function M.format_meta(meta)
   return table.concat(out)
 end
 
-local function write_meta(path, meta)
-  local text = M.format_meta(meta)
+-- 'text' to the file at 'path', or to stdout for "-": true | nil, err
+local function write_text(path, text)
   if path == "-" then
     io.stdout:write(text)
     io.stdout:flush()
@@ -404,6 +404,10 @@ local function write_meta(path, meta)
   if not f then return nil, err end
   f:write(text)
   return f:close()
+end
+
+local function write_meta(path, meta)
+  return write_text(path, M.format_meta(meta))
 end
 
 --- The one-line summary (isolate prints the same on stderr).
@@ -785,16 +789,7 @@ local function count_line(counts, n, max_time, max_mem)
 end
 
 local function write_json(path, doc)
-  local text = require("cjson").encode(doc) .. "\n"
-  if path == "-" then
-    io.stdout:write(text)
-    io.stdout:flush()
-    return true
-  end
-  local f, err = io.open(path, "w")
-  if not f then return nil, err end
-  f:write(text)
-  return f:close()
+  return write_text(path, require("cjson").encode(doc) .. "\n")
 end
 
 --- `nslua judge --tests DIR`: PROGRAM on every DIR/NAME.in (sorted), each
