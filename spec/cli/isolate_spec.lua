@@ -335,6 +335,20 @@ describe("nslua isolate", function()
     assert.same(want, got)
   end)
 
+  pit("a run after one that was killed finds its box again", function()
+    -- what a SIGKILLed --run leaves: ROOT/ID closed, box/ the box uid's
+    local dir = ("%s/%d"):format(boxes, ID)
+    assert(iso(("-b %d --cleanup"):format(ID)))
+    assert(iso(("-b %d --as-uid=4242 --as-gid=4242 --init"):format(ID)))
+    assert(helper.sh(("chown -R %d:%d %s/box && chmod 0700 %s"):format(UID, UID, q(dir), q(dir))))
+    local _, out, rc = iso(("-b %d --as-uid=4242 --as-gid=4242 --run -- /bin/true"):format(ID))
+    assert.equal(0, rc, out)
+    assert.equal("755", stat(dir, "%a"))
+    assert.equal("4242:4242", stat(dir .. "/box", "%u:%g"))
+    assert(iso(("-b %d --as-uid=4242 --as-gid=4242 --cleanup"):format(ID)))
+    assert(iso(("-b %d --init"):format(ID)))
+  end)
+
   pit("a file of someone else's linked into box/ keeps its owner", function()
     local box = ("%s/%d/box"):format(boxes, ID)
     local other = top .. "/other"

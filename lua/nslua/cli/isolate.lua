@@ -912,6 +912,8 @@ function Box:run()
   end
   local cred = self.cred
   local box = self.dir .. "/box"
+  -- a run that was killed left ROOT/ID closed: nobody else runs now (the lock)
+  self:close_dir(false)
   -- the sources first, as the caller, while the caller can reach box/
   local spec = self:spec()
   self:close_dir(true)
