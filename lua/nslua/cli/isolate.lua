@@ -412,15 +412,21 @@ local readfile = require("nslua.state").read
 
 -- The caller's environment: NUL-separated "NAME=value" entries.
 local function parse_environ(text)
-  local env, order = {}, {}
+  local env = {}
   for entry in (text or ""):gmatch("([^%z]+)") do
     local k, v = entry:match("^([^=]*)=(.*)$")
-    if k and env[k] == nil then
-      env[k] = v
-      order[#order + 1] = k
-    end
+    if k and env[k] == nil then env[k] = v end
   end
-  return env, order
+  return env
+end
+
+-- Whether the rules read the parent environment at all (-e, -E VAR).
+local function needs_parent(o)
+  if o.full_env then return true end
+  for _, r in ipairs(o.env_rules) do
+    if r.val == nil then return true end
+  end
+  return false
 end
 
 --- The program's environment from isolate's rules: empty (or the whole
@@ -454,12 +460,12 @@ local function credentials(o)
     if not u then die("NSLUA_ISOLATE_CALLER: not UID:GID") end
     c.uid, c.gid, c.setuid = math.tointeger(tonumber(u)), math.tointeger(tonumber(g)), true
     local fd = math.tointeger(tonumber(os.getenv("NSLUA_ISOLATE_ENV_FD") or ""))
-    local text = fd and readfile(("/proc/self/fd/%d"):format(fd))
+    local text = fd and needs_parent(o) and readfile(("/proc/self/fd/%d"):format(fd))
     if fd then proc.close(fd) end
     c.environ = parse_environ(text)
   else
     c.uid, c.gid = proc.getuid(), proc.getgid()
-    c.environ = parse_environ(readfile("/proc/self/environ"))
+    c.environ = parse_environ(needs_parent(o) and readfile("/proc/self/environ"))
   end
   c.by_root = c.uid == 0
   if o.inherit_fds then
