@@ -72,13 +72,16 @@ end
 -- from 2^63 wrap to negative Lua integers.  lua-cjson reads numbers as
 -- doubles, so above 2^53 they lose precision; 18446744073709551615 reads
 -- as 2^64 and stands for the all-ones value it was.
+-- (cjson.encode keeps 14 digits: 2^64-1 comes back as 1.844674407371e+19,
+-- which is read as all ones too.)
 local TWO63 <const> = 2.0 ^ 63
 local TWO64 <const> = 2.0 ^ 64
+local ALL_ONES_MAX <const> = 1.844674407371e19
 local function as_u64(v)
   local n = as_int(v)
   if n then return n >= 0 and n or nil end
-  if math.type(v) == "float" and v >= TWO63 and v <= TWO64 and v == math.floor(v) then
-    if v == TWO64 then return -1 end
+  if math.type(v) == "float" and v >= TWO63 and v <= ALL_ONES_MAX and v == math.floor(v) then
+    if v >= TWO64 then return -1 end
     return math.tointeger(v - TWO64)
   end
   return nil
@@ -226,10 +229,10 @@ local CAP_SET = set(validate.CAPS)
 M.CAP_SETS = { "bounding", "effective", "permitted", "inheritable", "ambient" }
 
 function Conv:capabilities(p, base)
+  local v = self:object(p, "capabilities", base)
+  if v == nil then return {} end
   local caps = {}
   for _, s in ipairs(M.CAP_SETS) do caps[s] = {} end
-  local v = self:object(p, "capabilities", base)
-  if v == nil then return caps end
   base = field(base, "capabilities")
   for k in pairs(v) do
     if not caps[k] then self:add(field(base, k), "unknown capability set") end
@@ -263,7 +266,7 @@ local RLIMIT_SET = set(M.RLIMITS)
 local function rlim_value(v)
   local n = as_int(v)
   if n and n >= 0 then return n end
-  if math.type(v) == "float" and v >= TWO63 and v <= TWO64 then return "unlimited" end
+  if math.type(v) == "float" and v >= TWO63 and v <= ALL_ONES_MAX then return "unlimited" end
   return nil
 end
 
@@ -465,7 +468,7 @@ function Conv:user_maps(linux, spec)
   local gid_map = self:idmap(linux, "gidMappings", "linux")
   if spec.namespaces.user then
     user.map = "explicit"
-    for k, m in pairs { uidMappings = uid_map, gidMappings = gid_map } do
+    for k, m in pairs { uidMappings = uid_map or false, gidMappings = gid_map or false } do
       if get(linux, k) == nil then
         self:add("linux." .. k, "is required with a new user namespace")
       elseif m and #m == 0 then
@@ -940,8 +943,12 @@ function Conv:sc_action(t, k, base, errno_key)
     return nil
   end
   if a == "SCMP_ACT_NOTIFY" then
-    self:add(p, "nslua-oci cannot hand seccomp notifications to linux.seccomp.listenerPath yet "
-      .. "(remove SCMP_ACT_NOTIFY, or use runc)")
+    if self.sc_listener then
+      self:add(p, "nslua-oci cannot hand seccomp notifications to linux.seccomp.listenerPath yet "
+        .. "(remove SCMP_ACT_NOTIFY, or use runc)")
+    else
+      self:add(p, "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
+    end
     return nil
   end
   local act = M.SECCOMP_ACTIONS[a]
@@ -997,8 +1004,9 @@ function Conv:seccomp(linux, spec)
   end
   local base = "linux.seccomp"
   local listener = self:string(s, "listenerPath", base)
-  if listener and listener ~= "" and not is_abs(listener) then
-    self:add(base .. ".listenerPath", "must be an absolute path")
+  if listener and listener ~= "" then
+    if not is_abs(listener) then self:add(base .. ".listenerPath", "must be an absolute path") end
+    self.sc_listener = listener
   end
   self:string(s, "listenerMetadata", base)
   local default = self:sc_action(s, "defaultAction", base, "defaultErrnoRet")
