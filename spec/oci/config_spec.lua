@@ -122,7 +122,7 @@ describe("nslua.oci.config", function()
       assert.same({}, spec.caps.inheritable)
       assert.same({ user = false, pid = true, net = true, ipc = true, uts = true, mnt = true,
                     cgroup = false, time = false }, spec.namespaces)
-      assert.same({ uid = 0, gid = 0, map = "host" }, spec.user)
+      assert.same({ uid = 0, gid = 0, groups = {}, map = "host" }, spec.user)
       assert.same({ type = "bind", source = "/b/rootfs", target = "/", recursive = true, ro = true },
         spec.mounts[1])
       assert.equal("none", spec.seccomp)
@@ -135,7 +135,7 @@ describe("nslua.oci.config", function()
       local spec = assert_ok(config.default(true, { uid = 1000, gid = 1001 }))
       assert.is_true(spec.namespaces.user)
       assert.is_false(spec.namespaces.net)
-      assert.same({ uid = 0, gid = 0, map = "explicit",
+      assert.same({ uid = 0, gid = 0, groups = {}, map = "explicit",
                     uid_map = { { inside = 0, outside = 1000, count = 1 } },
                     gid_map = { { inside = 0, outside = 1001, count = 1 } } }, spec.user)
       local sys = find_mount(spec, "/sys")
@@ -701,6 +701,12 @@ describe("nslua.oci.config", function()
         function(c) c.linux.gidMappings = {} end, true },
       { 'linux.uidMappings: requires a new user namespace (linux.namespaces type "user" without path)',
         function(c) c.linux.uidMappings = { { containerID = 0, hostID = 1, size = 1 } } end },
+      { "process.user.uid: 1000 is not mapped in linux.uidMappings",
+        function(c) c.process.user.uid = 1000 end, true },
+      { "process.user.additionalGids[0]: 5 is not mapped in linux.gidMappings",
+        function(c) c.process.user.additionalGids = { 5 } end, true },
+      { "mounts[3].destination: must not contain '..'",
+        function(c) c.mounts[4].destination = "/dev/../etc" end },
       { "linux.devices[0].path: must be an absolute path under /dev",
         function(c) c.linux.devices = { { path = "fuse", type = "c", major = 10, minor = 229 } } end },
       { 'linux.devices[0].type: must be "c", "b", "u" or "p"',

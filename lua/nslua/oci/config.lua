@@ -368,8 +368,8 @@ function Conv:process(cfg, spec, need)
     if get(u, k) == nil and next(u) ~= nil then self:add(ub .. "." .. k, "is required") end
   end
   local groups = self:array(u, "additionalGids", ub)
+  user.groups = {}
   if groups then
-    user.groups = {}
     for i, g in ipairs(groups) do
       local n = as_int(g)
       if not n or n < 0 or n > U32 then
@@ -461,6 +461,16 @@ function Conv:idmap(t, k, base)
   return out
 end
 
+-- The process's id must be mapped into the new user namespace: the kernel
+-- refuses setuid/setgid to an id without a mapping (EINVAL).
+function Conv:mapped(id, map, path, what)
+  if id == nil or map == nil or #map == 0 then return end
+  for _, m in ipairs(map) do
+    if id >= m.inside and id < m.inside + m.count then return end
+  end
+  self:add(path, "%d is not mapped in %s", id, what)
+end
+
 function Conv:user_maps(linux, spec)
   local user = spec.user or {}
   spec.user = user
@@ -476,6 +486,11 @@ function Conv:user_maps(linux, spec)
       end
     end
     user.uid_map, user.gid_map = uid_map, gid_map
+    self:mapped(user.uid, uid_map, "process.user.uid", "linux.uidMappings")
+    self:mapped(user.gid, gid_map, "process.user.gid", "linux.gidMappings")
+    for i, g in ipairs(user.groups or {}) do
+      self:mapped(g, gid_map, at("process.user.additionalGids", i), "linux.gidMappings")
+    end
   else
     -- no new user namespace: the ids are the host's, or those of the
     -- user namespace joined by path; nslua writes no maps
@@ -631,6 +646,9 @@ function Conv:mount(e, p, bundle)
     return nil
   elseif not is_abs(dest) then
     self:add(p .. ".destination", "must be an absolute path (not %s)", limits.show(dest))
+    return nil
+  elseif ("/" .. dest .. "/"):find("/%.%./") then
+    self:add(p .. ".destination", "must not contain '..'")
     return nil
   end
   local ty = self:string(e, "type", p)
