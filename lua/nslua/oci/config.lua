@@ -532,12 +532,12 @@ local IGNORED_OPTS = set {
   "rdiratime", "rnodiratime", "tmpcopyup",
 }
 
---- The mount options `features` lists (the ones read as flags).
+--- The mount options `features` lists: the ones nslua applies (those it
+-- accepts and leaves to the kernel's defaults are not listed).
 function M.mount_options()
   local out = { "bind", "rbind", "idmap", "ridmap" }
   for k in pairs(FLAG_OPTS) do out[#out + 1] = k end
   for k in pairs(PROPAGATION) do out[#out + 1] = k end
-  for k in pairs(IGNORED_OPTS) do out[#out + 1] = k end
   table.sort(out)
   return out
 end
@@ -601,6 +601,24 @@ function Conv:tmpfs(m, o, p)
     end
   end
   if #rest > 0 then m.data = table.concat(rest, ",") end
+end
+
+-- proc's hidepid= as the spec's hidepid (proc(5): 0 1 2, or the names).
+local HIDEPID = { ["0"] = 0, ["1"] = 1, ["2"] = 2, off = 0, noaccess = 1, invisible = 2 }
+
+function Conv:hidepid(m, o, p)
+  local rest = {}
+  for _, d in ipairs(o.data) do
+    local v = d:match("^hidepid=(.*)$")
+    if v and HIDEPID[v] then
+      m.hidepid = HIDEPID[v]
+    elseif v then
+      self:add(p .. ".options", "proc hidepid %q: must be 0, 1, 2, off, noaccess or invisible", v)
+    else
+      rest[#rest + 1] = d
+    end
+  end
+  o.data = rest
 end
 
 function Conv:overlay(m, o, p, bundle)
@@ -694,6 +712,7 @@ function Conv:mount(e, p, bundle)
   elseif PSEUDO_FS[ty] then
     m.type = ty
     put_flags(m, o)
+    if ty == "proc" then self:hidepid(m, o, p) end
   elseif ty == "devpts" then
     m.type = "devpts"
     put_flags(m, o)
