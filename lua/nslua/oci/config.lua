@@ -357,16 +357,17 @@ function Conv:process(cfg, spec, need)
     self:integer(size, "width", "process.consoleSize", 0, U32)
   end
   local u = self:object(p, "user", base)
-  if u == nil then
-    self:add("process.user", "is required (an object with uid and gid)")
-    u = {}
-  end
   local ub = "process.user"
-  local user = {}
-  for _, k in ipairs { "uid", "gid" } do
-    user[k] = self:integer(u, k, ub, 0, U32)
-    if get(u, k) == nil and next(u) ~= nil then self:add(ub .. "." .. k, "is required") end
+  if u == nil then
+    if get(p, "user") == nil then self:add(ub, "is required (an object with uid and gid)") end
+  else
+    for _, k in ipairs { "uid", "gid" } do
+      if get(u, k) == nil then self:add(ub .. "." .. k, "is required") end
+    end
   end
+  u = u or {}
+  local user = {}
+  for _, k in ipairs { "uid", "gid" } do user[k] = self:integer(u, k, ub, 0, U32) end
   local groups = self:array(u, "additionalGids", ub)
   user.groups = {}
   if groups then
@@ -692,10 +693,8 @@ function Conv:mount(e, p, bundle)
         m.idmap = { uid_map = uid_map, gid_map = gid_map }
       end
     end
+    -- a bind takes no file system data: the kernel ignores it, runc too
     put_flags(m, o)
-    if #o.data > 0 then
-      self:add(p .. ".options", "unknown bind mount option %q", o.data[1])
-    end
     return m
   end
   if o.idmap or uid_map or gid_map then
