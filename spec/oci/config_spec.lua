@@ -10,6 +10,274 @@ local BUNDLE = "/b"
 local RUNC = "/usr/sbin/runc"
 local PODMAN_SECCOMP = "/usr/share/containers/seccomp.json"
 
+-- What podman 4.3 wrote for `podman create --rootfs DIR` on this host
+-- (its seccomp profile left out; paths shortened).
+local PODMAN_CONFIG = [==[
+{
+ "ociVersion": "1.0.2-dev",
+ "process": {
+  "user": {
+   "uid": 0,
+   "gid": 0,
+   "umask": 18
+  },
+  "args": [
+   "/bin/sh",
+   "-c",
+   "true"
+  ],
+  "env": [
+   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+   "TERM=xterm",
+   "HOSTNAME=7ed3225cde6a"
+  ],
+  "cwd": "/",
+  "capabilities": {
+   "bounding": [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT"
+   ],
+   "effective": [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT"
+   ],
+   "permitted": [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT"
+   ]
+  },
+  "rlimits": [
+   {
+    "type": "RLIMIT_NOFILE",
+    "hard": 1048576,
+    "soft": 1048576
+   },
+   {
+    "type": "RLIMIT_NPROC",
+    "hard": 32768,
+    "soft": 32768
+   }
+  ]
+ },
+ "root": {
+  "path": "/var/c/rootfs"
+ },
+ "hostname": "7ed3225cde6a",
+ "mounts": [
+  {
+   "destination": "/proc",
+   "type": "proc",
+   "source": "proc",
+   "options": [
+    "nosuid",
+    "noexec",
+    "nodev"
+   ]
+  },
+  {
+   "destination": "/dev",
+   "type": "tmpfs",
+   "source": "tmpfs",
+   "options": [
+    "nosuid",
+    "noexec",
+    "strictatime",
+    "mode=755",
+    "size=65536k"
+   ]
+  },
+  {
+   "destination": "/sys",
+   "type": "sysfs",
+   "source": "sysfs",
+   "options": [
+    "nosuid",
+    "noexec",
+    "nodev",
+    "ro"
+   ]
+  },
+  {
+   "destination": "/dev/pts",
+   "type": "devpts",
+   "source": "devpts",
+   "options": [
+    "nosuid",
+    "noexec",
+    "newinstance",
+    "ptmxmode=0666",
+    "mode=0620",
+    "gid=5"
+   ]
+  },
+  {
+   "destination": "/dev/mqueue",
+   "type": "mqueue",
+   "source": "mqueue",
+   "options": [
+    "nosuid",
+    "noexec",
+    "nodev"
+   ]
+  },
+  {
+   "destination": "/dev/shm",
+   "type": "bind",
+   "source": "/var/c/userdata/shm",
+   "options": [
+    "bind",
+    "rprivate",
+    "nosuid",
+    "noexec",
+    "nodev"
+   ]
+  },
+  {
+   "destination": "/run/.containerenv",
+   "type": "bind",
+   "source": "/run/c/userdata/.containerenv",
+   "options": [
+    "bind",
+    "rprivate"
+   ]
+  },
+  {
+   "destination": "/etc/hostname",
+   "type": "bind",
+   "source": "/run/c/userdata/hostname",
+   "options": [
+    "bind",
+    "rprivate"
+   ]
+  },
+  {
+   "destination": "/etc/resolv.conf",
+   "type": "bind",
+   "source": "/run/c/userdata/resolv.conf",
+   "options": [
+    "bind",
+    "rprivate"
+   ]
+  },
+  {
+   "destination": "/etc/hosts",
+   "type": "bind",
+   "source": "/run/c/userdata/hosts",
+   "options": [
+    "bind",
+    "rprivate"
+   ]
+  },
+  {
+   "destination": "/sys/fs/cgroup",
+   "type": "cgroup",
+   "source": "cgroup",
+   "options": [
+    "rprivate",
+    "nosuid",
+    "noexec",
+    "nodev",
+    "relatime",
+    "ro"
+   ]
+  }
+ ],
+ "annotations": {
+  "io.container.manager": "libpod",
+  "io.kubernetes.cri-o.Created": "2026-12-03T15:45:18.722708365Z",
+  "io.kubernetes.cri-o.TTY": "false",
+  "io.podman.annotations.autoremove": "FALSE",
+  "io.podman.annotations.init": "FALSE",
+  "io.podman.annotations.privileged": "FALSE",
+  "io.podman.annotations.publish-all": "FALSE",
+  "org.opencontainers.image.stopSignal": "15"
+ },
+ "linux": {
+  "sysctl": {
+   "net.ipv4.ping_group_range": "0 0"
+  },
+  "resources": {
+   "devices": [
+    {
+     "allow": false,
+     "access": "rwm"
+    }
+   ],
+   "pids": {
+    "limit": 2048
+   }
+  },
+  "cgroupsPath": "/libpod_parent/libpod-7ed3225cde6a",
+  "namespaces": [
+   {
+    "type": "pid"
+   },
+   {
+    "type": "network",
+    "path": "/run/netns/netns-0b9d7bba-0775-c111-85c2-f66b8556355b"
+   },
+   {
+    "type": "ipc"
+   },
+   {
+    "type": "uts"
+   },
+   {
+    "type": "mount"
+   }
+  ],
+  "maskedPaths": [
+   "/proc/acpi",
+   "/proc/kcore",
+   "/proc/keys",
+   "/proc/latency_stats",
+   "/proc/timer_list",
+   "/proc/timer_stats",
+   "/proc/sched_debug",
+   "/proc/scsi",
+   "/sys/firmware",
+   "/sys/fs/selinux",
+   "/sys/dev/block"
+  ],
+  "readonlyPaths": [
+   "/proc/asound",
+   "/proc/bus",
+   "/proc/fs",
+   "/proc/irq",
+   "/proc/sys",
+   "/proc/sysrq-trigger"
+  ]
+ }
+}
+]==]
+
 local function deep_copy(v)
   if type(v) ~= "table" then return v end
   local t = {}
@@ -191,6 +459,22 @@ describe("nslua.oci.config", function()
   describe("to_spec", function()
     it("needs a table", function()
       assert.same({ "config: must be a JSON object" }, select(2, config.to_spec("x", {})))
+    end)
+
+    it("podman's own config.json converts", function()
+      local spec = assert_ok(cjson.decode(PODMAN_CONFIG), { need_process = true })
+      assert.same({ "/bin/sh", "-c", "true" }, spec.argv)
+      assert.equal(18, spec.umask)
+      assert.same({ net = "/run/netns/netns-0b9d7bba-0775-c111-85c2-f66b8556355b" }, spec.join)
+      assert.same({ ["net.ipv4.ping_group_range"] = "0 0" }, spec.sysctl)
+      assert.same({ pids = 2048 }, spec.limits)
+      assert.equal("/libpod_parent/libpod-7ed3225cde6a", spec.cgroup_path)
+      assert.same({ type = "bind", source = "/var/c/userdata/shm", target = "/dev/shm", recursive = false,
+                    ro = false, nosuid = true, nodev = true, noexec = true, propagation = "rprivate" },
+        find_mount(spec, "/dev/shm"))
+      assert.same({ soft = 32768, hard = 32768 }, spec.rlimits.nproc)
+      assert.equal(11, #spec.caps.bounding)
+      assert.same({}, spec.caps.ambient)
     end)
 
     it("ignores annotations and the other platforms' sections", function()
