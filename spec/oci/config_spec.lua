@@ -596,6 +596,7 @@ describe("nslua.oci.config", function()
       }
       local spec = assert_ok(with(function(c) c.hooks = deep_copy(hooks) end))
       assert.same(hooks, spec.hooks_oci)
+      assert.equal("integer", math.type(spec.hooks_oci.prestart[1].timeout))
     end)
 
     describe("devices", function()
@@ -640,11 +641,13 @@ describe("nslua.oci.config", function()
         assert.equal(1, nulls)
       end)
 
-      it("a bind of /dev gets no default devices", function()
+      it("a bind of /dev gets no devices and no links", function()
         local spec = assert_ok(with(function(c)
           c.mounts[2] = { destination = "/dev", type = "bind", source = "/dev", options = { "rbind" } }
+          c.linux.devices = { { path = "/dev/fuse", type = "c", major = 10, minor = 229 } }
         end))
         assert.is_nil(find_mount(spec, "/dev/null", "device"))
+        assert.is_nil(find_mount(spec, "/dev/fuse", "device"))
         assert.is_nil(find_mount(spec, "/dev/ptmx", "symlink"))
       end)
     end)

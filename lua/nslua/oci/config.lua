@@ -787,6 +787,8 @@ function Conv:device(d, p)
   return dev
 end
 
+-- The devices and /dev links, after the config's mounts; none of them
+-- when /dev is a bind (runc makes them only in a /dev of its own).
 function Conv:devices(linux, mounts, need_dev)
   local list = self:array(linux, "devices", "linux") or {}
   local given, out = {}, {}
@@ -797,20 +799,17 @@ function Conv:devices(linux, mounts, need_dev)
       out[#out + 1] = dev
     end
   end
-  if need_dev then
-    for _, d in ipairs(M.DEFAULT_DEVICES) do
-      if not given[d.path] then
-        mounts[#mounts + 1] = { type = "device", target = d.path, kind = d.type,
-                                major = d.major, minor = d.minor, mode = 438, uid = 0, gid = 0 }
-      end
+  if not need_dev then return end
+  for _, d in ipairs(M.DEFAULT_DEVICES) do
+    if not given[d.path] then
+      mounts[#mounts + 1] = { type = "device", target = d.path, kind = d.type,
+                              major = d.major, minor = d.minor, mode = 438, uid = 0, gid = 0 }
     end
   end
   for _, dev in ipairs(out) do mounts[#mounts + 1] = dev end
-  if need_dev then
-    for _, l in ipairs(M.DEV_LINKS) do
-      if not given[l[2]] then
-        mounts[#mounts + 1] = { type = "symlink", source = l[1], target = l[2] }
-      end
+  for _, l in ipairs(M.DEV_LINKS) do
+    if not given[l[2]] then
+      mounts[#mounts + 1] = { type = "symlink", source = l[1], target = l[2] }
     end
   end
 end
@@ -1251,8 +1250,10 @@ function Conv:hooks(cfg, spec)
           if not is_abs(path) then self:add(hp .. ".path", "must be an absolute path") end
           self:strings(hook, "args", hp)
           self:strings(hook, "env", hp)
-          self:integer(hook, "timeout", hp, 1, I64_MAX)
-          out[k][#out[k] + 1] = deep_copy(hook)
+          local timeout = self:integer(hook, "timeout", hp, 1, I64_MAX)
+          local copy = deep_copy(hook)
+          copy.timeout = timeout
+          out[k][#out[k] + 1] = copy
         end
       end
     end
@@ -1449,6 +1450,7 @@ function M.features()
       namespaces = ns,
       capabilities = caps,
       cgroup = { v1 = true, v2 = true, systemd = false, systemdUser = false },
+      mountExtensions = { idmap = { enabled = true } },
       seccomp = { enabled = true, actions = actions, operators = ops, archs = archs },
       apparmor = { enabled = false },
       selinux = { enabled = false },
