@@ -771,6 +771,10 @@ describe("nslua.oci.config", function()
         c.linux.resources = { memory = { limit = -1, swap = -1 }, pids = { limit = -1 } }
       end))
       assert.is_nil(spec.limits)
+      spec = assert_ok(with(function(c)
+        c.linux.resources = { memory = { limit = 9223372036854775807 }, pids = { limit = 9223372036854775807 } }
+      end))
+      assert.is_nil(spec.limits)
     end)
 
     it("quota without period uses the default 100 ms period", function()

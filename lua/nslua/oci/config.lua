@@ -843,6 +843,14 @@ end
 local I64_MIN <const> = math.mininteger
 local I64_MAX <const> = math.maxinteger
 
+-- A resource limit in -1..2^63-1, where -1 is none; a number past int64
+-- (lua-cjson reads 2^63-1 as the double 2^63) is none as well.
+function Conv:limit(t, k, base)
+  local v = get(t, k)
+  if math.type(v) == "float" and v >= TWO63 and v <= ALL_ONES_MAX then return -1 end
+  return self:integer(t, k, base, -1, I64_MAX)
+end
+
 function Conv:resources(linux, spec)
   local res = self:object(linux, "resources", "linux")
   if res == nil then return end
@@ -853,9 +861,9 @@ function Conv:resources(linux, spec)
   local mem = self:object(res, "memory", base)
   if mem then
     local mb = base .. ".memory"
-    local limit = self:integer(mem, "limit", mb, -1, I64_MAX)
-    local swap = self:integer(mem, "swap", mb, -1, I64_MAX)
-    for _, k in ipairs { "reservation", "kernel", "kernelTCP" } do self:integer(mem, k, mb, -1, I64_MAX) end
+    local limit = self:limit(mem, "limit", mb)
+    local swap = self:limit(mem, "swap", mb)
+    for _, k in ipairs { "reservation", "kernel", "kernelTCP" } do self:limit(mem, k, mb) end
     self:integer(mem, "swappiness", mb, 0, 100)
     for _, k in ipairs { "disableOOMKiller", "useHierarchy", "checkBeforeUpdate" } do self:boolean(mem, k, mb) end
     if limit and limit > 0 then lim.memory = limit end
@@ -876,7 +884,7 @@ function Conv:resources(linux, spec)
   end
   local pids = self:object(res, "pids", base)
   if pids then
-    local n = self:integer(pids, "limit", base .. ".pids", I64_MIN, I64_MAX)
+    local n = self:limit(pids, "limit", base .. ".pids")
     if n and n > 0 then
       if n > limits.MAX_PIDS then
         self:add(base .. ".pids.limit", "must be at most %d", limits.MAX_PIDS)
@@ -1275,9 +1283,11 @@ end
 
 --- Turn a decoded config.json into a spec (docs/oci.md "config.json -> spec").
 -- @tparam table cfg the config (from `load`, or a table of the same shape)
--- @tparam table opts `{ bundle = DIR (absolute), rootless = bool,
---   id = the container's id, need_process = bool (create and run: the
---   process is required) }`
+-- @tparam table opts `{ bundle = DIR (absolute; relative root, bind and
+--   overlay paths are its), id = the container's id (spec.name),
+--   need_process = bool (create and run: the process is required),
+--   rootless = bool (accepted; the conversion is the same either way: as
+--   with runc, a user namespace needs its mappings in the config) }`
 -- @treturn[1] table spec
 -- @return[2] nil
 -- @treturn[2] {string,...} every problem, "json.path: message"
