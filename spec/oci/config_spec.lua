@@ -989,6 +989,8 @@ describe("nslua.oci.config", function()
       { "linux.namespaces[0].path: must be an absolute path",
         function(c) c.linux.namespaces[1].path = "proc/1/ns/pid" end },
       { "linux.namespaces: must be an array", function(c) c.linux.namespaces = "pid" end },
+      { 'linux.namespaces: needs a mount namespace (type "mount"): the root and mounts are set up in it',
+        function(c) table.remove(c.linux.namespaces, 5) end },
       { "linux.uidMappings: is required with a new user namespace",
         function(c) c.linux.namespaces[6] = NS_USER end },
       { "linux.uidMappings[0].size: must be an integer in 1..4294967295",

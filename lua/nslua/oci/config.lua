@@ -1300,6 +1300,9 @@ function M.to_spec(cfg, opts)
   c:version(cfg)
   c:process(cfg, spec, opts.need_process)
   local _, listed = c:linux(cfg, spec)
+  if not listed.mnt then
+    c:add("linux.namespaces", "needs a mount namespace (type \"mount\"): the root and mounts are set up in it")
+  end
   local mounts = {}
   local root = c:object(cfg, "root", "")
   local rpath = root and get(root, "path")
