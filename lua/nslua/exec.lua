@@ -262,12 +262,17 @@ local function prepare(rec, argv, opts)
   if not r then return nil, "exec: " .. perr, errno.EINVAL end
   local privileged = proc.getuid() == 0
   -- (a "join" container keeps them in the joined namespace: no nested one)
+  -- opts.caps: the process's own (an OCI exec's process.capabilities)
+  if opts.caps then r.caps = opts.caps end
   local kept = #r.caps > 0 and r.user_mode ~= "host" and r.user_mode ~= "join"
   if kept and not privileged then
     return nil, ("exec: container '%s' keeps capabilities in a nested user namespace, "
       .. "which a rootless exec cannot join (its parent, the container's, is only "
       .. "reachable through the non-dumpable init)"):format(name), errno.EPERM
   end
+  -- opts.seccomp: the profile the caller has (an OCI front end reads it
+  -- from the bundle again), for a container whose record says "custom"
+  if opts.seccomp ~= nil then r.seccomp = opts.seccomp end
   if r.seccomp == "custom" then
     return nil, ("exec: container '%s' runs a seccomp profile table, which cannot be "
       .. "compiled again from its state record"):format(name), errno.EINVAL
@@ -516,10 +521,12 @@ end
 local function check_opts(opts, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then error("exec: opts must be a table", level + 1) end
-  local valid = { env = true, cwd = true, env_only = true, uid = true, gid = true, detach = true }
+  local valid = { env = true, cwd = true, env_only = true, uid = true, gid = true, detach = true,
+                  seccomp = true, caps = true }
   for k in pairs(opts) do
     if not valid[k] then
-      error(("exec: unknown option '%s' (valid: cwd detach env env_only gid uid)"):format(tostring(k)),
+      error(("exec: unknown option '%s' (valid: caps cwd detach env env_only gid seccomp uid)")
+        :format(tostring(k)),
         level + 1)
     end
   end

@@ -319,11 +319,15 @@ local function run_hooks(hooks, kind, st, fatal)
   return true
 end
 
--- The hooks of a record (kept in the bundle's config.json, read again).
-local function record_hooks(info)
-  if not info.oci_bundle then return nil end
-  local config = require "nslua.oci.config"
-  local cfg = config.load(info.oci_bundle)
+-- The config.json a container was created with (create keeps a copy in
+-- its claim: a bundle changed afterwards changes nothing of it).
+function Root:config(id)
+  return require("nslua.oci.config").load(self:claim_dir(id))
+end
+
+-- The hooks of a record.
+function Root:hooks(id)
+  local cfg = self:config(id)
   return cfg and cfg.hooks
 end
 
@@ -379,6 +383,7 @@ end
 function Root:unclaim(id)
   local d = self:claim_dir(id)
   mount.unlink(d .. "/fifo")
+  mount.unlink(d .. "/config.json")
   mount.rmdir(d)
 end
 
@@ -398,6 +403,9 @@ local function create(g, root, o, id, detach)
   end
   local ok, a, b, c, d = pcall(function()
     local spec, cfg, bundle = bundle_spec(o.bundle, id, g)
+    local text = state.read(bundle .. "/config.json")
+    local wok, werr = mount.write_file(claim .. "/config.json", text or "", 384)
+    if not wok then fail("%s", werr) end
     with_cgroup(spec)
     spec.name = id
     spec.init = false
@@ -424,11 +432,15 @@ local function create(g, root, o, id, detach)
     if spec.tty and not o["console-socket"] and detach then
       fail("cannot allocate tty if runc will detach without setting console socket")
     end
-    local c = require("nslua.container").new(spec, { state_root = root.dir })
+    -- the front end's own parts of the converted spec
+    local cgroup_path = spec.cgroup_path
+    spec.cgroup_path, spec.hooks_oci, spec.oci_resources = nil, nil, nil
+    local okn, c = pcall(require("nslua.container").new, spec, { state_root = root.dir })
+    if not okn then fail("config.json: %s", tostring(c):gsub("\n", "; ")) end
     local pid, err = c:start()
     if not pid then fail("%s", err) end
     local info = {
-      oci = 1, oci_bundle = bundle, oci_created = timestamp(),
+      oci = 1, oci_bundle = bundle, oci_created = timestamp(), oci_cgroup_path = cgroup_path,
       oci_rootfs = type(cfg.root) == "table" and type(cfg.root.path) == "string"
         and (cfg.root.path:sub(1, 1) == "/" and cfg.root.path or bundle .. "/" .. cfg.root.path) or "",
       oci_annotations = cfg.annotations and require("cjson").encode(cfg.annotations) or "",
@@ -497,7 +509,7 @@ function cmd.start(_, root, _, args)
   local status = root:status(rec)
   if status == "stopped" then fail("cannot start a container that has stopped") end
   if status ~= "created" then fail("cannot start an already running container") end
-  local hooks = record_hooks(rec.info)
+  local hooks = root:hooks(id)
   local ok, err = run_hooks(hooks, "startContainer", root:state_of(rec), true)
   if not ok then fail("%s", err) end
   release(root, id)
@@ -616,7 +628,7 @@ function cmd.delete(_, root, o, args)
     for _, pid in ipairs(members(rec.info)) do proc.kill(pid, 9) end
     wait_gone(rec.info)
   end
-  local hooks = record_hooks(rec.info)
+  local hooks = root:hooks(id)
   local st = root:state_of(rec)
   st.status = "stopped"
   -- the record's lock: free once the init (which inherited it) is gone
@@ -644,7 +656,7 @@ function cmd.exec(_, root, o, args)
   if status ~= "running" and status ~= "created" then
     fail("cannot exec in a %s container", status)
   end
-  local argv, env, cwd, uid, gid
+  local argv, env, cwd, uid, gid, caps
   if o.process then
     local f = io.open(o.process, "r")
     if not f then fail("process file '%s' cannot be read", o.process) end
@@ -662,6 +674,12 @@ function cmd.exec(_, root, o, args)
     cwd = type(p.cwd) == "string" and p.cwd or nil
     if type(p.user) == "table" then uid, gid = math.tointeger(p.user.uid), math.tointeger(p.user.gid) end
     if p.terminal == true then o.tty = true end
+    -- the process's capabilities: its permitted set (lower case, no CAP_)
+    local pc = type(p.capabilities) == "table" and p.capabilities.permitted
+    if type(pc) == "table" then
+      caps = {}
+      for i, c in ipairs(pc) do caps[i] = tostring(c):lower():gsub("^cap_", "") end
+    end
   else
     argv = { table.unpack(args, 2) }
     if #argv == 0 then fail("exec: no command given") end
@@ -679,8 +697,12 @@ function cmd.exec(_, root, o, args)
     uid, gid = math.tointeger(tonumber(u)), math.tointeger(tonumber(gg)) or 0
   end
   if o.tty then fail("exec --tty is not supported by nslua-oci yet") end
+  -- the container's seccomp profile (its config's, compiled again)
+  local cfg = root:config(id)
+  local cspec = cfg and require("nslua.oci.config").to_spec(cfg, { bundle = rec.info.oci_bundle, id = id })
   local xo = { env = env, env_only = o.process ~= nil or nil, cwd = cwd, uid = uid, gid = gid,
-               detach = o.detach or nil }
+               detach = o.detach or nil, caps = caps,
+               seccomp = cspec and cspec.seccomp or nil }
   local r, err = require("nslua.exec").exec({ id = rec.id, dir = rec.dir, name = id }, argv, xo)
   if not r then fail("%s", err) end
   if r.status == "detached" then
