@@ -19,7 +19,8 @@ local rootfs_cache
 local function bundle(dir, args, tweak)
   assert(helper.sh("mkdir -p " .. q(dir)))
   if not rootfs_cache then
-    rootfs_cache = helper.tmpdir()
+    rootfs_cache = os.tmpname()
+    os.remove(rootfs_cache)
     local ok, out = helper.sh(helper.root .. "/scripts/mkrootfs.sh " .. q(rootfs_cache .. "/rootfs"))
     assert(ok, out)
   end
@@ -36,10 +37,23 @@ local function oci(root, cmd)
   return helper.sh(("%s --root %s %s"):format(OCI, q(root), cmd))
 end
 
+-- A command that leaves a process behind (create, run -d, exec -d): the
+-- container keeps the runtime's stdio, as an engine's pipes, so it gets a
+-- file of its own (a pipe would never reach end of file).
+local out_n = 0
+local function oci_bg(root, cmd)
+  out_n = out_n + 1
+  local file = ("%s/out.%d"):format(root:match("^(.*)/[^/]+$"), out_n)
+  local ok, _, code = helper.sh(("%s --root %s %s </dev/null >%s 2>&1"):format(OCI, q(root), cmd, q(file)))
+  return ok, helper.read(file) or "", code
+end
+
 local function state(root, id)
   local ok, out = oci(root, "state " .. q(id))
   if not ok then return nil, out end
-  return cjson.decode(out)
+  local st = cjson.decode(out)
+  st.pid = math.tointeger(st.pid)   -- cjson reads every number as a float
+  return st
 end
 
 local function wait_for(f, secs)
@@ -52,6 +66,9 @@ local function wait_for(f, secs)
 end
 
 describe("nslua-oci lifecycle", function()
+  teardown(function()
+    if rootfs_cache then helper.rmtree(rootfs_cache) end
+  end)
   local T, root, t
   before_each(function()
     T = helper.tmpdir()
@@ -81,7 +98,7 @@ describe("nslua-oci lifecycle", function()
     local b = bundle(T .. "/b", { "sh", "-c", "echo ran > /tmp/ran; cat /tmp/ran; sleep 60" }, function(c)
       c.annotations = { ["org.example/key"] = "value" }
     end)
-    local ok, out = oci(root, ("create --bundle %s --pid-file %s c1"):format(q(b), q(T .. "/pid")))
+    local ok, out = oci_bg(root, ("create --bundle %s --pid-file %s c1"):format(q(b), q(T .. "/pid")))
     assert.is_true(ok, out)
     local st = assert(state(root, "c1"))
     assert.equal("created", st.status)
@@ -118,14 +135,14 @@ describe("nslua-oci lifecycle", function()
 
   it("refuses a second container of one id and ids that are paths", function()
     local b = bundle(T .. "/b", { "sleep", "60" })
-    assert.is_true((oci(root, ("create --bundle %s dup"):format(q(b)))))
-    local ok, out, code = oci(root, ("create --bundle %s dup"):format(q(b)))
+    assert.is_true((oci_bg(root, ("create --bundle %s dup"):format(q(b)))))
+    local ok, out, code = oci_bg(root, ("create --bundle %s dup"):format(q(b)))
     assert.is_false(ok)
     assert.equal(1, code)
     assert.matches("container with id exists: dup", out)
     assert.equal("created", state(root, "dup").status)
     for _, bad in ipairs { "../x", "a/b", ".", "..", "" } do
-      ok, out = oci(root, ("create --bundle %s %s"):format(q(b), q(bad)))
+      ok, out = oci_bg(root, ("create --bundle %s %s"):format(q(b), q(bad)))
       assert.is_false(ok)
       assert.matches(bad == "" and "container id cannot be empty" or "invalid container id format", out)
     end
@@ -135,13 +152,13 @@ describe("nslua-oci lifecycle", function()
 
   it("delete --force ends a running container; delete of a created one needs no force", function()
     local b = bundle(T .. "/b", { "sleep", "60" })
-    assert.is_true((oci(root, ("run --detach --bundle %s r1"):format(q(b)))))
+    assert.is_true((oci_bg(root, ("run --detach --bundle %s r1"):format(q(b)))))
     local pid = state(root, "r1").pid
     assert.equal("running", state(root, "r1").status)
     local ok, out = oci(root, "delete --force r1")
     assert.is_true(ok, out)
     assert.is_false(helper.pid_alive(pid) and (helper.read("/proc/" .. pid .. "/stat") or ""):match("%) [^Z]") ~= nil)
-    assert.is_true((oci(root, ("create --bundle %s r2"):format(q(b)))))
+    assert.is_true((oci_bg(root, ("create --bundle %s r2"):format(q(b)))))
     ok, out = oci(root, "delete r2")
     assert.is_true(ok, out)
     -- runc's rule: --force on a missing container is not an error
@@ -153,7 +170,7 @@ describe("nslua-oci lifecycle", function()
 
   it("exec runs in the container, in the foreground and detached", function()
     local b = bundle(T .. "/b", { "sleep", "60" })
-    assert.is_true((oci(root, ("run -d --bundle %s e1"):format(q(b)))))
+    assert.is_true((oci_bg(root, ("run -d --bundle %s e1"):format(q(b)))))
     local ok, out = oci(root, "exec e1 sh -c 'hostname; echo $$'")
     assert.is_true(ok, out)
     local host, inner = out:match("^(%S+)\n(%d+)\n$")
@@ -169,7 +186,7 @@ describe("nslua-oci lifecycle", function()
     ok, out = oci(root, ("exec --process %s e1"):format(q(T .. "/proc.json")))
     assert.is_true(ok, out)
     assert.equal("bar\n/tmp\n", out)
-    ok, out = oci(root, ("exec --detach --pid-file %s e1 sleep 30"):format(q(T .. "/epid")))
+    ok, out = oci_bg(root, ("exec --detach --pid-file %s e1 sleep 30"):format(q(T .. "/epid")))
     assert.is_true(ok, out)
     local epid = tonumber(helper.read(T .. "/epid"))
     assert.is_true(helper.pid_alive(epid))
@@ -191,7 +208,7 @@ describe("nslua-oci lifecycle", function()
 
   it("pause and resume freeze the container; update changes its limits", function()
     local b = bundle(T .. "/b", { "sleep", "60" })
-    assert.is_true((oci(root, ("run -d --bundle %s p1"):format(q(b)))))
+    assert.is_true((oci_bg(root, ("run -d --bundle %s p1"):format(q(b)))))
     local ok, out = oci(root, "pause p1")
     assert.is_true(ok, out)
     assert.equal("paused", state(root, "p1").status)
@@ -226,7 +243,7 @@ describe("nslua-oci lifecycle", function()
 
   it("names the config.json field it refuses, and creates nothing", function()
     local b = bundle(T .. "/b", { "true" }, function(c) c.process.args = cjson.empty_array or {} end)
-    local ok, out = oci(root, ("create --bundle %s bad1"):format(q(b)))
+    local ok, out = oci_bg(root, ("create --bundle %s bad1"):format(q(b)))
     assert.is_false(ok)
     assert.matches("process%.args", out)
     assert.is_false(helper.exists(root .. "/ids/bad1"))
@@ -241,7 +258,7 @@ describe("nslua-oci lifecycle", function()
       c.hooks = { prestart = { h("prestart") }, createRuntime = { h("createRuntime") },
                   poststart = { h("poststart") }, poststop = { h("poststop") } }
     end)
-    assert.is_true((oci(root, ("create --bundle %s h1"):format(q(b)))))
+    assert.is_true((oci_bg(root, ("create --bundle %s h1"):format(q(b)))))
     assert.is_true((oci(root, "start h1")))
     assert.is_true((oci(root, "delete --force h1")))
     local lines = {}
@@ -255,7 +272,7 @@ describe("nslua-oci lifecycle", function()
     local b2 = bundle(T .. "/b2", { "sleep", "60" }, function(c)
       c.hooks = { prestart = { { path = "/bin/false" } } }
     end)
-    local ok, out = oci(root, ("create --bundle %s h2"):format(q(b2)))
+    local ok, out = oci_bg(root, ("create --bundle %s h2"):format(q(b2)))
     assert.is_false(ok)
     assert.matches("prestart hook /bin/false", out)
     assert.is_nil(state(root, "h2"))

@@ -208,7 +208,9 @@ end
 function Root:find(id)
   local found
   for _, rec in ipairs(state.list(self.dir)) do
-    if tostring(rec.info.name or "") == id and rec.info.oci == 1 then
+    -- (every record under the root is an OCI container's, marked oci=1 or
+    -- not yet: a create killed before it marked its record)
+    if tostring(rec.info.name or "") == id then
       if not found or rec.alive then found = rec end
     end
   end
@@ -839,7 +841,7 @@ end
 function cmd.list(_, root, o)
   local rows = {}
   for _, rec in ipairs(state.list(root.dir)) do
-    if rec.info.oci == 1 then rows[#rows + 1] = root:state_of(rec) end
+    rows[#rows + 1] = root:state_of(rec)
   end
   if o.format == "json" then
     io.stdout:write(#rows == 0 and "[]" or require("cjson").encode(rows), "\n")
