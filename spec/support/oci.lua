@@ -1,0 +1,319 @@
+-- spec/support/oci.lua - what the OCI client tests (spec/oci/*_spec.lua)
+-- and the bench's OCI scenario share: the runtime under test, a busybox
+-- test image, podman and containerd each with its own storage and config
+-- under one temp dir, and the look for what they leave behind (mounts,
+-- processes, cgroups) at or under that dir.
+local M = {}
+
+local function q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+M.quote = q
+
+local function sh(cmd)
+  local f = assert(io.popen("exec 2>&1; " .. cmd, "r"))
+  local out = f:read("a")
+  local ok, how, code = f:close()
+  if how == "signal" then code = 128 + code end
+  return ok == true, out, code
+end
+M.sh = sh
+
+local function exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() return true end
+  return false
+end
+
+local function read(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write(path, s)
+  local f = assert(io.open(path, "w"))
+  f:write(s)
+  f:close()
+end
+
+function M.which(name)
+  local ok, out = sh("command -v " .. q(name))
+  return ok and out:match("^(/%S+)") or nil
+end
+
+M.IMAGE = "localhost/nslua-test:latest"
+
+--- The runtime under test: NSLUA_OCI_RUNTIME, else the repo's
+-- scripts/nslua-oci ('top' is the checkout).  Returns path, or nil and
+-- the reason it can't be used.
+function M.runtime(top)
+  local env = os.getenv("NSLUA_OCI_RUNTIME")
+  local path = (env and env ~= "") and env or (top .. "/scripts/nslua-oci")
+  if not path:find("^/") then
+    path = M.which(path) or path
+  end
+  if not exists(path) then
+    return nil, ("runtime %s does not exist (set NSLUA_OCI_RUNTIME, or wait for scripts/nslua-oci)"):format(path)
+  end
+  return path
+end
+
+--- The runtime's name as podman sees it (the file name): the key of its
+-- runtime_supports_json entry.
+function M.runtime_name(path)
+  return path:match("([^/]+)$")
+end
+
+--- A busybox root file system in 'dir' (scripts/mkrootfs.sh).
+function M.rootfs(top, dir)
+  local ok, out = sh(("sh %s/scripts/mkrootfs.sh %s"):format(q(top), q(dir)))
+  assert(ok, out)
+end
+
+-- The hard limits of this process (/proc/self/limits): podman's defaults
+-- for root (nofile 1048576, nproc 4194304) exceed them in a container
+-- without CAP_SYS_RESOURCE over the host's limits, and the runtime's
+-- setrlimit then fails; containers.conf asks for what the host allows.
+local function hard_limit(name, cap)
+  local limits = read("/proc/self/limits") or ""
+  local hard = limits:match(name .. "%s+%S+%s+(%S+)")
+  local n = tonumber(hard or "")
+  if not n then return cap end
+  return math.min(n, cap)
+end
+
+--- containers.conf and storage.conf under T for the runtime at 'runtime':
+-- everything podman writes (storage, run root, locks, events, volumes,
+-- network config, temp files) stays under T.  Returns the podman command
+-- prefix (a shell string ending in the global flags).
+function M.podman_setup(T, runtime)
+  for _, d in ipairs { "root", "runroot", "tmp", "net", "volumes", "config" } do
+    assert(sh("mkdir -p " .. q(T .. "/" .. d)))
+  end
+  local nofile = hard_limit("Max open files", 1048576)
+  -- podman hands conmon, and so the runtime, an nproc hard limit of at
+  -- most kernel.pid_max (measured: 32768 here while podman had 96362)
+  local pid_max = tonumber((read("/proc/sys/kernel/pid_max") or ""):match("%d+") or "") or 4194304
+  local nproc = math.min(hard_limit("Max processes", 4194304), pid_max)
+  local function list(names)
+    local out, seen = {}, {}
+    for _, n in ipairs(names) do
+      if not seen[n] then seen[n] = true out[#out + 1] = ("%q"):format(n) end
+    end
+    return "[" .. table.concat(out, ", ") .. "]"
+  end
+  local name = M.runtime_name(runtime)
+  -- runc has no --cgroup-manager=disabled: only the others run cgroup-less
+  local nocgroups = { "nslua-oci", "crun" }
+  if name ~= "runc" then nocgroups[#nocgroups + 1] = name end
+  write(T .. "/containers.conf", ([[
+[containers]
+default_ulimits = ["nofile=%d:%d", "nproc=%d:%d"]
+netns = "none"
+log_driver = "k8s-file"
+
+[network]
+network_config_dir = "%s/net"
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "%s/events.log"
+lock_type = "file"
+tmp_dir = "%s/tmp"
+volume_path = "%s/volumes"
+runtime_supports_json = %s
+runtime_supports_nocgroups = %s
+
+[engine.runtimes]
+%s = [%q]
+]]):format(nofile, nofile, nproc, nproc, T, T, T, T, list { "nslua-oci", "crun", "runc", name }, list(nocgroups),
+    name, runtime))
+  write(T .. "/storage.conf", ([[
+[storage]
+driver = "vfs"
+graphroot = "%s/root"
+runroot = "%s/runroot"
+]]):format(T, T))
+  return ("env CONTAINERS_CONF=%s CONTAINERS_STORAGE_CONF=%s TMPDIR=%s XDG_CONFIG_HOME=%s "
+    .. "podman --root %s --runroot %s --storage-driver vfs --cgroup-manager cgroupfs "
+    .. "--events-backend file --tmpdir %s --runtime %s"):format(q(T .. "/containers.conf"),
+    q(T .. "/storage.conf"), q(T .. "/tmp"), q(T .. "/config"), q(T .. "/root"), q(T .. "/runroot"),
+    q(T .. "/tmp"), q(runtime))
+end
+
+--- Import T/rootfs (made here) as IMAGE with the podman prefix 'podman'.
+function M.podman_image(top, T, podman)
+  M.rootfs(top, T .. "/rootfs")
+  local ok, out = sh(("tar -C %s -c . | %s import - %s"):format(q(T .. "/rootfs"), podman, M.IMAGE))
+  assert(ok, out)
+end
+
+--- Mount points at or under T in this mount namespace.
+function M.mounts_under(T)
+  local found = {}
+  for line in (read("/proc/self/mountinfo") or ""):gmatch("[^\n]+") do
+    local mp = line:match("^%S+ %S+ %S+ %S+ (%S+)")
+    mp = mp and mp:gsub("\\(%d%d%d)", function(o) return string.char(tonumber(o, 8)) end)
+    if mp and (mp == T or mp:sub(1, #T + 1) == T .. "/") then found[#found + 1] = mp end
+  end
+  return found
+end
+
+--- Live processes whose command line names T (conmon, containerd, its
+-- shims: each carries a path under T), as "pid: argv".
+function M.procs_under(T)
+  local out = {}
+  local f = io.popen("ls /proc")
+  for name in f:lines() do
+    if name:match("^%d+$") and tonumber(name) ~= nil then
+      local cmd = read("/proc/" .. name .. "/cmdline")
+      local st = read("/proc/" .. name .. "/stat") or ""
+      if cmd and cmd:find(T, 1, true) and not st:match("^%d+ %b() Z") then
+        local argv = cmd:gsub("%z", " ")
+        -- not our own observers (a shell running this very look)
+        if not argv:find("^sh %-c ") and not argv:find("^/bin/sh %-c ") then
+          out[#out + 1] = name .. ": " .. argv:sub(1, 200)
+        end
+      end
+    end
+  end
+  f:close()
+  table.sort(out)
+  return out
+end
+
+--- The cgroup parent of a test (podman --cgroup-parent): "/<name>".  Its
+-- directories in every hierarchy are the test's to remove (cgroup_remove).
+function M.cgroup_parent(tag)
+  return ("/nsluaspec-%s-%d-%d"):format(tag, os.time() % 100000, math.random(1 << 20))
+end
+
+--- Directories named 'parent' (absolute within a hierarchy) under every
+-- mounted cgroup hierarchy, deepest first.
+function M.cgroup_dirs(parent)
+  local out = {}
+  local f = io.popen("ls -d /sys/fs/cgroup/*/ /sys/fs/cgroup/ 2>/dev/null")
+  local roots = {}
+  for d in f:lines() do roots[#roots + 1] = d:gsub("/$", "") end
+  f:close()
+  for _, r in ipairs(roots) do
+    local d = r .. parent
+    if exists(d .. "/cgroup.procs") then
+      local g = io.popen("find " .. q(d) .. " -depth -type d 2>/dev/null")
+      for sub in g:lines() do out[#out + 1] = sub end
+      g:close()
+    end
+  end
+  return out
+end
+
+--- Pids in the cgroups under 'parent' (in any hierarchy).
+function M.cgroup_procs(parent)
+  local pids = {}
+  for _, d in ipairs(M.cgroup_dirs(parent)) do
+    for p in (read(d .. "/cgroup.procs") or ""):gmatch("%d+") do pids[#pids + 1] = p end
+  end
+  return pids
+end
+
+--- Remove the (empty) cgroups under 'parent'; returns what could not go.
+function M.cgroup_remove(parent)
+  local left = {}
+  for _, d in ipairs(M.cgroup_dirs(parent)) do
+    if not os.remove(d) and not sh("rmdir " .. q(d)) then left[#left + 1] = d end
+  end
+  return left
+end
+
+--- containerd with its root, state, socket and config under T (no CRI
+-- plugin, the native snapshotter).  Returns pid, or nil and the log.
+function M.containerd_start(T)
+  assert(sh(("mkdir -p %s %s"):format(q(T .. "/root"), q(T .. "/state"))))
+  write(T .. "/config.toml", ([[
+version = 2
+root = "%s/root"
+state = "%s/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing"]
+
+[grpc]
+  address = "%s/c.sock"
+
+[ttrpc]
+  address = "%s/c.ttrpc.sock"
+
+[debug]
+  address = "%s/c.debug.sock"
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "%s/opt"
+]]):format(T, T, T, T, T, T))
+  local ok, out = sh(("containerd --root %s --state %s --address %s --config %s >%s 2>&1 & echo $!")
+    :format(q(T .. "/root"), q(T .. "/state"), q(T .. "/c.sock"), q(T .. "/config.toml"), q(T .. "/containerd.log")))
+  local pid = ok and tonumber(out:match("(%d+)"))
+  if not pid then return nil, out end
+  for _ = 1, 200 do
+    if sh(("ctr -a %s version"):format(q(T .. "/c.sock"))) then return pid end
+    os.execute("sleep 0.05")
+  end
+  return nil, read(T .. "/containerd.log") or "containerd did not answer"
+end
+
+--- Stop containerd 'pid' (SIGTERM, then SIGKILL after 5 s) and reap it.
+function M.containerd_stop(pid)
+  if not pid then return end
+  os.execute(("kill -TERM %d 2>/dev/null"):format(pid))
+  for _ = 1, 100 do
+    local st = read("/proc/" .. pid .. "/stat")
+    if not st or st:match("^%d+ %b() Z") then return end
+    os.execute("sleep 0.05")
+  end
+  os.execute(("kill -KILL %d 2>/dev/null"):format(pid))
+end
+
+--- An OCI image layout archive of T/rootfs (made here when missing) at
+-- 'out', one uncompressed layer, named IMAGE: what `ctr images import`
+-- takes, built without podman or a registry.
+function M.oci_archive(top, T, out)
+  if not exists(T .. "/rootfs/bin/busybox") then M.rootfs(top, T .. "/rootfs") end
+  local lay = T .. "/layout"
+  local blobs = lay .. "/blobs/sha256"
+  assert(sh("mkdir -p " .. q(blobs)))
+  local function blob(path)
+    local _, sum = sh("sha256sum " .. q(path))
+    local digest = assert(sum:match("^(%x+)"), sum)
+    local size = #read(path)
+    assert(os.rename(path, blobs .. "/" .. digest))
+    return digest, size
+  end
+  local ok, err = sh(("tar --numeric-owner --sort=name --mtime=@0 -C %s -cf %s ."):format(q(T .. "/rootfs"),
+    q(T .. "/layer.tar")))
+  assert(ok, err)
+  local layer, layer_size = blob(T .. "/layer.tar")
+  write(T .. "/config.json", ('{"architecture":"amd64","os":"linux","config":{"Env":'
+    .. '["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/sh"]},'
+    .. '"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}'):format(layer))
+  local config, config_size = blob(T .. "/config.json")
+  write(T .. "/manifest.json", ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+    .. '"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},'
+    .. '"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%d}]}')
+    :format(config, config_size, layer, layer_size))
+  local manifest, manifest_size = blob(T .. "/manifest.json")
+  write(lay .. "/index.json", ('{"schemaVersion":2,"manifests":[{"mediaType":'
+    .. '"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,'
+    .. '"annotations":{"org.opencontainers.image.ref.name":"%s"}}]}'):format(manifest, manifest_size, M.IMAGE))
+  write(lay .. "/oci-layout", '{"imageLayoutVersion":"1.0.0"}')
+  ok, err = sh(("tar -C %s -cf %s . && rm -rf %s"):format(q(lay), q(out), q(lay)))
+  assert(ok, err)
+end
+
+return M
