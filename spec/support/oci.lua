@@ -230,9 +230,14 @@ function M.cgroup_remove(parent)
 end
 
 --- containerd with its root, state, socket and config under T (no CRI
--- plugin, the native snapshotter).  Returns pid, or nil and the log.
+-- plugin, the native snapshotter).  containerd 1.6 puts its shims' sockets
+-- in /run/containerd/s whatever its config says: it runs in a mount
+-- namespace of its own where /run is a private tmpfs, so the host's /run
+-- stays untouched (a /run/containerd made even there would be the host's
+-- directory).  The shims and their mounts live in that namespace too: look
+-- at /proc/<pid>/mountinfo.  Returns pid, or nil and the log.
 function M.containerd_start(T)
-  assert(sh(("mkdir -p %s %s"):format(q(T .. "/root"), q(T .. "/state"))))
+  assert(sh(("mkdir -p %s %s %s"):format(q(T .. "/root"), q(T .. "/state"), q(T .. "/fifo"))))
   write(T .. "/config.toml", ([[
 version = 2
 root = "%s/root"
@@ -257,27 +262,47 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 [plugins."io.containerd.internal.v1.opt"]
   path = "%s/opt"
 ]]):format(T, T, T, T, T, T))
-  local ok, out = sh(("containerd --root %s --state %s --address %s --config %s >%s 2>&1 & echo $!")
-    :format(q(T .. "/root"), q(T .. "/state"), q(T .. "/c.sock"), q(T .. "/config.toml"), q(T .. "/containerd.log")))
+  local inner = ("mount -t tmpfs -o mode=0755 nslua-spec /run && exec containerd --root %s "
+    .. "--state %s --address %s --config %s"):format(q(T .. "/root"), q(T .. "/state"), q(T .. "/c.sock"),
+    q(T .. "/config.toml"))
+  local ok, out = sh(("unshare -m --propagation private sh -c %s >%s 2>&1 & echo $!")
+    :format(q(inner), q(T .. "/containerd.log")))
   local pid = ok and tonumber(out:match("(%d+)"))
   if not pid then return nil, out end
   for _ = 1, 200 do
     if sh(("ctr -a %s version"):format(q(T .. "/c.sock"))) then return pid end
     os.execute("sleep 0.05")
   end
+  M.containerd_stop(pid)
   return nil, read(T .. "/containerd.log") or "containerd did not answer"
 end
 
---- Stop containerd 'pid' (SIGTERM, then SIGKILL after 5 s) and reap it.
-function M.containerd_stop(pid)
-  if not pid then return end
-  os.execute(("kill -TERM %d 2>/dev/null"):format(pid))
-  for _ = 1, 100 do
-    local st = read("/proc/" .. pid .. "/stat")
-    if not st or st:match("^%d+ %b() Z") then return end
-    os.execute("sleep 0.05")
+--- Mount points at or under T in the mount namespace of process 'pid'.
+function M.mounts_of(pid, T)
+  local found = {}
+  for line in (read("/proc/" .. pid .. "/mountinfo") or ""):gmatch("[^\n]+") do
+    local mp = line:match("^%S+ %S+ %S+ %S+ (%S+)")
+    if mp and (mp == T or mp:sub(1, #T + 1) == T .. "/") then found[#found + 1] = mp end
   end
-  os.execute(("kill -KILL %d 2>/dev/null"):format(pid))
+  return found
+end
+
+--- Stop containerd 'pid' (SIGTERM, then SIGKILL after 10 s); true once
+-- it is gone (its parent, the shell that started it, is gone: init reaps).
+function M.containerd_stop(pid)
+  if not pid then return true end
+  local function gone()
+    local st = read("/proc/" .. pid .. "/stat")
+    return not st or st:match("^%d+ %b() Z") ~= nil
+  end
+  for _, sig in ipairs { "TERM", "KILL" } do
+    os.execute(("kill -%s %d 2>/dev/null"):format(sig, pid))
+    for _ = 1, 200 do
+      if gone() then return true end
+      os.execute("sleep 0.05")
+    end
+  end
+  return gone()
 end
 
 --- An OCI image layout archive of T/rootfs (made here when missing) at
