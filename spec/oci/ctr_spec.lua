@@ -21,6 +21,15 @@ describe("containerd (ctr) with the OCI runtime", function()
     pending(why)
     return
   end
+  do
+    local probe = helper.tmpdir("0755")
+    local refused = helper.is_root() and oci.host_refuses(helper.root, probe, RUNTIME)
+    helper.rmtree(probe)
+    if refused then
+      pending(refused)
+      return
+    end
+  end
   if not helper.is_root() then
     pending("needs root: containerd runs as root")
     return

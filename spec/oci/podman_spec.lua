@@ -21,6 +21,15 @@ describe("podman with the OCI runtime", function()
     pending(why)
     return
   end
+  do
+    local probe = helper.tmpdir("0755")
+    local refused = helper.is_root() and oci.host_refuses(helper.root, probe, RUNTIME)
+    helper.rmtree(probe)
+    if refused then
+      pending(refused)
+      return
+    end
+  end
   if not helper.is_root() then
     pending("needs root: rootful podman (the rootless case runs as uid 4242 from root)")
     return

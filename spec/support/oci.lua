@@ -341,4 +341,64 @@ function M.oci_archive(top, T, out)
   assert(ok, err)
 end
 
+-- A JSON string (what argv holds: printable text).
+local function json_string(v)
+  return '"' .. v:gsub('[%c"\\]', function(c)
+    return ({ ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t" })[c]
+      or ("\\u%04x"):format(c:byte())
+  end) .. '"'
+end
+
+-- `runc spec`'s config.json (runc 1.1.5) with terminal false: the bundle
+-- every runtime runs alike.
+local CONFIG =
+  '{"ociVersion":"1.0.2-dev","process":{"terminal":false,"user":{"uid":0,"gid":0},"args":%s,"env":['
+  .. '"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","TERM=xterm"],"cwd":"/","cap'
+  .. 'abilities":{"bounding":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"effective":["CAP_A'
+  .. 'UDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"permitted":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NE'
+  .. 'T_BIND_SERVICE"],"ambient":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"]},"rlimits":[{"t'
+  .. 'ype":"RLIMIT_NOFILE","hard":1024,"soft":1024}],"noNewPrivileges":true},"root":{"path":"rootfs","'
+  .. 'readonly":true},"hostname":"nslua-test","mounts":[{"destination":"/proc","type":"proc","source":'
+  .. '"proc"},{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime",'
+  .. '"mode=755","size=65536k"]},{"destination":"/dev/pts","type":"devpts","source":"devpts","options"'
+  .. ':["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]},{"destination":"/dev/shm'
+  .. '","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]}'
+  .. ',{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","no'
+  .. 'dev"]},{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev'
+  .. '","ro"]},{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","'
+  .. 'noexec","nodev","relatime","ro"]}],"linux":{"resources":{"devices":[{"allow":false,"access":"rwm'
+  .. '"}]},"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"moun'
+  .. 't"}],"maskedPaths":["/proc/acpi","/proc/asound","/proc/kcore","/proc/keys","/proc/latency_stats"'
+  .. ',"/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/sys/firmware","/proc/scsi"],"reado'
+  .. 'nlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}'
+
+--- A bundle in 'dir': a busybox rootfs (scripts/mkrootfs.sh) and the
+-- config.json above with process.args = argv.
+function M.bundle(top, dir, argv)
+  M.rootfs(top, dir .. "/rootfs")
+  local args = {}
+  for i, a in ipairs(argv) do args[i] = json_string(a) end
+  write(dir .. "/config.json", CONFIG:format("[" .. table.concat(args, ",") .. "]"))
+end
+
+--- Whether 'runtime' can run a container on this host: nil, or why not
+-- when it refuses the host itself.  crun 1.8.1 refuses every container on
+-- a hybrid host whose cgroup2 holds a controller ("cgroups in hybrid mode
+-- not supported, drop all controllers from cgroupv2"; hugetlb here), even
+-- with --cgroup-manager=disabled.  A bundle in T/probe, removed after.
+function M.host_refuses(top, T, runtime)
+  local dir = T .. "/probe"
+  M.bundle(top, dir, { "/bin/true" })
+  local id = ("nsluaprobe%d"):format(math.random(1 << 30))
+  local ok, out = sh(("cd %s && %s --root %s run --bundle %s %s </dev/null"):format(q(dir), q(runtime),
+    q(T .. "/probe-state"), q(dir), id))
+  sh(("%s --root %s delete -f %s"):format(q(runtime), q(T .. "/probe-state"), id))
+  sh("rm -rf " .. q(dir) .. " " .. q(T .. "/probe-state"))
+  if not ok and out:find("cgroups in hybrid mode not supported", 1, true) then
+    return ("%s refuses this host: %s (docs/oci.md \"crun on a hybrid host\")"):format(runtime,
+      out:match("[^\n]*hybrid[^\n]*"))
+  end
+  return nil
+end
+
 return M
