@@ -22,11 +22,12 @@ bench="crun hyperfine strace linux-perf valgrind"
 # --oci: spec/oci/ runs podman and containerd (ctr) against nslua-oci, and
 # the bench's OCI scenario compares it with runc and crun.  podman needs
 # conmon (its container monitor), fuse-overlayfs and slirp4netns (rootless
-# storage and network), catatonit (--init, the rootless pause process) and
-# uidmap (newuidmap for rootless podman); runc and crun are the reference
-# runtimes (Debian's containerd depends on runc).  No Go toolchain: the
-# runtime-tools suite is built by hand (docs/oci.md), not by CI.
-oci="podman containerd runc crun conmon fuse-overlayfs slirp4netns catatonit uidmap"
+# storage and network) and catatonit (--init, the rootless pause process;
+# rootless podman's newuidmap is uidmap, already above); runc and crun are
+# the reference runtimes (Debian's containerd depends on runc).  No Go
+# toolchain: the runtime-tools suite is built by hand (docs/oci.md), not
+# by CI.
+oci="podman containerd runc crun conmon fuse-overlayfs slirp4netns catatonit"
 
 for a in "$@"; do
   case "$a" in
