@@ -166,6 +166,20 @@ describe("podman with the OCI runtime", function()
 
   describe("rootless (uid " .. helper.ROOTLESS_UID .. ")", function()
     local uid = helper.ROOTLESS_UID
+    -- live (not zombie) processes whose real uid is 'u'
+    local function procs_of(u)
+      local out = {}
+      local f = io.popen("ls /proc")
+      for name in f:lines() do
+        local st = name:match("^%d+$") and helper.read("/proc/" .. name .. "/status")
+        local ruid = st and st:match("\nUid:%s*(%d+)")
+        if ruid and tonumber(ruid) == u and not st:match("\nState:%s*Z") then
+          out[#out + 1] = name .. " " .. (st:match("^Name:%s*(%S+)") or "")
+        end
+      end
+      f:close()
+      return out
+    end
     local function has_range(file)
       for line in (helper.read(file) or ""):gmatch("[^\n]+") do
         local who = line:match("^([^:]+):%d+:%d+$")
@@ -198,14 +212,20 @@ describe("podman with the OCI runtime", function()
         :format(q(T .. "/rootfs"), q(R), uid, q(R))))
       local ok, out = rl(("import %s/rootfs.tar %s"):format(q(R), IMAGE))
       assert.is_true(ok, out)
-      ok, out = rl("run --rm --network none --pull=never --cgroups disabled " .. IMAGE
+      ok, out = rl("run --rm --network none --pull=never " .. IMAGE
         .. " sh -c 'id -u; cat /proc/self/uid_map'")
-      local pause = tonumber(helper.read(xdg .. "/libpod/tmp/pause.pid") or "")
       rl("rm -a -f -t 0")
       rl("rmi -a -f")
+      -- rootless podman keeps a pause process (catatonit -P) holding its
+      -- user namespace; it writes the pid under the engine's tmp_dir
+      local pause = tonumber(helper.read(R .. "/tmp/pause.pid") or helper.read(xdg .. "/libpod/tmp/pause.pid") or "")
       if pause then os.execute("kill -9 " .. pause) end
+      local left = helper.wait_until(function()
+        return #procs_of(uid) == 0 and {} or nil
+      end, 5) or procs_of(uid)
       -- storage the user's namespace made (ids of the range) needs root to go
       helper.rmtree(R)
+      assert.are.same({}, left)
       assert.is_true(ok, out)
       assert.matches("^0\n%s+0%s+" .. uid .. "%s+1\n", out)
     end)
