@@ -138,11 +138,23 @@ driver = "vfs"
 graphroot = "%s/root"
 runroot = "%s/runroot"
 ]]):format(T, T))
-  return ("env CONTAINERS_CONF=%s CONTAINERS_STORAGE_CONF=%s TMPDIR=%s XDG_CONFIG_HOME=%s "
-    .. "podman --root %s --runroot %s --storage-driver vfs --cgroup-manager cgroupfs "
-    .. "--events-backend file --tmpdir %s --runtime %s"):format(q(T .. "/containers.conf"),
-    q(T .. "/storage.conf"), q(T .. "/tmp"), q(T .. "/config"), q(T .. "/root"), q(T .. "/runroot"),
-    q(T .. "/tmp"), q(runtime))
+  local env, args = M.podman_argv(T, runtime)
+  local words = { "env" }
+  for _, e in ipairs(env) do words[#words + 1] = q(e) end
+  for _, a in ipairs(args) do words[#words + 1] = q(a) end
+  return table.concat(words, " ")
+end
+
+--- The podman command of podman_setup(T, ...) for 'runtime' as an
+-- environment (a list of "K=V": the config files, TMPDIR) and an argv
+-- (podman and its global flags, up to --runtime PATH).
+function M.podman_argv(T, runtime)
+  local env = { "CONTAINERS_CONF=" .. T .. "/containers.conf", "CONTAINERS_STORAGE_CONF=" .. T .. "/storage.conf",
+                "TMPDIR=" .. T .. "/tmp", "XDG_CONFIG_HOME=" .. T .. "/config" }
+  local args = { M.which("podman") or "podman", "--root", T .. "/root", "--runroot", T .. "/runroot",
+                 "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+                 "--tmpdir", T .. "/tmp", "--runtime", runtime }
+  return env, args
 end
 
 --- Import T/rootfs (made here) as IMAGE with the podman prefix 'podman'.
