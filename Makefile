@@ -69,7 +69,7 @@ ISOLATE_DEFS = -DISOLATE_LUA='"$(ISOLATE_LUA)"' -DISOLATE_SCRIPT='"$(ISOLATE_SCR
 # the parse, ~10x faster than source; scripts/nslua uses a .luac only when
 # it is at least as new as its source.  argparse is the CLI's biggest module.
 # Without luac5.4 (part of Debian's lua5.4) the launcher just parses sources.
-LUA_SRCS := $(wildcard lua/nslua/*.lua lua/nslua/cli/*.lua)
+LUA_SRCS := $(wildcard lua/nslua/*.lua lua/nslua/cli/*.lua lua/nslua/oci/*.lua)
 ifneq ($(shell command -v $(LUAC) 2>/dev/null),)
 LUAC_OUT := $(LUA_SRCS:lua/%.lua=build/lua/%.luac)
 ARGPARSE := $(shell $(LUA) -e 'io.write(package.searchpath("argparse", package.path) or "")' 2>/dev/null)
@@ -144,9 +144,10 @@ install: all
 	  exit 1; \
 	fi
 	install -D -m 0755 $(TARGET) $(DESTDIR)$(LIBDIR)/nslua/core.so
-	install -d $(DESTDIR)$(LUADIR)/nslua/recipes $(DESTDIR)$(LUADIR)/nslua/cli
+	install -d $(DESTDIR)$(LUADIR)/nslua/recipes $(DESTDIR)$(LUADIR)/nslua/cli $(DESTDIR)$(LUADIR)/nslua/oci
 	install -m 0644 lua/nslua/*.lua $(DESTDIR)$(LUADIR)/nslua/
 	install -m 0644 lua/nslua/cli/*.lua $(DESTDIR)$(LUADIR)/nslua/cli/
+	install -m 0644 lua/nslua/oci/*.lua $(DESTDIR)$(LUADIR)/nslua/oci/
 	install -m 0644 lua/nslua/recipes/*.lua $(DESTDIR)$(LUADIR)/nslua/recipes/
 	# the interpreter named directly: an `env` line costs a PATH search per run
 	install -d $(DESTDIR)$(BINDIR)

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -451,6 +452,35 @@ static int proc_tcsetattr (lua_State *L) {
   return nslua_ok(L);
 }
 
+/* proc.connect_unix(path) -> fd box | nil, msg, errno
+** A stream socket connected to the unix socket at path (an OCI engine's
+** console socket).  ENAMETOOLONG for a path sun_path cannot hold. */
+static int proc_connect_unix (lua_State *L) {
+  size_t len;
+  const char *path = luaL_checklstring(L, 1, &len);
+  struct sockaddr_un sa;
+  int *box;
+  if (len == 0 || len >= sizeof sa.sun_path)
+    return nslua_fail(L, len == 0 ? ENOENT : ENAMETOOLONG, "connect", path);
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  memcpy(sa.sun_path, path, len);
+  box = nslua_newfd(L);
+  *box = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (*box < 0) {
+    int err = errno;
+    *box = -1;
+    return nslua_fail(L, err, "socket", NULL);
+  }
+  if (connect(*box, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    int err = errno;
+    close(*box);
+    *box = -1;
+    return nslua_fail(L, err, "connect", path);
+  }
+  return 1;
+}
+
 /* proc.sendfd(sock, fd) -> true | nil, msg, errno  (SCM_RIGHTS, one byte) */
 static int proc_sendfd (lua_State *L) {
   int sock = nslua_checkfd(L, 1), fd = nslua_checkfd(L, 2);
@@ -523,6 +553,7 @@ const luaL_Reg nslua_proc_fds_funcs[] = {
   {"openpty", proc_openpty},
   {"pipe", proc_pipe},
   {"read", proc_read},
+  {"connect_unix", proc_connect_unix},
   {"recvfd", proc_recvfd},
   {"sealed_copy", proc_sealed_copy},
   {"sendfd", proc_sendfd},

@@ -298,6 +298,15 @@ static int mnt_mkdir (lua_State *L) {
   return nslua_ok(L);
 }
 
+/* mount.mkfifo(path [, mode]) -> true | nil, msg, errno  (0600 default) */
+static int mnt_mkfifo (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  mode_t mode = check_mode(L, 2, 0600);
+  if (mkfifo(path, mode) != 0)
+    return nslua_fail(L, errno, "mkfifo", path);
+  return nslua_ok(L);
+}
+
 /*
 ** mount.mkfile(path [, mode = 0644]) -> true | nil, msg, errno
 ** An empty file to bind-mount a file onto.  An existing non-directory is
@@ -1117,6 +1126,7 @@ static const luaL_Reg mnt_funcs[] = {
   {"chroot", mnt_chroot},
   {"lstat", mnt_lstat},
   {"mkdir", mnt_mkdir},
+  {"mkfifo", mnt_mkfifo},
   {"mkfile", mnt_mkfile},
   {"mknod", mnt_mknod},
   {"mount", mnt_mount},

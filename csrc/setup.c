@@ -72,6 +72,7 @@ typedef struct plan {
   int sync_fd, sync_close, status_fd, tty_sock;
   int ids, lo, strict, stop, tty;
   int init, new_session;        /* plan.init ~= false, plan.exec.session ~= "keep" */
+  int detach;                   /* plan.detach: outlives nslua once parked */
   int block_fd, userns_block_fd, caller_sync;   /* plan.sync: the caller's, -1: none */
   const char **locks;           /* plan.lock_files: inside paths */
   size_t nlocks;
@@ -543,6 +544,7 @@ static int setup_plan (lua_State *L) {
   lua_getfield(L, t, "init");
   p->init = lua_isnil(L, -1) || lua_toboolean(L, -1);
   lua_pop(L, 1);
+  p->detach = opt_flag(L, t, "detach");
   {
     /* plan.exec.session: the child and the exec tail alike */
     const char *session = opt_str(L, 3, "session", "plan.exec");
@@ -748,7 +750,8 @@ static void block_on (const plan *p, int fd, const char *what) {
   for (;;) {
     pf[0].fd = fd;
     pf[0].events = POLLIN;
-    pf[1].fd = p->sync_fd;
+    /* detached (plan.detach): nslua may be gone; only the fd counts */
+    pf[1].fd = p->detach ? -1 : p->sync_fd;
     pf[1].events = 0;
     pf[0].revents = pf[1].revents = 0;
     if (poll(pf, 2, -1) < 0) {
@@ -945,6 +948,20 @@ static void run_plan (plan *p) {
     nslua_exec_set_userns(p->exec, p->userns_after);
   if (p->userns_disable || p->userns_assert)
     probe_userns(p, p->userns_after >= 0 ? p->userns_after : userns);
+  /* plan.detach: parked here, the container must outlive nslua (an OCI
+  ** "created" container, which `start` releases through block_fd).  The
+  ** parent-death signal goes, then a parent already gone ends us, then
+  ** the pid record tells nslua we are parked: set-up is complete. */
+  if (p->detach) {
+    if (prctl(PR_SET_PDEATHSIG, 0UL, 0, 0, 0) != 0)
+      fail(p, "sync", errno, NULL, "prctl", "pdeathsig", NULL);
+    pf.fd = p->sync_fd;
+    pf.events = POLLIN;
+    pf.revents = 0;
+    if (poll(&pf, 1, 0) > 0 && (pf.revents & POLLHUP))
+      _exit(1);
+    nslua_status_pid(p->status_fd, (pid_t)syscall(SYS_getpid));
+  }
   if (p->block_fd >= 0)
     block_on(p, p->block_fd, "block_fd");
   /* plan.sync.sync_fd: its end of file tells the caller the sandbox ended */
@@ -955,7 +972,8 @@ static void run_plan (plan *p) {
   if (!p->init) {
     if (p->caller_sync >= 0)
       nslua_exec_keep(p->exec, p->caller_sync);
-    nslua_status_pid(p->status_fd, (pid_t)syscall(SYS_getpid));
+    if (!p->detach)
+      nslua_status_pid(p->status_fd, (pid_t)syscall(SYS_getpid));
     nslua_exec_child(p->exec, p->stdio);
   }
   /* 5. the command, then the init */

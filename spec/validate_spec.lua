@@ -429,7 +429,8 @@ describe("nslua.validate", function()
         assert.same({ "user.gid: must be an integer 0..65535",
           "user.uid: must be an integer 0..65535" }, errs { user = { uid = bad, gid = bad } })
       end
-      assert.same({ "user.map: must be \"used\", \"all\" or \"caller\"" }, errs { user = { map = "some" } })
+      assert.same({ "user.map: must be \"used\", \"all\", \"caller\", \"host\" or \"explicit\"" },
+        errs { user = { map = "some" } })
       assert.same({ "user.name: unknown field" }, errs { user = { name = "x" } })
       assert.same({ "user: must be \"host\" or a table { uid, gid, map }" }, errs { user = "root" })
       assert.same({ "user: must be \"host\" or a table { uid, gid, map }" }, errs { user = 0 })

@@ -48,7 +48,10 @@ function M.new(spec, opts)
   local s, errs = validate.check(spec, { need_argv = true })
   if not s then error(table.concat(errs, "\n"), 2) end
   local pool = opts and opts.pool
-  local acquire = pool and function(sp) return resources.lease(pool, sp) end or resources.fresh
+  -- opts.state_root: where the record goes (a front end's own root: OCI)
+  local root = opts and opts.state_root
+  local acquire = pool and function(sp) return resources.lease(pool, sp) end
+    or function(sp) return resources.fresh(sp, root) end
   return setmetatable({ spec = s, _acquire = acquire, _cleanup = {} }, Container)
 end
 
@@ -103,12 +106,67 @@ function Container:start()
     self.plan = launch.plan(spec, res)
     ok, err, code = self:_launch()
   end
+  if ok and spec.detach then ok, err, code = self:_park() end
   if not ok then
     self:_unwind()
     return nil, ("start '%s': %s"):format(spec.name or self.id or "?", err), code
   end
+  if spec.detach then return self._pid end
   running[self] = true
   return self._pid
+end
+
+M.PARK_TIMEOUT = 60
+
+-- spec.detach: wait until the child is parked before its command (its
+-- pid record), or has failed; then let it go.  Parked, it no longer dies
+-- with us: its record says detached=1, so it is alive while its command
+-- is (state.list), the cleanup stack is dropped (its objects now belong to
+-- whoever deletes the container: resources.remove_record), and with a tty
+-- the pty's master is self.tty_master for the caller to hand on.
+function Container:_park()
+  local buf, deadline = {}, proc.now() + M.PARK_TIMEOUT
+  local fds = { { fd = self._status_r, events = { ["in"] = true } } }
+  local st = {}
+  while not st.cmd_pid do
+    local left = math.max(0, math.ceil((deadline - proc.now()) * 1000))
+    if left == 0 then return nil, "set-up did not finish in time", errno.ETIMEDOUT end
+    local n = proc.poll(fds, left)
+    if n and n > 0 then
+      local data = proc.read(self._status_r, 4096)
+      if not data or data == "" then break end
+      buf[#buf + 1] = data
+      st = status.parse(table.concat(buf))
+      if st.setup then
+        return nil, ("set-up failed at %s: %s"):format(st.setup.step, st.setup.msg or ""),
+          st.setup.errno
+      end
+    end
+  end
+  if not st.cmd_pid then
+    local _, how, hcode = proc.waitpid(self._pid)
+    self._reaped = true
+    return nil, ("the child ended during set-up (%s %s)"):format(tostring(how), tostring(hcode)),
+      errno.ECHILD
+  end
+  if self.spec.tty then
+    self.tty_master = proc.recvfd(self._tty_sock)
+    self._tty_sock:close()
+    if not self.tty_master then return nil, "the pty's master did not arrive", errno.EIO end
+  end
+  local ok, err, code = self.res:record({ detached = 1 })
+  if not ok then return nil, "record: " .. tostring(err), code end
+  self._detached = true
+  self._cleanup = {}
+  self._sync_w:close()
+  self._status_r:close()
+  self:_resume_gc()
+  return true
+end
+
+--- The state directory of the container's record (nil when stateless).
+function Container:state_dir()
+  return self.res and self.res.state_dir
 end
 
 -- Close fd boxes on the cleanup stack unless already closed (the child's
@@ -296,7 +354,7 @@ function M.state_record(self, pid)
     uid = ident.uid or "", gid = ident.gid or "", user_mode = ident.mode,
     caps = spec.caps or {}, seccomp = plan.exec.seccomp,
     rlimits = rl, env = env, cwd = type(spec.cwd) == "table" and spec.cwd[1] or spec.cwd,
-    tty = spec.tty and 1 or 0,
+    tty = spec.tty and 1 or 0, no_init = plan.init == false and 1 or nil,
     net = type(spec.net) == "table" and (spec.net.bridge and "bridge" or "veth") or spec.net,
   }
 end

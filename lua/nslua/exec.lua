@@ -191,6 +191,8 @@ local function wait_ready(rec, nested)
   local deadline = proc.now() + M.READY_TIMEOUT
   while true do
     if not state.alive(info.init_pid, info.init_start) then return nil end
+    -- no init (spec.init = false): the child is the command
+    if info.no_init == 1 and not nested then return info.init_pid end
     -- the record gains cmd_nspid once the owner has read it
     local fresh = read_info(rec.dir)
     local cmd = M.command_pid(info.init_pid, math.tointeger(fresh.cmd_nspid))
@@ -251,6 +253,7 @@ local function prepare(rec, argv, opts)
     proc.poll({}, 10)
     info = read_info(rec.dir)
     rec.info, rec.alive = info, state.alive(info.owner_pid, info.owner_start)
+      or (info.detached == 1 and state.alive(info.init_pid, info.init_start))
   end
   if not info.init_pid or not rec.alive or not state.alive(info.init_pid, info.init_start) then
     return not_running(name)
@@ -259,12 +262,17 @@ local function prepare(rec, argv, opts)
   if not r then return nil, "exec: " .. perr, errno.EINVAL end
   local privileged = proc.getuid() == 0
   -- (a "join" container keeps them in the joined namespace: no nested one)
+  -- opts.caps: the process's own (an OCI exec's process.capabilities)
+  if opts.caps then r.caps = opts.caps end
   local kept = #r.caps > 0 and r.user_mode ~= "host" and r.user_mode ~= "join"
   if kept and not privileged then
     return nil, ("exec: container '%s' keeps capabilities in a nested user namespace, "
       .. "which a rootless exec cannot join (its parent, the container's, is only "
       .. "reachable through the non-dumpable init)"):format(name), errno.EPERM
   end
+  -- opts.seccomp: the profile the caller has (an OCI front end reads it
+  -- from the bundle again), for a container whose record says "custom"
+  if opts.seccomp ~= nil then r.seccomp = opts.seccomp end
   if r.seccomp == "custom" then
     return nil, ("exec: container '%s' runs a seccomp profile table, which cannot be "
       .. "compiled again from its state record"):format(name), errno.EINVAL
@@ -303,7 +311,8 @@ local function prepare(rec, argv, opts)
 
   -- the command's environment, then the caller's additions
   local env, pos = {}, {}
-  for _, kv in ipairs(r.env) do
+  -- opts.env_only: the caller's env is the whole environment (an OCI process)
+  for _, kv in ipairs(opts.env_only and {} or r.env) do
     local k = kv:match("^([^=]+)=")
     pos[k] = #env + 1
     env[#env + 1] = kv
@@ -323,6 +332,8 @@ local function prepare(rec, argv, opts)
     xo.uid, xo.gid = r.uid, r.gid
     if r.user_mode == "slot" then xo.groups = {} end
   end
+  -- opts.uid / opts.gid: the ids inside (an OCI exec's process.user)
+  if opts.uid then xo.uid, xo.gid, xo.groups = opts.uid, opts.gid or 0, {} end
   if r.seccomp ~= "none" then
     local seccomp = require "nslua.seccomp"
     local ok, bpf, serr, scode = pcall(seccomp.compile, r.seccomp)
@@ -341,7 +352,7 @@ local function prepare(rec, argv, opts)
     return nil, "exec: " .. cerr, ccode
   end
   xo.cgroup_procs = cfds
-  p.argv, p.env, p.opts = argv, env, xo
+  p.argv, p.env, p.opts, p.detach = argv, env, xo, opts.detach
   return p
 end
 
@@ -373,7 +384,7 @@ local function helper_main(p, status_w)
     ok, err, code = proc.new_session_keyring()
     if not ok then fail("keyring", err, code) end
   end
-  proc.prctl("pdeathsig", 9)
+  if not p.detach then proc.prctl("pdeathsig", 9) end
   if p.set then
     local ok, err, code = ns.setns(p.pidfd, p.set)
     if not ok then fail("setns", err, code) end
@@ -396,6 +407,11 @@ local function helper_main(p, status_w)
     fail("exec", ok and "returned" or why, 0)
   end
   proc.status(status_w, "pid", pid)
+  -- opts.detach: the command is left to our parent's subreaper (an OCI
+  -- engine's conmon or shim), which the pid record names it to
+  if p.detach then
+    proc._exit(0)
+  end
   -- keep only the status pipe, reap the command (and what it leaves),
   -- forward signals, and write the "exit" record
   proc.init(pid, status_w)
@@ -449,7 +465,7 @@ local function run(p)
     proc.sigprocmask("setmask", old)
     return nil, "exec: " .. err, code
   end
-  local buf, cmd, pending = {}, nil, {}
+  local buf, cmd, pending, detached = {}, nil, {}, nil
   local fds = { { fd = status_r, events = { ["in"] = true } },
                 { fd = sfd, events = { ["in"] = true } } }
   while true do
@@ -468,7 +484,9 @@ local function run(p)
         if not data or data == "" then break end
         buf[#buf + 1] = data
         local cpid = not cmd and status.parse(table.concat(buf)).cmd_pid
-        if cpid then
+        if cpid and p.detach then
+          detached = cpid
+        elseif cpid then
           -- a pidfd: the helper reaps the command, its pid may be reused
           cmd = proc.pidfd_open(cpid)
           for _, s in ipairs(cmd and pending or {}) do proc.pidfd_send_signal(cmd, s) end
@@ -482,7 +500,9 @@ local function run(p)
   sfd:close()
   status_r:close()
   proc.sigprocmask("setmask", old)
-  local r = result_of(table.concat(buf), how, hcode)
+  local st = detached and status.parse(table.concat(buf))
+  local r = (st and not st.setup and not st.exec) and { status = "detached", pid = detached }
+    or result_of(table.concat(buf), how, hcode)
   r.wall_s = proc.now() - t0
   return r
 end
@@ -501,9 +521,13 @@ end
 local function check_opts(opts, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then error("exec: opts must be a table", level + 1) end
+  local valid = { env = true, cwd = true, env_only = true, uid = true, gid = true, detach = true,
+                  seccomp = true, caps = true }
   for k in pairs(opts) do
-    if k ~= "env" and k ~= "cwd" then
-      error(("exec: unknown option '%s' (valid: cwd env)"):format(tostring(k)), level + 1)
+    if not valid[k] then
+      error(("exec: unknown option '%s' (valid: caps cwd detach env env_only gid seccomp uid)")
+        :format(tostring(k)),
+        level + 1)
     end
   end
   if opts.env ~= nil and type(opts.env) ~= "table" then error("exec: opts.env must be a table", level + 1) end
@@ -534,7 +558,8 @@ function M.exec(target, argv, opts)
     if not read(target.dir .. "/info") then return not_running(target.name or target.id or target.dir) end
     local info = read_info(target.dir)
     rec = { id = target.id, dir = target.dir, info = info, name = target.name,
-            alive = state.alive(info.owner_pid, info.owner_start) }
+            alive = state.alive(info.owner_pid, info.owner_start)
+              or (info.detached == 1 and state.alive(info.init_pid, info.init_start)) }
   else
     rec, err, code = M.find(target)
     if not rec then return nil, err, code end

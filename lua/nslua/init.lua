@@ -22,8 +22,8 @@ function M.flagset(list)
 end
 
 --- Create a container from a spec (see nslua.container).
-function M.container(spec)
-  return require("nslua.container").new(spec)
+function M.container(spec, opts)
+  return require("nslua.container").new(spec, opts)
 end
 
 --- A warm pool of sandboxes of one policy (see nslua.pool).

@@ -15,7 +15,8 @@
 --   source_is.rootfs ("/", "/proc" or "/sys": a source that is one of
 --   them), sys_masks (extra /sys masks), layout (/bin ... of
 --   the host), net (net.plan's table), getenv (keep_env and TERM values).
-local ALL_CAPS = require("nslua.validate").CAPS
+local validate = require "nslua.validate"
+local ALL_CAPS = validate.CAPS
 
 local M = {}
 
@@ -365,7 +366,7 @@ local function mount_plan(spec, res, ident)
   local ns = spec.namespaces
   local ctx = {
     res = res, nfiles = 0, file_bytes = 0, noverlays = 0, base_none = spec.base == "none",
-    tty_gid = (ident and ident.map == "all") or spec.user == "host",
+    tty_gid = (ident and ident.map == "all") or validate.host_user(spec.user),
     owner = ident and { uid = ident.uid, gid = ident.gid },
   }
   local strict = false
@@ -435,6 +436,31 @@ end
 local function identity(spec, res)
   if spec.user == "host" then return { mode = "host" } end
   local u = spec.user
+  -- map = "host": no user namespace; the ids (if given) are host ids
+  if u.map == "host" then return { mode = "host", uid = u.uid, gid = u.gid, groups = u.groups } end
+  -- map = "explicit": the spec's own maps (an OCI config's uidMappings),
+  -- written by us (privileged, or the caller's one id) or by
+  -- newuidmap/newgidmap; the namespace is owned by the caller, as runc's
+  if u.map == "explicit" then
+    local ident = { mode = "explicit", uid = u.uid, gid = u.gid, groups = u.groups or {},
+                    uid_map = u.uid_map, gid_map = u.gid_map, setgroups = "allow" }
+    local function zero(map)
+      for _, l in ipairs(map) do if l[1] == 0 then return true end end
+      return false
+    end
+    -- set-up runs as inside root when it is mapped (the mounts' owner)
+    ident.switch = zero(u.uid_map) and zero(u.gid_map) or nil
+    if not res.privileged then
+      local own = #u.uid_map == 1 and #u.gid_map == 1 and u.uid_map[1][2] == res.host_uid
+        and u.gid_map[1][2] == res.host_gid and u.uid_map[1][3] == 1 and u.gid_map[1][3] == 1
+      if own then
+        ident.setgroups = "deny"
+      else
+        ident.helper = true
+      end
+    end
+    return ident
+  end
   -- userns.fd: the caller's user namespace, joined by the clone: its maps
   -- are what they are (nothing to write); ids switch only when given
   if spec.userns and spec.userns.fd then return { mode = "join", uid = u.uid, gid = u.gid } end
@@ -652,7 +678,8 @@ function M.plan(spec, res)
     session = spec.session == "keep" and "keep" or nil,
     -- the command's parent-death signal: asked for, or without an init
     -- (its parent is then nslua itself: a sandbox never outlives nslua)
-    die_with_parent = (spec.die_with_parent or spec.init == false) or nil,
+    -- (spec.detach: it outlives nslua, which only parks it)
+    die_with_parent = (spec.die_with_parent or (spec.init == false and not spec.detach)) or nil,
     -- host root with every capability: its sets as they are (bwrap's way)
     host_caps = ident.mode == "host" and #caps == #ALL_CAPS or nil,
     seccomp_bpf = bpf_sizes(spec.seccomp_bpf),
@@ -662,9 +689,14 @@ function M.plan(spec, res)
   if ident.mode ~= "host" and not caller_maps then
     exec.uid, exec.gid = ident.uid, ident.gid
     if ident.mode == "slot" then exec.groups = {} end
+    if ident.mode == "explicit" and ident.setgroups ~= "deny" then exec.groups = ident.groups end
+  elseif ident.mode == "host" and ident.uid then
+    -- map = "host": host ids (as root; the groups given, or none)
+    exec.uid, exec.gid, exec.groups = ident.uid, ident.gid, ident.groups or {}
   end
   plan.exec = exec
   if spec.init == false then plan.init = false end
+  plan.detach = spec.detach or nil
   plan.die_with_parent = spec.die_with_parent or nil
   if spec.lock_files and #spec.lock_files > 0 then plan.lock_files = spec.lock_files end
   if spec.sync and next(spec.sync) then plan.sync = spec.sync end
@@ -787,7 +819,10 @@ function M.explain(plan)
   p("namespaces: %s%s", table.concat(plan.namespaces, " "),
     plan.join and (" (joins the pool's " .. table.concat(plan.join, " ") .. ")") or "")
   local ident = plan.identity
-  if ident.mode == "host" then
+  if ident.mode == "host" and ident.uid then
+    p("identity: host (no user namespace); host uid %d gid %d, groups %s", ident.uid, ident.gid,
+      #(ident.groups or {}) > 0 and table.concat(ident.groups, ",") or "none")
+  elseif ident.mode == "host" then
     p("identity: host (no user namespace; runs with the caller's ids)")
   elseif ident.mode == "join" then
     p("identity: joins the caller's user namespace (fd %d; no id maps written)%s", plan.userns.fd,
@@ -795,7 +830,8 @@ function M.explain(plan)
   else
     p("identity: %s user namespace; inside uid %d gid %d; uid map %s; gid map %s; setgroups %s%s%s",
       ident.mode == "slot" and "privileged (a free 65536-wide slot of host ids)"
-        or ident.mode == "caller" and "the caller's ids" or "rootless",
+        or ident.mode == "caller" and "the caller's ids"
+        or ident.mode == "explicit" and "the spec's maps" or "rootless",
       ident.uid, ident.gid, map_text(ident.uid_map), map_text(ident.gid_map), ident.setgroups,
       ident.helper and " (through newuidmap/newgidmap)" or "",
       ident.owner and ("; owned by host uid %d (its per-user quotas)"):format(ident.owner) or "")

@@ -20,6 +20,7 @@ local core = require "nslua.core"
 local state = require "nslua.state"
 local ids = require "nslua.ids"
 local limits = require "nslua.limits"
+local validate = require "nslua.validate"
 
 local ns, mount, proc = core.ns, core.mount, core.proc
 local errno = core.errno
@@ -200,6 +201,13 @@ function Res:record() return true end
 
 -- What both providers (and dry) find out the same way: who calls, the
 -- host's layout, the bind sources, the environment keep_env names.
+-- A privileged sandbox with a user namespace of nslua's maps takes a slot
+-- of host ids (not map = "caller", "host" or "explicit", nor a joined one).
+local function needs_slot(spec, res)
+  return res.privileged and not validate.host_user(spec.user) and spec.user.map ~= "caller"
+    and spec.user.map ~= "explicit" and not joins_userns(spec)
+end
+
 local function probe(spec, res)
   local uid = proc.getuid()
   res.privileged = uid == 0
@@ -242,7 +250,7 @@ local function probe(spec, res)
         return nil, ("mounts[%d]: bind-idmap needs a privileged caller (rootless binds already write as the caller)")
           :format(i), errno.EPERM
       end
-      if m.type == "bind-idmap" and spec.user == "host" then
+      if m.type == "bind-idmap" and validate.host_user(spec.user) then
         return nil, ("mounts[%d]: bind-idmap needs a user namespace (not user = \"host\")"):format(i),
           errno.EINVAL
       end
@@ -257,7 +265,7 @@ local function probe(spec, res)
   if spec.tty then res.getenv.TERM = os.getenv("TERM") end
   for _, name in ipairs(spec.keep_env or {}) do res.getenv[name] = os.getenv(name) end
   -- rootless, or map = "caller" (bubblewrap's: inside ids are the caller's own)
-  if spec.user ~= "host" and (not res.privileged or spec.user.map == "caller") then
+  if not validate.host_user(spec.user) and (not res.privileged or spec.user.map == "caller") then
     res.host_uid, res.host_gid = uid, proc.getgid()
     if spec.user.map == "all" then
       local sub, serr = ids.rootless_ranges(res.host_uid, res.host_gid)
@@ -304,7 +312,8 @@ local function open_trees(spec, res)
   -- a joined user namespace (userns.fd) binds by path in the child: trees
   -- host root opened would carry no lock, and its payload may hold
   -- capabilities in the namespace that owns the mounts
-  if not (res.privileged and spec.namespaces.mnt and spec.user ~= "host") or joins_userns(spec) then
+  if not (res.privileged and spec.namespaces.mnt and not validate.host_user(spec.user))
+    or joins_userns(spec) then
     return true
   end
   local idmap_fd
@@ -446,7 +455,10 @@ function M.sweep(root, opts)
   local removed, kept = {}, {}
   for _, rec in ipairs(state.list(root)) do
     local lock
-    if not rec.alive then
+    -- a detached container's record is its deleter's (opts.detached: gc)
+    if rec.info.detached == 1 and not (opts and opts.detached) then
+      lock = nil
+    elseif not rec.alive then
       lock = state.try_lock(rec.dir, rec.info)
     elseif wait > 0 and not state.alive(rec.info.owner_pid, rec.info.owner_start) then
       repeat
@@ -455,30 +467,41 @@ function M.sweep(root, opts)
       until lock or proc.now() >= deadline
     end
     if lock then
-      -- what the record names now (it may have changed since the listing)
-      local info = state.decode(state.read(rec.dir .. "/info"))
-      if info.init_pid and state.alive(info.init_pid, info.init_start) then
-        proc.kill(info.init_pid, 9)
-      end
-      local left, errors = {}, {}
-      if info.cgroup and info.cgroup ~= "" then
-        local dirs = list_field(info.cgroup_dirs)
-        _, left, errors = cgroup.remove_dirs(rec.id, #dirs > 0 and dirs or nil)
-      end
-      if info.net == "veth" or info.net == "bridge" then
-        local _, terr = net.release_id(rec.id, info.bridge, info.nft)
-        if terr then left[#left + 1], errors[#errors + 1] = info.nft, terr end
-      end
-      if #left == 0 then
-        state.remove(rec.dir)
+      local ok, err = M.remove_record(rec.dir, rec.id)
+      if ok then
         removed[#removed + 1] = rec.id
       else
-        kept[#kept + 1] = ("%s: %s"):format(rec.id, table.concat(errors, "; "))
+        kept[#kept + 1] = ("%s: %s"):format(rec.id, err)
       end
       if type(lock) == "userdata" then lock:close() end
     end
   end
   return removed, kept
+end
+
+--- Remove what one record names, then the record; the caller holds its
+-- lock (state.try_lock).  The init, if still alive, is killed first.
+-- @treturn[1] true
+-- @return[2] nil, the reasons the record was kept (a later sweep retries)
+function M.remove_record(dir, id)
+  -- what the record names now (it may have changed since the listing)
+  local info = state.decode(state.read(dir .. "/info"))
+  if info.init_pid and state.alive(info.init_pid, info.init_start) then
+    proc.kill(info.init_pid, 9)
+  end
+  local left, errors = {}, {}
+  if info.cgroup and info.cgroup ~= "" then
+    local dirs = list_field(info.cgroup_dirs)
+    local _
+    _, left, errors = cgroup.remove_dirs(id, #dirs > 0 and dirs or nil)
+  end
+  if info.net == "veth" or info.net == "bridge" then
+    local _, terr = net.release_id(id, info.bridge, info.nft)
+    if terr then left[#left + 1], errors[#errors + 1] = info.nft, terr end
+  end
+  if #left > 0 then return nil, table.concat(errors, "; ") end
+  state.remove(dir)
+  return true
 end
 
 local Fresh = setmetatable({}, { __index = Res })
@@ -505,14 +528,15 @@ end
 -- @return[1] resources
 -- @return[2] nil, message, errno, the id when one was chosen (everything
 -- made is released)
-function M.fresh(spec)
+function M.fresh(spec, root)
   if M.forbid then return nil, M.forbid, errno.EPERM end
   local res = setmetatable(new_res(spec), Fresh)
   local ok, err, code = probe(spec, res)
   if not ok then return nil, err, code end
-  local root
-  root, err, code = state.root()
-  if not root then return nil, err, code end
+  if not root then
+    root, err, code = state.root()
+    if not root then return nil, err, code end
+  end
   M.sweep(root)
   local needs_cg = res.cgroup_limits ~= nil
   local cg_opts = { rootless = not res.privileged }
@@ -577,7 +601,7 @@ function M.fresh(spec)
   end
   if not res.state_dir and not res.stateless then return nil, err, code, res.id end
 
-  if spec.user ~= "host" and res.privileged and spec.user.map ~= "caller" and not joins_userns(spec) then
+  if needs_slot(spec, res) then
     local slot, base, lockfd = ids.acquire()
     if not slot then
       res:release()
@@ -666,7 +690,7 @@ function M.dry(spec, opts)
   if not ok then return nil, err, code end
   res.id = opts.id or "xxxxxxxx"
   res.pool = opts.pool or nil
-  if spec.user ~= "host" and res.privileged and spec.user.map ~= "caller" and not joins_userns(spec) then
+  if needs_slot(spec, res) then
     local base = opts.host_uid or ids.config().base
     res.host_uid, res.host_gid = base, opts.host_gid or base
   end
@@ -675,7 +699,7 @@ function M.dry(spec, opts)
     if not okp then return nil, (tostring(plan):gsub("^[^\n]-:%d+: ", "", 1)), errno.EINVAL end
     res.net = plan
   end
-  if res.privileged and spec.namespaces.mnt and spec.user ~= "host" and not joins_userns(spec) then
+  if res.privileged and spec.namespaces.mnt and not validate.host_user(spec.user) and not joins_userns(spec) then
     for i, m in ipairs(spec.mounts or {}) do
       if launch.BIND_KINDS[m.type] and res.sources[i] then res.trees[launch.tree_key(i)] = true end
     end

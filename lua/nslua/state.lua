@@ -214,7 +214,9 @@ function M.list(root)
       local info = decode(read(dir .. "/info"))
       local lock = M.try_lock(dir, info)
       if type(lock) == "userdata" then lock:close() end
-      out[#out + 1] = { id = id, dir = dir, info = info, alive = lock == nil }
+      -- detached (an OCI container after create): alive while its command is
+      local alive = lock == nil or (info.detached == 1 and M.alive(info.init_pid, info.init_start))
+      out[#out + 1] = { id = id, dir = dir, info = info, alive = alive }
     end
   end
   return out

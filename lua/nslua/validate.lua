@@ -55,9 +55,9 @@ local FIELDS = set {
   "name", "hostname", "cwd", "argv", "namespaces", "user", "rootfs", "mounts",
   "net", "limits", "caps", "seccomp", "env", "keep_env", "stdio", "tty",
   "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
-  "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error",
+  "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error", "detach",
 }
-local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid" }
+local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid", "groups", "uid_map", "gid_map" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
 local STDIO_FIELDS = set { "stdin", "stdout", "stderr", "fds" }
 local STDIO_INSIDE_FIELDS = set { "inside" }
@@ -404,6 +404,58 @@ function Checker:namespaces(spec)
   return ns
 end
 
+--- Does the spec's user run on the host's ids (no user namespace)?
+-- user = "host", or user = { map = "host", uid, gid, groups } (the ids
+-- are then host ids: an OCI config without a user namespace).
+function M.host_user(u)
+  return u == "host" or (type(u) == "table" and u.map == "host")
+end
+
+local USER_MAPS = { used = true, all = true, caller = true, host = true, explicit = true }
+M.MAX_MAP_LINES = 340   -- the kernel's limit of lines in uid_map
+
+-- user.uid_map / user.gid_map (map = "explicit"): lines { inside,
+-- outside, count } (or { inside = , outside = , count = }), as an OCI
+-- config's uidMappings; inside ranges must not overlap.
+function Checker:id_map(v, p)
+  if type(v) ~= "table" or #v == 0 then
+    self:add(p, "must be a non-empty list of { inside, outside, count }")
+    return nil
+  end
+  if #v > M.MAX_MAP_LINES then
+    self:add(p, ("has %d lines (at most %d)"):format(#v, M.MAX_MAP_LINES))
+    return nil
+  end
+  local out = {}
+  for i, l in ipairs(v) do
+    local lp = ("%s[%d]"):format(p, i)
+    if type(l) ~= "table" then
+      self:add(lp, "must be a table { inside, outside, count }")
+      return nil
+    end
+    local a, b, c = as_int(l.inside or l[1]), as_int(l.outside or l[2]), as_int(l.count or l[3])
+    if not (a and b and c) or a < 0 or b < 0 or c < 1 or a + c > 0x100000000 or b + c > 0x100000000 then
+      self:add(lp, "must hold integers inside >= 0, outside >= 0, count >= 1 within 32 bits")
+      return nil
+    end
+    for j, o in ipairs(out) do
+      if a < o[1] + o[3] and o[1] < a + c then
+        self:add(lp, ("overlaps line %d inside the namespace"):format(j))
+        return nil
+      end
+    end
+    out[i] = { a, b, c }
+  end
+  return out
+end
+
+local function mapped(map, id)
+  for _, l in ipairs(map or {}) do
+    if id >= l[1] and id < l[1] + l[3] then return true end
+  end
+  return false
+end
+
 function Checker:user(v)
   if v == "host" then return "host" end
   local out = { uid = 65534, gid = 65534, map = "used" }
@@ -412,8 +464,18 @@ function Checker:user(v)
     return out
   end
   self:unknown(v, USER_FIELDS, "user")
-  -- map = "caller" maps one id each, any id (bubblewrap's --uid/--gid)
-  local max = v.map == "caller" and 0xfffffffe or 65535
+  if v.map ~= nil then
+    if not USER_MAPS[v.map] then
+      self:add("user.map", "must be \"used\", \"all\", \"caller\", \"host\" or \"explicit\"")
+    else
+      out.map = v.map
+    end
+  end
+  -- map = "caller" maps one id each, any id (bubblewrap's --uid/--gid);
+  -- "host" and "explicit" ids are any 32-bit id but the overflow one
+  local wide = out.map == "caller" or out.map == "host" or out.map == "explicit"
+  local max = wide and 0xfffffffe or 65535
+  if out.map == "host" then out.uid, out.gid = nil, nil end
   for _, k in ipairs { "uid", "gid" } do
     if v[k] ~= nil then
       local n = as_int(v[k])
@@ -424,11 +486,43 @@ function Checker:user(v)
       end
     end
   end
-  if v.map ~= nil then
-    if v.map ~= "used" and v.map ~= "all" and v.map ~= "caller" then
-      self:add("user.map", "must be \"used\", \"all\" or \"caller\"")
+  if v.groups ~= nil then
+    if type(v.groups) ~= "table" or #v.groups > 64 then
+      self:add("user.groups", "must be a list of at most 64 group ids")
     else
-      out.map = v.map
+      out.groups = {}
+      for i, g in ipairs(v.groups) do
+        local n = as_int(g)
+        if not n or n < 0 or n > 0xfffffffe then
+          self:add(("user.groups[%d]"):format(i), "must be an integer 0..4294967294")
+        else
+          out.groups[i] = n
+        end
+      end
+    end
+    if out.map ~= "host" and out.map ~= "explicit" then
+      self:add("user.groups", "requires map = \"host\" or \"explicit\"")
+    end
+  end
+  if out.map == "explicit" then
+    if v.uid == nil then out.uid = 0 end
+    if v.gid == nil then out.gid = 0 end
+    out.uid_map = self:id_map(v.uid_map, "user.uid_map")
+    out.gid_map = self:id_map(v.gid_map, "user.gid_map")
+    if out.uid_map and not mapped(out.uid_map, out.uid) then
+      self:add("user.uid", ("%d is not mapped by user.uid_map"):format(out.uid))
+    end
+    if out.gid_map and not mapped(out.gid_map, out.gid) then
+      self:add("user.gid", ("%d is not mapped by user.gid_map"):format(out.gid))
+    end
+    for i, g in ipairs(out.groups or {}) do
+      if out.gid_map and not mapped(out.gid_map, g) then
+        self:add(("user.groups[%d]"):format(i), ("%d is not mapped by user.gid_map"):format(g))
+      end
+    end
+  else
+    for _, k in ipairs { "uid_map", "gid_map" } do
+      if v[k] ~= nil then self:add("user." .. k, "requires map = \"explicit\"") end
     end
   end
   self:host_ids(v, out)
@@ -905,6 +999,13 @@ function Checker:process(spec, out)
   if spec.die_with_parent ~= nil then
     out.die_with_parent = self:boolean(spec.die_with_parent, "die_with_parent", false)
   end
+  -- detach: the command outlives nslua (an OCI container between create
+  -- and delete): no init, nothing that dies with nslua
+  if spec.detach ~= nil then
+    out.detach = self:boolean(spec.detach, "detach", false)
+    if out.detach and spec.init ~= false then self:add("detach", "requires init = false") end
+    if out.detach and spec.die_with_parent then self:add("detach", "conflicts with die_with_parent") end
+  end
   if spec.lock_files ~= nil then
     local v = spec.lock_files
     if not is_list(v) then
@@ -1021,7 +1122,7 @@ function Checker:cross_userns(spec, out)
   local ns, u = out.namespaces, out.userns
   if not u then return end
   if u.fd then
-    if out.user == "host" then
+    if M.host_user(out.user) then
       self:add("userns.fd", "requires a user namespace (not user = \"host\")")
     else
       local su = type(spec.user) == "table" and spec.user or {}
@@ -1038,7 +1139,7 @@ function Checker:cross_userns(spec, out)
     end
   end
   if u.disable then
-    if out.user == "host" then
+    if M.host_user(out.user) then
       self:add("userns.disable", "requires a user namespace (not user = \"host\")")
     elseif u.fd then
       self:add("userns.disable", "requires a new user namespace (conflicts with userns.fd)")
@@ -1060,7 +1161,7 @@ function Checker:cross(spec, out)
   local ns = out.namespaces -- so far only the valid entries the spec gave
   if spec.user == nil then
     out.user = ns.user == false and "host" or self:user({})
-  elseif out.user == "host" then
+  elseif M.host_user(out.user) then
     if ns.user then self:add("namespaces.user", "conflicts with user = \"host\"") end
   elseif ns.user == false then
     self:add("namespaces.user", "false requires user = \"host\"")
@@ -1075,7 +1176,7 @@ function Checker:cross(spec, out)
   for k, default in pairs(DEFAULT_NS) do
     if ns[k] == nil then ns[k] = default end
   end
-  ns.user = out.user ~= "host"
+  ns.user = not M.host_user(out.user)
   ns.net = out.net ~= "host"
   for i, m in ipairs(out.mounts) do
     local need = m and MOUNT_NEEDS_NS[m.type]

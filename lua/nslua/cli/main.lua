@@ -17,7 +17,7 @@ M.EXIT_FAIL = report.EXIT_FAIL
 --- The subcommands: each but help (answered here) is the module
 -- nslua.cli.<name> with main(args).  No recipe may share one of these names.
 M.SUBCOMMANDS = { run = true, exec = true, explain = true, ps = true, gc = true,
-                  doctor = true, help = true, bwrap = true, isolate = true }
+                  doctor = true, help = true, bwrap = true, isolate = true, oci = true }
 
 --- Write "nslua: <message>" to stderr.
 function M.eprintf(fmt, ...)
@@ -169,6 +169,7 @@ Usage: nslua FILE.lua [ARGS...]       run a recipe file
        nslua bwrap [OPTIONS] CMD      bubblewrap's command line (also as `bwrap`)
        nslua isolate OPTIONS --init | --run -- CMD | --cleanup
                                       isolate's command line (also as `isolate`)
+       nslua oci [GLOBAL] COMMAND ... an OCI runtime, runc's command line (also as `nslua-oci`)
        nslua exec TARGET -- CMD       run CMD inside a running container
        nslua ps [--json]              list containers
        nslua gc                       remove what dead nslua processes left behind
@@ -243,6 +244,11 @@ function M.main(argv)
   -- runs `nslua isolate`): that tool's command line and exit codes
   local prog = argv and argv[0]
   local base = prog and prog:match("[^/]*$")
+  if base == "nslua-oci" then
+    local code = require("nslua.cli.oci").main(argv)
+    M.nothing_to_finalize = true
+    return code
+  end
   if base == "bwrap" or base == "isolate" then
     local code = require("nslua.cli." .. base).main(argv, prog)
     M.nothing_to_finalize = true

@@ -1,0 +1,919 @@
+--- nslua.cli.oci: `nslua oci ARGS` and `nslua-oci ARGS`, an OCI runtime.
+-- runc's command line (global --root --log --log-format --debug
+-- --systemd-cgroup --cgroup-manager --rootless; create start state kill
+-- delete run exec ps pause resume update features spec --version) over the
+-- one executor: config.json becomes a spec (nslua.oci.config), and the
+-- container is an ordinary nslua container whose record lives under the
+-- runtime's root (docs/oci.md).  Nothing here sets up a sandbox.
+--
+-- The root (--root, default /run/nslua/oci; rootless, <nslua state>/oci):
+--   <root>/<nid>/          the container's nslua state record (name = OCI
+--                          id; detached = 1 once create has parked it)
+--   <root>/ids/<OCI id>/   the id's claim, made first (mkdir: two creates
+--                          of one id cannot both win); holds `fifo` from
+--                          create until start (the command waits on it)
+local core = require "nslua.core"
+local state = require "nslua.state"
+
+local proc, mount, errno = core.proc, core.mount, core.errno
+
+local M = {}
+
+M.OCI_VERSION = "1.0.2"
+M.ROOT = "/run/nslua/oci"
+M.HOOK_TIMEOUT = 30    -- seconds, when a hook gives none
+M.DELETE_WAIT = 5      -- seconds for a killed container's init to go
+
+-- ------------------------------------------------------------ errors, log
+
+local Fail = {}
+Fail.__index = Fail
+
+-- A failure of the command: message, exit code (1, as runc's).
+local function fail(fmt, ...)
+  error(setmetatable({ msg = select("#", ...) > 0 and fmt:format(...) or fmt }, Fail), 0)
+end
+
+local function json_string(s)
+  return (require("cjson").encode(s))
+end
+
+local function timestamp()
+  local now = proc.now and os.time() or os.time()
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", now)
+end
+
+-- The log (--log FILE, --log-format text|json): engines read it when a
+-- command fails (containerd's go-runc reads the json lines' "msg").
+local Log = { path = nil, format = "text", debug = false }
+
+function Log.write(level, msg)
+  if not Log.path then return end
+  local f = io.open(Log.path, "a")
+  if not f then return end
+  if Log.format == "json" then
+    f:write(('{"level":%s,"msg":%s,"time":%s}\n'):format(json_string(level), json_string(msg),
+      json_string(timestamp())))
+  else
+    f:write(("time=%s level=%s msg=%s\n"):format(json_string(timestamp()), level, json_string(msg)))
+  end
+  f:close()
+end
+
+local function warn(fmt, ...)
+  local msg = fmt:format(...)
+  Log.write("warning", msg)
+  io.stderr:write("nslua-oci: warning: ", msg, "\n")
+end
+
+-- ------------------------------------------------------------ the grammar
+
+-- Flags of a command: name -> "bool" | "value" | "list" (repeatable);
+-- aliases map a short name to its long one.  As runc (urfave/cli v1):
+-- -x and --x alike, --x=v or --x v, booleans may be --x=true|false, and
+-- flags end at the first argument that is not one.
+local GLOBAL = {
+  flags = { root = "value", log = "value", ["log-format"] = "value", debug = "bool",
+            ["systemd-cgroup"] = "bool", ["cgroup-manager"] = "value", rootless = "value",
+            criu = "value", help = "bool", version = "bool" },
+  aliases = { h = "help", v = "version" },
+}
+
+local COMMANDS = {
+  create = { flags = { bundle = "value", ["pid-file"] = "value", ["console-socket"] = "value",
+                       ["no-pivot"] = "bool", ["no-new-keyring"] = "bool", ["preserve-fds"] = "value",
+                       ["pidfd-socket"] = "value" },
+             aliases = { b = "bundle" }, args = "ID" },
+  run = { flags = { bundle = "value", ["pid-file"] = "value", ["console-socket"] = "value",
+                    ["no-pivot"] = "bool", ["no-new-keyring"] = "bool", ["preserve-fds"] = "value",
+                    detach = "bool", ["keep"] = "bool", ["no-subreaper"] = "bool" },
+          aliases = { b = "bundle", d = "detach" }, args = "ID" },
+  start = { flags = {}, args = "ID" },
+  state = { flags = {}, args = "ID" },
+  kill = { flags = { all = "bool" }, aliases = { a = "all" }, args = "ID [SIGNAL]" },
+  delete = { flags = { force = "bool" }, aliases = { f = "force" }, args = "ID" },
+  exec = { flags = { process = "value", detach = "bool", ["pid-file"] = "value", tty = "bool",
+                     ["console-socket"] = "value", cwd = "value", env = "list", user = "value",
+                     ["additional-gids"] = "list", cap = "list", ["no-new-privs"] = "bool",
+                     ["preserve-fds"] = "value", ["process-label"] = "value",
+                     ["apparmor"] = "value", ["ignore-paused"] = "bool", cgroup = "value",
+                     ["pidfd-socket"] = "value" },
+           aliases = { p = "process", d = "detach", t = "tty", e = "env", u = "user", g = "additional-gids",
+                       c = "cap" },
+           args = "ID [COMMAND [ARG...]]" },
+  ps = { flags = { format = "value" }, aliases = { f = "format" }, args = "ID [PS OPTIONS]" },
+  pause = { flags = {}, args = "ID" },
+  resume = { flags = {}, args = "ID" },
+  update = { flags = { resources = "value", memory = "value", ["memory-swap"] = "value",
+                       ["memory-reservation"] = "value", ["kernel-memory"] = "value",
+                       ["kernel-memory-tcp"] = "value", ["pids-limit"] = "value",
+                       ["cpu-period"] = "value", ["cpu-quota"] = "value", ["cpu-share"] = "value",
+                       ["cpu-rt-period"] = "value", ["cpu-rt-runtime"] = "value",
+                       ["cpuset-cpus"] = "value", ["cpuset-mems"] = "value",
+                       ["blkio-weight"] = "value", ["l3-cache-schema"] = "value",
+                       ["mem-bw-schema"] = "value" },
+             aliases = { r = "resources" }, args = "ID" },
+  features = { flags = {}, args = "" },
+  spec = { flags = { bundle = "value", rootless = "bool" }, aliases = { b = "bundle" }, args = "" },
+  list = { flags = { format = "value", quiet = "bool" }, aliases = { f = "format", q = "quiet" },
+           args = "" },
+}
+M.COMMANDS = COMMANDS
+
+local function truthy(v, name)
+  if v == "true" or v == "1" or v == "" then return true end
+  if v == "false" or v == "0" then return false end
+  fail("invalid boolean value %q for flag --%s", v, name)
+end
+
+--- Parse flags of `def` from argv[i...]: opts, the index of the first
+-- argument that is not a flag.
+function M.parse_flags(def, argv, i)
+  local opts = {}
+  local n = argv.n or #argv
+  while i <= n do
+    local a = argv[i]
+    if a == "--" then return opts, i + 1 end
+    local name, value = a:match("^%-%-?([%w][%w%-]*)=(.*)$")
+    if not name then name = a:match("^%-%-?([%w][%w%-]*)$") end
+    if not name or a == "-" then break end
+    name = (def.aliases and def.aliases[name]) or name
+    local kind = def.flags[name]
+    if not kind then fail("flag provided but not defined: -%s", name) end
+    if kind == "bool" then
+      opts[name] = value == nil and true or truthy(value, name)
+    else
+      if value == nil then
+        i = i + 1
+        if i > n then fail("flag needs an argument: -%s", name) end
+        value = argv[i]
+      end
+      if kind == "list" then
+        opts[name] = opts[name] or {}
+        table.insert(opts[name], value)
+      else
+        opts[name] = value
+      end
+    end
+    i = i + 1
+  end
+  return opts, i
+end
+
+-- runc's container id rule: letters, digits, _ + - . (not . or ..).
+local function check_id(id)
+  if id == nil or id == "" then fail("container id cannot be empty") end
+  if not id:match("^[%w_%+%-%.]+$") or id == "." or id == ".." or #id > 1024 then
+    fail("invalid container id format: %s", id)
+  end
+  return id
+end
+
+-- --------------------------------------------------------------- the root
+
+local Root = {}
+Root.__index = Root
+
+local function open_root(g)
+  local dir = g.root
+  if not dir then
+    if proc.getuid() == 0 then
+      dir = M.ROOT
+    else
+      local base, err = state.root()
+      if not base then fail("%s", err) end
+      dir = base .. "/oci"
+    end
+  end
+  if dir:sub(1, 1) ~= "/" then
+    local pwd = os.getenv("PWD")
+    if not pwd then fail("--root must be an absolute path") end
+    dir = pwd .. "/" .. dir
+  end
+  -- the parents as runc makes them (0711 for /run/nslua), the root 0700
+  local parent = dir:match("^(.*)/[^/]+$")
+  if parent and parent ~= "" then mount.mkdir(parent, 493, true) end
+  mount.mkdir(dir, 448, true)
+  mount.mkdir(dir .. "/ids", 448, false)
+  local st = mount.lstat(dir .. "/ids")
+  if not st or st.type ~= "dir" then fail("cannot use the state root '%s'", dir) end
+  return setmetatable({ dir = dir }, Root)
+end
+
+function Root:claim_dir(id)
+  return self.dir .. "/ids/" .. id
+end
+
+--- The record of OCI container `id`: {id = nid, dir, info, alive} | nil.
+function Root:find(id)
+  local found
+  for _, rec in ipairs(state.list(self.dir)) do
+    if tostring(rec.info.name or "") == id and rec.info.oci == 1 then
+      if not found or rec.alive then found = rec end
+    end
+  end
+  return found
+end
+
+--- The record, or the runc error for a missing container.
+function Root:need(id)
+  local rec = self:find(check_id(id))
+  if not rec then fail("container does not exist") end
+  return rec
+end
+
+-- The cgroup directory of one kind in a record: "freezer" (v1) or "v2".
+local function record_cgroup(info, kind)
+  for d in tostring(info.cgroup_dirs or ""):gmatch("[^\t]+") do
+    if kind == "freezer" and d:match("/freezer/") then return d end
+    if kind == "v2" and d:match("^/sys/fs/cgroup/unified/") then return d end
+    if kind == "any" then return d end
+  end
+end
+
+local function frozen(info)
+  local fz = record_cgroup(info, "freezer")
+  local s = fz and state.read(fz .. "/freezer.state")
+  if s and s:match("FROZEN") then return true end
+  local v2 = record_cgroup(info, "v2")
+  s = v2 and state.read(v2 .. "/cgroup.freeze")
+  return s ~= nil and s:match("^1") ~= nil
+end
+
+--- The OCI status of a record: creating, created, running, paused, stopped.
+function Root:status(rec)
+  local info = rec.info
+  if not info.init_pid or not state.alive(info.init_pid, info.init_start) then return "stopped" end
+  if rec.info.detached ~= 1 and not state.alive(info.owner_pid, info.owner_start) then
+    return "stopped"
+  end
+  if mount.lstat(self:claim_dir(info.name) .. "/fifo") then return "created" end
+  if frozen(info) then return "paused" end
+  return "running"
+end
+
+-- The OCI state of a record (runtime-spec "State").
+function Root:state_of(rec)
+  local info = rec.info
+  local status = self:status(rec)
+  local ann = {}
+  if info.oci_annotations and info.oci_annotations ~= "" then
+    local ok, t = pcall(require("cjson").decode, info.oci_annotations)
+    if ok and type(t) == "table" then ann = t end
+  end
+  local st = {
+    ociVersion = M.OCI_VERSION, id = info.name, status = status,
+    pid = status ~= "stopped" and info.init_pid or 0,
+    bundle = info.oci_bundle or "", rootfs = info.oci_rootfs or "",
+    created = info.oci_created or "", owner = "",
+  }
+  if next(ann) then st.annotations = ann end
+  return st
+end
+
+-- ------------------------------------------------------------------ hooks
+
+-- A hook: { path, args, env, timeout }, the state JSON on its stdin; ends
+-- within its timeout or is killed.  -> true | nil, message
+local function run_hook(kind, h, st)
+  local argv = {}
+  for i, a in ipairs(h.args or { h.path }) do argv[i] = a end
+  if #argv == 0 then argv[1] = h.path end
+  local env = {}
+  for i, e in ipairs(h.env or {}) do env[i] = e end
+  local r, w = proc.pipe()
+  if not r then return nil, w end
+  local ok, pid, err = pcall(proc.spawn, { h.path, table.unpack(argv, 2) }, env,
+    { argv0 = argv[1], host_caps = true, no_new_privs = false, session = "keep" }, { [0] = r })
+  r:close()
+  if not ok or not pid then
+    w:close()
+    return nil, ("%s hook %s: %s"):format(kind, h.path, tostring(ok and err or pid))
+  end
+  local text = require("cjson").encode(st)
+  proc.write(w, text)
+  w:close()
+  local pidfd = proc.pidfd_open(pid)
+  local timeout = (h.timeout or M.HOOK_TIMEOUT) * 1000
+  local done = not pidfd or proc.poll({ { fd = pidfd, events = { ["in"] = true } } }, timeout) == 1
+  if not done then proc.kill(pid, 9) end
+  if pidfd then pidfd:close() end
+  local _, how, code = proc.waitpid(pid)
+  if not done then return nil, ("%s hook %s: timed out after %ds"):format(kind, h.path, timeout // 1000) end
+  if how ~= "exited" or code ~= 0 then
+    return nil, ("%s hook %s: %s %s"):format(kind, h.path, how == "exited" and "exit status" or "signal",
+      tostring(code))
+  end
+  return true
+end
+
+-- Run every hook of a kind; fatal kinds stop at the first failure.
+local function run_hooks(hooks, kind, st, fatal)
+  for _, h in ipairs(hooks and hooks[kind] or {}) do
+    local ok, err = run_hook(kind, h, st)
+    if not ok then
+      if fatal then return nil, err end
+      warn("%s", err)
+    end
+  end
+  return true
+end
+
+-- The config.json a container was created with (create keeps a copy in
+-- its claim: a bundle changed afterwards changes nothing of it).
+function Root:config(id)
+  return require("nslua.oci.config").load(self:claim_dir(id))
+end
+
+-- The hooks of a record.
+function Root:hooks(id)
+  local cfg = self:config(id)
+  return cfg and cfg.hooks
+end
+
+-- ---------------------------------------------------------------- helpers
+
+-- Write a pid file as runc does: aside, then renamed into place.
+local function write_pid_file(path, pid)
+  local tmp = path:gsub("[^/]*$", function(b) return "." .. b end) .. ".tmp"
+  local ok, err = mount.write_file(tmp, tostring(pid), 420)
+  if not ok then fail("pid file '%s': %s", path, err) end
+  if not os.rename(tmp, path) then
+    mount.unlink(tmp)
+    fail("pid file '%s': rename failed", path)
+  end
+end
+
+-- Send a pty master to the engine's console socket (SCM_RIGHTS).
+local function send_console(path, master)
+  local sock, err = proc.connect_unix(path)
+  if not sock then fail("console socket '%s': %s", path, err) end
+  local ok
+  ok, err = proc.sendfd(sock, master)
+  sock:close()
+  if not ok then fail("console socket '%s': %s", path, err) end
+end
+
+local function abs(path)
+  if path:sub(1, 1) == "/" then return path end
+  local pwd = os.getenv("PWD") or "."
+  return (pwd .. "/" .. path):gsub("/%./", "/"):gsub("/%.$", "")
+end
+
+-- The spec of a bundle, or the failure naming config.json's field.
+local function bundle_spec(bundle, id, g)
+  local config = require "nslua.oci.config"
+  bundle = abs(bundle or ".")
+  local cfg, err = config.load(bundle)
+  if not cfg then fail("%s", err) end
+  local spec, errs = config.to_spec(cfg, { bundle = bundle, id = id,
+    rootless = proc.getuid() ~= 0 or g.rootless == "true", need_process = true })
+  if not spec then fail("config.json: %s", table.concat(errs, "; ")) end
+  return spec, cfg, bundle
+end
+
+-- Every OCI container gets a cgroup of its own (as runc's): pause, ps,
+-- kill --all and update need one, limits or not.
+local function with_cgroup(spec)
+  spec.limits = spec.limits or {}
+  if not spec.limits.pids then spec.limits.pids = require("nslua.limits").MAX_PIDS end
+end
+
+-- Remove the id's claim (the fifo, the directory).
+function Root:unclaim(id)
+  local d = self:claim_dir(id)
+  mount.unlink(d .. "/fifo")
+  mount.unlink(d .. "/config.json")
+  mount.rmdir(d)
+end
+
+-- --------------------------------------------------------------- commands
+
+local cmd = {}
+
+-- create/run's common part: claim the id, build the spec, start and park.
+-- -> container, spec, cfg, gate fd
+local function create(g, root, o, id, detach)
+  check_id(id)
+  local claim = root:claim_dir(id)
+  local okm, merr, mcode = mount.mkdir(claim, 448, false)
+  if not okm then
+    if mcode == errno.EEXIST then fail("container with id exists: %s", id) end
+    fail("%s", merr)
+  end
+  local ok, a, b, c, d = pcall(function()
+    local spec, cfg, bundle = bundle_spec(o.bundle, id, g)
+    local text = state.read(bundle .. "/config.json")
+    local wok, werr = mount.write_file(claim .. "/config.json", text or "", 384)
+    if not wok then fail("%s", werr) end
+    with_cgroup(spec)
+    spec.name = id
+    spec.init = false
+    local gate
+    if detach then
+      spec.detach = true
+      local fifo = claim .. "/fifo"
+      local fok, ferr = mount.mkfifo(fifo, 384)
+      if not fok then fail("fifo: %s", ferr) end
+      -- read-write: our read end keeps the command waiting until `start`
+      -- writes a byte (it never sees end of file)
+      gate = proc.open(fifo, { rdwr = true })
+      if not gate then fail("cannot open the fifo %s", fifo) end
+      spec.sync = spec.sync or {}
+      spec.sync.block_fd = gate:fileno()
+    end
+    local n = math.tointeger(tonumber(o["preserve-fds"] or "0"))
+    if not n or n < 0 then fail("--preserve-fds must be a non-negative integer") end
+    if n > 0 then
+      spec.stdio = spec.stdio or {}
+      spec.stdio.fds = {}
+      for fd = 3, 2 + n do spec.stdio.fds[#spec.stdio.fds + 1] = fd end
+    end
+    if spec.tty and not o["console-socket"] and detach then
+      fail("cannot allocate tty if runc will detach without setting console socket")
+    end
+    -- the front end's own parts of the converted spec
+    local cgroup_path = spec.cgroup_path
+    spec.cgroup_path, spec.hooks_oci, spec.oci_resources = nil, nil, nil
+    local okn, c = pcall(require("nslua.container").new, spec, { state_root = root.dir })
+    if not okn then fail("config.json: %s", tostring(c):gsub("\n", "; ")) end
+    local pid, err = c:start()
+    if not pid then fail("%s", err) end
+    local info = {
+      oci = 1, oci_bundle = bundle, oci_created = timestamp(), oci_cgroup_path = cgroup_path,
+      oci_rootfs = type(cfg.root) == "table" and type(cfg.root.path) == "string"
+        and (cfg.root.path:sub(1, 1) == "/" and cfg.root.path or bundle .. "/" .. cfg.root.path) or "",
+      oci_annotations = cfg.annotations and require("cjson").encode(cfg.annotations) or "",
+    }
+    local uok, uerr = state.update(c:state_dir(), info)
+    if not uok then
+      c:kill(9)
+      fail("state: %s", uerr)
+    end
+    return c, spec, cfg, gate
+  end)
+  if not ok then
+    root:unclaim(id)
+    error(a, 0)
+  end
+  return a, b, c, d
+end
+
+-- The state an engine's hooks read.
+local function hook_state(root, id)
+  local rec = root:find(id)
+  return rec and root:state_of(rec) or { ociVersion = M.OCI_VERSION, id = id, status = "stopped" }
+end
+
+function cmd.create(g, root, o, args)
+  local id = args[1]
+  local c, _, cfg, gate = create(g, root, o, id, true)
+  local function undo(err)
+    c:kill(9)
+    local rec = root:find(id)
+    if rec then require("nslua.resources").remove_record(rec.dir, rec.id) end
+    root:unclaim(id)
+    fail("%s", err)
+  end
+  if c.tty_master then
+    local ok, err = pcall(send_console, o["console-socket"], c.tty_master)
+    if not ok then undo(type(err) == "table" and err.msg or tostring(err)) end
+    c.tty_master:close()
+  end
+  -- prestart (deprecated) and createRuntime, createContainer: the runtime
+  -- namespace, the container parked before its command
+  local st = hook_state(root, id)
+  for _, kind in ipairs { "prestart", "createRuntime", "createContainer" } do
+    local ok, err = run_hooks(cfg.hooks, kind, st, true)
+    if not ok then undo(err) end
+  end
+  if o["pid-file"] then write_pid_file(abs(o["pid-file"]), c:pid()) end
+  gate:close()
+  return 0
+end
+
+-- Release a created container: one byte into its fifo.
+local function release(root, id)
+  local fifo = root:claim_dir(id) .. "/fifo"
+  local fd = proc.open(fifo, { wronly = true, nonblock = true })
+  if not fd then fail("cannot start a container that has stopped") end
+  local ok, err = proc.write(fd, "x")
+  fd:close()
+  if not ok then fail("start: %s", err) end
+  mount.unlink(fifo)
+end
+
+function cmd.start(_, root, _, args)
+  local id = args[1]
+  local rec = root:need(id)
+  local status = root:status(rec)
+  if status == "stopped" then fail("cannot start a container that has stopped") end
+  if status ~= "created" then fail("cannot start an already running container") end
+  local hooks = root:hooks(id)
+  local ok, err = run_hooks(hooks, "startContainer", root:state_of(rec), true)
+  if not ok then fail("%s", err) end
+  release(root, id)
+  run_hooks(hooks, "poststart", root:state_of(rec), false)
+  return 0
+end
+
+-- `run`: create, start and (without --detach) wait; the exit code is the
+-- container's, and the container is deleted after it ends.
+function cmd.run(g, root, o, args)
+  local id = args[1]
+  if o.detach then
+    cmd.create(g, root, o, args)
+    return cmd.start(g, root, {}, args)
+  end
+  local c, _, cfg = create(g, root, o, id, false)
+  local st = hook_state(root, id)
+  for _, kind in ipairs { "prestart", "createRuntime", "createContainer", "startContainer" } do
+    local ok, err = run_hooks(cfg.hooks, kind, st, true)
+    if not ok then
+      c:kill(9)
+      c:wait()
+      root:unclaim(id)
+      fail("%s", err)
+    end
+  end
+  if o["pid-file"] then write_pid_file(abs(o["pid-file"]), c:pid()) end
+  run_hooks(cfg.hooks, "poststart", hook_state(root, id), false)
+  local rep = c:wait()
+  run_hooks(cfg.hooks, "poststop", { ociVersion = M.OCI_VERSION, id = id, status = "stopped" }, false)
+  root:unclaim(id)
+  if rep.status == "error" then fail("%s", rep.error and rep.error.message or "set-up failed") end
+  return require("nslua.report").exit_code(rep)
+end
+
+function cmd.state(_, root, _, args)
+  local rec = root:need(args[1])
+  local cjson = require "cjson"
+  io.stdout:write(cjson.encode(root:state_of(rec)), "\n")
+  return 0
+end
+
+-- A signal by name (KILL, SIGKILL) or number.
+local function signum(s)
+  if s == nil then return 15 end
+  local n = math.tointeger(tonumber(s))
+  if n then
+    if n < 1 or n > 64 then fail("invalid signal: %s", s) end
+    return n
+  end
+  local name = s:upper():gsub("^SIG", "")
+  n = proc.signum(name)
+  if not n then fail("invalid signal: %s", s) end
+  return n
+end
+
+-- The host pids of a record's processes (its cgroup, else the init).
+local function members(info)
+  local dir = record_cgroup(info, "any")
+  local pids = {}
+  local s = dir and state.read(dir .. "/cgroup.procs")
+  for p in (s or ""):gmatch("%d+") do pids[#pids + 1] = math.tointeger(tonumber(p)) end
+  if #pids == 0 and info.init_pid and state.alive(info.init_pid, info.init_start) then
+    pids[1] = info.init_pid
+  end
+  return pids
+end
+
+function cmd.kill(_, root, o, args)
+  local rec = root:need(args[1])
+  local sig = signum(args[2])
+  local status = root:status(rec)
+  if status == "stopped" then fail("container not running") end
+  if o.all then
+    for _, pid in ipairs(members(rec.info)) do proc.kill(pid, sig) end
+  else
+    local ok, err = proc.kill(rec.info.init_pid, sig)
+    if not ok then fail("kill: %s", err) end
+  end
+  -- a paused container's processes see the signal when thawed: SIGKILL now
+  if status == "paused" and sig == 9 then cmd.resume(nil, root, nil, args) end
+  return 0
+end
+
+-- Wait for a record's init to end (after SIGKILL).
+local function wait_gone(info)
+  local pidfd = proc.pidfd_open(info.init_pid)
+  if not pidfd then return end
+  proc.poll({ { fd = pidfd, events = { ["in"] = true } } }, M.DELETE_WAIT * 1000)
+  pidfd:close()
+  -- its zombie belongs to the engine's subreaper; state.alive ignores zombies
+end
+
+function cmd.delete(_, root, o, args)
+  local id = check_id(args[1])
+  local rec = root:find(id)
+  if not rec then
+    -- a create that died before its record: the claim alone
+    if mount.lstat(root:claim_dir(id)) then
+      root:unclaim(id)
+      return 0
+    end
+    if o.force then return 0 end
+    fail("container does not exist")
+  end
+  local status = root:status(rec)
+  if (status == "running" or status == "paused") and not o.force then
+    fail("cannot delete container %s that is not stopped: %s", id, status)
+  end
+  if status ~= "stopped" then
+    if status == "paused" then
+      local fz = record_cgroup(rec.info, "freezer")
+      if fz then mount.write_file(fz .. "/freezer.state", "THAWED", 420) end
+    end
+    proc.kill(rec.info.init_pid, 9)
+    for _, pid in ipairs(members(rec.info)) do proc.kill(pid, 9) end
+    wait_gone(rec.info)
+  end
+  local hooks = root:hooks(id)
+  local st = root:state_of(rec)
+  st.status = "stopped"
+  -- the record's lock: free once the init (which inherited it) is gone
+  local lock
+  for _ = 1, 100 do
+    lock = state.try_lock(rec.dir, rec.info)
+    if lock then break end
+    proc.poll({}, 20)
+  end
+  if not lock then fail("delete: the container's record is still locked by a live process") end
+  local ok, err = require("nslua.resources").remove_record(rec.dir, rec.id)
+  if type(lock) == "userdata" then lock:close() end
+  if not ok then fail("delete: %s", err) end
+  root:unclaim(id)
+  run_hooks(hooks, "poststop", st, false)
+  return 0
+end
+
+-- `exec`: a process in a running container (nslua.exec joins its
+-- namespaces).  --process FILE is an OCI process object; else the args.
+function cmd.exec(_, root, o, args)
+  local id = args[1]
+  local rec = root:need(id)
+  local status = root:status(rec)
+  if status ~= "running" and status ~= "created" then
+    fail("cannot exec in a %s container", status)
+  end
+  local argv, env, cwd, uid, gid, caps
+  if o.process then
+    local f = io.open(o.process, "r")
+    if not f then fail("process file '%s' cannot be read", o.process) end
+    local text = f:read("a")
+    f:close()
+    local okd, p = pcall(require("cjson").decode, text)
+    if not okd or type(p) ~= "table" then fail("process file '%s': not a JSON object", o.process) end
+    argv = p.args
+    if type(argv) ~= "table" or #argv == 0 then fail("process.args: must be a non-empty array") end
+    env = {}
+    for _, kv in ipairs(type(p.env) == "table" and p.env or {}) do
+      local k, v = tostring(kv):match("^([^=]+)=(.*)$")
+      if k then env[k] = v end
+    end
+    cwd = type(p.cwd) == "string" and p.cwd or nil
+    if type(p.user) == "table" then uid, gid = math.tointeger(p.user.uid), math.tointeger(p.user.gid) end
+    if p.terminal == true then o.tty = true end
+    -- the process's capabilities: its permitted set (lower case, no CAP_)
+    local pc = type(p.capabilities) == "table" and p.capabilities.permitted
+    if type(pc) == "table" then
+      caps = {}
+      for i, c in ipairs(pc) do caps[i] = tostring(c):lower():gsub("^cap_", "") end
+    end
+  else
+    argv = { table.unpack(args, 2) }
+    if #argv == 0 then fail("exec: no command given") end
+    env = {}
+  end
+  for _, kv in ipairs(o.env or {}) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    if not k then fail("invalid --env '%s' (want KEY=VALUE)", kv) end
+    env[k] = v
+  end
+  if o.cwd then cwd = o.cwd end
+  if o.user then
+    local u, gg = o.user:match("^(%d+):?(%d*)$")
+    if not u then fail("invalid --user '%s' (want UID[:GID])", o.user) end
+    uid, gid = math.tointeger(tonumber(u)), math.tointeger(tonumber(gg)) or 0
+  end
+  if o.tty then fail("exec --tty is not supported by nslua-oci yet") end
+  -- the container's seccomp profile (its config's, compiled again)
+  local cfg = root:config(id)
+  local cspec = cfg and require("nslua.oci.config").to_spec(cfg, { bundle = rec.info.oci_bundle, id = id })
+  local xo = { env = env, env_only = o.process ~= nil or nil, cwd = cwd, uid = uid, gid = gid,
+               detach = o.detach or nil, caps = caps,
+               seccomp = cspec and cspec.seccomp or nil }
+  local r, err = require("nslua.exec").exec({ id = rec.id, dir = rec.dir, name = id }, argv, xo)
+  if not r then fail("%s", err) end
+  if r.status == "detached" then
+    if o["pid-file"] then write_pid_file(abs(o["pid-file"]), r.pid) end
+    return 0
+  end
+  if r.status == "error" and not r.exit_code then
+    fail("exec failed: %s", r.error and r.error.message or "?")
+  end
+  return require("nslua.report").exit_code(r)
+end
+
+function cmd.ps(_, root, o, args)
+  local rec = root:need(args[1])
+  local pids = root:status(rec) == "stopped" and {} or members(rec.info)
+  if o.format == "json" then
+    io.stdout:write(require("cjson").encode(pids):gsub("^{}$", "[]"), "\n")
+    return 0
+  end
+  if o.format and o.format ~= "table" then fail("invalid format option") end
+  io.stdout:write("PID   CMD\n")
+  for _, pid in ipairs(pids) do
+    local c = (state.read("/proc/" .. pid .. "/cmdline") or ""):gsub("%z", " "):gsub(" $", "")
+    io.stdout:write(("%-5d %s\n"):format(pid, c))
+  end
+  return 0
+end
+
+local function freeze(root, args, on)
+  local rec = root:need(args[1])
+  local status = root:status(rec)
+  if status == "stopped" or status == "created" then fail("container not running") end
+  local fz = record_cgroup(rec.info, "freezer")
+  local v2 = record_cgroup(rec.info, "v2")
+  local ok, err
+  if fz then
+    ok, err = mount.write_file(fz .. "/freezer.state", on and "FROZEN" or "THAWED", 420)
+  elseif v2 then
+    ok, err = mount.write_file(v2 .. "/cgroup.freeze", on and "1" or "0", 420)
+  else
+    fail("the container has no freezer cgroup")
+  end
+  if not ok then fail("%s: %s", on and "pause" or "resume", err) end
+  -- freezing takes a moment: report the state the engine will read next
+  for _ = 1, 100 do
+    if frozen(rec.info) == on then return 0 end
+    proc.poll({}, 10)
+  end
+  return 0
+end
+
+function cmd.pause(_, root, _, args) return freeze(root, args, true) end
+function cmd.resume(_, root, _, args) return freeze(root, args, false) end
+
+-- `update`: new limits on the container's cgroups (memory, pids, cpu).
+function cmd.update(_, root, o, args)
+  local rec = root:need(args[1])
+  local res = {}
+  if o.resources then
+    local text
+    if o.resources == "-" then
+      text = io.stdin:read("a")
+    else
+      local f = io.open(o.resources, "r")
+      if not f then fail("cannot read '%s'", o.resources) end
+      text = f:read("a")
+      f:close()
+    end
+    local okd, r = pcall(require("cjson").decode, text)
+    if not okd or type(r) ~= "table" then fail("resources: not a JSON object") end
+    res = r
+  end
+  local function num(v, name)
+    if v == nil then return nil end
+    local n = math.tointeger(tonumber(v))
+    if not n then fail("invalid value for %s: %s", name, tostring(v)) end
+    return n
+  end
+  local mem = num(o.memory, "--memory") or (type(res.memory) == "table" and num(res.memory.limit, "memory.limit"))
+  local swap = num(o["memory-swap"], "--memory-swap")
+    or (type(res.memory) == "table" and num(res.memory.swap, "memory.swap"))
+  local pids = num(o["pids-limit"], "--pids-limit") or (type(res.pids) == "table" and num(res.pids.limit, "pids.limit"))
+  local quota = num(o["cpu-quota"], "--cpu-quota") or (type(res.cpu) == "table" and num(res.cpu.quota, "cpu.quota"))
+  local period = num(o["cpu-period"], "--cpu-period")
+    or (type(res.cpu) == "table" and num(res.cpu.period, "cpu.period"))
+  local writes = {}
+  for d in tostring(rec.info.cgroup_dirs or ""):gmatch("[^\t]+") do
+    local v2 = d:match("^/sys/fs/cgroup/unified/") or not d:match("^/sys/fs/cgroup/[%w_,]+/")
+    if d:match("/memory/") and mem then writes[#writes + 1] = { d .. "/memory.limit_in_bytes", mem } end
+    if d:match("/memory/") and swap then writes[#writes + 1] = { d .. "/memory.memsw.limit_in_bytes", swap } end
+    if d:match("/pids/") and pids then writes[#writes + 1] = { d .. "/pids.max", pids > 0 and pids or "max" } end
+    if d:match("/cpu/") and quota then writes[#writes + 1] = { d .. "/cpu.cfs_quota_us", quota } end
+    if d:match("/cpu/") and period then writes[#writes + 1] = { d .. "/cpu.cfs_period_us", period } end
+    if v2 and mount.lstat(d .. "/memory.max") and mem then writes[#writes + 1] = { d .. "/memory.max", mem } end
+    if v2 and mount.lstat(d .. "/pids.max") and pids then
+      writes[#writes + 1] = { d .. "/pids.max", pids > 0 and pids or "max" }
+    end
+  end
+  for _, w in ipairs(writes) do
+    local ok, err = mount.write_file(w[1], tostring(w[2]), 420)
+    if not ok then fail("update %s: %s", w[1], err) end
+  end
+  return 0
+end
+
+function cmd.features()
+  local config = require "nslua.oci.config"
+  io.stdout:write(require("cjson").encode(config.features()), "\n")
+  return 0
+end
+
+function cmd.spec(_, _, o)
+  local config = require "nslua.oci.config"
+  local dir = abs(o.bundle or ".")
+  local path = dir .. "/config.json"
+  if mount.lstat(path) then fail("File %s exists. Remove it first", path) end
+  local ok, err = mount.write_file(path, require("cjson").encode(config.default(o.rootless)) .. "\n", 438)
+  if not ok then fail("%s", err) end
+  return 0
+end
+
+function cmd.list(_, root, o)
+  local rows = {}
+  for _, rec in ipairs(state.list(root.dir)) do
+    if rec.info.oci == 1 then rows[#rows + 1] = root:state_of(rec) end
+  end
+  if o.format == "json" then
+    io.stdout:write(#rows == 0 and "[]" or require("cjson").encode(rows), "\n")
+  elseif o.quiet then
+    for _, r in ipairs(rows) do io.stdout:write(r.id, "\n") end
+  else
+    io.stdout:write("ID   PID   STATUS   BUNDLE   CREATED\n")
+    for _, r in ipairs(rows) do
+      io.stdout:write(("%s   %d   %s   %s   %s\n"):format(r.id, r.pid, r.status, r.bundle, r.created))
+    end
+  end
+  return 0
+end
+
+local USAGE = [==[
+Usage: nslua-oci [GLOBAL OPTIONS] COMMAND [OPTIONS] ARGS
+       (also `nslua oci ...`)
+runc's command line over nslua's executor (docs/oci.md).
+
+Global options: --root DIR  --log FILE  --log-format text|json  --debug
+  --systemd-cgroup  --cgroup-manager cgroupfs|systemd|disabled  --rootless true|false|auto
+
+Commands:
+  create [--bundle B] [--pid-file F] [--console-socket S] [--no-pivot] [--preserve-fds N] ID
+  start ID          state ID           kill [--all] ID [SIGNAL]
+  delete [--force] ID                  run [--detach] [create's options] ID
+  exec [--process FILE] [--detach] [--pid-file F] [--cwd D] [--env K=V] [--user U[:G]] ID [CMD ARGS...]
+  ps [--format table|json] ID          pause ID     resume ID
+  update [--memory N] [--memory-swap N] [--pids-limit N] [--cpu-quota N] [--cpu-period N] [-r FILE|-] ID
+  list [--format table|json] [--quiet] features     spec [--rootless] [--bundle B]
+  --version]==]
+
+local function version()
+  print("nslua-oci version " .. core._VERSION)
+  print("spec: " .. M.OCI_VERSION)
+  return 0
+end
+
+local function positional(name, def, args)
+  local want = def.args:match("^ID") and 1 or 0
+  if #args < want then fail("%s: \"%s\" requires a container id (usage: %s %s)", name, name, name, def.args) end
+  if name ~= "exec" and name ~= "kill" and name ~= "ps" and #args > want then
+    fail("%s: \"%s\" requires exactly %d argument(s)", name, name, want)
+  end
+end
+
+--- main(argv) -> exit code (0 done; 1 failed, as runc; run: the container's)
+function M.main(argv)
+  argv = argv or {}
+  local ok, code = pcall(function()
+    local g, i = M.parse_flags(GLOBAL, argv, 1)
+    if g.log then Log.path = g.log end
+    if g["log-format"] then
+      if g["log-format"] ~= "text" and g["log-format"] ~= "json" then
+        fail("invalid log-format: %s", g["log-format"])
+      end
+      Log.format = g["log-format"]
+    end
+    Log.debug = g.debug
+    if g["cgroup-manager"] and not ({ cgroupfs = true, systemd = true, disabled = true })[g["cgroup-manager"]] then
+      fail("invalid cgroup-manager value %q", g["cgroup-manager"])
+    end
+    if g.rootless and not ({ ["true"] = true, ["false"] = true, auto = true })[g.rootless] then
+      fail("invalid --rootless value %q", g.rootless)
+    end
+    if g.version then return version() end
+    local name = argv[i]
+    if g.help or name == nil or name == "help" then
+      print(USAGE)
+      return name == nil and not g.help and 1 or 0
+    end
+    local def = COMMANDS[name]
+    if not def then fail("No help topic for '%s'", name) end
+    local o, j = M.parse_flags(def, argv, i + 1)
+    local args = { table.unpack(argv, j, argv.n or #argv) }
+    positional(name, def, args)
+    local root = (name ~= "spec" and name ~= "features") and open_root(g) or nil
+    if Log.debug then Log.write("debug", "command " .. name) end
+    return cmd[name](g, root, o, args)
+  end)
+  io.stdout:flush()
+  if ok then return code end
+  local msg = getmetatable(code) == Fail and code.msg or ("internal error: " .. tostring(code))
+  Log.write("error", msg)
+  io.stderr:write(msg, "\n")
+  return 1
+end
+
+return M

@@ -1,0 +1,1426 @@
+--- nslua.oci.config: an OCI bundle's config.json as an nslua spec.
+--
+-- The OCI runtime front end (`nslua oci`, `nslua-oci`) reads config.json
+-- here and nowhere else: `load` decodes it with lua-cjson, `to_spec` turns
+-- it into one spec for the one executor (DESIGN "Front ends"), `default`
+-- is what `runc spec [--rootless]` writes and `features` what `runc
+-- features` prints.  A front end is a pure function: nothing here touches
+-- the kernel (the caller's ids for `default(true)` and libseccomp's syscall
+-- table are the only things read from the system).
+--
+-- Every problem names its JSON path, with array indexes counted from 0 as
+-- jq and the OCI tools count them: `mounts[3].destination: must be an
+-- absolute path`.  JSON null is the same as an absent member.  docs/oci.md
+-- ("config.json -> spec") tables each field and every difference from runc.
+local cjson = require "cjson"
+local limits = require "nslua.limits"
+local validate = require "nslua.validate"
+
+local M = {}
+
+--- The runtime-spec versions accepted: 1.0.x, 1.1.x and 1.2.x (with any
+-- pre-release suffix, such as runc's "1.0.2-dev").
+M.OCI_VERSION_MIN = "1.0.0"
+M.OCI_VERSION_MAX = "1.2.0"
+--- What `default` writes as ociVersion (runc 1.1's `runc spec`).
+M.SPEC_VERSION = "1.0.2-dev"
+
+--- The first index of a JSON array in messages (jq's).
+M.INDEX_BASE = 0
+
+local NULL <const> = cjson.null
+local U32 <const> = 0xffffffff
+
+-- ------------------------------------------------------------ helpers
+
+-- A JSON value with null read as absent.
+local function get(t, k)
+  local v = t[k]
+  if v == NULL then return nil end
+  return v
+end
+
+local function at(base, i)
+  return ("%s[%d]"):format(base, i - 1 + M.INDEX_BASE)
+end
+
+local function field(base, k)
+  return base == "" and k or base .. "." .. k
+end
+
+local function is_object(v)
+  if type(v) ~= "table" then return false end
+  for k in pairs(v) do
+    if type(k) ~= "string" then return false end
+  end
+  return true
+end
+
+local function is_array(v)
+  return type(v) == "table" and validate.is_list(v)
+end
+
+-- An integer from a JSON number (lua-cjson decodes every number as a
+-- float), or nil.
+local function as_int(v)
+  if math.type(v) == "integer" then return v end
+  if math.type(v) == "float" then return math.tointeger(v) end
+  return nil
+end
+
+-- A uint64 from a JSON number as the kernel would read its bits: values
+-- from 2^63 wrap to negative Lua integers.  lua-cjson reads numbers as
+-- doubles, so above 2^53 they lose precision; 18446744073709551615 reads
+-- as 2^64 and stands for the all-ones value it was.
+-- (cjson.encode keeps 14 digits: 2^64-1 comes back as 1.844674407371e+19,
+-- which is read as all ones too.)
+local TWO63 <const> = 2.0 ^ 63
+local TWO64 <const> = 2.0 ^ 64
+local ALL_ONES_MAX <const> = 1.844674407371e19
+local function as_u64(v)
+  local n = as_int(v)
+  if n then return n >= 0 and n or nil end
+  if math.type(v) == "float" and v >= TWO63 and v <= ALL_ONES_MAX and v == math.floor(v) then
+    if v >= TWO64 then return -1 end
+    return math.tointeger(v - TWO64)
+  end
+  return nil
+end
+
+local function deep_copy(v)
+  if v == NULL then return nil end
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = deep_copy(x) end
+  return t
+end
+
+local function set(list)
+  local s = {}
+  for _, v in ipairs(list) do s[v] = true end
+  return s
+end
+
+local function is_abs(p)
+  return type(p) == "string" and p:sub(1, 1) == "/" and not p:find("%z")
+end
+
+local function join_path(dir, p)
+  if p:sub(1, 1) == "/" then return p end
+  if p == "." or p == "" then return dir end
+  return (dir:gsub("/+$", "")) .. "/" .. p:gsub("^%./", "")
+end
+
+-- The collector: every problem as "path: message", in document order.
+local Conv = {}
+Conv.__index = Conv
+
+function Conv:add(path, fmt, ...)
+  self.errors[#self.errors + 1] = path .. ": " .. fmt:format(...)
+end
+
+-- t[k] as a JSON object (or absent), with the problem added otherwise.
+function Conv:object(t, k, base)
+  local v = get(t, k)
+  if v == nil then return nil end
+  if not is_object(v) then
+    self:add(field(base, k), "must be an object")
+    return nil
+  end
+  return v
+end
+
+function Conv:array(t, k, base)
+  local v = get(t, k)
+  if v == nil then return nil end
+  if not is_array(v) then
+    self:add(field(base, k), "must be an array")
+    return nil
+  end
+  return v
+end
+
+function Conv:string(t, k, base, nonempty)
+  local v = get(t, k)
+  if v == nil then return nil end
+  if type(v) ~= "string" or v:find("%z") or (nonempty and v == "") then
+    self:add(field(base, k), nonempty and "must be a non-empty string" or "must be a string")
+    return nil
+  end
+  return v
+end
+
+function Conv:boolean(t, k, base)
+  local v = get(t, k)
+  if v == nil then return nil end
+  if type(v) ~= "boolean" then
+    self:add(field(base, k), "must be a boolean")
+    return nil
+  end
+  return v
+end
+
+-- An integer in [min, max] at t[k] (or absent).
+function Conv:integer(t, k, base, min, max)
+  local v = get(t, k)
+  if v == nil then return nil end
+  local n = as_int(v)
+  if not n or n < min or n > max then
+    self:add(field(base, k), "must be an integer in %d..%d", min, max)
+    return nil
+  end
+  return n
+end
+
+-- An array of strings at t[k] (or absent) as a new list.
+function Conv:strings(t, k, base)
+  local v = self:array(t, k, base)
+  if v == nil then return nil end
+  local out = {}
+  for i, s in ipairs(v) do
+    if type(s) ~= "string" or s:find("%z") then
+      self:add(at(field(base, k), i), "must be a string")
+    else
+      out[#out + 1] = s
+    end
+  end
+  return out
+end
+
+-- Accept a Linux security label only when empty: nslua applies none.
+function Conv:no_label(t, k, base, what)
+  local v = get(t, k)
+  if v == nil then return end
+  if type(v) ~= "string" then
+    self:add(field(base, k), "must be a string")
+  elseif v ~= "" then
+    self:add(field(base, k), "nslua does not apply %s (remove it, or use runc)", what)
+  end
+end
+
+-- A member nslua cannot honour: refused, never silently dropped.
+function Conv:unsupported(t, k, base, what)
+  if get(t, k) ~= nil then
+    self:add(field(base, k), "nslua does not support %s (remove it, or use runc)", what)
+  end
+end
+
+-- ------------------------------------------------------------ version
+
+function Conv:version(cfg)
+  local v = get(cfg, "ociVersion")
+  if v == nil then
+    self:add("ociVersion", "is required")
+  elseif type(v) ~= "string" then
+    self:add("ociVersion", "must be a string")
+  else
+    local minor = v:match("^1%.(%d+)%.%d+$") or v:match("^1%.(%d+)%.%d+[-+][%w.+-]*$")
+    if not minor or tonumber(minor) > 2 then
+      self:add("ociVersion", "unsupported version %q (nslua-oci reads %s to %s)", v,
+        M.OCI_VERSION_MIN, "1.2.x")
+    end
+  end
+end
+
+-- ------------------------------------------------------------ process
+
+-- OCI capability names by nslua name: "CAP_NET_ADMIN" -> "net_admin".
+local CAP_SET = set(validate.CAPS)
+M.CAP_SETS = { "bounding", "effective", "permitted", "inheritable", "ambient" }
+
+function Conv:capabilities(p, base)
+  local v = self:object(p, "capabilities", base)
+  if v == nil then return {} end
+  local caps = {}
+  for _, s in ipairs(M.CAP_SETS) do caps[s] = {} end
+  base = field(base, "capabilities")
+  for k in pairs(v) do
+    if not caps[k] then self:add(field(base, k), "unknown capability set") end
+  end
+  for _, s in ipairs(M.CAP_SETS) do
+    local list = self:array(v, s, base)
+    local seen = {}
+    for i, name in ipairs(list or {}) do
+      local n = type(name) == "string" and name:lower():gsub("^cap_", "")
+      if type(name) ~= "string" then
+        self:add(at(field(base, s), i), "must be a string")
+      elseif not CAP_SET[n] then
+        self:add(at(field(base, s), i), "unknown capability %q", name)
+      elseif not seen[n] then
+        seen[n] = true
+        caps[s][#caps[s] + 1] = n
+      end
+    end
+  end
+  return caps
+end
+
+--- The rlimits nslua sets (setrlimit), by OCI name: RLIMIT_NOFILE -> nofile.
+M.RLIMITS = {
+  "cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile", "memlock", "as",
+  "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime",
+}
+local RLIMIT_SET = set(M.RLIMITS)
+
+-- An rlimit value: a uint64, "unlimited" for RLIM_INFINITY and above 2^63.
+local function rlim_value(v)
+  local n = as_int(v)
+  if n and n >= 0 then return n end
+  if math.type(v) == "float" and v >= TWO63 and v <= ALL_ONES_MAX then return "unlimited" end
+  return nil
+end
+
+function Conv:rlimits(p, base)
+  local list = self:array(p, "rlimits", base)
+  if list == nil then return nil end
+  base = field(base, "rlimits")
+  local out = {}
+  for i, r in ipairs(list) do
+    local rp = at(base, i)
+    if not is_object(r) then
+      self:add(rp, "must be an object")
+    else
+      local ty = get(r, "type")
+      local name = type(ty) == "string" and ty:match("^RLIMIT_(%u+)$")
+      name = name and name:lower()
+      if type(ty) ~= "string" then
+        self:add(rp .. ".type", "must be a string")
+      elseif not name or not RLIMIT_SET[name] then
+        self:add(rp .. ".type", "unknown rlimit %q", ty)
+      elseif out[name] then
+        self:add(rp .. ".type", "duplicate rlimit %q", ty)
+      else
+        local lim = {}
+        for _, k in ipairs { "soft", "hard" } do
+          local x = rlim_value(get(r, k))
+          if x == nil then
+            self:add(rp .. "." .. k, "must be an integer >= 0")
+          else
+            lim[k] = x
+          end
+        end
+        local s, h = lim.soft, lim.hard
+        if s and h and h ~= "unlimited" and (s == "unlimited" or s > h) then
+          self:add(rp .. ".soft", "must not be above hard")
+        end
+        out[name] = lim
+      end
+    end
+  end
+  return out
+end
+
+function Conv:env(p, base)
+  local list = self:array(p, "env", base)
+  local out = {}
+  for i, e in ipairs(list or {}) do
+    local k, v
+    if type(e) == "string" then k, v = e:match("^([^=]+)=(.*)$") end
+    if type(e) ~= "string" or e:find("%z") then
+      self:add(at(field(base, "env"), i), "must be a string")
+    elseif not k then
+      self:add(at(field(base, "env"), i), "must be NAME=value (not %s)", limits.show(e))
+    else
+      out[k] = v
+    end
+  end
+  return out
+end
+
+function Conv:process(cfg, spec, need)
+  local p = self:object(cfg, "process", "")
+  if p == nil then
+    if need and get(cfg, "process") == nil then self:add("process", "is required") end
+    return
+  end
+  local base = "process"
+  local raw = get(p, "args")
+  if not is_array(raw) or #raw == 0 or raw[1] == "" then
+    self:add("process.args", "must be a non-empty array of strings")
+  else
+    spec.argv = self:strings(p, "args", base)
+  end
+  spec.env = self:env(p, base)
+  spec.keep_env = {}
+  local cwd = get(p, "cwd")
+  if cwd == nil then
+    self:add("process.cwd", "is required (an absolute path)")
+  elseif not is_abs(cwd) then
+    self:add("process.cwd", "must be an absolute path")
+  else
+    spec.cwd = cwd
+  end
+  spec.tty = self:boolean(p, "terminal", base) or false
+  local size = self:object(p, "consoleSize", base)
+  if size then
+    self:integer(size, "height", "process.consoleSize", 0, U32)
+    self:integer(size, "width", "process.consoleSize", 0, U32)
+  end
+  local u = self:object(p, "user", base)
+  if u == nil then
+    self:add("process.user", "is required (an object with uid and gid)")
+    u = {}
+  end
+  local ub = "process.user"
+  local user = {}
+  for _, k in ipairs { "uid", "gid" } do
+    user[k] = self:integer(u, k, ub, 0, U32)
+    if get(u, k) == nil and next(u) ~= nil then self:add(ub .. "." .. k, "is required") end
+  end
+  local groups = self:array(u, "additionalGids", ub)
+  if groups then
+    user.groups = {}
+    for i, g in ipairs(groups) do
+      local n = as_int(g)
+      if not n or n < 0 or n > U32 then
+        self:add(at(ub .. ".additionalGids", i), "must be an integer in 0..%d", U32)
+      else
+        user.groups[#user.groups + 1] = n
+      end
+    end
+  end
+  spec.umask = self:integer(u, "umask", ub, 0, 511)
+  self:string(u, "username", ub)
+  spec.user = user
+  spec.caps = self:capabilities(p, base)
+  spec.rlimits = self:rlimits(p, base)
+  spec.no_new_privs = self:boolean(p, "noNewPrivileges", base)
+  spec.oom_score_adj = self:integer(p, "oomScoreAdj", base, -1000, 1000)
+  self:no_label(p, "apparmorProfile", base, "AppArmor profiles")
+  self:no_label(p, "selinuxLabel", base, "SELinux labels")
+  self:unsupported(p, "ioPriority", base, "I/O priorities")
+  self:unsupported(p, "scheduler", base, "scheduling policies")
+  self:unsupported(p, "execCPUAffinity", base, "exec CPU affinity")
+end
+
+-- ------------------------------------------------------------ namespaces
+
+--- OCI namespace types and their nslua names.
+M.NAMESPACES = {
+  pid = "pid", network = "net", mount = "mnt", ipc = "ipc", uts = "uts",
+  user = "user", cgroup = "cgroup", time = "time",
+}
+
+function Conv:namespaces(linux, spec)
+  local ns, join = {}, {}
+  for _, n in pairs(M.NAMESPACES) do ns[n] = false end
+  local listed = {}
+  local list = self:array(linux, "namespaces", "linux") or {}
+  for i, e in ipairs(list) do
+    local p = at("linux.namespaces", i)
+    if not is_object(e) then
+      self:add(p, "must be an object")
+    else
+      local ty = get(e, "type")
+      local name = type(ty) == "string" and M.NAMESPACES[ty]
+      if type(ty) ~= "string" then
+        self:add(p .. ".type", "must be a string")
+      elseif not name then
+        self:add(p .. ".type", "unknown namespace %q", ty)
+      elseif listed[name] then
+        self:add(p .. ".type", "namespace %q given twice", ty)
+      else
+        listed[name] = true
+        local path = get(e, "path")
+        if path == nil or path == "" then
+          ns[name] = true
+        elseif not is_abs(path) then
+          self:add(p .. ".path", "must be an absolute path")
+        else
+          join[name] = path
+        end
+      end
+    end
+  end
+  spec.namespaces = ns
+  if next(join) then spec.join = join end
+  return listed
+end
+
+-- linux.uidMappings-style arrays as { inside, outside, count } lists.
+function Conv:idmap(t, k, base)
+  local list = self:array(t, k, base)
+  if list == nil then return nil end
+  local out = {}
+  for i, m in ipairs(list) do
+    local p = at(field(base, k), i)
+    if not is_object(m) then
+      self:add(p, "must be an object")
+    else
+      local inside = self:integer(m, "containerID", p, 0, U32)
+      local outside = self:integer(m, "hostID", p, 0, U32)
+      local count = self:integer(m, "size", p, 1, U32)
+      for _, f in ipairs { "containerID", "hostID", "size" } do
+        if get(m, f) == nil then self:add(p .. "." .. f, "is required") end
+      end
+      if inside and outside and count then
+        out[#out + 1] = { inside = inside, outside = outside, count = count }
+      end
+    end
+  end
+  return out
+end
+
+function Conv:user_maps(linux, spec)
+  local user = spec.user or {}
+  spec.user = user
+  local uid_map = self:idmap(linux, "uidMappings", "linux")
+  local gid_map = self:idmap(linux, "gidMappings", "linux")
+  if spec.namespaces.user then
+    user.map = "explicit"
+    for k, m in pairs { uidMappings = uid_map or false, gidMappings = gid_map or false } do
+      if get(linux, k) == nil then
+        self:add("linux." .. k, "is required with a new user namespace")
+      elseif m and #m == 0 then
+        self:add("linux." .. k, "must not be empty with a new user namespace")
+      end
+    end
+    user.uid_map, user.gid_map = uid_map, gid_map
+  else
+    -- no new user namespace: the ids are the host's, or those of the
+    -- user namespace joined by path; nslua writes no maps
+    user.map = "host"
+    for _, k in ipairs { "uidMappings", "gidMappings" } do
+      if get(linux, k) ~= nil then
+        self:add("linux." .. k, "requires a new user namespace (linux.namespaces type \"user\" without path)")
+      end
+    end
+  end
+end
+
+-- ------------------------------------------------------------ mounts
+
+-- runc's mount options (libcontainer/specconv): flags nslua applies,
+-- flags it accepts and leaves to the kernel's defaults (atime and the
+-- like), propagation, and its own extensions.  Anything else is data for
+-- the file system.  Recursive (r*) flags apply to the whole bound tree.
+local FLAG_OPTS = {
+  ro = { "ro", true }, rw = { "ro", false }, rro = { "ro", true }, rrw = { "ro", false },
+  nosuid = { "nosuid", true }, suid = { "nosuid", false },
+  rnosuid = { "nosuid", true }, rsuid = { "nosuid", false },
+  nodev = { "nodev", true }, dev = { "nodev", false },
+  rnodev = { "nodev", true }, rdev = { "nodev", false },
+  noexec = { "noexec", true }, exec = { "noexec", false },
+  rnoexec = { "noexec", true }, rexec = { "noexec", false },
+}
+local PROPAGATION = set {
+  "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable",
+}
+-- accepted, not applied: access-time and sync behaviour, symlink following
+-- and verbosity keep the kernel's defaults (docs/oci.md)
+local IGNORED_OPTS = set {
+  "defaults", "async", "sync", "dirsync", "atime", "noatime", "relatime", "norelatime",
+  "strictatime", "nostrictatime", "diratime", "nodiratime", "lazytime", "nolazytime",
+  "iversion", "noiversion", "mand", "nomand", "silent", "loud", "remount",
+  "symfollow", "nosymfollow", "rsymfollow", "rnosymfollow",
+  "ratime", "rnoatime", "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime",
+  "rdiratime", "rnodiratime", "tmpcopyup",
+}
+
+--- The mount options `features` lists (the ones read as flags).
+function M.mount_options()
+  local out = { "bind", "rbind", "idmap", "ridmap" }
+  for k in pairs(FLAG_OPTS) do out[#out + 1] = k end
+  for k in pairs(PROPAGATION) do out[#out + 1] = k end
+  for k in pairs(IGNORED_OPTS) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+
+--- Parse a mount's options as runc does.
+-- @tparam {string,...} options
+-- @treturn table `{ ro, nosuid, nodev, noexec = bool|nil, bind = bool,
+--   recursive = bool, idmap = bool, propagation = string|nil,
+--   data = {string,...} }`
+function M.parse_options(options)
+  local o = { data = {} }
+  for _, opt in ipairs(options) do
+    local f = FLAG_OPTS[opt]
+    if f then
+      o[f[1]] = f[2]
+    elseif opt == "bind" then
+      o.bind = true
+    elseif opt == "rbind" then
+      o.bind, o.recursive = true, true
+    elseif opt == "idmap" or opt == "ridmap" then
+      o.idmap = true
+    elseif PROPAGATION[opt] then
+      o.propagation = opt
+    elseif not IGNORED_OPTS[opt] then
+      o.data[#o.data + 1] = opt
+    end
+  end
+  return o
+end
+
+-- The flags of parsed options onto a spec mount: nosuid, nodev and
+-- noexec only when set (absent means false), ro always.
+local function put_flags(m, o, flags)
+  m.ro = o.ro or false
+  for _, k in ipairs(flags or { "nosuid", "nodev", "noexec" }) do
+    if o[k] then m[k] = true end
+  end
+  if o.propagation then m.propagation = o.propagation end
+end
+
+-- tmpfs size= and mode= taken out of the data.
+function Conv:tmpfs(m, o, p)
+  local rest = {}
+  for _, d in ipairs(o.data) do
+    local k, v = d:match("^(%w+)=(.*)$")
+    if k == "size" then
+      local n = limits.size_bytes(v)
+      if not n or n < 1 then
+        self:add(p .. ".options", "tmpfs size %q: nslua takes a size in bytes with k, m or g (not a percentage)", v)
+      else
+        m.size = n
+      end
+    elseif k == "mode" then
+      if not v:match("^[0-7]+$") or #v > 5 or tonumber(v, 8) > 4095 then
+        self:add(p .. ".options", "tmpfs mode %q: must be an octal mode", v)
+      else
+        m.mode = tonumber(v, 8)
+      end
+    else
+      rest[#rest + 1] = d
+    end
+  end
+  if #rest > 0 then m.data = table.concat(rest, ",") end
+end
+
+function Conv:overlay(m, o, p, bundle)
+  local rest = {}
+  for _, d in ipairs(o.data) do
+    local k, v = d:match("^(%w+)=(.*)$")
+    if k == "lowerdir" then
+      m.lower = {}
+      for dir in (v .. ":"):gmatch("(.-):") do
+        if dir ~= "" then m.lower[#m.lower + 1] = join_path(bundle, dir) end
+      end
+    elseif k == "upperdir" then
+      m.upper = join_path(bundle, v)
+    elseif k == "workdir" then
+      m.work = join_path(bundle, v)
+    else
+      rest[#rest + 1] = d
+    end
+  end
+  if not m.lower or #m.lower == 0 then
+    self:add(p .. ".options", "an overlay needs lowerdir=DIR[:DIR...]")
+  end
+  if (m.upper == nil) ~= (m.work == nil) then
+    self:add(p .. ".options", "an overlay needs both upperdir= and workdir=, or neither")
+  end
+  if #rest > 0 then m.data = table.concat(rest, ",") end
+end
+
+local PSEUDO_FS = set { "proc", "sysfs", "mqueue" }
+
+-- One config mount as one spec mount.
+function Conv:mount(e, p, bundle)
+  if not is_object(e) then
+    self:add(p, "must be an object")
+    return nil
+  end
+  local dest = get(e, "destination")
+  if dest == nil then
+    self:add(p .. ".destination", "is required")
+    return nil
+  elseif type(dest) ~= "string" then
+    self:add(p .. ".destination", "must be a string")
+    return nil
+  elseif not is_abs(dest) then
+    self:add(p .. ".destination", "must be an absolute path (not %s)", limits.show(dest))
+    return nil
+  end
+  local ty = self:string(e, "type", p)
+  local source = self:string(e, "source", p)
+  local options = self:strings(e, "options", p) or {}
+  local o = M.parse_options(options)
+  local m = { target = dest }
+  local uid_map = self:idmap(e, "uidMappings", p)
+  local gid_map = self:idmap(e, "gidMappings", p)
+  if ty == "bind" or o.bind then
+    if source == nil or source == "" then
+      self:add(p .. ".source", "is required for a bind mount")
+      return nil
+    end
+    m.type, m.source = "bind", join_path(bundle, source)
+    m.recursive = o.recursive or false
+    if o.idmap or uid_map or gid_map then
+      m.type = "bind-idmap"
+      if uid_map or gid_map then
+        if not (uid_map and gid_map) then
+          self:add(p, "an idmapped mount needs both uidMappings and gidMappings")
+        end
+        m.idmap = { uid_map = uid_map, gid_map = gid_map }
+      end
+    end
+    put_flags(m, o)
+    if #o.data > 0 then
+      self:add(p .. ".options", "unknown bind mount option %q", o.data[1])
+    end
+    return m
+  end
+  if o.idmap or uid_map or gid_map then
+    self:add(p .. ".options", "idmap applies to bind mounts only")
+  end
+  if ty == nil or ty == "" or ty == "none" then
+    self:add(p .. ".type", "is required unless the options hold bind or rbind")
+    return nil
+  end
+  if ty == "tmpfs" then
+    m.type = "tmpfs"
+    put_flags(m, o)
+    self:tmpfs(m, o, p)
+  elseif PSEUDO_FS[ty] then
+    m.type = ty
+    put_flags(m, o)
+  elseif ty == "devpts" then
+    m.type = "devpts"
+    put_flags(m, o)
+    if #o.data > 0 then m.data = table.concat(o.data, ",") end
+  elseif ty == "cgroup" or ty == "cgroup2" then
+    m.type, m.ro = "cgroup", o.ro or false
+  elseif ty == "overlay" then
+    m.type = "overlay"
+    put_flags(m, o)
+    self:overlay(m, o, p, bundle)
+  else
+    self:add(p .. ".type", "unsupported file system type %q (nslua mounts bind, tmpfs, proc, "
+      .. "sysfs, mqueue, devpts, cgroup, cgroup2 and overlay)", ty)
+    return nil
+  end
+  if ty ~= "devpts" and ty ~= "tmpfs" and ty ~= "overlay" and #o.data > 0 then
+    self:add(p .. ".options", "unknown %s mount option %q", ty, o.data[1])
+  end
+  return m
+end
+
+-- ------------------------------------------------------------ devices
+
+--- The devices every OCI container gets (runc's and crun's defaults),
+-- as linux.devices entries.
+M.DEFAULT_DEVICES = {
+  { path = "/dev/null", type = "c", major = 1, minor = 3 },
+  { path = "/dev/zero", type = "c", major = 1, minor = 5 },
+  { path = "/dev/full", type = "c", major = 1, minor = 7 },
+  { path = "/dev/random", type = "c", major = 1, minor = 8 },
+  { path = "/dev/urandom", type = "c", major = 1, minor = 9 },
+  { path = "/dev/tty", type = "c", major = 5, minor = 0 },
+}
+
+--- The links runc makes in /dev: { link text, path }.
+M.DEV_LINKS = {
+  { "/proc/self/fd", "/dev/fd" },
+  { "/proc/self/fd/0", "/dev/stdin" },
+  { "/proc/self/fd/1", "/dev/stdout" },
+  { "/proc/self/fd/2", "/dev/stderr" },
+  { "pts/ptmx", "/dev/ptmx" },
+}
+
+local DEVICE_KINDS = { c = "c", u = "c", b = "b", p = "p" }
+
+function Conv:device(d, p)
+  if not is_object(d) then
+    self:add(p, "must be an object")
+    return nil
+  end
+  local path = get(d, "path")
+  if type(path) ~= "string" or not path:match("^/dev/.") or ("/" .. path .. "/"):find("/%.%./") then
+    self:add(p .. ".path", "must be an absolute path under /dev")
+    return nil
+  end
+  local ty = get(d, "type")
+  local kind = type(ty) == "string" and DEVICE_KINDS[ty]
+  if not kind then
+    self:add(p .. ".type", "must be \"c\", \"b\", \"u\" or \"p\"")
+    return nil
+  end
+  local dev = { type = "device", target = path, kind = kind }
+  if kind ~= "p" then
+    for _, k in ipairs { "major", "minor" } do
+      if get(d, k) == nil then self:add(p .. "." .. k, "is required for type %q", ty) end
+      dev[k] = self:integer(d, k, p, 0, U32)
+    end
+  end
+  local mode = self:integer(d, "fileMode", p, 0, 4095)
+  dev.mode = mode or 438 -- 0666
+  dev.uid = self:integer(d, "uid", p, 0, U32) or 0
+  dev.gid = self:integer(d, "gid", p, 0, U32) or 0
+  return dev
+end
+
+function Conv:devices(linux, mounts, need_dev)
+  local list = self:array(linux, "devices", "linux") or {}
+  local given, out = {}, {}
+  for i, d in ipairs(list) do
+    local dev = self:device(d, at("linux.devices", i))
+    if dev then
+      given[dev.target] = true
+      out[#out + 1] = dev
+    end
+  end
+  if need_dev then
+    for _, d in ipairs(M.DEFAULT_DEVICES) do
+      if not given[d.path] then
+        mounts[#mounts + 1] = { type = "device", target = d.path, kind = d.type,
+                                major = d.major, minor = d.minor, mode = 438, uid = 0, gid = 0 }
+      end
+    end
+  end
+  for _, dev in ipairs(out) do mounts[#mounts + 1] = dev end
+  if need_dev then
+    for _, l in ipairs(M.DEV_LINKS) do
+      if not given[l[2]] then
+        mounts[#mounts + 1] = { type = "symlink", source = l[1], target = l[2] }
+      end
+    end
+  end
+end
+
+-- ------------------------------------------------------------ resources
+
+local DEVICE_ACCESS = "^[rwm]*$"
+
+function Conv:device_rules(res, base)
+  local list = self:array(res, "devices", base)
+  for i, r in ipairs(list or {}) do
+    local p = at(base .. ".devices", i)
+    if not is_object(r) then
+      self:add(p, "must be an object")
+    else
+      if type(get(r, "allow")) ~= "boolean" then self:add(p .. ".allow", "must be a boolean") end
+      local ty = get(r, "type")
+      if ty ~= nil and ty ~= "a" and ty ~= "c" and ty ~= "b" then
+        self:add(p .. ".type", "must be \"a\", \"c\" or \"b\"")
+      end
+      self:integer(r, "major", p, -1, U32)
+      self:integer(r, "minor", p, -1, U32)
+      local acc = get(r, "access")
+      if acc ~= nil and (type(acc) ~= "string" or not acc:match(DEVICE_ACCESS)) then
+        self:add(p .. ".access", "must be a string of r, w and m")
+      end
+    end
+  end
+end
+
+local I64_MIN <const> = math.mininteger
+local I64_MAX <const> = math.maxinteger
+
+function Conv:resources(linux, spec)
+  local res = self:object(linux, "resources", "linux")
+  if res == nil then return end
+  local base = "linux.resources"
+  local lim = {}
+  spec.oci_resources = deep_copy(res)
+  self:device_rules(res, base)
+  local mem = self:object(res, "memory", base)
+  if mem then
+    local mb = base .. ".memory"
+    local limit = self:integer(mem, "limit", mb, -1, I64_MAX)
+    local swap = self:integer(mem, "swap", mb, -1, I64_MAX)
+    for _, k in ipairs { "reservation", "kernel", "kernelTCP" } do self:integer(mem, k, mb, -1, I64_MAX) end
+    self:integer(mem, "swappiness", mb, 0, 100)
+    for _, k in ipairs { "disableOOMKiller", "useHierarchy", "checkBeforeUpdate" } do self:boolean(mem, k, mb) end
+    if limit and limit > 0 then lim.memory = limit end
+    -- OCI's swap is memory plus swap; nslua's limits.swap is the swap
+    -- alone (memory.swap.max; v1 memsw = memory + swap).  -1 or absent:
+    -- OCI's unlimited swap, nslua's absent swap is none (docs/oci.md)
+    if swap and swap > 0 then
+      if not lim.memory then
+        self:add(mb .. ".swap", "needs memory.limit (swap is memory plus swap)")
+      elseif swap < lim.memory then
+        self:add(mb .. ".swap", "must be at least memory.limit (%d): it is memory plus swap", lim.memory)
+      else
+        lim.swap = swap - lim.memory
+      end
+    elseif swap == 0 and get(mem, "swap") ~= nil and lim.memory then
+      lim.swap = 0
+    end
+  end
+  local pids = self:object(res, "pids", base)
+  if pids then
+    local n = self:integer(pids, "limit", base .. ".pids", I64_MIN, I64_MAX)
+    if n and n > 0 then
+      if n > limits.MAX_PIDS then
+        self:add(base .. ".pids.limit", "must be at most %d", limits.MAX_PIDS)
+      else
+        lim.pids = n
+      end
+    end
+  end
+  local cpu = self:object(res, "cpu", base)
+  if cpu then
+    local cb = base .. ".cpu"
+    local quota = self:integer(cpu, "quota", cb, -1, I64_MAX)
+    local period = self:integer(cpu, "period", cb, 0, I64_MAX)
+    self:integer(cpu, "shares", cb, 0, I64_MAX)
+    self:integer(cpu, "realtimeRuntime", cb, I64_MIN, I64_MAX)
+    self:integer(cpu, "realtimePeriod", cb, 0, I64_MAX)
+    self:integer(cpu, "burst", cb, 0, I64_MAX)
+    self:integer(cpu, "idle", cb, I64_MIN, I64_MAX)
+    self:string(cpu, "mems", cb)
+    if quota and quota > 0 then
+      if period == 0 then period = nil end
+      local cpus = quota / (period or 100000)
+      if cpus < limits.MIN_CPUS then
+        self:add(cb .. ".quota", "must be at least %s of the period", limits.MIN_CPUS)
+      else
+        lim.cpus = cpus
+      end
+    end
+    local cpus = self:string(cpu, "cpus", cb)
+    if cpus and cpus ~= "" then
+      if not limits.cpulist(cpus) then
+        self:add(cb .. ".cpus", "must be a cpu list such as \"0-1,3\"")
+      else
+        lim.cpuset = cpus
+      end
+    end
+  end
+  self:object(res, "blockIO", base)
+  self:array(res, "hugepageLimits", base)
+  self:object(res, "network", base)
+  self:object(res, "rdma", base)
+  local unified = self:object(res, "unified", base)
+  for k, v in pairs(unified or {}) do
+    if type(v) ~= "string" then self:add(field(base .. ".unified", k), "must be a string") end
+  end
+  if next(lim) then spec.limits = lim end
+end
+
+-- ------------------------------------------------------------ seccomp
+
+--- OCI seccomp actions and nslua's.  SCMP_ACT_KILL is libseccomp's
+-- KILL_THREAD, as runc reads it.
+M.SECCOMP_ACTIONS = {
+  SCMP_ACT_ALLOW = "allow", SCMP_ACT_ERRNO = "errno", SCMP_ACT_KILL = "kill_thread",
+  SCMP_ACT_KILL_THREAD = "kill_thread", SCMP_ACT_KILL_PROCESS = "kill_process",
+  SCMP_ACT_TRAP = "trap", SCMP_ACT_TRACE = "trace", SCMP_ACT_LOG = "log",
+}
+M.SECCOMP_OPS = {
+  SCMP_CMP_NE = "ne", SCMP_CMP_LT = "lt", SCMP_CMP_LE = "le", SCMP_CMP_EQ = "eq",
+  SCMP_CMP_GE = "ge", SCMP_CMP_GT = "gt", SCMP_CMP_MASKED_EQ = "masked_eq",
+}
+M.SECCOMP_ARCHES = {
+  "x86", "x86_64", "x32", "arm", "aarch64", "mips", "mips64", "mips64n32", "mipsel",
+  "mipsel64", "mipsel64n32", "ppc", "ppc64", "ppc64le", "s390", "s390x", "parisc",
+  "parisc64", "riscv64",
+}
+local ARCH_SET = set(M.SECCOMP_ARCHES)
+--- Filter flags: accepted, not applied (none of them makes the filter
+-- deny less; SPEC_ALLOW would weaken the mitigation nslua keeps).
+M.SECCOMP_FLAGS = {
+  "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+  "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+}
+local FLAG_SET = set(M.SECCOMP_FLAGS)
+
+-- libseccomp knows the name, on any arch (seccomp.lua's own test).
+local resolve
+local function known_syscall(name)
+  if resolve == nil then
+    local ok, core = pcall(require, "nslua.core")
+    resolve = ok and core.seccomp.resolve or false
+  end
+  if not resolve then return true end
+  if resolve(name) then return true end
+  for _, a in ipairs(M.SECCOMP_ARCHES) do
+    local ok, nr = pcall(resolve, name, a)
+    if ok and nr then return true end
+  end
+  return false
+end
+
+-- An OCI action (with its errnoRet) as an nslua action, or nil.
+function Conv:sc_action(t, k, base, errno_key)
+  local p = field(base, k)
+  local a = get(t, k)
+  local ret = self:integer(t, errno_key, base, 0, 4095)
+  if type(a) ~= "string" then
+    self:add(p, "must be a string (SCMP_ACT_...)")
+    return nil
+  end
+  if a == "SCMP_ACT_NOTIFY" then
+    if self.sc_listener then
+      self:add(p, "nslua-oci cannot hand seccomp notifications to linux.seccomp.listenerPath yet "
+        .. "(remove SCMP_ACT_NOTIFY, or use runc)")
+    else
+      self:add(p, "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
+    end
+    return nil
+  end
+  local act = M.SECCOMP_ACTIONS[a]
+  if not act then
+    self:add(p, "unknown action %q", a)
+    return nil
+  end
+  if act == "errno" then return { errno = ret or 1 } end
+  if act == "trace" then return { trace = ret or 1 } end
+  if ret ~= nil then
+    self:add(field(base, errno_key), "applies to SCMP_ACT_ERRNO and SCMP_ACT_TRACE only")
+  end
+  return act
+end
+
+local function allows(a)
+  return a == "allow" or a == "log"
+end
+
+function Conv:sc_args(list, p)
+  local out = {}
+  for j, c in ipairs(list) do
+    local cp = at(p, j)
+    if not is_object(c) then
+      self:add(cp, "must be an object")
+    else
+      local index = self:integer(c, "index", cp, 0, 5)
+      if get(c, "index") == nil then self:add(cp .. ".index", "is required") end
+      local op = get(c, "op")
+      local nop = type(op) == "string" and M.SECCOMP_OPS[op]
+      if not nop then self:add(cp .. ".op", "unknown operator %s", limits.show(op)) end
+      local value, two = as_u64(get(c, "value")), as_u64(get(c, "valueTwo") or 0)
+      if value == nil then self:add(cp .. ".value", "must be an integer in 0..2^64-1") end
+      if two == nil then self:add(cp .. ".valueTwo", "must be an integer in 0..2^64-1") end
+      if index and nop and value and two then
+        if nop == "masked_eq" then
+          -- libseccomp's MakeCondition: value is the mask, valueTwo the datum
+          out[#out + 1] = { index = index, op = nop, mask = value, value = two }
+        else
+          out[#out + 1] = { index = index, op = nop, value = value }
+        end
+      end
+    end
+  end
+  return out
+end
+
+function Conv:seccomp(linux, spec)
+  local s = self:object(linux, "seccomp", "linux")
+  if s == nil then
+    spec.seccomp = "none"
+    return
+  end
+  local base = "linux.seccomp"
+  local listener = self:string(s, "listenerPath", base)
+  if listener and listener ~= "" then
+    if not is_abs(listener) then self:add(base .. ".listenerPath", "must be an absolute path") end
+    self.sc_listener = listener
+  end
+  self:string(s, "listenerMetadata", base)
+  local default = self:sc_action(s, "defaultAction", base, "defaultErrnoRet")
+  local profile = { default = default, syscalls = {} }
+  if default and not allows(default) then profile.unknown_above = "enosys" end
+  local arches = self:array(s, "architectures", base)
+  if arches then
+    profile.arches = { "native" }
+    for i, a in ipairs(arches) do
+      local n = type(a) == "string" and a:match("^SCMP_ARCH_(.+)$")
+      n = n and n:lower()
+      if not n or not ARCH_SET[n] then
+        self:add(at(base .. ".architectures", i), "unknown architecture %s", limits.show(a))
+      else
+        profile.arches[#profile.arches + 1] = n
+      end
+    end
+  end
+  for i, f in ipairs(self:array(s, "flags", base) or {}) do
+    if not FLAG_SET[f] then self:add(at(base .. ".flags", i), "unknown flag %s", limits.show(f)) end
+  end
+  for i, e in ipairs(self:array(s, "syscalls", base) or {}) do
+    local p = at(base .. ".syscalls", i)
+    if not is_object(e) then
+      self:add(p, "must be an object")
+    else
+      local names = self:strings(e, "names", p)
+      if names == nil or #names == 0 then
+        self:add(p .. ".names", "must be a non-empty array of strings")
+        names = {}
+      end
+      local act = self:sc_action(e, "action", p, "errnoRet")
+      local args = self:sc_args(self:array(e, "args", p) or {}, p .. ".args")
+      if act and default then
+        local keep = {}
+        for j, n in ipairs(names) do
+          if known_syscall(n) then
+            keep[#keep + 1] = n
+          elseif allows(default) and not allows(act) then
+            -- runc skips a name libseccomp cannot resolve; under an allowing
+            -- default that would turn this deny rule into an allow
+            self:add(at(p .. ".names", j), "unknown syscall %q (a deny rule nslua cannot apply)", n)
+          end
+        end
+        local by_index, split = {}, false
+        for _, c in ipairs(args) do
+          if by_index[c.index] then split = true end
+          by_index[c.index] = true
+        end
+        if #keep > 0 then
+          if split then
+            -- runc: conditions on the same argument become separate rules
+            for _, c in ipairs(args) do
+              profile.syscalls[#profile.syscalls + 1] = { names = keep, action = act, args = { c } }
+            end
+          else
+            profile.syscalls[#profile.syscalls + 1] = { names = keep, action = act,
+                                                        args = #args > 0 and args or nil }
+          end
+        end
+      end
+    end
+  end
+  -- rules with the default action only document (seccomp.lua): kept
+  local ok, err = require("nslua.seccomp").validate(profile)
+  if not ok and default then
+    self:add(base, "%s", (err:gsub("^seccomp", "converted profile")))
+  end
+  spec.seccomp = profile
+end
+
+-- ------------------------------------------------------------ linux misc
+
+-- Which namespace a sysctl lives in (runc's validator): nil when none.
+local IPC_SYSCTLS = set {
+  "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+  "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+}
+local function sysctl_ns(k)
+  if IPC_SYSCTLS[k] or k:match("^fs%.mqueue%.") then return "ipc" end
+  if k:match("^net%.") then return "net" end
+  if k == "kernel.hostname" or k == "kernel.domainname" then return "uts" end
+  return nil
+end
+
+function Conv:sysctl(linux, spec, listed)
+  local v = self:object(linux, "sysctl", "linux")
+  if v == nil then return end
+  local out = {}
+  for k, x in pairs(v) do
+    local p = ("linux.sysctl[%q]"):format(k)
+    local ns = sysctl_ns(k)
+    if type(x) ~= "string" then
+      self:add(p, "must be a string")
+    elseif not k:match("^[%w_][%w_.%-/]*$") or k:find("%.%.") then
+      self:add(p, "not a sysctl name")
+    elseif not ns then
+      self:add(p, "is not in a namespace of the container (nslua writes only namespaced sysctls)")
+    elseif not listed[ns] then
+      self:add(p, "needs the container's own %s namespace", ns)
+    else
+      out[k] = x
+    end
+  end
+  spec.sysctl = out
+end
+
+function Conv:paths(linux, k)
+  local list = self:strings(linux, k, "linux") or {}
+  for i, p in ipairs(list) do
+    if not is_abs(p) then self:add(at("linux." .. k, i), "must be an absolute path") end
+  end
+  return list
+end
+
+local ROOTFS_PROPAGATION = set {
+  "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable",
+}
+
+function Conv:time_offsets(linux, spec)
+  local t = self:object(linux, "timeOffsets", "linux")
+  if t == nil then return end
+  local out = {}
+  for k, v in pairs(t) do
+    local p = "linux.timeOffsets." .. k
+    if k ~= "monotonic" and k ~= "boottime" then
+      self:add(p, "unknown clock (monotonic or boottime)")
+    elseif not is_object(v) then
+      self:add(p, "must be an object")
+    else
+      out[k] = { secs = self:integer(v, "secs", p, I64_MIN, I64_MAX) or 0,
+                 nanosecs = self:integer(v, "nanosecs", p, 0, 999999999) or 0 }
+    end
+  end
+  if not spec.namespaces.time then
+    self:add("linux.timeOffsets", "needs a new time namespace (linux.namespaces type \"time\")")
+  end
+  spec.time_offsets = out
+end
+
+function Conv:linux(cfg, spec)
+  local linux = self:object(cfg, "linux", "") or {}
+  local listed = self:namespaces(linux, spec)
+  self:user_maps(linux, spec)
+  self:resources(linux, spec)
+  self:seccomp(linux, spec)
+  self:sysctl(linux, spec, listed)
+  spec.masks = { masked = self:paths(linux, "maskedPaths"), readonly = self:paths(linux, "readonlyPaths") }
+  local prop = get(linux, "rootfsPropagation")
+  if prop ~= nil and prop ~= "" then
+    if not ROOTFS_PROPAGATION[prop] then
+      self:add("linux.rootfsPropagation", "must be one of private rprivate slave rslave shared "
+        .. "rshared unbindable runbindable")
+    else
+      spec.rootfs_propagation = prop
+    end
+  end
+  self:no_label(linux, "mountLabel", "linux", "SELinux mount labels")
+  local cg = self:string(linux, "cgroupsPath", "linux")
+  if cg and cg ~= "" then spec.cgroup_path = cg end
+  local pers = self:object(linux, "personality", "linux")
+  if pers then
+    local d = get(pers, "domain")
+    if d == "LINUX" then
+      spec.personality = "linux"
+    elseif d == "LINUX32" then
+      spec.personality = "linux32"
+    else
+      self:add("linux.personality.domain", "must be \"LINUX\" or \"LINUX32\"")
+    end
+    local flags = self:array(pers, "flags", "linux.personality")
+    if flags and #flags > 0 then
+      self:add("linux.personality.flags", "nslua sets no personality flags (remove them)")
+    end
+  end
+  self:time_offsets(linux, spec)
+  self:unsupported(linux, "intelRdt", "linux", "Intel RDT")
+  self:unsupported(linux, "netDevices", "linux", "moving network devices")
+  self:unsupported(linux, "memoryPolicy", "linux", "memory policies")
+  return linux, listed
+end
+
+-- ------------------------------------------------------------ hooks
+
+M.HOOKS = { "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop" }
+local HOOK_SET = set(M.HOOKS)
+
+function Conv:hooks(cfg, spec)
+  local h = self:object(cfg, "hooks", "")
+  if h == nil then return end
+  local out = {}
+  for k, list in pairs(h) do
+    local p = "hooks." .. k
+    if not HOOK_SET[k] then
+      self:add(p, "unknown hook (valid: %s)", table.concat(M.HOOKS, " "))
+    elseif list ~= NULL and not is_array(list) then
+      self:add(p, "must be an array")
+    elseif list ~= NULL then
+      out[k] = {}
+      for i, hook in ipairs(list) do
+        local hp = at(p, i)
+        if not is_object(hook) then
+          self:add(hp, "must be an object")
+        else
+          local path = get(hook, "path")
+          if not is_abs(path) then self:add(hp .. ".path", "must be an absolute path") end
+          self:strings(hook, "args", hp)
+          self:strings(hook, "env", hp)
+          self:integer(hook, "timeout", hp, 1, I64_MAX)
+          out[k][#out[k] + 1] = deep_copy(hook)
+        end
+      end
+    end
+  end
+  spec.hooks_oci = out
+end
+
+-- ------------------------------------------------------------ to_spec
+
+local function has_bind_dev(cfg)
+  for _, e in ipairs(is_array(get(cfg, "mounts")) and cfg.mounts or {}) do
+    if is_object(e) and get(e, "destination") == "/dev" then
+      local o = M.parse_options(is_array(get(e, "options")) and e.options or {})
+      if get(e, "type") == "bind" or o.bind then return true end
+    end
+  end
+  return false
+end
+
+--- Turn a decoded config.json into a spec (docs/oci.md "config.json -> spec").
+-- @tparam table cfg the config (from `load`, or a table of the same shape)
+-- @tparam table opts `{ bundle = DIR (absolute), rootless = bool,
+--   id = the container's id, need_process = bool (create and run: the
+--   process is required) }`
+-- @treturn[1] table spec
+-- @return[2] nil
+-- @treturn[2] {string,...} every problem, "json.path: message"
+function M.to_spec(cfg, opts)
+  opts = opts or {}
+  if not is_object(cfg) then return nil, { "config: must be a JSON object" } end
+  local bundle = opts.bundle or "."
+  local c = setmetatable({ errors = {} }, Conv)
+  local spec = { name = opts.id, base = "none", init = false, env = {}, keep_env = {} }
+  c:version(cfg)
+  c:process(cfg, spec, opts.need_process)
+  local _, listed = c:linux(cfg, spec)
+  local mounts = {}
+  local root = c:object(cfg, "root", "")
+  local rpath = root and get(root, "path")
+  if root == nil and get(cfg, "root") == nil then
+    c:add("root", "is required (an object with path)")
+  elseif root and (type(rpath) ~= "string" or rpath == "") then
+    c:add("root.path", "must be a non-empty string")
+  elseif root then
+    mounts[1] = { type = "bind", source = join_path(bundle, rpath), target = "/",
+                  recursive = true, ro = c:boolean(root, "readonly", "root") or false }
+  end
+  for i, e in ipairs(c:array(cfg, "mounts", "") or {}) do
+    local m = c:mount(e, at("mounts", i), bundle)
+    if m then mounts[#mounts + 1] = m end
+  end
+  c:devices(get(cfg, "linux") and is_object(cfg.linux) and cfg.linux or {}, mounts,
+    not has_bind_dev(cfg))
+  spec.mounts = mounts
+  for _, k in ipairs { "hostname", "domainname" } do
+    local v = c:string(cfg, k, "")
+    if v and v ~= "" then
+      if not listed.uts then
+        c:add(k, "needs the container's own uts namespace (linux.namespaces type \"uts\")")
+      else
+        spec[k] = v
+      end
+    end
+  end
+  c:hooks(cfg, spec)
+  if get(cfg, "annotations") ~= nil and not is_object(cfg.annotations) then
+    c:add("annotations", "must be an object")
+  end
+  if #c.errors > 0 then return nil, c.errors end
+  return spec
+end
+
+--- Read BUNDLE/config.json.
+-- @tparam string bundle the bundle directory
+-- @treturn[1] table the decoded config
+-- @return[2] nil
+-- @treturn[2] string message naming the file
+function M.load(bundle)
+  local path = (bundle:gsub("/+$", "")) .. "/config.json"
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local text = f:read("a")
+  f:close()
+  if not text then return nil, path .. ": cannot read" end
+  local ok, cfg = pcall(cjson.decode, text)
+  if not ok then
+    return nil, ("%s: invalid JSON: %s"):format(path, tostring(cfg):gsub("^.-:%d+: ", ""))
+  end
+  if not is_object(cfg) or cfg == NULL then
+    return nil, path .. ": must hold a JSON object"
+  end
+  return cfg
+end
+
+-- ------------------------------------------------------------ default
+
+--- The config `runc spec` writes (`runc spec --rootless` with rootless),
+-- with hostname "nslua".  JSON key names as OCI spells them.
+-- @tparam[opt] boolean rootless
+-- @tparam[opt] table ids `{ uid = N, gid = N }` for the rootless maps
+--   (default: the caller's effective ids)
+-- @treturn table
+function M.default(rootless, ids)
+  local caps = { "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" }
+  local function copy(t) return { table.unpack(t) } end
+  local cfg = {
+    ociVersion = M.SPEC_VERSION,
+    process = {
+      terminal = true,
+      user = { uid = 0, gid = 0 },
+      args = { "sh" },
+      env = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm" },
+      cwd = "/",
+      capabilities = { bounding = copy(caps), effective = copy(caps), permitted = copy(caps),
+                       ambient = copy(caps) },
+      rlimits = { { type = "RLIMIT_NOFILE", hard = 1024, soft = 1024 } },
+      noNewPrivileges = true,
+    },
+    root = { path = "rootfs", readonly = true },
+    hostname = "nslua",
+    mounts = {
+      { destination = "/proc", type = "proc", source = "proc" },
+      { destination = "/dev", type = "tmpfs", source = "tmpfs",
+        options = { "nosuid", "strictatime", "mode=755", "size=65536k" } },
+      { destination = "/dev/pts", type = "devpts", source = "devpts",
+        options = { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5" } },
+      { destination = "/dev/shm", type = "tmpfs", source = "shm",
+        options = { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k" } },
+      { destination = "/dev/mqueue", type = "mqueue", source = "mqueue",
+        options = { "nosuid", "noexec", "nodev" } },
+      { destination = "/sys", type = "sysfs", source = "sysfs",
+        options = { "nosuid", "noexec", "nodev", "ro" } },
+      { destination = "/sys/fs/cgroup", type = "cgroup", source = "cgroup",
+        options = { "nosuid", "noexec", "nodev", "relatime", "ro" } },
+    },
+    linux = {
+      resources = { devices = { { allow = false, access = "rwm" } } },
+      namespaces = { { type = "pid" }, { type = "network" }, { type = "ipc" }, { type = "uts" },
+                     { type = "mount" } },
+      maskedPaths = {
+        "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+      },
+      readonlyPaths = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" },
+    },
+  }
+  if rootless then
+    if not ids then
+      local proc = require("nslua.core").proc
+      ids = { uid = proc.geteuid(), gid = proc.getegid() }
+    end
+    local ns = cfg.linux.namespaces
+    table.remove(ns, 2) -- the host's network: rootless runc has no veth to give
+    ns[#ns + 1] = { type = "user" }
+    cfg.linux.resources = nil
+    cfg.linux.uidMappings = { { containerID = 0, hostID = ids.uid, size = 1 } }
+    cfg.linux.gidMappings = { { containerID = 0, hostID = ids.gid, size = 1 } }
+    -- gid 5 is not mapped; sysfs needs a network namespace: bind the host's
+    local pts = cfg.mounts[3].options
+    table.remove(pts, #pts)
+    cfg.mounts[6] = { destination = "/sys", type = "none", source = "/sys",
+                      options = { "rbind", "nosuid", "noexec", "nodev", "ro" } }
+  end
+  return cfg
+end
+
+-- ------------------------------------------------------------ features
+
+--- What `nslua-oci features` prints (the OCI features.json schema),
+-- naming only what nslua does.
+-- @treturn table
+function M.features()
+  local caps = {}
+  for i, n in ipairs(validate.CAPS) do caps[i] = "CAP_" .. n:upper() end
+  local ns = {}
+  for k in pairs(M.NAMESPACES) do ns[#ns + 1] = k end
+  table.sort(ns)
+  local actions, ops, archs = {}, {}, {}
+  for k in pairs(M.SECCOMP_ACTIONS) do actions[#actions + 1] = k end
+  for k in pairs(M.SECCOMP_OPS) do ops[#ops + 1] = k end
+  for _, a in ipairs(M.SECCOMP_ARCHES) do archs[#archs + 1] = "SCMP_ARCH_" .. a:upper() end
+  table.sort(actions)
+  table.sort(ops)
+  table.sort(archs)
+  local version
+  local ok, core = pcall(require, "nslua.core")
+  if ok then version = core.seccomp.version and core.seccomp.version() end
+  return {
+    ociVersionMin = M.OCI_VERSION_MIN,
+    ociVersionMax = M.OCI_VERSION_MAX,
+    hooks = { table.unpack(M.HOOKS) },
+    mountOptions = M.mount_options(),
+    linux = {
+      namespaces = ns,
+      capabilities = caps,
+      cgroup = { v1 = true, v2 = true, systemd = false, systemdUser = false },
+      seccomp = { enabled = true, actions = actions, operators = ops, archs = archs },
+      apparmor = { enabled = false },
+      selinux = { enabled = false },
+    },
+    annotations = {
+      ["io.github.seccomp.libseccomp.version"] = version,
+    },
+  }
+end
+
+return M

@@ -1,0 +1,304 @@
+-- nslua-oci's lifecycle against real kernel objects: create parks the
+-- command, start releases it, state/kill/delete/exec/ps/pause/resume/update
+-- act on it, and nothing is left behind (docs/oci.md).
+local helper = require "helper"
+local cjson = require "cjson"
+
+local q = helper.quote
+local OCI = helper.san_env .. helper.root .. "/scripts/nslua-oci"
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+-- A bundle: busybox rootfs (scripts/mkrootfs.sh) and a config.json made
+-- from `nslua-oci spec`'s default, with args and tweaks.
+local rootfs_cache
+local function bundle(dir, args, tweak)
+  assert(helper.sh("mkdir -p " .. q(dir)))
+  if not rootfs_cache then
+    rootfs_cache = helper.tmpdir()
+    local ok, out = helper.sh(helper.root .. "/scripts/mkrootfs.sh " .. q(rootfs_cache .. "/rootfs"))
+    assert(ok, out)
+  end
+  assert(helper.sh(("cp -a %s %s"):format(q(rootfs_cache .. "/rootfs"), q(dir .. "/rootfs"))))
+  local cfg = require("nslua.oci.config").default(false)
+  cfg.process.terminal = false
+  cfg.process.args = args
+  if tweak then tweak(cfg) end
+  write(dir .. "/config.json", cjson.encode(cfg))
+  return dir
+end
+
+local function oci(root, cmd)
+  return helper.sh(("%s --root %s %s"):format(OCI, q(root), cmd))
+end
+
+local function state(root, id)
+  local ok, out = oci(root, "state " .. q(id))
+  if not ok then return nil, out end
+  return cjson.decode(out)
+end
+
+local function wait_for(f, secs)
+  local deadline = os.time() + (secs or 5)
+  repeat
+    if f() then return true end
+    helper.sleep(0.05)
+  until os.time() > deadline
+  return f()
+end
+
+describe("nslua-oci lifecycle", function()
+  local T, root, t
+  before_each(function()
+    T = helper.tmpdir()
+    root = T .. "/root"
+    t = helper.track { roots = { root }, gone = {} }
+  end)
+  after_each(function()
+    -- whatever a failed test left running: the runtime's own delete
+    local ok, out = oci(root, "list --quiet")
+    for id in (ok and out or ""):gmatch("[^\n]+") do oci(root, "delete --force " .. q(id)) end
+    helper.assert_released(t)
+    local _, ids = oci(root, "list --quiet")
+    assert.equal("", ids)
+    helper.rmtree(T)
+  end)
+
+  it("runs a bundle in the foreground with its exit code and output", function()
+    local b = bundle(T .. "/b", { "sh", "-c", "echo out:$(hostname); exit 7" })
+    local ok, out, code = helper.sh(("cd %s && %s --root %s run fg1"):format(q(b), OCI, q(root)))
+    assert.is_false(ok)
+    assert.equal(7, code)
+    assert.equal("out:nslua\n", out)
+    assert.is_nil(state(root, "fg1"))
+  end)
+
+  it("create parks the command, start releases it, delete removes it", function()
+    local b = bundle(T .. "/b", { "sh", "-c", "echo ran > /tmp/ran; cat /tmp/ran; sleep 60" }, function(c)
+      c.annotations = { ["org.example/key"] = "value" }
+    end)
+    local ok, out = oci(root, ("create --bundle %s --pid-file %s c1"):format(q(b), q(T .. "/pid")))
+    assert.is_true(ok, out)
+    local st = assert(state(root, "c1"))
+    assert.equal("created", st.status)
+    assert.equal("c1", st.id)
+    assert.equal(b, st.bundle)
+    assert.equal("value", st.annotations["org.example/key"])
+    assert.equal(tonumber(helper.read(T .. "/pid")), st.pid)
+    -- parked: its command line is the executor's, not the payload's
+    assert.equal("nslua-init", (helper.read("/proc/" .. st.pid .. "/cmdline") or ""):gsub("%z.*", ""))
+    ok, out = oci(root, "start c1")
+    assert.is_true(ok, out)
+    assert.is_true(wait_for(function()
+      return (helper.read("/proc/" .. st.pid .. "/cmdline") or ""):match("^sleep") ~= nil
+    end))
+    assert.equal("running", state(root, "c1").status)
+    ok, out = oci(root, "start c1")
+    assert.is_false(ok)
+    assert.matches("cannot start an already running container", out)
+    ok, out = oci(root, "delete c1")
+    assert.is_false(ok)
+    assert.matches("not stopped: running", out)
+    ok, out = oci(root, "kill c1 KILL")
+    assert.is_true(ok, out)
+    assert.is_true(wait_for(function() return state(root, "c1").status == "stopped" end))
+    ok, out = oci(root, "start c1")
+    assert.is_false(ok)
+    assert.matches("cannot start a container that has stopped", out)
+    ok, out = oci(root, "delete c1")
+    assert.is_true(ok, out)
+    local _, missing = oci(root, "state c1")
+    assert.matches("container does not exist", missing)
+    assert.is_false(helper.exists(root .. "/ids/c1"))
+  end)
+
+  it("refuses a second container of one id and ids that are paths", function()
+    local b = bundle(T .. "/b", { "sleep", "60" })
+    assert.is_true((oci(root, ("create --bundle %s dup"):format(q(b)))))
+    local ok, out, code = oci(root, ("create --bundle %s dup"):format(q(b)))
+    assert.is_false(ok)
+    assert.equal(1, code)
+    assert.matches("container with id exists: dup", out)
+    assert.equal("created", state(root, "dup").status)
+    for _, bad in ipairs { "../x", "a/b", ".", "..", "" } do
+      ok, out = oci(root, ("create --bundle %s %s"):format(q(b), q(bad)))
+      assert.is_false(ok)
+      assert.matches(bad == "" and "container id cannot be empty" or "invalid container id format", out)
+    end
+    assert.is_false(helper.exists(T .. "/x"))
+    assert.is_true((oci(root, "delete --force dup")))
+  end)
+
+  it("delete --force ends a running container; delete of a created one needs no force", function()
+    local b = bundle(T .. "/b", { "sleep", "60" })
+    assert.is_true((oci(root, ("run --detach --bundle %s r1"):format(q(b)))))
+    local pid = state(root, "r1").pid
+    assert.equal("running", state(root, "r1").status)
+    local ok, out = oci(root, "delete --force r1")
+    assert.is_true(ok, out)
+    assert.is_false(helper.pid_alive(pid) and (helper.read("/proc/" .. pid .. "/stat") or ""):match("%) [^Z]") ~= nil)
+    assert.is_true((oci(root, ("create --bundle %s r2"):format(q(b)))))
+    ok, out = oci(root, "delete r2")
+    assert.is_true(ok, out)
+    -- runc's rule: --force on a missing container is not an error
+    assert.is_true((oci(root, "delete --force r2")))
+    ok, out = oci(root, "delete r2")
+    assert.is_false(ok)
+    assert.matches("container does not exist", out)
+  end)
+
+  it("exec runs in the container, in the foreground and detached", function()
+    local b = bundle(T .. "/b", { "sleep", "60" })
+    assert.is_true((oci(root, ("run -d --bundle %s e1"):format(q(b)))))
+    local ok, out = oci(root, "exec e1 sh -c 'hostname; echo $$'")
+    assert.is_true(ok, out)
+    local host, inner = out:match("^(%S+)\n(%d+)\n$")
+    assert.equal("nslua", host)
+    assert.is_true(tonumber(inner) > 1)   -- a pid of the container's namespace
+    ok, out = oci(root, "exec e1 sh -c 'exit 4'")
+    assert.is_false(ok)
+    -- a process file (what conmon and containerd's shim pass)
+    write(T .. "/proc.json", cjson.encode { args = { "sh", "-c", "echo $FOO; pwd" }, env = { "FOO=bar" },
+      cwd = "/tmp", user = { uid = 0, gid = 0 } })
+    ok, out = oci(root, ("exec --process %s e1"):format(q(T .. "/proc.json")))
+    assert.is_true(ok, out)
+    assert.equal("bar\n/tmp\n", out)
+    ok, out = oci(root, ("exec --detach --pid-file %s e1 sleep 30"):format(q(T .. "/epid")))
+    assert.is_true(ok, out)
+    local epid = tonumber(helper.read(T .. "/epid"))
+    assert.is_true(helper.pid_alive(epid))
+    local ps_ok, ps = oci(root, "ps --format json e1")
+    assert.is_true(ps_ok, ps)
+    local pids = cjson.decode(ps)
+    local seen = {}
+    for _, p in ipairs(pids) do seen[p] = true end
+    assert.is_true(seen[state(root, "e1").pid])
+    assert.is_true(seen[epid])
+    assert.is_true((oci(root, "kill --all e1 KILL")))
+    assert.is_true(wait_for(function() return not helper.pid_alive(epid) end))
+    assert.is_true(wait_for(function() return state(root, "e1").status == "stopped" end))
+    ok, out = oci(root, "exec e1 true")
+    assert.is_false(ok)
+    assert.matches("stopped", out)
+    assert.is_true((oci(root, "delete e1")))
+  end)
+
+  it("pause and resume freeze the container; update changes its limits", function()
+    local b = bundle(T .. "/b", { "sleep", "60" })
+    assert.is_true((oci(root, ("run -d --bundle %s p1"):format(q(b)))))
+    local ok, out = oci(root, "pause p1")
+    assert.is_true(ok, out)
+    assert.equal("paused", state(root, "p1").status)
+    ok, out = oci(root, "resume p1")
+    assert.is_true(ok, out)
+    assert.equal("running", state(root, "p1").status)
+    ok, out = oci(root, "update --pids-limit 7 p1")
+    assert.is_true(ok, out)
+    -- the pids group the container's init is in says 7
+    local cg = helper.read("/proc/" .. state(root, "p1").pid .. "/cgroup") or ""
+    local path = cg:match("%d+:pids:([^\n]+)") or cg:match("0::([^\n]+)")
+    local file = cg:match("%d+:pids:") and ("/sys/fs/cgroup/pids" .. path .. "/pids.max")
+      or ("/sys/fs/cgroup/unified" .. path .. "/pids.max")
+    assert.equal("7", (helper.read(file) or ""):gsub("%s+$", ""))
+    write(T .. "/r.json", cjson.encode { pids = { limit = 9 } })
+    assert.is_true((oci(root, ("update -r %s p1"):format(q(T .. "/r.json")))))
+    assert.equal("9", (helper.read(file) or ""):gsub("%s+$", ""))
+    assert.is_true((oci(root, "delete --force p1")))
+  end)
+
+  it("writes engine-readable json log lines on failure", function()
+    local ok, out = helper.sh(("%s --root %s --log %s --log-format json start nope"):format(OCI, q(root),
+      q(T .. "/log.json")))
+    assert.is_false(ok)
+    assert.matches("container does not exist", out)
+    local line = helper.read(T .. "/log.json"):match("[^\n]+")
+    local rec = cjson.decode(line)
+    assert.equal("error", rec.level)
+    assert.equal("container does not exist", rec.msg)
+    assert.is_string(rec.time)
+  end)
+
+  it("names the config.json field it refuses, and creates nothing", function()
+    local b = bundle(T .. "/b", { "true" }, function(c) c.process.args = cjson.empty_array or {} end)
+    local ok, out = oci(root, ("create --bundle %s bad1"):format(q(b)))
+    assert.is_false(ok)
+    assert.matches("process%.args", out)
+    assert.is_false(helper.exists(root .. "/ids/bad1"))
+  end)
+
+  it("runs hooks with the state on stdin; a failing prestart hook undoes create", function()
+    local log = T .. "/hooks.log"
+    write(T .. "/hook.sh", "#!/bin/sh\nread -r s; echo \"$1 $s\" >> " .. log .. "\n")
+    assert(helper.sh("chmod 0755 " .. q(T .. "/hook.sh")))
+    local function h(kind) return { path = T .. "/hook.sh", args = { "hook.sh", kind } } end
+    local b = bundle(T .. "/b", { "sleep", "60" }, function(c)
+      c.hooks = { prestart = { h("prestart") }, createRuntime = { h("createRuntime") },
+                  poststart = { h("poststart") }, poststop = { h("poststop") } }
+    end)
+    assert.is_true((oci(root, ("create --bundle %s h1"):format(q(b)))))
+    assert.is_true((oci(root, "start h1")))
+    assert.is_true((oci(root, "delete --force h1")))
+    local lines = {}
+    for l in (helper.read(log) or ""):gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal(4, #lines, helper.read(log))
+    assert.matches('^prestart .*"status":"created"', lines[1])
+    assert.matches('"id":"h1"', lines[1])
+    assert.matches("^createRuntime ", lines[2])
+    assert.matches("^poststart ", lines[3])
+    assert.matches('^poststop .*"status":"stopped"', lines[4])
+    local b2 = bundle(T .. "/b2", { "sleep", "60" }, function(c)
+      c.hooks = { prestart = { { path = "/bin/false" } } }
+    end)
+    local ok, out = oci(root, ("create --bundle %s h2"):format(q(b2)))
+    assert.is_false(ok)
+    assert.matches("prestart hook /bin/false", out)
+    assert.is_nil(state(root, "h2"))
+    assert.is_false(helper.exists(root .. "/ids/h2"))
+  end)
+
+  it("a create killed during set-up leaves nothing delete cannot remove", function()
+    local b = bundle(T .. "/b", { "sleep", "60" })
+    -- NSLUA_TEST_STOP: the child waits at its mount step until we die
+    local ok = helper.sh(("(NSLUA_TEST_STOP=mounts %s --root %s create --bundle %s k1 & p=$!; sleep 0.5; "
+      .. "kill -9 $p; wait $p) >/dev/null 2>&1"):format(OCI, q(root), q(b)))
+    assert.is_false(ok)
+    local st = state(root, "k1")
+    if st then assert.equal("stopped", st.status) end
+    local dok, dout = oci(root, "delete k1")
+    assert.is_true(dok, dout)
+    assert.is_nil(state(root, "k1"))
+    assert.is_false(helper.exists(root .. "/ids/k1"))
+  end)
+
+  it("the payload sees neither the runtime root nor the fifo", function()
+    local b = bundle(T .. "/b", { "sh", "-c", ("ls %s 2>&1; ls /proc/self/fd"):format(root) })
+    local ok, out = helper.sh(("cd %s && %s --root %s run v1"):format(q(b), OCI, q(root)))
+    assert.is_true(ok, out)
+    assert.matches("No such file or directory", out)
+    -- only stdio and ls's own directory fd
+    assert.equal("0 1 2 3", (out:match("\n([%d\n]+)$") or ""):gsub("\n", " "):gsub(" $", ""))
+  end)
+
+  it("spec writes runc's default config and features describes the runtime", function()
+    local ok, out = helper.sh(("cd %s && %s spec"):format(q(T), OCI))
+    assert.is_true(ok, out)
+    local cfg = cjson.decode(helper.read(T .. "/config.json"))
+    assert.same({ "sh" }, cfg.process.args)
+    assert.equal("rootfs", cfg.root.path)
+    ok, out = helper.sh(("cd %s && %s spec"):format(q(T), OCI))
+    assert.is_false(ok)
+    assert.matches("exists", out)
+    ok, out = helper.sh(OCI .. " features")
+    assert.is_true(ok, out)
+    local f = cjson.decode(out)
+    assert.is_string(f.ociVersionMax)
+    ok, out = helper.sh(OCI .. " --version")
+    assert.is_true(ok)
+    assert.matches("^nslua%-oci version", out)
+    assert.matches("spec: 1%.", out)
+  end)
+end)
