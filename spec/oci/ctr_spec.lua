@@ -90,12 +90,17 @@ describe("containerd (ctr) with the OCI runtime", function()
     helper.assert_released(tracker)
     assert.are.same({}, others_under_T())
     if not pid then return end  -- the last test stopped containerd
-    local ok, out = ctr("containers ls -q")
-    assert.is_true(ok, out)
-    assert.equal("", out)
-    ok, out = ctr("task ls -q")
-    assert.is_true(ok, out)
-    assert.equal("", out)
+    -- what a failed test left is removed (and reported) here, so that the
+    -- next test starts clean
+    local ok, tasks = ctr("task ls -q")
+    assert.is_true(ok, tasks)
+    for id in tasks:gmatch("%S+") do ctr("task kill -s KILL " .. id) ctr("task delete -f " .. id) end
+    local containers
+    ok, containers = ctr("containers ls -q")
+    assert.is_true(ok, containers)
+    for id in containers:gmatch("%S+") do ctr("containers delete " .. id) end
+    assert.equal("", tasks, "tasks left")
+    assert.equal("", containers, "containers left")
     -- the rootfs mounts of its tasks are in containerd's namespace
     assert.are.same({}, oci.mounts_of(pid, T))
   end)
