@@ -82,6 +82,8 @@ describe("containerd (ctr) with the OCI runtime", function()
       oci.cgroup_remove("/" .. NS)
     end
     helper.rmtree(T)
+    -- (vfs layers and overlay-less snapshots are plain files: rm -rf takes all)
+    assert(not helper.exists(T), "the test's dir is still there: " .. T)
   end)
 
   local tracker

@@ -58,6 +58,8 @@ describe("podman with the OCI runtime", function()
     for _, p in ipairs(oci.cgroup_procs(parent)) do os.execute("kill -9 " .. p) end
     oci.cgroup_remove(parent)
     helper.rmtree(T)
+    -- (vfs layers and overlay-less snapshots are plain files: rm -rf takes all)
+    assert(not helper.exists(T), "the test's dir is still there: " .. T)
   end)
 
   local tracker
