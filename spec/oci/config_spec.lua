@@ -10,6 +10,274 @@ local BUNDLE = "/b"
 local RUNC = "/usr/sbin/runc"
 local PODMAN_SECCOMP = "/usr/share/containers/seccomp.json"
 
+-- What podman 4.3 wrote for `podman create --rootfs DIR` on this host
+-- (its seccomp profile left out; paths shortened).
+local PODMAN_CONFIG = [==[
+{
+ "ociVersion": "1.0.2-dev",
+ "process": {
+  "user": {
+   "uid": 0,
+   "gid": 0,
+   "umask": 18
+  },
+  "args": [
+   "/bin/sh",
+   "-c",
+   "true"
+  ],
+  "env": [
+   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+   "TERM=xterm",
+   "HOSTNAME=7ed3225cde6a"
+  ],
+  "cwd": "/",
+  "capabilities": {
+   "bounding": [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT"
+   ],
+   "effective": [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT"
+   ],
+   "permitted": [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT"
+   ]
+  },
+  "rlimits": [
+   {
+    "type": "RLIMIT_NOFILE",
+    "hard": 1048576,
+    "soft": 1048576
+   },
+   {
+    "type": "RLIMIT_NPROC",
+    "hard": 32768,
+    "soft": 32768
+   }
+  ]
+ },
+ "root": {
+  "path": "/var/c/rootfs"
+ },
+ "hostname": "7ed3225cde6a",
+ "mounts": [
+  {
+   "destination": "/proc",
+   "type": "proc",
+   "source": "proc",
+   "options": [
+    "nosuid",
+    "noexec",
+    "nodev"
+   ]
+  },
+  {
+   "destination": "/dev",
+   "type": "tmpfs",
+   "source": "tmpfs",
+   "options": [
+    "nosuid",
+    "noexec",
+    "strictatime",
+    "mode=755",
+    "size=65536k"
+   ]
+  },
+  {
+   "destination": "/sys",
+   "type": "sysfs",
+   "source": "sysfs",
+   "options": [
+    "nosuid",
+    "noexec",
+    "nodev",
+    "ro"
+   ]
+  },
+  {
+   "destination": "/dev/pts",
+   "type": "devpts",
+   "source": "devpts",
+   "options": [
+    "nosuid",
+    "noexec",
+    "newinstance",
+    "ptmxmode=0666",
+    "mode=0620",
+    "gid=5"
+   ]
+  },
+  {
+   "destination": "/dev/mqueue",
+   "type": "mqueue",
+   "source": "mqueue",
+   "options": [
+    "nosuid",
+    "noexec",
+    "nodev"
+   ]
+  },
+  {
+   "destination": "/dev/shm",
+   "type": "bind",
+   "source": "/var/c/userdata/shm",
+   "options": [
+    "bind",
+    "rprivate",
+    "nosuid",
+    "noexec",
+    "nodev"
+   ]
+  },
+  {
+   "destination": "/run/.containerenv",
+   "type": "bind",
+   "source": "/run/c/userdata/.containerenv",
+   "options": [
+    "bind",
+    "rprivate"
+   ]
+  },
+  {
+   "destination": "/etc/hostname",
+   "type": "bind",
+   "source": "/run/c/userdata/hostname",
+   "options": [
+    "bind",
+    "rprivate"
+   ]
+  },
+  {
+   "destination": "/etc/resolv.conf",
+   "type": "bind",
+   "source": "/run/c/userdata/resolv.conf",
+   "options": [
+    "bind",
+    "rprivate"
+   ]
+  },
+  {
+   "destination": "/etc/hosts",
+   "type": "bind",
+   "source": "/run/c/userdata/hosts",
+   "options": [
+    "bind",
+    "rprivate"
+   ]
+  },
+  {
+   "destination": "/sys/fs/cgroup",
+   "type": "cgroup",
+   "source": "cgroup",
+   "options": [
+    "rprivate",
+    "nosuid",
+    "noexec",
+    "nodev",
+    "relatime",
+    "ro"
+   ]
+  }
+ ],
+ "annotations": {
+  "io.container.manager": "libpod",
+  "io.kubernetes.cri-o.Created": "2026-12-03T15:45:18.722708365Z",
+  "io.kubernetes.cri-o.TTY": "false",
+  "io.podman.annotations.autoremove": "FALSE",
+  "io.podman.annotations.init": "FALSE",
+  "io.podman.annotations.privileged": "FALSE",
+  "io.podman.annotations.publish-all": "FALSE",
+  "org.opencontainers.image.stopSignal": "15"
+ },
+ "linux": {
+  "sysctl": {
+   "net.ipv4.ping_group_range": "0 0"
+  },
+  "resources": {
+   "devices": [
+    {
+     "allow": false,
+     "access": "rwm"
+    }
+   ],
+   "pids": {
+    "limit": 2048
+   }
+  },
+  "cgroupsPath": "/libpod_parent/libpod-7ed3225cde6a",
+  "namespaces": [
+   {
+    "type": "pid"
+   },
+   {
+    "type": "network",
+    "path": "/run/netns/netns-0b9d7bba-0775-c111-85c2-f66b8556355b"
+   },
+   {
+    "type": "ipc"
+   },
+   {
+    "type": "uts"
+   },
+   {
+    "type": "mount"
+   }
+  ],
+  "maskedPaths": [
+   "/proc/acpi",
+   "/proc/kcore",
+   "/proc/keys",
+   "/proc/latency_stats",
+   "/proc/timer_list",
+   "/proc/timer_stats",
+   "/proc/sched_debug",
+   "/proc/scsi",
+   "/sys/firmware",
+   "/sys/fs/selinux",
+   "/sys/dev/block"
+  ],
+  "readonlyPaths": [
+   "/proc/asound",
+   "/proc/bus",
+   "/proc/fs",
+   "/proc/irq",
+   "/proc/sys",
+   "/proc/sysrq-trigger"
+  ]
+ }
+}
+]==]
+
 local function deep_copy(v)
   if type(v) ~= "table" then return v end
   local t = {}
@@ -122,7 +390,7 @@ describe("nslua.oci.config", function()
       assert.same({}, spec.caps.inheritable)
       assert.same({ user = false, pid = true, net = true, ipc = true, uts = true, mnt = true,
                     cgroup = false, time = false }, spec.namespaces)
-      assert.same({ uid = 0, gid = 0, map = "host" }, spec.user)
+      assert.same({ uid = 0, gid = 0, groups = {}, map = "host" }, spec.user)
       assert.same({ type = "bind", source = "/b/rootfs", target = "/", recursive = true, ro = true },
         spec.mounts[1])
       assert.equal("none", spec.seccomp)
@@ -135,7 +403,7 @@ describe("nslua.oci.config", function()
       local spec = assert_ok(config.default(true, { uid = 1000, gid = 1001 }))
       assert.is_true(spec.namespaces.user)
       assert.is_false(spec.namespaces.net)
-      assert.same({ uid = 0, gid = 0, map = "explicit",
+      assert.same({ uid = 0, gid = 0, groups = {}, map = "explicit",
                     uid_map = { { inside = 0, outside = 1000, count = 1 } },
                     gid_map = { { inside = 0, outside = 1001, count = 1 } } }, spec.user)
       local sys = find_mount(spec, "/sys")
@@ -191,6 +459,22 @@ describe("nslua.oci.config", function()
   describe("to_spec", function()
     it("needs a table", function()
       assert.same({ "config: must be a JSON object" }, select(2, config.to_spec("x", {})))
+    end)
+
+    it("podman's own config.json converts", function()
+      local spec = assert_ok(cjson.decode(PODMAN_CONFIG), { need_process = true })
+      assert.same({ "/bin/sh", "-c", "true" }, spec.argv)
+      assert.equal(18, spec.umask)
+      assert.same({ net = "/run/netns/netns-0b9d7bba-0775-c111-85c2-f66b8556355b" }, spec.join)
+      assert.same({ ["net.ipv4.ping_group_range"] = "0 0" }, spec.sysctl)
+      assert.same({ pids = 2048 }, spec.limits)
+      assert.equal("/libpod_parent/libpod-7ed3225cde6a", spec.cgroup_path)
+      assert.same({ type = "bind", source = "/var/c/userdata/shm", target = "/dev/shm", recursive = false,
+                    ro = false, nosuid = true, nodev = true, noexec = true, propagation = "rprivate" },
+        find_mount(spec, "/dev/shm"))
+      assert.same({ soft = 32768, hard = 32768 }, spec.rlimits.nproc)
+      assert.equal(11, #spec.caps.bounding)
+      assert.same({}, spec.caps.ambient)
     end)
 
     it("ignores annotations and the other platforms' sections", function()
@@ -312,6 +596,7 @@ describe("nslua.oci.config", function()
       }
       local spec = assert_ok(with(function(c) c.hooks = deep_copy(hooks) end))
       assert.same(hooks, spec.hooks_oci)
+      assert.equal("integer", math.type(spec.hooks_oci.prestart[1].timeout))
     end)
 
     describe("devices", function()
@@ -356,11 +641,13 @@ describe("nslua.oci.config", function()
         assert.equal(1, nulls)
       end)
 
-      it("a bind of /dev gets no default devices", function()
+      it("a bind of /dev gets no devices and no links", function()
         local spec = assert_ok(with(function(c)
           c.mounts[2] = { destination = "/dev", type = "bind", source = "/dev", options = { "rbind" } }
+          c.linux.devices = { { path = "/dev/fuse", type = "c", major = 10, minor = 229 } }
         end))
         assert.is_nil(find_mount(spec, "/dev/null", "device"))
+        assert.is_nil(find_mount(spec, "/dev/fuse", "device"))
         assert.is_nil(find_mount(spec, "/dev/ptmx", "symlink"))
       end)
     end)
@@ -400,6 +687,9 @@ describe("nslua.oci.config", function()
     local mounts = {
       { "bind type", { destination = "/m", type = "bind", source = "/src", options = { "ro" } },
         { type = "bind", source = "/src", target = "/m", recursive = false, ro = true } },
+      { "bind ignores file system data, as the kernel does",
+        { destination = "/m", source = "/src", options = { "bind", "mode=755", "z" } },
+        { type = "bind", source = "/src", target = "/m", recursive = false, ro = false } },
       { "rbind option, any type, relative source from the bundle",
         { destination = "/m", type = "none", source = "data", options = { "rbind", "nosuid", "rprivate" } },
         { type = "bind", source = "/b/data", target = "/m", recursive = true, ro = false, nosuid = true,
@@ -433,6 +723,8 @@ describe("nslua.oci.config", function()
         { type = "sysfs", target = "/sys", ro = false } },
       { "proc", { destination = "/proc", type = "proc", source = "proc", options = { "noexec" } },
         { type = "proc", target = "/proc", ro = false, noexec = true } },
+      { "proc hidepid", { destination = "/proc", type = "proc", source = "proc", options = { "hidepid=invisible" } },
+        { type = "proc", target = "/proc", ro = false, hidepid = 2 } },
       { "overlay", { destination = "/o", type = "overlay", source = "overlay",
                      options = { "lowerdir=/l1:/l2", "upperdir=/u", "workdir=/w", "index=off" } },
         { type = "overlay", target = "/o", ro = false, lower = { "/l1", "/l2" }, upper = "/u", work = "/w",
@@ -477,6 +769,10 @@ describe("nslua.oci.config", function()
       assert.same({ memory = 1048576, swap = 0 }, spec.limits)
       spec = assert_ok(with(function(c)
         c.linux.resources = { memory = { limit = -1, swap = -1 }, pids = { limit = -1 } }
+      end))
+      assert.is_nil(spec.limits)
+      spec = assert_ok(with(function(c)
+        c.linux.resources = { memory = { limit = 9223372036854775807 }, pids = { limit = 9223372036854775807 } }
       end))
       assert.is_nil(spec.limits)
     end)
@@ -624,6 +920,8 @@ describe("nslua.oci.config", function()
         function(c) c.process.user.additionalGids = { 1, "x" } end },
       { "process.user.umask: must be an integer in 0..511", function(c) c.process.user.umask = 1000 end },
       { "process.user: is required (an object with uid and gid)", function(c) c.process.user = nil end },
+      { "process.user.gid: is required", function(c) c.process.user = { uid = 0 } end },
+      { "process.user: must be an object", function(c) c.process.user = 0 end },
       { 'process.capabilities.bounding[1]: unknown capability "CAP_FOO"',
         function(c) c.process.capabilities.bounding[2] = "CAP_FOO" end },
       { "process.capabilities.effective: must be an array",
@@ -668,10 +966,10 @@ describe("nslua.oci.config", function()
       { "mounts[0].options[1]: must be a string", function(c) c.mounts[1].options = { "ro", 3 } end },
       { "mounts[7].source: is required for a bind mount",
         function(c) c.mounts[8] = { destination = "/x", type = "bind" } end },
-      { 'mounts[7].options: unknown bind mount option "mode=755"',
-        function(c) c.mounts[8] = { destination = "/x", source = "/y", options = { "bind", "mode=755" } } end },
-      { 'mounts[0].options: unknown proc mount option "hidepid=2"',
-        function(c) c.mounts[1].options = { "hidepid=2" } end },
+      { 'mounts[0].options: unknown proc mount option "subset=pid"',
+        function(c) c.mounts[1].options = { "subset=pid" } end },
+      { 'mounts[0].options: proc hidepid "3": must be 0, 1, 2, off, noaccess or invisible',
+        function(c) c.mounts[1].options = { "hidepid=3" } end },
       { "mounts[1].options: idmap applies to bind mounts only",
         function(c) c.mounts[2].options[5] = "idmap" end },
       { "mounts[7].options: an overlay needs lowerdir=DIR[:DIR...]",
@@ -691,6 +989,8 @@ describe("nslua.oci.config", function()
       { "linux.namespaces[0].path: must be an absolute path",
         function(c) c.linux.namespaces[1].path = "proc/1/ns/pid" end },
       { "linux.namespaces: must be an array", function(c) c.linux.namespaces = "pid" end },
+      { 'linux.namespaces: needs a mount namespace (type "mount"): the root and mounts are set up in it',
+        function(c) table.remove(c.linux.namespaces, 5) end },
       { "linux.uidMappings: is required with a new user namespace",
         function(c) c.linux.namespaces[6] = NS_USER end },
       { "linux.uidMappings[0].size: must be an integer in 1..4294967295",
@@ -701,6 +1001,12 @@ describe("nslua.oci.config", function()
         function(c) c.linux.gidMappings = {} end, true },
       { 'linux.uidMappings: requires a new user namespace (linux.namespaces type "user" without path)',
         function(c) c.linux.uidMappings = { { containerID = 0, hostID = 1, size = 1 } } end },
+      { "process.user.uid: 1000 is not mapped in linux.uidMappings",
+        function(c) c.process.user.uid = 1000 end, true },
+      { "process.user.additionalGids[0]: 5 is not mapped in linux.gidMappings",
+        function(c) c.process.user.additionalGids = { 5 } end, true },
+      { "mounts[3].destination: must not contain '..'",
+        function(c) c.mounts[4].destination = "/dev/../etc" end },
       { "linux.devices[0].path: must be an absolute path under /dev",
         function(c) c.linux.devices = { { path = "fuse", type = "c", major = 10, minor = 229 } } end },
       { 'linux.devices[0].type: must be "c", "b", "u" or "p"',

@@ -159,8 +159,10 @@ describe("nslua-oci lifecycle", function()
     local host, inner = out:match("^(%S+)\n(%d+)\n$")
     assert.equal("nslua", host)
     assert.is_true(tonumber(inner) > 1)   -- a pid of the container's namespace
-    ok, out = oci(root, "exec e1 sh -c 'exit 4'")
-    assert.is_false(ok)
+    local code
+    ok, out, code = oci(root, "exec e1 sh -c 'exit 4'")
+    assert.is_false(ok, out)
+    assert.equal(4, code)
     -- a process file (what conmon and containerd's shim pass)
     write(T .. "/proc.json", cjson.encode { args = { "sh", "-c", "echo $FOO; pwd" }, env = { "FOO=bar" },
       cwd = "/tmp", user = { uid = 0, gid = 0 } })

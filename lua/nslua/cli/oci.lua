@@ -373,9 +373,21 @@ local function bundle_spec(bundle, id, g)
 end
 
 -- Every OCI container gets a cgroup of its own (as runc's): pause, ps,
--- kill --all and update need one, limits or not.
-local function with_cgroup(spec)
+-- kill --all and update need one, limits or not.  --cgroup-manager
+-- disabled (podman's runtime_supports_nocgroups: rootless podman on
+-- cgroup v1) makes none, and the config's limits are dropped with a warning.
+local function with_cgroup(spec, g)
   spec.limits = spec.limits or {}
+  if g["cgroup-manager"] == "disabled" then
+    local limits = require "nslua.limits"
+    for _, k in ipairs(limits.CGROUP_KEYS) do
+      if spec.limits[k] ~= nil then
+        warn("linux.resources: %s ignored (--cgroup-manager disabled)", k)
+        spec.limits[k] = nil
+      end
+    end
+    return
+  end
   if not spec.limits.pids then spec.limits.pids = require("nslua.limits").MAX_PIDS end
 end
 
@@ -406,7 +418,7 @@ local function create(g, root, o, id, detach)
     local text = state.read(bundle .. "/config.json")
     local wok, werr = mount.write_file(claim .. "/config.json", text or "", 384)
     if not wok then fail("%s", werr) end
-    with_cgroup(spec)
+    with_cgroup(spec, g)
     spec.name = id
     spec.init = false
     local gate

@@ -357,19 +357,20 @@ function Conv:process(cfg, spec, need)
     self:integer(size, "width", "process.consoleSize", 0, U32)
   end
   local u = self:object(p, "user", base)
-  if u == nil then
-    self:add("process.user", "is required (an object with uid and gid)")
-    u = {}
-  end
   local ub = "process.user"
-  local user = {}
-  for _, k in ipairs { "uid", "gid" } do
-    user[k] = self:integer(u, k, ub, 0, U32)
-    if get(u, k) == nil and next(u) ~= nil then self:add(ub .. "." .. k, "is required") end
+  if u == nil then
+    if get(p, "user") == nil then self:add(ub, "is required (an object with uid and gid)") end
+  else
+    for _, k in ipairs { "uid", "gid" } do
+      if get(u, k) == nil then self:add(ub .. "." .. k, "is required") end
+    end
   end
+  u = u or {}
+  local user = {}
+  for _, k in ipairs { "uid", "gid" } do user[k] = self:integer(u, k, ub, 0, U32) end
   local groups = self:array(u, "additionalGids", ub)
+  user.groups = {}
   if groups then
-    user.groups = {}
     for i, g in ipairs(groups) do
       local n = as_int(g)
       if not n or n < 0 or n > U32 then
@@ -461,6 +462,16 @@ function Conv:idmap(t, k, base)
   return out
 end
 
+-- The process's id must be mapped into the new user namespace: the kernel
+-- refuses setuid/setgid to an id without a mapping (EINVAL).
+function Conv:mapped(id, map, path, what)
+  if id == nil or map == nil or #map == 0 then return end
+  for _, m in ipairs(map) do
+    if id >= m.inside and id < m.inside + m.count then return end
+  end
+  self:add(path, "%d is not mapped in %s", id, what)
+end
+
 function Conv:user_maps(linux, spec)
   local user = spec.user or {}
   spec.user = user
@@ -476,6 +487,11 @@ function Conv:user_maps(linux, spec)
       end
     end
     user.uid_map, user.gid_map = uid_map, gid_map
+    self:mapped(user.uid, uid_map, "process.user.uid", "linux.uidMappings")
+    self:mapped(user.gid, gid_map, "process.user.gid", "linux.gidMappings")
+    for i, g in ipairs(user.groups or {}) do
+      self:mapped(g, gid_map, at("process.user.additionalGids", i), "linux.gidMappings")
+    end
   else
     -- no new user namespace: the ids are the host's, or those of the
     -- user namespace joined by path; nslua writes no maps
@@ -517,12 +533,12 @@ local IGNORED_OPTS = set {
   "rdiratime", "rnodiratime", "tmpcopyup",
 }
 
---- The mount options `features` lists (the ones read as flags).
+--- The mount options `features` lists: the ones nslua applies (those it
+-- accepts and leaves to the kernel's defaults are not listed).
 function M.mount_options()
   local out = { "bind", "rbind", "idmap", "ridmap" }
   for k in pairs(FLAG_OPTS) do out[#out + 1] = k end
   for k in pairs(PROPAGATION) do out[#out + 1] = k end
-  for k in pairs(IGNORED_OPTS) do out[#out + 1] = k end
   table.sort(out)
   return out
 end
@@ -588,6 +604,24 @@ function Conv:tmpfs(m, o, p)
   if #rest > 0 then m.data = table.concat(rest, ",") end
 end
 
+-- proc's hidepid= as the spec's hidepid (proc(5): 0 1 2, or the names).
+local HIDEPID = { ["0"] = 0, ["1"] = 1, ["2"] = 2, off = 0, noaccess = 1, invisible = 2 }
+
+function Conv:hidepid(m, o, p)
+  local rest = {}
+  for _, d in ipairs(o.data) do
+    local v = d:match("^hidepid=(.*)$")
+    if v and HIDEPID[v] then
+      m.hidepid = HIDEPID[v]
+    elseif v then
+      self:add(p .. ".options", "proc hidepid %q: must be 0, 1, 2, off, noaccess or invisible", v)
+    else
+      rest[#rest + 1] = d
+    end
+  end
+  o.data = rest
+end
+
 function Conv:overlay(m, o, p, bundle)
   local rest = {}
   for _, d in ipairs(o.data) do
@@ -632,6 +666,9 @@ function Conv:mount(e, p, bundle)
   elseif not is_abs(dest) then
     self:add(p .. ".destination", "must be an absolute path (not %s)", limits.show(dest))
     return nil
+  elseif ("/" .. dest .. "/"):find("/%.%./") then
+    self:add(p .. ".destination", "must not contain '..'")
+    return nil
   end
   local ty = self:string(e, "type", p)
   local source = self:string(e, "source", p)
@@ -656,10 +693,8 @@ function Conv:mount(e, p, bundle)
         m.idmap = { uid_map = uid_map, gid_map = gid_map }
       end
     end
+    -- a bind takes no file system data: the kernel ignores it, runc too
     put_flags(m, o)
-    if #o.data > 0 then
-      self:add(p .. ".options", "unknown bind mount option %q", o.data[1])
-    end
     return m
   end
   if o.idmap or uid_map or gid_map then
@@ -676,6 +711,7 @@ function Conv:mount(e, p, bundle)
   elseif PSEUDO_FS[ty] then
     m.type = ty
     put_flags(m, o)
+    if ty == "proc" then self:hidepid(m, o, p) end
   elseif ty == "devpts" then
     m.type = "devpts"
     put_flags(m, o)
@@ -751,6 +787,8 @@ function Conv:device(d, p)
   return dev
 end
 
+-- The devices and /dev links, after the config's mounts; none of them
+-- when /dev is a bind (runc makes them only in a /dev of its own).
 function Conv:devices(linux, mounts, need_dev)
   local list = self:array(linux, "devices", "linux") or {}
   local given, out = {}, {}
@@ -761,20 +799,17 @@ function Conv:devices(linux, mounts, need_dev)
       out[#out + 1] = dev
     end
   end
-  if need_dev then
-    for _, d in ipairs(M.DEFAULT_DEVICES) do
-      if not given[d.path] then
-        mounts[#mounts + 1] = { type = "device", target = d.path, kind = d.type,
-                                major = d.major, minor = d.minor, mode = 438, uid = 0, gid = 0 }
-      end
+  if not need_dev then return end
+  for _, d in ipairs(M.DEFAULT_DEVICES) do
+    if not given[d.path] then
+      mounts[#mounts + 1] = { type = "device", target = d.path, kind = d.type,
+                              major = d.major, minor = d.minor, mode = 438, uid = 0, gid = 0 }
     end
   end
   for _, dev in ipairs(out) do mounts[#mounts + 1] = dev end
-  if need_dev then
-    for _, l in ipairs(M.DEV_LINKS) do
-      if not given[l[2]] then
-        mounts[#mounts + 1] = { type = "symlink", source = l[1], target = l[2] }
-      end
+  for _, l in ipairs(M.DEV_LINKS) do
+    if not given[l[2]] then
+      mounts[#mounts + 1] = { type = "symlink", source = l[1], target = l[2] }
     end
   end
 end
@@ -808,6 +843,14 @@ end
 local I64_MIN <const> = math.mininteger
 local I64_MAX <const> = math.maxinteger
 
+-- A resource limit in -1..2^63-1, where -1 is none; a number past int64
+-- (lua-cjson reads 2^63-1 as the double 2^63) is none as well.
+function Conv:limit(t, k, base)
+  local v = get(t, k)
+  if math.type(v) == "float" and v >= TWO63 and v <= ALL_ONES_MAX then return -1 end
+  return self:integer(t, k, base, -1, I64_MAX)
+end
+
 function Conv:resources(linux, spec)
   local res = self:object(linux, "resources", "linux")
   if res == nil then return end
@@ -818,9 +861,9 @@ function Conv:resources(linux, spec)
   local mem = self:object(res, "memory", base)
   if mem then
     local mb = base .. ".memory"
-    local limit = self:integer(mem, "limit", mb, -1, I64_MAX)
-    local swap = self:integer(mem, "swap", mb, -1, I64_MAX)
-    for _, k in ipairs { "reservation", "kernel", "kernelTCP" } do self:integer(mem, k, mb, -1, I64_MAX) end
+    local limit = self:limit(mem, "limit", mb)
+    local swap = self:limit(mem, "swap", mb)
+    for _, k in ipairs { "reservation", "kernel", "kernelTCP" } do self:limit(mem, k, mb) end
     self:integer(mem, "swappiness", mb, 0, 100)
     for _, k in ipairs { "disableOOMKiller", "useHierarchy", "checkBeforeUpdate" } do self:boolean(mem, k, mb) end
     if limit and limit > 0 then lim.memory = limit end
@@ -841,7 +884,7 @@ function Conv:resources(linux, spec)
   end
   local pids = self:object(res, "pids", base)
   if pids then
-    local n = self:integer(pids, "limit", base .. ".pids", I64_MIN, I64_MAX)
+    local n = self:limit(pids, "limit", base .. ".pids")
     if n and n > 0 then
       if n > limits.MAX_PIDS then
         self:add(base .. ".pids.limit", "must be at most %d", limits.MAX_PIDS)
@@ -1215,8 +1258,10 @@ function Conv:hooks(cfg, spec)
           if not is_abs(path) then self:add(hp .. ".path", "must be an absolute path") end
           self:strings(hook, "args", hp)
           self:strings(hook, "env", hp)
-          self:integer(hook, "timeout", hp, 1, I64_MAX)
-          out[k][#out[k] + 1] = deep_copy(hook)
+          local timeout = self:integer(hook, "timeout", hp, 1, I64_MAX)
+          local copy = deep_copy(hook)
+          copy.timeout = timeout
+          out[k][#out[k] + 1] = copy
         end
       end
     end
@@ -1238,9 +1283,11 @@ end
 
 --- Turn a decoded config.json into a spec (docs/oci.md "config.json -> spec").
 -- @tparam table cfg the config (from `load`, or a table of the same shape)
--- @tparam table opts `{ bundle = DIR (absolute), rootless = bool,
---   id = the container's id, need_process = bool (create and run: the
---   process is required) }`
+-- @tparam table opts `{ bundle = DIR (absolute; relative root, bind and
+--   overlay paths are its), id = the container's id (spec.name),
+--   need_process = bool (create and run: the process is required),
+--   rootless = bool (accepted; the conversion is the same either way: as
+--   with runc, a user namespace needs its mappings in the config) }`
 -- @treturn[1] table spec
 -- @return[2] nil
 -- @treturn[2] {string,...} every problem, "json.path: message"
@@ -1253,6 +1300,9 @@ function M.to_spec(cfg, opts)
   c:version(cfg)
   c:process(cfg, spec, opts.need_process)
   local _, listed = c:linux(cfg, spec)
+  if not listed.mnt then
+    c:add("linux.namespaces", "needs a mount namespace (type \"mount\"): the root and mounts are set up in it")
+  end
   local mounts = {}
   local root = c:object(cfg, "root", "")
   local rpath = root and get(root, "path")
@@ -1413,6 +1463,7 @@ function M.features()
       namespaces = ns,
       capabilities = caps,
       cgroup = { v1 = true, v2 = true, systemd = false, systemdUser = false },
+      mountExtensions = { idmap = { enabled = true } },
       seccomp = { enabled = true, actions = actions, operators = ops, archs = archs },
       apparmor = { enabled = false },
       selinux = { enabled = false },
