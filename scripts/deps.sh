@@ -2,6 +2,7 @@
 # deps.sh - install, only when missing, the Debian packages nslua needs.
 #   scripts/deps.sh          build, run and test dependencies (DESIGN.md)
 #   scripts/deps.sh --bench  also the bench peers and profilers
+#   scripts/deps.sh --oci    also the OCI engines the nslua-oci tests drive
 # Idempotent: a second run installs nothing and does not touch apt's lists.
 set -eu
 
@@ -18,11 +19,21 @@ pkgs="lua5.4 liblua5.4-dev pkg-config libcap-dev libmnl-dev libseccomp-dev
 libnftables-dev nftables lua-argparse lua-cjson lua-busted luarocks busybox-static python3 g++ uidmap
 iproute2 util-linux cppcheck lua-check bubblewrap"
 bench="crun hyperfine strace linux-perf valgrind"
+# --oci: spec/oci/ runs podman and containerd (ctr) against nslua-oci, and
+# the bench's OCI scenario compares it with runc and crun.  podman needs
+# conmon (its container monitor), fuse-overlayfs and slirp4netns (rootless
+# storage and network) and catatonit (--init, the rootless pause process;
+# rootless podman's newuidmap is uidmap, already above); runc and crun are
+# the reference runtimes (Debian's containerd depends on runc).  No Go
+# toolchain: the runtime-tools suite is built by hand (docs/oci.md), not
+# by CI.
+oci="podman containerd runc crun conmon fuse-overlayfs slirp4netns catatonit"
 
 for a in "$@"; do
   case "$a" in
     --bench) pkgs="$pkgs $bench" ;;
-    *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+    --oci) pkgs="$pkgs $oci" ;;
+    *) echo "usage: $0 [--bench] [--oci]" >&2; exit 2 ;;
   esac
 done
 

@@ -313,5 +313,48 @@ esac
       assert.matches("\nLEFT: \n?$", out)
       none(left)
     end)
+
+    it("pairs nslua-oci with runc under podman and with crun on a bundle", function()
+      if not preconditions() then return end
+      assert.is_true(built, build_out)
+      local tmp = helper.tmpdir("0755")
+      local json = ("%s/build/bench-spec-%d.json"):format(helper.root, math.random(1 << 30))
+      local scratch = tmp .. "/tmp"
+      assert(helper.sh("mkdir -m 0755 " .. helper.quote(scratch)))
+      local script = ("export TMPDIR=%s\n"
+        .. "mounts() { awk -v d=\"$TMPDIR/\" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort; }\n"
+        .. "%s %s/scripts/bench/run.lua --pairs 1 --warmup 0 --scenarios OCI --oci-pause 0"
+        .. " --no-api --markdown --json %s 2>/dev/null\nrc=$?\n"
+        .. "echo \"LEFT: $(ls -A \"$TMPDIR\") $(mounts | tr '\\n' ' ')\"\n"
+        .. "exit $rc")
+        :format(helper.quote(scratch), helper.LUA, helper.root, helper.quote(json))
+      local ok, out, _, left = jailed("sh -c " .. helper.quote(script))
+      local data = helper.read(json)
+      os.remove(json)
+      helper.rmtree(tmp)
+      assert.is_true(ok, out)
+      assert.matches("| scenario | engine / runtime | ratio | min-max | median ms (min-max) |", out, 1, true)
+      -- every row is measured or names why not; a peer is the pair's 1.00
+      local cell = "%d+%.%d%d %(%d+%.%d%d%-%d+%.%d%d%)"
+      for _, tool in ipairs { "podman %-%-runtime runc", "podman %-%-runtime nslua%-oci", "crun run",
+                              "nslua%-oci run" } do
+        local line = out:match("\n(| OCI | " .. tool .. " | [^\n]*)")
+        assert.is_truthy(line, out)
+        assert.is_truthy(line:match("missing: %S") or line:match(cell .. " |$"), line)
+      end
+      if not has("podman") then
+        assert.matches("| OCI | podman --runtime runc | missing: podman not found", out, 1, true)
+      end
+      if not helper.exists(helper.root .. "/scripts/nslua-oci") and not os.getenv("NSLUA_OCI_RUNTIME") then
+        assert.matches("| OCI | nslua%-oci run | missing: runtime [^|]*scripts/nslua%-oci does not exist", out)
+      end
+      assert.not_matches("WARNING", out)
+      assert.is_truthy(data, "no JSON written")
+      assert.matches('"oci":[{', data, 1, true)
+      assert.matches('"oci_pause_ms":0', data, 1, true)
+      -- the bench's temp dir (podman's storage in it) and its mounts are gone
+      assert.matches("\nLEFT: %s*$", out)
+      none(left)
+    end)
   end)
 end)

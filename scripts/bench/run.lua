@@ -1,27 +1,31 @@
 -- run.lua - nslua's bench: every tool side by side with the kernel's limit.
 --   lua5.4 scripts/bench/run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...]
 --     [--api-pairs N] [--loop N] [--no-api] [--iso-pause MS] [--iso-box ID]
---     [--markdown] [--json FILE]
+--     [--oci-pause MS] [--markdown] [--json FILE]
 -- Needs `make -C scripts/bench` (build/bench/: limit, bench.so, best.lua,
 -- api.lua) and root.  Per command: pairs against the limit as a command
 -- (A B, B A, ...: the per-pair ratio B/A); in one process: loops against
 -- the limit's loop with nslua's process structure; ISO: isolate's
 -- --init/--run/--cleanup cycle, step by step, per tool (real isolate when
--- ISOLATE names it).  Prints a table, writes JSON (build/bench/latest.json).
+-- ISOLATE names it); OCI: nslua-oci against runc under podman and against
+-- crun on a bundle, paired.  Prints a table, writes JSON
+-- (build/bench/latest.json).
 local USAGE = [[
 usage: run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...] [--api-pairs N]
                [--loop N] [--no-api] [--iso-pause MS] [--iso-box ID]
-               [--markdown] [--json FILE]
+               [--oci-pause MS] [--markdown] [--json FILE]
   --pairs N       A B pairs per command cell, cycles per ISO tool (default 20)
   --warmup N      unmeasured runs (ISO: cycles) of each side first (default 3)
-  --scenarios L   comma list of S1..S5, ISO, S2v (default all)
+  --scenarios L   comma list of S1..S5, ISO, OCI, S2v (default all)
   --api-pairs N   pairs of in-process loops (default 20; 0 = --no-api)
   --loop N        sandboxes per in-process loop (default 10)
   --iso-pause MS  ISO: pause before each cycle, as a judge between tests (default 100)
   --iso-box ID    ISO: the box id (default a random one of 0-999)
+  --oci-pause MS  OCI: pause before each run (default 100)
   --markdown      print the tables as Markdown
   --json FILE     where the JSON goes (default build/bench/latest.json)
-Environment: ISOLATE=/path/to/isolate adds real isolate to ISO.
+Environment: ISOLATE=/path/to/isolate adds real isolate to ISO;
+NSLUA_OCI_RUNTIME=/path/to/runtime replaces scripts/nslua-oci in OCI.
 ]]
 
 local function dirname(p) return p:match("^(.*)/[^/]*$") or "." end
@@ -68,7 +72,8 @@ end
 -- the cost of a veth: `nslua run --user host --net veth` against S2's
 -- loopback-only `nslua run --user host`, both in that namespace.  ISO is
 -- isolate's cycle (issue 14): no limit to compare with, times per step.
-local SCENARIOS = { "S1", "S2", "S3", "S4", "S5", "ISO", "S2V" }
+-- OCI (issue 15): nslua-oci paired with the runtime it replaces, no limit.
+local SCENARIOS = { "S1", "S2", "S3", "S4", "S5", "ISO", "OCI", "S2V" }
 local ROOTLESS_ID <const> = 4242
 local TIMEOUT <const> = 60  -- seconds: a hung command dies of SIGALRM
 
@@ -76,7 +81,7 @@ local TIMEOUT <const> = 60  -- seconds: a hung command dies of SIGALRM
 
 local function parse_args(args)
   local o = { pairs = 20, warmup = 3, api_pairs = 20, loop = 10, scenarios = SCENARIOS,
-              iso_pause = 100, json = OUT .. "/latest.json" }
+              iso_pause = 100, oci_pause = 100, json = OUT .. "/latest.json" }
   local i = 1
   local function num(name)
     i = i + 1
@@ -93,6 +98,7 @@ local function parse_args(args)
     elseif a == "--no-api" then o.api_pairs = 0
     elseif a == "--iso-pause" then o.iso_pause = num(a)
     elseif a == "--iso-box" then o.iso_box = num(a)
+    elseif a == "--oci-pause" then o.oci_pause = num(a)
     elseif a == "--markdown" then o.markdown = true
     elseif a == "--json" then i = i + 1; o.json = args[i]
     elseif a == "--scenarios" then
@@ -100,7 +106,9 @@ local function parse_args(args)
       o.scenarios = {}
       for s in (args[i] or ""):gmatch("[^,%s]+") do
         local n = s:upper()
-        if not n:match("^S[1-5]$") and n ~= "S2V" and n ~= "ISO" then error("unknown scenario " .. s, 0) end
+        if not n:match("^S[1-5]$") and n ~= "S2V" and n ~= "ISO" and n ~= "OCI" then
+          error("unknown scenario " .. s, 0)
+        end
         o.scenarios[#o.scenarios + 1] = n
       end
     elseif a == "-h" or a == "--help" then io.write(USAGE); os.exit(0)
@@ -598,8 +606,157 @@ local function run_iso(ctx, opts, results)
   end
 end
 
+-- OCI (issue 15): two pairs, each the runtime nslua-oci stands in for (A)
+-- against nslua-oci (B), in turn (A B, then B A) with a pause before each
+-- run, as ISO pauses: podman `run --rm IMAGE /bin/true` with `--runtime
+-- runc` and with `--runtime nslua-oci` (podman dominates; issue 15 asks
+-- for no slower than runc), and `RUNTIME run --bundle B ID` of a busybox
+-- bundle (`runc spec`'s config.json), crun against nslua-oci.  podman gets
+-- its own storage and config under the temp dir (spec/support/oci.lua, as
+-- spec/oci/ does), the image is a busybox root imported there: nothing is
+-- pulled, no network.  A missing podman or nslua-oci is a missing row.
+local function oci_support()
+  local path = package.path
+  package.path = TOP .. "/spec/?.lua;" .. path
+  local ok, oci = pcall(require, "support.oci")
+  package.path = path
+  if not ok then return nil, "spec/support/oci.lua: " .. tostring(oci) end
+  return oci
+end
+
+local function oci_tools(ctx)
+  local T = ctx.tmp .. "/oci"
+  local oci, err = oci_support()
+  local rt, rt_missing
+  if oci then rt, rt_missing = oci.runtime(TOP) else rt_missing = err end
+  local runtime = rt or (TOP .. "/scripts/nslua-oci")
+  -- the bundle's container (and so its cgroup, where the runtime puts it)
+  -- and podman's cgroup parent: nslua-bench-* names, as leftovers() looks
+  local id = "nslua-bench-" .. ctx.id .. "-run"
+  ctx.oci = { T = T, oci = oci, parent = "/nslua-bench-" .. ctx.id .. "-podman" }
+  local env = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root" }
+  local tools = {}
+
+  local podman = which("podman")
+  local pm_missing = (not oci and err) or (not podman and "podman not found (scripts/deps.sh --oci)") or nil
+  if not pm_missing then
+    local ok, why = pcall(function()
+      assert(sh("mkdir -p " .. q(T)))
+      -- (podman checks --runtime even to import: runc's when nslua-oci is missing)
+      local prefix = oci.podman_setup(T, rt or which("runc") or runtime)
+      oci.podman_image(TOP, T, prefix)
+      ctx.oci.podman = prefix
+    end)
+    if not ok then pm_missing = "podman set-up: " .. tostring(why):gsub("%s+$", ""):gsub("\n", " ") end
+  end
+  local function podman_run(runtime_path, missing)
+    local penv, args = {}, {}
+    if oci then penv, args = oci.podman_argv(T, runtime_path) end
+    local e = { table.unpack(env) }
+    for _, v in ipairs(penv) do e[#e + 1] = v end
+    for _, a in ipairs { "run", "--rm", "--network", "none", "--pull=never", "--cgroup-parent", ctx.oci.parent,
+                         oci and oci.IMAGE or "?", "/bin/true" } do
+      args[#args + 1] = a
+    end
+    return { argv = args, opts = { env = e }, missing = missing }
+  end
+  local runc = which("runc")
+  local a = podman_run(runc or "runc", pm_missing or (not runc and "runc not found (scripts/deps.sh --oci)"))
+  a.name = "podman --runtime runc"
+  local b = podman_run(runtime, pm_missing or rt_missing)
+  b.name = "podman --runtime nslua-oci"
+  tools[#tools + 1] = { name = "podman run --rm", a = a, b = b }
+
+  local crun = which("crun")
+  local bundle = T .. "/bundle"
+  local bd_missing = not oci and err or nil
+  if not bd_missing then
+    local ok, why = pcall(oci.bundle, TOP, bundle, { "/bin/true" })
+    if not ok then bd_missing = "bundle: " .. tostring(why) end
+  end
+  -- crun 1.8 refuses a cgroup2 mount with controllers next to v1: hide it
+  -- (as S5 does)
+  local copts = { env = env }
+  if (readfile("/proc/self/mountinfo") or ""):match(" /sys/fs/cgroup/unified [^\n]* %- cgroup2 ") then
+    copts.tmpfs_over = "/sys/fs/cgroup/unified"
+  end
+  tools[#tools + 1] = { name = "run --bundle",
+    a = { name = "crun run", argv = { crun or "crun", "--root", T .. "/state-crun", "run", "--bundle", bundle, id },
+          opts = copts, missing = bd_missing or (not crun and "crun not found (scripts/deps.sh --bench)") },
+    b = { name = "nslua-oci run", argv = { runtime, "--root", T .. "/state-nslua", "run", "--bundle", bundle, id },
+          opts = { env = env }, missing = bd_missing or rt_missing } }
+  return tools
+end
+
+-- one pair's runs: A's and B's ms and the per-pair ratios B/A
+local function measure_oci(opts, a, b)
+  local ta, tb, ratios = {}, {}, {}
+  for i = 1 - opts.warmup, opts.pairs do
+    local got = {}
+    for _, tool in ipairs(i % 2 == 1 and { a, b } or { b, a }) do
+      if not tool.missing then
+        bench.sleep(opts.oci_pause / 1000)
+        local dt, err = run_cmd(tool)
+        if dt then
+          got[tool] = dt * 1000
+        else
+          tool.missing = i > 0 and ("failed at pair %d: %s"):format(i, err)
+            or ("failed in the warm-up: %s"):format(err)
+        end
+      end
+    end
+    if i > 0 then
+      ta[#ta + 1], tb[#tb + 1] = got[a], got[b]
+      if got[a] and got[b] then ratios[#ratios + 1] = got[b] / got[a] end
+    end
+  end
+  return ta, tb, ratios
+end
+
+-- what OCI's podman left: containers, mounts under its dir, its cgroups
+local function oci_cleanup(ctx)
+  local o = ctx.oci
+  if not (o and o.oci) then return end
+  if o.podman then
+    local ok, out = sh(o.podman .. " ps -a -q")
+    if ok and out:match("%S") then ctx.left_oci[#ctx.left_oci + 1] = "podman containers: " .. out:gsub("%s+", " ") end
+    sh(o.podman .. " rm -a -f -t 0")
+    sh(o.podman .. " rmi -a -f")
+  end
+  for _, m in ipairs(o.oci.mounts_under(o.T)) do ctx.left_oci[#ctx.left_oci + 1] = "mount: " .. m end
+  for _, p in ipairs(o.oci.procs_under(o.T)) do ctx.left_oci[#ctx.left_oci + 1] = "process: " .. p end
+  o.oci.cgroup_remove(o.parent)
+end
+
+local function run_oci(ctx, opts, results)
+  local ok, tools = pcall(oci_tools, ctx)
+  if not ok then
+    results.oci[#results.oci + 1] = { scenario = "OCI", tool = "set-up", missing = tostring(tools) }
+    return
+  end
+  for _, pair in ipairs(tools) do
+    for _, tool in ipairs { pair.a, pair.b } do
+      tool.missing = tool.missing or probe(ctx, tool)
+    end
+    progress("OCI %-16s %d pairs ...\n", pair.name, opts.warmup + opts.pairs)
+    local ta, tb, ratios = measure_oci(opts, pair.a, pair.b)
+    local ra = { scenario = "OCI", pair = pair.name, tool = pair.a.name, argv = pair.a.argv, baseline = true,
+                 missing = pair.a.missing, ms = not pair.a.missing and summary(ta) or nil }
+    local rb = { scenario = "OCI", pair = pair.name, tool = pair.b.name, argv = pair.b.argv,
+                 missing = pair.b.missing, ms = not pair.b.missing and summary(tb) or nil,
+                 ratio = #ratios > 0 and summary(ratios) or nil }
+    for _, r in ipairs { ra, rb } do
+      if r.missing then progress("OCI %-28s %s\n", r.tool, r.missing)
+      else progress("OCI %-28s %.2f ms\n", r.tool, r.ms.median) end
+      results.oci[#results.oci + 1] = r
+    end
+  end
+  oci_cleanup(ctx)
+end
+
 local function run_scenario(ctx, opts, s, results)
   if s == "ISO" then return run_iso(ctx, opts, results) end
+  if s == "OCI" then return run_oci(ctx, opts, results) end
   local base, tools = cli_tools(ctx, s)
   local base_missing = base.missing or probe(ctx, base)
   local limit_row = { scenario = s, tool = base.name, argv = base.argv, baseline = true }
@@ -698,7 +855,17 @@ local function tables(results)
     end
     iso.rows[#iso.rows + 1] = row
   end
-  return cli, api, iso
+  local oci = { head = { "scenario", "engine / runtime", "ratio", "min-max", "median ms (min-max)" }, rows = {} }
+  for _, r in ipairs(results.oci or {}) do
+    local row
+    if r.missing then
+      row = { r.scenario, r.tool, "missing: " .. r.missing, "", "" }
+    else
+      row = { r.scenario, r.tool, r.baseline and "1.00" or fmt_ratio(r.ratio), fmt_range(r.ratio), fmt_ms(r.ms) }
+    end
+    oci.rows[#oci.rows + 1] = row
+  end
+  return cli, api, iso, oci
 end
 
 local function print_text(t)
@@ -736,7 +903,7 @@ end
 
 local function report(results, opts)
   local m = results.machine
-  local cli, api, iso = tables(results)
+  local cli, api, iso, oci = tables(results)
   local title = ("nslua bench, %s: Linux %s, %s x %d, %s; %d pairs after %d warm-up runs")
     :format(m.date, m.kernel, m.cpu, m.nproc or 0, m.lua, opts.pairs, opts.warmup)
   local p = opts.markdown and print_markdown or print_text
@@ -765,6 +932,16 @@ local function report(results, opts)
       :format(ISO_MEM_KB))
     print("")
     p(iso)
+  end
+  if #oci.rows > 0 then
+    print("")
+    print(("OCI: each runtime paired with nslua-oci (A B, then B A), %d pairs after %d warm-up pairs, %d ms")
+      :format(opts.pairs, opts.warmup, opts.oci_pause))
+    print("pause before each run: `podman run --rm IMAGE /bin/true` (own storage, --network none) with runc")
+    print("and with nslua-oci; `RUNTIME run --bundle B ID` of a busybox bundle, crun and nslua-oci.")
+    print("Ratio: nslua-oci's time over its peer's (median and range of the per-pair ratio).")
+    print("")
+    p(oci)
   end
   if #api.rows > 0 then
     print("")
@@ -820,6 +997,7 @@ local function leftovers(ctx)
   local found = {}
   if ctx.tmp and sh("test -e " .. q(ctx.tmp)) then found[#found + 1] = "dir: " .. ctx.tmp end
   for _, d in ipairs(ctx.left_boxes or {}) do found[#found + 1] = "box after its --cleanup: " .. d end
+  for _, l in ipairs(ctx.left_oci or {}) do found[#found + 1] = "OCI: " .. l end
   local ok, out = sh("find /sys/fs/cgroup -maxdepth 8 -type d -name 'nslua-bench-*'")
   if ok then
     for l in out:gmatch("[^\n]+") do found[#found + 1] = "cgroup: " .. l end
@@ -855,13 +1033,14 @@ local function main(args)
     return 1
   end
   math.randomseed(os.time(), tonumber(tostring({}):match("0x(%x+)"), 16) or 0)
-  local ctx = { left_boxes = {} }
+  local ctx = { left_boxes = {}, left_oci = {} }
   local hok, helper = pcall(dofile, TOP .. "/spec/helper.lua")
   ctx.helper = hok and helper or nil
   local before = ctx.helper and ctx.helper.host_objects()
-  local results = { machine = machine(), cli = {}, api = {}, iso = {},
+  local results = { machine = machine(), cli = {}, api = {}, iso = {}, oci = {},
                     params = { pairs = opts.pairs, warmup = opts.warmup, api_pairs = opts.api_pairs,
-                               loop = opts.loop, scenarios = opts.scenarios, iso_pause_ms = opts.iso_pause } }
+                               loop = opts.loop, scenarios = opts.scenarios, iso_pause_ms = opts.iso_pause,
+                               oci_pause_ms = opts.oci_pause } }
   local t0 = bench.now()
   local rok, err = xpcall(function()
     setup(opts, ctx)
