@@ -505,11 +505,15 @@ end
 
 -- rlimits for the exec tail: core = 0 by default (not with base = "none"),
 -- RLIMIT_CPU as a backstop of the cpu-time limit, RLIMIT_FSIZE for the
--- output limit.
+-- output limit.  A value is one number (soft = hard) or { soft, hard }
+-- (spec.rlimits, when they differ); math.huge is no limit.
 local function rlimits(spec)
   local r = {}
-  for k, v in pairs(spec.limits.rlimits or {}) do
-    r[k] = v == "unlimited" and math.huge or v
+  local function num(v) return v == "unlimited" and math.huge or v end
+  for k, v in pairs(spec.limits.rlimits or {}) do r[k] = num(v) end
+  for k, v in pairs(spec.rlimits or {}) do
+    local soft, hard = num(v.soft), num(v.hard)
+    r[k] = soft == hard and soft or { soft, hard }
   end
   if r.core == nil and spec.base ~= "none" then r.core = 0 end
   local l = spec.limits
@@ -780,6 +784,14 @@ local function explain_step(s)
   end
 end
 
+--- An rlimit of plan.exec.rlimits as text: "unlimited", "N", or for a
+-- { soft, hard } pair "SOFT:HARD" (what a state record stores; nslua.exec
+-- reads both forms back).
+function M.rlimit_text(v)
+  if type(v) == "table" then return M.rlimit_text(v[1]) .. ":" .. M.rlimit_text(v[2]) end
+  return v == math.huge and "unlimited" or tostring(v)
+end
+
 --- The plan as lines of text: what `nslua explain` prints.
 function M.explain(plan)
   local out = {}
@@ -858,7 +870,11 @@ function M.explain(plan)
   table.sort(rl)
   for _, k in ipairs(rl) do
     local v = e.rlimits[k]
-    p("rlimit: %s = %s", k, v == math.huge and "unlimited" or tostring(v))
+    if type(v) == "table" then
+      p("rlimit: %s = %s soft, %s hard", k, M.rlimit_text(v[1]), M.rlimit_text(v[2]))
+    else
+      p("rlimit: %s = %s", k, M.rlimit_text(v))
+    end
   end
   p("capabilities: %s", e.host_caps and "all (the caller's sets as they are)"
     or #e.caps > 0 and table.concat(e.caps, " ") or "none")

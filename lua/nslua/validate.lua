@@ -56,6 +56,8 @@ local FIELDS = set {
   "net", "limits", "caps", "seccomp", "env", "keep_env", "stdio", "tty",
   "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error",
+  -- the process fields of OCI front ends (README "The spec")
+  "rlimits",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -65,6 +67,7 @@ local SYNC_FIELDS = set { "block_fd", "userns_block_fd", "sync_fd" }
 local NET_FIELDS = set { "veth", "bridge", "addr", "gateway" }
 local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route", "isolate_host" }
 local USERNS_FIELDS = set { "fd", "after", "disable", "assert_disabled" }
+local RLIMIT_PAIR = set { "soft", "hard" }
 
 -- Every field a mount may carry, and which of them each type accepts.
 -- Overlay: `lower` is the list of lower directories (uppermost first),
@@ -701,6 +704,63 @@ function Checker:rlimits(v, base)
   return out
 end
 
+-- A value of rlimits.NAME.soft/hard: "unlimited", math.huge or a number
+-- of 2^63 or more (OCI's 2^64-1, RLIM_INFINITY, as JSON decodes it) mean
+-- no limit.
+local function rlimit_in(v)
+  if math.type(v) == "float" and v >= 2.0 ^ 63 then return "unlimited" end
+  return v
+end
+
+local function rlimit_num(v)
+  return v == "unlimited" and math.huge or v
+end
+
+-- rlimits = { NAME = { soft = N, hard = N } }: every RLIMIT_* (nslua.limits
+-- RLIMIT_KEYS), both values required, soft at most hard.
+function Checker:soft_hard(spec)
+  local v = spec.rlimits
+  if v == nil then return nil end
+  if type(v) ~= "table" then
+    self:add("rlimits", "must be a table { NAME = { soft = N, hard = N }, ... }")
+    return nil
+  end
+  self:unknown(v, limits.RLIMITS, "rlimits",
+    "unknown resource limit (valid: " .. table.concat(limits.RLIMIT_KEYS, " ") .. ")")
+  local out = {}
+  for _, k in ipairs(limits.RLIMIT_KEYS) do
+    local x, p = v[k], "rlimits." .. k
+    if x ~= nil then
+      if type(x) ~= "table" then
+        self:add(p, "must be a table { soft = N, hard = N }")
+      else
+        self:unknown(x, RLIMIT_PAIR, p)
+        local pair = {}
+        for _, which in ipairs { "soft", "hard" } do
+          if x[which] == nil then
+            self:add(p .. "." .. which, "is required")
+          else
+            pair[which] = self:limit("rlimits." .. k, rlimit_in(x[which]), p .. "." .. which)
+          end
+        end
+        if pair.soft ~= nil and pair.hard ~= nil then
+          if rlimit_num(pair.soft) > rlimit_num(pair.hard) then
+            self:add(p, ("soft limit %s is above the hard limit %s"):format(
+              tostring(pair.soft), tostring(pair.hard)))
+          else
+            out[k] = pair
+          end
+        end
+      end
+    end
+  end
+  local lr = type(spec.limits) == "table" and type(spec.limits.rlimits) == "table" and spec.limits.rlimits or {}
+  for k in pairs(out) do
+    if lr[k] ~= nil then self:add("rlimits." .. k, "conflicts with limits.rlimits." .. k) end
+  end
+  return out
+end
+
 function Checker:limits(spec, base)
   local v = spec.limits
   if v == nil then return { rlimits = self:rlimits(nil, base) } end
@@ -1159,6 +1219,7 @@ function M.check(spec, opts)
   end
   if spec.net ~= nil then out.net = c:net(spec.net) end
   out.limits = c:limits(spec, out.base)
+  out.rlimits = c:soft_hard(spec)
   out.caps = c:caps(spec)
   out.seccomp = c:seccomp(spec)
   out.env = c:env(spec)

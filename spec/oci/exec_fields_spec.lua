@@ -1,0 +1,100 @@
+-- spec/oci/exec_fields_spec.lua - the spec fields the OCI front end needs
+-- from the executor (README "The spec"): rlimits, umask, no_new_privs,
+-- oom_score_adj, ...  Validation in the busted process; every run is a
+-- real container in a fresh lua5.4, and each test checks that it left
+-- nothing behind (helper.track / assert_released).
+local helper = require "helper"
+local validate = require "nslua.validate"
+local launch = require "nslua.launch"
+local resources = require "nslua.resources"
+
+-- Lua code run in a fresh lua5.4: run(spec) prints the command's output
+-- (stdout inherited) and returns the report.
+local PRELUDE = [[
+local nslua = require "nslua"
+local function run(spec)
+  local r, err = nslua.container(spec):run()
+  assert(r, err)
+  io.stdout:flush()
+  return r
+end
+local function sh(script, extra)
+  local spec = { argv = { "/bin/sh", "-c", script } }
+  for k, v in pairs(extra or {}) do spec[k] = v end
+  return run(spec)
+end
+]]
+
+local function lua(code)
+  return helper.run_isolated(PRELUDE .. code)
+end
+
+-- The problems of a spec, one string.
+local function problems(spec)
+  local out, errs = validate.check(spec)
+  if out then return "" end
+  return table.concat(errs, "\n")
+end
+
+-- The plan of a spec (explain's resources).
+local function plan_of(spec)
+  spec.argv = spec.argv or { "/bin/true" }
+  local s = validate.validate(spec)
+  return launch.plan(s, resources.dry(s))
+end
+
+local function explain(spec)
+  return table.concat(launch.explain(plan_of(spec)), "\n")
+end
+
+describe("OCI executor fields", function()
+  local tracker
+  before_each(function() tracker = helper.track() end)
+  after_each(function() helper.assert_released(tracker) end)
+
+  describe("rlimits", function()
+    it("validates names, pairs and soft <= hard", function()
+      assert.equal("rlimits.nofile: soft limit 300 is above the hard limit 200",
+        problems { rlimits = { nofile = { soft = 300, hard = 200 } } })
+      assert.matches("^rlimits.nofil: unknown resource limit %(valid: as core cpu",
+        problems { rlimits = { nofil = { soft = 1, hard = 1 } } })
+      assert.equal("rlimits.nproc.hard: is required",
+        problems { rlimits = { nproc = { soft = 1 } } })
+      assert.equal("rlimits.core: must be a table { soft = N, hard = N }",
+        problems { rlimits = { core = 5 } })
+      assert.equal("rlimits.nofile.soft: must be a non-negative integer or \"unlimited\"",
+        problems { rlimits = { nofile = { soft = -1, hard = 5 } } })
+      assert.equal("rlimits.nofile: conflicts with limits.rlimits.nofile",
+        problems { rlimits = { nofile = { soft = 1, hard = 1 } }, limits = { rlimits = { nofile = 5 } } })
+      -- OCI's RLIM_INFINITY (2^64-1) as JSON decodes it
+      local s = validate.validate { rlimits = { rtprio = { soft = 0, hard = 18446744073709551615.0 } } }
+      assert.same({ soft = 0, hard = "unlimited" }, s.rlimits.rtprio)
+    end)
+
+    it("puts soft and hard in the plan and explain", function()
+      local p = plan_of { rlimits = { nofile = { soft = 100, hard = 200 }, sigpending = { soft = 7, hard = 7 } } }
+      assert.same({ 100, 200 }, p.exec.rlimits.nofile)
+      assert.equal(7, p.exec.rlimits.sigpending)
+      local text = explain { rlimits = { nofile = { soft = 100, hard = "unlimited" } } }
+      assert.matches("rlimit: nofile = 100 soft, unlimited hard", text, 1, true)
+      assert.equal("100:unlimited", launch.rlimit_text({ 100, math.huge }))
+      -- a state record's pair reads back for nslua exec
+      local r = require("nslua.exec").parse_record { rlimits = "nofile=100:unlimited\tcore=0" }
+      assert.same({ nofile = { 100, math.huge }, core = 0 }, r.rlimits)
+    end)
+
+    it("sets every limit's soft and hard values in a container #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        -- /proc/self/limits: "Max open files  100  200  files"
+        sh("grep -e 'open files' -e 'pending signals' -e 'msgqueue' -e 'locked memory' -e 'cpu time' "
+          .. "/proc/self/limits | awk '{print $(NF-2), $(NF-1)}'",
+          { rlimits = { nofile = { soft = 100, hard = 200 }, sigpending = { soft = 50, hard = 60 },
+                        msgqueue = { soft = 4096, hard = 8192 }, memlock = { soft = 65536, hard = 65536 },
+                        cpu = { soft = 30, hard = "unlimited" } } })
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("30 unlimited\n100 200\n65536 65536\n50 60\n4096 8192\n", out)
+    end)
+  end)
+end)
