@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -52,6 +53,8 @@ typedef struct exec_plan {
   size_t nmore, more_cap;
   int tty, keep_caps, host_caps, userns_fd, no_new_privs, new_session, pdeathsig;
   int has_uid, has_gid, has_groups;
+  int umask;                    /* -1: the caller's */
+  int filtered;                 /* the filters are loaded already (no_new_privs false) */
   uid_t uid;
   gid_t gid;
   const gid_t *groups;
@@ -183,6 +186,21 @@ fail:
   return err;
 }
 
+/* The permitted capabilities made effective (an id switch emptied the
+** effective set); 0 or errno with *what set. */
+static int raise_effective (const char **what) {
+  int err = 0;
+  cap_t c;
+  *what = "cap_get_proc";
+  if ((c = cap_get_proc()) == NULL)
+    return errno;
+  *what = "cap_set_proc";
+  if (cap_fill(c, CAP_EFFECTIVE, CAP_PERMITTED) != 0 || cap_set_proc(c) != 0)
+    err = errno;
+  cap_free(c);
+  return err;
+}
+
 /*
 ** execve, searching PATH when argv[0] has no '/': like execvpe, an EACCES
 ** from one directory is remembered while the search goes on (bash does the
@@ -308,21 +326,29 @@ static void exec_error_exit (const exec_plan *p, int err) {
   _exit(127);
 }
 
+/* The seccomp profile, then the caller's raw programs (bwrap's --seccomp,
+** --add-seccomp-fd), in order, on top of it: the kernel runs every filter
+** and the strictest verdict wins, so none can loosen another. */
+static void load_filters (exec_plan *p) NSLUA_UNDER_FILTER;
+static void load_filters (exec_plan *p) {
+  size_t i;
+  char name[48];
+  if (p->filtered)
+    return;
+  p->filtered = 1;
+  if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
+    nslua_exec_fail(p, "seccomp", errno, NULL);
+  for (i = 0; i < p->nbpf; i++)
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->bpf[i], 0, 0) != 0)
+      nslua_exec_fail(p, "seccomp", errno, bpf_name(name, sizeof name, i));
+}
+
 /* (7) seccomp last: the filter may forbid what the steps before use;
 ** (8) execve.  Everything from the filter on is NSLUA_UNDER_FILTER. */
 static void exec_filtered (exec_plan *p) NSLUA_UNDER_FILTER __attribute__((noreturn));
 static void exec_filtered (exec_plan *p) {
-  size_t i;
   int err;
-  char name[48];
-  if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
-    nslua_exec_fail(p, "seccomp", errno, NULL);
-  /* the caller's raw programs (bwrap's --seccomp, --add-seccomp-fd), in
-  ** order, on top of the profile: the kernel runs every filter and the
-  ** strictest verdict wins, so none can loosen another */
-  for (i = 0; i < p->nbpf; i++)
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->bpf[i], 0, 0) != 0)
-      nslua_exec_fail(p, "seccomp", errno, bpf_name(name, sizeof name, i));
+  load_filters(p);
   err = exec_search(p);
   if (p->exec_error_stderr)
     exec_error_exit(p, err);
@@ -442,6 +468,10 @@ void nslua_exec_run (exec_plan *p) {
       nslua_exec_fail(p, "pdeathsig", ESRCH, NULL);
   }
 
+  /* the command's umask (opts.umask) before anything it creates */
+  if (p->umask >= 0)
+    umask((mode_t)p->umask);
+
   /* stdio opened inside (the payload's ids and permissions), then
   ** stderr = stdout */
   exec_stdio(p);
@@ -461,6 +491,16 @@ void nslua_exec_run (exec_plan *p) {
   for (i = 0; i < p->nrlimits; i++)
     if (setrlimit(p->rlimits[i].res, &p->rlimits[i].rl) != 0)
       nslua_exec_fail(p, "rlimit", errno, p->rlimits[i].name);
+  /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN in our
+  ** user namespace (seccomp(2)), which the capability drop takes away:
+  ** the filters go first, with the permitted set made effective, as runc
+  ** does; they must then allow capget, capset, prctl and execve (Docker's
+  ** profile and nslua's default do). */
+  if (!p->no_new_privs && (p->has_seccomp || p->nbpf > 0)) {
+    if ((err = raise_effective(&what)) != 0)
+      nslua_exec_fail(p, "caps", err, what);
+    load_filters(p);
+  }
   if (!p->host_caps && (err = exec_caps(p, &what)) != 0)
     nslua_exec_fail(p, "caps", err, what);
   if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0, 0, 0) != 0)
@@ -614,7 +654,7 @@ static const char *const exec_opt_names[] = {
   "argv0", "caps", "cgroup_procs", "cwd", "die_with_parent", "exec_error", "gid", "groups",
   "host_caps", "keep_caps", "keep_fds", "no_new_privs", "rlimits", "seccomp", "seccomp_bpf",
   "session", "set_pwd", "status_fd", "stderr_to_stdout", "stdio_inside", "tty", "uid",
-  "userns", NULL
+  "umask", "userns", NULL
 };
 
 /* The table at 'arg' may hold only the option names in 'names' (NULL-ended). */
@@ -884,6 +924,13 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
     p->userns_fd = nslua_field_fd(L, 3, "field 'userns'");
   lua_pop(L, 1);
   p->no_new_privs = opt_bool(L, "no_new_privs", 1);
+  p->umask = -1;
+  if ((t = rawfield(L, 3, "umask")) != LUA_TNIL) {
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) > 0777)
+      luaL_argerror(L, 3, "field 'umask' must be an integer 0..0777");
+    p->umask = (int)lua_tointeger(L, -1);
+  }
+  lua_pop(L, 1);
   if ((p->has_uid = opt_id(L, "uid", &id)))
     p->uid = id;
   if ((p->has_gid = opt_id(L, "gid", &id)))
@@ -998,7 +1045,9 @@ exec_plan *nslua_exec_plan (lua_State *L) {
 **          (PR_SET_PDEATHSIG SIGKILL after the ids), rlimits {name = n |
 **          {soft, hard}}, caps {"net_raw", ...} (those not permitted are
 **          left out), host_caps (leave the capability sets as they are),
-**          no_new_privs (true), seccomp (raw struct sock_filter array),
+**          no_new_privs (true; false: the filters load before the
+**          capability drop), umask (0..0777, before stdio_inside),
+**          seccomp (raw struct sock_filter array),
 **          seccomp_bpf {prog, ...} (more raw programs, loaded after seccomp
 **          in order), stdio_inside {stdin, stdout, stderr = PATH} (opened
 **          by the command after the ids, dup2'd onto 0-2), stderr_to_stdout

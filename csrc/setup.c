@@ -97,6 +97,8 @@ typedef struct plan {
   /* plan.userns and plan.pidns_fd (the caller's fds; -1: none) */
   int userns_fd, userns_after, pidns_fd, userns_disable, userns_assert;
   long long exec_uid, exec_gid; /* the command's ids (-1: unchanged), for the probe */
+  int has_oom, oom_score_adj;   /* plan.oom_score_adj */
+  int oom_self;                 /* setup.run: the child writes its own */
 } plan;
 
 /* ------------------------------------------------------------------ */
@@ -372,7 +374,7 @@ static const char *map_text (lua_State *L, int t, const char *name) {
 static const char *const exec_copy[] = {
   "cwd", "rlimits", "caps", "keep_caps", "tty", "keep_fds", "uid", "gid", "groups",
   "argv0", "set_pwd", "session", "die_with_parent", "host_caps", "stdio_inside",
-  "stderr_to_stdout", "exec_error", NULL
+  "stderr_to_stdout", "exec_error", "umask", "no_new_privs", NULL
 };
 
 static void push_exec_opts (lua_State *L, int exec, int rt) {
@@ -539,6 +541,13 @@ static int setup_plan (lua_State *L) {
   }
   lua_pop(L, 1);
   p->hostname = opt_str(L, t, "hostname", "plan");
+  if (lua_getfield(L, t, "oom_score_adj") != LUA_TNIL) {
+    lua_Integer v = luaL_checkinteger(L, -1);
+    luaL_argcheck(L, v >= -1000 && v <= 1000, 1, "plan.oom_score_adj must be -1000..1000");
+    p->has_oom = 1;
+    p->oom_score_adj = (int)v;
+  }
+  lua_pop(L, 1);
   p->tty = opt_flag(L, t, "tty");
   lua_getfield(L, t, "init");
   p->init = lua_isnil(L, -1) || lua_toboolean(L, -1);
@@ -851,6 +860,25 @@ static void probe_userns (const plan *p, int userns) {
     fail(p, "userns", code == PROBE_FAILED ? ECHILD : code, NULL, "unshare", "probe", NULL);
 }
 
+/*
+** plan.oom_score_adj of process 'pid' (0: ourselves); 0 or an errno.
+** A value below the process's oom_score_adj_min (what it had when the
+** last CAP_SYS_RESOURCE holder set it) needs CAP_SYS_RESOURCE in the
+** initial user namespace (EACCES otherwise, proc(5)), which a sandbox's
+** child never has: setup.clone writes it from the parent, after the
+** clone and before the release, so a privileged caller may lower it and
+** a rootless one raise it.
+*/
+static int write_oom (const plan *p, pid_t pid) {
+  char path[48], text[16];
+  if (pid > 0)
+    snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int)pid);
+  else
+    snprintf(path, sizeof path, "/proc/self/oom_score_adj");
+  snprintf(text, sizeof text, "%d", p->oom_score_adj);
+  return nslua_write_text(path, text);
+}
+
 /* The child's whole set-up, then the init: never returns. */
 static void run_plan (plan *p) __attribute__((noreturn));
 static void run_plan (plan *p) {
@@ -867,6 +895,9 @@ static void run_plan (plan *p) {
   /* 1. wait for the release; end of file means the parent died */
   if (read(p->sync_fd, &b, 1) != 1 || b != 'x')
     _exit(1);
+  /* setup.run (no parent wrote it): while still dumpable, before the ids */
+  if (p->oom_self && p->has_oom && (err = write_oom(p, 0)) != 0)
+    fail(p, "ids", err, NULL, "write", "/proc/self/oom_score_adj", NULL);
   /* plan.sync.userns_block_fd: our user namespace exists; the caller may
   ** write its id maps now (before we are non-dumpable: see below) */
   if (p->userns_block_fd >= 0)
@@ -984,6 +1015,7 @@ static int setup_run (lua_State *L) {
   plan *p = (plan *)luaL_checkudata(L, 1, NSLUA_SETUP);
   lua_settop(L, 1);
   p->L = L;
+  p->oom_self = 1;
   plan_child(p);
   return 0;
 }
@@ -1188,6 +1220,28 @@ static int clone_joined (lua_State *L, plan *p, unsigned long flags) {
 }
 
 /*
+** After a clone that pushed 'nret' results (pid, or the failure triple):
+** the parent's steps on the waiting child, plan.oom_score_adj (see
+** write_oom).  A failure kills and reaps the child, which was never
+** released, and is the clone's failure.
+*/
+static int cloned (lua_State *L, const plan *p, int nret) {
+  char path[48];
+  pid_t pid;
+  int err, st;
+  if (nret != 1 || !p->has_oom)
+    return nret;
+  pid = (pid_t)lua_tointeger(L, -1);
+  if ((err = write_oom(p, pid)) == 0)
+    return 1;
+  kill(pid, SIGKILL);
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int)pid);
+  return nslua_fail(L, err, "write", path);
+}
+
+/*
 ** setup.clone(plan, flags) -> pid | nil, msg, errno
 ** Clone a child with the namespaces in 'flags' (ns.clone's names; fork
 ** semantics otherwise) that runs the plan: it never returns into Lua and
@@ -1208,7 +1262,7 @@ static int setup_clone (lua_State *L) {
   p->L = L;
   nslua_check_single_thread(L, "setup.clone");
   if (p->pidns_fd >= 0 || p->userns_fd >= 0)
-    return clone_joined(L, p, flags);
+    return cloned(L, p, clone_joined(L, p, flags));
   owned = p->owner >= 0 && (flags & CLONE_NEWUSER);
 #if defined(NSLUA_ASAN)
   /* `make sanitize`: fork semantics (see nslua.h) */
@@ -1242,7 +1296,7 @@ static int setup_clone (lua_State *L) {
   if (pid < 0)
     return nslua_fail(L, errno, "clone", NULL);
   lua_pushinteger(L, pid);
-  return 1;
+  return cloned(L, p, 1);
 }
 
 /*

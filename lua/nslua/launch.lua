@@ -662,13 +662,19 @@ function M.plan(spec, res)
     seccomp_bpf = bpf_sizes(spec.seccomp_bpf),
     stdio_inside = stdio_inside, stderr_to_stdout = stderr_to_stdout,
     exec_error = spec.exec_error,
+    -- the OCI process fields: the command's umask; no_new_privs = false
+    -- (absent: true) loads the seccomp filters before the capability drop
+    umask = spec.umask,
   }
+  if spec.no_new_privs == false then exec.no_new_privs = false end
   if ident.mode ~= "host" and not caller_maps then
     exec.uid, exec.gid = ident.uid, ident.gid
     if ident.mode == "slot" then exec.groups = {} end
   end
   plan.exec = exec
   if spec.init == false then plan.init = false end
+  -- written by setup.clone into /proc/<child>/oom_score_adj before the release
+  plan.oom_score_adj = spec.oom_score_adj
   plan.die_with_parent = spec.die_with_parent or nil
   if spec.lock_files and #spec.lock_files > 0 then plan.lock_files = spec.lock_files end
   if spec.sync and next(spec.sync) then plan.sync = spec.sync end
@@ -879,6 +885,13 @@ function M.explain(plan)
   p("capabilities: %s", e.host_caps and "all (the caller's sets as they are)"
     or #e.caps > 0 and table.concat(e.caps, " ") or "none")
   p("seccomp: %s", tostring(e.seccomp))
+  if e.no_new_privs == false then
+    p("no_new_privs: not set (the seccomp filters load before the capability drop)")
+  end
+  if e.umask then p("umask: %04o", e.umask) end
+  if plan.oom_score_adj then
+    p("oom_score_adj: %d (written by the parent before the release)", plan.oom_score_adj)
+  end
   for i, insns in ipairs(e.seccomp_bpf or {}) do
     p("seccomp: then BPF program %d (%d instruction%s)", i, insns, insns == 1 and "" or "s")
   end

@@ -57,7 +57,7 @@ local FIELDS = set {
   "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error",
   -- the process fields of OCI front ends (README "The spec")
-  "rlimits",
+  "rlimits", "umask", "no_new_privs", "oom_score_adj",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -995,6 +995,30 @@ function Checker:process(spec, out)
   end
 end
 
+-- umask (0..0777), no_new_privs (absent: true), oom_score_adj
+-- (-1000..1000): the OCI process fields.  Absent fields stay absent.
+function Checker:process_oci(spec, out)
+  if spec.umask ~= nil then
+    local n = as_int(spec.umask)
+    if not n or n < 0 or n > 511 then
+      self:add("umask", "must be an integer 0..0777")
+    else
+      out.umask = n
+    end
+  end
+  if spec.no_new_privs ~= nil then
+    out.no_new_privs = self:boolean(spec.no_new_privs, "no_new_privs", true)
+  end
+  if spec.oom_score_adj ~= nil then
+    local n = as_int(spec.oom_score_adj)
+    if not n or n < -1000 or n > 1000 then
+      self:add("oom_score_adj", "must be an integer -1000..1000")
+    else
+      out.oom_score_adj = n
+    end
+  end
+end
+
 function Checker:hooks(spec)
   local v, out = spec.hooks, {}
   if v == nil then return out end
@@ -1220,6 +1244,7 @@ function M.check(spec, opts)
   if spec.net ~= nil then out.net = c:net(spec.net) end
   out.limits = c:limits(spec, out.base)
   out.rlimits = c:soft_hard(spec)
+  c:process_oci(spec, out)
   out.caps = c:caps(spec)
   out.seccomp = c:seccomp(spec)
   out.env = c:env(spec)

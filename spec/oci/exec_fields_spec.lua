@@ -97,4 +97,78 @@ describe("OCI executor fields", function()
       assert.equal("30 unlimited\n100 200\n65536 65536\n50 60\n4096 8192\n", out)
     end)
   end)
+
+  describe("umask, no_new_privs, oom_score_adj", function()
+    it("validates them", function()
+      assert.equal("umask: must be an integer 0..0777", problems { umask = 512 })
+      assert.equal("no_new_privs: must be a boolean", problems { no_new_privs = 1 })
+      assert.equal("oom_score_adj: must be an integer -1000..1000", problems { oom_score_adj = -1001 })
+      local p = plan_of { umask = 18, no_new_privs = false, oom_score_adj = 100 }
+      assert.equal(18, p.exec.umask)
+      assert.is_false(p.exec.no_new_privs)
+      assert.equal(100, p.oom_score_adj)
+      assert.is_nil(plan_of({}).exec.no_new_privs)
+      local text = explain { umask = 18, no_new_privs = false, oom_score_adj = 100 }
+      assert.matches("umask: 0022", text, 1, true)
+      assert.matches("no_new_privs: not set", text, 1, true)
+      assert.matches("oom_score_adj: 100", text, 1, true)
+    end)
+
+    it("gives the command its umask #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        sh("umask; : > /tmp/f; mkdir /tmp/d; stat -c %a /tmp/f /tmp/d", { umask = tonumber("027", 8) })
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("0027\n640\n750\n", out)
+    end)
+
+    it("sets no_new_privs unless the spec says false, seccomp or not #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        local s = "grep NoNewPrivs /proc/self/status | tr -d '\\t'; grep -c '^Seccomp:.2' /proc/self/status"
+        sh(s)
+        sh(s, { no_new_privs = false })
+        sh(s, { no_new_privs = false, seccomp = "none" })
+        sh(s, { no_new_privs = false, caps = { "net_bind_service" } })
+        sh(s, { no_new_privs = true, seccomp = "strict" })
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("NoNewPrivs:1\n1\nNoNewPrivs:0\n1\nNoNewPrivs:0\n0\nNoNewPrivs:0\n1\n"
+        .. "NoNewPrivs:1\n1\n", out)
+    end)
+
+    it("writes oom_score_adj before the release; lowering needs CAP_SYS_RESOURCE #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      -- this host's root may lack CAP_SYS_RESOURCE (a container's bounding set)
+      local status = helper.read("/proc/self/status")
+      local capeff = tonumber(status:match("CapEff:%s*(%x+)"), 16)
+      local can_lower = (capeff >> 24) & 1 == 1
+      local ok, out = lua([[
+        sh("cat /proc/self/oom_score_adj", { oom_score_adj = 500 })
+        sh("cat /proc/1/oom_score_adj", { oom_score_adj = 7 })
+        local r, err = nslua.container{ argv = { "/bin/cat", "/proc/self/oom_score_adj" },
+          oom_score_adj = -300 }:run()
+        io.stdout:flush()
+        print(r and r.status, err)
+      ]])
+      assert.is_true(ok, out)
+      if can_lower then
+        assert.equal("500\n7\n-300\nexited\tnil\n", out)
+      else
+        assert.matches("^500\n7\nnil\tstart '%w+': write '/proc/%d+/oom_score_adj': Permission denied\n$", out)
+      end
+    end)
+
+    it("refuses a lower oom_score_adj to a rootless caller, leaving nothing #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = helper.run_rootless(PRELUDE .. [[
+        local r, err = nslua.container{ argv = { "/bin/true" }, oom_score_adj = -10 }:run()
+        print(r and r.status, err)
+        sh("cat /proc/self/oom_score_adj", { oom_score_adj = 900 })
+      ]])
+      assert.is_true(ok, out)
+      assert.matches("^nil\t.*write '/proc/%d+/oom_score_adj': Permission denied\n900\n$", out)
+    end)
+  end)
 end)
