@@ -45,7 +45,7 @@
 
 static const char *const op_names[] = {
   "mount", "attr", "move", "mkdir", "mkfile", "symlink", "chmod", "write", "mask", "ro",
-  "overlay", NULL
+  "overlay", "sysctl", NULL
 };
 
 /* Test-only stops (NSLUA_TEST_STOP): the child parks at the named step. */
@@ -77,7 +77,7 @@ typedef struct plan {
   size_t nlocks;
   long long owner;              /* euid for the clone of a user namespace, -1: ours */
   int hooks[NHOOKS];
-  const char *hostname;
+  const char *hostname, *domainname;
   step *steps;
   size_t nsteps;
   int has_mounts;
@@ -254,7 +254,8 @@ static void read_step (lua_State *L, int t, int trees, step *s, size_t i) {
   if (s->op == OP_OVERLAY)
     read_layers(L, t, s, where);
   if ((s->op == OP_SYMLINK && s->target == NULL) || (s->op == OP_MOVE && s->fd < 0) ||
-      (s->op == OP_WRITE && s->content == NULL) || (s->op == OP_MOUNT && s->src_fd >= 0 && s->src == NULL) ||
+      ((s->op == OP_WRITE || s->op == OP_SYSCTL) && s->content == NULL) ||
+      (s->op == OP_SYSCTL && s->target == NULL) || (s->op == OP_MOUNT && s->src_fd >= 0 && s->src == NULL) ||
       (s->op == OP_OVERLAY && (s->nlower == 0 || (s->upper == NULL) != (s->work == NULL))))
     luaL_error(L, "setup.plan: %s (%s) lacks its argument", where, op_names[s->op]);
 }
@@ -541,6 +542,9 @@ static int setup_plan (lua_State *L) {
   }
   lua_pop(L, 1);
   p->hostname = opt_str(L, t, "hostname", "plan");
+  p->domainname = opt_str(L, t, "domainname", "plan");
+  luaL_argcheck(L, p->domainname == NULL || strlen(p->domainname) <= 64, 1,
+                "plan.domainname must be at most 64 bytes");
   if (lua_getfield(L, t, "oom_score_adj") != LUA_TNIL) {
     lua_Integer v = luaL_checkinteger(L, -1);
     luaL_argcheck(L, v >= -1000 && v <= 1000, 1, "plan.oom_score_adj must be -1000..1000");
@@ -938,6 +942,8 @@ static void run_plan (plan *p) {
   stop_here(p, STOP_UTS);
   if (p->hostname != NULL && sethostname(p->hostname, strlen(p->hostname)) != 0)
     fail(p, "uts", errno, NULL, "sethostname", p->hostname, NULL);
+  if (p->domainname != NULL && setdomainname(p->domainname, strlen(p->domainname)) != 0)
+    fail(p, "uts", errno, NULL, "setdomainname", p->domainname, NULL);
   stop_here(p, STOP_NET);
   {
     const char *call = NULL, *subject = NULL, *prefix = NULL;

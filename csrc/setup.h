@@ -34,7 +34,7 @@
 #endif
 
 enum { OP_MOUNT, OP_ATTR, OP_MOVE, OP_MKDIR, OP_MKFILE, OP_SYMLINK, OP_CHMOD,
-       OP_WRITE, OP_MASK, OP_RO, OP_OVERLAY };
+       OP_WRITE, OP_MASK, OP_RO, OP_OVERLAY, OP_SYSCTL };
 
 typedef struct step {
   int op;

@@ -5,8 +5,11 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -588,6 +591,53 @@ static void overlay_step (mounts *m, const step *s) {
   mounted(m, fd, kind);
 }
 
+/*
+** A sysctl of the sandbox's namespaces: s->content written to s->target
+** ("sys/net/ipv4/ip_forward"; validated: no "..", only the namespaced
+** keys) in the proc at s->path, the new root's /proc (a proc file system
+** there, before the read-only paths), or else the host's at /.oldroot/proc.
+** The kernel takes the net or ipc namespace of the writer whichever proc
+** the file is opened in; RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+** RESOLVE_NO_XDEV keep the lookup inside that one proc mount, so nothing
+** mounted or linked over /proc/sys is followed.
+*/
+static void sysctl_step (mounts *m, const step *s) {
+  struct statfs sf;
+  struct open_how how;
+  char subject[PATH_MAX];
+  const char *proc = s->path;
+  int pfd, fd, err = 0;
+  ssize_t w;
+  pfd = open_path(m, s, s->path, O_PATH | O_DIRECTORY);
+  if (pfd >= 0 && (fstatfs(pfd, &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC)) {
+    put(m, pfd);
+    pfd = -1;
+  }
+  if (pfd < 0) {
+    proc = OLD_ROOT "/proc";
+    if ((pfd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+      fail_at(m, s, errno, "open", proc, NULL);
+  }
+  snprintf(subject, sizeof subject, "%s/%s", proc, s->target);
+  memset(&how, 0, sizeof how);
+  how.flags = O_WRONLY | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  fd = (int)syscall(SYS_openat2, pfd, s->target, &how, sizeof how);
+  if (fd < 0)
+    err = errno;
+  put(m, pfd);
+  if (fd < 0)
+    fail_at(m, s, err, "open", subject, NULL);
+  w = write(fd, s->content, s->len);
+  if (w < 0)
+    err = errno;
+  else if ((size_t)w != s->len)
+    err = EIO;
+  close(fd);
+  if (err != 0)
+    fail_at(m, s, err, "write", subject, NULL);
+}
+
 static void run_step (mounts *m, const step *s) {
   struct stat st;
   int fd, tree, kind;
@@ -630,6 +680,9 @@ static void run_step (mounts *m, const step *s) {
       return;
     case OP_WRITE:
       write_step(m, s);
+      return;
+    case OP_SYSCTL:
+      sysctl_step(m, s);
       return;
     case OP_MASK:  /* a directory gets an empty read-only tmpfs, anything else /dev/null */
     case OP_RO:

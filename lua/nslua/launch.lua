@@ -411,6 +411,15 @@ local function mount_plan(spec, res, ident)
       kinds[m.type](steps, setmetatable({ index = i, key = M.tree_key(i) }, { __index = m }), ctx)
     end
   end
+  -- spec.sysctl: through the new root's /proc (before the read-only
+  -- /proc/sys below; the host's proc when there is no proc there)
+  local keys = {}
+  for k in pairs(spec.sysctl or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    add(steps, { op = "sysctl", path = NEW .. "/proc", target = "sys/" .. k:gsub("%.", "/"),
+                 content = spec.sysctl[k], what = ("sysctl[%q]"):format(k) })
+  end
   protect(steps, spec, res)
   -- the default root ends read-only; a mount of the spec on "/" (a bind,
   -- a tmpfs, an overlay) keeps its own: a rw `--bind / /` stays rw
@@ -610,7 +619,7 @@ function M.plan(spec, res)
   if res.pool then plan.join = { "net" } end
   local ident = identity(spec, res)
   plan.identity = ident
-  if spec.namespaces.uts then plan.hostname = spec.hostname end
+  if spec.namespaces.uts then plan.hostname, plan.domainname = spec.hostname, spec.domainname end
   plan.net = net_plan(spec, res)
   -- what the parent makes on the host side (resources wanted; see net.plan)
   if res.net and (res.net.mode == "veth" or res.net.mode == "bridge") then
@@ -787,6 +796,9 @@ local function explain_step(s)
     return ("read-only %s"):format(s.what)
   elseif s.op == "chmod" then
     return ("chmod %04o %s"):format(s.mode, s.what)
+  elseif s.op == "sysctl" then
+    return ("sysctl %s = %s (the new root's /proc, else the host's)"):format(
+      s.target:sub(5):gsub("/", "."), s.content)
   end
 end
 
@@ -833,6 +845,7 @@ function M.explain(plan)
   if un.after then p("user namespace: joins the caller's (fd %d) after set-up, before exec", un.after) end
   if un.assert_disabled then p("user namespaces: set-up fails unless creating one is refused") end
   if plan.hostname then p("hostname: %s", plan.hostname) end
+  if plan.domainname then p("domainname: %s", plan.domainname) end
   local n = plan.net
   if not n then
     p("network: %s", plan.join and "the pool's namespace (lo up)" or "host")

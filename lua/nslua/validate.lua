@@ -57,7 +57,7 @@ local FIELDS = set {
   "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error",
   -- the process fields of OCI front ends (README "The spec")
-  "rlimits", "umask", "no_new_privs", "oom_score_adj",
+  "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -1019,6 +1019,60 @@ function Checker:process_oci(spec, out)
   end
 end
 
+-- The sysctls a sandbox may set: those of its own namespaces (runc's
+-- list): the IPC ones and fs.mqueue.* need an ipc namespace, net.* a
+-- network namespace.  kernel.hostname and kernel.domainname are the
+-- hostname and domainname fields.
+M.SYSCTL_IPC = {
+  "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+  "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+}
+local SYSCTL_IPC = set(M.SYSCTL_IPC)
+
+-- The namespace sysctl key k needs ("ipc", "net"), or nil and why not.
+local function sysctl_ns(k)
+  if k == "kernel.hostname" or k == "kernel.domainname" then
+    return nil, ("is refused: use the %s field"):format(k:sub(8))
+  end
+  if SYSCTL_IPC[k] or k:match("^fs%.mqueue%.") then return "ipc" end
+  if k:match("^net%.") then return "net" end
+  return nil, "is not a sysctl of the sandbox's namespaces (" .. table.concat(M.SYSCTL_IPC, " ")
+    .. " fs.mqueue.* net.*)"
+end
+
+-- sysctl = { ["net.ipv4.ip_forward"] = "1", ... }: keys are dot-separated
+-- names (no "/", no empty or "." part: nothing can leave /proc/sys);
+-- values strings (or integers) without NUL.  Returns the normalised
+-- table and the namespaces the keys need ({ key = "ipc"|"net" }).
+function Checker:sysctl(spec)
+  local v = spec.sysctl
+  if v == nil then return nil end
+  if type(v) ~= "table" then
+    self:add("sysctl", 'must be a table { ["key"] = "value", ... }')
+    return nil
+  end
+  local out, needs = {}, {}
+  for k, x in pairs(v) do
+    local p = keypath("sysctl", k)
+    if type(k) ~= "string" or not k:match("^[%w_%-:+@]+%.[%w_%-:+@.]*[%w_%-:+@]$")
+      or k:find("..", 1, true) then
+      self:add(p, 'must be a sysctl name such as "net.ipv4.ip_forward" (dot-separated words)')
+    else
+      local need, why = sysctl_ns(k)
+      if not need then
+        self:add(p, why)
+      elseif math.type(x) == "integer" then
+        out[k], needs[k] = tostring(x), need
+      elseif type(x) ~= "string" or x:find("%z") then
+        self:add(p, "must be a string (or an integer)")
+      else
+        out[k], needs[k] = x, need
+      end
+    end
+  end
+  return out, needs
+end
+
 function Checker:hooks(spec)
   local v, out = spec.hooks, {}
   if v == nil then return out end
@@ -1201,6 +1255,25 @@ function Checker:cross(spec, out)
   end
 end
 
+-- The namespaces the OCI fields need: domainname a uts namespace; each
+-- sysctl its ipc or network namespace, and a mount namespace (it is
+-- written after the mount steps, through the new root's /proc).
+function Checker:cross_oci(out, sysctl_needs)
+  local ns = out.namespaces
+  if out.domainname and not ns.uts then
+    self:add("domainname", "requires a uts namespace (namespaces.uts)")
+  end
+  for k, need in pairs(sysctl_needs or {}) do
+    local p = keypath("sysctl", k)
+    if not ns[need] then
+      self:add(p, ("requires a%s %s namespace (namespaces.%s)"):format(need == "ipc" and "n" or "",
+        need, need))
+    elseif not ns.mnt then
+      self:add(p, "requires a mount namespace (namespaces.mnt)")
+    end
+  end
+end
+
 -- Sort key: the path with numbers zero-padded, so mounts[2] < mounts[10].
 local function sort_key(e)
   local pad = function(d) return ("%012d"):format(tonumber(d)) end
@@ -1244,6 +1317,17 @@ function M.check(spec, opts)
   if spec.net ~= nil then out.net = c:net(spec.net) end
   out.limits = c:limits(spec, out.base)
   out.rlimits = c:soft_hard(spec)
+  local sysctl_needs
+  out.sysctl, sysctl_needs = c:sysctl(spec)
+  if spec.domainname ~= nil then
+    local h = spec.domainname
+    if type(h) ~= "string" or #h < 1 or #h > 64 or not h:match("^[%w][%w._-]*$") then
+      c:add("domainname", "must be 1..64 characters of [A-Za-z0-9._-], " ..
+        "starting with a letter or digit")
+    else
+      out.domainname = h
+    end
+  end
   c:process_oci(spec, out)
   out.caps = c:caps(spec)
   out.seccomp = c:seccomp(spec)
@@ -1267,6 +1351,7 @@ function M.check(spec, opts)
   end
   c:cross(spec, out)
   c:cross_userns(spec, out)
+  c:cross_oci(out, sysctl_needs)
   if #c.errors == 0 then return out end
   local errs = c.errors
   for _, e in ipairs(errs) do e.key = sort_key(e) end

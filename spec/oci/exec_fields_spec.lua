@@ -171,4 +171,63 @@ describe("OCI executor fields", function()
       assert.matches("^nil\t.*write '/proc/%d+/oom_score_adj': Permission denied\n900\n$", out)
     end)
   end)
+
+  describe("domainname and sysctl", function()
+    it("validates them, naming the key", function()
+      assert.equal("domainname: requires a uts namespace (namespaces.uts)",
+        problems { domainname = "example.org", namespaces = { uts = false } })
+      assert.matches("^domainname: must be 1..64 characters", problems { domainname = "a b" })
+      assert.equal('sysctl["../../kernel/core_pattern"]: must be a sysctl name such as '
+        .. '"net.ipv4.ip_forward" (dot-separated words)', problems { sysctl = { ["../../kernel/core_pattern"] = "x" } })
+      assert.matches('^sysctl%["net..ipv4"%]: must be a sysctl name', problems { sysctl = { ["net..ipv4"] = "1" } })
+      assert.matches('^sysctl%["kernel.core_pattern"%]: is not a sysctl of the sandbox\'s namespaces',
+        problems { sysctl = { ["kernel.core_pattern"] = "|/bin/x" } })
+      assert.equal('sysctl["kernel.hostname"]: is refused: use the hostname field',
+        problems { sysctl = { ["kernel.hostname"] = "x" } })
+      assert.equal('sysctl["net.ipv4.ip_forward"]: requires a net namespace (namespaces.net)',
+        problems { sysctl = { ["net.ipv4.ip_forward"] = "1" }, net = "host" })
+      assert.equal('sysctl["kernel.msgmax"]: requires an ipc namespace (namespaces.ipc)',
+        problems { sysctl = { ["kernel.msgmax"] = 100 }, namespaces = { ipc = false } })
+      assert.equal('sysctl["kernel.sem"]: must be a string (or an integer)',
+        problems { sysctl = { ["kernel.sem"] = {} } })
+      local text = explain { domainname = "example.org", sysctl = { ["kernel.msgmax"] = 100 } }
+      assert.matches("domainname: example.org", text, 1, true)
+      assert.matches("sysctl kernel.msgmax = 100", text, 1, true)
+    end)
+
+    it("sets the domainname and the namespaced sysctls, not the host's #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local keys = { "kernel/msgmax", "kernel/sem", "fs/mqueue/queues_max", "net/ipv4/ip_forward",
+                     "kernel/domainname" }
+      local function host()
+        local t = {}
+        for i, k in ipairs(keys) do t[i] = helper.read("/proc/sys/" .. k) end
+        return table.concat(t)
+      end
+      local before = host()
+      local ok, out = lua([[
+        sh("cd /proc/sys; cat kernel/domainname kernel/msgmax kernel/sem fs/mqueue/queues_max "
+          .. "net/ipv4/ip_forward", {
+          domainname = "example.org",
+          sysctl = { ["kernel.msgmax"] = 12345, ["kernel.sem"] = "250 32000 32 129",
+                     ["fs.mqueue.queues_max"] = "77", ["net.ipv4.ip_forward"] = "1" } })
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("example.org\n12345\n250\t32000\t32\t129\n77\n1\n", out)
+      assert.equal(before, host())
+    end)
+
+    it("never follows a mount over /proc/sys (an attacker's spec) #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        local r, err = nslua.container{ argv = { "/bin/true" }, base = "none",
+          mounts = { { type = "proc", target = "/proc" }, { type = "tmpfs", target = "/proc/sys/net" } },
+          sysctl = { ["net.ipv4.ip_forward"] = "1" } }:run()
+        print(r and r.status, r and r.error and r.error.message or err)
+      ]])
+      assert.is_true(ok, out)
+      assert.matches('sysctl%["net.ipv4.ip_forward"%]: open \'/newroot/proc/sys/net/ipv4/ip_forward\': '
+        .. 'Invalid cross%-device link', out)
+    end)
+  end)
 end)
