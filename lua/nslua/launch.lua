@@ -420,7 +420,19 @@ local function mount_plan(spec, res, ident)
     add(steps, { op = "sysctl", path = NEW .. "/proc", target = "sys/" .. k:gsub("%.", "/"),
                  content = spec.sysctl[k], what = ("sysctl[%q]"):format(k) })
   end
-  protect(steps, spec, res)
+  if spec.masks then
+    -- the spec's own lists (OCI's readonlyPaths, then maskedPaths, as
+    -- runc applies them): inside paths, after every mount, instead of
+    -- Docker's lists
+    for _, op in ipairs { "ro", "mask" } do
+      for _, p in ipairs(spec.masks[op == "ro" and "readonly" or "masked"]) do
+        local at = normpath(p)
+        add(steps, { op = op, path = NEW .. (at == "/" and "" or at), what = at })
+      end
+    end
+  else
+    protect(steps, spec, res)
+  end
   -- the default root ends read-only; a mount of the spec on "/" (a bind,
   -- a tmpfs, an overlay) keeps its own: a rw `--bind / /` stays rw
   local own_root = false

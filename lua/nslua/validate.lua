@@ -57,7 +57,7 @@ local FIELDS = set {
   "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error",
   -- the process fields of OCI front ends (README "The spec")
-  "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl",
+  "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl", "masks",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -68,6 +68,7 @@ local NET_FIELDS = set { "veth", "bridge", "addr", "gateway" }
 local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route", "isolate_host" }
 local USERNS_FIELDS = set { "fd", "after", "disable", "assert_disabled" }
 local RLIMIT_PAIR = set { "soft", "hard" }
+local MASKS_FIELDS = set { "masked", "readonly" }
 
 -- Every field a mount may carry, and which of them each type accepts.
 -- Overlay: `lower` is the list of lower directories (uppermost first),
@@ -1073,6 +1074,37 @@ function Checker:sysctl(spec)
   return out, needs
 end
 
+-- masks = { masked = { PATH, ... }, readonly = { PATH, ... } }: inside
+-- paths (absolute, no ".."); either list may be absent (empty).
+function Checker:masks(spec)
+  local v = spec.masks
+  if v == nil then return nil end
+  if type(v) ~= "table" then
+    self:add("masks", "must be a table { masked = { PATH, ... }, readonly = { PATH, ... } }")
+    return nil
+  end
+  self:unknown(v, MASKS_FIELDS, "masks")
+  local out = { masked = {}, readonly = {} }
+  for _, k in ipairs { "masked", "readonly" } do
+    local list, base = v[k], "masks." .. k
+    if list ~= nil and not is_list(list) then
+      self:add(base, "must be a list of absolute paths")
+    else
+      for i, p in ipairs(list or {}) do
+        local path = keypath(base, i)
+        if not is_abs(p) then
+          self:add(path, "must be an absolute path")
+        elseif has_dotdot(p) then
+          self:add(path, "must not contain '..'")
+        else
+          out[k][#out[k] + 1] = p
+        end
+      end
+    end
+  end
+  return out
+end
+
 function Checker:hooks(spec)
   local v, out = spec.hooks, {}
   if v == nil then return out end
@@ -1260,6 +1292,9 @@ end
 -- written after the mount steps, through the new root's /proc).
 function Checker:cross_oci(out, sysctl_needs)
   local ns = out.namespaces
+  if out.masks and not ns.mnt then
+    self:add("masks", "requires a mount namespace (namespaces.mnt)")
+  end
   if out.domainname and not ns.uts then
     self:add("domainname", "requires a uts namespace (namespaces.uts)")
   end
@@ -1317,6 +1352,7 @@ function M.check(spec, opts)
   if spec.net ~= nil then out.net = c:net(spec.net) end
   out.limits = c:limits(spec, out.base)
   out.rlimits = c:soft_hard(spec)
+  out.masks = c:masks(spec)
   local sysctl_needs
   out.sysctl, sysctl_needs = c:sysctl(spec)
   if spec.domainname ~= nil then

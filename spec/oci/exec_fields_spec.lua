@@ -230,4 +230,56 @@ describe("OCI executor fields", function()
         .. 'Invalid cross%-device link', out)
     end)
   end)
+
+  describe("masks", function()
+    it("validates them and replaces Docker's lists in the plan", function()
+      assert.equal("masks.masked[1]: must be an absolute path", problems { masks = { masked = { "proc/kcore" } } })
+      assert.equal("masks.readonly[2]: must not contain '..'",
+        problems { masks = { readonly = { "/a", "/proc/../etc" } } })
+      assert.equal("masks.hidden: unknown field", problems { masks = { hidden = {} } })
+      local p = plan_of { masks = { masked = { "/proc/kcore", "/etc/secret" }, readonly = { "/proc/sys" } } }
+      local got = {}
+      for _, st in ipairs(p.mounts.steps) do
+        if st.op == "mask" or st.op == "ro" then got[#got + 1] = st.op .. " " .. st.what end
+      end
+      assert.same({ "ro /proc/sys", "mask /proc/kcore", "mask /etc/secret" }, got)
+    end)
+
+    it("masks and makes read-only exactly the listed paths #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        sh("wc -c < /proc/interrupts | tr -d ' '; cat /etc/hostname | wc -c; ls /proc/keys >/dev/null 2>&1 && echo keys-open; "
+          .. "(echo 1 > /proc/sys/kernel/msgmax) 2>/dev/null || echo sys-ro; touch /tmp/x/f 2>/dev/null || echo tmp-ro; "
+          .. "ls -A /tmp/d | wc -l",
+          { mounts = { { type = "dir", target = "/tmp/x" }, { type = "dir", target = "/tmp/d" },
+                       { type = "file", target = "/tmp/d/secret", content = "s" } },
+            masks = { masked = { "/proc/interrupts", "/etc/hostname", "/tmp/d", "/nonexistent" },
+                      readonly = { "/proc/sys", "/tmp/x" } } })
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("0\n0\nkeys-open\nsys-ro\ntmp-ro\n0\n", out)
+    end)
+
+    it("follows a link in a mask path inside the root only (an attacker's spec) #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        local r = sh("cat /etc/hostname; echo; grep -c ' /etc/hostname ' /proc/self/mountinfo; echo done", {
+          base = "none",
+          mounts = { { type = "bind", source = "/bin", target = "/bin", ro = true },
+                     { type = "bind", source = "/lib", target = "/lib", ro = true },
+                     { type = "bind", source = "/usr", target = "/usr", ro = true },
+                     { type = "bind", source = "/lib64", target = "/lib64", ro = true, try = true },
+                     { type = "proc", target = "/proc" },
+                     { type = "file", target = "/etc/hostname", content = "inside" },
+                     { type = "symlink", source = "../../../../../../etc/hostname", target = "/up" },
+                     { type = "symlink", source = "/.oldroot/etc/passwd", target = "/host" } },
+          masks = { masked = { "/up", "/host" } } })
+        print(r.status, r.exit_code)
+      ]])
+      assert.is_true(ok, out)
+      -- /up led to the root's own /etc/hostname (masked); /host to nothing (skipped)
+      -- (two mounts there: the file's bind, then the mask over it)
+      assert.equal("\n2\ndone\nexited\t0\n", out)
+    end)
+  end)
 end)
