@@ -98,6 +98,7 @@ typedef struct plan {
   int userns_fd, userns_after, pidns_fd, userns_disable, userns_assert;
   long long exec_uid, exec_gid; /* the command's ids (-1: unchanged), for the probe */
   int has_oom, oom_score_adj;   /* plan.oom_score_adj */
+  unsigned long root_prop;      /* plan.rootfs_propagation: mount(2) flags, 0: none */
   int oom_self;                 /* setup.run: the child writes its own */
 } plan;
 
@@ -229,6 +230,9 @@ static void read_step (lua_State *L, int t, int trees, step *s, size_t i) {
   lua_pop(L, 1);
   if (lua_getfield(L, t, "set") != LUA_TNIL)
     s->set = nslua_checkflags(L, lua_gettop(L), nslua_mnt_attr_flags);
+  lua_pop(L, 1);
+  if (lua_getfield(L, t, "clear") != LUA_TNIL)
+    s->clr = nslua_checkflags(L, lua_gettop(L), nslua_mnt_attr_flags);
   lua_pop(L, 1);
   s->rec = opt_flag(L, t, "rec");
   s->fd = -1;
@@ -553,6 +557,16 @@ static int setup_plan (lua_State *L) {
   }
   lua_pop(L, 1);
   p->tty = opt_flag(L, t, "tty");
+  {
+    static const char *const props[] = { "none", "private", "rprivate", "slave", "rslave", "shared",
+                                         "rshared", "unbindable", "runbindable", NULL };
+    static const unsigned long prop_flags[] = { 0, MS_PRIVATE, MS_PRIVATE | MS_REC, MS_SLAVE,
+                                                MS_SLAVE | MS_REC, MS_SHARED, MS_SHARED | MS_REC,
+                                                MS_UNBINDABLE, MS_UNBINDABLE | MS_REC };
+    lua_getfield(L, t, "rootfs_propagation");
+    p->root_prop = prop_flags[luaL_checkoption(L, -1, "none", props)];
+    lua_pop(L, 1);
+  }
   lua_getfield(L, t, "init");
   p->init = lua_isnil(L, -1) || lua_toboolean(L, -1);
   lua_pop(L, 1);
@@ -974,6 +988,9 @@ static void run_plan (plan *p) {
   }
   if (p->has_mounts)
     nslua_steps_finish(p->status_fd);
+  /* plan.rootfs_propagation: the new root's, once it is "/" (runc's) */
+  if (p->root_prop != 0 && mount(NULL, "/", NULL, p->root_prop, NULL) != 0)
+    fail(p, "pivot", errno, NULL, "mount", "/", NULL);
   take_locks(p);
   run_hook(p, HOOK_EXEC);
   stop_here(p, STOP_FORK);

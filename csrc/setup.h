@@ -43,7 +43,7 @@ typedef struct step {
   const char **lower;           /* overlay: the lower layers, uppermost first */
   size_t len, nlower;
   unsigned long flags;          /* mount(2) flags */
-  unsigned long long set;       /* mount_setattr attributes */
+  unsigned long long set, clr;  /* mount_setattr attributes: set, cleared */
   int rec, fd;
   int src_fd;                   /* mount: the source must be the file this caller's fd is, or -1 */
   int mountpoint;               /* attr: the target must be a mount point */

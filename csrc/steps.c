@@ -430,7 +430,7 @@ static void attr_step (mounts *m, const step *s) {
       fail_at(m, s, EINVAL, "mount_setattr", s->path, " (not a mount point)");
     }
   }
-  if (nslua_setattr(fd, "", s->set, 0, -1, s->rec) != 0) {
+  if (nslua_setattr(fd, "", s->set, s->clr, -1, s->rec) != 0) {
     int err = errno;
     put(m, fd);
     fail_at(m, s, err, "mount_setattr", s->path, NULL);

@@ -36,7 +36,7 @@ M.CAPS = {
 --- Mount types, in DESIGN order.
 M.MOUNT_TYPES = {
   "bind", "bind-idmap", "dev-bind", "tmpfs", "proc", "dev", "mqueue",
-  "sysfs", "overlay", "dir", "symlink", "file", "remount-ro", "chmod",
+  "sysfs", "overlay", "dir", "symlink", "file", "remount-ro", "chmod", "devpts", "cgroup",
 }
 
 local function set(list)
@@ -58,6 +58,7 @@ local FIELDS = set {
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error",
   -- the process fields of OCI front ends (README "The spec")
   "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl", "masks",
+  "rootfs_propagation",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -81,15 +82,19 @@ local MASKS_FIELDS = set { "masked", "readonly" }
 local MOUNT_FIELDS = set {
   "type", "source", "source_fd", "target", "ro", "try", "recursive", "size", "mode",
   "content", "lower", "upper", "work", "inplace", "noexec", "hidepid",
+  "nosuid", "nodev", "propagation", "data",
 }
-local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive", "noexec" }
+local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive", "noexec",
+                   "nosuid", "nodev", "propagation" }
 local PSEUDO = set { "type", "target", "ro" }
+local FLAGGED = set { "type", "target", "ro", "nosuid", "nodev", "noexec" }
 local MOUNT_ALLOWED = {
   bind = BIND, ["bind-idmap"] = BIND, ["dev-bind"] = BIND,
-  tmpfs = set { "type", "target", "ro", "size", "mode" },
-  proc = set { "type", "target", "ro", "hidepid" },
-  dev = PSEUDO, mqueue = PSEUDO, sysfs = PSEUDO,
-  overlay = set { "type", "target", "ro", "lower", "upper", "work", "size" },
+  tmpfs = set { "type", "target", "ro", "size", "mode", "nosuid", "nodev", "noexec", "data", "propagation" },
+  proc = set { "type", "target", "ro", "hidepid", "nosuid", "nodev", "noexec" },
+  dev = PSEUDO, mqueue = FLAGGED, sysfs = FLAGGED, cgroup = FLAGGED,
+  devpts = set { "type", "target", "nosuid", "nodev", "noexec", "data" },
+  overlay = set { "type", "target", "ro", "lower", "upper", "work", "size", "nosuid", "nodev", "noexec" },
   dir = set { "type", "target", "mode" },
   symlink = set { "type", "source", "target" },
   file = set { "type", "target", "content", "mode", "ro", "inplace" },
@@ -114,6 +119,11 @@ M.FIELDS = {
   userns = sorted(USERNS_FIELDS),
 }
 for ty, allowed in pairs(MOUNT_ALLOWED) do M.FIELDS.mount_types[ty] = sorted(allowed) end
+
+--- Mount propagation types (mount(2); r...: the mounts below too).
+M.PROPAGATION = { "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable" }
+local PROPAGATION = set(M.PROPAGATION)
+local PROPAGATION_LIST = table.concat(M.PROPAGATION, ", ")
 
 -- proc's hidepid= (proc(5)): who sees other users' /proc/<pid>; the names
 -- are the kernel's own spellings of 0, 1 and 2.
@@ -507,7 +517,25 @@ function Checker:mount(m, p)
   if allowed.try then
     out.try = self:boolean(m.try, p .. ".try", false)
     out.recursive = self:boolean(m.recursive, p .. ".recursive", true)
-    out.noexec = self:boolean(m.noexec, p .. ".noexec", false) or nil
+  end
+  -- nosuid, nodev, noexec: as given (absent: launch.DEFAULT_FLAGS, or
+  -- not set with base = "none")
+  for _, k in ipairs { "nosuid", "nodev", "noexec" } do
+    if allowed[k] and m[k] ~= nil then out[k] = self:boolean(m[k], keypath(p, k)) end
+  end
+  if allowed.propagation and m.propagation ~= nil then
+    if PROPAGATION[m.propagation] then
+      out.propagation = m.propagation
+    else
+      self:add(p .. ".propagation", "must be one of " .. PROPAGATION_LIST)
+    end
+  end
+  if allowed.data and m.data ~= nil then
+    if type(m.data) ~= "string" or m.data:find("%z") or m.data == "" then
+      self:add(p .. ".data", 'must be a string of file system options ("a=1,b")')
+    else
+      out.data = m.data
+    end
   end
   if ty == "bind" or ty == "bind-idmap" or ty == "dev-bind" then
     if m.source_fd ~= nil then
@@ -1295,6 +1323,9 @@ function Checker:cross_oci(out, sysctl_needs)
   if out.masks and not ns.mnt then
     self:add("masks", "requires a mount namespace (namespaces.mnt)")
   end
+  if out.rootfs_propagation and not ns.mnt then
+    self:add("rootfs_propagation", "requires a mount namespace (namespaces.mnt)")
+  end
   if out.domainname and not ns.uts then
     self:add("domainname", "requires a uts namespace (namespaces.uts)")
   end
@@ -1353,6 +1384,13 @@ function M.check(spec, opts)
   out.limits = c:limits(spec, out.base)
   out.rlimits = c:soft_hard(spec)
   out.masks = c:masks(spec)
+  if spec.rootfs_propagation ~= nil then
+    if PROPAGATION[spec.rootfs_propagation] then
+      out.rootfs_propagation = spec.rootfs_propagation
+    else
+      c:add("rootfs_propagation", "must be one of " .. PROPAGATION_LIST)
+    end
+  end
   local sysctl_needs
   out.sysctl, sysctl_needs = c:sysctl(spec)
   if spec.domainname ~= nil then

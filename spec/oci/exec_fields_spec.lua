@@ -18,6 +18,24 @@ local function run(spec)
   io.stdout:flush()
   return r
 end
+-- An OCI-like spec: base "none", the host's /usr (and links), /etc read-only,
+-- a proc, then 'mounts'; the flags as given (absent: not set).
+local function oci_spec(script, mounts, extra)
+  local ms = { { type = "bind", source = "/usr", target = "/usr", ro = true, nosuid = true, nodev = true },
+               { type = "bind", source = "/etc", target = "/etc", ro = true, nosuid = true, nodev = true } }
+  for _, d in ipairs { "bin", "lib", "lib64", "sbin" } do
+    ms[#ms + 1] = { type = "symlink", source = "usr/" .. d, target = "/" .. d }
+  end
+  ms[#ms + 1] = { type = "proc", target = "/proc", nosuid = true, nodev = true, noexec = true }
+  for _, m in ipairs(mounts or {}) do ms[#ms + 1] = m end
+  local spec = { base = "none", argv = { "/bin/sh", "-c", script }, mounts = ms,
+                 env = { PATH = "/usr/bin:/bin" } }
+  for k, v in pairs(extra or {}) do spec[k] = v end
+  return spec
+end
+local function oci(script, mounts, extra)
+  return run(oci_spec(script, mounts, extra))
+end
 local function sh(script, extra)
   local spec = { argv = { "/bin/sh", "-c", script } }
   for k, v in pairs(extra or {}) do spec[k] = v end
@@ -280,6 +298,107 @@ describe("OCI executor fields", function()
       -- /up led to the root's own /etc/hostname (masked); /host to nothing (skipped)
       -- (two mounts there: the file's bind, then the mask over it)
       assert.equal("\n2\ndone\nexited\t0\n", out)
+    end)
+  end)
+
+  describe("mount flags, propagation and data", function()
+    it("validates them", function()
+      assert.equal("mounts[1].nosuid: must be a boolean",
+        problems { mounts = { { type = "tmpfs", target = "/a", nosuid = "yes" } } })
+      assert.equal("mounts[1].propagation: must be one of private, rprivate, slave, rslave, shared, "
+        .. "rshared, unbindable, runbindable",
+        problems { mounts = { { type = "bind", source = "/a", target = "/a", propagation = "rpriv" } } })
+      assert.equal("mounts[1].data: not valid for type 'proc'",
+        problems { mounts = { { type = "proc", target = "/proc", data = "x" } } })
+      assert.equal("rootfs_propagation: must be one of private, rprivate, slave, rslave, shared, "
+        .. "rshared, unbindable, runbindable", problems { rootfs_propagation = "up" })
+    end)
+
+    it("means exactly what a base none mount says; other bases keep nosuid,nodev", function()
+      local function flags_on(spec, what)
+        local p = plan_of(spec)
+        for _, st in ipairs(p.mounts.steps) do
+          if st.op == "mount" and st.what == what and st.fstype then
+            local t = {}
+            for k in pairs(st.flags) do t[#t + 1] = k end
+            table.sort(t)
+            return table.concat(t, ","), st.data
+          end
+        end
+      end
+      local ms = { { type = "tmpfs", target = "/a" }, { type = "tmpfs", target = "/b", noexec = true, data = "nr_inodes=9" } }
+      assert.equal("", flags_on({ base = "none", mounts = ms }, "/a"))
+      local f, d = flags_on({ base = "none", mounts = ms }, "/b")
+      assert.equal("noexec", f)
+      assert.matches(",nr_inodes=9$", d)
+      assert.equal("nodev,nosuid", flags_on({ mounts = ms }, "/a"))
+      assert.equal("nodev,noexec,nosuid", flags_on({ mounts = ms }, "/b"))
+      assert.equal("nodev", flags_on({ mounts = { { type = "tmpfs", target = "/a", nosuid = false } } }, "/a"))
+      -- bwrap and isolate state nslua's defaults
+      local filled = launch.default_flags { { type = "bind", source = "/x", target = "/x" },
+                                            { type = "dev-bind", source = "/x", target = "/y" } }
+      assert.same({ true, true, false }, { filled[1].nosuid, filled[1].nodev, filled[1].noexec })
+      assert.same({ true, false, false }, { filled[2].nosuid, filled[2].nodev, filled[2].noexec })
+    end)
+
+    it("sets flags, data, propagation and the root's propagation in a container #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local dir = helper.tmpdir("0755")
+      local ok, out = lua(([[
+        oci("awk '$5 ~ /^\\/(a|b|c|d|e)$/ {split($6, o, \",\"); s = \"\"; "
+          .. "for (i = 2; i <= length(o); i++) if (o[i] ~ /^no(suid|dev|exec)$/) s = s \",\" o[i]; "
+          .. "print $5, o[1] s, ($7 ~ /^shared/ ? \"shared\" : $7 ~ /^master/ ? \"slave\" : \"private\")}' "
+          .. "/proc/self/mountinfo | sort; grep -c nr_inodes=77 /proc/self/mountinfo; "
+          .. "awk '$5 == \"/\" {print ($7 ~ /^shared/ ? \"root shared\" : \"root \" $7)}' /proc/self/mountinfo", {
+          { type = "tmpfs", target = "/a" },
+          { type = "tmpfs", target = "/b", nosuid = true, nodev = true, noexec = true, data = "nr_inodes=77" },
+          { type = "bind", source = %q, target = "/c" },
+          { type = "bind", source = %q, target = "/d", ro = true, noexec = true, propagation = "shared" },
+          { type = "tmpfs", target = "/e", propagation = "rshared" },
+        }, { rootfs_propagation = "shared" })
+      ]]):format(dir, dir))
+      helper.rmtree(dir)
+      assert.is_true(ok, out)
+      assert.equal("/a rw private\n/b rw,nosuid,nodev,noexec private\n/c rw private\n"
+        .. "/d ro,noexec shared\n/e rw shared\n1\nroot shared\n", out)
+    end)
+  end)
+
+  describe("devpts and cgroup mounts", function()
+    it("plans a devpts with the spec's options and a cgroup view of the given layout", function()
+      local s = validate.validate { argv = { "/bin/true" }, base = "none", mounts = {
+        { type = "devpts", target = "/dev/pts", data = "newinstance,ptmxmode=0666,mode=0620", nosuid = true },
+        { type = "cgroup", target = "/sys/fs/cgroup", ro = true } } }
+      local res = resources.dry(s)
+      res.cgroup_layout = { hierarchies = {
+        { version = 1, mount = "/sys/fs/cgroup/memory", dir = "/sys/fs/cgroup/memory/a" },
+        { version = 2, mount = "/sys/fs/cgroup/unified", dir = "/sys/fs/cgroup/unified/" } } }
+      local text = table.concat(launch.explain(launch.plan(s, res)), "\n")
+      assert.matches("mount: mount devpts on /dev/pts [nosuid] newinstance,ptmxmode=0666,mode=0620", text, 1, true)
+      -- base "none": no flag the mount does not name
+      assert.matches("mount: mount tmpfs on /sys/fs/cgroup mode=0755,size=65536\n", text, 1, true)
+      assert.matches("mount: mount host:/sys/fs/cgroup/memory/a on /sys/fs/cgroup/memory [bind]\n"
+        .. "mount: set rdonly on /sys/fs/cgroup/memory\n", text, 1, true)
+      assert.matches("mount: set rdonly on /sys/fs/cgroup\n", text, 1, true)
+      assert.matches("^mounts%[1%]%.ro: not valid for type 'devpts'",
+        problems { mounts = { { type = "devpts", target = "/dev/pts", ro = true } } })
+    end)
+
+    it("mounts a devpts instance and the cgroup view, read-only #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        oci("ls /dev/pts; grep ' /dev/pts ' /proc/self/mountinfo | grep -o 'mode=[0-9]*,ptmxmode=[0-9]*'; "
+          .. "ls /sys/fs/cgroup | tr '\\n' ' '; echo; test -r /sys/fs/cgroup/memory/memory.limit_in_bytes && echo mem; "
+          .. "mkdir /sys/fs/cgroup/memory/x 2>&- || echo ro; mkdir /sys/fs/cgroup/y 2>&- || echo ro",
+          { { type = "devpts", target = "/dev/pts", data = "newinstance,ptmxmode=0666,mode=0620", nosuid = true,
+              noexec = true },
+            { type = "cgroup", target = "/sys/fs/cgroup", ro = true } })
+      ]])
+      assert.is_true(ok, out)
+      local want = {}
+      for _, h in ipairs(require("nslua.cgroup").detect().hierarchies) do want[#want + 1] = h.mount:match("[^/]+$") end
+      table.sort(want)
+      assert.equal("ptmx\nmode=620,ptmxmode=666\n" .. table.concat(want, " ") .. " \nmem\nro\nro\n", out)
     end)
   end)
 end)
