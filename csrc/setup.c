@@ -45,7 +45,7 @@
 
 static const char *const op_names[] = {
   "mount", "attr", "move", "mkdir", "mkfile", "symlink", "chmod", "write", "mask", "ro",
-  "overlay", "sysctl", NULL
+  "overlay", "sysctl", "mknod", "devbind", NULL
 };
 
 /* Test-only stops (NSLUA_TEST_STOP): the child parks at the named step. */
@@ -253,6 +253,21 @@ static void read_step (lua_State *L, int t, int trees, step *s, size_t i) {
     s->src_fd = nslua_checkfd(L, lua_gettop(L));
   lua_pop(L, 1);
   s->mountpoint = opt_flag(L, t, "mountpoint");
+  if (s->op == OP_MKNOD || s->op == OP_DEVBIND) {
+    static const char *const kinds[] = { "c", "b", NULL };
+    lua_Integer n;
+    lua_getfield(L, t, "kind");
+    s->blockdev = luaL_checkoption(L, -1, NULL, kinds);
+    lua_getfield(L, t, "major");
+    n = luaL_checkinteger(L, -1);
+    luaL_argcheck(L, n >= 0 && n <= 4095, 1, "a device major is 0..4095");
+    s->major = (unsigned int)n;
+    lua_getfield(L, t, "minor");
+    n = luaL_checkinteger(L, -1);
+    luaL_argcheck(L, n >= 0 && n <= 1048575, 1, "a device minor is 0..1048575");
+    s->minor = (unsigned int)n;
+    lua_pop(L, 3);
+  }
   s->uid = opt_id(L, t, "uid");
   s->gid = opt_id(L, t, "gid");
   if (s->op == OP_OVERLAY)

@@ -34,7 +34,7 @@
 #endif
 
 enum { OP_MOUNT, OP_ATTR, OP_MOVE, OP_MKDIR, OP_MKFILE, OP_SYMLINK, OP_CHMOD,
-       OP_WRITE, OP_MASK, OP_RO, OP_OVERLAY, OP_SYSCTL };
+       OP_WRITE, OP_MASK, OP_RO, OP_OVERLAY, OP_SYSCTL, OP_MKNOD, OP_DEVBIND };
 
 typedef struct step {
   int op;
@@ -50,6 +50,8 @@ typedef struct step {
   unsigned int mode;
   unsigned int parents;         /* mkdir, mkfile: the mode of missing parent directories */
   long long uid, gid;           /* mkdir, write: the owner of what the step makes, or -1 */
+  int blockdev;                 /* mknod, devbind: a block device (else character) */
+  unsigned int major, minor;
 } step;
 
 

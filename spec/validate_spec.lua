@@ -585,7 +585,7 @@ describe("nslua.validate", function()
         errs { mounts = { a = { type = "dir", target = "/d" } } })
       assert.same({ "mounts[1]: must be a table" }, errs { mounts = { "/usr" } })
       local types = "bind, bind-idmap, dev-bind, tmpfs, proc, dev, mqueue, sysfs, " ..
-        "overlay, dir, symlink, file, remount-ro, chmod, devpts, cgroup"
+        "overlay, dir, symlink, file, remount-ro, chmod, devpts, cgroup, device"
       assert.same({ "mounts[1].type: must be one of " .. types },
         errs(m1 { type = "nfs", target = "/n" }))
       assert.same({ "mounts[1].type: must be one of " .. types }, errs(m1 { target = "/n" }))

@@ -288,6 +288,23 @@ kinds.cgroup = function(steps, m, ctx)
   if m.ro then add(steps, { op = "attr", path = NEW .. m.target, set = { rdonly = true }, what = m.target }) end
 end
 
+-- A device node (OCI's linux.devices): made by mknod when the sandbox
+-- has no user namespace (a user namespace's root may not make device
+-- nodes), owned by uid/gid; else a bind of a host node of the same kind
+-- and numbers, which the executor finds under the host's /dev.
+kinds.device = function(steps, m, ctx)
+  if ctx.host_ids then
+    local dir = dirname(m.target)
+    add(steps, { op = "mkdir", path = NEW .. dir, what = m.target })
+    add(steps, { op = "mknod", path = NEW .. m.target, kind = m.kind, major = m.major, minor = m.minor,
+                 mode = m.mode or 438, uid = m.uid, gid = m.gid, what = m.target })
+  else
+    add(steps, { op = "mkfile", path = NEW .. m.target, what = m.target })
+    add(steps, { op = "devbind", path = NEW .. m.target, kind = m.kind, major = m.major, minor = m.minor,
+                 what = m.target })
+  end
+end
+
 kinds.mqueue = function(steps, m, ctx)
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
   add(steps, { op = "mount", src = "mqueue", fstype = "mqueue", path = NEW .. m.target,
@@ -398,7 +415,7 @@ end
 -- only make one if it is missing).
 local COVERS = { bind = true, ["dev-bind"] = true, ["bind-idmap"] = true, tmpfs = true, proc = true,
                  dev = true, mqueue = true, sysfs = true, overlay = true, file = true, devpts = true,
-                 cgroup = true }
+                 cgroup = true, device = true }
 
 --- Where host file systems show inside, in mount order: a list of
 -- { host = PATH, at = INSIDE PATH } for the rootfs, the base /proc and each
@@ -486,7 +503,7 @@ local function mount_plan(spec, res, ident)
   local ns = spec.namespaces
   local ctx = {
     res = res, nfiles = 0, file_bytes = 0, noverlays = 0, base_none = spec.base == "none",
-    exact = spec.base == "none",
+    exact = spec.base == "none", host_ids = spec.user == "host",
     tty_gid = (ident and ident.map == "all") or spec.user == "host",
     owner = ident and { uid = ident.uid, gid = ident.gid },
   }
@@ -936,6 +953,11 @@ local function explain_step(s)
     return ("read-only %s"):format(s.what)
   elseif s.op == "chmod" then
     return ("chmod %04o %s"):format(s.mode, s.what)
+  elseif s.op == "mknod" then
+    return ("mknod %s %s %d:%d %04o%s"):format(s.what, s.kind, s.major, s.minor, s.mode,
+      s.uid and (" owner %s:%s"):format(tostring(s.uid), tostring(s.gid)) or "")
+  elseif s.op == "devbind" then
+    return ("device %s: a bind of the host's %s %d:%d node"):format(s.what, s.kind, s.major, s.minor)
   elseif s.op == "sysctl" then
     return ("sysctl %s = %s (the new root's /proc, else the host's)"):format(
       s.target:sub(5):gsub("/", "."), s.content)

@@ -37,6 +37,7 @@ M.CAPS = {
 M.MOUNT_TYPES = {
   "bind", "bind-idmap", "dev-bind", "tmpfs", "proc", "dev", "mqueue",
   "sysfs", "overlay", "dir", "symlink", "file", "remount-ro", "chmod", "devpts", "cgroup",
+  "device",
 }
 
 local function set(list)
@@ -82,7 +83,7 @@ local MASKS_FIELDS = set { "masked", "readonly" }
 local MOUNT_FIELDS = set {
   "type", "source", "source_fd", "target", "ro", "try", "recursive", "size", "mode",
   "content", "lower", "upper", "work", "inplace", "noexec", "hidepid",
-  "nosuid", "nodev", "propagation", "data",
+  "nosuid", "nodev", "propagation", "data", "kind", "major", "minor", "uid", "gid",
 }
 local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive", "noexec",
                    "nosuid", "nodev", "propagation" }
@@ -94,6 +95,7 @@ local MOUNT_ALLOWED = {
   proc = set { "type", "target", "ro", "hidepid", "nosuid", "nodev", "noexec" },
   dev = PSEUDO, mqueue = FLAGGED, sysfs = FLAGGED, cgroup = FLAGGED,
   devpts = set { "type", "target", "nosuid", "nodev", "noexec", "data" },
+  device = set { "type", "target", "kind", "major", "minor", "mode", "uid", "gid" },
   overlay = set { "type", "target", "ro", "lower", "upper", "work", "size", "nosuid", "nodev", "noexec" },
   dir = set { "type", "target", "mode" },
   symlink = set { "type", "source", "target" },
@@ -287,6 +289,15 @@ end
 
 local function is_abs(p)
   return type(p) == "string" and p:sub(1, 1) == "/" and not p:find("%z")
+end
+
+-- "/a//b/./c" as "/a/b/c" (no ".." reaches here)
+local function launch_normpath(p)
+  local parts = {}
+  for c in p:gmatch("[^/]+") do
+    if c ~= "." then parts[#parts + 1] = c end
+  end
+  return "/" .. table.concat(parts, "/")
 end
 
 local function has_dotdot(p)
@@ -580,10 +591,11 @@ function Checker:mount(m, p)
       out.hidepid = n
     end
   end
+  if ty == "device" then self:device(m, p, out) end
   if ty == "chmod" and m.mode == nil then
     self:add(p .. ".mode", "is required")
   elseif allowed.mode then
-    local default = ty == "file" and 420 or 493 -- 0644, 0755
+    local default = ty == "file" and 420 or ty == "device" and 438 or 493 -- 0644, 0666, 0755
     out.mode = m.mode == nil and default or self:mode(m.mode, p .. ".mode")
   end
   if ty == "tmpfs" or (ty == "overlay" and m.upper == nil and not m.ro) then
@@ -591,6 +603,38 @@ function Checker:mount(m, p)
       self:size(m.size, p .. ".size", 1)
   end
   return out
+end
+
+-- A device node: kind "c" or "b", major, minor, mode (default 0666),
+-- uid, gid; only under /dev (a node anywhere else is refused).
+function Checker:device(m, p, out)
+  if out.target and not launch_normpath(out.target):match("^/dev/.") then
+    self:add(p .. ".target", "a device must be under /dev")
+    out.target = nil
+  end
+  if m.kind ~= "c" and m.kind ~= "b" then
+    self:add(p .. ".kind", 'must be "c" (character) or "b" (block)')
+  else
+    out.kind = m.kind
+  end
+  for k, max in pairs { major = 4095, minor = 1048575 } do
+    local n = as_int(m[k])
+    if not n or n < 0 or n > max then
+      self:add(keypath(p, k), ("must be an integer 0..%d"):format(max))
+    else
+      out[k] = n
+    end
+  end
+  for _, k in ipairs { "uid", "gid" } do
+    if m[k] ~= nil then
+      local n = as_int(m[k])
+      if not n or n < 0 or n > 0xfffffffe then
+        self:add(keypath(p, k), "must be an integer 0..4294967294")
+      else
+        out[k] = n
+      end
+    end
+  end
 end
 
 function Checker:overlay(m, p, out)

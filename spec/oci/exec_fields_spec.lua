@@ -401,4 +401,56 @@ describe("OCI executor fields", function()
       assert.equal("ptmx\nmode=620,ptmxmode=666\n" .. table.concat(want, " ") .. " \nmem\nro\nro\n", out)
     end)
   end)
+
+  describe("device mounts", function()
+    it("validates them: only under /dev (an attacker's target is refused)", function()
+      local function dev(t)
+        local m = { type = "device", target = "/dev/x", kind = "c", major = 1, minor = 3 }
+        for k, v in pairs(t) do m[k] = v end
+        return problems { mounts = { m } }
+      end
+      assert.equal("mounts[1].target: a device must be under /dev", dev { target = "/etc/x" })
+      assert.equal("mounts[1].target: a device must be under /dev", dev { target = "/dev" })
+      assert.equal("mounts[1].target: must not contain '..'", dev { target = "/dev/../etc/shadow" })
+      assert.equal("mounts[1].target: a device must be under /dev", dev { target = "//dev2/x" })
+      assert.equal('mounts[1].kind: must be "c" (character) or "b" (block)', dev { kind = "p" })
+      assert.equal("mounts[1].minor: must be an integer 0..1048575", dev { minor = -1 })
+      assert.equal("", dev {})
+      local p = plan_of { mounts = { { type = "device", target = "/dev/x", kind = "c", major = 1, minor = 3 } } }
+      local ops = {}
+      for _, st in ipairs(p.mounts.steps) do if st.what == "/dev/x" then ops[#ops + 1] = st.op end end
+      assert.same({ "mkfile", "devbind" }, ops)
+      p = plan_of { user = "host", net = "host",
+        mounts = { { type = "device", target = "/dev/x", kind = "b", major = 7, minor = 0, uid = 5 } } }
+      local text = table.concat(launch.explain(p), "\n")
+      assert.matches("mknod /dev/x b 7:0 0666 owner 5:nil", text, 1, true)
+    end)
+
+    it("binds the host's node of the same numbers inside a user namespace #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        sh("echo hi > /dev/mynull && head -c 3 /dev/myzero | od -An -tx1 | tr -d ' '; stat -c '%F %t:%T' /dev/mynull",
+          { mounts = { { type = "device", target = "/dev/mynull", kind = "c", major = 1, minor = 3 },
+                       { type = "device", target = "/dev/myzero", kind = "c", major = 1, minor = 5 } } })
+        local r = nslua.container{ argv = { "/bin/true" },
+          mounts = { { type = "device", target = "/dev/nothing", kind = "c", major = 4000, minor = 77 } } }:run()
+        print(r.status, r.error and r.error.message)
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("000000\ncharacter special file 1:3\nerror\t/dev/nothing: mount '/newroot/dev/nothing': "
+        .. "No such device (no character device 4000:77 on the host to bind)\n", out)
+    end)
+
+    it("makes the node with mknod without a user namespace #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        sh("stat -c '%F %t:%T %a %u:%g' /dev/zz; head -c 2 /dev/zz | od -An -tx1 | tr -d ' '",
+          { user = "host", net = "host",
+            mounts = { { type = "device", target = "/dev/zz", kind = "c", major = 1, minor = 5, mode = 416,
+                         uid = 0, gid = 2 } } })
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("character special file 1:5 640 0:2\n0000\n", out)
+    end)
+  end)
 end)
