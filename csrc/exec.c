@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -54,6 +55,7 @@ typedef struct exec_plan {
   int tty, keep_caps, host_caps, userns_fd, no_new_privs, new_session, pdeathsig;
   int has_uid, has_gid, has_groups;
   int umask;                    /* -1: the caller's */
+  int persona;                  /* opts.personality: PER_*, -1: unchanged */
   int filtered;                 /* the filters are loaded already (no_new_privs false) */
   uid_t uid;
   gid_t gid;
@@ -491,6 +493,10 @@ void nslua_exec_run (exec_plan *p) {
   for (i = 0; i < p->nrlimits; i++)
     if (setrlimit(p->rlimits[i].res, &p->rlimits[i].rl) != 0)
       nslua_exec_fail(p, "rlimit", errno, p->rlimits[i].name);
+  /* the execution domain (OCI's linux.personality), before any filter:
+  ** execve keeps it */
+  if (p->persona >= 0 && personality((unsigned long)p->persona) < 0)
+    nslua_exec_fail(p, "personality", errno, NULL);
   /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN in our
   ** user namespace (seccomp(2)), which the capability drop takes away:
   ** the filters go first, with the permitted set made effective, as runc
@@ -652,7 +658,8 @@ static void exec_read_env (lua_State *L, exec_plan *p) {
 
 static const char *const exec_opt_names[] = {
   "argv0", "caps", "cgroup_procs", "cwd", "die_with_parent", "exec_error", "gid", "groups",
-  "host_caps", "keep_caps", "keep_fds", "no_new_privs", "rlimits", "seccomp", "seccomp_bpf",
+  "host_caps", "keep_caps", "keep_fds", "no_new_privs", "personality", "rlimits", "seccomp",
+  "seccomp_bpf",
   "session", "set_pwd", "status_fd", "stderr_to_stdout", "stdio_inside", "tty", "uid",
   "umask", "userns", NULL
 };
@@ -925,6 +932,17 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   lua_pop(L, 1);
   p->no_new_privs = opt_bool(L, "no_new_privs", 1);
   p->umask = -1;
+  p->persona = -1;
+  if ((t = rawfield(L, 3, "personality")) != LUA_TNIL) {
+    const char *s = t == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    if (strcmp(s, "linux") == 0)
+      p->persona = PER_LINUX;
+    else if (strcmp(s, "linux32") == 0)
+      p->persona = PER_LINUX32;
+    else
+      luaL_argerror(L, 3, "field 'personality' must be 'linux' or 'linux32'");
+  }
+  lua_pop(L, 1);
   if ((t = rawfield(L, 3, "umask")) != LUA_TNIL) {
     if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) > 0777)
       luaL_argerror(L, 3, "field 'umask' must be an integer 0..0777");
@@ -1047,7 +1065,8 @@ exec_plan *nslua_exec_plan (lua_State *L) {
 **          left out), host_caps (leave the capability sets as they are),
 **          no_new_privs (true; false: the filters load before the
 **          capability drop), umask (0..0777, before stdio_inside),
-**          seccomp (raw struct sock_filter array),
+**          personality ("linux" | "linux32": personality(2) after the
+**          rlimits), seccomp (raw struct sock_filter array),
 **          seccomp_bpf {prog, ...} (more raw programs, loaded after seccomp
 **          in order), stdio_inside {stdin, stdout, stderr = PATH} (opened
 **          by the command after the ids, dup2'd onto 0-2), stderr_to_stdout

@@ -826,7 +826,7 @@ function M.plan(spec, res)
     exec_error = spec.exec_error,
     -- the OCI process fields: the command's umask; no_new_privs = false
     -- (absent: true) loads the seccomp filters before the capability drop
-    umask = spec.umask,
+    umask = spec.umask, personality = spec.personality,
   }
   if spec.no_new_privs == false then exec.no_new_privs = false end
   if ident.mode ~= "host" and not caller_maps then
@@ -1065,6 +1065,7 @@ function M.explain(plan)
     p("no_new_privs: not set (the seccomp filters load before the capability drop)")
   end
   if e.umask then p("umask: %04o", e.umask) end
+  if e.personality then p("personality: %s (personality(2) before the exec)", e.personality) end
   if plan.oom_score_adj then
     p("oom_score_adj: %d (written by the parent before the release)", plan.oom_score_adj)
   end

@@ -59,7 +59,7 @@ local FIELDS = set {
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error",
   -- the process fields of OCI front ends (README "The spec")
   "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl", "masks",
-  "rootfs_propagation",
+  "rootfs_propagation", "personality",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -1081,6 +1081,13 @@ function Checker:process_oci(spec, out)
   end
   if spec.no_new_privs ~= nil then
     out.no_new_privs = self:boolean(spec.no_new_privs, "no_new_privs", true)
+  end
+  if spec.personality ~= nil then
+    if spec.personality == "linux" or spec.personality == "linux32" then
+      out.personality = spec.personality
+    else
+      self:add("personality", 'must be "linux" or "linux32"')
+    end
   end
   if spec.oom_score_adj ~= nil then
     local n = as_int(spec.oom_score_adj)

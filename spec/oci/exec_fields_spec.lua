@@ -453,4 +453,19 @@ describe("OCI executor fields", function()
       assert.equal("character special file 1:5 640 0:2\n0000\n", out)
     end)
   end)
+
+  describe("personality", function()
+    it("validates it and runs the command in that execution domain #priv", function()
+      assert.equal('personality: must be "linux" or "linux32"', problems { personality = "bsd" })
+      assert.matches("personality: linux32", explain { personality = "linux32" }, 1, true)
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        sh("uname -m", { personality = "linux32" })
+        sh("uname -m", { personality = "linux" })
+      ]])
+      assert.is_true(ok, out)
+      local host = select(2, helper.sh("uname -m"))
+      if host == "x86_64\n" then assert.equal("i686\nx86_64\n", out) end
+    end)
+  end)
 end)
