@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/nsfs.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -99,6 +100,9 @@ typedef struct plan {
   long long exec_uid, exec_gid; /* the command's ids (-1: unchanged), for the probe */
   int has_oom, oom_score_adj;   /* plan.oom_score_adj */
   unsigned long root_prop;      /* plan.rootfs_propagation: mount(2) flags, 0: none */
+  int join_fds[8];              /* plan.join_paths, opened by setup.plan, in order */
+  int join_types[8];            /* their CLONE_NEW* */
+  size_t njoin;
   int oom_self;                 /* setup.run: the child writes its own */
 } plan;
 
@@ -467,6 +471,72 @@ static void read_namespaces (lua_State *L, plan *p, int t, int rt) {
   lua_pop(L, 1);
 }
 
+/* The namespaces plan.join_paths may name (launch's order: the clone's
+** helper joins them in it), their CLONE_NEW* and the words a failed
+** setns is reported with (literals: the same in every copy). */
+static const char *const join_names[] = { "ipc", "uts", "net", "cgroup", "time", "mnt", NULL };
+static const int join_clone[] = { CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP,
+                                  CLONE_NEWTIME, CLONE_NEWNS };
+static const char *const join_what[] = { "setns ipc", "setns uts", "setns net", "setns cgroup",
+                                         "setns time", "setns mnt" };
+
+static void close_joins (plan *p) {
+  size_t i;
+  for (i = 0; i < p->njoin; i++)
+    if (p->join_fds[i] >= 0) {
+      close(p->join_fds[i]);
+      p->join_fds[i] = -1;
+    }
+}
+
+/*
+** plan.join_paths = {{ns = "net", path = "/proc/123/ns/net"}, ...}: each
+** path opened here, in the parent (read-only, close-on-exec), and checked
+** to be a namespace file of that type (NS_GET_NSTYPE: nothing else
+** answers it), so the child's helper can only ever setns into what the
+** plan names.  A path that is no such file raises, naming join.<ns>; the
+** fds close with the plan (its __gc).
+*/
+static void read_joins (lua_State *L, plan *p, int t) {
+  size_t i, n;
+  if (!opt_table(L, t, "join_paths", "plan")) {
+    lua_pop(L, 1);
+    return;
+  }
+  n = (size_t)lua_rawlen(L, -1);
+  luaL_argcheck(L, n <= 6, 1, "plan.join_paths has at most 6 entries");
+  for (i = 0; i < n; i++) {
+    const char *path;
+    int k, fd, type, err;
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    luaL_checktype(L, -1, LUA_TTABLE);
+    lua_getfield(L, -1, "ns");
+    k = luaL_checkoption(L, -1, NULL, join_names);
+    path = opt_str(L, -2, "path", "plan.join_paths[]");
+    if (path == NULL)
+      luaL_error(L, "setup.plan: plan.join_paths[%d].path is missing", (int)i + 1);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    err = errno;
+    if (fd < 0)
+      luaL_error(L, "join.%s '%s': %s", join_names[k], path, strerror(err));
+    type = ioctl(fd, NS_GET_NSTYPE);
+    if (type != join_clone[k]) {
+      close(fd);
+      luaL_error(L, "join.%s '%s': not a %s namespace file", join_names[k], path, join_names[k]);
+    }
+    p->join_fds[p->njoin] = fd;
+    p->join_types[p->njoin++] = type;
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+}
+
+/* The plan userdata's __gc: the namespace fds setup.plan opened. */
+static int setup_gc (lua_State *L) {
+  close_joins((plan *)luaL_checkudata(L, 1, NSLUA_SETUP));
+  return 0;
+}
+
 /* plan.sync = {block_fd = N, userns_block_fd = N, sync_fd = N}: fds of the caller */
 static void read_sync (lua_State *L, plan *p, int t) {
   static const char *const names[] = { "block_fd", "userns_block_fd", "sync_fd", NULL };
@@ -597,6 +667,7 @@ static int setup_plan (lua_State *L) {
   read_net(L, p, t);
   read_mounts(L, p, t, rt);
   read_namespaces(L, p, t, rt);
+  read_joins(L, p, t);
 
   /* hooks: names in the plan, functions in rt.hooks (kept in the anchors) */
   if (opt_table(L, t, "hooks", "plan")) {
@@ -928,6 +999,8 @@ static void run_plan (plan *p) {
   /* 1. wait for the release; end of file means the parent died */
   if (read(p->sync_fd, &b, 1) != 1 || b != 'x')
     _exit(1);
+  /* the namespaces the clone's helper joined for us: their fds are done */
+  close_joins(p);
   /* setup.run (no parent wrote it): while still dumpable, before the ids */
   if (p->oom_self && p->has_oom && (err = write_oom(p, 0)) != 0)
     fail(p, "ids", err, NULL, "write", "/proc/self/oom_score_adj", NULL);
@@ -1223,6 +1296,18 @@ static int clone_joined (lua_State *L, plan *p, unsigned long flags) {
       }
       j->inner = 1;
     }
+    /* plan.join_paths, after the user namespace (runc's order: what a
+    ** joined user namespace owns is joinable only from inside it) */
+    for (size_t k = 0; k < p->njoin; k++) {
+      size_t w;
+      for (w = 0; join_clone[w] != p->join_types[k]; w++)
+        ;
+      j->what = join_what[w];
+      if (setns(p->join_fds[k], p->join_types[k]) != 0) {
+        j->err = errno;
+        _exit(1);
+      }
+    }
     j->what = "setresuid owner";
     if (p->owner >= 0 && (flags & CLONE_NEWUSER) && owner_enter(&o, (uid_t)p->owner) != 0) {
       j->err = errno;
@@ -1299,7 +1384,7 @@ static int setup_clone (lua_State *L) {
   lua_settop(L, 2);
   p->L = L;
   nslua_check_single_thread(L, "setup.clone");
-  if (p->pidns_fd >= 0 || p->userns_fd >= 0)
+  if (p->pidns_fd >= 0 || p->userns_fd >= 0 || p->njoin > 0)
     return cloned(L, p, clone_joined(L, p, flags));
   owned = p->owner >= 0 && (flags & CLONE_NEWUSER);
 #if defined(NSLUA_ASAN)
@@ -1377,6 +1462,8 @@ int nslua_open_setup (lua_State *L) {
   luaL_newmetatable(L, NSLUA_SETUP);
   lua_pushliteral(L, "nslua.setup plan");
   lua_setfield(L, -2, "__name");
+  lua_pushcfunction(L, setup_gc);
+  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   luaL_newlib(L, setup_funcs);
   return 1;

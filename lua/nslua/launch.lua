@@ -16,6 +16,7 @@
 --   them), sys_masks (extra /sys masks), layout (/bin ... of
 --   the host), net (net.plan's table), getenv (keep_env and TERM values).
 local ALL_CAPS = require("nslua.validate").CAPS
+local JOIN_NS = require("nslua.validate").JOIN_NS
 
 local M = {}
 
@@ -768,6 +769,13 @@ function M.plan(spec, res)
   table.sort(nsl)
   plan.namespaces = nsl
   if res.pool then plan.join = { "net" } end
+  -- spec.join: setup.plan opens the paths (checked to be namespace files
+  -- of that type) and the clone's helper joins them, in this order
+  local jp = {}
+  for _, k in ipairs(JOIN_NS) do
+    if spec.join and spec.join[k] then jp[#jp + 1] = { ns = k, path = spec.join[k] } end
+  end
+  if #jp > 0 then plan.join_paths = jp end
   local ident = identity(spec, res)
   plan.identity = ident
   if spec.namespaces.uts then plan.hostname, plan.domainname = spec.hostname, spec.domainname end
@@ -995,6 +1003,9 @@ function M.explain(plan)
       p("identity: the payload's uid %d gid %d are host uid %d gid %d (user.host_uid, user.host_gid);"
         .. " inside 0 stays the slot's", ident.uid, ident.gid, ident.host_uid, ident.host_gid)
     end
+  end
+  for _, j in ipairs(plan.join_paths or {}) do
+    p("join: %s namespace %s (setns before the clone)", j.ns, j.path)
   end
   if plan.pidns_fd then
     p("pid namespace: the clone is born in the caller's (fd %d)%s", plan.pidns_fd,

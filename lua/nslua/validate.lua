@@ -59,7 +59,7 @@ local FIELDS = set {
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error",
   -- the process fields of OCI front ends (README "The spec")
   "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl", "masks",
-  "rootfs_propagation", "personality",
+  "rootfs_propagation", "personality", "join",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -1391,6 +1391,49 @@ function Checker:cross_oci(out, sysctl_needs)
   end
 end
 
+--- The namespaces `join` may name (a path each), in the order they are
+-- joined (after the user namespace).
+M.JOIN_NS = { "ipc", "uts", "net", "cgroup", "time", "mnt" }
+local JOIN_SET = set(M.JOIN_NS)
+
+-- join = { net = PATH, ... }: namespaces the sandbox enters instead of
+-- making (namespaces.<ns> must then be false: with net, net = "host"
+-- follows from it).  pid and user are refused for now: pidns_fd and
+-- userns.fd join by a file descriptor.
+function Checker:join(spec, out)
+  local v = spec.join
+  if v == nil then return end
+  if type(v) ~= "table" then
+    self:add("join", "must be a table { net = PATH, ipc = PATH, ... }")
+    return
+  end
+  out.join = {}
+  for k, path in pairs(v) do
+    local p = keypath("join", k)
+    if k == "pid" then
+      self:add(p, "joining a pid namespace by path is not supported (pidns_fd joins one by fd)")
+    elseif k == "user" then
+      self:add(p, "joining a user namespace by path is not supported (userns.fd joins one by fd)")
+    elseif not JOIN_SET[k] then
+      self:add(p, "unknown namespace (valid: " .. table.concat(M.JOIN_NS, " ") .. ")")
+    elseif self:abspath(path, p) then
+      out.join[k] = path
+    end
+  end
+end
+
+function Checker:cross_join(out)
+  for k in pairs(out.join or {}) do
+    if out.namespaces[k] then
+      self:add(keypath("join", k), ("conflicts with namespaces.%s (a joined namespace is not also made)")
+        :format(k))
+    end
+  end
+  if out.join and out.join.mnt and #out.mounts > 0 then
+    self:add("join.mnt", "conflicts with mounts (they need a mount namespace of the sandbox's own)")
+  end
+end
+
 -- Sort key: the path with numbers zero-padded, so mounts[2] < mounts[10].
 local function sort_key(e)
   local pad = function(d) return ("%012d"):format(tonumber(d)) end
@@ -1435,6 +1478,7 @@ function M.check(spec, opts)
   out.limits = c:limits(spec, out.base)
   out.rlimits = c:soft_hard(spec)
   out.masks = c:masks(spec)
+  c:join(spec, out)
   if spec.rootfs_propagation ~= nil then
     if PROPAGATION[spec.rootfs_propagation] then
       out.rootfs_propagation = spec.rootfs_propagation
@@ -1477,6 +1521,7 @@ function M.check(spec, opts)
   c:cross(spec, out)
   c:cross_userns(spec, out)
   c:cross_oci(out, sysctl_needs)
+  c:cross_join(out)
   if #c.errors == 0 then return out end
   local errs = c.errors
   for _, e in ipairs(errs) do e.key = sort_key(e) end

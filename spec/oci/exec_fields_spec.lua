@@ -468,4 +468,51 @@ describe("OCI executor fields", function()
       if host == "x86_64\n" then assert.equal("i686\nx86_64\n", out) end
     end)
   end)
+
+  describe("join", function()
+    it("validates it: paths, no pid or user, not also made", function()
+      assert.equal("join.pid: joining a pid namespace by path is not supported (pidns_fd joins one by fd)",
+        problems { join = { pid = "/proc/1/ns/pid" }, namespaces = { pid = false } })
+      assert.matches("^join.user: joining a user namespace by path is not supported", problems { join = { user = "/x" } })
+      assert.equal("join.net: conflicts with namespaces.net (a joined namespace is not also made)",
+        problems { join = { net = "/run/netns/a" } })
+      assert.equal("join.uts: must be an absolute path", problems { join = { uts = "x" }, namespaces = { uts = false } })
+      assert.equal("join.foo: unknown namespace (valid: ipc uts net cgroup time mnt)", problems { join = { foo = "/x" } })
+      local p = plan_of { join = { net = "/run/netns/a", ipc = "/proc/1/ns/ipc" },
+                          namespaces = { net = false, ipc = false } }
+      assert.same({ { ns = "ipc", path = "/proc/1/ns/ipc" }, { ns = "net", path = "/run/netns/a" } }, p.join_paths)
+      assert.matches("join: net namespace /run/netns/a (setns before the clone)", table.concat(launch.explain(p), "\n"),
+        1, true)
+    end)
+
+    it("refuses a path that is no namespace file of that type (an attacker's path) #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        for _, path in ipairs { "/etc/passwd", "/proc/self/ns/ipc", "/nonexistent" } do
+          local r, err = nslua.container{ argv = { "/bin/true" }, namespaces = { net = false },
+            join = { net = path } }:run()
+          print(r and r.status, err)
+        end
+      ]])
+      assert.is_true(ok, out)
+      assert.matches("^nil\t[^\n]*join.net '/etc/passwd': not a net namespace file\n"
+        .. "nil\t[^\n]*join.net '/proc/self/ns/ipc': not a net namespace file\n"
+        .. "nil\t[^\n]*join.net '/nonexistent': No such file or directory\n$", out)
+    end)
+
+    it("joins the uts and net namespaces a path names #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local _, pid = helper.sh("unshare -un sh -c 'hostname joined-uts; exec sleep 30' >/dev/null 2>&1 & echo $!")
+      pid = assert(tonumber(pid))
+      helper.sleep(0.3)
+      local _, want = helper.sh(("readlink /proc/%d/ns/net"):format(pid))
+      local ok, out = lua(([[
+        sh("hostname; readlink /proc/self/ns/net", { namespaces = { uts = false, net = false },
+          join = { uts = "/proc/%d/ns/uts", net = "/proc/%d/ns/net" } })
+      ]]):format(pid, pid))
+      helper.sh("kill " .. pid)
+      assert.is_true(ok, out)
+      assert.equal("joined-uts\n" .. want, out)
+    end)
+  end)
 end)
