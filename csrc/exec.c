@@ -68,6 +68,9 @@ typedef struct exec_plan {
   size_t nrlimits;
   const cap_value_t *caps;
   size_t ncaps;
+  int has_sets;                 /* opts.cap_sets: the five sets, each its own */
+  const cap_value_t *sets[5];   /* bounding, permitted, effective, inheritable, ambient */
+  size_t nsets[5];
   int has_seccomp;
   struct sock_fprog prog;
   const struct sock_fprog *bpf;  /* opts.seccomp_bpf: loaded after prog, in order */
@@ -199,6 +202,70 @@ static int raise_effective (const char **what) {
   *what = "cap_set_proc";
   if (cap_fill(c, CAP_EFFECTIVE, CAP_PERMITTED) != 0 || cap_set_proc(c) != 0)
     err = errno;
+  cap_free(c);
+  return err;
+}
+
+static int in_set (const exec_plan *p, int set, cap_value_t v) {
+  size_t i;
+  for (i = 0; i < p->nsets[set]; i++)
+    if (p->sets[set][i] == v)
+      return 1;
+  return 0;
+}
+
+enum { SET_BOUNDING, SET_PERMITTED, SET_EFFECTIVE, SET_INHERITABLE, SET_AMBIENT };
+
+/*
+** The set form of caps (OCI's process.capabilities): the bounding set
+** keeps only its list; permitted, effective and inheritable become theirs
+** (a capability we are not permitted is left out, as in exec_caps); then
+** the ambient ones are raised, which the kernel allows only for a
+** capability both permitted and inheritable (EPERM otherwise: the spec's
+** mistake, reported as caps cap_set_ambient).  An effective capability
+** must be permitted (capset's EPERM otherwise).
+*/
+static int exec_cap_sets (const exec_plan *p, const char **what) {
+  static const cap_flag_t flags[] = { CAP_PERMITTED, CAP_PERMITTED, CAP_EFFECTIVE, CAP_INHERITABLE };
+  cap_value_t v, max = cap_max_bits();
+  int err, set;
+  size_t i;
+  cap_t c, n = NULL;
+  *what = "cap_get_proc";
+  if ((c = cap_get_proc()) == NULL)
+    return errno;
+  *what = "cap_set_proc";
+  if (cap_fill(c, CAP_EFFECTIVE, CAP_PERMITTED) != 0 || cap_set_proc(c) != 0)
+    goto fail;
+  *what = "cap_drop_bound";
+  for (v = 0; v < max; v++)
+    if (!in_set(p, SET_BOUNDING, v) && cap_get_bound(v) == 1 && cap_drop_bound(v) != 0)
+      goto fail;
+  *what = "cap_set_proc";
+  if ((n = cap_init()) == NULL)
+    goto fail;
+  for (set = SET_PERMITTED; set <= SET_INHERITABLE; set++)
+    for (i = 0; i < p->nsets[set]; i++) {
+      v = p->sets[set][i];
+      if (cap_permitted(c, v) && cap_set_flag(n, flags[set], 1, &v, CAP_SET) != 0)
+        goto fail;
+    }
+  if (cap_set_proc(n) != 0)
+    goto fail;
+  *what = "cap_reset_ambient";
+  if (cap_reset_ambient() != 0)
+    goto fail;
+  *what = "cap_set_ambient";
+  for (i = 0; i < p->nsets[SET_AMBIENT]; i++)
+    if (cap_permitted(c, p->sets[SET_AMBIENT][i]) && cap_set_ambient(p->sets[SET_AMBIENT][i], CAP_SET) != 0)
+      goto fail;
+  cap_free(n);
+  cap_free(c);
+  return 0;
+fail:
+  err = errno;
+  if (n != NULL)
+    cap_free(n);
   cap_free(c);
   return err;
 }
@@ -507,7 +574,7 @@ void nslua_exec_run (exec_plan *p) {
       nslua_exec_fail(p, "caps", err, what);
     load_filters(p);
   }
-  if (!p->host_caps && (err = exec_caps(p, &what)) != 0)
+  if (!p->host_caps && (err = p->has_sets ? exec_cap_sets(p, &what) : exec_caps(p, &what)) != 0)
     nslua_exec_fail(p, "caps", err, what);
   if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0, 0, 0) != 0)
     nslua_exec_fail(p, "no_new_privs", errno, NULL);
@@ -657,7 +724,7 @@ static void exec_read_env (lua_State *L, exec_plan *p) {
 }
 
 static const char *const exec_opt_names[] = {
-  "argv0", "caps", "cgroup_procs", "cwd", "die_with_parent", "exec_error", "gid", "groups",
+  "argv0", "cap_sets", "caps", "cgroup_procs", "cwd", "die_with_parent", "exec_error", "gid", "groups",
   "host_caps", "keep_caps", "keep_fds", "no_new_privs", "personality", "rlimits", "seccomp",
   "seccomp_bpf",
   "session", "set_pwd", "status_fd", "stderr_to_stdout", "stdio_inside", "tty", "uid",
@@ -733,16 +800,11 @@ static void exec_read_rlimits (lua_State *L, exec_plan *p) {
   p->nrlimits = n;
 }
 
-static void exec_read_caps (lua_State *L, exec_plan *p) {
+/* A list of capability names at the top into GC-owned memory left on the
+** stack (below the list, which is popped); *n entries. */
+static cap_value_t *read_cap_list (lua_State *L, size_t *count) {
   size_t i, n;
   cap_value_t *caps, max = cap_max_bits();
-  int t = rawfield(L, 3, "caps");
-  if (t == LUA_TNIL) {
-    lua_pop(L, 1);
-    return;
-  }
-  if (t != LUA_TTABLE)
-    luaL_argerror(L, 3, "field 'caps' must be a list of capability names");
   n = (size_t)lua_rawlen(L, -1);
   caps = (cap_value_t *)lua_newuserdatauv(L, (n ? n : 1) * sizeof *caps, 0);
   lua_insert(L, -2);
@@ -759,8 +821,40 @@ static void exec_read_caps (lua_State *L, exec_plan *p) {
     lua_settop(L, -2 - (full != name));
   }
   lua_pop(L, 1);
-  p->caps = caps;
-  p->ncaps = n;
+  *count = n;
+  return caps;
+}
+
+static void exec_read_caps (lua_State *L, exec_plan *p) {
+  static const char *const set_names[] = { "bounding", "permitted", "effective", "inheritable",
+                                           "ambient" };
+  int s, t = rawfield(L, 3, "caps");
+  if (t != LUA_TNIL) {
+    if (t != LUA_TTABLE)
+      luaL_argerror(L, 3, "field 'caps' must be a list of capability names");
+    p->caps = read_cap_list(L, &p->ncaps);
+  } else
+    lua_pop(L, 1);
+  t = rawfield(L, 3, "cap_sets");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (t != LUA_TTABLE)
+    luaL_argerror(L, 3, "field 'cap_sets' must be a table of capability lists");
+  p->has_sets = 1;
+  for (s = 0; s < 5; s++) {
+    int ty = lua_getfield(L, -1, set_names[s]);
+    if (ty == LUA_TNIL) {
+      lua_pop(L, 1);
+      continue;
+    }
+    if (ty != LUA_TTABLE)
+      luaL_argerror(L, 3, lua_pushfstring(L, "field 'cap_sets.%s' must be a list", set_names[s]));
+    p->sets[s] = read_cap_list(L, &p->nsets[s]);
+    lua_insert(L, -2);          /* the array stays below the cap_sets table */
+  }
+  lua_pop(L, 1);
 }
 
 /* cwd: a directory, or a list of them (the first one chdir enters); with

@@ -882,8 +882,10 @@ describe("nslua.validate", function()
     it("rejects unknown names, non-strings and non-lists", function()
       assert.same({ "caps[1]: unknown capability 'net_bind'", "caps[3]: must be a string",
         "caps[4]: unknown capability 'cap_'" }, errs { caps = { "net_bind", "chown", 5, "cap_" } })
-      assert.same({ "caps: must be a list of capability names" }, errs { caps = "all" })
-      assert.same({ "caps: must be a list of capability names" },
+      assert.same({ "caps: must be a list of capability names or a table of sets "
+        .. "{ bounding, effective, permitted, inheritable, ambient }" }, errs { caps = "all" })
+      assert.same({ "caps: must be a list of capability names or a table of sets "
+        .. "{ bounding, effective, permitted, inheritable, ambient }" },
         errs { caps = { net_raw = true } })
     end)
   end)

@@ -799,7 +799,9 @@ function M.plan(spec, res)
       and ident or nil)
   end
   plan.tty = spec.tty or nil
-  local caps = spec.caps or {}
+  -- the list form (the union of the set form's sets)
+  local caps = {}
+  for i, c in ipairs(spec.caps or {}) do caps[i] = c end
   local un = spec.userns or {}
   -- kept capabilities, and userns.disable (the command's namespace must
   -- not be the one whose max_user_namespaces is 1), need the nested one;
@@ -840,6 +842,13 @@ function M.plan(spec, res)
   if ident.mode ~= "host" and not caller_maps then
     exec.uid, exec.gid = ident.uid, ident.gid
     if ident.mode == "slot" then exec.groups = {} end
+  end
+  -- caps in the set form: each set as it is (exec.caps stays their union)
+  if spec.caps and spec.caps.bounding then
+    local sets = {}
+    for _, s in ipairs(require("nslua.validate").CAP_SETS) do sets[s] = spec.caps[s] end
+    exec.cap_sets = sets
+    exec.host_caps = nil
   end
   plan.exec = exec
   if spec.init == false then plan.init = false end
@@ -1069,8 +1078,14 @@ function M.explain(plan)
       p("rlimit: %s = %s", k, M.rlimit_text(v))
     end
   end
-  p("capabilities: %s", e.host_caps and "all (the caller's sets as they are)"
-    or #e.caps > 0 and table.concat(e.caps, " ") or "none")
+  if e.cap_sets then
+    for _, s in ipairs(require("nslua.validate").CAP_SETS) do
+      p("capabilities: %s: %s", s, #e.cap_sets[s] > 0 and table.concat(e.cap_sets[s], " ") or "none")
+    end
+  else
+    p("capabilities: %s", e.host_caps and "all (the caller's sets as they are)"
+      or #e.caps > 0 and table.concat(e.caps, " ") or "none")
+  end
   p("seccomp: %s", tostring(e.seccomp))
   if e.no_new_privs == false then
     p("no_new_privs: not set (the seccomp filters load before the capability drop)")

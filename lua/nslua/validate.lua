@@ -859,16 +859,56 @@ function Checker:limits(spec, base)
   return out
 end
 
+--- The capability sets of the set form of `caps` (OCI's
+-- process.capabilities), in the order the exec tail applies them.
+M.CAP_SETS = { "bounding", "permitted", "effective", "inheritable", "ambient" }
+local CAP_SET_NAMES = set(M.CAP_SETS)
+
+-- caps = { bounding = {...}, effective = {...}, permitted = {...},
+-- inheritable = {...}, ambient = {...} }: each set a list of names (an
+-- absent set is empty).  Normalised: each set canonical and sorted, and
+-- the array part the union of them (what needs the list form: the
+-- nested user namespace, the state record, composition's fallback), so
+-- the normalised table validates again to itself.
+function Checker:cap_sets(v)
+  local out, union = {}, {}
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" and not CAP_SET_NAMES[k] then
+      self:add(keypath("caps", k), "unknown capability set (valid: " .. table.concat(M.CAP_SETS, " ") .. ")")
+    end
+  end
+  for _, s in ipairs(M.CAP_SETS) do
+    out[s] = self:cap_list(v[s] or {}, "caps." .. s)
+    for _, c in ipairs(out[s]) do union[c] = true end
+  end
+  for _, n in ipairs(M.CAPS) do
+    if union["cap_" .. n] then out[#out + 1] = "cap_" .. n end
+  end
+  return out
+end
+
 function Checker:caps(spec)
   local v = spec.caps
   if v == nil then return {} end
+  if type(v) == "table" then
+    for _, s in ipairs(M.CAP_SETS) do
+      if v[s] ~= nil then return self:cap_sets(v) end
+    end
+  end
+  return self:cap_list(v, "caps")
+end
+
+-- A list of capability names at 'path', canonical ("cap_x") and sorted
+-- by number; "all" is every one.
+function Checker:cap_list(v, path)
   if not is_list(v) then
-    self:add("caps", "must be a list of capability names")
+    self:add(path, "must be a list of capability names" .. (path == "caps"
+      and " or a table of sets { bounding, effective, permitted, inheritable, ambient }" or ""))
     return {}
   end
   local have = {}
   for i, c in ipairs(v) do
-    local p = keypath("caps", i)
+    local p = keypath(path, i)
     local name = M.cap_name(c)
     if type(c) ~= "string" then
       self:add(p, "must be a string")

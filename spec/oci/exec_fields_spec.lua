@@ -515,4 +515,41 @@ describe("OCI executor fields", function()
       assert.equal("joined-uts\n" .. want, out)
     end)
   end)
+
+  describe("caps as five sets", function()
+    it("validates and normalises the sets, the union as the list", function()
+      local s = validate.validate { caps = { bounding = { "CHOWN", "kill" }, permitted = { "chown" },
+        effective = { "cap_chown" } } }
+      assert.same({ "cap_chown", "cap_kill" }, { s.caps[1], s.caps[2] })
+      assert.equal(2, #s.caps)
+      assert.same({ "cap_chown", "cap_kill" }, s.caps.bounding)
+      assert.same({}, s.caps.ambient)
+      assert.same(s, validate.validate(s))
+      assert.equal("caps.permitted[1]: unknown capability 'nope'", problems { caps = { bounding = {}, permitted = { "nope" } } })
+      assert.equal("caps.bonding: unknown capability set (valid: bounding permitted effective inheritable ambient)",
+        problems { caps = { bounding = {}, bonding = {} } })
+      -- composition intersects set by set; a list counts in every set
+      local c = require("nslua.policy").compose({ caps = { bounding = { "kill", "chown" }, ambient = { "kill" } } },
+        { caps = { "kill" } })
+      assert.same({ "kill" }, c.caps.bounding)
+      assert.same({ "kill" }, c.caps.ambient)
+      assert.same({}, c.caps.permitted)
+      local text = explain { caps = { bounding = { "kill" }, ambient = {} } }
+      assert.matches("capabilities: bounding: cap_kill\ncapabilities: permitted: none\n", text, 1, true)
+    end)
+
+    it("gives the command exactly those sets #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        sh("grep ^Cap /proc/self/status", { caps = {
+          bounding = { "chown", "kill", "net_bind_service" }, permitted = { "chown", "net_bind_service" },
+          effective = { "chown", "net_bind_service" }, inheritable = { "net_bind_service" },
+          ambient = { "net_bind_service" } } })
+        sh("grep ^CapBnd /proc/self/status", { caps = { "kill" } })
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("CapInh:\t0000000000000400\nCapPrm:\t0000000000000400\nCapEff:\t0000000000000400\n"
+        .. "CapBnd:\t0000000000000421\nCapAmb:\t0000000000000400\nCapBnd:\t0000000000000020\n", out)
+    end)
+  end)
 end)
