@@ -790,7 +790,9 @@ local function rlimit_num(v)
 end
 
 -- rlimits = { NAME = { soft = N, hard = N } }: every RLIMIT_* (nslua.limits
--- RLIMIT_KEYS), both values required, soft at most hard.
+-- RLIMIT_KEYS), both values required, soft at most hard.  A name here
+-- wins over limits.rlimits' (whose core = 0 default a normalised spec
+-- carries).
 function Checker:soft_hard(spec)
   local v = spec.rlimits
   if v == nil then return nil end
@@ -826,10 +828,6 @@ function Checker:soft_hard(spec)
         end
       end
     end
-  end
-  local lr = type(spec.limits) == "table" and type(spec.limits.rlimits) == "table" and spec.limits.rlimits or {}
-  for k in pairs(out) do
-    if lr[k] ~= nil then self:add("rlimits." .. k, "conflicts with limits.rlimits." .. k) end
   end
   return out
 end

@@ -82,8 +82,11 @@ describe("OCI executor fields", function()
         problems { rlimits = { core = 5 } })
       assert.equal("rlimits.nofile.soft: must be a non-negative integer or \"unlimited\"",
         problems { rlimits = { nofile = { soft = -1, hard = 5 } } })
-      assert.equal("rlimits.nofile: conflicts with limits.rlimits.nofile",
-        problems { rlimits = { nofile = { soft = 1, hard = 1 } }, limits = { rlimits = { nofile = 5 } } })
+      -- the pair wins over limits.rlimits; a normalised spec validates to itself
+      local both = validate.validate { argv = { "/bin/true" }, rlimits = { core = { soft = 1, hard = 2 } },
+        limits = { rlimits = { nofile = 5 } } }
+      assert.same(both, validate.validate(both))
+      assert.same({ 1, 2 }, launch.plan(both, resources.dry(both)).exec.rlimits.core)
       -- OCI's RLIM_INFINITY (2^64-1) as JSON decodes it
       local s = validate.validate { rlimits = { rtprio = { soft = 0, hard = 18446744073709551615.0 } } }
       assert.same({ soft = 0, hard = "unlimited" }, s.rlimits.rtprio)
@@ -551,5 +554,21 @@ describe("OCI executor fields", function()
       assert.equal("CapInh:\t0000000000000400\nCapPrm:\t0000000000000400\nCapEff:\t0000000000000400\n"
         .. "CapBnd:\t0000000000000421\nCapAmb:\t0000000000000400\nCapBnd:\t0000000000000020\n", out)
     end)
+  end)
+
+  it("a spec with every field validates again to itself", function()
+    local s = validate.validate {
+      argv = { "/bin/true" }, base = "none", umask = 18, no_new_privs = false, oom_score_adj = 10,
+      domainname = "d.example", personality = "linux", rootfs_propagation = "rslave",
+      rlimits = { nofile = { soft = 10, hard = 20 }, core = { soft = 0, hard = "unlimited" } },
+      sysctl = { ["kernel.msgmax"] = 100 }, masks = { masked = { "/proc/kcore" }, readonly = {} },
+      namespaces = { net = false }, join = { net = "/run/netns/x" },
+      caps = { bounding = { "kill" }, ambient = {} },
+      mounts = { { type = "tmpfs", target = "/t", nosuid = false, data = "nr_inodes=5", propagation = "shared" },
+                 { type = "devpts", target = "/dev/pts", data = "newinstance" },
+                 { type = "cgroup", target = "/sys/fs/cgroup", ro = true },
+                 { type = "device", target = "/dev/null", kind = "c", major = 1, minor = 3 } },
+    }
+    assert.same(s, validate.validate(s))
   end)
 end)
