@@ -13,8 +13,10 @@
 #include <strings.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -52,6 +54,9 @@ typedef struct exec_plan {
   size_t nmore, more_cap;
   int tty, keep_caps, host_caps, userns_fd, no_new_privs, new_session, pdeathsig;
   int has_uid, has_gid, has_groups;
+  int umask;                    /* -1: the caller's */
+  int persona;                  /* opts.personality: PER_*, -1: unchanged */
+  int filtered;                 /* the filters are loaded already (no_new_privs false) */
   uid_t uid;
   gid_t gid;
   const gid_t *groups;
@@ -63,6 +68,9 @@ typedef struct exec_plan {
   size_t nrlimits;
   const cap_value_t *caps;
   size_t ncaps;
+  int has_sets;                 /* opts.cap_sets: the five sets, each its own */
+  const cap_value_t *sets[5];   /* bounding, permitted, effective, inheritable, ambient */
+  size_t nsets[5];
   int has_seccomp;
   struct sock_fprog prog;
   const struct sock_fprog *bpf;  /* opts.seccomp_bpf: loaded after prog, in order */
@@ -179,6 +187,85 @@ static int exec_caps (const exec_plan *p, const char **what) {
   return 0;
 fail:
   err = errno;
+  cap_free(c);
+  return err;
+}
+
+/* The permitted capabilities made effective (an id switch emptied the
+** effective set); 0 or errno with *what set. */
+static int raise_effective (const char **what) {
+  int err = 0;
+  cap_t c;
+  *what = "cap_get_proc";
+  if ((c = cap_get_proc()) == NULL)
+    return errno;
+  *what = "cap_set_proc";
+  if (cap_fill(c, CAP_EFFECTIVE, CAP_PERMITTED) != 0 || cap_set_proc(c) != 0)
+    err = errno;
+  cap_free(c);
+  return err;
+}
+
+static int in_set (const exec_plan *p, int set, cap_value_t v) {
+  size_t i;
+  for (i = 0; i < p->nsets[set]; i++)
+    if (p->sets[set][i] == v)
+      return 1;
+  return 0;
+}
+
+enum { SET_BOUNDING, SET_PERMITTED, SET_EFFECTIVE, SET_INHERITABLE, SET_AMBIENT };
+
+/*
+** The set form of caps (OCI's process.capabilities): the bounding set
+** keeps only its list; permitted, effective and inheritable become theirs
+** (a capability we are not permitted is left out, as in exec_caps); then
+** the ambient ones are raised, which the kernel allows only for a
+** capability both permitted and inheritable (EPERM otherwise: the spec's
+** mistake, reported as caps cap_set_ambient).  An effective capability
+** must be permitted (capset's EPERM otherwise).
+*/
+static int exec_cap_sets (const exec_plan *p, const char **what) {
+  static const cap_flag_t flags[] = { CAP_PERMITTED, CAP_PERMITTED, CAP_EFFECTIVE, CAP_INHERITABLE };
+  cap_value_t v, max = cap_max_bits();
+  int err, set;
+  size_t i;
+  cap_t c, n = NULL;
+  *what = "cap_get_proc";
+  if ((c = cap_get_proc()) == NULL)
+    return errno;
+  *what = "cap_set_proc";
+  if (cap_fill(c, CAP_EFFECTIVE, CAP_PERMITTED) != 0 || cap_set_proc(c) != 0)
+    goto fail;
+  *what = "cap_drop_bound";
+  for (v = 0; v < max; v++)
+    if (!in_set(p, SET_BOUNDING, v) && cap_get_bound(v) == 1 && cap_drop_bound(v) != 0)
+      goto fail;
+  *what = "cap_set_proc";
+  if ((n = cap_init()) == NULL)
+    goto fail;
+  for (set = SET_PERMITTED; set <= SET_INHERITABLE; set++)
+    for (i = 0; i < p->nsets[set]; i++) {
+      v = p->sets[set][i];
+      if (cap_permitted(c, v) && cap_set_flag(n, flags[set], 1, &v, CAP_SET) != 0)
+        goto fail;
+    }
+  if (cap_set_proc(n) != 0)
+    goto fail;
+  *what = "cap_reset_ambient";
+  if (cap_reset_ambient() != 0)
+    goto fail;
+  *what = "cap_set_ambient";
+  for (i = 0; i < p->nsets[SET_AMBIENT]; i++)
+    if (cap_permitted(c, p->sets[SET_AMBIENT][i]) && cap_set_ambient(p->sets[SET_AMBIENT][i], CAP_SET) != 0)
+      goto fail;
+  cap_free(n);
+  cap_free(c);
+  return 0;
+fail:
+  err = errno;
+  if (n != NULL)
+    cap_free(n);
   cap_free(c);
   return err;
 }
@@ -308,21 +395,29 @@ static void exec_error_exit (const exec_plan *p, int err) {
   _exit(127);
 }
 
+/* The seccomp profile, then the caller's raw programs (bwrap's --seccomp,
+** --add-seccomp-fd), in order, on top of it: the kernel runs every filter
+** and the strictest verdict wins, so none can loosen another. */
+static void load_filters (exec_plan *p) NSLUA_UNDER_FILTER;
+static void load_filters (exec_plan *p) {
+  size_t i;
+  char name[48];
+  if (p->filtered)
+    return;
+  p->filtered = 1;
+  if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
+    nslua_exec_fail(p, "seccomp", errno, NULL);
+  for (i = 0; i < p->nbpf; i++)
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->bpf[i], 0, 0) != 0)
+      nslua_exec_fail(p, "seccomp", errno, bpf_name(name, sizeof name, i));
+}
+
 /* (7) seccomp last: the filter may forbid what the steps before use;
 ** (8) execve.  Everything from the filter on is NSLUA_UNDER_FILTER. */
 static void exec_filtered (exec_plan *p) NSLUA_UNDER_FILTER __attribute__((noreturn));
 static void exec_filtered (exec_plan *p) {
-  size_t i;
   int err;
-  char name[48];
-  if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
-    nslua_exec_fail(p, "seccomp", errno, NULL);
-  /* the caller's raw programs (bwrap's --seccomp, --add-seccomp-fd), in
-  ** order, on top of the profile: the kernel runs every filter and the
-  ** strictest verdict wins, so none can loosen another */
-  for (i = 0; i < p->nbpf; i++)
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->bpf[i], 0, 0) != 0)
-      nslua_exec_fail(p, "seccomp", errno, bpf_name(name, sizeof name, i));
+  load_filters(p);
   err = exec_search(p);
   if (p->exec_error_stderr)
     exec_error_exit(p, err);
@@ -442,6 +537,10 @@ void nslua_exec_run (exec_plan *p) {
       nslua_exec_fail(p, "pdeathsig", ESRCH, NULL);
   }
 
+  /* the command's umask (opts.umask) before anything it creates */
+  if (p->umask >= 0)
+    umask((mode_t)p->umask);
+
   /* stdio opened inside (the payload's ids and permissions), then
   ** stderr = stdout */
   exec_stdio(p);
@@ -461,7 +560,21 @@ void nslua_exec_run (exec_plan *p) {
   for (i = 0; i < p->nrlimits; i++)
     if (setrlimit(p->rlimits[i].res, &p->rlimits[i].rl) != 0)
       nslua_exec_fail(p, "rlimit", errno, p->rlimits[i].name);
-  if (!p->host_caps && (err = exec_caps(p, &what)) != 0)
+  /* the execution domain (OCI's linux.personality), before any filter:
+  ** execve keeps it */
+  if (p->persona >= 0 && personality((unsigned long)p->persona) < 0)
+    nslua_exec_fail(p, "personality", errno, NULL);
+  /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN in our
+  ** user namespace (seccomp(2)), which the capability drop takes away:
+  ** the filters go first, with the permitted set made effective, as runc
+  ** does; they must then allow capget, capset, prctl and execve (Docker's
+  ** profile and nslua's default do). */
+  if (!p->no_new_privs && (p->has_seccomp || p->nbpf > 0)) {
+    if ((err = raise_effective(&what)) != 0)
+      nslua_exec_fail(p, "caps", err, what);
+    load_filters(p);
+  }
+  if (!p->host_caps && (err = p->has_sets ? exec_cap_sets(p, &what) : exec_caps(p, &what)) != 0)
     nslua_exec_fail(p, "caps", err, what);
   if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0, 0, 0) != 0)
     nslua_exec_fail(p, "no_new_privs", errno, NULL);
@@ -611,10 +724,11 @@ static void exec_read_env (lua_State *L, exec_plan *p) {
 }
 
 static const char *const exec_opt_names[] = {
-  "argv0", "caps", "cgroup_procs", "cwd", "die_with_parent", "exec_error", "gid", "groups",
-  "host_caps", "keep_caps", "keep_fds", "no_new_privs", "rlimits", "seccomp", "seccomp_bpf",
+  "argv0", "cap_sets", "caps", "cgroup_procs", "cwd", "die_with_parent", "exec_error", "gid", "groups",
+  "host_caps", "keep_caps", "keep_fds", "no_new_privs", "personality", "rlimits", "seccomp",
+  "seccomp_bpf",
   "session", "set_pwd", "status_fd", "stderr_to_stdout", "stdio_inside", "tty", "uid",
-  "userns", NULL
+  "umask", "userns", NULL
 };
 
 /* The table at 'arg' may hold only the option names in 'names' (NULL-ended). */
@@ -686,16 +800,11 @@ static void exec_read_rlimits (lua_State *L, exec_plan *p) {
   p->nrlimits = n;
 }
 
-static void exec_read_caps (lua_State *L, exec_plan *p) {
+/* A list of capability names at the top into GC-owned memory left on the
+** stack (below the list, which is popped); *n entries. */
+static cap_value_t *read_cap_list (lua_State *L, size_t *count) {
   size_t i, n;
   cap_value_t *caps, max = cap_max_bits();
-  int t = rawfield(L, 3, "caps");
-  if (t == LUA_TNIL) {
-    lua_pop(L, 1);
-    return;
-  }
-  if (t != LUA_TTABLE)
-    luaL_argerror(L, 3, "field 'caps' must be a list of capability names");
   n = (size_t)lua_rawlen(L, -1);
   caps = (cap_value_t *)lua_newuserdatauv(L, (n ? n : 1) * sizeof *caps, 0);
   lua_insert(L, -2);
@@ -712,8 +821,40 @@ static void exec_read_caps (lua_State *L, exec_plan *p) {
     lua_settop(L, -2 - (full != name));
   }
   lua_pop(L, 1);
-  p->caps = caps;
-  p->ncaps = n;
+  *count = n;
+  return caps;
+}
+
+static void exec_read_caps (lua_State *L, exec_plan *p) {
+  static const char *const set_names[] = { "bounding", "permitted", "effective", "inheritable",
+                                           "ambient" };
+  int s, t = rawfield(L, 3, "caps");
+  if (t != LUA_TNIL) {
+    if (t != LUA_TTABLE)
+      luaL_argerror(L, 3, "field 'caps' must be a list of capability names");
+    p->caps = read_cap_list(L, &p->ncaps);
+  } else
+    lua_pop(L, 1);
+  t = rawfield(L, 3, "cap_sets");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (t != LUA_TTABLE)
+    luaL_argerror(L, 3, "field 'cap_sets' must be a table of capability lists");
+  p->has_sets = 1;
+  for (s = 0; s < 5; s++) {
+    int ty = lua_getfield(L, -1, set_names[s]);
+    if (ty == LUA_TNIL) {
+      lua_pop(L, 1);
+      continue;
+    }
+    if (ty != LUA_TTABLE)
+      luaL_argerror(L, 3, lua_pushfstring(L, "field 'cap_sets.%s' must be a list", set_names[s]));
+    p->sets[s] = read_cap_list(L, &p->nsets[s]);
+    lua_insert(L, -2);          /* the array stays below the cap_sets table */
+  }
+  lua_pop(L, 1);
 }
 
 /* cwd: a directory, or a list of them (the first one chdir enters); with
@@ -884,6 +1025,24 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
     p->userns_fd = nslua_field_fd(L, 3, "field 'userns'");
   lua_pop(L, 1);
   p->no_new_privs = opt_bool(L, "no_new_privs", 1);
+  p->umask = -1;
+  p->persona = -1;
+  if ((t = rawfield(L, 3, "personality")) != LUA_TNIL) {
+    const char *s = t == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    if (strcmp(s, "linux") == 0)
+      p->persona = PER_LINUX;
+    else if (strcmp(s, "linux32") == 0)
+      p->persona = PER_LINUX32;
+    else
+      luaL_argerror(L, 3, "field 'personality' must be 'linux' or 'linux32'");
+  }
+  lua_pop(L, 1);
+  if ((t = rawfield(L, 3, "umask")) != LUA_TNIL) {
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) > 0777)
+      luaL_argerror(L, 3, "field 'umask' must be an integer 0..0777");
+    p->umask = (int)lua_tointeger(L, -1);
+  }
+  lua_pop(L, 1);
   if ((p->has_uid = opt_id(L, "uid", &id)))
     p->uid = id;
   if ((p->has_gid = opt_id(L, "gid", &id)))
@@ -998,7 +1157,10 @@ exec_plan *nslua_exec_plan (lua_State *L) {
 **          (PR_SET_PDEATHSIG SIGKILL after the ids), rlimits {name = n |
 **          {soft, hard}}, caps {"net_raw", ...} (those not permitted are
 **          left out), host_caps (leave the capability sets as they are),
-**          no_new_privs (true), seccomp (raw struct sock_filter array),
+**          no_new_privs (true; false: the filters load before the
+**          capability drop), umask (0..0777, before stdio_inside),
+**          personality ("linux" | "linux32": personality(2) after the
+**          rlimits), seccomp (raw struct sock_filter array),
 **          seccomp_bpf {prog, ...} (more raw programs, loaded after seccomp
 **          in order), stdio_inside {stdin, stdout, stderr = PATH} (opened
 **          by the command after the ids, dup2'd onto 0-2), stderr_to_stdout

@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/nsfs.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -45,7 +46,7 @@
 
 static const char *const op_names[] = {
   "mount", "attr", "move", "mkdir", "mkfile", "symlink", "chmod", "write", "mask", "ro",
-  "overlay", NULL
+  "overlay", "sysctl", "mknod", "devbind", NULL
 };
 
 /* Test-only stops (NSLUA_TEST_STOP): the child parks at the named step. */
@@ -78,7 +79,7 @@ typedef struct plan {
   size_t nlocks;
   long long owner;              /* euid for the clone of a user namespace, -1: ours */
   int hooks[NHOOKS];
-  const char *hostname;
+  const char *hostname, *domainname;
   step *steps;
   size_t nsteps;
   int has_mounts;
@@ -98,6 +99,12 @@ typedef struct plan {
   /* plan.userns and plan.pidns_fd (the caller's fds; -1: none) */
   int userns_fd, userns_after, pidns_fd, userns_disable, userns_assert;
   long long exec_uid, exec_gid; /* the command's ids (-1: unchanged), for the probe */
+  int has_oom, oom_score_adj;   /* plan.oom_score_adj */
+  unsigned long root_prop;      /* plan.rootfs_propagation: mount(2) flags, 0: none */
+  int join_fds[8];              /* plan.join_paths, opened by setup.plan, in order */
+  int join_types[8];            /* their CLONE_NEW* */
+  size_t njoin;
+  int oom_self;                 /* setup.run: the child writes its own */
 } plan;
 
 /* ------------------------------------------------------------------ */
@@ -229,6 +236,9 @@ static void read_step (lua_State *L, int t, int trees, step *s, size_t i) {
   if (lua_getfield(L, t, "set") != LUA_TNIL)
     s->set = nslua_checkflags(L, lua_gettop(L), nslua_mnt_attr_flags);
   lua_pop(L, 1);
+  if (lua_getfield(L, t, "clear") != LUA_TNIL)
+    s->clr = nslua_checkflags(L, lua_gettop(L), nslua_mnt_attr_flags);
+  lua_pop(L, 1);
   s->rec = opt_flag(L, t, "rec");
   s->fd = -1;
   /* a detached tree is named by its key; the fd comes from rt.trees */
@@ -248,12 +258,28 @@ static void read_step (lua_State *L, int t, int trees, step *s, size_t i) {
     s->src_fd = nslua_checkfd(L, lua_gettop(L));
   lua_pop(L, 1);
   s->mountpoint = opt_flag(L, t, "mountpoint");
+  if (s->op == OP_MKNOD || s->op == OP_DEVBIND) {
+    static const char *const kinds[] = { "c", "b", NULL };
+    lua_Integer n;
+    lua_getfield(L, t, "kind");
+    s->blockdev = luaL_checkoption(L, -1, NULL, kinds);
+    lua_getfield(L, t, "major");
+    n = luaL_checkinteger(L, -1);
+    luaL_argcheck(L, n >= 0 && n <= 4095, 1, "a device major is 0..4095");
+    s->major = (unsigned int)n;
+    lua_getfield(L, t, "minor");
+    n = luaL_checkinteger(L, -1);
+    luaL_argcheck(L, n >= 0 && n <= 1048575, 1, "a device minor is 0..1048575");
+    s->minor = (unsigned int)n;
+    lua_pop(L, 3);
+  }
   s->uid = opt_id(L, t, "uid");
   s->gid = opt_id(L, t, "gid");
   if (s->op == OP_OVERLAY)
     read_layers(L, t, s, where);
   if ((s->op == OP_SYMLINK && s->target == NULL) || (s->op == OP_MOVE && s->fd < 0) ||
-      (s->op == OP_WRITE && s->content == NULL) || (s->op == OP_MOUNT && s->src_fd >= 0 && s->src == NULL) ||
+      ((s->op == OP_WRITE || s->op == OP_SYSCTL) && s->content == NULL) ||
+      (s->op == OP_SYSCTL && s->target == NULL) || (s->op == OP_MOUNT && s->src_fd >= 0 && s->src == NULL) ||
       (s->op == OP_OVERLAY && (s->nlower == 0 || (s->upper == NULL) != (s->work == NULL))))
     luaL_error(L, "setup.plan: %s (%s) lacks its argument", where, op_names[s->op]);
 }
@@ -373,7 +399,7 @@ static const char *map_text (lua_State *L, int t, const char *name) {
 static const char *const exec_copy[] = {
   "cwd", "rlimits", "caps", "keep_caps", "tty", "keep_fds", "uid", "gid", "groups",
   "argv0", "set_pwd", "session", "die_with_parent", "host_caps", "stdio_inside",
-  "stderr_to_stdout", "exec_error", NULL
+  "stderr_to_stdout", "exec_error", "umask", "no_new_privs", "personality", "cap_sets", NULL
 };
 
 static void push_exec_opts (lua_State *L, int exec, int rt) {
@@ -444,6 +470,72 @@ static void read_namespaces (lua_State *L, plan *p, int t, int rt) {
     lua_pop(L, 2);
   }
   lua_pop(L, 1);
+}
+
+/* The namespaces plan.join_paths may name (launch's order: the clone's
+** helper joins them in it), their CLONE_NEW* and the words a failed
+** setns is reported with (literals: the same in every copy). */
+static const char *const join_names[] = { "ipc", "uts", "net", "cgroup", "time", "mnt", NULL };
+static const int join_clone[] = { CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP,
+                                  CLONE_NEWTIME, CLONE_NEWNS };
+static const char *const join_what[] = { "setns ipc", "setns uts", "setns net", "setns cgroup",
+                                         "setns time", "setns mnt" };
+
+static void close_joins (plan *p) {
+  size_t i;
+  for (i = 0; i < p->njoin; i++)
+    if (p->join_fds[i] >= 0) {
+      close(p->join_fds[i]);
+      p->join_fds[i] = -1;
+    }
+}
+
+/*
+** plan.join_paths = {{ns = "net", path = "/proc/123/ns/net"}, ...}: each
+** path opened here, in the parent (read-only, close-on-exec), and checked
+** to be a namespace file of that type (NS_GET_NSTYPE: nothing else
+** answers it), so the child's helper can only ever setns into what the
+** plan names.  A path that is no such file raises, naming join.<ns>; the
+** fds close with the plan (its __gc).
+*/
+static void read_joins (lua_State *L, plan *p, int t) {
+  size_t i, n;
+  if (!opt_table(L, t, "join_paths", "plan")) {
+    lua_pop(L, 1);
+    return;
+  }
+  n = (size_t)lua_rawlen(L, -1);
+  luaL_argcheck(L, n <= 6, 1, "plan.join_paths has at most 6 entries");
+  for (i = 0; i < n; i++) {
+    const char *path;
+    int k, fd, type, err;
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    luaL_checktype(L, -1, LUA_TTABLE);
+    lua_getfield(L, -1, "ns");
+    k = luaL_checkoption(L, -1, NULL, join_names);
+    path = opt_str(L, -2, "path", "plan.join_paths[]");
+    if (path == NULL)
+      luaL_error(L, "setup.plan: plan.join_paths[%d].path is missing", (int)i + 1);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    err = errno;
+    if (fd < 0)
+      luaL_error(L, "join.%s '%s': %s", join_names[k], path, strerror(err));
+    type = ioctl(fd, NS_GET_NSTYPE);
+    if (type != join_clone[k]) {
+      close(fd);
+      luaL_error(L, "join.%s '%s': not a %s namespace file", join_names[k], path, join_names[k]);
+    }
+    p->join_fds[p->njoin] = fd;
+    p->join_types[p->njoin++] = type;
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+}
+
+/* The plan userdata's __gc: the namespace fds setup.plan opened. */
+static int setup_gc (lua_State *L) {
+  close_joins((plan *)luaL_checkudata(L, 1, NSLUA_SETUP));
+  return 0;
 }
 
 /* plan.sync = {block_fd = N, userns_block_fd = N, sync_fd = N}: fds of the caller */
@@ -540,7 +632,27 @@ static int setup_plan (lua_State *L) {
   }
   lua_pop(L, 1);
   p->hostname = opt_str(L, t, "hostname", "plan");
+  p->domainname = opt_str(L, t, "domainname", "plan");
+  luaL_argcheck(L, p->domainname == NULL || strlen(p->domainname) <= 64, 1,
+                "plan.domainname must be at most 64 bytes");
+  if (lua_getfield(L, t, "oom_score_adj") != LUA_TNIL) {
+    lua_Integer v = luaL_checkinteger(L, -1);
+    luaL_argcheck(L, v >= -1000 && v <= 1000, 1, "plan.oom_score_adj must be -1000..1000");
+    p->has_oom = 1;
+    p->oom_score_adj = (int)v;
+  }
+  lua_pop(L, 1);
   p->tty = opt_flag(L, t, "tty");
+  {
+    static const char *const props[] = { "none", "private", "rprivate", "slave", "rslave", "shared",
+                                         "rshared", "unbindable", "runbindable", NULL };
+    static const unsigned long prop_flags[] = { 0, MS_PRIVATE, MS_PRIVATE | MS_REC, MS_SLAVE,
+                                                MS_SLAVE | MS_REC, MS_SHARED, MS_SHARED | MS_REC,
+                                                MS_UNBINDABLE, MS_UNBINDABLE | MS_REC };
+    lua_getfield(L, t, "rootfs_propagation");
+    p->root_prop = prop_flags[luaL_checkoption(L, -1, "none", props)];
+    lua_pop(L, 1);
+  }
   lua_getfield(L, t, "init");
   p->init = lua_isnil(L, -1) || lua_toboolean(L, -1);
   lua_pop(L, 1);
@@ -557,6 +669,7 @@ static int setup_plan (lua_State *L) {
   read_net(L, p, t);
   read_mounts(L, p, t, rt);
   read_namespaces(L, p, t, rt);
+  read_joins(L, p, t);
 
   /* hooks: names in the plan, functions in rt.hooks (kept in the anchors) */
   if (opt_table(L, t, "hooks", "plan")) {
@@ -854,6 +967,25 @@ static void probe_userns (const plan *p, int userns) {
     fail(p, "userns", code == PROBE_FAILED ? ECHILD : code, NULL, "unshare", "probe", NULL);
 }
 
+/*
+** plan.oom_score_adj of process 'pid' (0: ourselves); 0 or an errno.
+** A value below the process's oom_score_adj_min (what it had when the
+** last CAP_SYS_RESOURCE holder set it) needs CAP_SYS_RESOURCE in the
+** initial user namespace (EACCES otherwise, proc(5)), which a sandbox's
+** child never has: setup.clone writes it from the parent, after the
+** clone and before the release, so a privileged caller may lower it and
+** a rootless one raise it.
+*/
+static int write_oom (const plan *p, pid_t pid) {
+  char path[48], text[16];
+  if (pid > 0)
+    snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int)pid);
+  else
+    snprintf(path, sizeof path, "/proc/self/oom_score_adj");
+  snprintf(text, sizeof text, "%d", p->oom_score_adj);
+  return nslua_write_text(path, text);
+}
+
 /* The child's whole set-up, then the init: never returns. */
 static void run_plan (plan *p) __attribute__((noreturn));
 static void run_plan (plan *p) {
@@ -870,6 +1002,11 @@ static void run_plan (plan *p) {
   /* 1. wait for the release; end of file means the parent died */
   if (read(p->sync_fd, &b, 1) != 1 || b != 'x')
     _exit(1);
+  /* the namespaces the clone's helper joined for us: their fds are done */
+  close_joins(p);
+  /* setup.run (no parent wrote it): while still dumpable, before the ids */
+  if (p->oom_self && p->has_oom && (err = write_oom(p, 0)) != 0)
+    fail(p, "ids", err, NULL, "write", "/proc/self/oom_score_adj", NULL);
   /* plan.sync.userns_block_fd: our user namespace exists; the caller may
   ** write its id maps now (before we are non-dumpable: see below) */
   if (p->userns_block_fd >= 0)
@@ -910,6 +1047,8 @@ static void run_plan (plan *p) {
   stop_here(p, STOP_UTS);
   if (p->hostname != NULL && sethostname(p->hostname, strlen(p->hostname)) != 0)
     fail(p, "uts", errno, NULL, "sethostname", p->hostname, NULL);
+  if (p->domainname != NULL && setdomainname(p->domainname, strlen(p->domainname)) != 0)
+    fail(p, "uts", errno, NULL, "setdomainname", p->domainname, NULL);
   stop_here(p, STOP_NET);
   {
     const char *call = NULL, *subject = NULL, *prefix = NULL;
@@ -940,6 +1079,9 @@ static void run_plan (plan *p) {
   }
   if (p->has_mounts)
     nslua_steps_finish(p->status_fd);
+  /* plan.rootfs_propagation: the new root's, once it is "/" (runc's) */
+  if (p->root_prop != 0 && mount(NULL, "/", NULL, p->root_prop, NULL) != 0)
+    fail(p, "pivot", errno, NULL, "mount", "/", NULL);
   take_locks(p);
   run_hook(p, HOOK_EXEC);
   stop_here(p, STOP_FORK);
@@ -1002,6 +1144,7 @@ static int setup_run (lua_State *L) {
   plan *p = (plan *)luaL_checkudata(L, 1, NSLUA_SETUP);
   lua_settop(L, 1);
   p->L = L;
+  p->oom_self = 1;
   plan_child(p);
   return 0;
 }
@@ -1171,6 +1314,18 @@ static int clone_joined (lua_State *L, plan *p, unsigned long flags) {
       }
       j->inner = 1;
     }
+    /* plan.join_paths, after the user namespace (runc's order: what a
+    ** joined user namespace owns is joinable only from inside it) */
+    for (size_t k = 0; k < p->njoin; k++) {
+      size_t w;
+      for (w = 0; join_clone[w] != p->join_types[k]; w++)
+        ;
+      j->what = join_what[w];
+      if (setns(p->join_fds[k], p->join_types[k]) != 0) {
+        j->err = errno;
+        _exit(1);
+      }
+    }
     j->what = "setresuid owner";
     if (p->owner >= 0 && (flags & CLONE_NEWUSER) && owner_enter(&o, (uid_t)p->owner) != 0) {
       j->err = errno;
@@ -1206,6 +1361,28 @@ static int clone_joined (lua_State *L, plan *p, unsigned long flags) {
 }
 
 /*
+** After a clone that pushed 'nret' results (pid, or the failure triple):
+** the parent's steps on the waiting child, plan.oom_score_adj (see
+** write_oom).  A failure kills and reaps the child, which was never
+** released, and is the clone's failure.
+*/
+static int cloned (lua_State *L, const plan *p, int nret) {
+  char path[48];
+  pid_t pid;
+  int err, st;
+  if (nret != 1 || !p->has_oom)
+    return nret;
+  pid = (pid_t)lua_tointeger(L, -1);
+  if ((err = write_oom(p, pid)) == 0)
+    return 1;
+  kill(pid, SIGKILL);
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int)pid);
+  return nslua_fail(L, err, "write", path);
+}
+
+/*
 ** setup.clone(plan, flags) -> pid | nil, msg, errno
 ** Clone a child with the namespaces in 'flags' (ns.clone's names; fork
 ** semantics otherwise) that runs the plan: it never returns into Lua and
@@ -1225,8 +1402,8 @@ static int setup_clone (lua_State *L) {
   lua_settop(L, 2);
   p->L = L;
   nslua_check_single_thread(L, "setup.clone");
-  if (p->pidns_fd >= 0 || p->userns_fd >= 0)
-    return clone_joined(L, p, flags);
+  if (p->pidns_fd >= 0 || p->userns_fd >= 0 || p->njoin > 0)
+    return cloned(L, p, clone_joined(L, p, flags));
   owned = p->owner >= 0 && (flags & CLONE_NEWUSER);
 #if defined(NSLUA_ASAN)
   /* `make sanitize`: fork semantics (see nslua.h) */
@@ -1260,7 +1437,7 @@ static int setup_clone (lua_State *L) {
   if (pid < 0)
     return nslua_fail(L, errno, "clone", NULL);
   lua_pushinteger(L, pid);
-  return 1;
+  return cloned(L, p, 1);
 }
 
 /*
@@ -1303,6 +1480,8 @@ int nslua_open_setup (lua_State *L) {
   luaL_newmetatable(L, NSLUA_SETUP);
   lua_pushliteral(L, "nslua.setup plan");
   lua_setfield(L, -2, "__name");
+  lua_pushcfunction(L, setup_gc);
+  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   luaL_newlib(L, setup_funcs);
   return 1;

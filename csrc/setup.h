@@ -34,7 +34,7 @@
 #endif
 
 enum { OP_MOUNT, OP_ATTR, OP_MOVE, OP_MKDIR, OP_MKFILE, OP_SYMLINK, OP_CHMOD,
-       OP_WRITE, OP_MASK, OP_RO, OP_OVERLAY };
+       OP_WRITE, OP_MASK, OP_RO, OP_OVERLAY, OP_SYSCTL, OP_MKNOD, OP_DEVBIND };
 
 typedef struct step {
   int op;
@@ -43,13 +43,15 @@ typedef struct step {
   const char **lower;           /* overlay: the lower layers, uppermost first */
   size_t len, nlower;
   unsigned long flags;          /* mount(2) flags */
-  unsigned long long set;       /* mount_setattr attributes */
+  unsigned long long set, clr;  /* mount_setattr attributes: set, cleared */
   int rec, fd;
   int src_fd;                   /* mount: the source must be the file this caller's fd is, or -1 */
   int mountpoint;               /* attr: the target must be a mount point */
   unsigned int mode;
   unsigned int parents;         /* mkdir, mkfile: the mode of missing parent directories */
   long long uid, gid;           /* mkdir, write: the owner of what the step makes, or -1 */
+  int blockdev;                 /* mknod, devbind: a block device (else character) */
+  unsigned int major, minor;
 } step;
 
 

@@ -41,7 +41,7 @@
 **   exec <step> <errno>[ <detail>]
 **       A step of the exec tail failed; the writer then _exit(1)s.  Steps:
 **       stdio, cgroup, signals, fds, setsid, tty, ids, userns, pdeathsig,
-**       cwd, rlimit, caps, no_new_privs, seccomp, execve.  <detail> names
+**       cwd, rlimit, personality, caps, no_new_privs, seccomp, execve.  <detail> names
 **       the call or the rlimit (ids: keepcaps|setgroups|setresgid|
 **       setresuid; userns: setns; stdio: the path opened inside, the rest
 **       of the line, or "stderr" for the dup of stdout;

@@ -1,13 +1,18 @@
 /* steps.c - the executor's mount steps: paths resolved in the new root, mounts by fd. */
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "nslua.h"
@@ -427,7 +432,7 @@ static void attr_step (mounts *m, const step *s) {
       fail_at(m, s, EINVAL, "mount_setattr", s->path, " (not a mount point)");
     }
   }
-  if (nslua_setattr(fd, "", s->set, 0, -1, s->rec) != 0) {
+  if (nslua_setattr(fd, "", s->set, s->clr, -1, s->rec) != 0) {
     int err = errno;
     put(m, fd);
     fail_at(m, s, err, "mount_setattr", s->path, NULL);
@@ -588,10 +593,143 @@ static void overlay_step (mounts *m, const step *s) {
   mounted(m, fd, kind);
 }
 
+/*
+** A sysctl of the sandbox's namespaces: s->content written to s->target
+** ("sys/net/ipv4/ip_forward"; validated: no "..", only the namespaced
+** keys) in the proc at s->path, the new root's /proc (a proc file system
+** there, before the read-only paths), or else the host's at /.oldroot/proc.
+** The kernel takes the net or ipc namespace of the writer whichever proc
+** the file is opened in; RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+** RESOLVE_NO_XDEV keep the lookup inside that one proc mount, so nothing
+** mounted or linked over /proc/sys is followed.
+*/
+static void sysctl_step (mounts *m, const step *s) {
+  struct statfs sf;
+  struct open_how how;
+  char subject[PATH_MAX];
+  const char *proc = s->path;
+  int pfd, fd, err = 0;
+  ssize_t w;
+  pfd = open_path(m, s, s->path, O_PATH | O_DIRECTORY);
+  if (pfd >= 0 && (fstatfs(pfd, &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC)) {
+    put(m, pfd);
+    pfd = -1;
+  }
+  if (pfd < 0) {
+    proc = OLD_ROOT "/proc";
+    if ((pfd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+      fail_at(m, s, errno, "open", proc, NULL);
+  }
+  snprintf(subject, sizeof subject, "%s/%s", proc, s->target);
+  memset(&how, 0, sizeof how);
+  how.flags = O_WRONLY | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  fd = (int)syscall(SYS_openat2, pfd, s->target, &how, sizeof how);
+  if (fd < 0)
+    err = errno;
+  put(m, pfd);
+  if (fd < 0)
+    fail_at(m, s, err, "open", subject, NULL);
+  w = write(fd, s->content, s->len);
+  if (w < 0)
+    err = errno;
+  else if ((size_t)w != s->len)
+    err = EIO;
+  close(fd);
+  if (err != 0)
+    fail_at(m, s, err, "write", subject, NULL);
+}
+
+/* A device node of s->major:s->minor at s->path, mode s->mode, owned by
+** s->uid/s->gid (the sandbox has no user namespace: it may mknod).  An
+** existing node of the same kind and numbers will do; anything else
+** there fails with EEXIST. */
+static void mknod_step (mounts *m, const step *s) {
+  struct stat st;
+  const char *base;
+  mode_t type = s->blockdev ? S_IFBLK : S_IFCHR;
+  dev_t dev = makedev(s->major, s->minor);
+  int parent = open_parent(m, s, s->path, &base, "mknod");
+  if (mknodat(parent, base, type | (s->mode & 07777), dev) != 0) {
+    if (errno != EEXIST)
+      fail_at(m, s, errno, "mknod", s->path, NULL);
+    if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) != 0)
+      fail_at(m, s, errno, "stat", s->path, NULL);
+    if ((st.st_mode & S_IFMT) != type || st.st_rdev != dev)
+      fail_at(m, s, EEXIST, "mknod", s->path, " (another file is there)");
+  }
+  if ((s->uid >= 0 || s->gid >= 0) &&
+      fchownat(parent, base, s->uid >= 0 ? (uid_t)s->uid : (uid_t)-1,
+               s->gid >= 0 ? (gid_t)s->gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW) != 0)
+    fail_at(m, s, errno, "chown", s->path, NULL);
+}
+
+/* Depth-first search of the directory 'path' (at most 'depth' levels
+** below it, no symlink followed) for a node of 'type' and 'dev': 1 and
+** its path in out, or 0. */
+static int find_node (char *path, size_t len, size_t size, mode_t type, dev_t dev, int depth) {
+  struct dirent *e;
+  struct stat st;
+  int found = 0, fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  DIR *d;
+  if (fd < 0)
+    return 0;
+  if ((d = fdopendir(fd)) == NULL) {
+    close(fd);
+    return 0;
+  }
+  while (!found && (e = readdir(d)) != NULL) {
+    size_t n = strlen(e->d_name);
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || len + 1 + n + 1 > size)
+      continue;
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+      continue;
+    path[len] = '/';
+    memcpy(path + len + 1, e->d_name, n + 1);
+    if ((st.st_mode & S_IFMT) == type && st.st_rdev == dev)
+      found = 1;
+    else if (S_ISDIR(st.st_mode) && depth > 0)
+      found = find_node(path, len + 1 + n, size, type, dev, depth - 1);
+    if (!found)
+      path[len] = '\0';
+  }
+  closedir(d);
+  return found;
+}
+
+/* A bind of the host's node of the kind and numbers of s on the file at
+** s->path (the mkfile step before made it): the host's node of the same
+** name under /dev if it matches, else the first one a search of the
+** host's /dev finds. */
+static void devbind_step (mounts *m, const step *s) {
+  char src[PATH_MAX];
+  struct stat st;
+  mode_t type = s->blockdev ? S_IFBLK : S_IFCHR;
+  dev_t dev = makedev(s->major, s->minor);
+  const char *rel = strstr(s->path, "/dev/");
+  int fd, kind;
+  src[0] = '\0';
+  if (rel != NULL)
+    snprintf(src, sizeof src, OLD_ROOT "%s", rel);
+  if (src[0] == '\0' || lstat(src, &st) != 0 || (st.st_mode & S_IFMT) != type || st.st_rdev != dev) {
+    snprintf(src, sizeof src, OLD_ROOT "/dev");
+    if (!find_node(src, strlen(src), sizeof src, type, dev, 4)) {
+      char note[80];
+      snprintf(note, sizeof note, " (no %s device %u:%u on the host to bind)",
+               s->blockdev ? "block" : "character", s->major, s->minor);
+      fail_at(m, s, ENODEV, "mount", s->path, note);
+    }
+  }
+  fd = target(m, s, "mount", &kind);
+  if (mount(src, fd_path(m, fd), NULL, MS_BIND, NULL) != 0)
+    fail_at(m, s, errno, "mount", s->path, NULL);
+  mounted(m, fd, kind);
+}
+
 static void run_step (mounts *m, const step *s) {
   struct stat st;
   int fd, tree, kind;
-  if (s->op != OP_MOUNT && s->op != OP_MOVE && s->op != OP_OVERLAY)
+  if (s->op != OP_MOUNT && s->op != OP_MOVE && s->op != OP_OVERLAY && s->op != OP_DEVBIND)
     drop(m);
   switch (s->op) {
     case OP_MOUNT:
@@ -630,6 +768,15 @@ static void run_step (mounts *m, const step *s) {
       return;
     case OP_WRITE:
       write_step(m, s);
+      return;
+    case OP_SYSCTL:
+      sysctl_step(m, s);
+      return;
+    case OP_MKNOD:
+      mknod_step(m, s);
+      return;
+    case OP_DEVBIND:
+      devbind_step(m, s);
       return;
     case OP_MASK:  /* a directory gets an empty read-only tmpfs, anything else /dev/null */
     case OP_RO:

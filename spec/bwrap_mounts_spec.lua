@@ -9,7 +9,8 @@ local BWRAP = "/usr/bin/bwrap"
 local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 -- Run a base = "none" container (mnt, user and pid namespaces) whose
--- payload is sh -c 'script', with 'mounts' (Lua source of the list) and
+-- payload is sh -c 'script', with 'mounts' (Lua source of the list; nslua's
+-- default flags stated, as bwrap's front end does: launch.default_flags) and
 -- 'extra' (Lua source of more spec fields); returns ok, output.  A run
 -- that fails prints "REPORT <status> <code> <step>: <message>".
 local function nsl(mounts, script, extra, prelude)
@@ -17,7 +18,8 @@ local function nsl(mounts, script, extra, prelude)
     local nslua = require "nslua"
     %s
     local spec = { base = "none", namespaces = { mnt = true, user = true, pid = true },
-      argv = { "/bin/sh", "-c", %q }, mounts = %s, env = { PATH = "/usr/bin:/bin" } }
+      argv = { "/bin/sh", "-c", %q }, mounts = require("nslua.launch").default_flags(%s),
+      env = { PATH = "/usr/bin:/bin" } }
     for k, v in pairs(%s) do spec[k] = v end
     local r = assert(nslua.container(spec):run())
     if r.status ~= "exited" or r.exit_code ~= 0 then

@@ -441,8 +441,10 @@ end)
 -- it needs): the plan's shape, no kernel.
 describe("nslua.launch: base none and bwrap's mount kinds", function()
   local NS = { mnt = true, user = true, pid = true, net = false, ipc = false, uts = false, cgroup = false }
+  -- bwrap's and isolate's specs: base "none" with nslua's default mount
+  -- flags stated (launch.default_flags), as those front ends make them
   local function none(mounts, extra)
-    local t = { base = "none", namespaces = NS, net = "host", mounts = mounts }
+    local t = { base = "none", namespaces = NS, net = "host", mounts = launch.default_flags(mounts) }
     for k, v in pairs(extra or {}) do t[k] = v end
     return spec_of(t)
   end

@@ -586,7 +586,7 @@ describe("nslua.validate", function()
         errs { mounts = { a = { type = "dir", target = "/d" } } })
       assert.same({ "mounts[1]: must be a table" }, errs { mounts = { "/usr" } })
       local types = "bind, bind-idmap, dev-bind, tmpfs, proc, dev, mqueue, sysfs, " ..
-        "overlay, dir, symlink, file, remount-ro, chmod"
+        "overlay, dir, symlink, file, remount-ro, chmod, devpts, cgroup, device"
       assert.same({ "mounts[1].type: must be one of " .. types },
         errs(m1 { type = "nfs", target = "/n" }))
       assert.same({ "mounts[1].type: must be one of " .. types }, errs(m1 { target = "/n" }))
@@ -883,8 +883,10 @@ describe("nslua.validate", function()
     it("rejects unknown names, non-strings and non-lists", function()
       assert.same({ "caps[1]: unknown capability 'net_bind'", "caps[3]: must be a string",
         "caps[4]: unknown capability 'cap_'" }, errs { caps = { "net_bind", "chown", 5, "cap_" } })
-      assert.same({ "caps: must be a list of capability names" }, errs { caps = "all" })
-      assert.same({ "caps: must be a list of capability names" },
+      assert.same({ "caps: must be a list of capability names or a table of sets "
+        .. "{ bounding, effective, permitted, inheritable, ambient }" }, errs { caps = "all" })
+      assert.same({ "caps: must be a list of capability names or a table of sets "
+        .. "{ bounding, effective, permitted, inheritable, ambient }" },
         errs { caps = { net_raw = true } })
     end)
   end)

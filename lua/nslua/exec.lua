@@ -59,7 +59,10 @@ function M.parse_record(info)
   end
   for _, kv in ipairs(tabs(info.rlimits)) do
     local k, v = kv:match("^([%w_]+)=(.*)$")
-    local n = k and rlimit_value(v)
+    -- "SOFT:HARD" (launch.rlimit_text of a pair) or one value
+    local s, h = (v or ""):match("^([^:]+):([^:]+)$")
+    local n = k and (s and rlimit_value(s) and rlimit_value(h) and { rlimit_value(s), rlimit_value(h) }
+      or rlimit_value(v))
     if not n then return nil, ("bad rlimit '%s' in the state record"):format(kv) end
     r.rlimits[k] = n
   end

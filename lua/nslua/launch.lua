@@ -17,6 +17,7 @@
 --   the host), net (net.plan's table), getenv (keep_env and TERM values).
 local validate = require "nslua.validate"
 local ALL_CAPS = validate.CAPS
+local JOIN_NS = validate.JOIN_NS
 
 local M = {}
 
@@ -55,6 +56,66 @@ end
 
 local function add(steps, s) steps[#steps + 1] = s end
 
+--- The flags each mount type has when the spec does not say (every mount
+-- nosuid and nodev but the device binds; proc, mqueue and sysfs noexec
+-- too): what a mount's absent nosuid/nodev/noexec mean, except with
+-- base = "none", where absent means not set (the OCI front end's mounts
+-- say exactly what they want).
+M.DEFAULT_FLAGS = {
+  bind = NOSUIDDEV, ["bind-idmap"] = NOSUIDDEV, ["dev-bind"] = { nosuid = true },
+  tmpfs = NOSUIDDEV, overlay = NOSUIDDEV,
+  proc = { nosuid = true, nodev = true, noexec = true }, mqueue = { nosuid = true, nodev = true, noexec = true },
+  sysfs = { nosuid = true, nodev = true, noexec = true },
+  devpts = { nosuid = true, noexec = true },
+  cgroup = { nosuid = true, nodev = true, noexec = true },
+}
+M.FLAG_NAMES = { "nosuid", "nodev", "noexec" }
+
+--- Fill in each mount's absent nosuid/nodev/noexec with DEFAULT_FLAGS
+-- (in place): a front end with base = "none" that wants nslua's default
+-- flags (bwrap, isolate) says so with this.
+function M.default_flags(mounts)
+  for _, m in ipairs(mounts or {}) do
+    local d = M.DEFAULT_FLAGS[m.type]
+    if d then
+      for _, k in ipairs(M.FLAG_NAMES) do
+        if m[k] == nil then m[k] = d[k] or false end
+      end
+    end
+  end
+  return mounts
+end
+
+-- The nosuid/nodev/noexec set of mount m: what it says; absent, false
+-- with base = "none" (ctx.exact), else DEFAULT_FLAGS; extra (rdonly ...)
+-- added.
+local function mount_flags(m, ctx, extra)
+  local d = M.DEFAULT_FLAGS[m.type or "bind"] or {}
+  local out = {}
+  for _, k in ipairs(M.FLAG_NAMES) do
+    local v = m[k]
+    if v == nil then v = not ctx.exact and d[k] or false end
+    out[k] = v or nil
+  end
+  for k, v in pairs(extra or {}) do out[k] = v end
+  return out
+end
+
+-- m.propagation ("rprivate", "shared" ...) as mount(2) flags, or nil.
+local function propagation(p)
+  if not p then return nil end
+  local rec = p:sub(1, 1) == "r" and p ~= "r"
+  local kind = rec and p:sub(2) or p
+  return { [kind] = true, rec = rec or nil }
+end
+M.propagation = propagation
+
+-- A step that changes the propagation of the mount at 'target', when asked.
+local function propagate(steps, m, target)
+  local fl = propagation(m.propagation)
+  if fl then add(steps, { op = "mount", path = NEW .. target, flags = fl, what = target }) end
+end
+
 --- The mode of the missing parent directories of a target whose own mode
 -- is 'mode' (bubblewrap's least astonishment): 0700, plus r-x for the
 -- group and for others when the mode grants them anything.  nil (the
@@ -74,26 +135,38 @@ local parent_mode = M.parent_mode
 -- the parent read from it, and the executor checks that it is still the
 -- fd's file and mounts that.  A mount point the bind makes is a directory
 -- 0755 or an empty file 0444 (the executor's defaults).
-local function bind(steps, m, kind, key, fd_path)
+local function bind(steps, m, kind, key, fd_path, ctx)
   local isdir = kind ~= "file"
+  local fl = mount_flags(m, ctx or {}, { rdonly = m.ro or nil })
   add(steps, { op = isdir and "mkdir" or "mkfile", path = NEW .. m.target, what = m.target })
   if key then
     add(steps, { op = "move", tree = key, path = NEW .. m.target, what = m.target })
+    -- the parent's tree has nosuid, nodev (not a dev-bind) and noexec as
+    -- asked (resources.lua): a flag the mount must not have is cleared
+    local clear = {}
+    if not fl.nosuid then clear.nosuid = true end
+    if not fl.nodev and not m.dev then clear.nodev = true end
+    if next(clear) then
+      add(steps, { op = "attr", path = NEW .. m.target, set = {}, clear = clear,
+                   rec = m.recursive ~= false, what = m.target })
+    end
+    propagate(steps, m, m.target)
     return
   end
-  local attrs = m.ro and { rdonly = true, nosuid = true, nodev = not m.dev, noexec = m.noexec }
-    or { nosuid = true, nodev = not m.dev, noexec = m.noexec }
   add(steps, { op = "mount", src = OLD .. (m.source or fd_path), src_fd = m.source_fd,
                path = NEW .. m.target, flags = { bind = true, rec = m.recursive ~= false }, what = m.target })
-  add(steps, { op = "attr", path = NEW .. m.target, set = attrs,
-               rec = m.recursive ~= false, what = m.target })
+  if next(fl) then
+    add(steps, { op = "attr", path = NEW .. m.target, set = fl,
+                 rec = m.recursive ~= false, what = m.target })
+  end
+  propagate(steps, m, m.target)
 end
 
 -- A fresh proc; 'hidepid' (0-2, proc(5)) hides other users' processes.
-local function proc_mount(steps, target, hidepid)
+local function proc_mount(steps, target, hidepid, fl)
   add(steps, { op = "mkdir", path = NEW .. target, what = target })
   add(steps, { op = "mount", src = "proc", fstype = "proc", path = NEW .. target,
-               flags = { nosuid = true, nodev = true, noexec = true },
+               flags = fl or { nosuid = true, nodev = true, noexec = true },
                data = hidepid and ("hidepid=%d"):format(hidepid) or nil, what = target })
 end
 
@@ -134,14 +207,17 @@ local function dev_mount(steps, target, tty_gid, shm_dir)
 end
 
 -- 'mk' (a spec's tmpfs): the mkdir step's parents mode and owner
-local function tmpfs_mount(steps, target, size, mode, owner, mk)
+-- 'fl': the mount flags (default nosuid, nodev); 'extra': more options
+-- (a spec's `data`), after nslua's own
+local function tmpfs_mount(steps, target, size, mode, owner, mk, fl, extra)
   local data = ("mode=%04o,size=%d"):format(mode or 493, size or M.TMPFS_SIZE)
   if owner then data = data .. (",uid=%d,gid=%d"):format(owner.uid, owner.gid) end
+  if extra then data = data .. "," .. extra end
   mk = mk or {}
   add(steps, { op = "mkdir", path = NEW .. target, parents = mk.parents, uid = mk.uid, gid = mk.gid,
                what = target })
   add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = NEW .. target,
-               flags = { nosuid = true, nodev = true }, data = data, what = target })
+               flags = fl or { nosuid = true, nodev = true }, data = data, what = target })
 end
 
 -- One builder per mount type of the spec; ctx carries the plan-wide
@@ -150,7 +226,7 @@ local kinds = {}
 
 local function bind_kind(steps, m, ctx)
   bind(steps, m, ctx.res.sources[m.index], ctx.res.trees[m.key] and m.key or nil,
-    m.source_fd and (ctx.res.fd_paths or {})[m.index])
+    m.source_fd and (ctx.res.fd_paths or {})[m.index], ctx)
 end
 kinds.bind = bind_kind
 kinds["bind-idmap"] = bind_kind
@@ -165,19 +241,81 @@ local function owned(step, ctx)
   return step
 end
 kinds.tmpfs = function(steps, m, ctx)
-  tmpfs_mount(steps, m.target, m.size, m.mode or 493, ctx.owner, owned({ parents = parent_mode(m.mode) }, ctx))
+  tmpfs_mount(steps, m.target, m.size, m.mode or 493, ctx.owner, owned({ parents = parent_mode(m.mode) }, ctx),
+    mount_flags(m, ctx), m.data)
+  propagate(steps, m, m.target)
 end
-kinds.proc = function(steps, m) proc_mount(steps, m.target, m.hidepid) end
+kinds.proc = function(steps, m, ctx) proc_mount(steps, m.target, m.hidepid, mount_flags(m, ctx)) end
 kinds.dev = function(steps, m, ctx) dev_mount(steps, m.target, ctx.tty_gid, ctx.base_none) end
-kinds.mqueue = function(steps, m)
+-- A new devpts instance: the spec's options (OCI's "newinstance,
+-- ptmxmode=0666,mode=0620,gid=5"), else /dev/pts's of the default /dev.
+kinds.devpts = function(steps, m, ctx)
+  local data = m.data or ("newinstance,ptmxmode=0666,mode=620" .. (ctx.tty_gid and ",gid=5" or ""))
+  add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
+  add(steps, { op = "mount", src = "devpts", fstype = "devpts", path = NEW .. m.target,
+               flags = mount_flags(m, ctx), data = data, what = m.target })
+end
+
+-- The container's cgroup view (OCI's "cgroup" mount): a tmpfs at the
+-- target with, for each hierarchy the host has (cgroup.detect: cgroup v1
+-- controllers and cgroup2), a bind of the group nslua's caller is in (the
+-- sandbox's own nslua-<id> groups show below it) at target/<the
+-- hierarchy's mount name>, all read-only with ro.  A fresh cgroup mount
+-- is no choice: the kernel refuses cgroup v1 mounts in a user namespace
+-- (and cgroup2 on this kind of hybrid host), so this is runc's v1 layout
+-- by binds.  res.cgroup_layout (tests) stands for the host's.
+kinds.cgroup = function(steps, m, ctx)
+  local layout = ctx.res.cgroup_layout
+  if layout == nil then layout = require("nslua.cgroup").detect() or { hierarchies = {} } end
+  local fl = mount_flags(m, ctx)
+  add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
+  add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = NEW .. m.target, flags = fl,
+               data = "mode=0755,size=65536", what = m.target })
+  local names, seen = {}, {}
+  for _, h in ipairs(layout.hierarchies or {}) do
+    local name = h.mount:match("([^/]+)$")
+    if name and not seen[name] then
+      seen[name] = true
+      names[#names + 1] = { name = name, dir = h.dir }
+    end
+  end
+  table.sort(names, function(a, b) return a.name < b.name end)
+  local set = mount_flags(m, ctx, { rdonly = m.ro or nil })
+  for _, h in ipairs(names) do
+    local at = (m.target == "/" and "" or m.target) .. "/" .. h.name
+    add(steps, { op = "mkdir", path = NEW .. at, what = at })
+    add(steps, { op = "mount", src = OLD .. h.dir, path = NEW .. at, flags = { bind = true }, what = at })
+    if next(set) then add(steps, { op = "attr", path = NEW .. at, set = set, what = at }) end
+  end
+  if m.ro then add(steps, { op = "attr", path = NEW .. m.target, set = { rdonly = true }, what = m.target }) end
+end
+
+-- A device node (OCI's linux.devices): made by mknod when the sandbox
+-- has no user namespace (a user namespace's root may not make device
+-- nodes), owned by uid/gid; else a bind of a host node of the same kind
+-- and numbers, which the executor finds under the host's /dev.
+kinds.device = function(steps, m, ctx)
+  if ctx.host_ids then
+    local dir = dirname(m.target)
+    add(steps, { op = "mkdir", path = NEW .. dir, what = m.target })
+    add(steps, { op = "mknod", path = NEW .. m.target, kind = m.kind, major = m.major, minor = m.minor,
+                 mode = m.mode or 438, uid = m.uid, gid = m.gid, what = m.target })
+  else
+    add(steps, { op = "mkfile", path = NEW .. m.target, what = m.target })
+    add(steps, { op = "devbind", path = NEW .. m.target, kind = m.kind, major = m.major, minor = m.minor,
+                 what = m.target })
+  end
+end
+
+kinds.mqueue = function(steps, m, ctx)
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
   add(steps, { op = "mount", src = "mqueue", fstype = "mqueue", path = NEW .. m.target,
-               flags = { nosuid = true, nodev = true, noexec = true }, what = m.target })
+               flags = mount_flags(m, ctx or {}), what = m.target })
 end
-kinds.sysfs = function(steps, m)
+kinds.sysfs = function(steps, m, ctx)
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
   add(steps, { op = "mount", src = "sysfs", fstype = "sysfs", path = NEW .. m.target,
-               flags = { nosuid = true, nodev = true, noexec = true, rdonly = true }, what = m.target })
+               flags = mount_flags(m, ctx, { rdonly = m.ro ~= false or nil }), what = m.target })
 end
 -- the mode applies when the directory is made; an existing one keeps its own
 kinds.dir = function(steps, m, ctx)
@@ -246,7 +384,7 @@ kinds.overlay = function(steps, m, ctx)
   end
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
   add(steps, { op = "overlay", lower = lower, upper = upper, work = work, path = NEW .. m.target,
-               flags = { nosuid = true, nodev = true, rdonly = m.ro or nil }, what = m.target })
+               flags = mount_flags(m, ctx, { rdonly = m.ro or nil }), what = m.target })
 end
 
 -- ------------------------------------------------------- /proc and /sys
@@ -278,7 +416,8 @@ end
 -- Mount types that put something on their target (dir and symlink steps
 -- only make one if it is missing).
 local COVERS = { bind = true, ["dev-bind"] = true, ["bind-idmap"] = true, tmpfs = true, proc = true,
-                 dev = true, mqueue = true, sysfs = true, overlay = true, file = true }
+                 dev = true, mqueue = true, sysfs = true, overlay = true, file = true, devpts = true,
+                 cgroup = true, device = true }
 
 --- Where host file systems show inside, in mount order: a list of
 -- { host = PATH, at = INSIDE PATH } for the rootfs, the base /proc and each
@@ -366,6 +505,7 @@ local function mount_plan(spec, res, ident)
   local ns = spec.namespaces
   local ctx = {
     res = res, nfiles = 0, file_bytes = 0, noverlays = 0, base_none = spec.base == "none",
+    exact = spec.base == "none", host_ids = validate.host_user(spec.user),
     tty_gid = (ident and ident.map == "all") or validate.host_user(spec.user),
     owner = ident and { uid = ident.uid, gid = ident.gid },
   }
@@ -403,7 +543,7 @@ local function mount_plan(spec, res, ident)
   if spec.base ~= "none" then
     if ns.pid then proc_mount(steps, "/proc") end
     dev_mount(steps, "/dev", ctx.tty_gid)
-    if ns.ipc then kinds.mqueue(steps, { target = "/dev/mqueue" }) end
+    if ns.ipc then kinds.mqueue(steps, { type = "mqueue", target = "/dev/mqueue" }) end
     tmpfs_mount(steps, "/tmp", M.TMPFS_SIZE, 1023)
   end
   for i, m in ipairs(spec.mounts or {}) do
@@ -412,7 +552,28 @@ local function mount_plan(spec, res, ident)
       kinds[m.type](steps, setmetatable({ index = i, key = M.tree_key(i) }, { __index = m }), ctx)
     end
   end
-  protect(steps, spec, res)
+  -- spec.sysctl: through the new root's /proc (before the read-only
+  -- /proc/sys below; the host's proc when there is no proc there)
+  local keys = {}
+  for k in pairs(spec.sysctl or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    add(steps, { op = "sysctl", path = NEW .. "/proc", target = "sys/" .. k:gsub("%.", "/"),
+                 content = spec.sysctl[k], what = ("sysctl[%q]"):format(k) })
+  end
+  if spec.masks then
+    -- the spec's own lists (OCI's readonlyPaths, then maskedPaths, as
+    -- runc applies them): inside paths, after every mount, instead of
+    -- Docker's lists
+    for _, op in ipairs { "ro", "mask" } do
+      for _, p in ipairs(spec.masks[op == "ro" and "readonly" or "masked"]) do
+        local at = normpath(p)
+        add(steps, { op = op, path = NEW .. (at == "/" and "" or at), what = at })
+      end
+    end
+  else
+    protect(steps, spec, res)
+  end
   -- the default root ends read-only; a mount of the spec on "/" (a bind,
   -- a tmpfs, an overlay) keeps its own: a rw `--bind / /` stays rw
   local own_root = false
@@ -531,11 +692,15 @@ end
 
 -- rlimits for the exec tail: core = 0 by default (not with base = "none"),
 -- RLIMIT_CPU as a backstop of the cpu-time limit, RLIMIT_FSIZE for the
--- output limit.
+-- output limit.  A value is one number (soft = hard) or { soft, hard }
+-- (spec.rlimits, when they differ); math.huge is no limit.
 local function rlimits(spec)
   local r = {}
-  for k, v in pairs(spec.limits.rlimits or {}) do
-    r[k] = v == "unlimited" and math.huge or v
+  local function num(v) return v == "unlimited" and math.huge or v end
+  for k, v in pairs(spec.limits.rlimits or {}) do r[k] = num(v) end
+  for k, v in pairs(spec.rlimits or {}) do
+    local soft, hard = num(v.soft), num(v.hard)
+    r[k] = soft == hard and soft or { soft, hard }
   end
   if r.core == nil and spec.base ~= "none" then r.core = 0 end
   local l = spec.limits
@@ -630,9 +795,16 @@ function M.plan(spec, res)
   table.sort(nsl)
   plan.namespaces = nsl
   if res.pool then plan.join = { "net" } end
+  -- spec.join: setup.plan opens the paths (checked to be namespace files
+  -- of that type) and the clone's helper joins them, in this order
+  local jp = {}
+  for _, k in ipairs(JOIN_NS) do
+    if spec.join and spec.join[k] then jp[#jp + 1] = { ns = k, path = spec.join[k] } end
+  end
+  if #jp > 0 then plan.join_paths = jp end
   local ident = identity(spec, res)
   plan.identity = ident
-  if spec.namespaces.uts then plan.hostname = spec.hostname end
+  if spec.namespaces.uts then plan.hostname, plan.domainname = spec.hostname, spec.domainname end
   plan.net = net_plan(spec, res)
   -- what the parent makes on the host side (resources wanted; see net.plan)
   if res.net and (res.net.mode == "veth" or res.net.mode == "bridge") then
@@ -646,12 +818,16 @@ function M.plan(spec, res)
   -- whatever they make of ours: nothing is owned by, or switched to, a
   -- planned id
   local caller_maps = spec.sync and spec.sync.userns_block_fd ~= nil and ident.mode == "caller"
+  -- the root's propagation after the pivot (runc's rootfsPropagation)
+  plan.rootfs_propagation = spec.namespaces.mnt and spec.rootfs_propagation or nil
   if spec.namespaces.mnt then
     plan.mounts = mount_plan(spec, res, ident.mode ~= "host" and ident.uid ~= nil and not caller_maps
       and ident or nil)
   end
   plan.tty = spec.tty or nil
-  local caps = spec.caps or {}
+  -- the list form (the union of the set form's sets)
+  local caps = {}
+  for i, c in ipairs(spec.caps or {}) do caps[i] = c end
   local un = spec.userns or {}
   -- kept capabilities, and userns.disable (the command's namespace must
   -- not be the one whose max_user_namespaces is 1), need the nested one;
@@ -685,7 +861,11 @@ function M.plan(spec, res)
     seccomp_bpf = bpf_sizes(spec.seccomp_bpf),
     stdio_inside = stdio_inside, stderr_to_stdout = stderr_to_stdout,
     exec_error = spec.exec_error,
+    -- the OCI process fields: the command's umask; no_new_privs = false
+    -- (absent: true) loads the seccomp filters before the capability drop
+    umask = spec.umask, personality = spec.personality,
   }
+  if spec.no_new_privs == false then exec.no_new_privs = false end
   if ident.mode ~= "host" and not caller_maps then
     exec.uid, exec.gid = ident.uid, ident.gid
     if ident.mode == "slot" then exec.groups = {} end
@@ -694,9 +874,18 @@ function M.plan(spec, res)
     -- map = "host": host ids (as root; the groups given, or none)
     exec.uid, exec.gid, exec.groups = ident.uid, ident.gid, ident.groups or {}
   end
+  -- caps in the set form: each set as it is (exec.caps stays their union)
+  if spec.caps and spec.caps.bounding then
+    local sets = {}
+    for _, s in ipairs(require("nslua.validate").CAP_SETS) do sets[s] = spec.caps[s] end
+    exec.cap_sets = sets
+    exec.host_caps = nil
+  end
   plan.exec = exec
   if spec.init == false then plan.init = false end
   plan.detach = spec.detach or nil
+  -- written by setup.clone into /proc/<child>/oom_score_adj before the release
+  plan.oom_score_adj = spec.oom_score_adj
   plan.die_with_parent = spec.die_with_parent or nil
   if spec.lock_files and #spec.lock_files > 0 then plan.lock_files = spec.lock_files end
   if spec.sync and next(spec.sync) then plan.sync = spec.sync end
@@ -783,12 +972,16 @@ end
 -- One line per mount step (mkdir and mkfile steps are implied).
 local function explain_step(s)
   local function p(x) return (x:gsub("^" .. NEW, ""):gsub("^" .. OLD, "host:")) end
-  if s.op == "mount" then
+  if s.op == "mount" and not s.src then
+    return ("propagation %s on %s"):format(table.concat(flags(s.flags), ","), s.what)
+  elseif s.op == "mount" then
     local fl = flags(s.flags)
     return ("mount %s on %s%s%s"):format(s.fstype or p(s.src), p(s.path) == "" and "/" or p(s.path),
       #fl > 0 and (" [" .. table.concat(fl, ",") .. "]") or "", s.data and (" " .. s.data) or "")
   elseif s.op == "attr" then
-    return ("set %s on %s%s"):format(table.concat(flags(s.set), ","), s.what,
+    local cl = flags(s.clear)
+    return ("set %s%s on %s%s"):format(table.concat(flags(s.set), ","),
+      #cl > 0 and ((#flags(s.set) > 0 and ", " or "") .. "clear " .. table.concat(cl, ",")) or "", s.what,
       s.rec and " (recursive)" or s.mountpoint and " (the mount there, not those below it)" or "")
   elseif s.op == "move" then
     return ("attach the detached tree %s on %s"):format(s.tree, s.what)
@@ -809,7 +1002,23 @@ local function explain_step(s)
     return ("read-only %s"):format(s.what)
   elseif s.op == "chmod" then
     return ("chmod %04o %s"):format(s.mode, s.what)
+  elseif s.op == "mknod" then
+    return ("mknod %s %s %d:%d %04o%s"):format(s.what, s.kind, s.major, s.minor, s.mode,
+      s.uid and (" owner %s:%s"):format(tostring(s.uid), tostring(s.gid)) or "")
+  elseif s.op == "devbind" then
+    return ("device %s: a bind of the host's %s %d:%d node"):format(s.what, s.kind, s.major, s.minor)
+  elseif s.op == "sysctl" then
+    return ("sysctl %s = %s (the new root's /proc, else the host's)"):format(
+      s.target:sub(5):gsub("/", "."), s.content)
   end
+end
+
+--- An rlimit of plan.exec.rlimits as text: "unlimited", "N", or for a
+-- { soft, hard } pair "SOFT:HARD" (what a state record stores; nslua.exec
+-- reads both forms back).
+function M.rlimit_text(v)
+  if type(v) == "table" then return M.rlimit_text(v[1]) .. ":" .. M.rlimit_text(v[2]) end
+  return v == math.huge and "unlimited" or tostring(v)
 end
 
 --- The plan as lines of text: what `nslua explain` prints.
@@ -840,6 +1049,9 @@ function M.explain(plan)
         .. " inside 0 stays the slot's", ident.uid, ident.gid, ident.host_uid, ident.host_gid)
     end
   end
+  for _, j in ipairs(plan.join_paths or {}) do
+    p("join: %s namespace %s (setns before the clone)", j.ns, j.path)
+  end
   if plan.pidns_fd then
     p("pid namespace: the clone is born in the caller's (fd %d)%s", plan.pidns_fd,
       table.concat(plan.namespaces, " "):match("pid") and ", its new one a child of it" or "")
@@ -851,6 +1063,7 @@ function M.explain(plan)
   if un.after then p("user namespace: joins the caller's (fd %d) after set-up, before exec", un.after) end
   if un.assert_disabled then p("user namespaces: set-up fails unless creating one is refused") end
   if plan.hostname then p("hostname: %s", plan.hostname) end
+  if plan.domainname then p("domainname: %s", plan.domainname) end
   local n = plan.net
   if not n then
     p("network: %s", plan.join and "the pool's namespace (lo up)" or "host")
@@ -872,6 +1085,7 @@ function M.explain(plan)
     local line = explain_step(s)
     if line then p("mount: %s", line) end
   end
+  if plan.rootfs_propagation then p("mount: / becomes %s after the pivot", plan.rootfs_propagation) end
   if plan.tty then p("tty: a pty of the sandbox's devpts, proxied by nslua") end
   for _, h in ipairs(plan.hooks or {}) do p("hook: %s (Lua, in the child)", h) end
   if plan.nested_userns then
@@ -894,11 +1108,29 @@ function M.explain(plan)
   table.sort(rl)
   for _, k in ipairs(rl) do
     local v = e.rlimits[k]
-    p("rlimit: %s = %s", k, v == math.huge and "unlimited" or tostring(v))
+    if type(v) == "table" then
+      p("rlimit: %s = %s soft, %s hard", k, M.rlimit_text(v[1]), M.rlimit_text(v[2]))
+    else
+      p("rlimit: %s = %s", k, M.rlimit_text(v))
+    end
   end
-  p("capabilities: %s", e.host_caps and "all (the caller's sets as they are)"
-    or #e.caps > 0 and table.concat(e.caps, " ") or "none")
+  if e.cap_sets then
+    for _, s in ipairs(require("nslua.validate").CAP_SETS) do
+      p("capabilities: %s: %s", s, #e.cap_sets[s] > 0 and table.concat(e.cap_sets[s], " ") or "none")
+    end
+  else
+    p("capabilities: %s", e.host_caps and "all (the caller's sets as they are)"
+      or #e.caps > 0 and table.concat(e.caps, " ") or "none")
+  end
   p("seccomp: %s", tostring(e.seccomp))
+  if e.no_new_privs == false then
+    p("no_new_privs: not set (the seccomp filters load before the capability drop)")
+  end
+  if e.umask then p("umask: %04o", e.umask) end
+  if e.personality then p("personality: %s (personality(2) before the exec)", e.personality) end
+  if plan.oom_score_adj then
+    p("oom_score_adj: %d (written by the parent before the release)", plan.oom_score_adj)
+  end
   for i, insns in ipairs(e.seccomp_bpf or {}) do
     p("seccomp: then BPF program %d (%d instruction%s)", i, insns, insns == 1 and "" or "s")
   end

@@ -43,9 +43,15 @@ M.LIMITS = {
   output = { kind = "size", min = 1, help = "Output limit (SIZE)." },
 }
 
---- The resource limits of `limits.rlimits` (setrlimit), each a count or a
--- size, or "unlimited".
-M.RLIMIT_KEYS = { "as", "core", "fsize", "memlock", "nofile", "nproc", "stack" }
+--- The resource limits (setrlimit(2): every RLIMIT_* in lower case
+-- without the prefix) of `limits.rlimits` (one value, soft = hard) and of
+-- the spec's `rlimits` ({ soft, hard }), each a count or a size, or
+-- "unlimited".  cpu counts seconds, rttime microseconds, nice and rtprio
+-- the kernel's ceilings (nice: 20 - the lowest nice value).
+M.RLIMIT_KEYS = {
+  "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
+  "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",
+}
 M.RLIMITS = {
   nofile = { kind = "count", min = 0, unlimited = true },
   nproc = { kind = "count", min = 0, unlimited = true },
@@ -54,6 +60,15 @@ M.RLIMITS = {
   core = { kind = "size", min = 0, unlimited = true },
   as = { kind = "size", min = 0, unlimited = true },
   memlock = { kind = "size", min = 0, unlimited = true },
+  cpu = { kind = "count", min = 0, unlimited = true },
+  data = { kind = "size", min = 0, unlimited = true },
+  rss = { kind = "size", min = 0, unlimited = true },
+  msgqueue = { kind = "size", min = 0, unlimited = true },
+  locks = { kind = "count", min = 0, unlimited = true },
+  sigpending = { kind = "count", min = 0, unlimited = true },
+  nice = { kind = "count", min = 0, max = 40, unlimited = true },
+  rtprio = { kind = "count", min = 0, max = 99, unlimited = true },
+  rttime = { kind = "count", min = 0, unlimited = true },
 }
 
 --- The limits cgroup.new writes (those with a controller), in KEYS order.

@@ -109,8 +109,31 @@ local function has_all(list)
   return false
 end
 
--- Capabilities both lists allow, spelt and ordered as in a.
+local CAP_SETS <const> = { "bounding", "permitted", "effective", "inheritable", "ambient" }
+
+-- Capabilities both lists allow, spelt and ordered as in a.  The set form
+-- ({ bounding = {...}, ... }) intersects set by set, a list counting as
+-- that list in every set (an absent set is empty).
+local function is_sets(t)
+  if type(t) ~= "table" then return false end
+  for _, s in ipairs(CAP_SETS) do
+    if t[s] ~= nil then return true end
+  end
+  return false
+end
+
 local function intersect_caps(a, b)
+  if is_sets(a) or is_sets(b) then
+    local out = {}
+    for _, s in ipairs(CAP_SETS) do
+      local function set_of(t)
+        if is_sets(t) then return t[s] or {} end
+        return t
+      end
+      out[s] = intersect_caps(set_of(a), set_of(b))
+    end
+    return out
+  end
   if has_all(a) then return copy(b) end
   if has_all(b) then return copy(a) end
   local inb, seen, out = {}, {}, {}

@@ -36,7 +36,8 @@ M.CAPS = {
 --- Mount types, in DESIGN order.
 M.MOUNT_TYPES = {
   "bind", "bind-idmap", "dev-bind", "tmpfs", "proc", "dev", "mqueue",
-  "sysfs", "overlay", "dir", "symlink", "file", "remount-ro", "chmod",
+  "sysfs", "overlay", "dir", "symlink", "file", "remount-ro", "chmod", "devpts", "cgroup",
+  "device",
 }
 
 local function set(list)
@@ -56,6 +57,9 @@ local FIELDS = set {
   "net", "limits", "caps", "seccomp", "env", "keep_env", "stdio", "tty",
   "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error", "detach",
+  -- the process fields of OCI front ends (README "The spec")
+  "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl", "masks",
+  "rootfs_propagation", "personality", "join",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid", "groups", "uid_map", "gid_map" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -65,6 +69,8 @@ local SYNC_FIELDS = set { "block_fd", "userns_block_fd", "sync_fd" }
 local NET_FIELDS = set { "veth", "bridge", "addr", "gateway" }
 local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route", "isolate_host" }
 local USERNS_FIELDS = set { "fd", "after", "disable", "assert_disabled" }
+local RLIMIT_PAIR = set { "soft", "hard" }
+local MASKS_FIELDS = set { "masked", "readonly" }
 
 -- Every field a mount may carry, and which of them each type accepts.
 -- Overlay: `lower` is the list of lower directories (uppermost first),
@@ -77,15 +83,20 @@ local USERNS_FIELDS = set { "fd", "after", "disable", "assert_disabled" }
 local MOUNT_FIELDS = set {
   "type", "source", "source_fd", "target", "ro", "try", "recursive", "size", "mode",
   "content", "lower", "upper", "work", "inplace", "noexec", "hidepid",
+  "nosuid", "nodev", "propagation", "data", "kind", "major", "minor", "uid", "gid",
 }
-local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive", "noexec" }
+local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive", "noexec",
+                   "nosuid", "nodev", "propagation" }
 local PSEUDO = set { "type", "target", "ro" }
+local FLAGGED = set { "type", "target", "ro", "nosuid", "nodev", "noexec" }
 local MOUNT_ALLOWED = {
   bind = BIND, ["bind-idmap"] = BIND, ["dev-bind"] = BIND,
-  tmpfs = set { "type", "target", "ro", "size", "mode" },
-  proc = set { "type", "target", "ro", "hidepid" },
-  dev = PSEUDO, mqueue = PSEUDO, sysfs = PSEUDO,
-  overlay = set { "type", "target", "ro", "lower", "upper", "work", "size" },
+  tmpfs = set { "type", "target", "ro", "size", "mode", "nosuid", "nodev", "noexec", "data", "propagation" },
+  proc = set { "type", "target", "ro", "hidepid", "nosuid", "nodev", "noexec" },
+  dev = PSEUDO, mqueue = FLAGGED, sysfs = FLAGGED, cgroup = FLAGGED,
+  devpts = set { "type", "target", "nosuid", "nodev", "noexec", "data" },
+  device = set { "type", "target", "kind", "major", "minor", "mode", "uid", "gid" },
+  overlay = set { "type", "target", "ro", "lower", "upper", "work", "size", "nosuid", "nodev", "noexec" },
   dir = set { "type", "target", "mode" },
   symlink = set { "type", "source", "target" },
   file = set { "type", "target", "content", "mode", "ro", "inplace" },
@@ -110,6 +121,11 @@ M.FIELDS = {
   userns = sorted(USERNS_FIELDS),
 }
 for ty, allowed in pairs(MOUNT_ALLOWED) do M.FIELDS.mount_types[ty] = sorted(allowed) end
+
+--- Mount propagation types (mount(2); r...: the mounts below too).
+M.PROPAGATION = { "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable" }
+local PROPAGATION = set(M.PROPAGATION)
+local PROPAGATION_LIST = table.concat(M.PROPAGATION, ", ")
 
 -- proc's hidepid= (proc(5)): who sees other users' /proc/<pid>; the names
 -- are the kernel's own spellings of 0, 1 and 2.
@@ -273,6 +289,15 @@ end
 
 local function is_abs(p)
   return type(p) == "string" and p:sub(1, 1) == "/" and not p:find("%z")
+end
+
+-- "/a//b/./c" as "/a/b/c" (no ".." reaches here)
+local function launch_normpath(p)
+  local parts = {}
+  for c in p:gmatch("[^/]+") do
+    if c ~= "." then parts[#parts + 1] = c end
+  end
+  return "/" .. table.concat(parts, "/")
 end
 
 local function has_dotdot(p)
@@ -597,7 +622,25 @@ function Checker:mount(m, p)
   if allowed.try then
     out.try = self:boolean(m.try, p .. ".try", false)
     out.recursive = self:boolean(m.recursive, p .. ".recursive", true)
-    out.noexec = self:boolean(m.noexec, p .. ".noexec", false) or nil
+  end
+  -- nosuid, nodev, noexec: as given (absent: launch.DEFAULT_FLAGS, or
+  -- not set with base = "none")
+  for _, k in ipairs { "nosuid", "nodev", "noexec" } do
+    if allowed[k] and m[k] ~= nil then out[k] = self:boolean(m[k], keypath(p, k)) end
+  end
+  if allowed.propagation and m.propagation ~= nil then
+    if PROPAGATION[m.propagation] then
+      out.propagation = m.propagation
+    else
+      self:add(p .. ".propagation", "must be one of " .. PROPAGATION_LIST)
+    end
+  end
+  if allowed.data and m.data ~= nil then
+    if type(m.data) ~= "string" or m.data:find("%z") or m.data == "" then
+      self:add(p .. ".data", 'must be a string of file system options ("a=1,b")')
+    else
+      out.data = m.data
+    end
   end
   if ty == "bind" or ty == "bind-idmap" or ty == "dev-bind" then
     if m.source_fd ~= nil then
@@ -642,10 +685,11 @@ function Checker:mount(m, p)
       out.hidepid = n
     end
   end
+  if ty == "device" then self:device(m, p, out) end
   if ty == "chmod" and m.mode == nil then
     self:add(p .. ".mode", "is required")
   elseif allowed.mode then
-    local default = ty == "file" and 420 or 493 -- 0644, 0755
+    local default = ty == "file" and 420 or ty == "device" and 438 or 493 -- 0644, 0666, 0755
     out.mode = m.mode == nil and default or self:mode(m.mode, p .. ".mode")
   end
   if ty == "tmpfs" or (ty == "overlay" and m.upper == nil and not m.ro) then
@@ -653,6 +697,38 @@ function Checker:mount(m, p)
       self:size(m.size, p .. ".size", 1)
   end
   return out
+end
+
+-- A device node: kind "c" or "b", major, minor, mode (default 0666),
+-- uid, gid; only under /dev (a node anywhere else is refused).
+function Checker:device(m, p, out)
+  if out.target and not launch_normpath(out.target):match("^/dev/.") then
+    self:add(p .. ".target", "a device must be under /dev")
+    out.target = nil
+  end
+  if m.kind ~= "c" and m.kind ~= "b" then
+    self:add(p .. ".kind", 'must be "c" (character) or "b" (block)')
+  else
+    out.kind = m.kind
+  end
+  for k, max in pairs { major = 4095, minor = 1048575 } do
+    local n = as_int(m[k])
+    if not n or n < 0 or n > max then
+      self:add(keypath(p, k), ("must be an integer 0..%d"):format(max))
+    else
+      out[k] = n
+    end
+  end
+  for _, k in ipairs { "uid", "gid" } do
+    if m[k] ~= nil then
+      local n = as_int(m[k])
+      if not n or n < 0 or n > 0xfffffffe then
+        self:add(keypath(p, k), "must be an integer 0..4294967294")
+      else
+        out[k] = n
+      end
+    end
+  end
 end
 
 function Checker:overlay(m, p, out)
@@ -795,6 +871,61 @@ function Checker:rlimits(v, base)
   return out
 end
 
+-- A value of rlimits.NAME.soft/hard: "unlimited", math.huge or a number
+-- of 2^63 or more (OCI's 2^64-1, RLIM_INFINITY, as JSON decodes it) mean
+-- no limit.
+local function rlimit_in(v)
+  if math.type(v) == "float" and v >= 2.0 ^ 63 then return "unlimited" end
+  return v
+end
+
+local function rlimit_num(v)
+  return v == "unlimited" and math.huge or v
+end
+
+-- rlimits = { NAME = { soft = N, hard = N } }: every RLIMIT_* (nslua.limits
+-- RLIMIT_KEYS), both values required, soft at most hard.  A name here
+-- wins over limits.rlimits' (whose core = 0 default a normalised spec
+-- carries).
+function Checker:soft_hard(spec)
+  local v = spec.rlimits
+  if v == nil then return nil end
+  if type(v) ~= "table" then
+    self:add("rlimits", "must be a table { NAME = { soft = N, hard = N }, ... }")
+    return nil
+  end
+  self:unknown(v, limits.RLIMITS, "rlimits",
+    "unknown resource limit (valid: " .. table.concat(limits.RLIMIT_KEYS, " ") .. ")")
+  local out = {}
+  for _, k in ipairs(limits.RLIMIT_KEYS) do
+    local x, p = v[k], "rlimits." .. k
+    if x ~= nil then
+      if type(x) ~= "table" then
+        self:add(p, "must be a table { soft = N, hard = N }")
+      else
+        self:unknown(x, RLIMIT_PAIR, p)
+        local pair = {}
+        for _, which in ipairs { "soft", "hard" } do
+          if x[which] == nil then
+            self:add(p .. "." .. which, "is required")
+          else
+            pair[which] = self:limit("rlimits." .. k, rlimit_in(x[which]), p .. "." .. which)
+          end
+        end
+        if pair.soft ~= nil and pair.hard ~= nil then
+          if rlimit_num(pair.soft) > rlimit_num(pair.hard) then
+            self:add(p, ("soft limit %s is above the hard limit %s"):format(
+              tostring(pair.soft), tostring(pair.hard)))
+          else
+            out[k] = pair
+          end
+        end
+      end
+    end
+  end
+  return out
+end
+
 function Checker:limits(spec, base)
   local v = spec.limits
   if v == nil then return { rlimits = self:rlimits(nil, base) } end
@@ -820,16 +951,56 @@ function Checker:limits(spec, base)
   return out
 end
 
+--- The capability sets of the set form of `caps` (OCI's
+-- process.capabilities), in the order the exec tail applies them.
+M.CAP_SETS = { "bounding", "permitted", "effective", "inheritable", "ambient" }
+local CAP_SET_NAMES = set(M.CAP_SETS)
+
+-- caps = { bounding = {...}, effective = {...}, permitted = {...},
+-- inheritable = {...}, ambient = {...} }: each set a list of names (an
+-- absent set is empty).  Normalised: each set canonical and sorted, and
+-- the array part the union of them (what needs the list form: the
+-- nested user namespace, the state record, composition's fallback), so
+-- the normalised table validates again to itself.
+function Checker:cap_sets(v)
+  local out, union = {}, {}
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" and not CAP_SET_NAMES[k] then
+      self:add(keypath("caps", k), "unknown capability set (valid: " .. table.concat(M.CAP_SETS, " ") .. ")")
+    end
+  end
+  for _, s in ipairs(M.CAP_SETS) do
+    out[s] = self:cap_list(v[s] or {}, "caps." .. s)
+    for _, c in ipairs(out[s]) do union[c] = true end
+  end
+  for _, n in ipairs(M.CAPS) do
+    if union["cap_" .. n] then out[#out + 1] = "cap_" .. n end
+  end
+  return out
+end
+
 function Checker:caps(spec)
   local v = spec.caps
   if v == nil then return {} end
+  if type(v) == "table" then
+    for _, s in ipairs(M.CAP_SETS) do
+      if v[s] ~= nil then return self:cap_sets(v) end
+    end
+  end
+  return self:cap_list(v, "caps")
+end
+
+-- A list of capability names at 'path', canonical ("cap_x") and sorted
+-- by number; "all" is every one.
+function Checker:cap_list(v, path)
   if not is_list(v) then
-    self:add("caps", "must be a list of capability names")
+    self:add(path, "must be a list of capability names" .. (path == "caps"
+      and " or a table of sets { bounding, effective, permitted, inheritable, ambient }" or ""))
     return {}
   end
   local have = {}
   for i, c in ipairs(v) do
-    local p = keypath("caps", i)
+    local p = keypath(path, i)
     local name = M.cap_name(c)
     if type(c) ~= "string" then
       self:add(p, "must be a string")
@@ -1036,6 +1207,122 @@ function Checker:process(spec, out)
   end
 end
 
+-- umask (0..0777), no_new_privs (absent: true), oom_score_adj
+-- (-1000..1000): the OCI process fields.  Absent fields stay absent.
+function Checker:process_oci(spec, out)
+  if spec.umask ~= nil then
+    local n = as_int(spec.umask)
+    if not n or n < 0 or n > 511 then
+      self:add("umask", "must be an integer 0..0777")
+    else
+      out.umask = n
+    end
+  end
+  if spec.no_new_privs ~= nil then
+    out.no_new_privs = self:boolean(spec.no_new_privs, "no_new_privs", true)
+  end
+  if spec.personality ~= nil then
+    if spec.personality == "linux" or spec.personality == "linux32" then
+      out.personality = spec.personality
+    else
+      self:add("personality", 'must be "linux" or "linux32"')
+    end
+  end
+  if spec.oom_score_adj ~= nil then
+    local n = as_int(spec.oom_score_adj)
+    if not n or n < -1000 or n > 1000 then
+      self:add("oom_score_adj", "must be an integer -1000..1000")
+    else
+      out.oom_score_adj = n
+    end
+  end
+end
+
+-- The sysctls a sandbox may set: those of its own namespaces (runc's
+-- list): the IPC ones and fs.mqueue.* need an ipc namespace, net.* a
+-- network namespace.  kernel.hostname and kernel.domainname are the
+-- hostname and domainname fields.
+M.SYSCTL_IPC = {
+  "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+  "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+}
+local SYSCTL_IPC = set(M.SYSCTL_IPC)
+
+-- The namespace sysctl key k needs ("ipc", "net"), or nil and why not.
+local function sysctl_ns(k)
+  if k == "kernel.hostname" or k == "kernel.domainname" then
+    return nil, ("is refused: use the %s field"):format(k:sub(8))
+  end
+  if SYSCTL_IPC[k] or k:match("^fs%.mqueue%.") then return "ipc" end
+  if k:match("^net%.") then return "net" end
+  return nil, "is not a sysctl of the sandbox's namespaces (" .. table.concat(M.SYSCTL_IPC, " ")
+    .. " fs.mqueue.* net.*)"
+end
+
+-- sysctl = { ["net.ipv4.ip_forward"] = "1", ... }: keys are dot-separated
+-- names (no "/", no empty or "." part: nothing can leave /proc/sys);
+-- values strings (or integers) without NUL.  Returns the normalised
+-- table and the namespaces the keys need ({ key = "ipc"|"net" }).
+function Checker:sysctl(spec)
+  local v = spec.sysctl
+  if v == nil then return nil end
+  if type(v) ~= "table" then
+    self:add("sysctl", 'must be a table { ["key"] = "value", ... }')
+    return nil
+  end
+  local out, needs = {}, {}
+  for k, x in pairs(v) do
+    local p = keypath("sysctl", k)
+    if type(k) ~= "string" or not k:match("^[%w_%-:+@]+%.[%w_%-:+@.]*[%w_%-:+@]$")
+      or k:find("..", 1, true) then
+      self:add(p, 'must be a sysctl name such as "net.ipv4.ip_forward" (dot-separated words)')
+    else
+      local need, why = sysctl_ns(k)
+      if not need then
+        self:add(p, why)
+      elseif math.type(x) == "integer" then
+        out[k], needs[k] = tostring(x), need
+      elseif type(x) ~= "string" or x:find("%z") then
+        self:add(p, "must be a string (or an integer)")
+      else
+        out[k], needs[k] = x, need
+      end
+    end
+  end
+  return out, needs
+end
+
+-- masks = { masked = { PATH, ... }, readonly = { PATH, ... } }: inside
+-- paths (absolute, no ".."); either list may be absent (empty).
+function Checker:masks(spec)
+  local v = spec.masks
+  if v == nil then return nil end
+  if type(v) ~= "table" then
+    self:add("masks", "must be a table { masked = { PATH, ... }, readonly = { PATH, ... } }")
+    return nil
+  end
+  self:unknown(v, MASKS_FIELDS, "masks")
+  local out = { masked = {}, readonly = {} }
+  for _, k in ipairs { "masked", "readonly" } do
+    local list, base = v[k], "masks." .. k
+    if list ~= nil and not is_list(list) then
+      self:add(base, "must be a list of absolute paths")
+    else
+      for i, p in ipairs(list or {}) do
+        local path = keypath(base, i)
+        if not is_abs(p) then
+          self:add(path, "must be an absolute path")
+        elseif has_dotdot(p) then
+          self:add(path, "must not contain '..'")
+        else
+          out[k][#out[k] + 1] = p
+        end
+      end
+    end
+  end
+  return out
+end
+
 function Checker:hooks(spec)
   local v, out = spec.hooks, {}
   if v == nil then return out end
@@ -1218,6 +1505,74 @@ function Checker:cross(spec, out)
   end
 end
 
+-- The namespaces the OCI fields need: domainname a uts namespace; each
+-- sysctl its ipc or network namespace, and a mount namespace (it is
+-- written after the mount steps, through the new root's /proc).
+function Checker:cross_oci(out, sysctl_needs)
+  local ns = out.namespaces
+  if out.masks and not ns.mnt then
+    self:add("masks", "requires a mount namespace (namespaces.mnt)")
+  end
+  if out.rootfs_propagation and not ns.mnt then
+    self:add("rootfs_propagation", "requires a mount namespace (namespaces.mnt)")
+  end
+  if out.domainname and not ns.uts then
+    self:add("domainname", "requires a uts namespace (namespaces.uts)")
+  end
+  for k, need in pairs(sysctl_needs or {}) do
+    local p = keypath("sysctl", k)
+    if not ns[need] then
+      self:add(p, ("requires a%s %s namespace (namespaces.%s)"):format(need == "ipc" and "n" or "",
+        need, need))
+    elseif not ns.mnt then
+      self:add(p, "requires a mount namespace (namespaces.mnt)")
+    end
+  end
+end
+
+--- The namespaces `join` may name (a path each), in the order they are
+-- joined (after the user namespace).
+M.JOIN_NS = { "ipc", "uts", "net", "cgroup", "time", "mnt" }
+local JOIN_SET = set(M.JOIN_NS)
+
+-- join = { net = PATH, ... }: namespaces the sandbox enters instead of
+-- making (namespaces.<ns> must then be false: with net, net = "host"
+-- follows from it).  pid and user are refused for now: pidns_fd and
+-- userns.fd join by a file descriptor.
+function Checker:join(spec, out)
+  local v = spec.join
+  if v == nil then return end
+  if type(v) ~= "table" then
+    self:add("join", "must be a table { net = PATH, ipc = PATH, ... }")
+    return
+  end
+  out.join = {}
+  for k, path in pairs(v) do
+    local p = keypath("join", k)
+    if k == "pid" then
+      self:add(p, "joining a pid namespace by path is not supported (pidns_fd joins one by fd)")
+    elseif k == "user" then
+      self:add(p, "joining a user namespace by path is not supported (userns.fd joins one by fd)")
+    elseif not JOIN_SET[k] then
+      self:add(p, "unknown namespace (valid: " .. table.concat(M.JOIN_NS, " ") .. ")")
+    elseif self:abspath(path, p) then
+      out.join[k] = path
+    end
+  end
+end
+
+function Checker:cross_join(out)
+  for k in pairs(out.join or {}) do
+    if out.namespaces[k] then
+      self:add(keypath("join", k), ("conflicts with namespaces.%s (a joined namespace is not also made)")
+        :format(k))
+    end
+  end
+  if out.join and out.join.mnt and #out.mounts > 0 then
+    self:add("join.mnt", "conflicts with mounts (they need a mount namespace of the sandbox's own)")
+  end
+end
+
 -- Sort key: the path with numbers zero-padded, so mounts[2] < mounts[10].
 local function sort_key(e)
   local pad = function(d) return ("%012d"):format(tonumber(d)) end
@@ -1260,6 +1615,28 @@ function M.check(spec, opts)
   end
   if spec.net ~= nil then out.net = c:net(spec.net) end
   out.limits = c:limits(spec, out.base)
+  out.rlimits = c:soft_hard(spec)
+  out.masks = c:masks(spec)
+  c:join(spec, out)
+  if spec.rootfs_propagation ~= nil then
+    if PROPAGATION[spec.rootfs_propagation] then
+      out.rootfs_propagation = spec.rootfs_propagation
+    else
+      c:add("rootfs_propagation", "must be one of " .. PROPAGATION_LIST)
+    end
+  end
+  local sysctl_needs
+  out.sysctl, sysctl_needs = c:sysctl(spec)
+  if spec.domainname ~= nil then
+    local h = spec.domainname
+    if type(h) ~= "string" or #h < 1 or #h > 64 or not h:match("^[%w][%w._-]*$") then
+      c:add("domainname", "must be 1..64 characters of [A-Za-z0-9._-], " ..
+        "starting with a letter or digit")
+    else
+      out.domainname = h
+    end
+  end
+  c:process_oci(spec, out)
   out.caps = c:caps(spec)
   out.seccomp = c:seccomp(spec)
   out.env = c:env(spec)
@@ -1282,6 +1659,8 @@ function M.check(spec, opts)
   end
   c:cross(spec, out)
   c:cross_userns(spec, out)
+  c:cross_oci(out, sysctl_needs)
+  c:cross_join(out)
   if #c.errors == 0 then return out end
   local errs = c.errors
   for _, e in ipairs(errs) do e.key = sort_key(e) end

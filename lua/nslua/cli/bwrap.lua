@@ -680,7 +680,10 @@ function M.spec_of(st)
   local ctx = { pidns = st.unshare_pid or st.pidns_fd, tmpfs_size = default_tmpfs_size, used = fds_used }
   local mounts = {}
   for _, o in ipairs(st.ops) do mounts[#mounts + 1] = M.mount_of(o, ctx) end
-  if #mounts > 0 then spec.mounts = mounts end
+  -- bubblewrap's mounts are nosuid and nodev (not a --dev-bind), its
+  -- proc and mqueue noexec too: nslua's defaults, stated (base "none"
+  -- takes absent flags as not set)
+  if #mounts > 0 then spec.mounts = require("nslua.launch").default_flags(mounts) end
   -- then the process fields (the seccomp programs read after the data)
   M.process_fields(st, spec)
   -- bubblewrap passes every fd it did not use itself to the command

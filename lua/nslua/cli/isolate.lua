@@ -789,7 +789,9 @@ function Box:spec()
     base = "none",
     namespaces = { mnt = true, pid = true, ipc = true, net = not o.share_net, user = true,
                    uts = false, cgroup = false, time = false },
-    mounts = self:mounts(),
+    -- isolate's binds are nosuid and nodev (not with "dev"): nslua's
+    -- defaults, stated (base "none" takes absent flags as not set)
+    mounts = require("nslua.launch").default_flags(self:mounts()),
     env = M.environment(o, cred.environ),
     exec_error = "stderr",
     stdio = {},
