@@ -220,9 +220,8 @@ enum { SET_BOUNDING, SET_PERMITTED, SET_EFFECTIVE, SET_INHERITABLE, SET_AMBIENT 
 ** The set form of caps (OCI's process.capabilities): the bounding set
 ** keeps only its list; permitted, effective and inheritable become theirs
 ** (a capability we are not permitted is left out, as in exec_caps); then
-** the ambient ones are raised, which the kernel allows only for a
-** capability both permitted and inheritable (EPERM otherwise: the spec's
-** mistake, reported as caps cap_set_ambient).  An effective capability
+** the ambient ones that are both permitted and inheritable are raised
+** (the kernel refuses the others; runc skips them, as we do).  An effective capability
 ** must be permitted (capset's EPERM otherwise).
 */
 static int exec_cap_sets (const exec_plan *p, const char **what) {
@@ -256,9 +255,14 @@ static int exec_cap_sets (const exec_plan *p, const char **what) {
   if (cap_reset_ambient() != 0)
     goto fail;
   *what = "cap_set_ambient";
-  for (i = 0; i < p->nsets[SET_AMBIENT]; i++)
-    if (cap_permitted(c, p->sets[SET_AMBIENT][i]) && cap_set_ambient(p->sets[SET_AMBIENT][i], CAP_SET) != 0)
+  for (i = 0; i < p->nsets[SET_AMBIENT]; i++) {
+    v = p->sets[SET_AMBIENT][i];
+    /* the kernel raises only what is permitted and inheritable; runc
+    ** skips the others (`runc spec` lists ambient ones it does not
+    ** inherit), and so do we */
+    if (cap_permitted(c, v) && in_set(p, SET_INHERITABLE, v) && cap_set_ambient(v, CAP_SET) != 0)
       goto fail;
+  }
   cap_free(n);
   cap_free(c);
   return 0;

@@ -391,8 +391,10 @@ describe("nslua.oci.config", function()
       assert.same({ user = false, pid = true, net = true, ipc = true, uts = true, mnt = true,
                     cgroup = false, time = false }, spec.namespaces)
       assert.same({ uid = 0, gid = 0, groups = {}, map = "host" }, spec.user)
-      assert.same({ type = "bind", source = "/b/rootfs", target = "/", recursive = true, ro = true },
+      -- root.readonly: the root is remounted read-only after every mount
+      assert.same({ type = "bind", source = "/b/rootfs", target = "/", recursive = true, ro = false },
         spec.mounts[1])
+      assert.same({ type = "remount-ro", target = "/" }, spec.mounts[#spec.mounts])
       assert.equal("none", spec.seccomp)
       assert.equal(10, #spec.masks.masked)
       assert.equal(5, #spec.masks.readonly)
@@ -602,7 +604,7 @@ describe("nslua.oci.config", function()
     describe("devices", function()
       it("adds runc's default devices and /dev links after the mounts", function()
         local spec = assert_ok(config.default(false))
-        local n = #spec.mounts
+        local n = #spec.mounts - 1   -- (the last remounts the read-only root)
         assert.same({ type = "symlink", source = "pts/ptmx", target = "/dev/ptmx" }, spec.mounts[n])
         assert.same({ type = "device", target = "/dev/null", kind = "c", major = 1, minor = 3,
                       mode = 438, uid = 0, gid = 0 }, find_mount(spec, "/dev/null"))
@@ -711,7 +713,7 @@ describe("nslua.oci.config", function()
           data = "nr_inodes=100,uid=5" } },
       { "devpts data", { destination = "/dev/pts", type = "devpts", source = "devpts",
                          options = { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5" } },
-        { type = "devpts", target = "/dev/pts", ro = false, nosuid = true, noexec = true,
+        { type = "devpts", target = "/dev/pts", nosuid = true, noexec = true,
           data = "newinstance,ptmxmode=0666,mode=0620,gid=5" } },
       { "cgroup", { destination = "/sys/fs/cgroup", type = "cgroup", source = "cgroup", options = { "ro", "nosuid" } },
         { type = "cgroup", target = "/sys/fs/cgroup", ro = true } },

@@ -715,6 +715,9 @@ function Conv:mount(e, p, bundle)
   elseif ty == "devpts" then
     m.type = "devpts"
     put_flags(m, o)
+    -- (a devpts instance is never read-only: its ptmx must open)
+    if m.ro then self:add(p .. ".options", "a devpts mount cannot be read-only") end
+    m.ro = nil
     if #o.data > 0 then m.data = table.concat(o.data, ",") end
   elseif ty == "cgroup" or ty == "cgroup2" then
     m.type, m.ro = "cgroup", o.ro or false
@@ -1303,7 +1306,7 @@ function M.to_spec(cfg, opts)
   if not listed.mnt then
     c:add("linux.namespaces", "needs a mount namespace (type \"mount\"): the root and mounts are set up in it")
   end
-  local mounts = {}
+  local mounts, readonly_root = {}, false
   local root = c:object(cfg, "root", "")
   local rpath = root and get(root, "path")
   if root == nil and get(cfg, "root") == nil then
@@ -1311,8 +1314,11 @@ function M.to_spec(cfg, opts)
   elseif root and (type(rpath) ~= "string" or rpath == "") then
     c:add("root.path", "must be a non-empty string")
   elseif root then
-    mounts[1] = { type = "bind", source = join_path(bundle, rpath), target = "/",
-                  recursive = true, ro = c:boolean(root, "readonly", "root") or false }
+    -- root.readonly: as runc, the root is remounted read-only after every
+    -- mount (their mount points are made in it first)
+    mounts[1] = { type = "bind", source = join_path(bundle, rpath), target = "/", recursive = true,
+                  ro = false }
+    readonly_root = c:boolean(root, "readonly", "root") or false
   end
   for i, e in ipairs(c:array(cfg, "mounts", "") or {}) do
     local m = c:mount(e, at("mounts", i), bundle)
@@ -1320,6 +1326,7 @@ function M.to_spec(cfg, opts)
   end
   c:devices(get(cfg, "linux") and is_object(cfg.linux) and cfg.linux or {}, mounts,
     not has_bind_dev(cfg))
+  if readonly_root then mounts[#mounts + 1] = { type = "remount-ro", target = "/" } end
   spec.mounts = mounts
   for _, k in ipairs { "hostname", "domainname" } do
     local v = c:string(cfg, k, "")
