@@ -163,9 +163,9 @@ local function bind(steps, m, kind, key, fd_path, ctx)
 end
 
 -- A fresh proc; 'hidepid' (0-2, proc(5)) hides other users' processes.
-local function proc_mount(steps, target, hidepid, fl)
+local function proc_mount(steps, target, hidepid, fl, src)
   add(steps, { op = "mkdir", path = NEW .. target, what = target })
-  add(steps, { op = "mount", src = "proc", fstype = "proc", path = NEW .. target,
+  add(steps, { op = "mount", src = src or "proc", fstype = "proc", path = NEW .. target,
                flags = fl or { nosuid = true, nodev = true, noexec = true },
                data = hidepid and ("hidepid=%d"):format(hidepid) or nil, what = target })
 end
@@ -209,14 +209,14 @@ end
 -- 'mk' (a spec's tmpfs): the mkdir step's parents mode and owner
 -- 'fl': the mount flags (default nosuid, nodev); 'extra': more options
 -- (a spec's `data`), after nslua's own
-local function tmpfs_mount(steps, target, size, mode, owner, mk, fl, extra)
+local function tmpfs_mount(steps, target, size, mode, owner, mk, fl, extra, src)
   local data = ("mode=%04o,size=%d"):format(mode or 493, size or M.TMPFS_SIZE)
   if owner then data = data .. (",uid=%d,gid=%d"):format(owner.uid, owner.gid) end
   if extra then data = data .. "," .. extra end
   mk = mk or {}
   add(steps, { op = "mkdir", path = NEW .. target, parents = mk.parents, uid = mk.uid, gid = mk.gid,
                what = target })
-  add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = NEW .. target,
+  add(steps, { op = "mount", src = src or "tmpfs", fstype = "tmpfs", path = NEW .. target,
                flags = fl or { nosuid = true, nodev = true }, data = data, what = target })
 end
 
@@ -242,17 +242,19 @@ local function owned(step, ctx)
 end
 kinds.tmpfs = function(steps, m, ctx)
   tmpfs_mount(steps, m.target, m.size, m.mode or 493, ctx.owner, owned({ parents = parent_mode(m.mode) }, ctx),
-    mount_flags(m, ctx), m.data)
+    mount_flags(m, ctx), m.data, m.source)
   propagate(steps, m, m.target)
 end
-kinds.proc = function(steps, m, ctx) proc_mount(steps, m.target, m.hidepid, mount_flags(m, ctx)) end
+kinds.proc = function(steps, m, ctx)
+  proc_mount(steps, m.target, m.hidepid, mount_flags(m, ctx), m.source)
+end
 kinds.dev = function(steps, m, ctx) dev_mount(steps, m.target, ctx.tty_gid, ctx.base_none) end
 -- A new devpts instance: the spec's options (OCI's "newinstance,
 -- ptmxmode=0666,mode=0620,gid=5"), else /dev/pts's of the default /dev.
 kinds.devpts = function(steps, m, ctx)
   local data = m.data or ("newinstance,ptmxmode=0666,mode=620" .. (ctx.tty_gid and ",gid=5" or ""))
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
-  add(steps, { op = "mount", src = "devpts", fstype = "devpts", path = NEW .. m.target,
+  add(steps, { op = "mount", src = m.source or "devpts", fstype = "devpts", path = NEW .. m.target,
                flags = mount_flags(m, ctx), data = data, what = m.target })
 end
 
@@ -309,12 +311,12 @@ end
 
 kinds.mqueue = function(steps, m, ctx)
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
-  add(steps, { op = "mount", src = "mqueue", fstype = "mqueue", path = NEW .. m.target,
+  add(steps, { op = "mount", src = m.source or "mqueue", fstype = "mqueue", path = NEW .. m.target,
                flags = mount_flags(m, ctx or {}), what = m.target })
 end
 kinds.sysfs = function(steps, m, ctx)
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
-  add(steps, { op = "mount", src = "sysfs", fstype = "sysfs", path = NEW .. m.target,
+  add(steps, { op = "mount", src = m.source or "sysfs", fstype = "sysfs", path = NEW .. m.target,
                flags = mount_flags(m, ctx, { rdonly = m.ro ~= false or nil }), what = m.target })
 end
 -- the mode applies when the directory is made; an existing one keeps its own

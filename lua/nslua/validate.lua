@@ -88,13 +88,17 @@ local MOUNT_FIELDS = set {
 local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive", "noexec",
                    "nosuid", "nodev", "propagation" }
 local PSEUDO = set { "type", "target", "ro" }
-local FLAGGED = set { "type", "target", "ro", "nosuid", "nodev", "noexec" }
+local FLAGGED = set { "type", "target", "ro", "nosuid", "nodev", "noexec", "source" }
+-- The types whose `source` is only the name of the file system mounted.
+local FS_SOURCE = set { "tmpfs", "proc", "mqueue", "sysfs", "devpts" }
 local MOUNT_ALLOWED = {
   bind = BIND, ["bind-idmap"] = BIND, ["dev-bind"] = BIND,
-  tmpfs = set { "type", "target", "ro", "size", "mode", "nosuid", "nodev", "noexec", "data", "propagation" },
-  proc = set { "type", "target", "ro", "hidepid", "nosuid", "nodev", "noexec" },
-  dev = PSEUDO, mqueue = FLAGGED, sysfs = FLAGGED, cgroup = FLAGGED,
-  devpts = set { "type", "target", "nosuid", "nodev", "noexec", "data" },
+  tmpfs = set { "type", "target", "ro", "size", "mode", "nosuid", "nodev", "noexec", "data", "propagation",
+                "source" },
+  proc = set { "type", "target", "ro", "hidepid", "nosuid", "nodev", "noexec", "source" },
+  dev = PSEUDO, mqueue = FLAGGED, sysfs = FLAGGED,
+  cgroup = set { "type", "target", "ro", "nosuid", "nodev", "noexec" },
+  devpts = set { "type", "target", "nosuid", "nodev", "noexec", "data", "source" },
   device = set { "type", "target", "kind", "major", "minor", "mode", "uid", "gid" },
   overlay = set { "type", "target", "ro", "lower", "upper", "work", "size", "nosuid", "nodev", "noexec" },
   dir = set { "type", "target", "mode" },
@@ -656,6 +660,14 @@ function Checker:mount(m, p)
       self:add(p .. ".source", "is required")
     else
       out.source = self:abspath(m.source, p .. ".source")
+    end
+  elseif m.source ~= nil and FS_SOURCE[ty] then
+    -- a file system's source: the name mountinfo shows (an OCI mount's
+    -- "source", e.g. "shm" for a tmpfs)
+    if type(m.source) ~= "string" or m.source == "" or #m.source > 255 or m.source:find("[%z%s]") then
+      self:add(p .. ".source", "must be a name of 1-255 bytes without spaces")
+    else
+      out.source = m.source
     end
   elseif ty == "symlink" then
     if m.source == nil then

@@ -385,7 +385,8 @@ function Conv:process(cfg, spec, need)
   spec.user = user
   spec.caps = self:capabilities(p, base)
   spec.rlimits = self:rlimits(p, base)
-  spec.no_new_privs = self:boolean(p, "noNewPrivileges", base)
+  -- absent is false (OCI's default), never nslua's default of true
+  spec.no_new_privs = self:boolean(p, "noNewPrivileges", base) or false
   spec.oom_score_adj = self:integer(p, "oomScoreAdj", base, -1000, 1000)
   self:no_label(p, "apparmorProfile", base, "AppArmor profiles")
   self:no_label(p, "selinuxLabel", base, "SELinux labels")
@@ -648,6 +649,7 @@ function Conv:overlay(m, o, p, bundle)
   if #rest > 0 then m.data = table.concat(rest, ",") end
 end
 
+local FS_SOURCE = { tmpfs = true, proc = true, mqueue = true, sysfs = true, devpts = true }
 local PSEUDO_FS = set { "proc", "sysfs", "mqueue" }
 
 -- One config mount as one spec mount.
@@ -703,6 +705,11 @@ function Conv:mount(e, p, bundle)
   if ty == nil or ty == "" or ty == "none" then
     self:add(p .. ".type", "is required unless the options hold bind or rbind")
     return nil
+  end
+  -- the source of a file system is the name mountinfo shows ("shm")
+  if FS_SOURCE[ty] and type(source) == "string" and source ~= "" and not source:find("[%z%s]")
+    and #source <= 255 then
+    m.source = source
   end
   if ty == "tmpfs" then
     m.type = "tmpfs"
