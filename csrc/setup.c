@@ -101,6 +101,7 @@ typedef struct plan {
   long long exec_uid, exec_gid; /* the command's ids (-1: unchanged), for the probe */
   int has_oom, oom_score_adj;   /* plan.oom_score_adj */
   unsigned long root_prop;      /* plan.rootfs_propagation: mount(2) flags, 0: none */
+  int pidns_own;                /* pidns_fd is plan.pidns_path's, opened by setup.plan */
   int join_fds[8];              /* plan.join_paths, opened by setup.plan, in order */
   int join_types[8];            /* their CLONE_NEW* */
   size_t njoin;
@@ -488,6 +489,24 @@ static void close_joins (plan *p) {
       close(p->join_fds[i]);
       p->join_fds[i] = -1;
     }
+  if (p->pidns_own && p->pidns_fd >= 0) {
+    close(p->pidns_fd);
+    p->pidns_fd = -1;
+  }
+}
+
+/* Open a namespace file of type 'type' for setns, read-only and
+** close-on-exec; raise naming join.<name> when it is no such file. */
+static int open_ns_file (lua_State *L, const char *name, const char *path, int type) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  int err = errno;
+  if (fd < 0)
+    luaL_error(L, "join.%s '%s': %s", name, path, strerror(err));
+  if (ioctl(fd, NS_GET_NSTYPE) != type) {
+    close(fd);
+    luaL_error(L, "join.%s '%s': not a %s namespace file", name, path, name);
+  }
+  return fd;
 }
 
 /*
@@ -500,6 +519,14 @@ static void close_joins (plan *p) {
 */
 static void read_joins (lua_State *L, plan *p, int t) {
   size_t i, n;
+  /* plan.pidns_path: joined as plan.pidns_fd is (the clone is born in
+  ** it), from a file of ours; after read_namespaces, which set -1 */
+  const char *pid_path = opt_str(L, t, "pidns_path", "plan");
+  if (pid_path != NULL) {
+    luaL_argcheck(L, p->pidns_fd < 0, 1, "plan.pidns_path conflicts with plan.pidns_fd");
+    p->pidns_fd = open_ns_file(L, "pid", pid_path, CLONE_NEWPID);
+    p->pidns_own = 1;
+  }
   if (!opt_table(L, t, "join_paths", "plan")) {
     lua_pop(L, 1);
     return;
@@ -508,7 +535,7 @@ static void read_joins (lua_State *L, plan *p, int t) {
   luaL_argcheck(L, n <= 6, 1, "plan.join_paths has at most 6 entries");
   for (i = 0; i < n; i++) {
     const char *path;
-    int k, fd, type, err;
+    int k, fd, type;
     lua_rawgeti(L, -1, (lua_Integer)i + 1);
     luaL_checktype(L, -1, LUA_TTABLE);
     lua_getfield(L, -1, "ns");
@@ -516,15 +543,8 @@ static void read_joins (lua_State *L, plan *p, int t) {
     path = opt_str(L, -2, "path", "plan.join_paths[]");
     if (path == NULL)
       luaL_error(L, "setup.plan: plan.join_paths[%d].path is missing", (int)i + 1);
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    err = errno;
-    if (fd < 0)
-      luaL_error(L, "join.%s '%s': %s", join_names[k], path, strerror(err));
-    type = ioctl(fd, NS_GET_NSTYPE);
-    if (type != join_clone[k]) {
-      close(fd);
-      luaL_error(L, "join.%s '%s': not a %s namespace file", join_names[k], path, join_names[k]);
-    }
+    type = join_clone[k];
+    fd = open_ns_file(L, join_names[k], path, type);
     p->join_fds[p->njoin] = fd;
     p->join_types[p->njoin++] = type;
     lua_pop(L, 2);

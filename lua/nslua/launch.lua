@@ -806,7 +806,8 @@ function M.plan(spec, res)
   if #jp > 0 then plan.join_paths = jp end
   local ident = identity(spec, res)
   plan.identity = ident
-  if spec.namespaces.uts then plan.hostname, plan.domainname = spec.hostname, spec.domainname end
+  -- (a joined uts or mount namespace is set up as a new one: runc's way)
+  if validate.has_ns(spec, "uts") then plan.hostname, plan.domainname = spec.hostname, spec.domainname end
   plan.net = net_plan(spec, res)
   -- what the parent makes on the host side (resources wanted; see net.plan)
   if res.net and (res.net.mode == "veth" or res.net.mode == "bridge") then
@@ -821,8 +822,9 @@ function M.plan(spec, res)
   -- planned id
   local caller_maps = spec.sync and spec.sync.userns_block_fd ~= nil and ident.mode == "caller"
   -- the root's propagation after the pivot (runc's rootfsPropagation)
-  plan.rootfs_propagation = spec.namespaces.mnt and spec.rootfs_propagation or nil
-  if spec.namespaces.mnt then
+  local own_mnt = validate.has_ns(spec, "mnt")
+  plan.rootfs_propagation = own_mnt and spec.rootfs_propagation or nil
+  if own_mnt then
     plan.mounts = mount_plan(spec, res, ident.mode ~= "host" and ident.uid ~= nil and not caller_maps
       and ident or nil)
   end
@@ -839,6 +841,8 @@ function M.plan(spec, res)
   end
   plan.userns = userns_plan(un)
   plan.pidns_fd = spec.pidns_fd
+  -- join.pid: setup.plan opens it; the clone is born in it as with pidns_fd
+  plan.pidns_path = spec.join and spec.join.pid
   local hooks = {}
   for _, name in ipairs(M.CHILD_HOOKS) do
     if spec.hooks and spec.hooks[name] then hooks[#hooks + 1] = name end
@@ -1054,6 +1058,7 @@ function M.explain(plan)
   for _, j in ipairs(plan.join_paths or {}) do
     p("join: %s namespace %s (setns before the clone)", j.ns, j.path)
   end
+  if plan.pidns_path then p("join: pid namespace %s (the clone is born in it)", plan.pidns_path) end
   if plan.pidns_fd then
     p("pid namespace: the clone is born in the caller's (fd %d)%s", plan.pidns_fd,
       table.concat(plan.namespaces, " "):match("pid") and ", its new one a child of it" or "")

@@ -1481,7 +1481,7 @@ function Checker:cross(spec, out)
     local need = m and MOUNT_NEEDS_NS[m.type]
     -- a proc of the pid namespace pidns_fd joins needs no new one
     if need == "pid" and out.pidns_fd then need = nil end
-    if need and not ns[need] then
+    if need and not M.has_ns(out, need) then
       self:add(keypath("mounts", i), ("%s requires a %s namespace (namespaces.%s)")
         :format(m.type, need, need))
     end
@@ -1489,7 +1489,7 @@ function Checker:cross(spec, out)
   if out.base == "none" and out.rootfs then
     self:add("base", "\"none\" conflicts with rootfs (a rootfs is the base)")
   end
-  if not ns.mnt then
+  if not M.has_ns(out, "mnt") then
     if out.base == "none" then
       self:add("base", "\"none\" requires a mount namespace (namespaces.mnt)")
     end
@@ -1500,7 +1500,7 @@ function Checker:cross(spec, out)
       self:add("rootfs", "requires a mount namespace (namespaces.mnt)")
     end
   end
-  if out.hostname and not ns.uts then
+  if out.hostname and not M.has_ns(out, "uts") then
     self:add("hostname", "requires a uts namespace (namespaces.uts)")
   elseif spec.hostname == nil and ns.uts and out.base ~= "none" then
     -- base "none" (bubblewrap's) keeps the caller's hostname in the new namespace
@@ -1521,22 +1521,22 @@ end
 -- sysctl its ipc or network namespace, and a mount namespace (it is
 -- written after the mount steps, through the new root's /proc).
 function Checker:cross_oci(out, sysctl_needs)
-  local ns = out.namespaces
-  if out.masks and not ns.mnt then
+  local has = function(k) return M.has_ns(out, k) end
+  if out.masks and not has("mnt") then
     self:add("masks", "requires a mount namespace (namespaces.mnt)")
   end
-  if out.rootfs_propagation and not ns.mnt then
+  if out.rootfs_propagation and not has("mnt") then
     self:add("rootfs_propagation", "requires a mount namespace (namespaces.mnt)")
   end
-  if out.domainname and not ns.uts then
+  if out.domainname and not has("uts") then
     self:add("domainname", "requires a uts namespace (namespaces.uts)")
   end
   for k, need in pairs(sysctl_needs or {}) do
     local p = keypath("sysctl", k)
-    if not ns[need] then
+    if not has(need) then
       self:add(p, ("requires a%s %s namespace (namespaces.%s)"):format(need == "ipc" and "n" or "",
         need, need))
-    elseif not ns.mnt then
+    elseif not has("mnt") then
       self:add(p, "requires a mount namespace (namespaces.mnt)")
     end
   end
@@ -1549,8 +1549,8 @@ local JOIN_SET = set(M.JOIN_NS)
 
 -- join = { net = PATH, ... }: namespaces the sandbox enters instead of
 -- making (namespaces.<ns> must then be false: with net, net = "host"
--- follows from it).  pid and user are refused for now: pidns_fd and
--- userns.fd join by a file descriptor.
+-- follows from it).  pid is joined as pidns_fd is (the clone is born in
+-- it); user is refused: userns.fd joins one by a file descriptor.
 function Checker:join(spec, out)
   local v = spec.join
   if v == nil then return end
@@ -1562,7 +1562,7 @@ function Checker:join(spec, out)
   for k, path in pairs(v) do
     local p = keypath("join", k)
     if k == "pid" then
-      self:add(p, "joining a pid namespace by path is not supported (pidns_fd joins one by fd)")
+      if self:abspath(path, p) then out.join.pid = path end
     elseif k == "user" then
       self:add(p, "joining a user namespace by path is not supported (userns.fd joins one by fd)")
     elseif not JOIN_SET[k] then
@@ -1574,15 +1574,23 @@ function Checker:join(spec, out)
 end
 
 function Checker:cross_join(out)
+  if out.join and out.join.pid and out.pidns_fd then
+    self:add("join.pid", "conflicts with pidns_fd (one pid namespace to be born in)")
+  end
   for k in pairs(out.join or {}) do
     if out.namespaces[k] then
       self:add(keypath("join", k), ("conflicts with namespaces.%s (a joined namespace is not also made)")
         :format(k))
     end
   end
-  if out.join and out.join.mnt and #out.mounts > 0 then
-    self:add("join.mnt", "conflicts with mounts (they need a mount namespace of the sandbox's own)")
-  end
+end
+
+--- Whether a validated spec's sandbox has namespace `k` of its own, made
+-- (namespaces[k]) or joined by path (join[k]): what the mounts, hostname,
+-- sysctls and masks that need one are done in.  A joined mount namespace
+-- is set up as runc does it: the root and mounts are made in it.
+function M.has_ns(spec, k)
+  return spec.namespaces[k] or (spec.join ~= nil and spec.join[k] ~= nil)
 end
 
 -- Sort key: the path with numbers zero-padded, so mounts[2] < mounts[10].
