@@ -473,9 +473,14 @@ describe("OCI executor fields", function()
   end)
 
   describe("join", function()
-    it("validates it: paths, no pid or user, not also made", function()
-      assert.equal("join.pid: joining a pid namespace by path is not supported (pidns_fd joins one by fd)",
-        problems { join = { pid = "/proc/1/ns/pid" }, namespaces = { pid = false } })
+    it("validates it: paths, no user, not also made", function()
+      assert.equal("join.pid: conflicts with pidns_fd (one pid namespace to be born in)",
+        problems { join = { pid = "/proc/1/ns/pid" }, namespaces = { pid = false }, pidns_fd = 0 })
+      local pp = plan_of { join = { pid = "/proc/1/ns/pid" }, namespaces = { pid = false } }
+      assert.equal("/proc/1/ns/pid", pp.pidns_path)
+      assert.is_nil(pp.join_paths)
+      assert.matches("join: pid namespace /proc/1/ns/pid (the clone is born in it)",
+        table.concat(launch.explain(pp), "\n"), 1, true)
       assert.matches("^join.user: joining a user namespace by path is not supported", problems { join = { user = "/x" } })
       assert.equal("join.net: conflicts with namespaces.net (a joined namespace is not also made)",
         problems { join = { net = "/run/netns/a" } })
@@ -501,6 +506,52 @@ describe("OCI executor fields", function()
       assert.matches("^nil\t[^\n]*join.net '/etc/passwd': not a net namespace file\n"
         .. "nil\t[^\n]*join.net '/proc/self/ns/ipc': not a net namespace file\n"
         .. "nil\t[^\n]*join.net '/nonexistent': No such file or directory\n$", out)
+    end)
+
+    it("counts a joined namespace as the sandbox's for what needs one", function()
+      -- OCI's linux_ns_path: a namespace given by path is the container's
+      -- as much as a new one (runc and crun set it up the same way)
+      local base = { base = "none", namespaces = { ipc = false, net = false, pid = false, uts = false,
+                                                   mnt = false } }
+      local function with(t)
+        local s = {}
+        for k, v in pairs(base) do s[k] = v end
+        for k, v in pairs(t) do s[k] = v end
+        return s
+      end
+      assert.equal("mounts[1]: mqueue requires a ipc namespace (namespaces.ipc)",
+        problems(with { namespaces = { mnt = true, ipc = false },
+                        mounts = { { type = "mqueue", target = "/dev/mqueue" } } }))
+      local all = { ipc = "/proc/1/ns/ipc", net = "/proc/1/ns/net", pid = "/proc/1/ns/pid",
+                    uts = "/proc/1/ns/uts", mnt = "/proc/1/ns/mnt" }
+      assert.equal("", problems(with { join = all, hostname = "h", domainname = "d",
+        rootfs_propagation = "rslave", masks = { masked = { "/x" } },
+        sysctl = { ["kernel.shmmax"] = "1", ["net.ipv4.ip_forward"] = "0" },
+        mounts = { { type = "mqueue", target = "/dev/mqueue" }, { type = "sysfs", target = "/sys" },
+                   { type = "proc", target = "/proc" } } }))
+      local p = plan_of(with { join = all, hostname = "h", rootfs_propagation = "rslave",
+                               mounts = { { type = "proc", target = "/proc" } } })
+      assert.equal("h", p.hostname)
+      assert.equal("rslave", p.rootfs_propagation)
+      assert.is_table(p.mounts)
+    end)
+
+    it("joins the ipc, mount and pid namespaces a path names #priv", function()
+      if not helper.is_root() then return pending("needs root") end
+      local _, pid = helper.sh("unshare -im --pid --fork --kill-child sleep 30 >/dev/null 2>&1 & echo $!")
+      pid = assert(tonumber(pid))
+      helper.sleep(0.3)
+      local _, want = helper.sh(("cd /proc/%d/ns && readlink ipc mnt pid_for_children"):format(pid))
+      local ok, out = lua(([[
+        oci("readlink /proc/self/ns/ipc /proc/self/ns/mnt /proc/self/ns/pid; "
+          .. "test $$ != 1 && grep -c ' /dev/mqueue mqueue ' /proc/self/mounts",
+          { { type = "mqueue", target = "/dev/mqueue" } },
+          { user = "host", namespaces = { ipc = false, mnt = false, pid = false },
+            join = { ipc = "/proc/%d/ns/ipc", mnt = "/proc/%d/ns/mnt", pid = "/proc/%d/ns/pid_for_children" } })
+      ]]):format(pid, pid, pid))
+      helper.sh("kill " .. pid)
+      assert.is_true(ok, out)
+      assert.equal(want .. "1\n", out)
     end)
 
     it("joins the uts and net namespaces a path names #priv", function()
