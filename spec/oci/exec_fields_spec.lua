@@ -485,7 +485,8 @@ describe("OCI executor fields", function()
       assert.equal("join.net: conflicts with namespaces.net (a joined namespace is not also made)",
         problems { join = { net = "/run/netns/a" } })
       assert.equal("join.uts: must be an absolute path", problems { join = { uts = "x" }, namespaces = { uts = false } })
-      assert.equal("join.foo: unknown namespace (valid: ipc uts net cgroup time mnt)", problems { join = { foo = "/x" } })
+      assert.equal("join.foo: unknown namespace (valid: ipc uts net cgroup time mnt)",
+        problems { join = { foo = "/x" } })
       local p = plan_of { join = { net = "/run/netns/a", ipc = "/proc/1/ns/ipc" },
                           namespaces = { net = false, ipc = false } }
       assert.same({ { ns = "ipc", path = "/proc/1/ns/ipc" }, { ns = "net", path = "/run/netns/a" } }, p.join_paths)
@@ -579,7 +580,8 @@ describe("OCI executor fields", function()
       assert.same({ "cap_chown", "cap_kill" }, s.caps.bounding)
       assert.same({}, s.caps.ambient)
       assert.same(s, validate.validate(s))
-      assert.equal("caps.permitted[1]: unknown capability 'nope'", problems { caps = { bounding = {}, permitted = { "nope" } } })
+      assert.equal("caps.permitted[1]: unknown capability 'nope'",
+        problems { caps = { bounding = {}, permitted = { "nope" } } })
       assert.equal("caps.bonding: unknown capability set (valid: bounding permitted effective inheritable ambient)",
         problems { caps = { bounding = {}, bonding = {} } })
       -- composition intersects set by set; a list counts in every set
