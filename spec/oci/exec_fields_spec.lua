@@ -484,7 +484,8 @@ describe("OCI executor fields", function()
       assert.matches("^join.user: joining a user namespace by path is not supported", problems { join = { user = "/x" } })
       assert.equal("join.net: conflicts with namespaces.net (a joined namespace is not also made)",
         problems { join = { net = "/run/netns/a" } })
-      assert.equal("join.uts: must be an absolute path", problems { join = { uts = "x" }, namespaces = { uts = false } })
+      assert.equal("join.uts: must be an absolute path",
+        problems { join = { uts = "x" }, namespaces = { uts = false } })
       assert.equal("join.foo: unknown namespace (valid: ipc uts net cgroup time mnt)",
         problems { join = { foo = "/x" } })
       local p = plan_of { join = { net = "/run/netns/a", ipc = "/proc/1/ns/ipc" },
