@@ -481,7 +481,8 @@ describe("OCI executor fields", function()
       assert.is_nil(pp.join_paths)
       assert.matches("join: pid namespace /proc/1/ns/pid (the clone is born in it)",
         table.concat(launch.explain(pp), "\n"), 1, true)
-      assert.matches("^join.user: joining a user namespace by path is not supported", problems { join = { user = "/x" } })
+      assert.matches("^join.user: joining a user namespace by path is not supported",
+        problems { join = { user = "/x" } })
       assert.equal("join.net: conflicts with namespaces.net (a joined namespace is not also made)",
         problems { join = { net = "/run/netns/a" } })
       assert.equal("join.uts: must be an absolute path",
