@@ -329,7 +329,8 @@ describe("OCI executor fields", function()
           end
         end
       end
-      local ms = { { type = "tmpfs", target = "/a" }, { type = "tmpfs", target = "/b", noexec = true, data = "nr_inodes=9" } }
+      local ms = { { type = "tmpfs", target = "/a" },
+                   { type = "tmpfs", target = "/b", noexec = true, data = "nr_inodes=9" } }
       assert.equal("", flags_on({ base = "none", mounts = ms }, "/a"))
       local f, d = flags_on({ base = "none", mounts = ms }, "/b")
       assert.equal("noexec", f)
