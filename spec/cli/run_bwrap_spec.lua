@@ -66,7 +66,7 @@ describe("nslua run's bwrap spellings (conversion)", function()
     end
     -- and bwrap states nslua's default mount flags (its base "none" takes
     -- absent flags as not set), which run's default base implies
-    local launch, validate = require "nslua.launch", require "nslua.validate"
+    local launch = require "nslua.launch"
     assert.same(b.mounts, launch.default_flags(validate.copy(r.mounts)))
     assert.equal(18, #r.mounts)
     assert.same({ type = "dir", target = "/x", mode = 448 }, r.mounts[1])
