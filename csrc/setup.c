@@ -260,16 +260,20 @@ static void read_step (lua_State *L, int t, int trees, step *s, size_t i) {
   lua_pop(L, 1);
   s->mountpoint = opt_flag(L, t, "mountpoint");
   if (s->op == OP_MKNOD || s->op == OP_DEVBIND) {
-    static const char *const kinds[] = { "c", "b", NULL };
+    static const char *const kinds[] = { "c", "b", "p", NULL };
     lua_Integer n;
+    int k;
     lua_getfield(L, t, "kind");
-    s->blockdev = luaL_checkoption(L, -1, NULL, kinds);
+    k = luaL_checkoption(L, -1, NULL, kinds);
+    s->blockdev = k == 1;
+    s->fifo = k == 2;
+    luaL_argcheck(L, !s->fifo || s->op == OP_MKNOD, 1, "a devbind step binds a device, not a FIFO");
     lua_getfield(L, t, "major");
-    n = luaL_checkinteger(L, -1);
+    n = s->fifo ? luaL_optinteger(L, -1, 0) : luaL_checkinteger(L, -1);
     luaL_argcheck(L, n >= 0 && n <= 4095, 1, "a device major is 0..4095");
     s->major = (unsigned int)n;
     lua_getfield(L, t, "minor");
-    n = luaL_checkinteger(L, -1);
+    n = s->fifo ? luaL_optinteger(L, -1, 0) : luaL_checkinteger(L, -1);
     luaL_argcheck(L, n >= 0 && n <= 1048575, 1, "a device minor is 0..1048575");
     s->minor = (unsigned int)n;
     lua_pop(L, 3);

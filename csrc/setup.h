@@ -51,6 +51,7 @@ typedef struct step {
   unsigned int parents;         /* mkdir, mkfile: the mode of missing parent directories */
   long long uid, gid;           /* mkdir, write: the owner of what the step makes, or -1 */
   int blockdev;                 /* mknod, devbind: a block device (else character) */
+  int fifo;                     /* mknod: a FIFO (no numbers) */
   unsigned int major, minor;
 } step;
 

@@ -641,21 +641,22 @@ static void sysctl_step (mounts *m, const step *s) {
 }
 
 /* A device node of s->major:s->minor at s->path, mode s->mode, owned by
-** s->uid/s->gid (the sandbox has no user namespace: it may mknod).  An
-** existing node of the same kind and numbers will do; anything else
-** there fails with EEXIST. */
+** s->uid/s->gid (the sandbox has no user namespace: it may mknod), or a
+** FIFO (s->fifo: OCI's type "p"; no capability needed, so in a user
+** namespace too).  An existing node of the same kind and numbers will
+** do; anything else there fails with EEXIST. */
 static void mknod_step (mounts *m, const step *s) {
   struct stat st;
   const char *base;
-  mode_t type = s->blockdev ? S_IFBLK : S_IFCHR;
-  dev_t dev = makedev(s->major, s->minor);
+  mode_t type = s->fifo ? S_IFIFO : s->blockdev ? S_IFBLK : S_IFCHR;
+  dev_t dev = s->fifo ? 0 : makedev(s->major, s->minor);
   int parent = open_parent(m, s, s->path, &base, "mknod");
   if (mknodat(parent, base, type | (s->mode & 07777), dev) != 0) {
     if (errno != EEXIST)
       fail_at(m, s, errno, "mknod", s->path, NULL);
     if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) != 0)
       fail_at(m, s, errno, "stat", s->path, NULL);
-    if ((st.st_mode & S_IFMT) != type || st.st_rdev != dev)
+    if ((st.st_mode & S_IFMT) != type || (!s->fifo && st.st_rdev != dev))
       fail_at(m, s, EEXIST, "mknod", s->path, " (another file is there)");
   }
   if ((s->uid >= 0 || s->gid >= 0) &&

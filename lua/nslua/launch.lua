@@ -295,9 +295,10 @@ end
 -- A device node (OCI's linux.devices): made by mknod when the sandbox
 -- has no user namespace (a user namespace's root may not make device
 -- nodes), owned by uid/gid; else a bind of a host node of the same kind
--- and numbers, which the executor finds under the host's /dev.
+-- and numbers, which the executor finds under the host's /dev.  A FIFO
+-- (kind "p") is made by mknod either way: it needs no capability.
 kinds.device = function(steps, m, ctx)
-  if ctx.host_ids then
+  if ctx.host_ids or m.kind == "p" then
     local dir = dirname(m.target)
     add(steps, { op = "mkdir", path = NEW .. dir, what = m.target })
     add(steps, { op = "mknod", path = NEW .. m.target, kind = m.kind, major = m.major, minor = m.minor,
@@ -1009,7 +1010,8 @@ local function explain_step(s)
   elseif s.op == "chmod" then
     return ("chmod %04o %s"):format(s.mode, s.what)
   elseif s.op == "mknod" then
-    return ("mknod %s %s %d:%d %04o%s"):format(s.what, s.kind, s.major, s.minor, s.mode,
+    return ("mknod %s %s %s %04o%s"):format(s.what, s.kind,
+      s.kind == "p" and "(FIFO)" or ("%d:%d"):format(s.major, s.minor), s.mode,
       s.uid and (" owner %s:%s"):format(tostring(s.uid), tostring(s.gid)) or "")
   elseif s.op == "devbind" then
     return ("device %s: a bind of the host's %s %d:%d node"):format(s.what, s.kind, s.major, s.minor)

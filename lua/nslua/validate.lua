@@ -712,20 +712,23 @@ function Checker:mount(m, p)
 end
 
 -- A device node: kind "c" or "b", major, minor, mode (default 0666),
--- uid, gid; only under /dev (a node anywhere else is refused).
+-- uid, gid; only under /dev (a node anywhere else is refused).  Kind "p"
+-- is a FIFO (OCI's type "p"): no major or minor.
 function Checker:device(m, p, out)
   if out.target and not launch_normpath(out.target):match("^/dev/.") then
     self:add(p .. ".target", "a device must be under /dev")
     out.target = nil
   end
-  if m.kind ~= "c" and m.kind ~= "b" then
-    self:add(p .. ".kind", 'must be "c" (character) or "b" (block)')
+  if m.kind ~= "c" and m.kind ~= "b" and m.kind ~= "p" then
+    self:add(p .. ".kind", 'must be "c" (character), "b" (block) or "p" (FIFO)')
   else
     out.kind = m.kind
   end
   for k, max in pairs { major = 4095, minor = 1048575 } do
     local n = as_int(m[k])
-    if not n or n < 0 or n > max then
+    if m.kind == "p" then
+      if m[k] ~= nil then self:add(keypath(p, k), 'must be absent with kind "p" (a FIFO has no numbers)') end
+    elseif not n or n < 0 or n > max then
       self:add(keypath(p, k), ("must be an integer 0..%d"):format(max))
     else
       out[k] = n

@@ -417,7 +417,10 @@ describe("OCI executor fields", function()
       assert.equal("mounts[1].target: a device must be under /dev", dev { target = "/dev" })
       assert.equal("mounts[1].target: must not contain '..'", dev { target = "/dev/../etc/shadow" })
       assert.equal("mounts[1].target: a device must be under /dev", dev { target = "//dev2/x" })
-      assert.equal('mounts[1].kind: must be "c" (character) or "b" (block)', dev { kind = "p" })
+      assert.equal('mounts[1].kind: must be "c" (character), "b" (block) or "p" (FIFO)', dev { kind = "u" })
+      assert.equal('mounts[1].major: must be absent with kind "p" (a FIFO has no numbers)',
+        problems { mounts = { { type = "device", target = "/dev/f", kind = "p", major = 1 } } })
+      assert.equal("", problems { mounts = { { type = "device", target = "/dev/f", kind = "p" } } })
       assert.equal("mounts[1].minor: must be an integer 0..1048575", dev { minor = -1 })
       assert.equal("", dev {})
       local p = plan_of { mounts = { { type = "device", target = "/dev/x", kind = "c", major = 1, minor = 3 } } }
@@ -443,6 +446,21 @@ describe("OCI executor fields", function()
       assert.is_true(ok, out)
       assert.equal("000000\ncharacter special file 1:3\nerror\t/dev/nothing: mount '/newroot/dev/nothing': "
         .. "No such device (no character device 4000:77 on the host to bind)\n", out)
+    end)
+
+    it("makes a FIFO (OCI type \"p\") with or without a user namespace #priv", function()
+      local p = plan_of { mounts = { { type = "device", target = "/dev/f", kind = "p", mode = 432 } } }
+      local text = table.concat(launch.explain(p), "\n")
+      assert.matches("mknod /dev/f p (FIFO) 0660", text, 1, true)
+      if not helper.is_root() then return pending("needs root") end
+      local ok, out = lua([[
+        local f = { { type = "device", target = "/dev/f", kind = "p", mode = 432 } }
+        sh("stat -c '%F %a' /dev/f", { user = "host", net = "host", mounts = f })
+        f[1].mode = 438
+        sh("stat -c '%F %a' /dev/f; (echo hi > /dev/f &); cat /dev/f", { mounts = f })
+      ]])
+      assert.is_true(ok, out)
+      assert.equal("fifo 660\nfifo 666\nhi\n", out)
     end)
 
     it("makes the node with mknod without a user namespace #priv", function()
