@@ -634,6 +634,8 @@ describe("nslua.oci.config", function()
                       mode = 438, uid = 5, gid = 6 }, find_mount(spec, "/dev/ttyX"))
         assert.equal("p", find_mount(spec, "/dev/fifo").kind)
         -- and the executor takes every kind (runtime-tools' linux_devices)
+        -- (less the front end's own fields, as the CLI takes them off)
+        spec.oci_resources, spec.hooks_oci, spec.cgroup_path = nil, nil, nil
         local out, errs = validate.check(spec)
         assert.is_table(out, table.concat(errs or {}, "\n"))
         local nulls = 0
