@@ -1133,9 +1133,36 @@ describe("nslua.oci.config", function()
     }
     for _, case in ipairs(cases) do
       it(case[1], function()
-        assert_error(with(case[2], case[3]), case[1])
+        -- (as on a host that enforces both LSMs: labels are refused there)
+        assert_error(with(case[2], case[3]), case[1], { lsm = { selinux = true, apparmor = true } })
       end)
     end
+
+    it("ignores labels of an LSM the host does not enforce, with a warning (crun's way)", function()
+      local function labelled(c)
+        c.process.apparmorProfile = "docker-default"
+        c.process.selinuxLabel = "system_u:system_r:container_t:s0"
+        c.linux.mountLabel = "system_u:object_r:container_file_t:s0"
+      end
+      local spec, warns = convert(with(labelled), { lsm = { selinux = false, apparmor = false } })
+      assert.is_table(spec, warns and table.concat(warns, "\n"))
+      assert.same({ "process.apparmorProfile: ignored: AppArmor is not enabled on this host",
+                    "process.selinuxLabel: ignored: SELinux is not enabled on this host",
+                    "linux.mountLabel: ignored: SELinux is not enabled on this host" }, warns)
+      -- one LSM enforced, the other not: only its labels are refused
+      local _, errs = convert(with(labelled), { lsm = { selinux = true, apparmor = false } })
+      assert.same({ "process.selinuxLabel: nslua does not apply SELinux labels (remove it, or use runc)",
+                    "linux.mountLabel: nslua does not apply SELinux mount labels (remove it, or use runc)" },
+        errs)
+      _, errs = convert(with(labelled), { lsm = { selinux = false, apparmor = true } })
+      assert.same({ "process.apparmorProfile: nslua does not apply AppArmor profiles (remove it, or use runc)" },
+        errs)
+      assert.same({}, select(2, convert(with(function() end))))
+      -- the host's own answer: a table of two booleans
+      local lsm = config.lsm()
+      assert.is_boolean(lsm.selinux)
+      assert.is_boolean(lsm.apparmor)
+    end)
 
     it("process: is required when opts.need_process", function()
       assert_error(with(function(c) c.process = nil end), "process: is required", { need_process = true })

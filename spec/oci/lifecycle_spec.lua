@@ -94,6 +94,23 @@ describe("nslua-oci lifecycle", function()
     assert.is_nil(state(root, "fg1"))
   end)
 
+  it("runs a config with LSM labels the host does not enforce, with warnings", function()
+    local lsm = require("nslua.oci.config").lsm()
+    if lsm.selinux or lsm.apparmor then return pending("this host enforces an LSM") end
+    local b = bundle(T .. "/b", { "sh", "-c", "echo ran" }, function(c)
+      c.process.apparmorProfile = "acme_secure_profile"
+      c.process.selinuxLabel = "system_u:system_r:container_t:s0"
+      c.linux.mountLabel = "system_u:object_r:svirt_sandbox_file_t:s0:c715,c811"
+    end)
+    local ok, out = helper.sh(("cd %s && %s --root %s run lsm1 2>&1"):format(q(b), OCI, q(root)))
+    assert.is_true(ok, out)
+    assert.equal("nslua-oci: warning: config.json: process.apparmorProfile: ignored: AppArmor is not "
+      .. "enabled on this host\n"
+      .. "nslua-oci: warning: config.json: process.selinuxLabel: ignored: SELinux is not enabled on this host\n"
+      .. "nslua-oci: warning: config.json: linux.mountLabel: ignored: SELinux is not enabled on this host\n"
+      .. "ran\n", out)
+  end)
+
   it("create parks the command, start releases it, delete removes it", function()
     local b = bundle(T .. "/b", { "sh", "-c", "echo ran > /tmp/ran; cat /tmp/ran; sleep 60" }, function(c)
       c.annotations = { ["org.example/key"] = "value" }

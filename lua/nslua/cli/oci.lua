@@ -371,6 +371,8 @@ local function bundle_spec(bundle, id, g)
   local spec, errs = config.to_spec(cfg, { bundle = bundle, id = id,
     rootless = proc.getuid() ~= 0 or g.rootless == "true", need_process = true })
   if not spec then fail("config.json: %s", table.concat(errs, "; ")) end
+  -- what the converter ignored (labels of an LSM the host lacks)
+  for _, w in ipairs(errs) do warn("config.json: %s", w) end
   return spec, cfg, bundle
 end
 

@@ -187,15 +187,37 @@ function Conv:strings(t, k, base)
   return out
 end
 
--- Accept a Linux security label only when empty: nslua applies none.
-function Conv:no_label(t, k, base, what)
+-- A Linux security label of LSM 'lsm' ("selinux" or "apparmor"): nslua
+-- applies none.  Refused where the host enforces that LSM; where it does
+-- not, ignored with a warning, as crun does (runc fails: its write of the
+-- label is EINVAL there).
+function Conv:no_label(t, k, base, what, lsm)
   local v = get(t, k)
   if v == nil then return end
   if type(v) ~= "string" then
     self:add(field(base, k), "must be a string")
-  elseif v ~= "" then
+  elseif v ~= "" and self.lsm[lsm] then
     self:add(field(base, k), "nslua does not apply %s (remove it, or use runc)", what)
+  elseif v ~= "" then
+    self.warnings[#self.warnings + 1] = ("%s: ignored: %s is not enabled on this host")
+      :format(field(base, k), lsm == "selinux" and "SELinux" or "AppArmor")
   end
+end
+
+local function exists(path)
+  return require("nslua.core").mount.lstat(path) ~= nil
+end
+
+--- The Linux security modules the host enforces, as runc and crun test
+-- for them: SELinux when selinuxfs is there (/sys/fs/selinux), AppArmor
+-- when securityfs has it and the module says it is enabled.
+-- @treturn table `{ selinux = bool, apparmor = bool }`
+function M.lsm()
+  local f = io.open("/sys/module/apparmor/parameters/enabled")
+  local aa = f and f:read("l")
+  if f then f:close() end
+  return { selinux = exists("/sys/fs/selinux"),
+           apparmor = exists("/sys/kernel/security/apparmor") and aa ~= nil and aa:sub(1, 1) == "Y" }
 end
 
 -- A member nslua cannot honour: refused, never silently dropped.
@@ -388,8 +410,8 @@ function Conv:process(cfg, spec, need)
   -- absent is false (OCI's default), never nslua's default of true
   spec.no_new_privs = self:boolean(p, "noNewPrivileges", base) or false
   spec.oom_score_adj = self:integer(p, "oomScoreAdj", base, -1000, 1000)
-  self:no_label(p, "apparmorProfile", base, "AppArmor profiles")
-  self:no_label(p, "selinuxLabel", base, "SELinux labels")
+  self:no_label(p, "apparmorProfile", base, "AppArmor profiles", "apparmor")
+  self:no_label(p, "selinuxLabel", base, "SELinux labels", "selinux")
   self:unsupported(p, "ioPriority", base, "I/O priorities")
   self:unsupported(p, "scheduler", base, "scheduling policies")
   self:unsupported(p, "execCPUAffinity", base, "exec CPU affinity")
@@ -1217,7 +1239,7 @@ function Conv:linux(cfg, spec)
       spec.rootfs_propagation = prop
     end
   end
-  self:no_label(linux, "mountLabel", "linux", "SELinux mount labels")
+  self:no_label(linux, "mountLabel", "linux", "SELinux mount labels", "selinux")
   local cg = self:string(linux, "cgroupsPath", "linux")
   if cg and cg ~= "" then spec.cgroup_path = cg end
   local pers = self:object(linux, "personality", "linux")
@@ -1297,15 +1319,18 @@ end
 --   overlay paths are its), id = the container's id (spec.name),
 --   need_process = bool (create and run: the process is required),
 --   rootless = bool (accepted; the conversion is the same either way: as
---   with runc, a user namespace needs its mappings in the config) }`
+--   with runc, a user namespace needs its mappings in the config),
+--   lsm = { selinux = bool, apparmor = bool } (the LSMs the host
+--   enforces; default `M.lsm()`) }`
 -- @treturn[1] table spec
+-- @treturn[1] {string,...} warnings: what was ignored ("json.path: ...")
 -- @return[2] nil
 -- @treturn[2] {string,...} every problem, "json.path: message"
 function M.to_spec(cfg, opts)
   opts = opts or {}
   if not is_object(cfg) then return nil, { "config: must be a JSON object" } end
   local bundle = opts.bundle or "."
-  local c = setmetatable({ errors = {} }, Conv)
+  local c = setmetatable({ errors = {}, warnings = {}, lsm = opts.lsm or M.lsm() }, Conv)
   local spec = { name = opts.id, base = "none", init = false, env = {}, keep_env = {} }
   c:version(cfg)
   c:process(cfg, spec, opts.need_process)
@@ -1350,7 +1375,7 @@ function M.to_spec(cfg, opts)
     c:add("annotations", "must be an object")
   end
   if #c.errors > 0 then return nil, c.errors end
-  return spec
+  return spec, c.warnings
 end
 
 --- Read BUNDLE/config.json.
