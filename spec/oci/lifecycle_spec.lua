@@ -111,6 +111,23 @@ describe("nslua-oci lifecycle", function()
       .. "ran\n", out)
   end)
 
+  it("start returns once the command runs: a signal right after it reaches the command", function()
+    -- (runtime-tools' killsig: the parked executor, its pid namespace's
+    -- init, would ignore a signal it has no handler for)
+    local b = bundle(T .. "/b", { "sh", "-c", "trap 'echo got USR1' USR1; sleep 10 & wait $!" })
+    for i = 1, 3 do
+      local id = "sig" .. i
+      local ok, out = oci_bg(root, ("create --bundle %s %s"):format(q(b), id))
+      assert.is_true(ok, out)
+      local file = ("%s/out.%d"):format(T, out_n)
+      ok, out = oci(root, "start " .. id .. " && " .. OCI .. " --root " .. q(root) .. " kill " .. id .. " USR1")
+      assert.is_true(ok, out)
+      assert.is_true(wait_for(function() return state(root, id).status == "stopped" end, 3))
+      assert.equal("got USR1\n", helper.read(file))
+      assert.is_true((oci(root, "delete " .. id)))
+    end
+  end)
+
   it("create parks the command, start releases it, delete removes it", function()
     local b = bundle(T .. "/b", { "sh", "-c", "echo ran > /tmp/ran; cat /tmp/ran; sleep 60" }, function(c)
       c.annotations = { ["org.example/key"] = "value" }

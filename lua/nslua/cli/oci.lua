@@ -519,6 +519,20 @@ local function release(root, id)
   mount.unlink(fifo)
 end
 
+-- Wait (up to M.EXEC_WAIT s) for a released container's execve: its
+-- parked executor is titled nslua-init.  Until then, as its pid
+-- namespace's init, it ignores the signals it has no handler for, so a
+-- `kill` right after `start` (runtime-tools' killsig) would be lost.
+local function wait_exec(pid)
+  local path = ("/proc/%d/cmdline"):format(pid)
+  for _ = 1, M.EXEC_WAIT * 1000 // 5 do
+    local text = state.read(path)
+    if not text or text:gsub("%z.*", "") ~= "nslua-init" then return end
+    proc.poll({}, 5)
+  end
+end
+M.EXEC_WAIT = 2
+
 function cmd.start(_, root, _, args)
   local id = args[1]
   local rec = root:need(id)
@@ -529,6 +543,7 @@ function cmd.start(_, root, _, args)
   local ok, err = run_hooks(hooks, "startContainer", root:state_of(rec), true)
   if not ok then fail("%s", err) end
   release(root, id)
+  if rec.info.init_pid then wait_exec(rec.info.init_pid) end
   run_hooks(hooks, "poststart", root:state_of(rec), false)
   return 0
 end
