@@ -645,6 +645,8 @@ static void sysctl_step (mounts *m, const step *s) {
 ** FIFO (s->fifo: OCI's type "p"; no capability needed, so in a user
 ** namespace too).  An existing node of the same kind and numbers will
 ** do; anything else there fails with EEXIST. */
+static void devbind_step (mounts *m, const step *s);
+
 static void mknod_step (mounts *m, const step *s) {
   struct stat st;
   const char *base;
@@ -652,6 +654,16 @@ static void mknod_step (mounts *m, const step *s) {
   dev_t dev = s->fifo ? 0 : makedev(s->major, s->minor);
   int parent = open_parent(m, s, s->path, &base, "mknod");
   if (mknodat(parent, base, type | (s->mode & 07777), dev) != 0) {
+    /* EPERM: we are root of a user namespace the caller was already in
+    ** (rootless podman runs the runtime so): a bind of the host's node,
+    ** runc's fallback (createDeviceNode) */
+    if (errno == EPERM && !s->fifo) {
+      m->cfd = make_file(m, s, s->path);
+      m->ckind = T_FILE;
+      m->cpath = s->path;
+      devbind_step(m, s);
+      return;
+    }
     if (errno != EEXIST)
       fail_at(m, s, errno, "mknod", s->path, NULL);
     if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) != 0)

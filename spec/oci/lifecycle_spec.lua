@@ -355,3 +355,30 @@ describe("nslua-oci lifecycle", function()
     assert.matches("spec: 1%.", out)
   end)
 end)
+
+describe("nslua-oci as root of a user namespace (rootless podman's runtime)", function()
+  local cli = require "nslua.cli.oci"
+  local HOST, FOREIGN = "         0          0 4294967295\n", "         0       4242          1\n"
+  local function env(t) return function(k) return t[k] end end
+
+  it("keeps its state under $XDG_RUNTIME_DIR, not /run, as runc does", function()
+    local xdg = env { XDG_RUNTIME_DIR = "/run/user/4242", USER = "4242" }
+    assert.equal("/run/user/4242/nslua/oci", cli.default_root(0, xdg, FOREIGN))
+    assert.equal(cli.ROOT, cli.default_root(0, xdg, HOST))
+    assert.equal(cli.ROOT, cli.default_root(0, env { XDG_RUNTIME_DIR = "/run/user/0", USER = "root" }, FOREIGN))
+    assert.equal(cli.ROOT, cli.default_root(0, env {}, FOREIGN))
+    assert.is_nil(cli.default_root(1000, xdg, HOST))   -- a user: the user's state root
+  end)
+
+  it("makes no cgroup without cgroupsPath or limits, as runc's rootless manager", function()
+    local g = { root = "/r" }
+    local o = cli.cgroup_options(g, { limits = {} }, 0, FOREIGN)
+    assert.equal("disabled", o["cgroup-manager"])
+    assert.equal("/r", o.root)
+    assert.equal(g, cli.cgroup_options(g, { limits = {} }, 0, HOST))
+    assert.equal(g, cli.cgroup_options(g, { limits = {}, cgroup_path = "/x" }, 0, FOREIGN))
+    assert.equal(g, cli.cgroup_options(g, { limits = { memory = 1 << 20 } }, 0, FOREIGN))
+    local given = { ["cgroup-manager"] = "cgroupfs" }
+    assert.equal(given, cli.cgroup_options(given, { limits = {} }, 0, FOREIGN))
+  end)
+end)

@@ -174,12 +174,32 @@ end
 local Root = {}
 Root.__index = Root
 
+--- The state root without --root: M.ROOT as root; as a user, the user's
+-- state directory's (state.root: $XDG_RUNTIME_DIR/nslua/oci or
+-- /tmp/nslua-UID/oci).  Root of a user namespace that is not the host's
+-- is a user too when $XDG_RUNTIME_DIR is set and $USER is not root:
+-- rootless podman runs the runtime so, and /run is not its to write
+-- (runc's shouldHonorXDGRuntimeDir).
+-- @tparam integer uid our uid
+-- @tparam function getenv os.getenv
+-- @tparam string|nil uid_map /proc/self/uid_map's text
+-- @treturn string|nil the root; nil: state.root()'s
+local function host_map(uid_map)
+  return uid_map == nil or uid_map:match("^%s*0%s+0%s+4294967295%s*$") ~= nil
+end
+
+function M.default_root(uid, getenv, uid_map)
+  if uid ~= 0 then return nil end
+  local xdg = getenv("XDG_RUNTIME_DIR")
+  if host_map(uid_map) or not xdg or xdg:sub(1, 1) ~= "/" or getenv("USER") == "root" then return M.ROOT end
+  return xdg .. "/nslua/oci"
+end
+
 local function open_root(g)
   local dir = g.root
   if not dir then
-    if proc.getuid() == 0 then
-      dir = M.ROOT
-    else
+    dir = M.default_root(proc.getuid(), os.getenv, state.read("/proc/self/uid_map"))
+    if not dir then
       local base, err = state.root()
       if not base then fail("%s", err) end
       dir = base .. "/oci"
@@ -395,6 +415,25 @@ local function with_cgroup(spec, g)
   if not spec.limits.pids then spec.limits.pids = require("nslua.limits").MAX_PIDS end
 end
 
+--- The global options with_cgroup reads: as given, but with
+-- `--cgroup-manager disabled` for root of a user namespace that is not
+-- the host's (rootless podman's runtime: the host's cgroup hierarchies
+-- are not its to write) when the config names no cgroupsPath and sets no
+-- cgroup limit, as runc's rootless cgroup manager and crun go on without
+-- a cgroup there.  A limit still needs the cgroup (and fails without one).
+-- @tparam table g the global options
+-- @tparam table spec the converted spec (cgroup_path, limits)
+-- @tparam integer uid our uid
+-- @tparam string|nil uid_map /proc/self/uid_map's text
+function M.cgroup_options(g, spec, uid, uid_map)
+  if g["cgroup-manager"] or uid ~= 0 or host_map(uid_map) or spec.cgroup_path then return g end
+  local limits = require "nslua.limits"
+  for _, k in ipairs(limits.CGROUP_KEYS) do
+    if (spec.limits or {})[k] ~= nil then return g end
+  end
+  return setmetatable({ ["cgroup-manager"] = "disabled" }, { __index = g })
+end
+
 -- Remove the id's claim (the fifo, the directory).
 function Root:unclaim(id)
   local d = self:claim_dir(id)
@@ -422,7 +461,7 @@ local function create(g, root, o, id, detach)
     local text = state.read(bundle .. "/config.json")
     local wok, werr = mount.write_file(claim .. "/config.json", text or "", 384)
     if not wok then fail("%s", werr) end
-    with_cgroup(spec, g)
+    with_cgroup(spec, M.cgroup_options(g, spec, proc.getuid(), state.read("/proc/self/uid_map")))
     spec.name = id
     spec.init = false
     local gate
