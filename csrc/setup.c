@@ -102,6 +102,7 @@ typedef struct plan {
   int has_oom, oom_score_adj;   /* plan.oom_score_adj */
   unsigned long root_prop;      /* plan.rootfs_propagation: mount(2) flags, 0: none */
   int pidns_own;                /* pidns_fd is plan.pidns_path's, opened by setup.plan */
+  int host_mnt_fd, host_mnt_own;  /* plan.host_mnt: our mount namespace, setup.plan's */
   int join_fds[8];              /* plan.join_paths, opened by setup.plan, in order */
   int join_types[8];            /* their CLONE_NEW* */
   size_t njoin;
@@ -499,6 +500,13 @@ static void close_joins (plan *p) {
   }
 }
 
+static void close_host_mnt (plan *p) {
+  if (p->host_mnt_own && p->host_mnt_fd >= 0)
+    close(p->host_mnt_fd);
+  p->host_mnt_own = 0;
+  p->host_mnt_fd = -1;
+}
+
 /* Open a namespace file of type 'type' for setns, read-only and
 ** close-on-exec; raise naming join.<name> when it is no such file. */
 static int open_ns_file (lua_State *L, const char *name, const char *path, int type) {
@@ -526,6 +534,12 @@ static void read_joins (lua_State *L, plan *p, int t) {
   /* plan.pidns_path: joined as plan.pidns_fd is (the clone is born in
   ** it), from a file of ours; after read_namespaces, which set -1 */
   const char *pid_path = opt_str(L, t, "pidns_path", "plan");
+  /* plan.host_mnt: the mount namespace the child returns to (ours) */
+  p->host_mnt_fd = -1;
+  if (opt_flag(L, t, "host_mnt")) {
+    p->host_mnt_fd = open_ns_file(L, "mnt", "/proc/self/ns/mnt", CLONE_NEWNS);
+    p->host_mnt_own = 1;
+  }
   if (pid_path != NULL) {
     luaL_argcheck(L, p->pidns_fd < 0, 1, "plan.pidns_path conflicts with plan.pidns_fd");
     p->pidns_fd = open_ns_file(L, "pid", pid_path, CLONE_NEWPID);
@@ -558,7 +572,9 @@ static void read_joins (lua_State *L, plan *p, int t) {
 
 /* The plan userdata's __gc: the namespace fds setup.plan opened. */
 static int setup_gc (lua_State *L) {
-  close_joins((plan *)luaL_checkudata(L, 1, NSLUA_SETUP));
+  plan *p = (plan *)luaL_checkudata(L, 1, NSLUA_SETUP);
+  close_joins(p);
+  close_host_mnt(p);
   return 0;
 }
 
@@ -1012,6 +1028,27 @@ static int write_oom (const plan *p, pid_t pid) {
 
 /* The child's whole set-up, then the init: never returns. */
 static void run_plan (plan *p) __attribute__((noreturn));
+/*
+** plan.host_mnt (OCI: a config without a mount namespace, runc's "no
+** NEWNS"): the set-up ran in a mount namespace of our own as always; its
+** root, cloned as a detached tree (open_tree OPEN_TREE_CLONE|AT_RECURSIVE),
+** becomes our root in the caller's mount namespace, which gets none of
+** our mounts (runc makes them in the host's: they outlive the container).
+** setns(CLONE_NEWNS) resets root and cwd, so fchdir and chroot follow.
+*/
+static void enter_host_mnt (plan *p) {
+  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/",
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (tree < 0)
+    fail(p, "pivot", errno, NULL, "open_tree", "/", NULL);
+  if (setns(p->host_mnt_fd, CLONE_NEWNS) != 0)
+    fail(p, "pivot", errno, NULL, "setns", "mnt", NULL);
+  if (fchdir(tree) != 0 || chroot(".") != 0 || chdir("/") != 0)
+    fail(p, "pivot", errno, NULL, "chroot", "/", NULL);
+  close(tree);
+  close_host_mnt(p);
+}
+
 static void run_plan (plan *p) {
   struct pollfd pf;
   char b = 0;
@@ -1106,6 +1143,8 @@ static void run_plan (plan *p) {
   /* plan.rootfs_propagation: the new root's, once it is "/" (runc's) */
   if (p->root_prop != 0 && mount(NULL, "/", NULL, p->root_prop, NULL) != 0)
     fail(p, "pivot", errno, NULL, "mount", "/", NULL);
+  if (p->host_mnt_own)
+    enter_host_mnt(p);
   take_locks(p);
   run_hook(p, HOOK_EXEC);
   stop_here(p, STOP_FORK);

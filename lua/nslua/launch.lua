@@ -842,6 +842,9 @@ function M.plan(spec, res)
   end
   plan.userns = userns_plan(un)
   plan.pidns_fd = spec.pidns_fd
+  -- host_mnt: setup.plan opens our mount namespace; the child returns to
+  -- it after the pivot with the new root as a detached tree
+  plan.host_mnt = spec.host_mnt or nil
   -- join.pid: setup.plan opens it; the clone is born in it as with pidns_fd
   plan.pidns_path = spec.join and spec.join.pid
   local hooks = {}
@@ -1059,6 +1062,9 @@ function M.explain(plan)
   end
   for _, j in ipairs(plan.join_paths or {}) do
     p("join: %s namespace %s (setns before the clone)", j.ns, j.path)
+  end
+  if plan.host_mnt then
+    p("mount namespace: the caller's after the pivot (the new root as a detached copy)")
   end
   if plan.pidns_path then p("join: pid namespace %s (the clone is born in it)", plan.pidns_path) end
   if plan.pidns_fd then

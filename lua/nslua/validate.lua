@@ -59,7 +59,7 @@ local FIELDS = set {
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error", "detach",
   -- the process fields of OCI front ends (README "The spec")
   "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl", "masks",
-  "rootfs_propagation", "personality", "join",
+  "rootfs_propagation", "personality", "join", "host_mnt",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid", "groups", "uid_map", "gid_map" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -83,19 +83,19 @@ local MASKS_FIELDS = set { "masked", "readonly" }
 local MOUNT_FIELDS = set {
   "type", "source", "source_fd", "target", "ro", "try", "recursive", "size", "mode",
   "content", "lower", "upper", "work", "inplace", "noexec", "hidepid",
-  "nosuid", "nodev", "propagation", "data", "kind", "major", "minor", "uid", "gid",
+  "nosuid", "nodev", "propagation", "data", "kind", "major", "minor", "uid", "gid", "host_ns",
 }
 local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive", "noexec",
                    "nosuid", "nodev", "propagation" }
 local PSEUDO = set { "type", "target", "ro" }
-local FLAGGED = set { "type", "target", "ro", "nosuid", "nodev", "noexec", "source" }
+local FLAGGED = set { "type", "target", "ro", "nosuid", "nodev", "noexec", "source", "host_ns" }
 -- The types whose `source` is only the name of the file system mounted.
 local FS_SOURCE = set { "tmpfs", "proc", "mqueue", "sysfs", "devpts" }
 local MOUNT_ALLOWED = {
   bind = BIND, ["bind-idmap"] = BIND, ["dev-bind"] = BIND,
   tmpfs = set { "type", "target", "ro", "size", "mode", "nosuid", "nodev", "noexec", "data", "propagation",
                 "source" },
-  proc = set { "type", "target", "ro", "hidepid", "nosuid", "nodev", "noexec", "source" },
+  proc = set { "type", "target", "ro", "hidepid", "nosuid", "nodev", "noexec", "source", "host_ns" },
   dev = PSEUDO, mqueue = FLAGGED, sysfs = FLAGGED,
   cgroup = set { "type", "target", "ro", "nosuid", "nodev", "noexec" },
   devpts = set { "type", "target", "nosuid", "nodev", "noexec", "data", "source" },
@@ -632,6 +632,10 @@ function Checker:mount(m, p)
   for _, k in ipairs { "nosuid", "nodev", "noexec" } do
     if allowed[k] and m[k] ~= nil then out[k] = self:boolean(m[k], keypath(p, k)) end
   end
+  -- host_ns (proc, sysfs, mqueue): the file system of the caller's pid,
+  -- net or ipc namespace, which the sandbox then shares (OCI: a config
+  -- that lists no such namespace, runc mounts the host's)
+  if allowed.host_ns and m.host_ns ~= nil then out.host_ns = self:boolean(m.host_ns, p .. ".host_ns") end
   if allowed.propagation and m.propagation ~= nil then
     if PROPAGATION[m.propagation] then
       out.propagation = m.propagation
@@ -1484,6 +1488,12 @@ function Checker:cross(spec, out)
     local need = m and MOUNT_NEEDS_NS[m.type]
     -- a proc of the pid namespace pidns_fd joins needs no new one
     if need == "pid" and out.pidns_fd then need = nil end
+    if m and m.host_ns then
+      if need and M.has_ns(out, need) then
+        self:add(keypath("mounts", i) .. ".host_ns", ("conflicts with the sandbox's own %s namespace"):format(need))
+      end
+      need = nil
+    end
     if need and not M.has_ns(out, need) then
       self:add(keypath("mounts", i), ("%s requires a %s namespace (namespaces.%s)")
         :format(m.type, need, need))
@@ -1576,6 +1586,21 @@ function Checker:join(spec, out)
   end
 end
 
+-- host_mnt = true (OCI: a config without a mount namespace): the set-up
+-- is done in a mount namespace of the sandbox's own as always, and its
+-- root then becomes the command's in the caller's mount namespace (a
+-- detached copy: the caller's namespace gets none of the mounts).
+function Checker:cross_host_mnt(out)
+  if not out.host_mnt then return end
+  if not out.namespaces.mnt then
+    self:add("host_mnt", "requires namespaces.mnt (the set-up's own mount namespace)")
+  end
+  if not M.host_user(out.user) then
+    self:add("host_mnt", "requires user = \"host\" (a new user namespace may not enter the caller's mounts)")
+  end
+  if out.join and out.join.mnt then self:add("host_mnt", "conflicts with join.mnt") end
+end
+
 function Checker:cross_join(out)
   if out.join and out.join.pid and out.pidns_fd then
     self:add("join.pid", "conflicts with pidns_fd (one pid namespace to be born in)")
@@ -1641,6 +1666,7 @@ function M.check(spec, opts)
   out.rlimits = c:soft_hard(spec)
   out.masks = c:masks(spec)
   c:join(spec, out)
+  if spec.host_mnt ~= nil then out.host_mnt = c:boolean(spec.host_mnt, "host_mnt", false) or nil end
   if spec.rootfs_propagation ~= nil then
     if PROPAGATION[spec.rootfs_propagation] then
       out.rootfs_propagation = spec.rootfs_propagation
@@ -1684,6 +1710,7 @@ function M.check(spec, opts)
   c:cross_userns(spec, out)
   c:cross_oci(out, sysctl_needs)
   c:cross_join(out)
+  c:cross_host_mnt(out)
   if #c.errors == 0 then return out end
   local errs = c.errors
   for _, e in ipairs(errs) do e.key = sort_key(e) end

@@ -1003,8 +1003,13 @@ describe("nslua.oci.config", function()
       { "linux.namespaces[0].path: must be an absolute path",
         function(c) c.linux.namespaces[1].path = "proc/1/ns/pid" end },
       { "linux.namespaces: must be an array", function(c) c.linux.namespaces = "pid" end },
-      { 'linux.namespaces: needs a mount namespace (type "mount"): the root and mounts are set up in it',
-        function(c) table.remove(c.linux.namespaces, 5) end },
+      { 'linux.namespaces: a user namespace needs a mount namespace (type "mount") too: nslua\'s set-up '
+        .. "could not enter the caller's mounts from it",
+        function(c)
+          for i = #c.linux.namespaces, 1, -1 do
+            if c.linux.namespaces[i].type == "mount" then table.remove(c.linux.namespaces, i) end
+          end
+        end, true },
       { "linux.uidMappings: is required with a new user namespace",
         function(c) c.linux.namespaces[6] = NS_USER end },
       { "linux.uidMappings[0].size: must be an integer in 1..4294967295",
@@ -1137,6 +1142,28 @@ describe("nslua.oci.config", function()
         assert_error(with(case[2], case[3]), case[1], { lsm = { selinux = true, apparmor = true } })
       end)
     end
+
+    it("runs a config without a mount namespace in ours: host_mnt, the host's proc (linux_ns_itype)", function()
+      local spec = assert_ok(with(function(c)
+        c.linux.namespaces = { { type = "ipc" } }
+        c.hostname = nil
+      end))
+      assert.is_true(spec.host_mnt)
+      assert.is_true(spec.namespaces.mnt)
+      assert.is_false(spec.namespaces.pid)
+      local seen = {}
+      for _, m in ipairs(spec.mounts) do
+        if m.type == "proc" or m.type == "sysfs" or m.type == "mqueue" then seen[m.type] = m.host_ns or false end
+      end
+      assert.same({ proc = true, sysfs = true, mqueue = false }, seen)
+      spec.oci_resources, spec.hooks_oci, spec.cgroup_path = nil, nil, nil
+      local out, errs = validate.check(spec)
+      assert.is_table(out, table.concat(errs or {}, "\n"))
+      -- a mount namespace listed: none of it
+      spec = assert_ok(with(function() end))
+      assert.is_nil(spec.host_mnt)
+      for _, m in ipairs(spec.mounts) do assert.is_nil(m.host_ns) end
+    end)
 
     it("ignores labels of an LSM the host does not enforce, with a warning (crun's way)", function()
       local function labelled(c)

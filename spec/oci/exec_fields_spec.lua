@@ -589,6 +589,37 @@ describe("OCI executor fields", function()
       assert.equal(want .. "1\n", out)
     end)
 
+    it("host_mnt: the command ends in our mount namespace, the mounts do not #priv", function()
+      assert.equal('host_mnt: requires user = "host" (a new user namespace may not enter the caller\'s mounts)',
+        problems { host_mnt = true })
+      assert.equal("host_mnt: requires namespaces.mnt (the set-up's own mount namespace)\n"
+        .. "mounts: requires a mount namespace (namespaces.mnt)",
+        problems { host_mnt = true, user = "host", net = "host", namespaces = { mnt = false },
+                   mounts = { { type = "tmpfs", target = "/t" } } })
+      assert.equal("mounts[1]: proc requires a pid namespace (namespaces.pid)",
+        problems { namespaces = { pid = false }, mounts = { { type = "proc", target = "/proc" } } })
+      assert.equal("mounts[1].host_ns: conflicts with the sandbox's own pid namespace",
+        problems { mounts = { { type = "proc", target = "/proc", host_ns = true } } })
+      assert.equal("", problems { namespaces = { pid = false },
+                                  mounts = { { type = "proc", target = "/proc", host_ns = true } } })
+      assert.matches("mount namespace: the caller's after the pivot",
+        explain { host_mnt = true, user = "host", net = "host" }, 1, true)
+      if not helper.is_root() then return pending("needs root") end
+      local _, want = helper.sh("readlink /proc/self/ns/mnt /proc/self/ns/pid")
+      local _, before = helper.sh("wc -l < /proc/self/mountinfo")
+      local ok, out = lua([[
+        local spec = oci_spec("readlink /proc/self/ns/mnt /proc/self/ns/pid; "
+          .. "test -d /proc/1 && test -e /usr/bin/env && echo root-ok; echo hi > /t/f && cat /t/f",
+          { { type = "tmpfs", target = "/t" } },
+          { user = "host", net = "host", host_mnt = true, namespaces = { pid = false } })
+        for _, m in ipairs(spec.mounts) do if m.type == "proc" then m.host_ns = true end end
+        run(spec)
+      ]])
+      assert.is_true(ok, out)
+      assert.equal(want .. "root-ok\nhi\n", out)
+      assert.equal(before, select(2, helper.sh("wc -l < /proc/self/mountinfo")))
+    end)
+
     it("joins the uts and net namespaces a path names #priv", function()
       if not helper.is_root() then return pending("needs root") end
       local _, pid = helper.sh("unshare -un sh -c 'hostname joined-uts; exec sleep 30' >/dev/null 2>&1 & echo $!")

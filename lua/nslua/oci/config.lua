@@ -1336,7 +1336,14 @@ function M.to_spec(cfg, opts)
   c:process(cfg, spec, opts.need_process)
   local _, listed = c:linux(cfg, spec)
   if not listed.mnt then
-    c:add("linux.namespaces", "needs a mount namespace (type \"mount\"): the root and mounts are set up in it")
+    -- no mount namespace (runtime-tools' linux_ns_itype): the container
+    -- runs in ours, its root a detached copy of what the set-up made in a
+    -- mount namespace of its own (the mounts never reach ours)
+    if listed.user then
+      c:add("linux.namespaces", "a user namespace needs a mount namespace (type \"mount\") too: "
+        .. "nslua's set-up could not enter the caller's mounts from it")
+    end
+    spec.namespaces.mnt, spec.host_mnt = true, true
   end
   local mounts, readonly_root = {}, false
   local root = c:object(cfg, "root", "")
@@ -1352,8 +1359,12 @@ function M.to_spec(cfg, opts)
                   ro = false }
     readonly_root = c:boolean(root, "readonly", "root") or false
   end
+  -- proc, sysfs and mqueue of a namespace the config does not list (new
+  -- or joined) are the caller's, as runc mounts them
+  local fs_ns = { proc = "pid", sysfs = "net", mqueue = "ipc" }
   for i, e in ipairs(c:array(cfg, "mounts", "") or {}) do
     local m = c:mount(e, at("mounts", i), bundle)
+    if m and fs_ns[m.type] and not listed[fs_ns[m.type]] then m.host_ns = true end
     if m then mounts[#mounts + 1] = m end
   end
   c:devices(get(cfg, "linux") and is_object(cfg.linux) and cfg.linux or {}, mounts,
