@@ -303,6 +303,17 @@ describe("nslua-oci lifecycle", function()
     assert.matches("^createRuntime ", lines[2])
     assert.matches("^poststart ", lines[3])
     assert.matches('^poststop .*"status":"stopped"', lines[4])
+    -- a command that ends at once: poststart still gets start's "running"
+    -- (runtime-tools' hooks_stdin), though start waits for its exec
+    local b3 = bundle(T .. "/b3", { "true" }, function(c) c.hooks = { poststart = { h("poststart") } } end)
+    assert.is_true((oci_bg(root, ("create --bundle %s h3"):format(q(b3)))))
+    assert.is_true((oci(root, "start h3")))
+    assert.is_true(wait_for(function() return state(root, "h3").status == "stopped" end))
+    assert.is_true((oci(root, "delete h3")))
+    lines = {}
+    for l in (helper.read(log) or ""):gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.matches('^poststart .*"status":"running"', lines[5])
+    assert.matches('"pid":%d', lines[5])
     local b2 = bundle(T .. "/b2", { "sleep", "60" }, function(c)
       c.hooks = { prestart = { { path = "/bin/false" } } }
     end)

@@ -582,8 +582,11 @@ function cmd.start(_, root, _, args)
   local ok, err = run_hooks(hooks, "startContainer", root:state_of(rec), true)
   if not ok then fail("%s", err) end
   release(root, id)
+  -- poststart's state is the one start made ("running"), even when a
+  -- short command has ended by the time the hooks run
+  local st = root:state_of(rec)
   if rec.info.init_pid then wait_exec(rec.info.init_pid) end
-  run_hooks(hooks, "poststart", root:state_of(rec), false)
+  run_hooks(hooks, "poststart", st, false)
   return 0
 end
 
