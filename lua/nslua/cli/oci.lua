@@ -888,7 +888,9 @@ function resource_writes(info, r, with_devices)
   local function dev(e) return ("%d:%d"):format(num(e.major, "major") or 0, num(e.minor, "minor") or 0) end
   for _, e in ipairs(type(blkio.weightDevice) == "table" and blkio.weightDevice or {}) do
     if e.weight then put("blkio", "blkio.weight_device", dev(e) .. " " .. num(e.weight, "weight"), true) end
-    if e.leafWeight then put("blkio", "blkio.leaf_weight_device", dev(e) .. " " .. num(e.leafWeight, "leafWeight"), true) end
+    if e.leafWeight then
+      put("blkio", "blkio.leaf_weight_device", dev(e) .. " " .. num(e.leafWeight, "leafWeight"), true)
+    end
   end
   for key, file in pairs { throttleReadBpsDevice = "blkio.throttle.read_bps_device",
                            throttleWriteBpsDevice = "blkio.throttle.write_bps_device",
