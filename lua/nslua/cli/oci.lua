@@ -664,7 +664,9 @@ function cmd.delete(_, root, o, args)
     fail("container does not exist")
   end
   local status = root:status(rec)
-  if (status == "running" or status == "paused") and not o.force then
+  -- the runtime spec: deleting a container that is not stopped is an
+  -- error and changes nothing (runc and crun delete a created one)
+  if status ~= "stopped" and not o.force then
     fail("cannot delete container %s that is not stopped: %s", id, status)
   end
   if status ~= "stopped" then
