@@ -293,6 +293,37 @@ describe("nslua-oci lifecycle", function()
     assert.is_nil(state(root, "bad2"))
   end)
 
+  it("nslua ps lists the runtime's containers and nslua gc removes a stopped one", function()
+    local id = ("nsluaspec-%d-%d"):format(os.time() % 100000, math.random(1 << 20))
+    local b = bundle(T .. "/b", { "sleep", "60" })
+    -- the runtime's default root, where ps and gc look
+    local ok, out = helper.sh(("%s create --bundle %s %s </dev/null >%s 2>&1"):format(OCI, q(b), q(id),
+      q(T .. "/gc.out")))
+    assert.is_true(ok, helper.read(T .. "/gc.out"))
+    local t2 = helper.track { roots = { "/run/nslua/oci" } }
+    local _, ps = helper.sh(helper.nslua .. " ps --json")
+    local row
+    for _, r in ipairs(cjson.decode(ps)) do
+      if r.name == id then row = r end
+    end
+    assert.is_table(row, ps)
+    assert.equal("oci", row.frontend)
+    assert.equal("running", row.state)
+    local sok, sout = helper.sh(("%s state %s"):format(OCI, q(id)))
+    assert.is_true(sok, sout)
+    local pid = math.tointeger(cjson.decode(sout).pid)
+    assert.is_true((helper.sh(("%s kill %s KILL"):format(OCI, q(id)))))
+    assert.is_true(wait_for(function() return not helper.pid_alive(pid) end))
+    local gok, gout = helper.sh(helper.nslua .. " gc")
+    assert.is_true(gok, gout)
+    assert.matches("removed " .. row.id, gout, 1, true)
+    local _, missing = helper.sh(("%s state %s"):format(OCI, q(id)))
+    assert.matches("container does not exist", missing)
+    assert.is_false(helper.exists("/run/nslua/oci/ids/" .. id))
+    t2.ids[#t2.ids + 1] = row.id
+    helper.assert_released(t2)
+  end)
+
   it("writes engine-readable json log lines on failure", function()
     local ok, out = helper.sh(("%s --root %s --log %s --log-format json start nope"):format(OCI, q(root),
       q(T .. "/log.json")))

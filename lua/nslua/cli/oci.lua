@@ -1029,6 +1029,31 @@ function cmd.list(_, root, o)
   return 0
 end
 
+--- `nslua gc` for a runtime root: the records of stopped containers (and
+-- of creates that died), then the claims no record is behind (older than
+-- CLAIM_AGE seconds: a create in progress claims first).  -> removed, kept
+M.CLAIM_AGE = 30
+function M.gc(dir)
+  local root = setmetatable({ dir = dir }, Root)
+  local name_of = {}
+  for _, rec in ipairs(state.list(dir)) do name_of[rec.id] = tostring(rec.info.name or "") end
+  local removed, kept = require("nslua.resources").sweep(dir, { wait = 2, detached = true })
+  for _, id in ipairs(removed) do
+    if name_of[id] and name_of[id] ~= "" then root:unclaim(name_of[id]) end
+  end
+  local names = {}
+  for _, rec in ipairs(state.list(dir)) do names[tostring(rec.info.name or "")] = true end
+  local now = os.time()
+  for _, id in ipairs(mount.readdir(dir .. "/ids") or {}) do
+    local st = mount.lstat(root:claim_dir(id))
+    if st and not names[id] and now - (st.mtime_ns or 0) // 1000000000 > M.CLAIM_AGE then
+      root:unclaim(id)
+      removed[#removed + 1] = "oci claim " .. id
+    end
+  end
+  return removed, kept
+end
+
 local USAGE = [==[
 Usage: nslua-oci [GLOBAL OPTIONS] COMMAND [OPTIONS] ARGS
        (also `nslua oci ...`)
