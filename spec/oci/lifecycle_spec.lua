@@ -297,7 +297,7 @@ describe("nslua-oci lifecycle", function()
     local id = ("nsluaspec-%d-%d"):format(os.time() % 100000, math.random(1 << 20))
     local b = bundle(T .. "/b", { "sleep", "60" })
     -- the runtime's default root, where ps and gc look
-    local ok, out = helper.sh(("%s create --bundle %s %s </dev/null >%s 2>&1"):format(OCI, q(b), q(id),
+    local ok = helper.sh(("%s create --bundle %s %s </dev/null >%s 2>&1"):format(OCI, q(b), q(id),
       q(T .. "/gc.out")))
     assert.is_true(ok, helper.read(T .. "/gc.out"))
     local t2 = helper.track { roots = { "/run/nslua/oci" } }
