@@ -154,6 +154,8 @@ install: all
 	sed '1s|^#!.*|#!$(LUA_INTERP)|' scripts/nslua > $(DESTDIR)$(BINDIR)/nslua && chmod 0755 $(DESTDIR)$(BINDIR)/nslua
 	# BWRAP_LINK=1: `bwrap` runs nslua's bubblewrap front end (docs/bwrap.md)
 	if [ "$(BWRAP_LINK)" = 1 ]; then ln -sf nslua $(DESTDIR)$(BINDIR)/bwrap; fi
+	# nslua-oci: the OCI runtime (runc's command line; docs/oci.md)
+	ln -sf nslua $(DESTDIR)$(BINDIR)/nslua-oci
 	# ISOLATE_SETUID=1: nslua-isolate, setuid root, for the members of
 	# ISOLATE_GROUP (docs/isolate.md "Callers without root"); ISOLATE_LINK=1: `isolate` runs
 	# nslua's isolate front end (a link to nslua-isolate with ISOLATE_SETUID=1)

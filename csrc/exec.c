@@ -457,6 +457,21 @@ static void exec_stdio (const exec_plan *p) {
     nslua_exec_fail(p, "stdio", errno, "stderr");
 }
 
+/* Join the limit cgroups now ("0": the writer) instead of in the exec
+** tail: 0 or an errno.  A parked OCI command (plan.detach) is in its
+** groups while it waits for `start`, as runc's is. */
+int nslua_exec_join_cgroups (exec_plan *p) {
+  size_t i;
+  int err;
+  for (i = 0; i < p->ncgroup; i++) {
+    if ((err = write_all(p->cgroup_fds[i], "0", 1)) != 0)
+      return err;
+    close(p->cgroup_fds[i]);
+  }
+  p->ncgroup = 0;
+  return 0;
+}
+
 /* The fixed sequence.  No Lua API call from here on. */
 void nslua_exec_run (exec_plan *p) {
   const char *what = NULL;

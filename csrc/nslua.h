@@ -136,6 +136,7 @@ void nslua_exec_set_userns (exec_plan *p, int fd);
 ** one of them, added in the child (the executor's lock files, sync fd). */
 void nslua_exec_reserve (lua_State *L, exec_plan *p, size_t n);
 void nslua_exec_keep (exec_plan *p, int fd);
+int nslua_exec_join_cgroups (exec_plan *p);
 typedef struct exec_late exec_late;
 /* Where the exec tail also keeps its failure (NULL: nowhere). */
 void nslua_exec_set_late (exec_plan *p, exec_late *late);

@@ -1165,6 +1165,8 @@ static void run_plan (plan *p) {
     pf.revents = 0;
     if (poll(&pf, 1, 0) > 0 && (pf.revents & POLLHUP))
       _exit(1);
+    if ((err = nslua_exec_join_cgroups(p->exec)) != 0)
+      fail(p, "sync", err, NULL, "write", "cgroup.procs", NULL);
     nslua_status_pid(p->status_fd, (pid_t)syscall(SYS_getpid));
   }
   if (p->block_fd >= 0)

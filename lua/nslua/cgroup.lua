@@ -13,6 +13,7 @@ local KNOWN <const> = {
   freezer = true, hugetlb = true, memory = true, misc = true, net_cls = true,
   net_prio = true, perf_event = true, pids = true, rdma = true, io = true,
 }
+M.KNOWN = KNOWN
 local CFS_PERIOD <const> = 100000
 local REMOVE_WAIT <const> = 1.0
 local KILL_WAIT <const> = 1.0
@@ -279,6 +280,23 @@ local function check_limits(limits)
   end
 end
 
+--- Where a group of hierarchy h goes: nslua-<id> under the caller's own
+-- group, or opts.path (an OCI config's cgroupsPath) -- absolute: from the
+-- hierarchy's mount point (runc's reading), relative: under the caller's
+-- group.  The path is checked by validate (no "..", no empty components).
+local function group_dir(h, name, path)
+  if not path then return join(h.dir, "/" .. name) end
+  if path:sub(1, 1) == "/" then return join(h.mount, path) end
+  return join(h.dir, "/" .. path)
+end
+M.group_dir = group_dir
+
+--- The leaf name of a group: nslua-<id>, or the last component of opts.path.
+local function leaf_of(id, path)
+  return path and path:match("([^/]+)/*$") or "nslua-" .. id
+end
+M.leaf_of = leaf_of
+
 -- The failure triple with "cgroup " before the core message.
 local function fail(msg, code)
   return nil, "cgroup " .. msg, code
@@ -324,6 +342,14 @@ local function group_plan(layout, limits, opts)
     if not ccg.read(h.dir .. "/memory.memsw.limit_in_bytes") then
       return nil, "cgroup: a swap limit needs memory.memsw (boot with swapaccount=1)",
         core.errno.ENOTSUP
+    end
+  end
+  -- opts.controllers: more groups to be in (an OCI container's cpu,
+  -- cpuset, devices...: the front end writes their files), when present
+  for _, c in ipairs(opts.controllers or {}) do
+    local h = layout.controllers[c]
+    if h and not want[c] and (h.version == 1 and not opts.rootless or h.version == 2 and v2.controllers[c]) then
+      want[c] = "optional"
     end
   end
   if not opts.rootless then
@@ -395,8 +421,8 @@ function M.new(id, limits, opts)
   check_limits(limits)
   local plan, err, code = planned(limits, opts)
   if not plan then return nil, err, code end
-  local cg = setmetatable({ id = id, name = "nslua-" .. id, groups = {}, by = {},
-                            created = {}, limits = limits }, Cgroup)
+  local cg = setmetatable({ id = id, name = leaf_of(id, opts.path), path = opts.path, groups = {}, by = {},
+                            created = {}, parents = {}, limits = limits }, Cgroup)
   for _, p in ipairs(plan) do
     local ok, merr, mcode = cg:_make(p)
     if not ok and (p.required or mcode ~= core.errno.EACCES and mcode ~= core.errno.EPERM
@@ -424,7 +450,7 @@ function M.plan_dirs(id, limits, opts)
   local plan, layout, code = planned(limits, opts or {})
   if not plan then return nil, layout, code end
   local dirs = {}
-  for i, p in ipairs(plan) do dirs[i] = join(p.h.dir, "/nslua-" .. id) end
+  for i, p in ipairs(plan) do dirs[i] = group_dir(p.h, "nslua-" .. id, opts and opts.path) end
   return dirs, layout
 end
 
@@ -460,8 +486,30 @@ function Cgroup:_make(p)
     local ok, err, code = enable_v2(h, p.controllers)
     if not ok then return nil, err, code end
   end
-  local g = { version = h.version, dir = join(h.dir, "/" .. self.name),
+  local g = { version = h.version, dir = group_dir(h, self.name, self.path),
               controllers = p.controllers, hierarchy = h }
+  -- opts.path: its missing parents first (kept in self.parents, removed
+  -- with the group when empty)
+  if self.path then
+    local base = self.path:sub(1, 1) == "/" and h.mount or h.dir
+    local at = base
+    local comps = {}
+    for c in self.path:gmatch("[^/]+") do comps[#comps + 1] = c end
+    for i = 1, #comps - 1 do
+      local parent = at
+      at = join(at, "/" .. comps[i])
+      if ccg.mkdir(at, 0755) then table.insert(self.parents, 1, at) end
+      -- a v1 cpuset group starts empty: each parent gets its parent's
+      -- cpus and mems, or no child of it could be given any
+      if h.version == 1 and p.controllers.cpuset then
+        for _, f in ipairs { "cpuset.cpus", "cpuset.mems" } do
+          local cur = (ccg.read(at .. "/" .. f) or ""):match("^%s*(.-)%s*$")
+          local v = (ccg.read(parent .. "/" .. f) or ""):match("^%s*(.-)%s*$")
+          if cur == "" and v ~= "" then ccg.write(at .. "/" .. f, v) end
+        end
+      end
+    end
+  end
   local ok, err, code = ccg.mkdir(g.dir, 0755)
   if not ok then return fail(err, code) end
   self.created[#self.created + 1] = g.dir
@@ -761,6 +809,9 @@ function Cgroup:remove()
   end
   self.created = left
   if first_err then return fail(first_err, first_code) end
+  -- the parents opts.path made, deepest first, when nothing else uses them
+  for _, dir in ipairs(self.parents) do ccg.rmdir(dir, 0) end
+  self.parents = {}
   return true
 end
 
@@ -776,13 +827,14 @@ end
 -- @treturn {string,...} the directories removed
 -- @treturn {string,...} the directories still there
 -- @treturn {string,...} error messages
-function M.remove_dirs(id, dirs, layout)
+function M.remove_dirs(id, dirs, layout, leaf)
   check_id(id)
   if dirs ~= nil and type(dirs) ~= "table" then error("remove_dirs: dirs must be a table", 2) end
   layout = layout or M.detect()
   local removed, left, errors = {}, {}, {}
   if not layout then return removed, left, errors end
-  local tail = "/nslua-" .. id
+  -- leaf: the recorded name of a group placed by opts.path (else nslua-<id>)
+  local tail = "/" .. (leaf or "nslua-" .. id)
   if not dirs then
     dirs = {}
     for i, h in ipairs(layout.hierarchies) do dirs[i] = join(h.dir, tail) end

@@ -341,7 +341,7 @@ function M.state_record(self, pid)
   local env, rl = {}, {}
   for k, v in pairs(plan.exec.env) do env[#env + 1] = k .. "=" .. v end
   table.sort(env)
-  for k, v in pairs(plan.exec.rlimits) do rl[#rl + 1] = k .. "=" .. tostring(v) end
+  for k, v in pairs(plan.exec.rlimits) do rl[#rl + 1] = k .. "=" .. launch.rlimit_text(v) end
   table.sort(rl)
   local nsl = {}
   for k, v in pairs(spec.namespaces) do if v then nsl[#nsl + 1] = k end end

@@ -836,8 +836,11 @@ function M.plan(spec, res)
   local un = spec.userns or {}
   -- kept capabilities, and userns.disable (the command's namespace must
   -- not be the one whose max_user_namespaces is 1), need the nested one;
-  -- userns.after names the namespace the command ends in instead
-  if (#caps > 0 or un.disable) and ident.uid_map and not un.after then
+  -- userns.after names the namespace the command ends in instead.  The
+  -- spec's own maps (map = "explicit": an OCI config's) keep runc's model:
+  -- the capabilities belong to the user namespace the config made, which
+  -- owns the mount namespace (docs/oci.md)
+  if (#caps > 0 and ident.mode ~= "explicit" or un.disable) and ident.uid_map and not un.after then
     plan.nested_userns = { uid_map = self_map(ident.uid_map), gid_map = self_map(ident.gid_map) }
   end
   plan.userns = userns_plan(un)

@@ -492,8 +492,12 @@ function M.remove_record(dir, id)
   local left, errors = {}, {}
   if info.cgroup and info.cgroup ~= "" then
     local dirs = list_field(info.cgroup_dirs)
+    local leaf = info.cgroup_leaf ~= "" and info.cgroup_leaf or nil
     local _
-    _, left, errors = cgroup.remove_dirs(id, #dirs > 0 and dirs or nil)
+    _, left, errors = cgroup.remove_dirs(id, #dirs > 0 and dirs or nil, nil, leaf)
+    if #left == 0 then
+      for _, d in ipairs(list_field(info.cgroup_parents)) do core.cgroup.rmdir(d, 0) end
+    end
   end
   if info.net == "veth" or info.net == "bridge" then
     local _, terr = net.release_id(id, info.bridge, info.nft)
@@ -538,8 +542,12 @@ function M.fresh(spec, root)
     if not root then return nil, err, code end
   end
   M.sweep(root)
-  local needs_cg = res.cgroup_limits ~= nil
-  local cg_opts = { rootless = not res.privileged }
+  -- spec.cgroup: a group even without limits, where it says, in the
+  -- controllers it names (an OCI container's cgroupsPath and resources)
+  local scg = spec.cgroup
+  local needs_cg = res.cgroup_limits ~= nil or scg ~= nil
+  if scg and not res.cgroup_limits then res.cgroup_limits = {} end
+  local cg_opts = { rootless = not res.privileged, path = scg and scg.path, controllers = scg and scg.controllers }
   for _ = 1, 4 do
     res.id = state.new_id()
     local net_locks = {}
@@ -565,6 +573,7 @@ function M.fresh(spec, root)
     dir, lock, code = state.create(root, res.id, {
       name = spec.name or "", argv = spec.argv[1],
       cgroup = needs_cg and res.id or "", cgroup_dirs = cg_dirs,
+      cgroup_leaf = cg_opts.path and cgroup.leaf_of(res.id, cg_opts.path) or nil,
       net = res.net and res.net.mode or (type(spec.net) == "string" and spec.net or "none"),
       links = res.net and res.net.host_if or "", bridge = res.net and res.net.bridge or nil,
       nft = res.net and res.net.nft or nil,
@@ -619,6 +628,8 @@ function M.fresh(spec, root)
     end
     res.cg = cg
     res:defer(function() cg:remove() end)
+    -- the parents a cgroup path made: a sweep removes them when empty
+    if #cg.parents > 0 and res.state_dir then state.update(res.state_dir, { cgroup_parents = cg.parents }) end
   end
   ok, err, code = finish(spec, res)
   if not ok then

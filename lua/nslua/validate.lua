@@ -59,7 +59,7 @@ local FIELDS = set {
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error", "detach",
   -- the process fields of OCI front ends (README "The spec")
   "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl", "masks",
-  "rootfs_propagation", "personality", "join", "host_mnt",
+  "rootfs_propagation", "personality", "join", "cgroup", "host_mnt",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid", "groups", "uid_map", "gid_map" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -1169,6 +1169,47 @@ end
 
 -- The process side of a sandbox (README "The spec"): argv0, session, init,
 -- die_with_parent, lock_files, sync.  Absent fields stay absent.
+-- cgroup = { path = P, controllers = { NAME, ... } }: where the sandbox's
+-- cgroup goes (absolute: from each hierarchy's mount point; relative:
+-- under nslua's own group; default nslua-<id> there) and the controllers
+-- it joins besides those its limits need (an OCI cgroupsPath and the
+-- groups whose files the OCI front end writes).
+local CGROUP_FIELDS = set { "path", "controllers" }
+function Checker:cgroup(v, out)
+  if v == nil then return end
+  if type(v) ~= "table" then
+    self:add("cgroup", "must be a table { path, controllers }")
+    return
+  end
+  self:unknown(v, CGROUP_FIELDS, "cgroup")
+  local o = {}
+  if v.path ~= nil then
+    local p = v.path
+    if type(p) ~= "string" or p == "" or p == "/" or #p > 4096 or p:find("%z")
+      or ("/" .. p .. "/"):find("/%.%.?/") or p:find("//") then
+      self:add("cgroup.path", "must be a path of named components (no '.', '..' or empty ones)")
+    else
+      o.path = p:gsub("/+$", "")
+    end
+  end
+  if v.controllers ~= nil then
+    if not is_list(v.controllers) then
+      self:add("cgroup.controllers", "must be a list of controller names")
+    else
+      o.controllers = {}
+      local known = require("nslua.cgroup").KNOWN
+      for i, c in ipairs(v.controllers) do
+        if not known[c] then
+          self:add(keypath("cgroup.controllers", i), ("unknown controller %s"):format(limits.show(c)))
+        else
+          o.controllers[#o.controllers + 1] = c
+        end
+      end
+    end
+  end
+  out.cgroup = o
+end
+
 function Checker:process(spec, out)
   if spec.set_pwd ~= nil then out.set_pwd = self:boolean(spec.set_pwd, "set_pwd", false) end
   if spec.argv0 ~= nil then
@@ -1694,6 +1735,7 @@ function M.check(spec, opts)
   out.tty = c:boolean(spec.tty, "tty", false)
   out.hooks = c:hooks(spec)
   c:process(spec, out)
+  c:cgroup(spec.cgroup, out)
   out.userns = c:userns(spec)
   if spec.pidns_fd ~= nil then out.pidns_fd = c:fd(spec.pidns_fd, "pidns_fd") end
   out.seccomp_bpf = c:seccomp_bpf(spec)

@@ -667,10 +667,14 @@ describe("OCI executor fields", function()
           effective = { "chown", "net_bind_service" }, inheritable = { "net_bind_service" },
           ambient = { "net_bind_service" } } })
         sh("grep ^CapBnd /proc/self/status", { caps = { "kill" } })
+        -- runc's default: ambient without inheritable is left out
+        sh("grep -e ^CapAmb -e ^CapPrm /proc/self/status", { caps = { bounding = { "kill" }, permitted = { "kill" },
+          effective = { "kill" }, ambient = { "kill" } } })
       ]])
       assert.is_true(ok, out)
       assert.equal("CapInh:\t0000000000000400\nCapPrm:\t0000000000000400\nCapEff:\t0000000000000400\n"
-        .. "CapBnd:\t0000000000000421\nCapAmb:\t0000000000000400\nCapBnd:\t0000000000000020\n", out)
+        .. "CapBnd:\t0000000000000421\nCapAmb:\t0000000000000400\nCapBnd:\t0000000000000020\n"
+        .. "CapPrm:\t0000000000000000\nCapAmb:\t0000000000000000\n", out)
     end)
   end)
 

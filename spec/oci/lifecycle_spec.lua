@@ -184,7 +184,7 @@ describe("nslua-oci lifecycle", function()
     assert.is_true((oci(root, "delete --force dup")))
   end)
 
-  it("delete --force ends a running container; delete of a created one needs no force", function()
+  it("delete --force ends a running or created container; delete alone refuses both", function()
     local b = bundle(T .. "/b", { "sleep", "60" })
     assert.is_true((oci_bg(root, ("run --detach --bundle %s r1"):format(q(b)))))
     local pid = state(root, "r1").pid
@@ -194,6 +194,10 @@ describe("nslua-oci lifecycle", function()
     assert.is_false(helper.pid_alive(pid) and (helper.read("/proc/" .. pid .. "/stat") or ""):match("%) [^Z]") ~= nil)
     assert.is_true((oci_bg(root, ("create --bundle %s r2"):format(q(b)))))
     ok, out = oci(root, "delete r2")
+    assert.is_false(ok)
+    assert.matches("not stopped: created", out)
+    assert.equal("created", state(root, "r2").status)
+    ok, out = oci(root, "delete --force r2")
     assert.is_true(ok, out)
     -- runc's rule: --force on a missing container is not an error
     assert.is_true((oci(root, "delete --force r2")))
@@ -261,6 +265,97 @@ describe("nslua-oci lifecycle", function()
     assert.is_true((oci(root, ("update -r %s p1"):format(q(T .. "/r.json")))))
     assert.equal("9", (helper.read(file) or ""):gsub("%s+$", ""))
     assert.is_true((oci(root, "delete --force p1")))
+  end)
+
+  -- the group of a hierarchy, as /proc/PID/cgroup names it
+  local function group(pid, ctrl)
+    for line in (helper.read("/proc/" .. pid .. "/cgroup") or ""):gmatch("[^\n]+") do
+      local cs, path = line:match("^%d+:([^:]*):(.*)$")
+      for c in (cs or ""):gmatch("[^,]+") do
+        if c == ctrl then return path end
+      end
+    end
+  end
+
+  for _, how in ipairs { "absolute", "relative" } do
+    it(("puts the container at its %s cgroupsPath with its resources, then removes it"):format(how), function()
+      local tag = ("nsluaspec-oci-%d-%d"):format(os.time() % 100000, math.random(1 << 20))
+      local path = how == "absolute" and ("/" .. tag .. "/inner/c") or (tag .. "/inner/c")
+      local b = bundle(T .. "/b", { "sleep", "60" }, function(c)
+        c.linux.cgroupsPath = path
+        c.linux.resources = { pids = { limit = 21 }, cpu = { shares = 512, quota = 30000, period = 100000 },
+                              devices = { { allow = false, access = "rwm" } } }
+      end)
+      assert.is_true((oci_bg(root, ("create --bundle %s g1"):format(q(b)))))
+      local pid = state(root, "g1").pid
+      -- parked, it is in its groups already (as runc's)
+      local own = group(helper.read("/proc/self/stat") and "self" or pid, "pids")
+      local pg = group(pid, "pids")
+      if how == "absolute" then
+        assert.equal(path, pg)
+      else
+        assert.equal((own == "/" and "" or own) .. "/" .. path, pg)
+      end
+      local base = "/sys/fs/cgroup/pids" .. pg
+      assert.equal("21", (helper.read(base .. "/pids.max") or ""):gsub("%s+$", ""))
+      local cg = group(pid, "cpu")
+      if cg and helper.exists("/sys/fs/cgroup/cpu" .. cg .. "/cpu.shares") then
+        assert.equal("512", (helper.read("/sys/fs/cgroup/cpu" .. cg .. "/cpu.shares") or ""):gsub("%s+$", ""))
+        assert.equal("30000", (helper.read("/sys/fs/cgroup/cpu" .. cg .. "/cpu.cfs_quota_us") or ""):gsub("%s+$", ""))
+      end
+      local dg = group(pid, "devices")
+      if dg then
+        -- deny all, then runc's default list: /dev/null is allowed, sda is not
+        local list = helper.read("/sys/fs/cgroup/devices" .. dg .. "/devices.list") or ""
+        assert.matches("c 1:3 rwm", list, 1, true)
+        assert.is_nil(list:find("a *:* rwm", 1, true))
+      end
+      assert.is_true((oci(root, "delete --force g1")))
+      -- the group and the parents the path made are gone
+      local top = how == "absolute" and ("/sys/fs/cgroup/pids/" .. tag)
+        or ("/sys/fs/cgroup/pids" .. (own == "/" and "" or own) .. "/" .. tag)
+      assert.is_false(helper.exists(base))
+      assert.is_false(helper.exists(top))
+    end)
+  end
+
+  it("refuses a cgroupsPath that climbs out of the hierarchy", function()
+    local b = bundle(T .. "/b", { "true" }, function(c) c.linux.cgroupsPath = "/a/../../etc" end)
+    local ok, out = oci_bg(root, ("create --bundle %s bad2"):format(q(b)))
+    assert.is_false(ok)
+    assert.matches("cgroup%.path", out)
+    assert.is_nil(state(root, "bad2"))
+  end)
+
+  it("nslua ps lists the runtime's containers and nslua gc removes a stopped one", function()
+    local id = ("nsluaspec-%d-%d"):format(os.time() % 100000, math.random(1 << 20))
+    local b = bundle(T .. "/b", { "sleep", "60" })
+    -- the runtime's default root, where ps and gc look
+    local ok = helper.sh(("%s create --bundle %s %s </dev/null >%s 2>&1"):format(OCI, q(b), q(id),
+      q(T .. "/gc.out")))
+    assert.is_true(ok, helper.read(T .. "/gc.out"))
+    local t2 = helper.track { roots = { "/run/nslua/oci" } }
+    local _, ps = helper.sh(helper.nslua .. " ps --json")
+    local row
+    for _, r in ipairs(cjson.decode(ps)) do
+      if r.name == id then row = r end
+    end
+    assert.is_table(row, ps)
+    assert.equal("oci", row.frontend)
+    assert.equal("running", row.state)
+    local sok, sout = helper.sh(("%s state %s"):format(OCI, q(id)))
+    assert.is_true(sok, sout)
+    local pid = math.tointeger(cjson.decode(sout).pid)
+    assert.is_true((helper.sh(("%s kill %s KILL"):format(OCI, q(id)))))
+    assert.is_true(wait_for(function() return not helper.pid_alive(pid) end))
+    local gok, gout = helper.sh(helper.nslua .. " gc")
+    assert.is_true(gok, gout)
+    assert.matches("removed " .. row.id, gout, 1, true)
+    local _, missing = helper.sh(("%s state %s"):format(OCI, q(id)))
+    assert.matches("container does not exist", missing)
+    assert.is_false(helper.exists("/run/nslua/oci/ids/" .. id))
+    t2.ids[#t2.ids + 1] = row.id
+    helper.assert_released(t2)
   end)
 
   it("writes engine-readable json log lines on failure", function()

@@ -400,7 +400,9 @@ end
 -- kill --all and update need one, limits or not.  --cgroup-manager
 -- disabled (podman's runtime_supports_nocgroups: rootless podman on
 -- cgroup v1) makes none, and the config's limits are dropped with a warning.
-local function with_cgroup(spec, g)
+local resource_controllers, resource_writes, write_resources  -- (below)
+
+local function with_cgroup(spec, g, cfg)
   spec.limits = spec.limits or {}
   if g["cgroup-manager"] == "disabled" then
     local limits = require "nslua.limits"
@@ -412,7 +414,8 @@ local function with_cgroup(spec, g)
     end
     return
   end
-  if not spec.limits.pids then spec.limits.pids = require("nslua.limits").MAX_PIDS end
+  local linux = type(cfg.linux) == "table" and cfg.linux or {}
+  spec.cgroup = { path = spec.cgroup_path, controllers = resource_controllers(linux.resources) }
 end
 
 --- The global options with_cgroup reads: as given, but with
@@ -442,6 +445,15 @@ function Root:unclaim(id)
   mount.rmdir(d)
 end
 
+-- Wait for a record's init to end (after SIGKILL).
+local function wait_gone(info)
+  local pidfd = proc.pidfd_open(info.init_pid)
+  if not pidfd then return end
+  proc.poll({ { fd = pidfd, events = { ["in"] = true } } }, M.DELETE_WAIT * 1000)
+  pidfd:close()
+  -- its zombie belongs to the engine's subreaper; state.alive ignores zombies
+end
+
 -- --------------------------------------------------------------- commands
 
 local cmd = {}
@@ -461,11 +473,18 @@ local function create(g, root, o, id, detach)
     local text = state.read(bundle .. "/config.json")
     local wok, werr = mount.write_file(claim .. "/config.json", text or "", 384)
     if not wok then fail("%s", werr) end
-    with_cgroup(spec, M.cgroup_options(g, spec, proc.getuid(), state.read("/proc/self/uid_map")))
+    with_cgroup(spec, M.cgroup_options(g, spec, proc.getuid(), state.read("/proc/self/uid_map")), cfg)
     spec.name = id
     spec.init = false
-    local gate
-    if detach then
+    local gate, release_w
+    if not detach then
+      -- run in the foreground: the command waits on a pipe until the
+      -- resources are written and the hooks have run
+      gate, release_w = proc.pipe()
+      if not gate then fail("pipe: %s", release_w) end
+      spec.sync = spec.sync or {}
+      spec.sync.block_fd = gate:fileno()
+    else
       spec.detach = true
       local fifo = claim .. "/fifo"
       local fok, ferr = mount.mkfifo(fifo, 384)
@@ -501,11 +520,32 @@ local function create(g, root, o, id, detach)
       oci_annotations = cfg.annotations and require("cjson").encode(cfg.annotations) or "",
     }
     local uok, uerr = state.update(c:state_dir(), info)
-    if not uok then
-      c:kill(9)
-      fail("state: %s", uerr)
+    -- linux.resources: written to the groups while the command waits
+    local rok, rerr = uok, uerr
+    if uok and g["cgroup-manager"] ~= "disabled" then
+      local linfo = state.decode(state.read(c:state_dir() .. "/info"))
+      local linux = type(cfg.linux) == "table" and cfg.linux or {}
+      rok, rerr = pcall(function()
+        write_resources(resource_writes(linfo, type(linux.resources) == "table" and linux.resources or {}, true))
+      end)
+      if not rok then rerr = type(rerr) == "table" and rerr.msg or tostring(rerr) end
     end
-    return c, spec, cfg, gate
+    if not rok then
+      c:kill(9)
+      if detach then
+        local rec = root:find(id)
+        if rec then
+          wait_gone(rec.info)
+          require("nslua.resources").remove_record(rec.dir, rec.id)
+        end
+      else
+        if gate then gate:close() end
+        c:wait()
+      end
+      fail("%s", rerr)
+    end
+    if release_w then gate:close() end
+    return c, spec, cfg, release_w or gate
   end)
   if not ok then
     root:unclaim(id)
@@ -598,7 +638,7 @@ function cmd.run(g, root, o, args)
     cmd.create(g, root, o, args)
     return cmd.start(g, root, {}, args)
   end
-  local c, _, cfg = create(g, root, o, id, false)
+  local c, _, cfg, release_w = create(g, root, o, id, false)
   local st = hook_state(root, id)
   for _, kind in ipairs { "prestart", "createRuntime", "createContainer", "startContainer" } do
     local ok, err = run_hooks(cfg.hooks, kind, st, true)
@@ -610,6 +650,8 @@ function cmd.run(g, root, o, args)
     end
   end
   if o["pid-file"] then write_pid_file(abs(o["pid-file"]), c:pid()) end
+  proc.write(release_w, "x")
+  release_w:close()
   run_hooks(cfg.hooks, "poststart", hook_state(root, id), false)
   local rep = c:wait()
   run_hooks(cfg.hooks, "poststop", { ociVersion = M.OCI_VERSION, id = id, status = "stopped" }, false)
@@ -667,14 +709,6 @@ function cmd.kill(_, root, o, args)
   return 0
 end
 
--- Wait for a record's init to end (after SIGKILL).
-local function wait_gone(info)
-  local pidfd = proc.pidfd_open(info.init_pid)
-  if not pidfd then return end
-  proc.poll({ { fd = pidfd, events = { ["in"] = true } } }, M.DELETE_WAIT * 1000)
-  pidfd:close()
-  -- its zombie belongs to the engine's subreaper; state.alive ignores zombies
-end
 
 function cmd.delete(_, root, o, args)
   local id = check_id(args[1])
@@ -689,7 +723,9 @@ function cmd.delete(_, root, o, args)
     fail("container does not exist")
   end
   local status = root:status(rec)
-  if (status == "running" or status == "paused") and not o.force then
+  -- the runtime spec: deleting a container that is not stopped is an
+  -- error and changes nothing (runc and crun delete a created one)
+  if status ~= "stopped" and not o.force then
     fail("cannot delete container %s that is not stopped: %s", id, status)
   end
   if status ~= "stopped" then
@@ -830,7 +866,160 @@ end
 function cmd.pause(_, root, _, args) return freeze(root, args, true) end
 function cmd.resume(_, root, _, args) return freeze(root, args, false) end
 
--- `update`: new limits on the container's cgroups (memory, pids, cpu).
+-- ------------------------------------------------------------ resources
+
+-- The container's group of a controller: the record's directory on the
+-- hierarchy that serves it ("v2" for cgroup2).
+local function group_of(info, ctrl)
+  for d in tostring(info.cgroup_dirs or ""):gmatch("[^\t]+") do
+    local v1 = d:match("^/sys/fs/cgroup/([%w_,]+)/")
+    if ctrl == "v2" and (d:match("^/sys/fs/cgroup/unified/") or not v1) then return d end
+    if v1 and ctrl ~= "v2" then
+      for c in v1:gmatch("[^,]+") do if c == ctrl then return d end end
+    end
+  end
+end
+
+local function num(v, name)
+  if v == nil then return nil end
+  local n = math.tointeger(tonumber(v))
+  if not n then fail("invalid value for %s: %s", name, tostring(v)) end
+  return n
+end
+
+-- runc's devices every container may use (its default allow list).
+local DEFAULT_ALLOW = {
+  "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm",
+  "c 1:9 rwm", "c 5:1 rwm", "c 136:* rwm", "c 5:2 rwm",
+}
+
+-- The file writes that apply OCI linux.resources `r` to a record's
+-- groups: a list of {file, value, optional}.  An optional write (a
+-- feature this kernel may lack: kernel memory, blkio weights, rt
+-- bandwidth) is skipped with a warning when its file is missing.
+function resource_writes(info, r, with_devices)
+  local w = {}
+  local function put(ctrl, file, value, optional)
+    if value == nil then return end
+    local d = group_of(info, ctrl)
+    if not d then
+      if optional then warn("linux.resources: no %s cgroup for %s", ctrl, file) return end
+      fail("linux.resources: the container has no %s cgroup (for %s)", ctrl, file)
+    end
+    w[#w + 1] = { d .. "/" .. file, tostring(value), optional }
+  end
+  local v2 = group_of(info, "v2")
+  local function has_v2(file) return v2 and mount.lstat(v2 .. "/" .. file) end
+  local mem = type(r.memory) == "table" and r.memory or {}
+  local limit, swap = num(mem.limit, "memory.limit"), num(mem.swap, "memory.swap")
+  if group_of(info, "memory") then
+    put("memory", "memory.limit_in_bytes", limit)
+    put("memory", "memory.soft_limit_in_bytes", num(mem.reservation, "memory.reservation"))
+    put("memory", "memory.memsw.limit_in_bytes", swap, true)
+    put("memory", "memory.swappiness", num(mem.swappiness, "memory.swappiness"), true)
+    put("memory", "memory.kmem.limit_in_bytes", num(mem.kernel, "memory.kernel"), true)
+    put("memory", "memory.kmem.tcp.limit_in_bytes", num(mem.kernelTCP, "memory.kernelTCP"), true)
+    if mem.disableOOMKiller == true then put("memory", "memory.oom_control", 1, true) end
+  elseif has_v2("memory.max") then
+    put("v2", "memory.max", limit and (limit < 0 and "max" or limit))
+    put("v2", "memory.low", num(mem.reservation, "memory.reservation"))
+    if swap and limit then put("v2", "memory.swap.max", swap < 0 and "max" or math.max(0, swap - limit), true) end
+  end
+  local cpu = type(r.cpu) == "table" and r.cpu or {}
+  if group_of(info, "cpu") then
+    put("cpu", "cpu.shares", num(cpu.shares, "cpu.shares"))
+    put("cpu", "cpu.cfs_period_us", num(cpu.period, "cpu.period"))
+    put("cpu", "cpu.cfs_quota_us", num(cpu.quota, "cpu.quota"))
+    put("cpu", "cpu.rt_period_us", num(cpu.realtimePeriod, "cpu.realtimePeriod"), true)
+    put("cpu", "cpu.rt_runtime_us", num(cpu.realtimeRuntime, "cpu.realtimeRuntime"), true)
+  elseif has_v2("cpu.max") then
+    local q, per = num(cpu.quota, "cpu.quota"), num(cpu.period, "cpu.period")
+    if q or per then put("v2", "cpu.max", ("%s %d"):format((q and q > 0) and q or "max", per or 100000)) end
+    local sh = num(cpu.shares, "cpu.shares")
+    -- runc's conversion of shares (2-262144) to a weight (1-10000)
+    if sh then put("v2", "cpu.weight", math.floor(1 + ((sh - 2) * 9999) / 262142)) end
+  end
+  if type(cpu.cpus) == "string" then put(group_of(info, "cpuset") and "cpuset" or "v2", "cpuset.cpus", cpu.cpus) end
+  if type(cpu.mems) == "string" then put(group_of(info, "cpuset") and "cpuset" or "v2", "cpuset.mems", cpu.mems) end
+  local pids = type(r.pids) == "table" and num(r.pids.limit, "pids.limit")
+  if pids then put(group_of(info, "pids") and "pids" or "v2", "pids.max", pids > 0 and pids or "max") end
+  local blkio = type(r.blockIO) == "table" and r.blockIO or {}
+  put("blkio", "blkio.weight", num(blkio.weight, "blockIO.weight"), true)
+  put("blkio", "blkio.leaf_weight", num(blkio.leafWeight, "blockIO.leafWeight"), true)
+  local function dev(e) return ("%d:%d"):format(num(e.major, "major") or 0, num(e.minor, "minor") or 0) end
+  for _, e in ipairs(type(blkio.weightDevice) == "table" and blkio.weightDevice or {}) do
+    if e.weight then put("blkio", "blkio.weight_device", dev(e) .. " " .. num(e.weight, "weight"), true) end
+    if e.leafWeight then
+      put("blkio", "blkio.leaf_weight_device", dev(e) .. " " .. num(e.leafWeight, "leafWeight"), true)
+    end
+  end
+  for key, file in pairs { throttleReadBpsDevice = "blkio.throttle.read_bps_device",
+                           throttleWriteBpsDevice = "blkio.throttle.write_bps_device",
+                           throttleReadIOPSDevice = "blkio.throttle.read_iops_device",
+                           throttleWriteIOPSDevice = "blkio.throttle.write_iops_device" } do
+    for _, e in ipairs(type(blkio[key]) == "table" and blkio[key] or {}) do
+      put("blkio", file, dev(e) .. " " .. num(e.rate, key .. ".rate"), true)
+    end
+  end
+  local net = type(r.network) == "table" and r.network or {}
+  put("net_cls", "net_cls.classid", num(net.classID, "network.classID"), true)
+  for _, e in ipairs(type(net.priorities) == "table" and net.priorities or {}) do
+    put("net_prio", "net_prio.ifpriomap", ("%s %d"):format(tostring(e.name), num(e.priority, "priority")), true)
+  end
+  for _, e in ipairs(type(r.hugepageLimits) == "table" and r.hugepageLimits or {}) do
+    local file = ("hugetlb.%s.limit_in_bytes"):format(tostring(e.pageSize))
+    local ctrl = group_of(info, "hugetlb") and "hugetlb" or "v2"
+    if ctrl == "v2" then file = ("hugetlb.%s.max"):format(tostring(e.pageSize)) end
+    put(ctrl, file, num(e.limit, "hugepageLimits.limit"), true)
+  end
+  if type(r.unified) == "table" then
+    for k, v in pairs(r.unified) do
+      if tostring(k):find("/") or tostring(k):find("^%.") then fail("linux.resources.unified: bad key %s", k) end
+      put("v2", k, v)
+    end
+  end
+  -- the device cgroup (v1): deny all, then the config's rules in order,
+  -- then the devices every container gets
+  if with_devices and group_of(info, "devices") then
+    put("devices", "devices.deny", "a")
+    for _, e in ipairs(type(r.devices) == "table" and r.devices or {}) do
+      local rule = ("%s %s:%s %s"):format(e.type or "a", e.major and e.major >= 0 and ("%d"):format(e.major) or "*",
+        e.minor and e.minor >= 0 and ("%d"):format(e.minor) or "*", e.access or "rwm")
+      if e.type == nil or e.type == "a" then rule = "a" end
+      put("devices", e.allow and "devices.allow" or "devices.deny", rule)
+    end
+    for _, rule in ipairs(DEFAULT_ALLOW) do put("devices", "devices.allow", rule) end
+  end
+  return w
+end
+
+-- Do the writes; an optional one whose file is missing is a warning.
+function write_resources(writes)
+  for _, w in ipairs(writes) do
+    if w[3] and not mount.lstat(w[1]) then
+      warn("linux.resources: %s is not supported here (skipped)", w[1]:match("[^/]+$"))
+    else
+      local ok, err = mount.write_file(w[1], w[2], 420)
+      if not ok then fail("linux.resources: %s = %s: %s", w[1], w[2], err) end
+    end
+  end
+end
+
+-- The controllers an OCI container's resources need (spec.cgroup.controllers).
+function resource_controllers(r)
+  local c = { "devices", "freezer" }
+  r = type(r) == "table" and r or {}
+  local cpu = type(r.cpu) == "table" and r.cpu or {}
+  if cpu.shares or cpu.quota or cpu.period or cpu.realtimeRuntime or cpu.realtimePeriod then c[#c + 1] = "cpu" end
+  if cpu.cpus or cpu.mems then c[#c + 1] = "cpuset" end
+  if r.blockIO then c[#c + 1] = "blkio" end
+  if r.network then c[#c + 1] = "net_cls" c[#c + 1] = "net_prio" end
+  if r.hugepageLimits then c[#c + 1] = "hugetlb" end
+  return c
+end
+
+-- `update`: new resources for a container's groups (runc's flags, or -r
+-- FILE|- with an OCI linux.resources object).
 function cmd.update(_, root, o, args)
   local rec = root:need(args[1])
   local res = {}
@@ -848,36 +1037,20 @@ function cmd.update(_, root, o, args)
     if not okd or type(r) ~= "table" then fail("resources: not a JSON object") end
     res = r
   end
-  local function num(v, name)
-    if v == nil then return nil end
-    local n = math.tointeger(tonumber(v))
-    if not n then fail("invalid value for %s: %s", name, tostring(v)) end
-    return n
-  end
-  local mem = num(o.memory, "--memory") or (type(res.memory) == "table" and num(res.memory.limit, "memory.limit"))
-  local swap = num(o["memory-swap"], "--memory-swap")
-    or (type(res.memory) == "table" and num(res.memory.swap, "memory.swap"))
-  local pids = num(o["pids-limit"], "--pids-limit") or (type(res.pids) == "table" and num(res.pids.limit, "pids.limit"))
-  local quota = num(o["cpu-quota"], "--cpu-quota") or (type(res.cpu) == "table" and num(res.cpu.quota, "cpu.quota"))
-  local period = num(o["cpu-period"], "--cpu-period")
-    or (type(res.cpu) == "table" and num(res.cpu.period, "cpu.period"))
-  local writes = {}
-  for d in tostring(rec.info.cgroup_dirs or ""):gmatch("[^\t]+") do
-    local v2 = d:match("^/sys/fs/cgroup/unified/") or not d:match("^/sys/fs/cgroup/[%w_,]+/")
-    if d:match("/memory/") and mem then writes[#writes + 1] = { d .. "/memory.limit_in_bytes", mem } end
-    if d:match("/memory/") and swap then writes[#writes + 1] = { d .. "/memory.memsw.limit_in_bytes", swap } end
-    if d:match("/pids/") and pids then writes[#writes + 1] = { d .. "/pids.max", pids > 0 and pids or "max" } end
-    if d:match("/cpu/") and quota then writes[#writes + 1] = { d .. "/cpu.cfs_quota_us", quota } end
-    if d:match("/cpu/") and period then writes[#writes + 1] = { d .. "/cpu.cfs_period_us", period } end
-    if v2 and mount.lstat(d .. "/memory.max") and mem then writes[#writes + 1] = { d .. "/memory.max", mem } end
-    if v2 and mount.lstat(d .. "/pids.max") and pids then
-      writes[#writes + 1] = { d .. "/pids.max", pids > 0 and pids or "max" }
-    end
-  end
-  for _, w in ipairs(writes) do
-    local ok, err = mount.write_file(w[1], tostring(w[2]), 420)
-    if not ok then fail("update %s: %s", w[1], err) end
-  end
+  local function set(t, k, v) if v ~= nil then res[t] = res[t] or {} res[t][k] = v end end
+  set("memory", "limit", num(o.memory, "--memory"))
+  set("memory", "swap", num(o["memory-swap"], "--memory-swap"))
+  set("memory", "reservation", num(o["memory-reservation"], "--memory-reservation"))
+  set("pids", "limit", num(o["pids-limit"], "--pids-limit"))
+  set("cpu", "quota", num(o["cpu-quota"], "--cpu-quota"))
+  set("cpu", "period", num(o["cpu-period"], "--cpu-period"))
+  set("cpu", "shares", num(o["cpu-share"], "--cpu-share"))
+  set("cpu", "realtimeRuntime", num(o["cpu-rt-runtime"], "--cpu-rt-runtime"))
+  set("cpu", "realtimePeriod", num(o["cpu-rt-period"], "--cpu-rt-period"))
+  set("cpu", "cpus", o["cpuset-cpus"])
+  set("cpu", "mems", o["cpuset-mems"])
+  set("blockIO", "weight", num(o["blkio-weight"], "--blkio-weight"))
+  write_resources(resource_writes(rec.info, res, false))
   return 0
 end
 
@@ -913,6 +1086,31 @@ function cmd.list(_, root, o)
     end
   end
   return 0
+end
+
+--- `nslua gc` for a runtime root: the records of stopped containers (and
+-- of creates that died), then the claims no record is behind (older than
+-- CLAIM_AGE seconds: a create in progress claims first).  -> removed, kept
+M.CLAIM_AGE = 30
+function M.gc(dir)
+  local root = setmetatable({ dir = dir }, Root)
+  local name_of = {}
+  for _, rec in ipairs(state.list(dir)) do name_of[rec.id] = tostring(rec.info.name or "") end
+  local removed, kept = require("nslua.resources").sweep(dir, { wait = 2, detached = true })
+  for _, id in ipairs(removed) do
+    if name_of[id] and name_of[id] ~= "" then root:unclaim(name_of[id]) end
+  end
+  local names = {}
+  for _, rec in ipairs(state.list(dir)) do names[tostring(rec.info.name or "")] = true end
+  local now = os.time()
+  for _, id in ipairs(mount.readdir(dir .. "/ids") or {}) do
+    local st = mount.lstat(root:claim_dir(id))
+    if st and not names[id] and now - (st.mtime_ns or 0) // 1000000000 > M.CLAIM_AGE then
+      root:unclaim(id)
+      removed[#removed + 1] = "oci claim " .. id
+    end
+  end
+  return removed, kept
 end
 
 local USAGE = [==[

@@ -54,6 +54,15 @@ function M.rows(records)
   return rows
 end
 
+--- The default root of `nslua oci` beside the state root `root`
+-- (/run/nslua/oci as root, <root>/oci rootless) when it exists.
+function M.oci_root(root)
+  local core = require "nslua.core"
+  local dir = core.proc.getuid() == 0 and require("nslua.cli.oci").ROOT or root .. "/oci"
+  local st = core.mount.lstat(dir)
+  return st and st.type == "dir" and dir or nil
+end
+
 --- JSON text of rows: an array (also when empty).
 function M.json(rows)
   if #rows == 0 then return "[]" end
@@ -81,6 +90,14 @@ function M.main(args)
     return main.EXIT_FAIL
   end
   local rows = M.rows(state.list(root))
+  -- the OCI runtime's containers (nslua oci's default root; DESIGN "State")
+  local oci_root = M.oci_root(root)
+  if oci_root then
+    for _, r in ipairs(M.rows(state.list(oci_root))) do
+      r.frontend = "oci"
+      rows[#rows + 1] = r
+    end
+  end
   if json then
     io.stdout:write(M.json(rows), "\n")
     return 0
