@@ -621,10 +621,12 @@ function cmd.start(_, root, _, args)
   local hooks = root:hooks(id)
   local ok, err = run_hooks(hooks, "startContainer", root:state_of(rec), true)
   if not ok then fail("%s", err) end
-  release(root, id)
-  -- poststart's state is the one start made ("running"), even when a
-  -- short command has ended by the time the hooks run
+  -- poststart's state is the one start makes ("running", its pid), even
+  -- when a short command has ended by the time the hooks run (read before
+  -- the release: after it, `true` may be gone at once)
   local st = root:state_of(rec)
+  st.status = "running"
+  release(root, id)
   if rec.info.init_pid then wait_exec(rec.info.init_pid) end
   run_hooks(hooks, "poststart", st, false)
   return 0
