@@ -60,7 +60,23 @@ function M.runtime(top)
   if not exists(path) then
     return nil, ("runtime %s does not exist (set NSLUA_OCI_RUNTIME, or wait for scripts/nslua-oci)"):format(path)
   end
-  return path
+  return M.sanitized_runtime(top, path)
+end
+
+--- Under `make sanitize` the engines run without LD_PRELOAD (see sh), but
+-- our runtime loads the instrumented core and needs the ASan runtime
+-- first: a wrapper of the same name (the engines key their config on it)
+-- under build/ that preloads it and execs the real one.
+function M.sanitized_runtime(top, path)
+  local preload = os.getenv("LD_PRELOAD")
+  if not (preload and preload:match("asan")) or path ~= top .. "/scripts/nslua-oci" then return path end
+  local dir = top .. "/build/asan-oci"
+  assert(sh("mkdir -p " .. q(dir)))
+  local wrapper = dir .. "/nslua-oci"
+  write(wrapper, ("#!/bin/sh\nexport LD_PRELOAD=%s ASAN_OPTIONS=%s UBSAN_OPTIONS=%s\nexec %s \"$@\"\n")
+    :format(q(preload), q(os.getenv("ASAN_OPTIONS") or ""), q(os.getenv("UBSAN_OPTIONS") or ""), q(path)))
+  assert(sh("chmod 0755 " .. q(wrapper)))
+  return wrapper
 end
 
 --- The runtime's name as podman sees it (the file name): the key of its
