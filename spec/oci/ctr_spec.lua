@@ -12,26 +12,9 @@ local oci = require "support.oci"
 local q = helper.quote
 
 describe("containerd (ctr) with the OCI runtime", function()
-  if not (oci.which("containerd") and oci.which("ctr")) then
-    pending("containerd is not installed (scripts/deps.sh --oci)")
-    return
-  end
-  local RUNTIME, why = oci.runtime(helper.root)
+  local RUNTIME, why = oci.for_spec(helper, { "containerd", "ctr" }, "needs root: containerd runs as root")
   if not RUNTIME then
     pending(why)
-    return
-  end
-  do
-    local probe = helper.tmpdir("0755")
-    local refused = helper.is_root() and oci.host_refuses(helper.root, probe, RUNTIME)
-    helper.rmtree(probe)
-    if refused then
-      pending(refused)
-      return
-    end
-  end
-  if not helper.is_root() then
-    pending("needs root: containerd runs as root")
     return
   end
 

@@ -12,26 +12,10 @@ local oci = require "support.oci"
 local q = helper.quote
 
 describe("podman with the OCI runtime", function()
-  if not oci.which("podman") then
-    pending("podman is not installed (scripts/deps.sh --oci)")
-    return
-  end
-  local RUNTIME, why = oci.runtime(helper.root)
+  local RUNTIME, why = oci.for_spec(helper, { "podman" },
+    "needs root: rootful podman (the rootless case runs as uid 4242 from root)")
   if not RUNTIME then
     pending(why)
-    return
-  end
-  do
-    local probe = helper.tmpdir("0755")
-    local refused = helper.is_root() and oci.host_refuses(helper.root, probe, RUNTIME)
-    helper.rmtree(probe)
-    if refused then
-      pending(refused)
-      return
-    end
-  end
-  if not helper.is_root() then
-    pending("needs root: rootful podman (the rootless case runs as uid 4242 from root)")
     return
   end
 

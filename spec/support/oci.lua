@@ -79,6 +79,24 @@ function M.sanitized_runtime(top, path)
   return wrapper
 end
 
+--- The runtime a client spec drives, or nil and why the spec is pending:
+-- the client tools missing (a list of names), no runtime, a runtime that
+-- refuses this host itself (crun on a hybrid cgroup host), no root.
+-- 'helper' is spec/helper.lua; 'need_root' the reason root is needed.
+function M.for_spec(helper, tools, need_root)
+  for _, t in ipairs(tools) do
+    if not M.which(t) then return nil, ("%s is not installed (scripts/deps.sh --oci)"):format(t) end
+  end
+  local runtime, why = M.runtime(helper.root)
+  if not runtime then return nil, why end
+  local probe = helper.tmpdir("0755")
+  local refused = helper.is_root() and M.host_refuses(helper.root, probe, runtime)
+  helper.rmtree(probe)
+  if refused then return nil, refused end
+  if not helper.is_root() then return nil, need_root end
+  return runtime
+end
+
 --- The runtime's name as podman sees it (the file name): the key of its
 -- runtime_supports_json entry.
 function M.runtime_name(path)
