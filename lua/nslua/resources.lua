@@ -494,7 +494,10 @@ function M.remove_record(dir, id)
     local dirs = list_field(info.cgroup_dirs)
     local leaf = info.cgroup_leaf ~= "" and info.cgroup_leaf or nil
     local _
-    _, left, errors = cgroup.remove_dirs(id, #dirs > 0 and dirs or nil, nil, leaf)
+    -- a placed group (cgroup_leaf) is only ever removed where the record says
+    if not (leaf and #dirs == 0) then
+      _, left, errors = cgroup.remove_dirs(id, #dirs > 0 and dirs or nil, nil, leaf)
+    end
     if #left == 0 then
       for _, d in ipairs(list_field(info.cgroup_parents)) do core.cgroup.rmdir(d, 0) end
     end
@@ -560,8 +563,19 @@ function M.fresh(spec, root)
     end
     -- the groups cgroup.new will make (same layout), named in the record
     -- before they exist: a sweep finds them whatever its own cgroup is
+    -- A spec's cgroup.path is another matter: such a directory may exist
+    -- and be someone else's, so it is named only once our mkdir made it
+    -- (below); a crash in between leaks an empty group, never a record
+    -- that would kill and remove a foreign one.
     local cg_dirs = {}
-    if needs_cg then
+    if needs_cg and cg_opts.path then
+      local layout, lerr, lcode = cgroup.detect()
+      if not layout then
+        for _, l in ipairs(net_locks) do l:close() end
+        return nil, lerr, lcode, res.id
+      end
+      cg_opts.layout = layout
+    elseif needs_cg then
       local dirs, layout, lcode = cgroup.plan_dirs(res.id, res.cgroup_limits, cg_opts)
       if not dirs then
         for _, l in ipairs(net_locks) do l:close() end
@@ -572,8 +586,7 @@ function M.fresh(spec, root)
     local dir, lock
     dir, lock, code = state.create(root, res.id, {
       name = spec.name or "", argv = spec.argv[1],
-      cgroup = needs_cg and res.id or "", cgroup_dirs = cg_dirs,
-      cgroup_leaf = cg_opts.path and cgroup.leaf_of(res.id, cg_opts.path) or nil,
+      cgroup = needs_cg and not cg_opts.path and res.id or "", cgroup_dirs = cg_dirs,
       net = res.net and res.net.mode or (type(spec.net) == "string" and spec.net or "none"),
       links = res.net and res.net.host_if or "", bridge = res.net and res.net.bridge or nil,
       nft = res.net and res.net.nft or nil,
@@ -628,8 +641,16 @@ function M.fresh(spec, root)
     end
     res.cg = cg
     res:defer(function() cg:remove() end)
-    -- the parents a cgroup path made: a sweep removes them when empty
-    if #cg.parents > 0 and res.state_dir then state.update(res.state_dir, { cgroup_parents = cg.parents }) end
+    -- a cgroup path's groups (ours now: mkdir made them, EEXIST fails
+    -- cgroup.new) and the parents it made, which a sweep removes when empty
+    if cg_opts.path and res.state_dir then
+      local uok, uerr, ucode = state.update(res.state_dir, { cgroup = res.id, cgroup_dirs = cg:dirs(),
+        cgroup_leaf = cgroup.leaf_of(res.id, cg_opts.path), cgroup_parents = cg.parents })
+      if not uok then
+        res:release()
+        return nil, uerr, ucode, res.id
+      end
+    end
   end
   ok, err, code = finish(spec, res)
   if not ok then

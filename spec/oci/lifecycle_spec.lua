@@ -319,6 +319,57 @@ describe("nslua-oci lifecycle", function()
     end)
   end
 
+  it("never adopts, kills or removes a cgroup at cgroupsPath it did not make", function()
+    if not helper.exists("/sys/fs/cgroup/pids/cgroup.procs") then
+      return pending("needs a v1 pids hierarchy at /sys/fs/cgroup/pids")
+    end
+    local tag = ("nsluaspec-victim-%d-%d"):format(os.time() % 100000, math.random(1 << 20))
+    local vdir = "/sys/fs/cgroup/pids/" .. tag
+    assert(helper.sh("mkdir " .. q(vdir)))
+    local ok, out = helper.sh(("sleep 300 >/dev/null 2>&1 & echo $! > %s/cgroup.procs; echo $!"):format(q(vdir)))
+    assert.is_true(ok, out)
+    local victim = math.tointeger(tonumber(out:match("%d+")))
+    local b = bundle(T .. "/b", { "true" }, function(c) c.linux.cgroupsPath = "/" .. tag end)
+    ok, out = oci_bg(root, ("create --bundle %s v1"):format(q(b)))
+    assert.is_false(ok)
+    assert.matches("File exists", out)
+    -- whatever a later delete, gc-like sweep or run does, the victim stays
+    oci(root, "delete --force v1")
+    local b2 = bundle(T .. "/b2", { "true" })
+    assert.is_true((oci(root, ("run --bundle %s v2"):format(q(b2)))))
+    assert.is_true(helper.pid_alive(victim))
+    assert.equal(tostring(victim), (helper.read(vdir .. "/cgroup.procs") or ""):match("%d+"))
+    os.execute("kill -9 " .. victim)
+    assert.is_true(wait_for(function() return (helper.read(vdir .. "/cgroup.procs") or "") == "" end))
+    assert(helper.sh("rmdir " .. q(vdir)))
+  end)
+
+  it("names a cgroupsPath group in its record only once it made it (a crash between)", function()
+    local resources = require "nslua.resources"
+    local cgroup = require "nslua.cgroup"
+    local st = require "nslua.state"
+    local spec = assert(require("nslua.validate").check({ argv = { "true" }, cgroup = { path = "/nsluaspec-x" },
+      user = "host", namespaces = { user = false } }))
+    local sr = T .. "/sr"
+    assert(helper.sh("mkdir -p " .. q(sr)))
+    local real, seen = cgroup.new, nil
+    -- the moment a SIGKILL would hit: the record exists, the group not yet
+    cgroup.new = function()
+      for _, rec in ipairs(st.list(sr)) do seen = rec end
+      error("simulated crash", 0)
+    end
+    local ok, err = pcall(resources.fresh, spec, sr)
+    cgroup.new = real
+    assert.is_false(ok)
+    assert.equal("simulated crash", err)
+    assert.is_table(seen)
+    -- a sweep of this record could touch no cgroup: it names none
+    assert.equal("", seen.info.cgroup)
+    assert.equal("", seen.info.cgroup_dirs or "")
+    assert.is_nil(seen.info.cgroup_leaf)
+    st.remove(seen.dir)
+  end)
+
   it("refuses a cgroupsPath that climbs out of the hierarchy", function()
     local b = bundle(T .. "/b", { "true" }, function(c) c.linux.cgroupsPath = "/a/../../etc" end)
     local ok, out = oci_bg(root, ("create --bundle %s bad2"):format(q(b)))
