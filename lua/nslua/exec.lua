@@ -267,7 +267,8 @@ local function prepare(rec, argv, opts)
   -- (a "join" container keeps them in the joined namespace: no nested one)
   -- opts.caps: the process's own (an OCI exec's process.capabilities)
   if opts.caps then r.caps = opts.caps end
-  local kept = #r.caps > 0 and r.user_mode ~= "host" and r.user_mode ~= "join"
+  -- (an "explicit" container's caps are its own user namespace's: no nested one)
+  local kept = #r.caps > 0 and r.user_mode ~= "host" and r.user_mode ~= "join" and r.user_mode ~= "explicit"
   if kept and not privileged then
     return nil, ("exec: container '%s' keeps capabilities in a nested user namespace, "
       .. "which a rootless exec cannot join (its parent, the container's, is only "
@@ -336,7 +337,10 @@ local function prepare(rec, argv, opts)
     if r.user_mode == "slot" then xo.groups = {} end
   end
   -- opts.uid / opts.gid: the ids inside (an OCI exec's process.user)
-  if opts.uid then xo.uid, xo.gid, xo.groups = opts.uid, opts.gid or 0, {} end
+  if opts.uid then xo.uid, xo.gid, xo.groups = opts.uid, opts.gid or 0, opts.groups or {} end
+  -- opts.cap_sets: the five OCI sets, applied as the container's own
+  -- process's are (ambient only when listed and inheritable)
+  if opts.cap_sets then xo.cap_sets = opts.cap_sets end
   if r.seccomp ~= "none" then
     local seccomp = require "nslua.seccomp"
     local ok, bpf, serr, scode = pcall(seccomp.compile, r.seccomp)
@@ -525,10 +529,10 @@ local function check_opts(opts, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then error("exec: opts must be a table", level + 1) end
   local valid = { env = true, cwd = true, env_only = true, uid = true, gid = true, detach = true,
-                  seccomp = true, caps = true }
+                  seccomp = true, caps = true, cap_sets = true, groups = true }
   for k in pairs(opts) do
     if not valid[k] then
-      error(("exec: unknown option '%s' (valid: caps cwd detach env env_only gid seccomp uid)")
+      error(("exec: unknown option '%s' (valid: cap_sets caps cwd detach env env_only gid groups seccomp uid)")
         :format(tostring(k)),
         level + 1)
     end

@@ -244,6 +244,31 @@ describe("nslua-oci lifecycle", function()
     assert.is_true((oci(root, "delete e1")))
   end)
 
+  it("exec applies the process's users and capability sets, and refuses bad ones", function()
+    local b = bundle(T .. "/b", { "sleep", "60" })
+    assert.is_true((oci_bg(root, ("run -d --bundle %s x1"):format(q(b)))))
+    local function caps(out, set) return out:match("Cap" .. set .. ":%s*(%x+)") end
+    -- a non-root user gets no capability it is not given (no ambient ones)
+    local ok, out = oci(root, "exec --user 1000:1000 x1 cat /proc/self/status")
+    assert.is_true(ok, out)
+    assert.equal("0000000000000000", caps(out, "Eff"))
+    assert.equal("0000000000000000", caps(out, "Amb"))
+    write(T .. "/p.json", cjson.encode { args = { "sh", "-c", "id; cat /proc/self/status" },
+      user = { uid = 1000, gid = 1000, additionalGids = { 7 } },
+      capabilities = { bounding = { "CAP_KILL" }, permitted = { "CAP_KILL" }, effective = {}, ambient = {} } })
+    ok, out = oci(root, ("exec --process %s x1"):format(q(T .. "/p.json")))
+    assert.is_true(ok, out)
+    assert.matches("uid=1000 gid=1000 groups=7", out, 1, true)
+    assert.equal("0000000000000020", caps(out, "Bnd"))     -- CAP_KILL only
+    assert.equal("0000000000000000", caps(out, "Amb"))
+    -- a uid that is not an integer fails, never runs as root
+    write(T .. "/p2.json", '{"args":["id"],"user":{"uid":1000.5,"gid":1}}')
+    ok, out = oci(root, ("exec --process %s x1"):format(q(T .. "/p2.json")))
+    assert.is_false(ok)
+    assert.matches("process%.user%.uid", out)
+    assert.is_true((oci(root, "delete --force x1")))
+  end)
+
   it("pause and resume freeze the container; update changes its limits", function()
     local b = bundle(T .. "/b", { "sleep", "60" })
     assert.is_true((oci_bg(root, ("run -d --bundle %s p1"):format(q(b)))))
@@ -368,6 +393,20 @@ describe("nslua-oci lifecycle", function()
     assert.equal("", seen.info.cgroup_dirs or "")
     assert.is_nil(seen.info.cgroup_leaf)
     st.remove(seen.dir)
+  end)
+
+  it("refuses sysctls for a joined namespace that is the host's", function()
+    local b = bundle(T .. "/b", { "true" }, function(c)
+      c.linux.sysctl = { ["net.ipv4.tcp_keepalive_probes"] = "9" }
+      local ns = {}
+      for _, n in ipairs(c.linux.namespaces) do if n.type ~= "network" then ns[#ns + 1] = n end end
+      ns[#ns + 1] = { type = "network", path = "/proc/self/ns/net" }   -- the runtime's own
+      c.linux.namespaces = ns
+    end)
+    local ok, out = oci_bg(root, ("create --bundle %s sy1"):format(q(b)))
+    assert.is_false(ok)
+    assert.matches("linux.sysctl[net.ipv4.tcp_keepalive_probes]: the net namespace joined", out, 1, true)
+    assert.is_nil(state(root, "sy1"))
   end)
 
   it("refuses a cgroupsPath that climbs out of the hierarchy", function()

@@ -357,7 +357,8 @@ end
 
 -- Write a pid file as runc does: aside, then renamed into place.
 local function write_pid_file(path, pid)
-  local tmp = path:gsub("[^/]*$", function(b) return "." .. b end) .. ".tmp"
+  -- (an unpredictable name: nothing can be planted there beforehand)
+  local tmp = path:gsub("[^/]*$", function(b) return "." .. b end) .. "." .. state.new_id() .. ".tmp"
   local ok, err = mount.write_file(tmp, tostring(pid), 420)
   if not ok then fail("pid file '%s': %s", path, err) end
   if not os.rename(tmp, path) then
@@ -391,6 +392,21 @@ local function bundle_spec(bundle, id, g)
   local spec, errs = config.to_spec(cfg, { bundle = bundle, id = id,
     rootless = proc.getuid() ~= 0 or g.rootless == "true", need_process = true })
   if not spec then fail("config.json: %s", table.concat(errs, "; ")) end
+  -- sysctls go to the container's namespaces: never to a joined one that
+  -- is the host's or ours (runc: "sysctl not allowed in host namespace")
+  for key in pairs(spec.sysctl or {}) do
+    local t = key:match("^net%.") and "net" or "ipc"
+    local path = spec.join and spec.join[t]
+    if path then
+      local a = mount.stat(path)
+      for _, other in ipairs { "/proc/1/ns/" .. t, "/proc/self/ns/" .. t } do
+        local b = mount.stat(other)
+        if a and b and a.dev == b.dev and a.ino == b.ino then
+          fail("config.json: linux.sysctl[%s]: the %s namespace joined (%s) is the host's", key, t, path)
+        end
+      end
+    end
+  end
   -- what the converter ignored (labels of an LSM the host lacks)
   for _, w in ipairs(errs) do warn("config.json: %s", w) end
   return spec, cfg, bundle
@@ -767,7 +783,16 @@ function cmd.exec(_, root, o, args)
   if status ~= "running" and status ~= "created" then
     fail("cannot exec in a %s container", status)
   end
-  local argv, env, cwd, uid, gid, caps
+  -- the container's config (kept by create): its seccomp profile and
+  -- capabilities; --process replaces its process object, converted and
+  -- checked as create converts one (errors name the JSON path)
+  local config = require "nslua.oci.config"
+  local cfg = root:config(id)
+  if not cfg then fail("exec: the container's config.json is gone") end
+  local cspec, errs = config.to_spec(cfg, { bundle = rec.info.oci_bundle, id = id })
+  if not cspec then fail("config.json: %s", table.concat(errs, "; ")) end
+  local argv, env, cwd, uid, gid, groups, sets
+  sets = type(cspec.caps) == "table" and cspec.caps.bounding and cspec.caps or nil
   if o.process then
     local f = io.open(o.process, "r")
     if not f then fail("process file '%s' cannot be read", o.process) end
@@ -775,22 +800,19 @@ function cmd.exec(_, root, o, args)
     f:close()
     local okd, p = pcall(require("cjson").decode, text)
     if not okd or type(p) ~= "table" then fail("process file '%s': not a JSON object", o.process) end
-    argv = p.args
-    if type(argv) ~= "table" or #argv == 0 then fail("process.args: must be a non-empty array") end
-    env = {}
-    for _, kv in ipairs(type(p.env) == "table" and p.env or {}) do
-      local k, v = tostring(kv):match("^([^=]+)=(.*)$")
-      if k then env[k] = v end
+    local c2 = {}
+    for k, v in pairs(cfg) do c2[k] = v end
+    -- (a process without cwd runs where the container's does)
+    if p.cwd == nil then p.cwd = type(cfg.process) == "table" and cfg.process.cwd or "/" end
+    c2.process, c2.hooks = p, nil
+    local ps, perrs = config.to_spec(c2, { bundle = rec.info.oci_bundle, id = id, need_process = true })
+    if not ps then fail("process: %s", table.concat(perrs, "; ")) end
+    argv, env, cwd = ps.argv, ps.env or {}, ps.cwd
+    if type(p.user) == "table" then
+      uid, gid, groups = ps.user.uid, ps.user.gid, ps.user.groups
     end
-    cwd = type(p.cwd) == "string" and p.cwd or nil
-    if type(p.user) == "table" then uid, gid = math.tointeger(p.user.uid), math.tointeger(p.user.gid) end
+    if p.capabilities ~= nil then sets = ps.caps end
     if p.terminal == true then o.tty = true end
-    -- the process's capabilities: its permitted set (lower case, no CAP_)
-    local pc = type(p.capabilities) == "table" and p.capabilities.permitted
-    if type(pc) == "table" then
-      caps = {}
-      for i, c in ipairs(pc) do caps[i] = tostring(c):lower():gsub("^cap_", "") end
-    end
   else
     argv = { table.unpack(args, 2) }
     if #argv == 0 then fail("exec: no command given") end
@@ -806,14 +828,28 @@ function cmd.exec(_, root, o, args)
     local u, gg = o.user:match("^(%d+):?(%d*)$")
     if not u then fail("invalid --user '%s' (want UID[:GID])", o.user) end
     uid, gid = math.tointeger(tonumber(u)), math.tointeger(tonumber(gg)) or 0
+    if not uid or uid > 0xfffffffe or gid > 0xfffffffe then fail("invalid --user '%s'", o.user) end
+  end
+  for _, g in ipairs(o["additional-gids"] or {}) do
+    local n = math.tointeger(tonumber(g))
+    if not n or n < 0 or n > 0xfffffffe then fail("invalid --additional-gids '%s'", g) end
+    groups = groups or {}
+    groups[#groups + 1] = n
   end
   if o.tty then fail("exec --tty is not supported by nslua-oci yet") end
-  -- the container's seccomp profile (its config's, compiled again)
-  local cfg = root:config(id)
-  local cspec = cfg and require("nslua.oci.config").to_spec(cfg, { bundle = rec.info.oci_bundle, id = id })
+  local caps
+  if sets then
+    local seen = {}
+    caps = {}
+    for _, k in ipairs { "bounding", "permitted", "effective", "inheritable", "ambient" } do
+      for _, c in ipairs(sets[k] or {}) do
+        if not seen[c] then seen[c], caps[#caps + 1] = true, c end
+      end
+    end
+  end
   local xo = { env = env, env_only = o.process ~= nil or nil, cwd = cwd, uid = uid, gid = gid,
-               detach = o.detach or nil, caps = caps,
-               seccomp = cspec and cspec.seccomp or nil }
+               groups = uid and groups or nil, detach = o.detach or nil, caps = caps,
+               cap_sets = sets, seccomp = cspec.seccomp }
   local r, err = require("nslua.exec").exec({ id = rec.id, dir = rec.dir, name = id }, argv, xo)
   if not r then fail("%s", err) end
   if r.status == "detached" then
