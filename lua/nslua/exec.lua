@@ -359,12 +359,13 @@ local function prepare(rec, argv, opts)
     return nil, "exec: " .. cerr, ccode
   end
   xo.cgroup_procs = cfds
-  p.argv, p.env, p.opts, p.detach = argv, env, xo, opts.detach
+  p.argv, p.env, p.opts, p.detach, p.console = argv, env, xo, opts.detach, opts.console
   return p
 end
 
 local function close_plan(p)
   p.pidfd:close()
+  if p.console and not p.console:closed() then p.console:close() end
   if p.nested then p.nested:close() end
   for _, fd in ipairs(p.opts.cgroup_procs) do fd:close() end
 end
@@ -406,13 +407,36 @@ local function helper_main(p, status_w)
     local ok, err, code = ns.setns(p.nested, "user")
     if not ok then fail("setns", err, code) end
   end
+  -- opts.console (a socket connected to an OCI engine's console socket):
+  -- a pty of the container's own devpts (its /dev/ptmx, opened in its mount
+  -- namespace), the master sent to the engine, the slave the command's
+  -- stdio and controlling terminal
+  local slave
+  if p.console then
+    local master, serr, scode
+    master, slave = proc.openpty("/dev/ptmx")
+    if not master then fail("tty", slave, 0) end
+    local sok
+    sok, serr, scode = proc.sendfd(p.console, master)
+    if not sok then fail("tty", serr, scode) end
+    master:close()
+    p.console:close()
+  end
   local pid, err, code = ns.clone()
   if not pid then fail("fork", err, code) end
   if pid == 0 then
+    if slave then
+      for fd = 0, 2 do
+        local dok, derr, dcode = proc.dup2(slave, fd)
+        if not dok then fail("tty", derr, dcode) end
+      end
+      p.opts.tty = true
+    end
     p.opts.status_fd = status_w
     local ok, why = pcall(proc.exec, p.argv, p.env, p.opts)
     fail("exec", ok and "returned" or why, 0)
   end
+  if slave then slave:close() end
   proc.status(status_w, "pid", pid)
   -- opts.detach: the command is left to our parent's subreaper (an OCI
   -- engine's conmon or shim), which the pid record names it to
@@ -529,10 +553,11 @@ local function check_opts(opts, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then error("exec: opts must be a table", level + 1) end
   local valid = { env = true, cwd = true, env_only = true, uid = true, gid = true, detach = true,
-                  seccomp = true, caps = true, cap_sets = true, groups = true }
+                  seccomp = true, caps = true, cap_sets = true, groups = true, console = true }
   for k in pairs(opts) do
     if not valid[k] then
-      error(("exec: unknown option '%s' (valid: cap_sets caps cwd detach env env_only gid groups seccomp uid)")
+      error(("exec: unknown option '%s' (valid: cap_sets caps console cwd detach env env_only gid groups "
+        .. "seccomp uid)")
         :format(tostring(k)),
         level + 1)
     end

@@ -269,6 +269,45 @@ describe("nslua-oci lifecycle", function()
     assert.is_true((oci(root, "delete --force x1")))
   end)
 
+  it("exec --tty hands a pty of the container's devpts to the console socket", function()
+    local b = bundle(T .. "/b", { "sleep", "60" })
+    assert.is_true((oci_bg(root, ("run -d --bundle %s tt1"):format(q(b)))))
+    -- the engine's side: a listener that takes the master and reads it
+    write(T .. "/cons.py", table.concat({
+      "import socket, os, sys, array, time",
+      "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1)",
+      "open(sys.argv[1] + '.ready', 'w').close()",
+      "c, _ = s.accept()",
+      "msg, anc, flags, addr = c.recvmsg(1, socket.CMSG_LEN(4))",
+      "fds = array.array('i'); fds.frombytes(anc[0][2][:4])",
+      "out = b''",
+      "end = time.time() + 5",
+      "while time.time() < end and b'done' not in out:",
+      "    try:",
+      "        d = os.read(fds[0], 4096)",
+      "    except OSError:",
+      "        break",
+      "    if not d: break",
+      "    out += d",
+      "sys.stdout.write(out.decode())",
+    }, "\n") .. "\n")
+    local sock = T .. "/cs.sock"
+    local f = assert(io.popen(("python3 %s %s"):format(q(T .. "/cons.py"), q(sock))))
+    assert.is_true(wait_for(function() return helper.exists(sock .. ".ready") end))
+    local ok, out = oci(root, ("exec --tty --console-socket %s tt1 sh -c %s"):format(q(sock),
+      q("tty; test -t 0 && echo is-tty; echo done")))
+    local seen = f:read("a")
+    f:close()
+    assert.is_true(ok, out)
+    assert.matches("/dev/pts/%d+\r?\n", seen)
+    assert.matches("is-tty", seen, 1, true)
+    -- without a socket there is no pty to hand over: refused
+    ok, out = oci(root, "exec --tty tt1 true")
+    assert.is_false(ok)
+    assert.matches("console%-socket", out)
+    assert.is_true((oci(root, "delete --force tt1")))
+  end)
+
   it("pause and resume freeze the container; update changes its limits", function()
     local b = bundle(T .. "/b", { "sleep", "60" })
     assert.is_true((oci_bg(root, ("run -d --bundle %s p1"):format(q(b)))))

@@ -100,6 +100,20 @@ describe("podman with the OCI runtime", function()
     assert.is_true(ok, out)
   end)
 
+  it("gives an exec'd process a terminal with exec -t", function()
+    if not oci.which("script") then return pending("script(1) is missing (bsdutils)") end
+    local name = helper.unique("nsluaspec")
+    local ok, out = run(("-d --name %s %s sleep 100"):format(name, IMAGE))
+    assert.is_true(ok, out)
+    local inner = P .. (" exec -t %s sh -c %s"):format(name, q("test -t 0 && test -t 1 && echo tty-yes; tty"))
+    ok, out = helper.sh(("script -qec %s /dev/null < /dev/null"):format(q(inner)))
+    assert.is_true(ok, out)
+    assert.matches("tty-yes", out, 1, true)
+    assert.matches("/dev/pts/%d+", out)
+    ok, out = podman("rm -f -t 0 " .. name)
+    assert.is_true(ok, out)
+  end)
+
   it("gives the container a terminal with --tty", function()
     if not oci.which("script") then return pending("script(1) is missing (bsdutils)") end
     local inner = P .. (" run --rm -t --network none --pull=never --cgroup-parent %s %s sh -c %s")

@@ -836,7 +836,15 @@ function cmd.exec(_, root, o, args)
     groups = groups or {}
     groups[#groups + 1] = n
   end
-  if o.tty then fail("exec --tty is not supported by nslua-oci yet") end
+  -- a terminal: a pty of the container's devpts whose master goes to the
+  -- engine's console socket (runc's; without a socket runc would proxy it)
+  local console
+  if o.tty then
+    if not o["console-socket"] then fail("exec --tty needs --console-socket (nslua-oci proxies no pty)") end
+    local cerr
+    console, cerr = proc.connect_unix(o["console-socket"])
+    if not console then fail("console socket '%s': %s", o["console-socket"], cerr) end
+  end
   local caps
   if sets then
     local seen = {}
@@ -849,7 +857,7 @@ function cmd.exec(_, root, o, args)
   end
   local xo = { env = env, env_only = o.process ~= nil or nil, cwd = cwd, uid = uid, gid = gid,
                groups = uid and groups or nil, detach = o.detach or nil, caps = caps,
-               cap_sets = sets, seccomp = cspec.seccomp }
+               cap_sets = sets, seccomp = cspec.seccomp, console = console }
   local r, err = require("nslua.exec").exec({ id = rec.id, dir = rec.dir, name = id }, argv, xo)
   if not r then fail("%s", err) end
   if r.status == "detached" then
