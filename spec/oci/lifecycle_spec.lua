@@ -328,7 +328,11 @@ describe("nslua-oci lifecycle", function()
     write(T .. "/r.json", cjson.encode { pids = { limit = 9 } })
     assert.is_true((oci(root, ("update -r %s p1"):format(q(T .. "/r.json")))))
     assert.equal("9", (helper.read(file) or ""):gsub("%s+$", ""))
+    -- a paused container: kill and delete --force still end it
+    assert.is_true((oci(root, "pause p1")))
+    local pid = state(root, "p1").pid
     assert.is_true((oci(root, "delete --force p1")))
+    assert.is_true(wait_for(function() return not helper.pid_alive(pid) end))
   end)
 
   -- the group of a hierarchy, as /proc/PID/cgroup names it

@@ -747,11 +747,13 @@ function cmd.delete(_, root, o, args)
     fail("cannot delete container %s that is not stopped: %s", id, status)
   end
   if status ~= "stopped" then
-    if status == "paused" then
-      local fz = record_cgroup(rec.info, "freezer")
-      if fz then mount.write_file(fz .. "/freezer.state", "THAWED", 420) end
-    end
+    -- SIGKILL first: a frozen task dies as soon as it is thawed
     proc.kill(rec.info.init_pid, 9)
+    if status == "paused" then
+      local fz, v2 = record_cgroup(rec.info, "freezer"), record_cgroup(rec.info, "v2")
+      if fz then mount.write_file(fz .. "/freezer.state", "THAWED", 420) end
+      if v2 and mount.lstat(v2 .. "/cgroup.freeze") then mount.write_file(v2 .. "/cgroup.freeze", "0", 420) end
+    end
     for _, pid in ipairs(members(rec.info)) do proc.kill(pid, 9) end
     wait_gone(rec.info)
   end
