@@ -47,7 +47,9 @@ describe("podman with the OCI runtime", function()
   end)
 
   local tracker
-  before_each(function() tracker = helper.track({ paths = { T } }) end)
+  -- (cni-podman0: podman's default bridge on the host, which no test may
+  -- make: every container and build runs with --network none)
+  before_each(function() tracker = helper.track({ paths = { T }, links = { "cni-podman0" } }) end)
   after_each(function()
     -- the test's containers are gone, and with them their mounts and
     -- conmons; what a failed test left is removed (and reported) here, so
