@@ -481,11 +481,8 @@ void nslua_exec_run (exec_plan *p) {
   int err;
 
   /* (1) join the limit cgroups: "0" means the writer */
-  for (i = 0; i < p->ncgroup; i++) {
-    if ((err = write_all(p->cgroup_fds[i], "0", 1)) != 0)
-      nslua_exec_fail(p, "cgroup", err, NULL);
-    close(p->cgroup_fds[i]);
-  }
+  if ((err = nslua_exec_join_cgroups(p)) != 0)
+    nslua_exec_fail(p, "cgroup", err, NULL);
 
   /* (2) a clean signal state: the mask and SIG_IGN survive execve.  The
   ** dispositions first: a spawn child shares the caller's memory and comes

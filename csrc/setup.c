@@ -1163,7 +1163,11 @@ static void run_plan (plan *p) {
     pf.fd = p->sync_fd;
     pf.events = POLLIN;
     pf.revents = 0;
-    if (poll(&pf, 1, 0) > 0 && (pf.revents & POLLHUP))
+    while ((err = poll(&pf, 1, 0)) < 0 && errno == EINTR)
+      ;
+    if (err < 0)
+      fail(p, "sync", errno, NULL, "poll", "sync", NULL);
+    if (err > 0 && (pf.revents & POLLHUP))
       _exit(1);
     if ((err = nslua_exec_join_cgroups(p->exec)) != 0)
       fail(p, "sync", err, NULL, "write", "cgroup.procs", NULL);

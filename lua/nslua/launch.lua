@@ -282,7 +282,10 @@ kinds.cgroup = function(steps, m, ctx)
     end
   end
   table.sort(names, function(a, b) return a.name < b.name end)
-  local set = mount_flags(m, ctx, { rdonly = m.ro or nil })
+  -- always read-only: these are the groups of nslua's caller (the
+  -- sandbox's own are below them); a writable one would let the payload
+  -- move itself out of its limits (review)
+  local set = mount_flags(m, ctx, { rdonly = true })
   for _, h in ipairs(names) do
     local at = (m.target == "/" and "" or m.target) .. "/" .. h.name
     add(steps, { op = "mkdir", path = NEW .. at, what = at })
@@ -1175,6 +1178,9 @@ function M.explain(plan)
   if sy.userns_block_fd then p("sync: waits for fd %d once its user namespace exists "
     .. "(the caller writes the id maps)", sy.userns_block_fd) end
   if sy.block_fd then p("sync: waits for fd %d before the command", sy.block_fd) end
+  if plan.detach then
+    p("detach: parked after set-up in its cgroups, outlives nslua (no parent-death signal)")
+  end
   if sy.sync_fd then p("sync: fd %d stays open until the sandbox ends", sy.sync_fd) end
   if plan.init == false then p("init: none (the child execs the command itself)") end
   if e.exec_error == "stderr" then

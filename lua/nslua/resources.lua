@@ -455,8 +455,10 @@ function M.sweep(root, opts)
   local removed, kept = {}, {}
   for _, rec in ipairs(state.list(root)) do
     local lock
-    -- a detached container's record is its deleter's (opts.detached: gc)
-    if rec.info.detached == 1 and not (opts and opts.detached) then
+    -- a detached container's record is its deleter's (opts.detached: gc),
+    -- and a live one is nobody's to sweep: its lock is free once its
+    -- command has exec'd, its owner (create) is long gone
+    if rec.info.detached == 1 and (rec.alive or not (opts and opts.detached)) then
       lock = nil
     elseif not rec.alive then
       lock = state.try_lock(rec.dir, rec.info)

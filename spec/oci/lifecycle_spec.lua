@@ -467,6 +467,21 @@ describe("nslua-oci lifecycle", function()
     assert.is_nil(state(root, "bad2"))
   end)
 
+  it("gc leaves a created and a running container alone", function()
+    local b = bundle(T .. "/b", { "sleep", "60" })
+    assert.is_true((oci_bg(root, ("create --bundle %s gl1"):format(q(b)))))
+    assert.is_true((oci_bg(root, ("run -d --bundle %s gl2"):format(q(b)))))
+    local p1, p2 = state(root, "gl1").pid, state(root, "gl2").pid
+    -- the creates are gone and the running one's record lock is free (its
+    -- command has exec'd): only its process says it is alive
+    require("nslua.cli.oci").gc(root)
+    assert.equal("created", state(root, "gl1").status)
+    assert.equal("running", state(root, "gl2").status)
+    assert.is_true(helper.pid_alive(p1) and helper.pid_alive(p2))
+    assert.is_true((oci(root, "delete --force gl1")))
+    assert.is_true((oci(root, "delete --force gl2")))
+  end)
+
   it("gc removes what a record of a killed create names, cgroups included", function()
     local b = bundle(T .. "/b", { "sleep", "60" })
     -- the child waits at its mount step; its creator is SIGKILLed there

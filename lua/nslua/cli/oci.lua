@@ -39,8 +39,7 @@ local function json_string(s)
 end
 
 local function timestamp()
-  local now = proc.now and os.time() or os.time()
-  return os.date("!%Y-%m-%dT%H:%M:%SZ", now)
+  return os.date("!%Y-%m-%dT%H:%M:%SZ")
 end
 
 -- The log (--log FILE, --log-format text|json): engines read it when a
@@ -245,19 +244,26 @@ function Root:need(id)
 end
 
 -- The cgroup directory of one kind in a record: "freezer" (v1) or "v2".
-local function record_cgroup(info, kind)
+-- The container's group of a record on the hierarchy that serves `ctrl`:
+-- "v2" (the cgroup2 group: the one with cgroup.controllers, on a hybrid or
+-- a pure v2 host alike), a v1 controller ("freezer", "memory": a group
+-- without cgroup.controllers under /sys/fs/cgroup/<controllers>/), or "any".
+local function group_of(info, ctrl)
   for d in tostring(info.cgroup_dirs or ""):gmatch("[^\t]+") do
-    if kind == "freezer" and d:match("/freezer/") then return d end
-    if kind == "v2" and d:match("^/sys/fs/cgroup/unified/") then return d end
-    if kind == "any" then return d end
+    if ctrl == "any" then return d end
+    local v2 = mount.lstat(d .. "/cgroup.controllers") ~= nil
+    if ctrl == "v2" and v2 then return d end
+    local v1 = not v2 and d:match("^/sys/fs/cgroup/([%w_,]+)/")
+    for c in (v1 or ""):gmatch("[^,]+") do
+      if c == ctrl then return d end
+    end
   end
 end
-
 local function frozen(info)
-  local fz = record_cgroup(info, "freezer")
+  local fz = group_of(info, "freezer")
   local s = fz and state.read(fz .. "/freezer.state")
   if s and s:match("FROZEN") then return true end
-  local v2 = record_cgroup(info, "v2")
+  local v2 = group_of(info, "v2")
   s = v2 and state.read(v2 .. "/cgroup.freeze")
   return s ~= nil and s:match("^1") ~= nil
 end
@@ -284,10 +290,11 @@ function Root:state_of(rec)
     if ok and type(t) == "table" then ann = t end
   end
   local st = {
-    ociVersion = M.OCI_VERSION, id = info.name, status = status,
+    -- (state.decode reads "123" as a number: the JSON wants strings)
+    ociVersion = M.OCI_VERSION, id = tostring(info.name), status = status,
     pid = status ~= "stopped" and info.init_pid or 0,
-    bundle = info.oci_bundle or "", rootfs = info.oci_rootfs or "",
-    created = info.oci_created or "", owner = "",
+    bundle = tostring(info.oci_bundle or ""), rootfs = tostring(info.oci_rootfs or ""),
+    created = tostring(info.oci_created or ""), owner = "",
   }
   if next(ann) then st.annotations = ann end
   return st
@@ -579,16 +586,21 @@ end
 function cmd.create(g, root, o, args)
   local id = args[1]
   local c, _, cfg, gate = create(g, root, o, id, true)
+  -- a failure after the park: the container goes with everything it made
   local function undo(err)
     c:kill(9)
     local rec = root:find(id)
-    if rec then require("nslua.resources").remove_record(rec.dir, rec.id) end
+    if rec then
+      wait_gone(rec.info)
+      require("nslua.resources").remove_record(rec.dir, rec.id)
+    end
     root:unclaim(id)
     fail("%s", err)
   end
+  local function failed(e) return type(e) == "table" and e.msg or tostring(e) end
   if c.tty_master then
     local ok, err = pcall(send_console, o["console-socket"], c.tty_master)
-    if not ok then undo(type(err) == "table" and err.msg or tostring(err)) end
+    if not ok then undo(failed(err)) end
     c.tty_master:close()
   end
   -- prestart (deprecated) and createRuntime, createContainer: the runtime
@@ -598,7 +610,10 @@ function cmd.create(g, root, o, args)
     local ok, err = run_hooks(cfg.hooks, kind, st, true)
     if not ok then undo(err) end
   end
-  if o["pid-file"] then write_pid_file(abs(o["pid-file"]), c:pid()) end
+  if o["pid-file"] then
+    local ok, err = pcall(write_pid_file, abs(o["pid-file"]), c:pid())
+    if not ok then undo(failed(err)) end
+  end
   gate:close()
   return 0
 end
@@ -657,17 +672,21 @@ function cmd.run(g, root, o, args)
     return cmd.start(g, root, {}, args)
   end
   local c, _, cfg, release_w = create(g, root, o, id, false)
+  local function undo(err)
+    c:kill(9)
+    c:wait()
+    root:unclaim(id)
+    fail("%s", err)
+  end
   local st = hook_state(root, id)
   for _, kind in ipairs { "prestart", "createRuntime", "createContainer", "startContainer" } do
     local ok, err = run_hooks(cfg.hooks, kind, st, true)
-    if not ok then
-      c:kill(9)
-      c:wait()
-      root:unclaim(id)
-      fail("%s", err)
-    end
+    if not ok then undo(err) end
   end
-  if o["pid-file"] then write_pid_file(abs(o["pid-file"]), c:pid()) end
+  if o["pid-file"] then
+    local ok, err = pcall(write_pid_file, abs(o["pid-file"]), c:pid())
+    if not ok then undo(type(err) == "table" and err.msg or tostring(err)) end
+  end
   proc.write(release_w, "x")
   release_w:close()
   run_hooks(cfg.hooks, "poststart", hook_state(root, id), false)
@@ -701,7 +720,7 @@ end
 
 -- The host pids of a record's processes (its cgroup, else the init).
 local function members(info)
-  local dir = record_cgroup(info, "any")
+  local dir = group_of(info, "any")
   local pids = {}
   local s = dir and state.read(dir .. "/cgroup.procs")
   for p in (s or ""):gmatch("%d+") do pids[#pids + 1] = math.tointeger(tonumber(p)) end
@@ -750,7 +769,7 @@ function cmd.delete(_, root, o, args)
     -- SIGKILL first: a frozen task dies as soon as it is thawed
     proc.kill(rec.info.init_pid, 9)
     if status == "paused" then
-      local fz, v2 = record_cgroup(rec.info, "freezer"), record_cgroup(rec.info, "v2")
+      local fz, v2 = group_of(rec.info, "freezer"), group_of(rec.info, "v2")
       if fz then mount.write_file(fz .. "/freezer.state", "THAWED", 420) end
       if v2 and mount.lstat(v2 .. "/cgroup.freeze") then mount.write_file(v2 .. "/cgroup.freeze", "0", 420) end
     end
@@ -892,8 +911,8 @@ local function freeze(root, args, on)
   local rec = root:need(args[1])
   local status = root:status(rec)
   if status == "stopped" or status == "created" then fail("container not running") end
-  local fz = record_cgroup(rec.info, "freezer")
-  local v2 = record_cgroup(rec.info, "v2")
+  local fz = group_of(rec.info, "freezer")
+  local v2 = group_of(rec.info, "v2")
   local ok, err
   if fz then
     ok, err = mount.write_file(fz .. "/freezer.state", on and "FROZEN" or "THAWED", 420)
@@ -915,18 +934,6 @@ function cmd.pause(_, root, _, args) return freeze(root, args, true) end
 function cmd.resume(_, root, _, args) return freeze(root, args, false) end
 
 -- ------------------------------------------------------------ resources
-
--- The container's group of a controller: the record's directory on the
--- hierarchy that serves it ("v2" for cgroup2).
-local function group_of(info, ctrl)
-  for d in tostring(info.cgroup_dirs or ""):gmatch("[^\t]+") do
-    local v1 = d:match("^/sys/fs/cgroup/([%w_,]+)/")
-    if ctrl == "v2" and (d:match("^/sys/fs/cgroup/unified/") or not v1) then return d end
-    if v1 and ctrl ~= "v2" then
-      for c in v1:gmatch("[^,]+") do if c == ctrl then return d end end
-    end
-  end
-end
 
 local function num(v, name)
   if v == nil then return nil end
@@ -1173,9 +1180,12 @@ Commands:
   create [--bundle B] [--pid-file F] [--console-socket S] [--no-pivot] [--preserve-fds N] ID
   start ID          state ID           kill [--all] ID [SIGNAL]
   delete [--force] ID                  run [--detach] [create's options] ID
-  exec [--process FILE] [--detach] [--pid-file F] [--cwd D] [--env K=V] [--user U[:G]] ID [CMD ARGS...]
+  exec [--process FILE] [--detach] [--pid-file F] [--tty --console-socket S] [--cwd D]
+       [--env K=V] [--user U[:G]] [--additional-gids G] ID [CMD ARGS...]
   ps [--format table|json] ID          pause ID     resume ID
-  update [--memory N] [--memory-swap N] [--pids-limit N] [--cpu-quota N] [--cpu-period N] [-r FILE|-] ID
+  update [--memory N] [--memory-swap N] [--memory-reservation N] [--pids-limit N] [--cpu-quota N]
+         [--cpu-period N] [--cpu-share N] [--cpu-rt-period N] [--cpu-rt-runtime N]
+         [--cpuset-cpus L] [--cpuset-mems L] [--blkio-weight N] [-r FILE|-] ID
   list [--format table|json] [--quiet] features     spec [--rootless] [--bundle B]
   --version]==]
 

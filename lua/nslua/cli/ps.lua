@@ -54,11 +54,14 @@ function M.rows(records)
   return rows
 end
 
---- The default root of `nslua oci` beside the state root `root`
--- (/run/nslua/oci as root, <root>/oci rootless) when it exists.
+--- The default root of `nslua oci` (oci.default_root; rootless, <root>/oci
+-- beside the state root `root`) when it exists.
 function M.oci_root(root)
   local core = require "nslua.core"
-  local dir = core.proc.getuid() == 0 and require("nslua.cli.oci").ROOT or root .. "/oci"
+  local state = require "nslua.state"
+  -- the runtime's own rule (root of a user namespace: $XDG_RUNTIME_DIR's)
+  local dir = require("nslua.cli.oci").default_root(core.proc.getuid(), os.getenv,
+    state.read("/proc/self/uid_map")) or root .. "/oci"
   local st = core.mount.lstat(dir)
   return st and st.type == "dir" and dir or nil
 end
