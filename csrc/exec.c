@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -75,6 +76,9 @@ typedef struct exec_plan {
   struct sock_fprog prog;
   const struct sock_fprog *bpf;  /* opts.seccomp_bpf: loaded after prog, in order */
   size_t nbpf;
+  int has_notify;               /* opts.seccomp_notify: the handlers' filter, */
+  struct sock_fprog notify;     /* loaded last with a listener that goes to */
+  int notify_sock;              /* the supervisor over opts.notify_sock */
   const char *stdio_inside[3];  /* opened by the command itself (NULL: none) */
   int stderr_to_stdout;         /* fd 2 = a dup of fd 1, after the opens */
   int exec_error_stderr;        /* exec_error "stderr": a failed execve says so on fd 2 */
@@ -414,6 +418,19 @@ static void load_filters (exec_plan *p) {
   for (i = 0; i < p->nbpf; i++)
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->bpf[i], 0, 0) != 0)
       nslua_exec_fail(p, "seccomp", errno, bpf_name(name, sizeof name, i));
+  if (p->has_notify) {
+    /* The Lua handlers' filter: its listener goes to nslua with sendmsg,
+    ** which that filter always allows (a handler can never be asked about
+    ** the call that hands it its listener).  The listener is close-on-exec:
+    ** execve drops our copy, and the payload never holds it. */
+    int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                           SECCOMP_FILTER_FLAG_NEW_LISTENER, &p->notify);
+    int err;
+    if (lfd < 0)
+      nslua_exec_fail(p, "seccomp", errno, "seccomp_notify");
+    if ((err = nslua_sendfd(p->notify_sock, lfd)) != 0)
+      nslua_exec_fail(p, "seccomp", err, "notify_sock");
+  }
 }
 
 /* (7) seccomp last: the filter may forbid what the steps before use;
@@ -509,6 +526,11 @@ void nslua_exec_run (exec_plan *p) {
       nslua_exec_fail(p, "fds", errno, NULL);
     p->keep[nkeep++] = p->status_fd;
   }
+  if (p->notify_sock >= 0) {
+    if (fcntl(p->notify_sock, F_SETFD, FD_CLOEXEC) != 0)
+      nslua_exec_fail(p, "fds", errno, NULL);
+    p->keep[nkeep++] = p->notify_sock;
+  }
   for (i = 0; i < p->nkeep_fds; i++) {
     int fl = fcntl(p->keep_fds[i], F_GETFD);
     if (fl < 0 || fcntl(p->keep_fds[i], F_SETFD, fl & ~FD_CLOEXEC) != 0)
@@ -585,7 +607,7 @@ void nslua_exec_run (exec_plan *p) {
   ** the filters go first, with the permitted set made effective, as runc
   ** does; they must then allow capget, capset, prctl and execve (Docker's
   ** profile and nslua's default do). */
-  if (!p->no_new_privs && (p->has_seccomp || p->nbpf > 0)) {
+  if (!p->no_new_privs && (p->has_seccomp || p->nbpf > 0 || p->has_notify)) {
     if ((err = raise_effective(&what)) != 0)
       nslua_exec_fail(p, "caps", err, what);
     load_filters(p);
@@ -741,8 +763,8 @@ static void exec_read_env (lua_State *L, exec_plan *p) {
 
 static const char *const exec_opt_names[] = {
   "argv0", "cap_sets", "caps", "cgroup_procs", "cwd", "die_with_parent", "exec_error", "gid", "groups",
-  "host_caps", "keep_caps", "keep_fds", "no_new_privs", "personality", "rlimits", "seccomp",
-  "seccomp_bpf",
+  "host_caps", "keep_caps", "keep_fds", "no_new_privs", "notify_sock", "personality", "rlimits",
+  "seccomp", "seccomp_bpf", "seccomp_notify",
   "session", "set_pwd", "status_fd", "stderr_to_stdout", "stdio_inside", "tty", "uid",
   "umask", "userns", NULL
 };
@@ -955,6 +977,16 @@ static void exec_read_prog (lua_State *L, const char *what, struct sock_fprog *p
   prog->filter = (struct sock_filter *)(void *)s;   /* the kernel copies it */
 }
 
+/* opts[name], a BPF program string (anchored in opts), into *prog; 0 when absent. */
+static int exec_opt_prog (lua_State *L, const char *name, struct sock_fprog *prog) {
+  const char *what = lua_pushfstring(L, "field '%s'", name);
+  int has = rawfield(L, 3, name) != LUA_TNIL;
+  if (has)
+    exec_read_prog(L, what, prog);
+  lua_pop(L, 2);
+  return has;
+}
+
 /* opts.seccomp_bpf {prog, ...}: GC-owned fprogs left on the stack (the
 ** strings stay anchored in opts). */
 static void exec_read_bpf (lua_State *L, exec_plan *p) {
@@ -1088,22 +1120,14 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   p->host_caps = opt_bool(L, "host_caps", 0);
   exec_read_rlimits(L, p);
   exec_read_caps(L, p);
-  t = rawfield(L, 3, "seccomp");
-  if (t != LUA_TNIL) {
-    size_t len;
-    const char *prog;
-    if (t != LUA_TSTRING)
-      luaL_argerror(L, 3, "field 'seccomp' must be a string (a BPF program)");
-    prog = lua_tolstring(L, -1, &len);
-    if (len == 0 || len % sizeof(struct sock_filter) != 0)
-      luaL_argerror(L, 3, "seccomp program length must be a positive multiple of 8");
-    if (len / sizeof(struct sock_filter) > BPF_MAXINSNS)
-      luaL_argerror(L, 3, "seccomp program is longer than 4096 instructions");
-    p->has_seccomp = 1;
-    p->prog.len = (unsigned short)(len / sizeof(struct sock_filter));
-    p->prog.filter = (struct sock_filter *)(void *)prog;
-  }
+  p->has_seccomp = exec_opt_prog(L, "seccomp", &p->prog);
+  p->has_notify = exec_opt_prog(L, "seccomp_notify", &p->notify);
+  p->notify_sock = -1;
+  if (rawfield(L, 3, "notify_sock") != LUA_TNIL)
+    p->notify_sock = nslua_field_fd(L, 3, "field 'notify_sock'");
   lua_pop(L, 1);
+  if (p->has_notify != (p->notify_sock >= 0))
+    luaL_argerror(L, 3, "fields 'seccomp_notify' and 'notify_sock' go together");
   exec_read_bpf(L, p);
 }
 
@@ -1127,7 +1151,7 @@ exec_plan *nslua_exec_args (lua_State *L, const char *what) {
 ** files, a sync fd: nslua_exec_keep in the child); the scratch arrays are
 ** left on the stack. */
 void nslua_exec_reserve (lua_State *L, exec_plan *p, size_t n) {
-  p->keep = (int *)lua_newuserdatauv(L, (p->nkeep_fds + 1 + n) * sizeof *p->keep, 0);
+  p->keep = (int *)lua_newuserdatauv(L, (p->nkeep_fds + 2 + n) * sizeof *p->keep, 0);
   p->more = (int *)lua_newuserdatauv(L, (n ? n : 1) * sizeof *p->more, 0);
   p->nmore = 0;
   p->more_cap = n;

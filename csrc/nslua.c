@@ -17,6 +17,7 @@ static const struct {
   {"mount", nslua_open_mount},
   {"netlink", nslua_open_netlink},
   {"nft", nslua_open_nft},
+  {"notify", nslua_open_notify},
   {"ns", nslua_open_ns},
   {"proc", nslua_open_proc},
   {"seccomp", nslua_open_seccomp},

@@ -281,6 +281,7 @@ int nslua_open_netlink (lua_State *L) __attribute__((weak));
 int nslua_open_nft (lua_State *L) __attribute__((weak));
 int nslua_open_ns (lua_State *L) __attribute__((weak));
 int nslua_open_proc (lua_State *L) __attribute__((weak));
+int nslua_open_notify (lua_State *L) __attribute__((weak));
 int nslua_open_seccomp (lua_State *L) __attribute__((weak));
 int nslua_open_setup (lua_State *L) __attribute__((weak));
 

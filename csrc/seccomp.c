@@ -71,14 +71,16 @@ static lua_Integer int_field (lua_State *L, int t, const char *field, lua_Intege
 
 static const char *const act_names[] = {
   "allow", "enosys", "errno", "kill", "kill_process", "kill_thread", "log",
-  "trace", "trap", NULL
+  "trace", "trap", "notify", NULL
 };
 
 /*
 ** The action in field 'field' of the table at 't':
 **   "allow" | "errno" (errno = N beside it, default EPERM) | {errno = N} |
 **   "enosys" (= {errno = ENOSYS}) | "kill" (= kill_process) | "kill_process" |
-**   "kill_thread" | "trap" | "log" | "trace" | {trace = N}.
+**   "kill_thread" | "trap" | "log" | "trace" | {trace = N} | "notify".
+** "notify" (SECCOMP_RET_USER_NOTIF) is for the filter nslua.seccomp builds
+** for a profile's Lua handlers, never a profile's own word.
 ** "kill" kills the whole process: SECCOMP_RET_KILL_THREAD (libseccomp's
 ** SCMP_ACT_KILL) leaves the other threads of a payload running.
 ** 'def' is used when the field is nil.
@@ -115,6 +117,7 @@ static uint32_t check_action (lua_State *L, int t, const char *field, uint32_t d
       case 6: act = SCMP_ACT_LOG; break;
       case 7: act = SCMP_ACT_TRACE(0); break;
       case 8: act = SCMP_ACT_TRAP; break;
+      case 9: act = SCMP_ACT_NOTIFY; break;
       default:
         bad_profile(L, where, "unknown action '%s' (valid: allow enosys errno kill "
                     "kill_process kill_thread log trace trap)", name);

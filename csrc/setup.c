@@ -423,6 +423,10 @@ static void push_exec_opts (lua_State *L, int exec, int rt) {
   lua_setfield(L, -2, "seccomp");
   lua_getfield(L, rt, "seccomp_bpf");
   lua_setfield(L, -2, "seccomp_bpf");
+  lua_getfield(L, rt, "seccomp_notify");
+  lua_setfield(L, -2, "seccomp_notify");
+  lua_getfield(L, rt, "notify_sock");
+  lua_setfield(L, -2, "notify_sock");
 }
 
 /* An optional fd number field of the table at t: -1 when nil. */

@@ -218,6 +218,15 @@ function Container:_runtime()
     self:_defer_close(a, b)
     rt.tty_sock, self._tty_sock = b, a
   end
+  if res.notify then
+    -- the exec tail sends the handlers' listener over it (nslua.notify)
+    local a, b
+    a, b, code = proc.socketpair()
+    if not a then return nil, b, code end
+    self:_defer_close(a, b)
+    rt.notify_sock, self._notify_sock = b, a
+    rt.seccomp_notify = res.rt.seccomp_notify
+  end
   if self.plan.hooks then
     rt.hooks, rt.hook_ctx = spec.hooks, { id = self.id, spec = spec }
   end
@@ -233,6 +242,7 @@ function Container:_launch()
     rt.sync_r:close()
     rt.status_w:close()
     if rt.tty_sock then rt.tty_sock:close() end
+    if rt.notify_sock then rt.notify_sock:close() end
     return nil, tostring(splan), errno.EINVAL
   end
   -- everything the parent writes between clone and release is made first:
@@ -296,6 +306,7 @@ function Container:_clone_and_release(splan, flags, rt)
   rt.sync_r:close()
   rt.status_w:close()
   if rt.tty_sock then rt.tty_sock:close() end
+  if rt.notify_sock then rt.notify_sock:close() end
   if not okc then error(pid, 0) end
   if not pid then return nil, cerr, ccode end
   self._pid = pid
@@ -472,6 +483,9 @@ function Container:wait()
     fds[3] = { fd = tty.master, events = { ["in"] = true } }
     fds[4] = { fd = 0, events = { ["in"] = true } }
   end
+  -- the handlers' socket, then their listener: always the last entry
+  local nidx = self._notify_sock and #fds + 1
+  if nidx then fds[nidx] = { fd = self._notify_sock, events = { ["in"] = true } } end
   while true do
     local timeout = cpu_limit and 10 or -1
     if wall_deadline then
@@ -490,6 +504,7 @@ function Container:wait()
         end
       end
       if tty then tty:pump(fds) end
+      if nidx and fds[nidx] and fds[nidx].revents then self:_notify_event(fds, nidx) end
       rv = fds[1].revents
       if rv and (rv["in"] or rv.hup) then
         if fds[1].fd == pidfd then break end   -- the command (no init) ended
@@ -560,6 +575,32 @@ function Container:wait()
   end
   self:_unwind()
   return rep
+end
+
+-- The handlers' side of wait(): the listener arrives on the socket, then
+-- each readable listener is one notification answered.  A hang-up of the
+-- listener (no task left under the filter) ends the entry.
+function Container:_notify_event(fds, i)
+  local rv = fds[i].revents
+  if not self.supervisor then
+    if rv["in"] then
+      local listener = proc.recvfd(self._notify_sock)
+      if listener then
+        self:_defer_close(listener)
+        self.supervisor = require("nslua.notify").new(listener, self.res.notify, self.notify_log)
+        fds[i] = { fd = listener, events = { ["in"] = true } }
+        return
+      end
+    end
+    -- the command never loaded its filter (a set-up failure): stop polling
+    if rv.hup or rv.err or rv.nval or rv["in"] then fds[i] = nil end
+    return
+  end
+  if rv["in"] then
+    self.supervisor:serve_one()
+  elseif rv.hup or rv.err or rv.nval then
+    fds[i] = nil
+  end
 end
 
 -- End every process of the container: the init (its pid namespace takes

@@ -396,10 +396,14 @@ local function compile_seccomp(spec, res)
   -- raw programs (spec.seccomp_bpf) are loaded after the profile, as given
   if spec.seccomp_bpf and #spec.seccomp_bpf > 0 then res.rt.seccomp_bpf = spec.seccomp_bpf end
   if spec.seccomp == "none" then return true end
-  local okc, bpf, berr, bcode = pcall(seccomp.compile, spec.seccomp)
-  if not okc then return nil, tostring(bpf), errno.EINVAL end
-  if not bpf then return nil, berr, bcode end
-  res.rt.seccomp = bpf
+  local okc, prep, berr, bcode = pcall(seccomp.prepare, spec.seccomp)
+  if not okc then return nil, tostring(prep), errno.EINVAL end
+  if not prep then return nil, berr, bcode end
+  res.rt.seccomp = prep.bpf
+  -- Lua handlers: their filter goes to the exec tail, the handlers to the
+  -- container's supervisor (nslua.notify)
+  res.rt.seccomp_notify = prep.notify
+  res.notify = prep.notify and prep or nil
   return true
 end
 

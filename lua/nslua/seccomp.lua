@@ -19,7 +19,17 @@
 --
 -- action: "allow" | "errno" (errno = N beside it, default EPERM) | {errno = N}
 -- | "enosys" | "kill" (the whole process) | "kill_process" | "kill_thread"
--- | "trap" | "log" | "trace" | {trace = N}.
+-- | "trap" | "log" | "trace" | {trace = N} | a Lua function (a handler: the
+-- syscall is routed to nslua's supervisor, see nslua.notify; `default` may
+-- be a function too).
+--
+-- The shorthand { base = "default" | "strict" | profile, notify = { NAME =
+-- function, ... } } is the base profile with those syscalls handled (their
+-- base rules replaced).  sendmsg and seccomp can never be handled: the exec
+-- tail hands the supervisor its listener with sendmsg, and a handled
+-- profile refuses a payload's own notify listener (seccomp with
+-- SECCOMP_FILTER_FLAG_NEW_LISTENER), whose filter would take our
+-- notifications (the newest filter's listener is asked first).
 --
 -- Rules are libseccomp's: the comparisons of one entry must all hold (AND);
 -- entries for the same syscall are alternatives (OR); an entry without args
@@ -440,10 +450,14 @@ local function check_errno(v, path, field, max)
 end
 
 -- The action at t[field]; 'holder' is the table whose 'errno' "errno" uses.
-local function check_action(holder, field, path)
+local function check_action(holder, field, path, handler_ok)
   local a = holder[field]
   local p = path .. "." .. field
   if a == nil then return nil end
+  if type(a) == "function" then
+    if handler_ok then return nil end
+    return p .. ": cannot be a Lua handler"
+  end
   if type(a) == "string" then
     if not ACTIONS[a] then
       return ("%s: unknown action '%s' (valid: allow enosys errno kill kill_process "
@@ -491,6 +505,12 @@ local function check_args(args, path)
   end
 end
 
+-- Syscalls no handler may take (see the top of this file).
+local UNHANDLED <const> = {
+  sendmsg = "sendmsg cannot be handled: it hands the supervisor its listener",
+  seccomp = "seccomp cannot be handled: a handled profile refuses the payload's own listeners",
+}
+
 local function check_entry(e, path)
   if type(e) ~= "table" then return path .. ": must be a table" end
   local err = check_fields(e, { names = true, name = true, nr = true, action = true,
@@ -521,7 +541,13 @@ local function check_entry(e, path)
   if e.comment ~= nil and type(e.comment) ~= "string" then
     return path .. ".comment: must be a string"
   end
-  return check_action(e, "action", path) or check_errno(e.errno, path, "errno", 4095)
+  if type(e.action) == "function" then
+    for _, n in ipairs(names or {}) do
+      if UNHANDLED[n] then return ("%s: %s"):format(path, UNHANDLED[n]) end
+    end
+    if e.nr ~= nil then return path .. ".nr: a handled syscall is named (names or name)" end
+  end
+  return check_action(e, "action", path, true) or check_errno(e.errno, path, "errno", 4095)
     or (e.args ~= nil and check_args(e.args, path .. ".args")) or nil
 end
 
@@ -529,14 +555,17 @@ end
 -- @treturn[1] boolean true
 -- @return[2] nil
 -- @treturn[2] string "seccomp.<path>: <problem>"
-function M.validate(profile)
-  local path = "seccomp"
+local check_shorthand
+
+function M.validate(profile, path)
+  path = path or "seccomp"
   if type(profile) ~= "table" then
     return nil, ("%s: a profile must be a table, not %s"):format(path, type(profile))
   end
+  if profile.base ~= nil or profile.notify ~= nil then return check_shorthand(profile, path) end
   local err = check_fields(profile, { default = true, errno = true, badarch = true,
     arches = true, unknown_above = true, syscalls = true, comment = true }, path)
-    or check_action(profile, "default", path) or check_action(profile, "badarch", path)
+    or check_action(profile, "default", path, true) or check_action(profile, "badarch", path)
     or check_action(profile, "unknown_above", path)
     or check_errno(profile.errno, path, "errno", 4095)
   if err then return nil, err end
@@ -560,6 +589,130 @@ function M.validate(profile)
     end
   end
   return true
+end
+
+-- { base = NAME | profile, notify = { NAME = function, ... }, comment }
+check_shorthand = function(profile, path)
+  local err = check_fields(profile, { base = true, notify = true, comment = true }, path)
+  if err then return nil, err end
+  local base = profile.base
+  if base == nil or base == "none" then
+    return nil, path .. ".base: a handled profile names its base (\"default\", \"strict\" or a table)"
+  elseif type(base) == "string" then
+    if not builders[base] then
+      return nil, ("%s.base: unknown profile '%s' (valid: default strict isolate or a table)")
+        :format(path, base)
+    end
+  else
+    local ok, berr = M.validate(base, path .. ".base")
+    if not ok then return nil, berr end
+  end
+  if type(profile.notify) ~= "table" then
+    return nil, path .. ".notify: must be a table { SYSCALL = function, ... }"
+  end
+  for name, fn in pairs(profile.notify) do
+    local p = ("%s.notify.%s"):format(path, tostring(name))
+    if type(name) ~= "string" then return nil, path .. ".notify: keys are syscall names" end
+    if not known_syscall(name) then return nil, ("%s: unknown syscall '%s'"):format(p, name) end
+    if UNHANDLED[name] then return nil, ("%s: %s"):format(p, UNHANDLED[name]) end
+    if type(fn) ~= "function" then return nil, p .. ": must be a function (the handler)" end
+  end
+  return true
+end
+
+local expanded = setmetatable({}, { __mode = "k" })
+
+--- The profile with its `base`/`notify` shorthand written out: the base's
+-- fields, its rules without the handled syscalls, then one handler entry
+-- per handled syscall.  A profile without the shorthand is returned as is.
+function M.expand(profile)
+  if profile.base == nil and profile.notify == nil then return profile end
+  local done = expanded[profile]
+  if done then return done end
+  local base = profile.base
+  if type(base) == "string" then base = M.profiles[base] end
+  base = M.expand(base)
+  local out = { default = base.default, errno = base.errno, badarch = base.badarch,
+                arches = base.arches, unknown_above = base.unknown_above,
+                comment = profile.comment or base.comment, syscalls = {} }
+  local handled = profile.notify
+  for _, e in ipairs(base.syscalls or {}) do
+    local names = e.names or (e.name and { e.name })
+    local keep = names and {} or nil
+    for _, n in ipairs(names or {}) do
+      if not handled[n] then keep[#keep + 1] = n end
+    end
+    if not names or #keep > 0 then
+      local c = {}
+      for k, v in pairs(e) do c[k] = v end
+      if names then c.name, c.names = nil, keep end
+      out.syscalls[#out.syscalls + 1] = c
+    end
+  end
+  local names = {}
+  for n in pairs(handled) do names[#names + 1] = n end
+  table.sort(names)
+  for _, n in ipairs(names) do
+    out.syscalls[#out.syscalls + 1] = { name = n, action = handled[n], comment = "Lua handler" }
+  end
+  expanded[profile] = out
+  return out
+end
+
+--- Does the profile (a table, expanded or not) route anything to Lua?
+function M.has_handlers(profile)
+  if type(profile) ~= "table" then return false end
+  profile = M.expand(profile)
+  if type(profile.default) == "function" then return true end
+  for _, e in ipairs(profile.syscalls or {}) do
+    if type(e.action) == "function" then return true end
+  end
+  return false
+end
+
+-- seccomp(2) flags: SECCOMP_FILTER_FLAG_NEW_LISTENER
+local NEW_LISTENER <const> = 8
+
+--- Split a handled profile into what the kernel runs and what Lua runs.
+-- @return main profile (handlers become "allow"), the notify profile
+--   (handled syscalls "notify", all else "allow"), handlers {NAME = fn},
+--   the default handler (or nil)
+function M.split(profile)
+  profile = M.expand(profile)
+  local main, nsys, handlers = {}, {}, {}
+  for k, v in pairs(profile) do main[k] = v end
+  local default = type(profile.default) == "function" and profile.default or nil
+  if default then main.default = "allow" end
+  main.syscalls = {}
+  for i, e in ipairs(profile.syscalls or {}) do
+    local c = {}
+    for k, v in pairs(e) do c[k] = v end
+    if type(e.action) == "function" then
+      c.action = "allow"
+      main.syscalls[i] = c
+      local n = {}
+      for k, v in pairs(c) do n[k] = v end
+      n.action = "notify"
+      nsys[#nsys + 1] = n
+      for _, name in ipairs(e.names or { e.name }) do handlers[name] = e.action end
+    else
+      main.syscalls[i] = c
+      if default then
+        -- named with a static action: the kernel's verdict, never a handler's
+        local n = {}
+        for k, v in pairs(c) do n[k] = v end
+        n.action, n.errno = "allow", nil
+        nsys[#nsys + 1] = n
+      end
+    end
+  end
+  -- the exec tail's sendmsg of the listener, and no listener of the payload's own
+  nsys[#nsys + 1] = { name = "sendmsg", action = "allow" }
+  nsys[#nsys + 1] = { name = "seccomp", action = "errno", errno = EPERM,
+    args = { { index = 1, op = "masked_eq", mask = NEW_LISTENER, value = NEW_LISTENER } } }
+  local notify = { default = default and "notify" or "allow", arches = profile.arches,
+                   badarch = "allow", syscalls = nsys }
+  return main, notify, handlers, default
 end
 
 ----------------------------------------------------------------------------
@@ -587,6 +740,7 @@ end
 local function compile_table(profile, label)
   local ok, err = M.validate(profile)
   if not ok then error(err, 3) end
+  if M.has_handlers(profile) then profile = M.split(profile) end
   local bpf, msg, code = sc.compile(profile)
   if not bpf then
     return nil, ("seccomp '%s': %s"):format(label, msg), code
@@ -693,10 +847,82 @@ function M.compile(p)
   return bpf
 end
 
+local by_file = {}
+local prepared = setmetatable({}, { __mode = "k" })
+
+-- A FILE.lua profile whose rules have handlers, as the table it returned
+-- (its functions are the handlers); anything else as given.
+local function with_handlers(p)
+  if type(p) ~= "string" or builders[p] or p == "none"
+      or not (p:find("/", 1, true) or p:match("%.lua$")) then
+    return p
+  end
+  local t = by_file[p]
+  if t == nil then
+    local ok, v = pcall(M.load_file, p)
+    if not ok then error(v, 0) end
+    t = M.has_handlers(v) and v or false
+    by_file[p] = t
+  end
+  return t or p
+end
+
+-- The handlers' side of a handled profile table: program, handlers, names.
+local function handler_side(p)
+  local key = M.expand(p)
+  local side = prepared[key]
+  if side then return side end
+  local _, notify, handlers, default = M.split(p)
+  local bpf, err, code = sc.compile(notify)
+  if not bpf then return nil, ("seccomp handlers: %s"):format(err), code end
+  local names = {}
+  for n in pairs(handlers) do names[#names + 1] = n end
+  table.sort(names)
+  if default then table.insert(names, 1, "*") end
+  side = { notify = bpf, handlers = handlers, default = default, names = names }
+  prepared[key] = side
+  return side
+end
+
+--- A profile's compiled programs and handlers: what a start needs.
+-- @param p as for M.compile
+-- @treturn[1] table { bpf = the main program (nil for "none"), notify =
+--   the handlers' program, handlers = { NAME = fn }, default = fn, names =
+--   the handled names, sorted, "*" first for a default handler } (the last
+--   four nil without handlers)
+-- @return[2] nil, message, errno (as M.compile)
+function M.prepare(p)
+  p = with_handlers(p)
+  local bpf, err, code = M.compile(p)
+  if err then return nil, err, code end
+  if not M.has_handlers(p) then return { bpf = bpf } end
+  local side
+  side, err, code = handler_side(p)
+  if not side then return nil, err, code end
+  return { bpf = bpf, notify = side.notify, handlers = side.handlers, default = side.default,
+           names = side.names }
+end
+
+--- The handled syscall names of a spec's seccomp (a table or a FILE.lua),
+-- for the plan and explain: sorted, "*" first for a default handler; nil
+-- without handlers (or for a file that does not load: the start says why).
+function M.handled_names(p)
+  local ok, t = pcall(with_handlers, p)
+  if not ok or not M.has_handlers(t) then return nil end
+  local _, _, handlers, default = M.split(t)
+  local names = {}
+  for n in pairs(handlers) do names[#names + 1] = n end
+  table.sort(names)
+  if default then table.insert(names, 1, "*") end
+  return names
+end
+
 --- Drop the compile cache (after editing a profile table or file).
 function M.flush()
   by_name = {}
+  by_file = {}
   by_table = setmetatable({}, { __mode = "k" })
+  prepared = setmetatable({}, { __mode = "k" })
 end
 
 return M

@@ -1,0 +1,333 @@
+/* notify.c - core.notify: the supervisor's side of seccomp user notification. */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "nslua.h"
+
+/*
+** The target of a notification is blocked in its syscall until the
+** supervisor answers; everything here works on the listener fd the exec
+** tail sent (SECCOMP_FILTER_FLAG_NEW_LISTENER), from the nslua process.
+** Reading the target's memory is racy by nature: another thread of the
+** target can change it after we read it, and the target may have died and
+** its pid been reused before /proc/PID/mem was opened.  The second is
+** closed by SECCOMP_IOCTL_NOTIF_ID_VALID after each open and read (the
+** notification still pending means the pid is still that task); the first
+** is why a handler that enforces a path emulates the call (notify.open,
+** then an fd answer) instead of answering "continue" (seccomp_unotify(2)).
+*/
+
+/* Linux 6.6: the target's wake-up after the answer runs on the
+** supervisor's CPU when it can (lower round-trip latency). */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
+#define READ_MAX (1 << 20)  /* notify.read: at most 1 MiB at once */
+
+/* A 64-bit id or argument: Lua integers are 64-bit two's complement. */
+static uint64_t check_u64 (lua_State *L, int arg) {
+  return (uint64_t)luaL_checkinteger(L, arg);
+}
+
+/*
+** notify.recv(listener) -> {id, pid, nr, arch, ip, args = {[0] = a0, ..., [5] = a5}}
+**                        | nil, msg, errno
+** One pending notification.  Called after poll says the listener is
+** readable; ENOENT when the target was killed in between (the kernel never
+** blocks here then: its semaphore was already raised).
+*/
+static int notify_recv (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  struct seccomp_notif n;
+  int i;
+  memset(&n, 0, sizeof n);  /* the kernel refuses a non-zeroed buffer */
+  if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &n) != 0)
+    return nslua_fail(L, errno, "SECCOMP_IOCTL_NOTIF_RECV", NULL);
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, (lua_Integer)n.id);
+  lua_setfield(L, -2, "id");
+  lua_pushinteger(L, (lua_Integer)n.pid);
+  lua_setfield(L, -2, "pid");
+  lua_pushinteger(L, (lua_Integer)n.data.nr);
+  lua_setfield(L, -2, "nr");
+  lua_pushinteger(L, (lua_Integer)n.data.arch);
+  lua_setfield(L, -2, "arch");
+  lua_pushinteger(L, (lua_Integer)n.data.instruction_pointer);
+  lua_setfield(L, -2, "ip");
+  lua_createtable(L, 5, 1);
+  for (i = 0; i < 6; i++) {
+    lua_pushinteger(L, (lua_Integer)n.data.args[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_setfield(L, -2, "args");
+  return 1;
+}
+
+/*
+** notify.send(listener, id, how [, value]) -> true | nil, msg, errno
+**   how: "continue" (the kernel runs the call), "errno" (value = the errno,
+**   1..4095), "value" (the call returns value without running).
+** ENOENT when the target is gone (its call was interrupted).
+*/
+static int notify_send (lua_State *L) {
+  static const char *const hows[] = {"continue", "errno", "value", NULL};
+  int fd = nslua_checkfd(L, 1);
+  struct seccomp_notif_resp r;
+  memset(&r, 0, sizeof r);
+  r.id = check_u64(L, 2);
+  switch (luaL_checkoption(L, 3, NULL, hows)) {
+    case 0:
+      r.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      break;
+    case 1: {
+      lua_Integer e = luaL_checkinteger(L, 4);
+      luaL_argcheck(L, e >= 1 && e <= 4095, 4, "errno must be in 1..4095");
+      r.error = -(int32_t)e;
+      break;
+    }
+    default:
+      r.val = (int64_t)luaL_checkinteger(L, 4);
+      break;
+  }
+  if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &r) != 0)
+    return nslua_fail(L, errno, "SECCOMP_IOCTL_NOTIF_SEND", NULL);
+  return nslua_ok(L);
+}
+
+/*
+** notify.addfd(listener, id, fd [, cloexec]) -> target fd number | nil, msg, errno
+** Installs a copy of fd in the target and answers its call with the new
+** number (SECCOMP_ADDFD_FLAG_SEND: one atomic step).  The caller keeps
+** and closes its own fd.
+*/
+static int notify_addfd (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  struct seccomp_notif_addfd a;
+  int rc;
+  memset(&a, 0, sizeof a);
+  a.id = check_u64(L, 2);
+  a.srcfd = (uint32_t)nslua_checkfd(L, 3);
+  a.flags = SECCOMP_ADDFD_FLAG_SEND;
+  a.newfd_flags = lua_toboolean(L, 4) ? O_CLOEXEC : 0;
+  rc = ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+  if (rc < 0)
+    return nslua_fail(L, errno, "SECCOMP_IOCTL_NOTIF_ADDFD", NULL);
+  lua_pushinteger(L, rc);
+  return 1;
+}
+
+/* notify.valid(listener, id) -> boolean: the notification is still pending
+** (its target alive and blocked in that very call). */
+static int notify_valid (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  uint64_t id = check_u64(L, 2);
+  lua_pushboolean(L, ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0);
+  return 1;
+}
+
+/* notify.sync_wakeup(listener) -> true | nil, msg, errno (Linux 6.6+) */
+static int notify_sync_wakeup (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) != 0)
+    return nslua_fail(L, errno, "SECCOMP_IOCTL_NOTIF_SET_FLAGS", NULL);
+  return nslua_ok(L);
+}
+
+/*
+** notify.read(memfd, addr, n [, stop_at_nul]) -> string | nil, msg, errno
+** Up to n bytes of the target's memory at addr, from its /proc/PID/mem
+** (opened by the caller).  Short when an unmapped page ends the range;
+** with stop_at_nul, the bytes before the first NUL (a C string; the result
+** then says by its length whether a NUL was found: #s < n).
+*/
+static int notify_read (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  uint64_t addr = check_u64(L, 2);
+  lua_Integer want = luaL_checkinteger(L, 3);
+  int stop = lua_toboolean(L, 4);
+  luaL_Buffer b;
+  size_t got = 0;
+  luaL_argcheck(L, want >= 0 && want <= READ_MAX, 3, "at most 1 MiB");
+  if (addr > (uint64_t)INT64_MAX)
+    return nslua_fail(L, EFAULT, "pread", NULL);
+  luaL_buffinit(L, &b);
+  while (got < (size_t)want) {
+    size_t chunk = (size_t)want - got;
+    char *p;
+    ssize_t n;
+    if (chunk > LUAL_BUFFERSIZE)
+      chunk = LUAL_BUFFERSIZE;
+    p = luaL_prepbuffsize(&b, chunk);
+    n = pread(fd, p, chunk, (off_t)(addr + got));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      if (got > 0)
+        break;  /* an unmapped page after some bytes: what we have */
+      return nslua_fail(L, errno, "pread", NULL);
+    }
+    if (n == 0)
+      break;
+    if (stop) {
+      char *nul = memchr(p, '\0', (size_t)n);
+      if (nul != NULL) {
+        luaL_addsize(&b, (size_t)(nul - p));
+        luaL_pushresult(&b);
+        return 1;
+      }
+    }
+    luaL_addsize(&b, (size_t)n);
+    got += (size_t)n;
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+/* The target's fs ids from /proc/PID/status (host ids: we read from the
+** initial namespaces' side); 0 or errno. */
+static int target_fsids (pid_t pid, uid_t *uid, gid_t *gid) {
+  char path[64], line[256];
+  FILE *f;
+  int found = 0;
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  if ((f = fopen(path, "re")) == NULL)
+    return errno;
+  while (fgets(line, sizeof line, f) != NULL) {
+    unsigned long a, b, c, d;
+    if (sscanf(line, "Uid: %lu %lu %lu %lu", &a, &b, &c, &d) == 4) {
+      *uid = (uid_t)d;
+      found |= 1;
+    } else if (sscanf(line, "Gid: %lu %lu %lu %lu", &a, &b, &c, &d) == 4) {
+      *gid = (gid_t)d;
+      found |= 2;
+    }
+  }
+  fclose(f);
+  return found == 3 ? 0 : ESRCH;
+}
+
+/*
+** notify.open(pid, path, flags, mode) -> fd box | nil, msg, errno
+** Opens 'path', an absolute path as the target sees it, in the target's
+** root (/proc/PID/root, with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: ".."
+** and symlinks never leave it) with the target's fs uid and gid, so an
+** emulated open grants nothing the target could not open itself (when
+** nslua runs as root: setfsuid/setfsgid and no supplementary groups for
+** the call, then back).  The caller re-checks the notification afterwards.
+*/
+static int notify_open (lua_State *L) {
+  lua_Integer pid = luaL_checkinteger(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  lua_Integer flags = luaL_checkinteger(L, 3);
+  lua_Integer mode = luaL_optinteger(L, 4, 0);
+  int *box = nslua_newfd(L);
+  char root[64];
+  int rfd, fd, err = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  int as_root = geteuid() == 0;
+  gid_t *saved = NULL;
+  int nsaved = 0;
+  luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "must be a pid");
+  luaL_argcheck(L, path[0] == '/', 2, "must be an absolute path");
+  luaL_argcheck(L, mode >= 0 && mode <= 07777, 4, "must be a mode");
+  snprintf(root, sizeof root, "/proc/%d/root", (int)pid);
+  if ((rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+    return nslua_fail(L, errno, "open", root);
+  if (as_root) {
+    if ((err = target_fsids((pid_t)pid, &uid, &gid)) != 0) {
+      close(rfd);
+      return nslua_fail(L, err, "read", "status");
+    }
+    if ((nsaved = getgroups(0, NULL)) < 0 ||
+        (saved = malloc(sizeof *saved * (size_t)(nsaved + 1))) == NULL ||
+        (nsaved = getgroups(nsaved, saved)) < 0) {
+      err = errno != 0 ? errno : ENOMEM;
+      free(saved);
+      close(rfd);
+      return nslua_fail(L, err, "getgroups", NULL);
+    }
+    /* raw syscalls: glibc's setgroups would change every thread, and
+    ** setfsuid cannot report failure; the old value comes back */
+    if (syscall(SYS_setgroups, 0, NULL) != 0) {
+      err = errno;
+      free(saved);
+      close(rfd);
+      return nslua_fail(L, err, "setgroups", NULL);
+    }
+    (void)syscall(SYS_setfsgid, gid);
+    (void)syscall(SYS_setfsuid, uid);
+  }
+  {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)flags | O_CLOEXEC;
+    how.mode = (how.flags & (O_CREAT | __O_TMPFILE)) ? (uint64_t)mode : 0;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    fd = (int)syscall(SYS_openat2, rfd, path, &how, sizeof how);
+    if (fd < 0)
+      err = errno;
+  }
+  if (as_root) {
+    (void)syscall(SYS_setfsuid, 0);
+    (void)syscall(SYS_setfsgid, 0);
+    /* cannot fail for root; never go on with the wrong groups */
+    if (syscall(SYS_setgroups, (size_t)nsaved, saved) != 0)
+      abort();
+    free(saved);
+  }
+  close(rfd);
+  if (fd < 0)
+    return nslua_fail(L, err, "openat2", path);
+  *box = fd;
+  return 1;
+}
+
+/* notify.syscall_name(arch, nr) -> string | nil  (libseccomp's name for a
+** native or other-arch number; arch is the AUDIT_ARCH_* value) */
+static int notify_syscall_name (lua_State *L) {
+  uint32_t arch = (uint32_t)luaL_checkinteger(L, 1);
+  lua_Integer nr = luaL_checkinteger(L, 2);
+  char *name;
+  if (nr < 0 || nr > INT_MAX)
+    return 0;
+  name = seccomp_syscall_resolve_num_arch(arch, (int)nr);
+  if (name == NULL)
+    return 0;
+  lua_pushstring(L, name);
+  free(name);
+  return 1;
+}
+
+static const luaL_Reg notify_funcs[] = {
+  {"addfd", notify_addfd},
+  {"open", notify_open},
+  {"read", notify_read},
+  {"recv", notify_recv},
+  {"send", notify_send},
+  {"sync_wakeup", notify_sync_wakeup},
+  {"syscall_name", notify_syscall_name},
+  {"valid", notify_valid},
+  {NULL, NULL}
+};
+
+int nslua_open_notify (lua_State *L) {
+  luaL_newlib(L, notify_funcs);
+  return 1;
+}
