@@ -11,6 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -199,9 +205,9 @@ static int notify_read (lua_State *L) {
   return 1;
 }
 
-/* The target's fs ids from /proc/PID/status (host ids: we read from the
-** initial namespaces' side); 0 or errno. */
-static int target_fsids (pid_t pid, uid_t *uid, gid_t *gid) {
+/* The target's fs ids and umask from /proc/PID/status (ids as our user
+** namespace sees them); 0 or errno. */
+static int target_fsids (pid_t pid, uid_t *uid, gid_t *gid, mode_t *mask) {
   char path[64], line[256];
   FILE *f;
   int found = 0;
@@ -210,7 +216,10 @@ static int target_fsids (pid_t pid, uid_t *uid, gid_t *gid) {
     return errno;
   while (fgets(line, sizeof line, f) != NULL) {
     unsigned long a, b, c, d;
-    if (sscanf(line, "Uid: %lu %lu %lu %lu", &a, &b, &c, &d) == 4) {
+    unsigned int m;
+    if (sscanf(line, "Umask: %o", &m) == 1) {
+      *mask = (mode_t)(m & 0777);
+    } else if (sscanf(line, "Uid: %lu %lu %lu %lu", &a, &b, &c, &d) == 4) {
       *uid = (uid_t)d;
       found |= 1;
     } else if (sscanf(line, "Gid: %lu %lu %lu %lu", &a, &b, &c, &d) == 4) {
@@ -222,81 +231,293 @@ static int target_fsids (pid_t pid, uid_t *uid, gid_t *gid) {
   return found == 3 ? 0 : ESRCH;
 }
 
+/* openat2 with 'resolve' from dfd; an fd or -1 with errno set. */
+static int open2 (int dfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = flags | O_CLOEXEC;
+  how.mode = (flags & (O_CREAT | __O_TMPFILE)) ? mode : 0;
+  how.resolve = resolve;
+  return (int)syscall(SYS_openat2, dfd, path, &how, sizeof how);
+}
+
+/* Credentials of the target for one call: fs ids, no supplementary groups
+** and its umask, when we are root (a rootless nslua is the target's uid). */
+typedef struct {
+  int active;
+  gid_t *groups;
+  int ngroups;
+  mode_t mask;
+} as_target;
+
+static int become_target (as_target *t, pid_t pid) {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t mask = 022;
+  int err;
+  memset(t, 0, sizeof *t);
+  if ((err = target_fsids(pid, &uid, &gid, &mask)) != 0)
+    return err;
+  t->mask = umask(mask);
+  if (geteuid() != 0)
+    return 0;
+  if ((t->ngroups = getgroups(0, NULL)) < 0 ||
+      (t->groups = malloc(sizeof *t->groups * (size_t)(t->ngroups + 1))) == NULL ||
+      (t->ngroups = getgroups(t->ngroups, t->groups)) < 0) {
+    err = errno != 0 ? errno : ENOMEM;
+    free(t->groups);
+    umask(t->mask);
+    return err;
+  }
+  /* raw syscalls: glibc's setgroups would change every thread, and
+  ** setfsuid cannot report failure; the old value comes back */
+  if (syscall(SYS_setgroups, 0, NULL) != 0) {
+    err = errno;
+    free(t->groups);
+    umask(t->mask);
+    return err;
+  }
+  (void)syscall(SYS_setfsgid, gid);
+  (void)syscall(SYS_setfsuid, uid);
+  t->active = 1;
+  return 0;
+}
+
+static void back_to_us (as_target *t) {
+  umask(t->mask);
+  if (!t->active)
+    return;
+  (void)syscall(SYS_setfsuid, 0);
+  (void)syscall(SYS_setfsgid, 0);
+  /* cannot fail for root; never go on with the wrong groups */
+  if (syscall(SYS_setgroups, (size_t)t->ngroups, t->groups) != 0)
+    abort();
+  free(t->groups);
+}
+
 /*
-** notify.open(pid, path, flags, mode) -> fd box | nil, msg, errno
+** notify.open(pid, path, flags, mode [, beneath]) -> fd box | nil, msg, errno
 ** Opens 'path', an absolute path as the target sees it, in the target's
-** root (/proc/PID/root, with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: ".."
-** and symlinks never leave it) with the target's fs uid and gid, so an
-** emulated open grants nothing the target could not open itself (when
-** nslua runs as root: setfsuid/setfsgid and no supplementary groups for
-** the call, then back).  The caller re-checks the notification afterwards.
+** root (/proc/PID/root with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: ".."
+** and symlinks never leave it) with the target's fs uid, gid and umask,
+** so an emulated open grants nothing the target could not open itself.
+** With 'beneath' (an absolute directory that 'path' is under, lexically),
+** that directory is opened in the root and the rest of the path resolved
+** with RESOLVE_BENEATH: neither ".." nor a symlink leaves it (EXDEV).
+** The caller re-checks the notification afterwards.
 */
 static int notify_open (lua_State *L) {
   lua_Integer pid = luaL_checkinteger(L, 1);
   const char *path = luaL_checkstring(L, 2);
   lua_Integer flags = luaL_checkinteger(L, 3);
   lua_Integer mode = luaL_optinteger(L, 4, 0);
+  const char *beneath = luaL_optstring(L, 5, NULL);
   int *box = nslua_newfd(L);
   char root[64];
-  int rfd, fd, err = 0;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  int as_root = geteuid() == 0;
-  gid_t *saved = NULL;
-  int nsaved = 0;
+  int rfd, dfd = -1, fd = -1, err = 0;
+  size_t blen = 0;
+  as_target t;
   luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "must be a pid");
   luaL_argcheck(L, path[0] == '/', 2, "must be an absolute path");
   luaL_argcheck(L, mode >= 0 && mode <= 07777, 4, "must be a mode");
+  if (beneath != NULL) {
+    blen = strlen(beneath);
+    while (blen > 1 && beneath[blen - 1] == '/')
+      blen--;
+    luaL_argcheck(L, beneath[0] == '/' && strncmp(path, beneath, blen) == 0 &&
+                  (blen == 1 || path[blen] == '/' || path[blen] == '\0'), 5,
+                  "must be a directory that the path is under");
+  }
   snprintf(root, sizeof root, "/proc/%d/root", (int)pid);
   if ((rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
     return nslua_fail(L, errno, "open", root);
-  if (as_root) {
-    if ((err = target_fsids((pid_t)pid, &uid, &gid)) != 0) {
-      close(rfd);
-      return nslua_fail(L, err, "read", "status");
-    }
-    if ((nsaved = getgroups(0, NULL)) < 0 ||
-        (saved = malloc(sizeof *saved * (size_t)(nsaved + 1))) == NULL ||
-        (nsaved = getgroups(nsaved, saved)) < 0) {
-      err = errno != 0 ? errno : ENOMEM;
-      free(saved);
-      close(rfd);
-      return nslua_fail(L, err, "getgroups", NULL);
-    }
-    /* raw syscalls: glibc's setgroups would change every thread, and
-    ** setfsuid cannot report failure; the old value comes back */
-    if (syscall(SYS_setgroups, 0, NULL) != 0) {
+  if ((err = become_target(&t, (pid_t)pid)) != 0) {
+    close(rfd);
+    return nslua_fail(L, err, "read", "status");
+  }
+  if (beneath == NULL) {
+    if ((fd = open2(rfd, path, (uint64_t)flags, (uint64_t)mode,
+                    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)) < 0)
       err = errno;
-      free(saved);
-      close(rfd);
-      return nslua_fail(L, err, "setgroups", NULL);
-    }
-    (void)syscall(SYS_setfsgid, gid);
-    (void)syscall(SYS_setfsuid, uid);
-  }
-  {
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = (uint64_t)flags | O_CLOEXEC;
-    how.mode = (how.flags & (O_CREAT | __O_TMPFILE)) ? (uint64_t)mode : 0;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    fd = (int)syscall(SYS_openat2, rfd, path, &how, sizeof how);
-    if (fd < 0)
+  } else {
+    char *dir = strndup(beneath, blen);
+    const char *rest = path + blen;
+    while (*rest == '/')
+      rest++;
+    if (dir == NULL)
+      err = ENOMEM;
+    else if ((dfd = open2(rfd, dir, O_PATH | O_DIRECTORY, 0,
+                          RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)) < 0)
       err = errno;
+    else if ((fd = open2(dfd, *rest ? rest : ".", (uint64_t)flags, (uint64_t)mode,
+                         RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)) < 0)
+      err = errno;
+    free(dir);
   }
-  if (as_root) {
-    (void)syscall(SYS_setfsuid, 0);
-    (void)syscall(SYS_setfsgid, 0);
-    /* cannot fail for root; never go on with the wrong groups */
-    if (syscall(SYS_setgroups, (size_t)nsaved, saved) != 0)
-      abort();
-    free(saved);
-  }
+  back_to_us(&t);
+  if (dfd >= 0)
+    close(dfd);
   close(rfd);
   if (fd < 0)
     return nslua_fail(L, err, "openat2", path);
   *box = fd;
   return 1;
+}
+
+/* A dup of the target's fd 'tfd' (pidfd_getfd: ptrace access to it,
+** which its parent's owner has); -1 with errno set. */
+static int target_fd (pid_t pid, int tfd) {
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), fd, err;
+  if (pidfd < 0)
+    return -1;
+  fd = (int)syscall(SYS_pidfd_getfd, pidfd, tfd, 0);
+  err = errno;
+  close(pidfd);
+  errno = err;
+  return fd;
+}
+
+/*
+** notify.connect(pid, fd, sockaddr, timeout_ms) -> 0 | errno | nil, msg, errno
+** Emulates connect(fd, sockaddr) of the target on its own socket, with
+** the address bytes the handler checked (never the target's memory
+** again): a datagram or non-blocking socket connects at once; a blocking
+** stream socket connects here, waiting at most timeout_ms for the
+** handshake (ETIMEDOUT after it; the connection may still complete).
+** The result is what the target's connect returns: 0 or an errno.
+*/
+static int notify_connect (lua_State *L) {
+  lua_Integer pid = luaL_checkinteger(L, 1);
+  lua_Integer tfd = luaL_checkinteger(L, 2);
+  size_t len;
+  const char *addr = luaL_checklstring(L, 3, &len);
+  lua_Integer timeout = luaL_checkinteger(L, 4);
+  int fd, type = 0, fl, rc, err = 0;
+  socklen_t tl = sizeof type;
+  luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "must be a pid");
+  luaL_argcheck(L, tfd >= 0 && tfd <= INT_MAX, 2, "must be an fd number");
+  luaL_argcheck(L, len >= sizeof(sa_family_t) && len <= sizeof(struct sockaddr_storage), 3,
+                "must be a socket address");
+  luaL_argcheck(L, timeout >= 0 && timeout <= INT_MAX, 4, "must be milliseconds");
+  if ((fd = target_fd((pid_t)pid, (int)tfd)) < 0) {
+    err = errno;
+    if (err != EBADF)
+      return nslua_fail(L, err, "pidfd_getfd", NULL);
+    lua_pushinteger(L, EBADF);  /* the target's own mistake: its answer */
+    return 1;
+  }
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0) {
+    err = errno;  /* ENOTSOCK: what the target's connect says */
+    close(fd);
+    lua_pushinteger(L, err);
+    return 1;
+  }
+  fl = fcntl(fd, F_GETFL);
+  if (type != SOCK_STREAM || fl < 0 || (fl & O_NONBLOCK)) {
+    rc = connect(fd, (const struct sockaddr *)(const void *)addr, (socklen_t)len);
+    err = rc == 0 ? 0 : errno;
+  } else {
+    /* the file status flags are shared with the target, which is blocked
+    ** in its connect until we answer: nobody sees the flag change */
+    if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+      err = errno;
+      close(fd);
+      return nslua_fail(L, err, "fcntl", NULL);
+    }
+    rc = connect(fd, (const struct sockaddr *)(const void *)addr, (socklen_t)len);
+    err = rc == 0 ? 0 : errno;
+    if (rc != 0 && err == EINPROGRESS) {
+      struct pollfd pf = { fd, POLLOUT, 0 };
+      socklen_t el = sizeof err;
+      int n;
+      do
+        n = poll(&pf, 1, (int)timeout);
+      while (n < 0 && errno == EINTR);
+      if (n == 0)
+        err = ETIMEDOUT;
+      else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+        err = errno;
+    }
+    (void)fcntl(fd, F_SETFL, fl);
+  }
+  close(fd);
+  lua_pushinteger(L, err);
+  return 1;
+}
+
+/*
+** notify.mount(pid, target, fstype, flags, data) -> true | nil, msg, errno
+** Mounts a new 'fstype' (no source: tmpfs, ramfs, mqueue...) on 'target'
+** in the target's mount namespace, from a child that joins its user
+** namespace (when we are not root) and its mount namespace: the path is
+** resolved there, against the namespace's root, so nothing on the host
+** can be named.  flags is mount(2)'s integer flags; nosuid and nodev are
+** always added, and the new root belongs to the target's fs ids (uid=,
+** gid= after 'data').  The handler decides what may be mounted.
+*/
+static int notify_mount (lua_State *L) {
+  lua_Integer pid = luaL_checkinteger(L, 1);
+  const char *target = luaL_checkstring(L, 2);
+  const char *fstype = luaL_checkstring(L, 3);
+  lua_Integer flags = luaL_checkinteger(L, 4);
+  const char *data = luaL_optstring(L, 5, NULL);
+  char path[64];
+  int userns = -1, mntns, st, err = 0;
+  pid_t child;
+  luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "must be a pid");
+  luaL_argcheck(L, target[0] == '/', 2, "must be an absolute path");
+  snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
+  if ((mntns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    return nslua_fail(L, errno, "open", path);
+  if (geteuid() != 0) {
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+    if ((userns = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+      err = errno;
+      close(mntns);
+      return nslua_fail(L, err, "open", path);
+    }
+  }
+  child = fork();
+  if (child == 0) {
+    unsigned long f = ((unsigned long)flags & ~(unsigned long)(MS_BIND | MS_MOVE | MS_REMOUNT |
+                        MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE)) | MS_NOSUID | MS_NODEV;
+    char opts[512];
+    uid_t uid = 0;
+    gid_t gid = 0;
+    mode_t mask = 0;
+    int n;
+    if (userns >= 0 && setns(userns, CLONE_NEWUSER) != 0)
+      _exit(errno & 0xff);
+    /* owned by the target: its ids as seen from the user namespace the
+    ** options are read in (ours, after the join), from our /proc: the
+    ** target's mount namespace has its own, without this pid */
+    if (target_fsids((pid_t)pid, &uid, &gid, &mask) != 0)
+      _exit(ESRCH);
+    if (setns(mntns, CLONE_NEWNS) != 0)
+      _exit(errno & 0xff);
+    n = snprintf(opts, sizeof opts, "%s%suid=%u,gid=%u", data ? data : "", data && *data ? "," : "",
+                 (unsigned)uid, (unsigned)gid);
+    if (n < 0 || (size_t)n >= sizeof opts)
+      _exit(EINVAL);
+    if (mount(fstype, target, fstype, f, opts) != 0)
+      _exit(errno & 0xff);
+    _exit(0);
+  }
+  if (child < 0)
+    err = errno;
+  close(mntns);
+  if (userns >= 0)
+    close(userns);
+  if (child < 0)
+    return nslua_fail(L, err, "fork", NULL);
+  while (waitpid(child, &st, 0) < 0)
+    if (errno != EINTR)
+      return nslua_fail(L, errno, "waitpid", NULL);
+  if (!WIFEXITED(st))
+    return nslua_fail(L, EIO, "mount", target);
+  if (WEXITSTATUS(st) != 0)
+    return nslua_fail(L, WEXITSTATUS(st), "mount", target);
+  return nslua_ok(L);
 }
 
 /* notify.syscall_name(arch, nr) -> string | nil  (libseccomp's name for a
@@ -317,6 +538,8 @@ static int notify_syscall_name (lua_State *L) {
 
 static const luaL_Reg notify_funcs[] = {
   {"addfd", notify_addfd},
+  {"connect", notify_connect},
+  {"mount", notify_mount},
   {"open", notify_open},
   {"read", notify_read},
   {"recv", notify_recv},

@@ -866,6 +866,9 @@ function M.plan(spec, res)
     -- stdio.fds: descriptors the caller passes on (like bwrap's --fd options)
     keep_fds = spec.stdio and spec.stdio.fds and #spec.stdio.fds > 0 and spec.stdio.fds or nil,
     seccomp = type(spec.seccomp) == "table" and "custom" or spec.seccomp,
+    -- the syscalls a profile routes to Lua handlers ("*": every other one)
+    seccomp_handlers = spec.seccomp ~= "none" and spec.seccomp ~= "default"
+      and spec.seccomp ~= "strict" and require("nslua.seccomp").handled_names(spec.seccomp) or nil,
     argv0 = spec.argv0, set_pwd = spec.set_pwd or nil,
     session = spec.session == "keep" and "keep" or nil,
     -- the command's parent-death signal: asked for, or without an init
@@ -1144,6 +1147,12 @@ function M.explain(plan)
       or #e.caps > 0 and table.concat(e.caps, " ") or "none")
   end
   p("seccomp: %s", tostring(e.seccomp))
+  if e.seccomp_handlers then
+    local hs = e.seccomp_handlers
+    p("seccomp: Lua handlers (user notification, answered by nslua) for %s",
+      hs[1] == "*" and "every syscall the profile does not name" ..
+        (#hs > 1 and ", and " .. table.concat(hs, " ", 2) or "") or table.concat(hs, " "))
+  end
   if e.no_new_privs == false then
     p("no_new_privs: not set (the seccomp filters load before the capability drop)")
   end

@@ -181,9 +181,11 @@ function Req:path(i)
 end
 
 --- Open 'path' (absolute, as the target sees it) in the target's root with
--- its fs uid and gid, for an "fd" answer: flags as openat's integer flags.
-function Req:open(path, flags, mode)
-  local fd, err, code = notify.open(self.pid, path, flags, mode or 0)
+-- its fs uid, gid and umask, for an "fd" answer: flags as openat's integer
+-- flags.  With 'beneath' (a directory the path is under), neither ".."
+-- nor a symlink may leave that directory (EXDEV).
+function Req:open(path, flags, mode, beneath)
+  local fd, err, code = notify.open(self.pid, path, flags, mode or 0, beneath)
   if not self:valid() then
     if fd then fd:close() end
     error(GONE, 0)
