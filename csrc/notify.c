@@ -377,6 +377,21 @@ static int target_fd (pid_t pid, int tfd) {
   return fd;
 }
 
+/* notify.getfd(pid, fd) -> fd box | nil, msg, errno: a copy of the
+** target's fd (pidfd_getfd), e.g. to answer an open of /dev/stdout. */
+static int notify_getfd (lua_State *L) {
+  lua_Integer pid = luaL_checkinteger(L, 1);
+  lua_Integer tfd = luaL_checkinteger(L, 2);
+  int *box = nslua_newfd(L);
+  int fd;
+  luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "must be a pid");
+  luaL_argcheck(L, tfd >= 0 && tfd <= INT_MAX, 2, "must be an fd number");
+  if ((fd = target_fd((pid_t)pid, (int)tfd)) < 0)
+    return nslua_fail(L, errno, "pidfd_getfd", NULL);
+  *box = fd;
+  return 1;
+}
+
 /*
 ** notify.connect(pid, fd, sockaddr, timeout_ms) -> 0 | errno | nil, msg, errno
 ** Emulates connect(fd, sockaddr) of the target on its own socket, with
@@ -539,6 +554,7 @@ static int notify_syscall_name (lua_State *L) {
 static const luaL_Reg notify_funcs[] = {
   {"addfd", notify_addfd},
   {"connect", notify_connect},
+  {"getfd", notify_getfd},
   {"mount", notify_mount},
   {"open", notify_open},
   {"read", notify_read},

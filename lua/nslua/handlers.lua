@@ -5,7 +5,7 @@
 -- decision that must hold is enforced by emulation or by refusing the call:
 -- the handler never answers true after reading a pointer argument.
 --
---   readonly { writable = { DIR, ... }, base = "default" }
+--   readonly { writable = { DIR, ... }, devices = true, base = "default" }
 --   connect_only { allow = { "192.0.2.1:80", "[2001:db8::1]:443", "203.0.113.0/24:*",
 --                            "unix" }, timeout = 10, base = "default" }
 --   mount_tmpfs { targets = { DIR, ... } | nil, size = "16M", base = "default" }
@@ -19,6 +19,7 @@ local M = {}
 -- open(2) flags (x86_64 and the generic ABI agree on these)
 local O_ACCMODE <const> = 3
 local O_CREAT <const> = 0x40
+local O_EXCL <const> = 0x80
 local O_TRUNC <const> = 0x200
 local O_CLOEXEC <const> = 0x80000
 local O_TMPFILE <const> = 0x410000
@@ -69,10 +70,15 @@ end
 -- calls that change the tree without an open (unlink, rename, mkdir,
 -- rmdir, link, symlink, chmod, chown, truncate, utimes, xattrs, mknod) fail
 -- with EROFS everywhere: they would need an emulation of their own.
+-- Existing nodes under /dev open for writing (devices = false: not even
+-- those; O_CREAT is dropped there), and /dev/stdout, /dev/fd/N and
+-- /proc/self/fd/N give the target a copy of its own descriptor (a path
+-- through /proc/self would name nslua; O_TRUNC is not applied to it).
 function M.readonly(opts)
   opts = opts or {}
   local dirs = {}
   for i, d in ipairs(opts.writable or {}) do dirs[i] = clean_dir(d, "readonly.writable") end
+  local devices = opts.devices ~= false
   local function open_like(req, path_i, flags, mode)
     local acc = flags & O_ACCMODE
     local writes = acc ~= 0 or flags & (O_CREAT | O_TRUNC) ~= 0 or flags & O_TMPFILE == O_TMPFILE
@@ -80,7 +86,21 @@ function M.readonly(opts)
     local p, err = req:path(path_i)
     if not p then return false, err == "unreadable" and E.EFAULT or E.ENAMETOOLONG end
     p = normalize(p)
+    -- the target's own descriptors by name: a copy of the one it has
+    local n = p:match("^/dev/fd/(%d+)$") or p:match("^/proc/self/fd/(%d+)$")
+      or p:match("^/proc/thread%-self/fd/(%d+)$")
+    n = n or ({ ["/dev/stdin"] = "0", ["/dev/stdout"] = "1", ["/dev/stderr"] = "2" })[p]
+    if n then
+      local fd, _, code = notify.getfd(req.pid, tonumber(n))
+      if not fd then return false, code == E.EBADF and E.ENOENT or code end
+      return "fd", fd, flags & O_CLOEXEC ~= 0
+    end
     local d = under(p, dirs)
+    -- devices: an existing node under /dev (/dev/null, a tty), never a new
+    -- file (O_CREAT dropped: a missing node is ENOENT)
+    if not d and devices and flags & O_TMPFILE ~= O_TMPFILE and p:match("^/dev/.") then
+      d, flags = "/dev", flags & ~(O_CREAT | O_EXCL)
+    end
     if not d then return false, E.EROFS end
     local fd, _, code = req:open(p, flags, mode, d)
     if not fd then return false, code end
