@@ -414,4 +414,24 @@ except OSError as e: print("fastopen denied", e.errno)
       end
     end
   end)
+
+  it("ship as recipes: nslua readonly-files, connect-only, mount-tmpfs", function()
+    local N = helper.nslua
+    local ok, out = helper.sh(N .. [[ readonly-files /tmp/w -- sh -c 'mkdir /tmp/w; echo x > /tmp/w2 || echo denied' ]])
+    assert.is_true(ok, out)
+    assert.matches("mkdir: cannot create directory '/tmp/w': Read%-only file system", out)
+    assert.matches("denied", out)
+    ok, out = helper.sh(N .. [[ mount-tmpfs -- sh -c 'mkdir /tmp/m && mount -t tmpfs none /tmp/m &&
+      grep -c " /tmp/m " /proc/mounts' ]])
+    assert.is_true(ok, out)
+    assert.matches("^1\n", out)
+    ok, out = helper.sh(N .. [[ connect-only --net none 127.0.0.1:9 -- python3 -c 'import socket
+try: socket.create_connection(("127.0.0.1", 10))
+except PermissionError: print("refused")' ]])
+    assert.is_true(ok, out)
+    assert.matches("refused", out)
+    local _, usage, code = helper.sh(N .. " connect-only nonsense -- true")
+    assert.equals(125, code)
+    assert.matches("connect_only.allow%[1%]: nonsense is not ADDR:PORT", usage)
+  end)
 end)
