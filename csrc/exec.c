@@ -74,7 +74,9 @@ typedef struct exec_plan {
   size_t nsets[5];
   int has_seccomp;
   struct sock_fprog prog;
-  const struct sock_fprog *bpf;  /* opts.seccomp_bpf: loaded after prog, in order */
+  const struct sock_fprog *layers;  /* opts.seccomp_layers: a composed profile's */
+  size_t nlayers;                   /* other layers, loaded after prog */
+  const struct sock_fprog *bpf;  /* opts.seccomp_bpf: loaded after those, in order */
   size_t nbpf;
   int has_notify;               /* opts.seccomp_notify: the handlers' filter, */
   struct sock_fprog notify;     /* loaded last with a listener that goes to */
@@ -415,6 +417,9 @@ static void load_filters (exec_plan *p) {
   p->filtered = 1;
   if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
     nslua_exec_fail(p, "seccomp", errno, NULL);
+  for (i = 0; i < p->nlayers; i++)
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->layers[i], 0, 0) != 0)
+      nslua_exec_fail(p, "seccomp", errno, "seccomp_layers");
   for (i = 0; i < p->nbpf; i++)
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->bpf[i], 0, 0) != 0)
       nslua_exec_fail(p, "seccomp", errno, bpf_name(name, sizeof name, i));
@@ -607,7 +612,7 @@ void nslua_exec_run (exec_plan *p) {
   ** the filters go first, with the permitted set made effective, as runc
   ** does; they must then allow capget, capset, prctl and execve (Docker's
   ** profile and nslua's default do). */
-  if (!p->no_new_privs && (p->has_seccomp || p->nbpf > 0 || p->has_notify)) {
+  if (!p->no_new_privs && (p->has_seccomp || p->nbpf > 0 || p->nlayers > 0 || p->has_notify)) {
     if ((err = raise_effective(&what)) != 0)
       nslua_exec_fail(p, "caps", err, what);
     load_filters(p);
@@ -764,7 +769,7 @@ static void exec_read_env (lua_State *L, exec_plan *p) {
 static const char *const exec_opt_names[] = {
   "argv0", "cap_sets", "caps", "cgroup_procs", "cwd", "die_with_parent", "exec_error", "gid", "groups",
   "host_caps", "keep_caps", "keep_fds", "no_new_privs", "notify_sock", "personality", "rlimits",
-  "seccomp", "seccomp_bpf", "seccomp_notify",
+  "seccomp", "seccomp_bpf", "seccomp_layers", "seccomp_notify",
   "session", "set_pwd", "status_fd", "stderr_to_stdout", "stdio_inside", "tty", "uid",
   "umask", "userns", NULL
 };
@@ -989,29 +994,30 @@ static int exec_opt_prog (lua_State *L, const char *name, struct sock_fprog *pro
 
 /* opts.seccomp_bpf {prog, ...}: GC-owned fprogs left on the stack (the
 ** strings stay anchored in opts). */
-static void exec_read_bpf (lua_State *L, exec_plan *p) {
+static void exec_read_bpf (lua_State *L, const char *field, const struct sock_fprog **out,
+                           size_t *nout) {
   struct sock_fprog *progs;
   size_t i, n;
-  int t = rawfield(L, 3, "seccomp_bpf");
+  int t = rawfield(L, 3, field);
   if (t == LUA_TNIL) {
     lua_pop(L, 1);
     return;
   }
   if (t != LUA_TTABLE)
-    luaL_argerror(L, 3, "field 'seccomp_bpf' must be a list of BPF programs");
+    luaL_argerror(L, 3, lua_pushfstring(L, "field '%s' must be a list of BPF programs", field));
   n = (size_t)lua_rawlen(L, -1);
   progs = (struct sock_fprog *)lua_newuserdatauv(L, (n ? n : 1) * sizeof *progs, 0);
   lua_insert(L, -2);
   for (i = 0; i < n; i++) {
     char what[40];
-    snprintf(what, sizeof what, "seccomp_bpf[%d]", (int)i + 1);
+    snprintf(what, sizeof what, "%s[%d]", field, (int)i + 1);
     lua_rawgeti(L, -1, (lua_Integer)i + 1);
     exec_read_prog(L, what, &progs[i]);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);  /* the list; the userdata stays */
-  p->bpf = progs;
-  p->nbpf = n;
+  *out = progs;
+  *nout = n;
 }
 
 /* stdio_inside {stdin = PATH, stdout = PATH, stderr = PATH} (absolute
@@ -1128,7 +1134,8 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   lua_pop(L, 1);
   if (p->has_notify != (p->notify_sock >= 0))
     luaL_argerror(L, 3, "fields 'seccomp_notify' and 'notify_sock' go together");
-  exec_read_bpf(L, p);
+  exec_read_bpf(L, "seccomp_layers", &p->layers, &p->nlayers);
+  exec_read_bpf(L, "seccomp_bpf", &p->bpf, &p->nbpf);
 }
 
 /* argv, env [, opts] at 1..3 (opts defaults to {}), read into a plan. */

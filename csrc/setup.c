@@ -423,6 +423,8 @@ static void push_exec_opts (lua_State *L, int exec, int rt) {
   lua_setfield(L, -2, "seccomp");
   lua_getfield(L, rt, "seccomp_bpf");
   lua_setfield(L, -2, "seccomp_bpf");
+  lua_getfield(L, rt, "seccomp_layers");
+  lua_setfield(L, -2, "seccomp_layers");
   lua_getfield(L, rt, "seccomp_notify");
   lua_setfield(L, -2, "seccomp_notify");
   lua_getfield(L, rt, "notify_sock");

@@ -191,6 +191,47 @@ int main(void) {
     assert.matches("STATUS\texited\t0", out)
   end)
 
+  it("composes: every layer's handler must allow, the strictest static verdict wins", function()
+    local ok, out = lua([[
+      local policy = require "nslua.policy"
+      local made = {}
+      local a = { seccomp = { base = "default", notify = {
+        openat = function(req) if req:path(1) == "/etc/hostname" then return false, 13 end return true end } } }
+      local b = { seccomp = { base = "default", notify = {
+        openat = function(req)
+          if req:path(1) == "/etc/os-release" then return false, 2 end
+          if req:path(1) == "/etc/passwd" then
+            local fd = assert(req:open("/etc/group", 0)); made[#made + 1] = fd; return "fd", fd
+          end
+          return true
+        end,
+        getppid = function() return "value", 9 end } } }
+      local c = { seccomp = { default = "allow", syscalls = { { name = "uname", action = "errno", errno = 1 } } } }
+      local spec = policy.compose({ argv = { "/bin/sh", "-c",
+        "cat /etc/hostname; cat /etc/os-release; echo ppid=$PPID; uname; echo u=$?; head -c5 /etc/passwd; echo" } },
+        a, b, c)
+      print("LAYERS", #spec.seccomp.layers)
+      local text = assert(nslua.container(spec):explain())
+      if type(text) == "table" then text = table.concat(text, "\n") end
+      print((text:match("seccomp: [^\n]*layered[^\n]*")))
+      print((text:match("seccomp: Lua handlers[^\n]*")))
+      run(spec)
+      -- a layer that refuses after another emulated: the emulation's fd is closed
+      print("CLOSED", made[1] and made[1]:closed())
+    ]])
+    assert.is_true(ok, out)
+    assert.matches("LAYERS\t3", out)
+    assert.matches("seccomp: 3 layered profiles", out)
+    assert.matches("Lua handlers %(user notification, answered by nslua%) for getppid openat", out)
+    assert.matches("cat: /etc/hostname: Permission denied", out)           -- layer a
+    assert.matches("cat: /etc/os%-release: No such file or directory", out) -- layer b
+    assert.matches("ppid=9", out)
+    assert.matches("u=1", out)                                             -- layer c, static
+    assert.matches("\nroot:", out)                                        -- b's emulation: /etc/group
+    assert.matches("STATUS\texited\t0", out)
+    assert.matches("CLOSED\ttrue", out)
+  end)
+
   it("validates handled profiles: sendmsg, seccomp, unknown names, non-functions", function()
     local seccomp = require "nslua.seccomp"
     local f = function() return true end

@@ -866,6 +866,8 @@ function M.plan(spec, res)
     -- stdio.fds: descriptors the caller passes on (like bwrap's --fd options)
     keep_fds = spec.stdio and spec.stdio.fds and #spec.stdio.fds > 0 and spec.stdio.fds or nil,
     seccomp = type(spec.seccomp) == "table" and "custom" or spec.seccomp,
+    -- policy.compose's stack: each layer its own filter
+    seccomp_layers = type(spec.seccomp) == "table" and spec.seccomp.layers and #spec.seccomp.layers or nil,
     -- the syscalls a profile routes to Lua handlers ("*": every other one)
     seccomp_handlers = spec.seccomp ~= "none" and spec.seccomp ~= "default"
       and spec.seccomp ~= "strict" and require("nslua.seccomp").handled_names(spec.seccomp) or nil,
@@ -1146,7 +1148,8 @@ function M.explain(plan)
     p("capabilities: %s", e.host_caps and "all (the caller's sets as they are)"
       or #e.caps > 0 and table.concat(e.caps, " ") or "none")
   end
-  p("seccomp: %s", tostring(e.seccomp))
+  p("seccomp: %s", e.seccomp_layers and ("%d layered profiles (each its own filter: the strictest "
+    .. "verdict wins)"):format(e.seccomp_layers) or tostring(e.seccomp))
   if e.seccomp_handlers then
     local hs = e.seccomp_handlers
     p("seccomp: Lua handlers (user notification, answered by nslua) for %s",

@@ -195,6 +195,23 @@ local function or_namespaces(a, b)
   return out
 end
 
+-- seccomp: both layers' profiles, each its own filter (the kernel takes
+-- the strictest verdict) and each handler asked (nslua.seccomp "layers");
+-- "none" adds nothing.
+local function compose_seccomp(a, b)
+  if a == "none" or a == b then return copy(b) end
+  if b == "none" then return copy(a) end
+  local layers = {}
+  for _, p in ipairs { a, b } do
+    if type(p) == "table" and p.layers then
+      for _, l in ipairs(p.layers) do layers[#layers + 1] = l end
+    else
+      layers[#layers + 1] = p
+    end
+  end
+  return { layers = layers }
+end
+
 -- Field -> how to layer b over a when both are tables.
 local LAYER = {
   namespaces = or_namespaces,
@@ -217,7 +234,10 @@ local LAYER = {
 -- "unlimited" the largest, keeping the winning value as written;
 -- `limits.cpuset` intersects; `limits.cpu_scope`: "container" wins over
 -- "command" (the whole container's time is the tighter measure); `mounts`
--- append; `env` merges, later wins; `keep_env` unions; `hooks` run in layer order, earliest first, stopping
+-- append; `env` merges, later wins; `keep_env` unions; `seccomp` stacks
+-- the profiles as `{ layers = {...} }` (each one a filter: the strictest
+-- verdict wins; a syscall handled in Lua runs only if every layer's
+-- handler allows it); `hooks` run in layer order, earliest first, stopping
 -- at the first that raises or returns nil, msg; any other field: the later
 -- layer replaces it. A field a layer leaves nil is inherited.
 -- @tparam table ... specs, earliest first
@@ -232,7 +252,9 @@ function M.compose(...)
     end
     for k, v in pairs(layer) do
       local a, how = out[k], LAYER[k]
-      if how and type(a) == "table" and type(v) == "table" then
+      if k == "seccomp" and a ~= nil then
+        out[k] = compose_seccomp(a, v)
+      elseif how and type(a) == "table" and type(v) == "table" then
         out[k] = how(a, v)
       else
         out[k] = copy(v)

@@ -400,6 +400,8 @@ local function compile_seccomp(spec, res)
   if not okc then return nil, tostring(prep), errno.EINVAL end
   if not prep then return nil, berr, bcode end
   res.rt.seccomp = prep.bpf
+  -- a composed profile's other layers: each its own filter
+  res.rt.seccomp_layers = prep.layers and #prep.layers > 0 and prep.layers or nil
   -- Lua handlers: their filter goes to the exec tail, the handlers to the
   -- container's supervisor (nslua.notify)
   res.rt.seccomp_notify = prep.notify

@@ -563,6 +563,7 @@ function M.validate(profile, path)
     return nil, ("%s: a profile must be a table, not %s"):format(path, type(profile))
   end
   if profile.base ~= nil or profile.notify ~= nil then return check_shorthand(profile, path) end
+  if profile.layers ~= nil then return M.check_layers(profile, path) end
   local err = check_fields(profile, { default = true, errno = true, badarch = true,
     arches = true, unknown_above = true, syscalls = true, comment = true }, path)
     or check_action(profile, "default", path, true) or check_action(profile, "badarch", path)
@@ -620,6 +621,28 @@ check_shorthand = function(profile, path)
   return true
 end
 
+-- { layers = { PROFILE, ... }, comment }: a name, a FILE.lua or a table each
+function M.check_layers(profile, path)
+  local err = check_fields(profile, { layers = true, comment = true }, path)
+  if err then return nil, err end
+  if type(profile.layers) ~= "table" or #profile.layers == 0 then
+    return nil, path .. ".layers: must be a list of profiles"
+  end
+  for i, l in ipairs(profile.layers) do
+    local p = ("%s.layers[%d]"):format(path, i)
+    if type(l) == "string" then
+      if not builders[l] and not (l:find("/", 1, true) or l:match("%.lua$")) then
+        return nil, ("%s: unknown profile '%s' (valid: default strict isolate FILE.lua or a table)")
+          :format(p, l)
+      end
+    else
+      local ok, lerr = M.validate(l, p)
+      if not ok then return nil, lerr end
+    end
+  end
+  return true
+end
+
 local expanded = setmetatable({}, { __mode = "k" })
 
 --- The profile with its `base`/`notify` shorthand written out: the base's
@@ -659,9 +682,17 @@ function M.expand(profile)
   return out
 end
 
+local layer_table
+
 --- Does the profile (a table, expanded or not) route anything to Lua?
 function M.has_handlers(profile)
   if type(profile) ~= "table" then return false end
+  if profile.layers then
+    for _, l in ipairs(profile.layers) do
+      if M.has_handlers(layer_table(l)) then return true end
+    end
+    return false
+  end
   profile = M.expand(profile)
   if type(profile.default) == "function" then return true end
   for _, e in ipairs(profile.syscalls or {}) do
@@ -740,6 +771,7 @@ end
 local function compile_table(profile, label)
   local ok, err = M.validate(profile)
   if not ok then error(err, 3) end
+  if profile.layers then error("seccomp: a layered profile compiles through seccomp.prepare", 3) end
   if M.has_handlers(profile) then profile = M.split(profile) end
   local bpf, msg, code = sc.compile(profile)
   if not bpf then
@@ -884,6 +916,101 @@ local function handler_side(p)
   return side
 end
 
+-- A layer as a table: a built-in's, a FILE.lua's (loaded once), or itself.
+local layer_files = {}
+layer_table = function(l)
+  if type(l) ~= "string" then return l end
+  if builders[l] then return M.profiles[l] end
+  local t = by_file[l] or layer_files[l]
+  if not t then
+    local ok, v = pcall(M.load_file, l)
+    if not ok then error(v, 0) end
+    t = v
+    layer_files[l] = t
+  end
+  return t
+end
+
+-- The handlers of layered profiles: one notify filter for every layer's
+-- handled syscalls, and per syscall the layers' handlers asked in order.
+-- Every handler must allow: the first refusal is the answer; the first
+-- emulation ("value", "fd") is, when no later layer refuses.
+local function layered_side(p)
+  local side = prepared[p]
+  if side then return side end
+  local parts, nsys, default_any = {}, {}, false
+  for _, l in ipairs(p.layers) do
+    local t = layer_table(l)
+    if M.has_handlers(t) then
+      local _, notify, handlers, default = M.split(t)
+      local named = {}
+      for _, e in ipairs(M.expand(t).syscalls or {}) do
+        if type(e.action) ~= "function" then
+          for _, n in ipairs(e.names or { e.name }) do named[n] = true end
+        end
+      end
+      parts[#parts + 1] = { handlers = handlers, default = default, named = named }
+      default_any = default_any or default ~= nil
+      for _, e in ipairs(notify.syscalls) do
+        if e.action == "notify" then nsys[#nsys + 1] = e end
+      end
+    end
+  end
+  -- with a default handler somewhere, only what every such layer names
+  -- statically (and no layer handles) stays out of Lua
+  local handled = {}
+  for _, part in ipairs(parts) do for n in pairs(part.handlers) do handled[n] = true end end
+  if default_any then
+    local first
+    for _, part in ipairs(parts) do
+      if part.default then first = first or part end
+    end
+    for n in pairs(first.named) do
+      local all = not handled[n] and n ~= "sendmsg" and n ~= "seccomp"
+      for _, part in ipairs(parts) do
+        if part.default and not part.named[n] then all = false end
+      end
+      if all then nsys[#nsys + 1] = { name = n, action = "allow" } end
+    end
+  end
+  nsys[#nsys + 1] = { name = "sendmsg", action = "allow" }
+  nsys[#nsys + 1] = { name = "seccomp", action = "errno", errno = EPERM,
+    args = { { index = 1, op = "masked_eq", mask = NEW_LISTENER, value = NEW_LISTENER } } }
+  local arches = M.expand(layer_table(p.layers[1])).arches
+  local bpf, err, code = sc.compile { default = default_any and "notify" or "allow", arches = arches,
+                                      badarch = "allow", syscalls = nsys }
+  if not bpf then return nil, ("seccomp handlers: %s"):format(err), code end
+  local function ask(req)
+    local name, emulated = req.syscall, nil
+    for _, part in ipairs(parts) do
+      local h = part.handlers[name] or (not part.named[name] and part.default)
+      if h then
+        local a, b, c = h(req)
+        if a == false or a == nil then
+          if emulated and type(emulated[2]) == "userdata" then emulated[2]:close() end
+          return a, b
+        elseif a ~= true then
+          if emulated then
+            if type(b) == "userdata" then b:close() end
+          else
+            emulated = { a, b, c }
+          end
+        end
+      end
+    end
+    if emulated then return table.unpack(emulated, 1, 3) end
+    return true
+  end
+  local names = {}
+  for n in pairs(handled) do names[#names + 1] = n end
+  table.sort(names)
+  if default_any then table.insert(names, 1, "*") end
+  side = { notify = bpf, handlers = setmetatable({}, { __index = function() return ask end }),
+           default = ask, names = names }
+  prepared[p] = side
+  return side
+end
+
 --- A profile's compiled programs and handlers: what a start needs.
 -- @param p as for M.compile
 -- @treturn[1] table { bpf = the main program (nil for "none"), notify =
@@ -893,6 +1020,27 @@ end
 -- @return[2] nil, message, errno (as M.compile)
 function M.prepare(p)
   p = with_handlers(p)
+  if type(p) == "table" and p.layers then
+    local ok, verr = M.validate(p)
+    if not ok then error(verr, 2) end
+    local bpf, err, code = M.compile(with_handlers(p.layers[1]))
+    if err then return nil, err, code end
+    local out = { bpf = bpf, layers = {} }
+    for i = 2, #p.layers do
+      local b
+      b, err, code = M.compile(with_handlers(p.layers[i]))
+      if err then return nil, err, code end
+      out.layers[#out.layers + 1] = b
+    end
+    if M.has_handlers(p) then
+      local side
+      side, err, code = layered_side(p)
+      if not side then return nil, err, code end
+      out.notify, out.handlers, out.default, out.names = side.notify, side.handlers, side.default,
+        side.names
+    end
+    return out
+  end
   local bpf, err, code = M.compile(p)
   if err then return nil, err, code end
   if not M.has_handlers(p) then return { bpf = bpf } end
@@ -909,6 +1057,19 @@ end
 function M.handled_names(p)
   local ok, t = pcall(with_handlers, p)
   if not ok or not M.has_handlers(t) then return nil end
+  if t.layers then
+    local set, any = {}, false
+    for _, l in ipairs(t.layers) do
+      for _, n in ipairs(M.handled_names(layer_table(l)) or {}) do
+        if n == "*" then any = true else set[n] = true end
+      end
+    end
+    local names = {}
+    for n in pairs(set) do names[#names + 1] = n end
+    table.sort(names)
+    if any then table.insert(names, 1, "*") end
+    return names
+  end
   local _, _, handlers, default = M.split(t)
   local names = {}
   for n in pairs(handlers) do names[#names + 1] = n end
@@ -921,6 +1082,7 @@ end
 function M.flush()
   by_name = {}
   by_file = {}
+  layer_files = {}
   by_table = setmetatable({}, { __mode = "k" })
   prepared = setmetatable({}, { __mode = "k" })
 end
