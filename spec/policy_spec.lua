@@ -209,14 +209,25 @@ describe("nslua.policy", function()
 
     it("lets the later layer replace every other field", function()
       local a = { name = "a", hostname = "a", cwd = "/a", argv = { "/a", "x" },
-        user = { uid = 0 }, rootfs = "/ra", net = { bridge = "br0" }, seccomp = "strict",
+        user = { uid = 0 }, rootfs = "/ra", net = { bridge = "br0" },
         stdio = { stdout = "null" }, tty = true }
       local b = { name = "b", hostname = "b", cwd = "/b", argv = { "/b" },
-        user = "host", rootfs = "/rb", net = "none", seccomp = "none",
+        user = "host", rootfs = "/rb", net = "none",
         stdio = { stderr = "null" }, tty = false }
       assert.same(b, compose(a, b))
       assert.same(a, compose(a, {}))
       assert.same({ stderr = "null" }, compose(a, b).stdio)
+    end)
+
+    it("stacks seccomp profiles: a later layer never loosens an earlier one", function()
+      assert.equal("strict", compose({ seccomp = "strict" }, { seccomp = "none" }).seccomp)
+      assert.equal("strict", compose({ seccomp = "none" }, { seccomp = "strict" }).seccomp)
+      assert.equal("strict", compose({ seccomp = "strict" }, { seccomp = "strict" }).seccomp)
+      assert.equal("default", compose({}, { seccomp = "default" }).seccomp)
+      local t = { default = "allow" }
+      local s = compose({ seccomp = "strict" }, { seccomp = "default" }, { seccomp = t }).seccomp
+      assert.same({ layers = { "strict", "default", t } }, s)
+      assert.is_true(require("nslua.seccomp").validate(s))
     end)
 
     it("does not change its inputs or share their tables", function()

@@ -16,7 +16,7 @@ usage: run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...] [--api-pairs N]
                [--oci-pause MS] [--markdown] [--json FILE]
   --pairs N       A B pairs per command cell, cycles per ISO tool (default 20)
   --warmup N      unmeasured runs (ISO: cycles) of each side first (default 3)
-  --scenarios L   comma list of S1..S5, ISO, OCI, S2v (default all)
+  --scenarios L   comma list of S1..S5, ISO, OCI, NOTIFY, S2v (default all)
   --api-pairs N   pairs of in-process loops (default 20; 0 = --no-api)
   --loop N        sandboxes per in-process loop (default 10)
   --iso-pause MS  ISO: pause before each cycle, as a judge between tests (default 100)
@@ -73,7 +73,9 @@ end
 -- loopback-only `nslua run --user host`, both in that namespace.  ISO is
 -- isolate's cycle (issue 14): no limit to compare with, times per step.
 -- OCI (issue 15): nslua-oci paired with the runtime it replaces, no limit.
-local SCENARIOS = { "S1", "S2", "S3", "S4", "S5", "ISO", "OCI", "S2V" }
+-- NOTIFY (issue 16): a Lua seccomp handler's round trip, calls per second
+-- of getppid handled by a trivial `true` handler and unhandled.
+local SCENARIOS = { "S1", "S2", "S3", "S4", "S5", "ISO", "OCI", "NOTIFY", "S2V" }
 local ROOTLESS_ID <const> = 4242
 local TIMEOUT <const> = 60  -- seconds: a hung command dies of SIGALRM
 
@@ -106,7 +108,7 @@ local function parse_args(args)
       o.scenarios = {}
       for s in (args[i] or ""):gmatch("[^,%s]+") do
         local n = s:upper()
-        if not n:match("^S[1-5]$") and n ~= "S2V" and n ~= "ISO" and n ~= "OCI" then
+        if not n:match("^S[1-5]$") and n ~= "S2V" and n ~= "ISO" and n ~= "OCI" and n ~= "NOTIFY" then
           error("unknown scenario " .. s, 0)
         end
         o.scenarios[#o.scenarios + 1] = n
@@ -754,8 +756,51 @@ local function run_oci(ctx, opts, results)
   oci_cleanup(ctx)
 end
 
+-- NOTIFY: one sandbox per measurement (the API in this process), the
+-- payload counting its own calls per second; pairs alternate the order.
+local NOTIFY_CALLS <const> = 200000
+local function run_notify(ctx, opts, results)
+  package.path = TOP .. "/lua/?.lua;" .. TOP .. "/lua/?/init.lua;" .. package.path
+  package.cpath = TOP .. "/build/?.so;" .. package.cpath
+  local nslua = require "nslua"
+  local prog = OUT .. "/syscalls"
+  local function once(handled)
+    local out = os.tmpname()
+    local c = nslua.container { argv = { "/syscalls", tostring(NOTIFY_CALLS) },
+      mounts = { { type = "bind", source = prog, target = "/syscalls" } },
+      stdio = { stdout = out },
+      seccomp = handled and { base = "default", notify = { getppid = function() return true end } }
+        or "default" }
+    local rep, err = c:run()
+    local text = readfile(out) or ""
+    os.remove(out)
+    if not rep or rep.status ~= "exited" or rep.exit_code ~= 0 then
+      return nil, tostring(err or rep.status)
+    end
+    return tonumber(text:match("^%d+ (%d+)"))
+  end
+  local rates = { [false] = {}, [true] = {} }
+  progress("NOTIFY %d pairs of %d getppid calls ...\n", opts.warmup + opts.pairs, NOTIFY_CALLS)
+  for i = 1, opts.warmup + opts.pairs do
+    local order = i % 2 == 0 and { true, false } or { false, true }
+    for _, h in ipairs(order) do
+      local r, err = once(h)
+      if not r then
+        results.notify = { missing = err }
+        return
+      end
+      if i > opts.warmup then table.insert(rates[h], r) end
+    end
+  end
+  local ratio = {}
+  for k = 1, #rates[true] do ratio[k] = rates[true][k] / rates[false][k] end
+  results.notify = { handled = summary(rates[true]), unhandled = summary(rates[false]),
+                     ratio = summary(ratio), calls = NOTIFY_CALLS }
+end
+
 local function run_scenario(ctx, opts, s, results)
   if s == "ISO" then return run_iso(ctx, opts, results) end
+  if s == "NOTIFY" then return run_notify(ctx, opts, results) end
   if s == "OCI" then return run_oci(ctx, opts, results) end
   local base, tools = cli_tools(ctx, s)
   local base_missing = base.missing or probe(ctx, base)
@@ -942,6 +987,22 @@ local function report(results, opts)
     print("Ratio: nslua-oci's time over its peer's (median and range of the per-pair ratio).")
     print("")
     p(oci)
+  end
+  local nt = results.notify
+  if nt then
+    print("")
+    print(("NOTIFY: getppid calls per second in a sandbox, %d calls a run, %d pairs (handled, unhandled;")
+      :format(nt.calls or 0, opts.pairs))
+    print("the order alternates). Handled: a Lua handler answering `true` (seccomp user notification).")
+    print("")
+    if nt.missing then
+      print("  not measured: " .. nt.missing)
+    else
+      print(("  handled    %.0f calls/s (%.0f-%.0f)"):format(nt.handled.median, nt.handled.min, nt.handled.max))
+      print(("  unhandled  %.0f calls/s (%.0f-%.0f)"):format(nt.unhandled.median, nt.unhandled.min,
+        nt.unhandled.max))
+      print(("  ratio      %.4f (%.4f-%.4f)"):format(nt.ratio.median, nt.ratio.min, nt.ratio.max))
+    end
   end
   if #api.rows > 0 then
     print("")
