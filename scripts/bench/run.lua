@@ -759,7 +759,7 @@ end
 -- NOTIFY: one sandbox per measurement (the API in this process), the
 -- payload counting its own calls per second; pairs alternate the order.
 local NOTIFY_CALLS <const> = 200000
-local function run_notify(ctx, opts, results)
+local function run_notify(_, opts, results)
   package.path = TOP .. "/lua/?.lua;" .. TOP .. "/lua/?/init.lua;" .. package.path
   package.cpath = TOP .. "/build/?.so;" .. package.cpath
   local nslua = require "nslua"
