@@ -183,6 +183,8 @@ return { argv = { "/bin/true" }, %s }
   for _, r in ipairs {
     { "sandbox", "/bin/true" }, { "tutorial-uts" }, { "tutorial-pid" }, { "tutorial-mount" },
     { "tutorial-net" }, { "tutorial-socket" }, { "judge", "--", "/bin/true" },
+    { "readonly-files", "/tmp", "--", "/bin/true" }, { "mount-tmpfs", "--", "/bin/true" },
+    { "connect-only", "--net", "none", "127.0.0.1:1", "--", "/bin/true" },
   } do
     it(("matches the executor's plan for the built-in recipe %s #priv"):format(r[1]), function()
       if not helper.is_root() then return pending("needs root") end
