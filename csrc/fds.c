@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <time.h>
@@ -116,6 +118,61 @@ static const nslua_flag pipe_flags[] = {
   {"nonblock", O_NONBLOCK},
   {NULL, 0}
 };
+
+/* proc.epoll() -> box | nil, msg, errno: an epoll instance (close-on-exec),
+** a single descriptor an event loop can watch for many. */
+static int proc_epoll (lua_State *L) {
+  int *box = nslua_newfd(L);
+  if ((*box = epoll_create1(EPOLL_CLOEXEC)) < 0)
+    return nslua_fail(L, errno, "epoll_create1", NULL);
+  return 1;
+}
+
+/* proc.epoll_ctl(ep, "add" | "del", fd) -> true | nil, msg, errno
+** "add" watches fd for input (level-triggered). */
+static int proc_epoll_ctl (lua_State *L) {
+  static const char *const ops[] = {"add", "del", NULL};
+  int ep = nslua_checkfd(L, 1);
+  int op = luaL_checkoption(L, 2, NULL, ops) == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_DEL;
+  int fd = nslua_checkfd(L, 3);
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  if (epoll_ctl(ep, op, fd, &ev) != 0)
+    return nslua_fail(L, errno, "epoll_ctl", NULL);
+  return nslua_ok(L);
+}
+
+/* proc.timerfd() -> box | nil, msg, errno: a monotonic timer fd
+** (close-on-exec, non-blocking), disarmed. */
+static int proc_timerfd (lua_State *L) {
+  int *box = nslua_newfd(L);
+  if ((*box = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0)
+    return nslua_fail(L, errno, "timerfd_create", NULL);
+  return 1;
+}
+
+/* proc.timerfd_set(tfd, seconds) -> true | nil, msg, errno: fires once,
+** 'seconds' from now (a number; 0 or less disarms).  The expiry is read
+** (proc.read(tfd, 8)) to make the fd unready again. */
+static int proc_timerfd_set (lua_State *L) {
+  int fd = nslua_checkfd(L, 1);
+  lua_Number s = luaL_checknumber(L, 2);
+  struct itimerspec its;
+  memset(&its, 0, sizeof its);
+  if (s > 0) {
+    if (s > 1e9)
+      s = 1e9;
+    its.it_value.tv_sec = (time_t)s;
+    its.it_value.tv_nsec = (long)((s - (lua_Number)its.it_value.tv_sec) * 1e9);
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+      its.it_value.tv_nsec = 1;
+  }
+  if (timerfd_settime(fd, 0, &its, NULL) != 0)
+    return nslua_fail(L, errno, "timerfd_settime", NULL);
+  return nslua_ok(L);
+}
 
 /* proc.pipe([{nonblock = true}]) -> read box, write box | nil, msg, errno   (O_CLOEXEC) */
 static int proc_pipe (lua_State *L) {
@@ -554,6 +611,8 @@ const luaL_Reg nslua_proc_fds_funcs[] = {
   {"pipe", proc_pipe},
   {"read", proc_read},
   {"connect_unix", proc_connect_unix},
+  {"epoll", proc_epoll},
+  {"epoll_ctl", proc_epoll_ctl},
   {"recvfd", proc_recvfd},
   {"sealed_copy", proc_sealed_copy},
   {"sendfd", proc_sendfd},
@@ -561,6 +620,8 @@ const luaL_Reg nslua_proc_fds_funcs[] = {
   {"socketpair", proc_socketpair},
   {"tcgetattr", proc_tcgetattr},
   {"tcsetattr", proc_tcsetattr},
+  {"timerfd", proc_timerfd},
+  {"timerfd_set", proc_timerfd_set},
   {"write", proc_write},
   {NULL, NULL}
 };

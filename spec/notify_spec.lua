@@ -232,6 +232,49 @@ int main(void) {
     assert.matches("CLOSED\ttrue", out)
   end)
 
+  it("runs handlers and limits from an event loop (fileno, step) without blocking", function()
+    local ok, out = lua([[
+      local proc = require("nslua.core").proc
+      local cs = {}
+      for i = 1, 4 do
+        local spec = { argv = { "/bin/sh", "-c", i == 4 and "sleep 5" or ("echo ppid=$PPID; sleep 0." .. i) },
+          seccomp = { base = "default", notify = { getppid = function() return "value", 1000 + i end } } }
+        if i == 4 then spec.limits = { wall = 0.5 } end
+        cs[i] = assert(nslua.container(spec))
+        assert(cs[i]:start())
+      end
+      local t0, left, rounds = proc.now(), #cs, 0
+      while left > 0 and proc.now() - t0 < 10 do
+        local fds = {}
+        for i, c in ipairs(cs) do
+          if not c.done then fds[#fds + 1] = { fd = c:fileno(), events = { ["in"] = true }, i = i } end
+        end
+        proc.poll(fds, 1000)
+        rounds = rounds + 1
+        for _, f in ipairs(fds) do
+          if f.revents["in"] then
+            local rep = cs[f.i]:step()
+            if rep then
+              cs[f.i].done, left = true, left - 1
+              print("DONE", f.i, rep.status, ("%.1f"):format(proc.now() - t0))
+            end
+          end
+        end
+      end
+      print("LEFT", left)
+    ]])
+    assert.is_true(ok, out)
+    for i = 1, 3 do
+      assert.matches("ppid=100" .. i, out)
+      assert.matches("DONE\t" .. i .. "\texited", out)
+    end
+    -- the wall limit held while the loop only polled
+    local t = out:match("DONE\t4\twall%-limit\t([%d.]+)")
+    assert.is_truthy(t, out)
+    assert.is_true(tonumber(t) < 2, out)
+    assert.matches("LEFT\t0", out)
+  end)
+
   it("validates handled profiles: sendmsg, seccomp, unknown names, non-functions", function()
     local seccomp = require "nslua.seccomp"
     local f = function() return true end

@@ -455,104 +455,127 @@ function Tty:finish()
   self.master:close()
 end
 
---- Wait for the container to end and return its report (see README).
-function Container:wait()
-  if not self._pid then error("wait: the container was not started", 2) end
-  if self._report then return self._report end
+local IN <const> = { ["in"] = true }
+
+-- The waiting state wait() and step() share: the status buffer, the fds
+-- polled ([1] status pipe or pidfd; blocking: [2] the signalfd, [3] [4] the
+-- tty; then the handlers' socket or listener), the limits' deadlines.
+-- 'blocking' (wait): signals are forwarded and a tty is proxied.
+function Container:_wait_begin(blocking)
   local spec, res = self.spec, self.res
   local limits = self.plan.wait
-  local sigs = spec.tty and FORWARD_TTY or FORWARD
-  local old = proc.sigprocmask("block", sigs)
-  local sfd = proc.signalfd(sigs)
-  local tty = spec.tty and self:_tty_start()
-  local buf = {}
-  local reason
-  local wall_deadline = limits.wall and self.t0 + limits.wall
+  local w = { buf = {}, blocking = blocking }
+  w.wall_deadline = limits.wall and self.t0 + limits.wall
   -- cpu_scope "command": the command's own time (polled in /proc/<pid>/stat
   -- once the status pipe names it), no cgroup needed
-  local by_command = limits.cpu_scope == "command"
-  local cpu_limit = (res.cg or by_command) and limits.cpu
-  local fds = { { fd = self._status_r, events = { ["in"] = true } },
-                { fd = sfd, events = { ["in"] = true } } }
+  w.by_command = limits.cpu_scope == "command"
+  w.cpu_limit = (res.cg or w.by_command) and limits.cpu
+  w.fds = { { fd = self._status_r, events = IN } }
   -- plan.init == false: the status pipe ends at the command's execve (its
   -- end is close-on-exec); from then on its pidfd tells when it ended
-  local pidfd = self.plan.init == false and proc.pidfd_open(self._pid) or nil
+  w.pidfd = self.plan.init == false and proc.pidfd_open(self._pid) or nil
   -- session "keep": a signal the kernel sent our process group (a
   -- terminal's ^C, sender pid 0) reached the command too
-  local same_session = self.plan.exec.session == "keep"
-  if tty then
-    fds[3] = { fd = tty.master, events = { ["in"] = true } }
-    fds[4] = { fd = 0, events = { ["in"] = true } }
+  w.same_session = self.plan.exec.session == "keep"
+  if blocking then
+    w.sigs = spec.tty and FORWARD_TTY or FORWARD
+    w.old = proc.sigprocmask("block", w.sigs)
+    w.sfd = proc.signalfd(w.sigs)
+    w.fds[2] = { fd = w.sfd, events = IN }
+    w.tty = spec.tty and self:_tty_start()
+    if w.tty then
+      w.fds[3] = { fd = w.tty.master, events = IN }
+      w.fds[4] = { fd = 0, events = IN }
+    end
   end
   -- the handlers' socket, then their listener: always the last entry
-  local nidx = self._notify_sock and #fds + 1
-  if nidx then fds[nidx] = { fd = self._notify_sock, events = { ["in"] = true } } end
-  while true do
-    local timeout = cpu_limit and 10 or -1
-    if wall_deadline then
-      local left = math.max(0, math.ceil((wall_deadline - proc.now()) * 1000))
-      timeout = timeout < 0 and left or math.min(timeout, left)
-    end
-    local n = proc.poll(fds, timeout)
-    if n and n > 0 then
-      local rv = fds[2].revents
-      if rv and rv["in"] then
-        local signo, sender = proc.sigread(sfd)
-        if signo == 28 and tty then
-          tty:resize()
-        elseif signo and not (same_session and sender == 0) then
-          proc.kill(self._pid, signo)
-        end
+  if self._notify_sock then
+    w.nidx = #w.fds + 1
+    w.fds[w.nidx] = { fd = self._notify_sock, events = IN }
+  end
+  return w
+end
+
+-- Milliseconds until the next limit check (-1: none is due).
+function Container:_wait_timeout(w)
+  local timeout = w.cpu_limit and 10 or -1
+  if w.wall_deadline then
+    local left = math.max(0, math.ceil((w.wall_deadline - proc.now()) * 1000))
+    timeout = timeout < 0 and left or math.min(timeout, left)
+  end
+  return timeout
+end
+
+-- One round: poll (up to 'timeout' ms), read what is ready, answer a
+-- notification, enforce the limits.  true once the container has ended.
+function Container:_wait_round(w, timeout)
+  local fds, res = w.fds, self.res
+  local n = proc.poll(fds, timeout)
+  if n and n > 0 then
+    local rv = w.sfd and fds[2].revents
+    if rv and rv["in"] then
+      local signo, sender = proc.sigread(w.sfd)
+      if signo == 28 and w.tty then
+        w.tty:resize()
+      elseif signo and not (w.same_session and sender == 0) then
+        proc.kill(self._pid, signo)
       end
-      if tty then tty:pump(fds) end
-      if nidx and fds[nidx] and fds[nidx].revents then self:_notify_event(fds, nidx) end
-      rv = fds[1].revents
-      if rv and (rv["in"] or rv.hup) then
-        if fds[1].fd == pidfd then break end   -- the command (no init) ended
-        local data = proc.read(self._status_r, 4096)
-        if data and data ~= "" then
-          buf[#buf + 1] = data
-          -- the executor forks nothing before the command: it is the init's
-          -- first child, which is what `nslua exec` looks for (no record update)
-          if not self.cmd_pid then
-            self.cmd_pid = status.cmd_pid(table.concat(buf))
-            if self.cmd_pid and by_command and cpu_limit then
-              self._cmd = self:_command_process()
-              if self._cmd then self:_defer_close(self._cmd.pidfd) end
-            end
-            -- on_command(self): once, when the command runs (a front end's
-            -- report of it, e.g. bwrap's --info-fd)
-            local f = self.cmd_pid and self.on_command
-            if f then
-              self.on_command = nil
-              f(self)
-            end
+    end
+    if w.tty then w.tty:pump(fds) end
+    if w.nidx and fds[w.nidx] and fds[w.nidx].revents then self:_notify_event(fds, w.nidx) end
+    rv = fds[1].revents
+    if rv and (rv["in"] or rv.hup) then
+      if fds[1].fd == w.pidfd then return true end   -- the command (no init) ended
+      local data = proc.read(self._status_r, 4096)
+      if data and data ~= "" then
+        local buf = w.buf
+        buf[#buf + 1] = data
+        -- the executor forks nothing before the command: it is the init's
+        -- first child, which is what `nslua exec` looks for (no record update)
+        if not self.cmd_pid then
+          self.cmd_pid = status.cmd_pid(table.concat(buf))
+          if self.cmd_pid and w.by_command and w.cpu_limit then
+            self._cmd = self:_command_process()
+            if self._cmd then self:_defer_close(self._cmd.pidfd) end
           end
-        elseif pidfd then
-          fds[1] = { fd = pidfd, events = { ["in"] = true } }
-        else
-          break
+          -- on_command(self): once, when the command runs (a front end's
+          -- report of it, e.g. bwrap's --info-fd)
+          local f = self.cmd_pid and self.on_command
+          if f then
+            self.on_command = nil
+            f(self)
+          end
         end
+      elseif w.pidfd then
+        fds[1] = { fd = w.pidfd, events = IN }
+      else
+        return true
       end
-    end
-    if self._gc_resume and proc.now() - self.t0 > M.GC_HOLD then self:_resume_gc() end
-    if not reason then
-      if wall_deadline and proc.now() >= wall_deadline then
-        reason = "wall-limit"
-      elseif cpu_limit and res:cpu_usage(self._cmd) > cpu_limit then
-        reason = "cpu-limit"
-      end
-      if reason then self:_terminate(reason) end
-    elseif self._kill_init_at and proc.now() >= self._kill_init_at then
-      self._kill_init_at = nil
-      proc.kill(self._pid, 9)
     end
   end
-  if tty then tty:finish() end
+  if self._gc_resume and proc.now() - self.t0 > M.GC_HOLD then self:_resume_gc() end
+  if not w.reason then
+    if w.wall_deadline and proc.now() >= w.wall_deadline then
+      w.reason = "wall-limit"
+    elseif w.cpu_limit and res:cpu_usage(self._cmd) > w.cpu_limit then
+      w.reason = "cpu-limit"
+    end
+    if w.reason then self:_terminate(w.reason) end
+  elseif self._kill_init_at and proc.now() >= self._kill_init_at then
+    self._kill_init_at = nil
+    proc.kill(self._pid, 9)
+  end
+  return false
+end
+
+-- The end of waiting: reap, the report, the after_exit hook, the cleanup.
+function Container:_wait_end(w)
+  local spec, res = self.spec, self.res
+  if w.tty then w.tty:finish() end
   local _, how, code, ru = proc.waitpid(self._pid)
   self._reaped = true
-  if pidfd then pidfd:close() end
-  local st = status.parse(table.concat(buf))
+  if w.pidfd then w.pidfd:close() end
+  local st = status.parse(table.concat(w.buf))
   if self.plan.init == false and not st.exit and not st.exec and not st.setup and how then
     -- no init wrote the exit record: the child was the command
     st.exit = { how = how, code = code, utime = ru.utime, stime = ru.stime, maxrss = ru.maxrss_kb,
@@ -560,10 +583,13 @@ function Container:wait()
   end
   if not self._last_run then self:_resume_gc() end
   running[self] = nil
-  sfd:close()
-  proc.sigprocmask("setmask", old)
+  if w.sfd then
+    w.sfd:close()
+    proc.sigprocmask("setmask", w.old)
+  end
+  self:_loop_close()
   local rep = report_mod.build {
-    status = st, reason = reason, wall_s = proc.now() - self.t0,
+    status = st, reason = w.reason, wall_s = proc.now() - self.t0,
     cg = res:stats(), init = { how = how, code = code, ru = ru }, killed = self._killed,
     limits = spec.limits, cmd_cpu_s = res.cmd_cpu_s,
   }
@@ -576,6 +602,93 @@ function Container:wait()
   end
   self:_unwind()
   return rep
+end
+
+--- Wait for the container to end and return its report (see README).
+-- Forwards SIGINT, SIGTERM and SIGHUP to it meanwhile (and proxies a tty).
+function Container:wait()
+  if not self._pid then error("wait: the container was not started", 2) end
+  if self._report then return self._report end
+  -- after step(): go on from its state (no signal forwarding then)
+  local w = self._w or self:_wait_begin(true)
+  self._w = nil
+  while not self:_wait_round(w, self:_wait_timeout(w)) do end
+  return self:_wait_end(w)
+end
+
+--- For an event loop: a descriptor that is readable whenever step() has
+-- work (the container's status, a seccomp handler's call, a limit's
+-- deadline).  Watch it for input and call step() when it is.
+-- @treturn integer the fd (an epoll instance; closed with the container)
+function Container:fileno()
+  if not self._pid then error("fileno: the container was not started", 2) end
+  if self.spec.tty then error("fileno: a container with a tty is waited for with wait()", 2) end
+  if not self._ep then
+    local ep, err = proc.epoll()
+    if not ep then error("fileno: " .. err, 2) end
+    local tfd, terr = proc.timerfd()
+    if not tfd then
+      ep:close()
+      error("fileno: " .. terr, 2)
+    end
+    assert(proc.epoll_ctl(ep, "add", tfd))
+    self._ep, self._tfd, self._ep_set = ep, tfd, {}
+  end
+  if not self._report then
+    self._w = self._w or self:_wait_begin(false)
+    self:_loop_sync(self._w)
+  end
+  return self._ep:fileno()
+end
+
+-- Watch exactly the fds the waiting state polls, and arm the timer for
+-- the next limit check.
+function Container:_loop_sync(w)
+  if not self._ep then return end
+  local want = {}
+  for _, e in pairs(w.fds) do
+    local n = type(e.fd) == "number" and e.fd or e.fd:fileno()
+    want[n] = true
+    if not self._ep_set[n] then
+      proc.epoll_ctl(self._ep, "add", n)
+      self._ep_set[n] = true
+    end
+  end
+  for n in pairs(self._ep_set) do
+    if not want[n] then
+      proc.epoll_ctl(self._ep, "del", n)   -- fails harmlessly when n was closed
+      self._ep_set[n] = nil
+    end
+  end
+  local t = self:_wait_timeout(w)
+  proc.timerfd_set(self._tfd, t < 0 and 0 or math.max(t, 1) / 1000)
+end
+
+function Container:_loop_close()
+  if self._ep then
+    self._ep:close()
+    self._tfd:close()
+    self._ep, self._tfd, self._ep_set = nil, nil, nil
+  end
+end
+
+--- For an event loop: do the work that is ready without blocking (read
+-- the status, answer seccomp handlers' calls, enforce the cpu and wall
+-- limits, reap) and return the report once the container has ended.
+-- @treturn table|nil the report, or nil while it runs
+function Container:step()
+  if not self._pid then error("step: the container was not started", 2) end
+  if self._report then return self._report end
+  if self.spec.tty then error("step: a container with a tty is waited for with wait()", 2) end
+  local w = self._w or self:_wait_begin(false)
+  self._w = w
+  if self._tfd then proc.read(self._tfd, 8) end   -- the deadline, if it fired
+  if self:_wait_round(w, 0) then
+    self._w = nil
+    return self:_wait_end(w)
+  end
+  self:_loop_sync(w)
+  return nil
 end
 
 -- The handlers' side of wait(): the listener arrives on the socket, then
