@@ -269,9 +269,9 @@ int main(void) {
       assert.matches("DONE\t" .. i .. "\texited", out)
     end
     -- the wall limit held while the loop only polled
-    local t = out:match("DONE\t4\twall%-limit\t([%d.]+)")
-    assert.is_truthy(t, out)
-    assert.is_true(tonumber(t) < 2, out)
+    local took = out:match("DONE\t4\twall%-limit\t([%d.]+)")
+    assert.is_truthy(took, out)
+    assert.is_true(tonumber(took) < 2, out)
     assert.matches("LEFT\t0", out)
   end)
 
