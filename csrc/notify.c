@@ -205,15 +205,19 @@ static int notify_read (lua_State *L) {
   return 1;
 }
 
-/* The target's fs ids and umask from /proc/PID/status (ids as our user
-** namespace sees them); 0 or errno. */
-static int target_fsids (pid_t pid, uid_t *uid, gid_t *gid, mode_t *mask) {
-  char path[64], line[256];
-  FILE *f;
-  int found = 0;
+/* /proc/PID/status, opened before the notification is checked (see
+** pinned()); NULL with errno set. */
+static FILE *open_status (pid_t pid) {
+  char path[64];
   snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-  if ((f = fopen(path, "re")) == NULL)
-    return errno;
+  return fopen(path, "re");
+}
+
+/* The target's fs ids and umask from its status file (ids as the opener's
+** user namespace sees them), which it closes; 0 or errno. */
+static int read_fsids (FILE *f, uid_t *uid, gid_t *gid, mode_t *mask) {
+  char line[256];
+  int found = 0;
   while (fgets(line, sizeof line, f) != NULL) {
     unsigned long a, b, c, d;
     unsigned int m;
@@ -229,6 +233,28 @@ static int target_fsids (pid_t pid, uid_t *uid, gid_t *gid, mode_t *mask) {
   }
   fclose(f);
   return found == 3 ? 0 : ESRCH;
+}
+
+/*
+** The target of a request, pinned: every handle on it (/proc/PID/...
+** files, a pidfd) is opened first, then the notification is checked.
+** Still pending means the task those handles name is the one blocked in
+** the call: its pid cannot have been reused by another process (in the
+** sandbox or on the host) while it is alive.  0, or ESRCH when it is gone.
+*/
+static int pinned (int listener, uint64_t id) {
+  return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0 ? 0 : ESRCH;
+}
+
+/* The request arguments every target function starts with: listener, id,
+** pid at 1..3. */
+static pid_t check_target (lua_State *L, int *listener, uint64_t *id) {
+  lua_Integer pid;
+  *listener = nslua_checkfd(L, 1);
+  *id = check_u64(L, 2);
+  pid = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 3, "must be a pid");
+  return (pid_t)pid;
 }
 
 /* openat2 with 'resolve' from dfd; an fd or -1 with errno set. */
@@ -250,13 +276,13 @@ typedef struct {
   mode_t mask;
 } as_target;
 
-static int become_target (as_target *t, pid_t pid) {
+static int become_target (as_target *t, FILE *status) {
   uid_t uid = 0;
   gid_t gid = 0;
   mode_t mask = 022;
   int err;
   memset(t, 0, sizeof *t);
-  if ((err = target_fsids(pid, &uid, &gid, &mask)) != 0)
+  if ((err = read_fsids(status, &uid, &gid, &mask)) != 0)
     return err;
   t->mask = umask(mask);
   if (geteuid() != 0)
@@ -296,7 +322,8 @@ static void back_to_us (as_target *t) {
 }
 
 /*
-** notify.open(pid, path, flags, mode [, beneath]) -> fd box | nil, msg, errno
+** notify.open(listener, id, pid, path, flags, mode [, beneath])
+**   -> fd box | nil, msg, errno
 ** Opens 'path', an absolute path as the target sees it, in the target's
 ** root (/proc/PID/root with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: ".."
 ** and symlinks never leave it) with the target's fs uid, gid and umask,
@@ -304,34 +331,43 @@ static void back_to_us (as_target *t) {
 ** With 'beneath' (an absolute directory that 'path' is under, lexically),
 ** that directory is opened in the root and the rest of the path resolved
 ** with RESOLVE_BENEATH: neither ".." nor a symlink leaves it (EXDEV).
-** The caller re-checks the notification afterwards.
+** ESRCH when the request is no longer pending (see pinned()).
 */
 static int notify_open (lua_State *L) {
-  lua_Integer pid = luaL_checkinteger(L, 1);
-  const char *path = luaL_checkstring(L, 2);
-  lua_Integer flags = luaL_checkinteger(L, 3);
-  lua_Integer mode = luaL_optinteger(L, 4, 0);
-  const char *beneath = luaL_optstring(L, 5, NULL);
+  int listener;
+  uint64_t id;
+  pid_t pid = check_target(L, &listener, &id);
+  const char *path = luaL_checkstring(L, 4);
+  lua_Integer flags = luaL_checkinteger(L, 5);
+  lua_Integer mode = luaL_optinteger(L, 6, 0);
+  const char *beneath = luaL_optstring(L, 7, NULL);
   int *box = nslua_newfd(L);
   char root[64];
   int rfd, dfd = -1, fd = -1, err = 0;
   size_t blen = 0;
+  FILE *status;
   as_target t;
-  luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "must be a pid");
-  luaL_argcheck(L, path[0] == '/', 2, "must be an absolute path");
-  luaL_argcheck(L, mode >= 0 && mode <= 07777, 4, "must be a mode");
+  luaL_argcheck(L, path[0] == '/', 4, "must be an absolute path");
+  luaL_argcheck(L, mode >= 0 && mode <= 07777, 6, "must be a mode");
   if (beneath != NULL) {
     blen = strlen(beneath);
     while (blen > 1 && beneath[blen - 1] == '/')
       blen--;
     luaL_argcheck(L, beneath[0] == '/' && strncmp(path, beneath, blen) == 0 &&
-                  (blen == 1 || path[blen] == '/' || path[blen] == '\0'), 5,
+                  (blen == 1 || path[blen] == '/' || path[blen] == '\0'), 7,
                   "must be a directory that the path is under");
   }
   snprintf(root, sizeof root, "/proc/%d/root", (int)pid);
   if ((rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
     return nslua_fail(L, errno, "open", root);
-  if ((err = become_target(&t, (pid_t)pid)) != 0) {
+  if ((status = open_status(pid)) == NULL || (err = pinned(listener, id)) != 0) {
+    err = err != 0 ? err : errno;
+    if (status != NULL)
+      fclose(status);
+    close(rfd);
+    return nslua_fail(L, err, "open", "status");
+  }
+  if ((err = become_target(&t, status)) != 0) {
     close(rfd);
     return nslua_fail(L, err, "read", "status");
   }
@@ -365,11 +401,17 @@ static int notify_open (lua_State *L) {
 }
 
 /* A dup of the target's fd 'tfd' (pidfd_getfd: ptrace access to it,
-** which its parent's owner has); -1 with errno set. */
-static int target_fd (pid_t pid, int tfd) {
+** which its parent's owner has), through a pidfd opened before the
+** request is checked; -1 with errno set (ESRCH: no longer pending). */
+static int target_fd (int listener, uint64_t id, pid_t pid, int tfd) {
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), fd, err;
   if (pidfd < 0)
     return -1;
+  if ((err = pinned(listener, id)) != 0) {
+    close(pidfd);
+    errno = err;
+    return -1;
+  }
   fd = (int)syscall(SYS_pidfd_getfd, pidfd, tfd, 0);
   err = errno;
   close(pidfd);
@@ -377,23 +419,25 @@ static int target_fd (pid_t pid, int tfd) {
   return fd;
 }
 
-/* notify.getfd(pid, fd) -> fd box | nil, msg, errno: a copy of the
-** target's fd (pidfd_getfd), e.g. to answer an open of /dev/stdout. */
+/* notify.getfd(listener, id, pid, fd) -> fd box | nil, msg, errno: a copy
+** of the target's fd (pidfd_getfd), e.g. to answer an open of /dev/stdout. */
 static int notify_getfd (lua_State *L) {
-  lua_Integer pid = luaL_checkinteger(L, 1);
-  lua_Integer tfd = luaL_checkinteger(L, 2);
+  int listener;
+  uint64_t id;
+  pid_t pid = check_target(L, &listener, &id);
+  lua_Integer tfd = luaL_checkinteger(L, 4);
   int *box = nslua_newfd(L);
   int fd;
-  luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "must be a pid");
-  luaL_argcheck(L, tfd >= 0 && tfd <= INT_MAX, 2, "must be an fd number");
-  if ((fd = target_fd((pid_t)pid, (int)tfd)) < 0)
+  luaL_argcheck(L, tfd >= 0 && tfd <= INT_MAX, 4, "must be an fd number");
+  if ((fd = target_fd(listener, id, pid, (int)tfd)) < 0)
     return nslua_fail(L, errno, "pidfd_getfd", NULL);
   *box = fd;
   return 1;
 }
 
 /*
-** notify.connect(pid, fd, sockaddr, timeout_ms) -> 0 | errno | nil, msg, errno
+** notify.connect(listener, id, pid, fd, sockaddr, timeout_ms)
+**   -> 0 | errno | nil, msg, errno
 ** Emulates connect(fd, sockaddr) of the target on its own socket, with
 ** the address bytes the handler checked (never the target's memory
 ** again): a datagram or non-blocking socket connects at once; a blocking
@@ -402,19 +446,20 @@ static int notify_getfd (lua_State *L) {
 ** The result is what the target's connect returns: 0 or an errno.
 */
 static int notify_connect (lua_State *L) {
-  lua_Integer pid = luaL_checkinteger(L, 1);
-  lua_Integer tfd = luaL_checkinteger(L, 2);
+  int listener;
+  uint64_t id;
+  pid_t pid = check_target(L, &listener, &id);
+  lua_Integer tfd = luaL_checkinteger(L, 4);
   size_t len;
-  const char *addr = luaL_checklstring(L, 3, &len);
-  lua_Integer timeout = luaL_checkinteger(L, 4);
+  const char *addr = luaL_checklstring(L, 5, &len);
+  lua_Integer timeout = luaL_checkinteger(L, 6);
   int fd, type = 0, fl, rc, err = 0;
   socklen_t tl = sizeof type;
-  luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "must be a pid");
-  luaL_argcheck(L, tfd >= 0 && tfd <= INT_MAX, 2, "must be an fd number");
-  luaL_argcheck(L, len >= sizeof(sa_family_t) && len <= sizeof(struct sockaddr_storage), 3,
+  luaL_argcheck(L, tfd >= 0 && tfd <= INT_MAX, 4, "must be an fd number");
+  luaL_argcheck(L, len >= sizeof(sa_family_t) && len <= sizeof(struct sockaddr_storage), 5,
                 "must be a socket address");
-  luaL_argcheck(L, timeout >= 0 && timeout <= INT_MAX, 4, "must be milliseconds");
-  if ((fd = target_fd((pid_t)pid, (int)tfd)) < 0) {
+  luaL_argcheck(L, timeout >= 0 && timeout <= INT_MAX, 6, "must be milliseconds");
+  if ((fd = target_fd(listener, id, pid, (int)tfd)) < 0) {
     err = errno;
     if (err != EBADF)
       return nslua_fail(L, err, "pidfd_getfd", NULL);
@@ -461,7 +506,8 @@ static int notify_connect (lua_State *L) {
 }
 
 /*
-** notify.mount(pid, target, fstype, flags, data) -> true | nil, msg, errno
+** notify.mount(listener, id, pid, target, fstype, flags, data)
+**   -> true | nil, msg, errno
 ** Mounts a new 'fstype' (no source: tmpfs, ramfs, mqueue...) on 'target'
 ** in the target's mount namespace, from a child that joins its user
 ** namespace (when we are not root) and its mount namespace: the path is
@@ -471,16 +517,17 @@ static int notify_connect (lua_State *L) {
 ** gid= after 'data').  The handler decides what may be mounted.
 */
 static int notify_mount (lua_State *L) {
-  lua_Integer pid = luaL_checkinteger(L, 1);
-  const char *target = luaL_checkstring(L, 2);
-  const char *fstype = luaL_checkstring(L, 3);
-  lua_Integer flags = luaL_checkinteger(L, 4);
-  const char *data = luaL_optstring(L, 5, NULL);
+  int listener;
+  uint64_t id;
+  pid_t pid = check_target(L, &listener, &id);
+  const char *target = luaL_checkstring(L, 4);
+  const char *fstype = luaL_checkstring(L, 5);
+  lua_Integer flags = luaL_checkinteger(L, 6);
+  const char *data = luaL_optstring(L, 7, NULL);
   char path[64];
   int userns = -1, mntns, st, err = 0;
   pid_t child;
-  luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "must be a pid");
-  luaL_argcheck(L, target[0] == '/', 2, "must be an absolute path");
+  luaL_argcheck(L, target[0] == '/', 4, "must be an absolute path");
   snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
   if ((mntns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
     return nslua_fail(L, errno, "open", path);
@@ -492,6 +539,12 @@ static int notify_mount (lua_State *L) {
       return nslua_fail(L, err, "open", path);
     }
   }
+  if ((err = pinned(listener, id)) != 0) {
+    close(mntns);
+    if (userns >= 0)
+      close(userns);
+    return nslua_fail(L, err, "mount", target);
+  }
   child = fork();
   if (child == 0) {
     unsigned long f = ((unsigned long)flags & ~(unsigned long)(MS_BIND | MS_MOVE | MS_REMOUNT |
@@ -500,13 +553,16 @@ static int notify_mount (lua_State *L) {
     uid_t uid = 0;
     gid_t gid = 0;
     mode_t mask = 0;
+    FILE *status;
     int n;
     if (userns >= 0 && setns(userns, CLONE_NEWUSER) != 0)
       _exit(errno & 0xff);
     /* owned by the target: its ids as seen from the user namespace the
-    ** options are read in (ours, after the join), from our /proc: the
-    ** target's mount namespace has its own, without this pid */
-    if (target_fsids((pid_t)pid, &uid, &gid, &mask) != 0)
+    ** options are read in (ours, after the join), from our /proc (the
+    ** target's mount namespace has its own), then the request checked
+    ** again: the file read was the target's */
+    if ((status = open_status(pid)) == NULL || read_fsids(status, &uid, &gid, &mask) != 0 ||
+        pinned(listener, id) != 0)
       _exit(ESRCH);
     if (setns(mntns, CLONE_NEWNS) != 0)
       _exit(errno & 0xff);

@@ -11,7 +11,6 @@
 --   mount_tmpfs { targets = { DIR, ... } | nil, size = "16M", base = "default" }
 local core = require "nslua.core"
 
-local notify = core.notify
 local E = core.errno
 
 local M = {}
@@ -91,7 +90,7 @@ function M.readonly(opts)
       or p:match("^/proc/thread%-self/fd/(%d+)$")
     n = n or ({ ["/dev/stdin"] = "0", ["/dev/stdout"] = "1", ["/dev/stderr"] = "2" })[p]
     if n then
-      local fd, _, code = notify.getfd(req.pid, tonumber(n))
+      local fd, _, code = req:getfd(tonumber(n))
       if not fd then return false, code == E.EBADF and E.ENOENT or code end
       return "fd", fd, flags & O_CLOEXEC ~= 0
     end
@@ -245,7 +244,7 @@ function M.connect_only(opts)
       ok = true   -- AF_UNSPEC: dissolves an association, reaches nobody
     end
     if not ok then return false, E.EACCES end
-    local res, _, code = notify.connect(req.pid, req.args[0] & 0xffffffff, raw, timeout)
+    local res, _, code = req:connect(req.args[0] & 0xffffffff, raw, timeout)
     if not res then return false, code end
     if res == 0 then return "value", 0 end
     return false, res
@@ -337,7 +336,7 @@ function M.mount_tmpfs(opts)
           return false, E.EINVAL
         end
       end
-      local ok, _, code = notify.mount(req.pid, target, "tmpfs", flags,
+      local ok, _, code = req:mount(target, "tmpfs", flags,
         ("size=%d%s"):format(size, mode and ",mode=" .. mode or ""))
       if not ok then return false, code end
       return "value", 0

@@ -16,9 +16,12 @@
 -- req:bytes(i, n), req:string(i [, max]), req:sockaddr(i) (length in
 -- args[i+1]), req:path(i) (a path argument made absolute against the
 -- target's cwd or the dirfd in args[i-1] for the *at calls), and
--- req:open(path, flags [, mode]) to emulate an open in the target's root
--- with the target's fs ids.  Every read re-checks that the notification is
--- still pending (the pid still names the same blocked task).
+-- req:open(path, flags [, mode [, beneath]]) to emulate an open in the
+-- target's root with the target's fs ids, req:getfd(n), req:connect(fd,
+-- addr, timeout_ms) and req:mount(target, fstype, flags, data).  Every read
+-- re-checks that the notification is still pending (the pid still names
+-- the same blocked task); the emulations open their handles on the target
+-- first and check then, so a reused pid is never acted on.
 --
 -- Answering true after checking a pointer argument is never a security
 -- decision: the kernel reads the memory again when the call runs, and
@@ -185,12 +188,33 @@ end
 -- flags.  With 'beneath' (a directory the path is under), neither ".."
 -- nor a symlink may leave that directory (EXDEV).
 function Req:open(path, flags, mode, beneath)
-  local fd, err, code = notify.open(self.pid, path, flags, mode or 0, beneath)
-  if not self:valid() then
-    if fd then fd:close() end
-    error(GONE, 0)
-  end
+  local fd, err, code = notify.open(self._fd, self.id, self.pid, path, flags, mode or 0, beneath)
+  if not fd and code == errno.ESRCH and not self:valid() then error(GONE, 0) end
   return fd, err, code
+end
+
+--- A copy of the target's descriptor n (pidfd_getfd), for an "fd" answer.
+function Req:getfd(n)
+  local fd, err, code = notify.getfd(self._fd, self.id, self.pid, n)
+  if not fd and code == errno.ESRCH and not self:valid() then error(GONE, 0) end
+  return fd, err, code
+end
+
+--- Emulate connect(fd, addr) on the target's own socket with the address
+-- bytes the handler checked: returns 0 or the errno the target's call
+-- returns (a blocking TCP connect waits up to timeout_ms here).
+function Req:connect(fd, addr, timeout_ms)
+  local r, err, code = notify.connect(self._fd, self.id, self.pid, fd, addr, timeout_ms)
+  if not r and code == errno.ESRCH and not self:valid() then error(GONE, 0) end
+  return r, err, code
+end
+
+--- Mount a new 'fstype' on 'target' (absolute, as the target sees it) in
+-- the target's mount namespace, owned by its fs ids, nosuid and nodev.
+function Req:mount(target, fstype, flags, data)
+  local ok, err, code = notify.mount(self._fd, self.id, self.pid, target, fstype, flags, data)
+  if not ok and code == errno.ESRCH and not self:valid() then error(GONE, 0) end
+  return ok, err, code
 end
 
 function Req:_done()
