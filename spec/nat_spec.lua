@@ -287,6 +287,31 @@ ip -o link show %s >/dev/null 2>&1 || echo "bridge gone"
       assert.equal("lo ", links_left(out))
     end)
 
+    it("a forward drop in the host's own table wins; nslua leaves that table as it was", function()
+      local why = needs()
+      if why then return pending(why) end
+      local dir, p = scripts_dir(), port()
+      local ok, out = private(dir, ([[
+nft add table inet hostfw && nft add chain inet hostfw forward '{ type filter hook forward priority 0; policy drop; }' &&
+  nft add rule inet hostfw forward tcp dport 1 accept || exit 96
+nft list table inet hostfw > $D/before
+inet python3 $D/nat_peer.py serve 198.51.100.2 %d 1 > $D/inet.out 2>&1 &
+srv=$!
+$N run --net veth --nat --env NAT_PEER_DEADLINE=2 --ro-bind $D:/t -- sh -c '
+  python3 /t/nat_peer.py dial %d out 198.51.100.2 | sed "s/\[Errno [0-9]*\] //"'
+nft list table inet hostfw > $D/after
+cmp $D/before $D/after && echo "HOST TABLE UNCHANGED"
+kill $srv; wait $srv
+echo "AFTER fwd=$(fwd) tables=$(tables)"
+]]):format(p, p))
+      helper.rmtree(dir)
+      assert.is_true(ok, out)
+      assert.matches("DIAL 198.51.100.2 ERR timed out", out, 1, true)
+      assert.matches("HOST TABLE UNCHANGED", out, 1, true)
+      assert.matches("AFTER fwd=0 0 tables=table inet hostfw \n", out, 1, true)
+      assert.equal("lo ", links_left(out))
+    end)
+
     it("forwarding is restored only when the last nat run ends; a value already 1 stays", function()
       local why = needs()
       if why then return pending(why) end

@@ -1,9 +1,10 @@
 # nat_peer.py - one side of the NAT and published-port tests (spec/nat_spec.lua).
 #   serve ADDR PORT COUNT [ADDR6]  answer COUNT TCP connections on ADDR (and ADDR6)
 #                                  with "heard DATA from PEER"; print each peer
-#   dial PORT TAG ADDR...          connect to each ADDR (retrying for 10 s), send
+#   dial PORT TAG ADDR...          connect to each ADDR (retrying for 10 s, or
+#                                  $NAT_PEER_DEADLINE), send
 #                                  TAG, print the reply
-import select, socket, sys, time
+import os, select, socket, sys, time
 
 def serve(addr, port, count, addr6=None):
     socks = []
@@ -35,7 +36,7 @@ def dial(port, tag, addrs):
     rc = 0
     for a in addrs:
         fam = socket.AF_INET6 if ":" in a else socket.AF_INET
-        deadline = time.time() + 10
+        deadline = time.time() + float(os.environ.get("NAT_PEER_DEADLINE", "10"))
         while True:
             s = socket.socket(fam, socket.SOCK_STREAM)
             s.settimeout(2)
