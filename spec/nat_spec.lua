@@ -339,8 +339,8 @@ echo "WAS ON fwd=$(fwd)"
     it("after SIGKILL of nslua, nslua gc removes the table and restores forwarding", function()
       local why = needs()
       if why then return pending(why) end
-      local dir = scripts_dir()
-      local ok, out = private(dir, [[
+      local dir, br = scripts_dir(), "nslbr" .. suffix()
+      local ok, out = private(dir, ([[
 $N run --net veth --nat --publish 8080:8000 -- sleep 30 &
 pid=$!
 wait_table
@@ -350,12 +350,27 @@ kill -9 $pid; wait $pid
 echo "KILLED fwd=$(fwd) tables=$(tables)"
 $N gc
 echo "GC fwd=$(fwd) tables=$(tables)"
-]])
+$N run --net bridge:%s:10.231.253.2/24 --publish 8080:8000 -- sleep 30 &
+pid=$!
+wait_table
+sleep 0.3
+echo "BRIDGE RUNNING fwd=$(fwd)"
+kill -9 $pid; wait $pid
+echo "BRIDGE KILLED fwd=$(fwd) tables=$(tables)"
+$N gc
+echo "BRIDGE GC fwd=$(fwd) tables=$(tables)"
+ip -o link show %s >/dev/null 2>&1 || echo "bridge gone"
+]]):format(br, br))
       helper.rmtree(dir)
       assert.is_true(ok, out)
       assert.matches("RUNNING fwd=1 1\n", out, 1, true)
       assert.matches("KILLED fwd=1 1 tables=table inet nslua%-[a-z0-9]+ \n", out)
       assert.matches("GC fwd=0 0 tables=\n", out, 1, true)
+      -- a v4-only bridge plan needs (and restores) v4 forwarding only
+      assert.matches("BRIDGE RUNNING fwd=1 0\n", out, 1, true)
+      assert.matches("BRIDGE KILLED fwd=1 0 tables=table inet nslua%-[a-z0-9]+ \n", out)
+      assert.matches("BRIDGE GC fwd=0 0 tables=\n", out, 1, true)
+      assert.matches("bridge gone", out, 1, true)
       assert.equal("lo ", links_left(out))
     end)
 
