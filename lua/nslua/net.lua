@@ -7,19 +7,25 @@
 --   net = "host"         share the caller's netns
 --   net = { veth = { host = NAME, guest = "eth0", host_addr = CIDR,
 --                    guest_addr = CIDR, host_addr6 = CIDR, guest_addr6 = CIDR,
---                    route = "default" | false, isolate_host = false } }
+--                    route = "default" | false, isolate_host = false,
+--                    nat = false, publish = { "[IP:]HOSTPORT:GUESTPORT[/tcp|/udp]", ... } } }
 --   (a veth sandbox reaches the host's own addresses and its broadcast and
 --   multicast listeners, unless isolate_host = true: then host_setup first
 --   makes the nftables table inet nslua-<id> whose input hook drops what
 --   arrives on the host end, ICMPv6 neighbour discovery excepted)
 --   net = { bridge = NAME, addr = CIDR | { CIDR, CIDR6 }, gateway = IP | { IP, IP6 },
---           host = NAME, guest = "eth0" }
+--           host = NAME, guest = "eth0", nat = false, publish = {...} }
 --   (a gateway is also the address of a bridge nslua owns, with the prefix
---   of the container's address of that family)
+--   of the container's address of that family; without one, the first
+--   address of that prefix is the gateway)
+--   (nat and publish: masquerade and DNAT rules in the table inet
+--   nslua-<id>, and forwarding enabled in the host netns while a plan
+--   that needs it lives: see M.nat_rules and M.forward_acquire)
 --
 -- Host links are named nsl<id><suffix> and carry the alias "nslua"; a
 -- bridge nslua creates carries it too, and the last container using it
--- removes it.  nslua never enables forwarding, and changes no nftables
+-- removes it.  nslua enables forwarding only for a plan with nat or
+-- publish (and restores it after the last one), and changes no nftables
 -- table but its own nslua-<id>.
 local core = require "nslua.core"
 
@@ -123,6 +129,58 @@ local function overlaps(a, alen, b, blen)
   return true
 end
 
+-- The bytes of 'c' with the bits past its prefix cleared.
+local function network_bytes(c)
+  local b = {}
+  for i = 1, #c.bytes do
+    local bits = c.prefix - (i - 1) * 8
+    local mask = bits >= 8 and 0xff or bits <= 0 and 0 or (0xff << (8 - bits)) & 0xff
+    b[i] = c.bytes[i] & mask
+  end
+  return b
+end
+
+-- Bytes as an address, IPv6 the way the kernel prints it (RFC 5952).
+local function format_addr(b)
+  if #b == 4 then return ("%d.%d.%d.%d"):format(b[1], b[2], b[3], b[4]) end
+  local w = {}
+  for i = 1, 16, 2 do w[#w + 1] = (b[i] << 8) | b[i + 1] end
+  -- the longest run of two or more zero groups becomes "::"
+  local best, blen, i = nil, 1, 1
+  while i <= 8 do
+    if w[i] == 0 then
+      local j = i
+      while j < 8 and w[j + 1] == 0 do j = j + 1 end
+      if j - i + 1 > blen then best, blen = i, j - i + 1 end
+      i = j + 1
+    else
+      i = i + 1
+    end
+  end
+  local function hex(from, to)
+    local t = {}
+    for k = from, to do t[#t + 1] = ("%x"):format(w[k]) end
+    return table.concat(t, ":")
+  end
+  if not best then return hex(1, 8) end
+  return hex(1, best - 1) .. "::" .. hex(best + blen, 8)
+end
+
+-- "10.231.0.0/30" for the prefix of 'c'.
+local function prefix_of(c)
+  return ("%s/%d"):format(format_addr(network_bytes(c)), c.prefix)
+end
+
+-- The first address of the prefix of 'c' (the network address plus one),
+-- or nil when the prefix has no room for a gateway besides 'c'.
+local function first_addr(c)
+  local max = #c.bytes * 8
+  if c.prefix > max - 2 then return nil end
+  local b = network_bytes(c)
+  b[#b] = b[#b] + 1   -- the last byte of a prefix of /30 or shorter is even
+  return format_addr(b)
+end
+
 -- 32-bit FNV-1a of a string with a salt.
 local function hash(s, salt)
   local h = 2166136261
@@ -185,6 +243,111 @@ end
 local function describe_route(r)
   return r.cidr .. (r.dev and (" dev " .. r.dev) or "")
     .. (r.table == RT_TABLE_LOCAL and " (local)" or "")
+end
+
+-- Published ports and NAT -------------------------------------------------
+
+local function port(s)
+  local n = tonumber(s)
+  if not n or n < 1 or n > 65535 or s:match("^0") then return nil end
+  return math.tointeger(n)
+end
+
+--- Parse a published port: "HOSTPORT:GUESTPORT", "IP:HOSTPORT:GUESTPORT"
+-- or "[IP6]:HOSTPORT:GUESTPORT", each with an optional "/tcp" (the
+-- default) or "/udp".
+-- @string s the text
+-- @treturn[1] table { host_ip = string|nil, host_port = int, guest_port = int, proto = "tcp"|"udp" }
+-- @return[2] nil, message (what is wrong, without the field's name)
+function M.parse_publish(s)
+  if type(s) ~= "string" then return nil, "must be a string" end
+  local body, proto = s:match("^(.-)/([^/]*)$")
+  if not body then body, proto = s, "tcp" end
+  if proto ~= "tcp" and proto ~= "udp" then
+    return nil, ("the protocol must be tcp or udp (got %s)"):format(s)
+  end
+  local ip, hp, gp
+  local v6, rest = body:match("^%[([^%]]*)%]:(.*)$")
+  if v6 then
+    ip, hp, gp = v6, rest:match("^(%d+):(%d+)$")
+  else
+    hp, gp = body:match("^(%d+):(%d+)$")
+    if not hp then ip, hp, gp = body:match("^([^:%[%]]+):(%d+):(%d+)$") end
+  end
+  if not hp then
+    return nil, ("must be [IP:]HOSTPORT:GUESTPORT[/tcp|/udp], an IPv6 address in brackets (got %s)")
+      :format(s)
+  end
+  if ip then
+    local c = parse_cidr(ip, false)
+    if not c or ip:find("/", 1, true) or (c.family == "inet6") ~= (v6 ~= nil) then
+      return nil, ("%s is not an IP address (got %s)"):format(ip, s)
+    end
+  end
+  local h, g = port(hp), port(gp)
+  if not h or not g then return nil, ("ports must be 1..65535 (got %s)"):format(s) end
+  return { host_ip = ip, host_port = h, guest_port = g, proto = proto }
+end
+
+-- nat and publish of a veth ('field' "veth") or bridge ("net") plan whose
+-- guest addresses and routes are planned: the table, the prefixes to
+-- masquerade, the DNAT targets and the forwarding it needs.  'dev' is the
+-- sandbox's own interface on the host (the veth's host end, or the bridge).
+local function plan_nat(src, plan, field, dev, id)
+  if src.nat ~= nil and type(src.nat) ~= "boolean" then bad("%s.nat must be a boolean", field) end
+  local list, seen = {}, {}
+  if src.publish ~= nil then
+    local t = src.publish
+    if type(t) == "string" then t = { t } end
+    if type(t) ~= "table" then bad("%s.publish must be a list of strings", field) end
+    local n = 0
+    for _ in pairs(t) do n = n + 1 end
+    if n ~= #t then bad("%s.publish must be a list of strings", field) end
+    for i, x in ipairs(t) do
+      local p, msg = M.parse_publish(x)
+      if not p then bad("%s.publish[%d]: %s", field, i, msg) end
+      local key = ("%s %s %d"):format(p.proto, p.host_ip or "*", p.host_port)
+      if seen[key] then bad("%s.publish[%d]: %s port %d is published twice", field, i, p.proto, p.host_port) end
+      seen[key] = true
+      list[#list + 1] = p
+    end
+  end
+  if not src.nat and #list == 0 then return end
+  local what = src.nat and field .. ".nat" or field .. ".publish"
+  -- names go into nft commands between double quotes
+  if not dev:match("^[%w%.%-_]+$") then
+    bad("%s needs an interface name of [A-Za-z0-9._-] (got %s)", what, dev)
+  end
+  if #plan.guest_addrs == 0 then bad("%s needs an address (%s.addr)", what, field) end
+  local routed = {}
+  for _, r in ipairs(plan.routes) do routed[r.family] = true end
+  plan.nat_prefixes, plan.guest_ips, plan.forward = {}, {}, {}
+  for _, g in ipairs(plan.guest_addrs) do
+    local c = parse_cidr(g, true)
+    if not routed[c.family] then
+      if field == "veth" then bad("%s needs veth.route = \"default\"", what) end
+      bad("%s needs a gateway for %s (net.gateway)", what, g)
+    end
+    plan.nat_prefixes[#plan.nat_prefixes + 1] = { family = c.family, prefix = prefix_of(c) }
+    plan.guest_ips[c.family] = c.addr
+    plan.forward[c.family] = true
+  end
+  for i, p in ipairs(list) do
+    if p.host_ip then
+      local c = parse_cidr(p.host_ip, false)
+      if not plan.guest_ips[c.family] then
+        bad("%s.publish[%d]: the sandbox has no %s address", field, i, c.family == "inet" and "IPv4" or "IPv6")
+      end
+      if p.host_ip:match("^127%.") or format_addr(c.bytes) == "::1" then
+        bad("%s.publish[%d]: %s is a loopback address (publish on another address of the host)",
+          field, i, p.host_ip)
+      end
+    end
+  end
+  plan.nat = src.nat or nil
+  plan.publish = #list > 0 and list or nil
+  plan.nat_dev = dev
+  plan.nft = M.table_name(id)
 end
 
 -- Validation ----------------------------------------------------------------
@@ -291,9 +454,11 @@ end
 local VETH_FIELDS <const> = {
   host = true, guest = true, host_addr = true, guest_addr = true,
   host_addr6 = true, guest_addr6 = true, route = true, isolate_host = true,
+  nat = true, publish = true,
 }
 local BRIDGE_FIELDS <const> = {
   bridge = true, addr = true, gateway = true, host = true, guest = true,
+  nat = true, publish = true,
 }
 
 local function plan_veth(v, id, plan, locks)
@@ -314,7 +479,7 @@ local function plan_veth(v, id, plan, locks)
     if not plan.host_if:match("^[%w%.%-_]+$") then
       bad("veth.host must be [A-Za-z0-9._-] with isolate_host (got %s)", plan.host_if)
     end
-    plan.nft = M.table_name(id)
+    plan.nft, plan.isolate = M.table_name(id), true
   end
   for _, pair in ipairs { { "host_addr", "guest_addr" }, { "host_addr6", "guest_addr6" } } do
     if (v[pair[1]] == nil) ~= (v[pair[2]] == nil) then
@@ -359,6 +524,7 @@ local function plan_veth(v, id, plan, locks)
                                         family = c.family }
     end
   end
+  plan_nat(v, plan, "veth", plan.host_if, id)
 end
 
 -- A field that takes one value or a list of them (at most one per family).
@@ -405,12 +571,26 @@ local function plan_bridge(b, id, plan)
       end
     end
   end
+  -- no gateway for a family: the first address of the container's prefix
+  -- (unless that is the container's own address, or the prefix is a /31)
+  local gw_of = {}
+  for _, r in ipairs(plan.routes) do gw_of[r.family] = true end
+  for _, a in ipairs(plan.guest_addrs) do
+    local c = parse_cidr(a, true)
+    local first = not gw_of[c.family] and first_addr(c)
+    if first and first ~= format_addr(c.bytes) then
+      plan.routes[#plan.routes + 1] = { dst = "default", gateway = first, dev = plan.guest_if,
+                                        family = c.family }
+      plan.bridge_addrs[#plan.bridge_addrs + 1] = ("%s/%d"):format(first, c.prefix)
+    end
+  end
   local routes
   for _, a in pairs(addrs) do
     routes = routes or host_routes()
     local r = conflict(a, routes, plan.bridge)
     if r then refuse("net.addr", a, r) end
   end
+  plan_nat(b, plan, "net", plan.bridge, id)
 end
 
 local function build(spec_net, id, opts, locks)
@@ -493,6 +673,231 @@ function M.isolate_rules(table_name, host_if)
   }, "\n") .. "\n"
 end
 
+--- The nft batch of a plan with nat or publish (plan.nft, plan.nat_dev,
+-- plan.nat_prefixes, plan.guest_ips, plan.nat, plan.publish), all in the
+-- table inet nslua-<id>:
+-- * forward (filter, policy accept): accept what enters or leaves through
+--   the sandbox's interface.  An accept ends the packet's walk through this
+--   chain only: a drop in another table's base chain still drops it.
+-- * postrouting (nat, srcnat), with nat: masquerade the sandbox's prefixes
+--   leaving through any interface but the sandbox's own.
+-- * prerouting (nat, dstnat) and output (nat, -100), with publish: DNAT a
+--   host port to the guest's address, for the host's own addresses (or the
+--   one given), from other hosts (prerouting) and from the host itself
+--   (output; never 127.0.0.0/8 or ::1: that would need route_localnet).
+function M.nat_rules(plan)
+  local t, dev = plan.nft, plan.nat_dev
+  local out = {}
+  local function add(fmt, ...) out[#out + 1] = fmt:format(...) end
+  add("add table inet %s", t)
+  add("add chain inet %s forward { type filter hook forward priority filter; policy accept; }", t)
+  add("add rule inet %s forward iifname \"%s\" accept", t, dev)
+  add("add rule inet %s forward oifname \"%s\" accept", t, dev)
+  if plan.nat then
+    add("add chain inet %s postrouting { type nat hook postrouting priority srcnat; policy accept; }", t)
+    for _, p in ipairs(plan.nat_prefixes) do
+      add("add rule inet %s postrouting %s saddr %s oifname != \"%s\" masquerade",
+        t, p.family == "inet" and "ip" or "ip6", p.prefix, dev)
+    end
+  end
+  if plan.publish then
+    add("add chain inet %s prerouting { type nat hook prerouting priority dstnat; policy accept; }", t)
+    add("add chain inet %s output { type nat hook output priority -100; policy accept; }", t)
+    for _, p in ipairs(plan.publish) do
+      local pfam = p.host_ip and parse_cidr(p.host_ip, false).family
+      for _, fam in ipairs { "inet", "inet6" } do
+        local g = plan.guest_ips[fam]
+        if g and (pfam == nil or pfam == fam) then
+          local ipk = fam == "inet" and "ip" or "ip6"
+          local dst = p.host_ip and ("%s daddr %s"):format(ipk, p.host_ip)
+            or ("meta nfproto %s fib daddr type local"):format(fam == "inet" and "ipv4" or "ipv6")
+          local to = ("dnat %s to %s:%d"):format(ipk, fam == "inet" and g or "[" .. g .. "]", p.guest_port)
+          add("add rule inet %s prerouting %s %s dport %d %s", t, dst, p.proto, p.host_port, to)
+          local lo = p.host_ip and "" or fam == "inet" and " ip daddr != 127.0.0.0/8" or " ip6 daddr != ::1"
+          add("add rule inet %s output %s%s %s dport %d %s", t, dst, lo, p.proto, p.host_port, to)
+        end
+      end
+    end
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- Forwarding ----------------------------------------------------------------
+--
+-- A plan with nat or publish needs the host netns to forward.  Per netns
+-- (LOCK_DIR/forward-<netns inode>, under its lock file): 'orig' holds the
+-- values nslua changed ("inet 0"), written before the change; users/<id>
+-- is a file each such plan holds an flock on for its life.  A user whose
+-- lock is free is dead (a SIGKILLed nslua); when no live user is left, the
+-- values in 'orig' are put back (only where the value is still the 1 that
+-- nslua wrote) and 'orig' goes.  So the last plan to end, or the next
+-- start or `nslua gc` in that netns after a SIGKILL, restores forwarding.
+
+--- The sysctls of forwarding, per family, in the caller's netns.
+M.FORWARD_SYSCTL = {
+  inet = "/proc/sys/net/ipv4/ip_forward",
+  inet6 = "/proc/sys/net/ipv6/conf/all/forwarding",
+}
+
+local function read_sysctl(path)
+  local f, err, code = io.open(path, "r")
+  if not f then return nil, err, code end
+  local v = f:read("l")
+  f:close()
+  if not v then return nil, path .. ": empty", errno.EINVAL end
+  return v
+end
+
+local function write_sysctl(path, v)
+  local f, err, code = io.open(path, "w")
+  if not f then return nil, err, code end
+  local ok, werr, wcode = f:write(v, "\n")
+  if ok then ok, werr, wcode = f:close() else f:close() end
+  if not ok then return nil, ("%s: %s"):format(path, werr), wcode end
+  return true
+end
+
+--- The directory of the caller's netns forwarding state.
+function M.forward_dir()
+  local l, err, code = mount.readlink("/proc/thread-self/ns/net")
+  if not l then return nil, err, code end
+  local ino = l:match("^net:%[(%d+)%]$")
+  if not ino then return nil, "unexpected netns link " .. l, errno.EINVAL end
+  return ("%s/forward-%s"):format(M.LOCK_DIR, ino)
+end
+
+local function read_orig(dir)
+  local t = {}
+  local f = io.open(dir .. "/orig", "r")
+  if not f then return t end
+  for fam, v in f:read("a"):gmatch("(%S+) (%S+)") do
+    if M.FORWARD_SYSCTL[fam] then t[fam] = v end
+  end
+  f:close()
+  return t
+end
+
+local function write_orig(dir, orig)
+  local lines = {}
+  for _, fam in ipairs { "inet", "inet6" } do
+    if orig[fam] then lines[#lines + 1] = ("%s %s\n"):format(fam, orig[fam]) end
+  end
+  local tmp = dir .. "/orig.tmp"
+  mount.unlink(tmp)
+  local ok, err, code = mount.write_file(tmp, table.concat(lines), 420)
+  if not ok then return nil, err, code end
+  -- (os.rename replaces; mount.rename never does)
+  ok, err = os.rename(tmp, dir .. "/orig")
+  if not ok then return nil, err, errno.EIO end
+  return true
+end
+
+-- Under the directory lock: remove the files of dead users; count the rest.
+local function live_users(dir)
+  local n = 0
+  for _, name in ipairs(mount.readdir(dir .. "/users") or {}) do
+    local path = dir .. "/users/" .. name
+    local fd = proc.open(path, { rdonly = true, nofollow = true })
+    if fd then
+      if proc.flock(fd, "ex", true) then
+        mount.unlink(path)
+      else
+        n = n + 1
+      end
+      fd:close()
+    end
+  end
+  return n
+end
+
+-- Under the directory lock, with no live user: put 'orig' back.
+local function restore_forwarding(dir)
+  local orig = read_orig(dir)
+  local err
+  for fam, v in pairs(orig) do
+    local path = M.FORWARD_SYSCTL[fam]
+    if read_sysctl(path) == "1" and v ~= "1" then
+      local ok, werr = write_sysctl(path, v)
+      if not ok then err = werr end
+    end
+  end
+  if err then return nil, err end
+  mount.unlink(dir .. "/orig")
+  return true
+end
+
+--- Enable forwarding for 'families' ({ inet = true, inet6 = true }) in
+-- the caller's netns, for the plan of 'id'.
+-- @treturn[1] table a handle for M.forward_release (holds the user's lock)
+-- @return[2] nil, message, errno
+function M.forward_acquire(id, families)
+  local dir, err, code = M.forward_dir()
+  if not dir then return nil, err, code end
+  local ok
+  ok, err, code = mount.mkdir(dir .. "/users", 493, true)
+  if not ok then return nil, err, code end
+  local lock <close>, lerr, lcode = nl.lockfile(dir .. "/lock")
+  if not lock then return nil, lerr, lcode end
+  live_users(dir)
+  local orig = read_orig(dir)
+  local function undo(...)
+    if live_users(dir) == 0 then restore_forwarding(dir) end
+    return nil, ...
+  end
+  for _, fam in ipairs { "inet", "inet6" } do
+    if families[fam] then
+      local path = M.FORWARD_SYSCTL[fam]
+      local cur
+      cur, err, code = read_sysctl(path)
+      if not cur then return undo(err, code) end
+      if cur ~= "1" then
+        -- the original first: a crash after the change still restores it
+        if orig[fam] == nil then
+          orig[fam] = cur
+          ok, err, code = write_orig(dir, orig)
+          if not ok then return undo(err, code) end
+        end
+        ok, err, code = write_sysctl(path, "1")
+        if not ok then return undo(err, code) end
+      end
+    end
+  end
+  local path = dir .. "/users/" .. id
+  local fd
+  fd, err, code = proc.open(path, { wronly = true, creat = true, nofollow = true }, 384)
+  if fd then
+    ok, err, code = proc.flock(fd, "ex", true)
+    if ok then return { fd = fd, dir = dir, id = id } end
+    fd:close()
+  end
+  return undo(err, code)
+end
+
+--- End a plan's use of forwarding; the last live user restores it.
+-- @treturn[1] boolean true
+-- @return[2] nil, message
+function M.forward_release(h)
+  local lock <close>, err = nl.lockfile(h.dir .. "/lock")
+  if not lock then return nil, err end
+  mount.unlink(h.dir .. "/users/" .. h.id)
+  h.fd:close()
+  if live_users(h.dir) == 0 then return restore_forwarding(h.dir) end
+  return true
+end
+
+--- In the caller's netns: drop dead users of forwarding and, when no live
+-- one is left, restore it (a start's sweep and `nslua gc`).
+-- @treturn[1] boolean true (nothing to do, or done)
+-- @return[2] nil, message
+function M.forward_sweep()
+  local dir = M.forward_dir()
+  if not dir or not mount.stat(dir .. "/orig") then return true end
+  local lock <close>, err = nl.lockfile(dir .. "/lock")
+  if not lock then return nil, err end
+  if live_users(dir) == 0 then return restore_forwarding(dir) end
+  return true
+end
+
 --- Delete an nslua table in the caller's netns; one already gone is fine.
 -- @treturn[1] boolean true
 -- @return[2] nil, message, errno
@@ -527,12 +932,21 @@ function M.host_setup(plan, child_pid)
   if plan.mode ~= "veth" and plan.mode ~= "bridge" then return true end
   if plan.nft then
     -- before the link: the payload never sees the host end unfiltered
-    local nok, nerr, ncode = nft.run(M.isolate_rules(plan.nft, plan.host_if))
+    local rules = (plan.isolate and M.isolate_rules(plan.nft, plan.host_if) or "")
+      .. (plan.nat_dev and M.nat_rules(plan) or "")
+    local field = plan.isolate and "net.veth.isolate_host"
+      or ("net.%s%s"):format(plan.mode == "veth" and "veth." or "", plan.nat and "nat" or "publish")
+    local nok, nerr, ncode = nft.run(rules)
     if not nok then
-      return nil, ("net.veth.isolate_host: table inet %s: %s (does the kernel have nf_tables?)")
-        :format(plan.nft, nerr), ncode
+      return nil, ("%s: table inet %s: %s (does the kernel have nf_tables?)")
+        :format(field, plan.nft, nerr), ncode
     end
     plan.created[#plan.created + 1] = { kind = "nft", name = plan.nft }
+  end
+  if plan.forward then
+    local h, ferr, fcode = M.forward_acquire(plan.id, plan.forward)
+    if not h then return fail("forwarding: " .. tostring(ferr), fcode) end
+    plan.created[#plan.created + 1] = { kind = "forward", handle = h }
   end
   local sock <close>, err, code = nl.socket()
   if not sock then return fail(err, code) end
@@ -611,6 +1025,8 @@ function M.host_cleanup(plan)
     local c = plan.created[i]
     if c.kind == "veth" and sock then
       nl.link_del(c.name, sock)
+    elseif c.kind == "forward" then
+      M.forward_release(c.handle)
     elseif c.kind == "nft" then
       -- a table left behind keeps the record (resources.fresh): gc retries
       local ok, err = M.drop_table(c.name)
@@ -690,9 +1106,33 @@ function M.explain(plan)
     end
     add("host: veth %s attached to %s <-> guest %s", plan.host_if, plan.bridge, plan.guest_if)
   end
-  if plan.nft then
+  if plan.isolate then
     add("host: nftables table inet %s: its input hook drops what arrives on %s except ICMPv6 "
       .. "neighbour discovery", plan.nft, plan.host_if)
+  end
+  if plan.nat_dev then
+    add("host: nftables table inet %s: its forward hook accepts what enters or leaves through %s "
+      .. "(a drop in another table still drops)", plan.nft, plan.nat_dev)
+    for _, p in ipairs(plan.nat and plan.nat_prefixes or {}) do
+      add("host: nftables table inet %s: masquerade %s leaving through any interface but %s",
+        plan.nft, p.prefix, plan.nat_dev)
+    end
+    for _, p in ipairs(plan.publish or {}) do
+      for _, fam in ipairs { "inet", "inet6" } do
+        local g = plan.guest_ips[fam]
+        if g and (not p.host_ip or parse_cidr(p.host_ip, false).family == fam) then
+          add("host: nftables table inet %s: %s port %d of %s -> %s port %d", plan.nft, p.proto,
+            p.host_port, p.host_ip or ("the host's " .. (fam == "inet" and "IPv4" or "IPv6") .. " addresses"),
+            g, p.guest_port)
+        end
+      end
+    end
+    for _, fam in ipairs { "inet", "inet6" } do
+      if plan.forward[fam] then
+        add("host: %s = 1 while the run lives, when it is 0 (restored after the last such run)",
+          fam == "inet" and "net.ipv4.ip_forward" or "net.ipv6.conf.all.forwarding")
+      end
+    end
   end
   for _, a in ipairs(plan.host_addrs or {}) do add("host: %s address %s", plan.host_if, a) end
   if plan.host_if then add("host: %s up", plan.host_if) end

@@ -443,7 +443,8 @@ end
 -- that inherited the lock are gone), and only on the objects it names: the
 -- cgroup directories it lists wherever they are (the dead owner's cgroup
 -- may not be ours), its nsl<id> links, its bridge and its nftables table
--- (isolate_host).  A record whose cgroups or table cannot all be removed
+-- (isolate_host, nat, publish), and the forwarding dead nat/publish runs
+-- enabled in the sweeper's netns.  A record whose cgroups or table cannot all be removed
 -- stays, so a later sweep tries again: no cgroup or table ever exists that
 -- no record names.
 -- With opts.wait (seconds; `nslua gc`), a record whose owner is dead but
@@ -484,6 +485,9 @@ function M.sweep(root, opts)
       if type(lock) == "userdata" then lock:close() end
     end
   end
+  -- forwarding a dead nat/publish run enabled in this netns (net.lua)
+  local fok, ferr = net.forward_sweep()
+  if not fok then kept[#kept + 1] = "forwarding: " .. tostring(ferr) end
   return removed, kept
 end
 

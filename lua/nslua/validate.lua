@@ -66,8 +66,8 @@ local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
 local STDIO_FIELDS = set { "stdin", "stdout", "stderr", "fds" }
 local STDIO_INSIDE_FIELDS = set { "inside" }
 local SYNC_FIELDS = set { "block_fd", "userns_block_fd", "sync_fd" }
-local NET_FIELDS = set { "veth", "bridge", "addr", "gateway" }
-local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route", "isolate_host" }
+local NET_FIELDS = set { "veth", "bridge", "addr", "gateway", "nat", "publish" }
+local VETH_FIELDS = set { "host", "guest", "host_addr", "guest_addr", "route", "isolate_host", "nat", "publish" }
 local USERNS_FIELDS = set { "fd", "after", "disable", "assert_disabled" }
 local RLIMIT_PAIR = set { "soft", "hard" }
 local MASKS_FIELDS = set { "masked", "readonly" }
@@ -825,6 +825,7 @@ function Checker:veth(v)
       out.isolate_host = true
     end
   end
+  self:nat_fields(v, out, "net.veth")
   -- route: "default" (a default route via the host end; true means the
   -- same) or false (no route)
   if v.route == nil or v.route == true or v.route == "default" then
@@ -837,6 +838,31 @@ function Checker:veth(v)
   return out
 end
 
+-- nat = true and publish = { "[IP:]HOSTPORT:GUESTPORT[/tcp|/udp]", ... }
+-- of a veth or bridge plan (net.lua, docs/networking-nat.md), into 'out'.
+function Checker:nat_fields(v, out, path)
+  if v.nat ~= nil then
+    if type(v.nat) ~= "boolean" then
+      self:add(path .. ".nat", "must be a boolean")
+    elseif v.nat then
+      out.nat = true
+    end
+  end
+  if v.publish ~= nil then
+    if not is_list(v.publish) then
+      self:add(path .. ".publish", 'must be a list of strings such as "8080:80/tcp"')
+      return
+    end
+    local parse = require("nslua.net").parse_publish
+    local list = {}
+    for i, x in ipairs(v.publish) do
+      local ok, msg = parse(x)
+      if ok then list[i] = x else self:add(keypath(path .. ".publish", i), msg) end
+    end
+    if #list == #v.publish and #list > 0 then out.publish = list end
+  end
+end
+
 function Checker:net(v)
   if v == "none" or v == "host" then return v end
   if type(v) ~= "table" or (v.veth == nil and v.bridge == nil) then
@@ -846,7 +872,7 @@ function Checker:net(v)
   end
   self:unknown(v, NET_FIELDS, "net")
   if v.veth ~= nil then
-    for _, k in ipairs { "bridge", "addr", "gateway" } do
+    for _, k in ipairs { "bridge", "addr", "gateway", "nat", "publish" } do
       if v[k] ~= nil then self:add("net." .. k, "not valid with veth") end
     end
     return { veth = self:veth(v.veth) }
@@ -872,6 +898,7 @@ function Checker:net(v)
   end
   one_or_list("addr", M.cidr, "must be a CIDR address (a.b.c.d/n or v6/n)")
   one_or_list("gateway", M.ip, "must be an IP address")
+  self:nat_fields(v, out, "net")
   return out
 end
 

@@ -72,6 +72,10 @@ local OPTIONS = {
   { "--net", "none | host | veth | bridge:NAME[:CIDR[,CIDR6]]" },
   { "--veth-no-host", "With --net veth: drop, in the host's input hook, what the sandbox sends the host.",
     n = 0 },
+  { "--nat", "With --net veth or bridge: masquerade the sandbox's traffic out of the host (nftables).",
+    n = 0 },
+  { "--publish", "With --net veth or bridge: forward host port [IP:]HOSTPORT:GUESTPORT[/tcp|/udp].",
+    many = true },
   { "--user", "host: no user namespace (root only)" },
   { "--uid", "The uid inside (default 65534)." },
   { "--gid", "The gid inside (default 65534)." },
@@ -494,6 +498,13 @@ function M.options_to_spec(o)
     -- the table inet nslua-<id> on the host (net.lua, README "Networking")
     if type(s.net) ~= "table" or not s.net.veth then usage_error("--veth-no-host needs --net veth") end
     s.net.veth.isolate_host = true
+  end
+  if o.nat or (o.publish and #o.publish > 0) then
+    -- the table inet nslua-<id> and forwarding (net.lua, docs/networking-nat.md)
+    local t = type(s.net) == "table" and (s.net.veth or s.net) or nil
+    if not t then usage_error(("%s needs --net veth or --net bridge:..."):format(o.nat and "--nat" or "--publish")) end
+    if o.nat then t.nat = true end
+    if o.publish and #o.publish > 0 then t.publish = o.publish end
   end
   if o.share_net then s.net = "host" end
   if s.net == "host" then s.namespaces = { net = false } end
