@@ -571,9 +571,22 @@ local by_name = {}
 local by_table = setmetatable({}, { __mode = "k" })
 
 --- Load a FILE.lua profile: text only (never bytecode); it returns a table.
+-- A FILE.json profile (Docker's or the OCI format) is converted by
+-- nslua.seccomp_json; opts.caps (names the sandbox keeps; default none)
+-- decide its includes/excludes.caps rules.
 -- Raises when the file is unreadable or does not return a table (the
 -- profile is part of the operator's spec: a bad one is misuse).
-function M.load_file(path)
+function M.load_file(path, opts)
+  if path:match("%.json$") then
+    local f, ferr = io.open(path, "r")
+    if not f then error(("seccomp profile: %s"):format(ferr), 2) end
+    local text = f:read("a")
+    f:close()
+    local profile, err = require("nslua.seccomp_json").from_json(text or "",
+      { caps = opts and opts.caps, what = "seccomp profile " .. path })
+    if not profile then error(err, 2) end
+    return profile
+  end
   local chunk, err = loadfile(path, "t")
   if not chunk then error(("seccomp profile: %s"):format(err), 2) end
   local ok, profile = pcall(chunk)
@@ -582,6 +595,16 @@ function M.load_file(path)
     error(("seccomp profile %s: must return a table, not %s"):format(path, type(profile)), 2)
   end
   return profile
+end
+
+-- The compile cache's key of file 'p' for 'opts': a JSON profile's rules
+-- depend on the capabilities kept.
+local function file_key(p, opts)
+  if not (p:match("%.json$") and opts and opts.caps) then return p end
+  local names = {}
+  for n in pairs(require("nslua.seccomp_json").cap_set(opts.caps)) do names[#names + 1] = n end
+  table.sort(names)
+  return p .. "\0" .. table.concat(names, ",")
 end
 
 local function compile_table(profile, label)
@@ -643,13 +666,15 @@ write_cache = function(path, bpf)
 end
 
 --- Compile a profile to the BPF program that seccomp.load and proc.exec take.
--- @param p "default" | "strict" | "none" | "FILE.lua" (a path: contains a
---   "/" or ends in ".lua") | a profile table
+-- @param p "default" | "strict" | "none" | "FILE.lua" | "FILE.json" (a
+--   path: contains a "/" or ends in ".lua" or ".json") | a profile table
+-- @tparam[opt] table opts { caps = the capabilities the sandbox keeps
+--   (names; for a JSON profile's includes/excludes) }
 -- @treturn[1] string|nil the program (nil for "none"); cached per process
 -- @return[2] nil
 -- @treturn[2] string message
 -- @treturn[2] integer errno
-function M.compile(p)
+function M.compile(p, opts)
   if p == "none" then return nil end
   if type(p) == "table" then
     local bpf = by_table[p]
@@ -663,7 +688,8 @@ function M.compile(p)
   if type(p) ~= "string" then
     error(("seccomp: a profile is a name, a file or a table, not %s"):format(type(p)), 2)
   end
-  local bpf = by_name[p]
+  local key = file_key(p, opts)
+  local bpf = by_name[key]
   if bpf then return bpf end
   local cache = builders[p] and cache_path(p)
   if cache then
@@ -676,19 +702,19 @@ function M.compile(p)
   local profile
   if builders[p] then
     profile = M.profiles[p]
-  elseif p:find("/", 1, true) or p:match("%.lua$") then
+  elseif p:find("/", 1, true) or p:match("%.lua$") or p:match("%.json$") then
     -- load_file's message names the file; a position in this module
     -- (its level 2) would tell the operator nothing
-    local ok, v = pcall(M.load_file, p)
+    local ok, v = pcall(M.load_file, p, opts)
     if not ok then error(v, 0) end
     profile = v
   else
-    error(("seccomp: unknown profile '%s' (valid: default strict isolate none or FILE.lua)"):format(p), 2)
+    error(("seccomp: unknown profile '%s' (valid: default strict isolate none, FILE.lua or FILE.json)"):format(p), 2)
   end
   local err, code
   bpf, err, code = compile_table(profile, p)
   if not bpf then return nil, err, code end
-  by_name[p] = bpf
+  by_name[key] = bpf
   if cache then write_cache(cache, bpf) end
   return bpf
 end
