@@ -214,7 +214,8 @@ function Conv:action(t, k, base, errno_key, name_key)
   if act == "errno" then return { errno = ret or 1 } end
   if act == "trace" then return { trace = ret or 1 } end
   if get(t, errno_key) ~= nil or get(t, name_key) ~= nil then
-    self:add(field(base, get(t, errno_key) ~= nil and errno_key or name_key), "applies to SCMP_ACT_ERRNO and SCMP_ACT_TRACE only")
+    local key = get(t, errno_key) ~= nil and errno_key or name_key
+    self:add(field(base, key), "applies to SCMP_ACT_ERRNO and SCMP_ACT_TRACE only")
   end
   return act
 end
