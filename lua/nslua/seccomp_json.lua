@@ -249,10 +249,13 @@ function Conv:args(list, p)
   return out
 end
 
--- "SCMP_ARCH_X86_64" -> "x86_64", or nil with the problem added.
-function Conv:arch(v, p)
-  local n = type(v) == "string" and v:match("^SCMP_ARCH_(.+)$")
+-- "SCMP_ARCH_X86_64" -> "x86_64", or nil with the problem added.  With
+-- 'any', a name this libseccomp may not know passes (archMap entries of
+-- other arches: Docker reads only the native one's).
+function Conv:arch(v, p, any)
+  local n = type(v) == "string" and v:match("^SCMP_ARCH_([%u%d_]+)$")
   n = n and n:lower()
+  if any and n then return n end
   if not n or not ARCH_SET[n] then
     self:add(p, "unknown architecture %s", limits.show(v))
     return nil
@@ -284,10 +287,10 @@ function Conv:arches(s, base, profile)
         self:add(p, "must be an object")
       else
         if self.strict then self:unknown(e, ARCHMAP_FIELDS, p) end
-        local main = self:arch(get(e, "architecture"), p .. ".architecture")
+        local main = self:arch(get(e, "architecture"), p .. ".architecture", true)
         local subs = {}
         for j, a in ipairs(self:array(e, "subArchitectures", p) or {}) do
-          subs[#subs + 1] = self:arch(a, at(p .. ".subArchitectures", j))
+          subs[#subs + 1] = self:arch(a, at(p .. ".subArchitectures", j), main ~= here)
         end
         if main and main == here then
           profile.arches[#profile.arches + 1] = main
