@@ -421,6 +421,11 @@ local function known_syscall(name)
   return false
 end
 
+--- libseccomp's architecture names (SCMP_ARCH_<upper case> in JSON).
+M.ARCHES = ARCHES
+--- Does libseccomp know syscall 'name' on any of M.ARCHES?
+M.known_syscall = known_syscall
+
 local function check_fields(t, allowed, path)
   for k in pairs(t) do
     if not allowed[k] then

@@ -26,8 +26,10 @@
 --
 -- Problems name their JSON path (arrays from 0): `syscalls[3].action:
 -- unknown action "SCMP_ACT_FOO"`.
+local core = require "nslua.core"
 local jsonpath = require "nslua.jsonpath"
 local limits = require "nslua.limits"
+local seccomp = require "nslua.seccomp"
 
 local M = {}
 
@@ -52,12 +54,8 @@ M.OPS = {
   SCMP_CMP_NE = "ne", SCMP_CMP_LT = "lt", SCMP_CMP_LE = "le", SCMP_CMP_EQ = "eq",
   SCMP_CMP_GE = "ge", SCMP_CMP_GT = "gt", SCMP_CMP_MASKED_EQ = "masked_eq",
 }
---- libseccomp's architecture names (SCMP_ARCH_<upper case>).
-M.ARCHES = {
-  "x86", "x86_64", "x32", "arm", "aarch64", "mips", "mips64", "mips64n32", "mipsel",
-  "mipsel64", "mipsel64n32", "ppc", "ppc64", "ppc64le", "s390", "s390x", "parisc",
-  "parisc64", "riscv64",
-}
+--- libseccomp's architecture names (SCMP_ARCH_<upper case>): nslua.seccomp's.
+M.ARCHES = seccomp.ARCHES
 local ARCH_SET = set(M.ARCHES)
 --- Filter flags: accepted, not applied (none of them makes the filter
 -- deny less; SPEC_ALLOW would weaken the mitigation nslua keeps).
@@ -83,27 +81,8 @@ local ARG_FIELDS = set { "index", "value", "valueTwo", "op" }
 local FILTER_FIELDS = set { "caps", "arches", "minKernel" }
 local ARCHMAP_FIELDS = set { "architecture", "subArchitectures" }
 
-local core_seccomp
-local function sc()
-  if core_seccomp == nil then
-    local ok, core = pcall(require, "nslua.core")
-    core_seccomp = ok and core.seccomp or false
-  end
-  return core_seccomp
-end
-
---- Does libseccomp know the name, on any arch (nslua.seccomp's own test)?
--- Without nslua.core every name passes.
-function M.known_syscall(name)
-  local s = sc()
-  if not s then return true end
-  if s.resolve(name) then return true end
-  for _, a in ipairs(M.ARCHES) do
-    local ok, nr = pcall(s.resolve, name, a)
-    if ok and nr then return true end
-  end
-  return false
-end
+--- Does libseccomp know the name, on any arch (nslua.seccomp's test)?
+M.known_syscall = seccomp.known_syscall
 
 local function read_line(path)
   local f = io.open(path, "r")
@@ -124,18 +103,16 @@ function M.native_arch()
   m = m and (aliases[m] or m)
   if not (m and ARCH_SET[m]) then
     m = nil
-    local s = sc()
-    if s then
-      -- the arch whose numbers for these match the native ones
-      local probe = { "read", "openat", "exit_group", "socket", "clone" }
-      for _, a in ipairs(M.ARCHES) do
-        local same = true
-        for _, n in ipairs(probe) do
-          local ok, nr = pcall(s.resolve, n, a)
-          if not ok or nr ~= s.resolve(n) then same = false break end
-        end
-        if same then m = a break end
+    -- the arch whose numbers for these match the native ones
+    local s = core.seccomp
+    local probe = { "read", "openat", "exit_group", "socket", "clone" }
+    for _, a in ipairs(M.ARCHES) do
+      local same = true
+      for _, n in ipairs(probe) do
+        local ok, nr = pcall(s.resolve, n, a)
+        if not ok or nr ~= s.resolve(n) then same = false break end
       end
+      if same then m = a break end
     end
   end
   native = m or "x86_64"
@@ -177,9 +154,8 @@ end
 function Conv:errno_name(t, k, base, ret)
   local name = self:string(t, k, base)
   if name == nil then return ret end
-  local s = sc()
-  local n = s and require("nslua.core").errno[name]
-  if s and math.type(n) ~= "integer" then
+  local n = core.errno[name]
+  if math.type(n) ~= "integer" then
     self:add(field(base, k), "unknown errno name %s", limits.show(name))
   elseif n and ret and n ~= ret then
     self:add(field(base, k), "%s is %d, not the number given beside it (%d)", name, n, ret)
@@ -446,7 +422,7 @@ function M.convert(t, ctx)
   end
   if #c.errors == 0 then
     -- rules with the default action only document (nslua.seccomp): kept
-    local ok, err = require("nslua.seccomp").validate(profile)
+    local ok, err = seccomp.validate(profile)
     if not ok then
       c:add(base ~= "" and base or "profile", "%s", (err:gsub("^seccomp", "converted profile")))
     end

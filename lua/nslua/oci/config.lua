@@ -5,8 +5,9 @@
 -- it into one spec for the one executor (DESIGN "Front ends"), `default`
 -- is what `runc spec [--rootless]` writes and `features` what `runc
 -- features` prints.  A front end is a pure function: nothing here touches
--- the kernel (the caller's ids for `default(true)` and libseccomp's syscall
--- table are the only things read from the system).
+-- the kernel (the caller's ids for `default(true)`, libseccomp's syscall
+-- table, and the native arch and kernel release that Docker's seccomp
+-- includes/excludes test are the only things read from the system).
 --
 -- Every problem names its JSON path, with array indexes counted from 0 as
 -- jq and the OCI tools count them: `mounts[3].destination: must be an
