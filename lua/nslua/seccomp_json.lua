@@ -94,8 +94,8 @@ end
 
 local native
 --- The native architecture's libseccomp name ("x86_64"), from
--- /proc/sys/kernel/arch (Linux 6.1+), else uname's machine through
--- the syscall numbers libseccomp gives the native arch.
+-- /proc/sys/kernel/arch (Linux 6.1+), else the arch whose syscall
+-- numbers libseccomp gives as the native ones.
 function M.native_arch()
   if native then return native end
   local m = read_line("/proc/sys/kernel/arch")

@@ -68,9 +68,11 @@ local function serialize(v, ind, key)
       if #lines == 1 and #ind + #lines[1] < 80 then return "{ " .. lines[1] .. " }" end
       return "{\n" .. pad .. table.concat(lines, "\n" .. pad) .. "\n" .. ind .. "}"
     end
-    local parts = {}
-    for i, x in ipairs(v) do parts[i] = pad .. serialize(x, pad) .. "," end
-    return "{\n" .. table.concat(parts, "\n") .. "\n" .. ind .. "}"
+    local items = {}
+    for i, x in ipairs(v) do items[i] = serialize(x, pad) end
+    local flat = "{ " .. table.concat(items, ", ") .. " }"
+    if not flat:find("\n", 1, true) and #ind + #flat < 80 then return flat end
+    return "{\n" .. pad .. table.concat(items, ",\n" .. pad) .. ",\n" .. ind .. "}"
   end
   local keys = {}
   for k in pairs(v) do keys[#keys + 1] = k end
