@@ -444,6 +444,23 @@ print(l.syscall(250, 0, 0, 0, 0, 0), os.strerror(ctypes.get_errno()))']])
     assert.equal("unshare=0\n", out)
   end)
 
+  it("a spec's seccomp = FILE.json reads the spec's caps", function()
+    local dir = helper.tmpdir()
+    for i, caps in ipairs { "nil", '{ "sys_admin" }' } do
+      local f = io.open(("%s/r%d.lua"):format(dir, i), "w")
+      f:write(("return { argv = { '/bin/sh', '-c', 'unshare -U true 2>/dev/null; echo u=$?' }, "
+        .. "seccomp = %q, caps = %s }"):format(DOCKER, caps))
+      f:close()
+    end
+    local ok1, out1 = helper.sh(("%s %s/r1.lua"):format(N, dir))
+    local ok2, out2 = helper.sh(("%s %s/r2.lua"):format(N, dir))
+    helper.rmtree(dir)
+    assert.is_true(ok1, out1)
+    assert.equal("u=1\n", out1)
+    assert.is_true(ok2, out2)
+    assert.equal("u=0\n", out2)
+  end)
+
   it("a bad profile fails the start with its JSON path, exit 125", function()
     local dir = helper.tmpdir()
     local f = io.open(dir .. "/bad.json", "w")
