@@ -311,6 +311,15 @@ describe("nslua.seccomp_json", function()
       assert.truthy(names_of(p).kcmp)
     end)
 
+    it("podman's (containers/common's variant) converts and compiles as it is", function()
+      local path = "/usr/share/containers/seccomp.json"
+      if not helper.exists(path) then return pending("podman's seccomp.json is not installed") end
+      local p = seccomp.load_file(path, { caps = { "CAP_CHOWN", "CAP_KILL" } })
+      assert.same({ errno = core.errno.ENOSYS }, p.default)
+      assert.is_true(#p.syscalls > 10)
+      assert.is_string(seccomp.compile(p))
+    end)
+
     it("loads through seccomp.load_file and compile, per caps", function()
       local a = seccomp.load_file(DOCKER)
       local b = seccomp.load_file(DOCKER, { caps = { "cap_sys_admin" } })
