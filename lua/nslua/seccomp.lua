@@ -27,6 +27,9 @@
 -- default one only documents (and counts for unknown_above).  One entry may
 -- compare each argument once.
 --
+-- Docker's and the OCI runtime spec's JSON profiles become such tables
+-- through nslua.seccomp_json (M.load_file and M.compile take FILE.json).
+--
 -- Compiling costs milliseconds (os.clock on the development machine: the
 -- default profile, 553 instructions, about 6 ms; strict, 349, about 2 ms;
 -- a cached call a few microseconds), so M.compile caches per process:
