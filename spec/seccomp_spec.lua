@@ -252,7 +252,7 @@ describe("nslua.seccomp", function()
 
     it("raises on unknown names and invalid profiles", function()
       assert.has_error(function() S.compile("defualt") end,
-        "seccomp: unknown profile 'defualt' (valid: default strict isolate none or FILE.lua)")
+        "seccomp: unknown profile 'defualt' (valid: default strict isolate none, FILE.lua or FILE.json)")
       assert.has_error(function() S.compile(42) end,
         "seccomp: a profile is a name, a file or a table, not number")
       assert.has_error(function() S.compile { syscalls = { { name = "nosuch" } } } end,

@@ -913,7 +913,7 @@ describe("nslua.validate", function()
     it("rejects other values", function()
       for _, bad in ipairs { "bogus", "x.luac", 5, true } do
         assert.same({ "seccomp: must be \"default\", \"strict\", \"isolate\", \"none\", " ..
-          "a .lua file or a profile table" }, errs { seccomp = bad })
+          "a .lua or .json file or a profile table" }, errs { seccomp = bad })
       end
     end)
   end)

@@ -343,7 +343,7 @@ local function prepare(rec, argv, opts)
   if opts.cap_sets then xo.cap_sets = opts.cap_sets end
   if r.seccomp ~= "none" then
     local seccomp = require "nslua.seccomp"
-    local ok, bpf, serr, scode = pcall(seccomp.compile, r.seccomp)
+    local ok, bpf, serr, scode = pcall(seccomp.compile, r.seccomp, { caps = r.caps })
     if not ok or not bpf then
       pidfd:close()
       if p.nested then p.nested:close() end

@@ -396,7 +396,10 @@ local function compile_seccomp(spec, res)
   -- raw programs (spec.seccomp_bpf) are loaded after the profile, as given
   if spec.seccomp_bpf and #spec.seccomp_bpf > 0 then res.rt.seccomp_bpf = spec.seccomp_bpf end
   if spec.seccomp == "none" then return true end
-  local okc, prep, berr, bcode = pcall(seccomp.prepare, spec.seccomp)
+  -- a JSON profile's includes/excludes.caps read the caps kept (the
+  -- bounding set of the set form, as Docker reads it)
+  local caps = type(spec.caps) == "table" and (spec.caps.bounding or spec.caps) or nil
+  local okc, prep, berr, bcode = pcall(seccomp.prepare, spec.seccomp, { caps = caps })
   if not okc then return nil, tostring(prep), errno.EINVAL end
   if not prep then return nil, berr, bcode end
   res.rt.seccomp = prep.bpf

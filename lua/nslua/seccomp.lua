@@ -37,6 +37,9 @@
 -- default one only documents (and counts for unknown_above).  One entry may
 -- compare each argument once.
 --
+-- Docker's and the OCI runtime spec's JSON profiles become such tables
+-- through nslua.seccomp_json (M.load_file and M.compile take FILE.json).
+--
 -- Compiling costs milliseconds (os.clock on the development machine: the
 -- default profile, 553 instructions, about 6 ms; strict, 349, about 2 ms;
 -- a cached call a few microseconds), so M.compile caches per process:
@@ -431,6 +434,11 @@ local function known_syscall(name)
   return false
 end
 
+--- libseccomp's architecture names (SCMP_ARCH_<upper case> in JSON).
+M.ARCHES = ARCHES
+--- Does libseccomp know syscall 'name' on any of M.ARCHES?
+M.known_syscall = known_syscall
+
 local function check_fields(t, allowed, path)
   for k in pairs(t) do
     if not allowed[k] then
@@ -755,9 +763,22 @@ local by_name = {}
 local by_table = setmetatable({}, { __mode = "k" })
 
 --- Load a FILE.lua profile: text only (never bytecode); it returns a table.
+-- A FILE.json profile (Docker's or the OCI format) is converted by
+-- nslua.seccomp_json; opts.caps (names the sandbox keeps; default none)
+-- decide its includes/excludes.caps rules.
 -- Raises when the file is unreadable or does not return a table (the
 -- profile is part of the operator's spec: a bad one is misuse).
-function M.load_file(path)
+function M.load_file(path, opts)
+  if path:match("%.json$") then
+    local f, ferr = io.open(path, "r")
+    if not f then error(("seccomp profile: %s"):format(ferr), 2) end
+    local text = f:read("a")
+    f:close()
+    local profile, err = require("nslua.seccomp_json").from_json(text or "",
+      { caps = opts and opts.caps, what = "seccomp profile " .. path })
+    if not profile then error(err, 2) end
+    return profile
+  end
   local chunk, err = loadfile(path, "t")
   if not chunk then error(("seccomp profile: %s"):format(err), 2) end
   local ok, profile = pcall(chunk)
@@ -766,6 +787,16 @@ function M.load_file(path)
     error(("seccomp profile %s: must return a table, not %s"):format(path, type(profile)), 2)
   end
   return profile
+end
+
+-- The compile cache's key of file 'p' for 'opts': a JSON profile's rules
+-- depend on the capabilities kept.
+local function file_key(p, opts)
+  if not (p:match("%.json$") and opts and opts.caps) then return p end
+  local names = {}
+  for n in pairs(require("nslua.seccomp_json").cap_set(opts.caps)) do names[#names + 1] = n end
+  table.sort(names)
+  return p .. "\0" .. table.concat(names, ",")
 end
 
 local function compile_table(profile, label)
@@ -829,13 +860,15 @@ write_cache = function(path, bpf)
 end
 
 --- Compile a profile to the BPF program that seccomp.load and proc.exec take.
--- @param p "default" | "strict" | "none" | "FILE.lua" (a path: contains a
---   "/" or ends in ".lua") | a profile table
+-- @param p "default" | "strict" | "none" | "FILE.lua" | "FILE.json" (a
+--   path: contains a "/" or ends in ".lua" or ".json") | a profile table
+-- @tparam[opt] table opts { caps = the capabilities the sandbox keeps
+--   (names; for a JSON profile's includes/excludes) }
 -- @treturn[1] string|nil the program (nil for "none"); cached per process
 -- @return[2] nil
 -- @treturn[2] string message
 -- @treturn[2] integer errno
-function M.compile(p)
+function M.compile(p, opts)
   if p == "none" then return nil end
   if type(p) == "table" then
     local bpf = by_table[p]
@@ -849,7 +882,8 @@ function M.compile(p)
   if type(p) ~= "string" then
     error(("seccomp: a profile is a name, a file or a table, not %s"):format(type(p)), 2)
   end
-  local bpf = by_name[p]
+  local key = file_key(p, opts)
+  local bpf = by_name[key]
   if bpf then return bpf end
   local cache = builders[p] and cache_path(p)
   if cache then
@@ -862,19 +896,19 @@ function M.compile(p)
   local profile
   if builders[p] then
     profile = M.profiles[p]
-  elseif p:find("/", 1, true) or p:match("%.lua$") then
+  elseif p:find("/", 1, true) or p:match("%.lua$") or p:match("%.json$") then
     -- load_file's message names the file; a position in this module
     -- (its level 2) would tell the operator nothing
-    local ok, v = pcall(M.load_file, p)
+    local ok, v = pcall(M.load_file, p, opts)
     if not ok then error(v, 0) end
     profile = v
   else
-    error(("seccomp: unknown profile '%s' (valid: default strict isolate none or FILE.lua)"):format(p), 2)
+    error(("seccomp: unknown profile '%s' (valid: default strict isolate none, FILE.lua or FILE.json)"):format(p), 2)
   end
   local err, code
   bpf, err, code = compile_table(profile, p)
   if not bpf then return nil, err, code end
-  by_name[p] = bpf
+  by_name[key] = bpf
   if cache then write_cache(cache, bpf) end
   return bpf
 end
@@ -885,7 +919,8 @@ local prepared = setmetatable({}, { __mode = "k" })
 -- A FILE.lua profile whose rules have handlers, as the table it returned
 -- (its functions are the handlers); anything else as given.
 local function with_handlers(p)
-  if type(p) ~= "string" or builders[p] or p == "none"
+  -- (a JSON profile has no handlers: a JSON file cannot name a function)
+  if type(p) ~= "string" or builders[p] or p == "none" or p:match("%.json$")
       or not (p:find("/", 1, true) or p:match("%.lua$")) then
     return p
   end
@@ -1012,23 +1047,23 @@ local function layered_side(p)
 end
 
 --- A profile's compiled programs and handlers: what a start needs.
--- @param p as for M.compile
+-- @param p, opts as for M.compile
 -- @treturn[1] table { bpf = the main program (nil for "none"), notify =
 --   the handlers' program, handlers = { NAME = fn }, default = fn, names =
 --   the handled names, sorted, "*" first for a default handler } (the last
 --   four nil without handlers)
 -- @return[2] nil, message, errno (as M.compile)
-function M.prepare(p)
+function M.prepare(p, opts)
   p = with_handlers(p)
   if type(p) == "table" and p.layers then
     local ok, verr = M.validate(p)
     if not ok then error(verr, 2) end
-    local bpf, err, code = M.compile(with_handlers(p.layers[1]))
+    local bpf, err, code = M.compile(with_handlers(p.layers[1]), opts)
     if err then return nil, err, code end
     local out = { bpf = bpf, layers = {} }
     for i = 2, #p.layers do
       local b
-      b, err, code = M.compile(with_handlers(p.layers[i]))
+      b, err, code = M.compile(with_handlers(p.layers[i]), opts)
       if err then return nil, err, code end
       out.layers[#out.layers + 1] = b
     end
@@ -1041,7 +1076,7 @@ function M.prepare(p)
     end
     return out
   end
-  local bpf, err, code = M.compile(p)
+  local bpf, err, code = M.compile(p, opts)
   if err then return nil, err, code end
   if not M.has_handlers(p) then return { bpf = bpf } end
   local side

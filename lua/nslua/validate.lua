@@ -1069,12 +1069,12 @@ function Checker:seccomp(spec)
   local v = spec.seccomp
   if v == nil then return "default" end
   if v == "default" or v == "strict" or v == "isolate" or v == "none" then return v end
-  if type(v) == "string" and v:match("%.lua$") and not v:find("%z") then
+  if type(v) == "string" and (v:match("%.lua$") or v:match("%.json$")) and not v:find("%z") then
     return v
   end
   if type(v) ~= "table" then
     self:add("seccomp", "must be \"default\", \"strict\", \"isolate\", \"none\", " ..
-      "a .lua file or a profile table")
+      "a .lua or .json file or a profile table")
     return "default"
   end
   -- The profile's schema belongs to nslua.seccomp: one checker, one place.

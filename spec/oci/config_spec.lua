@@ -855,6 +855,25 @@ describe("nslua.oci.config", function()
       assert.same({ errno = 1 }, spec.seccomp.syscalls[1].action)
     end)
 
+    it("Docker's includes/excludes read process.capabilities.bounding; unknown members are ignored", function()
+      local function rules(bounding)
+        local spec = assert_ok(with(function(c)
+          c.process.capabilities.bounding = bounding
+          c.linux.seccomp = { defaultAction = "SCMP_ACT_ERRNO", vendorExtension = true, syscalls = {
+            { names = { "unshare" }, action = "SCMP_ACT_ALLOW", includes = { caps = { "CAP_SYS_ADMIN" } } },
+            { names = { "clone3" }, action = "SCMP_ACT_ERRNO", errnoRet = 38,
+              excludes = { caps = { "CAP_SYS_ADMIN" } } } } }
+        end))
+        return spec.seccomp.syscalls
+      end
+      local s = rules({ "CAP_KILL" })
+      assert.equal(1, #s)
+      assert.same({ "clone3" }, s[1].names)
+      s = rules({ "CAP_KILL", "CAP_SYS_ADMIN" })
+      assert.equal(1, #s)
+      assert.same({ "unshare" }, s[1].names)
+    end)
+
     -- podman's profile is Docker's format (archMap, includes/excludes by
     -- arch and capability); podman hands the runtime its OCI form.  This is
     -- that step, for x86_64 and podman's default capabilities.

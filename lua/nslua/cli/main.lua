@@ -1,6 +1,6 @@
 --- nslua.cli.main: main(argv) of the `nslua` command (testable: returns the exit code).
 --   nslua FILE.lua [ARGS...]      run a recipe file (an ARG with '/' or ending in .lua)
---   nslua SUBCOMMAND [ARGS...]    run | exec | explain | ps | gc | doctor | help
+--   nslua SUBCOMMAND [ARGS...]    run | exec | explain | ps | gc | doctor | seccomp | help
 --   nslua NAME [ARGS...]          run a built-in recipe (lua/nslua/recipes/NAME.lua)
 -- Each subcommand is a module nslua.cli.<name> with main(args); this one
 -- dispatches, and holds what several of them share: messages, usage
@@ -17,7 +17,8 @@ M.EXIT_FAIL = report.EXIT_FAIL
 --- The subcommands: each but help (answered here) is the module
 -- nslua.cli.<name> with main(args).  No recipe may share one of these names.
 M.SUBCOMMANDS = { run = true, exec = true, explain = true, ps = true, gc = true,
-                  doctor = true, help = true, bwrap = true, isolate = true, oci = true }
+                  doctor = true, help = true, bwrap = true, isolate = true, oci = true,
+                  seccomp = true }
 
 --- Write "nslua: <message>" to stderr.
 function M.eprintf(fmt, ...)
@@ -174,6 +175,8 @@ Usage: nslua FILE.lua [ARGS...]       run a recipe file
        nslua ps [--json]              list containers
        nslua gc                       remove what dead nslua processes left behind
        nslua doctor [--json]          check this host
+       nslua seccomp convert FILE.json [--caps LIST]
+                                      a Docker/OCI seccomp profile as nslua's Lua table
        nslua help | --help | --version
 
 `nslua run --help` lists the sandbox options.

@@ -85,7 +85,7 @@ local OPTIONS = {
   { "--nofile", "RLIMIT_NOFILE." },
   { "--rlimit", ("NAME=VALUE (%s)."):format(table.concat(limits.RLIMIT_KEYS, " ")), many = true },
   { "--caps", "Capabilities to keep: a comma list, or all." },
-  { "--seccomp", "default | strict | isolate | none | FILE.lua" },
+  { "--seccomp", "default | strict | isolate | none | FILE.lua | FILE.json" },
   { "--stdin", "Read stdin from FILE (null for /dev/null)." },
   { "--stdout", "Write stdout to FILE." },
   { "--stderr", "Write stderr to FILE (stdout: a dup of the command's stdout)." },

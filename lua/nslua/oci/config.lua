@@ -5,8 +5,9 @@
 -- it into one spec for the one executor (DESIGN "Front ends"), `default`
 -- is what `runc spec [--rootless]` writes and `features` what `runc
 -- features` prints.  A front end is a pure function: nothing here touches
--- the kernel (the caller's ids for `default(true)` and libseccomp's syscall
--- table are the only things read from the system).
+-- the kernel (the caller's ids for `default(true)`, libseccomp's syscall
+-- table, and the native arch and kernel release that Docker's seccomp
+-- includes/excludes test are the only things read from the system).
 --
 -- Every problem names its JSON path, with array indexes counted from 0 as
 -- jq and the OCI tools count them: `mounts[3].destination: must be an
@@ -15,6 +16,7 @@
 local cjson = require "cjson"
 local limits = require "nslua.limits"
 local validate = require "nslua.validate"
+local jsonpath = require "nslua.jsonpath"
 
 local M = {}
 
@@ -26,66 +28,18 @@ M.OCI_VERSION_MAX = "1.2.0"
 M.SPEC_VERSION = "1.0.2-dev"
 
 --- The first index of a JSON array in messages (jq's).
-M.INDEX_BASE = 0
+M.INDEX_BASE = jsonpath.INDEX_BASE
 
 local NULL <const> = cjson.null
 local U32 <const> = 0xffffffff
 
 -- ------------------------------------------------------------ helpers
 
--- A JSON value with null read as absent.
-local function get(t, k)
-  local v = t[k]
-  if v == NULL then return nil end
-  return v
-end
-
-local function at(base, i)
-  return ("%s[%d]"):format(base, i - 1 + M.INDEX_BASE)
-end
-
-local function field(base, k)
-  return base == "" and k or base .. "." .. k
-end
-
-local function is_object(v)
-  if type(v) ~= "table" then return false end
-  for k in pairs(v) do
-    if type(k) ~= "string" then return false end
-  end
-  return true
-end
-
-local function is_array(v)
-  return type(v) == "table" and validate.is_list(v)
-end
-
--- An integer from a JSON number (lua-cjson decodes every number as a
--- float), or nil.
-local function as_int(v)
-  if math.type(v) == "integer" then return v end
-  if math.type(v) == "float" then return math.tointeger(v) end
-  return nil
-end
-
--- A uint64 from a JSON number as the kernel would read its bits: values
--- from 2^63 wrap to negative Lua integers.  lua-cjson reads numbers as
--- doubles, so above 2^53 they lose precision; 18446744073709551615 reads
--- as 2^64 and stands for the all-ones value it was.
--- (cjson.encode keeps 14 digits: 2^64-1 comes back as 1.844674407371e+19,
--- which is read as all ones too.)
-local TWO63 <const> = 2.0 ^ 63
-local TWO64 <const> = 2.0 ^ 64
-local ALL_ONES_MAX <const> = 1.844674407371e19
-local function as_u64(v)
-  local n = as_int(v)
-  if n then return n >= 0 and n or nil end
-  if math.type(v) == "float" and v >= TWO63 and v <= ALL_ONES_MAX and v == math.floor(v) then
-    if v >= TWO64 then return -1 end
-    return math.tointeger(v - TWO64)
-  end
-  return nil
-end
+-- The JSON reading helpers and the problem collector are nslua.jsonpath's
+-- (shared with nslua.seccomp_json).
+local get, at, field = jsonpath.get, jsonpath.at, jsonpath.field
+local is_object, is_array, as_int = jsonpath.is_object, jsonpath.is_array, jsonpath.as_int
+local TWO63, ALL_ONES_MAX = jsonpath.TWO63, jsonpath.ALL_ONES_MAX
 
 local function deep_copy(v)
   if v == NULL then return nil end
@@ -111,81 +65,10 @@ local function join_path(dir, p)
   return (dir:gsub("/+$", "")) .. "/" .. p:gsub("^%./", "")
 end
 
--- The collector: every problem as "path: message", in document order.
-local Conv = {}
+-- The collector: every problem as "path: message", in document order
+-- (add, object, array, string, boolean, integer, strings: jsonpath.Reader's).
+local Conv = setmetatable({}, { __index = jsonpath.Reader })
 Conv.__index = Conv
-
-function Conv:add(path, fmt, ...)
-  self.errors[#self.errors + 1] = path .. ": " .. fmt:format(...)
-end
-
--- t[k] as a JSON object (or absent), with the problem added otherwise.
-function Conv:object(t, k, base)
-  local v = get(t, k)
-  if v == nil then return nil end
-  if not is_object(v) then
-    self:add(field(base, k), "must be an object")
-    return nil
-  end
-  return v
-end
-
-function Conv:array(t, k, base)
-  local v = get(t, k)
-  if v == nil then return nil end
-  if not is_array(v) then
-    self:add(field(base, k), "must be an array")
-    return nil
-  end
-  return v
-end
-
-function Conv:string(t, k, base, nonempty)
-  local v = get(t, k)
-  if v == nil then return nil end
-  if type(v) ~= "string" or v:find("%z") or (nonempty and v == "") then
-    self:add(field(base, k), nonempty and "must be a non-empty string" or "must be a string")
-    return nil
-  end
-  return v
-end
-
-function Conv:boolean(t, k, base)
-  local v = get(t, k)
-  if v == nil then return nil end
-  if type(v) ~= "boolean" then
-    self:add(field(base, k), "must be a boolean")
-    return nil
-  end
-  return v
-end
-
--- An integer in [min, max] at t[k] (or absent).
-function Conv:integer(t, k, base, min, max)
-  local v = get(t, k)
-  if v == nil then return nil end
-  local n = as_int(v)
-  if not n or n < min or n > max then
-    self:add(field(base, k), "must be an integer in %d..%d", min, max)
-    return nil
-  end
-  return n
-end
-
--- An array of strings at t[k] (or absent) as a new list.
-function Conv:strings(t, k, base)
-  local v = self:array(t, k, base)
-  if v == nil then return nil end
-  local out = {}
-  for i, s in ipairs(v) do
-    if type(s) ~= "string" or s:find("%z") then
-      self:add(at(field(base, k), i), "must be a string")
-    else
-      out[#out + 1] = s
-    end
-  end
-  return out
-end
 
 -- A Linux security label of LSM 'lsm' ("selinux" or "apparmor"): nslua
 -- applies none.  Refused where the host enforces that LSM; where it does
@@ -967,108 +850,21 @@ end
 
 -- ------------------------------------------------------------ seccomp
 
---- OCI seccomp actions and nslua's.  SCMP_ACT_KILL is libseccomp's
--- KILL_THREAD, as runc reads it.
-M.SECCOMP_ACTIONS = {
-  SCMP_ACT_ALLOW = "allow", SCMP_ACT_ERRNO = "errno", SCMP_ACT_KILL = "kill_thread",
-  SCMP_ACT_KILL_THREAD = "kill_thread", SCMP_ACT_KILL_PROCESS = "kill_process",
-  SCMP_ACT_TRAP = "trap", SCMP_ACT_TRACE = "trace", SCMP_ACT_LOG = "log",
-}
-M.SECCOMP_OPS = {
-  SCMP_CMP_NE = "ne", SCMP_CMP_LT = "lt", SCMP_CMP_LE = "le", SCMP_CMP_EQ = "eq",
-  SCMP_CMP_GE = "ge", SCMP_CMP_GT = "gt", SCMP_CMP_MASKED_EQ = "masked_eq",
-}
-M.SECCOMP_ARCHES = {
-  "x86", "x86_64", "x32", "arm", "aarch64", "mips", "mips64", "mips64n32", "mipsel",
-  "mipsel64", "mipsel64n32", "ppc", "ppc64", "ppc64le", "s390", "s390x", "parisc",
-  "parisc64", "riscv64",
-}
-local ARCH_SET = set(M.SECCOMP_ARCHES)
---- Filter flags: accepted, not applied (none of them makes the filter
--- deny less; SPEC_ALLOW would weaken the mitigation nslua keeps).
-M.SECCOMP_FLAGS = {
-  "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-  "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
-}
-local FLAG_SET = set(M.SECCOMP_FLAGS)
+-- linux.seccomp is converted by nslua.seccomp_json, the converter of
+-- Docker's and the OCI format (`--seccomp FILE.json` uses it too); its
+-- tables are the ones `features` names.
+local seccomp_json = require "nslua.seccomp_json"
+M.SECCOMP_ACTIONS = seccomp_json.ACTIONS
+M.SECCOMP_OPS = seccomp_json.OPS
+M.SECCOMP_ARCHES = seccomp_json.ARCHES
+M.SECCOMP_FLAGS = seccomp_json.FLAGS
 
--- libseccomp knows the name, on any arch (seccomp.lua's own test).
-local resolve
-local function known_syscall(name)
-  if resolve == nil then
-    local ok, core = pcall(require, "nslua.core")
-    resolve = ok and core.seccomp.resolve or false
+local function notify_message(listener)
+  if listener then
+    return "nslua-oci cannot hand seccomp notifications to linux.seccomp.listenerPath yet "
+      .. "(remove SCMP_ACT_NOTIFY, or use runc)"
   end
-  if not resolve then return true end
-  if resolve(name) then return true end
-  for _, a in ipairs(M.SECCOMP_ARCHES) do
-    local ok, nr = pcall(resolve, name, a)
-    if ok and nr then return true end
-  end
-  return false
-end
-
--- An OCI action (with its errnoRet) as an nslua action, or nil.
-function Conv:sc_action(t, k, base, errno_key)
-  local p = field(base, k)
-  local a = get(t, k)
-  local ret = self:integer(t, errno_key, base, 0, 4095)
-  if type(a) ~= "string" then
-    self:add(p, "must be a string (SCMP_ACT_...)")
-    return nil
-  end
-  if a == "SCMP_ACT_NOTIFY" then
-    if self.sc_listener then
-      self:add(p, "nslua-oci cannot hand seccomp notifications to linux.seccomp.listenerPath yet "
-        .. "(remove SCMP_ACT_NOTIFY, or use runc)")
-    else
-      self:add(p, "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
-    end
-    return nil
-  end
-  local act = M.SECCOMP_ACTIONS[a]
-  if not act then
-    self:add(p, "unknown action %q", a)
-    return nil
-  end
-  if act == "errno" then return { errno = ret or 1 } end
-  if act == "trace" then return { trace = ret or 1 } end
-  if ret ~= nil then
-    self:add(field(base, errno_key), "applies to SCMP_ACT_ERRNO and SCMP_ACT_TRACE only")
-  end
-  return act
-end
-
-local function allows(a)
-  return a == "allow" or a == "log"
-end
-
-function Conv:sc_args(list, p)
-  local out = {}
-  for j, c in ipairs(list) do
-    local cp = at(p, j)
-    if not is_object(c) then
-      self:add(cp, "must be an object")
-    else
-      local index = self:integer(c, "index", cp, 0, 5)
-      if get(c, "index") == nil then self:add(cp .. ".index", "is required") end
-      local op = get(c, "op")
-      local nop = type(op) == "string" and M.SECCOMP_OPS[op]
-      if not nop then self:add(cp .. ".op", "unknown operator %s", limits.show(op)) end
-      local value, two = as_u64(get(c, "value")), as_u64(get(c, "valueTwo") or 0)
-      if value == nil then self:add(cp .. ".value", "must be an integer in 0..2^64-1") end
-      if two == nil then self:add(cp .. ".valueTwo", "must be an integer in 0..2^64-1") end
-      if index and nop and value and two then
-        if nop == "masked_eq" then
-          -- libseccomp's MakeCondition: value is the mask, valueTwo the datum
-          out[#out + 1] = { index = index, op = nop, mask = value, value = two }
-        else
-          out[#out + 1] = { index = index, op = nop, value = value }
-        end
-      end
-    end
-  end
-  return out
+  return "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath"
 end
 
 function Conv:seccomp(linux, spec)
@@ -1077,79 +873,12 @@ function Conv:seccomp(linux, spec)
     spec.seccomp = "none"
     return
   end
-  local base = "linux.seccomp"
-  local listener = self:string(s, "listenerPath", base)
-  if listener and listener ~= "" then
-    if not is_abs(listener) then self:add(base .. ".listenerPath", "must be an absolute path") end
-    self.sc_listener = listener
-  end
-  self:string(s, "listenerMetadata", base)
-  local default = self:sc_action(s, "defaultAction", base, "defaultErrnoRet")
-  local profile = { default = default, syscalls = {} }
-  if default and not allows(default) then profile.unknown_above = "enosys" end
-  local arches = self:array(s, "architectures", base)
-  if arches then
-    profile.arches = { "native" }
-    for i, a in ipairs(arches) do
-      local n = type(a) == "string" and a:match("^SCMP_ARCH_(.+)$")
-      n = n and n:lower()
-      if not n or not ARCH_SET[n] then
-        self:add(at(base .. ".architectures", i), "unknown architecture %s", limits.show(a))
-      else
-        profile.arches[#profile.arches + 1] = n
-      end
-    end
-  end
-  for i, f in ipairs(self:array(s, "flags", base) or {}) do
-    if not FLAG_SET[f] then self:add(at(base .. ".flags", i), "unknown flag %s", limits.show(f)) end
-  end
-  for i, e in ipairs(self:array(s, "syscalls", base) or {}) do
-    local p = at(base .. ".syscalls", i)
-    if not is_object(e) then
-      self:add(p, "must be an object")
-    else
-      local names = self:strings(e, "names", p)
-      if names == nil or #names == 0 then
-        self:add(p .. ".names", "must be a non-empty array of strings")
-        names = {}
-      end
-      local act = self:sc_action(e, "action", p, "errnoRet")
-      local args = self:sc_args(self:array(e, "args", p) or {}, p .. ".args")
-      if act and default then
-        local keep = {}
-        for j, n in ipairs(names) do
-          if known_syscall(n) then
-            keep[#keep + 1] = n
-          elseif allows(default) and not allows(act) then
-            -- runc skips a name libseccomp cannot resolve; under an allowing
-            -- default that would turn this deny rule into an allow
-            self:add(at(p .. ".names", j), "unknown syscall %q (a deny rule nslua cannot apply)", n)
-          end
-        end
-        local by_index, split = {}, false
-        for _, c in ipairs(args) do
-          if by_index[c.index] then split = true end
-          by_index[c.index] = true
-        end
-        if #keep > 0 then
-          if split then
-            -- runc: conditions on the same argument become separate rules
-            for _, c in ipairs(args) do
-              profile.syscalls[#profile.syscalls + 1] = { names = keep, action = act, args = { c } }
-            end
-          else
-            profile.syscalls[#profile.syscalls + 1] = { names = keep, action = act,
-                                                        args = #args > 0 and args or nil }
-          end
-        end
-      end
-    end
-  end
-  -- rules with the default action only document (seccomp.lua): kept
-  local ok, err = require("nslua.seccomp").validate(profile)
-  if not ok and default then
-    self:add(base, "%s", (err:gsub("^seccomp", "converted profile")))
-  end
+  -- as runc, unknown members are ignored; Docker's includes/excludes (not
+  -- OCI fields) are read against the process's bounding set
+  local caps = type(spec.caps) == "table" and (spec.caps.bounding or spec.caps) or {}
+  local profile, errors = seccomp_json.convert(s, { base = "linux.seccomp", strict = false,
+    caps = caps, notify = notify_message })
+  for _, e in ipairs(errors) do self.errors[#self.errors + 1] = e end
   spec.seccomp = profile
 end
 
