@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -14,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <poll.h>
 #include <sched.h>
@@ -213,15 +215,19 @@ static FILE *open_status (pid_t pid) {
   return fopen(path, "re");
 }
 
-/* The target's fs ids and umask from its status file (ids as the opener's
-** user namespace sees them), which it closes; 0 or errno. */
-static int read_fsids (FILE *f, uid_t *uid, gid_t *gid, mode_t *mask) {
+/* The target's fs ids, umask and effective capabilities from its status
+** file (ids as the opener's user namespace sees them; caps may be NULL),
+** which it closes; 0 or errno. */
+static int read_ids (FILE *f, uid_t *uid, gid_t *gid, mode_t *mask, uint64_t *caps) {
   char line[256];
   int found = 0;
   while (fgets(line, sizeof line, f) != NULL) {
     unsigned long a, b, c, d;
+    unsigned long long e;
     unsigned int m;
-    if (sscanf(line, "Umask: %o", &m) == 1) {
+    if (caps != NULL && sscanf(line, "CapEff: %llx", &e) == 1) {
+      *caps = (uint64_t)e;
+    } else if (sscanf(line, "Umask: %o", &m) == 1) {
       *mask = (mode_t)(m & 0777);
     } else if (sscanf(line, "Uid: %lu %lu %lu %lu", &a, &b, &c, &d) == 4) {
       *uid = (uid_t)d;
@@ -267,26 +273,62 @@ static int open2 (int dfd, const char *path, uint64_t flags, uint64_t mode, uint
   return (int)syscall(SYS_openat2, dfd, path, &how, sizeof how);
 }
 
-/* Credentials of the target for one call: fs ids, no supplementary groups
-** and its umask, when we are root (a rootless nslua is the target's uid). */
+/* Credentials of the target for one call: fs ids, no supplementary
+** groups, its umask, and no effective capability it lacks, when we are
+** root (a rootless nslua is the target's uid and holds no capability on
+** the host).  setfsuid to a non-zero id drops the file capabilities by
+** itself; a target that is host uid 0 (user = "host") keeps only its own. */
 typedef struct {
   int active;
   gid_t *groups;
   int ngroups;
   mode_t mask;
+  struct __user_cap_data_struct caps[2];
 } as_target;
+
+static int capget2 (struct __user_cap_data_struct *d) {
+  struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  return (int)syscall(SYS_capget, &h, d);
+}
+
+static int capset2 (const struct __user_cap_data_struct *d) {
+  struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  return (int)syscall(SYS_capset, &h, d);
+}
+
+static void back_to_us (as_target *t) {
+  umask(t->mask);
+  if (!t->active)
+    return;
+  t->active = 0;
+  /* cannot fail for root; never go on with the wrong caps, ids or groups */
+  if (capset2(t->caps) != 0)
+    abort();
+  (void)syscall(SYS_setfsuid, 0);
+  (void)syscall(SYS_setfsgid, 0);
+  if (syscall(SYS_setgroups, (size_t)t->ngroups, t->groups) != 0)
+    abort();
+  free(t->groups);
+}
 
 static int become_target (as_target *t, FILE *status) {
   uid_t uid = 0;
   gid_t gid = 0;
   mode_t mask = 022;
+  uint64_t eff = 0;
+  struct __user_cap_data_struct less[2];
   int err;
   memset(t, 0, sizeof *t);
-  if ((err = read_fsids(status, &uid, &gid, &mask)) != 0)
+  if ((err = read_ids(status, &uid, &gid, &mask, &eff)) != 0)
     return err;
   t->mask = umask(mask);
   if (geteuid() != 0)
     return 0;
+  if (capget2(t->caps) != 0) {
+    err = errno;
+    umask(t->mask);
+    return err;
+  }
   if ((t->ngroups = getgroups(0, NULL)) < 0 ||
       (t->groups = malloc(sizeof *t->groups * (size_t)(t->ngroups + 1))) == NULL ||
       (t->ngroups = getgroups(t->ngroups, t->groups)) < 0) {
@@ -306,20 +348,18 @@ static int become_target (as_target *t, FILE *status) {
   (void)syscall(SYS_setfsgid, gid);
   (void)syscall(SYS_setfsuid, uid);
   t->active = 1;
+  /* last: the changes above need CAP_SETGID and CAP_SETUID */
+  memcpy(less, t->caps, sizeof less);
+  less[0].effective &= (uint32_t)eff;
+  less[1].effective &= (uint32_t)(eff >> 32);
+  if (capset2(less) != 0) {
+    err = errno;
+    back_to_us(t);
+    return err;
+  }
   return 0;
 }
 
-static void back_to_us (as_target *t) {
-  umask(t->mask);
-  if (!t->active)
-    return;
-  (void)syscall(SYS_setfsuid, 0);
-  (void)syscall(SYS_setfsgid, 0);
-  /* cannot fail for root; never go on with the wrong groups */
-  if (syscall(SYS_setgroups, (size_t)t->ngroups, t->groups) != 0)
-    abort();
-  free(t->groups);
-}
 
 /*
 ** notify.open(listener, id, pid, path, flags, mode [, beneath])
@@ -347,6 +387,7 @@ static int notify_open (lua_State *L) {
   size_t blen = 0;
   FILE *status;
   as_target t;
+  uint64_t how_flags;
   luaL_argcheck(L, path[0] == '/', 4, "must be an absolute path");
   luaL_argcheck(L, mode >= 0 && mode <= 07777, 6, "must be a mode");
   if (beneath != NULL) {
@@ -371,8 +412,11 @@ static int notify_open (lua_State *L) {
     close(rfd);
     return nslua_fail(L, err, "read", "status");
   }
+  /* never our controlling terminal; never blocking nslua (a FIFO without
+  ** a reader, a lease being broken): the answer must come at once */
+  how_flags = (uint64_t)flags | O_NOCTTY | O_NONBLOCK;
   if (beneath == NULL) {
-    if ((fd = open2(rfd, path, (uint64_t)flags, (uint64_t)mode,
+    if ((fd = open2(rfd, path, how_flags, (uint64_t)mode,
                     RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)) < 0)
       err = errno;
   } else {
@@ -385,7 +429,7 @@ static int notify_open (lua_State *L) {
     else if ((dfd = open2(rfd, dir, O_PATH | O_DIRECTORY, 0,
                           RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)) < 0)
       err = errno;
-    else if ((fd = open2(dfd, *rest ? rest : ".", (uint64_t)flags, (uint64_t)mode,
+    else if ((fd = open2(dfd, *rest ? rest : ".", how_flags, (uint64_t)mode,
                          RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)) < 0)
       err = errno;
     free(dir);
@@ -397,14 +441,33 @@ static int notify_open (lua_State *L) {
   if (fd < 0)
     return nslua_fail(L, err, "openat2", path);
   *box = fd;
+  {
+    struct stat st;
+    /* /dev/tty would be nslua's own controlling terminal (the open ran
+    ** here): the target gets what it has without one */
+    if (fstat(fd, &st) != 0)
+      return nslua_fail(L, errno, "fstat", path);
+    if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 5 && minor(st.st_rdev) == 0)
+      return nslua_fail(L, ENXIO, "openat2", path);
+    /* the open itself never blocked (a FIFO, a lease): the fd blocks as asked */
+    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+      return nslua_fail(L, errno, "fcntl", path);
+  }
   return 1;
 }
 
 /* A dup of the target's fd 'tfd' (pidfd_getfd: ptrace access to it,
 ** which its parent's owner has), through a pidfd opened before the
 ** request is checked; -1 with errno set (ESRCH: no longer pending). */
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
 static int target_fd (int listener, uint64_t id, pid_t pid, int tfd) {
-  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), fd, err;
+  /* the request names a thread: PIDFD_THREAD (Linux 6.9) takes any */
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, PIDFD_THREAD), fd, err;
+  if (pidfd < 0 && errno == EINVAL)
+    pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (pidfd < 0)
     return -1;
   if ((err = pinned(listener, id)) != 0) {
@@ -505,16 +568,43 @@ static int notify_connect (lua_State *L) {
   return 1;
 }
 
+/* fsconfig of each "key=value" (or "flag") of 'data' (comma-separated); 0 or errno. */
+static int fs_options (int fs, const char *data) {
+  char buf[512], *save = NULL, *opt;
+  if (data == NULL)
+    return 0;
+  if (strlen(data) >= sizeof buf)
+    return EINVAL;
+  strcpy(buf, data);
+  for (opt = strtok_r(buf, ",", &save); opt != NULL; opt = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(opt, '=');
+    int rc;
+    if (eq != NULL) {
+      *eq = '\0';
+      rc = (int)syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, opt, eq + 1, 0);
+    } else {
+      rc = (int)syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, opt, NULL, 0);
+    }
+    if (rc != 0)
+      return errno;
+  }
+  return 0;
+}
+
 /*
 ** notify.mount(listener, id, pid, target, fstype, flags, data)
 **   -> true | nil, msg, errno
 ** Mounts a new 'fstype' (no source: tmpfs, ramfs, mqueue...) on 'target'
-** in the target's mount namespace, from a child that joins its user
-** namespace (when we are not root) and its mount namespace: the path is
-** resolved there, against the namespace's root, so nothing on the host
-** can be named.  flags is mount(2)'s integer flags; nosuid and nodev are
-** always added, and the new root belongs to the target's fs ids (uid=,
-** gid= after 'data').  The handler decides what may be mounted.
+** in the target's mount namespace.  'target' (absolute, as the target
+** sees it) is resolved here, in the target's root with RESOLVE_IN_ROOT |
+** RESOLVE_NO_SYMLINKS: no symlink and no "..", so the directory is the
+** path the handler checked, and never one on the host (a chrooted
+** target's root is its own).  A child joins the target's user namespace
+** (when we are not root) and mount namespace, makes the filesystem
+** (fsopen, the options of 'data', the target's fs ids as uid= and gid=)
+** and moves it onto that directory.  flags: mount(2)'s MS_RDONLY,
+** MS_NOEXEC, MS_NOATIME, MS_NODIRATIME are kept; nosuid and nodev always.
+** The handler decides what may be mounted.
 */
 static int notify_mount (lua_State *L) {
   int listener;
@@ -525,57 +615,79 @@ static int notify_mount (lua_State *L) {
   lua_Integer flags = luaL_checkinteger(L, 6);
   const char *data = luaL_optstring(L, 7, NULL);
   char path[64];
-  int userns = -1, mntns, st, err = 0;
+  int userns = -1, mntns = -1, rfd = -1, dfd = -1, st, err = 0;
   pid_t child;
   luaL_argcheck(L, target[0] == '/', 4, "must be an absolute path");
+  snprintf(path, sizeof path, "/proc/%d/root", (int)pid);
+  if ((rfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+    return nslua_fail(L, errno, "open", path);
+  dfd = open2(rfd, target, O_PATH | O_DIRECTORY, 0, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+  err = dfd < 0 ? errno : 0;
+  close(rfd);
+  if (err != 0)
+    return nslua_fail(L, err, "openat2", target);
   snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
   if ((mntns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-    return nslua_fail(L, errno, "open", path);
-  if (geteuid() != 0) {
+    err = errno;
+  if (err == 0 && geteuid() != 0) {
     snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
-    if ((userns = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+    if ((userns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
       err = errno;
-      close(mntns);
-      return nslua_fail(L, err, "open", path);
-    }
   }
-  if ((err = pinned(listener, id)) != 0) {
-    close(mntns);
-    if (userns >= 0)
-      close(userns);
+  if (err == 0)
+    err = pinned(listener, id);
+  if (err != 0) {
+    close(dfd);
+    if (mntns >= 0)
+      close(mntns);
     return nslua_fail(L, err, "mount", target);
   }
   child = fork();
   if (child == 0) {
-    unsigned long f = ((unsigned long)flags & ~(unsigned long)(MS_BIND | MS_MOVE | MS_REMOUNT |
-                        MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE)) | MS_NOSUID | MS_NODEV;
-    char opts[512];
+    unsigned int attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    char ids[64];
     uid_t uid = 0;
     gid_t gid = 0;
     mode_t mask = 0;
     FILE *status;
-    int n;
+    int fs, mnt, e;
+    if (flags & MS_RDONLY)
+      attr |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOEXEC)
+      attr |= MOUNT_ATTR_NOEXEC;
+    if (flags & MS_NOATIME)
+      attr |= MOUNT_ATTR_NOATIME;
+    if (flags & MS_NODIRATIME)
+      attr |= MOUNT_ATTR_NODIRATIME;
     if (userns >= 0 && setns(userns, CLONE_NEWUSER) != 0)
       _exit(errno & 0xff);
     /* owned by the target: its ids as seen from the user namespace the
     ** options are read in (ours, after the join), from our /proc (the
     ** target's mount namespace has its own), then the request checked
     ** again: the file read was the target's */
-    if ((status = open_status(pid)) == NULL || read_fsids(status, &uid, &gid, &mask) != 0 ||
+    if ((status = open_status(pid)) == NULL || read_ids(status, &uid, &gid, &mask, NULL) != 0 ||
         pinned(listener, id) != 0)
       _exit(ESRCH);
     if (setns(mntns, CLONE_NEWNS) != 0)
       _exit(errno & 0xff);
-    n = snprintf(opts, sizeof opts, "%s%suid=%u,gid=%u", data ? data : "", data && *data ? "," : "",
-                 (unsigned)uid, (unsigned)gid);
-    if (n < 0 || (size_t)n >= sizeof opts)
-      _exit(EINVAL);
-    if (mount(fstype, target, fstype, f, opts) != 0)
+    if ((fs = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC)) < 0)
+      _exit(errno & 0xff);
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", fstype, 0) != 0)
+      _exit(errno & 0xff);
+    snprintf(ids, sizeof ids, "uid=%u,gid=%u", (unsigned)uid, (unsigned)gid);
+    if ((e = fs_options(fs, data)) != 0 || (e = fs_options(fs, ids)) != 0)
+      _exit(e & 0xff);
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0)
+      _exit(errno & 0xff);
+    if ((mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attr)) < 0)
+      _exit(errno & 0xff);
+    if (syscall(SYS_move_mount, mnt, "", dfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
       _exit(errno & 0xff);
     _exit(0);
   }
   if (child < 0)
     err = errno;
+  close(dfd);
   close(mntns);
   if (userns >= 0)
     close(userns);
@@ -589,6 +701,17 @@ static int notify_mount (lua_State *L) {
   if (WEXITSTATUS(st) != 0)
     return nslua_fail(L, WEXITSTATUS(st), "mount", target);
   return nslua_ok(L);
+}
+
+/* notify.sock_domain(fd) -> AF_* number | nil, msg, errno (SO_DOMAIN:
+** read from the socket itself, never from a target's memory) */
+static int notify_sock_domain (lua_State *L) {
+  int fd = nslua_checkfd(L, 1), dom = 0;
+  socklen_t len = sizeof dom;
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) != 0)
+    return nslua_fail(L, errno, "getsockopt", "SO_DOMAIN");
+  lua_pushinteger(L, dom);
+  return 1;
 }
 
 /* notify.syscall_name(arch, nr) -> string | nil  (libseccomp's name for a
@@ -616,6 +739,7 @@ static const luaL_Reg notify_funcs[] = {
   {"read", notify_read},
   {"recv", notify_recv},
   {"send", notify_send},
+  {"sock_domain", notify_sock_domain},
   {"sync_wakeup", notify_sync_wakeup},
   {"syscall_name", notify_syscall_name},
   {"valid", notify_valid},

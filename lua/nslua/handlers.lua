@@ -6,8 +6,8 @@
 -- the handler never answers true after reading a pointer argument.
 --
 --   readonly { writable = { DIR, ... }, devices = true, base = "default" }
---   connect_only { allow = { "192.0.2.1:80", "[2001:db8::1]:443", "203.0.113.0/24:*",
---                            "unix" }, timeout = 10, base = "default" }
+--   connect_only { allow = { "192.0.2.1:80", "[2001:db8::1]:443", "203.0.113.0/24:*" },
+--                  timeout = 10, base = "default" }
 --   mount_tmpfs { targets = { DIR, ... } | nil, size = "16M", base = "default" }
 local core = require "nslua.core"
 
@@ -23,6 +23,8 @@ local O_TRUNC <const> = 0x200
 local O_CLOEXEC <const> = 0x80000
 local O_TMPFILE <const> = 0x410000
 local O_WRONLY <const> = 1
+
+local AF_UNIX <const>, AF_INET <const>, AF_INET6 <const> = 1, 2, 10
 
 local function copy(t)
   local o = {}
@@ -67,8 +69,10 @@ end
 -- the target the fd; elsewhere it fails with EROFS.  openat2 keeps its
 -- flags in memory, so it gets ENOSYS (libc falls back to openat).  The
 -- calls that change the tree without an open (unlink, rename, mkdir,
--- rmdir, link, symlink, chmod, chown, truncate, utimes, xattrs, mknod) fail
--- with EROFS everywhere: they would need an emulation of their own.
+-- rmdir, link, symlink, chmod, chown, truncate, utimes, xattrs, mknod, and
+-- their fd forms fchmod, fchown, fsetxattr) fail with EROFS everywhere:
+-- they would need an emulation of their own; so does bind of a unix
+-- socket (it makes a node).
 -- Existing nodes under /dev open for writing (devices = false: not even
 -- those; O_CREAT is dropped there), and /dev/stdout, /dev/fd/N and
 -- /proc/self/fd/N give the target a copy of its own descriptor (a path
@@ -114,19 +118,31 @@ function M.readonly(opts)
     end,
     openat2 = function() return false, E.ENOSYS end,
   }
+  -- (the 32-bit names too: a base that adds the x86 arch routes them here)
   for _, name in ipairs { "unlink", "unlinkat", "rename", "renameat", "renameat2", "mkdir",
-    "mkdirat", "rmdir", "link", "linkat", "symlink", "symlinkat", "chmod", "fchmodat",
-    "fchmodat2", "chown", "lchown", "fchownat", "truncate", "utime", "utimes", "utimensat",
-    "futimesat", "setxattr", "lsetxattr", "removexattr", "lremovexattr", "mknod", "mknodat" } do
+    "mkdirat", "rmdir", "link", "linkat", "symlink", "symlinkat", "chmod", "fchmod", "fchmodat",
+    "fchmodat2", "chown", "lchown", "fchown", "fchownat", "chown32", "lchown32", "fchown32",
+    "truncate", "truncate64", "utime", "utimes", "utimensat", "utimensat_time64", "futimesat",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "mknod",
+    "mknodat" } do
     n[name] = erofs
+  end
+  -- bind of a unix socket makes a node in the tree: refused for unix
+  -- sockets (the fd's domain is read from the socket, never from memory)
+  n.bind = function(req)
+    local fd = req:getfd(req.args[0] & 0xffffffff)
+    if not fd then return false, E.EBADF end
+    local dom = core.notify.sock_domain(fd)
+    fd:close()
+    if dom == AF_UNIX then return false, E.EROFS end
+    return true
   end
   return { base = opts.base or "default", notify = n,
            comment = "read-only files except " .. table.concat(dirs, " ") }
 end
 
--- "ADDR:PORT", "[ADDR6]:PORT", "NET/BITS:PORT", PORT "*" for any; "unix".
+-- "ADDR:PORT", "[ADDR6]:PORT", "NET/BITS:PORT", PORT "*" for any.
 local function parse_allow(s)
-  if s == "unix" then return { unix = true } end
   local host, port = s:match("^%[([^%]]+)%]:([%d*]+)$")
   if not host then host, port = s:match("^([^:]+):([%d*]+)$") end
   if not host then return nil end
@@ -186,7 +202,6 @@ local function match_prefix(bytes, rule)
   return bytes:byte(full + 1) & mask == rule.bytes:byte(full + 1) & mask
 end
 
-local AF_UNIX <const>, AF_INET <const>, AF_INET6 <const> = 1, 2, 10
 local SOCK_STREAM <const> = 1
 local SOCK_TYPE_MASK <const> = 0xf
 local MSG_FASTOPEN <const> = 0x20000000
@@ -197,21 +212,23 @@ local IPPROTO_TCP <const>, TCP_FASTOPEN_CONNECT <const> = 6, 30
 -- nslua connects the target's own socket (a dup through pidfd_getfd) to
 -- that address; the target's memory is never read again.  A blocking TCP
 -- connect waits in nslua for the handshake (at most `timeout` seconds,
--- default 10; handlers of other calls wait meanwhile).  What could reach
--- an address without connect is closed: sockets are unix or TCP only (no
--- UDP, raw or packet sockets: a datagram's address travels with each send,
--- in memory), and TCP Fast Open (MSG_FASTOPEN, TCP_FASTOPEN_CONNECT) is
--- refused.  "unix" in the list allows connects to unix sockets.
+-- default 10; handlers of other calls, and the limits, wait meanwhile).
+-- What could reach an address without connect is closed: sockets are TCP
+-- only (no UDP, raw or packet sockets: a datagram's address travels with
+-- each send, in memory), TCP Fast Open (MSG_FASTOPEN, TCP_FASTOPEN_CONNECT) is
+-- refused, and so are unix sockets: a unix path's connect emulated by nslua
+-- would be resolved in nslua's tree with nslua's ids (socketpair stays).
+-- The protocol must be 0 or TCP's (no SCTP: it connects without connect).
 function M.connect_only(opts)
   opts = opts or {}
-  local rules, unix = {}, false
+  local rules = {}
   for i, s in ipairs(opts.allow or {}) do
     local r = type(s) == "string" and parse_allow(s)
     if not r then
-      error(("connect_only.allow[%d]: %s is not ADDR:PORT, [ADDR6]:PORT, NET/BITS:PORT "
-        .. "(PORT may be *) or \"unix\""):format(i, tostring(s)), 2)
+      error(("connect_only.allow[%d]: %s is not ADDR:PORT, [ADDR6]:PORT or NET/BITS:PORT "
+        .. "(PORT may be *)"):format(i, tostring(s)), 2)
     end
-    if r.unix then unix = true else rules[#rules + 1] = r end
+    rules[#rules + 1] = r
   end
   local timeout = math.floor((opts.timeout or 10) * 1000)
   local function allowed(bytes, port)
@@ -223,20 +240,20 @@ function M.connect_only(opts)
   local n = {}
   n.socket = function(req)
     local fam, typ = req.args[0] & 0xffffffff, req.args[1] & SOCK_TYPE_MASK
-    if fam == AF_UNIX then return true end
-    if (fam == AF_INET or fam == AF_INET6) and typ == SOCK_STREAM then return true end
+    local proto = req.args[2] & 0xffffffff
+    if (fam == AF_INET or fam == AF_INET6) and typ == SOCK_STREAM and (proto == 0 or proto == 6) then
+      return true
+    end
     return false, E.EACCES
   end
   n.connect = function(req)
     local len = req.args[2] & 0xffffffff
     if len < 2 or len > 128 then return false, E.EINVAL end
     local raw = req:bytes(1, len)
-    if #raw < len then return false, E.EFAULT end
+    if not raw or #raw < len then return false, E.EFAULT end
     local fam = raw:byte(1) + raw:byte(2) * 256
     local ok
-    if fam == AF_UNIX then
-      ok = unix
-    elseif fam == AF_INET and len >= 8 then
+    if fam == AF_INET and len >= 8 then
       ok = allowed(raw:sub(5, 8), raw:byte(3) * 256 + raw:byte(4))
     elseif fam == AF_INET6 and len >= 24 then
       ok = allowed(raw:sub(9, 24), raw:byte(3) * 256 + raw:byte(4))
@@ -329,7 +346,8 @@ function M.mount_tmpfs(opts)
         if k == "size" then
           local want = limits.size_bytes(v)
           if not want then return false, E.EINVAL end
-          size = math.min(want, max_bytes)
+          -- size=0 is tmpfs's "unlimited": the cap then
+          size = want > 0 and math.min(want, max_bytes) or max_bytes
         elseif k == "mode" and v:match("^[0-7]+$") then
           mode = v
         else

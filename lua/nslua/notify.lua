@@ -64,6 +64,7 @@ end
 -- reuse: a cache across requests could read another task's memory after a
 -- thread's id was reused.
 function Req:_mem()
+  if self._parent then return self._parent:_mem() end
   local m = self._memfd
   if m then return m end
   local fd = proc.open(("/proc/%d/mem"):format(self.pid), { rdonly = true })
@@ -75,9 +76,16 @@ function Req:_mem()
   return fd
 end
 
+-- Reads are cached per request: every layer of a composed profile, and
+-- the second run of an emulating layer, see the very same bytes.
 local function read(self, addr, n, cstring)
+  local key = ("%d:%d:%s"):format(addr, n, cstring and "s" or "b")
+  local cache = self._cache
+  local hit = cache[key]
+  if hit ~= nil then return hit or nil end
   local data = notify.read(self:_mem(), addr, n, cstring)
   if not self:valid() then error(GONE, 0) end
+  cache[key] = data or false
   return data
 end
 
@@ -177,8 +185,12 @@ function Req:path(i)
     if dfd >= 0x80000000 then dfd = dfd - 0x100000000 end
     if dfd ~= AT_FDCWD then link = ("/proc/%d/fd/%d"):format(self.pid, dfd) end
   end
-  local base = mount.readlink(link)
-  if not self:valid() then error(GONE, 0) end
+  local base = self._cache[link]
+  if base == nil then
+    base = mount.readlink(link) or false
+    if not self:valid() then error(GONE, 0) end
+    self._cache[link] = base
+  end
   if not base or base:sub(1, 1) ~= "/" then return nil, "cannot resolve the directory" end
   return join(base, p)
 end
@@ -187,7 +199,21 @@ end
 -- its fs uid, gid and umask, for an "fd" answer: flags as openat's integer
 -- flags.  With 'beneath' (a directory the path is under), neither ".."
 -- nor a symlink may leave that directory (EXDEV).
+-- A dry run's stand-in for an fd an emulation would give.
+local DRY_FD = setmetatable({}, { __index = { close = function() end, closed = function() return true end } })
+
+--- The request for a dry run (the layers of a composed profile are all
+-- asked before any emulation happens): reads are real and shared, the
+-- emulations (open, getfd, connect, mount) do nothing and succeed.
+function Req:_dry()
+  local d = setmetatable({}, Req)
+  for k, v in pairs(self) do d[k] = v end
+  d._parent, d._dry_run, d._memfd = self, true, nil
+  return d
+end
+
 function Req:open(path, flags, mode, beneath)
+  if self._dry_run then return DRY_FD end
   local fd, err, code = notify.open(self._fd, self.id, self.pid, path, flags, mode or 0, beneath)
   if not fd and code == errno.ESRCH and not self:valid() then error(GONE, 0) end
   return fd, err, code
@@ -195,6 +221,7 @@ end
 
 --- A copy of the target's descriptor n (pidfd_getfd), for an "fd" answer.
 function Req:getfd(n)
+  if self._dry_run then return DRY_FD end
   local fd, err, code = notify.getfd(self._fd, self.id, self.pid, n)
   if not fd and code == errno.ESRCH and not self:valid() then error(GONE, 0) end
   return fd, err, code
@@ -204,6 +231,7 @@ end
 -- bytes the handler checked: returns 0 or the errno the target's call
 -- returns (a blocking TCP connect waits up to timeout_ms here).
 function Req:connect(fd, addr, timeout_ms)
+  if self._dry_run then return 0 end
   local r, err, code = notify.connect(self._fd, self.id, self.pid, fd, addr, timeout_ms)
   if not r and code == errno.ESRCH and not self:valid() then error(GONE, 0) end
   return r, err, code
@@ -212,6 +240,7 @@ end
 --- Mount a new 'fstype' on 'target' (absolute, as the target sees it) in
 -- the target's mount namespace, owned by its fs ids, nosuid and nodev.
 function Req:mount(target, fstype, flags, data)
+  if self._dry_run then return true end
   local ok, err, code = notify.mount(self._fd, self.id, self.pid, target, fstype, flags, data)
   if not ok and code == errno.ESRCH and not self:valid() then error(GONE, 0) end
   return ok, err, code
@@ -260,12 +289,24 @@ local function name_of(arch, nr)
   return n
 end
 
+-- At most LOG_MAX messages per supervisor: a payload repeating a bad call
+-- must not flood the caller's stderr.
+local LOG_MAX <const> = 50
+
+local function log(self, msg)
+  self.errors = self.errors + 1
+  if self.errors <= LOG_MAX then
+    self.log(msg)
+  elseif self.errors == LOG_MAX + 1 then
+    self.log(("more than %d handler errors: the rest are not logged"):format(LOG_MAX))
+  end
+end
+
 local function answer(self, req, ok, a, b, c)
   local fd = self.fd
   if not ok then
     if a ~= GONE then
-      self.errors = self.errors + 1
-      self.log(("seccomp handler for %s (pid %d) failed: %s; the call fails with EPERM")
+      log(self, ("seccomp handler for %s (pid %d) failed: %s; the call fails with EPERM")
         :format(req.syscall, req.pid, tostring(a)))
     end
     return notify.send(fd, req.id, "errno", EPERM)
@@ -274,7 +315,7 @@ local function answer(self, req, ok, a, b, c)
   if a == false or a == nil then
     local e = b or EPERM
     if math.type(e) ~= "integer" or e < 1 or e > 4095 then
-      self.log(("seccomp handler for %s: errno %s is not 1..4095; EPERM instead"):format(req.syscall,
+      log(self, ("seccomp handler for %s: errno %s is not 1..4095; EPERM instead"):format(req.syscall,
         tostring(e)))
       e = EPERM
     end
@@ -290,8 +331,7 @@ local function answer(self, req, ok, a, b, c)
     end
     return r, err, code
   end
-  self.errors = self.errors + 1
-  self.log(("seccomp handler for %s returned %s, %s: not an answer (true, false [, errno], "
+  log(self, ("seccomp handler for %s returned %s, %s: not an answer (true, false [, errno], "
     .. "\"value\", N or \"fd\", FD); the call fails with EPERM"):format(req.syscall, tostring(a),
     tostring(b)))
   return notify.send(fd, req.id, "errno", EPERM)
@@ -303,7 +343,7 @@ function Sup:serve_one()
   local n = notify.recv(self.fd)
   if not n then return nil end
   self.count = self.count + 1
-  n._fd = self.fd
+  n._fd, n._cache = self.fd, {}
   n.syscall = name_of(n.arch, n.nr)
   local req = setmetatable(n, Req)
   local h = self.handlers[req.syscall] or self.default

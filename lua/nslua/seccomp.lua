@@ -969,7 +969,7 @@ end
 -- The handlers of layered profiles: one notify filter for every layer's
 -- handled syscalls, and per syscall the layers' handlers asked in order.
 -- Every handler must allow: the first refusal is the answer; the first
--- emulation ("value", "fd") is, when no later layer refuses.
+-- emulation ("value", "fd") is, when no layer refuses.
 local function layered_side(p)
   local side = prepared[p]
   if side then return side end
@@ -1015,25 +1015,21 @@ local function layered_side(p)
   local bpf, err, code = sc.compile { default = default_any and "notify" or "allow", arches = arches,
                                       badarch = "allow", syscalls = nsys }
   if not bpf then return nil, ("seccomp handlers: %s"):format(err), code end
+  -- Every layer is asked first with a dry request (reads real and cached,
+  -- emulations doing nothing): a refusal is the answer, with no side
+  -- effect made.  Then the first layer that emulates runs for real, on the
+  -- same cached bytes.
   local function ask(req)
-    local name, emulated = req.syscall, nil
+    local name, dry, emulating = req.syscall, req:_dry(), nil
     for _, part in ipairs(parts) do
       local h = part.handlers[name] or (not part.named[name] and part.default)
       if h then
-        local a, b, c = h(req)
-        if a == false or a == nil then
-          if emulated and type(emulated[2]) == "userdata" then emulated[2]:close() end
-          return a, b
-        elseif a ~= true then
-          if emulated then
-            if type(b) == "userdata" then b:close() end
-          else
-            emulated = { a, b, c }
-          end
-        end
+        local a, b = h(dry)
+        if a == false or a == nil then return a, b end
+        if a ~= true then emulating = emulating or h end
       end
     end
-    if emulated then return table.unpack(emulated, 1, 3) end
+    if emulating then return emulating(req) end
     return true
   end
   local names = {}

@@ -2,9 +2,9 @@
 -- connect in Lua (seccomp user notification; nslua.handlers.connect_only,
 -- docs/policy.md).
 --   nslua connect-only [--net none|host] ADDR:PORT ... -- CMD [ARGS ...]
--- ADDR:PORT, [ADDR6]:PORT, NET/BITS:PORT (PORT may be *) or "unix".  The
--- default sandbox on the host's network (--net none: loopback only); TCP
--- and unix sockets only.
+-- ADDR:PORT, [ADDR6]:PORT or NET/BITS:PORT (PORT may be *).  The default
+-- sandbox on the host's network (--net none: loopback only); TCP sockets
+-- only (socketpair too).
 local handlers = require "nslua.handlers"
 
 return function(...)
