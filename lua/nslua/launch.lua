@@ -51,10 +51,13 @@ local NOSUIDDEV = { nosuid = true, nodev = true }
 local RO = { rdonly = true, nosuid = true, nodev = true }
 
 local function dirname(p)
-  return p:match("^(.*)/[^/]*$") or "/"
+  local d = p:match("^(.*)/[^/]*$")
+  return (d == nil or d == "") and "/" or d
 end
+M.dirname = dirname
 
 local function add(steps, s) steps[#steps + 1] = s end
+local overlay_root
 
 --- The flags each mount type has when the spec does not say (every mount
 -- nosuid and nodev but the device binds; proc, mqueue and sysfs noexec
@@ -437,7 +440,9 @@ local function layers(spec, res)
   local function layer(host, at, fresh) out[#out + 1] = { host = host, at = normpath(at), fresh = fresh } end
   local function cover(at) covers[#covers + 1] = { at = normpath(at), after = #out } end
   local is = res.source_is or {}
-  if spec.rootfs then layer(is.rootfs or normpath(spec.rootfs), "/") end
+  if spec.rootfs then
+    layer(is.rootfs or normpath(type(spec.rootfs) == "table" and spec.rootfs.lower[1] or spec.rootfs), "/")
+  end
   if spec.base ~= "none" then
     if spec.namespaces.pid then cover("/proc"); layer("/proc", "/proc") end
     cover("/dev"); cover("/tmp")
@@ -496,6 +501,54 @@ local function protect(steps, spec, res)
   for _, r in ipairs(ro) do emit("ro", r[1], r[2]) end
 end
 
+-- An overlay root (rootfs = { lower, upper, work }, docs/roots.md) on
+-- /newroot: privileged, each layer is a detached idmapped tree (moved to
+-- /.overlay/root/...: the lower ones, and the upper's parent directory,
+-- which holds upper and work); rootless, host paths.  A tmpfs upper lives
+-- in a private tmpfs owned by the payload, with the top lower
+-- directory's mode; a directory upper is set up with the payload's fsuid
+-- (the overlay keeps its creator's credentials for the work directory and
+-- whiteouts), so everything it writes there maps to the caller.
+function overlay_root(steps, spec, res, ident)
+  local r, base = spec.rootfs, "/.overlay/root"
+  local owner = ident and ident.uid and { uid = ident.uid, gid = ident.gid }
+  local lower = {}
+  add(steps, { op = "mkdir", path = base, what = "/" })
+  for i, l in ipairs(r.lower) do
+    local key = ("rootfs.lower[%d]"):format(i)
+    if res.trees[key] then
+      lower[i] = ("%s/l%d"):format(base, i)
+      add(steps, { op = "mkdir", path = lower[i], what = "/" })
+      add(steps, { op = "move", tree = key, path = lower[i], what = "/" })
+    else
+      lower[i] = OLD .. l
+    end
+  end
+  local upper, work, fs
+  if r.upper == "tmpfs" then
+    add(steps, { op = "mkdir", path = base .. "/t", what = "/" })
+    add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = base .. "/t", flags = NOSUIDDEV,
+                 data = ("mode=0755,size=%d"):format(r.size or M.TMPFS_SIZE), what = "/" })
+    upper, work = base .. "/t/upper", base .. "/t/work"
+    local up = { op = "mkdir", path = upper, what = "/" }
+    if owner then up.uid, up.gid = owner.uid, owner.gid end
+    add(steps, up)
+    add(steps, { op = "mkdir", path = work, what = "/" })
+    local mode = res.lower_modes and res.lower_modes.rootfs
+    if mode then add(steps, { op = "chmod", path = upper, mode = mode & 4095, what = "/" }) end
+  elseif res.trees["rootfs.upper"] then
+    add(steps, { op = "mkdir", path = base .. "/u", what = "/" })
+    add(steps, { op = "move", tree = "rootfs.upper", path = base .. "/u", what = "/" })
+    upper = base .. "/u/" .. r.upper:match("[^/]+$")
+    work = base .. "/u/" .. r.work:match("[^/]+$")
+    fs = owner
+  else
+    upper, work = OLD .. r.upper, OLD .. r.work
+  end
+  add(steps, { op = "overlay", lower = lower, upper = upper, work = work, path = NEW, what = "/",
+               flags = NOSUIDDEV, uid = fs and fs.uid, gid = fs and fs.gid })
+end
+
 --- The key of mount i's detached tree (privileged binds), or of the rootfs.
 function M.tree_key(i)
   return i and ("mounts[%d]"):format(i) or "rootfs"
@@ -516,7 +569,10 @@ local function mount_plan(spec, res, ident)
     owner = ident and { uid = ident.uid, gid = ident.gid },
   }
   local strict = false
-  if spec.rootfs then
+  if type(spec.rootfs) == "table" then
+    overlay_root(steps, spec, res, ident)
+    strict = true
+  elseif spec.rootfs then
     if res.trees.rootfs then
       add(steps, { op = "move", tree = "rootfs", path = NEW, what = "/" })
     else

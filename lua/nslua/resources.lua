@@ -220,7 +220,11 @@ local function probe(spec, res)
   res.sources, res.lower_modes, res.trees, res.source_is, res.fd_paths = {}, {}, {}, {}, {}
   local shows_sys = false
   if spec.namespaces.mnt and spec.rootfs then
-    local st = mount.stat(spec.rootfs)
+    if type(spec.rootfs) == "table" then
+      local ok, err, code = M.overlay_root_check(spec.rootfs, res)
+      if not ok then return nil, err, code end
+    end
+    local st = mount.stat(type(spec.rootfs) == "table" and spec.rootfs.lower[1] or spec.rootfs)
     res.source_is.rootfs = st and root_of(st)
     shows_sys = true
   end
@@ -276,6 +280,37 @@ local function probe(spec, res)
   return true
 end
 
+--- An overlay root's directories (docs/roots.md): every lower one and
+-- a directory upper must exist (overlay_work makes the work directory
+-- when the sandbox starts).  The top lower directory's mode is what the
+-- merged root gets with a tmpfs upper (res.lower_modes.rootfs).
+function M.overlay_root_check(r, res)
+  for i, dir in ipairs(r.lower) do
+    local st = mount.stat(dir)
+    if not st or st.type ~= "dir" then
+      return nil, ("rootfs.lower[%d] '%s': not a directory"):format(i, dir), errno.ENOTDIR
+    end
+    if i == 1 then res.lower_modes.rootfs = st.mode end
+  end
+  if r.upper ~= "tmpfs" then
+    local st = mount.stat(r.upper)
+    if not st or st.type ~= "dir" then
+      return nil, ("rootfs.upper '%s': not a directory"):format(r.upper), errno.ENOTDIR
+    end
+  end
+  return true
+end
+
+-- A directory upper's work directory, made when the sandbox starts (not
+-- by explain's dry resources).
+local function overlay_work(spec)
+  local r = spec.rootfs
+  if type(r) ~= "table" or r.upper == "tmpfs" or not spec.namespaces.mnt then return true end
+  local ok, err, code = mount.mkdir(r.work, 448)
+  if not ok and code ~= errno.EEXIST then return nil, "rootfs.work: " .. err, code end
+  return true
+end
+
 --- A user namespace mapping inside 0 to the payload's host ids, for
 -- bind-idmap: through it, files the caller (host root) owns show as the
 -- payload's, and what the payload writes lands on disk as the caller's.
@@ -325,7 +360,11 @@ local function open_trees(spec, res)
       res:defer(function() if not tree:closed() then tree:close() end end)
       local set = { rdonly = m.ro or nil, nosuid = true, nodev = m.type ~= "dev-bind", noexec = m.noexec }
       local userns
-      if m.type == "bind-idmap" then
+      -- idmap = "auto" (`nslua run --bind`): a read-write bind, with the
+      -- payload's one id (not map = "all", whose other ids the idmap
+      -- could not hold)
+      local auto = m.idmap == "auto" and not m.ro and spec.user.map ~= "all"
+      if m.type == "bind-idmap" or auto then
         if not idmap_fd then
           local fd, uerr, ucode = M.idmap_userns(spec.user.host_uid or res.host_uid + spec.user.uid,
             spec.user.host_gid or res.host_gid + spec.user.gid)
@@ -337,12 +376,50 @@ local function open_trees(spec, res)
         set.idmap = true
       end
       local ok, serr, scode = mount.mount_setattr(tree, set, nil, userns, m.recursive ~= false)
+      if not ok and auto then
+        -- the source's file system (or a mount below it) takes no idmap:
+        -- a plain bind, whose files the payload writes as its slot ids
+        set.idmap = nil
+        ok, serr, scode = mount.mount_setattr(tree, set, nil, nil, m.recursive ~= false)
+      elseif ok and auto then
+        res.idmapped = res.idmapped or {}
+        res.idmapped[i] = true
+      end
       if not ok then return nil, ("mounts[%d]: %s"):format(i, serr), scode end
       local key = launch.tree_key(i)
       res.trees[key], res.rt.trees[key] = true, tree
     end
   end
-  if spec.rootfs then
+  if type(spec.rootfs) == "table" then
+    -- an overlay root: each lower directory, and the upper's parent (upper
+    -- and work must share a mount), idmapped so that the caller's files
+    -- show as the payload's and what it writes is the caller's
+    if not idmap_fd then
+      local fd, uerr, ucode = M.idmap_userns(spec.user.host_uid or res.host_uid + spec.user.uid,
+        spec.user.host_gid or res.host_gid + spec.user.gid)
+      if not fd then return nil, "rootfs: " .. uerr, ucode end
+      idmap_fd = fd
+      res:defer(function() fd:close() end)
+    end
+    local function tree_of(path, key, ro, what)
+      local tree, terr, tcode = mount.open_tree(path, { clone = true })
+      if not tree then return nil, ("%s: %s"):format(what, terr), tcode end
+      res:defer(function() if not tree:closed() then tree:close() end end)
+      local ok, serr, scode = mount.mount_setattr(tree, { rdonly = ro or nil, nosuid = true, nodev = true,
+        idmap = true }, nil, idmap_fd, false)
+      if not ok then return nil, ("%s: %s (idmapped mount)"):format(what, serr), scode end
+      res.trees[key], res.rt.trees[key] = true, tree
+      return true
+    end
+    for i, dir in ipairs(spec.rootfs.lower) do
+      local ok, err, code = tree_of(dir, ("rootfs.lower[%d]"):format(i), true, ("rootfs.lower[%d]"):format(i))
+      if not ok then return nil, err, code end
+    end
+    if spec.rootfs.upper ~= "tmpfs" then
+      local ok, err, code = tree_of(launch.dirname(spec.rootfs.upper), "rootfs.upper", false, "rootfs.upper")
+      if not ok then return nil, err, code end
+    end
+  elseif spec.rootfs then
     local tree, terr, tcode = mount.open_tree(spec.rootfs, { clone = true, rec = true })
     if not tree then return nil, "rootfs: " .. terr, tcode end
     res:defer(function() if not tree:closed() then tree:close() end end)
@@ -410,7 +487,8 @@ end
 
 -- The steps both providers share once the id and the host ids are known.
 local function finish(spec, res)
-  local ok, err, code = open_trees(spec, res)
+  local ok, err, code = overlay_work(spec)
+  if ok then ok, err, code = open_trees(spec, res) end
   if ok then ok, err, code = open_stdio(spec, res) end
   if ok then ok, err, code = compile_seccomp(spec, res) end
   if ok and res.cg then
@@ -737,7 +815,12 @@ function M.dry(spec, opts)
     for i, m in ipairs(spec.mounts or {}) do
       if launch.BIND_KINDS[m.type] and res.sources[i] then res.trees[launch.tree_key(i)] = true end
     end
-    if spec.rootfs then res.trees.rootfs = true end
+    if type(spec.rootfs) == "table" then
+      for i in ipairs(spec.rootfs.lower) do res.trees[("rootfs.lower[%d]"):format(i)] = true end
+      if spec.rootfs.upper ~= "tmpfs" then res.trees["rootfs.upper"] = true end
+    elseif spec.rootfs then
+      res.trees.rootfs = true
+    end
   end
   return res
 end
