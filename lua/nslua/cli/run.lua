@@ -33,7 +33,7 @@ local function parse_limit(what, v, opt)
 end
 
 -- The options of `nslua run` (and explain): one table for both parsers.
--- n: how many values (1 by default, "1-2", 2, 3, or 0 for a flag); many:
+-- n: how many values (1 by default, "1-2", "1-3", 2, 3, or 0 for a flag); many:
 -- may be repeated (a list); hidden: accepted, not in --help; order: the
 -- list in which both parsers also record the option's occurrences, in
 -- argument order ("mount_order" for the mount options and their
