@@ -125,12 +125,16 @@ describe("overlay roots (privileged)", function()
   end)
 
   it("exits 125 naming the field for bad overlay roots", function()
+    assert(os.execute(("mkdir %s/d && ln -s d %s/lnk"):format(q(dir), q(dir))))
     local cases = {
       { "--overlay /nonexistent-nslua", "rootfs.lower[1] '/nonexistent-nslua': not a directory" },
       { ("--overlay %s --overlay-upper %s/missing"):format(q(dir), q(dir)), "rootfs.upper" },
       { "--overlay-upper tmpfs", "--overlay-upper and --overlay-work need --overlay" },
       { ("--overlay %s --rootfs /"):format(q(dir)), "--overlay LOWER and --rootfs both give the root" },
       { ("--overlay %s --overlay-upper %s/a --overlay-work /w"):format(q(dir), q(dir)), "rootfs.work" },
+      { ("--overlay %s --overlay-upper %s/lnk"):format(q(dir), q(dir)), "rootfs.upper" },
+      { ("--overlay %s --overlay-upper %s/d --overlay-work %s/lnk"):format(q(dir), q(dir), q(dir)),
+        "rootfs.work '" .. dir .. "/lnk': not a directory" },
     }
     for _, c in ipairs(cases) do
       local _, out, code = helper.sh(("%s run %s -- /bin/true"):format(N, c[1]))

@@ -143,7 +143,11 @@ local function bind(steps, m, kind, key, fd_path, ctx)
   local fl = mount_flags(m, ctx or {}, { rdonly = m.ro or nil })
   add(steps, { op = isdir and "mkdir" or "mkfile", path = NEW .. m.target, what = m.target })
   if key then
-    add(steps, { op = "move", tree = key, path = NEW .. m.target, what = m.target })
+    -- idmap: what the tree asks for (resources.lua; "auto" falls back to
+    -- a plain bind where the file system has no idmapped mounts), for explain
+    add(steps, { op = "move", tree = key, path = NEW .. m.target, what = m.target,
+                 idmap = m.type == "bind-idmap" and "yes"
+                   or (m.idmap == "auto" and not m.ro and not (ctx or {}).map_all) and "auto" or nil })
     -- the parent's tree has nosuid, nodev (not a dev-bind) and noexec as
     -- asked (resources.lua): a flag the mount must not have is cleared
     local clear = {}
@@ -519,7 +523,7 @@ function overlay_root(steps, spec, res, ident)
     if res.trees[key] then
       lower[i] = ("%s/l%d"):format(base, i)
       add(steps, { op = "mkdir", path = lower[i], what = "/" })
-      add(steps, { op = "move", tree = key, path = lower[i], what = "/" })
+      add(steps, { op = "move", tree = key, path = lower[i], what = ("/ (lower %s, idmapped)"):format(l) })
     else
       lower[i] = OLD .. l
     end
@@ -538,7 +542,8 @@ function overlay_root(steps, spec, res, ident)
     if mode then add(steps, { op = "chmod", path = upper, mode = mode & 4095, what = "/" }) end
   elseif res.trees["rootfs.upper"] then
     add(steps, { op = "mkdir", path = base .. "/u", what = "/" })
-    add(steps, { op = "move", tree = "rootfs.upper", path = base .. "/u", what = "/" })
+    add(steps, { op = "move", tree = "rootfs.upper", path = base .. "/u",
+                 what = ("/ (upper %s and work %s, idmapped)"):format(r.upper, r.work) })
     upper = base .. "/u/" .. r.upper:match("[^/]+$")
     work = base .. "/u/" .. r.work:match("[^/]+$")
     fs = owner
@@ -567,6 +572,7 @@ local function mount_plan(spec, res, ident)
     exact = spec.base == "none", host_ids = validate.host_user(spec.user),
     tty_gid = (ident and ident.map == "all") or validate.host_user(spec.user),
     owner = ident and { uid = ident.uid, gid = ident.gid },
+    map_all = ident and ident.map == "all" or nil,
   }
   local strict = false
   if type(spec.rootfs) == "table" then
@@ -1056,7 +1062,9 @@ local function explain_step(s)
       #cl > 0 and ((#flags(s.set) > 0 and ", " or "") .. "clear " .. table.concat(cl, ",")) or "", s.what,
       s.rec and " (recursive)" or s.mountpoint and " (the mount there, not those below it)" or "")
   elseif s.op == "move" then
-    return ("attach the detached tree %s on %s"):format(s.tree, s.what)
+    return ("attach the detached tree %s on %s%s"):format(s.tree, s.what,
+      s.idmap == "yes" and " (idmapped to the caller)" or s.idmap == "auto"
+        and " (idmapped to the caller where its file system allows)" or "")
   elseif s.op == "overlay" then
     local lower = {}
     for i, l in ipairs(s.lower) do lower[i] = p(l) end

@@ -293,7 +293,9 @@ function M.overlay_root_check(r, res)
     if i == 1 then res.lower_modes.rootfs = st.mode end
   end
   if r.upper ~= "tmpfs" then
-    local st = mount.stat(r.upper)
+    -- (not a symlink either: set-up finds upper and work by name in
+    -- their parent directory)
+    local st = mount.lstat(r.upper)
     if not st or st.type ~= "dir" then
       return nil, ("rootfs.upper '%s': not a directory"):format(r.upper), errno.ENOTDIR
     end
@@ -308,6 +310,10 @@ local function overlay_work(spec)
   if type(r) ~= "table" or r.upper == "tmpfs" or not spec.namespaces.mnt then return true end
   local ok, err, code = mount.mkdir(r.work, 448)
   if not ok and code ~= errno.EEXIST then return nil, "rootfs.work: " .. err, code end
+  local st = mount.lstat(r.work)
+  if not st or st.type ~= "dir" then
+    return nil, ("rootfs.work '%s': not a directory"):format(r.work), errno.ENOTDIR
+  end
   return true
 end
 
