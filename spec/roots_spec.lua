@@ -185,6 +185,42 @@ describe("overlay roots (rootless)", function()
   end)
 end)
 
+describe("nslua run's bwrap overlay spellings (privileged)", function()
+  local tracker, dir
+  before_each(function()
+    tracker = helper.track()
+    dir = helper.tmpdir("0755")
+    assert(helper.sh(("cd %s && mkdir -p a/s b rw work && echo a > a/fa && echo a > a/s/f && echo b > b/fb")
+      :format(q(dir))))
+  end)
+  after_each(function()
+    helper.rmtree(dir)
+    helper.assert_released(tracker)
+  end)
+
+  it("write over root's files; RWSRC gets the caller's files; the sources stay unchanged", function()
+    local sa, sb = tree_sum(dir .. "/a"), tree_sum(dir .. "/b")
+    local ok, out = helper.sh(("cd %s && %s run --overlay-src a --overlay-src b --overlay rw work /mnt/o -- "
+      .. "/bin/sh -c 'echo w > /mnt/o/new && rm /mnt/o/fb && mv /mnt/o/s /mnt/o/s2 && echo x >> /mnt/o/fa && "
+      .. "ls /mnt/o'"):format(q(dir), N))
+    assert.is_true(ok, out)
+    assert.equal("fa\nnew\ns2\n", out)
+    assert.equal(sa, tree_sum(dir .. "/a"))
+    assert.equal(sb, tree_sum(dir .. "/b"))
+    local _, owners = helper.sh(("find %s/rw %s/work -printf '%%U:%%G\\n' | sort -u"):format(q(dir), q(dir)))
+    assert.equal("0:0\n", owners)
+    ok, out = helper.sh(("cd %s && %s run --overlay-src a --tmp-overlay /mnt/o -- /bin/sh -c "
+      .. "'echo w > /mnt/o/new && rm /mnt/o/fa && ls /mnt/o'"):format(q(dir), N))
+    assert.is_true(ok, out)
+    assert.equal("new\ns\n", out)
+    assert.equal(sa, tree_sum(dir .. "/a"))
+    ok, out = helper.sh(("cd %s && %s run --overlay-src a --overlay-src b --ro-overlay /mnt/o -- /bin/sh -c "
+      .. "'cat /mnt/o/fb; touch /mnt/o/x 2>/dev/null || echo ro'"):format(q(dir), N))
+    assert.is_true(ok, out)
+    assert.equal("b\nro\n", out)
+  end)
+end)
+
 describe("nslua bwrap overlay spellings (bubblewrap 0.10's semantics)", function()
   local tracker, dir
   before_each(function()

@@ -56,6 +56,20 @@ local function dirname(p)
 end
 M.dirname = dirname
 
+--- The deepest directory that holds both a and b (absolute paths; each
+-- strictly below it).
+function M.common_dir(a, b)
+  local pa, pb = {}, {}
+  for c in dirname(a):gmatch("[^/]+") do pa[#pa + 1] = c end
+  for c in dirname(b):gmatch("[^/]+") do pb[#pb + 1] = c end
+  local out = {}
+  for i = 1, math.min(#pa, #pb) do
+    if pa[i] ~= pb[i] then break end
+    out[i] = pa[i]
+  end
+  return "/" .. table.concat(out, "/")
+end
+
 local function add(steps, s) steps[#steps + 1] = s end
 local overlay_root
 
@@ -376,20 +390,49 @@ end
 -- (writable, discarded at the end) unless given; with ro and no upper,
 -- the lower layers alone.  Each layer is its own fsconfig string in the
 -- executor, so no character of a path is special.
+-- With idmapped layers (run's spellings, idmap = "auto", when
+-- resources made the trees: docs/roots.md), each layer is a detached tree
+-- moved under /.overlay/N, an upper directory's holder included, and the
+-- overlay is made with the payload's fsuid, as an overlay root.
 kinds.overlay = function(steps, m, ctx)
   ctx.noverlays = ctx.noverlays + 1
   local base = "/.overlay/" .. ctx.noverlays
   local lower = {}
-  for i, l in ipairs(m.lower or { m.source }) do lower[i] = OLD .. l end
+  local trees = ctx.res.trees[("%s.lower[1]"):format(m.key)]
+  if trees then add(steps, { op = "mkdir", path = base, what = m.target }) end
+  for i, l in ipairs(m.lower or { m.source }) do
+    if trees then
+      lower[i] = ("%s/l%d"):format(base, i)
+      add(steps, { op = "mkdir", path = lower[i], what = m.target })
+      add(steps, { op = "move", tree = ("%s.lower[%d]"):format(m.key, i), path = lower[i],
+                   what = ("%s (lower %s, idmapped)"):format(m.target, l) })
+    else
+      lower[i] = OLD .. l
+    end
+  end
   local upper, work = m.upper and OLD .. m.upper, m.work and OLD .. m.work
+  local fs
+  if trees and m.upper then
+    local holder = M.common_dir(m.upper, m.work)
+    add(steps, { op = "mkdir", path = base .. "/u", what = m.target })
+    add(steps, { op = "move", tree = m.key .. ".upper", path = base .. "/u",
+                 what = ("%s (upper %s and work %s, idmapped)"):format(m.target, m.upper, m.work) })
+    local n = holder == "/" and 1 or #holder + 1
+    upper, work = base .. "/u" .. m.upper:sub(n), base .. "/u" .. m.work:sub(n)
+    fs = ctx.owner
+  end
   if not upper and not m.ro then
-    add(steps, { op = "mkdir", path = base, what = m.target })
-    add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = base,
+    local tb = trees and base .. "/t" or base
+    add(steps, { op = "mkdir", path = tb, what = m.target })
+    add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = tb,
                  flags = NOSUIDDEV, data = ("mode=0755,size=%d"):format(m.size or M.TMPFS_SIZE),
                  what = m.target })
-    add(steps, { op = "mkdir", path = base .. "/upper", what = m.target })
-    add(steps, { op = "mkdir", path = base .. "/work", what = m.target })
-    upper, work = base .. "/upper", base .. "/work"
+    -- (with idmapped lower layers, the merged directory is the payload's)
+    local up = { op = "mkdir", path = tb .. "/upper", what = m.target }
+    if trees and ctx.owner then up.uid, up.gid = ctx.owner.uid, ctx.owner.gid end
+    add(steps, up)
+    add(steps, { op = "mkdir", path = tb .. "/work", what = m.target })
+    upper, work = tb .. "/upper", tb .. "/work"
     -- the merged root takes the upper directory's attributes: give it the
     -- top lower directory's mode (its owner may be unmapped here)
     local mode = ctx.res.lower_modes and ctx.res.lower_modes[m.index]
@@ -397,7 +440,8 @@ kinds.overlay = function(steps, m, ctx)
   end
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
   add(steps, { op = "overlay", lower = lower, upper = upper, work = work, path = NEW .. m.target,
-               flags = mount_flags(m, ctx, { rdonly = m.ro or nil }), what = m.target })
+               flags = mount_flags(m, ctx, { rdonly = m.ro or nil }), what = m.target,
+               uid = fs and fs.uid, gid = fs and fs.gid })
 end
 
 -- ------------------------------------------------------- /proc and /sys

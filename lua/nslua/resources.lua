@@ -347,6 +347,20 @@ function M.idmap_userns(host_uid, host_gid)
   return fd
 end
 
+--- The detached trees an overlay mount m (key "mounts[i]") takes when
+-- its layers are idmapped: { { key, path, ro }, ... }: each lower
+-- directory, and the directory that holds both upper and work.
+function M.overlay_tree_paths(m, key)
+  local out = {}
+  for j, l in ipairs(m.lower or {}) do
+    out[#out + 1] = { key = ("%s.lower[%d]"):format(key, j), path = l, ro = true }
+  end
+  if m.upper then
+    out[#out + 1] = { key = key .. ".upper", path = launch.common_dir(m.upper, m.work) }
+  end
+  return out
+end
+
 -- Privileged: each bind source and the rootfs as a detached tree, with
 -- ro/nosuid/nodev (and idmaps) set on the tree before the child exists.
 local function open_trees(spec, res)
@@ -369,7 +383,7 @@ local function open_trees(spec, res)
       -- idmap = "auto" (`nslua run --bind`): a read-write bind, with the
       -- payload's one id (not map = "all", whose other ids the idmap
       -- could not hold)
-      local auto = m.idmap == "auto" and not m.ro and spec.user.map ~= "all"
+      local auto = m.idmap == "auto" and not m.ro and spec.user.map ~= "all" and needs_slot(spec, res)
       if m.type == "bind-idmap" or auto then
         if not idmap_fd then
           local fd, uerr, ucode = M.idmap_userns(spec.user.host_uid or res.host_uid + spec.user.uid,
@@ -396,27 +410,52 @@ local function open_trees(spec, res)
       res.trees[key], res.rt.trees[key] = true, tree
     end
   end
+  -- an idmapped detached tree of path (not its submounts: an overlay
+  -- layer is one file system) as res.trees[key]; nil, msg, errno
+  local function tree_of(path, key, ro, what)
+    if not idmap_fd then
+      local fd, uerr, ucode = M.idmap_userns(spec.user.host_uid or res.host_uid + spec.user.uid,
+        spec.user.host_gid or res.host_gid + spec.user.gid)
+      if not fd then return nil, ("%s: %s"):format(what, uerr), ucode end
+      idmap_fd = fd
+      res:defer(function() fd:close() end)
+    end
+    local tree, terr, tcode = mount.open_tree(path, { clone = true })
+    if not tree then return nil, ("%s: %s"):format(what, terr), tcode end
+    res:defer(function() if not tree:closed() then tree:close() end end)
+    local ok, serr, scode = mount.mount_setattr(tree, { rdonly = ro or nil, nosuid = true, nodev = true,
+      idmap = true }, nil, idmap_fd, false)
+    if not ok then
+      tree:close()
+      return nil, ("%s: %s (idmapped mount)"):format(what, serr), scode
+    end
+    res.trees[key], res.rt.trees[key] = true, tree
+    return true
+  end
+  -- run's overlay spellings (idmap = "auto", docs/roots.md): the layers
+  -- as for an overlay root, all or none (then by path, as before)
+  if needs_slot(spec, res) then
+    for i, m in ipairs(spec.mounts or {}) do
+      if m.type == "overlay" and m.idmap == "auto" then
+        local keys, ok = M.overlay_tree_paths(m, launch.tree_key(i)), true
+        for _, k in ipairs(keys) do
+          ok = ok and tree_of(k.path, k.key, k.ro, k.key)
+        end
+        if not ok then
+          for _, k in ipairs(keys) do
+            local t = res.rt.trees[k.key]
+            if t and not t:closed() then t:close() end
+            res.trees[k.key], res.rt.trees[k.key] = nil, nil
+          end
+        end
+      end
+    end
+  end
   if type(spec.rootfs) == "table" then
     -- an overlay root: each lower directory, and the upper's parent (upper
     -- and work must share a mount), idmapped so that the caller's files
     -- show as the payload's and what it writes is the caller's
-    if not idmap_fd then
-      local fd, uerr, ucode = M.idmap_userns(spec.user.host_uid or res.host_uid + spec.user.uid,
-        spec.user.host_gid or res.host_gid + spec.user.gid)
-      if not fd then return nil, "rootfs: " .. uerr, ucode end
-      idmap_fd = fd
-      res:defer(function() fd:close() end)
-    end
-    local function tree_of(path, key, ro, what)
-      local tree, terr, tcode = mount.open_tree(path, { clone = true })
-      if not tree then return nil, ("%s: %s"):format(what, terr), tcode end
-      res:defer(function() if not tree:closed() then tree:close() end end)
-      local ok, serr, scode = mount.mount_setattr(tree, { rdonly = ro or nil, nosuid = true, nodev = true,
-        idmap = true }, nil, idmap_fd, false)
-      if not ok then return nil, ("%s: %s (idmapped mount)"):format(what, serr), scode end
-      res.trees[key], res.rt.trees[key] = true, tree
-      return true
-    end
+    if not needs_slot(spec, res) then return true end
     for i, dir in ipairs(spec.rootfs.lower) do
       local ok, err, code = tree_of(dir, ("rootfs.lower[%d]"):format(i), true, ("rootfs.lower[%d]"):format(i))
       if not ok then return nil, err, code end
@@ -821,9 +860,18 @@ function M.dry(spec, opts)
     for i, m in ipairs(spec.mounts or {}) do
       if launch.BIND_KINDS[m.type] and res.sources[i] then res.trees[launch.tree_key(i)] = true end
     end
+    if needs_slot(spec, res) then
+      for i, m in ipairs(spec.mounts or {}) do
+        if m.type == "overlay" and m.idmap == "auto" then
+          for _, k in ipairs(M.overlay_tree_paths(m, launch.tree_key(i))) do res.trees[k.key] = true end
+        end
+      end
+    end
     if type(spec.rootfs) == "table" then
-      for i in ipairs(spec.rootfs.lower) do res.trees[("rootfs.lower[%d]"):format(i)] = true end
-      if spec.rootfs.upper ~= "tmpfs" then res.trees["rootfs.upper"] = true end
+      if needs_slot(spec, res) then
+        for i in ipairs(spec.rootfs.lower) do res.trees[("rootfs.lower[%d]"):format(i)] = true end
+        if spec.rootfs.upper ~= "tmpfs" then res.trees["rootfs.upper"] = true end
+      end
     elseif spec.rootfs then
       res.trees.rootfs = true
     end

@@ -100,7 +100,7 @@ local MOUNT_ALLOWED = {
   cgroup = set { "type", "target", "ro", "nosuid", "nodev", "noexec" },
   devpts = set { "type", "target", "nosuid", "nodev", "noexec", "data", "source" },
   device = set { "type", "target", "kind", "major", "minor", "mode", "uid", "gid" },
-  overlay = set { "type", "target", "ro", "lower", "upper", "work", "size", "nosuid", "nodev", "noexec" },
+  overlay = set { "type", "target", "ro", "lower", "upper", "work", "size", "nosuid", "nodev", "noexec", "idmap" },
   dir = set { "type", "target", "mode" },
   symlink = set { "type", "source", "target" },
   file = set { "type", "target", "content", "mode", "ro", "inplace" },
@@ -760,6 +760,9 @@ function Checker:device(m, p, out)
 end
 
 function Checker:overlay(m, p, out)
+  if m.idmap ~= nil then
+    if m.idmap ~= "auto" then self:add(p .. ".idmap", 'must be "auto"') else out.idmap = "auto" end
+  end
   if not is_list(m.lower) or #m.lower == 0 then
     self:add(p .. ".lower", "must be a non-empty list of absolute paths")
   else

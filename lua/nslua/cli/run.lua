@@ -357,6 +357,7 @@ local function bind_args(v)
   return src, dst or src
 end
 
+local OVERLAYS = { ["--overlay"] = true, ["--tmp-overlay"] = true, ["--ro-overlay"] = true }
 local IDMAP_AUTO = { ["--bind"] = true, ["--bind-try"] = true }
 local BINDS = { ["--bind"] = true, ["--ro-bind"] = true, ["--bind-try"] = true, ["--ro-bind-try"] = true,
                 ["--dev-bind"] = true, ["--dev-bind-try"] = true }
@@ -387,6 +388,12 @@ local function mount_option(st, name, v)
     st.root_lower = {}
     for l in v[1]:gmatch("[^:]+") do st.root_lower[#st.root_lower + 1] = bwrap.host_path(st, l) end
     if #st.root_lower == 0 then usage_error("--overlay: no lower directory") end
+    return
+  elseif OVERLAYS[name] then
+    -- bubblewrap's overlays, with idmapped layers where they can be (the
+    -- payload can then write over root's files, and RWSRC gets the caller's)
+    as_run(name, bwrap.option, st, name, type(v) == "table" and v or { v })
+    st.ops[#st.ops].idmap = "auto"
     return
   elseif name == "--tmpfs" then
     -- DST[:SIZE]
