@@ -9,6 +9,8 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
+#include <linux/capability.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -577,7 +579,32 @@ static void overlay_step (mounts *m, const step *s) {
   /* user.overlay.* xattrs: set-up runs in a user namespace */
   if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) != 0)
     overlay_fail(m, s, fs, errno, "fsconfig userxattr", s->path);
-  if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0)
+  /* uid/gid: the overlay keeps its creator's credentials for the work
+  ** directory, copy-ups and whiteouts; made with the payload's fsuid and
+  ** fsgid (an idmapped upper maps only those), it writes as the payload.
+  ** The fs capabilities come back when fsuid is 0 again. */
+  if (s->uid >= 0) {
+    /* the kernel drops the fs capabilities from the effective set when
+    ** fsuid leaves 0; the overlay needs them (it makes its work directory
+    ** mode 0), so they are set again from the saved ones */
+    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+    int puid, pgid, err = 0;
+    if (syscall(SYS_capget, &hdr, caps) != 0)
+      overlay_fail(m, s, fs, errno, "capget", s->path);
+    pgid = setfsgid((gid_t)s->gid);
+    puid = setfsuid((uid_t)s->uid);
+    if (setfsuid((uid_t)-1) != (int)s->uid || setfsgid((gid_t)-1) != (int)s->gid)
+      err = EPERM;
+    else if (syscall(SYS_capset, &hdr, caps) != 0)
+      err = errno;
+    else if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0)
+      err = errno;
+    (void)setfsuid((uid_t)puid);
+    (void)setfsgid((gid_t)pgid);
+    if (err != 0)
+      overlay_fail(m, s, fs, err, "fsconfig create", s->path);
+  } else if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0)
     overlay_fail(m, s, fs, errno, "fsconfig create", s->path);
   mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs_of(s->flags));
   if (mnt < 0)

@@ -51,10 +51,27 @@ local NOSUIDDEV = { nosuid = true, nodev = true }
 local RO = { rdonly = true, nosuid = true, nodev = true }
 
 local function dirname(p)
-  return p:match("^(.*)/[^/]*$") or "/"
+  local d = p:match("^(.*)/[^/]*$")
+  return (d == nil or d == "") and "/" or d
+end
+M.dirname = dirname
+
+--- The deepest directory that holds both a and b (absolute paths; each
+-- strictly below it).
+function M.common_dir(a, b)
+  local pa, pb = {}, {}
+  for c in dirname(a):gmatch("[^/]+") do pa[#pa + 1] = c end
+  for c in dirname(b):gmatch("[^/]+") do pb[#pb + 1] = c end
+  local out = {}
+  for i = 1, math.min(#pa, #pb) do
+    if pa[i] ~= pb[i] then break end
+    out[i] = pa[i]
+  end
+  return "/" .. table.concat(out, "/")
 end
 
 local function add(steps, s) steps[#steps + 1] = s end
+local overlay_root
 
 --- The flags each mount type has when the spec does not say (every mount
 -- nosuid and nodev but the device binds; proc, mqueue and sysfs noexec
@@ -140,7 +157,11 @@ local function bind(steps, m, kind, key, fd_path, ctx)
   local fl = mount_flags(m, ctx or {}, { rdonly = m.ro or nil })
   add(steps, { op = isdir and "mkdir" or "mkfile", path = NEW .. m.target, what = m.target })
   if key then
-    add(steps, { op = "move", tree = key, path = NEW .. m.target, what = m.target })
+    -- idmap: what the tree asks for (resources.lua; "auto" falls back to
+    -- a plain bind where the file system has no idmapped mounts), for explain
+    add(steps, { op = "move", tree = key, path = NEW .. m.target, what = m.target,
+                 idmap = m.type == "bind-idmap" and "yes"
+                   or (m.idmap == "auto" and not m.ro and not (ctx or {}).map_all) and "auto" or nil })
     -- the parent's tree has nosuid, nodev (not a dev-bind) and noexec as
     -- asked (resources.lua): a flag the mount must not have is cleared
     local clear = {}
@@ -369,20 +390,49 @@ end
 -- (writable, discarded at the end) unless given; with ro and no upper,
 -- the lower layers alone.  Each layer is its own fsconfig string in the
 -- executor, so no character of a path is special.
+-- With idmapped layers (run's spellings, idmap = "auto", when
+-- resources made the trees: docs/roots.md), each layer is a detached tree
+-- moved under /.overlay/N, an upper directory's holder included, and the
+-- overlay is made with the payload's fsuid, as an overlay root.
 kinds.overlay = function(steps, m, ctx)
   ctx.noverlays = ctx.noverlays + 1
   local base = "/.overlay/" .. ctx.noverlays
   local lower = {}
-  for i, l in ipairs(m.lower or { m.source }) do lower[i] = OLD .. l end
+  local trees = ctx.res.trees[("%s.lower[1]"):format(m.key)]
+  if trees then add(steps, { op = "mkdir", path = base, what = m.target }) end
+  for i, l in ipairs(m.lower or { m.source }) do
+    if trees then
+      lower[i] = ("%s/l%d"):format(base, i)
+      add(steps, { op = "mkdir", path = lower[i], what = m.target })
+      add(steps, { op = "move", tree = ("%s.lower[%d]"):format(m.key, i), path = lower[i],
+                   what = ("%s (lower %s, idmapped)"):format(m.target, l) })
+    else
+      lower[i] = OLD .. l
+    end
+  end
   local upper, work = m.upper and OLD .. m.upper, m.work and OLD .. m.work
+  local fs
+  if trees and m.upper then
+    local holder = M.common_dir(m.upper, m.work)
+    add(steps, { op = "mkdir", path = base .. "/u", what = m.target })
+    add(steps, { op = "move", tree = m.key .. ".upper", path = base .. "/u",
+                 what = ("%s (upper %s and work %s, idmapped)"):format(m.target, m.upper, m.work) })
+    local n = holder == "/" and 1 or #holder + 1
+    upper, work = base .. "/u" .. m.upper:sub(n), base .. "/u" .. m.work:sub(n)
+    fs = ctx.owner
+  end
   if not upper and not m.ro then
-    add(steps, { op = "mkdir", path = base, what = m.target })
-    add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = base,
+    local tb = trees and base .. "/t" or base
+    add(steps, { op = "mkdir", path = tb, what = m.target })
+    add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = tb,
                  flags = NOSUIDDEV, data = ("mode=0755,size=%d"):format(m.size or M.TMPFS_SIZE),
                  what = m.target })
-    add(steps, { op = "mkdir", path = base .. "/upper", what = m.target })
-    add(steps, { op = "mkdir", path = base .. "/work", what = m.target })
-    upper, work = base .. "/upper", base .. "/work"
+    -- (with idmapped lower layers, the merged directory is the payload's)
+    local up = { op = "mkdir", path = tb .. "/upper", what = m.target }
+    if trees and ctx.owner then up.uid, up.gid = ctx.owner.uid, ctx.owner.gid end
+    add(steps, up)
+    add(steps, { op = "mkdir", path = tb .. "/work", what = m.target })
+    upper, work = tb .. "/upper", tb .. "/work"
     -- the merged root takes the upper directory's attributes: give it the
     -- top lower directory's mode (its owner may be unmapped here)
     local mode = ctx.res.lower_modes and ctx.res.lower_modes[m.index]
@@ -390,7 +440,8 @@ kinds.overlay = function(steps, m, ctx)
   end
   add(steps, { op = "mkdir", path = NEW .. m.target, what = m.target })
   add(steps, { op = "overlay", lower = lower, upper = upper, work = work, path = NEW .. m.target,
-               flags = mount_flags(m, ctx, { rdonly = m.ro or nil }), what = m.target })
+               flags = mount_flags(m, ctx, { rdonly = m.ro or nil }), what = m.target,
+               uid = fs and fs.uid, gid = fs and fs.gid })
 end
 
 -- ------------------------------------------------------- /proc and /sys
@@ -437,7 +488,9 @@ local function layers(spec, res)
   local function layer(host, at, fresh) out[#out + 1] = { host = host, at = normpath(at), fresh = fresh } end
   local function cover(at) covers[#covers + 1] = { at = normpath(at), after = #out } end
   local is = res.source_is or {}
-  if spec.rootfs then layer(is.rootfs or normpath(spec.rootfs), "/") end
+  if spec.rootfs then
+    layer(is.rootfs or normpath(type(spec.rootfs) == "table" and spec.rootfs.lower[1] or spec.rootfs), "/")
+  end
   if spec.base ~= "none" then
     if spec.namespaces.pid then cover("/proc"); layer("/proc", "/proc") end
     cover("/dev"); cover("/tmp")
@@ -496,6 +549,55 @@ local function protect(steps, spec, res)
   for _, r in ipairs(ro) do emit("ro", r[1], r[2]) end
 end
 
+-- An overlay root (rootfs = { lower, upper, work }, docs/roots.md) on
+-- /newroot: privileged, each layer is a detached idmapped tree (moved to
+-- /.overlay/root/...: the lower ones, and the upper's parent directory,
+-- which holds upper and work); rootless, host paths.  A tmpfs upper lives
+-- in a private tmpfs owned by the payload, with the top lower
+-- directory's mode; a directory upper is set up with the payload's fsuid
+-- (the overlay keeps its creator's credentials for the work directory and
+-- whiteouts), so everything it writes there maps to the caller.
+function overlay_root(steps, spec, res, ident)
+  local r, base = spec.rootfs, "/.overlay/root"
+  local owner = ident and ident.uid and { uid = ident.uid, gid = ident.gid }
+  local lower = {}
+  add(steps, { op = "mkdir", path = base, what = "/" })
+  for i, l in ipairs(r.lower) do
+    local key = ("rootfs.lower[%d]"):format(i)
+    if res.trees[key] then
+      lower[i] = ("%s/l%d"):format(base, i)
+      add(steps, { op = "mkdir", path = lower[i], what = "/" })
+      add(steps, { op = "move", tree = key, path = lower[i], what = ("/ (lower %s, idmapped)"):format(l) })
+    else
+      lower[i] = OLD .. l
+    end
+  end
+  local upper, work, fs
+  if r.upper == "tmpfs" then
+    add(steps, { op = "mkdir", path = base .. "/t", what = "/" })
+    add(steps, { op = "mount", src = "tmpfs", fstype = "tmpfs", path = base .. "/t", flags = NOSUIDDEV,
+                 data = ("mode=0755,size=%d"):format(r.size or M.TMPFS_SIZE), what = "/" })
+    upper, work = base .. "/t/upper", base .. "/t/work"
+    local up = { op = "mkdir", path = upper, what = "/" }
+    if owner then up.uid, up.gid = owner.uid, owner.gid end
+    add(steps, up)
+    add(steps, { op = "mkdir", path = work, what = "/" })
+    local mode = res.lower_modes and res.lower_modes.rootfs
+    if mode then add(steps, { op = "chmod", path = upper, mode = mode & 4095, what = "/" }) end
+  elseif res.trees["rootfs.upper"] then
+    add(steps, { op = "mkdir", path = base .. "/u", what = "/" })
+    add(steps, { op = "move", tree = "rootfs.upper", path = base .. "/u",
+                 what = ("/ (upper %s and work %s, idmapped)"):format(r.upper, r.work) })
+    upper = base .. "/u/" .. r.upper:match("[^/]+$")
+    work = base .. "/u/" .. r.work:match("[^/]+$")
+    fs = owner
+  else
+    upper, work = OLD .. r.upper, OLD .. r.work
+  end
+  add(steps, { op = "overlay", lower = lower, upper = upper, work = work, path = NEW, what = "/",
+               flags = NOSUIDDEV, uid = fs and fs.uid, gid = fs and fs.gid })
+end
+
 --- The key of mount i's detached tree (privileged binds), or of the rootfs.
 function M.tree_key(i)
   return i and ("mounts[%d]"):format(i) or "rootfs"
@@ -514,9 +616,13 @@ local function mount_plan(spec, res, ident)
     exact = spec.base == "none", host_ids = validate.host_user(spec.user),
     tty_gid = (ident and ident.map == "all") or validate.host_user(spec.user),
     owner = ident and { uid = ident.uid, gid = ident.gid },
+    map_all = ident and ident.map == "all" or nil,
   }
   local strict = false
-  if spec.rootfs then
+  if type(spec.rootfs) == "table" then
+    overlay_root(steps, spec, res, ident)
+    strict = true
+  elseif spec.rootfs then
     if res.trees.rootfs then
       add(steps, { op = "move", tree = "rootfs", path = NEW, what = "/" })
     else
@@ -1005,7 +1111,9 @@ local function explain_step(s)
       #cl > 0 and ((#flags(s.set) > 0 and ", " or "") .. "clear " .. table.concat(cl, ",")) or "", s.what,
       s.rec and " (recursive)" or s.mountpoint and " (the mount there, not those below it)" or "")
   elseif s.op == "move" then
-    return ("attach the detached tree %s on %s"):format(s.tree, s.what)
+    return ("attach the detached tree %s on %s%s"):format(s.tree, s.what,
+      s.idmap == "yes" and " (idmapped to the caller)" or s.idmap == "auto"
+        and " (idmapped to the caller where its file system allows)" or "")
   elseif s.op == "overlay" then
     local lower = {}
     for i, l in ipairs(s.lower) do lower[i] = p(l) end

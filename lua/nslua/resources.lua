@@ -220,7 +220,11 @@ local function probe(spec, res)
   res.sources, res.lower_modes, res.trees, res.source_is, res.fd_paths = {}, {}, {}, {}, {}
   local shows_sys = false
   if spec.namespaces.mnt and spec.rootfs then
-    local st = mount.stat(spec.rootfs)
+    if type(spec.rootfs) == "table" then
+      local ok, err, code = M.overlay_root_check(spec.rootfs, res)
+      if not ok then return nil, err, code end
+    end
+    local st = mount.stat(type(spec.rootfs) == "table" and spec.rootfs.lower[1] or spec.rootfs)
     res.source_is.rootfs = st and root_of(st)
     shows_sys = true
   end
@@ -276,6 +280,43 @@ local function probe(spec, res)
   return true
 end
 
+--- An overlay root's directories (docs/roots.md): every lower one and
+-- a directory upper must exist (overlay_work makes the work directory
+-- when the sandbox starts).  The top lower directory's mode is what the
+-- merged root gets with a tmpfs upper (res.lower_modes.rootfs).
+function M.overlay_root_check(r, res)
+  for i, dir in ipairs(r.lower) do
+    local st = mount.stat(dir)
+    if not st or st.type ~= "dir" then
+      return nil, ("rootfs.lower[%d] '%s': not a directory"):format(i, dir), errno.ENOTDIR
+    end
+    if i == 1 then res.lower_modes.rootfs = st.mode end
+  end
+  if r.upper ~= "tmpfs" then
+    -- (not a symlink either: set-up finds upper and work by name in
+    -- their parent directory)
+    local st = mount.lstat(r.upper)
+    if not st or st.type ~= "dir" then
+      return nil, ("rootfs.upper '%s': not a directory"):format(r.upper), errno.ENOTDIR
+    end
+  end
+  return true
+end
+
+-- A directory upper's work directory, made when the sandbox starts (not
+-- by explain's dry resources).
+local function overlay_work(spec)
+  local r = spec.rootfs
+  if type(r) ~= "table" or r.upper == "tmpfs" or not spec.namespaces.mnt then return true end
+  local ok, err, code = mount.mkdir(r.work, 448)
+  if not ok and code ~= errno.EEXIST then return nil, "rootfs.work: " .. err, code end
+  local st = mount.lstat(r.work)
+  if not st or st.type ~= "dir" then
+    return nil, ("rootfs.work '%s': not a directory"):format(r.work), errno.ENOTDIR
+  end
+  return true
+end
+
 --- A user namespace mapping inside 0 to the payload's host ids, for
 -- bind-idmap: through it, files the caller (host root) owns show as the
 -- payload's, and what the payload writes lands on disk as the caller's.
@@ -306,6 +347,20 @@ function M.idmap_userns(host_uid, host_gid)
   return fd
 end
 
+--- The detached trees an overlay mount m (key "mounts[i]") takes when
+-- its layers are idmapped: { { key, path, ro }, ... }: each lower
+-- directory, and the directory that holds both upper and work.
+function M.overlay_tree_paths(m, key)
+  local out = {}
+  for j, l in ipairs(m.lower or {}) do
+    out[#out + 1] = { key = ("%s.lower[%d]"):format(key, j), path = l, ro = true }
+  end
+  if m.upper then
+    out[#out + 1] = { key = key .. ".upper", path = launch.common_dir(m.upper, m.work) }
+  end
+  return out
+end
+
 -- Privileged: each bind source and the rootfs as a detached tree, with
 -- ro/nosuid/nodev (and idmaps) set on the tree before the child exists.
 local function open_trees(spec, res)
@@ -325,7 +380,11 @@ local function open_trees(spec, res)
       res:defer(function() if not tree:closed() then tree:close() end end)
       local set = { rdonly = m.ro or nil, nosuid = true, nodev = m.type ~= "dev-bind", noexec = m.noexec }
       local userns
-      if m.type == "bind-idmap" then
+      -- idmap = "auto" (`nslua run --bind`): a read-write bind, with the
+      -- payload's one id (not map = "all", whose other ids the idmap
+      -- could not hold)
+      local auto = m.idmap == "auto" and not m.ro and spec.user.map ~= "all" and needs_slot(spec, res)
+      if m.type == "bind-idmap" or auto then
         if not idmap_fd then
           local fd, uerr, ucode = M.idmap_userns(spec.user.host_uid or res.host_uid + spec.user.uid,
             spec.user.host_gid or res.host_gid + spec.user.gid)
@@ -337,12 +396,75 @@ local function open_trees(spec, res)
         set.idmap = true
       end
       local ok, serr, scode = mount.mount_setattr(tree, set, nil, userns, m.recursive ~= false)
+      if not ok and auto then
+        -- the source's file system (or a mount below it) takes no idmap:
+        -- a plain bind, whose files the payload writes as its slot ids
+        set.idmap = nil
+        ok, serr, scode = mount.mount_setattr(tree, set, nil, nil, m.recursive ~= false)
+      elseif ok and auto then
+        res.idmapped = res.idmapped or {}
+        res.idmapped[i] = true
+      end
       if not ok then return nil, ("mounts[%d]: %s"):format(i, serr), scode end
       local key = launch.tree_key(i)
       res.trees[key], res.rt.trees[key] = true, tree
     end
   end
-  if spec.rootfs then
+  -- an idmapped detached tree of path (not its submounts: an overlay
+  -- layer is one file system) as res.trees[key]; nil, msg, errno
+  local function tree_of(path, key, ro, what)
+    if not idmap_fd then
+      local fd, uerr, ucode = M.idmap_userns(spec.user.host_uid or res.host_uid + spec.user.uid,
+        spec.user.host_gid or res.host_gid + spec.user.gid)
+      if not fd then return nil, ("%s: %s"):format(what, uerr), ucode end
+      idmap_fd = fd
+      res:defer(function() fd:close() end)
+    end
+    local tree, terr, tcode = mount.open_tree(path, { clone = true })
+    if not tree then return nil, ("%s: %s"):format(what, terr), tcode end
+    res:defer(function() if not tree:closed() then tree:close() end end)
+    local ok, serr, scode = mount.mount_setattr(tree, { rdonly = ro or nil, nosuid = true, nodev = true,
+      idmap = true }, nil, idmap_fd, false)
+    if not ok then
+      tree:close()
+      return nil, ("%s: %s (idmapped mount)"):format(what, serr), scode
+    end
+    res.trees[key], res.rt.trees[key] = true, tree
+    return true
+  end
+  -- run's overlay spellings (idmap = "auto", docs/roots.md): the layers
+  -- as for an overlay root, all or none (then by path, as before)
+  if needs_slot(spec, res) then
+    for i, m in ipairs(spec.mounts or {}) do
+      if m.type == "overlay" and m.idmap == "auto" then
+        local keys, ok = M.overlay_tree_paths(m, launch.tree_key(i)), true
+        for _, k in ipairs(keys) do
+          ok = ok and tree_of(k.path, k.key, k.ro, k.key)
+        end
+        if not ok then
+          for _, k in ipairs(keys) do
+            local t = res.rt.trees[k.key]
+            if t and not t:closed() then t:close() end
+            res.trees[k.key], res.rt.trees[k.key] = nil, nil
+          end
+        end
+      end
+    end
+  end
+  if type(spec.rootfs) == "table" then
+    -- an overlay root: each lower directory, and the upper's parent (upper
+    -- and work must share a mount), idmapped so that the caller's files
+    -- show as the payload's and what it writes is the caller's
+    if not needs_slot(spec, res) then return true end
+    for i, dir in ipairs(spec.rootfs.lower) do
+      local ok, err, code = tree_of(dir, ("rootfs.lower[%d]"):format(i), true, ("rootfs.lower[%d]"):format(i))
+      if not ok then return nil, err, code end
+    end
+    if spec.rootfs.upper ~= "tmpfs" then
+      local ok, err, code = tree_of(launch.dirname(spec.rootfs.upper), "rootfs.upper", false, "rootfs.upper")
+      if not ok then return nil, err, code end
+    end
+  elseif spec.rootfs then
     local tree, terr, tcode = mount.open_tree(spec.rootfs, { clone = true, rec = true })
     if not tree then return nil, "rootfs: " .. terr, tcode end
     res:defer(function() if not tree:closed() then tree:close() end end)
@@ -419,7 +541,8 @@ end
 
 -- The steps both providers share once the id and the host ids are known.
 local function finish(spec, res)
-  local ok, err, code = open_trees(spec, res)
+  local ok, err, code = overlay_work(spec)
+  if ok then ok, err, code = open_trees(spec, res) end
   if ok then ok, err, code = open_stdio(spec, res) end
   if ok then ok, err, code = compile_seccomp(spec, res) end
   if ok and res.cg then
@@ -750,7 +873,21 @@ function M.dry(spec, opts)
     for i, m in ipairs(spec.mounts or {}) do
       if launch.BIND_KINDS[m.type] and res.sources[i] then res.trees[launch.tree_key(i)] = true end
     end
-    if spec.rootfs then res.trees.rootfs = true end
+    if needs_slot(spec, res) then
+      for i, m in ipairs(spec.mounts or {}) do
+        if m.type == "overlay" and m.idmap == "auto" then
+          for _, k in ipairs(M.overlay_tree_paths(m, launch.tree_key(i))) do res.trees[k.key] = true end
+        end
+      end
+    end
+    if type(spec.rootfs) == "table" then
+      if needs_slot(spec, res) then
+        for i in ipairs(spec.rootfs.lower) do res.trees[("rootfs.lower[%d]"):format(i)] = true end
+        if spec.rootfs.upper ~= "tmpfs" then res.trees["rootfs.upper"] = true end
+      end
+    elseif spec.rootfs then
+      res.trees.rootfs = true
+    end
   end
   return res
 end

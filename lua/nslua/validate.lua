@@ -82,11 +82,11 @@ local MASKS_FIELDS = set { "masked", "readonly" }
 -- file system at its target instead of bound there.
 local MOUNT_FIELDS = set {
   "type", "source", "source_fd", "target", "ro", "try", "recursive", "size", "mode",
-  "content", "lower", "upper", "work", "inplace", "noexec", "hidepid",
+  "content", "lower", "upper", "work", "inplace", "idmap", "noexec", "hidepid",
   "nosuid", "nodev", "propagation", "data", "kind", "major", "minor", "uid", "gid", "host_ns",
 }
 local BIND = set { "type", "source", "source_fd", "target", "ro", "try", "recursive", "noexec",
-                   "nosuid", "nodev", "propagation" }
+                   "nosuid", "nodev", "propagation", "idmap" }
 local PSEUDO = set { "type", "target", "ro" }
 local FLAGGED = set { "type", "target", "ro", "nosuid", "nodev", "noexec", "source", "host_ns" }
 -- The types whose `source` is only the name of the file system mounted.
@@ -100,7 +100,7 @@ local MOUNT_ALLOWED = {
   cgroup = set { "type", "target", "ro", "nosuid", "nodev", "noexec" },
   devpts = set { "type", "target", "nosuid", "nodev", "noexec", "data", "source" },
   device = set { "type", "target", "kind", "major", "minor", "mode", "uid", "gid" },
-  overlay = set { "type", "target", "ro", "lower", "upper", "work", "size", "nosuid", "nodev", "noexec" },
+  overlay = set { "type", "target", "ro", "lower", "upper", "work", "size", "nosuid", "nodev", "noexec", "idmap" },
   dir = set { "type", "target", "mode" },
   symlink = set { "type", "source", "target" },
   file = set { "type", "target", "content", "mode", "ro", "inplace" },
@@ -651,6 +651,15 @@ function Checker:mount(m, p)
     end
   end
   if ty == "bind" or ty == "bind-idmap" or ty == "dev-bind" then
+    -- idmap = "auto": idmapped to the caller where the kernel and the
+    -- source's file system allow it, else a plain bind (`nslua run --bind`)
+    if m.idmap ~= nil then
+      if m.idmap ~= "auto" or ty ~= "bind" then
+        self:add(p .. ".idmap", 'must be "auto" (and only on a bind; type "bind-idmap" always idmaps)')
+      else
+        out.idmap = "auto"
+      end
+    end
     if m.source_fd ~= nil then
       local fd = as_int(m.source_fd)
       if m.source ~= nil then
@@ -751,6 +760,9 @@ function Checker:device(m, p, out)
 end
 
 function Checker:overlay(m, p, out)
+  if m.idmap ~= nil then
+    if m.idmap ~= "auto" then self:add(p .. ".idmap", 'must be "auto"') else out.idmap = "auto" end
+  end
   if not is_list(m.lower) or #m.lower == 0 then
     self:add(p .. ".lower", "must be a non-empty list of absolute paths")
   else
@@ -774,6 +786,43 @@ function Checker:overlay(m, p, out)
   elseif m.ro == true and m.size ~= nil then
     self:add(p .. ".size", "only applies to a tmpfs-backed upper (ro = true has none)")
   end
+end
+
+-- rootfs: a directory (read-only), or an overlay root { lower = { DIR,
+-- ... } (uppermost first), upper = DIR | "tmpfs" (default "tmpfs"), work
+-- = DIR (with a DIR upper; default UPPER.work beside it), size = SIZE (a
+-- tmpfs upper) } (docs/roots.md).
+local ROOTFS_FIELDS = set { "lower", "upper", "work", "size" }
+function Checker:rootfs(v)
+  if type(v) ~= "table" then return self:abspath(v, "rootfs") end
+  self:unknown(v, ROOTFS_FIELDS, "rootfs")
+  local out = { lower = {} }
+  if not is_list(v.lower) or #v.lower == 0 or #v.lower > 500 then
+    self:add("rootfs.lower", "must be a list of 1..500 absolute paths")
+  else
+    for i, dir in ipairs(v.lower) do out.lower[i] = self:abspath(dir, ("rootfs.lower[%d]"):format(i)) end
+  end
+  if v.upper == nil or v.upper == "tmpfs" then
+    out.upper = "tmpfs"
+    if v.work ~= nil then self:add("rootfs.work", 'only applies to a directory upper (not "tmpfs")') end
+    out.size = v.size == nil and M.DEFAULT_TMPFS_SIZE or self:size(v.size, "rootfs.size", 1)
+  else
+    out.upper = self:abspath(v.upper, "rootfs.upper")
+    if v.size ~= nil then self:add("rootfs.size", 'only applies to a "tmpfs" upper') end
+    if type(out.upper) == "string" then
+      local up = out.upper:gsub("/+$", "")
+      if up == "" then self:add("rootfs.upper", "must not be /") end
+      out.upper = up
+      out.work = v.work == nil and up .. ".work" or self:abspath(v.work, "rootfs.work")
+      -- upper and work share one mount, the parent directory's (the
+      -- kernel wants them on one mount; privileged, it is idmapped)
+      local dir = up:match("^(.*)/[^/]+$")
+      if type(out.work) == "string" and (out.work:match("^(.*)/[^/]+$") ~= dir or out.work == up) then
+        self:add("rootfs.work", "must be another directory beside upper (in the same parent)")
+      end
+    end
+  end
+  return out
 end
 
 function Checker:mounts(spec)
@@ -1721,7 +1770,7 @@ function M.check(spec, opts)
   out.argv = c:argv(spec, opts.need_argv)
   out.namespaces = c:namespaces(spec)
   if spec.user ~= nil then out.user = c:user(spec.user) end
-  if spec.rootfs ~= nil then out.rootfs = c:abspath(spec.rootfs, "rootfs") end
+  if spec.rootfs ~= nil then out.rootfs = c:rootfs(spec.rootfs) end
   out.mounts = c:mounts(spec)
   -- base: "default" (nslua's root; left absent) or "none" (an empty root)
   if spec.base == "none" then

@@ -128,12 +128,13 @@ local RLIMITS = { "nofile=64", "nofile=unlimited", "fsize=1M", "bogus=1", "nofil
 local FDS = { "1", "2", "0", "3", "9", "99", "-1", "x", "1e300", "2147483648", "", "1.0" }
 local CONTENT = { "", "x", "line\n", ("c"):rep(70000), "\0", "a\0b" }
 
--- The value(s) of one option, by its name; n: 1, 2 or "1-2".
+-- The value(s) of one option, by its name; n: 1, 2, 3, "1-2" or "1-3".
 local function option_values(name, n)
   local key = name:sub(3):gsub("%-", "_")
   local function one()
     if limits.LIMITS[key] then return number_text(limits.LIMITS[key].kind) end
-    if name == "--bind" or name == "--bind-try" or name == "--dev-bind" or name == "--bind-idmap" then
+    if name == "--bind" or name == "--bind-try" or name == "--dev-bind" or name == "--bind-idmap"
+      or name == "--bind-as-slot" or name == "--overlay-upper" or name == "--overlay-work" then
       return pick(rw_sources())
     elseif name == "--ro-bind" or name == "--ro-bind-try" or name == "--rootfs" then
       return pick(ro_sources())
@@ -172,7 +173,8 @@ local function option_values(name, n)
     if name == "--setenv" then return { (pick(ENV):match("^[^=]*")), pick(ODD) } end
     return { one(), pick(ODD) }
   end
-  if n == 3 then return { pick(ODD), pick(ODD), pick(targets()) } end
+  if n == 3 or n == "1-3" and chance(0.5) then return { pick(ODD), pick(ODD), pick(targets()) } end
+  if n == "1-3" then return { pick(ro_sources()) } end
   if n == "1-2" then
     local src = one()
     local r = random(3)

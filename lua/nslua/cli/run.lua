@@ -33,7 +33,7 @@ local function parse_limit(what, v, opt)
 end
 
 -- The options of `nslua run` (and explain): one table for both parsers.
--- n: how many values (1 by default, "1-2", 2, 3, or 0 for a flag); many:
+-- n: how many values (1 by default, "1-2", "1-3", 2, 3, or 0 for a flag); many:
 -- may be repeated (a list); hidden: accepted, not in --help; order: the
 -- list in which both parsers also record the option's occurrences, in
 -- argument order ("mount_order" for the mount options and their
@@ -51,6 +51,8 @@ local M_ORDER, C_ORDER = "mount_order", "cap_order"
 local OPTIONS = {
   { "--name", "A name for the container (shown by nslua ps)." },
   { "--rootfs", "Use DIR (read-only) as the root file system." },
+  { "--overlay-upper", "With --overlay LOWER[:LOWER...]: where the root's writes go, DIR or tmpfs (default)." },
+  { "--overlay-work", "With --overlay-upper DIR: its work directory (default DIR.work, beside it)." },
   { "--bind", "Bind SRC on DST (read-write); SRC[:DST] or SRC DST.", n = "1-2", many = true, order = M_ORDER },
   { "--ro-bind", "Bind SRC on DST read-only; SRC[:DST] or SRC DST.", n = "1-2", many = true, order = M_ORDER },
   { "--bind-try", "Like --bind, skipped when SRC is missing.", n = "1-2", many = true, order = M_ORDER },
@@ -58,12 +60,15 @@ local OPTIONS = {
   { "--dev-bind", "Bind SRC on DST allowing device nodes.", n = "1-2", many = true, order = M_ORDER },
   { "--dev-bind-try", "Like --dev-bind, skipped when SRC is missing.", n = "1-2", many = true, order = M_ORDER },
   { "--bind-idmap", "Bind SRC on DST idmapped to the caller.", n = "1-2", many = true, order = M_ORDER },
+  { "--bind-as-slot", "Bind SRC on DST read-write without an idmap (files get the payload's host ids).",
+    n = "1-2", many = true, order = M_ORDER },
   { "--tmpfs", "A tmpfs on DST[:SIZE].", many = true, order = M_ORDER },
   { "--symlink", "Make DST a symlink to SRC (SRC DST).", n = 2, many = true, order = M_ORDER },
   { "--file", "A file DST with CONTENT (DST CONTENT).", n = 2, many = true, order = M_ORDER },
   { "--dir", "Make directory DST.", many = true, order = M_ORDER },
   { "--hostname", "The sandbox's hostname." },
-  { "--cwd --chdir", "Working directory of the command." },
+  { "--cwd --chdir", "Working directory of the command (default /)." },
+  { "--keep-cwd", "Bind the current directory read-write at the same path and start there.", n = 0 },
   { "--env", "Set K=V in the command's environment.", many = true },
   { "--setenv", "Set VAR to VALUE (bwrap dialect).", n = 2, many = true },
   { "--unsetenv", "Remove VAR from the environment.", many = true },
@@ -143,6 +148,15 @@ for _, o in ipairs(OPTIONS) do
     M.OPTIONS[#M.OPTIONS + 1] = o
   end
 end
+-- --overlay: run's root overlay, LOWER[:LOWER...] (uppermost first), or
+-- bubblewrap's RWSRC WORKDIR DEST after --overlay-src
+for _, o in ipairs(M.OPTIONS) do
+  if o[1] == "--overlay" then
+    o.n, o.argname = "1-3", nil
+    o[2] = "LOWER[:LOWER...]: a writable root over read-only directories (see --overlay-upper); "
+      .. "after --overlay-src, RWSRC WORKDIR DEST as bwrap."
+  end
+end
 for _, f in ipairs(BWRAP_NOOPS) do
   M.OPTIONS[#M.OPTIONS + 1] = { f, "Accepted for bwrap; nslua always does this.", n = 0, hidden = true }
 end
@@ -218,8 +232,8 @@ function M.parse_fast(args)
       local vals = {}
       if inline then vals[1] = inline; i = i + 1
       else
-        local want = o.n == "1-2" and 2 or o.n
-        local min = o.n == "1-2" and 1 or o.n
+        local want = o.n == "1-2" and 2 or o.n == "1-3" and 3 or o.n
+        local min = (o.n == "1-2" or o.n == "1-3") and 1 or o.n
         i = i + 1
         while #vals < want and i <= n and args[i]:sub(1, 1) ~= "-" do
           vals[#vals + 1] = args[i]
@@ -347,6 +361,8 @@ local function bind_args(v)
   return src, dst or src
 end
 
+local OVERLAYS = { ["--overlay"] = true, ["--tmp-overlay"] = true, ["--ro-overlay"] = true }
+local IDMAP_AUTO = { ["--bind"] = true, ["--bind-try"] = true }
 local BINDS = { ["--bind"] = true, ["--ro-bind"] = true, ["--bind-try"] = true, ["--ro-bind-try"] = true,
                 ["--dev-bind"] = true, ["--dev-bind-try"] = true }
 
@@ -354,12 +370,35 @@ local BINDS = { ["--bind"] = true, ["--ro-bind"] = true, ["--bind-try"] = true, 
 -- run's own forms converted here, bubblewrap's by nslua.cli.bwrap.
 local function mount_option(st, name, v)
   if BINDS[name] then
-    return as_run(name, bwrap.option, st, name, { bind_args(v) })
+    as_run(name, bwrap.option, st, name, { bind_args(v) })
+    -- a read-write --bind of run: idmapped to the caller where it can be
+    -- (docs/roots.md "Binds and ownership"); --bind-as-slot: never
+    if IDMAP_AUTO[name] then st.ops[#st.ops].idmap = "auto" end
+    return
+  elseif name == "--bind-as-slot" then
+    return as_run(name, bwrap.option, st, name, { bind_args(v) }, function(s, a)
+      bwrap.handlers["--bind"](s, a)
+    end)
   elseif name == "--bind-idmap" then
     return as_run(name, bwrap.option, st, name, { bind_args(v) }, function(s, a)
       bwrap.handlers["--bind"](s, a)
       s.ops[#s.ops].type = "bind-idmap"
     end)
+  elseif name == "--overlay" and #v ~= 3 then
+    -- run's root overlay: LOWER[:LOWER...] (relative to the cwd)
+    if #v ~= 1 then usage_error("--overlay: takes LOWER[:LOWER...], or RWSRC WORKDIR DEST after --overlay-src") end
+    if #st.overlay_src > 0 then usage_error("--overlay after --overlay-src takes RWSRC WORKDIR DEST") end
+    if st.root_lower then usage_error("--overlay LOWER[:LOWER...]: given twice") end
+    st.root_lower = {}
+    for l in v[1]:gmatch("[^:]+") do st.root_lower[#st.root_lower + 1] = bwrap.host_path(st, l) end
+    if #st.root_lower == 0 then usage_error("--overlay: no lower directory") end
+    return
+  elseif OVERLAYS[name] then
+    -- bubblewrap's overlays, with idmapped layers where they can be (the
+    -- payload can then write over root's files, and RWSRC gets the caller's)
+    as_run(name, bwrap.option, st, name, type(v) == "table" and v or { v })
+    st.ops[#st.ops].idmap = "auto"
+    return
   elseif name == "--tmpfs" then
     -- DST[:SIZE]
     local dst, size = split_pair(v, ":")
@@ -471,11 +510,29 @@ end
 function M.options_to_spec(o)
   local s = {}
   local mounts, st = M.mounts_of(o)
+  s.cwd = o.cwd
+  if o.keep_cwd then
+    -- the caller's cwd, bound read-write first (the options after it may
+    -- shadow it) and the command's cwd unless --cwd says otherwise
+    local here = core.mount.readlink("/proc/self/cwd")
+    if not here or here:sub(1, 1) ~= "/" then usage_error("--keep-cwd: the current directory is not reachable") end
+    if here == "/" then usage_error("--keep-cwd: the current directory is /; bind what you need instead") end
+    table.insert(mounts, 1, { type = "bind", source = here, target = here, idmap = "auto" })
+    s.cwd = s.cwd or here
+  end
   if #mounts > 0 then s.mounts = mounts end
   s.name = o.name
   s.rootfs = o.rootfs
+  if st.root_lower then
+    if o.rootfs then usage_error("--overlay LOWER and --rootfs both give the root") end
+    local up = o.overlay_upper
+    s.rootfs = { lower = st.root_lower,
+                 upper = up and up ~= "tmpfs" and bwrap.host_path(st, up) or "tmpfs",
+                 work = o.overlay_work and bwrap.host_path(st, o.overlay_work) }
+  elseif o.overlay_upper or o.overlay_work then
+    usage_error("--overlay-upper and --overlay-work need --overlay LOWER[:LOWER...]")
+  end
   s.hostname = o.hostname
-  s.cwd = o.cwd
   if o.net then
     if o.net == "none" or o.net == "host" then
       s.net = o.net

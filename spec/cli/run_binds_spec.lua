@@ -1,0 +1,169 @@
+-- spec/cli/run_binds_spec.lua - `nslua run`'s read-write binds write as the
+-- caller (docs/roots.md "Binds and ownership"): privileged, an idmapped
+-- mount by default (--bind-as-slot: the payload's slot ids, the old way);
+-- rootless, the caller's ids anyway.  Relative bind sources, --cwd's
+-- default and --keep-cwd.
+local helper = require "helper"
+local q = helper.quote
+local N = helper.nslua
+
+-- "uid:gid" of each entry under dir (itself too), sorted, unique.
+local function owners(dir)
+  local _, out = helper.sh(("find %s -printf '%%U:%%G\\n' | sort -u"):format(q(dir)))
+  return out
+end
+
+local WRITE = "echo a > /x/f && mkdir /x/d && echo b > /x/d/g && echo c >> /x/old && mv /x/f /x/f2 && cat /x/old"
+
+describe("nslua run --bind (privileged)", function()
+  local tracker, dir
+  before_each(function()
+    tracker = helper.track()
+    dir = helper.tmpdir("0755")
+  end)
+  after_each(function()
+    helper.rmtree(dir)
+    helper.assert_released(tracker)
+  end)
+
+  it("lets the payload create and modify files, which stay the caller's", function()
+    assert(os.execute(("mkdir %s/s && echo old > %s/s/old"):format(q(dir), q(dir))))
+    local ok, out = helper.sh(("%s run --bind %s/s /x -- /bin/sh -c %s"):format(N, q(dir), q(WRITE)))
+    assert.is_true(ok, out)
+    assert.equal("old\nc\n", out)
+    assert.equal("a\n", helper.read(dir .. "/s/f2"))
+    assert.equal("b\n", helper.read(dir .. "/s/d/g"))
+    assert.equal("0:0\n", owners(dir .. "/s"))
+  end)
+
+  it("works on a root-owned 0700 source, with --bind-try and SRC:DST", function()
+    assert(os.execute(("mkdir -m 0700 %s/s && echo old > %s/s/old && chmod 0600 %s/s/old"):format(q(dir), q(dir),
+      q(dir))))
+    local ok, out = helper.sh(("%s run --bind-try %s/s:/x -- /bin/sh -c %s"):format(N, q(dir), q(WRITE)))
+    assert.is_true(ok, out)
+    assert.equal("old\nc\n", out)
+    assert.equal("0:0\n", owners(dir .. "/s"))
+    local _, mode = helper.sh(("stat -c %%a %s/s"):format(q(dir)))
+    assert.equal("700\n", mode)
+  end)
+
+  it("--bind-as-slot keeps the old way: the payload's slot ids, no access to root's 0700", function()
+    assert(os.execute(("mkdir -m 0777 %s/s"):format(q(dir))))
+    local ok, out = helper.sh(("%s run --bind-as-slot %s/s /x -- /bin/sh -c 'echo a > /x/f; id -u'")
+      :format(N, q(dir)))
+    assert.is_true(ok, out)
+    assert.equal("65534\n", out)
+    local _, o = helper.sh(("stat -c %%u %s/s/f"):format(q(dir)))
+    -- a host id of the payload's slot: neither root nor the inside id
+    local uid = assert(tonumber(o))
+    assert.is_true(uid >= 65536 and uid % 65536 == 65534, o)
+    helper.sh(("rm -f %s/s/f && chmod 0700 %s/s"):format(q(dir), q(dir)))
+    local _, out2, code = helper.sh(("%s run --bind-as-slot %s/s /x -- /bin/sh -c 'echo a > /x/f'")
+      :format(N, q(dir)))
+    assert.is_not.equal(0, code, out2)
+    assert.matches("Permission denied", out2, 1, true)
+    assert.is_false(helper.exists(dir .. "/s/f"))
+  end)
+
+  it("is a plain bind with --map-all, and explain says which binds are idmapped", function()
+    assert(os.execute(("mkdir -m 0777 %s/s"):format(q(dir))))
+    local ok, out = helper.sh(("%s run --map-all --bind %s/s /x -- /bin/sh -c 'echo a > /x/f'"):format(N, q(dir)))
+    assert.is_true(ok, out)
+    local _, o = helper.sh(("stat -c %%u %s/s/f"):format(q(dir)))
+    assert.is_true(assert(tonumber(o)) >= 65536, o)
+    ok, out = helper.sh(("%s explain --bind %s/s /x --bind-as-slot %s/s /y --bind-idmap %s/s /z -- /bin/true")
+      :format(N, q(dir), q(dir), q(dir)))
+    assert.is_true(ok, out)
+    assert.matches("on /x (idmapped to the caller where its file system allows)\n", out, 1, true)
+    assert.matches("on /y\n", out, 1, true)
+    assert.matches("on /z (idmapped to the caller)\n", out, 1, true)
+    ok, out = helper.sh(("%s explain --map-all --bind %s/s /x -- /bin/true"):format(N, q(dir)))
+    assert.is_true(ok, out)
+    assert.matches("on /x\n", out, 1, true)
+  end)
+
+  it("leaves --ro-bind read-only and read-only binds un-idmapped", function()
+    assert(os.execute(("mkdir %s/s && echo r > %s/s/r"):format(q(dir), q(dir))))
+    local ok, out = helper.sh(("%s run --ro-bind %s/s /x -- /bin/sh -c 'cat /x/r; echo w > /x/w || echo ro'")
+      :format(N, q(dir)))
+    assert.is_true(ok, out)
+    assert.matches("^r\n.*ro\n$", out)
+  end)
+
+  it("takes a bind source relative to the caller's cwd", function()
+    assert(os.execute(("mkdir -p %s/rel/s && echo here > %s/rel/s/h"):format(q(dir), q(dir))))
+    local ok, out = helper.sh(("cd %s/rel && %s run --bind s /x --ro-bind ./s:/y -- /bin/sh -c "
+      .. "'cat /x/h /y/h && echo w > /x/w'"):format(q(dir), N))
+    assert.is_true(ok, out)
+    assert.equal("here\nhere\n", out)
+    assert.equal("w\n", helper.read(dir .. "/rel/s/w"))
+  end)
+
+  it("starts in / by default; --keep-cwd binds the cwd read-write and starts there", function()
+    local ok, out = helper.sh(("cd %s && %s run -- /bin/pwd"):format(q(dir), N))
+    assert.is_true(ok, out)
+    assert.equal("/\n", out)
+    assert(os.execute(("mkdir -m 0700 %s/w && echo t > %s/w/Makefile"):format(q(dir), q(dir))))
+    ok, out = helper.sh(("cd %s/w && %s run --keep-cwd -- /bin/sh -c 'pwd; cat Makefile; echo o > out'")
+      :format(q(dir), N))
+    assert.is_true(ok, out)
+    assert.equal(dir .. "/w\nt\n", out)
+    assert.equal("o\n", helper.read(dir .. "/w/out"))
+    assert.equal("0:0\n", owners(dir .. "/w"))
+    -- --cwd still chooses where the command starts
+    ok, out = helper.sh(("cd %s/w && %s run --keep-cwd --cwd /tmp -- /bin/sh -c 'pwd; ls %s/w'")
+      :format(q(dir), N, q(dir)))
+    assert.is_true(ok, out)
+    assert.equal("/tmp\nMakefile\nout\n", out)
+    local _, out2, code = helper.sh(("cd / && %s run --keep-cwd -- /bin/true"):format(N))
+    assert.equal(125, code, out2)
+    assert.matches("--keep-cwd: the current directory is /", out2, 1, true)
+  end)
+
+  it("ask for the idmap in the spec; bwrap's --bind stays plain", function()
+    local run = require "nslua.cli.run"
+    local o = run.parse { "--bind", "/a", "/b", "--bind-as-slot", "/c", "/d", "--bind-idmap", "/e", "/f",
+                          "--ro-bind", "/g", "/h", "--", "true" }
+    assert.same({
+      { type = "bind", source = "/a", target = "/b", idmap = "auto" },
+      { type = "bind", source = "/c", target = "/d" },
+      { type = "bind-idmap", source = "/e", target = "/f" },
+      { type = "bind", source = "/g", target = "/h", ro = true },
+    }, run.options_to_spec(o).mounts)
+    local bwrap = require "nslua.cli.bwrap"
+    local st = bwrap.new_state { cwd = "/", env = {} }
+    bwrap.option(st, "--bind", { "/a", "/b" })
+    assert.is_nil(st.ops[1].idmap)
+  end)
+end)
+
+describe("nslua run --bind (rootless)", function()
+  local tracker, dir
+  before_each(function()
+    tracker = helper.track()
+    dir = helper.tmpdir("0755")
+  end)
+  after_each(function()
+    helper.rmtree(dir)
+    helper.assert_released(tracker)
+  end)
+
+  it("writes as the caller, with --bind, --bind-as-slot and --keep-cwd", function()
+    local owner = ("%d:%d"):format(helper.ROOTLESS_UID, helper.ROOTLESS_UID)
+    assert(os.execute(("mkdir -m 0700 %s/s && echo old > %s/s/old && chown -R %s %s/s")
+      :format(q(dir), q(dir), owner, q(dir))))
+    local ok, out = helper.sh(("cd /tmp && %s run --bind %s/s /x -- /bin/sh -c %s")
+      :format(helper.rootless_nslua(), q(dir), q(WRITE)))
+    assert.is_true(ok, out)
+    assert.equal("old\nc\n", out)
+    ok, out = helper.sh(("cd /tmp && %s run --bind-as-slot %s/s /x -- /bin/sh -c 'echo s > /x/s'")
+      :format(helper.rootless_nslua(), q(dir)))
+    assert.is_true(ok, out)
+    ok, out = helper.sh(("cd %s/s && %s run --keep-cwd -- /bin/sh -c 'pwd; echo k > k'")
+      :format(q(dir), helper.rootless_nslua()))
+    assert.is_true(ok, out)
+    assert.equal(dir .. "/s\n", out)
+    assert.equal("k\n", helper.read(dir .. "/s/k"))
+    assert.equal(owner .. "\n", owners(dir .. "/s"))
+  end)
+end)
