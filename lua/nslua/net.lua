@@ -16,6 +16,8 @@
 --           host = NAME, guest = "eth0" }
 --   (a gateway is also the address of a bridge nslua owns, with the prefix
 --   of the container's address of that family)
+--   net = "pasta" | { pasta = true, publish = { "[IP:]HOSTPORT:GUESTPORT[/tcp|/udp]", ... } }
+--   (rootless: passt's pasta, started by the parent: nslua.pasta)
 --
 -- Host links are named nsl<id><suffix> and carry the alias "nslua"; a
 -- bridge nslua creates carries it too, and the last container using it
@@ -413,6 +415,54 @@ local function plan_bridge(b, id, plan)
   end
 end
 
+--- Parse a published port "[IP:]HOSTPORT:GUESTPORT[/tcp|/udp]" (an IPv6
+-- IP in brackets: "[2001:db8::1]:8080:80/tcp"); the protocol defaults to tcp.
+-- @treturn[1] table { host_ip = IP | nil, host_port = n, guest_port = n, proto = "tcp" | "udp" }
+-- @return[2] nil, message
+function M.parse_publish(s)
+  if type(s) ~= "string" then return nil, "must be a string" end
+  local body, proto = s:match("^(.-)/(%a+)$")
+  if not body then body, proto = s, "tcp" end
+  if proto ~= "tcp" and proto ~= "udp" then
+    return nil, ("protocol must be tcp or udp (got %s)"):format(proto)
+  end
+  local ip, hp, gp = body:match("^%[([%x:]+)%]:(%d+):(%d+)$")
+  if not ip then ip, hp, gp = body:match("^([%d.]+):(%d+):(%d+)$") end
+  if not ip then hp, gp = body:match("^(%d+):(%d+)$") end
+  if not hp then
+    return nil, ("must be [IP:]HOSTPORT:GUESTPORT[/tcp|/udp] (got %s)"):format(s)
+  end
+  if ip then
+    local c = parse_cidr(ip, false)
+    if not c or ip:find("/", 1, true) then return nil, ("bad address %s"):format(ip) end
+  end
+  hp, gp = tonumber(hp), tonumber(gp)
+  for _, v in ipairs { hp, gp } do
+    if v < 1 or v > 65535 then return nil, ("ports must be 1..65535 (got %s)"):format(s) end
+  end
+  return { host_ip = ip, host_port = hp, guest_port = gp, proto = proto }
+end
+
+-- net = "pasta" | { pasta = true, publish = {...} }
+local function plan_pasta(t, plan, opts)
+  plan.mode, plan.publish = "pasta", {}
+  if type(t) == "table" then
+    check_fields(t, "net", { pasta = true, publish = true })
+    if t.pasta ~= true then bad("net.pasta must be true") end
+    if t.publish ~= nil and type(t.publish) ~= "table" then bad("net.publish must be a list") end
+    for i, s in ipairs(t.publish or {}) do
+      local p, err = M.parse_publish(s)
+      if not p then bad("net.publish[%d]: %s", i, err) end
+      plan.publish[#plan.publish + 1] = p
+    end
+  end
+  if opts.reserve then
+    local why = require("nslua.pasta").missing()
+    if why then bad("%s", why) end
+  end
+  return plan
+end
+
 local function build(spec_net, id, opts, locks)
   if type(id) ~= "string" or not id:match("^[a-z0-9]+$") or #id ~= 8 then
     bad("id must be 8 characters of [a-z0-9] (got %s)", tostring(id))
@@ -424,8 +474,10 @@ local function build(spec_net, id, opts, locks)
   elseif spec_net == "host" then
     plan.mode, plan.share = "host", true
     return plan
+  elseif spec_net == "pasta" or (type(spec_net) == "table" and spec_net.pasta ~= nil) then
+    return plan_pasta(spec_net, plan, opts)
   elseif type(spec_net) ~= "table" then
-    bad("field 'net' must be \"none\", \"host\" or a table (got %s)", tostring(spec_net))
+    bad("field 'net' must be \"none\", \"host\", \"pasta\" or a table (got %s)", tostring(spec_net))
   end
   if spec_net.veth ~= nil and spec_net.bridge ~= nil then
     bad("field 'net' takes veth or bridge, not both")
@@ -676,6 +728,9 @@ function M.explain(plan)
   local function add(fmt, ...) lines[#lines + 1] = fmt:format(...) end
   if plan.mode == "host" then
     add("net: shares the host network namespace")
+    return lines
+  elseif plan.mode == "pasta" then
+    require("nslua.pasta").explain(plan, add)
     return lines
   end
   add("net: own network namespace; lo up")

@@ -69,7 +69,9 @@ local OPTIONS = {
   { "--unsetenv", "Remove VAR from the environment.", many = true },
   { "--clearenv", "Start from an empty environment (the default; accepted for bwrap).", n = 0 },
   { "--keep-env", "Copy NAME from nslua's environment.", many = true },
-  { "--net", "none | host | veth | bridge:NAME[:CIDR[,CIDR6]]" },
+  { "--net", "none | host | veth | bridge:NAME[:CIDR[,CIDR6]] | pasta" },
+  { "--publish", "With --net pasta: publish [IP:]HOSTPORT:GUESTPORT[/tcp|/udp] (host to sandbox).",
+    many = true },
   { "--veth-no-host", "With --net veth: drop, in the host's input hook, what the sandbox sends the host.",
     n = 0 },
   { "--user", "host: no user namespace (root only)" },
@@ -477,6 +479,8 @@ function M.options_to_spec(o)
       s.net = o.net
     elseif o.net == "veth" then
       s.net = { veth = {} }
+    elseif o.net == "pasta" then
+      s.net = "pasta"
     elseif o.net:match("^bridge:") then
       -- bridge:NAME or bridge:NAME:CIDR[,CIDR] (names hold no ':')
       local name, addrs = split_pair(o.net:sub(8), ":")
@@ -487,8 +491,16 @@ function M.options_to_spec(o)
         s.net.addr = #list == 1 and list[1] or list
       end
     else
-      usage_error(("--net: '%s' is not none, host, veth or bridge:NAME[:CIDR[,CIDR6]]"):format(o.net))
+      usage_error(("--net: '%s' is not none, host, veth, bridge:NAME[:CIDR[,CIDR6]] or pasta"):format(o.net))
     end
+  end
+  if o.publish and #o.publish > 0 then
+    if s.net ~= "pasta" then usage_error("--publish needs --net pasta") end
+    for _, x in ipairs(o.publish) do
+      local ok, err = require("nslua.net").parse_publish(x)
+      if not ok then usage_error(("--publish %s: %s"):format(x, err)) end
+    end
+    s.net = { pasta = true, publish = o.publish }
   end
   if o.veth_no_host then
     -- the table inet nslua-<id> on the host (net.lua, README "Networking")
