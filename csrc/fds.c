@@ -263,6 +263,7 @@ static const nslua_flag open_flags[] = {
   {"path", O_PATH},
   {"rdonly", O_RDONLY},
   {"rdwr", O_RDWR},
+  {"tmpfile", O_TMPFILE},       /* path: a directory; an unnamed file in it */
   {"trunc", O_TRUNC},
   {"wronly", O_WRONLY},
   {NULL, 0}

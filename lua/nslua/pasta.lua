@@ -12,10 +12,11 @@
 -- resolv.conf (--dns-forward); the sandbox's /etc/resolv.conf says so
 -- (validate adds the file mount).
 --
--- pasta ends with the sandbox: the cleanup stack stops it, it gets SIGKILL
--- when nslua dies (PR_SET_PDEATHSIG, proc.spawn's die_with_parent), and
--- its pid and start time are in the state record, so gc and the sweep kill
--- it when the owner is gone.
+-- pasta ends with the sandbox: the cleanup stack stops it; a watchdog
+-- (a fork of nslua's) kills it when nslua dies, SIGKILL included (it reads
+-- the end of file of a pipe only nslua holds the write end of); and its pid
+-- and start time are in the state record, so gc and the sweep kill it when
+-- the owner is gone.
 local core = require "nslua.core"
 local state = require "nslua.state"
 
@@ -32,8 +33,6 @@ M.DNS = "169.254.1.1"
 M.IFNAME = "eth0"
 --- Seconds pasta gets to set the sandbox's link up and write its pid.
 M.READY_TIMEOUT = 10
---- pasta's messages (kept for a failure's report), in the state directory.
-M.LOG = "pasta.log"
 
 --- The sandbox's /etc/resolv.conf.
 function M.resolv_conf()
@@ -98,8 +97,10 @@ function M.argv(plan, net_fd, user_fd, pid_fd, root)
   return argv
 end
 
-local function read_log(path)
-  local f = path and io.open(path)
+-- What pasta wrote on its stderr (the unnamed file 'fd'), without syslog's
+-- complaints.
+local function read_log(fd)
+  local f = fd and not fd:closed() and io.open(("/proc/self/fd/%d"):format(fd:fileno()))
   if not f then return "" end
   local text = f:read(4096) or ""
   f:close()
@@ -110,24 +111,64 @@ local function read_log(path)
   return table.concat(lines, "; ")
 end
 
---- Stop a pasta started by M.start (idempotent).
+--- Stop a pasta started by M.start (idempotent): it, then its watchdog.
 function M.stop(h)
-  if h.pid and not h.reaped then
-    proc.kill(h.pid, 9)
-    proc.waitpid(h.pid)
-    h.reaped = true
+  if h.pid and h.start and state.alive(h.pid, h.start) then proc.kill(h.pid, 9) end
+  if h.life then
+    h.life:close()
+    h.life = nil
+  end
+  if h.watchdog then
+    proc.waitpid(h.watchdog)
+    h.watchdog = nil
   end
   if h.log then
-    mount.unlink(h.log)
+    if not h.log:closed() then h.log:close() end
     h.log = nil
   end
+end
+
+-- Close every fd but those of 'keep' (numbers).
+local function close_all_but(keep)
+  table.sort(keep)
+  local lo = 0
+  for _, fd in ipairs(keep) do
+    if fd > lo then proc.close_range(lo, fd - 1) end
+    lo = fd + 1
+  end
+  proc.close_range(lo)
+end
+
+-- The watchdog (a fork of nslua): spawns pasta, then waits for the end of
+-- file of 'life', whose write end only nslua holds: nslua stopping it or
+-- dying (SIGKILL included) ends pasta.  pasta's own PR_SET_PDEATHSIG would
+-- not do: joining the sandbox's user namespace clears it.  The watchdog
+-- keeps only the fds it needs (never the record's lock).
+local function watchdog(argv, life, keep_fds, stdio)
+  local keep = { life:fileno() }
+  for _, fd in ipairs(keep_fds) do keep[#keep + 1] = fd end
+  for _, fd in pairs(stdio) do keep[#keep + 1] = fd:fileno() end
+  close_all_but(keep)
+  local pid = proc.spawn(argv, {}, { keep_fds = keep_fds, host_caps = true }, stdio)
+  if not pid then proc._exit(1) end
+  for _, fd in ipairs(keep_fds) do proc.close_range(fd, fd) end
+  for _, fd in pairs(stdio) do proc.close_range(fd:fileno(), fd:fileno()) end
+  local set = { { fd = life, events = { ["in"] = true } } }
+  while true do
+    local n = proc.poll(set, 500)
+    if n and n > 0 then break end
+    if proc.waitpid(pid, { nohang = true }) == pid then proc._exit(0) end
+  end
+  proc.kill(pid, 9)
+  proc.waitpid(pid)
+  proc._exit(0)
 end
 
 --- Start pasta for the child 'pid' and wait until it is ready.
 -- @tparam table plan net.plan's (mode "pasta")
 -- @int pid the child, whose namespaces exist
 -- @tparam table opts { dir = the state directory (pasta's log), root = bool }
--- @treturn[1] table handle { pid, start, log }: M.stop(handle) ends it
+-- @treturn[1] table handle { pid, start, log, watchdog }: M.stop(handle) ends it
 -- @return[2] nil, message, errno
 function M.start(plan, pid, opts)
   local why = M.missing()
@@ -136,64 +177,60 @@ function M.start(plan, pid, opts)
   if not netns then return nil, "pasta: network namespace: " .. nerr, ncode end
   local userns <close>, uerr, ucode = core.ns.open(pid, "user")
   if not userns then return nil, "pasta: user namespace: " .. uerr, ucode end
-  local r, w = proc.pipe()
-  if not r then return nil, "pasta: pipe: " .. tostring(w), errno.EMFILE end
-  local h = { log = opts.dir and (opts.dir .. "/" .. M.LOG) or nil }
-  local devnull, log, err, code
-  devnull, err, code = proc.open("/dev/null", { rdwr = true })
-  if devnull and h.log then
-    log, err, code = proc.open(h.log, { wronly = true, creat = true, trunc = true }, 384)
-  end
-  if not devnull or (h.log and not log) then
-    r:close()
-    w:close()
-    if devnull then devnull:close() end
+  local h = {}
+  local fds = {}   -- closed on every path out
+  local function fail(msg, code)
+    for _, fd in pairs(fds) do if not fd:closed() then fd:close() end end
     M.stop(h)
-    return nil, "pasta: " .. err, code
+    return nil, "pasta: " .. tostring(msg), code
   end
-  local argv = M.argv(plan, netns:fileno(), userns:fileno(), w:fileno(), opts.root)
+  local err, code
+  fds.r, fds.w = proc.pipe()
+  if not fds.r then return fail(fds.w, errno.EMFILE) end
+  fds.life_r, h.life = proc.pipe()
+  if not fds.life_r then return fail(h.life, errno.EMFILE) end
+  fds.devnull, err, code = proc.open("/dev/null", { rdwr = true })
+  if not fds.devnull then return fail(err, code) end
+  -- pasta's messages: an unnamed file (nothing to remove, whatever ends us)
+  fds.log, err, code = proc.open(opts.dir or "/tmp", { rdwr = true, tmpfile = true }, 384)
+  if not fds.log then return fail(err, code) end
+  h.log = fds.log
+  local argv = M.argv(plan, netns:fileno(), userns:fileno(), fds.w:fileno(), opts.root)
+  local keep = { fds.w:fileno(), netns:fileno(), userns:fileno() }
   io.stdout:flush()
   io.stderr:flush()
-  local cpid
-  cpid, err, code = proc.spawn(argv, {}, {
-    keep_fds = { w:fileno(), netns:fileno(), userns:fileno() }, host_caps = true, die_with_parent = true,
-  }, { [0] = devnull, [1] = devnull, [2] = log or devnull })
-  w:close()
-  devnull:close()
-  if log then log:close() end
-  if not cpid then
-    r:close()
-    M.stop(h)
-    return nil, "pasta: " .. err, code
+  local wpid
+  wpid, err, code = core.ns.clone()
+  if not wpid then return fail(err, code) end
+  if wpid == 0 then
+    pcall(watchdog, argv, fds.life_r, keep,
+      { [0] = fds.devnull, [1] = fds.devnull, [2] = fds.log or fds.devnull })
+    proc._exit(1)
   end
-  h.pid = cpid
-  -- ready: its pid on the pipe; dead: end of file
+  h.watchdog = wpid
+  local r = fds.r
+  for k, fd in pairs(fds) do if k ~= "r" and k ~= "log" then fd:close() end end
+  -- ready: pasta's pid on the pipe; dead: end of file
   local line = ""
   local deadline = proc.now() + M.READY_TIMEOUT
   while not line:find("\n", 1, true) do
     local left = math.max(0, math.floor((deadline - proc.now()) * 1000))
-    local set = { { fd = r, events = { ["in"] = true } } }
-    local n = proc.poll(set, left)
+    local n = proc.poll({ { fd = r, events = { ["in"] = true } } }, left)
     if not n or n == 0 then break end
     local chunk = proc.read(r, 64)
     if not chunk or chunk == "" then break end
     line = line .. chunk
   end
   r:close()
-  if tonumber(line:match("^(%d+)")) ~= cpid then
-    local _, how, status = proc.waitpid(cpid, { nohang = true })
-    local what
-    if how == "exited" or how == "signaled" then
-      h.reaped = true
-      what = ("%s %d"):format(how == "exited" and "exit status" or "signal", status)
-    else
-      what = ("not ready after %ds"):format(M.READY_TIMEOUT)
-    end
+  local ppid = tonumber(line:match("^(%d+)\n"))
+  h.pid, h.start = ppid, ppid and state.starttime(ppid)
+  if not h.start then
     local text = read_log(h.log)
-    M.stop(h)
-    return nil, ("pasta: %s%s"):format(what, text ~= "" and (": " .. text) or ""), errno.EIO
+    return fail(("%s%s"):format(line == "" and "exited or not ready" or "bad pid file",
+      text ~= "" and (": " .. text) or ""), errno.EIO)
   end
-  h.start = state.starttime(cpid)
+  h.log:close()
+  h.log = nil
   return h
 end
 
@@ -205,7 +242,7 @@ function M.kill_recorded(pid, start)
   local f = io.open(("/proc/%d/comm"):format(pid))
   local comm = f and f:read("l")
   if f then f:close() end
-  if comm ~= "pasta" and comm ~= "passt" then return false end
+  if comm ~= "pasta" and comm ~= "passt" and comm ~= "passt.avx2" then return false end
   proc.kill(pid, 9)
   return true
 end

@@ -508,7 +508,6 @@ function M.remove_record(dir, id)
   if info.pasta_pid then
     -- its pasta (net = "pasta"), when still running: pid and start time
     pasta.kill_recorded(info.pasta_pid, info.pasta_start)
-    mount.unlink(dir .. "/" .. pasta.LOG)
   end
   if info.net == "veth" or info.net == "bridge" then
     local _, terr = net.release_id(id, info.bridge, info.nft)
