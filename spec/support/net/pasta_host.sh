@@ -31,7 +31,16 @@ mount --bind "$tmp/resolv.conf" /etc/resolv.conf
 # run's sweep sees these records (and the check below sees only ours)
 if [ "$uid" = 0 ]; then state=/run/nslua; else state=/tmp/nslua-$uid; fi
 mkdir -p "$state"
+if [ "$uid" = 0 ]; then
+  # the id slots' locks stay the machine's: no other run gets our slot
+  mkdir -p /run/nslua/ids "$tmp/ids"
+  mount --bind /run/nslua/ids "$tmp/ids"
+fi
 mount -t tmpfs -o mode=0700,uid="$uid",gid="$uid" nslua-state "$state"
+if [ "$uid" = 0 ]; then
+  mkdir "$state/ids"
+  mount --move "$tmp/ids" "$state/ids"
+fi
 state_left() {
   local left
   left=$(cd "$state" && ls -A | grep -v -e '^ids$' -e '^cache$' -e '^veth4$' -e '\.lock$' || true)
