@@ -270,7 +270,8 @@ static const nslua_flag open_flags[] = {
 };
 
 /* proc.open(path, {rdonly|wronly|rdwr, creat, ...} [, mode]) -> fd box | nil, msg, errno
-** Always O_CLOEXEC; mode defaults to 0666 (less the umask). */
+** Always O_CLOEXEC; mode defaults to 0666 (less the umask).  tmpfile (with
+** wronly or rdwr): path is a directory, the file has no name. */
 static int proc_open (lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   int flags = (int)nslua_checkflags(L, 2, open_flags);
