@@ -143,8 +143,11 @@ end
 -- file of 'life', whose write end only nslua holds: nslua stopping it or
 -- dying (SIGKILL included) ends pasta.  pasta's own PR_SET_PDEATHSIG would
 -- not do: joining the sandbox's user namespace clears it.  The watchdog
--- keeps only the fds it needs (never the record's lock).
+-- keeps only the fds it needs (never the record's lock), in a session of
+-- its own: a terminal's ^C reaches nslua (which forwards it to the
+-- payload), never pasta.
 local function watchdog(argv, life, keep_fds, stdio)
+  proc.setsid()
   local keep = { life:fileno() }
   for _, fd in ipairs(keep_fds) do keep[#keep + 1] = fd end
   for _, fd in pairs(stdio) do keep[#keep + 1] = fd:fileno() end
@@ -191,9 +194,9 @@ function M.start(plan, pid, opts)
   if not fds.life_r then return fail(h.life, errno.EMFILE) end
   fds.devnull, err, code = proc.open("/dev/null", { rdwr = true })
   if not fds.devnull then return fail(err, code) end
-  -- pasta's messages: an unnamed file (nothing to remove, whatever ends us)
-  fds.log, err, code = proc.open(opts.dir or "/tmp", { rdwr = true, tmpfile = true }, 384)
-  if not fds.log then return fail(err, code) end
+  -- pasta's messages: an unnamed file (nothing to remove, whatever ends
+  -- us); on a file system without O_TMPFILE they are lost
+  fds.log = proc.open(opts.dir or "/tmp", { rdwr = true, tmpfile = true }, 384)
   h.log = fds.log
   local argv = M.argv(plan, netns:fileno(), userns:fileno(), fds.w:fileno(), opts.root)
   local keep = { fds.w:fileno(), netns:fileno(), userns:fileno() }
@@ -229,7 +232,7 @@ function M.start(plan, pid, opts)
     return fail(("%s%s"):format(line == "" and "exited or not ready" or "bad pid file",
       text ~= "" and (": " .. text) or ""), errno.EIO)
   end
-  h.log:close()
+  if h.log then h.log:close() end
   h.log = nil
   return h
 end

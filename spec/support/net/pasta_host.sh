@@ -70,6 +70,10 @@ if [ "$mode" = run ]; then
     sleep 0.05
   done
   echo "pasta pid: ${pid:-none}"
+  # a session of its own: a terminal's ^C to nslua's never reaches pasta
+  if [ -n "$pid" ] && [ "$(ps -o sid= -p "$pid")" != "$(ps -o sid= -p $nslua)" ]; then
+    echo "pasta session: own"
+  fi
   python3 - <<'PY' || true
 import socket
 s = socket.create_connection(("192.0.2.1", 8080), timeout=10)
