@@ -184,6 +184,17 @@ describe("net = \"pasta\"", function()
       end)
     end
 
+    it("rootless without access to /dev/net/tun: exit 125 pointing to doctor", function()
+      if skip then return pending(skip) end
+      if helper.sh(helper.SETPRIV .. " sh -c 'test -r /dev/net/tun && test -w /dev/net/tun'") then
+        return pending("the machine's /dev/net/tun is open to the test user")
+      end
+      local out = host("notun", true)
+      assert.matches("nslua exit: 125", out)
+      assert.matches("cannot open /dev/net/tun: see nslua doctor", out)
+      assert.not_matches("state left", out)
+    end)
+
     it("a missing passt is exit 125 naming the package", function()
       if skip then return pending(skip) end
       -- passt hidden in a private mount namespace only

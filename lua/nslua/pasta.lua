@@ -229,6 +229,9 @@ function M.start(plan, pid, opts)
   h.pid, h.start = ppid, ppid and state.starttime(ppid)
   if not h.start then
     local text = read_log(h.log)
+    if text:find("tun", 1, true) and not M.tun_access() then
+      text = text .. " (the caller cannot open /dev/net/tun: see nslua doctor)"
+    end
     return fail(("%s%s"):format(line == "" and "exited or not ready" or "bad pid file",
       text ~= "" and (": " .. text) or ""), errno.EIO)
   end

@@ -5,6 +5,7 @@
 #   MODE run:    run the guest payload, then connect to the published port
 #   MODE kill:   start `sleep 60` in a sandbox, SIGKILL nslua once pasta runs
 #   MODE gc:     the same, its watchdog SIGKILLed first; then NSLUA gc
+#   MODE notun:  a run without the private /dev/net/tun node
 # The template interface d0 (192.0.2.1/24, default route via .254) is one
 # end of a veth pair; the servers listen on 198.51.100.1 (the other end),
 # an address the sandbox (which gets 192.0.2.1 itself) reaches through pasta.
@@ -22,8 +23,10 @@ ip addr add 192.0.2.1/24 dev d0
 ip addr add 198.51.100.1/24 dev d0p
 ip link set d0 up
 ip route add default via 192.0.2.254 dev d0
-mknod -m 0666 "$tmp/tun" c 10 200
-mount --bind "$tmp/tun" /dev/net/tun
+if [ "$mode" != notun ]; then
+  mknod -m 0666 "$tmp/tun" c 10 200
+  mount --bind "$tmp/tun" /dev/net/tun
+fi
 echo "nameserver 198.51.100.1" > "$tmp/resolv.conf"
 chmod 0644 "$tmp/resolv.conf"
 mount --bind "$tmp/resolv.conf" /etc/resolv.conf
@@ -59,7 +62,12 @@ pasta_of() {
   for c in $(pgrep -P "$1"); do pgrep -P "$c" -f 'pasta --foreground' || true; done
 }
 
-if [ "$mode" = run ]; then
+if [ "$mode" = notun ]; then
+  rc=0
+  "$@" run --net pasta -- /bin/true || rc=$?
+  echo "nslua exit: $rc"
+  state_left
+elif [ "$mode" = run ]; then
   "$@" run --net pasta --publish 8080:8000 --ro-bind "$tmp" /t -- \
     /usr/bin/python3 /t/guest.py 198.51.100.1 8000 > "$tmp/guest.out" 2>&1 &
   nslua=$!
