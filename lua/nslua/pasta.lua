@@ -1,7 +1,8 @@
 --- nslua.pasta: rootless networking through passt's pasta (net = "pasta").
 -- The parent starts /usr/bin/pasta once the child's network namespace
--- exists, with a fixed argv (no shell) against /proc/<pid>/ns/net, joined
--- to the child's user namespace (/proc/<pid>/ns/user).  pasta makes a tap
+-- exists, with a fixed argv (no shell) against the child's network
+-- namespace, joined to its user namespace (both opened by nslua from
+-- /proc/<pid>/ns and inherited as /proc/self/fd/N).  pasta makes a tap
 -- link eth0 in the sandbox with the address and default route of the host's
 -- template interface, and carries the sandbox's TCP, UDP and ICMP echo
 -- through ordinary sockets of the caller's.  Nothing else is forwarded:
