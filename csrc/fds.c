@@ -320,13 +320,15 @@ static const nslua_flag open_flags[] = {
   {"path", O_PATH},
   {"rdonly", O_RDONLY},
   {"rdwr", O_RDWR},
+  {"tmpfile", O_TMPFILE},       /* path: a directory; an unnamed file in it */
   {"trunc", O_TRUNC},
   {"wronly", O_WRONLY},
   {NULL, 0}
 };
 
 /* proc.open(path, {rdonly|wronly|rdwr, creat, ...} [, mode]) -> fd box | nil, msg, errno
-** Always O_CLOEXEC; mode defaults to 0666 (less the umask). */
+** Always O_CLOEXEC; mode defaults to 0666 (less the umask).  tmpfile (with
+** wronly or rdwr): path is a directory, the file has no name. */
 static int proc_open (lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   int flags = (int)nslua_checkflags(L, 2, open_flags);

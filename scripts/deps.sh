@@ -14,10 +14,12 @@ set -eu
 # uses libnftables (libnftables-dev, libnftables1 at run time).  cppcheck
 # and lua-check (luacheck) are `make lint`'s.  bubblewrap is the reference
 # the `nslua bwrap` tests compare against (spec/cli/bwrap_spec.lua runs each
-# command line under both); nslua never runs it.
+# command line under both); nslua never runs it.  passt gives `net = "pasta"`
+# (--net pasta) its /usr/bin/pasta, which nslua starts for rootless
+# networking (spec/pasta_spec.lua); without it only that option is missing.
 pkgs="lua5.4 liblua5.4-dev pkg-config libcap-dev libmnl-dev libseccomp-dev
 libnftables-dev nftables lua-argparse lua-cjson lua-busted luarocks busybox-static python3 g++ uidmap
-iproute2 util-linux cppcheck lua-check bubblewrap"
+iproute2 util-linux cppcheck lua-check bubblewrap passt"
 bench="crun hyperfine strace linux-perf valgrind"
 # --oci: spec/oci/ runs podman and containerd (ctr) against nslua-oci, and
 # the bench's OCI scenario compares it with runc and crun.  podman needs

@@ -71,7 +71,7 @@ describe("nslua.net", function()
       end
       bad("net: id must be 8 characters of [a-z0-9] (got ABCD1234)", nil, "ABCD1234")
       bad("net: id must be 8 characters of [a-z0-9] (got abc)", nil, "abc")
-      bad("net: field 'net' must be \"none\", \"host\" or a table (got bogus)", "bogus")
+      bad("net: field 'net' must be \"none\", \"host\", \"pasta\" or a table (got bogus)", "bogus")
       bad("net: field 'net' table needs 'veth' or 'bridge'", {})
       bad("net: unknown field 'net.vet'", { vet = {} })
       bad("net: field 'net' takes veth or bridge, not both", { veth = {}, bridge = "br0" })

@@ -769,7 +769,7 @@ describe("nslua.validate", function()
     end)
 
     it("rejects other values", function()
-      local msg = "net: must be \"none\", \"host\", { veth = {...} } or " ..
+      local msg = "net: must be \"none\", \"host\", \"pasta\", { veth = {...} } or " ..
         "{ bridge = NAME, addr = CIDR, gateway = IP }"
       for _, bad in ipairs { "wifi", {}, { addr = "10.0.0.1/24" }, 5, true } do
         assert.same({ msg }, errs { net = bad })

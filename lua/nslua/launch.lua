@@ -920,7 +920,7 @@ function M.plan(spec, res)
   if validate.has_ns(spec, "uts") then plan.hostname, plan.domainname = spec.hostname, spec.domainname end
   plan.net = net_plan(spec, res)
   -- what the parent makes on the host side (resources wanted; see net.plan)
-  if res.net and (res.net.mode == "veth" or res.net.mode == "bridge") then
+  if res.net and (res.net.mode == "veth" or res.net.mode == "bridge" or res.net.mode == "pasta") then
     local h = {}
     for k, v in pairs(res.net) do if k ~= "created" then h[k] = v end end
     plan.host_net = h
@@ -1205,7 +1205,7 @@ function M.explain(plan)
     if n.lo then p("network: lo up") end
     if plan.host_net then
       for _, line in ipairs(require("nslua.net").explain(plan.host_net)) do
-        if line:match("^host: ") then p("network: %s", line) end
+        if line:match("^host: ") or plan.host_net.mode == "pasta" then p("network: %s", line) end
       end
     end
     for _, a in ipairs(n.addrs or {}) do p("network: guest: %s address %s", a.dev, a.cidr) end

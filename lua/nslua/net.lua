@@ -21,6 +21,8 @@
 --   (nat and publish: masquerade and DNAT rules in the table inet
 --   nslua-<id>, and forwarding enabled in the host netns while a plan
 --   that needs it lives: see M.nat_rules and M.forward_acquire)
+--   net = "pasta" | { pasta = true, publish = { "[IP:]HOSTPORT:GUESTPORT[/tcp|/udp]", ... } }
+--   (rootless: passt's pasta, started by the parent: nslua.pasta)
 --
 -- Host links are named nsl<id><suffix> and carry the alias "nslua"; a
 -- bridge nslua creates carries it too, and the last container using it
@@ -593,6 +595,26 @@ local function plan_bridge(b, id, plan)
   plan_nat(b, plan, "net", plan.bridge, id)
 end
 
+-- net = "pasta" | { pasta = true, publish = {...} }
+local function plan_pasta(t, plan, opts)
+  plan.mode, plan.publish = "pasta", {}
+  if type(t) == "table" then
+    check_fields(t, "net", { pasta = true, publish = true })
+    if t.pasta ~= true then bad("net.pasta must be true") end
+    if t.publish ~= nil and type(t.publish) ~= "table" then bad("net.publish must be a list") end
+    for i, s in ipairs(t.publish or {}) do
+      local p, err = M.parse_publish(s)
+      if not p then bad("net.publish[%d]: %s", i, err) end
+      plan.publish[#plan.publish + 1] = p
+    end
+  end
+  if opts.reserve then
+    local why = require("nslua.pasta").missing()
+    if why then bad("%s", why) end
+  end
+  return plan
+end
+
 local function build(spec_net, id, opts, locks)
   if type(id) ~= "string" or not id:match("^[a-z0-9]+$") or #id ~= 8 then
     bad("id must be 8 characters of [a-z0-9] (got %s)", tostring(id))
@@ -604,8 +626,10 @@ local function build(spec_net, id, opts, locks)
   elseif spec_net == "host" then
     plan.mode, plan.share = "host", true
     return plan
+  elseif spec_net == "pasta" or (type(spec_net) == "table" and spec_net.pasta ~= nil) then
+    return plan_pasta(spec_net, plan, opts)
   elseif type(spec_net) ~= "table" then
-    bad("field 'net' must be \"none\", \"host\" or a table (got %s)", tostring(spec_net))
+    bad("field 'net' must be \"none\", \"host\", \"pasta\" or a table (got %s)", tostring(spec_net))
   end
   if spec_net.veth ~= nil and spec_net.bridge ~= nil then
     bad("field 'net' takes veth or bridge, not both")
@@ -1092,6 +1116,9 @@ function M.explain(plan)
   local function add(fmt, ...) lines[#lines + 1] = fmt:format(...) end
   if plan.mode == "host" then
     add("net: shares the host network namespace")
+    return lines
+  elseif plan.mode == "pasta" then
+    require("nslua.pasta").explain(plan, add)
     return lines
   end
   add("net: own network namespace; lo up")

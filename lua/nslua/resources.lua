@@ -41,6 +41,7 @@ end
 local cgroup = lazy "nslua.cgroup"
 local net = lazy "nslua.net"
 local seccomp = lazy "nslua.seccomp"
+local pasta = lazy "nslua.pasta"
 local launch = lazy "nslua.launch"
 
 local host_layout
@@ -640,6 +641,10 @@ function M.remove_record(dir, id)
       for _, d in ipairs(list_field(info.cgroup_parents)) do core.cgroup.rmdir(d, 0) end
     end
   end
+  if info.pasta_pid then
+    -- its pasta (net = "pasta"), when still running: pid and start time
+    pasta.kill_recorded(info.pasta_pid, info.pasta_start)
+  end
   if info.net == "veth" or info.net == "bridge" then
     local _, terr = net.release_id(id, info.bridge, info.nft)
     if terr then left[#left + 1], errors[#errors + 1] = info.nft, terr end
@@ -664,6 +669,21 @@ function Fresh:attach(pid)
     self:defer(function() net.host_cleanup(plan) end)
     local ok, err, code = net.host_setup(plan, pid)
     if not ok then return nil, err, code end
+  elseif self.net and self.net.mode == "pasta" then
+    return self:attach_pasta(pid)
+  end
+  return true
+end
+
+--- net = "pasta": start pasta against the child's namespaces, stopped by
+-- the cleanup stack, named (pid, start time) in the record for gc.
+function Fresh:attach_pasta(pid)
+  local h, err, code = pasta.start(self.net, pid, { dir = self.state_dir, root = self.privileged })
+  if not h then return nil, err, code end
+  self:defer(function() pasta.stop(h) end)
+  if self.state_dir then
+    local ok, uerr, ucode = state.update(self.state_dir, { pasta_pid = h.pid, pasta_start = h.start })
+    if not ok then return nil, uerr, ucode end
   end
   return true
 end
@@ -692,12 +712,16 @@ function M.fresh(spec, root)
   for _ = 1, 4 do
     res.id = state.new_id()
     local net_locks = {}
-    if type(spec.net) == "table" then
+    if type(spec.net) == "table" or spec.net == "pasta" then
       -- a refused plan (overlap, rootless) is a set-up failure
       local okp, plan, locks = pcall(net.plan, spec.net, res.id,
         { rootless = not res.privileged, reserve = true })
       if not okp then return nil, (tostring(plan):gsub("^[^\n]-:%d+: ", "", 1)), errno.EINVAL, res.id end
       res.net, net_locks = plan, locks
+      -- as root, pasta opens the sandbox's netns through its user namespace
+      if plan.mode == "pasta" and res.privileged and validate.host_user(spec.user) then
+        return nil, 'net = "pasta" needs a user namespace (not user = "host")', errno.EINVAL, res.id
+      end
     end
     -- the groups cgroup.new will make (same layout), named in the record
     -- before they exist: a sweep finds them whatever its own cgroup is
@@ -864,7 +888,7 @@ function M.dry(spec, opts)
     local base = opts.host_uid or ids.config().base
     res.host_uid, res.host_gid = base, opts.host_gid or base
   end
-  if type(spec.net) == "table" then
+  if type(spec.net) == "table" or spec.net == "pasta" then
     local okp, plan = pcall(net.plan, spec.net, res.id, { rootless = not res.privileged })
     if not okp then return nil, (tostring(plan):gsub("^[^\n]-:%d+: ", "", 1)), errno.EINVAL end
     res.net = plan

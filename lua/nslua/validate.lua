@@ -912,10 +912,33 @@ function Checker:nat_fields(v, out, path)
   end
 end
 
+-- net = "pasta" | { pasta = true, publish = { "[IP:]HOSTPORT:GUESTPORT[/tcp|/udp]", ... } }
+function Checker:net_pasta(v)
+  if v == "pasta" then return v end
+  self:unknown(v, { pasta = true, publish = true }, "net")
+  if v.pasta ~= true then self:add("net.pasta", "must be true") end
+  local out = { pasta = true }
+  self:nat_fields(v, out, "net")   -- publish only: nat is an unknown field here
+  return out
+end
+
+--- With net = "pasta" and a mount namespace: /etc/resolv.conf naming
+-- pasta's DNS forwarder, unless the spec mounts its own there.
+function Checker:cross_pasta(out)
+  local n = out.net
+  if not (n == "pasta" or (type(n) == "table" and n.pasta)) or not out.namespaces.mnt then return end
+  for _, m in ipairs(out.mounts) do
+    if m.target == "/etc/resolv.conf" then return end
+  end
+  out.mounts[#out.mounts + 1] = { type = "file", target = "/etc/resolv.conf",
+    content = require("nslua.pasta").resolv_conf(), mode = 420, ro = true, inplace = false }
+end
+
 function Checker:net(v)
   if v == "none" or v == "host" then return v end
+  if v == "pasta" or (type(v) == "table" and v.pasta ~= nil) then return self:net_pasta(v) end
   if type(v) ~= "table" or (v.veth == nil and v.bridge == nil) then
-    self:add("net", "must be \"none\", \"host\", { veth = {...} } or " ..
+    self:add("net", "must be \"none\", \"host\", \"pasta\", { veth = {...} } or " ..
       "{ bridge = NAME, addr = CIDR, gateway = IP }")
     return "none"
   end
@@ -1829,6 +1852,7 @@ function M.check(spec, opts)
   c:cross_oci(out, sysctl_needs)
   c:cross_join(out)
   c:cross_host_mnt(out)
+  c:cross_pasta(out)
   if #c.errors == 0 then return out end
   local errs = c.errors
   for _, e in ipairs(errs) do e.key = sort_key(e) end

@@ -664,7 +664,7 @@ describe("nslua.core.proc", function()
       b:close()
       assert.has_error(function() proc.open(path, { rdonyl = true }) end,
         "bad argument #2 to 'open' (unknown flag 'rdonyl' (valid: append creat directory "
-        .. "excl nofollow nonblock path rdonly rdwr trunc wronly))")
+        .. "excl nofollow nonblock path rdonly rdwr tmpfile trunc wronly))")
       assert.has_error(function() proc.open(path, { wronly = true, rdwr = true }) end,
         "bad argument #2 to 'open' (at most one of rdonly, wronly, rdwr)")
       assert.has_error(function() proc.flock(0, "exx") end,

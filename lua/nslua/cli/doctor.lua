@@ -416,6 +416,22 @@ function M.check_idmap_helper(name, path, st, is_root)
     "chmod u+s " .. path)
 end
 
+--- net = "pasta": passt's pasta (missing: pasta.missing()'s message) and
+-- the caller's access to /dev/net/tun (tun_ok, tun_err: pasta.tun_access()).
+function M.check_pasta(missing, tun_ok, tun_err)
+  if missing then
+    return check("pasta", "warn", "net = \"pasta\" (--net pasta) is unavailable: " .. missing,
+      "apt install passt")
+  end
+  if not tun_ok then
+    return check("pasta", "warn",
+      ("pasta is installed, but the caller cannot open /dev/net/tun (%s): --net pasta fails")
+        :format(tostring(tun_err)),
+      "make /dev/net/tun mode 0666 (Debian's default)")
+  end
+  return check("pasta", "ok", "pasta (package passt) is installed and /dev/net/tun is accessible")
+end
+
 --- The caller's ranges in /etc/subuid or /etc/subgid.
 -- ranges: nslua.ids.subids() of the file; user, id: the caller's name and id.
 function M.check_subids(file, ranges, user, id, is_root)
@@ -883,6 +899,8 @@ function M.run_checks()
     local path, st = find_in_path(name)
     add(M.check_idmap_helper(name, path, st, root))
   end
+  local pasta = require "nslua.pasta"
+  add(M.check_pasta(pasta.missing(), pasta.tun_access()))
   local ids = require "nslua.ids"
   local uid = proc.getuid()
   local user = user_name(uid)

@@ -74,13 +74,13 @@ local OPTIONS = {
   { "--unsetenv", "Remove VAR from the environment.", many = true },
   { "--clearenv", "Start from an empty environment (the default; accepted for bwrap).", n = 0 },
   { "--keep-env", "Copy NAME from nslua's environment.", many = true },
-  { "--net", "none | host | veth | bridge:NAME[:CIDR[,CIDR6]]" },
+  { "--net", "none | host | veth | bridge:NAME[:CIDR[,CIDR6]] | pasta" },
   { "--veth-no-host", "With --net veth: drop, in the host's input hook, what the sandbox sends the host.",
     n = 0 },
   { "--nat", "With --net veth or bridge: masquerade the sandbox's traffic out of the host (nftables).",
     n = 0 },
-  { "--publish", "With --net veth or bridge: forward host port [IP:]HOSTPORT:GUESTPORT[/tcp|/udp].",
-    many = true },
+  { "--publish", "With --net pasta, veth or bridge: forward host port [IP:]HOSTPORT:GUESTPORT[/tcp|/udp] "
+    .. "to the sandbox (repeatable).", many = true },
   { "--user", "host: no user namespace (root only)" },
   { "--uid", "The uid inside (default 65534)." },
   { "--gid", "The gid inside (default 65534)." },
@@ -538,6 +538,8 @@ function M.options_to_spec(o)
       s.net = o.net
     elseif o.net == "veth" then
       s.net = { veth = {} }
+    elseif o.net == "pasta" then
+      s.net = "pasta"
     elseif o.net:match("^bridge:") then
       -- bridge:NAME or bridge:NAME:CIDR[,CIDR] (names hold no ':')
       local name, addrs = split_pair(o.net:sub(8), ":")
@@ -548,18 +550,29 @@ function M.options_to_spec(o)
         s.net.addr = #list == 1 and list[1] or list
       end
     else
-      usage_error(("--net: '%s' is not none, host, veth or bridge:NAME[:CIDR[,CIDR6]]"):format(o.net))
+      usage_error(("--net: '%s' is not none, host, veth, bridge:NAME[:CIDR[,CIDR6]] or pasta"):format(o.net))
     end
+  end
+  if o.publish and #o.publish > 0 and s.net == "pasta" then
+    for _, x in ipairs(o.publish) do
+      local ok, err = require("nslua.net").parse_publish(x)
+      if not ok then usage_error(("--publish %s: %s"):format(x, err)) end
+    end
+    s.net = { pasta = true, publish = o.publish }
   end
   if o.veth_no_host then
     -- the table inet nslua-<id> on the host (net.lua, README "Networking")
     if type(s.net) ~= "table" or not s.net.veth then usage_error("--veth-no-host needs --net veth") end
     s.net.veth.isolate_host = true
   end
-  if o.nat or (o.publish and #o.publish > 0) then
+  local pasta = type(s.net) == "table" and s.net.pasta
+  if o.nat or (o.publish and #o.publish > 0 and not pasta) then
     -- the table inet nslua-<id> and forwarding (net.lua, docs/networking-nat.md)
-    local t = type(s.net) == "table" and (s.net.veth or s.net) or nil
-    if not t then usage_error(("%s needs --net veth or --net bridge:..."):format(o.nat and "--nat" or "--publish")) end
+    local t = type(s.net) == "table" and not pasta and (s.net.veth or s.net) or nil
+    if not t then
+      usage_error(o.nat and "--nat needs --net veth or --net bridge:..."
+        or "--publish needs --net veth, --net bridge:... or --net pasta")
+    end
     if o.nat then t.nat = true end
     if o.publish and #o.publish > 0 then t.publish = o.publish end
   end
