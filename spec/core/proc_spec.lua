@@ -714,7 +714,9 @@ describe("nslua.core.proc", function()
       assert.has_error(function() proc.exec({ "ls" }, {}, { rlimits = { nofile = { 1 } } }) end,
         "bad argument #3 to 'exec' (rlimit 'nofile' must be {soft, hard})")
       assert.has_error(function() proc.exec({ "ls" }, {}, { seccomp = "1234567" }) end,
-        "bad argument #3 to 'exec' (seccomp program length must be a positive multiple of 8)")
+        "bad argument #3 to 'exec' (field 'seccomp' length must be a positive multiple of 8)")
+      assert.has_error(function() proc.exec({ "ls" }, {}, { seccomp_notify = string.rep("x", 8) }) end,
+        "bad argument #3 to 'exec' (fields 'seccomp_notify' and 'notify_sock' go together)")
       assert.has_error(function() proc.exec({ "ls" }, {}, { cgroup_procs = { "x" } }) end,
         "bad argument #3 to 'exec' (cgroup_procs[1] must be an fd box or integer)")
       assert.has_error(function() proc.exec({ "ls" }, {}, { groups = { -3 } }) end,
