@@ -1054,7 +1054,8 @@ static void exec_read_landlock (lua_State *L, exec_plan *p) {
     luaL_argerror(L, 3, "field 'landlock' must be a table");
   nslua_landlock_read(L, -1, &p->landlock);
   lua_remove(L, -2);            /* the landlock table (opts keeps it) */
-  p->has_landlock = 1;
+  /* nothing handled (every right beyond the kernel's ABI): nothing to do */
+  p->has_landlock = p->landlock.fs != 0 || p->landlock.net != 0;
 }
 
 static void exec_read_opts (lua_State *L, exec_plan *p) {

@@ -97,7 +97,9 @@ static uint64_t ll_flags (lua_State *L, const nslua_flag *tab, const char *where
 /*
 ** Read a ruleset {fs = {right = true...}, net = {...}, rules = {{path =,
 ** access = {...}} | {port =, access = {...}}, ...}} at idx (other keys
-** are ignored: a plan's rules carry their category for people).  The
+** are ignored: a plan's rules carry their category for people).  A
+** ruleset that handles nothing (an old ABI) is read but means nothing to
+** apply; core.landlock.restrict refuses it.  The
 ** rules go into a userdata left on the stack (the caller anchors it);
 ** their paths point into the table's strings.  Misuse raises.
 */
@@ -112,8 +114,6 @@ void nslua_landlock_read (lua_State *L, int idx, nslua_landlock *ll) {
   lua_getfield(L, idx, "net");
   ll->net = ll_flags(L, ll_net_flags, "net");
   lua_pop(L, 1);
-  if (ll->fs == 0 && ll->net == 0)
-    luaL_error(L, "landlock: a ruleset handles at least one right");
   lua_getfield(L, idx, "rules");
   n = lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 0;
   if (!lua_isnil(L, -1) && !lua_istable(L, -1))
@@ -239,6 +239,8 @@ static int landlock_restrict (lua_State *L) {
   ssize_t n;
 
   nslua_landlock_read(L, 1, &ll);
+  if (ll.fs == 0 && ll.net == 0)
+    luaL_error(L, "landlock: a ruleset handles at least one right");
   if (prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0, 0, 0) != 0)
     return nslua_fail(L, errno, "prctl", "PR_SET_NO_NEW_PRIVS");
   if (pipe2(p, O_CLOEXEC) != 0)

@@ -228,6 +228,34 @@ print(r.status, r.exit_code, r.error and r.error.message)
     assert.matches("exited\t0\tnil\n$", out)
   end)
 
+  it("an older ABI: what it lacks is not enforced and reported, the rest is", function()
+    if not ABI or ABI < 3 then return pending("needs Landlock ABI 3") end
+    -- the parent's answer stands in for an older kernel: ABI 2 has no
+    -- truncate and no TCP rules, ABI 3 no TCP rules
+    local ok, out = helper.run_isolated([[
+local core = require "nslua.core"
+local nslua = require "nslua"
+core.landlock.abi = function() return 2 end
+local c = assert(nslua.container { landlock = { write = { "/tmp" }, connect = { 8081 } },
+  mounts = { { type = "tmpfs", target = "/data" } },
+  argv = { "sh", "-c", "echo a > /tmp/a && echo tmp-ok; echo b > /data/b || echo data-refused" } })
+local r = assert(c:run())
+print(r.status, r.exit_code, r.landlock.abi, #r.landlock.enforced, r.landlock.enforced[1].path)
+for _, u in ipairs(r.landlock.not_enforced) do print(u.category, u.right or u.port, u.reason) end
+core.landlock.abi = function() return 3 end
+c = assert(nslua.container { landlock = { connect = { 8081 } }, argv = { "true" } })
+r = assert(c:run())
+print(r.status, r.exit_code, #r.landlock.enforced, r.landlock.not_enforced[1].port)
+]])
+    assert.is_true(ok, out)
+    assert.matches("tmp%-ok\n[^\n]*Permission denied\ndata%-refused\n", out)
+    assert.matches("exited\t0\t2\t1\t/tmp\n", out)
+    assert.matches("write\ttruncate\tneeds Landlock ABI 3 %(the kernel has 2%)\n", out)
+    assert.matches("connect\t8081\tTCP port rules need Landlock ABI 4 %(the kernel has 2%)\n", out)
+    -- a ruleset with nothing the kernel can handle: the command runs unrestricted
+    assert.matches("exited\t0\t0\t8081\n$", out)
+  end)
+
   it("a kernel without Landlock refuses the run, naming landlock", function()
     local ok, out = helper.run_isolated([[
 local core = require "nslua.core"
