@@ -356,6 +356,8 @@ function M.state_record(self, pid)
     rlimits = rl, env = env, cwd = type(spec.cwd) == "table" and spec.cwd[1] or spec.cwd,
     tty = spec.tty and 1 or 0, no_init = plan.init == false and 1 or nil,
     net = type(spec.net) == "table" and (spec.net.bridge and "bridge" or "veth") or spec.net,
+    -- (nslua exec applies the same ruleset)
+    landlock = require("nslua.landlock").record(spec.landlock),
   }
 end
 

@@ -169,6 +169,37 @@ function M.compose(a, b)
   return out
 end
 
+--- A landlock field as a state record's list ("read=/usr", "write=" for
+-- an empty list, "connect=80"), for `nslua exec`; nil without one.
+function M.record(ll)
+  if not ll then return nil end
+  local out = {}
+  for _, cat in ipairs(M.CATEGORIES) do
+    local list = ll[cat]
+    if list then
+      if #list == 0 then out[#out + 1] = cat .. "=" end
+      for _, x in ipairs(list) do out[#out + 1] = cat .. "=" .. tostring(x) end
+    end
+  end
+  return out
+end
+
+--- The landlock field back from a record's list (M.record); nil for none.
+function M.from_record(items)
+  local ll
+  for _, item in ipairs(items or {}) do
+    local cat, v = item:match("^(%a+)=(.*)$")
+    if cat and M.RIGHTS[cat] then
+      ll = ll or {}
+      ll[cat] = ll[cat] or {}
+      if v ~= "" then
+        ll[cat][#ll[cat] + 1] = is_port_category(cat) and math.tointeger(tonumber(v)) or v
+      end
+    end
+  end
+  return ll
+end
+
 --- Lines for `nslua explain`.
 function M.explain(p)
   local out = {}

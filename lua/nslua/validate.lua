@@ -1102,8 +1102,8 @@ function Checker:landlock(spec)
       for i, p in ipairs(list) do
         if type(p) ~= "string" then
           self:add(keypath(path, i), "must be a string")
-        elseif not is_abs(p) or has_dotdot(p) then
-          self:add(keypath(path, i), "must be an absolute path without '..'")
+        elseif not is_abs(p) or has_dotdot(p) or p:find("%c") then
+          self:add(keypath(path, i), "must be an absolute path without '..' or control characters")
         else
           out[cat][#out[cat] + 1] = launch_normpath(p)
         end
