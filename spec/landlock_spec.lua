@@ -192,6 +192,29 @@ describe("landlock runs", function()
                   reason = "not in the sandbox (No such file or directory)" }, r.landlock.not_enforced[1])
   end)
 
+  it("a recipe sets landlock (explain shows it)", function()
+    if not ABI then return pending("this kernel has no Landlock") end
+    local file = dir .. "/ll-recipe.lua"
+    local f = assert(io.open(file, "w"))
+    f:write([[
+local spec = dofile("]] .. helper.root .. [[/lua/nslua/recipes/sandbox.lua")
+spec.mounts = { { type = "tmpfs", target = "/data" } }
+spec.landlock = { write = { "/tmp" } }
+spec.argv = { "sh", "-c", "echo a > /tmp/a && echo tmp-ok; echo b > /data/b && echo data-ok" }
+return spec
+]])
+    f:close()
+    os.execute("chmod 0644 " .. q(file))
+    local _, out, code = helper.sh(("cd /tmp; %s %s"):format(N, q(file)))
+    -- (sh's exit status of the refused redirection)
+    assert.equal(2, code, out)
+    assert.matches("tmp%-ok\n[^\n]*/data/b: Permission denied\n$", out)
+    local ok
+    ok, out = helper.sh(("%s explain %s"):format(N, q(file)))
+    assert.is_true(ok, out)
+    assert.matches("landlock: write /tmp ", out)
+  end)
+
   it("the API: a composed policy runs with the intersection and reports it", function()
     if not ABI then return pending("this kernel has no Landlock") end
     local ok, out = helper.run_isolated(([[
@@ -264,7 +287,15 @@ local nslua = require "nslua"
 local c = assert(nslua.container { name = NAME, landlock = { write = { "/tmp" } },
   mounts = { { type = "tmpfs", target = "/data" } }, argv = { "sleep", "30" } })
 assert(c:start())
-local r = assert(c:exec({ "sh", "-c", "echo a > /tmp/a && echo tmp-ok; echo b > /data/b || echo data-refused" }))
+-- (rootless, exec joins through the command, readable only once it has
+-- exec'd: a moment after start; exec's wait does not look for that yet)
+local r, err
+for _ = 1, 100 do
+  r, err = c:exec({ "sh", "-c", "echo a > /tmp/a && echo tmp-ok; echo b > /data/b || echo data-refused" })
+  if r or not tostring(err):match("Permission denied") then break end
+  os.execute("sleep 0.05")
+end
+assert(r, err)
 print(r.status, r.exit_code)
 c:kill(9)
 print(c:wait().status)
