@@ -99,6 +99,20 @@ describe("landlock plan (pure)", function()
       policy.compose({ landlock = { read = { "/" } } }, { landlock = { read = { "/" } } }).landlock)
   end)
 
+  it("doctor's verdict on an ABI", function()
+    local doctor = require "nslua.cli.doctor"
+    local r = doctor.check_landlock(nil, "landlock_create_ruleset: Function not implemented")
+    assert.equal("warn", r.verdict)
+    assert.equal(0, r.data.abi)
+    assert.matches("no Landlock: landlock_create_ruleset", r.detail)
+    r = doctor.check_landlock(3)
+    assert.equal("warn", r.verdict)
+    assert.equal("Landlock ABI 3: no TCP port rules", r.detail)
+    assert.equal("Landlock ABI 2: no TCP port rules, no truncate", doctor.check_landlock(2).detail)
+    r = doctor.check_landlock(7)
+    assert.same({ "ok", "Landlock ABI 7", 7 }, { r.verdict, r.detail, r.data.abi })
+  end)
+
   it("the operator's category replaces the recipe's, the others stay", function()
     local s = policy.override({ landlock = { read = { "/usr" }, write = { "/tmp" } } },
       { landlock = { write = { "/data" } } })
