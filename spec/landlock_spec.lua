@@ -298,7 +298,8 @@ print(r.status, r.exit_code, #r.landlock.enforced, r.landlock.not_enforced[1].po
       if not ABI then return pending("this kernel has no Landlock") end
       local code = [[
 local nslua = require "nslua"
-local c = assert(nslua.container { name = NAME, landlock = { write = { "/tmp" } },
+-- (/nope: the exec tail's record of the skipped rule comes before "pid")
+local c = assert(nslua.container { name = NAME, landlock = { write = { "/tmp", "/nope" } },
   mounts = { { type = "tmpfs", target = "/data" } }, argv = { "sleep", "30" } })
 assert(c:start())
 -- (rootless, exec joins through the command, readable only once it has
@@ -321,6 +322,19 @@ print(c:wait().status)
       assert.matches("tmp%-ok\n[^\n]*Permission denied\ndata%-refused\nexited\t0\nsignaled\n$", out)
     end)
   end
+
+  it("a skipped rule's record does not hide the command's pid from the parent", function()
+    if not ABI then return pending("this kernel has no Landlock") end
+    local ok, out = helper.run_isolated([[
+local nslua = require "nslua"
+local c = assert(nslua.container { landlock = { write = { "/nope", "/tmp" } }, argv = { "true" } })
+c.on_command = function(self) print("command", self.cmd_pid) end
+local r = assert(c:run())
+print(r.status, r.exit_code, r.landlock.not_enforced[1].path)
+]])
+    assert.is_true(ok, out)
+    assert.matches("^command\t%d+\nexited\t0\t/nope\n$", out)
+  end)
 
   it("a kernel without Landlock refuses the run, naming landlock", function()
     local ok, out = helper.run_isolated([[

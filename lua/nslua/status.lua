@@ -74,8 +74,10 @@ function M.parse(text)
 end
 
 --- The command's pid once its record has arrived in 'text' (nil before).
+-- (The exec tail's "landlock" records may come first: the set-up child
+-- writes "pid" once its CLONE_VFORK child, the command, has exec'd.)
 function M.cmd_pid(text)
-  local p = text:match("^pid (%d+)\n")
+  local p = ("\n" .. text):match("\npid (%d+)\n")
   return p and math.tointeger(tonumber(p))
 end
 
