@@ -369,6 +369,8 @@ function M.state_record(self, pid)
     tty = spec.tty and 1 or 0, no_init = plan.init == false and 1 or nil,
     net = type(spec.net) == "table" and (spec.net.pasta and "pasta" or spec.net.bridge and "bridge" or "veth")
       or spec.net,
+    -- (nslua exec applies the same ruleset)
+    landlock = require("nslua.landlock").record(spec.landlock),
   }
 end
 
@@ -592,7 +594,7 @@ function Container:_wait_end(w)
   local rep = report_mod.build {
     status = st, reason = w.reason, wall_s = proc.now() - self.t0,
     cg = res:stats(), init = { how = how, code = code, ru = ru }, killed = self._killed,
-    limits = spec.limits, cmd_cpu_s = res.cmd_cpu_s,
+    limits = spec.limits, cmd_cpu_s = res.cmd_cpu_s, landlock = self.plan.exec.landlock,
   }
   self._report = rep
   if spec.hooks and spec.hooks.after_exit then

@@ -5,7 +5,8 @@
 -- namespaces that differ with one setns(pidfd, set) (privileged through the
 -- init, rootless through the command: the init is non-dumpable), forks so
 -- the pid namespace applies, and the child re-applies cgroup membership,
--- ids, rlimits, capabilities, no_new_privs and seccomp through proc.exec.
+-- ids, rlimits, capabilities, no_new_privs, Landlock and seccomp through
+-- proc.exec.
 -- The caller's own namespaces never change.
 local core = require "nslua.core"
 local state = require "nslua.state"
@@ -46,7 +47,8 @@ end
 
 --- The exec plan's parts from a state record's info (pure; for tests too).
 -- @treturn table {env = {"K=V"...}, rlimits = {name = n}, caps = {...},
---   namespaces = set, uid, gid, cwd, seccomp, user_mode, cgroup_dirs}
+--   namespaces = set, uid, gid, cwd, seccomp, user_mode, cgroup_dirs,
+--   landlock (nslua.landlock.from_record)}
 -- @return[2] nil
 -- @treturn[2] string message
 function M.parse_record(info)
@@ -69,6 +71,8 @@ function M.parse_record(info)
   for _, n in ipairs(tabs(info.namespaces)) do r.namespaces[n] = true end
   r.uid = math.tointeger(info.uid)
   r.gid = math.tointeger(info.gid)
+  -- the container's Landlock categories (docs/policy.md)
+  if info.landlock ~= nil then r.landlock = require("nslua.landlock").from_record(tabs(info.landlock)) end
   return r
 end
 
@@ -351,6 +355,16 @@ local function prepare(rec, argv, opts)
         ok and scode or errno.EINVAL
     end
     xo.seccomp = bpf
+  end
+  -- the container's Landlock ruleset, for this kernel's ABI
+  if r.landlock then
+    local abi, lerr, lcode = core.landlock.abi()
+    if not abi then
+      pidfd:close()
+      if p.nested then p.nested:close() end
+      return nil, ("exec: landlock: this kernel cannot enforce it (%s)"):format(lerr), lcode
+    end
+    xo.landlock = require("nslua.landlock").plan(r.landlock, abi)
   end
   local cfds, cerr, ccode = cgroup_fds(r, cmd, privileged)
   if not cfds then
