@@ -83,6 +83,8 @@ typedef struct exec_plan {
   int stderr_to_stdout;         /* fd 2 = a dup of fd 1, after the opens */
   int exec_error_stderr;        /* exec_error "stderr": a failed execve says so on fd 2 */
   exec_late *late;              /* NULL: none (see nslua_spawn) */
+  int has_landlock;             /* opts.landlock: applied before the filters */
+  nslua_landlock landlock;
 } exec_plan;
 
 static void copy_word (char *dst, size_t size, const char *src) NSLUA_UNDER_FILTER;
@@ -489,6 +491,25 @@ int nslua_exec_join_cgroups (exec_plan *p) {
   return 0;
 }
 
+/* The Landlock ruleset (opts.landlock), after stdio and the cwd, which
+** it may not cover, and before the filters and the capability drop.
+** landlock_restrict_self(2) needs no_new_privs or CAP_SYS_ADMIN in our
+** user namespace: no_new_privs is set now when the plan sets it anyway;
+** without it the permitted set is made effective, as for the filters.
+** Skipped rules (a path missing inside) go to the status fd as records. */
+static void exec_landlock (exec_plan *p) {
+  const char *what = NULL;
+  int err;
+  if (p->no_new_privs) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0, 0, 0) != 0)
+      nslua_exec_fail(p, "no_new_privs", errno, NULL);
+  } else if ((err = raise_effective(&what)) != 0) {
+    nslua_exec_fail(p, "caps", err, what);
+  }
+  if ((err = nslua_landlock_apply(&p->landlock, p->status_fd, &what)) != 0)
+    nslua_exec_fail(p, "landlock", err, what);
+}
+
 /* The fixed sequence.  No Lua API call from here on. */
 void nslua_exec_run (exec_plan *p) {
   const char *what = NULL;
@@ -602,6 +623,8 @@ void nslua_exec_run (exec_plan *p) {
   ** execve keeps it */
   if (p->persona >= 0 && personality((unsigned long)p->persona) < 0)
     nslua_exec_fail(p, "personality", errno, NULL);
+  if (p->has_landlock)
+    exec_landlock(p);
   /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN in our
   ** user namespace (seccomp(2)), which the capability drop takes away:
   ** the filters go first, with the permitted set made effective, as runc
@@ -763,8 +786,8 @@ static void exec_read_env (lua_State *L, exec_plan *p) {
 
 static const char *const exec_opt_names[] = {
   "argv0", "cap_sets", "caps", "cgroup_procs", "cwd", "die_with_parent", "exec_error", "gid", "groups",
-  "host_caps", "keep_caps", "keep_fds", "no_new_privs", "notify_sock", "personality", "rlimits",
-  "seccomp", "seccomp_bpf", "seccomp_notify",
+  "host_caps", "keep_caps", "keep_fds", "landlock", "no_new_privs", "notify_sock", "personality",
+  "rlimits", "seccomp", "seccomp_bpf", "seccomp_notify",
   "session", "set_pwd", "status_fd", "stderr_to_stdout", "stdio_inside", "tty", "uid",
   "umask", "userns", NULL
 };
@@ -1052,6 +1075,20 @@ static void exec_read_stdio (lua_State *L, exec_plan *p) {
   lua_pop(L, 1);
 }
 
+/* opts.landlock: a ruleset (core.landlock's form); its rules userdata
+** stays on the stack, anchored like the rest of the plan. */
+static void exec_read_landlock (lua_State *L, exec_plan *p) {
+  if (rawfield(L, 3, "landlock") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (!lua_istable(L, -1))
+    luaL_argerror(L, 3, "field 'landlock' must be a table");
+  nslua_landlock_read(L, -1, &p->landlock);
+  lua_remove(L, -2);            /* the landlock table (opts keeps it) */
+  p->has_landlock = 1;
+}
+
 static void exec_read_opts (lua_State *L, exec_plan *p) {
   unsigned int id;
   int t;
@@ -1129,6 +1166,7 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   if (p->has_notify != (p->notify_sock >= 0))
     luaL_argerror(L, 3, "fields 'seccomp_notify' and 'notify_sock' go together");
   exec_read_bpf(L, p);
+  exec_read_landlock(L, p);
 }
 
 /* argv, env [, opts] at 1..3 (opts defaults to {}), read into a plan. */
@@ -1205,14 +1243,18 @@ exec_plan *nslua_exec_plan (lua_State *L) {
 **          in order), stdio_inside {stdin, stdout, stderr = PATH} (opened
 **          by the command after the ids, dup2'd onto 0-2), stderr_to_stdout
 **          (fd 2 = fd 1 after that), exec_error ("stderr": a failed execve
-**          writes 'execve("FILE"): TEXT' to fd 2 and _exit(127)s, no record)
+**          writes 'execve("FILE"): TEXT' to fd 2 and _exit(127)s, no record),
+**          landlock {fs, net, rules} (core.landlock's ruleset, after the
+**          personality, before the filters; a rule whose path does not
+**          open is skipped with a "landlock <rule> <errno>" record)
 ** Steps and details: cgroup, signals, fds, setsid, tty,
 ** ids (keepcaps|setgroups|setresgid|setresuid),
 ** userns (setns), pdeathsig, stdio (the path; "stderr": the dup), cwd,
 ** rlimit (<name>),
 ** caps (cap_get_proc|cap_set_proc|cap_drop_bound|cap_reset_ambient|
-** cap_set_ambient), no_new_privs, seccomp (seccomp_bpf[<i>] for a raw
-** program), execve.
+** cap_set_ambient), no_new_privs, landlock (landlock_create_ruleset|
+** landlock_add_rule|landlock_restrict_self), seccomp (seccomp_bpf[<i>]
+** for a raw program), execve.
 */
 static int proc_exec (lua_State *L) {
   nslua_exec_run(nslua_exec_args(L, "exec"));

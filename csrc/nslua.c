@@ -14,6 +14,7 @@ static const struct {
 } subsystems[] = {
   {"caps", nslua_open_caps},
   {"cgroup", nslua_open_cgroup},
+  {"landlock", nslua_open_landlock},
   {"mount", nslua_open_mount},
   {"netlink", nslua_open_netlink},
   {"nft", nslua_open_nft},

@@ -272,10 +272,27 @@ const char *nslua_nl_checkifname (lua_State *L, int arg, const char *name, size_
 /* The table at 'arg' holds only 'keys' (sorted, NULL-ended); raises. */
 void nslua_nl_checkkeys (lua_State *L, int arg, const char *const *keys, const char *noun);
 
+/* landlock.c: a ruleset read from Lua (nslua_landlock_read leaves one
+** userdata, the rules, on the stack) and applied by the exec tail
+** (nslua_landlock_apply: 0 or errno, *what the call; no allocation). */
+typedef struct nslua_ll_rule {
+  const char *path;             /* NULL: a port rule */
+  int port;                     /* -1: a path rule */
+  unsigned long long access;
+} nslua_ll_rule;
+typedef struct nslua_landlock {
+  unsigned long long fs, net;   /* the handled rights */
+  const nslua_ll_rule *rules;
+  size_t nrules;
+} nslua_landlock;
+void nslua_landlock_read (lua_State *L, int idx, nslua_landlock *ll);
+int nslua_landlock_apply (const nslua_landlock *ll, int status_fd, const char **what);
+
 /* Subsystems: each csrc/<sub>.c pushes core.<sub>.  Weak, so nslua.c
 ** registers only the subsystems that are compiled in. */
 int nslua_open_caps (lua_State *L) __attribute__((weak));
 int nslua_open_cgroup (lua_State *L) __attribute__((weak));
+int nslua_open_landlock (lua_State *L) __attribute__((weak));
 int nslua_open_mount (lua_State *L) __attribute__((weak));
 int nslua_open_netlink (lua_State *L) __attribute__((weak));
 int nslua_open_nft (lua_State *L) __attribute__((weak));

@@ -405,7 +405,8 @@ static const char *map_text (lua_State *L, int t, const char *name) {
 static const char *const exec_copy[] = {
   "cwd", "rlimits", "caps", "keep_caps", "tty", "keep_fds", "uid", "gid", "groups",
   "argv0", "set_pwd", "session", "die_with_parent", "host_caps", "stdio_inside",
-  "stderr_to_stdout", "exec_error", "umask", "no_new_privs", "personality", "cap_sets", NULL
+  "stderr_to_stdout", "exec_error", "umask", "no_new_privs", "personality", "cap_sets",
+  "landlock", NULL
 };
 
 static void push_exec_opts (lua_State *L, int exec, int rt) {

@@ -41,7 +41,7 @@
 **   exec <step> <errno>[ <detail>]
 **       A step of the exec tail failed; the writer then _exit(1)s.  Steps:
 **       stdio, cgroup, signals, fds, setsid, tty, ids, userns, pdeathsig,
-**       cwd, rlimit, personality, caps, no_new_privs, seccomp, execve.  <detail> names
+**       cwd, rlimit, personality, landlock, caps, no_new_privs, seccomp, execve.  <detail> names
 **       the call or the rlimit (ids: keepcaps|setgroups|setresgid|
 **       setresuid; userns: setns; stdio: the path opened inside, the rest
 **       of the line, or "stderr" for the dup of stdout;
@@ -51,6 +51,12 @@
 **       When the command's seccomp filter forbids this write, the init
 **       writes the record (before "exit") from the failure the exec tail
 **       left in memory it shares with the init (exec_late, nslua.h).
+**
+**   landlock <rule> <errno>
+**       The exec tail skipped rule <rule> (1-based, of plan.exec.landlock's
+**       rules) of the Landlock ruleset: its path did not open inside the
+**       sandbox (<errno>).  The rest of the ruleset is enforced; the
+**       report lists the rule as not enforced.  Before any "exec" record.
 **
 **   init <step> <errno>
 **       The init could not set itself up (signals, subreaper, signalfd,
@@ -138,6 +144,13 @@ static inline int nslua_status_exec (int fd, const char *step, int err,
     if (buf[i] == '\n')
       buf[i] = ' ';
   return nslua_status_write(fd, buf, sizeof buf, n);
+}
+
+/* "landlock <rule> <errno>\n" */
+static inline int nslua_status_landlock (int fd, size_t rule, int err) {
+  char buf[64];
+  return nslua_status_write(fd, buf, sizeof buf,
+                            snprintf(buf, sizeof buf, "landlock %zu %d\n", rule, err));
 }
 
 /* "init <step> <errno>\n" */

@@ -564,7 +564,7 @@ function Container:wait()
   local rep = report_mod.build {
     status = st, reason = reason, wall_s = proc.now() - self.t0,
     cg = res:stats(), init = { how = how, code = code, ru = ru }, killed = self._killed,
-    limits = spec.limits, cmd_cpu_s = res.cmd_cpu_s,
+    limits = spec.limits, cmd_cpu_s = res.cmd_cpu_s, landlock = self.plan.exec.landlock,
   }
   self._report = rep
   if spec.hooks and spec.hooks.after_exit then

@@ -11,7 +11,8 @@
 --   host_uid, host_gid (first host id of the slot, or the caller's ids),
 --   sub (rootless multi-id ranges), trees (set of keys opened as trees),
 --   sources[i] ("dir" | "file" | nil when missing), fd_paths[i] (the host
---   path a bind's source_fd refers to), source_is[i] and
+--   path a bind's source_fd refers to), landlock_abi (the kernel's
+--   Landlock ABI, when the spec has landlock), source_is[i] and
 --   source_is.rootfs ("/", "/proc" or "/sys": a source that is one of
 --   them), sys_masks (extra /sys masks), layout (/bin ... of
 --   the host), net (net.plan's table), getenv (keep_env and TERM values).
@@ -880,6 +881,8 @@ function M.plan(spec, res)
     -- the OCI process fields: the command's umask; no_new_privs = false
     -- (absent: true) loads the seccomp filters before the capability drop
     umask = spec.umask, personality = spec.personality,
+    -- the Landlock ruleset for the kernel's ABI (res.landlock_abi)
+    landlock = spec.landlock and require("nslua.landlock").plan(spec.landlock, res.landlock_abi or 0),
   }
   if spec.no_new_privs == false then exec.no_new_privs = false end
   if ident.mode ~= "host" and not caller_maps then
@@ -1147,6 +1150,7 @@ function M.explain(plan)
   if e.no_new_privs == false then
     p("no_new_privs: not set (the seccomp filters load before the capability drop)")
   end
+  for _, line in ipairs(require("nslua.landlock").explain(e.landlock)) do out[#out + 1] = line end
   if e.umask then p("umask: %04o", e.umask) end
   if e.personality then p("personality: %s (personality(2) before the exec)", e.personality) end
   if plan.oom_score_adj then

@@ -5,7 +5,7 @@
 -- * `compose(a, b, ...)` layers *policies*. Each layer may only tighten what
 --   the layers before it allow: namespaces OR (true wins), caps intersect,
 --   limits take the minimum, mounts append, env merges, keep_env unions,
---   hooks all run. A layer cannot give back a namespace, a capability or a
+--   landlock intersects per category, hooks all run. A layer cannot give back a namespace, a capability or a
 --   larger limit that an earlier layer took away.
 -- * `override(spec, overrides)` applies *the operator's own choices*: CLI
 --   options and a recipe's own fields. They replace what the starting spec
@@ -208,6 +208,8 @@ local LAYER = {
   end,
   keep_env = union_list,
   hooks = compose_hooks,
+  -- per category, the intersection (nslua.landlock.compose)
+  landlock = function(a, b) return require("nslua.landlock").compose(a, b) end,
 }
 
 --- Layer policies that only tighten.
@@ -217,7 +219,9 @@ local LAYER = {
 -- "unlimited" the largest, keeping the winning value as written;
 -- `limits.cpuset` intersects; `limits.cpu_scope`: "container" wins over
 -- "command" (the whole container's time is the tighter measure); `mounts`
--- append; `env` merges, later wins; `keep_env` unions; `hooks` run in layer order, earliest first, stopping
+-- append; `env` merges, later wins; `keep_env` unions; `landlock` intersects
+-- per category (a category one layer sets is that layer's; a path only where
+-- it lies beneath a path of each layer, a port in every list); `hooks` run in layer order, earliest first, stopping
 -- at the first that raises or returns nil, msg; any other field: the later
 -- layer replaces it. A field a layer leaves nil is inherited.
 -- @tparam table ... specs, earliest first
@@ -244,7 +248,8 @@ end
 
 -- Maps merged key by key by override; false deletes a key in those that
 -- cannot hold false as a value.
-local DEEP = { limits = true, namespaces = true, env = true }
+-- (landlock: the operator's category replaces the spec's, the others stay)
+local DEEP = { limits = true, namespaces = true, env = true, landlock = true }
 local FALSE_DELETES = { limits = true, env = true }
 
 local function merge(a, b, delete)

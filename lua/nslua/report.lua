@@ -1,6 +1,7 @@
 --- nslua.report: the report of a run and the CLI's exit code for it.
 -- Fields (README "Reports"): status, exit_code, signal, cpu_s, wall_s,
--- max_rss_kb, memory_peak_kb, oom_kills, error = {step, message, errno}.
+-- max_rss_kb, memory_peak_kb, oom_kills, error = {step, message, errno},
+-- landlock = {abi, enforced, not_enforced} (nslua.landlock.report).
 local core = require "nslua.core"
 local errno, signum = core.errno, core.proc.signum
 
@@ -55,7 +56,8 @@ M.strerror = strerror
 --- Build a report from what the parent gathered.
 -- a = {status = parsed status records, reason = "wall-limit"|"cpu-limit"|nil,
 --      wall_s, cg = cgroup stats or nil, init = {how, code, ru}, limits,
---      cmd_cpu_s = the command's cpu time last polled (cpu_scope "command")}
+--      cmd_cpu_s = the command's cpu time last polled (cpu_scope "command"),
+--      landlock = plan.exec.landlock}
 function M.build(a)
   local st, cg = a.status, a.cg
   local r = { wall_s = a.wall_s }
@@ -119,6 +121,10 @@ function M.build(a)
     r.oom_kills = cg.oom_kill
   end
   if by_command and r.cpu_s == nil and a.cmd_cpu_s then r.cpu_s = a.cmd_cpu_s end
+  -- a.landlock (plan.exec.landlock): which rules the kernel enforces
+  if a.landlock then
+    r.landlock = require("nslua.landlock").report(a.landlock, st.landlock_skipped, strerror)
+  end
   -- which limit ended the run
   if a.reason then
     r.status, r.signal, r.exit_code, r.error = a.reason, SIGKILL, nil, nil

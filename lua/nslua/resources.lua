@@ -260,6 +260,15 @@ local function probe(spec, res)
     end
   end
   if shows_sys and spec.namespaces.mnt then res.sys_masks = M.sys_masks() end
+  -- landlock: the kernel's ABI (launch masks the rules to it); none refuses
+  if spec.landlock then
+    local abi, lerr, lcode = core.landlock.abi()
+    if not abi then
+      return nil, ("landlock: this kernel cannot enforce it (%s; Landlock needs Linux 5.13 "
+        .. "and 'landlock' in the lsm= boot list)"):format(lerr), lcode
+    end
+    res.landlock_abi = abi
+  end
   if limits.needs_cgroup(spec.limits) then res.cgroup_limits = limits.cgroup_limits(spec.limits) end
   res.getenv = {}
   if spec.tty then res.getenv.TERM = os.getenv("TERM") end

@@ -4,6 +4,7 @@
 --   pid <n>                          the command's pid (in the sandbox's pid namespace)
 --   exec <step> <errno>[ <detail>]   the exec tail failed (the command never ran)
 --   init <step> <errno>              the init could not supervise the command
+--   landlock <rule> <errno>          the exec tail skipped Landlock rule <rule>
 --   exit <exited|signaled> <code> <utime> <stime> <maxrss_kb> <cutime> <cstime> <xfsz>
 --        [<nvcsw> <nivcsw>]          the command ended: its wait status and rusage
 -- A line of another shape is kept as `unknown` (never silently dropped).
@@ -42,6 +43,13 @@ function parsers.setup(rest, r)
   r.setup = { step = step, errno = tonumber(e), msg = msg }
 end
 
+function parsers.landlock(rest, r)
+  local i, e = rest:match("^(%d+) (%d+)$")
+  if not i then return false end
+  r.landlock_skipped = r.landlock_skipped or {}
+  r.landlock_skipped[math.tointeger(tonumber(i))] = math.tointeger(tonumber(e))
+end
+
 function parsers.init(rest, r)
   local step, e = rest:match("^(%S+) (%d+)")
   if not step then return false end
@@ -50,7 +58,8 @@ end
 
 --- Parse everything read from the status pipe.
 -- @string text the concatenated records
--- @treturn table {cmd_pid, exit = {...}, exec = {...}, setup = {...}, init = {...}, unknown = {...}}
+-- @treturn table {cmd_pid, exit = {...}, exec = {...}, setup = {...}, init = {...},
+--   landlock_skipped = {[rule] = errno}, unknown = {...}}
 function M.parse(text)
   local r = {}
   for line in text:gmatch("[^\n]+") do

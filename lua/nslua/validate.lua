@@ -60,6 +60,7 @@ local FIELDS = set {
   -- the process fields of OCI front ends (README "The spec")
   "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl", "masks",
   "rootfs_propagation", "personality", "join", "cgroup", "host_mnt",
+  "landlock",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid", "groups", "uid_map", "gid_map" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -1079,6 +1080,56 @@ function Checker:env(spec)
   return out
 end
 
+-- landlock = { read, write, exec = { PATH, ... }, connect, bind = { PORT, ... } }
+-- (nslua.landlock): paths absolute, without "..", normalised; ports 0..65535.
+local LANDLOCK_FIELDS = set { "read", "write", "exec", "connect", "bind" }
+function Checker:landlock(spec)
+  local v = spec.landlock
+  if v == nil then return nil end
+  if type(v) ~= "table" then
+    self:add("landlock", "must be a table of read, write, exec, connect, bind lists")
+    return nil
+  end
+  self:unknown(v, LANDLOCK_FIELDS, "landlock")
+  local out = {}
+  for _, cat in ipairs { "read", "write", "exec" } do
+    local list = v[cat]
+    local path = keypath("landlock", cat)
+    if list ~= nil and not is_list(list) then
+      self:add(path, "must be a list of absolute paths")
+    elseif list ~= nil then
+      out[cat] = {}
+      for i, p in ipairs(list) do
+        if type(p) ~= "string" then
+          self:add(keypath(path, i), "must be a string")
+        elseif not is_abs(p) or has_dotdot(p) then
+          self:add(keypath(path, i), "must be an absolute path without '..'")
+        else
+          out[cat][#out[cat] + 1] = launch_normpath(p)
+        end
+      end
+    end
+  end
+  for _, cat in ipairs { "connect", "bind" } do
+    local list = v[cat]
+    local path = keypath("landlock", cat)
+    if list ~= nil and not is_list(list) then
+      self:add(path, "must be a list of TCP ports")
+    elseif list ~= nil then
+      out[cat] = {}
+      for i, x in ipairs(list) do
+        local n = as_int(x)
+        if not n or n < 0 or n > 65535 then
+          self:add(keypath(path, i), "must be a TCP port 0..65535")
+        else
+          out[cat][#out[cat] + 1] = n
+        end
+      end
+    end
+  end
+  return out
+end
+
 function Checker:keep_env(spec)
   local v, out = spec.keep_env, {}
   if v == nil then return out end
@@ -1731,6 +1782,7 @@ function M.check(spec, opts)
   out.seccomp = c:seccomp(spec)
   out.env = c:env(spec)
   out.keep_env = c:keep_env(spec)
+  out.landlock = c:landlock(spec)
   out.stdio = c:stdio(spec)
   out.tty = c:boolean(spec.tty, "tty", false)
   out.hooks = c:hooks(spec)

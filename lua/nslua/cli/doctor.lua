@@ -477,6 +477,22 @@ function M.check_libseccomp(version)
   return check("seccomp.libseccomp", "ok", "libseccomp " .. version)
 end
 
+--- The Landlock row: the ABI (core.landlock.abi()) or why there is none.
+-- ABI 4 has TCP port rules, 3 truncate, 2 refer (docs/policy.md "Landlock").
+function M.check_landlock(abi, err)
+  if not abi then
+    return check("landlock.abi", "warn", ("no Landlock: %s"):format(tostring(err)),
+      "a spec with landlock exits 125: boot Linux 5.13+ with 'landlock' in lsm=", { abi = 0 })
+  end
+  if abi < 4 then
+    return check("landlock.abi", "warn",
+      ("Landlock ABI %d: no TCP port rules%s"):format(abi, abi < 3 and ", no truncate" or ""),
+      "landlock connect/bind (and older rights) are reported as not enforced; a newer kernel has them",
+      { abi = abi })
+  end
+  return check("landlock.abi", "ok", ("Landlock ABI %d"):format(abi), nil, { abi = abi })
+end
+
 --- The syscalls the kernel has that libseccomp cannot name.
 function M.check_unnamed(version, release, unnamed)
   local rel = trim(release)
@@ -904,6 +920,8 @@ function M.run_checks()
   local arch = trim(read_file("/proc/sys/kernel/arch")) or "x86_64"
   add(M.check_unnamed(version, release,
     M.unnamed_syscalls(release, function(n) return seccomp.resolve(n) end, arch)))
+
+  add(M.check_landlock(require("nslua.core").landlock.abi()))
 
   for _, r in ipairs(M.check_mount_probes(M.probe_mounts(root), root)) do add(r) end
   return rows

@@ -82,6 +82,15 @@ local OPTIONS = {
   { "--rlimit", ("NAME=VALUE (%s)."):format(table.concat(limits.RLIMIT_KEYS, " ")), many = true },
   { "--caps", "Capabilities to keep: a comma list, or all." },
   { "--seccomp", "default | strict | isolate | none | FILE.lua" },
+  { "--landlock-read", "Landlock: allow reading beneath PATH only (repeatable).",
+    many = true, argname = { "PATH" } },
+  { "--landlock-write", "Landlock: allow writing beneath PATH only (repeatable).", many = true,
+    argname = { "PATH" } },
+  { "--landlock-exec", "Landlock: allow executing beneath PATH only (repeatable).", many = true,
+    argname = { "PATH" } },
+  { "--landlock-connect", "Landlock: allow TCP connect to PORT only (repeatable).", many = true, argname = { "PORT" } },
+  { "--landlock-bind", "Landlock: allow TCP bind to PORT only (repeatable; 0: ephemeral).", many = true,
+    argname = { "PORT" } },
   { "--stdin", "Read stdin from FILE (null for /dev/null)." },
   { "--stdout", "Write stdout to FILE." },
   { "--stderr", "Write stderr to FILE (stdout: a dup of the command's stdout)." },
@@ -547,6 +556,26 @@ function M.options_to_spec(o)
     s.caps = caps
   end
   s.seccomp = o.seccomp
+  -- --landlock-*: each category given replaces the recipe's (docs/policy.md)
+  local ll = {}
+  for _, cat in ipairs { "read", "write", "exec" } do
+    local list = o["landlock_" .. cat]
+    if list and #list > 0 then ll[cat] = table.move(list, 1, #list, 1, {}) end
+  end
+  for _, cat in ipairs { "connect", "bind" } do
+    local list = o["landlock_" .. cat]
+    if list and #list > 0 then
+      ll[cat] = {}
+      for i, v in ipairs(list) do
+        local n = math.tointeger(tonumber(v))
+        if not n or n < 0 or n > 65535 or not v:match("^%d+$") then
+          usage_error(("--landlock-%s: '%s' is not a TCP port 0..65535"):format(cat, v))
+        end
+        ll[cat][i] = n
+      end
+    end
+  end
+  if next(ll) then s.landlock = ll end
   -- bubblewrap's: argv0, init, die_with_parent, userns, sync, lock_files,
   -- seccomp_bpf (on top of the profile)
   as_run("--add-seccomp-fd", bwrap.process_fields, st, s)
