@@ -553,9 +553,9 @@ local function why_text(it, verb)
   table.sort(w)
   local s
   if it.files > 1 then
-    s = ("%d paths beneath, %d %s (e.g. %s)"):format(it.files, it.n, verb, it.example)
+    s = ("%d paths beneath, %d %s (e.g. %s)"):format(it.files, it.n, verb[it.n == 1 and 1 or 2], it.example)
   else
-    s = ("%d %s"):format(it.n, verb)
+    s = ("%d %s"):format(it.n, verb[it.n == 1 and 1 or 2])
   end
   if #w > 0 then
     if #w > 3 then w = { w[1], w[2], w[3], ("and %d more"):format(#w - 3) } end
@@ -709,7 +709,7 @@ function M.recipe(rec, o)
   w("-- Landlock: what the command opened.  Directories stand for 3 or more entries")
   w("-- beneath them; a created file grants its directory (creating needs it).")
   w("local landlock = {")
-  local verbs = { read = "opens", write = "writes", exec = "execs" }
+  local verbs = { read = { "open", "opens" }, write = { "write", "writes" }, exec = { "exec", "execs" } }
   for _, cat in ipairs { "read", "write", "exec" } do
     lines[cat] = #L + 1
     local list = ll[cat]
@@ -786,7 +786,9 @@ function M.recipe(rec, o)
   w("  landlock = landlock,")
   w(("  seccomp = require(\"nslua.learn\").profile { base = %s, allow = SYSCALLS, denied = denied,"):format(
     type(o.base) == "string" and q(o.base) or q("default")))
-  w("    explain = { " .. table.concat(ex, ", ") .. " } },")
+  w("    explain = {")
+  for _, e in ipairs(ex) do w("      " .. e .. ",") end
+  w("    } },")
   w("}")
   return table.concat(L, "\n") .. "\n"
 end
