@@ -265,10 +265,23 @@ int main (int argc, char **argv) {
     assert.matches("^local SYSCALLS = {", named_line(vout, recipe))
   end)
 
-  it("a program the recipe did not learn is refused with a message", function()
+  it("a program the recipe never executed is refused, naming landlock.exec", function()
+    if not landlock_abi() then return pending("no Landlock on this kernel") end
     local recipe = learned("", "/bin/true")
-    local ok, out = under(recipe, "/bin/sh -c 'echo hi > /tmp/x; cat /tmp/x'")
+    local ok, out, code = under(recipe, "/bin/sh -c 'echo hi'")
     assert.is_false(ok)
-    assert.matches("nslua learn: ", out)
+    assert.equals(126, code)
+    assert.matches("exec of /bin/sh: refused, not beneath landlock.exec", out)
+    assert.matches("^%s*exec = {", named_line(out, recipe))
+  end)
+
+  it("writes a recipe of a run that reached a limit, saying which", function()
+    local recipe = dir .. "/recipe.lua"
+    local _, out, code = helper.sh(("%s learn -o %s --wall 1 -- /bin/sleep 5"):format(helper.nslua, q(recipe)))
+    assert.equals(137, code, out)
+    local text = helper.read(recipe)
+    assert.matches("The run ended at a limit %(wall%-limit%)", text)
+    assert.matches("wall = 1", text)
+    assert.matches('"clock_nanosleep", %-%- 1 call', text)
   end)
 end)

@@ -614,6 +614,18 @@ local function explain_open(req)
   return true
 end
 
+local function explain_exec(req)
+  local path = req:path(req.syscall == "execveat" and 1 or 0)
+  if path and landlock.exec and not beneath(path, landlock.exec) then
+    local fd = req:open(path, OPATH | 0x80000)
+    if fd then
+      fd:close()
+      say("exec of %s: refused, not beneath landlock.exec (%s:%d)", path, RECIPE, EXEC_LINE)
+    end
+  end
+  return true
+end
+
 local function explain_port(list, line, what)
   return function(req)
     local a = req:sockaddr(1)
@@ -754,6 +766,9 @@ function M.recipe(rec, o)
   local ex = {}
   for _, n in ipairs { "open", "openat", "openat2", "creat" } do
     if rec.syscalls[n] then ex[#ex + 1] = ("%s = explain_open"):format(n) end
+  end
+  for _, n in ipairs { "execve", "execveat" } do
+    if rec.syscalls[n] then ex[#ex + 1] = ("%s = explain_exec"):format(n) end
   end
   if rec.syscalls.connect then
     ex[#ex + 1] = "connect = explain_port(\"connect\", CONNECT_LINE, \"connect to\")"
