@@ -275,6 +275,25 @@ int main (int argc, char **argv) {
     assert.matches("^%s*exec = {", named_line(out, recipe))
   end)
 
+  it("learns rootless: the exec tail's program is found from argv[0]", function()
+    if not landlock_abi() then return pending("no Landlock on this kernel") end
+    local sub = dir .. "/rl"
+    assert.is_true(helper.sh(("mkdir %s && chmod 0777 %s"):format(q(sub), q(sub))))
+    local recipe = sub .. "/recipe.lua"
+    local nslua = helper.rootless_nslua()
+    local ok, out = helper.sh(("%s learn -o %s -- sh -c 'echo hi > /tmp/a; cat /tmp/a'"):format(nslua, q(recipe)))
+    assert.is_true(ok, out)
+    local text = helper.read(recipe)
+    assert.matches('"/usr/bin/sh", %-%- 1 exec; executed', text)
+    assert.matches("the interpreter of /usr/bin/sh", text)
+    local ok2, out2 = helper.sh(("%s %s"):format(nslua, q(recipe)))
+    assert.is_true(ok2, out2)
+    assert.matches("^hi\n$", out2)
+    local _, out3 = helper.sh(("%s %s -- /bin/sh -c 'echo > /dev/shm/x'"):format(nslua, q(recipe)))
+    assert.matches("write to /dev/shm/x: refused, not beneath landlock.write", out3)
+    assert.matches("^%s*write = {", named_line(out3, recipe))
+  end)
+
   it("writes a recipe of a run that reached a limit, saying which", function()
     local recipe = dir .. "/recipe.lua"
     local _, out, code = helper.sh(("%s learn -o %s --wall 1 -- /bin/sleep 5"):format(helper.nslua, q(recipe)))

@@ -108,11 +108,16 @@ Rec.__index = Rec
 
 --- A new recorder.
 -- @tparam[opt] table base the base profile (M.base_profile; nil: none)
-function M.recorder(base)
+-- @tparam[opt] table first { argv0, path = PATH, cwd }: the command the exec
+--   tail starts.  Rootless, the exec tail's own execve cannot be read (the
+--   task is not dumpable until it has executed: /proc/PID/mem and root
+--   refuse); the program is then found from argv0 at its next syscall.
+function M.recorder(base, first)
   local r = setmetatable({ syscalls = {}, denied = {}, read = {}, write = {}, exec = {},
                            connect = {}, bind = {}, created = {}, missing = 0, errors = 0,
                            count = 0 }, Rec)
   r.verdicts = M.verdicts(base)
+  r.first = first
   r.handler = function(req) return r:on(req) end
   return r
 end
@@ -130,8 +135,8 @@ end
 
 -- Does 'path' exist in the target's tree (an O_PATH open in its root)?
 local function exists(req, path)
-  local fd = req:open(path, O_PATH | O_CLOEXEC)
-  if not fd then return false end
+  local fd, _, code = req:open(path, O_PATH | O_CLOEXEC)
+  if not fd then return code ~= errno.ENOENT and code ~= errno.ENOTDIR end
   fd:close()
   return true
 end
@@ -232,6 +237,21 @@ local PATH_ARG <const> = {
   truncate = 0,
 }
 
+-- The exec tail's program, from argv0 (as execvp finds it), once the
+-- process that ran it can be read.
+function Rec:first_exec(req)
+  local f = self.first
+  local a = f.argv0
+  if a:find("/", 1, true) then
+    if a:sub(1, 1) ~= "/" then a = (f.cwd or "/"):gsub("/$", "") .. "/" .. a end
+    return self:executed(req, a)
+  end
+  for dir in (f.path or "/usr/local/bin:/usr/bin:/bin"):gmatch("[^:]+") do
+    local p = dir:gsub("/$", "") .. "/" .. a
+    if exists(req, p) then return self:executed(req, p) end
+  end
+end
+
 function Rec:sockaddr(req, set, what)
   local a = req:sockaddr(1)
   if not a then return end
@@ -302,7 +322,15 @@ function Rec:on(req)
     return false, a
   end
   self.syscalls[name] = (self.syscalls[name] or 0) + 1
+  if self.pending_exec == req.pid and name ~= "execve" then
+    self.pending_exec = nil
+    pcall(self.first_exec, self, req)
+  end
   local ok, err = pcall(self.record, self, req)
+  if not ok and (name == "execve" or name == "execveat") and self.first and not self.first_seen then
+    self.pending_exec = req.pid
+  end
+  if name == "execve" or name == "execveat" then self.first_seen = true end
   if not ok and err ~= require("nslua.notify").GONE then
     self.errors = self.errors + 1
     self.last_error = tostring(err)
@@ -614,6 +642,14 @@ local function explain_open(req)
   return true
 end
 
+-- a handler that explains: whatever happens, the call goes on (Landlock decides)
+local function explains(f)
+  return function(req)
+    pcall(f, req)
+    return true
+  end
+end
+
 local function explain_exec(req)
   local path = req:path(req.syscall == "execveat" and 1 or 0)
   if path and landlock.exec and not beneath(path, landlock.exec) then
@@ -765,15 +801,15 @@ function M.recipe(rec, o)
   -- the explaining handlers, for the names the list allows
   local ex = {}
   for _, n in ipairs { "open", "openat", "openat2", "creat" } do
-    if rec.syscalls[n] then ex[#ex + 1] = ("%s = explain_open"):format(n) end
+    if rec.syscalls[n] then ex[#ex + 1] = ("%s = explains(explain_open)"):format(n) end
   end
   for _, n in ipairs { "execve", "execveat" } do
-    if rec.syscalls[n] then ex[#ex + 1] = ("%s = explain_exec"):format(n) end
+    if rec.syscalls[n] then ex[#ex + 1] = ("%s = explains(explain_exec)"):format(n) end
   end
   if rec.syscalls.connect then
-    ex[#ex + 1] = "connect = explain_port(\"connect\", CONNECT_LINE, \"connect to\")"
+    ex[#ex + 1] = "connect = explains(explain_port(\"connect\", CONNECT_LINE, \"connect to\"))"
   end
-  if rec.syscalls.bind then ex[#ex + 1] = "bind = explain_port(\"bind\", BIND_LINE, \"bind on\")" end
+  if rec.syscalls.bind then ex[#ex + 1] = "bind = explains(explain_port(\"bind\", BIND_LINE, \"bind on\"))" end
   w()
   w("local ARGV = " .. M.serialize(o.argv or spec.argv or {}, ""))
   w()

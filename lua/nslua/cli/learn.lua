@@ -69,7 +69,8 @@ function M.main(args)
     f, err = io.open(out, "w")
     if not f then usage_error("--output: " .. err) end
   end
-  local rec = learn.recorder(bp)
+  local rec = learn.recorder(bp, { argv0 = spec.argv[1], path = type(spec.env) == "table" and spec.env.PATH or nil,
+                                  cwd = spec.cwd })
   local traced = {}
   for k, v in pairs(spec) do traced[k] = v end
   traced.seccomp = rec:profile()
