@@ -71,7 +71,7 @@ describe("nslua.learn", function()
     local p = learn.profile { base = "default", allow = { "read", "ioctl", "clone3", "openat" },
                               denied = deny, explain = { openat = deny, ioctl = deny } }
     assert.is_true(seccomp.validate(p))
-    assert.equals(deny, p.default)
+    assert.is_function(p.default)
     local ioctl, read, clone3, openat = 0, false, nil, nil
     for _, e in ipairs(p.syscalls) do
       for _, n in ipairs(e.names or { e.name }) do
@@ -91,6 +91,19 @@ describe("nslua.learn", function()
     assert.equals("enosys", clone3)
     assert.equals(deny, openat)
     assert.equals("enosys", p.unknown_above)
+  end)
+
+  it("sends the arguments the rules do not match to the base's default", function()
+    local why = {}
+    local function deny(req, w) why[req.syscall] = w or "name"; return false end
+    local p = learn.profile { base = "default", allow = { "ioctl", "read" }, denied = deny }
+    assert.is_false(p.default { syscall = "ioctl" })
+    assert.is_false(p.default { syscall = "mkdir" })
+    assert.same({ ioctl = "arguments", mkdir = "name" }, why)
+    -- isolate's fcntl rules refuse some commands; its default allows the rest
+    local pi = learn.profile { base = "isolate", allow = { "fcntl" }, denied = deny }
+    assert.is_true(pi.default { syscall = "fcntl" })
+    assert.is_false(pi.default { syscall = "flock" })
   end)
 
   it("writes a spec as Lua that reads back the same", function()
@@ -155,12 +168,15 @@ describe("nslua learn", function()
     assert.equals(125, code5)
   end)
 
-  it("prints the recipe on stdout without -o", function()
-    local ok, out = helper.sh(helper.nslua .. " learn -- /bin/true")
+  it("prints the recipe on stdout without -o, the command's stdout on stderr", function()
+    local err = dir .. "/stderr"
+    local ok, out = helper.sh(("%s learn -- /bin/echo noise 2>%s"):format(helper.nslua, q(err)))
     assert.is_true(ok, out)
     assert.matches("local SYSCALLS = {", out)
     assert.matches('"execve", %-%- 1 call', out)
+    assert.not_matches("\nnoise", out)
     assert.truthy(load(out, "=recipe", "t"))
+    assert.equals("noise\n", helper.read(err))
   end)
 
   it("learns a shell script; a write elsewhere is refused, naming landlock.write", function()

@@ -528,6 +528,24 @@ function M.profile(t)
   if base then
     out.unknown_above, out.badarch, out.arches = base.unknown_above, base.badarch, base.arches
   end
+  -- A learned name the base names only with arguments reaches the default
+  -- when no entry's arguments match: the base's own default decides it
+  -- (the filter has compared the arguments; nothing is read here), and
+  -- 'denied' hears that the arguments, not the name, were refused.
+  local pass = {}
+  for n in pairs(want) do
+    local u = type(n) == "string" and v.by_name[n]
+    if u then pass[n] = u.uncond == nil and v.default == "allow" or false end
+  end
+  local deny = t.denied
+  if type(deny) == "function" then
+    out.default = function(req)
+      local p = pass[req.syscall]
+      if p then return true end
+      if p == false then return deny(req, "arguments") end
+      return deny(req)
+    end
+  end
   return out
 end
 
@@ -608,8 +626,13 @@ local function say(fmt, ...)
   io.stderr:write("nslua learn: ", fmt:format(...), "\n")
 end
 
-local function denied(req)
-  say("denied %s: not in the learned list (%s:%d)", tostring(req.syscall or req.nr), RECIPE, SYSCALLS_LINE)
+local function denied(req, why)
+  if why == "arguments" then
+    say("denied %s: in the learned list, but the base profile refuses these arguments (%s:%d)",
+      req.syscall, RECIPE, SYSCALLS_LINE)
+  else
+    say("denied %s: not in the learned list (%s:%d)", tostring(req.syscall or req.nr), RECIPE, SYSCALLS_LINE)
+  end
   return false
 end
 

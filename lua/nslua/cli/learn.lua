@@ -4,6 +4,7 @@
 -- tightened to what CMD did (stdout without -o).  docs/policy.md
 -- "nslua learn".  Exit code: the command's (the recipe is written
 -- whatever it was), 125 when nslua failed (no recipe then).
+local core = require "nslua.core"
 local main = require "nslua.cli.main"
 
 local M = {}
@@ -60,6 +61,10 @@ function M.main(args)
   local spec = run.spec_of(rest, "nslua learn")
   local base = spec.seccomp or "default"
   if type(base) ~= "string" then usage_error("--seccomp: learn starts from a profile name or FILE.lua") end
+  if (base:find("/", 1, true) or base:match("%.lua$")) and base:sub(1, 1) ~= "/" then
+    -- the recipe may run from another directory
+    base = (core.mount.readlink("/proc/self/cwd") or ".") .. "/" .. base
+  end
   local okb, bp = pcall(learn.base_profile, base)
   if not okb then usage_error(main.error_text(bp)) end
   -- the file is opened first: one nslua cannot write is exit 125 before the run
@@ -68,6 +73,20 @@ function M.main(args)
     local err
     f, err = io.open(out, "w")
     if not f then usage_error("--output: " .. err) end
+  end
+  -- without -o the recipe has stdout to itself: the command's stdout goes
+  -- to stderr (fd 1 becomes a copy of fd 2), and the recipe to the file fd
+  -- 1 was, reopened first (when it cannot be, e.g. a socket, both share it)
+  local saved
+  if not out then
+    saved = io.open("/proc/self/fd/1", "a")
+    if saved then
+      io.stdout:flush()
+      if not core.proc.dup2(2, 1) then
+        saved:close()
+        saved = nil
+      end
+    end
   end
   local rec = learn.recorder(bp, { argv0 = spec.argv[1], path = type(spec.env) == "table" and spec.env.PATH or nil,
                                   cwd = spec.cwd })
@@ -85,6 +104,7 @@ function M.main(args)
   local rep, err = c:run()
   if not rep or rep.status == "error" then
     if f then f:close(); os.remove(out) end
+    if saved then saved:close() end
     local e = rep and rep.error
     eprintf("learn: %s", err or (e and (e.message or e.step)) or "the run failed")
     return rep and report.exit_code(rep) or report.EXIT_FAIL
@@ -105,7 +125,14 @@ function M.main(args)
     end
     eprintf("learn: wrote %s (%d syscalls traced)", out, rec.count)
   else
-    io.stdout:write(text)
+    local o = saved or io.stdout
+    local okw, werr = o:write(text)
+    if okw then okw, werr = o:flush() end
+    if saved then saved:close() end
+    if not okw then
+      eprintf("stdout: %s", werr)
+      return report.EXIT_FAIL
+    end
   end
   main.nothing_to_finalize = true
   return report.exit_code(rep)
