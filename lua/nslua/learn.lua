@@ -203,7 +203,7 @@ end
 -- A path made or removed in its directory (mkdir, unlink, rename, ...).
 function Rec:changed(path, what)
   add(self.write, parent(path), what .. " " .. path)
-  if what == "mkdir" or what == "mkdirat" or what:match("^rename") or what:match("^link")
+  if what == "mkdir" or what == "mkdirat" or what == "bound socket" or what:match("^rename") or what:match("^link")
     or what:match("^symlink") or what:match("^mknod") then
     self.created[path] = true
   end

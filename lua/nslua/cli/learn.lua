@@ -3,7 +3,8 @@
 -- traced (nslua.learn's recorder), then write a recipe of that sandbox
 -- tightened to what CMD did (stdout without -o).  docs/policy.md
 -- "nslua learn".  Exit code: the command's (the recipe is written
--- whatever it was), 125 when nslua failed (no recipe then).
+-- whatever it was); 125 when nslua failed, 126 or 127 when CMD could
+-- not start (no recipe then).
 local core = require "nslua.core"
 local main = require "nslua.cli.main"
 
