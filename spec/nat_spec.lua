@@ -1,5 +1,5 @@
 -- spec/nat_spec.lua - nat, publish and forwarding of veth and bridge plans
--- (net.lua, docs/networking-nat.md).  Plan checks run in the busted
+-- (net.lua, docs/networking.md).  Plan checks run in the busted
 -- process; everything else runs inside a private "host" network namespace
 -- (`unshare -n -m`, with its own /run/nslua) that the script sets up with an
 -- "internet" namespace behind a veth (198.51.100.0/24, 2001:db8:5::/64).

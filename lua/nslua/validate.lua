@@ -889,7 +889,7 @@ function Checker:veth(v)
 end
 
 -- nat = true and publish = { "[IP:]HOSTPORT:GUESTPORT[/tcp|/udp]", ... }
--- of a veth or bridge plan (net.lua, docs/networking-nat.md), into 'out'.
+-- of a veth or bridge plan (net.lua, docs/networking.md), into 'out'.
 function Checker:nat_fields(v, out, path)
   if v.nat ~= nil then
     if type(v.nat) ~= "boolean" then

@@ -1,6 +1,6 @@
 --- nslua.cli.main: main(argv) of the `nslua` command (testable: returns the exit code).
 --   nslua FILE.lua [ARGS...]      run a recipe file (an ARG with '/' or ending in .lua)
---   nslua SUBCOMMAND [ARGS...]    run | exec | explain | ps | gc | doctor | seccomp | help
+--   nslua SUBCOMMAND [ARGS...]    run | exec | explain | learn | ps | gc | doctor | seccomp | help
 --   nslua NAME [ARGS...]          run a built-in recipe (lua/nslua/recipes/NAME.lua)
 -- Each subcommand is a module nslua.cli.<name> with main(args); this one
 -- dispatches, and holds what several of them share: messages, usage
@@ -18,7 +18,7 @@ M.EXIT_FAIL = report.EXIT_FAIL
 -- nslua.cli.<name> with main(args).  No recipe may share one of these names.
 M.SUBCOMMANDS = { run = true, exec = true, explain = true, ps = true, gc = true,
                   doctor = true, help = true, bwrap = true, isolate = true, oci = true,
-                  seccomp = true }
+                  seccomp = true, learn = true }
 
 --- Write "nslua: <message>" to stderr.
 function M.eprintf(fmt, ...)
@@ -167,6 +167,8 @@ Usage: nslua FILE.lua [ARGS...]       run a recipe file
        nslua run [OPTIONS] -- CMD     run CMD in the default sandbox
        nslua explain [--json] [OPTIONS] -- CMD | FILE.lua | NAME
                                       print the plan without running it
+       nslua learn [-o RECIPE.lua] [OPTIONS] -- CMD
+                                      trace CMD, write a recipe allowing what it did
        nslua bwrap [OPTIONS] CMD      bubblewrap's command line (also as `bwrap`)
        nslua isolate OPTIONS --init | --run -- CMD | --cleanup
                                       isolate's command line (also as `isolate`)

@@ -576,7 +576,7 @@ function M.options_to_spec(o)
   end
   local pasta = type(s.net) == "table" and s.net.pasta
   if o.nat or (o.publish and #o.publish > 0 and not pasta) then
-    -- the table inet nslua-<id> and forwarding (net.lua, docs/networking-nat.md)
+    -- the table inet nslua-<id> and forwarding (net.lua, docs/networking.md)
     local t = type(s.net) == "table" and not pasta and (s.net.veth or s.net) or nil
     if not t then
       usage_error(o.nat and "--nat needs --net veth or --net bridge:..."
