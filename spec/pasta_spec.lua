@@ -44,7 +44,7 @@ describe("net = \"pasta\"", function()
                     { host_ip = "127.0.0.1", host_port = 5353, guest_port = 53, proto = "udp" } },
         p.publish)
       assert.has_error(function() net.plan({ pasta = true, publish = { "x" } }, "abcd1234") end,
-        "net: net.publish[1]: must be [IP:]HOSTPORT:GUESTPORT[/tcp|/udp] (got x)")
+        "net: net.publish[1]: must be [IP:]HOSTPORT:GUESTPORT[/tcp|/udp], an IPv6 address in brackets (got x)")
       assert.has_error(function() net.plan({ pasta = true, veth = {} }, "abcd1234") end,
         "net: unknown field 'net.veth'")
     end)
