@@ -362,4 +362,24 @@ function M.mount_tmpfs(opts)
   } }
 end
 
+--- The arguments of a handler recipe: the words before "--" and the
+-- command after it; raises 'usage' when there is no command.
+function M.recipe_args(args, usage)
+  for i, a in ipairs(args) do
+    if a == "--" then
+      local cmd = { table.unpack(args, i + 1) }
+      if #cmd == 0 then break end
+      return { table.unpack(args, 1, i - 1) }, cmd
+    end
+  end
+  error("usage: " .. usage, 0)
+end
+
+--- The default sandbox's spec (a fresh copy) running cmd under 'profile'.
+function M.recipe_spec(cmd, profile)
+  local spec = dofile(package.searchpath("nslua.recipes.sandbox", package.path))
+  spec.argv, spec.seccomp = cmd, profile
+  return spec
+end
+
 return M

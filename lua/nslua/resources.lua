@@ -381,7 +381,19 @@ local function open_trees(spec, res)
     or joins_userns(spec) then
     return true
   end
+  -- the user namespace of the idmapped mounts (root <-> the payload's
+  -- host id), made on first use: fd | nil, msg, errno
   local idmap_fd
+  local function idmap()
+    if not idmap_fd then
+      local fd, uerr, ucode = M.idmap_userns(spec.user.host_uid or res.host_uid + spec.user.uid,
+        spec.user.host_gid or res.host_gid + spec.user.gid)
+      if not fd then return nil, uerr, ucode end
+      idmap_fd = fd
+      res:defer(function() fd:close() end)
+    end
+    return idmap_fd
+  end
   for i, m in ipairs(spec.mounts or {}) do
     if launch.BIND_KINDS[m.type] and res.sources[i] then
       local tree, terr, tcode = mount.open_tree(m.source_fd or m.source,
@@ -395,14 +407,9 @@ local function open_trees(spec, res)
       -- could not hold)
       local auto = m.idmap == "auto" and not m.ro and spec.user.map ~= "all" and needs_slot(spec, res)
       if m.type == "bind-idmap" or auto then
-        if not idmap_fd then
-          local fd, uerr, ucode = M.idmap_userns(spec.user.host_uid or res.host_uid + spec.user.uid,
-            spec.user.host_gid or res.host_gid + spec.user.gid)
-          if not fd then return nil, ("mounts[%d]: %s"):format(i, uerr), ucode end
-          idmap_fd = fd
-          res:defer(function() fd:close() end)
-        end
-        userns = idmap_fd
+        local uerr, ucode
+        userns, uerr, ucode = idmap()
+        if not userns then return nil, ("mounts[%d]: %s"):format(i, uerr), ucode end
         set.idmap = true
       end
       local ok, serr, scode = mount.mount_setattr(tree, set, nil, userns, m.recursive ~= false)
@@ -423,18 +430,13 @@ local function open_trees(spec, res)
   -- an idmapped detached tree of path (not its submounts: an overlay
   -- layer is one file system) as res.trees[key]; nil, msg, errno
   local function tree_of(path, key, ro, what)
-    if not idmap_fd then
-      local fd, uerr, ucode = M.idmap_userns(spec.user.host_uid or res.host_uid + spec.user.uid,
-        spec.user.host_gid or res.host_gid + spec.user.gid)
-      if not fd then return nil, ("%s: %s"):format(what, uerr), ucode end
-      idmap_fd = fd
-      res:defer(function() fd:close() end)
-    end
+    local ufd, uerr, ucode = idmap()
+    if not ufd then return nil, ("%s: %s"):format(what, uerr), ucode end
     local tree, terr, tcode = mount.open_tree(path, { clone = true })
     if not tree then return nil, ("%s: %s"):format(what, terr), tcode end
     res:defer(function() if not tree:closed() then tree:close() end end)
     local ok, serr, scode = mount.mount_setattr(tree, { rdonly = ro or nil, nosuid = true, nodev = true,
-      idmap = true }, nil, idmap_fd, false)
+      idmap = true }, nil, ufd, false)
     if not ok then
       tree:close()
       return nil, ("%s: %s (idmapped mount)"):format(what, serr), scode

@@ -934,6 +934,16 @@ local function with_handlers(p)
   return t or p
 end
 
+-- The sorted names of a set (or a name -> handler table), "*" first when
+-- a default handler exists: what the plan and explain show.
+local function handled_list(set, default)
+  local names = {}
+  for n in pairs(set) do names[#names + 1] = n end
+  table.sort(names)
+  if default then table.insert(names, 1, "*") end
+  return names
+end
+
 -- The handlers' side of a handled profile table: program, handlers, names.
 local function handler_side(p)
   local key = M.expand(p)
@@ -942,11 +952,7 @@ local function handler_side(p)
   local _, notify, handlers, default = M.split(p)
   local bpf, err, code = sc.compile(notify)
   if not bpf then return nil, ("seccomp handlers: %s"):format(err), code end
-  local names = {}
-  for n in pairs(handlers) do names[#names + 1] = n end
-  table.sort(names)
-  if default then table.insert(names, 1, "*") end
-  side = { notify = bpf, handlers = handlers, default = default, names = names }
+  side = { notify = bpf, handlers = handlers, default = default, names = handled_list(handlers, default) }
   prepared[key] = side
   return side
 end
@@ -1032,12 +1038,8 @@ local function layered_side(p)
     if emulating then return emulating(req) end
     return true
   end
-  local names = {}
-  for n in pairs(handled) do names[#names + 1] = n end
-  table.sort(names)
-  if default_any then table.insert(names, 1, "*") end
   side = { notify = bpf, handlers = setmetatable({}, { __index = function() return ask end }),
-           default = ask, names = names }
+           default = ask, names = handled_list(handled, default_any) }
   prepared[p] = side
   return side
 end
@@ -1095,18 +1097,10 @@ function M.handled_names(p)
         if n == "*" then any = true else set[n] = true end
       end
     end
-    local names = {}
-    for n in pairs(set) do names[#names + 1] = n end
-    table.sort(names)
-    if any then table.insert(names, 1, "*") end
-    return names
+    return handled_list(set, any)
   end
   local _, _, handlers, default = M.split(t)
-  local names = {}
-  for n in pairs(handlers) do names[#names + 1] = n end
-  table.sort(names)
-  if default then table.insert(names, 1, "*") end
-  return names
+  return handled_list(handlers, default)
 end
 
 --- Drop the compile cache (after editing a profile table or file).

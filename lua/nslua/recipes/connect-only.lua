@@ -8,30 +8,24 @@
 local handlers = require "nslua.handlers"
 
 return function(...)
-  local args, allow, cmd, net = { ... }, {}, nil, "host"
+  local words, cmd = handlers.recipe_args({ ... },
+    "nslua connect-only [--net none|host] ADDR:PORT ... -- CMD [ARGS ...]")
+  local allow, net = {}, "host"
   local i = 1
-  while i <= #args do
-    local a = args[i]
-    if a == "--" then
-      cmd = { table.unpack(args, i + 1) }
-      break
-    elseif a == "--net" then
-      net = args[i + 1]
+  while i <= #words do
+    if words[i] == "--net" then
+      net = words[i + 1]
       if net ~= "none" and net ~= "host" then error("connect-only: --net must be none or host", 0) end
       i = i + 1
     else
-      allow[#allow + 1] = a
+      allow[#allow + 1] = words[i]
     end
     i = i + 1
   end
-  if not cmd or #cmd == 0 then
-    error("usage: nslua connect-only [--net none|host] ADDR:PORT ... -- CMD [ARGS ...]", 0)
-  end
-  local spec = dofile(package.searchpath("nslua.recipes.sandbox", package.path))
-  spec.argv, spec.net = cmd, net
-  if net == "host" then spec.namespaces.net = false end
   local ok, profile = pcall(handlers.connect_only, { allow = allow })
   if not ok then error(profile, 0) end
-  spec.seccomp = profile
+  local spec = handlers.recipe_spec(cmd, profile)
+  spec.net = net
+  if net == "host" then spec.namespaces.net = false end
   return spec
 end

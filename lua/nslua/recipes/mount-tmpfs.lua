@@ -7,17 +7,6 @@
 local handlers = require "nslua.handlers"
 
 return function(...)
-  local args, dirs, cmd = { ... }, {}, nil
-  for i, a in ipairs(args) do
-    if a == "--" then
-      cmd = { table.unpack(args, i + 1) }
-      break
-    end
-    dirs[#dirs + 1] = a
-  end
-  if not cmd or #cmd == 0 then error("usage: nslua mount-tmpfs [DIR ...] -- CMD [ARGS ...]", 0) end
-  local spec = dofile(package.searchpath("nslua.recipes.sandbox", package.path))
-  spec.argv = cmd
-  spec.seccomp = handlers.mount_tmpfs { targets = #dirs > 0 and dirs or { "/tmp" } }
-  return spec
+  local dirs, cmd = handlers.recipe_args({ ... }, "nslua mount-tmpfs [DIR ...] -- CMD [ARGS ...]")
+  return handlers.recipe_spec(cmd, handlers.mount_tmpfs { targets = #dirs > 0 and dirs or { "/tmp" } })
 end
