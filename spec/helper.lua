@@ -212,6 +212,16 @@ if not S then
     f:close()
     os.execute(("chmod 0755 %s && chmod 0666 %s"):format(q(S.logdir), q(S.idlog)))
     busted.subscribe({ "suite", "end" }, function()
+      -- the whole run's check of the host: every object of an id the run
+      -- logged is gone, and the forwarding sysctls are as they were
+      local check = S.suite_check
+      local left = check and check() or {}
+      if #left > 0 then
+        local msg = "the suite left on the host:\n  " .. table.concat(left, "\n  ")
+        io.write("\nHOST CHECK FAILED: ", msg, "\n")
+        busted.publish({ "error", "suite" }, { descriptor = "suite", name = "host check", trace = {} },
+          nil, msg, {})
+      end
       os.execute("rm -rf " .. q(S.logdir))
       return nil, true
     end)
@@ -378,6 +388,11 @@ function M.leftovers(t)
     for _, name in ipairs(lines_of("ls /sys/class/net")) do
       local id = name:match("^nsl(" .. ("[a-z0-9]"):rep(8) .. ")")
       if id and want[id] then out[#out + 1] = "link: " .. name end
+    end
+    -- the nftables table of a nat, publish or isolate_host plan
+    for _, line in ipairs(lines_of("nft list tables")) do
+      local id = line:match("^table %w+ nslua%-([a-z0-9]+)$")
+      if id and want[id] then out[#out + 1] = "nft: " .. line end
     end
   end
   for _, p in ipairs(t.gone) do
@@ -581,6 +596,25 @@ function M.wait_until(f, timeout)
     t = t + 0.05
   end
   return nil
+end
+
+-- The suite's own tracker (every id of the run) and the host's forwarding
+-- sysctls when it started: checked when the suite ends (above).
+if S.logdir and not S.suite_check then
+  local t = M.track {}
+  t.offset = 0
+  local function sysctls()
+    return ("ip_forward=%s ipv6.all.forwarding=%s"):format(
+      (M.read("/proc/sys/net/ipv4/ip_forward") or "?"):gsub("%s+$", ""),
+      (M.read("/proc/sys/net/ipv6/conf/all/forwarding") or "?"):gsub("%s+$", ""))
+  end
+  local before = sysctls()
+  S.suite_check = function()
+    local left = M.leftovers(t)
+    local now = sysctls()
+    if now ~= before then left[#left + 1] = ("sysctl: %s (was %s)"):format(now, before) end
+    return left
+  end
 end
 
 return M
