@@ -414,7 +414,9 @@ static int notify_open (lua_State *L) {
   }
   /* never our controlling terminal; never blocking nslua (a FIFO without
   ** a reader, a lease being broken): the answer must come at once */
-  how_flags = (uint64_t)flags | O_NOCTTY | O_NONBLOCK;
+  how_flags = (uint64_t)flags;
+  if (!(flags & O_PATH))  /* openat2 takes no other flag with O_PATH */
+    how_flags |= O_NOCTTY | O_NONBLOCK;
   if (beneath == NULL) {
     if ((fd = open2(rfd, path, how_flags, (uint64_t)mode,
                     RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)) < 0)
@@ -450,7 +452,7 @@ static int notify_open (lua_State *L) {
     if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 5 && minor(st.st_rdev) == 0)
       return nslua_fail(L, ENXIO, "openat2", path);
     /* the open itself never blocked (a FIFO, a lease): the fd blocks as asked */
-    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+    if (!(flags & (O_NONBLOCK | O_PATH)) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
       return nslua_fail(L, errno, "fcntl", path);
   }
   return 1;

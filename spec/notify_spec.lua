@@ -74,6 +74,25 @@ describe("seccomp handlers", function()
     assert.matches("STATUS\texited\t0", out)
   end)
 
+  it("opens for a handler with O_PATH too (an existence check)", function()
+    local ok, out = lua([[
+      run { argv = { "/bin/sh", "-c", "cat /etc/hostname /nonexistent >/dev/null 2>&1; true" },
+            seccomp = { base = "default", notify = {
+              openat = function(req)
+                local p = req:path(1)
+                if p == "/etc/hostname" or p == "/nonexistent" then
+                  local fd, _, code = req:open(p, 0x200000 | 0x80000)   -- O_PATH | O_CLOEXEC
+                  print("PATHFD", p, fd and "yes" or code)
+                  if fd then fd:close() end
+                end
+                return true
+              end } } }
+    ]])
+    assert.is_true(ok, out)
+    assert.matches("PATHFD\t/etc/hostname\tyes", out)
+    assert.matches("PATHFD\t/nonexistent\t2", out)
+  end)
+
   it("fails a call with EPERM when a handler errors or answers nonsense, and keeps serving", function()
     local ok, out = lua([[
       local logged = {}
