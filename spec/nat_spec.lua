@@ -24,7 +24,11 @@ end
 -- the helpers fwd (the two forwarding sysctls) and tables (nft tables).
 local HOST = [[
 D=%s
-N=%s
+# a function: under make sanitize the command carries env assignments
+# (and NX for a background run whose pid must be nslua's: $! of "$NX ... &")
+nslua_cmd() { %s "$@"; }
+nslua_exec() { exec %s "$@"; }
+N=nslua_cmd NX=nslua_exec
 ip link set lo up
 sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0 || exit 97
 fwd() { echo "$(cat /proc/sys/net/ipv4/ip_forward) $(cat /proc/sys/net/ipv6/conf/all/forwarding)"; }
@@ -59,7 +63,7 @@ local function private(dir, script)
   end
   if tracker then helper.track_links(tracker, names) end
   local body = "mount -t tmpfs -o mode=0755 nslua-spec /run/nslua || exit 1\n"
-    .. HOST:format(q(dir), helper.nslua) .. script
+    .. HOST:format(q(dir), helper.nslua, helper.nslua) .. script
     .. "\nrc=$?\nkill $INET; wait $INET 2>/dev/null; ip link del nslnati 2>/dev/null\n" .. LIST_LINKS .. "\nexit $rc"
   return helper.sh("unshare -n -m sh -c " .. q(body))
 end
@@ -342,7 +346,7 @@ echo "WAS ON fwd=$(fwd)"
       if why then return pending(why) end
       local dir, br = scripts_dir(), "nslbr" .. suffix()
       local ok, out = private(dir, ([[
-$N run --net veth --nat --publish 8080:8000 -- sleep 30 &
+$NX run --net veth --nat --publish 8080:8000 -- sleep 30 &
 pid=$!
 wait_table
 sleep 0.3
@@ -351,7 +355,7 @@ kill -9 $pid; wait $pid
 echo "KILLED fwd=$(fwd) tables=$(tables)"
 $N gc
 echo "GC fwd=$(fwd) tables=$(tables)"
-$N run --net bridge:%s:10.231.253.2/24 --publish 8080:8000 -- sleep 30 &
+$NX run --net bridge:%s:10.231.253.2/24 --publish 8080:8000 -- sleep 30 &
 pid=$!
 wait_table
 sleep 0.3
