@@ -322,4 +322,16 @@ int main (int argc, char **argv) {
     assert.matches("wall = 1", text)
     assert.matches('"clock_nanosleep", %-%- 1 call', text)
   end)
+
+  it("never lets a recorded name become code in the recipe (newlines in paths)", function()
+    local mark = dir .. "/INJECTED"
+    local cmd = ([[/bin/sh -c 'touch "/tmp/a
+os.execute(\"touch %s\")
+--"; mkdir "/tmp/b\rx=os.execute(\"touch %s\") --"; true']]):format(mark, mark)
+    local recipe = learned("", cmd)
+    local chunk = assert(loadfile(recipe, "t"))
+    pcall(chunk)
+    assert.is_false(helper.exists(mark))
+    assert.matches("\\010os.execute", helper.read(recipe))
+  end)
 end)

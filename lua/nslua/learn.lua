@@ -593,6 +593,15 @@ function M.serialize(v, indent)
   return "{\n" .. indent .. "  " .. table.concat(parts, ",\n" .. indent .. "  ") .. ",\n" .. indent .. "}"
 end
 
+-- Text for a comment: the payload chooses paths and socket names, and a
+-- newline (or \r, another line end to Lua) in one would end the comment
+-- and put what follows into the recipe as code.  Control characters and
+-- bytes above 0x7e become \ddd.
+local function ctext(s)
+  return (tostring(s):gsub("[%c\127-\255]", function(c) return ("\\%03d"):format(c:byte()) end))
+end
+M.ctext = ctext
+
 local function why_text(it, verb)
   local w = {}
   for k in pairs(it.why) do w[#w + 1] = k end
@@ -607,7 +616,7 @@ local function why_text(it, verb)
     if #w > 3 then w = { w[1], w[2], w[3], ("and %d more"):format(#w - 3) } end
     s = s .. "; " .. table.concat(w, ", ")
   end
-  return s
+  return ctext(s)
 end
 
 -- The spec fields written as they are (seccomp, landlock and argv are the
@@ -711,7 +720,7 @@ function M.recipe(rec, o)
   local spec, rep = o.spec, o.report or {}
   local base = o.base or "default"
   w("-- A recipe learned by `nslua learn` (docs/policy.md \"nslua learn\").")
-  if o.command_line then w("--   nslua learn " .. o.command_line:gsub("\n", " ")) end
+  if o.command_line then w("--   nslua learn " .. ctext(o.command_line)) end
   w("-- The default sandbox with the options given, tightened to what the command did:")
   w("-- the syscalls it made, the paths it read, wrote and executed, the ports it")
   w("-- connected to and bound.  Run it: nslua THIS.lua (the learned command) or")
@@ -768,8 +777,8 @@ function M.recipe(rec, o)
       w(("  %s, -- %d call%s, refused by the base profile (%s): kept as it answers"):format(
         q(n), d.n, d.n == 1 and "" or "s", ename))
     else
-      w(("  -- %s: %d call%s, refused (%s); `denied` refuses it too"):format(n, d.n, d.n == 1 and "" or "s",
-        ename))
+      w(("  -- %s: %d call%s, refused (%s); `denied` refuses it too"):format(ctext(n), d.n,
+        d.n == 1 and "" or "s", ename))
     end
   end
   w("}")
@@ -812,7 +821,9 @@ function M.recipe(rec, o)
   local unix = {}
   for _, set in ipairs { { rec.connect, "connected to" }, { rec.bind, "bound" } } do
     for _, t in pairs(set[1]) do
-      if t.addr.family == "unix" then unix[#unix + 1] = ("-- %s unix socket %s"):format(set[2], t.addr.path) end
+      if t.addr.family == "unix" then
+        unix[#unix + 1] = ("-- %s unix socket %s"):format(set[2], ctext(t.addr.path))
+      end
     end
   end
   table.sort(unix)
@@ -852,7 +863,7 @@ function M.recipe(rec, o)
     if ok then
       w(("  %s = %s,"):format(k, s))
     else
-      w(("  -- %s: not written (%s)"):format(k, s))
+      w(("  -- %s: not written (%s)"):format(k, ctext(s)))
     end
   end
   w("  -- the learned command, unless `nslua THIS.lua -- CMD` gives another")
