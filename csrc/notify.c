@@ -642,6 +642,8 @@ static int notify_mount (lua_State *L) {
     close(dfd);
     if (mntns >= 0)
       close(mntns);
+    if (userns >= 0)
+      close(userns);
     return nslua_fail(L, err, "mount", target);
   }
   child = fork();
