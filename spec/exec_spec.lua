@@ -127,6 +127,22 @@ describe("nslua exec", function()
     assert.not_matches(h.dir:match("[^/]+$"), procs, 1, true)
   end)
 
+  it("keeps the container's set-id guard (a read-write idmapped bind) #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local src = helper.tmpdir("0755")
+    local h = start(("--bind %s /x"):format(q(src)), false, "touch /x/f")
+    local ok, out = exec(h, "/bin/sh -c 'chmod 4755 /x/f; echo $?; chmod 755 /x/f; echo $?'")
+    local ok2, mode = exec(h, "/usr/bin/stat -c %a /x/f")
+    stop(h)
+    local _, host = helper.sh(("stat -c '%%a %%u' %s/f"):format(q(src)))
+    helper.rmtree(src)
+    assert.equal("755 0\n", host)
+    assert.is_true(ok, out)
+    assert.equal("1\n0\n", out:gsub("chmod: [^\n]*\n", ""))
+    assert.is_true(ok2, mode)
+    assert.equal("755\n", mode)
+  end)
+
   it("joins the container's cgroups with --memory and --pids #priv", function()
     if not helper.is_root() then return pending("needs root") end
     local h = start("--memory 64M --pids 16")

@@ -365,6 +365,7 @@ function M.state_record(self, pid)
     slot = res.slot or "", namespaces = nsl,
     uid = ident.uid or "", gid = ident.gid or "", user_mode = ident.mode,
     caps = spec.caps or {}, seccomp = plan.exec.seccomp,
+    setid_guard = plan.exec.setid_guard and 1 or nil,
     rlimits = rl, env = env, cwd = type(spec.cwd) == "table" and spec.cwd[1] or spec.cwd,
     tty = spec.tty and 1 or 0, no_init = plan.init == false and 1 or nil,
     net = type(spec.net) == "table" and (spec.net.pasta and "pasta" or spec.net.bridge and "bridge" or "veth")

@@ -48,14 +48,15 @@ end
 --- The exec plan's parts from a state record's info (pure; for tests too).
 -- @treturn table {env = {"K=V"...}, rlimits = {name = n}, caps = {...},
 --   namespaces = set, uid, gid, cwd, seccomp, user_mode, cgroup_dirs,
---   landlock (nslua.landlock.from_record)}
+--   landlock (nslua.landlock.from_record), setid_guard (true: the set-id guard)}
 -- @return[2] nil
 -- @treturn[2] string message
 function M.parse_record(info)
   local r = { env = {}, rlimits = {}, caps = tabs(info.caps), cgroup_dirs = tabs(info.cgroup_dirs),
               namespaces = {}, user_mode = info.user_mode or "host",
               cwd = info.cwd ~= nil and info.cwd ~= "" and tostring(info.cwd) or "/",
-              seccomp = info.seccomp ~= nil and tostring(info.seccomp) or "none" }
+              seccomp = info.seccomp ~= nil and tostring(info.seccomp) or "none",
+              setid_guard = tostring(info.setid_guard) == "1" or nil }
   for _, kv in ipairs(tabs(info.env)) do
     if kv:find("=", 2, true) then r.env[#r.env + 1] = kv end
   end
@@ -355,6 +356,16 @@ local function prepare(rec, argv, opts)
         ok and scode or errno.EINVAL
     end
     xo.seccomp = bpf
+  end
+  -- the container's set-id guard (a read-write mount writes as host root)
+  if r.setid_guard then
+    local guard, gerr, gcode = require("nslua.seccomp").compile("setid_guard")
+    if not guard then
+      pidfd:close()
+      if p.nested then p.nested:close() end
+      return nil, "exec: " .. gerr, gcode
+    end
+    xo.seccomp_layers = { guard }
   end
   -- the container's Landlock ruleset, for this kernel's ABI
   if r.landlock then

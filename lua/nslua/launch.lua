@@ -987,6 +987,9 @@ function M.plan(spec, res)
     -- host root with every capability: its sets as they are (bwrap's way)
     host_caps = ident.mode == "host" and #caps == #ALL_CAPS or nil,
     seccomp_bpf = bpf_sizes(spec.seccomp_bpf),
+    -- a read-write mount idmapped to host root: the set-id guard's own
+    -- filter beside the profile (resources.lua, docs/roots.md)
+    setid_guard = res.setid_guard or nil,
     stdio_inside = stdio_inside, stderr_to_stdout = stderr_to_stdout,
     exec_error = spec.exec_error,
     -- the OCI process fields: the command's umask; no_new_privs = false
@@ -1275,6 +1278,10 @@ function M.explain(plan)
   if e.personality then p("personality: %s (personality(2) before the exec)", e.personality) end
   if plan.oom_score_adj then
     p("oom_score_adj: %d (written by the parent before the release)", plan.oom_score_adj)
+  end
+  if e.setid_guard then
+    p("seccomp: plus the set-id guard (a read-write mount writes as host root: no set-id modes, "
+      .. "no io_uring, openat2 or new user namespaces)")
   end
   for i, insns in ipairs(e.seccomp_bpf or {}) do
     p("seccomp: then BPF program %d (%d instruction%s)", i, insns, insns == 1 and "" or "s")

@@ -371,6 +371,18 @@ function M.overlay_tree_paths(m, key)
   return out
 end
 
+-- Whether bind mount m of a privileged spec is idmapped: "yes"
+-- (bind-idmap), "auto" (`nslua run --bind`'s idmap = "auto": a read-write
+-- bind, with the payload's one id, not map = "all", whose other ids the
+-- idmap could not hold; a plain bind where the file system takes no
+-- idmap) or nil.
+local function idmapped_bind(spec, res, m)
+  if m.type == "bind-idmap" then return "yes" end
+  if m.idmap == "auto" and not m.ro and spec.user.map ~= "all" and needs_slot(spec, res) then
+    return "auto"
+  end
+end
+
 -- Privileged: each bind source and the rootfs as a detached tree, with
 -- ro/nosuid/nodev (and idmaps) set on the tree before the child exists.
 local function open_trees(spec, res)
@@ -379,6 +391,22 @@ local function open_trees(spec, res)
   -- capabilities in the namespace that owns the mounts
   if not (res.privileged and spec.namespaces.mnt and not validate.host_user(spec.user))
     or joins_userns(spec) then
+    return true
+  end
+  -- a read-write idmapped tree: what the payload writes there is host
+  -- root's (the caller's), so the set-id guard goes beside its seccomp
+  -- (seccomp.lua "setid_guard"; the plan shows it) and the capabilities
+  -- that would set file capabilities or keep a set-id bit on a write
+  -- are refused: true | nil, msg, errno
+  local function writes_as_root(what)
+    for _, c in ipairs(spec.caps or {}) do
+      if c == "cap_setfcap" or c == "cap_fsetid" then
+        return nil, ("caps: %s with the read-write idmapped %s would let the payload leave "
+          .. "privileged files on the host (docs/roots.md; use --bind-as-slot or drop it)")
+          :format(c:upper(), what), errno.EPERM
+      end
+    end
+    res.setid_guard = true
     return true
   end
   -- the user namespace of the idmapped mounts (root <-> the payload's
@@ -402,12 +430,13 @@ local function open_trees(spec, res)
       res:defer(function() if not tree:closed() then tree:close() end end)
       local set = { rdonly = m.ro or nil, nosuid = true, nodev = m.type ~= "dev-bind", noexec = m.noexec }
       local userns
-      -- idmap = "auto" (`nslua run --bind`): a read-write bind, with the
-      -- payload's one id (not map = "all", whose other ids the idmap
-      -- could not hold)
-      local auto = m.idmap == "auto" and not m.ro and spec.user.map ~= "all" and needs_slot(spec, res)
+      local auto = idmapped_bind(spec, res, m) == "auto"
       if m.type == "bind-idmap" or auto then
         local uerr, ucode
+        if not m.ro then
+          local okw, werr, wcode = writes_as_root(("mounts[%d]"):format(i))
+          if not okw then return nil, werr, wcode end
+        end
         userns, uerr, ucode = idmap()
         if not userns then return nil, ("mounts[%d]: %s"):format(i, uerr), ucode end
         set.idmap = true
@@ -430,6 +459,10 @@ local function open_trees(spec, res)
   -- an idmapped detached tree of path (not its submounts: an overlay
   -- layer is one file system) as res.trees[key]; nil, msg, errno
   local function tree_of(path, key, ro, what)
+    if not ro then
+      local okw, werr, wcode = writes_as_root(what)
+      if not okw then return nil, werr, wcode end
+    end
     local ufd, uerr, ucode = idmap()
     if not ufd then return nil, ("%s: %s"):format(what, uerr), ucode end
     local tree, terr, tcode = mount.open_tree(path, { clone = true })
@@ -529,7 +562,17 @@ end
 local function compile_seccomp(spec, res)
   -- raw programs (spec.seccomp_bpf) are loaded after the profile, as given
   if spec.seccomp_bpf and #spec.seccomp_bpf > 0 then res.rt.seccomp_bpf = spec.seccomp_bpf end
-  if spec.seccomp == "none" then return true end
+  local guard
+  if res.setid_guard then
+    -- beside any profile, "none" included (open_trees)
+    local gerr, gcode
+    guard, gerr, gcode = seccomp.compile("setid_guard")
+    if not guard then return nil, gerr, gcode end
+  end
+  if spec.seccomp == "none" then
+    res.rt.seccomp_layers = guard and { guard } or nil
+    return true
+  end
   -- a JSON profile's includes/excludes.caps read the caps kept (the
   -- bounding set of the set form, as Docker reads it)
   local caps = type(spec.caps) == "table" and (spec.caps.bounding or spec.caps) or nil
@@ -539,6 +582,12 @@ local function compile_seccomp(spec, res)
   res.rt.seccomp = prep.bpf
   -- a composed profile's other layers: each its own filter
   res.rt.seccomp_layers = prep.layers and #prep.layers > 0 and prep.layers or nil
+  if guard then
+    local layers = {}
+    for i, b in ipairs(res.rt.seccomp_layers or {}) do layers[i] = b end
+    layers[#layers + 1] = guard
+    res.rt.seccomp_layers = layers
+  end
   -- Lua handlers: their filter goes to the exec tail, the handlers to the
   -- container's supervisor (nslua.notify)
   res.rt.seccomp_notify = prep.notify
@@ -905,20 +954,30 @@ function M.dry(spec, opts)
     res.net = plan
   end
   if res.privileged and spec.namespaces.mnt and not validate.host_user(spec.user) and not joins_userns(spec) then
+    -- (res.setid_guard: a read-write tree would be idmapped, as open_trees sets it)
     for i, m in ipairs(spec.mounts or {}) do
-      if launch.BIND_KINDS[m.type] and res.sources[i] then res.trees[launch.tree_key(i)] = true end
+      if launch.BIND_KINDS[m.type] and res.sources[i] then
+        res.trees[launch.tree_key(i)] = true
+        if not m.ro and idmapped_bind(spec, res, m) then res.setid_guard = true end
+      end
     end
     if needs_slot(spec, res) then
       for i, m in ipairs(spec.mounts or {}) do
         if m.type == "overlay" and m.idmap == "auto" then
-          for _, k in ipairs(M.overlay_tree_paths(m, launch.tree_key(i))) do res.trees[k.key] = true end
+          for _, k in ipairs(M.overlay_tree_paths(m, launch.tree_key(i))) do
+            res.trees[k.key] = true
+            if not k.ro then res.setid_guard = true end
+          end
         end
       end
     end
     if type(spec.rootfs) == "table" then
       if needs_slot(spec, res) then
         for i in ipairs(spec.rootfs.lower) do res.trees[("rootfs.lower[%d]"):format(i)] = true end
-        if spec.rootfs.upper ~= "tmpfs" then res.trees["rootfs.upper"] = true end
+        if spec.rootfs.upper ~= "tmpfs" then
+          res.trees["rootfs.upper"] = true
+          res.setid_guard = true
+        end
       end
     elseif spec.rootfs then
       res.trees.rootfs = true

@@ -401,6 +401,50 @@ end
 
 builders.isolate = function() return M.isolate_profile(31) end
 
+--[[
+The set-id guard: a filter of its own, loaded beside any profile (even
+"none") when a read-write mount is idmapped to a root caller (`nslua run
+--bind`, --keep-cwd, an overlay's directory upper; docs/roots.md).  What
+the payload writes there lands on the host as uid 0, so it must never
+leave a set-user-ID or set-group-ID file, nor file capabilities, for the
+host to run:
+  * chmod, fchmod, fchmodat, fchmodat2 with S_ISUID or S_ISGID -> EPERM;
+    so are open, openat, creat, mknod and mknodat with either bit in the
+    mode (the new file would carry it);
+  * openat2 reads its mode from memory: ENOSYS (callers fall back to
+    openat); io_uring would open files unfiltered: EPERM;
+  * a new user namespace (clone, unshare with CLONE_NEWUSER; clone3:
+    ENOSYS, glibc falls back to clone) would hold CAP_SETFCAP over the
+    mount's files: EPERM.  CAP_SETFCAP and CAP_FSETID themselves are
+    refused beside such a mount (resources.lua).
+]]
+local S_ISUID <const>, S_ISGID <const> = 0x800, 0x400
+local CLONE_NEWUSER <const> = 0x10000000
+builders.setid_guard = function()
+  local s = {}
+  local function mode_arg(name, index)
+    for _, bit in ipairs { S_ISUID, S_ISGID } do
+      s[#s + 1] = { name = name, action = "errno", comment = "a set-id mode",
+                    args = { { index = index, op = "masked_eq", mask = bit, value = bit } } }
+    end
+  end
+  for _, m in ipairs { { "chmod", 1 }, { "fchmod", 1 }, { "fchmodat", 2 }, { "fchmodat2", 2 },
+                       { "open", 2 }, { "openat", 3 }, { "creat", 1 }, { "mknod", 1 },
+                       { "mknodat", 2 } } do
+    mode_arg(m[1], m[2])
+  end
+  for _, name in ipairs { "clone", "unshare" } do
+    s[#s + 1] = { name = name, action = "errno", comment = "a new user namespace",
+                  args = { { index = 0, op = "masked_eq", mask = CLONE_NEWUSER, value = CLONE_NEWUSER } } }
+  end
+  append(s, {
+    { name = "clone3", action = "enosys", comment = "flags unreadable; glibc falls back to clone" },
+    { name = "openat2", action = "enosys", comment = "mode unreadable; callers fall back to openat" },
+    { name = "io_uring_setup", action = "errno", comment = "its requests bypass seccomp" },
+  })
+  return { default = "allow", badarch = "kill_process", arches = { "native", "x86" }, syscalls = s }
+end
+
 -- "none" is the absence of a filter.
 M.profiles.none = nil
 

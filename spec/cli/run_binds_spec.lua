@@ -137,6 +137,121 @@ describe("nslua run --bind (privileged)", function()
   end)
 end)
 
+-- An attacker's payload, as the caller's root: every way it could leave
+-- a set-id file (or one with file capabilities) in a read-write mount
+-- that lands on the host as root's.  Prints one line per attempt.
+local ATTACK = [[
+import os, stat, ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+d = "/x"
+def tryit(name, f):
+    try:
+        r = f()
+        print(name, "ok" if r is None or r >= 0 else "err")
+    except OSError as e:
+        print(name, "denied" if e.errno in (1, 13, 38) else "errno%d" % e.errno)
+def cfn(fn, *a):
+    def go():
+        r = fn(*a)
+        if r < 0:
+            raise OSError(ctypes.get_errno(), "")
+        return r
+    return go
+open(d + "/plain", "w").close()
+tryit("chmod", lambda: os.chmod(d + "/plain", 0o4755))
+tryit("chmod-g", lambda: os.chmod(d + "/plain", 0o2755))
+fd = os.open(d + "/plain", os.O_RDONLY)
+tryit("fchmod", lambda: os.fchmod(fd, 0o4755))
+tryit("openat-creat", lambda: os.close(os.open(d + "/created", os.O_CREAT | os.O_WRONLY, 0o4755)))
+tryit("mknod", lambda: os.mknod(d + "/node", stat.S_IFREG | 0o6755))
+tryit("creat", cfn(libc.syscall, 85, (d + "/creat").encode(), 0o4755))
+tryit("fchmodat2", cfn(libc.syscall, 452, -100, (d + "/plain").encode(), 0o4755, 0))
+tryit("unshare-user", cfn(libc.unshare, 0x10000000))
+tryit("io_uring", cfn(libc.syscall, 425, 8, ctypes.create_string_buffer(120)))
+tryit("chmod-plain", lambda: os.chmod(d + "/plain", 0o755))
+]]
+local ATTACK_DENIED = "chmod denied\nchmod-g denied\nfchmod denied\nopenat-creat denied\nmknod denied\n"
+  .. "creat denied\nfchmodat2 denied\nunshare-user denied\nio_uring denied\nchmod-plain ok\n"
+
+describe("the set-id guard of read-write idmapped mounts (privileged)", function()
+  local tracker, dir
+  before_each(function()
+    if not helper.is_root() then return end
+    tracker = helper.track()
+    dir = helper.tmpdir("0755")
+    assert(os.execute(("printf %%s %s > %s/attack.py"):format(q(ATTACK), q(dir))))
+  end)
+  after_each(function()
+    if not dir then return end
+    helper.rmtree(dir)
+    dir = nil
+    helper.assert_released(tracker)
+  end)
+  -- no file under d has a set-id bit; the listing otherwise
+  local function setid_files(d)
+    local _, out = helper.sh(("find %s -perm /6000"):format(q(d)))
+    return out
+  end
+
+  for _, case in ipairs {
+    { "--bind", "--bind %s/s /x" },
+    { "--bind with --seccomp none", "--seccomp none --bind %s/s /x" },
+    { "--bind-idmap", "--bind-idmap %s/s /x" },
+    { "--keep-cwd", "--keep-cwd --ro-bind %s/attack.py /attack.py --symlink %s/s /x" },
+    { "an overlay's directory upper", "--overlay-src %s/lower --overlay %s/s %s/work /x" },
+  } do
+    it(("refuses set-id modes, io_uring and user namespaces with %s"):format(case[1]), function()
+      if not helper.is_root() then return pending("needs root") end
+      assert(os.execute(("mkdir %s/s %s/lower %s/work"):format(q(dir), q(dir), q(dir))))
+      local opts = case[2]:gsub("%%s", (dir:gsub("%%", "%%%%")))
+      local cd = case[1] == "--keep-cwd" and dir .. "/s" or "/"
+      local ok, out = helper.sh(("cd %s && %s run %s --ro-bind %s/attack.py /attack.py -- /usr/bin/python3 "
+        .. "/attack.py"):format(q(cd), N, opts:gsub("%-%-ro%-bind %S+ /attack.py ", ""), q(dir)))
+      assert.is_true(ok, out)
+      assert.equal(ATTACK_DENIED, out)
+      assert.equal("", setid_files(dir))
+      assert.equal("0:0\n", owners(dir .. "/s/plain"))
+    end)
+  end
+
+  it("is in explain, and not there for --bind-as-slot, --ro-bind or --map-all", function()
+    if not helper.is_root() then return pending("needs root") end
+    assert(os.execute(("mkdir %s/s"):format(q(dir))))
+    local guard = "seccomp: plus the set-id guard"
+    for opts, want in pairs { ["--bind %s/s /x"] = true, ["--bind-as-slot %s/s /x"] = false,
+                              ["--ro-bind %s/s /x"] = false, ["--map-all --bind %s/s /x"] = false } do
+      local ok, out = helper.sh(("%s explain %s -- /bin/true"):format(N, opts:format(q(dir))))
+      assert.is_true(ok, out)
+      assert.equal(want, out:find(guard, 1, true) ~= nil, opts .. "\n" .. out)
+    end
+  end)
+
+  it("leaves --bind-as-slot alone: its files are the slot's, set-id or not", function()
+    if not helper.is_root() then return pending("needs root") end
+    assert(os.execute(("mkdir -m 0777 %s/s"):format(q(dir))))
+    local ok, out = helper.sh(("%s run --bind-as-slot %s/s /x -- /bin/sh -c 'echo > /x/f && chmod 4755 /x/f'")
+      :format(N, q(dir)))
+    assert.is_true(ok, out)
+    local _, o = helper.sh(("stat -c '%%a %%u' %s/s/f"):format(q(dir)))
+    local mode, uid = o:match("^(%d+) (%d+)")
+    assert.equal("4755", mode, o)
+    assert.is_true(tonumber(uid) >= 65536, o)
+  end)
+
+  it("refuses CAP_SETFCAP and CAP_FSETID beside such a mount, leaving nothing", function()
+    if not helper.is_root() then return pending("needs root") end
+    assert(os.execute(("mkdir %s/s"):format(q(dir))))
+    for _, cap in ipairs { "CAP_SETFCAP", "CAP_FSETID" } do
+      local _, out, code = helper.sh(("%s run --cap-add %s --bind %s/s /x -- /bin/true"):format(N, cap, q(dir)))
+      assert.equal(125, code, out)
+      assert.matches(("caps: %s with the read-write idmapped mounts[1]"):format(cap), out, 1, true)
+      assert.is_nil(out:find("traceback", 1, true), out)
+    end
+    local ok, out = helper.sh(("%s run --cap-add CAP_SETFCAP --bind-as-slot %s/s /x -- /bin/true"):format(N, q(dir)))
+    assert.is_true(ok, out)
+  end)
+end)
+
 describe("nslua run --bind (rootless)", function()
   local tracker, dir
   before_each(function()
