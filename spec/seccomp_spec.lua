@@ -423,4 +423,32 @@ describe("nslua.seccomp on-disk cache #priv", function()
     assert.is_true(ok, out)
     assert.equal("true\ttrue\ntrue\n", out)
   end)
+
+  it("replaces only its own source's older programs, never another checkout's", function()
+    local ok, out = helper.run_isolated([[
+      local sc = require "nslua.seccomp"
+      local core = require "nslua.core"
+      local dir = require("nslua.state").root() .. "/cache"
+      sc.CACHE = true
+      sc.flush()
+      assert(sc.compile("strict"))
+      local mine = sc._cache_path("strict"):match("[^/]+$")
+      assert(core.mount.stat(dir .. "/" .. mine))
+      local hash = mine:match("^seccomp%-strict%-(%x+)%-")
+      -- another checkout's program (another path hash), and an older one of ours
+      local other = dir .. "/seccomp-strict-00000000-0.0.0-2.5.0-1-1.bpf"
+      local stale = ("%s/seccomp-strict-%s-0.0.0-2.5.0-1-1.bpf"):format(dir, hash)
+      for _, p in ipairs { other, stale } do
+        local f = assert(io.open(p, "wb")); f:write(("\0"):rep(8)); f:close()
+      end
+      os.remove(dir .. "/" .. mine)
+      sc.flush()
+      assert(sc.compile("strict"))                -- a miss: compiles and writes
+      print(core.mount.stat(other) ~= nil, core.mount.stat(stale) ~= nil,
+            core.mount.stat(dir .. "/" .. mine) ~= nil)
+      os.remove(other)
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("true\tfalse\ttrue\n", out)
+  end)
 end)

@@ -858,10 +858,19 @@ end
 -- An on-disk cache of the built-in profiles' programs, so a CLI run does not
 -- pay for libseccomp (several ms) every time.  It lives in nslua's state
 -- directory (root: /run/nslua/cache, 0700 for rootless callers), keyed by
--- the profile name, nslua's and libseccomp's versions and this file's size
--- and mtime: editing the profiles or upgrading either library misses.
+-- the profile name, this file's path (a hash: each checkout or install its
+-- own entries, none evicting another's), nslua's and libseccomp's versions
+-- and this file's size and mtime: editing the profiles or upgrading either
+-- library misses, and a new program replaces only its own path's older ones.
 M.CACHE = true
 local source_key
+
+-- 32-bit FNV-1a of s, as 8 hex digits.
+local function fnv1a(s)
+  local h = 0x811c9dc5
+  for i = 1, #s do h = ((h ~ s:byte(i)) * 0x01000193) & 0xffffffff end
+  return ("%08x"):format(h)
+end
 cache_path = function(name)
   if not M.CACHE then return nil end
   local mount = core.mount
@@ -869,13 +878,16 @@ cache_path = function(name)
     local src = type(MODULE_FILE) == "string" and MODULE_FILE or debug.getinfo(1, "S").source:match("^@(.*)")
     local st = src and mount.stat(src)
     if not st then return nil end
-    source_key = ("%s-%s-%d-%d"):format(core._VERSION, sc.version(), st.size, st.mtime_ns)
+    source_key = ("%s-%s-%s-%d-%d"):format(fnv1a(src), core._VERSION, sc.version(), st.size, st.mtime_ns)
   end
   local ok, state = pcall(require, "nslua.state")
   local root = ok and state.root()
   if not root then return nil end
   return ("%s/cache/seccomp-%s-%s.bpf"):format(root, name, source_key)
 end
+
+-- (for the tests: where a built-in profile's program is cached)
+function M._cache_path(name) return cache_path(name) end
 
 read_cache = function(path)
   local f = io.open(path, "rb")
@@ -894,11 +906,17 @@ write_cache = function(path, bpf)
   if mount.write_file(tmp, bpf, 384) then
     -- os.rename replaces a damaged file; mount.rename would refuse it
     if not os.rename(tmp, path) then mount.unlink(tmp) end
-    -- programs of the same profile under an older key are stale
+    -- programs of the same profile from the same source file under an
+    -- older key are stale (another path's are another checkout's)
     local base = path:match("[^/]+$")
-    local prefix = base:match("^(seccomp%-[%w_]+%-)")
+    local prefix = base:match("^(seccomp%-[%w_]+%-%x+%-)")
+    -- (and the profile's programs from before the key had a path hash)
+    local old = base:match("^(seccomp%-[%w_]+%-)")
     for _, n in ipairs(mount.readdir(dir) or {}) do
-      if prefix and n ~= base and n:sub(1, #prefix) == prefix then mount.unlink(dir .. "/" .. n) end
+      if prefix and n ~= base and (n:sub(1, #prefix) == prefix
+          or n:sub(1, #old) == old and n:sub(#old + 1):match("^%d+%.%d+%.%d+%-")) then
+        mount.unlink(dir .. "/" .. n)
+      end
     end
   end
 end
