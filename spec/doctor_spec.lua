@@ -147,6 +147,38 @@ describe("nslua.doctor", function()
       assert.equal("info", doctor.check_memsw(v2, swaps, false).verdict)
     end)
 
+    it("explains favordynmods from the cgroup mounts' options", function()
+      local plain = "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+        .. "40 31 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n"
+      local r = doctor.check_favordynmods(plain)
+      assert.equal("info", r.verdict)
+      assert.matches("RCU grace period", r.detail)
+      assert.matches("favordynmods", r.hint)
+      local fav = plain:gsub("nsdelegate", "nsdelegate,favordynmods")
+      r = doctor.check_favordynmods(fav)
+      assert.equal("ok", r.verdict)
+      assert.matches("^/sys/fs/cgroup/unified is mounted with favordynmods", r.detail)
+      -- an option of another file system with the same name counts for nothing
+      r = doctor.check_favordynmods("50 1 0:1 / /mnt rw - tmpfs favordynmods rw,favordynmods\n")
+      assert.equal("no cgroup hierarchy is mounted", r.detail)
+    end)
+
+    it("warns when the state records are not on a tmpfs", function()
+      local mi = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:5 / /run rw - tmpfs tmpfs rw\n"
+        .. "3 1 0:6 / /run2 rw - ext4 /dev/sdb rw\n"
+      assert.equal("ok", doctor.check_state_fs("/run/nslua", mi).verdict)
+      local w = doctor.check_state_fs("/run2/nslua", mi)
+      assert.equal("warn", w.verdict)
+      assert.matches("on /run2 (ext4)", w.detail, 1, true)
+      w = doctor.check_state_fs("/runx/nslua", mi)
+      assert.matches("on / (ext4)", w.detail, 1, true)
+      -- the host's own row: whatever /run is, the check names it
+      local ok, out = helper.sh(helper.nslua .. " doctor")
+      assert.is_true(ok, out)
+      assert.matches("state.fs", out, 1, true)
+      assert.matches("cgroup.favordynmods", out, 1, true)
+    end)
+
     it("judges rootless delegation", function()
       local v1 = layout_of(MI_V1, CG_V1)
       assert.equal("ok", doctor.check_delegation(v1, true).verdict)

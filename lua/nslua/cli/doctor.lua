@@ -356,6 +356,65 @@ function M.check_cgroup_controllers(layout)
   return check("cgroup.controllers", "ok", detail)
 end
 
+-- Each "fstype superoptions" of /proc/self/mountinfo's text, with the
+-- mount point: { {point, fstype, opts}, ... }.
+local function mounts_of(mountinfo)
+  local t = {}
+  for line in (mountinfo or ""):gmatch("[^\n]+") do
+    local point = line:match("^%S+ %S+ %S+ %S+ (%S+)")
+    local fstype, opts = line:match(" %- (%S+) %S+ (%S+)$")
+    if point and fstype then t[#t + 1] = { point = point, fstype = fstype, opts = opts } end
+  end
+  return t
+end
+
+--- The cost of joining a cgroup (issue: judges pay it per test): a write
+-- to cgroup.procs waits for an RCU grace period unless a migration
+-- happened in the last ~25 ms or a hierarchy is mounted with favordynmods.
+-- nslua never changes the host's mounts; this explains the trade.
+function M.check_favordynmods(mountinfo)
+  local seen = false
+  for _, m in ipairs(mounts_of(mountinfo)) do
+    if m.fstype == "cgroup" or m.fstype == "cgroup2" then
+      seen = true
+      for o in m.opts:gmatch("[^,]+") do
+        if o == "favordynmods" then
+          return check("cgroup.favordynmods", "ok",
+            ("%s is mounted with favordynmods: joining a cgroup does not wait for an RCU grace period")
+              :format(m.point))
+        end
+      end
+    end
+  end
+  if not seen then return check("cgroup.favordynmods", "info", "no cgroup hierarchy is mounted") end
+  return check("cgroup.favordynmods", "info",
+    "joining a cgroup (the sandbox's write to cgroup.procs) waits for an RCU grace period (~10 ms) "
+      .. "unless another migration happened in the last ~25 ms: a judge that pauses between tests "
+      .. "pays it on every run",
+    "mount -o remount,favordynmods on the cgroup2 hierarchy (Linux 6.0+) makes joins cheap, "
+      .. "at some cost to every fork and exit on the host; nslua never changes it")
+end
+
+--- Where the state records live (state.root()): each start writes its
+-- record and each end removes it, which a disk file system makes slower.
+function M.check_state_fs(root, mountinfo)
+  local best
+  for _, m in ipairs(mounts_of(mountinfo)) do
+    local p = m.point
+    if root == p or p == "/" or root:sub(1, #p + 1) == p .. "/" then
+      if not best or #p >= #best.point then best = m end
+    end
+  end
+  if not best then return check("state.fs", "info", ("no mount found for %s"):format(root)) end
+  if best.fstype == "tmpfs" or best.fstype == "ramfs" then
+    return check("state.fs", "ok", ("%s is on %s"):format(root, best.fstype))
+  end
+  return check("state.fs", "warn",
+    ("%s is on %s (%s), not a tmpfs: every start and end writes its state record there "
+      .. "(about 1 ms per run on a disk)"):format(root, best.point, best.fstype),
+    "mount a tmpfs on /run (the usual layout), or on " .. root)
+end
+
 --- Rootless delegation (root needs none).
 function M.check_delegation(layout, is_root, delegated, why)
   if is_root then
@@ -909,7 +968,10 @@ function M.run_checks()
     local has_memsw = mem and mem.version == 1 and
       mount.stat(mem.dir .. "/memory.memsw.limit_in_bytes") ~= nil
     add(M.check_memsw(layout, read_file("/proc/swaps"), has_memsw))
+    add(M.check_favordynmods(read_file("/proc/self/mountinfo")))
   end
+  local sroot = require("nslua.state").root()
+  if sroot then add(M.check_state_fs(sroot, read_file("/proc/self/mountinfo"))) end
 
   for _, name in ipairs { "newuidmap", "newgidmap" } do
     local path, st = find_in_path(name)
