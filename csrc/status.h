@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -21,9 +22,11 @@
 ** the positive errno value; a <step> or <how> is one word without spaces.
 ** A record longer than its buffer is cut short and still ends in "\n".
 **
-**   pid <n>
+**   pid <n> <t>
 **       The command has been spawned as pid <n> (the pid in the init's pid
-**       namespace).  Written by the set-up child before it becomes the init;
+**       namespace) at <t>, CLOCK_MONOTONIC seconds with nine decimals
+**       ("1234.000012345"; the parent's wall clock of the command starts
+**       there, after the cgroup join and the set-up).  Written by the set-up child before it becomes the init;
 **       without an init (plan.init = false), before it becomes the command
 **       itself: its own pid (1 in a pid namespace of its own).  The status
 **       pipe then ends at the command's execve, and no "exit" record comes:
@@ -94,11 +97,15 @@ static inline int nslua_status_write (int fd, char *buf, size_t size, int n) {
   return 0;
 }
 
-/* "pid <n>\n" */
+/* "pid <n> <t>\n" (<t>: now, CLOCK_MONOTONIC) */
 static inline int nslua_status_pid (int fd, pid_t pid) {
-  char buf[32];
+  char buf[64];
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+    return errno;
   return nslua_status_write(fd, buf, sizeof buf,
-                            snprintf(buf, sizeof buf, "pid %d\n", (int)pid));
+                            snprintf(buf, sizeof buf, "pid %d %lld.%09ld\n", (int)pid,
+                                     (long long)ts.tv_sec, (long)ts.tv_nsec));
 }
 
 /* "setup <step> <errno> [<what>: ]<call>[ '<subject>']: <strerror><note>\n"

@@ -73,6 +73,28 @@ describe("nslua.container", function()
     assert.equal("after_clone number\nafter_exit exited\nexited\t0\nerror\thook:before_exec\tboom\n", out)
   end)
 
+  it("counts wall_s and limits.wall from the command's start, the set-up in start_s", function()
+    -- a before_exec hook that takes 0.4 s is set-up: not the command's wall
+    -- time, and no part of a 0.5 s wall limit the command's 0.2 s keep to
+    local ok, out = api([[
+      local function spec(argv, wall)
+        return { argv = argv, limits = { wall = wall },
+          hooks = { before_exec = function() require("nslua.core").proc.poll({}, 400) end } }
+      end
+      local r = assert(nslua.container(spec({ "/bin/sleep", "0.2" }, 0.5)):run())
+      print(r.status, r.wall_s >= 0.2 and r.wall_s < 0.35 or r.wall_s,
+            r.start_s >= 0.4 and r.start_s < 1.5 or r.start_s)
+      -- the limit still holds from there
+      r = assert(nslua.container(spec({ "/bin/sleep", "5" }, 0.3)):run())
+      print(r.status, r.wall_s >= 0.3 and r.wall_s < 0.45 or r.wall_s)
+      -- a run whose command never started has no start_s, and its wall_s is all of it
+      r = nslua.container{ argv = { "/bin/true" }, hooks = { before_exec = function() error("no") end } }:run()
+      print(r.status, r.start_s, r.wall_s > 0)
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("exited\ttrue\ttrue\nwall-limit\ttrue\nerror\tnil\ttrue\n", out)
+  end)
+
   it("a child whose parent dies before releasing it exits", function()
     local dir = helper.tmpdir()
     local ok, out, code = api(([[

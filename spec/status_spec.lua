@@ -4,8 +4,9 @@ local status = require "nslua.status"
 
 describe("nslua.status", function()
   it("parses pid, exit with rusage and context switches", function()
-    local r = status.parse("pid 2\nexit exited 3 0.010000 0.002000 1234 0.020000 0.004000 0 17 4\n")
+    local r = status.parse("pid 2 1234.000000500\nexit exited 3 0.010000 0.002000 1234 0.020000 0.004000 0 17 4\n")
     assert.equal(2, r.cmd_pid)
+    assert.equal(1234.0000005, r.cmd_start)
     assert.same({ how = "exited", code = 3, utime = 0.01, stime = 0.002, maxrss = 1234,
                   cutime = 0.02, cstime = 0.004, xfsz = false, nvcsw = 17, nivcsw = 4 }, r.exit)
   end)
@@ -36,11 +37,16 @@ describe("nslua.status", function()
   end)
 
   it("finds the command's pid once its record is complete", function()
-    assert.is_nil(status.cmd_pid("pid 1"))
-    assert.equal(12, status.cmd_pid("pid 12\nexit"))
+    assert.is_nil(status.cmd_pid("pid 1 5.000000001"))
+    assert.is_nil(status.cmd_pid("pid 1 5.0"))
+    local p, t = status.cmd_pid("pid 12 5.250000000\nexit")
+    assert.equal(12, p)
+    assert.equal(5.25, t)
     -- the exec tail's records may precede the set-up child's pid record
-    assert.equal(7, status.cmd_pid("landlock 2 2\npid 7\n"))
-    assert.is_nil(status.cmd_pid("landlock 2 2\npid 7"))
-    assert.same({ [2] = 2 }, status.parse("landlock 2 2\npid 7\n").landlock_skipped)
+    assert.equal(7, status.cmd_pid("landlock 2 2\npid 7 1.000000000\n"))
+    assert.is_nil(status.cmd_pid("landlock 2 2\npid 7 1.000000000"))
+    assert.same({ [2] = 2 }, status.parse("landlock 2 2\npid 7 1.000000000\n").landlock_skipped)
+    -- a pid record without its time is another shape
+    assert.same({ "pid 7" }, status.parse("pid 7\n").unknown)
   end)
 end)

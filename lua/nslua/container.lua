@@ -537,7 +537,12 @@ function Container:_wait_round(w, timeout)
         -- the executor forks nothing before the command: it is the init's
         -- first child, which is what `nslua exec` looks for (no record update)
         if not self.cmd_pid then
-          self.cmd_pid = status.cmd_pid(table.concat(buf))
+          self.cmd_pid, self.cmd_t0 = status.cmd_pid(table.concat(buf))
+          -- the wall clock (and its limit) of the command runs from its
+          -- start, after the set-up and the cgroup join (isolate's way)
+          if self.cmd_t0 and self.plan.wait.wall then
+            w.wall_deadline = self.cmd_t0 + self.plan.wait.wall
+          end
           if self.cmd_pid and w.by_command and w.cpu_limit then
             self._cmd = self:_command_process()
             if self._cmd then self:_defer_close(self._cmd.pidfd) end
@@ -593,7 +598,8 @@ function Container:_wait_end(w)
   end
   self:_loop_close()
   local rep = report_mod.build {
-    status = st, reason = w.reason, wall_s = proc.now() - self.t0,
+    status = st, reason = w.reason, wall_s = proc.now() - (self.cmd_t0 or self.t0),
+    start_s = self.cmd_t0 and self.cmd_t0 - self.t0,
     cg = res:stats(), init = { how = how, code = code, ru = ru }, killed = self._killed,
     limits = spec.limits, cmd_cpu_s = res.cmd_cpu_s, landlock = self.plan.exec.landlock,
   }

@@ -1,5 +1,5 @@
 --- nslua.report: the report of a run and the CLI's exit code for it.
--- Fields (README "Reports"): status, exit_code, signal, cpu_s, wall_s,
+-- Fields (README "Reports"): status, exit_code, signal, cpu_s, wall_s, start_s,
 -- max_rss_kb, memory_peak_kb, oom_kills, error = {step, message, errno},
 -- landlock = {abi, enforced, not_enforced} (nslua.landlock.report).
 local core = require "nslua.core"
@@ -55,12 +55,12 @@ M.strerror = strerror
 
 --- Build a report from what the parent gathered.
 -- a = {status = parsed status records, reason = "wall-limit"|"cpu-limit"|nil,
---      wall_s, cg = cgroup stats or nil, init = {how, code, ru}, limits,
+--      wall_s, start_s (nil when the command never started), cg = cgroup stats or nil, init = {how, code, ru}, limits,
 --      cmd_cpu_s = the command's cpu time last polled (cpu_scope "command"),
 --      landlock = plan.exec.landlock}
 function M.build(a)
   local st, cg = a.status, a.cg
-  local r = { wall_s = a.wall_s }
+  local r = { wall_s = a.wall_s, start_s = a.start_s }
   local ex = st.exit
   if st.exec then
     -- the exec tail failed: the command never ran (the init's record of

@@ -1,7 +1,8 @@
 --- nslua.status: the one parser of the status pipe (csrc/status.h writes it).
 -- Records, one per line, as the child, the exec tail and the init write them:
 --   setup <step> <errno> <message>   the executor failed at <step>
---   pid <n>                          the command's pid (in the sandbox's pid namespace)
+--   pid <n> <t>                      the command's pid (in the sandbox's pid namespace)
+--                                    and its start (CLOCK_MONOTONIC, proc.now()'s clock)
 --   exec <step> <errno>[ <detail>]   the exec tail failed (the command never ran)
 --   init <step> <errno>              the init could not supervise the command
 --   landlock <rule> <errno>          the exec tail skipped Landlock rule <rule>
@@ -15,9 +16,10 @@ local function num(s) return s and tonumber(s) end
 local parsers = {}
 
 function parsers.pid(rest, r)
-  local n = math.tointeger(tonumber(rest))
+  local p, t = rest:match("^(%d+) (%d+%.%d+)$")
+  local n = math.tointeger(tonumber(p))
   if not n then return false end
-  r.cmd_pid = n
+  r.cmd_pid, r.cmd_start = n, tonumber(t)
 end
 
 function parsers.exit(rest, r)
@@ -58,7 +60,7 @@ end
 
 --- Parse everything read from the status pipe.
 -- @string text the concatenated records
--- @treturn table {cmd_pid, exit = {...}, exec = {...}, setup = {...}, init = {...},
+-- @treturn table {cmd_pid, cmd_start, exit = {...}, exec = {...}, setup = {...}, init = {...},
 --   landlock_skipped = {[rule] = errno}, unknown = {...}}
 function M.parse(text)
   local r = {}
@@ -73,12 +75,13 @@ function M.parse(text)
   return r
 end
 
---- The command's pid once its record has arrived in 'text' (nil before).
--- (The exec tail's "landlock" records may come first: the set-up child
--- writes "pid" once its CLONE_VFORK child, the command, has exec'd.)
+--- The command's pid and start (proc.now()'s clock) once its record has
+-- arrived in 'text' (nil before).  (The exec tail's "landlock" records may
+-- come first: the set-up child writes "pid" once its CLONE_VFORK child,
+-- the command, has exec'd.)
 function M.cmd_pid(text)
-  local p = ("\n" .. text):match("\npid (%d+)\n")
-  return p and math.tointeger(tonumber(p))
+  local p, t = ("\n" .. text):match("\npid (%d+) (%d+%.%d+)\n")
+  return p and math.tointeger(tonumber(p)), tonumber(t)
 end
 
 return M

@@ -1158,9 +1158,12 @@ describe("nslua.core.proc", function()
       w:close()
       local text = proc.read(r, 4096)
       r:close()
-      assert.equal("pid 42\nsetup hook:x 2 a b\n", text)
+      local t = text:match("^pid 42 (%d+%.%d%d%d%d%d%d%d%d%d)\nsetup hook:x 2 a b\n$")
+      assert.truthy(t, text)
       local st = require("nslua.status").parse(text)
       assert.equal(42, st.cmd_pid)
+      -- the time is proc.now()'s clock, just before the write
+      assert.is_true(st.cmd_start <= proc.now() and st.cmd_start > proc.now() - 5, text)
       assert.same({ step = "hook:x", errno = 2, msg = "a b" }, st.setup)
     end)
 
