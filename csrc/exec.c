@@ -74,6 +74,8 @@ typedef struct exec_plan {
   size_t nsets[5];
   int has_seccomp;
   struct sock_fprog prog;
+  struct sock_fprog guard;          /* opts.seccomp_guard: loaded before every other */
+  int has_guard;
   const struct sock_fprog *layers;  /* opts.seccomp_layers: a composed profile's */
   size_t nlayers;                   /* other layers, loaded after prog */
   const struct sock_fprog *bpf;  /* opts.seccomp_bpf: loaded after those, in order */
@@ -417,6 +419,9 @@ static void load_filters (exec_plan *p) {
   if (p->filtered)
     return;
   p->filtered = 1;
+  /* nslua's own set-id guard first: a profile may refuse seccomp(2) itself */
+  if (p->has_guard && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->guard, 0, 0) != 0)
+    nslua_exec_fail(p, "seccomp", errno, "seccomp_guard");
   if (p->has_seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->prog, 0, 0) != 0)
     nslua_exec_fail(p, "seccomp", errno, NULL);
   for (i = 0; i < p->nlayers; i++)
@@ -635,7 +640,8 @@ void nslua_exec_run (exec_plan *p) {
   ** the filters go first, with the permitted set made effective, as runc
   ** does; they must then allow capget, capset, prctl and execve (Docker's
   ** profile and nslua's default do). */
-  if (!p->no_new_privs && (p->has_seccomp || p->nbpf > 0 || p->nlayers > 0 || p->has_notify)) {
+  if (!p->no_new_privs && (p->has_guard || p->has_seccomp || p->nbpf > 0 || p->nlayers > 0 ||
+                           p->has_notify)) {
     if ((err = raise_effective(&what)) != 0)
       nslua_exec_fail(p, "caps", err, what);
     load_filters(p);
@@ -792,7 +798,7 @@ static void exec_read_env (lua_State *L, exec_plan *p) {
 static const char *const exec_opt_names[] = {
   "argv0", "cap_sets", "caps", "cgroup_procs", "cwd", "die_with_parent", "exec_error", "gid", "groups",
   "host_caps", "keep_caps", "keep_fds", "landlock", "no_new_privs", "notify_sock", "personality",
-  "rlimits", "seccomp", "seccomp_bpf", "seccomp_layers", "seccomp_notify",
+  "rlimits", "seccomp", "seccomp_bpf", "seccomp_guard", "seccomp_layers", "seccomp_notify",
   "session", "set_pwd", "status_fd", "stderr_to_stdout", "stdio_inside", "tty", "uid",
   "umask", "userns", NULL
 };
@@ -1165,6 +1171,7 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   exec_read_rlimits(L, p);
   exec_read_caps(L, p);
   p->has_seccomp = exec_opt_prog(L, "seccomp", &p->prog);
+  p->has_guard = exec_opt_prog(L, "seccomp_guard", &p->guard);
   p->has_notify = exec_opt_prog(L, "seccomp_notify", &p->notify);
   p->notify_sock = -1;
   if (rawfield(L, 3, "notify_sock") != LUA_TNIL)
@@ -1247,7 +1254,8 @@ exec_plan *nslua_exec_plan (lua_State *L) {
 **          capability drop), umask (0..0777, before stdio_inside),
 **          personality ("linux" | "linux32": personality(2) after the
 **          rlimits), seccomp (raw struct sock_filter array),
-**          seccomp_bpf {prog, ...} (more raw programs, loaded after seccomp
+**          seccomp_guard (a raw program loaded before seccomp: nslua's
+**          set-id guard), seccomp_bpf {prog, ...} (more raw programs, loaded after seccomp
 **          in order), stdio_inside {stdin, stdout, stderr = PATH} (opened
 **          by the command after the ids, dup2'd onto 0-2), stderr_to_stdout
 **          (fd 2 = fd 1 after that), exec_error ("stderr": a failed execve

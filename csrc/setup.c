@@ -424,6 +424,8 @@ static void push_exec_opts (lua_State *L, int exec, int rt) {
   lua_setfield(L, -2, "seccomp");
   lua_getfield(L, rt, "seccomp_bpf");
   lua_setfield(L, -2, "seccomp_bpf");
+  lua_getfield(L, rt, "seccomp_guard");
+  lua_setfield(L, -2, "seccomp_guard");
   lua_getfield(L, rt, "seccomp_layers");
   lua_setfield(L, -2, "seccomp_layers");
   lua_getfield(L, rt, "seccomp_notify");
@@ -447,7 +449,8 @@ static int opt_fdnum (lua_State *L, int t, const char *name, const char *where) 
 /* plan.userns {fd, after, disable, assert_disabled}, plan.pidns_fd, and
 ** the command's ids (plan.exec.uid/gid) that the user namespace probe takes;
 ** the raw programs of rt.seccomp_bpf must be the ones plan.exec.seccomp_bpf
-** counts (instructions each), so explain shows what runs. */
+** counts (instructions each), and rt.seccomp_guard is there exactly when
+** plan.exec.setid_guard says so, so explain shows what runs. */
 static void read_namespaces (lua_State *L, plan *p, int t, int rt) {
   size_t i, n;
   p->userns_fd = p->userns_after = -1;
@@ -480,6 +483,12 @@ static void read_namespaces (lua_State *L, plan *p, int t, int rt) {
                    "plan.exec.seccomp_bpf[%d]", (int)i, (int)insns, (int)i);
       lua_pop(L, 2);
     }
+    lua_pop(L, 2);
+    /* plan.exec.setid_guard: the guard's program must be there */
+    lua_getfield(L, -1, "setid_guard");
+    lua_getfield(L, rt, "seccomp_guard");
+    if (lua_toboolean(L, -2) != (lua_type(L, -1) == LUA_TSTRING))
+      luaL_error(L, "setup.plan: plan.exec.setid_guard and rt.seccomp_guard differ");
     lua_pop(L, 2);
   }
   lua_pop(L, 1);

@@ -277,6 +277,30 @@ describe("Container:exec", function()
     return ok, out:gsub("^id %w+\n", ""), rc
   end
 
+  it("refuses CAP_SETFCAP and CAP_FSETID to an exec beside a set-id guard #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local src = helper.tmpdir("0755")
+    local ok, out = api(([[
+      local c = nslua.container{ argv = { "/bin/sleep", "60" }, caps = { "cap_chown" },
+        mounts = { { type = "bind", source = %q, target = "/x", idmap = "auto" } } }
+      assert(c:start())
+      print("id " .. c.id)
+      for _, caps in ipairs { { "cap_setfcap" }, { "CAP_FSETID" } } do
+        local r, err = c:exec({ "/bin/true" }, { caps = caps })
+        print(r, err)
+      end
+      local r = assert(c:exec({ "/bin/true" }, { caps = { "cap_chown" } }))
+      print(r.status)
+      assert(c:kill(9))
+      print(c:wait().status)
+    ]]):format(src))
+    helper.rmtree(src)
+    assert.is_true(ok, out)
+    assert.matches("^nil\texec: caps: CAP_SETFCAP in container '[%w-]+', whose read%-write idmapped", out)
+    assert.matches("\nnil\texec: caps: CAP_FSETID in container", out)
+    assert.matches("\nexited\nsignaled\n$", out)
+  end)
+
   it("runs a command in the container and leaves the caller's namespaces alone", function()
     local ok, out = api([[
       local ns = require("nslua.core").ns

@@ -657,12 +657,22 @@ function Cgroup:stats()
   return s
 end
 
+--- The charge a v1 group may keep between a warm pool's runs (bytes; at
+-- most an eighth of its limit): the page cache earlier runs left, e.g.
+-- their output files.  Above it, reuse() reclaims it with
+-- memory.force_empty, which waits for dirty pages to be written back (on
+-- the critical path of the next run); below, the next run's peak is
+-- counted from it instead (reuse's base_kb).
+M.REUSE_KEEP = 16 << 20
+
 --- Make an emptied group ready for its next member (a warm pool's reuse):
 -- the v1 memory peak is reset and the page cache the last run left is
--- reclaimed (v1 memory.force_empty, v2 memory.reclaim).  Only on a group
--- with no member: the caller checks procs() first.
--- @treturn[1] table `{peak_reset = bool}`: whether memory_peak_kb now
---   covers only what comes next (v2's memory.peak cannot be reset here)
+-- reclaimed (v1 memory.force_empty above M.REUSE_KEEP, v2 memory.reclaim).
+-- Only on a group with no member: the caller checks procs() first.
+-- @treturn[1] table `{peak_reset = bool, base_kb = n}`: whether
+--   memory_peak_kb now covers only what comes next (v2's memory.peak
+--   cannot be reset here), and the charge it starts from (v1: KiB the
+--   group kept, which the run's peak is counted above)
 -- @return[2] nil
 -- @treturn[2] string message
 -- @treturn[2] integer errno
@@ -670,12 +680,18 @@ function Cgroup:reuse()
   local mem = self.by.memory
   if not mem then return { peak_reset = true } end
   if mem.version == 1 then
-    -- best effort, as memory.reclaim below: what is left is reclaimable
-    -- cache, charged to the group but never the cause of an OOM kill
-    self:_write(mem, "memory.force_empty", 0)
+    local usage = number(mem.dir .. "/memory.usage_in_bytes")
+    local limit = number(mem.dir .. "/memory.limit_in_bytes")
+    local keep = math.min(M.REUSE_KEEP, limit and limit // 8 or M.REUSE_KEEP)
+    if not usage or usage > keep then
+      -- best effort, as memory.reclaim below: what is left is reclaimable
+      -- cache, charged to the group but never the cause of an OOM kill
+      self:_write(mem, "memory.force_empty", 0)
+      usage = number(mem.dir .. "/memory.usage_in_bytes")
+    end
     local ok, err, code = self:_write(mem, "memory.max_usage_in_bytes", 0)
     if not ok then return nil, err, code end
-    return { peak_reset = true }
+    return { peak_reset = true, base_kb = (usage or 0) // 1024 }
   end
   -- best effort: ENOENT before kernel 5.19, EAGAIN when less than asked
   -- could be reclaimed (the usual case)

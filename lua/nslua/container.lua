@@ -200,6 +200,7 @@ function Container:_runtime()
   for i, fd in ipairs(res.rt.keep) do rt.keep[i] = fd end
   rt.seccomp_bpf = res.rt.seccomp_bpf   -- spec.seccomp_bpf's raw programs
   rt.seccomp_layers = res.rt.seccomp_layers
+  rt.seccomp_guard = res.rt.seccomp_guard
   local sync_r, sync_w, code = proc.pipe()
   if not sync_r then return nil, sync_w, code end
   self:_defer_close(sync_r, sync_w)

@@ -272,6 +272,23 @@ local function prepare(rec, argv, opts)
   -- (a "join" container keeps them in the joined namespace: no nested one)
   -- opts.caps: the process's own (an OCI exec's process.capabilities)
   if opts.caps then r.caps = opts.caps end
+  -- beside the set-id guard (a read-write mount writes as host root), the
+  -- capabilities that would get round it are refused
+  if r.setid_guard then
+    local named = {}
+    for _, c in ipairs(r.caps) do named[#named + 1] = c end
+    for _, list in pairs(opts.cap_sets or {}) do
+      for _, c in ipairs(list) do named[#named + 1] = c end
+    end
+    for _, c in ipairs(named) do
+      local n = tostring(c):lower():gsub("^cap_", "")
+      if n == "setfcap" or n == "fsetid" or n == "all" then
+        return nil, ("exec: caps: %s in container '%s', whose read-write idmapped mounts "
+          .. "write as host root (docs/roots.md)"):format(n == "all" and "all" or "CAP_" .. n:upper(), name),
+          errno.EPERM
+      end
+    end
+  end
   -- (an "explicit" container's caps are its own user namespace's: no nested one)
   local kept = #r.caps > 0 and r.user_mode ~= "host" and r.user_mode ~= "join" and r.user_mode ~= "explicit"
   if kept and not privileged then
@@ -365,7 +382,7 @@ local function prepare(rec, argv, opts)
       if p.nested then p.nested:close() end
       return nil, "exec: " .. gerr, gcode
     end
-    xo.seccomp_layers = { guard }
+    xo.seccomp_guard = guard
   end
   -- the container's Landlock ruleset, for this kernel's ABI
   if r.landlock then

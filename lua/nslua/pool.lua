@@ -8,8 +8,9 @@
 --     down a network namespace each time);
 --   * cgroups (with the spec's memory, pids, cpus limits), reused: their
 --     counters are read as deltas, the v1 memory peak is reset, the page
---     cache a run left is reclaimed, and `cgroup.procs` must be empty before
---     the next run starts;
+--     cache runs left is reclaimed once it is above cgroup.REUSE_KEEP (and
+--     a run's peak counted above what is kept), and `cgroup.procs` must be
+--     empty before the next run starts;
 --   * one id slot (the payload's host ids), held by the pool.
 -- What every run gets fresh: its pid, mount, UTS, IPC and cgroup namespaces,
 -- its user namespace, the root tmpfs and every mount on it.
@@ -254,7 +255,7 @@ function Pool:_before_run()
   local r, err, code = cg:reuse()
   if not r then return nil, "pool: " .. err, code end
   local base = cg:stats()
-  base.peak_reset = r.peak_reset
+  base.peak_reset, base.base_kb = r.peak_reset, r.base_kb
   return base
 end
 
@@ -264,7 +265,9 @@ function Pool:_after_run(base, now)
   for _, k in ipairs { "cpu_s", "memory_failcnt", "oom_kill", "pids_max_events" } do
     if now[k] then d[k] = now[k] - (base[k] or 0) end
   end
-  d.memory_peak_kb = base.peak_reset and now.memory_peak_kb or nil
+  -- (above the charge the group kept from earlier runs: cgroup.REUSE_KEEP)
+  d.memory_peak_kb = base.peak_reset and now.memory_peak_kb
+    and math.max(0, now.memory_peak_kb - (base.base_kb or 0)) or nil
   return d
 end
 

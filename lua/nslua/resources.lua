@@ -564,15 +564,13 @@ local function compile_seccomp(spec, res)
   if spec.seccomp_bpf and #spec.seccomp_bpf > 0 then res.rt.seccomp_bpf = spec.seccomp_bpf end
   local guard
   if res.setid_guard then
-    -- beside any profile, "none" included (open_trees)
+    -- beside any profile, "none" included, loaded before it (open_trees)
     local gerr, gcode
     guard, gerr, gcode = seccomp.compile("setid_guard")
     if not guard then return nil, gerr, gcode end
   end
-  if spec.seccomp == "none" then
-    res.rt.seccomp_layers = guard and { guard } or nil
-    return true
-  end
+  res.rt.seccomp_guard = guard
+  if spec.seccomp == "none" then return true end
   -- a JSON profile's includes/excludes.caps read the caps kept (the
   -- bounding set of the set form, as Docker reads it)
   local caps = type(spec.caps) == "table" and (spec.caps.bounding or spec.caps) or nil
@@ -582,12 +580,6 @@ local function compile_seccomp(spec, res)
   res.rt.seccomp = prep.bpf
   -- a composed profile's other layers: each its own filter
   res.rt.seccomp_layers = prep.layers and #prep.layers > 0 and prep.layers or nil
-  if guard then
-    local layers = {}
-    for i, b in ipairs(res.rt.seccomp_layers or {}) do layers[i] = b end
-    layers[#layers + 1] = guard
-    res.rt.seccomp_layers = layers
-  end
   -- Lua handlers: their filter goes to the exec tail, the handlers to the
   -- container's supervisor (nslua.notify)
   res.rt.seccomp_notify = prep.notify

@@ -214,6 +214,16 @@ describe("the set-id guard of read-write idmapped mounts (privileged)", function
     end)
   end
 
+  it("loads before a profile that refuses seccomp(2) itself (--seccomp strict)", function()
+    if not helper.is_root() then return pending("needs root") end
+    assert(os.execute(("mkdir %s/s"):format(q(dir))))
+    local ok, out = helper.sh(("%s run --seccomp strict --bind %s/s /x -- /bin/sh -c "
+      .. "'echo a > /x/f; chmod 4755 /x/f 2>/dev/null || echo refused'"):format(N, q(dir)))
+    assert.is_true(ok, out)
+    assert.equal("refused\n", out)
+    assert.equal("", setid_files(dir))
+  end)
+
   it("is in explain, and not there for --bind-as-slot, --ro-bind or --map-all", function()
     if not helper.is_root() then return pending("needs root") end
     assert(os.execute(("mkdir %s/s"):format(q(dir))))
