@@ -162,6 +162,7 @@ build/%.1.scd: $(CLI_DOC_SRCS) $(TARGET)
 	$(LUA) scripts/gen-cli-doc scdoc $* > $@.tmp && mv $@.tmp $@
 
 build/%.1: build/%.1.scd
+	@command -v $(SCDOC) >/dev/null || { echo "make man: no $(SCDOC) (scripts/deps.sh installs it)" >&2; exit 1; }
 	$(SCDOC) < $< > $@.tmp && mv $@.tmp $@
 
 completions: $(COMPLETIONS)

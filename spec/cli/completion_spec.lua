@@ -92,11 +92,42 @@ describe("make completions", function()
     assert.equal("delete\n", text)
   end)
 
-  it("builds a zsh completion zsh parses", function()
+  -- What an interactive zsh (on a pty: zsh/zpty) lists on TAB TAB after
+  -- 'line', with compinit loading build/completions/_nslua; 'dir' first in
+  -- PATH.  The terminal's escape sequences are removed.
+  local function zsh_complete(line, dir)
+    local script = table.concat({
+      "zmodload zsh/zpty",
+      "zpty z 'zsh -f -i'",
+      ("zpty -w z \"PATH=%s:\\$PATH; PS1='> '; unset zle_bracketed_paste; fpath=(%s \\$fpath); "
+        .. "autoload -U compinit; compinit -u -D; zstyle ':completion:*' list-prompt ''; print READY\"")
+        :format(dir, root .. "/build/completions"),
+      "zpty -r -m z out '*READY*'",
+      ("zpty -w -n z $'%s\\t\\t'"):format(line),
+      "sleep 2",
+      "all=; while zpty -r -t z out; do all+=$out; done",
+      "print -r -- \"$all\"",
+      "zpty -d z",
+    }, "\n")
+    local ok, text = helper.sh("timeout 20 zsh -f -c " .. q(script))
+    return ok, (text:gsub("\27%[[%d;?]*%a", ""):gsub("\r", ""))
+  end
+
+  it("builds a zsh completion that completes options and exec's TARGET", function()
     assert.is_true(built, out)
     if not have("zsh") then return pending("no zsh here") end
     local ok, text = helper.sh("zsh -n " .. q(root .. "/build/completions/_nslua"))
     assert.is_true(ok, text)
+    local dir = helper.tmpdir()
+    finally(function() helper.rmtree(dir) end)
+    fake_nslua(dir)
+    ok, text = zsh_complete("nslua run --ro-b", dir)
+    assert.is_true(ok, text)
+    assert.matches("%-%-ro%-bind%-try +%-%- Like %-%-ro%-bind, skipped", text)
+    ok, text = zsh_complete("nslua exec ", dir)
+    assert.is_true(ok, text)
+    assert.matches("ab12cd34", text)
+    assert.matches("ff00ee11", text)
   end)
 
   it("builds a fish completion fish runs", function()
