@@ -147,7 +147,8 @@ M.FLAG_HELP = {
   ["--debug"] = "Log each command.",
   ["--systemd-cgroup"] = "Accepted; cgroupsPath is used as a cgroupfs path.",
   ["--cgroup-manager"] = "cgroupfs, systemd or disabled (no cgroup; its limits ignored with a warning).",
-  ["--rootless"] = "true, false or auto: accepted (nslua decides by the caller's uid).",
+  ["--rootless"] = "true, false or auto: true converts config.json as for a caller without root "
+    .. "(as one always is).",
   ["--criu"] = IGNORED,
   ["--help"] = "Print the usage.",
   ["--version"] = "Print the versions of nslua-oci and of the OCI spec.",
@@ -166,7 +167,7 @@ M.FLAG_HELP = {
   ["--env"] = "Set K=V in the process's environment (repeatable).",
   ["--user"] = "The process's UID[:GID].",
   ["--additional-gids"] = "An additional group id (repeatable).",
-  ["--cap"] = IGNORED .. " (use a --process file's capabilities)",
+  ["--cap"] = "Accepted for engines' sake and ignored (use a --process file's capabilities).",
   ["exec --preserve-fds"] = IGNORED,
   ["--no-new-privs"] = IGNORED, ["--process-label"] = IGNORED, ["--apparmor"] = IGNORED,
   ["--ignore-paused"] = IGNORED, ["--cgroup"] = IGNORED,
