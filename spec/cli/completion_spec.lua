@@ -137,6 +137,11 @@ describe("make completions", function()
       :format(q(root .. "/build/completions/nslua.fish"))))
     assert.is_true(ok, text)
     assert.matches("%-%-ro%-bind\tBind SRC on DST read%-only", text)
+    -- after `--`: the command's completion, never nslua's options
+    ok, text = helper.sh("fish -c " .. q(("source %s; complete -C'nslua run -- sh --ro-b'; echo END")
+      :format(q(root .. "/build/completions/nslua.fish"))))
+    assert.is_true(ok, text)
+    assert.equal("END\n", text)
   end)
 end)
 

@@ -441,8 +441,13 @@ _nslua_oci_complete() {
   out[#out + 1] = "  [[ $sub == oci ]] && { _nslua_oci_complete 2; return 0; }"
   out[#out + 1] = "  [[ $sub == help ]] && { ((COMP_CWORD == 2)) && mapfile -t COMPREPLY < <(compgen -W "
     .. sq(table.concat(names, " ")) .. " -- \"$cur\"); return 0; }"
-  out[#out + 1] = "  # after --: the command (by -o default, files)"
-  out[#out + 1] = "  for ((i = 2; i < COMP_CWORD; i++)); do [[ ${COMP_WORDS[i]} == -- ]] && return 0; done"
+  out[#out + 1] = "  # after --: the command's own completion (bash-completion's _command_offset), else files"
+  out[#out + 1] = "  for ((i = 2; i < COMP_CWORD; i++)); do"
+  out[#out + 1] = "    if [[ ${COMP_WORDS[i]} == -- ]]; then"
+  out[#out + 1] = "      declare -F _command_offset >/dev/null && _command_offset $((i + 1))"
+  out[#out + 1] = "      return 0"
+  out[#out + 1] = "    fi"
+  out[#out + 1] = "  done"
   out[#out + 1] = "  case $sub in"
   for _, s in ipairs(subs) do
     if s.name ~= "oci" then
@@ -615,10 +620,22 @@ function M.fish()
                 "    command $w[1] ps --json 2>/dev/null | string match -ar " .. sq([["(?:id|name)":"[^"]*"]])
                   .. " | string replace -r " .. sq([[^"(?:id|name)":"(.*)"$]]) .. " '$1'",
                 "end",
+                "# true after a `--`: the words are the command's",
+                "function __nslua_after_dashdash",
+                "    set -l w (commandline -opc)",
+                "    contains -- -- $w[3..-1]",
+                "end",
+                "# the command's own completion, for the words after the `--`",
+                "function __nslua_command",
+                "    set -l w (commandline -opc) (commandline -ct)",
+                "    set -l i (contains -i -- -- $w[3..-1])",
+                "    __fish_complete_subcommand --commandline $w[(math $i + 3)..-1]",
+                "end",
                 "# true when the subcommand (the first word after the program) is $argv[1]",
+                "# and no `--` came yet",
                 "function __nslua_sub",
                 "    set -l w (commandline -opc)",
-                "    test (count $w) -ge 2; and test \"$w[2]\" = \"$argv[1]\"",
+                "    test (count $w) -ge 2; and test \"$w[2]\" = \"$argv[1]\"; and not __nslua_after_dashdash",
                 "end",
                 "function __nslua_no_sub",
                 "    test (count (commandline -opc)) -eq 1",
@@ -637,6 +654,7 @@ function M.fish()
     out[#out + 1] = ("complete -c nslua -n __nslua_no_sub -a %s -d %s"):format(s.name, fish_help(s.summary))
   end
   out[#out + 1] = "complete -c nslua -n __nslua_no_sub -F"
+  out[#out + 1] = "complete -c nslua -n __nslua_after_dashdash -a '(__nslua_command)'"
   for _, s in ipairs(subs) do
     if s.name ~= "oci" then
       for _, o in ipairs(s.options) do
