@@ -131,6 +131,20 @@ function M.subcommands()
   }
 end
 
+--- The built-in recipes' names (lua/nslua/recipes/*.lua), sorted: the
+-- completions offer them where a subcommand goes.
+function M.recipes()
+  local one = package.searchpath("nslua.recipes.sandbox", package.path)
+  local dir = one and one:match("^(.*)/[^/]*$")
+  local out = {}
+  for _, f in ipairs(dir and require("nslua.core").mount.readdir(dir) or {}) do
+    local name = f:match("^(.+)%.lua$")
+    if name then out[#out + 1] = name end
+  end
+  table.sort(out)
+  return out
+end
+
 --- `nslua oci`'s grammar: { global = options, commands = list of
 -- { name, args, summary, options } } in name order.
 function M.oci()
@@ -434,7 +448,7 @@ _nslua_oci_complete() {
   out[#out + 1] = "  COMPREPLY=()"
   out[#out + 1] = "  if ((COMP_CWORD == 1)); then"
   out[#out + 1] = "    mapfile -t COMPREPLY < <(compgen -W " .. sq(table.concat(names, " ")
-    .. " help --help --version") .. " -- \"$cur\")"
+    .. " help --help --version " .. table.concat(M.recipes(), " ")) .. " -- \"$cur\")"
   out[#out + 1] = "    return 0  # (and, by -o default, recipe files)"
   out[#out + 1] = "  fi"
   out[#out + 1] = "  sub=${COMP_WORDS[1]}"
@@ -541,7 +555,9 @@ function M.zsh()
   for _, s in ipairs(subs) do out[#out + 1] = "    " .. zdesc(s.name, s.summary) end
   out[#out + 1] = "  )"
   out[#out + 1] = "  if ((CURRENT == 2)); then"
-  out[#out + 1] = "    _describe -t commands 'nslua subcommand' subs; _files; return"
+  out[#out + 1] = "    local -a recipes; recipes=(" .. table.concat(M.recipes(), " ") .. ")"
+  out[#out + 1] = "    _describe -t commands 'nslua subcommand' subs"
+  out[#out + 1] = "    _describe -t recipes 'built-in recipe' recipes; _files; return"
   out[#out + 1] = "  fi"
   out[#out + 1] = "  sub=${words[2]}"
   out[#out + 1] = "  if [[ $sub == oci ]]; then _nslua_oci_complete 3; return; fi"
@@ -652,6 +668,9 @@ function M.fish()
               }
   for _, s in ipairs(subs) do
     out[#out + 1] = ("complete -c nslua -n __nslua_no_sub -a %s -d %s"):format(s.name, fish_help(s.summary))
+  end
+  for _, r in ipairs(M.recipes()) do
+    out[#out + 1] = ("complete -c nslua -n __nslua_no_sub -a %s -d 'built-in recipe'"):format(sq(r))
   end
   out[#out + 1] = "complete -c nslua -n __nslua_no_sub -F"
   out[#out + 1] = "complete -c nslua -n __nslua_after_dashdash -a '(__nslua_command)'"
