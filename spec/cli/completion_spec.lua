@@ -52,6 +52,9 @@ describe("make completions", function()
     for _, s in ipairs { "run", "exec", "ps", "oci", "isolate" } do
       assert.truthy(text:find("\n" .. s .. "\n", 1, true) or text:find("^" .. s .. "\n"), s)
     end
+    ok, text = bash_complete("nslua tutorial-p")
+    assert.is_true(ok, text)
+    assert.equal("tutorial-pid\n", text)
     ok, text = bash_complete("nslua run --")
     assert.is_true(ok, text)
     assert.truthy(text:find("\n--bind\n", 1, true), text)
