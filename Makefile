@@ -1,5 +1,6 @@
 # nslua - development build.
 #   make | make check | make lint | make sanitize | make fuzz | make bench | make install | make demo
+#   make man | make completions | make cli-doc
 LUA        ?= lua5.4
 # the interpreter installed scripts name on their #! line
 LUA_INTERP ?= /usr/bin/lua5.4
@@ -39,6 +40,11 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib/lua/5.4
 LUADIR ?= $(PREFIX)/share/lua/5.4
 BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man/man1
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+SCDOC      ?= scdoc
 
 # csrc/isolate-launcher.c is a program of its own (build/nslua-isolate)
 SRCS   := $(filter-out csrc/isolate-launcher.c,$(wildcard csrc/*.c))
@@ -78,7 +84,7 @@ LUAC_OUT += build/lua/argparse.luac
 endif
 endif
 
-.PHONY: all check sanitize fuzz install clean demo bench lint FORCE
+.PHONY: all check sanitize fuzz install clean demo bench lint man completions cli-doc FORCE
 
 all: $(TARGET) $(LUAC_OUT) $(ISOLATE_OUT)
 
@@ -137,7 +143,43 @@ fuzz:
 	        $(LUA) scripts/fuzz/fuzz.lua || rc=$$?; \
 	$(MAKE) clean && $(MAKE) NODEPS=1 && exit $$rc
 
-install: all
+# The command line's reference, from the parsers' own tables
+# (scripts/gen-cli-doc, nslua.cli.doc): docs/cli.md's generated part (kept
+# in git; spec/cli/doc_spec.lua fails when it is stale), the man pages
+# (scdoc sources, then scdoc) and the shell completions.  They load the
+# CLI, so the core first.
+CLI_DOC_SRCS := $(wildcard lua/nslua/cli/*.lua) lua/nslua/limits.lua scripts/gen-cli-doc
+MANPAGES     := build/nslua.1 build/nslua-oci.1
+COMPLETIONS  := build/completions/nslua.bash build/completions/_nslua build/completions/nslua.fish
+
+cli-doc: $(TARGET)
+	$(LUA) scripts/gen-cli-doc markdown docs/cli.md
+
+man: $(MANPAGES)
+
+build/%.1.scd: $(CLI_DOC_SRCS) $(TARGET)
+	@mkdir -p $(@D)
+	$(LUA) scripts/gen-cli-doc scdoc $* > $@.tmp && mv $@.tmp $@
+
+build/%.1: build/%.1.scd
+	@command -v $(SCDOC) >/dev/null || { echo "make man: no $(SCDOC) (scripts/deps.sh installs it)" >&2; exit 1; }
+	$(SCDOC) < $< > $@.tmp && mv $@.tmp $@
+
+completions: $(COMPLETIONS)
+
+build/completions/nslua.bash: $(CLI_DOC_SRCS) $(TARGET)
+	@mkdir -p $(@D)
+	$(LUA) scripts/gen-cli-doc bash > $@.tmp && mv $@.tmp $@
+
+build/completions/_nslua: $(CLI_DOC_SRCS) $(TARGET)
+	@mkdir -p $(@D)
+	$(LUA) scripts/gen-cli-doc zsh > $@.tmp && mv $@.tmp $@
+
+build/completions/nslua.fish: $(CLI_DOC_SRCS) $(TARGET)
+	@mkdir -p $(@D)
+	$(LUA) scripts/gen-cli-doc fish > $@.tmp && mv $@.tmp $@
+
+install: all man completions
 	@if [ "$(ISOLATE_SETUID)" = 1 ] && ! getent group '$(ISOLATE_GROUP)' >/dev/null; then \
 	  echo "make install: ISOLATE_GROUP '$(ISOLATE_GROUP)' does not exist" \
 	       "(groupadd --system $(ISOLATE_GROUP), or ISOLATE_GROUP=NAME)" >&2; \
@@ -165,6 +207,14 @@ install: all
 	if [ "$(ISOLATE_LINK)" = 1 ]; then \
 	  ln -sfn $(if $(filter 1,$(ISOLATE_SETUID)),nslua-isolate,nslua) $(DESTDIR)$(BINDIR)/isolate; \
 	fi
+	# man pages and shell completions (make man, make completions)
+	install -D -m 0644 build/nslua.1 $(DESTDIR)$(MANDIR)/nslua.1
+	install -D -m 0644 build/nslua-oci.1 $(DESTDIR)$(MANDIR)/nslua-oci.1
+	install -D -m 0644 build/completions/nslua.bash $(DESTDIR)$(BASHCOMPDIR)/nslua
+	# bash-completion loads a command's file by its name: nslua-oci's is nslua's
+	ln -sf nslua $(DESTDIR)$(BASHCOMPDIR)/nslua-oci
+	install -D -m 0644 build/completions/_nslua $(DESTDIR)$(ZSHCOMPDIR)/_nslua
+	install -D -m 0644 build/completions/nslua.fish $(DESTDIR)$(FISHCOMPDIR)/nslua.fish
 
 # Runs a command in the default sandbox (PID, mount, UTS, IPC, network,
 # cgroup and user namespaces) and prints what it sees.

@@ -17,9 +17,13 @@ set -eu
 # command line under both); nslua never runs it.  passt gives `net = "pasta"`
 # (--net pasta) its /usr/bin/pasta, which nslua starts for rootless
 # networking (spec/pasta_spec.lua); without it only that option is missing.
+# scdoc turns the generated man page sources into roff (`make man`, which
+# `make install` runs; spec/cli/doc_spec.lua renders them); nslua never
+# runs it.  zsh and fish only run spec/cli/completion_spec.lua's checks of
+# the completions for them (without them those cases are pending).
 pkgs="lua5.4 liblua5.4-dev pkg-config libcap-dev libmnl-dev libseccomp-dev
 libnftables-dev nftables lua-argparse lua-cjson lua-busted luarocks busybox-static python3 g++ uidmap
-iproute2 util-linux cppcheck lua-check bubblewrap passt"
+iproute2 util-linux cppcheck lua-check bubblewrap passt scdoc zsh fish"
 bench="crun hyperfine strace linux-perf valgrind"
 # --oci: spec/oci/ runs podman and containerd (ctr) against nslua-oci, and
 # the bench's OCI scenario compares it with runc and crun.  podman needs

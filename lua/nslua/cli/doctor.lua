@@ -681,13 +681,16 @@ function M.format_json(checks)
                         exit_code = M.exit_code(checks) }
 end
 
+-- parse_args's flags ("--json" -> "json"), from M.OPTIONS (below)
+local FLAG = {}
+
 --- Parse doctor's arguments: {json = bool, help = bool} | nil, message.
 function M.parse_args(args)
   local o = { json = false, help = false }
   for i = 1, (args and (args.n or #args) or 0) do
     local a = args[i]
-    if a == "--json" then
-      o.json = true
+    if FLAG[a] then
+      o[FLAG[a]] = true
     elseif a == "--help" or a == "-h" then
       o.help = true
     else
@@ -1007,14 +1010,25 @@ function M.run_checks()
   return rows
 end
 
-local USAGE = [[
-Usage: nslua doctor [--json]
-
+--- The options of `nslua doctor`: { name, {ARGS}, help }, the one table
+-- parse_args, the help and docs/cli.md (nslua.cli.doc) read.
+M.OPTIONS = {
+  { "--json", {}, "print the checks as JSON" },
+}
+M.USAGE = "nslua doctor [--json]"
+M.DESCRIPTION = [[
 Check this host for what nslua needs; each check has a verdict
-(ok | info | warn | fail) and a fix hint.
-  --json   print the checks as JSON
+(ok | info | warn | fail) and a fix hint.]]
+M.EXIT_STATUS = [[
 Exit codes: 0 no check failed (warnings allowed); 1 at least one check
 failed; 125 doctor could not run (bad option).]]
+
+local USAGE = "Usage: " .. M.USAGE .. "\n\n" .. M.DESCRIPTION
+for _, o in ipairs(M.OPTIONS) do
+  USAGE = USAGE .. ("\n  %-8s %s"):format(o[1], o[3])
+  FLAG[o[1]] = o[1]:sub(3)
+end
+USAGE = USAGE .. "\n" .. M.EXIT_STATUS
 
 --- `nslua doctor [--json]` -> exit code (see the top of this file).
 function M.main(args)

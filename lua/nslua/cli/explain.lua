@@ -49,13 +49,18 @@ local function recipe_path(a)
   return nil
 end
 
--- explain's help: run's options, and --json.
-local function help()
+--- explain's argparse parser (its help, and docs/cli.md): run's options,
+-- and --json.
+function M.parser()
   local p = require("nslua.cli.run").parser("nslua explain")
   p:description("Print the plan of a sandbox without running it: of CMD in the default sandbox "
     .. "with run's options, or of a recipe (nslua explain [--json] FILE.lua | NAME [ARGS...]).")
   p:flag("--json", "Print the plan as JSON.")
-  print(p:get_help())
+  return p
+end
+
+local function help()
+  print(M.parser():get_help())
   return 0
 end
 

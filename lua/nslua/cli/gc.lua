@@ -9,11 +9,16 @@ local main = require "nslua.cli.main"
 
 local M = {}
 
+--- `nslua gc` takes no options (docs/cli.md, nslua.cli.doc, reads these).
+M.OPTIONS = {}
+M.USAGE = "nslua gc"
+M.DESCRIPTION = "Remove the state, cgroups and links of nslua processes that are gone."
+
 --- main(args) of `nslua gc` -> exit code.
 function M.main(args)
   local a = args[1]
   if a == "--help" or a == "-h" then
-    print("Usage: nslua gc\n\nRemove the state, cgroups and links of nslua processes that are gone.")
+    print("Usage: " .. M.USAGE .. "\n\n" .. M.DESCRIPTION)
     return 0
   elseif a ~= nil then
     main.usage_error(("gc: unknown argument '%s' (usage: nslua gc)"):format(a))

@@ -12,12 +12,18 @@ local M = {}
 
 local eprintf, usage_error = main.eprintf, main.usage_error
 
-local function help()
+--- learn's argparse parser (its help, and docs/cli.md): run's options,
+-- and -o/--output.
+function M.parser()
   local p = require("nslua.cli.run").parser("nslua learn")
   p:description("Run CMD in the sandbox (run's options) with every syscall traced, and write a recipe: "
     .. "that sandbox allowing only the syscalls, paths and ports CMD used (stdout without -o).")
   p:option("-o --output", "Write the recipe to FILE.")
-  print(p:get_help())
+  return p
+end
+
+local function help()
+  print(M.parser():get_help())
   return 0
 end
 

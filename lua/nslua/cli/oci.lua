@@ -118,6 +118,78 @@ local COMMANDS = {
            args = "" },
 }
 M.COMMANDS = COMMANDS
+M.GLOBAL = GLOBAL
+
+--- One line on each command and flag, for docs/cli.md, the man page and
+-- the shell completions (nslua.cli.doc); docs/oci.md has the details.  A
+-- flag's text is FLAG_HELP["COMMAND --flag"], else FLAG_HELP["--flag"].
+M.COMMAND_HELP = {
+  create = "Create a container from the bundle's config.json; its process waits for start.",
+  start = "Start the process of a created container.",
+  state = "Print the container's state as JSON.",
+  kill = "Send SIGNAL (default SIGTERM) to the container's init (--all: to every process).",
+  delete = "Delete a stopped container (--force: kill it first).",
+  run = "Create and start a container; without --detach, wait and exit with its code.",
+  exec = "Run a process inside a running container.",
+  ps = "List the processes of a container.",
+  pause = "Freeze every process of the container.",
+  resume = "Thaw a paused container.",
+  update = "Change the cgroup limits of a running container.",
+  features = "Print what this runtime supports, as JSON.",
+  spec = "Write a default config.json into the bundle.",
+  list = "List the containers under the root.",
+}
+local IGNORED = "Accepted for engines' sake and ignored."
+M.FLAG_HELP = {
+  ["--root"] = "The state root (default /run/nslua/oci; rootless <nslua state>/oci).",
+  ["--log"] = "Append errors (and --debug lines) to FILE too.",
+  ["--log-format"] = "text or json (one {\"level\",\"msg\",\"time\"} object per line).",
+  ["--debug"] = "Log each command.",
+  ["--systemd-cgroup"] = "Accepted; cgroupsPath is used as a cgroupfs path.",
+  ["--cgroup-manager"] = "cgroupfs, systemd or disabled (no cgroup; its limits ignored with a warning).",
+  ["--rootless"] = "true, false or auto: true converts config.json as for a caller without root "
+    .. "(as one always is).",
+  ["--criu"] = IGNORED,
+  ["--help"] = "Print the usage.",
+  ["--version"] = "Print the versions of nslua-oci and of the OCI spec.",
+  ["--bundle"] = "The bundle directory (default: the current one).",
+  ["--pid-file"] = "Write the process's pid to FILE.",
+  ["--console-socket"] = "Send the pty's master fd to this unix socket (with a terminal).",
+  ["--no-pivot"] = IGNORED, ["--no-new-keyring"] = IGNORED, ["--pidfd-socket"] = IGNORED,
+  ["--preserve-fds"] = "Pass N fds beyond stdio (3 .. 3+N-1) to the process.",
+  ["--detach"] = "Do not wait for the process.",
+  ["--keep"] = IGNORED, ["--no-subreaper"] = IGNORED,
+  ["--all"] = "Signal every process of the container.",
+  ["--force"] = "Kill a running container before deleting it.",
+  ["--process"] = "The process as a JSON file (config.json's process object).",
+  ["--tty"] = "Give the process a terminal.",
+  ["--cwd"] = "The process's working directory.",
+  ["--env"] = "Set K=V in the process's environment (repeatable).",
+  ["--user"] = "The process's UID[:GID].",
+  ["--additional-gids"] = "An additional group id (repeatable).",
+  ["--cap"] = "Accepted for engines' sake and ignored (use a --process file's capabilities).",
+  ["exec --preserve-fds"] = IGNORED,
+  ["--no-new-privs"] = IGNORED, ["--process-label"] = IGNORED, ["--apparmor"] = IGNORED,
+  ["--ignore-paused"] = IGNORED, ["--cgroup"] = IGNORED,
+  ["--format"] = "table or json.",
+  ["--quiet"] = "Print the ids only.",
+  ["--resources"] = "The new limits as a JSON file (linux.resources), - for stdin.",
+  ["--memory"] = "The memory limit in bytes.",
+  ["--memory-swap"] = "The memory plus swap limit in bytes.",
+  ["--memory-reservation"] = "The memory soft limit in bytes.",
+  ["--kernel-memory"] = IGNORED, ["--kernel-memory-tcp"] = IGNORED,
+  ["--l3-cache-schema"] = IGNORED, ["--mem-bw-schema"] = IGNORED,
+  ["--pids-limit"] = "The most processes the container may have.",
+  ["--cpu-period"] = "The CPU bandwidth period in microseconds.",
+  ["--cpu-quota"] = "The CPU time per period in microseconds.",
+  ["--cpu-share"] = "The CPU weight (runc's shares).",
+  ["--cpu-rt-period"] = "The realtime period in microseconds.",
+  ["--cpu-rt-runtime"] = "The realtime runtime per period in microseconds.",
+  ["--cpuset-cpus"] = "The CPUs the container may use (a list, e.g. 0-3).",
+  ["--cpuset-mems"] = "The memory nodes the container may use.",
+  ["--blkio-weight"] = "The block I/O weight.",
+  ["spec --rootless"] = "Write a config.json for a rootless container.",
+}
 
 local function truthy(v, name)
   if v == "true" or v == "1" or v == "" then return true end

@@ -4,12 +4,23 @@ local main = require "nslua.cli.main"
 
 local M = {}
 
-local USAGE = [[
-Usage: nslua ps [--json]
-
+--- The options of `nslua ps`: { name, {ARGS}, help }, the one table its
+-- parser, its help and docs/cli.md (nslua.cli.doc) read.
+M.OPTIONS = {
+  { "--json", {}, "print the records as a JSON array" },
+}
+M.USAGE = "nslua ps [--json]"
+M.DESCRIPTION = [[
 List the containers of this state directory: id, name, init pid, state
-(running, or stale: its owner is gone and nslua gc removes it), command.
-  --json   print the records as a JSON array]]
+(running, or stale: its owner is gone and nslua gc removes it), command.]]
+
+local USAGE = "Usage: " .. M.USAGE .. "\n\n" .. M.DESCRIPTION
+-- the parser's flags: "--json" -> "json"
+local FLAG = {}
+for _, o in ipairs(M.OPTIONS) do
+  USAGE = USAGE .. ("\n  %-8s %s"):format(o[1], o[3])
+  FLAG[o[1]] = o[1]:sub(3)
+end
 
 -- A tab-separated list of a state record as a Lua list ("" or nil: empty).
 local function list_of(v)
@@ -74,11 +85,11 @@ end
 
 --- main(args) of `nslua ps` -> exit code.
 function M.main(args)
-  local json = false
+  local flags = {}
   for k = 1, args.n or #args do
     local a = args[k]
-    if a == "--json" then
-      json = true
+    if FLAG[a] then
+      flags[FLAG[a]] = true
     elseif a == "--help" or a == "-h" then
       print(USAGE)
       return 0
@@ -86,6 +97,7 @@ function M.main(args)
       main.usage_error(("ps: unknown argument '%s' (usage: nslua ps [--json])"):format(a))
     end
   end
+  local json = flags.json or false
   local state = require "nslua.state"
   local root, err = state.root()
   if not root then

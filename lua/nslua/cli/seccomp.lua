@@ -6,21 +6,33 @@ local main = require "nslua.cli.main"
 
 local M = {}
 
-local HELP = [[
-Usage: nslua seccomp convert FILE.json [--caps LIST] [--arch ARCH]
-
+--- The options of `nslua seccomp convert`: { name, {ARGS}, {help lines} },
+-- the one table its parser, its help and docs/cli.md (nslua.cli.doc) read.
+M.OPTIONS = {
+  { "--caps", { "LIST" }, { "the capabilities the sandbox keeps, comma-separated",
+    "(CAP_SYS_ADMIN or sys_admin; \"all\"): they decide the rules",
+    "with includes.caps / excludes.caps.  Default: none, as",
+    "`nslua run` keeps none unless --cap-add says so" } },
+  { "--arch", { "ARCH" }, { "the architecture for archMap and includes/excludes.arches",
+    "(libseccomp's name: x86_64, aarch64, ...). Default: this",
+    "machine's" } },
+}
+M.USAGE = "nslua seccomp convert FILE.json [--caps LIST] [--arch ARCH]"
+M.DESCRIPTION = [[
 Print the nslua profile table a Docker or OCI seccomp profile converts to,
-as a Lua chunk (`return { ... }`) that --seccomp FILE.lua loads back.
+as a Lua chunk (`return { ... }`) that --seccomp FILE.lua loads back.]]
+M.NOTE = "`nslua run --seccomp FILE.json` converts the same way, with the run's caps."
 
-  --caps LIST   the capabilities the sandbox keeps, comma-separated
-                (CAP_SYS_ADMIN or sys_admin; "all"): they decide the rules
-                with includes.caps / excludes.caps.  Default: none, as
-                `nslua run` keeps none unless --cap-add says so
-  --arch ARCH   the architecture for archMap and includes/excludes.arches
-                (libseccomp's name: x86_64, aarch64, ...). Default: this
-                machine's
-
-`nslua run --seccomp FILE.json` converts the same way, with the run's caps.]]
+local OPT = {}
+local HELP = { "Usage: " .. M.USAGE, "", M.DESCRIPTION, "" }
+for _, o in ipairs(M.OPTIONS) do
+  OPT[o[1]] = o
+  HELP[#HELP + 1] = ("  %-13s %s"):format(o[1] .. " " .. table.concat(o[2], " "), o[3][1])
+  for k = 2, #o[3] do HELP[#HELP + 1] = (" "):rep(16) .. o[3][k] end
+end
+HELP[#HELP + 1] = ""
+HELP[#HELP + 1] = M.NOTE
+HELP = table.concat(HELP, "\n")
 
 -- Key order of the tables a profile holds (others follow, sorted).
 local ORDER = { "default", "errno", "unknown_above", "badarch", "arches", "names", "name", "nr",
@@ -126,7 +138,7 @@ local function convert(args)
     if a == "--help" or a == "-h" then
       print(HELP)
       return 0
-    elseif a == "--caps" or a == "--arch" then
+    elseif OPT[a] then
       local v = args[i + 1]
       if v == nil then main.usage_error(("seccomp convert: %s needs a value"):format(a)) end
       if a == "--caps" then caps = parse_caps(v) else arch = v end
