@@ -841,7 +841,11 @@ function M.run_tests(opts, dir, silent, fail, isolate, t)
   if not jp then return fail("--tests: " .. tostring(perr)) end
   local code = EXIT_OK
   local results, counts, max_time, max_mem = {}, {}, 0, 0
-  for _, name in ipairs(tests) do
+  -- on a terminal, the test under way (the verdict lines replace it)
+  local progress = require("nslua.progress").new(#tests, "nslua judge: test")
+  if silent then progress.on = false end
+  for i, name in ipairs(tests) do
+    progress:show(i, name)
     local file = dir .. "/" .. name
     local run = { meta = file .. ".meta", time = opts.time, extra_time = opts.extra_time,
       wall = ht.interactor and prog_wall or opts.wall,
@@ -873,6 +877,7 @@ function M.run_tests(opts, dir, silent, fail, isolate, t)
         elseif not same then verdict, message = "WA", why end
       end
     end
+    progress:clear()
     if not silent then
       local shown = setmetatable({ message = message }, { __index = meta })
       io.stderr:write(name, ": ", M.summary(verdict, shown), "\n")
