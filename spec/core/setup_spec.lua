@@ -192,7 +192,8 @@ describe("nslua.core.setup", function()
       if not helper.exists("/proc/timer_list") then return pending("no /proc/timer_list to mask") end
       local ok, out = run(nil, false, true)
       assert.is_true(ok, out)
-      assert.matches("^planned\nfrom the plan\n1\n0\n1\n%d+\n%-%-\npid %d+ %d+%.%d+\nexit exited 0 .*%-%-\nexited 0\n$", out)
+      assert.matches("^planned\nfrom the plan\n1\n0\n1\n%d+\n%-%-\npid %d+ %d+%.%d+\n"
+        .. "exit exited 0 .*%-%-\nexited 0\n$", out)
       ok, out = run([[{ op = "mkdir", path = NEW .. "/usr/nope/x", what = "/usr/nope/x" }]], true, true)
       assert.is_true(ok, out)
       assert.matches("setup mounts 30 /usr/nope/x: missing mount point", out, 1, true)
