@@ -175,7 +175,7 @@ Usage: nslua FILE.lua [ARGS...]       run a recipe file
        nslua oci [GLOBAL] COMMAND ... an OCI runtime, runc's command line (also as `nslua-oci`)
        nslua exec TARGET -- CMD       run CMD inside a running container
        nslua ps [--json]              list containers
-       nslua gc                       remove what dead nslua processes left behind
+       nslua gc [--json]              remove what dead nslua processes left behind
        nslua doctor [--json]          check this host
        nslua seccomp convert FILE.json [--caps LIST]
                                       a Docker/OCI seccomp profile as nslua's Lua table
