@@ -79,3 +79,26 @@ describe("nslua --version", function()
     assert.matches("\nlandlock.abi +%a+: ", out)
   end)
 end)
+
+describe("make install", function()
+  it("names the interpreter directly on nslua's #! line; the installed nslua runs #priv", function()
+    if not helper.is_root() then return pending("needs root (install -o root elsewhere in the target)") end
+    local q = helper.quote
+    local dir = helper.tmpdir("0755")
+    finally(function() helper.rmtree(dir) end)
+    local dest, prefix = dir .. "/dest", "/opt/nslua-spec"
+    local ok, out = helper.sh(("cd %s && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s NODEPS=1 "
+      .. "CFLAGS='-O2 -g' LDFLAGS= install DESTDIR=%s PREFIX=%s ISOLATE_OUT=%s")
+      :format(q(helper.root), q(dest), prefix, q(dir .. "/nslua-isolate")))
+    assert(ok, out)
+    local bin = dest .. prefix .. "/bin/nslua"
+    assert.equal("#!/usr/bin/lua5.4", helper.read(bin):match("^[^\n]*"))
+    -- the checkout's own launcher keeps its env line
+    assert.equal("#!/usr/bin/env lua5.4", helper.read(helper.root .. "/scripts/nslua"):match("^[^\n]*"))
+    local share, lib = dest .. prefix .. "/share/lua/5.4", dest .. prefix .. "/lib/lua/5.4"
+    ok, out = helper.sh(("cd / && LUA_PATH_5_4=%s LUA_CPATH_5_4=%s %s --version"):format(
+      q(share .. "/?.lua;" .. share .. "/?/init.lua;;"), q(lib .. "/?.so;;"), q(bin)))
+    assert(ok, out)
+    assert.equal("nslua " .. require("nslua.core")._VERSION .. "\n", out)
+  end)
+end)
