@@ -286,10 +286,46 @@ kill -KILL $p; wait $p
     assert.matches("--json", out, 1, true)
   end)
 
-  it("rootless ps --json matches the schema #priv", function()
+  it("rootless: ps --json lists the test user's container; gc --json removes it once dead #priv", function()
     if not helper.is_root() then return pending("needs root (setpriv to the test user)") end
-    local ok, out = out_of("cd /tmp && " .. helper.ENV_I .. " " .. helper.rootless_nslua() .. " ps --json")
+    local t = helper.track()
+    local dir = helper.tmpdir("0755")
+    -- a state directory of its own ($XDG_RUNTIME_DIR/nslua): the test
+    -- user's other runs neither list nor sweep this one
+    local xdg = dir .. "/xdg"
+    assert(helper.sh(("mkdir -m 0700 %s && chown %d:%d %s"):format(helper.quote(xdg), helper.ROOTLESS_UID,
+      helper.ROOTLESS_UID, helper.quote(xdg))))
+    local R = ("cd /tmp && %s XDG_RUNTIME_DIR=%s %s"):format(helper.ENV_I, helper.quote(xdg), helper.rootless_nslua())
+    local name = helper.unique("jsonrl")
+    local script = ([[
+D=%s
+(%s run --name %s -- /bin/sleep 30 >/dev/null 2>&1 & echo $! > $D/pid; wait) &
+i=0
+until %s ps --json 2>/dev/null | grep -q '"name":"%s".*"init_pid"\|"init_pid".*"name":"%s"' || [ $i -ge 300 ]; do
+  sleep 0.02; i=$((i+1))
+done
+%s ps --json > $D/ps.json; echo "PS rc=$?"
+echo "OWNER $(cat $D/pid)"
+kill -KILL $(cat $D/pid)
+sleep 0.2
+%s gc --json > $D/gc.json; echo "GC rc=$?"
+]]):format(helper.quote(dir), R, name, R, name, name, R, R)
+    local ok, out = helper.sh(script)
+    local ps_text, gc_text = helper.read(dir .. "/ps.json") or "", helper.read(dir .. "/gc.json") or ""
+    helper.rmtree(dir)
     assert(ok, out)
-    valid("ps", out)
+    assert.matches("PS rc=0", out, 1, true)
+    local ps = valid("ps", ps_text)
+    assert.equal(1, #ps, ps_text)
+    local row = ps[1]
+    assert.equal(name, row.name)
+    assert.equal("running", row.state)
+    -- (dash execs the last command of the background list: env, setpriv
+    -- and lua5.4 keep the pid)
+    assert.equal(tonumber(out:match("OWNER (%d+)")), row.owner_pid, out)
+    local gc = valid("gc", gc_text)
+    assert.equal(1, #gc.removed, gc_text)
+    assert.same({ "record", row.id, name }, { gc.removed[1].kind, gc.removed[1].id, gc.removed[1].name })
+    helper.assert_released(t)
   end)
 end)
