@@ -11,11 +11,12 @@
 -- "integer" is a number with no fraction), enum, const, properties,
 -- required, additionalProperties (boolean or schema), items (one schema
 -- for every element), minItems, minimum, maximum, minLength, anyOf, oneOf,
--- and pattern, which is a LUA pattern here (not an ECMA regex: the schema
--- files use only patterns that mean the same in both, anchored with ^ $
--- and built of %d %l %w classes written as [0-9] [a-z] ... where they
--- differ).  Any other keyword is an error: a schema cannot lean on a
--- check this validator does not make.
+-- and pattern.  Restriction: pattern is matched as a LUA pattern
+-- (string.find), not an ECMA regex, so the schema files use only patterns
+-- that mean the same in both: ^ $, bracket sets such as [a-z0-9] and [.],
+-- and + * ? after one character or set (no \d, no {n}, no alternation).
+-- Any other keyword is an error: a schema cannot lean on a check this
+-- validator does not make.
 local M = {}
 
 M.OBJECT = { __name = "json.object" }

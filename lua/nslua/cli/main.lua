@@ -195,6 +195,11 @@ local function dispatch(argv)
     print(HELP)
     return first == nil and M.EXIT_FAIL or 0
   end
+  if first == "--version" and (argv.n or #argv) == 1 then
+    print("nslua " .. require("nslua.core")._VERSION)
+    return 0
+  end
+  -- --version --verbose, and the rest: nslua.cli.version
   if first == "--version" then
     return require("nslua.cli.version").main(
       { n = (argv.n or #argv) - 1, table.unpack(argv, 2, argv.n or #argv) }, "--version")
