@@ -33,8 +33,10 @@ WERROR  ?= -Werror
 WARN    := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wundef -Wwrite-strings \
            -Wno-unused-parameter
+# libmnl has no version API: `nslua --version --verbose` shows this one
+DEP_VERSIONS ?= -DNSLUA_LIBMNL_VERSION='"$(shell $(PKG_CONFIG) --modversion libmnl 2>/dev/null)"'
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
-              $(WARN) $(LUA_CFLAGS) $(DEP_CFLAGS) $(CFLAGS)
+              $(WARN) $(LUA_CFLAGS) $(DEP_CFLAGS) $(DEP_VERSIONS) $(CFLAGS)
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib/lua/5.4

@@ -1,14 +1,23 @@
 rockspec_format = "3.0"
 package = "nslua"
 version = "scm-1"
-source = { url = "git+https://example.invalid/nslua.git" }
+source = {
+  -- the project's canonical repository
+  url = "git+https://github.com/nslua/nslua.git",
+  branch = "main",
+}
 description = {
   summary = "Linux namespaces, mounts, veth, capabilities and seccomp for Lua 5.4",
   detailed = "A Lua-scriptable Linux isolation toolkit: nslua.core binds the kernel's isolation primitives; nslua composes them into containers.",
   license = "MIT",
+  homepage = "https://github.com/nslua/nslua",
 }
 supported_platforms = { "linux" }
-dependencies = { "lua >= 5.4, < 5.5" }
+dependencies = {
+  "lua >= 5.4, < 5.5",
+  "argparse",   -- the CLI's option parser
+  "lua-cjson",  -- JSON output (docs/json.md) and seccomp JSON profiles
+}
 external_dependencies = {
   LIBMNL = { header = "libmnl/libmnl.h", library = "mnl" },
   LIBSECCOMP = { header = "seccomp.h", library = "seccomp" },
@@ -33,4 +42,7 @@ build = {
   },
 }
 test_dependencies = { "busted" }
-test = { type = "busted" }
+-- busted with the checkout's .busted (lua5.4, spec/); `luarocks test --
+-- SPEC...` runs some.  (The "busted" test type needs busted installed as a
+-- rock in the tree; "command" also takes a busted the system provides.)
+test = { type = "command", command = "busted" }

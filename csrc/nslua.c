@@ -1,8 +1,19 @@
 /* nslua.c - luaopen_nslua_core: one table per subsystem, nothing else. */
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <seccomp.h>
+#include <sys/capability.h>
 
 #include "nslua.h"
+
+/* libmnl has no version API and no version macro: the Makefile passes
+** what pkg-config says at build time (empty or absent: unknown). */
+#ifndef NSLUA_LIBMNL_VERSION
+#define NSLUA_LIBMNL_VERSION ""
+#endif
+
+#define NSLUA_STR_(x) #x
+#define NSLUA_STR(x) NSLUA_STR_(x)
 
 #define NSLUA_EXPORT __attribute__((visibility("default")))
 
@@ -61,5 +72,16 @@ NSLUA_EXPORT int luaopen_nslua_core (lua_State *L) {
   lua_setfield(L, -2, "errno");
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "_VERSION");
+  /* core._BUILD: the library versions nslua was compiled against
+  ** (seccomp.version() is libseccomp's at run time) */
+  lua_createtable(L, 0, 3);
+  lua_pushliteral(L, NSLUA_STR(LIBCAP_MAJOR) "." NSLUA_STR(LIBCAP_MINOR));
+  lua_setfield(L, -2, "libcap");
+  lua_pushliteral(L, NSLUA_LIBMNL_VERSION);
+  lua_setfield(L, -2, "libmnl");
+  lua_pushliteral(L, NSLUA_STR(SCMP_VER_MAJOR) "." NSLUA_STR(SCMP_VER_MINOR) "."
+                  NSLUA_STR(SCMP_VER_MICRO));
+  lua_setfield(L, -2, "libseccomp");
+  lua_setfield(L, -2, "_BUILD");
   return 1;
 }

@@ -37,7 +37,7 @@ local function accepted()
       for _, n in ipairs(o._aliases) do add("### nslua " .. m, n, "### nslua run") end
     end
   end
-  for _, m in ipairs { "bwrap", "seccomp", "ps", "doctor", "gc" } do
+  for _, m in ipairs { "bwrap", "seccomp", "ps", "doctor", "gc", "version" } do
     for _, o in ipairs(require("nslua.cli." .. m).OPTIONS) do add("### nslua " .. m, o[1]) end
   end
   for _, o in ipairs(require("nslua.cli.isolate").OPTIONS) do
@@ -111,7 +111,7 @@ describe("docs/cli.md", function()
     end
     assert.same({}, missing)
     -- an option under another heading does not count
-    assert.is_false(names(labels(section(text, "### nslua gc")), "--json"))
+    assert.is_false(names(labels(section(text, "### nslua gc")), "--bind"))
     assert.is_false(names(labels(section(text, "### nslua ps")), "nslua"))
     assert.equal("", section(text, "### nslua no-such"))
   end)

@@ -89,6 +89,7 @@ function M.subcommands()
   local isolate = require "nslua.cli.isolate"
   local seccomp = require "nslua.cli.seccomp"
   local ps, gc, doctor = require "nslua.cli.ps", require "nslua.cli.gc", require "nslua.cli.doctor"
+  local version = require "nslua.cli.version"
   return {
     { name = "run", usage = { "nslua run [OPTIONS] [--] CMD [ARGS...]" },
       summary = "Run CMD in the default sandbox.", description = runp._description, options = run_opts },
@@ -106,6 +107,8 @@ function M.subcommands()
       options = table_options(ps.OPTIONS) },
     { name = "gc", usage = { gc.USAGE }, summary = "Remove what dead nslua processes left behind.",
       description = gc.DESCRIPTION, options = table_options(gc.OPTIONS) },
+    { name = "version", usage = { version.USAGE }, summary = "Print the version (--verbose: libraries, kernel).",
+      description = version.DESCRIPTION, options = table_options(version.OPTIONS) },
     { name = "doctor", usage = { doctor.USAGE }, summary = "Check this host.",
       description = doctor.DESCRIPTION .. "\n" .. doctor.EXIT_STATUS, options = table_options(doctor.OPTIONS) },
     { name = "seccomp", usage = { seccomp.USAGE },

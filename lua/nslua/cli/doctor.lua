@@ -943,6 +943,25 @@ local function find_in_path(name)
   end
 end
 
+--- The kernel's release and features `nslua --version --verbose` shows,
+-- by the probes run_checks uses: the rows kernel, ns.user, mount.idmap,
+-- landlock.abi and cgroup.layout.
+-- @treturn table list of rows {check, verdict, detail, hint [, data]}
+function M.feature_checks()
+  local root = is_root()
+  local rows = { M.check_kernel(trim(read_file("/proc/sys/kernel/osrelease")) or "?") }
+  for _, r in ipairs(M.probe_namespaces(root)) do
+    if r.check == "ns.user" then rows[#rows + 1] = r end
+  end
+  for _, r in ipairs(M.check_mount_probes(M.probe_mounts(root), root)) do
+    if r.check == "mount.idmap" then rows[#rows + 1] = r end
+  end
+  rows[#rows + 1] = M.check_landlock(core.landlock.abi())
+  local layout, lerr = require("nslua.cgroup").detect()
+  rows[#rows + 1] = layout and M.check_cgroup_layout(layout) or check("cgroup.layout", "fail", tostring(lerr))
+  return rows
+end
+
 --- Run every check on this host.
 -- @treturn table list of rows {check, verdict, detail, hint [, data]}
 function M.run_checks()

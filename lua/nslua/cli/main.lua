@@ -18,7 +18,7 @@ M.EXIT_FAIL = report.EXIT_FAIL
 -- nslua.cli.<name> with main(args).  No recipe may share one of these names.
 M.SUBCOMMANDS = { run = true, exec = true, explain = true, ps = true, gc = true,
                   doctor = true, help = true, bwrap = true, isolate = true, oci = true,
-                  seccomp = true, learn = true }
+                  seccomp = true, learn = true, version = true }
 
 --- Write "nslua: <message>" to stderr.
 function M.eprintf(fmt, ...)
@@ -175,11 +175,12 @@ Usage: nslua FILE.lua [ARGS...]       run a recipe file
        nslua oci [GLOBAL] COMMAND ... an OCI runtime, runc's command line (also as `nslua-oci`)
        nslua exec TARGET -- CMD       run CMD inside a running container
        nslua ps [--json]              list containers
-       nslua gc                       remove what dead nslua processes left behind
+       nslua gc [--json]              remove what dead nslua processes left behind
        nslua doctor [--json]          check this host
        nslua seccomp convert FILE.json [--caps LIST]
                                       a Docker/OCI seccomp profile as nslua's Lua table
-       nslua help | --help | --version
+       nslua --version [--verbose]    the version; --verbose: libraries, kernel features
+       nslua help | --help
 
 `nslua run --help` lists the sandbox options.
 Exit codes: the command's own; 128+N for signal N; 125 nslua failed;
@@ -194,9 +195,14 @@ local function dispatch(argv)
     print(HELP)
     return first == nil and M.EXIT_FAIL or 0
   end
-  if first == "--version" then
+  if first == "--version" and (argv.n or #argv) == 1 then
     print("nslua " .. require("nslua.core")._VERSION)
     return 0
+  end
+  -- --version --verbose, and the rest: nslua.cli.version
+  if first == "--version" then
+    return require("nslua.cli.version").main(
+      { n = (argv.n or #argv) - 1, table.unpack(argv, 2, argv.n or #argv) }, "--version")
   end
   local rest = { n = (argv.n or #argv) - 1, table.unpack(argv, 2, argv.n or #argv) }
   if M.is_recipe_path(first) then return run_recipe(first, rest) end
