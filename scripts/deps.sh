@@ -17,9 +17,11 @@ set -eu
 # command line under both); nslua never runs it.  passt gives `net = "pasta"`
 # (--net pasta) its /usr/bin/pasta, which nslua starts for rootless
 # networking (spec/pasta_spec.lua); without it only that option is missing.
+# lua-luv and lua-cqueues: the event loops examples/ and spec/evloop_spec.lua
+# drive containers from (fileno/step, docs/api.md); nslua needs neither.
 pkgs="lua5.4 liblua5.4-dev pkg-config libcap-dev libmnl-dev libseccomp-dev
 libnftables-dev nftables lua-argparse lua-cjson lua-busted luarocks busybox-static python3 g++ uidmap
-iproute2 util-linux cppcheck lua-check bubblewrap passt"
+iproute2 util-linux cppcheck lua-check bubblewrap passt lua-luv lua-cqueues"
 bench="crun hyperfine strace linux-perf valgrind"
 # --oci: spec/oci/ runs podman and containerd (ctr) against nslua-oci, and
 # the bench's OCI scenario compares it with runc and crun.  podman needs
