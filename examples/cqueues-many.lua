@@ -41,16 +41,17 @@ cq:wrap(function()
   end
 end)
 for i, c in ipairs(cs) do
-  local watch = readable(c:fileno())
+  local fd = c:fileno()
+  local watch = readable(fd)
   cq:wrap(function()
-    local rep = c:step()          -- the first round: the fd may be ready already
-    while not rep do
+    local rep
+    repeat
       cqueues.poll(watch)
       rep = c:step()
-    end
+    until rep
     -- the container has ended (its fd stays open, never readable again,
     -- until close): make every controller forget the fd, then close
-    cqueues.cancel(watch:pollfd())
+    cqueues.cancel(fd)
     c:close()
     reports[i], left = rep, left - 1
   end)

@@ -625,7 +625,7 @@ end
 -- deadline).  Watch it for input and call step() when it is.  Once step()
 -- has returned the report it stays open, and never readable, until close()
 -- (so a loop can stop watching it first).
--- @treturn integer the fd (an epoll instance; closed with the container)
+-- @treturn integer the fd (an epoll instance; close() closes it)
 function Container:fileno()
   if not self._pid then error("fileno: the container was not started", 2) end
   if self.spec.tty then error("fileno: a container with a tty is waited for with wait()", 2) end
