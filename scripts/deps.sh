@@ -21,9 +21,11 @@ set -eu
 # `make install` runs; spec/cli/doc_spec.lua renders them); nslua never
 # runs it.  zsh and fish only run spec/cli/completion_spec.lua's checks of
 # the completions for them (without them those cases are pending).
+# lua-luv and lua-cqueues: the event loops examples/ and spec/evloop_spec.lua
+# drive containers from (fileno/step, docs/api.md); nslua needs neither.
 pkgs="lua5.4 liblua5.4-dev pkg-config libcap-dev libmnl-dev libseccomp-dev
 libnftables-dev nftables lua-argparse lua-cjson lua-busted luarocks busybox-static python3 g++ uidmap
-iproute2 util-linux cppcheck lua-check bubblewrap passt scdoc zsh fish"
+iproute2 util-linux cppcheck lua-check bubblewrap passt scdoc zsh fish lua-luv lua-cqueues"
 bench="crun hyperfine strace linux-perf valgrind"
 # --oci: spec/oci/ runs podman and containerd (ctr) against nslua-oci, and
 # the bench's OCI scenario compares it with runc and crun.  podman needs

@@ -597,7 +597,7 @@ function Container:_wait_end(w)
     w.sfd:close()
     proc.sigprocmask("setmask", w.old)
   end
-  self:_loop_close()
+  self:_loop_done()
   local rep = report_mod.build {
     status = st, reason = w.reason, wall_s = proc.now() - (self.cmd_t0 or self.t0),
     start_s = self.cmd_t0 and self.cmd_t0 - self.t0,
@@ -629,8 +629,10 @@ end
 
 --- For an event loop: a descriptor that is readable whenever step() has
 -- work (the container's status, a seccomp handler's call, a limit's
--- deadline).  Watch it for input and call step() when it is.
--- @treturn integer the fd (an epoll instance; closed with the container)
+-- deadline).  Watch it for input and call step() when it is.  Once step()
+-- has returned the report it stays open, and never readable, until close()
+-- (so a loop can stop watching it first).
+-- @treturn integer the fd (an epoll instance; close() closes it)
 function Container:fileno()
   if not self._pid then error("fileno: the container was not started", 2) end
   if self.spec.tty then error("fileno: a container with a tty is waited for with wait()", 2) end
@@ -675,10 +677,21 @@ function Container:_loop_sync(w)
   proc.timerfd_set(self._tfd, t < 0 and 0 or math.max(t, 1) / 1000)
 end
 
+-- The container has ended: empty the set (the timer and every fd leave
+-- it), so the fd the caller still watches is never readable again.
+function Container:_loop_done()
+  if not self._ep then return end
+  for n in pairs(self._ep_set) do proc.epoll_ctl(self._ep, "del", n) end
+  self._ep_set = {}
+  self._tfd:close()
+end
+
 function Container:_loop_close()
   if self._ep then
-    self._ep:close()
-    self._tfd:close()
+    -- (the timer may be closed already: _loop_done; both boxes may have
+    -- been collected first, from __gc)
+    if not self._ep:closed() then self._ep:close() end
+    if not self._tfd:closed() then self._tfd:close() end
     self._ep, self._tfd, self._ep_set = nil, nil, nil
   end
 end
@@ -813,12 +826,14 @@ function Container:close()
     self:wait()
   end
   self:_unwind()
+  self:_loop_close()
   running[self] = nil
 end
 Container.__close = Container.close
 Container.__gc = function(self)
   -- only containers that have ended reach here (running ones are held)
   self:_unwind()
+  self:_loop_close()
 end
 
 --- Remove what owners that are gone left (resources.sweep).
