@@ -819,6 +819,11 @@ local function rlimits(spec)
   local l = spec.limits
   if l.time and r.cpu == nil then
     r.cpu = math.ceil(l.time + (l.extra_time or 0)) + 1
+    -- cpu_scope "command": nslua polls the command's own time, while a
+    -- child of it counts its own against RLIMIT_CPU; with a wall limit the
+    -- wall clock ends such a child (isolate's way), the backstop only
+    -- beyond it (a child that spins all along reaches both at once)
+    if l.cpu_scope == "command" and l.wall then r.cpu = math.max(r.cpu, math.ceil(l.wall) + 1) end
   end
   if l.output and r.fsize == nil then r.fsize = l.output end
   return r
