@@ -277,14 +277,14 @@ describe("nslua.launch", function()
       plan = launch.plan(spec_of { limits = { time = 1, cpu_scope = "command" } }, res_of {})
       assert.same({ cpu = 1, cpu_scope = "command" }, plan.wait)
       assert.same(2, plan.exec.rlimits.cpu)   -- the RLIMIT_CPU backstop stays
+      assert.matches("limit: cpu = 1 s (the command and the children it waited for; /proc/<pid>/stat)",
+        table.concat(launch.explain(plan), "\n"), 1, true)
       -- with a wall limit, beyond it: a child the scope does not poll ends
       -- on the wall clock, not on its own RLIMIT_CPU (isolate without --cg)
       plan = launch.plan(spec_of { limits = { time = 0.5, wall = 2, cpu_scope = "command" } }, res_of {})
       assert.same(3, plan.exec.rlimits.cpu)
       plan = launch.plan(spec_of { limits = { time = 0.5, wall = 2 } }, res_of {})
       assert.same(2, plan.exec.rlimits.cpu)
-      assert.matches("limit: cpu = 1 s (the command and the children it waited for; /proc/<pid>/stat)",
-        table.concat(launch.explain(plan), "\n"), 1, true)
       -- without a time limit the scope measures nothing
       assert.same({}, launch.plan(spec_of { limits = { cpu_scope = "command" } }, res_of {}).wait)
     end)
