@@ -219,8 +219,8 @@ describe("docs", function()
         local released, err = pcall(helper.assert_released, t)
         os.execute("rm -rf --one-file-system " .. q(dir))
         assert(released, err)
-        assert(ok, ("%s:%d exited %s (124: over %d s):\n%s\n--- output:\n%s")
-          :format(b.path, b.line, tostring(rc), TIMEOUT, b.body, out))
+        local how = rc == 124 and ("timed out after %d s"):format(TIMEOUT) or ("exited " .. tostring(rc))
+        assert(ok, ("%s:%d %s:\n%s\n--- output:\n%s"):format(b.path, b.line, how, b.body, out))
       end)
     end
   end
