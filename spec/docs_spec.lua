@@ -138,6 +138,18 @@ describe("docs", function()
     assert.same({}, bad)
   end)
 
+  it("README's Documentation list links every docs/ page", function()
+    local list = read(ROOT .. "/README.md"):match("\n## Documentation\n(.-)\n## ") or
+      read(ROOT .. "/README.md"):match("\n## Documentation\n(.*)$") or ""
+    local missing = {}
+    for _, path in ipairs(pages()) do
+      if path ~= "README.md" and not list:find("](" .. path .. ")", 1, true) then
+        missing[#missing + 1] = path
+      end
+    end
+    assert.same({}, missing)
+  end)
+
   -- The sh blocks, each with the norun reason when the line before it has one.
   local blocks = {}
   for _, path in ipairs(pages()) do
