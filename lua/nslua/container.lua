@@ -348,7 +348,7 @@ function Container:_clone_and_release(splan, flags, rt)
 end
 
 -- What `nslua exec` and `nslua ps` need to know about a running container
--- (see README "State"): lists are tab-separated, env is K=V entries.
+-- (see docs/spec.md "State"): lists are tab-separated, env is K=V entries.
 function M.state_record(self, pid)
   local spec, plan, res = self.spec, self.plan, self.res
   local env, rl = {}, {}
@@ -615,7 +615,7 @@ function Container:_wait_end(w)
   return rep
 end
 
---- Wait for the container to end and return its report (see README).
+--- Wait for the container to end and return its report (see docs/spec.md "Reports").
 -- Forwards SIGINT, SIGTERM and SIGHUP to it meanwhile (and proxies a tty).
 function Container:wait()
   if not self._pid then error("wait: the container was not started", 2) end

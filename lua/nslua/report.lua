@@ -1,5 +1,5 @@
 --- nslua.report: the report of a run and the CLI's exit code for it.
--- Fields (README "Reports"): status, exit_code, signal, cpu_s, wall_s, start_s,
+-- Fields (docs/spec.md "Reports"): status, exit_code, signal, cpu_s, wall_s, start_s,
 -- max_rss_kb, memory_peak_kb, oom_kills, error = {step, message, errno},
 -- landlock = {abi, enforced, not_enforced} (nslua.landlock.report).
 local core = require "nslua.core"

@@ -57,7 +57,7 @@ local FIELDS = set {
   "net", "limits", "caps", "seccomp", "env", "keep_env", "stdio", "tty",
   "hooks", "base", "set_pwd", "argv0", "session", "init", "die_with_parent",
   "lock_files", "sync", "userns", "pidns_fd", "seccomp_bpf", "exec_error", "detach",
-  -- the process fields of OCI front ends (README "The spec")
+  -- the process fields of OCI front ends (docs/spec.md "The spec")
   "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl", "masks",
   "rootfs_propagation", "personality", "join", "cgroup", "host_mnt",
   "landlock",
@@ -867,7 +867,7 @@ function Checker:veth(v)
     end
   end
   -- isolate_host: the host's input hook drops what arrives on the host end
-  -- (net.lua, README "Networking")
+  -- (net.lua, docs/networking.md "The plans")
   if v.isolate_host ~= nil then
     if type(v.isolate_host) ~= "boolean" then
       self:add("net.veth.isolate_host", "must be a boolean")
@@ -1317,7 +1317,7 @@ function Checker:cwd(spec)
   return out
 end
 
--- The process side of a sandbox (README "The spec"): argv0, session, init,
+-- The process side of a sandbox (docs/spec.md "The spec"): argv0, session, init,
 -- die_with_parent, lock_files, sync.  Absent fields stay absent.
 -- cgroup = { path = P, controllers = { NAME, ... } }: where the sandbox's
 -- cgroup goes (absolute: from each hierarchy's mount point; relative:

@@ -138,7 +138,7 @@ ip -o link show %s >/dev/null 2>&1 || echo "bridge after the last container: gon
     assert.equal("lo ", links_left(out))
   end)
 
-  -- README "Networking": what a veth sandbox reaches on the host unless
+  -- docs/networking.md "The plans": what a veth sandbox reaches on the host unless
   -- --veth-no-host drops it in the host's input hook.
   it("veth: an unprivileged payload reaches the host's own addresses and its UDP sockets #priv", function()
     if not helper.is_root() then return pending("needs root") end

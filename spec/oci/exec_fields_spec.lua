@@ -1,5 +1,5 @@
 -- spec/oci/exec_fields_spec.lua - the spec fields the OCI front end needs
--- from the executor (README "The spec"): rlimits, umask, no_new_privs,
+-- from the executor (docs/spec.md "The spec"): rlimits, umask, no_new_privs,
 -- oom_score_adj, ...  Validation in the busted process; every run is a
 -- real container in a fresh lua5.4, and each test checks that it left
 -- nothing behind (helper.track / assert_released).

@@ -570,7 +570,7 @@ function M.options_to_spec(o)
     s.net = { pasta = true, publish = o.publish }
   end
   if o.veth_no_host then
-    -- the table inet nslua-<id> on the host (net.lua, README "Networking")
+    -- the table inet nslua-<id> on the host (net.lua, docs/networking.md "The plans")
     if type(s.net) ~= "table" or not s.net.veth then usage_error("--veth-no-host needs --net veth") end
     s.net.veth.isolate_host = true
   end

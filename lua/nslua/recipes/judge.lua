@@ -37,7 +37,7 @@ local M = {}
 
 local EXIT_OK, EXIT_VERDICT, EXIT_FAIL <const> = 0, 1, report.EXIT_FAIL
 
---- Defaults (README "The judge recipe"): a submission is
+--- Defaults (docs/judge.md): a submission is
 -- bounded in memory, output and processes even when the caller names no
 -- limit (DESIGN "Trust rules"); an explicit option replaces each.
 M.DEFAULTS = {

@@ -1,5 +1,5 @@
 # Inside an `nslua run --net veth` container, as an unprivileged payload:
-# try to reach the host (spec/cli/net_spec.lua, README "Networking").  TCP
+# try to reach the host (spec/cli/net_spec.lua, docs/networking.md "The plans").  TCP
 # to each gateway (the host end's addresses) and to another host address
 # given as argv[2], and once more to the v4 gateway on a socket bound to
 # eth0 (SO_BINDTODEVICE); UDP to the v4 gateway, to the host's all-hosts
