@@ -5,8 +5,7 @@ local helper = require "helper"
 local q = helper.quote
 
 local function make(args)
-  return helper.sh(("cd %s && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s NODEPS=1 %s")
-    :format(q(helper.root), args))
+  return helper.sh(helper.MAKE .. " " .. args)
 end
 
 local function have(cmd) return (helper.sh("command -v " .. cmd)) end

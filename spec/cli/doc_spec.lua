@@ -16,8 +16,7 @@ end
 
 -- `make TARGET` in the checkout, without the caller's make flags
 local function make(target)
-  return helper.sh(("cd %s && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s NODEPS=1 %s")
-    :format(q(helper.root), target))
+  return helper.sh(helper.MAKE .. " " .. target)
 end
 
 -- Does 'text' name option 'name' (not as part of a longer one)?
@@ -141,7 +140,7 @@ describe("docs/cli.md", function()
       assert.is_true(r[o[1]:sub(3)])
     end
     assert.is_nil(d.parse_args({ "--no-such" }))
-    local ok, out = helper.sh(("cd %s && scripts/nslua ps --help"):format(q(helper.root)))
+    local ok, out = helper.sh(helper.nslua .. " ps --help")
     assert.is_true(ok, out)
     for _, o in ipairs(require("nslua.cli.ps").OPTIONS) do assert.truthy(names(out, o[1]), o[1]) end
   end)

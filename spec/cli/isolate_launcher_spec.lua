@@ -132,8 +132,7 @@ end
 -- make flags (a `make check CFLAGS=-fsanitize=...` would make a setuid
 -- binary load ASan) and without the sanitizer preload
 local function make_cmd(args)
-  return ("cd %s && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s NODEPS=1 CFLAGS='-O2 -g' LDFLAGS= %s")
-    :format(q(helper.root), args)
+  return helper.MAKE .. " CFLAGS='-O2 -g' LDFLAGS= " .. args
 end
 
 describe("nslua-isolate (the setuid launcher)", function()

@@ -87,17 +87,17 @@ describe("make install", function()
     local dir = helper.tmpdir("0755")
     finally(function() helper.rmtree(dir) end)
     local dest, prefix = dir .. "/dest", "/opt/nslua-spec"
-    local ok, out = helper.sh(("cd %s && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s NODEPS=1 "
-      .. "CFLAGS='-O2 -g' LDFLAGS= install DESTDIR=%s PREFIX=%s ISOLATE_OUT=%s")
-      :format(q(helper.root), q(dest), prefix, q(dir .. "/nslua-isolate")))
+    local ok, out = helper.sh(("%s CFLAGS='-O2 -g' LDFLAGS= install DESTDIR=%s PREFIX=%s ISOLATE_OUT=%s")
+      :format(helper.MAKE, q(dest), prefix, q(dir .. "/nslua-isolate")))
     assert(ok, out)
     local bin = dest .. prefix .. "/bin/nslua"
     assert.equal("#!/usr/bin/lua5.4", helper.read(bin):match("^[^\n]*"))
     -- the checkout's own launcher keeps its env line
     assert.equal("#!/usr/bin/env lua5.4", helper.read(helper.root .. "/scripts/nslua"):match("^[^\n]*"))
     local share, lib = dest .. prefix .. "/share/lua/5.4", dest .. prefix .. "/lib/lua/5.4"
-    ok, out = helper.sh(("cd / && LUA_PATH_5_4=%s LUA_CPATH_5_4=%s %s --version"):format(
-      q(share .. "/?.lua;" .. share .. "/?/init.lua;;"), q(lib .. "/?.so;;"), q(bin)))
+    -- (env: under `make sanitize` helper.san_env's assignments come first)
+    ok, out = helper.sh(("cd / && %senv LUA_PATH_5_4=%s LUA_CPATH_5_4=%s %s --version"):format(
+      helper.san_env, q(share .. "/?.lua;" .. share .. "/?/init.lua;;"), q(lib .. "/?.so;;"), q(bin)))
     assert(ok, out)
     assert.equal("nslua " .. require("nslua.core")._VERSION .. "\n", out)
   end)
