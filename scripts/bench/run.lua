@@ -13,7 +13,7 @@
 local USAGE = [[
 usage: run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...] [--api-pairs N]
                [--loop N] [--no-api] [--iso-pause MS] [--iso-box ID]
-               [--oci-pause MS] [--markdown] [--json FILE]
+               [--oci-pause MS] [--markdown] [--json FILE] | --render FILE
   --pairs N       A B pairs per command cell, cycles per ISO tool (default 20)
   --warmup N      unmeasured runs (ISO: cycles) of each side first (default 3)
   --scenarios L   comma list of S1..S5, ISO, OCI, NOTIFY, S2v (default all)
@@ -24,6 +24,9 @@ usage: run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...] [--api-pairs N]
   --oci-pause MS  OCI: pause before each run (default 100)
   --markdown      print the tables as Markdown
   --json FILE     where the JSON goes (default build/bench/latest.json)
+  --render FILE   print FILE's results (a run's JSON) as Markdown, with the
+                  targets of issue 18 and whether each is met; runs nothing
+                  (`make bench-doc` writes docs/bench.md with it)
 Environment: ISOLATE=/path/to/isolate adds real isolate to ISO;
 NSLUA_OCI_RUNTIME=/path/to/runtime replaces scripts/nslua-oci in OCI.
 ]]
@@ -62,8 +65,12 @@ end
 local TOP = select(2, sh("cd " .. q(dirname(arg[0]) .. "/../..") .. " && pwd")):match("^(.-)%s*$")
 local OUT = TOP .. "/build/bench"
 package.cpath = OUT .. "/?.so;" .. package.cpath
+-- --render FILE needs none of the bench's own code (spec/bench_spec.lua
+-- renders docs/bench.json in `make check`)
+local RENDER = false
+for _, a in ipairs(arg) do if a == "--render" then RENDER = true end end
 local bench_ok, bench = pcall(require, "bench")
-if not bench_ok then
+if not bench_ok and not RENDER then
   io.stderr:write("run.lua: ", tostring(bench), "\n(run `make -C scripts/bench` first)\n")
   os.exit(1)
 end
@@ -102,6 +109,8 @@ local function parse_args(args)
     elseif a == "--iso-box" then o.iso_box = num(a)
     elseif a == "--oci-pause" then o.oci_pause = num(a)
     elseif a == "--markdown" then o.markdown = true
+    elseif a == "--render" then i = i + 1; o.render = args[i]
+      if not o.render then error("--render needs a JSON file", 0) end
     elseif a == "--json" then i = i + 1; o.json = args[i]
     elseif a == "--scenarios" then
       i = i + 1
@@ -1093,12 +1102,78 @@ local function appeared(ctx, before)
   return found
 end
 
+-- The targets of issue 18 that these results measure: { what, target,
+-- measured, met } (met nil: not measured by this run).
+local function targets(results)
+  local function cli(s, tool)
+    for _, r in ipairs(results.cli or {}) do
+      if r.scenario == s and r.tool == tool and not r.missing then return r end
+    end
+  end
+  local function api(s, tool)
+    for _, r in ipairs(results.api or {}) do
+      if r.scenario == s and r.tool == tool and not r.missing then return r end
+    end
+  end
+  local out = {}
+  local function add(what, target, measured, met)
+    out[#out + 1] = { what, target, measured or "not measured", met }
+  end
+  for _, s in ipairs { "S1", "S2", "S5" } do
+    local n, b = cli(s, "nslua run"), cli(s, "bwrap")
+    local r = n and b and n.ms.median / b.ms.median
+    add(("CLI %s: `nslua run` wall time over bwrap's, same sandbox"):format(s), "<= 1.10",
+      r and ("%.2f (%.2f / %.2f ms)"):format(r, n.ms.median, b.ms.median), r and r <= 1.10)
+  end
+  local n = cli("S1", "nslua run")
+  add("CLI peak RSS of `nslua run` (S1)", "< 4096 KiB", n and n.rss_kb and ("%d KiB"):format(n.rss_kb // 1),
+    n and n.rss_kb and n.rss_kb < 4096)
+  local a = api("S5", "nslua API")
+  add("API S5: runs/s over the limit loop's (nslua's process structure)", ">= 0.85",
+    a and ("%.2f"):format(a.ratio.median), a and a.ratio.median >= 0.85)
+  local p = api("S5", "nslua pool")
+  add("Pool S5: runs/s over the limit loop's", ">= 1.00 (stretch 1.50)",
+    p and ("%.2f"):format(p.ratio.median), p and p.ratio.median >= 1.0)
+  return out
+end
+
+-- --render FILE: the Markdown of a run's JSON (its parameters from it).
+local function render(path)
+  local text = readfile(path)
+  if not text then
+    io.stderr:write("run.lua: --render: cannot read ", path, "\n")
+    return 2
+  end
+  local results = require("cjson").decode(text)
+  local p = results.params or {}
+  local opts = { markdown = true, pairs = p.pairs or 0, warmup = p.warmup or 0, api_pairs = p.api_pairs or 0,
+                 loop = p.loop or 0, scenarios = p.scenarios or {}, iso_pause = p.iso_pause_ms or 0,
+                 oci_pause = p.oci_pause_ms or 0 }
+  for _, k in ipairs { "cli", "api", "iso", "oci", "leftovers", "appeared" } do
+    if type(results[k]) ~= "table" or next(results[k]) == nil then results[k] = {} end
+  end
+  print("### Targets (issue 18)")
+  print("")
+  print("| target | wanted | measured | status |")
+  print("|---|---|---|---|")
+  for _, t in ipairs(targets(results)) do
+    local status = t[4] == nil and "not measured" or t[4] and "met" or "missed"
+    print(("| %s | %s | %s | %s |"):format(t[1], t[2], t[3], status))
+  end
+  print("")
+  print("### Results")
+  print("")
+  report(results, opts)
+  return 0
+end
+
 local function main(args)
   local ok, opts = pcall(parse_args, args)
   if not ok then
     io.stderr:write("run.lua: ", opts, "\n", USAGE)
     return 2
   end
+  if opts.render then return render(opts.render) end
   local f = io.open("/proc/self/status")
   local uid = f and f:read("a"):match("\nUid:%s*(%d+)")
   if f then f:close() end
