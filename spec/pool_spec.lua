@@ -296,6 +296,44 @@ except OSError as e:
     assert.same({}, pool.cg:procs())
   end)
 
+  it("keeps a little page cache between runs, reclaims more, counts each peak above it", function()
+    if not need_root() then return end
+    if not helper.exists("/sys/fs/cgroup/memory/cgroup.procs") then
+      return pending("no v1 memory controller (cgroup v2 reclaims with memory.reclaim every run)")
+    end
+    local cgroup = require "nslua.cgroup"
+    -- 64M: what the group keeps is min(REUSE_KEEP, 64M / 8) = 8 MiB
+    pool = assert(nslua.pool { limits = { memory = "64M" } })
+    local mem = pool.cg.by.memory.dir
+    local function usage() return tonumber(helper.read(mem .. "/memory.usage_in_bytes")) end
+    assert.equal(16 << 20, cgroup.REUSE_KEEP)
+    -- 2 MiB of output to a file on the host: its page cache is the group's
+    -- (each run its own output file: a truncation would free the cache)
+    local n = 0
+    local function run(script)
+      n = n + 1
+      return sh(script, { stdio = { stdout = ("%s/o%d"):format(dir, n) } })
+    end
+    local rep = run("head -c 2097152 /dev/zero")
+    assert.equal("exited", rep.status)
+    local after = usage()
+    assert.is_true(after >= 1 << 20, "usage " .. after)
+    -- the next run starts with it kept (no force_empty), and its peak is
+    -- counted above it: a run that does nothing peaks near nothing
+    rep = run("exit 0")
+    assert.equal("exited", rep.status)
+    assert.is_true(usage() >= 1 << 20, "reclaimed below the threshold: " .. usage())
+    assert.is_true(rep.memory_peak_kb < 1024, "peak " .. tostring(rep.memory_peak_kb))
+    -- 12 MiB is above the 8 MiB kept: reclaimed before the next run
+    rep = run("head -c 12582912 /dev/zero")
+    assert.equal("exited", rep.status)
+    assert.is_true(usage() > 8 << 20, "usage " .. usage())
+    rep = run("exit 0")
+    assert.equal("exited", rep.status)
+    assert.is_true(usage() < 8 << 20, "not reclaimed: " .. usage())
+    assert.is_true(rep.memory_peak_kb < 1024, "peak " .. tostring(rep.memory_peak_kb))
+  end)
+
   it("closes completely: cgroups, state record, namespaces", function()
     if not need_root() then return end
     local p = assert(nslua.pool { limits = { pids = 8 } })
