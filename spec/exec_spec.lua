@@ -301,6 +301,25 @@ describe("Container:exec", function()
     assert.matches("\nexited\nsignaled\n$", out)
   end)
 
+  it("refuses at once caps for a container that keeps none #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    local ok, out = api([[
+      local proc = require("nslua.core").proc
+      local c = nslua.container{ argv = { "/bin/sleep", "60" } }
+      assert(c:start())
+      print("id " .. c.id)
+      local t0 = proc.now()
+      local r, err, code = c:exec({ "/bin/true" }, { caps = { "cap_chown" } })
+      print(r, err, code, proc.now() - t0 < 1)
+      print(assert(c:exec({ "/bin/true" })).status)
+      assert(c:kill(9))
+      print(c:wait().status)
+    ]])
+    assert.is_true(ok, out)
+    assert.matches("^nil\texec: caps: container '[%w-]+' keeps no capabilities, so its command has no nested "
+      .. "user namespace for them %(start it with the capabilities%)\t22\ttrue\nexited\nsignaled\n$", out)
+  end)
+
   it("runs a command in the container and leaves the caller's namespaces alone", function()
     local ok, out = api([[
       local ns = require("nslua.core").ns

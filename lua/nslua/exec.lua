@@ -291,6 +291,12 @@ local function prepare(rec, argv, opts)
   end
   -- (an "explicit" container's caps are its own user namespace's: no nested one)
   local kept = #r.caps > 0 and r.user_mode ~= "host" and r.user_mode ~= "join" and r.user_mode ~= "explicit"
+  -- the nested user namespace is the container's (its command's): one
+  -- that keeps no capabilities has none for an exec's to belong to
+  if kept and opts.caps and #tabs(info.caps) == 0 then
+    return nil, ("exec: caps: container '%s' keeps no capabilities, so its command has no "
+      .. "nested user namespace for them (start it with the capabilities)"):format(name), errno.EINVAL
+  end
   if kept and not privileged then
     return nil, ("exec: container '%s' keeps capabilities in a nested user namespace, "
       .. "which a rootless exec cannot join (its parent, the container's, is only "
