@@ -36,6 +36,9 @@ build = {
   },
   install_variables = {
     NODEPS = "1",
+    -- the man pages and completions go under the rock's own prefix, never
+    -- the Makefile's default /usr/local
+    PREFIX = "$(PREFIX)",
     LIBDIR = "$(LIBDIR)",
     LUADIR = "$(LUADIR)",
     BINDIR = "$(BINDIR)",
