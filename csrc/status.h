@@ -26,7 +26,8 @@
 **       The command has been spawned as pid <n> (the pid in the init's pid
 **       namespace) at <t>, CLOCK_MONOTONIC seconds with nine decimals
 **       ("1234.000012345"; the parent's wall clock of the command starts
-**       there, after the cgroup join and the set-up).  Written by the set-up child before it becomes the init;
+**       there, after the cgroup join and the set-up).  Written by the
+**       set-up child before it becomes the init;
 **       without an init (plan.init = false), before it becomes the command
 **       itself: its own pid (1 in a pid namespace of its own).  The status
 **       pipe then ends at the command's execve, and no "exit" record comes:

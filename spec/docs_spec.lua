@@ -8,12 +8,7 @@ local q = helper.quote
 local ROOT = helper.root
 local TIMEOUT = 20
 
-local function read(path)
-  local f = assert(io.open(path, "r"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local function read(path) return assert(helper.read(path), path) end
 
 -- README.md and docs/*.md, as paths relative to the checkout
 local function pages()

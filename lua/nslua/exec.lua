@@ -275,18 +275,12 @@ local function prepare(rec, argv, opts)
   -- beside the set-id guard (a read-write mount writes as host root), the
   -- capabilities that would get round it are refused
   if r.setid_guard then
-    local named = {}
-    for _, c in ipairs(r.caps) do named[#named + 1] = c end
-    for _, list in pairs(opts.cap_sets or {}) do
-      for _, c in ipairs(list) do named[#named + 1] = c end
-    end
-    for _, c in ipairs(named) do
-      local n = tostring(c):lower():gsub("^cap_", "")
-      if n == "setfcap" or n == "fsetid" or n == "all" then
-        return nil, ("exec: caps: %s in container '%s', whose read-write idmapped mounts "
-          .. "write as host root (docs/roots.md)"):format(n == "all" and "all" or "CAP_" .. n:upper(), name),
-          errno.EPERM
-      end
+    local lists = { r.caps }
+    for _, list in pairs(opts.cap_sets or {}) do lists[#lists + 1] = list end
+    local c = require("nslua.seccomp").setid_guard_cap(table.unpack(lists))
+    if c then
+      return nil, ("exec: caps: %s in container '%s', whose read-write idmapped mounts "
+        .. "write as host root (docs/roots.md)"):format(c, name), errno.EPERM
     end
   end
   -- (an "explicit" container's caps are its own user namespace's: no nested one)

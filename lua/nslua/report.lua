@@ -1,6 +1,6 @@
 --- nslua.report: the report of a run and the CLI's exit code for it.
--- Fields (docs/spec.md "Reports"): status, exit_code, signal, cpu_s, wall_s, start_s,
--- max_rss_kb, memory_peak_kb, oom_kills, error = {step, message, errno},
+-- Fields (docs/spec.md "Reports"): status, exit_code, signal, cpu_s, wall_s,
+-- start_s, max_rss_kb, memory_peak_kb, oom_kills, error = {step, message, errno},
 -- landlock = {abi, enforced, not_enforced} (nslua.landlock.report).
 local core = require "nslua.core"
 local errno, signum = core.errno, core.proc.signum
@@ -55,7 +55,8 @@ M.strerror = strerror
 
 --- Build a report from what the parent gathered.
 -- a = {status = parsed status records, reason = "wall-limit"|"cpu-limit"|nil,
---      wall_s, start_s (nil when the command never started), cg = cgroup stats or nil, init = {how, code, ru}, limits,
+--      wall_s, start_s (nil when the command never started),
+--      cg = cgroup stats or nil, init = {how, code, ru}, limits,
 --      cmd_cpu_s = the command's cpu time last polled (cpu_scope "command"),
 --      landlock = plan.exec.landlock}
 function M.build(a)

@@ -399,12 +399,11 @@ local function open_trees(spec, res)
   -- that would set file capabilities or keep a set-id bit on a write
   -- are refused: true | nil, msg, errno
   local function writes_as_root(what)
-    for _, c in ipairs(spec.caps or {}) do
-      if c == "cap_setfcap" or c == "cap_fsetid" then
-        return nil, ("caps: %s with the read-write idmapped %s would let the payload leave "
-          .. "privileged files on the host (docs/roots.md; use --bind-as-slot or drop it)")
-          :format(c:upper(), what), errno.EPERM
-      end
+    local c = seccomp.setid_guard_cap(spec.caps or {})
+    if c then
+      return nil, ("caps: %s with the read-write idmapped %s would let the payload leave "
+        .. "privileged files on the host (docs/roots.md; use --bind-as-slot or drop it)")
+        :format(c, what), errno.EPERM
     end
     res.setid_guard = true
     return true

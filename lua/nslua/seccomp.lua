@@ -445,6 +445,22 @@ builders.setid_guard = function()
   return { default = "allow", badarch = "kill_process", arches = { "native", "x86" }, syscalls = s }
 end
 
+--- The capability of 'lists' (lists of names, any spelling: "cap_setfcap",
+-- "CAP_FSETID", "all") that would get round the set-id guard: CAP_SETFCAP
+-- (file capabilities) or CAP_FSETID (a set-id bit kept across a write),
+-- as "CAP_SETFCAP", "CAP_FSETID" or "all"; nil when none is there.
+function M.setid_guard_cap(...)
+  local validate = require "nslua.validate"
+  for _, list in ipairs { ... } do
+    for _, c in ipairs(list) do
+      local n = validate.cap_name(c)
+      if n == "cap_setfcap" or n == "cap_fsetid" or n == "all" then
+        return n == "all" and "all" or n:upper()
+      end
+    end
+  end
+end
+
 -- "none" is the absence of a filter.
 M.profiles.none = nil
 

@@ -7,12 +7,7 @@ local doc = require "nslua.cli.doc"
 local q = helper.quote
 local PAGE = helper.root .. "/docs/cli.md"
 
-local function read(path)
-  local f = assert(io.open(path, "r"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local function read(path) return assert(helper.read(path), path) end
 
 -- `make TARGET` in the checkout, without the caller's make flags
 local function make(target)
