@@ -640,6 +640,11 @@ void nslua_exec_run (exec_plan *p) {
   ** the filters go first, with the permitted set made effective, as runc
   ** does; they must then allow capget, capset, prctl and execve (Docker's
   ** profile and nslua's default do). */
+  /* The command's clock starts here (the init's "pid" record): after the
+  ** set-up and the cgroup join, before the filters, which could forbid
+  ** clock_gettime's syscall where the vDSO has no fast path. */
+  if (p->late != NULL)
+    p->late->start_ns = nslua_now_ns();
   if (!p->no_new_privs && (p->has_guard || p->has_seccomp || p->nbpf > 0 || p->nlayers > 0 ||
                            p->has_notify)) {
     if ((err = raise_effective(&what)) != 0)

@@ -59,6 +59,7 @@ void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec
   sigset_t all;
   int sfd, pid1 = syscall(SYS_getpid) == 1;
   int done = 0, status = 0, xfsz = 0, n;
+  long long end_ns;
 
   /* Every signal blocked and read from a signalfd: a blocked signal is
   ** queued even for a pid namespace's init, which the kernel otherwise
@@ -106,6 +107,8 @@ void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec
     }
   }
 
+  end_ns = nslua_now_ns();  /* the end of the command's clock ("exit" <t>) */
+
   /* The command is gone.  As a pid namespace's init, take the rest with it
   ** and reap them, so RUSAGE_CHILDREN covers every process that ran.
   ** kill(-1) from a pid namespace's init stays inside the namespace; as a
@@ -133,7 +136,7 @@ void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec
     (void)nslua_status_exec(status_fd, late->step, late->err,
                             late->detail[0] != '\0' ? late->detail : NULL);
   /* the parent may be gone: then there is nobody to tell */
-  (void)nslua_status_exit(status_fd, status, &ru, &cru, xfsz);
+  (void)nslua_status_exit(status_fd, status, &ru, &cru, xfsz, end_ns);
   _exit(0);
 }
 

@@ -156,6 +156,10 @@ struct exec_late {
   int err;
   char step[16];
   char detail[32];
+  /* CLOCK_MONOTONIC ns at the start of the command's clock, set by the
+  ** exec tail after the set-up and the cgroup join, before the filters
+  ** (0: not reached); the init's "pid" record carries it */
+  long long start_ns;
 };
 /* exec.c: option tables.  Unknown names in the table at 'arg' raise; a list
 ** of fds in field 'name' into GC-owned memory left on the stack (NULL and

@@ -1212,7 +1212,8 @@ static void run_plan (plan *p) {
   for (i = 0; i < 3; i++)
     if (p->stdio[i] > 2 && (i == 0 || p->stdio[i] != p->stdio[i - 1]))
       close(p->stdio[i]);
-  nslua_status_pid(p->status_fd, cmd);
+  /* the command's clock: from its exec tail (not from when we next run) */
+  nslua_status_pid_at(p->status_fd, cmd, late != NULL ? late->start_ns : 0);
   nslua_init_run(cmd, p->status_fd, p->keep, p->nkeep, late, !p->new_session);
 }
 

@@ -24,9 +24,11 @@
 **
 **   pid <n> <t>
 **       The command has been spawned as pid <n> (the pid in the init's pid
-**       namespace) at <t>, CLOCK_MONOTONIC seconds with nine decimals
-**       ("1234.000012345"; the parent's wall clock of the command starts
-**       there, after the cgroup join and the set-up).  Written by the
+**       namespace); its clock started at <t>, CLOCK_MONOTONIC seconds with
+**       nine decimals ("1234.000012345"): the time its exec tail took
+**       after the cgroup join and the set-up, just before the seccomp
+**       filters and execve (exec_late.start_ns, nslua.h), else the time
+**       of this record.  The report's wall_s counts from <t>.  Written by the
 **       set-up child before it becomes the init;
 **       without an init (plan.init = false), before it becomes the command
 **       itself: its own pid (1 in a pid namespace of its own).  The status
@@ -67,7 +69,7 @@
 **       fds, dumpable) or lost its children (wait, read); it kills the
 **       command and _exit(1)s.
 **
-**   exit <how> <code> <utime> <stime> <maxrss> <cutime> <cstime> <xfsz> <nvcsw> <nivcsw>
+**   exit <how> <code> <utime> <stime> <maxrss> <cutime> <cstime> <xfsz> <nvcsw> <nivcsw> <t>
 **       The command ended; the init then _exit(0)s.  <how> is "exited"
 **       (<code> is the exit status) or "signaled" (<code> is the signal).
 **       From the command's wait4 rusage (the command and the descendants
@@ -76,7 +78,9 @@
 **       involuntary context switches.  From the init's RUSAGE_CHILDREN
 **       (every process of the sandbox that was reaped): <cutime> <cstime>.
 **       <xfsz> is 1 when some process of the sandbox died of SIGXFSZ (an
-**       output limit), else 0.  Fields may be added at the end only.
+**       output limit), else 0.  <t>: when the init reaped the command,
+**       CLOCK_MONOTONIC as in "pid" (the end of the report's wall_s).
+**       Fields may be added at the end only.
 **
 ** The writers are async-signal-safe in the sense the child paths need: no
 ** allocation and no locks, a stack buffer and one write(2) (retried on
@@ -98,15 +102,27 @@ static inline int nslua_status_write (int fd, char *buf, size_t size, int n) {
   return 0;
 }
 
-/* "pid <n> <t>\n" (<t>: now, CLOCK_MONOTONIC) */
-static inline int nslua_status_pid (int fd, pid_t pid) {
-  char buf[64];
+/* CLOCK_MONOTONIC in ns (0 when the clock fails, which it cannot) */
+static inline long long nslua_now_ns (void) {
   struct timespec ts;
   if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-    return errno;
+    return 0;
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* "pid <n> <t>\n" (<t>: 'ns', CLOCK_MONOTONIC, or now when 'ns' is 0) */
+static inline int nslua_status_pid_at (int fd, pid_t pid, long long ns) {
+  char buf[64];
+  if (ns <= 0 && (ns = nslua_now_ns()) == 0)
+    return EINVAL;
   return nslua_status_write(fd, buf, sizeof buf,
-                            snprintf(buf, sizeof buf, "pid %d %lld.%09ld\n", (int)pid,
-                                     (long long)ts.tv_sec, (long)ts.tv_nsec));
+                            snprintf(buf, sizeof buf, "pid %d %lld.%09lld\n", (int)pid,
+                                     ns / 1000000000LL, ns % 1000000000LL));
+}
+
+/* "pid <n> <t>\n" (<t>: now) */
+static inline int nslua_status_pid (int fd, pid_t pid) {
+  return nslua_status_pid_at(fd, pid, 0);
 }
 
 /* "setup <step> <errno> [<what>: ]<call>[ '<subject>']: <strerror><note>\n"
@@ -168,14 +184,14 @@ static inline int nslua_status_init (int fd, const char *step, int err) {
                             snprintf(buf, sizeof buf, "init %s %d\n", step, err));
 }
 
-/* "exit <how> <code> <utime> <stime> <maxrss> <cutime> <cstime> <xfsz> <nvcsw> <nivcsw>\n"
+/* "exit <how> <code> <utime> <stime> <maxrss> <cutime> <cstime> <xfsz> <nvcsw> <nivcsw> <t>\n"
 ** 'wstatus' is the command's wait status and 'ru' its rusage; 'cru' is the
-** init's RUSAGE_CHILDREN. */
+** init's RUSAGE_CHILDREN; 'end_ns' when it was reaped (CLOCK_MONOTONIC). */
 static inline int nslua_status_exit (int fd, int wstatus, const struct rusage *ru,
-                                     const struct rusage *cru, int xfsz) {
+                                     const struct rusage *cru, int xfsz, long long end_ns) {
   char buf[256];
   int n = snprintf(buf, sizeof buf,
-                   "exit %s %d %ld.%06ld %ld.%06ld %ld %ld.%06ld %ld.%06ld %d %ld %ld\n",
+                   "exit %s %d %ld.%06ld %ld.%06ld %ld %ld.%06ld %ld.%06ld %d %ld %ld %lld.%09lld\n",
                    WIFSIGNALED(wstatus) ? "signaled" : "exited",
                    WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus),
                    (long)ru->ru_utime.tv_sec, (long)ru->ru_utime.tv_usec,
@@ -183,7 +199,8 @@ static inline int nslua_status_exit (int fd, int wstatus, const struct rusage *r
                    (long)ru->ru_maxrss,
                    (long)cru->ru_utime.tv_sec, (long)cru->ru_utime.tv_usec,
                    (long)cru->ru_stime.tv_sec, (long)cru->ru_stime.tv_usec,
-                   xfsz ? 1 : 0, (long)ru->ru_nvcsw, (long)ru->ru_nivcsw);
+                   xfsz ? 1 : 0, (long)ru->ru_nvcsw, (long)ru->ru_nivcsw,
+                   end_ns / 1000000000LL, end_ns % 1000000000LL);
   return nslua_status_write(fd, buf, sizeof buf, n);
 }
 

@@ -95,6 +95,42 @@ describe("nslua.container", function()
     assert.equal("exited\ttrue\ttrue\nwall-limit\ttrue\nerror\tnil\ttrue\n", out)
   end)
 
+  it("wall_s is the command's own: from its exec tail to its reaping, by the init's clock", function()
+    -- a program that spins 50 ms of its own CLOCK_MONOTONIC from main() and
+    -- says how long it ran: wall_s covers it (never less: a clock read late,
+    -- after the init was scheduled again, made it shorter) and only a little more
+    local dir = helper.tmpdir()
+    local src = dir .. "/spin.c"
+    local f = assert(io.open(src, "w"))
+    f:write([=[
+#include <stdio.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+int main(void) { double a = now(), b; while ((b = now()) - a < 0.05) ; printf("%.6f\n", now() - a); return 0; }
+]=])
+    f:close()
+    -- (the payload's id must reach it: 65534)
+    assert(helper.sh(("cc -O1 -static -o %s/spin %s && chmod 0755 %s"):format(dir, src, dir)))
+    local ok, out = api(([[
+      local worst_low, worst_high = math.huge, -math.huge
+      for _ = 1, 5 do
+        local rep = assert(nslua.container{ argv = { %q }, stdio = { stdout = %q },
+          mounts = { { type = "bind", source = %q, target = %q } },
+          limits = { memory = "64M", pids = 8 } }:run())
+        local f = assert(io.open(%q))
+        local own = tonumber(f:read("a"))
+        f:close()
+        assert(rep.status == "exited" and own, rep.status .. " " .. tostring(rep.error and rep.error.message))
+        worst_low = math.min(worst_low, rep.wall_s - own)
+        worst_high = math.max(worst_high, rep.wall_s - own)
+      end
+      print(worst_low >= 0 or worst_low, worst_high < 0.015 or worst_high)
+    ]]):format(dir .. "/spin", dir .. "/out", dir, dir, dir .. "/out"))
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.equal("true\ttrue\n", out)
+  end)
+
   it("a child whose parent dies before releasing it exits", function()
     local dir = helper.tmpdir()
     local ok, out, code = api(([[

@@ -11,6 +11,12 @@ describe("nslua.status", function()
                   cutime = 0.02, cstime = 0.004, xfsz = false, nvcsw = 17, nivcsw = 4 }, r.exit)
   end)
 
+  it("reads the time the init reaped the command, the last field of exit", function()
+    local r = status.parse("pid 2 10.000000000\nexit exited 0 0.0 0.0 1 0.0 0.0 0 1 2 10.250000000\n")
+    assert.equal(10.25, r.exit.end_t)
+    assert.is_nil(status.parse("exit exited 0 0.0 0.0 1 0.0 0.0 0 1 2\n").exit.end_t)
+  end)
+
   it("reads an exit record without the context switches (an older init)", function()
     local r = status.parse("exit signaled 9 0.0 0.0 10 0.0 0.0 1\n")
     assert.equal("signaled", r.exit.how)

@@ -598,8 +598,12 @@ function Container:_wait_end(w)
     proc.sigprocmask("setmask", w.old)
   end
   self:_loop_done()
+  -- the command's wall time: from its exec tail to its reaping, both the
+  -- init's clock readings, so neither waits for us to be scheduled
+  local t_end = st.exit and st.exit.end_t
+  if not (t_end and self.cmd_t0 and t_end >= self.cmd_t0) then t_end = proc.now() end
   local rep = report_mod.build {
-    status = st, reason = w.reason, wall_s = proc.now() - (self.cmd_t0 or self.t0),
+    status = st, reason = w.reason, wall_s = t_end - (self.cmd_t0 or self.t0),
     start_s = self.cmd_t0 and self.cmd_t0 - self.t0,
     cg = res:stats(), init = { how = how, code = code, ru = ru }, killed = self._killed,
     limits = spec.limits, cmd_cpu_s = res.cmd_cpu_s, landlock = self.plan.exec.landlock,

@@ -2,12 +2,14 @@
 -- Records, one per line, as the child, the exec tail and the init write them:
 --   setup <step> <errno> <message>   the executor failed at <step>
 --   pid <n> <t>                      the command's pid (in the sandbox's pid namespace)
---                                    and its start (CLOCK_MONOTONIC, proc.now()'s clock)
+--                                    and its clock's start (CLOCK_MONOTONIC, proc.now()'s
+--                                    clock: its exec tail, before the filters and execve)
 --   exec <step> <errno>[ <detail>]   the exec tail failed (the command never ran)
 --   init <step> <errno>              the init could not supervise the command
 --   landlock <rule> <errno>          the exec tail skipped Landlock rule <rule>
 --   exit <exited|signaled> <code> <utime> <stime> <maxrss_kb> <cutime> <cstime> <xfsz>
---        [<nvcsw> <nivcsw>]          the command ended: its wait status and rusage
+--        [<nvcsw> <nivcsw> [<t>]]    the command ended: its wait status and rusage,
+--                                    <t> when the init reaped it (as pid's <t>)
 -- A line of another shape is kept as `unknown` (never silently dropped).
 local M = {}
 
@@ -30,6 +32,7 @@ function parsers.exit(rest, r)
     how = w[1], code = math.tointeger(tonumber(w[2])), utime = num(w[3]), stime = num(w[4]),
     maxrss = math.tointeger(tonumber(w[5])), cutime = num(w[6]), cstime = num(w[7]),
     xfsz = w[8] == "1", nvcsw = math.tointeger(num(w[9])), nivcsw = math.tointeger(num(w[10])),
+    end_t = num(w[11]),
   }
 end
 
