@@ -3,7 +3,7 @@
 --     [--api-pairs N] [--loop N] [--no-api] [--iso-pause MS] [--iso-box ID]
 --     [--oci-pause MS] [--markdown] [--json FILE]
 -- Needs `make -C scripts/bench` (build/bench/: limit, bench.so, best.lua,
--- api.lua) and root.  Per command: pairs against the limit as a command
+-- api.lua, judgeprog) and root.  Per command: pairs against the limit as a command
 -- (A B, B A, ...: the per-pair ratio B/A); in one process: loops against
 -- the limit's loop with nslua's process structure; ISO: isolate's
 -- --init/--run/--cleanup cycle, step by step, per tool (real isolate when
