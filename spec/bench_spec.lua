@@ -181,6 +181,30 @@ describe("scripts/bench", function()
       return true
     end
 
+    -- run.lua with 'args' in a jail (see jailed), its TMPDIR a scratch dir
+    -- of its own; 'prepare(dir)', if given, puts what the run needs in dir
+    -- and returns more shell exports.  -> ok, output (ending in a "LEFT:"
+    -- line, what the run left in its TMPDIR and the mounts under it), the
+    -- JSON it wrote, what it left on the host
+    local function run_bench(args, prepare)
+      local tmp = helper.tmpdir("0755")
+      local exports = prepare and prepare(tmp) or ""
+      local json = ("%s/build/bench-spec-%d.json"):format(helper.root, math.random(1 << 30))
+      local scratch = tmp .. "/tmp"
+      assert(helper.sh("mkdir -m 0755 " .. helper.quote(scratch)))
+      local script = ("export TMPDIR=%s %s\n"
+        .. "mounts() { awk -v d=\"$TMPDIR/\" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort; }\n"
+        .. "%s %s/scripts/bench/run.lua %s --markdown --json %s 2>/dev/null\nrc=$?\n"
+        .. "echo \"LEFT: $(ls -A \"$TMPDIR\") $(mounts | tr '\\n' ' ')\"\n"
+        .. "exit $rc")
+        :format(helper.quote(scratch), exports, helper.LUA, helper.root, args, helper.quote(json))
+      local ok, out, _, left = jailed("sh -c " .. helper.quote(script))
+      local data = helper.read(json)
+      os.remove(json)
+      helper.rmtree(tmp)
+      return ok, out, data, left
+    end
+
     it("measures S1 side by side, reports missing cells, writes JSON, leaves nothing", function()
       if not preconditions() then return end
       assert.is_true(built, build_out)
@@ -269,25 +293,15 @@ esac
     it("times isolate's cycle step by step for each tool, real isolate from ISOLATE", function()
       if not preconditions() then return end
       assert.is_true(built, build_out)
-      local tmp = helper.tmpdir("0755")
-      local fake = tmp .. "/isolate"
-      local f = assert(io.open(fake, "w"))
-      f:write(FAKE_ISOLATE)
-      f:close()
-      os.execute("chmod 0755 " .. helper.quote(fake))
-      local json = ("%s/build/bench-spec-%d.json"):format(helper.root, math.random(1 << 30))
-      local scratch = tmp .. "/tmp"
-      assert(helper.sh("mkdir -m 0755 " .. helper.quote(scratch)))
-      local script = ("export TMPDIR=%s ISOLATE=%s\n"
-        .. "%s %s/scripts/bench/run.lua --pairs 2 --warmup 1 --scenarios ISO --iso-pause 0 --iso-box 7"
-        .. " --no-api --markdown --json %s 2>/dev/null\nrc=$?\n"
-        .. "echo \"LEFT: $(ls -A \"$TMPDIR\")\"\n"
-        .. "exit $rc")
-        :format(helper.quote(scratch), helper.quote(fake), helper.LUA, helper.root, helper.quote(json))
-      local ok, out, _, left = jailed("sh -c " .. helper.quote(script))
-      local data = helper.read(json)
-      os.remove(json)
-      helper.rmtree(tmp)
+      local ok, out, data, left = run_bench("--pairs 2 --warmup 1 --scenarios ISO --iso-pause 0 --iso-box 7 --no-api",
+        function(tmp)
+          local fake = tmp .. "/isolate"
+          local f = assert(io.open(fake, "w"))
+          f:write(FAKE_ISOLATE)
+          f:close()
+          os.execute("chmod 0755 " .. helper.quote(fake))
+          return "ISOLATE=" .. helper.quote(fake)
+        end)
       assert.is_true(ok, out)
       local cell = "%d+%.%d%d %(%d+%.%d%d%-%d+%.%d%d%)"
       local four = " | " .. cell .. " | " .. cell .. " | " .. cell .. " | " .. cell .. " |"
@@ -310,28 +324,14 @@ esac
       assert.matches('"iso_pause_ms":0', data, 1, true)
       assert.matches('"iso_box":7', data, 1, true)
       -- the bench's temp dir (and every box root in it) is gone
-      assert.matches("\nLEFT: \n?$", out)
+      assert.matches("\nLEFT: %s*$", out)
       none(left)
     end)
 
     it("pairs nslua-oci with runc under podman and with crun on a bundle", function()
       if not preconditions() then return end
       assert.is_true(built, build_out)
-      local tmp = helper.tmpdir("0755")
-      local json = ("%s/build/bench-spec-%d.json"):format(helper.root, math.random(1 << 30))
-      local scratch = tmp .. "/tmp"
-      assert(helper.sh("mkdir -m 0755 " .. helper.quote(scratch)))
-      local script = ("export TMPDIR=%s\n"
-        .. "mounts() { awk -v d=\"$TMPDIR/\" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort; }\n"
-        .. "%s %s/scripts/bench/run.lua --pairs 1 --warmup 0 --scenarios OCI --oci-pause 0"
-        .. " --no-api --markdown --json %s 2>/dev/null\nrc=$?\n"
-        .. "echo \"LEFT: $(ls -A \"$TMPDIR\") $(mounts | tr '\\n' ' ')\"\n"
-        .. "exit $rc")
-        :format(helper.quote(scratch), helper.LUA, helper.root, helper.quote(json))
-      local ok, out, _, left = jailed("sh -c " .. helper.quote(script))
-      local data = helper.read(json)
-      os.remove(json)
-      helper.rmtree(tmp)
+      local ok, out, data, left = run_bench("--pairs 1 --warmup 0 --scenarios OCI --oci-pause 0 --no-api")
       assert.is_true(ok, out)
       assert.matches("| scenario | engine / runtime | ratio | min-max | median ms (min-max) |", out, 1, true)
       -- every row is measured or names why not; a peer is the pair's 1.00
@@ -356,11 +356,45 @@ esac
       assert.matches("\nLEFT: %s*$", out)
       none(left)
     end)
+
+    it("measures a judge's tests and S5 with pauses (JUDGE, S5I), leaves nothing", function()
+      if not preconditions() then return end
+      assert.is_true(built, build_out)
+      local ok, out, data, left = run_bench("--pairs 1 --warmup 0 --scenarios s5i,judge --iso-pause 0")
+      assert.is_true(ok, out)
+      -- S5I: the per-command table's rows; measured, or why not
+      assert.matches("\n| S5I | limit | ", out, 1, true)
+      local line = out:match("\n(| S5I | nslua run | [^\n]*)")
+      assert.is_truthy(line, out)
+      assert.is_truthy(line:match("missing: %S") or line:match("^| S5I | nslua run | %d+%.%d%d | "), line)
+      -- JUDGE: per test, the wall, the overhead, the program's time (~50 ms), time-wall - it
+      local cell = "%d+%.%d%d %(%d+%.%d%d%-%d+%.%d%d%)"
+      local signed = "[-+]%d+%.%d%d %([-+]%d+%.%d%d to [-+]%d+%.%d%d%)"
+      for _, tool in ipairs { "nslua judge %-%-tests", "nslua judge" } do
+        local row = out:match("\n(| JUDGE | " .. tool .. " | [^\n]*)")
+        assert.is_truthy(row, out)
+        assert.is_truthy(row:match("missing: %S") or row:match(
+          ("^[^\n]* | %s | %s | 5%%d%%.%%d%%d [^|]* | %s |$"):format(cell, cell, signed)), row)
+      end
+      assert.matches("nslua judge --tests: between tests ", out, 1, true)
+      assert.not_matches("WARNING", out)
+      assert.is_truthy(data, "no JSON written")
+      assert.matches('"judge":{', data, 1, true)
+      assert.matches('"tests":20', data, 1, true)
+      assert.matches('"scenario":"S5I"', data, 1, true)
+      assert.matches("\nLEFT: %s*$", out)
+      none(left)
+    end)
   end)
 end)
 
 describe("docs/bench.md", function()
   local RUN = helper.root .. "/scripts/bench/run.lua"
+  local S5I_ROW = "| CLI S5 isolated (S5I, a pause before each run): `nslua run` over the limit's run | <= 1.20 | %s |"
+  local OVERHEAD_ROW = "| Judge `--tests`: per-test overhead (the command's wall / tests - the program's own time)"
+    .. " | <= 3 ms | %s |"
+  local TIMEWALL_ROW = "| Judge `--tests`: meta time-wall - the program's own time, median of the absolute value"
+    .. " | <= 2 ms | %s |"
   local function render(path)
     return sh(("lua5.4 %s --render %s"):format(helper.quote(RUN), helper.quote(path)))
   end
@@ -399,5 +433,69 @@ describe("docs/bench.md", function()
     assert.matches("| CLI peak RSS of `nslua run` (S1) | < 4096 KiB | 3500 KiB | met |", out, 1, true)
     assert.matches("| Pool S5: runs/s over the limit loop's | >= 1.00 (stretch 1.50) | 1.20 | met |", out, 1, true)
     assert.matches("| S1 | nslua run | 2.00 | 2.00-2.00 | 10.00 | 3500 |", out, 1, true)
+    -- a run without JUDGE and S5I (an older JSON): their targets are not measured
+    assert.matches(S5I_ROW:format("not measured | not measured"), out, 1, true)
+    assert.matches(OVERHEAD_ROW:format("not measured | not measured"), out, 1, true)
+    assert.matches(TIMEWALL_ROW:format("not measured | not measured"), out, 1, true)
+    assert.not_matches("JUDGE", out, 1, true)
+  end)
+
+  it("judges the judge's and S5I's targets and prints their rows", function()
+    local dir = helper.tmpdir()
+    local json = dir .. "/r.json"
+    local function sum(m, lo, hi) return ('{"median":%s,"min":%s,"max":%s,"n":2}'):format(m, lo, hi) end
+    local f = assert(io.open(json, "w"))
+    f:write(([[{"machine":{"date":"2026-12-04T00:00:00Z","kernel":"6.18","cpu":"x","nproc":2,"lua":"Lua 5.4"},
+      "params":{"pairs":2,"warmup":1,"api_pairs":2,"loop":10,"scenarios":["JUDGE","S5I"],
+                "iso_pause_ms":100,"oci_pause_ms":100},
+      "cli":[{"scenario":"S5I","tool":"limit","baseline":true,"ms":%s},
+             {"scenario":"S5I","tool":"nslua run","ratio":%s,"ms":%s}],
+      "judge":{"tests":20,"program":{"ms":50,"bytes":1048576},"rows":[
+        {"scenario":"JUDGE","tool":"nslua judge --tests","wall_ms":%s,"overhead_ms":%s,"own_ms":%s,
+         "timewall_ms":%s,"timewall_abs_ms":%s,"gap_ms":%s,"startup_ms":%s,"tail_ms":%s,"below":3,"n":40},
+        {"scenario":"JUDGE","tool":"nslua judge","wall_ms":%s,"overhead_ms":%s,"own_ms":%s,
+         "timewall_ms":%s,"timewall_abs_ms":%s,"startup_ms":%s,"tail_ms":%s,"below":0,"n":2}]},
+      "api":[],"iso":[],"oci":[],"leftovers":[],"appeared":[],"seconds":1}]]):format(
+      sum(10, 9, 11), sum(1.1, 1, 1.3), sum(11, 10, 12),
+      sum(52.5, 52, 53), sum(2.5, 2, 3), sum(50, 50, 50.2), sum(-1.5, -2.5, 0.5), sum(1.5, 0, 2.5),
+      sum(2, 1.5, 4), sum(30, 28, 32), sum(5, 4, 6),
+      sum(60, 59, 61), sum(10, 9, 11), sum(50, 50, 50.1), sum(0.5, 0.4, 0.6), sum(3, 2.5, 3.5),
+      sum(20, 19, 21), sum(4, 3, 5)))
+    f:close()
+    local ok, out = render(json)
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.matches(S5I_ROW:format("1.10 (11.00 / 10.00 ms) | met"), out, 1, true)
+    assert.matches(OVERHEAD_ROW:format("2.50 ms (between tests 2.00 ms) | met"), out, 1, true)
+    assert.matches(TIMEWALL_ROW:format("1.50 ms (max 2.50 ms) | met"), out, 1, true)
+    assert.matches("\n| S5I | limit | 1.00 |  | 10.00 |  |\n| S5I | nslua run | 1.10 | 1.00-1.30 | 11.00 |  |\n",
+      out, 1, true)
+    assert.matches("| JUDGE | nslua judge --tests | 52.50 (52.00-53.00) | 2.50 (2.00-3.00) | 50.00 (50.00-50.20)"
+      .. " | -1.50 (-2.50 to +0.50) |", out, 1, true)
+    assert.matches("| JUDGE | nslua judge | 60.00 (59.00-61.00) | 10.00 (9.00-11.00) | 50.00 (50.00-50.10)"
+      .. " | +0.50 (+0.40 to +0.60) |", out, 1, true)
+    assert.matches("time-wall below the program's own time in 3 of 40 tests", out, 1, true)
+  end)
+
+  it("misses the judge's and S5I's targets beyond their bounds", function()
+    local dir = helper.tmpdir()
+    local json = dir .. "/r.json"
+    local f = assert(io.open(json, "w"))
+    f:write([[{"machine":{"date":"2026-12-04T00:00:00Z","kernel":"6.18","cpu":"x","nproc":2,"lua":"Lua 5.4"},
+      "params":{"pairs":1,"warmup":0,"scenarios":["JUDGE","S5I"]},
+      "cli":[{"scenario":"S5I","tool":"limit","baseline":true,"ms":{"median":10,"min":10,"max":10}},
+             {"scenario":"S5I","tool":"nslua run","ratio":{"median":2,"min":2,"max":2},
+              "ms":{"median":20,"min":20,"max":20}}],
+      "judge":{"tests":20,"rows":[{"tool":"nslua judge --tests","overhead_ms":{"median":20,"min":20,"max":20},
+        "timewall_abs_ms":{"median":2.5,"min":2.5,"max":2.5}},
+        {"tool":"nslua judge","missing":"exit 125: no"}]}}]])
+    f:close()
+    local ok, out = render(json)
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.matches(S5I_ROW:format("2.00 (20.00 / 10.00 ms) | missed"), out, 1, true)
+    assert.matches(OVERHEAD_ROW:format("20.00 ms (between tests ? ms) | missed"), out, 1, true)
+    assert.matches(TIMEWALL_ROW:format("2.50 ms (max 2.50 ms) | missed"), out, 1, true)
+    assert.matches("| JUDGE | nslua judge | missing: exit 125: no |", out, 1, true)
   end)
 end)

@@ -3,23 +3,27 @@
 --     [--api-pairs N] [--loop N] [--no-api] [--iso-pause MS] [--iso-box ID]
 --     [--oci-pause MS] [--markdown] [--json FILE]
 -- Needs `make -C scripts/bench` (build/bench/: limit, bench.so, best.lua,
--- api.lua) and root.  Per command: pairs against the limit as a command
+-- api.lua, judgeprog) and root.  Per command: pairs against the limit as a command
 -- (A B, B A, ...: the per-pair ratio B/A); in one process: loops against
 -- the limit's loop with nslua's process structure; ISO: isolate's
 -- --init/--run/--cleanup cycle, step by step, per tool (real isolate when
 -- ISOLATE names it); OCI: nslua-oci against runc under podman and against
--- crun on a bundle, paired.  Prints a table, writes JSON
--- (build/bench/latest.json).
+-- crun on a bundle, paired; JUDGE: `nslua judge --tests` over 20 tests of
+-- a 50 ms program and single `nslua judge` runs, the judge's cost on top
+-- of the program's own time; S5I: S5 with a pause before each command.
+-- Prints a table, writes JSON (build/bench/latest.json).
 local USAGE = [[
 usage: run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...] [--api-pairs N]
                [--loop N] [--no-api] [--iso-pause MS] [--iso-box ID]
                [--oci-pause MS] [--markdown] [--json FILE] | --render FILE
   --pairs N       A B pairs per command cell, cycles per ISO tool (default 20)
   --warmup N      unmeasured runs (ISO: cycles) of each side first (default 3)
-  --scenarios L   comma list of S1..S5, ISO, OCI, NOTIFY, S2v (default all)
+  --scenarios L   comma list of S1..S5, ISO, OCI, NOTIFY, JUDGE, S5I, S2v
+                  (default all)
   --api-pairs N   pairs of in-process loops (default 20; 0 = --no-api)
   --loop N        sandboxes per in-process loop (default 10)
-  --iso-pause MS  ISO: pause before each cycle, as a judge between tests (default 100)
+  --iso-pause MS  pause before each ISO cycle, S5I command and JUDGE command,
+                  as a judge between tests (default 100)
   --iso-box ID    ISO: the box id (default a random one of 0-999)
   --oci-pause MS  OCI: pause before each run (default 100)
   --markdown      print the tables as Markdown
@@ -82,7 +86,12 @@ end
 -- OCI (issue 15): nslua-oci paired with the runtime it replaces, no limit.
 -- NOTIFY (issue 16): a Lua seccomp handler's round trip, calls per second
 -- of getppid handled by a trivial `true` handler and unhandled.
-local SCENARIOS = { "S1", "S2", "S3", "S4", "S5", "ISO", "OCI", "NOTIFY", "S2V" }
+-- JUDGE: a judge's per-test cost (`nslua judge --tests`, and single runs)
+-- over a program's own run time.  S5I: S5's `nslua run` and limit, each
+-- command after a pause, as a judge runs a test.
+local SCENARIOS = { "S1", "S2", "S3", "S4", "S5", "ISO", "OCI", "NOTIFY", "JUDGE", "S5I", "S2V" }
+local IS_SCENARIO = {}
+for _, n in ipairs(SCENARIOS) do IS_SCENARIO[n] = true end
 local ROOTLESS_ID <const> = 4242
 local TIMEOUT <const> = 60  -- seconds: a hung command dies of SIGALRM
 
@@ -117,9 +126,7 @@ local function parse_args(args)
       o.scenarios = {}
       for s in (args[i] or ""):gmatch("[^,%s]+") do
         local n = s:upper()
-        if not n:match("^S[1-5]$") and n ~= "S2V" and n ~= "ISO" and n ~= "OCI" and n ~= "NOTIFY" then
-          error("unknown scenario " .. s, 0)
-        end
+        if not IS_SCENARIO[n] then error("unknown scenario " .. s, 0) end
         o.scenarios[#o.scenarios + 1] = n
       end
     elseif a == "-h" or a == "--help" then io.write(USAGE); os.exit(0)
@@ -187,7 +194,8 @@ local function setup(opts, ctx)
   local busybox = "/bin/busybox"
   local steps = {
     ("chmod 0755 %s"):format(q(T)),
-    ("cp %s/limit %s/bench.so %s/best.lua %s/api.lua %s/"):format(q(OUT), q(OUT), q(OUT), q(OUT), q(T)),
+    ("cp %s/limit %s/bench.so %s/best.lua %s/api.lua %s/judgeprog %s/")
+      :format(q(OUT), q(OUT), q(OUT), q(OUT), q(OUT), q(T)),
     ("mkdir -p %s/root/bin %s/root/proc %s/root/dev %s/root/tmp %s/bundle"):format(q(T), q(T), q(T), q(T), q(T)),
     ("mkdir %s/tree && cp -a %s/build %s/lua %s/scripts %s/tree/"):format(q(T), q(TOP), q(TOP), q(TOP), q(T)),
     ("chmod -R a+rX %s"):format(q(T)),
@@ -699,15 +707,16 @@ local function oci_tools(ctx)
   return tools
 end
 
--- one pair's runs: A's and B's ms and the per-pair ratios B/A
-local function measure_oci(opts, a, b)
+-- A paced pair (OCI, S5I): A and B in turn (A B, then B A), 'pause' ms
+-- before each run -> A's and B's ms and the per-pair ratios B/A
+local function measure_paced(opts, a, b, pause)
   local ta, tb, ratios = {}, {}, {}
   for i = 1 - opts.warmup, opts.pairs do
     local got = {}
     for _, tool in ipairs(i % 2 == 1 and { a, b } or { b, a }) do
       if not tool.missing then
-        bench.sleep(opts.oci_pause / 1000)
-        local dt, err = run_cmd(tool)
+        bench.sleep(pause / 1000)
+        local dt, err = (tool.run or run_cmd)(tool, i > 0)
         if dt then
           got[tool] = dt * 1000
         else
@@ -722,6 +731,26 @@ local function measure_oci(opts, a, b)
     end
   end
   return ta, tb, ratios
+end
+
+-- a paced pair's rows: A the baseline, B with its ratios (a tool's own
+-- 'run' replaces run_cmd: it gets the tool and whether this run counts)
+local function paced_rows(ctx, opts, scenario, a, b, pause)
+  for _, tool in ipairs { a, b } do
+    tool.missing = tool.missing or probe(ctx, tool)
+  end
+  progress("%s %-16s %d pairs ...\n", scenario, a.name .. " / " .. b.name, opts.warmup + opts.pairs)
+  local ta, tb, ratios = measure_paced(opts, a, b, pause)
+  local ra = { scenario = scenario, tool = a.name, argv = a.argv, baseline = true,
+               missing = a.missing, ms = not a.missing and summary(ta) or nil }
+  local rb = { scenario = scenario, tool = b.name, argv = b.argv,
+               missing = b.missing, ms = not b.missing and summary(tb) or nil,
+               ratio = #ratios > 0 and summary(ratios) or nil }
+  for _, r in ipairs { ra, rb } do
+    if r.missing then progress("%s %-28s %s\n", scenario, r.tool, r.missing)
+    else progress("%s %-28s %.2f ms\n", scenario, r.tool, r.ms.median) end
+  end
+  return ra, rb
 end
 
 -- what OCI's podman left: containers, mounts under its dir, its cgroups
@@ -746,23 +775,129 @@ local function run_oci(ctx, opts, results)
     return
   end
   for _, pair in ipairs(tools) do
-    for _, tool in ipairs { pair.a, pair.b } do
-      tool.missing = tool.missing or probe(ctx, tool)
-    end
-    progress("OCI %-16s %d pairs ...\n", pair.name, opts.warmup + opts.pairs)
-    local ta, tb, ratios = measure_oci(opts, pair.a, pair.b)
-    local ra = { scenario = "OCI", pair = pair.name, tool = pair.a.name, argv = pair.a.argv, baseline = true,
-                 missing = pair.a.missing, ms = not pair.a.missing and summary(ta) or nil }
-    local rb = { scenario = "OCI", pair = pair.name, tool = pair.b.name, argv = pair.b.argv,
-                 missing = pair.b.missing, ms = not pair.b.missing and summary(tb) or nil,
-                 ratio = #ratios > 0 and summary(ratios) or nil }
-    for _, r in ipairs { ra, rb } do
-      if r.missing then progress("OCI %-28s %s\n", r.tool, r.missing)
-      else progress("OCI %-28s %.2f ms\n", r.tool, r.ms.median) end
-      results.oci[#results.oci + 1] = r
-    end
+    local ra, rb = paced_rows(ctx, opts, "OCI", pair.a, pair.b, opts.oci_pause)
+    ra.pair, rb.pair = pair.name, pair.name
+    results.oci[#results.oci + 1] = ra
+    results.oci[#results.oci + 1] = rb
   end
   oci_cleanup(ctx)
+end
+
+-- S5I: S5's limit and `nslua run` (the S5 cells' own command lines), a
+-- pause (--iso-pause) before each command, in turn: the cost of one
+-- sandbox as a judge meets it between tests, the cgroups joined cold.
+local function run_s5i(ctx, opts, results)
+  local base, tools = cli_tools(ctx, "S5")
+  local nsl
+  for _, t in ipairs(tools) do
+    if t.name == "nslua run" then nsl = t end
+  end
+  local ra, rb = paced_rows(ctx, opts, "S5I", base, nsl, opts.iso_pause)
+  results.cli[#results.cli + 1] = ra
+  results.cli[#results.cli + 1] = rb
+end
+
+-- JUDGE: what the judge adds to a test.  The program (judgeprog.c) busy-
+-- loops 50 ms, writes 1 MiB on stdout and its own CLOCK_MONOTONIC start,
+-- end and run time on stderr, which the judge puts in NAME.err.  `nslua
+-- judge --tests` runs JUDGE_TESTS tests back to back (each lasts 50 ms,
+-- longer than the ~25 ms in which joining a cgroup again is cheap, so no
+-- pause between tests is needed); a single `nslua judge` run has one.  The
+-- two commands take turns, a pause (--iso-pause) before each.  Per test:
+-- the wall (the command's / tests), the overhead (that minus the program's
+-- own time), the meta-file's time-wall minus the program's own time; for
+-- --tests also the gap from one program's end to the next one's start.
+local JUDGE_TESTS <const> = 20
+local JUDGE_PROGRAM <const> = { ms = 50, bytes = 1 << 20 }
+
+-- one test's figures from its files: nil, why when one is missing
+local function judge_test(dir, name)
+  local path = dir .. "/" .. name
+  local a, b, own = (readfile(path .. ".err") or ""):match("^(%S+) (%S+) (%S+)")
+  local tw = ("\n" .. (readfile(path .. ".meta") or "")):match("\ntime%-wall:(%S+)")
+  if not (a and tw) then return nil, name .. ": no program times in .err or no time-wall in .meta" end
+  return { start = tonumber(a), stop = tonumber(b), own = tonumber(own), tw = tonumber(tw) }
+end
+
+-- one judge command (its tests' files removed first), its samples kept
+-- when 'keep' -> its wall seconds | nil, why
+local function judge_run(tool, keep)
+  for _, n in ipairs(tool.names) do
+    os.remove(tool.dir .. "/" .. n .. ".err")
+    os.remove(tool.dir .. "/" .. n .. ".meta")
+  end
+  local t0 = bench.now()
+  local dt, err = run_cmd(tool)
+  if not dt then return nil, err end
+  local tests, own = {}, 0
+  for i, n in ipairs(tool.names) do
+    local t, why = judge_test(tool.dir, n)
+    if not t then return nil, why end
+    tests[i], own = t, own + t.own
+  end
+  if not keep then return dt end
+  local s, n = tool.samples, #tests
+  local function add(k, v) s[k][#s[k] + 1] = v * 1000 end
+  add("wall", dt / n)
+  add("overhead", (dt - own) / n)
+  add("startup", tests[1].start - t0)
+  add("tail", t0 + dt - tests[n].stop)
+  for i, t in ipairs(tests) do
+    add("own", t.own)
+    add("timewall", t.tw - t.own)
+    add("timewall_abs", math.abs(t.tw - t.own))
+    if t.tw < t.own then s.below = s.below + 1 end
+    if i > 1 then add("gap", t.start - tests[i - 1].stop) end
+  end
+  return dt
+end
+
+local function judge_tools(ctx)
+  local dir = ctx.tmp .. "/judge"
+  local tests, one = dir .. "/tests", dir .. "/one"
+  local ok, out = sh(("mkdir -p %s %s"):format(q(tests), q(one)))
+  assert(ok, out)
+  local names = {}
+  for i = 1, JUDGE_TESTS do
+    names[i] = ("t%02d"):format(i)
+    writefile(("%s/%s.in"):format(tests, names[i]), "")
+  end
+  writefile(one .. "/t.in", "")
+  local function cmd(...)
+    local t = { ctx.lua, TOP .. "/scripts/nslua", "judge", ... }
+    t[#t + 1] = "--"
+    t[#t + 1] = ctx.tmp .. "/judgeprog"
+    t[#t + 1] = tostring(JUDGE_PROGRAM.ms)
+    t[#t + 1] = tostring(JUDGE_PROGRAM.bytes)
+    return t
+  end
+  local function tool(name, d, n, argv)
+    local s = { below = 0 }
+    for _, k in ipairs { "wall", "overhead", "startup", "tail", "own", "timewall", "timewall_abs", "gap" } do
+      s[k] = {}
+    end
+    return { name = name, argv = argv, opts = {}, dir = d, names = n, samples = s, run = judge_run }
+  end
+  local f = one .. "/t"
+  return tool("nslua judge --tests", tests, names, cmd("--tests", tests)),
+    tool("nslua judge", one, { "t" },
+      cmd("--stdin", f .. ".in", "--stdout", f .. ".out", "--stderr", f .. ".err", "--meta", f .. ".meta"))
+end
+
+local function run_judge(ctx, opts, results)
+  local multi, single = judge_tools(ctx)
+  local rows = { paced_rows(ctx, opts, "JUDGE", multi, single, opts.iso_pause) }
+  for k, tool in ipairs { multi, single } do
+    local row = rows[k]
+    row.ratio, row.baseline, row.ms = nil, nil, nil
+    if not row.missing then
+      for key, v in pairs(tool.samples) do
+        if type(v) == "table" and #v > 0 then row[key .. "_ms"] = summary(v) end
+      end
+      row.below, row.n = tool.samples.below, #tool.samples.own
+    end
+  end
+  results.judge = { tests = JUDGE_TESTS, program = JUDGE_PROGRAM, rows = rows }
 end
 
 -- NOTIFY: one sandbox per measurement (the API in this process), the
@@ -822,6 +957,8 @@ local function run_scenario(ctx, opts, s, results)
   if s == "ISO" then return run_iso(ctx, opts, results) end
   if s == "NOTIFY" then return run_notify(ctx, opts, results) end
   if s == "OCI" then return run_oci(ctx, opts, results) end
+  if s == "S5I" then return run_s5i(ctx, opts, results) end
+  if s == "JUDGE" then return run_judge(ctx, opts, results) end
   local base, tools = cli_tools(ctx, s)
   local base_missing = base.missing or probe(ctx, base)
   local limit_row = { scenario = s, tool = base.name, argv = base.argv, baseline = true }
@@ -882,6 +1019,7 @@ end
 local function fmt_ratio(r) return r and ("%.2f"):format(r.median) or "" end
 local function fmt_range(r) return r and ("%.2f-%.2f"):format(r.min, r.max) or "" end
 local function fmt_ms(r) return r and ("%.2f (%.2f-%.2f)"):format(r.median, r.min, r.max) or "" end
+local function fmt_signed(r) return r and ("%+.2f (%+.2f to %+.2f)"):format(r.median, r.min, r.max) or "" end
 
 local function tables(results)
   local cli = { head = { "scenario", "tool", "ratio", "min-max", "median ms", "peak RSS KiB" }, rows = {} }
@@ -930,7 +1068,19 @@ local function tables(results)
     end
     oci.rows[#oci.rows + 1] = row
   end
-  return cli, api, iso, oci
+  local judge = { head = { "scenario", "judge run", "wall ms", "overhead ms", "program ms",
+                           "time-wall - program ms" }, rows = {} }
+  for _, r in ipairs(results.judge and results.judge.rows or {}) do
+    local row
+    if r.missing then
+      row = { "JUDGE", r.tool, "missing: " .. r.missing, "", "", "" }
+    else
+      row = { "JUDGE", r.tool, fmt_ms(r.wall_ms), fmt_ms(r.overhead_ms), fmt_ms(r.own_ms),
+              fmt_signed(r.timewall_ms) }
+    end
+    judge.rows[#judge.rows + 1] = row
+  end
+  return cli, api, iso, oci, judge
 end
 
 local function print_text(t)
@@ -968,7 +1118,7 @@ end
 
 local function report(results, opts)
   local m = results.machine
-  local cli, api, iso, oci = tables(results)
+  local cli, api, iso, oci, judge = tables(results)
   local title = ("nslua bench, %s: Linux %s, %s x %d, %s; %d pairs after %d warm-up runs")
     :format(m.date, m.kernel, m.cpu, m.nproc or 0, m.lua, opts.pairs, opts.warmup)
   local p = opts.markdown and print_markdown or print_text
@@ -981,6 +1131,10 @@ local function report(results, opts)
       if s == "S2V" then
         print("S2V: relative to `nslua run --user host` (lo only) instead: the extra cost of a veth,")
         print("both in a private network namespace of the runner's own.")
+      elseif s == "S5I" then
+        print(("S5I: S5's limit and `nslua run` in turn, %d pairs after %d warm-up pairs, a %d ms pause before")
+          :format(opts.pairs, opts.warmup, opts.iso_pause))
+        print("each command (as a judge runs tests); no peak RSS.")
       end
     end
     print("")
@@ -1007,6 +1161,30 @@ local function report(results, opts)
     print("Ratio: nslua-oci's time over its peer's (median and range of the per-pair ratio).")
     print("")
     p(oci)
+  end
+  if #judge.rows > 0 then
+    local j = results.judge
+    print("")
+    print(("JUDGE: `nslua judge --tests DIR -- PROG` over %d tests and single runs, `nslua judge --stdin")
+      :format(j.tests or 0))
+    print(("--stdout --stderr --meta -- PROG`, in turn, %d times after %d warm-up runs, a %d ms pause before")
+      :format(opts.pairs, opts.warmup, opts.iso_pause))
+    print(("each command. PROG busy-loops %d ms from its main(), writes %d bytes to stdout and its own run")
+      :format(j.program and j.program.ms or 0, j.program and j.program.bytes or 0))
+    print("time to stderr. Per test, ms, median (min-max): the command's wall (over the tests), the overhead")
+    print("(that minus the program's own time), the program's own time, the meta-file's time-wall minus it.")
+    print("")
+    p(judge)
+    print("")
+    for _, r in ipairs(j.rows) do
+      if not r.missing then
+        local t = r.gap_ms and ("between tests %s ms, "):format(fmt_ms(r.gap_ms)) or ""
+        print(("  %s: %sbefore the %s %s ms, after %s %s ms;"):format(r.tool, t,
+          r.gap_ms and "first test" or "program", fmt_ms(r.startup_ms), r.gap_ms and "the last" or "it",
+          fmt_ms(r.tail_ms)))
+        print(("    time-wall below the program's own time in %d of %d tests"):format(r.below or 0, r.n or 0))
+      end
+    end
   end
   local nt = results.notify
   if nt then
@@ -1125,6 +1303,10 @@ local function targets(results)
     add(("CLI %s: `nslua run` wall time over bwrap's, same sandbox"):format(s), "<= 1.10",
       r and ("%.2f (%.2f / %.2f ms)"):format(r, n.ms.median, b.ms.median), r and r <= 1.10)
   end
+  local si, sl = cli("S5I", "nslua run"), cli("S5I", "limit")
+  local sr = si and sl and si.ratio and si.ratio.median
+  add("CLI S5 isolated (S5I, a pause before each run): `nslua run` over the limit's run", "<= 1.20",
+    sr and ("%.2f (%.2f / %.2f ms)"):format(sr, si.ms.median, sl.ms.median), sr and sr <= 1.20)
   local n = cli("S1", "nslua run")
   add("CLI peak RSS of `nslua run` (S1)", "< 4096 KiB", n and n.rss_kb and ("%d KiB"):format(n.rss_kb // 1),
     n and n.rss_kb and n.rss_kb < 4096)
@@ -1134,6 +1316,16 @@ local function targets(results)
   local p = api("S5", "nslua pool")
   add("Pool S5: runs/s over the limit loop's", ">= 1.00 (stretch 1.50)",
     p and ("%.2f"):format(p.ratio.median), p and p.ratio.median >= 1.0)
+  local jt
+  for _, r in ipairs(results.judge and results.judge.rows or {}) do
+    if r.tool == "nslua judge --tests" and not r.missing then jt = r end
+  end
+  local o, g, tw = jt and jt.overhead_ms, jt and jt.gap_ms, jt and jt.timewall_abs_ms
+  add("Judge `--tests`: per-test overhead (the command's wall / tests - the program's own time)", "<= 3 ms",
+    o and ("%.2f ms (between tests %s ms)"):format(o.median, g and ("%.2f"):format(g.median) or "?"),
+    o and o.median <= 3)
+  add("Judge `--tests`: meta time-wall - the program's own time, median of the absolute value", "<= 2 ms",
+    tw and ("%.2f ms (max %.2f ms)"):format(tw.median, tw.max), tw and tw.median <= 2)
   return out
 end
 
