@@ -743,6 +743,7 @@ local function open_report(opts)
 end
 
 local function write_report(out, rep)
+  if not out.file and not out.fd then return true end  -- (no JSON library to load)
   local report = require "nslua.report"
   local text = report.json(rep) .. "\n"
   if out.file then
