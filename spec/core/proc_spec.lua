@@ -1268,7 +1268,7 @@ describe("nslua.core.proc", function()
     end
 
     local EXIT = "^exit (%a+) (%d+) (%d+%.%d%d%d%d%d%d) (%d+%.%d%d%d%d%d%d) (%d+) "
-      .. "(%d+%.%d%d%d%d%d%d) (%d+%.%d%d%d%d%d%d) ([01]) (%d+) (%d+)\n$"
+      .. "(%d+%.%d%d%d%d%d%d) (%d+%.%d%d%d%d%d%d) ([01]) (%d+) (%d+) %d+%.%d%d%d%d%d%d%d%d%d\n$"
 
     it("keeps only its fds and forwards SIGTERM #priv", function()
       if not helper.is_root() then return pending("needs root") end
