@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -322,7 +324,66 @@ static int cg_wait (lua_State *L) {
   }
 }
 
+/*
+** cgroup.kick(procs) -> pid | nil, msg, errno
+** Start the kernel's slow part of a cgroup migration now, off the caller's
+** critical path.  Every write to a cgroup.procs (v1 or v2) takes the
+** kernel's cgroup_threadgroup_rwsem for writing, and unless some migration
+** on the machine took it in the last few tens of ms, that first waits for
+** an RCU grace period (~10 ms, docs/bench.md).  A child we fork writes "0"
+** (itself) into 'procs', the cgroup.procs of a group it is already in: no
+** migration, but the grace period starts, and a real join made while it
+** runs or soon after it (the command's, in its exec tail) waits only for
+** what is left of it.  The child holds nothing of ours: it keeps only that
+** file (opened here, so a path we cannot open fails here) and exits.  Its
+** pid is ours to reap; cgroup.kick reaps the earlier ones it can
+** (WNOHANG), so at most a few wait as zombies.
+*/
+#define KICK_PIDS 8
+static pid_t kick_pids[KICK_PIDS];
+
+static void kick_reap (void) {
+  size_t i;
+  for (i = 0; i < KICK_PIDS; i++) {
+    int st;
+    if (kick_pids[i] > 0 && waitpid(kick_pids[i], &st, WNOHANG) != 0)
+      kick_pids[i] = 0;           /* reaped, or not ours to wait for */
+  }
+}
+
+static int cg_kick (lua_State *L) {
+  const char *path = checkpath(L, 1);
+  size_t i;
+  int fd, err;
+  pid_t pid;
+  kick_reap();
+  for (i = 0; i < KICK_PIDS && kick_pids[i] > 0; i++)
+    ;
+  if (i == KICK_PIDS)
+    return nslua_fail(L, EAGAIN, "kick", "every earlier kick still runs");
+  fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return nslua_fail(L, errno, "open", path);
+  /* fork semantics without the C library's fork handlers: the child makes
+  ** raw calls only */
+  pid = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid == 0) {
+    if (dup2(fd, 0) < 0)
+      _exit(1);
+    (void)syscall(SYS_close_range, 1U, ~0U, 0U);
+    _exit(write(0, "0", 1) == 1 ? 0 : 1);
+  }
+  err = errno;
+  close(fd);
+  if (pid < 0)
+    return nslua_fail(L, err, "clone", "kick");
+  kick_pids[i] = pid;
+  lua_pushinteger(L, pid);
+  return 1;
+}
+
 static const luaL_Reg cg_funcs[] = {
+  {"kick", cg_kick},
   {"kill_procs", cg_kill_procs},
   {"mkdir", cg_mkdir},
   {"open", cg_open},

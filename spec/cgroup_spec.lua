@@ -180,6 +180,68 @@ describe("nslua.cgroup", function()
     return v2l
   end
 
+  describe("kick #priv", function()
+    local dir
+    before_each(function() dir = helper.tmpdir() end)
+    after_each(function() helper.rmtree(dir) end)
+
+    it("forks a child that writes 0 to the file it names, holding nothing else of ours", function()
+      local path = dir .. "/fifo"
+      assert(helper.sh("mkfifo " .. helper.quote(path)))
+      local r = assert(proc.open(path, { rdonly = true, nonblock = true }))
+      -- a full fifo: the child's write blocks, so it is there to look at
+      local w = assert(proc.open(path, { wronly = true, nonblock = true }))
+      local chunk, filled = ("x"):rep(4096), 0
+      while proc.write(w, chunk) do filled = filled + 1 end
+      assert.is_true(filled > 0)
+      local pr, pw = proc.pipe()
+      local pid = assert(ccg.kick(path))
+      local fds
+      for _ = 1, 200 do
+        fds = core.mount.readdir("/proc/" .. pid .. "/fd")
+        if fds and #fds == 1 then break end
+        proc.poll({}, 5)
+      end
+      table.sort(fds)
+      assert.same({ "0" }, fds)   -- the file only: not our pipe, not the fifo's other ends
+      pw:close()
+      assert.equal("", proc.read(pr, 16))   -- so our pipe's end of file is ours to give
+      pr:close()
+      -- drain: the child's "0" comes last, then it exits 0
+      local got = {}
+      for _ = 1, 400 do
+        local data = proc.read(r, 65536)
+        if data and data ~= "" then got[#got + 1] = data end
+        if table.concat(got):sub(-1) == "0" then break end
+        proc.poll({}, 5)
+      end
+      assert.equal("0", table.concat(got):sub(-1))
+      local _, how, code = proc.waitpid(pid)
+      assert.equal("exited", how)
+      assert.equal(0, code)
+      r:close()
+      w:close()
+    end)
+
+    it("names the file it cannot open, and forks nothing", function()
+      local ok, err, code = ccg.kick(dir .. "/none/cgroup.procs")
+      assert.is_nil(ok)
+      assert.matches("none/cgroup.procs", err, 1, true)
+      assert.equal(E.ENOENT, code)
+    end)
+
+    it("cgroup.kick writes into our own group, once per gap", function()
+      local saved = cgroup.KICK_GAP
+      cgroup.KICK_GAP = 60
+      local first = cgroup.kick()
+      local second = cgroup.kick()
+      cgroup.KICK_GAP = saved
+      -- root can write its own group's cgroup.procs in every hierarchy
+      assert.is_true(first)
+      assert.is_false(second)
+    end)
+  end)
+
   describe("detect", function()
     it("reads this host's real files", function()
       local l = assert(cgroup.detect())

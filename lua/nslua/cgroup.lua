@@ -109,6 +109,32 @@ function M.detect(mountinfo, cgroup)
   return layout
 end
 
+--- Start the grace period the next cgroup join would wait for, now
+-- (core cgroup.kick: a short-lived child writes itself into its own group).
+-- A join (a write to cgroup.procs) waits ~10 ms for it unless one ran in
+-- the last few tens of ms; a sandbox joins its groups in the command's
+-- exec tail, several ms after its start, so a kick at the start takes most
+-- of that wait off the critical path (docs/bench.md).  Nothing is done
+-- when a kick or a join (M.joined) happened less than M.KICK_GAP seconds
+-- ago, or when our own group's cgroup.procs is not writable.
+-- @treturn boolean whether a kick was started
+M.KICK_GAP = 0.015
+local last_kick = -math.huge
+function M.kick()
+  local now = core.proc.now()
+  if now - last_kick < M.KICK_GAP then return false end
+  local layout = M.detect()
+  local h = layout and layout.hierarchies[1]
+  if not h then return false end
+  last_kick = now
+  return ccg.kick(h.dir .. "/cgroup.procs") ~= nil
+end
+
+--- A join happened at `t` (proc.now()'s clock): the next kick waits its gap.
+function M.joined(t)
+  if t and t > last_kick then last_kick = t end
+end
+
 function M._parse(mountinfo, cgroup)
 
   -- Every mount, then which of them are hidden: a mount with a child on

@@ -539,6 +539,8 @@ function Container:_wait_round(w, timeout)
         -- first child, which is what `nslua exec` looks for (no record update)
         if not self.cmd_pid then
           self.cmd_pid, self.cmd_t0 = status.cmd_pid(table.concat(buf))
+          -- (its cgroup join came just before: cgroup.kick's gap counts from it)
+          if self.cmd_t0 and res.cg then require("nslua.cgroup").joined(self.cmd_t0) end
           -- the wall clock (and its limit) of the command runs from its
           -- start, after the set-up and the cgroup join (isolate's way)
           if self.cmd_t0 and self.plan.wait.wall then

@@ -760,6 +760,8 @@ function M.fresh(spec, root)
   local needs_cg = res.cgroup_limits ~= nil or scg ~= nil
   if scg and not res.cgroup_limits then res.cgroup_limits = {} end
   local cg_opts = { rootless = not res.privileged, path = scg and scg.path, controllers = scg and scg.controllers }
+  -- the command joins its groups several ms from now: start the wait now
+  if needs_cg then cgroup.kick() end
   for _ = 1, 4 do
     res.id = state.new_id()
     local net_locks = {}
@@ -912,6 +914,7 @@ function M.lease(pool, spec)
   res.id, res.slot = pool.id, pool.slot
   res.host_uid, res.host_gid = pool.host_id, pool.host_id
   res.rt.keep[#res.rt.keep + 1] = pool.lockfd
+  if pool.cg then require("nslua.cgroup").kick() end
   local base, berr, bcode = pool:_before_run()
   if not base then return nil, berr, bcode end
   res.cg, res._cg_base = pool.cg, base
