@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -337,7 +338,8 @@ static int cg_wait (lua_State *L) {
 ** what is left of it.  The child holds nothing of ours: it keeps only that
 ** file (opened here, so a path we cannot open fails here) and exits.  Its
 ** pid is ours to reap; cgroup.kick reaps the earlier ones it can
-** (WNOHANG), so at most a few wait as zombies.
+** (WNOHANG), so at most a few wait as zombies, and exit(3) waits for any
+** still running.
 */
 #define KICK_PIDS 8
 static pid_t kick_pids[KICK_PIDS];
@@ -351,11 +353,28 @@ static void kick_reap (void) {
   }
 }
 
+/* At exit: a kick still running is waited for (at most its grace
+** period), so no process of ours outlives us (a command that fails at
+** once would leave one to its caller's reaper). */
+static void kick_wait_all (void) {
+  size_t i;
+  for (i = 0; i < KICK_PIDS; i++) {
+    int st;
+    if (kick_pids[i] > 0)
+      while (waitpid(kick_pids[i], &st, 0) < 0 && errno == EINTR)
+        ;
+    kick_pids[i] = 0;
+  }
+}
+
 static int cg_kick (lua_State *L) {
   const char *path = checkpath(L, 1);
+  static int at_exit;
   size_t i;
   int fd, err;
   pid_t pid;
+  if (!at_exit)
+    at_exit = atexit(kick_wait_all) == 0;
   kick_reap();
   for (i = 0; i < KICK_PIDS && kick_pids[i] > 0; i++)
     ;

@@ -223,6 +223,28 @@ describe("nslua.cgroup", function()
       w:close()
     end)
 
+    it("a process that exits waits for its kick, which never outlives it", function()
+      local path = dir .. "/fifo"
+      assert(helper.sh("mkfifo " .. helper.quote(path)))
+      local r = assert(proc.open(path, { rdonly = true, nonblock = true }))
+      local w = assert(proc.open(path, { wronly = true, nonblock = true }))
+      while proc.write(w, ("x"):rep(4096)) do end
+      local script = dir .. "/kick.lua"
+      local f = assert(io.open(script, "w"))
+      f:write(("package.cpath = %q .. ';' .. package.cpath\n"):format(helper.cpath),
+        ("assert(require('nslua.core').cgroup.kick(%q))\nos.exit(0)\n"):format(path))
+      f:close()
+      -- the kick blocks on the full fifo: 0.3 s later its parent is still
+      -- there (waiting for it), and ends only once the fifo is drained
+      local ok, out = helper.sh(("%s %s & p=$!; sleep 0.3; kill -0 $p && echo waiting; "
+        .. "timeout 1 cat %s > /dev/null; wait $p; echo rc=$?"):format(helper.LUA,
+        helper.quote(script), helper.quote(path)))
+      r:close()
+      w:close()
+      assert.is_true(ok, out)
+      assert.equal("waiting\nrc=0\n", out)
+    end)
+
     it("names the file it cannot open, and forks nothing", function()
       local ok, err, code = ccg.kick(dir .. "/none/cgroup.procs")
       assert.is_nil(ok)
