@@ -174,18 +174,25 @@ function M.try_lock(dir, info)
   return nil
 end
 
---- Add or change fields of a state record (written aside and renamed, so a
--- reader never sees a half-written record).
+--- Add or change fields of a state record (written aside and swapped in,
+-- so a reader never sees a half-written record).  The swap is an exchange
+-- of names, then the old one is unlinked: ext4 flushes a file renamed
+-- over another first (auto_da_alloc), ~0.2 ms a run; a file system
+-- without exchange (overlayfs) gets the plain rename.
 function M.update(dir, info)
-  local cur = decode(read(dir .. "/info"))
+  local path = dir .. "/info"
+  local cur = decode(read(path))
   for k, v in pairs(info) do cur[k] = v end
   local tmp = dir .. "/info.new"
   local ok, err, code = mount.write_file(tmp, encode(cur), 384)
-  if ok and not os.rename(tmp, dir .. "/info") then
+  if not ok then return ok, err, code end
+  if mount.exchange(tmp, path) then
     mount.unlink(tmp)
-    return nil, "rename '" .. dir .. "/info'", 0
+  elseif not os.rename(tmp, path) then
+    mount.unlink(tmp)
+    return nil, "rename '" .. path .. "'", 0
   end
-  return ok, err, code
+  return true
 end
 
 function M.remove(dir)
