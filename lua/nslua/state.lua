@@ -63,6 +63,8 @@ local alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 --- A fresh 8-character id of [a-z0-9].
 function M.new_id()
   local f = io.open("/dev/urandom", "rb")
+  -- unbuffered: the 8 bytes, not a buffer's 4 KiB (and its fstat)
+  if f then f:setvbuf("no") end
   local bytes = f and f:read(M.ID_LEN)
   if f then f:close() end
   local t = {}
