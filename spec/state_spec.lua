@@ -44,6 +44,12 @@ describe("nslua.state", function()
     assert.equal("", names(root))
   end)
 
+  it("forward_dir names the caller's network namespace under a directory", function()
+    local ino = assert(mount.readlink("/proc/thread-self/ns/net")):match("^net:%[(%d+)%]$")
+    assert.equal(root .. "/forward-" .. ino, state.forward_dir(root))
+    assert.equal(state.forward_dir(state.ROOT), require("nslua.net").forward_dir())
+  end)
+
   it("update writes a record whose info file is missing", function()
     local dir, lock = assert(state.create(root, "abcd5678", { argv = "x" }))
     assert.is_true(mount.unlink(dir .. "/info"))

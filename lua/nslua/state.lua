@@ -4,6 +4,7 @@
 -- start time, so a start (and `nslua gc`) can remove what dead owners left.
 local core = require "nslua.core"
 local mount, proc = core.mount, core.proc
+local errno = core.errno
 
 local M = {}
 
@@ -229,6 +230,16 @@ function M.list(root)
     end
   end
   return out
+end
+
+--- The directory of the caller's netns forwarding state under 'dir'
+-- (net.lua's LOCK_DIR): dir/forward-<netns inode> | nil, msg, errno.
+function M.forward_dir(dir)
+  local l, err, code = mount.readlink("/proc/thread-self/ns/net")
+  if not l then return nil, err, code end
+  local ino = l:match("^net:%[(%d+)%]$")
+  if not ino then return nil, "unexpected netns link " .. l, errno.EINVAL end
+  return ("%s/forward-%s"):format(dir, ino)
 end
 
 M.encode, M.decode = encode, decode
