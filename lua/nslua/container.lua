@@ -372,7 +372,7 @@ function M.state_record(self, pid)
     net = type(spec.net) == "table" and (spec.net.pasta and "pasta" or spec.net.bridge and "bridge" or "veth")
       or spec.net,
     -- (nslua exec applies the same ruleset)
-    landlock = require("nslua.landlock").record(spec.landlock),
+    landlock = spec.landlock and require("nslua.landlock").record(spec.landlock) or nil,
   }
 end
 

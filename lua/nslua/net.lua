@@ -30,6 +30,7 @@
 -- publish (and restores it after the last one), and changes no nftables
 -- table but its own nslua-<id>.
 local core = require "nslua.core"
+local state = require "nslua.state"
 
 local nl, mount, proc, nft = core.netlink, core.mount, core.proc, core.nft
 local errno = core.errno
@@ -39,7 +40,7 @@ local M = {}
 --- Alias that marks links nslua owns (IFLA_IFALIAS).
 M.OWNER = "nslua"
 --- Directory of the bridge lock files.
-M.LOCK_DIR = "/run/nslua"
+M.LOCK_DIR = state.ROOT
 
 local POOL4 <const> = { 10, 231 }           -- 10.231.0.0/16
 local BLOCKS4 <const> = 16384               -- /30 blocks in the pool
@@ -783,11 +784,7 @@ end
 
 --- The directory of the caller's netns forwarding state.
 function M.forward_dir()
-  local l, err, code = mount.readlink("/proc/thread-self/ns/net")
-  if not l then return nil, err, code end
-  local ino = l:match("^net:%[(%d+)%]$")
-  if not ino then return nil, "unexpected netns link " .. l, errno.EINVAL end
-  return ("%s/forward-%s"):format(M.LOCK_DIR, ino)
+  return state.forward_dir(M.LOCK_DIR)
 end
 
 local function read_orig(dir)

@@ -743,7 +743,8 @@ local function open_report(opts)
 end
 
 local function write_report(out, rep)
-  if not out.file and not out.fd then return true end  -- (no JSON library to load)
+  -- no --report nor --report-fd: no JSON to make (nor cjson to load)
+  if not out.file and not out.fd then return true end
   local report = require "nslua.report"
   local text = report.json(rep) .. "\n"
   if out.file then
