@@ -77,8 +77,9 @@ function M.parse_record(info)
   return r
 end
 
--- state.update rewrites a record in place (truncate, write): a reader may
--- catch it empty or half-written.  Every complete record has owner_pid.
+-- A record is written aside and swapped or renamed in whole (state.create,
+-- state.update), but an older nslua rewrote it in place: a record without
+-- owner_pid (every complete one has it) is read again.
 local function read_info(dir)
   local info
   for _ = 1, 50 do
