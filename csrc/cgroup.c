@@ -348,18 +348,22 @@ static int cg_wait (lua_State *L) {
 /* A kick under way: its pid, the file it writes (ours: the fd table is
 ** shared) and its stack (in our memory: freed once it is reaped). */
 typedef struct kick_slot {
-  pid_t pid;
+  pid_t pid, owner;             /* owner: the process that started it */
   int fd;
   char *stack;
 } kick_slot;
 static kick_slot kicks[KICK_SLOTS];
 
+/* A slot of ours is freed; one a forked child inherited is only forgotten:
+** the fd number and the memory are the child's own by now. */
 static void kick_free (kick_slot *k) {
-  if (k->fd >= 0)
-    close(k->fd);
-  if (k->stack != NULL)
-    munmap(k->stack, KICK_STACK);
-  k->pid = 0;
+  if (k->owner == getpid()) {
+    if (k->fd >= 0)
+      close(k->fd);
+    if (k->stack != NULL)
+      munmap(k->stack, KICK_STACK);
+  }
+  k->pid = k->owner = 0;
   k->fd = -1;
   k->stack = NULL;
 }
@@ -372,6 +376,10 @@ static void kick_reap (int block) {
     pid_t r;
     if (kicks[i].pid <= 0)
       continue;
+    if (kicks[i].owner != getpid()) {
+      kick_free(&kicks[i]);
+      continue;
+    }
     while ((r = waitpid(kicks[i].pid, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR)
       ;
     if (r != 0)                   /* reaped, or not ours to wait for */
@@ -393,7 +401,11 @@ static void kick_wait_all (void) {
 ** side while it waits, no fd copies that would hold a pipe open).  So it
 ** runs no C library code at all: a failed call would set errno in our
 ** thread-local storage.  Two system calls made by hand, on its own stack,
-** with every signal blocked (so none of our handlers runs in it).
+** with every signal blocked (so none of our handlers runs in it).  While
+** it runs (one grace period) the kernel counts it as a user of our
+** memory: setns(2) of a time namespace, which needs a process that shares
+** its memory with no other, fails with EUSERS meanwhile (nslua joins time
+** namespaces only in forked helpers).
 */
 static long raw_call3 (long n, long a, long b, long c) {
 #if defined(__x86_64__)
@@ -453,22 +465,25 @@ static pid_t kick_start (kick_slot *k) {
 
 static int cg_kick (lua_State *L) {
   const char *path = checkpath(L, 1);
-  static int at_exit;
+  static int ready, at_exit;
   kick_slot *k = NULL;
   size_t i;
   int err;
   pid_t pid;
-  if (!at_exit) {
+  if (!ready) {
     for (i = 0; i < KICK_SLOTS; i++)
       kicks[i].fd = -1;
-    at_exit = atexit(kick_wait_all) == 0;
+    ready = 1;
   }
+  if (!at_exit)
+    at_exit = atexit(kick_wait_all) == 0;
   kick_reap(0);
   for (i = 0; i < KICK_SLOTS && k == NULL; i++)
     if (kicks[i].pid == 0)
       k = &kicks[i];
   if (k == NULL)
     return nslua_fail(L, EAGAIN, "kick", "every earlier kick still runs");
+  k->owner = getpid();
   k->fd = open(path, O_WRONLY | O_CLOEXEC);
   if (k->fd < 0) {
     err = errno;

@@ -240,6 +240,36 @@ describe("nslua.cgroup", function()
       assert.equal("waiting\nrc=0\n", out)
     end)
 
+    it("a forked child forgets its parent's kicks: it closes none of its own fds", function()
+      local out_file = dir .. "/mine"
+      assert(io.open(dir .. "/procs", "w")):close()   -- stands for a cgroup.procs
+      local ok, out = helper.run_isolated(([[
+        local core = require "nslua.core"
+        local proc = core.proc
+        local path = %q
+        assert(core.cgroup.kick(path))
+        local probe = assert(proc.open("/dev/null", {}))
+        local n = probe:fileno() - 1     -- the kick's file: the number below
+        probe:close()
+        io.stdout:flush()
+        local pid = core.ns.clone()
+        if pid == 0 then
+          -- a worker that closes what it inherited and opens its own files
+          proc.close_range(3)
+          local f = assert(proc.open(%q, { wronly = true, creat = true, trunc = true }))
+          local before = core.mount.readlink("/proc/self/fd/" .. f:fileno())
+          core.cgroup.kick(path)
+          local after = core.mount.readlink("/proc/self/fd/" .. f:fileno())
+          io.write(f:fileno() == n and "same number " or "other number ", tostring(before == after), "\n")
+          io.stdout:flush()
+          proc._exit(0)
+        end
+        proc.waitpid(pid)
+      ]]):format(dir .. "/procs", out_file))
+      assert.is_true(ok, out)
+      assert.matches("number true\n$", out)
+    end)
+
     it("names the file it cannot open, and forks nothing", function()
       local ok, err, code = ccg.kick(dir .. "/none/cgroup.procs")
       assert.is_nil(ok)
