@@ -1,6 +1,7 @@
 /* spawn.c - core.proc's spawn: the command in a CLONE_VM|CLONE_VFORK child. */
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -47,15 +48,32 @@ int nslua_spawn (exec_plan *p, const int stdio[3], exec_late **late) {
     nslua_exec_set_late(p, *late);
   }
 #if defined(NSLUA_ASAN)
-  /* `make sanitize`: fork semantics (see nslua.h) */
-  (void)stack;
-  (void)err;
-  (void)all;
-  (void)old;
-  pid = fork();
-  if (pid == 0)
-    spawn_child(&a);
-  return pid;
+  /* `make sanitize`: fork semantics (see nslua.h), and as with vfork we
+  ** return once the child has let go of us: the end of file of a pipe
+  ** whose write end it closes (its fd step) or loses at execve, so the
+  ** times the caller takes next (the init's "pid" record) are as late */
+  {
+    int gate[2];
+    char b;
+    (void)stack;
+    (void)all;
+    (void)old;
+    if (pipe2(gate, O_CLOEXEC) != 0)
+      return -1;
+    pid = fork();
+    if (pid == 0) {
+      close(gate[0]);
+      spawn_child(&a);
+    }
+    err = errno;
+    close(gate[1]);
+    if (pid > 0)
+      while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+        ;
+    close(gate[0]);
+    errno = err;
+    return pid;
+  }
 #else
   stack = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE,
                MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
