@@ -686,17 +686,22 @@ static int mnt_readdir (lua_State *L) {
   return 1;
 }
 
+/* renameat2(arg 1, arg 2, flags); a failure names 'what' and arg 2 */
+static int rename_as (lua_State *L, unsigned int flags, const char *what) {
+  const char *from = luaL_checkstring(L, 1);
+  const char *to = luaL_checkstring(L, 2);
+  if (renameat2(AT_FDCWD, from, AT_FDCWD, to, flags) != 0)
+    return nslua_fail(L, errno, what, to);
+  return nslua_ok(L);
+}
+
 /*
 ** mount.rename(old, new) -> true | nil, msg, errno
 ** RENAME_NOREPLACE: an existing 'new' is EEXIST, never replaced (a plain
 ** rename would replace an empty directory).
 */
 static int mnt_rename (lua_State *L) {
-  const char *from = luaL_checkstring(L, 1);
-  const char *to = luaL_checkstring(L, 2);
-  if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) != 0)
-    return nslua_fail(L, errno, "rename", to);
-  return nslua_ok(L);
+  return rename_as(L, RENAME_NOREPLACE, "rename");
 }
 
 /*
@@ -707,11 +712,7 @@ static int mnt_rename (lua_State *L) {
 ** there, not ~250 us.
 */
 static int mnt_exchange (lua_State *L) {
-  const char *a = luaL_checkstring(L, 1);
-  const char *b = luaL_checkstring(L, 2);
-  if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0)
-    return nslua_fail(L, errno, "rename (exchange)", b);
-  return nslua_ok(L);
+  return rename_as(L, RENAME_EXCHANGE, "rename (exchange)");
 }
 
 /* ------------------------------------------------------------------ */
