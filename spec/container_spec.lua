@@ -95,6 +95,30 @@ describe("nslua.container", function()
     assert.equal("exited\ttrue\ttrue\nwall-limit\ttrue\nerror\tnil\ttrue\n", out)
   end)
 
+  it("kicks the join's grace period once its groups exist, not before their mkdir", function()
+    if not helper.is_root() then return pending("needs root (cgroups)") end
+    -- A kick holds the cgroup mutex for its grace period, and mkdir of a
+    -- group takes it: a kick before the groups are made would hold their
+    -- mkdir back for the whole wait instead of running beside the set-up.
+    local ok, out = api([[
+      local cgroup = require "nslua.cgroup"
+      local layout = assert(cgroup.detect())
+      local h = assert(layout.controllers.pids, "no pids hierarchy")
+      local seen
+      local kick = cgroup.kick
+      cgroup.kick = function(...)
+        seen = {}
+        for _, name in ipairs(require("nslua.core").cgroup.subdirs(h.dir) or {}) do seen[name] = true end
+        return kick(...)
+      end
+      local c = nslua.container{ argv = { "/bin/true" }, limits = { pids = 8 } }
+      local rep = assert(c:run())
+      print(rep.status, seen ~= nil, seen and seen["nslua-" .. c.id] or false)
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("exited\ttrue\ttrue\n", out)
+  end)
+
   it("wall_s is the command's own: from its exec tail to its reaping, by the init's clock", function()
     -- a program that spins 50 ms of its own CLOCK_MONOTONIC from main() and
     -- says how long it ran: wall_s covers it (never less: a clock read late,

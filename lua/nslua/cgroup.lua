@@ -114,7 +114,9 @@ end
 -- A join (a write to cgroup.procs) waits ~10 ms for it unless one ran in
 -- the last few tens of ms; a sandbox joins its groups in the command's
 -- exec tail, several ms after its start, so a kick at the start takes most
--- of that wait off the critical path (docs/bench.md).  Nothing is done
+-- of that wait off the critical path (docs/bench.md).  The kick holds the
+-- cgroup mutex while it waits: kick after making groups (mkdir, rmdir and
+-- subtree_control writes wait for it), never before.  Nothing is done
 -- when a kick or a join (M.joined) happened less than M.KICK_GAP seconds
 -- ago, or when our own group's cgroup.procs is not writable.
 -- @treturn boolean whether a kick was started

@@ -765,8 +765,6 @@ function M.fresh(spec, root)
   local needs_cg = res.cgroup_limits ~= nil or scg ~= nil
   if scg and not res.cgroup_limits then res.cgroup_limits = {} end
   local cg_opts = { rootless = not res.privileged, path = scg and scg.path, controllers = scg and scg.controllers }
-  -- the command joins its groups several ms from now: start the wait now
-  if needs_cg then cgroup.kick() end
   for _ = 1, 4 do
     res.id = state.new_id()
     local net_locks = {}
@@ -861,6 +859,10 @@ function M.fresh(spec, root)
     end
     res.cg = cg
     res:defer(function() cg:remove() end)
+    -- the command joins its groups several ms from now: start that wait
+    -- now, once they are made (a kick holds the cgroup mutex, which mkdir
+    -- needs, while it waits)
+    cgroup.kick()
     -- a cgroup path's groups (ours now: mkdir made them, EEXIST fails
     -- cgroup.new) and the parents it made, which a sweep removes when empty
     if cg_opts.path and res.state_dir then
