@@ -345,8 +345,8 @@ static int cg_wait (lua_State *L) {
 #define KICK_SLOTS 8
 #define KICK_STACK (16 * 1024)
 
-/* A kick under way: its pid, the file it writes (ours: the fd table is
-** shared) and its stack (in our memory: freed once it is reaped). */
+/* A kick under way: its pid, the file it writes (ours; the child writes
+** its own copy) and its stack (in our memory: freed once it is reaped). */
 typedef struct kick_slot {
   pid_t pid, owner;             /* owner: the process that started it */
   int fd;
@@ -366,6 +366,19 @@ static void kick_free (kick_slot *k) {
   k->pid = k->owner = 0;
   k->fd = -1;
   k->stack = NULL;
+}
+
+/* In a child forked to go on running Lua (ns.clone, ns.clone3): the
+** slots are the parent's.  Forgotten, never closed or waited for: the fd
+** numbers may be the child's own files by now, and in a new pid namespace
+** even the owner check below could match (both are pid 1). */
+void nslua_kick_forget (void) {
+  size_t i;
+  for (i = 0; i < KICK_SLOTS; i++) {
+    kicks[i].owner = 0;         /* no pid's: kick_free closes nothing */
+    if (kicks[i].pid > 0)
+      kick_free(&kicks[i]);
+  }
 }
 
 /* Reap what has ended ('block': wait for every one, at exit). */
@@ -396,12 +409,14 @@ static void kick_wait_all (void) {
 
 #if !defined(NSLUA_ASAN) && (defined(__x86_64__) || defined(__aarch64__))
 /*
-** The child shares our memory, fds and C library state (CLONE_VM |
-** CLONE_FILES: no page tables to copy, no copy-on-write faults for either
-** side while it waits, no fd copies that would hold a pipe open).  So it
-** runs no C library code at all: a failed call would set errno in our
-** thread-local storage.  Two system calls made by hand, on its own stack,
-** with every signal blocked (so none of our handlers runs in it).  While
+** The child shares our memory and C library state (CLONE_VM: no page
+** tables to copy, no copy-on-write faults for either side while it waits).
+** So it runs no C library code at all: a failed call would set errno in
+** our thread-local storage.  System calls made by hand, on its own stack,
+** with every signal blocked (so none of our handlers runs in it).  Its fd
+** table is a copy, of which it first closes all but its file: no pipe,
+** lock or socket of ours stays open in it (a shared table would keep them
+** all open after our death, for as long as its write waits).  While
 ** it runs (one grace period) the kernel counts it as a user of our
 ** memory: setns(2) of a time namespace, which needs a process that shares
 ** its memory with no other, fails with EUSERS meanwhile (nslua joins time
@@ -425,6 +440,9 @@ static long raw_call3 (long n, long a, long b, long c) {
 
 static int kick_child (void *arg) {
   const kick_slot *k = (const kick_slot *)arg;
+  if (k->fd > 0)
+    (void)raw_call3(SYS_close_range, 0, k->fd - 1, 0);
+  (void)raw_call3(SYS_close_range, k->fd + 1, ~0U, 0);
   (void)raw_call3(SYS_write, k->fd, (long)"0", 1);
   (void)raw_call3(SYS_exit, 0, 0, 0);
   return 0;
@@ -442,7 +460,7 @@ static pid_t kick_start (kick_slot *k) {
   }
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);
-  pid = clone(kick_child, k->stack + KICK_STACK, CLONE_VM | CLONE_FILES | SIGCHLD, k);
+  pid = clone(kick_child, k->stack + KICK_STACK, CLONE_VM | SIGCHLD, k);
   err = errno;
   sigprocmask(SIG_SETMASK, &old, NULL);
   errno = err;

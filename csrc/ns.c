@@ -129,8 +129,10 @@ static int ns_clone (lua_State *L) {
   pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid < 0)
     return nslua_fail(L, errno, "clone", NULL);
-  if (pid == 0)
+  if (pid == 0) {
     lua_gc(L, LUA_GCSTOP);
+    nslua_kick_forget();
+  }
   lua_pushinteger(L, pid);
   return 1;
 }
@@ -210,6 +212,7 @@ static int ns_clone3 (lua_State *L) {
   if (pid == 0) {
     *box = -1;
     lua_gc(L, LUA_GCSTOP);
+    nslua_kick_forget();
     lua_pushinteger(L, 0);
     return 1;
   }

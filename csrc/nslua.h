@@ -70,6 +70,8 @@ int nslua_write_text (const char *path, const char *text);
 ** more than one thread (fork semantics would lose them). */
 extern const nslua_flag nslua_ns_flags[];
 void nslua_check_single_thread (lua_State *L, const char *what);
+/* cgroup.c: a forked child that goes on running Lua drops its parent's kicks */
+void nslua_kick_forget (void);
 /* ns.c: a child user namespace with the given map texts, as an fd; or
 ** -errno with *what naming the call.  No Lua state (the executor's). */
 int nslua_userns_mapped (const char *proc, const char *uid_map, const char *gid_map,

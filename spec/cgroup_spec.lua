@@ -270,6 +270,101 @@ describe("nslua.cgroup", function()
       assert.matches("number true\n$", out)
     end)
 
+    it("forgets its parent's kicks in a child that is pid 1 under a parent that is pid 1", function()
+      -- getpid() is 1 on both sides: the owner check alone cannot tell
+      local out_file = dir .. "/mine"
+      assert(io.open(dir .. "/procs", "w")):close()
+      local ok, out = helper.run_isolated(([[
+        local core = require "nslua.core"
+        local proc = core.proc
+        local path = %q
+        io.stdout:flush()
+        local outer = core.ns.clone{ pid = true }
+        if outer == 0 then
+          assert(core.cgroup.kick(path))
+          local probe = assert(proc.open("/dev/null", {}))
+          local n = probe:fileno() - 1     -- the kick's file: the number below
+          probe:close()
+          io.stdout:flush()
+          local pid = core.ns.clone{ pid = true }
+          if pid == 0 then
+            proc.close_range(3)
+            local f = assert(proc.open(%q, { wronly = true, creat = true, trunc = true }))
+            local before = core.mount.readlink("/proc/self/fd/" .. f:fileno())
+            core.cgroup.kick(path)
+            local after = core.mount.readlink("/proc/self/fd/" .. f:fileno())
+            io.write(proc.getpid(), " ", f:fileno() == n and "same number " or "other number ",
+              tostring(before == after), "\n")
+            io.stdout:flush()
+            proc._exit(0)
+          end
+          proc.waitpid(pid)
+          proc._exit(0)
+        end
+        proc.waitpid(outer)
+      ]]):format(dir .. "/procs", out_file))
+      assert.is_true(ok, out)
+      assert.matches("^1 same number true\n$", out)
+    end)
+
+    it("holds none of our fds: a lock of ours is free once we are killed, while it still waits", function()
+      local fifo, lockf, out_file = dir .. "/fifo", dir .. "/lock", dir .. "/out"
+      assert(helper.sh("mkfifo " .. helper.quote(fifo)))
+      assert(io.open(lockf, "w")):close()
+      -- our own ends of the fifo, full: the kick's write blocks until we drain it
+      local r = assert(proc.open(fifo, { rdonly = true, nonblock = true }))
+      local w = assert(proc.open(fifo, { wronly = true, nonblock = true }))
+      while proc.write(w, ("x"):rep(4096)) do end
+      local script = dir .. "/hold.lua"
+      local f = assert(io.open(script, "w"))
+      f:write(("package.cpath = %q .. ';' .. package.cpath\n"):format(helper.cpath), ([[
+        local core = require "nslua.core"
+        local proc = core.proc
+        local l = assert(proc.open(%q, { rdonly = true }))
+        assert(proc.flock(l, "ex", true))
+        local kick = assert(core.cgroup.kick(%q))
+        io.write(proc.getpid(), " ", kick, "\n")
+        io.stdout:flush()
+        while true do proc.poll({}, 1000) end
+      ]]):format(lockf, fifo))
+      f:close()
+      assert(helper.sh(("%s %s > %s 2>&1 &"):format(helper.LUA, helper.quote(script), helper.quote(out_file))))
+      local holder, kick
+      for _ = 1, 200 do
+        holder, kick = (helper.read(out_file) or ""):match("^(%d+) (%d+)\n")
+        if holder then break end
+        helper.sleep(0.02)
+      end
+      assert.is_truthy(holder, helper.read(out_file))
+      proc.kill(tonumber(holder), 9)
+      for _ = 1, 200 do
+        if not helper.exists("/proc/" .. holder .. "/fd") then break end
+        helper.sleep(0.01)
+      end
+      local l = assert(proc.open(lockf, { rdonly = true }))
+      local free = false
+      for _ = 1, 100 do          -- (the holder's own exit may take a moment)
+        free = proc.flock(l, "ex", true) and true or false
+        if free then break end
+        helper.sleep(0.01)
+      end
+      local waiting = helper.exists("/proc/" .. kick .. "/fd")
+      -- drain: the kick writes its "0" and ends
+      local got = ""
+      for _ = 1, 400 do
+        local data = proc.read(r, 65536)
+        if data then got = got .. data:sub(-1) end
+        if got:sub(-1) == "0" then break end
+        proc.poll({}, 5)
+      end
+      l:close()
+      r:close()
+      w:close()
+      assert.is_true(waiting, "the kick should still wait on the full fifo")
+      assert.is_true(free, "the killed process's lock is still held (by its kick)")
+      assert.equal("0", got:sub(-1))
+    end)
+
     it("names the file it cannot open, and forks nothing", function()
       local ok, err, code = ccg.kick(dir .. "/none/cgroup.procs")
       assert.is_nil(ok)
