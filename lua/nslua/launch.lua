@@ -287,7 +287,8 @@ end
 -- hierarchy's mount name>, all read-only with ro.  A fresh cgroup mount
 -- is no choice: the kernel refuses cgroup v1 mounts in a user namespace
 -- (and cgroup2 on this kind of hybrid host), so this is runc's v1 layout
--- by binds.  res.cgroup_layout (tests) stands for the host's.
+-- by binds.  res.cgroup_layout is the layout the resources detected when
+-- they made groups (resources.fresh), or a test's; else it is detected here.
 kinds.cgroup = function(steps, m, ctx)
   local layout = ctx.res.cgroup_layout
   if layout == nil then layout = require("nslua.cgroup").detect() or { hierarchies = {} } end

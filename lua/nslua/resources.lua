@@ -861,7 +861,9 @@ function M.fresh(spec, root)
     res:defer(function() cg:remove() end)
     -- the command joins its groups several ms from now: start that wait
     -- now, once they are made (a kick holds the cgroup mutex, which mkdir
-    -- needs, while it waits)
+    -- needs, while it waits; so does a read of /proc/self/cgroup on older
+    -- kernels, hence the layout kept for the plan's cgroup mounts)
+    res.cgroup_layout = res.cgroup_layout or cg_opts.layout
     cgroup.kick()
     -- a cgroup path's groups (ours now: mkdir made them, EEXIST fails
     -- cgroup.new) and the parents it made, which a sweep removes when empty
