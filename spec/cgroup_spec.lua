@@ -308,12 +308,12 @@ describe("nslua.cgroup", function()
     end)
 
     it("holds none of our fds: a lock of ours is free once we are killed, while it still waits", function()
-      local fifo, lockf, out_file = dir .. "/fifo", dir .. "/lock", dir .. "/out"
-      assert(helper.sh("mkfifo " .. helper.quote(fifo)))
+      local fifo_path, lockf, out_file = dir .. "/fifo", dir .. "/lock", dir .. "/out"
+      assert(helper.sh("mkfifo " .. helper.quote(fifo_path)))
       assert(io.open(lockf, "w")):close()
       -- our own ends of the fifo, full: the kick's write blocks until we drain it
-      local r = assert(proc.open(fifo, { rdonly = true, nonblock = true }))
-      local w = assert(proc.open(fifo, { wronly = true, nonblock = true }))
+      local r = assert(proc.open(fifo_path, { rdonly = true, nonblock = true }))
+      local w = assert(proc.open(fifo_path, { wronly = true, nonblock = true }))
       while proc.write(w, ("x"):rep(4096)) do end
       local script = dir .. "/hold.lua"
       local f = assert(io.open(script, "w"))
@@ -326,7 +326,7 @@ describe("nslua.cgroup", function()
         io.write(proc.getpid(), " ", kick, "\n")
         io.stdout:flush()
         while true do proc.poll({}, 1000) end
-      ]]):format(lockf, fifo))
+      ]]):format(lockf, fifo_path))
       f:close()
       assert(helper.sh(("%s %s > %s 2>&1 &"):format(helper.LUA, helper.quote(script), helper.quote(out_file))))
       local holder, kick
