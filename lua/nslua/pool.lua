@@ -231,9 +231,6 @@ function Pool:run(run)
   local c = container.new(self:_spec(run), { pool = self })
   local rep, err, code = c:run()
   c:close()
-  -- the next run's join comes several ms after it starts: a judge between
-  -- tests has that grace period over by then (cgroup.kick)
-  if self.cg then require("nslua.cgroup").kick() end
   self.runs = self.runs + 1
   return rep, err, code
 end
