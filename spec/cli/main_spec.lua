@@ -70,6 +70,42 @@ describe("nslua.cli", function()
       assert.equal("built-in\n", out)
     end)
 
+    it("kicks a cgroup join's grace period first when the line will make cgroups", function()
+      local main = require "nslua.cli.main"
+      local real_cg, real_err = package.loaded["nslua.cgroup"], io.stderr
+      local kicks = 0
+      package.loaded["nslua.cgroup"] = { kick = function() kicks = kicks + 1 return true end }
+      local function kicked(cmd, ...)
+        kicks = 0
+        main.early_kick(cmd, table.pack(...))
+        return kicks == 1
+      end
+      local ok, err = pcall(function()
+        assert.is_true(kicked("run", "--memory", "64M", "--", "/bin/true"))
+        assert.is_true(kicked("run", "--ro-bind", "/", "/", "--pids=8", "/bin/true"))
+        assert.is_true(kicked("run", "--time", "1", "--", "/bin/true"))
+        assert.is_false(kicked("run", "--hostname", "x", "--output", "1M", "--", "/bin/true"))
+        assert.is_false(kicked("run", "--", "/bin/sh", "--memory", "1M"))
+        assert.is_true(kicked("judge", "--", "/bin/true"))
+        assert.is_true(kicked("isolate", "--cg", "-b", "3", "--run", "--", "/bin/true"))
+        assert.is_false(kicked("isolate", "-b", "3", "--run", "--", "/bin/true"))
+        assert.is_false(kicked("isolate", "--cg", "-b", "3", "--init"))
+        assert.is_false(kicked("ps", "--memory"))
+        -- through main, before the options are parsed: a line that then
+        -- fails has kicked (the messages go to a muted stderr)
+        io.stderr = { write = function() return true end } -- luacheck: ignore 122
+        kicks = 0
+        assert.equal(125, main.main({ "run", "--memory", "64M", "--no-such-option" }))
+        assert.equal(1, kicks)
+        kicks = 0
+        assert.equal(2, main.main({ [0] = "isolate", "--cg", "--run", "--no-such-option" }))
+        assert.equal(1, kicks)
+      end)
+      io.stderr = real_err -- luacheck: ignore 122
+      package.loaded["nslua.cgroup"] = real_cg
+      assert(ok, err)
+    end)
+
     it("exits 125 for an unknown argument of ps and gc", function()
       local _, out, code = helper.sh(N .. " ps --bogus")
       assert.equal(125, code, out)
