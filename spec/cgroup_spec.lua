@@ -240,71 +240,54 @@ describe("nslua.cgroup", function()
       assert.equal("waiting\nrc=0\n", out)
     end)
 
-    it("a forked child forgets its parent's kicks: it closes none of its own fds", function()
-      local out_file = dir .. "/mine"
-      assert(io.open(dir .. "/procs", "w")):close()   -- stands for a cgroup.procs
-      local ok, out = helper.run_isolated(([[
-        local core = require "nslua.core"
-        local proc = core.proc
-        local path = %q
+    -- A process kicks (into a plain file that stands for a cgroup.procs),
+    -- then forks a Lua child (ns.clone with 'flags') which closes what it
+    -- inherited, opens a file (it gets the kick's fd number) and kicks too:
+    -- the child's file must stay its own.  'outer': all of that in a child
+    -- that is pid 1 of a pid namespace of its own.
+    local function forgets(flags, outer)
+      assert(io.open(dir .. "/procs", "w")):close()
+      local body = ([[
         assert(core.cgroup.kick(path))
         local probe = assert(proc.open("/dev/null", {}))
         local n = probe:fileno() - 1     -- the kick's file: the number below
         probe:close()
         io.stdout:flush()
-        local pid = core.ns.clone()
+        local pid = core.ns.clone(%s)
         if pid == 0 then
-          -- a worker that closes what it inherited and opens its own files
           proc.close_range(3)
           local f = assert(proc.open(%q, { wronly = true, creat = true, trunc = true }))
           local before = core.mount.readlink("/proc/self/fd/" .. f:fileno())
           core.cgroup.kick(path)
           local after = core.mount.readlink("/proc/self/fd/" .. f:fileno())
-          io.write(f:fileno() == n and "same number " or "other number ", tostring(before == after), "\n")
+          io.write(proc.getpid(), " ", f:fileno() == n and "same number " or "other number ",
+            tostring(before == after), "\n")
           io.stdout:flush()
           proc._exit(0)
         end
         proc.waitpid(pid)
-      ]]):format(dir .. "/procs", out_file))
-      assert.is_true(ok, out)
-      assert.matches("number true\n$", out)
-    end)
-
-    it("forgets its parent's kicks in a child that is pid 1 under a parent that is pid 1", function()
-      -- getpid() is 1 on both sides: the owner check alone cannot tell
-      local out_file = dir .. "/mine"
-      assert(io.open(dir .. "/procs", "w")):close()
+      ]]):format(flags, dir .. "/mine")
+      if outer then
+        body = ("local outer = core.ns.clone{ pid = true }\nif outer == 0 then\n%s\nproc._exit(0)\nend\n"
+          .. "proc.waitpid(outer)\n"):format(body)
+      end
       local ok, out = helper.run_isolated(([[
         local core = require "nslua.core"
         local proc = core.proc
         local path = %q
         io.stdout:flush()
-        local outer = core.ns.clone{ pid = true }
-        if outer == 0 then
-          assert(core.cgroup.kick(path))
-          local probe = assert(proc.open("/dev/null", {}))
-          local n = probe:fileno() - 1     -- the kick's file: the number below
-          probe:close()
-          io.stdout:flush()
-          local pid = core.ns.clone{ pid = true }
-          if pid == 0 then
-            proc.close_range(3)
-            local f = assert(proc.open(%q, { wronly = true, creat = true, trunc = true }))
-            local before = core.mount.readlink("/proc/self/fd/" .. f:fileno())
-            core.cgroup.kick(path)
-            local after = core.mount.readlink("/proc/self/fd/" .. f:fileno())
-            io.write(proc.getpid(), " ", f:fileno() == n and "same number " or "other number ",
-              tostring(before == after), "\n")
-            io.stdout:flush()
-            proc._exit(0)
-          end
-          proc.waitpid(pid)
-          proc._exit(0)
-        end
-        proc.waitpid(outer)
-      ]]):format(dir .. "/procs", out_file))
+      ]]):format(dir .. "/procs") .. body)
       assert.is_true(ok, out)
-      assert.matches("^1 same number true\n$", out)
+      return out
+    end
+
+    it("a forked child forgets its parent's kicks: it closes none of its own fds", function()
+      assert.matches("^%d+ same number true\n$", forgets(""))
+    end)
+
+    it("forgets its parent's kicks in a child that is pid 1 under a parent that is pid 1", function()
+      -- getpid() is 1 on both sides: the owner check alone cannot tell
+      assert.matches("^1 same number true\n$", forgets("{ pid = true }", true))
     end)
 
     it("holds none of our fds: a lock of ours is free once we are killed, while it still waits", function()
