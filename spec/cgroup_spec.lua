@@ -308,12 +308,18 @@ describe("nslua.cgroup", function()
         local kick = assert(core.cgroup.kick(%q))
         io.write(proc.getpid(), " ", kick, "\n")
         io.stdout:flush()
-        while true do proc.poll({}, 1000) end
+        for _ = 1, 300 do proc.poll({}, 100) end   -- (killed long before: at most 30 s)
       ]]):format(lockf, fifo_path))
       f:close()
       assert(helper.sh(("%s %s > %s 2>&1 &"):format(helper.LUA, helper.quote(script), helper.quote(out_file))))
       local holder, kick
-      for _ = 1, 200 do
+      -- whatever fails below, the holder ends and the kick's write returns
+      finally(function()
+        if holder then proc.kill(tonumber(holder), 9) end
+        r:close()
+        w:close()
+      end)
+      for _ = 1, 500 do
         holder, kick = (helper.read(out_file) or ""):match("^(%d+) (%d+)\n")
         if holder then break end
         helper.sleep(0.02)
@@ -341,8 +347,6 @@ describe("nslua.cgroup", function()
         proc.poll({}, 5)
       end
       l:close()
-      r:close()
-      w:close()
       assert.is_true(waiting, "the kick should still wait on the full fifo")
       assert.is_true(free, "the killed process's lock is still held (by its kick)")
       assert.equal("0", got:sub(-1))
