@@ -1,13 +1,16 @@
-/* cgroup.c - cgroup files: open, read, write, mkdir, rmdir, list, kill members, wait. */
+/* cgroup.c - cgroup files: open, read, write, mkdir, rmdir, list, kill members, wait;
+** the kick and the keeper (cheap joins). */
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -519,7 +522,194 @@ static int cg_kick (lua_State *L) {
   return 1;
 }
 
+/*
+** cgroup.keeper(procs, period, idle) -> keeper | nil, msg, errno
+** Keep cgroup joins cheap while a pool is in use: the grace period a join
+** waits for (cgroup.kick above) is skipped when another migration ran in
+** the last grace period or two, so a child that writes "0" into 'procs'
+** (the cgroup.procs of its own group: no migration) every 'period'
+** seconds keeps every join on the machine from waiting.  That is what
+** mounting a hierarchy with favordynmods does for good, with its cost
+** (forks and exits everywhere take the slower path of the kernel's
+** cgroup_threadgroup_rwsem), but only for as long as the keeper writes:
+** while a run is under way (keeper:busy(true)) and for 'idle' seconds
+** after the last one ended (keeper:busy(false)); then it sleeps until the
+** next busy(true), which writes at once (a kick).  It is a forked child
+** that keeps only the file and its end of a pipe from us; it ends when
+** the pipe is closed (keeper:close, or our death; PR_SET_PDEATHSIG too),
+** and keeper:close kills and reaps it through a pidfd.
+*/
+#define NSLUA_KEEPER "nslua.cgroup.keeper"
+
+typedef struct keeper {
+  int pidfd, wfd;
+  pid_t pid, owner;
+} keeper;
+
+static long long mono_ms (void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The child: fd 0 is the file, fd 1 the pipe's read end; nothing else. */
+static void __attribute__((noreturn)) keeper_child (int period_ms, int idle_ms) {
+  long long last_end = mono_ms();
+  int busy = 0;
+  for (;;) {
+    struct pollfd p = { .fd = 1, .events = POLLIN, .revents = 0 };
+    int warm = busy || mono_ms() - last_end < idle_ms;
+    int r = poll(&p, 1, warm ? period_ms : -1);
+    if (r < 0 && errno != EINTR)
+      _exit(1);
+    if (r > 0) {
+      char buf[64];
+      ssize_t i, n = read(1, buf, sizeof buf);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        _exit(0);                           /* the pipe's writer is gone */
+      for (i = 0; i < n; i++) {
+        busy = buf[i] == '1';
+        if (!busy)
+          last_end = mono_ms();
+      }
+    }
+    if (busy || mono_ms() - last_end < idle_ms)
+      (void)!write(0, "0", 1);
+  }
+}
+
+static int keeper_spawn (keeper *k, int fd, int period_ms, int idle_ms) {
+  int pfd[2], pidfd = -1;
+  pid_t parent = getpid(), pid;
+  if (pipe2(pfd, O_CLOEXEC) < 0)
+    return errno;
+  /* (raw clone: CLONE_PIDFD stores the pidfd at the third argument, the
+  ** parent tid, on every architecture) */
+  pid = (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, NULL, &pidfd, NULL, NULL);
+  if (pid < 0) {
+    int err = errno;
+    close(pfd[0]);
+    close(pfd[1]);
+    return err;
+  }
+  if (pid == 0) {
+    sigset_t none;
+    int a = fcntl(fd, F_DUPFD, 10), b = fcntl(pfd[0], F_DUPFD, 10);
+    if (a < 0 || b < 0 || dup2(a, 0) < 0 || dup2(b, 1) < 0)
+      _exit(1);
+    (void)syscall(SYS_close_range, 2U, ~0U, 0U);
+    if (fcntl(1, F_SETFL, O_NONBLOCK) < 0)
+      _exit(1);
+    nslua_reset_dispositions();
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+      _exit(1);
+    (void)prctl(PR_SET_NAME, "nslua-keeper");
+    keeper_child(period_ms, idle_ms);
+  }
+  close(pfd[0]);
+  if (fcntl(pfd[1], F_SETFL, O_NONBLOCK) < 0) {
+    int err = errno;
+    close(pfd[1]);
+    (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    while (waitid(P_PIDFD, (id_t)pidfd, NULL, WEXITED) < 0 && errno == EINTR)
+      ;
+    close(pidfd);
+    return err;
+  }
+  k->pidfd = pidfd;
+  k->wfd = pfd[1];
+  k->pid = pid;
+  k->owner = parent;
+  return 0;
+}
+
+/* End it (ours: killed and reaped; a forked child's copy: fds closed). */
+static void keeper_end (keeper *k) {
+  if (k->wfd >= 0)
+    close(k->wfd);
+  if (k->pidfd >= 0) {
+    if (k->owner == getpid()) {
+      (void)syscall(SYS_pidfd_send_signal, k->pidfd, SIGKILL, NULL, 0);
+      while (waitid(P_PIDFD, (id_t)k->pidfd, NULL, WEXITED) < 0 && errno == EINTR)
+        ;
+    }
+    close(k->pidfd);
+  }
+  k->wfd = k->pidfd = -1;
+  k->pid = 0;
+}
+
+static int cg_keeper (lua_State *L) {
+  const char *path = checkpath(L, 1);
+  lua_Number period = luaL_checknumber(L, 2), idle = luaL_checknumber(L, 3);
+  keeper *k;
+  int fd, err;
+  luaL_argcheck(L, period >= 0.001 && period <= 1, 2, "period must be 0.001..1 seconds");
+  luaL_argcheck(L, idle >= 0 && idle <= 3600, 3, "idle must be 0..3600 seconds");
+  k = (keeper *)lua_newuserdatauv(L, sizeof *k, 0);
+  k->pidfd = k->wfd = -1;
+  k->pid = k->owner = 0;
+  luaL_setmetatable(L, NSLUA_KEEPER);
+  fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return nslua_fail(L, errno, "open", path);
+  err = keeper_spawn(k, fd, (int)(period * 1000), (int)(idle * 1000));
+  close(fd);
+  if (err != 0)
+    return nslua_fail(L, err, "clone", "keeper");
+  return 1;
+}
+
+static keeper *checkkeeper (lua_State *L) {
+  return (keeper *)luaL_checkudata(L, 1, NSLUA_KEEPER);
+}
+
+/* keeper:busy(flag) -> true: a run begins (true) or has ended (false).
+** Never blocks; a keeper that is gone is not an error. */
+static int keeper_busy (lua_State *L) {
+  keeper *k = checkkeeper(L);
+  if (k->wfd >= 0)
+    (void)!write(k->wfd, lua_toboolean(L, 2) ? "1" : "0", 1);
+  return nslua_ok(L);
+}
+
+/* keeper:pid() -> pid | nil (closed) */
+static int keeper_pid (lua_State *L) {
+  keeper *k = checkkeeper(L);
+  if (k->pid <= 0)
+    return 0;
+  lua_pushinteger(L, k->pid);
+  return 1;
+}
+
+static int keeper_close (lua_State *L) {
+  keeper_end(checkkeeper(L));
+  return nslua_ok(L);
+}
+
+static int keeper_gc (lua_State *L) {
+  keeper_end((keeper *)luaL_checkudata(L, 1, NSLUA_KEEPER));
+  return 0;
+}
+
+static const luaL_Reg keeper_methods[] = {
+  {"busy", keeper_busy},
+  {"close", keeper_close},
+  {"pid", keeper_pid},
+  {NULL, NULL}
+};
+
+static const luaL_Reg keeper_meta[] = {
+  {"__close", keeper_gc},
+  {"__gc", keeper_gc},
+  {"__index", NULL},
+  {NULL, NULL}
+};
+
 static const luaL_Reg cg_funcs[] = {
+  {"keeper", cg_keeper},
   {"kick", cg_kick},
   {"kill_procs", cg_kill_procs},
   {"mkdir", cg_mkdir},
@@ -533,6 +723,12 @@ static const luaL_Reg cg_funcs[] = {
 };
 
 int nslua_open_cgroup (lua_State *L) {
+  if (luaL_newmetatable(L, NSLUA_KEEPER)) {
+    luaL_setfuncs(L, keeper_meta, 0);
+    luaL_newlib(L, keeper_methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
   luaL_newlib(L, cg_funcs);
   return 1;
 }

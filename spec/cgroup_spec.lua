@@ -371,6 +371,113 @@ describe("nslua.cgroup", function()
     end)
   end)
 
+  -- cgroup.keeper, on a plain file standing for a cgroup.procs: each of its
+  -- writes adds a "0", so the file's size counts them.
+  describe("keeper", function()
+    local dir, path
+    before_each(function()
+      dir = helper.tmpdir()
+      path = dir .. "/procs"
+      assert(io.open(path, "w")):close()
+    end)
+    after_each(function() helper.rmtree(dir) end)
+
+    local function writes() return #(helper.read(path) or "") end
+    -- the writes made over the next 's' seconds
+    local function over(s)
+      local a = writes()
+      helper.sleep(s)
+      return writes() - a
+    end
+    local function gone(pid)
+      return helper.wait_until(function() return not helper.exists("/proc/" .. pid) end, 5)
+    end
+
+    it("writes every period while busy and for 'idle' seconds after, then sleeps", function()
+      local k = assert(ccg.keeper(path, 0.005, 0.3))
+      finally(function() k:close() end)
+      -- warm from its start, for 'idle'
+      assert.is_true(over(0.15) >= 5)
+      helper.sleep(0.4)
+      assert.equal(0, over(0.3), "still writing once idle")
+      -- busy: it writes at once and goes on, past 'idle'
+      assert.is_true(k:busy(true))
+      helper.sleep(0.5)
+      assert.is_true(over(0.15) >= 5, "not writing while busy")
+      -- the run ended: warm for 'idle' more, then asleep again
+      k:busy(false)
+      assert.is_true(over(0.1) >= 3)
+      helper.sleep(0.4)
+      assert.equal(0, over(0.3), "still writing once idle after the run")
+      assert.matches("^0+$", helper.read(path))
+    end)
+
+    it("holds only its file and its end of our pipe, and ends reaped with close", function()
+      local k = assert(ccg.keeper(path, 0.005, 1))
+      local pid = assert(k:pid())
+      local fds = {}
+      for name in io.popen("ls /proc/" .. pid .. "/fd"):lines() do fds[#fds + 1] = name end
+      table.sort(fds)
+      assert.same({ "0", "1" }, fds)
+      assert.equal(path, core.mount.readlink("/proc/" .. pid .. "/fd/0"))
+      assert.matches("^pipe:", core.mount.readlink("/proc/" .. pid .. "/fd/1"))
+      assert.equal("nslua-keeper\n", helper.read("/proc/" .. pid .. "/comm"))
+      assert.is_true(k:close())
+      assert.is_true(k:close())   -- idempotent
+      assert.is_nil(k:pid())
+      assert.is_nil(helper.read("/proc/" .. pid .. "/stat"), "left behind (or a zombie)")
+      assert.is_true(k:busy(true))  -- a closed keeper is not an error
+    end)
+
+    it("ends when its owner is killed", function()
+      local script, out_file = dir .. "/own.lua", dir .. "/out"
+      local f = assert(io.open(script, "w"))
+      f:write(("package.cpath = %q .. ';' .. package.cpath\n"):format(helper.cpath), ([[
+        local core = require "nslua.core"
+        local k = assert(core.cgroup.keeper(%q, 0.005, 60))
+        io.write(core.proc.getpid(), " ", k:pid(), "\n")
+        io.stdout:flush()
+        for _ = 1, 300 do core.proc.poll({}, 100) end   -- (killed long before: at most 30 s)
+      ]]):format(path))
+      f:close()
+      assert(helper.sh(("%s %s > %s 2>&1 &"):format(helper.LUA, helper.quote(script), helper.quote(out_file))))
+      local owner, kpid
+      finally(function() if owner then proc.kill(tonumber(owner), 9) end end)
+      helper.wait_until(function()
+        owner, kpid = (helper.read(out_file) or ""):match("^(%d+) (%d+)\n")
+        return owner
+      end)
+      assert.is_truthy(owner, helper.read(out_file))
+      assert.is_true(over(0.1) >= 3)
+      proc.kill(tonumber(owner), 9)
+      assert.is_truthy(gone(kpid), "the keeper outlived its owner")
+    end)
+
+    it("is left alone by a forked child that closes its copy", function()
+      local k = assert(ccg.keeper(path, 0.005, 60))
+      finally(function() k:close() end)
+      io.stdout:flush()
+      local pid = assert(ns.clone {})
+      if pid == 0 then
+        k:close()
+        proc._exit(0)
+      end
+      proc.waitpid(pid)
+      assert.is_truthy(k:pid())
+      assert.is_true(helper.exists("/proc/" .. k:pid() .. "/fd"))
+      assert.is_true(over(0.1) >= 3, "the child's close ended the parent's keeper")
+    end)
+
+    it("checks its arguments and names the file it cannot open", function()
+      assert.has_error(function() ccg.keeper(path, 0, 1) end)
+      assert.has_error(function() ccg.keeper(path, 0.005, -1) end)
+      local ok, err, code = ccg.keeper(dir .. "/none/cgroup.procs", 0.005, 1)
+      assert.is_nil(ok)
+      assert.matches("none/cgroup.procs", err, 1, true)
+      assert.equal(E.ENOENT, code)
+    end)
+  end)
+
   describe("detect", function()
     it("reads this host's real files", function()
       local l = assert(cgroup.detect())

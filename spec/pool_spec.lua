@@ -334,6 +334,27 @@ except OSError as e:
     assert.is_true(rep.memory_peak_kb < 1024, "peak " .. tostring(rep.memory_peak_kb))
   end)
 
+  it("keeps joins cheap with a keeper of its own, which ends with it; warm = false has none", function()
+    if not need_root() then return end
+    assert.has_error(function() nslua.pool({}, { wram = 1 }) end, "pool: opts.wram: unknown option")
+    assert.has_error(function() nslua.pool({}, { warm = -1 }) end, "pool: opts.warm: must be false or 0..3600 seconds")
+    assert.has_error(function() nslua.pool({}, { warm = "1" }) end, "pool: opts.warm: must be false or 0..3600 seconds")
+    local p = assert(nslua.pool({ limits = { pids = 8 } }, { warm = 0.2 }))
+    local kpid = assert(p.keeper:pid())
+    assert.equal("nslua-keeper\n", helper.read("/proc/" .. kpid .. "/comm"))
+    -- in our own group, not the pool's: nothing of it is charged to a run
+    assert.equal(helper.read("/proc/self/cgroup"), helper.read("/proc/" .. kpid .. "/cgroup"))
+    assert.equal("exited", assert(p:run { argv = { "/bin/true" } }).status)
+    assert.is_true(p:close())
+    assert.is_nil(helper.read("/proc/" .. kpid .. "/stat"), "the keeper outlived its pool")
+    for _, warm in ipairs { false, 0 } do
+      p = assert(nslua.pool({ limits = { pids = 8 } }, { warm = warm }))
+      assert.is_nil(p.keeper)
+      assert.equal("exited", assert(p:run { argv = { "/bin/true" } }).status)
+      assert.is_true(p:close())
+    end
+  end)
+
   it("closes completely: cgroups, state record, namespaces", function()
     if not need_root() then return end
     local p = assert(nslua.pool { limits = { pids = 8 } })

@@ -132,6 +132,22 @@ function M.kick()
   return ccg.kick(h.dir .. "/cgroup.procs") ~= nil
 end
 
+--- Keep every cgroup join on the machine cheap while a pool is in use
+-- (core cgroup.keeper: a child that writes itself into its own group every
+-- M.KEEP_PERIOD seconds while keeper:busy(true), and for `idle` seconds
+-- after keeper:busy(false)).  A join then never waits for the grace period
+-- above; the cost, forks and exits machine-wide taking the kernel's slower
+-- path meanwhile, is favordynmods' (docs/bench.md).
+-- @treturn[1] userdata the keeper (busy, pid, close)
+-- @return[2] nil when no group of ours can be written, or the error
+M.KEEP_PERIOD = 0.005
+function M.keeper(idle)
+  local layout = M.detect()
+  local h = layout and layout.hierarchies[1]
+  if not h then return nil, "no cgroup hierarchy" end
+  return ccg.keeper(h.dir .. "/cgroup.procs", M.KEEP_PERIOD, idle)
+end
+
 --- A join happened at `t` (proc.now()'s clock): the next kick waits its gap.
 function M.joined(t)
   if t and t > last_kick then last_kick = t end

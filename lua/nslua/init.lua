@@ -26,11 +26,11 @@ function M.container(spec, opts)
   return require("nslua.container").new(spec, opts)
 end
 
---- A warm pool of sandboxes of one policy (see nslua.pool).
+--- A warm pool of sandboxes of one policy (see nslua.pool; opts.warm).
 -- @return[1] Pool
 -- @return[2] nil, message, errno
-function M.pool(spec)
-  return require("nslua.pool").new(spec)
+function M.pool(spec, opts)
+  return require("nslua.pool").new(spec, opts)
 end
 
 -- Lua modules are loaded on first use: a CLI run pays only for what it uses.

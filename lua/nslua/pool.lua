@@ -11,7 +11,11 @@
 --     cache runs left is reclaimed once it is above cgroup.REUSE_KEEP (and
 --     a run's peak counted above what is kept), and `cgroup.procs` must be
 --     empty before the next run starts;
---   * one id slot (the payload's host ids), held by the pool.
+--   * one id slot (the payload's host ids), held by the pool;
+--   * unless opts.warm is false or 0, a keeper (cgroup.keeper) that keeps
+--     the runs' cgroup joins from waiting for an RCU grace period, ~10-20
+--     ms each, while a run is under way and for opts.warm seconds (default
+--     1) after it ended (docs/pool.md).
 -- What every run gets fresh: its pid, mount, UTS, IPC and cgroup namespaces,
 -- its user namespace, the root tmpfs and every mount on it.
 -- A kept object goes to the next run only once checked (DESIGN "Trust
@@ -95,12 +99,26 @@ local function prepared_netns()
 end
 
 --- Make a pool for `spec` (a container spec without argv).
+-- @tparam[opt] table opts warm: seconds after a run the keeper keeps joins
+--   cheap (default 1; false or 0: no keeper)
 -- @return[1] Pool
 -- @return[2] nil
 -- @treturn[2] string message
 -- @treturn[2] integer errno
-function M.new(spec)
+M.WARM = 1
+
+function M.new(spec, opts)
   if type(spec) ~= "table" then error("pool: spec must be a table", 2) end
+  if opts ~= nil and type(opts) ~= "table" then error("pool: opts must be a table", 2) end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "warm" then error(("pool: opts.%s: unknown option"):format(tostring(k)), 2) end
+  end
+  local warm = opts.warm
+  if warm == nil then warm = M.WARM elseif warm == false then warm = 0 end
+  if math.type(warm) == nil or warm < 0 or warm > 3600 then
+    error("pool: opts.warm: must be false or 0..3600 seconds", 2)
+  end
   local probe = copy(spec)
   probe.argv = probe.argv or { "/bin/true" }
   local s, errs = validate.check(probe, { need_argv = true })
@@ -128,7 +146,7 @@ function M.new(spec)
   if why then return nil, why, errno.EINVAL end
 
   -- a copy: the caller's table may change, the checks above may not be skipped
-  local self = setmetatable({ spec = copy(spec), base = s }, Pool)
+  local self = setmetatable({ spec = copy(spec), base = s, warm = warm }, Pool)
   local ok, err, code = self:_open()
   if not ok then
     self:close()
@@ -167,6 +185,9 @@ function Pool:_open()
   if not cg then return nil, cerr, ccode end
   self.cg = cg
   state.update(dir, { cgroup = self.id, cgroup_dirs = cg:dirs() })
+  -- (after the mkdirs: a write holds the cgroup mutex they take; none
+  -- means only that joins stay as slow as without it)
+  if self.warm > 0 then self.keeper = cgroup.keeper(self.warm) end
 
   local hostns, herr, hcode = ns.open(proc.getpid(), "net")
   if not hostns then return nil, herr, hcode end
@@ -219,6 +240,15 @@ function Pool:_spec(run)
   return spec
 end
 
+-- The keeper told a run is under way, and that it ended when the value
+-- this returns is closed (a run that raises included); nil without one.
+local Busy = { __close = function(b) b.keeper:busy(false) end }
+function Pool:_busy()
+  if not self.keeper then return nil end
+  self.keeper:busy(true)
+  return setmetatable({ keeper = self.keeper }, Busy)
+end
+
 --- Run one sandbox in the pool.
 -- @tparam table run argv (required), and optionally stdio, env, keep_env,
 --   cwd, name, hooks, limits (time, wall, extra_time, output, rlimits)
@@ -229,6 +259,7 @@ end
 function Pool:run(run)
   if not self.netns then error("pool:run: the pool is closed", 2) end
   local c = container.new(self:_spec(run), { pool = self })
+  local _ <close> = self:_busy()
   local rep, err, code = c:run()
   c:close()
   self.runs = self.runs + 1
@@ -275,6 +306,10 @@ end
 -- Idempotent.
 function Pool:close()
   local cg_left = false
+  if self.keeper then
+    self.keeper:close()
+    self.keeper = nil
+  end
   if self.cg then
     self.cg:kill()
     self.cg:remove()

@@ -923,7 +923,8 @@ function M.lease(pool, spec)
   res.id, res.slot = pool.id, pool.slot
   res.host_uid, res.host_gid = pool.host_id, pool.host_id
   res.rt.keep[#res.rt.keep + 1] = pool.lockfd
-  if pool.cg then require("nslua.cgroup").kick() end
+  -- (a warm pool's keeper wrote at Pool:run's start: no kick needed)
+  if pool.cg and not pool.keeper then require("nslua.cgroup").kick() end
   local base, berr, bcode = pool:_before_run()
   if not base then return nil, berr, bcode end
   res.cg, res._cg_base = pool.cg, base
