@@ -203,6 +203,13 @@ describe("bad input", function()
     local _, out, code = helper.sh(("%s run --report-fd 3 -- /bin/true 3> %s/r.json"):format(N, dir))
     assert.equal(0, code, out)
     assert.equal("exited", cjson.decode(helper.read(dir .. "/r.json")).status)
+    -- --report -: stdout, after the command's own output, and no file named "-"
+    _, out, code = helper.sh(("cd %s && %s run --report - -- /bin/echo hi"):format(q(dir), N))
+    assert.equal(0, code, out)
+    local said, json = out:match("^(hi\n)(%b{})\n$")
+    assert.equal("hi\n", said, out)
+    assert.equal("exited", cjson.decode(json).status)
+    assert.is_false(helper.exists(dir .. "/-"))
   end)
 
   it("a tmpfs over a cgroup controller fails only the limits that need it #priv", function()

@@ -103,7 +103,7 @@ local OPTIONS = {
   { "--stdin", "Read stdin from FILE (null for /dev/null)." },
   { "--stdout", "Write stdout to FILE." },
   { "--stderr", "Write stderr to FILE (stdout: a dup of the command's stdout)." },
-  { "--report", "Write the report as JSON to FILE." },
+  { "--report", "Write the report as JSON to FILE (- for stdout, after the command's output)." },
   { "--report-fd", "Write the report as JSON to fd N." },
   { "--share-net", "Share the host network (bwrap).", n = 0 },
   { "--proc", "Mount proc on DST (bwrap).", many = true, order = M_ORDER },
@@ -734,7 +734,9 @@ end
 -- @return[2] nil, message
 local function open_report(opts)
   local out = { fd = M.report_fd(opts) }
-  if opts.report then
+  if opts.report == "-" then
+    out.stdout = true
+  elseif opts.report then
     local f, err = io.open(opts.report, "w")
     if not f then return nil, "--report: " .. err end
     out.file = f
@@ -744,9 +746,17 @@ end
 
 local function write_report(out, rep)
   -- no --report nor --report-fd: no JSON to make (nor cjson to load)
-  if not out.file and not out.fd then return true end
+  if not out.file and not out.fd and not out.stdout then return true end
   local report = require "nslua.report"
   local text = report.json(rep) .. "\n"
+  if out.stdout then
+    local ok, err = io.stdout:write(text)
+    if ok then ok, err = io.stdout:flush() end
+    if not ok then
+      eprintf("--report: %s", err)
+      return false
+    end
+  end
   if out.file then
     local ok, err = out.file:write(text)
     if ok then ok, err = out.file:close() else out.file:close() end
