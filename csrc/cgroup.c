@@ -5,12 +5,15 @@
 #include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/sched.h>
+#include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -375,8 +378,11 @@ static void kick_free (kick_slot *k) {
 ** slots are the parent's.  Forgotten, never closed or waited for: the fd
 ** numbers may be the child's own files by now, and in a new pid namespace
 ** even the owner check below could match (both are pid 1). */
+static unsigned long helpers_gen;
+
 void nslua_kick_forget (void) {
   size_t i;
+  helpers_gen++;                /* and every keeper: cgroup.keeper */
   for (i = 0; i < KICK_SLOTS; i++) {
     kicks[i].owner = 0;         /* no pid's: kick_free closes nothing */
     if (kicks[i].pid > 0)
@@ -534,111 +540,217 @@ static int cg_kick (lua_State *L) {
 ** cgroup_threadgroup_rwsem), but only for as long as the keeper writes:
 ** while a run is under way (keeper:busy(true)) and for 'idle' seconds
 ** after the last one ended (keeper:busy(false)); then it sleeps until the
-** next busy(true), which writes at once (a kick).  It is a forked child
-** that keeps only the file and its end of a pipe from us; it ends when
-** the pipe is closed (keeper:close, or our death; PR_SET_PDEATHSIG too),
-** and keeper:close kills and reaps it through a pidfd.
+** next busy(true), which it answers with a write at once (a kick).
+**
+** The child is made like a kick (raw calls on a stack of its own, sharing
+** our memory where that is safe, so a large Lua heap is neither copied
+** nor faulted on; a fork elsewhere) and keeps only three fds: the file,
+** its end of a socket pair with us and, until it is ready, a pipe.  Every
+** signal stays blocked in it (a ^C to our process group is ours to
+** handle); it ends at EOF on the socket (keeper:close, or our exit) and
+** with us (PR_SET_PDEATHSIG).  keeper:close kills it through a pidfd and
+** reaps it; a keeper that died before is not an error: busy() says false
+** and the caller goes on without it.  The kernel counts a memory-sharing
+** keeper as a user of our memory, as it does a kick: setns(2) of a time
+** namespace fails with EUSERS meanwhile (nslua joins those in forked
+** helpers only), and so does unshare(CLONE_NEWUSER) of this process.
 */
 #define NSLUA_KEEPER "nslua.cgroup.keeper"
+#define KEEPER_STACK (32 * 1024)
+
+/* What the child reads, at the bottom of its own stack (ours to free
+** once it is reaped, never touched by us before). */
+typedef struct keeper_arg {
+  int procs, sock, ready;       /* our fd numbers; the child's copies */
+  int period_ms, idle_ms;
+  unsigned int fd_max;          /* for closing one by one without close_range */
+  pid_t parent;
+} keeper_arg;
 
 typedef struct keeper {
-  int pidfd, wfd;
+  int pidfd, sock;
   pid_t pid, owner;
+  unsigned long gen;            /* helpers_gen when it was made */
+  char *stack;
 } keeper;
 
-static long long mono_ms (void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+/* (helpers_gen, bumped in every child that goes on running Lua by
+** nslua_kick_forget: a keeper made before is its parent's, even when both
+** are pid 1 of their pid namespaces) */
+
+#if !defined(NSLUA_ASAN) && (defined(__x86_64__) || defined(__aarch64__))
+#define KEEPER_SHARES_MEMORY 1
+/* -errno on failure, as the kernel returns it */
+#define KCALL(n, a, b, c) raw_call3((n), (long)(a), (long)(b), (long)(c))
+#else
+#define KEEPER_SHARES_MEMORY 0
+static long kcall (long n, long a, long b, long c) {
+  long r = syscall(n, a, b, c);
+  return r < 0 ? -errno : r;
+}
+#define KCALL(n, a, b, c) kcall((n), (long)(a), (long)(b), (long)(c))
+#endif
+
+static long long keeper_ms (void) {
+  struct timespec ts = {0, 0};
+  (void)KCALL(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, 0);
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The child: fd 0 is the file, fd 1 the pipe's read end; nothing else. */
-static void __attribute__((noreturn)) keeper_child (int period_ms, int idle_ms) {
-  long long last_end = mono_ms();
-  int busy = 0;
+static void __attribute__((noreturn)) keeper_exit (int code) {
+  for (;;)
+    (void)KCALL(SYS_exit, code, 0, 0);
+}
+
+/* Only system calls from here (see kick_child): fd 0 the file, 1 the
+** socket, 2 the ready pipe until it is closed. */
+static int keeper_child (void *p) {
+  static const char name[] = "nslua-keeper";
+  const keeper_arg *a = (const keeper_arg *)p;
+  struct timespec nap;
+  long long last_end;
+  int busy = 0, nonblock = -1;
+  long a0 = KCALL(SYS_fcntl, a->procs, F_DUPFD, 10);
+  long a1 = KCALL(SYS_fcntl, a->sock, F_DUPFD, 10);
+  long a2 = KCALL(SYS_fcntl, a->ready, F_DUPFD, 10);
+  unsigned int fd;
+  if (a0 < 0 || a1 < 0 || a2 < 0 || KCALL(SYS_dup3, a0, 0, 0) < 0 ||
+      KCALL(SYS_dup3, a1, 1, 0) < 0 || KCALL(SYS_dup3, a2, 2, 0) < 0)
+    keeper_exit(1);
+  if (KCALL(SYS_close_range, 3, ~0U, 0) < 0)
+    for (fd = 3; fd < a->fd_max; fd++)
+      (void)KCALL(SYS_close, fd, 0, 0);
+  if (KCALL(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0) < 0 ||
+      KCALL(SYS_getppid, 0, 0, 0) != a->parent)
+    keeper_exit(1);
+  (void)KCALL(SYS_prctl, PR_SET_NAME, name, 0);
+  if (KCALL(SYS_write, 2, "k", 1) != 1)
+    keeper_exit(1);
+  (void)KCALL(SYS_close, 2, 0, 0);
+  nap.tv_sec = a->period_ms / 1000;
+  nap.tv_nsec = (long)(a->period_ms % 1000) * 1000000;
+  last_end = keeper_ms();
   for (;;) {
-    struct pollfd p = { .fd = 1, .events = POLLIN, .revents = 0 };
-    int warm = busy || mono_ms() - last_end < idle_ms;
-    int r = poll(&p, 1, warm ? period_ms : -1);
-    if (r < 0 && errno != EINTR)
-      _exit(1);
-    if (r > 0) {
-      char buf[64];
-      ssize_t i, n = read(1, buf, sizeof buf);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-        _exit(0);                           /* the pipe's writer is gone */
-      for (i = 0; i < n; i++) {
-        busy = buf[i] == '1';
-        if (!busy)
-          last_end = mono_ms();
-      }
+    char buf[64];
+    long i, n;
+    int warm = busy || keeper_ms() - last_end < a->idle_ms;
+    /* warm: a nap, then what came; cold: wait for what comes */
+    if (warm != nonblock) {
+      if (KCALL(SYS_fcntl, 1, F_SETFL, warm ? O_NONBLOCK : 0) < 0)
+        keeper_exit(1);
+      nonblock = warm;
     }
-    if (busy || mono_ms() - last_end < idle_ms)
-      (void)!write(0, "0", 1);
+    if (warm)
+      (void)KCALL(SYS_nanosleep, &nap, 0, 0);
+    n = KCALL(SYS_read, 1, buf, sizeof buf);
+    if (n == 0)
+      keeper_exit(0);                 /* our owner closed its end */
+    if (n < 0 && n != -EAGAIN && n != -EINTR)
+      keeper_exit(1);
+    for (i = 0; i < n; i++) {
+      busy = buf[i] == '1';
+      if (!busy)
+        last_end = keeper_ms();
+    }
+    if (busy || keeper_ms() - last_end < a->idle_ms)
+      (void)KCALL(SYS_write, 0, "0", 1);
   }
 }
 
-static int keeper_spawn (keeper *k, int fd, int period_ms, int idle_ms) {
-  int pfd[2], pidfd = -1;
-  pid_t parent = getpid(), pid;
-  if (pipe2(pfd, O_CLOEXEC) < 0)
-    return errno;
-  /* (raw clone: CLONE_PIDFD stores the pidfd at the third argument, the
-  ** parent tid, on every architecture) */
-  pid = (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, NULL, &pidfd, NULL, NULL);
-  if (pid < 0) {
-    int err = errno;
-    close(pfd[0]);
-    close(pfd[1]);
-    return err;
-  }
-  if (pid == 0) {
-    sigset_t none;
-    int a = fcntl(fd, F_DUPFD, 10), b = fcntl(pfd[0], F_DUPFD, 10);
-    if (a < 0 || b < 0 || dup2(a, 0) < 0 || dup2(b, 1) < 0)
-      _exit(1);
-    (void)syscall(SYS_close_range, 2U, ~0U, 0U);
-    if (fcntl(1, F_SETFL, O_NONBLOCK) < 0)
-      _exit(1);
-    nslua_reset_dispositions();
-    sigemptyset(&none);
-    (void)sigprocmask(SIG_SETMASK, &none, NULL);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-      _exit(1);
-    (void)prctl(PR_SET_NAME, "nslua-keeper");
-    keeper_child(period_ms, idle_ms);
-  }
-  close(pfd[0]);
-  if (fcntl(pfd[1], F_SETFL, O_NONBLOCK) < 0) {
-    int err = errno;
-    close(pfd[1]);
-    (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-    while (waitid(P_PIDFD, (id_t)pidfd, NULL, WEXITED) < 0 && errno == EINTR)
-      ;
-    close(pidfd);
-    return err;
-  }
-  k->pidfd = pidfd;
-  k->wfd = pfd[1];
-  k->pid = pid;
-  k->owner = parent;
-  return 0;
-}
-
-/* End it (ours: killed and reaped; a forked child's copy: fds closed). */
+/* Kill (when ours) and reap it, close our fds, free its stack. */
 static void keeper_end (keeper *k) {
-  if (k->wfd >= 0)
-    close(k->wfd);
+  int ours = k->owner == getpid() && k->gen == helpers_gen;
+  if (k->sock >= 0)
+    close(k->sock);
   if (k->pidfd >= 0) {
-    if (k->owner == getpid()) {
+    if (ours) {
       (void)syscall(SYS_pidfd_send_signal, k->pidfd, SIGKILL, NULL, 0);
-      while (waitid(P_PIDFD, (id_t)k->pidfd, NULL, WEXITED) < 0 && errno == EINTR)
+      while (waitpid(k->pid, NULL, 0) < 0 && errno == EINTR)
         ;
     }
     close(k->pidfd);
   }
-  k->wfd = k->pidfd = -1;
+  /* (a child's copy: the memory is its own copy, and nobody runs on it) */
+  if (k->stack != NULL && (ours || !KEEPER_SHARES_MEMORY))
+    munmap(k->stack, KEEPER_STACK);
+  k->sock = k->pidfd = -1;
   k->pid = 0;
+  k->stack = NULL;
+}
+
+static int keeper_spawn (keeper *k, int procs, int period_ms, int idle_ms) {
+  int sv[2], rp[2], err = 0;
+  keeper_arg *a;
+  sigset_t all, old;
+  struct rlimit rl;
+  char got[2];
+  ssize_t n;
+  pid_t pid;
+  k->stack = mmap(NULL, KEEPER_STACK, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (k->stack == MAP_FAILED) {
+    k->stack = NULL;
+    return errno;
+  }
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return errno;
+  if (pipe2(rp, O_CLOEXEC) < 0) {
+    err = errno;
+    close(sv[0]);
+    close(sv[1]);
+    return err;
+  }
+  a = (keeper_arg *)k->stack;
+  a->procs = procs;
+  a->sock = sv[1];
+  a->ready = rp[1];
+  a->period_ms = period_ms;
+  a->idle_ms = idle_ms;
+  a->fd_max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (unsigned int)rl.rlim_cur : 65536;
+  a->parent = getpid();
+  k->owner = a->parent;
+  k->gen = helpers_gen;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &old);
+#if KEEPER_SHARES_MEMORY
+  pid = clone(keeper_child, k->stack + KEEPER_STACK, CLONE_VM | CLONE_PIDFD | SIGCHLD, a, &k->pidfd);
+  if (pid < 0)
+    err = errno;
+#else
+  {
+    struct clone_args ca;
+    memset(&ca, 0, sizeof ca);
+    ca.flags = CLONE_PIDFD;
+    ca.pidfd = (uint64_t)(uintptr_t)&k->pidfd;
+    ca.exit_signal = SIGCHLD;
+    pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+    if (pid == 0)
+      keeper_exit(keeper_child(a));
+    if (pid < 0)
+      err = errno;
+  }
+#endif
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  close(sv[1]);
+  close(rp[1]);
+  if (pid < 0) {
+    close(sv[0]);
+    close(rp[0]);
+    k->pidfd = -1;
+    return err;
+  }
+  k->pid = pid;
+  k->sock = sv[0];
+  /* ready: "k", then end of file once it holds only its own fds */
+  do
+    n = read(rp[0], got, sizeof got);
+  while (n < 0 && errno == EINTR);
+  close(rp[0]);
+  if (n != 1) {
+    keeper_end(k);
+    return ECHILD;
+  }
+  return 0;
 }
 
 static int cg_keeper (lua_State *L) {
@@ -649,16 +761,20 @@ static int cg_keeper (lua_State *L) {
   luaL_argcheck(L, period >= 0.001 && period <= 1, 2, "period must be 0.001..1 seconds");
   luaL_argcheck(L, idle >= 0 && idle <= 3600, 3, "idle must be 0..3600 seconds");
   k = (keeper *)lua_newuserdatauv(L, sizeof *k, 0);
-  k->pidfd = k->wfd = -1;
+  k->pidfd = k->sock = -1;
   k->pid = k->owner = 0;
+  k->gen = 0;
+  k->stack = NULL;
   luaL_setmetatable(L, NSLUA_KEEPER);
   fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0)
     return nslua_fail(L, errno, "open", path);
   err = keeper_spawn(k, fd, (int)(period * 1000), (int)(idle * 1000));
   close(fd);
-  if (err != 0)
+  if (err != 0) {
+    keeper_end(k);
     return nslua_fail(L, err, "clone", "keeper");
+  }
   return 1;
 }
 
@@ -666,13 +782,16 @@ static keeper *checkkeeper (lua_State *L) {
   return (keeper *)luaL_checkudata(L, 1, NSLUA_KEEPER);
 }
 
-/* keeper:busy(flag) -> true: a run begins (true) or has ended (false).
-** Never blocks; a keeper that is gone is not an error. */
+/* keeper:busy(flag) -> true | false: a run begins (true) or has ended
+** (false).  Never blocks, never raises SIGPIPE: false when the keeper is
+** gone (or closed). */
 static int keeper_busy (lua_State *L) {
   keeper *k = checkkeeper(L);
-  if (k->wfd >= 0)
-    (void)!write(k->wfd, lua_toboolean(L, 2) ? "1" : "0", 1);
-  return nslua_ok(L);
+  ssize_t n = -1;
+  if (k->sock >= 0)
+    n = send(k->sock, lua_toboolean(L, 2) ? "1" : "0", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  lua_pushboolean(L, n == 1 || (n < 0 && (errno == EAGAIN || errno == EINTR)));
+  return 1;
 }
 
 /* keeper:pid() -> pid | nil (closed) */

@@ -412,7 +412,7 @@ describe("nslua.cgroup", function()
       assert.matches("^0+$", helper.read(path))
     end)
 
-    it("holds only its file and its end of our pipe, and ends reaped with close", function()
+    it("holds only its file and its end of our socket pair, and ends reaped with close", function()
       local k = assert(ccg.keeper(path, 0.005, 1))
       local pid = assert(k:pid())
       local fds = {}
@@ -420,37 +420,68 @@ describe("nslua.cgroup", function()
       table.sort(fds)
       assert.same({ "0", "1" }, fds)
       assert.equal(path, core.mount.readlink("/proc/" .. pid .. "/fd/0"))
-      assert.matches("^pipe:", core.mount.readlink("/proc/" .. pid .. "/fd/1"))
+      assert.matches("^socket:", core.mount.readlink("/proc/" .. pid .. "/fd/1"))
       assert.equal("nslua-keeper\n", helper.read("/proc/" .. pid .. "/comm"))
       assert.is_true(k:close())
       assert.is_true(k:close())   -- idempotent
       assert.is_nil(k:pid())
       assert.is_nil(helper.read("/proc/" .. pid .. "/stat"), "left behind (or a zombie)")
-      assert.is_true(k:busy(true))  -- a closed keeper is not an error
+      assert.is_false(k:busy(true))  -- a closed keeper: false, not an error
     end)
 
-    it("ends when its owner is killed", function()
+    -- The owner forks a child that holds a copy of the owner's end of the
+    -- socket pair, so only the parent-death signal can end the keeper.
+    it("ends when its owner is killed, though a child of the owner holds the socket", function()
       local script, out_file = dir .. "/own.lua", dir .. "/out"
       local f = assert(io.open(script, "w"))
       f:write(("package.cpath = %q .. ';' .. package.cpath\n"):format(helper.cpath), ([[
         local core = require "nslua.core"
         local k = assert(core.cgroup.keeper(%q, 0.005, 60))
-        io.write(core.proc.getpid(), " ", k:pid(), "\n")
         io.stdout:flush()
-        for _ = 1, 300 do core.proc.poll({}, 100) end   -- (killed long before: at most 30 s)
+        local holder = core.ns.clone {}
+        if holder == 0 then
+          for _ = 1, 300 do core.proc.poll({}, 100) end   -- (killed long before: at most 30 s)
+          core.proc._exit(0)
+        end
+        io.write(core.proc.getpid(), " ", k:pid(), " ", holder, "\n")
+        io.stdout:flush()
+        for _ = 1, 300 do core.proc.poll({}, 100) end
       ]]):format(path))
       f:close()
       assert(helper.sh(("%s %s > %s 2>&1 &"):format(helper.LUA, helper.quote(script), helper.quote(out_file))))
-      local owner, kpid
-      finally(function() if owner then proc.kill(tonumber(owner), 9) end end)
+      local owner, kpid, holder
+      finally(function()
+        if owner then proc.kill(tonumber(owner), 9) end
+        if holder then proc.kill(tonumber(holder), 9) end
+      end)
       helper.wait_until(function()
-        owner, kpid = (helper.read(out_file) or ""):match("^(%d+) (%d+)\n")
+        owner, kpid, holder = (helper.read(out_file) or ""):match("^(%d+) (%d+) (%d+)\n")
         return owner
       end)
       assert.is_truthy(owner, helper.read(out_file))
       assert.is_true(over(0.1) >= 3)
       proc.kill(tonumber(owner), 9)
       assert.is_truthy(gone(kpid), "the keeper outlived its owner")
+      assert.is_true(helper.exists("/proc/" .. holder .. "/fd"), "the holder should still be there")
+    end)
+
+    it("ignores signals, and a keeper killed is false to busy, never a SIGPIPE", function()
+      local k = assert(ccg.keeper(path, 0.005, 60))
+      finally(function() k:close() end)
+      local pid = k:pid()
+      for _, sig in ipairs { 1, 2, 13, 15 } do proc.kill(pid, sig) end   -- HUP INT PIPE TERM
+      helper.sleep(0.05)
+      assert.is_true(over(0.1) >= 3, "a signal ended the keeper")
+      assert.is_true(k:busy(true))
+      proc.kill(pid, 9)
+      assert.is_truthy(helper.wait_until(function()
+        return (helper.read("/proc/" .. pid .. "/stat") or ""):match("^%d+ %b() Z")
+      end))
+      -- (we are still here: the send raised no SIGPIPE)
+      assert.is_false(k:busy(true))
+      assert.is_false(k:busy(false))
+      assert.is_true(k:close())
+      assert.is_nil(helper.read("/proc/" .. pid .. "/stat"), "not reaped")
     end)
 
     it("is left alone by a forked child that closes its copy", function()

@@ -337,18 +337,47 @@ except OSError as e:
   it("keeps joins cheap with a keeper of its own, which ends with it; warm = false has none", function()
     if not need_root() then return end
     assert.has_error(function() nslua.pool({}, { wram = 1 }) end, "pool: opts.wram: unknown option")
-    assert.has_error(function() nslua.pool({}, { warm = -1 }) end, "pool: opts.warm: must be false or 0..3600 seconds")
-    assert.has_error(function() nslua.pool({}, { warm = "1" }) end, "pool: opts.warm: must be false or 0..3600 seconds")
-    local p = assert(nslua.pool({ limits = { pids = 8 } }, { warm = 0.2 }))
+    for _, bad in ipairs { -1, "1", 0 / 0, 3601 } do
+      assert.has_error(function() nslua.pool({}, { warm = bad }) end,
+        "pool: opts.warm: must be false or 0..3600 seconds")
+    end
+    -- (the upvalue 'pool': after_each closes what a failed test left)
+    pool = assert(nslua.pool({ limits = { pids = 8 } }, { warm = 0.2 }))
+    local p = pool
     local kpid = assert(p.keeper:pid())
     assert.equal("nslua-keeper\n", helper.read("/proc/" .. kpid .. "/comm"))
     -- in our own group, not the pool's: nothing of it is charged to a run
     assert.equal(helper.read("/proc/self/cgroup"), helper.read("/proc/" .. kpid .. "/cgroup"))
+    -- it writes into our group's real cgroup.procs (its write count grows)
+    -- while a run is under way, though it had gone to sleep before it
+    local function writes()
+      return tonumber((helper.read("/proc/" .. kpid .. "/io") or ""):match("syscw:%s*(%d+)"))
+    end
+    helper.sleep(0.5)
+    local w0 = assert(writes())
+    helper.sleep(0.2)
+    assert.equal(w0, writes(), "still writing after warm")
+    assert.equal("exited", assert(p:run { argv = { "/bin/sh", "-c", "sleep 0.3" } }).status)
+    local w1 = writes()
+    assert.is_true(w1 - w0 >= 10, ("%d writes in a 0.3 s run"):format(w1 - w0))
+    -- a keeper killed: the next run goes on without it (kicking), nothing raises
+    core.proc.kill(kpid, 9)
+    assert.is_truthy(helper.wait_until(function()
+      return (helper.read("/proc/" .. kpid .. "/stat") or ""):match("^%d+ %b() Z")
+    end))
     assert.equal("exited", assert(p:run { argv = { "/bin/true" } }).status)
+    assert.is_nil(p.keeper)
+    assert.is_nil(helper.read("/proc/" .. kpid .. "/stat"), "the killed keeper was not reaped")
+    assert.is_true(p:close())
+    -- closed with its pool
+    pool = assert(nslua.pool({ limits = { pids = 8 } }))
+    p = pool
+    kpid = assert(p.keeper:pid())
     assert.is_true(p:close())
     assert.is_nil(helper.read("/proc/" .. kpid .. "/stat"), "the keeper outlived its pool")
     for _, warm in ipairs { false, 0 } do
-      p = assert(nslua.pool({ limits = { pids = 8 } }, { warm = warm }))
+      pool = assert(nslua.pool({ limits = { pids = 8 } }, { warm = warm }))
+      p = pool
       assert.is_nil(p.keeper)
       assert.equal("exited", assert(p:run { argv = { "/bin/true" } }).status)
       assert.is_true(p:close())

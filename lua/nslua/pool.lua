@@ -15,7 +15,7 @@
 --   * unless opts.warm is false or 0, a keeper (cgroup.keeper) that keeps
 --     the runs' cgroup joins from waiting for an RCU grace period, ~10-20
 --     ms each, while a run is under way and for opts.warm seconds (default
---     1) after it ended (docs/pool.md).
+--     1) after it ended (docs/api.md, "Warm pools").
 -- What every run gets fresh: its pid, mount, UTS, IPC and cgroup namespaces,
 -- its user namespace, the root tmpfs and every mount on it.
 -- A kept object goes to the next run only once checked (DESIGN "Trust
@@ -116,7 +116,7 @@ function M.new(spec, opts)
   end
   local warm = opts.warm
   if warm == nil then warm = M.WARM elseif warm == false then warm = 0 end
-  if math.type(warm) == nil or warm < 0 or warm > 3600 then
+  if math.type(warm) == nil or not (warm >= 0 and warm <= 3600) then
     error("pool: opts.warm: must be false or 0..3600 seconds", 2)
   end
   local probe = copy(spec)
@@ -245,7 +245,12 @@ end
 local Busy = { __close = function(b) b.keeper:busy(false) end }
 function Pool:_busy()
   if not self.keeper then return nil end
-  self.keeper:busy(true)
+  if not self.keeper:busy(true) then
+    -- gone (killed): the pool goes on without it, kicking as it would
+    self.keeper:close()
+    self.keeper = nil
+    return nil
+  end
   return setmetatable({ keeper = self.keeper }, Busy)
 end
 

@@ -551,6 +551,24 @@ describe("nslua judge #priv", function()
     assert.equal("OK:one MLE OK:two TLE OK:three RE OK:four", out)
   end)
 
+  it("a judge pool passes warm on to its pool's keeper", function()
+    local ok, out = helper.run_isolated(([[
+      local judge = require "nslua.recipes.judge"
+      local dir = %q
+      local said = {}
+      for _, warm in ipairs { false, 0.5 } do
+        local jp = assert(judge.pool { argv = { dir .. "/byinput" }, memory = "64M", warm = warm })
+        said[#said + 1] = tostring(jp.pool.keeper ~= nil) .. "/" .. tostring(jp.pool.warm)
+        jp:close()
+      end
+      local okp, err = pcall(judge.pool, { argv = { dir .. "/byinput" }, warm = -1 })
+      said[#said + 1] = tostring(okp) .. " " .. tostring(err):gsub("^.-pool:", "pool:")
+      io.write(table.concat(said, " "))
+    ]]):format(dir))
+    assert.is_true(ok, out)
+    assert.equal("false/0 true/0.5 false pool: opts.warm: must be false or 0..3600 seconds", out)
+  end)
+
   it("--tests DIR: every NAME.in through one pool, NAME.out and NAME.meta beside it", function()
     local tests = dir .. "/tests"
     assert(helper.sh("mkdir -p " .. q(tests)))

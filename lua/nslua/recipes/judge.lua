@@ -519,7 +519,9 @@ JudgePool.__index = JudgePool
 --- A warm pool (nslua.pool) for many runs of one submission, such as its
 -- test cases: the options of judge.run but the per-run ones (stdin, stdout,
 -- stderr, stderr_to_stdout, meta, time, extra_time, wall) are fixed once;
--- the cgroups (memory, pids) and the network namespace are made once.
+-- the cgroups (memory, pids) and the network namespace are made once;
+-- opts.warm is the pool's keeper (nslua.pool's opts.warm: false, or
+-- seconds).
 --   local jp = assert(judge.pool { argv = { "/path/prog" }, memory = "64M" })
 --   for i, t in ipairs(tests) do
 --     local verdict, meta = jp:run { stdin = t.input, stdout = t.output, time = 1 }
@@ -533,10 +535,18 @@ function M.pool(opts)
   for k in pairs(opts) do
     if RUN_OPTS[k] then error(("judge.pool: opts.%s: is set per run (jp:run{%s = ...})"):format(k, k), 2) end
   end
+  -- warm: the pool's own option (nslua.pool's opts.warm), not judge.run's
+  local warm = opts.warm
+  if warm ~= nil then
+    local o = {}
+    for k, v in pairs(opts) do if k ~= "warm" then o[k] = v end end
+    opts = o
+  end
   local spec = M.spec(api_normalize(opts))
   spec.stdio = nil
   for _, k in ipairs(limits.RUN_KEYS) do spec.limits[k] = nil end   -- set per run
-  local p, err, code = require("nslua.pool").new(spec)
+  local okp, p, err, code = pcall(require("nslua.pool").new, spec, { warm = warm })
+  if not okp then error(p, 2) end
   if not p then return nil, err, code end
   return setmetatable({ opts = opts, pool = p }, JudgePool)
 end
