@@ -351,6 +351,13 @@ static int cg_wait (lua_State *L) {
 #define KICK_SLOTS 8
 #define KICK_STACK (16 * 1024)
 
+/* The stack of a helper that shares our memory: NULL (errno) or 'size'
+** bytes to munmap once it is reaped. */
+static char *helper_stack (size_t size) {
+  char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
 /* A kick under way: its pid, the file it writes (ours; the child writes
 ** its own copy) and its stack (in our memory: freed once it is reaped). */
 typedef struct kick_slot {
@@ -461,12 +468,9 @@ static pid_t kick_start (kick_slot *k) {
   sigset_t all, old;
   pid_t pid;
   int err;
-  k->stack = mmap(NULL, KICK_STACK, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (k->stack == MAP_FAILED) {
-    k->stack = NULL;
+  k->stack = helper_stack(KICK_STACK);
+  if (k->stack == NULL)
     return -1;
-  }
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);
   pid = clone(kick_child, k->stack + KICK_STACK, CLONE_VM | SIGCHLD, k);
@@ -553,7 +557,7 @@ static int cg_kick (lua_State *L) {
 ** and the caller goes on without it.  The kernel counts a memory-sharing
 ** keeper as a user of our memory, as it does a kick: setns(2) of a time
 ** namespace fails with EUSERS meanwhile (nslua joins those in forked
-** helpers only), and so does unshare(CLONE_NEWUSER) of this process.
+** helpers only).
 */
 #define NSLUA_KEEPER "nslua.cgroup.keeper"
 #define KEEPER_STACK (32 * 1024)
@@ -592,7 +596,9 @@ static long kcall (long n, long a, long b, long c) {
 #endif
 
 static long long keeper_ms (void) {
-  struct timespec ts = {0, 0};
+  struct timespec ts;
+  ts.tv_sec = 0;                /* (assigned: no memset call in the child) */
+  ts.tv_nsec = 0;
   (void)KCALL(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, 0);
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
@@ -663,11 +669,11 @@ static void keeper_end (keeper *k) {
   if (k->sock >= 0)
     close(k->sock);
   if (k->pidfd >= 0) {
-    if (ours) {
-      (void)syscall(SYS_pidfd_send_signal, k->pidfd, SIGKILL, NULL, 0);
+    /* (a pidfd signal succeeds until the keeper is reaped: only then is
+    ** its pid still its own to wait for; one reaped elsewhere is left) */
+    if (ours && syscall(SYS_pidfd_send_signal, k->pidfd, SIGKILL, NULL, 0) == 0)
       while (waitpid(k->pid, NULL, 0) < 0 && errno == EINTR)
         ;
-    }
     close(k->pidfd);
   }
   /* (a child's copy: the memory is its own copy, and nobody runs on it) */
@@ -686,12 +692,11 @@ static int keeper_spawn (keeper *k, int procs, int period_ms, int idle_ms) {
   char got[2];
   ssize_t n;
   pid_t pid;
-  k->stack = mmap(NULL, KEEPER_STACK, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (k->stack == MAP_FAILED) {
-    k->stack = NULL;
+  k->owner = getpid();          /* ours from here: keeper_end frees the stack */
+  k->gen = helpers_gen;
+  k->stack = helper_stack(KEEPER_STACK);
+  if (k->stack == NULL)
     return errno;
-  }
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return errno;
   if (pipe2(rp, O_CLOEXEC) < 0) {
@@ -707,9 +712,7 @@ static int keeper_spawn (keeper *k, int procs, int period_ms, int idle_ms) {
   a->period_ms = period_ms;
   a->idle_ms = idle_ms;
   a->fd_max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (unsigned int)rl.rlim_cur : 65536;
-  a->parent = getpid();
-  k->owner = a->parent;
-  k->gen = helpers_gen;
+  a->parent = k->owner;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);
 #if KEEPER_SHARES_MEMORY
@@ -742,13 +745,18 @@ static int keeper_spawn (keeper *k, int procs, int period_ms, int idle_ms) {
   k->pid = pid;
   k->sock = sv[0];
   /* ready: "k", then end of file once it holds only its own fds */
-  do
-    n = read(rp[0], got, sizeof got);
-  while (n < 0 && errno == EINTR);
-  close(rp[0]);
-  if (n != 1) {
-    keeper_end(k);
-    return ECHILD;
+  {
+    size_t have = 0;
+    do {
+      n = read(rp[0], got + have, sizeof got - have);
+      if (n > 0)
+        have += (size_t)n;
+    } while ((n < 0 && errno == EINTR) || (n > 0 && have < sizeof got));
+    close(rp[0]);
+    if (n != 0 || have != 1 || got[0] != 'k') {
+      keeper_end(k);
+      return ECHILD;
+    }
   }
   return 0;
 }
