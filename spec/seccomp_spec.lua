@@ -424,49 +424,6 @@ describe("nslua.seccomp on-disk cache #priv", function()
     assert.equal("true\ttrue\ntrue\n", out)
   end)
 
-  -- nslua.seccomp_cache.lookup: a built-in profile's program without
-  -- nslua.seccomp, the very bytes nslua.seccomp cached
-  it("is read without nslua.seccomp only when the CLI says so and it is not loaded", function()
-    local ok, out = helper.run_isolated([[
-      local cache = require "nslua.seccomp_cache"
-      io.write(tostring(cache.lookup("strict")), " ")           -- SEARCH is off
-      cache.SEARCH = true
-      local hit = cache.lookup("strict")
-      io.write(tostring(package.loaded["nslua.seccomp"]), " ", tostring(cache.lookup("nosuch")), " ")
-      local sc = require "nslua.seccomp"
-      sc.CACHE = false
-      io.write(tostring(hit == assert(sc.compile("strict"))), " ")
-      -- loaded: its own cache decides (a recipe may have changed a profile)
-      io.write(tostring(cache.lookup("strict")), "\n")
-    ]], "true && " .. helper.LUA .. " -e " .. helper.quote(([[
-      package.path = %q .. ';' .. package.path
-      package.cpath = %q .. ';' .. package.cpath
-      assert(require("nslua.seccomp").compile("strict"))]]):format(helper.lpath, helper.cpath)) .. " &&")
-    assert.is_true(ok, out)
-    assert.equal("nil nil nil true nil\n", out)
-  end)
-
-  it("gives the CLI its program without loading nslua.seccomp, and the filter holds", function()
-    local hook = os.tmpname()
-    local f = assert(io.open(hook, "w"))
-    f:write([[
-      local exit = os.exit
-      os.exit = function(...)
-        io.stderr:write("loaded:", tostring(package.loaded["nslua.seccomp"] ~= nil), "\n")
-        return exit(...)
-      end
-    ]])
-    f:close()
-    local cmd = ("LUA_INIT_5_4=%s %s run -- /bin/sh -c 'unshare -U true 2>/dev/null; echo rc=$?'")
-      :format(helper.quote("dofile" .. ("%q"):format(hook)), helper.nslua)
-    local _, first = helper.sh(cmd)       -- (a miss compiles and caches it)
-    local ok, out = helper.sh(cmd)
-    os.remove(hook)
-    assert.is_true(ok, out)
-    assert.matches("rc=1\n", first, 1, true)
-    assert.equal("rc=1\nloaded:false\n", out)
-  end)
-
   it("replaces only its own source's older programs, never another checkout's", function()
     local ok, out = helper.run_isolated([[
       local sc = require "nslua.seccomp"

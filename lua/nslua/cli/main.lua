@@ -280,9 +280,6 @@ end
 --- main(argv) -> exit code.  Never raises: a usage error or an internal
 -- error is a message and exit 125.
 function M.main(argv)
-  -- our launchers find nslua's modules on package.path: a built-in seccomp
-  -- profile's cached program is read without loading nslua.seccomp
-  require("nslua.seccomp_cache").SEARCH = true
   -- the launcher invoked as `bwrap` or `isolate` (a link; nslua-isolate
   -- runs `nslua isolate`): that tool's command line and exit codes
   local prog = argv and argv[0]
