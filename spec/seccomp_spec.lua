@@ -424,6 +424,86 @@ describe("nslua.seccomp on-disk cache #priv", function()
     assert.equal("true\ttrue\ntrue\n", out)
   end)
 
+  -- nslua.seccomp_cache.lookup: a built-in profile's program without
+  -- nslua.seccomp, the very bytes nslua.seccomp compiles, and only while
+  -- nothing could make require load another file than the one named
+  it("is read without nslua.seccomp only as the launcher names it, the same bytes", function()
+    local prep = ([[
+      package.path = %q .. ';' .. package.path
+      package.cpath = %q .. ';' .. package.cpath
+      local sc = require "nslua.seccomp"
+      for _, n in ipairs { "default", "strict", "isolate", "setid_guard" } do assert(sc.compile(n)) end]])
+      :format(helper.lpath, helper.cpath)
+    local ok, out = helper.run_isolated([[
+      local cache = require "nslua.seccomp_cache"
+      local said = { tostring(cache.lookup("strict")) }                  -- no SOURCE
+      cache.SOURCE = package.searchpath("nslua.seccomp", package.path)   -- as scripts/nslua does
+      cache.SEARCHERS = #package.searchers
+      local got = {}
+      for _, n in ipairs { "default", "strict", "isolate", "setid_guard" } do got[n] = cache.lookup(n) end
+      said[#said + 1] = tostring(cache.lookup("nosuch"))
+      package.preload["nslua.seccomp"] = function() return {} end
+      said[#said + 1] = tostring(cache.lookup("strict"))
+      package.preload["nslua.seccomp"] = nil
+      table.insert(package.searchers, 1, function() return nil end)
+      said[#said + 1] = tostring(cache.lookup("strict"))
+      table.remove(package.searchers, 1)
+      local sc = require "nslua.seccomp"
+      -- loaded: its own cache and profiles decide
+      said[#said + 1] = tostring(cache.lookup("strict"))
+      sc.CACHE = false
+      for _, n in ipairs { "default", "strict", "isolate", "setid_guard" } do
+        said[#said + 1] = n .. "=" .. tostring(got[n] ~= nil and got[n] == assert(sc.compile(n)))
+      end
+      io.write(table.concat(said, " "), "\n")
+    ]], "true && " .. helper.LUA .. " -e " .. helper.quote(prep) .. " &&")
+    assert.is_true(ok, out)
+    assert.equal("nil nil nil nil nil default=true strict=true isolate=true setid_guard=true\n", out)
+  end)
+
+  -- A recipe puts a decoy nslua.seccomp first on package.path, whose own
+  -- key has an allow-all program cached: the launcher named its own file
+  -- before the recipe ran, so the decoy's program is never read.
+  it("gives the CLI its program without loading nslua.seccomp, from the launcher's own file", function()
+    local dir = helper.tmpdir("0755")
+    assert(helper.sh("mkdir -p " .. helper.quote(dir .. "/nslua")))
+    local f = assert(io.open(dir .. "/nslua/seccomp.lua", "w"))
+    f:write("return {}\n")
+    f:close()
+    local ok, planted = helper.run_isolated(([[
+      local cache = require "nslua.seccomp_cache"
+      local sc = require "nslua.seccomp"
+      local path = cache.path("default", assert(cache.key(%q)))
+      cache.write(path, assert(sc.compile { default = "allow", syscalls = {} }))
+      io.write(path)
+    ]]):format(dir .. "/nslua/seccomp.lua"))
+    assert.is_true(ok, planted)
+    local hook, recipe = dir .. "/hook.lua", dir .. "/recipe.lua"
+    f = assert(io.open(hook, "w"))
+    f:write([[
+      local exit = os.exit
+      os.exit = function(...)
+        io.stderr:write("loaded:", tostring(package.loaded["nslua.seccomp"] ~= nil), "\n")
+        return exit(...)
+      end
+    ]])
+    f:close()
+    f = assert(io.open(recipe, "w"))
+    f:write(("package.path = %q .. ';' .. package.path\n"):format(dir .. "/?.lua"),
+      "return { argv = { '/bin/sh', '-c', 'unshare -U true 2>/dev/null; echo rc=$?' }, seccomp = 'default' }\n")
+    f:close()
+    local cmd = ("LUA_INIT_5_4=%s %s %s"):format(helper.quote(("dofile%q"):format(hook)), helper.nslua,
+      helper.quote(recipe))
+    local _, first = helper.sh(cmd)       -- (a miss compiles and caches it)
+    local out
+    ok, out = helper.sh(cmd)
+    os.remove(planted)
+    helper.rmtree(dir)
+    assert.matches("rc=1\n", first, 1, true)
+    assert.is_true(ok, out)
+    assert.equal("rc=1\nloaded:false\n", out)
+  end)
+
   it("replaces only its own source's older programs, never another checkout's", function()
     local ok, out = helper.run_isolated([[
       local sc = require "nslua.seccomp"

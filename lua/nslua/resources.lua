@@ -561,15 +561,24 @@ end
 local function compile_seccomp(spec, res)
   -- raw programs (spec.seccomp_bpf) are loaded after the profile, as given
   if spec.seccomp_bpf and #spec.seccomp_bpf > 0 then res.rt.seccomp_bpf = spec.seccomp_bpf end
+  local cache = require "nslua.seccomp_cache"
   local guard
   if res.setid_guard then
     -- beside any profile, "none" included, loaded before it (open_trees)
     local gerr, gcode
-    guard, gerr, gcode = seccomp.compile("setid_guard")
+    guard = cache.lookup("setid_guard")
+    if not guard then guard, gerr, gcode = seccomp.compile("setid_guard") end
     if not guard then return nil, gerr, gcode end
   end
   res.rt.seccomp_guard = guard
   if spec.seccomp == "none" then return true end
+  -- a built-in profile's program from the cache, without nslua.seccomp
+  -- (no handlers, no layers: what seccomp.prepare gives for a name)
+  local cached = type(spec.seccomp) == "string" and cache.lookup(spec.seccomp)
+  if cached then
+    res.rt.seccomp = cached
+    return true
+  end
   -- a JSON profile's includes/excludes.caps read the caps kept (the
   -- bounding set of the set form, as Docker reads it)
   local caps = type(spec.caps) == "table" and (spec.caps.bounding or spec.caps) or nil

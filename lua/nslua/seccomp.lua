@@ -871,71 +871,28 @@ local function compile_table(profile, label)
   return bpf
 end
 
--- An on-disk cache of the built-in profiles' programs, so a CLI run does not
--- pay for libseccomp (several ms) every time.  It lives in nslua's state
--- directory (root: /run/nslua/cache, 0700 for rootless callers), keyed by
--- the profile name, this file's path (a hash: each checkout or install its
--- own entries, none evicting another's), nslua's and libseccomp's versions
--- and this file's size and mtime: editing the profiles or upgrading either
--- library misses, and a new program replaces only its own path's older ones.
+-- The on-disk cache of the built-in profiles' programs (nslua.seccomp_cache),
+-- so a CLI run does not pay for libseccomp (several ms) every time; M.CACHE
+-- false: neither read nor written.
 M.CACHE = true
-local source_key
 
--- 32-bit FNV-1a of s, as 8 hex digits.
-local function fnv1a(s)
-  local h = 0x811c9dc5
-  for i = 1, #s do h = ((h ~ s:byte(i)) * 0x01000193) & 0xffffffff end
-  return ("%08x"):format(h)
-end
+local source_key   -- this module's own, taken once (nslua.seccomp_cache.key)
 cache_path = function(name)
   if not M.CACHE then return nil end
-  local mount = core.mount
+  local cache = require "nslua.seccomp_cache"
   if not source_key then
     local src = type(MODULE_FILE) == "string" and MODULE_FILE or debug.getinfo(1, "S").source:match("^@(.*)")
-    local st = src and mount.stat(src)
-    if not st then return nil end
-    source_key = ("%s-%s-%s-%d-%d"):format(fnv1a(src), core._VERSION, sc.version(), st.size, st.mtime_ns)
+    source_key = src and cache.key(src)
+    if not source_key then return nil end
   end
-  local ok, state = pcall(require, "nslua.state")
-  local root = ok and state.root()
-  if not root then return nil end
-  return ("%s/cache/seccomp-%s-%s.bpf"):format(root, name, source_key)
+  return cache.path(name, source_key)
 end
 
 -- (for the tests: where a built-in profile's program is cached)
 function M._cache_path(name) return cache_path(name) end
 
-read_cache = function(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local bpf = f:read("a")
-  f:close()
-  if bpf and #bpf > 0 and #bpf % 8 == 0 then return bpf end
-end
-
--- Written to a temporary name and renamed, so a reader never sees half a program.
-write_cache = function(path, bpf)
-  local mount = core.mount
-  local dir = path:match("^(.*)/[^/]+$")
-  mount.mkdir(dir, 448, true)
-  local tmp = ("%s.%d"):format(path, core.proc.getpid())
-  if mount.write_file(tmp, bpf, 384) then
-    -- os.rename replaces a damaged file; mount.rename would refuse it
-    if not os.rename(tmp, path) then mount.unlink(tmp) end
-    -- programs of the same profile from the same source file under an
-    -- older key are stale (another path's are another checkout's)
-    local base = path:match("[^/]+$")
-    local prefix = base:match("^(seccomp%-[%w_]+%-%x+%-)")
-    -- (and the profile's programs from before the key had a path hash)
-    local old = base:match("^(seccomp%-[%w_]+%-)")
-    for _, n in ipairs(mount.readdir(dir) or {}) do
-      if prefix and n ~= base and (n:sub(1, #prefix) == prefix
-          or n:sub(1, #old) == old and n:sub(#old + 1):match("^%d+%.%d+%.%d+%-")) then
-        mount.unlink(dir .. "/" .. n)
-      end
-    end
-  end
-end
+read_cache = function(path) return require("nslua.seccomp_cache").read(path) end
+write_cache = function(path, bpf) return require("nslua.seccomp_cache").write(path, bpf) end
 
 --- Compile a profile to the BPF program that seccomp.load and proc.exec take.
 -- @param p "default" | "strict" | "none" | "FILE.lua" | "FILE.json" (a

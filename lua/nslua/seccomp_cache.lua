@@ -1,0 +1,101 @@
+--- nslua.seccomp_cache: the on-disk cache of the built-in seccomp profiles'
+-- programs, which nslua.seccomp writes when it compiles one.  It lives in
+-- nslua's state directory (root: /run/nslua/cache, 0700 for rootless
+-- callers), keyed by the profile name, nslua.seccomp's source file (a hash
+-- of its path: each checkout or install its own entries, none evicting
+-- another's), nslua's and libseccomp's versions and that file's size and
+-- mtime: editing the profiles or upgrading either library misses, and a
+-- new program replaces only its own path's older ones.
+--
+-- A CLI run reads its program here without loading nslua.seccomp at all
+-- (M.lookup, ~0.4 ms and ~90 KB of heap less): the launcher, before any
+-- recipe or other code of the caller's runs, names the nslua.seccomp file
+-- it loads (M.SOURCE), and the key is that file's.
+local core = require "nslua.core"
+
+local M = {}
+
+-- The profiles nslua.seccomp builds by name (its `builders`).
+M.BUILTIN = { default = true, strict = true, isolate = true, setid_guard = true }
+
+-- Set by scripts/nslua only (nil: no lookup): the nslua.seccomp source file
+-- its require loads, and how many package.searchers there were when it
+-- said so.  A library's host may load modules by other means, and then
+-- only nslua.seccomp knows its own file.
+M.SOURCE, M.SEARCHERS = nil, nil
+
+-- 32-bit FNV-1a of s, as 8 hex digits.
+local function fnv1a(s)
+  local h = 0x811c9dc5
+  for i = 1, #s do h = ((h ~ s:byte(i)) * 0x01000193) & 0xffffffff end
+  return ("%08x"):format(h)
+end
+
+--- The cache key of the nslua.seccomp at `src` as it is now (nil when it
+-- cannot be stat'ed).  Each nslua.seccomp takes its own once, when it
+-- first caches: a module loaded again after an edit gets a new one.
+function M.key(src)
+  local st = core.mount.stat(src)
+  if not st then return nil end
+  return ("%s-%s-%s-%d-%d"):format(fnv1a(src), core._VERSION, core.seccomp.version(), st.size, st.mtime_ns)
+end
+
+--- Where the program of built-in profile `name` under cache key `key` is
+-- cached; nil without a state directory.
+function M.path(name, key)
+  local ok, state = pcall(require, "nslua.state")
+  local root = ok and state.root()
+  if not root then return nil end
+  return ("%s/cache/seccomp-%s-%s.bpf"):format(root, name, key)
+end
+
+--- A cached program, or nil (missing, empty or not whole instructions).
+function M.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local bpf = f:read("a")
+  f:close()
+  if bpf and #bpf > 0 and #bpf % 8 == 0 then return bpf end
+  return nil
+end
+
+--- Cache a program: written to a temporary name and renamed, so a reader
+-- never sees half a program; the same profile's programs from the same
+-- source file under an older key go (another path's are another
+-- checkout's).
+function M.write(path, bpf)
+  local mount = core.mount
+  local dir = path:match("^(.*)/[^/]+$")
+  mount.mkdir(dir, 448, true)
+  local tmp = ("%s.%d"):format(path, core.proc.getpid())
+  if not mount.write_file(tmp, bpf, 384) then return end
+  -- os.rename replaces a damaged file; mount.rename would refuse it
+  if not os.rename(tmp, path) then mount.unlink(tmp) end
+  local base = path:match("[^/]+$")
+  local prefix = base:match("^(seccomp%-[%w_]+%-%x+%-)")
+  -- (and the profile's programs from before the key had a path hash)
+  local old = base:match("^(seccomp%-[%w_]+%-)")
+  for _, n in ipairs(mount.readdir(dir) or {}) do
+    if prefix and n ~= base and (n:sub(1, #prefix) == prefix
+        or n:sub(1, #old) == old and n:sub(#old + 1):match("^%d+%.%d+%.%d+%-")) then
+      mount.unlink(dir .. "/" .. n)
+    end
+  end
+end
+
+--- The cached program of built-in profile `name`, found without loading
+-- nslua.seccomp; nil (compile it with nslua.seccomp) without M.SOURCE, once
+-- nslua.seccomp is loaded (its own cache and profiles decide), when
+-- something could make require load another file than M.SOURCE (a
+-- package.preload entry, a searcher added since), or on a miss.
+function M.lookup(name)
+  if not M.SOURCE or not M.BUILTIN[name] or package.loaded["nslua.seccomp"]
+    or package.preload["nslua.seccomp"] or #package.searchers ~= M.SEARCHERS then
+    return nil
+  end
+  local key = M.key(M.SOURCE)
+  local path = key and M.path(name, key)
+  return path and M.read(path)
+end
+
+return M
