@@ -381,15 +381,18 @@ static void kick_free (kick_slot *k) {
   k->stack = NULL;
 }
 
+/* Bumped in every child that goes on running Lua (nslua_kick_forget): a
+** keeper (cgroup.keeper) made before is its parent's, even when both are
+** pid 1 of their pid namespaces. */
+static unsigned long helpers_gen;
+
 /* In a child forked to go on running Lua (ns.clone, ns.clone3): the
 ** slots are the parent's.  Forgotten, never closed or waited for: the fd
 ** numbers may be the child's own files by now, and in a new pid namespace
 ** even the owner check below could match (both are pid 1). */
-static unsigned long helpers_gen;
-
 void nslua_kick_forget (void) {
   size_t i;
-  helpers_gen++;                /* and every keeper: cgroup.keeper */
+  helpers_gen++;
   for (i = 0; i < KICK_SLOTS; i++) {
     kicks[i].owner = 0;         /* no pid's: kick_free closes nothing */
     if (kicks[i].pid > 0)
@@ -577,10 +580,6 @@ typedef struct keeper {
   unsigned long gen;            /* helpers_gen when it was made */
   char *stack;
 } keeper;
-
-/* (helpers_gen, bumped in every child that goes on running Lua by
-** nslua_kick_forget: a keeper made before is its parent's, even when both
-** are pid 1 of their pid namespaces) */
 
 #if !defined(NSLUA_ASAN) && (defined(__x86_64__) || defined(__aarch64__))
 #define KEEPER_SHARES_MEMORY 1

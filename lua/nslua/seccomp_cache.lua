@@ -83,6 +83,8 @@ function M.write(path, bpf)
   end
 end
 
+local got = {}   -- path -> program, what lookup read
+
 --- The cached program of built-in profile `name`, found without loading
 -- nslua.seccomp; nil (compile it with nslua.seccomp) without M.SOURCE, once
 -- nslua.seccomp is loaded (its own cache and profiles decide), when
@@ -95,7 +97,11 @@ function M.lookup(name)
   end
   local key = M.key(M.SOURCE)
   local path = key and M.path(name, key)
-  return path and M.read(path)
+  if not path then return nil end
+  -- (a pool's runs read it once: the path holds the key, so it is the same)
+  local bpf = got[path] or M.read(path)
+  got[path] = bpf
+  return bpf
 end
 
 return M
