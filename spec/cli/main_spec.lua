@@ -91,6 +91,10 @@ describe("nslua.cli", function()
         assert.is_false(kicked("isolate", "-b", "3", "--run", "--", "/bin/true"))
         assert.is_false(kicked("isolate", "--cg", "-b", "3", "--init"))
         assert.is_false(kicked("ps", "--memory"))
+        assert.is_true(kicked("oci", "--root", "/r", "run", "--bundle", "b", "id"))
+        assert.is_true(kicked("oci", "create", "--bundle", "b", "id"))
+        assert.is_false(kicked("oci", "--root", "/r", "start", "id"))
+        assert.is_false(kicked("oci", "state", "id"))
         -- through main, before the options are parsed: a line that then
         -- fails has kicked (the messages go to a muted stderr)
         io.stderr = { write = function() return true end } -- luacheck: ignore 122
@@ -99,6 +103,9 @@ describe("nslua.cli", function()
         assert.equal(1, kicks)
         kicks = 0
         assert.equal(2, main.main({ [0] = "isolate", "--cg", "--run", "--no-such-option" }))
+        assert.equal(1, kicks)
+        kicks = 0
+        assert.equal(1, main.main({ [0] = "/x/nslua-oci", "run", "--no-such-option" }))
         assert.equal(1, kicks)
       end)
       io.stderr = real_err -- luacheck: ignore 122

@@ -188,7 +188,7 @@ Exit codes: the command's own; 128+N for signal N; 125 nslua failed;
 
 -- Start the grace period a cgroup join waits for (cgroup.kick) at once when
 -- the command line will make cgroups: `nslua run` with a limit a cgroup
--- enforces, `nslua judge`, `isolate --run --cg`.  The groups are made
+-- enforces, `nslua judge`, `isolate --run --cg`, an OCI `create` or `run`.  The groups are made
 -- several ms later (modules, options, the state record), and the wait then
 -- runs beside all of that instead of after the groups' mkdir (a kick holds
 -- the cgroup mutex, which mkdir waits for: docs/bench.md, "Where a judge's
@@ -199,7 +199,11 @@ function M.early_kick(cmd, args)
   for i = 1, args.n or #args do
     local a = args[i]
     if a == "--" or want then break end
-    if cmd == "isolate" then
+    if cmd == "oci" then
+      -- runc's grammar: global options, then the command; an OCI
+      -- container gets its cgroup at create (docs/oci.md "cgroups")
+      want = a == "create" or a == "run"
+    elseif cmd == "isolate" then
       run = run or a == "--run"
       cg = cg or a:sub(1, 4) == "--cg"
     elseif cmd == "run" then
@@ -285,6 +289,7 @@ function M.main(argv)
   local prog = argv and argv[0]
   local base = prog and prog:match("[^/]*$")
   if base == "nslua-oci" then
+    M.early_kick("oci", argv)
     local code = require("nslua.cli.oci").main(argv)
     M.nothing_to_finalize = true
     return code
