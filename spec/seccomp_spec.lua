@@ -504,6 +504,31 @@ describe("nslua.seccomp on-disk cache #priv", function()
     assert.equal("rc=1\nloaded:false\n", out)
   end)
 
+  -- Run by a relative path (`scripts/nslua` in the tree, as the README
+  -- does), the launcher still names its tree absolutely: the cache key
+  -- hashes the source file's path, so two checkouts run that way keep
+  -- their own entries instead of evicting each other's, and a recipe's
+  -- chdir does not break a later require.
+  it("names its tree absolutely when run by a relative path", function()
+    local dir = helper.tmpdir("0755")
+    local recipe = dir .. "/recipe.lua"
+    local f = assert(io.open(recipe, "w"))
+    f:write([[
+      local core = require "nslua.core"
+      assert(core.mount.chdir("/"))
+      local cache = require "nslua.seccomp_cache"
+      io.write(tostring(cache.SOURCE), "\n", package.path:match("^[^;]*"), "\n")
+      return { argv = { "/bin/true" } }
+    ]])
+    f:close()
+    local parent, base = helper.root:match("^(.*)/([^/]+)$")
+    local ok, out = helper.sh(("cd %s && %s%s/scripts/nslua %s"):format(helper.quote(parent), helper.san_env,
+      helper.quote(base), helper.quote(recipe)))
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.equal(("%s/lua/nslua/seccomp.lua\n%s/lua/?.lua\n"):format(helper.root, helper.root), out)
+  end)
+
   it("replaces only its own source's older programs, never another checkout's", function()
     local ok, out = helper.run_isolated([[
       local sc = require "nslua.seccomp"
