@@ -48,11 +48,24 @@ ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 SCDOC      ?= scdoc
 
-# csrc/isolate-launcher.c is a program of its own (build/nslua-isolate)
-SRCS   := $(filter-out csrc/isolate-launcher.c,$(wildcard csrc/*.c))
+# csrc/isolate-launcher.c and csrc/launcher.c are programs of their own
+# (build/nslua-isolate, build/bin/nslua)
+SRCS   := $(filter-out csrc/isolate-launcher.c csrc/launcher.c,$(wildcard csrc/*.c))
 OBJS   := $(SRCS:csrc/%.c=build/obj/%.o)
 # the path mirrors require "nslua.core"
 TARGET := build/nslua/core.so
+
+# The nslua command as a program (csrc/launcher.c; docs/install.md): Lua
+# 5.4 and the core in one binary, scripts/nslua built in.  Lua is linked
+# statically where the system has liblua5.4.a, as Debian's lua5.4 is (the
+# shared library costs ~0.3 ms a call in PLT calls and relocations); the
+# interpreter's symbols are exported for C modules (lua-cjson).
+LAUNCHER     := build/bin/nslua
+LUA_LIBDIR   ?= $(shell $(PKG_CONFIG) --variable=libdir lua5.4 2>/dev/null)
+LUA_LIBS     ?= $(or $(wildcard $(LUA_LIBDIR)/liblua5.4.a),$(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null),-llua5.4)
+# where `make install` puts scripts/nslua for the setuid nslua-isolate,
+# which runs it with lua5.4 (ISOLATE_SCRIPT)
+NSLUA_LIBEXEC ?= $(PREFIX)/lib/nslua
 
 # The setuid launcher of `nslua isolate` (docs/isolate.md "Callers without root"): what it
 # execs is fixed when it is built, from the paths `make install` uses.  Its
@@ -60,7 +73,7 @@ TARGET := build/nslua/core.so
 # interpreter's own defaults without the relative entries ("./?.lua": the
 # caller's working directory).  A change of any of these rebuilds it.
 ISOLATE_LUA       ?= $(LUA_INTERP)
-ISOLATE_SCRIPT    ?= $(BINDIR)/nslua
+ISOLATE_SCRIPT    ?= $(NSLUA_LIBEXEC)/nslua
 # (a lua -e line: no comma or hash, which make would take)
 ISOLATE_PATHS = $(or $(shell $(ISOLATE_LUA) -E -e 'local s = [[$(2)]] local seen = {} \
                   for p in s:gmatch("[^;]+") do seen[p] = true end \
@@ -88,7 +101,7 @@ endif
 
 .PHONY: all check sanitize fuzz install clean demo bench bench-doc lint man completions cli-doc FORCE
 
-all: $(TARGET) $(LUAC_OUT) $(ISOLATE_OUT)
+all: $(TARGET) $(LAUNCHER) $(LUAC_OUT) $(ISOLATE_OUT)
 
 # the -D values, rewritten only when they change
 FORCE:
@@ -116,6 +129,17 @@ build/obj/%.o: csrc/%.c
 $(TARGET): $(OBJS)
 	@mkdir -p $(@D)
 	$(CC) -shared $(LDFLAGS) -o $@ $(OBJS) $(DEP_LIBS)
+
+# (scripts/nslua is built in with .incbin, which -MMD does not see)
+build/obj/launcher.o: csrc/launcher.c scripts/nslua
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DNSLUA_LAUNCHER_LUA='"scripts/nslua"' -MMD -MP -c -o $@ $<
+
+# build/bin/nslua-oci: the OCI runtime's name, as scripts/nslua-oci
+$(LAUNCHER): build/obj/launcher.o $(OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -Wl,-E -o $@ build/obj/launcher.o $(OBJS) $(LUA_LIBS) $(DEP_LIBS) -lm -ldl
+	ln -sfn nslua $(@D)/nslua-oci
 
 check: all
 	$(BUSTED) --lua=$(LUA) $(BUSTED_ARGS)
@@ -193,9 +217,12 @@ install: all man completions
 	install -m 0644 lua/nslua/cli/*.lua $(DESTDIR)$(LUADIR)/nslua/cli/
 	install -m 0644 lua/nslua/oci/*.lua $(DESTDIR)$(LUADIR)/nslua/oci/
 	install -m 0644 lua/nslua/recipes/*.lua $(DESTDIR)$(LUADIR)/nslua/recipes/
-	# the interpreter named directly: an `env` line costs a PATH search per run
-	install -d $(DESTDIR)$(BINDIR)
-	sed '1s|^#!.*|#!$(LUA_INTERP)|' scripts/nslua > $(DESTDIR)$(BINDIR)/nslua && chmod 0755 $(DESTDIR)$(BINDIR)/nslua
+	# the nslua program (csrc/launcher.c); the script it has built in goes
+	# to NSLUA_LIBEXEC for nslua-isolate, which runs it with lua5.4 (the
+	# interpreter named directly: an `env` line costs a PATH search a run)
+	install -D -m 0755 $(LAUNCHER) $(DESTDIR)$(BINDIR)/nslua
+	install -d $(DESTDIR)$(NSLUA_LIBEXEC)
+	sed '1s|^#!.*|#!$(LUA_INTERP)|' scripts/nslua > $(DESTDIR)$(NSLUA_LIBEXEC)/nslua && chmod 0755 $(DESTDIR)$(NSLUA_LIBEXEC)/nslua
 	# BWRAP_LINK=1: `bwrap` runs nslua's bubblewrap front end (docs/bwrap.md)
 	if [ "$(BWRAP_LINK)" = 1 ]; then ln -sf nslua $(DESTDIR)$(BINDIR)/bwrap; fi
 	# nslua-oci: the OCI runtime (runc's command line; docs/oci.md)
@@ -251,7 +278,10 @@ bench-doc:
 # either one's warnings fail the target.
 lint:
 	rc=0; \
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -i csrc/isolate-launcher.c csrc/ || rc=1; \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -i csrc/isolate-launcher.c \
+	  -i csrc/launcher.c csrc/ || rc=1; \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -DNSLUA_LAUNCHER_LUA='"scripts/nslua"' \
+	  csrc/launcher.c || rc=1; \
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -DISOLATE_LUA='"/lua"' \
 	  -DISOLATE_SCRIPT='"/nslua"' -DISOLATE_LUA_PATH='"/?.lua"' -DISOLATE_LUA_CPATH='"/?.so"' \
 	  csrc/isolate-launcher.c || rc=1; \
@@ -262,4 +292,4 @@ clean:
 	rm -rf build
 	$(MAKE) -C scripts/bench clean 2>/dev/null || true
 
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) build/obj/launcher.d

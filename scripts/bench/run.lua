@@ -15,7 +15,8 @@
 local USAGE = [[
 usage: run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...] [--api-pairs N]
                [--loop N] [--no-api] [--iso-pause MS] [--iso-box ID]
-               [--oci-pause MS] [--markdown] [--json FILE] | --render FILE
+               [--oci-pause MS] [--script] [--markdown] [--json FILE]
+               | --render FILE
   --pairs N       A B pairs per command cell, cycles per ISO tool (default 20)
   --warmup N      unmeasured runs (ISO: cycles) of each side first (default 3)
   --scenarios L   comma list of S1..S5, ISO, OCI, NOTIFY, JUDGE, S5I, S2v
@@ -26,13 +27,15 @@ usage: run.lua [--pairs N] [--warmup N] [--scenarios S1,S2,...] [--api-pairs N]
                   as a judge between tests (default 100)
   --iso-box ID    ISO: the box id (default a random one of 0-999)
   --oci-pause MS  OCI: pause before each run (default 100)
+  --script        run nslua as `lua5.4 scripts/nslua` (default: the nslua
+                  program, build/bin/nslua, as `make install` installs it)
   --markdown      print the tables as Markdown
   --json FILE     where the JSON goes (default build/bench/latest.json)
   --render FILE   print FILE's results (a run's JSON) as Markdown, with the
                   targets of issue 18 and whether each is met; runs nothing
                   (`make bench-doc` writes docs/bench.md with it)
 Environment: ISOLATE=/path/to/isolate adds real isolate to ISO;
-NSLUA_OCI_RUNTIME=/path/to/runtime replaces scripts/nslua-oci in OCI.
+NSLUA_OCI_RUNTIME=/path/to/runtime replaces build/bin/nslua-oci in OCI.
 ]]
 
 local function dirname(p) return p:match("^(.*)/[^/]*$") or "." end
@@ -118,6 +121,7 @@ local function parse_args(args)
     elseif a == "--iso-box" then o.iso_box = num(a)
     elseif a == "--oci-pause" then o.oci_pause = num(a)
     elseif a == "--markdown" then o.markdown = true
+    elseif a == "--script" then o.script = true
     elseif a == "--render" then i = i + 1; o.render = args[i]
       if not o.render then error("--render needs a JSON file", 0) end
     elseif a == "--json" then i = i + 1; o.json = args[i]
@@ -214,6 +218,14 @@ local function setup(opts, ctx)
   end
   ctx.root = T .. "/root"
   ctx.lua = which("lua5.4") or "/usr/bin/lua5.4"
+  -- nslua as users run it: the program `make install` installs
+  -- (csrc/launcher.c), else, or with --script, lua5.4 and the script
+  ctx.nslua = function(top, ...)
+    local prog = top .. "/build/bin/nslua"
+    local t = (not opts.script and sh("test -x " .. q(prog))) and { prog } or { ctx.lua, top .. "/scripts/nslua" }
+    for _, a in ipairs { ... } do t[#t + 1] = a end
+    return t
+  end
   ctx.id = ("%08x"):format(math.random(0, 0x7fffffff))
   ctx.iso_root = T .. "/isolate"
   ctx.iso_box = opts.iso_box or math.random(0, 999)
@@ -265,7 +277,7 @@ end
 -- first use; nothing touches the machine's interfaces), nslua with a veth
 -- against nslua with lo only.  nslua.core comes from build/.
 local function veth_tools(ctx)
-  local nsl = { ctx.lua, TOP .. "/scripts/nslua", "run", "--user", "host" }
+  local nsl = ctx.nslua(TOP, "run", "--user", "host")
   local function cmd(extra)
     local t = { table.unpack(nsl) }
     for _, a in ipairs(extra) do t[#t + 1] = a end
@@ -308,7 +320,7 @@ local function cli_tools(ctx, s)
   add("limit -p", r{ T .. "/limit", "-s", s, "-p" })
   add("lua best", r{ lua, T .. "/best.lua", s, "-p" })
 
-  local nsl = (rootless and (T .. "/tree") or TOP) .. "/scripts/nslua"
+  local nsl = rootless and (T .. "/tree") or TOP
   local nargs = ({
     S1 = { "--user", "host", "--net", "host" },
     S2 = { "--user", "host" },
@@ -316,7 +328,7 @@ local function cli_tools(ctx, s)
     S4 = { "--user", "host", "--rootfs", root },
     S5 = { "--memory", "256M", "--pids", "64", "--time", "10" },
   })[s]
-  local argv = { lua, nsl, "run" }
+  local argv = ctx.nslua(nsl, "run")
   for _, a in ipairs(nargs) do argv[#argv + 1] = a end
   argv[#argv + 1] = "--"
   argv[#argv + 1] = "/bin/true"
@@ -331,7 +343,7 @@ local function cli_tools(ctx, s)
   for _, a in ipairs{ "--proc", "/proc", "--hostname", "x", "/bin/true" } do b[#b + 1] = a end
   add("bwrap", b, nolimits or (not bwrap and "bwrap not found (scripts/deps.sh --bench)"))
   -- the same command line through nslua's bubblewrap front end (docs/bwrap.md)
-  local nb = { lua, nsl, "bwrap" }
+  local nb = ctx.nslua(nsl, "bwrap")
   for i = 2, #b do nb[#nb + 1] = b[i] end
   add("nslua bwrap", nb, nolimits)
 
@@ -392,11 +404,10 @@ local function iso_tools(ctx)
   if env and env ~= "" then
     tools[#tools + 1] = cycle("isolate --cg", { isolate or env }, true, missing)
   end
-  local nsl = { ctx.lua, TOP .. "/scripts/nslua" }
-  tools[#tools + 1] = cycle("nslua isolate", { nsl[1], nsl[2], "isolate" }, false)
-  tools[#tools + 1] = cycle("nslua isolate --cg", { nsl[1], nsl[2], "isolate" }, true)
+  tools[#tools + 1] = cycle("nslua isolate", ctx.nslua(TOP, "isolate"), false)
+  tools[#tools + 1] = cycle("nslua isolate --cg", ctx.nslua(TOP, "isolate"), true)
   tools[#tools + 1] = { name = "nslua judge", opts = opts,
-                        steps = { { step = "run", argv = { nsl[1], nsl[2], "judge", "--", "/bin/true" } } } }
+                        steps = { { step = "run", argv = ctx.nslua(TOP, "judge", "--", "/bin/true") } } }
   return tools
 end
 
@@ -864,7 +875,7 @@ local function judge_tools(ctx)
   end
   writefile(one .. "/t.in", "")
   local function cmd(...)
-    local t = { ctx.lua, TOP .. "/scripts/nslua", "judge", ... }
+    local t = ctx.nslua(TOP, "judge", ...)
     t[#t + 1] = "--"
     t[#t + 1] = ctx.tmp .. "/judgeprog"
     t[#t + 1] = tostring(JUDGE_PROGRAM.ms)

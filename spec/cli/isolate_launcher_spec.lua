@@ -489,7 +489,7 @@ describe("make install ISOLATE_SETUID=1 ISOLATE_LINK=1", function()
     local function has(s)
       return (helper.sh(("grep -q -a -F %s %s"):format(q(s), q(bin .. "/nslua-isolate"))))
     end
-    assert.is_true(has(prefix .. "/bin/nslua"))
+    assert.is_true(has(prefix .. "/lib/nslua/nslua"))
     assert.is_true(has(prefix .. "/share/lua/5.4/?.lua;"))
     assert.is_true(has(prefix .. "/lib/lua/5.4/?.so;"))
     assert.is_false(has(dest))

@@ -81,7 +81,7 @@ describe("nslua --version", function()
 end)
 
 describe("make install", function()
-  it("names the interpreter directly on nslua's #! line; the installed nslua runs #priv", function()
+  it("installs the nslua program, and the script for lua5.4 with its interpreter named; both run #priv", function()
     if not helper.is_root() then return pending("needs root (install -o root elsewhere in the target)") end
     local q = helper.quote
     local dir = helper.tmpdir("0755")
@@ -90,15 +90,21 @@ describe("make install", function()
     local ok, out = helper.sh(("%s CFLAGS='-O2 -g' LDFLAGS= install DESTDIR=%s PREFIX=%s ISOLATE_OUT=%s")
       :format(helper.MAKE, q(dest), prefix, q(dir .. "/nslua-isolate")))
     assert(ok, out)
-    local bin = dest .. prefix .. "/bin/nslua"
-    assert.equal("#!/usr/bin/lua5.4", helper.read(bin):match("^[^\n]*"))
+    local bin, script = dest .. prefix .. "/bin/nslua", dest .. prefix .. "/lib/nslua/nslua"
+    assert.equal("\127ELF", helper.read(bin):sub(1, 4))
+    -- the script nslua-isolate runs (ISOLATE_SCRIPT), the interpreter named
+    assert.equal("#!/usr/bin/lua5.4", helper.read(script):match("^[^\n]*"))
     -- the checkout's own launcher keeps its env line
     assert.equal("#!/usr/bin/env lua5.4", helper.read(helper.root .. "/scripts/nslua"):match("^[^\n]*"))
+    local _, link = helper.sh("readlink " .. q(dest .. prefix .. "/bin/nslua-oci"))
+    assert.equal("nslua\n", link)
     local share, lib = dest .. prefix .. "/share/lua/5.4", dest .. prefix .. "/lib/lua/5.4"
     -- (env: under `make sanitize` helper.san_env's assignments come first)
-    ok, out = helper.sh(("cd / && %senv LUA_PATH_5_4=%s LUA_CPATH_5_4=%s %s --version"):format(
-      helper.san_env, q(share .. "/?.lua;" .. share .. "/?/init.lua;;"), q(lib .. "/?.so;;"), q(bin)))
-    assert(ok, out)
-    assert.equal("nslua " .. require("nslua.core")._VERSION .. "\n", out)
+    for _, cmd in ipairs { q(bin), q(script), helper.LUA .. " " .. q(script) } do
+      ok, out = helper.sh(("cd / && %senv LUA_PATH_5_4=%s LUA_CPATH_5_4=%s %s run -- /bin/echo ran"):format(
+        helper.san_env, q(share .. "/?.lua;" .. share .. "/?/init.lua;;"), q(lib .. "/?.so;;"), cmd))
+      assert(ok, cmd .. ": " .. out)
+      assert.equal("ran\n", out)
+    end
   end)
 end)

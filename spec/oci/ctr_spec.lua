@@ -1,5 +1,5 @@
 -- containerd 1.6 driving the OCI runtime under test (NSLUA_OCI_RUNTIME,
--- else scripts/nslua-oci) through its runc shim (io.containerd.runc.v2),
+-- else build/bin/nslua-oci) through its runc shim (io.containerd.runc.v2),
 -- `ctr run --runc-binary PATH`: run --rm, exit codes, run -d + task exec
 -- + task kill + task delete + container delete.  The test starts its own
 -- containerd (root, state, sockets, config, runc root, fifos under the

@@ -1,5 +1,5 @@
 -- podman 4.3 driving the OCI runtime under test (NSLUA_OCI_RUNTIME, else
--- scripts/nslua-oci) through `--runtime PATH`, as a user would: run --rm,
+-- build/bin/nslua-oci) through `--runtime PATH`, as a user would: run --rm,
 -- exit codes, run -d + exec + stop + rm, --tty, build with a RUN step,
 -- env/workdir, --user, --read-only, a volume, and rootless podman.  Every
 -- podman call has its own storage and config under the test's temp dir
@@ -225,7 +225,9 @@ describe("podman with the OCI runtime", function()
       if not helper.exists("/usr/bin/newuidmap") then return pending("newuidmap missing (package uidmap)") end
       -- the runtime must be reachable by the user: the rootless copy of the tree
       local rt = RUNTIME
-      if rt == helper.root .. "/scripts/nslua-oci" then rt = helper.rootless_tree() .. "/scripts/nslua-oci" end
+      for _, rel in ipairs { "/scripts/nslua-oci", "/build/bin/nslua-oci" } do
+        if rt == helper.root .. rel then rt = helper.rootless_tree() .. rel end
+      end
       local R = T .. "/rootless"
       local xdg = R .. "/xdg"
       assert(helper.sh(("mkdir -p %s %s/home && chmod 0700 %s && chown -R %d:%d %s")

@@ -48,17 +48,20 @@ end
 
 M.IMAGE = "localhost/nslua-test:latest"
 
---- The runtime under test: NSLUA_OCI_RUNTIME, else the repo's
--- scripts/nslua-oci ('top' is the checkout).  Returns path, or nil and
+--- The runtime under test: NSLUA_OCI_RUNTIME, else the checkout's
+-- build/bin/nslua-oci, else its scripts/nslua-oci ('top' is the checkout).  Returns path, or nil and
 -- the reason it can't be used.
 function M.runtime(top)
   local env = os.getenv("NSLUA_OCI_RUNTIME")
-  local path = (env and env ~= "") and env or (top .. "/scripts/nslua-oci")
+  -- the nslua program as `make install` installs it (csrc/launcher.c),
+  -- else the script
+  local prog = top .. "/build/bin/nslua-oci"
+  local path = (env and env ~= "") and env or (exists(prog) and prog or (top .. "/scripts/nslua-oci"))
   if not path:find("^/") then
     path = M.which(path) or path
   end
   if not exists(path) then
-    return nil, ("runtime %s does not exist (set NSLUA_OCI_RUNTIME, or wait for scripts/nslua-oci)"):format(path)
+    return nil, ("runtime %s does not exist (set NSLUA_OCI_RUNTIME, or run make)"):format(path)
   end
   return M.sanitized_runtime(top, path)
 end
@@ -69,7 +72,10 @@ end
 -- under build/ that preloads it and execs the real one.
 function M.sanitized_runtime(top, path)
   local preload = os.getenv("LD_PRELOAD")
-  if not (preload and preload:match("asan")) or path ~= top .. "/scripts/nslua-oci" then return path end
+  if not (preload and preload:match("asan"))
+    or (path ~= top .. "/scripts/nslua-oci" and path ~= top .. "/build/bin/nslua-oci") then
+    return path
+  end
   local dir = top .. "/build/asan-oci"
   assert(sh("mkdir -p " .. q(dir)))
   local wrapper = dir .. "/nslua-oci"
