@@ -12,7 +12,8 @@
 ** It does what lua5.4 does before a script: the table `arg` (arg[0] is
 ** this program's name as called, so a link named nslua-oci, bwrap or
 ** isolate is that front end; arg[-1] its own path, /proc/self/exe, where
-** scripts/nslua finds the checkout), LUA_INIT_5_4 or LUA_INIT, the
+** scripts/nslua finds the checkout or the installed prefix's modules),
+** LUA_INIT_5_4 or LUA_INIT, the
 ** generational collector, and ^C during Lua code raising "interrupted!"
 ** in it (the CLI then unwinds and cleans up as under lua5.4).
 */

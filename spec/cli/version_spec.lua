@@ -100,11 +100,21 @@ describe("make install", function()
     assert.equal("nslua\n", link)
     local share, lib = dest .. prefix .. "/share/lua/5.4", dest .. prefix .. "/lib/lua/5.4"
     -- (env: under `make sanitize` helper.san_env's assignments come first)
-    for _, cmd in ipairs { q(bin), q(script), helper.LUA .. " " .. q(script) } do
+    for _, cmd in ipairs { q(script), helper.LUA .. " " .. q(script) } do
       ok, out = helper.sh(("cd / && %senv LUA_PATH_5_4=%s LUA_CPATH_5_4=%s %s run -- /bin/echo ran"):format(
         helper.san_env, q(share .. "/?.lua;" .. share .. "/?/init.lua;;"), q(lib .. "/?.so;;"), cmd))
       assert(ok, cmd .. ": " .. out)
       assert.equal("ran\n", out)
     end
+    -- the program finds the modules of its own prefix (wherever it is: here
+    -- under DESTDIR), with no LUA_PATH, and not the checkout's
+    ok, out = helper.sh(("cd / && %senv -u LUA_PATH -u LUA_PATH_5_4 -u LUA_CPATH -u LUA_CPATH_5_4 %s run -- "
+      .. "/bin/echo ran"):format(helper.san_env, q(bin)))
+    assert(ok, out)
+    assert.equal("ran\n", out)
+    assert(helper.sh("mv " .. q(share .. "/nslua") .. " " .. q(share .. "/nslua.moved")))
+    ok, out = helper.sh(("cd / && %senv -u LUA_PATH -u LUA_PATH_5_4 %s --version"):format(helper.san_env, q(bin)))
+    assert.is_false(ok, out)
+    assert.matches("cannot load nslua", out)
   end)
 end)
