@@ -101,7 +101,7 @@ endif
 
 .PHONY: all check sanitize fuzz install clean demo bench bench-doc lint man completions cli-doc FORCE
 
-all: $(TARGET) $(LAUNCHER) $(LUAC_OUT) $(ISOLATE_OUT)
+all: $(TARGET) $(LAUNCHER) build/bin/nslua-oci $(LUAC_OUT) $(ISOLATE_OUT)
 
 # the -D values, rewritten only when they change
 FORCE:
@@ -135,11 +135,13 @@ build/obj/launcher.o: csrc/launcher.c scripts/nslua
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DNSLUA_LAUNCHER_LUA='"scripts/nslua"' -MMD -MP -c -o $@ $<
 
-# build/bin/nslua-oci: the OCI runtime's name, as scripts/nslua-oci
 $(LAUNCHER): build/obj/launcher.o $(OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -Wl,-E -o $@ build/obj/launcher.o $(OBJS) $(LUA_LIBS) $(DEP_LIBS) -lm -ldl
-	ln -sfn nslua $(@D)/nslua-oci
+
+# the OCI runtime's name, as scripts/nslua-oci is the script's
+build/bin/nslua-oci: $(LAUNCHER)
+	ln -sfn nslua $@
 
 check: all
 	$(BUSTED) --lua=$(LUA) $(BUSTED_ARGS)
@@ -232,6 +234,10 @@ install: all man completions
 	# nslua's isolate front end (a link to nslua-isolate with ISOLATE_SETUID=1)
 	if [ "$(ISOLATE_SETUID)" = 1 ]; then \
 	  install -D -o root -g '$(ISOLATE_GROUP)' -m 4750 $(ISOLATE_OUT) $(DESTDIR)$(BINDIR)/nslua-isolate; \
+	elif [ -e $(DESTDIR)$(BINDIR)/nslua-isolate ]; then \
+	  echo "make install: $(DESTDIR)$(BINDIR)/nslua-isolate is an earlier install's, left as it was;" \
+	       "one built before the nslua program ran $(BINDIR)/nslua as a script and now fails:" \
+	       "install again with ISOLATE_SETUID=1 (docs/install.md)" >&2; \
 	fi
 	if [ "$(ISOLATE_LINK)" = 1 ]; then \
 	  ln -sfn $(if $(filter 1,$(ISOLATE_SETUID)),nslua-isolate,nslua) $(DESTDIR)$(BINDIR)/isolate; \

@@ -35,13 +35,21 @@
 
 int luaopen_nslua_core (lua_State *L);
 
-/* scripts/nslua, as it was when this program was built, and its length */
+/* scripts/nslua, as it was when this program was built, and its length
+** (global but hidden: with LTO the C below may land in another partition
+** than this top-level asm) */
 __asm__(".section .rodata\n"
         ".balign 4\n"
+        ".globl nslua_launcher_len\n"
+        ".hidden nslua_launcher_len\n"
         ".type nslua_launcher_len, %object\n"
+        ".size nslua_launcher_len, 4\n"
         "nslua_launcher_len:\n"
         ".long 2f - 1f\n"
+        ".globl nslua_launcher_text\n"
+        ".hidden nslua_launcher_text\n"
         ".type nslua_launcher_text, %object\n"
+        ".size nslua_launcher_text, 2f - 1f + 1\n"
         "nslua_launcher_text:\n"
         "1:\n"
         ".incbin \"" NSLUA_LAUNCHER_LUA "\"\n"
@@ -51,8 +59,9 @@ __asm__(".section .rodata\n"
 extern const char nslua_launcher_text[];
 extern const uint32_t nslua_launcher_len;
 
+/* An error that escapes the launcher (LUA_INIT's, or one scripts/nslua
+** does not catch) is printed and exits 1, as under lua5.4. */
 #define PROG "nslua"
-#define EXIT_NSLUA 125   /* nslua itself failed (docs/cli.md "Exit codes") */
 
 static lua_State *running;   /* the state ^C interrupts */
 
@@ -158,7 +167,7 @@ static int pmain (lua_State *L) {
   lua_gc(L, LUA_GCRESTART);
   lua_gc(L, LUA_GCGEN, 0, 0);
   if (run_init(L) != LUA_OK) {
-    lua_pushinteger(L, EXIT_NSLUA);
+    lua_pushinteger(L, EXIT_FAILURE);
     return 1;
   }
   /* a first "#!" line is skipped as luaL_loadfile skips it: its newline
@@ -167,16 +176,17 @@ static int pmain (lua_State *L) {
   size_t len = nslua_launcher_len;
   if (len > 0 && text[0] == '#') {
     const char *nl = memchr(text, '\n', len);
-    len -= nl ? (size_t)(nl - text) : len;
-    text = nl ? nl : text + len;
+    size_t skip = nl ? (size_t)(nl - text) : len;
+    text += skip;
+    len -= skip;
   }
   if (luaL_loadbuffer(L, text, len, "@" NSLUA_LAUNCHER_LUA) != LUA_OK) {
     fprintf(stderr, "%s: %s\n", PROG, lua_tostring(L, -1));
-    lua_pushinteger(L, EXIT_NSLUA);
+    lua_pushinteger(L, EXIT_FAILURE);
     return 1;
   }
   /* (scripts/nslua ends in os.exit: returning means it raised) */
-  lua_pushinteger(L, call(L, 0) == LUA_OK ? EXIT_SUCCESS : EXIT_NSLUA);
+  lua_pushinteger(L, call(L, 0) == LUA_OK ? EXIT_SUCCESS : EXIT_FAILURE);
   return 1;
 }
 
@@ -184,13 +194,13 @@ int main (int argc, char **argv) {
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "%s: cannot create the Lua state: not enough memory\n", PROG);
-    return EXIT_NSLUA;
+    return EXIT_FAILURE;
   }
   lua_gc(L, LUA_GCSTOP);
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);
-  int code = EXIT_NSLUA;
+  int code = EXIT_FAILURE;
   if (lua_pcall(L, 2, 1, 0) == LUA_OK) {
     code = (int)lua_tointeger(L, -1);
   } else {

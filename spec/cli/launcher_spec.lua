@@ -99,17 +99,67 @@ describe("build/bin/nslua", function()
     local _, out = helper.sh("env -u LUA_INIT_5_4 LUA_INIT=" .. q("@" .. dir .. "/init.lua") .. " " .. PROG
       .. " --version")
     assert.matches("^from file\nnslua ", out)
-    -- an init that fails: a message, 125, nothing run
-    local ok, code
-    ok, out, code = helper.sh("env -u LUA_INIT_5_4 LUA_INIT=" .. q("error('bad init')") .. " " .. PROG
-      .. " run -- /bin/echo ran")
-    assert.is_false(ok)
-    assert.equal(125, code, out)
-    assert.matches("bad init", out)
-    assert.not_matches("ran", out)
+    -- an init that fails: a message, lua5.4's exit code (1), nothing run
+    local a, b = both("run -- /bin/echo ran", "env -u LUA_INIT_5_4 LUA_INIT=" .. q("error('bad init')") .. " ")
+    assert.equal(1, b[3], b[2])
+    assert.equal(a[3], b[3])
+    assert.matches("^nslua: LUA_INIT:1: bad init", b[2])
+    assert.not_matches("ran", b[2])
   end)
 
-  it("raises 'interrupted!' in Lua code on ^C, as lua5.4 does, and cleans up", function()
+  -- arg[0] is whatever the caller says (sudo passes the name of a symlink
+  -- to the allowed program on): the program never takes its modules from
+  -- a tree that name points into, only from its own path's
+  it("never loads modules from where the name it was called by points", function()
+    local dir = helper.tmpdir("0755")
+    finally(function() helper.rmtree(dir) end)
+    local marker = dir .. "/pwned"
+    assert(helper.sh(("mkdir -p %s/evil/lua/nslua/cli %s/evil/scripts"):format(q(dir), q(dir))))
+    for _, m in ipairs { "init", "cli/init" } do
+      local f = assert(io.open(("%s/evil/lua/nslua/%s.lua"):format(dir, m), "w"))
+      f:write(("io.open(%q, 'w'):close() return { main = function() return 0 end }\n"):format(marker))
+      f:close()
+    end
+    assert(helper.sh(("ln -s %s %s/evil/scripts/nslua"):format(q(BIN), q(dir))))
+    for _, how in ipairs {
+      ("cd %s/evil && bash -c 'exec -a scripts/nslua %s --version'"):format(q(dir), BIN),
+      ("cd %s/evil && %s scripts/nslua --version"):format(q(dir), helper.san_env),
+      ("%s %s/evil/scripts/nslua --version"):format(helper.san_env, q(dir)),
+    } do
+      local ok, out = helper.sh(how)
+      assert.is_true(ok, how .. ": " .. out)
+      assert.matches("^nslua ", out)
+      assert.is_false(helper.exists(marker), how)
+    end
+  end)
+
+  -- installed under a prefix whose path happens to end in build/bin (or
+  -- called through a scripts/ link), the program still reads its prefix
+  it("reads its own prefix's modules wherever the prefix is", function()
+    local dir = helper.tmpdir("0755")
+    finally(function() helper.rmtree(dir) end)
+    local pre = dir .. "/opt/build"
+    assert(helper.sh(("mkdir -p %s/bin %s/share/lua/5.4 && cp %s %s/bin/nslua && ln -s %s %s/share/lua/5.4/nslua")
+      :format(q(pre), q(pre), q(BIN), q(pre), q(helper.root .. "/lua/nslua"), q(pre))))
+    local ok, out = helper.sh(("cd / && %senv -u LUA_PATH -u LUA_PATH_5_4 %s run -- /bin/echo prefix")
+      :format(helper.san_env, q(pre .. "/bin/nslua")))
+    assert.is_true(ok, out)
+    assert.equal("prefix\n", out)
+  end)
+
+  -- run by a relative path from a deleted directory, the script keeps the
+  -- relative tree (its absolute name is "... (deleted)")
+  it("runs by a relative path from a deleted working directory", function()
+    local dir = helper.tmpdir("0755")
+    finally(function() helper.rmtree(dir) end)
+    local up = ("../"):rep(select(2, (dir .. "/gone"):gsub("/", "")))
+    local ok, out = helper.sh(("mkdir %s/gone && cd %s/gone && rmdir ../gone && %s %sscripts/nslua run -- /bin/echo hi")
+      :format(q(dir), q(dir), helper.LUA, q(up .. helper.root:sub(2) .. "/")))
+    assert.is_true(ok, out)
+    assert.equal("hi\n", out)
+  end)
+
+  it("raises 'interrupted!' in Lua code on ^C, as lua5.4 does", function()
     local dir = helper.tmpdir("0755")
     finally(function() helper.rmtree(dir) end)
     local recipe = dir .. "/spin.lua"

@@ -95,6 +95,11 @@ describe("nslua.cli", function()
         assert.is_true(kicked("oci", "create", "--bundle", "b", "id"))
         assert.is_false(kicked("oci", "--root", "/r", "start", "id"))
         assert.is_false(kicked("oci", "state", "id"))
+        -- the command word only, never an id or a value that reads "run"
+        assert.is_false(kicked("oci", "state", "run"))
+        assert.is_false(kicked("oci", "--root", "run", "list"))
+        assert.is_false(kicked("oci", "delete", "--force", "create"))
+        assert.is_true(kicked("oci", "--root=/r", "--debug", "create", "x"))
         -- through main, before the options are parsed: a line that then
         -- fails has kicked (the messages go to a muted stderr)
         io.stderr = { write = function() return true end } -- luacheck: ignore 122

@@ -194,15 +194,28 @@ Exit codes: the command's own; 128+N for signal N; 125 nslua failed;
 -- the cgroup mutex, which mkdir waits for: docs/bench.md, "Where a judge's
 -- test goes").  A look at the options before "--", nothing parsed; a kick
 -- for a run that makes no group costs a short child and nothing else.
+-- (runc's global options that take a value: nslua.cli.oci's GLOBAL)
+local OCI_VALUE = { root = true, log = true, ["log-format"] = true, ["cgroup-manager"] = true,
+                    rootless = true, criu = true }
 function M.early_kick(cmd, args)
   local want, run, cg = cmd == "judge", false, false
+  local skip = false
   for i = 1, args.n or #args do
     local a = args[i]
     if a == "--" or want then break end
     if cmd == "oci" then
-      -- runc's grammar: global options, then the command; an OCI
-      -- container gets its cgroup at create (docs/oci.md "cgroups")
-      want = a == "create" or a == "run"
+      -- runc's grammar: global options, then the command, the first word
+      -- that is neither an option nor an option's value; an OCI container
+      -- gets its cgroup at create (docs/oci.md "cgroups")
+      local name = a:match("^%-%-?([%w][%w%-]*)$")
+      if skip then
+        skip = false
+      elseif name then
+        skip = OCI_VALUE[name] == true
+      elseif not a:match("^%-") then
+        want = a == "create" or a == "run"
+        break
+      end
     elseif cmd == "isolate" then
       run = run or a == "--run"
       cg = cg or a:sub(1, 4) == "--cg"
