@@ -80,6 +80,8 @@ typedef struct plan {
   long long owner;              /* euid for the clone of a user namespace, -1: ours */
   int hooks[NHOOKS];
   const char *hostname, *domainname;
+  int time_ns;                  /* plan.time: a time namespace of our own */
+  const char *time_offsets;     /* plan.time.offsets: "<clock> <sec> <nsec>\n" lines */
   step *steps;
   size_t nsteps;
   int has_mounts;
@@ -689,6 +691,13 @@ static int setup_plan (lua_State *L) {
   lua_pop(L, 1);
   p->hostname = opt_str(L, t, "hostname", "plan");
   p->domainname = opt_str(L, t, "domainname", "plan");
+  if (opt_table(L, t, "time", "plan")) {
+    p->time_ns = 1;
+    p->time_offsets = opt_str(L, -1, "offsets", "plan.time");
+    luaL_argcheck(L, p->time_offsets == NULL || strlen(p->time_offsets) < 128, 1,
+                  "plan.time.offsets must be under 128 bytes");
+  }
+  lua_pop(L, 1);
   luaL_argcheck(L, p->domainname == NULL || strlen(p->domainname) <= 64, 1,
                 "plan.domainname must be at most 64 bytes");
   if (lua_getfield(L, t, "oom_score_adj") != LUA_TNIL) {
@@ -1042,6 +1051,36 @@ static int write_oom (const plan *p, pid_t pid) {
   return nslua_write_text(path, text);
 }
 
+/*
+** plan.time: a time namespace of our own.  Its offsets are written while
+** no process is in it (time_namespaces(7)), then we enter it ourselves:
+** the command shares our memory until its execve (CLONE_VM), which the
+** kernel allows only within one time namespace, and it and the init read
+** the sandbox's clocks (the parent subtracts the monotonic offset from
+** the times they report).  A non-dumpable task's /proc files are root's,
+** and a clone made as the slot's owner (as_owner) is born non-dumpable:
+** dumpable for the write, before the payload exists, and non-dumpable
+** again in the next step of run_plan.
+*/
+static void enter_time_ns (const plan *p) {
+  int fd, err;
+  if (unshare(CLONE_NEWTIME) != 0)
+    fail(p, "time", errno, NULL, "unshare", "time", NULL);
+  if (p->time_offsets != NULL && prctl(PR_SET_DUMPABLE, 1UL, 0, 0, 0) != 0)
+    fail(p, "time", errno, NULL, "prctl", "dumpable", NULL);
+  if (p->time_offsets != NULL && (err = nslua_write_text("/proc/self/timens_offsets", p->time_offsets)) != 0)
+    fail(p, "time", err, NULL, "write", "/proc/self/timens_offsets", NULL);
+  fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    fail(p, "time", errno, NULL, "open", "/proc/self/ns/time_for_children", NULL);
+  if (setns(fd, CLONE_NEWTIME) != 0) {
+    err = errno;
+    close(fd);
+    fail(p, "time", err, NULL, "setns", "time", NULL);
+  }
+  close(fd);
+}
+
 /* The child's whole set-up, then the init: never returns. */
 static void run_plan (plan *p) __attribute__((noreturn));
 /*
@@ -1081,6 +1120,8 @@ static void run_plan (plan *p) {
     _exit(1);
   /* the namespaces the clone's helper joined for us: their fds are done */
   close_joins(p);
+  if (p->time_ns)
+    enter_time_ns(p);
   /* setup.run (no parent wrote it): while still dumpable, before the ids */
   if (p->oom_self && p->has_oom && (err = write_oom(p, 0)) != 0)
     fail(p, "ids", err, NULL, "write", "/proc/self/oom_score_adj", NULL);

@@ -400,6 +400,13 @@ function Container:exec(argv, opts)
     argv, opts)
 end
 
+-- The monotonic offset of the sandbox's own time namespace (plan.time;
+-- 0 without one): the init and the command read CLOCK_MONOTONIC there.
+function Container:_mono_offset()
+  local t = self.plan and self.plan.time
+  return t and t.mono_s or 0
+end
+
 local FORWARD = { "INT", "TERM", "HUP" }
 local FORWARD_TTY = { "INT", "TERM", "HUP", "WINCH" }
 
@@ -539,6 +546,8 @@ function Container:_wait_round(w, timeout)
         -- first child, which is what `nslua exec` looks for (no record update)
         if not self.cmd_pid then
           self.cmd_pid, self.cmd_t0 = status.cmd_pid(table.concat(buf))
+          -- (read in the sandbox's time namespace: its offset taken off)
+          if self.cmd_t0 then self.cmd_t0 = self.cmd_t0 - self:_mono_offset() end
           -- (its cgroup join came just before: cgroup.kick's gap counts from it)
           if self.cmd_t0 and res.cg then require("nslua.cgroup").joined(self.cmd_t0) end
           -- the wall clock (and its limit) of the command runs from its
@@ -602,7 +611,7 @@ function Container:_wait_end(w)
   self:_loop_done()
   -- the command's wall time: from its exec tail to its reaping, both the
   -- init's clock readings, so neither waits for us to be scheduled
-  local t_end = st.exit and st.exit.end_t
+  local t_end = st.exit and st.exit.end_t and st.exit.end_t - self:_mono_offset()
   if not (t_end and self.cmd_t0 and t_end >= self.cmd_t0) then t_end = proc.now() end
   local rep = report_mod.build {
     status = st, reason = w.reason, wall_s = t_end - (self.cmd_t0 or self.t0),

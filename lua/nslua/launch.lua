@@ -925,6 +925,20 @@ function M.plan(spec, res)
   plan.identity = ident
   -- (a joined uts or mount namespace is set up as a new one: runc's way)
   if validate.has_ns(spec, "uts") then plan.hostname, plan.domainname = spec.hostname, spec.domainname end
+  -- a new time namespace (a joined one is setns'd as the others): the
+  -- set-up child enters it with the offsets written first (setup.c
+  -- enter_time_ns); mono_s, the monotonic offset, is for the parent, which
+  -- takes it off the clock readings the sandbox reports
+  if spec.namespaces.time and not (spec.join and spec.join.time) then
+    local lines, offs = {}, spec.time_offsets or {}
+    for _, clock in ipairs { "monotonic", "boottime" } do
+      local o = offs[clock]
+      if o then lines[#lines + 1] = ("%s %d %d\n"):format(clock, o.sec, o.nsec) end
+    end
+    local m = offs.monotonic
+    plan.time = { offsets = #lines > 0 and table.concat(lines) or nil,
+                  mono_s = m and (m.sec + m.nsec / 1e9) or nil }
+  end
   plan.net = net_plan(spec, res)
   -- what the parent makes on the host side (resources wanted; see net.plan)
   if res.net and (res.net.mode == "veth" or res.net.mode == "bridge" or res.net.mode == "pasta") then
@@ -1209,6 +1223,10 @@ function M.explain(plan)
   if un.after then p("user namespace: joins the caller's (fd %d) after set-up, before exec", un.after) end
   if un.assert_disabled then p("user namespaces: set-up fails unless creating one is refused") end
   if plan.hostname then p("hostname: %s", plan.hostname) end
+  if plan.time then
+    p("time namespace: %s", plan.time.offsets and plan.time.offsets:gsub("\n$", ""):gsub("\n", ", ")
+      or "no offsets")
+  end
   if plan.domainname then p("domainname: %s", plan.domainname) end
   local n = plan.net
   if not n then

@@ -60,7 +60,7 @@ local FIELDS = set {
   -- the process fields of OCI front ends (docs/spec.md "The spec")
   "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl", "masks",
   "rootfs_propagation", "personality", "join", "cgroup", "host_mnt",
-  "landlock",
+  "landlock", "time_offsets",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid", "groups", "uid_map", "gid_map" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -1721,6 +1721,52 @@ function Checker:cross(spec, out)
   end
 end
 
+-- time_offsets = { monotonic = OFFSET, boottime = OFFSET }: an OFFSET is
+-- seconds (a number, fractional too) or { secs = INT, nanosecs = 0..999999999 }
+-- (OCI's linux.timeOffsets); each becomes { sec, nsec } with 0 <= nsec <
+-- 1e9.  The kernel takes at most KTIME_SEC_MAX seconds either way.
+local KTIME_SEC_MAX <const> = 9223372036
+function Checker:time_offsets(t)
+  if type(t) ~= "table" then
+    self:add("time_offsets", "must be a table { monotonic = SECONDS, boottime = SECONDS }")
+    return nil
+  end
+  local out = {}
+  for k, v in pairs(t) do
+    local p = keypath("time_offsets", k)
+    local sec, nsec
+    if k ~= "monotonic" and k ~= "boottime" then
+      self:add(p, "unknown clock (valid: boottime monotonic)")
+    elseif math.type(v) == "integer" then
+      sec, nsec = v, 0
+    elseif type(v) == "number" and v == v and v > -1e10 and v < 1e10 then
+      sec = math.floor(v)
+      nsec = math.floor((v - sec) * 1e9 + 0.5)
+      if nsec >= 1000000000 then sec, nsec = sec + 1, nsec - 1000000000 end
+    elseif type(v) == "table" then
+      local extra = next(v) ~= nil and (function()
+        for f in pairs(v) do if f ~= "secs" and f ~= "nanosecs" then return f end end
+      end)()
+      sec, nsec = v.secs or 0, v.nanosecs or 0
+      if extra then
+        self:add(p, ("unknown field '%s' (valid: secs nanosecs)"):format(tostring(extra)))
+        sec = nil
+      elseif math.type(sec) ~= "integer" or math.type(nsec) ~= "integer" or nsec < 0 or nsec > 999999999 then
+        self:add(p, "must be { secs = integer, nanosecs = 0..999999999 }")
+        sec = nil
+      end
+    else
+      self:add(p, "must be seconds (a number) or { secs = integer, nanosecs = integer }")
+    end
+    if sec and (sec > KTIME_SEC_MAX or sec < -KTIME_SEC_MAX) then
+      self:add(p, ("must be within +-%d seconds"):format(KTIME_SEC_MAX))
+    elseif sec then
+      out[k] = { sec = sec, nsec = nsec }
+    end
+  end
+  return out
+end
+
 -- The namespaces the OCI fields need: domainname a uts namespace; each
 -- sysctl its ipc or network namespace, and a mount namespace (it is
 -- written after the mount steps, through the new root's /proc).
@@ -1734,6 +1780,9 @@ function Checker:cross_oci(out, sysctl_needs)
   end
   if out.domainname and not has("uts") then
     self:add("domainname", "requires a uts namespace (namespaces.uts)")
+  end
+  if out.time_offsets and next(out.time_offsets) and not out.namespaces.time then
+    self:add("time_offsets", "requires a new time namespace (namespaces.time)")
   end
   for k, need in pairs(sysctl_needs or {}) do
     local p = keypath("sysctl", k)
@@ -1876,6 +1925,7 @@ function M.check(spec, opts)
       out.domainname = h
     end
   end
+  if spec.time_offsets ~= nil then out.time_offsets = c:time_offsets(spec.time_offsets) end
   c:process_oci(spec, out)
   out.caps = c:caps(spec)
   out.seccomp = c:seccomp(spec)

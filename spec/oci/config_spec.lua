@@ -573,8 +573,11 @@ describe("nslua.oci.config", function()
         c.linux.personality = { domain = "LINUX32" }
         c.linux.cgroupsPath = "/machine/c1"
         c.linux.namespaces[#c.linux.namespaces + 1] = { type = "time" }
+        c.linux.timeOffsets = { monotonic = { secs = -5, nanosecs = 250 }, boottime = { secs = 86400 } }
       end))
       assert.equal("example.org", spec.domainname)
+      assert.same({ monotonic = { secs = -5, nanosecs = 250 }, boottime = { secs = 86400, nanosecs = 0 } },
+        spec.time_offsets)
       assert.same({ ["net.ipv4.ip_forward"] = "1", ["kernel.shmmax"] = "100",
                     ["fs.mqueue.msg_max"] = "20", ["kernel.domainname"] = "x" }, spec.sysctl)
       assert.equal("rslave", spec.rootfs_propagation)
@@ -1134,12 +1137,6 @@ describe("nslua.oci.config", function()
         function(c) c.linux.personality = { domain = "BSD" } end },
       { 'linux.timeOffsets: needs a new time namespace (linux.namespaces type "time")',
         function(c) c.linux.timeOffsets = { monotonic = { secs = 1 } } end },
-      -- the executor sets no offsets: refused by name, never an unknown spec field
-      { "linux.timeOffsets: nslua does not set time namespace offsets yet (remove it, or use runc)",
-        function(c)
-          c.linux.namespaces[#c.linux.namespaces + 1] = { type = "time" }
-          c.linux.timeOffsets = { monotonic = { secs = 1 } }
-        end },
       { "linux.timeOffsets.monotonic.nanosecs: must be an integer in 0..999999999",
         function(c)
           c.linux.namespaces[6] = { type = "time" }

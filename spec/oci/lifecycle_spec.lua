@@ -101,6 +101,26 @@ describe("nslua-oci lifecycle", function()
     assert.is_nil(state(root, "fg1"))
   end)
 
+  it("runs a config with a time namespace and its timeOffsets", function()
+    if not helper.exists("/proc/self/ns/time") then return pending("no time namespaces in this kernel") end
+    local b = bundle(T .. "/tb", { "sh", "-c", "cat /proc/self/timens_offsets; cut -d' ' -f1 /proc/uptime" },
+      function(cfg)
+        cfg.linux.namespaces[#cfg.linux.namespaces + 1] = { type = "time" }
+        cfg.linux.timeOffsets = { monotonic = { secs = 7, nanosecs = 5 }, boottime = { secs = 86400 } }
+      end)
+    local ok, out = helper.sh(("cd %s && %s --root %s run tns1"):format(q(b), OCI, q(root)))
+    assert.is_true(ok, out)
+    local mono, boot, up = out:match("^monotonic%s+(%S+%s+%S+)\nboottime%s+(%S+%s+%S+)\n([%d.]+)\n$")
+    assert.is_truthy(mono, out)
+    assert.equal("7 5", (mono:gsub("%s+", " ")))
+    assert.equal("86400 0", (boot:gsub("%s+", " ")))
+    local f = assert(io.open("/proc/uptime"))
+    local host = f:read("n")
+    f:close()
+    assert.is_true(math.abs(tonumber(up) - host - 86400) < 5, out)
+    assert.is_nil(state(root, "tns1"))
+  end)
+
   it("runs a config with LSM labels the host does not enforce, with warnings", function()
     local lsm = require("nslua.oci.config").lsm()
     if lsm.selinux or lsm.apparmor then return pending("this host enforces an LSM") end

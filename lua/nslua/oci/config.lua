@@ -948,8 +948,7 @@ function Conv:time_offsets(linux, spec)
   if not spec.namespaces.time then
     self:add("linux.timeOffsets", "needs a new time namespace (linux.namespaces type \"time\")")
   elseif next(out) then
-    -- (the executor writes no /proc/PID/timens_offsets yet)
-    self:add("linux.timeOffsets", "nslua does not set time namespace offsets yet (remove it, or use runc)")
+    spec.time_offsets = out
   end
 end
 

@@ -1,0 +1,145 @@
+-- A time namespace of the sandbox's own (namespaces.time, time_offsets):
+-- the command is in a new one, sees the offsets on its clocks, and the
+-- limits and reports nslua keeps in its own clock are not moved by them.
+local helper = require "helper"
+
+local function api(code, prefix)
+  return helper.run_isolated("local nslua = require 'nslua'\n" .. code, prefix)
+end
+
+-- the precondition: this kernel has time namespaces (5.6+)
+local function has_timens()
+  return helper.exists("/proc/self/ns/time")
+end
+
+local PROBE = [[readlink /proc/self/ns/time; cat /proc/self/timens_offsets; cut -d' ' -f1 /proc/uptime]]
+
+describe("a time namespace", function()
+  local before
+  before_each(function() before = helper.host_objects() end)
+  after_each(function() helper.assert_clean(before) end)
+
+  it("is the command's own, with no offsets unless asked", function()
+    if not has_timens() then return pending("no time namespaces in this kernel") end
+    local ok, out = api(([[
+      local host = require("nslua.core").mount.readlink("/proc/self/ns/time")
+      local r = assert(nslua.container{ argv = { "/bin/sh", "-c", %q }, namespaces = { time = true },
+                                        stdio = { stdout = "inherit" } }:run())
+      print(host, r.status)
+    ]]):format(PROBE))
+    assert.is_true(ok, out)
+    local mine, mono, boot, host = out:match("^(time:%[%d+%])\nmonotonic%s+(%S+%s+%S+)\nboottime%s+(%S+%s+%S+)\n"
+      .. "[%d.]+\n(time:%[%d+%])\texited\n$")
+    assert.is_truthy(mine, out)
+    assert.not_equal(host, mine)
+    assert.equal("0 0", (mono:gsub("%s+", " ")))
+    assert.equal("0 0", (boot:gsub("%s+", " ")))
+  end)
+
+  it("carries time_offsets: the command's clocks move, not the host's", function()
+    if not has_timens() then return pending("no time namespaces in this kernel") end
+    local ok, out = api(([[
+      local r = assert(nslua.container{ argv = { "/bin/sh", "-c", %q }, namespaces = { time = true },
+        time_offsets = { monotonic = 1000000.5, boottime = { secs = 86400, nanosecs = 7 } },
+        stdio = { stdout = "inherit" } }:run())
+      local f = io.open("/proc/uptime")
+      print(r.status, f:read("n"))
+      f:close()
+    ]]):format(PROBE))
+    assert.is_true(ok, out)
+    local mono, boot, up, status, host = out:match("monotonic%s+(%S+%s+%S+)\nboottime%s+(%S+%s+%S+)\n"
+      .. "([%d.]+)\n(%S+)\t([%d.]+)\n$")
+    assert.is_truthy(mono, out)
+    assert.equal("1000000 500000000", (mono:gsub("%s+", " ")))
+    assert.equal("86400 7", (boot:gsub("%s+", " ")))
+    assert.equal("exited", status)
+    -- (uptime reads CLOCK_BOOTTIME: a day ahead inside)
+    assert.is_true(math.abs(tonumber(up) - tonumber(host) - 86400) < 5, out)
+  end)
+
+  -- The wall limit and wall_s are kept in nslua's own clock, from the
+  -- command's start as the sandbox reads it: an offset in either direction
+  -- must neither let the command run on nor kill it early.
+  it("keeps the wall limit and wall_s whatever the monotonic offset", function()
+    if not has_timens() then return pending("no time namespaces in this kernel") end
+    local ok, out = api([[
+      for _, off in ipairs { 1000000, -5, 0 } do
+        local r = assert(nslua.container{ argv = { "/bin/sleep", "3" }, namespaces = { time = true },
+          time_offsets = { monotonic = off }, limits = { wall = 0.4 } }:run())
+        print(off, r.status, r.wall_s >= 0.4 and r.wall_s < 0.8 or r.wall_s)
+        r = assert(nslua.container{ argv = { "/bin/sleep", "0.2" }, namespaces = { time = true },
+          time_offsets = { monotonic = off } }:run())
+        print(off, r.status, r.wall_s >= 0.2 and r.wall_s < 0.6 or r.wall_s)
+      end
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("1000000\twall-limit\ttrue\n1000000\texited\ttrue\n-5\twall-limit\ttrue\n-5\texited\ttrue\n"
+      .. "0\twall-limit\ttrue\n0\texited\ttrue\n", out)
+  end)
+
+  it("is the one nslua exec joins", function()
+    if not has_timens() then return pending("no time namespaces in this kernel") end
+    local ok, out = api([[
+      local c = nslua.container{ argv = { "/bin/sleep", "5" }, namespaces = { time = true },
+        time_offsets = { boottime = 1234 } }
+      assert(c:start())
+      local r = assert(c:exec({ "/bin/sh", "-c", "grep boottime /proc/self/timens_offsets" }, {}))
+      c:kill(9)
+      c:wait()
+      print(r.status)
+    ]])
+    assert.is_true(ok, out)
+    assert.matches("^boottime%s+1234%s+0\nexited\n$", out)
+  end)
+
+  it("works rootless, as the caller's own user namespace", function()
+    if not has_timens() then return pending("no time namespaces in this kernel") end
+    if not helper.is_root() then return pending("needs root (setpriv to the test user)") end
+    local ok, out = helper.run_rootless(([[
+      local nslua = require "nslua"
+      local r = assert(nslua.container{ argv = { "/bin/sh", "-c", %q }, namespaces = { time = true },
+        time_offsets = { boottime = 3600 }, stdio = { stdout = "inherit" } }:run())
+      print(r.status)
+    ]]):format(PROBE))
+    assert.is_true(ok, out)
+    assert.matches("\nboottime%s+3600%s+0\n[%d.]+\nexited\n$", out)
+  end)
+
+  it("refuses offsets that name no clock, no time namespace, or an offset out of range", function()
+    local ok, out = api([[
+      local validate = require "nslua.validate"
+      local function err(spec)
+        spec.argv = { "/bin/true" }
+        local out, errs = validate.check(spec)
+        print(out and "ok" or table.concat(errs, "; "))
+      end
+      err { time_offsets = { monotonic = 1 } }
+      err { namespaces = { time = true }, time_offsets = { realtime = 1 } }
+      err { namespaces = { time = true }, time_offsets = { monotonic = { secs = 1, nanosecs = 1e9 } } }
+      err { namespaces = { time = true }, time_offsets = { monotonic = { secs = 1, bogus = 2 } } }
+      err { namespaces = { time = true }, time_offsets = { boottime = 1e12 } }
+      err { namespaces = { time = true }, time_offsets = "1" }
+      err { namespaces = { time = true }, time_offsets = { monotonic = -2.25 } }
+    ]])
+    assert.is_true(ok, out)
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.matches("time_offsets: requires a new time namespace %(namespaces.time%)", lines[1])
+    assert.matches("time_offsets.realtime: unknown clock", lines[2])
+    assert.matches("time_offsets.monotonic: must be { secs = integer, nanosecs = 0..999999999 }", lines[3], 1, true)
+    assert.matches("time_offsets.monotonic: unknown field 'bogus'", lines[4], 1, true)
+    assert.matches("time_offsets.boottime: must be", lines[5], 1, true)
+    assert.matches("time_offsets: must be a table", lines[6], 1, true)
+    assert.equal("ok", lines[7])
+  end)
+
+  it("is shown by explain", function()
+    local ok, out = api([[
+      local c = nslua.container{ argv = { "/bin/true" }, namespaces = { time = true },
+        time_offsets = { monotonic = -2.25 } }
+      print(table.concat(assert(c:explain()), "\n"))
+    ]])
+    assert.is_true(ok, out)
+    assert.matches("time namespace: monotonic %-3 750000000\n", out)
+  end)
+end)
