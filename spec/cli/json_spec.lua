@@ -134,6 +134,17 @@ describe("nslua explain --json", function()
     local _, out = out_of(N .. " explain --json -- /bin/echo hi there")
     local doc = valid("explain", out)
     assert.same({ "/bin/echo", "hi", "there", n = 3 }, doc.exec.argv)
+    -- a recipe with a time namespace of its own and offsets
+    local dir = helper.tmpdir("0755")
+    local f = assert(io.open(dir .. "/t.lua", "w"))
+    f:write('return { argv = { "/bin/true" }, namespaces = { time = true }, time_offsets = { monotonic = -2.5 } }\n')
+    f:close()
+    local ok
+    ok, out = out_of(N .. " explain --json " .. helper.quote(dir .. "/t.lua"))
+    helper.rmtree(dir)
+    assert(ok, out)
+    doc = valid("explain", out)
+    assert.same({ offsets = "monotonic -3 500000000\n", mono_s = -2.5 }, doc.time)
   end)
 
   it("the schema rejects a plan with an unknown field or a bad id", function()
