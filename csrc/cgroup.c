@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/bpf.h>
 
 #include "nslua.h"
 
@@ -834,7 +835,141 @@ static const luaL_Reg keeper_meta[] = {
   {NULL, NULL}
 };
 
+/*
+** The cgroup v2 device controller is a BPF program of type
+** BPF_PROG_TYPE_CGROUP_DEVICE attached to the group (v1 has the devices.*
+** files instead).  The rules are v1's, in order, the last that matches an
+** access deciding it: the program tests them from the last to the first
+** and returns at the first match, and an access no rule matches is denied
+** (runc's and crun's way; an OCI list starts with "deny all").
+*/
+#define DEVRULES_MAX 512                 /* 8 instructions each at most */
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
+                                                 .off = (o), .imm = (i) })
+
+typedef struct { int allow, type, access; long long major, minor; } devrule;
+
+/* one rule: a test per field it names (type, access, major, minor), each
+** a jump past the rule when it fails, then r0 = allow and exit */
+static size_t devrule_insns (const devrule *r, struct bpf_insn *out) {
+  struct bpf_insn tmp[8];
+  size_t n = 0, i;
+  /* r2 type, r3 access, r4 major, r5 minor (the prologue's) */
+  if (r->type != 0)
+    tmp[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 0, r->type);
+  if (r->access != 7) {
+    /* an access with a bit the rule lacks: not this rule's */
+    tmp[n++] = INSN(BPF_ALU | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_3, 0, 0);
+    tmp[n++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_1, 0, 0, ~r->access & 7);
+    tmp[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_1, 0, 0, 0);
+  }
+  if (r->major >= 0)
+    tmp[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 0, (int32_t)r->major);
+  if (r->minor >= 0)
+    tmp[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_5, 0, 0, (int32_t)r->minor);
+  tmp[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, r->allow ? 1 : 0);
+  tmp[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  /* each failing test jumps to the first instruction after the exit */
+  for (i = 0; i < n; i++)
+    if (BPF_CLASS(tmp[i].code) == BPF_JMP && BPF_OP(tmp[i].code) == BPF_JNE)
+      tmp[i].off = (int16_t)(n - i - 1);
+  memcpy(out, tmp, n * sizeof *tmp);
+  return n;
+}
+
+static void devrule_check (lua_State *L, int t, devrule *r) {
+  const char *type, *access;
+  r->allow = (lua_getfield(L, t, "allow"), lua_toboolean(L, -1));
+  lua_getfield(L, t, "type");
+  type = luaL_optstring(L, -1, "a");
+  luaL_argcheck(L, type[0] != '\0' && type[1] == '\0' && strchr("abc", type[0]), 2,
+                "a device rule's type is a, b or c");
+  r->type = type[0] == 'b' ? BPF_DEVCG_DEV_BLOCK : type[0] == 'c' ? BPF_DEVCG_DEV_CHAR : 0;
+  lua_getfield(L, t, "access");
+  access = luaL_optstring(L, -1, "rwm");
+  r->access = 0;
+  for (; *access != '\0'; access++) {
+    luaL_argcheck(L, strchr("rwm", *access) != NULL, 2, "a device rule's access is of r, w and m");
+    r->access |= *access == 'r' ? BPF_DEVCG_ACC_READ : *access == 'w' ? BPF_DEVCG_ACC_WRITE
+                                                                        : BPF_DEVCG_ACC_MKNOD;
+  }
+  lua_getfield(L, t, "major");
+  r->major = luaL_optinteger(L, -1, -1);
+  lua_getfield(L, t, "minor");
+  r->minor = luaL_optinteger(L, -1, -1);
+  luaL_argcheck(L, r->major >= -1 && r->major <= 0x7fffffff && r->minor >= -1 && r->minor <= 0x7fffffff,
+                2, "a device number is -1 (any) or 0..2^31-1");
+  lua_pop(L, 5);
+}
+
+/*
+** cgroup.device_filter(dir, rules) -> true | nil, msg, errno
+** Attach a device program to the v2 group at path 'dir' (BPF_F_ALLOW_MULTI:
+** with any other program there, an access must pass every one).  rules:
+** { {allow = bool, type = "a"|"b"|"c", major = N|-1, minor = N|-1,
+** access = "rwm"}, ... } in v1's order.  The group keeps the program.
+*/
+static int cg_device_filter (lua_State *L) {
+  const char *dir = luaL_checkstring(L, 1);
+  size_t n, i, len = 0;
+  struct bpf_insn *insns;
+  union bpf_attr attr;
+  int prog, dfd, err;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = (size_t)luaL_len(L, 2);
+  luaL_argcheck(L, n <= DEVRULES_MAX, 2, "too many device rules");
+  insns = lua_newuserdatauv(L, (n * 8 + 8) * sizeof *insns, 0);
+  /* prologue: r2 = type, r3 = access, r4 = major, r5 = minor */
+  insns[len++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, 0, 0);
+  insns[len++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xffff);
+  insns[len++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_1, 0, 0);
+  insns[len++] = INSN(BPF_ALU | BPF_RSH | BPF_K, BPF_REG_3, 0, 0, 16);
+  insns[len++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_4, BPF_REG_1, 4, 0);
+  insns[len++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_5, BPF_REG_1, 8, 0);
+  /* (a rule that matches every access ends the program: the verifier
+  ** refuses the unreachable rest, and the rules before it never decide) */
+  for (i = n; i >= 1; i--) {
+    devrule r;
+    luaL_argcheck(L, lua_rawgeti(L, 2, (lua_Integer)i) == LUA_TTABLE, 2, "a device rule is a table");
+    devrule_check(L, lua_gettop(L), &r);
+    lua_pop(L, 1);
+    len += devrule_insns(&r, insns + len);
+    if (r.type == 0 && r.access == 7 && r.major < 0 && r.minor < 0)
+      break;
+  }
+  if (i < 1) {
+    insns[len++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+    insns[len++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  }
+  memset(&attr, 0, sizeof attr);
+  attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  attr.insns = (uint64_t)(uintptr_t)insns;
+  attr.insn_cnt = (uint32_t)len;
+  attr.license = (uint64_t)(uintptr_t)"GPL";
+  prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+  if (prog < 0)
+    return nslua_fail(L, errno, "bpf", "BPF_PROG_LOAD (device filter)");
+  dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) {
+    err = errno;
+    close(prog);
+    return nslua_fail(L, err, "open", dir);
+  }
+  memset(&attr, 0, sizeof attr);
+  attr.target_fd = (uint32_t)dfd;
+  attr.attach_bpf_fd = (uint32_t)prog;
+  attr.attach_type = BPF_CGROUP_DEVICE;
+  attr.attach_flags = BPF_F_ALLOW_MULTI;
+  err = syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof attr) != 0 ? errno : 0;
+  close(dfd);
+  close(prog);
+  if (err != 0)
+    return nslua_fail(L, err, "bpf", "BPF_PROG_ATTACH (device filter)");
+  return nslua_ok(L);
+}
+
 static const luaL_Reg cg_funcs[] = {
+  {"device_filter", cg_device_filter},
   {"keeper", cg_keeper},
   {"kick", cg_kick},
   {"kill_procs", cg_kill_procs},

@@ -1105,23 +1105,43 @@ function resource_writes(info, r, with_devices)
       put("v2", k, v)
     end
   end
-  -- the device cgroup (v1): deny all, then the config's rules in order,
-  -- then the devices every container gets
-  if with_devices and group_of(info, "devices") then
-    put("devices", "devices.deny", "a")
+  -- the device cgroup: deny all, then the config's rules in order, then
+  -- the devices every container gets; v1's devices files, else on cgroup
+  -- v2 a BPF program attached to the group (core.cgroup.device_filter)
+  if with_devices then
+    local rules = { { allow = false, type = "a" } }
     for _, e in ipairs(type(r.devices) == "table" and r.devices or {}) do
-      local rule = ("%s %s:%s %s"):format(e.type or "a", e.major and e.major >= 0 and ("%d"):format(e.major) or "*",
-        e.minor and e.minor >= 0 and ("%d"):format(e.minor) or "*", e.access or "rwm")
-      if e.type == nil or e.type == "a" then rule = "a" end
-      put("devices", e.allow and "devices.allow" or "devices.deny", rule)
+      rules[#rules + 1] = { allow = e.allow == true, type = e.type or "a", access = e.access or "rwm",
+                            major = e.major and e.major >= 0 and e.major or -1,
+                            minor = e.minor and e.minor >= 0 and e.minor or -1 }
     end
-    for _, rule in ipairs(DEFAULT_ALLOW) do put("devices", "devices.allow", rule) end
+    for _, d in ipairs(DEFAULT_ALLOW) do
+      local t, ma, mi, acc = d:match("^(%a) ([%d*]+):([%d*]+) (%a+)$")
+      rules[#rules + 1] = { allow = true, type = t, access = acc, major = tonumber(ma) or -1,
+                            minor = tonumber(mi) or -1 }
+    end
+    local v2dir = not group_of(info, "devices") and group_of(info, "v2")
+    if v2dir then
+      w.device_filter = { dir = v2dir, rules = rules }
+    elseif group_of(info, "devices") then
+      for _, e in ipairs(rules) do
+        local rule = e.type == "a" and "a" or ("%s %s:%s %s"):format(e.type,
+          e.major >= 0 and ("%d"):format(e.major) or "*", e.minor >= 0 and ("%d"):format(e.minor) or "*", e.access)
+        put("devices", e.allow and "devices.allow" or "devices.deny", rule)
+      end
+    end
   end
   return w
 end
 
--- Do the writes; an optional one whose file is missing is a warning.
+-- Do the writes; an optional one whose file is missing is a warning.  The
+-- device program (cgroup v2) goes on before the writes.
 function write_resources(writes)
+  local df = writes.device_filter
+  if df then
+    local ok, err = core.cgroup.device_filter(df.dir, df.rules)
+    if not ok then fail("linux.resources.devices: %s: %s", df.dir, err) end
+  end
   for _, w in ipairs(writes) do
     if w[3] and not mount.lstat(w[1]) then
       warn("linux.resources: %s is not supported here (skipped)", w[1]:match("[^/]+$"))
@@ -1316,5 +1336,8 @@ function M.main(argv)
   io.stderr:write(msg, "\n")
   return 1
 end
+
+-- (for the tests)
+M._resource_writes, M._write_resources = resource_writes, write_resources
 
 return M
