@@ -1052,23 +1052,22 @@ static int write_oom (const plan *p, pid_t pid) {
 }
 
 /*
-** plan.time: a time namespace of our own.  Its offsets are written while
-** no process is in it (time_namespaces(7)), then we enter it ourselves:
-** the command shares our memory until its execve (CLONE_VM), which the
-** kernel allows only within one time namespace, and it and the init read
-** the sandbox's clocks (the parent subtracts the monotonic offset from
-** the times they report).  A non-dumpable task's /proc files are root's,
-** and a clone made as the slot's owner (as_owner) is born non-dumpable:
-** dumpable for the write, before the payload exists, and non-dumpable
-** again in the next step of run_plan.
+** plan.time: a time namespace of our own.  run_plan unshares it before
+** the release, and its offsets are written while no process is in it
+** (time_namespaces(7)) by the parent, to /proc/PID/timens_offsets (never by
+** us: a clone made as the slot's owner, or into a joined user namespace, is
+** non-dumpable from birth, so our /proc files are root's, and turning
+** dumpable would let that namespace's owner ptrace a host-uid-0 process);
+** setup.run, which has no parent, writes its own.  After the release we
+** enter it: the command shares our memory until its execve (CLONE_VM),
+** which the kernel allows only within one time namespace, and it and the
+** init read the sandbox's clocks (the parent takes the monotonic offset
+** off the times they report).
 */
 static void enter_time_ns (const plan *p) {
   int fd, err;
-  if (unshare(CLONE_NEWTIME) != 0)
-    fail(p, "time", errno, NULL, "unshare", "time", NULL);
-  if (p->time_offsets != NULL && prctl(PR_SET_DUMPABLE, 1UL, 0, 0, 0) != 0)
-    fail(p, "time", errno, NULL, "prctl", "dumpable", NULL);
-  if (p->time_offsets != NULL && (err = nslua_write_text("/proc/self/timens_offsets", p->time_offsets)) != 0)
+  if (p->oom_self && p->time_offsets != NULL &&
+      (err = nslua_write_text("/proc/self/timens_offsets", p->time_offsets)) != 0)
     fail(p, "time", err, NULL, "write", "/proc/self/timens_offsets", NULL);
   fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -1115,6 +1114,10 @@ static void run_plan (plan *p) {
   nslua_set_title("nslua-init");
   if (p->sync_close >= 0)
     close(p->sync_close);
+  /* our time namespace, for the parent to write its offsets before the
+  ** release (enter_time_ns) */
+  if (p->time_ns && unshare(CLONE_NEWTIME) != 0)
+    fail(p, "time", errno, NULL, "unshare", "time", NULL);
   /* 1. wait for the release; end of file means the parent died */
   if (read(p->sync_fd, &b, 1) != 1 || b != 'x')
     _exit(1);

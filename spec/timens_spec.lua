@@ -120,6 +120,10 @@ describe("a time namespace", function()
       err { namespaces = { time = true }, time_offsets = { boottime = 1e12 } }
       err { namespaces = { time = true }, time_offsets = "1" }
       err { namespaces = { time = true }, time_offsets = { monotonic = -2.25 } }
+      err { namespaces = { time = true }, time_offsets = { monotonic = 4611686019 } }
+      err { namespaces = { time = true }, time_offsets = { monotonic = { secs = 2.0, nanosecs = 0 } } }
+      err { namespaces = { time = true }, time_offsets = { monotonic = { secs = "2" } } }
+      err { namespaces = { time = true }, time_offsets = { monotonic = 0 / 0 } }
     ]])
     assert.is_true(ok, out)
     local lines = {}
@@ -128,9 +132,54 @@ describe("a time namespace", function()
     assert.matches("time_offsets.realtime: unknown clock", lines[2])
     assert.matches("time_offsets.monotonic: must be { secs = integer, nanosecs = 0..999999999 }", lines[3], 1, true)
     assert.matches("time_offsets.monotonic: unknown field 'bogus'", lines[4], 1, true)
-    assert.matches("time_offsets.boottime: must be", lines[5], 1, true)
+    assert.matches("time_offsets.boottime: must be within +-4611686018 seconds", lines[5], 1, true)
     assert.matches("time_offsets: must be a table", lines[6], 1, true)
     assert.equal("ok", lines[7])
+    assert.matches("time_offsets.monotonic: must be within +-4611686018 seconds", lines[8], 1, true)
+    assert.equal("ok", lines[9])
+    assert.matches("time_offsets.monotonic: must be { secs = integer", lines[10], 1, true)
+    assert.matches("time_offsets.monotonic: must be within", lines[11], 1, true)
+  end)
+
+  -- an offset the kernel refuses (a clock below 0: more negative than the
+  -- host's uptime) is an error naming the field, and leaves nothing
+  it("says when the kernel refuses the offsets", function()
+    if not has_timens() then return pending("no time namespaces in this kernel") end
+    local ok, out = api([[
+      local f = io.open("/proc/uptime")
+      local up = math.floor(f:read("n"))
+      f:close()
+      print(nslua.container{ argv = { "/bin/true" }, namespaces = { time = true },
+        time_offsets = { boottime = -(up + 100000) } }:run())
+    ]])
+    assert.is_true(ok, out)
+    assert.matches("^nil\t[^\n]*time_offsets: the kernel refused them %(Numerical result out of range%)", out)
+  end)
+
+  -- The set-up child never turns dumpable for its time namespace (its
+  -- parent writes the offsets): turned dumpable, a clone made as the slot's
+  -- owner, or into a joined user namespace, is a host-uid-0 process that
+  -- namespace's owner may ptrace.
+  it("writes the offsets from the parent; the child never turns dumpable", function()
+    if not has_timens() then return pending("no time namespaces in this kernel") end
+    if not helper.is_root() then return pending("needs root (strace of a slot-owned clone)") end
+    if not helper.sh("command -v strace >/dev/null") then return pending("strace missing") end
+    local dir = helper.tmpdir("0755")
+    local recipe = dir .. "/t.lua"
+    local f = assert(io.open(recipe, "w"))
+    f:write('return { argv = { "/bin/sh", "-c", "grep boottime /proc/self/timens_offsets" }, '
+      .. 'namespaces = { time = true }, time_offsets = { boottime = 77 } }\n')
+    f:close()
+    local ok, out = helper.sh(("strace -f -qq -e trace=prctl,openat -o %s %s %s"):format(helper.quote(dir .. "/trace"),
+      helper.nslua, helper.quote(recipe)))
+    local trace = helper.read(dir .. "/trace") or ""
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.matches("^boottime%s+77%s+0\n$", out)
+    assert.not_matches("PR_SET_DUMPABLE, 1", trace)
+    -- (the parent, not the child, opened the namespace's offsets)
+    assert.matches('"/proc/%d+/timens_offsets", O_WRONLY', trace)
+    assert.not_matches('"/proc/self/timens_offsets", O_WRONLY', trace)
   end)
 
   it("is shown by explain", function()

@@ -327,6 +327,9 @@ function Container:_clone_and_release(splan, flags, rt)
     ok, err, code = write_maps(self.plan.identity, pid)
   end
   if ok then ok, err, code = res:attach(pid, self.plan) end
+  if ok and self.plan.time and self.plan.time.offsets then
+    ok, err, code = M.write_time_offsets(pid, self.plan.time.offsets)
+  end
   if not ok then return nil, err, code end
   if spec.hooks and spec.hooks.after_clone then
     local ok2, herr = pcall(spec.hooks.after_clone, { id = self.id, pid = pid, spec = spec })
@@ -344,6 +347,38 @@ function Container:_clone_and_release(splan, flags, rt)
   if not w then return nil, "release: " .. werr, wcode end
   -- the record for `nslua exec` and `ps` is written while the child sets up
   res:record(M.state_record(self, pid))
+  return true
+end
+
+-- The offsets of the child's own time namespace (plan.time.offsets), which
+-- it unshares before its release and enters after it (setup.c
+-- enter_time_ns): written here, while no process is in it, once the child
+-- has made it (its time_for_children is then not its time).  The child
+-- never turns dumpable for it; we hold CAP_SYS_TIME over its user
+-- namespace (root, or a rootless caller as the owner).
+M.TIME_NS_WAIT = 5   -- seconds for the child to make its time namespace
+function M.write_time_offsets(pid, text)
+  local base = ("/proc/%d/"):format(pid)
+  local deadline = proc.now() + M.TIME_NS_WAIT
+  while true do
+    local now_ns, children = core.mount.readlink(base .. "ns/time"), core.mount.readlink(base .. "ns/time_for_children")
+    if not (now_ns and children) then
+      return nil, "time_offsets: the child ended before its time namespace was made", errno.ESRCH
+    end
+    if now_ns ~= children then break end
+    if proc.now() > deadline then
+      return nil, "time_offsets: the child made no time namespace in time", errno.ETIMEDOUT
+    end
+    proc.poll({}, 1)
+  end
+  local f, oerr, ocode = io.open(base .. "timens_offsets", "w")
+  if not f then return nil, "time_offsets: " .. oerr, ocode end
+  local ok, werr, wcode = f:write(text)
+  local cok, cerr, ccode = f:close()
+  if not ok or not cok then
+    -- ERANGE: a clock would end up below 0 or past 2^62 ns
+    return nil, ("time_offsets: the kernel refused them (%s)"):format(tostring(werr or cerr)), wcode or ccode
+  end
   return true
 end
 

@@ -1724,8 +1724,11 @@ end
 -- time_offsets = { monotonic = OFFSET, boottime = OFFSET }: an OFFSET is
 -- seconds (a number, fractional too) or { secs = INT, nanosecs = 0..999999999 }
 -- (OCI's linux.timeOffsets); each becomes { sec, nsec } with 0 <= nsec <
--- 1e9.  The kernel takes at most KTIME_SEC_MAX seconds either way.
-local KTIME_SEC_MAX <const> = 9223372036
+-- 1e9.  The kernel keeps each clock within 0..2^62 ns (KTIME_SEC_MAX / 2
+-- seconds): a larger offset never works, and one that takes a clock below
+-- 0 (more negative than the host's uptime) is refused when the sandbox
+-- starts.
+local TIME_OFFSET_MAX <const> = 4611686018
 function Checker:time_offsets(t)
   if type(t) ~= "table" then
     self:add("time_offsets", "must be a table { monotonic = SECONDS, boottime = SECONDS }")
@@ -1737,32 +1740,37 @@ function Checker:time_offsets(t)
     local sec, nsec
     if k ~= "monotonic" and k ~= "boottime" then
       self:add(p, "unknown clock (valid: boottime monotonic)")
-    elseif math.type(v) == "integer" then
-      sec, nsec = v, 0
-    elseif type(v) == "number" and v == v and v > -1e10 and v < 1e10 then
-      sec = math.floor(v)
-      nsec = math.floor((v - sec) * 1e9 + 0.5)
-      if nsec >= 1000000000 then sec, nsec = sec + 1, nsec - 1000000000 end
+    elseif type(v) == "number" then
+      if v ~= v or v > TIME_OFFSET_MAX or v < -TIME_OFFSET_MAX then
+        self:add(p, ("must be within +-%d seconds"):format(TIME_OFFSET_MAX))
+      elseif math.type(v) == "integer" then
+        sec, nsec = v, 0
+      else
+        sec = math.floor(v)
+        nsec = math.floor((v - sec) * 1e9 + 0.5)
+        if nsec >= 1000000000 then sec, nsec = sec + 1, nsec - 1000000000 end
+        sec = math.tointeger(sec)
+      end
     elseif type(v) == "table" then
-      local extra = next(v) ~= nil and (function()
-        for f in pairs(v) do if f ~= "secs" and f ~= "nanosecs" then return f end end
-      end)()
-      sec, nsec = v.secs or 0, v.nanosecs or 0
+      local extra
+      for f in pairs(v) do
+        if f ~= "secs" and f ~= "nanosecs" then extra = f break end
+      end
+      local s = type(v.secs or 0) == "number" and math.tointeger(v.secs or 0)
+      local ns = type(v.nanosecs or 0) == "number" and math.tointeger(v.nanosecs or 0)
       if extra then
         self:add(p, ("unknown field '%s' (valid: secs nanosecs)"):format(tostring(extra)))
-        sec = nil
-      elseif math.type(sec) ~= "integer" or math.type(nsec) ~= "integer" or nsec < 0 or nsec > 999999999 then
+      elseif not s or not ns or ns < 0 or ns > 999999999 then
         self:add(p, "must be { secs = integer, nanosecs = 0..999999999 }")
-        sec = nil
+      elseif s > TIME_OFFSET_MAX or s < -TIME_OFFSET_MAX then
+        self:add(p, ("must be within +-%d seconds"):format(TIME_OFFSET_MAX))
+      else
+        sec, nsec = s, ns
       end
     else
       self:add(p, "must be seconds (a number) or { secs = integer, nanosecs = integer }")
     end
-    if sec and (sec > KTIME_SEC_MAX or sec < -KTIME_SEC_MAX) then
-      self:add(p, ("must be within +-%d seconds"):format(KTIME_SEC_MAX))
-    elseif sec then
-      out[k] = { sec = sec, nsec = nsec }
-    end
+    if sec then out[k] = { sec = sec, nsec = nsec } end
   end
   return out
 end

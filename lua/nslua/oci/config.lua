@@ -941,7 +941,8 @@ function Conv:time_offsets(linux, spec)
     elseif not is_object(v) then
       self:add(p, "must be an object")
     else
-      out[k] = { secs = self:integer(v, "secs", p, I64_MIN, I64_MAX) or 0,
+      -- (the kernel keeps each clock within 0..2^62 ns: validate.lua's bound)
+      out[k] = { secs = self:integer(v, "secs", p, -4611686018, 4611686018) or 0,
                  nanosecs = self:integer(v, "nanosecs", p, 0, 999999999) or 0 }
     end
   end
