@@ -841,9 +841,11 @@ static const luaL_Reg keeper_meta[] = {
 ** files instead).  The rules are v1's, in order, the last that matches an
 ** access deciding it: the program tests them from the last to the first
 ** and returns at the first match, and an access no rule matches is denied
-** (runc's and crun's way; an OCI list starts with "deny all").
+** (an OCI list starts with "deny all").  An allow matches an access it
+** covers whole, a deny any access it touches, so O_RDWR is denied by
+** "deny w" (v1 compares exception lists; docs/oci.md has the differences).
 */
-#define DEVRULES_MAX 512                 /* 8 instructions each at most */
+#define DEVRULES_MAX 256   /* 8 instructions each at most; the verifier gives up past ~384 */
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
                                                  .off = (o), .imm = (i) })
 
@@ -857,11 +859,17 @@ static size_t devrule_insns (const devrule *r, struct bpf_insn *out) {
   /* r2 type, r3 access, r4 major, r5 minor (the prologue's) */
   if (r->type != 0)
     tmp[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 0, r->type);
-  if (r->access != 7) {
-    /* an access with a bit the rule lacks: not this rule's */
+  if (r->access != 7 && r->allow) {
+    /* an allow covers an access only whole: one with a bit the rule lacks
+    ** is not this rule's */
     tmp[n++] = INSN(BPF_ALU | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_3, 0, 0);
     tmp[n++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_1, 0, 0, ~r->access & 7);
     tmp[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_1, 0, 0, 0);
+  } else if (r->access != 7) {
+    /* a deny takes any access it touches (O_RDWR against "deny w") */
+    tmp[n++] = INSN(BPF_ALU | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_3, 0, 0);
+    tmp[n++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_1, 0, 0, r->access);
+    tmp[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0, 0);
   }
   if (r->major >= 0)
     tmp[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 0, (int32_t)r->major);
@@ -871,7 +879,7 @@ static size_t devrule_insns (const devrule *r, struct bpf_insn *out) {
   tmp[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
   /* each failing test jumps to the first instruction after the exit */
   for (i = 0; i < n; i++)
-    if (BPF_CLASS(tmp[i].code) == BPF_JMP && BPF_OP(tmp[i].code) == BPF_JNE)
+    if (BPF_CLASS(tmp[i].code) == BPF_JMP && (BPF_OP(tmp[i].code) == BPF_JNE || BPF_OP(tmp[i].code) == BPF_JEQ))
       tmp[i].off = (int16_t)(n - i - 1);
   memcpy(out, tmp, n * sizeof *tmp);
   return n;
@@ -917,7 +925,7 @@ static int cg_device_filter (lua_State *L) {
   int prog, dfd, err;
   luaL_checktype(L, 2, LUA_TTABLE);
   n = (size_t)luaL_len(L, 2);
-  luaL_argcheck(L, n <= DEVRULES_MAX, 2, "too many device rules");
+  luaL_argcheck(L, n <= DEVRULES_MAX, 2, "too many device rules (at most 256)");
   insns = lua_newuserdatauv(L, (n * 8 + 8) * sizeof *insns, 0);
   /* prologue: r2 = type, r3 = access, r4 = major, r5 = minor */
   insns[len++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, 0, 0);

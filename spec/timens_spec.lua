@@ -105,6 +105,21 @@ describe("a time namespace", function()
     assert.matches("\nboottime%s+3600%s+0\n[%d.]+\nexited\n$", out)
   end)
 
+  -- the child's own failure is what the caller reads, not that it ended:
+  -- a rootless caller without a user namespace may not make a time one
+  it("reports the child's own failure to make its time namespace", function()
+    if not has_timens() then return pending("no time namespaces in this kernel") end
+    if not helper.is_root() then return pending("needs root (setpriv to the test user)") end
+    local ok, out = helper.run_rootless([[
+      local nslua = require "nslua"
+      print(nslua.container{ argv = { "/bin/true" }, user = "host", net = "host",
+        namespaces = { time = true, mnt = false, pid = false, ipc = false, uts = false, cgroup = false },
+        time_offsets = { boottime = 5 } }:run())
+    ]])
+    assert.is_true(ok, out)
+    assert.matches("^nil\t[^\n]*set%-up failed at time: unshare 'time': Operation not permitted", out)
+  end)
+
   it("refuses offsets that name no clock, no time namespace, or an offset out of range", function()
     local ok, out = api([[
       local validate = require "nslua.validate"

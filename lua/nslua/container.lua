@@ -124,6 +124,20 @@ M.PARK_TIMEOUT = 60
 -- is (state.list), the cleanup stack is dropped (its objects now belong to
 -- whoever deletes the container: resources.remove_record), and with a tty
 -- the pty's master is self.tty_master for the caller to hand on.
+-- A set-up failure the child reported already (non-blocking), or nil.
+function Container:_setup_said()
+  local fds = { { fd = self._status_r, events = { ["in"] = true } } }
+  local buf = {}
+  while (proc.poll(fds, 50) or 0) > 0 do
+    local data = proc.read(self._status_r, 4096)
+    if not data or data == "" then break end
+    buf[#buf + 1] = data
+  end
+  local st = status.parse(table.concat(buf))
+  if not st.setup then return nil end
+  return { msg = ("set-up failed at %s: %s"):format(st.setup.step, st.setup.msg or ""), errno = st.setup.errno }
+end
+
 function Container:_park()
   local buf, deadline = {}, proc.now() + M.PARK_TIMEOUT
   local fds = { { fd = self._status_r, events = { ["in"] = true } } }
@@ -329,6 +343,11 @@ function Container:_clone_and_release(splan, flags, rt)
   if ok then ok, err, code = res:attach(pid, self.plan) end
   if ok and self.plan.time and self.plan.time.offsets then
     ok, err, code = M.write_time_offsets(pid, self.plan.time.offsets)
+    -- (a child that failed first says why on the status pipe)
+    if not ok and code == errno.ESRCH then
+      local said = self:_setup_said()
+      if said then err, code = said.msg, said.errno end
+    end
   end
   if not ok then return nil, err, code end
   if spec.hooks and spec.hooks.after_clone then
@@ -361,7 +380,14 @@ function M.write_time_offsets(pid, text)
   local base = ("/proc/%d/"):format(pid)
   local deadline = proc.now() + M.TIME_NS_WAIT
   while true do
-    local now_ns, children = core.mount.readlink(base .. "ns/time"), core.mount.readlink(base .. "ns/time_for_children")
+    local now_ns, _, rcode = core.mount.readlink(base .. "ns/time")
+    local children, _, ccode = core.mount.readlink(base .. "ns/time_for_children")
+    if (rcode or ccode) == errno.EACCES then
+      -- a non-dumpable child (a joined user namespace) of a caller that is
+      -- not root: neither of us may write its offsets
+      return nil, "time_offsets: only root can set them for a sandbox that joins a user namespace "
+        .. "(userns.fd)", errno.EACCES
+    end
     if not (now_ns and children) then
       return nil, "time_offsets: the child ended before its time namespace was made", errno.ESRCH
     end

@@ -25,6 +25,8 @@ local PROBES = table.concat({
   '(echo x > /dev/zero) 2>/dev/null && echo zero-w || echo no-zero-w',
   'head -c 1 /dev/urandom >/dev/null 2>&1 && echo urandom-r || echo no-urandom-r',
   '(echo x > /dev/urandom) 2>/dev/null && echo urandom-w || echo no-urandom-w',
+  -- (O_RDWR: a "deny w" takes it, as v1 does)
+  '(exec 3<>/dev/urandom) 2>/dev/null && echo urandom-rw || echo no-urandom-rw',
   'mknod "$T/c13" c 1 3 2>/dev/null && echo mknod-null || echo no-mknod-null',
   'mknod "$T/b80" b 8 0 2>/dev/null && echo mknod-sda || echo no-mknod-sda',
 }, "\n")
@@ -75,7 +77,7 @@ describe("the cgroup v2 device filter", function()
     ]]):format(dir))
     assert.is_true(ok, out)
     assert.equal("true\n", out)
-    assert.equal("null-r null-w zero-r no-zero-w urandom-r no-urandom-w mknod-null no-mknod-sda",
+    assert.equal("null-r null-w zero-r no-zero-w urandom-r no-urandom-w no-urandom-rw mknod-null no-mknod-sda",
       probe(dir, tmp))
   end)
 
@@ -102,7 +104,7 @@ describe("the cgroup v2 device filter", function()
     end
     assert.matches("nil\topen '/nonexistent/group': No such file or directory\t2\n$", out)
     -- nothing attached: every device as the host allows it
-    assert.equal("null-r null-w zero-r zero-w urandom-r urandom-w mknod-null mknod-sda", probe(dir, tmp))
+    assert.equal("null-r null-w zero-r zero-w urandom-r urandom-w urandom-rw mknod-null mknod-sda", probe(dir, tmp))
   end)
 
   -- nslua-oci on a host without a v1 devices hierarchy: deny all, the
@@ -123,7 +125,7 @@ describe("the cgroup v2 device filter", function()
     assert.equal(dir .. "\t14\n", out)
     -- runc's list allows null and zero (rwm) and mknod of any char or block
     -- node, but opening a block device it does not list stays denied
-    assert.equal("null-r null-w zero-r zero-w urandom-r urandom-w mknod-null mknod-sda", probe(dir, tmp))
+    assert.equal("null-r null-w zero-r zero-w urandom-r urandom-w urandom-rw mknod-null mknod-sda", probe(dir, tmp))
     local okb, outb = helper.sh(("G=%s sh -c %s"):format(q(dir), q('echo $$ > "$G/cgroup.procs"; '
       .. 'mknod ' .. q(tmp .. "/sda") .. ' b 8 0 && (head -c 1 ' .. q(tmp .. "/sda")
       .. ' >/dev/null 2>&1 && echo read-sda || echo no-read-sda)')))
