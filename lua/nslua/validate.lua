@@ -1729,6 +1729,7 @@ end
 -- 0 (more negative than the host's uptime) is refused when the sandbox
 -- starts.
 local TIME_OFFSET_MAX <const> = 4611686018
+M.TIME_OFFSET_MAX = TIME_OFFSET_MAX
 function Checker:time_offsets(t)
   if type(t) ~= "table" then
     self:add("time_offsets", "must be a table { monotonic = SECONDS, boottime = SECONDS }")

@@ -941,8 +941,8 @@ function Conv:time_offsets(linux, spec)
     elseif not is_object(v) then
       self:add(p, "must be an object")
     else
-      -- (the kernel keeps each clock within 0..2^62 ns: validate.lua's bound)
-      out[k] = { secs = self:integer(v, "secs", p, -4611686018, 4611686018) or 0,
+      -- (the kernel keeps each clock within 0..2^62 ns)
+      out[k] = { secs = self:integer(v, "secs", p, -validate.TIME_OFFSET_MAX, validate.TIME_OFFSET_MAX) or 0,
                  nanosecs = self:integer(v, "nanosecs", p, 0, 999999999) or 0 }
     end
   end
