@@ -859,17 +859,13 @@ static size_t devrule_insns (const devrule *r, struct bpf_insn *out) {
   /* r2 type, r3 access, r4 major, r5 minor (the prologue's) */
   if (r->type != 0)
     tmp[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 0, r->type);
-  if (r->access != 7 && r->allow) {
-    /* an allow covers an access only whole: one with a bit the rule lacks
-    ** is not this rule's */
+  if (r->access != 7) {
+    /* an allow covers an access only whole (one with a bit the rule lacks
+    ** is not this rule's); a deny takes any access it touches (O_RDWR
+    ** against "deny w") */
     tmp[n++] = INSN(BPF_ALU | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_3, 0, 0);
-    tmp[n++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_1, 0, 0, ~r->access & 7);
-    tmp[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_1, 0, 0, 0);
-  } else if (r->access != 7) {
-    /* a deny takes any access it touches (O_RDWR against "deny w") */
-    tmp[n++] = INSN(BPF_ALU | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_3, 0, 0);
-    tmp[n++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_1, 0, 0, r->access);
-    tmp[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0, 0);
+    tmp[n++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_1, 0, 0, r->allow ? (~r->access & 7) : r->access);
+    tmp[n++] = INSN(BPF_JMP | (r->allow ? BPF_JNE : BPF_JEQ) | BPF_K, BPF_REG_1, 0, 0, 0);
   }
   if (r->major >= 0)
     tmp[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 0, (int32_t)r->major);

@@ -118,13 +118,13 @@ end
 
 M.PARK_TIMEOUT = 60
 
--- spec.detach: wait until the child is parked before its command (its
--- pid record), or has failed; then let it go.  Parked, it no longer dies
--- with us: its record says detached=1, so it is alive while its command
--- is (state.list), the cleanup stack is dropped (its objects now belong to
--- whoever deletes the container: resources.remove_record), and with a tty
--- the pty's master is self.tty_master for the caller to hand on.
--- A set-up failure the child reported already (non-blocking), or nil.
+-- The message of a set-up failure record (status.parse's st.setup).
+local function setup_failure(setup)
+  return ("set-up failed at %s: %s"):format(setup.step, setup.msg or ""), setup.errno
+end
+
+-- A set-up failure the child reported already (read without blocking
+-- longer than 50 ms): message, errno; nil when there is none.
 function Container:_setup_said()
   local fds = { { fd = self._status_r, events = { ["in"] = true } } }
   local buf = {}
@@ -135,9 +135,15 @@ function Container:_setup_said()
   end
   local st = status.parse(table.concat(buf))
   if not st.setup then return nil end
-  return { msg = ("set-up failed at %s: %s"):format(st.setup.step, st.setup.msg or ""), errno = st.setup.errno }
+  return setup_failure(st.setup)
 end
 
+-- spec.detach: wait until the child is parked before its command (its
+-- pid record), or has failed; then let it go.  Parked, it no longer dies
+-- with us: its record says detached=1, so it is alive while its command
+-- is (state.list), the cleanup stack is dropped (its objects now belong to
+-- whoever deletes the container: resources.remove_record), and with a tty
+-- the pty's master is self.tty_master for the caller to hand on.
 function Container:_park()
   local buf, deadline = {}, proc.now() + M.PARK_TIMEOUT
   local fds = { { fd = self._status_r, events = { ["in"] = true } } }
@@ -151,10 +157,7 @@ function Container:_park()
       if not data or data == "" then break end
       buf[#buf + 1] = data
       st = status.parse(table.concat(buf))
-      if st.setup then
-        return nil, ("set-up failed at %s: %s"):format(st.setup.step, st.setup.msg or ""),
-          st.setup.errno
-      end
+      if st.setup then return nil, setup_failure(st.setup) end
     end
   end
   if not st.cmd_pid then
@@ -345,8 +348,8 @@ function Container:_clone_and_release(splan, flags, rt)
     ok, err, code = M.write_time_offsets(pid, self.plan.time.offsets)
     -- (a child that failed first says why on the status pipe)
     if not ok and code == errno.ESRCH then
-      local said = self:_setup_said()
-      if said then err, code = said.msg, said.errno end
+      local said, scode = self:_setup_said()
+      if said then err, code = said, scode end
     end
   end
   if not ok then return nil, err, code end

@@ -926,9 +926,10 @@ function M.plan(spec, res)
   -- (a joined uts or mount namespace is set up as a new one: runc's way)
   if validate.has_ns(spec, "uts") then plan.hostname, plan.domainname = spec.hostname, spec.domainname end
   -- a new time namespace (a joined one is setns'd as the others): the
-  -- set-up child enters it with the offsets written first (setup.c
-  -- enter_time_ns); mono_s, the monotonic offset, is for the parent, which
-  -- takes it off the clock readings the sandbox reports
+  -- set-up child unshares it before its release and enters it after, the
+  -- parent writing the offsets between (container.write_time_offsets);
+  -- mono_s, the monotonic offset, is for the parent, which takes it off
+  -- the clock readings the sandbox reports
   if spec.namespaces.time and not (spec.join and spec.join.time) then
     local lines, offs = {}, spec.time_offsets or {}
     for _, clock in ipairs { "monotonic", "boottime" } do

@@ -188,12 +188,13 @@ Exit codes: the command's own; 128+N for signal N; 125 nslua failed;
 
 -- Start the grace period a cgroup join waits for (cgroup.kick) at once when
 -- the command line will make cgroups: `nslua run` with a limit a cgroup
--- enforces, `nslua judge`, `isolate --run --cg`, an OCI `create` or `run`.  The groups are made
--- several ms later (modules, options, the state record), and the wait then
--- runs beside all of that instead of after the groups' mkdir (a kick holds
--- the cgroup mutex, which mkdir waits for: docs/bench.md, "Where a judge's
--- test goes").  A look at the options before "--", nothing parsed; a kick
--- for a run that makes no group costs a short child and nothing else.
+-- enforces, `nslua judge`, `isolate --run --cg`, an OCI `create` or `run`.
+-- The groups are made several ms later (modules, options, the state
+-- record), and the wait then runs beside all of that instead of after the
+-- groups' mkdir (a kick holds the cgroup mutex, which mkdir waits for:
+-- docs/bench.md, "Where a judge's test goes").  A look at the options
+-- before "--", nothing parsed; a kick for a run that makes no group costs
+-- a short child and nothing else.
 -- (runc's global options that take a value: nslua.cli.oci's GLOBAL)
 local OCI_VALUE = { root = true, log = true, ["log-format"] = true, ["cgroup-manager"] = true,
                     rootless = true, criu = true }

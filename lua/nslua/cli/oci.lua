@@ -1014,10 +1014,12 @@ local function num(v, name)
   return n
 end
 
--- runc's devices every container may use (its default allow list).
+-- runc's devices every container may use (its default allow list):
+-- { type, major, minor, access }, -1 for any number.
 local DEFAULT_ALLOW = {
-  "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm",
-  "c 1:9 rwm", "c 5:1 rwm", "c 136:* rwm", "c 5:2 rwm",
+  { "c", -1, -1, "m" }, { "b", -1, -1, "m" }, { "c", 1, 3, "rwm" }, { "c", 1, 8, "rwm" },
+  { "c", 1, 7, "rwm" }, { "c", 5, 0, "rwm" }, { "c", 1, 5, "rwm" }, { "c", 1, 9, "rwm" },
+  { "c", 5, 1, "rwm" }, { "c", 136, -1, "rwm" }, { "c", 5, 2, "rwm" },
 }
 
 -- The file writes that apply OCI linux.resources `r` to a record's
@@ -1116,14 +1118,13 @@ function resource_writes(info, r, with_devices)
                             minor = e.minor and e.minor >= 0 and e.minor or -1 }
     end
     for _, d in ipairs(DEFAULT_ALLOW) do
-      local t, ma, mi, acc = d:match("^(%a) ([%d*]+):([%d*]+) (%a+)$")
-      rules[#rules + 1] = { allow = true, type = t, access = acc, major = tonumber(ma) or -1,
-                            minor = tonumber(mi) or -1 }
+      rules[#rules + 1] = { allow = true, type = d[1], major = d[2], minor = d[3], access = d[4] }
     end
-    local v2dir = not group_of(info, "devices") and group_of(info, "v2")
+    local v1 = group_of(info, "devices")
+    local v2dir = not v1 and group_of(info, "v2")
     if v2dir then
       w.device_filter = { dir = v2dir, rules = rules }
-    elseif group_of(info, "devices") then
+    elseif v1 then
       for _, e in ipairs(rules) do
         local rule = e.type == "a" and "a" or ("%s %s:%s %s"):format(e.type,
           e.major >= 0 and ("%d"):format(e.major) or "*", e.minor >= 0 and ("%d"):format(e.minor) or "*", e.access)
