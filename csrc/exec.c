@@ -29,6 +29,8 @@
 /* ------------------------------------------------------------------ */
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+/* the text that goes with a listener to an agent (opts.notify_state), NUL included */
+#define NOTIFY_MSG_MAX 32768
 
 typedef struct exec_rlimit {
   int res;
@@ -83,6 +85,10 @@ typedef struct exec_plan {
   int has_notify;               /* opts.seccomp_notify: the handlers' filter, */
   struct sock_fprog notify;     /* loaded last with a listener that goes to */
   int notify_sock;              /* the supervisor over opts.notify_sock */
+  int notify_agent;             /* notify_sock is an agent's connection (below) */
+  int notify_state;             /* opts.notify_state: a pipe holding the text that */
+  char *notify_msg;             /* goes with the listener to the agent, NUL-ended; */
+  size_t notify_len;            /* read before the filters */
   const char *stdio_inside[3];  /* opened by the command itself (NULL: none) */
   int stderr_to_stdout;         /* fd 2 = a dup of fd 1, after the opens */
   int exec_error_stderr;        /* exec_error "stderr": a failed execve says so on fd 2 */
@@ -440,7 +446,13 @@ static void load_filters (exec_plan *p) {
     int err;
     if (lfd < 0)
       nslua_exec_fail(p, "seccomp", errno, "seccomp_notify");
-    if ((err = nslua_sendfd(p->notify_sock, lfd)) != 0)
+    if (p->notify_agent) {
+      /* an agent's connection: the message, then the connection closes */
+      if ((err = nslua_sendfd_msg(p->notify_sock, lfd, p->notify_msg, p->notify_len)) != 0)
+        nslua_exec_fail(p, "seccomp", err, "seccomp_listener");
+      close(p->notify_sock);
+      close(lfd);
+    } else if ((err = nslua_sendfd(p->notify_sock, lfd)) != 0)
       nslua_exec_fail(p, "seccomp", err, "notify_sock");
   }
 }
@@ -520,6 +532,32 @@ static void exec_landlock (exec_plan *p) {
     nslua_exec_fail(p, "landlock", err, what);
 }
 
+/* The text that goes with the listener (opts.notify_state): all of it is
+** in the pipe before our release, NUL-ended; read before any filter. */
+static void read_notify_state (exec_plan *p) {
+  size_t n = 0;
+  for (;;) {
+    ssize_t r = read(p->notify_state, p->notify_msg + n, NOTIFY_MSG_MAX - n);
+    char *end;
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      nslua_exec_fail(p, "seccomp", errno, "notify_state");
+    if (r == 0)
+      nslua_exec_fail(p, "seccomp", EPROTO, "notify_state");
+    end = memchr(p->notify_msg + n, '\0', (size_t)r);
+    n += (size_t)r;
+    if (end != NULL) {
+      p->notify_len = (size_t)(end - p->notify_msg);
+      break;
+    }
+    if (n == NOTIFY_MSG_MAX)
+      nslua_exec_fail(p, "seccomp", EMSGSIZE, "notify_state");
+  }
+  close(p->notify_state);
+  p->notify_state = -1;
+}
+
 /* The fixed sequence.  No Lua API call from here on. */
 void nslua_exec_run (exec_plan *p) {
   const char *what = NULL;
@@ -562,6 +600,11 @@ void nslua_exec_run (exec_plan *p) {
       nslua_exec_fail(p, "fds", errno, NULL);
     p->keep[nkeep++] = p->notify_sock;
   }
+  if (p->notify_state >= 0) {
+    if (fcntl(p->notify_state, F_SETFD, FD_CLOEXEC) != 0)
+      nslua_exec_fail(p, "fds", errno, NULL);
+    p->keep[nkeep++] = p->notify_state;
+  }
   for (i = 0; i < p->nkeep_fds; i++) {
     int fl = fcntl(p->keep_fds[i], F_GETFD);
     if (fl < 0 || fcntl(p->keep_fds[i], F_SETFD, fl & ~FD_CLOEXEC) != 0)
@@ -576,6 +619,8 @@ void nslua_exec_run (exec_plan *p) {
   }
   if (nslua_close_fds_except(p->keep, (int)nkeep) != 0)
     nslua_exec_fail(p, "fds", errno, NULL);
+  if (p->notify_state >= 0)
+    read_notify_state(p);
 
   /* (4) a new session: no controlling terminal unless the pty on fd 0
   ** (session "keep": the caller's session and process group, as bwrap
@@ -802,7 +847,8 @@ static void exec_read_env (lua_State *L, exec_plan *p) {
 
 static const char *const exec_opt_names[] = {
   "argv0", "cap_sets", "caps", "cgroup_procs", "cwd", "die_with_parent", "exec_error", "gid", "groups",
-  "host_caps", "keep_caps", "keep_fds", "landlock", "no_new_privs", "notify_sock", "personality",
+  "host_caps", "keep_caps", "keep_fds", "landlock", "no_new_privs", "notify_sock", "notify_state",
+  "personality",
   "rlimits", "seccomp", "seccomp_bpf", "seccomp_guard", "seccomp_layers", "seccomp_notify",
   "session", "set_pwd", "status_fd", "stderr_to_stdout", "stdio_inside", "tty", "uid",
   "umask", "userns", NULL
@@ -1184,6 +1230,16 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
   lua_pop(L, 1);
   if (p->has_notify != (p->notify_sock >= 0))
     luaL_argerror(L, 3, "fields 'seccomp_notify' and 'notify_sock' go together");
+  p->notify_state = -1;
+  if (rawfield(L, 3, "notify_state") != LUA_TNIL) {
+    p->notify_state = nslua_field_fd(L, 3, "field 'notify_state'");
+    if (!p->has_notify)
+      luaL_argerror(L, 3, "field 'notify_state' needs 'seccomp_notify'");
+    p->notify_agent = 1;
+    p->notify_msg = (char *)lua_newuserdatauv(L, NOTIFY_MSG_MAX, 0);
+    lua_insert(L, -2);  /* the buffer stays on the stack */
+  }
+  lua_pop(L, 1);
   exec_read_bpf(L, "seccomp_layers", &p->layers, &p->nlayers);
   exec_read_bpf(L, "seccomp_bpf", &p->bpf, &p->nbpf);
   exec_read_landlock(L, p);
@@ -1209,7 +1265,7 @@ exec_plan *nslua_exec_args (lua_State *L, const char *what) {
 ** files, a sync fd: nslua_exec_keep in the child); the scratch arrays are
 ** left on the stack. */
 void nslua_exec_reserve (lua_State *L, exec_plan *p, size_t n) {
-  p->keep = (int *)lua_newuserdatauv(L, (p->nkeep_fds + 2 + n) * sizeof *p->keep, 0);
+  p->keep = (int *)lua_newuserdatauv(L, (p->nkeep_fds + 3 + n) * sizeof *p->keep, 0);
   p->more = (int *)lua_newuserdatauv(L, (n ? n : 1) * sizeof *p->more, 0);
   p->nmore = 0;
   p->more_cap = n;

@@ -64,6 +64,7 @@ void nslua_open_fd (lua_State *L);
 int nslua_openpty (const char *ptmx, int *master, int *slave, unsigned int *n,
                    const char **what);
 int nslua_sendfd (int sock, int fd);
+int nslua_sendfd_msg (int sock, int fd, const char *data, size_t len);
 int nslua_write_text (const char *path, const char *text);
 
 /* ns.c: namespace names as CLONE_NEW* bits; raises when the process has

@@ -434,6 +434,8 @@ static void push_exec_opts (lua_State *L, int exec, int rt) {
   lua_setfield(L, -2, "seccomp_notify");
   lua_getfield(L, rt, "notify_sock");
   lua_setfield(L, -2, "notify_sock");
+  lua_getfield(L, rt, "notify_state");
+  lua_setfield(L, -2, "notify_state");
 }
 
 /* An optional fd number field of the table at t: -1 when nil. */

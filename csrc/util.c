@@ -226,13 +226,15 @@ int nslua_openpty (const char *ptmx, int *master, int *slave, unsigned int *n,
   return 0;
 }
 
-/* Send 'fd' over the unix socket 'sock' (SCM_RIGHTS, one byte): 0 or an errno. */
-int nslua_sendfd (int sock, int fd) {
-  char byte = 'F';
-  struct iovec iov = { &byte, 1 };
+/* Send 'fd' over the unix socket 'sock' (SCM_RIGHTS) with the 'len' bytes
+** of 'data' in the same message (len > 0): 0 or an errno.  A short send
+** is EMSGSIZE: the reader takes the message and the fd in one recvmsg. */
+int nslua_sendfd_msg (int sock, int fd, const char *data, size_t len) {
+  struct iovec iov = { (void *)data, len };
   union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
   struct msghdr msg;
   struct cmsghdr *c;
+  ssize_t n;
   memset(&msg, 0, sizeof msg);
   memset(&u, 0, sizeof u);
   msg.msg_iov = &iov;
@@ -244,9 +246,15 @@ int nslua_sendfd (int sock, int fd) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  if (TEMP_FAILURE_RETRY(sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0)
+  n = TEMP_FAILURE_RETRY(sendmsg(sock, &msg, MSG_NOSIGNAL));
+  if (n < 0)
     return errno;
-  return 0;
+  return (size_t)n == len ? 0 : EMSGSIZE;
+}
+
+/* Send 'fd' over the unix socket 'sock' (SCM_RIGHTS, one byte): 0 or an errno. */
+int nslua_sendfd (int sock, int fd) {
+  return nslua_sendfd_msg(sock, fd, "F", 1);
 }
 
 /* Write 'text' to an existing file in one write(2) (proc files such as

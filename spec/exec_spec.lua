@@ -400,7 +400,8 @@ describe("nslua.exec.parse_record", function()
   it("raises on misuse of exec", function()
     assert.has_error(function() ex.exec("x", {}) end, "exec: argv must be a non-empty list of strings")
     assert.has_error(function() ex.exec("x", { "/bin/true" }, { nope = 1 }) end,
-      "exec: unknown option 'nope' (valid: cap_sets caps console cwd detach env env_only gid groups seccomp uid)")
+      "exec: unknown option 'nope' (valid: cap_sets caps console cwd detach env env_only gid groups "
+        .. "seccomp seccomp_listener uid)")
     assert.has_error(function() ex.exec(42, { "/bin/true" }) end,
       "exec: the target must be a container id or name")
   end)

@@ -86,11 +86,25 @@ describe("nslua.seccomp_json", function()
           syscalls = { { names = { "uname" }, action = "SCMP_ACT_ERRNO", errnoRet = 1, errno = "EACCES" } } })))
     end)
 
-    it("SCMP_ACT_NOTIFY says handlers are Lua functions", function()
+    it("SCMP_ACT_NOTIFY says how to name the agent, and is never the default", function()
       local msg = err_of({ defaultAction = "SCMP_ACT_ALLOW", syscalls = {
         { names = { "mkdir" }, action = "SCMP_ACT_NOTIFY" } } })
-      assert.equal("syscalls[0].action: SCMP_ACT_NOTIFY: nslua's notification handlers are Lua "
-        .. "functions, which a JSON profile cannot name (write the profile in Lua)", msg)
+      assert.equal("syscalls[0].action: SCMP_ACT_NOTIFY: a JSON profile here cannot name the agent; "
+        .. "write the profile in Lua with action \"notify\" and give the spec a seccomp_listener "
+        .. "(or use Lua handlers)", msg)
+      assert.equal("defaultAction: SCMP_ACT_NOTIFY cannot be the default action: a listener is asked "
+        .. "about named syscalls", err_of({ defaultAction = "SCMP_ACT_NOTIFY" }))
+    end)
+
+    it("SCMP_ACT_NOTIFY is \"notify\" where the caller allows it, never for sendmsg", function()
+      local with = ctx { notify = function() return nil end }
+      local p, errs = sj.convert({ defaultAction = "SCMP_ACT_ALLOW", syscalls = {
+        { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_NOTIFY" } } }, with)
+      assert.same({}, errs)
+      assert.same({ names = { "mkdir", "mkdirat" }, action = "notify" }, p.syscalls[1])
+      local _, errs2 = sj.convert({ defaultAction = "SCMP_ACT_ALLOW", syscalls = {
+        { names = { "mkdir", "sendmsg" }, action = "SCMP_ACT_NOTIFY" } } }, with)
+      assert.same({ "syscalls[0].names[1]: sendmsg cannot notify: it hands the listener to seccomp_listener" }, errs2)
     end)
   end)
 
@@ -479,7 +493,7 @@ print(l.syscall(250, 0, 0, 0, 0, 0), os.strerror(ctypes.get_errno()))']])
     helper.rmtree(dir)
     assert.is_false(ok)
     assert.equal(125, code)
-    assert.matches("bad%.json: syscalls%[0%]%.action: SCMP_ACT_NOTIFY: nslua's notification handlers", out)
+    assert.matches("bad%.json: syscalls%[0%]%.action: SCMP_ACT_NOTIFY: a JSON profile here cannot name", out)
     assert.not_matches("traceback", out)
   end)
 end)

@@ -167,7 +167,7 @@ describe("nslua.seccomp", function()
         { { defualt = "allow" }, "seccomp: unknown field 'defualt' (valid: arches badarch "
           .. "comment default errno syscalls unknown_above)" },
         { { default = "deny" }, "seccomp.default: unknown action 'deny' (valid: allow enosys "
-          .. "errno kill kill_process kill_thread log trace trap)" },
+          .. "errno kill kill_process kill_thread log notify trace trap)" },
         { { syscalls = { { name = "read" }, { name = "read", action = { errno = 1, trace = 2 } } } },
           "seccomp.syscalls[2].action: a table action is {errno = N} or {trace = N}" },
         { { syscalls = { { name = "read" }, { name = "read" }, { name = "nosuch" } } },

@@ -245,6 +245,22 @@ function Container:_runtime()
     self:_defer_close(a, b)
     rt.notify_sock, self._notify_sock = b, a
     rt.seccomp_notify = res.rt.seccomp_notify
+  elseif res.listener then
+    -- seccomp_listener: the agent's connection, made here in the caller's
+    -- mount namespace; the exec tail sends the listener over it with the
+    -- text of notify_state, which _clone_and_release writes (the state
+    -- names the pid)
+    local sock, serr, scode = proc.connect_unix(res.listener.path)
+    if not sock then return nil, ("seccomp_listener.path: %s"):format(serr), scode end
+    self:_defer_close(sock)
+    -- (non-blocking: a pipe shrunk to a page by pipe-user-pages-soft says
+    -- EAGAIN rather than hang us)
+    local r, w
+    r, w, code = proc.pipe { nonblock = true }
+    if not r then return nil, w, code end
+    self:_defer_close(r, w)
+    rt.notify_sock, rt.notify_state, self._listener_w = sock, r, w
+    rt.seccomp_notify = res.rt.seccomp_notify
   end
   if self.plan.hooks then
     rt.hooks, rt.hook_ctx = spec.hooks, { id = self.id, spec = spec }
@@ -262,6 +278,7 @@ function Container:_launch()
     rt.status_w:close()
     if rt.tty_sock then rt.tty_sock:close() end
     if rt.notify_sock then rt.notify_sock:close() end
+    if rt.notify_state then rt.notify_state:close() end
     return nil, tostring(splan), errno.EINVAL
   end
   -- everything the parent writes between clone and release is made first:
@@ -326,6 +343,7 @@ function Container:_clone_and_release(splan, flags, rt)
   rt.status_w:close()
   if rt.tty_sock then rt.tty_sock:close() end
   if rt.notify_sock then rt.notify_sock:close() end
+  if rt.notify_state then rt.notify_state:close() end
   if not okc then error(pid, 0) end
   if not pid then return nil, cerr, ccode end
   self._pid = pid
@@ -352,6 +370,7 @@ function Container:_clone_and_release(splan, flags, rt)
       if said then err, code = said, scode end
     end
   end
+  if ok and self._listener_w then ok, err, code = self:_listener_state(pid) end
   if not ok then return nil, err, code end
   if spec.hooks and spec.hooks.after_clone then
     local ok2, herr = pcall(spec.hooks.after_clone, { id = self.id, pid = pid, spec = spec })
@@ -369,6 +388,28 @@ function Container:_clone_and_release(splan, flags, rt)
   if not w then return nil, "release: " .. werr, wcode end
   -- the record for `nslua exec` and `ps` is written while the child sets up
   res:record(M.state_record(self, pid))
+  return true
+end
+
+-- The container process state that goes with the listener to the
+-- seccomp_listener's agent, into the pipe the exec tail reads before its
+-- release (nslua.seccomp.listener_message).
+function Container:_listener_state(pid)
+  local w = self._listener_w
+  self._listener_w = nil
+  local text, err, code = require("nslua.seccomp").listener_message(self.res.listener, pid,
+    { id = self.spec.name or self.id, status = "creating", pid = pid })
+  if text then text, err, code = M.write_listener_state(w, text) end
+  w:close()
+  return text, err, code
+end
+
+-- Write the message into the (non-blocking) pipe whole: true, or nil, err, code.
+function M.write_listener_state(w, text)
+  local n, err, code = proc.write(w, text)
+  if n ~= #text then
+    return nil, "seccomp_listener: the state did not fit the pipe: " .. tostring(err or n), code or errno.EAGAIN
+  end
   return true
 end
 

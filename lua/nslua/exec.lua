@@ -251,6 +251,8 @@ local function cgroup_fds(r, cmd, privileged)
   return fds
 end
 
+local listener_plan  -- (below)
+
 -- Everything the helper and the command need, prepared in the caller (whose
 -- mount namespace still shows the host's cgroup files and the profile).
 local function prepare(rec, argv, opts)
@@ -402,15 +404,55 @@ local function prepare(rec, argv, opts)
     return nil, "exec: " .. cerr, ccode
   end
   xo.cgroup_procs = cfds
+  -- "notify" rules: their filter too, its listener to the agent
+  if r.seccomp ~= "none" and require("nslua.seccomp").has_listener(r.seccomp) then
+    local lerr, lcode = listener_plan(p, xo, r.seccomp, opts.seccomp_listener,
+      { id = name, status = "running", pid = info.init_pid })
+    if lerr then
+      pidfd:close()
+      if p.nested then p.nested:close() end
+      for _, fd in ipairs(cfds) do fd:close() end
+      return nil, "exec: " .. lerr, lcode
+    end
+  end
   p.argv, p.env, p.opts, p.detach, p.console = argv, env, xo, opts.detach, opts.console
   return p
 end
 
 local function close_plan(p)
   p.pidfd:close()
+  if p.listener then
+    p.listener.w:close()
+    p.opts.notify_sock:close()
+    p.opts.notify_state:close()
+  end
   if p.console and not p.console:closed() then p.console:close() end
   if p.nested then p.nested:close() end
   for _, fd in ipairs(p.opts.cgroup_procs) do fd:close() end
+end
+
+-- The exec'd command's listener goes to the container's seccomp agent
+-- (OCI exec of a container whose profile has "notify" rules), as runc
+-- sends it: connected here, in the caller's mount namespace; the helper
+-- writes the state once it knows the command's pid.  -> nil or err, code
+listener_plan = function(p, xo, profile, l, st)
+  if type(l) ~= "table" or type(l.path) ~= "string" then
+    return "seccomp: action \"notify\" needs seccomp_listener (opts.seccomp_listener)", errno.EINVAL
+  end
+  local prep, err, code = require("nslua.seccomp").prepare(profile, {})
+  if not prep then return err, code end
+  local sock
+  sock, err, code = proc.connect_unix(l.path)
+  if not sock then return ("seccomp_listener.path: %s"):format(err), code end
+  -- blocking: the command waits in its exec tail until the helper wrote
+  local r, w
+  r, w, code = proc.pipe()
+  if not r then
+    sock:close()
+    return w, code
+  end
+  xo.seccomp_notify, xo.notify_sock, xo.notify_state = prep.notify, sock, r
+  p.listener = { l = l, st = st, w = w }
 end
 
 -- The helper process: joins, forks the command, then supervises it as
@@ -480,6 +522,21 @@ local function helper_main(p, status_w)
     fail("exec", ok and "returned" or why, 0)
   end
   if slave then slave:close() end
+  -- the state that goes with the command's listener names its host pid
+  -- (our pid namespace is still the caller's)
+  if p.listener then
+    local text, lerr, lcode = require("nslua.seccomp").listener_message(p.listener.l, pid, p.listener.st)
+    if text then
+      local n
+      n, lerr, lcode = proc.write(p.listener.w, text)
+      if n ~= #text then text = nil end
+    end
+    p.listener.w:close()
+    if not text then
+      proc.kill(pid, 9)
+      fail("seccomp", "seccomp_listener: " .. tostring(lerr), lcode)
+    end
+  end
   proc.status(status_w, "pid", pid)
   -- opts.detach: the command is left to our parent's subreaper (an OCI
   -- engine's conmon or shim), which the pid record names it to
@@ -596,11 +653,12 @@ local function check_opts(opts, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then error("exec: opts must be a table", level + 1) end
   local valid = { env = true, cwd = true, env_only = true, uid = true, gid = true, detach = true,
-                  seccomp = true, caps = true, cap_sets = true, groups = true, console = true }
+                  seccomp = true, caps = true, cap_sets = true, groups = true, console = true,
+                  seccomp_listener = true }
   for k in pairs(opts) do
     if not valid[k] then
       error(("exec: unknown option '%s' (valid: cap_sets caps console cwd detach env env_only gid groups "
-        .. "seccomp uid)")
+        .. "seccomp seccomp_listener uid)")
         :format(tostring(k)),
         level + 1)
     end

@@ -988,6 +988,10 @@ function M.plan(spec, res)
   if #hooks > 0 then plan.hooks = hooks end
   local stdio_inside, stderr_to_stdout
   plan.stdio, stdio_inside, stderr_to_stdout = stdio_plan(spec)
+  local handled, to_listener
+  if spec.seccomp ~= "none" and spec.seccomp ~= "default" and spec.seccomp ~= "strict" then
+    handled, to_listener = require("nslua.seccomp").handled_names(spec.seccomp)
+  end
   local exec = {
     argv = spec.argv, env = command_env(spec, res), cwd = spec.cwd, rlimits = rlimits(spec),
     caps = caps, keep_caps = #caps > 0 or nil, tty = spec.tty or nil,
@@ -997,8 +1001,8 @@ function M.plan(spec, res)
     -- policy.compose's stack: each layer its own filter
     seccomp_layers = type(spec.seccomp) == "table" and spec.seccomp.layers and #spec.seccomp.layers or nil,
     -- the syscalls a profile routes to Lua handlers ("*": every other one)
-    seccomp_handlers = spec.seccomp ~= "none" and spec.seccomp ~= "default"
-      and spec.seccomp ~= "strict" and require("nslua.seccomp").handled_names(spec.seccomp) or nil,
+    -- or to the seccomp_listener (seccomp_listener.syscalls, below)
+    seccomp_handlers = handled,
     argv0 = spec.argv0, set_pwd = spec.set_pwd or nil,
     session = spec.session == "keep" and "keep" or nil,
     -- the command's parent-death signal: asked for, or without an init
@@ -1019,6 +1023,12 @@ function M.plan(spec, res)
     -- the Landlock ruleset for the kernel's ABI (res.landlock_abi)
     landlock = spec.landlock and require("nslua.landlock").plan(spec.landlock, res.landlock_abi or 0),
   }
+  if to_listener then
+    -- the agent the kernel's listener goes to (OCI's listenerPath)
+    exec.seccomp_handlers = nil
+    exec.seccomp_listener = { path = spec.seccomp_listener and spec.seccomp_listener.path,
+                              syscalls = handled }
+  end
   if spec.no_new_privs == false then exec.no_new_privs = false end
   if ident.mode ~= "host" and not caller_maps then
     exec.uid, exec.gid = ident.uid, ident.gid
@@ -1294,6 +1304,10 @@ function M.explain(plan)
     p("seccomp: Lua handlers (user notification, answered by nslua) for %s",
       hs[1] == "*" and "every syscall the profile does not name" ..
         (#hs > 1 and ", and " .. table.concat(hs, " ", 2) or "") or table.concat(hs, " "))
+  end
+  if e.seccomp_listener then
+    p("seccomp: notifications for %s go to the agent at %s", table.concat(e.seccomp_listener.syscalls, " "),
+      tostring(e.seccomp_listener.path))
   end
   if e.no_new_privs == false then
     p("no_new_privs: not set (the seccomp filters load before the capability drop)")

@@ -589,9 +589,18 @@ local function compile_seccomp(spec, res)
   -- a composed profile's other layers: each its own filter
   res.rt.seccomp_layers = prep.layers and #prep.layers > 0 and prep.layers or nil
   -- Lua handlers: their filter goes to the exec tail, the handlers to the
-  -- container's supervisor (nslua.notify)
+  -- container's supervisor (nslua.notify); "notify": its listener goes to
+  -- the seccomp_listener's agent (nslua.container)
   res.rt.seccomp_notify = prep.notify
-  res.notify = prep.notify and prep or nil
+  if prep.listener then
+    if not spec.seccomp_listener then
+      return nil, "seccomp: action \"notify\" needs seccomp_listener (the agent the kernel's "
+        .. "listener goes to)", errno.EINVAL
+    end
+    res.listener = spec.seccomp_listener
+  else
+    res.notify = prep.notify and prep or nil
+  end
   return true
 end
 

@@ -21,7 +21,9 @@
 -- | "enosys" | "kill" (the whole process) | "kill_process" | "kill_thread"
 -- | "trap" | "log" | "trace" | {trace = N} | a Lua function (a handler: the
 -- syscall is routed to nslua's supervisor, see nslua.notify; `default` may
--- be a function too).
+-- be a function too) | "notify" (the kernel asks the agent that the spec's
+-- seccomp_listener names, as OCI's SCMP_ACT_NOTIFY; named syscalls only,
+-- and never in a profile with handlers).
 --
 -- The shorthand { base = "default" | "strict" | profile, notify = { NAME =
 -- function, ... } } is the base profile with those syscalls handled (their
@@ -52,6 +54,9 @@ local MODULE_FILE = select(2, ...)
 
 local sc = core.seccomp
 local M = {}
+
+--- The action that routes a syscall to the spec's seccomp_listener.
+M.NOTIFY = "notify"
 
 local EPERM <const> = core.errno.EPERM
 
@@ -518,7 +523,7 @@ local function check_errno(v, path, field, max)
 end
 
 -- The action at t[field]; 'holder' is the table whose 'errno' "errno" uses.
-local function check_action(holder, field, path, handler_ok)
+local function check_action(holder, field, path, handler_ok, notify_ok)
   local a = holder[field]
   local p = path .. "." .. field
   if a == nil then return nil end
@@ -527,9 +532,13 @@ local function check_action(holder, field, path, handler_ok)
     return p .. ": cannot be a Lua handler"
   end
   if type(a) == "string" then
+    if a == M.NOTIFY then
+      if notify_ok then return nil end
+      return p .. ": \"notify\" names syscalls: a listener is never asked about every other one"
+    end
     if not ACTIONS[a] then
       return ("%s: unknown action '%s' (valid: allow enosys errno kill kill_process "
-        .. "kill_thread log trace trap)"):format(p, a)
+        .. "kill_thread log notify trace trap)"):format(p, a)
     end
     return nil
   elseif type(a) == "table" then
@@ -578,6 +587,12 @@ local UNHANDLED <const> = {
   sendmsg = "sendmsg cannot be handled: it hands the supervisor its listener",
   seccomp = "seccomp cannot be handled: a handled profile refuses the payload's own listeners",
 }
+local UNNOTIFIED <const> = {
+  sendmsg = "sendmsg cannot notify: it hands the listener to seccomp_listener",
+  seccomp = "seccomp cannot notify: a notifying profile refuses the payload's own listeners",
+}
+--- The syscalls "notify" cannot route, and why (the JSON converter's too).
+M.UNNOTIFIED = UNNOTIFIED
 
 local function check_entry(e, path)
   if type(e) ~= "table" then return path .. ": must be a table" end
@@ -609,13 +624,14 @@ local function check_entry(e, path)
   if e.comment ~= nil and type(e.comment) ~= "string" then
     return path .. ".comment: must be a string"
   end
-  if type(e.action) == "function" then
+  if type(e.action) == "function" or e.action == M.NOTIFY then
+    local why = type(e.action) == "function" and UNHANDLED or UNNOTIFIED
     for _, n in ipairs(names or {}) do
-      if UNHANDLED[n] then return ("%s: %s"):format(path, UNHANDLED[n]) end
+      if why[n] then return ("%s: %s"):format(path, why[n]) end
     end
     if e.nr ~= nil then return path .. ".nr: a handled syscall is named (names or name)" end
   end
-  return check_action(e, "action", path, true) or check_errno(e.errno, path, "errno", 4095)
+  return check_action(e, "action", path, true, true) or check_errno(e.errno, path, "errno", 4095)
     or (e.args ~= nil and check_args(e.args, path .. ".args")) or nil
 end
 
@@ -652,9 +668,16 @@ function M.validate(profile, path)
     if type(profile.syscalls) ~= "table" then
       return nil, path .. ".syscalls: must be a list"
     end
+    local lua, listener
     for i, e in ipairs(profile.syscalls) do
       err = check_entry(e, ("%s.syscalls[%d]"):format(path, i))
       if err then return nil, err end
+      if type(e.action) == "function" then lua = lua or i end
+      if e.action == M.NOTIFY then listener = listener or i end
+    end
+    if (lua or type(profile.default) == "function") and listener then
+      return nil, ("%s.syscalls[%d]: \"notify\" goes to seccomp_listener, which a profile with "
+        .. "Lua handlers cannot also use"):format(path, listener)
     end
   end
   return true
@@ -675,6 +698,9 @@ check_shorthand = function(profile, path)
   else
     local ok, berr = M.validate(base, path .. ".base")
     if not ok then return nil, berr end
+    if M.has_listener(base) then
+      return nil, path .. ".base: a profile with \"notify\" (seccomp_listener) cannot take Lua handlers"
+    end
   end
   if type(profile.notify) ~= "table" then
     return nil, path .. ".notify: must be a table { SYSCALL = function, ... }"
@@ -706,6 +732,7 @@ function M.check_layers(profile, path)
     else
       local ok, lerr = M.validate(l, p)
       if not ok then return nil, lerr end
+      if M.has_listener(l) then return nil, p .. ": a layer cannot \"notify\" (seccomp_listener)" end
     end
   end
   return true
@@ -752,7 +779,8 @@ end
 
 local layer_table
 
---- Does the profile (a table, expanded or not) route anything to Lua?
+--- Does the profile (a table, expanded or not) route anything to user
+-- space: to Lua handlers, or to a listener ("notify")?
 function M.has_handlers(profile)
   if type(profile) ~= "table" then return false end
   if profile.layers then
@@ -764,7 +792,16 @@ function M.has_handlers(profile)
   profile = M.expand(profile)
   if type(profile.default) == "function" then return true end
   for _, e in ipairs(profile.syscalls or {}) do
-    if type(e.action) == "function" then return true end
+    if type(e.action) == "function" or e.action == M.NOTIFY then return true end
+  end
+  return false
+end
+
+--- Does the profile (a plain table) route syscalls to a listener ("notify")?
+function M.has_listener(profile)
+  if type(profile) ~= "table" or profile.layers then return false end
+  for _, e in ipairs(M.expand(profile).syscalls or {}) do
+    if e.action == M.NOTIFY then return true end
   end
   return false
 end
@@ -786,7 +823,7 @@ function M.split(profile)
   for i, e in ipairs(profile.syscalls or {}) do
     local c = {}
     for k, v in pairs(e) do c[k] = v end
-    if type(e.action) == "function" then
+    if type(e.action) == "function" or e.action == M.NOTIFY then
       c.action = "allow"
       main.syscalls[i] = c
       local n = {}
@@ -1015,8 +1052,12 @@ local function layered_side(p)
   local side = prepared[p]
   if side then return side end
   local parts, nsys, default_any = {}, {}, false
-  for _, l in ipairs(p.layers) do
+  for i, l in ipairs(p.layers) do
     local t = layer_table(l)
+    if M.has_listener(t) then
+      return nil, ("seccomp.layers[%d]: a layer cannot \"notify\" (seccomp_listener)"):format(i),
+        core.errno.EINVAL
+    end
     if M.has_handlers(t) then
       local _, notify, handlers, default = M.split(t)
       local named = {}
@@ -1115,6 +1156,9 @@ function M.prepare(p, opts)
   local side
   side, err, code = handler_side(p)
   if not side then return nil, err, code end
+  if M.has_listener(p) then
+    return { bpf = bpf, notify = side.notify, listener = true, names = side.names }
+  end
   return { bpf = bpf, notify = side.notify, handlers = side.handlers, default = side.default,
            names = side.names }
 end
@@ -1122,6 +1166,7 @@ end
 --- The handled syscall names of a spec's seccomp (a table or a FILE.lua),
 -- for the plan and explain: sorted, "*" first for a default handler; nil
 -- without handlers (or for a file that does not load: the start says why).
+-- The second result is true when they go to a listener ("notify").
 function M.handled_names(p)
   local ok, t = pcall(with_handlers, p)
   if not ok or not M.has_handlers(t) then return nil end
@@ -1135,7 +1180,31 @@ function M.handled_names(p)
     return handled_list(set, any)
   end
   local _, _, handlers, default = M.split(t)
-  return handled_list(handlers, default)
+  return handled_list(handlers, default), M.has_listener(t)
+end
+
+--- The message that goes with a listener to the spec's seccomp_listener:
+-- OCI's container process state ("seccompFd"), NUL-ended for the exec
+-- tail, which reads it into a buffer of M.LISTENER_STATE_MAX + 1 bytes
+-- (NOTIFY_MSG_MAX in csrc/exec.c).
+-- @tparam table l the spec's seccomp_listener
+-- @tparam integer pid the process that loads the filter (a host pid)
+-- @tparam table st { id, status, pid }: the container's state
+-- @treturn[1] string the text
+-- @return[2] nil, message, errno (EMSGSIZE)
+M.OCI_VERSION = "1.0.2"
+M.LISTENER_STATE_MAX = 32767
+function M.listener_message(l, pid, st)
+  local state = { ociVersion = M.OCI_VERSION, id = st.id, status = st.status, pid = st.pid,
+                  bundle = l.bundle }
+  if l.annotations and next(l.annotations) then state.annotations = l.annotations end
+  local text = require("cjson").encode { ociVersion = M.OCI_VERSION, fds = { "seccompFd" }, pid = pid,
+                                         metadata = l.metadata or "", state = state }
+  if #text > M.LISTENER_STATE_MAX then
+    return nil, ("seccomp_listener: the container process state is %d bytes (at most %d)")
+      :format(#text, M.LISTENER_STATE_MAX), core.errno.EMSGSIZE
+  end
+  return text .. "\0"
 end
 
 --- Drop the compile cache (after editing a profile table or file).

@@ -43,12 +43,14 @@ local function set(list)
 end
 
 --- Seccomp actions and nslua's.  SCMP_ACT_KILL is libseccomp's
--- KILL_THREAD, as runc reads it.  (SCMP_ACT_NOTIFY is refused: nslua's
--- notification handlers are Lua functions, which JSON cannot name.)
+-- KILL_THREAD, as runc reads it.  SCMP_ACT_NOTIFY is "notify" where the
+-- caller says so (ctx.notify): the spec must then name the agent
+-- (seccomp_listener), as OCI's listenerPath does.
 M.ACTIONS = {
   SCMP_ACT_ALLOW = "allow", SCMP_ACT_ERRNO = "errno", SCMP_ACT_KILL = "kill_thread",
   SCMP_ACT_KILL_THREAD = "kill_thread", SCMP_ACT_KILL_PROCESS = "kill_process",
   SCMP_ACT_TRAP = "trap", SCMP_ACT_TRACE = "trace", SCMP_ACT_LOG = "log",
+  SCMP_ACT_NOTIFY = "notify",
 }
 M.OPS = {
   SCMP_CMP_NE = "ne", SCMP_CMP_LT = "lt", SCMP_CMP_LE = "le", SCMP_CMP_EQ = "eq",
@@ -174,13 +176,20 @@ function Conv:action(t, k, base, errno_key, name_key)
     return nil
   end
   if a == "SCMP_ACT_NOTIFY" then
-    if self.ctx.notify then
-      self:add(p, "%s", self.ctx.notify(self.listener))
+    local why
+    if k == "defaultAction" then
+      why = "SCMP_ACT_NOTIFY cannot be the default action: a listener is asked about named syscalls"
+    elseif self.ctx.notify then
+      why = self.ctx.notify(self.listener)
     else
-      self:add(p, "SCMP_ACT_NOTIFY: nslua's notification handlers are Lua functions, "
-        .. "which a JSON profile cannot name (write the profile in Lua)")
+      why = "SCMP_ACT_NOTIFY: a JSON profile here cannot name the agent; write the profile in Lua "
+        .. "with action \"notify\" and give the spec a seccomp_listener (or use Lua handlers)"
     end
-    return nil
+    if why then
+      self:add(p, "%s", why)
+      return nil
+    end
+    return "notify"
   end
   local act = M.ACTIONS[a]
   if not act then
@@ -348,7 +357,9 @@ function Conv:rule(e, p, profile, default)
   if not (act and default) or not self:applies(inc, exc) then return end
   local keep = {}
   for j, n in ipairs(names) do
-    if M.known_syscall(n) then
+    if act == "notify" and seccomp.UNNOTIFIED[n] then
+      self:add(at(p .. ".names", j), "%s", seccomp.UNNOTIFIED[n])
+    elseif M.known_syscall(n) then
       keep[#keep + 1] = n
     elseif allows(default) and not allows(act) then
       -- runc skips a name libseccomp cannot resolve; under an allowing
@@ -380,7 +391,8 @@ end
 --   default none), arch = libseccomp name of the native arch, kernel =
 --   {major, minor} (default the running one), base = JSON path of t
 --   (default ""), strict = unknown fields are problems (default true),
---   notify = function(listenerPath) -> the message for SCMP_ACT_NOTIFY }
+--   notify = function(listenerPath) -> nil: SCMP_ACT_NOTIFY is "notify",
+--   or the message that refuses it }
 -- @treturn table the profile (partial when there are problems)
 -- @treturn {string,...} the problems, "json.path: message"
 function M.convert(t, ctx)

@@ -60,7 +60,7 @@ local FIELDS = set {
   -- the process fields of OCI front ends (docs/spec.md "The spec")
   "rlimits", "umask", "no_new_privs", "oom_score_adj", "domainname", "sysctl", "masks",
   "rootfs_propagation", "personality", "join", "cgroup", "host_mnt",
-  "landlock", "time_offsets",
+  "landlock", "time_offsets", "seccomp_listener",
 }
 local USER_FIELDS = set { "uid", "gid", "map", "host_uid", "host_gid", "groups", "uid_map", "gid_map" }
 local HOOKS = set { "after_clone", "before_pivot", "before_exec", "after_exit" }
@@ -1612,6 +1612,49 @@ function Checker:seccomp_bpf(spec)
   return out
 end
 
+-- seccomp_listener = { path = ABS, metadata = STRING, bundle = STRING,
+-- annotations = { K = V } }: the unix socket that the listener of a
+-- profile's "notify" syscalls goes to, with OCI's container process state
+-- (docs/spec.md "Seccomp").  sun_path holds 107 bytes.
+M.LISTENER_PATH_MAX = 107
+
+function Checker:seccomp_listener(t)
+  if type(t) ~= "table" then
+    self:add("seccomp_listener", "must be a table { path = \"/run/agent.sock\", metadata = ... }")
+    return nil
+  end
+  local out = {}
+  for k, v in pairs(t) do
+    local p = keypath("seccomp_listener", k)
+    if k == "path" then
+      if type(v) ~= "string" or v:sub(1, 1) ~= "/" or v:find("%z") or #v > M.LISTENER_PATH_MAX then
+        self:add(p, ("must be an absolute path of at most %d bytes"):format(M.LISTENER_PATH_MAX))
+      else
+        out.path = v
+      end
+    elseif k == "metadata" or k == "bundle" then
+      if type(v) ~= "string" then self:add(p, "must be a string") else out[k] = v end
+    elseif k == "annotations" then
+      if type(v) ~= "table" then
+        self:add(p, "must be a table { KEY = VALUE }")
+      else
+        out.annotations = {}
+        for ak, av in pairs(v) do
+          if type(ak) ~= "string" or type(av) ~= "string" then
+            self:add(keypath(p, ak), "keys and values must be strings")
+          else
+            out.annotations[ak] = av
+          end
+        end
+      end
+    else
+      self:add(p, ("unknown field '%s' (valid: annotations bundle metadata path)"):format(tostring(k)))
+    end
+  end
+  if out.path == nil and t.path == nil then self:add("seccomp_listener.path", "is required") end
+  return out
+end
+
 -- The cross-field rules of userns (after the namespaces are final).
 -- With userns.fd the sandbox's ids are the joined namespace's: user.uid
 -- and user.gid stay unset (no switch) unless the spec gives them.
@@ -1949,6 +1992,11 @@ function M.check(spec, opts)
   out.userns = c:userns(spec)
   if spec.pidns_fd ~= nil then out.pidns_fd = c:fd(spec.pidns_fd, "pidns_fd") end
   out.seccomp_bpf = c:seccomp_bpf(spec)
+  if spec.seccomp_listener ~= nil then out.seccomp_listener = c:seccomp_listener(spec.seccomp_listener) end
+  if type(out.seccomp) == "table" and not out.seccomp_listener
+      and require("nslua.seccomp").has_listener(out.seccomp) then
+    c:add("seccomp", "action \"notify\" needs seccomp_listener (the agent the kernel's listener goes to)")
+  end
   -- exec_error = "stderr": a failed execve is a message on the command's
   -- stderr and exit 127 (a shell's way, isolate's), not an exec error
   if spec.exec_error ~= nil then

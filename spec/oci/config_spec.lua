@@ -799,6 +799,32 @@ describe("nslua.oci.config", function()
   end)
 
   describe("seccomp", function()
+    it("routes SCMP_ACT_NOTIFY to listenerPath with metadata, bundle and annotations", function()
+      local spec = assert_ok(with(function(c)
+        c.annotations = { ["org.example/k"] = "v" }
+        c.linux.seccomp = {
+          defaultAction = "SCMP_ACT_ERRNO", listenerPath = "/run/agent.sock", listenerMetadata = "m=1",
+          syscalls = {
+            -- Docker's profile allows mkdir; an agent's profile adds it again
+            { names = { "mkdir", "mkdirat", "read", "write", "execve" }, action = "SCMP_ACT_ALLOW" },
+            { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_NOTIFY" },
+          },
+        }
+      end))
+      assert.same({ path = "/run/agent.sock", metadata = "m=1", bundle = BUNDLE,
+                    annotations = { ["org.example/k"] = "v" } }, spec.seccomp_listener)
+      assert.is_true(seccomp.has_listener(spec.seccomp))
+      local prep = assert(seccomp.prepare(spec.seccomp))
+      assert.is_true(prep.listener)
+      assert.is_string(prep.notify)
+      assert.same({ "mkdir", "mkdirat" }, prep.names)
+      -- no SCMP_ACT_NOTIFY, no listener: listenerPath alone is ignored (runtime spec)
+      spec = assert_ok(with(function(c)
+        c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", listenerPath = "/run/agent.sock" }
+      end))
+      assert.is_nil(spec.seccomp_listener)
+    end)
+
     it("converts actions, errno, arches and argument comparisons", function()
       local spec = assert_ok(with(function(c)
         c.linux.seccomp = {
@@ -1086,11 +1112,16 @@ describe("nslua.oci.config", function()
           c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW",
                               syscalls = { { names = { "mkdir" }, action = "SCMP_ACT_NOTIFY" } } }
         end },
-      { "linux.seccomp.syscalls[0].action: nslua-oci cannot hand seccomp notifications to "
-        .. "linux.seccomp.listenerPath yet (remove SCMP_ACT_NOTIFY, or use runc)",
+      { "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action: a listener is "
+        .. "asked about named syscalls",
+        function(c)
+          c.linux.seccomp = { defaultAction = "SCMP_ACT_NOTIFY", listenerPath = "/run/agent.sock" }
+        end },
+      { "linux.seccomp.syscalls[0].names[0]: seccomp cannot notify: a notifying profile refuses the "
+        .. "payload's own listeners",
         function(c)
           c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", listenerPath = "/run/agent.sock",
-                              syscalls = { { names = { "mkdir" }, action = "SCMP_ACT_NOTIFY" } } }
+                              syscalls = { { names = { "seccomp" }, action = "SCMP_ACT_NOTIFY" } } }
         end },
       { "linux.seccomp.architectures[1]: unknown architecture 'SCMP_ARCH_VAX'",
         function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW",
@@ -1239,7 +1270,7 @@ describe("nslua.oci.config", function()
       assert.is_true(has(f.linux.capabilities, "CAP_SYS_ADMIN"))
       assert.is_true(has(f.linux.capabilities, "CAP_CHECKPOINT_RESTORE"))
       assert.is_true(f.linux.seccomp.enabled)
-      assert.is_false(has(f.linux.seccomp.actions, "SCMP_ACT_NOTIFY"))
+      assert.is_true(has(f.linux.seccomp.actions, "SCMP_ACT_NOTIFY"))
       assert.is_true(has(f.linux.seccomp.actions, "SCMP_ACT_KILL_PROCESS"))
       assert.is_true(has(f.linux.seccomp.operators, "SCMP_CMP_MASKED_EQ"))
       assert.is_true(has(f.linux.seccomp.archs, "SCMP_ARCH_X86_64"))

@@ -138,6 +138,57 @@ describe("nslua-oci lifecycle", function()
       .. "ran\n", out)
   end)
 
+  it("hands SCMP_ACT_NOTIFY's listener to listenerPath with the container's state", function()
+    -- spec/support/seccomp_agent.py answers every notification with EXDEV
+    local sock, seen = T .. "/agent.sock", T .. "/agent.json"
+    -- two connections: the container's command, then an exec's
+    local fh = assert(io.popen(("exec python3 %s/spec/support/seccomp_agent.py %s %s 18 2")
+      :format(q(helper.root), q(sock), q(seen))))
+    assert.equal("ready", fh:read("l"))
+    local b = bundle(T .. "/b", { "sh", "-c", "mkdir /d; test -d /d && echo made || echo absent; sleep 60" },
+      function(c)
+        c.annotations = { ["org.example/key"] = "value" }
+        c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", listenerPath = sock, listenerMetadata = "m=1",
+                            syscalls = { { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_NOTIFY" } } }
+      end)
+    local ok, out = oci_bg(root, ("create --bundle %s ln1"):format(q(b)))
+    assert.is_true(ok, out)
+    local pid = state(root, "ln1").pid
+    ok, out = oci(root, "start ln1")
+    assert.is_true(ok, out)
+    assert.is_true(wait_for(function() return (helper.read(T .. "/out.1") or ""):match("absent") end))
+    out = helper.read(T .. "/out.1") or ""
+    assert.matches("mkdir: can't create directory '/d': Invalid cross%-device link", out)
+    -- an exec'd process is under the same filter, its listener sent too
+    local eok, eout = oci(root, "exec ln1 sh -c 'mkdir /e 2>&1; test -d /e && echo made || echo absent'")
+    assert.is_true(eok, eout)
+    assert.matches("Invalid cross%-device link\nabsent", eout)
+    ok, out = oci(root, "kill ln1 KILL")
+    assert.is_true(ok, out)
+    assert.is_true(wait_for(function() return state(root, "ln1").status == "stopped" end))
+    fh:close()   -- the agent ends when no process is left under its filters
+    local all = cjson.decode((assert(helper.read(seen))))
+    assert.equal(2, #all)
+    local got, ex = all[1], all[2]
+    assert.equal(1, ex.fds)
+    assert.is_true(ex.closed)
+    assert.equal("running", ex.state.state.status)
+    assert.equal(pid, math.tointeger(ex.state.state.pid))
+    assert.not_equal(pid, math.tointeger(ex.state.pid))
+    assert.equal("m=1", ex.state.metadata)
+    assert.equal(1, got.fds)
+    assert.is_true(got.closed)
+    assert.same({ "seccompFd" }, got.state.fds)
+    assert.equal("m=1", got.state.metadata)
+    assert.equal(pid, math.tointeger(got.state.pid))
+    assert.equal("creating", got.state.state.status)
+    assert.equal("ln1", got.state.state.id)
+    assert.equal(b, got.state.state.bundle)
+    assert.same({ ["org.example/key"] = "value" }, got.state.state.annotations)
+    ok, out = oci(root, "delete ln1")
+    assert.is_true(ok, out)
+  end)
+
   it("start returns once the command runs: a signal right after it reaches the command", function()
     -- (runtime-tools' killsig: the parked executor, its pid namespace's
     -- init, would ignore a signal it has no handler for)

@@ -950,7 +950,8 @@ function cmd.exec(_, root, o, args)
   end
   local xo = { env = env, env_only = o.process ~= nil or nil, cwd = cwd, uid = uid, gid = gid,
                groups = uid and groups or nil, detach = o.detach or nil, caps = caps,
-               cap_sets = sets, seccomp = cspec.seccomp, console = console }
+               cap_sets = sets, seccomp = cspec.seccomp, console = console,
+               seccomp_listener = cspec.seccomp_listener }
   local r, err = require("nslua.exec").exec({ id = rec.id, dir = rec.dir, name = id }, argv, xo)
   if not r then fail("%s", err) end
   if r.status == "detached" then

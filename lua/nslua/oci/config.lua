@@ -859,11 +859,9 @@ M.SECCOMP_OPS = seccomp_json.OPS
 M.SECCOMP_ARCHES = seccomp_json.ARCHES
 M.SECCOMP_FLAGS = seccomp_json.FLAGS
 
+-- SCMP_ACT_NOTIFY is "notify" when there is an agent to ask
 local function notify_message(listener)
-  if listener then
-    return "nslua-oci cannot hand seccomp notifications to linux.seccomp.listenerPath yet "
-      .. "(remove SCMP_ACT_NOTIFY, or use runc)"
-  end
+  if listener then return nil end
   return "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath"
 end
 
@@ -880,6 +878,13 @@ function Conv:seccomp(linux, spec)
     caps = caps, notify = notify_message })
   for _, e in ipairs(errors) do self.errors[#self.errors + 1] = e end
   spec.seccomp = profile
+  -- the agent gets the listener with the container process state (runtime
+  -- spec "The container process state"): the bundle, the annotations
+  if #errors == 0 and require("nslua.seccomp").has_listener(profile) then
+    local meta = get(s, "listenerMetadata")
+    spec.seccomp_listener = { path = s.listenerPath, metadata = type(meta) == "string" and meta or nil,
+                              bundle = self.bundle, annotations = self.annotations }
+  end
 end
 
 -- ------------------------------------------------------------ linux misc
@@ -1061,7 +1066,8 @@ function M.to_spec(cfg, opts)
   opts = opts or {}
   if not is_object(cfg) then return nil, { "config: must be a JSON object" } end
   local bundle = opts.bundle or "."
-  local c = setmetatable({ errors = {}, warnings = {}, lsm = opts.lsm or M.lsm() }, Conv)
+  local c = setmetatable({ errors = {}, warnings = {}, lsm = opts.lsm or M.lsm(), bundle = bundle,
+    annotations = is_object(get(cfg, "annotations")) and cfg.annotations or nil }, Conv)
   local spec = { name = opts.id, base = "none", init = false, env = {}, keep_env = {} }
   c:version(cfg)
   c:process(cfg, spec, opts.need_process)

@@ -1,0 +1,175 @@
+-- seccomp_listener: a profile's "notify" syscalls go to an agent outside
+-- nslua, as OCI's listenerPath (docs/spec.md "Seccomp").  The agent is
+-- spec/support/seccomp_agent.py: it reads the message as agents do (one
+-- recvmsg, the state and the listener) and answers every notification
+-- with EXDEV, so the command's own output shows who answered.
+local helper = require "helper"
+local cjson = require "cjson"
+
+local q = helper.quote
+local AGENT = helper.root .. "/spec/support/seccomp_agent.py"
+local EXDEV_TEXT = "Invalid cross%-device link"
+
+-- Start the agent on DIR/agent.sock; returns { sock, out, pid, fh }.
+local function agent(dir, errno_num)
+  local a = { sock = dir .. "/agent.sock", out = dir .. "/agent.json" }
+  a.fh = assert(io.popen(("sh -c 'echo $$; exec python3 %s %s %s %s'"):format(q(AGENT), q(a.sock),
+    q(a.out), tostring(errno_num or 18))))
+  a.pid = math.tointeger(tonumber(a.fh:read("l")))
+  assert.equal("ready", a.fh:read("l"))
+  return a
+end
+
+-- Wait for the agent to end (its listener hung up); what its one
+-- connection brought.
+local function agent_result(a)
+  a.fh:close()
+  local text = helper.read(a.out)
+  return text and cjson.decode(text)[1]
+end
+
+local PRELUDE = [[
+local nslua = require "nslua"
+io.stdout:setvbuf("line")
+local function run(spec)
+  local c, err = nslua.container(spec)
+  if not c then print("ERROR", err) return end
+  local rep
+  rep, err = c:run()
+  if not rep then print("ERROR", err) return end
+  print("STATUS", rep.status, rep.exit_code, rep.error and rep.error.message or "")
+  return rep
+end
+]]
+
+local function spec_text(sock, argv, extra)
+  return ([[
+run {
+  name = "lst1",
+  argv = %s,
+  mounts = { { type = "tmpfs", target = "/tmp" } },
+  seccomp = { default = "allow", syscalls = {
+    { names = { "mkdir", "mkdirat" }, action = "notify" } } },
+  seccomp_listener = { path = %q, metadata = "policy=42", bundle = "/srv/b",
+                       annotations = { ["org.example/k"] = "v" } },
+  %s
+}
+]]):format(argv, sock, extra or "")
+end
+
+local MKDIR = [[{ "/bin/sh", "-c", "mkdir /tmp/d; echo rc=$?; test -d /tmp/d || echo absent; uname -s" }]]
+
+describe("seccomp_listener", function()
+  local t, dir
+  before_each(function()
+    dir = helper.tmpdir("0755")
+    t = helper.track { paths = { dir } }
+  end)
+  after_each(function()
+    helper.assert_released(t)
+    helper.rmtree(dir)
+  end)
+
+  it("hands the listener and the container process state to the agent, which answers", function()
+    local a = agent(dir)
+    local ok, out = helper.run_isolated(PRELUDE .. spec_text(a.sock, MKDIR))
+    local seen = agent_result(a)
+    assert.is_true(ok, out)
+    assert.matches("STATUS\texited\t0", out)
+    -- the agent's answer, not the kernel's: nothing was made
+    assert.matches("mkdir: [^\n]*'/tmp/d': " .. EXDEV_TEXT, out)
+    assert.matches("rc=1\nabsent\nLinux", out)
+    assert(seen, "the agent saw nothing")
+    assert.equal(1, seen.fds)
+    assert.is_true(seen.closed, "the runtime closes the connection after its message")
+    local st = seen.state
+    assert.same({ "seccompFd" }, st.fds)
+    assert.equal("policy=42", st.metadata)
+    assert.equal("1.0.2", st.ociVersion)
+    assert.equal("creating", st.state.status)
+    assert.equal("lst1", st.state.id)
+    assert.equal("/srv/b", st.state.bundle)
+    assert.same({ ["org.example/k"] = "v" }, st.state.annotations)
+    assert.equal(st.pid, st.state.pid)
+    assert.is_true(st.pid > 1)
+    -- only the routed syscall reached it (x86_64 mkdir 83, mkdirat 258)
+    assert.is_true(#seen.syscalls >= 1)
+    for _, nr in ipairs(seen.syscalls) do
+      assert.is_true(nr == 83 or nr == 258, "unexpected syscall " .. tostring(nr))
+    end
+  end)
+
+  it("works without an init and rootless", function()
+    local a = agent(dir)
+    local ok, out = helper.run_rootless(PRELUDE .. spec_text(a.sock, MKDIR, "init = false,"))
+    local seen = agent_result(a)
+    assert.is_true(ok, out)
+    assert.matches("STATUS\texited\t0", out)
+    assert.matches(EXDEV_TEXT, out)
+    assert(seen, "the agent saw nothing")
+    assert.equal("creating", seen.state.state.status)
+    assert.equal(1, seen.fds)
+  end)
+
+  it("explain names the agent and the syscalls it is asked about", function()
+    local code = PRELUDE:gsub("\nlocal function run.*", "\n") .. [[
+local c = assert(nslua.container(]] .. spec_text("/run/agent.sock", MKDIR):match("^run (%b{})") .. [[))
+print(table.concat(assert(c:explain()), "\n"))
+print(require("cjson").encode(assert(c:plan()).exec.seccomp_listener))
+]]
+    local ok, out = helper.run_isolated(code)
+    assert.is_true(ok, out)
+    assert.matches("seccomp: notifications for mkdir mkdirat go to the agent at /run/agent.sock", out, 1, true)
+    assert.not_matches("Lua handlers", out)
+    local plan = cjson.decode(out:match("\n(%b{})\n$"))
+    assert.same({ path = "/run/agent.sock", syscalls = { "mkdir", "mkdirat" } }, plan)
+  end)
+
+  it("fails the start naming seccomp_listener.path when no agent listens, leaving nothing", function()
+    local ok, out = helper.run_isolated(PRELUDE .. spec_text(dir .. "/nobody.sock", MKDIR))
+    assert.is_true(ok, out)
+    assert.matches("ERROR\t[^\n]*seccomp_listener%.path: [^\n]*No such file", out)
+    assert.not_matches("STATUS", out)
+  end)
+
+  it("an agent that dies leaves the routed syscalls failing, never allowed", function()
+    -- errno 0 is "exit after the message": the agent closes the listener
+    local a = agent(dir, 0)
+    local ok, out = helper.run_isolated(PRELUDE .. spec_text(a.sock,
+      [[{ "/bin/sh", "-c", "sleep 0.3; mkdir /tmp/d; test -d /tmp/d && echo made || echo absent" }]]))
+    agent_result(a)
+    assert.is_true(ok, out)
+    assert.matches("STATUS\texited\t0", out)
+    assert.matches("absent", out)
+    assert.not_matches("made", out)
+  end)
+
+  it("refuses the spec errors with the field named", function()
+    local cases = {
+      { [[{ default = "allow", syscalls = { { name = "mkdir", action = "notify" } } }]], nil,
+        "seccomp: action \"notify\" needs seccomp_listener" },
+      { [[{ default = "notify" }]], [[{ path = "/run/a.sock" }]],
+        "seccomp.default: \"notify\" names syscalls" },
+      { [[{ default = "allow", syscalls = { { name = "sendmsg", action = "notify" } } }]],
+        [[{ path = "/run/a.sock" }]], "sendmsg cannot notify" },
+      { [[{ default = "allow", syscalls = { { name = "mkdir", action = "notify" },
+           { name = "getpid", action = function() return true end } } }]],
+        [[{ path = "/run/a.sock" }]], "cannot also use" },
+      { [[{ default = "allow", syscalls = { { name = "mkdir", action = "notify" } } }]],
+        [[{ path = "run/a.sock" }]], "seccomp_listener.path: must be an absolute path" },
+      { [[{ default = "allow", syscalls = { { name = "mkdir", action = "notify" } } }]],
+        [[{ path = "/run/a.sock", agent = 1 }]], "seccomp_listener.agent: unknown field" },
+      { [[{ default = "allow", syscalls = { { name = "mkdir", action = "notify" } } }]],
+        [[{ metadata = "x" }]], "seccomp_listener.path: is required" },
+      { [[{ layers = { "default", { default = "allow", syscalls = { { name = "mkdir", action = "notify" } } } } }]],
+        [[{ path = "/run/a.sock" }]], "seccomp.layers[2]: a layer cannot \"notify\"" },
+    }
+    for _, c in ipairs(cases) do
+      local code = ("local ok, err = pcall(require('nslua.validate').validate, { argv = { 'true' }, seccomp = %s, "
+        .. "seccomp_listener = %s }) print(ok, err)"):format(c[1], c[2] or "nil")
+      local ok, out = helper.run_isolated(code)
+      assert.is_true(ok, out)
+      assert.matches(c[3], out, 1, true)
+    end
+  end)
+end)
