@@ -277,6 +277,27 @@ describe("Container:exec", function()
     return ok, out:gsub("^id %w+\n", ""), rc
   end
 
+  it("refuses a container whose syscalls go to Lua handlers, never lifting them", function()
+    -- the handled getppid would be merely allowed in a filter compiled
+    -- without its handlers: the exec'd command would escape them
+    local pdir = helper.tmpdir("0755")
+    local prof = pdir .. "/h.lua"
+    local f = assert(io.open(prof, "w"))
+    f:write('return { base = "default", notify = { getppid = function() return "value", 4242 end } }\n')
+    f:close()
+    os.execute("chmod 0644 " .. q(prof))
+    local h = start("--seccomp " .. q(prof), false, "echo ppid=$PPID")
+    local ok, out, code = exec(h, "/bin/sh -c 'echo ppid=$PPID'")
+    local shown = payload_output(h)
+    stop(h)
+    helper.rmtree(pdir)
+    assert.matches("ppid=4242", shown)
+    assert.is_false(ok)
+    assert.equal(125, code)
+    assert.matches("exec: seccomp '[^']*h%.lua': its syscalls go to Lua handlers", out)
+    assert.not_matches("ppid=", out)
+  end)
+
   it("refuses CAP_SETFCAP and CAP_FSETID to an exec beside a set-id guard #priv", function()
     if not helper.is_root() then return pending("needs root") end
     local src = helper.tmpdir("0755")

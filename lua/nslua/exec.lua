@@ -366,16 +366,25 @@ local function prepare(rec, argv, opts)
   -- opts.cap_sets: the five OCI sets, applied as the container's own
   -- process's are (ambient only when listed and inheritable)
   if opts.cap_sets then xo.cap_sets = opts.cap_sets end
+  local prep
   if r.seccomp ~= "none" then
-    local seccomp = require "nslua.seccomp"
-    local ok, bpf, serr, scode = pcall(seccomp.compile, r.seccomp, { caps = r.caps })
-    if not ok or not bpf then
+    -- every filter the container's command has: the profile, its layers,
+    -- and its "notify" rules' filter (below); never the profile with its
+    -- handled syscalls merely allowed
+    local ok, serr, scode
+    ok, prep, serr, scode = pcall(require("nslua.seccomp").prepare, r.seccomp, { caps = r.caps })
+    if ok and prep and prep.handlers then
+      prep, serr, scode = nil, "its syscalls go to Lua handlers, which only the container's own "
+        .. "nslua serves", errno.EINVAL
+    end
+    if not ok or not prep then
       pidfd:close()
       if p.nested then p.nested:close() end
-      return nil, ("exec: seccomp '%s': %s"):format(r.seccomp, tostring(ok and serr or bpf)),
-        ok and scode or errno.EINVAL
+      return nil, ("exec: seccomp '%s': %s"):format(type(r.seccomp) == "table" and "custom" or r.seccomp,
+        tostring(ok and serr or prep)), ok and scode or errno.EINVAL
     end
-    xo.seccomp = bpf
+    xo.seccomp = prep.bpf
+    xo.seccomp_layers = prep.layers and #prep.layers > 0 and prep.layers or nil
   end
   -- the container's set-id guard (a read-write mount writes as host root)
   if r.setid_guard then
@@ -405,8 +414,8 @@ local function prepare(rec, argv, opts)
   end
   xo.cgroup_procs = cfds
   -- "notify" rules: their filter too, its listener to the agent
-  if r.seccomp ~= "none" and require("nslua.seccomp").has_listener(r.seccomp) then
-    local lerr, lcode = listener_plan(p, xo, r.seccomp, opts.seccomp_listener,
+  if prep and prep.listener then
+    local lerr, lcode = listener_plan(p, xo, prep, opts.seccomp_listener,
       { id = name, status = "running", pid = info.init_pid })
     if lerr then
       pidfd:close()
@@ -435,14 +444,11 @@ end
 -- (OCI exec of a container whose profile has "notify" rules), as runc
 -- sends it: connected here, in the caller's mount namespace; the helper
 -- writes the state once it knows the command's pid.  -> nil or err, code
-listener_plan = function(p, xo, profile, l, st)
+listener_plan = function(p, xo, prep, l, st)
   if type(l) ~= "table" or type(l.path) ~= "string" then
     return "seccomp: action \"notify\" needs seccomp_listener (opts.seccomp_listener)", errno.EINVAL
   end
-  local prep, err, code = require("nslua.seccomp").prepare(profile, {})
-  if not prep then return err, code end
-  local sock
-  sock, err, code = proc.connect_unix(l.path)
+  local sock, err, code = proc.connect_unix(l.path)
   if not sock then return ("seccomp_listener.path: %s"):format(err), code end
   -- blocking: the command waits in its exec tail until the helper wrote
   local r, w
