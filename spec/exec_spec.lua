@@ -422,7 +422,7 @@ describe("nslua.exec.parse_record", function()
     assert.has_error(function() ex.exec("x", {}) end, "exec: argv must be a non-empty list of strings")
     assert.has_error(function() ex.exec("x", { "/bin/true" }, { nope = 1 }) end,
       "exec: unknown option 'nope' (valid: cap_sets caps console cwd detach env env_only gid groups "
-        .. "seccomp seccomp_listener uid)")
+        .. "no_new_privs rlimits seccomp seccomp_listener uid umask)")
     assert.has_error(function() ex.exec(42, { "/bin/true" }) end,
       "exec: the target must be a container id or name")
   end)

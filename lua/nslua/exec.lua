@@ -366,6 +366,11 @@ local function prepare(rec, argv, opts)
   -- opts.cap_sets: the five OCI sets, applied as the container's own
   -- process's are (ambient only when listed and inheritable)
   if opts.cap_sets then xo.cap_sets = opts.cap_sets end
+  -- an OCI process's rlimits (instead of the container's), umask and
+  -- no_new_privs = false (the filters then load before the capability drop)
+  if opts.rlimits then xo.rlimits = require("nslua.launch").exec_rlimits(opts.rlimits) end
+  xo.umask = opts.umask
+  if opts.no_new_privs == false then xo.no_new_privs = false end
   local prep
   if r.seccomp ~= "none" then
     -- every filter the container's command has: the profile, its layers,
@@ -660,11 +665,11 @@ local function check_opts(opts, level)
   if type(opts) ~= "table" then error("exec: opts must be a table", level + 1) end
   local valid = { env = true, cwd = true, env_only = true, uid = true, gid = true, detach = true,
                   seccomp = true, caps = true, cap_sets = true, groups = true, console = true,
-                  seccomp_listener = true }
+                  seccomp_listener = true, rlimits = true, umask = true, no_new_privs = true }
   for k in pairs(opts) do
     if not valid[k] then
       error(("exec: unknown option '%s' (valid: cap_sets caps console cwd detach env env_only gid groups "
-        .. "seccomp seccomp_listener uid)")
+        .. "no_new_privs rlimits seccomp seccomp_listener uid umask)")
         :format(tostring(k)),
         level + 1)
     end

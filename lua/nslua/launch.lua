@@ -808,14 +808,24 @@ end
 -- RLIMIT_CPU as a backstop of the cpu-time limit, RLIMIT_FSIZE for the
 -- output limit.  A value is one number (soft = hard) or { soft, hard }
 -- (spec.rlimits, when they differ); math.huge is no limit.
-local function rlimits(spec)
-  local r = {}
-  local function num(v) return v == "unlimited" and math.huge or v end
-  for k, v in pairs(spec.limits.rlimits or {}) do r[k] = num(v) end
-  for k, v in pairs(spec.rlimits or {}) do
+local function num(v) return v == "unlimited" and math.huge or v end
+
+--- A spec's `rlimits` ({ NAME = { soft = N, hard = N } }) as the exec
+-- plan has them: { NAME = N | { SOFT, HARD } }, "unlimited" as math.huge.
+-- Into 'r' when given.
+function M.exec_rlimits(t, r)
+  r = r or {}
+  for k, v in pairs(t or {}) do
     local soft, hard = num(v.soft), num(v.hard)
     r[k] = soft == hard and soft or { soft, hard }
   end
+  return r
+end
+
+local function rlimits(spec)
+  local r = {}
+  for k, v in pairs(spec.limits.rlimits or {}) do r[k] = num(v) end
+  M.exec_rlimits(spec.rlimits, r)
   if r.core == nil and spec.base ~= "none" then r.core = 0 end
   local l = spec.limits
   if l.time and r.cpu == nil then

@@ -347,6 +347,29 @@ describe("nslua-oci lifecycle", function()
     assert.is_true((oci(root, "delete --force x1")))
   end)
 
+  it("exec applies the process's rlimits, umask and noNewPrivileges, the container's without --process",
+    function()
+    local b = bundle(T .. "/b", { "sleep", "60" }, function(c)
+      c.process.rlimits = { { type = "RLIMIT_NOFILE", soft = 300, hard = 400 } }
+      c.process.user.umask = 23   -- 0027
+      c.process.noNewPrivileges = true
+    end)
+    assert.is_true((oci_bg(root, ("run -d --bundle %s x2"):format(q(b)))))
+    local SHOW = "sh -c 'ulimit -Sn; ulimit -Hn; umask; grep NoNewPrivs /proc/self/status'"
+    local ok, out = oci(root, "exec x2 " .. SHOW)
+    assert.is_true(ok, out)
+    assert.matches("^300\n400\n0027\nNoNewPrivs:%s+1\n$", out)
+    write(T .. "/p.json", cjson.encode { args = { "sh", "-c", "ulimit -Sn; ulimit -Hn; umask; "
+      .. "grep NoNewPrivs /proc/self/status" }, user = { uid = 0, gid = 0, umask = 63 },
+      rlimits = { { type = "RLIMIT_NOFILE", soft = 100, hard = 200 } }, noNewPrivileges = false,
+      capabilities = { bounding = { "CAP_SYS_ADMIN" }, permitted = { "CAP_SYS_ADMIN" },
+                       effective = { "CAP_SYS_ADMIN" } } })
+    ok, out = oci(root, ("exec --process %s x2"):format(q(T .. "/p.json")))
+    assert.is_true(ok, out)
+    assert.matches("^100\n200\n0077\nNoNewPrivs:%s+0\n$", out)
+    assert.is_true((oci(root, "delete --force x2")))
+  end)
+
   it("exec --tty hands a pty of the container's devpts to the console socket", function()
     local b = bundle(T .. "/b", { "sleep", "60" })
     assert.is_true((oci_bg(root, ("run -d --bundle %s tt1"):format(q(b)))))

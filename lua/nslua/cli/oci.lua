@@ -886,6 +886,9 @@ function cmd.exec(_, root, o, args)
   if not cspec then fail("config.json: %s", table.concat(errs, "; ")) end
   local argv, env, cwd, uid, gid, groups, sets
   sets = type(cspec.caps) == "table" and cspec.caps.bounding and cspec.caps or nil
+  -- the process's rlimits, umask and noNewPrivileges: the container's own
+  -- process's unless --process gives another (runc's)
+  local pspec = cspec
   if o.process then
     local f = io.open(o.process, "r")
     if not f then fail("process file '%s' cannot be read", o.process) end
@@ -900,7 +903,7 @@ function cmd.exec(_, root, o, args)
     c2.process, c2.hooks = p, nil
     local ps, perrs = config.to_spec(c2, { bundle = rec.info.oci_bundle, id = id, need_process = true })
     if not ps then fail("process: %s", table.concat(perrs, "; ")) end
-    argv, env, cwd = ps.argv, ps.env or {}, ps.cwd
+    argv, env, cwd, pspec = ps.argv, ps.env or {}, ps.cwd, ps
     if type(p.user) == "table" then
       uid, gid, groups = ps.user.uid, ps.user.gid, ps.user.groups
     end
@@ -951,7 +954,9 @@ function cmd.exec(_, root, o, args)
   local xo = { env = env, env_only = o.process ~= nil or nil, cwd = cwd, uid = uid, gid = gid,
                groups = uid and groups or nil, detach = o.detach or nil, caps = caps,
                cap_sets = sets, seccomp = cspec.seccomp, console = console,
-               seccomp_listener = cspec.seccomp_listener }
+               seccomp_listener = cspec.seccomp_listener,
+               rlimits = o.process and (pspec.rlimits or {}) or nil, umask = pspec.umask,
+               no_new_privs = pspec.no_new_privs }
   local r, err = require("nslua.exec").exec({ id = rec.id, dir = rec.dir, name = id }, argv, xo)
   if not r then fail("%s", err) end
   if r.status == "detached" then
