@@ -9,6 +9,7 @@
 -- mounts or processes under the temp dir, cgroups under its parent.
 local helper = require "helper"
 local oci = require "support.oci"
+local core = require "nslua.core"
 local q = helper.quote
 
 describe("podman with the OCI runtime", function()
@@ -176,15 +177,22 @@ describe("podman with the OCI runtime", function()
 
   describe("rootless (uid " .. helper.ROOTLESS_UID .. ")", function()
     local uid = helper.ROOTLESS_UID
-    -- live (not zombie) processes whose real uid is 'u'
-    local function procs_of(u)
+    -- live (not zombie) processes whose real uid is 'u' that this test
+    -- made: podman's own (they carry its XDG_RUNTIME_DIR, 'xdg') and the
+    -- containers' (in the user namespace 'userns' of its pause process).
+    -- Other processes of the same uid on the machine are not ours.
+    local function procs_of(u, xdg, userns)
       local out = {}
       local f = io.popen("ls /proc")
       for name in f:lines() do
         local st = name:match("^%d+$") and helper.read("/proc/" .. name .. "/status")
         local ruid = st and st:match("\nUid:%s*(%d+)")
         if ruid and tonumber(ruid) == u and not st:match("\nState:%s*Z") then
-          out[#out + 1] = name .. " " .. (st:match("^Name:%s*(%S+)") or "")
+          local env = helper.read("/proc/" .. name .. "/environ") or ""
+          local ns = userns and core.mount.readlink("/proc/" .. name .. "/ns/user")
+          if ("\0" .. env):find("\0XDG_RUNTIME_DIR=" .. xdg .. "\0", 1, true) or (ns and ns == userns) then
+            out[#out + 1] = name .. " " .. (st:match("^Name:%s*(%S+)") or "")
+          end
         end
       end
       f:close()
@@ -252,10 +260,11 @@ describe("podman with the OCI runtime", function()
       -- rootless podman keeps a pause process (catatonit -P) holding its
       -- user namespace; it writes the pid under the engine's tmp_dir
       local pause = tonumber(helper.read(R .. "/tmp/pause.pid") or helper.read(xdg .. "/libpod/tmp/pause.pid") or "")
+      local userns = pause and core.mount.readlink(("/proc/%d/ns/user"):format(pause))
       if pause then os.execute("kill -9 " .. pause) end
       local left = helper.wait_until(function()
-        return #procs_of(uid) == 0 and {} or nil
-      end, 5) or procs_of(uid)
+        return #procs_of(uid, xdg, userns) == 0 and {} or nil
+      end, 5) or procs_of(uid, xdg, userns)
       -- storage the user's namespace made (ids of the range) needs root to go
       helper.rmtree(R)
       assert.are.same({}, left)
