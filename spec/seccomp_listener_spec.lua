@@ -13,7 +13,7 @@ local EXDEV_TEXT = "Invalid cross%-device link"
 -- Start the agent on DIR/agent.sock; returns { sock, out, pid, fh }.
 local function agent(dir, errno_num)
   local a = { sock = dir .. "/agent.sock", out = dir .. "/agent.json" }
-  a.fh = assert(io.popen(("sh -c 'echo $$; exec python3 %s %s %s %s'"):format(q(AGENT), q(a.sock),
+  a.fh = assert(io.popen(("sh -c 'echo $$; exec env -u LD_PRELOAD python3 %s %s %s %s'"):format(q(AGENT), q(a.sock),
     q(a.out), tostring(errno_num or 18))))
   a.pid = math.tointeger(tonumber(a.fh:read("l")))
   assert.equal("ready", a.fh:read("l"))
