@@ -447,11 +447,15 @@ static void load_filters (exec_plan *p) {
     if (lfd < 0)
       nslua_exec_fail(p, "seccomp", errno, "seccomp_notify");
     if (p->notify_agent) {
-      /* an agent's connection: the message, then the connection closes */
-      if ((err = nslua_sendfd_msg(p->notify_sock, lfd, p->notify_msg, p->notify_len)) != 0)
+      /* an agent's connection: the message, in one sendmsg.  execve
+      ** closes the connection and our listener (both close-on-exec; an
+      ** explicit close could be a notification too).  A failed send
+      ** closes the listener first: nobody would answer the status write
+      ** that follows (a routed syscall then fails with ENOSYS). */
+      if ((err = nslua_sendfd_msg(p->notify_sock, lfd, p->notify_msg, p->notify_len)) != 0) {
+        close(lfd);
         nslua_exec_fail(p, "seccomp", err, "seccomp_listener");
-      close(p->notify_sock);
-      close(lfd);
+      }
     } else if ((err = nslua_sendfd(p->notify_sock, lfd)) != 0)
       nslua_exec_fail(p, "seccomp", err, "notify_sock");
   }

@@ -513,7 +513,10 @@ static int proc_tcsetattr (lua_State *L) {
 
 /* proc.connect_unix(path) -> fd box | nil, msg, errno
 ** A stream socket connected to the unix socket at path (an OCI engine's
-** console socket).  ENAMETOOLONG for a path sun_path cannot hold. */
+** console socket, a seccomp agent).  ENAMETOOLONG for a path sun_path
+** cannot hold.  The connect does not wait: a listener whose backlog is
+** full (a wedged engine or agent) is EAGAIN, as Go's dialer (runc's) has
+** it; the socket is blocking again once connected. */
 static int proc_connect_unix (lua_State *L) {
   size_t len;
   const char *path = luaL_checklstring(L, 1, &len);
@@ -525,13 +528,14 @@ static int proc_connect_unix (lua_State *L) {
   sa.sun_family = AF_UNIX;
   memcpy(sa.sun_path, path, len);
   box = nslua_newfd(L);
-  *box = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  *box = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (*box < 0) {
     int err = errno;
     *box = -1;
     return nslua_fail(L, err, "socket", NULL);
   }
-  if (connect(*box, (struct sockaddr *)&sa, sizeof sa) != 0) {
+  if (connect(*box, (struct sockaddr *)&sa, sizeof sa) != 0
+      || fcntl(*box, F_SETFL, fcntl(*box, F_GETFL) & ~O_NONBLOCK) != 0) {
     int err = errno;
     close(*box);
     *box = -1;

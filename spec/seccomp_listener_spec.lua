@@ -13,7 +13,7 @@ local EXDEV_TEXT = "Invalid cross%-device link"
 -- Start the agent on DIR/agent.sock; returns { sock, out, pid, fh }.
 local function agent(dir, errno_num)
   local a = { sock = dir .. "/agent.sock", out = dir .. "/agent.json" }
-  a.fh = assert(io.popen(("sh -c 'echo $$; exec env -u LD_PRELOAD python3 %s %s %s %s'"):format(q(AGENT), q(a.sock),
+  a.fh = assert(io.popen(("exec sh -c 'echo $$; exec env -u LD_PRELOAD python3 %s %s %s %s'"):format(q(AGENT), q(a.sock),
     q(a.out), tostring(errno_num or 18))))
   a.pid = math.tointeger(tonumber(a.fh:read("l")))
   assert.equal("ready", a.fh:read("l"))
@@ -132,6 +132,61 @@ print(require("cjson").encode(assert(c:plan()).exec.seccomp_listener))
     assert.not_matches("STATUS", out)
   end)
 
+  -- A socket server in python3 that does 'what' with its connections;
+  -- prints "ready" once listening.  Returns the handle and its pid.
+  local function server(sock, what)
+    local code = ([[
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(%q)
+s.listen(0)
+held = []
+if %q == "full":
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(%q)   # the backlog is full now: nobody accepts
+    held.append(c)
+print("ready", flush=True)
+s.settimeout(20)
+if %q == "hangup":
+    conn, _ = s.accept()
+    conn.close()
+time.sleep(30)   # until the test kills it
+]]):format(sock, what, sock, what)
+    local f = assert(io.open(dir .. "/srv.py", "w"))
+    f:write(code)
+    f:close()
+    local fh = assert(io.popen(("exec sh -c 'echo $$; exec env -u LD_PRELOAD python3 %s'"):format(q(dir .. "/srv.py")), "r"))
+    local pid = math.tointeger(tonumber(fh:read("l")))
+    assert.equal("ready", fh:read("l"))
+    return fh, pid
+  end
+
+  it("a wedged agent (its backlog full) fails the start at once, leaving nothing", function()
+    local sock = dir .. "/full.sock"
+    local fh, pid = server(sock, "full")
+    local t0 = os.time()
+    local ok, out = helper.run_isolated(PRELUDE .. spec_text(sock, MKDIR))
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    fh:close()
+    assert.is_true(ok, out)
+    assert.is_true(os.time() - t0 < 10)
+    assert.matches("ERROR\t[^\n]*seccomp_listener%.path: [^\n]*Resource temporarily unavailable", out)
+  end)
+
+  it("an agent that hangs up before the listener fails the run, never hangs it", function()
+    local sock = dir .. "/hup.sock"
+    local fh, pid = server(sock, "hangup")
+    local t0 = os.time()
+    local ok, out = helper.run_isolated(PRELUDE .. spec_text(sock, MKDIR))
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    fh:close()
+    assert.is_true(ok, out)
+    assert.is_true(os.time() - t0 < 10)
+    assert.matches("STATUS\terror\t", out)
+    assert.matches("seccomp", out)
+    assert.not_matches("absent", out)
+  end)
+
   it("an agent that dies leaves the routed syscalls failing, never allowed", function()
     -- errno 0 is "exit after the message": the agent closes the listener
     local a = agent(dir, 0)
@@ -152,6 +207,12 @@ print(require("cjson").encode(assert(c:plan()).exec.seccomp_listener))
         "seccomp.default: \"notify\" names syscalls" },
       { [[{ default = "allow", syscalls = { { name = "sendmsg", action = "notify" } } }]],
         [[{ path = "/run/a.sock" }]], "sendmsg cannot notify" },
+      { [[{ default = "allow", syscalls = { { names = { "mkdir", "write" }, action = "notify" } } }]],
+        [[{ path = "/run/a.sock" }]], "write cannot notify: nslua's exec tail needs it" },
+      { [[{ default = "allow", syscalls = { { name = "exit_group", action = "notify" } } }]],
+        [[{ path = "/run/a.sock" }]], "exit_group cannot notify" },
+      { [[{ default = "allow", syscalls = { { name = "close", action = "notify" } } }]],
+        [[{ path = "/run/a.sock" }]], "close cannot notify" },
       { [[{ default = "allow", syscalls = { { name = "mkdir", action = "notify" },
            { name = "getpid", action = function() return true end } } }]],
         [[{ path = "/run/a.sock" }]], "cannot also use" },

@@ -450,10 +450,15 @@ end
 -- sends it: connected here, in the caller's mount namespace; the helper
 -- writes the state once it knows the command's pid.  -> nil or err, code
 listener_plan = function(p, xo, prep, l, st)
-  if type(l) ~= "table" or type(l.path) ~= "string" then
-    return "seccomp: action \"notify\" needs seccomp_listener (opts.seccomp_listener)", errno.EINVAL
+  if l == nil then
+    return "seccomp: action \"notify\" needs seccomp_listener (opts.seccomp_listener; "
+      .. "the container's record does not keep it)", errno.EINVAL
   end
-  local sock, err, code = proc.connect_unix(l.path)
+  local err, code
+  l, err = require("nslua.validate").check_listener(l)
+  if not l then return err, errno.EINVAL end
+  local sock
+  sock, err, code = proc.connect_unix(l.path)
   if not sock then return ("seccomp_listener.path: %s"):format(err), code end
   -- blocking: the command waits in its exec tail until the helper wrote
   local r, w

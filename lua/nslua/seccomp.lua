@@ -591,6 +591,11 @@ local UNNOTIFIED <const> = {
   sendmsg = "sendmsg cannot notify: it hands the listener to seccomp_listener",
   seccomp = "seccomp cannot notify: a notifying profile refuses the payload's own listeners",
 }
+-- and what the exec tail does when it cannot hand the listener over: it
+-- closes it and fails (a status write, an exit), with nobody to answer
+for _, n in ipairs { "close", "write", "exit", "exit_group" } do
+  UNNOTIFIED[n] = n .. " cannot notify: nslua's exec tail needs it once the filter is loaded"
+end
 --- The syscalls "notify" cannot route, and why (the JSON converter's too).
 M.UNNOTIFIED = UNNOTIFIED
 

@@ -2021,6 +2021,18 @@ function M.check(spec, opts)
   return nil, lines
 end
 
+--- Check a seccomp_listener table alone (nslua.exec's opts).
+-- @treturn[1] table the normalised table
+-- @return[2] nil
+-- @treturn[2] string the first problem, "seccomp_listener.KEY: message"
+function M.check_listener(t)
+  local c = setmetatable({ errors = {} }, Checker)
+  local out = c:seccomp_listener(t)
+  local e = c.errors[1]
+  if e then return nil, e.path .. ": " .. e.msg end
+  return out
+end
+
 --- Validate a spec, raising on any problem.
 -- @tparam table spec
 -- @tparam[opt] table opts `need_argv = true` requires argv
