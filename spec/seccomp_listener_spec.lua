@@ -13,7 +13,8 @@ local EXDEV_TEXT = "Invalid cross%-device link"
 -- Start the agent on DIR/agent.sock; returns { sock, out, pid, fh }.
 local function agent(dir, errno_num)
   local a = { sock = dir .. "/agent.sock", out = dir .. "/agent.json" }
-  a.fh = assert(io.popen(("exec sh -c 'echo $$; exec env -u LD_PRELOAD python3 %s %s %s %s'"):format(q(AGENT), q(a.sock),
+  a.fh = assert(io.popen(("exec sh -c 'echo $$; exec env -u LD_PRELOAD python3 %s %s %s %s'")
+    :format(q(AGENT), q(a.sock),
     q(a.out), tostring(errno_num or 18))))
   a.pid = math.tointeger(tonumber(a.fh:read("l")))
   assert.equal("ready", a.fh:read("l"))
@@ -155,7 +156,8 @@ time.sleep(30)   # until the test kills it
     local f = assert(io.open(dir .. "/srv.py", "w"))
     f:write(code)
     f:close()
-    local fh = assert(io.popen(("exec sh -c 'echo $$; exec env -u LD_PRELOAD python3 %s'"):format(q(dir .. "/srv.py")), "r"))
+    local fh = assert(io.popen(("exec sh -c 'echo $$; exec env -u LD_PRELOAD python3 %s'")
+      :format(q(dir .. "/srv.py")), "r"))
     local pid = math.tointeger(tonumber(fh:read("l")))
     assert.equal("ready", fh:read("l"))
     return fh, pid
