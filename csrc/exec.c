@@ -447,15 +447,17 @@ static void load_filters (exec_plan *p) {
     if (lfd < 0)
       nslua_exec_fail(p, "seccomp", errno, "seccomp_notify");
     if (p->notify_agent) {
-      /* an agent's connection: the message, in one sendmsg.  execve
-      ** closes the connection and our listener (both close-on-exec; an
-      ** explicit close could be a notification too).  A failed send
+      /* an agent's connection: the message, in one sendmsg, then the
+      ** connection and our listener close (close is never routed to the
+      ** agent): once the agent drops the listener, a routed syscall fails
+      ** with ENOSYS instead of waiting for an answer.  A failed send
       ** closes the listener first: nobody would answer the status write
-      ** that follows (a routed syscall then fails with ENOSYS). */
-      if ((err = nslua_sendfd_msg(p->notify_sock, lfd, p->notify_msg, p->notify_len)) != 0) {
-        close(lfd);
+      ** that follows. */
+      err = nslua_sendfd_msg(p->notify_sock, lfd, p->notify_msg, p->notify_len);
+      close(lfd);
+      if (err != 0)
         nslua_exec_fail(p, "seccomp", err, "seccomp_listener");
-      }
+      close(p->notify_sock);
     } else if ((err = nslua_sendfd(p->notify_sock, lfd)) != 0)
       nslua_exec_fail(p, "seccomp", err, "notify_sock");
   }

@@ -294,8 +294,58 @@ describe("Container:exec", function()
     assert.matches("ppid=4242", shown)
     assert.is_false(ok)
     assert.equal(125, code)
-    assert.matches("exec: seccomp '[^']*h%.lua': its syscalls go to Lua handlers", out)
+    assert.matches("exec: container '[^']*': its syscalls go to Lua handlers", out)
     assert.not_matches("ppid=", out)
+  end)
+
+  it("loads the command's own programs, never a profile file the payload rewrote #priv", function()
+    if not helper.is_root() then return pending("needs root") end
+    -- the profile sits in a directory the payload writes (a rw bind): it
+    -- turns it into one that would run code as root in the exec's caller
+    local pdir = helper.tmpdir("0755")
+    local prof = pdir .. "/p.lua"
+    local f = assert(io.open(prof, "w"))
+    f:write('return { default = "allow", syscalls = { { names = { "mkdir", "mkdirat" }, action = "errno", '
+      .. 'errno = 1 } } }\n')
+    f:close()
+    os.execute("chmod 0666 " .. q(prof))
+    local pwned = pdir .. "/pwned"
+    local evil = ('os.execute("touch %s") return { default = "allow" }'):format(pwned)
+    local h = start(("--bind %s /w --seccomp %s"):format(q(pdir), q(prof)), false,
+      ("printf '%%s' %s > /w/p.lua"):format(q(evil)))
+    local ok, out = exec(h, "/bin/sh -c 'mkdir /tmp/zz && echo made || echo refused'")
+    local shown = payload_output(h)
+    stop(h)
+    local rewritten = helper.read(prof)
+    local pwn = helper.exists(pwned)
+    helper.rmtree(pdir)
+    assert.equal(evil, rewritten, shown)
+    assert.is_true(ok, out)
+    assert.matches("refused", out)
+    assert.not_matches("made", out)
+    assert.is_false(pwn, "the rewritten profile ran in the exec's caller")
+  end)
+
+  it("keeps the command's raw programs (--add-seccomp-fd) and umask", function()
+    local pdir = helper.tmpdir("0755")
+    local ok, out = api(([[
+      local bpf = assert(require("nslua.seccomp").compile { default = "allow",
+        syscalls = { { names = { "mkdir", "mkdirat" }, action = "errno", errno = 1 } } })
+      local c = nslua.container{ argv = { "/bin/sleep", "60" }, seccomp = "none", seccomp_bpf = { bpf },
+                                 umask = 63 }
+      assert(c:start())
+      print("id " .. c.id)
+      local r = assert(c:exec({ "/bin/sh", "-c", "umask; grep Seccomp: /proc/self/status; " ..
+        "mkdir /tmp/zz && echo made || echo refused" }))
+      print(r.status, r.exit_code)
+      assert(c:kill(9))
+      print(c:wait().status)
+    ]]))
+    helper.rmtree(pdir)
+    assert.is_true(ok, out)
+    assert.matches("0077\nSeccomp:%s+2\n", out)
+    assert.matches("refused", out)
+    assert.not_matches("made", out)
   end)
 
   it("refuses CAP_SETFCAP and CAP_FSETID to an exec beside a set-id guard #priv", function()

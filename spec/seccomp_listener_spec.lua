@@ -201,6 +201,23 @@ time.sleep(30)   # until the test kills it
     assert.not_matches("made", out)
   end)
 
+  it("drops its own copy of the listener: an agent that lets go of it ends the wait", function()
+    -- execve itself goes to the agent, which closes the listener at once:
+    -- the command's execve must fail with ENOSYS, not wait for an answer
+    local a = agent(dir, 0)
+    local t0 = os.time()
+    local ok, out = helper.run_isolated(PRELUDE .. ([[
+run { argv = { "/bin/true" }, limits = { wall = 20 },
+      seccomp = { default = "allow", syscalls = { { name = "execve", action = "notify" } } },
+      seccomp_listener = { path = %q } }
+]]):format(a.sock))
+    agent_result(a)
+    assert.is_true(ok, out)
+    assert.is_true(os.time() - t0 < 10, out)
+    assert.matches("STATUS\terror\t", out)
+    assert.not_matches("wall%-limit", out)
+  end)
+
   it("refuses the spec errors with the field named", function()
     local cases = {
       { [[{ default = "allow", syscalls = { { name = "mkdir", action = "notify" } } }]], nil,

@@ -386,9 +386,27 @@ function Container:_clone_and_release(splan, flags, rt)
       wcode
   end
   if not w then return nil, "release: " .. werr, wcode end
-  -- the record for `nslua exec` and `ps` is written while the child sets up
+  -- the record for `nslua exec` and `ps` is written while the child sets
+  -- up; the programs an exec loads first (an exec waits for the record)
+  local progs = self:_programs()
+  if progs then res:record_programs(progs) end
   res:record(M.state_record(self, pid))
   return true
+end
+
+-- The seccomp programs an exec into this container loads (state.
+-- write_programs): the command's own, never compiled again from a file
+-- the payload may have rewritten.  None for a built-in profile alone,
+-- which an exec compiles the same from nslua's own code.
+local BUILTIN_PROFILE = { default = true, strict = true, isolate = true, none = true }
+function Container:_programs()
+  local rt, res = self.res.rt, self.res
+  if BUILTIN_PROFILE[self.plan.exec.seccomp] and not (rt.seccomp_layers or rt.seccomp_bpf
+      or rt.seccomp_notify) then
+    return nil
+  end
+  return { main = rt.seccomp, layers = rt.seccomp_layers, bpf = rt.seccomp_bpf, notify = rt.seccomp_notify,
+           handlers = res.notify ~= nil, listener = res.listener ~= nil }
 end
 
 -- The container process state that goes with the listener to the
@@ -473,7 +491,7 @@ function M.state_record(self, pid)
     caps = spec.caps or {}, seccomp = plan.exec.seccomp,
     setid_guard = plan.exec.setid_guard and 1 or nil,
     rlimits = rl, env = env, cwd = type(spec.cwd) == "table" and spec.cwd[1] or spec.cwd,
-    tty = spec.tty and 1 or 0, no_init = plan.init == false and 1 or nil,
+    tty = spec.tty and 1 or 0, no_init = plan.init == false and 1 or nil, umask = spec.umask,
     net = type(spec.net) == "table" and (spec.net.pasta and "pasta" or spec.net.bridge and "bridge" or "veth")
       or spec.net,
     -- (nslua exec applies the same ruleset)

@@ -48,7 +48,8 @@ end
 --- The exec plan's parts from a state record's info (pure; for tests too).
 -- @treturn table {env = {"K=V"...}, rlimits = {name = n}, caps = {...},
 --   namespaces = set, uid, gid, cwd, seccomp, user_mode, cgroup_dirs,
---   landlock (nslua.landlock.from_record), setid_guard (true: the set-id guard)}
+--   landlock (nslua.landlock.from_record), setid_guard (true: the set-id guard),
+--   umask}
 -- @return[2] nil
 -- @treturn[2] string message
 function M.parse_record(info)
@@ -72,6 +73,9 @@ function M.parse_record(info)
   for _, n in ipairs(tabs(info.namespaces)) do r.namespaces[n] = true end
   r.uid = math.tointeger(info.uid)
   r.gid = math.tointeger(info.gid)
+  -- the command's umask (spec.umask; absent: the caller's)
+  local um = math.tointeger(info.umask)
+  if um and um >= 0 and um <= 511 then r.umask = um end
   -- the container's Landlock categories (docs/policy.md)
   if info.landlock ~= nil then r.landlock = require("nslua.landlock").from_record(tabs(info.landlock)) end
   return r
@@ -253,6 +257,9 @@ end
 
 local listener_plan  -- (below)
 
+-- The profiles an exec compiles itself (nslua's own code, not a file).
+local BUILTIN_PROFILE = { default = true, strict = true, isolate = true, none = true }
+
 -- Everything the helper and the command need, prepared in the caller (whose
 -- mount namespace still shows the host's cgroup files and the profile).
 local function prepare(rec, argv, opts)
@@ -299,12 +306,20 @@ local function prepare(rec, argv, opts)
       .. "which a rootless exec cannot join (its parent, the container's, is only "
       .. "reachable through the non-dumpable init)"):format(name), errno.EPERM
   end
-  -- opts.seccomp: the profile the caller has (an OCI front end reads it
-  -- from the bundle again), for a container whose record says "custom"
+  -- The command's own seccomp programs, kept beside its record: an exec
+  -- never compiles a profile file again (the payload may have rewritten
+  -- it, or a relative path names another) and keeps the raw programs.
+  -- Without them (a built-in profile alone, or a container of an older
+  -- nslua): the built-in profile, or opts.seccomp, the profile the caller
+  -- has (an OCI front end reads it from the bundle again).
+  local progs, rerr = state.read_programs(rec.dir)
+  if rerr then
+    return nil, ("exec: container '%s': its seccomp programs: %s"):format(name, rerr), errno.EINVAL
+  end
   if opts.seccomp ~= nil then r.seccomp = opts.seccomp end
-  if r.seccomp == "custom" then
-    return nil, ("exec: container '%s' runs a seccomp profile table, which cannot be "
-      .. "compiled again from its state record"):format(name), errno.EINVAL
+  if not progs and type(r.seccomp) == "string" and not BUILTIN_PROFILE[r.seccomp] then
+    return nil, ("exec: container '%s' runs seccomp profile '%s', whose programs its record does not "
+      .. "keep (it was started by an older nslua)"):format(name, r.seccomp), errno.EINVAL
   end
   local cmd = wait_ready(rec, kept)
   if not cmd then
@@ -369,10 +384,21 @@ local function prepare(rec, argv, opts)
   -- an OCI process's rlimits (instead of the container's), umask and
   -- no_new_privs = false (the filters then load before the capability drop)
   if opts.rlimits then xo.rlimits = require("nslua.launch").exec_rlimits(opts.rlimits) end
-  xo.umask = opts.umask
+  xo.umask = opts.umask or r.umask
   if opts.no_new_privs == false then xo.no_new_privs = false end
   local prep
-  if r.seccomp ~= "none" then
+  if progs then
+    if progs.handlers then
+      pidfd:close()
+      if p.nested then p.nested:close() end
+      return nil, ("exec: container '%s': its syscalls go to Lua handlers, which only the "
+        .. "container's own nslua serves"):format(name), errno.EINVAL
+    end
+    xo.seccomp = progs.main
+    xo.seccomp_layers = #progs.layers > 0 and progs.layers or nil
+    xo.seccomp_bpf = #progs.bpf > 0 and progs.bpf or nil
+    if progs.listener then prep = { listener = true, notify = progs.notify } end
+  elseif r.seccomp ~= "none" then
     -- every filter the container's command has: the profile, its layers,
     -- and its "notify" rules' filter (below); never the profile with its
     -- handled syscalls merely allowed
@@ -680,6 +706,19 @@ local function check_opts(opts, level)
     end
   end
   if opts.env ~= nil and type(opts.env) ~= "table" then error("exec: opts.env must be a table", level + 1) end
+  if opts.umask ~= nil and not (math.type(opts.umask) == "integer" and opts.umask >= 0 and opts.umask <= 511) then
+    error("exec: opts.umask must be an integer in 0..0777", level + 1)
+  end
+  if opts.no_new_privs ~= nil and type(opts.no_new_privs) ~= "boolean" then
+    error("exec: opts.no_new_privs must be a boolean", level + 1)
+  end
+  if opts.rlimits ~= nil then
+    local bad = type(opts.rlimits) ~= "table"
+    for k, v in pairs(bad and {} or opts.rlimits) do
+      if type(k) ~= "string" or type(v) ~= "table" or v.soft == nil or v.hard == nil then bad = true end
+    end
+    if bad then error("exec: opts.rlimits must be { NAME = { soft = N, hard = N }, ... }", level + 1) end
+  end
   if opts.cwd ~= nil and type(opts.cwd) ~= "string" then error("exec: opts.cwd must be a string", level + 1) end
   return opts
 end

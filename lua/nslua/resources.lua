@@ -736,6 +736,13 @@ function Fresh:record(info)
   return true
 end
 
+-- The command's seccomp programs beside the record (state.write_programs).
+function Res:record_programs() return true end
+function Fresh:record_programs(progs)
+  if self.state_dir then return state.write_programs(self.state_dir, progs) end
+  return true
+end
+
 --- After clone: the host ends of the network plan (the child's netns exists).
 function Fresh:attach(pid)
   if self.net and (self.net.mode == "veth" or self.net.mode == "bridge") then

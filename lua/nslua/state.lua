@@ -198,7 +198,59 @@ function M.update(dir, info)
   return true
 end
 
+--- The seccomp programs a container's command loaded, kept beside its
+-- record for `nslua exec` (DESIGN "Trust rules": an exec never compiles a
+-- profile file again, which the payload may have rewritten, and never
+-- runs without a raw program the command has).  'p' = { main = BPF,
+-- layers = { BPF, ... }, bpf = { BPF, ... }, notify = BPF, handlers =
+-- bool, listener = bool }.  Format: "nslua-seccomp 1\n", then per program
+-- "KIND LEN\n" and its LEN bytes and "\n", then the flags' names, a line
+-- each.
+M.PROGRAMS = "seccomp"
+function M.write_programs(dir, p)
+  local out = { "nslua-seccomp 1\n" }
+  local function prog(kind, bpf) out[#out + 1] = ("%s %d\n%s\n"):format(kind, #bpf, bpf) end
+  if p.main then prog("main", p.main) end
+  for _, b in ipairs(p.layers or {}) do prog("layer", b) end
+  for _, b in ipairs(p.bpf or {}) do prog("bpf", b) end
+  if p.notify then prog("notify", p.notify) end
+  if p.handlers then out[#out + 1] = "handlers\n" end
+  if p.listener then out[#out + 1] = "listener\n" end
+  return mount.write_file(dir .. "/" .. M.PROGRAMS, table.concat(out), 384)
+end
+
+--- The programs write_programs kept (nil when there are none; nil, msg
+-- for a file that is not whole).
+function M.read_programs(dir)
+  local text = read(dir .. "/" .. M.PROGRAMS)
+  if not text then return nil end
+  if text:sub(1, 16) ~= "nslua-seccomp 1\n" then return nil, "not a programs file" end
+  local p, i = { layers = {}, bpf = {} }, 17
+  while i <= #text do
+    local kind, len, at = text:match("^(%l+) (%d+)\n()", i)
+    if kind then
+      len = math.tointeger(tonumber(len))
+      local bpf = text:sub(at, at + len - 1)
+      if #bpf ~= len or len % 8 ~= 0 or text:sub(at + len, at + len) ~= "\n" then
+        return nil, "a program is cut short"
+      end
+      if kind == "main" or kind == "notify" then p[kind] = bpf
+      elseif kind == "layer" then p.layers[#p.layers + 1] = bpf
+      elseif kind == "bpf" then p.bpf[#p.bpf + 1] = bpf
+      else return nil, "unknown program " .. kind end
+      i = at + len + 1
+    else
+      local flag, nxt = text:match("^(%l+)\n()", i)
+      if flag ~= "handlers" and flag ~= "listener" then return nil, "unknown line" end
+      p[flag] = true
+      i = nxt
+    end
+  end
+  return p
+end
+
 function M.remove(dir)
+  mount.unlink(dir .. "/" .. M.PROGRAMS)
   mount.unlink(dir .. "/info.new")
   mount.unlink(dir .. "/info")
   mount.unlink(dir .. "/lock")

@@ -367,6 +367,12 @@ describe("nslua-oci lifecycle", function()
     ok, out = oci(root, ("exec --process %s x2"):format(q(T .. "/p.json")))
     assert.is_true(ok, out)
     assert.matches("^100\n200\n0077\nNoNewPrivs:%s+0\n$", out)
+    -- a process without rlimits keeps the container's (runc's)
+    write(T .. "/p2.json", cjson.encode { args = { "sh", "-c", "ulimit -Sn; ulimit -Hn" },
+      user = { uid = 0, gid = 0 } })
+    ok, out = oci(root, ("exec --process %s x2"):format(q(T .. "/p2.json")))
+    assert.is_true(ok, out)
+    assert.equal("300\n400\n", out)
     assert.is_true((oci(root, "delete --force x2")))
   end)
 

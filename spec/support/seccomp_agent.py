@@ -6,8 +6,8 @@ seccomp_agent.py SOCKET OUT [ERRNO [COUNT]]
 Listens on SOCKET (AF_UNIX, SOCK_STREAM, mode 0666), prints "ready", and
 takes COUNT connections (default 1). From each it reads one message as an
 agent does (runc's contrib/cmd/seccompagent: one recvmsg, the container
-process state JSON and the listener by SCM_RIGHTS), then checks that the
-runtime closes the connection. It answers every notification with -ERRNO
+process state JSON and the listener by SCM_RIGHTS); at the end it checks
+that the runtime closed each connection. It answers every notification with -ERRNO
 (default EXDEV) until no process is left under any filter; ERRNO 0 closes
 each listener at once instead. OUT gets a JSON list, one object a
 connection: {"state": ..., "fds": n, "closed": bool, "syscalls": [nr, ...]}.
@@ -27,7 +27,9 @@ TIMEOUT = 30
 
 
 def take(conn):
-    """One connection's message: (its record, the listener or None)."""
+    """One connection's message: (its record, the listener or None).  As
+    real agents, it serves at once; whether the runtime closed the
+    connection is checked at the end (closed())."""
     conn.settimeout(TIMEOUT)
     fds = array.array("i")
     data, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(4 * fds.itemsize))
@@ -35,14 +37,20 @@ def take(conn):
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(cdata[:len(cdata) - len(cdata) % fds.itemsize])
     rec = {"state": json.loads(data.decode()), "fds": len(fds), "syscalls": []}
-    try:
-        rec["closed"] = conn.recv(1) == b""
-    except socket.timeout:
-        rec["closed"] = False
-    conn.close()
     for fd in fds[1:]:
         os.close(fd)
     return rec, (fds[0] if len(fds) > 0 else None)
+
+
+def closed(conn):
+    """Did the runtime close the connection (no more bytes, end of file)?"""
+    conn.settimeout(5)
+    try:
+        return conn.recv(1) == b""
+    except socket.timeout:
+        return False
+    finally:
+        conn.close()
 
 
 def answer(listener, rec, err):
@@ -70,7 +78,7 @@ def main():
     os.chmod(path, 0o666)   # a rootless runtime connects too
     srv.listen(count)
     print("ready", flush=True)
-    records, listeners = [], {}
+    records, listeners, conns = [], {}, []
     while count > 0 or listeners:
         waiting = list(listeners) + ([srv] if count > 0 else [])
         ready, _, _ = select.select(waiting, [], [], TIMEOUT)
@@ -82,6 +90,7 @@ def main():
                 count -= 1
                 rec, listener = take(conn)
                 records.append(rec)
+                conns.append((conn, rec))
                 if listener is not None and err == 0:
                     os.close(listener)   # an agent that goes away at once
                 elif listener is not None:
@@ -90,6 +99,8 @@ def main():
                 os.close(r)
                 del listeners[r]
     srv.close()
+    for conn, rec in conns:
+        rec["closed"] = closed(conn)
     with open(out, "w") as f:
         json.dump(records, f)
 

@@ -955,7 +955,8 @@ function cmd.exec(_, root, o, args)
                groups = uid and groups or nil, detach = o.detach or nil, caps = caps,
                cap_sets = sets, seccomp = cspec.seccomp, console = console,
                seccomp_listener = cspec.seccomp_listener,
-               rlimits = o.process and (pspec.rlimits or {}) or nil, umask = pspec.umask,
+               -- (a process without rlimits keeps the container's, as runc's)
+               rlimits = o.process and pspec.rlimits or nil, umask = pspec.umask,
                no_new_privs = pspec.no_new_privs }
   local r, err = require("nslua.exec").exec({ id = rec.id, dir = rec.dir, name = id }, argv, xo)
   if not r then fail("%s", err) end
