@@ -389,7 +389,11 @@ function Container:_clone_and_release(splan, flags, rt)
   -- the record for `nslua exec` and `ps` is written while the child sets
   -- up; the programs an exec loads first (an exec waits for the record)
   local progs = self:_programs()
-  if progs then res:record_programs(progs) end
+  if progs then
+    -- (an exec without them would lose the raw ones: no start without)
+    local pok, perr, pcode = res:record_programs(progs)
+    if not pok then return nil, "state record: seccomp programs: " .. tostring(perr), pcode end
+  end
   res:record(M.state_record(self, pid))
   return true
 end
