@@ -106,9 +106,11 @@ describe("bwrap's mount side", function()
 
     it("with --bind / / --tmpfs /tmp: the host's tree, a rw root, a fresh /tmp, as bwrap #priv", function()
       if not helper.is_root() then return pending("needs root") end
-      -- the mount points (masks under /proc and /sys aside: nslua's deliberate
-      -- difference) and the root's and /tmp's options and modes
-      local script = [[awk '{print $5}' /proc/self/mountinfo | grep -v -e '^/proc/' -e '^/sys/' | sort -u;
+      -- the mount points (masks under /proc and /sys, and of nslua's own
+      -- state directory, aside: nslua's deliberate differences) and the
+      -- root's and /tmp's options and modes
+      local script = [[awk '{print $5}' /proc/self/mountinfo | grep -v -e '^/proc/' -e '^/sys/' -e '^/run/nslua$' |
+        sort -u;
         awk '$5 == "/" || $5 == "/tmp" {split($6, o, ","); print $5, o[1]}' /proc/self/mountinfo | sort -u;
         stat -c '%a %n' / /tmp; grep ' /tmp ' /proc/self/mounts | cut -d' ' -f3; touch /tmp/x && echo tmp-rw]]
       local ok, out = nsl([[{ { type = "bind", source = "/", target = "/" }, { type = "tmpfs", target = "/tmp" } }]],

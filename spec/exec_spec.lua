@@ -348,6 +348,30 @@ describe("Container:exec", function()
     assert.not_matches("made", out)
   end)
 
+  it("refuses a container whose kept programs are gone, never running without them", function()
+    local ok, out = api([[
+      local bpf = assert(require("nslua.seccomp").compile { default = "allow",
+        syscalls = { { names = { "mkdir", "mkdirat" }, action = "errno", errno = 1 } } })
+      local c = nslua.container{ argv = { "/bin/sleep", "60" }, seccomp = "none", seccomp_bpf = { bpf } }
+      assert(c:start())
+      print("id " .. c.id)
+      local dir = c:state_dir()
+      os.remove(dir .. "/seccomp")
+      print(c:exec({ "/bin/sh", "-c", "mkdir /tmp/zz && echo made" }))
+      -- a file written over with fewer programs than the record says
+      local f = assert(io.open(dir .. "/seccomp", "w"))
+      f:write("nslua-seccomp 1\nend\n")
+      f:close()
+      print(c:exec({ "/bin/sh", "-c", "mkdir /tmp/zz && echo made" }))
+      assert(c:kill(9))
+      print(c:wait().status)
+    ]])
+    assert.is_true(ok, out)
+    assert.matches("nil\texec: container '[%w-]+': its seccomp programs: missing", out)
+    assert.matches("nil\texec: container '[%w-]+': its seccomp programs: it holds other programs", out)
+    assert.not_matches("made", out)
+  end)
+
   it("refuses CAP_SETFCAP and CAP_FSETID to an exec beside a set-id guard #priv", function()
     if not helper.is_root() then return pending("needs root") end
     local src = helper.tmpdir("0755")

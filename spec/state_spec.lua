@@ -21,6 +21,36 @@ describe("nslua.state", function()
     return table.concat(t, " ")
   end
 
+  it("keeps seccomp programs whole, and reads back only a whole file of as many", function()
+    local a, b, c = ("A"):rep(16), ("B"):rep(8), ("C"):rep(24)
+    local p = { main = a, layers = { b }, bpf = { c, a }, notify = b, listener = true }
+    assert.equal(5, state.count_programs(p))
+    assert.is_true(state.write_programs(root, p))
+    local got = assert(state.read_programs(root, 5))
+    assert.same({ main = a, layers = { b }, bpf = { c, a }, notify = b, listener = true }, got)
+    assert.is_nil(state.read_programs(root .. "/none"))
+    local whole = helper.read(root .. "/" .. state.PROGRAMS)
+    local function bad(text, count)
+      local f = assert(io.open(root .. "/" .. state.PROGRAMS, "w"))
+      f:write(text)
+      f:close()
+      local r, err = state.read_programs(root, count)
+      assert.is_nil(r, text)
+      assert.is_string(err, text)
+    end
+    bad(whole, 4)                                          -- the record says another count
+    bad((whole:gsub("end\n$", "")), 5)                      -- cut at a program's end
+    bad(whole:sub(1, 40))                                  -- cut inside one
+    bad("nslua-seccomp 1\nend\n")                          -- no program at all
+    bad("nslua-seccomp 1\nmain 99999999999999999999\nend\n")  -- a length past any file
+    bad("nslua-seccomp 1\nmain 0\n\nend\n")                -- an empty program
+    bad("nslua-seccomp 1\nmain 8\nAAAAAAAA\nnotify 8\nBBBBBBBB\nend\n")  -- notify for nobody
+    bad(whole .. "main 8\nAAAAAAAA\n")                      -- more after the end
+    bad("nslua-seccomp 2\n")
+    state.remove(root)
+    assert.is_false(helper.exists(root))
+  end)
+
   it("update merges fields into the whole record and leaves nothing aside", function()
     local dir, lock = assert(state.create(root, "abcd1234", { name = "n", argv = "/bin/true", links = "" }))
     assert.equal(root .. "/abcd1234", dir)

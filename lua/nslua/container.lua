@@ -389,12 +389,14 @@ function Container:_clone_and_release(splan, flags, rt)
   -- the record for `nslua exec` and `ps` is written while the child sets
   -- up; the programs an exec loads first (an exec waits for the record)
   local progs = self:_programs()
+  local info = M.state_record(self, pid)
+  info.seccomp_programs = progs and state.count_programs(progs) or 0
   if progs then
     -- (an exec without them would lose the raw ones: no start without)
     local pok, perr, pcode = res:record_programs(progs)
     if not pok then return nil, "state record: seccomp programs: " .. tostring(perr), pcode end
   end
-  res:record(M.state_record(self, pid))
+  res:record(info)
   return true
 end
 

@@ -306,20 +306,23 @@ local function prepare(rec, argv, opts)
       .. "which a rootless exec cannot join (its parent, the container's, is only "
       .. "reachable through the non-dumpable init)"):format(name), errno.EPERM
   end
-  -- The command's own seccomp programs, kept beside its record: an exec
-  -- never compiles a profile file again (the payload may have rewritten
-  -- it, or a relative path names another) and keeps the raw programs.
-  -- Without them (a built-in profile alone, or a container of an older
-  -- nslua): the built-in profile, or opts.seccomp, the profile the caller
-  -- has (an OCI front end reads it from the bundle again).
-  local progs, rerr = state.read_programs(rec.dir)
-  if rerr then
-    return nil, ("exec: container '%s': its seccomp programs: %s"):format(name, rerr), errno.EINVAL
+  -- The command's own seccomp programs, kept beside its record (the record
+  -- says how many): an exec never compiles a profile file again (the
+  -- payload may have rewritten it, or a relative path names another) and
+  -- keeps the raw programs.  With none kept (a built-in profile alone):
+  -- the built-in profile.  A record of an older nslua says nothing: its
+  -- built-in profile, or opts.seccomp for "custom" (an OCI front end reads
+  -- the profile from the bundle again); its raw programs are not known.
+  local count = math.tointeger(info.seccomp_programs)
+  local progs, rerr = state.read_programs(rec.dir, count)
+  if rerr or (count and count > 0 and not progs) then
+    return nil, ("exec: container '%s': its seccomp programs: %s"):format(name, rerr or "missing"),
+      errno.EINVAL
   end
-  if opts.seccomp ~= nil then r.seccomp = opts.seccomp end
-  if not progs and type(r.seccomp) == "string" and not BUILTIN_PROFILE[r.seccomp] then
+  if not count and opts.seccomp ~= nil and r.seccomp == "custom" then r.seccomp = opts.seccomp end
+  if not progs and not (type(r.seccomp) == "table" or BUILTIN_PROFILE[r.seccomp]) then
     return nil, ("exec: container '%s' runs seccomp profile '%s', whose programs its record does not "
-      .. "keep (it was started by an older nslua)"):format(name, r.seccomp), errno.EINVAL
+      .. "keep (it was started by an older nslua)"):format(name, tostring(r.seccomp)), errno.EINVAL
   end
   local cmd = wait_ready(rec, kept)
   if not cmd then

@@ -526,6 +526,7 @@ local function protect(steps, spec, res)
   local masked = {}
   for _, p in ipairs(M.MASKED) do masked[#masked + 1] = p end
   for _, p in ipairs(res.sys_masks or {}) do masked[#masked + 1] = p end
+  if res.state_mask then masked[#masked + 1] = res.state_mask end
   local done = {}
   local function emit(op, at, li)
     if done[op .. at] then return end

@@ -218,6 +218,10 @@ local function probe(spec, res)
     not res.privileged and { uid = uid, gid = proc.getgid() } or nil)
   if not hok then return nil, herr, errno.EINVAL end
   res.layout = spec.namespaces.mnt and not spec.rootfs and M.host_layout() or {}
+  -- nslua's own state directory (records, their seccomp programs, the
+  -- seccomp cache): masked wherever a bind shows it inside (launch's
+  -- protect); rootless, the payload's host uid owns it
+  res.state_mask = spec.namespaces.mnt and state.root_path() or nil
   res.sources, res.lower_modes, res.trees, res.source_is, res.fd_paths = {}, {}, {}, {}, {}
   local shows_sys = false
   if spec.namespaces.mnt and spec.rootfs then

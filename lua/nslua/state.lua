@@ -81,6 +81,18 @@ end
 -- when that directory is the caller's with mode 0700, else /tmp/nslua-<uid>
 -- (which must be a directory of the caller's with mode 0700, checked with
 -- lstat).  Returns path | nil, msg.
+--- The state directory M.root() would use, made or not (nil: none).
+function M.root_path()
+  local uid = proc.getuid()
+  if uid == 0 then return M.ROOT end
+  local xdg = os.getenv("XDG_RUNTIME_DIR")
+  if xdg and xdg:sub(1, 1) == "/" then
+    local st = mount.lstat(xdg)
+    if st and st.type == "dir" and st.uid == uid and st.mode & 511 == 448 then return xdg .. "/nslua" end
+  end
+  return ("/tmp/nslua-%d"):format(uid)
+end
+
 function M.root()
   local uid = proc.getuid()
   if uid == 0 then
@@ -205,7 +217,8 @@ end
 -- layers = { BPF, ... }, bpf = { BPF, ... }, notify = BPF, handlers =
 -- bool, listener = bool }.  Format: "nslua-seccomp 1\n", then per program
 -- "KIND LEN\n" and its LEN bytes and "\n", then the flags' names, a line
--- each.
+-- each, then "end\n".  The record says how many programs there are
+-- (`seccomp_programs`), so a file that is missing or cut short is seen.
 M.PROGRAMS = "seccomp"
 function M.write_programs(dir, p)
   local out = { "nslua-seccomp 1\n" }
@@ -216,35 +229,53 @@ function M.write_programs(dir, p)
   if p.notify then prog("notify", p.notify) end
   if p.handlers then out[#out + 1] = "handlers\n" end
   if p.listener then out[#out + 1] = "listener\n" end
+  out[#out + 1] = "end\n"
   return mount.write_file(dir .. "/" .. M.PROGRAMS, table.concat(out), 384)
 end
 
---- The programs write_programs kept (nil when there are none; nil, msg
--- for a file that is not whole).
-function M.read_programs(dir)
+--- How many programs write_programs writes for 'p'.
+function M.count_programs(p)
+  return (p.main and 1 or 0) + #(p.layers or {}) + #(p.bpf or {}) + (p.notify and 1 or 0)
+end
+
+--- The programs write_programs kept: nil when there is no file; nil, msg
+-- for one that is not whole, or that does not hold 'count' programs.
+function M.read_programs(dir, count)
   local text = read(dir .. "/" .. M.PROGRAMS)
   if not text then return nil end
   if text:sub(1, 16) ~= "nslua-seccomp 1\n" then return nil, "not a programs file" end
-  local p, i = { layers = {}, bpf = {} }, 17
-  while i <= #text do
+  local p, i, n, ended = { layers = {}, bpf = {} }, 17, 0, false
+  while i <= #text and not ended do
     local kind, len, at = text:match("^(%l+) (%d+)\n()", i)
     if kind then
-      len = math.tointeger(tonumber(len))
-      local bpf = text:sub(at, at + len - 1)
-      if #bpf ~= len or len % 8 ~= 0 or text:sub(at + len, at + len) ~= "\n" then
+      len = #len <= 9 and math.tointeger(tonumber(len)) or nil
+      local bpf = len and text:sub(at, at + len - 1)
+      if not len or len == 0 or #bpf ~= len or len % 8 ~= 0 or text:sub(at + len, at + len) ~= "\n" then
         return nil, "a program is cut short"
       end
-      if kind == "main" or kind == "notify" then p[kind] = bpf
+      if (kind == "main" or kind == "notify") and not p[kind] then p[kind] = bpf
       elseif kind == "layer" then p.layers[#p.layers + 1] = bpf
       elseif kind == "bpf" then p.bpf[#p.bpf + 1] = bpf
       else return nil, "unknown program " .. kind end
+      n = n + 1
       i = at + len + 1
     else
-      local flag, nxt = text:match("^(%l+)\n()", i)
-      if flag ~= "handlers" and flag ~= "listener" then return nil, "unknown line" end
-      p[flag] = true
+      local word, nxt = text:match("^(%l+)\n()", i)
+      if word == "end" then
+        ended = true
+      elseif word == "handlers" or word == "listener" then
+        p[word] = true
+      else
+        return nil, "unknown line"
+      end
       i = nxt
     end
+  end
+  if not ended or i <= #text then return nil, "the file is cut short or has more" end
+  if n == 0 or (count and n ~= count) then return nil, "it holds other programs than the record says" end
+  -- a notify filter goes to Lua handlers or to an agent: one of them
+  if (p.notify ~= nil) ~= (p.handlers or p.listener or false) or (p.handlers and p.listener) then
+    return nil, "its notify filter has no destination"
   end
   return p
 end

@@ -36,6 +36,23 @@ describe("nslua run --bind (privileged)", function()
     assert.equal("0:0\n", owners(dir .. "/s"))
   end)
 
+  it("masks nslua's own state directory wherever a bind shows it, rootless too", function()
+    -- a mount on it (an empty read-only tmpfs), whatever the payload's ids
+    local PROBE = "grep -c ' %s ' /proc/self/mountinfo; ls -A %s | wc -l; "
+      .. "touch %s/x 2>/dev/null && echo wrote || echo refused"
+    local ok, out = helper.sh(("%s run --bind /run /run -- /bin/sh -c %s"):format(N,
+      q(PROBE:format("/run/nslua", "/run/nslua", "/run/nslua"))))
+    assert.is_true(ok, out)
+    assert.equal("1\n0\nrefused\n", out)
+    -- rootless: the state directory is the caller's (the payload's host
+    -- uid); through a bind of /tmp it could rewrite records and the cache
+    local st = ("/tmp/nslua-%d"):format(helper.ROOTLESS_UID)
+    ok, out = helper.sh(("cd /tmp && %s %s run --bind /tmp /tmp -- /bin/sh -c %s"):format(helper.ENV_I,
+      helper.rootless_nslua(), q(("grep -c ' %s ' /proc/self/mountinfo"):format(st))))
+    assert.is_true(ok, out)
+    assert.equal("1\n", out)
+  end)
+
   it("works on a root-owned 0700 source, with --bind-try and SRC:DST", function()
     assert(os.execute(("mkdir -m 0700 %s/s && echo old > %s/s/old && chmod 0600 %s/s/old"):format(q(dir), q(dir),
       q(dir))))

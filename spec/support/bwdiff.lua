@@ -209,7 +209,8 @@ function M.run(c, tool, mode, D, O)
 end
 
 -- nslua's deliberate difference (docs/bwrap.md): Docker's /proc and /sys
--- masks (masked paths) and read-only paths wherever a proc or sysfs shows.
+-- masks (masked paths) and read-only paths wherever a proc or sysfs shows,
+-- and the mask of its state directory wherever a bind shows it.
 -- An nslua mount at one of these points that bubblewrap does not have is
 -- dropped, and a mount at or below a read-only path that is ro where
 -- bubblewrap's is rw counts as bubblewrap's; nothing else is excused.
@@ -217,6 +218,9 @@ local MASKED = {}
 for _, p in ipairs({ "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
   "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
   "/sys/firmware", "/sys/devices/virtual/powercap" }) do MASKED[p] = true end
+-- and nslua's own state directory, root's and the rootless test user's
+MASKED["/run/nslua"] = true
+MASKED[("/tmp/nslua-%d"):format(helper.ROOTLESS_UID)] = true
 local READONLY = {}
 for _, p in ipairs({ "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/sys" }) do
   READONLY[p] = true
