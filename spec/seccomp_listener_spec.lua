@@ -11,11 +11,10 @@ local AGENT = helper.root .. "/spec/support/seccomp_agent.py"
 local EXDEV_TEXT = "Invalid cross%-device link"
 
 -- Start the agent on DIR/agent.sock; returns { sock, out, pid, fh }.
-local function agent(dir, errno_num)
+local function agent(dir, errno_num, count)
   local a = { sock = dir .. "/agent.sock", out = dir .. "/agent.json" }
-  a.fh = assert(io.popen(("exec sh -c 'echo $$; exec env -u LD_PRELOAD python3 %s %s %s %s'")
-    :format(q(AGENT), q(a.sock),
-    q(a.out), tostring(errno_num or 18))))
+  a.fh = assert(io.popen(("exec sh -c 'echo $$; exec env -u LD_PRELOAD python3 %s %s %s %s %d'")
+    :format(q(AGENT), q(a.sock), q(a.out), tostring(errno_num or 18), count or 1)))
   a.pid = math.tointeger(tonumber(a.fh:read("l")))
   assert.equal("ready", a.fh:read("l"))
   return a
@@ -98,6 +97,36 @@ describe("seccomp_listener", function()
     for _, nr in ipairs(seen.syscalls) do
       assert.is_true(nr == 83 or nr == 258, "unexpected syscall " .. tostring(nr))
     end
+  end)
+
+  it("sends an exec'd command's listener to the same agent, from the record", function()
+    local a = agent(dir, 18, 2)
+    local ok, out = helper.run_isolated(([[
+local nslua = require "nslua"
+local c = assert(nslua.container { name = "lst2", argv = { "/bin/sleep", "60" },
+  seccomp = { default = "allow", syscalls = { { names = { "mkdir", "mkdirat" }, action = "notify" } } },
+  seccomp_listener = { path = %q, metadata = "m" } })
+assert(c:start())
+local r = assert(c:exec({ "/bin/sh", "-c", "mkdir /tmp/e 2>&1; test -d /tmp/e && echo made || echo absent" }))
+print("EXEC", r.status, r.exit_code, c:pid())
+assert(c:kill(9))
+print("END", c:wait().status)
+]]):format(a.sock))
+    local all = (function()
+      a.fh:close()
+      return cjson.decode((assert(helper.read(a.out))))
+    end)()
+    assert.is_true(ok, out)
+    assert.matches("Invalid cross%-device link\nabsent\nEXEC\texited\t0\t%d+\nEND\tsignaled", out)
+    local cpid = math.tointeger(tonumber(out:match("EXEC\texited\t0\t(%d+)")))
+    assert.equal(2, #all)
+    local ex = all[2]
+    assert.equal(1, ex.fds)
+    assert.equal("running", ex.state.state.status)
+    assert.equal("lst2", ex.state.state.id)
+    assert.equal("m", ex.state.metadata)
+    assert.equal(cpid, math.tointeger(ex.state.state.pid))
+    assert.not_equal(cpid, math.tointeger(ex.state.pid))
   end)
 
   it("works without an init and rootless", function()

@@ -391,6 +391,8 @@ function Container:_clone_and_release(splan, flags, rt)
   local progs = self:_programs()
   local info = M.state_record(self, pid)
   info.seccomp_programs = progs and state.count_programs(progs) or 0
+  -- the agent an exec's listener goes to too (one line of JSON)
+  if res.listener then info.seccomp_listener = require("cjson").encode(res.listener) end
   if progs then
     -- (an exec without them would lose the raw ones: no start without)
     local pok, perr, pcode = res:record_programs(progs)

@@ -449,8 +449,13 @@ local function prepare(rec, argv, opts)
   xo.cgroup_procs = cfds
   -- "notify" rules: their filter too, its listener to the agent
   if prep and prep.listener then
-    local lerr, lcode = listener_plan(p, xo, prep, opts.seccomp_listener,
-      { id = name, status = "running", pid = info.init_pid })
+    -- the caller's (an OCI front end reads it from the config), else the record's
+    local l = opts.seccomp_listener
+    if l == nil and type(info.seccomp_listener) == "string" then
+      local okd, t = pcall(require("cjson").decode, info.seccomp_listener)
+      l = okd and type(t) == "table" and t or nil
+    end
+    local lerr, lcode = listener_plan(p, xo, prep, l, { id = name, status = "running", pid = info.init_pid })
     if lerr then
       pidfd:close()
       if p.nested then p.nested:close() end
@@ -480,8 +485,8 @@ end
 -- writes the state once it knows the command's pid.  -> nil or err, code
 listener_plan = function(p, xo, prep, l, st)
   if l == nil then
-    return "seccomp: action \"notify\" needs seccomp_listener (opts.seccomp_listener; "
-      .. "the container's record does not keep it)", errno.EINVAL
+    return "seccomp: action \"notify\" needs seccomp_listener (opts.seccomp_listener, or the "
+      .. "container's record)", errno.EINVAL
   end
   local err, code
   l, err = require("nslua.validate").check_listener(l)
