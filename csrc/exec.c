@@ -85,10 +85,10 @@ typedef struct exec_plan {
   int has_notify;               /* opts.seccomp_notify: the handlers' filter, */
   struct sock_fprog notify;     /* loaded last with a listener that goes to */
   int notify_sock;              /* the supervisor over opts.notify_sock */
-  int notify_agent;             /* notify_sock is an agent's connection (below) */
   int notify_state;             /* opts.notify_state: a pipe holding the text that */
-  char *notify_msg;             /* goes with the listener to the agent, NUL-ended; */
-  size_t notify_len;            /* read before the filters */
+  char *notify_msg;             /* goes with the listener to the agent, NUL-ended, */
+  size_t notify_len;            /* read before the filters (non-NULL: notify_sock is */
+                                /* an agent's connection) */
   const char *stdio_inside[3];  /* opened by the command itself (NULL: none) */
   int stderr_to_stdout;         /* fd 2 = a dup of fd 1, after the opens */
   int exec_error_stderr;        /* exec_error "stderr": a failed execve says so on fd 2 */
@@ -446,7 +446,7 @@ static void load_filters (exec_plan *p) {
     int err;
     if (lfd < 0)
       nslua_exec_fail(p, "seccomp", errno, "seccomp_notify");
-    if (p->notify_agent) {
+    if (p->notify_msg != NULL) {
       /* an agent's connection: the message, in one sendmsg, then the
       ** connection and our listener close (close is never routed to the
       ** agent): once the agent drops the listener, a routed syscall fails
@@ -1241,7 +1241,6 @@ static void exec_read_opts (lua_State *L, exec_plan *p) {
     p->notify_state = nslua_field_fd(L, 3, "field 'notify_state'");
     if (!p->has_notify)
       luaL_argerror(L, 3, "field 'notify_state' needs 'seccomp_notify'");
-    p->notify_agent = 1;
     p->notify_msg = (char *)lua_newuserdatauv(L, NOTIFY_MSG_MAX, 0);
     lua_insert(L, -2);  /* the buffer stays on the stack */
   }

@@ -521,7 +521,7 @@ static int proc_connect_unix (lua_State *L) {
   size_t len;
   const char *path = luaL_checklstring(L, 1, &len);
   struct sockaddr_un sa;
-  int *box;
+  int *box, fl;
   if (len == 0 || len >= sizeof sa.sun_path)
     return nslua_fail(L, len == 0 ? ENOENT : ENAMETOOLONG, "connect", path);
   memset(&sa, 0, sizeof sa);
@@ -535,7 +535,7 @@ static int proc_connect_unix (lua_State *L) {
     return nslua_fail(L, err, "socket", NULL);
   }
   if (connect(*box, (struct sockaddr *)&sa, sizeof sa) != 0
-      || fcntl(*box, F_SETFL, fcntl(*box, F_GETFL) & ~O_NONBLOCK) != 0) {
+      || (fl = fcntl(*box, F_GETFL)) < 0 || fcntl(*box, F_SETFL, fl & ~O_NONBLOCK) != 0) {
     int err = errno;
     close(*box);
     *box = -1;

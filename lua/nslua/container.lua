@@ -406,10 +406,9 @@ end
 -- write_programs): the command's own, never compiled again from a file
 -- the payload may have rewritten.  None for a built-in profile alone,
 -- which an exec compiles the same from nslua's own code.
-local BUILTIN_PROFILE = { default = true, strict = true, isolate = true, none = true }
 function Container:_programs()
   local rt, res = self.res.rt, self.res
-  if BUILTIN_PROFILE[self.plan.exec.seccomp] and not (rt.seccomp_layers or rt.seccomp_bpf
+  if state.BUILTIN_PROFILES[self.plan.exec.seccomp] and not (rt.seccomp_layers or rt.seccomp_bpf
       or rt.seccomp_notify) then
     return nil
   end
@@ -425,17 +424,16 @@ function Container:_listener_state(pid)
   self._listener_w = nil
   local text, err, code = require("nslua.seccomp").listener_message(self.res.listener, pid,
     { id = self.spec.name or self.id, status = "creating", pid = pid })
-  if text then text, err, code = M.write_listener_state(w, text) end
-  w:close()
-  return text, err, code
-end
-
--- Write the message into the (non-blocking) pipe whole: true, or nil, err, code.
-function M.write_listener_state(w, text)
-  local n, err, code = proc.write(w, text)
-  if n ~= #text then
-    return nil, "seccomp_listener: the state did not fit the pipe: " .. tostring(err or n), code or errno.EAGAIN
+  if text then
+    -- whole, into the non-blocking pipe
+    local n, werr, wcode = proc.write(w, text)
+    if n ~= #text then
+      text, err, code = nil, "seccomp_listener: the state did not fit the pipe: " .. tostring(werr or n),
+        wcode or errno.EAGAIN
+    end
   end
+  w:close()
+  if not text then return nil, err, code end
   return true
 end
 

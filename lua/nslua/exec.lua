@@ -257,9 +257,6 @@ end
 
 local listener_plan  -- (below)
 
--- The profiles an exec compiles itself (nslua's own code, not a file).
-local BUILTIN_PROFILE = { default = true, strict = true, isolate = true, none = true }
-
 -- Everything the helper and the command need, prepared in the caller (whose
 -- mount namespace still shows the host's cgroup files and the profile).
 local function prepare(rec, argv, opts)
@@ -320,7 +317,7 @@ local function prepare(rec, argv, opts)
       errno.EINVAL
   end
   if not count and opts.seccomp ~= nil and r.seccomp == "custom" then r.seccomp = opts.seccomp end
-  if not progs and not (type(r.seccomp) == "table" or BUILTIN_PROFILE[r.seccomp]) then
+  if not progs and not (type(r.seccomp) == "table" or state.BUILTIN_PROFILES[r.seccomp]) then
     return nil, ("exec: container '%s' runs seccomp profile '%s', whose programs its record does not "
       .. "keep (it was started by an older nslua)"):format(name, tostring(r.seccomp)), errno.EINVAL
   end

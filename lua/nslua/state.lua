@@ -220,6 +220,9 @@ end
 -- each, then "end\n".  The record says how many programs there are
 -- (`seccomp_programs`), so a file that is missing or cut short is seen.
 M.PROGRAMS = "seccomp"
+-- The profiles an exec compiles again itself (nslua's own code, not a
+-- file): alone, they need no programs file.
+M.BUILTIN_PROFILES = { default = true, strict = true, isolate = true, none = true }
 function M.write_programs(dir, p)
   local out = { "nslua-seccomp 1\n" }
   local function prog(kind, bpf) out[#out + 1] = ("%s %d\n%s\n"):format(kind, #bpf, bpf) end
