@@ -238,7 +238,48 @@ describe("scripts/bench", function()
       assert.is_true(built, build_out)
       local r = run_s1()
       assert.is_true(r.ok, r.out)
-      assert.matches("S1%s+bwrap%s+[%d.]+%s+[%d.]+%-[%d.]+%s+[%d.]+%s+%d+", r.out)
+      assert.matches("S1%s+bwrap%s+[%d.]+%s+[%d.]+%-[%d.]+%s+[%d.]+%s+[%d.]+%s+%d+", r.out)
+      -- the like-for-like row: measured, with its CPU time
+      assert.matches("S1%s+bwrap like%s+[%d.]+%s+[%d.]+%-[%d.]+%s+[%d.]+%s+[%d.]+%s+%d+", r.out)
+    end)
+
+    it("builds bwrap's like-for-like sandbox with nslua's mounts", function()
+      if not preconditions() then return end
+      if not has("bwrap") then
+        return pending("bwrap is not installed (bubblewrap; scripts/deps.sh --bench)")
+      end
+      assert.is_true(built, build_out)
+      local r = run_s1()
+      assert.is_true(r.ok, r.out)
+      local cjson = require "cjson"
+      local data = cjson.decode(r.data)
+      local argv
+      for _, row in ipairs(data.cli) do
+        if row.scenario == "S1" and row.tool == "bwrap like" then argv = row.argv end
+      end
+      assert.is_truthy(argv, "no bwrap like row")
+      local words = table.concat(argv, " ")
+      assert.matches(" --seccomp 3 ", words, 1, true)
+      assert.matches(" --cap-drop ALL ", words, 1, true)
+      assert.matches(" --remount-ro / ", words, 1, true)
+      -- the same mount points as nslua run's, seen from inside (their
+      -- flags differ a little: bwrap's --dev, for one, is nodev, not noexec)
+      -- (without the seccomp program: the bench's copy is gone)
+      local probe = { "/usr/bin/awk", "{ print $5 }", "/proc/self/mountinfo" }
+      local b = {}
+      local k = 1
+      while k < #argv do
+        if argv[k] == "--seccomp" then k = k + 2
+        else b[#b + 1] = helper.quote(argv[k]); k = k + 1 end
+      end
+      for _, a in ipairs(probe) do b[#b + 1] = helper.quote(a) end
+      local ok1, bw = sh(table.concat(b, " ") .. " | sort")
+      assert.is_true(ok1, bw)
+      local n = { helper.quote(helper.root .. "/build/bin/nslua"), "run", "--user", "host", "--net", "host", "--" }
+      for _, a in ipairs(probe) do n[#n + 1] = helper.quote(a) end
+      local ok2, ns = sh(table.concat(n, " ") .. " | sort")
+      assert.is_true(ok2, ns)
+      assert.equal(ns, bw)
     end)
 
     it("prints Markdown and rejects bad options", function()
@@ -248,7 +289,7 @@ describe("scripts/bench", function()
         .. " --iso-pause 0 --no-api --markdown --json '' 2>/dev/null"):format(helper.LUA, helper.root),
         "env -u ISOLATE ")
       assert.is_true(ok, out)
-      assert.matches("| scenario | tool | ratio | min-max | median ms | peak RSS KiB |", out, 1, true)
+      assert.matches("| scenario | tool | ratio | min-max | median ms | cpu ms | peak RSS KiB |", out, 1, true)
       assert.matches("\n| S2 | limit | 1.00 |", out, 1, true)
       assert.matches("| scenario | isolate's cycle | init ms | run ms | cleanup ms | cycle ms |", out, 1, true)
       -- without ISOLATE, real isolate is one missing row that says how to add it
@@ -419,7 +460,11 @@ describe("docs/bench.md", function()
       "cli":[{"scenario":"S1","tool":"nslua run","ratio":{"median":2,"min":2,"max":2},
               "ms":{"median":10,"min":10,"max":10},"rss_kb":3500},
              {"scenario":"S1","tool":"bwrap","ratio":{"median":1,"min":1,"max":1},
-              "ms":{"median":8,"min":8,"max":8},"rss_kb":2500}],
+              "ms":{"median":8,"min":8,"max":8},"rss_kb":2500},
+             {"scenario":"S1","tool":"bwrap like","ratio":{"median":1,"min":1,"max":1},
+              "ms":{"median":8,"min":8,"max":8},"cpu_ms":{"median":4,"min":4,"max":4},"rss_kb":2500},
+             {"scenario":"S1","tool":"nslua bwrap","ratio":{"median":1,"min":1,"max":1},
+              "ms":{"median":7.6,"min":7,"max":8},"rss_kb":2500}],
       "api":[{"scenario":"S5","tool":"nslua pool","ratio":{"median":1.2,"min":1,"max":1.4},
               "rps":{"median":300,"min":290,"max":310}}],
       "iso":[],"oci":[],"leftovers":[],"appeared":[],"seconds":1}]])
@@ -427,12 +472,24 @@ describe("docs/bench.md", function()
     local ok, out = render(json)
     helper.rmtree(dir)
     assert.is_true(ok, out)
-    local row = "| CLI %s: `nslua run` wall time over bwrap's, same sandbox | <= 1.10 | %s |"
+    local row = "| CLI %s: `nslua run` wall time over bwrap's, the same sandbox (bwrap like) | <= 1.10 | %s |"
     assert.matches(row:format("S1", "1.25 (10.00 / 8.00 ms) | missed"), out, 1, true)
     assert.matches(row:format("S2", "not measured | not measured"), out, 1, true)
+    -- the CPU target: nslua run's row has no CPU time in this JSON
+    row = "| CLI %s: `nslua run` CPU time over bwrap's, the same sandbox (bwrap like) | <= 2.00 | %s |"
+    assert.matches(row:format("S1", "not measured | not measured"), out, 1, true)
+    row = "| bwrap front end %s: `nslua bwrap` wall time over bwrap's, the same command line (issue 13)"
+      .. " | <= 1.00 | %s |"
+    assert.matches(row:format("S1", "0.95 (7.60 / 8.00 ms) | met"), out, 1, true)
+    assert.matches(row:format("S3", "not measured | not measured"), out, 1, true)
+    assert.matches("| S1 | bwrap like | 1.00 | 1.00-1.00 | 8.00 | 4.00 | 2500 |", out, 1, true)
     assert.matches("| CLI peak RSS of `nslua run` (S1) | < 4096 KiB | 3500 KiB | met |", out, 1, true)
     assert.matches("| Pool S5: runs/s over the limit loop's | >= 1.00 (stretch 1.50) | 1.20 | met |", out, 1, true)
-    assert.matches("| S1 | nslua run | 2.00 | 2.00-2.00 | 10.00 | 3500 |", out, 1, true)
+    assert.matches("| S1 | nslua run | 2.00 | 2.00-2.00 | 10.00 |  | 3500 |", out, 1, true)
+    assert.matches("| isolate's cycle (`--init`, `--run`, `--cleanup`): `nslua isolate` over real isolate"
+      .. " (issue 14) | <= 1.00 | not measured | not measured |", out, 1, true)
+    assert.matches("| Pool memory: VmRSS growth over a pool's runs (MEM: run 100 to run 1000) | < 256 KiB"
+      .. " | not measured | not measured |", out, 1, true)
     -- a run without JUDGE and S5I (an older JSON): their targets are not measured
     assert.matches(S5I_ROW:format("not measured | not measured"), out, 1, true)
     assert.matches(OVERHEAD_ROW:format("not measured | not measured"), out, 1, true)
@@ -455,7 +512,11 @@ describe("docs/bench.md", function()
          "timewall_ms":%s,"timewall_abs_ms":%s,"gap_ms":%s,"startup_ms":%s,"tail_ms":%s,"below":3,"n":40},
         {"scenario":"JUDGE","tool":"nslua judge","wall_ms":%s,"overhead_ms":%s,"own_ms":%s,
          "timewall_ms":%s,"timewall_abs_ms":%s,"startup_ms":%s,"tail_ms":%s,"below":0,"n":2}]},
-      "api":[],"iso":[],"oci":[],"leftovers":[],"appeared":[],"seconds":1}]]):format(
+      "api":[],"oci":[],"leftovers":[],"appeared":[],"seconds":1,
+      "iso":[{"scenario":"ISO","tool":"isolate","ms":{"cycle":{"median":10,"min":9,"max":11}}},
+             {"scenario":"ISO","tool":"nslua isolate","ms":{"cycle":{"median":9.5,"min":9,"max":11}}}],
+      "mem":{"runs":1000,"warm":100,"rss_kb":{"first":4400,"warm":5200,"last":5300},
+             "heap_kb":{"warm":690,"last":692}}}]]):format(
       sum(10, 9, 11), sum(1.1, 1, 1.3), sum(11, 10, 12),
       sum(52.5, 52, 53), sum(2.5, 2, 3), sum(50, 50, 50.2), sum(-1.5, -2.5, 0.5), sum(1.5, 0, 2.5),
       sum(2, 1.5, 4), sum(30, 28, 32), sum(5, 4, 6),
@@ -468,13 +529,16 @@ describe("docs/bench.md", function()
     assert.matches(S5I_ROW:format("1.10 (11.00 / 10.00 ms) | met"), out, 1, true)
     assert.matches(OVERHEAD_ROW:format("2.50 ms (between tests 2.00 ms) | met"), out, 1, true)
     assert.matches(TIMEWALL_ROW:format("1.50 ms (max 2.50 ms) | met"), out, 1, true)
-    assert.matches("\n| S5I | limit | 1.00 |  | 10.00 |  |\n| S5I | nslua run | 1.10 | 1.00-1.30 | 11.00 |  |\n",
+    assert.matches("\n| S5I | limit | 1.00 |  | 10.00 |  |  |\n| S5I | nslua run | 1.10 | 1.00-1.30 | 11.00 |  |  |\n",
       out, 1, true)
     assert.matches("| JUDGE | nslua judge --tests | 52.50 (52.00-53.00) | 2.50 (2.00-3.00) | 50.00 (50.00-50.20)"
       .. " | -1.50 (-2.50 to +0.50) |", out, 1, true)
     assert.matches("| JUDGE | nslua judge | 60.00 (59.00-61.00) | 10.00 (9.00-11.00) | 50.00 (50.00-50.10)"
       .. " | +0.50 (+0.40 to +0.60) |", out, 1, true)
     assert.matches("time-wall below the program's own time in 3 of 40 tests", out, 1, true)
+    assert.matches("(issue 14) | <= 1.00 | 0.95 (9.50 / 10.00 ms) | met |", out, 1, true)
+    assert.matches("(MEM: run 100 to run 1000) | < 256 KiB | +100 KiB (Lua heap 690 -> 692 KiB) | met |", out, 1, true)
+    assert.matches("VmRSS 4400 KiB, 5200 KiB, 5300 KiB: +100 KiB from run 100 to run 1000", out, 1, true)
   end)
 
   it("misses the judge's and S5I's targets beyond their bounds", function()
@@ -488,7 +552,11 @@ describe("docs/bench.md", function()
               "ms":{"median":20,"min":20,"max":20}}],
       "judge":{"tests":20,"rows":[{"tool":"nslua judge --tests","overhead_ms":{"median":20,"min":20,"max":20},
         "timewall_abs_ms":{"median":2.5,"min":2.5,"max":2.5}},
-        {"tool":"nslua judge","missing":"exit 125: no"}]}}]])
+        {"tool":"nslua judge","missing":"exit 125: no"}]},
+      "iso":[{"scenario":"ISO","tool":"isolate","ms":{"cycle":{"median":10,"min":9,"max":11}}},
+             {"scenario":"ISO","tool":"nslua isolate","ms":{"cycle":{"median":14,"min":13,"max":15}}}],
+      "mem":{"runs":1000,"warm":100,"rss_kb":{"first":4400,"warm":5200,"last":5500},
+             "heap_kb":{"warm":690,"last":900}}}]])
     f:close()
     local ok, out = render(json)
     helper.rmtree(dir)
@@ -497,5 +565,8 @@ describe("docs/bench.md", function()
     assert.matches(OVERHEAD_ROW:format("20.00 ms (between tests ? ms) | missed"), out, 1, true)
     assert.matches(TIMEWALL_ROW:format("2.50 ms (max 2.50 ms) | missed"), out, 1, true)
     assert.matches("| JUDGE | nslua judge | missing: exit 125: no |", out, 1, true)
+    assert.matches("(issue 14) | <= 1.00 | 1.40 (14.00 / 10.00 ms) | missed |", out, 1, true)
+    assert.matches("(MEM: run 100 to run 1000) | < 256 KiB | +300 KiB (Lua heap 690 -> 900 KiB) | missed |", out, 1,
+      true)
   end)
 end)
