@@ -785,12 +785,12 @@ local function run_iso(ctx, opts, results)
   end
 end
 
--- OCI (issue 15): two pairs, each the runtime nslua-oci stands in for (A)
+-- OCI (issue 15): three pairs, each the runtime nslua-oci stands in for (A)
 -- against nslua-oci (B), in turn (A B, then B A) with a pause before each
 -- run, as ISO pauses: podman `run --rm IMAGE /bin/true` with `--runtime
 -- runc` and with `--runtime nslua-oci` (podman dominates; issue 15 asks
 -- for no slower than runc), and `RUNTIME run --bundle B ID` of a busybox
--- bundle (`runc spec`'s config.json), crun against nslua-oci.  podman gets
+-- bundle (`runc spec`'s config.json), crun and runc each against nslua-oci.  podman gets
 -- its own storage and config under the temp dir (spec/support/oci.lua, as
 -- spec/oci/ does), the image is a busybox root imported there: nothing is
 -- pulled, no network.  A missing podman or nslua-oci is a missing row.
@@ -862,6 +862,11 @@ local function oci_tools(ctx)
   tools[#tools + 1] = { name = "run --bundle",
     a = { name = "crun run", argv = { crun or "crun", "--root", T .. "/state-crun", "run", "--bundle", bundle, id },
           opts = copts, missing = bd_missing or (not crun and "crun not found (scripts/deps.sh --bench)") },
+    b = { name = "nslua-oci run", argv = { runtime, "--root", T .. "/state-nslua", "run", "--bundle", bundle, id },
+          opts = { env = env }, missing = bd_missing or rt_missing } }
+  tools[#tools + 1] = { name = "run --bundle (runc)",
+    a = { name = "runc run", argv = { runc or "runc", "--root", T .. "/state-runc", "run", "--bundle", bundle, id },
+          opts = { env = env }, missing = bd_missing or (not runc and "runc not found (scripts/deps.sh --oci)") },
     b = { name = "nslua-oci run", argv = { runtime, "--root", T .. "/state-nslua", "run", "--bundle", bundle, id },
           opts = { env = env }, missing = bd_missing or rt_missing } }
   return tools
@@ -943,9 +948,6 @@ local function run_oci(ctx, opts, results)
   oci_cleanup(ctx)
 end
 
--- S5I: S5's limit and `nslua run` (the S5 cells' own command lines), a
--- pause (--iso-pause) before each command, in turn: the cost of one
--- sandbox as a judge meets it between tests, the cgroups joined cold.
 -- MEM: a pool's 1,000 runs in one process (api.lua poolmem)
 local MEM_RUNS <const> = 1000
 local function run_mem(ctx, _, results)
@@ -969,6 +971,9 @@ local function run_mem(ctx, _, results)
                   heap_kb = { warm = tonumber(hw), last = tonumber(hn) } }
 end
 
+-- S5I: S5's limit and `nslua run` (the S5 cells' own command lines), a
+-- pause (--iso-pause) before each command, in turn: the cost of one
+-- sandbox as a judge meets it between tests, the cgroups joined cold.
 local function run_s5i(ctx, opts, results)
   local base, tools = cli_tools(ctx, "S5")
   local nsl
@@ -1346,7 +1351,7 @@ local function report(results, opts)
     print(("OCI: each runtime paired with nslua-oci (A B, then B A), %d pairs after %d warm-up pairs, %d ms")
       :format(opts.pairs, opts.warmup, opts.oci_pause))
     print("pause before each run: `podman run --rm IMAGE /bin/true` (own storage, --network none) with runc")
-    print("and with nslua-oci; `RUNTIME run --bundle B ID` of a busybox bundle, crun and nslua-oci.")
+    print("and with nslua-oci; `RUNTIME run --bundle B ID` of a busybox bundle, crun and runc each with nslua-oci.")
     print("Ratio: nslua-oci's time over its peer's (median and range of the per-pair ratio).")
     print("")
     p(oci)
