@@ -918,13 +918,13 @@ end
 -- false: neither read nor written.
 M.CACHE = true
 
-local source_key   -- this module's own, taken once (nslua.seccomp_cache.key)
+local source_key, source_file   -- this module's own, taken once (nslua.seccomp_cache.key)
 cache_path = function(name)
   if not M.CACHE then return nil end
   local cache = require "nslua.seccomp_cache"
   if not source_key then
     local src = type(MODULE_FILE) == "string" and MODULE_FILE or debug.getinfo(1, "S").source:match("^@(.*)")
-    source_key = src and cache.key(src)
+    source_key, source_file = src and cache.key(src), src
     if not source_key then return nil end
   end
   return cache.path(name, source_key)
@@ -934,7 +934,7 @@ end
 function M._cache_path(name) return cache_path(name) end
 
 read_cache = function(path) return require("nslua.seccomp_cache").read(path) end
-write_cache = function(path, bpf) return require("nslua.seccomp_cache").write(path, bpf) end
+write_cache = function(path, bpf) return require("nslua.seccomp_cache").write(path, bpf, source_file) end
 
 --- Compile a profile to the BPF program that seccomp.load and proc.exec take.
 -- @param p "default" | "strict" | "none" | "FILE.lua" | "FILE.json" (a

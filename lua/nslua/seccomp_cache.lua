@@ -5,7 +5,12 @@
 -- of its path: each checkout or install its own entries, none evicting
 -- another's), nslua's and libseccomp's versions and that file's size and
 -- mtime: editing the profiles or upgrading either library misses, and a
--- new program replaces only its own path's older ones.
+-- new program replaces only its own path's older ones.  Beside them,
+-- `source-<hash>` names the path the hash is of: a write (a miss) removes
+-- the programs of every path that no longer exists (a deleted checkout, a
+-- test's copy of the tree), so the directory does not grow with each
+-- tree that ever ran.  A program without a `source-` file (an older
+-- nslua's) is left alone.
 --
 -- A CLI run reads its program here without loading nslua.seccomp at all
 -- (M.lookup, ~0.4 ms and ~90 KB of heap less): the launcher, before any
@@ -59,25 +64,64 @@ function M.read(path)
   return nil
 end
 
+-- Write s to path through a temporary name and a rename, so a reader
+-- never sees half of it.
+local function put(path, s)
+  local mount = core.mount
+  local tmp = ("%s.%d"):format(path, core.proc.getpid())
+  if not mount.write_file(tmp, s, 384) then return false end
+  -- os.rename replaces a damaged file; mount.rename would refuse it
+  if not os.rename(tmp, path) then
+    mount.unlink(tmp)
+    return false
+  end
+  return true
+end
+
 --- Cache a program: written to a temporary name and renamed, so a reader
 -- never sees half a program; the same profile's programs from the same
 -- source file under an older key go (another path's are another
--- checkout's).
-function M.write(path, bpf)
+-- checkout's), and so do those of every recorded source path that no
+-- longer exists.
+-- @tparam string path from M.path
+-- @tparam string bpf the program
+-- @tparam[opt] string src the nslua.seccomp file the key is of (recorded
+--   as `source-<hash>`)
+function M.write(path, bpf, src)
   local mount = core.mount
   local dir = path:match("^(.*)/[^/]+$")
   mount.mkdir(dir, 448, true)
-  local tmp = ("%s.%d"):format(path, core.proc.getpid())
-  if not mount.write_file(tmp, bpf, 384) then return end
-  -- os.rename replaces a damaged file; mount.rename would refuse it
-  if not os.rename(tmp, path) then mount.unlink(tmp) end
+  if not put(path, bpf) then return end
   local base = path:match("[^/]+$")
+  local hash = base:match("^seccomp%-[%w_]+%-(%x+)%-")
+  -- (an absolute path only: a relative one would be looked for from
+  -- whichever directory the next write runs in)
+  if src and src:sub(1, 1) == "/" and hash and hash == fnv1a(src) then
+    local rec = dir .. "/source-" .. hash
+    local f = io.open(rec, "rb")
+    local had = f and f:read("a")
+    if f then f:close() end
+    if had ~= src then put(rec, src) end
+  end
   local prefix = base:match("^(seccomp%-[%w_]+%-%x+%-)")
   -- (and the profile's programs from before the key had a path hash)
   local old = base:match("^(seccomp%-[%w_]+%-)")
-  for _, n in ipairs(mount.readdir(dir) or {}) do
-    if prefix and n ~= base and (n:sub(1, #prefix) == prefix
-        or n:sub(1, #old) == old and n:sub(#old + 1):match("^%d+%.%d+%.%d+%-")) then
+  local names = mount.readdir(dir) or {}
+  -- the hashes whose recorded source is gone (not this one's)
+  local gone = {}
+  for _, n in ipairs(names) do
+    local h = n:match("^source%-(%x+)$")
+    if h and h ~= hash then
+      local f = io.open(dir .. "/" .. n, "rb")
+      local p = f and f:read("a")
+      if f then f:close() end
+      if p and p ~= "" and not mount.stat(p) then gone[h] = true end
+    end
+  end
+  for _, n in ipairs(names) do
+    local h = n:match("^seccomp%-[%w_]+%-(%x+)%-") or n:match("^source%-(%x+)$")
+    if (h and gone[h]) or (prefix and n ~= base and (n:sub(1, #prefix) == prefix
+        or n:sub(1, #old) == old and n:sub(#old + 1):match("^%d+%.%d+%.%d+%-"))) then
       mount.unlink(dir .. "/" .. n)
     end
   end
