@@ -282,6 +282,72 @@ describe("scripts/bench", function()
       assert.equal(ns, bw)
     end)
 
+    it("builds the rootless (S3) like-for-like sandbox with nslua's mounts", function()
+      if not preconditions() then return end
+      if not has("bwrap") then
+        return pending("bwrap is not installed (bubblewrap; scripts/deps.sh --bench)")
+      end
+      assert.is_true(built, build_out)
+      local ok, out, data, left = run_bench("--pairs 1 --warmup 0 --scenarios S3 --no-api")
+      assert.is_true(ok, out)
+      none(left)
+      local argv
+      for _, row in ipairs(require("cjson").decode(data).cli) do
+        if row.scenario == "S3" and row.tool == "bwrap like" then argv = row.argv end
+      end
+      assert.is_truthy(argv, "no bwrap like row: " .. out)
+      local words = table.concat(argv, " ")
+      assert.matches(" --unshare-user ", words, 1, true)
+      assert.matches(" --uid 65534 --gid 65534 ", words, 1, true)
+      local probe = { "/usr/bin/awk", "{ print $5 }", "/proc/self/mountinfo" }
+      local b = { helper.SETPRIV }
+      local k = 1
+      while k < #argv do
+        if argv[k] == "--seccomp" then k = k + 2
+        else b[#b + 1] = helper.quote(argv[k]); k = k + 1 end
+      end
+      for _, a in ipairs(probe) do b[#b + 1] = helper.quote(a) end
+      local ok1, bw = sh("sh -c " .. helper.quote("cd /tmp && " .. table.concat(b, " ") .. " | sort"))
+      assert.is_true(ok1, bw)
+      local n = { "cd /tmp &&", helper.ENV_I, helper.rootless_nslua(), "run", "--" }
+      for _, a in ipairs(probe) do n[#n + 1] = helper.quote(a) end
+      local ok2, ns = sh("sh -c " .. helper.quote(table.concat(n, " ") .. " | sort"))
+      assert.is_true(ok2, ns)
+      assert.equal(ns, bw)
+    end)
+
+    it("spawns: a failed set-up is exit 126, fd 3, the CPU time and how it was counted", function()
+      if not preconditions() then return end
+      assert.is_true(built, build_out)
+      local dir = helper.tmpdir()
+      local f = assert(io.open(dir .. "/three", "w"))
+      f:write("on fd 3\n")
+      f:close()
+      local ok, out = helper.run_isolated(([[
+        package.cpath = %q .. "/build/bench/?.so;" .. package.cpath
+        local bench = require "bench"
+        -- a child whose set-up fails exits 126 (and never takes the
+        -- caller down with SIGPIPE: it dies before reading its go-ahead)
+        for _ = 1, 30 do
+          local dt, how, code = bench.spawn({ "/bin/true" }, { cwd = "/nonexistent" })
+          assert(dt and how == "exited" and code == 126, tostring(how) .. " " .. tostring(code))
+        end
+        local dt, how, code, rss, cpu, cpu_how = bench.spawn({ "/bin/sh", "-c", "cat <&3 >%s/out" },
+          { fd3 = %q })
+        print(how, code, type(rss), cpu > 0, cpu < dt + 0.5, cpu_how)
+        -- a process left running (not waited for) is counted once it ends
+        local t0 = bench.now()
+        dt, how, code, rss, cpu = bench.spawn({ "/bin/sh", "-c",
+          "(i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done) &" })
+        print(how, code, cpu > 0.02, cpu > 4 * dt, bench.now() - t0 < 2.5)
+      ]]):format(helper.root, dir, dir .. "/three"))
+      local got = helper.read(dir .. "/out")
+      helper.rmtree(dir)
+      assert.is_true(ok, out)
+      assert.equal("exited\t0\tnumber\ttrue\ttrue\ttask-clock\nexited\t0\ttrue\ttrue\ttrue\n", out)
+      assert.equal("on fd 3\n", got)
+    end)
+
     it("prints Markdown and rejects bad options", function()
       if not helper.is_root() then return pending("needs root") end
       if helper.sanitized then return pending("the bench runner is checked by make check, not under sanitizers") end
@@ -488,8 +554,8 @@ describe("docs/bench.md", function()
     assert.matches("| S1 | nslua run | 2.00 | 2.00-2.00 | 10.00 |  | 3500 |", out, 1, true)
     assert.matches("| isolate's cycle (`--init`, `--run`, `--cleanup`): `nslua isolate` over real isolate"
       .. " (issue 14) | <= 1.00 | not measured | not measured |", out, 1, true)
-    assert.matches("| Pool memory: VmRSS growth over a pool's runs (MEM: run 100 to run 1000) | < 256 KiB"
-      .. " | not measured | not measured |", out, 1, true)
+    assert.matches("| Pool memory: VmRSS growth over a pool's 1000 runs (MEM: the first run to the last)"
+      .. " | < 256 KiB | not measured | not measured |", out, 1, true)
     -- a run without JUDGE and S5I (an older JSON): their targets are not measured
     assert.matches(S5I_ROW:format("not measured | not measured"), out, 1, true)
     assert.matches(OVERHEAD_ROW:format("not measured | not measured"), out, 1, true)
@@ -515,7 +581,7 @@ describe("docs/bench.md", function()
       "api":[],"oci":[],"leftovers":[],"appeared":[],"seconds":1,
       "iso":[{"scenario":"ISO","tool":"isolate","ms":{"cycle":{"median":10,"min":9,"max":11}}},
              {"scenario":"ISO","tool":"nslua isolate","ms":{"cycle":{"median":9.5,"min":9,"max":11}}}],
-      "mem":{"runs":1000,"warm":100,"rss_kb":{"first":4400,"warm":5200,"last":5300},
+      "mem":{"runs":1000,"warm":100,"rss_kb":{"first":5150,"warm":5200,"last":5300},
              "heap_kb":{"warm":690,"last":692}}}]]):format(
       sum(10, 9, 11), sum(1.1, 1, 1.3), sum(11, 10, 12),
       sum(52.5, 52, 53), sum(2.5, 2, 3), sum(50, 50, 50.2), sum(-1.5, -2.5, 0.5), sum(1.5, 0, 2.5),
@@ -537,8 +603,10 @@ describe("docs/bench.md", function()
       .. " | +0.50 (+0.40 to +0.60) |", out, 1, true)
     assert.matches("time-wall below the program's own time in 3 of 40 tests", out, 1, true)
     assert.matches("(issue 14) | <= 1.00 | 0.95 (9.50 / 10.00 ms) | met |", out, 1, true)
-    assert.matches("(MEM: run 100 to run 1000) | < 256 KiB | +100 KiB (Lua heap 690 -> 692 KiB) | met |", out, 1, true)
-    assert.matches("VmRSS 4400 KiB, 5200 KiB, 5300 KiB: +100 KiB from run 100 to run 1000", out, 1, true)
+    assert.matches("(MEM: the first run to the last) | < 256 KiB | +150 KiB (+100 KiB after run 100;"
+      .. " Lua heap 690 -> 692 KiB) | met |", out, 1, true)
+    assert.matches("VmRSS 5150 KiB, 5200 KiB, 5300 KiB: +150 KiB from the first run, +100 KiB from run 100", out, 1,
+      true)
   end)
 
   it("misses the judge's and S5I's targets beyond their bounds", function()
@@ -566,7 +634,7 @@ describe("docs/bench.md", function()
     assert.matches(TIMEWALL_ROW:format("2.50 ms (max 2.50 ms) | missed"), out, 1, true)
     assert.matches("| JUDGE | nslua judge | missing: exit 125: no |", out, 1, true)
     assert.matches("(issue 14) | <= 1.00 | 1.40 (14.00 / 10.00 ms) | missed |", out, 1, true)
-    assert.matches("(MEM: run 100 to run 1000) | < 256 KiB | +300 KiB (Lua heap 690 -> 900 KiB) | missed |", out, 1,
-      true)
+    assert.matches("(MEM: the first run to the last) | < 256 KiB | +1100 KiB (+300 KiB after run 100;"
+      .. " Lua heap 690 -> 900 KiB) | missed |", out, 1, true)
   end)
 end)

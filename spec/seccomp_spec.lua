@@ -558,37 +558,47 @@ describe("nslua.seccomp on-disk cache #priv", function()
   end)
 
   it("drops the programs of a recorded source that is gone, and only those", function()
-    local ok, out = helper.run_isolated([[
+    local dir = helper.tmpdir()
+    local ok, out = helper.run_isolated(([[
+      local state = require "nslua.state"
+      state.ROOT = %q                        -- a state root of this test's own
       local cache = require "nslua.seccomp_cache"
       local core = require "nslua.core"
       local stat = core.mount.stat
-      local dir = require("nslua.state").root() .. "/cache"
-      core.mount.mkdir(dir, 448, true)
-      local gone_src, live_src = os.tmpname(), os.tmpname()
-      local function cached(src, profile)
-        local path = cache.path(profile, assert(cache.key(src)))
-        cache.write(path, ("\0"):rep(8), src)
+      local cdir = state.root() .. "/cache"
+      core.mount.mkdir(cdir, 448, true)
+      local function src(name)
+        local p = state.ROOT .. "/" .. name
+        local f = assert(io.open(p, "w")); f:write(name); f:close()
+        return p
+      end
+      local gone_src, other_src, mine_src = src("gone.lua"), src("other.lua"), src("mine.lua")
+      local function cached(s, profile)
+        local path = cache.path(profile, assert(cache.key(s)))
+        cache.write(path, ("\0"):rep(8), s)
         return path
       end
-      local function record(path) return dir .. "/source-" .. path:match("seccomp%-%l+%-(%x+)%-") end
-      local gone = cached(gone_src, "strict")
-      local live = cached(live_src, "strict")
-      local f = assert(io.open(record(live), "rb")); local said = f:read("a"); f:close()
+      local function record(path) return cdir .. "/source-" .. path:match("seccomp%%-%%l+%%-(%%x+)%%-") end
+      local gone, other, mine = cached(gone_src, "strict"), cached(other_src, "strict"), cached(mine_src, "strict")
+      local f = assert(io.open(record(other), "rb")); local said = f:read("a"); f:close()
       -- an older nslua's program: no source record, left alone
-      local legacy = dir .. "/seccomp-strict-0000abcd-0.0.0-2.5.0-1-1.bpf"
+      local legacy = cdir .. "/seccomp-strict-0000abcd-0.0.0-2.5.0-1-1.bpf"
       f = assert(io.open(legacy, "wb")); f:write(("\0"):rep(8)); f:close()
       os.remove(gone_src)
-      local live2 = cached(live_src, "default")     -- a miss: writes, and prunes
-      print(said == live_src, stat(gone) ~= nil, stat(record(gone)) ~= nil, stat(live) ~= nil,
-            stat(live2) ~= nil, stat(record(live)) ~= nil, stat(legacy) ~= nil)
-      -- a relative source is not recorded
-      local rel = cache.path("strict", "7777aaaa-0-0-1-1")
-      cache.write(rel, ("\0"):rep(8), "lua/nslua/seccomp.lua")
-      print(stat(dir .. "/source-7777aaaa") ~= nil)
-      for _, p in ipairs { live, live2, record(live), legacy, rel } do os.remove(p) end
-      os.remove(live_src)
-    ]])
+      local mine2 = cached(mine_src, "default")     -- a miss: writes, and prunes
+      print(said == other_src, stat(gone) ~= nil, stat(record(gone)) ~= nil, stat(other) ~= nil,
+            stat(record(other)) ~= nil, stat(mine) ~= nil, stat(mine2) ~= nil, stat(legacy) ~= nil)
+      -- a relative source is not recorded (its hash is the key's: only
+      -- the path being relative stops it)
+      local rel = "lua/nslua/seccomp.lua"
+      local h = 0x811c9dc5
+      for i = 1, #rel do h = ((h ~ rel:byte(i)) * 0x01000193) & 0xffffffff end
+      local hex = ("%%08x"):format(h)
+      cache.write(cache.path("strict", hex .. "-0-0-1-1"), ("\0"):rep(8), rel)
+      print(stat(cdir .. "/source-" .. hex) ~= nil)
+    ]]):format(dir))
+    helper.rmtree(dir)
     assert.is_true(ok, out)
-    assert.equal("true\tfalse\tfalse\ttrue\ttrue\ttrue\ttrue\nfalse\n", out)
+    assert.equal("true\tfalse\tfalse\ttrue\ttrue\ttrue\ttrue\ttrue\nfalse\n", out)
   end)
 end)

@@ -20,6 +20,8 @@ local core = require "nslua.core"
 
 local M = {}
 
+local ENOENT <const> = 2
+
 -- The profiles nslua.seccomp builds by name (its `builders`).
 M.BUILTIN = { default = true, strict = true, isolate = true, setid_guard = true }
 
@@ -115,7 +117,12 @@ function M.write(path, bpf, src)
       local f = io.open(dir .. "/" .. n, "rb")
       local p = f and f:read("a")
       if f then f:close() end
-      if p and p ~= "" and not mount.stat(p) then gone[h] = true end
+      -- (gone: ENOENT only; a path this process cannot see or reach is
+      -- some other process's to judge)
+      if p and p ~= "" then
+        local st, _, code = mount.stat(p)
+        if not st and code == ENOENT then gone[h] = true end
+      end
     end
   end
   for _, n in ipairs(names) do

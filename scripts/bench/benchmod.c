@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -112,8 +114,13 @@ static void child_stdio (int fd, const char *how, int devnull) {
   dup2(f, fd);
 }
 
-/* A task-clock counter of pid and every task it starts (what `perf stat`
-** counts), enabled at its exec: -1 where perf events are not allowed. */
+/*
+** A task-clock counter of pid and every task it starts (what `perf stat`
+** counts), enabled at its exec: -1 where perf events are not allowed.
+** The kernel stops counting a task at the exec of a set-id or unreadable
+** program (it is not dumpable), and never counts work deferred to kernel
+** threads.
+*/
 static int task_clock (pid_t pid) {
   struct perf_event_attr a;
   memset(&a, 0, sizeof a);
@@ -126,14 +133,39 @@ static int task_clock (pid_t pid) {
   return (int)syscall(SYS_perf_event_open, &a, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
+/* Reap every child left (a spawned command's orphans, which come to us as
+** the subreaper) until there is none or the deadline passes. */
+static void reap_orphans (double deadline) {
+  for (;;) {
+    int st;
+    pid_t p = waitpid(-1, &st, WNOHANG | __WALL);
+    if (p > 0)
+      continue;
+    if (p < 0 && errno == EINTR)
+      continue;
+    if (p < 0 || now() >= deadline)
+      return;   /* ECHILD: none left */
+    struct timespec ms = { 0, 1000000 };
+    nanosleep(&ms, NULL);
+  }
+}
+
 /*
 ** bench.spawn(argv [, {uid, gid, cwd, env = {"K=V", ...}, stdout = how,
 **   stderr = how, fd3 = PATH, tmpfs_over = PATH, timeout = SECONDS}])
-**   -> seconds, "exited"|"signaled", code, maxrss_kb, cpu_seconds
+**   -> seconds, "exited"|"signaled", code, maxrss_kb, cpu_seconds, cpu_how
 **    | nil, msg, errno
 ** fork, (ids, cwd,) execve, wait4, timed with CLOCK_MONOTONIC.  stdin is
 ** /dev/null; stdout and stderr are /dev/null, "inherit", or a file path
-** (opened before the ids change).  tmpfs_over: first enter a private mount
+** (opened before the ids change).  fd3: PATH opened read-only as fd 3
+** (bwrap's --seccomp 3 reads a program from it).  cpu_seconds: the CPU
+** time of the command and every process it started, reaped or not, read
+** once they are all gone (the caller is made a child subreaper: what a
+** command leaves running is waited for and reaped here, for at most 2 s
+** after the command); cpu_how
+** "task-clock" (a perf counter, as `perf stat` counts: see task_clock),
+** or where perf events are refused "rusage" (wait4's, which misses what a
+** command leaves unreaped).  tmpfs_over: first enter a private mount
 ** namespace with an empty tmpfs over PATH (how crun 1.8 is made to accept a
 ** cgroup2 mount with controllers).  timeout: an alarm(2) that survives the
 ** exec, so a hung command dies of SIGALRM.  A set-up failure is exit 126,
@@ -174,10 +206,12 @@ static int b_spawn (lua_State *L) {
   devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull < 0)
     return fail(L, errno, "open", "/dev/null");
-  if (pipe2(go, O_CLOEXEC) != 0) {
+  /* (a socket pair: a child that died before reading makes the parent's
+  ** send fail with EPIPE, MSG_NOSIGNAL, not kill it with SIGPIPE) */
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) != 0) {
     int e = errno;
     close(devnull);
-    return fail(L, e, "pipe2", argv[0]);
+    return fail(L, e, "socketpair", argv[0]);
   }
   t0 = now();
   pid = fork();
@@ -209,8 +243,13 @@ static int b_spawn (lua_State *L) {
       _exit(126);
     if (timeout > 0)
       alarm((unsigned)timeout);
-    /* the parent's counter is on this task before the exec */
-    if (read(go[0], &status, 1) != 1)
+    /* the parent's counter is on this task before the exec (its end
+    ** closed here: a parent that died makes the read return 0) */
+    close(go[1]);
+    ssize_t got;
+    while ((got = read(go[0], &status, 1)) < 0 && errno == EINTR)
+      ;
+    if (got != 1)
       _exit(126);
     execve(argv[0], (char *const *)argv, (char *const *)envp);
     _exit(127);
@@ -218,7 +257,8 @@ static int b_spawn (lua_State *L) {
   close(devnull);
   close(go[0]);
   clk = task_clock(pid);
-  if (write(go[1], "x", 1) != 1) { /* the child died: wait4 says how */ }
+  /* (a child that died in its set-up: the send fails, wait4 says how) */
+  (void)send(go[1], "x", 1, MSG_NOSIGNAL);
   close(go[1]);
   while (wait4(pid, &status, 0, &ru) < 0) {
     if (errno != EINTR) {
@@ -229,6 +269,10 @@ static int b_spawn (lua_State *L) {
     }
   }
   t1 = now();
+  /* what the command left running (bwrap's pid 1, still tearing down its
+  ** namespaces when bwrap has exited) was reparented to us, the
+  ** subreaper: it is counted once it has exited, so wait for it */
+  reap_orphans(t1 + 2.0);
   if (clk >= 0 && read(clk, &clk_ns, sizeof clk_ns) != (ssize_t)sizeof clk_ns)
     clk_ns = 0;
   if (clk >= 0)
@@ -236,12 +280,15 @@ static int b_spawn (lua_State *L) {
   lua_pushnumber(L, t1 - t0);
   push_status(L, status);
   lua_pushinteger(L, ru.ru_maxrss);
-  if (clk_ns > 0)
+  if (clk_ns > 0) {
     lua_pushnumber(L, (double)clk_ns / 1e9);
-  else
+    lua_pushliteral(L, "task-clock");
+  } else {
     lua_pushnumber(L, (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
                       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
-  return 5;
+    lua_pushliteral(L, "rusage");
+  }
+  return 6;
 }
 
 /*
@@ -290,6 +337,9 @@ __attribute__((visibility("default"))) int luaopen_bench (lua_State *L);
 
 /* require "bench" */
 int luaopen_bench (lua_State *L) {
+  /* a command's orphans come to us, to be counted and reaped (b_spawn) */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    return luaL_error(L, "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
   luaL_newlib(L, funcs);
   return 1;
 }

@@ -290,6 +290,15 @@ end
 
 -- ---------------------------------------------------------------- tools
 
+-- nslua.core from build/, for the runner's own checks (nil when not built)
+local function nslua_core()
+  local cpath = package.cpath
+  package.cpath = TOP .. "/build/?.so;" .. cpath
+  local ok, core = pcall(require, "nslua.core")
+  package.cpath = cpath
+  return ok and core or nil
+end
+
 -- the cells of one scenario: the baseline (the limit as a command) and the
 -- tools paired against it.  A tool that cannot run here has 'missing'.
 -- S2v: in a private network namespace of the runner's own (made once, on
@@ -305,11 +314,8 @@ local function veth_tools(ctx)
     return t
   end
   if ctx.veth_missing == nil then
-    local cpath = package.cpath
-    package.cpath = TOP .. "/build/?.so;" .. cpath
-    local ok, core = pcall(require, "nslua.core")
-    package.cpath = cpath
-    if not ok then
+    local core = nslua_core()
+    if not core then
       ctx.veth_missing = "nslua.core not built (make)"
     else
       local uok, uerr = core.ns.unshare { net = true }
@@ -331,22 +337,47 @@ local function with(o, extra)
   return t
 end
 
+-- The /proc paths bubblewrap's --proc makes read-only itself with a
+-- scenario's namespace options (bwrap 0.8 binds sys, sysrq-trigger, irq
+-- and bus over themselves, each only where it can write to it: none in a
+-- user namespace), as a set, from a bwrap run printing its mount points.
+local function bwrap_proc_ro(bwrap, nsopts, opts, out)
+  local argv = { bwrap }
+  for _, a in ipairs(nsopts) do argv[#argv + 1] = a end
+  for _, a in ipairs { "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc", "--symlink", "usr/lib", "/lib",
+                       "--symlink", "usr/lib64",
+                       "/lib64", "--symlink", "usr/bin", "/bin", "--proc", "/proc",
+                       "/usr/bin/awk", "$5 ~ /^\\/proc\\// { print $5 }", "/proc/self/mountinfo" } do
+    argv[#argv + 1] = a
+  end
+  local dt, how, code = bench.spawn(argv, with(opts, { stdout = out, timeout = TIMEOUT }))
+  local text = readfile(out)
+  os.remove(out)
+  if not (dt and how == "exited" and code == 0 and text) then return nil end
+  local set = {}
+  for p in text:gmatch("[^\n]+") do set[p] = true end
+  return set
+end
+
 -- bwrap running the sandbox nslua's `explain` prints for the same options
 -- (issue 18's like-for-like row): each line of the plan in bwrap's
 -- options, in order, with nslua's default seccomp program on fd 3.  Masks
 -- and read-only paths are what nslua applies: those that exist here.  A
--- line it cannot translate makes the row missing (never a cheaper sandbox
--- than nslua's called the same).  -> argv, or nil and the reason
--- (bubblewrap 0.8's --proc binds these two over themselves read-only; it
--- leaves /proc/sys as it is)
-local BWRAP_PROC_RO <const> = { ["/proc/irq"] = true, ["/proc/bus"] = true }
-local function bwrap_like(ctx, explain, bwrap)
-  local argv = { bwrap, "--new-session", "--die-with-parent" }
+-- line it cannot say in bwrap's options makes the row missing (never a
+-- cheaper sandbox than nslua's called the same).  'opts': the scenario
+-- user's spawn options.  -> argv, or nil and the reason
+local DEV_NODES <const> = { null = true, zero = true, full = true, random = true, urandom = true, tty = true }
+local function bwrap_like(ctx, explain, bwrap, opts)
+  local core = nslua_core()
+  if not core then return nil, "nslua.core not built (make)" end
+  local function exists(p) return core.mount.stat(p) ~= nil end
+  local function isdir(p)
+    local st = core.mount.stat(p)
+    return st and st.type == "dir"
+  end
+  local argv, nsopts = { bwrap, "--new-session", "--die-with-parent" }, {}
   local function add(...) for _, a in ipairs { ... } do argv[#argv + 1] = a end end
-  local function test(flag, p) return select(3, bench.spawn({ "/usr/bin/test", flag, p })) == 0 end
-  local function exists(p) return test("-e", p) end
-  local function isdir(p) return test("-d", p) end
-  local pending_bind, env, cmd = nil, {}, nil
+  local pending_bind, env, cmd, proc_ro = nil, {}, nil, nil
   local function flush()
     if pending_bind then add(pending_bind[3] and "--ro-bind" or "--bind", pending_bind[1], pending_bind[2]) end
     pending_bind = nil
@@ -375,9 +406,14 @@ local function bwrap_like(ctx, explain, bwrap)
     end
     m = rest:match("^read%-only (%S+)$")
     if not m then return false end
-    -- bwrap's --proc binds these read-only itself; another path is bound
-    -- over itself read-only, as nslua does
-    if not BWRAP_PROC_RO[m] and exists(m) then add("--ro-bind", m, m) end
+    -- a path bwrap's --proc leaves writable is bound over itself
+    -- read-only, as nslua does (bwrap's source is a host path: the host's
+    -- /proc/X, the same files for these system-wide ones)
+    if not proc_ro then
+      proc_ro = bwrap_proc_ro(bwrap, nsopts, opts, ctx.tmp .. "/bwrap-proc.out")
+      if not proc_ro then return false end
+    end
+    if not proc_ro[m] and exists(m) then add("--ro-bind", m, m) end
     return true
   end
   for line in explain:gmatch("[^\n]+") do
@@ -386,12 +422,20 @@ local function bwrap_like(ctx, explain, bwrap)
       for n in rest:gmatch("%S+") do
         if n == "cgroup" or n == "ipc" or n == "net" or n == "pid" or n == "user" or n == "uts" then
           add("--unshare-" .. n)
+          nsopts[#nsopts + 1] = "--unshare-" .. n
         elseif n ~= "mnt" then return nil, "namespace " .. n end
       end
     elseif what == "identity" then
-      local u, g = rest:match("inside uid (%d+) gid (%d+)")
-      if u then add("--uid", u, "--gid", g)
-      elseif not rest:match("^host ") then return nil, line end
+      -- the caller's ids, or a user namespace mapping one or two ids
+      -- without helpers (bwrap maps one: the caller's)
+      local u, g = rest:match("; inside uid (%d+) gid (%d+);")
+      local plain = rest:match("^privileged %(a free [^)]*slot of host ids%) user namespace;")
+        or rest:match("^rootless user namespace;")
+      if u and plain and not rest:find("newuidmap", 1, true) then
+        add("--uid", u, "--gid", g)
+      elseif rest ~= "host (no user namespace; runs with the caller's ids)" then
+        return nil, line
+      end
     elseif what == "hostname" then add("--hostname", rest)
     elseif what == "network" then
       if rest ~= "host" and rest ~= "lo up" then return nil, line end
@@ -399,8 +443,12 @@ local function bwrap_like(ctx, explain, bwrap)
       local src, dst = rest:match("^mount host:(%S+) on (%S+) %[bind")
       if src then
         flush()
-        -- /dev's nodes come with --dev, as bwrap makes them
-        if not dst:match("^/dev/") then pending_bind = { src, dst } end
+        -- (a node --dev makes is left to it; another bind under /dev is
+        -- not said here)
+        local node = dst:match("^/dev/(%w+)$")
+        local made = node and src == dst and DEV_NODES[node]
+        if not made and dst:match("^/dev/") then return nil, line end
+        if not made then pending_bind = { src, dst } end
       elseif rest:match("^set [%w,]*rdonly[%w,]* on /$") or rest:match("^set [%w,]*rdonly[%w,]* on / ") then
         flush(); add("--remount-ro", "/")
       elseif pending_bind and (rest == ("set nodev,nosuid,rdonly on %s (recursive)"):format(pending_bind[2])) then
@@ -419,8 +467,8 @@ local function bwrap_like(ctx, explain, bwrap)
     elseif what == "env" then env[#env + 1] = rest
     elseif what == "cwd" then add("--chdir", rest)
     elseif what == "exec" then cmd = rest
-    -- (rlimit core = 0: bwrap has no option for it; one prlimit call)
-    elseif what ~= "rlimit" then return nil, line end
+    -- (core dumps off: bwrap has no option for it; one prlimit call)
+    elseif not (what == "rlimit" and rest == "core = 0") then return nil, line end
   end
   flush()
   if not cmd or cmd:find("%s") then return nil, "exec: " .. tostring(cmd) end
@@ -481,7 +529,7 @@ local function cli_tools(ctx, s)
       if not (dt and how == "exited" and code == 0 and text) then
         missing = "nslua explain failed"
       else
-        like, missing = bwrap_like(ctx, text, bwrap)
+        like, missing = bwrap_like(ctx, text, bwrap, opts)
         if not like then missing = "cannot say in bwrap's options: " .. tostring(missing) end
       end
     end
@@ -590,7 +638,6 @@ end
 
 -- ---------------------------------------------------------------- running
 
-
 local function first_line(path)
   local s = readfile(path) or ""
   return s:match("[^\n]+")
@@ -609,9 +656,10 @@ local function probe(ctx, tool, argv)
 end
 
 local function run_cmd(tool)
-  local dt, how, code, rss, cpu = bench.spawn(tool.argv, with(tool.opts, { timeout = TIMEOUT }))
+  local dt, how, code, rss, cpu, cpu_how = bench.spawn(tool.argv, with(tool.opts, { timeout = TIMEOUT }))
   if not dt then return nil, how end
   if how ~= "exited" or code ~= 0 then return nil, ("%s %d"):format(how, code) end
+  if cpu_how ~= "task-clock" then tool.cpu_rusage = true end
   return dt, rss, cpu
 end
 
@@ -636,7 +684,7 @@ local function measure_cli(opts, base, tool)
     cpus[i], base_cpus[i] = cb * 1000, ca * 1000
   end
   return { ratio = summary(ratios), ms = summary(times), rss_kb = median(rss), base_ms = bases,
-           cpu_ms = summary(cpus), base_cpu_ms = base_cpus }
+           cpu_ms = summary(cpus), base_cpu_ms = base_cpus, cpu_rusage = tool.cpu_rusage or base.cpu_rusage }
 end
 
 local function loop_argv(tool, n)
@@ -966,6 +1014,10 @@ local function run_mem(ctx, _, results)
     results.mem = { missing = ("api.lua poolmem: %s %s"):format(tostring(how), tostring(code)) }
     return
   end
+  if tonumber(r1) < 0 or tonumber(rw) < 0 or tonumber(rn) < 0 then
+    results.mem = { missing = "api.lua poolmem: no VmRSS in /proc/self/status" }
+    return
+  end
   results.mem = { runs = MEM_RUNS, warm = math.min(100, MEM_RUNS),
                   rss_kb = { first = tonumber(r1), warm = tonumber(rw), last = tonumber(rn) },
                   heap_kb = { warm = tonumber(hw), last = tonumber(hn) } }
@@ -1164,7 +1216,7 @@ local function run_scenario(ctx, opts, s, results)
       progress("%s %-10s ", s, tool.name)
       local m, err = measure_cli(opts, base, tool)
       if m then
-        row.ratio, row.ms, row.rss_kb, row.cpu_ms = m.ratio, m.ms, m.rss_kb, m.cpu_ms
+        row.ratio, row.ms, row.rss_kb, row.cpu_ms, row.cpu_rusage = m.ratio, m.ms, m.rss_kb, m.cpu_ms, m.cpu_rusage
         for _, v in ipairs(m.base_ms) do all_base[#all_base + 1] = v end
         for _, v in ipairs(m.base_cpu_ms) do all_base_cpu[#all_base_cpu + 1] = v end
         progress("%.2fx\n", m.ratio.median)
@@ -1214,7 +1266,11 @@ local function fmt_signed(r) return r and ("%+.2f (%+.2f to %+.2f)"):format(r.me
 local function tables(results)
   local cli = { head = { "scenario", "tool", "ratio", "min-max", "median ms", "cpu ms", "peak RSS KiB" },
                 rows = {} }
-  local function cpu(r) return r.cpu_ms and ("%.2f"):format(r.cpu_ms.median) or "" end
+  -- (rusage: perf events were refused, and the figure misses what the
+  -- command left unreaped)
+  local function cpu(r)
+    return r.cpu_ms and ("%.2f%s"):format(r.cpu_ms.median, r.cpu_rusage and " (rusage)" or "") or ""
+  end
   for _, r in ipairs(results.cli) do
     local row
     if r.missing then
@@ -1337,7 +1393,7 @@ local function report(results, opts)
   if #iso.rows > 0 then
     print("")
     print(("ISO: isolate's cycle on box %s, `--init`, `--run -- /bin/true`, `--cleanup`, each step a command;")
-      :format(results.params.iso_box or "?"))
+      :format(math.tointeger(results.params.iso_box) or "?"))
     print(("%d cycles per tool after %d warm-up cycles, the tools in turn, %d ms pause before each cycle.")
       :format(opts.pairs, opts.warmup, opts.iso_pause))
     print("Wall time in ms, median (min-max); the cycle is the sum of its steps. `--cg` runs with")
@@ -1393,8 +1449,9 @@ local function report(results, opts)
         f(mem.warm)))
       print(("after a full collection at run %d and at the end."):format(f(mem.warm)))
       print("")
-      print(("  VmRSS %d KiB, %d KiB, %d KiB: %+d KiB from run %d to run %d"):format(f(mem.rss_kb.first),
-        f(mem.rss_kb.warm), f(mem.rss_kb.last), f(mem.rss_kb.last - mem.rss_kb.warm), f(mem.warm), f(mem.runs)))
+      print(("  VmRSS %d KiB, %d KiB, %d KiB: %+d KiB from the first run, %+d KiB from run %d"):format(
+        f(mem.rss_kb.first), f(mem.rss_kb.warm), f(mem.rss_kb.last), f(mem.rss_kb.last - mem.rss_kb.first),
+        f(mem.rss_kb.last - mem.rss_kb.warm), f(mem.warm)))
       print(("  Lua heap %d KiB, %d KiB"):format(f(mem.heap_kb.warm), f(mem.heap_kb.last)))
     end
   end
@@ -1559,10 +1616,13 @@ local function targets(results)
   add("isolate's cycle (`--init`, `--run`, `--cleanup`): `nslua isolate` over real isolate (issue 14)", "<= 1.00",
     ir and ("%.2f (%.2f / %.2f ms)"):format(ir, nc.median, ic.median), ir and ir <= 1.0)
   local mem = results.mem
-  local grow = mem and mem.rss_kb and mem.rss_kb.last - mem.rss_kb.warm
-  add(("Pool memory: VmRSS growth over a pool's runs (MEM: run %d to run %d)"):format(
-      math.floor(mem and mem.warm or 100), math.floor(mem and mem.runs or 1000)), "< 256 KiB",
-    grow and ("%+d KiB (Lua heap %d -> %d KiB)"):format(math.floor(grow), math.floor(mem.heap_kb.warm),
+  local rss = mem and mem.rss_kb
+  local ok_rss = rss and rss.first >= 0 and rss.warm >= 0 and rss.last >= 0
+  local grow = ok_rss and rss.last - rss.first
+  add(("Pool memory: VmRSS growth over a pool's %d runs (MEM: the first run to the last)"):format(
+      math.floor(mem and mem.runs or 1000)), "< 256 KiB",
+    grow and ("%+d KiB (%+d KiB after run %d; Lua heap %d -> %d KiB)"):format(math.floor(grow),
+      math.floor(rss.last - rss.warm), math.floor(mem.warm), math.floor(mem.heap_kb.warm),
       math.floor(mem.heap_kb.last)),
     grow and grow < 256)
   return out
