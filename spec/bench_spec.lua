@@ -181,6 +181,18 @@ describe("scripts/bench", function()
       return true
     end
 
+    -- preconditions(), bwrap installed (an optional package, DESIGN: bench
+    -- only, scripts/deps.sh --bench) and the bench built
+    local function with_bwrap()
+      if not preconditions() then return false end
+      if not has("bwrap") then
+        pending("bwrap is not installed (bubblewrap; scripts/deps.sh --bench)")
+        return false
+      end
+      assert.is_true(built, build_out)
+      return true
+    end
+
     -- run.lua with 'args' in a jail (see jailed), its TMPDIR a scratch dir
     -- of its own; 'prepare(dir)', if given, puts what the run needs in dir
     -- and returns more shell exports.  -> ok, output (ending in a "LEFT:"
@@ -230,12 +242,7 @@ describe("scripts/bench", function()
     end)
 
     it("measures bwrap side by side with the limit", function()
-      if not preconditions() then return end
-      -- an optional package (DESIGN: bench only, scripts/deps.sh --bench)
-      if not has("bwrap") then
-        return pending("bwrap is not installed (bubblewrap; scripts/deps.sh --bench)")
-      end
-      assert.is_true(built, build_out)
+      if not with_bwrap() then return end
       local r = run_s1()
       assert.is_true(r.ok, r.out)
       assert.matches("S1%s+bwrap%s+[%d.]+%s+[%d.]+%-[%d.]+%s+[%d.]+%s+[%d.]+%s+%d+", r.out)
@@ -243,76 +250,62 @@ describe("scripts/bench", function()
       assert.matches("S1%s+bwrap like%s+[%d.]+%s+[%d.]+%-[%d.]+%s+[%d.]+%s+[%d.]+%s+%d+", r.out)
     end)
 
-    it("builds bwrap's like-for-like sandbox with nslua's mounts", function()
-      if not preconditions() then return end
-      if not has("bwrap") then
-        return pending("bwrap is not installed (bubblewrap; scripts/deps.sh --bench)")
+    -- The "bwrap like" argv of 'scenario' in a run's JSON text.
+    local function like_argv(data, scenario)
+      for _, row in ipairs(require("cjson").decode(data).cli) do
+        if row.scenario == scenario and row.tool == "bwrap like" then return row.argv end
       end
-      assert.is_true(built, build_out)
+    end
+
+    -- The mount points a command line (words, quoted) sees inside, sorted.
+    local PROBE = { "/usr/bin/awk", "{ print $5 }", "/proc/self/mountinfo" }
+    local function mounts_seen(words)
+      for _, a in ipairs(PROBE) do words[#words + 1] = helper.quote(a) end
+      local ok, out = sh("sh -c " .. helper.quote("cd /tmp && " .. table.concat(words, " ") .. " | sort"))
+      assert.is_true(ok, out)
+      return out
+    end
+
+    -- bwrap like's mount points and `nslua run ARGS`'s, seen from inside,
+    -- both run after 'prefix' (the rootless user's setpriv, or nothing);
+    -- bwrap without the seccomp program (the bench's copy is gone).  Their
+    -- flags differ a little (bwrap's --dev, for one, is nodev, not noexec).
+    local function both_mounts(argv, prefix, nslua)
+      local b = { prefix }
+      local k = 1
+      while k < #argv do
+        if argv[k] == "--seccomp" then k = k + 2
+        else b[#b + 1] = helper.quote(argv[k]); k = k + 1 end
+      end
+      return mounts_seen(b), mounts_seen { nslua }
+    end
+
+    it("builds bwrap's like-for-like sandbox with nslua's mounts", function()
+      if not with_bwrap() then return end
       local r = run_s1()
       assert.is_true(r.ok, r.out)
-      local cjson = require "cjson"
-      local data = cjson.decode(r.data)
-      local argv
-      for _, row in ipairs(data.cli) do
-        if row.scenario == "S1" and row.tool == "bwrap like" then argv = row.argv end
-      end
+      local argv = like_argv(r.data, "S1")
       assert.is_truthy(argv, "no bwrap like row")
       local words = table.concat(argv, " ")
       assert.matches(" --seccomp 3 ", words, 1, true)
       assert.matches(" --cap-drop ALL ", words, 1, true)
       assert.matches(" --remount-ro / ", words, 1, true)
-      -- the same mount points as nslua run's, seen from inside (their
-      -- flags differ a little: bwrap's --dev, for one, is nodev, not noexec)
-      -- (without the seccomp program: the bench's copy is gone)
-      local probe = { "/usr/bin/awk", "{ print $5 }", "/proc/self/mountinfo" }
-      local b = {}
-      local k = 1
-      while k < #argv do
-        if argv[k] == "--seccomp" then k = k + 2
-        else b[#b + 1] = helper.quote(argv[k]); k = k + 1 end
-      end
-      for _, a in ipairs(probe) do b[#b + 1] = helper.quote(a) end
-      local ok1, bw = sh(table.concat(b, " ") .. " | sort")
-      assert.is_true(ok1, bw)
-      local n = { helper.quote(helper.root .. "/build/bin/nslua"), "run", "--user", "host", "--net", "host", "--" }
-      for _, a in ipairs(probe) do n[#n + 1] = helper.quote(a) end
-      local ok2, ns = sh(table.concat(n, " ") .. " | sort")
-      assert.is_true(ok2, ns)
+      local bw, ns = both_mounts(argv, "", helper.quote(helper.root .. "/build/bin/nslua")
+        .. " run --user host --net host --")
       assert.equal(ns, bw)
     end)
 
     it("builds the rootless (S3) like-for-like sandbox with nslua's mounts", function()
-      if not preconditions() then return end
-      if not has("bwrap") then
-        return pending("bwrap is not installed (bubblewrap; scripts/deps.sh --bench)")
-      end
-      assert.is_true(built, build_out)
+      if not with_bwrap() then return end
       local ok, out, data, left = run_bench("--pairs 1 --warmup 0 --scenarios S3 --no-api")
       assert.is_true(ok, out)
       none(left)
-      local argv
-      for _, row in ipairs(require("cjson").decode(data).cli) do
-        if row.scenario == "S3" and row.tool == "bwrap like" then argv = row.argv end
-      end
+      local argv = like_argv(data, "S3")
       assert.is_truthy(argv, "no bwrap like row: " .. out)
       local words = table.concat(argv, " ")
       assert.matches(" --unshare-user ", words, 1, true)
       assert.matches(" --uid 65534 --gid 65534 ", words, 1, true)
-      local probe = { "/usr/bin/awk", "{ print $5 }", "/proc/self/mountinfo" }
-      local b = { helper.SETPRIV }
-      local k = 1
-      while k < #argv do
-        if argv[k] == "--seccomp" then k = k + 2
-        else b[#b + 1] = helper.quote(argv[k]); k = k + 1 end
-      end
-      for _, a in ipairs(probe) do b[#b + 1] = helper.quote(a) end
-      local ok1, bw = sh("sh -c " .. helper.quote("cd /tmp && " .. table.concat(b, " ") .. " | sort"))
-      assert.is_true(ok1, bw)
-      local n = { "cd /tmp &&", helper.ENV_I, helper.rootless_nslua(), "run", "--" }
-      for _, a in ipairs(probe) do n[#n + 1] = helper.quote(a) end
-      local ok2, ns = sh("sh -c " .. helper.quote(table.concat(n, " ") .. " | sort"))
-      assert.is_true(ok2, ns)
+      local bw, ns = both_mounts(argv, helper.SETPRIV, helper.ENV_I .. " " .. helper.rootless_nslua() .. " run --")
       assert.equal(ns, bw)
     end)
 
