@@ -557,6 +557,32 @@ describe("nslua.seccomp on-disk cache #priv", function()
     assert.equal("true\tfalse\ttrue\n", out)
   end)
 
+  it("keys a program by its source's content, not its size and mtime", function()
+    local dir = helper.tmpdir()
+    local ok, out = helper.run_isolated(([[
+      local cache = require "nslua.seccomp_cache"
+      local core = require "nslua.core"
+      local a, b = %q .. "/a/seccomp.lua", %q .. "/b/seccomp.lua"
+      os.execute("mkdir -p " .. a:match("^(.*)/") .. " " .. b:match("^(.*)/"))
+      local function put(p, s) local f = assert(io.open(p, "w")); f:write(s); f:close() end
+      put(a, "return 1\n")
+      local k1 = assert(cache.key(a))
+      -- other bytes, the same size, the mtime put back
+      os.execute("touch -r " .. a .. " " .. a .. ".t")
+      put(a, "return 2\n")
+      os.execute("touch -r " .. a .. ".t " .. a)
+      local k2 = assert(cache.key(a))
+      put(b, "return 2\n")
+      local k3 = assert(cache.key(b))
+      local d = k2:match("^%%x+%%-(%%x+)%%-")
+      print(k1 ~= k2, #d, k3:match("^%%x+%%-(%%x+)%%-") == d, k3 ~= k2, cache.key(%q .. "/none") == nil)
+      print(core.seccomp.digest(a) == d, select(3, core.seccomp.digest(%q .. "/none")))
+    ]]):format(dir, dir, dir, dir))
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.equal("true\t16\ttrue\ttrue\ttrue\ntrue\t2\n", out)
+  end)
+
   it("drops the programs of a recorded source that is gone, and only those", function()
     local dir = helper.tmpdir()
     local ok, out = helper.run_isolated(([[

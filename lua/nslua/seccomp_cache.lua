@@ -3,9 +3,10 @@
 -- nslua's state directory (root: /run/nslua/cache, 0700 for rootless
 -- callers), keyed by the profile name, nslua.seccomp's source file (a hash
 -- of its path: each checkout or install its own entries, none evicting
--- another's), nslua's and libseccomp's versions and that file's size and
--- mtime: editing the profiles or upgrading either library misses, and a
--- new program replaces only its own path's older ones.  Beside them,
+-- another's), that file's content (its 64-bit FNV-1a, core
+-- seccomp.digest) and nslua's and libseccomp's versions: editing the
+-- profiles or upgrading either library misses, and a new program replaces
+-- only its own path's older ones.  Beside them,
 -- `source-<hash>` names the path the hash is of: a write (a miss) removes
 -- the programs of every path that no longer exists (a deleted checkout, a
 -- test's copy of the tree), so the directory does not grow with each
@@ -39,12 +40,12 @@ local function fnv1a(s)
 end
 
 --- The cache key of the nslua.seccomp at `src` as it is now (nil when it
--- cannot be stat'ed).  Each nslua.seccomp takes its own once, when it
--- first caches: a module loaded again after an edit gets a new one.
+-- cannot be read).  Each nslua.seccomp takes its own once, when it first
+-- caches: a module loaded again after an edit gets a new one.
 function M.key(src)
-  local st = core.mount.stat(src)
-  if not st then return nil end
-  return ("%s-%s-%s-%d-%d"):format(fnv1a(src), core._VERSION, core.seccomp.version(), st.size, st.mtime_ns)
+  local digest = core.seccomp.digest(src)
+  if not digest then return nil end
+  return ("%s-%s-%s-%s"):format(fnv1a(src), digest, core._VERSION, core.seccomp.version())
 end
 
 --- Where the program of built-in profile `name` under cache key `key` is
