@@ -557,6 +557,29 @@ describe("nslua.seccomp on-disk cache #priv", function()
     assert.equal("true\tfalse\ttrue\n", out)
   end)
 
+  it("caches under the key of the source it loaded, not of a later edit", function()
+    local dir = helper.tmpdir()
+    assert(helper.sh(("mkdir -p %s/nslua && cp %s/lua/nslua/seccomp.lua %s/nslua/"):format(
+      helper.quote(dir), helper.quote(helper.root), helper.quote(dir))))
+    local ok, out = helper.run_isolated(([[
+      local dir = %q
+      require("nslua.state").ROOT = dir .. "/state"
+      package.path = dir .. "/?.lua;" .. package.path
+      local cache = require "nslua.seccomp_cache"
+      local src = dir .. "/nslua/seccomp.lua"
+      local loaded = assert(cache.key(src))
+      local sc = require "nslua.seccomp"
+      local f = assert(io.open(src, "a")); f:write("\n-- edited after the load\n"); f:close()
+      assert(sc.compile("strict"))
+      local path = sc._cache_path("strict")
+      print(path:find(loaded, 1, true) ~= nil, cache.key(src) ~= loaded,
+            require("nslua.core").mount.stat(path) ~= nil)
+    ]]):format(dir))
+    helper.rmtree(dir)
+    assert.is_true(ok, out)
+    assert.equal("true\ttrue\ttrue\n", out)
+  end)
+
   it("keys a program by its source's content, not its size and mtime", function()
     local dir = helper.tmpdir()
     local ok, out = helper.run_isolated(([[
@@ -610,21 +633,31 @@ describe("nslua.seccomp on-disk cache #priv", function()
       -- an older nslua's program: no source record, left alone
       local legacy = cdir .. "/seccomp-strict-0000abcd-0.0.0-2.5.0-1-1.bpf"
       f = assert(io.open(legacy, "wb")); f:write(("\0"):rep(8)); f:close()
+      -- a recorded source that cannot be stat'ed for another reason than
+      -- ENOENT (ENOTDIR here): not judged gone
+      local function fnv(p)
+        local h = 0x811c9dc5
+        for i = 1, #p do h = ((h ~ p:byte(i)) * 0x01000193) & 0xffffffff end
+        return ("%%08x"):format(h)
+      end
+      local odd_src = mine_src .. "/x"
+      local odd = ("%%s/seccomp-strict-%%s-0-0-1-1.bpf"):format(cdir, fnv(odd_src))
+      f = assert(io.open(odd, "wb")); f:write(("\0"):rep(8)); f:close()
+      f = assert(io.open(cdir .. "/source-" .. fnv(odd_src), "wb")); f:write(odd_src); f:close()
       os.remove(gone_src)
       local mine2 = cached(mine_src, "default")     -- a miss: writes, and prunes
       print(said == other_src, stat(gone) ~= nil, stat(record(gone)) ~= nil, stat(other) ~= nil,
-            stat(record(other)) ~= nil, stat(mine) ~= nil, stat(mine2) ~= nil, stat(legacy) ~= nil)
+            stat(record(other)) ~= nil, stat(mine) ~= nil, stat(mine2) ~= nil, stat(legacy) ~= nil,
+            stat(odd) ~= nil)
       -- a relative source is not recorded (its hash is the key's: only
       -- the path being relative stops it)
       local rel = "lua/nslua/seccomp.lua"
-      local h = 0x811c9dc5
-      for i = 1, #rel do h = ((h ~ rel:byte(i)) * 0x01000193) & 0xffffffff end
-      local hex = ("%%08x"):format(h)
+      local hex = fnv(rel)
       cache.write(cache.path("strict", hex .. "-0-0-1-1"), ("\0"):rep(8), rel)
       print(stat(cdir .. "/source-" .. hex) ~= nil)
     ]]):format(dir))
     helper.rmtree(dir)
     assert.is_true(ok, out)
-    assert.equal("true\tfalse\tfalse\ttrue\ttrue\ttrue\ttrue\ttrue\nfalse\n", out)
+    assert.equal("true\tfalse\tfalse\ttrue\ttrue\ttrue\ttrue\ttrue\ttrue\nfalse\n", out)
   end)
 end)

@@ -918,16 +918,14 @@ end
 -- false: neither read nor written.
 M.CACHE = true
 
-local source_key, source_file   -- this module's own, taken once (nslua.seccomp_cache.key)
+-- This module's own key (nslua.seccomp_cache.key), taken as it loads: a
+-- process that keeps running after the file is edited caches what it
+-- compiles under the key of what it loaded, never under the new one.
+local source_file = type(MODULE_FILE) == "string" and MODULE_FILE or debug.getinfo(1, "S").source:match("^@(.*)")
+local source_key = source_file and require("nslua.seccomp_cache").key(source_file)
 cache_path = function(name)
-  if not M.CACHE then return nil end
-  local cache = require "nslua.seccomp_cache"
-  if not source_key then
-    local src = type(MODULE_FILE) == "string" and MODULE_FILE or debug.getinfo(1, "S").source:match("^@(.*)")
-    source_key, source_file = src and cache.key(src), src
-    if not source_key then return nil end
-  end
-  return cache.path(name, source_key)
+  if not M.CACHE or not source_key then return nil end
+  return require("nslua.seccomp_cache").path(name, source_key)
 end
 
 -- (for the tests: where a built-in profile's program is cached)

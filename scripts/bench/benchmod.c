@@ -6,6 +6,7 @@
 #include <linux/perf_event.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -133,18 +134,60 @@ static int task_clock (pid_t pid) {
   return (int)syscall(SYS_perf_event_open, &a, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
-/* Reap every child left (a spawned command's orphans, which come to us as
-** the subreaper) until there is none or the deadline passes. */
-static void reap_orphans (double deadline) {
+#define MAXKIDS 256
+
+/* Our children now (/proc/thread-self/children: the runner has one
+** thread), at most MAXKIDS of them: their count, -1 when unreadable. */
+static int children (pid_t *kids) {
+  char buf[MAXKIDS * 8 + 1];
+  int fd = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
+  ssize_t n;
+  if (fd < 0)
+    return -1;
+  while ((n = read(fd, buf, sizeof buf - 1)) < 0 && errno == EINTR)
+    ;
+  close(fd);
+  if (n < 0)
+    return -1;
+  buf[n] = '\0';
+  int k = 0;
+  for (char *p = buf, *end; k < MAXKIDS; p = end) {
+    long v = strtol(p, &end, 10);
+    if (end == p)
+      break;
+    kids[k++] = (pid_t)v;
+  }
+  return k;
+}
+
+static int listed (pid_t pid, const pid_t *kids, int n) {
+  for (int i = 0; i < n; i++)
+    if (kids[i] == pid)
+      return 1;
+  return 0;
+}
+
+/*
+** Wait for and reap the orphans a spawned command left, which came to us
+** as the subreaper: every child not in 'before' (the children we had
+** before the spawn, which are left alone), until none is left or the
+** deadline passes.
+*/
+static void reap_orphans (const pid_t *before, int nbefore, double deadline) {
+  pid_t kids[MAXKIDS];
   for (;;) {
-    int st;
-    pid_t p = waitpid(-1, &st, WNOHANG | __WALL);
-    if (p > 0)
-      continue;
-    if (p < 0 && errno == EINTR)
-      continue;
-    if (p < 0 || now() >= deadline)
-      return;   /* ECHILD: none left */
+    int n = children(kids), left = 0;
+    if (n < 0)
+      return;
+    for (int i = 0; i < n; i++) {
+      int st;
+      if (listed(kids[i], before, nbefore))
+        continue;
+      if (waitpid(kids[i], &st, WNOHANG | __WALL) == 0)
+        left++;
+    }
+    if (left == 0 || now() >= deadline)
+      return;
     struct timespec ms = { 0, 1000000 };
     nanosleep(&ms, NULL);
   }
@@ -160,9 +203,10 @@ static void reap_orphans (double deadline) {
 ** (opened before the ids change).  fd3: PATH opened read-only as fd 3
 ** (bwrap's --seccomp 3 reads a program from it).  cpu_seconds: the CPU
 ** time of the command and every process it started, reaped or not, read
-** once they are all gone (the caller is made a child subreaper: what a
-** command leaves running is waited for and reaped here, for at most 2 s
-** after the command); cpu_how
+** once they are all gone (the first spawn makes the caller a child
+** subreaper: what a command leaves running comes to it, and is waited
+** for and reaped here, at most 2 s after the command; the caller's other
+** children are left alone); cpu_how
 ** "task-clock" (a perf counter, as `perf stat` counts: see task_clock),
 ** or where perf events are refused "rusage" (wait4's, which misses what a
 ** command leaves unreaped).  tmpfs_over: first enter a private mount
@@ -176,7 +220,8 @@ static int b_spawn (lua_State *L) {
   const char **envp = (const char **)environ;
   lua_Integer uid, gid, timeout;
   struct rusage ru;
-  int devnull, status, go[2], clk;
+  int devnull, status, go[2], clk, nbefore;
+  pid_t before[MAXKIDS];
   uint64_t clk_ns = 0;
   double t0, t1;
   pid_t pid;
@@ -203,6 +248,15 @@ static int b_spawn (lua_State *L) {
     envp = envbuf;
   }
 
+  /* a command's orphans come to us, to be counted and reaped; the
+  ** children we already have are not its */
+  static int subreaper;
+  if (!subreaper) {
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+      return fail(L, errno, "prctl", "PR_SET_CHILD_SUBREAPER");
+    subreaper = 1;
+  }
+  nbefore = children(before);
   devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull < 0)
     return fail(L, errno, "open", "/dev/null");
@@ -223,7 +277,18 @@ static int b_spawn (lua_State *L) {
     return fail(L, e, "fork", argv[0]);
   }
   if (pid == 0) {
-    dup2(devnull, 0);
+    /* the parent's counter is on this task before anything (its end
+    ** closed here: a parent that died makes the read return 0) */
+    close(go[1]);
+    ssize_t got;
+    while ((got = read(go[0], &status, 1)) < 0 && errno == EINTR)
+      ;
+    if (got != 1)
+      _exit(126);
+    close(go[0]);
+    /* (devnull is fd 0 when the caller had none: keep it across the exec) */
+    if (devnull == 0 ? fcntl(0, F_SETFD, 0) != 0 : dup2(devnull, 0) != 0)
+      _exit(126);
     child_stdio(1, out, devnull);
     child_stdio(2, err, devnull);
     if (fd3) {
@@ -243,14 +308,6 @@ static int b_spawn (lua_State *L) {
       _exit(126);
     if (timeout > 0)
       alarm((unsigned)timeout);
-    /* the parent's counter is on this task before the exec (its end
-    ** closed here: a parent that died makes the read return 0) */
-    close(go[1]);
-    ssize_t got;
-    while ((got = read(go[0], &status, 1)) < 0 && errno == EINTR)
-      ;
-    if (got != 1)
-      _exit(126);
     execve(argv[0], (char *const *)argv, (char *const *)envp);
     _exit(127);
   }
@@ -272,7 +329,8 @@ static int b_spawn (lua_State *L) {
   /* what the command left running (bwrap's pid 1, still tearing down its
   ** namespaces when bwrap has exited) was reparented to us, the
   ** subreaper: it is counted once it has exited, so wait for it */
-  reap_orphans(t1 + 2.0);
+  if (nbefore >= 0)
+    reap_orphans(before, nbefore, t1 + 2.0);
   if (clk >= 0 && read(clk, &clk_ns, sizeof clk_ns) != (ssize_t)sizeof clk_ns)
     clk_ns = 0;
   if (clk >= 0)
@@ -337,9 +395,6 @@ __attribute__((visibility("default"))) int luaopen_bench (lua_State *L);
 
 /* require "bench" */
 int luaopen_bench (lua_State *L) {
-  /* a command's orphans come to us, to be counted and reaped (b_spawn) */
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
-    return luaL_error(L, "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
   luaL_newlib(L, funcs);
   return 1;
 }

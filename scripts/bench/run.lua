@@ -367,6 +367,9 @@ end
 -- cheaper sandbox than nslua's called the same).  'opts': the scenario
 -- user's spawn options.  -> argv, or nil and the reason
 local DEV_NODES <const> = { null = true, zero = true, full = true, random = true, urandom = true, tty = true }
+local DEV_LINKS <const> = { ["/dev/ptmx"] = "pts/ptmx", ["/dev/fd"] = "/proc/self/fd", ["/dev/core"] = "/proc/kcore",
+                            ["/dev/stdin"] = "/proc/self/fd/0", ["/dev/stdout"] = "/proc/self/fd/1",
+                            ["/dev/stderr"] = "/proc/self/fd/2" }
 local function bwrap_like(ctx, explain, bwrap, opts)
   local core = nslua_core()
   if not core then return nil, "nslua.core not built (make)" end
@@ -377,7 +380,7 @@ local function bwrap_like(ctx, explain, bwrap, opts)
   end
   local argv, nsopts = { bwrap, "--new-session", "--die-with-parent" }, {}
   local function add(...) for _, a in ipairs { ... } do argv[#argv + 1] = a end end
-  local pending_bind, env, cmd, proc_ro = nil, {}, nil, nil
+  local pending_bind, env, cmd, proc_ro, dev = nil, {}, nil, nil, false
   local function flush()
     if pending_bind then add(pending_bind[3] and "--ro-bind" or "--bind", pending_bind[1], pending_bind[2]) end
     pending_bind = nil
@@ -386,22 +389,34 @@ local function bwrap_like(ctx, explain, bwrap, opts)
   local function other_mount(rest)
     local lnk, target = rest:match("^symlink (%S+) %-> (%S+)$")
     if lnk then
-      -- (/dev's symlinks come with --dev)
-      if not lnk:match("^/dev/") then add("--symlink", target, lnk) end
+      -- (/dev's symlinks come with --dev, those it makes)
+      if not lnk:match("^/dev/") then add("--symlink", target, lnk); return true end
+      return dev and DEV_LINKS[lnk] == target
+    end
+    -- bwrap's root is a tmpfs already (0755, as nslua's), and --dev mounts devpts
+    if rest:match("^mount tmpfs on / %[") then return true end
+    if rest:match("^mount devpts on /dev/pts ") then return dev end
+    if rest:match("^mount tmpfs on /dev ") then
+      add("--dev", "/dev")
+      dev = true
       return true
     end
-    -- bwrap's root is a tmpfs already, and --dev mounts devpts
-    if rest:match("^mount tmpfs on / ") or rest:match("^mount devpts on /dev/pts ") then return true end
-    if rest:match("^mount tmpfs on /dev ") then add("--dev", "/dev"); return true end
     if rest:match("^mount proc on /proc ") then add("--proc", "/proc"); return true end
-    local m = rest:match("^mount tmpfs on (%S+) ")
-    if m then add("--tmpfs", m); return true end
+    local m, data = rest:match("^mount tmpfs on (%S+) %[[%w,]*%] (%S+)$")
+    if m then
+      local mode, size = data:match("^mode=(%d+),size=(%d+)$")
+      if not mode then return false end
+      add("--perms", mode, "--size", size, "--tmpfs", m)
+      return true
+    end
     m = rest:match("^mount mqueue on (%S+) ")
     if m then add("--mqueue", m); return true end
     m = rest:match("^mask (%S+)$")
     if m then
+      -- (nslua: a read-only tmpfs over a directory, a read-write bind of
+      -- /dev/null over a file)
       if isdir(m) then add("--tmpfs", m, "--remount-ro", m)
-      elseif exists(m) then add("--ro-bind", "/dev/null", m) end
+      elseif exists(m) then add("--bind", "/dev/null", m) end
       return true
     end
     m = rest:match("^read%-only (%S+)$")
@@ -428,10 +443,10 @@ local function bwrap_like(ctx, explain, bwrap, opts)
     elseif what == "identity" then
       -- the caller's ids, or a user namespace mapping one or two ids
       -- without helpers (bwrap maps one: the caller's)
+      -- (a privileged slot is not said: bwrap as root would map host root)
       local u, g = rest:match("; inside uid (%d+) gid (%d+);")
-      local plain = rest:match("^privileged %(a free [^)]*slot of host ids%) user namespace;")
-        or rest:match("^rootless user namespace;")
-      if u and plain and not rest:find("newuidmap", 1, true) then
+      local one = rest:match("^rootless user namespace;") and rest:match("; uid map %d+ %d+ 1; gid map %d+ %d+ 1;")
+      if u and one and not rest:find("newuidmap", 1, true) then
         add("--uid", u, "--gid", g)
       elseif rest ~= "host (no user namespace; runs with the caller's ids)" then
         return nil, line
@@ -440,16 +455,16 @@ local function bwrap_like(ctx, explain, bwrap, opts)
     elseif what == "network" then
       if rest ~= "host" and rest ~= "lo up" then return nil, line end
     elseif what == "mount" then
-      local src, dst = rest:match("^mount host:(%S+) on (%S+) %[bind")
+      local src, dst, how = rest:match("^mount host:(%S+) on (%S+) %[(bind[%w,]*)%]$")
       if src then
         flush()
         -- (a node --dev makes is left to it; another bind under /dev is
-        -- not said here)
+        -- not said here; bwrap's other binds are recursive)
         local node = dst:match("^/dev/(%w+)$")
-        local made = node and src == dst and DEV_NODES[node]
-        if not made and dst:match("^/dev/") then return nil, line end
+        local made = dev and node and src == dst and how == "bind" and DEV_NODES[node]
+        if not made and (dst:match("^/dev/") or how ~= "bind,rec") then return nil, line end
         if not made then pending_bind = { src, dst } end
-      elseif rest:match("^set [%w,]*rdonly[%w,]* on /$") or rest:match("^set [%w,]*rdonly[%w,]* on / ") then
+      elseif rest == "set nodev,nosuid,rdonly on /" then
         flush(); add("--remount-ro", "/")
       elseif pending_bind and (rest == ("set nodev,nosuid,rdonly on %s (recursive)"):format(pending_bind[2])) then
         pending_bind[3] = true
@@ -1227,6 +1242,7 @@ local function run_scenario(ctx, opts, s, results)
     end
   end
   if #all_base > 0 then limit_row.ms, limit_row.cpu_ms = summary(all_base), summary(all_base_cpu) end
+  limit_row.cpu_rusage = base.cpu_rusage
 
   if opts.api_pairs == 0 or s == "S2V" then return end
   local abase, atools = api_tools(ctx, s)
