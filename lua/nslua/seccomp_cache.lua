@@ -3,7 +3,7 @@
 -- nslua's state directory (root: /run/nslua/cache, 0700 for rootless
 -- callers), keyed by the profile name, nslua.seccomp's source file (a hash
 -- of its path: each checkout or install its own entries, none evicting
--- another's), that file's content (its 64-bit FNV-1a, core
+-- another's), that file's content (a 64-bit digest, core
 -- seccomp.digest) and nslua's and libseccomp's versions: editing the
 -- profiles or upgrading either library misses, and a new program replaces
 -- only its own path's older ones.  Beside them,
@@ -40,8 +40,8 @@ local function fnv1a(s)
 end
 
 --- The cache key of the nslua.seccomp at `src` as it is now (nil when it
--- cannot be read).  Each nslua.seccomp takes its own once, when it first
--- caches: a module loaded again after an edit gets a new one.
+-- cannot be read).  Each nslua.seccomp takes its own once, as it loads: a
+-- module loaded again after an edit gets a new one.
 function M.key(src)
   local digest = core.seccomp.digest(src)
   if not digest then return nil end
