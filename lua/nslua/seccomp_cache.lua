@@ -136,6 +136,9 @@ function M.write(path, bpf, src)
 end
 
 local got = {}   -- path -> program, what lookup read
+-- source -> its key (false: unreadable), taken once a process, as
+-- nslua.seccomp takes its own as it loads: a pool's runs read the file once
+local keys = {}
 
 --- The cached program of built-in profile `name`, found without loading
 -- nslua.seccomp; nil (compile it with nslua.seccomp) without M.SOURCE, once
@@ -147,7 +150,11 @@ function M.lookup(name)
     or package.preload["nslua.seccomp"] or #package.searchers ~= M.SEARCHERS then
     return nil
   end
-  local key = M.key(M.SOURCE)
+  local key = keys[M.SOURCE]
+  if key == nil then
+    key = M.key(M.SOURCE) or false
+    keys[M.SOURCE] = key
+  end
   local path = key and M.path(name, key)
   if not path then return nil end
   -- (a pool's runs read it once: the path holds the key, so it is the same)

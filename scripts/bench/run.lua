@@ -699,7 +699,7 @@ local function measure_cli(opts, base, tool)
     cpus[i], base_cpus[i] = cb * 1000, ca * 1000
   end
   return { ratio = summary(ratios), ms = summary(times), rss_kb = median(rss), base_ms = bases,
-           cpu_ms = summary(cpus), base_cpu_ms = base_cpus, cpu_rusage = tool.cpu_rusage or base.cpu_rusage }
+           cpu_ms = summary(cpus), base_cpu_ms = base_cpus, cpu_rusage = tool.cpu_rusage }
 end
 
 local function loop_argv(tool, n)
