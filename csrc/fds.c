@@ -557,24 +557,10 @@ static int proc_sendfd (lua_State *L) {
 static int proc_recvfd (lua_State *L) {
   int sock = nslua_checkfd(L, 1);
   int *box = nslua_newfd(L);
-  char byte;
-  struct iovec iov = { &byte, 1 };
-  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
-  struct msghdr msg;
-  struct cmsghdr *c;
-  ssize_t n;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = u.buf;
-  msg.msg_controllen = sizeof u.buf;
-  n = TEMP_FAILURE_RETRY(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC));
-  if (n < 0)
+  int fd = nslua_recvfd(sock);
+  if (fd < 0)
     return nslua_fail(L, errno, "recvmsg", NULL);
-  c = CMSG_FIRSTHDR(&msg);
-  if (n == 0 || c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-    return nslua_fail(L, EPIPE, "recvmsg", NULL);
-  memcpy(box, CMSG_DATA(c), sizeof(int));
+  *box = fd;
   return 1;
 }
 

@@ -2,6 +2,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -20,12 +21,15 @@
 /* ------------------------------------------------------------------ */
 
 /* The "init" status record (status.h), stop the command we cannot
-** supervise, _exit(1). */
+** supervise, _exit(1).  As a pid namespace's init, every process of it
+** first: none may run on unwatched (the set-id guard, guard.c). */
 static void init_fail (int status_fd, pid_t cmd, const char *step,
                        int err) __attribute__((noreturn));
 static void init_fail (int status_fd, pid_t cmd, const char *step, int err) {
   (void)nslua_status_init(status_fd, step, err);
-  if (cmd > 0)
+  if (syscall(SYS_getpid) == 1)
+    (void)kill(-1, SIGKILL);
+  else if (cmd > 0)
     kill(cmd, SIGKILL);
   _exit(1);
 }
@@ -53,7 +57,7 @@ static int init_reap (pid_t cmd, int *done, int *status, struct rusage *ru, int 
 }
 
 void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec_late *late,
-                     int same_session) {
+                     int same_session, int guard) {
   struct signalfd_siginfo si[16];
   struct rusage ru, cru;
   sigset_t all;
@@ -83,6 +87,10 @@ void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec
   /* Not dumpable: no ptrace and no /proc/1/mem from inside the sandbox. */
   if (prctl(PR_SET_DUMPABLE, 0UL, 0, 0, 0) != 0)
     init_fail(status_fd, cmd, "dumpable", errno);
+  /* the set-id guard's answerer must outlive every process that could
+  ** open a watched file: only a pid namespace's init takes them all */
+  if (guard >= 0 && !pid1)
+    init_fail(status_fd, cmd, "guard", EINVAL);
 
   memset(&ru, 0, sizeof ru);
   for (;;) {
@@ -92,6 +100,20 @@ void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec
       break;
     if (err != 0)  /* no children left and none was the command */
       init_fail(status_fd, -1, "wait", err);
+    if (guard >= 0) {
+      /* the guard's answerer gone: the opens it would answer would wait
+      ** for ever, or pass once the group goes; end the sandbox */
+      struct pollfd pf[2] = { { sfd, POLLIN, 0 }, { guard, POLLIN, 0 } };
+      if (poll(pf, 2, -1) < 0) {
+        if (errno == EINTR)
+          continue;
+        init_fail(status_fd, cmd, "poll", errno);
+      }
+      if (pf[1].revents != 0)
+        init_fail(status_fd, cmd, "guard", EPIPE);
+      if (!(pf[0].revents & POLLIN))
+        continue;
+    }
     r = read(sfd, si, sizeof si);
     if (r < 0) {
       if (errno == EINTR || errno == EAGAIN)
@@ -172,7 +194,7 @@ static int proc_init (lua_State *L) {
     for (i = 0; i < n; i++)
       keep[i + 2] = fds[i];
   }
-  nslua_init_run((int)cmd, status_fd, keep, n + 2, NULL, 0);
+  nslua_init_run((int)cmd, status_fd, keep, n + 2, NULL, 0, -1);
   return 0;
 }
 

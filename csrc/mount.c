@@ -1168,5 +1168,6 @@ static const luaL_Reg mnt_funcs[] = {
 
 int nslua_open_mount (lua_State *L) {
   luaL_newlib(L, mnt_funcs);
+  luaL_setfuncs(L, nslua_guard_funcs, 0);
   return 1;
 }

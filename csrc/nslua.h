@@ -65,6 +65,7 @@ int nslua_openpty (const char *ptmx, int *master, int *slave, unsigned int *n,
                    const char **what);
 int nslua_sendfd (int sock, int fd);
 int nslua_sendfd_msg (int sock, int fd, const char *data, size_t len);
+int nslua_recvfd (int sock);
 int nslua_write_text (const char *path, const char *text);
 
 /* ns.c: namespace names as CLONE_NEW* bits; raises when the process has
@@ -181,9 +182,15 @@ void nslua_exec_child (exec_plan *p, const int stdio[3]) __attribute__((noreturn
 ** the signalfd, keep[2..nkeep-1] the fds it keeps; 'late' (may be NULL): an
 ** exec failure of the command it reports when the command could not.
 ** 'same_session': the command shares our process group, so a signal the
-** kernel sent the group (a terminal's ^C) is not forwarded a second time. */
+** kernel sent the group (a terminal's ^C) is not forwarded a second time.
+** 'guard' (-1: none): a pidfd of the set-id guard's answerer (guard.c),
+** among the kept fds with the guard's group: when it ends first, the init
+** ends the sandbox; the init must be PID 1. */
 void nslua_init_run (int cmd, int status_fd, int *keep, size_t nkeep, const exec_late *late,
-                     int same_session) __attribute__((noreturn));
+                     int same_session, int guard) __attribute__((noreturn));
+
+/* guard.c: the set-id guard's watch (its Lua functions: core.mount). */
+extern const luaL_Reg nslua_guard_funcs[];
 
 /* netlink.c (link_up) and nlroute.c: plain C, no Lua state, so a freshly
 ** cloned child may call them before exec.  Each opens its own

@@ -109,6 +109,7 @@ typedef struct plan {
   int join_types[8];            /* their CLONE_NEW* */
   size_t njoin;
   int oom_self;                 /* setup.run: the child writes its own */
+  int guard_fan, guard_pidfd;   /* rt.guard_fan, rt.guard_pidfd: the set-id guard's watch */
 } plan;
 
 /* ------------------------------------------------------------------ */
@@ -779,8 +780,9 @@ static int setup_plan (lua_State *L) {
   lua_pop(L, 1);
   opt_table(L, rt, "keep", "rt");
   n = lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 0;
-  /* room for the lock files' fds and the sync fd, added in the child */
-  p->keep = (int *)new_array(L, n + 2 + p->nlocks + 1, sizeof *p->keep);
+  /* room for the lock files' fds, the sync fd and the guard's two fds,
+  ** added in the child */
+  p->keep = (int *)new_array(L, n + 2 + p->nlocks + 3, sizeof *p->keep);
   for (i = 0; i < n; i++) {
     lua_rawgeti(L, -1, (lua_Integer)i + 1);
     p->keep[i + 2] = nslua_checkfd(L, lua_gettop(L));
@@ -788,6 +790,15 @@ static int setup_plan (lua_State *L) {
   }
   p->nkeep = n + 2;
   lua_pop(L, 1);
+  /* rt.guard_fan, rt.guard_pidfd: the set-id guard's group and a pidfd
+  ** of its answerer (guard.c), which the init keeps and the command
+  ** never gets */
+  p->guard_fan = opt_fd(L, rt, "guard_fan", -1);
+  p->guard_pidfd = opt_fd(L, rt, "guard_pidfd", -1);
+  luaL_argcheck(L, (p->guard_fan < 0) == (p->guard_pidfd < 0), 2,
+                "rt.guard_fan and rt.guard_pidfd go together");
+  luaL_argcheck(L, p->guard_fan < 0 || (p->init && p->has_mounts), 2,
+                "rt.guard_fan needs the init and plan.mounts");
 
   /* the exec tail's plan: it reads 1..3 and leaves what it points into above */
   luaL_checkstack(L, 32, "setup.plan");
@@ -957,6 +968,23 @@ static void block_on (const plan *p, int fd, const char *what) {
 ** step); the fd, and with it the lock, is the init's (or, without one,
 ** the command's) for the sandbox's life.  POSIX locks belong to the
 ** process's fd table: the command's copy closing them leaves ours. */
+/* The set-id guard's watch (guard.c): the mounts are in place, so the
+** parent marks those that write as host root while we wait, then writes
+** "m".  We must be the pid namespace's init: only its end takes every
+** process that could open a watched file with it. */
+static void guard_marks (const plan *p) {
+  char b = 0;
+  ssize_t r;
+  if (syscall(SYS_getpid) != 1)
+    fail(p, "guard", EINVAL, NULL, "getpid", "(the set-id guard needs a pid namespace)", NULL);
+  if (nslua_status_marks(p->status_fd) != 0)
+    _exit(1);
+  while ((r = read(p->sync_fd, &b, 1)) < 0 && errno == EINTR)
+    ;
+  if (r != 1 || b != 'm')
+    _exit(1);
+}
+
 static void take_locks (plan *p) {
   size_t i;
   for (i = 0; i < p->nlocks; i++) {
@@ -1202,6 +1230,11 @@ static void run_plan (plan *p) {
   }
   if (p->has_mounts)
     nslua_steps_finish(p->status_fd);
+  if (p->guard_fan >= 0) {
+    guard_marks(p);
+    p->keep[p->nkeep++] = p->guard_fan;
+    p->keep[p->nkeep++] = p->guard_pidfd;
+  }
   /* plan.rootfs_propagation: the new root's, once it is "/" (runc's) */
   if (p->root_prop != 0 && mount(NULL, "/", NULL, p->root_prop, NULL) != 0)
     fail(p, "pivot", errno, NULL, "mount", "/", NULL);
@@ -1260,7 +1293,7 @@ static void run_plan (plan *p) {
       close(p->stdio[i]);
   /* the command's clock: from its exec tail (not from when we next run) */
   nslua_status_pid_at(p->status_fd, cmd, late != NULL ? late->start_ns : 0);
-  nslua_init_run(cmd, p->status_fd, p->keep, p->nkeep, late, !p->new_session);
+  nslua_init_run(cmd, p->status_fd, p->keep, p->nkeep, late, !p->new_session, p->guard_pidfd);
 }
 
 /* The child: its buffer for paths on its own stack, then the plan. */

@@ -35,6 +35,12 @@
 **       pipe then ends at the command's execve, and no "exit" record comes:
 **       the parent has the command's wait status from waitpid.
 **
+**   marks
+**       The mounts are in place and the sandbox has the set-id guard's
+**       watch (guard.c): the set-up child waits on its sync fd for the
+**       parent, which marks the mounts that write as host root, to write
+**       "m" (end of file: _exit(1)).  Before "pid".
+**
 **   setup <step> <errno> <message>
 **       A set-up step failed; the writer then _exit(1)s.  <message> is
 **       the rest of the line, for people, and may hold spaces:
@@ -66,8 +72,9 @@
 **
 **   init <step> <errno>
 **       The init could not set itself up (signals, subreaper, signalfd,
-**       fds, dumpable) or lost its children (wait, read); it kills the
-**       command and _exit(1)s.
+**       fds, dumpable, guard) or lost its children (wait, read, poll) or
+**       the set-id guard's group (guard); it kills the command (as PID 1,
+**       every process of its pid namespace) and _exit(1)s.
 **
 **   exit <how> <code> <utime> <stime> <maxrss> <cutime> <cstime> <xfsz> <nvcsw> <nivcsw> <t>
 **       The command ended; the init then _exit(0)s.  <how> is "exited"
@@ -168,6 +175,12 @@ static inline int nslua_status_exec (int fd, const char *step, int err,
     if (buf[i] == '\n')
       buf[i] = ' ';
   return nslua_status_write(fd, buf, sizeof buf, n);
+}
+
+/* "marks\n" */
+static inline int nslua_status_marks (int fd) {
+  char buf[8];
+  return nslua_status_write(fd, buf, sizeof buf, snprintf(buf, sizeof buf, "marks\n"));
 }
 
 /* "landlock <rule> <errno>\n" */

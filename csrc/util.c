@@ -257,6 +257,33 @@ int nslua_sendfd (int sock, int fd) {
   return nslua_sendfd_msg(sock, fd, "F", 1);
 }
 
+/* Receive one fd sent as nslua_sendfd does (close-on-exec): the fd, or
+** -1 with errno (EPIPE: the peer closed, or sent no fd). */
+int nslua_recvfd (int sock) {
+  char byte;
+  struct iovec iov = { &byte, 1 };
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+  struct msghdr msg;
+  struct cmsghdr *c;
+  ssize_t n;
+  int fd;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  n = TEMP_FAILURE_RETRY(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC));
+  if (n < 0)
+    return -1;
+  c = CMSG_FIRSTHDR(&msg);
+  if (n == 0 || c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+    errno = EPIPE;
+    return -1;
+  }
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return fd;
+}
+
 /* Write 'text' to an existing file in one write(2) (proc files such as
 ** uid_map take a map in a single write): 0 or an errno. */
 int nslua_write_text (const char *path, const char *text) {

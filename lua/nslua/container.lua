@@ -127,7 +127,7 @@ end
 -- longer than 50 ms): message, errno; nil when there is none.
 function Container:_setup_said()
   local fds = { { fd = self._status_r, events = { ["in"] = true } } }
-  local buf = {}
+  local buf = { self._status_pre }
   while (proc.poll(fds, 50) or 0) > 0 do
     local data = proc.read(self._status_r, 4096)
     if not data or data == "" then break end
@@ -145,7 +145,7 @@ end
 -- whoever deletes the container: resources.remove_record), and with a tty
 -- the pty's master is self.tty_master for the caller to hand on.
 function Container:_park()
-  local buf, deadline = {}, proc.now() + M.PARK_TIMEOUT
+  local buf, deadline = { self._status_pre }, proc.now() + M.PARK_TIMEOUT
   local fds = { { fd = self._status_r, events = { ["in"] = true } } }
   local st = {}
   while not st.cmd_pid do
@@ -218,6 +218,23 @@ function Container:_runtime()
   rt.seccomp_bpf = res.rt.seccomp_bpf   -- spec.seccomp_bpf's raw programs
   rt.seccomp_layers = res.rt.seccomp_layers
   rt.seccomp_guard = res.rt.seccomp_guard
+  -- the set-id guard's watch (csrc/guard.c): its group and its answerer,
+  -- whose pidfd the init keeps with the group; ours go once the mounts are
+  -- marked, and the answerer gets the init's pidfd once it is cloned
+  if self.plan.exec.setid_guard then
+    local fan, ferr, fcode = core.mount.guard_group()
+    if not fan then
+      return nil, ("the set-id guard: %s (a read-write idmapped mount needs fanotify's "
+        .. "permission events; use --bind-as-slot)"):format(ferr), fcode
+    end
+    self:_defer_close(fan)
+    local sock, pidfd
+    sock, pidfd, fcode = core.mount.guard_answerer(fan)
+    if not sock then return nil, "the set-id guard: " .. pidfd, fcode end
+    self:_defer_close(sock, pidfd)
+    rt.guard_fan, rt.guard_pidfd = fan, pidfd
+    self._guard_fan, self._guard_sock = fan, sock
+  end
   local sync_r, sync_w, code = proc.pipe()
   if not sync_r then return nil, sync_w, code end
   self:_defer_close(sync_r, sync_w)
@@ -344,6 +361,7 @@ function Container:_clone_and_release(splan, flags, rt)
   if rt.tty_sock then rt.tty_sock:close() end
   if rt.notify_sock then rt.notify_sock:close() end
   if rt.notify_state then rt.notify_state:close() end
+  if rt.guard_pidfd then rt.guard_pidfd:close() end
   if not okc then error(pid, 0) end
   if not pid then return nil, cerr, ccode end
   self._pid = pid
@@ -356,6 +374,11 @@ function Container:_clone_and_release(splan, flags, rt)
     end
   end)
   res:after_clone()
+  if self._guard_sock then
+    -- the set-id guard's answerer watches the init from now on
+    local ok, err, code = self:_guard_watch(pid)
+    if not ok then return nil, err, code end
+  end
   -- sync.userns_block_fd: the caller writes the id maps while the child waits
   local ok, err, code = true, nil, nil
   if not (self.plan.sync and self.plan.sync.userns_block_fd) then
@@ -386,6 +409,10 @@ function Container:_clone_and_release(splan, flags, rt)
       wcode
   end
   if not w then return nil, "release: " .. werr, wcode end
+  if self._guard_fan then
+    ok, err, code = self:_guard_marks(pid)
+    if not ok then return nil, err, code end
+  end
   -- the record for `nslua exec` and `ps` is written while the child sets
   -- up; the programs an exec loads first (an exec waits for the record)
   local progs = self:_programs()
@@ -399,6 +426,80 @@ function Container:_clone_and_release(splan, flags, rt)
     if not pok then return nil, "state record: seccomp programs: " .. tostring(perr), pcode end
   end
   res:record(info)
+  return true
+end
+
+-- A mount point as /proc/PID/mountinfo escapes it (\040 for a space).
+local function unescape_mountinfo(s)
+  return (s:gsub("\\(%d%d%d)", function(o) return string.char(tonumber(o, 8)) end))
+end
+
+--- The mounts the set-id guard watches in a mountinfo text: { {id, mountpoint}, ... },
+-- each read-write and idmapped, or an overlay (csrc/guard.c).
+function M.guard_mounts(text)
+  local out = {}
+  for line in text:gmatch("[^\n]+") do
+    local id, mp, opts, fstype = line:match("^(%d+) %d+ %S+ %S+ (%S+) (%S+).- %- (%S+) ")
+    if id and opts:match("^rw") and (fstype == "overlay" or (opts .. ","):find(",idmapped,", 1, true)) then
+      out[#out + 1] = { id = math.tointeger(tonumber(id)), mountpoint = unescape_mountinfo(mp) }
+    end
+  end
+  return out
+end
+
+-- The set-id guard's answerer gets the init's pidfd: it ends once the
+-- init has (csrc/guard.c).
+function Container:_guard_watch(pid)
+  local sock = self._guard_sock
+  self._guard_sock = nil
+  local pidfd, err, code = proc.pidfd_open(pid)
+  if pidfd then
+    local ok
+    ok, err, code = proc.sendfd(sock, pidfd)
+    pidfd:close()
+    if not ok then pidfd = nil end
+  end
+  sock:close()
+  if not pidfd then return nil, "the set-id guard: " .. tostring(err), code end
+  return true
+end
+
+-- The set-id guard's watch (csrc/guard.c): once the child says its mounts
+-- are in place (its "marks" record), mark those that write as host root,
+-- let go of the group and let the child go on ("m").  What the pipe said
+-- meanwhile stays for the waits that follow (self._status_pre).
+function Container:_guard_marks(pid)
+  local fan, buf, st = self._guard_fan, {}, {}
+  local fds = { { fd = self._status_r, events = { ["in"] = true } } }
+  local deadline = proc.now() + M.PARK_TIMEOUT
+  while not (st.marks or st.setup) do
+    local left = math.max(0, math.ceil((deadline - proc.now()) * 1000))
+    if left == 0 then return nil, "set-up did not reach its mounts in time", errno.ETIMEDOUT end
+    if (proc.poll(fds, left) or 0) > 0 then
+      local data = proc.read(self._status_r, 4096)
+      if not data or data == "" then break end
+      buf[#buf + 1] = data
+      st = status.parse(table.concat(buf))
+    end
+  end
+  self._status_pre = table.concat(buf)
+  if st.setup then return nil, setup_failure(st.setup) end
+  if not st.marks then
+    return nil, "the child ended during set-up (before the set-id guard's marks)", errno.ECHILD
+  end
+  local f, oerr, ocode = io.open(("/proc/%d/mountinfo"):format(pid))
+  if not f then return nil, "the set-id guard: " .. oerr, ocode end
+  local text = f:read("a")
+  f:close()
+  for _, m in ipairs(M.guard_mounts(text or "")) do
+    -- (false: a mount stacked over it hides it from the sandbox)
+    local ok, merr, mcode = core.mount.guard_mark(fan, pid, m.mountpoint, m.id)
+    if ok == nil then return nil, "the set-id guard: " .. merr, mcode end
+  end
+  fan:close()
+  self._guard_fan = nil
+  local w, werr, wcode = proc.write(self._sync_w, "m")
+  if not w then return nil, "the set-id guard: release: " .. tostring(werr), wcode end
   return true
 end
 
@@ -605,7 +706,7 @@ local IN <const> = { ["in"] = true }
 function Container:_wait_begin(blocking)
   local spec, res = self.spec, self.res
   local limits = self.plan.wait
-  local w = { buf = {}, blocking = blocking }
+  local w = { buf = { self._status_pre }, blocking = blocking }
   w.wall_deadline = limits.wall and self.t0 + limits.wall
   -- cpu_scope "command": the command's own time (polled in /proc/<pid>/stat
   -- once the status pipe names it), no cgroup needed

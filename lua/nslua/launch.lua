@@ -1332,6 +1332,8 @@ function M.explain(plan)
   if e.setid_guard then
     p("seccomp: plus the set-id guard (a read-write mount writes as host root: no set-id modes, "
       .. "no io_uring, openat2 or new user namespaces)")
+    p("set-id guard: a watch of the read-write idmapped mounts and overlays (no write open of a set-id "
+      .. "or file-capability program there; answered by nslua-guard, a host process)")
   end
   for i, insns in ipairs(e.seccomp_bpf or {}) do
     p("seccomp: then BPF program %d (%d instruction%s)", i, insns, insns == 1 and "" or "s")

@@ -93,8 +93,12 @@ function M.build(a)
   elseif st.init then
     -- the init could not supervise the command (it killed it)
     r.status = "error"
-    r.error = { step = "init", errno = st.init.errno,
-                message = ("init %s: %s"):format(st.init.step, strerror(st.init.errno)) }
+    local msg = ("init %s: %s"):format(st.init.step, strerror(st.init.errno))
+    if st.init.step == "guard" and st.init.errno == 32 then
+      -- (csrc/guard.c: the opens it answers would wait, or pass unwatched)
+      msg = "the set-id guard's answerer (nslua-guard) ended before the command: the sandbox was ended"
+    end
+    r.error = { step = "init", errno = st.init.errno, message = msg }
   elseif a.killed then
     -- nslua itself sent SIGKILL to the init: the init wrote no record
     r.status, r.signal = "signaled", a.killed

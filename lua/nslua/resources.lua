@@ -387,6 +387,25 @@ local function idmapped_bind(spec, res, m)
   end
 end
 
+-- What the set-id guard needs of a spec with a mount that writes as host
+-- root ('what'): no capability that gets round it, and its watch's
+-- holders (csrc/guard.c): the init, PID 1 of a pid namespace of its own.
+-- true | nil, msg, errno
+local function guard_fits(spec, what)
+  local c = seccomp.setid_guard_cap(spec.caps or {})
+  if c then
+    return nil, ("caps: %s with the read-write idmapped %s would let the payload leave "
+      .. "privileged files on the host (docs/roots.md; use --bind-as-slot or drop it)")
+      :format(c, what), errno.EPERM
+  end
+  if not spec.namespaces.pid or spec.init == false or spec.pidns_fd or (spec.join and spec.join.pid) then
+    return nil, ("%s: a read-write idmapped mount writes as host root, and the set-id guard "
+      .. "that watches it needs a pid namespace and nslua's init (docs/roots.md; use "
+      .. "--bind-as-slot)"):format(what), errno.EINVAL
+  end
+  return true
+end
+
 -- Privileged: each bind source and the rootfs as a detached tree, with
 -- ro/nosuid/nodev (and idmaps) set on the tree before the child exists.
 local function open_trees(spec, res)
@@ -403,12 +422,8 @@ local function open_trees(spec, res)
   -- that would set file capabilities or keep a set-id bit on a write
   -- are refused: true | nil, msg, errno
   local function writes_as_root(what)
-    local c = seccomp.setid_guard_cap(spec.caps or {})
-    if c then
-      return nil, ("caps: %s with the read-write idmapped %s would let the payload leave "
-        .. "privileged files on the host (docs/roots.md; use --bind-as-slot or drop it)")
-        :format(c, what), errno.EPERM
-    end
+    local ok, err, code = guard_fits(spec, what)
+    if not ok then return nil, err, code end
     res.setid_guard = true
     return true
   end
@@ -1014,6 +1029,10 @@ function M.dry(spec, opts)
       end
     elseif spec.rootfs then
       res.trees.rootfs = true
+    end
+    if res.setid_guard then
+      local okg, gerr, gcode = guard_fits(spec, "mount")
+      if not okg then return nil, gerr, gcode end
     end
   end
   return res

@@ -420,8 +420,10 @@ host to run:
     openat); io_uring would open files unfiltered: EPERM;
   * a new user namespace (clone, unshare with CLONE_NEWUSER; clone3:
     ENOSYS, glibc falls back to clone) would hold CAP_SETFCAP over the
-    mount's files: EPERM.  CAP_SETFCAP and CAP_FSETID themselves are
-    refused beside such a mount (resources.lua).
+    mount's files: EPERM.  CAP_SETFCAP, CAP_FSETID and CAP_SYS_ADMIN
+    themselves are refused beside such a mount (resources.lua).
+The guard's other half watches such mounts and refuses a write open of a
+set-id or file-capability program already there (csrc/guard.c).
 ]]
 local S_ISUID <const>, S_ISGID <const> = 0x800, 0x400
 local CLONE_NEWUSER <const> = 0x10000000
@@ -452,14 +454,16 @@ end
 
 --- The capability of 'lists' (lists of names, any spelling: "cap_setfcap",
 -- "CAP_FSETID", "all") that would get round the set-id guard: CAP_SETFCAP
--- (file capabilities) or CAP_FSETID (a set-id bit kept across a write),
--- as "CAP_SETFCAP", "CAP_FSETID" or "all"; nil when none is there.
+-- (file capabilities), CAP_FSETID (a set-id bit kept across a write) or
+-- CAP_SYS_ADMIN (a mount of its own, which the guard's watch does not
+-- see), as "CAP_SETFCAP", "CAP_FSETID", "CAP_SYS_ADMIN" or "all"; nil
+-- when none is there.
 function M.setid_guard_cap(...)
   local validate = require "nslua.validate"
   for _, list in ipairs { ... } do
     for _, c in ipairs(list) do
       local n = validate.cap_name(c)
-      if n == "cap_setfcap" or n == "cap_fsetid" or n == "all" then
+      if n == "cap_setfcap" or n == "cap_fsetid" or n == "cap_sys_admin" or n == "all" then
         return n == "all" and "all" or n:upper()
       end
     end

@@ -1,6 +1,8 @@
 --- nslua.status: the one parser of the status pipe (csrc/status.h writes it).
 -- Records, one per line, as the child, the exec tail and the init write them:
 --   setup <step> <errno> <message>   the executor failed at <step>
+--   marks                            the mounts are in place: the parent marks those the
+--                                    set-id guard watches, then writes "m" on the sync pipe
 --   pid <n> <t>                      the command's pid (in the sandbox's pid namespace)
 --                                    and its clock's start (CLOCK_MONOTONIC, proc.now()'s
 --                                    clock: its exec tail, before the filters and execve)
@@ -48,6 +50,11 @@ function parsers.setup(rest, r)
   r.setup = { step = step, errno = tonumber(e), msg = msg }
 end
 
+function parsers.marks(rest, r)
+  if rest ~= "" then return false end
+  r.marks = true
+end
+
 function parsers.landlock(rest, r)
   local i, e = rest:match("^(%d+) (%d+)$")
   if not i then return false end
@@ -64,7 +71,7 @@ end
 --- Parse everything read from the status pipe.
 -- @string text the concatenated records
 -- @treturn table {cmd_pid, cmd_start, exit = {...}, exec = {...}, setup = {...}, init = {...},
---   landlock_skipped = {[rule] = errno}, unknown = {...}}
+--   marks = true, landlock_skipped = {[rule] = errno}, unknown = {...}}
 function M.parse(text)
   local r = {}
   for line in text:gmatch("[^\n]+") do

@@ -309,3 +309,241 @@ describe("nslua run --bind (rootless)", function()
     assert.equal(owner .. "\n", owners(dir .. "/s"))
   end)
 end)
+
+-- The guard's watch (csrc/guard.c): a set-id or file-capability program
+-- already in a read-write mount that writes as host root.  The payload
+-- opens each for writing every way it can (a shared writable mapping of
+-- it would keep the bits), from a second thread too; reading and running
+-- it still work, and so does writing a plain file (twice: the second
+-- open is no longer asked about).
+local REWRITE = [[
+import os, sys, mmap, threading
+d = sys.argv[1]
+def tryit(name, f):
+    try:
+        f()
+        print(name, "ok")
+    except OSError as e:
+        print(name, "denied" if e.errno in (1, 13) else "errno%d" % e.errno)
+def opener(path, flags):
+    def go():
+        fd = os.open(path, flags)
+        try:
+            if flags & os.O_ACCMODE == os.O_RDWR:
+                m = mmap.mmap(fd, 8, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+                m[0:4] = b"PWND"
+                m.close()
+        finally:
+            os.close(fd)
+    return go
+for f in ("suid", "sgid", "fcap"):
+    p = d + "/" + f
+    tryit(f + "-rdwr", opener(p, os.O_RDWR))
+    tryit(f + "-append", opener(p, os.O_WRONLY | os.O_APPEND))
+    tryit(f + "-trunc", opener(p, os.O_RDONLY | os.O_TRUNC))
+    tryit(f + "-read", opener(p, os.O_RDONLY))
+fd = os.open(d + "/suid", os.O_RDONLY)
+tryit("reopen", opener("/proc/self/fd/%d" % fd, os.O_RDWR))
+os.close(fd)
+os.link(d + "/suid", d + "/hard")
+tryit("hardlink", opener(d + "/hard", os.O_RDWR))
+os.unlink(d + "/hard")
+# (the thread's own call is what counts, not the main thread's)
+for name, flags in (("thread", os.O_RDWR), ("thread-read", os.O_RDONLY)):
+    t = threading.Thread(target=lambda: tryit(name, opener(d + "/suid", flags)))
+    t.start()
+    t.join()
+def run():
+    if os.spawnv(os.P_WAIT, d + "/suid", ["suid"]) != 0:
+        raise OSError(5, "exit")
+tryit("exec", run)
+tryit("plain", opener(d + "/plain", os.O_RDWR))
+tryit("plain-again", opener(d + "/plain", os.O_RDWR))
+]]
+local REWRITE_WANT = "suid-rdwr denied\nsuid-append denied\nsuid-trunc denied\nsuid-read ok\n"
+  .. "sgid-rdwr denied\nsgid-append denied\nsgid-trunc denied\nsgid-read ok\n"
+  .. "fcap-rdwr denied\nfcap-append denied\nfcap-trunc denied\nfcap-read ok\n"
+  .. "reopen denied\nhardlink denied\nthread denied\nthread-read ok\nexec ok\nplain ok\nplain-again ok\n"
+
+-- d/suid, d/sgid (copies of /bin/true, 4755 and 2755), d/fcap (with
+-- cap_net_raw as a file capability) and d/plain, made by host root.
+local PROGRAMS = [[
+import os, shutil, struct, sys
+d = sys.argv[1]
+for name, mode in (("suid", 0o4755), ("sgid", 0o2755), ("fcap", 0o755)):
+    shutil.copyfile("/bin/true", d + "/" + name)
+    os.chmod(d + "/" + name, mode)
+os.setxattr(d + "/fcap", "security.capability", struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0))
+with open(d + "/plain", "w") as f:
+    f.write("12345678")
+]]
+
+describe("the set-id guard's watch of mounts that write as host root (privileged)", function()
+  local tracker, dir
+  before_each(function()
+    if not helper.is_root() then return end
+    tracker = helper.track()
+    dir = helper.tmpdir("0755")
+    assert(os.execute(("printf %%s %s > %s/rewrite.py && printf %%s %s > %s/programs.py"):format(q(REWRITE),
+      q(dir), q(PROGRAMS), q(dir))))
+  end)
+  after_each(function()
+    if not dir then return end
+    helper.rmtree(dir)
+    dir = nil
+    helper.assert_released(tracker)
+  end)
+
+  -- the three programs under d as they were made, bit for bit: "" when so
+  local function changed(d)
+    local _, out = helper.sh(("cd %s && for f in suid sgid fcap; do cmp -s $f /bin/true || echo $f; done; "
+      .. "stat -c '%%n %%a' suid sgid fcap | grep -v -e '^suid 4755$' -e '^sgid 2755$' -e '^fcap 755$'; "
+      .. "getfattr -n security.capability fcap >/dev/null 2>&1 || "
+      .. "python3 -c 'import os; os.getxattr(\"fcap\", \"security.capability\")' || echo fcap-xattr"):format(q(d)))
+    return out
+  end
+
+  for _, case in ipairs {
+    { "--bind", "--bind %s/s /x" },
+    { "--bind-idmap", "--bind-idmap %s/s /x" },
+    { "--keep-cwd", "--keep-cwd --symlink %s/s /x" },
+    { "an overlay's directory upper", "--overlay-src %s/s --overlay %s/up %s/work /x" },
+  } do
+    it(("refuses to open such a program for writing, with %s"):format(case[1]), function()
+      if not helper.is_root() then return pending("needs root") end
+      assert(os.execute(("mkdir %s/s %s/up %s/work && python3 %s/programs.py %s/s"):format(q(dir), q(dir),
+        q(dir), q(dir), q(dir))))
+      local opts = case[2]:gsub("%%s", (dir:gsub("%%", "%%%%")))
+      local cd = case[1] == "--keep-cwd" and dir .. "/s" or "/"
+      local ok, out = helper.sh(("cd %s && %s run %s --ro-bind %s/rewrite.py /rewrite.py -- /usr/bin/python3 "
+        .. "/rewrite.py /x"):format(q(cd), N, opts, q(dir)))
+      assert.is_true(ok, out)
+      assert.equal(REWRITE_WANT, out)
+      assert.equal("", changed(dir .. "/s"))
+      if case[1]:find("overlay", 1, true) then
+        -- what the overlay copied up (the hard link did) is the same program
+        local _, up = helper.sh(("ls %s/up"):format(q(dir)))
+        assert.equal("plain\nsuid\n", up)
+        assert.is_true(os.execute(("cmp -s %s/up/suid /bin/true"):format(q(dir))))
+        assert.equal("12345678", helper.read(dir .. "/s/plain"))
+        assert.equal("PWND5678", helper.read(dir .. "/up/plain"))
+      else
+        assert.equal("PWND5678", helper.read(dir .. "/s/plain"))
+      end
+    end)
+  end
+
+  it("is in explain beside the seccomp half", function()
+    if not helper.is_root() then return pending("needs root") end
+    assert(os.execute(("mkdir %s/s"):format(q(dir))))
+    local ok, out = helper.sh(("%s explain --bind %s/s /x -- /bin/true"):format(N, q(dir)))
+    assert.is_true(ok, out)
+    assert.matches("set-id guard: a watch of the read-write idmapped mounts and overlays", out, 1, true)
+  end)
+
+  it("refuses CAP_SYS_ADMIN, and a sandbox without a pid namespace or init, leaving nothing", function()
+    if not helper.is_root() then return pending("needs root") end
+    assert(os.execute(("mkdir %s/s"):format(q(dir))))
+    local _, out, code = helper.sh(("%s run --cap-add CAP_SYS_ADMIN --bind %s/s /x -- /bin/true"):format(N, q(dir)))
+    assert.equal(125, code, out)
+    assert.matches("caps: CAP_SYS_ADMIN with the read-write idmapped mounts[1]", out, 1, true)
+    local ok
+    ok, out = helper.run_isolated(([[
+      local nslua = require "nslua"
+      for _, extra in ipairs { { namespaces = { pid = false } }, { init = false } } do
+        local spec = { argv = { "/bin/true" }, mounts = { { type = "bind-idmap", source = %q, target = "/w" } } }
+        for k, v in pairs(extra) do spec[k] = v end
+        local c, err, ecode = nslua.container(spec)
+        local r
+        if c then r, err, ecode = c:run() end
+        print(r and r.status, ecode, err)
+      end
+    ]]):format(dir .. "/s"))
+    assert.is_true(ok, out)
+    local want = "the set-id guard that watches it needs a pid namespace and nslua's init"
+    local n = 0
+    for line in out:gmatch("[^\n]+") do
+      n = n + 1
+      assert.matches("^nil\t22\tstart '%w+': mounts%[1%]: a read%-write idmapped mount writes as host root", line)
+      assert.matches(want, line, 1, true)
+    end
+    assert.equal(2, n, out)
+  end)
+
+  it("ends the sandbox when its answerer dies, and the answerer ends with the sandbox", function()
+    if not helper.is_root() then return pending("needs root") end
+    assert(os.execute(("mkdir %s/s && python3 %s/programs.py %s/s"):format(q(dir), q(dir), q(dir))))
+    local ok, out = helper.run_isolated(([[
+      local nslua = require "nslua"
+      local core = require "nslua.core"
+      local dir, helper_sh = %q, %q
+      -- /w's mount id in the sandbox, and the host pids of the processes
+      -- but the init whose fanotify group marks it (fdinfo: "fanotify
+      -- mnt_id:<hex> ..."): the answerer
+      local function watchers(c)
+        local id
+        for line in io.lines(("/proc/%%d/mountinfo"):format(c._pid)) do
+          local i, mp = line:match("^(%%d+) %%d+ %%S+ %%S+ (%%S+)")
+          if mp == "/w" then id = tonumber(i) end
+        end
+        local f = io.popen((helper_sh):format(id, c._pid))
+        local pids = f:read("a")
+        f:close()
+        return pids, id
+      end
+      -- (1) the answerer killed: the sandbox ends, and the payload's loop
+      -- of write opens never got through
+      local c = assert(nslua.container { argv = { "/bin/sh", "-c",
+          "while :; do (exec 3<>/w/suid) 2>/dev/null && echo OPENED; done" },
+        mounts = { { type = "bind-idmap", source = dir, target = "/w" } } })
+      assert(c:start())
+      local pids, id = watchers(c)
+      local guard = math.tointeger(tonumber(pids:match("^(%%d+)\n$")))
+      print("one answerer", guard ~= nil)
+      core.proc.kill(guard, 9)
+      local r, err = c:wait()
+      print("ended", r and r.status or err, r and r.error and r.error.message)
+      print("init gone", not io.open(("/proc/%%d/stat"):format(c._pid)))
+      -- (2) the sandbox ends: so does its answerer
+      c = assert(nslua.container { argv = { "/bin/sleep", "0.3" },
+        mounts = { { type = "bind-idmap", source = dir, target = "/w" } } })
+      assert(c:start())
+      pids, id = watchers(c)
+      guard = math.tointeger(tonumber(pids:match("^(%%d+)\n$")))
+      r = assert(c:wait())
+      print("exited", r.status, r.exit_code)
+      local gone = false
+      for _ = 1, 100 do
+        local f = io.open(("/proc/%%d/stat"):format(guard))
+        local st = f and f:read("a")
+        if f then f:close() end
+        if not st or st:match("^%%d+ %%b() Z") then gone = true break end
+        core.proc.poll({}, 20)
+      end
+      print("answerer gone", gone)
+    ]]):format(dir .. "/s", "grep -l 'fanotify mnt_id:%x ' /proc/[0-9]*/fdinfo/* 2>/dev/null "
+      .. "| cut -d/ -f3 | sort -u | grep -vx %d"))
+    assert.is_true(ok, out)
+    assert.is_nil(out:find("OPENED", 1, true), out)
+    assert.matches("^one answerer\ttrue\nended\terror\tthe set%-id guard's answerer %(nslua%-guard%) ended "
+      .. "before the command: the sandbox was ended\n", out)
+    assert.matches("\ninit gone\ttrue\nexited\texited\t0\nanswerer gone\ttrue\n$", out)
+    assert.equal("", changed(dir .. "/s"))
+  end)
+end)
+
+describe("the set-id guard's choice of mounts (container.guard_mounts)", function()
+  it("takes the read-write idmapped mounts and the overlays, their points unescaped", function()
+    local text = table.concat({
+      "46 71 254:0 /tmp/b /mnt rw,nosuid,nodev,relatime,idmapped - ext4 /dev/vda rw,discard",
+      "47 71 254:0 /tmp/b /ro ro,nosuid,nodev,relatime,idmapped - ext4 /dev/vda rw",
+      "48 71 0:50 / /a\\040b rw,relatime shared:3 master:1 - overlay overlay rw,lowerdir=/x",
+      "49 71 254:0 /usr /usr rw,nosuid - ext4 /dev/vda rw",
+      "50 71 254:0 /x /y rw,noidmapped,idmappedx - ext4 /dev/vda rw",
+      "51 71 0:51 / /o ro,relatime - overlay overlay rw,lowerdir=/x",
+      "52 71 0:52 / /t rw,relatime - tmpfs overlay rw",
+    }, "\n")
+    assert.same({ { id = 46, mountpoint = "/mnt" }, { id = 48, mountpoint = "/a b" } },
+      require("nslua.container").guard_mounts(text))
+  end)
+end)
