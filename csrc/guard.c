@@ -229,11 +229,15 @@ static int mnt_guard_answerer (lua_State *L) {
 /*
 ** mount.guard_group() -> fd | nil, msg, errno
 ** A fanotify group of permission events (FAN_CLASS_CONTENT, thread ids,
-** non-blocking, close-on-exec) for the set-id guard's watch.  Host root.
+** no limit on its queue or marks, non-blocking, close-on-exec) for the
+** set-id guard's watch.  Host root.
 */
 static int mnt_guard_group (lua_State *L) {
   int *box = nslua_newfd(L);
-  int fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_TID,
+  /* unlimited: a full queue lets a permission event through unasked, and
+  ** the answers' ignore marks must not use up root's marks on the host */
+  int fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_TID |
+                         FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
                          O_RDONLY | O_LARGEFILE | O_CLOEXEC);
   if (fd < 0)
     return nslua_fail(L, errno, "fanotify_init", "permission events");
