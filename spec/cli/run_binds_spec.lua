@@ -154,6 +154,16 @@ describe("nslua run --bind (privileged)", function()
   end)
 end)
 
+-- `nslua run` of the payload script dir/<script>.py (bound read-only)
+-- with python3, under case { name, options } (%s in the options: dir),
+-- from dir/s for --keep-cwd: ok, output, code
+local function run_guarded(case, dir, script, args)
+  local opts = case[2]:gsub("%%s", (dir:gsub("%%", "%%%%")))
+  local cd = case[1] == "--keep-cwd" and dir .. "/s" or "/"
+  return helper.sh(("cd %s && %s run %s --ro-bind %s/%s.py /%s.py -- /usr/bin/python3 /%s.py%s")
+    :format(q(cd), N, opts, q(dir), script, script, script, args or ""))
+end
+
 -- An attacker's payload, as the caller's root: every way it could leave
 -- a set-id file (or one with file capabilities) in a read-write mount
 -- that lands on the host as root's.  Prints one line per attempt.
@@ -214,16 +224,13 @@ describe("the set-id guard of read-write idmapped mounts (privileged)", function
     { "--bind", "--bind %s/s /x" },
     { "--bind with --seccomp none", "--seccomp none --bind %s/s /x" },
     { "--bind-idmap", "--bind-idmap %s/s /x" },
-    { "--keep-cwd", "--keep-cwd --ro-bind %s/attack.py /attack.py --symlink %s/s /x" },
+    { "--keep-cwd", "--keep-cwd --symlink %s/s /x" },
     { "an overlay's directory upper", "--overlay-src %s/lower --overlay %s/s %s/work /x" },
   } do
     it(("refuses set-id modes, io_uring and user namespaces with %s"):format(case[1]), function()
       if not helper.is_root() then return pending("needs root") end
       assert(os.execute(("mkdir %s/s %s/lower %s/work"):format(q(dir), q(dir), q(dir))))
-      local opts = case[2]:gsub("%%s", (dir:gsub("%%", "%%%%")))
-      local cd = case[1] == "--keep-cwd" and dir .. "/s" or "/"
-      local ok, out = helper.sh(("cd %s && %s run %s --ro-bind %s/attack.py /attack.py -- /usr/bin/python3 "
-        .. "/attack.py"):format(q(cd), N, opts:gsub("%-%-ro%-bind %S+ /attack.py ", ""), q(dir)))
+      local ok, out = run_guarded(case, dir, "attack")
       assert.is_true(ok, out)
       assert.equal(ATTACK_DENIED, out)
       assert.equal("", setid_files(dir))
@@ -415,10 +422,7 @@ describe("the set-id guard's watch of mounts that write as host root (privileged
       local made, mout = helper.sh(("mkdir %s/s %s/up %s/work && python3 %s/programs.py %s/s"):format(q(dir),
         q(dir), q(dir), q(dir), q(dir)))
       assert.is_true(made, mout)
-      local opts = case[2]:gsub("%%s", (dir:gsub("%%", "%%%%")))
-      local cd = case[1] == "--keep-cwd" and dir .. "/s" or "/"
-      local ok, out = helper.sh(("cd %s && %s run %s --ro-bind %s/rewrite.py /rewrite.py -- /usr/bin/python3 "
-        .. "/rewrite.py /x"):format(q(cd), N, opts, q(dir)))
+      local ok, out = run_guarded(case, dir, "rewrite", " /x")
       assert.is_true(ok, out)
       assert.equal(REWRITE_WANT, out)
       assert.equal("", changed(dir .. "/s"))
