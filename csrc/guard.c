@@ -43,7 +43,7 @@
 */
 
 #ifndef FAN_MARK_IGNORE_SURV
-#define FAN_MARK_IGNORE_SURV 0x00000500   /* FAN_MARK_IGNORE | FAN_MARK_IGNORED_SURV_MODIFY */
+#define FAN_MARK_IGNORE_SURV 0x00000440   /* FAN_MARK_IGNORE | FAN_MARK_IGNORED_SURV_MODIFY */
 #endif
 #ifndef FAN_MARK_EVICTABLE
 #define FAN_MARK_EVICTABLE 0x00000200
@@ -71,26 +71,39 @@ static int guard_kept (int fd) {
   return errno != ENODATA && errno != EOPNOTSUPP;
 }
 
+/* A waiting opener that /proc shows as "running" (each answer wakes every
+** waiter until it sees its own event unanswered, and on a busy machine it
+** may wait for a CPU a while) is read again, GUARD_RUNNING_US apart, up
+** to GUARD_RUNNING_TRIES times (~0.1 s); then it counts as a write. */
+#define GUARD_RUNNING_TRIES 2000
+#define GUARD_RUNNING_US 50
+
 /* Whether the open thread 'tid' waits in may write, from the call it is
 ** blocked in (<procfd>/<tid>/syscall: its number and arguments, which
 ** cannot change while it waits).  A call that is not an open or an exec
-** we know counts as a write. */
+** we know counts as a write; so does a 32-bit call (/proc gives its own
+** numbers, none of which is one of these opens). */
 static int guard_writes (int procfd, int tid) {
   char path[32], buf[256];
   unsigned long a[6], flags;
   long nr;
-  ssize_t n;
-  int fd;
+  ssize_t n = 0;
+  int fd, i;
   if (tid <= 0 || procfd < 0)
     return 1;   /* a process outside the sandbox's pid namespace */
   snprintf(path, sizeof path, "%d/syscall", tid);
-  if ((fd = openat(procfd, path, O_RDONLY | O_CLOEXEC)) < 0)
-    return 1;
-  n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return 1;
-  buf[n] = '\0';
+  for (i = 0; i < GUARD_RUNNING_TRIES; i++) {
+    if ((fd = openat(procfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+      return 1;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+      return 1;
+    buf[n] = '\0';
+    if (strncmp(buf, "running", 7) != 0)
+      break;
+    (void)usleep(GUARD_RUNNING_US);
+  }
   if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4],
              &a[5]) != 7)
     return 1;
@@ -109,43 +122,54 @@ static int guard_writes (int procfd, int tid) {
 }
 
 /* Answer every event waiting on the group 'fan' (non-blocking): 0 when
-** it is drained, else errno. */
+** it is drained, else errno.  Each batch read is decided whole before any
+** answer is written, as an answer wakes the openers still waiting. */
 static int guard_answer (int fan, int procfd) {
   union {
     struct fanotify_event_metadata m;
     char b[4096];
   } buf;
+  unsigned char kept[4096 / FAN_EVENT_METADATA_LEN], allow[4096 / FAN_EVENT_METADATA_LEN];
   for (;;) {
     struct fanotify_event_metadata *m;
-    ssize_t n = read(fan, buf.b, sizeof buf.b);
-    if (n < 0)
+    size_t i;
+    int err = 0;
+    ssize_t got = read(fan, buf.b, sizeof buf.b), n;
+    if (got < 0)
       return errno == EAGAIN ? 0 : errno;
-    if (n == 0)
+    if (got == 0)
       return 0;
-    for (m = &buf.m; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
-      struct fanotify_response r;
-      int kept, allow;
+    /* (FAN_EVENT_NEXT counts n down: each pass from 'got') */
+    for (m = &buf.m, i = 0, n = got; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n), i++) {
+      /* (an unlimited queue never overflows; if it did, an open went by
+      ** unasked: end, and the init ends the sandbox) */
       if (m->vers != FANOTIFY_METADATA_VERSION)
-        return EPROTO;
-      if (m->fd < 0)
-        continue;   /* the kernel refused the open itself */
-      kept = guard_kept(m->fd);
-      allow = !kept || !guard_writes(procfd, (int)m->pid);
+        err = EPROTO;
+      else if (m->mask & FAN_Q_OVERFLOW)
+        err = EOVERFLOW;
+      if (err != 0 || m->fd < 0)   /* (no fd: the kernel refused the open) */
+        continue;
+      kept[i] = (unsigned char)guard_kept(m->fd);
+      allow[i] = (unsigned char)(!kept[i] || !guard_writes(procfd, (int)m->pid));
+    }
+    for (m = &buf.m, i = 0, n = got; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n), i++) {
+      struct fanotify_response r;
+      if (m->vers != FANOTIFY_METADATA_VERSION || m->fd < 0)
+        continue;
       r.fd = m->fd;
-      r.response = allow ? FAN_ALLOW : FAN_DENY;
+      r.response = err == 0 && allow[i] ? FAN_ALLOW : FAN_DENY;
       /* (an opener killed meanwhile has no event left to answer) */
-      if (write(fan, &r, sizeof r) != (ssize_t)sizeof r && errno != ENOENT) {
-        int err = errno;
-        close(m->fd);
-        return err;
-      }
+      if (write(fan, &r, sizeof r) != (ssize_t)sizeof r && errno != ENOENT && err == 0)
+        err = errno;
       /* harmless for good: its inode asks no more (best effort; an
       ** evictable mark goes with the inode from the cache) */
-      if (!kept)
+      if (err == 0 && !kept[i])
         (void)fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_IGNORE_SURV | FAN_MARK_EVICTABLE,
                             FAN_OPEN_PERM, m->fd, NULL);
       close(m->fd);
     }
+    if (err != 0)
+      return err;
   }
 }
 
@@ -203,8 +227,20 @@ static int mnt_guard_answerer (lua_State *L) {
       _exit(1);
     if (fork() != 0)
       _exit(0);
-    if (nslua_close_fds_except(keep, 2) != 0)
+    /* nothing of the caller's: its stdio (a pipe a caller waits on the
+    ** end of, for a detached container) and its cwd */
+    if (nslua_close_fds_except(keep, 2) != 0 || chdir("/") != 0)
       _exit(1);
+    {
+      int null = open("/dev/null", O_RDWR | O_CLOEXEC), t;
+      if (null < 0)
+        _exit(1);
+      for (t = 0; t < 3; t++)
+        if (null != t && t != fan && t != sv[1] && dup2(null, t) < 0)
+          _exit(1);
+      if (null > 2)
+        close(null);
+    }
     nslua_set_title("nslua-guard");
     self = (int)syscall(SYS_pidfd_open, getpid(), 0);
     if (self < 0 || nslua_sendfd(sv[1], self) != 0)
@@ -238,7 +274,7 @@ static int mnt_guard_group (lua_State *L) {
   ** the answers' ignore marks must not use up root's marks on the host */
   int fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_TID |
                          FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
-                         O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+                         O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return nslua_fail(L, errno, "fanotify_init", "permission events");
   *box = fd;

@@ -799,6 +799,8 @@ static int setup_plan (lua_State *L) {
                 "rt.guard_fan and rt.guard_pidfd go together");
   luaL_argcheck(L, p->guard_fan < 0 || (p->init && p->has_mounts), 2,
                 "rt.guard_fan needs the init and plan.mounts");
+  /* (plan.host_mnt clones the root after the marks: copies unwatched) */
+  luaL_argcheck(L, p->guard_fan < 0 || !p->host_mnt_own, 2, "rt.guard_fan excludes plan.host_mnt");
 
   /* the exec tail's plan: it reads 1..3 and leaves what it points into above */
   luaL_checkstack(L, 32, "setup.plan");

@@ -489,9 +489,10 @@ function Container:_guard_marks(pid)
   end
   local f, oerr, ocode = io.open(("/proc/%d/mountinfo"):format(pid))
   if not f then return nil, "the set-id guard: " .. oerr, ocode end
-  local text = f:read("a")
+  local text, rerr, rcode = f:read("a")
   f:close()
-  for _, m in ipairs(M.guard_mounts(text or "")) do
+  if not text then return nil, "the set-id guard: " .. tostring(rerr), rcode or errno.EIO end
+  for _, m in ipairs(M.guard_mounts(text)) do
     -- (false: a mount stacked over it hides it from the sandbox)
     local ok, merr, mcode = core.mount.guard_mark(fan, pid, m.mountpoint, m.id)
     if ok == nil then return nil, "the set-id guard: " .. merr, mcode end

@@ -59,6 +59,7 @@ local M = {}
 M.NOTIFY = "notify"
 
 local EPERM <const> = core.errno.EPERM
+local EOPNOTSUPP <const> = core.errno.EOPNOTSUPP
 
 -- CLONE_NEW* bits.  For clone(2) the low byte is the exit signal
 -- (CSIGNAL), so CLONE_NEWTIME (0x80) cannot be asked for there: clone
@@ -418,6 +419,9 @@ host to run:
     mode (the new file would carry it);
   * openat2 reads its mode from memory: ENOSYS (callers fall back to
     openat); io_uring would open files unfiltered: EPERM;
+  * setting or removing an extended attribute (setxattr, removexattr and
+    their l, f and -at forms) -> EOPNOTSUPP: a POSIX ACL changes who may
+    write a file and keeps its set-id bits;
   * a new user namespace (clone, unshare with CLONE_NEWUSER; clone3:
     ENOSYS, glibc falls back to clone) would hold CAP_SETFCAP over the
     mount's files: EPERM.  CAP_SETFCAP, CAP_FSETID and CAP_SYS_ADMIN
@@ -448,6 +452,15 @@ builders.setid_guard = function()
     { name = "clone3", action = "enosys", comment = "flags unreadable; glibc falls back to clone" },
     { name = "openat2", action = "enosys", comment = "mode unreadable; callers fall back to openat" },
     { name = "io_uring_setup", action = "errno", comment = "its requests bypass seccomp" },
+  })
+  -- a POSIX ACL keeps a set-id bit and may open the file to others
+  for _, name in ipairs { "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr",
+                          "fremovexattr" } do
+    s[#s + 1] = { name = name, action = "errno", errno = EOPNOTSUPP, comment = "an ACL keeps set-id bits" }
+  end
+  append(s, {
+    { nr = 463, action = "errno", errno = EOPNOTSUPP, comment = "setxattrat (6.13): as setxattr" },
+    { nr = 466, action = "errno", errno = EOPNOTSUPP, comment = "removexattrat (6.13): as removexattr" },
   })
   return { default = "allow", badarch = "kill_process", arches = { "native", "x86" }, syscalls = s }
 end

@@ -168,7 +168,7 @@ end
 -- a set-id file (or one with file capabilities) in a read-write mount
 -- that lands on the host as root's.  Prints one line per attempt.
 local ATTACK = [[
-import os, stat, ctypes
+import os, stat, struct, ctypes
 libc = ctypes.CDLL(None, use_errno=True)
 d = "/x"
 def tryit(name, f):
@@ -176,7 +176,7 @@ def tryit(name, f):
         r = f()
         print(name, "ok" if r is None or r >= 0 else "err")
     except OSError as e:
-        print(name, "denied" if e.errno in (1, 13, 38) else "errno%d" % e.errno)
+        print(name, "denied" if e.errno in (1, 13, 38, 95) else "errno%d" % e.errno)
 def cfn(fn, *a):
     def go():
         r = fn(*a)
@@ -195,10 +195,15 @@ tryit("creat", cfn(libc.syscall, 85, (d + "/creat").encode(), 0o4755))
 tryit("fchmodat2", cfn(libc.syscall, 452, -100, (d + "/plain").encode(), 0o4755, 0))
 tryit("unshare-user", cfn(libc.unshare, 0x10000000))
 tryit("io_uring", cfn(libc.syscall, 425, 8, ctypes.create_string_buffer(120)))
+# an ACL that lets others write, which would keep a set-id bit
+acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, 0xffffffff) for t, p in ((1, 7), (4, 5), (0x20, 7)))
+tryit("acl", lambda: os.setxattr(d + "/plain", "system.posix_acl_access", acl))
+tryit("removexattr", lambda: os.removexattr(d + "/plain", "system.posix_acl_access"))
 tryit("chmod-plain", lambda: os.chmod(d + "/plain", 0o755))
 ]]
 local ATTACK_DENIED = "chmod denied\nchmod-g denied\nfchmod denied\nopenat-creat denied\nmknod denied\n"
-  .. "creat denied\nfchmodat2 denied\nunshare-user denied\nio_uring denied\nchmod-plain ok\n"
+  .. "creat denied\nfchmodat2 denied\nunshare-user denied\nio_uring denied\nacl denied\nremovexattr denied\n"
+  .. "chmod-plain ok\n"
 
 describe("the set-id guard of read-write idmapped mounts (privileged)", function()
   local tracker, dir
@@ -360,6 +365,23 @@ for name, flags in (("thread", os.O_RDWR), ("thread-read", os.O_RDONLY)):
     t = threading.Thread(target=lambda: tryit(name, opener(d + "/suid", flags)))
     t.start()
     t.join()
+# many readers at once: each answer wakes every waiting opener a moment
+def readers():
+    errs = []
+    def loop():
+        for _ in range(100):
+            try:
+                os.close(os.open(d + "/suid", os.O_RDONLY))
+            except OSError as e:
+                errs.append(e)
+    ts = [threading.Thread(target=loop) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errs:
+        raise errs[0]
+tryit("readers", readers)
 def run():
     if os.spawnv(os.P_WAIT, d + "/suid", ["suid"]) != 0:
         raise OSError(5, "exit")
@@ -370,7 +392,8 @@ tryit("plain-again", opener(d + "/plain", os.O_RDWR))
 local REWRITE_WANT = "suid-rdwr denied\nsuid-append denied\nsuid-trunc denied\nsuid-read ok\n"
   .. "sgid-rdwr denied\nsgid-append denied\nsgid-trunc denied\nsgid-read ok\n"
   .. "fcap-rdwr denied\nfcap-append denied\nfcap-trunc denied\nfcap-read ok\n"
-  .. "reopen denied\nhardlink denied\nthread denied\nthread-read ok\nexec ok\nplain ok\nplain-again ok\n"
+  .. "reopen denied\nhardlink denied\nthread denied\nthread-read ok\nreaders ok\nexec ok\nplain ok\n"
+  .. "plain-again ok\n"
 
 -- d/suid, d/sgid (copies of /bin/true, 4755 and 2755), d/fcap (with
 -- cap_net_raw as a file capability) and d/plain, made by host root.
