@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -16,6 +17,7 @@
 #include <linux/openat2.h>
 
 #include "nslua.h"
+#include "status.h"
 
 /*
 ** A read-write idmapped mount, or an overlay, of a privileged sandbox
@@ -73,10 +75,11 @@ static int guard_kept (int fd) {
 
 /* A waiting opener that /proc shows as "running" (each answer wakes every
 ** waiter until it sees its own event unanswered, and on a busy machine it
-** may wait for a CPU a while) is read again, GUARD_RUNNING_US apart, up
-** to GUARD_RUNNING_TRIES times (~0.1 s); then it counts as a write. */
-#define GUARD_RUNNING_TRIES 2000
-#define GUARD_RUNNING_US 50
+** may wait for a CPU a while) is read again, GUARD_RUNNING_US apart (the
+** answerer's timer slack is 1 ns), for up to GUARD_RUNNING_NS; then it
+** counts as a write.  Only set-id and file-capability programs come here. */
+#define GUARD_RUNNING_US 20
+#define GUARD_RUNNING_NS 1000000000LL
 
 /* Whether the open thread 'tid' waits in may write, from the call it is
 ** blocked in (<procfd>/<tid>/syscall: its number and arguments, which
@@ -88,11 +91,12 @@ static int guard_writes (int procfd, int tid) {
   unsigned long a[6], flags;
   long nr;
   ssize_t n = 0;
-  int fd, i;
+  long long until = 0;
+  int fd;
   if (tid <= 0 || procfd < 0)
     return 1;   /* a process outside the sandbox's pid namespace */
   snprintf(path, sizeof path, "%d/syscall", tid);
-  for (i = 0; i < GUARD_RUNNING_TRIES; i++) {
+  for (;;) {
     if ((fd = openat(procfd, path, O_RDONLY | O_CLOEXEC)) < 0)
       return 1;
     n = read(fd, buf, sizeof buf - 1);
@@ -102,6 +106,10 @@ static int guard_writes (int procfd, int tid) {
     buf[n] = '\0';
     if (strncmp(buf, "running", 7) != 0)
       break;
+    if (until == 0)
+      until = nslua_now_ns() + GUARD_RUNNING_NS;
+    else if (nslua_now_ns() > until)
+      return 1;
     (void)usleep(GUARD_RUNNING_US);
   }
   if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4],
@@ -135,8 +143,15 @@ static int guard_answer (int fan, int procfd) {
     size_t i;
     int err = 0;
     ssize_t got = read(fan, buf.b, sizeof buf.b), n;
-    if (got < 0)
-      return errno == EAGAIN ? 0 : errno;
+    if (got < 0) {
+      /* the kernel could not open the file of the first event for us
+      ** (a socket, EMFILE, an LSM): it refused that open itself */
+      if (errno == EAGAIN)
+        return 0;
+      if (errno == EBADF || errno == EINVAL || errno == EFAULT)
+        return errno;
+      continue;
+    }
     if (got == 0)
       return 0;
     /* (FAN_EVENT_NEXT counts n down: each pass from 'got') */
@@ -242,6 +257,7 @@ static int mnt_guard_answerer (lua_State *L) {
         close(null);
     }
     nslua_set_title("nslua-guard");
+    (void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     self = (int)syscall(SYS_pidfd_open, getpid(), 0);
     if (self < 0 || nslua_sendfd(sv[1], self) != 0)
       _exit(1);

@@ -424,8 +424,9 @@ host to run:
     write a file and keeps its set-id bits;
   * a new user namespace (clone, unshare with CLONE_NEWUSER; clone3:
     ENOSYS, glibc falls back to clone) would hold CAP_SETFCAP over the
-    mount's files: EPERM.  CAP_SETFCAP, CAP_FSETID and CAP_SYS_ADMIN
-    themselves are refused beside such a mount (resources.lua).
+    mount's files: EPERM.  CAP_SETFCAP, CAP_FSETID, CAP_SYS_ADMIN and
+    CAP_SYS_PTRACE themselves are refused beside such a mount
+    (resources.lua).
 The guard's other half watches such mounts and refuses a write open of a
 set-id or file-capability program already there (csrc/guard.c).
 ]]
@@ -467,16 +468,17 @@ end
 
 --- The capability of 'lists' (lists of names, any spelling: "cap_setfcap",
 -- "CAP_FSETID", "all") that would get round the set-id guard: CAP_SETFCAP
--- (file capabilities), CAP_FSETID (a set-id bit kept across a write) or
+-- (file capabilities), CAP_FSETID (a set-id bit kept across a write),
 -- CAP_SYS_ADMIN (a mount of its own, which the guard's watch does not
--- see), as "CAP_SETFCAP", "CAP_FSETID", "CAP_SYS_ADMIN" or "all"; nil
--- when none is there.
+-- see) or CAP_SYS_PTRACE (the init's copy of the watch's group), by its
+-- upper-case name or "all"; nil when none is there.
 function M.setid_guard_cap(...)
   local validate = require "nslua.validate"
   for _, list in ipairs { ... } do
     for _, c in ipairs(list) do
       local n = validate.cap_name(c)
-      if n == "cap_setfcap" or n == "cap_fsetid" or n == "cap_sys_admin" or n == "all" then
+      if n == "cap_setfcap" or n == "cap_fsetid" or n == "cap_sys_admin" or n == "cap_sys_ptrace"
+        or n == "all" then
         return n == "all" and "all" or n:upper()
       end
     end

@@ -470,12 +470,15 @@ describe("the set-id guard's watch of mounts that write as host root (privileged
     assert.matches("set-id guard: a watch of the read-write idmapped mounts and overlays", out, 1, true)
   end)
 
-  it("refuses CAP_SYS_ADMIN, and a sandbox without a pid namespace or init, leaving nothing", function()
+  it("refuses CAP_SYS_ADMIN, CAP_SYS_PTRACE, and a sandbox without a pid namespace or init", function()
     if not helper.is_root() then return pending("needs root") end
     assert(os.execute(("mkdir %s/s"):format(q(dir))))
-    local _, out, code = helper.sh(("%s run --cap-add CAP_SYS_ADMIN --bind %s/s /x -- /bin/true"):format(N, q(dir)))
-    assert.equal(125, code, out)
-    assert.matches("caps: CAP_SYS_ADMIN with the read-write idmapped mounts[1]", out, 1, true)
+    local out, code
+    for _, cap in ipairs { "CAP_SYS_ADMIN", "CAP_SYS_PTRACE" } do
+      _, out, code = helper.sh(("%s run --cap-add %s --bind %s/s /x -- /bin/true"):format(N, cap, q(dir)))
+      assert.equal(125, code, out)
+      assert.matches(("caps: %s with the read-write idmapped mounts[1]"):format(cap), out, 1, true)
+    end
     local ok
     ok, out = helper.run_isolated(([[
       local nslua = require "nslua"
