@@ -965,11 +965,6 @@ static void block_on (const plan *p, int fd, const char *what) {
   }
 }
 
-/* plan.lock_files: each opened inside the sandbox and read-locked without
-** waiting (fcntl F_SETLK: a lock someone holds for writing fails the
-** step); the fd, and with it the lock, is the init's (or, without one,
-** the command's) for the sandbox's life.  POSIX locks belong to the
-** process's fd table: the command's copy closing them leaves ours. */
 /* The set-id guard's watch (guard.c): the mounts are in place, so the
 ** parent marks those that write as host root while we wait, then writes
 ** "m".  We must be the pid namespace's init: only its end takes every
@@ -987,6 +982,12 @@ static void guard_marks (const plan *p) {
     _exit(1);
 }
 
+
+/* plan.lock_files: each opened inside the sandbox and read-locked without
+** waiting (fcntl F_SETLK: a lock someone holds for writing fails the
+** step); the fd, and with it the lock, is the init's (or, without one,
+** the command's) for the sandbox's life.  POSIX locks belong to the
+** process's fd table: the command's copy closing them leaves ours. */
 static void take_locks (plan *p) {
   size_t i;
   for (i = 0; i < p->nlocks; i++) {

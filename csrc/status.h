@@ -72,9 +72,9 @@
 **
 **   init <step> <errno>
 **       The init could not set itself up (signals, subreaper, signalfd,
-**       fds, dumpable, guard) or lost its children (wait, read, poll) or
-**       the set-id guard's group (guard); it kills the command (as PID 1,
-**       every process of its pid namespace) and _exit(1)s.
+**       fds, dumpable) or lost its children (wait, read, poll) or the
+**       set-id guard's answerer (guard, EPIPE); it kills the command (as
+**       PID 1, every process of its pid namespace) and _exit(1)s.
 **
 **   exit <how> <code> <utime> <stime> <maxrss> <cutime> <cstime> <xfsz> <nvcsw> <nivcsw> <t>
 **       The command ended; the init then _exit(0)s.  <how> is "exited"

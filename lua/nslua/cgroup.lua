@@ -31,6 +31,8 @@ end
 local function unescape(s)
   return (s:gsub("\\(%d%d%d)", function(o) return string.char(tonumber(o, 8)) end))
 end
+--- A path as /proc/PID/mountinfo shows it (\040 for a space), unescaped.
+M.unescape_mountinfo = unescape
 
 local function join(dir, path)
   if path == "/" or path == "" then return dir end

@@ -429,19 +429,14 @@ function Container:_clone_and_release(splan, flags, rt)
   return true
 end
 
--- A mount point as /proc/PID/mountinfo escapes it (\040 for a space).
-local function unescape_mountinfo(s)
-  return (s:gsub("\\(%d%d%d)", function(o) return string.char(tonumber(o, 8)) end))
-end
-
 --- The mounts the set-id guard watches in a mountinfo text: { {id, mountpoint}, ... },
 -- each read-write and idmapped, or an overlay (csrc/guard.c).
 function M.guard_mounts(text)
-  local out = {}
+  local out, unescape = {}, require("nslua.cgroup").unescape_mountinfo
   for line in text:gmatch("[^\n]+") do
     local id, mp, opts, fstype = line:match("^(%d+) %d+ %S+ %S+ (%S+) (%S+).- %- (%S+) ")
     if id and opts:match("^rw") and (fstype == "overlay" or (opts .. ","):find(",idmapped,", 1, true)) then
-      out[#out + 1] = { id = math.tointeger(tonumber(id)), mountpoint = unescape_mountinfo(mp) }
+      out[#out + 1] = { id = math.tointeger(tonumber(id)), mountpoint = unescape(mp) }
     end
   end
   return out
