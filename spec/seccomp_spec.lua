@@ -504,6 +504,42 @@ describe("nslua.seccomp on-disk cache #priv", function()
     assert.equal("rc=1\nloaded:false\n", out)
   end)
 
+  -- Every profile the cache serves by name has no Lua handlers and no
+  -- listener: launch.plan then asks nslua.seccomp nothing, so a run of any
+  -- of them (isolate's runs take "isolate") loads no nslua.seccomp.
+  it("serves only built-in profiles without handlers, and runs them unloaded", function()
+    local sc = require "nslua.seccomp"
+    local cache = require "nslua.seccomp_cache"
+    for name in pairs(cache.BUILTIN) do
+      assert.is_nil(sc.handled_names(name), name)
+      assert.is_truthy(sc.compile(name), name)
+    end
+    local dir = helper.tmpdir("0755")
+    local hook, recipe = dir .. "/hook.lua", dir .. "/recipe.lua"
+    local f = assert(io.open(hook, "w"))
+    f:write([[
+      local exit = os.exit
+      os.exit = function(...)
+        io.stderr:write("loaded:", tostring(package.loaded["nslua.seccomp"] ~= nil), "\n")
+        return exit(...)
+      end
+    ]])
+    f:close()
+    local outs = {}
+    for _, name in ipairs { "isolate", "strict" } do
+      f = assert(io.open(recipe, "w"))
+      f:write(("return { argv = { '/bin/true' }, seccomp = %q }\n"):format(name))
+      f:close()
+      local cmd = ("LUA_INIT_5_4=%s %s %s"):format(helper.quote(("dofile%q"):format(hook)), helper.nslua,
+        helper.quote(recipe))
+      local ok, out = helper.sh(cmd)
+      assert.is_true(ok, out)
+      outs[#outs + 1] = name .. " " .. out
+    end
+    helper.rmtree(dir)
+    assert.same({ "isolate loaded:false\n", "strict loaded:false\n" }, outs)
+  end)
+
   -- Run by a relative path (`scripts/nslua` in the tree, as the README
   -- does), the launcher still names its tree absolutely: the cache key
   -- hashes the source file's path, so two checkouts run that way keep

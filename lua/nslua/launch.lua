@@ -1000,7 +1000,10 @@ function M.plan(spec, res)
   local stdio_inside, stderr_to_stdout
   plan.stdio, stdio_inside, stderr_to_stdout = stdio_plan(spec)
   local handled, to_listener
-  if spec.seccomp ~= "none" and spec.seccomp ~= "default" and spec.seccomp ~= "strict" then
+  -- (a built-in profile by name has no handlers: its program may come from
+  -- the cache, and nslua.seccomp is then not loaded at all)
+  if spec.seccomp ~= "none"
+    and not (type(spec.seccomp) == "string" and require("nslua.seccomp_cache").BUILTIN[spec.seccomp]) then
     handled, to_listener = require("nslua.seccomp").handled_names(spec.seccomp)
   end
   local exec = {
