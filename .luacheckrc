@@ -11,7 +11,7 @@ max_string_line_length = false
 self = false
 include_files = {
   "lua/**/*.lua", "spec/**/*.lua", "scripts/nslua", "scripts/bench/*.lua", "scripts/fuzz/*.lua",
-  "examples/*.lua", "scripts/gen-cli-doc",
+  "examples/*.lua", "scripts/gen-cli-doc", "scripts/luac",
   ".luacheckrc", ".busted",
 }
 files["spec/**/*.lua"] = { std = "+busted" }

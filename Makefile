@@ -4,7 +4,6 @@
 LUA        ?= lua5.4
 # the interpreter installed scripts name on their #! line
 LUA_INTERP ?= /usr/bin/lua5.4
-LUAC       ?= luac5.4
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
 BUSTED     ?= busted
@@ -87,19 +86,16 @@ ISOLATE_DEFS = -DISOLATE_LUA='"$(ISOLATE_LUA)"' -DISOLATE_SCRIPT='"$(ISOLATE_SCR
                -DISOLATE_LUA_PATH='"$(ISOLATE_LUA_PATH)"' -DISOLATE_LUA_CPATH='"$(ISOLATE_LUA_CPATH)"'
 
 # Precompiled Lua (debug info kept) for the launcher: loading bytecode skips
-# the parse, ~10x faster than source; scripts/nslua uses a .luac only when
-# it is at least as new as its source.  argparse is the CLI's biggest module.
-# Without luac5.4 (part of Debian's lua5.4) the launcher just parses sources.
+# the parse, ~10x faster than source.  scripts/luac heads each chunk with
+# the digest of its source, and scripts/nslua uses it only while the source
+# require finds has that digest (docs/install.md "Precompiled modules").
+# argparse is the CLI's biggest module.
 LUA_SRCS := $(wildcard lua/nslua/*.lua lua/nslua/cli/*.lua lua/nslua/oci/*.lua)
-ifneq ($(shell command -v $(LUAC) 2>/dev/null),)
 LUAC_OUT := $(LUA_SRCS:lua/%.lua=build/lua/%.luac)
 ARGPARSE := $(shell $(LUA) -e 'io.write(package.searchpath("argparse", package.path) or "")' 2>/dev/null)
 ifneq ($(ARGPARSE),)
 LUAC_OUT += build/lua/argparse.luac
 endif
-endif
-
-.PHONY: all check sanitize fuzz install clean demo bench bench-doc lint man completions cli-doc FORCE
 
 all: $(TARGET) $(LAUNCHER) build/bin/nslua-oci $(LUAC_OUT) $(ISOLATE_OUT)
 
@@ -114,13 +110,13 @@ $(ISOLATE_OUT): csrc/isolate-launcher.c $(ISOLATE_OUT).defs
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(ISOLATE_DEFS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-build/lua/%.luac: lua/%.lua
+build/lua/%.luac: lua/%.lua scripts/luac
 	@mkdir -p $(@D)
-	$(LUAC) -o $@ $<
+	$(LUA) scripts/luac $< $@
 
-build/lua/argparse.luac: $(ARGPARSE)
+build/lua/argparse.luac: $(ARGPARSE) scripts/luac
 	@mkdir -p $(@D)
-	$(LUAC) -o $@ $<
+	$(LUA) scripts/luac $< $@
 
 build/obj/%.o: csrc/%.c
 	@mkdir -p $(@D)
@@ -219,6 +215,10 @@ install: all man completions
 	install -m 0644 lua/nslua/cli/*.lua $(DESTDIR)$(LUADIR)/nslua/cli/
 	install -m 0644 lua/nslua/oci/*.lua $(DESTDIR)$(LUADIR)/nslua/oci/
 	install -m 0644 lua/nslua/recipes/*.lua $(DESTDIR)$(LUADIR)/nslua/recipes/
+	# each module's precompiled chunk beside its source (the launcher loads
+	# it while the source is the text it was compiled from: several ms a
+	# run less than parsing it; docs/install.md, "Precompiled modules")
+	$(foreach c,$(filter build/lua/nslua/%,$(LUAC_OUT)),install -m 0644 $(c) $(DESTDIR)$(LUADIR)/$(c:build/lua/%=%) &&) true
 	# the nslua program (csrc/launcher.c); the script it has built in goes
 	# to NSLUA_LIBEXEC for nslua-isolate, which runs it with lua5.4 (the
 	# interpreter named directly: an `env` line costs a PATH search a run)

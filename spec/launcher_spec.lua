@@ -1,5 +1,6 @@
 -- spec/launcher_spec.lua - scripts/nslua loads `make`'s precompiled modules
--- (build/lua/*.luac) only when they are at least as new as their source.
+-- (build/lua/*.luac, written by scripts/luac) only while the source is the
+-- text they were compiled from, whatever the files' times say.
 local helper = require "helper"
 local q = helper.quote
 
@@ -28,42 +29,62 @@ describe("the nslua launcher", function()
   local compiled = "/build/lua/nslua/launch.luac"
   local PATH = "/usr/local/bin:/usr/bin:/bin"
 
-  it("uses a .luac as new as its source, and the source once it is newer", function()
+  -- a chunk file as scripts/luac writes it, for the source text `text`
+  -- (its digest) holding the bytecode of `code`
+  local function chunk_of(text, code, name)
+    local core = require "nslua.core"
+    local tmp = dir .. "/digest.tmp"
+    local f = assert(io.open(tmp, "wb"))
+    f:write(text)
+    f:close()
+    local d = assert(core.seccomp.digest(tmp))
+    os.remove(tmp)
+    return "nslua-chunk " .. d .. "\n" .. string.dump(assert(load(code, "=" .. name)), false)
+  end
+  local function put(file, s)
+    local f = assert(io.open(file, "wb"))
+    f:write(s)
+    f:close()
+  end
+
+  it("uses a chunk of its very source, whatever the times, and never one of another text", function()
     if not helper.exists(helper.root .. compiled) then return pending("no build/lua (make)") end
     assert.equal(PATH .. "\n", path())
-    -- a bytecode file that says something else, newer than the source: used
+    -- bytecode that says something else under the source's digest: used,
+    -- though older than the source
     local src = helper.read(dir .. module)
     local other = src:gsub(PATH, "/fromluac" .. PATH, 1)
     assert.are_not.equal(src, other)
-    local f = assert(io.open(dir .. compiled, "wb"))
-    f:write(string.dump(assert(load(other, "=launch")), false))
-    f:close()
-    assert(helper.sh(("touch -d '1 hour ago' %s && touch %s"):format(q(dir .. module), q(dir .. compiled))))
-    assert.equal("/fromluac" .. PATH .. "\n", path())
-    -- the source edited after the build: the stale bytecode is ignored
-    f = assert(io.open(dir .. module, "w"))
-    f:write((src:gsub(PATH, "/edited" .. PATH, 1)))
-    f:close()
+    put(dir .. compiled, chunk_of(src, other, "launch"))
     assert(helper.sh(("touch -d '1 hour ago' %s && touch %s"):format(q(dir .. compiled), q(dir .. module))))
+    assert.equal("/fromluac" .. PATH .. "\n", path())
+    -- the source edited, and made older than the chunk (a copy that kept
+    -- its time, an older release unpacked over it): the source is parsed
+    put(dir .. module, (src:gsub(PATH, "/edited" .. PATH, 1)))
+    assert(helper.sh(("touch -d '1 hour ago' %s && touch %s"):format(q(dir .. module), q(dir .. compiled))))
     assert.equal("/edited" .. PATH .. "\n", path())
+    -- a chunk whose bytecode does not load (damaged): the source
+    put(dir .. module, src)
+    put(dir .. compiled, chunk_of(src, other, "launch"):sub(1, 60))
+    assert.equal(PATH .. "\n", path())
+    -- and one without the header (luac5.4's own output): the source
+    put(dir .. compiled, string.dump(assert(load(other, "=launch")), false))
+    assert.equal(PATH .. "\n", path())
   end)
 
-  it("uses the .luac of a module in a subdirectory (nslua.cli.main) and of a package's init.lua", function()
+  it("uses the chunk of a module in a subdirectory (nslua.cli.main) and of a package's init.lua", function()
     if not helper.exists(helper.root .. "/build/lua/nslua/cli/main.luac") then return pending("no build/lua (make)") end
     local function version()
       local ok, out = helper.sh(("%s%s/scripts/nslua --version"):format(helper.san_env, q(dir)))
       assert.is_true(ok, out)
       return out
     end
-    -- bytecode that says something else, newer than its source
+    -- bytecode that says something else, under its source's digest
     local function plant(source, luac, from, to)
       local src = helper.read(dir .. source)
       local other = src:gsub(from, to, 1)
       assert.are_not.equal(src, other)
-      local f = assert(io.open(dir .. luac, "wb"))
-      f:write(string.dump(assert(load(other, "=" .. source)), false))
-      f:close()
-      assert(helper.sh(("touch -d '1 hour ago' %s && touch %s"):format(q(dir .. source), q(dir .. luac))))
+      put(dir .. luac, chunk_of(src, other, source))
     end
     assert.matches("^nslua %d", version())
     plant("/lua/nslua/cli/main.lua", "/build/lua/nslua/cli/main.luac", 'print%("nslua "', 'print("fromluac "')
@@ -72,6 +93,24 @@ describe("the nslua launcher", function()
     plant("/lua/nslua/cli/init.lua", "/build/lua/nslua/cli/init.luac", 'return require "nslua.cli.main"',
       'io.write("init.luac ") return require "nslua.cli.main"')
     assert.matches("^init.luac fromluac %d", version())
+  end)
+
+  -- scripts/luac takes the digest in Lua (make runs it before the core can
+  -- be loaded); it must be the core's, at every read boundary
+  it("writes the core's digest of the source, at any size", function()
+    local core = require "nslua.core"
+    for _, n in ipairs { 0, 1, 7, 8, 9, 16383, 16384, 16385, 16391, 40000 } do
+      -- (a Lua comment of n bytes, each 8-byte word unlike the next)
+      local text = n < 3 and (" "):rep(n)
+        or ("--" .. ("0123456789abcdefghijklmnopqrstuvwxyz"):rep(n // 36 + 1)):sub(1, n)
+      local src, out = dir .. "/m.lua", dir .. "/m.luac"
+      put(src, text)
+      local ok, err = helper.sh(("unset LD_PRELOAD; %s %s/scripts/luac %s %s"):format(helper.LUA, q(helper.root),
+        q(src), q(out)))
+      assert.is_true(ok, err)
+      local head = helper.read(out):match("^nslua%-chunk (%x+)\n")
+      assert.equal(assert(core.seccomp.digest(src)), head, "size " .. n)
+    end
   end)
 
   it("keeps the seccomp cache working when the modules come from bytecode, from any cwd", function()

@@ -112,6 +112,65 @@ describe("make install", function()
       .. "/bin/echo ran"):format(helper.san_env, q(bin)))
     assert(ok, out)
     assert.equal("ran\n", out)
+    -- each module's chunk beside its source, loaded instead of the source
+    -- by the program and by the script
+    local _, srcs = helper.sh("cd " .. q(share) .. " && find nslua -name '*.lua' ! -path 'nslua/recipes/*' | sort")
+    local _, chunks = helper.sh("cd " .. q(share) .. " && find nslua -name '*.luac' | sed 's/c$//' | sort")
+    assert.equal(srcs, chunks)
+    local hook = dir .. "/hook.lua"
+    local f = assert(io.open(hook, "w"))
+    f:write([[
+      local l, seen = load, {}
+      load = function(c, name, mode, ...)
+        local fn, err = l(c, name, mode, ...)
+        if fn and mode == "b" then seen[#seen + 1] = name:match("nslua/.*$") end
+        return fn, err
+      end
+      local exit = os.exit
+      os.exit = function(...)
+        table.sort(seen)
+        io.stderr:write("bytecode: ", table.concat(seen, " "), "\n")
+        return exit(...)
+      end
+    ]])
+    f:close()
+    local paths = ("LUA_PATH_5_4=%s LUA_CPATH_5_4=%s"):format(q(share .. "/?.lua;" .. share .. "/?/init.lua;;"),
+      q(lib .. "/?.so;;"))
+    local function loaded(cmd, env)
+      local okv, text = helper.sh(("cd / && %senv -u LUA_PATH -u LUA_CPATH %s LUA_INIT_5_4=%s %s --version 2>&1")
+        :format(helper.san_env, env or "", q("@" .. hook), cmd))
+      assert(okv, text)
+      return text:match("bytecode: ([^\n]*)")
+    end
+    local all = "nslua/cli/init.lua nslua/cli/main.lua nslua/report.lua nslua/seccomp_cache.lua"
+    assert.equal(all, loaded(q(bin)))
+    assert.equal(all, loaded(helper.LUA .. " " .. q(script), paths))
+    -- the times do not matter (a package manager sets them as it likes)
+    assert(helper.sh("touch " .. q(share .. "/nslua/report.lua")))
+    assert.equal(all, loaded(q(bin)))
+    -- a source edited in place is parsed, and so is one whose chunk does
+    -- not load (damaged)
+    local fe = assert(io.open(share .. "/nslua/report.lua", "a"))
+    fe:write("-- edited\n")
+    fe:close()
+    local fc = assert(io.open(share .. "/nslua/cli/main.luac", "r+b"))
+    fc:seek("set", 40)
+    fc:write(("\0"):rep(64))
+    fc:close()
+    assert.equal("nslua/cli/init.lua nslua/seccomp_cache.lua", loaded(q(bin)))
+    -- a copy of a module earlier on LUA_PATH is the one loaded, never the
+    -- chunk of the installed source (older than it or not)
+    local copy = dir .. "/copy"
+    assert(helper.sh("mkdir -p " .. q(copy .. "/nslua/cli")))
+    local fw = assert(io.open(copy .. "/nslua/cli/init.lua", "w"))
+    fw:write('io.stderr:write("the copy\\n")\n', helper.read(share .. "/nslua/cli/init.lua"))
+    fw:close()
+    assert(helper.sh("touch -d 2000-01-01 " .. q(copy .. "/nslua/cli/init.lua")))
+    local okv, text = helper.sh(("cd / && %senv LUA_PATH_5_4=%s LUA_CPATH_5_4=%s %s %s --version 2>&1")
+      :format(helper.san_env, q(copy .. "/?/init.lua;" .. share .. "/?.lua;" .. share .. "/?/init.lua;;"),
+        q(lib .. "/?.so;;"), helper.LUA, q(script)))
+    assert(okv, text)
+    assert.matches("^the copy\n", text)
     assert(helper.sh("mv " .. q(share .. "/nslua") .. " " .. q(share .. "/nslua.moved")))
     ok, out = helper.sh(("cd / && %senv -u LUA_PATH -u LUA_PATH_5_4 %s --version"):format(helper.san_env, q(bin)))
     assert.is_false(ok, out)
