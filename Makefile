@@ -122,6 +122,10 @@ build/obj/%.o: csrc/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
+# seccomp.build: the checksum of the C that builds seccomp programs, part of
+# the seccomp cache's key (nslua.seccomp_cache)
+build/obj/seccomp.o: ALL_CFLAGS += -DNSLUA_SECCOMP_C='"$(firstword $(shell cksum < csrc/seccomp.c))"'
+
 $(TARGET): $(OBJS)
 	@mkdir -p $(@D)
 	$(CC) -shared $(LDFLAGS) -o $@ $(OBJS) $(DEP_LIBS)

@@ -634,7 +634,17 @@ static const luaL_Reg sc_funcs[] = {
   {NULL, NULL}
 };
 
+/* seccomp.build: the checksum of the csrc/seccomp.c this core was built
+** from (`cksum`, from the Makefile), part of the seccomp cache's key
+** (nslua.seccomp_cache): a core rebuilt from other C at the same version
+** never reads the programs of the one before */
+#ifndef NSLUA_SECCOMP_C
+#define NSLUA_SECCOMP_C "0"
+#endif
+
 int nslua_open_seccomp (lua_State *L) {
   luaL_newlib(L, sc_funcs);
+  lua_pushliteral(L, NSLUA_SECCOMP_C);
+  lua_setfield(L, -2, "build");
   return 1;
 }

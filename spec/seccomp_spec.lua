@@ -642,6 +642,26 @@ describe("nslua.seccomp on-disk cache #priv", function()
     assert.equal("true\t16\ttrue\ttrue\ttrue\ntrue\t2\n", out)
   end)
 
+  -- A core rebuilt from other C at the same version (csrc/seccomp.c turns
+  -- the rules into the program) must not read the old core's programs.
+  it("keys a program by the C that compiles it too", function()
+    local out = {}
+    local _, sum = helper.sh("cksum < " .. helper.quote(helper.root .. "/csrc/seccomp.c"))
+    out[1] = core.seccomp.build == sum:match("^(%d+) ")
+    local ok, text = helper.run_isolated([[
+      local cache = require "nslua.seccomp_cache"
+      local core = require "nslua.core"
+      local src = package.searchpath("nslua.seccomp", package.path)
+      local k1 = assert(cache.key(src))
+      core.seccomp.build = core.seccomp.build .. "0"
+      local k2 = assert(cache.key(src))
+      print(k1 ~= k2, k2 == k1 .. "0")
+    ]])
+    assert.is_true(ok, text)
+    out[2] = text
+    assert.same({ true, "true\ttrue\n" }, out)
+  end)
+
   it("drops the programs of a recorded source that is gone, and only those", function()
     local dir = helper.tmpdir()
     local ok, out = helper.run_isolated(([[

@@ -4,8 +4,9 @@
 -- callers), keyed by the profile name, nslua.seccomp's source file (a hash
 -- of its path: each checkout or install its own entries, none evicting
 -- another's), that file's content (a 64-bit digest, core
--- seccomp.digest) and nslua's and libseccomp's versions: editing the
--- profiles or upgrading either library misses, and a new program replaces
+-- seccomp.digest), nslua's and libseccomp's versions and the checksum of
+-- the C that compiles them (seccomp.build): editing the profiles or the C,
+-- or upgrading either library, misses, and a new program replaces
 -- only its own path's older ones.  Beside them,
 -- `source-<hash>` names the path the hash is of: a write (a miss) removes
 -- the programs of every path that no longer exists (a deleted checkout, a
@@ -41,11 +42,14 @@ end
 
 --- The cache key of the nslua.seccomp at `src` as it is now (nil when it
 -- cannot be read).  Each nslua.seccomp takes its own once, as it loads: a
--- module loaded again after an edit gets a new one.
+-- module loaded again after an edit gets a new one.  The C that compiles
+-- the programs counts too (seccomp.build, a checksum of csrc/seccomp.c):
+-- a core rebuilt from other C at the same version misses.
 function M.key(src)
   local digest = core.seccomp.digest(src)
   if not digest then return nil end
-  return ("%s-%s-%s-%s"):format(fnv1a(src), digest, core._VERSION, core.seccomp.version())
+  return ("%s-%s-%s-%s-%s"):format(fnv1a(src), digest, core._VERSION, core.seccomp.version(),
+    core.seccomp.build)
 end
 
 --- Where the program of built-in profile `name` under cache key `key` is
