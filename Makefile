@@ -97,6 +97,8 @@ ifneq ($(ARGPARSE),)
 LUAC_OUT += build/lua/argparse.luac
 endif
 
+.PHONY: all check sanitize fuzz install clean demo bench bench-doc lint man completions cli-doc FORCE
+
 all: $(TARGET) $(LAUNCHER) build/bin/nslua-oci $(LUAC_OUT) $(ISOLATE_OUT)
 
 # the -D values, rewritten only when they change
@@ -122,7 +124,7 @@ build/obj/%.o: csrc/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-# seccomp.build: the checksum of the C that builds seccomp programs, part of
+# seccomp.build: the checksum of csrc/seccomp.c, which builds seccomp programs, part of
 # the seccomp cache's key (nslua.seccomp_cache)
 build/obj/seccomp.o: ALL_CFLAGS += -DNSLUA_SECCOMP_C='"$(firstword $(shell cksum < csrc/seccomp.c))"'
 
@@ -219,10 +221,12 @@ install: all man completions
 	install -m 0644 lua/nslua/cli/*.lua $(DESTDIR)$(LUADIR)/nslua/cli/
 	install -m 0644 lua/nslua/oci/*.lua $(DESTDIR)$(LUADIR)/nslua/oci/
 	install -m 0644 lua/nslua/recipes/*.lua $(DESTDIR)$(LUADIR)/nslua/recipes/
-	# each module's precompiled chunk beside its source (the launcher loads
-	# it while the source is the text it was compiled from: several ms a
-	# run less than parsing it; docs/install.md, "Precompiled modules")
-	$(foreach c,$(filter build/lua/nslua/%,$(LUAC_OUT)),install -m 0644 $(c) $(DESTDIR)$(LUADIR)/$(c:build/lua/%=%) &&) true
+	# each module's precompiled chunk beside its installed source, named
+	# as that file in tracebacks (the launcher loads it while the source
+	# has the digest it was compiled from: several ms a run less than
+	# parsing it; docs/install.md "Precompiled modules")
+	$(foreach m,$(LUA_SRCS:lua/%=%),$(LUA) scripts/luac $(DESTDIR)$(LUADIR)/$(m) $(DESTDIR)$(LUADIR)/$(m)c \
+	  '@$(LUADIR)/$(m)' && chmod 0644 $(DESTDIR)$(LUADIR)/$(m)c &&) true
 	# the nslua program (csrc/launcher.c); the script it has built in goes
 	# to NSLUA_LIBEXEC for nslua-isolate, which runs it with lua5.4 (the
 	# interpreter named directly: an `env` line costs a PATH search a run)

@@ -580,38 +580,60 @@ static int sc_version (lua_State *L) {
 
 /*
 ** seccomp.digest(path) -> 16 hex digits | nil, msg, errno
-** A 64-bit digest of a file's bytes, FNV-1a taken 8 bytes at a time (the
-** last block's tail a byte at a time, and its length mixed in): the
-** content part of a cached program's key (nslua.seccomp_cache), read in
-** blocks, any size.  Not for adversaries: the file is nslua's own.
+** A 64-bit digest of a file's bytes: the file in blocks of 16384 bytes
+** (the last one shorter), each block's 8-byte words (native order) and
+** then its tail bytes and its length mixed in by FNV-1a's step followed by
+** h ^= h >> 32 (so a change in a word's top bits reaches the low ones: plain
+** FNV over words lets two such changes cancel), and murmur3's finaliser at
+** the end.  The content part of a cached program's key
+** (nslua.seccomp_cache) and of a precompiled module's check (scripts/luac
+** takes the same digest in Lua).  Not for adversaries: the files are
+** nslua's own.
 */
+#define DIGEST_BLOCK 16384
+
+static uint64_t digest_mix (uint64_t h, uint64_t v) {
+  h ^= v;
+  h *= 0x100000001b3ULL;
+  return h ^ (h >> 32);
+}
+
+/* read up to n bytes, short only at the end of the file */
+static ssize_t read_full (int fd, unsigned char *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return -1;
+    if (r == 0)
+      break;
+    got += (size_t)r;
+  }
+  return (ssize_t)got;
+}
+
 static int sc_digest (lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  unsigned char buf[16384];
+  unsigned char buf[DIGEST_BLOCK];
   uint64_t h = 0xcbf29ce484222325ULL;
   ssize_t n;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
     return nslua_fail(L, errno, "open", path);
-  for (;;) {
-    n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
+  while ((n = read_full(fd, buf, sizeof buf)) > 0) {
     ssize_t i = 0;
     for (; i + 8 <= n; i += 8) {
       uint64_t w;
       memcpy(&w, buf + i, 8);
-      h ^= w;
-      h *= 0x100000001b3ULL;
+      h = digest_mix(h, w);
     }
-    for (; i < n; i++) {
-      h ^= buf[i];
-      h *= 0x100000001b3ULL;
-    }
-    h ^= (uint64_t)n;
-    h *= 0x100000001b3ULL;
+    for (; i < n; i++)
+      h = digest_mix(h, buf[i]);
+    h = digest_mix(h, (uint64_t)n);
+    if (n < DIGEST_BLOCK)
+      break;
   }
   if (n < 0) {
     int e = errno;
@@ -619,6 +641,11 @@ static int sc_digest (lua_State *L) {
     return nslua_fail(L, e, "read", path);
   }
   close(fd);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
   char hex[17];
   snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
   lua_pushstring(L, hex);
@@ -636,7 +663,7 @@ static const luaL_Reg sc_funcs[] = {
 
 /* seccomp.build: the checksum of the csrc/seccomp.c this core was built
 ** from (`cksum`, from the Makefile), part of the seccomp cache's key
-** (nslua.seccomp_cache): a core rebuilt from other C at the same version
+** (nslua.seccomp_cache): a core rebuilt from another seccomp.c at the same version
 ** never reads the programs of the one before */
 #ifndef NSLUA_SECCOMP_C
 #define NSLUA_SECCOMP_C "0"

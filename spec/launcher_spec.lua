@@ -96,20 +96,43 @@ describe("the nslua launcher", function()
   end)
 
   -- scripts/luac takes the digest in Lua (make runs it before the core can
-  -- be loaded); it must be the core's, at every read boundary
-  it("writes the core's digest of the source, at any size", function()
+  -- be loaded); it must be the core's, at every block boundary and for any
+  -- bytes (the top bit of each set too)
+  it("writes the core's digest of the source, at any size and for any bytes", function()
     local core = require "nslua.core"
-    for _, n in ipairs { 0, 1, 7, 8, 9, 16383, 16384, 16385, 16391, 40000 } do
-      -- (a Lua comment of n bytes, each 8-byte word unlike the next)
-      local text = n < 3 and (" "):rep(n)
-        or ("--" .. ("0123456789abcdefghijklmnopqrstuvwxyz"):rep(n // 36 + 1)):sub(1, n)
-      local src, out = dir .. "/m.lua", dir .. "/m.luac"
-      put(src, text)
-      local ok, err = helper.sh(("unset LD_PRELOAD; %s %s/scripts/luac %s %s"):format(helper.LUA, q(helper.root),
-        q(src), q(out)))
+    local src, out = dir .. "/m.lua", dir .. "/m.luac"
+    local function luac_digest()
+      local ok, err = helper.sh(("unset LD_PRELOAD; %s %s/scripts/luac %s %s"):format(helper.LUA,
+        q(helper.root), q(src), q(out)))
       assert.is_true(ok, err)
-      local head = helper.read(out):match("^nslua%-chunk (%x+)\n")
-      assert.equal(assert(core.seccomp.digest(src)), head, "size " .. n)
+      return helper.read(out):match("^nslua%-chunk (%x+)\n")
+    end
+    for _, n in ipairs { 0, 1, 7, 8, 9, 16383, 16384, 16385, 16391, 32768, 40000 } do
+      -- a Lua comment of n bytes: a long string's bytes are any but "]]"
+      local body = {}
+      for k = 1, n do body[k] = string.char((k * 131 + n) % 256 | 0x80) end
+      local text = n < 6 and (" "):rep(n) or ("--[[" .. table.concat(body):sub(1, n - 6) .. "]]")
+      put(src, text)
+      assert.equal(n, #helper.read(src))
+      assert.equal(assert(core.seccomp.digest(src)), luac_digest(), "size " .. n)
+    end
+  end)
+
+  -- Changes confined to words' top bits must not cancel: plain FNV over
+  -- 8-byte words let two such flips give the digest back, and a module
+  -- edited so ran its old chunk (`n >= 0` -> `n >= 6` and `[0]` -> `[6]`)
+  it("tells apart sources that differ only in the top bits of their words", function()
+    local core = require "nslua.core"
+    local src = dir .. "/m.lua"
+    local base = ("a"):rep(64)
+    put(src, base)
+    local seen = { [assert(core.seccomp.digest(src))] = "base" }
+    local function flip(s, at) return s:sub(1, at - 1) .. string.char(s:byte(at) ~ 0x80) .. s:sub(at + 1) end
+    for _, pair in ipairs { { 8, 16 }, { 16, 24 }, { 8, 64 }, { 24, 32 }, { 7, 15 } } do
+      put(src, flip(flip(base, pair[1]), pair[2]))
+      local d = assert(core.seccomp.digest(src))
+      assert.is_nil(seen[d], ("%d,%d collides with %s"):format(pair[1], pair[2], tostring(seen[d])))
+      seen[d] = pair[1] .. "," .. pair[2]
     end
   end)
 

@@ -642,9 +642,9 @@ describe("nslua.seccomp on-disk cache #priv", function()
     assert.equal("true\t16\ttrue\ttrue\ttrue\ntrue\t2\n", out)
   end)
 
-  -- A core rebuilt from other C at the same version (csrc/seccomp.c turns
+  -- A core rebuilt from another csrc/seccomp.c at the same version (it turns
   -- the rules into the program) must not read the old core's programs.
-  it("keys a program by the C that compiles it too", function()
+  it("keys a program by the csrc/seccomp.c that compiles it too", function()
     local out = {}
     local _, sum = helper.sh("cksum < " .. helper.quote(helper.root .. "/csrc/seccomp.c"))
     out[1] = core.seccomp.build == sum:match("^(%d+) ")

@@ -5,7 +5,7 @@
 -- of its path: each checkout or install its own entries, none evicting
 -- another's), that file's content (a 64-bit digest, core
 -- seccomp.digest), nslua's and libseccomp's versions and the checksum of
--- the C that compiles them (seccomp.build): editing the profiles or the C,
+-- csrc/seccomp.c, which compiles them (seccomp.build): editing either,
 -- or upgrading either library, misses, and a new program replaces
 -- only its own path's older ones.  Beside them,
 -- `source-<hash>` names the path the hash is of: a write (a miss) removes
@@ -44,7 +44,7 @@ end
 -- cannot be read).  Each nslua.seccomp takes its own once, as it loads: a
 -- module loaded again after an edit gets a new one.  The C that compiles
 -- the programs counts too (seccomp.build, a checksum of csrc/seccomp.c):
--- a core rebuilt from other C at the same version misses.
+-- a core rebuilt from another csrc/seccomp.c at the same version misses.
 function M.key(src)
   local digest = core.seccomp.digest(src)
   if not digest then return nil end

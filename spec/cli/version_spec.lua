@@ -130,6 +130,8 @@ describe("make install", function()
       os.exit = function(...)
         table.sort(seen)
         io.stderr:write("bytecode: ", table.concat(seen, " "), "\n")
+        local cli = package.loaded["nslua.cli.main"]
+        io.stderr:write("named: ", cli and debug.getinfo(cli.main, "S").source or "?", "\n")
         return exit(...)
       end
     ]])
@@ -144,6 +146,12 @@ describe("make install", function()
     end
     local all = "nslua/cli/init.lua nslua/cli/main.lua nslua/report.lua nslua/seccomp_cache.lua"
     assert.equal(all, loaded(q(bin)))
+    -- tracebacks name the installed file (where it is once installed: the
+    -- prefix, not DESTDIR's staging copy)
+    local okn, named = helper.sh(("cd / && %s%s --version 2>&1 >/dev/null"):format(helper.san_env ..
+      "LUA_INIT_5_4=" .. q("@" .. hook) .. " ", q(bin)))
+    assert(okn, named)
+    assert.equal("@" .. prefix .. "/share/lua/5.4/nslua/cli/main.lua", named:match("named: ([^\n]*)"))
     assert.equal(all, loaded(helper.LUA .. " " .. q(script), paths))
     -- the times do not matter (a package manager sets them as it likes)
     assert(helper.sh("touch " .. q(share .. "/nslua/report.lua")))
