@@ -178,6 +178,13 @@ function M.read(path)
   return s
 end
 
+-- Write s to path (replacing it), in binary.
+function M.write(path, s)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(s))
+  assert(f:close())
+end
+
 -- What a test made, and the check that it is gone.
 --
 -- The machine is shared: other people's test runs, and spec/support/noise.sh,

@@ -34,17 +34,10 @@ describe("the nslua launcher", function()
   local function chunk_of(text, code, name)
     local core = require "nslua.core"
     local tmp = dir .. "/digest.tmp"
-    local f = assert(io.open(tmp, "wb"))
-    f:write(text)
-    f:close()
+    helper.write(tmp, text)
     local d = assert(core.seccomp.digest(tmp))
     os.remove(tmp)
     return "nslua-chunk " .. d .. "\n" .. string.dump(assert(load(code, "=" .. name)), false)
-  end
-  local function put(file, s)
-    local f = assert(io.open(file, "wb"))
-    f:write(s)
-    f:close()
   end
 
   it("uses a chunk of its very source, whatever the times, and never one of another text", function()
@@ -55,20 +48,20 @@ describe("the nslua launcher", function()
     local src = helper.read(dir .. module)
     local other = src:gsub(PATH, "/fromluac" .. PATH, 1)
     assert.are_not.equal(src, other)
-    put(dir .. compiled, chunk_of(src, other, "launch"))
+    helper.write(dir .. compiled, chunk_of(src, other, "launch"))
     assert(helper.sh(("touch -d '1 hour ago' %s && touch %s"):format(q(dir .. compiled), q(dir .. module))))
     assert.equal("/fromluac" .. PATH .. "\n", path())
     -- the source edited, and made older than the chunk (a copy that kept
     -- its time, an older release unpacked over it): the source is parsed
-    put(dir .. module, (src:gsub(PATH, "/edited" .. PATH, 1)))
+    helper.write(dir .. module, (src:gsub(PATH, "/edited" .. PATH, 1)))
     assert(helper.sh(("touch -d '1 hour ago' %s && touch %s"):format(q(dir .. module), q(dir .. compiled))))
     assert.equal("/edited" .. PATH .. "\n", path())
     -- a chunk whose bytecode does not load (damaged): the source
-    put(dir .. module, src)
-    put(dir .. compiled, chunk_of(src, other, "launch"):sub(1, 60))
+    helper.write(dir .. module, src)
+    helper.write(dir .. compiled, chunk_of(src, other, "launch"):sub(1, 60))
     assert.equal(PATH .. "\n", path())
     -- and one without the header (luac5.4's own output): the source
-    put(dir .. compiled, string.dump(assert(load(other, "=launch")), false))
+    helper.write(dir .. compiled, string.dump(assert(load(other, "=launch")), false))
     assert.equal(PATH .. "\n", path())
   end)
 
@@ -84,7 +77,7 @@ describe("the nslua launcher", function()
       local src = helper.read(dir .. source)
       local other = src:gsub(from, to, 1)
       assert.are_not.equal(src, other)
-      put(dir .. luac, chunk_of(src, other, source))
+      helper.write(dir .. luac, chunk_of(src, other, source))
     end
     assert.matches("^nslua %d", version())
     plant("/lua/nslua/cli/main.lua", "/build/lua/nslua/cli/main.luac", 'print%("nslua "', 'print("fromluac "')
@@ -112,7 +105,7 @@ describe("the nslua launcher", function()
       local body = {}
       for k = 1, n do body[k] = string.char((k * 131 + n) % 256 | 0x80) end
       local text = n < 6 and (" "):rep(n) or ("--[[" .. table.concat(body):sub(1, n - 6) .. "]]")
-      put(src, text)
+      helper.write(src, text)
       assert.equal(n, #helper.read(src))
       assert.equal(assert(core.seccomp.digest(src)), luac_digest(), "size " .. n)
     end
@@ -125,11 +118,11 @@ describe("the nslua launcher", function()
     local core = require "nslua.core"
     local src = dir .. "/m.lua"
     local base = ("a"):rep(64)
-    put(src, base)
+    helper.write(src, base)
     local seen = { [assert(core.seccomp.digest(src))] = "base" }
     local function flip(s, at) return s:sub(1, at - 1) .. string.char(s:byte(at) ~ 0x80) .. s:sub(at + 1) end
     for _, pair in ipairs { { 8, 16 }, { 16, 24 }, { 8, 64 }, { 24, 32 }, { 7, 15 } } do
-      put(src, flip(flip(base, pair[1]), pair[2]))
+      helper.write(src, flip(flip(base, pair[1]), pair[2]))
       local d = assert(core.seccomp.digest(src))
       assert.is_nil(seen[d], ("%d,%d collides with %s"):format(pair[1], pair[2], tostring(seen[d])))
       seen[d] = pair[1] .. "," .. pair[2]

@@ -461,6 +461,21 @@ describe("nslua.seccomp on-disk cache #priv", function()
     assert.equal("nil nil nil nil nil default=true strict=true isolate=true setid_guard=true\n", out)
   end)
 
+  -- Run the CLI on a recipe with a LUA_INIT hook (written in dir) that
+  -- says at exit whether nslua.seccomp was loaded ("loaded:false").
+  local function run_saying_loaded(dir, recipe)
+    local hook = dir .. "/hook.lua"
+    helper.write(hook, [[
+      local exit = os.exit
+      os.exit = function(...)
+        io.stderr:write("loaded:", tostring(package.loaded["nslua.seccomp"] ~= nil), "\n")
+        return exit(...)
+      end
+    ]])
+    return helper.sh(("LUA_INIT_5_4=%s %s %s"):format(helper.quote(("dofile%q"):format(hook)), helper.nslua,
+      helper.quote(recipe)))
+  end
+
   -- A recipe puts a decoy nslua.seccomp first on package.path, whose own
   -- key has an allow-all program cached: the launcher named its own file
   -- before the recipe ran, so the decoy's program is never read.
@@ -480,24 +495,11 @@ describe("nslua.seccomp on-disk cache #priv", function()
       io.write(path)
     ]]):format(dir .. "/nslua/seccomp.lua"))
     assert.is_true(ok, planted)
-    local hook, recipe = dir .. "/hook.lua", dir .. "/recipe.lua"
-    f = assert(io.open(hook, "w"))
-    f:write([[
-      local exit = os.exit
-      os.exit = function(...)
-        io.stderr:write("loaded:", tostring(package.loaded["nslua.seccomp"] ~= nil), "\n")
-        return exit(...)
-      end
-    ]])
-    f:close()
-    f = assert(io.open(recipe, "w"))
-    f:write(("package.path = %q .. ';' .. package.path\n"):format(dir .. "/?.lua"),
-      "return { argv = { '/bin/sh', '-c', 'unshare -U true 2>/dev/null; echo rc=$?' }, seccomp = 'default' }\n")
-    f:close()
-    local cmd = ("LUA_INIT_5_4=%s %s %s"):format(helper.quote(("dofile%q"):format(hook)), helper.nslua,
-      helper.quote(recipe))
+    local recipe = dir .. "/recipe.lua"
+    helper.write(recipe, ("package.path = %q .. ';' .. package.path\n"):format(dir .. "/?.lua")
+      .. "return { argv = { '/bin/sh', '-c', 'unshare -U true 2>/dev/null; echo rc=$?' }, seccomp = 'default' }\n")
     local out
-    ok, out = helper.sh(cmd)
+    ok, out = run_saying_loaded(dir, recipe)
     os.remove(planted)
     helper.rmtree(dir)
     assert.is_true(ok, out)
@@ -515,24 +517,11 @@ describe("nslua.seccomp on-disk cache #priv", function()
       assert.is_truthy(sc.compile(name), name)
     end
     local dir = helper.tmpdir("0755")
-    local hook, recipe = dir .. "/hook.lua", dir .. "/recipe.lua"
-    local f = assert(io.open(hook, "w"))
-    f:write([[
-      local exit = os.exit
-      os.exit = function(...)
-        io.stderr:write("loaded:", tostring(package.loaded["nslua.seccomp"] ~= nil), "\n")
-        return exit(...)
-      end
-    ]])
-    f:close()
+    local recipe = dir .. "/recipe.lua"
     local outs = {}
     for _, name in ipairs { "isolate", "strict" } do
-      f = assert(io.open(recipe, "w"))
-      f:write(("return { argv = { '/bin/true' }, seccomp = %q }\n"):format(name))
-      f:close()
-      local cmd = ("LUA_INIT_5_4=%s %s %s"):format(helper.quote(("dofile%q"):format(hook)), helper.nslua,
-        helper.quote(recipe))
-      local ok, out = helper.sh(cmd)
+      helper.write(recipe, ("return { argv = { '/bin/true' }, seccomp = %q }\n"):format(name))
+      local ok, out = run_saying_loaded(dir, recipe)
       assert.is_true(ok, out)
       outs[#outs + 1] = name .. " " .. out
     end
