@@ -33,6 +33,8 @@ build = {
     DEP_CFLAGS = "-I$(LIBMNL_INCDIR) -I$(LIBSECCOMP_INCDIR) -I$(LIBCAP_INCDIR) -I$(LIBNFTABLES_INCDIR)",
     DEP_LIBS = "-L$(LIBMNL_LIBDIR) -L$(LIBSECCOMP_LIBDIR) -L$(LIBCAP_LIBDIR) -lmnl -lseccomp -lcap",
     WERROR = "",
+    -- the interpreter the chunk rules run (scripts/luac), by its path
+    LUA = "$(LUA)",
   },
   install_variables = {
     NODEPS = "1",
@@ -42,6 +44,7 @@ build = {
     LIBDIR = "$(LIBDIR)",
     LUADIR = "$(LUADIR)",
     BINDIR = "$(BINDIR)",
+    LUA = "$(LUA)",
   },
 }
 test_dependencies = { "busted" }

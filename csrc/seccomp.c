@@ -661,10 +661,12 @@ static const luaL_Reg sc_funcs[] = {
   {NULL, NULL}
 };
 
-/* seccomp.build: the checksum of the csrc/seccomp.c this core was built
+/*
+** seccomp.build: the checksum of the csrc/seccomp.c this core was built
 ** from (`cksum`, from the Makefile), part of the seccomp cache's key
-** (nslua.seccomp_cache): a core rebuilt from another seccomp.c at the same version
-** never reads the programs of the one before */
+** (nslua.seccomp_cache): a core rebuilt from another seccomp.c at the
+** same version never reads the programs of the one before.
+*/
 #ifndef NSLUA_SECCOMP_C
 #define NSLUA_SECCOMP_C "0"
 #endif
