@@ -62,19 +62,18 @@ TARGET := build/nslua/core.so
 LAUNCHER     := build/bin/nslua
 LUA_LIBDIR   ?= $(shell $(PKG_CONFIG) --variable=libdir lua5.4 2>/dev/null)
 LUA_LIBS     ?= $(or $(wildcard $(LUA_LIBDIR)/liblua5.4.a),$(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null),-llua5.4)
-# where `make install` puts scripts/nslua for the setuid nslua-isolate,
-# which runs it with lua5.4 (ISOLATE_SCRIPT)
+# where `make install` puts scripts/nslua, to be run with lua5.4
 NSLUA_LIBEXEC ?= $(PREFIX)/lib/nslua
 
 # The setuid launcher of `nslua isolate` (docs/isolate.md "Callers without root"): what it
-# execs is fixed when it is built, from the paths `make install` uses.  Its
-# package.path and package.cpath are $(LUADIR) and $(LIBDIR) then the
-# interpreter's own defaults without the relative entries ("./?.lua": the
-# caller's working directory).  A change of any of these rebuilds it.
-ISOLATE_LUA       ?= $(LUA_INTERP)
-ISOLATE_SCRIPT    ?= $(NSLUA_LIBEXEC)/nslua
+# execs is fixed when it is built, from the paths `make install` uses: the
+# nslua program, with package.path and package.cpath $(LUADIR) and
+# $(LIBDIR) then the interpreter's own defaults without the relative
+# entries ("./?.lua": the caller's working directory).  A change of any of
+# these rebuilds it.
+ISOLATE_PROGRAM   ?= $(BINDIR)/nslua
 # (a lua -e line: no comma or hash, which make would take)
-ISOLATE_PATHS = $(or $(shell $(ISOLATE_LUA) -E -e 'local s = [[$(2)]] local seen = {} \
+ISOLATE_PATHS = $(or $(shell $(LUA_INTERP) -E -e 'local s = [[$(2)]] local seen = {} \
                   for p in s:gmatch("[^;]+") do seen[p] = true end \
                   for p in package.$(1):gmatch("[^;]+") do if p:find("^/") and not seen[p] then \
                   seen[p] = true s = s .. ";" .. p end end io.write(s)' 2>/dev/null),$(2))
@@ -82,7 +81,7 @@ ISOLATE_LUA_PATH  ?= $(call ISOLATE_PATHS,path,$(LUADIR)/?.lua;$(LUADIR)/?/init.
 ISOLATE_LUA_CPATH ?= $(call ISOLATE_PATHS,cpath,$(LIBDIR)/?.so)
 ISOLATE_GROUP     ?= isolate
 ISOLATE_OUT       ?= build/nslua-isolate
-ISOLATE_DEFS = -DISOLATE_LUA='"$(ISOLATE_LUA)"' -DISOLATE_SCRIPT='"$(ISOLATE_SCRIPT)"' \
+ISOLATE_DEFS = -DISOLATE_PROGRAM='"$(ISOLATE_PROGRAM)"' \
                -DISOLATE_LUA_PATH='"$(ISOLATE_LUA_PATH)"' -DISOLATE_LUA_CPATH='"$(ISOLATE_LUA_CPATH)"'
 
 # Precompiled Lua (debug info kept) for the launcher: loading bytecode skips
@@ -227,9 +226,9 @@ install: all man completions
 	# parsing it; docs/install.md "Precompiled modules")
 	$(foreach m,$(LUA_SRCS:lua/%=%),$(LUA) scripts/luac $(DESTDIR)$(LUADIR)/$(m) $(DESTDIR)$(LUADIR)/$(m)c \
 	  '@$(LUADIR)/$(m)' && chmod 0644 $(DESTDIR)$(LUADIR)/$(m)c &&) true
-	# the nslua program (csrc/launcher.c); the script it has built in goes
-	# to NSLUA_LIBEXEC for nslua-isolate, which runs it with lua5.4 (the
-	# interpreter named directly: an `env` line costs a PATH search a run)
+	# the nslua program (csrc/launcher.c), which nslua-isolate execs; the
+	# script it has built in goes to NSLUA_LIBEXEC, to be run by lua5.4
+	# (the interpreter named directly: an `env` line costs a PATH search)
 	install -D -m 0755 $(LAUNCHER) $(DESTDIR)$(BINDIR)/nslua
 	install -d $(DESTDIR)$(NSLUA_LIBEXEC)
 	sed '1s|^#!.*|#!$(LUA_INTERP)|' scripts/nslua > $(DESTDIR)$(NSLUA_LIBEXEC)/nslua && chmod 0755 $(DESTDIR)$(NSLUA_LIBEXEC)/nslua
@@ -296,8 +295,8 @@ lint:
 	  -i csrc/launcher.c csrc/ || rc=1; \
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -DNSLUA_LAUNCHER_LUA='"scripts/nslua"' \
 	  csrc/launcher.c || rc=1; \
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -DISOLATE_LUA='"/lua"' \
-	  -DISOLATE_SCRIPT='"/nslua"' -DISOLATE_LUA_PATH='"/?.lua"' -DISOLATE_LUA_CPATH='"/?.so"' \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -DISOLATE_PROGRAM='"/nslua"' \
+	  -DISOLATE_LUA_PATH='"/?.lua"' -DISOLATE_LUA_CPATH='"/?.so"' \
 	  csrc/isolate-launcher.c || rc=1; \
 	$(LUACHECK) --no-color --formatter plain --codes . || rc=1; \
 	exit $$rc

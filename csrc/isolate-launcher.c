@@ -6,21 +6,25 @@
 ** does.  It runs no policy and reads nothing the caller controls except
 ** its arguments and environment, which it passes on as data:
 **
-**   LUA -E -e "package.path=P package.cpath=C" SCRIPT isolate ARGS...
+**   PROGRAM isolate ARGS...        (argv[0] "nslua")
 **
-** LUA, SCRIPT, P and C are fixed at compile time (Makefile ISOLATE_*);
-** the caller's argv[0] is ignored and its ARGS come only after the fixed
-** word "isolate", so the interpreter never parses one as an option.  -E
-** makes lua ignore LUA_INIT and LUA_PATH; the environment is replaced
-** anyway, by exactly
+** PROGRAM is the nslua program (csrc/launcher.c, `make install`'s
+** $(BINDIR)/nslua), fixed at compile time like the paths below (Makefile
+** ISOLATE_*); the caller's argv[0] is ignored and its ARGS come only after
+** the fixed word "isolate", which picks the front end.  The environment
+** is replaced by exactly
 **
 **   PATH=/usr/sbin:/usr/bin:/sbin:/bin
 **   NSLUA_ISOLATE_CALLER=UID:GID   (getuid(), getgid())
 **   NSLUA_ISOLATE_ENV_FD=N         (a sealed memfd: the caller's environ,
 **                                   each entry followed by a NUL)
+**   LUA_PATH_5_4=P
+**   LUA_CPATH_5_4=C
 **
-** The -e assignment replaces lua's default package.path, whose "./?.lua"
-** would load modules from the caller's working directory as root.
+** so no LUA_INIT runs, and P and C (absolute entries only, no ";;") replace
+** Lua's default package paths, whose "./?.lua" and "./?.so" would load
+** modules from the caller's working directory as root.  The program puts
+** its own prefix's module directories before them.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,11 +39,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#ifndef ISOLATE_LUA
-#error "ISOLATE_LUA (the Lua interpreter's path) comes from the Makefile"
-#endif
-#ifndef ISOLATE_SCRIPT
-#error "ISOLATE_SCRIPT (the nslua launcher script's path) comes from the Makefile"
+#ifndef ISOLATE_PROGRAM
+#error "ISOLATE_PROGRAM (the nslua program's path) comes from the Makefile"
 #endif
 #ifndef ISOLATE_LUA_PATH
 #error "ISOLATE_LUA_PATH (package.path) comes from the Makefile"
@@ -58,7 +59,7 @@
 #define MAX_ARG_BYTES (1024 * 1024)
 
 /* the fixed words before the caller's arguments */
-#define FIXED_ARGS 6
+#define FIXED_ARGS 2
 
 extern char **environ;
 
@@ -72,13 +73,15 @@ static void fail (const char *msg) {
   exit(EXIT_INTERNAL);
 }
 
-/* A compile-time value that goes into a Lua string literal or is exec'd:
-** an absolute path with no quote, backslash or control character. */
-static int plain (const char *s, int absolute) {
-  if (absolute && s[0] != '/') return 0;
+/* A compile-time value that is exec'd or becomes a package path: absolute
+** (every entry of a path), with no control character, and no ";;" (which
+** would add Lua's defaults, "./?.lua" among them). */
+static int plain (const char *s, int path) {
+  if (s[0] != '/') return 0;
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') return 0;
+    if (c < 0x20 || c == 0x7f) return 0;
+    if (path && c == ';' && s[1] != '/') return 0;
   }
   return 1;
 }
@@ -191,10 +194,8 @@ static void reset_signals (void) {
 }
 
 int main (int argc, char **argv) {
-  static const char set_paths[] =
-      "package.path=\"" ISOLATE_LUA_PATH "\" package.cpath=\"" ISOLATE_LUA_CPATH "\"";
   char caller[64], envfd[64];
-  char *env[4];
+  char *env[6];
   char **args;
   size_t bytes = 0;
   uid_t uid;
@@ -208,9 +209,8 @@ int main (int argc, char **argv) {
       fail("no_new_privs is set, so setuid root is ignored");
     fail("not installed setuid root");
   }
-  if (!plain(ISOLATE_LUA, 1) || !plain(ISOLATE_SCRIPT, 1) ||
-      !plain(ISOLATE_LUA_PATH, 0) || !plain(ISOLATE_LUA_CPATH, 0))
-    fail("built with a bad ISOLATE_LUA, ISOLATE_SCRIPT or ISOLATE_LUA_(C)PATH");
+  if (!plain(ISOLATE_PROGRAM, 0) || !plain(ISOLATE_LUA_PATH, 1) || !plain(ISOLATE_LUA_CPATH, 1))
+    fail("built with a bad ISOLATE_PROGRAM or ISOLATE_LUA_(C)PATH");
 
   /* argv[0] is the caller's to choose and is never used; argc may be 0 */
   n = argc > 1 ? argc - 1 : 0;
@@ -243,20 +243,18 @@ int main (int argc, char **argv) {
   env[0] = (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin";
   env[1] = caller;
   env[2] = envfd;
-  env[3] = NULL;
+  env[3] = (char *)"LUA_PATH_5_4=" ISOLATE_LUA_PATH;
+  env[4] = (char *)"LUA_CPATH_5_4=" ISOLATE_LUA_CPATH;
+  env[5] = NULL;
 
   args = calloc((size_t)n + FIXED_ARGS + 1, sizeof *args);
   if (!args) die("calloc");
-  args[0] = (char *)"isolate";
-  args[1] = (char *)"-E";
-  args[2] = (char *)"-e";
-  args[3] = (char *)set_paths;
-  args[4] = (char *)ISOLATE_SCRIPT;
-  args[5] = (char *)"isolate";
+  args[0] = (char *)"nslua";
+  args[1] = (char *)"isolate";
   for (i = 0; i < n; i++) args[FIXED_ARGS + i] = argv[i + 1];
   args[FIXED_ARGS + n] = NULL;
 
-  execve(ISOLATE_LUA, args, env);
-  die("execve '" ISOLATE_LUA "'");
+  execve(ISOLATE_PROGRAM, args, env);
+  die("execve '" ISOLATE_PROGRAM "'");
   return EXIT_INTERNAL;
 }

@@ -4,9 +4,9 @@
 -- main's dispatch of `isolate` while nslua.cli.isolate is missing.
 --
 -- A test copy of the launcher is built by the Makefile's own rule with
--- ISOLATE_SCRIPT pointing at a stand-in Lua script that writes down what
--- it sees (ids, arg, environment, package paths, the env memfd) as a Lua
--- table; it is installed root:GROUP 4750 in a 0755 temp dir and run as
+-- ISOLATE_PROGRAM pointing at a stand-in (a lua5.4 script, by its #! line)
+-- that writes down what it sees (ids, arg, environment, package paths, the
+-- env memfd) as a Lua table; it is installed root:GROUP 4750 in a 0755 temp dir and run as
 -- uid 4242 through a small python3 runner that execs it with exactly the
 -- argv (argv[0] included), environment, cwd, rlimits and closed fds a
 -- test asks for.
@@ -154,7 +154,7 @@ describe("nslua-isolate (the setuid launcher)", function()
     evil = dir .. "/evil"
     assert(helper.sh(("mkdir -m 0755 %s/bin %s/out %s && mkdir -m 0777 %s"):format(
       q(dir), q(dir), q(evil), q(markers))))
-    write(dir .. "/standin.lua", STANDIN:format(report))
+    write(dir .. "/standin.lua", "#!/usr/bin/lua5.4\n" .. STANDIN:format(report), "0755")
     write(dir .. "/run.py", RUNNER)
     write(evil .. "/init.lua", EVIL_LUA:format(markers .. "/lua-init"))
     write(evil .. "/nslua_standin_probe.lua", EVIL_LUA:format(markers .. "/lua-path"))
@@ -163,7 +163,7 @@ describe("nslua-isolate (the setuid launcher)", function()
     assert(helper.sh(("cc -shared -fPIC -o %s/preload.so %s/preload.c && "
       .. "cp %s/preload.so %s/nslua_standin_cprobe.so && chmod 0755 %s/*.so"):format(
       q(evil), q(evil), q(evil), q(evil), q(evil))))
-    local ok, out = helper.sh(make_cmd(("ISOLATE_OUT=%s ISOLATE_SCRIPT=%s %s"):format(
+    local ok, out = helper.sh(make_cmd(("ISOLATE_OUT=%s ISOLATE_PROGRAM=%s %s"):format(
       q(launcher), q(dir .. "/standin.lua"), q(launcher))))
     assert(ok, out)
     assert(helper.sh(("cp %s %s && chmod 0755 %s && chown root:%d %s && chmod 4750 %s"):format(
@@ -253,21 +253,18 @@ describe("nslua-isolate (the setuid launcher)", function()
     -- supplementary groups kept (the front end opens files with them)
     assert.equal(tostring(GID), r.Groups)
     assert.equal("0022", r.Umask)
-    -- exactly the fixed words, then the caller's arguments
+    -- the program (here the stand-in, which the kernel runs with lua5.4),
+    -- the fixed word, then the caller's arguments
     local fd = math.tointeger(r.envfd)
     assert.is_true(fd and fd > 2, tostring(r.envfd))
-    local set = r.arg[-1]
-    assert.equal("isolate", r.arg[-4])
-    assert.equal("-E", r.arg[-3])
-    assert.equal("-e", r.arg[-2])
-    assert.equal(('package.path="%s" package.cpath="%s"'):format(r.path, r.cpath), set)
+    assert.equal("/usr/bin/lua5.4", r.arg[-1])
     assert.equal(dir .. "/standin.lua", r.arg[0])
     assert.same({ "isolate", "--box-id=3", "--init" }, { r.arg[1], r.arg[2], r.arg[3] })
     assert.is_nil(r.arg[4])
-    assert.is_nil(r.arg[-5])
-    -- the whole environment
-    assert.equal(("PATH=%s\0NSLUA_ISOLATE_CALLER=%d:%d\0NSLUA_ISOLATE_ENV_FD=%d\0"):format(
-      PATH, UID, UID, fd), r.environ)
+    assert.is_nil(r.arg[-2])
+    -- the whole environment: the package paths are Lua's, from it
+    assert.equal(("PATH=%s\0NSLUA_ISOLATE_CALLER=%d:%d\0NSLUA_ISOLATE_ENV_FD=%d\0LUA_PATH_5_4=%s\0"
+      .. "LUA_CPATH_5_4=%s\0"):format(PATH, UID, UID, fd, r.path, r.cpath), r.environ)
     -- package paths: install paths, never relative ("./?.lua", the cwd)
     assert.is_true(absolute(r.path))
     assert.is_true(absolute(r.cpath))
@@ -310,7 +307,7 @@ describe("nslua-isolate (the setuid launcher)", function()
           env = { { "LUA_PATH", evil .. "/?.lua" } } }
         assert.equal(0, code, out)
         assert.is_table(r, out)
-        assert.equal("isolate", r.arg[-4])
+        assert.equal("/usr/bin/lua5.4", r.arg[-1])
         assert.equal(dir .. "/standin.lua", r.arg[0])
         assert.equal("isolate", r.arg[1])
         for k = 1, #a do assert.equal(a[k], r.arg[k + 1]) end
@@ -372,6 +369,30 @@ describe("nslua-isolate (the setuid launcher)", function()
     assert.equal(2, code, out)
     assert.equal("nslua-isolate: no_new_privs is set, so setuid root is ignored\n", out)
     assert.is_nil(r)
+  end)
+
+  -- Package paths that would let Lua add its defaults (";;": "./?.lua",
+  -- the caller's cwd) or hold a relative entry: the launcher refuses to
+  -- run at all, built so
+  it("refuses to run when built with a relative or defaulting package path", function()
+    if skip then return pending(skip) end
+    for i, paths in ipairs {
+      { "/usr/share/lua/5.4/?.lua;;", "/usr/lib/x86_64-linux-gnu/lua/5.4/?.so" },
+      { "/usr/share/lua/5.4/?.lua;./?.lua", "/usr/lib/x86_64-linux-gnu/lua/5.4/?.so" },
+      { "/usr/share/lua/5.4/?.lua", "?.so;/usr/lib/x86_64-linux-gnu/lua/5.4/?.so" },
+    } do
+      local bad = ("%s/bin/nslua-isolate-bad%d"):format(dir, i)
+      local ok, out = helper.sh(make_cmd(("ISOLATE_OUT=%s ISOLATE_PROGRAM=%s ISOLATE_LUA_PATH=%s "
+        .. "ISOLATE_LUA_CPATH=%s %s"):format(q(bad), q(dir .. "/standin.lua"), q(paths[1]), q(paths[2]), q(bad))))
+      assert(ok, out)
+      assert(helper.sh(("chown root:%d %s && chmod 4750 %s"):format(GID, q(bad), q(bad))))
+      local r, text, code = run { path = bad }
+      os.remove(bad)
+      os.remove(bad .. ".defs")
+      assert.equal(2, code, text)
+      assert.equal("nslua-isolate: built with a bad ISOLATE_PROGRAM or ISOLATE_LUA_(C)PATH\n", text)
+      assert.is_nil(r)
+    end
   end)
 
   it("lifts the caller's rlimits off the root front end", function()
@@ -489,7 +510,7 @@ describe("make install ISOLATE_SETUID=1 ISOLATE_LINK=1", function()
     local function has(s)
       return (helper.sh(("grep -q -a -F %s %s"):format(q(s), q(bin .. "/nslua-isolate"))))
     end
-    assert.is_true(has(prefix .. "/lib/nslua/nslua"))
+    assert.is_true(has(prefix .. "/bin/nslua"))
     assert.is_true(has(prefix .. "/share/lua/5.4/?.lua;"))
     assert.is_true(has(prefix .. "/lib/lua/5.4/?.so;"))
     assert.is_false(has(dest))
@@ -545,8 +566,8 @@ describe("nslua-isolate in front of nslua isolate", function()
     if opts:match("nosuid") then skip = dir .. " is on a nosuid mount" return end
     tree = helper.rootless_tree()
     launcher = dir .. "/nslua-isolate"
-    local ok, out = helper.sh(make_cmd(("ISOLATE_OUT=%s ISOLATE_SCRIPT=%s ISOLATE_LUA_PATH=%s ISOLATE_LUA_CPATH=%s %s")
-      :format(q(launcher), q(tree .. "/scripts/nslua"), q(tree .. "/lua/?.lua;" .. tree .. "/lua/?/init.lua"),
+    local ok, out = helper.sh(make_cmd(("ISOLATE_OUT=%s ISOLATE_PROGRAM=%s ISOLATE_LUA_PATH=%s ISOLATE_LUA_CPATH=%s %s")
+      :format(q(launcher), q(tree .. "/build/bin/nslua"), q(tree .. "/lua/?.lua;" .. tree .. "/lua/?/init.lua"),
         q(tree .. "/build/?.so"), q(launcher))))
     assert(ok, out)
     assert(helper.sh(("chown root:%d %s && chmod 4750 %s"):format(GID, q(launcher), q(launcher))))

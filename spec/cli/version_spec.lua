@@ -92,7 +92,7 @@ describe("make install", function()
     assert(ok, out)
     local bin, script = dest .. prefix .. "/bin/nslua", dest .. prefix .. "/lib/nslua/nslua"
     assert.equal("\127ELF", helper.read(bin):sub(1, 4))
-    -- the script nslua-isolate runs (ISOLATE_SCRIPT), the interpreter named
+    -- the script for lua5.4 (NSLUA_LIBEXEC), the interpreter named
     assert.equal("#!/usr/bin/lua5.4", helper.read(script):match("^[^\n]*"))
     -- the checkout's own launcher keeps its env line
     assert.equal("#!/usr/bin/env lua5.4", helper.read(helper.root .. "/scripts/nslua"):match("^[^\n]*"))
