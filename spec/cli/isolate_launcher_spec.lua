@@ -634,6 +634,40 @@ describe("nslua-isolate in front of nslua isolate", function()
     helper.assert_released(t)
   end)
 
+  -- BINDIR outside PREFIX: the program's own directory names a "prefix"
+  -- (its parent) that no compiled-in path does, here one the caller owns.
+  -- Under the launcher nothing is loaded from there, nor from a checkout
+  -- the program's path suggests: only the compiled-in package paths count.
+  it("takes modules only from the compiled-in paths, never from beside the program", function()
+    if skip then return pending(skip) end
+    local pfx = dir .. "/pfx"
+    local marker = dir .. "/pfx-marker"
+    local planted = pfx .. "/share/lua/5.4/nslua/cli"
+    assert(helper.sh(("mkdir -p %s/bin %s && cp %s/build/bin/nslua %s/bin/nslua && chown -R %d %s/share")
+      :format(q(pfx), q(planted), q(tree), q(pfx), UID, q(pfx))))
+    helper.write(planted .. "/init.lua", ("io.open(%q, 'w'):close() return require 'nslua.cli.main'\n")
+      :format(marker))
+    -- and a checkout's layout beside it: pfx/bin is not build/bin, so only
+    -- the prefix could be guessed; a program at X/build/bin/nslua is
+    -- covered by the same rule (neither is looked at)
+    local moved = dir .. "/nslua-isolate-pfx"
+    local ok, out = helper.sh(make_cmd(("ISOLATE_OUT=%s ISOLATE_PROGRAM=%s ISOLATE_LUA_PATH=%s ISOLATE_LUA_CPATH=%s %s")
+      :format(q(moved), q(pfx .. "/bin/nslua"), q(tree .. "/lua/?.lua;" .. tree .. "/lua/?/init.lua"),
+        q(tree .. "/build/?.so"), q(moved))))
+    assert(ok, out)
+    assert(helper.sh(("chown root:%d %s && chmod 4750 %s"):format(GID, q(moved), q(moved))))
+    local _, text, code = helper.sh(("cd /tmp && env -i PATH=/usr/bin:/bin setpriv --reuid=%d --regid=%d "
+      .. "--groups=%d %s --version"):format(UID, UID, GID, q(moved)))
+    os.remove(moved)
+    os.remove(moved .. ".defs")
+    local ran = helper.exists(marker)
+    os.remove(marker)
+    helper.rmtree(pfx)
+    assert.equal(0, code, text)
+    assert.matches("^The process isolator 2%.6", text)
+    assert.is_false(ran)
+  end)
+
   it("ignores the caller's Lua and box-root variables and keeps planted links", function()
     if skip then return pending(skip) end
     local marker = dir .. "/marker"
