@@ -554,7 +554,7 @@ end)
 -- (/var/local/lib/isolate by default: the scrubbed environment cannot
 -- choose another), so the box ids are high and everything is removed.
 describe("nslua-isolate in front of nslua isolate", function()
-  local dir, skip, launcher, tree, ID, root, root_existed, lock_existed, secret
+  local dir, skip, launcher, tree, ID, root, root_existed, lock_existed, locks_existed, secret
   local OTHER = 4244
 
   lazy_setup(function()
@@ -575,6 +575,9 @@ describe("nslua-isolate in front of nslua isolate", function()
     root_existed = helper.exists(root)
     lock_existed = helper.exists("/run/nslua/isolate")
     ID = 990 + math.random(0, 8)
+    -- (the box locks stay after --cleanup, empty, as isolate's do: ours go)
+    locks_existed = { helper.exists(("/run/nslua/isolate/%d"):format(ID)),
+                      helper.exists(("/run/nslua/isolate/%d"):format(ID + 1)) }
     secret = dir .. "/secret"
     assert(helper.sh(("mkdir -m 0700 %s && mkdir -m 0755 %s/sub && echo s3cret > %s/sub/f")
       :format(q(secret), q(secret), q(secret))))
@@ -584,8 +587,17 @@ describe("nslua-isolate in front of nslua isolate", function()
     if not dir then return end
     helper.sh(("%s -b %d --cleanup; %s -b %d --cleanup"):format(q(launcher), ID, q(launcher), ID + 1))
     if not root_existed then helper.sh("rmdir " .. q(root)) end
-    if not lock_existed then helper.sh("rm -rf /run/nslua/isolate") end
+    if not lock_existed then
+      helper.sh("rm -rf /run/nslua/isolate")
+    else
+      for i, existed in ipairs(locks_existed) do
+        if not existed then os.remove(("/run/nslua/isolate/%d"):format(ID + i - 1)) end
+      end
+    end
     helper.rmtree(dir)
+    for i in ipairs(locks_existed) do
+      assert.equal(locks_existed[i], helper.exists(("/run/nslua/isolate/%d"):format(ID + i - 1)))
+    end
   end)
 
   -- the launcher as 'uid' (4242 by default) of its group; ok, output, code
