@@ -23,8 +23,9 @@
 **
 ** so no LUA_INIT runs, and P and C (absolute entries only, no ";;") replace
 ** Lua's default package paths, whose "./?.lua" and "./?.so" would load
-** modules from the caller's working directory as root.  The program puts
-** its own prefix's module directories before them.
+** modules from the caller's working directory as root.  With
+** NSLUA_ISOLATE_CALLER set the program loads modules from P and C only,
+** never from a checkout or a prefix guessed from its own path.
 */
 #include <errno.h>
 #include <fcntl.h>
